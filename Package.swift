@@ -1,0 +1,69 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+/// One settings block for every target (Swift 6 language mode comes from the tools version).
+let swiftSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+]
+
+let package = Package(
+    name: "uaef",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "uaef", targets: ["uaef"])
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+    ],
+    targets: [
+        .target(
+            name: "UAEFCore",
+            dependencies: [.product(name: "Yams", package: "Yams")]
+        ),
+        .target(
+            name: "UAEFStore",
+            dependencies: ["UAEFCore"]
+        ),
+        .target(
+            name: "UAEFStoreSQLite",
+            dependencies: ["UAEFStore", .product(name: "GRDB", package: "GRDB.swift")]
+        ),
+        .target(
+            name: "UAEFEngine",
+            dependencies: ["UAEFCore", "UAEFStore", .product(name: "Logging", package: "swift-log")]
+        ),
+        .target(
+            name: "UAEFAgents",
+            dependencies: [
+                "UAEFCore", "UAEFEngine",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ]
+        ),
+        .target(
+            name: "UAEFCLI",
+            dependencies: [
+                "UAEFCore", "UAEFStore", "UAEFStoreSQLite", "UAEFEngine", "UAEFAgents",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .executableTarget(name: "uaef", dependencies: ["UAEFCLI"]),
+        .target(
+            name: "UAEFTestSupport",
+            dependencies: ["UAEFCore", "UAEFStore", "UAEFStoreSQLite", "UAEFEngine", "UAEFAgents"]
+        ),
+        .testTarget(name: "UAEFCoreTests", dependencies: ["UAEFCore"]),
+        .testTarget(name: "UAEFStoreTests", dependencies: ["UAEFStore", "UAEFStoreSQLite", "UAEFTestSupport"]),
+        .testTarget(name: "UAEFEngineTests", dependencies: ["UAEFEngine", "UAEFAgents", "UAEFTestSupport"]),
+        .testTarget(name: "UAEFCLITests", dependencies: ["UAEFCLI", "UAEFTestSupport"]),
+    ]
+)
+
+for target in package.targets {
+    target.swiftSettings = (target.swiftSettings ?? []) + swiftSettings
+}

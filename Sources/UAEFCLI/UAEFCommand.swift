@@ -1,0 +1,13 @@
+import ArgumentParser
+
+/// The `uaef` command line: the root command and its subcommands.
+public struct UAEFCommand: AsyncParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "uaef",
+        abstract: "Universal Autonomous Enterprise Fabric: durable workflows run by AI agents and programs.",
+        version: "0.1.0",
+        subcommands: []
+    )
+
+    public init() {}
+}

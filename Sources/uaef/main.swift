@@ -1,0 +1,3 @@
+import UAEFCLI
+
+await CommandLineEntry.main()
