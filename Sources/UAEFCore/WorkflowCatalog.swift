@@ -1,0 +1,25 @@
+/// What a workflow may refer to: the agent kinds this binary has and the capabilities of registered agents.
+public struct WorkflowCatalog: Sendable {
+    /// Built-in agent kinds by name, with the parameters each accepts.
+    public var agentKinds: [String: ParameterSpec]
+    /// Capabilities that registered agents offer; nil skips the check (e.g. when re-reading a stored run).
+    public var capabilities: Set<String>?
+
+    public init(agentKinds: [String: ParameterSpec], capabilities: Set<String>?) {
+        self.agentKinds = agentKinds
+        self.capabilities = capabilities
+    }
+
+    /// The parameters (`with` keys) an agent kind takes.
+    public struct ParameterSpec: Sendable, Hashable {
+        /// Keys that must be present.
+        public var required: Set<String>
+        /// Keys that may be present, required ones included.
+        public var allowed: Set<String>
+
+        public init(required: Set<String> = [], optional: Set<String> = []) {
+            self.required = required
+            self.allowed = required.union(optional)
+        }
+    }
+}

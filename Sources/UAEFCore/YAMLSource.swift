@@ -1,0 +1,98 @@
+import Yams
+
+/// A YAML (or JSON) node with the line it came from, read without losing number precision.
+struct YAMLSource {
+    let node: Node
+
+    /// The YAML tag the scalar resolved to (`str`, `int`, `float`, `bool`, `null`, …).
+    private var tagName: Tag.Name { Tag.Name(rawValue: node.tag.rawValue) }
+
+    /// The 1-based line of the node.
+    var line: Int? { node.mark?.line }
+
+    /// Parses YAML or JSON text into its root node, or a validation issue with the line of the syntax error.
+    static func parse(_ text: String, file: String) -> Result<YAMLSource, ValidationIssue> {
+        do {
+            guard let node = try Yams.compose(yaml: text) else {
+                return .failure(ValidationIssue(file: file, line: nil, field: "", message: "the file is empty"))
+            }
+            return .success(YAMLSource(node: node))
+        } catch let error as YamlError {
+            return .failure(issue(for: error, file: file))
+        } catch {
+            return .failure(ValidationIssue(file: file, line: nil, field: "", message: "not valid YAML or JSON: \(error)"))
+        }
+    }
+
+    private static func issue(for error: YamlError, file: String) -> ValidationIssue {
+        switch error {
+        case .scanner(let context, let problem, let mark, _), .parser(let context, let problem, let mark, _),
+            .composer(let context, let problem, let mark, _):
+            let detail = [context?.text, problem].compactMap { $0 }.filter { !$0.isEmpty }.joined(separator: ": ")
+            return ValidationIssue(file: file, line: mark.line, field: "", message: "not valid YAML or JSON: \(detail)")
+        default:
+            return ValidationIssue(file: file, line: nil, field: "", message: "not valid YAML or JSON: \(error)")
+        }
+    }
+
+    /// Mapping entries in file order, or nil when this is not a mapping.
+    var entries: [(key: String, keyLine: Int?, value: YAMLSource)]? {
+        guard case .mapping(let mapping) = node else { return nil }
+        return mapping.map { pair in (pair.key.string ?? "\(pair.key)", pair.key.mark?.line, YAMLSource(node: pair.value)) }
+    }
+
+    /// Sequence elements, or nil when this is not a sequence.
+    var elements: [YAMLSource]? {
+        guard case .sequence(let sequence) = node else { return nil }
+        return sequence.map(YAMLSource.init)
+    }
+
+    /// The text of a scalar that YAML reads as a string (quoted, or plain and not a number, boolean or null).
+    var string: String? {
+        guard case .scalar(let scalar) = node, tagName == .str else { return nil }
+        return scalar.string
+    }
+
+    /// The value converted to JSON; numbers keep every digit.
+    func jsonValue() -> Result<JSONValue, YAMLValueError> {
+        switch node {
+        case .scalar(let scalar):
+            switch tagName {
+            case .null: return .success(.null)
+            case .bool: return .success(.bool(node.bool ?? false))
+            case .int, .float:
+                guard let number = Number(parsing: scalar.string) else {
+                    return .failure(YAMLValueError(message: "\(scalar.string) is not an exact decimal number of at most 38 digits"))
+                }
+                return .success(.number(number))
+            default: return .success(.string(scalar.string))
+            }
+        case .sequence(let sequence):
+            var values: [JSONValue] = []
+            for element in sequence {
+                switch YAMLSource(node: element).jsonValue() {
+                case .success(let value): values.append(value)
+                case .failure(let error): return .failure(error)
+                }
+            }
+            return .success(.array(values))
+        case .mapping(let mapping):
+            var members: [String: JSONValue] = [:]
+            for pair in mapping {
+                guard let key = pair.key.string else { return .failure(YAMLValueError(message: "object keys must be strings")) }
+                switch YAMLSource(node: pair.value).jsonValue() {
+                case .success(let value): members[key] = value
+                case .failure(let error): return .failure(error)
+                }
+            }
+            return .success(.object(members))
+        case .alias:
+            return .failure(YAMLValueError(message: "YAML aliases are not supported"))
+        }
+    }
+}
+
+/// A YAML value that has no JSON equivalent.
+struct YAMLValueError: Error {
+    let message: String
+}

@@ -1,0 +1,142 @@
+import Testing
+import UAEFCore
+
+@Suite("Workflow definitions and validation")
+struct WorkflowParserTests {
+    let catalog = WorkflowCatalog(
+        agentKinds: [
+            "noop": .init(), "echo": .init(optional: ["message", "value"]),
+            "sleep": .init(required: ["duration"]),
+        ],
+        capabilities: ["extract"])
+
+    func parse(_ text: String) throws(ValidationFailure) -> WorkflowDefinition {
+        try WorkflowParser.parse(text, file: "wf.yaml", catalog: catalog)
+    }
+
+    func issues(_ text: String) -> [String] {
+        do {
+            _ = try parse(text)
+            return []
+        } catch {
+            return error.issues.map(\.description)
+        }
+    }
+
+    @Test("a complete definition reads every field")
+    func complete() throws {
+        let workflow = try parse(
+            """
+            name: invoice
+            version: 3
+            description: Process an invoice
+            inputs: {amount: 1250.50, lines: [a, b]}
+            timeout: 5m
+            concurrency: 4
+            tasks:
+              - id: fetch
+                agent: noop
+              - id: extract
+                capability: extract
+                depends_on: [fetch]
+                retry: {max_attempts: 3, backoff: 250ms, max_backoff: 2s, multiplier: 1.5, jitter: false}
+                timeout: 10s
+              - id: per_line
+                agent: echo
+                depends_on: [extract]
+                for_each: ${{ inputs.lines }}
+                with: {message: "line ${{ index }}: ${{ item }}", value: "${{ tasks.extract.output }}"}
+                when: ${{ inputs.amount > 1000 }}
+                trigger: all_success
+            """)
+        #expect(workflow.name == "invoice")
+        #expect(workflow.version == 3)
+        #expect(workflow.inputs["amount"] == .number(Number(parsing: "1250.5")!))
+        #expect(workflow.timeout == .seconds(300))
+        #expect(workflow.concurrency == 4)
+        #expect(workflow.tasks.map(\.id) == ["fetch", "extract", "per_line"])
+        let extract = workflow.tasks[1]
+        #expect(extract.executor == .capability("extract"))
+        #expect(extract.retry.maxAttempts == 3)
+        #expect(extract.retry.backoff == .milliseconds(250))
+        #expect(extract.retry.multiplier == Number(parsing: "1.5")!)
+        #expect(extract.timeout == .seconds(10))
+        #expect(workflow.tasks[2].trigger == .allSuccess)
+        #expect(workflow.tasks[2].forEach != nil)
+    }
+
+    @Test("JSON files are accepted too")
+    func json() throws {
+        let workflow = try parse(#"{"name": "j", "tasks": [{"id": "a", "agent": "noop"}]}"#)
+        #expect(workflow.tasks.count == 1)
+        #expect(workflow.version == 1)
+    }
+
+    @Test(
+        "each error names the file, the line, the field and what is valid",
+        arguments: [
+            ("name: x\ntasks:\n  - id: a\n    agent: noop\n    colour: red\n",
+             "wf.yaml:5: tasks[0].colour: unknown key 'colour'; valid keys here:"),
+            ("name: x\ntasks:\n  - id: a\n    agent: noop\n  - id: a\n    agent: noop\n",
+             "wf.yaml:5: tasks[1].id: duplicate task id \"a\""),
+            ("name: x\ntasks:\n  - id: a\n    agent: noop\n    depends_on: [b]\n",
+             "wf.yaml:3: tasks[0].depends_on[0]: unknown task \"b\""),
+            ("name: x\ntasks:\n  - id: a\n    agent: noop\n    depends_on: [c]\n  - id: b\n    agent: noop\n    depends_on: [a]\n  - id: c\n    agent: noop\n    depends_on: [b]\n",
+             "dependency cycle: a -> b -> c -> a"),
+            ("name: x\ntasks:\n  - id: a\n    agent: teleport\n",
+             "wf.yaml:4: tasks[0].agent: unknown agent kind \"teleport\"; built-in kinds: echo, noop, sleep"),
+            ("name: x\ntasks:\n  - id: a\n    capability: translate\n",
+             "tasks[0].capability: no registered agent has capability \"translate\"; registered: extract"),
+            ("name: x\ntasks:\n  - id: a\n    agent: noop\n    timeout: 10 sec\n",
+             "wf.yaml:5: tasks[0].timeout: \"10 sec\" is not a duration; expected a whole number with a unit"),
+            ("name: x\ntasks:\n  - id: a\n    agent: echo\n    with: {message: \"${{ inputs. }}\"}\n",
+             "tasks[0].with.message: invalid expression: expected a field name"),
+            ("name: x\ntasks:\n  - id: a\n    agent: noop\n    retry: {max_attempts: zero}\n",
+             "tasks[0].retry.max_attempts: expected a whole number from 1 to 1000, found \"zero\""),
+            ("name: x\ntasks:\n  - id: A!\n    agent: noop\n", "\"A!\" is not a valid task id; use [a-z0-9_-]+"),
+            ("tasks:\n  - id: a\n    agent: noop\n", "name: required"),
+            ("name: x\ntasks:\n  - id: a\n    agent: sleep\n", "tasks[0].with.duration: required by agent kind 'sleep'"),
+            ("name: x\ntasks:\n  - id: a\n    agent: noop\n    trigger: sometimes\n", "unknown trigger \"sometimes\"; valid: none_failed"),
+            ("name: x\ntasks:\n  - id: a\n    agent: noop\n  - id: b\n    agent: echo\n    with: {value: \"${{ tasks.a.output }}\"}\n",
+             "reads tasks.a but does not depend on 'a'"),
+            ("name: x\ntasks:\n  - id: a\n    agent: echo\n    with: {value: \"${{ item }}\"}\n", "unknown name 'item'"),
+            ("name: x\ninputs: {n: 1}\ntasks:\n  - id: a\n    agent: echo\n    with: {value: \"${{ inputs.m }}\"}\n",
+             "unknown input 'm'; declared inputs: n"),
+            ("name: x\ntasks: [\n", "wf.yaml:3: not valid YAML or JSON"),
+            ("name: x\ntasks:\n  - id: a\n    agent: noop\n    capability: extract\n", "has both agent and capability"),
+        ])
+    func reportsErrors(text: String, expected: String) {
+        let found = issues(text)
+        #expect(found.contains { $0.contains(expected) }, "\(found)")
+    }
+
+    @Test("validation reports every problem at once")
+    func allProblems() {
+        let found = issues("name: x\nversion: 0\ntasks:\n  - id: a\n    agent: nope\n  - id: b\n    agent: noop\n    timeout: soon\n")
+        #expect(found.count == 3, "\(found)")
+    }
+
+    @Test("retry delays grow exponentially up to the cap")
+    func backoff() {
+        let policy = RetryPolicy(maxAttempts: 10, backoff: .milliseconds(100), maxBackoff: .seconds(1), multiplier: Number(2), jitter: false)
+        #expect(policy.delay(afterAttempt: 1, unit: 0) == .milliseconds(100))
+        #expect(policy.delay(afterAttempt: 2, unit: 0) == .milliseconds(200))
+        #expect(policy.delay(afterAttempt: 4, unit: 0) == .milliseconds(800))
+        #expect(policy.delay(afterAttempt: 9, unit: 0) == .seconds(1))
+        var jittered = policy
+        jittered.jitter = true
+        #expect(jittered.delay(afterAttempt: 3, unit: 0) == .milliseconds(200))
+        #expect(jittered.delay(afterAttempt: 3, unit: 0.999) < .milliseconds(400))
+    }
+
+    @Test("durations", arguments: [("250ms", 250), ("10s", 10_000), ("5m", 300_000), ("2h", 7_200_000)])
+    func durations(text: String, milliseconds: Int64) {
+        #expect(DurationText.parse(text)?.milliseconds == milliseconds)
+        #expect(DurationText.parse(DurationText.format(.milliseconds(milliseconds))) == .milliseconds(milliseconds))
+    }
+
+    @Test("malformed durations are refused", arguments: ["", "10", "s", "1.5s", "-1s", "10 s", "1d", "99999999999h"])
+    func badDurations(text: String) {
+        #expect(DurationText.parse(text) == nil)
+    }
+}
