@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import UAEFCore
 
 /// Runs `uaef` with the process's arguments and exits with a code that means something:
 /// 0 success, 1 a run that failed or was cancelled, 2 usage or validation errors.
@@ -14,8 +15,21 @@ public enum CommandLineEntry {
                 try command.run()
             }
             exit(0)
+        } catch let failure as ValidationFailure {
+            FileHandle.standardError.write(Data(("error: " + failure.description + "\n").utf8))
+            exit(2)
+        } catch let failure as CLIError {
+            Console.error(failure.description)
+            exit(failure.exitCode)
+        } catch let error as ExitCode {
+            exit(error.rawValue)
         } catch {
             let code = UAEFCommand.exitCode(for: error)
+            if code == .failure {
+                // Not an argument error: the store, the file system or the network failed.
+                Console.error("\(error)")
+                exit(3)
+            }
             let message = UAEFCommand.fullMessage(for: error)
             if code == .success {
                 if !message.isEmpty { print(message) }

@@ -6,7 +6,10 @@ public struct UAEFCommand: AsyncParsableCommand {
         commandName: "uaef",
         abstract: "Universal Autonomous Enterprise Fabric: durable workflows run by AI agents and programs.",
         version: "0.1.0",
-        subcommands: []
+        subcommands: [
+            ValidateCommand.self, RunCommand.self, ResumeCommand.self, RunsCommand.self, AgentsCommand.self,
+            DemoCommand.self, BenchCommand.self,
+        ]
     )
 
     public init() {}

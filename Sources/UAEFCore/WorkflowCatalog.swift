@@ -16,10 +16,13 @@ public struct WorkflowCatalog: Sendable {
         public var required: Set<String>
         /// Keys that may be present, required ones included.
         public var allowed: Set<String>
+        /// True when any key is accepted (e.g. `echo`, whose output is its parameters).
+        public var allowsAnyKey: Bool
 
-        public init(required: Set<String> = [], optional: Set<String> = []) {
+        public init(required: Set<String> = [], optional: Set<String> = [], allowsAnyKey: Bool = false) {
             self.required = required
             self.allowed = required.union(optional)
+            self.allowsAnyKey = allowsAnyKey
         }
     }
 }

@@ -11,7 +11,7 @@ public enum WorkflowParser {
         case .success(let source): root = source
         case .failure(let issue): throw ValidationFailure(issues: [issue])
         }
-        var reader = WorkflowReader(file: file, catalog: catalog)
+        var reader = DocumentReader(file: file, catalog: catalog)
         let definition = reader.read(root, source: text)
         guard reader.issues.isEmpty, let definition else {
             throw ValidationFailure(issues: reader.issues.sorted { ($0.line ?? 0) < ($1.line ?? 0) })
@@ -20,8 +20,8 @@ public enum WorkflowParser {
     }
 }
 
-/// The state of one validation pass: the file and the issues found so far.
-struct WorkflowReader {
+/// The state of one validation pass over a YAML or JSON document: the file and the issues found so far.
+struct DocumentReader {
     static let taskIDPattern = "[a-z0-9_-]+"
     static let workflowKeys: Set<String> = ["name", "version", "description", "inputs", "timeout", "concurrency", "tasks"]
     static let taskKeys: Set<String> = [
@@ -238,7 +238,7 @@ struct WorkflowReader {
         for missing in spec.required.subtracting(keys).sorted() {
             report("\(field).with.\(missing)", line, "required by agent kind '\(kind)'")
         }
-        for unknown in keys.subtracting(spec.allowed).sorted() {
+        for unknown in keys.subtracting(spec.allowed).sorted() where !spec.allowsAnyKey {
             let valid = spec.allowed.sorted().joined(separator: ", ")
             report("\(field).with.\(unknown)", line, "agent kind '\(kind)' has no parameter '\(unknown)'; valid: \(valid.isEmpty ? "none" : valid)")
         }

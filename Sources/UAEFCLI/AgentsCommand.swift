@@ -1,0 +1,152 @@
+import ArgumentParser
+import Foundation
+import UAEFAgents
+import UAEFCore
+import UAEFEngine
+import UAEFStore
+
+struct AgentsCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "agents",
+        abstract: "Register agents and manage their lifecycle (registered → active ⇄ suspended → retired).",
+        subcommands: [Register.self, Activate.self, Suspend.self, Retire.self, List.self, Show.self])
+
+    static func registry(_ options: StoreOptions) throws -> AgentRegistry {
+        AgentRegistry(store: try options.open(), kinds: BuiltInAgents.registry, tenant: options.tenant)
+    }
+
+    static func json(_ agent: AgentRecord, metrics: AgentMetrics?) -> JSONValue {
+        var value: [String: JSONValue] = [
+            "id": .string(agent.id.rawValue), "name": .string(agent.name), "kind": .string(agent.kind),
+            "capabilities": .array(agent.capabilities.map(JSONValue.string)), "configuration": .object(agent.configuration),
+            "max_concurrency": .number(Number(agent.maxConcurrency)), "status": .string(agent.status.rawValue),
+            "created_at": .string(Timestamp.format(agent.createdAt)),
+        ]
+        if let metrics {
+            value["metrics"] = [
+                "attempts": .number(Number(metrics.attempts)), "successes": .number(Number(metrics.successes)),
+                "failures": .number(Number(metrics.failures)), "running_now": .number(Number(metrics.runningNow)),
+                "p50_ms": metrics.p50Milliseconds.map { .number(Number($0)) } ?? .null,
+                "p95_ms": metrics.p95Milliseconds.map { .number(Number($0)) } ?? .null,
+                "last_active_at": metrics.lastActiveAt.map { .string(Timestamp.format($0)) } ?? .null,
+            ]
+        }
+        return .object(value)
+    }
+
+    struct Register: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Register one agent from flags, or every agent of a YAML file (--file).",
+            discussion: """
+                Agents file:
+                  agents:
+                    - name: extractor
+                      kind: command
+                      capabilities: [extract]
+                      config: {command: ["python3", "extract.py"]}
+                      max_concurrency: 4
+                      activate: true
+                """)
+        @Option(help: "Read agents from this YAML file.") var file: String?
+        @Option(help: "The agent's name (unique in the tenant).") var name: String?
+        @Option(help: "The agent kind that executes its work: noop, echo, sleep, command, http.") var kind: String?
+        @Option(name: .customLong("capability"), help: "A capability it offers (repeat for more).") var capabilities: [String] = []
+        @Option(help: "Parameters merged under each task's `with`, as a JSON object.") var config: String?
+        @Option(help: "Attempts it may run at once.") var maxConcurrency: Int = 1
+        @Flag(help: "Activate it at once.") var activate = false
+        @Flag(help: "Print JSON.") var json = false
+        @OptionGroup var storeOptions: StoreOptions
+
+        func run() async throws {
+            let kinds = Set(BuiltInAgents.registry.kinds.keys)
+            var specs: [AgentSpec]
+            if let file {
+                specs = try AgentFileParser.parse(try Console.readFile(file), file: file, kinds: kinds)
+            } else {
+                guard let name, let kind else {
+                    throw CLIError.usage("give --name, --kind and --capability, or --file agents.yaml")
+                }
+                var configuration: [String: JSONValue] = [:]
+                if let config {
+                    guard case .object(let members)? = try? JSONValue(jsonText: config) else {
+                        throw CLIError.usage("--config must be a JSON object, e.g. '{\"command\": [\"./work.sh\"]}'")
+                    }
+                    configuration = members
+                }
+                specs = [AgentSpec(name: name, kind: kind, capabilities: capabilities, configuration: configuration, maxConcurrency: maxConcurrency, activate: activate)]
+            }
+            let agents = try await AgentsCommand.registry(storeOptions).register(specs, actor: CLIActor.current)
+            if json {
+                Console.printJSON(.array(agents.map { AgentsCommand.json($0, metrics: nil) }))
+            } else {
+                for agent in agents { print("registered \(agent.name) (\(agent.id)) \(agent.status.rawValue)") }
+            }
+        }
+    }
+
+    struct Activate: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Let an agent take work.")
+        @Argument(help: "The agent's id or name.") var agent: String
+        @OptionGroup var storeOptions: StoreOptions
+        func run() async throws { try await AgentsCommand.move(agent, to: .active, storeOptions) }
+    }
+
+    struct Suspend: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Stop giving an agent new work (attempts in flight finish).")
+        @Argument(help: "The agent's id or name.") var agent: String
+        @OptionGroup var storeOptions: StoreOptions
+        func run() async throws { try await AgentsCommand.move(agent, to: .suspended, storeOptions) }
+    }
+
+    struct Retire: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Retire an agent for good.")
+        @Argument(help: "The agent's id or name.") var agent: String
+        @OptionGroup var storeOptions: StoreOptions
+        func run() async throws { try await AgentsCommand.move(agent, to: .retired, storeOptions) }
+    }
+
+    static func move(_ agent: String, to status: AgentStatus, _ options: StoreOptions) async throws {
+        let record = try await registry(options).setStatus(agent, to: status, actor: CLIActor.current)
+        print("\(record.name) (\(record.id)) \(record.status.rawValue)")
+    }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List agents with their status and metrics.")
+        @Flag(help: "Print JSON.") var json = false
+        @OptionGroup var storeOptions: StoreOptions
+
+        func run() async throws {
+            let store = try storeOptions.open()
+            let agents = try await store.agents(tenant: storeOptions.tenant)
+            var rows: [(AgentRecord, AgentMetrics)] = []
+            for agent in agents { rows.append((agent, try await store.metrics(of: agent.id))) }
+            if json {
+                Console.printJSON(.array(rows.map { AgentsCommand.json($0.0, metrics: $0.1) }))
+                return
+            }
+            if rows.isEmpty { print("no agents; register one with `uaef agents register`") }
+            for (agent, metrics) in rows {
+                print(
+                    "\(agent.name.padding(toLength: 16, withPad: " ", startingAt: 0)) \(agent.status.rawValue.padding(toLength: 10, withPad: " ", startingAt: 0)) \(agent.kind.padding(toLength: 8, withPad: " ", startingAt: 0)) [\(agent.capabilities.joined(separator: ", "))]  attempts \(metrics.attempts) ok \(metrics.successes) failed \(metrics.failures) running \(metrics.runningNow)"
+                )
+            }
+        }
+    }
+
+    struct Show: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Show one agent with its metrics.")
+        @Argument(help: "The agent's id or name.") var agent: String
+        @Flag(help: "Print JSON.") var json = false
+        @OptionGroup var storeOptions: StoreOptions
+
+        func run() async throws {
+            let store = try storeOptions.open()
+            guard let record = try await AgentsCommand.registry(storeOptions).find(agent) else {
+                throw CLIError.usage("no agent \(agent) in tenant \(storeOptions.tenant)")
+            }
+            let metrics = try await store.metrics(of: record.id)
+            let value = AgentsCommand.json(record, metrics: metrics)
+            if json { Console.printJSON(value) } else { print(value.prettyJSONText) }
+        }
+    }
+}

@@ -1,0 +1,119 @@
+import ArgumentParser
+import Foundation
+import UAEFCore
+import UAEFEngine
+import UAEFStore
+
+struct BenchCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench",
+        abstract: "Measure engine throughput on a fresh SQLite file, in the same durability mode as normal use.",
+        discussion: """
+            Workloads:
+              w1      a root noop, N noop tasks that depend on it (default 1000), one noop join after all of them
+              w2      a chain of N noop tasks (default 200)
+              fanout  one noop task fanned out over a list of N items (default 100000)
+            Each repetition uses a new store file; the figures are medians. Time covers validating,
+            creating and executing the run, with every state change committed and evented.
+            Build with -c release for meaningful numbers.
+            JSON: {"workload", "tasks", "seconds", "tasks_per_second", "peak_rss_mb", "repetitions"}
+            """)
+
+    enum Workload: String, ExpressibleByArgument, CaseIterable {
+        case w1, w2, fanout
+    }
+
+    @Argument(help: "w1, w2 or fanout.") var workload: Workload
+    @Option(help: "Tasks in the workload (default: 1000 for w1, 200 for w2, 100000 for fanout).") var tasks: Int?
+    @Option(name: .customLong("repeat"), help: "Repetitions; the median is reported.") var repetitions: Int = 5
+    @Flag(help: "Print JSON.") var json = false
+
+    func validate() throws {
+        guard repetitions >= 1 else { throw ValidationError("--repeat must be at least 1") }
+        if let tasks, tasks < 1 { throw ValidationError("--tasks must be at least 1") }
+    }
+
+    func run() async throws {
+        let size = tasks ?? ["w1": 1000, "w2": 200, "fanout": 100_000][workload.rawValue]!
+        let (text, inputs, total) = BenchWorkloads.make(workload, size: size)
+        var seconds: [Double] = []
+        for repetition in 1...repetitions {
+            let directory = FileManager.default.temporaryDirectory.appendingPathComponent("uaef-bench-\(UUID().uuidString)")
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+            defer { try? FileManager.default.removeItem(at: directory) }
+            let store = "sqlite:" + directory.appendingPathComponent("bench.db").path
+            let engine = try EngineOptions.parse(["--store", store]).engine()
+            let start = ContinuousClock.now
+            let definition = try await engine.validate(text, file: "bench-\(workload.rawValue).yaml")
+            let id = try await engine.submit(definition, file: "bench", inputs: inputs, actor: "bench", leased: true)
+            let statuses = try await engine.execute([id])
+            let elapsed = ContinuousClock.now - start
+            guard statuses[id] == .succeeded else { throw CLIError.operational("benchmark run \(id) did not succeed") }
+            let value = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+            seconds.append(value)
+            if !json, Console.stderrIsTerminal {
+                FileHandle.standardError.write(Data("repetition \(repetition): \(String(format: "%.4f", value)) s\n".utf8))
+            }
+        }
+        let median = seconds.sorted()[seconds.count / 2]
+        let result: JSONValue = [
+            "workload": .string(workload.rawValue), "tasks": .number(Number(total)),
+            "seconds": .number(Number(parsing: String(format: "%.4f", median))!),
+            "tasks_per_second": .number(Number(Int((Double(total) / median).rounded()))),
+            "peak_rss_mb": .number(Number(PeakMemory.megabytes())), "repetitions": .number(Number(repetitions)),
+        ]
+        if json {
+            print(result.jsonText)
+        } else {
+            print("\(workload.rawValue): \(total) tasks in \(String(format: "%.4f", median)) s (median of \(repetitions)) = \(Int((Double(total) / median).rounded())) tasks/s, peak RSS \(PeakMemory.megabytes()) MB")
+        }
+    }
+}
+
+/// The benchmark workflows.
+enum BenchWorkloads {
+    /// The workflow text, its input overrides and its task count.
+    static func make(_ workload: BenchCommand.Workload, size: Int) -> (String, [String], Int) {
+        switch workload {
+        case .w1:
+            var lines = ["name: bench-w1", "tasks:", "  - {id: root, agent: noop}"]
+            for index in 0..<size { lines.append("  - {id: t\(index), agent: noop, depends_on: [root]}") }
+            lines.append("  - id: join")
+            lines.append("    agent: noop")
+            lines.append("    depends_on: [" + (0..<size).map { "t\($0)" }.joined(separator: ", ") + "]")
+            return (lines.joined(separator: "\n"), [], size + 2)
+        case .w2:
+            var lines = ["name: bench-w2", "tasks:", "  - {id: t0, agent: noop}"]
+            for index in 1..<max(size, 1) { lines.append("  - {id: t\(index), agent: noop, depends_on: [t\(index - 1)]}") }
+            return (lines.joined(separator: "\n"), [], size)
+        case .fanout:
+            let text = """
+                name: bench-fanout
+                inputs: {count: 0}
+                tasks:
+                  - id: items
+                    agent: echo
+                    with: {list: []}
+                  - id: each
+                    agent: noop
+                    depends_on: [items]
+                    for_each: ${{ tasks.items.output.list }}
+                """
+            let list = "[" + (0..<size).map(String.init).joined(separator: ",") + "]"
+            let withList = text.replacingOccurrences(of: "with: {list: []}", with: "with: {list: \(list)}")
+            return (withList, [], size + 1)
+        }
+    }
+}
+
+/// The process's peak resident memory.
+enum PeakMemory {
+    /// VmHWM from /proc/self/status, in MB; 0 where unavailable.
+    static func megabytes() -> Int {
+        guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+            let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
+            let kilobytes = Int(line.split(separator: " ").dropFirst().first ?? "")
+        else { return 0 }
+        return kilobytes / 1024
+    }
+}

@@ -1,0 +1,144 @@
+import ArgumentParser
+import Foundation
+import UAEFCore
+import UAEFEngine
+import UAEFStore
+
+struct ValidateCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "validate",
+        abstract: "Check a workflow file completely without running it.",
+        discussion: "Exit 0 when valid, 2 with every problem listed (file:line: field: message) when not.")
+
+    @Argument(help: "The workflow file (YAML or JSON).") var file: String
+    @Flag(help: "Print the result as JSON.") var json = false
+    @OptionGroup var engineOptions: EngineOptions
+
+    func run() async throws {
+        let engine = try engineOptions.engine()
+        do {
+            let definition = try await engine.validate(try Console.readFile(file), file: file)
+            if json {
+                Console.printJSON([
+                    "valid": true, "workflow": .string(definition.name), "version": .number(Number(definition.version)),
+                    "tasks": .number(Number(definition.tasks.count)),
+                ])
+            } else {
+                print("\(file): valid: workflow \(definition.name) v\(definition.version), \(definition.tasks.count) tasks")
+            }
+        } catch let failure as ValidationFailure where json {
+            Console.printJSON([
+                "valid": false,
+                "errors": .array(failure.issues.map { issue in
+                    [
+                        "file": .string(issue.file), "line": issue.line.map { .number(Number($0)) } ?? .null,
+                        "field": .string(issue.field), "message": .string(issue.message),
+                    ]
+                }),
+            ])
+            throw ExitCode(2)
+        }
+    }
+}
+
+struct RunCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Start a run of a workflow and execute it in this process until it ends.",
+        discussion: """
+            Shows live progress on a terminal; --json prints one JSON object:
+            {"run_id", "workflow", "status", "tasks": {"<task id or id[index]>": {"status", "attempts", "agent", "output", "error"}}}
+            Exit codes: 0 the run succeeded, 1 it failed or was cancelled, 2 usage or validation error, 3 store or system error.
+            If this process stops, `uaef resume` continues the run.
+            """)
+
+    @Argument(help: "The workflow file (YAML or JSON).") var file: String
+    @Option(name: .customLong("input"), help: ArgumentHelp("Override an input: key=value (value read as JSON when it is JSON).", valueName: "key=value"))
+    var inputs: [String] = []
+    @Flag(help: "Print the finished run as JSON.") var json = false
+    @OptionGroup var engineOptions: EngineOptions
+
+    func run() async throws {
+        let engine = try engineOptions.engine()
+        let definition = try await engine.validate(try Console.readFile(file), file: file)
+        let id = try await engine.submit(definition, file: file, inputs: inputs, actor: CLIActor.current, leased: true)
+        if !json, Console.stderrIsTerminal { FileHandle.standardError.write(Data("run \(id) started\n".utf8)) }
+        let display = !json && Console.stderrIsTerminal ? ProgressDisplay() : nil
+        let statuses = try await engine.execute([id], progress: display?.callback)
+        display?.finish()
+        try await RunOutput.print(id, engine: engine, json: json)
+        guard statuses[id] == .succeeded else { throw ExitCode(1) }
+    }
+}
+
+struct ResumeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "resume",
+        abstract: "Continue every unfinished run that no live process is executing, and wait for them.",
+        discussion: """
+            Use after a crash or a stop: tasks that succeeded are never run again; an attempt that was cut
+            off counts as an attempt and is retried if its retry policy allows. Exit 0 when every resumed
+            run succeeded (or there was none), 1 otherwise.
+            """)
+
+    @Flag(help: "Print the resumed runs as a JSON list.") var json = false
+    @OptionGroup var engineOptions: EngineOptions
+
+    func run() async throws {
+        let engine = try engineOptions.engine()
+        let display = !json && Console.stderrIsTerminal ? ProgressDisplay() : nil
+        let statuses = try await engine.resume(progress: display?.callback)
+        display?.finish()
+        if json {
+            var reports: [JSONValue] = []
+            for id in statuses.keys.sorted() { reports.append(try await engine.report(id) ?? .null) }
+            Console.printJSON(.array(reports))
+        } else if statuses.isEmpty {
+            print("no unfinished runs")
+        } else {
+            for id in statuses.keys.sorted() { print("\(id)  \(statuses[id]!.rawValue)") }
+        }
+        guard statuses.values.allSatisfy({ $0 == .succeeded }) else { throw ExitCode(1) }
+    }
+}
+
+/// Prints a finished run for people or as JSON.
+enum RunOutput {
+    static func print(_ id: RunID, engine: Engine, json: Bool) async throws {
+        guard let snapshot = try await engine.store.snapshot(of: id, tenant: engine.tenant) else {
+            throw CLIError.usage("no run \(id) in tenant \(engine.tenant)")
+        }
+        if json {
+            Console.printJSON(RunReport.json(snapshot))
+            return
+        }
+        let run = snapshot.run
+        Swift.print("run \(run.id)  workflow \(run.workflowName) v\(run.workflowVersion)  \(run.status.rawValue)")
+        if let error = run.error { Swift.print("  error: \(error)") }
+        let width = snapshot.tasks.map(\.key.count).max() ?? 0
+        for task in snapshot.tasks.sorted(by: { TaskOrder.precedes($0.key, $1.key) }) {
+            var line = "  " + task.key.padding(toLength: width, withPad: " ", startingAt: 0) + "  "
+                + task.status.rawValue.padding(toLength: 15, withPad: " ", startingAt: 0)
+            if task.attempts > 1 { line += " attempts \(task.attempts)" }
+            if let agent = task.agentID { line += " agent \(agent)" }
+            if let error = task.error, task.status != .succeeded { line += " error: \(error)" }
+            if let reason = task.reason, task.status == .skipped || task.status == .waiting { line += " (\(reason))" }
+            Swift.print(line)
+        }
+    }
+}
+
+/// Orders task keys so instances follow their parent in index order: `a`, `a[0]`, `a[2]`, `a[10]`.
+enum TaskOrder {
+    static func precedes(_ a: String, _ b: String) -> Bool {
+        let (baseA, indexA) = split(a)
+        let (baseB, indexB) = split(b)
+        if baseA != baseB { return baseA < baseB }
+        return (indexA ?? -1) < (indexB ?? -1)
+    }
+
+    private static func split(_ key: String) -> (String, Int?) {
+        guard key.hasSuffix("]"), let open = key.lastIndex(of: "[") else { return (key, nil) }
+        return (String(key[..<open]), Int(key[key.index(after: open)..<key.index(before: key.endIndex)]))
+    }
+}

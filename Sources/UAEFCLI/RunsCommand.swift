@@ -1,0 +1,78 @@
+import ArgumentParser
+import Foundation
+import UAEFCore
+import UAEFEngine
+import UAEFStore
+
+struct RunsCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "runs", abstract: "List, inspect and cancel runs.",
+        subcommands: [List.self, Show.self, Cancel.self])
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List runs, newest first.")
+        @Option(help: "Only runs with this status (\(RunStatus.allCases.map(\.rawValue).joined(separator: ", "))).")
+        var status: String?
+        @Option(help: "The most runs to list.") var limit: Int = 50
+        @Flag(help: "Print JSON.") var json = false
+        @OptionGroup var storeOptions: StoreOptions
+
+        func run() async throws {
+            var filter: RunStatus?
+            if let status {
+                guard let parsed = RunStatus(rawValue: status) else {
+                    throw CLIError.usage("--status \(status): valid: \(RunStatus.allCases.map(\.rawValue).joined(separator: ", "))")
+                }
+                filter = parsed
+            }
+            let runs = try await storeOptions.open().runs(tenant: storeOptions.tenant, status: filter, limit: max(1, limit))
+            if json {
+                Console.printJSON(.array(runs.map { run in
+                    [
+                        "run_id": .string(run.id.rawValue), "workflow": .string(run.workflowName),
+                        "status": .string(run.status.rawValue), "created_at": .string(Timestamp.format(run.createdAt)),
+                        "error": run.error.map(JSONValue.string) ?? .null,
+                    ]
+                }))
+                return
+            }
+            if runs.isEmpty { print("no runs") }
+            for run in runs {
+                print("\(run.id)  \(run.status.rawValue.padding(toLength: 10, withPad: " ", startingAt: 0))  \(Timestamp.format(run.createdAt))  \(run.workflowName)")
+            }
+        }
+    }
+
+    struct Show: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Show a run and its tasks.")
+        @Argument(help: "The run id.") var id: String
+        @Flag(help: "Print the same JSON as `uaef run --json`.") var json = false
+        @OptionGroup var engineOptions: EngineOptions
+
+        func run() async throws {
+            try await RunOutput.print(RunID(id), engine: try engineOptions.engine(), json: json)
+        }
+    }
+
+    struct Cancel: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Cancel a run: running attempts are stopped and nothing new starts.",
+            discussion: "A run that a live process executes is cancelled by that process within a second.")
+        @Argument(help: "The run id.") var id: String
+        @Flag(help: "Print JSON.") var json = false
+        @OptionGroup var engineOptions: EngineOptions
+
+        func run() async throws {
+            let engine = try engineOptions.engine()
+            guard let run = try await engine.cancel(RunID(id), actor: CLIActor.current) else {
+                throw CLIError.usage("no run \(id) in tenant \(engine.tenant)")
+            }
+            let state = run.status.isTerminal ? run.status.rawValue : "cancellation requested"
+            if json {
+                Console.printJSON(["run_id": .string(id), "status": .string(run.status.rawValue), "cancel_requested": true])
+            } else {
+                print("\(id): \(state)")
+            }
+        }
+    }
+}

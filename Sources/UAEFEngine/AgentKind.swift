@@ -1,0 +1,55 @@
+import Logging
+import UAEFCore
+
+/// A way of doing a task's work: built-in kinds (noop, echo, sleep, command, http) and, later,
+/// LLM, MCP and remote agents all implement this and join an ``AgentKindRegistry``.
+public protocol AgentKind: Sendable {
+    /// The name workflows use in `agent:` and agents use as their `kind`.
+    var name: String { get }
+    /// The parameters (`with` keys, merged over an agent's configuration) it takes.
+    var parameters: WorkflowCatalog.ParameterSpec { get }
+    /// True for kinds with no side effects that finish at once (noop, echo). The runner executes
+    /// them inline and commits their start and completion together; rerunning one is harmless.
+    var isPure: Bool { get }
+    /// Executes one attempt. Throw ``AgentFailure`` to fail it with a message; cancellation of the
+    /// surrounding task (timeout or run cancelled) must stop the work promptly.
+    func execute(_ request: AttemptRequest, logger: Logger) async throws -> JSONValue
+}
+
+extension AgentKind {
+    public var isPure: Bool { false }
+}
+
+/// An attempt failed for a reason the agent can state.
+public struct AgentFailure: Error, Sendable, CustomStringConvertible {
+    /// What went wrong, for the task's `error`.
+    public var message: String
+    /// False when retrying cannot help (bad parameters): the task fails at once.
+    public var retryable: Bool
+
+    public init(_ message: String, retryable: Bool = true) {
+        self.message = message
+        self.retryable = retryable
+    }
+
+    public var description: String { message }
+}
+
+/// The agent kinds this process can execute, by name.
+public struct AgentKindRegistry: Sendable {
+    public private(set) var kinds: [String: any AgentKind] = [:]
+
+    public init(_ kinds: [any AgentKind]) {
+        for kind in kinds { self.kinds[kind.name] = kind }
+    }
+
+    /// Adds or replaces a kind.
+    public mutating func register(_ kind: any AgentKind) { kinds[kind.name] = kind }
+
+    public subscript(name: String) -> (any AgentKind)? { kinds[name] }
+
+    /// What workflow validation needs to know about the kinds.
+    public func catalog(capabilities: Set<String>?) -> WorkflowCatalog {
+        WorkflowCatalog(agentKinds: kinds.mapValues(\.parameters), capabilities: capabilities)
+    }
+}

@@ -1,0 +1,122 @@
+import Foundation
+import Logging
+import UAEFCore
+import UAEFStore
+
+/// The engine's front door, used by the CLI (and later the HTTP API): validate, start, resume,
+/// cancel and report runs on one store.
+public struct Engine: Sendable {
+    public let store: any WorkflowStore
+    public let kinds: AgentKindRegistry
+    public let configuration: Runner.Configuration
+    public let logger: Logger
+    public let tenant: String
+
+    public init(
+        store: any WorkflowStore, kinds: AgentKindRegistry, tenant: String = "default",
+        configuration: Runner.Configuration = .init(), logger: Logger
+    ) {
+        self.store = store
+        self.kinds = kinds
+        self.tenant = tenant
+        self.configuration = configuration
+        self.logger = logger
+    }
+
+    var runner: Runner { Runner(store: store, kinds: kinds, configuration: configuration, logger: logger) }
+
+    /// Validates a workflow file against the built-in kinds and the tenant's registered capabilities.
+    public func validate(_ text: String, file: String) async throws -> WorkflowDefinition {
+        let capabilities = Set(try await store.agents(tenant: tenant).filter { $0.status != .retired }.flatMap(\.capabilities))
+        return try WorkflowParser.parse(text, file: file, catalog: kinds.catalog(capabilities: capabilities))
+    }
+
+    /// Creates a run. With `execute` false it waits for any runner; otherwise this process holds its lease.
+    public func submit(
+        _ definition: WorkflowDefinition, file: String, inputs: [String], actor: String, leased: Bool
+    ) async throws -> RunID {
+        let overrides = try RunCreation.parseOverrides(inputs, definition: definition)
+        var random = SeededRandom.system()
+        let now = Date()
+        let id = RunID.generate(at: now, using: &random)
+        let changes = RunCreation.changes(
+            id: id, definition: definition, file: file, overrides: overrides, tenant: tenant, actor: actor,
+            owner: leased ? configuration.owner : nil, leaseDuration: configuration.leaseDuration, now: now,
+            random: &random)
+        try await store.commit(changes)
+        return id
+    }
+
+    /// Executes runs this process holds until they end.
+    public func execute(_ runs: [RunID], progress: (@Sendable (Runner.Progress) -> Void)? = nil) async throws
+        -> [RunID: RunStatus]
+    {
+        try await runner.execute(runs, tenant: tenant, progress: progress)
+    }
+
+    /// Takes over every unfinished run no live process holds and executes them until they end.
+    public func resume(progress: (@Sendable (Runner.Progress) -> Void)? = nil) async throws -> [RunID: RunStatus] {
+        let now = Date()
+        let claimed = try await store.claimUnfinishedRuns(
+            owner: configuration.owner, now: now,
+            expiresAt: now.addingTimeInterval(Double(configuration.leaseDuration.milliseconds) / 1000),
+            isOwnerAlive: ProcessIdentity.isAlive)
+        return try await execute(claimed, progress: progress)
+    }
+
+    /// Requests cancellation. A run no live process executes is cancelled here and now; otherwise
+    /// its runner acts on the request within its poll interval. Nil when there is no such run.
+    public func cancel(_ id: RunID, actor: String) async throws -> RunRecord? {
+        var random = SeededRandom.system()
+        let now = Date()
+        let event = EventDraft(
+            id: "evt_" + SortableID.make(at: now, using: &random), time: now, type: "run.cancel_requested",
+            actor: actor, tenant: tenant, subject: id.rawValue, data: [:])
+        guard let snapshot = try await store.snapshot(of: id, tenant: tenant) else { return nil }
+        guard !snapshot.run.status.isTerminal else { return snapshot.run }
+        guard let run = try await store.requestCancel(of: id, tenant: tenant, event: event) else { return nil }
+        let holderAlive =
+            run.owner.map { ProcessIdentity.isAlive($0) && (run.leaseExpiresAt ?? .distantPast) > now } ?? false
+        guard !holderAlive else { return run }
+        let claimed = try await store.claim(
+            id, owner: configuration.owner, now: now, expiresAt: now.addingTimeInterval(Double(configuration.leaseDuration.milliseconds) / 1000),
+            isOwnerAlive: ProcessIdentity.isAlive)
+        guard claimed, let current = try await store.snapshot(of: id, tenant: tenant) else { return run }
+        let definition = try WorkflowParser.parse(
+            current.run.workflowSource, file: current.run.workflowFile, catalog: kinds.catalog(capabilities: nil))
+        var machine = RunStateMachine(definition: definition, run: current.run, tasks: current.tasks, attempts: current.attempts)
+        var environment = EngineEnvironment(now: now, random: random, agents: AgentPool(agents: []), actor: actor)
+        _ = machine.handle(.cancel(actor: actor, reason: "cancelled on request"), in: &environment)
+        try await store.commit(machine.takeChanges())
+        try await store.releaseLeases(owner: configuration.owner, runs: [id])
+        return machine.run
+    }
+
+    /// The run as `uaef run --json` prints it, or nil.
+    public func report(_ id: RunID) async throws -> JSONValue? {
+        try await store.snapshot(of: id, tenant: tenant).map(RunReport.json)
+    }
+}
+
+/// The JSON shape of a run shared by `uaef run --json`, `uaef runs show --json` and the API.
+public enum RunReport {
+    /// `{"run_id", "workflow", "status", "error", "created_at", "ended_at", "tasks": {key: {...}}}`.
+    public static func json(_ snapshot: RunSnapshot) -> JSONValue {
+        var tasks: [String: JSONValue] = [:]
+        for task in snapshot.tasks {
+            var entry: [String: JSONValue] = [
+                "status": .string(task.status.rawValue), "attempts": .number(Number(task.attempts)),
+                "agent": task.agentID.map { .string($0.rawValue) } ?? .null, "output": task.output ?? .null,
+                "error": task.error.map(JSONValue.string) ?? .null,
+            ]
+            if let reason = task.reason { entry["reason"] = .string(reason) }
+            tasks[task.key] = .object(entry)
+        }
+        return [
+            "run_id": .string(snapshot.run.id.rawValue), "workflow": .string(snapshot.run.workflowName),
+            "status": .string(snapshot.run.status.rawValue), "error": snapshot.run.error.map(JSONValue.string) ?? .null,
+            "created_at": .string(Timestamp.format(snapshot.run.createdAt)),
+            "ended_at": snapshot.run.endedAt.map { .string(Timestamp.format($0)) } ?? .null, "tasks": .object(tasks),
+        ]
+    }
+}

@@ -1,0 +1,98 @@
+import Foundation
+import UAEFCore
+import UAEFStore
+
+/// What happens to a run, fed to ``RunStateMachine/handle(_:in:)``.
+public enum EngineInput: Sendable {
+    /// Start a new run, or continue one loaded from the store after a stop or crash.
+    case start
+    /// An attempt finished.
+    case attemptFinished(key: String, attempt: Int, result: AttemptResult)
+    /// A scheduled retry is due.
+    case retryDue(key: String)
+    /// Agents were activated or freed: waiting tasks may be assigned now.
+    case agentsChanged
+    /// Stop the run: running attempts are cancelled, nothing new starts.
+    case cancel(actor: String, reason: String)
+    /// The run's timeout passed.
+    case runTimedOut
+}
+
+/// How an attempt ended.
+public enum AttemptResult: Sendable, Equatable {
+    case succeeded(JSONValue)
+    /// `retryable` false fails the task at once whatever attempts remain.
+    case failed(message: String, retryable: Bool)
+    case timedOut(after: Duration)
+}
+
+/// What the runner must do after the resulting changes are committed.
+public enum EngineAction: Sendable, Equatable {
+    case startAttempt(AttemptRequest)
+    case cancelAttempt(key: String)
+    case scheduleRetry(key: String, at: Date)
+    case runFinished(RunStatus)
+}
+
+/// Everything an agent needs to execute one attempt.
+public struct AttemptRequest: Sendable, Equatable {
+    public var runID: RunID
+    public var tenant: String
+    public var workflow: String
+    /// `id` or `id[index]`.
+    public var key: String
+    public var taskID: String
+    public var attempt: Int
+    /// Stable across a resumed run: `<run>/<key>/<attempt>`.
+    public var idempotencyKey: String
+    /// The agent kind that executes it.
+    public var kind: String
+    /// The registered agent, for capability tasks.
+    public var agent: AgentRecord?
+    /// The agent's configuration with the task's evaluated `with` on top.
+    public var parameters: [String: JSONValue]
+    public var timeout: Duration?
+}
+
+/// The world a state machine sees: the clock, randomness (jitter, ids) and the agents.
+public struct EngineEnvironment: Sendable {
+    public var now: Date
+    public var random: SeededRandom
+    public var agents: AgentPool
+    /// Recorded as the actor of engine events.
+    public var actor: String
+
+    public init(now: Date, random: SeededRandom, agents: AgentPool, actor: String = "engine") {
+        self.now = now
+        self.random = random
+        self.agents = agents
+        self.actor = actor
+    }
+
+    /// A fresh event id.
+    mutating func eventID() -> String { "evt_" + SortableID.make(at: now, using: &random) }
+}
+
+/// A small, fast, seedable generator (SplitMix64), so engine behaviour is reproducible in tests.
+public struct SeededRandom: RandomNumberGenerator, Sendable {
+    private var state: UInt64
+
+    public init(seed: UInt64) { state = seed }
+
+    /// Seeded from the system's generator.
+    public static func system() -> SeededRandom {
+        var system = SystemRandomNumberGenerator()
+        return SeededRandom(seed: system.next())
+    }
+
+    public mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+
+    /// A value in 0..<1.
+    public mutating func unit() -> Double { Double(next() >> 11) / Double(1 << 53) }
+}

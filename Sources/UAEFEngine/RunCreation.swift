@@ -1,0 +1,57 @@
+import Foundation
+import UAEFCore
+import UAEFStore
+
+/// Builds the first write of a new run: its row and the `run.created` event.
+public enum RunCreation {
+    /// Parses `--input key=value` overrides: the value is JSON when it parses as JSON, else text.
+    public static func parseOverrides(_ assignments: [String], definition: WorkflowDefinition) throws(ValidationFailure)
+        -> [String: JSONValue]
+    {
+        var values: [String: JSONValue] = [:]
+        var issues: [ValidationIssue] = []
+        let declared = definition.inputs.keys.sorted().joined(separator: ", ")
+        for assignment in assignments {
+            guard let equals = assignment.firstIndex(of: "="), equals != assignment.startIndex else {
+                issues.append(ValidationIssue(file: "--input", line: nil, field: assignment, message: "expected key=value"))
+                continue
+            }
+            let key = String(assignment[..<equals])
+            let text = String(assignment[assignment.index(after: equals)...])
+            guard definition.inputs[key] != nil else {
+                issues.append(
+                    ValidationIssue(
+                        file: "--input", line: nil, field: key,
+                        message: "unknown input '\(key)'; workflow \(definition.name) declares: \(declared.isEmpty ? "none" : declared)"))
+                continue
+            }
+            values[key] = (try? JSONValue(jsonText: text)) ?? .string(text)
+        }
+        guard issues.isEmpty else { throw ValidationFailure(issues: issues) }
+        return values
+    }
+
+    /// The changes that create a run of `definition` owned by `owner` (nil leaves it for any runner).
+    public static func changes(
+        id: RunID, definition: WorkflowDefinition, file: String, overrides: [String: JSONValue], tenant: String,
+        actor: String, owner: String?, leaseDuration: Duration, now: Date, random: inout SeededRandom
+    ) -> ChangeSet {
+        let inputs = definition.inputs.merging(overrides) { _, override in override }
+        let run = RunRecord(
+            id: id, tenant: tenant, workflowName: definition.name, workflowVersion: definition.version,
+            workflowSource: definition.source, workflowFile: file, inputs: inputs, status: .pending, createdAt: now,
+            updatedAt: now, owner: owner,
+            leaseExpiresAt: owner.map { _ in now.addingTimeInterval(Double(leaseDuration.milliseconds) / 1000) })
+        var changes = ChangeSet()
+        changes.runs.append(run)
+        changes.events.append(
+            EventDraft(
+                id: "evt_" + SortableID.make(at: now, using: &random), time: now, type: "run.created", actor: actor,
+                tenant: tenant, subject: id.rawValue,
+                data: [
+                    "workflow": .string(definition.name), "version": .number(Number(definition.version)),
+                    "inputs": .object(inputs),
+                ]))
+        return changes
+    }
+}

@@ -1,0 +1,264 @@
+import Foundation
+import Logging
+import UAEFCore
+import UAEFStore
+
+/// Executes runs durably: feeds their state machines, commits each batch of changes with its
+/// events in one transaction, then performs the actions (start, cancel, retry) the batch produced.
+public struct Runner: Sendable {
+    /// Runner settings; each default is written beside it.
+    public struct Configuration: Sendable {
+        /// Attempts executing at once in this process, across runs (default 64).
+        public var maxConcurrency: Int = 64
+        /// How long a run's lease lasts without renewal (default 15s).
+        public var leaseDuration: Duration = .seconds(15)
+        /// How often cancellation requests and agent changes are checked (default 250ms).
+        public var pollInterval: Duration = .milliseconds(250)
+        /// This process's identity as a lease holder: `host/pid`.
+        public var owner: String = ProcessIdentity.current
+
+        public init() {}
+    }
+
+    /// What the runner reports after each commit, for progress displays.
+    public struct Progress: Sendable {
+        /// Tasks (and fan-out instances) per status, over all runs being executed.
+        public var counts: [TaskStatus: Int]
+        /// Keys of attempts executing now.
+        public var running: [String]
+    }
+
+    let store: any WorkflowStore
+    let kinds: AgentKindRegistry
+    let configuration: Configuration
+    let logger: Logger
+    let clock: @Sendable () -> Date
+
+    public init(
+        store: any WorkflowStore, kinds: AgentKindRegistry, configuration: Configuration = .init(), logger: Logger,
+        clock: @escaping @Sendable () -> Date = { Date() }
+    ) {
+        self.store = store
+        self.kinds = kinds
+        self.configuration = configuration
+        self.logger = logger
+        self.clock = clock
+    }
+
+    enum Message: Sendable {
+        case input(RunID, EngineInput)
+        case attemptEnded(RunID, key: String)
+        case tick
+    }
+
+    /// Executes runs this process holds the lease of, until every one has ended.
+    public func execute(
+        _ runIDs: [RunID], tenant: String, progress: (@Sendable (Progress) -> Void)? = nil
+    ) async throws -> [RunID: RunStatus] {
+        var machines: [RunID: RunStateMachine] = [:]
+        for id in runIDs {
+            guard let snapshot = try await store.snapshot(of: id, tenant: tenant) else { continue }
+            let definition = try WorkflowParser.parse(
+                snapshot.run.workflowSource, file: snapshot.run.workflowFile, catalog: kinds.catalog(capabilities: nil))
+            machines[id] = RunStateMachine(definition: definition, run: snapshot.run, tasks: snapshot.tasks, attempts: snapshot.attempts)
+        }
+        var environment = EngineEnvironment(
+            now: clock(), random: .system(), agents: AgentPool(agents: try await store.agents(tenant: tenant)),
+            actor: "engine")
+        let mailbox = Mailbox<Message>()
+        var execution = Execution(runner: self, mailbox: mailbox)
+        defer { execution.cancelAll() }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            execution.group = group
+            group.addTask { [configuration] in
+                while !Task.isCancelled {
+                    try await Task.sleep(for: configuration.pollInterval)
+                    mailbox.post(.tick)
+                }
+            }
+            for (id, machine) in machines {
+                if let timeout = machine.definition.timeout {
+                    let deadline = machine.run.createdAt.addingTimeInterval(Double(timeout.milliseconds) / 1000)
+                    group.addTask { [clock] in
+                        try await Task.sleep(for: .milliseconds(max(0, Int64(deadline.timeIntervalSince(clock()) * 1000))))
+                        mailbox.post(.input(id, .runTimedOut))
+                    }
+                }
+                mailbox.post(.input(id, .start))
+            }
+            var lastRenewal = clock()
+            while machines.values.contains(where: { !$0.isFinished }), let batch = await mailbox.takeAll() {
+                environment.now = clock()
+                var inputs: [(RunID, EngineInput)] = []
+                var tick = false
+                for message in batch {
+                    switch message {
+                    case .input(let id, let input): inputs.append((id, input))
+                    case .attemptEnded: execution.attemptEnded()
+                    case .tick: tick = true
+                    }
+                }
+                if tick {
+                    let active = machines.filter { !$0.value.isFinished }.map(\.key)
+                    let now = clock()
+                    if now.timeIntervalSince(lastRenewal) >= Double(configuration.pollInterval.milliseconds) / 1000 {
+                        lastRenewal = now
+                        let expiry = now.addingTimeInterval(Double(configuration.leaseDuration.milliseconds) / 1000)
+                        let cancelled = try await store.renewLeases(owner: configuration.owner, runs: active, expiresAt: expiry)
+                        for id in cancelled.sorted() {
+                            inputs.append((id, .cancel(actor: "cli", reason: "cancelled on request")))
+                        }
+                    }
+                    if machines.values.contains(where: \.hasWaitingTasks) {
+                        environment.agents.update(agents: try await store.agents(tenant: tenant))
+                        for id in active { inputs.append((id, .agentsChanged)) }
+                    }
+                }
+                var changes = ChangeSet()
+                var actions: [(RunID, EngineAction)] = []
+                // Apply inputs; pure agents complete inline, so their start and end commit together.
+                while !inputs.isEmpty {
+                    var next: [(RunID, EngineInput)] = []
+                    for (id, input) in inputs {
+                        guard var machine = machines[id] else { continue }
+                        for action in machine.handle(input, in: &environment) {
+                            if case .startAttempt(let request) = action, let kind = kinds[request.kind], kind.isPure {
+                                let result = await Runner.perform(kind, request, logger: logger)
+                                next.append((id, .attemptFinished(key: request.key, attempt: request.attempt, result: result)))
+                            } else {
+                                actions.append((id, action))
+                            }
+                        }
+                        changes.append(machine.takeChanges())
+                        machines[id] = machine
+                    }
+                    inputs = next
+                }
+                try await store.commit(changes)
+                for (id, action) in actions { execution.perform(action, run: id) }
+                if let progress { progress(Runner.progress(of: machines)) }
+            }
+            group.cancelAll()
+        }
+        try await store.releaseLeases(owner: configuration.owner, runs: Array(machines.keys))
+        return machines.mapValues(\.run.status)
+    }
+
+    static func progress(of machines: [RunID: RunStateMachine]) -> Progress {
+        var counts: [TaskStatus: Int] = [:]
+        var running: [String] = []
+        for machine in machines.values {
+            for record in machine.tasks.values where record.instanceCount == nil {
+                counts[record.status, default: 0] += 1
+                if record.status == .running { running.append(record.key) }
+            }
+        }
+        return Progress(counts: counts, running: running.sorted())
+    }
+
+    /// Executes one attempt, mapping what the agent threw to a result.
+    static func perform(_ kind: any AgentKind, _ request: AttemptRequest, logger: Logger) async -> AttemptResult {
+        do {
+            return .succeeded(try await kind.execute(request, logger: logger))
+        } catch let failure as AgentFailure {
+            return .failed(message: failure.message, retryable: failure.retryable)
+        } catch {
+            return .failed(message: "\(error)", retryable: true)
+        }
+    }
+}
+
+/// The part of a runner's loop that starts and stops attempts and timers in its task group.
+struct Execution {
+    let runner: Runner
+    let mailbox: Mailbox<Runner.Message>
+    var group: ThrowingTaskGroup<Void, any Error>?
+    private var executing = 0
+    private var queued: [(RunID, AttemptRequest)] = []
+    private var cancellers: [String: AsyncStream<Void>.Continuation] = [:]
+
+    init(runner: Runner, mailbox: Mailbox<Runner.Message>) {
+        self.runner = runner
+        self.mailbox = mailbox
+    }
+
+    mutating func perform(_ action: EngineAction, run: RunID) {
+        switch action {
+        case .startAttempt(let request):
+            queued.append((run, request))
+            startQueued()
+        case .cancelAttempt(let key):
+            let id = "\(run.rawValue)/\(key)"
+            queued.removeAll { $0.0 == run && $0.1.key == key }
+            cancellers.removeValue(forKey: id)?.finish()
+        case .scheduleRetry(let key, let due):
+            let mailbox = mailbox
+            let clock = runner.clock
+            group?.addTask {
+                let wait = max(0, Int64(due.timeIntervalSince(clock()) * 1000))
+                try await Task.sleep(for: .milliseconds(wait))
+                mailbox.post(.input(run, .retryDue(key: key)))
+            }
+        case .runFinished:
+            break
+        }
+    }
+
+    mutating func attemptEnded() {
+        executing -= 1
+        startQueued()
+    }
+
+    mutating func cancelAll() {
+        for canceller in cancellers.values { canceller.finish() }
+        cancellers = [:]
+    }
+
+    private mutating func startQueued() {
+        while executing < runner.configuration.maxConcurrency, !queued.isEmpty {
+            let (run, request) = queued.removeFirst()
+            guard let kind = runner.kinds[request.kind] else {
+                mailbox.post(.input(run, .attemptFinished(key: request.key, attempt: request.attempt, result: .failed(message: "agent kind \(request.kind) is not available in this process", retryable: false))))
+                continue
+            }
+            executing += 1
+            let (cancelled, canceller) = AsyncStream.makeStream(of: Void.self)
+            cancellers["\(run.rawValue)/\(request.key)"] = canceller
+            let mailbox = mailbox
+            let logger = runner.logger
+            group?.addTask {
+                let outcome = await Execution.attempt(kind, request, logger: logger, cancelled: cancelled)
+                if let outcome {
+                    mailbox.post(.input(run, .attemptFinished(key: request.key, attempt: request.attempt, result: outcome)))
+                }
+                mailbox.post(.attemptEnded(run, key: request.key))
+            }
+        }
+    }
+
+    /// Runs the agent against its timeout and a cancellation signal; nil when cancelled.
+    static func attempt(
+        _ kind: any AgentKind, _ request: AttemptRequest, logger: Logger, cancelled: AsyncStream<Void>
+    ) async -> AttemptResult? {
+        await withTaskGroup(of: AttemptResult?.self) { group in
+            group.addTask { await Runner.perform(kind, request, logger: logger) }
+            if let timeout = request.timeout {
+                group.addTask {
+                    do {
+                        try await Task.sleep(for: timeout)
+                        return .timedOut(after: timeout)
+                    } catch {
+                        return nil
+                    }
+                }
+            }
+            group.addTask {
+                for await _ in cancelled {}
+                return nil
+            }
+            let first = await group.next() ?? nil
+            group.cancelAll()
+            return first
+        }
+    }
+}

@@ -1,0 +1,257 @@
+import Foundation
+import UAEFCore
+
+/// A run as stored.
+public struct RunRecord: Sendable, Hashable {
+    public var id: RunID
+    public var tenant: String
+    public var workflowName: String
+    public var workflowVersion: Int
+    /// The workflow file's text, re-read when the run resumes.
+    public var workflowSource: String
+    /// The file name the workflow came from, for messages.
+    public var workflowFile: String
+    /// The effective inputs: defaults merged with the overrides given at start.
+    public var inputs: [String: JSONValue]
+    public var status: RunStatus
+    public var error: String?
+    public var createdAt: Date
+    public var updatedAt: Date
+    public var endedAt: Date?
+    /// Set by `uaef runs cancel`; the process executing the run acts on it.
+    public var cancelRequested: Bool
+    /// The process executing the run (`host/pid`), while it holds the lease.
+    public var owner: String?
+    public var leaseExpiresAt: Date?
+
+    public init(
+        id: RunID, tenant: String, workflowName: String, workflowVersion: Int, workflowSource: String,
+        workflowFile: String, inputs: [String: JSONValue], status: RunStatus, error: String? = nil, createdAt: Date,
+        updatedAt: Date, endedAt: Date? = nil, cancelRequested: Bool = false, owner: String? = nil,
+        leaseExpiresAt: Date? = nil
+    ) {
+        self.id = id
+        self.tenant = tenant
+        self.workflowName = workflowName
+        self.workflowVersion = workflowVersion
+        self.workflowSource = workflowSource
+        self.workflowFile = workflowFile
+        self.inputs = inputs
+        self.status = status
+        self.error = error
+        self.createdAt = createdAt
+        self.updatedAt = updatedAt
+        self.endedAt = endedAt
+        self.cancelRequested = cancelRequested
+        self.owner = owner
+        self.leaseExpiresAt = leaseExpiresAt
+    }
+}
+
+/// A task, or one instance `id[index]` of a fanned-out task, as stored.
+public struct TaskRecord: Sendable, Hashable {
+    public var tenant: String
+    public var runID: RunID
+    /// `id` or `id[index]`.
+    public var key: String
+    public var taskID: String
+    /// The element index for a fan-out instance.
+    public var index: Int?
+    public var status: TaskStatus
+    /// Attempts started so far.
+    public var attempts: Int
+    /// The agent of the latest attempt of a capability task.
+    public var agentID: AgentID?
+    public var output: JSONValue?
+    public var error: String?
+    /// Why a task was skipped or is waiting.
+    public var reason: String?
+    /// When the next attempt is due, while `retry_scheduled`.
+    public var nextAttemptAt: Date?
+    /// For a fan-out instance, its element (`item`).
+    public var item: JSONValue?
+    /// For a fanned-out task, how many instances it has.
+    public var instanceCount: Int?
+    public var updatedAt: Date
+
+    public init(
+        tenant: String, runID: RunID, key: String, taskID: String, index: Int? = nil, status: TaskStatus, attempts: Int = 0,
+        agentID: AgentID? = nil, output: JSONValue? = nil, error: String? = nil, reason: String? = nil,
+        nextAttemptAt: Date? = nil, item: JSONValue? = nil, instanceCount: Int? = nil, updatedAt: Date
+    ) {
+        self.tenant = tenant
+        self.runID = runID
+        self.key = key
+        self.taskID = taskID
+        self.index = index
+        self.status = status
+        self.attempts = attempts
+        self.agentID = agentID
+        self.output = output
+        self.error = error
+        self.reason = reason
+        self.nextAttemptAt = nextAttemptAt
+        self.item = item
+        self.instanceCount = instanceCount
+        self.updatedAt = updatedAt
+    }
+}
+
+/// One attempt at a task.
+public struct AttemptRecord: Sendable, Hashable {
+    public var tenant: String
+    public var runID: RunID
+    public var key: String
+    /// 1 for the first try.
+    public var number: Int
+    /// Stable across a resumed run; agents use it to make their effects idempotent.
+    public var idempotencyKey: String
+    public var agentID: AgentID?
+    public var status: AttemptStatus
+    public var startedAt: Date
+    public var endedAt: Date?
+    public var error: String?
+
+    public init(
+        tenant: String, runID: RunID, key: String, number: Int, idempotencyKey: String, agentID: AgentID?, status: AttemptStatus,
+        startedAt: Date, endedAt: Date? = nil, error: String? = nil
+    ) {
+        self.tenant = tenant
+        self.runID = runID
+        self.key = key
+        self.number = number
+        self.idempotencyKey = idempotencyKey
+        self.agentID = agentID
+        self.status = status
+        self.startedAt = startedAt
+        self.endedAt = endedAt
+        self.error = error
+    }
+}
+
+/// A registered agent.
+public struct AgentRecord: Sendable, Hashable {
+    public var id: AgentID
+    public var tenant: String
+    public var name: String
+    /// The agent kind that executes its work (`command`, `http`, …).
+    public var kind: String
+    public var capabilities: [String]
+    /// Parameters merged under each task's `with`.
+    public var configuration: [String: JSONValue]
+    public var maxConcurrency: Int
+    public var status: AgentStatus
+    public var createdAt: Date
+    public var updatedAt: Date
+
+    public init(
+        id: AgentID, tenant: String, name: String, kind: String, capabilities: [String],
+        configuration: [String: JSONValue], maxConcurrency: Int, status: AgentStatus, createdAt: Date, updatedAt: Date
+    ) {
+        self.id = id
+        self.tenant = tenant
+        self.name = name
+        self.kind = kind
+        self.capabilities = capabilities
+        self.configuration = configuration
+        self.maxConcurrency = maxConcurrency
+        self.status = status
+        self.createdAt = createdAt
+        self.updatedAt = updatedAt
+    }
+}
+
+/// What an agent has done, computed from its attempts.
+public struct AgentMetrics: Sendable, Hashable {
+    public var attempts: Int
+    public var successes: Int
+    public var failures: Int
+    public var runningNow: Int
+    public var p50Milliseconds: Int?
+    public var p95Milliseconds: Int?
+    public var lastActiveAt: Date?
+
+    public init(
+        attempts: Int, successes: Int, failures: Int, runningNow: Int, p50Milliseconds: Int?, p95Milliseconds: Int?,
+        lastActiveAt: Date?
+    ) {
+        self.attempts = attempts
+        self.successes = successes
+        self.failures = failures
+        self.runningNow = runningNow
+        self.p50Milliseconds = p50Milliseconds
+        self.p95Milliseconds = p95Milliseconds
+        self.lastActiveAt = lastActiveAt
+    }
+}
+
+/// An event before the store gives it its place (`seq`) in the log.
+public struct EventDraft: Sendable, Hashable {
+    public var id: String
+    public var time: Date
+    /// e.g. `task.succeeded`.
+    public var type: String
+    /// Who caused it: `engine`, `cli:<user>`, an agent id.
+    public var actor: String
+    public var tenant: String
+    /// The run and task (or agent) it is about, e.g. `run_01…/extract[2]`.
+    public var subject: String
+    public var data: [String: JSONValue]
+
+    public init(id: String, time: Date, type: String, actor: String, tenant: String, subject: String, data: [String: JSONValue]) {
+        self.id = id
+        self.time = time
+        self.type = type
+        self.actor = actor
+        self.tenant = tenant
+        self.subject = subject
+        self.data = data
+    }
+}
+
+/// A stored event: its draft and its gap-free sequence number from 0.
+public struct EventRecord: Sendable, Hashable {
+    public var seq: Int64
+    public var event: EventDraft
+
+    public init(seq: Int64, event: EventDraft) {
+        self.seq = seq
+        self.event = event
+    }
+}
+
+/// Everything one state change writes, committed in one transaction with its events.
+public struct ChangeSet: Sendable {
+    public var runs: [RunRecord] = []
+    public var tasks: [TaskRecord] = []
+    public var attempts: [AttemptRecord] = []
+    public var agents: [AgentRecord] = []
+    public var events: [EventDraft] = []
+
+    public init() {}
+
+    /// True when there is nothing to write.
+    public var isEmpty: Bool { runs.isEmpty && tasks.isEmpty && attempts.isEmpty && agents.isEmpty && events.isEmpty }
+
+    /// Appends another change set's writes after this one's.
+    public mutating func append(_ other: ChangeSet) {
+        runs += other.runs
+        tasks += other.tasks
+        attempts += other.attempts
+        agents += other.agents
+        events += other.events
+    }
+}
+
+/// A run with its tasks and attempts.
+public struct RunSnapshot: Sendable {
+    public var run: RunRecord
+    public var tasks: [TaskRecord]
+    public var attempts: [AttemptRecord]
+
+    public init(run: RunRecord, tasks: [TaskRecord], attempts: [AttemptRecord]) {
+        self.run = run
+        self.tasks = tasks
+        self.attempts = attempts
+    }
+}

@@ -1,0 +1,52 @@
+import Foundation
+import UAEFCore
+
+/// The persistence every backend provides; the contract tests pin its behaviour down.
+///
+/// Writes go through ``commit(_:)``: one transaction holding state rows and their events, so a
+/// state change and its event are durable together or not at all.
+public protocol WorkflowStore: Sendable {
+    /// Writes the changes and appends their events (numbered gap-free from 0) in one durable transaction.
+    ///
+    /// Runs are inserted with their owner and lease; updating a run changes its status, error and
+    /// times only, so a concurrent cancellation request or lease renewal is never overwritten.
+    func commit(_ changes: ChangeSet) async throws
+
+    /// Marks a run for cancellation and appends `event`, touching nothing else of the run; nil when
+    /// the tenant has no such run.
+    func requestCancel(of run: RunID, tenant: String, event: EventDraft) async throws -> RunRecord?
+
+    /// The run with its tasks and attempts, or nil.
+    func snapshot(of run: RunID, tenant: String) async throws -> RunSnapshot?
+
+    /// Runs, newest first, optionally with one status.
+    func runs(tenant: String, status: RunStatus?, limit: Int) async throws -> [RunRecord]
+
+    /// Takes the lease of every unfinished run that no live process holds, for `owner` until `expiresAt`.
+    ///
+    /// `isOwnerAlive` tells whether a lease holder recorded on this machine is still running, so a
+    /// crashed process's runs are taken over at once instead of after the lease expires.
+    func claimUnfinishedRuns(
+        owner: String, now: Date, expiresAt: Date, isOwnerAlive: @Sendable (String) -> Bool
+    ) async throws -> [RunID]
+
+    /// Takes the lease of one unfinished run when no live process holds it; false otherwise.
+    func claim(
+        _ run: RunID, owner: String, now: Date, expiresAt: Date, isOwnerAlive: @Sendable (String) -> Bool
+    ) async throws -> Bool
+
+    /// Extends the leases `owner` holds; returns the runs whose cancellation was requested.
+    func renewLeases(owner: String, runs: [RunID], expiresAt: Date) async throws -> Set<RunID>
+
+    /// Gives up the lease of finished or abandoned runs.
+    func releaseLeases(owner: String, runs: [RunID]) async throws
+
+    /// Agents of a tenant, in registration order.
+    func agents(tenant: String) async throws -> [AgentRecord]
+
+    /// Metrics of one agent from its attempts.
+    func metrics(of agent: AgentID) async throws -> AgentMetrics
+
+    /// Events from `seq` on, in order.
+    func events(from seq: Int64, limit: Int) async throws -> [EventRecord]
+}

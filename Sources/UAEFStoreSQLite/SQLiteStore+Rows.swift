@@ -1,0 +1,80 @@
+import Foundation
+import GRDB
+import UAEFCore
+import UAEFStore
+
+/// A stored row that does not read back as what was written: the file was changed by something else.
+public struct StoreCorruption: Error, CustomStringConvertible {
+    /// Which table and column.
+    public let location: String
+    public let reason: String
+
+    public var description: String { "the store holds an unreadable value in \(location): \(reason)" }
+}
+
+extension SQLiteStore {
+    private static func json(_ text: String?, _ location: String) throws -> JSONValue? {
+        guard let text else { return nil }
+        do {
+            return try JSONValue(jsonText: text)
+        } catch {
+            throw StoreCorruption(location: location, reason: error.description)
+        }
+    }
+
+    private static func date(_ milliseconds: Int64?) -> Date? { milliseconds.map { Timestamp.date(milliseconds: $0) } }
+
+    private static func enumValue<T: RawRepresentable>(_ raw: String, _ location: String) throws -> T where T.RawValue == String {
+        guard let value = T(rawValue: raw) else { throw StoreCorruption(location: location, reason: "unknown value \(raw)") }
+        return value
+    }
+
+    static func run(_ row: Row) throws -> RunRecord {
+        RunRecord(
+            id: RunID(row["id"]), tenant: row["tenant"], workflowName: row["workflow_name"],
+            workflowVersion: row["workflow_version"], workflowSource: row["workflow_source"],
+            workflowFile: row["workflow_file"],
+            inputs: try json(row["inputs"], "runs.inputs")?.objectValue ?? [:],
+            status: try enumValue(row["status"], "runs.status"), error: row["error"],
+            createdAt: Timestamp.date(milliseconds: row["created_at"]),
+            updatedAt: Timestamp.date(milliseconds: row["updated_at"]), endedAt: date(row["ended_at"]),
+            cancelRequested: row["cancel_requested"], owner: row["owner"], leaseExpiresAt: date(row["lease_expires_at"]))
+    }
+
+    static func task(_ row: Row) throws -> TaskRecord {
+        TaskRecord(
+            tenant: row["tenant"], runID: RunID(row["run_id"]), key: row["key"], taskID: row["task_id"], index: row["idx"],
+            status: try enumValue(row["status"], "tasks.status"), attempts: row["attempts"],
+            agentID: (row["agent_id"] as String?).map(AgentID.init), output: try json(row["output"], "tasks.output"),
+            error: row["error"], reason: row["reason"], nextAttemptAt: date(row["next_attempt_at"]),
+            item: try json(row["item"], "tasks.item"), instanceCount: row["instance_count"],
+            updatedAt: Timestamp.date(milliseconds: row["updated_at"]))
+    }
+
+    static func attempt(_ row: Row) -> AttemptRecord {
+        AttemptRecord(
+            tenant: row["tenant"], runID: RunID(row["run_id"]), key: row["key"], number: row["number"],
+            idempotencyKey: row["idempotency_key"], agentID: (row["agent_id"] as String?).map(AgentID.init),
+            status: AttemptStatus(rawValue: row["status"]) ?? .failed,
+            startedAt: Timestamp.date(milliseconds: row["started_at"]), endedAt: date(row["ended_at"]), error: row["error"])
+    }
+
+    static func agent(_ row: Row) throws -> AgentRecord {
+        AgentRecord(
+            id: AgentID(row["id"]), tenant: row["tenant"], name: row["name"], kind: row["kind"],
+            capabilities: try json(row["capabilities"], "agents.capabilities")?.arrayValue?.compactMap(\.stringValue) ?? [],
+            configuration: try json(row["configuration"], "agents.configuration")?.objectValue ?? [:],
+            maxConcurrency: row["max_concurrency"], status: try enumValue(row["status"], "agents.status"),
+            createdAt: Timestamp.date(milliseconds: row["created_at"]),
+            updatedAt: Timestamp.date(milliseconds: row["updated_at"]))
+    }
+
+    static func event(_ row: Row) throws -> EventRecord {
+        EventRecord(
+            seq: row["seq"],
+            event: EventDraft(
+                id: row["id"], time: Timestamp.parse(row["time"]) ?? Date(timeIntervalSince1970: 0), type: row["type"],
+                actor: row["actor"], tenant: row["tenant"], subject: row["subject"],
+                data: try json(row["data"], "events.data")?.objectValue ?? [:]))
+    }
+}

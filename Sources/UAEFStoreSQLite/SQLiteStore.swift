@@ -1,0 +1,268 @@
+import Foundation
+import GRDB
+import UAEFCore
+import UAEFStore
+
+/// The embedded store: one SQLite file in WAL mode, every commit fsynced (`synchronous = FULL`).
+///
+/// One writer at a time (GRDB's `DatabasePool`); readers never block it. Callers batch state
+/// changes into one ``ChangeSet`` per transaction, which is the group commit that keeps
+/// throughput high while every commit survives power loss.
+public final class SQLiteStore: WorkflowStore {
+    private let pool: DatabasePool
+    /// The file the store lives in.
+    public let path: String
+
+    /// Opens (creating if needed) the store at `path` and applies pending migrations.
+    public init(path: String) throws {
+        self.path = path
+        var configuration = Configuration()
+        configuration.busyMode = .timeout(10)
+        configuration.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA synchronous = FULL")
+            try db.execute(sql: "PRAGMA foreign_keys = ON")
+        }
+        pool = try DatabasePool(path: path, configuration: configuration)
+        try SQLiteMigrations.migrator.migrate(pool)
+    }
+
+    // MARK: Writes
+
+    public func commit(_ changes: ChangeSet) async throws {
+        guard !changes.isEmpty else { return }
+        try await pool.write { db in try Self.apply(changes, in: db) }
+    }
+
+    static func apply(_ changes: ChangeSet, in db: Database) throws {
+        for run in changes.runs {
+            try db.cachedStatement(
+                sql: """
+                    INSERT INTO runs (id, tenant, workflow_name, workflow_version, workflow_source, workflow_file,
+                        inputs, status, error, created_at, updated_at, ended_at, cancel_requested, owner, lease_expires_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    ON CONFLICT (id) DO UPDATE SET status = excluded.status, error = excluded.error,
+                        updated_at = excluded.updated_at, ended_at = excluded.ended_at
+                    """
+            ).execute(arguments: [
+                run.id.rawValue, run.tenant, run.workflowName, run.workflowVersion, run.workflowSource,
+                run.workflowFile, JSONValue.object(run.inputs).jsonText, run.status.rawValue, run.error,
+                Timestamp.milliseconds(run.createdAt), Timestamp.milliseconds(run.updatedAt),
+                run.endedAt.map(Timestamp.milliseconds), run.cancelRequested, run.owner,
+                run.leaseExpiresAt.map(Timestamp.milliseconds),
+            ])
+        }
+        for task in changes.tasks {
+            try db.cachedStatement(
+                sql: """
+                    INSERT OR REPLACE INTO tasks (tenant, run_id, key, task_id, idx, status, attempts, agent_id, output,
+                        error, reason, next_attempt_at, item, instance_count, updated_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """
+            ).execute(arguments: [
+                task.tenant, task.runID.rawValue, task.key, task.taskID, task.index, task.status.rawValue, task.attempts,
+                task.agentID?.rawValue, task.output?.jsonText, task.error, task.reason,
+                task.nextAttemptAt.map(Timestamp.milliseconds), task.item?.jsonText, task.instanceCount,
+                Timestamp.milliseconds(task.updatedAt),
+            ])
+        }
+        for attempt in changes.attempts {
+            try db.cachedStatement(
+                sql: """
+                    INSERT OR REPLACE INTO attempts (tenant, run_id, key, number, idempotency_key, agent_id, status,
+                        started_at, ended_at, error)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """
+            ).execute(arguments: [
+                attempt.tenant, attempt.runID.rawValue, attempt.key, attempt.number, attempt.idempotencyKey,
+                attempt.agentID?.rawValue, attempt.status.rawValue, Timestamp.milliseconds(attempt.startedAt),
+                attempt.endedAt.map(Timestamp.milliseconds), attempt.error,
+            ])
+        }
+        for agent in changes.agents {
+            try db.cachedStatement(
+                sql: """
+                    INSERT OR REPLACE INTO agents (id, tenant, name, kind, capabilities, configuration, max_concurrency,
+                        status, created_at, updated_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """
+            ).execute(arguments: [
+                agent.id.rawValue, agent.tenant, agent.name, agent.kind,
+                JSONValue.array(agent.capabilities.map(JSONValue.string)).jsonText,
+                JSONValue.object(agent.configuration).jsonText, agent.maxConcurrency, agent.status.rawValue,
+                Timestamp.milliseconds(agent.createdAt), Timestamp.milliseconds(agent.updatedAt),
+            ])
+        }
+        try appendEvents(changes.events, in: db)
+    }
+
+    private static func appendEvents(_ events: [EventDraft], in db: Database) throws {
+        guard !events.isEmpty else { return }
+        var seq = try Int64.fetchOne(db, sql: "SELECT COALESCE(MAX(seq) + 1, 0) FROM events") ?? 0
+        let statement = try db.cachedStatement(
+            sql: "INSERT INTO events (seq, id, time, type, actor, tenant, subject, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
+        for event in events {
+            try statement.execute(arguments: [
+                seq, event.id, Timestamp.format(event.time), event.type, event.actor, event.tenant, event.subject,
+                JSONValue.object(event.data).jsonText,
+            ])
+            seq += 1
+        }
+    }
+
+    public func requestCancel(of run: RunID, tenant: String, event: EventDraft) async throws -> RunRecord? {
+        try await pool.write { db in
+            try db.execute(
+                sql: "UPDATE runs SET cancel_requested = 1 WHERE id = ? AND tenant = ?", arguments: [run.rawValue, tenant])
+            guard db.changesCount > 0 else { return nil }
+            try Self.appendEvents([event], in: db)
+            return try Row.fetchOne(db, sql: "SELECT * FROM runs WHERE id = ?", arguments: [run.rawValue]).map(Self.run)
+        }
+    }
+
+    public func claimUnfinishedRuns(
+        owner: String, now: Date, expiresAt: Date, isOwnerAlive: @Sendable (String) -> Bool
+    ) async throws -> [RunID] {
+        try await pool.write { db in
+            let rows = try Row.fetchAll(
+                db,
+                sql: "SELECT id, owner, lease_expires_at FROM runs WHERE status IN ('pending', 'running') ORDER BY id")
+            return try rows.filter { try Self.claim($0, owner: owner, now: now, expiresAt: expiresAt, isOwnerAlive: isOwnerAlive, in: db) }
+                .map { RunID($0["id"]) }
+        }
+    }
+
+    public func claim(
+        _ run: RunID, owner: String, now: Date, expiresAt: Date, isOwnerAlive: @Sendable (String) -> Bool
+    ) async throws -> Bool {
+        try await pool.write { db in
+            guard
+                let row = try Row.fetchOne(
+                    db,
+                    sql: "SELECT id, owner, lease_expires_at FROM runs WHERE id = ? AND status IN ('pending', 'running')",
+                    arguments: [run.rawValue])
+            else { return false }
+            return try Self.claim(row, owner: owner, now: now, expiresAt: expiresAt, isOwnerAlive: isOwnerAlive, in: db)
+        }
+    }
+
+    /// Takes the lease of the run in `row` unless another live process holds it.
+    private static func claim(
+        _ row: Row, owner: String, now: Date, expiresAt: Date, isOwnerAlive: (String) -> Bool, in db: Database
+    ) throws -> Bool {
+        let holder: String? = row["owner"]
+        let expiry: Int64? = row["lease_expires_at"]
+        let leaseLive = holder != nil && (expiry ?? 0) > Timestamp.milliseconds(now)
+        if leaseLive, let holder, holder != owner, isOwnerAlive(holder) { return false }
+        try db.execute(
+            sql: "UPDATE runs SET owner = ?, lease_expires_at = ? WHERE id = ?",
+            arguments: [owner, Timestamp.milliseconds(expiresAt), row["id"] as String])
+        return true
+    }
+
+    public func renewLeases(owner: String, runs: [RunID], expiresAt: Date) async throws -> Set<RunID> {
+        guard !runs.isEmpty else { return [] }
+        return try await pool.write { db in
+            var cancelled: Set<RunID> = []
+            for run in runs {
+                try db.execute(
+                    sql: "UPDATE runs SET lease_expires_at = ? WHERE id = ? AND owner = ?",
+                    arguments: [Timestamp.milliseconds(expiresAt), run.rawValue, owner])
+                let requested = try Bool.fetchOne(
+                    db, sql: "SELECT cancel_requested FROM runs WHERE id = ?", arguments: [run.rawValue])
+                if requested == true { cancelled.insert(run) }
+            }
+            return cancelled
+        }
+    }
+
+    public func releaseLeases(owner: String, runs: [RunID]) async throws {
+        guard !runs.isEmpty else { return }
+        try await pool.write { db in
+            for run in runs {
+                try db.execute(
+                    sql: "UPDATE runs SET owner = NULL, lease_expires_at = NULL WHERE id = ? AND owner = ?",
+                    arguments: [run.rawValue, owner])
+            }
+        }
+    }
+
+    // MARK: Reads
+
+    public func snapshot(of run: RunID, tenant: String) async throws -> RunSnapshot? {
+        try await pool.read { db in
+            guard
+                let row = try Row.fetchOne(
+                    db, sql: "SELECT * FROM runs WHERE id = ? AND tenant = ?", arguments: [run.rawValue, tenant])
+            else { return nil }
+            let tasks = try Row.fetchAll(db, sql: "SELECT * FROM tasks WHERE run_id = ?", arguments: [run.rawValue])
+            let attempts = try Row.fetchAll(
+                db, sql: "SELECT * FROM attempts WHERE run_id = ? ORDER BY key, number", arguments: [run.rawValue])
+            return RunSnapshot(run: try Self.run(row), tasks: try tasks.map(Self.task), attempts: attempts.map(Self.attempt))
+        }
+    }
+
+    public func runs(tenant: String, status: RunStatus?, limit: Int) async throws -> [RunRecord] {
+        try await pool.read { db in
+            let rows: [Row]
+            if let status {
+                rows = try Row.fetchAll(
+                    db, sql: "SELECT * FROM runs WHERE tenant = ? AND status = ? ORDER BY id DESC LIMIT ?",
+                    arguments: [tenant, status.rawValue, limit])
+            } else {
+                rows = try Row.fetchAll(
+                    db, sql: "SELECT * FROM runs WHERE tenant = ? ORDER BY id DESC LIMIT ?", arguments: [tenant, limit])
+            }
+            return try rows.map(Self.run)
+        }
+    }
+
+    public func agents(tenant: String) async throws -> [AgentRecord] {
+        try await pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM agents WHERE tenant = ? ORDER BY created_at, id", arguments: [tenant])
+                .map(Self.agent)
+        }
+    }
+
+    public func metrics(of agent: AgentID) async throws -> AgentMetrics {
+        try await pool.read { db in
+            let rows = try Row.fetchAll(
+                db, sql: "SELECT status, started_at, ended_at FROM attempts WHERE agent_id = ?", arguments: [agent.rawValue])
+            var durations: [Int] = []
+            var metrics = AgentMetrics(
+                attempts: rows.count, successes: 0, failures: 0, runningNow: 0, p50Milliseconds: nil, p95Milliseconds: nil,
+                lastActiveAt: nil)
+            var lastActive: Int64?
+            for row in rows {
+                let status = AttemptStatus(rawValue: row["status"]) ?? .failed
+                let started: Int64 = row["started_at"]
+                let ended: Int64? = row["ended_at"]
+                switch status {
+                case .running: metrics.runningNow += 1
+                case .succeeded: metrics.successes += 1
+                default: metrics.failures += 1
+                }
+                if let ended { durations.append(Int(ended - started)) }
+                lastActive = max(lastActive ?? 0, ended ?? started)
+            }
+            durations.sort()
+            metrics.p50Milliseconds = Self.percentile(durations, 50)
+            metrics.p95Milliseconds = Self.percentile(durations, 95)
+            metrics.lastActiveAt = lastActive.map { Timestamp.date(milliseconds: $0) }
+            return metrics
+        }
+    }
+
+    /// Nearest-rank percentile of sorted values.
+    static func percentile(_ sorted: [Int], _ percent: Int) -> Int? {
+        guard !sorted.isEmpty else { return nil }
+        let rank = (percent * sorted.count + 99) / 100
+        return sorted[max(0, min(sorted.count - 1, rank - 1))]
+    }
+
+    public func events(from seq: Int64, limit: Int) async throws -> [EventRecord] {
+        try await pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM events WHERE seq >= ? ORDER BY seq LIMIT ?", arguments: [seq, limit])
+                .map(Self.event)
+        }
+    }
+}
