@@ -23,6 +23,8 @@ public struct RunStateMachine: Sendable {
     private var runningCount = 0
     private var openCount = 0
     private var openInstances: [String: Int] = [:]
+    /// Per task id, how many of its dependencies have not finished yet.
+    private var unfinishedDependencies: [String: Int] = [:]
     private var changes = ChangeSet()
     private var dirtyTasks: Set<String> = []
     private var runDirty = false
@@ -50,6 +52,9 @@ public struct RunStateMachine: Sendable {
         }
         tasks = records
         for attempt in attempts where attempt.status == .running { liveAttempts[attempt.key] = attempt }
+        for task in definition.tasks {
+            unfinishedDependencies[task.id] = task.dependsOn.filter { !(records[$0]?.status.isTerminal ?? false) }.count
+        }
         for record in records.values where !record.status.isTerminal {
             openCount += 1
             if record.index != nil { openInstances[record.taskID, default: 0] += 1 }
@@ -129,7 +134,7 @@ public struct RunStateMachine: Sendable {
             case .ready, .waiting: enqueue(key)
             case .retrying:
                 actions.append(.scheduleRetry(key: key, at: record.nextAttemptAt ?? environment.now))
-            case .pending where record.index == nil && dependenciesSettled(record.taskID):
+            case .pending where record.index == nil && unfinishedDependencies[record.taskID] == 0:
                 evaluate(record.taskID, &actions, &environment)
             default: break
             }
@@ -137,10 +142,6 @@ public struct RunStateMachine: Sendable {
     }
 
     // MARK: Readiness
-
-    private func dependenciesSettled(_ id: String) -> Bool {
-        tasksByID[id]?.dependsOn.allSatisfy { tasks[$0]?.status.isTerminal ?? true } ?? true
-    }
 
     /// Decides a task whose dependencies have all finished: skip it, fan it out, or make it ready.
     private mutating func evaluate(_ id: String, _ actions: inout [EngineAction], _ environment: inout EngineEnvironment) {
@@ -404,8 +405,9 @@ public struct RunStateMachine: Sendable {
             }
             return
         }
-        for dependent in dependents[key] ?? [] where dependenciesSettled(dependent) {
-            evaluate(dependent, &actions, &environment)
+        for dependent in dependents[key] ?? [] {
+            unfinishedDependencies[dependent, default: 1] -= 1
+            if unfinishedDependencies[dependent] == 0 { evaluate(dependent, &actions, &environment) }
         }
     }
 

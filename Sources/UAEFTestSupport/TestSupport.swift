@@ -1,0 +1,61 @@
+import Foundation
+import UAEFAgents
+import UAEFCore
+import UAEFEngine
+import UAEFStore
+import UAEFStoreSQLite
+
+/// A folder under the system's temporary directory, removed when the value is dropped by `remove()`.
+public struct TemporaryDirectory: Sendable {
+    public let url: URL
+
+    public init(_ label: String = "test") throws {
+        url = FileManager.default.temporaryDirectory.appendingPathComponent("uaef-\(label)-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+    }
+
+    /// A path inside the folder.
+    public func path(_ name: String) -> String { url.appendingPathComponent(name).path }
+
+    public func remove() { try? FileManager.default.removeItem(at: url) }
+}
+
+/// Builders for engine tests.
+public enum Fixtures {
+    /// The built-in kinds' catalog, with the given capabilities registered.
+    public static func catalog(capabilities: Set<String> = []) -> WorkflowCatalog {
+        BuiltInAgents.registry.catalog(capabilities: capabilities)
+    }
+
+    /// Parses a workflow that must be valid.
+    public static func workflow(_ text: String, capabilities: Set<String> = []) throws -> WorkflowDefinition {
+        try WorkflowParser.parse(text, file: "test.yaml", catalog: catalog(capabilities: capabilities))
+    }
+
+    /// A new run record of `definition`.
+    public static func run(_ definition: WorkflowDefinition, id: String = "run_test", at time: Date = Date(timeIntervalSince1970: 1_800_000_000)) -> RunRecord {
+        RunRecord(
+            id: RunID(id), tenant: "default", workflowName: definition.name, workflowVersion: definition.version,
+            workflowSource: definition.source, workflowFile: "test.yaml", inputs: definition.inputs, status: .pending,
+            createdAt: time, updatedAt: time)
+    }
+
+    /// An active agent.
+    public static func agent(_ name: String, capabilities: [String], maxConcurrency: Int = 1, status: AgentStatus = .active) -> AgentRecord {
+        let time = Date(timeIntervalSince1970: 1_800_000_000)
+        return AgentRecord(
+            id: AgentID("agt_\(name)"), tenant: "default", name: name, kind: "echo", capabilities: capabilities,
+            configuration: [:], maxConcurrency: maxConcurrency, status: status, createdAt: time, updatedAt: time)
+    }
+
+    /// The package's root folder (for the built `uaef` binary and the examples).
+    public static var packageRoot: URL {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    }
+
+    /// The `uaef` executable that `swift build` produced for these tests.
+    public static var binary: URL {
+        if let override = ProcessInfo.processInfo.environment["UAEF_BINARY"] { return URL(fileURLWithPath: override) }
+        return packageRoot.appendingPathComponent(".build/debug/uaef")
+    }
+}
