@@ -80,5 +80,6 @@ tasks:
     trigger: one_failed
     with:
       message: "Posting ${{ inputs.invoice_id }} failed; finance has been alerted"
+
 """#
 }

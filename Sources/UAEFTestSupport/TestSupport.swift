@@ -59,3 +59,46 @@ public enum Fixtures {
         return packageRoot.appendingPathComponent(".build/debug/uaef")
     }
 }
+
+/// Runs the real `uaef` binary and collects what it printed.
+public struct CommandResult: Sendable {
+    public let status: Int32
+    public let stdout: String
+    public let stderr: String
+
+    /// Standard output parsed as JSON.
+    public func json() throws -> JSONValue { try JSONValue(jsonText: stdout) }
+}
+
+public enum UAEFProcess {
+    /// Starts `uaef` with `arguments` in `directory`; the caller waits or kills it.
+    public static func start(_ arguments: [String], in directory: URL, outputTo folder: URL? = nil) throws -> (Process, URL, URL) {
+        let process = Process()
+        process.executableURL = Fixtures.binary
+        process.arguments = arguments
+        process.currentDirectoryURL = directory
+        var environment = ProcessInfo.processInfo.environment
+        environment["UAEF_STORE"] = nil
+        process.environment = environment
+        let outputFolder = folder ?? directory
+        let stdoutURL = outputFolder.appendingPathComponent("stdout-\(UUID().uuidString)")
+        let stderrURL = outputFolder.appendingPathComponent("stderr-\(UUID().uuidString)")
+        FileManager.default.createFile(atPath: stdoutURL.path, contents: nil)
+        FileManager.default.createFile(atPath: stderrURL.path, contents: nil)
+        process.standardOutput = try FileHandle(forWritingTo: stdoutURL)
+        process.standardError = try FileHandle(forWritingTo: stderrURL)
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        return (process, stdoutURL, stderrURL)
+    }
+
+    /// Runs `uaef` to completion.
+    public static func run(_ arguments: [String], in directory: URL) throws -> CommandResult {
+        let (process, stdoutURL, stderrURL) = try start(arguments, in: directory)
+        process.waitUntilExit()
+        return CommandResult(
+            status: process.terminationStatus,
+            stdout: (try? String(contentsOf: stdoutURL, encoding: .utf8)) ?? "",
+            stderr: (try? String(contentsOf: stderrURL, encoding: .utf8)) ?? "")
+    }
+}

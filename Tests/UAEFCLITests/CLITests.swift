@@ -1,0 +1,151 @@
+import Foundation
+import Testing
+import UAEFCore
+import UAEFStore
+import UAEFStoreSQLite
+import UAEFTestSupport
+
+@testable import UAEFCLI
+
+@Suite("uaef command line (real processes, real SQLite files)")
+struct CLITests {
+    func write(_ text: String, to name: String, in directory: TemporaryDirectory) throws -> String {
+        let path = directory.path(name)
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
+    @Test("an invalid workflow exits 2 with every error located, and the store is left as it was")
+    func validationLeavesStoreAlone() async throws {
+        let directory = try TemporaryDirectory("cli")
+        defer { directory.remove() }
+        let store = "sqlite:" + directory.path("s.db")
+        let good = try write("name: ok\ntasks:\n  - {id: a, agent: noop}\n", to: "ok.yaml", in: directory)
+        #expect(try UAEFProcess.run(["run", good, "--store", store], in: directory.url).status == 0)
+        let before = try await SQLiteStore(path: directory.path("s.db")).events(from: 0, limit: 1000)
+        let bad = try write("name: bad\ntasks:\n  - {id: a, agent: noop, depends_on: [b]}\n  - {id: b, agent: nope, depends_on: [a]}\n", to: "bad.yaml", in: directory)
+        for command in [["validate", bad], ["run", bad]] {
+            let result = try UAEFProcess.run(command + ["--store", store], in: directory.url)
+            #expect(result.status == 2)
+            #expect(result.stderr.contains("bad.yaml:4: tasks[1].agent: unknown agent kind \"nope\""), "\(result.stderr)")
+            #expect(!result.stderr.contains("Fatal error"))
+        }
+        let cycle = try write("name: c\ntasks:\n  - {id: a, agent: noop, depends_on: [b]}\n  - {id: b, agent: noop, depends_on: [a]}\n", to: "cycle.yaml", in: directory)
+        let cycleResult = try UAEFProcess.run(["validate", cycle, "--store", store], in: directory.url)
+        #expect(cycleResult.stderr.contains("dependency cycle: a -> b -> a"), "\(cycleResult.stderr)")
+        let after = try await SQLiteStore(path: directory.path("s.db")).events(from: 0, limit: 1000)
+        #expect(after == before)
+        let json = try UAEFProcess.run(["validate", bad, "--json", "--store", store], in: directory.url)
+        #expect(json.status == 2)
+        #expect(try json.json()["valid"] == false)
+    }
+
+    @Test("exit codes: 0 succeeded, 1 failed, 2 usage; --json prints the run with every task")
+    func runExitCodes() throws {
+        let directory = try TemporaryDirectory("cli")
+        defer { directory.remove() }
+        let store = "sqlite:" + directory.path("s.db")
+        let workflow = try write(
+            """
+            name: codes
+            inputs: {should_fail: false}
+            tasks:
+              - {id: hello, agent: echo, with: {greeting: "hi ${{ inputs.should_fail }}"}}
+              - id: maybe_fail
+                agent: command
+                depends_on: [hello]
+                with:
+                  command: [sh, -c, 'if [ "$FAIL" = true ]; then echo nope >&2; exit 3; fi; echo "{\\"ok\\": 1}"']
+                  env: {FAIL: "${{ inputs.should_fail }}"}
+            """, to: "codes.yaml", in: directory)
+        let ok = try UAEFProcess.run(["run", workflow, "--json", "--store", store], in: directory.url)
+        #expect(ok.status == 0, "\(ok.stderr)")
+        let report = try ok.json()
+        #expect(report["status"] == "succeeded")
+        #expect(report["workflow"] == "codes")
+        #expect(report["tasks"]?["hello"]?["output"] == ["greeting": "hi false"])
+        #expect(report["tasks"]?["maybe_fail"]?["output"] == ["ok": 1])
+        #expect(report["tasks"]?["maybe_fail"]?["attempts"] == 1)
+
+        let failed = try UAEFProcess.run(["run", workflow, "--input", "should_fail=true", "--json", "--store", store], in: directory.url)
+        #expect(failed.status == 1)
+        #expect(try failed.json()["tasks"]?["maybe_fail"]?["error"] == "command exited with code 3: nope")
+
+        let unknown = try UAEFProcess.run(["run", workflow, "--input", "colour=red", "--store", store], in: directory.url)
+        #expect(unknown.status == 2)
+        #expect(unknown.stderr.contains("unknown input 'colour'; workflow codes declares: should_fail"))
+
+        let usage = try UAEFProcess.run(["run"], in: directory.url)
+        #expect(usage.status == 2)
+
+        let list = try UAEFProcess.run(["runs", "list", "--json", "--store", store], in: directory.url)
+        #expect(try list.json().arrayValue?.count == 2)
+    }
+
+    @Test("agents: a capability task waits until an agent is activated from another process")
+    func capabilityWaitsForActivation() throws {
+        let directory = try TemporaryDirectory("cli")
+        defer { directory.remove() }
+        let store = "sqlite:" + directory.path("s.db")
+        let register = try UAEFProcess.run(
+            ["agents", "register", "--name", "summarizer", "--kind", "echo", "--capability", "summarize", "--config", #"{"model": "small"}"#, "--store", store],
+            in: directory.url)
+        #expect(register.status == 0, "\(register.stderr)")
+        let workflow = try write("name: w\ntasks:\n  - {id: s, capability: summarize, with: {text: hello}}\n", to: "w.yaml", in: directory)
+        let (process, stdoutURL, _) = try UAEFProcess.start(["run", workflow, "--json", "--store", store], in: directory.url)
+        Thread.sleep(forTimeInterval: 1.0)
+        #expect(process.isRunning, "the run waits while no agent is active")
+        #expect(try UAEFProcess.run(["agents", "activate", "summarizer", "--store", store], in: directory.url).status == 0)
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0)
+        let report = try JSONValue(jsonText: try String(contentsOf: stdoutURL, encoding: .utf8))
+        #expect(report["tasks"]?["s"]?["output"] == ["model": "small", "text": "hello"])
+        let agents = try UAEFProcess.run(["agents", "list", "--json", "--store", store], in: directory.url).json()
+        #expect(agents.arrayValue?.first?["metrics"]?["successes"] == 1)
+        #expect(agents.arrayValue?.first?["status"] == "active")
+        let retire = try UAEFProcess.run(["agents", "retire", "summarizer", "--store", store], in: directory.url)
+        #expect(retire.status == 0)
+        let reactivate = try UAEFProcess.run(["agents", "activate", "summarizer", "--store", store], in: directory.url)
+        #expect(reactivate.status == 2)
+        #expect(reactivate.stderr.contains("cannot go from retired to active"))
+    }
+
+    @Test("runs cancel stops a running run from another process; its sleeping attempt is cancelled")
+    func cancelFromAnotherProcess() throws {
+        let directory = try TemporaryDirectory("cli")
+        defer { directory.remove() }
+        let store = "sqlite:" + directory.path("s.db")
+        let workflow = try write("name: slow\ntasks:\n  - {id: nap, agent: sleep, with: {duration: 30s}}\n  - {id: after, agent: noop, depends_on: [nap]}\n", to: "slow.yaml", in: directory)
+        let (process, stdoutURL, _) = try UAEFProcess.start(["run", workflow, "--json", "--store", store], in: directory.url)
+        var runID: String?
+        for _ in 0..<50 where runID == nil {
+            Thread.sleep(forTimeInterval: 0.1)
+            runID = try? UAEFProcess.run(["runs", "list", "--json", "--store", store], in: directory.url).json().arrayValue?.first?["run_id"]?.stringValue
+        }
+        let id = try #require(runID)
+        let started = Date()
+        #expect(try UAEFProcess.run(["runs", "cancel", id, "--store", store], in: directory.url).status == 0)
+        process.waitUntilExit()
+        #expect(Date().timeIntervalSince(started) < 5)
+        #expect(process.terminationStatus == 1)
+        let report = try JSONValue(jsonText: try String(contentsOf: stdoutURL, encoding: .utf8))
+        #expect(report["status"] == "cancelled")
+        #expect(report["tasks"]?["nap"]?["status"] == "cancelled")
+        #expect(report["tasks"]?["after"]?["status"] == "cancelled")
+    }
+
+    @Test("the demo's embedded workflow is examples/invoice-processing.yaml, and the demo succeeds")
+    func demo() throws {
+        let example = try String(
+            contentsOf: Fixtures.packageRoot.appendingPathComponent("examples/invoice-processing.yaml"), encoding: .utf8)
+        #expect(example == DemoWorkflow.text)
+        let directory = try TemporaryDirectory("demo")
+        defer { directory.remove() }
+        let result = try UAEFProcess.run(["demo", "--json", "--store", "sqlite:" + directory.path("d.db")], in: directory.url)
+        #expect(result.status == 0, "\(result.stderr)")
+        let report = try result.json()
+        #expect(report["tasks"]?["post_to_erp"]?["attempts"] == 2)
+        #expect(report["tasks"]?["auto_approve"]?["status"] == "skipped")
+        #expect(report["tasks"]?["price_line[2]"]?["output"]?["amount"] == .number(Number(parsing: "524.34")!))
+    }
+}

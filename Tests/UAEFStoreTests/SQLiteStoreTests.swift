@@ -1,0 +1,123 @@
+import Foundation
+import Testing
+import UAEFCore
+import UAEFStore
+import UAEFStoreSQLite
+import UAEFTestSupport
+
+@Suite("SQLite store contract")
+struct SQLiteStoreTests {
+    let now = Date(timeIntervalSince1970: 1_800_000_000)
+
+    func event(_ type: String, _ n: Int) -> EventDraft {
+        EventDraft(id: "evt_\(type)_\(n)", time: now, type: type, actor: "test", tenant: "default", subject: "s", data: ["n": .number(Number(n))])
+    }
+
+    func run(_ id: String, status: RunStatus = .pending, owner: String? = nil, lease: Date? = nil) -> RunRecord {
+        RunRecord(
+            id: RunID(id), tenant: "default", workflowName: "w", workflowVersion: 1, workflowSource: "name: w",
+            workflowFile: "w.yaml", inputs: ["x": 1], status: status, createdAt: now, updatedAt: now, owner: owner,
+            leaseExpiresAt: lease)
+    }
+
+    @Test("events are numbered gap-free from 0 across commits, in commit order, and survive reopening")
+    func gapFreeEvents() async throws {
+        let directory = try TemporaryDirectory("store")
+        defer { directory.remove() }
+        let path = directory.path("s.db")
+        do {
+            let store = try SQLiteStore(path: path)
+            var first = ChangeSet()
+            first.events = [event("a", 0), event("a", 1)]
+            try await store.commit(first)
+            var second = ChangeSet()
+            second.events = [event("b", 2)]
+            try await store.commit(second)
+        }
+        let reopened = try SQLiteStore(path: path)
+        let events = try await reopened.events(from: 0, limit: 10)
+        #expect(events.map(\.seq) == [0, 1, 2])
+        #expect(events.map(\.event.type) == ["a", "a", "b"])
+        #expect(events[2].event.data == ["n": 2])
+        #expect(events[0].event.time == now)
+    }
+
+    @Test("a failed transaction writes nothing: no rows and no events")
+    func atomicity() async throws {
+        let directory = try TemporaryDirectory("store")
+        defer { directory.remove() }
+        let store = try SQLiteStore(path: directory.path("s.db"))
+        var changes = ChangeSet()
+        changes.runs = [run("run_a")]
+        changes.events = [event("x", 0), event("x", 0)]  // duplicate event id violates a unique key
+        await #expect(throws: (any Error).self) { try await store.commit(changes) }
+        #expect(try await store.events(from: 0, limit: 10).isEmpty)
+        #expect(try await store.snapshot(of: RunID("run_a"), tenant: "default") == nil)
+    }
+
+    @Test("updating a run never clears a cancellation request or a lease")
+    func runUpdatesKeepCancellation() async throws {
+        let directory = try TemporaryDirectory("store")
+        defer { directory.remove() }
+        let store = try SQLiteStore(path: directory.path("s.db"))
+        var create = ChangeSet()
+        create.runs = [run("run_a", owner: "h/1", lease: now.addingTimeInterval(60))]
+        try await store.commit(create)
+        _ = try await store.requestCancel(of: RunID("run_a"), tenant: "default", event: event("run.cancel_requested", 0))
+        var update = ChangeSet()
+        update.runs = [run("run_a", status: .running)]
+        try await store.commit(update)
+        let stored = try await store.snapshot(of: RunID("run_a"), tenant: "default")?.run
+        #expect(stored?.status == .running)
+        #expect(stored?.cancelRequested == true)
+        #expect(stored?.owner == "h/1")
+        #expect(try await store.snapshot(of: RunID("run_a"), tenant: "other") == nil)
+    }
+
+    @Test("unfinished runs are claimed unless a live holder's lease is current")
+    func leases() async throws {
+        let directory = try TemporaryDirectory("store")
+        defer { directory.remove() }
+        let store = try SQLiteStore(path: directory.path("s.db"))
+        var changes = ChangeSet()
+        changes.runs = [
+            run("run_live", owner: "h/1", lease: now.addingTimeInterval(60)),
+            run("run_dead", owner: "h/2", lease: now.addingTimeInterval(60)),
+            run("run_expired", owner: "h/1", lease: now.addingTimeInterval(-1)),
+            run("run_free"),
+            run("run_done", status: .succeeded),
+        ]
+        try await store.commit(changes)
+        let claimed = try await store.claimUnfinishedRuns(
+            owner: "h/9", now: now, expiresAt: now.addingTimeInterval(15), isOwnerAlive: { $0 == "h/1" })
+        #expect(claimed.map(\.rawValue) == ["run_dead", "run_expired", "run_free"])
+        let cancelled = try await store.renewLeases(owner: "h/9", runs: claimed, expiresAt: now.addingTimeInterval(30))
+        #expect(cancelled.isEmpty)
+        #expect(try await store.claim(RunID("run_live"), owner: "h/9", now: now, expiresAt: now, isOwnerAlive: { _ in true }) == false)
+    }
+
+    @Test("agent metrics come from attempts: counts, running now, nearest-rank p50 and p95")
+    func metrics() async throws {
+        let directory = try TemporaryDirectory("store")
+        defer { directory.remove() }
+        let store = try SQLiteStore(path: directory.path("s.db"))
+        var changes = ChangeSet()
+        changes.runs = [run("run_a")]
+        let agent = AgentID("agt_1")
+        for number in 1...20 {
+            changes.attempts.append(
+                AttemptRecord(
+                    tenant: "default", runID: RunID("run_a"), key: "t", number: number, idempotencyKey: "k\(number)",
+                    agentID: agent, status: number == 20 ? .running : (number % 5 == 0 ? .failed : .succeeded),
+                    startedAt: now, endedAt: number == 20 ? nil : now.addingTimeInterval(Double(number) / 1000)))
+        }
+        try await store.commit(changes)
+        let metrics = try await store.metrics(of: agent)
+        #expect(metrics.attempts == 20)
+        #expect(metrics.runningNow == 1)
+        #expect(metrics.failures == 3)
+        #expect(metrics.successes == 16)
+        #expect(metrics.p50Milliseconds == 10)
+        #expect(metrics.p95Milliseconds == 19)
+    }
+}
