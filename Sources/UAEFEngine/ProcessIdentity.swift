@@ -13,6 +13,15 @@ public enum ProcessIdentity {
             return true
         }
         if pid == ProcessInfo.processInfo.processIdentifier { return true }
-        return kill(pid, 0) == 0 || errno != ESRCH
+        guard kill(pid, 0) == 0 || errno != ESRCH else { return false }
+        return !isZombie(pid)
+    }
+
+    /// A process that exited but was not yet reaped by its parent still answers `kill(pid, 0)`.
+    private static func isZombie(_ pid: Int32) -> Bool {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+            let close = stat.lastIndex(of: ")")
+        else { return false }
+        return stat[stat.index(after: close)...].trimmingCharacters(in: .whitespaces).hasPrefix("Z")
     }
 }

@@ -58,7 +58,7 @@ public struct RunStateMachine: Sendable {
         for record in records.values where !record.status.isTerminal {
             openCount += 1
             if record.index != nil { openInstances[record.taskID, default: 0] += 1 }
-            if record.status == .running { runningCount += 1 }
+            if record.status == .running, record.instanceCount == nil { runningCount += 1 }
         }
     }
 
@@ -120,7 +120,7 @@ public struct RunStateMachine: Sendable {
         for key in tasks.keys.sorted() {
             guard let record = tasks[key] else { continue }
             switch record.status {
-            case .running:
+            case .running where record.instanceCount == nil:
                 runningCount -= 1
                 let message = "attempt \(record.attempts) was interrupted: the process executing it stopped"
                 if let attempt = liveAttempts.removeValue(forKey: key) {

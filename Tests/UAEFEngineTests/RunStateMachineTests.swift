@@ -288,3 +288,23 @@ struct RunStateMachineTests {
         #expect(harness.machine.run.error == "run timed out after 1s")
     }
 }
+
+@Suite("Run state machine recovery of fan-outs")
+struct FanOutRecoveryTests {
+    @Test("a fanned-out parent left running by a crash is not an attempt: only its instances are retried")
+    func fanOutParentSurvivesRestart() throws {
+        var harness = try Harness(
+            "name: f\ntasks:\n  - {id: each, agent: noop, for_each: [1, 2], retry: {max_attempts: 3, backoff: 10ms, jitter: false}}\n")
+        harness.handle(.start)
+        var run = harness.machine.run
+        run.status = .running
+        var restarted = RunStateMachine(
+            definition: harness.machine.definition, run: run, tasks: Array(harness.machine.tasks.values), attempts: [])
+        var environment = harness.environment
+        let actions = restarted.handle(.start, in: &environment)
+        #expect(restarted.tasks["each"]?.status == .running)
+        #expect(restarted.tasks["each"]?.attempts == 0)
+        let retried = actions.compactMap { if case .scheduleRetry(let key, _) = $0 { key } else { nil } }
+        #expect(retried.sorted() == ["each[0]", "each[1]"])
+    }
+}
