@@ -46,7 +46,7 @@ struct BenchCommand: AsyncParsableCommand {
             let start = ContinuousClock.now
             let definition = try await engine.validate(text, file: "bench-\(workload.rawValue).yaml")
             let id = try await engine.submit(definition, file: "bench", inputs: inputs, actor: "bench", leased: true)
-            let statuses = try await engine.execute([id])
+            let statuses = try await engine.execute([id], definitions: [id: definition])
             let elapsed = ContinuousClock.now - start
             guard statuses[id] == .succeeded else { throw CLIError.operational("benchmark run \(id) did not succeed") }
             let value = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18

@@ -40,7 +40,7 @@ struct DemoCommand: AsyncParsableCommand {
         let started = ContinuousClock.now
         let id = try await engine.submit(definition, file: file, inputs: [], actor: "demo", leased: true)
         if !json { print("uaef demo: store \(path)\nrunning \(definition.name) as \(id)…\n") }
-        let statuses = try await engine.execute([id])
+        let statuses = try await engine.execute([id], definitions: [id: definition])
         let elapsed = ContinuousClock.now - started
         try await RunOutput.print(id, engine: engine, json: json)
         if !json {

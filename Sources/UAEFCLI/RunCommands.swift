@@ -64,7 +64,7 @@ struct RunCommand: AsyncParsableCommand {
         let id = try await engine.submit(definition, file: file, inputs: inputs, actor: CLIActor.current, leased: true)
         if !json, Console.stderrIsTerminal { FileHandle.standardError.write(Data("run \(id) started\n".utf8)) }
         let display = !json && Console.stderrIsTerminal ? ProgressDisplay() : nil
-        let statuses = try await engine.execute([id], progress: display?.callback)
+        let statuses = try await engine.execute([id], definitions: [id: definition], progress: display?.callback)
         display?.finish()
         try await RunOutput.print(id, engine: engine, json: json)
         guard statuses[id] == .succeeded else { throw ExitCode(1) }

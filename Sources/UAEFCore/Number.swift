@@ -24,7 +24,8 @@ public struct Number: Sendable, Hashable, Comparable, CustomStringConvertible {
         self.decimal = value
     }
 
-    private static func isDecimalLiteral(_ text: String) -> Bool {
+    /// True for `[-+]digits[.digits][e[-+]digits]` with at most three exponent digits.
+    static func isDecimalLiteral(_ text: String) -> Bool {
         var scalars = Substring(text).unicodeScalars[...]
         if scalars.first == "-" || scalars.first == "+" { scalars = scalars.dropFirst() }
         let digits = scalars.prefix { $0.properties.numericType != nil && $0.isASCII }

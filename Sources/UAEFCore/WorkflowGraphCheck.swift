@@ -16,11 +16,13 @@ struct WorkflowGraphCheck {
     let definition: WorkflowDefinition
     /// One position per task of `definition`, in the same order.
     let positions: [Position]
+    private let byID: [String: TaskDefinition]
     var issues: [Finding] = []
 
     init(definition: WorkflowDefinition, positions: [Position]) {
         self.definition = definition
         self.positions = positions
+        byID = Dictionary(definition.tasks.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
     }
 
     private mutating func report(_ field: String, _ offset: Int, _ message: String) {
@@ -54,7 +56,6 @@ struct WorkflowGraphCheck {
 
     /// A cycle as a path that starts and ends on the same task, or nil.
     func findCycle() -> [String]? {
-        let byID = Dictionary(definition.tasks.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
         enum Mark { case visiting, done }
         var marks: [String: Mark] = [:]
         var path: [String] = []
@@ -81,7 +82,6 @@ struct WorkflowGraphCheck {
 
     /// Every task that must finish before `id` starts.
     func ancestors(of id: String) -> Set<String> {
-        let byID = Dictionary(definition.tasks.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
         var result: Set<String> = []
         var stack = byID[id]?.dependsOn ?? []
         while let next = stack.popLast() {
@@ -93,7 +93,9 @@ struct WorkflowGraphCheck {
 
     private mutating func checkExpressions(of offset: Int) {
         let task = definition.tasks[offset]
-        let upstream = ancestors(of: task.id)
+        let readsTasks = (task.parameters.expressions + (task.condition?.expressions ?? []) + (task.forEach?.expressions ?? []))
+            .flatMap(\.referencedPaths).contains { $0.first == "tasks" }
+        let upstream = readsTasks ? ancestors(of: task.id) : []
         let fanOut = task.forEach != nil
         let groups: [(String, [Expression], Bool)] = [
             ("with", task.parameters.expressions, fanOut),

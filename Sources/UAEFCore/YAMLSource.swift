@@ -4,16 +4,14 @@ import Yams
 struct YAMLSource {
     let node: Node
 
-    /// The YAML tag the scalar resolved to (`str`, `int`, `float`, `bool`, `null`, …).
-    private var tagName: Tag.Name { Tag.Name(rawValue: node.tag.rawValue) }
-
     /// The 1-based line of the node.
     var line: Int? { node.mark?.line }
 
     /// Parses YAML or JSON text into its root node, or a validation issue with the line of the syntax error.
     static func parse(_ text: String, file: String) -> Result<YAMLSource, ValidationIssue> {
         do {
-            guard let node = try Yams.compose(yaml: text) else {
+            // The basic resolver skips Yams' regular expressions; plain scalars are typed by `scalarValue`.
+            guard let node = try Yams.compose(yaml: text, .basic) else {
                 return .failure(ValidationIssue(file: file, line: nil, field: "", message: "the file is empty"))
             }
             return .success(YAMLSource(node: node))
@@ -49,24 +47,34 @@ struct YAMLSource {
 
     /// The text of a scalar that YAML reads as a string (quoted, or plain and not a number, boolean or null).
     var string: String? {
-        guard case .scalar(let scalar) = node, tagName == .str else { return nil }
-        return scalar.string
+        if case .success(.string(let string))? = scalarValue { return string }
+        return nil
+    }
+
+    /// A scalar typed by the YAML 1.2 core schema: quoted scalars are strings; plain ones may be
+    /// null (`~`, `null`), booleans (`true`, `false`), exact decimal numbers, or strings.
+    var scalarValue: Result<JSONValue, YAMLValueError>? {
+        guard case .scalar(let scalar) = node else { return nil }
+        let text = scalar.string
+        guard scalar.style == .plain || scalar.style == .any else { return .success(.string(text)) }
+        switch text {
+        case "", "~", "null", "Null", "NULL": return .success(.null)
+        case "true", "True", "TRUE": return .success(.bool(true))
+        case "false", "False", "FALSE": return .success(.bool(false))
+        default: break
+        }
+        guard Number.isDecimalLiteral(text) else { return .success(.string(text)) }
+        guard let number = Number(parsing: text) else {
+            return .failure(YAMLValueError(message: "\(text) is not an exact decimal number of at most 38 digits"))
+        }
+        return .success(.number(number))
     }
 
     /// The value converted to JSON; numbers keep every digit.
     func jsonValue() -> Result<JSONValue, YAMLValueError> {
         switch node {
-        case .scalar(let scalar):
-            switch tagName {
-            case .null: return .success(.null)
-            case .bool: return .success(.bool(node.bool ?? false))
-            case .int, .float:
-                guard let number = Number(parsing: scalar.string) else {
-                    return .failure(YAMLValueError(message: "\(scalar.string) is not an exact decimal number of at most 38 digits"))
-                }
-                return .success(.number(number))
-            default: return .success(.string(scalar.string))
-            }
+        case .scalar:
+            return scalarValue ?? .success(.null)
         case .sequence(let sequence):
             var values: [JSONValue] = []
             for element in sequence {

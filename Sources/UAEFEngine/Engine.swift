@@ -47,11 +47,13 @@ public struct Engine: Sendable {
         return id
     }
 
-    /// Executes runs this process holds until they end.
-    public func execute(_ runs: [RunID], progress: (@Sendable (Runner.Progress) -> Void)? = nil) async throws
-        -> [RunID: RunStatus]
-    {
-        try await runner.execute(runs, tenant: tenant, progress: progress)
+    /// Executes runs this process holds until they end; `definitions` spares re-reading workflows
+    /// this process has just validated.
+    public func execute(
+        _ runs: [RunID], definitions: [RunID: WorkflowDefinition] = [:],
+        progress: (@Sendable (Runner.Progress) -> Void)? = nil
+    ) async throws -> [RunID: RunStatus] {
+        try await runner.execute(runs, tenant: tenant, definitions: definitions, progress: progress)
     }
 
     /// Takes over every unfinished run no live process holds and executes them until they end.

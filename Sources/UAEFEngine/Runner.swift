@@ -52,14 +52,19 @@ public struct Runner: Sendable {
     }
 
     /// Executes runs this process holds the lease of, until every one has ended.
+    ///
+    /// `definitions` may supply already-parsed workflows by run (their stored source is read otherwise).
     public func execute(
-        _ runIDs: [RunID], tenant: String, progress: (@Sendable (Progress) -> Void)? = nil
+        _ runIDs: [RunID], tenant: String, definitions: [RunID: WorkflowDefinition] = [:],
+        progress: (@Sendable (Progress) -> Void)? = nil
     ) async throws -> [RunID: RunStatus] {
         var machines: [RunID: RunStateMachine] = [:]
         for id in runIDs {
             guard let snapshot = try await store.snapshot(of: id, tenant: tenant) else { continue }
-            let definition = try WorkflowParser.parse(
-                snapshot.run.workflowSource, file: snapshot.run.workflowFile, catalog: kinds.catalog(capabilities: nil))
+            let definition =
+                try definitions[id].flatMap { $0.source == snapshot.run.workflowSource ? $0 : nil }
+                ?? WorkflowParser.parse(
+                    snapshot.run.workflowSource, file: snapshot.run.workflowFile, catalog: kinds.catalog(capabilities: nil))
             machines[id] = RunStateMachine(definition: definition, run: snapshot.run, tasks: snapshot.tasks, attempts: snapshot.attempts)
         }
         var environment = EngineEnvironment(
@@ -120,8 +125,9 @@ public struct Runner: Sendable {
                 while !inputs.isEmpty {
                     var next: [(RunID, EngineInput)] = []
                     for (id, input) in inputs {
-                        guard var machine = machines[id] else { continue }
-                        for action in machine.handle(input, in: &environment) {
+                        // Mutate in place: copying a machine out of the dictionary would copy its tasks.
+                        guard let produced = machines[id]?.handle(input, in: &environment) else { continue }
+                        for action in produced {
                             if case .startAttempt(let request) = action, let kind = kinds[request.kind], kind.isPure {
                                 let result = await Runner.perform(kind, request, logger: logger)
                                 next.append((id, .attemptFinished(key: request.key, attempt: request.attempt, result: result)))
@@ -129,8 +135,7 @@ public struct Runner: Sendable {
                                 actions.append((id, action))
                             }
                         }
-                        changes.append(machine.takeChanges())
-                        machines[id] = machine
+                        if let taken = machines[id]?.takeChanges() { changes.append(taken) }
                     }
                     inputs = next
                 }

@@ -140,3 +140,32 @@ struct WorkflowParserTests {
         #expect(DurationText.parse(text) == nil)
     }
 }
+
+@Suite("YAML scalars are typed by the core schema without losing digits")
+struct YAMLScalarTests {
+    @Test("plain scalars become null, booleans, exact numbers or strings; quoted ones stay strings")
+    func typing() throws {
+        let workflow = try WorkflowParser.parse(
+            """
+            name: s
+            inputs:
+              a: 12.50
+              b: "12.50"
+              c: 2026-11-26
+              d: ~
+              e: TRUE
+              f: 0.1
+              g: -3e2
+              h: 1-2
+            tasks: [{id: t, agent: noop}]
+            """, file: "s.yaml", catalog: WorkflowCatalog(agentKinds: ["noop": .init()], capabilities: nil))
+        #expect(workflow.inputs["a"] == .number(Number(parsing: "12.5")!))
+        #expect(workflow.inputs["b"] == "12.50")
+        #expect(workflow.inputs["c"] == "2026-11-26")
+        #expect(workflow.inputs["d"] == .null)
+        #expect(workflow.inputs["e"] == true)
+        #expect(workflow.inputs["f"] == .number(Number(parsing: "0.1")!))
+        #expect(workflow.inputs["g"] == .number(Number(-300)))
+        #expect(workflow.inputs["h"] == "1-2")
+    }
+}
