@@ -72,6 +72,13 @@ public struct RunStateMachine: Sendable {
     public mutating func takeChanges() -> ChangeSet {
         var result = changes
         changes = ChangeSet()
+        // An attempt that started and ended within one batch is written once, in its final state.
+        var latest: [String: Int] = [:]
+        for (offset, attempt) in result.attempts.enumerated() { latest["\(attempt.key)#\(attempt.number)"] = offset }
+        if latest.count < result.attempts.count {
+            result.attempts = result.attempts.enumerated()
+                .filter { latest["\($0.element.key)#\($0.element.number)"] == $0.offset }.map(\.element)
+        }
         if runDirty { result.runs.append(run) }
         runDirty = false
         result.tasks = dirtyTasks.sorted().compactMap { tasks[$0] }
