@@ -15,7 +15,9 @@ public struct CommandAgent: AgentKind {
 
     public init() {}
     public var name: String { "command" }
-    public var parameters: WorkflowCatalog.ParameterSpec { .init(required: ["command"], optional: ["env", "cwd", "stdin"]) }
+    public var parameters: WorkflowCatalog.ParameterSpec {
+        .init(required: ["command"], optional: ["env", "cwd", "stdin"])
+    }
 
     public func execute(_ request: AttemptRequest, logger: Logger) async throws -> JSONValue {
         let invocation = try Invocation(request)
@@ -50,7 +52,8 @@ public struct CommandAgent: AgentKind {
         }
         guard exit == 0 else {
             let stderr = (try? Data(contentsOf: stderrURL)) ?? Data()
-            let tail = String(decoding: stderr.suffix(2000), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+            let tail = String(decoding: stderr.suffix(2000), as: UTF8.self).trimmingCharacters(
+                in: .whitespacesAndNewlines)
             throw AgentFailure("command exited with code \(exit)" + (tail.isEmpty ? "" : ": \(tail)"))
         }
         let text = String(decoding: stdout, as: UTF8.self)

@@ -20,7 +20,9 @@ public struct HTTPAgent: AgentKind {
 
     public init(client: HTTPClient = .shared) { self.client = client }
     public var name: String { "http" }
-    public var parameters: WorkflowCatalog.ParameterSpec { .init(required: ["url"], optional: ["method", "headers", "body"]) }
+    public var parameters: WorkflowCatalog.ParameterSpec {
+        .init(required: ["url"], optional: ["method", "headers", "body"])
+    }
 
     public func execute(_ request: AttemptRequest, logger: Logger) async throws -> JSONValue {
         guard let url = request.parameters["url"]?.stringValue, let parsed = URL(string: url),
@@ -63,7 +65,8 @@ public struct HTTPAgent: AgentKind {
         let status = Int(response.status.code)
         guard (200..<300).contains(status) else {
             let retryable = status >= 500 || status == 408 || status == 429
-            throw AgentFailure("http: \(method) \(url) answered \(status): \(String(text.prefix(500)))", retryable: retryable)
+            throw AgentFailure(
+                "http: \(method) \(url) answered \(status): \(String(text.prefix(500)))", retryable: retryable)
         }
         var headers: [String: JSONValue] = [:]
         for header in response.headers { headers[header.name.lowercased()] = .string(header.value) }

@@ -18,7 +18,9 @@ public struct EchoAgent: AgentKind {
     /// Any keys: the output is whatever `with` holds.
     public var parameters: WorkflowCatalog.ParameterSpec { .init(allowsAnyKey: true) }
     public var isPure: Bool { true }
-    public func execute(_ request: AttemptRequest, logger: Logger) async throws -> JSONValue { .object(request.parameters) }
+    public func execute(_ request: AttemptRequest, logger: Logger) async throws -> JSONValue {
+        .object(request.parameters)
+    }
 }
 
 /// Waits for `duration`, then succeeds with `{"slept_ms": …}`.

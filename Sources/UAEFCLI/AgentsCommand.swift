@@ -18,7 +18,8 @@ struct AgentsCommand: AsyncParsableCommand {
     static func json(_ agent: AgentRecord, metrics: AgentMetrics?) -> JSONValue {
         var value: [String: JSONValue] = [
             "id": .string(agent.id.rawValue), "name": .string(agent.name), "kind": .string(agent.kind),
-            "capabilities": .array(agent.capabilities.map(JSONValue.string)), "configuration": .object(agent.configuration),
+            "capabilities": .array(agent.capabilities.map(JSONValue.string)),
+            "configuration": .object(agent.configuration),
             "max_concurrency": .number(Number(agent.maxConcurrency)), "status": .string(agent.status.rawValue),
             "created_at": .string(Timestamp.format(agent.createdAt)),
         ]
@@ -50,7 +51,8 @@ struct AgentsCommand: AsyncParsableCommand {
         @Option(help: "Read agents from this YAML file.") var file: String?
         @Option(help: "The agent's name (unique in the tenant).") var name: String?
         @Option(help: "The agent kind that executes its work: noop, echo, sleep, command, http.") var kind: String?
-        @Option(name: .customLong("capability"), help: "A capability it offers (repeat for more).") var capabilities: [String] = []
+        @Option(name: .customLong("capability"), help: "A capability it offers (repeat for more).") var capabilities:
+            [String] = []
         @Option(help: "Parameters merged under each task's `with`, as a JSON object.") var config: String?
         @Option(help: "Attempts it may run at once.") var maxConcurrency: Int = 1
         @Flag(help: "Activate it at once.") var activate = false
@@ -73,7 +75,11 @@ struct AgentsCommand: AsyncParsableCommand {
                     }
                     configuration = members
                 }
-                specs = [AgentSpec(name: name, kind: kind, capabilities: capabilities, configuration: configuration, maxConcurrency: maxConcurrency, activate: activate)]
+                specs = [
+                    AgentSpec(
+                        name: name, kind: kind, capabilities: capabilities, configuration: configuration,
+                        maxConcurrency: maxConcurrency, activate: activate)
+                ]
             }
             let agents = try await AgentsCommand.registry(storeOptions).register(specs, actor: CLIActor.current)
             if json {
@@ -92,7 +98,8 @@ struct AgentsCommand: AsyncParsableCommand {
     }
 
     struct Suspend: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Stop giving an agent new work (attempts in flight finish).")
+        static let configuration = CommandConfiguration(
+            abstract: "Stop giving an agent new work (attempts in flight finish).")
         @Argument(help: "The agent's id or name.") var agent: String
         @OptionGroup var storeOptions: StoreOptions
         func run() async throws { try await AgentsCommand.move(agent, to: .suspended, storeOptions) }

@@ -38,7 +38,8 @@ struct BenchCommand: AsyncParsableCommand {
         let (text, inputs, total) = BenchWorkloads.make(workload, size: size)
         var seconds: [Double] = []
         for repetition in 1...repetitions {
-            let directory = FileManager.default.temporaryDirectory.appendingPathComponent("uaef-bench-\(UUID().uuidString)")
+            let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+                "uaef-bench-\(UUID().uuidString)")
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
             defer { try? FileManager.default.removeItem(at: directory) }
             let store = "sqlite:" + directory.appendingPathComponent("bench.db").path
@@ -52,7 +53,8 @@ struct BenchCommand: AsyncParsableCommand {
             let value = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
             seconds.append(value)
             if !json, Console.stderrIsTerminal {
-                FileHandle.standardError.write(Data("repetition \(repetition): \(String(format: "%.4f", value)) s\n".utf8))
+                FileHandle.standardError.write(
+                    Data("repetition \(repetition): \(String(format: "%.4f", value)) s\n".utf8))
             }
         }
         let median = seconds.sorted()[seconds.count / 2]
@@ -65,7 +67,9 @@ struct BenchCommand: AsyncParsableCommand {
         if json {
             print(result.jsonText)
         } else {
-            print("\(workload.rawValue): \(total) tasks in \(String(format: "%.4f", median)) s (median of \(repetitions)) = \(Int((Double(total) / median).rounded())) tasks/s, peak RSS \(PeakMemory.megabytes()) MB")
+            print(
+                "\(workload.rawValue): \(total) tasks in \(String(format: "%.4f", median)) s (median of \(repetitions)) = \(Int((Double(total) / median).rounded())) tasks/s, peak RSS \(PeakMemory.megabytes()) MB"
+            )
         }
     }
 }
@@ -84,7 +88,9 @@ enum BenchWorkloads {
             return (lines.joined(separator: "\n"), [], size + 2)
         case .w2:
             var lines = ["name: bench-w2", "tasks:", "  - {id: t0, agent: noop}"]
-            for index in 1..<max(size, 1) { lines.append("  - {id: t\(index), agent: noop, depends_on: [t\(index - 1)]}") }
+            for index in 1..<max(size, 1) {
+                lines.append("  - {id: t\(index), agent: noop, depends_on: [t\(index - 1)]}")
+            }
             return (lines.joined(separator: "\n"), [], size)
         case .fanout:
             let text = """

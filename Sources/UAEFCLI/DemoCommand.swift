@@ -10,7 +10,9 @@ struct DemoCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "demo",
         abstract: "Run the invoice-processing example on a fresh SQLite file and show what happened.",
-        discussion: "The workflow is examples/invoice-processing.yaml; the store is a new file in a temporary folder unless --store is given.")
+        discussion:
+            "The workflow is examples/invoice-processing.yaml; the store is a new file in a temporary folder unless --store is given."
+    )
 
     @Option(help: "Use this store instead of a fresh temporary one (sqlite:PATH).") var store: String?
     @Flag(help: "Print the finished run as JSON.") var json = false
@@ -20,7 +22,8 @@ struct DemoCommand: AsyncParsableCommand {
         if let store {
             path = store
         } else {
-            let directory = FileManager.default.temporaryDirectory.appendingPathComponent("uaef-demo-\(UUID().uuidString)")
+            let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+                "uaef-demo-\(UUID().uuidString)")
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
             path = "sqlite:" + directory.appendingPathComponent("demo.db").path
         }
@@ -31,7 +34,12 @@ struct DemoCommand: AsyncParsableCommand {
                 [
                     AgentSpec(
                         name: "classifier", kind: "command", capabilities: ["classify"],
-                        configuration: ["command": ["sh", "-c", #"cat >/dev/null; echo '{"category": "office supplies", "gl_account": "6400"}'"#]],
+                        configuration: [
+                            "command": [
+                                "sh", "-c",
+                                #"cat >/dev/null; echo '{"category": "office supplies", "gl_account": "6400"}'"#,
+                            ]
+                        ],
                         maxConcurrency: 2, activate: true)
                 ], actor: "demo")
         }
@@ -46,7 +54,8 @@ struct DemoCommand: AsyncParsableCommand {
         if !json {
             let events = try await engine.store.events(from: 0, limit: 100_000)
             let ms = elapsed.milliseconds
-            print("""
+            print(
+                """
 
                 \(events.count) events recorded, each committed with its state change (uaef runs show \(id) --store \(path)).
                 Finished in \(ms) ms: post_to_erp failed once and was retried; manager_review ran because the

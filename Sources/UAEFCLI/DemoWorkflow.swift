@@ -1,85 +1,85 @@
 /// The demo's workflow, identical to examples/invoice-processing.yaml (a test keeps them in step).
 enum DemoWorkflow {
     static let text = #"""
-# Invoice processing: the workflow `uaef demo` runs.
-# Parallel extraction, an agent found by capability, a branch on the amount, a fan-out over
-# the line items, a flaky ERP call that succeeds on its second attempt, and a compensation
-# task that runs only if posting fails.
-name: invoice-processing
-version: 1
-description: Extract, classify, approve, price and post a supplier invoice.
-inputs:
-  invoice_id: INV-2026-0042
-  vendor: ACME Office Supplies
-  total: 1249.90
-  lines:
-    - {sku: PAPER-A4, qty: 40, unit_price: 4.99}
-    - {sku: TONER-K, qty: 6, unit_price: 89.50}
-    - {sku: CHAIR-ERG, qty: 2, unit_price: 262.17}
-timeout: 2m
-concurrency: 8
-tasks:
-  - id: extract_header
-    agent: echo
-    with:
-      invoice: ${{ inputs.invoice_id }}
-      vendor: ${{ upper(inputs.vendor) }}
-      total: ${{ inputs.total }}
+        # Invoice processing: the workflow `uaef demo` runs.
+        # Parallel extraction, an agent found by capability, a branch on the amount, a fan-out over
+        # the line items, a flaky ERP call that succeeds on its second attempt, and a compensation
+        # task that runs only if posting fails.
+        name: invoice-processing
+        version: 1
+        description: Extract, classify, approve, price and post a supplier invoice.
+        inputs:
+          invoice_id: INV-2026-0042
+          vendor: ACME Office Supplies
+          total: 1249.90
+          lines:
+            - {sku: PAPER-A4, qty: 40, unit_price: 4.99}
+            - {sku: TONER-K, qty: 6, unit_price: 89.50}
+            - {sku: CHAIR-ERG, qty: 2, unit_price: 262.17}
+        timeout: 2m
+        concurrency: 8
+        tasks:
+          - id: extract_header
+            agent: echo
+            with:
+              invoice: ${{ inputs.invoice_id }}
+              vendor: ${{ upper(inputs.vendor) }}
+              total: ${{ inputs.total }}
 
-  - id: extract_lines
-    agent: echo
-    with:
-      count: ${{ len(inputs.lines) }}
-      lines: ${{ inputs.lines }}
+          - id: extract_lines
+            agent: echo
+            with:
+              count: ${{ len(inputs.lines) }}
+              lines: ${{ inputs.lines }}
 
-  - id: classify
-    capability: classify
-    depends_on: [extract_header]
-    with:
-      stdin: ${{ tasks.extract_header.output }}
+          - id: classify
+            capability: classify
+            depends_on: [extract_header]
+            with:
+              stdin: ${{ tasks.extract_header.output }}
 
-  - id: manager_review
-    agent: echo
-    depends_on: [extract_header, classify]
-    when: ${{ tasks.extract_header.output.total > 1000 }}
-    with:
-      message: "Invoice ${{ inputs.invoice_id }} over 1000 (${{ tasks.extract_header.output.total }}): routed to a manager"
+          - id: manager_review
+            agent: echo
+            depends_on: [extract_header, classify]
+            when: ${{ tasks.extract_header.output.total > 1000 }}
+            with:
+              message: "Invoice ${{ inputs.invoice_id }} over 1000 (${{ tasks.extract_header.output.total }}): routed to a manager"
 
-  - id: auto_approve
-    agent: echo
-    depends_on: [extract_header, classify]
-    when: ${{ tasks.extract_header.output.total <= 1000 }}
-    with:
-      message: auto-approved
+          - id: auto_approve
+            agent: echo
+            depends_on: [extract_header, classify]
+            when: ${{ tasks.extract_header.output.total <= 1000 }}
+            with:
+              message: auto-approved
 
-  - id: price_line
-    agent: echo
-    depends_on: [extract_lines]
-    for_each: ${{ tasks.extract_lines.output.lines }}
-    with:
-      line: ${{ index + 1 }}
-      sku: ${{ item.sku }}
-      amount: ${{ item.qty * item.unit_price }}
+          - id: price_line
+            agent: echo
+            depends_on: [extract_lines]
+            for_each: ${{ tasks.extract_lines.output.lines }}
+            with:
+              line: ${{ index + 1 }}
+              sku: ${{ item.sku }}
+              amount: ${{ item.qty * item.unit_price }}
 
-  - id: post_to_erp
-    agent: command
-    depends_on: [price_line, manager_review, auto_approve]
-    retry: {max_attempts: 3, backoff: 200ms}
-    timeout: 10s
-    with:
-      command:
-        - sh
-        - -c
-        - |
-          if [ "$UAEF_ATTEMPT" = 1 ]; then echo "ERP gateway timeout" >&2; exit 75; fi
-          echo "{\"erp_document\": \"5100000042\", \"idempotency_key\": \"$UAEF_IDEMPOTENCY_KEY\"}"
+          - id: post_to_erp
+            agent: command
+            depends_on: [price_line, manager_review, auto_approve]
+            retry: {max_attempts: 3, backoff: 200ms}
+            timeout: 10s
+            with:
+              command:
+                - sh
+                - -c
+                - |
+                  if [ "$UAEF_ATTEMPT" = 1 ]; then echo "ERP gateway timeout" >&2; exit 75; fi
+                  echo "{\"erp_document\": \"5100000042\", \"idempotency_key\": \"$UAEF_IDEMPOTENCY_KEY\"}"
 
-  - id: notify_failure
-    agent: echo
-    depends_on: [post_to_erp]
-    trigger: one_failed
-    with:
-      message: "Posting ${{ inputs.invoice_id }} failed; finance has been alerted"
+          - id: notify_failure
+            agent: echo
+            depends_on: [post_to_erp]
+            trigger: one_failed
+            with:
+              message: "Posting ${{ inputs.invoice_id }} failed; finance has been alerted"
 
-"""#
+        """#
 }

@@ -24,17 +24,20 @@ struct ValidateCommand: AsyncParsableCommand {
                     "tasks": .number(Number(definition.tasks.count)),
                 ])
             } else {
-                print("\(file): valid: workflow \(definition.name) v\(definition.version), \(definition.tasks.count) tasks")
+                print(
+                    "\(file): valid: workflow \(definition.name) v\(definition.version), \(definition.tasks.count) tasks"
+                )
             }
         } catch let failure as ValidationFailure where json {
             Console.printJSON([
                 "valid": false,
-                "errors": .array(failure.issues.map { issue in
-                    [
-                        "file": .string(issue.file), "line": issue.line.map { .number(Number($0)) } ?? .null,
-                        "field": .string(issue.field), "message": .string(issue.message),
-                    ]
-                }),
+                "errors": .array(
+                    failure.issues.map { issue in
+                        [
+                            "file": .string(issue.file), "line": issue.line.map { .number(Number($0)) } ?? .null,
+                            "field": .string(issue.field), "message": .string(issue.message),
+                        ]
+                    }),
             ])
             throw ExitCode(2)
         }
@@ -53,7 +56,10 @@ struct RunCommand: AsyncParsableCommand {
             """)
 
     @Argument(help: "The workflow file (YAML or JSON).") var file: String
-    @Option(name: .customLong("input"), help: ArgumentHelp("Override an input: key=value (value read as JSON when it is JSON).", valueName: "key=value"))
+    @Option(
+        name: .customLong("input"),
+        help: ArgumentHelp("Override an input: key=value (value read as JSON when it is JSON).", valueName: "key=value")
+    )
     var inputs: [String] = []
     @Flag(help: "Print the finished run as JSON.") var json = false
     @OptionGroup var engineOptions: EngineOptions
@@ -117,7 +123,8 @@ enum RunOutput {
         if let error = run.error { Swift.print("  error: \(error)") }
         let width = snapshot.tasks.map(\.key.count).max() ?? 0
         for task in snapshot.tasks.sorted(by: { TaskOrder.precedes($0.key, $1.key) }) {
-            var line = "  " + task.key.padding(toLength: width, withPad: " ", startingAt: 0) + "  "
+            var line =
+                "  " + task.key.padding(toLength: width, withPad: " ", startingAt: 0) + "  "
                 + task.status.rawValue.padding(toLength: 15, withPad: " ", startingAt: 0)
             if task.attempts > 1 { line += " attempts \(task.attempts)" }
             if let agent = task.agentID { line += " agent \(agent)" }

@@ -21,24 +21,31 @@ struct RunsCommand: AsyncParsableCommand {
             var filter: RunStatus?
             if let status {
                 guard let parsed = RunStatus(rawValue: status) else {
-                    throw CLIError.usage("--status \(status): valid: \(RunStatus.allCases.map(\.rawValue).joined(separator: ", "))")
+                    throw CLIError.usage(
+                        "--status \(status): valid: \(RunStatus.allCases.map(\.rawValue).joined(separator: ", "))")
                 }
                 filter = parsed
             }
-            let runs = try await storeOptions.open().runs(tenant: storeOptions.tenant, status: filter, limit: max(1, limit))
+            let runs = try await storeOptions.open().runs(
+                tenant: storeOptions.tenant, status: filter, limit: max(1, limit))
             if json {
-                Console.printJSON(.array(runs.map { run in
-                    [
-                        "run_id": .string(run.id.rawValue), "workflow": .string(run.workflowName),
-                        "status": .string(run.status.rawValue), "created_at": .string(Timestamp.format(run.createdAt)),
-                        "error": run.error.map(JSONValue.string) ?? .null,
-                    ]
-                }))
+                Console.printJSON(
+                    .array(
+                        runs.map { run in
+                            [
+                                "run_id": .string(run.id.rawValue), "workflow": .string(run.workflowName),
+                                "status": .string(run.status.rawValue),
+                                "created_at": .string(Timestamp.format(run.createdAt)),
+                                "error": run.error.map(JSONValue.string) ?? .null,
+                            ]
+                        }))
                 return
             }
             if runs.isEmpty { print("no runs") }
             for run in runs {
-                print("\(run.id)  \(run.status.rawValue.padding(toLength: 10, withPad: " ", startingAt: 0))  \(Timestamp.format(run.createdAt))  \(run.workflowName)")
+                print(
+                    "\(run.id)  \(run.status.rawValue.padding(toLength: 10, withPad: " ", startingAt: 0))  \(Timestamp.format(run.createdAt))  \(run.workflowName)"
+                )
             }
         }
     }
@@ -69,7 +76,9 @@ struct RunsCommand: AsyncParsableCommand {
             }
             let state = run.status.isTerminal ? run.status.rawValue : "cancellation requested"
             if json {
-                Console.printJSON(["run_id": .string(id), "status": .string(run.status.rawValue), "cancel_requested": true])
+                Console.printJSON([
+                    "run_id": .string(id), "status": .string(run.status.rawValue), "cancel_requested": true,
+                ])
             } else {
                 print("\(id): \(state)")
             }

@@ -24,7 +24,9 @@ struct StoreOptions: ParsableArguments {
         if url.hasPrefix("sqlite:") {
             var path = String(url.dropFirst("sqlite:".count))
             if path.hasPrefix("//") { path = String(path.dropFirst(2)) }
-            guard !path.isEmpty else { throw CLIError.usage("--store \(url): expected sqlite:PATH, e.g. sqlite:uaef.db") }
+            guard !path.isEmpty else {
+                throw CLIError.usage("--store \(url): expected sqlite:PATH, e.g. sqlite:uaef.db")
+            }
             do {
                 return try SQLiteStore(path: path)
             } catch {

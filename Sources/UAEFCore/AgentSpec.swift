@@ -25,7 +25,10 @@ public struct AgentSpec: Sendable, Hashable {
 
     /// True when `text` matches ``namePattern``.
     public static func isValidName(_ text: String) -> Bool {
-        !text.isEmpty && text.utf8.allSatisfy { ($0 >= 0x61 && $0 <= 0x7A) || ($0 >= 0x30 && $0 <= 0x39) || $0 == 0x5F || $0 == 0x2D || $0 == 0x2E }
+        !text.isEmpty
+            && text.utf8.allSatisfy {
+                ($0 >= 0x61 && $0 <= 0x7A) || ($0 >= 0x30 && $0 <= 0x39) || $0 == 0x5F || $0 == 0x2D || $0 == 0x2E
+            }
     }
 
     /// Problems with this spec, given the agent kinds that exist.
@@ -49,7 +52,8 @@ public enum AgentFileParser {
     static let keys: Set<String> = ["name", "kind", "capabilities", "config", "max_concurrency", "activate"]
 
     /// Parses `text`, read from `file`, checking kinds against `kinds`; every problem is reported.
-    public static func parse(_ text: String, file: String, kinds: Set<String>) throws(ValidationFailure) -> [AgentSpec] {
+    public static func parse(_ text: String, file: String, kinds: Set<String>) throws(ValidationFailure) -> [AgentSpec]
+    {
         let root: YAMLSource
         switch YAMLSource.parse(text, file: file) {
         case .success(let source): root = source
@@ -60,7 +64,9 @@ public enum AgentFileParser {
         if let fields = reader.mapping(root, field: "", allowed: ["agents"]) {
             if let elements = fields["agents"]?.elements {
                 for (index, element) in elements.enumerated() {
-                    if let spec = read(element, field: "agents[\(index)]", kinds: kinds, reader: &reader) { specs.append(spec) }
+                    if let spec = read(element, field: "agents[\(index)]", kinds: kinds, reader: &reader) {
+                        specs.append(spec)
+                    }
                 }
             } else {
                 reader.report("agents", root.line, "required: a list of agents")
@@ -74,7 +80,9 @@ public enum AgentFileParser {
         return specs
     }
 
-    private static func read(_ source: YAMLSource, field: String, kinds: Set<String>, reader: inout DocumentReader) -> AgentSpec? {
+    private static func read(_ source: YAMLSource, field: String, kinds: Set<String>, reader: inout DocumentReader)
+        -> AgentSpec?
+    {
         guard let fields = reader.mapping(source, field: field, allowed: keys) else { return nil }
         let before = reader.issues.count
         let name = reader.string(fields["name"], field: "\(field).name")
@@ -82,7 +90,9 @@ public enum AgentFileParser {
         var capabilities: [String] = []
         if let list = fields["capabilities"]?.elements {
             for (index, element) in list.enumerated() {
-                if let capability = reader.string(element, field: "\(field).capabilities[\(index)]") { capabilities.append(capability) }
+                if let capability = reader.string(element, field: "\(field).capabilities[\(index)]") {
+                    capabilities.append(capability)
+                }
             }
         }
         var configuration: [String: JSONValue] = [:]
@@ -93,16 +103,22 @@ public enum AgentFileParser {
                 reader.report("\(field).config", config.line, "expected a mapping of parameters")
             }
         }
-        let maxConcurrency = reader.integer(fields["max_concurrency"], field: "\(field).max_concurrency", range: 1...10_000) ?? 1
+        let maxConcurrency =
+            reader.integer(fields["max_concurrency"], field: "\(field).max_concurrency", range: 1...10_000) ?? 1
         var activate = false
         if let activation = fields["activate"] {
-            if case .success(.bool(let flag)) = activation.jsonValue() { activate = flag } else {
+            if case .success(.bool(let flag)) = activation.jsonValue() {
+                activate = flag
+            } else {
                 reader.report("\(field).activate", activation.line, "expected true or false")
             }
         }
         guard reader.issues.count == before, let name, let kind else {
             if fields["name"] == nil { reader.report("\(field).name", source.line, "required") }
-            if fields["kind"] == nil { reader.report("\(field).kind", source.line, "required: one of \(kinds.sorted().joined(separator: ", "))") }
+            if fields["kind"] == nil {
+                reader.report(
+                    "\(field).kind", source.line, "required: one of \(kinds.sorted().joined(separator: ", "))")
+            }
             return nil
         }
         let spec = AgentSpec(

@@ -20,9 +20,17 @@ public indirect enum Expression: Sendable, Hashable {
 
     /// Infix operators, loosest-binding last.
     public enum BinaryOperator: String, Sendable, Hashable {
-        case multiply = "*", divide = "/", remainder = "%"
-        case add = "+", subtract = "-"
-        case equal = "==", notEqual = "!=", less = "<", lessOrEqual = "<=", greater = ">", greaterOrEqual = ">="
+        case multiply = "*"
+        case divide = "/"
+        case remainder = "%"
+        case add = "+"
+        case subtract = "-"
+        case equal = "=="
+        case notEqual = "!="
+        case less = "<"
+        case lessOrEqual = "<="
+        case greater = ">"
+        case greaterOrEqual = ">="
         case and = "&&"
         case or = "||"
     }
@@ -61,7 +69,8 @@ public indirect enum Expression: Sendable, Hashable {
         }
         switch self {
         case .literal, .name: break
-        case .list(let elements), .call(_, let elements): elements.forEach { $0.collectPaths(into: &paths) }
+        case .list(let elements), .call(_, let elements):
+            for element in elements { element.collectPaths(into: &paths) }
         case .member(let base, _): base.collectPaths(into: &paths)
         case .index(let base, let index):
             base.collectPaths(into: &paths)

@@ -60,7 +60,9 @@ extension Expression {
         case (.null, _): return .null
         case (.object(let members), .string(let key)): return members[key] ?? .null
         case (.array(let elements), .number(let number)):
-            guard let position = number.intValue else { throw ExpressionError("list index \(number) is not a whole number") }
+            guard let position = number.intValue else {
+                throw ExpressionError("list index \(number) is not a whole number")
+            }
             let resolved = position < 0 ? elements.count + position : position
             return elements.indices.contains(resolved) ? elements[resolved] : .null
         default:
@@ -68,7 +70,9 @@ extension Expression {
         }
     }
 
-    private static func apply(_ op: BinaryOperator, _ left: JSONValue, _ right: JSONValue) throws(ExpressionError) -> JSONValue {
+    private static func apply(_ op: BinaryOperator, _ left: JSONValue, _ right: JSONValue) throws(ExpressionError)
+        -> JSONValue
+    {
         switch op {
         case .equal: return .bool(left == right)
         case .notEqual: return .bool(left != right)
@@ -107,13 +111,16 @@ extension Expression {
         ExpressionError("result longer than \(maximumResultLength) elements")
     }
 
-    private static func compare(_ op: BinaryOperator, _ left: JSONValue, _ right: JSONValue) throws(ExpressionError) -> Bool {
+    private static func compare(_ op: BinaryOperator, _ left: JSONValue, _ right: JSONValue) throws(ExpressionError)
+        -> Bool
+    {
         let ordering: Bool
         let equal: Bool
         switch (left, right) {
         case (.number(let a), .number(let b)): (ordering, equal) = (a < b, a == b)
         case (.string(let a), .string(let b)): (ordering, equal) = (a < b, a == b)
-        default: throw ExpressionError("cannot compare a \(left.typeName) with a \(right.typeName) using \(op.rawValue)")
+        default:
+            throw ExpressionError("cannot compare a \(left.typeName) with a \(right.typeName) using \(op.rawValue)")
         }
         switch op {
         case .less: return ordering
@@ -135,7 +142,8 @@ extension Expression {
         case (.round, .number(let number)):
             var places = 0
             if arguments.count == 2 {
-                guard case .number(let digits) = arguments[1], let whole = digits.intValue, (0...20).contains(whole) else {
+                guard case .number(let digits) = arguments[1], let whole = digits.intValue, (0...20).contains(whole)
+                else {
                     throw ExpressionError("round's second argument must be a whole number of places from 0 to 20")
                 }
                 places = whole

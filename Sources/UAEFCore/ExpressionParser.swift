@@ -46,7 +46,9 @@ struct ExpressionToken: Equatable {
 }
 
 enum ExpressionLexer {
-    private static let symbols = ["==", "!=", "<=", ">=", "&&", "||", "+", "-", "*", "/", "%", "<", ">", "!", "(", ")", "[", "]", ".", ","]
+    private static let symbols = [
+        "==", "!=", "<=", ">=", "&&", "||", "+", "-", "*", "/", "%", "<", ">", "!", "(", ")", "[", "]", ".", ",",
+    ]
 
     static func tokens(of text: String) throws(ExpressionError) -> [ExpressionToken] {
         let characters = Array(text)
@@ -118,7 +120,8 @@ enum ExpressionLexer {
             case "n": value.append("\n")
             case "t": value.append("\t")
             case "\\", "\"", "'": value.append(escaped)
-            default: throw ExpressionError(offset: index - 2, "unknown escape \\\(escaped); valid: \\n \\t \\\\ \\\" \\'")
+            default:
+                throw ExpressionError(offset: index - 2, "unknown escape \\\(escaped); valid: \\n \\t \\\\ \\\" \\'")
             }
         }
         throw ExpressionError(offset: start, "string is not closed with \(quote)")
@@ -164,7 +167,9 @@ struct ExpressionParser {
         guard take(symbol) else { throw unexpected("'\(symbol)'") }
     }
 
-    private mutating func nested<T>(_ body: (inout ExpressionParser) throws(ExpressionError) -> T) throws(ExpressionError) -> T {
+    private mutating func nested<T>(_ body: (inout ExpressionParser) throws(ExpressionError) -> T)
+        throws(ExpressionError) -> T
+    {
         try descend()
         defer { depth -= 1 }
         return try body(&self)
@@ -174,7 +179,8 @@ struct ExpressionParser {
     private mutating func descend() throws(ExpressionError) {
         depth += 1
         guard depth <= Expression.maximumDepth else {
-            throw ExpressionError(offset: current.offset, "expression nests deeper than \(Expression.maximumDepth) levels")
+            throw ExpressionError(
+                offset: current.offset, "expression nests deeper than \(Expression.maximumDepth) levels")
         }
     }
 
@@ -205,7 +211,9 @@ struct ExpressionParser {
 
     private mutating func parseComparison() throws(ExpressionError) -> Expression {
         let left = try parseAdditive()
-        let comparisons: [Expression.BinaryOperator] = [.equal, .notEqual, .lessOrEqual, .greaterOrEqual, .less, .greater]
+        let comparisons: [Expression.BinaryOperator] = [
+            .equal, .notEqual, .lessOrEqual, .greaterOrEqual, .less, .greater,
+        ]
         guard let op = comparisons.first(where: { take($0.rawValue) }) else { return left }
         let right = try parseAdditive()
         if comparisons.contains(where: { current.kind == .symbol($0.rawValue) }) {
@@ -278,7 +286,8 @@ struct ExpressionParser {
             guard function.arity.contains(arguments.count) else {
                 let arity = function.arity
                 let expected = arity.count == 1 ? "\(arity.lowerBound)" : "\(arity.lowerBound) to \(arity.upperBound)"
-                throw ExpressionError(offset: token.offset, "\(name) takes \(expected) arguments, not \(arguments.count)")
+                throw ExpressionError(
+                    offset: token.offset, "\(name) takes \(expected) arguments, not \(arguments.count)")
             }
             return .call(function, arguments)
         case .symbol("("):

@@ -150,7 +150,9 @@ struct JSONTextParser {
             position += 1
             switch byte {
             case UInt8(ascii: "\""):
-                guard let string = String(validating: bytes, as: UTF8.self) else { throw error("string is not valid UTF-8") }
+                guard let string = String(validating: bytes, as: UTF8.self) else {
+                    throw error("string is not valid UTF-8")
+                }
                 return string
             case UInt8(ascii: "\\"):
                 try parseEscape(into: &bytes)
@@ -175,7 +177,8 @@ struct JSONTextParser {
         case UInt8(ascii: "u"):
             var scalarValue = try parseHex4()
             if (0xD800..<0xDC00).contains(scalarValue) {
-                guard current == UInt8(ascii: "\\"), position + 1 < text.count, text[position + 1] == UInt8(ascii: "u") else {
+                guard current == UInt8(ascii: "\\"), position + 1 < text.count, text[position + 1] == UInt8(ascii: "u")
+                else {
                     throw error("unpaired surrogate")
                 }
                 position += 2

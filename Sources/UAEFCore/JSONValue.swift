@@ -113,7 +113,10 @@ extension JSONValue {
         case .number(let value): output += value.description
         case .string(let value): JSONValue.writeString(value, to: &output)
         case .array(let elements):
-            guard !elements.isEmpty else { return output += "[]" }
+            guard !elements.isEmpty else {
+                output += "[]"
+                return
+            }
             output += "["
             for (offset, element) in elements.enumerated() {
                 if offset > 0 { output += "," }
@@ -123,7 +126,10 @@ extension JSONValue {
             JSONValue.newline(&output, indent: indent, level: level)
             output += "]"
         case .object(let members):
-            guard !members.isEmpty else { return output += "{}" }
+            guard !members.isEmpty else {
+                output += "{}"
+                return
+            }
             output += "{"
             for (offset, key) in members.keys.sorted().enumerated() {
                 if offset > 0 { output += "," }
@@ -154,7 +160,8 @@ extension JSONValue {
             case "\u{08}": output += "\\b"
             case "\u{0C}": output += "\\f"
             case _ where scalar.value < 0x20:
-                output += "\\u" + String(repeating: "0", count: 4 - String(scalar.value, radix: 16).count)
+                output +=
+                    "\\u" + String(repeating: "0", count: 4 - String(scalar.value, radix: 16).count)
                     + String(scalar.value, radix: 16)
             default: output.unicodeScalars.append(scalar)
             }

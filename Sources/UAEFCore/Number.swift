@@ -18,7 +18,8 @@ public struct Number: Sendable, Hashable, Comparable, CustomStringConvertible {
     /// Parses plain decimal text such as `12`, `-0.25` or `1e3`; returns nil for anything else.
     public init?(parsing text: some StringProtocol) {
         let text = String(text)
-        guard Number.isDecimalLiteral(text), let value = Decimal(string: text, locale: Locale(identifier: "en_US_POSIX")),
+        guard Number.isDecimalLiteral(text),
+            let value = Decimal(string: text, locale: Locale(identifier: "en_US_POSIX")),
             !value.isNaN
         else { return nil }
         self.decimal = value

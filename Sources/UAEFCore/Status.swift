@@ -31,5 +31,7 @@ public enum AgentStatus: String, Sendable, Hashable, CaseIterable {
 
 /// How one attempt ended, or that it is still running.
 public enum AttemptStatus: String, Sendable, Hashable {
-    case running, succeeded, failed, timedOut = "timed_out", cancelled, interrupted
+    case running, succeeded, failed
+    case timedOut = "timed_out"
+    case cancelled, interrupted
 }

@@ -92,7 +92,9 @@ public struct RetryPolicy: Sendable, Hashable {
     public func delay(afterAttempt attempt: Int, unit: Double) -> Duration {
         var milliseconds = Number(Int(backoff.milliseconds))
         for _ in 1..<max(attempt, 1) {
-            guard let next = try? milliseconds * multiplier, next.decimal <= Number(Int(maxBackoff.milliseconds)).decimal else {
+            guard let next = try? milliseconds * multiplier,
+                next.decimal <= Number(Int(maxBackoff.milliseconds)).decimal
+            else {
                 milliseconds = Number(Int(maxBackoff.milliseconds))
                 break
             }

@@ -26,7 +26,8 @@ struct WorkflowGraphCheck {
     }
 
     private mutating func report(_ field: String, _ offset: Int, _ message: String) {
-        issues.append(Finding(field: "tasks[\(positions[offset].index)]" + field, line: positions[offset].line, message: message))
+        issues.append(
+            Finding(field: "tasks[\(positions[offset].index)]" + field, line: positions[offset].line, message: message))
     }
 
     mutating func check() {
@@ -36,12 +37,16 @@ struct WorkflowGraphCheck {
         }
         let ids = seen
         for (offset, task) in definition.tasks.enumerated() {
-            for (position, dependency) in task.dependsOn.enumerated() where !ids.contains(dependency) || dependency == task.id {
+            for (position, dependency) in task.dependsOn.enumerated()
+            where !ids.contains(dependency) || dependency == task.id {
                 let field = ".depends_on[\(position)]"
                 if dependency == task.id {
                     report(field, offset, "task \"\(task.id)\" depends on itself")
                 } else {
-                    report(field, offset, "unknown task \"\(dependency)\"; tasks in this workflow: \(ids.sorted().joined(separator: ", "))")
+                    report(
+                        field, offset,
+                        "unknown task \"\(dependency)\"; tasks in this workflow: \(ids.sorted().joined(separator: ", "))"
+                    )
                 }
             }
         }
@@ -93,7 +98,8 @@ struct WorkflowGraphCheck {
 
     private mutating func checkExpressions(of offset: Int) {
         let task = definition.tasks[offset]
-        let readsTasks = (task.parameters.expressions + (task.condition?.expressions ?? []) + (task.forEach?.expressions ?? []))
+        let readsTasks =
+            (task.parameters.expressions + (task.condition?.expressions ?? []) + (task.forEach?.expressions ?? []))
             .flatMap(\.referencedPaths).contains { $0.first == "tasks" }
         let upstream = readsTasks ? ancestors(of: task.id) : []
         let fanOut = task.forEach != nil
@@ -114,7 +120,9 @@ struct WorkflowGraphCheck {
     private func problem(with path: [String], upstream: Set<String>, allowsItem: Bool) -> String? {
         let roots = ["inputs", "tasks", "run"] + (allowsItem ? ["item", "index"] : [])
         guard let root = path.first, roots.contains(root) else {
-            let hint = ["item", "index"].contains(path.first) ? " (item and index exist only in the with of a for_each task)" : ""
+            let hint =
+                ["item", "index"].contains(path.first)
+                ? " (item and index exist only in the with of a for_each task)" : ""
             return "unknown name '\(path.first ?? "")'; valid names: \(roots.joined(separator: ", "))\(hint)"
         }
         switch root {
@@ -124,13 +132,16 @@ struct WorkflowGraphCheck {
                 return "unknown input '\(path[1])'; declared inputs: \(declared.isEmpty ? "none" : declared)"
             }
         case "run":
-            if path.count > 1, !["id", "name"].contains(path[1]) { return "run has only id and name, not '\(path[1])'" }
+            if path.count > 1, !["id", "name"].contains(path[1]) {
+                return "run has only id and name, not '\(path[1])'"
+            }
         case "tasks":
             guard path.count > 1 else { return nil }
             let id = path[1]
             guard definition.task(id) != nil else { return "unknown task '\(id)' in tasks.\(id)" }
             guard upstream.contains(id) else {
-                return "reads tasks.\(id) but does not depend on '\(id)' (directly or through other tasks); add it to depends_on"
+                return
+                    "reads tasks.\(id) but does not depend on '\(id)' (directly or through other tasks); add it to depends_on"
             }
             if path.count > 2, !["output", "status"].contains(path[2]) {
                 return "tasks.\(id) has output and status, not '\(path[2])'"

@@ -23,7 +23,9 @@ public enum WorkflowParser {
 /// The state of one validation pass over a YAML or JSON document: the file and the issues found so far.
 struct DocumentReader {
     static let taskIDPattern = "[a-z0-9_-]+"
-    static let workflowKeys: Set<String> = ["name", "version", "description", "inputs", "timeout", "concurrency", "tasks"]
+    static let workflowKeys: Set<String> = [
+        "name", "version", "description", "inputs", "timeout", "concurrency", "tasks",
+    ]
     static let taskKeys: Set<String> = [
         "id", "agent", "capability", "with", "depends_on", "when", "for_each", "trigger", "retry", "timeout",
     ]
@@ -83,9 +85,13 @@ struct DocumentReader {
 
     mutating func integer(_ source: YAMLSource?, field: String, range: ClosedRange<Int>) -> Int? {
         guard let source else { return nil }
-        guard case .success(.number(let number)) = source.jsonValue(), let value = number.intValue, range.contains(value)
+        guard case .success(.number(let number)) = source.jsonValue(), let value = number.intValue,
+            range.contains(value)
         else {
-            report(field, source.line, "expected a whole number from \(range.lowerBound) to \(range.upperBound), found \(Self.describe(source))")
+            report(
+                field, source.line,
+                "expected a whole number from \(range.lowerBound) to \(range.upperBound), found \(Self.describe(source))"
+            )
             return nil
         }
         return value
@@ -94,7 +100,8 @@ struct DocumentReader {
     mutating func duration(_ source: YAMLSource?, field: String) -> Duration? {
         guard let source else { return nil }
         guard let text = source.string, let duration = DurationText.parse(text), duration > .zero else {
-            report(field, source.line, "\(Self.describe(source)) is not a duration; expected \(DurationText.expectation)")
+            report(
+                field, source.line, "\(Self.describe(source)) is not a duration; expected \(DurationText.expectation)")
             return nil
         }
         return duration
@@ -175,23 +182,31 @@ struct DocumentReader {
         guard let fields = mapping(source, field: field, allowed: Self.taskKeys) else { return nil }
         let issueCount = issues.count
         let id = string(fields["id"], field: "\(field).id")
-        if fields["id"] == nil { report("\(field).id", source.line, "required: a task id matching \(Self.taskIDPattern)") }
+        if fields["id"] == nil {
+            report("\(field).id", source.line, "required: a task id matching \(Self.taskIDPattern)")
+        }
         if let id, !Self.isValidTaskID(id) {
             report("\(field).id", fields["id"]?.line, "\"\(id)\" is not a valid task id; use \(Self.taskIDPattern)")
         }
         let executor = readExecutor(fields, field: field, line: source.line)
         let parameters = template(fields["with"], field: "\(field).with") ?? .value(.object([:]))
         if let withSource = fields["with"], withSource.entries == nil {
-            report("\(field).with", withSource.line, "expected a mapping of parameters, found \(Self.kind(of: withSource))")
+            report(
+                "\(field).with", withSource.line, "expected a mapping of parameters, found \(Self.kind(of: withSource))"
+            )
         }
-        if case .agentKind(let kind)? = executor, let spec = catalog.agentKinds[kind], let keys = Self.keys(of: parameters) {
+        if case .agentKind(let kind)? = executor, let spec = catalog.agentKinds[kind],
+            let keys = Self.keys(of: parameters)
+        {
             checkParameters(keys, spec: spec, kind: kind, field: field, line: fields["with"]?.line ?? source.line)
         }
         var dependsOn: [String] = []
         if let dependencySource = fields["depends_on"] {
             if let elements = dependencySource.elements {
                 for (index, element) in elements.enumerated() {
-                    if let dependency = string(element, field: "\(field).depends_on[\(index)]") { dependsOn.append(dependency) }
+                    if let dependency = string(element, field: "\(field).depends_on[\(index)]") {
+                        dependsOn.append(dependency)
+                    }
                 }
             } else {
                 report("\(field).depends_on", dependencySource.line, "expected a list of task ids")
@@ -200,7 +215,9 @@ struct DocumentReader {
         let condition = template(fields["when"], field: "\(field).when")
         let forEach = template(fields["for_each"], field: "\(field).for_each")
         if case .value(let value)? = forEach, value.arrayValue == nil {
-            report("\(field).for_each", fields["for_each"]?.line, "expected a list or a ${{ }} template giving a list, found a \(value.typeName)")
+            report(
+                "\(field).for_each", fields["for_each"]?.line,
+                "expected a list or a ${{ }} template giving a list, found a \(value.typeName)")
         }
         var trigger = TriggerRule.noneFailed
         if let triggerText = string(fields["trigger"], field: "\(field).trigger") {
@@ -208,7 +225,8 @@ struct DocumentReader {
                 trigger = rule
             } else {
                 let valid = TriggerRule.allCases.map(\.rawValue).joined(separator: ", ")
-                report("\(field).trigger", fields["trigger"]?.line, "unknown trigger \"\(triggerText)\"; valid: \(valid)")
+                report(
+                    "\(field).trigger", fields["trigger"]?.line, "unknown trigger \"\(triggerText)\"; valid: \(valid)")
             }
         }
         let retry = fields["retry"].map { readRetry($0, field: "\(field).retry") } ?? .default
@@ -220,7 +238,10 @@ struct DocumentReader {
     }
 
     static func isValidTaskID(_ id: String) -> Bool {
-        !id.isEmpty && id.utf8.allSatisfy { ($0 >= 0x61 && $0 <= 0x7A) || ($0 >= 0x30 && $0 <= 0x39) || $0 == 0x5F || $0 == 0x2D }
+        !id.isEmpty
+            && id.utf8.allSatisfy {
+                ($0 >= 0x61 && $0 <= 0x7A) || ($0 >= 0x30 && $0 <= 0x39) || $0 == 0x5F || $0 == 0x2D
+            }
     }
 
     /// The parameter names of a `with` mapping, templated or not.
@@ -240,25 +261,35 @@ struct DocumentReader {
         }
         for unknown in keys.subtracting(spec.allowed).sorted() where !spec.allowsAnyKey {
             let valid = spec.allowed.sorted().joined(separator: ", ")
-            report("\(field).with.\(unknown)", line, "agent kind '\(kind)' has no parameter '\(unknown)'; valid: \(valid.isEmpty ? "none" : valid)")
+            report(
+                "\(field).with.\(unknown)", line,
+                "agent kind '\(kind)' has no parameter '\(unknown)'; valid: \(valid.isEmpty ? "none" : valid)")
         }
     }
 
-    private mutating func readExecutor(_ fields: [String: YAMLSource], field: String, line: Int?) -> TaskDefinition.Executor? {
+    private mutating func readExecutor(_ fields: [String: YAMLSource], field: String, line: Int?) -> TaskDefinition
+        .Executor?
+    {
         let kind = string(fields["agent"], field: "\(field).agent")
         let capability = string(fields["capability"], field: "\(field).capability")
         switch (kind, capability) {
         case (let kind?, nil):
             guard catalog.agentKinds[kind] != nil else {
                 let valid = catalog.agentKinds.keys.sorted().joined(separator: ", ")
-                report("\(field).agent", fields["agent"]?.line, "unknown agent kind \"\(kind)\"; built-in kinds: \(valid)")
+                report(
+                    "\(field).agent", fields["agent"]?.line, "unknown agent kind \"\(kind)\"; built-in kinds: \(valid)")
                 return nil
             }
             return .agentKind(kind)
         case (nil, let capability?):
             if let known = catalog.capabilities, !known.contains(capability) {
-                let valid = known.isEmpty ? "no agents are registered yet (uaef agents register)" : "registered: " + known.sorted().joined(separator: ", ")
-                report("\(field).capability", fields["capability"]?.line, "no registered agent has capability \"\(capability)\"; \(valid)")
+                let valid =
+                    known.isEmpty
+                    ? "no agents are registered yet (uaef agents register)"
+                    : "registered: " + known.sorted().joined(separator: ", ")
+                report(
+                    "\(field).capability", fields["capability"]?.line,
+                    "no registered agent has capability \"\(capability)\"; \(valid)")
                 return nil
             }
             return .capability(capability)
@@ -267,7 +298,8 @@ struct DocumentReader {
             return nil
         case (nil, nil):
             if fields["agent"] == nil, fields["capability"] == nil {
-                report(field, line, "needs either agent (a built-in kind) or capability (assigned to a registered agent)")
+                report(
+                    field, line, "needs either agent (a built-in kind) or capability (assigned to a registered agent)")
             }
             return nil
         }
@@ -276,27 +308,35 @@ struct DocumentReader {
     private mutating func readRetry(_ source: YAMLSource, field: String) -> RetryPolicy {
         var policy = RetryPolicy.default
         guard let fields = mapping(source, field: field, allowed: Self.retryKeys) else { return policy }
-        policy.maxAttempts = integer(fields["max_attempts"], field: "\(field).max_attempts", range: 1...1000) ?? policy.maxAttempts
+        policy.maxAttempts =
+            integer(fields["max_attempts"], field: "\(field).max_attempts", range: 1...1000) ?? policy.maxAttempts
         policy.backoff = duration(fields["backoff"], field: "\(field).backoff") ?? policy.backoff
-        policy.maxBackoff = duration(fields["max_backoff"], field: "\(field).max_backoff") ?? max(policy.maxBackoff, policy.backoff)
+        policy.maxBackoff =
+            duration(fields["max_backoff"], field: "\(field).max_backoff") ?? max(policy.maxBackoff, policy.backoff)
         if let multiplierSource = fields["multiplier"] {
             if case .success(.number(let multiplier)) = multiplierSource.jsonValue(), multiplier >= Number(1),
                 multiplier <= Number(10)
             {
                 policy.multiplier = multiplier
             } else {
-                report("\(field).multiplier", multiplierSource.line, "expected a number from 1 to 10, found \(Self.describe(multiplierSource))")
+                report(
+                    "\(field).multiplier", multiplierSource.line,
+                    "expected a number from 1 to 10, found \(Self.describe(multiplierSource))")
             }
         }
         if let jitterSource = fields["jitter"] {
             if case .success(.bool(let jitter)) = jitterSource.jsonValue() {
                 policy.jitter = jitter
             } else {
-                report("\(field).jitter", jitterSource.line, "expected true or false, found \(Self.describe(jitterSource))")
+                report(
+                    "\(field).jitter", jitterSource.line, "expected true or false, found \(Self.describe(jitterSource))"
+                )
             }
         }
         if policy.maxBackoff < policy.backoff {
-            report("\(field).max_backoff", fields["max_backoff"]?.line, "must not be shorter than backoff (\(DurationText.format(policy.backoff)))")
+            report(
+                "\(field).max_backoff", fields["max_backoff"]?.line,
+                "must not be shorter than backoff (\(DurationText.format(policy.backoff)))")
         }
         return policy
     }

@@ -18,7 +18,8 @@ struct YAMLSource {
         } catch let error as YamlError {
             return .failure(issue(for: error, file: file))
         } catch {
-            return .failure(ValidationIssue(file: file, line: nil, field: "", message: "not valid YAML or JSON: \(error)"))
+            return .failure(
+                ValidationIssue(file: file, line: nil, field: "", message: "not valid YAML or JSON: \(error)"))
         }
     }
 
@@ -36,7 +37,9 @@ struct YAMLSource {
     /// Mapping entries in file order, or nil when this is not a mapping.
     var entries: [(key: String, keyLine: Int?, value: YAMLSource)]? {
         guard case .mapping(let mapping) = node else { return nil }
-        return mapping.map { pair in (pair.key.string ?? "\(pair.key)", pair.key.mark?.line, YAMLSource(node: pair.value)) }
+        return mapping.map { pair in
+            (pair.key.string ?? "\(pair.key)", pair.key.mark?.line, YAMLSource(node: pair.value))
+        }
     }
 
     /// Sequence elements, or nil when this is not a sequence.
@@ -87,7 +90,9 @@ struct YAMLSource {
         case .mapping(let mapping):
             var members: [String: JSONValue] = [:]
             for pair in mapping {
-                guard let key = pair.key.string else { return .failure(YAMLValueError(message: "object keys must be strings")) }
+                guard let key = pair.key.string else {
+                    return .failure(YAMLValueError(message: "object keys must be strings"))
+                }
                 switch YAMLSource(node: pair.value).jsonValue() {
                 case .success(let value): members[key] = value
                 case .failure(let error): return .failure(error)

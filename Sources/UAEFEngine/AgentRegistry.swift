@@ -26,7 +26,9 @@ public struct AgentRegistry: Sendable {
             }
             if existing.contains(spec.name) {
                 problems.append(
-                    ValidationIssue(file: "agent \(spec.name)", line: nil, field: "name", message: "an agent named \(spec.name) is already registered"))
+                    ValidationIssue(
+                        file: "agent \(spec.name)", line: nil, field: "name",
+                        message: "an agent named \(spec.name) is already registered"))
             }
         }
         guard problems.isEmpty else { throw ValidationFailure(issues: problems) }
@@ -40,12 +42,16 @@ public struct AgentRegistry: Sendable {
                 status: spec.activate ? .active : .registered, createdAt: now, updatedAt: now)
             changes.agents.append(record)
             changes.events.append(
-                event("agent.registered", record, actor: actor, now: now, random: &random, data: [
-                    "name": .string(spec.name), "kind": .string(spec.kind),
-                    "capabilities": .array(spec.capabilities.map(JSONValue.string)),
-                    "max_concurrency": .number(Number(spec.maxConcurrency)),
-                ]))
-            if spec.activate { changes.events.append(event("agent.activated", record, actor: actor, now: now, random: &random)) }
+                event(
+                    "agent.registered", record, actor: actor, now: now, random: &random,
+                    data: [
+                        "name": .string(spec.name), "kind": .string(spec.kind),
+                        "capabilities": .array(spec.capabilities.map(JSONValue.string)),
+                        "max_concurrency": .number(Number(spec.maxConcurrency)),
+                    ]))
+            if spec.activate {
+                changes.events.append(event("agent.activated", record, actor: actor, now: now, random: &random))
+            }
         }
         try await store.commit(changes)
         return changes.agents
@@ -59,7 +65,11 @@ public struct AgentRegistry: Sendable {
     /// Moves an agent to `status`, refusing moves the lifecycle does not allow.
     public func setStatus(_ idOrName: String, to status: AgentStatus, actor: String) async throws -> AgentRecord {
         guard var agent = try await find(idOrName) else {
-            throw ValidationFailure(issues: [ValidationIssue(file: "agent", line: nil, field: idOrName, message: "no agent with this id or name in tenant \(tenant)")])
+            throw ValidationFailure(issues: [
+                ValidationIssue(
+                    file: "agent", line: nil, field: idOrName,
+                    message: "no agent with this id or name in tenant \(tenant)")
+            ])
         }
         guard agent.status != status else { return agent }
         let allowed: Bool
@@ -70,18 +80,26 @@ public struct AgentRegistry: Sendable {
         }
         guard allowed else {
             throw ValidationFailure(issues: [
-                ValidationIssue(file: "agent", line: nil, field: agent.name, message: "cannot go from \(agent.status.rawValue) to \(status.rawValue); allowed: registered → active ⇄ suspended, any → retired (final)")
+                ValidationIssue(
+                    file: "agent", line: nil, field: agent.name,
+                    message:
+                        "cannot go from \(agent.status.rawValue) to \(status.rawValue); allowed: registered → active ⇄ suspended, any → retired (final)"
+                )
             ])
         }
         var random = SeededRandom.system()
         let now = Date()
-        let verb = ["active": "activated", "suspended": "suspended", "retired": "retired"][status.rawValue] ?? status.rawValue
+        let verb =
+            ["active": "activated", "suspended": "suspended", "retired": "retired"][status.rawValue] ?? status.rawValue
         let previous = agent.status
         agent.status = status
         agent.updatedAt = now
         var changes = ChangeSet()
         changes.agents.append(agent)
-        changes.events.append(event("agent.\(verb)", agent, actor: actor, now: now, random: &random, data: ["from": .string(previous.rawValue)]))
+        changes.events.append(
+            event(
+                "agent.\(verb)", agent, actor: actor, now: now, random: &random,
+                data: ["from": .string(previous.rawValue)]))
         try await store.commit(changes)
         return agent
     }

@@ -27,7 +27,8 @@ public struct Engine: Sendable {
 
     /// Validates a workflow file against the built-in kinds and the tenant's registered capabilities.
     public func validate(_ text: String, file: String) async throws -> WorkflowDefinition {
-        let capabilities = Set(try await store.agents(tenant: tenant).filter { $0.status != .retired }.flatMap(\.capabilities))
+        let capabilities = Set(
+            try await store.agents(tenant: tenant).filter { $0.status != .retired }.flatMap(\.capabilities))
         return try WorkflowParser.parse(text, file: file, catalog: kinds.catalog(capabilities: capabilities))
     }
 
@@ -81,12 +82,14 @@ public struct Engine: Sendable {
             run.owner.map { ProcessIdentity.isAlive($0) && (run.leaseExpiresAt ?? .distantPast) > now } ?? false
         guard !holderAlive else { return run }
         let claimed = try await store.claim(
-            id, owner: configuration.owner, now: now, expiresAt: now.addingTimeInterval(Double(configuration.leaseDuration.milliseconds) / 1000),
+            id, owner: configuration.owner, now: now,
+            expiresAt: now.addingTimeInterval(Double(configuration.leaseDuration.milliseconds) / 1000),
             isOwnerAlive: ProcessIdentity.isAlive)
         guard claimed, let current = try await store.snapshot(of: id, tenant: tenant) else { return run }
         let definition = try WorkflowParser.parse(
             current.run.workflowSource, file: current.run.workflowFile, catalog: kinds.catalog(capabilities: nil))
-        var machine = RunStateMachine(definition: definition, run: current.run, tasks: current.tasks, attempts: current.attempts)
+        var machine = RunStateMachine(
+            definition: definition, run: current.run, tasks: current.tasks, attempts: current.attempts)
         var environment = EngineEnvironment(now: now, random: random, agents: AgentPool(agents: []), actor: actor)
         _ = machine.handle(.cancel(actor: actor, reason: "cancelled on request"), in: &environment)
         try await store.commit(machine.takeChanges())

@@ -13,7 +13,8 @@ public enum RunCreation {
         let declared = definition.inputs.keys.sorted().joined(separator: ", ")
         for assignment in assignments {
             guard let equals = assignment.firstIndex(of: "="), equals != assignment.startIndex else {
-                issues.append(ValidationIssue(file: "--input", line: nil, field: assignment, message: "expected key=value"))
+                issues.append(
+                    ValidationIssue(file: "--input", line: nil, field: assignment, message: "expected key=value"))
                 continue
             }
             let key = String(assignment[..<equals])
@@ -22,7 +23,9 @@ public enum RunCreation {
                 issues.append(
                     ValidationIssue(
                         file: "--input", line: nil, field: key,
-                        message: "unknown input '\(key)'; workflow \(definition.name) declares: \(declared.isEmpty ? "none" : declared)"))
+                        message:
+                            "unknown input '\(key)'; workflow \(definition.name) declares: \(declared.isEmpty ? "none" : declared)"
+                    ))
                 continue
             }
             values[key] = (try? JSONValue(jsonText: text)) ?? .string(text)

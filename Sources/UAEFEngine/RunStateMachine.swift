@@ -40,14 +40,16 @@ public struct RunStateMachine: Sendable {
             for dependency in task.dependsOn { dependents[dependency, default: []].append(task.id) }
             let expressions =
                 task.parameters.expressions + (task.condition?.expressions ?? []) + (task.forEach?.expressions ?? [])
-            reads[task.id] = Set(expressions.flatMap(\.referencedPaths).compactMap { $0.first == "tasks" && $0.count > 1 ? $0[1] : nil })
+            reads[task.id] = Set(
+                expressions.flatMap(\.referencedPaths).compactMap { $0.first == "tasks" && $0.count > 1 ? $0[1] : nil })
         }
         self.dependents = dependents
         readsTasks = reads
         var records = Dictionary(stored.map { ($0.key, $0) }, uniquingKeysWith: { _, last in last })
         for task in definition.tasks where records[task.id] == nil {
             records[task.id] = TaskRecord(
-                tenant: run.tenant, runID: run.id, key: task.id, taskID: task.id, status: .pending, updatedAt: run.createdAt)
+                tenant: run.tenant, runID: run.id, key: task.id, taskID: task.id, status: .pending,
+                updatedAt: run.createdAt)
             dirtyTasks.insert(task.id)
         }
         tasks = records
@@ -98,7 +100,10 @@ public struct RunStateMachine: Sendable {
             finishAttempt(key: key, number: attempt, result: result, &actions, &environment)
         case .retryDue(let key):
             guard tasks[key]?.status == .retrying else { return [] }
-            update(key, &environment) { $0.status = .ready; $0.nextAttemptAt = nil }
+            update(key, &environment) {
+                $0.status = .ready
+                $0.nextAttemptAt = nil
+            }
             enqueue(key)
         case .agentsChanged:
             let stillWaiting = waiting
@@ -109,7 +114,9 @@ public struct RunStateMachine: Sendable {
             return actions
         case .runTimedOut:
             let limit = definition.timeout.map(DurationText.format) ?? "its timeout"
-            stop(status: .failed, error: "run timed out after \(limit)", actor: environment.actor, &actions, &environment)
+            stop(
+                status: .failed, error: "run timed out after \(limit)", actor: environment.actor, &actions, &environment
+            )
             return actions
         }
         dispatch(&actions, &environment)
@@ -121,7 +128,9 @@ public struct RunStateMachine: Sendable {
         if run.status == .pending {
             run.status = .running
             touchRun(&environment)
-            emit("run.started", subject: run.id.rawValue, data: ["workflow": .string(definition.name), "inputs": .object(run.inputs)], &environment)
+            emit(
+                "run.started", subject: run.id.rawValue,
+                data: ["workflow": .string(definition.name), "inputs": .object(run.inputs)], &environment)
         }
         // Continue whatever a previous process left unfinished.
         for key in tasks.keys.sorted() {
@@ -151,7 +160,9 @@ public struct RunStateMachine: Sendable {
     // MARK: Readiness
 
     /// Decides a task whose dependencies have all finished: skip it, fan it out, or make it ready.
-    private mutating func evaluate(_ id: String, _ actions: inout [EngineAction], _ environment: inout EngineEnvironment) {
+    private mutating func evaluate(
+        _ id: String, _ actions: inout [EngineAction], _ environment: inout EngineEnvironment
+    ) {
         guard let task = tasksByID[id], tasks[id]?.status == .pending else { return }
         if let reason = triggerBlocks(task) {
             return skip(id, reason: reason, &actions, &environment)
@@ -184,7 +195,10 @@ public struct RunStateMachine: Sendable {
         guard !items.isEmpty else {
             return succeed(id, output: .array([]), &actions, &environment)
         }
-        update(id, &environment) { $0.status = .running; $0.instanceCount = items.count }
+        update(id, &environment) {
+            $0.status = .running
+            $0.instanceCount = items.count
+        }
         emit("task.expanded", subject: subject(id), data: ["instances": .number(Number(items.count))], &environment)
         openInstances[id] = items.count
         for (index, item) in items.enumerated() {
@@ -210,7 +224,8 @@ public struct RunStateMachine: Sendable {
             return failed.isEmpty ? nil : "trigger none_failed: dependency \(failed.joined(separator: ", ")) failed"
         case .allSuccess:
             if !failed.isEmpty { return "trigger all_success: dependency \(failed.joined(separator: ", ")) failed" }
-            return skipped.isEmpty ? nil : "trigger all_success: dependency \(skipped.joined(separator: ", ")) was skipped"
+            return skipped.isEmpty
+                ? nil : "trigger all_success: dependency \(skipped.joined(separator: ", ")) was skipped"
         case .allDone:
             return nil
         case .oneFailed:
@@ -254,7 +269,9 @@ public struct RunStateMachine: Sendable {
         }
     }
 
-    private mutating func beginAttempt(_ key: String, _ actions: inout [EngineAction], _ environment: inout EngineEnvironment) {
+    private mutating func beginAttempt(
+        _ key: String, _ actions: inout [EngineAction], _ environment: inout EngineEnvironment
+    ) {
         guard let record = tasks[key], let task = tasksByID[record.taskID] else { return }
         var agent: AgentRecord?
         let kind: String
@@ -268,8 +285,13 @@ public struct RunStateMachine: Sendable {
                     ? "waiting for an active agent with capability \(capability) to be free"
                     : "waiting for an agent with capability \(capability) to be registered and activated"
                 if record.status != .waiting {
-                    update(key, &environment) { $0.status = .waiting; $0.reason = reason }
-                    emit("task.waiting", subject: subject(key), data: ["capability": .string(capability), "reason": .string(reason)], &environment)
+                    update(key, &environment) {
+                        $0.status = .waiting
+                        $0.reason = reason
+                    }
+                    emit(
+                        "task.waiting", subject: subject(key),
+                        data: ["capability": .string(capability), "reason": .string(reason)], &environment)
                 }
                 waiting.append(key)
                 return
@@ -305,9 +327,15 @@ public struct RunStateMachine: Sendable {
         liveAttempts[key] = attempt
         changes.attempts.append(attempt)
         if let agent {
-            emit("task.assigned", subject: subject(key), data: ["agent": .string(agent.id.rawValue), "attempt": .number(Number(number))], &environment)
+            emit(
+                "task.assigned", subject: subject(key),
+                data: ["agent": .string(agent.id.rawValue), "attempt": .number(Number(number))], &environment)
         }
-        emit("task.started", subject: subject(key), data: ["attempt": .number(Number(number)), "idempotency_key": .string(idempotencyKey), "kind": .string(kind)], &environment)
+        emit(
+            "task.started", subject: subject(key),
+            data: [
+                "attempt": .number(Number(number)), "idempotency_key": .string(idempotencyKey), "kind": .string(kind),
+            ], &environment)
         let parameters = (agent?.configuration ?? [:]).merging(with) { _, task in task }
         actions.append(
             .startAttempt(
@@ -343,7 +371,9 @@ public struct RunStateMachine: Sendable {
         case .failed(let message, let retryable):
             failAttempt(key: key, message: message, retryable: retryable, timedOut: false, &actions, &environment)
         case .timedOut(let limit):
-            failAttempt(key: key, message: "timed out after \(DurationText.format(limit))", retryable: true, timedOut: true, &actions, &environment)
+            failAttempt(
+                key: key, message: "timed out after \(DurationText.format(limit))", retryable: true, timedOut: true,
+                &actions, &environment)
         }
     }
 
@@ -354,7 +384,9 @@ public struct RunStateMachine: Sendable {
     ) {
         guard let record = tasks[key], let task = tasksByID[record.taskID] else { return }
         if timedOut {
-            emit("task.timed_out", subject: subject(key), data: ["attempt": .number(Number(record.attempts)), "error": .string(message)], &environment)
+            emit(
+                "task.timed_out", subject: subject(key),
+                data: ["attempt": .number(Number(record.attempts)), "error": .string(message)], &environment)
         }
         guard retryable, record.attempts < task.retry.maxAttempts else {
             return fail(key, error: message, &actions, &environment)
@@ -366,35 +398,59 @@ public struct RunStateMachine: Sendable {
             $0.error = message
             $0.nextAttemptAt = due
         }
-        emit("task.retry_scheduled", subject: subject(key), data: [
-            "attempt": .number(Number(record.attempts)), "error": .string(message),
-            "next_attempt_at": .string(Timestamp.format(due)),
-        ], &environment)
+        emit(
+            "task.retry_scheduled", subject: subject(key),
+            data: [
+                "attempt": .number(Number(record.attempts)), "error": .string(message),
+                "next_attempt_at": .string(Timestamp.format(due)),
+            ], &environment)
         actions.append(.scheduleRetry(key: key, at: due))
     }
 
     // MARK: Endings
 
-    private mutating func succeed(_ key: String, output: JSONValue, _ actions: inout [EngineAction], _ environment: inout EngineEnvironment) {
-        update(key, &environment) { $0.status = .succeeded; $0.output = output; $0.error = nil }
-        emit("task.succeeded", subject: subject(key), data: ["attempt": .number(Number(tasks[key]?.attempts ?? 0)), "output": output], &environment)
+    private mutating func succeed(
+        _ key: String, output: JSONValue, _ actions: inout [EngineAction], _ environment: inout EngineEnvironment
+    ) {
+        update(key, &environment) {
+            $0.status = .succeeded
+            $0.output = output
+            $0.error = nil
+        }
+        emit(
+            "task.succeeded", subject: subject(key),
+            data: ["attempt": .number(Number(tasks[key]?.attempts ?? 0)), "output": output], &environment)
         settled(key, &actions, &environment)
     }
 
-    private mutating func fail(_ key: String, error: String, _ actions: inout [EngineAction], _ environment: inout EngineEnvironment) {
-        update(key, &environment) { $0.status = .failed; $0.error = error }
-        emit("task.failed", subject: subject(key), data: ["attempt": .number(Number(tasks[key]?.attempts ?? 0)), "error": .string(error)], &environment)
+    private mutating func fail(
+        _ key: String, error: String, _ actions: inout [EngineAction], _ environment: inout EngineEnvironment
+    ) {
+        update(key, &environment) {
+            $0.status = .failed
+            $0.error = error
+        }
+        emit(
+            "task.failed", subject: subject(key),
+            data: ["attempt": .number(Number(tasks[key]?.attempts ?? 0)), "error": .string(error)], &environment)
         settled(key, &actions, &environment)
     }
 
-    private mutating func skip(_ key: String, reason: String, _ actions: inout [EngineAction], _ environment: inout EngineEnvironment) {
-        update(key, &environment) { $0.status = .skipped; $0.reason = reason }
+    private mutating func skip(
+        _ key: String, reason: String, _ actions: inout [EngineAction], _ environment: inout EngineEnvironment
+    ) {
+        update(key, &environment) {
+            $0.status = .skipped
+            $0.reason = reason
+        }
         emit("task.skipped", subject: subject(key), data: ["reason": .string(reason)], &environment)
         settled(key, &actions, &environment)
     }
 
     /// A task or instance reached a terminal state: finish its fan-out parent, release dependents.
-    private mutating func settled(_ key: String, _ actions: inout [EngineAction], _ environment: inout EngineEnvironment) {
+    private mutating func settled(
+        _ key: String, _ actions: inout [EngineAction], _ environment: inout EngineEnvironment
+    ) {
         openCount -= 1
         guard let record = tasks[key] else { return }
         if record.index != nil {
@@ -424,12 +480,15 @@ public struct RunStateMachine: Sendable {
         if failed.isEmpty {
             endRun(.succeeded, error: nil, actor: environment.actor, &actions, &environment)
         } else {
-            endRun(.failed, error: "task \(failed.joined(separator: ", ")) failed", actor: environment.actor, &actions, &environment)
+            endRun(
+                .failed, error: "task \(failed.joined(separator: ", ")) failed", actor: environment.actor, &actions,
+                &environment)
         }
     }
 
     private mutating func stop(
-        status: RunStatus, error: String, actor: String, _ actions: inout [EngineAction], _ environment: inout EngineEnvironment
+        status: RunStatus, error: String, actor: String, _ actions: inout [EngineAction],
+        _ environment: inout EngineEnvironment
     ) {
         for key in tasks.keys.sorted() {
             guard let record = tasks[key], !record.status.isTerminal else { continue }
@@ -444,7 +503,10 @@ public struct RunStateMachine: Sendable {
                 }
                 runningCount -= 1
             }
-            update(key, &environment) { $0.status = .cancelled; $0.reason = error }
+            update(key, &environment) {
+                $0.status = .cancelled
+                $0.reason = error
+            }
             emit("task.cancelled", subject: subject(key), data: ["reason": .string(error)], actor: actor, &environment)
             openCount -= 1
         }
@@ -452,7 +514,8 @@ public struct RunStateMachine: Sendable {
     }
 
     private mutating func endRun(
-        _ status: RunStatus, error: String?, actor: String, _ actions: inout [EngineAction], _ environment: inout EngineEnvironment
+        _ status: RunStatus, error: String?, actor: String, _ actions: inout [EngineAction],
+        _ environment: inout EngineEnvironment
     ) {
         run.status = status
         run.error = error
@@ -468,7 +531,9 @@ public struct RunStateMachine: Sendable {
 
     private func subject(_ key: String) -> String { "\(run.id.rawValue)/\(key)" }
 
-    private mutating func update(_ key: String, _ environment: inout EngineEnvironment, _ change: (inout TaskRecord) -> Void) {
+    private mutating func update(
+        _ key: String, _ environment: inout EngineEnvironment, _ change: (inout TaskRecord) -> Void
+    ) {
         guard var record = tasks[key] else { return }
         change(&record)
         record.updatedAt = environment.now

@@ -64,8 +64,10 @@ public struct Runner: Sendable {
             let definition =
                 try definitions[id].flatMap { $0.source == snapshot.run.workflowSource ? $0 : nil }
                 ?? WorkflowParser.parse(
-                    snapshot.run.workflowSource, file: snapshot.run.workflowFile, catalog: kinds.catalog(capabilities: nil))
-            machines[id] = RunStateMachine(definition: definition, run: snapshot.run, tasks: snapshot.tasks, attempts: snapshot.attempts)
+                    snapshot.run.workflowSource, file: snapshot.run.workflowFile,
+                    catalog: kinds.catalog(capabilities: nil))
+            machines[id] = RunStateMachine(
+                definition: definition, run: snapshot.run, tasks: snapshot.tasks, attempts: snapshot.attempts)
         }
         var environment = EngineEnvironment(
             now: clock(), random: .system(), agents: AgentPool(agents: try await store.agents(tenant: tenant)),
@@ -85,7 +87,8 @@ public struct Runner: Sendable {
                 if let timeout = machine.definition.timeout {
                     let deadline = machine.run.createdAt.addingTimeInterval(Double(timeout.milliseconds) / 1000)
                     group.addTask { [clock] in
-                        try await Task.sleep(for: .milliseconds(max(0, Int64(deadline.timeIntervalSince(clock()) * 1000))))
+                        try await Task.sleep(
+                            for: .milliseconds(max(0, Int64(deadline.timeIntervalSince(clock()) * 1000))))
                         mailbox.post(.input(id, .runTimedOut))
                     }
                 }
@@ -109,7 +112,8 @@ public struct Runner: Sendable {
                     if now.timeIntervalSince(lastRenewal) >= Double(configuration.pollInterval.milliseconds) / 1000 {
                         lastRenewal = now
                         let expiry = now.addingTimeInterval(Double(configuration.leaseDuration.milliseconds) / 1000)
-                        let cancelled = try await store.renewLeases(owner: configuration.owner, runs: active, expiresAt: expiry)
+                        let cancelled = try await store.renewLeases(
+                            owner: configuration.owner, runs: active, expiresAt: expiry)
                         for id in cancelled.sorted() {
                             inputs.append((id, .cancel(actor: "cli", reason: "cancelled on request")))
                         }
@@ -130,7 +134,8 @@ public struct Runner: Sendable {
                         for action in produced {
                             if case .startAttempt(let request) = action, let kind = kinds[request.kind], kind.isPure {
                                 let result = await Runner.perform(kind, request, logger: logger)
-                                next.append((id, .attemptFinished(key: request.key, attempt: request.attempt, result: result)))
+                                next.append(
+                                    (id, .attemptFinished(key: request.key, attempt: request.attempt, result: result)))
                             } else {
                                 actions.append((id, action))
                             }
@@ -223,7 +228,14 @@ struct Execution {
         while executing < runner.configuration.maxConcurrency, !queued.isEmpty {
             let (run, request) = queued.removeFirst()
             guard let kind = runner.kinds[request.kind] else {
-                mailbox.post(.input(run, .attemptFinished(key: request.key, attempt: request.attempt, result: .failed(message: "agent kind \(request.kind) is not available in this process", retryable: false))))
+                mailbox.post(
+                    .input(
+                        run,
+                        .attemptFinished(
+                            key: request.key, attempt: request.attempt,
+                            result: .failed(
+                                message: "agent kind \(request.kind) is not available in this process", retryable: false
+                            ))))
                 continue
             }
             executing += 1
@@ -234,7 +246,8 @@ struct Execution {
             group?.addTask {
                 let outcome = await Execution.attempt(kind, request, logger: logger, cancelled: cancelled)
                 if let outcome {
-                    mailbox.post(.input(run, .attemptFinished(key: request.key, attempt: request.attempt, result: outcome)))
+                    mailbox.post(
+                        .input(run, .attemptFinished(key: request.key, attempt: request.attempt, result: outcome)))
                 }
                 mailbox.post(.attemptEnded(run, key: request.key))
             }

@@ -75,7 +75,8 @@ public struct TaskRecord: Sendable, Hashable {
     public var updatedAt: Date
 
     public init(
-        tenant: String, runID: RunID, key: String, taskID: String, index: Int? = nil, status: TaskStatus, attempts: Int = 0,
+        tenant: String, runID: RunID, key: String, taskID: String, index: Int? = nil, status: TaskStatus,
+        attempts: Int = 0,
         agentID: AgentID? = nil, output: JSONValue? = nil, error: String? = nil, reason: String? = nil,
         nextAttemptAt: Date? = nil, item: JSONValue? = nil, instanceCount: Int? = nil, updatedAt: Date
     ) {
@@ -113,7 +114,8 @@ public struct AttemptRecord: Sendable, Hashable {
     public var error: String?
 
     public init(
-        tenant: String, runID: RunID, key: String, number: Int, idempotencyKey: String, agentID: AgentID?, status: AttemptStatus,
+        tenant: String, runID: RunID, key: String, number: Int, idempotencyKey: String, agentID: AgentID?,
+        status: AttemptStatus,
         startedAt: Date, endedAt: Date? = nil, error: String? = nil
     ) {
         self.tenant = tenant
@@ -198,7 +200,9 @@ public struct EventDraft: Sendable, Hashable {
     public var subject: String
     public var data: [String: JSONValue]
 
-    public init(id: String, time: Date, type: String, actor: String, tenant: String, subject: String, data: [String: JSONValue]) {
+    public init(
+        id: String, time: Date, type: String, actor: String, tenant: String, subject: String, data: [String: JSONValue]
+    ) {
         self.id = id
         self.time = time
         self.type = type

@@ -24,8 +24,11 @@ extension SQLiteStore {
 
     private static func date(_ milliseconds: Int64?) -> Date? { milliseconds.map { Timestamp.date(milliseconds: $0) } }
 
-    private static func enumValue<T: RawRepresentable>(_ raw: String, _ location: String) throws -> T where T.RawValue == String {
-        guard let value = T(rawValue: raw) else { throw StoreCorruption(location: location, reason: "unknown value \(raw)") }
+    private static func enumValue<T: RawRepresentable>(_ raw: String, _ location: String) throws -> T
+    where T.RawValue == String {
+        guard let value = T(rawValue: raw) else {
+            throw StoreCorruption(location: location, reason: "unknown value \(raw)")
+        }
         return value
     }
 
@@ -38,12 +41,14 @@ extension SQLiteStore {
             status: try enumValue(row["status"], "runs.status"), error: row["error"],
             createdAt: Timestamp.date(milliseconds: row["created_at"]),
             updatedAt: Timestamp.date(milliseconds: row["updated_at"]), endedAt: date(row["ended_at"]),
-            cancelRequested: row["cancel_requested"], owner: row["owner"], leaseExpiresAt: date(row["lease_expires_at"]))
+            cancelRequested: row["cancel_requested"], owner: row["owner"], leaseExpiresAt: date(row["lease_expires_at"])
+        )
     }
 
     static func task(_ row: Row) throws -> TaskRecord {
         TaskRecord(
-            tenant: row["tenant"], runID: RunID(row["run_id"]), key: row["key"], taskID: row["task_id"], index: row["idx"],
+            tenant: row["tenant"], runID: RunID(row["run_id"]), key: row["key"], taskID: row["task_id"],
+            index: row["idx"],
             status: try enumValue(row["status"], "tasks.status"), attempts: row["attempts"],
             agentID: (row["agent_id"] as String?).map(AgentID.init), output: try json(row["output"], "tasks.output"),
             error: row["error"], reason: row["reason"], nextAttemptAt: date(row["next_attempt_at"]),
@@ -56,13 +61,15 @@ extension SQLiteStore {
             tenant: row["tenant"], runID: RunID(row["run_id"]), key: row["key"], number: row["number"],
             idempotencyKey: row["idempotency_key"], agentID: (row["agent_id"] as String?).map(AgentID.init),
             status: AttemptStatus(rawValue: row["status"]) ?? .failed,
-            startedAt: Timestamp.date(milliseconds: row["started_at"]), endedAt: date(row["ended_at"]), error: row["error"])
+            startedAt: Timestamp.date(milliseconds: row["started_at"]), endedAt: date(row["ended_at"]),
+            error: row["error"])
     }
 
     static func agent(_ row: Row) throws -> AgentRecord {
         AgentRecord(
             id: AgentID(row["id"]), tenant: row["tenant"], name: row["name"], kind: row["kind"],
-            capabilities: try json(row["capabilities"], "agents.capabilities")?.arrayValue?.compactMap(\.stringValue) ?? [],
+            capabilities: try json(row["capabilities"], "agents.capabilities")?.arrayValue?.compactMap(\.stringValue)
+                ?? [],
             configuration: try json(row["configuration"], "agents.configuration")?.objectValue ?? [:],
             maxConcurrency: row["max_concurrency"], status: try enumValue(row["status"], "agents.status"),
             createdAt: Timestamp.date(milliseconds: row["created_at"]),

@@ -59,7 +59,8 @@ public final class SQLiteStore: WorkflowStore {
                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """
             ).execute(arguments: [
-                task.tenant, task.runID.rawValue, task.key, task.taskID, task.index, task.status.rawValue, task.attempts,
+                task.tenant, task.runID.rawValue, task.key, task.taskID, task.index, task.status.rawValue,
+                task.attempts,
                 task.agentID?.rawValue, task.output?.jsonText, task.error, task.reason,
                 task.nextAttemptAt.map(Timestamp.milliseconds), task.item?.jsonText, task.instanceCount,
                 Timestamp.milliseconds(task.updatedAt),
@@ -99,7 +100,9 @@ public final class SQLiteStore: WorkflowStore {
         guard !events.isEmpty else { return }
         var seq = try Int64.fetchOne(db, sql: "SELECT COALESCE(MAX(seq) + 1, 0) FROM events") ?? 0
         let statement = try db.cachedStatement(
-            sql: "INSERT INTO events (seq, id, time, type, actor, tenant, subject, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
+            sql:
+                "INSERT INTO events (seq, id, time, type, actor, tenant, subject, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+        )
         for event in events {
             try statement.execute(arguments: [
                 seq, event.id, Timestamp.format(event.time), event.type, event.actor, event.tenant, event.subject,
@@ -112,7 +115,8 @@ public final class SQLiteStore: WorkflowStore {
     public func requestCancel(of run: RunID, tenant: String, event: EventDraft) async throws -> RunRecord? {
         try await pool.write { db in
             try db.execute(
-                sql: "UPDATE runs SET cancel_requested = 1 WHERE id = ? AND tenant = ?", arguments: [run.rawValue, tenant])
+                sql: "UPDATE runs SET cancel_requested = 1 WHERE id = ? AND tenant = ?",
+                arguments: [run.rawValue, tenant])
             guard db.changesCount > 0 else { return nil }
             try Self.appendEvents([event], in: db)
             return try Row.fetchOne(db, sql: "SELECT * FROM runs WHERE id = ?", arguments: [run.rawValue]).map(Self.run)
@@ -126,8 +130,10 @@ public final class SQLiteStore: WorkflowStore {
             let rows = try Row.fetchAll(
                 db,
                 sql: "SELECT id, owner, lease_expires_at FROM runs WHERE status IN ('pending', 'running') ORDER BY id")
-            return try rows.filter { try Self.claim($0, owner: owner, now: now, expiresAt: expiresAt, isOwnerAlive: isOwnerAlive, in: db) }
-                .map { RunID($0["id"]) }
+            return try rows.filter {
+                try Self.claim($0, owner: owner, now: now, expiresAt: expiresAt, isOwnerAlive: isOwnerAlive, in: db)
+            }
+            .map { RunID($0["id"]) }
         }
     }
 
@@ -138,7 +144,8 @@ public final class SQLiteStore: WorkflowStore {
             guard
                 let row = try Row.fetchOne(
                     db,
-                    sql: "SELECT id, owner, lease_expires_at FROM runs WHERE id = ? AND status IN ('pending', 'running')",
+                    sql:
+                        "SELECT id, owner, lease_expires_at FROM runs WHERE id = ? AND status IN ('pending', 'running')",
                     arguments: [run.rawValue])
             else { return false }
             return try Self.claim(row, owner: owner, now: now, expiresAt: expiresAt, isOwnerAlive: isOwnerAlive, in: db)
@@ -197,7 +204,8 @@ public final class SQLiteStore: WorkflowStore {
             let tasks = try Row.fetchAll(db, sql: "SELECT * FROM tasks WHERE run_id = ?", arguments: [run.rawValue])
             let attempts = try Row.fetchAll(
                 db, sql: "SELECT * FROM attempts WHERE run_id = ? ORDER BY key, number", arguments: [run.rawValue])
-            return RunSnapshot(run: try Self.run(row), tasks: try tasks.map(Self.task), attempts: attempts.map(Self.attempt))
+            return RunSnapshot(
+                run: try Self.run(row), tasks: try tasks.map(Self.task), attempts: attempts.map(Self.attempt))
         }
     }
 
@@ -218,18 +226,22 @@ public final class SQLiteStore: WorkflowStore {
 
     public func agents(tenant: String) async throws -> [AgentRecord] {
         try await pool.read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM agents WHERE tenant = ? ORDER BY created_at, id", arguments: [tenant])
-                .map(Self.agent)
+            try Row.fetchAll(
+                db, sql: "SELECT * FROM agents WHERE tenant = ? ORDER BY created_at, id", arguments: [tenant]
+            )
+            .map(Self.agent)
         }
     }
 
     public func metrics(of agent: AgentID) async throws -> AgentMetrics {
         try await pool.read { db in
             let rows = try Row.fetchAll(
-                db, sql: "SELECT status, started_at, ended_at FROM attempts WHERE agent_id = ?", arguments: [agent.rawValue])
+                db, sql: "SELECT status, started_at, ended_at FROM attempts WHERE agent_id = ?",
+                arguments: [agent.rawValue])
             var durations: [Int] = []
             var metrics = AgentMetrics(
-                attempts: rows.count, successes: 0, failures: 0, runningNow: 0, p50Milliseconds: nil, p95Milliseconds: nil,
+                attempts: rows.count, successes: 0, failures: 0, runningNow: 0, p50Milliseconds: nil,
+                p95Milliseconds: nil,
                 lastActiveAt: nil)
             var lastActive: Int64?
             for row in rows {
@@ -261,8 +273,10 @@ public final class SQLiteStore: WorkflowStore {
 
     public func events(from seq: Int64, limit: Int) async throws -> [EventRecord] {
         try await pool.read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM events WHERE seq >= ? ORDER BY seq LIMIT ?", arguments: [seq, limit])
-                .map(Self.event)
+            try Row.fetchAll(
+                db, sql: "SELECT * FROM events WHERE seq >= ? ORDER BY seq LIMIT ?", arguments: [seq, limit]
+            )
+            .map(Self.event)
         }
     }
 }

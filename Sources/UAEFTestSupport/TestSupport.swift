@@ -33,7 +33,10 @@ public enum Fixtures {
     }
 
     /// A new run record of `definition`.
-    public static func run(_ definition: WorkflowDefinition, id: String = "run_test", at time: Date = Date(timeIntervalSince1970: 1_800_000_000)) -> RunRecord {
+    public static func run(
+        _ definition: WorkflowDefinition, id: String = "run_test",
+        at time: Date = Date(timeIntervalSince1970: 1_800_000_000)
+    ) -> RunRecord {
         RunRecord(
             id: RunID(id), tenant: "default", workflowName: definition.name, workflowVersion: definition.version,
             workflowSource: definition.source, workflowFile: "test.yaml", inputs: definition.inputs, status: .pending,
@@ -41,7 +44,9 @@ public enum Fixtures {
     }
 
     /// An active agent.
-    public static func agent(_ name: String, capabilities: [String], maxConcurrency: Int = 1, status: AgentStatus = .active) -> AgentRecord {
+    public static func agent(
+        _ name: String, capabilities: [String], maxConcurrency: Int = 1, status: AgentStatus = .active
+    ) -> AgentRecord {
         let time = Date(timeIntervalSince1970: 1_800_000_000)
         return AgentRecord(
             id: AgentID("agt_\(name)"), tenant: "default", name: name, kind: "echo", capabilities: capabilities,
@@ -50,7 +55,8 @@ public enum Fixtures {
 
     /// The package's root folder (for the built `uaef` binary and the examples).
     public static var packageRoot: URL {
-        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
     }
 
     /// The `uaef` executable that `swift build` produced for these tests.
@@ -72,7 +78,9 @@ public struct CommandResult: Sendable {
 
 public enum UAEFProcess {
     /// Starts `uaef` with `arguments` in `directory`; the caller waits or kills it.
-    public static func start(_ arguments: [String], in directory: URL, outputTo folder: URL? = nil) throws -> (Process, URL, URL) {
+    public static func start(_ arguments: [String], in directory: URL, outputTo folder: URL? = nil) throws -> (
+        Process, URL, URL
+    ) {
         let process = Process()
         process.executableURL = Fixtures.binary
         process.arguments = arguments

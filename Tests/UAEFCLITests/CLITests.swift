@@ -23,14 +23,19 @@ struct CLITests {
         let good = try write("name: ok\ntasks:\n  - {id: a, agent: noop}\n", to: "ok.yaml", in: directory)
         #expect(try UAEFProcess.run(["run", good, "--store", store], in: directory.url).status == 0)
         let before = try await SQLiteStore(path: directory.path("s.db")).events(from: 0, limit: 1000)
-        let bad = try write("name: bad\ntasks:\n  - {id: a, agent: noop, depends_on: [b]}\n  - {id: b, agent: nope, depends_on: [a]}\n", to: "bad.yaml", in: directory)
+        let bad = try write(
+            "name: bad\ntasks:\n  - {id: a, agent: noop, depends_on: [b]}\n  - {id: b, agent: nope, depends_on: [a]}\n",
+            to: "bad.yaml", in: directory)
         for command in [["validate", bad], ["run", bad]] {
             let result = try UAEFProcess.run(command + ["--store", store], in: directory.url)
             #expect(result.status == 2)
-            #expect(result.stderr.contains("bad.yaml:4: tasks[1].agent: unknown agent kind \"nope\""), "\(result.stderr)")
+            #expect(
+                result.stderr.contains("bad.yaml:4: tasks[1].agent: unknown agent kind \"nope\""), "\(result.stderr)")
             #expect(!result.stderr.contains("Fatal error"))
         }
-        let cycle = try write("name: c\ntasks:\n  - {id: a, agent: noop, depends_on: [b]}\n  - {id: b, agent: noop, depends_on: [a]}\n", to: "cycle.yaml", in: directory)
+        let cycle = try write(
+            "name: c\ntasks:\n  - {id: a, agent: noop, depends_on: [b]}\n  - {id: b, agent: noop, depends_on: [a]}\n",
+            to: "cycle.yaml", in: directory)
         let cycleResult = try UAEFProcess.run(["validate", cycle, "--store", store], in: directory.url)
         #expect(cycleResult.stderr.contains("dependency cycle: a -> b -> a"), "\(cycleResult.stderr)")
         let after = try await SQLiteStore(path: directory.path("s.db")).events(from: 0, limit: 1000)
@@ -67,11 +72,13 @@ struct CLITests {
         #expect(report["tasks"]?["maybe_fail"]?["output"] == ["ok": 1])
         #expect(report["tasks"]?["maybe_fail"]?["attempts"] == 1)
 
-        let failed = try UAEFProcess.run(["run", workflow, "--input", "should_fail=true", "--json", "--store", store], in: directory.url)
+        let failed = try UAEFProcess.run(
+            ["run", workflow, "--input", "should_fail=true", "--json", "--store", store], in: directory.url)
         #expect(failed.status == 1)
         #expect(try failed.json()["tasks"]?["maybe_fail"]?["error"] == "command exited with code 3: nope")
 
-        let unknown = try UAEFProcess.run(["run", workflow, "--input", "colour=red", "--store", store], in: directory.url)
+        let unknown = try UAEFProcess.run(
+            ["run", workflow, "--input", "colour=red", "--store", store], in: directory.url)
         #expect(unknown.status == 2)
         #expect(unknown.stderr.contains("unknown input 'colour'; workflow codes declares: should_fail"))
 
@@ -88,14 +95,20 @@ struct CLITests {
         defer { directory.remove() }
         let store = "sqlite:" + directory.path("s.db")
         let register = try UAEFProcess.run(
-            ["agents", "register", "--name", "summarizer", "--kind", "echo", "--capability", "summarize", "--config", #"{"model": "small"}"#, "--store", store],
+            [
+                "agents", "register", "--name", "summarizer", "--kind", "echo", "--capability", "summarize", "--config",
+                #"{"model": "small"}"#, "--store", store,
+            ],
             in: directory.url)
         #expect(register.status == 0, "\(register.stderr)")
-        let workflow = try write("name: w\ntasks:\n  - {id: s, capability: summarize, with: {text: hello}}\n", to: "w.yaml", in: directory)
-        let (process, stdoutURL, _) = try UAEFProcess.start(["run", workflow, "--json", "--store", store], in: directory.url)
+        let workflow = try write(
+            "name: w\ntasks:\n  - {id: s, capability: summarize, with: {text: hello}}\n", to: "w.yaml", in: directory)
+        let (process, stdoutURL, _) = try UAEFProcess.start(
+            ["run", workflow, "--json", "--store", store], in: directory.url)
         Thread.sleep(forTimeInterval: 1.0)
         #expect(process.isRunning, "the run waits while no agent is active")
-        #expect(try UAEFProcess.run(["agents", "activate", "summarizer", "--store", store], in: directory.url).status == 0)
+        #expect(
+            try UAEFProcess.run(["agents", "activate", "summarizer", "--store", store], in: directory.url).status == 0)
         process.waitUntilExit()
         #expect(process.terminationStatus == 0)
         let report = try JSONValue(jsonText: try String(contentsOf: stdoutURL, encoding: .utf8))
@@ -115,12 +128,16 @@ struct CLITests {
         let directory = try TemporaryDirectory("cli")
         defer { directory.remove() }
         let store = "sqlite:" + directory.path("s.db")
-        let workflow = try write("name: slow\ntasks:\n  - {id: nap, agent: sleep, with: {duration: 30s}}\n  - {id: after, agent: noop, depends_on: [nap]}\n", to: "slow.yaml", in: directory)
-        let (process, stdoutURL, _) = try UAEFProcess.start(["run", workflow, "--json", "--store", store], in: directory.url)
+        let workflow = try write(
+            "name: slow\ntasks:\n  - {id: nap, agent: sleep, with: {duration: 30s}}\n  - {id: after, agent: noop, depends_on: [nap]}\n",
+            to: "slow.yaml", in: directory)
+        let (process, stdoutURL, _) = try UAEFProcess.start(
+            ["run", workflow, "--json", "--store", store], in: directory.url)
         var runID: String?
         for _ in 0..<50 where runID == nil {
             Thread.sleep(forTimeInterval: 0.1)
-            runID = try? UAEFProcess.run(["runs", "list", "--json", "--store", store], in: directory.url).json().arrayValue?.first?["run_id"]?.stringValue
+            runID = try? UAEFProcess.run(["runs", "list", "--json", "--store", store], in: directory.url).json()
+                .arrayValue?.first?["run_id"]?.stringValue
         }
         let id = try #require(runID)
         let started = Date()
@@ -137,11 +154,13 @@ struct CLITests {
     @Test("the demo's embedded workflow is examples/invoice-processing.yaml, and the demo succeeds")
     func demo() throws {
         let example = try String(
-            contentsOf: Fixtures.packageRoot.appendingPathComponent("examples/invoice-processing.yaml"), encoding: .utf8)
+            contentsOf: Fixtures.packageRoot.appendingPathComponent("examples/invoice-processing.yaml"), encoding: .utf8
+        )
         #expect(example == DemoWorkflow.text)
         let directory = try TemporaryDirectory("demo")
         defer { directory.remove() }
-        let result = try UAEFProcess.run(["demo", "--json", "--store", "sqlite:" + directory.path("d.db")], in: directory.url)
+        let result = try UAEFProcess.run(
+            ["demo", "--json", "--store", "sqlite:" + directory.path("d.db")], in: directory.url)
         #expect(result.status == 0, "\(result.stderr)")
         let report = try result.json()
         #expect(report["tasks"]?["post_to_erp"]?["attempts"] == 2)

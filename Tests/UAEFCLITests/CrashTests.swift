@@ -31,7 +31,9 @@ struct CrashTests {
         inputs: {log: ""}
         """
 
-    @Test("after kill -9 at random moments, resume finishes the run: every task succeeded exactly once, every side effect happened")
+    @Test(
+        "after kill -9 at random moments, resume finishes the run: every task succeeded exactly once, every side effect happened"
+    )
     func killAndResume() async throws {
         let directory = try TemporaryDirectory("crash")
         defer { directory.remove() }
@@ -42,7 +44,8 @@ struct CrashTests {
             let store = "sqlite:" + directory.path("round\(round).db")
             let log = directory.path("effects\(round).log")
             FileManager.default.createFile(atPath: log, contents: nil)
-            let (process, _, _) = try UAEFProcess.start(["run", workflowPath, "--input", "log=\(log)", "--store", store], in: directory.url)
+            let (process, _, _) = try UAEFProcess.start(
+                ["run", workflowPath, "--input", "log=\(log)", "--store", store], in: directory.url)
             // Kill somewhere between "just started" and "well into the fan-out".
             try await Task.sleep(for: .milliseconds(Int.random(in: 20...500, using: &generator)))
             kill(process.processIdentifier, SIGKILL)

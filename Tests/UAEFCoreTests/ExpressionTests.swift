@@ -92,9 +92,10 @@ struct ExpressionTests {
     @Test("referenced paths are found statically")
     func referencedPaths() throws {
         let expression = try Expression(parsing: "tasks.a.output.total + len(tasks['b'].output) + inputs.x[0]")
-        #expect(expression.referencedPaths.sorted { $0.joined() < $1.joined() } == [
-            ["inputs", "x"], ["tasks", "a", "output", "total"], ["tasks", "b", "output"],
-        ])
+        #expect(
+            expression.referencedPaths.sorted { $0.joined() < $1.joined() } == [
+                ["inputs", "x"], ["tasks", "a", "output", "total"], ["tasks", "b", "output"],
+            ])
     }
 
     @Test("fuzz: random token soup never crashes the parser or the evaluator")
@@ -113,7 +114,8 @@ struct ExpressionTests {
         }
         for _ in 0..<5_000 {
             let count = Int.random(in: 0...40, using: &generator)
-            let text = String((0..<count).map { _ in Character(UnicodeScalar(UInt8.random(in: 32...126, using: &generator))) })
+            let text = String(
+                (0..<count).map { _ in Character(UnicodeScalar(UInt8.random(in: 32...126, using: &generator))) })
             if let expression = try? Expression(parsing: text) { _ = try? expression.evaluate(in: context) }
         }
     }
@@ -127,8 +129,9 @@ struct TemplateTests {
     func typing() throws {
         #expect(try Template(parsing: "${{ inputs.n }}").render(in: context) == 3)
         #expect(try Template(parsing: "  ${{ inputs.items }} ").render(in: context) == ["a", "b"])
-        #expect(try Template(parsing: "n=${{ inputs.n }} items=${{ inputs.items }}").render(in: context)
-            == "n=3 items=[\"a\",\"b\"]")
+        #expect(
+            try Template(parsing: "n=${{ inputs.n }} items=${{ inputs.items }}").render(in: context)
+                == "n=3 items=[\"a\",\"b\"]")
         #expect(try Template(parsing: "${{ item }}-${{ index }}").render(in: context) == "x-0")
         #expect(try Template(parsing: "${{ '}}' }}").render(in: context) == "}}")
     }

@@ -75,33 +75,64 @@ struct WorkflowParserTests {
     @Test(
         "each error names the file, the line, the field and what is valid",
         arguments: [
-            ("name: x\ntasks:\n  - id: a\n    agent: noop\n    colour: red\n",
-             "wf.yaml:5: tasks[0].colour: unknown key 'colour'; valid keys here:"),
-            ("name: x\ntasks:\n  - id: a\n    agent: noop\n  - id: a\n    agent: noop\n",
-             "wf.yaml:5: tasks[1].id: duplicate task id \"a\""),
-            ("name: x\ntasks:\n  - id: a\n    agent: noop\n    depends_on: [b]\n",
-             "wf.yaml:3: tasks[0].depends_on[0]: unknown task \"b\""),
-            ("name: x\ntasks:\n  - id: a\n    agent: noop\n    depends_on: [c]\n  - id: b\n    agent: noop\n    depends_on: [a]\n  - id: c\n    agent: noop\n    depends_on: [b]\n",
-             "dependency cycle: a -> b -> c -> a"),
-            ("name: x\ntasks:\n  - id: a\n    agent: teleport\n",
-             "wf.yaml:4: tasks[0].agent: unknown agent kind \"teleport\"; built-in kinds: echo, noop, sleep"),
-            ("name: x\ntasks:\n  - id: a\n    capability: translate\n",
-             "tasks[0].capability: no registered agent has capability \"translate\"; registered: extract"),
-            ("name: x\ntasks:\n  - id: a\n    agent: noop\n    timeout: 10 sec\n",
-             "wf.yaml:5: tasks[0].timeout: \"10 sec\" is not a duration; expected a whole number with a unit"),
-            ("name: x\ntasks:\n  - id: a\n    agent: echo\n    with: {message: \"${{ inputs. }}\"}\n",
-             "tasks[0].with.message: invalid expression: expected a field name"),
-            ("name: x\ntasks:\n  - id: a\n    agent: noop\n    retry: {max_attempts: zero}\n",
-             "tasks[0].retry.max_attempts: expected a whole number from 1 to 1000, found \"zero\""),
+            (
+                "name: x\ntasks:\n  - id: a\n    agent: noop\n    colour: red\n",
+                "wf.yaml:5: tasks[0].colour: unknown key 'colour'; valid keys here:"
+            ),
+            (
+                "name: x\ntasks:\n  - id: a\n    agent: noop\n  - id: a\n    agent: noop\n",
+                "wf.yaml:5: tasks[1].id: duplicate task id \"a\""
+            ),
+            (
+                "name: x\ntasks:\n  - id: a\n    agent: noop\n    depends_on: [b]\n",
+                "wf.yaml:3: tasks[0].depends_on[0]: unknown task \"b\""
+            ),
+            (
+                "name: x\ntasks:\n  - id: a\n    agent: noop\n    depends_on: [c]\n  - id: b\n    agent: noop\n    depends_on: [a]\n  - id: c\n    agent: noop\n    depends_on: [b]\n",
+                "dependency cycle: a -> b -> c -> a"
+            ),
+            (
+                "name: x\ntasks:\n  - id: a\n    agent: teleport\n",
+                "wf.yaml:4: tasks[0].agent: unknown agent kind \"teleport\"; built-in kinds: echo, noop, sleep"
+            ),
+            (
+                "name: x\ntasks:\n  - id: a\n    capability: translate\n",
+                "tasks[0].capability: no registered agent has capability \"translate\"; registered: extract"
+            ),
+            (
+                "name: x\ntasks:\n  - id: a\n    agent: noop\n    timeout: 10 sec\n",
+                "wf.yaml:5: tasks[0].timeout: \"10 sec\" is not a duration; expected a whole number with a unit"
+            ),
+            (
+                "name: x\ntasks:\n  - id: a\n    agent: echo\n    with: {message: \"${{ inputs. }}\"}\n",
+                "tasks[0].with.message: invalid expression: expected a field name"
+            ),
+            (
+                "name: x\ntasks:\n  - id: a\n    agent: noop\n    retry: {max_attempts: zero}\n",
+                "tasks[0].retry.max_attempts: expected a whole number from 1 to 1000, found \"zero\""
+            ),
             ("name: x\ntasks:\n  - id: A!\n    agent: noop\n", "\"A!\" is not a valid task id; use [a-z0-9_-]+"),
             ("tasks:\n  - id: a\n    agent: noop\n", "name: required"),
-            ("name: x\ntasks:\n  - id: a\n    agent: sleep\n", "tasks[0].with.duration: required by agent kind 'sleep'"),
-            ("name: x\ntasks:\n  - id: a\n    agent: noop\n    trigger: sometimes\n", "unknown trigger \"sometimes\"; valid: none_failed"),
-            ("name: x\ntasks:\n  - id: a\n    agent: noop\n  - id: b\n    agent: echo\n    with: {value: \"${{ tasks.a.output }}\"}\n",
-             "reads tasks.a but does not depend on 'a'"),
-            ("name: x\ntasks:\n  - id: a\n    agent: echo\n    with: {value: \"${{ item }}\"}\n", "unknown name 'item'"),
-            ("name: x\ninputs: {n: 1}\ntasks:\n  - id: a\n    agent: echo\n    with: {value: \"${{ inputs.m }}\"}\n",
-             "unknown input 'm'; declared inputs: n"),
+            (
+                "name: x\ntasks:\n  - id: a\n    agent: sleep\n",
+                "tasks[0].with.duration: required by agent kind 'sleep'"
+            ),
+            (
+                "name: x\ntasks:\n  - id: a\n    agent: noop\n    trigger: sometimes\n",
+                "unknown trigger \"sometimes\"; valid: none_failed"
+            ),
+            (
+                "name: x\ntasks:\n  - id: a\n    agent: noop\n  - id: b\n    agent: echo\n    with: {value: \"${{ tasks.a.output }}\"}\n",
+                "reads tasks.a but does not depend on 'a'"
+            ),
+            (
+                "name: x\ntasks:\n  - id: a\n    agent: echo\n    with: {value: \"${{ item }}\"}\n",
+                "unknown name 'item'"
+            ),
+            (
+                "name: x\ninputs: {n: 1}\ntasks:\n  - id: a\n    agent: echo\n    with: {value: \"${{ inputs.m }}\"}\n",
+                "unknown input 'm'; declared inputs: n"
+            ),
             ("name: x\ntasks: [\n", "wf.yaml:3: not valid YAML or JSON"),
             ("name: x\ntasks:\n  - id: a\n    agent: noop\n    capability: extract\n", "has both agent and capability"),
         ])
@@ -112,13 +143,15 @@ struct WorkflowParserTests {
 
     @Test("validation reports every problem at once")
     func allProblems() {
-        let found = issues("name: x\nversion: 0\ntasks:\n  - id: a\n    agent: nope\n  - id: b\n    agent: noop\n    timeout: soon\n")
+        let found = issues(
+            "name: x\nversion: 0\ntasks:\n  - id: a\n    agent: nope\n  - id: b\n    agent: noop\n    timeout: soon\n")
         #expect(found.count == 3, "\(found)")
     }
 
     @Test("retry delays grow exponentially up to the cap")
     func backoff() {
-        let policy = RetryPolicy(maxAttempts: 10, backoff: .milliseconds(100), maxBackoff: .seconds(1), multiplier: Number(2), jitter: false)
+        let policy = RetryPolicy(
+            maxAttempts: 10, backoff: .milliseconds(100), maxBackoff: .seconds(1), multiplier: Number(2), jitter: false)
         #expect(policy.delay(afterAttempt: 1, unit: 0) == .milliseconds(100))
         #expect(policy.delay(afterAttempt: 2, unit: 0) == .milliseconds(200))
         #expect(policy.delay(afterAttempt: 4, unit: 0) == .milliseconds(800))

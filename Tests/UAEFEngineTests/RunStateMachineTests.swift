@@ -16,7 +16,8 @@ struct Harness {
         let definition = try Fixtures.workflow(yaml, capabilities: capabilities)
         machine = RunStateMachine(definition: definition, run: Fixtures.run(definition), tasks: [], attempts: [])
         environment = EngineEnvironment(
-            now: Date(timeIntervalSince1970: 1_800_000_000), random: SeededRandom(seed: 7), agents: AgentPool(agents: agents))
+            now: Date(timeIntervalSince1970: 1_800_000_000), random: SeededRandom(seed: 7),
+            agents: AgentPool(agents: agents))
     }
 
     @discardableResult
@@ -41,7 +42,8 @@ struct Harness {
         var pending = Harness.started(actions)
         while let request = pending.first {
             pending.removeFirst()
-            pending += Harness.started(handle(.attemptFinished(key: request.key, attempt: request.attempt, result: result(request))))
+            pending += Harness.started(
+                handle(.attemptFinished(key: request.key, attempt: request.attempt, result: result(request))))
         }
     }
 }
@@ -139,7 +141,8 @@ struct RunStateMachineTests {
               - {id: a, agent: noop, retry: {max_attempts: 2, backoff: 1s, jitter: false}}
             """)
         harness.handle(.start)
-        let retry = harness.handle(.attemptFinished(key: "a", attempt: 1, result: .failed(message: "flaky", retryable: true)))
+        let retry = harness.handle(
+            .attemptFinished(key: "a", attempt: 1, result: .failed(message: "flaky", retryable: true)))
         let due = harness.environment.now.addingTimeInterval(1)
         #expect(retry == [.scheduleRetry(key: "a", at: due)])
         #expect(harness.status("a") == .retrying)
@@ -147,7 +150,8 @@ struct RunStateMachineTests {
         let second = Harness.started(harness.handle(.retryDue(key: "a")))
         #expect(second.map(\.attempt) == [2])
         #expect(second.first?.idempotencyKey == "run_test/a/2")
-        let end = harness.handle(.attemptFinished(key: "a", attempt: 2, result: .failed(message: "still flaky", retryable: true)))
+        let end = harness.handle(
+            .attemptFinished(key: "a", attempt: 2, result: .failed(message: "still flaky", retryable: true)))
         #expect(end.contains(.runFinished(.failed)))
         #expect(harness.machine.tasks["a"]?.attempts == 2)
         #expect(harness.machine.tasks["a"]?.error == "still flaky")
@@ -164,7 +168,8 @@ struct RunStateMachineTests {
 
     @Test("a timed-out attempt records task.timed_out and is retried")
     func timeout() throws {
-        var harness = try Harness("name: t\ntasks:\n  - {id: a, agent: noop, timeout: 50ms, retry: {max_attempts: 2}}\n")
+        var harness = try Harness(
+            "name: t\ntasks:\n  - {id: a, agent: noop, timeout: 50ms, retry: {max_attempts: 2}}\n")
         let started = Harness.started(harness.handle(.start))
         #expect(started.first?.timeout == .milliseconds(50))
         harness.handle(.attemptFinished(key: "a", attempt: 1, result: .timedOut(after: .milliseconds(50))))
@@ -175,7 +180,8 @@ struct RunStateMachineTests {
 
     @Test("cancelling a run cancels its running attempts and everything not yet run")
     func cancel() throws {
-        var harness = try Harness("name: c\ntasks:\n  - {id: a, agent: noop}\n  - {id: b, agent: noop, depends_on: [a]}\n")
+        var harness = try Harness(
+            "name: c\ntasks:\n  - {id: a, agent: noop}\n  - {id: b, agent: noop, depends_on: [a]}\n")
         harness.handle(.start)
         let actions = harness.handle(.cancel(actor: "cli:alice", reason: "changed my mind"))
         #expect(actions.contains(.cancelAttempt(key: "a")))
@@ -201,7 +207,9 @@ struct RunStateMachineTests {
         var pending = started.reversed().map { $0 }
         var next: [AttemptRequest] = []
         while let request = pending.popLast() {
-            next += Harness.started(harness.handle(.attemptFinished(key: request.key, attempt: 1, result: .succeeded(.object(request.parameters)))))
+            next += Harness.started(
+                harness.handle(
+                    .attemptFinished(key: request.key, attempt: 1, result: .succeeded(.object(request.parameters)))))
         }
         #expect(harness.machine.tasks["each"]?.output == [["v": 30, "i": 0], ["v": 10, "i": 1], ["v": 20, "i": 2]])
         #expect(next.first?.parameters["all"]?.arrayValue?.count == 3)
@@ -209,7 +217,8 @@ struct RunStateMachineTests {
 
     @Test("an empty for_each succeeds with an empty list")
     func emptyFanOut() throws {
-        var harness = try Harness("name: f\ninputs: {items: []}\ntasks:\n  - {id: each, agent: noop, for_each: \"${{ inputs.items }}\"}\n")
+        var harness = try Harness(
+            "name: f\ninputs: {items: []}\ntasks:\n  - {id: each, agent: noop, for_each: \"${{ inputs.items }}\"}\n")
         #expect(harness.handle(.start).contains(.runFinished(.succeeded)))
         #expect(harness.machine.tasks["each"]?.output == [])
     }
@@ -221,7 +230,8 @@ struct RunStateMachineTests {
         var harness = try Harness(yaml)
         let first = Harness.started(harness.handle(.start))
         #expect(first.count == 2)
-        let next = Harness.started(harness.handle(.attemptFinished(key: first[0].key, attempt: 1, result: .succeeded(.null))))
+        let next = Harness.started(
+            harness.handle(.attemptFinished(key: first[0].key, attempt: 1, result: .succeeded(.null))))
         #expect(next.count == 1)
     }
 
@@ -248,7 +258,8 @@ struct RunStateMachineTests {
 
     @Test("after a crash, a task that was running counts the lost attempt and is retried; finished tasks never rerun")
     func recovery() throws {
-        let yaml = "name: r\ntasks:\n  - {id: done, agent: noop}\n  - {id: cut, agent: noop, depends_on: [done], retry: {max_attempts: 3, backoff: 10ms, jitter: false}}\n"
+        let yaml =
+            "name: r\ntasks:\n  - {id: done, agent: noop}\n  - {id: cut, agent: noop, depends_on: [done], retry: {max_attempts: 3, backoff: 10ms, jitter: false}}\n"
         var harness = try Harness(yaml)
         harness.completeAll(harness.handle(.start)) { request in
             request.key == "done" ? .succeeded(.null) : .failed(message: "never delivered", retryable: true)
@@ -272,7 +283,8 @@ struct RunStateMachineTests {
 
     @Test("a when or with that fails to evaluate fails the task with the reason")
     func evaluationErrors() throws {
-        var harness = try Harness("name: e\ninputs: {x: 1}\ntasks:\n  - {id: a, agent: echo, with: {v: \"${{ inputs.x / 0 }}\"}}\n")
+        var harness = try Harness(
+            "name: e\ninputs: {x: 1}\ntasks:\n  - {id: a, agent: echo, with: {v: \"${{ inputs.x / 0 }}\"}}\n")
         harness.handle(.start)
         #expect(harness.status("a") == .failed)
         #expect(harness.machine.tasks["a"]?.error == "with: division by zero")
@@ -294,7 +306,8 @@ struct FanOutRecoveryTests {
     @Test("a fanned-out parent left running by a crash is not an attempt: only its instances are retried")
     func fanOutParentSurvivesRestart() throws {
         var harness = try Harness(
-            "name: f\ntasks:\n  - {id: each, agent: noop, for_each: [1, 2], retry: {max_attempts: 3, backoff: 10ms, jitter: false}}\n")
+            "name: f\ntasks:\n  - {id: each, agent: noop, for_each: [1, 2], retry: {max_attempts: 3, backoff: 10ms, jitter: false}}\n"
+        )
         harness.handle(.start)
         var run = harness.machine.run
         run.status = .running

@@ -10,7 +10,9 @@ struct SQLiteStoreTests {
     let now = Date(timeIntervalSince1970: 1_800_000_000)
 
     func event(_ type: String, _ n: Int) -> EventDraft {
-        EventDraft(id: "evt_\(type)_\(n)", time: now, type: type, actor: "test", tenant: "default", subject: "s", data: ["n": .number(Number(n))])
+        EventDraft(
+            id: "evt_\(type)_\(n)", time: now, type: type, actor: "test", tenant: "default", subject: "s",
+            data: ["n": .number(Number(n))])
     }
 
     func run(_ id: String, status: RunStatus = .pending, owner: String? = nil, lease: Date? = nil) -> RunRecord {
@@ -63,7 +65,8 @@ struct SQLiteStoreTests {
         var create = ChangeSet()
         create.runs = [run("run_a", owner: "h/1", lease: now.addingTimeInterval(60))]
         try await store.commit(create)
-        _ = try await store.requestCancel(of: RunID("run_a"), tenant: "default", event: event("run.cancel_requested", 0))
+        _ = try await store.requestCancel(
+            of: RunID("run_a"), tenant: "default", event: event("run.cancel_requested", 0))
         var update = ChangeSet()
         update.runs = [run("run_a", status: .running)]
         try await store.commit(update)
@@ -93,7 +96,9 @@ struct SQLiteStoreTests {
         #expect(claimed.map(\.rawValue) == ["run_dead", "run_expired", "run_free"])
         let cancelled = try await store.renewLeases(owner: "h/9", runs: claimed, expiresAt: now.addingTimeInterval(30))
         #expect(cancelled.isEmpty)
-        #expect(try await store.claim(RunID("run_live"), owner: "h/9", now: now, expiresAt: now, isOwnerAlive: { _ in true }) == false)
+        #expect(
+            try await store.claim(
+                RunID("run_live"), owner: "h/9", now: now, expiresAt: now, isOwnerAlive: { _ in true }) == false)
     }
 
     @Test("agent metrics come from attempts: counts, running now, nearest-rank p50 and p95")
