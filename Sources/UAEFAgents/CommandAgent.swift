@@ -1,5 +1,7 @@
 import Foundation
 import Logging
+import Subprocess
+import SystemPackage
 import UAEFCore
 import UAEFEngine
 
@@ -8,9 +10,11 @@ import UAEFEngine
 /// The output is stdout parsed as JSON when it is JSON, else `{"stdout": …}`. A non-zero exit
 /// fails the attempt with the exit code and the tail of stderr. The program also gets
 /// `UAEF_RUN_ID`, `UAEF_TASK`, `UAEF_ATTEMPT` and `UAEF_IDEMPOTENCY_KEY` in its environment.
-/// Cancellation (timeout, run cancelled) sends SIGTERM, then SIGKILL after two seconds.
+/// Cancellation (timeout, run cancelled) sends SIGTERM, then SIGKILL after two seconds. The
+/// program starts with default signal handling and nothing blocked, whatever this process's
+/// threads have blocked.
 public struct CommandAgent: AgentKind {
-    /// The most stdout read back (larger output fails the attempt).
+    /// The most stdout, and the most stderr, read back (more fails the attempt).
     public static let maximumOutputBytes = 16 << 20
 
     public init() {}
@@ -21,49 +25,46 @@ public struct CommandAgent: AgentKind {
 
     public func execute(_ request: AttemptRequest, logger: Logger) async throws -> JSONValue {
         let invocation = try Invocation(request)
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("uaef-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let stdoutURL = directory.appendingPathComponent("stdout")
-        let stderrURL = directory.appendingPathComponent("stderr")
-        let stdinURL = directory.appendingPathComponent("stdin")
-        FileManager.default.createFile(atPath: stdoutURL.path, contents: nil)
-        FileManager.default.createFile(atPath: stderrURL.path, contents: nil)
-        FileManager.default.createFile(atPath: stdinURL.path, contents: Data(invocation.stdin.utf8))
-
-        let process = Process()
-        process.executableURL = invocation.executable
-        process.arguments = invocation.arguments
-        var environment = ProcessInfo.processInfo.environment.merging(invocation.environment) { _, new in new }
+        var environment: [Environment.Key: String?] = [:]
+        for (name, value) in invocation.environment { environment[Environment.Key(stringLiteral: name)] = value }
         environment["UAEF_RUN_ID"] = request.runID.rawValue
         environment["UAEF_TASK"] = request.key
         environment["UAEF_ATTEMPT"] = String(request.attempt)
         environment["UAEF_IDEMPOTENCY_KEY"] = request.idempotencyKey
-        process.environment = environment
-        if let cwd = invocation.directory { process.currentDirectoryURL = URL(fileURLWithPath: cwd) }
-        process.standardInput = try FileHandle(forReadingFrom: stdinURL)
-        process.standardOutput = try FileHandle(forWritingTo: stdoutURL)
-        process.standardError = try FileHandle(forWritingTo: stderrURL)
-
-        let exit = try await ProcessExecution.run(process)
-        let stdout = try Data(contentsOf: stdoutURL)
-        guard stdout.count <= Self.maximumOutputBytes else {
-            throw AgentFailure("command wrote \(stdout.count) bytes to stdout; the limit is \(Self.maximumOutputBytes)")
+        var options = PlatformOptions()
+        options.teardownSequence = [.gracefulShutDown(allowedDurationToNextStep: .seconds(2))]
+        let result: ExecutionResult<Void, BytesOutput, BytesOutput>
+        do {
+            result = try await Subprocess.run(
+                invocation.executable, arguments: Arguments(invocation.arguments),
+                environment: .inherit.updating(environment),
+                workingDirectory: invocation.directory.map { FilePath($0) }, platformOptions: options,
+                input: .string(invocation.stdin), output: .bytes(limit: Self.maximumOutputBytes),
+                error: .bytes(limit: Self.maximumOutputBytes))
+        } catch is CancellationError {
+            throw CancellationError()
+        } catch {
+            throw AgentFailure("command \(invocation.program) could not run: \(error)")
         }
-        guard exit == 0 else {
-            let stderr = (try? Data(contentsOf: stderrURL)) ?? Data()
-            let tail = String(decoding: stderr.suffix(2000), as: UTF8.self).trimmingCharacters(
-                in: .whitespacesAndNewlines)
-            throw AgentFailure("command exited with code \(exit)" + (tail.isEmpty ? "" : ": \(tail)"))
+        guard case .exited(let code) = result.terminationStatus, code == 0 else {
+            let tail = String(decoding: result.standardError.suffix(2000), as: UTF8.self)
+                .trimmingCharacters(in: .whitespacesAndNewlines)
+            let how: String
+            switch result.terminationStatus {
+            case .exited(let code): how = "exited with code \(code)"
+            case .signaled(let signal): how = "was killed by signal \(signal)"
+            }
+            throw AgentFailure("command \(how)" + (tail.isEmpty ? "" : ": \(tail)"))
         }
-        let text = String(decoding: stdout, as: UTF8.self)
+        let text = String(decoding: result.standardOutput, as: UTF8.self)
         if let json = try? JSONValue(jsonText: text.trimmingCharacters(in: .whitespacesAndNewlines)) { return json }
         return ["stdout": .string(text)]
     }
 
     /// The validated parameters of one invocation.
     struct Invocation {
-        var executable: URL
+        var program: String
+        var executable: Executable
         var arguments: [String]
         var environment: [String: String]
         var directory: String?
@@ -75,6 +76,7 @@ public struct CommandAgent: AgentKind {
             guard !argv.isEmpty, strings.count == argv.count else {
                 throw AgentFailure("command: `command` must be a non-empty list of strings (argv)", retryable: false)
             }
+            program = strings[0]
             executable = try Self.resolve(strings[0])
             arguments = Array(strings.dropFirst())
             environment = [:]
@@ -92,39 +94,15 @@ public struct CommandAgent: AgentKind {
             }
         }
 
-        /// Finds a program by path, or by name on `PATH`.
-        static func resolve(_ program: String) throws -> URL {
-            if program.contains("/") { return URL(fileURLWithPath: program) }
+        /// Finds a program by path, or by name on `PATH`, so a missing one fails without retry.
+        static func resolve(_ program: String) throws -> Executable {
+            if program.contains("/") { return .path(FilePath(program)) }
             let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
             for directory in path.split(separator: ":") {
                 let candidate = "\(directory)/\(program)"
-                if FileManager.default.isExecutableFile(atPath: candidate) { return URL(fileURLWithPath: candidate) }
+                if FileManager.default.isExecutableFile(atPath: candidate) { return .path(FilePath(candidate)) }
             }
             throw AgentFailure("command: program \"\(program)\" was not found on PATH", retryable: false)
-        }
-    }
-}
-
-/// Waits for a child process, terminating it when the waiting task is cancelled.
-enum ProcessExecution {
-    static func run(_ process: Process) async throws -> Int32 {
-        let exited = AsyncStream<Int32>.makeStream(of: Int32.self, bufferingPolicy: .bufferingNewest(1))
-        process.terminationHandler = { finished in
-            exited.continuation.yield(finished.terminationStatus)
-            exited.continuation.finish()
-        }
-        do {
-            try process.run()
-        } catch {
-            throw AgentFailure("command could not start: \(error.localizedDescription)", retryable: false)
-        }
-        let pid = process.processIdentifier
-        return try await withTaskCancellationHandler {
-            for await status in exited.stream { return status }
-            throw CancellationError()
-        } onCancel: {
-            kill(pid, SIGTERM)
-            DispatchQueue.global().asyncAfter(deadline: .now() + 2) { kill(pid, SIGKILL) }
         }
     }
 }
