@@ -32,7 +32,8 @@ public struct Engine: Sendable {
         return try WorkflowParser.parse(text, file: file, catalog: kinds.catalog(capabilities: capabilities))
     }
 
-    /// Creates a run. With `execute` false it waits for any runner; otherwise this process holds its lease.
+    /// Creates a run. With `leased` this process holds its lease and is expected to execute it;
+    /// otherwise it waits for any runner (`uaef resume`, later `uaef worker`).
     public func submit(
         _ definition: WorkflowDefinition, file: String, inputs: [String], actor: String, leased: Bool
     ) async throws -> RunID {
@@ -57,11 +58,11 @@ public struct Engine: Sendable {
         try await runner.execute(runs, tenant: tenant, definitions: definitions, progress: progress)
     }
 
-    /// Takes over every unfinished run no live process holds and executes them until they end.
+    /// Takes over every unfinished run of the tenant that no live process holds and executes them until they end.
     public func resume(progress: (@Sendable (Runner.Progress) -> Void)? = nil) async throws -> [RunID: RunStatus] {
         let now = Date()
         let claimed = try await store.claimUnfinishedRuns(
-            owner: configuration.owner, now: now,
+            tenant: tenant, owner: configuration.owner, now: now,
             expiresAt: now.addingTimeInterval(Double(configuration.leaseDuration.milliseconds) / 1000),
             isOwnerAlive: ProcessIdentity.isAlive)
         return try await execute(claimed, progress: progress)

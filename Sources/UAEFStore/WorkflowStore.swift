@@ -22,12 +22,13 @@ public protocol WorkflowStore: Sendable {
     /// Runs, newest first, optionally with one status.
     func runs(tenant: String, status: RunStatus?, limit: Int) async throws -> [RunRecord]
 
-    /// Takes the lease of every unfinished run that no live process holds, for `owner` until `expiresAt`.
+    /// Takes the lease of every unfinished run of `tenant` that no live process holds, for `owner`
+    /// until `expiresAt`.
     ///
     /// `isOwnerAlive` tells whether a lease holder recorded on this machine is still running, so a
     /// crashed process's runs are taken over at once instead of after the lease expires.
     func claimUnfinishedRuns(
-        owner: String, now: Date, expiresAt: Date, isOwnerAlive: @Sendable (String) -> Bool
+        tenant: String, owner: String, now: Date, expiresAt: Date, isOwnerAlive: @Sendable (String) -> Bool
     ) async throws -> [RunID]
 
     /// Takes the lease of one unfinished run when no live process holds it; false otherwise.

@@ -124,12 +124,16 @@ public final class SQLiteStore: WorkflowStore {
     }
 
     public func claimUnfinishedRuns(
-        owner: String, now: Date, expiresAt: Date, isOwnerAlive: @Sendable (String) -> Bool
+        tenant: String, owner: String, now: Date, expiresAt: Date, isOwnerAlive: @Sendable (String) -> Bool
     ) async throws -> [RunID] {
         try await pool.write { db in
             let rows = try Row.fetchAll(
                 db,
-                sql: "SELECT id, owner, lease_expires_at FROM runs WHERE status IN ('pending', 'running') ORDER BY id")
+                sql: """
+                    SELECT id, owner, lease_expires_at FROM runs
+                    WHERE tenant = ? AND status IN ('pending', 'running') ORDER BY id
+                    """,
+                arguments: [tenant])
             return try rows.filter {
                 try Self.claim($0, owner: owner, now: now, expiresAt: expiresAt, isOwnerAlive: isOwnerAlive, in: db)
             }

@@ -77,7 +77,7 @@ struct SQLiteStoreTests {
         #expect(try await store.snapshot(of: RunID("run_a"), tenant: "other") == nil)
     }
 
-    @Test("unfinished runs are claimed unless a live holder's lease is current")
+    @Test("a tenant's unfinished runs are claimed unless a live holder's lease is current")
     func leases() async throws {
         let directory = try TemporaryDirectory("store")
         defer { directory.remove() }
@@ -90,9 +90,12 @@ struct SQLiteStoreTests {
             run("run_free"),
             run("run_done", status: .succeeded),
         ]
+        var foreign = run("run_other_tenant")
+        foreign.tenant = "other"
+        changes.runs.append(foreign)
         try await store.commit(changes)
         let claimed = try await store.claimUnfinishedRuns(
-            owner: "h/9", now: now, expiresAt: now.addingTimeInterval(15), isOwnerAlive: { $0 == "h/1" })
+            tenant: "default", owner: "h/9", now: now, expiresAt: now.addingTimeInterval(15), isOwnerAlive: { $0 == "h/1" })
         #expect(claimed.map(\.rawValue) == ["run_dead", "run_expired", "run_free"])
         let cancelled = try await store.renewLeases(owner: "h/9", runs: claimed, expiresAt: now.addingTimeInterval(30))
         #expect(cancelled.isEmpty)
