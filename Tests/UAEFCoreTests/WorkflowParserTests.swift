@@ -202,3 +202,47 @@ struct YAMLScalarTests {
         #expect(workflow.inputs["h"] == "1-2")
     }
 }
+
+@Suite("Agents files")
+struct AgentFileParserTests {
+    let kinds: Set<String> = ["command", "echo"]
+
+    @Test("every agent is read with its defaults")
+    func reads() throws {
+        let specs = try AgentFileParser.parse(
+            """
+            agents:
+              - name: extractor
+                kind: command
+                capabilities: [extract, ocr]
+                config: {command: [python3, extract.py]}
+                max_concurrency: 4
+                activate: true
+              - {name: notifier, kind: echo, capabilities: [notify]}
+            """, file: "agents.yaml", kinds: kinds)
+        #expect(specs.map(\.name) == ["extractor", "notifier"])
+        #expect(specs[0].capabilities == ["extract", "ocr"])
+        #expect(specs[0].configuration["command"] == ["python3", "extract.py"])
+        #expect(specs[0].maxConcurrency == 4 && specs[0].activate)
+        #expect(specs[1].maxConcurrency == 1 && !specs[1].activate)
+    }
+
+    @Test("problems are reported together with lines, and nothing is returned")
+    func problems() {
+        do {
+            _ = try AgentFileParser.parse(
+                """
+                agents:
+                  - {name: a, kind: teleport, capabilities: [x]}
+                  - {name: b, kind: echo, capabilities: []}
+                  - {name: a, kind: echo, capabilities: [y], colour: red}
+                """, file: "agents.yaml", kinds: kinds)
+            Issue.record("expected a validation failure")
+        } catch {
+            let text = error.issues.map(\.description)
+            #expect(text.contains { $0.contains("agents.yaml:2: agents[0]: unknown kind \"teleport\"; kinds: command, echo") }, "\(text)")
+            #expect(text.contains { $0.contains("agents.yaml:3: agents[1]: needs at least one capability") }, "\(text)")
+            #expect(text.contains { $0.contains("agents[2].colour: unknown key 'colour'") }, "\(text)")
+        }
+    }
+}
