@@ -14,15 +14,31 @@ struct EngineOptions: ParsableArguments {
     @Option(name: .long, help: "Attempts executing at once in this process.")
     var maxConcurrency: Int = 64
 
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Log level on standard error: trace, debug, info, notice, warning, error, critical. Default: $UAEF_LOG_LEVEL, else warning.",
+            valueName: "level"))
+    var logLevel: String?
+
     func validate() throws {
         guard maxConcurrency >= 1 else { throw ValidationError("--max-concurrency must be at least 1") }
+        guard resolvedLogLevel != nil else {
+            let valid = Logger.Level.allCases.map(\.rawValue).joined(separator: ", ")
+            throw ValidationError("log level \(logLevel ?? "") is not one of \(valid)")
+        }
+    }
+
+    /// The log level after flag and environment.
+    private var resolvedLogLevel: Logger.Level? {
+        Logger.Level(rawValue: logLevel ?? ProcessInfo.processInfo.environment["UAEF_LOG_LEVEL"] ?? "warning")
     }
 
     func engine() throws -> Engine {
         var configuration = Runner.Configuration()
         configuration.maxConcurrency = maxConcurrency
-        var logger = Logger(label: "uaef")
-        logger.logLevel = .warning
+        var logger = Logger(label: "uaef") { StreamLogHandler.standardError(label: $0) }
+        logger.logLevel = resolvedLogLevel ?? .warning
         return Engine(
             store: try storeOptions.open(), kinds: BuiltInAgents.registry, tenant: storeOptions.tenant,
             configuration: configuration, logger: logger)

@@ -145,7 +145,14 @@ public struct Runner: Sendable {
                     inputs = next
                 }
                 try await store.commit(changes)
-                for (id, action) in actions { execution.perform(action, run: id) }
+                logger.trace(
+                    "committed", metadata: ["events": "\(changes.events.count)", "tasks": "\(changes.tasks.count)"])
+                for (id, action) in actions {
+                    if case .runFinished(let status) = action {
+                        logger.info("run finished", metadata: ["run.id": "\(id)", "status": "\(status.rawValue)"])
+                    }
+                    execution.perform(action, run: id)
+                }
                 if let progress { progress(Runner.progress(of: machines)) }
             }
             group.cancelAll()
@@ -168,11 +175,21 @@ public struct Runner: Sendable {
 
     /// Executes one attempt, mapping what the agent threw to a result.
     static func perform(_ kind: any AgentKind, _ request: AttemptRequest, logger: Logger) async -> AttemptResult {
+        var logger = logger
+        logger[metadataKey: "run.id"] = "\(request.runID)"
+        logger[metadataKey: "task.key"] = "\(request.key)"
+        logger[metadataKey: "attempt"] = "\(request.attempt)"
+        logger.debug("attempt started", metadata: ["kind": "\(request.kind)"])
         do {
-            return .succeeded(try await kind.execute(request, logger: logger))
+            let output = try await kind.execute(request, logger: logger)
+            logger.debug("attempt succeeded")
+            return .succeeded(output)
         } catch let failure as AgentFailure {
+            logger.info(
+                "attempt failed", metadata: ["error": "\(failure.message)", "retryable": "\(failure.retryable)"])
             return .failed(message: failure.message, retryable: failure.retryable)
         } catch {
+            logger.info("attempt failed", metadata: ["error": "\(error)"])
             return .failed(message: "\(error)", retryable: true)
         }
     }

@@ -240,7 +240,10 @@ struct AgentFileParserTests {
             Issue.record("expected a validation failure")
         } catch {
             let text = error.issues.map(\.description)
-            #expect(text.contains { $0.contains("agents.yaml:2: agents[0]: unknown kind \"teleport\"; kinds: command, echo") }, "\(text)")
+            #expect(
+                text.contains {
+                    $0.contains("agents.yaml:2: agents[0]: unknown kind \"teleport\"; kinds: command, echo")
+                }, "\(text)")
             #expect(text.contains { $0.contains("agents.yaml:3: agents[1]: needs at least one capability") }, "\(text)")
             #expect(text.contains { $0.contains("agents[2].colour: unknown key 'colour'") }, "\(text)")
         }

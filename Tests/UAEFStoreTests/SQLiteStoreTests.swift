@@ -95,7 +95,8 @@ struct SQLiteStoreTests {
         changes.runs.append(foreign)
         try await store.commit(changes)
         let claimed = try await store.claimUnfinishedRuns(
-            tenant: "default", owner: "h/9", now: now, expiresAt: now.addingTimeInterval(15), isOwnerAlive: { $0 == "h/1" })
+            tenant: "default", owner: "h/9", now: now, expiresAt: now.addingTimeInterval(15),
+            isOwnerAlive: { $0 == "h/1" })
         #expect(claimed.map(\.rawValue) == ["run_dead", "run_expired", "run_free"])
         let cancelled = try await store.renewLeases(owner: "h/9", runs: claimed, expiresAt: now.addingTimeInterval(30))
         #expect(cancelled.isEmpty)
