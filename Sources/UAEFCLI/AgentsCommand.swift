@@ -93,28 +93,35 @@ struct AgentsCommand: AsyncParsableCommand {
     struct Activate: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Let an agent take work.")
         @Argument(help: "The agent's id or name.") var agent: String
+        @Flag(help: "Print the agent as JSON.") var json = false
         @OptionGroup var storeOptions: StoreOptions
-        func run() async throws { try await AgentsCommand.move(agent, to: .active, storeOptions) }
+        func run() async throws { try await AgentsCommand.move(agent, to: .active, json: json, storeOptions) }
     }
 
     struct Suspend: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Stop giving an agent new work (attempts in flight finish).")
         @Argument(help: "The agent's id or name.") var agent: String
+        @Flag(help: "Print the agent as JSON.") var json = false
         @OptionGroup var storeOptions: StoreOptions
-        func run() async throws { try await AgentsCommand.move(agent, to: .suspended, storeOptions) }
+        func run() async throws { try await AgentsCommand.move(agent, to: .suspended, json: json, storeOptions) }
     }
 
     struct Retire: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Retire an agent for good.")
         @Argument(help: "The agent's id or name.") var agent: String
+        @Flag(help: "Print the agent as JSON.") var json = false
         @OptionGroup var storeOptions: StoreOptions
-        func run() async throws { try await AgentsCommand.move(agent, to: .retired, storeOptions) }
+        func run() async throws { try await AgentsCommand.move(agent, to: .retired, json: json, storeOptions) }
     }
 
-    static func move(_ agent: String, to status: AgentStatus, _ options: StoreOptions) async throws {
+    static func move(_ agent: String, to status: AgentStatus, json: Bool, _ options: StoreOptions) async throws {
         let record = try await registry(options).setStatus(agent, to: status, actor: CLIActor.current)
-        print("\(record.name) (\(record.id)) \(record.status.rawValue)")
+        if json {
+            Console.printJSON(AgentsCommand.json(record, metrics: nil))
+        } else {
+            print("\(record.name) (\(record.id)) \(record.status.rawValue)")
+        }
     }
 
     struct List: AsyncParsableCommand {
