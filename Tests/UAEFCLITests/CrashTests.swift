@@ -43,7 +43,7 @@ struct CrashTests {
         for round in 0..<5 {
             let store = "sqlite:" + directory.path("round\(round).db")
             let log = directory.path("effects\(round).log")
-            FileManager.default.createFile(atPath: log, contents: nil)
+            _ = FileManager.default.createFile(atPath: log, contents: nil)
             let (process, _, _) = try UAEFProcess.start(
                 ["run", workflowPath, "--input", "log=\(log)", "--store", store], in: directory.url)
             // Kill somewhere between "just started" and "well into the fan-out".
