@@ -47,7 +47,9 @@ struct EngineOptions: ParsableArguments {
 
 /// The person or program behind CLI changes, recorded as the actor of their events.
 enum CLIActor {
-    static var current: String { "cli:" + (ProcessInfo.processInfo.environment["USER"] ?? "unknown") }
+    static var current: String {
+        "cli:" + (ProcessInfo.processInfo.environment["USER"] ?? ProcessInfo.processInfo.userName)
+    }
 }
 
 /// Draws a progress bar and the tasks running now on standard error, at most ten times a second.

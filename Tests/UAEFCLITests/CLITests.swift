@@ -71,6 +71,14 @@ struct CLITests {
         #expect(report["tasks"]?["hello"]?["output"] == ["greeting": "hi false"])
         #expect(report["tasks"]?["maybe_fail"]?["output"] == ["ok": 1])
         #expect(report["tasks"]?["maybe_fail"]?["attempts"] == 1)
+        let runID = try #require(report["run_id"]?.stringValue)
+        let events = try UAEFProcess.run(["events", "--run", runID, "--json", "--store", store], in: directory.url)
+        let types = try events.stdout.split(separator: "\n").map {
+            try JSONValue(jsonText: $0)["type"]?.stringValue ?? ""
+        }
+        #expect(types.first == "run.created")
+        #expect(types.last == "run.succeeded")
+        #expect(types.filter { $0 == "task.succeeded" }.count == 2)
 
         let failed = try UAEFProcess.run(
             ["run", workflow, "--input", "should_fail=true", "--json", "--store", store], in: directory.url)

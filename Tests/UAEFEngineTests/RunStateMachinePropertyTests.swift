@@ -15,13 +15,17 @@ struct RunStateMachinePropertyTests {
         for index in 0..<count {
             var fields = ["id: t\(index)", "agent: noop"]
             let dependencies = (0..<index).filter { _ in Int.random(in: 0..<3, using: &random) == 0 }
-            if !dependencies.isEmpty { fields.append("depends_on: [\(dependencies.map { "t\($0)" }.joined(separator: ", "))]") }
+            if !dependencies.isEmpty {
+                fields.append("depends_on: [\(dependencies.map { "t\($0)" }.joined(separator: ", "))]")
+            }
             if Bool.random(using: &random) {
                 fields.append("trigger: \(TriggerRule.allCases.randomElement(using: &random)!.rawValue)")
             }
             if Int.random(in: 0..<5, using: &random) == 0 { fields.append("when: \(Bool.random(using: &random))") }
             if Int.random(in: 0..<4, using: &random) == 0 {
-                fields.append("for_each: [\((0..<Int.random(in: 0...3, using: &random)).map(String.init).joined(separator: ", "))]")
+                fields.append(
+                    "for_each: [\((0..<Int.random(in: 0...3, using: &random)).map(String.init).joined(separator: ", "))]"
+                )
             }
             fields.append("retry: {max_attempts: \(Int.random(in: 1...3, using: &random)), backoff: 10ms}")
             lines.append("  - {\(fields.joined(separator: ", "))}")
@@ -29,7 +33,8 @@ struct RunStateMachinePropertyTests {
         return lines.joined(separator: "\n")
     }
 
-    @Test("every random run ends; tasks start only after their dependencies; outcomes obey the rules", arguments: 0..<300)
+    @Test(
+        "every random run ends; tasks start only after their dependencies; outcomes obey the rules", arguments: 0..<300)
     func randomRuns(seed: UInt64) throws {
         var random = SeededRandom(seed: seed)
         let yaml = Self.randomWorkflow(using: &random)
@@ -46,7 +51,9 @@ struct RunStateMachinePropertyTests {
             case .startAttempt(let request):
                 let task = try #require(definition.task(request.taskID))
                 for dependency in task.dependsOn {
-                    #expect(harness.status(dependency)?.isTerminal == true, "\(request.key) started before \(dependency) ended")
+                    #expect(
+                        harness.status(dependency)?.isTerminal == true,
+                        "\(request.key) started before \(dependency) ended")
                 }
                 #expect(request.attempt <= task.retry.maxAttempts)
                 let result: AttemptResult =

@@ -1,0 +1,60 @@
+import ArgumentParser
+import Foundation
+import UAEFCore
+import UAEFStore
+
+struct EventsCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "events",
+        abstract: "Print the event log in order: every state change, with its seq, time, type, actor and data.",
+        discussion:
+            "One line per event, or with --json one JSON object per line (seq, id, time, type, actor, tenant, subject, data)."
+    )
+
+    @Option(help: "Start at this seq.") var from: Int64 = 0
+    @Option(help: "The most events to print.") var limit: Int = 1000
+    @Option(help: "Only events about this run (its id, or run/task subjects under it).") var run: String?
+    @Flag(help: "Print JSON lines.") var json = false
+    @OptionGroup var storeOptions: StoreOptions
+
+    func validate() throws {
+        guard from >= 0 else { throw ValidationError("--from must be 0 or more") }
+        guard limit >= 1 else { throw ValidationError("--limit must be at least 1") }
+    }
+
+    func run() async throws {
+        let store = try storeOptions.open()
+        var printed = 0
+        var next = from
+        while printed < limit {
+            let page = try await store.events(from: next, limit: 1000)
+            guard let last = page.last else { break }
+            next = last.seq + 1
+            for record in page where record.event.tenant == storeOptions.tenant && matches(record.event) {
+                print(json ? Self.json(record).jsonText : Self.line(record))
+                printed += 1
+                if printed == limit { break }
+            }
+        }
+    }
+
+    private func matches(_ event: EventDraft) -> Bool {
+        guard let run else { return true }
+        return event.subject == run || event.subject.hasPrefix(run + "/")
+    }
+
+    static func json(_ record: EventRecord) -> JSONValue {
+        [
+            "seq": .number(Number(Int(record.seq))), "id": .string(record.event.id),
+            "time": .string(Timestamp.format(record.event.time)), "type": .string(record.event.type),
+            "actor": .string(record.event.actor), "tenant": .string(record.event.tenant),
+            "subject": .string(record.event.subject), "data": .object(record.event.data),
+        ]
+    }
+
+    static func line(_ record: EventRecord) -> String {
+        let data = record.event.data.isEmpty ? "" : " " + JSONValue.object(record.event.data).jsonText
+        return
+            "\(record.seq) \(Timestamp.format(record.event.time)) \(record.event.type) \(record.event.subject) by \(record.event.actor)\(data)"
+    }
+}
