@@ -58,17 +58,7 @@ public struct Runner: Sendable {
         _ runIDs: [RunID], tenant: String, definitions: [RunID: WorkflowDefinition] = [:],
         progress: (@Sendable (Progress) -> Void)? = nil
     ) async throws -> [RunID: RunStatus] {
-        var machines: [RunID: RunStateMachine] = [:]
-        for id in runIDs {
-            guard let snapshot = try await store.snapshot(of: id, tenant: tenant) else { continue }
-            let definition =
-                try definitions[id].flatMap { $0.source == snapshot.run.workflowSource ? $0 : nil }
-                ?? WorkflowParser.parse(
-                    snapshot.run.workflowSource, file: snapshot.run.workflowFile,
-                    catalog: kinds.catalog(capabilities: nil))
-            machines[id] = RunStateMachine(
-                definition: definition, run: snapshot.run, tasks: snapshot.tasks, attempts: snapshot.attempts)
-        }
+        var machines = try await loadMachines(runIDs, tenant: tenant, definitions: definitions)
         var environment = EngineEnvironment(
             now: clock(), random: .system(), agents: AgentPool(agents: try await store.agents(tenant: tenant)),
             actor: "engine")
@@ -94,7 +84,7 @@ public struct Runner: Sendable {
                 }
                 mailbox.post(.input(id, .start))
             }
-            var lastRenewal = clock()
+            // One iteration per batch of messages: apply them all, commit once, then act.
             while machines.values.contains(where: { !$0.isFinished }), let batch = await mailbox.takeAll() {
                 environment.now = clock()
                 var inputs: [(RunID, EngineInput)] = []
@@ -107,43 +97,9 @@ public struct Runner: Sendable {
                     }
                 }
                 if tick {
-                    let active = machines.filter { !$0.value.isFinished }.map(\.key)
-                    let now = clock()
-                    if now.timeIntervalSince(lastRenewal) >= Double(configuration.pollInterval.milliseconds) / 1000 {
-                        lastRenewal = now
-                        let expiry = now.addingTimeInterval(Double(configuration.leaseDuration.milliseconds) / 1000)
-                        let cancelled = try await store.renewLeases(
-                            owner: configuration.owner, runs: active, expiresAt: expiry)
-                        for id in cancelled.sorted() {
-                            inputs.append((id, .cancel(actor: "cli", reason: "cancelled on request")))
-                        }
-                    }
-                    if machines.values.contains(where: \.hasWaitingTasks) {
-                        environment.agents.update(agents: try await store.agents(tenant: tenant))
-                        for id in active { inputs.append((id, .agentsChanged)) }
-                    }
+                    inputs += try await pollStore(machines, tenant: tenant, environment: &environment)
                 }
-                var changes = ChangeSet()
-                var actions: [(RunID, EngineAction)] = []
-                // Apply inputs; pure agents complete inline, so their start and end commit together.
-                while !inputs.isEmpty {
-                    var next: [(RunID, EngineInput)] = []
-                    for (id, input) in inputs {
-                        // Mutate in place: copying a machine out of the dictionary would copy its tasks.
-                        guard let produced = machines[id]?.handle(input, in: &environment) else { continue }
-                        for action in produced {
-                            if case .startAttempt(let request) = action, let kind = kinds[request.kind], kind.isPure {
-                                let result = await Runner.perform(kind, request, logger: logger)
-                                next.append(
-                                    (id, .attemptFinished(key: request.key, attempt: request.attempt, result: result)))
-                            } else {
-                                actions.append((id, action))
-                            }
-                        }
-                        if let taken = machines[id]?.takeChanges() { changes.append(taken) }
-                    }
-                    inputs = next
-                }
+                let (changes, actions) = await apply(inputs, to: &machines, environment: &environment)
                 try await store.commit(changes)
                 logger.trace(
                     "committed", metadata: ["events": "\(changes.events.count)", "tasks": "\(changes.tasks.count)"])
@@ -159,6 +115,72 @@ public struct Runner: Sendable {
         }
         try await store.releaseLeases(owner: configuration.owner, runs: Array(machines.keys))
         return machines.mapValues(\.run.status)
+    }
+
+    /// A state machine per run, from what the store holds.
+    private func loadMachines(
+        _ runIDs: [RunID], tenant: String, definitions: [RunID: WorkflowDefinition]
+    ) async throws -> [RunID: RunStateMachine] {
+        var machines: [RunID: RunStateMachine] = [:]
+        for id in runIDs {
+            guard let snapshot = try await store.snapshot(of: id, tenant: tenant) else { continue }
+            let definition =
+                try definitions[id].flatMap { $0.source == snapshot.run.workflowSource ? $0 : nil }
+                ?? WorkflowParser.parse(
+                    snapshot.run.workflowSource, file: snapshot.run.workflowFile,
+                    catalog: kinds.catalog(capabilities: nil))
+            machines[id] = RunStateMachine(
+                definition: definition, run: snapshot.run, tasks: snapshot.tasks, attempts: snapshot.attempts)
+        }
+        return machines
+    }
+
+    /// What changed in the store since the last poll: renews this process's leases, picks up
+    /// cancellation requests, and reloads agents while some task waits for one.
+    private func pollStore(
+        _ machines: [RunID: RunStateMachine], tenant: String, environment: inout EngineEnvironment
+    ) async throws -> [(RunID, EngineInput)] {
+        var inputs: [(RunID, EngineInput)] = []
+        let active = machines.filter { !$0.value.isFinished }.map(\.key)
+        let expiry = clock().addingTimeInterval(Double(configuration.leaseDuration.milliseconds) / 1000)
+        let cancelled = try await store.renewLeases(owner: configuration.owner, runs: active, expiresAt: expiry)
+        for id in cancelled.sorted() {
+            inputs.append((id, .cancel(actor: "engine", reason: "cancelled on request")))
+        }
+        if machines.values.contains(where: \.hasWaitingTasks) {
+            environment.agents.update(agents: try await store.agents(tenant: tenant))
+            for id in active { inputs.append((id, .agentsChanged)) }
+        }
+        return inputs
+    }
+
+    /// Feeds inputs to their machines and collects the writes and the actions to perform after
+    /// committing them. Pure agents complete inline, so their start and end commit together.
+    private func apply(
+        _ inputs: [(RunID, EngineInput)], to machines: inout [RunID: RunStateMachine],
+        environment: inout EngineEnvironment
+    ) async -> (ChangeSet, [(RunID, EngineAction)]) {
+        var changes = ChangeSet()
+        var actions: [(RunID, EngineAction)] = []
+        var inputs = inputs
+        while !inputs.isEmpty {
+            var next: [(RunID, EngineInput)] = []
+            for (id, input) in inputs {
+                // Mutate in place: copying a machine out of the dictionary would copy its tasks.
+                guard let produced = machines[id]?.handle(input, in: &environment) else { continue }
+                for action in produced {
+                    if case .startAttempt(let request) = action, let kind = kinds[request.kind], kind.isPure {
+                        let result = await Runner.perform(kind, request, logger: logger)
+                        next.append((id, .attemptFinished(key: request.key, attempt: request.attempt, result: result)))
+                    } else {
+                        actions.append((id, action))
+                    }
+                }
+                if let taken = machines[id]?.takeChanges() { changes.append(taken) }
+            }
+            inputs = next
+        }
+        return (changes, actions)
     }
 
     static func progress(of machines: [RunID: RunStateMachine]) -> Progress {
