@@ -198,9 +198,12 @@ public struct Runner: Sendable {
     /// Executes one attempt, mapping what the agent threw to a result.
     static func perform(_ kind: any AgentKind, _ request: AttemptRequest, logger: Logger) async -> AttemptResult {
         var logger = logger
-        logger[metadataKey: "run.id"] = "\(request.runID)"
-        logger[metadataKey: "task.key"] = "\(request.key)"
-        logger[metadataKey: "attempt"] = "\(request.attempt)"
+        // Metadata costs string building per attempt; only pay it when something will be logged.
+        if logger.logLevel <= .info {
+            logger[metadataKey: "run.id"] = "\(request.runID)"
+            logger[metadataKey: "task.key"] = "\(request.key)"
+            logger[metadataKey: "attempt"] = "\(request.attempt)"
+        }
         logger.debug("attempt started", metadata: ["kind": "\(request.kind)"])
         do {
             let output = try await kind.execute(request, logger: logger)
