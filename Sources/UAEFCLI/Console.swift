@@ -1,0 +1,23 @@
+import Foundation
+import UAEFCore
+
+/// Output helpers shared by the commands.
+enum Console {
+    static func printJSON(_ value: JSONValue) { print(value.prettyJSONText) }
+
+    static func error(_ message: String) {
+        FileHandle.standardError.write(Data(("error: " + message + "\n").utf8))
+    }
+
+    static var stdoutIsTerminal: Bool { isatty(STDOUT_FILENO) == 1 }
+    static var stderrIsTerminal: Bool { isatty(STDERR_FILENO) == 1 }
+
+    /// Reads a file as UTF-8 text, or fails with a usage error naming it.
+    static func readFile(_ path: String) throws -> String {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw CLIError.usage("cannot read \(path): no such file or not readable")
+        }
+        guard let text = String(data: data, encoding: .utf8) else { throw CLIError.usage("\(path) is not UTF-8 text") }
+        return text
+    }
+}
