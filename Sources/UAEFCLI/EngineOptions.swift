@@ -1,7 +1,6 @@
 import ArgumentParser
 import Foundation
 import Logging
-import Synchronization
 import UAEFAgents
 import UAEFCore
 import UAEFEngine

@@ -63,10 +63,9 @@ public struct Runner: Sendable {
             now: clock(), random: .system(), agents: AgentPool(agents: try await store.agents(tenant: tenant)),
             actor: "engine")
         let mailbox = Mailbox<Message>()
-        var execution = Execution(runner: self, mailbox: mailbox)
-        defer { execution.cancelAll() }
         try await withThrowingTaskGroup(of: Void.self) { group in
-            execution.group = group
+            var execution = Execution(runner: self, mailbox: mailbox)
+            defer { execution.cancelAll() }
             group.addTask { [configuration] in
                 while !Task.isCancelled {
                     try await Task.sleep(for: configuration.pollInterval)
@@ -92,7 +91,7 @@ public struct Runner: Sendable {
                 for message in batch {
                     switch message {
                     case .input(let id, let input): inputs.append((id, input))
-                    case .attemptEnded: execution.attemptEnded()
+                    case .attemptEnded: execution.attemptEnded(in: &group)
                     case .tick: tick = true
                     }
                 }
@@ -107,7 +106,7 @@ public struct Runner: Sendable {
                     if case .runFinished(let status) = action {
                         logger.info("run finished", metadata: ["run.id": "\(id)", "status": "\(status.rawValue)"])
                     }
-                    execution.perform(action, run: id)
+                    execution.perform(action, run: id, in: &group)
                 }
                 if let progress { progress(Runner.progress(of: machines)) }
             }
@@ -224,7 +223,6 @@ public struct Runner: Sendable {
 struct Execution {
     let runner: Runner
     let mailbox: Mailbox<Runner.Message>
-    var group: ThrowingTaskGroup<Void, any Error>?
     private var executing = 0
     private var queued: [(RunID, AttemptRequest)] = []
     private var cancellers: [String: AsyncStream<Void>.Continuation] = [:]
@@ -234,11 +232,13 @@ struct Execution {
         self.mailbox = mailbox
     }
 
-    mutating func perform(_ action: EngineAction, run: RunID) {
+    typealias Group = ThrowingTaskGroup<Void, any Error>
+
+    mutating func perform(_ action: EngineAction, run: RunID, in group: inout Group) {
         switch action {
         case .startAttempt(let request):
             queued.append((run, request))
-            startQueued()
+            startQueued(in: &group)
         case .cancelAttempt(let key):
             let id = "\(run.rawValue)/\(key)"
             queued.removeAll { $0.0 == run && $0.1.key == key }
@@ -246,7 +246,7 @@ struct Execution {
         case .scheduleRetry(let key, let due):
             let mailbox = mailbox
             let clock = runner.clock
-            group?.addTask {
+            group.addTask {
                 let wait = max(0, Int64(due.timeIntervalSince(clock()) * 1000))
                 try await Task.sleep(for: .milliseconds(wait))
                 mailbox.post(.input(run, .retryDue(key: key)))
@@ -256,9 +256,9 @@ struct Execution {
         }
     }
 
-    mutating func attemptEnded() {
+    mutating func attemptEnded(in group: inout Group) {
         executing -= 1
-        startQueued()
+        startQueued(in: &group)
     }
 
     mutating func cancelAll() {
@@ -266,7 +266,7 @@ struct Execution {
         cancellers = [:]
     }
 
-    private mutating func startQueued() {
+    private mutating func startQueued(in group: inout Group) {
         while executing < runner.configuration.maxConcurrency, !queued.isEmpty {
             let (run, request) = queued.removeFirst()
             guard let kind = runner.kinds[request.kind] else {
@@ -285,7 +285,7 @@ struct Execution {
             cancellers["\(run.rawValue)/\(request.key)"] = canceller
             let mailbox = mailbox
             let logger = runner.logger
-            group?.addTask {
+            group.addTask {
                 let outcome = await Execution.attempt(kind, request, logger: logger, cancelled: cancelled)
                 if let outcome {
                     mailbox.post(
