@@ -47,7 +47,7 @@ public struct Runner: Sendable {
 
     enum Message: Sendable {
         case input(RunID, EngineInput)
-        case attemptEnded(RunID, key: String)
+        case attemptEnded(RunID, key: String, attempt: Int)
         case tick
     }
 
@@ -91,7 +91,8 @@ public struct Runner: Sendable {
                 for message in batch {
                     switch message {
                     case .input(let id, let input): inputs.append((id, input))
-                    case .attemptEnded: execution.attemptEnded(in: &group)
+                    case .attemptEnded(let id, let key, let attempt):
+                        execution.attemptEnded(run: id, key: key, attempt: attempt, in: &group)
                     case .tick: tick = true
                     }
                 }
@@ -225,7 +226,8 @@ struct Execution {
     let mailbox: Mailbox<Runner.Message>
     private var executing = 0
     private var queued: [(RunID, AttemptRequest)] = []
-    private var cancellers: [String: AsyncStream<Void>.Continuation] = [:]
+    /// How to stop the attempt executing for each `run/key`, with its attempt number.
+    private var cancellers: [String: (attempt: Int, cancel: AsyncStream<Void>.Continuation)] = [:]
 
     init(runner: Runner, mailbox: Mailbox<Runner.Message>) {
         self.runner = runner
@@ -242,7 +244,7 @@ struct Execution {
         case .cancelAttempt(let key):
             let id = "\(run.rawValue)/\(key)"
             queued.removeAll { $0.0 == run && $0.1.key == key }
-            cancellers.removeValue(forKey: id)?.finish()
+            cancellers.removeValue(forKey: id)?.cancel.finish()
         case .scheduleRetry(let key, let due):
             let mailbox = mailbox
             let clock = runner.clock
@@ -256,13 +258,15 @@ struct Execution {
         }
     }
 
-    mutating func attemptEnded(in group: inout Group) {
+    mutating func attemptEnded(run: RunID, key: String, attempt: Int, in group: inout Group) {
         executing -= 1
+        let id = "\(run.rawValue)/\(key)"
+        if cancellers[id]?.attempt == attempt { cancellers[id] = nil }
         startQueued(in: &group)
     }
 
     mutating func cancelAll() {
-        for canceller in cancellers.values { canceller.finish() }
+        for canceller in cancellers.values { canceller.cancel.finish() }
         cancellers = [:]
     }
 
@@ -282,7 +286,7 @@ struct Execution {
             }
             executing += 1
             let (cancelled, canceller) = AsyncStream.makeStream(of: Void.self)
-            cancellers["\(run.rawValue)/\(request.key)"] = canceller
+            cancellers["\(run.rawValue)/\(request.key)"] = (request.attempt, canceller)
             let mailbox = mailbox
             let logger = runner.logger
             group.addTask {
@@ -291,7 +295,7 @@ struct Execution {
                     mailbox.post(
                         .input(run, .attemptFinished(key: request.key, attempt: request.attempt, result: outcome)))
                 }
-                mailbox.post(.attemptEnded(run, key: request.key))
+                mailbox.post(.attemptEnded(run, key: request.key, attempt: request.attempt))
             }
         }
     }
