@@ -60,8 +60,7 @@ public struct Runner: Sendable {
     ) async throws -> [RunID: RunStatus] {
         var machines = try await loadMachines(runIDs, tenant: tenant, definitions: definitions)
         var environment = EngineEnvironment(
-            now: clock(), random: .system(), agents: AgentPool(agents: try await store.agents(tenant: tenant)),
-            actor: "engine")
+            now: clock(), random: .system(), agents: try await loadAgents(tenant: tenant), actor: "engine")
         let mailbox = Mailbox<Message>()
         try await withThrowingTaskGroup(of: Void.self) { group in
             var execution = Execution(runner: self, mailbox: mailbox)
@@ -117,6 +116,14 @@ public struct Runner: Sendable {
         return machines.mapValues(\.run.status)
     }
 
+    /// The tenant's agents and what other processes run on them now.
+    private func loadAgents(tenant: String) async throws -> AgentPool {
+        AgentPool(
+            agents: try await store.agents(tenant: tenant),
+            busyElsewhere: try await store.attemptsRunningElsewhere(
+                tenant: tenant, owner: configuration.owner, now: clock()))
+    }
+
     /// A state machine per run, from what the store holds.
     private func loadMachines(
         _ runIDs: [RunID], tenant: String, definitions: [RunID: WorkflowDefinition]
@@ -148,7 +155,8 @@ public struct Runner: Sendable {
             inputs.append((id, .cancel(actor: "engine", reason: "cancelled on request")))
         }
         if machines.values.contains(where: \.hasWaitingTasks) {
-            environment.agents.update(agents: try await store.agents(tenant: tenant))
+            let fresh = try await loadAgents(tenant: tenant)
+            environment.agents.update(agents: fresh.agents, busyElsewhere: fresh.busyElsewhere)
             for id in active { inputs.append((id, .agentsChanged)) }
         }
         return inputs

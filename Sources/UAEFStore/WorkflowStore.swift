@@ -45,6 +45,10 @@ public protocol WorkflowStore: Sendable {
     /// Agents of a tenant, in registration order.
     func agents(tenant: String) async throws -> [AgentRecord]
 
+    /// Attempts running now per agent in runs that other live processes hold (lease not expired),
+    /// so this process counts them against each agent's `max_concurrency`.
+    func attemptsRunningElsewhere(tenant: String, owner: String, now: Date) async throws -> [AgentID: Int]
+
     /// Metrics of one agent from its attempts.
     func metrics(of agent: AgentID) async throws -> AgentMetrics
 

@@ -237,6 +237,22 @@ public final class SQLiteStore: WorkflowStore {
         }
     }
 
+    public func attemptsRunningElsewhere(tenant: String, owner: String, now: Date) async throws -> [AgentID: Int] {
+        try await pool.read { db in
+            let rows = try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT attempts.agent_id AS agent, COUNT(*) AS running FROM attempts
+                    JOIN runs ON runs.id = attempts.run_id
+                    WHERE attempts.tenant = ? AND attempts.status = 'running' AND attempts.agent_id IS NOT NULL
+                        AND runs.owner IS NOT NULL AND runs.owner != ? AND runs.lease_expires_at > ?
+                    GROUP BY attempts.agent_id
+                    """,
+                arguments: [tenant, owner, Timestamp.milliseconds(now)])
+            return Dictionary(uniqueKeysWithValues: rows.map { (AgentID($0["agent"]), $0["running"] as Int) })
+        }
+    }
+
     public func metrics(of agent: AgentID) async throws -> AgentMetrics {
         try await pool.read { db in
             let rows = try Row.fetchAll(

@@ -176,3 +176,41 @@ struct CLITests {
         #expect(report["tasks"]?["price_line[2]"]?["output"]?["amount"] == .number(Number(parsing: "524.34")!))
     }
 }
+
+@Suite("Agents shared by several processes")
+struct SharedAgentTests {
+    @Test("an agent with max_concurrency 1 busy in one process makes another process's task wait")
+    func maxConcurrencyAcrossProcesses() async throws {
+        let directory = try TemporaryDirectory("shared")
+        defer { directory.remove() }
+        let store = "sqlite:" + directory.path("s.db")
+        let register = try UAEFProcess.run(
+            [
+                "agents", "register", "--name", "napper", "--kind", "sleep", "--capability", "nap", "--activate",
+                "--store", store,
+            ],
+            in: directory.url)
+        #expect(register.status == 0)
+        let workflow = directory.path("nap.yaml")
+        try "name: nap\ntasks:\n  - {id: n, capability: nap, with: {duration: 1500ms}}\n"
+            .write(toFile: workflow, atomically: true, encoding: .utf8)
+        let (first, _, _) = try UAEFProcess.start(["run", workflow, "--store", store], in: directory.url)
+        let sqlite = try SQLiteStore(path: directory.path("s.db"))
+        for _ in 0..<100 {
+            if try await sqlite.events(from: 0, limit: 1000).contains(where: { $0.event.type == "task.started" }) {
+                break
+            }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        let second = try UAEFProcess.run(["run", workflow, "--json", "--store", store], in: directory.url)
+        first.waitUntilExit()
+        #expect(first.terminationStatus == 0 && second.status == 0, "\(second.stderr)")
+        let events = try await sqlite.events(from: 0, limit: 1000)
+        let secondRun = try #require(try second.json()["run_id"]?.stringValue)
+        #expect(events.contains { $0.event.type == "task.waiting" && $0.event.subject.hasPrefix(secondRun) })
+        let firstEnd = try #require(events.first { $0.event.type == "task.succeeded" })
+        let secondStart = try #require(
+            events.first { $0.event.type == "task.started" && $0.event.subject.hasPrefix(secondRun) })
+        #expect(secondStart.seq > firstEnd.seq, "the second run's attempt started only after the first one's ended")
+    }
+}

@@ -249,7 +249,7 @@ struct RunStateMachineTests {
         #expect(harness.events.filter { $0.type == "task.waiting" }.count == 3)
         var active = agents
         for index in active.indices { active[index].status = .active }
-        harness.environment.agents.update(agents: active)
+        harness.environment.agents.update(agents: active, busyElsewhere: [:])
         let started = Harness.started(harness.handle(.agentsChanged))
         #expect(started.count == 3)
         #expect(started.map { $0.agent?.name ?? "" }.sorted() == ["one", "two", "two"])
@@ -319,5 +319,22 @@ struct FanOutRecoveryTests {
         #expect(restarted.tasks["each"]?.attempts == 0)
         let retried = actions.compactMap { if case .scheduleRetry(let key, _) = $0 { key } else { nil } }
         #expect(retried.sorted() == ["each[0]", "each[1]"])
+    }
+}
+
+@Suite("Agent pool")
+struct AgentPoolTests {
+    @Test("attempts other processes run count against max_concurrency; the least busy agent wins")
+    func busyElsewhere() {
+        let one = Fixtures.agent("one", capabilities: ["x"], maxConcurrency: 1)
+        let two = Fixtures.agent("two", capabilities: ["x"], maxConcurrency: 3)
+        var pool = AgentPool(agents: [one, two], busyElsewhere: [two.id: 1])
+        #expect(pool.reserve("x")?.name == "one")
+        #expect(pool.reserve("x")?.name == "two")
+        #expect(pool.reserve("x")?.name == "two")
+        #expect(pool.reserve("x") == nil)
+        pool.release(one.id)
+        #expect(pool.reserve("x")?.name == "one")
+        #expect(pool.reserve("y") == nil)
     }
 }
