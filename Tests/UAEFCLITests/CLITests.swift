@@ -179,38 +179,51 @@ struct CLITests {
 
 @Suite("Agents shared by several processes")
 struct SharedAgentTests {
+    /// Polls the store's events until one matches, for up to ten seconds.
+    func waitForEvent(in store: SQLiteStore, _ matches: (EventDraft) -> Bool) async throws -> Bool {
+        for _ in 0..<500 {
+            if try await store.events(from: 0, limit: 10_000).contains(where: { matches($0.event) }) { return true }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        return false
+    }
+
     @Test("an agent with max_concurrency 1 busy in one process makes another process's task wait")
     func maxConcurrencyAcrossProcesses() async throws {
         let directory = try TemporaryDirectory("shared")
         defer { directory.remove() }
         let store = "sqlite:" + directory.path("s.db")
+        let release = directory.path("release")
+        // The agent's work holds its only slot until the test creates the release file.
+        let config = #"{"command": ["sh", "-c", "while [ ! -f \#(release) ]; do sleep 0.05; done"]}"#
         let register = try UAEFProcess.run(
             [
-                "agents", "register", "--name", "napper", "--kind", "sleep", "--capability", "nap", "--activate",
-                "--store", store,
+                "agents", "register", "--name", "holder", "--kind", "command", "--capability", "hold", "--config",
+                config,
+                "--activate", "--store", store,
             ],
             in: directory.url)
-        #expect(register.status == 0)
-        let workflow = directory.path("nap.yaml")
-        try "name: nap\ntasks:\n  - {id: n, capability: nap, with: {duration: 1500ms}}\n"
-            .write(toFile: workflow, atomically: true, encoding: .utf8)
-        let (first, _, _) = try UAEFProcess.start(["run", workflow, "--store", store], in: directory.url)
+        #expect(register.status == 0, "\(register.stderr)")
+        let workflow = directory.path("hold.yaml")
+        try "name: hold\ntasks:\n  - {id: h, capability: hold}\n".write(
+            toFile: workflow, atomically: true, encoding: .utf8)
         let sqlite = try SQLiteStore(path: directory.path("s.db"))
-        for _ in 0..<100 {
-            if try await sqlite.events(from: 0, limit: 1000).contains(where: { $0.event.type == "task.started" }) {
-                break
-            }
-            try await Task.sleep(for: .milliseconds(20))
-        }
-        let second = try UAEFProcess.run(["run", workflow, "--json", "--store", store], in: directory.url)
+
+        // Given one process executing an attempt on the agent,
+        let (first, _, _) = try UAEFProcess.start(["run", workflow, "--store", store], in: directory.url)
+        #expect(try await waitForEvent(in: sqlite) { $0.type == "task.started" })
+        // when a second process needs the same agent, its task waits,
+        let (second, _, _) = try UAEFProcess.start(["run", workflow, "--store", store], in: directory.url)
+        #expect(try await waitForEvent(in: sqlite) { $0.type == "task.waiting" })
+        // then runs once the first attempt has ended.
+        _ = FileManager.default.createFile(atPath: release, contents: nil)
         first.waitUntilExit()
-        #expect(first.terminationStatus == 0 && second.status == 0, "\(second.stderr)")
+        second.waitUntilExit()
+        #expect(first.terminationStatus == 0 && second.terminationStatus == 0)
         let events = try await sqlite.events(from: 0, limit: 1000)
-        let secondRun = try #require(try second.json()["run_id"]?.stringValue)
-        #expect(events.contains { $0.event.type == "task.waiting" && $0.event.subject.hasPrefix(secondRun) })
-        let firstEnd = try #require(events.first { $0.event.type == "task.succeeded" })
-        let secondStart = try #require(
-            events.first { $0.event.type == "task.started" && $0.event.subject.hasPrefix(secondRun) })
-        #expect(secondStart.seq > firstEnd.seq, "the second run's attempt started only after the first one's ended")
+        let starts = events.filter { $0.event.type == "task.started" }
+        let ends = events.filter { $0.event.type == "task.succeeded" }
+        #expect(starts.count == 2 && ends.count == 2)
+        #expect(starts[1].seq > ends[0].seq, "the second attempt started only after the first ended")
     }
 }
