@@ -142,7 +142,7 @@ struct CLITests {
         let (process, stdoutURL, _) = try UAEFProcess.start(
             ["run", workflow, "--json", "--store", store], in: directory.url)
         var runID: String?
-        for _ in 0..<50 where runID == nil {
+        for _ in 0..<150 where runID == nil {
             Thread.sleep(forTimeInterval: 0.1)
             runID = try? UAEFProcess.run(["runs", "list", "--json", "--store", store], in: directory.url).json()
                 .arrayValue?.first?["run_id"]?.stringValue
