@@ -34,7 +34,10 @@ let package = Package(
         ),
         .target(
             name: "UAEFStoreSQLite",
-            dependencies: ["UAEFStore", .product(name: "GRDB", package: "GRDB.swift")]
+            dependencies: [
+                "UAEFStore", .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "GRDBSQLite", package: "GRDB.swift"),
+            ]
         ),
         .target(
             name: "UAEFEngine",

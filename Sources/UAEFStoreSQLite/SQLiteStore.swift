@@ -58,12 +58,13 @@ public final class SQLiteStore: WorkflowStore {
                         error, reason, next_attempt_at, item, instance_count, updated_at)
                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """
-            ).execute(arguments: [
-                task.tenant, task.runID.rawValue, task.key, task.taskID, task.index, task.status.rawValue,
-                task.attempts,
-                task.agentID?.rawValue, task.output?.jsonText, task.error, task.reason,
-                task.nextAttemptAt.map(Timestamp.milliseconds), task.item?.jsonText, task.instanceCount,
-                Timestamp.milliseconds(task.updatedAt),
+            ).executeFast([
+                .text(task.tenant), .text(task.runID.rawValue), .text(task.key), .text(task.taskID),
+                BoundValue(task.index), .text(task.status.rawValue), .integer(Int64(task.attempts)),
+                BoundValue(task.agentID?.rawValue), BoundValue(task.output?.jsonText), BoundValue(task.error),
+                BoundValue(task.reason), BoundValue(task.nextAttemptAt.map(Timestamp.milliseconds)),
+                BoundValue(task.item?.jsonText), BoundValue(task.instanceCount),
+                .integer(Timestamp.milliseconds(task.updatedAt)),
             ])
         }
         for attempt in changes.attempts {
@@ -73,10 +74,11 @@ public final class SQLiteStore: WorkflowStore {
                         started_at, ended_at, error)
                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """
-            ).execute(arguments: [
-                attempt.tenant, attempt.runID.rawValue, attempt.key, attempt.number, attempt.idempotencyKey,
-                attempt.agentID?.rawValue, attempt.status.rawValue, Timestamp.milliseconds(attempt.startedAt),
-                attempt.endedAt.map(Timestamp.milliseconds), attempt.error,
+            ).executeFast([
+                .text(attempt.tenant), .text(attempt.runID.rawValue), .text(attempt.key),
+                .integer(Int64(attempt.number)), .text(attempt.idempotencyKey), BoundValue(attempt.agentID?.rawValue),
+                .text(attempt.status.rawValue), .integer(Timestamp.milliseconds(attempt.startedAt)),
+                BoundValue(attempt.endedAt.map(Timestamp.milliseconds)), BoundValue(attempt.error),
             ])
         }
         for agent in changes.agents {
@@ -104,9 +106,10 @@ public final class SQLiteStore: WorkflowStore {
                 "INSERT INTO events (seq, id, time, type, actor, tenant, subject, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
         )
         for event in events {
-            try statement.execute(arguments: [
-                seq, event.id, Timestamp.format(event.time), event.type, event.actor, event.tenant, event.subject,
-                JSONValue.object(event.data).jsonText,
+            try statement.executeFast([
+                .integer(seq), .text(event.id), .text(Timestamp.format(event.time)), .text(event.type),
+                .text(event.actor), .text(event.tenant), .text(event.subject),
+                .text(JSONValue.object(event.data).jsonText),
             ])
             seq += 1
         }

@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 import UAEFCore
 
@@ -247,5 +248,23 @@ struct AgentFileParserTests {
             #expect(text.contains { $0.contains("agents.yaml:3: agents[1]: needs at least one capability") }, "\(text)")
             #expect(text.contains { $0.contains("agents[2].colour: unknown key 'colour'") }, "\(text)")
         }
+    }
+}
+
+@Suite("Timestamps")
+struct TimestampTests {
+    @Test("the hand-written RFC 3339 formatter agrees with Foundation's and round-trips to the millisecond")
+    func agreesWithFoundation() {
+        var generator = SplitMix64(seed: 42)
+        let style = Date.ISO8601FormatStyle(includingFractionalSeconds: true, timeZone: .gmt)
+        for _ in 0..<2000 {
+            let milliseconds = Int64.random(in: 0...4_102_444_800_000, using: &generator)  // 1970 to 2100
+            let date = Timestamp.date(milliseconds: milliseconds)
+            // Foundation truncates, so give it half a millisecond of headroom against binary rounding.
+            let reference = style.format(Date(timeIntervalSince1970: (Double(milliseconds) + 0.5) / 1000))
+            #expect(Timestamp.format(date) == reference)
+            #expect(Timestamp.parse(Timestamp.format(date)).map(Timestamp.milliseconds) == milliseconds)
+        }
+        #expect(Timestamp.format(Timestamp.date(milliseconds: 1_795_691_712_808)) == "2026-11-26T11:15:12.808Z")
     }
 }
