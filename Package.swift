@@ -22,11 +22,16 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/swiftlang/swift-subprocess", from: "1.0.2"),
         .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
+        .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"5.0.0"),
     ],
     targets: [
         .target(
             name: "UAEFCore",
             dependencies: [.product(name: "Yams", package: "Yams")]
+        ),
+        .target(
+            name: "UAEFLedger",
+            dependencies: ["UAEFCore", .product(name: "Crypto", package: "swift-crypto")]
         ),
         .target(
             name: "UAEFStore",
@@ -68,6 +73,7 @@ let package = Package(
             dependencies: ["UAEFCore", "UAEFStore", "UAEFStoreSQLite", "UAEFEngine", "UAEFAgents"]
         ),
         .testTarget(name: "UAEFCoreTests", dependencies: ["UAEFCore"]),
+        .testTarget(name: "UAEFLedgerTests", dependencies: ["UAEFLedger"]),
         .testTarget(name: "UAEFStoreTests", dependencies: ["UAEFStore", "UAEFStoreSQLite", "UAEFTestSupport"]),
         .testTarget(name: "UAEFEngineTests", dependencies: ["UAEFEngine", "UAEFAgents", "UAEFTestSupport"]),
         .testTarget(name: "UAEFCLITests", dependencies: ["UAEFCLI", "UAEFTestSupport"]),

@@ -1,0 +1,80 @@
+import Crypto
+import Foundation
+
+/// A SHA-256 digest: a leaf, a node or a tree root of the RFC 6962 / RFC 9162 Merkle tree.
+public struct MerkleHash: Sendable, Hashable, CustomStringConvertible {
+    /// The 32 bytes.
+    public let bytes: [UInt8]
+
+    /// Wraps 32 bytes; nil for any other length (RFC 9162 proofs are rejected when a hash is not 32 bytes).
+    public init?(bytes: [UInt8]) {
+        guard bytes.count == 32 else { return nil }
+        self.bytes = bytes
+    }
+
+    private init(digest: SHA256.Digest) { bytes = Array(digest) }
+
+    /// The root of the empty tree: SHA-256 of no bytes.
+    public static let empty = MerkleHash(digest: SHA256.hash(data: [UInt8]()))
+
+    /// The hash of a leaf: SHA-256(0x00 ‖ data).
+    public static func leaf(_ data: some Sequence<UInt8>) -> MerkleHash {
+        var hasher = SHA256()
+        hasher.update(data: [0x00])
+        hasher.update(data: Array(data))
+        return MerkleHash(digest: hasher.finalize())
+    }
+
+    /// The hash of an interior node: SHA-256(0x01 ‖ left ‖ right).
+    public static func node(_ left: MerkleHash, _ right: MerkleHash) -> MerkleHash {
+        var hasher = SHA256()
+        hasher.update(data: [0x01])
+        hasher.update(data: left.bytes)
+        hasher.update(data: right.bytes)
+        return MerkleHash(digest: hasher.finalize())
+    }
+
+    /// Lower-case hex.
+    public var hex: String {
+        let digits = Array("0123456789abcdef".utf8)
+        var text: [UInt8] = []
+        text.reserveCapacity(64)
+        for byte in bytes {
+            text.append(digits[Int(byte >> 4)])
+            text.append(digits[Int(byte & 0x0F)])
+        }
+        return String(decoding: text, as: UTF8.self)
+    }
+
+    /// Standard base64, as checkpoints and proofs carry hashes.
+    public var base64: String { Data(bytes).base64EncodedString() }
+
+    /// Parses hex text of 32 bytes.
+    public init?(hex text: String) {
+        let scalars = Array(text.utf8)
+        guard scalars.count == 64 else { return nil }
+        var bytes: [UInt8] = []
+        for index in stride(from: 0, to: 64, by: 2) {
+            guard let high = Self.nibble(scalars[index]), let low = Self.nibble(scalars[index + 1]) else { return nil }
+            bytes.append(high << 4 | low)
+        }
+        self.bytes = bytes
+    }
+
+    /// Parses standard base64 of 32 bytes.
+    public init?(base64 text: String) {
+        guard let data = Data(base64Encoded: text), data.count == 32 else { return nil }
+        self.bytes = Array(data)
+    }
+
+    private static func nibble(_ character: UInt8) -> UInt8? {
+        switch character {
+        case 0x30...0x39: character - 0x30
+        case 0x61...0x66: character - 0x61 + 10
+        case 0x41...0x46: character - 0x41 + 10
+        default: nil
+        }
+    }
+
+    public var description: String { hex }
+}
