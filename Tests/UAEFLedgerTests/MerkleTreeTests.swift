@@ -156,6 +156,25 @@ struct MerkleTreeTests {
         }
     }
 
+    @Test("the RFC 6962 test tree's published proofs: inclusion of leaf 0 in 8, consistency from 2 to 5")
+    func publishedProofs() throws {
+        var log = MerkleLog()
+        for leaf in Self.leaves { log.append(.leaf(leaf)) }
+        let inclusion = try #require(MerkleTree.inclusionProof(log, index: 0, size: 8)).map(\.hex)
+        #expect(
+            inclusion == [
+                "96a296d224f285c67bee93c30f8a309157f0daa35dc5b87e410b78630a09cfc7",
+                "5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e",
+                "6b47aaf29ee3c2af9af889bc1fb9254dabd31177f16232dd6aab035ca39bf6e4",
+            ])
+        let consistency = try #require(MerkleTree.consistencyProof(log, from: 2, to: 5)).map(\.hex)
+        #expect(
+            consistency == [
+                "5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e",
+                "bc1a0643b12e4d2d7c77918f44e0f4f79a838b6cf9ec5b5c283e1f4d88599e6b",
+            ])
+    }
+
     @Test("hashes must be exactly 32 bytes; hex and base64 round-trip")
     func hashEncoding() {
         #expect(MerkleHash(bytes: [1, 2, 3]) == nil)
