@@ -73,7 +73,7 @@ let package = Package(
             dependencies: ["UAEFCore", "UAEFStore", "UAEFStoreSQLite", "UAEFEngine", "UAEFAgents"]
         ),
         .testTarget(name: "UAEFCoreTests", dependencies: ["UAEFCore"]),
-        .testTarget(name: "UAEFLedgerTests", dependencies: ["UAEFLedger"]),
+        .testTarget(name: "UAEFLedgerTests", dependencies: ["UAEFLedger", "UAEFCore"]),
         .testTarget(name: "UAEFStoreTests", dependencies: ["UAEFStore", "UAEFStoreSQLite", "UAEFTestSupport"]),
         .testTarget(name: "UAEFEngineTests", dependencies: ["UAEFEngine", "UAEFAgents", "UAEFTestSupport"]),
         .testTarget(name: "UAEFCLITests", dependencies: ["UAEFCLI", "UAEFTestSupport"]),

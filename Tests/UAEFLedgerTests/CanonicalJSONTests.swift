@@ -1,0 +1,50 @@
+import Testing
+import UAEFCore
+import UAEFLedger
+
+@Suite("RFC 8785 canonical JSON")
+struct CanonicalJSONTests {
+    @Test("members sort by UTF-16 code units, as RFC 8785 §3.2.3 shows")
+    func sorting() throws {
+        // The RFC's sorting example: keys in UTF-16 order, "\r" < "1" < "\u{80}" < "ö" < "€" < "😀" < "\u{fb33}".
+        let value = try JSONValue(
+            jsonText:
+                #"{"\u20ac": "Euro Sign", "\r": "Carriage Return", "\ufb33": "Hebrew Letter Dalet With Dagesh", "1": "One", "\ud83d\ude00": "Emoji: Grinning Face", "\u0080": "Control", "\u00f6": "Latin Small Letter O With Diaeresis"}"#
+        )
+        let expected =
+            #"{"\r":"Carriage Return","1":"One","\#u{80}":"Control","ö":"Latin Small Letter O With Diaeresis","€":"Euro Sign","😀":"Emoji: Grinning Face","\#u{fb33}":"Hebrew Letter Dalet With Dagesh"}"#
+        #expect(CanonicalJSON.text(value) == expected)
+    }
+
+    @Test(
+        "numbers print as ECMAScript prints the double (RFC 8785 Appendix B values that decimals can hold)",
+        arguments: [
+            ("0", "0"), ("-0", "0"), ("1", "1"), ("-1", "-1"), ("0.1", "0.1"), ("1249.90", "1249.9"),
+            ("1e21", "1e+21"), ("1e20", "100000000000000000000"), ("123456789012345678900", "123456789012345680000"),
+            ("0.000001", "0.000001"), ("0.0000001", "1e-7"), ("1.5e-7", "1.5e-7"),
+            ("9007199254740992", "9007199254740992"),
+            ("333333333.33333329", "333333333.3333333"), ("4.35", "4.35"), ("0.5", "0.5"),
+        ])
+    func numbers(decimal: String, expected: String) throws {
+        let number = try #require(Number(parsing: decimal))
+        let text = CanonicalJSON.text(.number(number))
+        if Number(parsing: expected) == number {
+            #expect(text == expected)
+        } else {
+            // The double would change the value: the exact decimal is kept, as a string.
+            #expect(text == "\"\(number.description)\"")
+        }
+    }
+
+    @Test("strings use the minimal escapes; the RFC's example object canonicalizes exactly")
+    func rfcExample() throws {
+        let value = try JSONValue(
+            jsonText:
+                #"{"numbers": [333333333.33333329, 1E30, 4.50, 2e-3, 0.000000000000000000000000001], "string": "\u20ac$\u000F\u000aA'\u0042\u0022\u005c\\\"\/", "literals": [null, true, false]}"#
+        )
+        #expect(
+            CanonicalJSON.text(value)
+                == #"{"literals":[null,true,false],"numbers":["333333333.33333329",1e+30,4.5,0.002,1e-27],"string":"€$\u000f\nA'B\"\\\\\"/"}"#
+        )
+    }
+}
