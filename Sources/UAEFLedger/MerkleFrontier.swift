@@ -1,0 +1,62 @@
+/// The right edge of a Merkle log: the complete subtrees that a tree of `size` leaves ends in,
+/// one per set bit of `size`. Enough to append leaves and to compute the root, in O(log n)
+/// memory, so a store can append in the same transaction as its events without reading the tree.
+public struct MerkleFrontier: Sendable, Equatable {
+    /// The number of leaves so far.
+    public private(set) var size: Int
+    /// `subtrees[L]`: the complete subtree of 2^L leaves on the right edge, when bit L of `size` is set.
+    public private(set) var subtrees: [MerkleHash?]
+
+    /// The frontier of the empty tree.
+    public init() {
+        size = 0
+        subtrees = []
+    }
+
+    /// The frontier of a tree of `size` leaves, reading its right-edge subtrees from `source`.
+    public init(size: Int, source: some SubtreeHashes) {
+        self.size = size
+        subtrees = []
+        for level in 0..<(Int.bitWidth - size.leadingZeroBitCount) {
+            guard size >> level & 1 == 1 else {
+                subtrees.append(nil)
+                continue
+            }
+            subtrees.append(source.subtreeHash(level: level, index: (size >> level) - 1))
+        }
+    }
+
+    /// The positions a frontier of `size` leaves reads: (level, index) per set bit.
+    public static func positions(size: Int) -> [(level: Int, index: Int)] {
+        (0..<(Int.bitWidth - size.leadingZeroBitCount)).filter { size >> $0 & 1 == 1 }.map { ($0, (size >> $0) - 1) }
+    }
+
+    /// Appends a leaf hash; returns every complete subtree it creates, the leaf itself first, for
+    /// a store to keep.
+    @discardableResult
+    public mutating func append(_ leaf: MerkleHash) -> [(level: Int, index: Int, hash: MerkleHash)] {
+        var created = [(level: 0, index: size, hash: leaf)]
+        var hash = leaf
+        var level = 0
+        while level < subtrees.count, let left = subtrees[level] {
+            hash = .node(left, hash)
+            subtrees[level] = nil
+            level += 1
+            created.append((level: level, index: (size + 1) >> level - 1, hash: hash))
+        }
+        if level == subtrees.count { subtrees.append(nil) }
+        subtrees[level] = hash
+        size += 1
+        return created
+    }
+
+    /// The root of the tree: the right-edge subtrees folded from the smallest up.
+    public var root: MerkleHash {
+        var result: MerkleHash?
+        for subtree in subtrees {
+            guard let subtree else { continue }
+            result = result.map { .node(subtree, $0) } ?? subtree
+        }
+        return result ?? .empty
+    }
+}
