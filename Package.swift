@@ -35,7 +35,7 @@ let package = Package(
         ),
         .target(
             name: "UAEFStore",
-            dependencies: ["UAEFCore"]
+            dependencies: ["UAEFCore", "UAEFLedger"]
         ),
         .target(
             name: "UAEFStoreSQLite",
@@ -74,7 +74,8 @@ let package = Package(
         ),
         .testTarget(name: "UAEFCoreTests", dependencies: ["UAEFCore"]),
         .testTarget(name: "UAEFLedgerTests", dependencies: ["UAEFLedger", "UAEFCore"]),
-        .testTarget(name: "UAEFStoreTests", dependencies: ["UAEFStore", "UAEFStoreSQLite", "UAEFTestSupport"]),
+        .testTarget(
+            name: "UAEFStoreTests", dependencies: ["UAEFStore", "UAEFStoreSQLite", "UAEFLedger", "UAEFTestSupport"]),
         .testTarget(name: "UAEFEngineTests", dependencies: ["UAEFEngine", "UAEFAgents", "UAEFTestSupport"]),
         .testTarget(name: "UAEFCLITests", dependencies: ["UAEFCLI", "UAEFTestSupport"]),
     ]

@@ -19,13 +19,14 @@ public enum CanonicalJSON {
     /// The canonical text of `value`.
     public static func text(_ value: JSONValue) -> String { String(decoding: bytes(value), as: UTF8.self) }
 
-    private static func write(_ value: JSONValue, to output: inout [UInt8]) {
+    /// Appends the canonical bytes of `value` to `output`.
+    public static func write(_ value: JSONValue, to output: inout [UInt8]) {
         switch value {
-        case .null: output += Array("null".utf8)
-        case .bool(let flag): output += Array((flag ? "true" : "false").utf8)
+        case .null: output.append(contentsOf: "null".utf8)
+        case .bool(let flag): output.append(contentsOf: (flag ? "true" : "false").utf8)
         case .number(let number):
             if let text = ecmaScriptText(number) {
-                output += Array(text.utf8)
+                output.append(contentsOf: text.utf8)
             } else {
                 writeString(number.description, to: &output)
             }
@@ -39,7 +40,11 @@ public enum CanonicalJSON {
             output.append(UInt8(ascii: "]"))
         case .object(let members):
             output.append(UInt8(ascii: "{"))
-            let keys = members.keys.sorted { $0.utf16.lexicographicallyPrecedes($1.utf16) }
+            // ASCII keys sort the same by bytes as by UTF-16 code units, and much faster.
+            let keys =
+                members.keys.allSatisfy { $0.utf8.allSatisfy { $0 < 0x80 } }
+                ? members.keys.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
+                : members.keys.sorted { $0.utf16.lexicographicallyPrecedes($1.utf16) }
             for (offset, key) in keys.enumerated() {
                 if offset > 0 { output.append(UInt8(ascii: ",")) }
                 writeString(key, to: &output)
@@ -50,7 +55,8 @@ public enum CanonicalJSON {
         }
     }
 
-    private static func writeString(_ string: String, to output: inout [UInt8]) {
+    /// Appends `string` as a canonical JSON string.
+    public static func writeString(_ string: String, to output: inout [UInt8]) {
         output.append(UInt8(ascii: "\""))
         let hex = Array("0123456789abcdef".utf8)
         for byte in string.utf8 {
@@ -62,7 +68,10 @@ public enum CanonicalJSON {
             case 0x0A: output += [UInt8(ascii: "\\"), UInt8(ascii: "n")]
             case 0x0C: output += [UInt8(ascii: "\\"), UInt8(ascii: "f")]
             case 0x0D: output += [UInt8(ascii: "\\"), UInt8(ascii: "r")]
-            case 0x00..<0x20: output += Array("\\u00".utf8) + [hex[Int(byte >> 4)], hex[Int(byte & 0x0F)]]
+            case 0x00..<0x20:
+                output += [
+                    UInt8(ascii: "\\"), UInt8(ascii: "u"), 0x30, 0x30, hex[Int(byte >> 4)], hex[Int(byte & 0x0F)],
+                ]
             default: output.append(byte)
             }
         }
@@ -73,6 +82,11 @@ public enum CanonicalJSON {
     /// when that double does not print back as exactly `number`.
     static func ecmaScriptText(_ number: Number) -> String? {
         let decimal = number.description
+        // Integers of up to 15 digits are exact doubles and print as themselves.
+        let unsigned = decimal.utf8.drop { $0 == UInt8(ascii: "-") }
+        if unsigned.count <= 15, unsigned.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) {
+            return decimal == "-0" ? "0" : decimal
+        }
         guard let double = Double(decimal), double.isFinite else { return nil }
         if double == 0 { return "0" }
         // Swift prints the shortest digits that round-trip; take them apart as digits and exponent.

@@ -5,6 +5,7 @@ import GRDBSQLite
 enum BoundValue {
     case text(String)
     case integer(Int64)
+    case blob([UInt8])
     case null
 
     init(_ text: String?) { self = text.map(BoundValue.text) ?? .null }
@@ -31,6 +32,10 @@ extension Statement {
             switch value {
             case .text(let text): code = sqlite3_bind_text(handle, index, text, -1, transient)
             case .integer(let integer): code = sqlite3_bind_int64(handle, index, integer)
+            case .blob(let bytes):
+                code = bytes.withUnsafeBytes {
+                    sqlite3_bind_blob(handle, index, $0.baseAddress, Int32($0.count), transient)
+                }
             case .null: code = sqlite3_bind_null(handle, index)
             }
             guard code == SQLITE_OK else {

@@ -82,6 +82,23 @@ enum SQLiteMigrations {
                     );
                     """)
         }
+        migrator.registerMigration("v2_ledger") { db in
+            try db.execute(
+                sql: """
+                    ALTER TABLE events ADD COLUMN leaf_hash BLOB;
+                    CREATE TABLE ledger_nodes (
+                        level INTEGER NOT NULL,
+                        idx INTEGER NOT NULL,
+                        hash BLOB NOT NULL,
+                        PRIMARY KEY (level, idx)
+                    ) WITHOUT ROWID;
+                    CREATE TABLE tree_heads (
+                        size INTEGER PRIMARY KEY,
+                        root BLOB NOT NULL,
+                        time TEXT NOT NULL
+                    );
+                    """)
+        }
         return migrator
     }
 }

@@ -9,7 +9,7 @@ import UAEFStore
 /// changes into one ``ChangeSet`` per transaction, which is the group commit that keeps
 /// throughput high while every commit survives power loss.
 public final class SQLiteStore: WorkflowStore {
-    private let pool: DatabasePool
+    let pool: DatabasePool
     /// The file the store lives in.
     public let path: String
 
@@ -24,6 +24,7 @@ public final class SQLiteStore: WorkflowStore {
         }
         pool = try DatabasePool(path: path, configuration: configuration)
         try SQLiteMigrations.migrator.migrate(pool)
+        try pool.write { db in try Self.backfillLedger(in: db) }
     }
 
     // MARK: Writes
@@ -96,23 +97,6 @@ public final class SQLiteStore: WorkflowStore {
             ])
         }
         try appendEvents(changes.events, in: db)
-    }
-
-    private static func appendEvents(_ events: [EventDraft], in db: Database) throws {
-        guard !events.isEmpty else { return }
-        var seq = try Int64.fetchOne(db, sql: "SELECT COALESCE(MAX(seq) + 1, 0) FROM events") ?? 0
-        let statement = try db.cachedStatement(
-            sql:
-                "INSERT INTO events (seq, id, time, type, actor, tenant, subject, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
-        )
-        for event in events {
-            try statement.executeFast([
-                .integer(seq), .text(event.id), .text(Timestamp.format(event.time)), .text(event.type),
-                .text(event.actor), .text(event.tenant), .text(event.subject),
-                .text(JSONValue.object(event.data).jsonText),
-            ])
-            seq += 1
-        }
     }
 
     public func requestCancel(of run: RunID, tenant: String, event: EventDraft) async throws -> RunRecord? {

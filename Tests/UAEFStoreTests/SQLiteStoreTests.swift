@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import UAEFCore
+import UAEFLedger
 import UAEFStore
 import UAEFStoreSQLite
 import UAEFTestSupport
@@ -128,5 +129,60 @@ struct SQLiteStoreTests {
         #expect(metrics.successes == 16)
         #expect(metrics.p50Milliseconds == 10)
         #expect(metrics.p95Milliseconds == 19)
+    }
+}
+
+@Suite("SQLite store ledger")
+struct SQLiteLedgerTests {
+    @Test("every commit appends its events as leaves; heads, roots and proofs match an independent tree")
+    func ledgerMatchesIndependentTree() async throws {
+        let directory = try TemporaryDirectory("ledger")
+        defer { directory.remove() }
+        let path = directory.path("l.db")
+        let store = try SQLiteStore(path: path)
+        let time = Date(timeIntervalSince1970: 1_800_000_000)
+        var sizes: [Int] = []
+        var total = 0
+        for batch in [1, 2, 5, 1, 17, 3, 40] {
+            var changes = ChangeSet()
+            for _ in 0..<batch {
+                changes.events.append(
+                    EventDraft(
+                        id: "evt_\(total)", time: time, type: "test.event", actor: "test", tenant: "default",
+                        subject: "s/\(total)", data: ["n": .number(Number(total)), "text": "é\n\"x\""]))
+                total += 1
+            }
+            try await store.commit(changes)
+            sizes.append(total)
+            #expect(try await store.treeHead().size == total)
+        }
+        // An independent tree over the exported events' canonical bytes.
+        var log = MerkleLog()
+        for record in try await store.events(from: 0, limit: 1000) {
+            log.append(.leaf(CanonicalJSON.bytes(record.ledgerObject)))
+        }
+        #expect(try await store.treeHead().root == log.root())
+        for size in sizes { #expect(try await store.root(size: size) == log.root(size: size)) }
+        for index in [0, 1, 7, 30, total - 1] {
+            let proof = try #require(try await store.inclusionProof(index: index, size: total))
+            try ProofVerifier.verifyInclusion(
+                leaf: log.subtreeHash(level: 0, index: index), index: index, size: total, proof: proof, root: log.root()
+            )
+        }
+        let consistency = try #require(try await store.consistencyProof(from: 8, to: total))
+        try ProofVerifier.verifyConsistency(
+            oldSize: 8, newSize: total, oldRoot: log.root(size: 8), newRoot: log.root(), proof: consistency)
+        // Reopening continues the same tree.
+        let reopened = try SQLiteStore(path: path)
+        var more = ChangeSet()
+        more.events = [
+            EventDraft(id: "evt_last", time: time, type: "t", actor: "a", tenant: "default", subject: "s", data: [:])
+        ]
+        try await reopened.commit(more)
+        log.append(
+            .leaf(
+                CanonicalJSON.bytes(
+                    try #require(try await reopened.events(from: Int64(total), limit: 1).first).ledgerObject)))
+        #expect(try await reopened.treeHead().root == log.root())
     }
 }

@@ -1,0 +1,171 @@
+import Foundation
+import GRDB
+import UAEFCore
+import UAEFLedger
+import UAEFStore
+
+/// The ledger side of the SQLite store: every event is a leaf of an RFC 6962 Merkle tree,
+/// appended in the same transaction as the event. Leaf hashes live in `events.leaf_hash`,
+/// complete subtrees above them in `ledger_nodes`, and the tree head after each commit in
+/// `tree_heads`, so roots and proofs take O(log n) reads.
+extension SQLiteStore {
+    /// Appends events, numbered gap-free from 0, with their leaves, subtrees and the new tree head.
+    static func appendEvents(_ events: [EventDraft], in db: Database) throws {
+        guard !events.isEmpty else { return }
+        let first = try Int64.fetchOne(db, sql: "SELECT COALESCE(MAX(seq) + 1, 0) FROM events") ?? 0
+        var frontier = try loadFrontier(size: Int(first), in: db)
+        let insertEvent = try db.cachedStatement(
+            sql: """
+                INSERT INTO events (seq, id, time, type, actor, tenant, subject, data, leaf_hash)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """)
+        let insertNode = try db.cachedStatement(sql: "INSERT INTO ledger_nodes (level, idx, hash) VALUES (?, ?, ?)")
+        var seq = first
+        for event in events {
+            // The data column holds the canonical bytes the leaf is built from, written once.
+            let data = CanonicalJSON.bytes(.object(event.data))
+            let leaf = MerkleHash.leaf(EventRecord(seq: seq, event: event).ledgerBytes(canonicalData: data))
+            try insertEvent.executeFast([
+                .integer(seq), .text(event.id), .text(Timestamp.format(event.time)), .text(event.type),
+                .text(event.actor), .text(event.tenant), .text(event.subject),
+                .text(String(decoding: data, as: UTF8.self)), .blob(leaf.bytes),
+            ])
+            for node in frontier.append(leaf) where node.level > 0 {
+                try insertNode.executeFast([
+                    .integer(Int64(node.level)), .integer(Int64(node.index)), .blob(node.hash.bytes),
+                ])
+            }
+            seq += 1
+        }
+        try db.cachedStatement(sql: "INSERT OR REPLACE INTO tree_heads (size, root, time) VALUES (?, ?, ?)")
+            .executeFast([
+                .integer(Int64(frontier.size)), .blob(frontier.root.bytes),
+                .text(Timestamp.format(events.last?.time ?? Date())),
+            ])
+    }
+
+    /// The right edge of the tree of the first `size` events.
+    static func loadFrontier(size: Int, in db: Database) throws -> MerkleFrontier {
+        MerkleFrontier(size: size, source: try SQLiteSubtrees(db: db, positions: MerkleFrontier.positions(size: size)))
+    }
+
+    /// Hashes the leaves of events written before the ledger existed (stores from before
+    /// migration v2_ledger), in order, so every store has a complete tree.
+    static func backfillLedger(in db: Database) throws {
+        guard let firstMissing = try Int64.fetchOne(db, sql: "SELECT MIN(seq) FROM events WHERE leaf_hash IS NULL")
+        else { return }
+        var frontier = try loadFrontier(size: Int(firstMissing), in: db)
+        let rows = try Row.fetchAll(
+            db, sql: "SELECT * FROM events WHERE seq >= ? ORDER BY seq", arguments: [firstMissing])
+        for row in rows {
+            let record = try event(row)
+            let leaf = record.leafHash
+            try db.execute(
+                sql: "UPDATE events SET leaf_hash = ? WHERE seq = ?", arguments: [Data(leaf.bytes), record.seq])
+            for node in frontier.append(leaf) where node.level > 0 {
+                try db.execute(
+                    sql: "INSERT OR REPLACE INTO ledger_nodes (level, idx, hash) VALUES (?, ?, ?)",
+                    arguments: [node.level, node.index, Data(node.hash.bytes)])
+            }
+        }
+        try db.execute(
+            sql: "INSERT OR REPLACE INTO tree_heads (size, root, time) VALUES (?, ?, ?)",
+            arguments: [frontier.size, Data(frontier.root.bytes), Timestamp.format(Date())])
+    }
+
+    /// The newest tree head: (size, root); the empty tree when nothing was written.
+    public func treeHead() async throws -> (size: Int, root: MerkleHash) {
+        try await pool.read { db in
+            guard let row = try Row.fetchOne(db, sql: "SELECT size, root FROM tree_heads ORDER BY size DESC LIMIT 1"),
+                let root = MerkleHash(bytes: Array(row["root"] as Data))
+            else { return (0, MerkleHash.empty) }
+            return (row["size"], root)
+        }
+    }
+
+    /// The root of the first `size` events, from O(log n) stored subtrees.
+    public func root(size: Int) async throws -> MerkleHash {
+        try await pool.read { db in try SQLiteSubtrees.computing(in: db) { MerkleTree.root($0, size: size) } }
+    }
+
+    /// The inclusion proof of event `index` in the tree of the first `size` events; nil when out of range.
+    public func inclusionProof(index: Int, size: Int) async throws -> [MerkleHash]? {
+        try await pool.read { db in
+            try SQLiteSubtrees.computing(in: db) { MerkleTree.inclusionProof($0, index: index, size: size) }
+        }
+    }
+
+    /// The consistency proof between the trees of the first `oldSize` and `newSize` events.
+    public func consistencyProof(from oldSize: Int, to newSize: Int) async throws -> [MerkleHash]? {
+        try await pool.read { db in
+            try SQLiteSubtrees.computing(in: db) { MerkleTree.consistencyProof($0, from: oldSize, to: newSize) }
+        }
+    }
+}
+
+/// Records which subtrees a computation reads, without reading anything.
+private final class SubtreeRecorder: SubtreeHashes {
+    var positions: [(level: Int, index: Int)] = []
+
+    func subtreeHash(level: Int, index: Int) -> MerkleHash {
+        positions.append((level, index))
+        return .empty
+    }
+}
+
+/// Complete subtree hashes read from the store up front, for the positions a computation needs.
+struct SQLiteSubtrees: SubtreeHashes {
+    private var hashes: [Int: [Int: MerkleHash]] = [:]
+
+    /// Reads the hashes at `positions`.
+    init(db: Database, positions: [(level: Int, index: Int)]) throws {
+        for position in positions where hashes[position.level]?[position.index] == nil {
+            try load(position.level, position.index, db)
+            guard hashes[position.level]?[position.index] != nil else {
+                throw StoreCorruption(
+                    location: position.level == 0 ? "events.leaf_hash" : "ledger_nodes",
+                    reason: "the subtree at level \(position.level), index \(position.index) is missing")
+            }
+        }
+    }
+
+    /// Runs `compute` over stored subtrees: once to learn which of them it reads (which positions
+    /// depend only on sizes and indexes, never on hash values), then over exactly those.
+    static func computing<T>(in db: Database, _ compute: (any SubtreeHashes) -> T) throws -> T {
+        let recorder = SubtreeRecorder()
+        _ = compute(recorder)
+        return compute(try SQLiteSubtrees(db: db, positions: recorder.positions))
+    }
+
+    private mutating func load(_ level: Int, _ index: Int, _ db: Database) throws {
+        hashes[level, default: [:]].merge(try Self.fetch(level, from: index, through: index, db)) { _, new in new }
+    }
+
+    private static func fetch(_ level: Int, from first: Int, through last: Int, _ db: Database) throws -> [Int:
+        MerkleHash]
+    {
+        let rows: [Row]
+        if level == 0 {
+            rows = try Row.fetchAll(
+                db, sql: "SELECT seq AS idx, leaf_hash AS hash FROM events WHERE seq BETWEEN ? AND ?",
+                arguments: [first, last])
+        } else {
+            rows = try Row.fetchAll(
+                db, sql: "SELECT idx, hash FROM ledger_nodes WHERE level = ? AND idx BETWEEN ? AND ?",
+                arguments: [level, first, last])
+        }
+        var result: [Int: MerkleHash] = [:]
+        for row in rows {
+            guard let data = row["hash"] as Data?, let hash = MerkleHash(bytes: Array(data)) else {
+                throw StoreCorruption(
+                    location: level == 0 ? "events.leaf_hash" : "ledger_nodes.hash", reason: "not a 32-byte hash")
+            }
+            result[row["idx"]] = hash
+        }
+        return result
+    }
+
+    func subtreeHash(level: Int, index: Int) -> MerkleHash {
+        hashes[level]?[index] ?? .empty
+    }
+}
