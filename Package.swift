@@ -62,7 +62,7 @@ let package = Package(
         .target(
             name: "UAEFCLI",
             dependencies: [
-                "UAEFCore", "UAEFStore", "UAEFStoreSQLite", "UAEFEngine", "UAEFAgents",
+                "UAEFCore", "UAEFLedger", "UAEFStore", "UAEFStoreSQLite", "UAEFEngine", "UAEFAgents",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]

@@ -97,6 +97,15 @@ enum SQLiteMigrations {
                         root BLOB NOT NULL,
                         time TEXT NOT NULL
                     );
+                    CREATE TABLE checkpoints (
+                        size INTEGER PRIMARY KEY,
+                        note TEXT NOT NULL,
+                        time TEXT NOT NULL
+                    );
+                    CREATE TABLE ledger_info (
+                        name TEXT PRIMARY KEY,
+                        value TEXT NOT NULL
+                    );
                     """)
         }
         return migrator

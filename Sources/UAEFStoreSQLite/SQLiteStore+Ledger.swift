@@ -50,9 +50,12 @@ extension SQLiteStore {
     }
 
     /// Hashes the leaves of events written before the ledger existed (stores from before
-    /// migration v2_ledger), in order, so every store has a complete tree.
+    /// migration v2_ledger), in order, so every store has a complete tree. Only a store that has
+    /// never had a tree head is filled in: a missing leaf in a store with a ledger is tampering,
+    /// for `uaef ledger verify` to report, never to repair.
     static func backfillLedger(in db: Database) throws {
-        guard let firstMissing = try Int64.fetchOne(db, sql: "SELECT MIN(seq) FROM events WHERE leaf_hash IS NULL")
+        guard try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM tree_heads") == 0,
+            let firstMissing = try Int64.fetchOne(db, sql: "SELECT MIN(seq) FROM events WHERE leaf_hash IS NULL")
         else { return }
         var frontier = try loadFrontier(size: Int(firstMissing), in: db)
         let rows = try Row.fetchAll(
@@ -80,6 +83,59 @@ extension SQLiteStore {
                 let root = MerkleHash(bytes: Array(row["root"] as Data))
             else { return (0, MerkleHash.empty) }
             return (row["size"], root)
+        }
+    }
+
+    public func treeHeads() async throws -> [(size: Int, root: MerkleHash)] {
+        try await pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT size, root FROM tree_heads ORDER BY size").map { row in
+                guard let root = MerkleHash(bytes: Array(row["root"] as Data)) else {
+                    throw StoreCorruption(location: "tree_heads.root", reason: "not a 32-byte hash")
+                }
+                return (row["size"], root)
+            }
+        }
+    }
+
+    public func ledgerEvents(from seq: Int64, limit: Int) async throws -> [(
+        record: EventRecord, storedLeaf: MerkleHash?
+    )] {
+        try await pool.read { db in
+            try Row.fetchAll(
+                db, sql: "SELECT * FROM events WHERE seq >= ? ORDER BY seq LIMIT ?", arguments: [seq, limit]
+            )
+            .map { row in (try Self.event(row), (row["leaf_hash"] as Data?).flatMap { MerkleHash(bytes: Array($0)) }) }
+        }
+    }
+
+    public func ledgerInfo(_ name: String) async throws -> String? {
+        try await pool.read { db in
+            try String.fetchOne(db, sql: "SELECT value FROM ledger_info WHERE name = ?", arguments: [name])
+        }
+    }
+
+    public func setLedgerInfoIfAbsent(_ name: String, value: String) async throws -> String {
+        try await pool.write { db in
+            try db.execute(
+                sql: "INSERT OR IGNORE INTO ledger_info (name, value) VALUES (?, ?)", arguments: [name, value])
+            return try String.fetchOne(db, sql: "SELECT value FROM ledger_info WHERE name = ?", arguments: [name])
+                ?? value
+        }
+    }
+
+    public func saveCheckpoint(size: Int, note: String, time: Date) async throws {
+        try await pool.write { db in
+            try db.execute(
+                sql: "INSERT OR REPLACE INTO checkpoints (size, note, time) VALUES (?, ?, ?)",
+                arguments: [size, note, Timestamp.format(time)])
+        }
+    }
+
+    public func checkpoints() async throws -> [(size: Int, note: String)] {
+        try await pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT size, note FROM checkpoints ORDER BY size").map {
+                ($0["size"], $0["note"])
+            }
         }
     }
 

@@ -1,0 +1,220 @@
+import ArgumentParser
+import Foundation
+import UAEFCore
+import UAEFLedger
+import UAEFStore
+
+struct LedgerCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "ledger",
+        abstract: "The trust ledger: every event is a leaf of an RFC 6962 Merkle tree with signed C2SP checkpoints.",
+        subcommands: [Verify.self, Export.self, Checkpoint_.self, Key.self, Prove.self, Consistency.self])
+
+    /// `--store` plus where the checkpoint signing key lives.
+    struct Options: ParsableArguments {
+        @OptionGroup var storeOptions: StoreOptions
+
+        @Option(
+            help: ArgumentHelp(
+                "The signing key file (created with mode 0600 on first use). Default: $UAEF_LEDGER_KEY, else beside the SQLite file as <file>.ledger-key.",
+                valueName: "path"))
+        var ledgerKey: String?
+
+        /// The key file path after flag, environment and default.
+        func keyPath() throws -> String {
+            if let ledgerKey { return ledgerKey }
+            if let path = ProcessInfo.processInfo.environment["UAEF_LEDGER_KEY"] { return path }
+            let url = storeOptions.storeURL
+            guard url.hasPrefix("sqlite:") else {
+                throw CLIError.usage("give --ledger-key PATH for a non-SQLite store")
+            }
+            return String(url.dropFirst("sqlite:".count)) + ".ledger-key"
+        }
+
+        /// The signer, created on first use with the origin `uaef.local/<ledger id>` as its name.
+        func signer(store: any LedgerStore) async throws -> NoteSigner {
+            let path = try keyPath()
+            if let data = FileManager.default.contents(atPath: path) {
+                let text = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+                do {
+                    return try NoteSigner(parsing: text)
+                } catch {
+                    throw CLIError.operational("ledger key \(path): \(error)")
+                }
+            }
+            var random = SystemRandomNumberGenerator()
+            let id = try await store.setLedgerInfoIfAbsent(
+                "ledger_id", value: String(format: "%016llx", random.next() as UInt64))
+            let signer = try NoteSigner(generatingFor: "uaef.local/\(id)")
+            guard
+                FileManager.default.createFile(
+                    atPath: path, contents: Data((signer.text + "\n").utf8), attributes: [.posixPermissions: 0o600])
+            else { throw CLIError.operational("cannot create the ledger key file \(path)") }
+            return signer
+        }
+
+        /// The verifier key, from the key file when it exists.
+        func verifier(store: any LedgerStore) async throws -> NoteVerifier? {
+            guard FileManager.default.fileExists(atPath: try keyPath()) else { return nil }
+            return try await signer(store: store).verifier
+        }
+    }
+
+    struct Verify: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Recompute every leaf from its stored event, every tree head and every checkpoint signature.",
+            discussion: "Exit 0 when intact; 1 naming the first bad index and what is wrong.")
+        @Flag(help: "Print JSON.") var json = false
+        @OptionGroup var options: Options
+
+        func run() async throws {
+            let store = try options.storeOptions.open()
+            let report = try await LedgerVerifier(store: store, verifier: try await options.verifier(store: store))
+                .verify()
+            if json {
+                var value: [String: JSONValue] = [
+                    "intact": .bool(report.problem == nil), "events": .number(Number(report.events)),
+                    "tree_heads": .number(Number(report.treeHeads)), "checkpoints": .number(Number(report.checkpoints)),
+                ]
+                if let problem = report.problem {
+                    value["problem"] = [
+                        "index": .number(Number(problem.index)), "kind": .string(problem.kind.rawValue),
+                        "detail": .string(problem.detail),
+                    ]
+                }
+                Console.printJSON(.object(value))
+            } else if let problem = report.problem {
+                print("ledger NOT intact: \(problem)")
+            } else {
+                print(
+                    "ledger intact: \(report.events) events, \(report.treeHeads) tree heads, \(report.checkpoints) checkpoints"
+                )
+            }
+            if report.problem != nil { throw ExitCode(1) }
+        }
+    }
+
+    struct Export: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract:
+                "Export events as JSON Lines: {\"index\", \"leaf_hash\", \"event\"}, event being exactly the object hashed (RFC 8785)."
+        )
+        @Option(help: "The first index.") var from: Int = 0
+        @Option(help: "The last index (inclusive).") var to: Int?
+        @OptionGroup var options: Options
+
+        func run() async throws {
+            let store = try options.storeOptions.open()
+            var next = Int64(max(0, from))
+            while true {
+                let page = try await store.ledgerEvents(from: next, limit: 10_000)
+                guard !page.isEmpty else { return }
+                for (record, _) in page {
+                    if let to, record.seq > to { return }
+                    let bytes = CanonicalJSON.bytes(record.ledgerObject)
+                    let leaf = MerkleHash.leaf(bytes)
+                    print(
+                        #"{"event":\#(String(decoding: bytes, as: UTF8.self)),"index":\#(record.seq),"leaf_hash":"\#(leaf.base64)"}"#
+                    )
+                }
+                next = page.last!.record.seq + 1
+            }
+        }
+    }
+
+    // Named with a trailing underscore to keep clear of UAEFLedger.Checkpoint.
+    struct Checkpoint_: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "checkpoint",
+            abstract: "Print the newest signed checkpoint, signing one first if the tree grew.",
+            discussion: "A new checkpoint is signed only after checking it is consistent with the previous one.")
+        @OptionGroup var options: Options
+
+        func run() async throws {
+            let store = try options.storeOptions.open()
+            let signer = try await options.signer(store: store)
+            let head = try await store.treeHead()
+            let previous = try await store.checkpoints().last
+            if let previous, previous.size == head.size {
+                print(previous.note, terminator: "")
+                return
+            }
+            if let previous {
+                let old = try UAEFLedger.Checkpoint.open(previous.note, verifier: signer.verifier)
+                guard let proof = try await store.consistencyProof(from: old.size, to: head.size), old.size > 0 else {
+                    throw CLIError.operational(
+                        "the tree shrank below the last checkpoint (\(old.size) events); run uaef ledger verify")
+                }
+                do {
+                    try ProofVerifier.verifyConsistency(
+                        oldSize: old.size, newSize: head.size, oldRoot: old.root, newRoot: head.root, proof: proof)
+                } catch {
+                    throw CLIError.operational(
+                        "refusing to sign: the tree is not consistent with the last checkpoint: \(error)")
+                }
+            }
+            let note = try UAEFLedger.Checkpoint(origin: signer.name, size: head.size, root: head.root).signed(
+                by: signer)
+            try await store.saveCheckpoint(size: head.size, note: note, time: Date())
+            print(note, terminator: "")
+        }
+    }
+
+    struct Key: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Print the verifier key: <name>+<8 hex key ID>+<base64(0x01 ‖ Ed25519 public key)>.")
+        @OptionGroup var options: Options
+
+        func run() async throws {
+            print(try await options.signer(store: try options.storeOptions.open()).verifier.text)
+        }
+    }
+
+    struct Prove: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "An inclusion proof: {\"index\", \"tree_size\", \"leaf_hash\", \"root\", \"proof\"}.")
+        @Option(help: "The event index (its seq).") var index: Int
+        @Option(help: "The tree size (default: the current size).") var size: Int?
+        @OptionGroup var options: Options
+
+        func run() async throws {
+            let store = try options.storeOptions.open()
+            let current = try await store.treeHead().size
+            let treeSize = size ?? current
+            guard index >= 0, index < treeSize, treeSize <= current,
+                let proof = try await store.inclusionProof(index: index, size: treeSize),
+                let leaf = try await store.ledgerEvents(from: Int64(index), limit: 1).first?.storedLeaf
+            else {
+                throw CLIError.usage(
+                    "--index \(index) --size \(treeSize): need 0 ≤ index < size ≤ the number of events")
+            }
+            Console.printJSON([
+                "index": .number(Number(index)), "tree_size": .number(Number(treeSize)),
+                "leaf_hash": .string(leaf.base64),
+                "root": .string(try await store.root(size: treeSize).base64),
+                "proof": .array(proof.map { .string($0.base64) }),
+            ])
+        }
+    }
+
+    struct Consistency: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "A consistency proof: {\"size1\", \"size2\", \"root1\", \"root2\", \"proof\"}.")
+        @Option(help: "The older tree size.") var from: Int
+        @Option(help: "The newer tree size.") var to: Int
+        @OptionGroup var options: Options
+
+        func run() async throws {
+            let store = try options.storeOptions.open()
+            guard from > 0, from <= to, to <= (try await store.treeHead().size),
+                let proof = try await store.consistencyProof(from: from, to: to)
+            else { throw CLIError.usage("--from \(from) --to \(to): need 0 < from ≤ to ≤ the number of events") }
+            Console.printJSON([
+                "size1": .number(Number(from)), "size2": .number(Number(to)),
+                "root1": .string(try await store.root(size: from).base64),
+                "root2": .string(try await store.root(size: to).base64),
+                "proof": .array(proof.map { .string($0.base64) }),
+            ])
+        }
+    }
+}

@@ -1,0 +1,81 @@
+import Foundation
+import Testing
+import UAEFCore
+import UAEFTestSupport
+
+@Suite("uaef ledger (real processes, a SQLite file changed behind UAEF's back)")
+struct LedgerCLITests {
+    /// A store with a finished demo run and a signed checkpoint, in a fresh folder.
+    func prepared() throws -> (TemporaryDirectory, String) {
+        let directory = try TemporaryDirectory("ledger-cli")
+        let store = "sqlite:" + directory.path("l.db")
+        #expect(try UAEFProcess.run(["demo", "--store", store], in: directory.url).status == 0)
+        #expect(try UAEFProcess.run(["ledger", "checkpoint", "--store", store], in: directory.url).status == 0)
+        return (directory, store)
+    }
+
+    func sqlite(_ directory: TemporaryDirectory, _ statement: String) throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["sqlite3", directory.path("l.db"), statement]
+        try process.run()
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0)
+    }
+
+    @Test("an intact ledger verifies, and an independent Python verifier agrees with its export and checkpoint")
+    func intactAndIndependentlyVerified() throws {
+        let (directory, store) = try prepared()
+        defer { directory.remove() }
+        let verify = try UAEFProcess.run(["ledger", "verify", "--json", "--store", store], in: directory.url)
+        #expect(verify.status == 0)
+        #expect(try verify.json()["intact"] == true)
+        #expect(try verify.json()["checkpoints"] == 1)
+        let export = try UAEFProcess.run(["ledger", "export", "--store", store], in: directory.url)
+        try export.stdout.write(toFile: directory.path("events.jsonl"), atomically: true, encoding: .utf8)
+        let checkpoint = try UAEFProcess.run(["ledger", "checkpoint", "--store", store], in: directory.url)
+        try checkpoint.stdout.write(toFile: directory.path("checkpoint.txt"), atomically: true, encoding: .utf8)
+        let key = try UAEFProcess.run(["ledger", "key", "--store", store], in: directory.url).stdout
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+        let python = Process()
+        python.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        python.arguments = [
+            "python3", Fixtures.packageRoot.appendingPathComponent("docs/verify_ledger.py").path,
+            directory.path("events.jsonl"), directory.path("checkpoint.txt"), key,
+        ]
+        try python.run()
+        python.waitUntilExit()
+        #expect(python.terminationStatus == 0)
+        // Proofs from the CLI carry what a verifier needs.
+        let proof = try UAEFProcess.run(["ledger", "prove", "--index", "3", "--store", store], in: directory.url).json()
+        #expect(proof["index"] == 3)
+        #expect(proof["proof"]?.arrayValue?.isEmpty == false)
+        let bad = try UAEFProcess.run(["ledger", "prove", "--index", "9999", "--store", store], in: directory.url)
+        #expect(bad.status == 2)
+    }
+
+    @Test(
+        "tampering is detected and located",
+        arguments: [
+            ("UPDATE events SET data = replace(data, 'classify', 'classifx') WHERE seq = 0", "index 0: event changed"),
+            ("DELETE FROM events WHERE seq = 10", "index 10: event missing or reordered"),
+            ("UPDATE events SET seq = seq + 100 WHERE seq = 5", "index 5: event missing or reordered"),
+            (
+                "UPDATE events SET data = replace(data, 'classify', 'classifx'), leaf_hash = NULL WHERE seq = 0",
+                "index 0: event changed"
+            ),
+            (
+                "UPDATE tree_heads SET root = zeroblob(32) WHERE size = (SELECT MIN(size) FROM tree_heads)",
+                "tree head mismatch"
+            ),
+            ("UPDATE checkpoints SET note = replace(note, 'uaef.local', 'uaef.locaL')", "bad checkpoint signature"),
+        ])
+    func tampering(statement: String, expected: String) throws {
+        let (directory, store) = try prepared()
+        defer { directory.remove() }
+        try sqlite(directory, statement)
+        let verify = try UAEFProcess.run(["ledger", "verify", "--store", store], in: directory.url)
+        #expect(verify.status == 1)
+        #expect(verify.stdout.contains(expected), "\(verify.stdout)")
+    }
+}

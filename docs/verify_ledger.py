@@ -1,0 +1,85 @@
+#!/usr/bin/env python3
+"""Verify a UAEF ledger export and checkpoint with standard tools only (hashlib, cryptography).
+
+    uaef ledger export --store sqlite:uaef.db > events.jsonl
+    uaef ledger checkpoint --store sqlite:uaef.db > checkpoint.txt
+    uaef ledger key --store sqlite:uaef.db > key.txt
+    python3 docs/verify_ledger.py events.jsonl checkpoint.txt "$(cat key.txt)"
+
+Recomputes every leaf as SHA-256(0x00 || RFC 8785 bytes of the event), the RFC 6962 root over
+the first <checkpoint size> leaves, and checks the checkpoint's C2SP signed-note Ed25519
+signature. Exit 0 when everything matches.
+"""
+import base64
+import hashlib
+import json
+import sys
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+
+def canonical(value):
+    """RFC 8785 for the values UAEF exports (integers, decimals that doubles hold, strings)."""
+    if isinstance(value, dict):
+        keys = sorted(value, key=lambda k: k.encode("utf-16-be"))
+        return "{" + ",".join(canonical(k) + ":" + canonical(value[k]) for k in keys) + "}"
+    if isinstance(value, list):
+        return "[" + ",".join(canonical(v) for v in value) + "]"
+    if isinstance(value, float):
+        text = repr(value)
+        if text.endswith(".0"):
+            text = text[:-2]
+        if "e" in text:  # ECMAScript writes 1e-7 and 1e+21
+            mantissa, exponent = text.split("e")
+            text = mantissa + "e" + ("-" if exponent.startswith("-") else "+") + exponent.lstrip("+-").lstrip("0")
+        return text
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def root(hashes):
+    if not hashes:
+        return hashlib.sha256(b"").digest()
+    if len(hashes) == 1:
+        return hashes[0]
+    k = 1
+    while k * 2 < len(hashes):
+        k *= 2
+    return hashlib.sha256(b"\x01" + root(hashes[:k]) + root(hashes[k:])).digest()
+
+
+def main(export_path, checkpoint_path, verifier_key):
+    leaves = []
+    with open(export_path, encoding="utf-8") as export:
+        for line in export:
+            entry = json.loads(line)
+            leaf = hashlib.sha256(b"\x00" + canonical(entry["event"]).encode("utf-8")).digest()
+            if entry["index"] != len(leaves) or base64.b64encode(leaf).decode() != entry["leaf_hash"]:
+                sys.exit(f"event {entry['index']}: leaf hash does not match its event")
+            leaves.append(leaf)
+
+    note = open(checkpoint_path, encoding="utf-8").read()
+    text, signatures = note.split("\n\n", 1)
+    text += "\n"
+    name, key_id, key = verifier_key.split("+", 2)
+    public_key = base64.b64decode(key)[1:]
+    expected_id = hashlib.sha256(name.encode() + b"\n\x01" + public_key).digest()[:4]
+    if expected_id.hex() != key_id:
+        sys.exit("verifier key: key ID does not match")
+    for line in signatures.splitlines():
+        _, signer, blob = line.split(" ")
+        blob = base64.b64decode(blob)
+        if signer == name and blob[:4] == expected_id:
+            Ed25519PublicKey.from_public_bytes(public_key).verify(blob[4:], text.encode("utf-8"))
+            break
+    else:
+        sys.exit("checkpoint: no signature by the verifier key")
+
+    origin, size, root_b64 = text.splitlines()[:3]
+    size = int(size)
+    if size > len(leaves) or base64.b64encode(root(leaves[:size])).decode() != root_b64:
+        sys.exit("checkpoint: root does not match the exported events")
+    print(f"ok: {len(leaves)} events; checkpoint {origin} size {size} verifies")
+
+
+if __name__ == "__main__":
+    main(*sys.argv[1:4])
