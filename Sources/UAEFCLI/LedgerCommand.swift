@@ -8,7 +8,9 @@ struct LedgerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ledger",
         abstract: "The trust ledger: every event is a leaf of an RFC 6962 Merkle tree with signed C2SP checkpoints.",
-        subcommands: [Verify.self, Export.self, Checkpoint_.self, Key.self, Prove.self, Consistency.self])
+        subcommands: [
+            Verify.self, Export.self, Checkpoint_.self, Key.self, Prove.self, Consistency.self, VerifyProof.self,
+        ])
 
     /// `--store` plus where the checkpoint signing key lives.
     struct Options: ParsableArguments {
@@ -215,6 +217,72 @@ struct LedgerCommand: AsyncParsableCommand {
                 "root2": .string(try await store.root(size: to).base64),
                 "proof": .array(proof.map { .string($0.base64) }),
             ])
+        }
+    }
+
+    struct VerifyProof: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "verify-proof",
+            abstract: "Check a proof you were handed against a signed checkpoint and a verifier key, offline.",
+            discussion: """
+                FILE is the JSON of `uaef ledger prove` (inclusion) or `uaef ledger consistency`. The
+                checkpoint must be signed by the key, and the proof's tree size and root must be the
+                checkpoint's. Exit 0 when the proof holds, 1 when it does not, 2 for unreadable input.
+                """)
+        @Argument(help: "The proof JSON file.") var file: String
+        @Option(help: "The signed checkpoint file.") var checkpoint: String
+        @Option(help: "The verifier key text (<name>+<key ID>+<base64 key>).") var key: String
+
+        func run() async throws {
+            let verifier: NoteVerifier
+            let proof: JSONValue
+            do {
+                verifier = try NoteVerifier(parsing: key)
+                proof = try JSONValue(jsonText: try Console.readFile(file))
+            } catch let error as CLIError {
+                throw error
+            } catch {
+                throw CLIError.usage("\(error)")
+            }
+            let signed: UAEFLedger.Checkpoint
+            do {
+                signed = try UAEFLedger.Checkpoint.open(try Console.readFile(checkpoint), verifier: verifier)
+            } catch let error as NoteError {
+                print("proof NOT verified: checkpoint \(checkpoint): \(error)")
+                throw ExitCode(1)
+            }
+            let hashes = proof["proof"]?.arrayValue?.compactMap { $0.stringValue.flatMap(MerkleHash.init(base64:)) }
+            guard let hashes, hashes.count == proof["proof"]?.arrayValue?.count else {
+                throw CLIError.usage("\(file): \"proof\" must be a list of base64 32-byte hashes")
+            }
+            do {
+                if let index = proof["index"]?.numberValue?.intValue,
+                    let size = proof["tree_size"]?.numberValue?.intValue,
+                    let leaf = proof["leaf_hash"]?.stringValue.flatMap(MerkleHash.init(base64:))
+                {
+                    guard size == signed.size else { throw ProofFailure.invalidSizes(size, signed.size) }
+                    try ProofVerifier.verifyInclusion(
+                        leaf: leaf, index: index, size: size, proof: hashes, root: signed.root)
+                    print("proof verified: event \(index) is in the tree of \(size) events signed by \(verifier.name)")
+                } else if let size1 = proof["size1"]?.numberValue?.intValue,
+                    let size2 = proof["size2"]?.numberValue?.intValue,
+                    let root1 = proof["root1"]?.stringValue.flatMap(MerkleHash.init(base64:))
+                {
+                    guard size2 == signed.size else { throw ProofFailure.invalidSizes(size2, signed.size) }
+                    try ProofVerifier.verifyConsistency(
+                        oldSize: size1, newSize: size2, oldRoot: root1, newRoot: signed.root, proof: hashes)
+                    print(
+                        "proof verified: the tree of \(size1) events is a prefix of the \(size2) signed by \(verifier.name)"
+                    )
+                } else {
+                    throw CLIError.usage(
+                        "\(file): neither an inclusion proof (index, tree_size, leaf_hash) nor a consistency proof (size1, size2, root1)"
+                    )
+                }
+            } catch let failure as ProofFailure {
+                print("proof NOT verified: \(failure)")
+                throw ExitCode(1)
+            }
         }
     }
 }

@@ -52,6 +52,19 @@ struct LedgerCLITests {
         #expect(proof["proof"]?.arrayValue?.isEmpty == false)
         let bad = try UAEFProcess.run(["ledger", "prove", "--index", "9999", "--store", store], in: directory.url)
         #expect(bad.status == 2)
+        // An auditor checks the proof offline against the signed checkpoint and the key.
+        let proofText = try UAEFProcess.run(["ledger", "prove", "--index", "3", "--store", store], in: directory.url)
+            .stdout
+        try proofText.write(toFile: directory.path("proof.json"), atomically: true, encoding: .utf8)
+        let offline = [
+            "ledger", "verify-proof", directory.path("proof.json"), "--checkpoint", directory.path("checkpoint.txt"),
+            "--key", key,
+        ]
+        #expect(try UAEFProcess.run(offline, in: directory.url).status == 0)
+        try proofText.replacingOccurrences(of: "\"index\" : 3", with: "\"index\" : 4")
+            .replacingOccurrences(of: "\"index\": 3", with: "\"index\": 4")
+            .write(toFile: directory.path("proof.json"), atomically: true, encoding: .utf8)
+        #expect(try UAEFProcess.run(offline, in: directory.url).status == 1)
     }
 
     @Test(
