@@ -27,7 +27,8 @@ struct DemoCommand: AsyncParsableCommand {
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
             path = "sqlite:" + directory.appendingPathComponent("demo.db").path
         }
-        let engine = try EngineOptions.parse(["--store", path]).engine()
+        let options = try EngineOptions.parse(["--store", path])
+        let engine = try options.engine()
         let registry = AgentRegistry(store: engine.store, kinds: engine.kinds, tenant: engine.tenant)
         if try await registry.find("classifier") == nil {
             _ = try await registry.register(
@@ -50,6 +51,7 @@ struct DemoCommand: AsyncParsableCommand {
         if !json { print("uaef demo: store \(path)\nrunning \(definition.name) as \(id)…\n") }
         let statuses = try await engine.execute([id], definitions: [id: definition])
         let elapsed = ContinuousClock.now - started
+        try await LedgerKeys.checkpointAfterRuns(options.storeOptions, store: engine.store)
         try await RunOutput.print(id, engine: engine, json: json)
         if !json {
             let events = try await engine.store.events(from: 0, limit: 100_000)
@@ -57,7 +59,8 @@ struct DemoCommand: AsyncParsableCommand {
             print(
                 """
 
-                \(events.count) events recorded, each committed with its state change (uaef runs show \(id) --store \(path)).
+                \(events.count) events recorded, each committed with its state change and appended to the ledger;
+                a checkpoint was signed (uaef ledger verify --store \(path)).
                 Finished in \(ms) ms: post_to_erp failed once and was retried; manager_review ran because the
                 total is over 1000 while auto_approve was skipped; price_line fanned out over 3 line items;
                 notify_failure was skipped because nothing failed.

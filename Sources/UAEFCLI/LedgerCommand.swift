@@ -12,54 +12,9 @@ struct LedgerCommand: AsyncParsableCommand {
             Verify.self, Export.self, Checkpoint_.self, Key.self, Prove.self, Consistency.self, VerifyProof.self,
         ])
 
-    /// `--store` plus where the checkpoint signing key lives.
+    /// `--store` and `--ledger-key`.
     struct Options: ParsableArguments {
         @OptionGroup var storeOptions: StoreOptions
-
-        @Option(
-            help: ArgumentHelp(
-                "The signing key file (created with mode 0600 on first use). Default: $UAEF_LEDGER_KEY, else beside the SQLite file as <file>.ledger-key.",
-                valueName: "path"))
-        var ledgerKey: String?
-
-        /// The key file path after flag, environment and default.
-        func keyPath() throws -> String {
-            if let ledgerKey { return ledgerKey }
-            if let path = ProcessInfo.processInfo.environment["UAEF_LEDGER_KEY"] { return path }
-            let url = storeOptions.storeURL
-            guard url.hasPrefix("sqlite:") else {
-                throw CLIError.usage("give --ledger-key PATH for a non-SQLite store")
-            }
-            return String(url.dropFirst("sqlite:".count)) + ".ledger-key"
-        }
-
-        /// The signer, created on first use with the origin `uaef.local/<ledger id>` as its name.
-        func signer(store: any LedgerStore) async throws -> NoteSigner {
-            let path = try keyPath()
-            if let data = FileManager.default.contents(atPath: path) {
-                let text = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-                do {
-                    return try NoteSigner(parsing: text)
-                } catch {
-                    throw CLIError.operational("ledger key \(path): \(error)")
-                }
-            }
-            var random = SystemRandomNumberGenerator()
-            let id = try await store.setLedgerInfoIfAbsent(
-                "ledger_id", value: String(format: "%016llx", random.next() as UInt64))
-            let signer = try NoteSigner(generatingFor: "uaef.local/\(id)")
-            guard
-                FileManager.default.createFile(
-                    atPath: path, contents: Data((signer.text + "\n").utf8), attributes: [.posixPermissions: 0o600])
-            else { throw CLIError.operational("cannot create the ledger key file \(path)") }
-            return signer
-        }
-
-        /// The verifier key, from the key file when it exists.
-        func verifier(store: any LedgerStore) async throws -> NoteVerifier? {
-            guard FileManager.default.fileExists(atPath: try keyPath()) else { return nil }
-            return try await signer(store: store).verifier
-        }
     }
 
     struct Verify: AsyncParsableCommand {
@@ -71,8 +26,10 @@ struct LedgerCommand: AsyncParsableCommand {
 
         func run() async throws {
             let store = try options.storeOptions.open()
-            let report = try await LedgerVerifier(store: store, verifier: try await options.verifier(store: store))
-                .verify()
+            let report = try await LedgerVerifier(
+                store: store, verifier: try await LedgerKeys.verifier(options.storeOptions, store: store)
+            )
+            .verify()
             if json {
                 var value: [String: JSONValue] = [
                     "intact": .bool(report.problem == nil), "events": .number(Number(report.events)),
@@ -134,31 +91,12 @@ struct LedgerCommand: AsyncParsableCommand {
 
         func run() async throws {
             let store = try options.storeOptions.open()
-            let signer = try await options.signer(store: store)
-            let head = try await store.treeHead()
-            let previous = try await store.checkpoints().last
-            if let previous, previous.size == head.size {
-                print(previous.note, terminator: "")
-                return
+            let signer = try await LedgerKeys.signer(options.storeOptions, store: store)
+            do {
+                print(try await Checkpointer(store: store, signer: signer).checkpoint(), terminator: "")
+            } catch let refusal as Checkpointer.Refusal {
+                throw CLIError.operational("refusing to sign: \(refusal); run uaef ledger verify")
             }
-            if let previous {
-                let old = try UAEFLedger.Checkpoint.open(previous.note, verifier: signer.verifier)
-                guard let proof = try await store.consistencyProof(from: old.size, to: head.size), old.size > 0 else {
-                    throw CLIError.operational(
-                        "the tree shrank below the last checkpoint (\(old.size) events); run uaef ledger verify")
-                }
-                do {
-                    try ProofVerifier.verifyConsistency(
-                        oldSize: old.size, newSize: head.size, oldRoot: old.root, newRoot: head.root, proof: proof)
-                } catch {
-                    throw CLIError.operational(
-                        "refusing to sign: the tree is not consistent with the last checkpoint: \(error)")
-                }
-            }
-            let note = try UAEFLedger.Checkpoint(origin: signer.name, size: head.size, root: head.root).signed(
-                by: signer)
-            try await store.saveCheckpoint(size: head.size, note: note, time: Date())
-            print(note, terminator: "")
         }
     }
 
@@ -168,7 +106,8 @@ struct LedgerCommand: AsyncParsableCommand {
         @OptionGroup var options: Options
 
         func run() async throws {
-            print(try await options.signer(store: try options.storeOptions.open()).verifier.text)
+            print(
+                try await LedgerKeys.signer(options.storeOptions, store: try options.storeOptions.open()).verifier.text)
         }
     }
 

@@ -15,6 +15,13 @@ struct StoreOptions: ParsableArguments {
     @Option(name: .long, help: "The tenant whose runs and agents to use.")
     var tenant: String = "default"
 
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "The ledger's checkpoint signing key file (created with mode 0600 on first use). Default: $UAEF_LEDGER_KEY, else <SQLite file>.ledger-key.",
+            valueName: "path"))
+    var ledgerKey: String?
+
     /// The store URL after flag and environment: flag, then `UAEF_STORE`, then the default.
     var storeURL: String { store ?? ProcessInfo.processInfo.environment["UAEF_STORE"] ?? "sqlite:uaef.db" }
 

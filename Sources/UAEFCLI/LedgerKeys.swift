@@ -1,0 +1,54 @@
+import ArgumentParser
+import Foundation
+import UAEFLedger
+import UAEFStore
+
+/// The ledger's signing key file: found or created, never printed.
+enum LedgerKeys {
+    /// The key file path after flag, environment and default (beside the SQLite file).
+    static func path(_ options: StoreOptions) throws -> String {
+        if let path = options.ledgerKey { return path }
+        if let path = ProcessInfo.processInfo.environment["UAEF_LEDGER_KEY"] { return path }
+        let url = options.storeURL
+        guard url.hasPrefix("sqlite:") else { throw CLIError.usage("give --ledger-key PATH for a non-SQLite store") }
+        return String(url.dropFirst("sqlite:".count)) + ".ledger-key"
+    }
+
+    /// The signer, created on first use (mode 0600) with the origin `uaef.local/<ledger id>` as its name.
+    static func signer(_ options: StoreOptions, store: any LedgerStore) async throws -> NoteSigner {
+        let path = try path(options)
+        if let data = FileManager.default.contents(atPath: path) {
+            let text = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+            do {
+                return try NoteSigner(parsing: text)
+            } catch {
+                throw CLIError.operational("ledger key \(path): \(error)")
+            }
+        }
+        var random = SystemRandomNumberGenerator()
+        let id = try await store.setLedgerInfoIfAbsent(
+            "ledger_id", value: String(format: "%016llx", random.next() as UInt64))
+        let signer = try NoteSigner(generatingFor: "uaef.local/\(id)")
+        let created = FileManager.default.createFile(
+            atPath: path, contents: Data((signer.text + "\n").utf8), attributes: [.posixPermissions: 0o600])
+        guard created else { throw CLIError.operational("cannot create the ledger key file \(path)") }
+        return signer
+    }
+
+    /// The verifier key, when a key file exists.
+    static func verifier(_ options: StoreOptions, store: any LedgerStore) async throws -> NoteVerifier? {
+        guard FileManager.default.fileExists(atPath: try path(options)) else { return nil }
+        return try await signer(options, store: store).verifier
+    }
+
+    /// Signs a checkpoint of the tree as it is now: what `run`, `resume` and `demo` do when runs end.
+    static func checkpointAfterRuns(_ options: StoreOptions, store: any WorkflowStore) async throws {
+        let signer = try await signer(options, store: store)
+        do {
+            _ = try await Checkpointer(store: store, signer: signer).checkpoint()
+        } catch let refusal as Checkpointer.Refusal {
+            throw CLIError.operational(
+                "the runs ended but no checkpoint was signed: \(refusal); run uaef ledger verify")
+        }
+    }
+}
