@@ -17,7 +17,7 @@ public struct LedgerVerifier: Sendable {
     public struct Problem: Sendable, Equatable, CustomStringConvertible {
         public enum Kind: String, Sendable {
             case eventChanged = "event changed"
-            case eventMissing = "event missing or reordered"
+            case eventMissing = "event missing, inserted or reordered"
             case headMismatch = "tree head mismatch"
             case badSignature = "bad checkpoint signature"
             case checkpointMismatch = "checkpoint does not match the events"
@@ -65,6 +65,12 @@ public struct LedgerVerifier: Sendable {
                 if let problem = state.checkReached() { return state.failed(problem) }
             }
             progress?(state.frontier.size)
+        }
+        // Every commit writes a head for its last event, so events past the last head were not written by UAEF.
+        if let last = state.heads.last, last.size < state.frontier.size {
+            let detail =
+                "\(state.frontier.size - last.size) events after the last tree head (size \(last.size)) were added outside UAEF"
+            return state.failed(Problem(index: last.size, kind: .eventMissing, detail: detail))
         }
         if let head = state.heads.dropFirst(state.headIndex).first {
             let detail = "a tree head records \(head.size) events but only \(state.frontier.size) exist"

@@ -71,8 +71,8 @@ struct LedgerCLITests {
         "tampering is detected and located",
         arguments: [
             ("UPDATE events SET data = replace(data, 'classify', 'classifx') WHERE seq = 0", "index 0: event changed"),
-            ("DELETE FROM events WHERE seq = 10", "index 10: event missing or reordered"),
-            ("UPDATE events SET seq = seq + 100 WHERE seq = 5", "index 5: event missing or reordered"),
+            ("DELETE FROM events WHERE seq = 10", "index 10: event missing, inserted or reordered"),
+            ("UPDATE events SET seq = seq + 100 WHERE seq = 5", "index 5: event missing, inserted or reordered"),
             (
                 "UPDATE events SET data = replace(data, 'classify', 'classifx'), leaf_hash = NULL WHERE seq = 0",
                 "index 0: event changed"
@@ -80,6 +80,11 @@ struct LedgerCLITests {
             (
                 "UPDATE tree_heads SET root = zeroblob(32) WHERE size = (SELECT MIN(size) FROM tree_heads)",
                 "tree head mismatch"
+            ),
+            (
+                "INSERT INTO events SELECT seq + 1, id || 'x', time, type, actor, tenant, subject, data, leaf_hash FROM events WHERE seq = (SELECT MAX(seq) FROM events)",
+                // The copied leaf hash does not match the new row's bytes.
+                "event changed"
             ),
             ("UPDATE checkpoints SET note = replace(note, 'uaef.local', 'uaef.locaL')", "bad checkpoint signature"),
         ])
