@@ -13,6 +13,8 @@ struct BenchCommand: AsyncParsableCommand {
               w1      a root noop, N noop tasks that depend on it (default 1000), one noop join after all of them
               w2      a chain of N noop tasks (default 200)
               fanout  one noop task fanned out over a list of N items (default 100000)
+              ledger  append N events (default 1000000) in batches of 10000 with durable commits,
+                      verify them all, and time inclusion and consistency proofs at that size
             Each repetition uses a new store file; the figures are medians. Time covers validating,
             creating and executing the run, with every state change committed and evented.
             Build with -c release for meaningful numbers.
@@ -20,10 +22,10 @@ struct BenchCommand: AsyncParsableCommand {
             """)
 
     enum Workload: String, ExpressibleByArgument, CaseIterable {
-        case w1, w2, fanout
+        case w1, w2, fanout, ledger
     }
 
-    @Argument(help: "w1, w2 or fanout.") var workload: Workload
+    @Argument(help: "w1, w2, fanout or ledger.") var workload: Workload
     @Option(help: "Tasks in the workload (default: 1000 for w1, 200 for w2, 100000 for fanout).") var tasks: Int?
     @Option(name: .customLong("repeat"), help: "Repetitions; the median is reported.") var repetitions: Int = 5
     @Flag(help: "Print JSON.") var json = false
@@ -34,6 +36,9 @@ struct BenchCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        if workload == .ledger {
+            return try await LedgerBench.run(events: tasks ?? 1_000_000, json: json)
+        }
         let size = tasks ?? ["w1": 1000, "w2": 200, "fanout": 100_000][workload.rawValue]!
         let (text, inputs, total) = BenchWorkloads.make(workload, size: size)
         var seconds: [Double] = []
@@ -92,6 +97,8 @@ enum BenchWorkloads {
                 lines.append("  - {id: t\(index), agent: noop, depends_on: [t\(index - 1)]}")
             }
             return (lines.joined(separator: "\n"), [], size)
+        case .ledger:
+            return ("", [], 0)
         case .fanout:
             let text = """
                 name: bench-fanout

@@ -1,0 +1,71 @@
+import Foundation
+import UAEFCore
+import UAEFLedger
+import UAEFStore
+import UAEFStoreSQLite
+
+/// `uaef bench ledger`: appends, full verification and proofs on a fresh SQLite store.
+enum LedgerBench {
+    static func run(events count: Int, json: Bool) async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("uaef-bench-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let store = try SQLiteStore(path: directory.appendingPathComponent("ledger.db").path)
+        let batch = 10_000
+        let time = Date()
+        let started = ContinuousClock.now
+        var written = 0
+        while written < count {
+            var changes = ChangeSet()
+            for index in written..<min(written + batch, count) {
+                changes.events.append(
+                    EventDraft(
+                        id: "evt_\(index)", time: time, type: "task.succeeded", actor: "engine", tenant: "default",
+                        subject: "run_bench/t\(index % 1000)", data: ["attempt": 1, "output": ["n": .number(Number(index))]]))
+            }
+            try await store.commit(changes)
+            written += changes.events.count
+        }
+        let appendSeconds = seconds(ContinuousClock.now - started)
+        let verifyStart = ContinuousClock.now
+        let report = try await LedgerVerifier(store: store, verifier: nil).verify()
+        let verifySeconds = seconds(ContinuousClock.now - verifyStart)
+        guard report.problem == nil, report.events == count else {
+            throw CLIError.operational("benchmark ledger did not verify: \(report.problem?.description ?? "count")")
+        }
+        var generator = SystemRandomNumberGenerator()
+        var inclusion: [Double] = []
+        var consistency: [Double] = []
+        for _ in 0..<101 {
+            let index = Int.random(in: 0..<count, using: &generator)
+            let start = ContinuousClock.now
+            _ = try await store.inclusionProof(index: index, size: count)
+            inclusion.append(seconds(ContinuousClock.now - start))
+            let old = Int.random(in: 1...count, using: &generator)
+            let second = ContinuousClock.now
+            _ = try await store.consistencyProof(from: old, to: count)
+            consistency.append(seconds(ContinuousClock.now - second))
+        }
+        let inclusionMs = inclusion.sorted()[50] * 1000
+        let consistencyMs = consistency.sorted()[50] * 1000
+        let result: JSONValue = [
+            "workload": "ledger", "events": .number(Number(count)),
+            "appends_per_second": .number(Number(Int(Double(count) / appendSeconds))),
+            "verify_events_per_second": .number(Number(Int(Double(count) / verifySeconds))),
+            "inclusion_proof_ms": .number(Number(parsing: String(format: "%.3f", inclusionMs))!),
+            "consistency_proof_ms": .number(Number(parsing: String(format: "%.3f", consistencyMs))!),
+            "peak_rss_mb": .number(Number(PeakMemory.megabytes())),
+        ]
+        if json {
+            print(result.jsonText)
+        } else {
+            print(
+                "ledger: \(count) events appended at \(Int(Double(count) / appendSeconds))/s, verified at \(Int(Double(count) / verifySeconds))/s; proofs (median of 101) inclusion \(String(format: "%.3f", inclusionMs)) ms, consistency \(String(format: "%.3f", consistencyMs)) ms"
+            )
+        }
+    }
+
+    static func seconds(_ duration: Duration) -> Double {
+        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+    }
+}
