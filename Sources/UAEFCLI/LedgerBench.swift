@@ -21,7 +21,8 @@ enum LedgerBench {
                 changes.events.append(
                     EventDraft(
                         id: "evt_\(index)", time: time, type: "task.succeeded", actor: "engine", tenant: "default",
-                        subject: "run_bench/t\(index % 1000)", data: ["attempt": 1, "output": ["n": .number(Number(index))]]))
+                        subject: "run_bench/t\(index % 1000)",
+                        data: ["attempt": 1, "output": ["n": .number(Number(index))]]))
             }
             try await store.commit(changes)
             written += changes.events.count

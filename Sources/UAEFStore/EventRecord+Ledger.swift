@@ -15,25 +15,35 @@ extension EventRecord {
     /// The RFC 8785 bytes of ``ledgerObject``, assembled around the already canonical bytes of
     /// `data` (the store keeps those as the event's data column, so they are written once).
     public func ledgerBytes(canonicalData: [UInt8]) -> [UInt8] {
+        Self.ledgerBytes(
+            seq: seq, id: event.id, time: Timestamp.format(event.time), type: event.type, actor: event.actor,
+            tenant: event.tenant, subject: event.subject, canonicalData: canonicalData)
+    }
+
+    /// The RFC 8785 bytes of an event object from its stored fields, as a verifier reads them.
+    public static func ledgerBytes(
+        seq: Int64, id: String, time: String, type: String, actor: String, tenant: String, subject: String,
+        canonicalData: [UInt8]
+    ) -> [UInt8] {
         // Members in RFC 8785 order: actor, data, id, seq, subject, tenant, time, type.
         var bytes: [UInt8] = []
         bytes.reserveCapacity(canonicalData.count + 192)
         bytes.append(contentsOf: #"{"actor":"#.utf8)
-        CanonicalJSON.writeString(event.actor, to: &bytes)
+        CanonicalJSON.writeString(actor, to: &bytes)
         bytes.append(contentsOf: #","data":"#.utf8)
         bytes.append(contentsOf: canonicalData)
         bytes.append(contentsOf: #","id":"#.utf8)
-        CanonicalJSON.writeString(event.id, to: &bytes)
+        CanonicalJSON.writeString(id, to: &bytes)
         bytes.append(contentsOf: #","seq":"#.utf8)
         bytes.append(contentsOf: String(seq).utf8)
         bytes.append(contentsOf: #","subject":"#.utf8)
-        CanonicalJSON.writeString(event.subject, to: &bytes)
+        CanonicalJSON.writeString(subject, to: &bytes)
         bytes.append(contentsOf: #","tenant":"#.utf8)
-        CanonicalJSON.writeString(event.tenant, to: &bytes)
+        CanonicalJSON.writeString(tenant, to: &bytes)
         bytes.append(contentsOf: #","time":"#.utf8)
-        CanonicalJSON.writeString(Timestamp.format(event.time), to: &bytes)
+        CanonicalJSON.writeString(time, to: &bytes)
         bytes.append(contentsOf: #","type":"#.utf8)
-        CanonicalJSON.writeString(event.type, to: &bytes)
+        CanonicalJSON.writeString(type, to: &bytes)
         bytes.append(UInt8(ascii: "}"))
         return bytes
     }

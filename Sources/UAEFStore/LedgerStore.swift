@@ -23,6 +23,10 @@ public protocol LedgerStore: Sendable {
     /// Events from `seq` on with the leaf hash stored for each, for verification and export.
     func ledgerEvents(from seq: Int64, limit: Int) async throws -> [(record: EventRecord, storedLeaf: MerkleHash?)]
 
+    /// Events from `seq` on as a verifier needs them: the canonical bytes rebuilt from the stored
+    /// columns as they are (no parsing), with the leaf hash stored for each.
+    func ledgerEntries(from seq: Int64, limit: Int) async throws -> [LedgerEntry]
+
     /// A value the ledger keeps about itself (its id, for the default origin).
     func ledgerInfo(_ name: String) async throws -> String?
 
@@ -34,4 +38,18 @@ public protocol LedgerStore: Sendable {
 
     /// Stored checkpoint notes, oldest first.
     func checkpoints() async throws -> [(size: Int, note: String)]
+}
+
+/// One stored event as the ledger verifier reads it.
+public struct LedgerEntry: Sendable {
+    public var seq: Int64
+    /// The RFC 8785 bytes rebuilt from the stored columns.
+    public var canonicalBytes: [UInt8]
+    public var storedLeaf: MerkleHash?
+
+    public init(seq: Int64, canonicalBytes: [UInt8], storedLeaf: MerkleHash?) {
+        self.seq = seq
+        self.canonicalBytes = canonicalBytes
+        self.storedLeaf = storedLeaf
+    }
 }

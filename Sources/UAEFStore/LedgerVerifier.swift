@@ -45,19 +45,19 @@ public struct LedgerVerifier: Sendable {
             heads: try await store.treeHeads(), checkpoints: try await store.checkpoints(), verifier: verifier)
         if let problem = state.checkReached() { return state.failed(problem) }
         while true {
-            let page = try await store.ledgerEvents(from: Int64(state.frontier.size), limit: pageSize)
+            let page = try await store.ledgerEntries(from: Int64(state.frontier.size), limit: pageSize)
             guard !page.isEmpty else { break }
-            for (record, storedLeaf) in page {
+            for entry in page {
                 let index = state.frontier.size
-                guard record.seq == Int64(index) else {
+                guard entry.seq == Int64(index) else {
                     return state.failed(
                         Problem(
-                            index: index, kind: .eventMissing, detail: "expected seq \(index), found seq \(record.seq)")
+                            index: index, kind: .eventMissing, detail: "expected seq \(index), found seq \(entry.seq)")
                     )
                 }
-                let leaf = MerkleHash.leaf(CanonicalJSON.bytes(record.ledgerObject))
-                guard storedLeaf == leaf else {
-                    let detail = "its bytes no longer hash to the stored leaf \(storedLeaf?.hex ?? "(none)")"
+                let leaf = MerkleHash.leaf(entry.canonicalBytes)
+                guard entry.storedLeaf == leaf else {
+                    let detail = "its bytes no longer hash to the stored leaf \(entry.storedLeaf?.hex ?? "(none)")"
                     return state.failed(Problem(index: index, kind: .eventChanged, detail: detail))
                 }
                 state.frontier.append(leaf)

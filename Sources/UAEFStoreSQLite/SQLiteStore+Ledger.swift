@@ -108,6 +108,27 @@ extension SQLiteStore {
         }
     }
 
+    public func ledgerEntries(from seq: Int64, limit: Int) async throws -> [LedgerEntry] {
+        try await pool.read { db in
+            try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT seq, id, time, type, actor, tenant, subject, data, leaf_hash FROM events
+                    WHERE seq >= ? ORDER BY seq LIMIT ?
+                    """,
+                arguments: [seq, limit]
+            ).map { row in
+                let seq: Int64 = row["seq"]
+                let bytes = EventRecord.ledgerBytes(
+                    seq: seq, id: row["id"], time: row["time"], type: row["type"], actor: row["actor"],
+                    tenant: row["tenant"], subject: row["subject"], canonicalData: Array((row["data"] as String).utf8))
+                return LedgerEntry(
+                    seq: seq, canonicalBytes: bytes,
+                    storedLeaf: (row["leaf_hash"] as Data?).flatMap { MerkleHash(bytes: Array($0)) })
+            }
+        }
+    }
+
     public func ledgerInfo(_ name: String) async throws -> String? {
         try await pool.read { db in
             try String.fetchOne(db, sql: "SELECT value FROM ledger_info WHERE name = ?", arguments: [name])
