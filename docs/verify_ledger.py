@@ -6,9 +6,14 @@
     uaef ledger key --store sqlite:uaef.db > key.txt
     python3 docs/verify_ledger.py events.jsonl checkpoint.txt "$(cat key.txt)"
 
-Recomputes every leaf as SHA-256(0x00 || RFC 8785 bytes of the event), the RFC 6962 root over
+    uaef ledger report --run RUN_ID --format json > report.json
+    python3 docs/verify_ledger.py --report report.json "$(cat key.txt)"
+
+The first form recomputes every leaf as SHA-256(0x00 || RFC 8785 bytes of the event), the RFC 6962 root over
 the first <checkpoint size> leaves, and checks the checkpoint's C2SP signed-note Ed25519
-signature. Exit 0 when everything matches.
+signature. The second checks a run's compliance report: the checkpoint's signature, and for each
+event its leaf hash and its RFC 9162 inclusion proof against the checkpoint's root. Exit 0 when
+everything matches.
 """
 import base64
 import hashlib
@@ -47,17 +52,33 @@ def root(hashes):
     return hashlib.sha256(b"\x01" + root(hashes[:k]) + root(hashes[k:])).digest()
 
 
-def main(export_path, checkpoint_path, verifier_key):
-    leaves = []
-    with open(export_path, encoding="utf-8") as export:
-        for line in export:
-            entry = json.loads(line)
-            leaf = hashlib.sha256(b"\x00" + canonical(entry["event"]).encode("utf-8")).digest()
-            if entry["index"] != len(leaves) or base64.b64encode(leaf).decode() != entry["leaf_hash"]:
-                sys.exit(f"event {entry['index']}: leaf hash does not match its event")
-            leaves.append(leaf)
+def node(left, right):
+    return hashlib.sha256(b"\x01" + left + right).digest()
 
-    note = open(checkpoint_path, encoding="utf-8").read()
+
+def verify_inclusion(leaf, index, size, proof, expected_root):
+    """RFC 9162 section 2.1.3.2."""
+    if index >= size:
+        return False
+    fn, sn, r = index, size - 1, leaf
+    for p in proof:
+        if sn == 0:
+            return False
+        if fn & 1 or fn == sn:
+            r = node(p, r)
+            if not fn & 1:
+                while not fn & 1 and fn != 0:
+                    fn >>= 1
+                    sn >>= 1
+        else:
+            r = node(r, p)
+        fn >>= 1
+        sn >>= 1
+    return sn == 0 and r == expected_root
+
+
+def open_checkpoint(note, verifier_key):
+    """Checks the C2SP signed note's Ed25519 signature; returns (origin, size, root bytes)."""
     text, signatures = note.split("\n\n", 1)
     text += "\n"
     name, key_id, key = verifier_key.split("+", 2)
@@ -70,16 +91,42 @@ def main(export_path, checkpoint_path, verifier_key):
         blob = base64.b64decode(blob)
         if signer == name and blob[:4] == expected_id:
             Ed25519PublicKey.from_public_bytes(public_key).verify(blob[4:], text.encode("utf-8"))
-            break
-    else:
-        sys.exit("checkpoint: no signature by the verifier key")
+            origin, size, root_b64 = text.splitlines()[:3]
+            return origin, int(size), base64.b64decode(root_b64)
+    sys.exit("checkpoint: no signature by the verifier key")
 
-    origin, size, root_b64 = text.splitlines()[:3]
-    size = int(size)
-    if size > len(leaves) or base64.b64encode(root(leaves[:size])).decode() != root_b64:
+
+def check_report(report_path, verifier_key):
+    report = json.load(open(report_path, encoding="utf-8"))
+    origin, size, expected_root = open_checkpoint(report["checkpoint"], verifier_key)
+    for entry in report["events"]:
+        leaf = hashlib.sha256(b"\x00" + canonical(entry["event"]).encode("utf-8")).digest()
+        proof = [base64.b64decode(p) for p in entry["proof"]]
+        if base64.b64encode(leaf).decode() != entry["leaf_hash"]:
+            sys.exit(f"event {entry['index']}: leaf hash does not match its event")
+        if not verify_inclusion(leaf, entry["index"], size, proof, expected_root):
+            sys.exit(f"event {entry['index']}: inclusion proof does not lead to the checkpoint's root")
+    print(f"ok: {len(report['events'])} events of run {report['run_id']} are in the tree of {size} signed by {origin}")
+
+
+def main(export_path, checkpoint_path, verifier_key):
+    leaves = []
+    with open(export_path, encoding="utf-8") as export:
+        for line in export:
+            entry = json.loads(line)
+            leaf = hashlib.sha256(b"\x00" + canonical(entry["event"]).encode("utf-8")).digest()
+            if entry["index"] != len(leaves) or base64.b64encode(leaf).decode() != entry["leaf_hash"]:
+                sys.exit(f"event {entry['index']}: leaf hash does not match its event")
+            leaves.append(leaf)
+
+    origin, size, expected_root = open_checkpoint(open(checkpoint_path, encoding="utf-8").read(), verifier_key)
+    if size > len(leaves) or root(leaves[:size]) != expected_root:
         sys.exit("checkpoint: root does not match the exported events")
     print(f"ok: {len(leaves)} events; checkpoint {origin} size {size} verifies")
 
 
 if __name__ == "__main__":
-    main(*sys.argv[1:4])
+    if sys.argv[1] == "--report":
+        check_report(sys.argv[2], sys.argv[3])
+    else:
+        main(*sys.argv[1:4])

@@ -10,6 +10,7 @@ struct LedgerCommand: AsyncParsableCommand {
         abstract: "The trust ledger: every event is a leaf of an RFC 6962 Merkle tree with signed C2SP checkpoints.",
         subcommands: [
             Verify.self, Export.self, Checkpoint_.self, Key.self, Prove.self, Consistency.self, VerifyProof.self,
+            Report.self,
         ])
 
     /// `--store` and `--ledger-key`.
@@ -221,6 +222,33 @@ struct LedgerCommand: AsyncParsableCommand {
             } catch let failure as ProofFailure {
                 print("proof NOT verified: \(failure)")
                 throw ExitCode(1)
+            }
+        }
+    }
+
+    struct Report: AsyncParsableCommand {
+        enum Format: String, ExpressibleByArgument, CaseIterable { case md, json, csv }
+
+        static let configuration = CommandConfiguration(
+            abstract:
+                "The compliance report of one run: its events with who, what, when, digests and inclusion proofs.",
+            discussion:
+                "Signs a checkpoint first if the tree grew. The JSON form carries each event object and its proof.")
+        @Option(help: "The run id.") var run: String
+        @Option(help: "md, json or csv.") var format: Format = .md
+        @OptionGroup var options: Options
+
+        func run() async throws {
+            let store = try options.storeOptions.open()
+            guard let snapshot = try await store.snapshot(of: RunID(run), tenant: options.storeOptions.tenant) else {
+                throw CLIError.usage("no run \(run) in tenant \(options.storeOptions.tenant)")
+            }
+            let signer = try await LedgerKeys.signer(options.storeOptions, store: store)
+            let report = try await LedgerReport.build(run: snapshot.run, store: store, signer: signer)
+            switch format {
+            case .json: Console.printJSON(report.json)
+            case .csv: print(report.csv, terminator: "")
+            case .md: print(report.markdown, terminator: "")
             }
         }
     }

@@ -78,3 +78,14 @@ public struct MerkleHash: Sendable, Hashable, CustomStringConvertible {
 
     public var description: String { hex }
 }
+
+/// Plain SHA-256 digests of content, as reports name payloads by.
+public enum ContentDigest {
+    /// Lower-case hex SHA-256 of `bytes`.
+    public static func sha256(_ bytes: [UInt8]) -> String {
+        Array(SHA256.hash(data: bytes)).map { byte in
+            let hex = String(byte, radix: 16)
+            return byte < 16 ? "0" + hex : hex
+        }.joined()
+    }
+}

@@ -46,6 +46,27 @@ struct LedgerCLITests {
         try python.run()
         python.waitUntilExit()
         #expect(python.terminationStatus == 0)
+        // The run's compliance report checks out with the same independent verifier.
+        let runs = try UAEFProcess.run(["runs", "list", "--json", "--store", store], in: directory.url).json()
+        let runID = try #require(runs.arrayValue?.first?["run_id"]?.stringValue)
+        let report = try UAEFProcess.run(
+            ["ledger", "report", "--run", runID, "--format", "json", "--store", store], in: directory.url)
+        #expect(report.status == 0)
+        try report.stdout.write(toFile: directory.path("report.json"), atomically: true, encoding: .utf8)
+        let checkReport = Process()
+        checkReport.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        checkReport.arguments = [
+            "python3", Fixtures.packageRoot.appendingPathComponent("docs/verify_ledger.py").path, "--report",
+            directory.path("report.json"), key,
+        ]
+        try checkReport.run()
+        checkReport.waitUntilExit()
+        #expect(checkReport.terminationStatus == 0)
+        for format in ["md", "csv"] {
+            let text = try UAEFProcess.run(
+                ["ledger", "report", "--run", runID, "--format", format, "--store", store], in: directory.url)
+            #expect(text.status == 0 && text.stdout.contains("run.created"))
+        }
         // Proofs from the CLI carry what a verifier needs.
         let proof = try UAEFProcess.run(["ledger", "prove", "--index", "3", "--store", store], in: directory.url).json()
         #expect(proof["index"] == 3)

@@ -1,0 +1,132 @@
+import Foundation
+import UAEFCore
+import UAEFLedger
+import UAEFStore
+
+/// The compliance report of one run: every event of the run with who, what and when, the agent
+/// and attempt, digests of its data and output, and an inclusion proof against a signed checkpoint,
+/// so someone who does not trust the operator can check it (docs/verify_ledger.py shows how).
+struct LedgerReport {
+    struct Entry {
+        var record: EventRecord
+        var leaf: MerkleHash
+        var proof: [MerkleHash]
+    }
+
+    var run: RunRecord
+    var checkpointNote: String
+    var verifierKey: String
+    var treeSize: Int
+    var root: MerkleHash
+    var entries: [Entry]
+
+    /// Collects the run's events and proves each against the newest checkpoint.
+    static func build(run: RunRecord, store: any WorkflowStore, signer: NoteSigner) async throws -> LedgerReport {
+        let note = try await Checkpointer(store: store, signer: signer).checkpoint()
+        let checkpoint = try Checkpoint.open(note, verifier: signer.verifier)
+        var entries: [Entry] = []
+        var next: Int64 = 0
+        let prefix = run.id.rawValue + "/"
+        while next < Int64(checkpoint.size) {
+            let page = try await store.ledgerEvents(from: next, limit: 10_000)
+            guard let last = page.last else { break }
+            for (record, storedLeaf) in page where record.seq < Int64(checkpoint.size) {
+                guard record.event.subject == run.id.rawValue || record.event.subject.hasPrefix(prefix) else {
+                    continue
+                }
+                guard let leaf = storedLeaf,
+                    let proof = try await store.inclusionProof(index: Int(record.seq), size: checkpoint.size)
+                else { throw CLIError.operational("event \(record.seq) has no ledger leaf; run uaef ledger verify") }
+                entries.append(Entry(record: record, leaf: leaf, proof: proof))
+            }
+            next = last.record.seq + 1
+        }
+        return LedgerReport(
+            run: run, checkpointNote: note, verifierKey: signer.verifier.text, treeSize: checkpoint.size,
+            root: checkpoint.root, entries: entries)
+    }
+
+    private static func digest(_ value: JSONValue?) -> String? {
+        value.map { ContentDigest.sha256(CanonicalJSON.bytes($0)) }
+    }
+
+    private static func field(_ entry: Entry, _ name: String) -> String? {
+        switch entry.record.event.data[name] {
+        case .string(let text)?: text
+        case .number(let number)?: number.description
+        default: nil
+        }
+    }
+
+    var json: JSONValue {
+        [
+            "run_id": .string(run.id.rawValue), "workflow": .string(run.workflowName),
+            "status": .string(run.status.rawValue),
+            "tree_size": .number(Number(treeSize)), "root": .string(root.base64), "checkpoint": .string(checkpointNote),
+            "verifier_key": .string(verifierKey),
+            "events": .array(
+                entries.map { entry in
+                    var value: [String: JSONValue] = [
+                        "index": .number(Number(Int(entry.record.seq))), "leaf_hash": .string(entry.leaf.base64),
+                        "proof": .array(entry.proof.map { .string($0.base64) }), "event": entry.record.ledgerObject,
+                        "data_sha256": .string(Self.digest(.object(entry.record.event.data)) ?? ""),
+                    ]
+                    if let output = Self.digest(entry.record.event.data["output"]) {
+                        value["output_sha256"] = .string(output)
+                    }
+                    return .object(value)
+                }),
+        ]
+    }
+
+    var csv: String {
+        var lines = ["index,time,type,actor,subject,agent,attempt,data_sha256,output_sha256,leaf_hash"]
+        for entry in entries {
+            let event = entry.record.event
+            let cells = [
+                String(entry.record.seq), Timestamp.format(event.time), event.type, event.actor, event.subject,
+                Self.field(entry, "agent") ?? "", Self.field(entry, "attempt") ?? "",
+                Self.digest(.object(event.data)) ?? "", Self.digest(event.data["output"]) ?? "", entry.leaf.base64,
+            ]
+            lines.append(cells.map(Self.csvCell).joined(separator: ","))
+        }
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    private static func csvCell(_ text: String) -> String {
+        guard text.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" }) else { return text }
+        return "\"" + text.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+    }
+
+    var markdown: String {
+        var text = """
+            # Compliance report: run \(run.id)
+
+            Workflow **\(run.workflowName)** v\(run.workflowVersion), status **\(run.status.rawValue)**, \
+            created \(Timestamp.format(run.createdAt)).
+
+            Every event below is a leaf of the ledger's RFC 6962 Merkle tree. Each inclusion proof (in
+            the JSON form of this report) leads to the root of the signed checkpoint:
+
+            ```
+            \(checkpointNote)```
+
+            Verifier key: `\(verifierKey)` (tree size \(treeSize), root `\(root.base64)`).
+
+            | index | time | event | actor | subject | agent | attempt | data SHA-256 | output SHA-256 |
+            |---|---|---|---|---|---|---|---|---|
+
+            """
+        for entry in entries {
+            let event = entry.record.event
+            let cells = [
+                String(entry.record.seq), Timestamp.format(event.time), event.type, event.actor, event.subject,
+                Self.field(entry, "agent") ?? "", Self.field(entry, "attempt") ?? "",
+                String((Self.digest(.object(event.data)) ?? "").prefix(16)),
+                String((Self.digest(event.data["output"]) ?? "").prefix(16)),
+            ]
+            text += "| " + cells.map { $0.replacingOccurrences(of: "|", with: "\\|") }.joined(separator: " | ") + " |\n"
+        }
+        return text
+    }
+}
