@@ -23,10 +23,16 @@ struct BenchCommand: AsyncParsableCommand {
 
     enum Workload: String, ExpressibleByArgument, CaseIterable {
         case w1, w2, fanout, ledger
+
+        /// The engine workload, or nil for the ledger benchmark, which runs no workflow.
+        var workflow: BenchWorkloads.Workflow? { BenchWorkloads.Workflow(rawValue: rawValue) }
     }
 
     @Argument(help: "w1, w2, fanout or ledger.") var workload: Workload
-    @Option(help: "Tasks in the workload (default: 1000 for w1, 200 for w2, 100000 for fanout).") var tasks: Int?
+    @Option(
+        help:
+            "Tasks in the workload, or events for ledger (default: 1000 for w1, 200 for w2, 100000 for fanout, 1000000 for ledger)."
+    ) var tasks: Int?
     @Option(name: .customLong("repeat"), help: "Repetitions; the median is reported.") var repetitions: Int = 5
     @Flag(help: "Print JSON.") var json = false
 
@@ -36,11 +42,10 @@ struct BenchCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        if workload == .ledger {
+        guard let workflow = workload.workflow else {
             return try await LedgerBench.run(events: tasks ?? 1_000_000, json: json)
         }
-        let size = tasks ?? ["w1": 1000, "w2": 200, "fanout": 100_000][workload.rawValue]!
-        let (text, inputs, total) = BenchWorkloads.make(workload, size: size)
+        let (text, inputs, total) = BenchWorkloads.make(workflow, size: tasks ?? workflow.defaultSize)
         var seconds: [Double] = []
         for repetition in 1...repetitions {
             let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
@@ -82,7 +87,20 @@ struct BenchCommand: AsyncParsableCommand {
 /// The benchmark workflows.
 enum BenchWorkloads {
     /// The workflow text, its input overrides and its task count.
-    static func make(_ workload: BenchCommand.Workload, size: Int) -> (String, [String], Int) {
+    /// The workloads that run a workflow.
+    enum Workflow: String {
+        case w1, w2, fanout
+
+        var defaultSize: Int {
+            switch self {
+            case .w1: 1000
+            case .w2: 200
+            case .fanout: 100_000
+            }
+        }
+    }
+
+    static func make(_ workload: Workflow, size: Int) -> (String, [String], Int) {
         switch workload {
         case .w1:
             var lines = ["name: bench-w1", "tasks:", "  - {id: root, agent: noop}"]
@@ -97,8 +115,6 @@ enum BenchWorkloads {
                 lines.append("  - {id: t\(index), agent: noop, depends_on: [t\(index - 1)]}")
             }
             return (lines.joined(separator: "\n"), [], size)
-        case .ledger:
-            return ("", [], 0)
         case .fanout:
             let text = """
                 name: bench-fanout

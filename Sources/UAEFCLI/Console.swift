@@ -9,7 +9,6 @@ enum Console {
         FileHandle.standardError.write(Data(("error: " + message + "\n").utf8))
     }
 
-    static var stdoutIsTerminal: Bool { isatty(STDOUT_FILENO) == 1 }
     static var stderrIsTerminal: Bool { isatty(STDERR_FILENO) == 1 }
 
     /// Reads a file as UTF-8 text, or fails with a usage error naming it.

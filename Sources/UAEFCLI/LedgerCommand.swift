@@ -13,22 +13,17 @@ struct LedgerCommand: AsyncParsableCommand {
             Report.self,
         ])
 
-    /// `--store` and `--ledger-key`.
-    struct Options: ParsableArguments {
-        @OptionGroup var storeOptions: StoreOptions
-    }
-
     struct Verify: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Recompute every leaf from its stored event, every tree head and every checkpoint signature.",
             discussion: "Exit 0 when intact; 1 naming the first bad index and what is wrong.")
         @Flag(help: "Print JSON.") var json = false
-        @OptionGroup var options: Options
+        @OptionGroup var storeOptions: StoreOptions
 
         func run() async throws {
-            let store = try options.storeOptions.open()
+            let store = try storeOptions.open()
             let report = try await LedgerVerifier(
-                store: store, verifier: try await LedgerKeys.verifier(options.storeOptions, store: store)
+                store: store, verifier: try await LedgerKeys.verifier(storeOptions, store: store)
             )
             .verify()
             if json {
@@ -61,10 +56,10 @@ struct LedgerCommand: AsyncParsableCommand {
         )
         @Option(help: "The first index.") var from: Int = 0
         @Option(help: "The last index (inclusive).") var to: Int?
-        @OptionGroup var options: Options
+        @OptionGroup var storeOptions: StoreOptions
 
         func run() async throws {
-            let store = try options.storeOptions.open()
+            let store = try storeOptions.open()
             var next = Int64(max(0, from))
             while true {
                 let page = try await store.ledgerEvents(from: next, limit: 10_000)
@@ -88,11 +83,11 @@ struct LedgerCommand: AsyncParsableCommand {
             commandName: "checkpoint",
             abstract: "Print the newest signed checkpoint, signing one first if the tree grew.",
             discussion: "A new checkpoint is signed only after checking it is consistent with the previous one.")
-        @OptionGroup var options: Options
+        @OptionGroup var storeOptions: StoreOptions
 
         func run() async throws {
-            let store = try options.storeOptions.open()
-            let signer = try await LedgerKeys.signer(options.storeOptions, store: store)
+            let store = try storeOptions.open()
+            let signer = try await LedgerKeys.signer(storeOptions, store: store)
             do {
                 print(try await Checkpointer(store: store, signer: signer).checkpoint(), terminator: "")
             } catch let refusal as Checkpointer.Refusal {
@@ -104,11 +99,11 @@ struct LedgerCommand: AsyncParsableCommand {
     struct Key: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Print the verifier key: <name>+<8 hex key ID>+<base64(0x01 ‖ Ed25519 public key)>.")
-        @OptionGroup var options: Options
+        @OptionGroup var storeOptions: StoreOptions
 
         func run() async throws {
             print(
-                try await LedgerKeys.signer(options.storeOptions, store: try options.storeOptions.open()).verifier.text)
+                try await LedgerKeys.signer(storeOptions, store: try storeOptions.open()).verifier.text)
         }
     }
 
@@ -117,10 +112,10 @@ struct LedgerCommand: AsyncParsableCommand {
             abstract: "An inclusion proof: {\"index\", \"tree_size\", \"leaf_hash\", \"root\", \"proof\"}.")
         @Option(help: "The event index (its seq).") var index: Int
         @Option(help: "The tree size (default: the current size).") var size: Int?
-        @OptionGroup var options: Options
+        @OptionGroup var storeOptions: StoreOptions
 
         func run() async throws {
-            let store = try options.storeOptions.open()
+            let store = try storeOptions.open()
             let current = try await store.treeHead().size
             let treeSize = size ?? current
             guard index >= 0, index < treeSize, treeSize <= current,
@@ -144,10 +139,10 @@ struct LedgerCommand: AsyncParsableCommand {
             abstract: "A consistency proof: {\"size1\", \"size2\", \"root1\", \"root2\", \"proof\"}.")
         @Option(help: "The older tree size.") var from: Int
         @Option(help: "The newer tree size.") var to: Int
-        @OptionGroup var options: Options
+        @OptionGroup var storeOptions: StoreOptions
 
         func run() async throws {
-            let store = try options.storeOptions.open()
+            let store = try storeOptions.open()
             guard from > 0, from <= to, to <= (try await store.treeHead().size),
                 let proof = try await store.consistencyProof(from: from, to: to)
             else { throw CLIError.usage("--from \(from) --to \(to): need 0 < from ≤ to ≤ the number of events") }
@@ -236,14 +231,14 @@ struct LedgerCommand: AsyncParsableCommand {
                 "Signs a checkpoint first if the tree grew. The JSON form carries each event object and its proof.")
         @Option(help: "The run id.") var run: String
         @Option(help: "md, json or csv.") var format: Format = .md
-        @OptionGroup var options: Options
+        @OptionGroup var storeOptions: StoreOptions
 
         func run() async throws {
-            let store = try options.storeOptions.open()
-            guard let snapshot = try await store.snapshot(of: RunID(run), tenant: options.storeOptions.tenant) else {
-                throw CLIError.usage("no run \(run) in tenant \(options.storeOptions.tenant)")
+            let store = try storeOptions.open()
+            guard let snapshot = try await store.snapshot(of: RunID(run), tenant: storeOptions.tenant) else {
+                throw CLIError.usage("no run \(run) in tenant \(storeOptions.tenant)")
             }
-            let signer = try await LedgerKeys.signer(options.storeOptions, store: store)
+            let signer = try await LedgerKeys.signer(storeOptions, store: store)
             let report = try await LedgerReport.build(run: snapshot.run, store: store, signer: signer)
             switch format {
             case .json: Console.printJSON(report.json)

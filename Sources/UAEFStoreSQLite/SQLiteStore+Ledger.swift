@@ -24,9 +24,13 @@ extension SQLiteStore {
         for event in events {
             // The data column holds the canonical bytes the leaf is built from, written once.
             let data = CanonicalJSON.bytes(.object(event.data))
-            let leaf = MerkleHash.leaf(EventRecord(seq: seq, event: event).ledgerBytes(canonicalData: data))
+            let time = Timestamp.format(event.time)
+            let leaf = MerkleHash.leaf(
+                EventRecord.ledgerBytes(
+                    seq: seq, id: event.id, time: time, type: event.type, actor: event.actor, tenant: event.tenant,
+                    subject: event.subject, canonicalData: data))
             try insertEvent.executeFast([
-                .integer(seq), .text(event.id), .text(Timestamp.format(event.time)), .text(event.type),
+                .integer(seq), .text(event.id), .text(time), .text(event.type),
                 .text(event.actor), .text(event.tenant), .text(event.subject),
                 .text(String(decoding: data, as: UTF8.self)), .blob(leaf.bytes),
             ])
