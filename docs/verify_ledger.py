@@ -111,6 +111,7 @@ def check_report(report_path, verifier_key):
 
 def main(export_path, checkpoint_path, verifier_key):
     leaves = []
+    payloads = 0
     with open(export_path, encoding="utf-8") as export:
         for line in export:
             entry = json.loads(line)
@@ -118,11 +119,17 @@ def main(export_path, checkpoint_path, verifier_key):
             if entry["index"] != len(leaves) or base64.b64encode(leaf).decode() != entry["leaf_hash"]:
                 sys.exit(f"event {entry['index']}: leaf hash does not match its event")
             leaves.append(leaf)
+            # Task inputs and outputs sit beside the event; the event carries each one's SHA-256.
+            for name, payload in entry.get("payloads", {}).items():
+                digest = hashlib.sha256(canonical(payload).encode("utf-8")).hexdigest()
+                if entry["event"]["data"].get(name + "_sha256") != digest:
+                    sys.exit(f"event {entry['index']}: its {name} payload does not match the digest in the event")
+                payloads += 1
 
     origin, size, expected_root = open_checkpoint(open(checkpoint_path, encoding="utf-8").read(), verifier_key)
     if size > len(leaves) or root(leaves[:size]) != expected_root:
         sys.exit("checkpoint: root does not match the exported events")
-    print(f"ok: {len(leaves)} events; checkpoint {origin} size {size} verifies")
+    print(f"ok: {len(leaves)} events, {payloads} payloads; checkpoint {origin} size {size} verifies")
 
 
 if __name__ == "__main__":

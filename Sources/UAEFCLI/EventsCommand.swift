@@ -8,7 +8,7 @@ struct EventsCommand: AsyncParsableCommand {
         commandName: "events",
         abstract: "Print the event log in order: every state change, with its seq, time, type, actor and data.",
         discussion:
-            "One line per event, or with --json one JSON object per line (seq, id, time, type, actor, tenant, subject, data)."
+            "One line per event, or with --json one JSON object per line (seq, id, time, type, actor, tenant, subject, data, payloads). Task inputs and outputs are payloads beside the event; its data holds their SHA-256 as <name>_sha256."
     )
 
     @Option(help: "Start at this seq.") var from: Int64 = 0
@@ -49,11 +49,13 @@ struct EventsCommand: AsyncParsableCommand {
             "time": .string(Timestamp.format(record.event.time)), "type": .string(record.event.type),
             "actor": .string(record.event.actor), "tenant": .string(record.event.tenant),
             "subject": .string(record.event.subject), "data": .object(record.event.data),
+            "payloads": .object(record.event.payloads),
         ]
     }
 
     static func line(_ record: EventRecord) -> String {
-        let data = record.event.data.isEmpty ? "" : " " + JSONValue.object(record.event.data).jsonText
+        let shown = record.event.data.merging(record.event.payloads) { _, payload in payload }
+        let data = shown.isEmpty ? "" : " " + JSONValue.object(shown).jsonText
         return
             "\(record.seq) \(Timestamp.format(record.event.time)) \(record.event.type) \(record.event.subject) by \(record.event.actor)\(data)"
     }

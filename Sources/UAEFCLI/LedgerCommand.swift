@@ -10,7 +10,7 @@ struct LedgerCommand: AsyncParsableCommand {
         abstract: "The trust ledger: every event is a leaf of an RFC 6962 Merkle tree with signed C2SP checkpoints.",
         subcommands: [
             Verify.self, Export.self, Checkpoint_.self, Key.self, Prove.self, Consistency.self, VerifyProof.self,
-            Report.self,
+            Report.self, Redact.self,
         ])
 
     struct Verify: AsyncParsableCommand {
@@ -30,6 +30,8 @@ struct LedgerCommand: AsyncParsableCommand {
                 var value: [String: JSONValue] = [
                     "intact": .bool(report.problem == nil), "events": .number(Number(report.events)),
                     "tree_heads": .number(Number(report.treeHeads)), "checkpoints": .number(Number(report.checkpoints)),
+                    "payloads": .number(Number(report.payloads)),
+                    "redacted_payloads": .number(Number(report.redactedPayloads)),
                 ]
                 if let problem = report.problem {
                     value["problem"] = [
@@ -42,7 +44,7 @@ struct LedgerCommand: AsyncParsableCommand {
                 print("ledger NOT intact: \(problem)")
             } else {
                 print(
-                    "ledger intact: \(report.events) events, \(report.treeHeads) tree heads, \(report.checkpoints) checkpoints"
+                    "ledger intact: \(report.events) events, \(report.treeHeads) tree heads, \(report.checkpoints) checkpoints, \(report.payloads) payloads (\(report.redactedPayloads) redacted)"
                 )
             }
             if report.problem != nil { throw ExitCode(1) }
@@ -52,8 +54,11 @@ struct LedgerCommand: AsyncParsableCommand {
     struct Export: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract:
-                "Export events as JSON Lines: {\"index\", \"leaf_hash\", \"event\"}, event being exactly the object hashed (RFC 8785)."
-        )
+                "Export events as JSON Lines: {\"index\", \"leaf_hash\", \"event\", \"payloads\"}, event being exactly the object hashed (RFC 8785).",
+            discussion: """
+                payloads holds the event's task inputs or outputs that were not redacted; the event's data \
+                carries "<name>_sha256", the SHA-256 of each payload's RFC 8785 bytes.
+                """)
         @Option(help: "The first index.") var from: Int = 0
         @Option(help: "The last index (inclusive).") var to: Int?
         @OptionGroup var storeOptions: StoreOptions
@@ -68,8 +73,9 @@ struct LedgerCommand: AsyncParsableCommand {
                     if let to, record.seq > to { return }
                     let bytes = CanonicalJSON.bytes(record.ledgerObject)
                     let leaf = MerkleHash.leaf(bytes)
+                    let payloads = CanonicalJSON.text(.object(record.event.payloads))
                     print(
-                        #"{"event":\#(String(decoding: bytes, as: UTF8.self)),"index":\#(record.seq),"leaf_hash":"\#(leaf.base64)"}"#
+                        #"{"event":\#(String(decoding: bytes, as: UTF8.self)),"index":\#(record.seq),"leaf_hash":"\#(leaf.base64)","payloads":\#(payloads)}"#
                     )
                 }
                 next = page.last!.record.seq + 1

@@ -41,14 +41,15 @@ enum LedgerKeys {
         return try await signer(options, store: store).verifier
     }
 
-    /// Signs a checkpoint of the tree as it is now: what `run`, `resume` and `demo` do when runs end.
-    static func checkpointAfterRuns(_ options: StoreOptions, store: any WorkflowStore) async throws {
+    /// Signs a checkpoint of the tree as it is now: what `run`, `resume` and `demo` do when runs
+    /// end, and `ledger redact` after recording a redaction. `done` says what happened, for the
+    /// message when signing is refused.
+    static func checkpoint(after done: String, _ options: StoreOptions, store: any WorkflowStore) async throws {
         let signer = try await signer(options, store: store)
         do {
             _ = try await Checkpointer(store: store, signer: signer).checkpoint()
         } catch let refusal as Checkpointer.Refusal {
-            throw CLIError.operational(
-                "the runs ended but no checkpoint was signed: \(refusal); run uaef ledger verify")
+            throw CLIError.operational("\(done) but no checkpoint was signed: \(refusal); run uaef ledger verify")
         }
     }
 }

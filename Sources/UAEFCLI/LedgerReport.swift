@@ -4,7 +4,7 @@ import UAEFLedger
 import UAEFStore
 
 /// The compliance report of one run: every event of the run with who, what and when, the agent
-/// and attempt, digests of its data and output, and an inclusion proof against a signed checkpoint,
+/// and attempt, digests of its data, input and output, and an inclusion proof against a signed checkpoint,
 /// so someone who does not trust the operator can check it (docs/verify_ledger.py shows how).
 struct LedgerReport {
     struct Entry {
@@ -50,6 +50,13 @@ struct LedgerReport {
         value.map { ContentDigest.sha256(CanonicalJSON.bytes($0)) }
     }
 
+    /// The payloads whose digests the report lists: the event data names them `<name>_sha256`.
+    private static let payloadNames = ["inputs", "input", "output"]
+
+    private static func payloadDigest(_ entry: Entry, _ name: String) -> String? {
+        entry.record.event.data[EventPayloads.digestMember(name)]?.stringValue
+    }
+
     private static func field(_ entry: Entry, _ name: String) -> String? {
         switch entry.record.event.data[name] {
         case .string(let text)?: text
@@ -71,8 +78,8 @@ struct LedgerReport {
                         "proof": .array(entry.proof.map { .string($0.base64) }), "event": entry.record.ledgerObject,
                         "data_sha256": .string(Self.digest(.object(entry.record.event.data)) ?? ""),
                     ]
-                    if let output = Self.digest(entry.record.event.data["output"]) {
-                        value["output_sha256"] = .string(output)
+                    for name in Self.payloadNames {
+                        if let digest = Self.payloadDigest(entry, name) { value[name + "_sha256"] = .string(digest) }
                     }
                     return .object(value)
                 }),
@@ -80,13 +87,14 @@ struct LedgerReport {
     }
 
     var csv: String {
-        var lines = ["index,time,type,actor,subject,agent,attempt,data_sha256,output_sha256,leaf_hash"]
+        var lines = ["index,time,type,actor,subject,agent,attempt,data_sha256,input_sha256,output_sha256,leaf_hash"]
         for entry in entries {
             let event = entry.record.event
             let cells = [
                 String(entry.record.seq), Timestamp.format(event.time), event.type, event.actor, event.subject,
                 Self.field(entry, "agent") ?? "", Self.field(entry, "attempt") ?? "",
-                Self.digest(.object(event.data)) ?? "", Self.digest(event.data["output"]) ?? "", entry.leaf.base64,
+                Self.digest(.object(event.data)) ?? "", Self.payloadDigest(entry, "input") ?? "",
+                Self.payloadDigest(entry, "output") ?? "", entry.leaf.base64,
             ]
             lines.append(cells.map(Self.csvCell).joined(separator: ","))
         }
@@ -113,8 +121,8 @@ struct LedgerReport {
 
             Verifier key: `\(verifierKey)` (tree size \(treeSize), root `\(root.base64)`).
 
-            | index | time | event | actor | subject | agent | attempt | data SHA-256 | output SHA-256 |
-            |---|---|---|---|---|---|---|---|---|
+            | index | time | event | actor | subject | agent | attempt | data SHA-256 | input SHA-256 | output SHA-256 |
+            |---|---|---|---|---|---|---|---|---|---|
 
             """
         for entry in entries {
@@ -123,7 +131,8 @@ struct LedgerReport {
                 String(entry.record.seq), Timestamp.format(event.time), event.type, event.actor, event.subject,
                 Self.field(entry, "agent") ?? "", Self.field(entry, "attempt") ?? "",
                 String((Self.digest(.object(event.data)) ?? "").prefix(16)),
-                String((Self.digest(event.data["output"]) ?? "").prefix(16)),
+                String((Self.payloadDigest(entry, "input") ?? "").prefix(16)),
+                String((Self.payloadDigest(entry, "output") ?? "").prefix(16)),
             ]
             text += "| " + cells.map { $0.replacingOccurrences(of: "|", with: "\\|") }.joined(separator: " | ") + " |\n"
         }

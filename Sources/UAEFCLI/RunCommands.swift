@@ -72,7 +72,7 @@ struct RunCommand: AsyncParsableCommand {
         let display = !json && Console.stderrIsTerminal ? ProgressDisplay() : nil
         let statuses = try await engine.execute([id], definitions: [id: definition], progress: display?.callback)
         display?.finish()
-        try await LedgerKeys.checkpointAfterRuns(engineOptions.storeOptions, store: engine.store)
+        try await LedgerKeys.checkpoint(after: "the runs ended", engineOptions.storeOptions, store: engine.store)
         try await RunOutput.print(id, engine: engine, json: json)
         guard statuses[id] == .succeeded else { throw ExitCode(1) }
     }
@@ -97,7 +97,7 @@ struct ResumeCommand: AsyncParsableCommand {
         let statuses = try await engine.resume(progress: display?.callback)
         display?.finish()
         if !statuses.isEmpty {
-            try await LedgerKeys.checkpointAfterRuns(engineOptions.storeOptions, store: engine.store)
+            try await LedgerKeys.checkpoint(after: "the runs ended", engineOptions.storeOptions, store: engine.store)
         }
         if json {
             var reports: [JSONValue] = []

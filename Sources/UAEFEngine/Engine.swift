@@ -68,6 +68,20 @@ public struct Engine: Sendable {
         return try await execute(claimed, progress: progress)
     }
 
+    /// Erases the stored payloads (inputs and outputs) of a finished run, or of one of its tasks,
+    /// recording a `payload.redacted` event with who, why and the digests erased. The ledger
+    /// keeps verifying: it holds the digests, never the payloads.
+    public func redact(_ id: RunID, task: String?, reason: String, actor: String) async throws -> RedactionOutcome {
+        var random = SeededRandom.system()
+        let now = Date()
+        var data: [String: JSONValue] = ["reason": .string(reason)]
+        if let task { data["task"] = .string(task) }
+        let event = EventDraft(
+            id: "evt_" + SortableID.make(at: now, using: &random), time: now, type: "payload.redacted", actor: actor,
+            tenant: tenant, subject: task.map { "\(id.rawValue)/\($0)" } ?? id.rawValue, data: data)
+        return try await store.redactPayloads(of: id, tenant: tenant, task: task, event: event)
+    }
+
     /// Requests cancellation. A run no live process executes is cancelled here and now; otherwise
     /// its runner acts on the request within its poll interval. Nil when there is no such run.
     public func cancel(_ id: RunID, actor: String) async throws -> RunRecord? {

@@ -51,10 +51,8 @@ public enum RunCreation {
             EventDraft(
                 id: "evt_" + SortableID.make(at: now, using: &random), time: now, type: "run.created", actor: actor,
                 tenant: tenant, subject: id.rawValue,
-                data: [
-                    "workflow": .string(definition.name), "version": .number(Number(definition.version)),
-                    "inputs": .object(inputs),
-                ]))
+                data: ["workflow": .string(definition.name), "version": .number(Number(definition.version))],
+                payloads: ["inputs": .object(inputs)]))
         return changes
     }
 }

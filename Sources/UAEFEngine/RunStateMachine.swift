@@ -130,7 +130,7 @@ public struct RunStateMachine: Sendable {
             touchRun(&environment)
             emit(
                 "run.started", subject: run.id.rawValue,
-                data: ["workflow": .string(definition.name), "inputs": .object(run.inputs)], &environment)
+                data: ["workflow": .string(definition.name)], &environment)
         }
         // Continue whatever a previous process left unfinished.
         for key in tasks.keys.sorted() {
@@ -335,7 +335,7 @@ public struct RunStateMachine: Sendable {
             "task.started", subject: subject(key),
             data: [
                 "attempt": .number(Number(number)), "idempotency_key": .string(idempotencyKey), "kind": .string(kind),
-            ], &environment)
+            ], payloads: ["input": .object(with)], &environment)
         let parameters = (agent?.configuration ?? [:]).merging(with) { _, task in task }
         actions.append(
             .startAttempt(
@@ -419,7 +419,7 @@ public struct RunStateMachine: Sendable {
         }
         emit(
             "task.succeeded", subject: subject(key),
-            data: ["attempt": .number(Number(tasks[key]?.attempts ?? 0)), "output": output], &environment)
+            data: ["attempt": .number(Number(tasks[key]?.attempts ?? 0))], payloads: ["output": output], &environment)
         settled(key, &actions, &environment)
     }
 
@@ -547,12 +547,12 @@ public struct RunStateMachine: Sendable {
     }
 
     private mutating func emit(
-        _ type: String, subject: String, data: [String: JSONValue], actor: String? = nil,
-        _ environment: inout EngineEnvironment
+        _ type: String, subject: String, data: [String: JSONValue], payloads: [String: JSONValue] = [:],
+        actor: String? = nil, _ environment: inout EngineEnvironment
     ) {
         changes.events.append(
             EventDraft(
                 id: environment.eventID(), time: environment.now, type: type, actor: actor ?? environment.actor,
-                tenant: run.tenant, subject: subject, data: data))
+                tenant: run.tenant, subject: subject, data: data, payloads: payloads))
     }
 }

@@ -3,12 +3,13 @@ import UAEFLedger
 
 extension EventRecord {
     /// The event exactly as the ledger exports it and hashes it:
-    /// `{"seq", "id", "time", "type", "actor", "tenant", "subject", "data"}`.
+    /// `{"seq", "id", "time", "type", "actor", "tenant", "subject", "data"}`, payloads sealed
+    /// into `data` as digests.
     public var ledgerObject: JSONValue {
         [
             "seq": .number(Number(Int(seq))), "id": .string(event.id), "time": .string(Timestamp.format(event.time)),
             "type": .string(event.type), "actor": .string(event.actor), "tenant": .string(event.tenant),
-            "subject": .string(event.subject), "data": .object(event.data),
+            "subject": .string(event.subject), "data": .object(EventPayloads.seal(event).data),
         ]
     }
 
@@ -50,6 +51,6 @@ extension EventRecord {
 
     /// The leaf hash: SHA-256(0x00 ‖ RFC 8785 bytes of ``ledgerObject``).
     public var leafHash: MerkleHash {
-        .leaf(ledgerBytes(canonicalData: CanonicalJSON.bytes(.object(event.data))))
+        .leaf(ledgerBytes(canonicalData: EventPayloads.seal(event).canonicalData))
     }
 }

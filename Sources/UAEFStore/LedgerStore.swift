@@ -46,10 +46,15 @@ public struct LedgerEntry: Sendable {
     /// The RFC 8785 bytes rebuilt from the stored columns.
     public var canonicalBytes: [UInt8]
     public var storedLeaf: MerkleHash?
+    /// The payloads stored beside the event: name and RFC 8785 bytes, nil once redacted.
+    public var payloads: [(name: String, body: [UInt8]?)]
 
-    public init(seq: Int64, canonicalBytes: [UInt8], storedLeaf: MerkleHash?) {
+    public init(
+        seq: Int64, canonicalBytes: [UInt8], storedLeaf: MerkleHash?, payloads: [(name: String, body: [UInt8]?)] = []
+    ) {
         self.seq = seq
         self.canonicalBytes = canonicalBytes
         self.storedLeaf = storedLeaf
+        self.payloads = payloads
     }
 }

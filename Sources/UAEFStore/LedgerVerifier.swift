@@ -9,6 +9,10 @@ public struct LedgerVerifier: Sendable {
         public var events = 0
         public var treeHeads = 0
         public var checkpoints = 0
+        /// Payloads whose bytes hash to the digest their event carries.
+        public var payloads = 0
+        /// Payloads erased by redaction (their digests stay in the ledger).
+        public var redactedPayloads = 0
         /// The first problem, or nil when the ledger is intact.
         public var problem: Problem?
     }
@@ -21,6 +25,7 @@ public struct LedgerVerifier: Sendable {
             case headMismatch = "tree head mismatch"
             case badSignature = "bad checkpoint signature"
             case checkpointMismatch = "checkpoint does not match the events"
+            case payloadChanged = "payload changed"
         }
 
         public var index: Int
@@ -60,6 +65,7 @@ public struct LedgerVerifier: Sendable {
                     let detail = "its bytes no longer hash to the stored leaf \(entry.storedLeaf?.hex ?? "(none)")"
                     return state.failed(Problem(index: index, kind: .eventChanged, detail: detail))
                 }
+                if let problem = state.checkPayloads(of: entry, index: index) { return state.failed(problem) }
                 state.frontier.append(leaf)
                 state.report.events += 1
                 if let problem = state.checkReached() { return state.failed(problem) }
@@ -104,6 +110,23 @@ public struct LedgerVerifier: Sendable {
             var result = report
             result.problem = problem
             return result
+        }
+
+        /// Checks that each payload still stored beside an event hashes to the digest the event carries.
+        mutating func checkPayloads(of entry: LedgerEntry, index: Int) -> Problem? {
+            for payload in entry.payloads {
+                guard let body = payload.body else {
+                    report.redactedPayloads += 1
+                    continue
+                }
+                let digest = ContentDigest.sha256(body)
+                guard EventPayloads.commits(entry.canonicalBytes, to: payload.name, sha256: digest) else {
+                    let detail = "its \(payload.name) payload hashes to \(digest), which the event does not carry"
+                    return Problem(index: index, kind: .payloadChanged, detail: detail)
+                }
+                report.payloads += 1
+            }
+            return nil
         }
 
         /// Checks the heads and checkpoints recorded for exactly the current size.

@@ -198,10 +198,15 @@ public struct EventDraft: Sendable, Hashable {
     public var tenant: String
     /// The run and task (or agent) it is about, e.g. `run_01…/extract[2]`.
     public var subject: String
+    /// What the ledger hashes. A stored event's data also holds a `<name>_sha256` member per payload.
     public var data: [String: JSONValue]
+    /// Task inputs and outputs, kept beside the event and hashed into it only as digests (see
+    /// ``EventPayloads``). A stored event lacks the payloads that were redacted.
+    public var payloads: [String: JSONValue]
 
     public init(
-        id: String, time: Date, type: String, actor: String, tenant: String, subject: String, data: [String: JSONValue]
+        id: String, time: Date, type: String, actor: String, tenant: String, subject: String,
+        data: [String: JSONValue], payloads: [String: JSONValue] = [:]
     ) {
         self.id = id
         self.time = time
@@ -210,6 +215,7 @@ public struct EventDraft: Sendable, Hashable {
         self.tenant = tenant
         self.subject = subject
         self.data = data
+        self.payloads = payloads
     }
 }
 
@@ -258,4 +264,14 @@ public struct RunSnapshot: Sendable {
         self.tasks = tasks
         self.attempts = attempts
     }
+}
+
+/// What ``WorkflowStore/redactPayloads(of:tenant:task:event:)`` did.
+public enum RedactionOutcome: Sendable {
+    /// The payloads were erased; the `payload.redacted` event as appended.
+    case redacted(EventRecord)
+    /// The tenant has no such run.
+    case runNotFound
+    /// The run has not ended; its payloads are still inputs to its tasks.
+    case runActive(RunStatus)
 }

@@ -16,6 +16,13 @@ public protocol WorkflowStore: LedgerStore {
     /// the tenant has no such run.
     func requestCancel(of run: RunID, tenant: String, event: EventDraft) async throws -> RunRecord?
 
+    /// Erases the payloads stored beside a finished run's events (all of them, or those of one
+    /// task key and its fan-out instances), with the run inputs and task outputs kept in its
+    /// state, and appends `event` in the same transaction, its data completed with an `erased`
+    /// list of `{"seq", "name", "sha256"}`. The ledger is untouched: the digests stay in it.
+    func redactPayloads(of run: RunID, tenant: String, task: String?, event: EventDraft) async throws
+        -> RedactionOutcome
+
     /// The run with its tasks and attempts, or nil.
     func snapshot(of run: RunID, tenant: String) async throws -> RunSnapshot?
 

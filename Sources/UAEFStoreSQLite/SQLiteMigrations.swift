@@ -108,6 +108,21 @@ enum SQLiteMigrations {
                     );
                     """)
         }
+        migrator.registerMigration("v3_payloads") { db in
+            // An event's payloads (task inputs and outputs), stored beside it as RFC 8785 bytes.
+            // Redaction sets `body` to NULL and records the seq of the `payload.redacted` event.
+            try db.execute(
+                sql: """
+                    CREATE TABLE event_payloads (
+                        seq INTEGER NOT NULL,
+                        name TEXT NOT NULL,
+                        subject TEXT NOT NULL,
+                        body BLOB,
+                        redacted_by INTEGER,
+                        PRIMARY KEY (seq, name)
+                    ) WITHOUT ROWID;
+                    """)
+        }
         return migrator
     }
 }

@@ -20,10 +20,13 @@ extension SQLiteStore {
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """)
         let insertNode = try db.cachedStatement(sql: "INSERT INTO ledger_nodes (level, idx, hash) VALUES (?, ?, ?)")
+        let insertPayload = try db.cachedStatement(
+            sql: "INSERT INTO event_payloads (seq, name, subject, body) VALUES (?, ?, ?, ?)")
         var seq = first
         for event in events {
             // The data column holds the canonical bytes the leaf is built from, written once.
-            let data = CanonicalJSON.bytes(.object(event.data))
+            let sealed = EventPayloads.seal(event)
+            let data = sealed.canonicalData
             let time = Timestamp.format(event.time)
             let leaf = MerkleHash.leaf(
                 EventRecord.ledgerBytes(
@@ -34,6 +37,11 @@ extension SQLiteStore {
                 .text(event.actor), .text(event.tenant), .text(event.subject),
                 .text(String(decoding: data, as: UTF8.self)), .blob(leaf.bytes),
             ])
+            for body in sealed.bodies {
+                try insertPayload.executeFast([
+                    .integer(seq), .text(body.name), .text(event.subject), .blob(body.bytes),
+                ])
+            }
             for node in frontier.append(leaf) where node.level > 0 {
                 try insertNode.executeFast([
                     .integer(Int64(node.level)), .integer(Int64(node.index)), .blob(node.hash.bytes),
@@ -105,16 +113,49 @@ extension SQLiteStore {
         record: EventRecord, storedLeaf: MerkleHash?
     )] {
         try await pool.read { db in
-            try Row.fetchAll(
-                db, sql: "SELECT * FROM events WHERE seq >= ? ORDER BY seq LIMIT ?", arguments: [seq, limit]
-            )
-            .map { row in (try Self.event(row), (row["leaf_hash"] as Data?).flatMap { MerkleHash(bytes: Array($0)) }) }
+            let rows = try Row.fetchAll(
+                db, sql: "SELECT * FROM events WHERE seq >= ? ORDER BY seq LIMIT ?", arguments: [seq, limit])
+            let records = try Self.withPayloads(try rows.map(Self.event), in: db)
+            return zip(records, rows).map { record, row in
+                (record, (row["leaf_hash"] as Data?).flatMap { MerkleHash(bytes: Array($0)) })
+            }
+        }
+    }
+
+    /// The payloads stored beside events `first...last`: by seq, each name with its RFC 8785
+    /// bytes, nil once redacted.
+    static func payloadBodies(from first: Int64, through last: Int64, in db: Database) throws -> [Int64: [(
+        name: String, body: [UInt8]?
+    )]] {
+        var result: [Int64: [(name: String, body: [UInt8]?)]] = [:]
+        let rows = try Row.fetchCursor(
+            db, sql: "SELECT seq, name, body FROM event_payloads WHERE seq BETWEEN ? AND ? ORDER BY seq, name",
+            arguments: [first, last])
+        while let row = try rows.next() {
+            result[row[0], default: []].append((row[1], (row[2] as Data?).map { Array($0) }))
+        }
+        return result
+    }
+
+    /// `records` (consecutive events) with the payloads stored beside them that were not redacted.
+    static func withPayloads(_ records: [EventRecord], in db: Database) throws -> [EventRecord] {
+        guard let first = records.first?.seq, let last = records.last?.seq else { return records }
+        let stored = try payloadBodies(from: first, through: last, in: db)
+        guard !stored.isEmpty else { return records }
+        return try records.map { record in
+            var record = record
+            for payload in stored[record.seq] ?? [] {
+                guard let body = payload.body else { continue }
+                record.event.payloads[payload.name] = try json(
+                    String(decoding: body, as: UTF8.self), "event_payloads.body")
+            }
+            return record
         }
     }
 
     public func ledgerEntries(from seq: Int64, limit: Int) async throws -> [LedgerEntry] {
         try await pool.read { db in
-            try Row.fetchAll(
+            var entries = try Row.fetchAll(
                 db,
                 sql: """
                     SELECT seq, id, time, type, actor, tenant, subject, data, leaf_hash FROM events
@@ -130,6 +171,10 @@ extension SQLiteStore {
                     seq: seq, canonicalBytes: bytes,
                     storedLeaf: (row["leaf_hash"] as Data?).flatMap { MerkleHash(bytes: Array($0)) })
             }
+            guard let first = entries.first?.seq, let last = entries.last?.seq else { return entries }
+            let payloads = try Self.payloadBodies(from: first, through: last, in: db)
+            for offset in entries.indices { entries[offset].payloads = payloads[entries[offset].seq] ?? [] }
+            return entries
         }
     }
 
@@ -248,5 +293,54 @@ struct SQLiteSubtrees: SubtreeHashes {
 
     func subtreeHash(level: Int, index: Int) -> MerkleHash {
         hashes[level]?[index] ?? .empty
+    }
+}
+
+extension SQLiteStore {
+    public func redactPayloads(of runID: RunID, tenant: String, task: String?, event: EventDraft) async throws
+        -> RedactionOutcome
+    {
+        try await pool.write { db in
+            guard
+                let status = try String.fetchOne(
+                    db, sql: "SELECT status FROM runs WHERE id = ? AND tenant = ?", arguments: [runID.rawValue, tenant])
+            else { return .runNotFound }
+            let runStatus = try Self.enumValue(status, "runs.status") as RunStatus
+            guard runStatus.isTerminal else { return .runActive(runStatus) }
+            // A task's own subject, or its fan-out instances `task[i]`; the whole run when no task is named.
+            let scope = task.map { "\(runID.rawValue)/\($0)" } ?? runID.rawValue
+            let rows = try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT seq, name, body FROM event_payloads
+                    WHERE body IS NOT NULL AND (subject = ? OR substr(subject, 1, ?) IN (?, ?))
+                    ORDER BY seq, name
+                    """,
+                arguments: [scope, scope.utf8.count + 1, scope + "/", scope + "["])
+            let erased: [JSONValue] = rows.map { row in
+                [
+                    "seq": .number(Number(Int(row["seq"] as Int64))), "name": .string(row["name"]),
+                    "sha256": .string(ContentDigest.sha256(Array(row["body"] as Data))),
+                ]
+            }
+            var redaction = event
+            redaction.data["erased"] = .array(erased)
+            let seq = try Int64.fetchOne(db, sql: "SELECT COALESCE(MAX(seq) + 1, 0) FROM events") ?? 0
+            try Self.appendEvents([redaction], in: db)
+            for row in rows {
+                try db.execute(
+                    sql: "UPDATE event_payloads SET body = NULL, redacted_by = ? WHERE seq = ? AND name = ?",
+                    arguments: [seq, row["seq"] as Int64, row["name"] as String])
+            }
+            if let task {
+                try db.execute(
+                    sql: "UPDATE tasks SET output = NULL WHERE run_id = ? AND (task_id = ? OR key = ?)",
+                    arguments: [runID.rawValue, task, task])
+            } else {
+                try db.execute(sql: "UPDATE tasks SET output = NULL WHERE run_id = ?", arguments: [runID.rawValue])
+                try db.execute(sql: "UPDATE runs SET inputs = '{}' WHERE id = ?", arguments: [runID.rawValue])
+            }
+            return .redacted(EventRecord(seq: seq, event: redaction))
+        }
     }
 }

@@ -13,7 +13,7 @@ public struct StoreCorruption: Error, CustomStringConvertible {
 }
 
 extension SQLiteStore {
-    private static func json(_ text: String?, _ location: String) throws -> JSONValue? {
+    static func json(_ text: String?, _ location: String) throws -> JSONValue? {
         guard let text else { return nil }
         do {
             return try JSONValue(jsonText: text)
@@ -24,7 +24,7 @@ extension SQLiteStore {
 
     private static func date(_ milliseconds: Int64?) -> Date? { milliseconds.map { Timestamp.date(milliseconds: $0) } }
 
-    private static func enumValue<T: RawRepresentable>(_ raw: String, _ location: String) throws -> T
+    static func enumValue<T: RawRepresentable>(_ raw: String, _ location: String) throws -> T
     where T.RawValue == String {
         guard let value = T(rawValue: raw) else {
             throw StoreCorruption(location: location, reason: "unknown value \(raw)")

@@ -108,6 +108,10 @@ struct LedgerCLITests {
                 "event changed"
             ),
             ("UPDATE checkpoints SET note = replace(note, 'uaef.local', 'uaef.locaL')", "bad checkpoint signature"),
+            (
+                "UPDATE event_payloads SET body = CAST('{\"forged\":true}' AS BLOB) WHERE name = 'output' AND seq = (SELECT MIN(seq) FROM event_payloads WHERE name = 'output')",
+                "payload changed"
+            ),
         ])
     func tampering(statement: String, expected: String) throws {
         let (directory, store) = try prepared()
@@ -116,5 +120,75 @@ struct LedgerCLITests {
         let verify = try UAEFProcess.run(["ledger", "verify", "--store", store], in: directory.url)
         #expect(verify.status == 1)
         #expect(verify.stdout.contains(expected), "\(verify.stdout)")
+    }
+
+    func runPython(_ arguments: [String]) throws -> Int32 {
+        let python = Process()
+        python.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        python.arguments =
+            ["python3", Fixtures.packageRoot.appendingPathComponent("docs/verify_ledger.py").path] + arguments
+        python.standardOutput = FileHandle.nullDevice
+        try python.run()
+        python.waitUntilExit()
+        return python.terminationStatus
+    }
+
+    @Test("redaction erases a run's inputs and outputs, is itself an event, and the ledger still verifies everywhere")
+    func redaction() throws {
+        let (directory, store) = try prepared()
+        defer { directory.remove() }
+        let runs = try UAEFProcess.run(["runs", "list", "--json", "--store", store], in: directory.url).json()
+        let runID = try #require(runs.arrayValue?.first?["run_id"]?.stringValue)
+        // Before: outputs are payloads beside their events, whose data carries only the digest.
+        let before = try UAEFProcess.run(["events", "--run", runID, "--json", "--store", store], in: directory.url)
+        let succeeded = try #require(
+            before.stdout.split(separator: "\n").map { try JSONValue(jsonText: $0) }
+                .first { $0["type"] == "task.succeeded" })
+        #expect(succeeded["data"]?["output"] == nil)
+        let digest = try #require(succeeded["data"]?["output_sha256"]?.stringValue)
+        let output = try #require(succeeded["payloads"]?["output"])
+        #expect(digest.count == 64 && output != .null)
+
+        let redact = try UAEFProcess.run(
+            ["ledger", "redact", "--run", runID, "--reason", "GDPR request 42", "--json", "--store", store],
+            in: directory.url)
+        #expect(redact.status == 0, "\(redact.stderr)")
+        let erased = try #require(try redact.json()["erased"]?.arrayValue)
+        #expect(erased.contains { $0["sha256"]?.stringValue == digest })
+
+        // After: no payload, no output in the run's state, a payload.redacted event naming who and why.
+        let after = try UAEFProcess.run(["events", "--run", runID, "--json", "--store", store], in: directory.url)
+        let events = try after.stdout.split(separator: "\n").map { try JSONValue(jsonText: $0) }
+        #expect(events.allSatisfy { $0["payloads"] == [:] })
+        let redaction = try #require(events.last)
+        #expect(redaction["type"] == "payload.redacted" && redaction["data"]?["reason"] == "GDPR request 42")
+        #expect(redaction["actor"]?.stringValue?.hasPrefix("cli:") == true)
+        let shown = try UAEFProcess.run(["runs", "show", runID, "--json", "--store", store], in: directory.url).json()
+        #expect(shown["tasks"]?.objectValue?.values.allSatisfy { $0["output"] == .null } == true)
+
+        let verify = try UAEFProcess.run(["ledger", "verify", "--json", "--store", store], in: directory.url).json()
+        #expect(verify["intact"] == true)
+        #expect(verify["payloads"] == 0 && verify["redacted_payloads"] == .number(Number(erased.count)))
+        // The independent verifier agrees, and the report lists the digests of what is gone.
+        let export = try UAEFProcess.run(["ledger", "export", "--store", store], in: directory.url)
+        try export.stdout.write(toFile: directory.path("events.jsonl"), atomically: true, encoding: .utf8)
+        let checkpoint = try UAEFProcess.run(["ledger", "checkpoint", "--store", store], in: directory.url)
+        try checkpoint.stdout.write(toFile: directory.path("checkpoint.txt"), atomically: true, encoding: .utf8)
+        let key = try UAEFProcess.run(["ledger", "key", "--store", store], in: directory.url).stdout
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(try runPython([directory.path("events.jsonl"), directory.path("checkpoint.txt"), key]) == 0)
+        let report = try UAEFProcess.run(
+            ["ledger", "report", "--run", runID, "--format", "csv", "--store", store], in: directory.url)
+        #expect(report.stdout.contains(digest))
+
+        // Nothing to redact for an unknown run: exit 2, nothing appended.
+        let size = try UAEFProcess.run(["ledger", "verify", "--json", "--store", store], in: directory.url).json()[
+            "events"]
+        let unknown = try UAEFProcess.run(
+            ["ledger", "redact", "--run", "run_nope", "--reason", "x", "--store", store], in: directory.url)
+        #expect(unknown.status == 2 && unknown.stderr.contains("no run run_nope"))
+        #expect(
+            try UAEFProcess.run(["ledger", "verify", "--json", "--store", store], in: directory.url).json()["events"]
+                == size)
     }
 }

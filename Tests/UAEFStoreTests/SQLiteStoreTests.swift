@@ -134,6 +134,11 @@ struct SQLiteStoreTests {
 
 @Suite("SQLite store ledger")
 struct SQLiteLedgerTests {
+    let contract = SQLiteStoreTests()
+    var now: Date { contract.now }
+
+    func run(_ id: String, status: RunStatus) -> RunRecord { contract.run(id, status: status) }
+
     @Test("every commit appends its events as leaves; heads, roots and proofs match an independent tree")
     func ledgerMatchesIndependentTree() async throws {
         let directory = try TemporaryDirectory("ledger")
@@ -184,5 +189,69 @@ struct SQLiteLedgerTests {
                 CanonicalJSON.bytes(
                     try #require(try await reopened.events(from: Int64(total), limit: 1).first).ledgerObject)))
         #expect(try await reopened.treeHead().root == log.root())
+    }
+
+    @Test("payloads are stored beside their event as digests in its leaf; redaction erases them only for ended runs")
+    func payloadsAndRedaction() async throws {
+        let directory = try TemporaryDirectory("store")
+        defer { directory.remove() }
+        let store = try SQLiteStore(path: directory.path("s.db"))
+        var changes = ChangeSet()
+        changes.runs = [run("run_a", status: .running)]
+        let output: JSONValue = ["name": "Ada Lovelace", "amount": .number(Number(parsing: "12.50")!)]
+        changes.events = [
+            EventDraft(
+                id: "evt_1", time: now, type: "task.succeeded", actor: "engine", tenant: "default",
+                subject: "run_a/t", data: ["attempt": 1], payloads: ["output": output]),
+            EventDraft(
+                id: "evt_2", time: now, type: "task.succeeded", actor: "engine", tenant: "default",
+                subject: "run_ab/t", data: ["attempt": 1], payloads: ["output": "another run's"]),
+        ]
+        try await store.commit(changes)
+        let stored = try await store.events(from: 0, limit: 10)
+        let digest = ContentDigest.sha256(CanonicalJSON.bytes(output))
+        #expect(stored[0].event.data == ["attempt": 1, "output_sha256": .string(digest)])
+        #expect(stored[0].event.payloads == ["output": output])
+        // The leaf commits to the digest, not the payload.
+        let leaves = try await store.ledgerEvents(from: 0, limit: 1)
+        #expect(leaves[0].storedLeaf == stored[0].leafHash)
+        let redaction = EventDraft(
+            id: "evt_r", time: now, type: "payload.redacted", actor: "cli:dpo", tenant: "default", subject: "run_a",
+            data: ["reason": "erasure"])
+        // A run still executing keeps its payloads; another tenant's run is not found.
+        guard
+            case .runActive(.running) = try await store.redactPayloads(
+                of: RunID("run_a"), tenant: "default", task: nil, event: redaction)
+        else {
+            Issue.record("an active run was redacted")
+            return
+        }
+        guard
+            case .runNotFound = try await store.redactPayloads(
+                of: RunID("run_a"), tenant: "other", task: nil, event: redaction)
+        else {
+            Issue.record("another tenant's run was found")
+            return
+        }
+        #expect(try await store.events(from: 0, limit: 10).count == 2)
+
+        var ended = ChangeSet()
+        ended.runs = [run("run_a", status: .succeeded)]
+        try await store.commit(ended)
+        guard
+            case .redacted(let record) = try await store.redactPayloads(
+                of: RunID("run_a"), tenant: "default", task: nil, event: redaction)
+        else {
+            Issue.record("the ended run was not redacted")
+            return
+        }
+        #expect(record.seq == 2)
+        #expect(record.event.data["erased"] == [["seq": 0, "name": "output", "sha256": .string(digest)]])
+        let after = try await store.events(from: 0, limit: 10)
+        #expect(after[0].event.payloads.isEmpty && after[0].event.data == stored[0].event.data)
+        #expect(after[1].event.payloads == ["output": "another run's"])  // a run id that merely shares a prefix
+        #expect(try await store.snapshot(of: RunID("run_a"), tenant: "default")?.run.inputs == [:])
+        let report = try await LedgerVerifier(store: store, verifier: nil).verify()
+        #expect(report.problem == nil && report.payloads == 1 && report.redactedPayloads == 1)
     }
 }
