@@ -22,7 +22,7 @@ enum LedgerBench {
                     EventDraft(
                         id: "evt_\(index)", time: time, type: "task.succeeded", actor: "engine", tenant: "default",
                         subject: "run_bench/t\(index % 1000)",
-                        data: ["attempt": 1, "output": ["n": .number(Number(index))]]))
+                        data: ["attempt": 1], payloads: ["output": ["n": .number(Number(index))]]))
             }
             try await store.commit(changes)
             written += changes.events.count

@@ -8,12 +8,27 @@ import Foundation
 public struct Number: Sendable, Hashable, Comparable, CustomStringConvertible {
     /// The exact decimal value.
     public let decimal: Decimal
+    /// The value when it was made from an integer of at most 15 digits (which a double holds
+    /// exactly), so canonical JSON can print it without formatting the decimal.
+    public let smallInteger: Int?
+
+    private static let smallLimit = 999_999_999_999_999
 
     /// Wraps a decimal; callers pass finite values (arithmetic below rejects `NaN` results).
-    public init(_ decimal: Decimal) { self.decimal = decimal }
+    public init(_ decimal: Decimal) {
+        self.decimal = decimal
+        smallInteger = nil
+    }
 
     /// An integer as a number.
-    public init(_ int: Int) { self.decimal = Decimal(int) }
+    public init(_ int: Int) {
+        decimal = Decimal(int)
+        smallInteger = abs(int) <= Self.smallLimit ? int : nil
+    }
+
+    public static func == (lhs: Number, rhs: Number) -> Bool { lhs.decimal == rhs.decimal }
+
+    public func hash(into hasher: inout Hasher) { hasher.combine(decimal) }
 
     /// Parses plain decimal text such as `12`, `-0.25` or `1e3`; returns nil for anything else.
     public init?(parsing text: some StringProtocol) {
@@ -22,7 +37,12 @@ public struct Number: Sendable, Hashable, Comparable, CustomStringConvertible {
             let value = Decimal(string: text, locale: Locale(identifier: "en_US_POSIX")),
             !value.isNaN
         else { return nil }
-        self.decimal = value
+        decimal = value
+        // Plain integer text of up to 15 digits keeps its Int too.
+        let digits = text.utf8.drop { $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: "+") }
+        smallInteger =
+            digits.count <= 15 && digits.allSatisfy { $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }
+            ? Int(text) : nil
     }
 
     /// True for `[-+]digits[.digits][e[-+]digits]` with at most three exponent digits.

@@ -81,6 +81,7 @@ public enum CanonicalJSON {
     /// The ECMAScript `Number.prototype.toString` text of the double nearest `number`, or nil
     /// when that double does not print back as exactly `number`.
     static func ecmaScriptText(_ number: Number) -> String? {
+        if let integer = number.smallInteger { return String(integer) }
         let decimal = number.description
         // Integers of up to 15 digits are exact doubles and print as themselves.
         let unsigned = decimal.utf8.drop { $0 == UInt8(ascii: "-") }

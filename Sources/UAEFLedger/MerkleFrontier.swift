@@ -31,24 +31,26 @@ public struct MerkleFrontier: Sendable, Equatable {
         (0..<(Int.bitWidth - size.leadingZeroBitCount)).filter { size >> $0 & 1 == 1 }.map { ($0, (size >> $0) - 1) }
     }
 
-    /// Appends a leaf hash; returns every complete subtree it creates, the leaf itself first, for
-    /// a store to keep.
-    @discardableResult
-    public mutating func append(_ leaf: MerkleHash) -> [(level: Int, index: Int, hash: MerkleHash)] {
-        var created = [(level: 0, index: size, hash: leaf)]
+    /// Appends a leaf hash, passing every complete subtree above the leaves that it creates
+    /// (level ≥ 1, lowest first) to `created`, for a store to keep.
+    public mutating func append(
+        _ leaf: MerkleHash, created: (_ level: Int, _ index: Int, _ hash: MerkleHash) throws -> Void
+    ) rethrows {
         var hash = leaf
         var level = 0
         while level < subtrees.count, let left = subtrees[level] {
             hash = .node(left, hash)
             subtrees[level] = nil
             level += 1
-            created.append((level: level, index: (size + 1) >> level - 1, hash: hash))
+            try created(level, (size + 1) >> level - 1, hash)
         }
         if level == subtrees.count { subtrees.append(nil) }
         subtrees[level] = hash
         size += 1
-        return created
     }
+
+    /// Appends a leaf hash.
+    public mutating func append(_ leaf: MerkleHash) { append(leaf) { _, _, _ in } }
 
     /// The root of the tree: the right-edge subtrees folded from the smallest up.
     public var root: MerkleHash {

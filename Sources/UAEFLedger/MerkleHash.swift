@@ -2,35 +2,61 @@ import Crypto
 import Foundation
 
 /// A SHA-256 digest: a leaf, a node or a tree root of the RFC 6962 / RFC 9162 Merkle tree.
+///
+/// The 32 bytes are held inline (no heap allocation), since the ledger makes one or two of these
+/// per event appended or verified. Four words rather than a SIMD vector: async task frames do not
+/// honour a 32-byte alignment.
 public struct MerkleHash: Sendable, Hashable, CustomStringConvertible {
-    /// The 32 bytes.
-    public let bytes: [UInt8]
+    private var storage: (UInt64, UInt64, UInt64, UInt64)
 
-    /// Wraps 32 bytes; nil for any other length (RFC 9162 proofs are rejected when a hash is not 32 bytes).
-    public init?(bytes: [UInt8]) {
-        guard bytes.count == 32 else { return nil }
-        self.bytes = bytes
+    /// The 32 bytes.
+    public var bytes: [UInt8] { Swift.withUnsafeBytes(of: storage) { Array($0) } }
+
+    /// Calls `body` with the 32 bytes, without copying them.
+    public func withUnsafeBytes<Result>(_ body: (UnsafeRawBufferPointer) throws -> Result) rethrows -> Result {
+        try Swift.withUnsafeBytes(of: storage, body)
     }
 
-    private init(digest: SHA256.Digest) { bytes = Array(digest) }
+    /// Wraps 32 bytes; nil for any other length (RFC 9162 proofs are rejected when a hash is not 32 bytes).
+    public init?(bytes: some Collection<UInt8>) {
+        guard bytes.count == 32 else { return nil }
+        storage = (0, 0, 0, 0)
+        withUnsafeMutableBytes(of: &storage) { raw in raw.copyBytes(from: bytes) }
+    }
+
+    private init(digest: SHA256.Digest) {
+        storage = digest.withUnsafeBytes { $0.loadUnaligned(as: (UInt64, UInt64, UInt64, UInt64).self) }
+    }
+
+    public static func == (left: MerkleHash, right: MerkleHash) -> Bool {
+        left.storage.0 == right.storage.0 && left.storage.1 == right.storage.1 && left.storage.2 == right.storage.2
+            && left.storage.3 == right.storage.3
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(storage.0)
+        hasher.combine(storage.1)
+        hasher.combine(storage.2)
+        hasher.combine(storage.3)
+    }
 
     /// The root of the empty tree: SHA-256 of no bytes.
     public static let empty = MerkleHash(digest: SHA256.hash(data: [UInt8]()))
 
     /// The hash of a leaf: SHA-256(0x00 ‖ data).
-    public static func leaf(_ data: some Sequence<UInt8>) -> MerkleHash {
+    public static func leaf(_ data: [UInt8]) -> MerkleHash {
         var hasher = SHA256()
-        hasher.update(data: [0x00])
-        hasher.update(data: Array(data))
+        Swift.withUnsafeBytes(of: UInt8(0x00)) { hasher.update(bufferPointer: $0) }
+        data.withUnsafeBytes { hasher.update(bufferPointer: $0) }
         return MerkleHash(digest: hasher.finalize())
     }
 
     /// The hash of an interior node: SHA-256(0x01 ‖ left ‖ right).
     public static func node(_ left: MerkleHash, _ right: MerkleHash) -> MerkleHash {
         var hasher = SHA256()
-        hasher.update(data: [0x01])
-        hasher.update(data: left.bytes)
-        hasher.update(data: right.bytes)
+        Swift.withUnsafeBytes(of: UInt8(0x01)) { hasher.update(bufferPointer: $0) }
+        Swift.withUnsafeBytes(of: left.storage) { hasher.update(bufferPointer: $0) }
+        Swift.withUnsafeBytes(of: right.storage) { hasher.update(bufferPointer: $0) }
         return MerkleHash(digest: hasher.finalize())
     }
 
@@ -58,13 +84,13 @@ public struct MerkleHash: Sendable, Hashable, CustomStringConvertible {
             guard let high = Self.nibble(scalars[index]), let low = Self.nibble(scalars[index + 1]) else { return nil }
             bytes.append(high << 4 | low)
         }
-        self.bytes = bytes
+        self.init(bytes: bytes)
     }
 
     /// Parses standard base64 of 32 bytes.
     public init?(base64 text: String) {
-        guard let data = Data(base64Encoded: text), data.count == 32 else { return nil }
-        self.bytes = Array(data)
+        guard let data = Data(base64Encoded: text) else { return nil }
+        self.init(bytes: data)
     }
 
     private static func nibble(_ character: UInt8) -> UInt8? {

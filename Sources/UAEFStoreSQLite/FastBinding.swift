@@ -1,11 +1,16 @@
 import GRDB
 import GRDBSQLite
+import UAEFLedger
 
 /// A value bound to a statement parameter on the hot write path.
 enum BoundValue {
     case text(String)
+    /// Text already encoded as UTF-8, bound without making a String.
+    case utf8([UInt8])
     case integer(Int64)
     case blob([UInt8])
+    /// A 32-byte hash, bound as a blob.
+    case hash(MerkleHash)
     case null
 
     init(_ text: String?) { self = text.map(BoundValue.text) ?? .null }
@@ -34,6 +39,15 @@ extension Statement {
             case .integer(let integer): code = sqlite3_bind_int64(handle, index, integer)
             case .blob(let bytes):
                 code = bytes.withUnsafeBytes {
+                    sqlite3_bind_blob(handle, index, $0.baseAddress, Int32($0.count), transient)
+                }
+            case .utf8(let bytes):
+                code = bytes.withUnsafeBytes {
+                    sqlite3_bind_text(
+                        handle, index, $0.baseAddress?.assumingMemoryBound(to: CChar.self), Int32($0.count), transient)
+                }
+            case .hash(let hash):
+                code = hash.withUnsafeBytes {
                     sqlite3_bind_blob(handle, index, $0.baseAddress, Int32($0.count), transient)
                 }
             case .null: code = sqlite3_bind_null(handle, index)

@@ -35,23 +35,21 @@ extension SQLiteStore {
             try insertEvent.executeFast([
                 .integer(seq), .text(event.id), .text(time), .text(event.type),
                 .text(event.actor), .text(event.tenant), .text(event.subject),
-                .text(String(decoding: data, as: UTF8.self)), .blob(leaf.bytes),
+                .utf8(data), .hash(leaf),
             ])
             for body in sealed.bodies {
                 try insertPayload.executeFast([
                     .integer(seq), .text(body.name), .text(event.subject), .blob(body.bytes),
                 ])
             }
-            for node in frontier.append(leaf) where node.level > 0 {
-                try insertNode.executeFast([
-                    .integer(Int64(node.level)), .integer(Int64(node.index)), .blob(node.hash.bytes),
-                ])
+            try frontier.append(leaf) { level, index, hash in
+                try insertNode.executeFast([.integer(Int64(level)), .integer(Int64(index)), .hash(hash)])
             }
             seq += 1
         }
         try db.cachedStatement(sql: "INSERT OR REPLACE INTO tree_heads (size, root, time) VALUES (?, ?, ?)")
             .executeFast([
-                .integer(Int64(frontier.size)), .blob(frontier.root.bytes),
+                .integer(Int64(frontier.size)), .hash(frontier.root),
                 .text(Timestamp.format(events.last?.time ?? Date())),
             ])
     }
@@ -77,10 +75,10 @@ extension SQLiteStore {
             let leaf = record.leafHash
             try db.execute(
                 sql: "UPDATE events SET leaf_hash = ? WHERE seq = ?", arguments: [Data(leaf.bytes), record.seq])
-            for node in frontier.append(leaf) where node.level > 0 {
+            try frontier.append(leaf) { level, index, hash in
                 try db.execute(
                     sql: "INSERT OR REPLACE INTO ledger_nodes (level, idx, hash) VALUES (?, ?, ?)",
-                    arguments: [node.level, node.index, Data(node.hash.bytes)])
+                    arguments: [level, index, Data(hash.bytes)])
             }
         }
         try db.execute(

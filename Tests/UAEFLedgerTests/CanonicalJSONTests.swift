@@ -47,4 +47,28 @@ struct CanonicalJSONTests {
                 == #"{"literals":[null,true,false],"numbers":["333333333.33333329",1e+30,4.5,0.002,1e-27],"string":"€$\u000f\nA'B\"\\\\\"/"}"#
         )
     }
+
+    @Test("integers made from Int or plain text take the fast path and print what formatting the decimal prints")
+    func integerFastPath() throws {
+        var generator = SystemRandomNumberGenerator()
+        var cases = ["0", "-0", "7", "-42", "+5", "999999999999999", "-999999999999999", "1000000000000000"]
+        cases += ["1e3", "12e13", "2.5e1", "100.000", "18446744073709551616"]
+        for _ in 0..<2_000 {
+            let digits = Int.random(in: 1...17, using: &generator)
+            let magnitude = (0..<digits).map { _ in String(Int.random(in: 0...9, using: &generator)) }.joined()
+            cases.append((Bool.random(using: &generator) ? "-" : "") + magnitude)
+        }
+        for text in cases {
+            let number = try #require(Number(parsing: text))
+            let slow = number.description == "-0" ? "0" : number.description
+            let plain = text.drop { $0 == "-" || $0 == "+" }
+            #expect((number.smallInteger != nil) == (plain.count <= 15 && plain.allSatisfy(\.isNumber)), "\(text)")
+            // Beyond 15 digits the slow path decides (a double may not hold the value).
+            if let integer = Int(slow), abs(integer) <= 999_999_999_999_999 {
+                #expect(CanonicalJSON.text(.number(number)) == slow, "\(text)")
+                #expect(Number(integer).smallInteger == integer)
+                #expect(CanonicalJSON.text(.number(Number(integer))) == slow)
+            }
+        }
+    }
 }
