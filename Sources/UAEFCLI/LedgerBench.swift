@@ -18,9 +18,12 @@ enum LedgerBench {
         while written < count {
             var changes = ChangeSet()
             for index in written..<min(written + batch, count) {
+                // Real event ids are time-sortable; these sort in append order too.
+                let digits = String(index)
+                let id = "evt_" + String(repeating: "0", count: max(0, 12 - digits.count)) + digits
                 changes.events.append(
                     EventDraft(
-                        id: "evt_\(index)", time: time, type: "task.succeeded", actor: "engine", tenant: "default",
+                        id: id, time: time, type: "task.succeeded", actor: "engine", tenant: "default",
                         subject: "run_bench/t\(index % 1000)",
                         data: ["attempt": 1], payloads: ["output": ["n": .number(Number(index))]]))
             }

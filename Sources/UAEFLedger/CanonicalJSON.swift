@@ -38,44 +38,64 @@ public enum CanonicalJSON {
                 write(element, to: &output)
             }
             output.append(UInt8(ascii: "]"))
-        case .object(let members):
-            output.append(UInt8(ascii: "{"))
-            // ASCII keys sort the same by bytes as by UTF-16 code units, and much faster.
-            let keys =
-                members.keys.allSatisfy { $0.utf8.allSatisfy { $0 < 0x80 } }
-                ? members.keys.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
-                : members.keys.sorted { $0.utf16.lexicographicallyPrecedes($1.utf16) }
-            for (offset, key) in keys.enumerated() {
-                if offset > 0 { output.append(UInt8(ascii: ",")) }
-                writeString(key, to: &output)
-                output.append(UInt8(ascii: ":"))
-                write(members[key]!, to: &output)
-            }
-            output.append(UInt8(ascii: "}"))
+        case .object(let members): writeObject(Array(members), to: &output)
         }
+    }
+
+    /// Appends the canonical bytes of an object with these members (keys distinct), sorting them:
+    /// lets a caller add members without building a dictionary.
+    public static func writeObject(_ members: [(key: String, value: JSONValue)], to output: inout [UInt8]) {
+        output.append(UInt8(ascii: "{"))
+        // ASCII keys sort the same by bytes as by UTF-16 code units, and much faster.
+        let sorted =
+            members.allSatisfy { $0.key.utf8.allSatisfy { $0 < 0x80 } }
+            ? members.sorted { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }
+            : members.sorted { $0.key.utf16.lexicographicallyPrecedes($1.key.utf16) }
+        for (offset, member) in sorted.enumerated() {
+            if offset > 0 { output.append(UInt8(ascii: ",")) }
+            writeString(member.key, to: &output)
+            output.append(UInt8(ascii: ":"))
+            write(member.value, to: &output)
+        }
+        output.append(UInt8(ascii: "}"))
     }
 
     /// Appends `string` as a canonical JSON string.
     public static func writeString(_ string: String, to output: inout [UInt8]) {
-        output.append(UInt8(ascii: "\""))
-        let hex = Array("0123456789abcdef".utf8)
-        for byte in string.utf8 {
+        var string = string
+        string.withUTF8 { writeString(utf8: UnsafeRawBufferPointer($0), to: &output) }
+    }
+
+    /// Appends UTF-8 text as a canonical JSON string: runs that need no escape are copied whole.
+    public static func writeString(utf8 text: UnsafeRawBufferPointer, to output: inout [UInt8]) {
+        let quote = UInt8(ascii: "\"")
+        let backslash = UInt8(ascii: "\\")
+        output.append(quote)
+        var runStart = 0
+        for offset in 0..<text.count {
+            let byte = text[offset]
+            guard byte < 0x20 || byte == quote || byte == backslash else { continue }
+            output.append(contentsOf: UnsafeRawBufferPointer(rebasing: text[runStart..<offset]))
+            output.append(backslash)
             switch byte {
-            case UInt8(ascii: "\""): output += [UInt8(ascii: "\\"), UInt8(ascii: "\"")]
-            case UInt8(ascii: "\\"): output += [UInt8(ascii: "\\"), UInt8(ascii: "\\")]
-            case 0x08: output += [UInt8(ascii: "\\"), UInt8(ascii: "b")]
-            case 0x09: output += [UInt8(ascii: "\\"), UInt8(ascii: "t")]
-            case 0x0A: output += [UInt8(ascii: "\\"), UInt8(ascii: "n")]
-            case 0x0C: output += [UInt8(ascii: "\\"), UInt8(ascii: "f")]
-            case 0x0D: output += [UInt8(ascii: "\\"), UInt8(ascii: "r")]
-            case 0x00..<0x20:
-                output += [
-                    UInt8(ascii: "\\"), UInt8(ascii: "u"), 0x30, 0x30, hex[Int(byte >> 4)], hex[Int(byte & 0x0F)],
-                ]
-            default: output.append(byte)
+            case quote, backslash: output.append(byte)
+            case 0x08: output.append(UInt8(ascii: "b"))
+            case 0x09: output.append(UInt8(ascii: "t"))
+            case 0x0A: output.append(UInt8(ascii: "n"))
+            case 0x0C: output.append(UInt8(ascii: "f"))
+            case 0x0D: output.append(UInt8(ascii: "r"))
+            default:
+                let hex = "0123456789abcdef".utf8
+                output.append(contentsOf: [
+                    UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0"),
+                    hex[hex.index(hex.startIndex, offsetBy: Int(byte >> 4))],
+                    hex[hex.index(hex.startIndex, offsetBy: Int(byte & 0x0F))],
+                ])
             }
+            runStart = offset + 1
         }
-        output.append(UInt8(ascii: "\""))
+        output.append(contentsOf: UnsafeRawBufferPointer(rebasing: text[runStart...]))
+        output.append(quote)
     }
 
     /// The ECMAScript `Number.prototype.toString` text of the double nearest `number`, or nil

@@ -61,16 +61,7 @@ public struct MerkleHash: Sendable, Hashable, CustomStringConvertible {
     }
 
     /// Lower-case hex.
-    public var hex: String {
-        let digits = Array("0123456789abcdef".utf8)
-        var text: [UInt8] = []
-        text.reserveCapacity(64)
-        for byte in bytes {
-            text.append(digits[Int(byte >> 4)])
-            text.append(digits[Int(byte & 0x0F)])
-        }
-        return String(decoding: text, as: UTF8.self)
-    }
+    public var hex: String { withUnsafeBytes { ContentDigest.hex($0) } }
 
     /// Standard base64, as checkpoints and proofs carry hashes.
     public var base64: String { Data(bytes).base64EncodedString() }
@@ -108,10 +99,17 @@ public struct MerkleHash: Sendable, Hashable, CustomStringConvertible {
 /// Plain SHA-256 digests of content, as reports name payloads by.
 public enum ContentDigest {
     /// Lower-case hex SHA-256 of `bytes`.
-    public static func sha256(_ bytes: [UInt8]) -> String {
-        Array(SHA256.hash(data: bytes)).map { byte in
-            let hex = String(byte, radix: 16)
-            return byte < 16 ? "0" + hex : hex
-        }.joined()
+    public static func sha256(_ bytes: [UInt8]) -> String { hex(SHA256.hash(data: bytes)) }
+
+    /// Lower-case hex of 32 bytes.
+    static func hex(_ bytes: some Sequence<UInt8>) -> String {
+        let digits = Array("0123456789abcdef".utf8)
+        return String(unsafeUninitializedCapacity: 64) { text in
+            for (offset, byte) in bytes.enumerated() {
+                text[offset * 2] = digits[Int(byte >> 4)]
+                text[offset * 2 + 1] = digits[Int(byte & 0x0F)]
+            }
+            return 64
+        }
     }
 }

@@ -1,3 +1,4 @@
+import Foundation
 import UAEFCore
 import UAEFLedger
 
@@ -23,27 +24,32 @@ public enum EventPayloads {
         }
     }
 
-    /// An event as the ledger stores it: data with a digest member per payload, its canonical
-    /// bytes, and the payload bodies to store beside it.
+    /// An event as the ledger stores it: the canonical bytes of its data with a digest member
+    /// per payload, and the payload bodies to store beside it.
     public struct Sealed: Sendable {
-        public var data: [String: JSONValue]
         public var canonicalData: [UInt8]
         public var bodies: [Body]
     }
 
     /// Seals an event: each payload is replaced in the data by its digest member.
     public static func seal(_ event: EventDraft) -> Sealed {
-        guard !event.payloads.isEmpty else {
-            return Sealed(data: event.data, canonicalData: CanonicalJSON.bytes(.object(event.data)), bodies: [])
-        }
+        let bodies = event.payloads.map { Body(name: $0.key, bytes: CanonicalJSON.bytes($0.value)) }
+        var members = Array(event.data)
+        // A stored event read back already holds the digest members: they are recomputed, not doubled.
+        if !bodies.isEmpty { members.removeAll { member in bodies.contains { digestMember($0.name) == member.key } } }
+        members += bodies.map { (digestMember($0.name), .string($0.sha256)) }
+        var canonicalData: [UInt8] = []
+        CanonicalJSON.writeObject(members, to: &canonicalData)
+        return Sealed(canonicalData: canonicalData, bodies: bodies)
+    }
+
+    /// The event's data as the ledger hashes it: with a digest member per payload.
+    public static func sealedData(_ event: EventDraft) -> [String: JSONValue] {
         var data = event.data
-        var bodies: [Body] = []
-        for name in event.payloads.keys.sorted() {
-            let body = Body(name: name, bytes: CanonicalJSON.bytes(event.payloads[name]!))
-            data[digestMember(name)] = .string(body.sha256)
-            bodies.append(body)
+        for (name, payload) in event.payloads {
+            data[digestMember(name)] = .string(ContentDigest.sha256(CanonicalJSON.bytes(payload)))
         }
-        return Sealed(data: data, canonicalData: CanonicalJSON.bytes(.object(data)), bodies: bodies)
+        return data
     }
 
     /// True when `canonicalData` (an event's stored RFC 8785 data) commits to `body`: it holds
@@ -55,6 +61,23 @@ public enum EventPayloads {
         CanonicalJSON.writeString(digestMember(name), to: &member)
         member.append(UInt8(ascii: ":"))
         CanonicalJSON.writeString(sha256, to: &member)
-        return canonicalData.firstRange(of: member) != nil
+        return contains(canonicalData, member)
+    }
+
+    /// Whether `needle` occurs in `haystack`: a byte loop, as events are a few hundred bytes.
+    private static func contains(_ haystack: [UInt8], _ needle: [UInt8]) -> Bool {
+        guard let first = needle.first, haystack.count >= needle.count else { return false }
+        return haystack.withUnsafeBufferPointer { hay in
+            needle.withUnsafeBufferPointer { pin in
+                var start = 0
+                while start <= hay.count - pin.count {
+                    if hay[start] == first, memcmp(hay.baseAddress! + start, pin.baseAddress!, pin.count) == 0 {
+                        return true
+                    }
+                    start += 1
+                }
+                return false
+            }
+        }
     }
 }

@@ -9,16 +9,13 @@ extension EventRecord {
         [
             "seq": .number(Number(Int(seq))), "id": .string(event.id), "time": .string(Timestamp.format(event.time)),
             "type": .string(event.type), "actor": .string(event.actor), "tenant": .string(event.tenant),
-            "subject": .string(event.subject), "data": .object(EventPayloads.seal(event).data),
+            "subject": .string(event.subject), "data": .object(EventPayloads.sealedData(event)),
         ]
     }
 
-    /// The RFC 8785 bytes of ``ledgerObject``, assembled around the already canonical bytes of
-    /// `data` (the store keeps those as the event's data column, so they are written once).
-    public func ledgerBytes(canonicalData: [UInt8]) -> [UInt8] {
-        Self.ledgerBytes(
-            seq: seq, id: event.id, time: Timestamp.format(event.time), type: event.type, actor: event.actor,
-            tenant: event.tenant, subject: event.subject, canonicalData: canonicalData)
+    /// The text members of the hashed event object other than `data` and `seq`.
+    public enum TextField: Sendable {
+        case actor, id, subject, tenant, time, type
     }
 
     /// The RFC 8785 bytes of an event object from its stored fields, as a verifier reads them.
@@ -26,31 +23,52 @@ extension EventRecord {
         seq: Int64, id: String, time: String, type: String, actor: String, tenant: String, subject: String,
         canonicalData: [UInt8]
     ) -> [UInt8] {
-        // Members in RFC 8785 order: actor, data, id, seq, subject, tenant, time, type.
         var bytes: [UInt8] = []
         bytes.reserveCapacity(canonicalData.count + 192)
-        bytes.append(contentsOf: #"{"actor":"#.utf8)
-        CanonicalJSON.writeString(actor, to: &bytes)
-        bytes.append(contentsOf: #","data":"#.utf8)
-        bytes.append(contentsOf: canonicalData)
-        bytes.append(contentsOf: #","id":"#.utf8)
-        CanonicalJSON.writeString(id, to: &bytes)
-        bytes.append(contentsOf: #","seq":"#.utf8)
-        bytes.append(contentsOf: String(seq).utf8)
-        bytes.append(contentsOf: #","subject":"#.utf8)
-        CanonicalJSON.writeString(subject, to: &bytes)
-        bytes.append(contentsOf: #","tenant":"#.utf8)
-        CanonicalJSON.writeString(tenant, to: &bytes)
-        bytes.append(contentsOf: #","time":"#.utf8)
-        CanonicalJSON.writeString(time, to: &bytes)
-        bytes.append(contentsOf: #","type":"#.utf8)
-        CanonicalJSON.writeString(type, to: &bytes)
-        bytes.append(UInt8(ascii: "}"))
+        writeLedgerBytes(
+            seq: seq, to: &bytes, data: { $0.append(contentsOf: canonicalData) },
+            text: { field, output in
+                let text =
+                    switch field {
+                    case .actor: actor
+                    case .id: id
+                    case .subject: subject
+                    case .tenant: tenant
+                    case .time: time
+                    case .type: type
+                    }
+                CanonicalJSON.writeString(text, to: &output)
+            })
         return bytes
     }
 
-    /// The leaf hash: SHA-256(0x00 ‖ RFC 8785 bytes of ``ledgerObject``).
-    public var leafHash: MerkleHash {
-        .leaf(ledgerBytes(canonicalData: EventPayloads.seal(event).canonicalData))
+    /// Appends the RFC 8785 bytes of an event object to `output`: `data` appends the canonical
+    /// data, `text` a text member as a canonical string. Lets a store assemble them straight from
+    /// its column buffers.
+    public static func writeLedgerBytes(
+        seq: Int64, to output: inout [UInt8], data: (inout [UInt8]) -> Void,
+        text: (TextField, inout [UInt8]) -> Void
+    ) {
+        // Members in RFC 8785 order: actor, data, id, seq, subject, tenant, time, type.
+        output.append(contentsOf: #"{"actor":"#.utf8)
+        text(.actor, &output)
+        output.append(contentsOf: #","data":"#.utf8)
+        data(&output)
+        output.append(contentsOf: #","id":"#.utf8)
+        text(.id, &output)
+        output.append(contentsOf: #","seq":"#.utf8)
+        output.append(contentsOf: String(seq).utf8)
+        output.append(contentsOf: #","subject":"#.utf8)
+        text(.subject, &output)
+        output.append(contentsOf: #","tenant":"#.utf8)
+        text(.tenant, &output)
+        output.append(contentsOf: #","time":"#.utf8)
+        text(.time, &output)
+        output.append(contentsOf: #","type":"#.utf8)
+        text(.type, &output)
+        output.append(UInt8(ascii: "}"))
     }
+
+    /// The leaf hash: SHA-256(0x00 ‖ RFC 8785 bytes of ``ledgerObject``).
+    public var leafHash: MerkleHash { PreparedEvent(event, seq: seq).leaf }
 }

@@ -49,9 +49,10 @@ public struct LedgerVerifier: Sendable {
         var state = State(
             heads: try await store.treeHeads(), checkpoints: try await store.checkpoints(), verifier: verifier)
         if let problem = state.checkReached() { return state.failed(problem) }
-        while true {
-            let page = try await store.ledgerEntries(from: Int64(state.frontier.size), limit: pageSize)
-            guard !page.isEmpty else { break }
+        var page = try await store.ledgerEntries(from: 0, limit: pageSize)
+        while let last = page.last {
+            // Read the next page while this one is hashed: SQLite on one core, SHA-256 on another.
+            async let nextPage = store.ledgerEntries(from: last.seq + 1, limit: pageSize)
             for entry in page {
                 let index = state.frontier.size
                 guard entry.seq == Int64(index) else {
@@ -71,6 +72,7 @@ public struct LedgerVerifier: Sendable {
                 if let problem = state.checkReached() { return state.failed(problem) }
             }
             progress?(state.frontier.size)
+            page = try await nextPage
         }
         // Every commit writes a head for its last event, so events past the last head were not written by UAEF.
         if let last = state.heads.last, last.size < state.frontier.size {

@@ -30,21 +30,46 @@ extension Statement {
             sqlite3_reset(handle)
             sqlite3_clear_bindings(handle)
         }
+        try bind(values)
+        let result = sqlite3_step(handle)
+        guard result == SQLITE_DONE else { throw stepError(result) }
+    }
+
+    /// Binds `values` and calls `row` with the statement handle for each result row, for readers
+    /// that take columns straight from SQLite's buffers (`sqlite3_column_*`) on the ledger's
+    /// million-row paths. The handle is valid only during the call.
+    func forEachRowFast(_ values: [BoundValue], _ row: (OpaquePointer) throws -> Void) throws {
+        let handle = sqliteStatement
+        defer {
+            sqlite3_reset(handle)
+            sqlite3_clear_bindings(handle)
+        }
+        try bind(values)
+        while true {
+            let result = sqlite3_step(handle)
+            if result == SQLITE_DONE { return }
+            guard result == SQLITE_ROW else { throw stepError(result) }
+            try row(handle)
+        }
+    }
+
+    private func bind(_ values: [BoundValue]) throws {
+        let handle = sqliteStatement
         let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
         for (offset, value) in values.enumerated() {
             let index = Int32(offset + 1)
             let code: Int32
             switch value {
             case .text(let text): code = sqlite3_bind_text(handle, index, text, -1, transient)
-            case .integer(let integer): code = sqlite3_bind_int64(handle, index, integer)
-            case .blob(let bytes):
-                code = bytes.withUnsafeBytes {
-                    sqlite3_bind_blob(handle, index, $0.baseAddress, Int32($0.count), transient)
-                }
             case .utf8(let bytes):
                 code = bytes.withUnsafeBytes {
                     sqlite3_bind_text(
                         handle, index, $0.baseAddress?.assumingMemoryBound(to: CChar.self), Int32($0.count), transient)
+                }
+            case .integer(let integer): code = sqlite3_bind_int64(handle, index, integer)
+            case .blob(let bytes):
+                code = bytes.withUnsafeBytes {
+                    sqlite3_bind_blob(handle, index, $0.baseAddress, Int32($0.count), transient)
                 }
             case .hash(let hash):
                 code = hash.withUnsafeBytes {
@@ -56,10 +81,28 @@ extension Statement {
                 throw DatabaseError(resultCode: ResultCode(rawValue: code), message: "cannot bind parameter \(index)")
             }
         }
-        let result = sqlite3_step(handle)
-        guard result == SQLITE_DONE else {
-            let message = String(cString: sqlite3_errmsg(sqlite3_db_handle(handle)))
-            throw DatabaseError(resultCode: ResultCode(rawValue: result), message: message)
-        }
     }
+
+    private func stepError(_ result: Int32) -> DatabaseError {
+        let message = String(cString: sqlite3_errmsg(sqlite3_db_handle(sqliteStatement)))
+        return DatabaseError(resultCode: ResultCode(rawValue: result), message: message)
+    }
+}
+
+/// Column readers over a row handle from ``Statement/forEachRowFast(_:_:)``.
+enum FastColumn {
+    /// The column's bytes (text or blob) without copying; empty for NULL.
+    static func bytes(_ handle: OpaquePointer, _ column: Int32) -> UnsafeRawBufferPointer {
+        // SQLite's rule: ask for the pointer first, then the size.
+        guard let base = sqlite3_column_blob(handle, column) else {
+            return UnsafeRawBufferPointer(start: nil, count: 0)
+        }
+        return UnsafeRawBufferPointer(start: base, count: Int(sqlite3_column_bytes(handle, column)))
+    }
+
+    static func isNull(_ handle: OpaquePointer, _ column: Int32) -> Bool {
+        sqlite3_column_type(handle, column) == SQLITE_NULL
+    }
+
+    static func int64(_ handle: OpaquePointer, _ column: Int32) -> Int64 { sqlite3_column_int64(handle, column) }
 }

@@ -22,30 +22,22 @@ extension SQLiteStore {
         let insertNode = try db.cachedStatement(sql: "INSERT INTO ledger_nodes (level, idx, hash) VALUES (?, ?, ?)")
         let insertPayload = try db.cachedStatement(
             sql: "INSERT INTO event_payloads (seq, name, subject, body) VALUES (?, ?, ?, ?)")
-        var seq = first
-        for event in events {
+        for prepared in PreparedEvent.prepare(events, from: first) {
+            let event = prepared.event
             // The data column holds the canonical bytes the leaf is built from, written once.
-            let sealed = EventPayloads.seal(event)
-            let data = sealed.canonicalData
-            let time = Timestamp.format(event.time)
-            let leaf = MerkleHash.leaf(
-                EventRecord.ledgerBytes(
-                    seq: seq, id: event.id, time: time, type: event.type, actor: event.actor, tenant: event.tenant,
-                    subject: event.subject, canonicalData: data))
             try insertEvent.executeFast([
-                .integer(seq), .text(event.id), .text(time), .text(event.type),
+                .integer(prepared.seq), .text(event.id), .text(prepared.time), .text(event.type),
                 .text(event.actor), .text(event.tenant), .text(event.subject),
-                .utf8(data), .hash(leaf),
+                .utf8(prepared.sealed.canonicalData), .hash(prepared.leaf),
             ])
-            for body in sealed.bodies {
+            for body in prepared.sealed.bodies {
                 try insertPayload.executeFast([
-                    .integer(seq), .text(body.name), .text(event.subject), .blob(body.bytes),
+                    .integer(prepared.seq), .text(body.name), .text(event.subject), .blob(body.bytes),
                 ])
             }
-            try frontier.append(leaf) { level, index, hash in
+            try frontier.append(prepared.leaf) { level, index, hash in
                 try insertNode.executeFast([.integer(Int64(level)), .integer(Int64(index)), .hash(hash)])
             }
-            seq += 1
         }
         try db.cachedStatement(sql: "INSERT OR REPLACE INTO tree_heads (size, root, time) VALUES (?, ?, ?)")
             .executeFast([
@@ -126,11 +118,13 @@ extension SQLiteStore {
         name: String, body: [UInt8]?
     )]] {
         var result: [Int64: [(name: String, body: [UInt8]?)]] = [:]
-        let rows = try Row.fetchCursor(
-            db, sql: "SELECT seq, name, body FROM event_payloads WHERE seq BETWEEN ? AND ? ORDER BY seq, name",
-            arguments: [first, last])
-        while let row = try rows.next() {
-            result[row[0], default: []].append((row[1], (row[2] as Data?).map { Array($0) }))
+        try db.cachedStatement(
+            sql: "SELECT seq, name, body FROM event_payloads WHERE seq BETWEEN ? AND ? ORDER BY seq, name"
+        )
+        .forEachRowFast([.integer(first), .integer(last)]) { row in
+            let name = String(decoding: FastColumn.bytes(row, 1), as: UTF8.self)
+            let body = FastColumn.isNull(row, 2) ? nil : Array(FastColumn.bytes(row, 2))
+            result[FastColumn.int64(row, 0), default: []].append((name, body))
         }
         return result
     }
@@ -153,21 +147,34 @@ extension SQLiteStore {
 
     public func ledgerEntries(from seq: Int64, limit: Int) async throws -> [LedgerEntry] {
         try await pool.read { db in
-            var entries = try Row.fetchAll(
-                db,
+            // Millions of rows: the bytes are assembled straight from SQLite's column buffers.
+            var entries: [LedgerEntry] = []
+            entries.reserveCapacity(limit)
+            let statement = try db.cachedStatement(
                 sql: """
-                    SELECT seq, id, time, type, actor, tenant, subject, data, leaf_hash FROM events
+                    SELECT seq, actor, data, id, subject, tenant, time, type, leaf_hash FROM events
                     WHERE seq >= ? ORDER BY seq LIMIT ?
-                    """,
-                arguments: [seq, limit]
-            ).map { row in
-                let seq: Int64 = row["seq"]
-                let bytes = EventRecord.ledgerBytes(
-                    seq: seq, id: row["id"], time: row["time"], type: row["type"], actor: row["actor"],
-                    tenant: row["tenant"], subject: row["subject"], canonicalData: Array((row["data"] as String).utf8))
-                return LedgerEntry(
-                    seq: seq, canonicalBytes: bytes,
-                    storedLeaf: (row["leaf_hash"] as Data?).flatMap { MerkleHash(bytes: Array($0)) })
+                    """)
+            try statement.forEachRowFast([.integer(seq), .integer(Int64(limit))]) { row in
+                let seq = FastColumn.int64(row, 0)
+                var bytes: [UInt8] = []
+                bytes.reserveCapacity(FastColumn.bytes(row, 2).count + 192)
+                EventRecord.writeLedgerBytes(
+                    seq: seq, to: &bytes, data: { $0.append(contentsOf: FastColumn.bytes(row, 2)) },
+                    text: { field, output in
+                        let column: Int32 =
+                            switch field {
+                            case .actor: 1
+                            case .id: 3
+                            case .subject: 4
+                            case .tenant: 5
+                            case .time: 6
+                            case .type: 7
+                            }
+                        CanonicalJSON.writeString(utf8: FastColumn.bytes(row, column), to: &output)
+                    })
+                let leaf = FastColumn.isNull(row, 8) ? nil : MerkleHash(bytes: FastColumn.bytes(row, 8))
+                entries.append(LedgerEntry(seq: seq, canonicalBytes: bytes, storedLeaf: leaf))
             }
             guard let first = entries.first?.seq, let last = entries.last?.seq else { return entries }
             let payloads = try Self.payloadBodies(from: first, through: last, in: db)
