@@ -52,6 +52,42 @@ public enum EventPayloads {
         return data
     }
 
+    /// The stored form of an event's payloads, one column beside the event: per payload (sorted
+    /// by name) `<name>\n<byte count>\n<RFC 8785 bytes>`, so a verifier hashes each payload's
+    /// bytes as stored without parsing JSON.
+    public static func frame(_ bodies: [Body]) -> [UInt8]? {
+        guard !bodies.isEmpty else { return nil }
+        var bytes: [UInt8] = []
+        for body in bodies.sorted(by: { $0.name < $1.name }) {
+            bytes.append(contentsOf: body.name.utf8)
+            bytes.append(0x0A)
+            bytes.append(contentsOf: String(body.bytes.count).utf8)
+            bytes.append(0x0A)
+            bytes.append(contentsOf: body.bytes)
+        }
+        return bytes
+    }
+
+    /// The payloads in a stored frame: name and RFC 8785 bytes; nil when the frame is malformed.
+    public static func unframe(_ frame: UnsafeRawBufferPointer) -> [(name: String, bytes: [UInt8])]? {
+        var payloads: [(name: String, bytes: [UInt8])] = []
+        var cursor = 0
+        func line() -> UnsafeRawBufferPointer.SubSequence? {
+            guard let end = frame[cursor...].firstIndex(of: 0x0A) else { return nil }
+            defer { cursor = end + 1 }
+            return frame[cursor..<end]
+        }
+        while cursor < frame.count {
+            guard let name = line(), let countText = line(),
+                let count = Int(String(decoding: countText, as: UTF8.self)), count >= 0,
+                count <= frame.count - cursor
+            else { return nil }
+            payloads.append((String(decoding: name, as: UTF8.self), Array(frame[cursor..<(cursor + count)])))
+            cursor += count
+        }
+        return payloads
+    }
+
     /// True when `canonicalData` (an event's stored RFC 8785 data) commits to `body`: it holds
     /// the member `"<name>_sha256":"<hex>"` at its top level. Canonical strings escape every
     /// quote, so those bytes cannot occur inside a string value, and the engine never nests

@@ -46,15 +46,19 @@ public struct LedgerEntry: Sendable {
     /// The RFC 8785 bytes rebuilt from the stored columns.
     public var canonicalBytes: [UInt8]
     public var storedLeaf: MerkleHash?
-    /// The payloads stored beside the event: name and RFC 8785 bytes, nil once redacted.
-    public var payloads: [(name: String, body: [UInt8]?)]
+    /// The payloads stored beside the event: name and RFC 8785 bytes.
+    public var payloads: [(name: String, bytes: [UInt8])]
+    /// True when the event's payloads were erased by a redaction.
+    public var payloadsRedacted: Bool
 
     public init(
-        seq: Int64, canonicalBytes: [UInt8], storedLeaf: MerkleHash?, payloads: [(name: String, body: [UInt8]?)] = []
+        seq: Int64, canonicalBytes: [UInt8], storedLeaf: MerkleHash?,
+        payloads: [(name: String, bytes: [UInt8])] = [], payloadsRedacted: Bool = false
     ) {
         self.seq = seq
         self.canonicalBytes = canonicalBytes
         self.storedLeaf = storedLeaf
         self.payloads = payloads
+        self.payloadsRedacted = payloadsRedacted
     }
 }

@@ -11,7 +11,7 @@ public struct LedgerVerifier: Sendable {
         public var checkpoints = 0
         /// Payloads whose bytes hash to the digest their event carries.
         public var payloads = 0
-        /// Payloads erased by redaction (their digests stay in the ledger).
+        /// Events whose payloads were erased by redaction (their digests stay in the ledger).
         public var redactedPayloads = 0
         /// The first problem, or nil when the ledger is intact.
         public var problem: Problem?
@@ -116,12 +116,9 @@ public struct LedgerVerifier: Sendable {
 
         /// Checks that each payload still stored beside an event hashes to the digest the event carries.
         mutating func checkPayloads(of entry: LedgerEntry, index: Int) -> Problem? {
+            if entry.payloadsRedacted { report.redactedPayloads += 1 }
             for payload in entry.payloads {
-                guard let body = payload.body else {
-                    report.redactedPayloads += 1
-                    continue
-                }
-                let digest = ContentDigest.sha256(body)
+                let digest = ContentDigest.sha256(payload.bytes)
                 guard EventPayloads.commits(entry.canonicalBytes, to: payload.name, sha256: digest) else {
                     let detail = "its \(payload.name) payload hashes to \(digest), which the event does not carry"
                     return Problem(index: index, kind: .payloadChanged, detail: detail)

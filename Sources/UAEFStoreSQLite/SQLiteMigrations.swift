@@ -109,18 +109,13 @@ enum SQLiteMigrations {
                     """)
         }
         migrator.registerMigration("v3_payloads") { db in
-            // An event's payloads (task inputs and outputs), stored beside it as RFC 8785 bytes.
-            // Redaction sets `body` to NULL and records the seq of the `payload.redacted` event.
+            // An event's payloads (task inputs and outputs) in the frame of EventPayloads.frame,
+            // beside the event but outside what the ledger hashes (the data holds their digests).
+            // Redaction sets `payloads` to NULL and records the seq of the `payload.redacted` event.
             try db.execute(
                 sql: """
-                    CREATE TABLE event_payloads (
-                        seq INTEGER NOT NULL,
-                        name TEXT NOT NULL,
-                        subject TEXT NOT NULL,
-                        body BLOB,
-                        redacted_by INTEGER,
-                        PRIMARY KEY (seq, name)
-                    ) WITHOUT ROWID;
+                    ALTER TABLE events ADD COLUMN payloads BLOB;
+                    ALTER TABLE events ADD COLUMN payloads_redacted_by INTEGER;
                     """)
         }
         return migrator

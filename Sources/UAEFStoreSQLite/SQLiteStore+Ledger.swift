@@ -16,12 +16,10 @@ extension SQLiteStore {
         var frontier = try loadFrontier(size: Int(first), in: db)
         let insertEvent = try db.cachedStatement(
             sql: """
-                INSERT INTO events (seq, id, time, type, actor, tenant, subject, data, leaf_hash)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                INSERT INTO events (seq, id, time, type, actor, tenant, subject, data, leaf_hash, payloads)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """)
         let insertNode = try db.cachedStatement(sql: "INSERT INTO ledger_nodes (level, idx, hash) VALUES (?, ?, ?)")
-        let insertPayload = try db.cachedStatement(
-            sql: "INSERT INTO event_payloads (seq, name, subject, body) VALUES (?, ?, ?, ?)")
         for prepared in PreparedEvent.prepare(events, from: first) {
             let event = prepared.event
             // The data column holds the canonical bytes the leaf is built from, written once.
@@ -29,12 +27,8 @@ extension SQLiteStore {
                 .integer(prepared.seq), .text(event.id), .text(prepared.time), .text(event.type),
                 .text(event.actor), .text(event.tenant), .text(event.subject),
                 .utf8(prepared.sealed.canonicalData), .hash(prepared.leaf),
+                EventPayloads.frame(prepared.sealed.bodies).map(BoundValue.blob) ?? .null,
             ])
-            for body in prepared.sealed.bodies {
-                try insertPayload.executeFast([
-                    .integer(prepared.seq), .text(body.name), .text(event.subject), .blob(body.bytes),
-                ])
-            }
             try frontier.append(prepared.leaf) { level, index, hash in
                 try insertNode.executeFast([.integer(Int64(level)), .integer(Int64(index)), .hash(hash)])
             }
@@ -103,45 +97,10 @@ extension SQLiteStore {
         record: EventRecord, storedLeaf: MerkleHash?
     )] {
         try await pool.read { db in
-            let rows = try Row.fetchAll(
-                db, sql: "SELECT * FROM events WHERE seq >= ? ORDER BY seq LIMIT ?", arguments: [seq, limit])
-            let records = try Self.withPayloads(try rows.map(Self.event), in: db)
-            return zip(records, rows).map { record, row in
-                (record, (row["leaf_hash"] as Data?).flatMap { MerkleHash(bytes: Array($0)) })
-            }
-        }
-    }
-
-    /// The payloads stored beside events `first...last`: by seq, each name with its RFC 8785
-    /// bytes, nil once redacted.
-    static func payloadBodies(from first: Int64, through last: Int64, in db: Database) throws -> [Int64: [(
-        name: String, body: [UInt8]?
-    )]] {
-        var result: [Int64: [(name: String, body: [UInt8]?)]] = [:]
-        try db.cachedStatement(
-            sql: "SELECT seq, name, body FROM event_payloads WHERE seq BETWEEN ? AND ? ORDER BY seq, name"
-        )
-        .forEachRowFast([.integer(first), .integer(last)]) { row in
-            let name = String(decoding: FastColumn.bytes(row, 1), as: UTF8.self)
-            let body = FastColumn.isNull(row, 2) ? nil : Array(FastColumn.bytes(row, 2))
-            result[FastColumn.int64(row, 0), default: []].append((name, body))
-        }
-        return result
-    }
-
-    /// `records` (consecutive events) with the payloads stored beside them that were not redacted.
-    static func withPayloads(_ records: [EventRecord], in db: Database) throws -> [EventRecord] {
-        guard let first = records.first?.seq, let last = records.last?.seq else { return records }
-        let stored = try payloadBodies(from: first, through: last, in: db)
-        guard !stored.isEmpty else { return records }
-        return try records.map { record in
-            var record = record
-            for payload in stored[record.seq] ?? [] {
-                guard let body = payload.body else { continue }
-                record.event.payloads[payload.name] = try json(
-                    String(decoding: body, as: UTF8.self), "event_payloads.body")
-            }
-            return record
+            try Row.fetchAll(
+                db, sql: "SELECT * FROM events WHERE seq >= ? ORDER BY seq LIMIT ?", arguments: [seq, limit]
+            )
+            .map { row in (try Self.event(row), (row["leaf_hash"] as Data?).flatMap { MerkleHash(bytes: $0) }) }
         }
     }
 
@@ -152,7 +111,8 @@ extension SQLiteStore {
             entries.reserveCapacity(limit)
             let statement = try db.cachedStatement(
                 sql: """
-                    SELECT seq, actor, data, id, subject, tenant, time, type, leaf_hash FROM events
+                    SELECT seq, actor, data, id, subject, tenant, time, type, leaf_hash, payloads, payloads_redacted_by
+                    FROM events
                     WHERE seq >= ? ORDER BY seq LIMIT ?
                     """)
             try statement.forEachRowFast([.integer(seq), .integer(Int64(limit))]) { row in
@@ -174,11 +134,14 @@ extension SQLiteStore {
                         CanonicalJSON.writeString(utf8: FastColumn.bytes(row, column), to: &output)
                     })
                 let leaf = FastColumn.isNull(row, 8) ? nil : MerkleHash(bytes: FastColumn.bytes(row, 8))
-                entries.append(LedgerEntry(seq: seq, canonicalBytes: bytes, storedLeaf: leaf))
+                guard let payloads = EventPayloads.unframe(FastColumn.bytes(row, 9)) else {
+                    throw StoreCorruption(location: "events.payloads", reason: "event \(seq): not a payload frame")
+                }
+                entries.append(
+                    LedgerEntry(
+                        seq: seq, canonicalBytes: bytes, storedLeaf: leaf, payloads: payloads,
+                        payloadsRedacted: !FastColumn.isNull(row, 10)))
             }
-            guard let first = entries.first?.seq, let last = entries.last?.seq else { return entries }
-            let payloads = try Self.payloadBodies(from: first, through: last, in: db)
-            for offset in entries.indices { entries[offset].payloads = payloads[entries[offset].seq] ?? [] }
             return entries
         }
     }
@@ -317,16 +280,24 @@ extension SQLiteStore {
             let rows = try Row.fetchAll(
                 db,
                 sql: """
-                    SELECT seq, name, body FROM event_payloads
-                    WHERE body IS NOT NULL AND (subject = ? OR substr(subject, 1, ?) IN (?, ?))
-                    ORDER BY seq, name
+                    SELECT seq, payloads FROM events
+                    WHERE payloads IS NOT NULL AND (subject = ? OR substr(subject, 1, ?) IN (?, ?))
+                    ORDER BY seq
                     """,
                 arguments: [scope, scope.utf8.count + 1, scope + "/", scope + "["])
-            let erased: [JSONValue] = rows.map { row in
-                [
-                    "seq": .number(Number(Int(row["seq"] as Int64))), "name": .string(row["name"]),
-                    "sha256": .string(ContentDigest.sha256(Array(row["body"] as Data))),
-                ]
+            var erased: [JSONValue] = []
+            for row in rows {
+                let seq: Int64 = row["seq"]
+                let frame: Data = row["payloads"]
+                guard let payloads = frame.withUnsafeBytes(EventPayloads.unframe) else {
+                    throw StoreCorruption(location: "events.payloads", reason: "event \(seq): not a payload frame")
+                }
+                erased += payloads.map { payload in
+                    [
+                        "seq": .number(Number(Int(seq))), "name": .string(payload.name),
+                        "sha256": .string(ContentDigest.sha256(payload.bytes)),
+                    ]
+                }
             }
             var redaction = event
             redaction.data["erased"] = .array(erased)
@@ -334,8 +305,8 @@ extension SQLiteStore {
             try Self.appendEvents([redaction], in: db)
             for row in rows {
                 try db.execute(
-                    sql: "UPDATE event_payloads SET body = NULL, redacted_by = ? WHERE seq = ? AND name = ?",
-                    arguments: [seq, row["seq"] as Int64, row["name"] as String])
+                    sql: "UPDATE events SET payloads = NULL, payloads_redacted_by = ? WHERE seq = ?",
+                    arguments: [seq, row["seq"] as Int64])
             }
             if let task {
                 try db.execute(

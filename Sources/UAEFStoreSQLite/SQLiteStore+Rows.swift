@@ -13,7 +13,7 @@ public struct StoreCorruption: Error, CustomStringConvertible {
 }
 
 extension SQLiteStore {
-    static func json(_ text: String?, _ location: String) throws -> JSONValue? {
+    private static func json(_ text: String?, _ location: String) throws -> JSONValue? {
         guard let text else { return nil }
         do {
             return try JSONValue(jsonText: text)
@@ -82,6 +82,19 @@ extension SQLiteStore {
             event: EventDraft(
                 id: row["id"], time: Timestamp.parse(row["time"]) ?? Date(timeIntervalSince1970: 0), type: row["type"],
                 actor: row["actor"], tenant: row["tenant"], subject: row["subject"],
-                data: try json(row["data"], "events.data")?.objectValue ?? [:]))
+                data: try json(row["data"], "events.data")?.objectValue ?? [:], payloads: try payloads(row)))
+    }
+
+    /// The payloads stored beside an event, parsed; empty when it has none or they were redacted.
+    private static func payloads(_ row: Row) throws -> [String: JSONValue] {
+        guard let frame = row["payloads"] as Data? else { return [:] }
+        guard let payloads = frame.withUnsafeBytes(EventPayloads.unframe) else {
+            throw StoreCorruption(location: "events.payloads", reason: "event \(row["seq"] as Int64): not a payload frame")
+        }
+        var result: [String: JSONValue] = [:]
+        for payload in payloads {
+            result[payload.name] = try json(String(decoding: payload.bytes, as: UTF8.self), "events.payloads")
+        }
+        return result
     }
 }

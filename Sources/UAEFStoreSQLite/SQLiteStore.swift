@@ -280,10 +280,10 @@ public final class SQLiteStore: WorkflowStore {
 
     public func events(from seq: Int64, limit: Int) async throws -> [EventRecord] {
         try await pool.read { db in
-            try Self.withPayloads(
-                try Row.fetchAll(
-                    db, sql: "SELECT * FROM events WHERE seq >= ? ORDER BY seq LIMIT ?", arguments: [seq, limit]
-                ).map(Self.event), in: db)
+            try Row.fetchAll(
+                db, sql: "SELECT * FROM events WHERE seq >= ? ORDER BY seq LIMIT ?", arguments: [seq, limit]
+            )
+            .map(Self.event)
         }
     }
 }

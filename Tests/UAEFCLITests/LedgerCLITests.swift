@@ -103,13 +103,13 @@ struct LedgerCLITests {
                 "tree head mismatch"
             ),
             (
-                "INSERT INTO events SELECT seq + 1, id || 'x', time, type, actor, tenant, subject, data, leaf_hash FROM events WHERE seq = (SELECT MAX(seq) FROM events)",
+                "INSERT INTO events (seq, id, time, type, actor, tenant, subject, data, leaf_hash) SELECT seq + 1, id || 'x', time, type, actor, tenant, subject, data, leaf_hash FROM events WHERE seq = (SELECT MAX(seq) FROM events)",
                 // The copied leaf hash does not match the new row's bytes.
                 "event changed"
             ),
             ("UPDATE checkpoints SET note = replace(note, 'uaef.local', 'uaef.locaL')", "bad checkpoint signature"),
             (
-                "UPDATE event_payloads SET body = CAST('{\"forged\":true}' AS BLOB) WHERE name = 'output' AND seq = (SELECT MIN(seq) FROM event_payloads WHERE name = 'output')",
+                "UPDATE events SET payloads = CAST('output' || char(10) || '15' || char(10) || '{\"forged\":true}' AS BLOB) WHERE seq = (SELECT MIN(seq) FROM events WHERE type = 'task.succeeded')",
                 "payload changed"
             ),
         ])
