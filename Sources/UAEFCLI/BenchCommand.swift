@@ -13,8 +13,9 @@ struct BenchCommand: AsyncParsableCommand {
               w1      a root noop, N noop tasks that depend on it (default 1000), one noop join after all of them
               w2      a chain of N noop tasks (default 200)
               fanout  one noop task fanned out over a list of N items (default 100000)
-              ledger  append N events (default 1000000) in batches of 10000 with durable commits,
-                      verify them all, and time inclusion and consistency proofs at that size
+              ledger  append N events (default 1000000), each with an output payload, in batches of
+                      10000 with durable commits (the commits are timed), verify them all, and time
+                      inclusion and consistency proofs at that size
             Each repetition uses a new store file; the figures are medians. Time covers validating,
             creating and executing the run, with every state change committed and evented.
             Build with -c release for meaningful numbers.

@@ -24,28 +24,81 @@ public struct PreparedEvent: Sendable {
                 subject: event.subject, canonicalData: sealed.canonicalData))
     }
 
-    /// Batches at least this large are prepared on every core.
-    static let parallelThreshold = 2_048
+    /// Batches at least this large are prepared on a second thread while the first is written.
+    static let pipelineThreshold = 2_048
 
-    /// Prepares `events`, numbered from `firstSeq`. Canonical JSON and SHA-256 are most of an
-    /// append's work outside the database, so a large batch spreads them over the cores while
-    /// the caller holds its write transaction.
-    public static func prepare(_ events: [EventDraft], from firstSeq: Int64) -> [PreparedEvent] {
-        let cores = ProcessInfo.processInfo.activeProcessorCount
-        guard events.count >= parallelThreshold, cores > 1 else {
-            return events.enumerated().map { PreparedEvent($1, seq: firstSeq + Int64($0)) }
-        }
-        let chunk = (events.count + cores - 1) / cores
-        return [PreparedEvent](unsafeUninitializedCapacity: events.count) { buffer, initialized in
-            // Each chunk initializes its own disjoint slots.
-            nonisolated(unsafe) let slots = buffer
-            DispatchQueue.concurrentPerform(iterations: cores) { part in
-                for index in (part * chunk)..<min(events.count, (part + 1) * chunk) {
-                    (slots.baseAddress! + index).initialize(
-                        to: PreparedEvent(events[index], seq: firstSeq + Int64(index)))
-                }
+    /// Prepares `events`, numbered from `firstSeq`, and hands each to `write` in order.
+    ///
+    /// Canonical JSON and SHA-256 are about half of an append's work; for a large batch another
+    /// thread prepares events in chunks ahead of the writer, so the caller's transaction spends its
+    /// time in the database while a second core does the hashing.
+    public static func forEach(
+        _ events: [EventDraft], from firstSeq: Int64, _ write: (PreparedEvent) throws -> Void
+    ) throws {
+        guard events.count >= pipelineThreshold, ProcessInfo.processInfo.activeProcessorCount > 1 else {
+            for (offset, event) in events.enumerated() {
+                try write(PreparedEvent(event, seq: firstSeq + Int64(offset)))
             }
-            initialized = events.count
+            return
+        }
+        let pipeline = Pipeline(events, from: firstSeq)
+        defer { pipeline.finish() }
+        for chunk in 0..<pipeline.chunkCount {
+            for event in pipeline.wait(for: chunk) { try write(event) }
         }
     }
+
+    /// Chunks prepared on a background thread, in order; each is released to the writer by a
+    /// semaphore signal, which also publishes the chunk's memory to it.
+    private final class Pipeline: @unchecked Sendable {
+        static let chunkSize = 256
+        let chunkCount: Int
+        /// One slot per chunk: the preparer writes a slot before signalling it, the writer reads
+        /// it after; no slot is touched by both at once, and the buffer itself never moves.
+        private let chunks: UnsafeMutableBufferPointer<[PreparedEvent]>
+        private let ready = DispatchSemaphore(value: 0)
+        private let done = DispatchSemaphore(value: 0)
+        private let stop = ManagedAtomicFlag()
+
+        init(_ events: [EventDraft], from firstSeq: Int64) {
+            chunkCount = (events.count + Self.chunkSize - 1) / Self.chunkSize
+            chunks = .allocate(capacity: chunkCount)
+            chunks.initialize(repeating: [])
+            DispatchQueue.global().async { [self] in
+                for chunk in 0..<chunkCount where !stop.isSet {
+                    let range = (chunk * Self.chunkSize)..<min(events.count, (chunk + 1) * Self.chunkSize)
+                    chunks[chunk] = range.map { PreparedEvent(events[$0], seq: firstSeq + Int64($0)) }
+                    ready.signal()
+                }
+                done.signal()
+            }
+        }
+
+        deinit {
+            chunks.deinitialize()
+            chunks.deallocate()
+        }
+
+        /// Blocks until chunk `chunk` (the next one in order) is prepared, and returns it.
+        func wait(for chunk: Int) -> [PreparedEvent] {
+            ready.wait()
+            return chunks[chunk]
+        }
+
+        /// Stops the preparer (when the writer failed early) and waits for it to leave.
+        func finish() {
+            stop.set()
+            done.wait()
+        }
+    }
+}
+
+/// A flag set once, read from another thread.
+private final class ManagedAtomicFlag: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value = false
+
+    var isSet: Bool { lock.withLock { value } }
+
+    func set() { lock.withLock { value = true } }
 }

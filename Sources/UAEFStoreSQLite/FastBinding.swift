@@ -60,12 +60,10 @@ extension Statement {
             let index = Int32(offset + 1)
             let code: Int32
             switch value {
-            case .text(let text): code = sqlite3_bind_text(handle, index, text, -1, transient)
-            case .utf8(let bytes):
-                code = bytes.withUnsafeBytes {
-                    sqlite3_bind_text(
-                        handle, index, $0.baseAddress?.assumingMemoryBound(to: CChar.self), Int32($0.count), transient)
-                }
+            case .text(var text):
+                // The UTF-8 bytes with their length: no C string is made.
+                code = text.withUTF8 { Self.bindText(handle, index, UnsafeRawBufferPointer($0)) }
+            case .utf8(let bytes): code = bytes.withUnsafeBytes { Self.bindText(handle, index, $0) }
             case .integer(let integer): code = sqlite3_bind_int64(handle, index, integer)
             case .blob(let bytes):
                 code = bytes.withUnsafeBytes {
@@ -81,6 +79,15 @@ extension Statement {
                 throw DatabaseError(resultCode: ResultCode(rawValue: code), message: "cannot bind parameter \(index)")
             }
         }
+    }
+
+    /// Binds UTF-8 text; empty text stays text (a nil pointer would bind NULL).
+    private static func bindText(_ handle: OpaquePointer, _ index: Int32, _ bytes: UnsafeRawBufferPointer) -> Int32 {
+        let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
+        guard let base = bytes.baseAddress, !bytes.isEmpty else {
+            return sqlite3_bind_text(handle, index, "", 0, transient)
+        }
+        return sqlite3_bind_text(handle, index, base.assumingMemoryBound(to: CChar.self), Int32(bytes.count), transient)
     }
 
     private func stepError(_ result: Int32) -> DatabaseError {

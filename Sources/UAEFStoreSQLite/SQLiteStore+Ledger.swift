@@ -6,7 +6,7 @@ import UAEFStore
 
 /// The ledger side of the SQLite store: every event is a leaf of an RFC 6962 Merkle tree,
 /// appended in the same transaction as the event. Leaf hashes live in `events.leaf_hash`,
-/// complete subtrees above them in `ledger_nodes`, and the tree head after each commit in
+/// complete subtrees of 16 leaves and more in `ledger_nodes`, and the tree head after each commit in
 /// `tree_heads`, so roots and proofs take O(log n) reads.
 extension SQLiteStore {
     /// Appends events, numbered gap-free from 0, with their leaves, subtrees and the new tree head.
@@ -20,7 +20,7 @@ extension SQLiteStore {
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """)
         let insertNode = try db.cachedStatement(sql: "INSERT INTO ledger_nodes (level, idx, hash) VALUES (?, ?, ?)")
-        for prepared in PreparedEvent.prepare(events, from: first) {
+        try PreparedEvent.forEach(events, from: first) { prepared in
             let event = prepared.event
             // The data column holds the canonical bytes the leaf is built from, written once.
             try insertEvent.executeFast([
@@ -30,6 +30,7 @@ extension SQLiteStore {
                 EventPayloads.frame(prepared.sealed.bodies).map(BoundValue.blob) ?? .null,
             ])
             try frontier.append(prepared.leaf) { level, index, hash in
+                guard level >= SQLiteSubtrees.lowestStoredLevel else { return }
                 try insertNode.executeFast([.integer(Int64(level)), .integer(Int64(index)), .hash(hash)])
             }
         }
@@ -62,6 +63,7 @@ extension SQLiteStore {
             try db.execute(
                 sql: "UPDATE events SET leaf_hash = ? WHERE seq = ?", arguments: [Data(leaf.bytes), record.seq])
             try frontier.append(leaf) { level, index, hash in
+                guard level >= SQLiteSubtrees.lowestStoredLevel else { return }
                 try db.execute(
                     sql: "INSERT OR REPLACE INTO ledger_nodes (level, idx, hash) VALUES (?, ?, ?)",
                     arguments: [level, index, Data(hash.bytes)])
@@ -217,7 +219,7 @@ struct SQLiteSubtrees: SubtreeHashes {
             try load(position.level, position.index, db)
             guard hashes[position.level]?[position.index] != nil else {
                 throw StoreCorruption(
-                    location: position.level == 0 ? "events.leaf_hash" : "ledger_nodes",
+                    location: position.level < Self.lowestStoredLevel ? "events.leaf_hash" : "ledger_nodes",
                     reason: "the subtree at level \(position.level), index \(position.index) is missing")
             }
         }
@@ -231,7 +233,23 @@ struct SQLiteSubtrees: SubtreeHashes {
         return compute(try SQLiteSubtrees(db: db, positions: recorder.positions))
     }
 
+    /// The lowest level kept in `ledger_nodes`. Subtrees below it (at most 2^(level − 1) leaves)
+    /// are recomputed from the leaves, so an append writes one node row per 2^(level − 1) events
+    /// instead of one per event, and a proof still costs O(log n) reads.
+    static let lowestStoredLevel = 4
+
     private mutating func load(_ level: Int, _ index: Int, _ db: Database) throws {
+        guard level == 0 || level >= Self.lowestStoredLevel else {
+            // Fold the 2^level leaves under the subtree, pair by pair.
+            var layer = try Self.fetch(0, from: index << level, through: ((index + 1) << level) - 1, db)
+                .sorted { $0.key < $1.key }.map(\.value)
+            guard layer.count == 1 << level else { return }
+            while layer.count > 1 {
+                layer = stride(from: 0, to: layer.count, by: 2).map { .node(layer[$0], layer[$0 + 1]) }
+            }
+            hashes[level, default: [:]][index] = layer[0]
+            return
+        }
         hashes[level, default: [:]].merge(try Self.fetch(level, from: index, through: index, db)) { _, new in new }
     }
 
@@ -250,7 +268,7 @@ struct SQLiteSubtrees: SubtreeHashes {
         }
         var result: [Int: MerkleHash] = [:]
         for row in rows {
-            guard let data = row["hash"] as Data?, let hash = MerkleHash(bytes: Array(data)) else {
+            guard let data = row["hash"] as Data?, let hash = MerkleHash(bytes: data) else {
                 throw StoreCorruption(
                     location: level == 0 ? "events.leaf_hash" : "ledger_nodes.hash", reason: "not a 32-byte hash")
             }

@@ -89,7 +89,8 @@ extension SQLiteStore {
     private static func payloads(_ row: Row) throws -> [String: JSONValue] {
         guard let frame = row["payloads"] as Data? else { return [:] }
         guard let payloads = frame.withUnsafeBytes(EventPayloads.unframe) else {
-            throw StoreCorruption(location: "events.payloads", reason: "event \(row["seq"] as Int64): not a payload frame")
+            throw StoreCorruption(
+                location: "events.payloads", reason: "event \(row["seq"] as Int64): not a payload frame")
         }
         var result: [String: JSONValue] = [:]
         for payload in payloads {

@@ -30,7 +30,9 @@ struct EventPayloadsTests {
         #expect(EventPayloads.frame([]) == nil)
     }
 
-    @Test("a malformed frame is refused rather than misread", arguments: ["output", "output\n5", "output\n99\n{}", "o\n-1\n"])
+    @Test(
+        "a malformed frame is refused rather than misread",
+        arguments: ["output", "output\n5", "output\n99\n{}", "o\n-1\n"])
     func malformedFrames(text: String) {
         #expect(Array(text.utf8).withUnsafeBytes(EventPayloads.unframe) == nil)
     }

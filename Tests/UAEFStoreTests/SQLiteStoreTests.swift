@@ -254,4 +254,27 @@ struct SQLiteLedgerTests {
         let report = try await LedgerVerifier(store: store, verifier: nil).verify()
         #expect(report.problem == nil && report.payloads == 1 && report.redactedPayloads == 1)
     }
+
+    @Test("a large batch (prepared on a second thread) is stored in order, text intact, and verifies")
+    func largeBatch() async throws {
+        let directory = try TemporaryDirectory("store")
+        defer { directory.remove() }
+        let store = try SQLiteStore(path: directory.path("s.db"))
+        var changes = ChangeSet()
+        changes.events = (0..<5_000).map { index in
+            EventDraft(
+                id: "evt_\(index)", time: now, type: "t", actor: index == 4_321 ? "" : "engine", tenant: "default",
+                subject: "run_x/\(index)", data: ["n": .number(Number(index))],
+                payloads: index % 3 == 0 ? ["output": .string("é\n\(index)")] : [:])
+        }
+        try await store.commit(changes)
+        let stored = try await store.events(from: 0, limit: 10_000)
+        #expect(stored.map(\.seq) == (0..<5_000).map(Int64.init))
+        #expect(stored.map(\.event.id) == changes.events.map(\.id))
+        #expect(stored[4_321].event.actor == "")
+        #expect(stored[3].event.payloads == ["output": "é\n3"])
+        let report = try await LedgerVerifier(store: store, verifier: nil).verify()
+        #expect(report.problem == nil && report.events == 5_000 && report.payloads == 1_667)
+        #expect(try await store.ledgerEvents(from: 4_999, limit: 1).first?.storedLeaf == stored[4_999].leafHash)
+    }
 }
