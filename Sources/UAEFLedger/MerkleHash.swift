@@ -99,17 +99,31 @@ public struct MerkleHash: Sendable, Hashable, CustomStringConvertible {
 /// Plain SHA-256 digests of content, as reports name payloads by.
 public enum ContentDigest {
     /// Lower-case hex SHA-256 of `bytes`.
-    public static func sha256(_ bytes: [UInt8]) -> String { hex(SHA256.hash(data: bytes)) }
+    public static func sha256(_ bytes: [UInt8]) -> String {
+        var text: [UInt8] = []
+        appendSHA256Hex(of: bytes, to: &text)
+        return String(decoding: text, as: UTF8.self)
+    }
+
+    /// Appends the lower-case hex SHA-256 of `bytes` to `output`, making no string.
+    public static func appendSHA256Hex(of bytes: [UInt8], to output: inout [UInt8]) {
+        appendHex(SHA256.hash(data: bytes), to: &output)
+    }
 
     /// Lower-case hex of 32 bytes.
     static func hex(_ bytes: some Sequence<UInt8>) -> String {
-        let digits = Array("0123456789abcdef".utf8)
-        return String(unsafeUninitializedCapacity: 64) { text in
-            for (offset, byte) in bytes.enumerated() {
-                text[offset * 2] = digits[Int(byte >> 4)]
-                text[offset * 2 + 1] = digits[Int(byte & 0x0F)]
+        var text: [UInt8] = []
+        appendHex(bytes, to: &text)
+        return String(decoding: text, as: UTF8.self)
+    }
+
+    private static func appendHex(_ bytes: some Sequence<UInt8>, to output: inout [UInt8]) {
+        let digits: StaticString = "0123456789abcdef"
+        digits.withUTF8Buffer { digits in
+            for byte in bytes {
+                output.append(digits[Int(byte >> 4)])
+                output.append(digits[Int(byte & 0x0F)])
             }
-            return 64
         }
     }
 }

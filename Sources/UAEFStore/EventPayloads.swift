@@ -88,15 +88,17 @@ public enum EventPayloads {
         return payloads
     }
 
-    /// True when `canonicalData` (an event's stored RFC 8785 data) commits to `body`: it holds
-    /// the member `"<name>_sha256":"<hex>"` at its top level. Canonical strings escape every
-    /// quote, so those bytes cannot occur inside a string value, and the engine never nests
-    /// objects with such members in event data.
-    public static func commits(_ canonicalData: [UInt8], to name: String, sha256: String) -> Bool {
+    /// True when `canonicalData` (an event's stored RFC 8785 data, or the whole event) commits to
+    /// the payload `body`: it holds the member `"<name>_sha256":"<hex SHA-256 of body>"`.
+    /// Canonical strings escape every quote, so those bytes cannot occur inside a string value,
+    /// and the engine never nests objects with such members in event data.
+    public static func commits(_ canonicalData: [UInt8], to name: String, body: [UInt8]) -> Bool {
         var member: [UInt8] = []
+        member.reserveCapacity(name.utf8.count + 80)
         CanonicalJSON.writeString(digestMember(name), to: &member)
-        member.append(UInt8(ascii: ":"))
-        CanonicalJSON.writeString(sha256, to: &member)
+        member.append(contentsOf: #":""#.utf8)
+        ContentDigest.appendSHA256Hex(of: body, to: &member)
+        member.append(UInt8(ascii: "\""))
         return contains(canonicalData, member)
     }
 
@@ -105,12 +107,9 @@ public enum EventPayloads {
         guard let first = needle.first, haystack.count >= needle.count else { return false }
         return haystack.withUnsafeBufferPointer { hay in
             needle.withUnsafeBufferPointer { pin in
-                var start = 0
-                while start <= hay.count - pin.count {
-                    if hay[start] == first, memcmp(hay.baseAddress! + start, pin.baseAddress!, pin.count) == 0 {
-                        return true
-                    }
-                    start += 1
+                for start in 0...(hay.count - pin.count)
+                where hay[start] == first && memcmp(hay.baseAddress! + start, pin.baseAddress!, pin.count) == 0 {
+                    return true
                 }
                 return false
             }

@@ -118,8 +118,8 @@ public struct LedgerVerifier: Sendable {
         mutating func checkPayloads(of entry: LedgerEntry, index: Int) -> Problem? {
             if entry.payloadsRedacted { report.redactedPayloads += 1 }
             for payload in entry.payloads {
-                let digest = ContentDigest.sha256(payload.bytes)
-                guard EventPayloads.commits(entry.canonicalBytes, to: payload.name, sha256: digest) else {
+                guard EventPayloads.commits(entry.canonicalBytes, to: payload.name, body: payload.bytes) else {
+                    let digest = ContentDigest.sha256(payload.bytes)
                     let detail = "its \(payload.name) payload hashes to \(digest), which the event does not carry"
                     return Problem(index: index, kind: .payloadChanged, detail: detail)
                 }

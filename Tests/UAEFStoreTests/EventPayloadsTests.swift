@@ -20,8 +20,9 @@ struct EventPayloadsTests {
         ]
         #expect(sealed.canonicalData == CanonicalJSON.bytes(expected))
         #expect(EventPayloads.sealedData(event) == expected.objectValue)
-        #expect(EventPayloads.commits(sealed.canonicalData, to: "output", sha256: ContentDigest.sha256(output)))
-        #expect(!EventPayloads.commits(sealed.canonicalData, to: "input", sha256: ContentDigest.sha256(output)))
+        #expect(EventPayloads.commits(sealed.canonicalData, to: "output", body: output))
+        #expect(!EventPayloads.commits(sealed.canonicalData, to: "input", body: output))
+        #expect(!EventPayloads.commits(sealed.canonicalData, to: "output", body: output + [0x20]))
 
         let frame = try #require(EventPayloads.frame(sealed.bodies))
         let unframed = try #require(frame.withUnsafeBytes(EventPayloads.unframe))
