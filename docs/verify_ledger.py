@@ -9,9 +9,10 @@
     uaef ledger report --run RUN_ID --format json > report.json
     python3 docs/verify_ledger.py --report report.json "$(cat key.txt)"
 
-The first form recomputes every leaf as SHA-256(0x00 || RFC 8785 bytes of the event), the RFC 6962 root over
-the first <checkpoint size> leaves, and checks the checkpoint's C2SP signed-note Ed25519
-signature. The second checks a run's compliance report: the checkpoint's signature, and for each
+The first form recomputes every leaf as SHA-256(0x00 || RFC 8785 bytes of the event), checks each
+payload (task input or output stored beside its event) against the "<name>_sha256" digest the event
+carries, the RFC 6962 root over the first <checkpoint size> leaves, and the checkpoint's C2SP
+signed-note Ed25519 signature. The second checks a run's compliance report: the checkpoint's signature, and for each
 event its leaf hash and its RFC 9162 inclusion proof against the checkpoint's root. Exit 0 when
 everything matches.
 """
