@@ -45,6 +45,10 @@ let package = Package(
             ]
         ),
         .target(
+            name: "UAEFSettlement",
+            dependencies: ["UAEFCore"]
+        ),
+        .target(
             name: "UAEFEngine",
             dependencies: ["UAEFCore", "UAEFStore", .product(name: "Logging", package: "swift-log")]
         ),
@@ -62,7 +66,7 @@ let package = Package(
         .target(
             name: "UAEFCLI",
             dependencies: [
-                "UAEFCore", "UAEFLedger", "UAEFStore", "UAEFStoreSQLite", "UAEFEngine", "UAEFAgents",
+                "UAEFCore", "UAEFLedger", "UAEFStore", "UAEFStoreSQLite", "UAEFEngine", "UAEFAgents", "UAEFSettlement",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -77,6 +81,7 @@ let package = Package(
         .testTarget(
             name: "UAEFStoreTests", dependencies: ["UAEFStore", "UAEFStoreSQLite", "UAEFLedger", "UAEFTestSupport"]),
         .testTarget(name: "UAEFEngineTests", dependencies: ["UAEFEngine", "UAEFAgents", "UAEFTestSupport"]),
+        .testTarget(name: "UAEFSettlementTests", dependencies: ["UAEFSettlement", "UAEFCore"]),
         .testTarget(name: "UAEFCLITests", dependencies: ["UAEFCLI", "UAEFTestSupport"]),
     ]
 )

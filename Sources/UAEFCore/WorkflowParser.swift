@@ -20,8 +20,8 @@ public enum WorkflowParser {
     }
 }
 
-/// The state of one validation pass over a YAML or JSON document: the file and the issues found so far.
-struct DocumentReader {
+/// The state of one validation pass over a workflow document: the file and the issues found so far.
+struct DocumentReader: DefinitionReading {
     static let taskIDPattern = "[a-z0-9_-]+"
     static let workflowKeys: Set<String> = [
         "name", "version", "description", "inputs", "timeout", "concurrency", "tasks",
@@ -38,101 +38,6 @@ struct DocumentReader {
     init(file: String, catalog: WorkflowCatalog) {
         self.file = file
         self.catalog = catalog
-    }
-
-    mutating func report(_ field: String, _ line: Int?, _ message: String) {
-        issues.append(ValidationIssue(file: file, line: line, field: field, message: message))
-    }
-
-    /// The entries of a mapping, reporting unknown and duplicate keys.
-    mutating func mapping(_ source: YAMLSource, field: String, allowed: Set<String>) -> [String: YAMLSource]? {
-        guard let entries = source.entries else {
-            report(field, source.line, "expected a mapping of keys to values, found \(Self.kind(of: source))")
-            return nil
-        }
-        var result: [String: YAMLSource] = [:]
-        for entry in entries {
-            let path = field.isEmpty ? entry.key : "\(field).\(entry.key)"
-            if result[entry.key] != nil {
-                report(path, entry.keyLine, "duplicate key '\(entry.key)'")
-            } else if !allowed.contains(entry.key) {
-                let valid = allowed.sorted().joined(separator: ", ")
-                report(path, entry.keyLine, "unknown key '\(entry.key)'; valid keys here: \(valid)")
-            } else {
-                result[entry.key] = entry.value
-            }
-        }
-        return result
-    }
-
-    static func kind(of source: YAMLSource) -> String {
-        if source.entries != nil { return "a mapping" }
-        if source.elements != nil { return "a list" }
-        switch source.jsonValue() {
-        case .success(let value): return "a \(value.typeName)"
-        case .failure: return "an unsupported value"
-        }
-    }
-
-    mutating func string(_ source: YAMLSource?, field: String) -> String? {
-        guard let source else { return nil }
-        guard let string = source.string else {
-            report(field, source.line, "expected a string, found \(Self.kind(of: source))")
-            return nil
-        }
-        return string
-    }
-
-    mutating func integer(_ source: YAMLSource?, field: String, range: ClosedRange<Int>) -> Int? {
-        guard let source else { return nil }
-        guard case .success(.number(let number)) = source.jsonValue(), let value = number.intValue,
-            range.contains(value)
-        else {
-            report(
-                field, source.line,
-                "expected a whole number from \(range.lowerBound) to \(range.upperBound), found \(Self.describe(source))"
-            )
-            return nil
-        }
-        return value
-    }
-
-    mutating func duration(_ source: YAMLSource?, field: String) -> Duration? {
-        guard let source else { return nil }
-        guard let text = source.string, let duration = DurationText.parse(text), duration > .zero else {
-            report(
-                field, source.line, "\(Self.describe(source)) is not a duration; expected \(DurationText.expectation)")
-            return nil
-        }
-        return duration
-    }
-
-    mutating func json(_ source: YAMLSource?, field: String) -> JSONValue? {
-        guard let source else { return nil }
-        switch source.jsonValue() {
-        case .success(let value): return value
-        case .failure(let error):
-            report(field, source.line, error.message)
-            return nil
-        }
-    }
-
-    mutating func template(_ source: YAMLSource?, field: String) -> ValueTemplate? {
-        guard let value = json(source, field: field) else { return nil }
-        do {
-            return try ValueTemplate(compiling: value, path: field)
-        } catch {
-            report(error.path, source?.line, "invalid expression: \(error.error)")
-            return nil
-        }
-    }
-
-    static func describe(_ source: YAMLSource) -> String {
-        switch source.jsonValue() {
-        case .success(.string(let string)): return "\"\(string)\""
-        case .success(let value) where source.entries == nil && source.elements == nil: return value.jsonText
-        default: return kind(of: source)
-        }
     }
 
     mutating func read(_ root: YAMLSource, source: String) -> WorkflowDefinition? {

@@ -1,14 +1,14 @@
 import Yams
 
 /// A YAML (or JSON) node with the line it came from, read without losing number precision.
-struct YAMLSource {
+public struct YAMLSource {
     let node: Node
 
     /// The 1-based line of the node.
-    var line: Int? { node.mark?.line }
+    public var line: Int? { node.mark?.line }
 
     /// Parses YAML or JSON text into its root node, or a validation issue with the line of the syntax error.
-    static func parse(_ text: String, file: String) -> Result<YAMLSource, ValidationIssue> {
+    public static func parse(_ text: String, file: String) -> Result<YAMLSource, ValidationIssue> {
         do {
             // The basic resolver skips Yams' regular expressions; plain scalars are typed by `scalarValue`.
             guard let node = try Yams.compose(yaml: text, .basic) else {
@@ -29,13 +29,17 @@ struct YAMLSource {
             .composer(let context, let problem, let mark, _):
             let detail = [context?.text, problem].compactMap { $0 }.filter { !$0.isEmpty }.joined(separator: ": ")
             return ValidationIssue(file: file, line: mark.line, field: "", message: "not valid YAML or JSON: \(detail)")
+        case .duplicatedKeysInMapping(let duplicates, let context):
+            let keys = duplicates.map { "'\($0)'" }.joined(separator: ", ")
+            return ValidationIssue(
+                file: file, line: context.mark.line, field: "", message: "duplicate key \(keys) in one mapping")
         default:
             return ValidationIssue(file: file, line: nil, field: "", message: "not valid YAML or JSON: \(error)")
         }
     }
 
     /// Mapping entries in file order, or nil when this is not a mapping.
-    var entries: [(key: String, keyLine: Int?, value: YAMLSource)]? {
+    public var entries: [(key: String, keyLine: Int?, value: YAMLSource)]? {
         guard case .mapping(let mapping) = node else { return nil }
         return mapping.map { pair in
             (pair.key.string ?? "\(pair.key)", pair.key.mark?.line, YAMLSource(node: pair.value))
@@ -43,20 +47,20 @@ struct YAMLSource {
     }
 
     /// Sequence elements, or nil when this is not a sequence.
-    var elements: [YAMLSource]? {
+    public var elements: [YAMLSource]? {
         guard case .sequence(let sequence) = node else { return nil }
         return sequence.map(YAMLSource.init)
     }
 
     /// The text of a scalar that YAML reads as a string (quoted, or plain and not a number, boolean or null).
-    var string: String? {
+    public var string: String? {
         if case .success(.string(let string))? = scalarValue { return string }
         return nil
     }
 
     /// A scalar typed by the YAML 1.2 core schema: quoted scalars are strings; plain ones may be
     /// null (`~`, `null`), booleans (`true`, `false`), exact decimal numbers, or strings.
-    var scalarValue: Result<JSONValue, YAMLValueError>? {
+    public var scalarValue: Result<JSONValue, YAMLValueError>? {
         guard case .scalar(let scalar) = node else { return nil }
         let text = scalar.string
         guard scalar.style == .plain || scalar.style == .any else { return .success(.string(text)) }
@@ -74,7 +78,7 @@ struct YAMLSource {
     }
 
     /// The value converted to JSON; numbers keep every digit.
-    func jsonValue() -> Result<JSONValue, YAMLValueError> {
+    public func jsonValue() -> Result<JSONValue, YAMLValueError> {
         switch node {
         case .scalar:
             return scalarValue ?? .success(.null)
@@ -106,6 +110,7 @@ struct YAMLSource {
 }
 
 /// A YAML value that has no JSON equivalent.
-struct YAMLValueError: Error {
-    let message: String
+public struct YAMLValueError: Error {
+    /// What is wrong.
+    public let message: String
 }

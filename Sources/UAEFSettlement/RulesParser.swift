@@ -1,0 +1,375 @@
+import UAEFCore
+
+/// Reads and validates settlement rules (a rules file's `rules:` list, YAML or JSON) completely
+/// before anything is stored: every problem is reported with its line, field and what is valid.
+public enum RulesParser {
+    /// Parses a rules file: `{"rules": [ … ]}`.
+    public static func parse(_ text: String, file: String) throws(ValidationFailure) -> [SettlementRule] {
+        let root: YAMLSource
+        switch YAMLSource.parse(text, file: file) {
+        case .success(let source): root = source
+        case .failure(let issue): throw ValidationFailure(issues: [issue])
+        }
+        var reader = RuleReader(file: file)
+        let rules = reader.readFile(root)
+        guard reader.issues.isEmpty else {
+            throw ValidationFailure(issues: reader.issues.sorted { ($0.line ?? 0) < ($1.line ?? 0) })
+        }
+        return rules
+    }
+}
+
+/// One validation pass over a rules document.
+struct RuleReader: DefinitionReading {
+    static let ruleKeys: Set<String> = [
+        "id", "description", "on", "match", "amount", "min", "max", "currency", "rounding", "from", "to", "split",
+        "approval",
+    ]
+    static let matchKeys: Set<String> = ["workflow", "task", "capability", "agent", "when"]
+    static let amountKinds = ["fixed", "per_unit", "percent", "tiered", "formula"]
+    static let eventTypes = ["task.succeeded", "task.failed", "run.succeeded", "run.failed"]
+    /// What rule expressions can read (see ``RuleTrigger``).
+    static let contextRoots: Set<String> = ["event", "run", "task", "output", "inputs"]
+    static let namePattern = "[a-z0-9_-]+"
+    static let accountPattern = "[a-z0-9_.:-]+"
+
+    let file: String
+    var issues: [ValidationIssue] = []
+
+    init(file: String) { self.file = file }
+
+    mutating func readFile(_ root: YAMLSource) -> [SettlementRule] {
+        guard let fields = mapping(root, field: "", allowed: ["rules"]) else { return [] }
+        guard let list = fields["rules"]?.elements, !list.isEmpty else {
+            report("rules", fields["rules"]?.line ?? root.line, "required: a non-empty list of rules")
+            return []
+        }
+        var rules: [SettlementRule] = []
+        var lines: [String: Int?] = [:]
+        for (index, element) in list.enumerated() {
+            // Duplicates are found even among rules that have other problems.
+            if let id = element.entries?.first(where: { $0.key == "id" })?.value.string {
+                if let first = lines[id] {
+                    report(
+                        "rules[\(index)].id", element.line,
+                        "duplicate rule id \"\(id)\" (first at line \(first.map(String.init) ?? "?"))")
+                }
+                lines[id] = element.line
+            }
+            if let rule = readRule(element, field: "rules[\(index)]") { rules.append(rule) }
+        }
+        return rules
+    }
+
+    mutating func readRule(_ source: YAMLSource, field: String) -> SettlementRule? {
+        guard let fields = mapping(source, field: field, allowed: Self.ruleKeys) else { return nil }
+        let before = issues.count
+        let id = required(fields, "id", field, source, "a rule id matching \(Self.namePattern)")
+        if let id, !Self.isName(id) {
+            report("\(field).id", fields["id"]?.line, "\"\(id)\" is not a valid rule id; use \(Self.namePattern)")
+        }
+        let description = string(fields["description"], field: "\(field).description")
+        let on = required(fields, "on", field, source, "the triggering event type")
+        if let on, !Self.eventTypes.contains(on), !Self.isSignal(on) {
+            report(
+                "\(field).on", fields["on"]?.line,
+                "\"\(on)\" is not a triggering event; valid: \(Self.eventTypes.joined(separator: ", ")), signal.<name>")
+        }
+        let match = readMatch(fields["match"], field: "\(field).match", on: on)
+        let amount = readAmount(fields["amount"], field: "\(field).amount", line: source.line)
+        let minimum = decimal(fields["min"], field: "\(field).min")
+        let maximum = decimal(fields["max"], field: "\(field).max")
+        if let minimum, let maximum, minimum > maximum {
+            report("\(field).max", fields["max"]?.line, "max \(maximum) is below min \(minimum)")
+        }
+        let currency = readCurrency(fields, field: field, line: source.line)
+        let rounding = readRounding(fields["rounding"], field: "\(field).rounding")
+        let from = account(fields["from"], field: "\(field).from")
+        if fields["from"] == nil { report("\(field).from", source.line, "required: the account that pays") }
+        let destination = readDestination(fields, field: field, line: source.line)
+        let approval = readApproval(fields["approval"], field: "\(field).approval")
+        guard issues.count == before, let id, let on, let amount, let currency, let from, let destination else {
+            return nil
+        }
+        return SettlementRule(
+            id: id, description: description, on: on, match: match ?? .init(), amount: amount, minimum: minimum,
+            maximum: maximum, currency: currency, rounding: rounding ?? .halfEven, from: from, to: destination,
+            approval: approval)
+    }
+
+    private mutating func required(
+        _ fields: [String: YAMLSource], _ key: String, _ field: String, _ parent: YAMLSource, _ what: String
+    ) -> String? {
+        guard let source = fields[key] else {
+            report("\(field).\(key)", parent.line, "required: \(what)")
+            return nil
+        }
+        return string(source, field: "\(field).\(key)")
+    }
+
+    // MARK: Parts
+
+    private mutating func readMatch(_ source: YAMLSource?, field: String, on: String?) -> SettlementRule.Match? {
+        guard let source, let fields = mapping(source, field: field, allowed: Self.matchKeys) else { return nil }
+        var match = SettlementRule.Match(
+            workflow: string(fields["workflow"], field: "\(field).workflow"),
+            task: string(fields["task"], field: "\(field).task"),
+            capability: string(fields["capability"], field: "\(field).capability"),
+            agent: string(fields["agent"], field: "\(field).agent"))
+        if let on, !on.hasPrefix("task.") {
+            for key in ["task", "capability", "agent"] where fields[key] != nil {
+                report("\(field).\(key)", fields[key]?.line, "matches task events only; this rule is on \(on)")
+            }
+        }
+        if let when = fields["when"] { match.when = expression(when, field: "\(field).when") }
+        return match
+    }
+
+    private mutating func readAmount(_ source: YAMLSource?, field: String, line: Int?) -> SettlementRule.Amount? {
+        guard let source else {
+            report(field, line, "required: exactly one of \(Self.amountKinds.joined(separator: ", "))")
+            return nil
+        }
+        guard let fields = mapping(source, field: field, allowed: Set(Self.amountKinds)) else { return nil }
+        guard fields.count == 1, let (kind, value) = fields.first else {
+            let given = fields.keys.sorted().joined(separator: ", ")
+            report(
+                field, source.line,
+                "give exactly one of \(Self.amountKinds.joined(separator: ", "))\(given.isEmpty ? "" : "; found \(given)")"
+            )
+            return nil
+        }
+        let path = "\(field).\(kind)"
+        switch kind {
+        case "fixed":
+            return decimal(value, field: path).map { .fixed($0) }
+        case "per_unit":
+            guard let parts = mapping(value, field: path, allowed: ["rate", "quantity"]) else { return nil }
+            let rate = requiredDecimal(parts, "rate", path, value)
+            let quantity = requiredExpression(parts, "quantity", path, value)
+            guard let rate, let quantity else { return nil }
+            return .perUnit(rate: rate, quantity: quantity)
+        case "percent":
+            guard let parts = mapping(value, field: path, allowed: ["rate", "of"]) else { return nil }
+            let rate = requiredDecimal(parts, "rate", path, value)
+            let base = requiredExpression(parts, "of", path, value)
+            guard let rate, let base else { return nil }
+            return .percent(rate: rate, of: base)
+        case "tiered":
+            return readTiered(value, field: path).map { .tiered($0) }
+        default:
+            return expression(value, field: path).map { .formula($0) }
+        }
+    }
+
+    private mutating func readTiered(_ source: YAMLSource, field: String) -> SettlementRule.Tiered? {
+        guard let fields = mapping(source, field: field, allowed: ["mode", "quantity", "tiers"]) else { return nil }
+        let modes = SettlementRule.Tiered.Mode.allCases.map(\.rawValue)
+        let modeText = string(fields["mode"], field: "\(field).mode")
+        let mode = modeText.flatMap(SettlementRule.Tiered.Mode.init(rawValue:))
+        if fields["mode"] == nil || (modeText != nil && mode == nil) {
+            report(
+                "\(field).mode", fields["mode"]?.line ?? source.line, "expected one of \(modes.joined(separator: ", "))"
+            )
+        }
+        let quantity = requiredExpression(fields, "quantity", field, source)
+        var tiers: [SettlementRule.Tier] = []
+        if let list = fields["tiers"]?.elements, !list.isEmpty {
+            for (index, element) in list.enumerated() {
+                let path = "\(field).tiers[\(index)]"
+                guard let parts = mapping(element, field: path, allowed: ["up_to", "unit", "flat"]) else { continue }
+                var upTo: Number?
+                if let bound = parts["up_to"], case .success(let value) = bound.jsonValue(), value != .null {
+                    upTo = decimal(bound, field: "\(path).up_to")
+                } else if parts["up_to"] == nil {
+                    report("\(path).up_to", element.line, "required: the tier's upper bound, or null for the last tier")
+                }
+                let unit = decimal(parts["unit"], field: "\(path).unit") ?? Number(0)
+                let flat = decimal(parts["flat"], field: "\(path).flat") ?? Number(0)
+                if parts["unit"] == nil && parts["flat"] == nil {
+                    report(path, element.line, "give unit (price per unit in this tier), flat (a fee), or both")
+                }
+                tiers.append(.init(upTo: upTo, unit: unit, flat: flat))
+                if let upTo, let previous = tiers.dropLast().last?.upTo, upTo <= previous {
+                    report("\(path).up_to", parts["up_to"]?.line, "bounds must increase: \(upTo) follows \(previous)")
+                }
+            }
+            for (index, tier) in tiers.enumerated().dropLast() where tier.upTo == nil {
+                report("\(field).tiers[\(index)].up_to", list[index].line, "only the last tier may be unbounded (null)")
+            }
+            if tiers.last?.upTo != nil {
+                report("\(field).tiers", fields["tiers"]?.line, "the last tier must be unbounded: up_to: null")
+            }
+        } else {
+            report("\(field).tiers", fields["tiers"]?.line ?? source.line, "required: a non-empty list of tiers")
+        }
+        guard let mode, let quantity else { return nil }
+        return .init(mode: mode, quantity: quantity, tiers: tiers)
+    }
+
+    private mutating func readCurrency(_ fields: [String: YAMLSource], field: String, line: Int?) -> Currency? {
+        guard let source = fields["currency"] else {
+            report("\(field).currency", line, "required: an ISO 4217 currency code such as EUR, USD or JPY")
+            return nil
+        }
+        guard let code = string(source, field: "\(field).currency") else { return nil }
+        guard let currency = Currency(code: code) else {
+            report(
+                "\(field).currency", source.line,
+                "\"\(code)\" is not an active ISO 4217 currency code (e.g. EUR, USD, JPY, KWD; upper case)")
+            return nil
+        }
+        return currency
+    }
+
+    private mutating func readRounding(_ source: YAMLSource?, field: String) -> RoundingMode? {
+        guard let source, let text = string(source, field: field) else { return nil }
+        guard let mode = RoundingMode(rawValue: text) else {
+            let valid = RoundingMode.allCases.map(\.rawValue).joined(separator: ", ")
+            report(field, source.line, "\"\(text)\" is not a rounding mode; valid: \(valid)")
+            return nil
+        }
+        return mode
+    }
+
+    private mutating func readDestination(_ fields: [String: YAMLSource], field: String, line: Int?)
+        -> SettlementRule.Destination?
+    {
+        switch (fields["to"], fields["split"]) {
+        case (let to?, nil):
+            return account(to, field: "\(field).to").map { .account($0) }
+        case (nil, let split?):
+            return readSplit(split, field: "\(field).split")
+        case (.some, .some):
+            report("\(field).split", fields["split"]?.line, "give either to or split, not both")
+        case (nil, nil):
+            report("\(field).to", line, "required: to (the account paid) or split (shares of the amount)")
+        }
+        return nil
+    }
+
+    private mutating func readSplit(_ source: YAMLSource, field: String) -> SettlementRule.Destination? {
+        guard let list = source.elements, !list.isEmpty else {
+            report(field, source.line, "expected a non-empty list of {to, share}")
+            return nil
+        }
+        var shares: [SettlementRule.Share] = []
+        for (index, element) in list.enumerated() {
+            let path = "\(field)[\(index)]"
+            guard let parts = mapping(element, field: path, allowed: ["to", "share"]) else { continue }
+            let to = account(parts["to"], field: "\(path).to")
+            if parts["to"] == nil { report("\(path).to", element.line, "required: the account paid") }
+            guard let shareSource = parts["share"] else {
+                report("\(path).share", element.line, "required: a percentage such as \"85%\", or remaining")
+                continue
+            }
+            let text = string(shareSource, field: "\(path).share")
+            var portion: SettlementRule.Share.Portion?
+            if text == "remaining" {
+                portion = .remaining
+            } else if let text, text.hasSuffix("%"), let rate = Number(parsing: text.dropLast()), rate > Number(0),
+                rate <= Number(100)
+            {
+                portion = .percent(rate)
+            } else if text != nil {
+                report(
+                    "\(path).share", shareSource.line, "expected a percentage above 0% and at most 100%, or remaining")
+            }
+            if let to, let portion { shares.append(.init(to: to, portion: portion)) }
+        }
+        let remaining = shares.filter { $0.portion == .remaining }.count
+        let percent = shares.reduce(Number(0)) { sum, share in
+            guard case .percent(let rate) = share.portion else { return sum }
+            return (try? sum + rate) ?? sum
+        }
+        if remaining > 1 { report(field, source.line, "at most one share may be remaining") }
+        if percent > Number(100) { report(field, source.line, "the shares add up to \(percent)%, more than 100%") }
+        if remaining == 0, percent != Number(100), shares.count == list.count {
+            report(field, source.line, "the shares add up to \(percent)%; make them 100% or add a remaining share")
+        }
+        return .split(shares)
+    }
+
+    private mutating func readApproval(_ source: YAMLSource?, field: String) -> SettlementRule.ApprovalPolicy? {
+        guard let source,
+            let fields = mapping(source, field: field, allowed: ["above", "approvers", "role", "expires"])
+        else { return nil }
+        let above = requiredDecimal(fields, "above", field, source)
+        let approvers = integer(fields["approvers"], field: "\(field).approvers", range: 1...10) ?? 1
+        let role = string(fields["role"], field: "\(field).role")
+        if fields["role"] == nil { report("\(field).role", source.line, "required: the role approvers must hold") }
+        let expires = duration(fields["expires"], field: "\(field).expires")
+        guard let above, let role else { return nil }
+        return .init(above: above, approvers: approvers, role: role, expires: expires)
+    }
+
+    // MARK: Values
+
+    /// An exact decimal, written as a number or a string: `12.50` or `"12.50"`.
+    private mutating func decimal(_ source: YAMLSource?, field: String) -> Number? {
+        guard let source else { return nil }
+        switch source.jsonValue() {
+        case .success(.number(let number)): return number
+        case .success(.string(let text)) where Number(parsing: text) != nil: return Number(parsing: text)
+        default:
+            report(field, source.line, "expected a decimal amount such as \"12.50\", found \(Self.describe(source))")
+            return nil
+        }
+    }
+
+    private mutating func requiredDecimal(
+        _ fields: [String: YAMLSource], _ key: String, _ field: String, _ parent: YAMLSource
+    ) -> Number? {
+        guard let source = fields[key] else {
+            report("\(field).\(key)", parent.line, "required: a decimal amount")
+            return nil
+        }
+        return decimal(source, field: "\(field).\(key)")
+    }
+
+    private mutating func requiredExpression(
+        _ fields: [String: YAMLSource], _ key: String, _ field: String, _ parent: YAMLSource
+    ) -> ValueTemplate? {
+        guard let source = fields[key] else {
+            report("\(field).\(key)", parent.line, "required: a number or a ${{ … }} expression")
+            return nil
+        }
+        return expression(source, field: "\(field).\(key)")
+    }
+
+    /// A number or a `${{ … }}` expression over the rule context.
+    private mutating func expression(_ source: YAMLSource, field: String) -> ValueTemplate? {
+        guard let compiled = template(source, field: field) else { return nil }
+        for path in compiled.expressions.flatMap(\.referencedPaths) {
+            guard let root = path.first, !Self.contextRoots.contains(root) else { continue }
+            let valid = Self.contextRoots.sorted().joined(separator: ", ")
+            report(field, source.line, "reads \(path.joined(separator: ".")), but rule expressions can read \(valid)")
+        }
+        return compiled
+    }
+
+    private mutating func account(_ source: YAMLSource?, field: String) -> String? {
+        guard let name = string(source, field: field) else { return nil }
+        guard Self.isAccount(name) else {
+            report(field, source?.line, "\"\(name)\" is not a valid account name; use \(Self.accountPattern)")
+            return nil
+        }
+        return name
+    }
+
+    private static func isSignal(_ type: String) -> Bool {
+        type.hasPrefix("signal.") && isName(String(type.dropFirst("signal.".count)))
+    }
+
+    /// `[a-z0-9_-]+`.
+    private static func isName(_ text: String) -> Bool { isMade(text, of: "_-") }
+
+    /// `[a-z0-9_.:-]+`.
+    private static func isAccount(_ text: String) -> Bool { isMade(text, of: "_.:-") }
+
+    /// Non-empty, of lower-case ASCII letters, digits and `punctuation` only.
+    private static func isMade(_ text: String, of punctuation: String) -> Bool {
+        !text.isEmpty
+            && text.allSatisfy { ($0.isASCII && ($0.isLowercase || $0.isNumber)) || punctuation.contains($0) }
+    }
+}
