@@ -100,10 +100,7 @@ struct RuleReader: DefinitionReading {
     private mutating func required(
         _ fields: [String: YAMLSource], _ key: String, _ field: String, _ parent: YAMLSource, _ what: String
     ) -> String? {
-        guard let source = fields[key] else {
-            report("\(field).\(key)", parent.line, "required: \(what)")
-            return nil
-        }
+        guard let source = present(fields, key, field, parent, what) else { return nil }
         return string(source, field: "\(field).\(key)")
     }
 
@@ -320,21 +317,23 @@ struct RuleReader: DefinitionReading {
     private mutating func requiredDecimal(
         _ fields: [String: YAMLSource], _ key: String, _ field: String, _ parent: YAMLSource
     ) -> Number? {
-        guard let source = fields[key] else {
-            report("\(field).\(key)", parent.line, "required: a decimal amount")
-            return nil
-        }
+        guard let source = present(fields, key, field, parent, "a decimal amount") else { return nil }
         return decimal(source, field: "\(field).\(key)")
     }
 
     private mutating func requiredExpression(
         _ fields: [String: YAMLSource], _ key: String, _ field: String, _ parent: YAMLSource
     ) -> ValueTemplate? {
-        guard let source = fields[key] else {
-            report("\(field).\(key)", parent.line, "required: a number or a ${{ … }} expression")
-            return nil
-        }
+        guard let source = present(fields, key, field, parent, "a number or a ${{ … }} expression") else { return nil }
         return expression(source, field: "\(field).\(key)")
+    }
+
+    /// The value at `key`; reported as required (`what` says what it should be) when absent.
+    private mutating func present(
+        _ fields: [String: YAMLSource], _ key: String, _ field: String, _ parent: YAMLSource, _ what: String
+    ) -> YAMLSource? {
+        if fields[key] == nil { report("\(field).\(key)", parent.line, "required: \(what)") }
+        return fields[key]
     }
 
     /// A number or a `${{ … }}` expression over the rule context.
