@@ -3,8 +3,9 @@ import UAEFCore
 /// Reads and validates settlement rules (a rules file's `rules:` list, YAML or JSON) completely
 /// before anything is stored: every problem is reported with its line, field and what is valid.
 public enum RulesParser {
-    /// Parses a rules file: `{"rules": [ … ]}`.
-    public static func parse(_ text: String, file: String) throws(ValidationFailure) -> [SettlementRule] {
+    /// Parses a rules file: `{"accounts": [ … ], "rules": [ … ]}`. Every account a rule names
+    /// must be declared in the file, in the rule's currency.
+    public static func parse(_ text: String, file: String) throws(ValidationFailure) -> RulesFile {
         let root: YAMLSource
         switch YAMLSource.parse(text, file: file) {
         case .success(let source): root = source
@@ -38,11 +39,14 @@ struct RuleReader: DefinitionReading {
 
     init(file: String) { self.file = file }
 
-    mutating func readFile(_ root: YAMLSource) -> [SettlementRule] {
-        guard let fields = mapping(root, field: "", allowed: ["rules"]) else { return [] }
+    mutating func readFile(_ root: YAMLSource) -> RulesFile {
+        guard let fields = mapping(root, field: "", allowed: ["accounts", "rules"]) else {
+            return RulesFile(accounts: [], rules: [])
+        }
+        let accounts = readAccounts(fields["accounts"], line: root.line)
         guard let list = fields["rules"]?.elements, !list.isEmpty else {
             report("rules", fields["rules"]?.line ?? root.line, "required: a non-empty list of rules")
-            return []
+            return RulesFile(accounts: accounts, rules: [])
         }
         var rules: [SettlementRule] = []
         var lines: [String: Int?] = [:]
@@ -56,9 +60,77 @@ struct RuleReader: DefinitionReading {
                 }
                 lines[id] = element.line
             }
-            if let rule = readRule(element, field: "rules[\(index)]") { rules.append(rule) }
+            if let rule = readRule(element, field: "rules[\(index)]") {
+                checkAccounts(of: rule, field: "rules[\(index)]", line: element.line, declared: accounts)
+                rules.append(rule)
+            }
         }
-        return rules
+        return RulesFile(accounts: accounts, rules: rules)
+    }
+
+    private mutating func readAccounts(_ source: YAMLSource?, line: Int?) -> [AccountDefinition] {
+        guard let list = source?.elements, !list.isEmpty else {
+            report("accounts", source?.line ?? line, "required: a non-empty list of the accounts the rules use")
+            return []
+        }
+        var accounts: [AccountDefinition] = []
+        var seen: Set<String> = []
+        for (index, element) in list.enumerated() {
+            let field = "accounts[\(index)]"
+            guard let fields = mapping(element, field: field, allowed: ["id", "type", "currency", "limit"]) else {
+                continue
+            }
+            let before = issues.count
+            let id = account(present(fields, "id", field, element, "the account name"), field: "\(field).id")
+            if let id, !seen.insert(id).inserted {
+                report("\(field).id", fields["id"]?.line, "duplicate account \"\(id)\"")
+            }
+            let kind = choice(
+                present(fields, "type", field, element, "asset, liability, equity, revenue or expense"),
+                field: "\(field).type", "an account type", as: AccountDefinition.Kind.self)
+            let currency = readCurrency(fields, field: field, line: element.line)
+            let limit = choice(
+                fields["limit"], field: "\(field).limit", "an account limit", as: AccountDefinition.Limit.self)
+            guard issues.count == before, let id, let kind, let currency else { continue }
+            accounts.append(AccountDefinition(id: id, kind: kind, currency: currency, limit: limit))
+        }
+        return accounts
+    }
+
+    /// Every account the rule names is declared, in the rule's currency.
+    private mutating func checkAccounts(
+        of rule: SettlementRule, field: String, line: Int?, declared: [AccountDefinition]
+    ) {
+        var named = [rule.from]
+        switch rule.to {
+        case .account(let account): named.append(account)
+        case .split(let shares): named += shares.map(\.to)
+        }
+        for name in named {
+            guard let account = declared.first(where: { $0.id == name }) else {
+                report(field, line, "account \"\(name)\" is not declared under accounts")
+                continue
+            }
+            if account.currency != rule.currency {
+                report(
+                    field, line,
+                    "the rule pays in \(rule.currency) but account \"\(name)\" holds \(account.currency); UAEF never converts currencies"
+                )
+            }
+        }
+    }
+
+    /// One of a type's raw values; anything else is reported with the valid ones.
+    private mutating func choice<Choice: RawRepresentable & CaseIterable>(
+        _ source: YAMLSource?, field: String, _ what: String, as type: Choice.Type
+    ) -> Choice? where Choice.RawValue == String {
+        guard let source, let text = string(source, field: field) else { return nil }
+        guard let value = Choice(rawValue: text) else {
+            let valid = Choice.allCases.map(\.rawValue).joined(separator: ", ")
+            report(field, source.line, "\"\(text)\" is not \(what); valid: \(valid)")
+            return nil
+        }
+        return value
     }
 
     mutating func readRule(_ source: YAMLSource, field: String) -> SettlementRule? {
@@ -83,7 +155,7 @@ struct RuleReader: DefinitionReading {
             report("\(field).max", fields["max"]?.line, "max \(maximum) is below min \(minimum)")
         }
         let currency = readCurrency(fields, field: field, line: source.line)
-        let rounding = readRounding(fields["rounding"], field: "\(field).rounding")
+        let rounding = choice(fields["rounding"], field: "\(field).rounding", "a rounding mode", as: RoundingMode.self)
         let from = account(fields["from"], field: "\(field).from")
         if fields["from"] == nil { report("\(field).from", source.line, "required: the account that pays") }
         let destination = readDestination(fields, field: field, line: source.line)
@@ -161,14 +233,9 @@ struct RuleReader: DefinitionReading {
 
     private mutating func readTiered(_ source: YAMLSource, field: String) -> SettlementRule.Tiered? {
         guard let fields = mapping(source, field: field, allowed: ["mode", "quantity", "tiers"]) else { return nil }
-        let modes = SettlementRule.Tiered.Mode.allCases.map(\.rawValue)
-        let modeText = string(fields["mode"], field: "\(field).mode")
-        let mode = modeText.flatMap(SettlementRule.Tiered.Mode.init(rawValue:))
-        if fields["mode"] == nil || (modeText != nil && mode == nil) {
-            report(
-                "\(field).mode", fields["mode"]?.line ?? source.line, "expected one of \(modes.joined(separator: ", "))"
-            )
-        }
+        let mode = choice(
+            present(fields, "mode", field, source, "graduated or volume"), field: "\(field).mode", "a tier mode",
+            as: SettlementRule.Tiered.Mode.self)
         let quantity = requiredExpression(fields, "quantity", field, source)
         var tiers: [SettlementRule.Tier] = []
         if let list = fields["tiers"]?.elements, !list.isEmpty {
@@ -217,16 +284,6 @@ struct RuleReader: DefinitionReading {
             return nil
         }
         return currency
-    }
-
-    private mutating func readRounding(_ source: YAMLSource?, field: String) -> RoundingMode? {
-        guard let source, let text = string(source, field: field) else { return nil }
-        guard let mode = RoundingMode(rawValue: text) else {
-            let valid = RoundingMode.allCases.map(\.rawValue).joined(separator: ", ")
-            report(field, source.line, "\"\(text)\" is not a rounding mode; valid: \(valid)")
-            return nil
-        }
-        return mode
     }
 
     private mutating func readDestination(_ fields: [String: YAMLSource], field: String, line: Int?)

@@ -5,8 +5,14 @@ import UAEFSettlement
 
 @Suite("Settlement rules")
 struct RuleTests {
-    static func rules(_ yaml: String) throws(ValidationFailure) -> [SettlementRule] {
-        try RulesParser.parse(yaml, file: "rules.yaml")
+    /// The accounts every test file declares, in `currency`.
+    static func accounts(_ currency: String) -> String {
+        let names = ["expense:ops", "agent:ocr", "a", "b", "c", "agent", "platform", "x", "y"]
+        return "accounts:\n" + names.map { "  - {id: \"\($0)\", type: liability, currency: \(currency)}\n" }.joined()
+    }
+
+    static func rules(_ yaml: String, currency: String = "EUR") throws(ValidationFailure) -> [SettlementRule] {
+        try RulesParser.parse(accounts(currency) + yaml, file: "rules.yaml").rules
     }
 
     static func trigger(type: String = "task.succeeded", output: JSONValue = [:], task: String = "extract")
@@ -121,7 +127,7 @@ struct RuleTests {
                 currency: USD
                 from: a
                 to: b
-            """)[0]
+            """, currency: "USD")[0]
         #expect(try rule.matches(Self.trigger(output: ["pages": 11])))
         #expect(try !rule.matches(Self.trigger(output: ["pages": 10])))
         #expect(try !rule.matches(Self.trigger(type: "task.failed", output: ["pages": 11])))
@@ -156,6 +162,7 @@ struct RuleTests {
         ("approval: {above: 10}", "rules[0].approval.role: required"),
         ("match: {task: x}\n    on: run.succeeded", "rules[0].match.task: matches task events only"),
         ("colour: blue", "unknown key 'colour'"),
+        ("to: nowhere", #"rules[0]: account "nowhere" is not declared under accounts"#),
         (
             "amount: {tiered: {mode: graduated, quantity: 1, tiers: [{up_to: 10, unit: 1}, {up_to: 5, unit: 1}]}}",
             "bounds must increase"
@@ -188,6 +195,38 @@ struct RuleTests {
         }
     }
 
+    @Test("accounts are declared with a type, a currency and an optional limit, in the rules' currency")
+    func accountValidation() throws {
+        let file = try RulesParser.parse(
+            """
+            accounts:
+              - {id: cash, type: asset, currency: EUR, limit: debits_must_not_exceed_credits}
+              - {id: "agent:ocr", type: liability, currency: EUR}
+            rules:
+              - {id: r, on: run.succeeded, amount: {fixed: 1}, currency: EUR, from: cash, to: "agent:ocr"}
+            """, file: "rules.yaml")
+        #expect(file.accounts.map(\.id) == ["cash", "agent:ocr"])
+        #expect(file.accounts[0].limit == .debitsMustNotExceedCredits && file.accounts[0].kind.isDebitNormal)
+        let bad = """
+            accounts:
+              - {id: cash, type: assets, currency: EUR, limit: never}
+              - {id: cash, type: asset, currency: JPY}
+              - {id: yen, type: asset, currency: JPY}
+            rules:
+              - {id: r, on: run.succeeded, amount: {fixed: 1}, currency: EUR, from: cash, to: yen}
+            """
+        do {
+            _ = try RulesParser.parse(bad, file: "rules.yaml")
+            Issue.record("accepted")
+        } catch {
+            let text = error.description
+            #expect(text.contains(#"rules.yaml:2: accounts[0].type: "assets" is not an account type; valid: asset"#))
+            #expect(text.contains(#"accounts[0].limit: "never" is not an account limit"#))
+            #expect(text.contains(#"rules.yaml:3: accounts[1].id: duplicate account "cash""#))
+            #expect(text.contains(#"the rule pays in EUR but account "yen" holds JPY"#))
+        }
+    }
+
     @Test("every problem is reported at once, duplicates included")
     func allProblems() {
         let text = """
@@ -206,7 +245,7 @@ struct RuleTests {
         #expect(throws: ValidationFailure.self) { try Self.rules(text) }
         do { _ = try Self.rules(text) } catch {
             let messages = error.issues.map(\.description)
-            #expect(messages.contains { $0.contains("rules[1].id: duplicate rule id \"a\" (first at line 2)") })
+            #expect(messages.contains { $0.contains("rules[1].id: duplicate rule id \"a\" (first at line 12)") })
             #expect(messages.contains { $0.contains("rules[1].amount: give exactly one of") })
             #expect(messages.contains { $0.contains("rules[1].currency: required") })
             #expect(messages.contains { $0.contains("rules[1].to: required") })
