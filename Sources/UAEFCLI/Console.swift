@@ -5,6 +5,21 @@ import UAEFCore
 enum Console {
     static func printJSON(_ value: JSONValue) { print(value.prettyJSONText) }
 
+    /// Prints `{"valid": false, "errors": [{"file", "line", "field", "message"}]}` and exits 2.
+    static func printInvalid(_ failure: ValidationFailure) -> Never {
+        printJSON([
+            "valid": false,
+            "errors": .array(
+                failure.issues.map { issue in
+                    [
+                        "file": .string(issue.file), "line": issue.line.map { .number(Number($0)) } ?? .null,
+                        "field": .string(issue.field), "message": .string(issue.message),
+                    ]
+                }),
+        ])
+        exit(2)
+    }
+
     static func error(_ message: String) {
         FileHandle.standardError.write(Data(("error: " + message + "\n").utf8))
     }

@@ -29,17 +29,7 @@ struct ValidateCommand: AsyncParsableCommand {
                 )
             }
         } catch let failure as ValidationFailure where json {
-            Console.printJSON([
-                "valid": false,
-                "errors": .array(
-                    failure.issues.map { issue in
-                        [
-                            "file": .string(issue.file), "line": issue.line.map { .number(Number($0)) } ?? .null,
-                            "field": .string(issue.field), "message": .string(issue.message),
-                        ]
-                    }),
-            ])
-            throw ExitCode(2)
+            Console.printInvalid(failure)
         }
     }
 }
