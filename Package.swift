@@ -35,7 +35,7 @@ let package = Package(
         ),
         .target(
             name: "UAEFStore",
-            dependencies: ["UAEFCore", "UAEFLedger"]
+            dependencies: ["UAEFCore", "UAEFLedger", "UAEFSettlement"]
         ),
         .target(
             name: "UAEFStoreSQLite",
@@ -50,7 +50,7 @@ let package = Package(
         ),
         .target(
             name: "UAEFEngine",
-            dependencies: ["UAEFCore", "UAEFStore", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["UAEFCore", "UAEFStore", "UAEFSettlement", .product(name: "Logging", package: "swift-log")]
         ),
         .target(
             name: "UAEFAgents",
@@ -80,7 +80,12 @@ let package = Package(
         .testTarget(name: "UAEFLedgerTests", dependencies: ["UAEFLedger", "UAEFCore"]),
         .testTarget(
             name: "UAEFStoreTests", dependencies: ["UAEFStore", "UAEFStoreSQLite", "UAEFLedger", "UAEFTestSupport"]),
-        .testTarget(name: "UAEFEngineTests", dependencies: ["UAEFEngine", "UAEFAgents", "UAEFTestSupport"]),
+        .testTarget(
+            name: "UAEFEngineTests",
+            dependencies: [
+                "UAEFEngine", "UAEFAgents", "UAEFTestSupport", "UAEFSettlement", "UAEFStoreSQLite",
+                .product(name: "Logging", package: "swift-log"),
+            ]),
         .testTarget(name: "UAEFSettlementTests", dependencies: ["UAEFSettlement", "UAEFCore"]),
         .testTarget(name: "UAEFCLITests", dependencies: ["UAEFCLI", "UAEFTestSupport"]),
     ]

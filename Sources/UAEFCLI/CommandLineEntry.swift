@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import UAEFCore
+import UAEFEngine
 
 /// Runs `uaef` with the process's arguments and exits with a code that means something:
 /// 0 success, 1 a run that failed or was cancelled, 2 usage or validation errors.
@@ -17,6 +18,9 @@ public enum CommandLineEntry {
             exit(0)
         } catch let failure as ValidationFailure {
             FileHandle.standardError.write(Data(("error: " + failure.description + "\n").utf8))
+            exit(2)
+        } catch let refusal as SettlementRefusal {
+            Console.error(refusal.description)
             exit(2)
         } catch let failure as CLIError {
             Console.error(failure.description)

@@ -20,6 +20,18 @@ enum Console {
         exit(2)
     }
 
+    /// An option's value as one of a type's raw values; a usage error listing the valid ones otherwise.
+    static func choice<Choice: RawRepresentable & CaseIterable>(
+        _ value: String?, option: String, as type: Choice.Type
+    ) throws -> Choice? where Choice.RawValue == String {
+        guard let value else { return nil }
+        guard let choice = Choice(rawValue: value) else {
+            throw CLIError.usage(
+                "\(option) \(value): valid: \(Choice.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        return choice
+    }
+
     static func error(_ message: String) {
         FileHandle.standardError.write(Data(("error: " + message + "\n").utf8))
     }

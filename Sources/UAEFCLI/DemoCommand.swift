@@ -51,7 +51,7 @@ struct DemoCommand: AsyncParsableCommand {
         if !json { print("uaef demo: store \(path)\nrunning \(definition.name) as \(id)…\n") }
         let statuses = try await engine.execute([id], definitions: [id: definition])
         let elapsed = ContinuousClock.now - started
-        try await LedgerKeys.checkpoint(after: "the runs ended", options.storeOptions, store: engine.store)
+        try await LedgerKeys.settleAndCheckpoint(engine, options.storeOptions)
         try await RunOutput.print(id, engine: engine, json: json)
         if !json {
             let events = try await engine.store.events(from: 0, limit: 100_000)

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import UAEFEngine
 import UAEFLedger
 import UAEFStore
 
@@ -39,6 +40,15 @@ enum LedgerKeys {
     static func verifier(_ options: StoreOptions, store: any LedgerStore) async throws -> NoteVerifier? {
         guard FileManager.default.fileExists(atPath: try path(options)) else { return nil }
         return try await signer(options, store: store).verifier
+    }
+
+    /// What `run`, `resume` and `demo` do when runs end: settle their outcomes by the active
+    /// rules, then sign a checkpoint that covers the settlements too.
+    @discardableResult
+    static func settleAndCheckpoint(_ engine: Engine, _ options: StoreOptions) async throws -> SettlementReport {
+        let report = try await engine.settle()
+        try await checkpoint(after: "the runs ended", options, store: engine.store)
+        return report
     }
 
     /// Signs a checkpoint of the tree as it is now: what `run`, `resume` and `demo` do when runs

@@ -1,14 +1,16 @@
 import ArgumentParser
 import Foundation
 import UAEFCore
+import UAEFEngine
 import UAEFSettlement
+import UAEFStore
 
 struct RulesCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "rules",
         abstract: "Settlement rules: how workflow outcomes turn into money moving between accounts.",
         discussion: "A rules file declares accounts and rules; see docs/settlements.md for the format.",
-        subcommands: [Validate.self])
+        subcommands: [Validate.self, Load.self, List.self])
 
     struct Validate: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
@@ -39,7 +41,7 @@ struct SettleCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "settle",
         abstract: "Settle workflow outcomes by the loaded rules.",
-        subcommands: [Simulate.self])
+        subcommands: [Run.self, Simulate.self])
 
     struct Simulate: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
@@ -86,23 +88,13 @@ struct SettleCommand: AsyncParsableCommand {
         }
 
         static func json(_ calculation: SettlementCalculation, rule: SettlementRule) -> JSONValue {
-            [
+            var value = calculation.detail(rule: rule).objectValue ?? [:]
+            value.merge([
                 "rule": .string(rule.id), "matched": true, "amount": .string(calculation.money.decimalText),
-                "currency": .string(calculation.money.currency.code), "exact": .string(calculation.exact.description),
-                "capped": .string(calculation.capped.description),
-                "rounding": [
-                    "mode": .string(rule.rounding.rawValue),
-                    "adjustment": .string(calculation.roundingAdjustment.description),
-                ],
-                "postings": .array(
-                    calculation.postings.map { posting in
-                        [
-                            "debit": .string(posting.debit), "credit": .string(posting.credit),
-                            "amount": .string(posting.amount.decimalText),
-                        ]
-                    }),
+                "currency": .string(calculation.money.currency.code),
                 "needs_approval": .bool(calculation.needsApproval),
-            ]
+            ]) { _, new in new }
+            return .object(value)
         }
 
         static func line(_ result: JSONValue) -> String {
@@ -117,6 +109,65 @@ struct SettleCommand: AsyncParsableCommand {
             let approval = result["needs_approval"] == true ? ", needs approval" : ""
             return
                 "\(rule): \(amount) \(currency) (exact \(result["exact"]?.stringValue ?? ""), rounding \(result["rounding"]?["adjustment"]?.stringValue ?? "0"))\(approval): \(postings.joined(separator: "; "))"
+        }
+    }
+}
+
+extension RulesCommand {
+    struct Load: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Validate a rules file and make it the active rule set, creating the accounts it declares.",
+            discussion: """
+                Nothing is stored when the file is invalid (exit 2, every problem listed) or when an account \
+                exists with another type or currency. Events from now on are settled by these rules; so are \
+                events not yet settled (settlement reads the log from where it stopped).
+                """)
+        @Argument(help: "The rules file (YAML or JSON).") var file: String
+        @Flag(help: "Print JSON.") var json = false
+        @OptionGroup var engineOptions: EngineOptions
+
+        func run() async throws {
+            let engine = try engineOptions.engine()
+            let (version, rules) = try await engine.loadRules(
+                try Console.readFile(file), file: file, actor: CLIActor.current)
+            if json {
+                Console.printJSON([
+                    "version": .number(Number(version)), "rules": .array(rules.rules.map { .string($0.id) }),
+                    "accounts": .array(rules.accounts.map { .string($0.id) }),
+                ])
+            } else {
+                print(
+                    "loaded \(file) as rule set \(version): \(rules.rules.count) rules, \(rules.accounts.count) accounts"
+                )
+            }
+        }
+    }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List the active rules.")
+        @Flag(help: "Print JSON.") var json = false
+        @OptionGroup var storeOptions: StoreOptions
+
+        func run() async throws {
+            guard let ruleSet = try await storeOptions.open().activeRuleSet(tenant: storeOptions.tenant) else {
+                if json { Console.printJSON(.array([])) } else { print("no rules loaded; use uaef rules load FILE") }
+                return
+            }
+            let rules = try RulesParser.parse(ruleSet.source, file: ruleSet.file).rules
+            if json {
+                Console.printJSON(
+                    .array(
+                        rules.map { rule in
+                            [
+                                "id": .string(rule.id), "on": .string(rule.on), "currency": .string(rule.currency.code),
+                                "description": rule.description.map(JSONValue.string) ?? .null,
+                                "version": .number(Number(ruleSet.version)),
+                            ]
+                        }))
+                return
+            }
+            print("rule set \(ruleSet.version) from \(ruleSet.file), loaded \(Timestamp.format(ruleSet.loadedAt))")
+            for rule in rules { print("  \(rule.id)  on \(rule.on)  \(rule.currency)  \(rule.description ?? "")") }
         }
     }
 }

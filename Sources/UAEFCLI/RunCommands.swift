@@ -62,7 +62,7 @@ struct RunCommand: AsyncParsableCommand {
         let display = !json && Console.stderrIsTerminal ? ProgressDisplay() : nil
         let statuses = try await engine.execute([id], definitions: [id: definition], progress: display?.callback)
         display?.finish()
-        try await LedgerKeys.checkpoint(after: "the runs ended", engineOptions.storeOptions, store: engine.store)
+        try await LedgerKeys.settleAndCheckpoint(engine, engineOptions.storeOptions)
         try await RunOutput.print(id, engine: engine, json: json)
         guard statuses[id] == .succeeded else { throw ExitCode(1) }
     }
@@ -87,7 +87,7 @@ struct ResumeCommand: AsyncParsableCommand {
         let statuses = try await engine.resume(progress: display?.callback)
         display?.finish()
         if !statuses.isEmpty {
-            try await LedgerKeys.checkpoint(after: "the runs ended", engineOptions.storeOptions, store: engine.store)
+            try await LedgerKeys.settleAndCheckpoint(engine, engineOptions.storeOptions)
         }
         if json {
             var reports: [JSONValue] = []

@@ -18,14 +18,7 @@ struct RunsCommand: AsyncParsableCommand {
         @OptionGroup var storeOptions: StoreOptions
 
         func run() async throws {
-            var filter: RunStatus?
-            if let status {
-                guard let parsed = RunStatus(rawValue: status) else {
-                    throw CLIError.usage(
-                        "--status \(status): valid: \(RunStatus.allCases.map(\.rawValue).joined(separator: ", "))")
-                }
-                filter = parsed
-            }
+            let filter = try Console.choice(status, option: "--status", as: RunStatus.self)
             let runs = try await storeOptions.open().runs(
                 tenant: storeOptions.tenant, status: filter, limit: max(1, limit))
             if json {

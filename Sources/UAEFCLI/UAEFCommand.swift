@@ -8,8 +8,8 @@ public struct UAEFCommand: AsyncParsableCommand {
         version: "0.1.0",
         subcommands: [
             ValidateCommand.self, RunCommand.self, ResumeCommand.self, RunsCommand.self, AgentsCommand.self,
-            EventsCommand.self, LedgerCommand.self, RulesCommand.self, SettleCommand.self, DemoCommand.self,
-            BenchCommand.self,
+            EventsCommand.self, LedgerCommand.self, RulesCommand.self, SettleCommand.self, SettlementsCommand.self,
+            AccountsCommand.self, JournalCommand.self, ApprovalsCommand.self, DemoCommand.self, BenchCommand.self,
         ]
     )
 

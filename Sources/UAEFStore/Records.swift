@@ -23,12 +23,14 @@ public struct RunRecord: Sendable, Hashable {
     /// The process executing the run (`host/pid`), while it holds the lease.
     public var owner: String?
     public var leaseExpiresAt: Date?
+    /// Who started the run (`cli:<user>`, later an API principal): the maker its settlements name.
+    public var createdBy: String?
 
     public init(
         id: RunID, tenant: String, workflowName: String, workflowVersion: Int, workflowSource: String,
         workflowFile: String, inputs: [String: JSONValue], status: RunStatus, error: String? = nil, createdAt: Date,
         updatedAt: Date, endedAt: Date? = nil, cancelRequested: Bool = false, owner: String? = nil,
-        leaseExpiresAt: Date? = nil
+        leaseExpiresAt: Date? = nil, createdBy: String? = nil
     ) {
         self.id = id
         self.tenant = tenant
@@ -45,6 +47,7 @@ public struct RunRecord: Sendable, Hashable {
         self.cancelRequested = cancelRequested
         self.owner = owner
         self.leaseExpiresAt = leaseExpiresAt
+        self.createdBy = createdBy
     }
 }
 

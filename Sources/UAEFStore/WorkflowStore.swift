@@ -5,7 +5,7 @@ import UAEFCore
 ///
 /// Writes go through ``commit(_:)``: one transaction holding state rows and their events, so a
 /// state change and its event are durable together or not at all.
-public protocol WorkflowStore: LedgerStore {
+public protocol WorkflowStore: LedgerStore, SettlementStore {
     /// Writes the changes and appends their events (numbered gap-free from 0) in one durable transaction.
     ///
     /// Runs are inserted with their owner and lease; updating a run changes its status, error and

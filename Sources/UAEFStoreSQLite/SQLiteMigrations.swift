@@ -118,6 +118,75 @@ enum SQLiteMigrations {
                     ALTER TABLE events ADD COLUMN payloads_redacted_by INTEGER;
                     """)
         }
+        migrator.registerMigration("v4_settlements") { db in
+            // Balances and amounts are integer minor units; currencies are ISO 4217 codes.
+            try db.execute(
+                sql: """
+                    ALTER TABLE runs ADD COLUMN created_by TEXT;
+                    CREATE TABLE rule_sets (
+                        tenant TEXT NOT NULL,
+                        version INTEGER NOT NULL,
+                        file TEXT NOT NULL,
+                        source TEXT NOT NULL,
+                        loaded_at INTEGER NOT NULL,
+                        PRIMARY KEY (tenant, version)
+                    );
+                    CREATE TABLE accounts (
+                        tenant TEXT NOT NULL,
+                        id TEXT NOT NULL,
+                        kind TEXT NOT NULL,
+                        currency TEXT NOT NULL,
+                        limit_flag TEXT,
+                        debits_posted INTEGER NOT NULL DEFAULT 0,
+                        credits_posted INTEGER NOT NULL DEFAULT 0,
+                        debits_pending INTEGER NOT NULL DEFAULT 0,
+                        credits_pending INTEGER NOT NULL DEFAULT 0,
+                        PRIMARY KEY (tenant, id)
+                    ) WITHOUT ROWID;
+                    CREATE TABLE settlements (
+                        id TEXT PRIMARY KEY,
+                        tenant TEXT NOT NULL,
+                        rule_id TEXT NOT NULL,
+                        trigger_seq INTEGER NOT NULL,
+                        status TEXT NOT NULL,
+                        amount INTEGER NOT NULL,
+                        currency TEXT NOT NULL,
+                        maker TEXT NOT NULL,
+                        detail TEXT NOT NULL,
+                        reason TEXT,
+                        created_at INTEGER NOT NULL,
+                        updated_at INTEGER NOT NULL,
+                        expires_at INTEGER,
+                        UNIQUE (tenant, rule_id, trigger_seq)
+                    );
+                    CREATE INDEX settlements_by_status ON settlements (tenant, status, expires_at);
+                    CREATE TABLE transfers (
+                        id INTEGER PRIMARY KEY,
+                        tenant TEXT NOT NULL,
+                        settlement_id TEXT NOT NULL REFERENCES settlements (id),
+                        debit_account TEXT NOT NULL,
+                        credit_account TEXT NOT NULL,
+                        amount INTEGER NOT NULL CHECK (amount >= 0),
+                        currency TEXT NOT NULL,
+                        phase TEXT NOT NULL,
+                        created_at INTEGER NOT NULL
+                    );
+                    CREATE INDEX transfers_by_settlement ON transfers (settlement_id);
+                    CREATE TABLE approvals (
+                        settlement_id TEXT NOT NULL REFERENCES settlements (id),
+                        principal TEXT NOT NULL,
+                        role TEXT NOT NULL,
+                        decision TEXT NOT NULL,
+                        reason TEXT,
+                        time INTEGER NOT NULL,
+                        PRIMARY KEY (settlement_id, principal)
+                    ) WITHOUT ROWID;
+                    CREATE TABLE settlement_cursors (
+                        tenant TEXT PRIMARY KEY,
+                        next_seq INTEGER NOT NULL
+                    );
+                    """)
+        }
         return migrator
     }
 }

@@ -41,8 +41,9 @@ extension SQLiteStore {
             status: try enumValue(row["status"], "runs.status"), error: row["error"],
             createdAt: Timestamp.date(milliseconds: row["created_at"]),
             updatedAt: Timestamp.date(milliseconds: row["updated_at"]), endedAt: date(row["ended_at"]),
-            cancelRequested: row["cancel_requested"], owner: row["owner"], leaseExpiresAt: date(row["lease_expires_at"])
-        )
+            cancelRequested: row["cancel_requested"], owner: row["owner"],
+            leaseExpiresAt: date(row["lease_expires_at"]),
+            createdBy: row["created_by"])
     }
 
     static func task(_ row: Row) throws -> TaskRecord {

@@ -1,0 +1,279 @@
+import ArgumentParser
+import Foundation
+import UAEFCore
+import UAEFEngine
+import UAEFSettlement
+import UAEFStore
+
+extension SettleCommand {
+    struct Run: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "run",
+            abstract: "Settle every event since the last pass by the active rules.",
+            discussion: """
+                uaef run, resume and demo settle on their own when runs end; this does it on demand (after \
+                uaef rules load, or for signals). Each (rule, event) settles at most once.
+                """)
+        @Flag(help: "Print JSON.") var json = false
+        @OptionGroup var engineOptions: EngineOptions
+
+        func run() async throws {
+            let engine = try engineOptions.engine()
+            let report = try await engine.settle()
+            try await LedgerKeys.checkpoint(after: "settlement ran", engineOptions.storeOptions, store: engine.store)
+            if json {
+                Console.printJSON([
+                    "events": .number(Number(report.events)), "expired": .number(Number(report.expired)),
+                    "settlements": .array(report.settlements.map(SettlementsCommand.json)),
+                ])
+                return
+            }
+            print("settled \(report.events) events: \(report.settlements.count) settlements, \(report.expired) expired")
+            for settlement in report.settlements { print("  " + SettlementsCommand.line(settlement)) }
+        }
+    }
+}
+
+struct SettlementsCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "settlements", abstract: "Settlements: what each rule made of each event, and where they stand.",
+        subcommands: [List.self, Show.self])
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List settlements, newest first.")
+        @Option(help: "Only this status (\(SettlementStatus.allCases.map(\.rawValue).joined(separator: ", "))).")
+        var status: String?
+        @Option(help: "The most to list.") var limit = 100
+        @Flag(help: "Print JSON.") var json = false
+        @OptionGroup var storeOptions: StoreOptions
+
+        func run() async throws {
+            let filter = try Console.choice(status, option: "--status", as: SettlementStatus.self)
+            let settlements = try await storeOptions.open().settlements(
+                tenant: storeOptions.tenant, status: filter, limit: max(1, limit))
+            if json {
+                Console.printJSON(.array(settlements.map(SettlementsCommand.json)))
+            } else {
+                if settlements.isEmpty { print("no settlements") }
+                for settlement in settlements { print(SettlementsCommand.line(settlement)) }
+            }
+        }
+    }
+
+    struct Show: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "One settlement: its calculation, transfers and approvals.")
+        @Argument(help: "The settlement id.") var id: String
+        @Flag(help: "Print JSON.") var json = false
+        @OptionGroup var storeOptions: StoreOptions
+
+        func run() async throws {
+            guard
+                let (settlement, transfers, approvals) = try await storeOptions.open().settlement(
+                    id, tenant: storeOptions.tenant)
+            else { throw CLIError.usage("no settlement \(id) in tenant \(storeOptions.tenant)") }
+            var value = SettlementsCommand.json(settlement).objectValue ?? [:]
+            value["detail"] = settlement.detail
+            value["transfers"] = .array(transfers.map(JournalCommand.json))
+            value["approvals"] = .array(
+                approvals.map { approval in
+                    [
+                        "principal": .string(approval.principal), "role": .string(approval.role),
+                        "decision": .string(approval.decision.rawValue),
+                        "reason": approval.reason.map(JSONValue.string) ?? .null,
+                        "time": .string(Timestamp.format(approval.time)),
+                    ]
+                })
+            Console.printJSON(.object(value))
+        }
+    }
+
+    static func json(_ settlement: SettlementRecord) -> JSONValue {
+        [
+            "id": .string(settlement.id), "rule": .string(settlement.ruleID),
+            "status": .string(settlement.status.rawValue),
+            "amount": .string(settlement.amount.decimalText), "currency": .string(settlement.amount.currency.code),
+            "trigger_seq": .number(Number(Int(settlement.triggerSeq))), "maker": .string(settlement.maker),
+            "from": settlement.detail["postings"]?.arrayValue?.first?["debit"] ?? .null,
+            "to": .array((settlement.detail["postings"]?.arrayValue ?? []).compactMap { $0["credit"] }),
+            "reason": settlement.reason.map(JSONValue.string) ?? .null,
+            "created_at": .string(Timestamp.format(settlement.createdAt)),
+            "expires_at": settlement.expiresAt.map { .string(Timestamp.format($0)) } ?? .null,
+        ]
+    }
+
+    static func line(_ settlement: SettlementRecord) -> String {
+        let reason = settlement.reason.map { " (\($0))" } ?? ""
+        return
+            "\(settlement.id)  \(settlement.status.rawValue.padding(toLength: 16, withPad: " ", startingAt: 0))  \(settlement.amount)  \(settlement.ruleID) @\(settlement.triggerSeq)\(reason)"
+    }
+}
+
+struct AccountsCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "accounts", abstract: "Journal accounts and their balances.", subcommands: [Balances.self],
+        defaultSubcommand: Balances.self)
+
+    struct Balances: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "balances",
+            abstract: "Every account with its posted, pending and available balance, and the trial balance.",
+            discussion: """
+                Balances are in the account's normal direction (debits − credits for assets and expenses, \
+                credits − debits otherwise). The trial balance (all debits − all credits, posted and pending) \
+                is zero when the journal is consistent.
+                """,
+            aliases: ["list"])
+        @Flag(help: "Print JSON.") var json = false
+        @OptionGroup var storeOptions: StoreOptions
+
+        func run() async throws {
+            let accounts = try await storeOptions.open().accounts(tenant: storeOptions.tenant)
+            let trial = accounts.reduce(Int64(0)) { sum, account in
+                sum + account.balance.debitsPosted - account.balance.creditsPosted + account.balance.debitsPending
+                    - account.balance.creditsPending
+            }
+            if json {
+                Console.printJSON([
+                    "accounts": .array(
+                        accounts.map { account in
+                            let kind = account.definition.kind
+                            let money = { (units: Int64) in
+                                JSONValue.string(
+                                    Money(minorUnits: units, currency: account.definition.currency).decimalText)
+                            }
+                            return [
+                                "id": .string(account.definition.id), "type": .string(kind.rawValue),
+                                "currency": .string(account.definition.currency.code),
+                                "limit": account.definition.limit.map { .string($0.rawValue) } ?? .null,
+                                "posted": money(account.balance.posted(kind)),
+                                "pending": money(account.balance.pending(kind)),
+                                "available": money(account.balance.available(kind)),
+                            ]
+                        }),
+                    "trial_balance_minor_units": .number(Number(Int(trial))),
+                ])
+                return
+            }
+            if accounts.isEmpty { print("no accounts; uaef rules load FILE declares them") }
+            let width = max(8, accounts.map(\.definition.id.count).max() ?? 0)
+            print(
+                "account".padding(toLength: width, withPad: " ", startingAt: 0)
+                    + "  type        currency        posted       pending     available")
+            for account in accounts {
+                let kind = account.definition.kind
+                let cells = [
+                    account.balance.posted(kind), account.balance.pending(kind), account.balance.available(kind),
+                ]
+                .map { Money(minorUnits: $0, currency: account.definition.currency).decimalText }
+                .map { String(repeating: " ", count: max(0, 13 - $0.count)) + $0 }
+                print(
+                    account.definition.id.padding(toLength: width, withPad: " ", startingAt: 0) + "  "
+                        + kind.rawValue.padding(toLength: 10, withPad: " ", startingAt: 0) + "  "
+                        + account.definition.currency.code + "     " + cells.joined(separator: " "))
+            }
+            print("trial balance: \(trial == 0 ? "0 (balanced)" : "\(trial) minor units OFF")")
+        }
+    }
+}
+
+struct JournalCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "journal",
+        abstract: "The double-entry journal: every transfer, in order, with its phase (pending, posted, voided).")
+    @Option(help: "Start at this transfer id.") var from: Int64 = 1
+    @Option(help: "The most to print.") var limit = 1000
+    @Flag(help: "Print JSON.") var json = false
+    @OptionGroup var storeOptions: StoreOptions
+
+    func run() async throws {
+        let transfers = try await storeOptions.open().transfers(
+            tenant: storeOptions.tenant, from: from, limit: max(1, limit))
+        if json {
+            Console.printJSON(.array(transfers.map(Self.json)))
+            return
+        }
+        if transfers.isEmpty { print("no transfers") }
+        for transfer in transfers {
+            print(
+                "\(transfer.id)  \(Timestamp.format(transfer.createdAt))  \(transfer.phase.rawValue.padding(toLength: 7, withPad: " ", startingAt: 0))  \(transfer.debit) → \(transfer.credit)  \(transfer.amount)  \(transfer.settlementID)"
+            )
+        }
+    }
+
+    static func json(_ transfer: TransferRecord) -> JSONValue {
+        [
+            "id": .number(Number(Int(transfer.id))), "settlement": .string(transfer.settlementID),
+            "debit": .string(transfer.debit), "credit": .string(transfer.credit),
+            "amount": .string(transfer.amount.decimalText), "currency": .string(transfer.amount.currency.code),
+            "phase": .string(transfer.phase.rawValue), "time": .string(Timestamp.format(transfer.createdAt)),
+        ]
+    }
+}
+
+struct ApprovalsCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "approvals",
+        abstract: "Settlements waiting for approval, and the decisions on them (maker-checker).",
+        discussion: """
+            A settlement above its rule's threshold waits for the rule's number of distinct approvers with its \
+            role, none of them the principal who started what led to it; one rejection rejects it, and an \
+            approval not given in time expires. The CLI takes the principal and role as given (--as, --role); \
+            the HTTP API will take them from the caller's token.
+            """,
+        subcommands: [List.self, Approve.self, Reject.self])
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Settlements pending approval.")
+        @Flag(help: "Print JSON.") var json = false
+        @OptionGroup var storeOptions: StoreOptions
+
+        func run() async throws {
+            let pending = try await storeOptions.open().settlements(
+                tenant: storeOptions.tenant, status: .pendingApproval, limit: 1000)
+            if json {
+                Console.printJSON(.array(pending.map(SettlementsCommand.json)))
+            } else {
+                if pending.isEmpty { print("nothing waits for approval") }
+                for settlement in pending { print(SettlementsCommand.line(settlement)) }
+            }
+        }
+    }
+
+    /// What approve and reject share.
+    struct Decision: ParsableArguments {
+        @Argument(help: "The settlement id.") var id: String
+        @Option(name: .customLong("as"), help: "Who decides (a principal, e.g. alice@example.com).") var principal:
+            String
+        @Option(help: "The role the principal acts in (the rule names the role it needs).") var role: String
+        @Option(help: "Why.") var reason: String?
+        @Flag(help: "Print JSON.") var json = false
+        @OptionGroup var engineOptions: EngineOptions
+
+        func record(_ decision: ApprovalRecord.Decision) async throws {
+            let engine = try engineOptions.engine()
+            let settlement = try await engine.decide(id, decision, principal: principal, role: role, reason: reason)
+            try await LedgerKeys.checkpoint(
+                after: "the decision was recorded", engineOptions.storeOptions, store: engine.store)
+            if json {
+                Console.printJSON(SettlementsCommand.json(settlement))
+            } else {
+                print(SettlementsCommand.line(settlement))
+            }
+        }
+    }
+
+    struct Approve: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Approve a settlement; posted once enough approve.")
+        @OptionGroup var decision: Decision
+
+        func run() async throws { try await decision.record(.approve) }
+    }
+
+    struct Reject: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Reject a settlement; its reservation is released.")
+        @OptionGroup var decision: Decision
+
+        func run() async throws { try await decision.record(.reject) }
+    }
+}

@@ -1,0 +1,174 @@
+import Foundation
+import UAEFCore
+import UAEFSettlement
+import UAEFStore
+
+/// What one settlement pass did.
+public struct SettlementReport: Sendable {
+    /// Events read past the cursor.
+    public var events = 0
+    /// Settlements created, in event order.
+    public var settlements: [SettlementRecord] = []
+    /// Approvals that ran out of time.
+    public var expired = 0
+}
+
+extension Engine {
+    /// Validates a rules file and makes it the tenant's active rule set, creating the accounts
+    /// it declares. An account that exists with another type or currency is refused, and then
+    /// nothing is stored.
+    public func loadRules(_ text: String, file: String, actor: String) async throws -> (version: Int, rules: RulesFile)
+    {
+        let rules = try RulesParser.parse(text, file: file)
+        let tenant = tenant
+        let version = try await store.settle(tenant: tenant, now: Date()) { transaction in
+            for account in rules.accounts {
+                if let existing = try transaction.account(account.id) {
+                    guard existing.definition.kind == account.kind, existing.definition.currency == account.currency
+                    else {
+                        throw SettlementRefusal(
+                            "\(file): account \(account.id) exists as \(existing.definition.kind.rawValue) in \(existing.definition.currency); an account's type and currency never change"
+                        )
+                    }
+                    var updated = existing
+                    updated.definition.limit = account.limit
+                    try transaction.saveAccount(updated)
+                } else {
+                    try transaction.saveAccount(AccountRecord(tenant: tenant, definition: account))
+                }
+            }
+            let version = try transaction.saveRuleSet(file: file, source: text)
+            var random = SeededRandom.system()
+            try transaction.append([
+                EventDraft(
+                    id: "evt_" + SortableID.make(at: transaction.now, using: &random), time: transaction.now,
+                    type: "rules.loaded", actor: actor, tenant: tenant, subject: "rules/\(version)",
+                    data: [
+                        "file": .string(file), "version": .number(Number(version)),
+                        "rules": .array(rules.rules.map { .string($0.id) }),
+                        "accounts": .array(rules.accounts.map { .string($0.id) }),
+                    ])
+            ])
+            return version
+        }
+        return (version, rules)
+    }
+
+    /// Settles every event since the last pass by the active rules: reads the log in order from
+    /// a durable cursor, and commits each page's settlements, transfers, balances, events and the
+    /// new cursor in one transaction, so a crash loses nothing and repeats nothing. Expired
+    /// approvals are released first.
+    public func settle(actor: String = "settlement") async throws -> SettlementReport {
+        var report = SettlementReport()
+        guard let ruleSet = try await store.activeRuleSet(tenant: tenant) else { return report }
+        let rules = try RulesParser.parse(ruleSet.source, file: ruleSet.file).rules
+        let types = Set(rules.map(\.on))
+        let tenant = tenant
+        report.expired = try await store.settle(tenant: tenant, now: Date()) { transaction in
+            var steps = SettlementSteps(transaction, actor: actor)
+            let expired = try steps.expireApprovals()
+            try transaction.append(steps.events)
+            return expired
+        }
+        var facts = TriggerFacts(engine: self)
+        while true {
+            let start = try await store.settle(tenant: tenant, now: Date()) { try $0.cursor() }
+            let page = try await store.events(from: start, limit: 500)
+            guard let last = page.last else { break }
+            var triggers: [(seq: Int64, trigger: RuleTrigger, maker: String)] = []
+            for record in page where record.event.tenant == tenant && types.contains(record.event.type) {
+                triggers.append(try await facts.trigger(for: record))
+            }
+            let pageTriggers = triggers
+            let created = try await store.settle(tenant: tenant, now: Date()) { transaction -> [SettlementRecord]? in
+                // Another process settled this page first: read on from where it left off.
+                guard try transaction.cursor() == start else { return nil }
+                var steps = SettlementSteps(transaction, actor: actor)
+                var created: [SettlementRecord] = []
+                for item in pageTriggers {
+                    for rule in rules {
+                        if let settlement = try steps.apply(rule, to: item.trigger, seq: item.seq, maker: item.maker) {
+                            created.append(settlement)
+                        }
+                    }
+                }
+                try transaction.setCursor(last.seq + 1)
+                try transaction.append(steps.events)
+                return created
+            }
+            guard let created else { continue }
+            report.events += page.count
+            report.settlements += created
+        }
+        return report
+    }
+
+    /// Records a principal's decision on a settlement waiting for approval. Approval needs the
+    /// rule's number of distinct principals with its role, none of them the settlement's maker;
+    /// one rejection rejects it. Once enough approve, its reserved transfers are posted.
+    public func decide(
+        _ id: String, _ decision: ApprovalRecord.Decision, principal: String, role: String, reason: String?
+    ) async throws -> SettlementRecord {
+        let outcome = try await store.settle(tenant: tenant, now: Date()) { transaction in
+            var steps = SettlementSteps(transaction, actor: principal)
+            let outcome = try steps.decide(id, decision, principal: principal, role: role, reason: reason)
+            try transaction.append(steps.events)
+            return outcome
+        }
+        return try outcome.get()
+    }
+}
+
+/// What rules see about each triggering event, read once per run.
+private struct TriggerFacts {
+    let engine: Engine
+    var runs: [RunID: (snapshot: RunSnapshot, capabilities: [String: String])] = [:]
+
+    init(engine: Engine) { self.engine = engine }
+
+    /// The rule context of an event (see ``RuleTrigger``) and its maker.
+    mutating func trigger(for record: EventRecord) async throws -> (seq: Int64, trigger: RuleTrigger, maker: String) {
+        let event = record.event
+        var context: [String: JSONValue] = [
+            "event": [
+                "seq": .number(Number(Int(record.seq))), "type": .string(event.type), "subject": .string(event.subject),
+                "actor": .string(event.actor), "time": .string(Timestamp.format(event.time)),
+                "data": .object(event.data),
+            ]
+        ]
+        guard event.type.hasPrefix("task.") || event.type.hasPrefix("run.") else {
+            return (record.seq, RuleTrigger(context: context), event.actor)
+        }
+        let parts = event.subject.split(separator: "/", maxSplits: 1).map(String.init)
+        let runID = RunID(parts[0])
+        guard let facts = try await run(runID) else { return (record.seq, RuleTrigger(context: context), event.actor) }
+        let run = facts.snapshot.run
+        context["run"] = ["id": .string(run.id.rawValue), "workflow": .string(run.workflowName)]
+        context["inputs"] = .object(run.inputs)
+        if parts.count == 2, let task = facts.snapshot.tasks.first(where: { $0.key == parts[1] }) {
+            context["task"] = [
+                "id": .string(task.taskID), "key": .string(task.key),
+                "capability": facts.capabilities[task.taskID].map(JSONValue.string) ?? .null,
+                "agent": task.agentID.map { .string($0.rawValue) } ?? .null, "attempt": event.data["attempt"] ?? .null,
+            ]
+            context["output"] = event.payloads["output"] ?? task.output ?? .null
+        }
+        return (record.seq, RuleTrigger(context: context), run.createdBy ?? event.actor)
+    }
+
+    private mutating func run(_ id: RunID) async throws -> (snapshot: RunSnapshot, capabilities: [String: String])? {
+        if let known = runs[id] { return known }
+        guard let snapshot = try await engine.store.snapshot(of: id, tenant: engine.tenant) else { return nil }
+        var capabilities: [String: String] = [:]
+        if let definition = try? WorkflowParser.parse(
+            snapshot.run.workflowSource, file: snapshot.run.workflowFile,
+            catalog: engine.kinds.catalog(capabilities: nil))
+        {
+            for task in definition.tasks {
+                if case .capability(let capability) = task.executor { capabilities[task.id] = capability }
+            }
+        }
+        runs[id] = (snapshot, capabilities)
+        return (snapshot, capabilities)
+    }
+}

@@ -1,0 +1,232 @@
+import Foundation
+import UAEFCore
+import UAEFSettlement
+import UAEFStore
+
+/// The settlement state changes, each run inside one store transaction so that a settlement,
+/// its journal transfers, the account balances and its ledger events commit together.
+struct SettlementSteps {
+    let transaction: any SettlementTransaction
+    let actor: String
+    var random = SeededRandom.system()
+    private(set) var events: [EventDraft] = []
+
+    init(_ transaction: any SettlementTransaction, actor: String) {
+        self.transaction = transaction
+        self.actor = actor
+    }
+
+    var now: Date { transaction.now }
+
+    mutating func newID(_ prefix: String) -> String { prefix + SortableID.make(at: now, using: &random) }
+
+    mutating func emit(
+        _ type: String, _ settlement: SettlementRecord, actor: String? = nil, _ data: [String: JSONValue]
+    ) {
+        events.append(
+            EventDraft(
+                id: newID("evt_"), time: now, type: type, actor: actor ?? self.actor, tenant: transaction.tenant,
+                subject: settlement.id, data: data.merging(["rule": .string(settlement.ruleID)]) { own, _ in own }))
+    }
+
+    /// Applies `rule` to the event at `seq`, at most once per (rule, event). A rule that cannot
+    /// be applied (an expression error, a missing account, a balance limit) leaves a rejected
+    /// settlement saying why, so the event is never tried again silently.
+    mutating func apply(_ rule: SettlementRule, to trigger: RuleTrigger, seq: Int64, maker: String) throws
+        -> SettlementRecord?
+    {
+        guard try !transaction.settlementExists(rule: rule.id, triggerSeq: seq) else { return nil }
+        var settlement = SettlementRecord(
+            id: newID("stl_"), tenant: transaction.tenant, ruleID: rule.id, triggerSeq: seq, status: .calculated,
+            amount: Money(minorUnits: 0, currency: rule.currency), maker: maker, detail: [:], createdAt: now,
+            updatedAt: now)
+        do {
+            guard try rule.matches(trigger) else { return nil }
+            let calculation = try rule.calculate(trigger)
+            settlement.amount = calculation.money
+            settlement.detail = calculation.detail(rule: rule)
+            let phase: TransferPhase = calculation.needsApproval ? .pending : .posted
+            let (accounts, transfers) = try journal(calculation.postings, phase: phase, settlement: settlement.id)
+            settlement.status = calculation.needsApproval ? .pendingApproval : .posted
+            settlement.expiresAt = rule.approval?.expires.map { now.addingTimeInterval(Double($0.milliseconds) / 1000) }
+            if !calculation.needsApproval { settlement.expiresAt = nil }
+            try transaction.saveSettlement(settlement)
+            for account in accounts.values { try transaction.saveAccount(account) }
+            for transfer in transfers { try transaction.saveTransfer(transfer) }
+            emit("settlement.calculated", settlement, Self.summary(settlement, triggerSeq: seq))
+            emit(calculation.needsApproval ? "settlement.pending_approval" : "settlement.posted", settlement, [:])
+        } catch {
+            settlement.status = .rejected
+            settlement.reason = "\(error)"
+            try transaction.saveSettlement(settlement)
+            emit(
+                "settlement.rejected", settlement,
+                ["trigger_seq": .number(Number(Int(seq))), "reason": .string("\(error)")])
+        }
+        return settlement
+    }
+
+    /// New transfers for `postings`, checked against every account's limits; nothing is saved.
+    private func journal(_ postings: [Posting], phase: TransferPhase, settlement: String) throws -> (
+        [String: AccountRecord], [TransferRecord]
+    ) {
+        var accounts: [String: AccountRecord] = [:]
+        var transfers: [TransferRecord] = []
+        for posting in postings where posting.amount.minorUnits != 0 {
+            // A negative amount moves the other way: the journal holds positive amounts only.
+            let (debit, credit) =
+                posting.amount.minorUnits > 0 ? (posting.debit, posting.credit) : (posting.credit, posting.debit)
+            let amount = Money(minorUnits: abs(posting.amount.minorUnits), currency: posting.amount.currency)
+            for id in [debit, credit] where accounts[id] == nil {
+                guard let account = try transaction.account(id) else {
+                    throw SettlementRefusal("account \(id) does not exist; load a rules file that declares it")
+                }
+                guard account.definition.currency == amount.currency else {
+                    throw SettlementRefusal(
+                        MoneyError.currencyMismatch(amount.currency, account.definition.currency).description)
+                }
+                accounts[id] = account
+            }
+            var debitBalance = accounts[debit]!.balance
+            var creditBalance = accounts[credit]!.balance
+            try Journal.open(
+                amount.minorUnits, phase: phase, debit: &debitBalance, debitAccount: accounts[debit]!.definition,
+                credit: &creditBalance, creditAccount: accounts[credit]!.definition)
+            accounts[debit]!.balance = debitBalance
+            accounts[credit]!.balance = creditBalance
+            transfers.append(
+                TransferRecord(
+                    tenant: transaction.tenant, settlementID: settlement, debit: debit, credit: credit, amount: amount,
+                    phase: phase, createdAt: now))
+        }
+        return (accounts, transfers)
+    }
+
+    /// Posts or voids a settlement's pending transfers.
+    mutating func finish(_ settlement: SettlementRecord, as phase: TransferPhase) throws {
+        for var transfer in try transaction.transfers(settlement: settlement.id) where transfer.phase == .pending {
+            guard var debit = try transaction.account(transfer.debit),
+                var credit = try transaction.account(transfer.credit)
+            else { throw SettlementRefusal("an account of settlement \(settlement.id) no longer exists") }
+            try Journal.finish(transfer.amount.minorUnits, as: phase, debit: &debit.balance, credit: &credit.balance)
+            try transaction.saveAccount(debit)
+            try transaction.saveAccount(credit)
+            transfer.phase = phase
+            try transaction.saveTransfer(transfer)
+        }
+    }
+
+    /// Moves a settlement to `status` and records the transition.
+    mutating func transition(
+        _ settlement: inout SettlementRecord, to status: SettlementStatus, actor: String? = nil, reason: String? = nil
+    ) throws {
+        settlement.status = status
+        settlement.updatedAt = now
+        if let reason { settlement.reason = reason }
+        try transaction.saveSettlement(settlement)
+        emit("settlement.\(status.rawValue)", settlement, actor: actor, reason.map { ["reason": .string($0)] } ?? [:])
+    }
+
+    /// A principal's decision on a settlement waiting for approval (see ``Engine/decide(_:_:principal:role:reason:)``).
+    mutating func decide(
+        _ id: String, _ decision: ApprovalRecord.Decision, principal: String, role: String, reason: String?
+    ) throws -> Result<SettlementRecord, SettlementRefusal> {
+        guard var settlement = try transaction.settlement(id) else {
+            return .failure(SettlementRefusal("no settlement \(id) in tenant \(transaction.tenant)"))
+        }
+        if settlement.status == .pendingApproval, let expiry = settlement.expiresAt, expiry <= transaction.now {
+            _ = try expireApprovals()
+            return .failure(SettlementRefusal("settlement \(id) expired at \(Timestamp.format(expiry))"))
+        }
+        guard settlement.status == .pendingApproval else {
+            return .failure(
+                SettlementRefusal(
+                    "settlement \(id) is \(settlement.status.rawValue); only a settlement pending approval takes decisions"
+                ))
+        }
+        let policy = settlement.detail["approval"]
+        let required = policy?["approvers"]?.numberValue?.intValue ?? 1
+        let neededRole = policy?["role"]?.stringValue ?? role
+        guard role == neededRole else {
+            return .failure(SettlementRefusal("settlement \(id) needs approvers with role \(neededRole), not \(role)"))
+        }
+        guard principal != settlement.maker else {
+            return .failure(
+                SettlementRefusal(
+                    "\(principal) started what led to settlement \(id) and cannot also approve it (maker-checker)"))
+        }
+        let previous = try transaction.approvals(settlement: id)
+        guard !previous.contains(where: { $0.principal == principal }) else {
+            return .failure(SettlementRefusal("\(principal) has already decided on settlement \(id)"))
+        }
+        try transaction.saveApproval(
+            ApprovalRecord(
+                settlementID: id, principal: principal, role: role, decision: decision, reason: reason,
+                time: transaction.now))
+        var data: [String: JSONValue] = ["decision": .string(decision.rawValue), "role": .string(role)]
+        if let reason { data["reason"] = .string(reason) }
+        emit("settlement.approval_recorded", settlement, data)
+        if decision == .reject {
+            try finish(settlement, as: .voided)
+            try transition(&settlement, to: .rejected, reason: reason ?? "rejected by \(principal)")
+        } else if previous.filter({ $0.decision == .approve }).count + 1 >= required {
+            try transition(&settlement, to: .approved)
+            try finish(settlement, as: .posted)
+            try transition(&settlement, to: .posted)
+        }
+        return .success(settlement)
+    }
+
+    /// Settlements whose approval window closed: expired, their reservations released.
+    mutating func expireApprovals() throws -> Int {
+        let expired = try transaction.expiredApprovals()
+        for var settlement in expired {
+            try finish(settlement, as: .voided)
+            let deadline = settlement.expiresAt.map(Timestamp.format) ?? "its deadline"
+            try transition(&settlement, to: .expired, reason: "approval not given by \(deadline)")
+        }
+        return expired.count
+    }
+
+    static func summary(_ settlement: SettlementRecord, triggerSeq: Int64) -> [String: JSONValue] {
+        [
+            "trigger_seq": .number(Number(Int(triggerSeq))), "amount": .string(settlement.amount.decimalText),
+            "currency": .string(settlement.amount.currency.code), "status": .string(settlement.status.rawValue),
+            "maker": .string(settlement.maker),
+        ]
+    }
+}
+
+/// A settlement request that cannot be honoured, with the reason (a usage error: exit 2).
+public struct SettlementRefusal: Error, Sendable, CustomStringConvertible {
+    public let description: String
+
+    public init(_ description: String) { self.description = description }
+}
+
+extension SettlementCalculation {
+    /// Every step of the calculation as JSON: `exact`, `capped`, `rounding` {mode, adjustment},
+    /// `postings` [{debit, credit, amount}] and, when approval is needed, `approval`.
+    public func detail(rule: SettlementRule) -> JSONValue {
+        var detail: [String: JSONValue] = [
+            "exact": .string(exact.description), "capped": .string(capped.description),
+            "rounding": [
+                "mode": .string(rule.rounding.rawValue), "adjustment": .string(roundingAdjustment.description),
+            ],
+            "postings": .array(
+                postings.map { posting in
+                    [
+                        "debit": .string(posting.debit), "credit": .string(posting.credit),
+                        "amount": .string(posting.amount.decimalText),
+                    ]
+                }),
+        ]
+        if let approval = rule.approval, needsApproval {
+            detail["approval"] = [
+                "above": .string(approval.above.description), "approvers": .number(Number(approval.approvers)),
+                "role": .string(approval.role),
+            ]
+        }
+        return .object(detail)
+    }
+}

@@ -1,0 +1,210 @@
+import Foundation
+import Logging
+import Testing
+import UAEFAgents
+import UAEFCore
+import UAEFEngine
+import UAEFSettlement
+import UAEFStore
+import UAEFStoreSQLite
+import UAEFTestSupport
+
+@Suite("Settlement engine (real SQLite files)")
+struct SettlementEngineTests {
+    static let rules = """
+        accounts:
+          - {id: ops, type: expense, currency: EUR}
+          - {id: agent, type: liability, currency: EUR}
+          - {id: wallet, type: asset, currency: EUR, limit: debits_must_not_exceed_credits}
+          - {id: vendor, type: liability, currency: EUR}
+        rules:
+          - id: per-unit
+            on: signal.work
+            amount: {per_unit: {rate: "0.25", quantity: "${{ event.data.units }}"}}
+            currency: EUR
+            from: ops
+            to: agent
+          - id: big
+            on: signal.invoice
+            amount: {formula: "${{ event.data.total }}"}
+            currency: EUR
+            from: ops
+            to: vendor
+            approval: {above: "100", approvers: 2, role: finance, expires: 1h}
+          - id: overdraw
+            on: signal.spend
+            amount: {fixed: 5}
+            currency: EUR
+            from: wallet
+            to: vendor
+        """
+
+    func engine(_ directory: TemporaryDirectory) throws -> Engine {
+        Engine(
+            store: try SQLiteStore(path: directory.path("s.db")), kinds: BuiltInAgents.registry,
+            logger: Logger(label: "test"))
+    }
+
+    func signal(_ engine: Engine, _ name: String, actor: String = "cli:maker", _ data: [String: JSONValue]) async throws
+    {
+        var changes = ChangeSet()
+        changes.events = [
+            EventDraft(
+                id: "evt_\(UUID().uuidString)", time: Date(), type: "signal.\(name)", actor: actor, tenant: "default",
+                subject: "signal/\(name)", data: data)
+        ]
+        try await engine.store.commit(changes)
+    }
+
+    func balances(_ engine: Engine) async throws -> [String: AccountBalance] {
+        Dictionary(
+            uniqueKeysWithValues: try await engine.store.accounts(tenant: "default").map {
+                ($0.definition.id, $0.balance)
+            })
+    }
+
+    @Test(
+        "each (rule, event) settles exactly once: repeated and concurrent passes add nothing, new events settle later")
+    func exactlyOnce() async throws {
+        let directory = try TemporaryDirectory("settle")
+        defer { directory.remove() }
+        let engine = try engine(directory)
+        _ = try await engine.loadRules(Self.rules, file: "rules.yaml", actor: "cli:admin")
+        for units in [4, 6] { try await signal(engine, "work", ["units": .number(Number(units))]) }
+        // Two passes at once, as two processes would: together they settle each event once.
+        async let first = engine.settle()
+        async let second = engine.settle()
+        let created = try await first.settlements.count + second.settlements.count
+        #expect(created == 2)
+        #expect(try await engine.settle().settlements.isEmpty)
+        try await signal(engine, "work", ["units": 1])
+        let later = try await engine.settle().settlements
+        #expect(later.map(\.amount.decimalText) == ["0.25"])
+        // A new engine on the same file (a restarted process) finds nothing left to do.
+        #expect(try await self.engine(directory).settle().settlements.isEmpty)
+        #expect(try await balances(engine)["agent"]?.creditsPosted == 275)
+        let all = try await engine.store.settlements(tenant: "default", status: nil, limit: 10)
+        #expect(Set(all.map(\.triggerSeq)).count == 3)
+        #expect(try await LedgerVerifier(store: engine.store, verifier: nil).verify().problem == nil)
+    }
+
+    @Test("approval: the maker cannot approve, the role must match, each principal counts once, then it posts")
+    func approvals() async throws {
+        let directory = try TemporaryDirectory("settle")
+        defer { directory.remove() }
+        let engine = try engine(directory)
+        _ = try await engine.loadRules(Self.rules, file: "rules.yaml", actor: "cli:admin")
+        try await signal(engine, "invoice", ["total": 250])
+        let pending = try #require(try await engine.settle().settlements.first)
+        #expect(pending.status == .pendingApproval && pending.maker == "cli:maker")
+        #expect(try await balances(engine)["vendor"] == AccountBalance(creditsPending: 25_000))
+        await #expect(throws: SettlementRefusal.self) {
+            try await engine.decide(pending.id, .approve, principal: "cli:maker", role: "finance", reason: nil)
+        }
+        await #expect(throws: SettlementRefusal.self) {
+            try await engine.decide(pending.id, .approve, principal: "alice", role: "sales", reason: nil)
+        }
+        #expect(
+            try await engine.decide(pending.id, .approve, principal: "alice", role: "finance", reason: nil).status
+                == .pendingApproval)
+        await #expect(throws: SettlementRefusal.self) {
+            try await engine.decide(pending.id, .approve, principal: "alice", role: "finance", reason: nil)
+        }
+        let posted = try await engine.decide(pending.id, .approve, principal: "bob", role: "finance", reason: "PO 7781")
+        #expect(posted.status == .posted)
+        #expect(try await balances(engine)["vendor"] == AccountBalance(creditsPosted: 25_000))
+        let (_, transfers, approvals) = try #require(try await engine.store.settlement(pending.id, tenant: "default"))
+        #expect(transfers.map(\.phase) == [.posted])
+        #expect(approvals.map(\.principal) == ["alice", "bob"])
+    }
+
+    @Test("a rejection or an expired approval voids the reservation; a balance limit rejects the settlement")
+    func rejectionExpiryAndLimits() async throws {
+        let directory = try TemporaryDirectory("settle")
+        defer { directory.remove() }
+        let engine = try engine(directory)
+        _ = try await engine.loadRules(
+            Self.rules.replacingOccurrences(of: "expires: 1h", with: "expires: 1ms"), file: "rules.yaml",
+            actor: "cli:admin")
+        try await signal(engine, "invoice", ["total": 500])
+        let expiring = try #require(try await engine.settle().settlements.first)
+        try await Task.sleep(for: .milliseconds(20))
+        #expect(try await engine.settle().expired == 1)
+        #expect(try await engine.store.settlement(expiring.id, tenant: "default")?.0.status == .expired)
+        await #expect(throws: SettlementRefusal.self) {
+            try await engine.decide(expiring.id, .approve, principal: "alice", role: "finance", reason: nil)
+        }
+        _ = try await engine.loadRules(Self.rules, file: "rules.yaml", actor: "cli:admin")
+        try await signal(engine, "invoice", ["total": 300])
+        let rejected = try #require(try await engine.settle().settlements.first)
+        #expect(
+            try await engine.decide(rejected.id, .reject, principal: "carol", role: "finance", reason: "duplicate")
+                .status == .rejected)
+        #expect(try await balances(engine)["vendor"] == AccountBalance())
+        // The wallet may not be overdrawn: the settlement is rejected, saying why, and nothing moves.
+        try await signal(engine, "spend", [:])
+        let overdraw = try #require(try await engine.settle().settlements.first)
+        #expect(overdraw.status == .rejected)
+        #expect(overdraw.reason?.contains("debits_must_not_exceed_credits") == true)
+        #expect(try await balances(engine)["wallet"] == AccountBalance())
+        // A rules file that changes an account's currency is refused whole.
+        await #expect(throws: SettlementRefusal.self) {
+            try await engine.loadRules(
+                Self.rules.replacingOccurrences(of: "currency: EUR", with: "currency: USD"), file: "usd.yaml",
+                actor: "cli:admin")
+        }
+        #expect(try await engine.store.activeRuleSet(tenant: "default")?.version == 2)
+    }
+
+    @Test(
+        "property: after any sequence of events and decisions the journal balances and every transfer matches its settlement"
+    )
+    func trialBalance() async throws {
+        var random = SeededRandom(seed: 20_261_126)
+        for round in 0..<6 {
+            let directory = try TemporaryDirectory("settle-\(round)")
+            defer { directory.remove() }
+            let engine = try engine(directory)
+            _ = try await engine.loadRules(Self.rules, file: "rules.yaml", actor: "cli:admin")
+            for _ in 0..<Int.random(in: 5...25, using: &random) {
+                switch Int.random(in: 0..<3, using: &random) {
+                case 0:
+                    try await signal(
+                        engine, "work", ["units": .number(Number(Int.random(in: -3...40, using: &random)))])
+                case 1:
+                    try await signal(
+                        engine, "invoice", ["total": .number(Number(Int.random(in: 1...400, using: &random)))])
+                default: try await signal(engine, "spend", [:])
+                }
+                if Bool.random(using: &random) { _ = try await engine.settle() }
+                for pending in try await engine.store.settlements(
+                    tenant: "default", status: .pendingApproval, limit: 50)
+                where Bool.random(using: &random) {
+                    let decision: ApprovalRecord.Decision = Bool.random(using: &random) ? .approve : .reject
+                    for principal in ["alice", "bob"] {
+                        _ = try? await engine.decide(
+                            pending.id, decision, principal: principal, role: "finance", reason: nil)
+                    }
+                }
+            }
+            _ = try await engine.settle()
+            let accounts = try await engine.store.accounts(tenant: "default")
+            let debits = accounts.reduce(Int64(0)) { $0 + $1.balance.debitsPosted + $1.balance.debitsPending }
+            let credits = accounts.reduce(Int64(0)) { $0 + $1.balance.creditsPosted + $1.balance.creditsPending }
+            #expect(debits == credits, "round \(round)")
+            for settlement in try await engine.store.settlements(tenant: "default", status: nil, limit: 1000) {
+                let (_, transfers, _) = try #require(
+                    try await engine.store.settlement(settlement.id, tenant: "default"))
+                let moved = transfers.reduce(Int64(0)) { $0 + $1.amount.minorUnits }
+                switch settlement.status {
+                case .posted:
+                    #expect(transfers.allSatisfy { $0.phase == .posted } && moved == abs(settlement.amount.minorUnits))
+                case .pendingApproval: #expect(transfers.allSatisfy { $0.phase == .pending })
+                case .rejected, .expired, .voided: #expect(transfers.allSatisfy { $0.phase == .voided })
+                case .calculated, .approved: Issue.record("settlement \(settlement.id) left \(settlement.status)")
+                }
+            }
+            #expect(try await LedgerVerifier(store: engine.store, verifier: nil).verify().problem == nil)
+        }
+    }
+}
