@@ -1,4 +1,5 @@
-/// The demo's workflow, identical to examples/invoice-processing.yaml (a test keeps them in step).
+/// The demo's workflow and settlement rules, identical to examples/invoice-processing.yaml and
+/// examples/invoice-settlement.yaml (a test keeps them in step).
 enum DemoWorkflow {
     static let text = #"""
         # Invoice processing: the workflow `uaef demo` runs.
@@ -80,6 +81,55 @@ enum DemoWorkflow {
             trigger: one_failed
             with:
               message: "Posting ${{ inputs.invoice_id }} failed; finance has been alerted"
+
+        """#
+
+    /// The demo's settlement rules, identical to examples/invoice-settlement.yaml.
+    static let rules = #"""
+        # Settlement rules for the invoice example: the extraction agent is paid per line it read, the
+        # platform takes a 2.5 % fee on every processed invoice, and the vendor's invoice is booked as
+        # payable when the run succeeds; amounts over 1,000.00 wait for two finance approvers.
+        accounts:
+          - {id: "expense:extraction", type: expense, currency: EUR}
+          - {id: "agent:extractor", type: liability, currency: EUR}
+          - {id: "expense:platform-fees", type: expense, currency: EUR}
+          - {id: "revenue:platform", type: revenue, currency: EUR}
+          - {id: "expense:purchases", type: expense, currency: EUR}
+          - {id: "payable:vendors", type: liability, currency: EUR}
+
+        rules:
+          - id: pay-extraction
+            description: The extraction agent earns 0.40 per invoice line it extracted.
+            on: task.succeeded
+            match: {workflow: invoice-processing, task: extract_lines}
+            amount:
+              per_unit: {rate: "0.40", quantity: "${{ output.count }}"}
+            min: "0.50"
+            currency: EUR
+            from: "expense:extraction"
+            to: "agent:extractor"
+
+          - id: platform-fee
+            description: 2.5 % of the invoice total for every invoice processed.
+            on: run.succeeded
+            match: {workflow: invoice-processing}
+            amount:
+              percent: {rate: "2.5", of: "${{ inputs.total }}"}
+            currency: EUR
+            rounding: half_up
+            from: "expense:platform-fees"
+            to: "revenue:platform"
+
+          - id: book-vendor-invoice
+            description: The invoice total is owed to the vendor once processing succeeds.
+            on: run.succeeded
+            match: {workflow: invoice-processing}
+            amount:
+              formula: "${{ inputs.total }}"
+            currency: EUR
+            from: "expense:purchases"
+            to: "payable:vendors"
+            approval: {above: "1000.00", approvers: 2, role: finance, expires: 72h}
 
         """#
 }

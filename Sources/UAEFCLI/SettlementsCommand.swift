@@ -114,6 +114,37 @@ struct AccountsCommand: AsyncParsableCommand {
         commandName: "accounts", abstract: "Journal accounts and their balances.", subcommands: [Balances.self],
         defaultSubcommand: Balances.self)
 
+    /// All debits less all credits, posted and pending: zero when the journal is consistent.
+    static func trialBalance(_ accounts: [AccountRecord]) -> Int64 {
+        accounts.reduce(Int64(0)) { sum, account in
+            sum + account.balance.debitsPosted - account.balance.creditsPosted + account.balance.debitsPending
+                - account.balance.creditsPending
+        }
+    }
+
+    /// The balance table: one line per account, then the trial balance.
+    static func table(_ accounts: [AccountRecord]) -> String {
+        guard !accounts.isEmpty else { return "no accounts; uaef rules load FILE declares them" }
+        let width = max(8, accounts.map(\.definition.id.count).max() ?? 0)
+        var lines = [
+            "account".padding(toLength: width, withPad: " ", startingAt: 0)
+                + "  type        currency        posted       pending     available"
+        ]
+        for account in accounts {
+            let kind = account.definition.kind
+            let cells = [account.balance.posted(kind), account.balance.pending(kind), account.balance.available(kind)]
+                .map { Money(minorUnits: $0, currency: account.definition.currency).decimalText }
+                .map { String(repeating: " ", count: max(0, 13 - $0.count)) + $0 }
+            lines.append(
+                account.definition.id.padding(toLength: width, withPad: " ", startingAt: 0) + "  "
+                    + kind.rawValue.padding(toLength: 10, withPad: " ", startingAt: 0) + "  "
+                    + account.definition.currency.code + "     " + cells.joined(separator: " "))
+        }
+        let trial = trialBalance(accounts)
+        lines.append("trial balance: \(trial == 0 ? "0 (balanced)" : "\(trial) minor units OFF")")
+        return lines.joined(separator: "\n")
+    }
+
     struct Balances: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "balances",
@@ -129,10 +160,7 @@ struct AccountsCommand: AsyncParsableCommand {
 
         func run() async throws {
             let accounts = try await storeOptions.open().accounts(tenant: storeOptions.tenant)
-            let trial = accounts.reduce(Int64(0)) { sum, account in
-                sum + account.balance.debitsPosted - account.balance.creditsPosted + account.balance.debitsPending
-                    - account.balance.creditsPending
-            }
+            let trial = AccountsCommand.trialBalance(accounts)
             if json {
                 Console.printJSON([
                     "accounts": .array(
@@ -155,24 +183,7 @@ struct AccountsCommand: AsyncParsableCommand {
                 ])
                 return
             }
-            if accounts.isEmpty { print("no accounts; uaef rules load FILE declares them") }
-            let width = max(8, accounts.map(\.definition.id.count).max() ?? 0)
-            print(
-                "account".padding(toLength: width, withPad: " ", startingAt: 0)
-                    + "  type        currency        posted       pending     available")
-            for account in accounts {
-                let kind = account.definition.kind
-                let cells = [
-                    account.balance.posted(kind), account.balance.pending(kind), account.balance.available(kind),
-                ]
-                .map { Money(minorUnits: $0, currency: account.definition.currency).decimalText }
-                .map { String(repeating: " ", count: max(0, 13 - $0.count)) + $0 }
-                print(
-                    account.definition.id.padding(toLength: width, withPad: " ", startingAt: 0) + "  "
-                        + kind.rawValue.padding(toLength: 10, withPad: " ", startingAt: 0) + "  "
-                        + account.definition.currency.code + "     " + cells.joined(separator: " "))
-            }
-            print("trial balance: \(trial == 0 ? "0 (balanced)" : "\(trial) minor units OFF")")
+            print(AccountsCommand.table(accounts))
         }
     }
 }

@@ -9,7 +9,8 @@ public struct UAEFCommand: AsyncParsableCommand {
         subcommands: [
             ValidateCommand.self, RunCommand.self, ResumeCommand.self, RunsCommand.self, AgentsCommand.self,
             EventsCommand.self, LedgerCommand.self, RulesCommand.self, SettleCommand.self, SettlementsCommand.self,
-            AccountsCommand.self, JournalCommand.self, ApprovalsCommand.self, DemoCommand.self, BenchCommand.self,
+            AccountsCommand.self, JournalCommand.self, ApprovalsCommand.self, SignalCommand.self, DemoCommand.self,
+            BenchCommand.self,
         ]
     )
 

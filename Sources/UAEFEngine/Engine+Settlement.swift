@@ -1,5 +1,6 @@
 import Foundation
 import UAEFCore
+import UAEFLedger
 import UAEFSettlement
 import UAEFStore
 
@@ -103,6 +104,37 @@ extension Engine {
         return report
     }
 
+    /// Sends a custom signal (`signal.<name>` with `data`) that rules can settle, and settles it.
+    /// A reused idempotency key returns the first signal's result; reused with other data, it
+    /// is refused.
+    public func signal(
+        _ name: String, data: [String: JSONValue], idempotencyKey: String, actor: String
+    ) async throws -> (seq: Int64, replayed: Bool, settlements: [SettlementRecord]) {
+        let digest = ContentDigest.sha256(CanonicalJSON.bytes(["name": .string(name), "data": .object(data)]))
+        let tenant = tenant
+        let (seq, replayed) = try await store.settle(tenant: tenant, now: Date()) { transaction in
+            if let first = try transaction.signal(idempotencyKey: idempotencyKey) {
+                guard first.name == name, first.sha256 == digest else {
+                    throw SettlementRefusal(
+                        "idempotency key \(idempotencyKey) was first used for another signal (event \(first.seq)); use a new key for new data"
+                    )
+                }
+                return (first.seq, true)
+            }
+            var random = SeededRandom.system()
+            let seq = try transaction.append([
+                EventDraft(
+                    id: "evt_" + SortableID.make(at: transaction.now, using: &random), time: transaction.now,
+                    type: "signal.\(name)", actor: actor, tenant: tenant, subject: "signal/\(name)",
+                    data: ["idempotency_key": .string(idempotencyKey)], payloads: ["data": .object(data)])
+            ])
+            try transaction.saveSignal(idempotencyKey: idempotencyKey, name: name, sha256: digest, seq: seq)
+            return (seq, false)
+        }
+        if !replayed { _ = try await settle() }
+        return (seq, replayed, try await store.settlements(tenant: tenant, triggerSeq: seq))
+    }
+
     /// Records a principal's decision on a settlement waiting for approval. Approval needs the
     /// rule's number of distinct principals with its role, none of them the settlement's maker;
     /// one rejection rejects it. Once enough approve, its reserved transfers are posted.
@@ -129,11 +161,12 @@ private struct TriggerFacts {
     /// The rule context of an event (see ``RuleTrigger``) and its maker.
     mutating func trigger(for record: EventRecord) async throws -> (seq: Int64, trigger: RuleTrigger, maker: String) {
         let event = record.event
+        // A signal's data travels as a payload (it may be personal data); rules read it as event.data.
+        let data = event.type.hasPrefix("signal.") ? event.payloads["data"] ?? .object(event.data) : .object(event.data)
         var context: [String: JSONValue] = [
             "event": [
                 "seq": .number(Number(Int(record.seq))), "type": .string(event.type), "subject": .string(event.subject),
-                "actor": .string(event.actor), "time": .string(Timestamp.format(event.time)),
-                "data": .object(event.data),
+                "actor": .string(event.actor), "time": .string(Timestamp.format(event.time)), "data": data,
             ]
         ]
         guard event.type.hasPrefix("task.") || event.type.hasPrefix("run.") else {

@@ -159,8 +159,11 @@ public protocol SettlementTransaction {
     func expiredApprovals() throws -> [SettlementRecord]
     /// Stores a validated rules file as the tenant's newest rule set; returns its version.
     func saveRuleSet(file: String, source: String) throws -> Int
-    /// Appends events to the ledger in this transaction.
-    func append(_ events: [EventDraft]) throws
+    /// The signal first sent with an idempotency key: its name, payload digest and event seq.
+    func signal(idempotencyKey: String) throws -> (name: String, sha256: String, seq: Int64)?
+    func saveSignal(idempotencyKey: String, name: String, sha256: String, seq: Int64) throws
+    /// Appends events to the ledger in this transaction; returns the seq of the first.
+    @discardableResult func append(_ events: [EventDraft]) throws -> Int64
 }
 
 /// Settlement persistence: rule sets, accounts, settlements, the journal.
@@ -181,6 +184,9 @@ public protocol SettlementStore: Sendable {
     func settlement(_ id: String, tenant: String) async throws -> (
         SettlementRecord, [TransferRecord], [ApprovalRecord]
     )?
+
+    /// The settlements an event triggered.
+    func settlements(tenant: String, triggerSeq: Int64) async throws -> [SettlementRecord]
 
     /// Journal entries from `id` on, in order.
     func transfers(tenant: String, from id: Int64, limit: Int) async throws -> [TransferRecord]

@@ -181,6 +181,14 @@ enum SQLiteMigrations {
                         time INTEGER NOT NULL,
                         PRIMARY KEY (settlement_id, principal)
                     ) WITHOUT ROWID;
+                    CREATE TABLE signals (
+                        tenant TEXT NOT NULL,
+                        idempotency_key TEXT NOT NULL,
+                        name TEXT NOT NULL,
+                        sha256 TEXT NOT NULL,
+                        event_seq INTEGER NOT NULL,
+                        PRIMARY KEY (tenant, idempotency_key)
+                    ) WITHOUT ROWID;
                     CREATE TABLE settlement_cursors (
                         tenant TEXT PRIMARY KEY,
                         next_seq INTEGER NOT NULL

@@ -53,6 +53,15 @@ extension SQLiteStore {
         }
     }
 
+    public func settlements(tenant: String, triggerSeq: Int64) async throws -> [SettlementRecord] {
+        try await pool.read { db in
+            try Row.fetchAll(
+                db, sql: "SELECT * FROM settlements WHERE tenant = ? AND trigger_seq = ? ORDER BY rule_id",
+                arguments: [tenant, triggerSeq]
+            ).map(Self.settlement)
+        }
+    }
+
     public func transfers(tenant: String, from id: Int64, limit: Int) async throws -> [TransferRecord] {
         try await pool.read { db in
             try Row.fetchAll(
@@ -249,5 +258,22 @@ struct SQLiteSettlementTransaction: SettlementTransaction {
         return version
     }
 
-    func append(_ events: [EventDraft]) throws { try SQLiteStore.appendEvents(events, in: db) }
+    func signal(idempotencyKey: String) throws -> (name: String, sha256: String, seq: Int64)? {
+        try Row.fetchOne(
+            db, sql: "SELECT name, sha256, event_seq FROM signals WHERE tenant = ? AND idempotency_key = ?",
+            arguments: [tenant, idempotencyKey]
+        ).map { ($0["name"], $0["sha256"], $0["event_seq"]) }
+    }
+
+    func saveSignal(idempotencyKey: String, name: String, sha256: String, seq: Int64) throws {
+        try db.execute(
+            sql: "INSERT INTO signals (tenant, idempotency_key, name, sha256, event_seq) VALUES (?, ?, ?, ?, ?)",
+            arguments: [tenant, idempotencyKey, name, sha256, seq])
+    }
+
+    @discardableResult func append(_ events: [EventDraft]) throws -> Int64 {
+        let first = try Int64.fetchOne(db, sql: "SELECT COALESCE(MAX(seq) + 1, 0) FROM events") ?? 0
+        try SQLiteStore.appendEvents(events, in: db)
+        return first
+    }
 }

@@ -159,7 +159,7 @@ struct CLITests {
         #expect(report["tasks"]?["after"]?["status"] == "cancelled")
     }
 
-    @Test("the demo's embedded workflow is examples/invoice-processing.yaml, and the demo succeeds")
+    @Test("the demo's embedded workflow and rules are the examples, and the demo runs and settles")
     func demo() throws {
         let example = try String(
             contentsOf: Fixtures.packageRoot.appendingPathComponent("examples/invoice-processing.yaml"), encoding: .utf8
@@ -174,6 +174,25 @@ struct CLITests {
         #expect(report["tasks"]?["post_to_erp"]?["attempts"] == 2)
         #expect(report["tasks"]?["auto_approve"]?["status"] == "skipped")
         #expect(report["tasks"]?["price_line[2]"]?["output"]?["amount"] == .number(Number(parsing: "524.34")!))
+        // It settles too: per line to the extraction agent, the fee, and the vendor payable after two approvals.
+        let rules = try String(
+            contentsOf: Fixtures.packageRoot.appendingPathComponent("examples/invoice-settlement.yaml"), encoding: .utf8
+        )
+        #expect(rules == DemoWorkflow.rules)
+        let store = "sqlite:" + directory.path("d.db")
+        let settlements =
+            try UAEFProcess.run(["settlements", "list", "--json", "--store", store], in: directory.url)
+            .json().arrayValue ?? []
+        #expect(Set(settlements.compactMap { $0["status"]?.stringValue }) == ["posted"])
+        #expect(
+            Set(settlements.compactMap { $0["amount"]?.stringValue }) == ["1.20", "31.25", "1249.90"])
+        let balances = try UAEFProcess.run(["accounts", "--json", "--store", store], in: directory.url).json()
+        #expect(balances["trial_balance_minor_units"] == 0)
+        let payable = balances["accounts"]?.arrayValue?.first { $0["id"] == "payable:vendors" }
+        #expect(payable?["posted"] == "1249.90" && payable?["pending"] == "0.00")
+        let journal = try UAEFProcess.run(["journal", "--json", "--store", store], in: directory.url).json()
+        #expect(journal.arrayValue?.count == 3)
+        #expect(try UAEFProcess.run(["ledger", "verify", "--store", store], in: directory.url).status == 0)
     }
 }
 
