@@ -50,7 +50,10 @@ let package = Package(
         ),
         .target(
             name: "UAEFEngine",
-            dependencies: ["UAEFCore", "UAEFLedger", "UAEFStore", "UAEFSettlement", .product(name: "Logging", package: "swift-log")]
+            dependencies: [
+                "UAEFCore", "UAEFLedger", "UAEFStore", "UAEFSettlement",
+                .product(name: "Logging", package: "swift-log"),
+            ]
         ),
         .target(
             name: "UAEFAgents",
