@@ -16,6 +16,8 @@ struct BenchCommand: AsyncParsableCommand {
               ledger  append N events (default 1000000), each with an output payload, in batches of
                       10000 with durable commits (the commits are timed), verify them all, and time
                       inclusion and consistency proofs at that size
+              settlement  evaluate a graduated-tier rule with a split (at least 100000 times) in memory,
+                      then settle N signals (default 20000) in one durable pass: two postings each
             Each repetition uses a new store file; the figures are medians. Time covers validating,
             creating and executing the run, with every state change committed and evented.
             Build with -c release for meaningful numbers.
@@ -23,13 +25,13 @@ struct BenchCommand: AsyncParsableCommand {
             """)
 
     enum Workload: String, ExpressibleByArgument, CaseIterable {
-        case w1, w2, fanout, ledger
+        case w1, w2, fanout, ledger, settlement
 
         /// The engine workload, or nil for the ledger benchmark, which runs no workflow.
         var workflow: BenchWorkloads.Workflow? { BenchWorkloads.Workflow(rawValue: rawValue) }
     }
 
-    @Argument(help: "w1, w2, fanout or ledger.") var workload: Workload
+    @Argument(help: "w1, w2, fanout, ledger or settlement.") var workload: Workload
     @Option(
         help:
             "Tasks in the workload, or events for ledger (default: 1000 for w1, 200 for w2, 100000 for fanout, 1000000 for ledger)."
@@ -44,6 +46,7 @@ struct BenchCommand: AsyncParsableCommand {
 
     func run() async throws {
         guard let workflow = workload.workflow else {
+            if workload == .settlement { return try await SettlementBench.run(events: tasks ?? 20_000, json: json) }
             return try await LedgerBench.run(events: tasks ?? 1_000_000, json: json)
         }
         let (text, inputs, total) = BenchWorkloads.make(workflow, size: tasks ?? workflow.defaultSize)

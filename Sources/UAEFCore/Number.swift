@@ -20,6 +20,13 @@ public struct Number: Sendable, Hashable, Comparable, CustomStringConvertible {
         smallInteger = nil
     }
 
+    /// `significand` × 10^`exponent`, exactly (no arithmetic): `Number(Int64(1250), powerOfTen: -2)` is 12.50.
+    public init(_ significand: Int64, powerOfTen exponent: Int) {
+        decimal = Decimal(
+            sign: significand < 0 ? .minus : .plus, exponent: exponent, significand: Decimal(significand.magnitude))
+        smallInteger = exponent == 0 && significand.magnitude <= UInt64(Self.smallLimit) ? Int(significand) : nil
+    }
+
     /// An integer as a number.
     public init(_ int: Int) {
         decimal = Decimal(int)
@@ -144,10 +151,22 @@ public struct Number: Sendable, Hashable, Comparable, CustomStringConvertible {
         _ lhs: Number, _ rhs: Number, _ operation: DecimalOperation,
         digitsNeeded: (Shape, Shape) -> Int
     ) throws(NumberError) -> Number {
-        guard digitsNeeded(lhs.shape, rhs.shape) <= maximumDigits else { throw .outOfRange }
+        // Everyday operands need no digit count: at most 15 significant digits with a power of ten
+        // within ±10 give a sum of at most 36 digits and a product of at most 30.
+        guard (lhs.isModest && rhs.isModest) || digitsNeeded(lhs.shape, rhs.shape) <= maximumDigits else {
+            throw .outOfRange
+        }
         var (left, right, result) = (lhs.decimal, rhs.decimal, Decimal())
         guard operation(&result, &left, &right, .plain) == .noError, !result.isNaN else { throw .outOfRange }
         return Number(result)
+    }
+
+    private static let modestSignificand = Decimal(999_999_999_999_999)
+
+    /// At most 15 significant digits and a power of ten within ±10 (checked on the stored form,
+    /// which may carry trailing zeros: a conservative test).
+    private var isModest: Bool {
+        (-10...10).contains(decimal.exponent) && decimal.significand.magnitude <= Self.modestSignificand
     }
 
     /// Significant digits and the power of ten of the last one: 12.50 is (3 digits, exponent -1).

@@ -68,7 +68,7 @@ extension Engine {
         report.expired = try await store.settle(tenant: tenant, now: Date()) { transaction in
             var steps = SettlementSteps(transaction, actor: actor)
             let expired = try steps.expireApprovals()
-            try transaction.append(steps.events)
+            try steps.commit()
             return expired
         }
         var facts = TriggerFacts(engine: self)
@@ -94,7 +94,7 @@ extension Engine {
                     }
                 }
                 try transaction.setCursor(last.seq + 1)
-                try transaction.append(steps.events)
+                try steps.commit()
                 return created
             }
             guard let created else { continue }
@@ -144,7 +144,7 @@ extension Engine {
         let outcome = try await store.settle(tenant: tenant, now: Date()) { transaction in
             var steps = SettlementSteps(transaction, actor: principal)
             let outcome = try steps.decide(id, decision, principal: principal, role: role, reason: reason)
-            try transaction.append(steps.events)
+            try steps.commit()
             return outcome
         }
         return try outcome.get()

@@ -10,6 +10,9 @@ struct SettlementSteps {
     let actor: String
     var random = SeededRandom.system()
     private(set) var events: [EventDraft] = []
+    /// Accounts read in this transaction, with the balances changed so far; saved by ``commit()``.
+    private var accounts: [String: AccountRecord] = [:]
+    private var changedAccounts: Set<String> = []
 
     init(_ transaction: any SettlementTransaction, actor: String) {
         self.transaction = transaction
@@ -17,6 +20,22 @@ struct SettlementSteps {
     }
 
     var now: Date { transaction.now }
+
+    /// Saves the changed balances and appends the events: the end of every use.
+    func commit() throws {
+        for id in changedAccounts.sorted() { try transaction.saveAccount(accounts[id]!) }
+        try transaction.append(events)
+    }
+
+    /// An account as this transaction sees it.
+    private mutating func account(_ id: String) throws -> AccountRecord {
+        if let known = accounts[id] { return known }
+        guard let account = try transaction.account(id) else {
+            throw SettlementRefusal("account \(id) does not exist; load a rules file that declares it")
+        }
+        accounts[id] = account
+        return account
+    }
 
     mutating func newID(_ prefix: String) -> String { prefix + SortableID.make(at: now, using: &random) }
 
@@ -46,12 +65,15 @@ struct SettlementSteps {
             settlement.amount = calculation.money
             settlement.detail = calculation.detail(rule: rule)
             let phase: TransferPhase = calculation.needsApproval ? .pending : .posted
-            let (accounts, transfers) = try journal(calculation.postings, phase: phase, settlement: settlement.id)
+            let (balances, transfers) = try journal(calculation.postings, phase: phase, settlement: settlement.id)
             settlement.status = calculation.needsApproval ? .pendingApproval : .posted
             settlement.expiresAt = rule.approval?.expires.map { now.addingTimeInterval(Double($0.milliseconds) / 1000) }
             if !calculation.needsApproval { settlement.expiresAt = nil }
             try transaction.saveSettlement(settlement)
-            for account in accounts.values { try transaction.saveAccount(account) }
+            for (id, balance) in balances {
+                accounts[id]?.balance = balance
+                changedAccounts.insert(id)
+            }
             for transfer in transfers { try transaction.saveTransfer(transfer) }
             emit("settlement.calculated", settlement, Self.summary(settlement, triggerSeq: seq))
             emit(calculation.needsApproval ? "settlement.pending_approval" : "settlement.posted", settlement, [:])
@@ -66,51 +88,48 @@ struct SettlementSteps {
         return settlement
     }
 
-    /// New transfers for `postings`, checked against every account's limits; nothing is saved.
-    private func journal(_ postings: [Posting], phase: TransferPhase, settlement: String) throws -> (
-        [String: AccountRecord], [TransferRecord]
+    /// New transfers for `postings` and the balances they leave, checked against every
+    /// account's limits; nothing is saved.
+    private mutating func journal(_ postings: [Posting], phase: TransferPhase, settlement: String) throws -> (
+        [String: AccountBalance], [TransferRecord]
     ) {
-        var accounts: [String: AccountRecord] = [:]
+        var balances: [String: AccountBalance] = [:]
         var transfers: [TransferRecord] = []
         for posting in postings where posting.amount.minorUnits != 0 {
             // A negative amount moves the other way: the journal holds positive amounts only.
             let (debit, credit) =
                 posting.amount.minorUnits > 0 ? (posting.debit, posting.credit) : (posting.credit, posting.debit)
             let amount = Money(minorUnits: abs(posting.amount.minorUnits), currency: posting.amount.currency)
-            for id in [debit, credit] where accounts[id] == nil {
-                guard let account = try transaction.account(id) else {
-                    throw SettlementRefusal("account \(id) does not exist; load a rules file that declares it")
-                }
-                guard account.definition.currency == amount.currency else {
-                    throw SettlementRefusal(
-                        MoneyError.currencyMismatch(amount.currency, account.definition.currency).description)
-                }
-                accounts[id] = account
+            let debitAccount = try account(debit)
+            let creditAccount = try account(credit)
+            for account in [debitAccount, creditAccount] where account.definition.currency != amount.currency {
+                throw SettlementRefusal(
+                    MoneyError.currencyMismatch(amount.currency, account.definition.currency).description)
             }
-            var debitBalance = accounts[debit]!.balance
-            var creditBalance = accounts[credit]!.balance
+            var debitBalance = balances[debit] ?? debitAccount.balance
+            var creditBalance = balances[credit] ?? creditAccount.balance
             try Journal.open(
-                amount.minorUnits, phase: phase, debit: &debitBalance, debitAccount: accounts[debit]!.definition,
-                credit: &creditBalance, creditAccount: accounts[credit]!.definition)
-            accounts[debit]!.balance = debitBalance
-            accounts[credit]!.balance = creditBalance
+                amount.minorUnits, phase: phase, debit: &debitBalance, debitAccount: debitAccount.definition,
+                credit: &creditBalance, creditAccount: creditAccount.definition)
+            balances[debit] = debitBalance
+            balances[credit] = creditBalance
             transfers.append(
                 TransferRecord(
                     tenant: transaction.tenant, settlementID: settlement, debit: debit, credit: credit, amount: amount,
                     phase: phase, createdAt: now))
         }
-        return (accounts, transfers)
+        return (balances, transfers)
     }
 
     /// Posts or voids a settlement's pending transfers.
     mutating func finish(_ settlement: SettlementRecord, as phase: TransferPhase) throws {
         for var transfer in try transaction.transfers(settlement: settlement.id) where transfer.phase == .pending {
-            guard var debit = try transaction.account(transfer.debit),
-                var credit = try transaction.account(transfer.credit)
-            else { throw SettlementRefusal("an account of settlement \(settlement.id) no longer exists") }
-            try Journal.finish(transfer.amount.minorUnits, as: phase, debit: &debit.balance, credit: &credit.balance)
-            try transaction.saveAccount(debit)
-            try transaction.saveAccount(credit)
+            var debit = try account(transfer.debit).balance
+            var credit = try account(transfer.credit).balance
+            try Journal.finish(transfer.amount.minorUnits, as: phase, debit: &debit, credit: &credit)
+            accounts[transfer.debit]?.balance = debit
+            accounts[transfer.credit]?.balance = credit
+            changedAccounts.formUnion([transfer.debit, transfer.credit])
             transfer.phase = phase
             try transaction.saveTransfer(transfer)
         }

@@ -24,7 +24,7 @@ public struct Money: Sendable, Hashable, CustomStringConvertible {
 
     /// The amount in major units as an exact number.
     public var amount: Number {
-        Number(Decimal(minorUnits) / pow(Decimal(10), currency.minorUnitDigits))
+        Number(minorUnits, powerOfTen: -currency.minorUnitDigits)
     }
 
     public var description: String { "\(decimalText) \(currency.code)" }

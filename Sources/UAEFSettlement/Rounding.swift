@@ -18,7 +18,7 @@ public enum RoundingMode: String, Sendable, Hashable, CaseIterable {
 
     /// `amount` (in major units) as a whole number of `currency`'s minor units.
     public func minorUnits(of amount: Number, in currency: Currency) throws(MoneyError) -> Int64 {
-        let scale = Number(pow(Decimal(10), currency.minorUnitDigits))
+        let scale = Number(1, powerOfTen: currency.minorUnitDigits)
         let scaled: Number
         do { scaled = try amount * scale } catch { throw .outOfRange }
         let negative = scaled < Number(0)
@@ -26,7 +26,8 @@ public enum RoundingMode: String, Sendable, Hashable, CaseIterable {
         let whole = magnitude.truncated
         let fraction: Number
         do { fraction = try magnitude - whole } catch { throw .outOfRange }
-        let half = Number(Decimal(string: "0.5")!)
+        guard let units = whole.intValue.flatMap(Int64.init(exactly:)) else { throw .outOfRange }
+        let half = Number(5, powerOfTen: -1)
         let awayFromZero: Bool =
             switch self {
             case .down: false
@@ -34,16 +35,10 @@ public enum RoundingMode: String, Sendable, Hashable, CaseIterable {
             case .floor: negative && fraction > Number(0)
             case .ceiling: !negative && fraction > Number(0)
             case .halfUp: fraction >= half
-            case .halfEven: fraction > half || (fraction == half && !Self.isEven(whole))
+            case .halfEven: fraction > half || (fraction == half && !units.isMultiple(of: 2))
             }
-        guard let units = whole.intValue.flatMap(Int64.init(exactly:)) else { throw .outOfRange }
         let (rounded, overflow) = units.addingReportingOverflow(awayFromZero ? 1 : 0)
         guard !overflow else { throw .outOfRange }
         return negative ? -rounded : rounded
-    }
-
-    private static func isEven(_ whole: Number) -> Bool {
-        guard let remainder = try? whole % Number(2) else { return true }
-        return remainder == Number(0)
     }
 }

@@ -62,6 +62,9 @@ public struct SettlementError: Error, Sendable, Equatable, CustomStringConvertib
 }
 
 extension SettlementRule {
+    /// 0.01, exactly: percentages multiply by it (multiplying is exact where dividing rounds).
+    static let hundredth = Number(1, powerOfTen: -2)
+
     /// Whether the rule applies to the event: its type, every `match` field, then `when`.
     public func matches(_ trigger: RuleTrigger) throws(SettlementError) -> Bool {
         guard trigger.eventType == on else { return false }
@@ -105,7 +108,7 @@ extension SettlementRule {
             return try arithmetic("amount.per_unit") { () throws(NumberError) in try rate * units }
         case .percent(let rate, let base):
             let of = try number(base, "amount.percent.of", trigger)
-            return try arithmetic("amount.percent") { () throws(NumberError) in try rate * of / Number(100) }
+            return try arithmetic("amount.percent") { () throws(NumberError) in try rate * of * Self.hundredth }
         case .tiered(let tiered):
             let quantity = try number(tiered.quantity, "amount.tiered.quantity", trigger)
             guard quantity >= Number(0) else {
@@ -159,7 +162,7 @@ extension SettlementRule {
             var parts: [UInt64] = shares.map { share in
                 guard case .percent(let rate) = share.portion else { return 0 }
                 // total × rate / 100, floored; Decimal keeps it exact for any Int64 total.
-                let exact = (try? Number(Int(total)) * rate / Number(100)) ?? Number(0)
+                let exact = (try? Number(Int64(total), powerOfTen: 0) * rate * Self.hundredth) ?? Number(0)
                 return UInt64(exact.truncated.intValue ?? 0)
             }
             var leftover = total - parts.reduce(0, +)

@@ -121,27 +121,31 @@ struct SQLiteSettlementTransaction: SettlementTransaction {
     let now: Date
 
     func cursor() throws -> Int64 {
-        try Int64.fetchOne(db, sql: "SELECT next_seq FROM settlement_cursors WHERE tenant = ?", arguments: [tenant])
+        try Int64.fetchOne(
+            try db.cachedStatement(sql: "SELECT next_seq FROM settlement_cursors WHERE tenant = ?"), arguments: [tenant]
+        )
             ?? 0
     }
 
     func setCursor(_ seq: Int64) throws {
-        try db.execute(
+        try db.cachedStatement(
             sql: """
                 INSERT INTO settlement_cursors (tenant, next_seq) VALUES (?, ?)
                 ON CONFLICT (tenant) DO UPDATE SET next_seq = excluded.next_seq
-                """,
-            arguments: [tenant, seq])
+                """
+        ).execute(arguments: [tenant, seq])
     }
 
     func account(_ id: String) throws -> AccountRecord? {
-        try Row.fetchOne(db, sql: "SELECT * FROM accounts WHERE tenant = ? AND id = ?", arguments: [tenant, id])
-            .map(SQLiteStore.account)
+        try Row.fetchOne(
+            try db.cachedStatement(sql: "SELECT * FROM accounts WHERE tenant = ? AND id = ?"), arguments: [tenant, id]
+        )
+        .map(SQLiteStore.account)
     }
 
     func saveAccount(_ account: AccountRecord) throws {
         let balance = account.balance
-        try db.execute(
+        try db.cachedStatement(
             sql: """
                 INSERT INTO accounts (tenant, id, kind, currency, limit_flag, debits_posted, credits_posted,
                     debits_pending, credits_pending)
@@ -149,66 +153,70 @@ struct SQLiteSettlementTransaction: SettlementTransaction {
                 ON CONFLICT (tenant, id) DO UPDATE SET kind = excluded.kind, limit_flag = excluded.limit_flag,
                     debits_posted = excluded.debits_posted, credits_posted = excluded.credits_posted,
                     debits_pending = excluded.debits_pending, credits_pending = excluded.credits_pending
-                """,
-            arguments: [
-                tenant, account.definition.id, account.definition.kind.rawValue, account.definition.currency.code,
-                account.definition.limit?.rawValue, balance.debitsPosted, balance.creditsPosted,
-                balance.debitsPending, balance.creditsPending,
-            ])
+                """
+        ).execute(arguments: [
+            tenant, account.definition.id, account.definition.kind.rawValue, account.definition.currency.code,
+            account.definition.limit?.rawValue, balance.debitsPosted, balance.creditsPosted,
+            balance.debitsPending, balance.creditsPending,
+        ])
     }
 
     func settlement(_ id: String) throws -> SettlementRecord? {
-        try Row.fetchOne(db, sql: "SELECT * FROM settlements WHERE id = ? AND tenant = ?", arguments: [id, tenant])
-            .map(SQLiteStore.settlement)
+        try Row.fetchOne(
+            try db.cachedStatement(sql: "SELECT * FROM settlements WHERE id = ? AND tenant = ?"),
+            arguments: [id, tenant]
+        )
+        .map(SQLiteStore.settlement)
     }
 
     func settlementExists(rule: String, triggerSeq: Int64) throws -> Bool {
         try Bool.fetchOne(
-            db, sql: "SELECT 1 FROM settlements WHERE tenant = ? AND rule_id = ? AND trigger_seq = ?",
+            try db.cachedStatement(
+                sql: "SELECT 1 FROM settlements WHERE tenant = ? AND rule_id = ? AND trigger_seq = ?"),
             arguments: [tenant, rule, triggerSeq]) ?? false
     }
 
     func saveSettlement(_ settlement: SettlementRecord) throws {
-        try db.execute(
+        try db.cachedStatement(
             sql: """
                 INSERT INTO settlements (id, tenant, rule_id, trigger_seq, status, amount, currency, maker, detail,
                     reason, created_at, updated_at, expires_at)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 ON CONFLICT (id) DO UPDATE SET status = excluded.status, reason = excluded.reason,
                     updated_at = excluded.updated_at
-                """,
-            arguments: [
-                settlement.id, tenant, settlement.ruleID, settlement.triggerSeq, settlement.status.rawValue,
-                settlement.amount.minorUnits, settlement.amount.currency.code, settlement.maker,
-                settlement.detail.jsonText, settlement.reason, Timestamp.milliseconds(settlement.createdAt),
-                Timestamp.milliseconds(settlement.updatedAt), settlement.expiresAt.map(Timestamp.milliseconds),
-            ])
+                """
+        ).execute(arguments: [
+            settlement.id, tenant, settlement.ruleID, settlement.triggerSeq, settlement.status.rawValue,
+            settlement.amount.minorUnits, settlement.amount.currency.code, settlement.maker,
+            settlement.detail.jsonText, settlement.reason, Timestamp.milliseconds(settlement.createdAt),
+            Timestamp.milliseconds(settlement.updatedAt), settlement.expiresAt.map(Timestamp.milliseconds),
+        ])
     }
 
     func transfers(settlement: String) throws -> [TransferRecord] {
         try Row.fetchAll(
-            db, sql: "SELECT * FROM transfers WHERE settlement_id = ? AND tenant = ? ORDER BY id",
+            try db.cachedStatement(sql: "SELECT * FROM transfers WHERE settlement_id = ? AND tenant = ? ORDER BY id"),
             arguments: [settlement, tenant]
         ).map(SQLiteStore.transfer)
     }
 
     @discardableResult func saveTransfer(_ transfer: TransferRecord) throws -> TransferRecord {
         guard transfer.id == 0 else {
-            try db.execute(
-                sql: "UPDATE transfers SET phase = ? WHERE id = ? AND tenant = ?",
-                arguments: [transfer.phase.rawValue, transfer.id, tenant])
+            try db.cachedStatement(
+                sql: "UPDATE transfers SET phase = ? WHERE id = ? AND tenant = ?"
+            ).execute(arguments: [transfer.phase.rawValue, transfer.id, tenant])
             return transfer
         }
-        try db.execute(
+        try db.cachedStatement(
             sql: """
                 INSERT INTO transfers (tenant, settlement_id, debit_account, credit_account, amount, currency, phase,
                     created_at)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-                """,
-            arguments: [
-                tenant, transfer.settlementID, transfer.debit, transfer.credit, transfer.amount.minorUnits,
-                transfer.amount.currency.code, transfer.phase.rawValue, Timestamp.milliseconds(transfer.createdAt),
-            ])
+                """
+        ).execute(arguments: [
+            tenant, transfer.settlementID, transfer.debit, transfer.credit, transfer.amount.minorUnits,
+            transfer.amount.currency.code, transfer.phase.rawValue, Timestamp.milliseconds(transfer.createdAt),
+        ])
         var stored = transfer
         stored.id = db.lastInsertedRowID
         return stored
@@ -216,7 +224,8 @@ struct SQLiteSettlementTransaction: SettlementTransaction {
 
     func approvals(settlement: String) throws -> [ApprovalRecord] {
         try Row.fetchAll(
-            db, sql: "SELECT * FROM approvals WHERE settlement_id = ? ORDER BY time, principal", arguments: [settlement]
+            try db.cachedStatement(sql: "SELECT * FROM approvals WHERE settlement_id = ? ORDER BY time, principal"),
+            arguments: [settlement]
         ).map { row in
             ApprovalRecord(
                 settlementID: row["settlement_id"], principal: row["principal"], role: row["role"],
@@ -226,49 +235,52 @@ struct SQLiteSettlementTransaction: SettlementTransaction {
     }
 
     func saveApproval(_ approval: ApprovalRecord) throws {
-        try db.execute(
+        try db.cachedStatement(
             sql: """
                 INSERT INTO approvals (settlement_id, principal, role, decision, reason, time)
                 VALUES (?, ?, ?, ?, ?, ?)
-                """,
-            arguments: [
-                approval.settlementID, approval.principal, approval.role, approval.decision.rawValue, approval.reason,
-                Timestamp.milliseconds(approval.time),
-            ])
+                """
+        ).execute(arguments: [
+            approval.settlementID, approval.principal, approval.role, approval.decision.rawValue, approval.reason,
+            Timestamp.milliseconds(approval.time),
+        ])
     }
 
     func expiredApprovals() throws -> [SettlementRecord] {
         try Row.fetchAll(
-            db,
-            sql: """
-                SELECT * FROM settlements WHERE tenant = ? AND status = 'pending_approval'
-                AND expires_at IS NOT NULL AND expires_at <= ? ORDER BY id
-                """,
+            try db.cachedStatement(
+                sql: """
+                    SELECT * FROM settlements WHERE tenant = ? AND status = 'pending_approval'
+                    AND expires_at IS NOT NULL AND expires_at <= ? ORDER BY id
+                    """),
             arguments: [tenant, Timestamp.milliseconds(now)]
         ).map(SQLiteStore.settlement)
     }
 
     func saveRuleSet(file: String, source: String) throws -> Int {
         let version =
-            (try Int.fetchOne(db, sql: "SELECT MAX(version) FROM rule_sets WHERE tenant = ?", arguments: [tenant]) ?? 0)
+            (try Int.fetchOne(
+                try db.cachedStatement(sql: "SELECT MAX(version) FROM rule_sets WHERE tenant = ?"), arguments: [tenant])
+                ?? 0)
             + 1
-        try db.execute(
-            sql: "INSERT INTO rule_sets (tenant, version, file, source, loaded_at) VALUES (?, ?, ?, ?, ?)",
-            arguments: [tenant, version, file, source, Timestamp.milliseconds(now)])
+        try db.cachedStatement(
+            sql: "INSERT INTO rule_sets (tenant, version, file, source, loaded_at) VALUES (?, ?, ?, ?, ?)"
+        ).execute(arguments: [tenant, version, file, source, Timestamp.milliseconds(now)])
         return version
     }
 
     func signal(idempotencyKey: String) throws -> (name: String, sha256: String, seq: Int64)? {
         try Row.fetchOne(
-            db, sql: "SELECT name, sha256, event_seq FROM signals WHERE tenant = ? AND idempotency_key = ?",
+            try db.cachedStatement(
+                sql: "SELECT name, sha256, event_seq FROM signals WHERE tenant = ? AND idempotency_key = ?"),
             arguments: [tenant, idempotencyKey]
         ).map { ($0["name"], $0["sha256"], $0["event_seq"]) }
     }
 
     func saveSignal(idempotencyKey: String, name: String, sha256: String, seq: Int64) throws {
-        try db.execute(
-            sql: "INSERT INTO signals (tenant, idempotency_key, name, sha256, event_seq) VALUES (?, ?, ?, ?, ?)",
-            arguments: [tenant, idempotencyKey, name, sha256, seq])
+        try db.cachedStatement(
+            sql: "INSERT INTO signals (tenant, idempotency_key, name, sha256, event_seq) VALUES (?, ?, ?, ?, ?)"
+        ).execute(arguments: [tenant, idempotencyKey, name, sha256, seq])
     }
 
     @discardableResult func append(_ events: [EventDraft]) throws -> Int64 {
