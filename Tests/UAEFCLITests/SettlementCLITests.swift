@@ -50,4 +50,60 @@ struct SettlementCLITests {
         #expect(
             try !FileManager.default.contentsOfDirectory(atPath: directory.url.path).contains { $0.hasSuffix(".db") })
     }
+
+    @Test("signals settle once per idempotency key; approvals refuse the maker and post after two approvers")
+    func signalsAndApprovals() throws {
+        let directory = try TemporaryDirectory("signals")
+        defer { directory.remove() }
+        let store = "sqlite:" + directory.path("s.db")
+        let rules = directory.path("rules.yaml")
+        try """
+            accounts:
+              - {id: ops, type: expense, currency: JPY}
+              - {id: llm, type: liability, currency: JPY}
+            rules:
+              - id: tokens
+                on: signal.tokens
+                amount: {per_unit: {rate: "0.015", quantity: "${{ event.data.tokens }}"}}
+                currency: JPY
+                rounding: ceiling
+                from: ops
+                to: llm
+                approval: {above: "1000", approvers: 2, role: finance}
+            """.write(toFile: rules, atomically: true, encoding: .utf8)
+        #expect(try UAEFProcess.run(["rules", "load", rules, "--store", store], in: directory.url).status == 0)
+        let send = ["signal", "tokens", "--data", #"{"tokens": 12345}"#, "--idempotency-key", "k1", "--json", "--store", store]
+        let first = try UAEFProcess.run(send, in: directory.url)
+        #expect(first.status == 0, "\(first.stderr)")
+        #expect(try first.json()["replayed"] == false)
+        #expect(try first.json()["settlements"]?.arrayValue?.first?["amount"] == "186")  // 185.175 rounded up
+        let again = try UAEFProcess.run(send, in: directory.url)
+        #expect(try again.json()["replayed"] == true)
+        #expect(try again.json()["event_seq"] == first.json()["event_seq"])
+        let conflict = try UAEFProcess.run(
+            ["signal", "tokens", "--data", #"{"tokens": 1}"#, "--idempotency-key", "k1", "--store", store], in: directory.url)
+        #expect(conflict.status == 2 && conflict.stderr.contains("idempotency key k1 was first used"))
+
+        let big = try UAEFProcess.run(
+            ["signal", "tokens", "--data", #"{"tokens": 100000}"#, "--idempotency-key", "k2", "--json", "--store", store],
+            in: directory.url)
+        let id = try #require(try big.json()["settlements"]?.arrayValue?.first?["id"]?.stringValue)
+        #expect(try big.json()["settlements"]?.arrayValue?.first?["status"] == "pending_approval")
+        let maker = try big.json()["settlements"]?.arrayValue?.first?["maker"]?.stringValue ?? ""
+        let byMaker = try UAEFProcess.run(
+            ["approvals", "approve", id, "--as", maker, "--role", "finance", "--store", store], in: directory.url)
+        #expect(byMaker.status == 2 && byMaker.stderr.contains("maker-checker"), "\(byMaker.stderr)")
+        for approver in ["alice", "bob"] {
+            let result = try UAEFProcess.run(
+                ["approvals", "approve", id, "--as", approver, "--role", "finance", "--json", "--store", store],
+                in: directory.url)
+            #expect(result.status == 0, "\(result.stderr)")
+        }
+        let shown = try UAEFProcess.run(["settlements", "show", id, "--store", store], in: directory.url).json()
+        #expect(shown["status"] == "posted")
+        #expect(shown["approvals"]?.arrayValue?.map { $0["principal"] } == ["alice", "bob"])
+        let balances = try UAEFProcess.run(["accounts", "--json", "--store", store], in: directory.url).json()
+        #expect(balances["accounts"]?.arrayValue?.first { $0["id"] == "llm" }?["posted"] == "1686")
+        #expect(try UAEFProcess.run(["ledger", "verify", "--store", store], in: directory.url).status == 0)
+    }
 }
