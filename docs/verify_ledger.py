@@ -107,7 +107,8 @@ def check_report(report_path, verifier_key):
             sys.exit(f"event {entry['index']}: leaf hash does not match its event")
         if not verify_inclusion(leaf, entry["index"], size, proof, expected_root):
             sys.exit(f"event {entry['index']}: inclusion proof does not lead to the checkpoint's root")
-    print(f"ok: {len(report['events'])} events of run {report['run_id']} are in the tree of {size} signed by {origin}")
+    about = f"run {report['run_id']}" if "run_id" in report else f"settlement {report['settlement_id']}"
+    print(f"ok: {len(report['events'])} events of {about} are in the tree of {size} signed by {origin}")
 
 
 def main(export_path, checkpoint_path, verifier_key):

@@ -232,20 +232,39 @@ struct LedgerCommand: AsyncParsableCommand {
 
         static let configuration = CommandConfiguration(
             abstract:
-                "The compliance report of one run: its events with who, what, when, digests and inclusion proofs.",
-            discussion:
-                "Signs a checkpoint first if the tree grew. The JSON form carries each event object and its proof.")
-        @Option(help: "The run id.") var run: String
+                "The compliance report of a run or a settlement: its events with who, what, when, digests and inclusion proofs.",
+            discussion: """
+                A settlement's report covers the work that led to it (its run's events up to the triggering \
+                event, or the signal), the trigger, and the settlement's own events through its posting. Signs a \
+                checkpoint first if the tree grew. The JSON form carries each event object and its proof.
+                """)
+        @Option(help: "The run id.") var run: String?
+        @Option(help: "The settlement id.") var settlement: String?
         @Option(help: "md, json or csv.") var format: Format = .md
         @OptionGroup var storeOptions: StoreOptions
 
+        func validate() throws {
+            guard (run == nil) != (settlement == nil) else { throw ValidationError("give --run or --settlement") }
+        }
+
         func run() async throws {
             let store = try storeOptions.open()
-            guard let snapshot = try await store.snapshot(of: RunID(run), tenant: storeOptions.tenant) else {
-                throw CLIError.usage("no run \(run) in tenant \(storeOptions.tenant)")
+            let subject: LedgerReport.Subject
+            if let run {
+                guard let snapshot = try await store.snapshot(of: RunID(run), tenant: storeOptions.tenant) else {
+                    throw CLIError.usage("no run \(run) in tenant \(storeOptions.tenant)")
+                }
+                subject = .run(snapshot.run)
+            } else {
+                let id = settlement ?? ""
+                guard let (record, _, _) = try await store.settlement(id, tenant: storeOptions.tenant) else {
+                    throw CLIError.usage("no settlement \(id) in tenant \(storeOptions.tenant)")
+                }
+                let trigger = try await store.events(from: record.triggerSeq, limit: 1).first
+                subject = .settlement(record, trigger: trigger)
             }
             let signer = try await LedgerKeys.signer(storeOptions, store: store)
-            let report = try await LedgerReport.build(run: snapshot.run, store: store, signer: signer)
+            let report = try await LedgerReport.build(subject, store: store, signer: signer)
             switch format {
             case .json: Console.printJSON(report.json)
             case .csv: print(report.csv, terminator: "")

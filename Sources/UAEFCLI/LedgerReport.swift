@@ -1,39 +1,83 @@
 import Foundation
 import UAEFCore
 import UAEFLedger
+import UAEFSettlement
 import UAEFStore
 
-/// The compliance report of one run: every event of the run with who, what and when, the agent
-/// and attempt, digests of its data, input and output, and an inclusion proof against a signed checkpoint,
-/// so someone who does not trust the operator can check it (docs/verify_ledger.py shows how).
+/// The compliance report of one run or one settlement: every event concerned with who, what and
+/// when, the agent and attempt, digests of its data, input and output, and an inclusion proof
+/// against a signed checkpoint, so someone who does not trust the operator can check it
+/// (docs/verify_ledger.py shows how).
 struct LedgerReport {
+    /// What a report is about: its heading, its JSON header fields and the events it covers.
+    struct Subject {
+        var title: String
+        var summary: String
+        var header: [String: JSONValue]
+        var covers: @Sendable (EventRecord) -> Bool
+
+        /// A run: every event about the run or one of its tasks.
+        static func run(_ run: RunRecord) -> Subject {
+            let prefix = run.id.rawValue + "/"
+            return Subject(
+                title: "run \(run.id)",
+                summary:
+                    "Workflow **\(run.workflowName)** v\(run.workflowVersion), status **\(run.status.rawValue)**, created \(Timestamp.format(run.createdAt)).",
+                header: [
+                    "run_id": .string(run.id.rawValue), "workflow": .string(run.workflowName),
+                    "status": .string(run.status.rawValue),
+                ],
+                covers: { $0.event.subject == run.id.rawValue || $0.event.subject.hasPrefix(prefix) })
+        }
+
+        /// A settlement: the work that led to it (its run's events up to the trigger, or the
+        /// signal), the trigger, and every event of the settlement through its posting.
+        static func settlement(_ settlement: SettlementRecord, trigger: EventRecord?) -> Subject {
+            let run = trigger.map { String($0.event.subject.prefix { $0 != "/" }) }
+            let isRunWork = trigger.map { $0.event.type.hasPrefix("task.") || $0.event.type.hasPrefix("run.") } ?? false
+            let triggerSeq = settlement.triggerSeq
+            return Subject(
+                title: "settlement \(settlement.id)",
+                summary:
+                    "Rule **\(settlement.ruleID)**, **\(settlement.amount)**, status **\(settlement.status.rawValue)**, triggered by event \(triggerSeq) (\(trigger?.event.type ?? "?")).",
+                header: [
+                    "settlement_id": .string(settlement.id), "rule": .string(settlement.ruleID),
+                    "status": .string(settlement.status.rawValue), "amount": .string(settlement.amount.decimalText),
+                    "currency": .string(settlement.amount.currency.code),
+                    "trigger_seq": .number(Number(Int(triggerSeq))),
+                ],
+                covers: { record in
+                    if record.seq == triggerSeq || record.event.subject == settlement.id { return true }
+                    guard isRunWork, let run, record.seq < triggerSeq else { return false }
+                    return record.event.subject == run || record.event.subject.hasPrefix(run + "/")
+                })
+        }
+    }
+
     struct Entry {
         var record: EventRecord
         var leaf: MerkleHash
         var proof: [MerkleHash]
     }
 
-    var run: RunRecord
+    var subject: Subject
     var checkpointNote: String
     var verifierKey: String
     var treeSize: Int
     var root: MerkleHash
     var entries: [Entry]
 
-    /// Collects the run's events and proves each against the newest checkpoint.
-    static func build(run: RunRecord, store: any WorkflowStore, signer: NoteSigner) async throws -> LedgerReport {
+    /// Collects the subject's events and proves each against the newest checkpoint.
+    static func build(_ subject: Subject, store: any WorkflowStore, signer: NoteSigner) async throws -> LedgerReport {
         let note = try await Checkpointer(store: store, signer: signer).checkpoint()
         let checkpoint = try Checkpoint.open(note, verifier: signer.verifier)
         var entries: [Entry] = []
         var next: Int64 = 0
-        let prefix = run.id.rawValue + "/"
         while next < Int64(checkpoint.size) {
             let page = try await store.ledgerEvents(from: next, limit: 10_000)
             guard let last = page.last else { break }
             for (record, storedLeaf) in page where record.seq < Int64(checkpoint.size) {
-                guard record.event.subject == run.id.rawValue || record.event.subject.hasPrefix(prefix) else {
-                    continue
-                }
+                guard subject.covers(record) else { continue }
                 guard let leaf = storedLeaf,
                     let proof = try await store.inclusionProof(index: Int(record.seq), size: checkpoint.size)
                 else { throw CLIError.operational("event \(record.seq) has no ledger leaf; run uaef ledger verify") }
@@ -42,7 +86,7 @@ struct LedgerReport {
             next = last.record.seq + 1
         }
         return LedgerReport(
-            run: run, checkpointNote: note, verifierKey: signer.verifier.text, treeSize: checkpoint.size,
+            subject: subject, checkpointNote: note, verifierKey: signer.verifier.text, treeSize: checkpoint.size,
             root: checkpoint.root, entries: entries)
     }
 
@@ -66,9 +110,8 @@ struct LedgerReport {
     }
 
     var json: JSONValue {
-        [
-            "run_id": .string(run.id.rawValue), "workflow": .string(run.workflowName),
-            "status": .string(run.status.rawValue),
+        var value = subject.header
+        value.merge([
             "tree_size": .number(Number(treeSize)), "root": .string(root.base64), "checkpoint": .string(checkpointNote),
             "verifier_key": .string(verifierKey),
             "events": .array(
@@ -83,7 +126,8 @@ struct LedgerReport {
                     }
                     return .object(value)
                 }),
-        ]
+        ]) { _, new in new }
+        return .object(value)
     }
 
     var csv: String {
@@ -108,10 +152,9 @@ struct LedgerReport {
 
     var markdown: String {
         var text = """
-            # Compliance report: run \(run.id)
+            # Compliance report: \(subject.title)
 
-            Workflow **\(run.workflowName)** v\(run.workflowVersion), status **\(run.status.rawValue)**, \
-            created \(Timestamp.format(run.createdAt)).
+            \(subject.summary)
 
             Every event below is a leaf of the ledger's RFC 6962 Merkle tree. Each inclusion proof (in
             the JSON form of this report) leads to the root of the signed checkpoint:

@@ -49,6 +49,24 @@ struct LedgerCLITests {
         #expect(report.status == 0)
         try report.stdout.write(toFile: directory.path("report.json"), atomically: true, encoding: .utf8)
         #expect(try runPython(["--report", directory.path("report.json"), key]) == 0)
+        // A settlement's report: the work that led to it, its trigger and its own events through the posting.
+        let settlements = try UAEFProcess.run(["settlements", "list", "--json", "--store", store], in: directory.url)
+        let vendor = try #require(try settlements.json().arrayValue?.first { $0["rule"] == "book-vendor-invoice" })
+        let settlementReport = try UAEFProcess.run(
+            [
+                "ledger", "report", "--settlement", vendor["id"]?.stringValue ?? "", "--format", "json", "--store",
+                store,
+            ],
+            in: directory.url)
+        #expect(settlementReport.status == 0, "\(settlementReport.stderr)")
+        let types =
+            try settlementReport.json()["events"]?.arrayValue?.compactMap { $0["event"]?["type"]?.stringValue } ?? []
+        #expect(types.first == "run.created" && types.contains("task.succeeded") && types.contains("run.succeeded"))
+        #expect(types.last == "settlement.posted" && types.contains("settlement.approval_recorded"))
+        try settlementReport.stdout.write(toFile: directory.path("settlement.json"), atomically: true, encoding: .utf8)
+        #expect(try runPython(["--report", directory.path("settlement.json"), key]) == 0)
+        let neither = try UAEFProcess.run(["ledger", "report", "--store", store], in: directory.url)
+        #expect(neither.status == 2)
         for format in ["md", "csv"] {
             let text = try UAEFProcess.run(
                 ["ledger", "report", "--run", runID, "--format", format, "--store", store], in: directory.url)

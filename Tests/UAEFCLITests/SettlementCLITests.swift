@@ -58,21 +58,23 @@ struct SettlementCLITests {
         let store = "sqlite:" + directory.path("s.db")
         let rules = directory.path("rules.yaml")
         try """
-            accounts:
-              - {id: ops, type: expense, currency: JPY}
-              - {id: llm, type: liability, currency: JPY}
-            rules:
-              - id: tokens
-                on: signal.tokens
-                amount: {per_unit: {rate: "0.015", quantity: "${{ event.data.tokens }}"}}
-                currency: JPY
-                rounding: ceiling
-                from: ops
-                to: llm
-                approval: {above: "1000", approvers: 2, role: finance}
-            """.write(toFile: rules, atomically: true, encoding: .utf8)
+        accounts:
+          - {id: ops, type: expense, currency: JPY}
+          - {id: llm, type: liability, currency: JPY}
+        rules:
+          - id: tokens
+            on: signal.tokens
+            amount: {per_unit: {rate: "0.015", quantity: "${{ event.data.tokens }}"}}
+            currency: JPY
+            rounding: ceiling
+            from: ops
+            to: llm
+            approval: {above: "1000", approvers: 2, role: finance}
+        """.write(toFile: rules, atomically: true, encoding: .utf8)
         #expect(try UAEFProcess.run(["rules", "load", rules, "--store", store], in: directory.url).status == 0)
-        let send = ["signal", "tokens", "--data", #"{"tokens": 12345}"#, "--idempotency-key", "k1", "--json", "--store", store]
+        let send = [
+            "signal", "tokens", "--data", #"{"tokens": 12345}"#, "--idempotency-key", "k1", "--json", "--store", store,
+        ]
         let first = try UAEFProcess.run(send, in: directory.url)
         #expect(first.status == 0, "\(first.stderr)")
         #expect(try first.json()["replayed"] == false)
@@ -81,11 +83,15 @@ struct SettlementCLITests {
         #expect(try again.json()["replayed"] == true)
         #expect(try again.json()["event_seq"] == first.json()["event_seq"])
         let conflict = try UAEFProcess.run(
-            ["signal", "tokens", "--data", #"{"tokens": 1}"#, "--idempotency-key", "k1", "--store", store], in: directory.url)
+            ["signal", "tokens", "--data", #"{"tokens": 1}"#, "--idempotency-key", "k1", "--store", store],
+            in: directory.url)
         #expect(conflict.status == 2 && conflict.stderr.contains("idempotency key k1 was first used"))
 
         let big = try UAEFProcess.run(
-            ["signal", "tokens", "--data", #"{"tokens": 100000}"#, "--idempotency-key", "k2", "--json", "--store", store],
+            [
+                "signal", "tokens", "--data", #"{"tokens": 100000}"#, "--idempotency-key", "k2", "--json", "--store",
+                store,
+            ],
             in: directory.url)
         let id = try #require(try big.json()["settlements"]?.arrayValue?.first?["id"]?.stringValue)
         #expect(try big.json()["settlements"]?.arrayValue?.first?["status"] == "pending_approval")
