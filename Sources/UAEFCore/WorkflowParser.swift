@@ -24,7 +24,8 @@ public enum WorkflowParser {
 struct DocumentReader: DefinitionReading {
     static let taskIDPattern = "[a-z0-9_-]+"
     static let workflowKeys: Set<String> = [
-        "name", "version", "description", "inputs", "timeout", "concurrency", "tasks",
+        // `settlements` holds settlement rules, which the engine reads (UAEFSettlement's RulesParser).
+        "name", "version", "description", "inputs", "timeout", "concurrency", "tasks", "settlements",
     ]
     static let taskKeys: Set<String> = [
         "id", "agent", "capability", "with", "depends_on", "when", "for_each", "trigger", "retry", "timeout",

@@ -55,15 +55,18 @@ extension Engine {
         return (version, rules)
     }
 
-    /// Settles every event since the last pass by the active rules: reads the log in order from
-    /// a durable cursor, and commits each page's settlements, transfers, balances, events and the
-    /// new cursor in one transaction, so a crash loses nothing and repeats nothing. Expired
-    /// approvals are released first.
+    /// Settles every event since the last pass by the active rules file and by the
+    /// `settlements:` section of each run's workflow: reads the log in order from a durable
+    /// cursor, and commits each page's settlements, transfers, balances, events and the new cursor
+    /// in one transaction, so a crash loses nothing and repeats nothing. Expired approvals are
+    /// released first.
     public func settle(actor: String = "settlement") async throws -> SettlementReport {
         var report = SettlementReport()
-        guard let ruleSet = try await store.activeRuleSet(tenant: tenant) else { return report }
-        let rules = try RulesParser.parse(ruleSet.source, file: ruleSet.file).rules
-        let types = Set(rules.map(\.on))
+        let global =
+            try await store.activeRuleSet(tenant: tenant).map {
+                try RulesParser.parse($0.source, file: $0.file).rules
+            } ?? []
+        let globalTypes = Set(global.map(\.on))
         let tenant = tenant
         report.expired = try await store.settle(tenant: tenant, now: Date()) { transaction in
             var steps = SettlementSteps(transaction, actor: actor)
@@ -76,9 +79,16 @@ extension Engine {
             let start = try await store.settle(tenant: tenant, now: Date()) { try $0.cursor() }
             let page = try await store.events(from: start, limit: 500)
             guard let last = page.last else { break }
-            var triggers: [(seq: Int64, trigger: RuleTrigger, maker: String)] = []
-            for record in page where record.event.tenant == tenant && types.contains(record.event.type) {
-                triggers.append(try await facts.trigger(for: record))
+            var triggers: [Trigger] = []
+            for record in page where record.event.tenant == tenant && TriggerFacts.canTrigger(record.event.type) {
+                // Most events match no rule: skip them before building what rules would see.
+                let workflowTypes = try await facts.workflowRuleTypes(of: record)
+                guard globalTypes.contains(record.event.type) || workflowTypes.contains(record.event.type) else {
+                    continue
+                }
+                var trigger = try await facts.trigger(for: record)
+                trigger.rules = (global + trigger.rules).filter { $0.on == record.event.type }
+                if !trigger.rules.isEmpty { triggers.append(trigger) }
             }
             let pageTriggers = triggers
             let created = try await store.settle(tenant: tenant, now: Date()) { transaction -> [SettlementRecord]? in
@@ -87,8 +97,9 @@ extension Engine {
                 var steps = SettlementSteps(transaction, actor: actor)
                 var created: [SettlementRecord] = []
                 for item in pageTriggers {
-                    for rule in rules {
-                        if let settlement = try steps.apply(rule, to: item.trigger, seq: item.seq, maker: item.maker) {
+                    steps.declared = item.accounts
+                    for rule in item.rules {
+                        if let settlement = try steps.apply(rule, to: item.context, seq: item.seq, maker: item.maker) {
                             created.append(settlement)
                         }
                     }
@@ -151,15 +162,46 @@ extension Engine {
     }
 }
 
+/// One event that rules may settle, with what they see and which rules may apply.
+struct Trigger: Sendable {
+    var seq: Int64
+    var context: RuleTrigger
+    /// The principal behind it, whom approvals exclude.
+    var maker: String
+    /// The rules that may apply: the workflow's own, then (added by the caller) the rules file's.
+    var rules: [SettlementRule]
+    /// Accounts the workflow's `settlements:` section declares, created on first use.
+    var accounts: [AccountDefinition]
+}
+
 /// What rules see about each triggering event, read once per run.
 private struct TriggerFacts {
+    /// Per run: its snapshot, each task's capability, and its workflow's settlement rules.
+    struct RunFacts {
+        var snapshot: RunSnapshot
+        var capabilities: [String: String]
+        var rules: RulesFile?
+    }
+
     let engine: Engine
-    var runs: [RunID: (snapshot: RunSnapshot, capabilities: [String: String])] = [:]
+    var runs: [RunID: RunFacts] = [:]
 
     init(engine: Engine) { self.engine = engine }
 
-    /// The rule context of an event (see ``RuleTrigger``) and its maker.
-    mutating func trigger(for record: EventRecord) async throws -> (seq: Int64, trigger: RuleTrigger, maker: String) {
+    /// Whether an event of this type can trigger a rule at all.
+    static func canTrigger(_ type: String) -> Bool {
+        ["task.succeeded", "task.failed", "run.succeeded", "run.failed"].contains(type) || type.hasPrefix("signal.")
+    }
+
+    /// The event types the `settlements:` section of the event's workflow settles on.
+    mutating func workflowRuleTypes(of record: EventRecord) async throws -> Set<String> {
+        guard record.event.type.hasPrefix("task.") || record.event.type.hasPrefix("run.") else { return [] }
+        let run = RunID(String(record.event.subject.prefix { $0 != "/" }))
+        return Set(try await self.run(run)?.rules?.rules.map(\.on) ?? [])
+    }
+
+    /// The rule context of an event (see ``RuleTrigger``), its maker and its workflow's rules.
+    mutating func trigger(for record: EventRecord) async throws -> Trigger {
         let event = record.event
         // A signal's data travels as a payload (it may be personal data); rules read it as event.data.
         let data = event.type.hasPrefix("signal.") ? event.payloads["data"] ?? .object(event.data) : .object(event.data)
@@ -169,12 +211,11 @@ private struct TriggerFacts {
                 "actor": .string(event.actor), "time": .string(Timestamp.format(event.time)), "data": data,
             ]
         ]
-        guard event.type.hasPrefix("task.") || event.type.hasPrefix("run.") else {
-            return (record.seq, RuleTrigger(context: context), event.actor)
-        }
+        var trigger = Trigger(
+            seq: record.seq, context: RuleTrigger(context: context), maker: event.actor, rules: [], accounts: [])
+        guard event.type.hasPrefix("task.") || event.type.hasPrefix("run.") else { return trigger }
         let parts = event.subject.split(separator: "/", maxSplits: 1).map(String.init)
-        let runID = RunID(parts[0])
-        guard let facts = try await run(runID) else { return (record.seq, RuleTrigger(context: context), event.actor) }
+        guard let facts = try await run(RunID(parts[0])) else { return trigger }
         let run = facts.snapshot.run
         context["run"] = ["id": .string(run.id.rawValue), "workflow": .string(run.workflowName)]
         context["inputs"] = .object(run.inputs)
@@ -186,22 +227,34 @@ private struct TriggerFacts {
             ]
             context["output"] = event.payloads["output"] ?? task.output ?? .null
         }
-        return (record.seq, RuleTrigger(context: context), run.createdBy ?? event.actor)
+        trigger.context = RuleTrigger(context: context)
+        trigger.maker = run.createdBy ?? event.actor
+        trigger.rules = facts.rules?.rules ?? []
+        trigger.accounts = facts.rules?.accounts ?? []
+        return trigger
     }
 
-    private mutating func run(_ id: RunID) async throws -> (snapshot: RunSnapshot, capabilities: [String: String])? {
+    private mutating func run(_ id: RunID) async throws -> RunFacts? {
         if let known = runs[id] { return known }
         guard let snapshot = try await engine.store.snapshot(of: id, tenant: engine.tenant) else { return nil }
+        let run = snapshot.run
         var capabilities: [String: String] = [:]
         if let definition = try? WorkflowParser.parse(
-            snapshot.run.workflowSource, file: snapshot.run.workflowFile,
-            catalog: engine.kinds.catalog(capabilities: nil))
+            run.workflowSource, file: run.workflowFile, catalog: engine.kinds.catalog(capabilities: nil))
         {
             for task in definition.tasks {
                 if case .capability(let capability) = task.executor { capabilities[task.id] = capability }
             }
         }
-        runs[id] = (snapshot, capabilities)
-        return (snapshot, capabilities)
+        // The workflow's own rules were validated when the run started; they are named
+        // `<workflow>/<rule>` so they never collide with a rules file's.
+        var rules = try? RulesParser.parseSection(of: run.workflowSource, file: run.workflowFile)
+        if var file = rules {
+            for index in file.rules.indices { file.rules[index].id = "\(run.workflowName)/\(file.rules[index].id)" }
+            rules = file
+        }
+        let facts = RunFacts(snapshot: snapshot, capabilities: capabilities, rules: rules)
+        runs[id] = facts
+        return facts
     }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import UAEFCore
+import UAEFSettlement
 import UAEFStore
 
 /// The engine's front door, used by the CLI (and later the HTTP API): validate, start, resume,
@@ -25,11 +26,21 @@ public struct Engine: Sendable {
 
     var runner: Runner { Runner(store: store, kinds: kinds, configuration: configuration, logger: logger) }
 
-    /// Validates a workflow file against the built-in kinds and the tenant's registered capabilities.
+    /// Validates a workflow file against the built-in kinds and the tenant's registered
+    /// capabilities, with its `settlements:` section; every problem of both is reported together.
     public func validate(_ text: String, file: String) async throws -> WorkflowDefinition {
         let capabilities = Set(
             try await store.agents(tenant: tenant).filter { $0.status != .retired }.flatMap(\.capabilities))
-        return try WorkflowParser.parse(text, file: file, catalog: kinds.catalog(capabilities: capabilities))
+        var issues: [ValidationIssue] = []
+        var definition: WorkflowDefinition?
+        do {
+            definition = try WorkflowParser.parse(text, file: file, catalog: kinds.catalog(capabilities: capabilities))
+        } catch { issues += error.issues }
+        do { _ = try RulesParser.parseSection(of: text, file: file) } catch { issues += error.issues }
+        guard issues.isEmpty, let definition else {
+            throw ValidationFailure(issues: issues.sorted { ($0.line ?? 0) < ($1.line ?? 0) })
+        }
+        return definition
     }
 
     /// Creates a run. With `leased` this process holds its lease and is expected to execute it;

@@ -13,6 +13,8 @@ struct SettlementSteps {
     /// Accounts read in this transaction, with the balances changed so far; saved by ``commit()``.
     private var accounts: [String: AccountRecord] = [:]
     private var changedAccounts: Set<String> = []
+    /// Accounts that may be created on first use (a workflow's `settlements:` section declares them).
+    var declared: [AccountDefinition] = []
 
     init(_ transaction: any SettlementTransaction, actor: String) {
         self.transaction = transaction
@@ -30,10 +32,16 @@ struct SettlementSteps {
     /// An account as this transaction sees it.
     private mutating func account(_ id: String) throws -> AccountRecord {
         if let known = accounts[id] { return known }
-        guard let account = try transaction.account(id) else {
+        if let account = try transaction.account(id) {
+            accounts[id] = account
+            return account
+        }
+        guard let definition = declared.first(where: { $0.id == id }) else {
             throw SettlementRefusal("account \(id) does not exist; load a rules file that declares it")
         }
+        let account = AccountRecord(tenant: transaction.tenant, definition: definition)
         accounts[id] = account
+        changedAccounts.insert(id)
         return account
     }
 

@@ -20,6 +20,20 @@ public enum RulesParser {
     }
 }
 
+extension RulesParser {
+    /// The `settlements:` section of a workflow file (the same shape as a rules file), or nil
+    /// when the workflow has none. Its rules apply to that workflow's runs only.
+    public static func parseSection(of workflowText: String, file: String) throws(ValidationFailure) -> RulesFile? {
+        guard case .success(let root) = YAMLSource.parse(workflowText, file: file),
+            let section = root.entries?.first(where: { $0.key == "settlements" })?.value
+        else { return nil }
+        var reader = RuleReader(file: file, prefix: "settlements.")
+        let rules = reader.readFile(section)
+        guard reader.issues.isEmpty else { throw ValidationFailure(issues: reader.issues) }
+        return rules
+    }
+}
+
 /// One validation pass over a rules document.
 struct RuleReader: DefinitionReading {
     static let ruleKeys: Set<String> = [
@@ -35,17 +49,25 @@ struct RuleReader: DefinitionReading {
     static let accountPattern = "[a-z0-9_.:-]+"
 
     let file: String
+    /// Where the rules sit in the document: "" for a rules file, "settlements." in a workflow.
+    let prefix: String
     var issues: [ValidationIssue] = []
 
-    init(file: String) { self.file = file }
+    init(file: String, prefix: String = "") {
+        self.file = file
+        self.prefix = prefix
+    }
 
     mutating func readFile(_ root: YAMLSource) -> RulesFile {
-        guard let fields = mapping(root, field: "", allowed: ["accounts", "rules"]) else {
+        guard
+            let fields = mapping(
+                root, field: prefix.isEmpty ? "" : String(prefix.dropLast()), allowed: ["accounts", "rules"])
+        else {
             return RulesFile(accounts: [], rules: [])
         }
         let accounts = readAccounts(fields["accounts"], line: root.line)
         guard let list = fields["rules"]?.elements, !list.isEmpty else {
-            report("rules", fields["rules"]?.line ?? root.line, "required: a non-empty list of rules")
+            report(prefix + "rules", fields["rules"]?.line ?? root.line, "required: a non-empty list of rules")
             return RulesFile(accounts: accounts, rules: [])
         }
         var rules: [SettlementRule] = []
@@ -55,13 +77,13 @@ struct RuleReader: DefinitionReading {
             if let id = element.entries?.first(where: { $0.key == "id" })?.value.string {
                 if let first = lines[id] {
                     report(
-                        "rules[\(index)].id", element.line,
+                        "\(prefix)rules[\(index)].id", element.line,
                         "duplicate rule id \"\(id)\" (first at line \(first.map(String.init) ?? "?"))")
                 }
                 lines[id] = element.line
             }
-            if let rule = readRule(element, field: "rules[\(index)]") {
-                checkAccounts(of: rule, field: "rules[\(index)]", line: element.line, declared: accounts)
+            if let rule = readRule(element, field: "\(prefix)rules[\(index)]") {
+                checkAccounts(of: rule, field: "\(prefix)rules[\(index)]", line: element.line, declared: accounts)
                 rules.append(rule)
             }
         }
@@ -70,13 +92,14 @@ struct RuleReader: DefinitionReading {
 
     private mutating func readAccounts(_ source: YAMLSource?, line: Int?) -> [AccountDefinition] {
         guard let list = source?.elements, !list.isEmpty else {
-            report("accounts", source?.line ?? line, "required: a non-empty list of the accounts the rules use")
+            report(
+                prefix + "accounts", source?.line ?? line, "required: a non-empty list of the accounts the rules use")
             return []
         }
         var accounts: [AccountDefinition] = []
         var seen: Set<String> = []
         for (index, element) in list.enumerated() {
-            let field = "accounts[\(index)]"
+            let field = "\(prefix)accounts[\(index)]"
             guard let fields = mapping(element, field: field, allowed: ["id", "type", "currency", "limit"]) else {
                 continue
             }

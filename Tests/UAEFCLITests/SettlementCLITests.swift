@@ -112,4 +112,46 @@ struct SettlementCLITests {
         #expect(balances["accounts"]?.arrayValue?.first { $0["id"] == "llm" }?["posted"] == "1686")
         #expect(try UAEFProcess.run(["ledger", "verify", "--store", store], in: directory.url).status == 0)
     }
+
+    @Test("a workflow's settlements section is validated with it and settles its runs, without a rules file")
+    func workflowSection() throws {
+        let directory = try TemporaryDirectory("section")
+        defer { directory.remove() }
+        let store = "sqlite:" + directory.path("s.db")
+        let workflow = directory.path("w.yaml")
+        let text = """
+            name: pages
+            inputs: {pages: 12}
+            tasks:
+              - {id: ocr, agent: echo, with: {pages: "${{ inputs.pages }}"}}
+            settlements:
+              accounts:
+                - {id: "expense:ocr", type: expense, currency: USD}
+                - {id: "agent:ocr", type: liability, currency: USD}
+              rules:
+                - id: per-page
+                  on: task.succeeded
+                  match: {task: ocr}
+                  amount: {per_unit: {rate: "0.05", quantity: "${{ output.pages }}"}}
+                  currency: USD
+                  from: "expense:ocr"
+                  to: "agent:ocr"
+            """
+        try text.write(toFile: workflow, atomically: true, encoding: .utf8)
+        let run = try UAEFProcess.run(["run", workflow, "--store", store], in: directory.url)
+        #expect(run.status == 0, "\(run.stderr)")
+        let settlements = try UAEFProcess.run(["settlements", "list", "--json", "--store", store], in: directory.url)
+        #expect(try settlements.json().arrayValue?.map { $0["rule"] } == ["pages/per-page"])
+        #expect(try settlements.json().arrayValue?.first?["amount"] == "0.60")
+        let balances = try UAEFProcess.run(["accounts", "--json", "--store", store], in: directory.url).json()
+        #expect(balances["accounts"]?.arrayValue?.count == 2 && balances["trial_balance_minor_units"] == 0)
+
+        try text.replacingOccurrences(of: "currency: USD\n", with: "currency: US\n")
+            .write(toFile: workflow, atomically: true, encoding: .utf8)
+        let invalid = try UAEFProcess.run(["validate", workflow, "--store", store], in: directory.url)
+        #expect(invalid.status == 2)
+        #expect(
+            invalid.stderr.contains(#"w.yaml:14: settlements.rules[0].currency: "US" is not an active ISO 4217"#),
+            "\(invalid.stderr)")
+    }
 }
