@@ -77,7 +77,7 @@ extension Engine {
         var facts = TriggerFacts(engine: self)
         while true {
             let start = try await store.settle(tenant: tenant, now: Date()) { try $0.cursor() }
-            let page = try await store.events(from: start, limit: 500)
+            let page = try await store.events(from: start, limit: 2_000)
             guard let last = page.last else { break }
             var triggers: [Trigger] = []
             for record in page where record.event.tenant == tenant && TriggerFacts.canTrigger(record.event.type) {
@@ -91,15 +91,16 @@ extension Engine {
                 if !trigger.rules.isEmpty { triggers.append(trigger) }
             }
             let pageTriggers = triggers
+            let evaluations = await Self.evaluate(pageTriggers)
             let created = try await store.settle(tenant: tenant, now: Date()) { transaction -> [SettlementRecord]? in
                 // Another process settled this page first: read on from where it left off.
                 guard try transaction.cursor() == start else { return nil }
                 var steps = SettlementSteps(transaction, actor: actor)
                 var created: [SettlementRecord] = []
-                for item in pageTriggers {
+                for (item, results) in zip(pageTriggers, evaluations) {
                     steps.declared = item.accounts
-                    for rule in item.rules {
-                        if let settlement = try steps.apply(rule, to: item.context, seq: item.seq, maker: item.maker) {
+                    for (rule, evaluation) in zip(item.rules, results) {
+                        if let settlement = try steps.apply(rule, evaluation, seq: item.seq, maker: item.maker) {
                             created.append(settlement)
                         }
                     }
@@ -113,6 +114,26 @@ extension Engine {
             report.settlements += created
         }
         return report
+    }
+
+    /// Evaluates every trigger's rules outside the write transaction, on every core: the exact
+    /// decimal arithmetic is most of a settlement's work.
+    static func evaluate(_ triggers: [Trigger]) async -> [[Result<SettlementCalculation?, SettlementError>]] {
+        let cores = max(1, ProcessInfo.processInfo.activeProcessorCount)
+        let chunk = max(1, (triggers.count + cores - 1) / cores)
+        return await withTaskGroup(of: (Int, [[Result<SettlementCalculation?, SettlementError>]]).self) { group in
+            for start in stride(from: 0, to: triggers.count, by: chunk) {
+                let slice = triggers[start..<min(triggers.count, start + chunk)]
+                group.addTask {
+                    (start, slice.map { item in item.rules.map { SettlementSteps.evaluate($0, item.context) } })
+                }
+            }
+            var results = [[Result<SettlementCalculation?, SettlementError>]](repeating: [], count: triggers.count)
+            for await (start, part) in group {
+                for (offset, value) in part.enumerated() { results[start + offset] = value }
+            }
+            return results
+        }
     }
 
     /// Sends a custom signal (`signal.<name>` with `data`) that rules can settle, and settles it.

@@ -56,20 +56,32 @@ struct SettlementSteps {
                 subject: settlement.id, data: data.merging(["rule": .string(settlement.ruleID)]) { own, _ in own }))
     }
 
-    /// Applies `rule` to the event at `seq`, at most once per (rule, event). A rule that cannot
-    /// be applied (an expression error, a missing account, a balance limit) leaves a rejected
-    /// settlement saying why, so the event is never tried again silently.
-    mutating func apply(_ rule: SettlementRule, to trigger: RuleTrigger, seq: Int64, maker: String) throws
-        -> SettlementRecord?
-    {
+    /// What a rule makes of an event, computed outside any transaction: nil when it does not
+    /// match, an error when it cannot be applied. Pure, so a page's evaluations can run in parallel.
+    static func evaluate(_ rule: SettlementRule, _ trigger: RuleTrigger) -> Result<
+        SettlementCalculation?, SettlementError
+    > {
+        do {
+            guard try rule.matches(trigger) else { return .success(nil) }
+            return .success(try rule.calculate(trigger))
+        } catch { return .failure(error) }
+    }
+
+    /// Books an evaluated rule for the event at `seq`, at most once per (rule, event). A rule
+    /// that cannot be applied (an expression error, a missing account, a balance limit) leaves a
+    /// rejected settlement saying why, so the event is never tried again silently.
+    mutating func apply(
+        _ rule: SettlementRule, _ evaluation: Result<SettlementCalculation?, SettlementError>, seq: Int64,
+        maker: String
+    ) throws -> SettlementRecord? {
+        if case .success(nil) = evaluation { return nil }
         guard try !transaction.settlementExists(rule: rule.id, triggerSeq: seq) else { return nil }
         var settlement = SettlementRecord(
             id: newID("stl_"), tenant: transaction.tenant, ruleID: rule.id, triggerSeq: seq, status: .calculated,
             amount: Money(minorUnits: 0, currency: rule.currency), maker: maker, detail: [:], createdAt: now,
             updatedAt: now)
         do {
-            guard try rule.matches(trigger) else { return nil }
-            let calculation = try rule.calculate(trigger)
+            guard let calculation = try evaluation.get() else { return nil }
             settlement.amount = calculation.money
             settlement.detail = calculation.detail(rule: rule)
             let phase: TransferPhase = calculation.needsApproval ? .pending : .posted
