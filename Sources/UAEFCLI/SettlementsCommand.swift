@@ -225,7 +225,7 @@ struct JournalCommand: AsyncParsableCommand {
 struct ApprovalsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "approvals",
-        abstract: "Settlements waiting for approval, and the decisions on them (maker-checker).",
+        abstract: "Settlements and workflow tasks waiting for approval, and the decisions on them (maker-checker).",
         discussion: """
             A settlement above its rule's threshold waits for the rule's number of distinct approvers with its \
             role, none of them the principal who started what led to it; one rejection rejects it, and an \
@@ -240,20 +240,33 @@ struct ApprovalsCommand: AsyncParsableCommand {
         @OptionGroup var storeOptions: StoreOptions
 
         func run() async throws {
-            let pending = try await storeOptions.open().settlements(
+            let store = try storeOptions.open()
+            let pending = try await store.settlements(
                 tenant: storeOptions.tenant, status: .pendingApproval, limit: 1000)
+            let tasks = try await store.taskApprovals(tenant: storeOptions.tenant, status: .pending)
             if json {
-                Console.printJSON(.array(pending.map(SettlementsCommand.json)))
-            } else {
-                if pending.isEmpty { print("nothing waits for approval") }
-                for settlement in pending { print(SettlementsCommand.line(settlement)) }
+                Console.printJSON(
+                    .array(
+                        tasks.map(ApprovalsCommand.json)
+                            + pending.map { settlement in
+                                var value = SettlementsCommand.json(settlement).objectValue ?? [:]
+                                value["kind"] = "settlement"
+                                return .object(value)
+                            }))
+                return
             }
+            if pending.isEmpty && tasks.isEmpty { print("nothing waits for approval") }
+            for task in tasks {
+                print(
+                    "\(task.id)  task \(task.runID)/\(task.key)  needs \(task.approvers) \(task.role)  \(task.message)")
+            }
+            for settlement in pending { print(SettlementsCommand.line(settlement)) }
         }
     }
 
     /// What approve and reject share.
     struct Decision: ParsableArguments {
-        @Argument(help: "The settlement id.") var id: String
+        @Argument(help: "The settlement id (stl_…) or task approval id (apr_…).") var id: String
         @Option(name: .customLong("as"), help: "Who decides (a principal, e.g. alice@example.com).") var principal:
             String
         @Option(help: "The role the principal acts in (the rule names the role it needs).") var role: String
@@ -263,6 +276,18 @@ struct ApprovalsCommand: AsyncParsableCommand {
 
         func record(_ decision: ApprovalRecord.Decision) async throws {
             let engine = try engineOptions.engine()
+            guard !id.hasPrefix("apr_") else {
+                let approval = try await engine.decide(
+                    task: id, decision, principal: principal, role: role, reason: reason)
+                try await LedgerKeys.checkpoint(
+                    after: "the decision was recorded", engineOptions.storeOptions, store: engine.store)
+                if json {
+                    Console.printJSON(ApprovalsCommand.json(approval))
+                } else {
+                    print("\(approval.id)  task \(approval.runID)/\(approval.key)  \(approval.status.rawValue)")
+                }
+                return
+            }
             let settlement = try await engine.decide(id, decision, principal: principal, role: role, reason: reason)
             try await LedgerKeys.checkpoint(
                 after: "the decision was recorded", engineOptions.storeOptions, store: engine.store)
@@ -272,6 +297,17 @@ struct ApprovalsCommand: AsyncParsableCommand {
                 print(SettlementsCommand.line(settlement))
             }
         }
+    }
+
+    static func json(_ approval: TaskApprovalRecord) -> JSONValue {
+        [
+            "id": .string(approval.id), "kind": "task", "run_id": .string(approval.runID.rawValue),
+            "task": .string(approval.key), "role": .string(approval.role),
+            "approvers": .number(Number(approval.approvers)), "message": .string(approval.message),
+            "maker": .string(approval.maker), "status": .string(approval.status.rawValue),
+            "reason": approval.reason.map(JSONValue.string) ?? .null,
+            "created_at": .string(Timestamp.format(approval.createdAt)),
+        ]
     }
 
     struct Approve: AsyncParsableCommand {

@@ -167,6 +167,19 @@ extension Engine {
         return (seq, replayed, try await store.settlements(tenant: tenant, triggerSeq: seq))
     }
 
+    /// Records a principal's decision on a workflow task waiting for approval (kind `approval`).
+    public func decide(
+        task id: String, _ decision: ApprovalRecord.Decision, principal: String, role: String, reason: String?
+    ) async throws -> TaskApprovalRecord {
+        let outcome = try await store.settle(tenant: tenant, now: Date()) { transaction in
+            var steps = SettlementSteps(transaction, actor: principal)
+            let outcome = try steps.decide(task: id, decision, principal: principal, role: role, reason: reason)
+            try steps.commit()
+            return outcome
+        }
+        return try outcome.get()
+    }
+
     /// Records a principal's decision on a settlement waiting for approval. Approval needs the
     /// rule's number of distinct principals with its role, none of them the settlement's maker;
     /// one rejection rejects it. Once enough approve, its reserved transfers are posted.

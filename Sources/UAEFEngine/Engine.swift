@@ -18,6 +18,9 @@ public struct Engine: Sendable {
         configuration: Runner.Configuration = .init(), logger: Logger
     ) {
         self.store = store
+        // Approval tasks wait on this store's approvals.
+        var kinds = kinds
+        kinds.register(ApprovalKind(store: store))
         self.kinds = kinds
         self.tenant = tenant
         self.configuration = configuration

@@ -185,18 +185,12 @@ struct SettlementSteps {
         }
         let policy = settlement.detail["approval"]
         let required = policy?["approvers"]?.numberValue?.intValue ?? 1
-        let neededRole = policy?["role"]?.stringValue ?? role
-        guard role == neededRole else {
-            return .failure(SettlementRefusal("settlement \(id) needs approvers with role \(neededRole), not \(role)"))
-        }
-        guard principal != settlement.maker else {
-            return .failure(
-                SettlementRefusal(
-                    "\(principal) started what led to settlement \(id) and cannot also approve it (maker-checker)"))
-        }
         let previous = try transaction.approvals(settlement: id)
-        guard !previous.contains(where: { $0.principal == principal }) else {
-            return .failure(SettlementRefusal("\(principal) has already decided on settlement \(id)"))
+        if let refusal = Self.refusal(
+            principal: principal, role: role, neededRole: policy?["role"]?.stringValue ?? role,
+            maker: settlement.maker, previous: previous, what: "settlement \(id)")
+        {
+            return .failure(refusal)
         }
         try transaction.saveApproval(
             ApprovalRecord(
@@ -214,6 +208,70 @@ struct SettlementSteps {
             try transition(&settlement, to: .posted)
         }
         return .success(settlement)
+    }
+
+    /// Why `principal` may not decide on `what`, or nil: approvers act in the required role, the
+    /// maker never approves their own work (maker-checker), and each principal decides once.
+    static func refusal(
+        principal: String, role: String, neededRole: String, maker: String, previous: [ApprovalRecord], what: String
+    ) -> SettlementRefusal? {
+        guard role == neededRole else {
+            return SettlementRefusal("\(what) needs approvers with role \(neededRole), not \(role)")
+        }
+        guard principal != maker else {
+            return SettlementRefusal(
+                "\(principal) started what led to \(what) and cannot also approve it (maker-checker)")
+        }
+        guard !previous.contains(where: { $0.principal == principal }) else {
+            return SettlementRefusal("\(principal) has already decided on \(what)")
+        }
+        return nil
+    }
+
+    /// A principal's decision on a workflow task waiting for approval: the same rules as for
+    /// settlements; once enough approve (or one rejects) the waiting task finishes.
+    mutating func decide(
+        task id: String, _ decision: ApprovalRecord.Decision, principal: String, role: String, reason: String?
+    ) throws -> Result<TaskApprovalRecord, SettlementRefusal> {
+        guard var approval = try transaction.taskApproval(id) else {
+            return .failure(SettlementRefusal("no approval \(id) in tenant \(transaction.tenant)"))
+        }
+        guard approval.status == .pending else {
+            return .failure(
+                SettlementRefusal("approval \(id) is \(approval.status.rawValue); it takes no more decisions"))
+        }
+        let previous = try transaction.approvals(settlement: id)
+        if let refusal = Self.refusal(
+            principal: principal, role: role, neededRole: approval.role, maker: approval.maker, previous: previous,
+            what: "approval \(id)")
+        {
+            return .failure(refusal)
+        }
+        try transaction.saveApproval(
+            ApprovalRecord(
+                settlementID: id, principal: principal, role: role, decision: decision, reason: reason,
+                time: transaction.now))
+        var data: [String: JSONValue] = [
+            "approval": .string(id), "decision": .string(decision.rawValue), "role": .string(role),
+        ]
+        if let reason { data["reason"] = .string(reason) }
+        let subject = "\(approval.runID.rawValue)/\(approval.key)"
+        events.append(event("approval.recorded", subject: subject, data))
+        let approvals = previous.filter { $0.decision == .approve }.count + (decision == .approve ? 1 : 0)
+        if decision == .reject || approvals >= approval.approvers {
+            approval.status = decision == .reject ? .rejected : .approved
+            approval.reason = reason
+            approval.updatedAt = now
+            try transaction.saveTaskApproval(approval)
+            events.append(event("approval.\(approval.status.rawValue)", subject: subject, ["approval": .string(id)]))
+        }
+        return .success(approval)
+    }
+
+    mutating func event(_ type: String, subject: String, _ data: [String: JSONValue]) -> EventDraft {
+        EventDraft(
+            id: newID("evt_"), time: now, type: type, actor: actor, tenant: transaction.tenant, subject: subject,
+            data: data)
     }
 
     /// Settlements whose approval window closed: expired, their reservations released.

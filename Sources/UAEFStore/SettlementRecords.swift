@@ -121,6 +121,50 @@ public struct ApprovalRecord: Sendable, Hashable {
     }
 }
 
+/// A workflow task of kind `approval` waiting for principals to approve or reject it.
+public struct TaskApprovalRecord: Sendable, Hashable {
+    public enum Status: String, Sendable, Hashable, CaseIterable {
+        case pending, approved, rejected
+    }
+
+    /// `apr_…`; approvals and rejections name it like a settlement id.
+    public var id: String
+    public var tenant: String
+    public var runID: RunID
+    /// The task key (`id` or `id[index]`).
+    public var key: String
+    /// The attempt's idempotency key: one request per attempt, also across a resumed run.
+    public var attemptKey: String
+    public var role: String
+    public var approvers: Int
+    public var message: String
+    /// Who started the run: never one of its approvers.
+    public var maker: String
+    public var status: Status
+    public var reason: String?
+    public var createdAt: Date
+    public var updatedAt: Date
+
+    public init(
+        id: String, tenant: String, runID: RunID, key: String, attemptKey: String, role: String, approvers: Int,
+        message: String, maker: String, status: Status, reason: String? = nil, createdAt: Date, updatedAt: Date
+    ) {
+        self.id = id
+        self.tenant = tenant
+        self.runID = runID
+        self.key = key
+        self.attemptKey = attemptKey
+        self.role = role
+        self.approvers = approvers
+        self.message = message
+        self.maker = maker
+        self.status = status
+        self.reason = reason
+        self.createdAt = createdAt
+        self.updatedAt = updatedAt
+    }
+}
+
 /// A stored rules file: the tenant's active rules are its newest version.
 public struct RuleSetRecord: Sendable, Hashable {
     public var version: Int
@@ -159,6 +203,11 @@ public protocol SettlementTransaction {
     func expiredApprovals() throws -> [SettlementRecord]
     /// Stores a validated rules file as the tenant's newest rule set; returns its version.
     func saveRuleSet(file: String, source: String) throws -> Int
+    /// The task approval of an attempt, by its idempotency key, or by id.
+    func taskApproval(attemptKey: String) throws -> TaskApprovalRecord?
+    func taskApproval(_ id: String) throws -> TaskApprovalRecord?
+    /// Inserts or updates.
+    func saveTaskApproval(_ approval: TaskApprovalRecord) throws
     /// The signal first sent with an idempotency key: its name, payload digest and event seq.
     func signal(idempotencyKey: String) throws -> (name: String, sha256: String, seq: Int64)?
     func saveSignal(idempotencyKey: String, name: String, sha256: String, seq: Int64) throws
@@ -184,6 +233,11 @@ public protocol SettlementStore: Sendable {
     func settlement(_ id: String, tenant: String) async throws -> (
         SettlementRecord, [TransferRecord], [ApprovalRecord]
     )?
+
+    func taskApproval(_ id: String, tenant: String) async throws -> TaskApprovalRecord?
+
+    /// Task approvals, newest first, optionally with one status.
+    func taskApprovals(tenant: String, status: TaskApprovalRecord.Status?) async throws -> [TaskApprovalRecord]
 
     /// The settlements an event triggered.
     func settlements(tenant: String, triggerSeq: Int64) async throws -> [SettlementRecord]

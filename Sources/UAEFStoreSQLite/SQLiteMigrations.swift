@@ -173,7 +173,7 @@ enum SQLiteMigrations {
                     );
                     CREATE INDEX transfers_by_settlement ON transfers (settlement_id);
                     CREATE TABLE approvals (
-                        settlement_id TEXT NOT NULL REFERENCES settlements (id),
+                        settlement_id TEXT NOT NULL,
                         principal TEXT NOT NULL,
                         role TEXT NOT NULL,
                         decision TEXT NOT NULL,
@@ -181,6 +181,21 @@ enum SQLiteMigrations {
                         time INTEGER NOT NULL,
                         PRIMARY KEY (settlement_id, principal)
                     ) WITHOUT ROWID;
+                    CREATE TABLE task_approvals (
+                        id TEXT PRIMARY KEY,
+                        tenant TEXT NOT NULL,
+                        run_id TEXT NOT NULL,
+                        key TEXT NOT NULL,
+                        attempt_key TEXT NOT NULL UNIQUE,
+                        role TEXT NOT NULL,
+                        approvers INTEGER NOT NULL,
+                        message TEXT NOT NULL,
+                        maker TEXT NOT NULL,
+                        status TEXT NOT NULL,
+                        reason TEXT,
+                        created_at INTEGER NOT NULL,
+                        updated_at INTEGER NOT NULL
+                    );
                     CREATE TABLE signals (
                         tenant TEXT NOT NULL,
                         idempotency_key TEXT NOT NULL,

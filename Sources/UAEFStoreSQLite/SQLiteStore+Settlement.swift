@@ -53,6 +53,37 @@ extension SQLiteStore {
         }
     }
 
+    public func taskApprovals(tenant: String, status: TaskApprovalRecord.Status?) async throws -> [TaskApprovalRecord] {
+        try await pool.read { db in
+            try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT * FROM task_approvals WHERE tenant = ? AND (? IS NULL OR status = ?)
+                    ORDER BY created_at DESC, id DESC
+                    """,
+                arguments: [tenant, status?.rawValue, status?.rawValue]
+            ).map(Self.taskApproval)
+        }
+    }
+
+    public func taskApproval(_ id: String, tenant: String) async throws -> TaskApprovalRecord? {
+        try await pool.read { db in
+            try SQLiteSettlementTransaction(db: db, tenant: tenant, now: Date()).taskApproval(id)
+        }
+    }
+
+    static func taskApproval(_ row: Row) throws -> TaskApprovalRecord {
+        let id: String = row["id"]
+        guard let status = TaskApprovalRecord.Status(rawValue: row["status"]) else {
+            throw StoreCorruption(location: "task_approvals", reason: "approval \(id) has an unknown status")
+        }
+        return TaskApprovalRecord(
+            id: id, tenant: row["tenant"], runID: RunID(row["run_id"]), key: row["key"], attemptKey: row["attempt_key"],
+            role: row["role"], approvers: row["approvers"], message: row["message"], maker: row["maker"],
+            status: status, reason: row["reason"], createdAt: Timestamp.date(milliseconds: row["created_at"]),
+            updatedAt: Timestamp.date(milliseconds: row["updated_at"]))
+    }
+
     public func settlements(tenant: String, triggerSeq: Int64) async throws -> [SettlementRecord] {
         try await pool.read { db in
             try Row.fetchAll(
@@ -267,6 +298,36 @@ struct SQLiteSettlementTransaction: SettlementTransaction {
             sql: "INSERT INTO rule_sets (tenant, version, file, source, loaded_at) VALUES (?, ?, ?, ?, ?)"
         ).execute(arguments: [tenant, version, file, source, Timestamp.milliseconds(now)])
         return version
+    }
+
+    func taskApproval(attemptKey: String) throws -> TaskApprovalRecord? {
+        try Row.fetchOne(
+            try db.cachedStatement(sql: "SELECT * FROM task_approvals WHERE tenant = ? AND attempt_key = ?"),
+            arguments: [tenant, attemptKey]
+        ).map(SQLiteStore.taskApproval)
+    }
+
+    func taskApproval(_ id: String) throws -> TaskApprovalRecord? {
+        try Row.fetchOne(
+            try db.cachedStatement(sql: "SELECT * FROM task_approvals WHERE tenant = ? AND id = ?"),
+            arguments: [tenant, id]
+        ).map(SQLiteStore.taskApproval)
+    }
+
+    func saveTaskApproval(_ approval: TaskApprovalRecord) throws {
+        try db.cachedStatement(
+            sql: """
+                INSERT INTO task_approvals (id, tenant, run_id, key, attempt_key, role, approvers, message, maker,
+                    status, reason, created_at, updated_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT (id) DO UPDATE SET status = excluded.status, reason = excluded.reason,
+                    updated_at = excluded.updated_at
+                """
+        ).execute(arguments: [
+            approval.id, tenant, approval.runID.rawValue, approval.key, approval.attemptKey, approval.role,
+            approval.approvers, approval.message, approval.maker, approval.status.rawValue, approval.reason,
+            Timestamp.milliseconds(approval.createdAt), Timestamp.milliseconds(approval.updatedAt),
+        ])
     }
 
     func signal(idempotencyKey: String) throws -> (name: String, sha256: String, seq: Int64)? {

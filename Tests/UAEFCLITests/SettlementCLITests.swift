@@ -154,4 +154,79 @@ struct SettlementCLITests {
             invalid.stderr.contains(#"w.yaml:14: settlements.rules[0].currency: "US" is not an active ISO 4217"#),
             "\(invalid.stderr)")
     }
+
+    @Test("an approval task waits for two approvers (the run's starter refused) and a rejection fails the task")
+    func approvalTask() throws {
+        let directory = try TemporaryDirectory("approval-task")
+        defer { directory.remove() }
+        let store = "sqlite:" + directory.path("s.db")
+        let workflow = directory.path("payout.yaml")
+        try """
+        name: payout
+        tasks:
+          - {id: prepare, agent: echo, with: {total: 5000}}
+          - id: sign_off
+            agent: approval
+            depends_on: [prepare]
+            with: {role: finance, approvers: 2, message: "Pay ${{ tasks.prepare.output.total }}?"}
+            timeout: 1m
+          - {id: pay, agent: echo, depends_on: [sign_off], with: {paid: true}}
+        """.write(toFile: workflow, atomically: true, encoding: .utf8)
+
+        /// Starts the run and returns it with the id of the approval it waits for.
+        func startAndWait() throws -> (Process, String) {
+            let (process, _, _) = try UAEFProcess.start(["run", workflow, "--store", store], in: directory.url)
+            for _ in 0..<200 {
+                let list = try UAEFProcess.run(["approvals", "list", "--json", "--store", store], in: directory.url)
+                if let id = (try? list.json())?.arrayValue?.first(where: { $0["status"] == "pending" })?["id"]?
+                    .stringValue
+                {
+                    return (process, id)
+                }
+                Thread.sleep(forTimeInterval: 0.05)
+            }
+            process.terminate()
+            throw TestPrecondition("no approval appeared")
+        }
+
+        let (approved, id) = try startAndWait()
+        let pending = try UAEFProcess.run(["approvals", "list", "--json", "--store", store], in: directory.url).json()
+        #expect(pending.arrayValue?.first?["message"] == "Pay 5000?")
+        let maker = pending.arrayValue?.first?["maker"]?.stringValue ?? ""
+        let byMaker = try UAEFProcess.run(
+            ["approvals", "approve", id, "--as", maker, "--role", "finance", "--store", store], in: directory.url)
+        #expect(byMaker.status == 2 && byMaker.stderr.contains("maker-checker"))
+        for approver in ["alice", "bob"] {
+            #expect(
+                try UAEFProcess.run(
+                    ["approvals", "approve", id, "--as", approver, "--role", "finance", "--store", store],
+                    in: directory.url
+                ).status == 0)
+        }
+        approved.waitUntilExit()
+        #expect(approved.terminationStatus == 0)
+
+        let (rejected, second) = try startAndWait()
+        let reject = try UAEFProcess.run(
+            [
+                "approvals", "reject", second, "--as", "carol", "--role", "finance", "--reason", "no PO", "--store",
+                store,
+            ],
+            in: directory.url)
+        #expect(reject.status == 0, "\(reject.stderr)")
+        rejected.waitUntilExit()
+        #expect(rejected.terminationStatus == 1)
+        let runs = try UAEFProcess.run(["runs", "list", "--json", "--store", store], in: directory.url).json()
+        let failed = try #require(runs.arrayValue?.first { $0["status"] == "failed" }?["run_id"]?.stringValue)
+        let shown = try UAEFProcess.run(["runs", "show", failed, "--json", "--store", store], in: directory.url).json()
+        #expect(shown["tasks"]?["sign_off"]?["error"]?.stringValue?.contains("rejected: no PO") == true)
+        #expect(shown["tasks"]?["pay"]?["status"] == "skipped")
+        #expect(try UAEFProcess.run(["ledger", "verify", "--store", store], in: directory.url).status == 0)
+    }
+}
+
+/// A test precondition that did not hold.
+struct TestPrecondition: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
 }
