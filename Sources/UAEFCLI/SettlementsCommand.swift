@@ -67,25 +67,37 @@ struct SettlementsCommand: AsyncParsableCommand {
         @Flag(help: "Print JSON.") var json = false
         @OptionGroup var storeOptions: StoreOptions
 
-        func run() async throws {
-            guard
-                let (settlement, transfers, approvals) = try await storeOptions.open().settlement(
-                    id, tenant: storeOptions.tenant)
-            else { throw CLIError.usage("no settlement \(id) in tenant \(storeOptions.tenant)") }
+        func run() async throws { try await SettlementsCommand.show(id, json: json, storeOptions) }
+    }
+
+    /// Prints one settlement with its calculation, transfers and decisions.
+    static func show(_ id: String, json: Bool, _ storeOptions: StoreOptions) async throws {
+        let store = try storeOptions.open()
+        guard let (settlement, transfers, approvals) = try await store.settlement(id, tenant: storeOptions.tenant)
+        else {
+            throw CLIError.usage("no settlement \(id) in tenant \(storeOptions.tenant)")
+        }
+        if json {
             var value = SettlementsCommand.json(settlement).objectValue ?? [:]
             value["detail"] = settlement.detail
             value["transfers"] = .array(transfers.map(JournalCommand.json))
-            value["approvals"] = .array(
-                approvals.map { approval in
-                    [
-                        "principal": .string(approval.principal), "role": .string(approval.role),
-                        "decision": .string(approval.decision.rawValue),
-                        "reason": approval.reason.map(JSONValue.string) ?? .null,
-                        "time": .string(Timestamp.format(approval.time)),
-                    ]
-                })
+            value["approvals"] = .array(approvals.map(ApprovalsCommand.json))
             Console.printJSON(.object(value))
+            return
         }
+        print(SettlementsCommand.line(settlement))
+        let detail = settlement.detail
+        if let exact = detail["exact"]?.stringValue {
+            print(
+                "  exact \(exact), capped \(detail["capped"]?.stringValue ?? exact), rounding \(detail["rounding"]?["mode"]?.stringValue ?? "") \(detail["rounding"]?["adjustment"]?.stringValue ?? "0")"
+            )
+        }
+        for transfer in transfers {
+            print(
+                "  transfer \(transfer.id) \(transfer.phase.rawValue): \(transfer.debit) → \(transfer.credit) \(transfer.amount)"
+            )
+        }
+        for approval in approvals { print("  " + ApprovalsCommand.line(approval)) }
     }
 
     static func json(_ settlement: SettlementRecord) -> JSONValue {
@@ -232,7 +244,7 @@ struct ApprovalsCommand: AsyncParsableCommand {
             approval not given in time expires. The CLI takes the principal and role as given (--as, --role); \
             the HTTP API will take them from the caller's token.
             """,
-        subcommands: [List.self, Approve.self, Reject.self])
+        subcommands: [List.self, Show.self, Approve.self, Reject.self])
 
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Settlements pending approval.")
@@ -296,6 +308,47 @@ struct ApprovalsCommand: AsyncParsableCommand {
             } else {
                 print(SettlementsCommand.line(settlement))
             }
+        }
+    }
+
+    static func json(_ decision: ApprovalRecord) -> JSONValue {
+        [
+            "principal": .string(decision.principal), "role": .string(decision.role),
+            "decision": .string(decision.decision.rawValue), "reason": decision.reason.map(JSONValue.string) ?? .null,
+            "time": .string(Timestamp.format(decision.time)),
+        ]
+    }
+
+    static func line(_ decision: ApprovalRecord) -> String {
+        "\(decision.decision.rawValue) by \(decision.principal) (\(decision.role)) at \(Timestamp.format(decision.time))"
+            + (decision.reason.map { ": \($0)" } ?? "")
+    }
+
+    struct Show: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "One settlement or task approval waiting (or once waiting) for approval, with its decisions.")
+        @Argument(help: "The settlement id (stl_…) or task approval id (apr_…).") var id: String
+        @Flag(help: "Print JSON.") var json = false
+        @OptionGroup var storeOptions: StoreOptions
+
+        func run() async throws {
+            guard id.hasPrefix("apr_") else { return try await SettlementsCommand.show(id, json: json, storeOptions) }
+            let store = try storeOptions.open()
+            guard let approval = try await store.taskApproval(id, tenant: storeOptions.tenant) else {
+                throw CLIError.usage("no approval \(id) in tenant \(storeOptions.tenant)")
+            }
+            let decisions = try await store.decisions(on: id)
+            if json {
+                var value = ApprovalsCommand.json(approval).objectValue ?? [:]
+                value["decisions"] = .array(decisions.map(ApprovalsCommand.json))
+                Console.printJSON(.object(value))
+                return
+            }
+            print(
+                "\(approval.id)  task \(approval.runID)/\(approval.key)  \(approval.status.rawValue)  needs \(approval.approvers) \(approval.role)"
+            )
+            print("  \(approval.message)")
+            for decision in decisions { print("  " + ApprovalsCommand.line(decision)) }
         }
     }
 

@@ -236,6 +236,9 @@ public protocol SettlementStore: Sendable {
 
     func taskApproval(_ id: String, tenant: String) async throws -> TaskApprovalRecord?
 
+    /// The decisions recorded on a settlement or a task approval, oldest first.
+    func decisions(on id: String) async throws -> [ApprovalRecord]
+
     /// Task approvals, newest first, optionally with one status.
     func taskApprovals(tenant: String, status: TaskApprovalRecord.Status?) async throws -> [TaskApprovalRecord]
 

@@ -72,6 +72,12 @@ extension SQLiteStore {
         }
     }
 
+    public func decisions(on id: String) async throws -> [ApprovalRecord] {
+        try await pool.read { db in
+            try SQLiteSettlementTransaction(db: db, tenant: "", now: Date()).approvals(settlement: id)
+        }
+    }
+
     static func taskApproval(_ row: Row) throws -> TaskApprovalRecord {
         let id: String = row["id"]
         guard let status = TaskApprovalRecord.Status(rawValue: row["status"]) else {

@@ -105,7 +105,8 @@ struct SettlementCLITests {
                 in: directory.url)
             #expect(result.status == 0, "\(result.stderr)")
         }
-        let shown = try UAEFProcess.run(["settlements", "show", id, "--store", store], in: directory.url).json()
+        let shown = try UAEFProcess.run(["settlements", "show", id, "--json", "--store", store], in: directory.url)
+            .json()
         #expect(shown["status"] == "posted")
         #expect(shown["approvals"]?.arrayValue?.map { $0["principal"] } == ["alice", "bob"])
         let balances = try UAEFProcess.run(["accounts", "--json", "--store", store], in: directory.url).json()
@@ -205,6 +206,9 @@ struct SettlementCLITests {
         }
         approved.waitUntilExit()
         #expect(approved.terminationStatus == 0)
+        let shown = try UAEFProcess.run(["approvals", "show", id, "--json", "--store", store], in: directory.url).json()
+        #expect(shown["status"] == "approved")
+        #expect(shown["decisions"]?.arrayValue?.map { $0["principal"] } == ["alice", "bob"])
 
         let (rejected, second) = try startAndWait()
         let reject = try UAEFProcess.run(
