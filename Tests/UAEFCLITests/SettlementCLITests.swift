@@ -206,9 +206,10 @@ struct SettlementCLITests {
         }
         approved.waitUntilExit()
         #expect(approved.terminationStatus == 0)
-        let shown = try UAEFProcess.run(["approvals", "show", id, "--json", "--store", store], in: directory.url).json()
-        #expect(shown["status"] == "approved")
-        #expect(shown["decisions"]?.arrayValue?.map { $0["principal"] } == ["alice", "bob"])
+        let request = try UAEFProcess.run(["approvals", "show", id, "--json", "--store", store], in: directory.url)
+            .json()
+        #expect(request["status"] == "approved")
+        #expect(request["decisions"]?.arrayValue?.map { $0["principal"] } == ["alice", "bob"])
 
         let (rejected, second) = try startAndWait()
         let reject = try UAEFProcess.run(
