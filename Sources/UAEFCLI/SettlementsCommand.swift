@@ -37,7 +37,7 @@ extension SettleCommand {
 struct SettlementsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "settlements", abstract: "Settlements: what each rule made of each event, and where they stand.",
-        subcommands: [List.self, Show.self])
+        subcommands: [List.self, Show.self, Reverse.self])
 
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List settlements, newest first.")
@@ -68,6 +68,30 @@ struct SettlementsCommand: AsyncParsableCommand {
         @OptionGroup var storeOptions: StoreOptions
 
         func run() async throws { try await SettlementsCommand.show(id, json: json, storeOptions) }
+    }
+
+    struct Reverse: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Correct a posted settlement: book its transfers back (reversing entries) and void it.",
+            discussion:
+                "Nothing is edited: the journal keeps the original and the reversing transfers. Exit 2 unless it is posted."
+        )
+        @Argument(help: "The settlement id.") var id: String
+        @Option(help: "Why, recorded in the settlement.voided event.") var reason: String
+        @Flag(help: "Print JSON.") var json = false
+        @OptionGroup var engineOptions: EngineOptions
+
+        func run() async throws {
+            let engine = try engineOptions.engine()
+            let settlement = try await engine.reverse(id, reason: reason, actor: CLIActor.current)
+            try await LedgerKeys.checkpoint(
+                after: "the settlement was reversed", engineOptions.storeOptions, store: engine.store)
+            if json {
+                Console.printJSON(SettlementsCommand.json(settlement))
+            } else {
+                print(SettlementsCommand.line(settlement))
+            }
+        }
     }
 
     /// Prints one settlement with its calculation, transfers and decisions.

@@ -180,6 +180,18 @@ extension Engine {
         return try outcome.get()
     }
 
+    /// Corrects a posted settlement by reversing entries (its transfers booked back, nothing
+    /// edited) and voids it, recording who and why.
+    public func reverse(_ id: String, reason: String, actor: String) async throws -> SettlementRecord {
+        let outcome = try await store.settle(tenant: tenant, now: Date()) { transaction in
+            var steps = SettlementSteps(transaction, actor: actor)
+            let outcome = try steps.reverse(id, reason: reason)
+            try steps.commit()
+            return outcome
+        }
+        return try outcome.get()
+    }
+
     /// Records a principal's decision on a settlement waiting for approval. Approval needs the
     /// rule's number of distinct principals with its role, none of them the settlement's maker;
     /// one rejection rejects it. Once enough approve, its reserved transfers are posted.

@@ -274,6 +274,39 @@ struct SettlementSteps {
             data: data)
     }
 
+    /// Reverses a posted settlement: a reversing transfer for each of its transfers (never an
+    /// edit), then the settlement is voided with the reason.
+    mutating func reverse(_ id: String, reason: String) throws -> Result<SettlementRecord, SettlementRefusal> {
+        guard var settlement = try transaction.settlement(id) else {
+            return .failure(SettlementRefusal("no settlement \(id) in tenant \(transaction.tenant)"))
+        }
+        guard settlement.status == .posted else {
+            return .failure(
+                SettlementRefusal(
+                    "settlement \(id) is \(settlement.status.rawValue); only a posted settlement is reversed (one pending approval is rejected)"
+                ))
+        }
+        for transfer in try transaction.transfers(settlement: id) where transfer.phase == .posted {
+            let (debit, credit) = (try account(transfer.credit), try account(transfer.debit))
+            var debitBalance = debit.balance
+            var creditBalance = credit.balance
+            do {
+                try Journal.open(
+                    transfer.amount.minorUnits, phase: .posted, debit: &debitBalance, debitAccount: debit.definition,
+                    credit: &creditBalance, creditAccount: credit.definition)
+            } catch { return .failure(SettlementRefusal("settlement \(id) cannot be reversed: \(error)")) }
+            accounts[debit.definition.id]?.balance = debitBalance
+            accounts[credit.definition.id]?.balance = creditBalance
+            changedAccounts.formUnion([debit.definition.id, credit.definition.id])
+            try transaction.saveTransfer(
+                TransferRecord(
+                    tenant: transaction.tenant, settlementID: id, debit: transfer.credit, credit: transfer.debit,
+                    amount: transfer.amount, phase: .posted, createdAt: now))
+        }
+        try transition(&settlement, to: .voided, reason: reason)
+        return .success(settlement)
+    }
+
     /// Settlements whose approval window closed: expired, their reservations released.
     mutating func expireApprovals() throws -> Int {
         let expired = try transaction.expiredApprovals()

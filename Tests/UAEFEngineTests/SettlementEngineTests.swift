@@ -116,6 +116,15 @@ struct SettlementEngineTests {
         let (_, transfers, approvals) = try #require(try await engine.store.settlement(pending.id, tenant: "default"))
         #expect(transfers.map(\.phase) == [.posted])
         #expect(approvals.map(\.principal) == ["alice", "bob"])
+        // A mistake is corrected by reversing entries, never by an edit.
+        let voided = try await engine.reverse(pending.id, reason: "paid twice", actor: "cli:controller")
+        #expect(voided.status == .voided && voided.reason == "paid twice")
+        #expect(try await balances(engine)["vendor"] == AccountBalance(debitsPosted: 25_000, creditsPosted: 25_000))
+        let (_, booked, _) = try #require(try await engine.store.settlement(pending.id, tenant: "default"))
+        #expect(booked.map(\.debit) == ["ops", "vendor"] && booked.map(\.credit) == ["vendor", "ops"])
+        await #expect(throws: SettlementRefusal.self) {
+            try await engine.reverse(pending.id, reason: "again", actor: "cli:controller")
+        }
     }
 
     @Test("a rejection or an expired approval voids the reservation; a balance limit rejects the settlement")
@@ -200,7 +209,8 @@ struct SettlementEngineTests {
                 case .posted:
                     #expect(transfers.allSatisfy { $0.phase == .posted } && moved == abs(settlement.amount.minorUnits))
                 case .pendingApproval: #expect(transfers.allSatisfy { $0.phase == .pending })
-                case .rejected, .expired, .voided: #expect(transfers.allSatisfy { $0.phase == .voided })
+                case .rejected, .expired: #expect(transfers.allSatisfy { $0.phase == .voided })
+                case .voided: Issue.record("nothing reverses settlements in this test")
                 case .calculated, .approved: Issue.record("settlement \(settlement.id) left \(settlement.status)")
                 }
             }
