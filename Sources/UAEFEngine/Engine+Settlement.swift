@@ -77,18 +77,24 @@ extension Engine {
         var facts = TriggerFacts(engine: self)
         while true {
             let start = try await store.settle(tenant: tenant, now: Date()) { try $0.cursor() }
-            let page = try await store.events(from: start, limit: 2_000)
+            let page = try await store.eventHeaders(from: start, limit: 2_000)
             guard let last = page.last else { break }
-            var triggers: [Trigger] = []
-            for record in page where record.event.tenant == tenant && TriggerFacts.canTrigger(record.event.type) {
-                // Most events match no rule: skip them before building what rules would see.
-                let workflowTypes = try await facts.workflowRuleTypes(of: record)
-                guard globalTypes.contains(record.event.type) || workflowTypes.contains(record.event.type) else {
-                    continue
+            // Most events match no rule: their data is read only when some event of the page may.
+            var candidates: Set<Int64> = []
+            for header in page where header.tenant == tenant && TriggerFacts.canTrigger(header.type) {
+                let workflowTypes = try await facts.workflowRuleTypes(type: header.type, subject: header.subject)
+                if globalTypes.contains(header.type) || workflowTypes.contains(header.type) {
+                    candidates.insert(header.seq)
                 }
-                var trigger = try await facts.trigger(for: record)
-                trigger.rules = (global + trigger.rules).filter { $0.on == record.event.type }
-                if !trigger.rules.isEmpty { triggers.append(trigger) }
+            }
+            var triggers: [Trigger] = []
+            if !candidates.isEmpty {
+                for record in try await store.events(from: start, limit: page.count)
+                where candidates.contains(record.seq) {
+                    var trigger = try await facts.trigger(for: record)
+                    trigger.rules = (global + trigger.rules).filter { $0.on == record.event.type }
+                    if !trigger.rules.isEmpty { triggers.append(trigger) }
+                }
             }
             let pageTriggers = triggers
             let evaluations = await Self.evaluate(pageTriggers)
@@ -239,10 +245,10 @@ private struct TriggerFacts {
         ["task.succeeded", "task.failed", "run.succeeded", "run.failed"].contains(type) || type.hasPrefix("signal.")
     }
 
-    /// The event types the `settlements:` section of the event's workflow settles on.
-    mutating func workflowRuleTypes(of record: EventRecord) async throws -> Set<String> {
-        guard record.event.type.hasPrefix("task.") || record.event.type.hasPrefix("run.") else { return [] }
-        let run = RunID(String(record.event.subject.prefix { $0 != "/" }))
+    /// The event types the `settlements:` section of an event's workflow settles on.
+    mutating func workflowRuleTypes(type: String, subject: String) async throws -> Set<String> {
+        guard type.hasPrefix("task.") || type.hasPrefix("run.") else { return [] }
+        let run = RunID(String(subject.prefix { $0 != "/" }))
         return Set(try await self.run(run)?.rules?.rules.map(\.on) ?? [])
     }
 

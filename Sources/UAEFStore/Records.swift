@@ -222,6 +222,21 @@ public struct EventDraft: Sendable, Hashable {
     }
 }
 
+/// An event's place and kind, without its data.
+public struct EventHeader: Sendable, Hashable {
+    public var seq: Int64
+    public var tenant: String
+    public var type: String
+    public var subject: String
+
+    public init(seq: Int64, tenant: String, type: String, subject: String) {
+        self.seq = seq
+        self.tenant = tenant
+        self.type = type
+        self.subject = subject
+    }
+}
+
 /// A stored event: its draft and its gap-free sequence number from 0.
 public struct EventRecord: Sendable, Hashable {
     public var seq: Int64

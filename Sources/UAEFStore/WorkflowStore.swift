@@ -61,4 +61,8 @@ public protocol WorkflowStore: LedgerStore, SettlementStore {
 
     /// Events from `seq` on, in order.
     func events(from seq: Int64, limit: Int) async throws -> [EventRecord]
+
+    /// What identifies events from `seq` on, in order, without their data: for readers (such as
+    /// settlement) that look at most events only to skip them.
+    func eventHeaders(from seq: Int64, limit: Int) async throws -> [EventHeader]
 }

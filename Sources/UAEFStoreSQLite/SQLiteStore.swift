@@ -279,6 +279,24 @@ public final class SQLiteStore: WorkflowStore {
         return sorted[max(0, min(sorted.count - 1, rank - 1))]
     }
 
+    public func eventHeaders(from seq: Int64, limit: Int) async throws -> [EventHeader] {
+        try await pool.read { db in
+            var headers: [EventHeader] = []
+            try db.cachedStatement(
+                sql: "SELECT seq, tenant, type, subject FROM events WHERE seq >= ? ORDER BY seq LIMIT ?"
+            )
+            .forEachRowFast([.integer(seq), .integer(Int64(limit))]) { row in
+                headers.append(
+                    EventHeader(
+                        seq: FastColumn.int64(row, 0),
+                        tenant: String(decoding: FastColumn.bytes(row, 1), as: UTF8.self),
+                        type: String(decoding: FastColumn.bytes(row, 2), as: UTF8.self),
+                        subject: String(decoding: FastColumn.bytes(row, 3), as: UTF8.self)))
+            }
+            return headers
+        }
+    }
+
     public func events(from seq: Int64, limit: Int) async throws -> [EventRecord] {
         try await pool.read { db in
             try Row.fetchAll(

@@ -177,7 +177,9 @@ struct SettlementCLITests {
         /// Starts the run and returns it with the id of the approval it waits for.
         func startAndWait() throws -> (Process, String) {
             let (process, _, _) = try UAEFProcess.start(["run", workflow, "--store", store], in: directory.url)
-            for _ in 0..<200 {
+            // Generous: on a loaded 2-core machine starting the run and listing take a while.
+            let deadline = Date().addingTimeInterval(60)
+            while Date() < deadline {
                 let list = try UAEFProcess.run(["approvals", "list", "--json", "--store", store], in: directory.url)
                 if let id = (try? list.json())?.arrayValue?.first(where: { $0["status"] == "pending" })?["id"]?
                     .stringValue
