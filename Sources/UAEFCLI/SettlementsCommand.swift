@@ -273,13 +273,18 @@ struct ApprovalsCommand: AsyncParsableCommand {
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Settlements pending approval.")
         @Flag(help: "Print JSON.") var json = false
-        @OptionGroup var storeOptions: StoreOptions
+        @OptionGroup var engineOptions: EngineOptions
 
         func run() async throws {
-            let store = try storeOptions.open()
-            let pending = try await store.settlements(
-                tenant: storeOptions.tenant, status: .pendingApproval, limit: 1000)
-            let tasks = try await store.taskApprovals(tenant: storeOptions.tenant, status: .pending)
+            let engine = try engineOptions.engine()
+            let store = engine.store
+            let pending = try await store.settlements(tenant: engine.tenant, status: .pendingApproval, limit: 1000)
+            // Requests whose task stopped waiting (timed out, cancelled, interrupted) are not listed.
+            var tasks: [TaskApprovalRecord] = []
+            for approval in try await store.taskApprovals(tenant: engine.tenant, status: .pending)
+            where try await engine.isWaiting(approval) {
+                tasks.append(approval)
+            }
             if json {
                 Console.printJSON(
                     .array(

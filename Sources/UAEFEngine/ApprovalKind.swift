@@ -70,6 +70,8 @@ public struct ApprovalKind: AgentKind {
                     "rejected: \(current.reason ?? "no reason given") (approval \(approval.id))", retryable: false)
             case .pending:
                 try await Task.sleep(for: pollInterval)
+            case .expired:
+                throw AgentFailure("approval \(approval.id) expired", retryable: false)
             }
         }
     }

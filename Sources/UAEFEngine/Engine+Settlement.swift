@@ -173,10 +173,36 @@ extension Engine {
         return (seq, replayed, try await store.settlements(tenant: tenant, triggerSeq: seq))
     }
 
+    /// Whether a task approval still has a task waiting for it: its attempt is running.
+    public func isWaiting(_ approval: TaskApprovalRecord) async throws -> Bool {
+        guard let snapshot = try await store.snapshot(of: approval.runID, tenant: tenant) else { return false }
+        return snapshot.attempts.contains { $0.idempotencyKey == approval.attemptKey && $0.status == .running }
+    }
+
     /// Records a principal's decision on a workflow task waiting for approval (kind `approval`).
+    /// An approval whose attempt already ended (timed out, cancelled, interrupted) expires instead.
     public func decide(
         task id: String, _ decision: ApprovalRecord.Decision, principal: String, role: String, reason: String?
     ) async throws -> TaskApprovalRecord {
+        if let approval = try await store.taskApproval(id, tenant: tenant), approval.status == .pending,
+            try await !isWaiting(approval)
+        {
+            try await store.settle(tenant: tenant, now: Date()) { transaction in
+                guard var current = try transaction.taskApproval(id), current.status == .pending else { return }
+                var steps = SettlementSteps(transaction, actor: principal)
+                current.status = .expired
+                current.reason = "the attempt it belonged to ended before a decision"
+                current.updatedAt = transaction.now
+                try transaction.saveTaskApproval(current)
+                try transaction.append([
+                    steps.event(
+                        "approval.expired", subject: "\(current.runID.rawValue)/\(current.key)",
+                        ["approval": .string(id), "reason": .string(current.reason ?? "")])
+                ])
+            }
+            throw SettlementRefusal(
+                "approval \(id) expired: the task attempt it belonged to ended (timed out, cancelled or interrupted)")
+        }
         let outcome = try await store.settle(tenant: tenant, now: Date()) { transaction in
             var steps = SettlementSteps(transaction, actor: principal)
             let outcome = try steps.decide(task: id, decision, principal: principal, role: role, reason: reason)

@@ -125,6 +125,8 @@ public struct ApprovalRecord: Sendable, Hashable {
 public struct TaskApprovalRecord: Sendable, Hashable {
     public enum Status: String, Sendable, Hashable, CaseIterable {
         case pending, approved, rejected
+        /// The attempt it belonged to ended first (timed out, cancelled, interrupted by a crash).
+        case expired
     }
 
     /// `apr_…`; approvals and rejections name it like a settlement id.

@@ -230,6 +230,34 @@ struct SettlementCLITests {
         #expect(shown["tasks"]?["pay"]?["status"] == "skipped")
         #expect(try UAEFProcess.run(["ledger", "verify", "--store", store], in: directory.url).status == 0)
     }
+
+    @Test("an approval whose task timed out is not listed, and deciding on it expires it")
+    func approvalTimesOut() throws {
+        let directory = try TemporaryDirectory("approval-timeout")
+        defer { directory.remove() }
+        let store = "sqlite:" + directory.path("s.db")
+        let workflow = directory.path("w.yaml")
+        try """
+        name: hurry
+        tasks:
+          - {id: sign_off, agent: approval, with: {role: finance}, timeout: 300ms}
+        """.write(toFile: workflow, atomically: true, encoding: .utf8)
+        let run = try UAEFProcess.run(["run", workflow, "--store", store], in: directory.url)
+        #expect(run.status == 1)
+        let list = try UAEFProcess.run(["approvals", "list", "--json", "--store", store], in: directory.url).json()
+        #expect(list.arrayValue?.isEmpty == true)
+        let events = try UAEFProcess.run(["events", "--json", "--store", store], in: directory.url).stdout
+        let requested = try #require(
+            events.split(separator: "\n").map { try JSONValue(jsonText: $0) }.first {
+                $0["type"] == "approval.requested"
+            })
+        let id = try #require(requested["data"]?["approval"]?.stringValue)
+        let late = try UAEFProcess.run(
+            ["approvals", "approve", id, "--as", "alice", "--role", "finance", "--store", store], in: directory.url)
+        #expect(late.status == 2 && late.stderr.contains("expired"), "\(late.stderr)")
+        let shown = try UAEFProcess.run(["approvals", "show", id, "--json", "--store", store], in: directory.url).json()
+        #expect(shown["status"] == "expired")
+    }
 }
 
 /// A test precondition that did not hold.
