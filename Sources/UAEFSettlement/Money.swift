@@ -36,9 +36,6 @@ public struct Money: Sendable, Hashable, CustomStringConvertible {
         guard !overflow else { throw .outOfRange }
         return Money(minorUnits: sum, currency: lhs.currency)
     }
-
-    /// The same amount with the opposite sign.
-    public var negated: Money { Money(minorUnits: -minorUnits, currency: currency) }
 }
 
 /// Why an amount of money has no value.

@@ -24,9 +24,6 @@ public enum SettlementStatus: String, Sendable, Hashable, CaseIterable {
     case rejected
     case expired
     case voided
-
-    /// No further transition happens.
-    public var isFinal: Bool { self == .posted || self == .rejected || self == .expired || self == .voided }
 }
 
 /// One rule applied to one triggering event.
