@@ -101,3 +101,35 @@ struct ResumeCommand: AsyncParsableCommand {
         guard statuses.values.allSatisfy({ $0 == .succeeded }) else { throw ExitCode(1) }
     }
 }
+
+struct SubmitCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "submit",
+        abstract: "Create a run of a workflow without executing it, and print its id.",
+        discussion: """
+            The run waits, pending, for a process that executes runs: uaef resume on this store (later, \
+            uaef worker). uaef runs wait ID waits for it to end. JSON: {"run_id", "workflow", "status"}.
+            """)
+
+    @Argument(help: "The workflow file (YAML or JSON).") var file: String
+    @Option(
+        name: .customLong("input"),
+        help: ArgumentHelp("Override an input: key=value (value read as JSON when it is JSON).", valueName: "key=value")
+    )
+    var inputs: [String] = []
+    @Flag(help: "Print JSON.") var json = false
+    @OptionGroup var engineOptions: EngineOptions
+
+    func run() async throws {
+        let engine = try engineOptions.engine()
+        let definition = try await engine.validate(try Console.readFile(file), file: file)
+        let id = try await engine.submit(definition, file: file, inputs: inputs, actor: CLIActor.current, leased: false)
+        if json {
+            Console.printJSON([
+                "run_id": .string(id.rawValue), "workflow": .string(definition.name), "status": "pending",
+            ])
+        } else {
+            print(id)
+        }
+    }
+}

@@ -7,7 +7,7 @@ import UAEFStore
 struct RunsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "runs", abstract: "List, inspect and cancel runs.",
-        subcommands: [List.self, Show.self, Cancel.self])
+        subcommands: [List.self, Show.self, Wait.self, Cancel.self])
 
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List runs, newest first.")
@@ -51,6 +51,45 @@ struct RunsCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await RunOutput.print(RunID(id), engine: try engineOptions.engine(), json: json)
+        }
+    }
+
+    struct Wait: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Wait until a run ends, then print it as uaef run does.",
+            discussion: """
+                Another process executes the run (uaef run, uaef resume). Exit 0 when it succeeded, 1 when it \
+                failed or was cancelled, 3 when --timeout passes first. --json prints the same JSON as uaef run --json.
+                """)
+        @Argument(help: "The run id.") var id: String
+        @Option(help: "Give up after this long (e.g. 30s, 10m); no limit by default.") var timeout: String?
+        @Flag(help: "Print the finished run as JSON.") var json = false
+        @OptionGroup var engineOptions: EngineOptions
+
+        func validate() throws {
+            if let timeout, DurationText.parse(timeout) == nil {
+                throw ValidationError("--timeout \(timeout): expected \(DurationText.expectation)")
+            }
+        }
+
+        func run() async throws {
+            let engine = try engineOptions.engine()
+            let deadline = timeout.flatMap(DurationText.parse).map { ContinuousClock.now + $0 }
+            while true {
+                guard let snapshot = try await engine.store.snapshot(of: RunID(id), tenant: engine.tenant) else {
+                    throw CLIError.usage("no run \(id) in tenant \(engine.tenant)")
+                }
+                if snapshot.run.status.isTerminal {
+                    try await RunOutput.print(RunID(id), engine: engine, json: json)
+                    guard snapshot.run.status == .succeeded else { throw ExitCode(1) }
+                    return
+                }
+                if let deadline, ContinuousClock.now >= deadline {
+                    throw CLIError.operational(
+                        "run \(id) is still \(snapshot.run.status.rawValue) after \(timeout ?? "")")
+                }
+                try await Task.sleep(for: .milliseconds(200))
+            }
         }
     }
 

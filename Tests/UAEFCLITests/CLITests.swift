@@ -159,6 +159,34 @@ struct CLITests {
         #expect(report["tasks"]?["after"]?["status"] == "cancelled")
     }
 
+    @Test(
+        "submit creates a pending run; runs wait times out (exit 3) until another process executes it, then prints it")
+    func submitAndWait() throws {
+        let directory = try TemporaryDirectory("submit")
+        defer { directory.remove() }
+        let store = "sqlite:" + directory.path("s.db")
+        let workflow = try write(
+            "name: later\ninputs: {n: 1}\ntasks:\n  - {id: a, agent: echo, with: {n: \"${{ inputs.n }}\"}}\n",
+            to: "later.yaml", in: directory)
+        let submit = try UAEFProcess.run(
+            ["submit", workflow, "--input", "n=7", "--json", "--store", store], in: directory.url)
+        #expect(submit.status == 0, "\(submit.stderr)")
+        let id = try #require(try submit.json()["run_id"]?.stringValue)
+        #expect(try submit.json()["status"] == "pending")
+        let early = try UAEFProcess.run(
+            ["runs", "wait", id, "--timeout", "200ms", "--store", store], in: directory.url)
+        #expect(early.status == 3 && early.stderr.contains("still pending"))
+        let (waiter, stdout, _) = try UAEFProcess.start(
+            ["runs", "wait", id, "--json", "--store", store], in: directory.url)
+        #expect(try UAEFProcess.run(["resume", "--store", store], in: directory.url).status == 0)
+        waiter.waitUntilExit()
+        #expect(waiter.terminationStatus == 0)
+        let waited = try JSONValue(jsonText: String(contentsOf: stdout, encoding: .utf8))
+        #expect(waited["status"] == "succeeded" && waited["tasks"]?["a"]?["output"]?["n"] == 7)
+        let missing = try UAEFProcess.run(["runs", "wait", "run_none", "--store", store], in: directory.url)
+        #expect(missing.status == 2)
+    }
+
     @Test("the demo's embedded workflow and rules are the examples, and the demo runs and settles")
     func demo() throws {
         let example = try String(
