@@ -45,19 +45,15 @@ struct RunCommand: AsyncParsableCommand {
             If this process stops, `uaef resume` continues the run.
             """)
 
-    @Argument(help: "The workflow file (YAML or JSON).") var file: String
-    @Option(
-        name: .customLong("input"),
-        help: ArgumentHelp("Override an input: key=value (value read as JSON when it is JSON).", valueName: "key=value")
-    )
-    var inputs: [String] = []
+    @OptionGroup var workflow: WorkflowArguments
     @Flag(help: "Print the finished run as JSON.") var json = false
     @OptionGroup var engineOptions: EngineOptions
 
     func run() async throws {
         let engine = try engineOptions.engine()
-        let definition = try await engine.validate(try Console.readFile(file), file: file)
-        let id = try await engine.submit(definition, file: file, inputs: inputs, actor: CLIActor.current, leased: true)
+        let definition = try await engine.validate(try Console.readFile(workflow.file), file: workflow.file)
+        let id = try await engine.submit(
+            definition, file: workflow.file, inputs: workflow.inputs, actor: CLIActor.current, leased: true)
         if !json, Console.stderrIsTerminal { FileHandle.standardError.write(Data("run \(id) started\n".utf8)) }
         let display = !json && Console.stderrIsTerminal ? ProgressDisplay() : nil
         let statuses = try await engine.execute([id], definitions: [id: definition], progress: display?.callback)
@@ -111,19 +107,15 @@ struct SubmitCommand: AsyncParsableCommand {
             uaef worker). uaef runs wait ID waits for it to end. JSON: {"run_id", "workflow", "status"}.
             """)
 
-    @Argument(help: "The workflow file (YAML or JSON).") var file: String
-    @Option(
-        name: .customLong("input"),
-        help: ArgumentHelp("Override an input: key=value (value read as JSON when it is JSON).", valueName: "key=value")
-    )
-    var inputs: [String] = []
+    @OptionGroup var workflow: WorkflowArguments
     @Flag(help: "Print JSON.") var json = false
     @OptionGroup var engineOptions: EngineOptions
 
     func run() async throws {
         let engine = try engineOptions.engine()
-        let definition = try await engine.validate(try Console.readFile(file), file: file)
-        let id = try await engine.submit(definition, file: file, inputs: inputs, actor: CLIActor.current, leased: false)
+        let definition = try await engine.validate(try Console.readFile(workflow.file), file: workflow.file)
+        let id = try await engine.submit(
+            definition, file: workflow.file, inputs: workflow.inputs, actor: CLIActor.current, leased: false)
         if json {
             Console.printJSON([
                 "run_id": .string(id.rawValue), "workflow": .string(definition.name), "status": "pending",
@@ -132,4 +124,14 @@ struct SubmitCommand: AsyncParsableCommand {
             print(id)
         }
     }
+}
+
+/// The workflow a command starts, and its input overrides.
+struct WorkflowArguments: ParsableArguments {
+    @Argument(help: "The workflow file (YAML or JSON).") var file: String
+    @Option(
+        name: .customLong("input"),
+        help: ArgumentHelp("Override an input: key=value (value read as JSON when it is JSON).", valueName: "key=value")
+    )
+    var inputs: [String] = []
 }
