@@ -51,9 +51,7 @@ struct RunCommand: AsyncParsableCommand {
 
     func run() async throws {
         let engine = try engineOptions.engine()
-        let definition = try await engine.validate(try Console.readFile(workflow.file), file: workflow.file)
-        let id = try await engine.submit(
-            definition, file: workflow.file, inputs: workflow.inputs, actor: CLIActor.current, leased: true)
+        let (definition, id) = try await workflow.submit(to: engine, leased: true)
         if !json, Console.stderrIsTerminal { FileHandle.standardError.write(Data("run \(id) started\n".utf8)) }
         let display = !json && Console.stderrIsTerminal ? ProgressDisplay() : nil
         let statuses = try await engine.execute([id], definitions: [id: definition], progress: display?.callback)
@@ -113,9 +111,7 @@ struct SubmitCommand: AsyncParsableCommand {
 
     func run() async throws {
         let engine = try engineOptions.engine()
-        let definition = try await engine.validate(try Console.readFile(workflow.file), file: workflow.file)
-        let id = try await engine.submit(
-            definition, file: workflow.file, inputs: workflow.inputs, actor: CLIActor.current, leased: false)
+        let (definition, id) = try await workflow.submit(to: engine, leased: false)
         if json {
             Console.printJSON([
                 "run_id": .string(id.rawValue), "workflow": .string(definition.name), "status": "pending",
@@ -134,4 +130,12 @@ struct WorkflowArguments: ParsableArguments {
         help: ArgumentHelp("Override an input: key=value (value read as JSON when it is JSON).", valueName: "key=value")
     )
     var inputs: [String] = []
+
+    /// Validates the workflow and creates its run; `leased` when this process executes it.
+    func submit(to engine: Engine, leased: Bool) async throws -> (WorkflowDefinition, RunID) {
+        let definition = try await engine.validate(try Console.readFile(file), file: file)
+        let id = try await engine.submit(
+            definition, file: file, inputs: inputs, actor: CLIActor.current, leased: leased)
+        return (definition, id)
+    }
 }

@@ -6,11 +6,17 @@ public enum WorkflowParser {
     public static func parse(_ text: String, file: String, catalog: WorkflowCatalog) throws(ValidationFailure)
         -> WorkflowDefinition
     {
-        let root: YAMLSource
         switch YAMLSource.parse(text, file: file) {
-        case .success(let source): root = source
+        case .success(let root): return try parse(root, source: text, file: file, catalog: catalog)
         case .failure(let issue): throw ValidationFailure(issues: [issue])
         }
+    }
+
+    /// Validates an already parsed document whose text is `text`, for callers that read other
+    /// sections of it too (the engine reads `settlements:`).
+    public static func parse(_ root: YAMLSource, source text: String, file: String, catalog: WorkflowCatalog)
+        throws(ValidationFailure) -> WorkflowDefinition
+    {
         var reader = DocumentReader(file: file, catalog: catalog)
         let definition = reader.read(root, source: text)
         guard reader.issues.isEmpty, let definition else {

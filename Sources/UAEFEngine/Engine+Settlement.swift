@@ -39,12 +39,11 @@ extension Engine {
                 }
             }
             let version = try transaction.saveRuleSet(file: file, source: text)
-            var random = SeededRandom.system()
+            var steps = SettlementSteps(transaction, actor: actor)
             try transaction.append([
-                EventDraft(
-                    id: "evt_" + SortableID.make(at: transaction.now, using: &random), time: transaction.now,
-                    type: "rules.loaded", actor: actor, tenant: tenant, subject: "rules/\(version)",
-                    data: [
+                steps.event(
+                    "rules.loaded", subject: "rules/\(version)",
+                    [
                         "file": .string(file), "version": .number(Number(version)),
                         "rules": .array(rules.rules.map { .string($0.id) }),
                         "accounts": .array(rules.accounts.map { .string($0.id) }),
@@ -159,13 +158,11 @@ extension Engine {
                 }
                 return (first.seq, true)
             }
-            var random = SeededRandom.system()
-            let seq = try transaction.append([
-                EventDraft(
-                    id: "evt_" + SortableID.make(at: transaction.now, using: &random), time: transaction.now,
-                    type: "signal.\(name)", actor: actor, tenant: tenant, subject: "signal/\(name)",
-                    data: ["idempotency_key": .string(idempotencyKey)], payloads: ["data": .object(data)])
-            ])
+            var steps = SettlementSteps(transaction, actor: actor)
+            var event = steps.event(
+                "signal.\(name)", subject: "signal/\(name)", ["idempotency_key": .string(idempotencyKey)])
+            event.payloads = ["data": .object(data)]
+            let seq = try transaction.append([event])
             try transaction.saveSignal(idempotencyKey: idempotencyKey, name: name, sha256: digest, seq: seq)
             return (seq, false)
         }
@@ -317,19 +314,25 @@ private struct TriggerFacts {
         guard let snapshot = try await engine.store.snapshot(of: id, tenant: engine.tenant) else { return nil }
         let run = snapshot.run
         var capabilities: [String: String] = [:]
-        if let definition = try? WorkflowParser.parse(
-            run.workflowSource, file: run.workflowFile, catalog: engine.kinds.catalog(capabilities: nil))
-        {
-            for task in definition.tasks {
-                if case .capability(let capability) = task.executor { capabilities[task.id] = capability }
+        var rules: RulesFile?
+        // One parse of the stored workflow gives its tasks' capabilities and its settlement rules.
+        if case .success(let root) = YAMLSource.parse(run.workflowSource, file: run.workflowFile) {
+            if let definition = try? WorkflowParser.parse(
+                root, source: run.workflowSource, file: run.workflowFile,
+                catalog: engine.kinds.catalog(capabilities: nil))
+            {
+                for task in definition.tasks {
+                    if case .capability(let capability) = task.executor { capabilities[task.id] = capability }
+                }
             }
-        }
-        // The workflow's own rules were validated when the run started; they are named
-        // `<workflow>/<rule>` so they never collide with a rules file's.
-        var rules = try? RulesParser.parseSection(of: run.workflowSource, file: run.workflowFile)
-        if var file = rules {
-            for index in file.rules.indices { file.rules[index].id = "\(run.workflowName)/\(file.rules[index].id)" }
-            rules = file
+            // Validated when the run started; named `<workflow>/<rule>` so they never collide
+            // with a rules file's.
+            if var section = try? RulesParser.parseSection(of: root, file: run.workflowFile) {
+                for index in section.rules.indices {
+                    section.rules[index].id = "\(run.workflowName)/\(section.rules[index].id)"
+                }
+                rules = section
+            }
         }
         let facts = RunFacts(snapshot: snapshot, capabilities: capabilities, rules: rules)
         runs[id] = facts

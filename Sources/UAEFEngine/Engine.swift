@@ -34,12 +34,19 @@ public struct Engine: Sendable {
     public func validate(_ text: String, file: String) async throws -> WorkflowDefinition {
         let capabilities = Set(
             try await store.agents(tenant: tenant).filter { $0.status != .retired }.flatMap(\.capabilities))
+        // One parse of the YAML serves the workflow and its settlements section.
+        let root: YAMLSource
+        switch YAMLSource.parse(text, file: file) {
+        case .success(let source): root = source
+        case .failure(let issue): throw ValidationFailure(issues: [issue])
+        }
         var issues: [ValidationIssue] = []
         var definition: WorkflowDefinition?
         do {
-            definition = try WorkflowParser.parse(text, file: file, catalog: kinds.catalog(capabilities: capabilities))
+            definition = try WorkflowParser.parse(
+                root, source: text, file: file, catalog: kinds.catalog(capabilities: capabilities))
         } catch { issues += error.issues }
-        do { _ = try RulesParser.parseSection(of: text, file: file) } catch { issues += error.issues }
+        do { _ = try RulesParser.parseSection(of: root, file: file) } catch { issues += error.issues }
         guard issues.isEmpty, let definition else {
             throw ValidationFailure(issues: issues.sorted { ($0.line ?? 0) < ($1.line ?? 0) })
         }

@@ -51,9 +51,9 @@ struct SettlementSteps {
         _ type: String, _ settlement: SettlementRecord, actor: String? = nil, _ data: [String: JSONValue]
     ) {
         events.append(
-            EventDraft(
-                id: newID("evt_"), time: now, type: type, actor: actor ?? self.actor, tenant: transaction.tenant,
-                subject: settlement.id, data: data.merging(["rule": .string(settlement.ruleID)]) { own, _ in own }))
+            event(
+                type, subject: settlement.id, actor: actor,
+                data.merging(["rule": .string(settlement.ruleID)]) { own, _ in own }))
     }
 
     /// What a rule makes of an event, computed outside any transaction: nil when it does not
@@ -268,10 +268,13 @@ struct SettlementSteps {
         return .success(approval)
     }
 
-    mutating func event(_ type: String, subject: String, _ data: [String: JSONValue]) -> EventDraft {
+    /// A ledger event of this transaction, by `actor` (this step's actor unless given).
+    mutating func event(_ type: String, subject: String, actor: String? = nil, _ data: [String: JSONValue])
+        -> EventDraft
+    {
         EventDraft(
-            id: newID("evt_"), time: now, type: type, actor: actor, tenant: transaction.tenant, subject: subject,
-            data: data)
+            id: newID("evt_"), time: now, type: type, actor: actor ?? self.actor, tenant: transaction.tenant,
+            subject: subject, data: data)
     }
 
     /// Reverses a posted settlement: a reversing transfer for each of its transfers (never an

@@ -23,10 +23,8 @@ public enum RulesParser {
 extension RulesParser {
     /// The `settlements:` section of a workflow file (the same shape as a rules file), or nil
     /// when the workflow has none. Its rules apply to that workflow's runs only.
-    public static func parseSection(of workflowText: String, file: String) throws(ValidationFailure) -> RulesFile? {
-        guard case .success(let root) = YAMLSource.parse(workflowText, file: file),
-            let section = root.entries?.first(where: { $0.key == "settlements" })?.value
-        else { return nil }
+    public static func parseSection(of root: YAMLSource, file: String) throws(ValidationFailure) -> RulesFile? {
+        guard let section = root.entries?.first(where: { $0.key == "settlements" })?.value else { return nil }
         var reader = RuleReader(file: file, prefix: "settlements.")
         let rules = reader.readFile(section)
         guard reader.issues.isEmpty else { throw ValidationFailure(issues: reader.issues) }

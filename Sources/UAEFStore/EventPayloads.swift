@@ -46,9 +46,7 @@ public enum EventPayloads {
     /// The event's data as the ledger hashes it: with a digest member per payload.
     public static func sealedData(_ event: EventDraft) -> [String: JSONValue] {
         var data = event.data
-        for (name, payload) in event.payloads {
-            data[digestMember(name)] = .string(ContentDigest.sha256(CanonicalJSON.bytes(payload)))
-        }
+        for body in seal(event).bodies { data[digestMember(body.name)] = .string(body.sha256) }
         return data
     }
 

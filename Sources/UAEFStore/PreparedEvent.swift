@@ -4,13 +4,15 @@ import UAEFCore
 import UAEFLedger
 
 /// An event made ready for the ledger before a store writes it: numbered, sealed (payloads
-/// replaced by digests), its time formatted and its leaf hashed.
+/// replaced by digests, and framed for storage), its time formatted and its leaf hashed.
 public struct PreparedEvent: Sendable {
     public var seq: Int64
     public var event: EventDraft
     /// RFC 3339, as stored and hashed.
     public var time: String
     public var sealed: EventPayloads.Sealed
+    /// The payloads as stored beside the event (``EventPayloads/frame(_:)``), nil when none.
+    public var payloadFrame: [UInt8]?
     public var leaf: MerkleHash
 
     public init(_ event: EventDraft, seq: Int64) {
@@ -18,6 +20,7 @@ public struct PreparedEvent: Sendable {
         self.event = event
         time = Timestamp.format(event.time)
         sealed = EventPayloads.seal(event)
+        payloadFrame = EventPayloads.frame(sealed.bodies)
         leaf = MerkleHash.leaf(
             EventRecord.ledgerBytes(
                 seq: seq, id: event.id, time: time, type: event.type, actor: event.actor, tenant: event.tenant,

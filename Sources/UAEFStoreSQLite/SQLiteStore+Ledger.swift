@@ -27,7 +27,7 @@ extension SQLiteStore {
                 .integer(prepared.seq), .text(event.id), .text(prepared.time), .text(event.type),
                 .text(event.actor), .text(event.tenant), .text(event.subject),
                 .utf8(prepared.sealed.canonicalData), .hash(prepared.leaf),
-                EventPayloads.frame(prepared.sealed.bodies).map(BoundValue.blob) ?? .null,
+                prepared.payloadFrame.map(BoundValue.blob) ?? .null,
             ])
             try frontier.append(prepared.leaf) { level, index, hash in
                 guard level >= SQLiteSubtrees.lowestStoredLevel else { return }
