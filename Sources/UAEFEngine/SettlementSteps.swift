@@ -97,7 +97,7 @@ struct SettlementSteps {
             for transfer in transfers { try transaction.saveTransfer(transfer) }
             emit("settlement.calculated", settlement, Self.summary(settlement, triggerSeq: seq))
             emit(calculation.needsApproval ? "settlement.pending_approval" : "settlement.posted", settlement, [:])
-        } catch {
+        } catch let error where Self.isRuleFailure(error) {
             settlement.status = .rejected
             settlement.reason = "\(error)"
             try transaction.saveSettlement(settlement)
@@ -106,6 +106,12 @@ struct SettlementSteps {
                 ["trigger_seq": .number(Number(Int(seq))), "reason": .string("\(error)")])
         }
         return settlement
+    }
+
+    /// Whether `error` says the rule cannot be applied (a settlement to reject), as opposed to a
+    /// store failure, which ends the transaction instead.
+    static func isRuleFailure(_ error: any Error) -> Bool {
+        error is SettlementError || error is SettlementRefusal || error is JournalError || error is MoneyError
     }
 
     /// New transfers for `postings` and the balances they leave, checked against every

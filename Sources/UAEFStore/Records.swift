@@ -293,3 +293,35 @@ public enum RedactionOutcome: Sendable {
     /// The run has not ended; its payloads are still inputs to its tasks.
     case runActive(RunStatus)
 }
+
+extension AgentMetrics {
+    /// The metrics of attempts given as status and start/end times (milliseconds since 1970):
+    /// counts, running now, nearest-rank p50 and p95 of the ended ones' durations, last activity.
+    public init(attempts: [(status: AttemptStatus, started: Int64, ended: Int64?)]) {
+        self.init(
+            attempts: attempts.count, successes: 0, failures: 0, runningNow: 0, p50Milliseconds: nil,
+            p95Milliseconds: nil, lastActiveAt: nil)
+        var durations: [Int] = []
+        var lastActive: Int64?
+        for attempt in attempts {
+            switch attempt.status {
+            case .running: runningNow += 1
+            case .succeeded: successes += 1
+            default: failures += 1
+            }
+            if let ended = attempt.ended { durations.append(Int(ended - attempt.started)) }
+            lastActive = max(lastActive ?? 0, attempt.ended ?? attempt.started)
+        }
+        durations.sort()
+        p50Milliseconds = Self.percentile(durations, 50)
+        p95Milliseconds = Self.percentile(durations, 95)
+        lastActiveAt = lastActive.map { Timestamp.date(milliseconds: $0) }
+    }
+
+    /// Nearest-rank percentile of sorted values.
+    static func percentile(_ sorted: [Int], _ percent: Int) -> Int? {
+        guard !sorted.isEmpty else { return nil }
+        let rank = (percent * sorted.count + 99) / 100
+        return sorted[max(0, min(sorted.count - 1, rank - 1))]
+    }
+}

@@ -218,7 +218,7 @@ public protocol SettlementTransaction {
 public protocol SettlementStore: Sendable {
     /// Runs `body` in one write transaction of `tenant`'s settlement state.
     func settle<Result: Sendable>(
-        tenant: String, now: Date, _ body: @Sendable (any SettlementTransaction) throws -> Result
+        tenant: String, now: Date, _ body: @escaping @Sendable (any SettlementTransaction) throws -> Result
     ) async throws -> Result
 
     /// The newest rule set, or nil when none was loaded.

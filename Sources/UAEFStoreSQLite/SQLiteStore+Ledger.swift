@@ -30,7 +30,7 @@ extension SQLiteStore {
                 prepared.payloadFrame.map(BoundValue.blob) ?? .null,
             ])
             try frontier.append(prepared.leaf) { level, index, hash in
-                guard level >= SQLiteSubtrees.lowestStoredLevel else { return }
+                guard StoredSubtrees.storesNodes(atLevel: level) else { return }
                 try insertNode.executeFast([.integer(Int64(level)), .integer(Int64(index)), .hash(hash)])
             }
         }
@@ -43,7 +43,7 @@ extension SQLiteStore {
 
     /// The right edge of the tree of the first `size` events.
     static func loadFrontier(size: Int, in db: Database) throws -> MerkleFrontier {
-        MerkleFrontier(size: size, source: try SQLiteSubtrees(db: db, positions: MerkleFrontier.positions(size: size)))
+        MerkleFrontier(size: size, source: try SQLiteSubtrees.load(MerkleFrontier.positions(size: size), in: db))
     }
 
     /// Hashes the leaves of events written before the ledger existed (stores from before
@@ -63,7 +63,7 @@ extension SQLiteStore {
             try db.execute(
                 sql: "UPDATE events SET leaf_hash = ? WHERE seq = ?", arguments: [Data(leaf.bytes), record.seq])
             try frontier.append(leaf) { level, index, hash in
-                guard level >= SQLiteSubtrees.lowestStoredLevel else { return }
+                guard StoredSubtrees.storesNodes(atLevel: level) else { return }
                 try db.execute(
                     sql: "INSERT OR REPLACE INTO ledger_nodes (level, idx, hash) VALUES (?, ?, ?)",
                     arguments: [level, index, Data(hash.bytes)])
@@ -199,86 +199,40 @@ extension SQLiteStore {
     }
 }
 
-/// Records which subtrees a computation reads, without reading anything.
-private final class SubtreeRecorder: SubtreeHashes {
-    var positions: [(level: Int, index: Int)] = []
-
-    func subtreeHash(level: Int, index: Int) -> MerkleHash {
-        positions.append((level, index))
-        return .empty
-    }
-}
-
-/// Complete subtree hashes read from the store up front, for the positions a computation needs.
-struct SQLiteSubtrees: SubtreeHashes {
-    private var hashes: [Int: [Int: MerkleHash]] = [:]
-
-    /// Reads the hashes at `positions`.
-    init(db: Database, positions: [(level: Int, index: Int)]) throws {
-        for position in positions where hashes[position.level]?[position.index] == nil {
-            try load(position.level, position.index, db)
-            guard hashes[position.level]?[position.index] != nil else {
-                throw StoreCorruption(
-                    location: position.level < Self.lowestStoredLevel ? "events.leaf_hash" : "ledger_nodes",
-                    reason: "the subtree at level \(position.level), index \(position.index) is missing")
-            }
-        }
+/// Reads stored subtrees from SQLite.
+enum SQLiteSubtrees {
+    /// The subtrees at `positions`.
+    static func load(_ positions: [(level: Int, index: Int)], in db: Database) throws -> StoredSubtrees {
+        var rows: [StoredSubtrees.Read: [Int: MerkleHash]] = [:]
+        for read in StoredSubtrees.reads(for: positions) { rows[read] = try fetch(read, db) }
+        return try StoredSubtrees(positions: positions, rows: rows)
     }
 
-    /// Runs `compute` over stored subtrees: once to learn which of them it reads (which positions
-    /// depend only on sizes and indexes, never on hash values), then over exactly those.
+    /// Runs `compute` over exactly the stored subtrees it reads.
     static func computing<T>(in db: Database, _ compute: (any SubtreeHashes) -> T) throws -> T {
-        let recorder = SubtreeRecorder()
-        _ = compute(recorder)
-        return compute(try SQLiteSubtrees(db: db, positions: recorder.positions))
+        compute(try load(StoredSubtrees.positions(of: compute), in: db))
     }
 
-    /// The lowest level kept in `ledger_nodes`. Subtrees below it (at most 2^(level − 1) leaves)
-    /// are recomputed from the leaves, so an append writes one node row per 2^(level − 1) events
-    /// instead of one per event, and a proof still costs O(log n) reads.
-    static let lowestStoredLevel = 4
-
-    private mutating func load(_ level: Int, _ index: Int, _ db: Database) throws {
-        guard level == 0 || level >= Self.lowestStoredLevel else {
-            // Fold the 2^level leaves under the subtree, pair by pair.
-            var layer = try Self.fetch(0, from: index << level, through: ((index + 1) << level) - 1, db)
-                .sorted { $0.key < $1.key }.map(\.value)
-            guard layer.count == 1 << level else { return }
-            while layer.count > 1 {
-                layer = stride(from: 0, to: layer.count, by: 2).map { .node(layer[$0], layer[$0 + 1]) }
-            }
-            hashes[level, default: [:]][index] = layer[0]
-            return
-        }
-        hashes[level, default: [:]].merge(try Self.fetch(level, from: index, through: index, db)) { _, new in new }
-    }
-
-    private static func fetch(_ level: Int, from first: Int, through last: Int, _ db: Database) throws -> [Int:
-        MerkleHash]
-    {
+    private static func fetch(_ read: StoredSubtrees.Read, _ db: Database) throws -> [Int: MerkleHash] {
         let rows: [Row]
-        if level == 0 {
+        if read.level == 0 {
             rows = try Row.fetchAll(
                 db, sql: "SELECT seq AS idx, leaf_hash AS hash FROM events WHERE seq BETWEEN ? AND ?",
-                arguments: [first, last])
+                arguments: [read.first, read.last])
         } else {
             rows = try Row.fetchAll(
                 db, sql: "SELECT idx, hash FROM ledger_nodes WHERE level = ? AND idx BETWEEN ? AND ?",
-                arguments: [level, first, last])
+                arguments: [read.level, read.first, read.last])
         }
         var result: [Int: MerkleHash] = [:]
         for row in rows {
             guard let data = row["hash"] as Data?, let hash = MerkleHash(bytes: data) else {
                 throw StoreCorruption(
-                    location: level == 0 ? "events.leaf_hash" : "ledger_nodes.hash", reason: "not a 32-byte hash")
+                    location: read.level == 0 ? "events.leaf_hash" : "ledger_nodes.hash", reason: "not a 32-byte hash")
             }
             result[row["idx"]] = hash
         }
         return result
-    }
-
-    func subtreeHash(level: Int, index: Int) -> MerkleHash {
-        hashes[level]?[index] ?? .empty
     }
 }
 

@@ -3,15 +3,6 @@ import GRDB
 import UAEFCore
 import UAEFStore
 
-/// A stored row that does not read back as what was written: the file was changed by something else.
-public struct StoreCorruption: Error, CustomStringConvertible {
-    /// Which table and column.
-    public let location: String
-    public let reason: String
-
-    public var description: String { "the store holds an unreadable value in \(location): \(reason)" }
-}
-
 extension SQLiteStore {
     private static func json(_ text: String?, _ location: String) throws -> JSONValue? {
         guard let text else { return nil }

@@ -6,7 +6,7 @@ import UAEFStore
 
 extension SQLiteStore {
     public func settle<Result: Sendable>(
-        tenant: String, now: Date, _ body: @Sendable (any SettlementTransaction) throws -> Result
+        tenant: String, now: Date, _ body: @escaping @Sendable (any SettlementTransaction) throws -> Result
     ) async throws -> Result {
         try await pool.write { db in try body(SQLiteSettlementTransaction(db: db, tenant: tenant, now: now)) }
     }

@@ -246,37 +246,14 @@ public final class SQLiteStore: WorkflowStore {
             let rows = try Row.fetchAll(
                 db, sql: "SELECT status, started_at, ended_at FROM attempts WHERE agent_id = ?",
                 arguments: [agent.rawValue])
-            var durations: [Int] = []
-            var metrics = AgentMetrics(
-                attempts: rows.count, successes: 0, failures: 0, runningNow: 0, p50Milliseconds: nil,
-                p95Milliseconds: nil,
-                lastActiveAt: nil)
-            var lastActive: Int64?
-            for row in rows {
-                let status = AttemptStatus(rawValue: row["status"]) ?? .failed
-                let started: Int64 = row["started_at"]
-                let ended: Int64? = row["ended_at"]
-                switch status {
-                case .running: metrics.runningNow += 1
-                case .succeeded: metrics.successes += 1
-                default: metrics.failures += 1
-                }
-                if let ended { durations.append(Int(ended - started)) }
-                lastActive = max(lastActive ?? 0, ended ?? started)
-            }
-            durations.sort()
-            metrics.p50Milliseconds = Self.percentile(durations, 50)
-            metrics.p95Milliseconds = Self.percentile(durations, 95)
-            metrics.lastActiveAt = lastActive.map { Timestamp.date(milliseconds: $0) }
-            return metrics
+            return AgentMetrics(
+                attempts: rows.map { row in
+                    (
+                        status: AttemptStatus(rawValue: row["status"]) ?? .failed, started: row["started_at"],
+                        ended: row["ended_at"]
+                    )
+                })
         }
-    }
-
-    /// Nearest-rank percentile of sorted values.
-    static func percentile(_ sorted: [Int], _ percent: Int) -> Int? {
-        guard !sorted.isEmpty else { return nil }
-        let rank = (percent * sorted.count + 99) / 100
-        return sorted[max(0, min(sorted.count - 1, rank - 1))]
     }
 
     public func eventHeaders(from seq: Int64, limit: Int) async throws -> [EventHeader] {

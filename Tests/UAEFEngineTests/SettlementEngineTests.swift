@@ -6,10 +6,9 @@ import UAEFCore
 import UAEFEngine
 import UAEFSettlement
 import UAEFStore
-import UAEFStoreSQLite
 import UAEFTestSupport
 
-@Suite("Settlement engine (real SQLite files)")
+@Suite("Settlement engine, on SQLite and PostgreSQL")
 struct SettlementEngineTests {
     static let rules = """
         accounts:
@@ -39,10 +38,8 @@ struct SettlementEngineTests {
             to: vendor
         """
 
-    func engine(_ directory: TemporaryDirectory) throws -> Engine {
-        Engine(
-            store: try SQLiteStore(path: directory.path("s.db")), kinds: BuiltInAgents.registry,
-            logger: Logger(label: "test"))
+    func engine(_ location: TestStore) async throws -> Engine {
+        Engine(store: try await location.open(), kinds: BuiltInAgents.registry, logger: Logger(label: "test"))
     }
 
     func signal(_ engine: Engine, _ name: String, actor: String = "cli:maker", _ data: [String: JSONValue]) async throws
@@ -64,11 +61,12 @@ struct SettlementEngineTests {
     }
 
     @Test(
-        "each (rule, event) settles exactly once: repeated and concurrent passes add nothing, new events settle later")
-    func exactlyOnce() async throws {
-        let directory = try TemporaryDirectory("settle")
-        defer { directory.remove() }
-        let engine = try engine(directory)
+        "each (rule, event) settles exactly once: repeated and concurrent passes add nothing, new events settle later",
+        arguments: StoreBackend.allCases)
+    func exactlyOnce(_ backend: StoreBackend) async throws {
+        let location = try TestStore(backend, label: "settle")
+        defer { location.remove() }
+        let engine = try await engine(location)
         _ = try await engine.loadRules(Self.rules, file: "rules.yaml", actor: "cli:admin")
         for units in [4, 6] { try await signal(engine, "work", ["units": .number(Number(units))]) }
         // Two passes at once, as two processes would: together they settle each event once.
@@ -81,18 +79,20 @@ struct SettlementEngineTests {
         let later = try await engine.settle().settlements
         #expect(later.map(\.amount.decimalText) == ["0.25"])
         // A new engine on the same file (a restarted process) finds nothing left to do.
-        #expect(try await self.engine(directory).settle().settlements.isEmpty)
+        #expect(try await self.engine(location).settle().settlements.isEmpty)
         #expect(try await balances(engine)["agent"]?.creditsPosted == 275)
         let all = try await engine.store.settlements(tenant: "default", status: nil, limit: 10)
         #expect(Set(all.map(\.triggerSeq)).count == 3)
         #expect(try await LedgerVerifier(store: engine.store, verifier: nil).verify().problem == nil)
     }
 
-    @Test("approval: the maker cannot approve, the role must match, each principal counts once, then it posts")
-    func approvals() async throws {
-        let directory = try TemporaryDirectory("settle")
-        defer { directory.remove() }
-        let engine = try engine(directory)
+    @Test(
+        "approval: the maker cannot approve, the role must match, each principal counts once, then it posts",
+        arguments: StoreBackend.allCases)
+    func approvals(_ backend: StoreBackend) async throws {
+        let location = try TestStore(backend, label: "settle")
+        defer { location.remove() }
+        let engine = try await engine(location)
         _ = try await engine.loadRules(Self.rules, file: "rules.yaml", actor: "cli:admin")
         try await signal(engine, "invoice", ["total": 250])
         let pending = try #require(try await engine.settle().settlements.first)
@@ -127,11 +127,13 @@ struct SettlementEngineTests {
         }
     }
 
-    @Test("a rejection or an expired approval voids the reservation; a balance limit rejects the settlement")
-    func rejectionExpiryAndLimits() async throws {
-        let directory = try TemporaryDirectory("settle")
-        defer { directory.remove() }
-        let engine = try engine(directory)
+    @Test(
+        "a rejection or an expired approval voids the reservation; a balance limit rejects the settlement",
+        arguments: StoreBackend.allCases)
+    func rejectionExpiryAndLimits(_ backend: StoreBackend) async throws {
+        let location = try TestStore(backend, label: "settle")
+        defer { location.remove() }
+        let engine = try await engine(location)
         _ = try await engine.loadRules(
             Self.rules.replacingOccurrences(of: "expires: 1h", with: "expires: 1ms"), file: "rules.yaml",
             actor: "cli:admin")
@@ -166,14 +168,14 @@ struct SettlementEngineTests {
     }
 
     @Test(
-        "property: after any sequence of events and decisions the journal balances and every transfer matches its settlement"
-    )
-    func trialBalance() async throws {
+        "property: after any sequence of events and decisions the journal balances and every transfer matches its settlement",
+        arguments: StoreBackend.allCases)
+    func trialBalance(_ backend: StoreBackend) async throws {
         var random = SeededRandom(seed: 20_261_126)
         for round in 0..<6 {
-            let directory = try TemporaryDirectory("settle-\(round)")
-            defer { directory.remove() }
-            let engine = try engine(directory)
+            let location = try TestStore(backend, label: "settle-\(round)")
+            defer { location.remove() }
+            let engine = try await engine(location)
             _ = try await engine.loadRules(Self.rules, file: "rules.yaml", actor: "cli:admin")
             for _ in 0..<Int.random(in: 5...25, using: &random) {
                 switch Int.random(in: 0..<3, using: &random) {

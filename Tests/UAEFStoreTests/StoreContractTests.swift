@@ -3,11 +3,10 @@ import Testing
 import UAEFCore
 import UAEFLedger
 import UAEFStore
-import UAEFStoreSQLite
 import UAEFTestSupport
 
-@Suite("SQLite store contract")
-struct SQLiteStoreTests {
+@Suite("Store contract, on SQLite and PostgreSQL")
+struct StoreContractTests {
     let now = Date(timeIntervalSince1970: 1_800_000_000)
 
     func event(_ type: String, _ n: Int) -> EventDraft {
@@ -23,13 +22,14 @@ struct SQLiteStoreTests {
             leaseExpiresAt: lease)
     }
 
-    @Test("events are numbered gap-free from 0 across commits, in commit order, and survive reopening")
-    func gapFreeEvents() async throws {
-        let directory = try TemporaryDirectory("store")
-        defer { directory.remove() }
-        let path = directory.path("s.db")
+    @Test(
+        "events are numbered gap-free from 0 across commits, in commit order, and survive reopening",
+        arguments: StoreBackend.allCases)
+    func gapFreeEvents(_ backend: StoreBackend) async throws {
+        let location = try TestStore(backend)
+        defer { location.remove() }
         do {
-            let store = try SQLiteStore(path: path)
+            let store = try await location.open()
             var first = ChangeSet()
             first.events = [event("a", 0), event("a", 1)]
             try await store.commit(first)
@@ -37,7 +37,7 @@ struct SQLiteStoreTests {
             second.events = [event("b", 2)]
             try await store.commit(second)
         }
-        let reopened = try SQLiteStore(path: path)
+        let reopened = try await location.open()
         let events = try await reopened.events(from: 0, limit: 10)
         #expect(events.map(\.seq) == [0, 1, 2])
         #expect(events.map(\.event.type) == ["a", "a", "b"])
@@ -45,11 +45,11 @@ struct SQLiteStoreTests {
         #expect(events[0].event.time == now)
     }
 
-    @Test("a failed transaction writes nothing: no rows and no events")
-    func atomicity() async throws {
-        let directory = try TemporaryDirectory("store")
-        defer { directory.remove() }
-        let store = try SQLiteStore(path: directory.path("s.db"))
+    @Test("a failed transaction writes nothing: no rows and no events", arguments: StoreBackend.allCases)
+    func atomicity(_ backend: StoreBackend) async throws {
+        let location = try TestStore(backend)
+        defer { location.remove() }
+        let store = try await location.open()
         var changes = ChangeSet()
         changes.runs = [run("run_a")]
         changes.events = [event("x", 0), event("x", 0)]  // duplicate event id violates a unique key
@@ -58,11 +58,11 @@ struct SQLiteStoreTests {
         #expect(try await store.snapshot(of: RunID("run_a"), tenant: "default") == nil)
     }
 
-    @Test("updating a run never clears a cancellation request or a lease")
-    func runUpdatesKeepCancellation() async throws {
-        let directory = try TemporaryDirectory("store")
-        defer { directory.remove() }
-        let store = try SQLiteStore(path: directory.path("s.db"))
+    @Test("updating a run never clears a cancellation request or a lease", arguments: StoreBackend.allCases)
+    func runUpdatesKeepCancellation(_ backend: StoreBackend) async throws {
+        let location = try TestStore(backend)
+        defer { location.remove() }
+        let store = try await location.open()
         var create = ChangeSet()
         create.runs = [run("run_a", owner: "h/1", lease: now.addingTimeInterval(60))]
         try await store.commit(create)
@@ -78,11 +78,13 @@ struct SQLiteStoreTests {
         #expect(try await store.snapshot(of: RunID("run_a"), tenant: "other") == nil)
     }
 
-    @Test("a tenant's unfinished runs are claimed unless a live holder's lease is current")
-    func leases() async throws {
-        let directory = try TemporaryDirectory("store")
-        defer { directory.remove() }
-        let store = try SQLiteStore(path: directory.path("s.db"))
+    @Test(
+        "a tenant's unfinished runs are claimed unless a live holder's lease is current",
+        arguments: StoreBackend.allCases)
+    func leases(_ backend: StoreBackend) async throws {
+        let location = try TestStore(backend)
+        defer { location.remove() }
+        let store = try await location.open()
         var changes = ChangeSet()
         changes.runs = [
             run("run_live", owner: "h/1", lease: now.addingTimeInterval(60)),
@@ -106,11 +108,13 @@ struct SQLiteStoreTests {
                 RunID("run_live"), owner: "h/9", now: now, expiresAt: now, isOwnerAlive: { _ in true }) == false)
     }
 
-    @Test("agent metrics come from attempts: counts, running now, nearest-rank p50 and p95")
-    func metrics() async throws {
-        let directory = try TemporaryDirectory("store")
-        defer { directory.remove() }
-        let store = try SQLiteStore(path: directory.path("s.db"))
+    @Test(
+        "agent metrics come from attempts: counts, running now, nearest-rank p50 and p95",
+        arguments: StoreBackend.allCases)
+    func metrics(_ backend: StoreBackend) async throws {
+        let location = try TestStore(backend)
+        defer { location.remove() }
+        let store = try await location.open()
         var changes = ChangeSet()
         changes.runs = [run("run_a")]
         let agent = AgentID("agt_1")
@@ -132,19 +136,20 @@ struct SQLiteStoreTests {
     }
 }
 
-@Suite("SQLite store ledger")
-struct SQLiteLedgerTests {
-    let contract = SQLiteStoreTests()
+@Suite("Store ledger, on SQLite and PostgreSQL")
+struct StoreLedgerTests {
+    let contract = StoreContractTests()
     var now: Date { contract.now }
 
     func run(_ id: String, status: RunStatus) -> RunRecord { contract.run(id, status: status) }
 
-    @Test("every commit appends its events as leaves; heads, roots and proofs match an independent tree")
-    func ledgerMatchesIndependentTree() async throws {
-        let directory = try TemporaryDirectory("ledger")
-        defer { directory.remove() }
-        let path = directory.path("l.db")
-        let store = try SQLiteStore(path: path)
+    @Test(
+        "every commit appends its events as leaves; heads, roots and proofs match an independent tree",
+        arguments: StoreBackend.allCases)
+    func ledgerMatchesIndependentTree(_ backend: StoreBackend) async throws {
+        let location = try TestStore(backend, label: "ledger")
+        defer { location.remove() }
+        let store = try await location.open()
         let time = Date(timeIntervalSince1970: 1_800_000_000)
         var sizes: [Int] = []
         var total = 0
@@ -178,7 +183,7 @@ struct SQLiteLedgerTests {
         try ProofVerifier.verifyConsistency(
             oldSize: 8, newSize: total, oldRoot: log.root(size: 8), newRoot: log.root(), proof: consistency)
         // Reopening continues the same tree.
-        let reopened = try SQLiteStore(path: path)
+        let reopened = try await location.open()
         var more = ChangeSet()
         more.events = [
             EventDraft(id: "evt_last", time: time, type: "t", actor: "a", tenant: "default", subject: "s", data: [:])
@@ -191,11 +196,13 @@ struct SQLiteLedgerTests {
         #expect(try await reopened.treeHead().root == log.root())
     }
 
-    @Test("payloads are stored beside their event as digests in its leaf; redaction erases them only for ended runs")
-    func payloadsAndRedaction() async throws {
-        let directory = try TemporaryDirectory("store")
-        defer { directory.remove() }
-        let store = try SQLiteStore(path: directory.path("s.db"))
+    @Test(
+        "payloads are stored beside their event as digests in its leaf; redaction erases them only for ended runs",
+        arguments: StoreBackend.allCases)
+    func payloadsAndRedaction(_ backend: StoreBackend) async throws {
+        let location = try TestStore(backend)
+        defer { location.remove() }
+        let store = try await location.open()
         var changes = ChangeSet()
         changes.runs = [run("run_a", status: .running)]
         let output: JSONValue = ["name": "Ada Lovelace", "amount": .number(Number(parsing: "12.50")!)]
@@ -255,11 +262,13 @@ struct SQLiteLedgerTests {
         #expect(report.problem == nil && report.payloads == 1 && report.redactedPayloads == 1)
     }
 
-    @Test("a large batch (prepared on a second thread) is stored in order, text intact, and verifies")
-    func largeBatch() async throws {
-        let directory = try TemporaryDirectory("store")
-        defer { directory.remove() }
-        let store = try SQLiteStore(path: directory.path("s.db"))
+    @Test(
+        "a large batch (prepared on a second thread) is stored in order, text intact, and verifies",
+        arguments: StoreBackend.allCases)
+    func largeBatch(_ backend: StoreBackend) async throws {
+        let location = try TestStore(backend)
+        defer { location.remove() }
+        let store = try await location.open()
         var changes = ChangeSet()
         changes.events = (0..<5_000).map { index in
             EventDraft(

@@ -1,0 +1,272 @@
+import Logging
+import PostgresNIO
+
+/// The PostgreSQL schema as numbered migrations; a released migration is never edited, only followed.
+///
+/// Every node may apply them at start: the whole check-and-apply runs in one transaction under a
+/// transaction-scoped advisory lock, so concurrent starts queue behind each other and each
+/// migration is applied exactly once.
+enum PostgresMigrations {
+    /// (name, statements) in order.
+    static let all: [(name: String, statements: [String])] = [
+        ("v1_schema", v1Schema)
+    ]
+
+    /// The advisory lock key that serializes migrations (any fixed 64-bit number).
+    static let lockKey: Int64 = 0x7561_6566_6D69_6772  // "uaefmigr"
+
+    /// Applies pending migrations; returns the names applied now.
+    @discardableResult
+    static func migrate(_ client: PostgresClient, location: String, logger: Logger) async throws -> [String] {
+        try await PostgresStore.transaction(client, location: location, logger: logger) { connection in
+            try await connection.query("SELECT pg_advisory_xact_lock(\(lockKey))", logger: logger)
+            try await connection.query(
+                """
+                CREATE TABLE IF NOT EXISTS uaef_migrations (
+                    name TEXT PRIMARY KEY,
+                    applied_at TIMESTAMPTZ NOT NULL DEFAULT now()
+                )
+                """, logger: logger)
+            var applied: Set<String> = []
+            for try await name in try await connection.query("SELECT name FROM uaef_migrations", logger: logger)
+                .decode(String.self)
+            {
+                applied.insert(name)
+            }
+            var now: [String] = []
+            for migration in all where !applied.contains(migration.name) {
+                for statement in migration.statements {
+                    try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger)
+                }
+                try await connection.query(
+                    "INSERT INTO uaef_migrations (name) VALUES (\(migration.name))", logger: logger)
+                now.append(migration.name)
+            }
+            return now
+        }
+    }
+
+    /// Names of the migrations this build knows but the database has not applied.
+    static func pending(_ client: PostgresClient, logger: Logger) async throws -> [String] {
+        let exists =
+            try await client.query("SELECT to_regclass('uaef_migrations') IS NOT NULL", logger: logger)
+            .decode(Bool.self).first { _ in true } ?? false
+        guard exists else { return all.map(\.name) }
+        var applied: Set<String> = []
+        for try await name in try await client.query("SELECT name FROM uaef_migrations", logger: logger)
+            .decode(String.self)
+        {
+            applied.insert(name)
+        }
+        return all.map(\.name).filter { !applied.contains($0) }
+    }
+
+    /// The tables of SQLite's v1–v4 in one step. Times are milliseconds since 1970 (BIGINT), event
+    /// and JSON columns are the exact text that was hashed or written, hashes are BYTEA.
+    static let v1Schema: [String] = [
+        """
+        CREATE TABLE events (
+            seq BIGINT PRIMARY KEY,
+            id TEXT NOT NULL UNIQUE,
+            time TEXT NOT NULL,
+            type TEXT NOT NULL,
+            actor TEXT NOT NULL,
+            tenant TEXT NOT NULL,
+            subject TEXT NOT NULL,
+            data TEXT NOT NULL,
+            leaf_hash BYTEA,
+            payloads BYTEA,
+            payloads_redacted_by BIGINT
+        )
+        """,
+        """
+        CREATE TABLE runs (
+            id TEXT PRIMARY KEY,
+            tenant TEXT NOT NULL,
+            workflow_name TEXT NOT NULL,
+            workflow_version BIGINT NOT NULL,
+            workflow_source TEXT NOT NULL,
+            workflow_file TEXT NOT NULL,
+            inputs TEXT NOT NULL,
+            status TEXT NOT NULL,
+            error TEXT,
+            created_at BIGINT NOT NULL,
+            updated_at BIGINT NOT NULL,
+            ended_at BIGINT,
+            cancel_requested BOOLEAN NOT NULL DEFAULT false,
+            owner TEXT,
+            lease_expires_at BIGINT,
+            created_by TEXT
+        )
+        """,
+        "CREATE INDEX runs_by_tenant_status ON runs (tenant, status, id)",
+        """
+        CREATE TABLE tasks (
+            tenant TEXT NOT NULL,
+            run_id TEXT NOT NULL REFERENCES runs (id),
+            key TEXT NOT NULL,
+            task_id TEXT NOT NULL,
+            idx BIGINT,
+            status TEXT NOT NULL,
+            attempts BIGINT NOT NULL,
+            agent_id TEXT,
+            output TEXT,
+            error TEXT,
+            reason TEXT,
+            next_attempt_at BIGINT,
+            item TEXT,
+            instance_count BIGINT,
+            updated_at BIGINT NOT NULL,
+            PRIMARY KEY (run_id, key)
+        )
+        """,
+        """
+        CREATE TABLE attempts (
+            tenant TEXT NOT NULL,
+            run_id TEXT NOT NULL REFERENCES runs (id),
+            key TEXT NOT NULL,
+            number BIGINT NOT NULL,
+            idempotency_key TEXT NOT NULL UNIQUE,
+            agent_id TEXT,
+            status TEXT NOT NULL,
+            started_at BIGINT NOT NULL,
+            ended_at BIGINT,
+            error TEXT,
+            PRIMARY KEY (run_id, key, number)
+        )
+        """,
+        "CREATE INDEX attempts_by_agent ON attempts (agent_id, started_at)",
+        """
+        CREATE TABLE agents (
+            id TEXT PRIMARY KEY,
+            tenant TEXT NOT NULL,
+            name TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            capabilities TEXT NOT NULL,
+            configuration TEXT NOT NULL,
+            max_concurrency BIGINT NOT NULL,
+            status TEXT NOT NULL,
+            created_at BIGINT NOT NULL,
+            updated_at BIGINT NOT NULL,
+            UNIQUE (tenant, name)
+        )
+        """,
+        // The ledger's sequencer: one row, locked by every append, holding the tree's size and
+        // right edge (the hashes of its right-edge complete subtrees, lowest level first).
+        """
+        CREATE TABLE ledger_state (
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            size BIGINT NOT NULL,
+            frontier BYTEA NOT NULL
+        )
+        """,
+        "INSERT INTO ledger_state (id, size, frontier) VALUES (1, 0, ''::bytea)",
+        """
+        CREATE TABLE ledger_nodes (
+            level INTEGER NOT NULL,
+            idx BIGINT NOT NULL,
+            hash BYTEA NOT NULL,
+            PRIMARY KEY (level, idx)
+        )
+        """,
+        "CREATE TABLE tree_heads (size BIGINT PRIMARY KEY, root BYTEA NOT NULL, time TEXT NOT NULL)",
+        "CREATE TABLE checkpoints (size BIGINT PRIMARY KEY, note TEXT NOT NULL, time TEXT NOT NULL)",
+        "CREATE TABLE ledger_info (name TEXT PRIMARY KEY, value TEXT NOT NULL)",
+        """
+        CREATE TABLE rule_sets (
+            tenant TEXT NOT NULL,
+            version BIGINT NOT NULL,
+            file TEXT NOT NULL,
+            source TEXT NOT NULL,
+            loaded_at BIGINT NOT NULL,
+            PRIMARY KEY (tenant, version)
+        )
+        """,
+        """
+        CREATE TABLE accounts (
+            tenant TEXT NOT NULL,
+            id TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            currency TEXT NOT NULL,
+            limit_flag TEXT,
+            debits_posted BIGINT NOT NULL DEFAULT 0,
+            credits_posted BIGINT NOT NULL DEFAULT 0,
+            debits_pending BIGINT NOT NULL DEFAULT 0,
+            credits_pending BIGINT NOT NULL DEFAULT 0,
+            PRIMARY KEY (tenant, id)
+        )
+        """,
+        """
+        CREATE TABLE settlements (
+            id TEXT PRIMARY KEY,
+            tenant TEXT NOT NULL,
+            rule_id TEXT NOT NULL,
+            trigger_seq BIGINT NOT NULL,
+            status TEXT NOT NULL,
+            amount BIGINT NOT NULL,
+            currency TEXT NOT NULL,
+            maker TEXT NOT NULL,
+            detail TEXT NOT NULL,
+            reason TEXT,
+            created_at BIGINT NOT NULL,
+            updated_at BIGINT NOT NULL,
+            expires_at BIGINT,
+            UNIQUE (tenant, rule_id, trigger_seq)
+        )
+        """,
+        "CREATE INDEX settlements_by_status ON settlements (tenant, status, expires_at)",
+        """
+        CREATE TABLE transfers (
+            id BIGSERIAL PRIMARY KEY,
+            tenant TEXT NOT NULL,
+            settlement_id TEXT NOT NULL REFERENCES settlements (id),
+            debit_account TEXT NOT NULL,
+            credit_account TEXT NOT NULL,
+            amount BIGINT NOT NULL CHECK (amount >= 0),
+            currency TEXT NOT NULL,
+            phase TEXT NOT NULL,
+            created_at BIGINT NOT NULL
+        )
+        """,
+        "CREATE INDEX transfers_by_settlement ON transfers (settlement_id)",
+        """
+        CREATE TABLE approvals (
+            settlement_id TEXT NOT NULL,
+            principal TEXT NOT NULL,
+            role TEXT NOT NULL,
+            decision TEXT NOT NULL,
+            reason TEXT,
+            time BIGINT NOT NULL,
+            PRIMARY KEY (settlement_id, principal)
+        )
+        """,
+        """
+        CREATE TABLE task_approvals (
+            id TEXT PRIMARY KEY,
+            tenant TEXT NOT NULL,
+            run_id TEXT NOT NULL,
+            key TEXT NOT NULL,
+            attempt_key TEXT NOT NULL UNIQUE,
+            role TEXT NOT NULL,
+            approvers BIGINT NOT NULL,
+            message TEXT NOT NULL,
+            maker TEXT NOT NULL,
+            status TEXT NOT NULL,
+            reason TEXT,
+            created_at BIGINT NOT NULL,
+            updated_at BIGINT NOT NULL
+        )
+        """,
+        """
+        CREATE TABLE signals (
+            tenant TEXT NOT NULL,
+            idempotency_key TEXT NOT NULL,
+            name TEXT NOT NULL,
+            sha256 TEXT NOT NULL,
+            event_seq BIGINT NOT NULL,
+            PRIMARY KEY (tenant, idempotency_key)
+        )
+        """,
+        "CREATE TABLE settlement_cursors (tenant TEXT PRIMARY KEY, next_seq BIGINT NOT NULL)",
+    ]
+}

@@ -1,0 +1,384 @@
+import Foundation
+import Logging
+import PostgresNIO
+import UAEFCore
+import UAEFStore
+
+/// The shared store: one PostgreSQL database that many `uaef` processes use at once.
+///
+/// Every write is one transaction holding its state rows and its events; the ledger's sequencer
+/// row (`ledger_state`) is locked last and only for the append, so events stay one gap-free order
+/// across all nodes while the rest of each transaction runs in parallel. Queries bind every value
+/// as a parameter; no SQL is built from data.
+public final class PostgresStore: WorkflowStore {
+    let client: PostgresClient
+    let logger: Logger
+    private let connections: Task<Void, Never>
+    /// Where the store lives, password hidden.
+    public let location: String
+
+    /// Connects to the database `url` names and applies pending migrations (unless `migrate` is false).
+    public static func connect(
+        _ url: PostgresURL, migrate: Bool = true, logger: Logger = Logger(label: "uaef.store.postgres")
+    ) async throws -> PostgresStore {
+        let store = try PostgresStore(url: url, logger: logger)
+        if migrate {
+            do {
+                try await store.migrate()
+            } catch {
+                await store.close()
+                throw error
+            }
+        }
+        return store
+    }
+
+    private init(url: PostgresURL, logger: Logger) throws {
+        var configuration = url.clientConfiguration()
+        configuration.options.maximumConnections = 8
+        configuration.options.connectionIdleTimeout = .seconds(60)
+        // The pool's own chatter (such as a lease asked for in the instant before `run()` starts)
+        // is not the user's business; errors still reach the log.
+        var poolLogger = logger
+        poolLogger.logLevel = .error
+        let client = PostgresClient(configuration: configuration, backgroundLogger: poolLogger)
+        self.client = client
+        self.logger = logger
+        location = url.redacted
+        connections = Task { await client.run() }
+    }
+
+    /// Closes every connection.
+    public func close() async {
+        connections.cancel()
+        await connections.value
+    }
+
+    deinit { connections.cancel() }
+
+    /// Applies pending migrations; returns the names applied now (empty when up to date).
+    @discardableResult
+    public func migrate() async throws -> [String] {
+        try await PostgresMigrations.migrate(client, location: location, logger: logger)
+    }
+
+    /// Migrations this build knows that the database lacks.
+    public func pendingMigrations() async throws -> [String] {
+        do {
+            return try await PostgresMigrations.pending(client, logger: logger)
+        } catch {
+            throw PostgresStoreError.wrap(error, location: location)
+        }
+    }
+
+    /// Runs `body` in one transaction on a pooled connection; the error thrown is the body's own
+    /// (or the commit's), not a wrapper.
+    static func transaction<Result: Sendable>(
+        _ client: PostgresClient, location: String, logger: Logger, _ body: (PostgresConnection) async throws -> Result
+    ) async throws -> Result {
+        do {
+            return try await client.withTransaction(logger: logger) { connection in try await body(connection) }
+        } catch let error as PostgresTransactionError {
+            throw PostgresStoreError.wrap(
+                error.closureError ?? error.commitError ?? error.beginError ?? error, location: location)
+        } catch {
+            throw PostgresStoreError.wrap(error, location: location)
+        }
+    }
+
+    func transaction<Result: Sendable>(_ body: (PostgresConnection) async throws -> Result) async throws -> Result {
+        try await Self.transaction(client, location: location, logger: logger, body)
+    }
+
+    /// Collects every row of `query` mapped by `transform`.
+    func rows<T>(_ query: PostgresQuery, _ transform: (PostgresRow) throws -> T) async throws -> [T] {
+        do {
+            var result: [T] = []
+            for try await row in try await client.query(query, logger: logger) { result.append(try transform(row)) }
+            return result
+        } catch {
+            throw PostgresStoreError.wrap(error, location: location)
+        }
+    }
+
+    /// Runs a statement outside any explicit transaction.
+    func execute(_ query: PostgresQuery) async throws {
+        do {
+            try await client.query(query, logger: logger)
+        } catch {
+            throw PostgresStoreError.wrap(error, location: location)
+        }
+    }
+
+    // MARK: Writes
+
+    public func commit(_ changes: ChangeSet) async throws {
+        guard !changes.isEmpty else { return }
+        try await transaction { connection in
+            try await Self.write(changes, on: connection, logger: logger)
+            try await PostgresLedger.append(changes.events, on: connection, logger: logger)
+        }
+    }
+
+    /// Upserts the state rows of `changes` (not its events).
+    static func write(_ changes: ChangeSet, on connection: PostgresConnection, logger: Logger) async throws {
+        try await BulkInsert.run(
+            changes.runs.keepingLast(by: \.id),
+            """
+            INSERT INTO runs (id, tenant, workflow_name, workflow_version, workflow_source, workflow_file, inputs,
+                status, error, created_at, updated_at, ended_at, cancel_requested, owner, lease_expires_at, created_by)
+            """, width: 16,
+            suffix: """
+                 ON CONFLICT (id) DO UPDATE SET status = excluded.status, error = excluded.error,
+                    updated_at = excluded.updated_at, ended_at = excluded.ended_at
+                """, on: connection, logger: logger
+        ) { run, bindings in
+            bindings.append(run.id.rawValue)
+            bindings.append(run.tenant)
+            bindings.append(run.workflowName)
+            bindings.append(run.workflowVersion)
+            bindings.append(run.workflowSource)
+            bindings.append(run.workflowFile)
+            bindings.append(JSONValue.object(run.inputs).jsonText)
+            bindings.append(run.status.rawValue)
+            bindings.append(run.error)
+            bindings.append(Timestamp.milliseconds(run.createdAt))
+            bindings.append(Timestamp.milliseconds(run.updatedAt))
+            bindings.append(run.endedAt.map(Timestamp.milliseconds))
+            bindings.append(run.cancelRequested)
+            bindings.append(run.owner)
+            bindings.append(run.leaseExpiresAt.map(Timestamp.milliseconds))
+            bindings.append(run.createdBy)
+        }
+        try await BulkInsert.run(
+            changes.tasks.keepingLast { [$0.runID.rawValue, $0.key] },
+            """
+            INSERT INTO tasks (tenant, run_id, key, task_id, idx, status, attempts, agent_id, output, error, reason,
+                next_attempt_at, item, instance_count, updated_at)
+            """, width: 15,
+            suffix: """
+                 ON CONFLICT (run_id, key) DO UPDATE SET task_id = excluded.task_id, idx = excluded.idx,
+                    status = excluded.status, attempts = excluded.attempts, agent_id = excluded.agent_id,
+                    output = excluded.output, error = excluded.error, reason = excluded.reason,
+                    next_attempt_at = excluded.next_attempt_at, item = excluded.item,
+                    instance_count = excluded.instance_count, updated_at = excluded.updated_at
+                """, on: connection, logger: logger
+        ) { task, bindings in
+            bindings.append(task.tenant)
+            bindings.append(task.runID.rawValue)
+            bindings.append(task.key)
+            bindings.append(task.taskID)
+            bindings.append(task.index)
+            bindings.append(task.status.rawValue)
+            bindings.append(task.attempts)
+            bindings.append(task.agentID?.rawValue)
+            bindings.append(task.output?.jsonText)
+            bindings.append(task.error)
+            bindings.append(task.reason)
+            bindings.append(task.nextAttemptAt.map(Timestamp.milliseconds))
+            bindings.append(task.item?.jsonText)
+            bindings.append(task.instanceCount)
+            bindings.append(Timestamp.milliseconds(task.updatedAt))
+        }
+        try await BulkInsert.run(
+            changes.attempts.keepingLast { [$0.runID.rawValue, $0.key, String($0.number)] },
+            """
+            INSERT INTO attempts (tenant, run_id, key, number, idempotency_key, agent_id, status, started_at,
+                ended_at, error)
+            """, width: 10,
+            suffix: """
+                 ON CONFLICT (run_id, key, number) DO UPDATE SET idempotency_key = excluded.idempotency_key,
+                    agent_id = excluded.agent_id, status = excluded.status, started_at = excluded.started_at,
+                    ended_at = excluded.ended_at, error = excluded.error
+                """, on: connection, logger: logger
+        ) { attempt, bindings in
+            bindings.append(attempt.tenant)
+            bindings.append(attempt.runID.rawValue)
+            bindings.append(attempt.key)
+            bindings.append(attempt.number)
+            bindings.append(attempt.idempotencyKey)
+            bindings.append(attempt.agentID?.rawValue)
+            bindings.append(attempt.status.rawValue)
+            bindings.append(Timestamp.milliseconds(attempt.startedAt))
+            bindings.append(attempt.endedAt.map(Timestamp.milliseconds))
+            bindings.append(attempt.error)
+        }
+        try await BulkInsert.run(
+            changes.agents.keepingLast(by: \.id),
+            """
+            INSERT INTO agents (id, tenant, name, kind, capabilities, configuration, max_concurrency, status,
+                created_at, updated_at)
+            """, width: 10,
+            suffix: """
+                 ON CONFLICT (id) DO UPDATE SET tenant = excluded.tenant, name = excluded.name, kind = excluded.kind,
+                    capabilities = excluded.capabilities, configuration = excluded.configuration,
+                    max_concurrency = excluded.max_concurrency, status = excluded.status,
+                    created_at = excluded.created_at, updated_at = excluded.updated_at
+                """, on: connection, logger: logger
+        ) { agent, bindings in
+            bindings.append(agent.id.rawValue)
+            bindings.append(agent.tenant)
+            bindings.append(agent.name)
+            bindings.append(agent.kind)
+            bindings.append(JSONValue.array(agent.capabilities.map(JSONValue.string)).jsonText)
+            bindings.append(JSONValue.object(agent.configuration).jsonText)
+            bindings.append(agent.maxConcurrency)
+            bindings.append(agent.status.rawValue)
+            bindings.append(Timestamp.milliseconds(agent.createdAt))
+            bindings.append(Timestamp.milliseconds(agent.updatedAt))
+        }
+    }
+
+    public func requestCancel(of run: RunID, tenant: String, event: EventDraft) async throws -> RunRecord? {
+        try await transaction { connection in
+            var updated: [RunRecord] = []
+            for try await row in try await connection.query(
+                """
+                UPDATE runs SET cancel_requested = true WHERE id = \(run.rawValue) AND tenant = \(tenant)
+                RETURNING *
+                """, logger: logger)
+            {
+                updated.append(try Self.run(row))
+            }
+            guard let record = updated.first else { return nil }
+            try await PostgresLedger.append([event], on: connection, logger: logger)
+            return record
+        }
+    }
+
+    // MARK: Leases
+
+    public func claimUnfinishedRuns(
+        tenant: String, owner: String, now: Date, expiresAt: Date, isOwnerAlive: @Sendable (String) -> Bool
+    ) async throws -> [RunID] {
+        try await claimRuns(
+            """
+            SELECT id, owner, lease_expires_at FROM runs
+            WHERE tenant = \(tenant) AND status IN ('pending', 'running') ORDER BY id
+            FOR UPDATE SKIP LOCKED
+            """, owner: owner, now: now, expiresAt: expiresAt, isOwnerAlive: isOwnerAlive)
+    }
+
+    public func claim(
+        _ run: RunID, owner: String, now: Date, expiresAt: Date, isOwnerAlive: @Sendable (String) -> Bool
+    ) async throws -> Bool {
+        try await !claimRuns(
+            """
+            SELECT id, owner, lease_expires_at FROM runs
+            WHERE id = \(run.rawValue) AND status IN ('pending', 'running')
+            FOR UPDATE SKIP LOCKED
+            """, owner: owner, now: now, expiresAt: expiresAt, isOwnerAlive: isOwnerAlive
+        ).isEmpty
+    }
+
+    /// Takes the lease of the runs `candidates` selects (and locks) unless another live process holds it.
+    private func claimRuns(
+        _ candidates: PostgresQuery, owner: String, now: Date, expiresAt: Date, isOwnerAlive: (String) -> Bool
+    ) async throws -> [RunID] {
+        try await transaction { connection in
+            var claimed: [String] = []
+            for try await (id, holder, expiry) in try await connection.query(candidates, logger: logger)
+                .decode((String, String?, Int64?).self)
+            {
+                let leaseLive = holder != nil && (expiry ?? 0) > Timestamp.milliseconds(now)
+                if leaseLive, let holder, holder != owner, isOwnerAlive(holder) { continue }
+                claimed.append(id)
+            }
+            guard !claimed.isEmpty else { return [] }
+            try await connection.query(
+                """
+                UPDATE runs SET owner = \(owner), lease_expires_at = \(Timestamp.milliseconds(expiresAt))
+                WHERE id = ANY(\(claimed))
+                """, logger: logger)
+            return claimed.map(RunID.init)
+        }
+    }
+
+    public func renewLeases(owner: String, runs: [RunID], expiresAt: Date) async throws -> Set<RunID> {
+        guard !runs.isEmpty else { return [] }
+        let ids = runs.map(\.rawValue)
+        let cancelled = try await rows(
+            """
+            UPDATE runs SET lease_expires_at = \(Timestamp.milliseconds(expiresAt))
+            WHERE id = ANY(\(ids)) AND owner = \(owner)
+            RETURNING id, cancel_requested
+            """
+        ) { row in try row.decode((String, Bool).self) }
+        return Set(cancelled.filter(\.1).map { RunID($0.0) })
+    }
+
+    public func releaseLeases(owner: String, runs: [RunID]) async throws {
+        guard !runs.isEmpty else { return }
+        try await execute(
+            """
+            UPDATE runs SET owner = NULL, lease_expires_at = NULL
+            WHERE id = ANY(\(runs.map(\.rawValue))) AND owner = \(owner)
+            """)
+    }
+
+    // MARK: Reads
+
+    public func snapshot(of run: RunID, tenant: String) async throws -> RunSnapshot? {
+        guard
+            let record = try await rows(
+                "SELECT * FROM runs WHERE id = \(run.rawValue) AND tenant = \(tenant)", Self.run
+            ).first
+        else { return nil }
+        let tasks = try await rows("SELECT * FROM tasks WHERE run_id = \(run.rawValue) ORDER BY key", Self.task)
+        let attempts = try await rows(
+            "SELECT * FROM attempts WHERE run_id = \(run.rawValue) ORDER BY key, number", Self.attempt)
+        return RunSnapshot(run: record, tasks: tasks, attempts: attempts)
+    }
+
+    public func runs(tenant: String, status: RunStatus?, limit: Int) async throws -> [RunRecord] {
+        try await rows(
+            """
+            SELECT * FROM runs WHERE tenant = \(tenant) AND (\(status?.rawValue)::text IS NULL OR status = \(status?.rawValue))
+            ORDER BY id DESC LIMIT \(limit)
+            """, Self.run)
+    }
+
+    public func agents(tenant: String) async throws -> [AgentRecord] {
+        try await rows("SELECT * FROM agents WHERE tenant = \(tenant) ORDER BY created_at, id", Self.agent)
+    }
+
+    public func attemptsRunningElsewhere(tenant: String, owner: String, now: Date) async throws -> [AgentID: Int] {
+        let counts = try await rows(
+            """
+            SELECT attempts.agent_id, COUNT(*) FROM attempts JOIN runs ON runs.id = attempts.run_id
+            WHERE attempts.tenant = \(tenant) AND attempts.status = 'running' AND attempts.agent_id IS NOT NULL
+                AND runs.owner IS NOT NULL AND runs.owner <> \(owner)
+                AND runs.lease_expires_at > \(Timestamp.milliseconds(now))
+            GROUP BY attempts.agent_id
+            """
+        ) { row in try row.decode((String, Int).self) }
+        return Dictionary(uniqueKeysWithValues: counts.map { (AgentID($0.0), $0.1) })
+    }
+
+    public func metrics(of agent: AgentID) async throws -> AgentMetrics {
+        let attempts = try await rows(
+            "SELECT status, started_at, ended_at FROM attempts WHERE agent_id = \(agent.rawValue)"
+        ) { row in
+            let (status, started, ended) = try row.decode((String, Int64, Int64?).self)
+            return (status: AttemptStatus(rawValue: status) ?? .failed, started: started, ended: ended)
+        }
+        return AgentMetrics(attempts: attempts)
+    }
+
+    public func eventHeaders(from seq: Int64, limit: Int) async throws -> [EventHeader] {
+        try await rows(
+            "SELECT seq, tenant, type, subject FROM events WHERE seq >= \(seq) ORDER BY seq LIMIT \(limit)"
+        ) { row in
+            let (seq, tenant, type, subject) = try row.decode((Int64, String, String, String).self)
+            return EventHeader(seq: seq, tenant: tenant, type: type, subject: subject)
+        }
+    }
+
+    public func events(from seq: Int64, limit: Int) async throws -> [EventRecord] {
+        try await rows(
+            """
+            SELECT \(unescaped: Self.eventColumns) FROM events WHERE seq >= \(seq) ORDER BY seq LIMIT \(limit)
+            """
+        ) { try Self.event($0).record }
+    }
+}

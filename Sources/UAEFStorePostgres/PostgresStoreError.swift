@@ -1,0 +1,33 @@
+import PostgresNIO
+
+/// A PostgreSQL failure told in words a user can act on: the server's own message (with its
+/// SQLSTATE), or what went wrong with the connection, never the query's values.
+public struct PostgresStoreError: Error, CustomStringConvertible {
+    public let description: String
+    /// The SQLSTATE code when the server reported the error (e.g. `23505` for a unique violation).
+    public let sqlState: String?
+
+    /// Wraps `error` when it is PostgresNIO's; returns anything else unchanged.
+    static func wrap(_ error: any Error, location: String) -> any Error {
+        guard let error = error as? PSQLError else { return error }
+        if let server = error.serverInfo {
+            let message = server[.message] ?? "an error"
+            let detail = server[.detail].map { " (\($0))" } ?? ""
+            let state = server[.sqlState]
+            return PostgresStoreError(
+                description: "PostgreSQL at \(location) reported: \(message)\(detail) [SQLSTATE \(state ?? "?")]",
+                sqlState: state)
+        }
+        let cause =
+            switch error.code {
+            case .connectionError: "cannot connect (is the server running and the URL right?)"
+            case .serverClosedConnection, .uncleanShutdown: "the server closed the connection"
+            case .authMechanismRequiresPassword: "the server asks for a password; put it in the URL"
+            case .sslUnsupported: "the server does not offer TLS; drop sslmode=require"
+            case .poolClosed, .clientClosedConnection: "the connection pool is closed"
+            default: "\(error.code)"
+            }
+        let underlying = error.underlying.map { ": \($0)" } ?? ""
+        return PostgresStoreError(description: "PostgreSQL at \(location): \(cause)\(underlying)", sqlState: nil)
+    }
+}
