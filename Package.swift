@@ -50,6 +50,7 @@ let package = Package(
             name: "UAEFStorePostgres",
             dependencies: [
                 "UAEFStore", "UAEFSettlement", .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "_ConnectionPoolModule", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"), .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"), .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ]
@@ -79,7 +80,9 @@ let package = Package(
         .target(
             name: "UAEFCLI",
             dependencies: [
-                "UAEFCore", "UAEFLedger", "UAEFStore", "UAEFStoreSQLite", "UAEFEngine", "UAEFAgents", "UAEFSettlement",
+                "UAEFCore", "UAEFLedger", "UAEFStore", "UAEFStoreSQLite", "UAEFStorePostgres", "UAEFEngine",
+                "UAEFAgents",
+                "UAEFSettlement",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]

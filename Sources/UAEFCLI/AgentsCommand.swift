@@ -11,8 +11,8 @@ struct AgentsCommand: AsyncParsableCommand {
         abstract: "Register agents and manage their lifecycle (registered → active ⇄ suspended → retired).",
         subcommands: [Register.self, Activate.self, Suspend.self, Retire.self, List.self, Show.self])
 
-    static func registry(_ options: StoreOptions) throws -> AgentRegistry {
-        AgentRegistry(store: try options.open(), kinds: BuiltInAgents.registry, tenant: options.tenant)
+    static func registry(_ options: StoreOptions) async throws -> AgentRegistry {
+        AgentRegistry(store: try await options.open(), kinds: BuiltInAgents.registry, tenant: options.tenant)
     }
 
     static func json(_ agent: AgentRecord, metrics: AgentMetrics?) -> JSONValue {
@@ -130,7 +130,7 @@ struct AgentsCommand: AsyncParsableCommand {
         @OptionGroup var storeOptions: StoreOptions
 
         func run() async throws {
-            let store = try storeOptions.open()
+            let store = try await storeOptions.open()
             let agents = try await store.agents(tenant: storeOptions.tenant)
             var rows: [(AgentRecord, AgentMetrics)] = []
             for agent in agents { rows.append((agent, try await store.metrics(of: agent.id))) }
@@ -154,7 +154,7 @@ struct AgentsCommand: AsyncParsableCommand {
         @OptionGroup var storeOptions: StoreOptions
 
         func run() async throws {
-            let store = try storeOptions.open()
+            let store = try await storeOptions.open()
             guard let record = try await AgentsCommand.registry(storeOptions).find(agent) else {
                 throw CLIError.usage("no agent \(agent) in tenant \(storeOptions.tenant)")
             }

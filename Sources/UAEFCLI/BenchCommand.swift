@@ -57,7 +57,7 @@ struct BenchCommand: AsyncParsableCommand {
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
             defer { try? FileManager.default.removeItem(at: directory) }
             let store = "sqlite:" + directory.appendingPathComponent("bench.db").path
-            let engine = try EngineOptions.parse(["--store", store]).engine()
+            let engine = try await EngineOptions.parse(["--store", store]).engine()
             let start = ContinuousClock.now
             let definition = try await engine.validate(text, file: "bench-\(workload.rawValue).yaml")
             let id = try await engine.submit(definition, file: "bench", inputs: inputs, actor: "bench", leased: true)

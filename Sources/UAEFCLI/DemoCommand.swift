@@ -29,7 +29,7 @@ struct DemoCommand: AsyncParsableCommand {
             path = "sqlite:" + directory.appendingPathComponent("demo.db").path
         }
         let options = try EngineOptions.parse(["--store", path])
-        let engine = try options.engine()
+        let engine = try await options.engine()
         let registry = AgentRegistry(store: engine.store, kinds: engine.kinds, tenant: engine.tenant)
         if try await registry.find("classifier") == nil {
             _ = try await registry.register(

@@ -33,13 +33,13 @@ struct EngineOptions: ParsableArguments {
         Logger.Level(rawValue: logLevel ?? ProcessInfo.processInfo.environment["UAEF_LOG_LEVEL"] ?? "warning")
     }
 
-    func engine() throws -> Engine {
+    func engine() async throws -> Engine {
         var configuration = Runner.Configuration()
         configuration.maxConcurrency = maxConcurrency
         var logger = Logger(label: "uaef") { StreamLogHandler.standardError(label: $0) }
         logger.logLevel = resolvedLogLevel ?? .warning
         return Engine(
-            store: try storeOptions.open(), kinds: BuiltInAgents.registry, tenant: storeOptions.tenant,
+            store: try await storeOptions.open(), kinds: BuiltInAgents.registry, tenant: storeOptions.tenant,
             configuration: configuration, logger: logger)
     }
 }

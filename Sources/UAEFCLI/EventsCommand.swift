@@ -23,7 +23,7 @@ struct EventsCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let store = try storeOptions.open()
+        let store = try await storeOptions.open()
         var printed = 0
         var next = from
         while printed < limit {

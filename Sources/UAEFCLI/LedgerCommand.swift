@@ -21,7 +21,7 @@ struct LedgerCommand: AsyncParsableCommand {
         @OptionGroup var storeOptions: StoreOptions
 
         func run() async throws {
-            let store = try storeOptions.open()
+            let store = try await storeOptions.open()
             let report = try await LedgerVerifier(
                 store: store, verifier: try await LedgerKeys.verifier(storeOptions, store: store)
             )
@@ -64,7 +64,7 @@ struct LedgerCommand: AsyncParsableCommand {
         @OptionGroup var storeOptions: StoreOptions
 
         func run() async throws {
-            let store = try storeOptions.open()
+            let store = try await storeOptions.open()
             var next = Int64(max(0, from))
             while true {
                 let page = try await store.ledgerEvents(from: next, limit: 10_000)
@@ -92,7 +92,7 @@ struct LedgerCommand: AsyncParsableCommand {
         @OptionGroup var storeOptions: StoreOptions
 
         func run() async throws {
-            let store = try storeOptions.open()
+            let store = try await storeOptions.open()
             let signer = try await LedgerKeys.signer(storeOptions, store: store)
             do {
                 print(try await Checkpointer(store: store, signer: signer).checkpoint(), terminator: "")
@@ -109,7 +109,7 @@ struct LedgerCommand: AsyncParsableCommand {
 
         func run() async throws {
             print(
-                try await LedgerKeys.signer(storeOptions, store: try storeOptions.open()).verifier.text)
+                try await LedgerKeys.signer(storeOptions, store: try await storeOptions.open()).verifier.text)
         }
     }
 
@@ -121,7 +121,7 @@ struct LedgerCommand: AsyncParsableCommand {
         @OptionGroup var storeOptions: StoreOptions
 
         func run() async throws {
-            let store = try storeOptions.open()
+            let store = try await storeOptions.open()
             let current = try await store.treeHead().size
             let treeSize = size ?? current
             guard index >= 0, index < treeSize, treeSize <= current,
@@ -148,7 +148,7 @@ struct LedgerCommand: AsyncParsableCommand {
         @OptionGroup var storeOptions: StoreOptions
 
         func run() async throws {
-            let store = try storeOptions.open()
+            let store = try await storeOptions.open()
             guard from > 0, from <= to, to <= (try await store.treeHead().size),
                 let proof = try await store.consistencyProof(from: from, to: to)
             else { throw CLIError.usage("--from \(from) --to \(to): need 0 < from ≤ to ≤ the number of events") }
@@ -248,7 +248,7 @@ struct LedgerCommand: AsyncParsableCommand {
         }
 
         func run() async throws {
-            let store = try storeOptions.open()
+            let store = try await storeOptions.open()
             let subject: LedgerReport.Subject
             if let run {
                 guard let snapshot = try await store.snapshot(of: RunID(run), tenant: storeOptions.tenant) else {

@@ -3,16 +3,23 @@ import Foundation
 import UAEFEngine
 import UAEFLedger
 import UAEFStore
+import UAEFStorePostgres
 
 /// The ledger's signing key file: found or created, never printed.
 enum LedgerKeys {
-    /// The key file path after flag, environment and default (beside the SQLite file).
+    /// The key file path after flag, environment and default (beside the SQLite file, or
+    /// `<database>.ledger-key` in the working folder for PostgreSQL).
     static func path(_ options: StoreOptions) throws -> String {
         if let path = options.ledgerKey { return path }
         if let path = ProcessInfo.processInfo.environment["UAEF_LEDGER_KEY"] { return path }
         let url = options.storeURL
-        guard url.hasPrefix("sqlite:") else { throw CLIError.usage("give --ledger-key PATH for a non-SQLite store") }
-        return String(url.dropFirst("sqlite:".count)) + ".ledger-key"
+        if url.hasPrefix("sqlite:") { return try options.sqlitePath(url) + ".ledger-key" }
+        // Every node of a PostgreSQL deployment must sign with the same key: docs/deploying.md
+        // says to point UAEF_LEDGER_KEY at one shared file.
+        guard let database = try? PostgresURL(url).database else {
+            throw CLIError.usage("give --ledger-key PATH for the store \(url)")
+        }
+        return database + ".ledger-key"
     }
 
     /// The signer, created on first use (mode 0600) with the origin `uaef.local/<ledger id>` as its name.

@@ -28,7 +28,7 @@ extension LedgerCommand {
         }
 
         func run() async throws {
-            let engine = try engineOptions.engine()
+            let engine = try await engineOptions.engine()
             let outcome = try await engine.redact(RunID(run), task: task, reason: reason, actor: CLIActor.current)
             let event: EventRecord
             switch outcome {

@@ -127,7 +127,7 @@ extension RulesCommand {
         @OptionGroup var engineOptions: EngineOptions
 
         func run() async throws {
-            let engine = try engineOptions.engine()
+            let engine = try await engineOptions.engine()
             let (version, rules) = try await engine.loadRules(
                 try Console.readFile(file), file: file, actor: CLIActor.current)
             if json {

@@ -15,7 +15,7 @@ struct ValidateCommand: AsyncParsableCommand {
     @OptionGroup var engineOptions: EngineOptions
 
     func run() async throws {
-        let engine = try engineOptions.engine()
+        let engine = try await engineOptions.engine()
         do {
             let definition = try await engine.validate(try Console.readFile(file), file: file)
             if json {
@@ -50,7 +50,7 @@ struct RunCommand: AsyncParsableCommand {
     @OptionGroup var engineOptions: EngineOptions
 
     func run() async throws {
-        let engine = try engineOptions.engine()
+        let engine = try await engineOptions.engine()
         let (definition, id) = try await workflow.submit(to: engine, leased: true)
         if !json, Console.stderrIsTerminal { FileHandle.standardError.write(Data("run \(id) started\n".utf8)) }
         let display = !json && Console.stderrIsTerminal ? ProgressDisplay() : nil
@@ -76,7 +76,7 @@ struct ResumeCommand: AsyncParsableCommand {
     @OptionGroup var engineOptions: EngineOptions
 
     func run() async throws {
-        let engine = try engineOptions.engine()
+        let engine = try await engineOptions.engine()
         let display = !json && Console.stderrIsTerminal ? ProgressDisplay() : nil
         let statuses = try await engine.resume(progress: display?.callback)
         display?.finish()
@@ -110,7 +110,7 @@ struct SubmitCommand: AsyncParsableCommand {
     @OptionGroup var engineOptions: EngineOptions
 
     func run() async throws {
-        let engine = try engineOptions.engine()
+        let engine = try await engineOptions.engine()
         let (definition, id) = try await workflow.submit(to: engine, leased: false)
         if json {
             Console.printJSON([

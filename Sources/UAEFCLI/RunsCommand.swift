@@ -50,7 +50,7 @@ struct RunsCommand: AsyncParsableCommand {
         @OptionGroup var engineOptions: EngineOptions
 
         func run() async throws {
-            try await RunOutput.print(RunID(id), engine: try engineOptions.engine(), json: json)
+            try await RunOutput.print(RunID(id), engine: try await engineOptions.engine(), json: json)
         }
     }
 
@@ -73,7 +73,7 @@ struct RunsCommand: AsyncParsableCommand {
         }
 
         func run() async throws {
-            let engine = try engineOptions.engine()
+            let engine = try await engineOptions.engine()
             let deadline = timeout.flatMap(DurationText.parse).map { ContinuousClock.now + $0 }
             while true {
                 guard let snapshot = try await engine.store.snapshot(of: RunID(id), tenant: engine.tenant) else {
@@ -102,7 +102,7 @@ struct RunsCommand: AsyncParsableCommand {
         @OptionGroup var engineOptions: EngineOptions
 
         func run() async throws {
-            let engine = try engineOptions.engine()
+            let engine = try await engineOptions.engine()
             guard let run = try await engine.cancel(RunID(id), actor: CLIActor.current) else {
                 throw CLIError.usage("no run \(id) in tenant \(engine.tenant)")
             }

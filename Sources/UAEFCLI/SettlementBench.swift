@@ -49,8 +49,10 @@ enum SettlementBench {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("uaef-bench-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
-        let engine = try EngineOptions.parse(["--store", "sqlite:" + directory.appendingPathComponent("s.db").path])
-            .engine()
+        let engine = try await EngineOptions.parse([
+            "--store", "sqlite:" + directory.appendingPathComponent("s.db").path,
+        ])
+        .engine()
         _ = try await engine.loadRules(rules, file: "bench-settlement.yaml", actor: "bench")
         var written = 0
         while written < count {

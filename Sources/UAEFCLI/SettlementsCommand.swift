@@ -18,7 +18,7 @@ extension SettleCommand {
         @OptionGroup var engineOptions: EngineOptions
 
         func run() async throws {
-            let engine = try engineOptions.engine()
+            let engine = try await engineOptions.engine()
             let report = try await engine.settle()
             try await LedgerKeys.checkpoint(after: "settlement ran", engineOptions.storeOptions, store: engine.store)
             if json {
@@ -82,7 +82,7 @@ struct SettlementsCommand: AsyncParsableCommand {
         @OptionGroup var engineOptions: EngineOptions
 
         func run() async throws {
-            let engine = try engineOptions.engine()
+            let engine = try await engineOptions.engine()
             let settlement = try await engine.reverse(id, reason: reason, actor: CLIActor.current)
             try await LedgerKeys.checkpoint(
                 after: "the settlement was reversed", engineOptions.storeOptions, store: engine.store)
@@ -96,7 +96,7 @@ struct SettlementsCommand: AsyncParsableCommand {
 
     /// Prints one settlement with its calculation, transfers and decisions.
     static func show(_ id: String, json: Bool, _ storeOptions: StoreOptions) async throws {
-        let store = try storeOptions.open()
+        let store = try await storeOptions.open()
         guard let (settlement, transfers, approvals) = try await store.settlement(id, tenant: storeOptions.tenant)
         else {
             throw CLIError.usage("no settlement \(id) in tenant \(storeOptions.tenant)")
@@ -276,7 +276,7 @@ struct ApprovalsCommand: AsyncParsableCommand {
         @OptionGroup var engineOptions: EngineOptions
 
         func run() async throws {
-            let engine = try engineOptions.engine()
+            let engine = try await engineOptions.engine()
             let store = engine.store
             let pending = try await store.settlements(tenant: engine.tenant, status: .pendingApproval, limit: 1000)
             // Requests whose task stopped waiting (timed out, cancelled, interrupted) are not listed.
@@ -316,7 +316,7 @@ struct ApprovalsCommand: AsyncParsableCommand {
         @OptionGroup var engineOptions: EngineOptions
 
         func record(_ decision: ApprovalRecord.Decision) async throws {
-            let engine = try engineOptions.engine()
+            let engine = try await engineOptions.engine()
             guard !id.hasPrefix("apr_") else {
                 let approval = try await engine.decide(
                     task: id, decision, principal: principal, role: role, reason: reason)
@@ -362,7 +362,7 @@ struct ApprovalsCommand: AsyncParsableCommand {
 
         func run() async throws {
             guard id.hasPrefix("apr_") else { return try await SettlementsCommand.show(id, json: json, storeOptions) }
-            let store = try storeOptions.open()
+            let store = try await storeOptions.open()
             guard let approval = try await store.taskApproval(id, tenant: storeOptions.tenant) else {
                 throw CLIError.usage("no approval \(id) in tenant \(storeOptions.tenant)")
             }

@@ -35,7 +35,7 @@ struct SignalCommand: AsyncParsableCommand {
         } catch let error as JSONTextError {
             throw CLIError.usage("--data: \(error)")
         }
-        let engine = try engineOptions.engine()
+        let engine = try await engineOptions.engine()
         let result = try await engine.signal(
             name, data: members, idempotencyKey: idempotencyKey, actor: CLIActor.current)
         if !result.replayed {

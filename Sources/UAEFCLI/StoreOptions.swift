@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import UAEFCore
 import UAEFStore
+import UAEFStorePostgres
 import UAEFStoreSQLite
 
 /// `--store` and `--tenant`, shared by every command that touches the store.
@@ -9,7 +10,8 @@ struct StoreOptions: ParsableArguments {
     @Option(
         name: .long,
         help: ArgumentHelp(
-            "Where state lives: sqlite:PATH. Default: $UAEF_STORE, else sqlite:uaef.db.", valueName: "url"))
+            "Where state lives: sqlite:PATH or postgres://user:password@host:port/database. Default: $UAEF_STORE, else sqlite:uaef.db.",
+            valueName: "url"))
     var store: String?
 
     @Option(name: .long, help: "The tenant whose runs and agents to use.")
@@ -18,22 +20,18 @@ struct StoreOptions: ParsableArguments {
     @Option(
         name: .long,
         help: ArgumentHelp(
-            "The ledger's checkpoint signing key file (created with mode 0600 on first use). Default: $UAEF_LEDGER_KEY, else <SQLite file>.ledger-key.",
+            "The ledger's checkpoint signing key file (created with mode 0600 on first use). Default: $UAEF_LEDGER_KEY, else <SQLite file>.ledger-key, or <database>.ledger-key in this folder for PostgreSQL.",
             valueName: "path"))
     var ledgerKey: String?
 
     /// The store URL after flag and environment: flag, then `UAEF_STORE`, then the default.
     var storeURL: String { store ?? ProcessInfo.processInfo.environment["UAEF_STORE"] ?? "sqlite:uaef.db" }
 
-    /// Opens the store the URL names.
-    func open() throws -> any WorkflowStore {
+    /// Opens the store the URL names, applying pending migrations.
+    func open() async throws -> any WorkflowStore {
         let url = storeURL
         if url.hasPrefix("sqlite:") {
-            var path = String(url.dropFirst("sqlite:".count))
-            if path.hasPrefix("//") { path = String(path.dropFirst(2)) }
-            guard !path.isEmpty else {
-                throw CLIError.usage("--store \(url): expected sqlite:PATH, e.g. sqlite:uaef.db")
-            }
+            let path = try sqlitePath(url)
             do {
                 return try SQLiteStore(path: path)
             } catch {
@@ -41,8 +39,35 @@ struct StoreOptions: ParsableArguments {
             }
         }
         if url.hasPrefix("postgres://") || url.hasPrefix("postgresql://") {
-            throw CLIError.operational("the PostgreSQL store is not built yet; use sqlite:PATH for now")
+            return try await openPostgres(url, migrate: true)
         }
-        throw CLIError.usage("--store \(url): unknown store; valid: sqlite:PATH (e.g. sqlite:uaef.db)")
+        throw CLIError.usage(
+            "--store \(url): unknown store; valid: sqlite:PATH (e.g. sqlite:uaef.db) or postgres://user:password@host:port/database"
+        )
+    }
+
+    /// The PostgreSQL store at `url`.
+    func openPostgres(_ url: String, migrate: Bool) async throws -> PostgresStore {
+        let parsed: PostgresURL
+        do {
+            parsed = try PostgresURL(url)
+        } catch {
+            throw CLIError.usage(error.description)
+        }
+        do {
+            return try await PostgresStore.connect(parsed, migrate: migrate)
+        } catch {
+            throw CLIError.operational("cannot open the PostgreSQL store: \(error)")
+        }
+    }
+
+    /// The file of a `sqlite:PATH` URL.
+    func sqlitePath(_ url: String) throws -> String {
+        var path = String(url.dropFirst("sqlite:".count))
+        if path.hasPrefix("//") { path = String(path.dropFirst(2)) }
+        guard !path.isEmpty else {
+            throw CLIError.usage("--store \(url): expected sqlite:PATH, e.g. sqlite:uaef.db")
+        }
+        return path
     }
 }

@@ -26,21 +26,33 @@ public struct Checkpointer: Sendable {
         if let previous, previous.size == head.size { return previous.note }
         if let previous {
             let old = try Checkpoint.open(previous.note, verifier: signer.verifier)
-            guard old.size > 0, old.size <= head.size,
-                let proof = try await store.consistencyProof(from: old.size, to: head.size)
-            else {
-                throw Refusal(
-                    description: "the tree (\(head.size) events) no longer extends the last checkpoint (\(old.size))")
-            }
-            do {
-                try ProofVerifier.verifyConsistency(
-                    oldSize: old.size, newSize: head.size, oldRoot: old.root, newRoot: head.root, proof: proof)
-            } catch {
-                throw Refusal(description: "the tree is not consistent with the last checkpoint: \(error)")
-            }
+            try await extends(old, head)
         }
         let note = try Checkpoint(origin: signer.name, size: head.size, root: head.root).signed(by: signer)
         try await store.saveCheckpoint(size: head.size, note: note, time: now)
         return note
+    }
+
+    /// Checks that the tree `head` extends the signed checkpoint `old`: every tree extends the
+    /// empty one; a larger one must prove it with a consistency proof.
+    private func extends(_ old: Checkpoint, _ head: (size: Int, root: MerkleHash)) async throws {
+        if old.size == 0 {
+            guard old.root == MerkleHash.empty else {
+                throw Refusal(description: "the last checkpoint claims an empty tree with a root that is not empty")
+            }
+            return
+        }
+        guard old.size <= head.size,
+            let proof = try await store.consistencyProof(from: old.size, to: head.size)
+        else {
+            throw Refusal(
+                description: "the tree (\(head.size) events) no longer extends the last checkpoint (\(old.size))")
+        }
+        do {
+            try ProofVerifier.verifyConsistency(
+                oldSize: old.size, newSize: head.size, oldRoot: old.root, newRoot: head.root, proof: proof)
+        } catch {
+            throw Refusal(description: "the tree is not consistent with the last checkpoint: \(error)")
+        }
     }
 }

@@ -21,6 +21,15 @@ public final class PostgresStore: WorkflowStore {
     public static func connect(
         _ url: PostgresURL, migrate: Bool = true, logger: Logger = Logger(label: "uaef.store.postgres")
     ) async throws -> PostgresStore {
+        // One direct connection first, so that a wrong URL, a missing database or a refused
+        // login is reported as the server or the network put it, at once.
+        do {
+            let probe = try await PostgresConnection.connect(
+                configuration: try url.connectionConfiguration(), id: 0, logger: logger)
+            try await probe.close()
+        } catch {
+            throw PostgresStoreError.wrap(error, location: url.redacted)
+        }
         let store = try PostgresStore(url: url, logger: logger)
         if migrate {
             do {

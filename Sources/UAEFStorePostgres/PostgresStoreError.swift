@@ -1,4 +1,5 @@
 import PostgresNIO
+import _ConnectionPoolModule
 
 /// A PostgreSQL failure told in words a user can act on: the server's own message (with its
 /// SQLSTATE), or what went wrong with the connection, never the query's values.
@@ -9,6 +10,11 @@ public struct PostgresStoreError: Error, CustomStringConvertible {
 
     /// Wraps `error` when it is PostgresNIO's; returns anything else unchanged.
     static func wrap(_ error: any Error, location: String) -> any Error {
+        if error is ConnectionPoolError {
+            return PostgresStoreError(
+                description: "PostgreSQL at \(location): no connection could be made for a while (is the server up?)",
+                sqlState: nil)
+        }
         guard let error = error as? PSQLError else { return error }
         if let server = error.serverInfo {
             let message = server[.message] ?? "an error"

@@ -1,4 +1,5 @@
 import Foundation
+import NIOSSL
 import PostgresNIO
 
 /// A `postgres://user:password@host:port/database` store URL, checked and split.
@@ -48,6 +49,12 @@ public struct PostgresURL: Sendable, Equatable {
     /// The URL with its password hidden, for messages and logs.
     public var redacted: String {
         "postgres://\(user)\(password == nil ? "" : ":***")@\(host):\(port)/\(database)"
+    }
+
+    func connectionConfiguration() throws -> PostgresConnection.Configuration {
+        PostgresConnection.Configuration(
+            host: host, port: port, username: user, password: password, database: database,
+            tls: requireTLS ? .require(try NIOSSLContext(configuration: .makeClientConfiguration())) : .disable)
     }
 
     func clientConfiguration() -> PostgresClient.Configuration {

@@ -12,6 +12,8 @@ public final class SQLiteStore: WorkflowStore {
     let pool: DatabasePool
     /// The file the store lives in.
     public let path: String
+    /// The migrations this open applied (empty when the file was up to date).
+    public let appliedMigrations: [String]
 
     /// Opens (creating if needed) the store at `path` and applies pending migrations.
     public init(path: String) throws {
@@ -23,7 +25,10 @@ public final class SQLiteStore: WorkflowStore {
             try db.execute(sql: "PRAGMA foreign_keys = ON")
         }
         pool = try DatabasePool(path: path, configuration: configuration)
-        try SQLiteMigrations.migrator.migrate(pool)
+        let migrator = SQLiteMigrations.migrator
+        let before = try pool.read { db in try migrator.appliedIdentifiers(db) }
+        try migrator.migrate(pool)
+        appliedMigrations = migrator.migrations.filter { !before.contains($0) }
         try pool.write { db in try Self.backfillLedger(in: db) }
     }
 

@@ -160,11 +160,13 @@ struct CLITests {
     }
 
     @Test(
-        "submit creates a pending run; runs wait times out (exit 3) until another process executes it, then prints it")
-    func submitAndWait() throws {
-        let directory = try TemporaryDirectory("submit")
-        defer { directory.remove() }
-        let store = "sqlite:" + directory.path("s.db")
+        "submit creates a pending run; runs wait times out (exit 3) until another process executes it, then prints it",
+        arguments: StoreBackend.allCases)
+    func submitAndWait(_ backend: StoreBackend) throws {
+        let location = try TestStore(backend, label: "submit")
+        defer { location.remove() }
+        let directory = location.directory
+        let store = location.url
         let workflow = try write(
             "name: later\ninputs: {n: 1}\ntasks:\n  - {id: a, agent: echo, with: {n: \"${{ inputs.n }}\"}}\n",
             to: "later.yaml", in: directory)
@@ -185,6 +187,46 @@ struct CLITests {
         #expect(waited["status"] == "succeeded" && waited["tasks"]?["a"]?["output"]?["n"] == 7)
         let missing = try UAEFProcess.run(["runs", "wait", "run_none", "--store", store], in: directory.url)
         #expect(missing.status == 2)
+        let verify = try UAEFProcess.run(["ledger", "verify", "--json", "--store", store], in: directory.url)
+        let events = try verify.json()["events"]?.numberValue?.intValue ?? 0
+        #expect(verify.status == 0 && events > 0, "\(verify.stderr)")
+    }
+
+    @Test("migrate applies PostgreSQL's migrations once, also when three nodes run it at once, and is idempotent")
+    func migratePostgres() throws {
+        let location = try TestStore(.postgres, label: "migrate")
+        defer { location.remove() }
+        let nodes = try (0..<3).map { _ in
+            try UAEFProcess.start(["migrate", "--json", "--store", location.url], in: location.directory.url)
+        }
+        var applied: [String] = []
+        for (process, stdout, stderr) in nodes {
+            process.waitUntilExit()
+            #expect(process.terminationStatus == 0, "\((try? String(contentsOf: stderr, encoding: .utf8)) ?? "")")
+            let output = try JSONValue(jsonText: String(contentsOf: stdout, encoding: .utf8))
+            applied += output["applied"]?.arrayValue?.compactMap(\.stringValue) ?? []
+        }
+        #expect(applied == ["v1_schema"])
+        let again = try UAEFProcess.run(["migrate", "--store", location.url], in: location.directory.url)
+        #expect(again.status == 0 && again.stdout.contains("is up to date"))
+    }
+
+    @Test("a wrong PostgreSQL URL, database or port is named with the server's own reason, and exits 2 or 3")
+    func postgresConnectionErrors() throws {
+        let location = try TestStore(.postgres, label: "pg-errors")
+        defer { location.remove() }
+        let port = try PostgresTestServer.shared().port
+        let cases: [(url: String, status: Int32, says: String)] = [
+            ("postgres://127.0.0.1:\(port)/x", 2, "names no user"),
+            ("postgres://uaef:hunter2@127.0.0.1:\(port)/x?mode=fast", 2, "unknown parameter mode=fast"),
+            ("postgres://uaef@127.0.0.1:\(port)/no_such_db", 3, "database \"no_such_db\" does not exist"),
+            ("postgres://uaef@127.0.0.1:\(try freeLoopbackPort())/x", 3, "cannot connect"),
+        ]
+        for (url, status, says) in cases {
+            let result = try UAEFProcess.run(["runs", "list", "--store", url], in: location.directory.url)
+            #expect(result.status == status && result.stderr.contains(says), "\(url): \(result.stderr)")
+            #expect(!result.stderr.contains("hunter2"))
+        }
     }
 
     @Test("the demo's embedded workflow and rules are the examples, and the demo runs and settles")

@@ -287,3 +287,30 @@ struct StoreLedgerTests {
         #expect(try await store.ledgerEvents(from: 4_999, limit: 1).first?.storedLeaf == stored[4_999].leafHash)
     }
 }
+
+@Suite("Checkpoints, on SQLite and PostgreSQL")
+struct CheckpointerTests {
+    @Test(
+        "a checkpoint of the empty tree is extended by the next; a later one needs a valid consistency proof",
+        arguments: StoreBackend.allCases)
+    func emptyThenGrown(_ backend: StoreBackend) async throws {
+        let location = try TestStore(backend)
+        defer { location.remove() }
+        let store = try await location.open()
+        let checkpointer = Checkpointer(store: store, signer: try NoteSigner(generatingFor: "uaef.local/test"))
+        let empty = try await checkpointer.checkpoint()
+        #expect(empty.contains("\n0\n"))
+        for size in [3, 8] {
+            var changes = ChangeSet()
+            let time = Date(timeIntervalSince1970: 1_800_000_000)
+            let first = try await store.treeHead().size
+            changes.events = (first..<size).map {
+                EventDraft(
+                    id: "evt_\($0)", time: time, type: "t", actor: "a", tenant: "default", subject: "s", data: [:])
+            }
+            try await store.commit(changes)
+            #expect(try await checkpointer.checkpoint().contains("\n\(size)\n"))
+        }
+        #expect(try await store.checkpoints().map(\.size) == [0, 3, 8])
+    }
+}
