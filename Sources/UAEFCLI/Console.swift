@@ -36,6 +36,11 @@ enum Console {
         FileHandle.standardError.write(Data(("error: " + message + "\n").utf8))
     }
 
+    /// A problem the command goes on after, on standard error.
+    static func warn(_ message: String) {
+        FileHandle.standardError.write(Data(("warning: " + message + "\n").utf8))
+    }
+
     static var stderrIsTerminal: Bool { isatty(STDERR_FILENO) == 1 }
 
     /// Reads a file as UTF-8 text, or fails with a usage error naming it.

@@ -85,7 +85,7 @@ public struct Engine: Sendable {
         let claimed = try await store.claimUnfinishedRuns(
             tenant: tenant, owner: configuration.owner, now: now,
             expiresAt: now.addingTimeInterval(Double(configuration.leaseDuration.milliseconds) / 1000),
-            isOwnerAlive: ProcessIdentity.isAlive)
+            limit: .max, isOwnerAlive: ProcessIdentity.isAlive)
         return try await execute(claimed, progress: progress)
     }
 

@@ -98,7 +98,8 @@ public struct Runner: Sendable {
                 if tick {
                     inputs += try await pollStore(machines, tenant: tenant, environment: &environment)
                 }
-                let (changes, actions) = await apply(inputs, to: &machines, environment: &environment)
+                var (changes, actions) = await apply(inputs, to: &machines, environment: &environment)
+                changes.fence = fence(for: changes, machines)
                 try await store.commit(changes)
                 logger.trace(
                     "committed", metadata: ["events": "\(changes.events.count)", "tasks": "\(changes.tasks.count)"])
@@ -114,6 +115,15 @@ public struct Runner: Sendable {
         }
         try await store.releaseLeases(owner: configuration.owner, runs: Array(machines.keys))
         return machines.mapValues(\.run.status)
+    }
+
+    /// The leases a commit of `changes` needs this process to still hold: those of the runs it writes.
+    private func fence(for changes: ChangeSet, _ machines: [RunID: RunStateMachine]) -> LeaseFence? {
+        var generations: [RunID: Int64] = [:]
+        for id in changes.runs.map(\.id) + changes.tasks.map(\.runID) + changes.attempts.map(\.runID) {
+            generations[id] = machines[id]?.run.leaseGeneration
+        }
+        return generations.isEmpty ? nil : LeaseFence(owner: configuration.owner, generations: generations)
     }
 
     /// The tenant's agents and what other processes run on them now.

@@ -23,6 +23,9 @@ public struct RunRecord: Sendable, Hashable {
     /// The process executing the run (`host/pid`), while it holds the lease.
     public var owner: String?
     public var leaseExpiresAt: Date?
+    /// Counts the claims of the run's lease: every claim takes the next generation, and a commit
+    /// fenced with an older one is refused (``LeaseFence``).
+    public var leaseGeneration: Int64
     /// Who started the run (`cli:<user>`, later an API principal): the maker its settlements name.
     public var createdBy: String?
 
@@ -30,7 +33,7 @@ public struct RunRecord: Sendable, Hashable {
         id: RunID, tenant: String, workflowName: String, workflowVersion: Int, workflowSource: String,
         workflowFile: String, inputs: [String: JSONValue], status: RunStatus, error: String? = nil, createdAt: Date,
         updatedAt: Date, endedAt: Date? = nil, cancelRequested: Bool = false, owner: String? = nil,
-        leaseExpiresAt: Date? = nil, createdBy: String? = nil
+        leaseExpiresAt: Date? = nil, leaseGeneration: Int64 = 0, createdBy: String? = nil
     ) {
         self.id = id
         self.tenant = tenant
@@ -47,6 +50,7 @@ public struct RunRecord: Sendable, Hashable {
         self.cancelRequested = cancelRequested
         self.owner = owner
         self.leaseExpiresAt = leaseExpiresAt
+        self.leaseGeneration = leaseGeneration
         self.createdBy = createdBy
     }
 }
@@ -255,6 +259,8 @@ public struct ChangeSet: Sendable {
     public var attempts: [AttemptRecord] = []
     public var agents: [AgentRecord] = []
     public var events: [EventDraft] = []
+    /// The leases the writer must still hold for the commit to be accepted; nil to write unfenced.
+    public var fence: LeaseFence?
 
     public init() {}
 
@@ -268,6 +274,52 @@ public struct ChangeSet: Sendable {
         attempts += other.attempts
         agents += other.agents
         events += other.events
+    }
+}
+
+/// What a lease holder claims to hold when it commits: refused with ``LeaseLost`` unless every
+/// run named is still held by `owner` at the generation given, so a stalled process that wakes
+/// after its lease was taken over cannot overwrite newer work.
+public struct LeaseFence: Sendable, Hashable {
+    public var owner: String
+    public var generations: [RunID: Int64]
+
+    public init(owner: String, generations: [RunID: Int64]) {
+        self.owner = owner
+        self.generations = generations
+    }
+
+    /// The runs whose stored holder and generation differ from the fence's.
+    public func lost(_ stored: [(id: RunID, owner: String?, generation: Int64)]) -> [RunID] {
+        let found = Dictionary(stored.map { ($0.id, $0) }) { first, _ in first }
+        return generations.keys.sorted().filter { run in
+            guard let row = found[run] else { return true }
+            return row.owner != owner || row.generation != generations[run]
+        }
+    }
+}
+
+/// When a run's lease may be claimed.
+public enum LeaseRule {
+    /// A lease is claimable when nobody holds it, it expired, or its holder is a process known to
+    /// be dead. A live lease of `owner` itself is not: it is executing that run now (a worker
+    /// that gave up a batch releases its leases before claiming them again).
+    public static func isClaimable(
+        holder: String?, expiresAt: Int64?, now: Date, isOwnerAlive: (String) -> Bool
+    ) -> Bool {
+        guard let holder, let expiresAt, expiresAt > Timestamp.milliseconds(now) else { return true }
+        return !isOwnerAlive(holder)
+    }
+}
+
+/// A commit refused by its ``LeaseFence``: nothing was written.
+public struct LeaseLost: Error, CustomStringConvertible {
+    public let runs: [RunID]
+
+    public init(runs: [RunID]) { self.runs = runs }
+
+    public var description: String {
+        "the lease of \(runs.map(\.rawValue).joined(separator: ", ")) was taken over by another process"
     }
 }
 

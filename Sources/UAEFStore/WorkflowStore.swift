@@ -6,7 +6,8 @@ import UAEFCore
 /// Writes go through ``commit(_:)``: one transaction holding state rows and their events, so a
 /// state change and its event are durable together or not at all.
 public protocol WorkflowStore: LedgerStore, SettlementStore {
-    /// Writes the changes and appends their events (numbered gap-free from 0) in one durable transaction.
+    /// Writes the changes and appends their events (numbered gap-free from 0) in one durable
+    /// transaction; throws ``LeaseLost`` and writes nothing when the change set's fence fails.
     ///
     /// Runs are inserted with their owner and lease; updating a run changes its status, error and
     /// times only, so a concurrent cancellation request or lease renewal is never overwritten.
@@ -29,13 +30,15 @@ public protocol WorkflowStore: LedgerStore, SettlementStore {
     /// Runs, newest first, optionally with one status.
     func runs(tenant: String, status: RunStatus?, limit: Int) async throws -> [RunRecord]
 
-    /// Takes the lease of every unfinished run of `tenant` that no live process holds, for `owner`
-    /// until `expiresAt`.
+    /// Takes the lease of up to `limit` unfinished runs of `tenant` that no live process holds,
+    /// oldest first, for `owner` until `expiresAt`, each at its next lease generation. Runs another
+    /// process is claiming at the same moment are skipped, not waited for.
     ///
     /// `isOwnerAlive` tells whether a lease holder recorded on this machine is still running, so a
     /// crashed process's runs are taken over at once instead of after the lease expires.
     func claimUnfinishedRuns(
-        tenant: String, owner: String, now: Date, expiresAt: Date, isOwnerAlive: @Sendable (String) -> Bool
+        tenant: String, owner: String, now: Date, expiresAt: Date, limit: Int,
+        isOwnerAlive: @Sendable (String) -> Bool
     ) async throws -> [RunID]
 
     /// Takes the lease of one unfinished run when no live process holds it; false otherwise.

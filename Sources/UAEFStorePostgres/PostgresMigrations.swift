@@ -9,7 +9,8 @@ import PostgresNIO
 enum PostgresMigrations {
     /// (name, statements) in order.
     static let all: [(name: String, statements: [String])] = [
-        ("v1_schema", v1Schema)
+        ("v1_schema", v1Schema),
+        ("v2_lease_generations", ["ALTER TABLE runs ADD COLUMN lease_generation BIGINT NOT NULL DEFAULT 0"]),
     ]
 
     /// The advisory lock key that serializes migrations (any fixed 64-bit number).

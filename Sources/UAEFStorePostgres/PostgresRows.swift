@@ -73,7 +73,8 @@ extension PostgresStore {
             status: try c.enumValue("status"), error: try c("error"), createdAt: try c.date("created_at"),
             updatedAt: try c.date("updated_at"), endedAt: try c.optionalDate("ended_at"),
             cancelRequested: try c("cancel_requested"), owner: try c("owner"),
-            leaseExpiresAt: try c.optionalDate("lease_expires_at"), createdBy: try c("created_by"))
+            leaseExpiresAt: try c.optionalDate("lease_expires_at"), leaseGeneration: try c("lease_generation"),
+            createdBy: try c("created_by"))
     }
 
     static func task(_ row: PostgresRow) throws -> TaskRecord {

@@ -124,9 +124,26 @@ public final class PostgresStore: WorkflowStore {
     public func commit(_ changes: ChangeSet) async throws {
         guard !changes.isEmpty else { return }
         try await transaction { connection in
+            if let fence = changes.fence { try await Self.check(fence, on: connection, logger: logger) }
             try await Self.write(changes, on: connection, logger: logger)
             try await PostgresLedger.append(changes.events, on: connection, logger: logger)
         }
+    }
+
+    /// Throws ``LeaseLost`` unless the fence's runs are still held as it says; locks their rows
+    /// until the commit, so no claim can slip in between the check and the write.
+    private static func check(_ fence: LeaseFence, on connection: PostgresConnection, logger: Logger) async throws {
+        var stored: [(id: RunID, owner: String?, generation: Int64)] = []
+        for try await (id, owner, generation) in try await connection.query(
+            """
+            SELECT id, owner, lease_generation FROM runs WHERE id = ANY(\(fence.generations.keys.map(\.rawValue)))
+            ORDER BY id FOR UPDATE
+            """, logger: logger
+        ).decode((String, String?, Int64).self) {
+            stored.append((RunID(id), owner, generation))
+        }
+        let lost = fence.lost(stored)
+        guard lost.isEmpty else { throw LeaseLost(runs: lost) }
     }
 
     /// Upserts the state rows of `changes` (not its events).
@@ -258,15 +275,23 @@ public final class PostgresStore: WorkflowStore {
     // MARK: Leases
 
     public func claimUnfinishedRuns(
-        tenant: String, owner: String, now: Date, expiresAt: Date, isOwnerAlive: @Sendable (String) -> Bool
+        tenant: String, owner: String, now: Date, expiresAt: Date, limit: Int,
+        isOwnerAlive: @Sendable (String) -> Bool
     ) async throws -> [RunID] {
+        // Free and expired leases first; after them a few held ones, whose holder may turn out to
+        // be a dead process on this machine. Rows another node is claiming now are skipped.
         try await claimRuns(
             """
             SELECT id, owner, lease_expires_at FROM runs
-            WHERE tenant = \(tenant) AND status IN ('pending', 'running') ORDER BY id
+            WHERE tenant = \(tenant) AND status IN ('pending', 'running')
+            ORDER BY (owner IS NULL OR lease_expires_at <= \(Timestamp.milliseconds(now))) DESC, id
+            LIMIT \(limit.addingReportingOverflow(Self.heldRunsExamined).overflow ? Int.max : limit + Self.heldRunsExamined)
             FOR UPDATE SKIP LOCKED
-            """, owner: owner, now: now, expiresAt: expiresAt, isOwnerAlive: isOwnerAlive)
+            """, owner: owner, now: now, expiresAt: expiresAt, limit: limit, isOwnerAlive: isOwnerAlive)
     }
+
+    /// How many runs with a current lease a claim looks at beyond its limit.
+    static let heldRunsExamined = 64
 
     public func claim(
         _ run: RunID, owner: String, now: Date, expiresAt: Date, isOwnerAlive: @Sendable (String) -> Bool
@@ -276,30 +301,32 @@ public final class PostgresStore: WorkflowStore {
             SELECT id, owner, lease_expires_at FROM runs
             WHERE id = \(run.rawValue) AND status IN ('pending', 'running')
             FOR UPDATE SKIP LOCKED
-            """, owner: owner, now: now, expiresAt: expiresAt, isOwnerAlive: isOwnerAlive
+            """, owner: owner, now: now, expiresAt: expiresAt, limit: 1, isOwnerAlive: isOwnerAlive
         ).isEmpty
     }
 
     /// Takes the lease of the runs `candidates` selects (and locks) unless another live process holds it.
     private func claimRuns(
-        _ candidates: PostgresQuery, owner: String, now: Date, expiresAt: Date, isOwnerAlive: (String) -> Bool
+        _ candidates: PostgresQuery, owner: String, now: Date, expiresAt: Date, limit: Int,
+        isOwnerAlive: (String) -> Bool
     ) async throws -> [RunID] {
         try await transaction { connection in
             var claimed: [String] = []
             for try await (id, holder, expiry) in try await connection.query(candidates, logger: logger)
                 .decode((String, String?, Int64?).self)
             {
-                let leaseLive = holder != nil && (expiry ?? 0) > Timestamp.milliseconds(now)
-                if leaseLive, let holder, holder != owner, isOwnerAlive(holder) { continue }
-                claimed.append(id)
+                guard LeaseRule.isClaimable(holder: holder, expiresAt: expiry, now: now, isOwnerAlive: isOwnerAlive)
+                else { continue }
+                if claimed.count < limit { claimed.append(id) }
             }
             guard !claimed.isEmpty else { return [] }
             try await connection.query(
                 """
-                UPDATE runs SET owner = \(owner), lease_expires_at = \(Timestamp.milliseconds(expiresAt))
+                UPDATE runs SET owner = \(owner), lease_expires_at = \(Timestamp.milliseconds(expiresAt)),
+                    lease_generation = lease_generation + 1
                 WHERE id = ANY(\(claimed))
                 """, logger: logger)
-            return claimed.map(RunID.init)
+            return claimed.sorted().map(RunID.init)
         }
     }
 

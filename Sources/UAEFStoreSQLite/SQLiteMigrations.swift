@@ -210,6 +210,9 @@ enum SQLiteMigrations {
                     );
                     """)
         }
+        migrator.registerMigration("v5_lease_generations") { db in
+            try db.execute(sql: "ALTER TABLE runs ADD COLUMN lease_generation INTEGER NOT NULL DEFAULT 0")
+        }
         return migrator
     }
 }

@@ -33,7 +33,7 @@ extension SQLiteStore {
             createdAt: Timestamp.date(milliseconds: row["created_at"]),
             updatedAt: Timestamp.date(milliseconds: row["updated_at"]), endedAt: date(row["ended_at"]),
             cancelRequested: row["cancel_requested"], owner: row["owner"],
-            leaseExpiresAt: date(row["lease_expires_at"]),
+            leaseExpiresAt: date(row["lease_expires_at"]), leaseGeneration: row["lease_generation"],
             createdBy: row["created_by"])
     }
 

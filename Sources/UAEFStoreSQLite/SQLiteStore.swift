@@ -40,6 +40,7 @@ public final class SQLiteStore: WorkflowStore {
     }
 
     static func apply(_ changes: ChangeSet, in db: Database) throws {
+        if let fence = changes.fence { try check(fence, in: db) }
         for run in changes.runs {
             try db.cachedStatement(
                 sql: """
@@ -105,6 +106,20 @@ public final class SQLiteStore: WorkflowStore {
         try appendEvents(changes.events, in: db)
     }
 
+    /// Throws ``LeaseLost`` unless the fence's runs are still held as it says.
+    private static func check(_ fence: LeaseFence, in db: Database) throws {
+        var stored: [(id: RunID, owner: String?, generation: Int64)] = []
+        for run in fence.generations.keys {
+            if let row = try Row.fetchOne(
+                db, sql: "SELECT owner, lease_generation FROM runs WHERE id = ?", arguments: [run.rawValue])
+            {
+                stored.append((run, row["owner"], row["lease_generation"]))
+            }
+        }
+        let lost = fence.lost(stored)
+        guard lost.isEmpty else { throw LeaseLost(runs: lost) }
+    }
+
     public func requestCancel(of run: RunID, tenant: String, event: EventDraft) async throws -> RunRecord? {
         try await pool.write { db in
             try db.execute(
@@ -117,7 +132,8 @@ public final class SQLiteStore: WorkflowStore {
     }
 
     public func claimUnfinishedRuns(
-        tenant: String, owner: String, now: Date, expiresAt: Date, isOwnerAlive: @Sendable (String) -> Bool
+        tenant: String, owner: String, now: Date, expiresAt: Date, limit: Int,
+        isOwnerAlive: @Sendable (String) -> Bool
     ) async throws -> [RunID] {
         try await pool.write { db in
             let rows = try Row.fetchAll(
@@ -127,10 +143,14 @@ public final class SQLiteStore: WorkflowStore {
                     WHERE tenant = ? AND status IN ('pending', 'running') ORDER BY id
                     """,
                 arguments: [tenant])
-            return try rows.filter {
-                try Self.claim($0, owner: owner, now: now, expiresAt: expiresAt, isOwnerAlive: isOwnerAlive, in: db)
+            var claimed: [RunID] = []
+            for row in rows where claimed.count < limit {
+                if try Self.claim(row, owner: owner, now: now, expiresAt: expiresAt, isOwnerAlive: isOwnerAlive, in: db)
+                {
+                    claimed.append(RunID(row["id"]))
+                }
             }
-            .map { RunID($0["id"]) }
+            return claimed
         }
     }
 
@@ -153,12 +173,13 @@ public final class SQLiteStore: WorkflowStore {
     private static func claim(
         _ row: Row, owner: String, now: Date, expiresAt: Date, isOwnerAlive: (String) -> Bool, in db: Database
     ) throws -> Bool {
-        let holder: String? = row["owner"]
-        let expiry: Int64? = row["lease_expires_at"]
-        let leaseLive = holder != nil && (expiry ?? 0) > Timestamp.milliseconds(now)
-        if leaseLive, let holder, holder != owner, isOwnerAlive(holder) { return false }
+        guard
+            LeaseRule.isClaimable(
+                holder: row["owner"], expiresAt: row["lease_expires_at"], now: now, isOwnerAlive: isOwnerAlive)
+        else { return false }
         try db.execute(
-            sql: "UPDATE runs SET owner = ?, lease_expires_at = ? WHERE id = ?",
+            sql:
+                "UPDATE runs SET owner = ?, lease_expires_at = ?, lease_generation = lease_generation + 1 WHERE id = ?",
             arguments: [owner, Timestamp.milliseconds(expiresAt), row["id"] as String])
         return true
     }

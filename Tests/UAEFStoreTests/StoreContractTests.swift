@@ -98,7 +98,7 @@ struct StoreContractTests {
         changes.runs.append(foreign)
         try await store.commit(changes)
         let claimed = try await store.claimUnfinishedRuns(
-            tenant: "default", owner: "h/9", now: now, expiresAt: now.addingTimeInterval(15),
+            tenant: "default", owner: "h/9", now: now, expiresAt: now.addingTimeInterval(15), limit: 10,
             isOwnerAlive: { $0 == "h/1" })
         #expect(claimed.map(\.rawValue) == ["run_dead", "run_expired", "run_free"])
         let cancelled = try await store.renewLeases(owner: "h/9", runs: claimed, expiresAt: now.addingTimeInterval(30))
@@ -106,6 +106,42 @@ struct StoreContractTests {
         #expect(
             try await store.claim(
                 RunID("run_live"), owner: "h/9", now: now, expiresAt: now, isOwnerAlive: { _ in true }) == false)
+    }
+
+    @Test(
+        "claims respect their limit and take the next lease generation; a commit fenced with an older one is refused whole",
+        arguments: StoreBackend.allCases)
+    func fencing(_ backend: StoreBackend) async throws {
+        let location = try TestStore(backend)
+        defer { location.remove() }
+        let store = try await location.open()
+        var create = ChangeSet()
+        create.runs = [run("run_a"), run("run_b"), run("run_c")]
+        try await store.commit(create)
+        func claim(_ owner: String, limit: Int, at time: Date) async throws -> [String] {
+            try await store.claimUnfinishedRuns(
+                tenant: "default", owner: owner, now: time, expiresAt: time.addingTimeInterval(15), limit: limit,
+                isOwnerAlive: { _ in true }
+            ).map(\.rawValue)
+        }
+        #expect(try await claim("w/1", limit: 2, at: now) == ["run_a", "run_b"])
+        // A live lease is not claimed again, not even by its holder.
+        #expect(try await claim("w/1", limit: 5, at: now) == ["run_c"])
+        let first = try #require(try await store.snapshot(of: RunID("run_a"), tenant: "default")?.run)
+        #expect(first.owner == "w/1" && first.leaseGeneration == 1)
+        // w/1 stalls; its lease expires and w/2 takes the run over.
+        #expect(try await claim("w/2", limit: 1, at: now.addingTimeInterval(20)) == ["run_a"])
+        var stale = ChangeSet()
+        stale.runs = [run("run_a", status: .succeeded)]
+        stale.events = [event("late", 0)]
+        stale.fence = LeaseFence(owner: "w/1", generations: [RunID("run_a"): 1])
+        await #expect(throws: LeaseLost.self) { try await store.commit(stale) }
+        #expect(try await store.snapshot(of: RunID("run_a"), tenant: "default")?.run.status == .pending)
+        #expect(try await store.events(from: 0, limit: 10).isEmpty)
+        var current = stale
+        current.fence = LeaseFence(owner: "w/2", generations: [RunID("run_a"): 2])
+        try await store.commit(current)
+        #expect(try await store.snapshot(of: RunID("run_a"), tenant: "default")?.run.status == .succeeded)
     }
 
     @Test(

@@ -1,0 +1,86 @@
+import ArgumentParser
+import Dispatch
+import Foundation
+import UAEFCore
+import UAEFEngine
+
+/// `uaef worker`: executes runs from a shared store until stopped.
+struct WorkerCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "worker",
+        abstract: "Execute runs from the store, alongside other workers, until stopped (SIGINT or SIGTERM).",
+        discussion: """
+            Start any number of workers on one PostgreSQL store (uaef submit creates the runs). Each \
+            claims runs with a lease (FOR UPDATE SKIP LOCKED), renews it while it executes them, and \
+            takes over runs whose lease expired or whose holder on this machine died. A worker whose \
+            lease was taken over cannot commit: its writes are fenced by the lease's generation. After \
+            runs end it settles their outcomes and signs a checkpoint (give every node the same \
+            --ledger-key). While the store is unreachable it retries with backoff. A run executes on \
+            one worker at a time; many runs spread over many workers. Prints one line per ended run \
+            (--json: one JSON object per line, {"run_id", "status"}); exit 0 when stopped.
+            """)
+
+    @Option(help: "Runs executed at once by this worker.") var concurrency: Int = 16
+    @Flag(help: "Print JSON Lines.") var json = false
+    @OptionGroup var engineOptions: EngineOptions
+
+    func validate() throws {
+        guard concurrency >= 1 else { throw ValidationError("--concurrency must be at least 1") }
+    }
+
+    func run() async throws {
+        let engine = try await engineOptions.engine()
+        var worker = Engine.WorkerConfiguration()
+        worker.maxRuns = concurrency
+        let storeOptions = engineOptions.storeOptions
+        let json = json
+        let work = Task {
+            await engine.work(worker) { event in
+                await Self.report(event, engine: engine, storeOptions: storeOptions, json: json)
+            }
+        }
+        // Stop on SIGINT or SIGTERM: the worker cancels its attempts and leaves its runs to be
+        // claimed again (by a worker on this machine at once, elsewhere when the lease expires).
+        let signals = [SIGINT, SIGTERM].map { number in
+            signal(number, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: number)
+            source.setEventHandler { work.cancel() }
+            source.resume()
+            return source
+        }
+        await work.value
+        for source in signals { source.cancel() }
+    }
+
+    /// Prints what happened; after runs end, settles and signs a checkpoint.
+    private static func report(
+        _ event: Engine.WorkerEvent, engine: Engine, storeOptions: StoreOptions, json: Bool
+    ) async {
+        switch event {
+        case .runsEnded(let statuses):
+            for id in statuses.keys.sorted() {
+                let status = statuses[id]!.rawValue
+                print(
+                    json
+                        ? JSONValue.object(["run_id": .string(id.rawValue), "status": .string(status)]).jsonText
+                        : "\(id)  \(status)")
+            }
+            // A worker's output is read as it goes (often from a file or a pipe).
+            fflush(nil)
+            do {
+                try await LedgerKeys.settleAndCheckpoint(engine, storeOptions)
+            } catch {
+                Console.warn(
+                    "uaef worker: settling or signing after runs ended failed (the next batch retries): \(error)")
+            }
+        case .batchAbandoned(let runs, let error):
+            Console.warn(
+                "uaef worker: stopped executing \(runs.map(\.rawValue).joined(separator: ", ")) (they will be claimed again): \(error)"
+            )
+        case .claimFailed(let error, let retryIn):
+            Console.warn(
+                "uaef worker: cannot claim runs, retrying in \(retryIn.formatted(.units(allowed: [.seconds, .milliseconds]))): \(error)"
+            )
+        }
+    }
+}
