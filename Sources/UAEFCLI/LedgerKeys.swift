@@ -25,22 +25,38 @@ enum LedgerKeys {
     /// The signer, created on first use (mode 0600) with the origin `uaef.local/<ledger id>` as its name.
     static func signer(_ options: StoreOptions, store: any LedgerStore) async throws -> NoteSigner {
         let path = try path(options)
-        if let data = FileManager.default.contents(atPath: path) {
-            let text = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-            do {
-                return try NoteSigner(parsing: text)
-            } catch {
-                throw CLIError.operational("ledger key \(path): \(error)")
-            }
-        }
+        if let existing = try read(path) { return existing }
         var random = SystemRandomNumberGenerator()
         let id = try await store.setLedgerInfoIfAbsent(
             "ledger_id", value: String(format: "%016llx", random.next() as UInt64))
         let signer = try NoteSigner(generatingFor: "uaef.local/\(id)")
-        let created = FileManager.default.createFile(
-            atPath: path, contents: Data((signer.text + "\n").utf8), attributes: [.posixPermissions: 0o600])
-        guard created else { throw CLIError.operational("cannot create the ledger key file \(path)") }
+        // Created exclusively: of processes starting at once, one key wins and the rest read it.
+        let descriptor = open(path, O_WRONLY | O_CREAT | O_EXCL, 0o600)
+        guard descriptor >= 0 else {
+            if errno == EEXIST {
+                // Another process created it a moment ago; wait for it to finish writing.
+                for _ in 0..<100 {
+                    if let winner = try read(path) { return winner }
+                    try await Task.sleep(for: .milliseconds(10))
+                }
+            }
+            throw CLIError.operational("cannot create the ledger key file \(path): \(String(cString: strerror(errno)))")
+        }
+        let handle = FileHandle(fileDescriptor: descriptor, closeOnDealloc: true)
+        try handle.write(contentsOf: Data((signer.text + "\n").utf8))
+        try handle.synchronize()
         return signer
+    }
+
+    /// The signer in the key file at `path`, or nil when there is none (or it is still being written).
+    private static func read(_ path: String) throws -> NoteSigner? {
+        guard let data = FileManager.default.contents(atPath: path), !data.isEmpty else { return nil }
+        let text = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        do {
+            return try NoteSigner(parsing: text)
+        } catch {
+            throw CLIError.operational("ledger key \(path): \(error)")
+        }
     }
 
     /// The verifier key, when a key file exists.

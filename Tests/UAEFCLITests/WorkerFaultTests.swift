@@ -1,0 +1,128 @@
+import Foundation
+import Testing
+import UAEFCore
+import UAEFStore
+import UAEFStorePostgres
+import UAEFTestSupport
+
+@Suite("Workers on PostgreSQL under faults (kill -9 workers, restart the database)")
+struct WorkerFaultTests {
+    static let rules = """
+        accounts:
+          - {id: ops, type: expense, currency: EUR}
+          - {id: crew, type: liability, currency: EUR}
+        rules:
+          - id: per-run
+            on: run.succeeded
+            amount: {fixed: "1.50"}
+            currency: EUR
+            from: ops
+            to: crew
+        """
+
+    let runCount = 12
+
+    @Test(
+        "three workers, one killed and restarted again and again, the database restarted once: every run succeeds, each task once, every effect happens, settlements once, the ledger verifies"
+    )
+    func killWorkersAndRestartDatabase() async throws {
+        let server = try PostgresTestServer()
+        defer { try? server.remove() }
+        let directory = try TemporaryDirectory("workers")
+        defer { directory.remove() }
+        let store = try server.makeDatabase()
+        let key = directory.path("ledger.key")
+        let common = ["--store", store, "--ledger-key", key]
+        let workflowPath = directory.path("crashy.yaml")
+        // The crash test's workflow, slowed down so that every fault lands while runs execute.
+        try CrashTests.workflow.replacingOccurrences(of: "sleep 0.05", with: "sleep 0.3")
+            .write(toFile: workflowPath, atomically: true, encoding: .utf8)
+        let rulesPath = directory.path("rules.yaml")
+        try Self.rules.write(toFile: rulesPath, atomically: true, encoding: .utf8)
+        #expect(try UAEFProcess.run(["migrate"] + common, in: directory.url).status == 0)
+        #expect(try UAEFProcess.run(["rules", "load", rulesPath] + common, in: directory.url).status == 0)
+        #expect(try UAEFProcess.run(["ledger", "key"] + common, in: directory.url).status == 0)
+
+        var logs: [String: String] = [:]
+        for index in 0..<runCount {
+            let log = directory.path("effects\(index).log")
+            _ = FileManager.default.createFile(atPath: log, contents: nil)
+            let submit = try UAEFProcess.run(
+                ["submit", workflowPath, "--input", "log=\(log)"] + common, in: directory.url)
+            #expect(submit.status == 0, "\(submit.stderr)")
+            logs[submit.stdout.trimmingCharacters(in: .whitespacesAndNewlines)] = log
+        }
+
+        var stderrFiles: [URL] = []
+        func startWorker() throws -> Process {
+            let (process, _, stderr) = try UAEFProcess.start(
+                ["worker", "--concurrency", "3"] + common, in: directory.url)
+            stderrFiles.append(stderr)
+            return process
+        }
+        var workers = try (0..<3).map { _ in try startWorker() }
+        let postgres = try await PostgresStore.connect(try PostgresURL(store))
+        var generator = SystemRandomNumberGenerator()
+        var faultsWhileRunning = 0
+        for round in 0..<5 {
+            try await Task.sleep(for: .milliseconds(Int.random(in: 150...500, using: &generator)))
+            let unfinished = try await postgres.runs(tenant: "default", status: nil, limit: 100)
+                .filter { !$0.status.isTerminal }
+            if !unfinished.isEmpty { faultsWhileRunning += 1 }
+            if round == 2 {
+                // The database goes away mid-run; workers retry with backoff and carry on.
+                try server.stop()
+                try await Task.sleep(for: .milliseconds(800))
+                try server.start()
+                continue
+            }
+            let victim = Int.random(in: 0..<workers.count, using: &generator)
+            kill(workers[victim].processIdentifier, SIGKILL)
+            workers[victim].waitUntilExit()
+            workers[victim] = try startWorker()
+        }
+
+        #expect(faultsWhileRunning == 5, "every fault should land while runs execute")
+        let deadline = ContinuousClock.now + .seconds(120)
+        var runs: [RunRecord] = []
+        while ContinuousClock.now < deadline {
+            runs = try await postgres.runs(tenant: "default", status: nil, limit: 100)
+            if runs.count == runCount && runs.allSatisfy({ $0.status.isTerminal }) { break }
+            try await Task.sleep(for: .milliseconds(200))
+        }
+        // Settlement and signing happen after each batch; give the last ones a moment, then stop.
+        try await Task.sleep(for: .milliseconds(500))
+        // No worker gave up when the database went away (their warnings say what they rode out).
+        let warnings = try stderrFiles.map { try String(contentsOf: $0, encoding: .utf8) }.joined()
+        let allRunning = workers.allSatisfy { $0.isRunning }
+        #expect(allRunning, "\(warnings)")
+        for worker in workers {
+            kill(worker.processIdentifier, SIGTERM)
+            worker.waitUntilExit()
+        }
+        #expect(runs.count == runCount && runs.allSatisfy { $0.status == .succeeded }, "\(runs.map(\.status))")
+
+        let expectedEffects = Set(["start", "finish"] + (0..<10).map { "fan[\($0)]" })
+        for run in runs {
+            let snapshot = try #require(try await postgres.snapshot(of: run.id, tenant: "default"))
+            #expect(snapshot.tasks.allSatisfy { $0.status == .succeeded })
+            for task in snapshot.tasks where task.instanceCount == nil {
+                let succeeded = snapshot.attempts.filter { $0.key == task.key && $0.status == .succeeded }
+                #expect(succeeded.count == 1, "\(run.id) \(task.key) succeeded \(succeeded.count) times")
+            }
+            let log = try #require(logs[run.id.rawValue])
+            let effects = Set(try String(contentsOfFile: log, encoding: .utf8).split(separator: "\n").map(String.init))
+            #expect(effects == expectedEffects, "\(run.id)")
+        }
+        // Settle whatever the last worker stopped before settling; then exactly one per run.
+        #expect(try UAEFProcess.run(["settle", "run"] + common, in: directory.url).status == 0)
+        let settlements = try await postgres.settlements(tenant: "default", status: nil, limit: 100)
+        #expect(settlements.count == runCount && Set(settlements.map(\.triggerSeq)).count == runCount)
+        #expect(settlements.allSatisfy { $0.status == .posted })
+        let events = try await postgres.events(from: 0, limit: 100_000)
+        #expect(events.map(\.seq) == Array(0..<Int64(events.count)), "events are gap-free")
+        let verify = try UAEFProcess.run(["ledger", "verify"] + common, in: directory.url)
+        #expect(verify.status == 0, "\(verify.stdout) \(verify.stderr)")
+        await postgres.close()
+    }
+}
