@@ -7,7 +7,8 @@ import UAEFStore
 struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
-        abstract: "Measure engine throughput on a fresh SQLite file, in the same durability mode as normal use.",
+        abstract:
+            "Measure throughput in the same durability mode as normal use (a fresh SQLite file, or --store PostgreSQL).",
         discussion: """
             Workloads:
               w1      a root noop, N noop tasks that depend on it (default 1000), one noop join after all of them
@@ -18,10 +19,13 @@ struct BenchCommand: AsyncParsableCommand {
                       inclusion and consistency proofs at that size
               settlement  evaluate a graduated-tier rule with a split (at least 100000 times) in memory,
                       then settle N signals (default 20000) in one durable pass: two postings each
-            Each repetition uses a new store file; the figures are medians. Time covers validating,
+            Each repetition uses a new store file (or adds its runs to the --store PostgreSQL); the figures
+            are medians. --workers N starts N uaef worker processes on the PostgreSQL store, which
+            execute the runs (a run executes on one worker at a time; --runs R starts R runs at once). Time covers validating,
             creating and executing the run, with every state change committed and evented.
             Build with -c release for meaningful numbers.
-            JSON: {"workload", "tasks", "seconds", "tasks_per_second", "peak_rss_mb", "repetitions"}
+            JSON: {"workload", "tasks", "seconds", "tasks_per_second", "peak_rss_mb", "repetitions", "store",
+            "workers", "runs"}
             """)
 
     enum Workload: String, ExpressibleByArgument, CaseIterable {
@@ -37,11 +41,29 @@ struct BenchCommand: AsyncParsableCommand {
             "Tasks in the workload, or events for ledger (default: 1000 for w1, 200 for w2, 100000 for fanout, 1000000 for ledger)."
     ) var tasks: Int?
     @Option(name: .customLong("repeat"), help: "Repetitions; the median is reported.") var repetitions: Int = 5
+    @Option(
+        help: ArgumentHelp(
+            "For w1, w2 and fanout: postgres://… to measure on that database (runs are added to it); default a new SQLite file per repetition.",
+            valueName: "url"))
+    var store: String?
+    @Option(help: "Execute the runs in N uaef worker processes on the --store PostgreSQL, not in this process.")
+    var workers: Int = 0
+    @Option(help: "Runs of the workload started at once in each repetition.") var runs: Int = 1
     @Flag(help: "Print JSON.") var json = false
 
     func validate() throws {
         guard repetitions >= 1 else { throw ValidationError("--repeat must be at least 1") }
         if let tasks, tasks < 1 { throw ValidationError("--tasks must be at least 1") }
+        guard runs >= 1 else { throw ValidationError("--runs must be at least 1") }
+        guard workers >= 0 else { throw ValidationError("--workers must be 0 or more") }
+        if workers > 0 || runs > 1 || store != nil {
+            guard workload.workflow != nil else {
+                throw ValidationError("--store, --workers and --runs apply to w1, w2 and fanout only")
+            }
+        }
+        if workers > 0, !(store ?? "").hasPrefix("postgres") {
+            throw ValidationError("--workers needs --store postgres://…: workers share a PostgreSQL store")
+        }
     }
 
     func run() async throws {
@@ -49,21 +71,35 @@ struct BenchCommand: AsyncParsableCommand {
             if workload == .settlement { return try await SettlementBench.run(events: tasks ?? 20_000, json: json) }
             return try await LedgerBench.run(events: tasks ?? 1_000_000, json: json)
         }
-        let (text, inputs, total) = BenchWorkloads.make(workflow, size: tasks ?? workflow.defaultSize)
+        let (text, inputs, size) = BenchWorkloads.make(workflow, size: tasks ?? workflow.defaultSize)
+        let total = size * runs
+        let pool = try workers > 0 ? BenchWorkers(count: workers, store: store ?? "") : nil
+        defer { pool?.stop() }
         var seconds: [Double] = []
         for repetition in 1...repetitions {
             let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
                 "uaef-bench-\(UUID().uuidString)")
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
             defer { try? FileManager.default.removeItem(at: directory) }
-            let store = "sqlite:" + directory.appendingPathComponent("bench.db").path
-            let engine = try await EngineOptions.parse(["--store", store]).engine()
+            let storeURL = store ?? "sqlite:" + directory.appendingPathComponent("bench.db").path
+            let engine = try await EngineOptions.parse(["--store", storeURL]).engine()
             let start = ContinuousClock.now
             let definition = try await engine.validate(text, file: "bench-\(workload.rawValue).yaml")
-            let id = try await engine.submit(definition, file: "bench", inputs: inputs, actor: "bench", leased: true)
-            let statuses = try await engine.execute([id], definitions: [id: definition])
+            var ids: [RunID] = []
+            for _ in 0..<runs {
+                ids.append(
+                    try await engine.submit(
+                        definition, file: "bench", inputs: inputs, actor: "bench", leased: pool == nil))
+            }
+            let statuses =
+                pool == nil
+                ? try await engine.execute(
+                    ids, definitions: Dictionary(uniqueKeysWithValues: ids.map { ($0, definition) }))
+                : try await BenchWorkers.waitForEnd(of: ids, engine: engine)
             let elapsed = ContinuousClock.now - start
-            guard statuses[id] == .succeeded else { throw CLIError.operational("benchmark run \(id) did not succeed") }
+            guard ids.allSatisfy({ statuses[$0] == .succeeded }) else {
+                throw CLIError.operational("a benchmark run did not succeed: \(statuses)")
+            }
             let value = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
             seconds.append(value)
             if !json, Console.stderrIsTerminal {
@@ -72,19 +108,58 @@ struct BenchCommand: AsyncParsableCommand {
             }
         }
         let median = seconds.sorted()[seconds.count / 2]
+        let backend = store.map { $0.hasPrefix("postgres") ? "postgres" : "sqlite" } ?? "sqlite"
         let result: JSONValue = [
             "workload": .string(workload.rawValue), "tasks": .number(Number(total)),
             "seconds": .number(Number(parsing: String(format: "%.4f", median))!),
             "tasks_per_second": .number(Number(Int((Double(total) / median).rounded()))),
             "peak_rss_mb": .number(Number(PeakMemory.megabytes())), "repetitions": .number(Number(repetitions)),
+            "store": .string(backend), "workers": .number(Number(workers)), "runs": .number(Number(runs)),
         ]
         if json {
             print(result.jsonText)
         } else {
+            let executor = workers > 0 ? "\(workers) workers" : "this process"
             print(
-                "\(workload.rawValue): \(total) tasks in \(String(format: "%.4f", median)) s (median of \(repetitions)) = \(Int((Double(total) / median).rounded())) tasks/s, peak RSS \(PeakMemory.megabytes()) MB"
+                "\(workload.rawValue) on \(backend), \(runs) run(s) by \(executor): \(total) tasks in \(String(format: "%.4f", median)) s (median of \(repetitions)) = \(Int((Double(total) / median).rounded())) tasks/s, peak RSS \(PeakMemory.megabytes()) MB"
             )
         }
+    }
+}
+
+/// `uaef worker` processes for `bench --workers`: started before the first repetition, stopped
+/// after the last.
+struct BenchWorkers {
+    private let processes: [Process]
+
+    init(count: Int, store: String) throws {
+        let binary = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+        processes = try (0..<count).map { _ in
+            let process = Process()
+            process.executableURL = binary
+            process.arguments = ["worker", "--store", store, "--concurrency", "64"]
+            process.standardOutput = FileHandle.nullDevice
+            try process.run()
+            return process
+        }
+    }
+
+    /// Polls the store until every run ended; their statuses.
+    static func waitForEnd(of ids: [RunID], engine: Engine) async throws -> [RunID: RunStatus] {
+        var statuses: [RunID: RunStatus] = [:]
+        while statuses.count < ids.count {
+            for id in ids where statuses[id] == nil {
+                guard let run = try await engine.store.snapshot(of: id, tenant: engine.tenant)?.run else { continue }
+                if run.status.isTerminal { statuses[id] = run.status }
+            }
+            if statuses.count < ids.count { try await Task.sleep(for: .milliseconds(5)) }
+        }
+        return statuses
+    }
+
+    func stop() {
+        for process in processes where process.isRunning { process.terminate() }
+        for process in processes { process.waitUntilExit() }
     }
 }
 

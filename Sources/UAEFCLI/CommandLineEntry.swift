@@ -6,6 +6,17 @@ import UAEFEngine
 /// Runs `uaef` with the process's arguments and exits with a code that means something:
 /// 0 success, 1 a run that failed or was cancelled, 2 usage or validation errors.
 public enum CommandLineEntry {
+    /// Undoes what a parent may have left blocked: a process started from a thread that blocks
+    /// SIGINT and SIGTERM (Swift concurrency's and Dispatch's threads do) inherits that mask, and
+    /// would then never hear Ctrl-C or a stop request. Call first, on the main thread.
+    public static func prepareProcess() {
+        var signals = sigset_t()
+        sigemptyset(&signals)
+        sigaddset(&signals, SIGINT)
+        sigaddset(&signals, SIGTERM)
+        pthread_sigmask(SIG_UNBLOCK, &signals, nil)
+    }
+
     /// Parses the arguments, runs the chosen command and exits.
     public static func main(arguments: [String] = Array(CommandLine.arguments.dropFirst())) async -> Never {
         do {

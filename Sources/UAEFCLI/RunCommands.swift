@@ -101,8 +101,8 @@ struct SubmitCommand: AsyncParsableCommand {
         commandName: "submit",
         abstract: "Create a run of a workflow without executing it, and print its id.",
         discussion: """
-            The run waits, pending, for a process that executes runs: uaef resume on this store (later, \
-            uaef worker). uaef runs wait ID waits for it to end. JSON: {"run_id", "workflow", "status"}.
+            The run waits, pending, for a process that executes runs: uaef worker or uaef resume on this store. \
+            uaef runs wait ID waits for it to end. JSON: {"run_id", "workflow", "status"}.
             """)
 
     @OptionGroup var workflow: WorkflowArguments

@@ -58,7 +58,7 @@ struct RunsCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Wait until a run ends, then print it as uaef run does.",
             discussion: """
-                Another process executes the run (uaef run, uaef resume). Exit 0 when it succeeded, 1 when it \
+                Another process executes the run (uaef run, uaef worker, uaef resume). Exit 0 when it succeeded, 1 when it \
                 failed or was cancelled, 3 when --timeout passes first. --json prints the same JSON as uaef run --json.
                 """)
         @Argument(help: "The run id.") var id: String

@@ -16,11 +16,15 @@ struct WorkerCommand: AsyncParsableCommand {
             lease was taken over cannot commit: its writes are fenced by the lease's generation. After \
             runs end it settles their outcomes and signs a checkpoint (give every node the same \
             --ledger-key). While the store is unreachable it retries with backoff. A run executes on \
-            one worker at a time; many runs spread over many workers. Prints one line per ended run \
+            one worker at a time; many runs spread over many workers. On SIGINT or SIGTERM it stops \
+            claiming, cancels its attempts and exits within 10 s. Prints one line per ended run \
             (--json: one JSON object per line, {"run_id", "status"}); exit 0 when stopped.
             """)
 
     @Option(help: "Runs executed at once by this worker.") var concurrency: Int = 16
+
+    /// How long a stop request waits for the worker to wind down before the process exits.
+    static let stopGracePeriod: Double = 10
     @Flag(help: "Print JSON Lines.") var json = false
     @OptionGroup var engineOptions: EngineOptions
 
@@ -41,10 +45,18 @@ struct WorkerCommand: AsyncParsableCommand {
         }
         // Stop on SIGINT or SIGTERM: the worker cancels its attempts and leaves its runs to be
         // claimed again (by a worker on this machine at once, elsewhere when the lease expires).
-        let signals = [SIGINT, SIGTERM].map { number in
+        let signals = [SIGINT, SIGTERM].map { (number: Int32) -> any DispatchSourceSignal in
             signal(number, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: number)
-            source.setEventHandler { work.cancel() }
+            source.setEventHandler {
+                work.cancel()
+                // Everything is durable at every step, so a stop that takes too long (an attempt
+                // that ignores cancellation, a store call that hangs) ends the process anyway.
+                DispatchQueue.global().asyncAfter(deadline: .now() + Self.stopGracePeriod) {
+                    Console.warn("uaef worker: did not stop within \(Int(Self.stopGracePeriod)) s; exiting")
+                    Foundation.exit(0)
+                }
+            }
             source.resume()
             return source
         }

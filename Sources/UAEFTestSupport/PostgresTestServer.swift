@@ -76,6 +76,20 @@ public final class PostgresTestServer: Sendable {
         return "postgres://uaef@127.0.0.1:\(port)/\(name)"
     }
 
+    /// Runs one SQL statement with `psql` in the database a store URL of ``makeDatabase()`` names,
+    /// and returns what it printed (unaligned, tuples only). Synchronous, so tests can run it on
+    /// a thread of their own, whatever Swift concurrency's threads are busy with.
+    public func query(_ sql: String, in storeURL: String) throws -> String {
+        let database = String(storeURL.split(separator: "/").last ?? "")
+        return try Self.tool(
+            binaries + "/psql",
+            [
+                "-h", "127.0.0.1", "-p", String(port), "-U", "uaef", "-d", database, "-tA", "-v", "ON_ERROR_STOP=1",
+                "-c", sql,
+            ]
+        ).trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
     /// The newest installed server's `bin` folder, or `$UAEF_TEST_PG_BIN`.
     private static func findBinaries() throws -> String {
         if let override = ProcessInfo.processInfo.environment["UAEF_TEST_PG_BIN"] { return override }
@@ -111,7 +125,8 @@ public final class PostgresTestServer: Sendable {
     /// Spawned directly rather than with Foundation's `Process`, which learns of an exit when a
     /// descriptor the child inherited closes, and so never hears of `pg_ctl start`'s end while the
     /// server it left running holds that descriptor.
-    private static func tool(_ path: String, _ arguments: [String]) throws {
+    @discardableResult
+    private static func tool(_ path: String, _ arguments: [String]) throws -> String {
         let command =
             getuid() == 0 ? ["/usr/sbin/runuser", "-u", "postgres", "--", path] + arguments : [path] + arguments
         let outputPath = FileManager.default.temporaryDirectory.appendingPathComponent(
@@ -133,10 +148,21 @@ public final class PostgresTestServer: Sendable {
         var status: Int32 = 0
         while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
         let exitedCleanly = status & 0x7f == 0 && (status >> 8) & 0xff == 0
+        let text = (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? ""
         guard exitedCleanly else {
-            let text = (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? ""
             throw TestServerError("\(path) \(arguments.joined(separator: " ")) failed (status \(status)): \(text)")
         }
+        return text
+    }
+}
+
+/// Runs `body` on a thread of its own and waits for it: for test choreography (sleep, kill,
+/// restart) whose timing must not depend on Swift concurrency's few shared threads, which other
+/// tests may be blocking.
+public func onOwnThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        let thread = Thread { continuation.resume(with: Result { try body() }) }
+        thread.start()
     }
 }
 

@@ -1,3 +1,4 @@
 import UAEFCLI
 
+CommandLineEntry.prepareProcess()
 await CommandLineEntry.main()

@@ -189,7 +189,8 @@ struct SettlementCLITests {
                 Thread.sleep(forTimeInterval: 0.05)
             }
             process.terminate()
-            throw TestPrecondition("no approval appeared")
+            let last = try UAEFProcess.run(["approvals", "list", "--json", "--store", store], in: directory.url)
+            throw TestPrecondition("no approval appeared: \(last.status) \(last.stdout) \(last.stderr)")
         }
 
         let (approved, id) = try startAndWait()

@@ -53,36 +53,45 @@ struct WorkerFaultTests {
             logs[submit.stdout.trimmingCharacters(in: .whitespacesAndNewlines)] = log
         }
 
-        var stderrFiles: [URL] = []
-        func startWorker() throws -> Process {
-            let (process, _, stderr) = try UAEFProcess.start(
-                ["worker", "--concurrency", "3"] + common, in: directory.url)
-            stderrFiles.append(stderr)
-            return process
-        }
-        var workers = try (0..<3).map { _ in try startWorker() }
-        let postgres = try await PostgresStore.connect(try PostgresURL(store))
-        var generator = SystemRandomNumberGenerator()
-        var faultsWhileRunning = 0
-        for round in 0..<5 {
-            try await Task.sleep(for: .milliseconds(Int.random(in: 150...500, using: &generator)))
-            let unfinished = try await postgres.runs(tenant: "default", status: nil, limit: 100)
-                .filter { !$0.status.isTerminal }
-            if !unfinished.isEmpty { faultsWhileRunning += 1 }
-            if round == 2 {
-                // The database goes away mid-run; workers retry with backoff and carry on.
-                try server.stop()
-                try await Task.sleep(for: .milliseconds(800))
-                try server.start()
-                continue
+        // The faults are timed on a thread of their own, so that they land while runs execute
+        // however busy the rest of the test process is.
+        let (workers, stderrFiles, faultsWhileRunning) = try await onOwnThread {
+            var stderrFiles: [URL] = []
+            func startWorker() throws -> Process {
+                let (process, _, stderr) = try UAEFProcess.start(
+                    ["worker", "--concurrency", "3"] + common, in: directory.url)
+                stderrFiles.append(stderr)
+                return process
             }
-            let victim = Int.random(in: 0..<workers.count, using: &generator)
-            kill(workers[victim].processIdentifier, SIGKILL)
-            workers[victim].waitUntilExit()
-            workers[victim] = try startWorker()
+            var workers = try (0..<3).map { _ in try startWorker() }
+            var generator = SystemRandomNumberGenerator()
+            var faultsWhileRunning = 0
+            // No worker outlives a failed test.
+            var succeeded = false
+            defer { if !succeeded { for worker in workers { kill(worker.processIdentifier, SIGKILL) } } }
+            for round in 0..<5 {
+                usleep(UInt32.random(in: 150_000...500_000, using: &generator))
+                let unfinished = try server.query(
+                    "SELECT count(*) FROM runs WHERE status IN ('pending', 'running')", in: store)
+                if unfinished != "0" { faultsWhileRunning += 1 }
+                if round == 2 {
+                    // The database goes away mid-run; workers retry with backoff and carry on.
+                    try server.stop()
+                    usleep(800_000)
+                    try server.start()
+                    continue
+                }
+                let victim = Int.random(in: 0..<workers.count, using: &generator)
+                kill(workers[victim].processIdentifier, SIGKILL)
+                workers[victim].waitUntilExit()
+                workers[victim] = try startWorker()
+            }
+            succeeded = true
+            return (workers, stderrFiles, faultsWhileRunning)
         }
-
+        defer { for worker in workers where worker.isRunning { kill(worker.processIdentifier, SIGKILL) } }
         #expect(faultsWhileRunning == 5, "every fault should land while runs execute")
+        let postgres = try await PostgresStore.connect(try PostgresURL(store))
         let deadline = ContinuousClock.now + .seconds(120)
         var runs: [RunRecord] = []
         while ContinuousClock.now < deadline {
@@ -97,8 +106,10 @@ struct WorkerFaultTests {
         let allRunning = workers.allSatisfy { $0.isRunning }
         #expect(allRunning, "\(warnings)")
         for worker in workers {
+            // A worker stops on SIGTERM (even though this thread blocks it: uaef unblocks it at start).
             kill(worker.processIdentifier, SIGTERM)
             worker.waitUntilExit()
+            #expect(worker.terminationStatus == 0 && worker.terminationReason == .exit)
         }
         #expect(runs.count == runCount && runs.allSatisfy { $0.status == .succeeded }, "\(runs.map(\.status))")
 
