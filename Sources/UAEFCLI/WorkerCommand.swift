@@ -81,6 +81,8 @@ struct WorkerCommand: AsyncParsableCommand {
             fflush(nil)
             do {
                 try await LedgerKeys.settleAndCheckpoint(engine, storeOptions)
+            } catch is CancellationError {
+                // Stopping: the next worker to end runs settles these too.
             } catch {
                 Console.warn(
                     "uaef worker: settling or signing after runs ended failed (the next batch retries): \(error)")

@@ -98,8 +98,9 @@ public struct Runner: Sendable {
                 if tick {
                     inputs += try await pollStore(machines, tenant: tenant, environment: &environment)
                 }
+                let touched = Set(inputs.map(\.0))
                 var (changes, actions) = await apply(inputs, to: &machines, environment: &environment)
-                changes.fence = fence(for: changes, machines)
+                changes.fence = fence(for: touched, machines)
                 try await store.commit(changes)
                 logger.trace(
                     "committed", metadata: ["events": "\(changes.events.count)", "tasks": "\(changes.tasks.count)"])
@@ -117,12 +118,11 @@ public struct Runner: Sendable {
         return machines.mapValues(\.run.status)
     }
 
-    /// The leases a commit of `changes` needs this process to still hold: those of the runs it writes.
-    private func fence(for changes: ChangeSet, _ machines: [RunID: RunStateMachine]) -> LeaseFence? {
+    /// The leases a commit needs this process to still hold: those of the runs whose machines
+    /// handled the batch's inputs (only they write).
+    private func fence(for runs: Set<RunID>, _ machines: [RunID: RunStateMachine]) -> LeaseFence? {
         var generations: [RunID: Int64] = [:]
-        for id in changes.runs.map(\.id) + changes.tasks.map(\.runID) + changes.attempts.map(\.runID) {
-            generations[id] = machines[id]?.run.leaseGeneration
-        }
+        for id in runs { generations[id] = machines[id]?.run.leaseGeneration }
         return generations.isEmpty ? nil : LeaseFence(owner: configuration.owner, generations: generations)
     }
 
