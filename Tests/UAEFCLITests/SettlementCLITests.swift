@@ -176,7 +176,7 @@ struct SettlementCLITests {
 
         /// Starts the run and returns it with the id of the approval it waits for.
         func startAndWait() throws -> (Process, String) {
-            let (process, _, _) = try UAEFProcess.start(["run", workflow, "--store", store], in: directory.url)
+            let (process, stdout, stderr) = try UAEFProcess.start(["run", workflow, "--store", store], in: directory.url)
             // Generous: on a loaded 2-core machine starting the run and listing take a while.
             let deadline = Date().addingTimeInterval(60)
             while Date() < deadline {
@@ -190,7 +190,10 @@ struct SettlementCLITests {
             }
             process.terminate()
             let last = try UAEFProcess.run(["approvals", "list", "--json", "--store", store], in: directory.url)
-            throw TestPrecondition("no approval appeared: \(last.status) \(last.stdout) \(last.stderr)")
+            process.waitUntilExit()
+            let output = [stdout, stderr].map { (try? String(contentsOf: $0, encoding: .utf8)) ?? "" }
+            throw TestPrecondition(
+                "no approval appeared: list \(last.status) \(last.stdout) \(last.stderr); run \(process.terminationStatus) \(output)")
         }
 
         let (approved, id) = try startAndWait()
