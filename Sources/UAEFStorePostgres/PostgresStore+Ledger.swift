@@ -86,14 +86,11 @@ enum PostgresLedger {
                 throw StoreCorruption(
                     location: "ledger_state.frontier", reason: "\(hashes.count) bytes for a tree of \(size) events")
             }
-            var rows: [StoredSubtrees.Read: [Int: MerkleHash]] = [:]
+            var byLevel: [Int: MerkleHash] = [:]
             for (offset, position) in positions.enumerated() {
-                let hash = MerkleHash(bytes: hashes[offset * 32..<(offset + 1) * 32])
-                rows[StoredSubtrees.Read(level: position.level, first: position.index, last: position.index)] = [
-                    position.index: hash ?? .empty
-                ]
+                byLevel[position.level] = MerkleHash(bytes: hashes[offset * 32..<(offset + 1) * 32])
             }
-            return MerkleFrontier(size: size, source: FrontierHashes(hashes: rows))
+            return MerkleFrontier(size: size, source: FrontierHashes(byLevel: byLevel))
         }
         throw StoreCorruption(location: "ledger_state", reason: "the sequencer row is missing")
     }
@@ -103,13 +100,11 @@ enum PostgresLedger {
         frontier.subtrees.compactMap { $0 }.flatMap(\.bytes)
     }
 
-    /// The frontier's subtrees as read from the sequencer row.
+    /// The frontier's subtrees as read from the sequencer row: one per level.
     private struct FrontierHashes: SubtreeHashes {
-        let hashes: [StoredSubtrees.Read: [Int: MerkleHash]]
+        let byLevel: [Int: MerkleHash]
 
-        func subtreeHash(level: Int, index: Int) -> MerkleHash {
-            hashes[StoredSubtrees.Read(level: level, first: index, last: index)]?[index] ?? .empty
-        }
+        func subtreeHash(level: Int, index: Int) -> MerkleHash { byLevel[level] ?? .empty }
     }
 }
 

@@ -285,7 +285,7 @@ public final class PostgresStore: WorkflowStore {
             SELECT id, owner, lease_expires_at FROM runs
             WHERE tenant = \(tenant) AND status IN ('pending', 'running')
             ORDER BY (owner IS NULL OR lease_expires_at <= \(Timestamp.milliseconds(now))) DESC, id
-            LIMIT \(limit.addingReportingOverflow(Self.heldRunsExamined).overflow ? Int.max : limit + Self.heldRunsExamined)
+            LIMIT \(min(limit, Int.max - Self.heldRunsExamined) + Self.heldRunsExamined)
             FOR UPDATE SKIP LOCKED
             """, owner: owner, now: now, expiresAt: expiresAt, limit: limit, isOwnerAlive: isOwnerAlive)
     }

@@ -176,7 +176,8 @@ struct SettlementCLITests {
 
         /// Starts the run and returns it with the id of the approval it waits for.
         func startAndWait() throws -> (Process, String) {
-            let (process, stdout, stderr) = try UAEFProcess.start(["run", workflow, "--store", store], in: directory.url)
+            let (process, stdout, stderr) = try UAEFProcess.start(
+                ["run", workflow, "--store", store], in: directory.url)
             // Generous: on a loaded 2-core machine starting the run and listing take a while.
             let deadline = Date().addingTimeInterval(60)
             while Date() < deadline {
@@ -193,7 +194,8 @@ struct SettlementCLITests {
             process.waitUntilExit()
             let output = [stdout, stderr].map { (try? String(contentsOf: $0, encoding: .utf8)) ?? "" }
             throw TestPrecondition(
-                "no approval appeared: list \(last.status) \(last.stdout) \(last.stderr); run \(process.terminationStatus) \(output)")
+                "no approval appeared: list \(last.status) \(last.stdout) \(last.stderr); run \(process.terminationStatus) \(output)"
+            )
         }
 
         let (approved, id) = try startAndWait()
