@@ -20,7 +20,7 @@ struct RunsCommand: AsyncParsableCommand {
         func run() async throws {
             let filter = try Console.choice(status, option: "--status", as: RunStatus.self)
             let runs = try await storeOptions.open().runs(
-                tenant: storeOptions.tenant, status: filter, limit: max(1, limit))
+                tenant: storeOptions.tenant, matching: RunFilter(status: filter), limit: max(1, limit))
             if json {
                 Console.printJSON(
                     .array(

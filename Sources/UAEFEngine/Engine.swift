@@ -27,6 +27,11 @@ public struct Engine: Sendable {
         self.logger = logger
     }
 
+    /// The same engine acting for another tenant (one store, one process identity).
+    public func forTenant(_ tenant: String) -> Engine {
+        Engine(store: store, kinds: kinds, tenant: tenant, configuration: configuration, logger: logger)
+    }
+
     var runner: Runner { Runner(store: store, kinds: kinds, configuration: configuration, logger: logger) }
 
     /// Validates a workflow file against the built-in kinds and the tenant's registered
@@ -54,18 +59,31 @@ public struct Engine: Sendable {
     }
 
     /// Creates a run. With `leased` this process holds its lease and is expected to execute it;
-    /// otherwise it waits for any runner (`uaef resume`, later `uaef worker`).
+    /// otherwise it waits for any runner (`uaef resume`, `uaef worker`, `uaef serve`).
     public func submit(
         _ definition: WorkflowDefinition, file: String, inputs: [String], actor: String, leased: Bool
     ) async throws -> RunID {
         let overrides = try RunCreation.parseOverrides(inputs, definition: definition)
+        return try await submit(definition, file: file, overrides: overrides, actor: actor, leased: leased)
+    }
+
+    /// Creates a run with checked input overrides; `request` records the idempotency key it was
+    /// started under, in the same transaction (``KeyTaken`` when the key is already used).
+    func submit(
+        _ definition: WorkflowDefinition, file: String, overrides: [String: JSONValue], actor: String, leased: Bool,
+        request: (key: String, sha256: String)? = nil
+    ) async throws -> RunID {
         var random = SeededRandom.system()
         let now = Date()
         let id = RunID.generate(at: now, using: &random)
-        let changes = RunCreation.changes(
+        var changes = RunCreation.changes(
             id: id, definition: definition, file: file, overrides: overrides, tenant: tenant, actor: actor,
             owner: leased ? configuration.owner : nil, leaseDuration: configuration.leaseDuration, now: now,
             random: &random)
+        if let request {
+            changes.runRequests.append(
+                RunRequestRecord(tenant: tenant, key: request.key, sha256: request.sha256, runID: id, createdAt: now))
+        }
         try await store.commit(changes)
         return id
     }

@@ -10,28 +10,40 @@ public enum RunCreation {
     {
         var values: [String: JSONValue] = [:]
         var issues: [ValidationIssue] = []
-        let declared = definition.inputs.keys.sorted().joined(separator: ", ")
         for assignment in assignments {
             guard let equals = assignment.firstIndex(of: "="), equals != assignment.startIndex else {
                 issues.append(
                     ValidationIssue(file: "--input", line: nil, field: assignment, message: "expected key=value"))
                 continue
             }
-            let key = String(assignment[..<equals])
             let text = String(assignment[assignment.index(after: equals)...])
-            guard definition.inputs[key] != nil else {
-                issues.append(
-                    ValidationIssue(
-                        file: "--input", line: nil, field: key,
-                        message:
-                            "unknown input '\(key)'; workflow \(definition.name) declares: \(declared.isEmpty ? "none" : declared)"
-                    ))
-                continue
-            }
-            values[key] = (try? JSONValue(jsonText: text)) ?? .string(text)
+            values[String(assignment[..<equals])] = (try? JSONValue(jsonText: text)) ?? .string(text)
         }
+        issues += unknownInputs(values, definition: definition, place: "--input")
         guard issues.isEmpty else { throw ValidationFailure(issues: issues) }
         return values
+    }
+
+    /// Checks that every input given is one the workflow declares; `place` names where they came
+    /// from in the messages (e.g. `inputs` of a request body).
+    public static func checkOverrides(_ values: [String: JSONValue], definition: WorkflowDefinition, place: String)
+        throws(ValidationFailure)
+    {
+        let issues = unknownInputs(values, definition: definition, place: place)
+        guard issues.isEmpty else { throw ValidationFailure(issues: issues) }
+    }
+
+    private static func unknownInputs(_ values: [String: JSONValue], definition: WorkflowDefinition, place: String)
+        -> [ValidationIssue]
+    {
+        let declared = definition.inputs.keys.sorted().joined(separator: ", ")
+        return values.keys.sorted().filter { definition.inputs[$0] == nil }.map { key in
+            ValidationIssue(
+                file: place, line: nil, field: key,
+                message:
+                    "unknown input '\(key)'; workflow \(definition.name) declares: \(declared.isEmpty ? "none" : declared)"
+            )
+        }
     }
 
     /// The changes that create a run of `definition` owned by `owner` (nil leaves it for any runner).

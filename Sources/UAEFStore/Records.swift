@@ -258,6 +258,10 @@ public struct ChangeSet: Sendable {
     public var tasks: [TaskRecord] = []
     public var attempts: [AttemptRecord] = []
     public var agents: [AgentRecord] = []
+    /// New workflow versions; the commit fails with ``KeyTaken`` when a version is taken.
+    public var workflows: [WorkflowRecord] = []
+    /// Idempotency keys of run requests; the commit fails with ``KeyTaken`` when a key is taken.
+    public var runRequests: [RunRequestRecord] = []
     public var events: [EventDraft] = []
     /// The leases the writer must still hold for the commit to be accepted; nil to write unfenced.
     public var fence: LeaseFence?
@@ -265,7 +269,10 @@ public struct ChangeSet: Sendable {
     public init() {}
 
     /// True when there is nothing to write.
-    public var isEmpty: Bool { runs.isEmpty && tasks.isEmpty && attempts.isEmpty && agents.isEmpty && events.isEmpty }
+    public var isEmpty: Bool {
+        runs.isEmpty && tasks.isEmpty && attempts.isEmpty && agents.isEmpty && workflows.isEmpty
+            && runRequests.isEmpty && events.isEmpty
+    }
 
     /// Appends another change set's writes after this one's.
     public mutating func append(_ other: ChangeSet) {
@@ -273,6 +280,8 @@ public struct ChangeSet: Sendable {
         tasks += other.tasks
         attempts += other.attempts
         agents += other.agents
+        workflows += other.workflows
+        runRequests += other.runRequests
         events += other.events
     }
 }

@@ -27,8 +27,17 @@ public protocol WorkflowStore: LedgerStore, SettlementStore {
     /// The run with its tasks and attempts, or nil.
     func snapshot(of run: RunID, tenant: String) async throws -> RunSnapshot?
 
-    /// Runs, newest first, optionally with one status.
-    func runs(tenant: String, status: RunStatus?, limit: Int) async throws -> [RunRecord]
+    /// Runs matching `filter`, newest first.
+    func runs(tenant: String, matching filter: RunFilter, limit: Int) async throws -> [RunRecord]
+
+    /// The latest version of each workflow registered for the tenant, by name.
+    func workflows(tenant: String) async throws -> [WorkflowRecord]
+
+    /// Every registered version of one workflow, oldest first (empty when there is none).
+    func workflowVersions(named name: String, tenant: String) async throws -> [WorkflowRecord]
+
+    /// The run request that holds an idempotency key, or nil.
+    func runRequest(key: String, tenant: String) async throws -> RunRequestRecord?
 
     /// Takes the lease of up to `limit` unfinished runs of `tenant` that no live process holds,
     /// oldest first, for `owner` until `expiresAt`, each at its next lease generation. Runs another
@@ -40,6 +49,9 @@ public protocol WorkflowStore: LedgerStore, SettlementStore {
         tenant: String, owner: String, now: Date, expiresAt: Date, limit: Int,
         isOwnerAlive: @Sendable (String) -> Bool
     ) async throws -> [RunID]
+
+    /// The tenants that have unfinished runs, so a multi-tenant runner knows whose runs to claim.
+    func tenantsWithUnfinishedRuns() async throws -> [String]
 
     /// Takes the lease of one unfinished run when no live process holds it; false otherwise.
     func claim(

@@ -11,6 +11,34 @@ enum PostgresMigrations {
     static let all: [(name: String, statements: [String])] = [
         ("v1_schema", v1Schema),
         ("v2_lease_generations", ["ALTER TABLE runs ADD COLUMN lease_generation BIGINT NOT NULL DEFAULT 0"]),
+        (
+            "v3_registry",
+            [
+                """
+                CREATE TABLE workflows (
+                    tenant TEXT NOT NULL,
+                    name TEXT NOT NULL,
+                    version INTEGER NOT NULL,
+                    source TEXT NOT NULL,
+                    sha256 TEXT NOT NULL,
+                    created_at BIGINT NOT NULL,
+                    created_by TEXT NOT NULL,
+                    PRIMARY KEY (tenant, name, version)
+                )
+                """,
+                """
+                CREATE TABLE run_requests (
+                    tenant TEXT NOT NULL,
+                    idempotency_key TEXT NOT NULL,
+                    sha256 TEXT NOT NULL,
+                    run_id TEXT NOT NULL,
+                    created_at BIGINT NOT NULL,
+                    PRIMARY KEY (tenant, idempotency_key)
+                )
+                """,
+                "CREATE INDEX runs_by_workflow ON runs (tenant, workflow_name, id)",
+            ]
+        ),
     ]
 
     /// The advisory lock key that serializes migrations (any fixed 64-bit number).

@@ -96,6 +96,13 @@ extension PostgresStore {
             endedAt: try c.optionalDate("ended_at"), error: try c("error"))
     }
 
+    static func workflow(_ row: PostgresRow) throws -> WorkflowRecord {
+        let c = Columns(row, table: "workflows")
+        return WorkflowRecord(
+            tenant: try c("tenant"), name: try c("name"), version: try c("version"), source: try c("source"),
+            sha256: try c("sha256"), createdAt: try c.date("created_at"), createdBy: try c("created_by"))
+    }
+
     static func agent(_ row: PostgresRow) throws -> AgentRecord {
         let c = Columns(row, table: "agents")
         return AgentRecord(

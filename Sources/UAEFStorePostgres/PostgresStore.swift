@@ -126,7 +126,39 @@ public final class PostgresStore: WorkflowStore {
         try await transaction { connection in
             if let fence = changes.fence { try await Self.check(fence, on: connection, logger: logger) }
             try await Self.write(changes, on: connection, logger: logger)
+            try await Self.insertKeys(of: changes, on: connection, logger: logger)
             try await PostgresLedger.append(changes.events, on: connection, logger: logger)
+        }
+    }
+
+    /// Inserts the change set's workflow versions and run requests; throws ``KeyTaken`` (rolling
+    /// the transaction back) when one is already there.
+    private static func insertKeys(of changes: ChangeSet, on connection: PostgresConnection, logger: Logger)
+        async throws
+    {
+        for workflow in changes.workflows {
+            let inserted = try await connection.query(
+                """
+                INSERT INTO workflows (tenant, name, version, source, sha256, created_at, created_by)
+                VALUES (\(workflow.tenant), \(workflow.name), \(workflow.version), \(workflow.source),
+                    \(workflow.sha256), \(Timestamp.milliseconds(workflow.createdAt)), \(workflow.createdBy))
+                ON CONFLICT DO NOTHING RETURNING 1
+                """, logger: logger
+            ).collect()
+            guard inserted.count == 1 else {
+                throw KeyTaken(.workflowVersion, key: "\(workflow.name) v\(workflow.version)")
+            }
+        }
+        for request in changes.runRequests {
+            let inserted = try await connection.query(
+                """
+                INSERT INTO run_requests (tenant, idempotency_key, sha256, run_id, created_at)
+                VALUES (\(request.tenant), \(request.key), \(request.sha256), \(request.runID.rawValue),
+                    \(Timestamp.milliseconds(request.createdAt)))
+                ON CONFLICT DO NOTHING RETURNING 1
+                """, logger: logger
+            ).collect()
+            guard inserted.count == 1 else { throw KeyTaken(.runRequest, key: request.key) }
         }
     }
 
@@ -366,12 +398,48 @@ public final class PostgresStore: WorkflowStore {
         return RunSnapshot(run: record, tasks: tasks, attempts: attempts)
     }
 
-    public func runs(tenant: String, status: RunStatus?, limit: Int) async throws -> [RunRecord] {
-        try await rows(
+    public func runs(tenant: String, matching filter: RunFilter, limit: Int) async throws -> [RunRecord] {
+        let status = filter.status?.rawValue
+        let before = filter.before?.rawValue
+        return try await rows(
             """
-            SELECT * FROM runs WHERE tenant = \(tenant) AND (\(status?.rawValue)::text IS NULL OR status = \(status?.rawValue))
+            SELECT * FROM runs WHERE tenant = \(tenant) AND (\(status)::text IS NULL OR status = \(status))
+                AND (\(filter.workflow)::text IS NULL OR workflow_name = \(filter.workflow))
+                AND (\(before)::text IS NULL OR id < \(before))
             ORDER BY id DESC LIMIT \(limit)
             """, Self.run)
+    }
+
+    public func tenantsWithUnfinishedRuns() async throws -> [String] {
+        try await rows("SELECT DISTINCT tenant FROM runs WHERE status IN ('pending', 'running') ORDER BY tenant") {
+            try $0.decode(String.self)
+        }
+    }
+
+    public func workflows(tenant: String) async throws -> [WorkflowRecord] {
+        try await rows(
+            """
+            SELECT DISTINCT ON (name) * FROM workflows WHERE tenant = \(tenant) ORDER BY name, version DESC
+            """, Self.workflow)
+    }
+
+    public func workflowVersions(named name: String, tenant: String) async throws -> [WorkflowRecord] {
+        try await rows(
+            "SELECT * FROM workflows WHERE tenant = \(tenant) AND name = \(name) ORDER BY version", Self.workflow)
+    }
+
+    public func runRequest(key: String, tenant: String) async throws -> RunRequestRecord? {
+        try await rows(
+            """
+            SELECT tenant, idempotency_key, sha256, run_id, created_at FROM run_requests
+            WHERE tenant = \(tenant) AND idempotency_key = \(key)
+            """
+        ) { row in
+            let (tenant, key, sha256, run, created) = try row.decode((String, String, String, String, Int64).self)
+            return RunRequestRecord(
+                tenant: tenant, key: key, sha256: sha256, runID: RunID(run),
+                createdAt: Timestamp.date(milliseconds: created))
+        }.first
     }
 
     public func agents(tenant: String) async throws -> [AgentRecord] {

@@ -213,6 +213,30 @@ enum SQLiteMigrations {
         migrator.registerMigration("v5_lease_generations") { db in
             try db.execute(sql: "ALTER TABLE runs ADD COLUMN lease_generation INTEGER NOT NULL DEFAULT 0")
         }
+        migrator.registerMigration("v6_registry") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE workflows (
+                        tenant TEXT NOT NULL,
+                        name TEXT NOT NULL,
+                        version INTEGER NOT NULL,
+                        source TEXT NOT NULL,
+                        sha256 TEXT NOT NULL,
+                        created_at INTEGER NOT NULL,
+                        created_by TEXT NOT NULL,
+                        PRIMARY KEY (tenant, name, version)
+                    ) WITHOUT ROWID;
+                    CREATE TABLE run_requests (
+                        tenant TEXT NOT NULL,
+                        idempotency_key TEXT NOT NULL,
+                        sha256 TEXT NOT NULL,
+                        run_id TEXT NOT NULL,
+                        created_at INTEGER NOT NULL,
+                        PRIMARY KEY (tenant, idempotency_key)
+                    ) WITHOUT ROWID;
+                    CREATE INDEX runs_by_workflow ON runs (tenant, workflow_name, id);
+                    """)
+        }
         return migrator
     }
 }

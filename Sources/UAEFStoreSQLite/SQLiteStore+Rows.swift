@@ -68,6 +68,13 @@ extension SQLiteStore {
             updatedAt: Timestamp.date(milliseconds: row["updated_at"]))
     }
 
+    static func workflow(_ row: Row) -> WorkflowRecord {
+        WorkflowRecord(
+            tenant: row["tenant"], name: row["name"], version: row["version"], source: row["source"],
+            sha256: row["sha256"], createdAt: Timestamp.date(milliseconds: row["created_at"]),
+            createdBy: row["created_by"])
+    }
+
     static func event(_ row: Row) throws -> EventRecord {
         EventRecord(
             seq: row["seq"],

@@ -103,6 +103,32 @@ public final class SQLiteStore: WorkflowStore {
                 Timestamp.milliseconds(agent.createdAt), Timestamp.milliseconds(agent.updatedAt),
             ])
         }
+        for workflow in changes.workflows {
+            try db.execute(
+                sql: """
+                    INSERT INTO workflows (tenant, name, version, source, sha256, created_at, created_by)
+                    VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING
+                    """,
+                arguments: [
+                    workflow.tenant, workflow.name, workflow.version, workflow.source, workflow.sha256,
+                    Timestamp.milliseconds(workflow.createdAt), workflow.createdBy,
+                ])
+            guard db.changesCount == 1 else {
+                throw KeyTaken(.workflowVersion, key: "\(workflow.name) v\(workflow.version)")
+            }
+        }
+        for request in changes.runRequests {
+            try db.execute(
+                sql: """
+                    INSERT INTO run_requests (tenant, idempotency_key, sha256, run_id, created_at)
+                    VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING
+                    """,
+                arguments: [
+                    request.tenant, request.key, request.sha256, request.runID.rawValue,
+                    Timestamp.milliseconds(request.createdAt),
+                ])
+            guard db.changesCount == 1 else { throw KeyTaken(.runRequest, key: request.key) }
+        }
         try appendEvents(changes.events, in: db)
     }
 
@@ -227,18 +253,63 @@ public final class SQLiteStore: WorkflowStore {
         }
     }
 
-    public func runs(tenant: String, status: RunStatus?, limit: Int) async throws -> [RunRecord] {
+    public func runs(tenant: String, matching filter: RunFilter, limit: Int) async throws -> [RunRecord] {
         try await pool.read { db in
-            let rows: [Row]
-            if let status {
-                rows = try Row.fetchAll(
-                    db, sql: "SELECT * FROM runs WHERE tenant = ? AND status = ? ORDER BY id DESC LIMIT ?",
-                    arguments: [tenant, status.rawValue, limit])
-            } else {
-                rows = try Row.fetchAll(
-                    db, sql: "SELECT * FROM runs WHERE tenant = ? ORDER BY id DESC LIMIT ?", arguments: [tenant, limit])
+            try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT * FROM runs WHERE tenant = ?1 AND (?2 IS NULL OR status = ?2)
+                        AND (?3 IS NULL OR workflow_name = ?3) AND (?4 IS NULL OR id < ?4)
+                    ORDER BY id DESC LIMIT ?5
+                    """,
+                arguments: [tenant, filter.status?.rawValue, filter.workflow, filter.before?.rawValue, limit]
+            )
+            .map(Self.run)
+        }
+    }
+
+    public func tenantsWithUnfinishedRuns() async throws -> [String] {
+        try await pool.read { db in
+            try String.fetchAll(
+                db, sql: "SELECT DISTINCT tenant FROM runs WHERE status IN ('pending', 'running') ORDER BY tenant")
+        }
+    }
+
+    public func workflows(tenant: String) async throws -> [WorkflowRecord] {
+        try await pool.read { db in
+            try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT * FROM workflows AS w WHERE tenant = ?1
+                        AND version = (SELECT MAX(version) FROM workflows WHERE tenant = ?1 AND name = w.name)
+                    ORDER BY name
+                    """, arguments: [tenant]
+            )
+            .map(Self.workflow)
+        }
+    }
+
+    public func workflowVersions(named name: String, tenant: String) async throws -> [WorkflowRecord] {
+        try await pool.read { db in
+            try Row.fetchAll(
+                db, sql: "SELECT * FROM workflows WHERE tenant = ? AND name = ? ORDER BY version",
+                arguments: [tenant, name]
+            )
+            .map(Self.workflow)
+        }
+    }
+
+    public func runRequest(key: String, tenant: String) async throws -> RunRequestRecord? {
+        try await pool.read { db in
+            try Row.fetchOne(
+                db, sql: "SELECT * FROM run_requests WHERE tenant = ? AND idempotency_key = ?",
+                arguments: [tenant, key]
+            )
+            .map { row in
+                RunRequestRecord(
+                    tenant: row["tenant"], key: row["idempotency_key"], sha256: row["sha256"],
+                    runID: RunID(row["run_id"]), createdAt: Timestamp.date(milliseconds: row["created_at"]))
             }
-            return try rows.map(Self.run)
         }
     }
 

@@ -69,7 +69,7 @@ struct CrashTests {
             #expect(result.status == 0, "round \(round): \(result.stderr) \(result.stdout)")
 
             let sqlite = try SQLiteStore(path: String(store.dropFirst("sqlite:".count)))
-            let runs = try await sqlite.runs(tenant: "default", status: nil, limit: 10)
+            let runs = try await sqlite.runs(tenant: "default", matching: RunFilter(), limit: 10)
             if runs.isEmpty {
                 // Killed before the run was created: nothing was committed, so nothing may have run.
                 #expect(try String(contentsOfFile: log, encoding: .utf8).isEmpty)

@@ -95,7 +95,7 @@ struct WorkerFaultTests {
         let deadline = ContinuousClock.now + .seconds(120)
         var runs: [RunRecord] = []
         while ContinuousClock.now < deadline {
-            runs = try await postgres.runs(tenant: "default", status: nil, limit: 100)
+            runs = try await postgres.runs(tenant: "default", matching: RunFilter(), limit: 100)
             if runs.count == runCount && runs.allSatisfy({ $0.status.isTerminal }) { break }
             try await Task.sleep(for: .milliseconds(200))
         }

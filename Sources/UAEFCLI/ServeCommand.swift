@@ -1,0 +1,73 @@
+import ArgumentParser
+import Foundation
+import Logging
+import UAEFCore
+import UAEFEngine
+import UAEFServer
+
+/// `uaef serve`: the HTTP API, executing the runs it starts and any left unfinished.
+struct ServeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Serve the HTTP API (REST + JSON under /v1) and execute runs until stopped (SIGINT or SIGTERM).",
+        discussion: """
+            Requests to /v1 need a bearer token (uaef tokens issue) signed with the secret from \
+            --token-secret-file or UAEF_TOKEN_SECRET; without a secret the server acts as a local \
+            administrator of the default tenant and refuses to listen anywhere but loopback. \
+            GET /healthz and /readyz need no token. Runs started through the API execute in this \
+            process; runs of any tenant left unfinished (uaef submit, a stopped server) are claimed \
+            as uaef worker does, and their outcomes settled and checkpointed when they end. Prints \
+            "listening on http://HOST:PORT" when ready (--json: {"listening", "port"}); --port 0 \
+            picks a free port. On SIGTERM it stops accepting, finishes requests in flight and leaves \
+            executing runs to be resumed. Exit 0 when stopped, 2 for a bad option, 3 when the store \
+            or the port is unavailable.
+            """)
+
+    @Option(help: "The address to listen on.") var host: String = "127.0.0.1"
+    @Option(help: "The TCP port (0 picks a free one).") var port: Int = 8080
+    @Option(help: "The largest request body accepted, in bytes (413 beyond).") var bodyLimit: Int = 1 << 20
+    @Flag(help: "Print the listening line as JSON.") var json = false
+    @OptionGroup var tokenOptions: TokenOptions
+    @OptionGroup var engineOptions: EngineOptions
+
+    func validate() throws {
+        guard (0...65535).contains(port) else { throw ValidationError("--port \(port) is not a TCP port (0-65535)") }
+        guard bodyLimit >= 1024 else { throw ValidationError("--body-limit must be at least 1024 bytes") }
+    }
+
+    func run() async throws {
+        var configuration = ServerConfiguration()
+        configuration.host = host
+        configuration.port = port
+        configuration.bodyLimit = bodyLimit
+        configuration.authority = try await tokenOptions.authority()
+        do {
+            try configuration.check()
+        } catch let refusal as ServerConfiguration.Refusal {
+            throw CLIError.usage(refusal.description)
+        }
+        let engine = try await engineOptions.engine()
+        let storeOptions = engineOptions.storeOptions
+        let runtime = ServerRuntime(engine: engine) { tenantEngine in
+            _ = try await LedgerKeys.settleAndCheckpoint(tenantEngine, storeOptions)
+        }
+        if configuration.authority == nil {
+            Console.warn("uaef serve: no token secret; every request acts as admin of tenant 'default' (loopback only)")
+        }
+        let host = host
+        let json = json
+        do {
+            try await APIServer.run(configuration, runtime: runtime, logger: engine.logger) { port in
+                let url = "http://\(host.contains(":") ? "[\(host)]" : host):\(port)"
+                print(
+                    json
+                        ? JSONValue.object(["listening": .string(url), "port": .number(Number(port))]).jsonText
+                        : "uaef serve: listening on \(url)")
+                fflush(nil)
+            }
+        } catch {
+            // Binding is the usual failure here (port in use, address not on this machine).
+            throw CLIError.operational("uaef serve on \(host):\(port) stopped: \(error)")
+        }
+    }
+}

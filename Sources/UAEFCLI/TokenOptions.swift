@@ -1,0 +1,94 @@
+import ArgumentParser
+import Foundation
+import UAEFCore
+import UAEFServer
+
+/// Where the token secret comes from, shared by `uaef serve` and `uaef tokens issue`.
+struct TokenOptions: ParsableArguments {
+    @Option(
+        help: ArgumentHelp(
+            "A file holding the HS256 secret for bearer tokens (at least 32 bytes; e.g. `head -c 48 /dev/urandom | base64 > secret`). Default: $UAEF_TOKEN_SECRET.",
+            valueName: "path"))
+    var tokenSecretFile: String?
+
+    @Option(help: "Tokens must carry this issuer (iss); issued tokens carry it.") var tokenIssuer: String?
+    @Option(help: "Tokens must list this audience (aud); issued tokens carry it.") var tokenAudience: String?
+
+    /// The token authority, or nil when no secret is configured.
+    func authority() async throws -> TokenAuthority? {
+        let secret: [UInt8]
+        if let path = tokenSecretFile {
+            guard let data = FileManager.default.contents(atPath: path) else {
+                throw CLIError.usage("--token-secret-file \(path): cannot read the file")
+            }
+            secret = Array(String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines).utf8)
+        } else if let text = ProcessInfo.processInfo.environment["UAEF_TOKEN_SECRET"], !text.isEmpty {
+            secret = Array(text.utf8)
+        } else {
+            return nil
+        }
+        do {
+            return try await TokenAuthority(.init(secret: secret, issuer: tokenIssuer, audience: tokenAudience))
+        } catch let weak as TokenAuthority.WeakSecret {
+            throw CLIError.usage(
+                "\(tokenSecretFile.map { "--token-secret-file \($0)" } ?? "UAEF_TOKEN_SECRET"): \(weak)")
+        }
+    }
+}
+
+/// `uaef tokens`: bearer tokens for the HTTP API.
+struct TokensCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "tokens", abstract: "Issue bearer tokens for the HTTP API (uaef serve).",
+        subcommands: [IssueToken.self])
+
+    struct IssueToken: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "issue",
+            abstract:
+                "Sign a token for a subject in a tenant with roles; prints it (--json: {\"token\", \"expires_at\"}).",
+            discussion: """
+                Roles: \(Role.allCases.map(\.rawValue).joined(separator: ", ")). Give the server the same \
+                secret (--token-secret-file or UAEF_TOKEN_SECRET) and, if set, the same issuer and audience.
+                """)
+
+        @Option(help: "Who the token is for (sub), recorded as the actor api:<sub>.") var sub: String
+        @Option(help: "The tenant whose resources the token reaches.") var tenant: String
+        @Option(help: "Comma-separated roles.") var roles: String
+        @Option(help: "How long the token is valid (\(DurationText.expectation)).") var ttl: String = "1h"
+        @Flag(help: "Print JSON.") var json = false
+        @OptionGroup var tokenOptions: TokenOptions
+
+        func run() async throws {
+            var parsedRoles: Set<Role> = []
+            for name in roles.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) where !name.isEmpty
+            {
+                guard let role = Role(rawValue: name) else {
+                    throw CLIError.usage(
+                        "--roles: '\(name)' is not a role; roles are \(Role.allCases.map(\.rawValue).joined(separator: ", "))"
+                    )
+                }
+                parsedRoles.insert(role)
+            }
+            guard !parsedRoles.isEmpty else { throw CLIError.usage("--roles: name at least one role") }
+            guard !sub.isEmpty, !tenant.isEmpty else { throw CLIError.usage("--sub and --tenant must not be empty") }
+            guard let lifetime = DurationText.parse(ttl), lifetime > .zero else {
+                throw CLIError.usage("--ttl \(ttl): expected \(DurationText.expectation)")
+            }
+            guard let authority = try await tokenOptions.authority() else {
+                throw CLIError.usage("no token secret: give --token-secret-file or set UAEF_TOKEN_SECRET")
+            }
+            let now = Date()
+            let token = try await authority.issue(
+                for: Principal(subject: sub, tenant: tenant, roles: parsedRoles), lifetime: lifetime, now: now)
+            if json {
+                let expires = now.addingTimeInterval(Double(lifetime.components.seconds))
+                print(
+                    JSONValue.object(["token": .string(token), "expires_at": .string(Timestamp.format(expires))])
+                        .jsonText)
+            } else {
+                print(token)
+            }
+        }
+    }
+}

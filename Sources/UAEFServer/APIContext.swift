@@ -1,0 +1,58 @@
+import Hummingbird
+import Logging
+
+/// The request context of every API route: Hummingbird's core context plus the caller.
+public struct APIContext: RequestContext {
+    public var coreContext: CoreRequestContextStorage
+    /// Set by ``AuthenticationMiddleware`` before any `/v1` route runs.
+    public var principal: Principal?
+
+    public init(source: ApplicationRequestContextSource) {
+        coreContext = .init(source: source)
+        principal = nil
+    }
+
+    /// The caller, when it holds `permission`; otherwise a 403 problem (401 when nobody is
+    /// authenticated, which the middleware prevents on `/v1`).
+    public func require(_ permission: Permission) throws -> Principal {
+        guard let principal else { throw Problem(.unauthorized, "unauthorized", "this route needs a bearer token") }
+        guard principal.may(permission) else {
+            let roles = Role.allCases.filter { $0.permissions.contains(permission) }.map(\.rawValue)
+            throw Problem(
+                .forbidden, "forbidden",
+                "\(principal.subject) (roles: \(principal.roles.map(\.rawValue).sorted().joined(separator: ", "))) may not do this; it needs one of the roles \(roles.joined(separator: ", "))"
+            )
+        }
+        return principal
+    }
+}
+
+/// Resolves the caller of every request it wraps: the principal of its bearer token, or, when
+/// the server runs without authentication (loopback only), a local administrator of the
+/// `default` tenant.
+struct AuthenticationMiddleware: RouterMiddleware {
+    typealias Context = APIContext
+    let authority: TokenAuthority?
+
+    func handle(_ request: Request, context: APIContext, next: (Request, APIContext) async throws -> Response)
+        async throws -> Response
+    {
+        var context = context
+        if let authority {
+            guard let header = request.headers[.authorization] else {
+                throw TokenAuthority.unauthorized("send a token in an Authorization: Bearer header")
+            }
+            guard header.lowercased().hasPrefix("bearer ") else {
+                throw TokenAuthority.unauthorized("the Authorization header must be 'Bearer <token>'")
+            }
+            context.principal = try await authority.principal(for: String(header.dropFirst(7)))
+        } else {
+            context.principal = Principal(subject: "local", tenant: "default", roles: [.admin])
+        }
+        if let principal = context.principal {
+            context.logger[metadataKey: "tenant"] = .string(principal.tenant)
+            context.logger[metadataKey: "subject"] = .string(principal.subject)
+        }
+        return try await next(request, context)
+    }
+}

@@ -1,0 +1,100 @@
+import Foundation
+import Hummingbird
+import Logging
+import NIOCore
+import ServiceLifecycle
+import UAEFCore
+import UAEFEngine
+import UAEFStore
+import UnixSignals
+
+/// How `uaef serve` listens and whom it lets in.
+public struct ServerConfiguration: Sendable {
+    public var host: String = "127.0.0.1"
+    /// 0 picks a free port (reported through `onListening`).
+    public var port: Int = 8080
+    /// Verifies bearer tokens; nil runs without authentication, which only loopback allows.
+    public var authority: TokenAuthority?
+    /// The largest request body accepted (413 beyond).
+    public var bodyLimit: Int = 1 << 20
+    /// How often tenants with unfinished runs are looked up to execute them.
+    public var tenantLookupInterval: Duration = .seconds(2)
+    /// How often tenants whose runs ended are settled (and a checkpoint signed).
+    public var settlementInterval: Duration = .milliseconds(500)
+
+    public init() {}
+
+    /// Why the server will not start with this configuration.
+    public struct Refusal: Error, CustomStringConvertible {
+        public var description: String
+    }
+
+    /// Throws unless it is safe to serve: without authentication only on a loopback address.
+    public func check() throws {
+        let loopback = ["127.0.0.1", "::1", "localhost"].contains(host) || host.hasPrefix("127.")
+        if authority == nil && !loopback {
+            throw Refusal(
+                description:
+                    "refusing to serve on \(host) without authentication; give --token-secret-file (or UAEF_TOKEN_SECRET) or listen on 127.0.0.1"
+            )
+        }
+        guard (0...65535).contains(port) else {
+            throw Refusal(description: "--port \(port) is not a TCP port (0-65535)")
+        }
+    }
+}
+
+/// The HTTP API: `/healthz`, `/readyz` and the authenticated `/v1` routes, with the run
+/// executor, the per-tenant workers and settlement as services of one group. SIGTERM or SIGINT
+/// stops accepting connections, lets in-flight requests finish and cancels executing runs,
+/// which stay resumable.
+public enum APIServer {
+    /// Serves until a termination signal (or cancellation); `onListening` gets the bound port.
+    public static func run(
+        _ configuration: ServerConfiguration, runtime: ServerRuntime, logger: Logger,
+        onListening: @escaping @Sendable (Int) async -> Void = { _ in }
+    ) async throws {
+        try configuration.check()
+        let endedRuns = EndedRuns()
+        let executor = RunExecutor(endedRuns: endedRuns)
+        let router = makeRouter(configuration, runtime: runtime, executor: executor)
+        let application = Application(
+            router: router,
+            configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "uaef"),
+            onServerRunning: { channel in await onListening(channel.localAddress?.port ?? configuration.port) },
+            logger: logger)
+        let services: [any Service] = [
+            executor,
+            SettlementService(runtime: runtime, endedRuns: endedRuns, interval: configuration.settlementInterval),
+            TenantWorkers(runtime: runtime, endedRuns: endedRuns, lookupInterval: configuration.tenantLookupInterval),
+            application,
+        ]
+        // Services stop in reverse order: the HTTP server first (in-flight requests finish),
+        // then the workers, settlement and the executor.
+        let group = ServiceGroup(
+            configuration: .init(
+                services: services.map { .init(service: $0) }, gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: logger))
+        try await group.run()
+    }
+
+    static func makeRouter(_ configuration: ServerConfiguration, runtime: ServerRuntime, executor: RunExecutor)
+        -> Router<APIContext>
+    {
+        let router = Router(context: APIContext.self)
+        router.add(middleware: ProblemMiddleware())
+        router.get("healthz") { _, _ in JSONMessage.response(["status": "ok"]) }
+        router.get("readyz") { _, _ in
+            do {
+                _ = try await runtime.engine.store.runs(tenant: "", matching: RunFilter(), limit: 1)
+                return JSONMessage.response(["status": "ready"])
+            } catch {
+                throw Problem(.serviceUnavailable, "not-ready", "the store cannot be read: \(error)")
+            }
+        }
+        let v1 = router.group("v1").add(middleware: AuthenticationMiddleware(authority: configuration.authority))
+        WorkflowRoutes(runtime: runtime, bodyLimit: configuration.bodyLimit).add(to: v1)
+        RunRoutes(runtime: runtime, executor: executor, bodyLimit: configuration.bodyLimit).add(to: v1)
+        return router
+    }
+}

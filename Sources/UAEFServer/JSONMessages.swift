@@ -1,0 +1,58 @@
+import Hummingbird
+import NIOCore
+import UAEFCore
+
+/// JSON request and response bodies, in UAEF's own ``JSONValue`` (the same encoder the CLI's
+/// `--json` uses, so both print one shape).
+enum JSONMessage {
+    /// A response whose body is `value`.
+    static func response(_ value: JSONValue, status: HTTPResponse.Status = .ok, headers: HTTPFields = [:]) -> Response {
+        var headers = headers
+        headers[.contentType] = "application/json"
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(string: value.jsonText)))
+    }
+
+    /// The request body as text, refused with 413 past `limit` bytes.
+    static func text(of request: Request, limit: Int) async throws -> String {
+        var body = try await request.body.collect(upTo: limit)
+        return body.readString(length: body.readableBytes) ?? ""
+    }
+
+    /// The request body as a JSON object, with a 400 problem naming what is wrong otherwise.
+    static func object(of request: Request, limit: Int) async throws -> [String: JSONValue] {
+        let text = try await text(of: request, limit: limit)
+        guard let value = try? JSONValue(jsonText: text) else {
+            throw Problem.badRequest("the request body is not JSON; send a JSON object")
+        }
+        guard let object = value.objectValue else { throw Problem.badRequest("the request body must be a JSON object") }
+        return object
+    }
+
+    /// Refuses members other than `allowed`, naming them and what is accepted.
+    static func checkMembers(_ object: [String: JSONValue], allowed: Set<String>, in place: String) throws {
+        let unknown = object.keys.filter { !allowed.contains($0) }.sorted()
+        guard unknown.isEmpty else {
+            throw Problem(
+                .unprocessableContent, "validation-failed",
+                "\(place) has unknown member\(unknown.count == 1 ? "" : "s") \(unknown.joined(separator: ", ")); accepted: \(allowed.sorted().joined(separator: ", "))"
+            )
+        }
+    }
+}
+
+extension Request {
+    /// A query parameter parsed as a positive integer within `range`, or nil when absent.
+    func integerQuery(_ name: String, in range: ClosedRange<Int>) throws -> Int? {
+        guard let text = uri.queryParameters[Substring(name)].map(String.init) else { return nil }
+        guard let value = Int(text), range.contains(value) else {
+            throw Problem.badRequest(
+                "query parameter \(name)=\(text) must be an integer from \(range.lowerBound) to \(range.upperBound)")
+        }
+        return value
+    }
+
+    /// A query parameter as text, or nil when absent or empty.
+    func textQuery(_ name: String) -> String? {
+        uri.queryParameters[Substring(name)].map(String.init).flatMap { $0.isEmpty ? nil : $0 }
+    }
+}

@@ -1,0 +1,53 @@
+/// What a role lets its holder do; every route requires one permission.
+public enum Permission: String, Sendable, CaseIterable {
+    /// Read workflows, runs, agents, settlements and approvals (not ledger payloads).
+    case read
+    /// Register workflows.
+    case writeWorkflows
+    /// Start and cancel runs.
+    case writeRuns
+    /// Register agents and change their status.
+    case writeAgents
+    /// Read the ledger: events with payloads, proofs, checkpoints, compliance reports.
+    case readLedger
+    /// Approve or reject settlements and approval tasks.
+    case approve
+    /// Claim, heartbeat and complete attempts as a remote agent.
+    case agentWork
+}
+
+/// The roles a token can carry (its `roles` claim).
+public enum Role: String, Sendable, CaseIterable, Codable {
+    case admin, `operator`, approver, auditor, agent, viewer
+
+    /// The permissions the role grants.
+    public var permissions: Set<Permission> {
+        switch self {
+        case .admin: Set(Permission.allCases)
+        case .operator: [.read, .writeWorkflows, .writeRuns, .writeAgents]
+        case .approver: [.read, .approve]
+        case .auditor: [.read, .readLedger]
+        case .agent: [.agentWork]
+        case .viewer: [.read]
+        }
+    }
+}
+
+/// Who is calling: the verified subject of a token, its tenant and roles.
+public struct Principal: Sendable, Hashable {
+    public var subject: String
+    public var tenant: String
+    public var roles: Set<Role>
+
+    public init(subject: String, tenant: String, roles: Set<Role>) {
+        self.subject = subject
+        self.tenant = tenant
+        self.roles = roles
+    }
+
+    /// True when some role grants `permission`.
+    public func may(_ permission: Permission) -> Bool { roles.contains { $0.permissions.contains(permission) } }
+
+    /// The actor recorded on the events this principal causes, e.g. `api:alice`.
+    public var actor: String { "api:" + subject }
+}

@@ -1,0 +1,52 @@
+import Hummingbird
+import Logging
+import NIOCore
+import UAEFCore
+import UAEFEngine
+import UAEFStore
+
+/// Turns every error a route throws into an RFC 9457 problem, so a caller never sees a bare
+/// status or an internal message; unexpected errors are logged with the request id and answered
+/// with a 500 that names that id.
+struct ProblemMiddleware: RouterMiddleware {
+    typealias Context = APIContext
+
+    func handle(_ request: Request, context: APIContext, next: (Request, APIContext) async throws -> Response)
+        async throws -> Response
+    {
+        do {
+            return try await next(request, context)
+        } catch {
+            let problem = Self.problem(for: error, context: context)
+            return try problem.response(from: request, context: context)
+        }
+    }
+
+    static func problem(for error: any Error, context: APIContext) -> Problem {
+        switch error {
+        case let problem as Problem:
+            return problem
+        case let failure as ValidationFailure:
+            return .validation(failure)
+        case let error as RegistryError:
+            switch error {
+            case .unknownWorkflow, .unknownVersion: return Problem(.notFound, "not-found", error.description)
+            case .idempotencyKeyReused: return Problem(.conflict, "idempotency-key-reused", error.description)
+            }
+        case is NIOTooManyBytesError:
+            return Problem(.contentTooLarge, "body-too-large", "the request body is larger than this server accepts")
+        case let error as HTTPError:
+            switch error.status {
+            case .notFound: return Problem(.notFound, "not-found", "no route matches \(error.body ?? "this path")")
+            case .contentTooLarge:
+                return Problem(.contentTooLarge, "body-too-large", "the request body is larger than allowed")
+            default: return Problem(error.status, "http-error", error.body ?? error.status.reasonPhrase)
+            }
+        default:
+            context.logger.error("request failed", metadata: ["error": "\(error)"])
+            return Problem(
+                .internalServerError, "internal-error",
+                "the server could not complete the request (request id \(context.id)); the server log has the cause")
+        }
+    }
+}

@@ -1,0 +1,107 @@
+import HTTPTypes
+import Hummingbird
+import UAEFCore
+import UAEFEngine
+import UAEFStore
+
+/// `/v1/runs`: start runs of registered workflows (idempotent under an `Idempotency-Key`), read
+/// one, list them a page at a time, cancel one.
+struct RunRoutes {
+    let runtime: ServerRuntime
+    let executor: RunExecutor
+    let bodyLimit: Int
+
+    func add(to group: RouterGroup<APIContext>) {
+        group.post("runs") { request, context in
+            let principal = try context.require(.writeRuns)
+            let runRequest = try Self.runRequest(
+                try await JSONMessage.object(of: request, limit: bodyLimit),
+                idempotencyKey: request.headers[.idempotencyKey])
+            let engine = runtime.engine(for: principal.tenant)
+            let start = try await engine.start(runRequest, actor: principal.actor, leased: true)
+            if start.created { executor.execute(start.run, definition: start.definition, engine: engine) }
+            guard let report = try await engine.report(start.run) else { throw Problem.notFound("run \(start.run)") }
+            return JSONMessage.response(
+                report, status: start.created ? .created : .ok, headers: [.location: "/v1/runs/\(start.run)"])
+        }
+        group.get("runs/:id") { _, context in
+            let principal = try context.require(.read)
+            let id = try context.parameters.require("id")
+            guard let report = try await runtime.engine(for: principal.tenant).report(RunID(id)) else {
+                throw Problem.notFound("run \(id)")
+            }
+            return JSONMessage.response(report)
+        }
+        group.get("runs") { request, context in
+            let principal = try context.require(.read)
+            let limit = try request.integerQuery("limit", in: 1...1000) ?? 50
+            var filter = RunFilter(
+                workflow: request.textQuery("workflow"), before: request.textQuery("cursor").map(RunID.init))
+            if let status = request.textQuery("status") {
+                guard let parsed = RunStatus(rawValue: status) else {
+                    let valid = RunStatus.allCases.map(\.rawValue).joined(separator: ", ")
+                    throw Problem.badRequest("status=\(status) is not a run status; use one of \(valid)")
+                }
+                filter.status = parsed
+            }
+            let page = try await runtime.engine.store.runs(tenant: principal.tenant, matching: filter, limit: limit + 1)
+            let shown = page.prefix(limit)
+            return JSONMessage.response([
+                "runs": .array(shown.map(Self.summary)),
+                "next_cursor": page.count > limit ? .string(shown.last!.id.rawValue) : .null,
+            ])
+        }
+        group.post("runs/:id/cancel") { _, context in
+            let principal = try context.require(.writeRuns)
+            let id = try context.parameters.require("id")
+            let engine = runtime.engine(for: principal.tenant)
+            guard try await engine.cancel(RunID(id), actor: principal.actor) != nil,
+                let report = try await engine.report(RunID(id))
+            else { throw Problem.notFound("run \(id)") }
+            return JSONMessage.response(report, status: .accepted)
+        }
+    }
+
+    /// Reads `{"workflow", "version"?, "inputs"?}`, naming any member that is wrong.
+    static func runRequest(_ body: [String: JSONValue], idempotencyKey: String?) throws -> Engine.RunRequest {
+        try JSONMessage.checkMembers(body, allowed: ["workflow", "version", "inputs"], in: "the run request")
+        guard let workflow = body["workflow"]?.stringValue, !workflow.isEmpty else {
+            throw Problem(
+                .unprocessableContent, "validation-failed", "workflow: required, the name of a registered workflow")
+        }
+        var version: Int?
+        if let value = body["version"], value != .null {
+            guard let number = value.numberValue?.intValue, number >= 1 else {
+                throw Problem(.unprocessableContent, "validation-failed", "version: must be an integer from 1")
+            }
+            version = number
+        }
+        var inputs: [String: JSONValue] = [:]
+        if let value = body["inputs"], value != .null {
+            guard let object = value.objectValue else {
+                throw Problem(
+                    .unprocessableContent, "validation-failed", "inputs: must be a JSON object of input values")
+            }
+            inputs = object
+        }
+        if let idempotencyKey, idempotencyKey.isEmpty || idempotencyKey.utf8.count > 255 {
+            throw Problem.badRequest("the Idempotency-Key header must be 1 to 255 bytes")
+        }
+        return Engine.RunRequest(workflow: workflow, version: version, inputs: inputs, idempotencyKey: idempotencyKey)
+    }
+
+    /// A run in a list: `{"run_id", "workflow", "version", "status", "error", "created_at", "ended_at"}`.
+    static func summary(_ run: RunRecord) -> JSONValue {
+        [
+            "run_id": .string(run.id.rawValue), "workflow": .string(run.workflowName),
+            "version": .number(Number(run.workflowVersion)), "status": .string(run.status.rawValue),
+            "error": run.error.map(JSONValue.string) ?? .null, "created_at": .string(Timestamp.format(run.createdAt)),
+            "ended_at": run.endedAt.map { .string(Timestamp.format($0)) } ?? .null,
+        ]
+    }
+}
+
+extension HTTPField.Name {
+    /// `Idempotency-Key` (draft-ietf-httpapi-idempotency-key-header).
+    static let idempotencyKey = HTTPField.Name("Idempotency-Key")!
+}

@@ -1,0 +1,136 @@
+import Foundation
+import Logging
+import ServiceLifecycle
+import UAEFCore
+import UAEFEngine
+import UAEFStore
+
+/// What the server executes with: one engine per tenant on one store, and what to do once a
+/// tenant's runs have ended (settle, sign a checkpoint).
+public struct ServerRuntime: Sendable {
+    /// The engine whose store, agent kinds and settings every tenant shares.
+    public let engine: Engine
+    /// Called, at most one call at a time per tenant, after runs of the tenant ended.
+    public let afterRunsEnd: @Sendable (Engine) async throws -> Void
+
+    public init(engine: Engine, afterRunsEnd: @escaping @Sendable (Engine) async throws -> Void) {
+        self.engine = engine
+        self.afterRunsEnd = afterRunsEnd
+    }
+
+    func engine(for tenant: String) -> Engine { engine.forTenant(tenant) }
+}
+
+/// Executes the runs the API starts, each as soon as it is created, in this process; on shutdown
+/// it cancels them, which leaves them resumable (their leases are taken over by the next server
+/// or worker on this machine at once, elsewhere when they expire).
+final class RunExecutor: Service, Sendable {
+    private let jobs: AsyncStream<@Sendable () async -> Void>
+    private let continuation: AsyncStream<@Sendable () async -> Void>.Continuation
+    private let endedRuns: EndedRuns
+
+    init(endedRuns: EndedRuns) {
+        (jobs, continuation) = AsyncStream.makeStream()
+        self.endedRuns = endedRuns
+    }
+
+    /// Starts executing a run this process holds the lease of.
+    func execute(_ run: RunID, definition: WorkflowDefinition, engine: Engine) {
+        let endedRuns = endedRuns
+        continuation.yield {
+            do {
+                _ = try await engine.execute([run], definitions: [run: definition])
+                await endedRuns.mark(engine.tenant)
+            } catch {
+                if !(error is CancellationError) {
+                    engine.logger.warning(
+                        "run stopped before it ended; it will be resumed",
+                        metadata: ["run_id": "\(run)", "error": "\(error)"])
+                }
+            }
+        }
+    }
+
+    func run() async throws {
+        try await cancelWhenGracefulShutdown {
+            await withDiscardingTaskGroup { group in
+                for await job in self.jobs { group.addTask { await job() } }
+            }
+        }
+    }
+}
+
+/// Tenants whose runs ended since their last settlement pass.
+actor EndedRuns {
+    private var tenants: Set<String> = []
+
+    func mark(_ tenant: String) { tenants.insert(tenant) }
+
+    func take() -> Set<String> {
+        defer { tenants = [] }
+        return tenants
+    }
+}
+
+/// Settles and signs checkpoints for tenants whose runs ended, twice a second at most, so a burst
+/// of runs costs one pass.
+struct SettlementService: Service {
+    let runtime: ServerRuntime
+    let endedRuns: EndedRuns
+    let interval: Duration
+
+    func run() async throws {
+        try await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                try? await Task.sleep(for: interval)
+                for tenant in await endedRuns.take().sorted() {
+                    do {
+                        try await runtime.afterRunsEnd(runtime.engine(for: tenant))
+                    } catch is CancellationError {
+                        return
+                    } catch {
+                        await endedRuns.mark(tenant)
+                        runtime.engine.logger.warning(
+                            "settling after runs ended failed; retrying",
+                            metadata: ["tenant": "\(tenant)", "error": "\(error)"])
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Executes runs the API did not start itself (from `uaef submit`, or left by a stopped or
+/// crashed process): one claiming worker per tenant that has unfinished runs, looked up every
+/// few seconds.
+struct TenantWorkers: Service {
+    let runtime: ServerRuntime
+    let endedRuns: EndedRuns
+    let lookupInterval: Duration
+
+    func run() async throws {
+        try await cancelWhenGracefulShutdown {
+            await withDiscardingTaskGroup { group in
+                var working: Set<String> = []
+                while !Task.isCancelled {
+                    do {
+                        for tenant in try await runtime.engine.store.tenantsWithUnfinishedRuns()
+                        where !working.contains(tenant) {
+                            working.insert(tenant)
+                            let engine = runtime.engine(for: tenant)
+                            let endedRuns = endedRuns
+                            group.addTask {
+                                await engine.work { event in
+                                    if case .runsEnded = event { await endedRuns.mark(tenant) }
+                                }
+                            }
+                        }
+                    } catch {
+                        runtime.engine.logger.warning("cannot list tenants with unfinished runs: \(error)")
+                    }
+                    try? await Task.sleep(for: lookupInterval)
+                }
+            }
+        }
+    }
+}
