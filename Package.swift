@@ -120,6 +120,14 @@ let package = Package(
             ]),
         .testTarget(name: "UAEFSettlementTests", dependencies: ["UAEFSettlement", "UAEFCore"]),
         .testTarget(name: "UAEFCLITests", dependencies: ["UAEFCLI", "UAEFTestSupport"]),
+        .testTarget(
+            name: "UAEFServerTests",
+            dependencies: [
+                "UAEFServer", "UAEFEngine", "UAEFAgents", "UAEFStoreSQLite", "UAEFTestSupport",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"), .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]),
     ]
 )
 

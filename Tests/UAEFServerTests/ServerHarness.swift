@@ -1,0 +1,108 @@
+import AsyncHTTPClient
+import Foundation
+import Logging
+import NIOCore
+import NIOHTTP1
+import UAEFAgents
+import UAEFCore
+import UAEFEngine
+import UAEFServer
+import UAEFStoreSQLite
+import UAEFTestSupport
+
+/// A real `APIServer` on a free loopback port over a real SQLite file, spoken to over HTTP.
+struct ServerHarness {
+    static let secret = Array("a-test-secret-that-is-long-enough-for-hs256".utf8)
+    static let audience = "uaef-tests"
+
+    let base: String
+    let authority: TokenAuthority?
+    let directory: TemporaryDirectory
+    let store: SQLiteStore
+    private let server: Task<Void, any Error>
+
+    /// Starts a server; with `authenticated` it checks tokens signed with ``secret`` for ``audience``.
+    static func start(authenticated: Bool = true, bodyLimit: Int = 1 << 20) async throws -> ServerHarness {
+        let directory = try TemporaryDirectory("server")
+        let store = try SQLiteStore(path: directory.path("uaef.db"))
+        var logger = Logger(label: "uaef-test")
+        logger.logLevel = .warning
+        let engine = Engine(store: store, kinds: BuiltInAgents.registry, logger: logger)
+        let runtime = ServerRuntime(engine: engine) { engine in _ = try await engine.settle() }
+        var configuration = ServerConfiguration()
+        configuration.port = 0
+        configuration.bodyLimit = bodyLimit
+        configuration.authority =
+            authenticated ? try await TokenAuthority(.init(secret: secret, audience: audience)) : nil
+        let (ports, continuation) = AsyncStream<Int>.makeStream()
+        let server = Task {
+            try await APIServer.run(configuration, runtime: runtime, logger: logger) { port in
+                continuation.yield(port)
+            }
+        }
+        guard let port = await ports.first(where: { _ in true }) else { throw CancellationError() }
+        return ServerHarness(
+            base: "http://127.0.0.1:\(port)", authority: configuration.authority, directory: directory, store: store,
+            server: server)
+    }
+
+    func stop() async {
+        server.cancel()
+        _ = await server.result
+        directory.remove()
+    }
+
+    /// A token for `subject` in `tenant` with `roles`.
+    func token(_ tenant: String, _ roles: Set<Role>, subject: String = "tester") async throws -> String {
+        try await authority!.issue(
+            for: Principal(subject: subject, tenant: tenant, roles: roles), lifetime: .seconds(600))
+    }
+
+    struct Reply {
+        var status: Int
+        var headers: HTTPHeaders
+        var body: String
+        var json: JSONValue? { try? JSONValue(jsonText: body) }
+        /// A member of the JSON object body.
+        subscript(_ key: String) -> JSONValue? { json?.objectValue?[key] }
+    }
+
+    /// Sends one request and reads the whole reply.
+    func send(
+        _ method: HTTPMethod, _ path: String, token: String? = nil, body: String? = nil,
+        headers: [(String, String)] = []
+    ) async throws -> Reply {
+        var request = HTTPClientRequest(url: base + path)
+        request.method = method
+        if let token { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
+        for (name, value) in headers { request.headers.add(name: name, value: value) }
+        if let body { request.body = .bytes(ByteBuffer(string: body)) }
+        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
+        var buffer = try await response.body.collect(upTo: 16 << 20)
+        return Reply(
+            status: Int(response.status.code), headers: response.headers,
+            body: buffer.readString(length: buffer.readableBytes) ?? "")
+    }
+
+    /// Polls a run until it ends (or 20 s pass) and returns its last JSON.
+    func waitForRun(_ id: String, token: String?) async throws -> Reply {
+        let deadline = ContinuousClock.now + .seconds(20)
+        while true {
+            let reply = try await send(.GET, "/v1/runs/\(id)", token: token)
+            let status = reply["status"]?.stringValue ?? ""
+            if !["pending", "running"].contains(status) || ContinuousClock.now > deadline { return reply }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+    }
+
+    static let helloWorkflow = """
+        name: hello
+        inputs:
+          who: world
+        tasks:
+          - id: greet
+            agent: echo
+            with:
+              message: "hello ${{ inputs.who }}"
+        """
+}
