@@ -119,7 +119,12 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]),
         .testTarget(name: "UAEFSettlementTests", dependencies: ["UAEFSettlement", "UAEFCore"]),
-        .testTarget(name: "UAEFCLITests", dependencies: ["UAEFCLI", "UAEFTestSupport"]),
+        .testTarget(
+            name: "UAEFCLITests",
+            dependencies: [
+                "UAEFCLI", "UAEFTestSupport", .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]),
         .testTarget(
             name: "UAEFServerTests",
             dependencies: [

@@ -1,0 +1,130 @@
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import NIOHTTP1
+import Testing
+import UAEFCore
+import UAEFStore
+import UAEFStoreSQLite
+import UAEFTestSupport
+
+@Suite("uaef serve and uaef tokens as processes")
+struct ServeCLITests {
+    /// Starts `uaef serve --port 0 --json` and returns it with the port it printed.
+    func startServer(_ arguments: [String], in directory: TemporaryDirectory) async throws -> (Process, Int, URL) {
+        let (process, stdout, stderr) = try UAEFProcess.start(
+            ["serve", "--port", "0", "--json"] + arguments, in: directory.url)
+        let deadline = ContinuousClock.now + .seconds(20)
+        while ContinuousClock.now < deadline {
+            if let line = (try? String(contentsOf: stdout, encoding: .utf8))?.split(separator: "\n").first,
+                let port = (try? JSONValue(jsonText: String(line)))?.objectValue?["port"]?.numberValue?.intValue
+            {
+                return (process, port, stderr)
+            }
+            guard process.isRunning else { break }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        process.terminate()
+        let errors = (try? String(contentsOf: stderr, encoding: .utf8)) ?? ""
+        Issue.record("uaef serve did not report a port: \(errors)")
+        throw CancellationError()
+    }
+
+    func send(_ method: HTTPMethod, _ url: String, token: String, body: String? = nil) async throws -> JSONValue {
+        var request = HTTPClientRequest(url: url)
+        request.method = method
+        request.headers.add(name: "Authorization", value: "Bearer \(token)")
+        if let body { request.body = .bytes(ByteBuffer(string: body)) }
+        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
+        var buffer = try await response.body.collect(upTo: 1 << 20)
+        return try JSONValue(jsonText: buffer.readString(length: buffer.readableBytes) ?? "")
+    }
+
+    /// Polls the run until `done` holds (20 s at most) and returns its last JSON.
+    func waitForRun(_ url: String, token: String, until done: (JSONValue) -> Bool) async throws -> JSONValue {
+        let deadline = ContinuousClock.now + .seconds(20)
+        var last = try await send(.GET, url, token: token)
+        while !done(last) && ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(100))
+            last = try await send(.GET, url, token: token)
+        }
+        return last
+    }
+
+    @Test(
+        "a token from uaef tokens issue works against uaef serve; SIGTERM stops the server at once and the next server finishes its run"
+    )
+    func serveStopAndResume() async throws {
+        let directory = try TemporaryDirectory("serve")
+        defer { directory.remove() }
+        try Data("a-shared-secret-for-this-test-of-48-bytes-long!!".utf8).write(
+            to: directory.url.appendingPathComponent("secret"))
+        let store = "sqlite:" + directory.path("uaef.db")
+        let options = ["--store", store, "--token-secret-file", "secret"]
+        let issued = try UAEFProcess.run(
+            ["tokens", "issue", "--sub", "ci", "--tenant", "acme", "--roles", "operator", "--ttl", "10m", "--json"]
+                + options.suffix(2), in: directory.url)
+        #expect(issued.status == 0, "\(issued.stderr)")
+        let token = try #require(try issued.json().objectValue?["token"]?.stringValue)
+
+        let (first, port, _) = try await startServer(options, in: directory)
+        let base = "http://127.0.0.1:\(port)"
+        let workflow = """
+            name: nap
+            tasks:
+              - id: doze
+                agent: sleep
+                with: {duration: 2s}
+                retry: {max_attempts: 2, backoff: 10ms}
+            """
+        #expect(
+            try await send(.POST, base + "/v1/workflows", token: token, body: workflow).objectValue?["version"] == 1)
+        let run = try #require(
+            try await send(.POST, base + "/v1/runs", token: token, body: #"{"workflow":"nap"}"#).objectValue?["run_id"]?
+                .stringValue)
+        let running = try await waitForRun(base + "/v1/runs/\(run)", token: token) { report in
+            report.objectValue?["tasks"]?.objectValue?["doze"]?.objectValue?["status"] == "running"
+        }
+        #expect(running.objectValue?["status"] == "running")
+
+        let stopAsked = ContinuousClock.now
+        first.terminate()
+        first.waitUntilExit()
+        #expect(first.terminationStatus == 0)
+        #expect(ContinuousClock.now - stopAsked < .seconds(5))
+        let sqlite = try SQLiteStore(path: directory.path("uaef.db"))
+        #expect(try await sqlite.snapshot(of: RunID(run), tenant: "acme")?.run.status == .running)
+
+        let (second, port2, _) = try await startServer(options, in: directory)
+        defer {
+            second.terminate()
+            second.waitUntilExit()
+        }
+        let ended = try await waitForRun("http://127.0.0.1:\(port2)/v1/runs/\(run)", token: token) { report in
+            report.objectValue?["status"] != "running"
+        }
+        #expect(ended.objectValue?["status"] == "succeeded")
+        #expect(ended.objectValue?["tasks"]?.objectValue?["doze"]?.objectValue?["attempts"] == 2)
+    }
+
+    @Test("serve refuses an open address without a secret; tokens refuse weak secrets and unknown roles (exit 2)")
+    func refusals() async throws {
+        let directory = try TemporaryDirectory("serve-refusals")
+        defer { directory.remove() }
+        try Data("short".utf8).write(to: directory.url.appendingPathComponent("weak"))
+        let open = try UAEFProcess.run(
+            ["serve", "--host", "0.0.0.0", "--store", "sqlite:" + directory.path("u.db")], in: directory.url)
+        #expect(open.status == 2)
+        #expect(open.stderr.contains("without authentication"))
+        let weak = try UAEFProcess.run(
+            ["tokens", "issue", "--sub", "a", "--tenant", "t", "--roles", "admin", "--token-secret-file", "weak"],
+            in: directory.url)
+        #expect(weak.status == 2)
+        #expect(weak.stderr.contains("at least 32 bytes"))
+        let role = try UAEFProcess.run(
+            ["tokens", "issue", "--sub", "a", "--tenant", "t", "--roles", "root", "--token-secret-file", "weak"],
+            in: directory.url)
+        #expect(role.status == 2)
+        #expect(role.stderr.contains("'root' is not a role"))
+    }
+}
