@@ -128,7 +128,7 @@ let package = Package(
         .testTarget(
             name: "UAEFServerTests",
             dependencies: [
-                "UAEFServer", "UAEFEngine", "UAEFAgents", "UAEFStoreSQLite", "UAEFTestSupport",
+                "UAEFServer", "UAEFEngine", "UAEFAgents", "UAEFStoreSQLite", "UAEFTestSupport", "UAEFLedger",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"), .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -71,12 +71,7 @@ struct LedgerCommand: AsyncParsableCommand {
                 guard !page.isEmpty else { return }
                 for (record, _) in page {
                     if let to, record.seq > to { return }
-                    let bytes = CanonicalJSON.bytes(record.ledgerObject)
-                    let leaf = MerkleHash.leaf(bytes)
-                    let payloads = CanonicalJSON.text(.object(record.event.payloads))
-                    print(
-                        #"{"event":\#(String(decoding: bytes, as: UTF8.self)),"index":\#(record.seq),"leaf_hash":"\#(leaf.base64)","payloads":\#(payloads)}"#
-                    )
+                    print(LedgerDocuments.exportLine(record))
                 }
                 next = page.last!.record.seq + 1
             }
@@ -121,22 +116,12 @@ struct LedgerCommand: AsyncParsableCommand {
         @OptionGroup var storeOptions: StoreOptions
 
         func run() async throws {
-            let store = try await storeOptions.open()
-            let current = try await store.treeHead().size
-            let treeSize = size ?? current
-            guard index >= 0, index < treeSize, treeSize <= current,
-                let proof = try await store.inclusionProof(index: index, size: treeSize),
-                let leaf = try await store.ledgerEvents(from: Int64(index), limit: 1).first?.storedLeaf
-            else {
-                throw CLIError.usage(
-                    "--index \(index) --size \(treeSize): need 0 ≤ index < size ≤ the number of events")
+            do {
+                Console.printJSON(
+                    try await LedgerDocuments.inclusion(index: index, size: size, store: try await storeOptions.open()))
+            } catch let error as LedgerDocuments.OutOfRange {
+                throw CLIError.usage("--index --size: \(error)")
             }
-            Console.printJSON([
-                "index": .number(Number(index)), "tree_size": .number(Number(treeSize)),
-                "leaf_hash": .string(leaf.base64),
-                "root": .string(try await store.root(size: treeSize).base64),
-                "proof": .array(proof.map { .string($0.base64) }),
-            ])
         }
     }
 
@@ -148,16 +133,12 @@ struct LedgerCommand: AsyncParsableCommand {
         @OptionGroup var storeOptions: StoreOptions
 
         func run() async throws {
-            let store = try await storeOptions.open()
-            guard from > 0, from <= to, to <= (try await store.treeHead().size),
-                let proof = try await store.consistencyProof(from: from, to: to)
-            else { throw CLIError.usage("--from \(from) --to \(to): need 0 < from ≤ to ≤ the number of events") }
-            Console.printJSON([
-                "size1": .number(Number(from)), "size2": .number(Number(to)),
-                "root1": .string(try await store.root(size: from).base64),
-                "root2": .string(try await store.root(size: to).base64),
-                "proof": .array(proof.map { .string($0.base64) }),
-            ])
+            do {
+                Console.printJSON(
+                    try await LedgerDocuments.consistency(from: from, to: to, store: try await storeOptions.open()))
+            } catch let error as LedgerDocuments.OutOfRange {
+                throw CLIError.usage("--from --to: \(error)")
+            }
         }
     }
 
@@ -249,19 +230,17 @@ struct LedgerCommand: AsyncParsableCommand {
 
         func run() async throws {
             let store = try await storeOptions.open()
-            let subject: LedgerReport.Subject
-            if let run {
-                guard let snapshot = try await store.snapshot(of: RunID(run), tenant: storeOptions.tenant) else {
-                    throw CLIError.usage("no run \(run) in tenant \(storeOptions.tenant)")
+            let found =
+                if let run {
+                    try await LedgerReport.subject(run: RunID(run), tenant: storeOptions.tenant, store: store)
+                } else {
+                    try await LedgerReport.subject(
+                        settlement: settlement ?? "", tenant: storeOptions.tenant, store: store)
                 }
-                subject = .run(snapshot.run)
-            } else {
-                let id = settlement ?? ""
-                guard let (record, _, _) = try await store.settlement(id, tenant: storeOptions.tenant) else {
-                    throw CLIError.usage("no settlement \(id) in tenant \(storeOptions.tenant)")
-                }
-                let trigger = try await store.events(from: record.triggerSeq, limit: 1).first
-                subject = .settlement(record, trigger: trigger)
+            guard let subject = found else {
+                throw CLIError.usage(
+                    "no \(run.map { "run \($0)" } ?? "settlement \(settlement ?? "")") in tenant \(storeOptions.tenant)"
+                )
             }
             let signer = try await LedgerKeys.signer(storeOptions, store: store)
             let report = try await LedgerReport.build(subject, store: store, signer: signer)

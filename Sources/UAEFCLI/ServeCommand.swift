@@ -47,10 +47,8 @@ struct ServeCommand: AsyncParsableCommand {
             throw CLIError.usage(refusal.description)
         }
         let engine = try await engineOptions.engine()
-        let storeOptions = engineOptions.storeOptions
-        let runtime = ServerRuntime(engine: engine) { tenantEngine in
-            _ = try await LedgerKeys.settleAndCheckpoint(tenantEngine, storeOptions)
-        }
+        let signer = try await LedgerKeys.signer(engineOptions.storeOptions, store: engine.store)
+        let runtime = ServerRuntime(engine: engine, signer: signer)
         if configuration.authority == nil {
             Console.warn("uaef serve: no token secret; every request acts as admin of tenant 'default' (loopback only)")
         }

@@ -3,6 +3,7 @@ import Logging
 import ServiceLifecycle
 import UAEFCore
 import UAEFEngine
+import UAEFLedger
 import UAEFStore
 
 /// What the server executes with: one engine per tenant on one store, and what to do once a
@@ -10,12 +11,18 @@ import UAEFStore
 public struct ServerRuntime: Sendable {
     /// The engine whose store, agent kinds and settings every tenant shares.
     public let engine: Engine
-    /// Called, at most one call at a time per tenant, after runs of the tenant ended.
-    public let afterRunsEnd: @Sendable (Engine) async throws -> Void
+    /// Signs the ledger's checkpoints (the key `uaef ledger key` prints).
+    public let signer: NoteSigner
 
-    public init(engine: Engine, afterRunsEnd: @escaping @Sendable (Engine) async throws -> Void) {
+    public init(engine: Engine, signer: NoteSigner) {
         self.engine = engine
-        self.afterRunsEnd = afterRunsEnd
+        self.signer = signer
+    }
+
+    /// Settles the tenant's new outcomes and signs a checkpoint of the tree as it now is.
+    func afterRunsEnd(_ engine: Engine) async throws {
+        _ = try await engine.settle()
+        _ = try await Checkpointer(store: engine.store, signer: signer).checkpoint()
     }
 
     func engine(for tenant: String) -> Engine { engine.forTenant(tenant) }

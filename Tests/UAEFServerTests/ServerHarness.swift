@@ -6,6 +6,7 @@ import NIOHTTP1
 import UAEFAgents
 import UAEFCore
 import UAEFEngine
+import UAEFLedger
 import UAEFServer
 import UAEFStoreSQLite
 import UAEFTestSupport
@@ -28,7 +29,7 @@ struct ServerHarness {
         var logger = Logger(label: "uaef-test")
         logger.logLevel = .warning
         let engine = Engine(store: store, kinds: BuiltInAgents.registry, logger: logger)
-        let runtime = ServerRuntime(engine: engine) { engine in _ = try await engine.settle() }
+        let runtime = ServerRuntime(engine: engine, signer: try NoteSigner(generatingFor: "uaef.test/ledger"))
         var configuration = ServerConfiguration()
         configuration.port = 0
         configuration.bodyLimit = bodyLimit

@@ -2,22 +2,21 @@ import Foundation
 import UAEFCore
 import UAEFLedger
 import UAEFSettlement
-import UAEFStore
 
 /// The compliance report of one run or one settlement: every event concerned with who, what and
 /// when, the agent and attempt, digests of its data, input and output, and an inclusion proof
 /// against a signed checkpoint, so someone who does not trust the operator can check it
 /// (docs/verify_ledger.py shows how).
-struct LedgerReport {
+public struct LedgerReport: Sendable {
     /// What a report is about: its heading, its JSON header fields and the events it covers.
-    struct Subject {
+    public struct Subject: Sendable {
         var title: String
         var summary: String
         var header: [String: JSONValue]
         var covers: @Sendable (EventRecord) -> Bool
 
         /// A run: every event about the run or one of its tasks.
-        static func run(_ run: RunRecord) -> Subject {
+        public static func run(_ run: RunRecord) -> Subject {
             let prefix = run.id.rawValue + "/"
             return Subject(
                 title: "run \(run.id)",
@@ -27,12 +26,15 @@ struct LedgerReport {
                     "run_id": .string(run.id.rawValue), "workflow": .string(run.workflowName),
                     "status": .string(run.status.rawValue),
                 ],
-                covers: { $0.event.subject == run.id.rawValue || $0.event.subject.hasPrefix(prefix) })
+                covers: { record in
+                    record.event.tenant == run.tenant
+                        && (record.event.subject == run.id.rawValue || record.event.subject.hasPrefix(prefix))
+                })
         }
 
         /// A settlement: the work that led to it (its run's events up to the trigger, or the
         /// signal), the trigger, and every event of the settlement through its posting.
-        static func settlement(_ settlement: SettlementRecord, trigger: EventRecord?) -> Subject {
+        public static func settlement(_ settlement: SettlementRecord, trigger: EventRecord?) -> Subject {
             let run = trigger.map { String($0.event.subject.prefix { $0 != "/" }) }
             let isRunWork = trigger.map { $0.event.type.hasPrefix("task.") || $0.event.type.hasPrefix("run.") } ?? false
             let triggerSeq = settlement.triggerSeq
@@ -47,6 +49,7 @@ struct LedgerReport {
                     "trigger_seq": .number(Number(Int(triggerSeq))),
                 ],
                 covers: { record in
+                    guard record.event.tenant == settlement.tenant else { return false }
                     if record.seq == triggerSeq || record.event.subject == settlement.id { return true }
                     guard isRunWork, let run, record.seq < triggerSeq else { return false }
                     return record.event.subject == run || record.event.subject.hasPrefix(run + "/")
@@ -54,7 +57,7 @@ struct LedgerReport {
         }
     }
 
-    struct Entry {
+    public struct Entry: Sendable {
         var record: EventRecord
         var leaf: MerkleHash
         var proof: [MerkleHash]
@@ -68,7 +71,21 @@ struct LedgerReport {
     var entries: [Entry]
 
     /// Collects the subject's events and proves each against the newest checkpoint.
-    static func build(_ subject: Subject, store: any WorkflowStore, signer: NoteSigner) async throws -> LedgerReport {
+    /// The subject of a run's report, or nil when the tenant has no such run.
+    public static func subject(run id: RunID, tenant: String, store: any WorkflowStore) async throws -> Subject? {
+        try await store.snapshot(of: id, tenant: tenant).map { .run($0.run) }
+    }
+
+    /// The subject of a settlement's report, or nil when the tenant has no such settlement.
+    public static func subject(settlement id: String, tenant: String, store: any WorkflowStore) async throws -> Subject?
+    {
+        guard let (record, _, _) = try await store.settlement(id, tenant: tenant) else { return nil }
+        return .settlement(record, trigger: try await store.events(from: record.triggerSeq, limit: 1).first)
+    }
+
+    public static func build(_ subject: Subject, store: any WorkflowStore, signer: NoteSigner) async throws
+        -> LedgerReport
+    {
         let note = try await Checkpointer(store: store, signer: signer).checkpoint()
         let checkpoint = try Checkpoint.open(note, verifier: signer.verifier)
         var entries: [Entry] = []
@@ -80,7 +97,10 @@ struct LedgerReport {
                 guard subject.covers(record) else { continue }
                 guard let leaf = storedLeaf,
                     let proof = try await store.inclusionProof(index: Int(record.seq), size: checkpoint.size)
-                else { throw CLIError.operational("event \(record.seq) has no ledger leaf; run uaef ledger verify") }
+                else {
+                    throw StoreCorruption(
+                        location: "event \(record.seq)", reason: "it has no ledger leaf; run uaef ledger verify")
+                }
                 entries.append(Entry(record: record, leaf: leaf, proof: proof))
             }
             next = last.record.seq + 1
@@ -109,7 +129,7 @@ struct LedgerReport {
         }
     }
 
-    var json: JSONValue {
+    public var json: JSONValue {
         var value = subject.header
         value.merge([
             "tree_size": .number(Number(treeSize)), "root": .string(root.base64), "checkpoint": .string(checkpointNote),
@@ -130,7 +150,7 @@ struct LedgerReport {
         return .object(value)
     }
 
-    var csv: String {
+    public var csv: String {
         var lines = ["index,time,type,actor,subject,agent,attempt,data_sha256,input_sha256,output_sha256,leaf_hash"]
         for entry in entries {
             let event = entry.record.event
@@ -150,7 +170,7 @@ struct LedgerReport {
         return "\"" + text.replacingOccurrences(of: "\"", with: "\"\"") + "\""
     }
 
-    var markdown: String {
+    public var markdown: String {
         var text = """
             # Compliance report: \(subject.title)
 

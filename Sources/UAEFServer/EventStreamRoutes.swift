@@ -1,0 +1,103 @@
+import HTTPTypes
+import Hummingbird
+import NIOCore
+import ServiceLifecycle
+import UAEFCore
+import UAEFEngine
+import UAEFStore
+
+/// Live events as Server-Sent Events: `GET /v1/events` (the tenant's events as they are
+/// committed) and `GET /v1/runs/{id}/events` (one run's, from its first, ending after the run
+/// ends). Each message's `id` is the event's ledger `seq`, so a client that reconnects with
+/// `Last-Event-ID` misses nothing and sees nothing twice; `from=<seq>` starts elsewhere.
+struct EventStreamRoutes {
+    let runtime: ServerRuntime
+    /// How often the log is read for new events while a stream is idle.
+    let pollInterval: Duration = .milliseconds(200)
+    /// A comment line this often keeps proxies from closing an idle stream.
+    let keepAliveInterval: Duration = .seconds(15)
+
+    func add(to group: RouterGroup<APIContext>) {
+        group.get("events") { request, context in
+            let principal = try context.require(.read)
+            let current = Int64(try await runtime.engine.store.treeHead().size)
+            return stream(from: try startSeq(request) ?? current, principal: principal, run: nil)
+        }
+        group.get("runs/:id/events") { request, context in
+            let principal = try context.require(.read)
+            let id = RunID(try context.parameters.require("id"))
+            guard try await runtime.engine.store.snapshot(of: id, tenant: principal.tenant) != nil else {
+                throw Problem.notFound("run \(id)")
+            }
+            return stream(from: try startSeq(request) ?? 0, principal: principal, run: id)
+        }
+    }
+
+    /// Where to start: after `Last-Event-ID`, else at `from`, else nil.
+    private func startSeq(_ request: Request) throws -> Int64? {
+        if let last = request.headers[.lastEventID] {
+            guard let seq = Int64(last), seq >= -1 else {
+                throw Problem.badRequest("Last-Event-ID: \(last) is not an event seq")
+            }
+            return seq + 1
+        }
+        return try request.integerQuery("from", in: 0...Int(Int64.max)).map(Int64.init)
+    }
+
+    private func stream(from start: Int64, principal: Principal, run: RunID?) -> Response {
+        let store = runtime.engine.store
+        let withPayloads = principal.may(.readLedger)
+        let pollInterval = pollInterval
+        let keepAliveInterval = keepAliveInterval
+        let body = ResponseBody { writer in
+            var next = start
+            var idleSince = ContinuousClock.now
+            let prefix = run.map { $0.rawValue + "/" }
+            while !Task.isCancelled && !Task.isShuttingDownGracefully {
+                let page = try await store.events(from: next, limit: 500)
+                var text = ""
+                var runEnded = false
+                for record in page {
+                    next = record.seq + 1
+                    guard record.event.tenant == principal.tenant else { continue }
+                    if let run, let prefix {
+                        guard record.event.subject == run.rawValue || record.event.subject.hasPrefix(prefix) else {
+                            continue
+                        }
+                        runEnded =
+                            runEnded || ["run.succeeded", "run.failed", "run.cancelled"].contains(record.event.type)
+                    }
+                    text += Self.message(record, withPayloads: withPayloads)
+                }
+                if !text.isEmpty {
+                    try await writer.write(ByteBuffer(string: text))
+                    idleSince = .now
+                }
+                if runEnded { break }
+                if page.isEmpty {
+                    if ContinuousClock.now - idleSince >= keepAliveInterval {
+                        try await writer.write(ByteBuffer(string: ": keep-alive\n\n"))
+                        idleSince = .now
+                    }
+                    try await Task.sleep(for: pollInterval)
+                }
+            }
+            try await writer.finish(nil)
+        }
+        return Response(
+            status: .ok, headers: [.contentType: "text/event-stream", .cacheControl: "no-cache"], body: body)
+    }
+
+    /// One SSE message: `id: <seq>`, `event: <type>`, `data: <the ledger object as JSON>` (with
+    /// `payloads` for principals who may read ledger payloads).
+    static func message(_ record: EventRecord, withPayloads: Bool) -> String {
+        var object = record.ledgerObject.objectValue ?? [:]
+        if withPayloads && !record.event.payloads.isEmpty { object["payloads"] = .object(record.event.payloads) }
+        return "id: \(record.seq)\nevent: \(record.event.type)\ndata: \(JSONValue.object(object).jsonText)\n\n"
+    }
+}
+
+extension HTTPField.Name {
+    /// `Last-Event-ID` (HTML Living Standard, server-sent events).
+    static let lastEventID = HTTPField.Name("Last-Event-ID")!
+}
