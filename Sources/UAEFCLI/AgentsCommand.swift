@@ -15,26 +15,6 @@ struct AgentsCommand: AsyncParsableCommand {
         AgentRegistry(store: try await options.open(), kinds: BuiltInAgents.registry, tenant: options.tenant)
     }
 
-    static func json(_ agent: AgentRecord, metrics: AgentMetrics?) -> JSONValue {
-        var value: [String: JSONValue] = [
-            "id": .string(agent.id.rawValue), "name": .string(agent.name), "kind": .string(agent.kind),
-            "capabilities": .array(agent.capabilities.map(JSONValue.string)),
-            "configuration": .object(agent.configuration),
-            "max_concurrency": .number(Number(agent.maxConcurrency)), "status": .string(agent.status.rawValue),
-            "created_at": .string(Timestamp.format(agent.createdAt)),
-        ]
-        if let metrics {
-            value["metrics"] = [
-                "attempts": .number(Number(metrics.attempts)), "successes": .number(Number(metrics.successes)),
-                "failures": .number(Number(metrics.failures)), "running_now": .number(Number(metrics.runningNow)),
-                "p50_ms": metrics.p50Milliseconds.map { .number(Number($0)) } ?? .null,
-                "p95_ms": metrics.p95Milliseconds.map { .number(Number($0)) } ?? .null,
-                "last_active_at": metrics.lastActiveAt.map { .string(Timestamp.format($0)) } ?? .null,
-            ]
-        }
-        return .object(value)
-    }
-
     struct Register: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Register one agent from flags, or every agent of a YAML file (--file).",
@@ -83,7 +63,7 @@ struct AgentsCommand: AsyncParsableCommand {
             }
             let agents = try await AgentsCommand.registry(storeOptions).register(specs, actor: CLIActor.current)
             if json {
-                Console.printJSON(.array(agents.map { AgentsCommand.json($0, metrics: nil) }))
+                Console.printJSON(.array(agents.map { AgentReport.json($0, metrics: nil) }))
             } else {
                 for agent in agents { print("registered \(agent.name) (\(agent.id)) \(agent.status.rawValue)") }
             }
@@ -118,7 +98,7 @@ struct AgentsCommand: AsyncParsableCommand {
     static func move(_ agent: String, to status: AgentStatus, json: Bool, _ options: StoreOptions) async throws {
         let record = try await registry(options).setStatus(agent, to: status, actor: CLIActor.current)
         if json {
-            Console.printJSON(AgentsCommand.json(record, metrics: nil))
+            Console.printJSON(AgentReport.json(record, metrics: nil))
         } else {
             print("\(record.name) (\(record.id)) \(record.status.rawValue)")
         }
@@ -135,7 +115,7 @@ struct AgentsCommand: AsyncParsableCommand {
             var rows: [(AgentRecord, AgentMetrics)] = []
             for agent in agents { rows.append((agent, try await store.metrics(of: agent.id))) }
             if json {
-                Console.printJSON(.array(rows.map { AgentsCommand.json($0.0, metrics: $0.1) }))
+                Console.printJSON(.array(rows.map { AgentReport.json($0.0, metrics: $0.1) }))
                 return
             }
             if rows.isEmpty { print("no agents; register one with `uaef agents register`") }
@@ -159,7 +139,7 @@ struct AgentsCommand: AsyncParsableCommand {
                 throw CLIError.usage("no agent \(agent) in tenant \(storeOptions.tenant)")
             }
             let metrics = try await store.metrics(of: record.id)
-            let value = AgentsCommand.json(record, metrics: metrics)
+            let value = AgentReport.json(record, metrics: metrics)
             if json { Console.printJSON(value) } else { print(value.prettyJSONText) }
         }
     }

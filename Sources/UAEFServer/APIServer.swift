@@ -95,6 +95,7 @@ public enum APIServer {
         let v1 = router.group("v1").add(middleware: AuthenticationMiddleware(authority: configuration.authority))
         WorkflowRoutes(runtime: runtime, bodyLimit: configuration.bodyLimit).add(to: v1)
         RunRoutes(runtime: runtime, executor: executor, bodyLimit: configuration.bodyLimit).add(to: v1)
+        AgentRoutes(runtime: runtime, bodyLimit: configuration.bodyLimit).add(to: v1)
         LedgerRoutes(runtime: runtime).add(to: v1)
         EventStreamRoutes(runtime: runtime).add(to: v1)
         return router

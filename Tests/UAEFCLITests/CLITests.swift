@@ -206,7 +206,9 @@ struct CLITests {
             let output = try JSONValue(jsonText: String(contentsOf: stdout, encoding: .utf8))
             applied += output["applied"]?.arrayValue?.compactMap(\.stringValue) ?? []
         }
-        #expect(applied.sorted() == ["v1_schema", "v2_lease_generations"], "each migration applied once, by one node")
+        #expect(
+            applied.sorted() == ["v1_schema", "v2_lease_generations", "v3_registry"],
+            "each migration applied once, by one node")
         let again = try UAEFProcess.run(["migrate", "--store", location.url], in: location.directory.url)
         #expect(again.status == 0 && again.stdout.contains("is up to date"))
     }
