@@ -24,7 +24,7 @@ extension SettleCommand {
             if json {
                 Console.printJSON([
                     "events": .number(Number(report.events)), "expired": .number(Number(report.expired)),
-                    "settlements": .array(report.settlements.map(SettlementsCommand.json)),
+                    "settlements": .array(report.settlements.map(SettlementJSON.settlement)),
                 ])
                 return
             }
@@ -52,7 +52,7 @@ struct SettlementsCommand: AsyncParsableCommand {
             let settlements = try await storeOptions.open().settlements(
                 tenant: storeOptions.tenant, status: filter, limit: max(1, limit))
             if json {
-                Console.printJSON(.array(settlements.map(SettlementsCommand.json)))
+                Console.printJSON(.array(settlements.map(SettlementJSON.settlement)))
             } else {
                 if settlements.isEmpty { print("no settlements") }
                 for settlement in settlements { print(SettlementsCommand.line(settlement)) }
@@ -87,7 +87,7 @@ struct SettlementsCommand: AsyncParsableCommand {
             try await LedgerKeys.checkpoint(
                 after: "the settlement was reversed", engineOptions.storeOptions, store: engine.store)
             if json {
-                Console.printJSON(SettlementsCommand.json(settlement))
+                Console.printJSON(SettlementJSON.settlement(settlement))
             } else {
                 print(SettlementsCommand.line(settlement))
             }
@@ -102,10 +102,10 @@ struct SettlementsCommand: AsyncParsableCommand {
             throw CLIError.usage("no settlement \(id) in tenant \(storeOptions.tenant)")
         }
         if json {
-            var value = SettlementsCommand.json(settlement).objectValue ?? [:]
+            var value = SettlementJSON.settlement(settlement).objectValue ?? [:]
             value["detail"] = settlement.detail
-            value["transfers"] = .array(transfers.map(JournalCommand.json))
-            value["approvals"] = .array(approvals.map(ApprovalsCommand.json))
+            value["transfers"] = .array(transfers.map(SettlementJSON.transfer))
+            value["approvals"] = .array(approvals.map(SettlementJSON.approval))
             Console.printJSON(.object(value))
             return
         }
@@ -124,20 +124,6 @@ struct SettlementsCommand: AsyncParsableCommand {
         for approval in approvals { print("  " + ApprovalsCommand.line(approval)) }
     }
 
-    static func json(_ settlement: SettlementRecord) -> JSONValue {
-        [
-            "id": .string(settlement.id), "rule": .string(settlement.ruleID),
-            "status": .string(settlement.status.rawValue),
-            "amount": .string(settlement.amount.decimalText), "currency": .string(settlement.amount.currency.code),
-            "trigger_seq": .number(Number(Int(settlement.triggerSeq))), "maker": .string(settlement.maker),
-            "from": settlement.detail["postings"]?.arrayValue?.first?["debit"] ?? .null,
-            "to": .array((settlement.detail["postings"]?.arrayValue ?? []).compactMap { $0["credit"] }),
-            "reason": settlement.reason.map(JSONValue.string) ?? .null,
-            "created_at": .string(Timestamp.format(settlement.createdAt)),
-            "expires_at": settlement.expiresAt.map { .string(Timestamp.format($0)) } ?? .null,
-        ]
-    }
-
     static func line(_ settlement: SettlementRecord) -> String {
         let reason = settlement.reason.map { " (\($0))" } ?? ""
         return
@@ -149,14 +135,6 @@ struct AccountsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "accounts", abstract: "Journal accounts and their balances.", subcommands: [Balances.self],
         defaultSubcommand: Balances.self)
-
-    /// All debits less all credits, posted and pending: zero when the journal is consistent.
-    static func trialBalance(_ accounts: [AccountRecord]) -> Int64 {
-        accounts.reduce(Int64(0)) { sum, account in
-            sum + account.balance.debitsPosted - account.balance.creditsPosted + account.balance.debitsPending
-                - account.balance.creditsPending
-        }
-    }
 
     /// The balance table: one line per account, then the trial balance.
     static func table(_ accounts: [AccountRecord]) -> String {
@@ -176,7 +154,7 @@ struct AccountsCommand: AsyncParsableCommand {
                     + kind.rawValue.padding(toLength: 10, withPad: " ", startingAt: 0) + "  "
                     + account.definition.currency.code + "     " + cells.joined(separator: " "))
         }
-        let trial = trialBalance(accounts)
+        let trial = SettlementJSON.trialBalance(accounts)
         lines.append("trial balance: \(trial == 0 ? "0 (balanced)" : "\(trial) minor units OFF")")
         return lines.joined(separator: "\n")
     }
@@ -196,27 +174,8 @@ struct AccountsCommand: AsyncParsableCommand {
 
         func run() async throws {
             let accounts = try await storeOptions.open().accounts(tenant: storeOptions.tenant)
-            let trial = AccountsCommand.trialBalance(accounts)
             if json {
-                Console.printJSON([
-                    "accounts": .array(
-                        accounts.map { account in
-                            let kind = account.definition.kind
-                            let money = { (units: Int64) in
-                                JSONValue.string(
-                                    Money(minorUnits: units, currency: account.definition.currency).decimalText)
-                            }
-                            return [
-                                "id": .string(account.definition.id), "type": .string(kind.rawValue),
-                                "currency": .string(account.definition.currency.code),
-                                "limit": account.definition.limit.map { .string($0.rawValue) } ?? .null,
-                                "posted": money(account.balance.posted(kind)),
-                                "pending": money(account.balance.pending(kind)),
-                                "available": money(account.balance.available(kind)),
-                            ]
-                        }),
-                    "trial_balance_minor_units": .number(Number(Int(trial))),
-                ])
+                Console.printJSON(SettlementJSON.accounts(accounts))
                 return
             }
             print(AccountsCommand.table(accounts))
@@ -237,7 +196,7 @@ struct JournalCommand: AsyncParsableCommand {
         let transfers = try await storeOptions.open().transfers(
             tenant: storeOptions.tenant, from: from, limit: max(1, limit))
         if json {
-            Console.printJSON(.array(transfers.map(Self.json)))
+            Console.printJSON(.array(transfers.map(SettlementJSON.transfer)))
             return
         }
         if transfers.isEmpty { print("no transfers") }
@@ -248,14 +207,6 @@ struct JournalCommand: AsyncParsableCommand {
         }
     }
 
-    static func json(_ transfer: TransferRecord) -> JSONValue {
-        [
-            "id": .number(Number(Int(transfer.id))), "settlement": .string(transfer.settlementID),
-            "debit": .string(transfer.debit), "credit": .string(transfer.credit),
-            "amount": .string(transfer.amount.decimalText), "currency": .string(transfer.amount.currency.code),
-            "phase": .string(transfer.phase.rawValue), "time": .string(Timestamp.format(transfer.createdAt)),
-        ]
-    }
 }
 
 struct ApprovalsCommand: AsyncParsableCommand {
@@ -288,9 +239,9 @@ struct ApprovalsCommand: AsyncParsableCommand {
             if json {
                 Console.printJSON(
                     .array(
-                        tasks.map(ApprovalsCommand.json)
+                        tasks.map(SettlementJSON.approval)
                             + pending.map { settlement in
-                                var value = SettlementsCommand.json(settlement).objectValue ?? [:]
+                                var value = SettlementJSON.settlement(settlement).objectValue ?? [:]
                                 value["kind"] = "settlement"
                                 return .object(value)
                             }))
@@ -323,7 +274,7 @@ struct ApprovalsCommand: AsyncParsableCommand {
                 try await LedgerKeys.checkpoint(
                     after: "the decision was recorded", engineOptions.storeOptions, store: engine.store)
                 if json {
-                    Console.printJSON(ApprovalsCommand.json(approval))
+                    Console.printJSON(SettlementJSON.approval(approval))
                 } else {
                     print("\(approval.id)  task \(approval.runID)/\(approval.key)  \(approval.status.rawValue)")
                 }
@@ -333,19 +284,11 @@ struct ApprovalsCommand: AsyncParsableCommand {
             try await LedgerKeys.checkpoint(
                 after: "the decision was recorded", engineOptions.storeOptions, store: engine.store)
             if json {
-                Console.printJSON(SettlementsCommand.json(settlement))
+                Console.printJSON(SettlementJSON.settlement(settlement))
             } else {
                 print(SettlementsCommand.line(settlement))
             }
         }
-    }
-
-    static func json(_ decision: ApprovalRecord) -> JSONValue {
-        [
-            "principal": .string(decision.principal), "role": .string(decision.role),
-            "decision": .string(decision.decision.rawValue), "reason": decision.reason.map(JSONValue.string) ?? .null,
-            "time": .string(Timestamp.format(decision.time)),
-        ]
     }
 
     static func line(_ decision: ApprovalRecord) -> String {
@@ -368,8 +311,8 @@ struct ApprovalsCommand: AsyncParsableCommand {
             }
             let decisions = try await store.decisions(on: id)
             if json {
-                var value = ApprovalsCommand.json(approval).objectValue ?? [:]
-                value["decisions"] = .array(decisions.map(ApprovalsCommand.json))
+                var value = SettlementJSON.approval(approval).objectValue ?? [:]
+                value["decisions"] = .array(decisions.map(SettlementJSON.approval))
                 Console.printJSON(.object(value))
                 return
             }
@@ -379,17 +322,6 @@ struct ApprovalsCommand: AsyncParsableCommand {
             print("  \(approval.message)")
             for decision in decisions { print("  " + ApprovalsCommand.line(decision)) }
         }
-    }
-
-    static func json(_ approval: TaskApprovalRecord) -> JSONValue {
-        [
-            "id": .string(approval.id), "kind": "task", "run_id": .string(approval.runID.rawValue),
-            "task": .string(approval.key), "role": .string(approval.role),
-            "approvers": .number(Number(approval.approvers)), "message": .string(approval.message),
-            "maker": .string(approval.maker), "status": .string(approval.status.rawValue),
-            "reason": approval.reason.map(JSONValue.string) ?? .null,
-            "created_at": .string(Timestamp.format(approval.createdAt)),
-        ]
     }
 
     struct Approve: AsyncParsableCommand {

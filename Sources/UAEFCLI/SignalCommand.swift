@@ -46,7 +46,7 @@ struct SignalCommand: AsyncParsableCommand {
             Console.printJSON([
                 "signal": .string(name), "event_seq": .number(Number(Int(result.seq))),
                 "idempotency_key": .string(idempotencyKey), "replayed": .bool(result.replayed),
-                "settlements": .array(result.settlements.map(SettlementsCommand.json)),
+                "settlements": .array(result.settlements.map(SettlementJSON.settlement)),
             ])
             return
         }

@@ -55,6 +55,11 @@ struct TokensCommand: AsyncParsableCommand {
         @Option(help: "Who the token is for (sub), recorded as the actor api:<sub>.") var sub: String
         @Option(help: "The tenant whose resources the token reaches.") var tenant: String
         @Option(help: "Comma-separated roles.") var roles: String
+        @Option(
+            name: .customLong("approves-as"),
+            help:
+                "A business role the subject approves in (the role a settlement rule or approval task names); repeat for more."
+        ) var approvalRoles: [String] = []
         @Option(help: "How long the token is valid (\(DurationText.expectation)).") var ttl: String = "1h"
         @Flag(help: "Print JSON.") var json = false
         @OptionGroup var tokenOptions: TokenOptions
@@ -80,7 +85,8 @@ struct TokensCommand: AsyncParsableCommand {
             }
             let now = Date()
             let token = try await authority.issue(
-                for: Principal(subject: sub, tenant: tenant, roles: parsedRoles), lifetime: lifetime, now: now)
+                for: Principal(subject: sub, tenant: tenant, roles: parsedRoles, approvalRoles: Set(approvalRoles)),
+                lifetime: lifetime, now: now)
             if json {
                 let expires = now.addingTimeInterval(Double(lifetime.components.seconds))
                 print(

@@ -55,9 +55,9 @@ public enum APIServer {
         onListening: @escaping @Sendable (Int) async -> Void = { _ in }
     ) async throws {
         try configuration.check()
-        let endedRuns = EndedRuns()
-        let executor = RunExecutor(endedRuns: endedRuns)
-        let router = makeRouter(configuration, runtime: runtime, executor: executor)
+        let ledgerChanges = LedgerChanges()
+        let executor = RunExecutor(ledgerChanges: ledgerChanges)
+        let router = makeRouter(configuration, runtime: runtime, executor: executor, ledgerChanges: ledgerChanges)
         let application = Application(
             router: router,
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "uaef"),
@@ -65,8 +65,10 @@ public enum APIServer {
             logger: logger)
         let services: [any Service] = [
             executor,
-            SettlementService(runtime: runtime, endedRuns: endedRuns, interval: configuration.settlementInterval),
-            TenantWorkers(runtime: runtime, endedRuns: endedRuns, lookupInterval: configuration.tenantLookupInterval),
+            SettlementService(
+                runtime: runtime, ledgerChanges: ledgerChanges, interval: configuration.settlementInterval),
+            TenantWorkers(
+                runtime: runtime, ledgerChanges: ledgerChanges, lookupInterval: configuration.tenantLookupInterval),
             application,
         ]
         // Services stop in reverse order: the HTTP server first (in-flight requests finish),
@@ -78,9 +80,10 @@ public enum APIServer {
         try await group.run()
     }
 
-    static func makeRouter(_ configuration: ServerConfiguration, runtime: ServerRuntime, executor: RunExecutor)
-        -> Router<APIContext>
-    {
+    static func makeRouter(
+        _ configuration: ServerConfiguration, runtime: ServerRuntime, executor: RunExecutor,
+        ledgerChanges: LedgerChanges
+    ) -> Router<APIContext> {
         let router = Router(context: APIContext.self)
         router.add(middleware: ProblemMiddleware())
         router.get("healthz") { _, _ in JSONMessage.response(["status": "ok"]) }
@@ -96,6 +99,7 @@ public enum APIServer {
         WorkflowRoutes(runtime: runtime, bodyLimit: configuration.bodyLimit).add(to: v1)
         RunRoutes(runtime: runtime, executor: executor, bodyLimit: configuration.bodyLimit).add(to: v1)
         AgentRoutes(runtime: runtime, bodyLimit: configuration.bodyLimit).add(to: v1)
+        SettlementRoutes(runtime: runtime, ledgerChanges: ledgerChanges, bodyLimit: configuration.bodyLimit).add(to: v1)
         LedgerRoutes(runtime: runtime).add(to: v1)
         EventStreamRoutes(runtime: runtime).add(to: v1)
         return router

@@ -18,9 +18,11 @@ enum JSONMessage {
         return body.readString(length: body.readableBytes) ?? ""
     }
 
-    /// The request body as a JSON object, with a 400 problem naming what is wrong otherwise.
-    static func object(of request: Request, limit: Int) async throws -> [String: JSONValue] {
+    /// The request body as a JSON object, with a 400 problem naming what is wrong otherwise; with
+    /// `allowEmpty` an empty body is an empty object.
+    static func object(of request: Request, limit: Int, allowEmpty: Bool = false) async throws -> [String: JSONValue] {
         let text = try await text(of: request, limit: limit)
+        if allowEmpty && text.allSatisfy(\.isWhitespace) { return [:] }
         guard let value = try? JSONValue(jsonText: text) else {
             throw Problem.badRequest("the request body is not JSON; send a JSON object")
         }

@@ -38,11 +38,15 @@ public struct Principal: Sendable, Hashable {
     public var subject: String
     public var tenant: String
     public var roles: Set<Role>
+    /// The business roles the principal approves in (a token's `approves_as`), matched against
+    /// the role a settlement rule or an approval task asks for, e.g. `finance`.
+    public var approvalRoles: Set<String>
 
-    public init(subject: String, tenant: String, roles: Set<Role>) {
+    public init(subject: String, tenant: String, roles: Set<Role>, approvalRoles: Set<String> = []) {
         self.subject = subject
         self.tenant = tenant
         self.roles = roles
+        self.approvalRoles = approvalRoles
     }
 
     /// True when some role grants `permission`.

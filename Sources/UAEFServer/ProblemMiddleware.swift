@@ -35,6 +35,8 @@ struct ProblemMiddleware: RouterMiddleware {
             }
         case is NIOTooManyBytesError:
             return Problem(.contentTooLarge, "body-too-large", "the request body is larger than this server accepts")
+        case let refusal as SettlementRefusal:
+            return Problem(.conflict, "refused", refusal.description)
         case let error as HTTPError:
             switch error.status {
             case .notFound: return Problem(.notFound, "not-found", "no route matches \(error.body ?? "this path")")

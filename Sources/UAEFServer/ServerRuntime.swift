@@ -34,20 +34,20 @@ public struct ServerRuntime: Sendable {
 final class RunExecutor: Service, Sendable {
     private let jobs: AsyncStream<@Sendable () async -> Void>
     private let continuation: AsyncStream<@Sendable () async -> Void>.Continuation
-    private let endedRuns: EndedRuns
+    private let ledgerChanges: LedgerChanges
 
-    init(endedRuns: EndedRuns) {
+    init(ledgerChanges: LedgerChanges) {
         (jobs, continuation) = AsyncStream.makeStream()
-        self.endedRuns = endedRuns
+        self.ledgerChanges = ledgerChanges
     }
 
     /// Starts executing a run this process holds the lease of.
     func execute(_ run: RunID, definition: WorkflowDefinition, engine: Engine) {
-        let endedRuns = endedRuns
+        let ledgerChanges = ledgerChanges
         continuation.yield {
             do {
                 _ = try await engine.execute([run], definitions: [run: definition])
-                await endedRuns.mark(engine.tenant)
+                await ledgerChanges.mark(engine.tenant)
             } catch {
                 if !(error is CancellationError) {
                     engine.logger.warning(
@@ -67,8 +67,9 @@ final class RunExecutor: Service, Sendable {
     }
 }
 
-/// Tenants whose runs ended since their last settlement pass.
-actor EndedRuns {
+/// Tenants whose runs ended, or whose settlements were decided, since their last settlement pass
+/// and checkpoint.
+actor LedgerChanges {
     private var tenants: Set<String> = []
 
     func mark(_ tenant: String) { tenants.insert(tenant) }
@@ -83,20 +84,20 @@ actor EndedRuns {
 /// of runs costs one pass.
 struct SettlementService: Service {
     let runtime: ServerRuntime
-    let endedRuns: EndedRuns
+    let ledgerChanges: LedgerChanges
     let interval: Duration
 
     func run() async throws {
         try await cancelWhenGracefulShutdown {
             while !Task.isCancelled {
                 try? await Task.sleep(for: interval)
-                for tenant in await endedRuns.take().sorted() {
+                for tenant in await ledgerChanges.take().sorted() {
                     do {
                         try await runtime.afterRunsEnd(runtime.engine(for: tenant))
                     } catch is CancellationError {
                         return
                     } catch {
-                        await endedRuns.mark(tenant)
+                        await ledgerChanges.mark(tenant)
                         runtime.engine.logger.warning(
                             "settling after runs ended failed; retrying",
                             metadata: ["tenant": "\(tenant)", "error": "\(error)"])
@@ -112,7 +113,7 @@ struct SettlementService: Service {
 /// few seconds.
 struct TenantWorkers: Service {
     let runtime: ServerRuntime
-    let endedRuns: EndedRuns
+    let ledgerChanges: LedgerChanges
     let lookupInterval: Duration
 
     func run() async throws {
@@ -125,10 +126,10 @@ struct TenantWorkers: Service {
                         where !working.contains(tenant) {
                             working.insert(tenant)
                             let engine = runtime.engine(for: tenant)
-                            let endedRuns = endedRuns
+                            let ledgerChanges = ledgerChanges
                             group.addTask {
                                 await engine.work { event in
-                                    if case .runsEnded = event { await endedRuns.mark(tenant) }
+                                    if case .runsEnded = event { await ledgerChanges.mark(tenant) }
                                 }
                             }
                         }

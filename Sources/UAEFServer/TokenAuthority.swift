@@ -3,17 +3,23 @@ import Hummingbird
 import JWTKit
 import UAEFCore
 
-/// The claims of a UAEF access token: `sub`, `tenant`, `roles`, `exp`, and optionally `nbf`,
-/// `iat`, `iss` and `aud`.
+/// The claims of a UAEF access token: `sub`, `tenant`, `roles`, `exp`, and optionally
+/// `approves_as`, `nbf`, `iat`, `iss` and `aud`.
 struct AccessClaims: JWTPayload {
     var sub: SubjectClaim
     var tenant: String
     var roles: [String]
+    var approvesAs: [String]?
     var exp: ExpirationClaim
     var nbf: NotBeforeClaim?
     var iat: IssuedAtClaim?
     var iss: IssuerClaim?
     var aud: AudienceClaim?
+
+    enum CodingKeys: String, CodingKey {
+        case sub, tenant, roles, exp, nbf, iat, iss, aud
+        case approvesAs = "approves_as"
+    }
 
     func verify(using algorithm: some JWTAlgorithm) async throws {
         try exp.verifyNotExpired()
@@ -65,6 +71,7 @@ public struct TokenAuthority: Sendable {
         let claims = AccessClaims(
             sub: SubjectClaim(value: principal.subject), tenant: principal.tenant,
             roles: principal.roles.map(\.rawValue).sorted(),
+            approvesAs: principal.approvalRoles.isEmpty ? nil : principal.approvalRoles.sorted(),
             exp: ExpirationClaim(value: now.addingTimeInterval(Double(lifetime.components.seconds))),
             nbf: NotBeforeClaim(value: now.addingTimeInterval(-1)), iat: IssuedAtClaim(value: now),
             iss: settings.issuer.map { IssuerClaim(value: $0) }, aud: settings.audience.map { AudienceClaim(value: $0) }
@@ -105,7 +112,8 @@ public struct TokenAuthority: Sendable {
             roles.insert(role)
         }
         guard !claims.tenant.isEmpty else { throw Self.unauthorized("the token's tenant is empty") }
-        return Principal(subject: claims.sub.value, tenant: claims.tenant, roles: roles)
+        return Principal(
+            subject: claims.sub.value, tenant: claims.tenant, roles: roles, approvalRoles: Set(claims.approvesAs ?? []))
     }
 
     /// The `alg` of a compact JWS header, read without trusting anything else in the token.
