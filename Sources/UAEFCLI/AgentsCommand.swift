@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Logging
 import UAEFAgents
 import UAEFCore
 import UAEFEngine
@@ -11,8 +12,12 @@ struct AgentsCommand: AsyncParsableCommand {
         abstract: "Register agents and manage their lifecycle (registered → active ⇄ suspended → retired).",
         subcommands: [Register.self, Activate.self, Suspend.self, Retire.self, List.self, Show.self])
 
+    /// The tenant's agents, with every kind an engine knows (the built-in ones, approval, remote).
     static func registry(_ options: StoreOptions) async throws -> AgentRegistry {
-        AgentRegistry(store: try await options.open(), kinds: BuiltInAgents.registry, tenant: options.tenant)
+        let engine = Engine(
+            store: try await options.open(), kinds: BuiltInAgents.registry, tenant: options.tenant,
+            logger: Logger(label: "uaef"))
+        return AgentRegistry(store: engine.store, kinds: engine.kinds, tenant: engine.tenant)
     }
 
     struct Register: AsyncParsableCommand {
@@ -30,7 +35,10 @@ struct AgentsCommand: AsyncParsableCommand {
                 """)
         @Option(help: "Read agents from this YAML file.") var file: String?
         @Option(help: "The agent's name (unique in the tenant).") var name: String?
-        @Option(help: "The agent kind that executes its work: noop, echo, sleep, command, http.") var kind: String?
+        @Option(
+            help:
+                "The agent kind that executes its work: noop, echo, sleep, command, http, approval, remote (work claimed over the HTTP API)."
+        ) var kind: String?
         @Option(name: .customLong("capability"), help: "A capability it offers (repeat for more).") var capabilities:
             [String] = []
         @Option(help: "Parameters merged under each task's `with`, as a JSON object.") var config: String?
@@ -40,7 +48,8 @@ struct AgentsCommand: AsyncParsableCommand {
         @OptionGroup var storeOptions: StoreOptions
 
         func run() async throws {
-            let kinds = Set(BuiltInAgents.registry.kinds.keys)
+            let registry = try await AgentsCommand.registry(storeOptions)
+            let kinds = registry.kindNames
             var specs: [AgentSpec]
             if let file {
                 specs = try AgentFileParser.parse(try Console.readFile(file), file: file, kinds: kinds)
@@ -61,7 +70,7 @@ struct AgentsCommand: AsyncParsableCommand {
                         maxConcurrency: maxConcurrency, activate: activate)
                 ]
             }
-            let agents = try await AgentsCommand.registry(storeOptions).register(specs, actor: CLIActor.current)
+            let agents = try await registry.register(specs, actor: CLIActor.current)
             if json {
                 Console.printJSON(.array(agents.map { AgentReport.json($0, metrics: nil) }))
             } else {

@@ -16,6 +16,9 @@ public struct AgentRegistry: Sendable {
         self.tenant = tenant
     }
 
+    /// The agent kinds agents may have.
+    public var kindNames: Set<String> { Set(kinds.kinds.keys) }
+
     /// Registers every spec in one transaction, or none when any is invalid or its name is taken.
     public func register(_ specs: [AgentSpec], actor: String) async throws -> [AgentRecord] {
         let existing = Set(try await store.agents(tenant: tenant).map(\.name))

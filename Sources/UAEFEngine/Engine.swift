@@ -18,9 +18,10 @@ public struct Engine: Sendable {
         configuration: Runner.Configuration = .init(), logger: Logger
     ) {
         self.store = store
-        // Approval tasks wait on this store's approvals.
+        // Approval and remote tasks wait on this store.
         var kinds = kinds
         kinds.register(ApprovalKind(store: store))
+        kinds.register(RemoteKind(store: store))
         self.kinds = kinds
         self.tenant = tenant
         self.configuration = configuration

@@ -1,5 +1,6 @@
 import Hummingbird
 import Logging
+import UAEFStore
 
 /// The request context of every API route: Hummingbird's core context plus the caller.
 public struct APIContext: RequestContext {
@@ -27,18 +28,24 @@ public struct APIContext: RequestContext {
     }
 }
 
-/// Resolves the caller of every request it wraps: the principal of its bearer token, or, when
-/// the server runs without authentication (loopback only), a local administrator of the
-/// `default` tenant.
+/// Resolves the caller of every request it wraps: the agent of an agent API key
+/// (`uaef_ak_…`), the principal of a JWT bearer token, or, when the server runs without token
+/// authentication (loopback only), a local administrator of the `default` tenant.
 struct AuthenticationMiddleware: RouterMiddleware {
     typealias Context = APIContext
     let authority: TokenAuthority?
+    let store: any WorkflowStore
 
     func handle(_ request: Request, context: APIContext, next: (Request, APIContext) async throws -> Response)
         async throws -> Response
     {
         var context = context
-        if let authority {
+        let bearer = request.headers[.authorization].flatMap { header in
+            header.lowercased().hasPrefix("bearer ") ? String(header.dropFirst(7)) : nil
+        }
+        if let bearer, bearer.hasPrefix(AgentKeys.prefix) {
+            context.principal = try await AgentKeys.principal(for: bearer, store: store)
+        } else if let authority {
             guard let header = request.headers[.authorization] else {
                 throw TokenAuthority.unauthorized("send a token in an Authorization: Bearer header")
             }

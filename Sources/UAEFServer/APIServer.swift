@@ -19,6 +19,8 @@ public struct ServerConfiguration: Sendable {
     public var bodyLimit: Int = 1 << 20
     /// How often tenants with unfinished runs are looked up to execute them.
     public var tenantLookupInterval: Duration = .seconds(2)
+    /// How long a remote agent's claim or heartbeat holds its task.
+    public var remoteLease: Duration = .seconds(30)
     /// How often tenants whose runs ended are settled (and a checkpoint signed).
     public var settlementInterval: Duration = .milliseconds(500)
 
@@ -95,10 +97,15 @@ public enum APIServer {
                 throw Problem(.serviceUnavailable, "not-ready", "the store cannot be read: \(error)")
             }
         }
-        let v1 = router.group("v1").add(middleware: AuthenticationMiddleware(authority: configuration.authority))
+        let v1 = router.group("v1").add(
+            middleware: AuthenticationMiddleware(authority: configuration.authority, store: runtime.engine.store))
         WorkflowRoutes(runtime: runtime, bodyLimit: configuration.bodyLimit).add(to: v1)
         RunRoutes(runtime: runtime, executor: executor, bodyLimit: configuration.bodyLimit).add(to: v1)
         AgentRoutes(runtime: runtime, bodyLimit: configuration.bodyLimit).add(to: v1)
+        RemoteAgentRoutes(
+            runtime: runtime, bodyLimit: configuration.bodyLimit, leaseDuration: configuration.remoteLease
+        )
+        .add(to: v1)
         SettlementRoutes(runtime: runtime, ledgerChanges: ledgerChanges, bodyLimit: configuration.bodyLimit).add(to: v1)
         LedgerRoutes(runtime: runtime).add(to: v1)
         EventStreamRoutes(runtime: runtime).add(to: v1)

@@ -39,6 +39,43 @@ enum PostgresMigrations {
                 "CREATE INDEX runs_by_workflow ON runs (tenant, workflow_name, id)",
             ]
         ),
+        (
+            "v4_remote_work",
+            [
+                """
+                CREATE TABLE remote_tasks (
+                    id TEXT PRIMARY KEY,
+                    tenant TEXT NOT NULL,
+                    agent_id TEXT NOT NULL,
+                    run_id TEXT NOT NULL,
+                    workflow TEXT NOT NULL,
+                    key TEXT NOT NULL,
+                    attempt INTEGER NOT NULL,
+                    idempotency_key TEXT NOT NULL UNIQUE,
+                    input TEXT NOT NULL,
+                    status TEXT NOT NULL,
+                    generation BIGINT NOT NULL,
+                    lease_expires_at BIGINT,
+                    output TEXT,
+                    error TEXT,
+                    retryable BOOLEAN NOT NULL,
+                    created_at BIGINT NOT NULL,
+                    updated_at BIGINT NOT NULL
+                )
+                """,
+                "CREATE INDEX remote_tasks_claimable ON remote_tasks (tenant, agent_id, status, created_at)",
+                """
+                CREATE TABLE agent_keys (
+                    id TEXT PRIMARY KEY,
+                    tenant TEXT NOT NULL,
+                    agent_id TEXT NOT NULL,
+                    sha256 TEXT NOT NULL UNIQUE,
+                    created_at BIGINT NOT NULL,
+                    created_by TEXT NOT NULL
+                )
+                """,
+            ]
+        ),
     ]
 
     /// The advisory lock key that serializes migrations (any fixed 64-bit number).

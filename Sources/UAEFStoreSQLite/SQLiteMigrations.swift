@@ -237,6 +237,39 @@ enum SQLiteMigrations {
                     CREATE INDEX runs_by_workflow ON runs (tenant, workflow_name, id);
                     """)
         }
+        migrator.registerMigration("v7_remote_work") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE remote_tasks (
+                        id TEXT PRIMARY KEY,
+                        tenant TEXT NOT NULL,
+                        agent_id TEXT NOT NULL,
+                        run_id TEXT NOT NULL,
+                        workflow TEXT NOT NULL,
+                        key TEXT NOT NULL,
+                        attempt INTEGER NOT NULL,
+                        idempotency_key TEXT NOT NULL UNIQUE,
+                        input TEXT NOT NULL,
+                        status TEXT NOT NULL,
+                        generation INTEGER NOT NULL,
+                        lease_expires_at INTEGER,
+                        output TEXT,
+                        error TEXT,
+                        retryable INTEGER NOT NULL,
+                        created_at INTEGER NOT NULL,
+                        updated_at INTEGER NOT NULL
+                    );
+                    CREATE INDEX remote_tasks_claimable ON remote_tasks (tenant, agent_id, status, created_at);
+                    CREATE TABLE agent_keys (
+                        id TEXT PRIMARY KEY,
+                        tenant TEXT NOT NULL,
+                        agent_id TEXT NOT NULL,
+                        sha256 TEXT NOT NULL UNIQUE,
+                        created_at INTEGER NOT NULL,
+                        created_by TEXT NOT NULL
+                    );
+                    """)
+        }
         return migrator
     }
 }

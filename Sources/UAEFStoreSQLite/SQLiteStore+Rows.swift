@@ -75,6 +75,18 @@ extension SQLiteStore {
             createdBy: row["created_by"])
     }
 
+    static func remoteTask(_ row: Row) throws -> RemoteTaskRecord {
+        RemoteTaskRecord(
+            id: row["id"], tenant: row["tenant"], agentID: AgentID(row["agent_id"]), runID: RunID(row["run_id"]),
+            workflow: row["workflow"], key: row["key"], attempt: row["attempt"], idempotencyKey: row["idempotency_key"],
+            input: try json(row["input"], "remote_tasks.input")?.objectValue ?? [:],
+            status: try enumValue(row["status"], "remote_tasks.status"), generation: row["generation"],
+            leaseExpiresAt: date(row["lease_expires_at"]), output: try json(row["output"], "remote_tasks.output"),
+            error: row["error"], retryable: row["retryable"],
+            createdAt: Timestamp.date(milliseconds: row["created_at"]),
+            updatedAt: Timestamp.date(milliseconds: row["updated_at"]))
+    }
+
     static func event(_ row: Row) throws -> EventRecord {
         EventRecord(
             seq: row["seq"],

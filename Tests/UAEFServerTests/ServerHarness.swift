@@ -23,7 +23,9 @@ struct ServerHarness {
     private let server: Task<Void, any Error>
 
     /// Starts a server; with `authenticated` it checks tokens signed with ``secret`` for ``audience``.
-    static func start(authenticated: Bool = true, bodyLimit: Int = 1 << 20) async throws -> ServerHarness {
+    static func start(
+        authenticated: Bool = true, bodyLimit: Int = 1 << 20, remoteLease: Duration = .seconds(30)
+    ) async throws -> ServerHarness {
         let directory = try TemporaryDirectory("server")
         let store = try SQLiteStore(path: directory.path("uaef.db"))
         var logger = Logger(label: "uaef-test")
@@ -33,6 +35,7 @@ struct ServerHarness {
         var configuration = ServerConfiguration()
         configuration.port = 0
         configuration.bodyLimit = bodyLimit
+        configuration.remoteLease = remoteLease
         configuration.authority =
             authenticated ? try await TokenAuthority(.init(secret: secret, audience: audience)) : nil
         let (ports, continuation) = AsyncStream<Int>.makeStream()

@@ -1,0 +1,143 @@
+import Foundation
+import UAEFCore
+
+/// One task attempt handed to a remote agent: queued by the engine, claimed by the agent with a
+/// lease (each claim a new generation), finished by the agent with its output or error.
+public struct RemoteTaskRecord: Sendable, Hashable {
+    public enum Status: String, Sendable, Hashable {
+        /// Waiting for the agent to claim it (also again after a lease expired).
+        case queued
+        /// Held by the agent until `leaseExpiresAt`, extended by heartbeats.
+        case claimed
+        case succeeded, failed
+        /// The attempt ended first (timeout, run cancelled): a late completion is refused.
+        case cancelled
+
+        public var isFinal: Bool { self == .succeeded || self == .failed || self == .cancelled }
+    }
+
+    public var id: String
+    public var tenant: String
+    public var agentID: AgentID
+    public var runID: RunID
+    public var workflow: String
+    public var key: String
+    public var attempt: Int
+    /// The attempt's idempotency key (`<run>/<key>/<attempt>`): one remote task per attempt.
+    public var idempotencyKey: String
+    public var input: [String: JSONValue]
+    public var status: Status
+    /// Incremented by every claim; a heartbeat or completion must name the current one.
+    public var generation: Int64
+    public var leaseExpiresAt: Date?
+    public var output: JSONValue?
+    public var error: String?
+    /// For a failure: whether the engine may retry the task.
+    public var retryable: Bool
+    public var createdAt: Date
+    public var updatedAt: Date
+
+    public init(
+        id: String, tenant: String, agentID: AgentID, runID: RunID, workflow: String, key: String, attempt: Int,
+        idempotencyKey: String, input: [String: JSONValue], status: Status = .queued, generation: Int64 = 0,
+        leaseExpiresAt: Date? = nil, output: JSONValue? = nil, error: String? = nil, retryable: Bool = true,
+        createdAt: Date, updatedAt: Date
+    ) {
+        self.id = id
+        self.tenant = tenant
+        self.agentID = agentID
+        self.runID = runID
+        self.workflow = workflow
+        self.key = key
+        self.attempt = attempt
+        self.idempotencyKey = idempotencyKey
+        self.input = input
+        self.status = status
+        self.generation = generation
+        self.leaseExpiresAt = leaseExpiresAt
+        self.output = output
+        self.error = error
+        self.retryable = retryable
+        self.createdAt = createdAt
+        self.updatedAt = updatedAt
+    }
+}
+
+/// What a remote agent reports on a task it holds.
+public enum RemoteTaskChange: Sendable, Hashable {
+    /// Still working: extend the lease.
+    case heartbeat(until: Date)
+    case succeed(JSONValue)
+    case fail(String, retryable: Bool)
+}
+
+/// The outcome of ``WorkflowStore/updateRemoteTask(_:tenant:generation:change:now:)``.
+public enum RemoteTaskUpdate: Sendable, Hashable {
+    case updated(RemoteTaskRecord)
+    /// The task was claimed again since (a newer generation), finished or cancelled: nothing changed.
+    case leaseLost(RemoteTaskRecord)
+    case notFound
+}
+
+/// An API key of a remote agent, stored only as its SHA-256.
+public struct AgentKeyRecord: Sendable, Hashable {
+    /// The key's public prefix, e.g. `uaef_ak_3f9a1c2e`, to tell keys apart in lists.
+    public var id: String
+    public var tenant: String
+    public var agentID: AgentID
+    /// Hex SHA-256 of the whole key.
+    public var sha256: String
+    public var createdAt: Date
+    public var createdBy: String
+
+    public init(id: String, tenant: String, agentID: AgentID, sha256: String, createdAt: Date, createdBy: String) {
+        self.id = id
+        self.tenant = tenant
+        self.agentID = agentID
+        self.sha256 = sha256
+        self.createdAt = createdAt
+        self.createdBy = createdBy
+    }
+}
+
+/// The remote-agent work queue and agent keys, part of every ``WorkflowStore``.
+public protocol RemoteWorkStore: Sendable {
+    /// Queues a task for a remote agent, once per attempt: when the attempt's task exists (a
+    /// resumed run executing the attempt again) it is returned as it stands.
+    func enqueueRemoteTask(_ task: RemoteTaskRecord) async throws -> RemoteTaskRecord
+
+    /// The task, or nil.
+    func remoteTask(_ id: String, tenant: String) async throws -> RemoteTaskRecord?
+
+    /// Claims the oldest task of `agent` that is queued or whose lease expired before `now`,
+    /// with a new generation and a lease until `leaseUntil`; nil when there is none. Concurrent
+    /// claims never get the same task.
+    func claimRemoteTask(agent: AgentID, tenant: String, now: Date, leaseUntil: Date) async throws
+        -> RemoteTaskRecord?
+
+    /// Applies a change from the agent holding `generation` of a claimed task.
+    func updateRemoteTask(_ id: String, tenant: String, generation: Int64, change: RemoteTaskChange, now: Date)
+        async throws -> RemoteTaskUpdate
+
+    /// Marks the attempt's task cancelled unless it already finished.
+    func cancelRemoteTask(idempotencyKey: String, now: Date) async throws
+
+    func saveAgentKey(_ key: AgentKeyRecord) async throws
+
+    /// The key whose SHA-256 is `sha256`, or nil.
+    func agentKey(sha256: String) async throws -> AgentKeyRecord?
+}
+
+/// The column values a ``RemoteTaskChange`` writes, the same on every backend.
+public enum RemoteTaskColumns {
+    /// (status, new lease expiry, output, error, retryable).
+    public static func values(for change: RemoteTaskChange) -> (
+        RemoteTaskRecord.Status, Date?, JSONValue?, String?, Bool
+    ) {
+        switch change {
+        case .heartbeat(let until): (.claimed, until, nil, nil, true)
+        case .succeed(let output): (.succeeded, nil, output, nil, false)
+        case .fail(let error, let retryable): (.failed, nil, nil, error, retryable)
+        }
+    }
+}

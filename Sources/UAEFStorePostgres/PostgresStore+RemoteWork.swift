@@ -1,0 +1,105 @@
+import Foundation
+import PostgresNIO
+import UAEFCore
+import UAEFStore
+
+extension PostgresStore {
+    public func enqueueRemoteTask(_ task: RemoteTaskRecord) async throws -> RemoteTaskRecord {
+        let input = JSONValue.object(task.input).jsonText
+        let created = Timestamp.milliseconds(task.createdAt)
+        let updated = Timestamp.milliseconds(task.updatedAt)
+        try await execute(
+            """
+            INSERT INTO remote_tasks (id, tenant, agent_id, run_id, workflow, key, attempt, idempotency_key, input, status,
+                generation, retryable, created_at, updated_at)
+            VALUES (\(task.id), \(task.tenant), \(task.agentID.rawValue), \(task.runID.rawValue), \(task.workflow),
+                \(task.key), \(task.attempt), \(task.idempotencyKey), \(input), \(task.status.rawValue), 0, true,
+                \(created), \(updated))
+            ON CONFLICT (idempotency_key) DO NOTHING
+            """)
+        return try await rows(
+            "SELECT * FROM remote_tasks WHERE idempotency_key = \(task.idempotencyKey)", Self.remoteTask)[0]
+    }
+
+    public func remoteTask(_ id: String, tenant: String) async throws -> RemoteTaskRecord? {
+        try await rows("SELECT * FROM remote_tasks WHERE id = \(id) AND tenant = \(tenant)", Self.remoteTask).first
+    }
+
+    public func claimRemoteTask(agent: AgentID, tenant: String, now: Date, leaseUntil: Date) async throws
+        -> RemoteTaskRecord?
+    {
+        let nowMilliseconds = Timestamp.milliseconds(now)
+        return try await rows(
+            """
+            UPDATE remote_tasks SET status = 'claimed', generation = generation + 1,
+                lease_expires_at = \(Timestamp.milliseconds(leaseUntil)), updated_at = \(nowMilliseconds)
+            WHERE id = (
+                SELECT id FROM remote_tasks
+                WHERE tenant = \(tenant) AND agent_id = \(agent.rawValue)
+                    AND (status = 'queued' OR (status = 'claimed' AND lease_expires_at < \(nowMilliseconds)))
+                ORDER BY created_at, id LIMIT 1 FOR UPDATE SKIP LOCKED)
+            RETURNING *
+            """, Self.remoteTask
+        ).first
+    }
+
+    public func updateRemoteTask(
+        _ id: String, tenant: String, generation: Int64, change: RemoteTaskChange, now: Date
+    ) async throws -> RemoteTaskUpdate {
+        let (status, lease, output, error, retryable) = RemoteTaskColumns.values(for: change)
+        let leaseMilliseconds = lease.map(Timestamp.milliseconds)
+        let outputText = output?.jsonText
+        if let updated = try await rows(
+            """
+            UPDATE remote_tasks SET status = \(status.rawValue),
+                lease_expires_at = COALESCE(\(leaseMilliseconds), lease_expires_at),
+                output = COALESCE(\(outputText), output), error = COALESCE(\(error), error),
+                retryable = \(retryable), updated_at = \(Timestamp.milliseconds(now))
+            WHERE id = \(id) AND tenant = \(tenant) AND generation = \(generation) AND status = 'claimed'
+            RETURNING *
+            """, Self.remoteTask
+        ).first {
+            return .updated(updated)
+        }
+        guard let current = try await remoteTask(id, tenant: tenant) else { return .notFound }
+        return .leaseLost(current)
+    }
+
+    public func cancelRemoteTask(idempotencyKey: String, now: Date) async throws {
+        try await execute(
+            """
+            UPDATE remote_tasks SET status = 'cancelled', updated_at = \(Timestamp.milliseconds(now))
+            WHERE idempotency_key = \(idempotencyKey) AND status IN ('queued', 'claimed')
+            """)
+    }
+
+    public func saveAgentKey(_ key: AgentKeyRecord) async throws {
+        try await execute(
+            """
+            INSERT INTO agent_keys (id, tenant, agent_id, sha256, created_at, created_by)
+            VALUES (\(key.id), \(key.tenant), \(key.agentID.rawValue), \(key.sha256),
+                \(Timestamp.milliseconds(key.createdAt)), \(key.createdBy))
+            """)
+    }
+
+    public func agentKey(sha256: String) async throws -> AgentKeyRecord? {
+        try await rows("SELECT * FROM agent_keys WHERE sha256 = \(sha256)") { row in
+            let c = Columns(row, table: "agent_keys")
+            return AgentKeyRecord(
+                id: try c("id"), tenant: try c("tenant"), agentID: AgentID(try c("agent_id")), sha256: try c("sha256"),
+                createdAt: try c.date("created_at"), createdBy: try c("created_by"))
+        }.first
+    }
+
+    static func remoteTask(_ row: PostgresRow) throws -> RemoteTaskRecord {
+        let c = Columns(row, table: "remote_tasks")
+        return RemoteTaskRecord(
+            id: try c("id"), tenant: try c("tenant"), agentID: AgentID(try c("agent_id")),
+            runID: RunID(try c("run_id")),
+            workflow: try c("workflow"), key: try c("key"), attempt: try c("attempt"),
+            idempotencyKey: try c("idempotency_key"), input: try c.json("input")?.objectValue ?? [:],
+            status: try c.enumValue("status"), generation: try c("generation"),
+            leaseExpiresAt: try c.optionalDate("lease_expires_at"), output: try c.json("output"), error: try c("error"),
+            retryable: try c("retryable"), createdAt: try c.date("created_at"), updatedAt: try c.date("updated_at"))
+    }
+}

@@ -1,0 +1,118 @@
+import Foundation
+import GRDB
+import UAEFCore
+import UAEFStore
+
+extension SQLiteStore {
+    public func enqueueRemoteTask(_ task: RemoteTaskRecord) async throws -> RemoteTaskRecord {
+        try await pool.write { db in
+            try db.execute(
+                sql: """
+                    INSERT INTO remote_tasks (id, tenant, agent_id, run_id, workflow, key, attempt, idempotency_key, input,
+                        status, generation, retryable, created_at, updated_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, 1, ?, ?) ON CONFLICT (idempotency_key) DO NOTHING
+                    """,
+                arguments: [
+                    task.id, task.tenant, task.agentID.rawValue, task.runID.rawValue, task.workflow, task.key,
+                    task.attempt, task.idempotencyKey, JSONValue.object(task.input).jsonText, task.status.rawValue,
+                    Timestamp.milliseconds(task.createdAt), Timestamp.milliseconds(task.updatedAt),
+                ])
+            return try Self.remoteTask(
+                Row.fetchOne(
+                    db, sql: "SELECT * FROM remote_tasks WHERE idempotency_key = ?", arguments: [task.idempotencyKey])!)
+        }
+    }
+
+    public func remoteTask(_ id: String, tenant: String) async throws -> RemoteTaskRecord? {
+        try await pool.read { db in
+            try Row.fetchOne(
+                db, sql: "SELECT * FROM remote_tasks WHERE id = ? AND tenant = ?", arguments: [id, tenant]
+            )
+            .map(Self.remoteTask)
+        }
+    }
+
+    public func claimRemoteTask(agent: AgentID, tenant: String, now: Date, leaseUntil: Date) async throws
+        -> RemoteTaskRecord?
+    {
+        try await pool.write { db in
+            try Row.fetchOne(
+                db,
+                sql: """
+                    UPDATE remote_tasks SET status = 'claimed', generation = generation + 1, lease_expires_at = ?1,
+                        updated_at = ?2
+                    WHERE id = (
+                        SELECT id FROM remote_tasks
+                        WHERE tenant = ?3 AND agent_id = ?4
+                            AND (status = 'queued' OR (status = 'claimed' AND lease_expires_at < ?2))
+                        ORDER BY created_at, id LIMIT 1)
+                    RETURNING *
+                    """,
+                arguments: [
+                    Timestamp.milliseconds(leaseUntil), Timestamp.milliseconds(now), tenant, agent.rawValue,
+                ]
+            )
+            .map(Self.remoteTask)
+        }
+    }
+
+    public func updateRemoteTask(
+        _ id: String, tenant: String, generation: Int64, change: RemoteTaskChange, now: Date
+    ) async throws -> RemoteTaskUpdate {
+        let (status, lease, output, error, retryable) = RemoteTaskColumns.values(for: change)
+        return try await pool.write { db in
+            if let updated = try Row.fetchOne(
+                db,
+                sql: """
+                    UPDATE remote_tasks SET status = ?, lease_expires_at = COALESCE(?, lease_expires_at),
+                        output = COALESCE(?, output), error = COALESCE(?, error), retryable = ?, updated_at = ?
+                    WHERE id = ? AND tenant = ? AND generation = ? AND status = 'claimed'
+                    RETURNING *
+                    """,
+                arguments: [
+                    status.rawValue, lease.map(Timestamp.milliseconds), output?.jsonText, error, retryable,
+                    Timestamp.milliseconds(now), id, tenant, generation,
+                ])
+            {
+                return .updated(try Self.remoteTask(updated))
+            }
+            guard
+                let current = try Row.fetchOne(
+                    db, sql: "SELECT * FROM remote_tasks WHERE id = ? AND tenant = ?", arguments: [id, tenant])
+            else { return .notFound }
+            return .leaseLost(try Self.remoteTask(current))
+        }
+    }
+
+    public func cancelRemoteTask(idempotencyKey: String, now: Date) async throws {
+        try await pool.write { db in
+            try db.execute(
+                sql: """
+                    UPDATE remote_tasks SET status = 'cancelled', updated_at = ?
+                    WHERE idempotency_key = ? AND status IN ('queued', 'claimed')
+                    """, arguments: [Timestamp.milliseconds(now), idempotencyKey])
+        }
+    }
+
+    public func saveAgentKey(_ key: AgentKeyRecord) async throws {
+        try await pool.write { db in
+            try db.execute(
+                sql:
+                    "INSERT INTO agent_keys (id, tenant, agent_id, sha256, created_at, created_by) VALUES (?, ?, ?, ?, ?, ?)",
+                arguments: [
+                    key.id, key.tenant, key.agentID.rawValue, key.sha256, Timestamp.milliseconds(key.createdAt),
+                    key.createdBy,
+                ])
+        }
+    }
+
+    public func agentKey(sha256: String) async throws -> AgentKeyRecord? {
+        try await pool.read { db in
+            try Row.fetchOne(db, sql: "SELECT * FROM agent_keys WHERE sha256 = ?", arguments: [sha256]).map { row in
+                AgentKeyRecord(
+                    id: row["id"], tenant: row["tenant"], agentID: AgentID(row["agent_id"]), sha256: row["sha256"],
+                    createdAt: Timestamp.date(milliseconds: row["created_at"]), createdBy: row["created_by"])
+            }
+        }
+    }
+}
