@@ -52,6 +52,24 @@ public struct AttemptRequest: Sendable, Equatable {
     /// The agent's configuration with the task's evaluated `with` on top.
     public var parameters: [String: JSONValue]
     public var timeout: Duration?
+
+    public init(
+        runID: RunID, tenant: String, workflow: String, key: String, taskID: String, attempt: Int,
+        idempotencyKey: String, kind: String, agent: AgentRecord?, parameters: [String: JSONValue],
+        timeout: Duration?
+    ) {
+        self.runID = runID
+        self.tenant = tenant
+        self.workflow = workflow
+        self.key = key
+        self.taskID = taskID
+        self.attempt = attempt
+        self.idempotencyKey = idempotencyKey
+        self.kind = kind
+        self.agent = agent
+        self.parameters = parameters
+        self.timeout = timeout
+    }
 }
 
 /// The world a state machine sees: the clock, randomness (jitter, ids) and the agents.

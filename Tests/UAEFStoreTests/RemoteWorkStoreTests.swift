@@ -1,0 +1,102 @@
+import Foundation
+import Testing
+import UAEFCore
+import UAEFStore
+import UAEFTestSupport
+
+@Suite("Remote work queue and agent keys, on SQLite and PostgreSQL")
+struct RemoteWorkStoreTests {
+    let now = Date(timeIntervalSince1970: 1_800_000_000)
+
+    func task(_ n: Int, agent: String = "agt_1") -> RemoteTaskRecord {
+        RemoteTaskRecord(
+            id: "rtk_\(n)", tenant: "acme", agentID: AgentID(agent), runID: RunID("run_\(n)"), workflow: "w", key: "t",
+            attempt: 1, idempotencyKey: "run_\(n)/t/1", input: ["n": .number(Number(n))],
+            createdAt: now.addingTimeInterval(Double(n)), updatedAt: now)
+    }
+
+    @Test(
+        "a task is queued once per attempt; concurrent claims never share one; an expired lease is claimed again with the next generation",
+        arguments: StoreBackend.allCases)
+    func claims(_ backend: StoreBackend) async throws {
+        let location = try TestStore(backend)
+        defer { location.remove() }
+        let store = try await location.open()
+        for n in 1...20 { _ = try await store.enqueueRemoteTask(task(n)) }
+        var again = task(1)
+        again.id = "rtk_other"
+        #expect(try await store.enqueueRemoteTask(again).id == "rtk_1")
+        _ = try await store.enqueueRemoteTask(task(99, agent: "agt_2"))
+
+        let lease = now.addingTimeInterval(30)
+        let claimed = try await withThrowingTaskGroup(of: [String].self) { group in
+            for _ in 0..<4 {
+                group.addTask {
+                    var mine: [String] = []
+                    while let task = try await store.claimRemoteTask(
+                        agent: AgentID("agt_1"), tenant: "acme", now: now, leaseUntil: lease)
+                    {
+                        mine.append(task.id)
+                    }
+                    return mine
+                }
+            }
+            return try await group.reduce(into: []) { $0 += $1 }
+        }
+        #expect(claimed.sorted() == (1...20).map { "rtk_\($0)" }.sorted())
+        #expect(
+            try await store.claimRemoteTask(agent: AgentID("agt_1"), tenant: "other", now: now, leaseUntil: lease)
+                == nil)
+
+        // After the lease, the oldest is claimed again at generation 2; generation 1 can no longer finish it.
+        let later = lease.addingTimeInterval(1)
+        let reclaimed = try #require(
+            try await store.claimRemoteTask(agent: AgentID("agt_1"), tenant: "acme", now: later, leaseUntil: later + 30)
+        )
+        #expect(reclaimed.id == "rtk_1" && reclaimed.generation == 2)
+        guard
+            case .leaseLost = try await store.updateRemoteTask(
+                "rtk_1", tenant: "acme", generation: 1, change: .succeed("late"), now: later)
+        else {
+            Issue.record("generation 1 still held the task")
+            return
+        }
+        guard
+            case .updated(let done) = try await store.updateRemoteTask(
+                "rtk_1", tenant: "acme", generation: 2, change: .succeed(["ok": true]), now: later)
+        else {
+            Issue.record("generation 2 could not complete")
+            return
+        }
+        #expect(done.status == .succeeded && done.output == ["ok": true])
+        #expect(
+            try await store.updateRemoteTask("rtk_1", tenant: "other", generation: 2, change: .succeed(1), now: later)
+                == .notFound)
+
+        // Cancelling refuses later completions; a finished task stays finished.
+        try await store.cancelRemoteTask(idempotencyKey: "run_2/t/1", now: later)
+        try await store.cancelRemoteTask(idempotencyKey: "run_1/t/1", now: later)
+        #expect(try await store.remoteTask("rtk_2", tenant: "acme")?.status == .cancelled)
+        #expect(try await store.remoteTask("rtk_1", tenant: "acme")?.status == .succeeded)
+        guard
+            case .leaseLost = try await store.updateRemoteTask(
+                "rtk_2", tenant: "acme", generation: 1, change: .heartbeat(until: later + 60), now: later)
+        else {
+            Issue.record("a cancelled task took a heartbeat")
+            return
+        }
+    }
+
+    @Test("agent keys are found by their digest only", arguments: StoreBackend.allCases)
+    func keys(_ backend: StoreBackend) async throws {
+        let location = try TestStore(backend)
+        defer { location.remove() }
+        let store = try await location.open()
+        let key = AgentKeyRecord(
+            id: "uaef_ak_abcdefgh", tenant: "acme", agentID: AgentID("agt_1"), sha256: "digest", createdAt: now,
+            createdBy: "test")
+        try await store.saveAgentKey(key)
+        #expect(try await store.agentKey(sha256: "digest") == key)
+        #expect(try await store.agentKey(sha256: "uaef_ak_abcdefgh") == nil)
+    }
+}
