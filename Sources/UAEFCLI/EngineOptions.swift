@@ -33,9 +33,11 @@ struct EngineOptions: ParsableArguments {
         Logger.Level(rawValue: logLevel ?? ProcessInfo.processInfo.environment["UAEF_LOG_LEVEL"] ?? "warning")
     }
 
-    func engine() async throws -> Engine {
+    /// The engine on the store; `metrics` counts its attempts.
+    func engine(metrics: AttemptMetrics? = nil) async throws -> Engine {
         var configuration = Runner.Configuration()
         configuration.maxConcurrency = maxConcurrency
+        configuration.metrics = metrics
         var logger = Logger(label: "uaef") { StreamLogHandler.standardError(label: $0) }
         logger.logLevel = resolvedLogLevel ?? .warning
         return Engine(

@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
 import Logging
+import Metrics
+import Prometheus
 import UAEFCore
 import UAEFEngine
 import UAEFServer
@@ -46,7 +48,11 @@ struct ServeCommand: AsyncParsableCommand {
         } catch let refusal as ServerConfiguration.Refusal {
             throw CLIError.usage(refusal.description)
         }
-        let engine = try await engineOptions.engine()
+        // Metrics go to one Prometheus registry that /metrics exports.
+        let registry = PrometheusCollectorRegistry()
+        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+        configuration.metrics = registry
+        let engine = try await engineOptions.engine(metrics: AttemptMetrics())
         let signer = try await LedgerKeys.signer(engineOptions.storeOptions, store: engine.store)
         let runtime = ServerRuntime(engine: engine, signer: signer)
         if configuration.authority == nil {

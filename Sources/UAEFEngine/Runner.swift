@@ -16,6 +16,8 @@ public struct Runner: Sendable {
         public var pollInterval: Duration = .milliseconds(250)
         /// This process's identity as a lease holder: `host/pid`.
         public var owner: String = ProcessIdentity.current
+        /// Where attempt outcomes and durations are counted; nil counts nothing.
+        public var metrics: AttemptMetrics?
 
         public init() {}
     }
@@ -188,7 +190,7 @@ public struct Runner: Sendable {
                 guard let produced = machines[id]?.handle(input, in: &environment) else { continue }
                 for action in produced {
                     if case .startAttempt(let request) = action, let kind = kinds[request.kind], kind.isPure {
-                        let result = await Runner.perform(kind, request, logger: logger)
+                        let result = await Runner.perform(kind, request, logger: logger, metrics: configuration.metrics)
                         next.append((id, .attemptFinished(key: request.key, attempt: request.attempt, result: result)))
                     } else {
                         actions.append((id, action))
@@ -214,7 +216,23 @@ public struct Runner: Sendable {
     }
 
     /// Executes one attempt, mapping what the agent threw to a result.
-    static func perform(_ kind: any AgentKind, _ request: AttemptRequest, logger: Logger) async -> AttemptResult {
+    static func perform(_ kind: any AgentKind, _ request: AttemptRequest, logger: Logger, metrics: AttemptMetrics?)
+        async -> AttemptResult
+    {
+        guard let metrics else { return await perform(kind, request, logger: logger) }
+        let start = ContinuousClock.now
+        let result = await perform(kind, request, logger: logger)
+        if case .succeeded = result {
+            metrics.record(kind: request.kind, succeeded: true, duration: .now - start)
+        } else {
+            metrics.record(kind: request.kind, succeeded: false, duration: .now - start)
+        }
+        return result
+    }
+
+    private static func perform(_ kind: any AgentKind, _ request: AttemptRequest, logger: Logger) async
+        -> AttemptResult
+    {
         var logger = logger
         // Metadata costs string building per attempt; only pay it when something will be logged.
         if logger.logLevel <= .info {
@@ -307,8 +325,10 @@ struct Execution {
             cancellers["\(run.rawValue)/\(request.key)"] = (request.attempt, canceller)
             let mailbox = mailbox
             let logger = runner.logger
+            let metrics = runner.configuration.metrics
             group.addTask {
-                let outcome = await Execution.attempt(kind, request, logger: logger, cancelled: cancelled)
+                let outcome = await Execution.attempt(
+                    kind, request, logger: logger, metrics: metrics, cancelled: cancelled)
                 if let outcome {
                     mailbox.post(
                         .input(run, .attemptFinished(key: request.key, attempt: request.attempt, result: outcome)))
@@ -320,10 +340,11 @@ struct Execution {
 
     /// Runs the agent against its timeout and a cancellation signal; nil when cancelled.
     static func attempt(
-        _ kind: any AgentKind, _ request: AttemptRequest, logger: Logger, cancelled: AsyncStream<Void>
+        _ kind: any AgentKind, _ request: AttemptRequest, logger: Logger, metrics: AttemptMetrics?,
+        cancelled: AsyncStream<Void>
     ) async -> AttemptResult? {
         await withTaskGroup(of: AttemptResult?.self) { group in
-            group.addTask { await Runner.perform(kind, request, logger: logger) }
+            group.addTask { await Runner.perform(kind, request, logger: logger, metrics: metrics) }
             if let timeout = request.timeout {
                 group.addTask {
                     do {

@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import Logging
 import NIOCore
+import Prometheus
 import ServiceLifecycle
 import UAEFCore
 import UAEFEngine
@@ -19,6 +20,9 @@ public struct ServerConfiguration: Sendable {
     public var bodyLimit: Int = 1 << 20
     /// How often tenants with unfinished runs are looked up to execute them.
     public var tenantLookupInterval: Duration = .seconds(2)
+    /// Where `/metrics` reads from; give the registry the process bootstrapped swift-metrics with
+    /// (nil: no `/metrics` route and no request metrics).
+    public var metrics: PrometheusCollectorRegistry?
     /// How long a remote agent's claim or heartbeat holds its task.
     public var remoteLease: Duration = .seconds(30)
     /// How often tenants whose runs ended are settled (and a checkpoint signed).
@@ -97,8 +101,13 @@ public enum APIServer {
                 throw Problem(.serviceUnavailable, "not-ready", "the store cannot be read: \(error)")
             }
         }
-        let v1 = router.group("v1").add(
+        if configuration.metrics != nil { router.add(middleware: MetricsMiddleware()) }
+        let authenticated = router.group().add(
             middleware: AuthenticationMiddleware(authority: configuration.authority, store: runtime.engine.store))
+        if let registry = configuration.metrics {
+            MetricsRoute(runtime: runtime, registry: registry).add(to: authenticated)
+        }
+        let v1 = authenticated.group("v1")
         WorkflowRoutes(runtime: runtime, bodyLimit: configuration.bodyLimit).add(to: v1)
         RunRoutes(runtime: runtime, executor: executor, bodyLimit: configuration.bodyLimit).add(to: v1)
         AgentRoutes(runtime: runtime, bodyLimit: configuration.bodyLimit).add(to: v1)

@@ -50,6 +50,9 @@ public protocol WorkflowStore: LedgerStore, SettlementStore, RemoteWorkStore {
         isOwnerAlive: @Sendable (String) -> Bool
     ) async throws -> [RunID]
 
+    /// Counts across every tenant, for monitoring.
+    func statistics(now: Date) async throws -> StoreStatistics
+
     /// The tenants that have unfinished runs, so a multi-tenant runner knows whose runs to claim.
     func tenantsWithUnfinishedRuns() async throws -> [String]
 

@@ -410,6 +410,34 @@ public final class PostgresStore: WorkflowStore {
             """, Self.run)
     }
 
+    public func statistics(now: Date) async throws -> StoreStatistics {
+        typealias Queries = StoreStatistics.Queries
+        var statistics = StoreStatistics()
+        let counts = { (row: PostgresRow) in try row.decode((String, Int).self) }
+        for (status, count) in try await rows(PostgresQuery(unsafeSQL: Queries.runs), counts) {
+            statistics.runs[status] = count
+        }
+        for (status, count) in try await rows(PostgresQuery(unsafeSQL: Queries.attempts), counts) {
+            statistics.attempts[status] = count
+        }
+        let count = { (row: PostgresRow) in try row.decode(Int.self) }
+        statistics.queuedTasks = try await rows(PostgresQuery(unsafeSQL: Queries.queuedTasks), count).first ?? 0
+        statistics.remoteTasksQueued =
+            try await rows(PostgresQuery(unsafeSQL: Queries.remoteTasksQueued), count).first ?? 0
+        statistics.leasesHeld =
+            try await rows(
+                """
+                SELECT COUNT(*) FROM runs WHERE status IN ('pending', 'running') AND owner IS NOT NULL
+                    AND lease_expires_at > \(Timestamp.milliseconds(now))
+                """, count
+            ).first ?? 0
+        statistics.settlements = try await rows(PostgresQuery(unsafeSQL: Queries.settlements)) { row in
+            let (currency, status, count, total) = try row.decode((String, String, Int, Int64).self)
+            return StoreStatistics.SettlementTotal(currency: currency, status: status, count: count, minorUnits: total)
+        }
+        return statistics
+    }
+
     public func tenantsWithUnfinishedRuns() async throws -> [String] {
         try await rows("SELECT DISTINCT tenant FROM runs WHERE status IN ('pending', 'running') ORDER BY tenant") {
             try $0.decode(String.self)

@@ -268,6 +268,28 @@ public final class SQLiteStore: WorkflowStore {
         }
     }
 
+    public func statistics(now: Date) async throws -> StoreStatistics {
+        try await pool.read { db in
+            var statistics = StoreStatistics()
+            typealias Queries = StoreStatistics.Queries
+            for row in try Row.fetchAll(db, sql: Queries.runs) { statistics.runs[row[0]] = row[1] }
+            for row in try Row.fetchAll(db, sql: Queries.attempts) { statistics.attempts[row[0]] = row[1] }
+            statistics.queuedTasks = try Int.fetchOne(db, sql: Queries.queuedTasks) ?? 0
+            statistics.remoteTasksQueued = try Int.fetchOne(db, sql: Queries.remoteTasksQueued) ?? 0
+            statistics.leasesHeld =
+                try Int.fetchOne(
+                    db,
+                    sql: """
+                        SELECT COUNT(*) FROM runs WHERE status IN ('pending', 'running') AND owner IS NOT NULL
+                            AND lease_expires_at > ?
+                        """, arguments: [Timestamp.milliseconds(now)]) ?? 0
+            statistics.settlements = try Row.fetchAll(db, sql: Queries.settlements).map { row in
+                StoreStatistics.SettlementTotal(currency: row[0], status: row[1], count: row[2], minorUnits: row[3])
+            }
+            return statistics
+        }
+    }
+
     public func tenantsWithUnfinishedRuns() async throws -> [String] {
         try await pool.read { db in
             try String.fetchAll(

@@ -1,8 +1,10 @@
 import AsyncHTTPClient
 import Foundation
 import Logging
+import Metrics
 import NIOCore
 import NIOHTTP1
+import Prometheus
 import UAEFAgents
 import UAEFCore
 import UAEFEngine
@@ -15,6 +17,12 @@ import UAEFTestSupport
 struct ServerHarness {
     static let secret = Array("a-test-secret-that-is-long-enough-for-hs256".utf8)
     static let audience = "uaef-tests"
+    /// swift-metrics is bootstrapped once per process; every server of the test process shares it.
+    static let metrics: PrometheusCollectorRegistry = {
+        let registry = PrometheusCollectorRegistry()
+        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+        return registry
+    }()
 
     let base: String
     let authority: TokenAuthority?
@@ -30,12 +38,15 @@ struct ServerHarness {
         let store = try SQLiteStore(path: directory.path("uaef.db"))
         var logger = Logger(label: "uaef-test")
         logger.logLevel = .warning
-        let engine = Engine(store: store, kinds: BuiltInAgents.registry, logger: logger)
+        var runner = Runner.Configuration()
+        runner.metrics = AttemptMetrics()
+        let engine = Engine(store: store, kinds: BuiltInAgents.registry, configuration: runner, logger: logger)
         let runtime = ServerRuntime(engine: engine, signer: try NoteSigner(generatingFor: "uaef.test/ledger"))
         var configuration = ServerConfiguration()
         configuration.port = 0
         configuration.bodyLimit = bodyLimit
         configuration.remoteLease = remoteLease
+        configuration.metrics = metrics
         configuration.authority =
             authenticated ? try await TokenAuthority(.init(secret: secret, audience: audience)) : nil
         let (ports, continuation) = AsyncStream<Int>.makeStream()
