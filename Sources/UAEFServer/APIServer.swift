@@ -93,6 +93,8 @@ public enum APIServer {
         let router = Router(context: APIContext.self)
         router.add(middleware: ProblemMiddleware())
         router.get("healthz") { _, _ in JSONMessage.response(["status": "ok"]) }
+        let openAPI = OpenAPIDocument.json
+        router.get("openapi.json") { _, _ in JSONMessage.response(openAPI) }
         router.get("readyz") { _, _ in
             do {
                 _ = try await runtime.engine.store.runs(tenant: "", matching: RunFilter(), limit: 1)

@@ -85,7 +85,7 @@ struct RemoteAgentTests {
 
     @Test("a lease not extended in time hands the task to the next claim; the first holder's completion gets 409")
     func leaseExpiry() async throws {
-        let server = try await ServerHarness.start(remoteLease: .milliseconds(500))
+        let server = try await ServerHarness.start(remoteLease: .seconds(3))
         defer { Task { await server.stop() } }
         let (token, key, _) = try await prepare(server)
         let run = try #require(
@@ -95,7 +95,7 @@ struct RemoteAgentTests {
         let firstGeneration = try #require(first["generation"]?.numberValue?.intValue)
         // Nobody else gets it while the lease holds.
         #expect(try await server.send(.POST, "/v1/agents/me/claim", token: key).status == 204)
-        try await Task.sleep(for: .milliseconds(700))
+        try await Task.sleep(for: .milliseconds(3200))
         let second = try await server.send(.POST, "/v1/agents/me/claim?wait=5s", token: key)
         #expect(second["task_id"] == first["task_id"])
         let secondGeneration = try #require(second["generation"]?.numberValue?.intValue)

@@ -28,6 +28,8 @@ struct ServerHarness {
     let authority: TokenAuthority?
     let directory: TemporaryDirectory
     let store: SQLiteStore
+    let runtime: ServerRuntime
+    let configuration: ServerConfiguration
     private let server: Task<Void, any Error>
 
     /// Starts a server; with `authenticated` it checks tokens signed with ``secret`` for ``audience``.
@@ -58,7 +60,7 @@ struct ServerHarness {
         guard let port = await ports.first(where: { _ in true }) else { throw CancellationError() }
         return ServerHarness(
             base: "http://127.0.0.1:\(port)", authority: configuration.authority, directory: directory, store: store,
-            server: server)
+            runtime: runtime, configuration: configuration, server: server)
     }
 
     func stop() async {
