@@ -11,6 +11,12 @@ struct TokenOptions: ParsableArguments {
             valueName: "path"))
     var tokenSecretFile: String?
 
+    @Option(
+        help: ArgumentHelp(
+            "A JWKS file of public keys (EdDSA, RS256, ES256; each with kid and alg) whose tokens are accepted too.",
+            valueName: "path"))
+    var tokenJWKSFile: String?
+
     @Option(help: "Tokens must carry this issuer (iss); issued tokens carry it.") var tokenIssuer: String?
     @Option(help: "Tokens must list this audience (aud); issued tokens carry it.") var tokenAudience: String?
 

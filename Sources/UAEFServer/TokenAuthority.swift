@@ -27,21 +27,26 @@ struct AccessClaims: JWTPayload {
     }
 }
 
-/// Verifies bearer tokens (and issues them for `uaef tokens issue`): HS256 with a shared secret;
-/// `exp` and `nbf` always checked, `iss` and `aud` when configured; a header naming any other
-/// algorithm (including `none`) is refused before any signature is looked at.
+/// Verifies bearer tokens (and issues them for `uaef tokens issue`): HS256 with a shared secret,
+/// and EdDSA, RS256 or ES256 with the public keys of a JWKS (each key with its `kid` and `alg`);
+/// `exp` and `nbf` always checked, `iss` and `aud` when configured. The header's `alg` must be one
+/// the configured keys use, and for a JWKS key exactly that key's `alg`, before any signature is
+/// looked at: `none` and algorithm confusion are refused.
 public struct TokenAuthority: Sendable {
     /// How tokens are checked.
     public struct Settings: Sendable {
-        /// The HS256 secret (at least 32 bytes).
-        public var secret: [UInt8]
+        /// The HS256 secret (at least 32 bytes), or nil.
+        public var secret: [UInt8]?
+        /// A JSON Web Key Set of public keys (RFC 7517) whose tokens are accepted, or nil.
+        public var jwks: String?
         /// When set, tokens must carry this `iss`.
         public var issuer: String?
         /// When set, tokens must list this in `aud`.
         public var audience: String?
 
-        public init(secret: [UInt8], issuer: String? = nil, audience: String? = nil) {
+        public init(secret: [UInt8]?, jwks: String? = nil, issuer: String? = nil, audience: String? = nil) {
             self.secret = secret
+            self.jwks = jwks
             self.issuer = issuer
             self.audience = audience
         }
@@ -54,20 +59,69 @@ public struct TokenAuthority: Sendable {
         }
     }
 
+    /// Why a JWKS is refused.
+    public struct BadKeySet: Error, CustomStringConvertible {
+        public var description: String
+    }
+
     let settings: Settings
     private let keys: JWTKeyCollection
     /// The algorithms a token header may name.
-    private let algorithms: Set<String> = ["HS256"]
+    private let algorithms: Set<String>
+    /// The `alg` of each JWKS key, by `kid`.
+    private let keyAlgorithms: [String: String]
 
     public init(_ settings: Settings) async throws {
-        guard settings.secret.count >= 32 else { throw WeakSecret() }
         self.settings = settings
         keys = JWTKeyCollection()
-        await keys.add(hmac: HMACKey(from: settings.secret), digestAlgorithm: .sha256)
+        var algorithms: Set<String> = []
+        if let secret = settings.secret {
+            guard secret.count >= 32 else { throw WeakSecret() }
+            await keys.add(hmac: HMACKey(from: secret), digestAlgorithm: .sha256)
+            algorithms.insert("HS256")
+        }
+        var keyAlgorithms: [String: String] = [:]
+        if let jwks = settings.jwks {
+            keyAlgorithms = try Self.keyAlgorithms(of: jwks)
+            do {
+                try await keys.add(jwksJSON: jwks)
+            } catch {
+                throw BadKeySet(description: "the JWKS could not be read as keys: \(error)")
+            }
+            algorithms.formUnion(keyAlgorithms.values)
+        }
+        guard !algorithms.isEmpty else { throw BadKeySet(description: "give a token secret, a JWKS, or both") }
+        self.algorithms = algorithms
+        self.keyAlgorithms = keyAlgorithms
+    }
+
+    /// The accepted public-key algorithms.
+    static let publicKeyAlgorithms: Set<String> = ["EdDSA", "RS256", "ES256"]
+
+    /// Each key's `alg` by `kid`, refusing keys without them or with other algorithms.
+    static func keyAlgorithms(of jwks: String) throws -> [String: String] {
+        guard let keys = (try? JSONValue(jsonText: jwks))?.objectValue?["keys"]?.arrayValue else {
+            throw BadKeySet(description: "a JWKS is a JSON object {\"keys\": [...]}")
+        }
+        var algorithms: [String: String] = [:]
+        for (index, key) in keys.enumerated() {
+            guard let kid = key.objectValue?["kid"]?.stringValue, let alg = key.objectValue?["alg"]?.stringValue else {
+                throw BadKeySet(description: "keys[\(index)]: every key needs a kid and an alg")
+            }
+            guard publicKeyAlgorithms.contains(alg) else {
+                throw BadKeySet(
+                    description:
+                        "keys[\(index)] (\(kid)): alg \(alg) is not one of \(publicKeyAlgorithms.sorted().joined(separator: ", "))"
+                )
+            }
+            algorithms[kid] = alg
+        }
+        return algorithms
     }
 
     /// Signs a token for `principal`, valid from now for `lifetime`.
     public func issue(for principal: Principal, lifetime: Duration, now: Date = Date()) async throws -> String {
+        guard settings.secret != nil else { throw WeakSecret() }
         let claims = AccessClaims(
             sub: SubjectClaim(value: principal.subject), tenant: principal.tenant,
             roles: principal.roles.map(\.rawValue).sorted(),
@@ -81,11 +135,19 @@ public struct TokenAuthority: Sendable {
 
     /// The principal a bearer token stands for; throws a 401 ``Problem`` saying why not.
     public func principal(for token: String) async throws -> Principal {
-        let algorithm = try Self.headerAlgorithm(of: token)
+        let (algorithm, kid) = try Self.header(of: token)
         guard algorithms.contains(algorithm) else {
             throw Self.unauthorized(
                 "the token is signed with '\(algorithm)'; this server accepts \(algorithms.sorted().joined(separator: ", "))"
             )
+        }
+        if algorithm != "HS256" {
+            guard let kid, let expected = keyAlgorithms[kid] else {
+                throw Self.unauthorized("a \(algorithm) token must name one of the server's keys in its kid")
+            }
+            guard expected == algorithm else {
+                throw Self.unauthorized("key \(kid) signs with \(expected), not \(algorithm)")
+            }
         }
         let claims: AccessClaims
         do {
@@ -116,14 +178,14 @@ public struct TokenAuthority: Sendable {
             subject: claims.sub.value, tenant: claims.tenant, roles: roles, approvalRoles: Set(claims.approvesAs ?? []))
     }
 
-    /// The `alg` of a compact JWS header, read without trusting anything else in the token.
-    static func headerAlgorithm(of token: String) throws -> String {
+    /// The `alg` and `kid` of a compact JWS header, read without trusting anything else in the token.
+    static func header(of token: String) throws -> (algorithm: String, kid: String?) {
         let parts = token.split(separator: ".", omittingEmptySubsequences: false)
         guard parts.count == 3, let header = Base64URL.decode(String(parts[0])),
             let json = try? JSONValue(jsonText: String(decoding: header, as: UTF8.self)),
             let algorithm = json.objectValue?["alg"]?.stringValue
         else { throw unauthorized("the token is not a compact JWT (header.payload.signature)") }
-        return algorithm
+        return (algorithm, json.objectValue?["kid"]?.stringValue)
     }
 
     static func unauthorized(_ detail: String) -> Problem {

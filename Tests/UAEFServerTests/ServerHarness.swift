@@ -34,7 +34,8 @@ struct ServerHarness {
 
     /// Starts a server; with `authenticated` it checks tokens signed with ``secret`` for ``audience``.
     static func start(
-        authenticated: Bool = true, bodyLimit: Int = 1 << 20, remoteLease: Duration = .seconds(30)
+        authenticated: Bool = true, bodyLimit: Int = 1 << 20, remoteLease: Duration = .seconds(30),
+        jwks: String? = nil
     ) async throws -> ServerHarness {
         let directory = try TemporaryDirectory("server")
         let store = try SQLiteStore(path: directory.path("uaef.db"))
@@ -50,7 +51,7 @@ struct ServerHarness {
         configuration.remoteLease = remoteLease
         configuration.metrics = metrics
         configuration.authority =
-            authenticated ? try await TokenAuthority(.init(secret: secret, audience: audience)) : nil
+            authenticated ? try await TokenAuthority(.init(secret: secret, jwks: jwks, audience: audience)) : nil
         let (ports, continuation) = AsyncStream<Int>.makeStream()
         let server = Task {
             try await APIServer.run(configuration, runtime: runtime, logger: logger) { port in
