@@ -28,6 +28,10 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "The address to listen on.") var host: String = "127.0.0.1"
     @Option(help: "The TCP port (0 picks a free one).") var port: Int = 8080
     @Option(help: "The largest request body accepted, in bytes (413 beyond).") var bodyLimit: Int = 1 << 20
+    @Option(help: "Requests a second each principal may send on average (bursts of twice as many); 0 for no limit.")
+    var rateLimit: Double = 1000
+    @Option(help: "The one origin browsers may call the API from (CORS), or * for any. Default: no CORS.")
+    var corsOrigin: String?
     @Flag(help: "Print the listening line as JSON.") var json = false
     @OptionGroup var tokenOptions: TokenOptions
     @OptionGroup var engineOptions: EngineOptions
@@ -35,6 +39,7 @@ struct ServeCommand: AsyncParsableCommand {
     func validate() throws {
         guard (0...65535).contains(port) else { throw ValidationError("--port \(port) is not a TCP port (0-65535)") }
         guard bodyLimit >= 1024 else { throw ValidationError("--body-limit must be at least 1024 bytes") }
+        guard rateLimit >= 0 else { throw ValidationError("--rate-limit must be 0 (no limit) or more") }
     }
 
     func run() async throws {
@@ -42,6 +47,8 @@ struct ServeCommand: AsyncParsableCommand {
         configuration.host = host
         configuration.port = port
         configuration.bodyLimit = bodyLimit
+        configuration.rateLimit = rateLimit > 0 ? rateLimit : nil
+        configuration.corsOrigin = corsOrigin
         configuration.authority = try await tokenOptions.authority()
         do {
             try configuration.check()

@@ -23,6 +23,11 @@ public struct ServerConfiguration: Sendable {
     /// Where `/metrics` reads from; give the registry the process bootstrapped swift-metrics with
     /// (nil: no `/metrics` route and no request metrics).
     public var metrics: PrometheusCollectorRegistry?
+    /// Requests a second each principal may send on average (bursts of twice as many); nil for no limit.
+    public var rateLimit: Double? = 1000
+    /// The origin allowed to call the API from a browser (CORS), or `*` for any; nil: no CORS
+    /// headers at all.
+    public var corsOrigin: String?
     /// How long a remote agent's claim or heartbeat holds its task.
     public var remoteLease: Duration = .seconds(30)
     /// How often tenants whose runs ended are settled (and a checkpoint signed).
@@ -104,8 +109,19 @@ public enum APIServer {
             }
         }
         if configuration.metrics != nil { router.add(middleware: MetricsMiddleware()) }
-        let authenticated = router.group().add(
+        if let origin = configuration.corsOrigin {
+            router.add(
+                middleware: CORSMiddleware(
+                    allowOrigin: origin == "*" ? .all : .custom(origin),
+                    allowHeaders: [.authorization, .contentType, .idempotencyKey, .lastEventID],
+                    allowMethods: [.get, .post]))
+        }
+        var authenticated = router.group().add(
             middleware: AuthenticationMiddleware(authority: configuration.authority, store: runtime.engine.store))
+        if let rate = configuration.rateLimit {
+            authenticated = authenticated.add(
+                middleware: RateLimitMiddleware(limiter: RateLimiter(rate: rate, burst: 2 * rate)))
+        }
         if let registry = configuration.metrics {
             MetricsRoute(runtime: runtime, registry: registry).add(to: authenticated)
         }

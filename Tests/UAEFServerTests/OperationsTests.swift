@@ -43,3 +43,39 @@ struct OperationsTests {
             ).map { $0 >= 1 } == true)
     }
 }
+
+@Suite("HTTP API: limits")
+struct LimitTests {
+    @Test("a principal past its rate gets 429 with Retry-After; another principal is not held back")
+    func rateLimit() async throws {
+        let server = try await ServerHarness.start(rateLimit: 1)
+        defer { Task { await server.stop() } }
+        let busy = try await server.token("acme", [.viewer], subject: "busy")
+        var statuses: [Int] = []
+        for _ in 0..<5 { statuses.append(try await server.send(.GET, "/v1/workflows", token: busy).status) }
+        #expect(statuses.prefix(2) == [200, 200], "the burst is twice the rate")
+        #expect(statuses.contains(429))
+        let limited = try await server.send(.GET, "/v1/workflows", token: busy)
+        #expect(limited.status == 429)
+        #expect(limited.headers["Retry-After"].first == "1")
+        #expect(limited["type"] == "https://uaef.dev/problems/rate-limited")
+        let calm = try await server.token("acme", [.viewer], subject: "calm")
+        #expect(try await server.send(.GET, "/v1/workflows", token: calm).status == 200)
+    }
+
+    @Test("CORS headers only for the configured origin")
+    func cors() async throws {
+        let plain = try await ServerHarness.start()
+        defer { Task { await plain.stop() } }
+        let token = try await plain.token("acme", [.viewer])
+        #expect(
+            try await plain.send(.GET, "/v1/workflows", token: token, headers: [("Origin", "https://app.example")])
+                .headers["Access-Control-Allow-Origin"].isEmpty)
+        let open = try await ServerHarness.start(corsOrigin: "https://app.example")
+        defer { Task { await open.stop() } }
+        let token2 = try await open.token("acme", [.viewer])
+        let reply = try await open.send(
+            .GET, "/v1/workflows", token: token2, headers: [("Origin", "https://app.example")])
+        #expect(reply.headers["Access-Control-Allow-Origin"].first == "https://app.example")
+    }
+}

@@ -35,7 +35,7 @@ struct ServerHarness {
     /// Starts a server; with `authenticated` it checks tokens signed with ``secret`` for ``audience``.
     static func start(
         authenticated: Bool = true, bodyLimit: Int = 1 << 20, remoteLease: Duration = .seconds(30),
-        jwks: String? = nil
+        jwks: String? = nil, rateLimit: Double? = nil, corsOrigin: String? = nil
     ) async throws -> ServerHarness {
         let directory = try TemporaryDirectory("server")
         let store = try SQLiteStore(path: directory.path("uaef.db"))
@@ -50,6 +50,8 @@ struct ServerHarness {
         configuration.bodyLimit = bodyLimit
         configuration.remoteLease = remoteLease
         configuration.metrics = metrics
+        configuration.rateLimit = rateLimit
+        configuration.corsOrigin = corsOrigin
         configuration.authority =
             authenticated ? try await TokenAuthority(.init(secret: secret, jwks: jwks, audience: audience)) : nil
         let (ports, continuation) = AsyncStream<Int>.makeStream()

@@ -1,0 +1,58 @@
+import Hummingbird
+import Synchronization
+
+/// A token bucket per principal (tenant and subject): `rate` requests a second on average,
+/// bursts up to `burst`. Past it a request gets 429 with `Retry-After`. Buckets live in this
+/// process; behind a load balancer each node limits on its own.
+final class RateLimiter: Sendable {
+    struct Bucket {
+        var tokens: Double
+        var updated: ContinuousClock.Instant
+    }
+
+    let rate: Double
+    let burst: Double
+    private let buckets = Mutex<[String: Bucket]>([:])
+
+    init(rate: Double, burst: Double) {
+        self.rate = rate
+        self.burst = burst
+    }
+
+    /// Takes one token for `key`; nil when allowed, else the seconds until one is available.
+    func take(_ key: String, now: ContinuousClock.Instant = .now) -> Double? {
+        buckets.withLock { buckets in
+            if buckets.count > 100_000 { buckets = buckets.filter { now - $0.value.updated < .seconds(60) } }
+            var bucket = buckets[key] ?? Bucket(tokens: burst, updated: now)
+            let elapsed = now - bucket.updated
+            let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+            bucket.tokens = min(burst, bucket.tokens + seconds * rate)
+            bucket.updated = now
+            defer { buckets[key] = bucket }
+            guard bucket.tokens >= 1 else { return (1 - bucket.tokens) / rate }
+            bucket.tokens -= 1
+            return nil
+        }
+    }
+}
+
+/// Applies the ``RateLimiter`` to authenticated requests.
+struct RateLimitMiddleware: RouterMiddleware {
+    typealias Context = APIContext
+    let limiter: RateLimiter
+
+    func handle(_ request: Request, context: APIContext, next: (Request, APIContext) async throws -> Response)
+        async throws -> Response
+    {
+        if let principal = context.principal,
+            let wait = limiter.take(principal.tenant + "\u{0}" + principal.subject)
+        {
+            let seconds = max(1, Int(wait.rounded(.up)))
+            throw Problem(
+                .tooManyRequests, "rate-limited",
+                "\(principal.subject) sent more than \(Int(limiter.rate)) requests a second (bursts of \(Int(limiter.burst))); retry in \(seconds) s",
+                headers: [.retryAfter: String(seconds)])
+        }
+        return try await next(request, context)
+    }
+}
