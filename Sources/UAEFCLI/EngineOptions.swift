@@ -20,7 +20,22 @@ struct EngineOptions: ParsableArguments {
             valueName: "level"))
     var logLevel: String?
 
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Log lines as text or json (one JSON object per line, for log shippers). Default: $UAEF_LOG_FORMAT, else text.",
+            valueName: "format"))
+    var logFormat: String?
+
+    /// The log format after flag and environment.
+    private var resolvedLogFormat: String {
+        logFormat ?? ProcessInfo.processInfo.environment["UAEF_LOG_FORMAT"] ?? "text"
+    }
+
     func validate() throws {
+        guard ["text", "json"].contains(resolvedLogFormat) else {
+            throw ValidationError("log format \(resolvedLogFormat) is not one of text, json")
+        }
         guard maxConcurrency >= 1 else { throw ValidationError("--max-concurrency must be at least 1") }
         guard resolvedLogLevel != nil else {
             let valid = Logger.Level.allCases.map(\.rawValue).joined(separator: ", ")
@@ -38,7 +53,10 @@ struct EngineOptions: ParsableArguments {
         var configuration = Runner.Configuration()
         configuration.maxConcurrency = maxConcurrency
         configuration.metrics = metrics
-        var logger = Logger(label: "uaef") { StreamLogHandler.standardError(label: $0) }
+        let json = resolvedLogFormat == "json"
+        var logger = Logger(label: "uaef") { label -> any LogHandler in
+            json ? JSONLogHandler(label: label) : StreamLogHandler.standardError(label: label)
+        }
         logger.logLevel = resolvedLogLevel ?? .warning
         return Engine(
             store: try await storeOptions.open(), kinds: BuiltInAgents.registry, tenant: storeOptions.tenant,

@@ -1,12 +1,18 @@
 import Hummingbird
 import Logging
+import Synchronization
 import UAEFStore
 
 /// The request context of every API route: Hummingbird's core context plus the caller.
 public struct APIContext: RequestContext {
     public var coreContext: CoreRequestContextStorage
     /// Set by ``AuthenticationMiddleware`` before any `/v1` route runs.
-    public var principal: Principal?
+    public var principal: Principal? {
+        didSet { caller.withLock { $0 = principal } }
+    }
+    /// The principal as the outermost middleware sees it after the request (middlewares further
+    /// in work on copies of the context): for the request's log line.
+    let caller = CallerBox()
 
     public init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)
@@ -26,6 +32,13 @@ public struct APIContext: RequestContext {
         }
         return principal
     }
+}
+
+/// The caller of one request, shared by every copy of its context.
+final class CallerBox: Sendable {
+    private let value = Mutex<Principal?>(nil)
+
+    func withLock<Result>(_ body: (inout Principal?) -> Result) -> Result { value.withLock { body(&$0) } }
 }
 
 /// Resolves the caller of every request it wraps: the agent of an agent API key

@@ -96,6 +96,7 @@ public enum APIServer {
         ledgerChanges: LedgerChanges
     ) -> Router<APIContext> {
         let router = Router(context: APIContext.self)
+        router.add(middleware: RequestLogMiddleware())
         router.add(middleware: ProblemMiddleware())
         router.get("healthz") { _, _ in JSONMessage.response(["status": "ok"]) }
         let openAPI = OpenAPIDocument.json

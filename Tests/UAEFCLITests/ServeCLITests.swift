@@ -107,6 +107,30 @@ struct ServeCLITests {
         #expect(ended.objectValue?["tasks"]?.objectValue?["doze"]?.objectValue?["attempts"] == 2)
     }
 
+    @Test("with --log-format json each request is one JSON log line carrying its X-Request-Id and tenant")
+    func jsonLogs() async throws {
+        let directory = try TemporaryDirectory("serve-logs")
+        defer { directory.remove() }
+        let (server, port, stderr) = try await startServer(
+            ["--store", "sqlite:" + directory.path("u.db"), "--log-level", "info", "--log-format", "json"],
+            in: directory)
+        var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)/v1/workflows")
+        request.headers.add(name: "Authorization", value: "Bearer local")
+        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
+        _ = try await response.body.collect(upTo: 1 << 20)
+        let id = try #require(response.headers["X-Request-Id"].first)
+        server.terminate()
+        server.waitUntilExit()
+        let lines = try String(contentsOf: stderr, encoding: .utf8).split(separator: "\n")
+        let logged = lines.compactMap { try? JSONValue(jsonText: String($0)).objectValue }.first {
+            $0["message"] == "request" && $0["request_id"]?.stringValue == id
+        }
+        #expect(logged?["tenant"] == "default", "\(lines)")
+        #expect(logged?["path"] == "/v1/workflows")
+        #expect(logged?["status"] == "200")
+        #expect(logged?["level"] == "info")
+    }
+
     @Test("serve refuses an open address without a secret; tokens refuse weak secrets and unknown roles (exit 2)")
     func refusals() async throws {
         let directory = try TemporaryDirectory("serve-refusals")
