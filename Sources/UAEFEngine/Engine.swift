@@ -4,14 +4,16 @@ import UAEFCore
 import UAEFSettlement
 import UAEFStore
 
-/// The engine's front door, used by the CLI (and later the HTTP API): validate, start, resume,
-/// cancel and report runs on one store.
+/// The engine's front door, used by the CLI and the HTTP API: validate, start, resume, cancel
+/// and report runs on one store.
 public struct Engine: Sendable {
     public let store: any WorkflowStore
     public let kinds: AgentKindRegistry
     public let configuration: Runner.Configuration
     public let logger: Logger
-    public let tenant: String
+    public private(set) var tenant: String
+    /// Registered workflow versions already parsed, shared by every tenant's copy of the engine.
+    let definitions = RegisteredDefinitions()
 
     public init(
         store: any WorkflowStore, kinds: AgentKindRegistry, tenant: String = "default",
@@ -30,7 +32,9 @@ public struct Engine: Sendable {
 
     /// The same engine acting for another tenant (one store, one process identity).
     public func forTenant(_ tenant: String) -> Engine {
-        Engine(store: store, kinds: kinds, tenant: tenant, configuration: configuration, logger: logger)
+        var engine = self
+        engine.tenant = tenant
+        return engine
     }
 
     var runner: Runner { Runner(store: store, kinds: kinds, configuration: configuration, logger: logger) }

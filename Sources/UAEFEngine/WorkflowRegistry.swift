@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import UAEFCore
 import UAEFLedger
 import UAEFStore
@@ -111,8 +112,7 @@ extension Engine {
             throw RegistryError.unknownVersion(
                 name: request.workflow, version: request.version!, latest: latest.version)
         }
-        var definition = try await validate(record.source, file: "\(record.name)@v\(record.version)")
-        definition.version = record.version
+        let definition = try await definition(of: record)
         try RunCreation.checkOverrides(request.inputs, definition: definition, place: "inputs")
         if let key = request.idempotencyKey, let earlier = try await earlierRun(key: key, request: request) {
             return RunStart(run: earlier, definition: definition, created: false)
@@ -130,11 +130,36 @@ extension Engine {
         }
     }
 
+    /// The definition of a registered version, parsed once: a stored version never changes, and
+    /// it was validated (against the agents then registered) when it was registered.
+    private func definition(of record: WorkflowRecord) async throws -> WorkflowDefinition {
+        let key = [tenant, record.name, String(record.version), record.sha256].joined(separator: "\u{0}")
+        if let cached = definitions.definition(for: key) { return cached }
+        var definition = try await validate(record.source, file: "\(record.name)@v\(record.version)")
+        definition.version = record.version
+        definitions.keep(definition, for: key)
+        return definition
+    }
+
     /// The run an earlier identical request started under `key`; throws when the key was used for
     /// another request.
     private func earlierRun(key: String, request: RunRequest) async throws -> RunID? {
         guard let earlier = try await store.runRequest(key: key, tenant: tenant) else { return nil }
         guard earlier.sha256 == request.sha256 else { throw RegistryError.idempotencyKeyReused(key) }
         return earlier.runID
+    }
+}
+
+/// Parsed registered definitions by tenant, name, version and digest (at most 1,000 at a time).
+final class RegisteredDefinitions: Sendable {
+    private let entries = Mutex<[String: WorkflowDefinition]>([:])
+
+    func definition(for key: String) -> WorkflowDefinition? { entries.withLock { $0[key] } }
+
+    func keep(_ definition: WorkflowDefinition, for key: String) {
+        entries.withLock { entries in
+            if entries.count >= 1_000 { entries.removeAll(keepingCapacity: true) }
+            entries[key] = definition
+        }
     }
 }

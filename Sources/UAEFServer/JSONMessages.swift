@@ -7,9 +7,14 @@ import UAEFCore
 enum JSONMessage {
     /// A response whose body is `value`.
     static func response(_ value: JSONValue, status: HTTPResponse.Status = .ok, headers: HTTPFields = [:]) -> Response {
+        response(text: value.jsonText, status: status, headers: headers)
+    }
+
+    /// A response whose body is JSON text already rendered.
+    static func response(text: String, status: HTTPResponse.Status = .ok, headers: HTTPFields = [:]) -> Response {
         var headers = headers
         headers[.contentType] = "application/json"
-        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(string: value.jsonText)))
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(string: text)))
     }
 
     /// The request body as text, refused with 413 past `limit` bytes.

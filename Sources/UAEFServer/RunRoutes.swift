@@ -27,10 +27,13 @@ struct RunRoutes {
         group.get("runs/:id") { _, context in
             let principal = try context.require(.read)
             let id = try context.parameters.require("id")
+            if let text = runtime.finishedRuns.report(id, tenant: principal.tenant) {
+                return JSONMessage.response(text: text)
+            }
             guard let report = try await runtime.engine(for: principal.tenant).report(RunID(id)) else {
                 throw Problem.notFound("run \(id)")
             }
-            return JSONMessage.response(report)
+            return JSONMessage.response(text: runtime.finishedRuns.keep(report, run: id, tenant: principal.tenant))
         }
         group.get("runs") { request, context in
             let principal = try context.require(.read)

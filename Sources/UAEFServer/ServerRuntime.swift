@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import ServiceLifecycle
+import Synchronization
 import UAEFCore
 import UAEFEngine
 import UAEFLedger
@@ -13,6 +14,8 @@ public struct ServerRuntime: Sendable {
     public let engine: Engine
     /// Signs the ledger's checkpoints (the key `uaef ledger key` prints).
     public let signer: NoteSigner
+    /// The JSON of runs that ended: it never changes again.
+    let finishedRuns = FinishedRuns()
 
     public init(engine: Engine, signer: NoteSigner) {
         self.engine = engine
@@ -140,5 +143,26 @@ struct TenantWorkers: Service {
                 }
             }
         }
+    }
+}
+
+/// The reports of ended runs by tenant and id, rendered once (at most 10,000 at a time): an ended
+/// run's report never changes, and clients poll for it.
+final class FinishedRuns: Sendable {
+    private let reports = Mutex<[String: String]>([:])
+
+    func report(_ run: String, tenant: String) -> String? { reports.withLock { $0[tenant + "\u{0}" + run] } }
+
+    /// Keeps the report when its run has ended.
+    func keep(_ report: JSONValue, run: String, tenant: String) -> String {
+        let text = report.jsonText
+        guard let status = report["status"]?.stringValue, RunStatus(rawValue: status)?.isTerminal == true else {
+            return text
+        }
+        reports.withLock { reports in
+            if reports.count >= 10_000 { reports.removeAll(keepingCapacity: true) }
+            reports[tenant + "\u{0}" + run] = text
+        }
+        return text
     }
 }

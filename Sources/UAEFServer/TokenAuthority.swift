@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import JWTKit
+import Synchronization
 import UAEFCore
 
 /// The claims of a UAEF access token: `sub`, `tenant`, `roles`, `exp`, and optionally
@@ -66,6 +67,7 @@ public struct TokenAuthority: Sendable {
 
     let settings: Settings
     private let keys: JWTKeyCollection
+    private let verified = VerifiedTokens()
     /// The algorithms a token header may name.
     private let algorithms: Set<String>
     /// The `alg` of each JWKS key, by `kid`.
@@ -133,8 +135,17 @@ public struct TokenAuthority: Sendable {
         return try await keys.sign(claims)
     }
 
-    /// The principal a bearer token stands for; throws a 401 ``Problem`` saying why not.
+    /// The principal a bearer token stands for; throws a 401 ``Problem`` saying why not. A token
+    /// verified once is remembered until it expires (a client sends the same token many times).
     public func principal(for token: String) async throws -> Principal {
+        let now = Date()
+        if let principal = verified.principal(for: token, at: now) { return principal }
+        let (principal, expiry) = try await verify(token)
+        verified.remember(token, principal, until: expiry)
+        return principal
+    }
+
+    private func verify(_ token: String) async throws -> (Principal, Date) {
         let (algorithm, kid) = try Self.header(of: token)
         guard algorithms.contains(algorithm) else {
             throw Self.unauthorized(
@@ -174,8 +185,9 @@ public struct TokenAuthority: Sendable {
             roles.insert(role)
         }
         guard !claims.tenant.isEmpty else { throw Self.unauthorized("the token's tenant is empty") }
-        return Principal(
+        let principal = Principal(
             subject: claims.sub.value, tenant: claims.tenant, roles: roles, approvalRoles: Set(claims.approvesAs ?? []))
+        return (principal, claims.exp.value)
     }
 
     /// The `alg` and `kid` of a compact JWS header, read without trusting anything else in the token.
@@ -215,5 +227,28 @@ enum Base64URL {
         var base64 = text.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
         base64 += String(repeating: "=", count: (4 - base64.count % 4) % 4)
         return Data(base64Encoded: base64).map(Array.init)
+    }
+}
+
+/// Tokens already verified, with their principal and expiry (at most 10,000 at a time).
+final class VerifiedTokens: Sendable {
+    private let entries = Mutex<[String: (principal: Principal, expiry: Date)]>([:])
+
+    func principal(for token: String, at now: Date) -> Principal? {
+        entries.withLock { entries in
+            guard let entry = entries[token] else { return nil }
+            guard entry.expiry > now else {
+                entries[token] = nil
+                return nil
+            }
+            return entry.principal
+        }
+    }
+
+    func remember(_ token: String, _ principal: Principal, until expiry: Date) {
+        entries.withLock { entries in
+            if entries.count >= 10_000 { entries.removeAll(keepingCapacity: true) }
+            entries[token] = (principal, expiry)
+        }
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import Synchronization
 import UAEFCore
 import UAEFStore
 
@@ -34,9 +35,59 @@ public final class SQLiteStore: WorkflowStore {
 
     // MARK: Writes
 
+    /// Commits that wait for the writer, and whether a task is writing them.
+    private let waitingCommits = Mutex<(queue: [PendingCommit], writing: Bool)>(([], false))
+
+    typealias PendingCommit = (changes: ChangeSet, done: CheckedContinuation<Void, any Error>)
+
+    /// Commits from concurrent callers (API requests, runners of other runs) that arrive while a
+    /// transaction is being written are written together in the next one, each in its own
+    /// savepoint: one fsync for all of them, and one caller's failure (a taken key, a lost lease)
+    /// rolls back only its own changes.
     public func commit(_ changes: ChangeSet) async throws {
         guard !changes.isEmpty else { return }
-        try await pool.write { db in try Self.apply(changes, in: db) }
+        try await withCheckedThrowingContinuation { (done: CheckedContinuation<Void, any Error>) in
+            let startWriting = waitingCommits.withLock { state in
+                state.queue.append((changes, done))
+                defer { state.writing = true }
+                return !state.writing
+            }
+            if startWriting { Task { await self.writeWaitingCommits() } }
+        }
+    }
+
+    /// Writes waiting commits, a transaction per batch, until none wait.
+    private func writeWaitingCommits() async {
+        while true {
+            let batch = waitingCommits.withLock { state in
+                defer { state.queue = [] }
+                if state.queue.isEmpty { state.writing = false }
+                return state.queue
+            }
+            guard !batch.isEmpty else { return }
+            let results: [Result<Void, any Error>]
+            do {
+                results = try await pool.write { db in
+                    // Alone, a failure rolls the whole transaction back (thrown, caught below).
+                    if batch.count == 1 {
+                        try Self.apply(batch[0].changes, in: db)
+                        return [.success(())]
+                    }
+                    return batch.map { pending in
+                        Result {
+                            try db.inSavepoint {
+                                try Self.apply(pending.changes, in: db)
+                                return .commit
+                            }
+                        }
+                    }
+                }
+            } catch {
+                // The transaction itself failed (I/O, a full disk): nothing of the batch is written.
+                results = batch.map { _ in .failure(error) }
+            }
+            for (pending, result) in zip(batch, results) { pending.done.resume(with: result) }
+        }
     }
 
     static func apply(_ changes: ChangeSet, in db: Database) throws {
@@ -243,11 +294,15 @@ public final class SQLiteStore: WorkflowStore {
         try await pool.read { db in
             guard
                 let row = try Row.fetchOne(
-                    db, sql: "SELECT * FROM runs WHERE id = ? AND tenant = ?", arguments: [run.rawValue, tenant])
+                    db.cachedStatement(sql: "SELECT * FROM runs WHERE id = ? AND tenant = ?"),
+                    arguments: [run.rawValue, tenant])
             else { return nil }
-            let tasks = try Row.fetchAll(db, sql: "SELECT * FROM tasks WHERE run_id = ?", arguments: [run.rawValue])
+            // Cached statements: this is the API's most frequent read.
+            let tasks = try Row.fetchAll(
+                db.cachedStatement(sql: "SELECT * FROM tasks WHERE run_id = ?"), arguments: [run.rawValue])
             let attempts = try Row.fetchAll(
-                db, sql: "SELECT * FROM attempts WHERE run_id = ? ORDER BY key, number", arguments: [run.rawValue])
+                db.cachedStatement(sql: "SELECT * FROM attempts WHERE run_id = ? ORDER BY key, number"),
+                arguments: [run.rawValue])
             return RunSnapshot(
                 run: try Self.run(row), tasks: try tasks.map(Self.task), attempts: attempts.map(Self.attempt))
         }
@@ -256,12 +311,12 @@ public final class SQLiteStore: WorkflowStore {
     public func runs(tenant: String, matching filter: RunFilter, limit: Int) async throws -> [RunRecord] {
         try await pool.read { db in
             try Row.fetchAll(
-                db,
-                sql: """
-                    SELECT * FROM runs WHERE tenant = ?1 AND (?2 IS NULL OR status = ?2)
-                        AND (?3 IS NULL OR workflow_name = ?3) AND (?4 IS NULL OR id < ?4)
-                    ORDER BY id DESC LIMIT ?5
-                    """,
+                db.cachedStatement(
+                    sql: """
+                        SELECT * FROM runs WHERE tenant = ?1 AND (?2 IS NULL OR status = ?2)
+                            AND (?3 IS NULL OR workflow_name = ?3) AND (?4 IS NULL OR id < ?4)
+                        ORDER BY id DESC LIMIT ?5
+                        """),
                 arguments: [tenant, filter.status?.rawValue, filter.workflow, filter.before?.rawValue, limit]
             )
             .map(Self.run)

@@ -114,4 +114,48 @@ struct RegistryStoreTests {
                 .map(\.id.rawValue) == ["run_7", "run_5"])
         #expect(try await store.tenantsWithUnfinishedRuns() == ["acme", "other"])
     }
+
+    @Test(
+        "concurrent commits are all written, gap-free, except the one whose key is taken, which writes nothing",
+        arguments: StoreBackend.allCases)
+    func concurrentCommits(_ backend: StoreBackend) async throws {
+        let location = try TestStore(backend)
+        defer { location.remove() }
+        let store = try await location.open()
+        var first = ChangeSet()
+        first.runRequests = [
+            RunRequestRecord(tenant: "acme", key: "taken", sha256: "a", runID: RunID("run_0"), createdAt: now)
+        ]
+        first.runs = [run("run_0", workflow: "w", status: .pending)]
+        first.events = [event(0)]
+        try await store.commit(first)
+        let outcomes = await withTaskGroup(of: (Int, Bool).self) { group in
+            for n in 1...40 {
+                group.addTask {
+                    var changes = ChangeSet()
+                    changes.runs = [run("run_\(n)", workflow: "w", status: .pending)]
+                    changes.events = [event(n), event(n + 100)]
+                    if n == 17 {
+                        changes.runRequests = [
+                            RunRequestRecord(
+                                tenant: "acme", key: "taken", sha256: "b", runID: RunID("run_17"), createdAt: now)
+                        ]
+                    }
+                    do {
+                        try await store.commit(changes)
+                        return (n, true)
+                    } catch {
+                        return (n, false)
+                    }
+                }
+            }
+            return await group.reduce(into: [Int: Bool]()) { $0[$1.0] = $1.1 }
+        }
+        #expect(outcomes.filter { !$0.value }.map(\.key) == [17])
+        let events = try await store.events(from: 0, limit: 1000)
+        #expect(events.map(\.seq) == Array(0..<Int64(events.count)))
+        #expect(events.count == 1 + 39 * 2)
+        #expect(try await store.snapshot(of: RunID("run_17"), tenant: "acme") == nil)
+        #expect(try await store.runs(tenant: "acme", matching: RunFilter(), limit: 100).count == 40)
+    }
 }
