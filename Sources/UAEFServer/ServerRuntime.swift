@@ -31,40 +31,64 @@ public struct ServerRuntime: Sendable {
     func engine(for tenant: String) -> Engine { engine.forTenant(tenant) }
 }
 
-/// Executes the runs the API starts, each as soon as it is created, in this process; on shutdown
-/// it cancels them, which leaves them resumable (their leases are taken over by the next server
-/// or worker on this machine at once, elsewhere when they expire).
+/// Executes the runs the API starts, as soon as they are created, in this process: the runs that
+/// arrive within a millisecond of each other are executed together by one runner (per tenant),
+/// whose commits cover all of them. On shutdown it cancels them, which leaves them resumable
+/// (their leases are taken over by the next server or worker on this machine at once, elsewhere
+/// when they expire).
 final class RunExecutor: Service, Sendable {
-    private let jobs: AsyncStream<@Sendable () async -> Void>
-    private let continuation: AsyncStream<@Sendable () async -> Void>.Continuation
+    struct Job {
+        var run: RunID
+        var definition: WorkflowDefinition
+        var engine: Engine
+    }
+
+    private let queue = Mutex<[Job]>([])
+    private let wakeups: AsyncStream<Void>
+    private let wake: AsyncStream<Void>.Continuation
     private let ledgerChanges: LedgerChanges
+    /// How long the first run of a batch waits for others to join it.
+    private let gathering: Duration = .milliseconds(1)
 
     init(ledgerChanges: LedgerChanges) {
-        (jobs, continuation) = AsyncStream.makeStream()
+        (wakeups, wake) = AsyncStream.makeStream(bufferingPolicy: .bufferingNewest(1))
         self.ledgerChanges = ledgerChanges
     }
 
     /// Starts executing a run this process holds the lease of.
     func execute(_ run: RunID, definition: WorkflowDefinition, engine: Engine) {
-        let ledgerChanges = ledgerChanges
-        continuation.yield {
-            do {
-                _ = try await engine.execute([run], definitions: [run: definition])
-                await ledgerChanges.mark(engine.tenant)
-            } catch {
-                if !(error is CancellationError) {
-                    engine.logger.warning(
-                        "run stopped before it ended; it will be resumed",
-                        metadata: ["run_id": "\(run)", "error": "\(error)"])
-                }
-            }
-        }
+        queue.withLock { $0.append(Job(run: run, definition: definition, engine: engine)) }
+        wake.yield()
     }
 
     func run() async throws {
         try await cancelWhenGracefulShutdown {
             await withDiscardingTaskGroup { group in
-                for await job in self.jobs { group.addTask { await job() } }
+                for await _ in self.wakeups {
+                    try? await Task.sleep(for: self.gathering)
+                    let jobs = self.queue.withLock { queue in
+                        defer { queue = [] }
+                        return queue
+                    }
+                    for batch in Dictionary(grouping: jobs, by: \.engine.tenant).values {
+                        group.addTask { await self.execute(batch) }
+                    }
+                }
+            }
+        }
+    }
+
+    private func execute(_ batch: [Job]) async {
+        guard let engine = batch.first?.engine else { return }
+        let definitions = Dictionary(batch.map { ($0.run, $0.definition) }) { first, _ in first }
+        do {
+            _ = try await engine.execute(batch.map(\.run), definitions: definitions)
+            await ledgerChanges.mark(engine.tenant)
+        } catch {
+            if !(error is CancellationError) {
+                engine.logger.warning(
+                    "runs stopped before they ended; they will be resumed",
+                    metadata: ["runs": "\(batch.map(\.run.rawValue))", "error": "\(error)"])
             }
         }
     }

@@ -73,14 +73,22 @@ public final class SQLiteStore: WorkflowStore {
                         try Self.apply(batch[0].changes, in: db)
                         return [.success(())]
                     }
-                    return batch.map { pending in
+                    // Each change set's rows in a savepoint; then the events of those that held, in
+                    // order, in one append (one frontier read, one tree head).
+                    let results = batch.map { pending in
                         Result {
                             try db.inSavepoint {
-                                try Self.apply(pending.changes, in: db)
+                                try Self.applyRows(pending.changes, in: db)
                                 return .commit
                             }
                         }
                     }
+                    var events: [EventDraft] = []
+                    for (pending, result) in zip(batch, results) where (try? result.get()) != nil {
+                        events += pending.changes.events
+                    }
+                    try Self.appendEvents(events, in: db)
+                    return results
                 }
             } catch {
                 // The transaction itself failed (I/O, a full disk): nothing of the batch is written.
@@ -91,6 +99,12 @@ public final class SQLiteStore: WorkflowStore {
     }
 
     static func apply(_ changes: ChangeSet, in db: Database) throws {
+        try applyRows(changes, in: db)
+        try appendEvents(changes.events, in: db)
+    }
+
+    /// Writes the state rows of `changes` (after checking its fence), not its events.
+    static func applyRows(_ changes: ChangeSet, in db: Database) throws {
         if let fence = changes.fence { try check(fence, in: db) }
         for run in changes.runs {
             try db.cachedStatement(
@@ -180,7 +194,6 @@ public final class SQLiteStore: WorkflowStore {
                 ])
             guard db.changesCount == 1 else { throw KeyTaken(.runRequest, key: request.key) }
         }
-        try appendEvents(changes.events, in: db)
     }
 
     /// Throws ``LeaseLost`` unless the fence's runs are still held as it says.
