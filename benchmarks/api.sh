@@ -4,12 +4,12 @@
 #   2. POST /v1/runs of a one-task workflow (each a durable run start, executed by the server).
 # It builds uaef in release mode, starts `uaef serve` on a fresh SQLite file (or the store in
 # UAEF_BENCH_STORE, e.g. a postgres:// URL) with the rate limit off, and prints wrk's report and
-# one summary line per scenario. Environment: DURATION (10s), CONNECTIONS (64), THREADS (2).
+# one summary line per scenario. Environment: DURATION (10s), CONNECTIONS (32), THREADS (2).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 DURATION=${DURATION:-10s}
-CONNECTIONS=${CONNECTIONS:-64}
+CONNECTIONS=${CONNECTIONS:-32}
 THREADS=${THREADS:-2}
 
 if ! command -v wrk >/dev/null 2>&1; then

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import UAEFCore
 import UAEFLedger
 import UAEFSettlement
@@ -313,29 +314,51 @@ private struct TriggerFacts {
         if let known = runs[id] { return known }
         guard let snapshot = try await engine.store.snapshot(of: id, tenant: engine.tenant) else { return nil }
         let run = snapshot.run
-        var capabilities: [String: String] = [:]
-        var rules: RulesFile?
-        // One parse of the stored workflow gives its tasks' capabilities and its settlement rules.
-        if case .success(let root) = YAMLSource.parse(run.workflowSource, file: run.workflowFile) {
-            if let definition = try? WorkflowParser.parse(
-                root, source: run.workflowSource, file: run.workflowFile,
-                catalog: engine.kinds.catalog(capabilities: nil))
-            {
-                for task in definition.tasks {
-                    if case .capability(let capability) = task.executor { capabilities[task.id] = capability }
+        let parsed = engine.workflowFacts.facts(of: run) { run in
+            var capabilities: [String: String] = [:]
+            var rules: RulesFile?
+            // One parse of the stored workflow gives its tasks' capabilities and its settlement rules.
+            if case .success(let root) = YAMLSource.parse(run.workflowSource, file: run.workflowFile) {
+                if let definition = try? WorkflowParser.parse(
+                    root, source: run.workflowSource, file: run.workflowFile,
+                    catalog: engine.kinds.catalog(capabilities: nil))
+                {
+                    for task in definition.tasks {
+                        if case .capability(let capability) = task.executor { capabilities[task.id] = capability }
+                    }
+                }
+                // Validated when the run started; named `<workflow>/<rule>` so they never collide
+                // with a rules file's.
+                if var section = try? RulesParser.parseSection(of: root, file: run.workflowFile) {
+                    for index in section.rules.indices {
+                        section.rules[index].id = "\(run.workflowName)/\(section.rules[index].id)"
+                    }
+                    rules = section
                 }
             }
-            // Validated when the run started; named `<workflow>/<rule>` so they never collide
-            // with a rules file's.
-            if var section = try? RulesParser.parseSection(of: root, file: run.workflowFile) {
-                for index in section.rules.indices {
-                    section.rules[index].id = "\(run.workflowName)/\(section.rules[index].id)"
-                }
-                rules = section
-            }
+            return (capabilities, rules)
         }
+        let (capabilities, rules) = parsed
         let facts = RunFacts(snapshot: snapshot, capabilities: capabilities, rules: rules)
         runs[id] = facts
+        return facts
+    }
+}
+
+/// What settlement reads from a run's workflow source (its tasks' capabilities and its
+/// `settlements:` rules), parsed once per distinct source (at most 1,000 kept).
+final class WorkflowFacts: Sendable {
+    typealias Facts = (capabilities: [String: String], rules: RulesFile?)
+    private let entries = Mutex<[String: Facts]>([:])
+
+    func facts(of run: RunRecord, parse: (RunRecord) -> Facts) -> Facts {
+        let key = run.workflowName + "\u{0}" + run.workflowSource
+        if let known = entries.withLock({ $0[key] }) { return known }
+        let facts = parse(run)
+        entries.withLock { entries in
+            if entries.count >= 1_000 { entries.removeAll(keepingCapacity: true) }
+            entries[key] = facts
+        }
         return facts
     }
 }

@@ -14,6 +14,8 @@ public struct Engine: Sendable {
     public private(set) var tenant: String
     /// Registered workflow versions already parsed, shared by every tenant's copy of the engine.
     let definitions = RegisteredDefinitions()
+    /// Workflow sources already parsed for settlement, shared likewise.
+    let workflowFacts = WorkflowFacts()
 
     public init(
         store: any WorkflowStore, kinds: AgentKindRegistry, tenant: String = "default",
@@ -69,15 +71,16 @@ public struct Engine: Sendable {
         _ definition: WorkflowDefinition, file: String, inputs: [String], actor: String, leased: Bool
     ) async throws -> RunID {
         let overrides = try RunCreation.parseOverrides(inputs, definition: definition)
-        return try await submit(definition, file: file, overrides: overrides, actor: actor, leased: leased)
+        return try await submit(definition, file: file, overrides: overrides, actor: actor, leased: leased).id
     }
 
-    /// Creates a run with checked input overrides; `request` records the idempotency key it was
-    /// started under, in the same transaction (``KeyTaken`` when the key is already used).
+    /// Creates a run with checked input overrides and returns it as created; `request` records the
+    /// idempotency key it was started under, in the same transaction (``KeyTaken`` when the key is
+    /// already used).
     func submit(
         _ definition: WorkflowDefinition, file: String, overrides: [String: JSONValue], actor: String, leased: Bool,
         request: (key: String, sha256: String)? = nil
-    ) async throws -> RunID {
+    ) async throws -> RunRecord {
         var random = SeededRandom.system()
         let now = Date()
         let id = RunID.generate(at: now, using: &random)
@@ -90,7 +93,7 @@ public struct Engine: Sendable {
                 RunRequestRecord(tenant: tenant, key: request.key, sha256: request.sha256, runID: id, createdAt: now))
         }
         try await store.commit(changes)
-        return id
+        return changes.runs[0]
     }
 
     /// Executes runs this process holds until they end; `definitions` spares re-reading workflows

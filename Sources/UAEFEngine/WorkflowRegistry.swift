@@ -100,6 +100,8 @@ extension Engine {
         public var definition: WorkflowDefinition
         /// False when the idempotency key had already started this run.
         public var created: Bool
+        /// The new run as created (pending, no tasks yet); nil for a run found under its key.
+        public var createdRecord: RunRecord?
     }
 
     /// Starts a run of a registered workflow (the latest version unless one is named). With
@@ -118,10 +120,10 @@ extension Engine {
             return RunStart(run: earlier, definition: definition, created: false)
         }
         do {
-            let id = try await submit(
+            let created = try await submit(
                 definition, file: "\(record.name)@v\(record.version)", overrides: request.inputs, actor: actor,
                 leased: leased, request: request.idempotencyKey.map { ($0, request.sha256) })
-            return RunStart(run: id, definition: definition, created: true)
+            return RunStart(run: created.id, definition: definition, created: true, createdRecord: created)
         } catch is KeyTaken {
             // A concurrent request with the key committed first.
             guard let key = request.idempotencyKey, let earlier = try await earlierRun(key: key, request: request)

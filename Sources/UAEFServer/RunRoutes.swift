@@ -19,8 +19,17 @@ struct RunRoutes {
                 idempotencyKey: request.headers[.idempotencyKey])
             let engine = runtime.engine(for: principal.tenant)
             let start = try await engine.start(runRequest, actor: principal.actor, leased: true)
-            if start.created { executor.execute(start.run, definition: start.definition, engine: engine) }
-            guard let report = try await engine.report(start.run) else { throw Problem.notFound("run \(start.run)") }
+            // A new run is reported as created (no read); one found under its key as it is now.
+            let report: JSONValue
+            if let created = start.createdRecord {
+                report = RunReport.json(RunSnapshot(run: created, tasks: [], attempts: []))
+                executor.execute(start.run, definition: start.definition, engine: engine)
+            } else {
+                guard let current = try await engine.report(start.run) else {
+                    throw Problem.notFound("run \(start.run)")
+                }
+                report = current
+            }
             return JSONMessage.response(
                 report, status: start.created ? .created : .ok, headers: [.location: "/v1/runs/\(start.run)"])
         }

@@ -382,7 +382,7 @@ public final class SQLiteStore: WorkflowStore {
     public func workflowVersions(named name: String, tenant: String) async throws -> [WorkflowRecord] {
         try await pool.read { db in
             try Row.fetchAll(
-                db, sql: "SELECT * FROM workflows WHERE tenant = ? AND name = ? ORDER BY version",
+                db.cachedStatement(sql: "SELECT * FROM workflows WHERE tenant = ? AND name = ? ORDER BY version"),
                 arguments: [tenant, name]
             )
             .map(Self.workflow)
@@ -392,7 +392,7 @@ public final class SQLiteStore: WorkflowStore {
     public func runRequest(key: String, tenant: String) async throws -> RunRequestRecord? {
         try await pool.read { db in
             try Row.fetchOne(
-                db, sql: "SELECT * FROM run_requests WHERE tenant = ? AND idempotency_key = ?",
+                db.cachedStatement(sql: "SELECT * FROM run_requests WHERE tenant = ? AND idempotency_key = ?"),
                 arguments: [tenant, key]
             )
             .map { row in
