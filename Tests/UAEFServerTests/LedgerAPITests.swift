@@ -6,6 +6,7 @@ import Testing
 import UAEFCore
 import UAEFLedger
 import UAEFServer
+import UAEFStoreSQLite
 
 @Suite("HTTP API: the ledger, reports and live events")
 struct LedgerAPITests {
@@ -140,12 +141,13 @@ struct LedgerAPITests {
         defer { Task { await server.stop() } }
         let token = try await server.token("acme", [.operator])
         _ = try await server.send(.POST, "/v1/workflows", token: token, body: ServerHarness.helloWorkflow)
+        // From the current end, whenever the stream gets to open: later events, nothing before.
+        let start = try await server.store.treeHead().size
         let listener = Task {
-            try await readStream(server, "/v1/events", token: token) { messages in
+            try await readStream(server, "/v1/events?from=\(start)", token: token) { messages in
                 messages.contains { $0.type == "run.succeeded" }
             }
         }
-        try await Task.sleep(for: .milliseconds(300))
         let other = try await server.token("globex", [.operator])
         _ = try await server.send(.POST, "/v1/workflows", token: other, body: ServerHarness.helloWorkflow)
         _ = try await server.send(.POST, "/v1/runs", token: token, body: #"{"workflow":"hello"}"#)
