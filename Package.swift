@@ -70,6 +70,7 @@ let package = Package(
             dependencies: [
                 "UAEFCore", "UAEFLedger", "UAEFStore", "UAEFSettlement",
                 .product(name: "Logging", package: "swift-log"), .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
         .target(
@@ -130,13 +131,15 @@ let package = Package(
         .testTarget(
             name: "UAEFCLITests",
             dependencies: [
-                "UAEFCLI", "UAEFTestSupport", .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                "UAEFCLI", "UAEFTestSupport", "UAEFLedger",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOHTTP1", package: "swift-nio"),
             ]),
         .testTarget(
             name: "UAEFServerTests",
             dependencies: [
-                "UAEFServer", "UAEFEngine", "UAEFAgents", "UAEFStoreSQLite", "UAEFTestSupport", "UAEFLedger",
+                "UAEFServer", "UAEFEngine", "UAEFAgents", "UAEFStore", "UAEFStoreSQLite", "UAEFTestSupport",
+                "UAEFLedger",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"), .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"), .product(name: "Metrics", package: "swift-metrics"),

@@ -27,6 +27,32 @@ struct EngineOptions: ParsableArguments {
             valueName: "format"))
     var logFormat: String?
 
+    @Option(
+        help: ArgumentHelp(
+            "A file holding the 32-byte master key (base64) that seals secrets. Default: $UAEF_MASTER_KEY (the key itself), else none.",
+            valueName: "path"))
+    var masterKeyFile: String?
+
+    /// The secret box of the configured master key, or nil.
+    func secretBox() throws -> SecretBox? {
+        let text: String
+        if let path = masterKeyFile {
+            guard let data = FileManager.default.contents(atPath: path) else {
+                throw CLIError.usage("--master-key-file \(path): cannot read the file")
+            }
+            text = String(decoding: data, as: UTF8.self)
+        } else if let key = ProcessInfo.processInfo.environment["UAEF_MASTER_KEY"], !key.isEmpty {
+            text = key
+        } else {
+            return nil
+        }
+        do {
+            return try SecretBox(base64: text)
+        } catch let failure as SecretBox.Failure {
+            throw CLIError.usage("\(masterKeyFile.map { "--master-key-file \($0)" } ?? "UAEF_MASTER_KEY"): \(failure)")
+        }
+    }
+
     /// The log format after flag and environment.
     private var resolvedLogFormat: String {
         logFormat ?? ProcessInfo.processInfo.environment["UAEF_LOG_FORMAT"] ?? "text"
@@ -53,6 +79,7 @@ struct EngineOptions: ParsableArguments {
         var configuration = Runner.Configuration()
         configuration.maxConcurrency = maxConcurrency
         configuration.metrics = metrics
+        configuration.secrets = try secretBox()
         let json = resolvedLogFormat == "json"
         var logger = Logger(label: "uaef") { label -> any LogHandler in
             json ? JSONLogHandler(label: label) : StreamLogHandler.standardError(label: label)

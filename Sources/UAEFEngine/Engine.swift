@@ -26,6 +26,12 @@ public struct Engine: Sendable {
         var kinds = kinds
         kinds.register(ApprovalKind(store: store))
         kinds.register(RemoteKind(store: store))
+        // Kinds that reach other systems may be given credentials from the tenant's secrets.
+        for name in SecretResolvingKind.kinds {
+            if let kind = kinds[name] {
+                kinds.register(SecretResolvingKind(wrapped: kind, store: store, box: configuration.secrets))
+            }
+        }
         self.kinds = kinds
         self.tenant = tenant
         self.configuration = configuration

@@ -18,6 +18,9 @@ public struct Runner: Sendable {
         public var owner: String = ProcessIdentity.current
         /// Where attempt outcomes and durations are counted; nil counts nothing.
         public var metrics: AttemptMetrics?
+        /// Opens the tenant secrets that `command` and `http` parameters name as
+        /// `{"$secret": "NAME"}`; nil when no master key is configured.
+        public var secrets: SecretBox?
 
         public init() {}
     }

@@ -115,7 +115,7 @@ public enum APIServer {
                 middleware: CORSMiddleware(
                     allowOrigin: origin == "*" ? .all : .custom(origin),
                     allowHeaders: [.authorization, .contentType, .idempotencyKey, .lastEventID],
-                    allowMethods: [.get, .post]))
+                    allowMethods: [.get, .post, .put, .delete]))
         }
         var authenticated = router.group().add(
             middleware: AuthenticationMiddleware(authority: configuration.authority, store: runtime.engine.store))
@@ -136,6 +136,7 @@ public enum APIServer {
         .add(to: v1)
         SettlementRoutes(runtime: runtime, ledgerChanges: ledgerChanges, bodyLimit: configuration.bodyLimit).add(to: v1)
         LedgerRoutes(runtime: runtime).add(to: v1)
+        SecretRoutes(runtime: runtime, bodyLimit: configuration.bodyLimit).add(to: v1)
         EventStreamRoutes(runtime: runtime).add(to: v1)
         return router
     }

@@ -171,6 +171,16 @@ enum OpenAPIDocument {
             method: "get", path: "/v1/journal", summary: "Journal transfers in order.", tag: "settlements",
             permission: .read, query: [("from", "The first transfer id."), ("limit", "1 to 1000 (default 100).")]),
         Operation(
+            method: "put", path: "/v1/secrets/{name}",
+            summary: "Set a secret `{\"value\"}`, sealed with AES-GCM under the master key (admin).", tag: "secrets",
+            permission: .manageSecrets, body: ["application/json"]),
+        Operation(
+            method: "get", path: "/v1/secrets", summary: "The tenant's secrets: names and who set them, never values.",
+            tag: "secrets", permission: .manageSecrets),
+        Operation(
+            method: "delete", path: "/v1/secrets/{name}", summary: "Delete a secret.", tag: "secrets",
+            permission: .manageSecrets, success: (204, nil, "application/json")),
+        Operation(
             method: "get", path: "/v1/approvals", summary: "Settlements and tasks waiting for approval.",
             tag: "approvals", permission: .read),
         Operation(

@@ -14,6 +14,8 @@ public enum Permission: String, Sendable, CaseIterable {
     case approve
     /// Claim, heartbeat and complete attempts as a remote agent.
     case agentWork
+    /// Set, list and delete the tenant's secrets (never read them back).
+    case manageSecrets
 }
 
 /// The roles a token can carry (its `roles` claim).

@@ -76,6 +76,22 @@ enum PostgresMigrations {
                 """,
             ]
         ),
+        (
+            "v5_secrets",
+            [
+                """
+                CREATE TABLE secrets (
+                    tenant TEXT NOT NULL,
+                    name TEXT NOT NULL,
+                    sealed TEXT NOT NULL,
+                    key_id TEXT NOT NULL,
+                    updated_at BIGINT NOT NULL,
+                    updated_by TEXT NOT NULL,
+                    PRIMARY KEY (tenant, name)
+                )
+                """
+            ]
+        ),
     ]
 
     /// The advisory lock key that serializes migrations (any fixed 64-bit number).

@@ -270,6 +270,20 @@ enum SQLiteMigrations {
                     );
                     """)
         }
+        migrator.registerMigration("v8_secrets") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE secrets (
+                        tenant TEXT NOT NULL,
+                        name TEXT NOT NULL,
+                        sealed TEXT NOT NULL,
+                        key_id TEXT NOT NULL,
+                        updated_at INTEGER NOT NULL,
+                        updated_by TEXT NOT NULL,
+                        PRIMARY KEY (tenant, name)
+                    ) WITHOUT ROWID;
+                    """)
+        }
         return migrator
     }
 }

@@ -2,6 +2,9 @@ import Foundation
 import NIOHTTP1
 import Testing
 import UAEFCore
+import UAEFEngine
+import UAEFStore
+import UAEFStoreSQLite
 
 @testable import UAEFServer
 
@@ -90,5 +93,41 @@ struct LimitTests {
         let reply = try await open.send(
             .GET, "/v1/workflows", token: token2, headers: [("Origin", "https://app.example")])
         #expect(reply.headers["Access-Control-Allow-Origin"].first == "https://app.example")
+    }
+}
+
+@Suite("HTTP API: secrets")
+struct SecretAPITests {
+    @Test("admins set, list and delete secrets; values never come back; operators may not; without a master key, 409")
+    func secrets() async throws {
+        let server = try await ServerHarness.start(secrets: try SecretBox(key: Array(repeating: 7, count: 32)))
+        defer { Task { await server.stop() } }
+        let admin = try await server.token("acme", [.admin])
+        let set = try await server.send(
+            .PUT, "/v1/secrets/erp-password", token: admin, body: #"{"value": "hunter2-but-longer"}"#)
+        #expect(set.status == 200)
+        #expect(!set.body.contains("hunter2"))
+        #expect(
+            try await server.store.secret(named: "erp-password", tenant: "acme")?.sealed.contains("hunter2") == false)
+        let list = try await server.send(.GET, "/v1/secrets", token: admin)
+        #expect(list["secrets"]?.arrayValue?.map { $0.objectValue?["name"] } == ["erp-password"])
+        #expect(!list.body.contains("hunter2"))
+        let operatorToken = try await server.token("acme", [.operator])
+        #expect(
+            try await server.send(.PUT, "/v1/secrets/x", token: operatorToken, body: #"{"value": "v"}"#).status == 403)
+        #expect(
+            try await server.send(.GET, "/v1/secrets", token: try await server.token("globex", [.admin]))["secrets"]
+                == [])
+        #expect(
+            try await server.send(.PUT, "/v1/secrets/bad%20name", token: admin, body: #"{"value": "v"}"#).status == 422)
+        #expect(try await server.send(.DELETE, "/v1/secrets/erp-password", token: admin).status == 204)
+        #expect(try await server.send(.DELETE, "/v1/secrets/erp-password", token: admin).status == 404)
+
+        let keyless = try await ServerHarness.start()
+        defer { Task { await keyless.stop() } }
+        let refused = try await keyless.send(
+            .PUT, "/v1/secrets/x", token: try await keyless.token("acme", [.admin]), body: #"{"value": "v"}"#)
+        #expect(refused.status == 409)
+        #expect(refused["type"] == "https://uaef.dev/problems/no-master-key")
     }
 }

@@ -35,7 +35,7 @@ struct ServerHarness {
     /// Starts a server; with `authenticated` it checks tokens signed with ``secret`` for ``audience``.
     static func start(
         authenticated: Bool = true, bodyLimit: Int = 1 << 20, remoteLease: Duration = .seconds(30),
-        jwks: String? = nil, rateLimit: Double? = nil, corsOrigin: String? = nil
+        jwks: String? = nil, rateLimit: Double? = nil, corsOrigin: String? = nil, secrets: SecretBox? = nil
     ) async throws -> ServerHarness {
         let directory = try TemporaryDirectory("server")
         let store = try SQLiteStore(path: directory.path("uaef.db"))
@@ -43,6 +43,7 @@ struct ServerHarness {
         logger.logLevel = .warning
         var runner = Runner.Configuration()
         runner.metrics = AttemptMetrics()
+        runner.secrets = secrets
         let engine = Engine(store: store, kinds: BuiltInAgents.registry, configuration: runner, logger: logger)
         let runtime = ServerRuntime(engine: engine, signer: try NoteSigner(generatingFor: "uaef.test/ledger"))
         var configuration = ServerConfiguration()

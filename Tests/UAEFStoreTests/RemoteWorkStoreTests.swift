@@ -100,3 +100,39 @@ struct RemoteWorkStoreTests {
         #expect(try await store.agentKey(sha256: "uaef_ak_abcdefgh") == nil)
     }
 }
+
+@Suite("Sealed secrets, on SQLite and PostgreSQL")
+struct SecretStoreTests {
+    let now = Date(timeIntervalSince1970: 1_800_000_000)
+
+    func event(_ type: String, _ n: Int = 0) -> EventDraft {
+        EventDraft(
+            id: "evt_\(type)_\(n)", time: now, type: type, actor: "test", tenant: "acme", subject: "secret/k", data: [:]
+        )
+    }
+
+    @Test(
+        "a secret is set, replaced, listed per tenant and deleted, each change with its event",
+        arguments: StoreBackend.allCases)
+    func secrets(_ backend: StoreBackend) async throws {
+        let location = try TestStore(backend)
+        defer { location.remove() }
+        let store = try await location.open()
+        let secret = SecretRecord(
+            tenant: "acme", name: "k", sealed: "c2VhbGVk", keyID: "0011aabb", updatedAt: now, updatedBy: "t")
+        try await store.saveSecret(secret, event: event("secret.set"))
+        var replaced = secret
+        replaced.sealed = "bmV3"
+        try await store.saveSecret(replaced, event: event("secret.set", 1))
+        #expect(try await store.secret(named: "k", tenant: "acme") == replaced)
+        #expect(try await store.secrets(tenant: "acme").map(\.name) == ["k"])
+        #expect(try await store.secrets(tenant: "other").isEmpty)
+        #expect(try await store.deleteSecret(named: "k", tenant: "other", event: event("secret.deleted")) == false)
+        #expect(try await store.deleteSecret(named: "k", tenant: "acme", event: event("secret.deleted", 1)) == true)
+        #expect(try await store.secret(named: "k", tenant: "acme") == nil)
+        #expect(
+            try await store.events(from: 0, limit: 10).map(\.event.type) == [
+                "secret.set", "secret.set", "secret.deleted",
+            ])
+    }
+}

@@ -1,0 +1,172 @@
+import Crypto
+import Foundation
+import Logging
+import UAEFCore
+import UAEFStore
+
+/// Seals secrets (credentials that agents use) with AES-256-GCM under a master key that lives
+/// outside the store. Each ciphertext is bound to its tenant and name (its associated data), so a
+/// sealed value copied to another row or tenant does not open.
+public struct SecretBox: Sendable {
+    private let key: SymmetricKey
+    /// The first 8 hex digits of SHA-256 of the key: which key sealed a value.
+    public let keyID: String
+
+    /// Why a master key or a sealed value is refused.
+    public struct Failure: Error, CustomStringConvertible {
+        public var description: String
+    }
+
+    /// A box with a 32-byte master key.
+    public init(key bytes: [UInt8]) throws {
+        guard bytes.count == 32 else {
+            throw Failure(
+                description:
+                    "the master key must be 32 bytes (as base64: `head -c 32 /dev/urandom | base64`), not \(bytes.count)"
+            )
+        }
+        key = SymmetricKey(data: bytes)
+        keyID = String(SHA256.hash(data: bytes).map { String(format: "%02x", $0) }.joined().prefix(8))
+    }
+
+    /// A box with the master key written in base64 (surrounding white space ignored).
+    public init(base64 text: String) throws {
+        guard let data = Data(base64Encoded: text.trimmingCharacters(in: .whitespacesAndNewlines)) else {
+            throw Failure(description: "the master key is not base64")
+        }
+        try self.init(key: Array(data))
+    }
+
+    /// `value` sealed for `name` in `tenant`: base64 of nonce ‖ ciphertext ‖ tag.
+    public func seal(_ value: String, name: String, tenant: String) throws -> String {
+        let box = try AES.GCM.seal(Data(value.utf8), using: key, authenticating: Self.context(name, tenant))
+        guard let combined = box.combined else { throw Failure(description: "sealing failed") }
+        return combined.base64EncodedString()
+    }
+
+    /// The value sealed for `name` in `tenant`; fails when it was sealed under another key or for
+    /// another name or tenant, or was changed.
+    public func open(_ sealed: String, name: String, tenant: String) throws -> String {
+        guard let data = Data(base64Encoded: sealed), let box = try? AES.GCM.SealedBox(combined: data),
+            let plain = try? AES.GCM.open(box, using: key, authenticating: Self.context(name, tenant))
+        else {
+            throw Failure(
+                description:
+                    "secret \(name) does not open with this master key (key \(keyID)); was it set under another?")
+        }
+        return String(decoding: plain, as: UTF8.self)
+    }
+
+    private static func context(_ name: String, _ tenant: String) -> Data {
+        Data("uaef-secret\0\(tenant)\0\(name)".utf8)
+    }
+}
+
+/// Wraps an agent kind so that parameters of the form `{"$secret": "NAME"}` (in the agent's
+/// configuration or a task's `with`, at any depth) are replaced by the tenant's secret just before
+/// the attempt runs. The stored parameters, events and exports keep the placeholder; the value
+/// lives only in the attempt's memory.
+struct SecretResolvingKind: AgentKind {
+    /// The kinds whose parameters may name secrets.
+    static let kinds = ["command", "http"]
+
+    let wrapped: any AgentKind
+    let store: any WorkflowStore
+    let box: SecretBox?
+
+    var name: String { wrapped.name }
+    var parameters: WorkflowCatalog.ParameterSpec { wrapped.parameters }
+
+    func execute(_ request: AttemptRequest, logger: Logger) async throws -> JSONValue {
+        var request = request
+        request.parameters = try await resolve(.object(request.parameters), tenant: request.tenant).objectValue ?? [:]
+        return try await wrapped.execute(request, logger: logger)
+    }
+
+    private func resolve(_ value: JSONValue, tenant: String) async throws -> JSONValue {
+        switch value {
+        case .object(let members):
+            if members.count == 1, let name = members["$secret"]?.stringValue {
+                guard let box else {
+                    throw AgentFailure(
+                        "secret \(name): this process has no master key (--master-key-file or UAEF_MASTER_KEY)",
+                        retryable: false)
+                }
+                guard let sealed = try await store.secret(named: name, tenant: tenant) else {
+                    throw AgentFailure(
+                        "secret \(name) is not set in tenant \(tenant) (uaef secrets set)", retryable: false)
+                }
+                do {
+                    return .string(try box.open(sealed.sealed, name: name, tenant: tenant))
+                } catch let failure as SecretBox.Failure {
+                    throw AgentFailure(failure.description, retryable: false)
+                }
+            }
+            var resolved: [String: JSONValue] = [:]
+            for (key, member) in members { resolved[key] = try await resolve(member, tenant: tenant) }
+            return .object(resolved)
+        case .array(let elements):
+            var resolved: [JSONValue] = []
+            for element in elements { resolved.append(try await resolve(element, tenant: tenant)) }
+            return .array(resolved)
+        default:
+            return value
+        }
+    }
+}
+
+extension Engine {
+    /// Why a secret's name is refused.
+    static func checkSecretName(_ name: String) throws {
+        let allowed = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-")
+        guard (1...128).contains(name.count), name.allSatisfy(allowed.contains) else {
+            throw ValidationFailure(issues: [
+                ValidationIssue(
+                    file: "secret", line: nil, field: name,
+                    message: "a secret's name is 1 to 128 letters, digits, '_', '.' or '-'")
+            ])
+        }
+    }
+
+    /// Seals `value` under the master key and stores it as the tenant's secret `name`, recording
+    /// `secret.set` (the name only).
+    public func setSecret(_ name: String, value: String, actor: String) async throws -> SecretRecord {
+        try Self.checkSecretName(name)
+        guard let box = configuration.secrets else {
+            throw SecretBox.Failure(
+                description:
+                    "no master key: give --master-key-file or UAEF_MASTER_KEY (32 bytes, base64) to set secrets")
+        }
+        let now = Date()
+        let record = SecretRecord(
+            tenant: tenant, name: name, sealed: try box.seal(value, name: name, tenant: tenant), keyID: box.keyID,
+            updatedAt: now, updatedBy: actor)
+        try await store.saveSecret(record, event: secretEvent("secret.set", name: name, actor: actor, now: now))
+        return record
+    }
+
+    /// Deletes the tenant's secret `name`, recording `secret.deleted`; false when there was none.
+    public func deleteSecret(_ name: String, actor: String) async throws -> Bool {
+        let now = Date()
+        return try await store.deleteSecret(
+            named: name, tenant: tenant, event: secretEvent("secret.deleted", name: name, actor: actor, now: now))
+    }
+
+    private func secretEvent(_ type: String, name: String, actor: String, now: Date) -> EventDraft {
+        var random = SeededRandom.system()
+        return EventDraft(
+            id: "evt_" + SortableID.make(at: now, using: &random), time: now, type: type, actor: actor, tenant: tenant,
+            subject: "secret/\(name)", data: ["name": .string(name)])
+    }
+}
+
+/// The JSON shape of a secret shared by `uaef secrets --json` and the API: never its value.
+public enum SecretReport {
+    /// `{"name", "key_id", "updated_at", "updated_by"}`.
+    public static func json(_ secret: SecretRecord) -> JSONValue {
+        [
+            "name": .string(secret.name), "key_id": .string(secret.keyID),
+            "updated_at": .string(Timestamp.format(secret.updatedAt)), "updated_by": .string(secret.updatedBy),
+        ]
+    }
+}
