@@ -1,5 +1,4 @@
 import Foundation
-import Synchronization
 import UAEFCore
 import UAEFLedger
 import UAEFSettlement
@@ -314,7 +313,7 @@ private struct TriggerFacts {
         if let known = runs[id] { return known }
         guard let snapshot = try await engine.store.snapshot(of: id, tenant: engine.tenant) else { return nil }
         let run = snapshot.run
-        let parsed = engine.workflowFacts.facts(of: run) { run in
+        let parsed = engine.workflowFacts.value(for: run.workflowName + "\u{0}" + run.workflowSource) {
             var capabilities: [String: String] = [:]
             var rules: RulesFile?
             // One parse of the stored workflow gives its tasks' capabilities and its settlement rules.
@@ -341,24 +340,6 @@ private struct TriggerFacts {
         let (capabilities, rules) = parsed
         let facts = RunFacts(snapshot: snapshot, capabilities: capabilities, rules: rules)
         runs[id] = facts
-        return facts
-    }
-}
-
-/// What settlement reads from a run's workflow source (its tasks' capabilities and its
-/// `settlements:` rules), parsed once per distinct source (at most 1,000 kept).
-final class WorkflowFacts: Sendable {
-    typealias Facts = (capabilities: [String: String], rules: RulesFile?)
-    private let entries = Mutex<[String: Facts]>([:])
-
-    func facts(of run: RunRecord, parse: (RunRecord) -> Facts) -> Facts {
-        let key = run.workflowName + "\u{0}" + run.workflowSource
-        if let known = entries.withLock({ $0[key] }) { return known }
-        let facts = parse(run)
-        entries.withLock { entries in
-            if entries.count >= 1_000 { entries.removeAll(keepingCapacity: true) }
-            entries[key] = facts
-        }
         return facts
     }
 }

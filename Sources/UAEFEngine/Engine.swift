@@ -13,9 +13,10 @@ public struct Engine: Sendable {
     public let logger: Logger
     public private(set) var tenant: String
     /// Registered workflow versions already parsed, shared by every tenant's copy of the engine.
-    let definitions = RegisteredDefinitions()
-    /// Workflow sources already parsed for settlement, shared likewise.
-    let workflowFacts = WorkflowFacts()
+    let definitions = BoundedCache<WorkflowDefinition>(capacity: 1_000)
+    /// What settlement reads from a workflow source (its tasks' capabilities and its
+    /// `settlements:` rules), parsed once per distinct source, shared likewise.
+    let workflowFacts = BoundedCache<(capabilities: [String: String], rules: RulesFile?)>(capacity: 1_000)
 
     public init(
         store: any WorkflowStore, kinds: AgentKindRegistry, tenant: String = "default",

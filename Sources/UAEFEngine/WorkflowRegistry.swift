@@ -1,5 +1,4 @@
 import Foundation
-import Synchronization
 import UAEFCore
 import UAEFLedger
 import UAEFStore
@@ -136,7 +135,7 @@ extension Engine {
     /// it was validated (against the agents then registered) when it was registered.
     private func definition(of record: WorkflowRecord) async throws -> WorkflowDefinition {
         let key = [tenant, record.name, String(record.version), record.sha256].joined(separator: "\u{0}")
-        if let cached = definitions.definition(for: key) { return cached }
+        if let cached = definitions.value(for: key) { return cached }
         var definition = try await validate(record.source, file: "\(record.name)@v\(record.version)")
         definition.version = record.version
         definitions.keep(definition, for: key)
@@ -149,19 +148,5 @@ extension Engine {
         guard let earlier = try await store.runRequest(key: key, tenant: tenant) else { return nil }
         guard earlier.sha256 == request.sha256 else { throw RegistryError.idempotencyKeyReused(key) }
         return earlier.runID
-    }
-}
-
-/// Parsed registered definitions by tenant, name, version and digest (at most 1,000 at a time).
-final class RegisteredDefinitions: Sendable {
-    private let entries = Mutex<[String: WorkflowDefinition]>([:])
-
-    func definition(for key: String) -> WorkflowDefinition? { entries.withLock { $0[key] } }
-
-    func keep(_ definition: WorkflowDefinition, for key: String) {
-        entries.withLock { entries in
-            if entries.count >= 1_000 { entries.removeAll(keepingCapacity: true) }
-            entries[key] = definition
-        }
     }
 }

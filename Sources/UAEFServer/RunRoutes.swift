@@ -36,13 +36,16 @@ struct RunRoutes {
         group.get("runs/:id") { _, context in
             let principal = try context.require(.read)
             let id = try context.parameters.require("id")
-            if let text = runtime.finishedRuns.report(id, tenant: principal.tenant) {
-                return JSONMessage.response(text: text)
-            }
+            let key = principal.tenant + "\u{0}" + id
+            if let text = runtime.finishedRuns.value(for: key) { return JSONMessage.response(text: text) }
             guard let report = try await runtime.engine(for: principal.tenant).report(RunID(id)) else {
                 throw Problem.notFound("run \(id)")
             }
-            return JSONMessage.response(text: runtime.finishedRuns.keep(report, run: id, tenant: principal.tenant))
+            let text = report.jsonText
+            if let status = report["status"]?.stringValue, RunStatus(rawValue: status)?.isTerminal == true {
+                runtime.finishedRuns.keep(text, for: key)
+            }
+            return JSONMessage.response(text: text)
         }
         group.get("runs") { request, context in
             let principal = try context.require(.read)

@@ -14,8 +14,9 @@ public struct ServerRuntime: Sendable {
     public let engine: Engine
     /// Signs the ledger's checkpoints (the key `uaef ledger key` prints).
     public let signer: NoteSigner
-    /// The JSON of runs that ended: it never changes again.
-    let finishedRuns = FinishedRuns()
+    /// The JSON text of ended runs' reports by tenant and id: an ended run's report never changes,
+    /// and clients poll for it.
+    let finishedRuns = BoundedCache<String>(capacity: 10_000)
 
     public init(engine: Engine, signer: NoteSigner) {
         self.engine = engine
@@ -167,26 +168,5 @@ struct TenantWorkers: Service {
                 }
             }
         }
-    }
-}
-
-/// The reports of ended runs by tenant and id, rendered once (at most 10,000 at a time): an ended
-/// run's report never changes, and clients poll for it.
-final class FinishedRuns: Sendable {
-    private let reports = Mutex<[String: String]>([:])
-
-    func report(_ run: String, tenant: String) -> String? { reports.withLock { $0[tenant + "\u{0}" + run] } }
-
-    /// Keeps the report when its run has ended.
-    func keep(_ report: JSONValue, run: String, tenant: String) -> String {
-        let text = report.jsonText
-        guard let status = report["status"]?.stringValue, RunStatus(rawValue: status)?.isTerminal == true else {
-            return text
-        }
-        reports.withLock { reports in
-            if reports.count >= 10_000 { reports.removeAll(keepingCapacity: true) }
-            reports[tenant + "\u{0}" + run] = text
-        }
-        return text
     }
 }

@@ -1,7 +1,6 @@
 import Foundation
 import Hummingbird
 import JWTKit
-import Synchronization
 import UAEFCore
 
 /// The claims of a UAEF access token: `sub`, `tenant`, `roles`, `exp`, and optionally
@@ -67,7 +66,8 @@ public struct TokenAuthority: Sendable {
 
     let settings: Settings
     private let keys: JWTKeyCollection
-    private let verified = VerifiedTokens()
+    /// Tokens already verified, with their principal and expiry.
+    private let verified = BoundedCache<(principal: Principal, expiry: Date)>(capacity: 10_000)
     /// The algorithms a token header may name.
     private let algorithms: Set<String>
     /// The `alg` of each JWKS key, by `kid`.
@@ -139,9 +139,12 @@ public struct TokenAuthority: Sendable {
     /// verified once is remembered until it expires (a client sends the same token many times).
     public func principal(for token: String) async throws -> Principal {
         let now = Date()
-        if let principal = verified.principal(for: token, at: now) { return principal }
+        if let known = verified.value(for: token) {
+            if known.expiry > now { return known.principal }
+            verified.forget(token)
+        }
         let (principal, expiry) = try await verify(token)
-        verified.remember(token, principal, until: expiry)
+        verified.keep((principal, expiry), for: token)
         return principal
     }
 
@@ -227,28 +230,5 @@ enum Base64URL {
         var base64 = text.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
         base64 += String(repeating: "=", count: (4 - base64.count % 4) % 4)
         return Data(base64Encoded: base64).map(Array.init)
-    }
-}
-
-/// Tokens already verified, with their principal and expiry (at most 10,000 at a time).
-final class VerifiedTokens: Sendable {
-    private let entries = Mutex<[String: (principal: Principal, expiry: Date)]>([:])
-
-    func principal(for token: String, at now: Date) -> Principal? {
-        entries.withLock { entries in
-            guard let entry = entries[token] else { return nil }
-            guard entry.expiry > now else {
-                entries[token] = nil
-                return nil
-            }
-            return entry.principal
-        }
-    }
-
-    func remember(_ token: String, _ principal: Principal, until expiry: Date) {
-        entries.withLock { entries in
-            if entries.count >= 10_000 { entries.removeAll(keepingCapacity: true) }
-            entries[token] = (principal, expiry)
-        }
     }
 }
