@@ -37,10 +37,7 @@ struct EngineOptions: ParsableArguments {
     func secretBox() throws -> SecretBox? {
         let text: String
         if let path = masterKeyFile {
-            guard let data = FileManager.default.contents(atPath: path) else {
-                throw CLIError.usage("--master-key-file \(path): cannot read the file")
-            }
-            text = String(decoding: data, as: UTF8.self)
+            text = try Console.readFile(path)
         } else if let key = ProcessInfo.processInfo.environment["UAEF_MASTER_KEY"], !key.isEmpty {
             text = key
         } else {

@@ -29,12 +29,8 @@ struct SecretsCommand: AsyncParsableCommand {
 
         func run() async throws {
             let data =
-                try valueFile.map { path in
-                    guard let data = FileManager.default.contents(atPath: path) else {
-                        throw CLIError.usage("--value-file \(path): cannot read the file")
-                    }
-                    return data
-                } ?? FileHandle.standardInput.readDataToEndOfFile()
+                try valueFile.map { Data(try Console.readFile($0).utf8) }
+                ?? FileHandle.standardInput.readDataToEndOfFile()
             // One trailing newline (from echo or a file) is not part of the value.
             var value = String(decoding: data, as: UTF8.self)
             if value.hasSuffix("\n") { value.removeLast() }

@@ -12,6 +12,7 @@ struct TokenOptions: ParsableArguments {
     var tokenSecretFile: String?
 
     @Option(
+        name: .customLong("token-jwks-file"),
         help: ArgumentHelp(
             "A JWKS file of public keys (EdDSA, RS256, ES256; each with kid and alg) whose tokens are accepted too.",
             valueName: "path"))
@@ -20,24 +21,24 @@ struct TokenOptions: ParsableArguments {
     @Option(help: "Tokens must carry this issuer (iss); issued tokens carry it.") var tokenIssuer: String?
     @Option(help: "Tokens must list this audience (aud); issued tokens carry it.") var tokenAudience: String?
 
-    /// The token authority, or nil when no secret is configured.
+    /// The token authority, or nil when neither a secret nor a JWKS is configured.
     func authority() async throws -> TokenAuthority? {
-        let secret: [UInt8]
+        var secret: [UInt8]?
         if let path = tokenSecretFile {
-            guard let data = FileManager.default.contents(atPath: path) else {
-                throw CLIError.usage("--token-secret-file \(path): cannot read the file")
-            }
-            secret = Array(String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines).utf8)
+            secret = Array(try Console.readFile(path).trimmingCharacters(in: .whitespacesAndNewlines).utf8)
         } else if let text = ProcessInfo.processInfo.environment["UAEF_TOKEN_SECRET"], !text.isEmpty {
             secret = Array(text.utf8)
-        } else {
-            return nil
         }
+        let jwks = try tokenJWKSFile.map(Console.readFile)
+        guard secret != nil || jwks != nil else { return nil }
         do {
-            return try await TokenAuthority(.init(secret: secret, issuer: tokenIssuer, audience: tokenAudience))
+            return try await TokenAuthority(
+                .init(secret: secret, jwks: jwks, issuer: tokenIssuer, audience: tokenAudience))
         } catch let weak as TokenAuthority.WeakSecret {
             throw CLIError.usage(
                 "\(tokenSecretFile.map { "--token-secret-file \($0)" } ?? "UAEF_TOKEN_SECRET"): \(weak)")
+        } catch let bad as TokenAuthority.BadKeySet {
+            throw CLIError.usage("--token-jwks-file \(tokenJWKSFile ?? ""): \(bad)")
         }
     }
 }

@@ -140,6 +140,13 @@ struct ServeCLITests {
             ["serve", "--host", "0.0.0.0", "--store", "sqlite:" + directory.path("u.db")], in: directory.url)
         #expect(open.status == 2)
         #expect(open.stderr.contains("without authentication"))
+        try Data(#"{"keys": [{"kty": "OKP", "crv": "Ed25519", "x": "AA"}]}"#.utf8).write(
+            to: directory.url.appendingPathComponent("keys.json"))
+        let badKeys = try UAEFProcess.run(
+            ["serve", "--token-jwks-file", "keys.json", "--store", "sqlite:" + directory.path("u.db")],
+            in: directory.url)
+        #expect(badKeys.status == 2)
+        #expect(badKeys.stderr.contains("--token-jwks-file keys.json: keys[0]: every key needs a kid and an alg"))
         let weak = try UAEFProcess.run(
             ["tokens", "issue", "--sub", "a", "--tenant", "t", "--roles", "admin", "--token-secret-file", "weak"],
             in: directory.url)
