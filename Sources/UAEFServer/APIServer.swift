@@ -71,6 +71,8 @@ public enum APIServer {
         let router = makeRouter(configuration, runtime: runtime, executor: executor, ledgerChanges: ledgerChanges)
         let application = Application(
             router: router,
+            // A keep-alive connection with no request in flight is closed after a minute.
+            server: .http1(configuration: .init(idleTimeout: .seconds(60))),
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "uaef"),
             onServerRunning: { channel in await onListening(channel.localAddress?.port ?? configuration.port) },
             logger: logger)
