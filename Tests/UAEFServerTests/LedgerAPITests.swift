@@ -6,7 +6,7 @@ import Testing
 import UAEFCore
 import UAEFLedger
 import UAEFServer
-import UAEFStoreSQLite
+import UAEFStore
 
 @Suite("HTTP API: the ledger, reports and live events")
 struct LedgerAPITests {

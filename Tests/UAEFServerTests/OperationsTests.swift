@@ -4,7 +4,6 @@ import Testing
 import UAEFCore
 import UAEFEngine
 import UAEFStore
-import UAEFStoreSQLite
 
 @testable import UAEFServer
 

@@ -4,7 +4,6 @@ import Testing
 import UAEFCore
 import UAEFServer
 import UAEFStore
-import UAEFStoreSQLite
 
 @Suite("HTTP API: workflows, runs, problems, over real HTTP on loopback")
 struct ServerAPITests {

@@ -10,7 +10,7 @@ import UAEFCore
 import UAEFEngine
 import UAEFLedger
 import UAEFServer
-import UAEFStoreSQLite
+import UAEFStore
 import UAEFTestSupport
 
 /// A real `APIServer` on a free loopback port over a real SQLite file, spoken to over HTTP.
@@ -26,8 +26,8 @@ struct ServerHarness {
 
     let base: String
     let authority: TokenAuthority?
-    let directory: TemporaryDirectory
-    let store: SQLiteStore
+    let location: TestStore
+    let store: any WorkflowStore
     let runtime: ServerRuntime
     let configuration: ServerConfiguration
     private let server: Task<Void, any Error>
@@ -35,10 +35,11 @@ struct ServerHarness {
     /// Starts a server; with `authenticated` it checks tokens signed with ``secret`` for ``audience``.
     static func start(
         authenticated: Bool = true, bodyLimit: Int = 1 << 20, remoteLease: Duration = .seconds(30),
-        jwks: String? = nil, rateLimit: Double? = nil, corsOrigin: String? = nil, secrets: SecretBox? = nil
+        jwks: String? = nil, rateLimit: Double? = nil, corsOrigin: String? = nil, secrets: SecretBox? = nil,
+        backend: StoreBackend = .sqlite
     ) async throws -> ServerHarness {
-        let directory = try TemporaryDirectory("server")
-        let store = try SQLiteStore(path: directory.path("uaef.db"))
+        let location = try TestStore(backend, label: "server")
+        let store = try await location.open()
         var logger = Logger(label: "uaef-test")
         logger.logLevel = .warning
         var runner = Runner.Configuration()
@@ -63,14 +64,14 @@ struct ServerHarness {
         }
         guard let port = await ports.first(where: { _ in true }) else { throw CancellationError() }
         return ServerHarness(
-            base: "http://127.0.0.1:\(port)", authority: configuration.authority, directory: directory, store: store,
+            base: "http://127.0.0.1:\(port)", authority: configuration.authority, location: location, store: store,
             runtime: runtime, configuration: configuration, server: server)
     }
 
     func stop() async {
         server.cancel()
         _ = await server.result
-        directory.remove()
+        location.remove()
     }
 
     /// A token for `subject` in `tenant` with `roles`.
