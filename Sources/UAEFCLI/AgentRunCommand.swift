@@ -34,6 +34,11 @@ struct AgentCommand: AsyncParsableCommand {
         @Option(help: "The server's base URL. Default: $UAEF_SERVER.") var server: String?
         @Option(help: "The agent's API key (uaef_ak_…) or a bearer token. Default: $UAEF_AGENT_KEY.") var token: String?
         @Option(help: "The agent's id or name; 'me' is the agent of the key.") var agent: String = "me"
+        @Option(
+            name: .customLong("capability"),
+            help: "Claim only tasks that asked for this capability (repeat for more; default: every task of the agent)."
+        )
+        var capabilities: [String] = []
         @Option(help: "Tasks run at once.") var concurrency: Int = 1
         @Option(help: "How long one claim waits for work (\(DurationText.expectation)); at most 60s.") var wait:
             String = "30s"
@@ -59,8 +64,12 @@ struct AgentCommand: AsyncParsableCommand {
             guard let token = token ?? environment["UAEF_AGENT_KEY"], !token.isEmpty else {
                 throw CLIError.usage("--token (or UAEF_AGENT_KEY) must be the agent's key")
             }
+            let filter = capabilities.map {
+                "&capability=" + ($0.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? $0)
+            }
             let client = RemoteAgentClient(
-                base: server + "/v1/agents/\(agent)", token: token, wait: wait, command: command, json: json)
+                base: server + "/v1/agents/\(agent)", token: token, claimQuery: "wait=\(wait)" + filter.joined(),
+                command: command, json: json)
             let work = Task {
                 try await withThrowingTaskGroup(of: Void.self) { group in
                     for _ in 0..<concurrency { group.addTask { try await client.loop() } }
@@ -88,7 +97,8 @@ struct AgentCommand: AsyncParsableCommand {
 struct RemoteAgentClient: Sendable {
     let base: String
     let token: String
-    let wait: String
+    /// `wait=…` and any `capability=…` filters.
+    let claimQuery: String
     let command: [String]
     let json: Bool
 
@@ -103,7 +113,7 @@ struct RemoteAgentClient: Sendable {
         var failures = 0
         while !Task.isCancelled {
             do {
-                let claim = try await send("claim?wait=\(wait)", body: nil)
+                let claim = try await send("claim?" + claimQuery, body: nil)
                 failures = 0
                 switch claim.status {
                 case 204: continue

@@ -49,14 +49,16 @@ public struct AttemptRequest: Sendable, Equatable {
     public var kind: String
     /// The registered agent, for capability tasks.
     public var agent: AgentRecord?
+    /// The capability the task asked for (nil when it named an agent kind).
+    public var capability: String?
     /// The agent's configuration with the task's evaluated `with` on top.
     public var parameters: [String: JSONValue]
     public var timeout: Duration?
 
     public init(
         runID: RunID, tenant: String, workflow: String, key: String, taskID: String, attempt: Int,
-        idempotencyKey: String, kind: String, agent: AgentRecord?, parameters: [String: JSONValue],
-        timeout: Duration?
+        idempotencyKey: String, kind: String, agent: AgentRecord?, capability: String? = nil,
+        parameters: [String: JSONValue], timeout: Duration?
     ) {
         self.runID = runID
         self.tenant = tenant
@@ -67,6 +69,7 @@ public struct AttemptRequest: Sendable, Equatable {
         self.idempotencyKey = idempotencyKey
         self.kind = kind
         self.agent = agent
+        self.capability = capability
         self.parameters = parameters
         self.timeout = timeout
     }

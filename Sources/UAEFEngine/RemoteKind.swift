@@ -38,7 +38,8 @@ public struct RemoteKind: AgentKind {
         let task = try await store.enqueueRemoteTask(
             RemoteTaskRecord(
                 id: "rtk_" + SortableID.make(at: now, using: &random), tenant: request.tenant, agentID: agent.id,
-                runID: request.runID, workflow: request.workflow, key: request.key, attempt: request.attempt,
+                runID: request.runID, workflow: request.workflow, key: request.key, capability: request.capability,
+                attempt: request.attempt,
                 idempotencyKey: request.idempotencyKey, input: request.parameters, createdAt: now, updatedAt: now))
         logger.info("queued for a remote agent", metadata: ["remote_task": "\(task.id)", "agent": "\(agent.name)"])
         do {

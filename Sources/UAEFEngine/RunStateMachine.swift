@@ -274,11 +274,14 @@ public struct RunStateMachine: Sendable {
     ) {
         guard let record = tasks[key], let task = tasksByID[record.taskID] else { return }
         var agent: AgentRecord?
+        var capability: String?
         let kind: String
         switch task.executor {
         case .agentKind(let name):
             kind = name
-        case .capability(let capability):
+        case .capability(let asked):
+            capability = asked
+            let capability = asked
             guard let reserved = environment.agents.reserve(capability) else {
                 let reason =
                     environment.agents.isOffered(capability)
@@ -341,8 +344,8 @@ public struct RunStateMachine: Sendable {
             .startAttempt(
                 AttemptRequest(
                     runID: run.id, tenant: run.tenant, workflow: definition.name, key: key, taskID: task.id,
-                    attempt: number, idempotencyKey: idempotencyKey, kind: kind, agent: agent, parameters: parameters,
-                    timeout: task.timeout)))
+                    attempt: number, idempotencyKey: idempotencyKey, kind: kind, agent: agent, capability: capability,
+                    parameters: parameters, timeout: task.timeout)))
     }
 
     private mutating func finishAttempt(

@@ -103,7 +103,10 @@ enum OpenAPIDocument {
             method: "post", path: "/v1/agents/{id}/claim",
             summary: "Claim one task (204 when none came within `wait`); `{id}` may be `me` with an agent key.",
             tag: "remote agents", permission: .agentWork,
-            query: [("wait", "How long to wait, e.g. 30s (at most 60s).")],
+            query: [
+                ("wait", "How long to wait, e.g. 30s (at most 60s)."),
+                ("capability", "Only tasks that asked for this capability (repeat for more)."),
+            ],
             success: (200, "RemoteTask", "application/json")),
         Operation(
             method: "post", path: "/v1/agents/{id}/tasks/{task}/heartbeat",

@@ -9,8 +9,9 @@ import UAEFStore
 /// while it works and completes or fails each one:
 ///
 /// - `POST /v1/agents/{id}/keys`: a new API key for the agent (shown once; operators).
-/// - `POST /v1/agents/{id}/claim?wait=30s`: one task `{"task_id", "generation", …, "input"}`, or
-///   204 when none came within `wait` (at most 60 s). `{id}` may be `me` with an agent key.
+/// - `POST /v1/agents/{id}/claim?wait=30s[&capability=C…]`: one task `{"task_id", "generation", …,
+///   "input"}` (of the given capabilities only, when named), or 204 when none came within `wait`
+///   (at most 60 s). `{id}` may be `me` with an agent key.
 /// - `POST /v1/agents/{id}/tasks/{task}/heartbeat` `{"generation"}`: extends the lease.
 /// - `POST /v1/agents/{id}/tasks/{task}/complete` `{"generation", "output"}`.
 /// - `POST /v1/agents/{id}/tasks/{task}/fail` `{"generation", "error", "retryable"?}`.
@@ -41,11 +42,12 @@ struct RemoteAgentRoutes {
             let principal = try context.require(.agentWork)
             let agent = try await workingAgent(try context.parameters.require("id"), of: principal)
             let wait = try Self.duration(request.textQuery("wait") ?? "0s", upTo: .seconds(60), name: "wait")
+            let capabilities = request.uri.queryParameters.getAll("capability").map { String($0) }
             let deadline = ContinuousClock.now + wait
             while true {
                 let now = Date()
                 if let task = try await store.claimRemoteTask(
-                    agent: agent.id, tenant: principal.tenant, now: now,
+                    agent: agent.id, capabilities: capabilities, tenant: principal.tenant, now: now,
                     leaseUntil: now.addingTimeInterval(leaseSeconds))
                 {
                     return JSONMessage.response(Self.json(task))
@@ -145,6 +147,7 @@ struct RemoteAgentRoutes {
             "task_id": .string(task.id), "generation": .number(Number(Int(task.generation))),
             "status": .string(task.status.rawValue), "run_id": .string(task.runID.rawValue),
             "workflow": .string(task.workflow), "key": .string(task.key), "attempt": .number(Number(task.attempt)),
+            "capability": task.capability.map(JSONValue.string) ?? .null,
             "idempotency_key": .string(task.idempotencyKey), "input": .object(task.input),
             "lease_expires_at": task.leaseExpiresAt.map { .string(Timestamp.format($0)) } ?? .null,
         ]

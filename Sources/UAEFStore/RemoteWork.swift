@@ -22,6 +22,8 @@ public struct RemoteTaskRecord: Sendable, Hashable {
     public var runID: RunID
     public var workflow: String
     public var key: String
+    /// The capability the task asked for, which an agent may filter its claims by.
+    public var capability: String?
     public var attempt: Int
     /// The attempt's idempotency key (`<run>/<key>/<attempt>`): one remote task per attempt.
     public var idempotencyKey: String
@@ -38,7 +40,8 @@ public struct RemoteTaskRecord: Sendable, Hashable {
     public var updatedAt: Date
 
     public init(
-        id: String, tenant: String, agentID: AgentID, runID: RunID, workflow: String, key: String, attempt: Int,
+        id: String, tenant: String, agentID: AgentID, runID: RunID, workflow: String, key: String,
+        capability: String? = nil, attempt: Int,
         idempotencyKey: String, input: [String: JSONValue], status: Status = .queued, generation: Int64 = 0,
         leaseExpiresAt: Date? = nil, output: JSONValue? = nil, error: String? = nil, retryable: Bool = true,
         createdAt: Date, updatedAt: Date
@@ -49,6 +52,7 @@ public struct RemoteTaskRecord: Sendable, Hashable {
         self.runID = runID
         self.workflow = workflow
         self.key = key
+        self.capability = capability
         self.attempt = attempt
         self.idempotencyKey = idempotencyKey
         self.input = input
@@ -109,11 +113,12 @@ public protocol RemoteWorkStore: Sendable {
     /// The task, or nil.
     func remoteTask(_ id: String, tenant: String) async throws -> RemoteTaskRecord?
 
-    /// Claims the oldest task of `agent` that is queued or whose lease expired before `now`,
-    /// with a new generation and a lease until `leaseUntil`; nil when there is none. Concurrent
-    /// claims never get the same task.
-    func claimRemoteTask(agent: AgentID, tenant: String, now: Date, leaseUntil: Date) async throws
-        -> RemoteTaskRecord?
+    /// Claims the oldest task of `agent` that is queued or whose lease expired before `now` (and,
+    /// when `capabilities` is not empty, asked for one of them), with a new generation and a lease
+    /// until `leaseUntil`; nil when there is none. Concurrent claims never get the same task.
+    func claimRemoteTask(
+        agent: AgentID, capabilities: [String], tenant: String, now: Date, leaseUntil: Date
+    ) async throws -> RemoteTaskRecord?
 
     /// Applies a change from the agent holding `generation` of a claimed task.
     func updateRemoteTask(_ id: String, tenant: String, generation: Int64, change: RemoteTaskChange, now: Date)

@@ -50,6 +50,7 @@ enum PostgresMigrations {
                     run_id TEXT NOT NULL,
                     workflow TEXT NOT NULL,
                     key TEXT NOT NULL,
+                    capability TEXT,
                     attempt INTEGER NOT NULL,
                     idempotency_key TEXT NOT NULL UNIQUE,
                     input TEXT NOT NULL,

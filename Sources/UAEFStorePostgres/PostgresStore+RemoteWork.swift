@@ -10,10 +10,10 @@ extension PostgresStore {
         let updated = Timestamp.milliseconds(task.updatedAt)
         try await execute(
             """
-            INSERT INTO remote_tasks (id, tenant, agent_id, run_id, workflow, key, attempt, idempotency_key, input, status,
-                generation, retryable, created_at, updated_at)
+            INSERT INTO remote_tasks (id, tenant, agent_id, run_id, workflow, key, capability, attempt, idempotency_key,
+                input, status, generation, retryable, created_at, updated_at)
             VALUES (\(task.id), \(task.tenant), \(task.agentID.rawValue), \(task.runID.rawValue), \(task.workflow),
-                \(task.key), \(task.attempt), \(task.idempotencyKey), \(input), \(task.status.rawValue), 0, true,
+                \(task.key), \(task.capability), \(task.attempt), \(task.idempotencyKey), \(input), \(task.status.rawValue), 0, true,
                 \(created), \(updated))
             ON CONFLICT (idempotency_key) DO NOTHING
             """)
@@ -25,9 +25,9 @@ extension PostgresStore {
         try await rows("SELECT * FROM remote_tasks WHERE id = \(id) AND tenant = \(tenant)", Self.remoteTask).first
     }
 
-    public func claimRemoteTask(agent: AgentID, tenant: String, now: Date, leaseUntil: Date) async throws
-        -> RemoteTaskRecord?
-    {
+    public func claimRemoteTask(
+        agent: AgentID, capabilities: [String], tenant: String, now: Date, leaseUntil: Date
+    ) async throws -> RemoteTaskRecord? {
         let nowMilliseconds = Timestamp.milliseconds(now)
         return try await rows(
             """
@@ -37,6 +37,7 @@ extension PostgresStore {
                 SELECT id FROM remote_tasks
                 WHERE tenant = \(tenant) AND agent_id = \(agent.rawValue)
                     AND (status = 'queued' OR (status = 'claimed' AND lease_expires_at < \(nowMilliseconds)))
+                    AND (cardinality(\(capabilities)::text[]) = 0 OR capability = ANY(\(capabilities)::text[]))
                 ORDER BY created_at, id LIMIT 1 FOR UPDATE SKIP LOCKED)
             RETURNING *
             """, Self.remoteTask
@@ -96,7 +97,7 @@ extension PostgresStore {
         return RemoteTaskRecord(
             id: try c("id"), tenant: try c("tenant"), agentID: AgentID(try c("agent_id")),
             runID: RunID(try c("run_id")),
-            workflow: try c("workflow"), key: try c("key"), attempt: try c("attempt"),
+            workflow: try c("workflow"), key: try c("key"), capability: try c("capability"), attempt: try c("attempt"),
             idempotencyKey: try c("idempotency_key"), input: try c.json("input")?.objectValue ?? [:],
             status: try c.enumValue("status"), generation: try c("generation"),
             leaseExpiresAt: try c.optionalDate("lease_expires_at"), output: try c.json("output"), error: try c("error"),

@@ -247,6 +247,7 @@ enum SQLiteMigrations {
                         run_id TEXT NOT NULL,
                         workflow TEXT NOT NULL,
                         key TEXT NOT NULL,
+                        capability TEXT,
                         attempt INTEGER NOT NULL,
                         idempotency_key TEXT NOT NULL UNIQUE,
                         input TEXT NOT NULL,

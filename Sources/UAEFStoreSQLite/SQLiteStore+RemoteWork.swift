@@ -8,13 +8,14 @@ extension SQLiteStore {
         try await pool.write { db in
             try db.execute(
                 sql: """
-                    INSERT INTO remote_tasks (id, tenant, agent_id, run_id, workflow, key, attempt, idempotency_key, input,
-                        status, generation, retryable, created_at, updated_at)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, 1, ?, ?) ON CONFLICT (idempotency_key) DO NOTHING
+                    INSERT INTO remote_tasks (id, tenant, agent_id, run_id, workflow, key, capability, attempt,
+                        idempotency_key, input, status, generation, retryable, created_at, updated_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, 1, ?, ?) ON CONFLICT (idempotency_key) DO NOTHING
                     """,
                 arguments: [
                     task.id, task.tenant, task.agentID.rawValue, task.runID.rawValue, task.workflow, task.key,
-                    task.attempt, task.idempotencyKey, JSONValue.object(task.input).jsonText, task.status.rawValue,
+                    task.capability, task.attempt, task.idempotencyKey, JSONValue.object(task.input).jsonText,
+                    task.status.rawValue,
                     Timestamp.milliseconds(task.createdAt), Timestamp.milliseconds(task.updatedAt),
                 ])
             return try Self.remoteTask(
@@ -32,10 +33,12 @@ extension SQLiteStore {
         }
     }
 
-    public func claimRemoteTask(agent: AgentID, tenant: String, now: Date, leaseUntil: Date) async throws
-        -> RemoteTaskRecord?
-    {
-        try await pool.write { db in
+    public func claimRemoteTask(
+        agent: AgentID, capabilities: [String], tenant: String, now: Date, leaseUntil: Date
+    ) async throws -> RemoteTaskRecord? {
+        // The capabilities travel as one JSON array bound as a parameter (an empty one: any).
+        let wanted = JSONValue.array(capabilities.map(JSONValue.string)).jsonText
+        return try await pool.write { db in
             try Row.fetchOne(
                 db,
                 sql: """
@@ -45,11 +48,12 @@ extension SQLiteStore {
                         SELECT id FROM remote_tasks
                         WHERE tenant = ?3 AND agent_id = ?4
                             AND (status = 'queued' OR (status = 'claimed' AND lease_expires_at < ?2))
+                            AND (json_array_length(?5) = 0 OR capability IN (SELECT value FROM json_each(?5)))
                         ORDER BY created_at, id LIMIT 1)
                     RETURNING *
                     """,
                 arguments: [
-                    Timestamp.milliseconds(leaseUntil), Timestamp.milliseconds(now), tenant, agent.rawValue,
+                    Timestamp.milliseconds(leaseUntil), Timestamp.milliseconds(now), tenant, agent.rawValue, wanted,
                 ]
             )
             .map(Self.remoteTask)

@@ -78,7 +78,8 @@ extension SQLiteStore {
     static func remoteTask(_ row: Row) throws -> RemoteTaskRecord {
         RemoteTaskRecord(
             id: row["id"], tenant: row["tenant"], agentID: AgentID(row["agent_id"]), runID: RunID(row["run_id"]),
-            workflow: row["workflow"], key: row["key"], attempt: row["attempt"], idempotencyKey: row["idempotency_key"],
+            workflow: row["workflow"], key: row["key"], capability: row["capability"], attempt: row["attempt"],
+            idempotencyKey: row["idempotency_key"],
             input: try json(row["input"], "remote_tasks.input")?.objectValue ?? [:],
             status: try enumValue(row["status"], "remote_tasks.status"), generation: row["generation"],
             leaseExpiresAt: date(row["lease_expires_at"]), output: try json(row["output"], "remote_tasks.output"),

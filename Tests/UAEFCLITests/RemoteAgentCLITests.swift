@@ -62,7 +62,8 @@ struct RemoteAgentCLITests {
         // uaef agent run, running a command per task.
         let (agent, agentOut, agentErr) = try UAEFProcess.start(
             [
-                "agent", "run", "--server", base, "--token", key, "--wait", "2s", "--json", "--",
+                "agent", "run", "--server", base, "--token", key, "--capability", "count", "--wait", "2s", "--json",
+                "--",
                 "python3", Fixtures.packageRoot.appendingPathComponent("examples/word_count.py").path,
             ], in: directory.url)
         let second = try #require(

@@ -43,8 +43,11 @@ struct RemoteAgentTests {
         let run = try #require(
             try await server.send(.POST, "/v1/runs", token: token, body: #"{"workflow":"scan"}"#)["run_id"]?.stringValue
         )
-        let claimed = try await server.send(.POST, "/v1/agents/me/claim?wait=10s", token: key)
+        #expect(
+            try await server.send(.POST, "/v1/agents/me/claim?wait=1s&capability=translate", token: key).status == 204)
+        let claimed = try await server.send(.POST, "/v1/agents/me/claim?wait=10s&capability=ocr", token: key)
         #expect(claimed.status == 200)
+        #expect(claimed["capability"] == "ocr")
         let task = try #require(claimed["task_id"]?.stringValue)
         let generation = try #require(claimed["generation"]?.numberValue?.intValue)
         #expect(claimed["input"] == ["page": 7])

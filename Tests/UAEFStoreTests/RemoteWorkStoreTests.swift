@@ -34,7 +34,7 @@ struct RemoteWorkStoreTests {
                 group.addTask {
                     var mine: [String] = []
                     while let task = try await store.claimRemoteTask(
-                        agent: AgentID("agt_1"), tenant: "acme", now: now, leaseUntil: lease)
+                        agent: AgentID("agt_1"), capabilities: [], tenant: "acme", now: now, leaseUntil: lease)
                     {
                         mine.append(task.id)
                     }
@@ -45,13 +45,15 @@ struct RemoteWorkStoreTests {
         }
         #expect(claimed.sorted() == (1...20).map { "rtk_\($0)" }.sorted())
         #expect(
-            try await store.claimRemoteTask(agent: AgentID("agt_1"), tenant: "other", now: now, leaseUntil: lease)
+            try await store.claimRemoteTask(
+                agent: AgentID("agt_1"), capabilities: [], tenant: "other", now: now, leaseUntil: lease)
                 == nil)
 
         // After the lease, the oldest is claimed again at generation 2; generation 1 can no longer finish it.
         let later = lease.addingTimeInterval(1)
         let reclaimed = try #require(
-            try await store.claimRemoteTask(agent: AgentID("agt_1"), tenant: "acme", now: later, leaseUntil: later + 30)
+            try await store.claimRemoteTask(
+                agent: AgentID("agt_1"), capabilities: [], tenant: "acme", now: later, leaseUntil: later + 30)
         )
         #expect(reclaimed.id == "rtk_1" && reclaimed.generation == 2)
         guard
@@ -85,6 +87,29 @@ struct RemoteWorkStoreTests {
             Issue.record("a cancelled task took a heartbeat")
             return
         }
+    }
+
+    @Test("a claim naming capabilities gets only tasks that asked for one of them", arguments: StoreBackend.allCases)
+    func capabilityFilter(_ backend: StoreBackend) async throws {
+        let location = try TestStore(backend)
+        defer { location.remove() }
+        let store = try await location.open()
+        var ocr = task(1)
+        ocr.capability = "ocr"
+        var translate = task(2)
+        translate.capability = "translate"
+        _ = try await store.enqueueRemoteTask(ocr)
+        _ = try await store.enqueueRemoteTask(translate)
+        let lease = now.addingTimeInterval(30)
+        let claim = { (capabilities: [String]) in
+            try await store.claimRemoteTask(
+                agent: AgentID("agt_1"), capabilities: capabilities, tenant: "acme", now: now, leaseUntil: lease)
+        }
+        #expect(try await claim(["summarize"]) == nil)
+        #expect(try await claim(["translate", "summarize"])?.id == "rtk_2")
+        #expect(try await claim(["translate"]) == nil)
+        let any = try await claim([])
+        #expect(any?.id == "rtk_1" && any?.capability == "ocr")
     }
 
     @Test("agent keys are found by their digest only", arguments: StoreBackend.allCases)
