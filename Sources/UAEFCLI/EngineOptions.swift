@@ -71,8 +71,9 @@ struct EngineOptions: ParsableArguments {
         Logger.Level(rawValue: logLevel ?? ProcessInfo.processInfo.environment["UAEF_LOG_LEVEL"] ?? "warning")
     }
 
-    /// The engine on the store; `metrics` counts its attempts.
-    func engine(metrics: AttemptMetrics? = nil) async throws -> Engine {
+    /// The engine on the store; `metrics` counts its attempts; with `waiting`, an unreachable
+    /// PostgreSQL is waited for (see ``StoreOptions/open(waiting:)``).
+    func engine(metrics: AttemptMetrics? = nil, waiting: Bool = false) async throws -> Engine {
         var configuration = Runner.Configuration()
         configuration.maxConcurrency = maxConcurrency
         configuration.metrics = metrics
@@ -83,7 +84,8 @@ struct EngineOptions: ParsableArguments {
         }
         logger.logLevel = resolvedLogLevel ?? .warning
         return Engine(
-            store: try await storeOptions.open(), kinds: BuiltInAgents.registry, tenant: storeOptions.tenant,
+            store: try await storeOptions.open(waiting: waiting), kinds: BuiltInAgents.registry,
+            tenant: storeOptions.tenant,
             configuration: configuration, logger: logger)
     }
 }

@@ -59,7 +59,7 @@ struct ServeCommand: AsyncParsableCommand {
         let registry = PrometheusCollectorRegistry()
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
         configuration.metrics = registry
-        let engine = try await engineOptions.engine(metrics: AttemptMetrics())
+        let engine = try await engineOptions.engine(metrics: AttemptMetrics(), waiting: true)
         let signer = try await LedgerKeys.signer(engineOptions.storeOptions, store: engine.store)
         let runtime = ServerRuntime(engine: engine, signer: signer)
         if configuration.authority == nil {

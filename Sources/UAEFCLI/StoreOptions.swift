@@ -27,8 +27,11 @@ struct StoreOptions: ParsableArguments {
     /// The store URL after flag and environment: flag, then `UAEF_STORE`, then the default.
     var storeURL: String { store ?? ProcessInfo.processInfo.environment["UAEF_STORE"] ?? "sqlite:uaef.db" }
 
-    /// Opens the store the URL names, applying pending migrations.
-    func open() async throws -> any WorkflowStore {
+    /// Opens the store the URL names, applying pending migrations. With `waiting`, a PostgreSQL
+    /// server that cannot be reached (down, restarting) is tried again with backoff (100 ms doubling
+    /// to 5 s, a warning each time) until it answers or the task is cancelled, as long-running
+    /// processes (`worker`, `serve`) should; a refused login or a missing database still fails at once.
+    func open(waiting: Bool = false) async throws -> any WorkflowStore {
         let url = storeURL
         if url.hasPrefix("sqlite:") {
             let path = try sqlitePath(url)
@@ -39,7 +42,17 @@ struct StoreOptions: ParsableArguments {
             }
         }
         if url.hasPrefix("postgres://") || url.hasPrefix("postgresql://") {
-            return try await openPostgres(url, migrate: true)
+            var delay = Duration.milliseconds(100)
+            while true {
+                do {
+                    return try await openPostgres(url, migrate: true)
+                } catch let failure as StoreUnreachable where waiting {
+                    Console.warn(
+                        "\(failure); retrying in \(delay.formatted(.units(allowed: [.seconds, .milliseconds])))")
+                    try await Task.sleep(for: delay)
+                    delay = min(delay * 2, .seconds(5))
+                }
+            }
         }
         throw CLIError.usage(
             "--store \(url): unknown store; valid: sqlite:PATH (e.g. sqlite:uaef.db) or postgres://user:password@host:port/database"
@@ -56,6 +69,8 @@ struct StoreOptions: ParsableArguments {
         }
         do {
             return try await PostgresStore.connect(parsed, migrate: migrate)
+        } catch let error as PostgresStoreError where error.isUnreachable {
+            throw StoreUnreachable(description: "cannot open the PostgreSQL store: \(error)")
         } catch {
             throw CLIError.operational("cannot open the PostgreSQL store: \(error)")
         }
@@ -70,4 +85,10 @@ struct StoreOptions: ParsableArguments {
         }
         return path
     }
+}
+
+/// The store's server could not be reached (a network failure, or a server starting or shutting
+/// down): exit 3 for a one-shot command, a retry for a long-running one.
+struct StoreUnreachable: Error, CustomStringConvertible {
+    var description: String
 }

@@ -33,7 +33,8 @@ struct WorkerCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let engine = try await engineOptions.engine()
+        // A worker started while the database is down (or restarting) waits for it.
+        let engine = try await engineOptions.engine(waiting: true)
         var worker = Engine.WorkerConfiguration()
         worker.maxRuns = concurrency
         let storeOptions = engineOptions.storeOptions

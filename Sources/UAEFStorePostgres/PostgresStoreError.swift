@@ -8,6 +8,13 @@ public struct PostgresStoreError: Error, CustomStringConvertible {
     /// The SQLSTATE code when the server reported the error (e.g. `23505` for a unique violation).
     public let sqlState: String?
 
+    /// True when the server could not be reached or is starting or shutting down (no SQLSTATE, a
+    /// connection exception `08…`, or `57P…`): trying again later may succeed.
+    public var isUnreachable: Bool {
+        guard let sqlState else { return true }
+        return sqlState.hasPrefix("08") || sqlState.hasPrefix("57P")
+    }
+
     /// Wraps `error` when it is PostgresNIO's; returns anything else unchanged.
     static func wrap(_ error: any Error, location: String) -> any Error {
         if error is ConnectionPoolError {

@@ -137,3 +137,39 @@ struct WorkerFaultTests {
         await postgres.close()
     }
 }
+
+@Suite("Long-running processes wait for a database that is down")
+struct WaitingForDatabaseTests {
+    @Test("a worker started while PostgreSQL is down waits (with warnings) and executes runs once it is up")
+    func workerWaitsForDatabase() async throws {
+        let server = try PostgresTestServer()
+        defer { try? server.remove() }
+        let directory = try TemporaryDirectory("waiting-worker")
+        defer { directory.remove() }
+        let store = try server.makeDatabase()
+        let common = ["--store", store, "--ledger-key", directory.path("ledger.key")]
+        #expect(try UAEFProcess.run(["migrate"] + common, in: directory.url).status == 0)
+        try server.stop()
+        let (worker, stdout, stderr) = try UAEFProcess.start(["worker", "--json"] + common, in: directory.url)
+        defer {
+            if worker.isRunning { kill(worker.processIdentifier, SIGKILL) }
+        }
+        try await Task.sleep(for: .seconds(1))
+        #expect(worker.isRunning, "\((try? String(contentsOf: stderr, encoding: .utf8)) ?? "")")
+        #expect((try String(contentsOf: stderr, encoding: .utf8)).contains("retrying in"))
+
+        try server.start()
+        try "name: quick\ntasks:\n  - id: only\n    agent: noop\n".write(
+            toFile: directory.path("quick.yaml"), atomically: true, encoding: .utf8)
+        let submitted = try UAEFProcess.run(["submit", "quick.yaml"] + common, in: directory.url)
+        #expect(submitted.status == 0, "\(submitted.stderr)")
+        let id = submitted.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        let waited = try UAEFProcess.run(
+            ["runs", "wait", id, "--timeout", "30s", "--json"] + common, in: directory.url)
+        #expect(try waited.json()["status"] == "succeeded", "\(waited.stdout) \(waited.stderr)")
+        kill(worker.processIdentifier, SIGTERM)
+        worker.waitUntilExit()
+        #expect(worker.terminationStatus == 0)
+        #expect((try String(contentsOf: stdout, encoding: .utf8)).contains(id))
+    }
+}
