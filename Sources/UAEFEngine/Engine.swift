@@ -106,10 +106,10 @@ public struct Engine: Sendable {
     /// Executes runs this process holds until they end; `definitions` spares re-reading workflows
     /// this process has just validated.
     public func execute(
-        _ runs: [RunID], definitions: [RunID: WorkflowDefinition] = [:],
+        _ runs: [RunID], definitions: [RunID: WorkflowDefinition] = [:], created: [RunID: RunRecord] = [:],
         progress: (@Sendable (Runner.Progress) -> Void)? = nil
     ) async throws -> [RunID: RunStatus] {
-        try await runner.execute(runs, tenant: tenant, definitions: definitions, progress: progress)
+        try await runner.execute(runs, tenant: tenant, definitions: definitions, created: created, progress: progress)
     }
 
     /// Takes over every unfinished run of the tenant that no live process holds and executes them until they end.

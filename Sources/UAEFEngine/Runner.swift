@@ -58,12 +58,14 @@ public struct Runner: Sendable {
 
     /// Executes runs this process holds the lease of, until every one has ended.
     ///
-    /// `definitions` may supply already-parsed workflows by run (their stored source is read otherwise).
+    /// `definitions` may supply already-parsed workflows by run (their stored source is read
+    /// otherwise), and `created` the records of runs this process has just created and not yet
+    /// touched (their state is read from the store otherwise).
     public func execute(
         _ runIDs: [RunID], tenant: String, definitions: [RunID: WorkflowDefinition] = [:],
-        progress: (@Sendable (Progress) -> Void)? = nil
+        created: [RunID: RunRecord] = [:], progress: (@Sendable (Progress) -> Void)? = nil
     ) async throws -> [RunID: RunStatus] {
-        var machines = try await loadMachines(runIDs, tenant: tenant, definitions: definitions)
+        var machines = try await loadMachines(runIDs, tenant: tenant, definitions: definitions, created: created)
         var environment = EngineEnvironment(
             now: clock(), random: .system(), agents: try await loadAgents(tenant: tenant), actor: "engine")
         let mailbox = Mailbox<Message>()
@@ -141,11 +143,19 @@ public struct Runner: Sendable {
 
     /// A state machine per run, from what the store holds.
     private func loadMachines(
-        _ runIDs: [RunID], tenant: String, definitions: [RunID: WorkflowDefinition]
+        _ runIDs: [RunID], tenant: String, definitions: [RunID: WorkflowDefinition], created: [RunID: RunRecord]
     ) async throws -> [RunID: RunStateMachine] {
         var machines: [RunID: RunStateMachine] = [:]
         for id in runIDs {
-            guard let snapshot = try await store.snapshot(of: id, tenant: tenant) else { continue }
+            // A run just created has no tasks or attempts yet: nothing to read.
+            let snapshot: RunSnapshot
+            if let run = created[id] {
+                snapshot = RunSnapshot(run: run, tasks: [], attempts: [])
+            } else if let stored = try await store.snapshot(of: id, tenant: tenant) {
+                snapshot = stored
+            } else {
+                continue
+            }
             let definition =
                 try definitions[id].flatMap { $0.source == snapshot.run.workflowSource ? $0 : nil }
                 ?? WorkflowParser.parse(

@@ -23,7 +23,7 @@ struct RunRoutes {
             let report: JSONValue
             if let created = start.createdRecord {
                 report = RunReport.json(RunSnapshot(run: created, tasks: [], attempts: []))
-                executor.execute(start.run, definition: start.definition, engine: engine)
+                executor.execute(created, definition: start.definition, engine: engine)
             } else {
                 guard let current = try await engine.report(start.run) else {
                     throw Problem.notFound("run \(start.run)")

@@ -39,7 +39,7 @@ public struct ServerRuntime: Sendable {
 /// when they expire).
 final class RunExecutor: Service, Sendable {
     struct Job {
-        var run: RunID
+        var run: RunRecord
         var definition: WorkflowDefinition
         var engine: Engine
     }
@@ -56,8 +56,8 @@ final class RunExecutor: Service, Sendable {
         self.ledgerChanges = ledgerChanges
     }
 
-    /// Starts executing a run this process holds the lease of.
-    func execute(_ run: RunID, definition: WorkflowDefinition, engine: Engine) {
+    /// Starts executing a run this process has just created, holding its lease.
+    func execute(_ run: RunRecord, definition: WorkflowDefinition, engine: Engine) {
         queue.withLock { $0.append(Job(run: run, definition: definition, engine: engine)) }
         wake.yield()
     }
@@ -81,15 +81,16 @@ final class RunExecutor: Service, Sendable {
 
     private func execute(_ batch: [Job]) async {
         guard let engine = batch.first?.engine else { return }
-        let definitions = Dictionary(batch.map { ($0.run, $0.definition) }) { first, _ in first }
+        let definitions = Dictionary(batch.map { ($0.run.id, $0.definition) }) { first, _ in first }
+        let created = Dictionary(batch.map { ($0.run.id, $0.run) }) { first, _ in first }
         do {
-            _ = try await engine.execute(batch.map(\.run), definitions: definitions)
+            _ = try await engine.execute(batch.map(\.run.id), definitions: definitions, created: created)
             await ledgerChanges.mark(engine.tenant)
         } catch {
             if !(error is CancellationError) {
                 engine.logger.warning(
                     "runs stopped before they ended; they will be resumed",
-                    metadata: ["runs": "\(batch.map(\.run.rawValue))", "error": "\(error)"])
+                    metadata: ["runs": "\(batch.map(\.run.id.rawValue))", "error": "\(error)"])
             }
         }
     }
