@@ -2,6 +2,7 @@ import Crypto
 import Foundation
 import Logging
 import UAEFCore
+import UAEFLedger
 import UAEFStore
 
 /// Seals secrets (credentials that agents use) with AES-256-GCM under a master key that lives
@@ -26,7 +27,7 @@ public struct SecretBox: Sendable {
             )
         }
         key = SymmetricKey(data: bytes)
-        keyID = String(SHA256.hash(data: bytes).map { String(format: "%02x", $0) }.joined().prefix(8))
+        keyID = String(ContentDigest.sha256(bytes).prefix(8))
     }
 
     /// A box with the master key written in base64 (surrounding white space ignored).

@@ -14,10 +14,7 @@ enum AgentKeys {
     {
         var generator = SystemRandomNumberGenerator()
         let bytes = (0..<32).map { _ in UInt8.random(in: .min ... .max, using: &generator) }
-        let key =
-            prefix
-            + Data(bytes).base64EncodedString().replacingOccurrences(of: "+", with: "-")
-            .replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
+        let key = prefix + Base64URL.encode(bytes)
         let record = AgentKeyRecord(
             id: String(key.prefix(prefix.count + 8)), tenant: agent.tenant, agentID: agent.id,
             sha256: ContentDigest.sha256(Array(key.utf8)), createdAt: now, createdBy: actor)
