@@ -73,8 +73,11 @@ struct EngineOptions: ParsableArguments {
 
     /// The engine on the store; `metrics` counts its attempts; with `waiting`, an unreachable
     /// PostgreSQL is waited for (see ``StoreOptions/open(waiting:)``).
-    func engine(metrics: AttemptMetrics? = nil, waiting: Bool = false) async throws -> Engine {
+    func engine(metrics: AttemptMetrics? = nil, capabilities: Set<String>? = nil, waiting: Bool = false) async throws
+        -> Engine
+    {
         var configuration = Runner.Configuration()
+        configuration.capabilities = capabilities
         configuration.maxConcurrency = maxConcurrency
         configuration.metrics = metrics
         configuration.secrets = try secretBox()

@@ -3,8 +3,10 @@ import Dispatch
 import Foundation
 import UAEFCore
 import UAEFEngine
+import UAEFStore
 
-/// `uaef worker`: executes runs from a shared store until stopped.
+/// `uaef worker`: executes runs, and attempts other workers queued for its capabilities, from a
+/// shared store until stopped.
 struct WorkerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "worker",
@@ -16,12 +18,30 @@ struct WorkerCommand: AsyncParsableCommand {
             lease was taken over cannot commit: its writes are fenced by the lease's generation. After \
             runs end it settles their outcomes and signs a checkpoint (give every node the same \
             --ledger-key). While the store is unreachable it retries with backoff. A run executes on \
-            one worker at a time; many runs spread over many workers. On SIGINT or SIGTERM it stops \
-            claiming, cancels its attempts and exits within 10 s. Prints one line per ended run \
-            (--json: one JSON object per line, {"run_id", "status"}); exit 0 when stopped.
+            one worker at a time; many runs spread over many workers.
+
+            With --capability (repeatable) the worker executes only the attempts of tasks that ask \
+            for one of those capabilities: an attempt of another capability, in a run it orchestrates, \
+            is queued in the store for a worker that serves it, and this worker in turn executes the \
+            attempts others queued for its capabilities (claimed with a lease and a generation, \
+            heartbeated every second). A worker without --capability serves every capability. Tasks \
+            that name an agent kind instead of a capability, approvals and remote agents' tasks run \
+            where their run is orchestrated.
+
+            On SIGINT or SIGTERM it stops claiming, cancels its attempts and exits within 10 s. \
+            Prints one line per ended run (--json: one JSON object per line, {"run_id", "status"}) \
+            and one per attempt executed for another worker's run ({"run_id", "key", "attempt", \
+            "capability", "outcome"}); exit 0 when stopped.
             """)
 
     @Option(help: "Runs executed at once by this worker.") var concurrency: Int = 16
+
+    @Option(
+        name: .customLong("capability"),
+        help: ArgumentHelp(
+            "Execute only attempts of tasks asking for this capability (repeatable); default: every capability.",
+            valueName: "capability"))
+    var capabilities: [String] = []
 
     /// How long a stop request waits for the worker to wind down before the process exits.
     static let stopGracePeriod: Double = 10
@@ -30,18 +50,32 @@ struct WorkerCommand: AsyncParsableCommand {
 
     func validate() throws {
         guard concurrency >= 1 else { throw ValidationError("--concurrency must be at least 1") }
+        for capability in capabilities where capability.isEmpty || capability.contains(where: \.isWhitespace) {
+            throw ValidationError("--capability \"\(capability)\": a capability is a non-empty name without spaces")
+        }
     }
 
     func run() async throws {
         // A worker started while the database is down (or restarting) waits for it.
-        let engine = try await engineOptions.engine(waiting: true)
+        let served = capabilities.isEmpty ? nil : Set(capabilities)
+        let engine = try await engineOptions.engine(capabilities: served, waiting: true)
         var worker = Engine.WorkerConfiguration()
         worker.maxRuns = concurrency
+        worker.maxQueuedAttempts = concurrency
         let storeOptions = engineOptions.storeOptions
-        let json = json
+        let (json, pacing) = (json, worker)
         let work = Task {
-            await engine.work(worker) { event in
-                await Self.report(event, engine: engine, storeOptions: storeOptions, json: json)
+            await withDiscardingTaskGroup { group in
+                group.addTask {
+                    await engine.work(pacing) { event in
+                        await Self.report(event, engine: engine, storeOptions: storeOptions, json: json)
+                    }
+                }
+                group.addTask {
+                    await engine.executeQueuedAttempts(capabilities: served.map { $0.sorted() }, pacing) { event in
+                        Self.report(event, json: json)
+                    }
+                }
             }
         }
         // Stop on SIGINT or SIGTERM: the worker cancels its attempts and leaves its runs to be
@@ -63,6 +97,36 @@ struct WorkerCommand: AsyncParsableCommand {
         }
         await work.value
         for source in signals { source.cancel() }
+    }
+
+    /// Prints an attempt executed for another worker's run, or a failed claim.
+    private static func report(_ event: Engine.QueuedAttemptEvent, json: Bool) {
+        switch event {
+        case .finished(let task, let result):
+            let outcome =
+                switch result {
+                case .succeeded: "succeeded"
+                case .failed: "failed"
+                case .timedOut: "timed_out"
+                }
+            print(
+                json
+                    ? JSONValue.object([
+                        "run_id": .string(task.runID.rawValue), "key": .string(task.key),
+                        "attempt": .number(Number(task.attempt)),
+                        "capability": task.capability.map(JSONValue.string) ?? .null, "outcome": .string(outcome),
+                    ]).jsonText
+                    : "\(task.runID)  \(task.key)  attempt \(task.attempt)  \(outcome)")
+            fflush(nil)
+        case .leaseLost(let task):
+            Console.warn(
+                "uaef worker: attempt \(task.attempt) of \(task.runID)/\(task.key) ended elsewhere (timed out, cancelled or taken over); its outcome here was not recorded"
+            )
+        case .claimFailed(let error, let retryIn):
+            Console.warn(
+                "uaef worker: cannot claim queued attempts, retrying in \(retryIn.formatted(.units(allowed: [.seconds, .milliseconds]))): \(error)"
+            )
+        }
     }
 
     /// Prints what happened; after runs end, settles and signs a checkpoint.

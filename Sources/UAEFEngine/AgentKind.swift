@@ -11,6 +11,9 @@ public protocol AgentKind: Sendable {
     /// True for kinds with no side effects that finish at once (noop, echo). The runner executes
     /// them inline and commits their start and completion together; rerunning one is harmless.
     var isPure: Bool { get }
+    /// True for kinds whose attempts only wait on the store (approvals, remote agents): they run
+    /// in the process orchestrating the run, whatever capabilities that process serves.
+    var waitsOnStore: Bool { get }
     /// Executes one attempt. Throw ``AgentFailure`` to fail it with a message; cancellation of the
     /// surrounding task (timeout or run cancelled) must stop the work promptly.
     func execute(_ request: AttemptRequest, logger: Logger) async throws -> JSONValue
@@ -18,6 +21,7 @@ public protocol AgentKind: Sendable {
 
 extension AgentKind {
     public var isPure: Bool { false }
+    public var waitsOnStore: Bool { false }
 }
 
 /// An attempt failed for a reason the agent can state.

@@ -25,6 +25,9 @@ public struct ApprovalKind: AgentKind {
 
     public var name: String { "approval" }
 
+    /// It only waits on the store, so it runs where the run is orchestrated.
+    public var waitsOnStore: Bool { true }
+
     public var parameters: WorkflowCatalog.ParameterSpec {
         .init(required: ["role"], optional: ["approvers", "message"])
     }

@@ -14,6 +14,8 @@ public struct Runner: Sendable {
         public var leaseDuration: Duration = .seconds(15)
         /// How often cancellation requests and agent changes are checked (default 250ms).
         public var pollInterval: Duration = .milliseconds(250)
+        /// How often an attempt queued for a worker is checked for its outcome (default 50ms).
+        public var queuePollInterval: Duration = .milliseconds(50)
         /// This process's identity as a lease holder: `host/pid`.
         public var owner: String = ProcessIdentity.current
         /// Where attempt outcomes and durations are counted; nil counts nothing.
@@ -21,8 +23,19 @@ public struct Runner: Sendable {
         /// Opens the tenant secrets that `command` and `http` parameters name as
         /// `{"$secret": "NAME"}`; nil when no master key is configured.
         public var secrets: SecretBox?
+        /// The capabilities whose tasks this process executes itself; nil (the default) serves
+        /// every capability. An attempt of a task asking for another capability is queued for a
+        /// worker that serves it (`uaef worker --capability`); tasks that name an agent kind, and
+        /// kinds that only wait on the store, always run here.
+        public var capabilities: Set<String>?
 
         public init() {}
+
+        /// Whether this process executes attempts of tasks that ask for `capability` itself.
+        public func serves(_ capability: String?) -> Bool {
+            guard let capabilities, let capability else { return true }
+            return capabilities.contains(capability)
+        }
     }
 
     /// What the runner reports after each commit, for progress displays.
@@ -228,6 +241,14 @@ public struct Runner: Sendable {
         return Progress(counts: counts, running: running.sorted())
     }
 
+    /// What executes `request` here: its agent kind, or the queue to a worker that serves its
+    /// capability when this process does not; nil when the kind is not available in this process.
+    func executor(for request: AttemptRequest) -> (any AgentKind)? {
+        guard let kind = kinds[request.kind] else { return nil }
+        guard !kind.isPure, !kind.waitsOnStore, !configuration.serves(request.capability) else { return kind }
+        return WorkerDispatch(queue: QueuedAttempt(store: store, pollInterval: configuration.queuePollInterval))
+    }
+
     /// Executes one attempt, mapping what the agent threw to a result.
     static func perform(_ kind: any AgentKind, _ request: AttemptRequest, logger: Logger, metrics: AttemptMetrics?)
         async -> AttemptResult
@@ -322,7 +343,7 @@ struct Execution {
     private mutating func startQueued(in group: inout Group) {
         while executing < runner.configuration.maxConcurrency, !queued.isEmpty {
             let (run, request) = queued.removeFirst()
-            guard let kind = runner.kinds[request.kind] else {
+            guard let kind = runner.executor(for: request) else {
                 mailbox.post(
                     .input(
                         run,

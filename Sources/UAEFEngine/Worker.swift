@@ -10,6 +10,10 @@ extension Engine {
         public var maxRuns: Int = 16
         /// How often the store is asked for claimable runs while there is room for more.
         public var claimInterval: Duration = .milliseconds(100)
+        /// Attempts queued for workers (of other processes' runs) executed at once.
+        public var maxQueuedAttempts: Int = 16
+        /// How often the store is asked for queued attempts while there is room for more.
+        public var queueClaimInterval: Duration = .milliseconds(50)
         /// The longest wait between attempts while the store cannot be reached (the waits double
         /// from `claimInterval` up to this).
         public var maxBackoff: Duration = .seconds(5)

@@ -61,7 +61,9 @@ struct RemoteAgentRoutes {
                 let principal = try context.require(.agentWork)
                 let agent = try await workingAgent(try context.parameters.require("id"), of: principal)
                 let taskID = try context.parameters.require("task")
-                guard let task = try await store.remoteTask(taskID, tenant: principal.tenant), task.agentID == agent.id
+                // A task queued for workers is never the agent's to finish, even when assigned to it.
+                guard let task = try await store.remoteTask(taskID, tenant: principal.tenant),
+                    task.placement == .agent, task.agentID == agent.id
                 else { throw Problem.notFound("task \(taskID) of agent \(agent.name)") }
                 let body = try await JSONMessage.object(of: request, limit: bodyLimit)
                 let change = try Self.change(verb, body, leaseUntil: Date().addingTimeInterval(leaseSeconds))

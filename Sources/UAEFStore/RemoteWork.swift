@@ -1,9 +1,19 @@
 import Foundation
 import UAEFCore
 
-/// One task attempt handed to a remote agent: queued by the engine, claimed by the agent with a
-/// lease (each claim a new generation), finished by the agent with its output or error.
+/// One task attempt executed away from the process orchestrating its run: queued by the engine,
+/// claimed with a lease (each claim a new generation) by a remote agent over the HTTP API or by a
+/// `uaef worker` that serves its capability, finished by the claimant with its output or error.
 public struct RemoteTaskRecord: Sendable, Hashable {
+    /// Who claims the task.
+    public enum Placement: String, Sendable, Hashable {
+        /// The registered remote agent it names, over the HTTP API.
+        case agent
+        /// Any `uaef worker` that serves the task's capability, straight from the store; the
+        /// worker executes it with the agent kind ``RemoteTaskRecord/kind``.
+        case worker
+    }
+
     public enum Status: String, Sendable, Hashable {
         /// Waiting for the agent to claim it (also again after a lease expired).
         case queued
@@ -18,7 +28,11 @@ public struct RemoteTaskRecord: Sendable, Hashable {
 
     public var id: String
     public var tenant: String
+    public var placement: Placement
+    /// The agent the task was assigned to.
     public var agentID: AgentID
+    /// For a worker task: the agent's kind, which the worker executes it with.
+    public var kind: String?
     public var runID: RunID
     public var workflow: String
     public var key: String
@@ -40,7 +54,8 @@ public struct RemoteTaskRecord: Sendable, Hashable {
     public var updatedAt: Date
 
     public init(
-        id: String, tenant: String, agentID: AgentID, runID: RunID, workflow: String, key: String,
+        id: String, tenant: String, placement: Placement = .agent, agentID: AgentID, kind: String? = nil,
+        runID: RunID, workflow: String, key: String,
         capability: String? = nil, attempt: Int,
         idempotencyKey: String, input: [String: JSONValue], status: Status = .queued, generation: Int64 = 0,
         leaseExpiresAt: Date? = nil, output: JSONValue? = nil, error: String? = nil, retryable: Bool = true,
@@ -48,7 +63,9 @@ public struct RemoteTaskRecord: Sendable, Hashable {
     ) {
         self.id = id
         self.tenant = tenant
+        self.placement = placement
         self.agentID = agentID
+        self.kind = kind
         self.runID = runID
         self.workflow = workflow
         self.key = key
@@ -104,7 +121,8 @@ public struct AgentKeyRecord: Sendable, Hashable {
     }
 }
 
-/// The remote-agent work queue and agent keys, part of every ``WorkflowStore``.
+/// The queue of attempts executed away from their run's process (by remote agents and by
+/// workers that serve a capability) and agent keys, part of every ``WorkflowStore``.
 public protocol RemoteWorkStore: Sendable {
     /// Queues a task for a remote agent, once per attempt: when the attempt's task exists (a
     /// resumed run executing the attempt again) it is returned as it stands.
@@ -113,14 +131,21 @@ public protocol RemoteWorkStore: Sendable {
     /// The task, or nil.
     func remoteTask(_ id: String, tenant: String) async throws -> RemoteTaskRecord?
 
-    /// Claims the oldest task of `agent` that is queued or whose lease expired before `now` (and,
+    /// Claims the oldest agent-placed task of `agent` that is queued or whose lease expired before `now` (and,
     /// when `capabilities` is not empty, asked for one of them), with a new generation and a lease
     /// until `leaseUntil`; nil when there is none. Concurrent claims never get the same task.
     func claimRemoteTask(
         agent: AgentID, capabilities: [String], tenant: String, now: Date, leaseUntil: Date
     ) async throws -> RemoteTaskRecord?
 
-    /// Applies a change from the agent holding `generation` of a claimed task.
+    /// Claims the oldest worker-placed task that is queued or whose lease expired before `now` and
+    /// that asked for one of `capabilities` (nil: any capability), with
+    /// a new generation and a lease until `leaseUntil`; nil when there is none. Concurrent claims,
+    /// from any process, never get the same task.
+    func claimWorkerTask(capabilities: [String]?, tenant: String, now: Date, leaseUntil: Date) async throws
+        -> RemoteTaskRecord?
+
+    /// Applies a change from the agent or worker holding `generation` of a claimed task.
     func updateRemoteTask(_ id: String, tenant: String, generation: Int64, change: RemoteTaskChange, now: Date)
         async throws -> RemoteTaskUpdate
 

@@ -93,6 +93,14 @@ enum PostgresMigrations {
                 """
             ]
         ),
+        (
+            // Attempts queued for workers that serve their capability share the remote agents' queue.
+            "v6_worker_tasks",
+            [
+                "ALTER TABLE remote_tasks ADD COLUMN placement TEXT NOT NULL DEFAULT 'agent', ADD COLUMN kind TEXT",
+                "CREATE INDEX remote_tasks_for_workers ON remote_tasks (tenant, placement, status, created_at)",
+            ]
+        ),
     ]
 
     /// The advisory lock key that serializes migrations (any fixed 64-bit number).

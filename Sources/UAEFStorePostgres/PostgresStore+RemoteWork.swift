@@ -10,9 +10,10 @@ extension PostgresStore {
         let updated = Timestamp.milliseconds(task.updatedAt)
         try await execute(
             """
-            INSERT INTO remote_tasks (id, tenant, agent_id, run_id, workflow, key, capability, attempt, idempotency_key,
-                input, status, generation, retryable, created_at, updated_at)
-            VALUES (\(task.id), \(task.tenant), \(task.agentID.rawValue), \(task.runID.rawValue), \(task.workflow),
+            INSERT INTO remote_tasks (id, tenant, placement, agent_id, kind, run_id, workflow, key, capability, attempt,
+                idempotency_key, input, status, generation, retryable, created_at, updated_at)
+            VALUES (\(task.id), \(task.tenant), \(task.placement.rawValue), \(task.agentID.rawValue), \(task.kind),
+                \(task.runID.rawValue), \(task.workflow),
                 \(task.key), \(task.capability), \(task.attempt), \(task.idempotencyKey), \(input), \(task.status.rawValue), 0, true,
                 \(created), \(updated))
             ON CONFLICT (idempotency_key) DO NOTHING
@@ -35,9 +36,28 @@ extension PostgresStore {
                 lease_expires_at = \(Timestamp.milliseconds(leaseUntil)), updated_at = \(nowMilliseconds)
             WHERE id = (
                 SELECT id FROM remote_tasks
-                WHERE tenant = \(tenant) AND agent_id = \(agent.rawValue)
+                WHERE tenant = \(tenant) AND agent_id = \(agent.rawValue) AND placement = 'agent'
                     AND (status = 'queued' OR (status = 'claimed' AND lease_expires_at < \(nowMilliseconds)))
                     AND (cardinality(\(capabilities)::text[]) = 0 OR capability = ANY(\(capabilities)::text[]))
+                ORDER BY created_at, id LIMIT 1 FOR UPDATE SKIP LOCKED)
+            RETURNING *
+            """, Self.remoteTask
+        ).first
+    }
+
+    public func claimWorkerTask(capabilities: [String]?, tenant: String, now: Date, leaseUntil: Date) async throws
+        -> RemoteTaskRecord?
+    {
+        let nowMilliseconds = Timestamp.milliseconds(now)
+        return try await rows(
+            """
+            UPDATE remote_tasks SET status = 'claimed', generation = generation + 1,
+                lease_expires_at = \(Timestamp.milliseconds(leaseUntil)), updated_at = \(nowMilliseconds)
+            WHERE id = (
+                SELECT id FROM remote_tasks
+                WHERE tenant = \(tenant) AND placement = 'worker'
+                    AND (status = 'queued' OR (status = 'claimed' AND lease_expires_at < \(nowMilliseconds)))
+                    AND (\(capabilities)::text[] IS NULL OR capability = ANY(\(capabilities)::text[]))
                 ORDER BY created_at, id LIMIT 1 FOR UPDATE SKIP LOCKED)
             RETURNING *
             """, Self.remoteTask
@@ -95,7 +115,8 @@ extension PostgresStore {
     static func remoteTask(_ row: PostgresRow) throws -> RemoteTaskRecord {
         let c = Columns(row, table: "remote_tasks")
         return RemoteTaskRecord(
-            id: try c("id"), tenant: try c("tenant"), agentID: AgentID(try c("agent_id")),
+            id: try c("id"), tenant: try c("tenant"), placement: try c.enumValue("placement"),
+            agentID: AgentID(try c("agent_id")), kind: try c("kind"),
             runID: RunID(try c("run_id")),
             workflow: try c("workflow"), key: try c("key"), capability: try c("capability"), attempt: try c("attempt"),
             idempotencyKey: try c("idempotency_key"), input: try c.json("input")?.objectValue ?? [:],

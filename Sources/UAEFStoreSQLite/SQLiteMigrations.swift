@@ -285,6 +285,15 @@ enum SQLiteMigrations {
                     ) WITHOUT ROWID;
                     """)
         }
+        migrator.registerMigration("v9_worker_tasks") { db in
+            // Attempts queued for workers that serve their capability share the remote agents' queue.
+            try db.execute(
+                sql: """
+                    ALTER TABLE remote_tasks ADD COLUMN placement TEXT NOT NULL DEFAULT 'agent';
+                    ALTER TABLE remote_tasks ADD COLUMN kind TEXT;
+                    CREATE INDEX remote_tasks_for_workers ON remote_tasks (tenant, placement, status, created_at);
+                    """)
+        }
         return migrator
     }
 }

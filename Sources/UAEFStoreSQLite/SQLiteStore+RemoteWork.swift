@@ -8,12 +8,13 @@ extension SQLiteStore {
         try await pool.write { db in
             try db.execute(
                 sql: """
-                    INSERT INTO remote_tasks (id, tenant, agent_id, run_id, workflow, key, capability, attempt,
-                        idempotency_key, input, status, generation, retryable, created_at, updated_at)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, 1, ?, ?) ON CONFLICT (idempotency_key) DO NOTHING
+                    INSERT INTO remote_tasks (id, tenant, placement, agent_id, kind, run_id, workflow, key, capability,
+                        attempt, idempotency_key, input, status, generation, retryable, created_at, updated_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, 1, ?, ?) ON CONFLICT (idempotency_key) DO NOTHING
                     """,
                 arguments: [
-                    task.id, task.tenant, task.agentID.rawValue, task.runID.rawValue, task.workflow, task.key,
+                    task.id, task.tenant, task.placement.rawValue, task.agentID.rawValue, task.kind,
+                    task.runID.rawValue, task.workflow, task.key,
                     task.capability, task.attempt, task.idempotencyKey, JSONValue.object(task.input).jsonText,
                     task.status.rawValue,
                     Timestamp.milliseconds(task.createdAt), Timestamp.milliseconds(task.updatedAt),
@@ -46,7 +47,7 @@ extension SQLiteStore {
                         updated_at = ?2
                     WHERE id = (
                         SELECT id FROM remote_tasks
-                        WHERE tenant = ?3 AND agent_id = ?4
+                        WHERE tenant = ?3 AND agent_id = ?4 AND placement = 'agent'
                             AND (status = 'queued' OR (status = 'claimed' AND lease_expires_at < ?2))
                             AND (json_array_length(?5) = 0 OR capability IN (SELECT value FROM json_each(?5)))
                         ORDER BY created_at, id LIMIT 1)
@@ -55,6 +56,41 @@ extension SQLiteStore {
                 arguments: [
                     Timestamp.milliseconds(leaseUntil), Timestamp.milliseconds(now), tenant, agent.rawValue, wanted,
                 ]
+            )
+            .map(Self.remoteTask)
+        }
+    }
+
+    public func claimWorkerTask(capabilities: [String]?, tenant: String, now: Date, leaseUntil: Date) async throws
+        -> RemoteTaskRecord?
+    {
+        // The capabilities travel as one JSON array bound as a parameter (null: any task).
+        let wanted = capabilities.map { JSONValue.array($0.map(JSONValue.string)).jsonText }
+        // Idle workers ask often: a reader answers "nothing queued" without taking the single writer.
+        let anyQueued = try await pool.read { db in
+            try Bool.fetchOne(
+                db,
+                sql: """
+                    SELECT EXISTS (SELECT 1 FROM remote_tasks
+                        WHERE tenant = ? AND placement = 'worker' AND status IN ('queued', 'claimed'))
+                    """, arguments: [tenant]) ?? false
+        }
+        guard anyQueued else { return nil }
+        return try await pool.write { db in
+            try Row.fetchOne(
+                db,
+                sql: """
+                    UPDATE remote_tasks SET status = 'claimed', generation = generation + 1, lease_expires_at = ?1,
+                        updated_at = ?2
+                    WHERE id = (
+                        SELECT id FROM remote_tasks
+                        WHERE tenant = ?3 AND placement = 'worker'
+                            AND (status = 'queued' OR (status = 'claimed' AND lease_expires_at < ?2))
+                            AND (?4 IS NULL OR capability IN (SELECT value FROM json_each(?4)))
+                        ORDER BY created_at, id LIMIT 1)
+                    RETURNING *
+                    """,
+                arguments: [Timestamp.milliseconds(leaseUntil), Timestamp.milliseconds(now), tenant, wanted]
             )
             .map(Self.remoteTask)
         }

@@ -77,7 +77,8 @@ extension SQLiteStore {
 
     static func remoteTask(_ row: Row) throws -> RemoteTaskRecord {
         RemoteTaskRecord(
-            id: row["id"], tenant: row["tenant"], agentID: AgentID(row["agent_id"]), runID: RunID(row["run_id"]),
+            id: row["id"], tenant: row["tenant"], placement: try enumValue(row["placement"], "remote_tasks.placement"),
+            agentID: AgentID(row["agent_id"]), kind: row["kind"], runID: RunID(row["run_id"]),
             workflow: row["workflow"], key: row["key"], capability: row["capability"], attempt: row["attempt"],
             idempotencyKey: row["idempotency_key"],
             input: try json(row["input"], "remote_tasks.input")?.objectValue ?? [:],

@@ -207,7 +207,9 @@ struct CLITests {
             applied += output["applied"]?.arrayValue?.compactMap(\.stringValue) ?? []
         }
         #expect(
-            applied.sorted() == ["v1_schema", "v2_lease_generations", "v3_registry", "v4_remote_work", "v5_secrets"],
+            applied.sorted() == [
+                "v1_schema", "v2_lease_generations", "v3_registry", "v4_remote_work", "v5_secrets", "v6_worker_tasks",
+            ],
             "each migration applied once, by one node")
         let again = try UAEFProcess.run(["migrate", "--store", location.url], in: location.directory.url)
         #expect(again.status == 0 && again.stdout.contains("is up to date"))

@@ -112,6 +112,51 @@ struct RemoteWorkStoreTests {
         #expect(any?.id == "rtk_1" && any?.capability == "ocr")
     }
 
+    @Test(
+        "worker tasks go to workers serving their capability, never to the agent; agent tasks never to workers",
+        arguments: StoreBackend.allCases)
+    func workerPlacement(_ backend: StoreBackend) async throws {
+        let location = try TestStore(backend)
+        defer { location.remove() }
+        let store = try await location.open()
+        func workerTask(_ n: Int, _ capability: String) -> RemoteTaskRecord {
+            var queued = task(n)
+            queued.placement = .worker
+            queued.kind = "command"
+            queued.capability = capability
+            return queued
+        }
+        var agentTask = task(1)
+        agentTask.capability = "gpu"
+        _ = try await store.enqueueRemoteTask(agentTask)
+        _ = try await store.enqueueRemoteTask(workerTask(2, "gpu"))
+        _ = try await store.enqueueRemoteTask(workerTask(3, "ocr"))
+        let lease = now.addingTimeInterval(30)
+        let claim = { (capabilities: [String]?) in
+            try await store.claimWorkerTask(capabilities: capabilities, tenant: "acme", now: now, leaseUntil: lease)
+        }
+        #expect(try await store.claimWorkerTask(capabilities: nil, tenant: "other", now: now, leaseUntil: lease) == nil)
+        #expect(try await claim(["translate"]) == nil)
+        let gpu = try #require(try await claim(["gpu", "translate"]))
+        #expect(gpu.id == "rtk_2" && gpu.placement == .worker && gpu.kind == "command" && gpu.generation == 1)
+        #expect(try await claim(["gpu"]) == nil)
+        // A worker serving every capability takes what is left for workers, not the agent's task.
+        #expect(try await claim(nil)?.id == "rtk_3")
+        #expect(try await claim(nil) == nil)
+        // The agent sees only its own placement: its gpu task, not the workers'.
+        let agents = try await store.claimRemoteTask(
+            agent: AgentID("agt_1"), capabilities: [], tenant: "acme", now: now, leaseUntil: lease)
+        #expect(agents?.id == "rtk_1" && agents?.placement == .agent)
+        #expect(
+            try await store.claimRemoteTask(
+                agent: AgentID("agt_1"), capabilities: [], tenant: "acme", now: now, leaseUntil: lease) == nil)
+        // An expired worker lease is taken over with the next generation.
+        let later = lease.addingTimeInterval(1)
+        let takenOver = try await store.claimWorkerTask(
+            capabilities: ["gpu"], tenant: "acme", now: later, leaseUntil: later + 30)
+        #expect(takenOver?.id == "rtk_2" && takenOver?.generation == 2)
+    }
+
     @Test("agent keys are found by their digest only", arguments: StoreBackend.allCases)
     func keys(_ backend: StoreBackend) async throws {
         let location = try TestStore(backend)

@@ -1,0 +1,149 @@
+import Foundation
+import Logging
+import UAEFCore
+import UAEFStore
+
+extension Engine {
+    /// What a worker reports about the attempts it executes for other processes' runs.
+    public enum QueuedAttemptEvent: Sendable {
+        /// An attempt was executed and its outcome recorded.
+        case finished(RemoteTaskRecord, AttemptResult)
+        /// The attempt's lease was lost while it executed (it timed out, its run was cancelled,
+        /// or another worker took it over): the agent was stopped and its outcome not recorded.
+        case leaseLost(RemoteTaskRecord)
+        /// Claiming failed; the worker retries after `retryIn`.
+        case claimFailed(any Error, retryIn: Duration)
+    }
+
+    /// Executes attempts that processes orchestrating runs queued for workers (because they do not
+    /// serve the task's capability), for tasks asking for one of `capabilities` (nil: any), until
+    /// the task is cancelled. Each is claimed with a lease and a new generation, heartbeated while
+    /// its agent works, and finished with the outcome; a completion under a lost lease is refused
+    /// by the store, so a stalled worker cannot overwrite newer work.
+    public func executeQueuedAttempts(
+        capabilities: [String]?, _ worker: WorkerConfiguration = .init(),
+        report: @escaping @Sendable (QueuedAttemptEvent) async -> Void
+    ) async {
+        enum Step: Sendable {
+            case ended
+            case tick
+        }
+        await withTaskGroup(of: Step.self) { group in
+            var running = 0
+            var waiting = false
+            var failures = 0
+            var claimNow = true
+            while !Task.isCancelled {
+                if running < worker.maxQueuedAttempts && claimNow {
+                    claimNow = false
+                    do {
+                        let now = Date()
+                        let claimed = try await store.claimWorkerTask(
+                            capabilities: capabilities, tenant: tenant, now: now,
+                            leaseUntil: now.addingTimeInterval(Double(configuration.leaseDuration.milliseconds) / 1000))
+                        failures = 0
+                        if let claimed {
+                            running += 1
+                            group.addTask {
+                                await report(await self.executeClaimed(claimed))
+                                return .ended
+                            }
+                            claimNow = true
+                            continue
+                        }
+                    } catch {
+                        failures += 1
+                        await report(.claimFailed(error, retryIn: Self.backoff(failures, worker)))
+                    }
+                }
+                if !waiting {
+                    waiting = true
+                    let delay = failures == 0 ? worker.queueClaimInterval : Self.backoff(failures, worker)
+                    group.addTask {
+                        try? await Task.sleep(for: delay)
+                        return .tick
+                    }
+                }
+                switch await group.next() {
+                case .tick:
+                    waiting = false
+                    claimNow = true
+                case .ended:
+                    running -= 1
+                    claimNow = true
+                case nil:
+                    return
+                }
+            }
+            group.cancelAll()
+        }
+    }
+
+    /// Executes one claimed attempt with its agent kind while heartbeating its lease, and records
+    /// the outcome under the claim's generation.
+    private func executeClaimed(_ task: RemoteTaskRecord) async -> QueuedAttemptEvent {
+        let lease = configuration.leaseDuration
+        guard let kindName = task.kind, let kind = kinds[kindName], !kind.waitsOnStore else {
+            // Retryable: the next attempt may reach a worker that has the kind.
+            let result = AttemptResult.failed(
+                message: "agent kind \(task.kind ?? "(none)") is not available in worker \(configuration.owner)",
+                retryable: true)
+            return await record(result, of: task)
+        }
+        let request = AttemptRequest(
+            runID: task.runID, tenant: task.tenant, workflow: task.workflow, key: task.key,
+            taskID: String(task.key.prefix { $0 != "[" }), attempt: task.attempt,
+            idempotencyKey: task.idempotencyKey, kind: kindName, agent: nil, capability: task.capability,
+            parameters: task.input, timeout: nil)
+        let (logger, metrics, store) = (logger, configuration.metrics, store)
+        let outcome = await withTaskGroup(of: AttemptResult?.self) { group in
+            group.addTask { await Runner.perform(kind, request, logger: logger, metrics: metrics) }
+            // Heartbeats extend the lease and find out when the attempt ended without this worker.
+            group.addTask {
+                let interval = min(lease / 3, .seconds(1))
+                while !Task.isCancelled {
+                    do {
+                        try await Task.sleep(for: interval)
+                        let now = Date()
+                        let update = try await store.updateRemoteTask(
+                            task.id, tenant: task.tenant, generation: task.generation,
+                            change: .heartbeat(until: now.addingTimeInterval(Double(lease.milliseconds) / 1000)), now: now)
+                        if case .updated = update { continue }
+                        return nil
+                    } catch is CancellationError {
+                        return nil
+                    } catch {
+                        // The store is unreachable: keep working; the completion's fence decides.
+                        logger.warning("heartbeat failed", metadata: ["remote_task": "\(task.id)", "error": "\(error)"])
+                    }
+                }
+                return nil
+            }
+            let first = await group.next() ?? nil
+            group.cancelAll()
+            return first
+        }
+        guard let outcome else { return .leaseLost(task) }
+        return await record(outcome, of: task)
+    }
+
+    /// Finishes `task` with `result` under its claim's generation.
+    private func record(_ result: AttemptResult, of task: RemoteTaskRecord) async -> QueuedAttemptEvent {
+        let change: RemoteTaskChange =
+            switch result {
+            case .succeeded(let output): .succeed(output)
+            case .failed(let message, let retryable): .fail(message, retryable: retryable)
+            case .timedOut(let after): .fail("timed out after \(after)", retryable: true)
+            }
+        do {
+            let update = try await store.updateRemoteTask(
+                task.id, tenant: task.tenant, generation: task.generation, change: change, now: Date())
+            guard case .updated = update else { return .leaseLost(task) }
+            return .finished(task, result)
+        } catch {
+            // Unrecorded: the lease expires and the attempt is claimed and executed again.
+            logger.warning("could not record an outcome", metadata: ["remote_task": "\(task.id)", "error": "\(error)"])
+            return .leaseLost(task)
+        }
+    }
+}
