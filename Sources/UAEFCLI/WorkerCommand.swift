@@ -122,6 +122,10 @@ struct WorkerCommand: AsyncParsableCommand {
             Console.warn(
                 "uaef worker: attempt \(task.attempt) of \(task.runID)/\(task.key) ended elsewhere (timed out, cancelled or taken over); its outcome here was not recorded"
             )
+        case .released(let task):
+            Console.warn(
+                "uaef worker: stopping; attempt \(task.attempt) of \(task.runID)/\(task.key) is queued again for another worker"
+            )
         case .claimFailed(let error, let retryIn):
             Console.warn(
                 "uaef worker: cannot claim queued attempts, retrying in \(retryIn.formatted(.units(allowed: [.seconds, .milliseconds]))): \(error)"

@@ -46,8 +46,11 @@ struct QueuedAttempt: Sendable {
                     try await Task.sleep(for: pollInterval)
                 }
             }
-        } catch is CancellationError {
-            try? await store.cancelRemoteTask(idempotencyKey: request.idempotencyKey, now: Date())
+        } catch  where Task.isCancelled {
+            // This task is cancelled, so a store call made from it would be refused: the
+            // cancellation is written from a task of its own.
+            let (store, key) = (store, request.idempotencyKey)
+            await Task { try? await store.cancelRemoteTask(idempotencyKey: key, now: Date()) }.value
             throw CancellationError()
         }
     }

@@ -11,6 +11,9 @@ extension Engine {
         /// The attempt's lease was lost while it executed (it timed out, its run was cancelled,
         /// or another worker took it over): the agent was stopped and its outcome not recorded.
         case leaseLost(RemoteTaskRecord)
+        /// The worker stopped while the attempt executed: its agent was stopped and the attempt
+        /// queued again for another worker.
+        case released(RemoteTaskRecord)
         /// Claiming failed; the worker retries after `retryIn`.
         case claimFailed(any Error, retryIn: Duration)
     }
@@ -107,14 +110,16 @@ extension Engine {
                         let now = Date()
                         let update = try await store.updateRemoteTask(
                             task.id, tenant: task.tenant, generation: task.generation,
-                            change: .heartbeat(until: now.addingTimeInterval(Double(lease.milliseconds) / 1000)), now: now)
+                            change: .heartbeat(until: now.addingTimeInterval(Double(lease.milliseconds) / 1000)),
+                            now: now)
                         if case .updated = update { continue }
                         return nil
                     } catch is CancellationError {
                         return nil
                     } catch {
                         // The store is unreachable: keep working; the completion's fence decides.
-                        logger.warning("heartbeat failed", metadata: ["remote_task": "\(task.id)", "error": "\(error)"])
+                        logger.warning(
+                            "heartbeat failed", metadata: ["remote_task": "\(task.id)", "error": "\(error)"])
                     }
                 }
                 return nil
@@ -122,6 +127,15 @@ extension Engine {
             let first = await group.next() ?? nil
             group.cancelAll()
             return first
+        }
+        if Task.isCancelled {
+            // Stopping: another worker may take the attempt at once rather than at lease expiry.
+            // A cancelled task's store calls are refused, so the release is written from its own.
+            await Task {
+                _ = try? await store.updateRemoteTask(
+                    task.id, tenant: task.tenant, generation: task.generation, change: .release, now: Date())
+            }.value
+            return .released(task)
         }
         guard let outcome else { return .leaseLost(task) }
         return await record(outcome, of: task)

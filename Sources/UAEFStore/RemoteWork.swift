@@ -90,6 +90,8 @@ public enum RemoteTaskChange: Sendable, Hashable {
     case heartbeat(until: Date)
     case succeed(JSONValue)
     case fail(String, retryable: Bool)
+    /// Stopping without an outcome: the task is queued again for anyone to claim at once.
+    case release
 }
 
 /// The outcome of ``WorkflowStore/updateRemoteTask(_:tenant:generation:change:now:)``.
@@ -168,6 +170,7 @@ public enum RemoteTaskColumns {
         case .heartbeat(let until): (.claimed, until, nil, nil, true)
         case .succeed(let output): (.succeeded, nil, output, nil, false)
         case .fail(let error, let retryable): (.failed, nil, nil, error, retryable)
+        case .release: (.queued, nil, nil, nil, true)
         }
     }
 }

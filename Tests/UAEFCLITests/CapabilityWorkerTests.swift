@@ -1,0 +1,105 @@
+import Foundation
+import Testing
+import UAEFCore
+import UAEFStore
+import UAEFStorePostgres
+import UAEFTestSupport
+
+@Suite("Workers that serve capabilities (real processes on a real PostgreSQL)")
+struct CapabilityWorkerTests {
+    /// Each task appends the pid of the process that ran its command (the worker) and its name.
+    static let workflow = """
+        name: pipeline
+        tasks:
+          - id: prepare
+            capability: cpu
+            with: {command: [sh, -c, 'echo "$PPID prepare" >> "$LOG"'], env: {LOG: "${{ inputs.log }}"}}
+          - id: train
+            capability: gpu
+            depends_on: [prepare]
+            with: {command: [sh, -c, 'echo "$PPID train" >> "$LOG"'], env: {LOG: "${{ inputs.log }}"}}
+          - id: report
+            capability: cpu
+            depends_on: [train]
+            with: {command: [sh, -c, 'echo "$PPID report" >> "$LOG"'], env: {LOG: "${{ inputs.log }}"}}
+        inputs: {log: ""}
+        """
+
+    static let agents = """
+        agents:
+          - {name: cpu-box, kind: command, capabilities: [cpu], max_concurrency: 8, activate: true}
+          - {name: gpu-box, kind: command, capabilities: [gpu], max_concurrency: 8, activate: true}
+        """
+
+    @Test(
+        "each attempt runs on a worker that serves its task's capability, whichever worker orchestrates the run; each task once; the ledger verifies"
+    )
+    func attemptsFollowCapabilities() async throws {
+        let server = try PostgresTestServer()
+        defer { try? server.remove() }
+        let directory = try TemporaryDirectory("capability-workers")
+        defer { directory.remove() }
+        let store = try server.makeDatabase()
+        let common = ["--store", store, "--ledger-key", directory.path("ledger.key")]
+        try Self.workflow.write(toFile: directory.path("pipeline.yaml"), atomically: true, encoding: .utf8)
+        try Self.agents.write(toFile: directory.path("agents.yaml"), atomically: true, encoding: .utf8)
+        #expect(try UAEFProcess.run(["migrate"] + common, in: directory.url).status == 0)
+        let registered = try UAEFProcess.run(
+            ["agents", "register", "--file", "agents.yaml"] + common, in: directory.url)
+        #expect(registered.status == 0, "\(registered.stderr)")
+
+        let (cpuWorker, cpuOut, cpuErr) = try UAEFProcess.start(
+            ["worker", "--capability", "cpu", "--json"] + common, in: directory.url)
+        let (gpuWorker, gpuOut, gpuErr) = try UAEFProcess.start(
+            ["worker", "--capability", "gpu", "--json"] + common, in: directory.url)
+        defer {
+            for worker in [cpuWorker, gpuWorker] where worker.isRunning { kill(worker.processIdentifier, SIGKILL) }
+        }
+
+        var logs: [String: String] = [:]
+        for index in 0..<6 {
+            let log = directory.path("run\(index).log")
+            let submitted = try UAEFProcess.run(
+                ["submit", "pipeline.yaml", "--input", "log=\(log)"] + common, in: directory.url)
+            #expect(submitted.status == 0, "\(submitted.stderr)")
+            logs[submitted.stdout.trimmingCharacters(in: .whitespacesAndNewlines)] = log
+        }
+        for id in logs.keys {
+            let waited = try UAEFProcess.run(
+                ["runs", "wait", id, "--timeout", "60s", "--json"] + common, in: directory.url)
+            let stderr = [cpuErr, gpuErr].compactMap { try? String(contentsOf: $0, encoding: .utf8) }.joined()
+            #expect(try waited.json()["status"] == "succeeded", "\(waited.stdout) \(waited.stderr) \(stderr)")
+        }
+        for worker in [cpuWorker, gpuWorker] {
+            kill(worker.processIdentifier, SIGTERM)
+            worker.waitUntilExit()
+            #expect(worker.terminationStatus == 0)
+        }
+
+        let cpu = String(cpuWorker.processIdentifier)
+        let gpu = String(gpuWorker.processIdentifier)
+        for (id, log) in logs {
+            let lines = try String(contentsOfFile: log, encoding: .utf8).split(separator: "\n").map(String.init)
+            #expect(lines == ["\(cpu) prepare", "\(gpu) train", "\(cpu) report"], "\(id)")
+        }
+        // Every run needed both workers, so each executed attempts queued by the other's runs.
+        let executedForOthers = try [cpuOut, gpuOut].map { output in
+            try String(contentsOf: output, encoding: .utf8).split(separator: "\n")
+                .compactMap { try? JSONValue(jsonText: String($0)) }
+                .filter { $0["outcome"] == "succeeded" }
+        }
+        #expect(executedForOthers.joined().count >= logs.count)
+
+        let postgres = try await PostgresStore.connect(try PostgresURL(store))
+        for id in logs.keys {
+            let snapshot = try #require(try await postgres.snapshot(of: RunID(id), tenant: "default"))
+            for task in snapshot.tasks {
+                let succeeded = snapshot.attempts.filter { $0.key == task.key && $0.status == .succeeded }
+                #expect(succeeded.count == 1, "\(id) \(task.key)")
+            }
+        }
+        await postgres.close()
+        let verify = try UAEFProcess.run(["ledger", "verify"] + common, in: directory.url)
+        #expect(verify.status == 0, "\(verify.stdout) \(verify.stderr)")
+    }
+}

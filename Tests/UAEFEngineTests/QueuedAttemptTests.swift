@@ -1,0 +1,178 @@
+import Foundation
+import Logging
+import Synchronization
+import Testing
+import UAEFAgents
+import UAEFCore
+import UAEFEngine
+import UAEFStore
+import UAEFTestSupport
+
+/// What a worker reported, collected across tasks.
+final class Reports: Sendable {
+    private let events = Mutex<[Engine.QueuedAttemptEvent]>([])
+    func append(_ event: Engine.QueuedAttemptEvent) { events.withLock { $0.append(event) } }
+    var all: [Engine.QueuedAttemptEvent] { events.withLock { $0 } }
+}
+
+@Suite("Attempts queued for workers that serve their capability, on SQLite and PostgreSQL")
+struct QueuedAttemptTests {
+    /// An engine orchestrating runs in a process that serves only `cpu`, so `gpu` attempts are queued.
+    func orchestrator(_ store: any WorkflowStore) async throws -> Engine {
+        var configuration = Runner.Configuration()
+        configuration.capabilities = ["cpu"]
+        let engine = Engine(
+            store: store, kinds: BuiltInAgents.registry, configuration: configuration, logger: Logger(label: "test"))
+        _ = try await AgentRegistry(store: store, kinds: engine.kinds, tenant: "default").register(
+            [AgentSpec(name: "gpu-box", kind: "command", capabilities: ["gpu"], maxConcurrency: 4, activate: true)],
+            actor: "test")
+        return engine
+    }
+
+    /// A gpu worker in this process, collecting what it reports, until the returned task is cancelled.
+    func gpuWorker(_ store: any WorkflowStore, reports: Reports) -> Task<Void, Never> {
+        let worker = Engine(store: store, kinds: BuiltInAgents.registry, logger: Logger(label: "test"))
+        return Task {
+            await worker.executeQueuedAttempts(capabilities: ["gpu"]) { event in reports.append(event) }
+        }
+    }
+
+    /// Waits until the agent's command has created `path`: the worker has claimed the attempt.
+    func waitForFile(_ path: String) async throws {
+        let deadline = ContinuousClock.now + .seconds(30)
+        while !FileManager.default.fileExists(atPath: path) {
+            guard ContinuousClock.now < deadline else { throw CancellationError() }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+    }
+
+    func start(_ engine: Engine, _ workflow: String) async throws -> RunID {
+        let definition = try await engine.validate(workflow, file: "gpu.yaml")
+        return try await engine.submit(definition, file: "gpu.yaml", inputs: [], actor: "test", leased: true)
+    }
+
+    @Test(
+        "an attempt no worker serves times out and its queued task is cancelled, never executed; the retry runs on a worker that starts later",
+        arguments: StoreBackend.allCases)
+    func timeoutCancelsQueuedAttempt(_ backend: StoreBackend) async throws {
+        let location = try TestStore(backend)
+        defer { location.remove() }
+        let store = try await location.open()
+        let engine = try await orchestrator(store)
+        let id = try await start(
+            engine,
+            """
+            name: gpu
+            tasks:
+              - id: train
+                capability: gpu
+                timeout: 1s
+                retry: {max_attempts: 2, backoff: 1500ms, jitter: false}
+                with: {command: [sh, -c, 'echo trained']}
+            """)
+        let reports = Reports()
+        let execution = Task { try await engine.execute([id]) }
+        // Attempt 1 times out after 1 s with no gpu worker; the worker starts before attempt 2.
+        while try await store.snapshot(of: id, tenant: "default")?.attempts.first?.status != .timedOut {
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        let worker = gpuWorker(store, reports: reports)
+        defer { worker.cancel() }
+        #expect(try await execution.value[id] == .succeeded)
+        let snapshot = try #require(try await store.snapshot(of: id, tenant: "default"))
+        #expect(snapshot.attempts.map(\.status) == [.timedOut, .succeeded])
+        let finished = reports.all.compactMap { event -> Int? in
+            guard case .finished(let task, .succeeded) = event else { return nil }
+            return task.attempt
+        }
+        #expect(finished == [2], "the cancelled attempt 1 was never handed to the worker")
+    }
+
+    @Test(
+        "a worker whose attempt ended at its run (run cancelled) stops the agent and records nothing",
+        arguments: StoreBackend.allCases)
+    func lostLeaseStopsAgent(_ backend: StoreBackend) async throws {
+        let location = try TestStore(backend)
+        defer { location.remove() }
+        let store = try await location.open()
+        let directory = try TemporaryDirectory("queued-attempt")
+        defer { directory.remove() }
+        let (began, late) = (directory.path("began"), directory.path("late"))
+        let engine = try await orchestrator(store)
+        let reports = Reports()
+        let worker = gpuWorker(store, reports: reports)
+        defer { worker.cancel() }
+        let id = try await start(
+            engine,
+            """
+            name: gpu
+            tasks:
+              - id: train
+                capability: gpu
+                with: {command: [sh, -c, 'touch \(began); sleep 4; echo late > \(late)']}
+            """)
+        let execution = Task { try await engine.execute([id]) }
+        try await waitForFile(began)
+        _ = try await engine.cancel(id, actor: "test")
+        #expect(try await execution.value[id] == .cancelled)
+        // The worker learns at its next heartbeat (within a second) and stops the command.
+        let cancelled = ContinuousClock.now
+        while ContinuousClock.now - cancelled < .seconds(3), reports.all.isEmpty {
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        let reported = reports.all
+        guard reported.count == 1, case .leaseLost(let task) = reported[0] else {
+            Issue.record("expected one lost lease, got \(reported)")
+            return
+        }
+        #expect(task.attempt == 1)
+        #expect(try await store.remoteTask(task.id, tenant: "default")?.status == .cancelled)
+        try await Task.sleep(for: .milliseconds(4_500))
+        #expect(!FileManager.default.fileExists(atPath: late), "the agent's command was stopped")
+    }
+
+    @Test(
+        "a worker that stops hands its attempt back at once, and another worker executes it under the next generation",
+        arguments: StoreBackend.allCases)
+    func stoppingWorkerReleasesAttempt(_ backend: StoreBackend) async throws {
+        let location = try TestStore(backend)
+        defer { location.remove() }
+        let store = try await location.open()
+        let directory = try TemporaryDirectory("queued-attempt")
+        defer { directory.remove() }
+        let began = directory.path("began")
+        let engine = try await orchestrator(store)
+        let first = Reports()
+        let stopping = gpuWorker(store, reports: first)
+        let id = try await start(
+            engine,
+            """
+            name: gpu
+            tasks:
+              - id: train
+                capability: gpu
+                with: {command: [sh, -c, 'test -f \(began) || { touch \(began); sleep 5; }; echo trained']}
+            """)
+        let started = ContinuousClock.now
+        let execution = Task { try await engine.execute([id]) }
+        try await waitForFile(began)
+        stopping.cancel()
+        await stopping.value
+        let second = Reports()
+        let taking = gpuWorker(store, reports: second)
+        defer { taking.cancel() }
+        #expect(try await execution.value[id] == .succeeded)
+        #expect(ContinuousClock.now - started < .seconds(10), "taken over before the 15 s lease expired")
+        guard case .released(let released) = try #require(first.all.first), first.all.count == 1 else {
+            Issue.record("the stopping worker reported \(first.all)")
+            return
+        }
+        guard case .finished(let finished, .succeeded) = try #require(second.all.first) else {
+            Issue.record("the second worker reported \(second.all)")
+            return
+        }
+        #expect(finished.id == released.id && finished.generation == released.generation + 1)
+        let snapshot = try #require(try await store.snapshot(of: id, tenant: "default"))
+        #expect(snapshot.attempts.map(\.status) == [.succeeded], "the same attempt, executed again")
+    }
+}
