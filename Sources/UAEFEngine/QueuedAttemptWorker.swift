@@ -27,59 +27,20 @@ extension Engine {
         capabilities: [String]?, _ worker: WorkerConfiguration = .init(),
         report: @escaping @Sendable (QueuedAttemptEvent) async -> Void
     ) async {
-        enum Step: Sendable {
-            case ended
-            case tick
-        }
-        await withTaskGroup(of: Step.self) { group in
-            var running = 0
-            var waiting = false
-            var failures = 0
-            var claimNow = true
-            while !Task.isCancelled {
-                if running < worker.maxQueuedAttempts && claimNow {
-                    claimNow = false
-                    do {
-                        let now = Date()
-                        let claimed = try await store.claimWorkerTask(
-                            capabilities: capabilities, tenant: tenant, now: now,
-                            leaseUntil: now.addingTimeInterval(Double(configuration.leaseDuration.milliseconds) / 1000))
-                        failures = 0
-                        if let claimed {
-                            running += 1
-                            group.addTask {
-                                await report(await self.executeClaimed(claimed))
-                                return .ended
-                            }
-                            claimNow = true
-                            continue
-                        }
-                    } catch {
-                        failures += 1
-                        await report(.claimFailed(error, retryIn: Self.backoff(failures, worker)))
-                    }
-                }
-                if !waiting {
-                    waiting = true
-                    let delay = failures == 0 ? worker.queueClaimInterval : Self.backoff(failures, worker)
-                    group.addTask {
-                        try? await Task.sleep(for: delay)
-                        return .tick
-                    }
-                }
-                switch await group.next() {
-                case .tick:
-                    waiting = false
-                    claimNow = true
-                case .ended:
-                    running -= 1
-                    claimNow = true
-                case nil:
-                    return
-                }
-            }
-            group.cancelAll()
-        }
+        let loop = ClaimLoop(
+            capacity: worker.maxQueuedAttempts, interval: worker.queueClaimInterval, maxBackoff: worker.maxBackoff)
+        await loop.run(
+            claim: { _ in
+                let now = Date()
+                let claimed = try await store.claimWorkerTask(
+                    capabilities: capabilities, tenant: tenant, now: now,
+                    leaseUntil: now.addingTimeInterval(Double(configuration.leaseDuration.milliseconds) / 1000))
+                return claimed.map { ($0, 1) }
+            },
+            // Reported from the attempt's own task: a worker stopping still says what it handed back.
+            execute: { task in await report(await self.executeClaimed(task)) },
+            ended: { _ in (1, true) },
+            claimFailed: { error, retryIn in await report(.claimFailed(error, retryIn: retryIn)) })
     }
 
     /// Executes one claimed attempt with its agent kind while heartbeating its lease, and records

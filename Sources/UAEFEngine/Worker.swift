@@ -32,6 +32,9 @@ extension Engine {
         case claimFailed(any Error, retryIn: Duration)
     }
 
+    /// A batch of claimed runs and how executing it went.
+    typealias BatchOutcome = ([RunID], Result<[RunID: RunStatus], any Error>)
+
     /// Executes the tenant's runs from the store until the task is cancelled: claims runs whose
     /// lease is free, expired or held by a dead process on this machine (never waiting on rows
     /// another node is claiming), executes them, and claims more as they end. `report` is awaited
@@ -39,84 +42,42 @@ extension Engine {
     public func work(
         _ worker: WorkerConfiguration = .init(), report: @escaping @Sendable (WorkerEvent) async -> Void
     ) async {
-        enum Step: Sendable {
-            case ended([RunID], Result<[RunID: RunStatus], any Error>)
-            case tick
-        }
-        await withTaskGroup(of: Step.self) { group in
-            var running = 0
-            var waiting = false
-            var failures = 0
-            // Claim at once at the start, after a tick and when a batch ends well; after an empty
-            // or failed claim, wait for the next tick.
-            var claimNow = true
-            // Runs of abandoned batches, whose leases this worker still holds: released (so that
-            // any worker may claim them) before the next claim.
-            var abandoned: [RunID] = []
-            while !Task.isCancelled {
-                if running < worker.maxRuns && claimNow {
-                    claimNow = false
-                    do {
-                        if !abandoned.isEmpty {
-                            try await store.releaseLeases(owner: configuration.owner, runs: abandoned)
-                            abandoned = []
-                        }
-                        let now = Date()
-                        let claimed = try await store.claimUnfinishedRuns(
-                            tenant: tenant, owner: configuration.owner, now: now,
-                            expiresAt: now.addingTimeInterval(Double(configuration.leaseDuration.milliseconds) / 1000),
-                            limit: worker.maxRuns - running, isOwnerAlive: ProcessIdentity.isAlive)
-                        failures = 0
-                        if !claimed.isEmpty {
-                            running += claimed.count
-                            group.addTask {
-                                do {
-                                    return .ended(claimed, .success(try await self.execute(claimed)))
-                                } catch {
-                                    return .ended(claimed, .failure(error))
-                                }
-                            }
-                            claimNow = true
-                            continue
-                        }
-                    } catch {
-                        failures += 1
-                        await report(.claimFailed(error, retryIn: Self.backoff(failures, worker)))
-                    }
+        // Runs of abandoned batches, whose leases this worker still holds: released (so that any
+        // worker may claim them) before the next claim.
+        var abandoned: [RunID] = []
+        let loop = ClaimLoop(capacity: worker.maxRuns, interval: worker.claimInterval, maxBackoff: worker.maxBackoff)
+        await loop.run(
+            claim: { room in
+                if !abandoned.isEmpty {
+                    try await store.releaseLeases(owner: configuration.owner, runs: abandoned)
+                    abandoned = []
                 }
-                if !waiting {
-                    waiting = true
-                    let delay = failures == 0 ? worker.claimInterval : Self.backoff(failures, worker)
-                    group.addTask {
-                        try? await Task.sleep(for: delay)
-                        return .tick
-                    }
+                let now = Date()
+                let claimed = try await store.claimUnfinishedRuns(
+                    tenant: tenant, owner: configuration.owner, now: now,
+                    expiresAt: now.addingTimeInterval(Double(configuration.leaseDuration.milliseconds) / 1000),
+                    limit: room, isOwnerAlive: ProcessIdentity.isAlive)
+                return claimed.isEmpty ? nil : (claimed, claimed.count)
+            },
+            execute: { (runs: [RunID]) -> BatchOutcome in
+                do {
+                    return (runs, .success(try await self.execute(runs)))
+                } catch {
+                    return (runs, .failure(error))
                 }
-                guard let step = await group.next() else { break }
-                switch step {
-                case .tick:
-                    waiting = false
-                    claimNow = true
-                case .ended(let runs, let outcome):
-                    running -= runs.count
-                    switch outcome {
-                    case .success(let statuses):
-                        claimNow = true
-                        await report(.runsEnded(statuses))
-                    case .failure(let error):
-                        failures += 1
-                        abandoned += runs
-                        await report(.batchAbandoned(runs, error))
-                    }
+            },
+            ended: { (ended: BatchOutcome) in
+                let (runs, outcome) = ended
+                switch outcome {
+                case .success(let statuses):
+                    await report(.runsEnded(statuses))
+                    return (runs.count, true)
+                case .failure(let error):
+                    abandoned += runs
+                    await report(.batchAbandoned(runs, error))
+                    return (runs.count, false)
                 }
-            }
-            group.cancelAll()
-        }
-    }
-
-    /// The wait after `failures` failures in a row: doubling from the claim interval, capped.
-    static func backoff(_ failures: Int, _ worker: WorkerConfiguration) -> Duration {
-        let doubled = worker.claimInterval * (1 << min(failures, 16))
-        return min(doubled, worker.maxBackoff)
+            },
+            claimFailed: { error, retryIn in await report(.claimFailed(error, retryIn: retryIn)) })
     }
 }
