@@ -29,33 +29,35 @@ extension PostgresStore {
     public func claimRemoteTask(
         agent: AgentID, capabilities: [String], tenant: String, now: Date, leaseUntil: Date
     ) async throws -> RemoteTaskRecord? {
-        let nowMilliseconds = Timestamp.milliseconds(now)
-        return try await rows(
-            """
-            UPDATE remote_tasks SET status = 'claimed', generation = generation + 1,
-                lease_expires_at = \(Timestamp.milliseconds(leaseUntil)), updated_at = \(nowMilliseconds)
-            WHERE id = (
-                SELECT id FROM remote_tasks
-                WHERE tenant = \(tenant) AND agent_id = \(agent.rawValue) AND placement = 'agent'
-                    AND (status = 'queued' OR (status = 'claimed' AND lease_expires_at < \(nowMilliseconds)))
-                    AND (cardinality(\(capabilities)::text[]) = 0 OR capability = ANY(\(capabilities)::text[]))
-                ORDER BY created_at, id LIMIT 1 FOR UPDATE SKIP LOCKED)
-            RETURNING *
-            """, Self.remoteTask
-        ).first
+        try await claimQueuedTask(
+            placement: .agent, agent: agent, capabilities: capabilities.isEmpty ? nil : capabilities, tenant: tenant,
+            now: now, leaseUntil: leaseUntil)
     }
 
     public func claimWorkerTask(capabilities: [String]?, tenant: String, now: Date, leaseUntil: Date) async throws
         -> RemoteTaskRecord?
     {
+        try await claimQueuedTask(
+            placement: .worker, agent: nil, capabilities: capabilities, tenant: tenant, now: now, leaseUntil: leaseUntil
+        )
+    }
+
+    /// Claims the oldest claimable task of `placement` (of `agent` when given, asking for one of
+    /// `capabilities` when given), skipping rows other claimants hold locked.
+    private func claimQueuedTask(
+        placement: RemoteTaskRecord.Placement, agent: AgentID?, capabilities: [String]?, tenant: String, now: Date,
+        leaseUntil: Date
+    ) async throws -> RemoteTaskRecord? {
         let nowMilliseconds = Timestamp.milliseconds(now)
+        let agentID = agent?.rawValue
         return try await rows(
             """
             UPDATE remote_tasks SET status = 'claimed', generation = generation + 1,
                 lease_expires_at = \(Timestamp.milliseconds(leaseUntil)), updated_at = \(nowMilliseconds)
             WHERE id = (
                 SELECT id FROM remote_tasks
-                WHERE tenant = \(tenant) AND placement = 'worker'
+                WHERE tenant = \(tenant) AND placement = \(placement.rawValue)
+                    AND (\(agentID)::text IS NULL OR agent_id = \(agentID))
                     AND (status = 'queued' OR (status = 'claimed' AND lease_expires_at < \(nowMilliseconds)))
                     AND (\(capabilities)::text[] IS NULL OR capability = ANY(\(capabilities)::text[]))
                 ORDER BY created_at, id LIMIT 1 FOR UPDATE SKIP LOCKED)

@@ -37,60 +37,54 @@ extension SQLiteStore {
     public func claimRemoteTask(
         agent: AgentID, capabilities: [String], tenant: String, now: Date, leaseUntil: Date
     ) async throws -> RemoteTaskRecord? {
-        // The capabilities travel as one JSON array bound as a parameter (an empty one: any).
-        let wanted = JSONValue.array(capabilities.map(JSONValue.string)).jsonText
-        return try await pool.write { db in
-            try Row.fetchOne(
-                db,
-                sql: """
-                    UPDATE remote_tasks SET status = 'claimed', generation = generation + 1, lease_expires_at = ?1,
-                        updated_at = ?2
-                    WHERE id = (
-                        SELECT id FROM remote_tasks
-                        WHERE tenant = ?3 AND agent_id = ?4 AND placement = 'agent'
-                            AND (status = 'queued' OR (status = 'claimed' AND lease_expires_at < ?2))
-                            AND (json_array_length(?5) = 0 OR capability IN (SELECT value FROM json_each(?5)))
-                        ORDER BY created_at, id LIMIT 1)
-                    RETURNING *
-                    """,
-                arguments: [
-                    Timestamp.milliseconds(leaseUntil), Timestamp.milliseconds(now), tenant, agent.rawValue, wanted,
-                ]
-            )
-            .map(Self.remoteTask)
-        }
+        try await claimQueuedTask(
+            placement: .agent, agent: agent, capabilities: capabilities.isEmpty ? nil : capabilities, tenant: tenant,
+            now: now, leaseUntil: leaseUntil)
     }
 
     public func claimWorkerTask(capabilities: [String]?, tenant: String, now: Date, leaseUntil: Date) async throws
         -> RemoteTaskRecord?
     {
-        // The capabilities travel as one JSON array bound as a parameter (null: any task).
+        try await claimQueuedTask(
+            placement: .worker, agent: nil, capabilities: capabilities, tenant: tenant, now: now, leaseUntil: leaseUntil
+        )
+    }
+
+    /// Claims the oldest claimable task of `placement` (of `agent` when given, asking for one of
+    /// `capabilities` when given).
+    private func claimQueuedTask(
+        placement: RemoteTaskRecord.Placement, agent: AgentID?, capabilities: [String]?, tenant: String, now: Date,
+        leaseUntil: Date
+    ) async throws -> RemoteTaskRecord? {
+        // The capabilities travel as one JSON array bound as a parameter (null: any).
         let wanted = capabilities.map { JSONValue.array($0.map(JSONValue.string)).jsonText }
-        // Idle workers ask often: a reader answers "nothing queued" without taking the single writer.
+        let filter: StatementArguments = [tenant, placement.rawValue, agent?.rawValue]
+        // Claimants poll: a reader answers "nothing queued" without taking the single writer.
         let anyQueued = try await pool.read { db in
             try Bool.fetchOne(
                 db,
                 sql: """
                     SELECT EXISTS (SELECT 1 FROM remote_tasks
-                        WHERE tenant = ? AND placement = 'worker' AND status IN ('queued', 'claimed'))
-                    """, arguments: [tenant]) ?? false
+                        WHERE tenant = ?1 AND placement = ?2 AND (?3 IS NULL OR agent_id = ?3)
+                            AND status IN ('queued', 'claimed'))
+                    """, arguments: filter) ?? false
         }
         guard anyQueued else { return nil }
         return try await pool.write { db in
             try Row.fetchOne(
                 db,
                 sql: """
-                    UPDATE remote_tasks SET status = 'claimed', generation = generation + 1, lease_expires_at = ?1,
-                        updated_at = ?2
+                    UPDATE remote_tasks SET status = 'claimed', generation = generation + 1, lease_expires_at = ?4,
+                        updated_at = ?5
                     WHERE id = (
                         SELECT id FROM remote_tasks
-                        WHERE tenant = ?3 AND placement = 'worker'
-                            AND (status = 'queued' OR (status = 'claimed' AND lease_expires_at < ?2))
-                            AND (?4 IS NULL OR capability IN (SELECT value FROM json_each(?4)))
+                        WHERE tenant = ?1 AND placement = ?2 AND (?3 IS NULL OR agent_id = ?3)
+                            AND (status = 'queued' OR (status = 'claimed' AND lease_expires_at < ?5))
+                            AND (?6 IS NULL OR capability IN (SELECT value FROM json_each(?6)))
                         ORDER BY created_at, id LIMIT 1)
                     RETURNING *
                     """,
-                arguments: [Timestamp.milliseconds(leaseUntil), Timestamp.milliseconds(now), tenant, wanted]
+                arguments: filter + [Timestamp.milliseconds(leaseUntil), Timestamp.milliseconds(now), wanted]
             )
             .map(Self.remoteTask)
         }
