@@ -62,10 +62,21 @@ struct WorkerCommand: AsyncParsableCommand {
         var worker = Engine.WorkerConfiguration()
         worker.maxRuns = concurrency
         worker.maxQueuedAttempts = concurrency
+        // Woken by the store when work is submitted, released or queued, a worker polls only for
+        // what nobody announces: leases that expired.
+        let notifications = engine.store.workNotifications()
+        if notifications != nil {
+            worker.wakeups = WakeSignal()
+            worker.claimInterval = .seconds(1)
+            worker.queueClaimInterval = .seconds(1)
+        }
         let storeOptions = engineOptions.storeOptions
         let (json, pacing) = (json, worker)
         let work = Task {
             await withDiscardingTaskGroup { group in
+                if let notifications, let wakeups = pacing.wakeups {
+                    group.addTask { await wakeups.forward(notifications) }
+                }
                 group.addTask {
                     await engine.work(pacing) { event in
                         await Self.report(event, engine: engine, storeOptions: storeOptions, json: json)

@@ -8,6 +8,8 @@ struct ClaimLoop: Sendable {
     var interval: Duration
     /// The longest wait while failing (the waits double from `interval` up to this).
     var maxBackoff: Duration
+    /// Ends a wait early when work may have become claimable elsewhere.
+    var wakeups: WakeSignal?
 
     /// The wait after `failures` failures in a row.
     func backoff(_ failures: Int) -> Duration {
@@ -43,6 +45,9 @@ struct ClaimLoop: Sendable {
                             claimNow = true
                             continue
                         }
+                    } catch  where Task.isCancelled {
+                        // Stopping, not failing.
+                        break
                     } catch {
                         failures += 1
                         await claimFailed(error, backoff(failures))
@@ -51,8 +56,16 @@ struct ClaimLoop: Sendable {
                 if !waiting {
                     waiting = true
                     let delay = failures == 0 ? interval : backoff(failures)
+                    // While failing, only the backoff ends the wait.
+                    let wakeups = failures == 0 ? wakeups : nil
                     group.addTask {
-                        try? await Task.sleep(for: delay)
+                        // Whichever comes first: the interval, or word that there is work.
+                        await withTaskGroup(of: Void.self) { race in
+                            race.addTask { try? await Task.sleep(for: delay) }
+                            if let wakeups { race.addTask { await wakeups.wait() } }
+                            await race.next()
+                            race.cancelAll()
+                        }
                         return .tick
                     }
                 }

@@ -46,7 +46,9 @@ public struct Engine: Sendable {
         return engine
     }
 
-    var runner: Runner { Runner(store: store, kinds: kinds, configuration: configuration, logger: logger) }
+    var runner: Runner {
+        Runner(store: store, kinds: kinds, configuration: configuration, logger: logger, parsedSources: definitions)
+    }
 
     /// Validates a workflow file against the built-in kinds and the tenant's registered
     /// capabilities, with its `settlements:` section; every problem of both is reported together.

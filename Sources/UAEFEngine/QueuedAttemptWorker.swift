@@ -28,7 +28,8 @@ extension Engine {
         report: @escaping @Sendable (QueuedAttemptEvent) async -> Void
     ) async {
         let loop = ClaimLoop(
-            capacity: worker.maxQueuedAttempts, interval: worker.queueClaimInterval, maxBackoff: worker.maxBackoff)
+            capacity: worker.maxQueuedAttempts, interval: worker.queueClaimInterval, maxBackoff: worker.maxBackoff,
+            wakeups: worker.wakeups)
         await loop.run(
             claim: { _ in
                 let now = Date()

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import UAEFCore
+import UAEFLedger
 import UAEFStore
 
 /// Executes runs durably: feeds their state machines, commits each batch of changes with its
@@ -51,16 +52,20 @@ public struct Runner: Sendable {
     let configuration: Configuration
     let logger: Logger
     let clock: @Sendable () -> Date
+    /// Workflow sources of runs already parsed, by digest: workers execute many runs of the same
+    /// few workflows. Nil parses every run's source.
+    let parsedSources: BoundedCache<WorkflowDefinition>?
 
     public init(
         store: any WorkflowStore, kinds: AgentKindRegistry, configuration: Configuration = .init(), logger: Logger,
-        clock: @escaping @Sendable () -> Date = { Date() }
+        clock: @escaping @Sendable () -> Date = { Date() }, parsedSources: BoundedCache<WorkflowDefinition>? = nil
     ) {
         self.store = store
         self.kinds = kinds
         self.configuration = configuration
         self.logger = logger
         self.clock = clock
+        self.parsedSources = parsedSources
     }
 
     enum Message: Sendable {
@@ -171,13 +176,24 @@ public struct Runner: Sendable {
             }
             let definition =
                 try definitions[id].flatMap { $0.source == snapshot.run.workflowSource ? $0 : nil }
-                ?? WorkflowParser.parse(
-                    snapshot.run.workflowSource, file: snapshot.run.workflowFile,
-                    catalog: kinds.catalog(capabilities: nil))
+                ?? parse(snapshot.run)
             machines[id] = RunStateMachine(
                 definition: definition, run: snapshot.run, tasks: snapshot.tasks, attempts: snapshot.attempts)
         }
         return machines
+    }
+
+    /// The workflow a run was created from, parsed from its stored source (once per distinct
+    /// source and file when a cache is given).
+    private func parse(_ run: RunRecord) throws -> WorkflowDefinition {
+        let parse = {
+            try WorkflowParser.parse(
+                run.workflowSource, file: run.workflowFile, catalog: kinds.catalog(capabilities: nil))
+        }
+        guard let parsedSources else { return try parse() }
+        let key = ["run-source", run.workflowFile, ContentDigest.sha256(Array(run.workflowSource.utf8))].joined(
+            separator: "\u{0}")
+        return try parsedSources.value(for: key, orMake: parse)
     }
 
     /// What changed in the store since the last poll: renews this process's leases, picks up

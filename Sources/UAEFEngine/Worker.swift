@@ -17,6 +17,9 @@ extension Engine {
         /// The longest wait between attempts while the store cannot be reached (the waits double
         /// from `claimInterval` up to this).
         public var maxBackoff: Duration = .seconds(5)
+        /// Signalled when work may have become claimable (the store's work notifications): the
+        /// worker claims at once instead of at its next poll. Nil: it only polls.
+        public var wakeups: WakeSignal?
 
         public init() {}
     }
@@ -45,7 +48,9 @@ extension Engine {
         // Runs of abandoned batches, whose leases this worker still holds: released (so that any
         // worker may claim them) before the next claim.
         var abandoned: [RunID] = []
-        let loop = ClaimLoop(capacity: worker.maxRuns, interval: worker.claimInterval, maxBackoff: worker.maxBackoff)
+        let loop = ClaimLoop(
+            capacity: worker.maxRuns, interval: worker.claimInterval, maxBackoff: worker.maxBackoff,
+            wakeups: worker.wakeups)
         await loop.run(
             claim: { room in
                 if !abandoned.isEmpty {

@@ -50,6 +50,12 @@ public protocol WorkflowStore: LedgerStore, SettlementStore, RemoteWorkStore, Se
         isOwnerAlive: @Sendable (String) -> Bool
     ) async throws -> [RunID]
 
+    /// Signals that another process made work claimable (a run submitted without a lease, leases
+    /// released, an attempt queued for workers), so a worker claims at once rather than at its next
+    /// poll; also once when listening starts. Nil for a backend without cross-process
+    /// notifications, whose workers only poll.
+    func workNotifications() -> AsyncStream<Void>?
+
     /// Counts across every tenant, for monitoring.
     func statistics(now: Date) async throws -> StoreStatistics
 

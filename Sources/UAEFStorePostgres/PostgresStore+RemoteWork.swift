@@ -8,16 +8,19 @@ extension PostgresStore {
         let input = JSONValue.object(task.input).jsonText
         let created = Timestamp.milliseconds(task.createdAt)
         let updated = Timestamp.milliseconds(task.updatedAt)
-        try await execute(
-            """
-            INSERT INTO remote_tasks (id, tenant, placement, agent_id, kind, run_id, workflow, key, capability, attempt,
-                idempotency_key, input, status, generation, retryable, created_at, updated_at)
-            VALUES (\(task.id), \(task.tenant), \(task.placement.rawValue), \(task.agentID.rawValue), \(task.kind),
-                \(task.runID.rawValue), \(task.workflow),
-                \(task.key), \(task.capability), \(task.attempt), \(task.idempotencyKey), \(input), \(task.status.rawValue), 0, true,
-                \(created), \(updated))
-            ON CONFLICT (idempotency_key) DO NOTHING
-            """)
+        try await transaction { connection in
+            try await connection.query(
+                """
+                INSERT INTO remote_tasks (id, tenant, placement, agent_id, kind, run_id, workflow, key, capability, attempt,
+                    idempotency_key, input, status, generation, retryable, created_at, updated_at)
+                VALUES (\(task.id), \(task.tenant), \(task.placement.rawValue), \(task.agentID.rawValue), \(task.kind),
+                    \(task.runID.rawValue), \(task.workflow),
+                    \(task.key), \(task.capability), \(task.attempt), \(task.idempotencyKey), \(input), \(task.status.rawValue), 0, true,
+                    \(created), \(updated))
+                ON CONFLICT (idempotency_key) DO NOTHING
+                """, logger: logger)
+            if task.placement == .worker { try await Self.notifyWork(on: connection, logger: logger) }
+        }
         return try await rows(
             "SELECT * FROM remote_tasks WHERE idempotency_key = \(task.idempotencyKey)", Self.remoteTask)[0]
     }

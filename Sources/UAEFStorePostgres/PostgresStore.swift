@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import PostgresNIO
+import Synchronization
 import UAEFCore
 import UAEFStore
 
@@ -14,6 +15,8 @@ public final class PostgresStore: WorkflowStore {
     let client: PostgresClient
     let logger: Logger
     private let connections: Task<Void, Never>
+    /// Tasks listening for work notifications, stopped on close.
+    let listeners = Mutex<[Task<Void, Never>]>([])
     /// Where the store lives, password hidden.
     public let location: String
 
@@ -59,6 +62,7 @@ public final class PostgresStore: WorkflowStore {
 
     /// Closes every connection.
     public func close() async {
+        for listener in listeners.withLock({ $0 }) { listener.cancel() }
         connections.cancel()
         await connections.value
     }
@@ -128,6 +132,9 @@ public final class PostgresStore: WorkflowStore {
             try await Self.write(changes, on: connection, logger: logger)
             try await Self.insertKeys(of: changes, on: connection, logger: logger)
             try await PostgresLedger.append(changes.events, on: connection, logger: logger)
+            if changes.runs.contains(where: { $0.owner == nil && !$0.status.isTerminal }) {
+                try await Self.notifyWork(on: connection, logger: logger)
+            }
         }
     }
 
@@ -377,11 +384,20 @@ public final class PostgresStore: WorkflowStore {
 
     public func releaseLeases(owner: String, runs: [RunID]) async throws {
         guard !runs.isEmpty else { return }
-        try await execute(
-            """
-            UPDATE runs SET owner = NULL, lease_expires_at = NULL
-            WHERE id = ANY(\(runs.map(\.rawValue))) AND owner = \(owner)
-            """)
+        try await transaction { connection in
+            var unfinished = false
+            for try await status in try await connection.query(
+                """
+                UPDATE runs SET owner = NULL, lease_expires_at = NULL
+                WHERE id = ANY(\(runs.map(\.rawValue))) AND owner = \(owner)
+                RETURNING status
+                """, logger: logger
+            ).decode(String.self) {
+                unfinished = unfinished || !(RunStatus(rawValue: status)?.isTerminal ?? true)
+            }
+            // Runs released before they ended are work for any worker.
+            if unfinished { try await Self.notifyWork(on: connection, logger: logger) }
+        }
     }
 
     // MARK: Reads

@@ -470,3 +470,8 @@ public final class SQLiteStore: WorkflowStore {
         }
     }
 }
+
+extension SQLiteStore {
+    /// SQLite has no cross-process notifications: workers on one machine poll.
+    public func workNotifications() -> AsyncStream<Void>? { nil }
+}

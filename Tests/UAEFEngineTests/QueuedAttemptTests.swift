@@ -176,3 +176,28 @@ struct QueuedAttemptTests {
         #expect(snapshot.attempts.map(\.status) == [.succeeded], "the same attempt, executed again")
     }
 }
+
+@Suite("WakeSignal")
+struct WakeSignalTests {
+    @Test(
+        "a signal wakes the waiter; one sent while nobody waits is kept for the next wait; cancellation ends a wait",
+        .timeLimit(.minutes(1)))
+    func wakes() async throws {
+        let signal = WakeSignal()
+        signal.signal()
+        await signal.wait()  // the kept signal: returns at once
+
+        let waiting = Task { await signal.wait() }
+        try await Task.sleep(for: .milliseconds(50))
+        signal.signal()
+        await waiting.value
+
+        let cancelled = Task { await signal.wait() }
+        cancelled.cancel()
+        await cancelled.value
+        // Nothing was kept by the cancelled wait: the next signal is for the next waiter.
+        let next = Task { await signal.wait() }
+        signal.signal()
+        await next.value
+    }
+}
