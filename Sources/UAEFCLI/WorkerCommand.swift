@@ -56,41 +56,13 @@ struct WorkerCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        // A worker started while the database is down (or restarting) waits for it.
-        let served = capabilities.isEmpty ? nil : Set(capabilities)
-        let engine = try await engineOptions.engine(capabilities: served, waiting: true)
-        var worker = Engine.WorkerConfiguration()
-        worker.maxRuns = concurrency
-        worker.maxQueuedAttempts = concurrency
-        // Woken by the store when work is submitted, released or queued, a worker polls only for
-        // what nobody announces: leases that expired.
-        let notifications = engine.store.workNotifications()
-        if notifications != nil {
-            worker.wakeups = WakeSignal()
-            worker.claimInterval = .seconds(1)
-            worker.queueClaimInterval = .seconds(1)
+        let work = Task { [engineOptions, capabilities, concurrency, json] in
+            try await Self.work(
+                engineOptions: engineOptions, capabilities: capabilities, concurrency: concurrency, json: json)
         }
-        let storeOptions = engineOptions.storeOptions
-        let (json, pacing) = (json, worker)
-        let work = Task {
-            await withDiscardingTaskGroup { group in
-                if let notifications, let wakeups = pacing.wakeups {
-                    group.addTask { await wakeups.forward(notifications) }
-                }
-                group.addTask {
-                    await engine.work(pacing) { event in
-                        await Self.report(event, engine: engine, storeOptions: storeOptions, json: json)
-                    }
-                }
-                group.addTask {
-                    await engine.executeQueuedAttempts(capabilities: served.map { $0.sorted() }, pacing) { event in
-                        Self.report(event, json: json)
-                    }
-                }
-            }
-        }
-        // Stop on SIGINT or SIGTERM: the worker cancels its attempts and leaves its runs to be
-        // claimed again (by a worker on this machine at once, elsewhere when the lease expires).
+        // Stop on SIGINT or SIGTERM, also while still waiting for the database: the worker cancels
+        // its attempts and leaves its runs to be claimed again (by a worker on this machine at
+        // once, elsewhere when the lease expires).
         let signals = [SIGINT, SIGTERM].map { (number: Int32) -> any DispatchSourceSignal in
             signal(number, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: number)
@@ -106,8 +78,48 @@ struct WorkerCommand: AsyncParsableCommand {
             source.resume()
             return source
         }
-        await work.value
-        for source in signals { source.cancel() }
+        defer { for source in signals { source.cancel() } }
+        do {
+            try await work.value
+        } catch is CancellationError {
+            // Stopped before the database answered: nothing was claimed.
+        }
+    }
+
+    /// Opens the store (waiting for a database that is down or restarting) and executes runs and
+    /// queued attempts until cancelled.
+    private static func work(
+        engineOptions: EngineOptions, capabilities: [String], concurrency: Int, json: Bool
+    ) async throws {
+        let served = capabilities.isEmpty ? nil : Set(capabilities)
+        let engine = try await engineOptions.engine(capabilities: served, waiting: true)
+        var worker = Engine.WorkerConfiguration()
+        worker.maxRuns = concurrency
+        worker.maxQueuedAttempts = concurrency
+        // Woken by the store when work is submitted, released or queued, a worker polls only for
+        // what nobody announces: leases that expired.
+        let notifications = engine.store.workNotifications()
+        if notifications != nil {
+            worker.wakeups = WakeSignal()
+            worker.claimInterval = .seconds(1)
+            worker.queueClaimInterval = .seconds(1)
+        }
+        let storeOptions = engineOptions.storeOptions
+        await withDiscardingTaskGroup { [worker] group in
+            if let notifications, let wakeups = worker.wakeups {
+                group.addTask { await wakeups.forward(notifications) }
+            }
+            group.addTask {
+                await engine.work(worker) { event in
+                    await Self.report(event, engine: engine, storeOptions: storeOptions, json: json)
+                }
+            }
+            group.addTask {
+                await engine.executeQueuedAttempts(capabilities: served.map { $0.sorted() }, worker) { event in
+                    Self.report(event, json: json)
+                }
+            }
+        }
     }
 
     /// Prints an attempt executed for another worker's run, or a failed claim.

@@ -172,4 +172,25 @@ struct WaitingForDatabaseTests {
         #expect(worker.terminationStatus == 0)
         #expect((try String(contentsOf: stdout, encoding: .utf8)).contains(id))
     }
+
+    @Test("a worker stopped (SIGTERM) while it still waits for the database exits 0 at once")
+    func workerStopsWhileWaiting() async throws {
+        let server = try PostgresTestServer()
+        defer { try? server.remove() }
+        let directory = try TemporaryDirectory("stopped-waiting-worker")
+        defer { directory.remove() }
+        let store = try server.makeDatabase()
+        try server.stop()
+        let (worker, _, stderr) = try UAEFProcess.start(["worker", "--store", store], in: directory.url)
+        defer {
+            if worker.isRunning { kill(worker.processIdentifier, SIGKILL) }
+        }
+        try await Task.sleep(for: .milliseconds(800))
+        #expect((try String(contentsOf: stderr, encoding: .utf8)).contains("retrying in"))
+        let stopped = ContinuousClock.now
+        kill(worker.processIdentifier, SIGTERM)
+        worker.waitUntilExit()
+        #expect(worker.terminationReason == .exit && worker.terminationStatus == 0)
+        #expect(ContinuousClock.now - stopped < .seconds(5))
+    }
 }
