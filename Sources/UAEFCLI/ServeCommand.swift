@@ -20,9 +20,12 @@ struct ServeCommand: AsyncParsableCommand {
             process; runs of any tenant left unfinished (uaef submit, a stopped server) are claimed \
             as uaef worker does, and their outcomes settled and checkpointed when they end. Prints \
             "listening on http://HOST:PORT" when ready (--json: {"listening", "port"}); --port 0 \
-            picks a free port. On SIGTERM it stops accepting, finishes requests in flight and leaves \
-            executing runs to be resumed. Exit 0 when stopped, 2 for a bad option, 3 when the store \
-            or the port is unavailable.
+            picks a free port. With --capability (repeatable) it executes only attempts of tasks \
+            asking for those capabilities and queues the others for uaef worker processes that serve \
+            them, as uaef worker --capability does; without, it executes every attempt of the runs it \
+            orchestrates and also attempts other processes queued. On SIGTERM it stops accepting, \
+            finishes requests in flight and leaves executing runs to be resumed. Exit 0 when stopped, \
+            2 for a bad option, 3 when the store or the port is unavailable.
             """)
 
     @Option(help: "The address to listen on.") var host: String = "127.0.0.1"
@@ -34,6 +37,7 @@ struct ServeCommand: AsyncParsableCommand {
     var corsOrigin: String?
     @Flag(help: "Print the listening line as JSON.") var json = false
     @OptionGroup var tokenOptions: TokenOptions
+    @OptionGroup var capabilityOptions: CapabilityOptions
     @OptionGroup var engineOptions: EngineOptions
 
     func validate() throws {
@@ -59,7 +63,8 @@ struct ServeCommand: AsyncParsableCommand {
         let registry = PrometheusCollectorRegistry()
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
         configuration.metrics = registry
-        let engine = try await engineOptions.engine(metrics: AttemptMetrics(), waiting: true)
+        let engine = try await engineOptions.engine(
+            metrics: AttemptMetrics(), capabilities: capabilityOptions.served, waiting: true)
         let signer = try await LedgerKeys.signer(engineOptions.storeOptions, store: engine.store)
         let runtime = ServerRuntime(engine: engine, signer: signer)
         if configuration.authority == nil {

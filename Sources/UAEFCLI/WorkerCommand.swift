@@ -36,12 +36,7 @@ struct WorkerCommand: AsyncParsableCommand {
 
     @Option(help: "Runs executed at once by this worker.") var concurrency: Int = 16
 
-    @Option(
-        name: .customLong("capability"),
-        help: ArgumentHelp(
-            "Execute only attempts of tasks asking for this capability (repeatable); default: every capability.",
-            valueName: "capability"))
-    var capabilities: [String] = []
+    @OptionGroup var capabilityOptions: CapabilityOptions
 
     /// How long a stop request waits for the worker to wind down before the process exits.
     static let stopGracePeriod: Double = 10
@@ -50,15 +45,11 @@ struct WorkerCommand: AsyncParsableCommand {
 
     func validate() throws {
         guard concurrency >= 1 else { throw ValidationError("--concurrency must be at least 1") }
-        for capability in capabilities where capability.isEmpty || capability.contains(where: \.isWhitespace) {
-            throw ValidationError("--capability \"\(capability)\": a capability is a non-empty name without spaces")
-        }
     }
 
     func run() async throws {
-        let work = Task { [engineOptions, capabilities, concurrency, json] in
-            try await Self.work(
-                engineOptions: engineOptions, capabilities: capabilities, concurrency: concurrency, json: json)
+        let work = Task { [engineOptions, served = capabilityOptions.served, concurrency, json] in
+            try await Self.work(engineOptions: engineOptions, served: served, concurrency: concurrency, json: json)
         }
         // Stop on SIGINT or SIGTERM, also while still waiting for the database: the worker cancels
         // its attempts and leaves its runs to be claimed again (by a worker on this machine at
@@ -89,26 +80,18 @@ struct WorkerCommand: AsyncParsableCommand {
     /// Opens the store (waiting for a database that is down or restarting) and executes runs and
     /// queued attempts until cancelled.
     private static func work(
-        engineOptions: EngineOptions, capabilities: [String], concurrency: Int, json: Bool
+        engineOptions: EngineOptions, served: Set<String>?, concurrency: Int, json: Bool
     ) async throws {
-        let served = capabilities.isEmpty ? nil : Set(capabilities)
         let engine = try await engineOptions.engine(capabilities: served, waiting: true)
         var worker = Engine.WorkerConfiguration()
         worker.maxRuns = concurrency
         worker.maxQueuedAttempts = concurrency
         // Woken by the store when work is submitted, released or queued, a worker polls only for
         // what nobody announces: leases that expired.
-        let notifications = engine.store.workNotifications()
-        if notifications != nil {
-            worker.wakeups = WakeSignal()
-            worker.claimInterval = .seconds(1)
-            worker.queueClaimInterval = .seconds(1)
-        }
+        let forwardNotifications = worker.wakingUp(on: engine.store.workNotifications())
         let storeOptions = engineOptions.storeOptions
         await withDiscardingTaskGroup { [worker] group in
-            if let notifications, let wakeups = worker.wakeups {
-                group.addTask { await wakeups.forward(notifications) }
-            }
+            if let forwardNotifications { group.addTask(operation: forwardNotifications) }
             group.addTask {
                 await engine.work(worker) { event in
                     await Self.report(event, engine: engine, storeOptions: storeOptions, json: json)

@@ -22,6 +22,18 @@ extension Engine {
         public var wakeups: WakeSignal?
 
         public init() {}
+
+        /// Wakes on a store's work notifications and then polls only once a second, for what
+        /// nobody announces (leases that expired). Returns the task that forwards them, to run
+        /// beside the worker; nil (and nothing changed) when the store has none.
+        public mutating func wakingUp(on notifications: AsyncStream<Void>?) -> (@Sendable () async -> Void)? {
+            guard let notifications else { return nil }
+            let wakeups = WakeSignal()
+            self.wakeups = wakeups
+            claimInterval = .seconds(1)
+            queueClaimInterval = .seconds(1)
+            return { await wakeups.forward(notifications) }
+        }
     }
 
     /// What a worker reports as it goes.

@@ -148,6 +148,12 @@ struct TenantWorkers: Service {
     func run() async throws {
         try await cancelWhenGracefulShutdown {
             await withDiscardingTaskGroup { group in
+                // Woken by the store when work is submitted, released or queued (PostgreSQL), the
+                // workers poll only for expired leases; without notifications they poll often.
+                var pacing = Engine.WorkerConfiguration()
+                if let forward = pacing.wakingUp(on: runtime.engine.store.workNotifications()) {
+                    group.addTask(operation: forward)
+                }
                 var working: Set<String> = []
                 while !Task.isCancelled {
                     do {
@@ -156,9 +162,18 @@ struct TenantWorkers: Service {
                             working.insert(tenant)
                             let engine = runtime.engine(for: tenant)
                             let ledgerChanges = ledgerChanges
-                            group.addTask {
-                                await engine.work { event in
+                            group.addTask { [pacing] in
+                                await engine.work(pacing) { event in
                                     if case .runsEnded = event { await ledgerChanges.mark(tenant) }
+                                }
+                            }
+                            // Attempts other processes queued for the capabilities this one serves.
+                            let served = engine.configuration.capabilities.map { $0.sorted() }
+                            group.addTask { [pacing] in
+                                await engine.executeQueuedAttempts(capabilities: served, pacing) { event in
+                                    if case .claimFailed(let error, _) = event {
+                                        engine.logger.warning("cannot claim queued attempts: \(error)")
+                                    }
                                 }
                             }
                         }

@@ -1,11 +1,12 @@
 import Foundation
+import NIOHTTP1
 import Testing
 import UAEFCore
 import UAEFStore
 import UAEFStorePostgres
 import UAEFTestSupport
 
-@Suite("Workers that serve capabilities (real processes on a real PostgreSQL)")
+@Suite("Workers and servers that serve capabilities (real processes on real PostgreSQL and SQLite)")
 struct CapabilityWorkerTests {
     /// Each task appends the pid of the process that ran its command (the worker) and its name.
     static let workflow = """
@@ -101,5 +102,49 @@ struct CapabilityWorkerTests {
         await postgres.close()
         let verify = try UAEFProcess.run(["ledger", "verify"] + common, in: directory.url)
         #expect(verify.status == 0, "\(verify.stdout) \(verify.stderr)")
+    }
+
+    @Test(
+        "uaef serve --capability cpu runs the cpu attempts of the runs it starts and queues the gpu ones for a worker")
+    func serverQueuesOtherCapabilities() async throws {
+        let directory = try TemporaryDirectory("capability-serve")
+        defer { directory.remove() }
+        let store = ["--store", "sqlite:" + directory.path("u.db")]
+        try Self.agents.write(toFile: directory.path("agents.yaml"), atomically: true, encoding: .utf8)
+        let registered = try UAEFProcess.run(
+            ["agents", "register", "--file", "agents.yaml"] + store, in: directory.url)
+        #expect(registered.status == 0, "\(registered.stderr)")
+        let serve = ServeCLITests()
+        let (server, port, _) = try await serve.startServer(["--capability", "cpu"] + store, in: directory)
+        let (worker, _, workerErr) = try UAEFProcess.start(
+            ["worker", "--capability", "gpu"] + store, in: directory.url)
+        defer {
+            for process in [server, worker] where process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        }
+        let base = "http://127.0.0.1:\(port)"
+        _ = try await serve.send(.POST, base + "/v1/workflows", token: "unused", body: Self.workflow)
+        var logs: [String: String] = [:]
+        for index in 0..<3 {
+            let log = directory.path("run\(index).log")
+            let body = JSONValue.object(["workflow": "pipeline", "inputs": ["log": .string(log)]]).jsonText
+            let started = try await serve.send(.POST, base + "/v1/runs", token: "unused", body: body)
+            logs[try #require(started["run_id"]?.stringValue, "\(started)")] = log
+        }
+        for id in logs.keys {
+            let ended = try await serve.waitForRun(base + "/v1/runs/\(id)", token: "unused") {
+                $0["status"] != "pending" && $0["status"] != "running"
+            }
+            let errors = (try? String(contentsOf: workerErr, encoding: .utf8)) ?? ""
+            #expect(ended["status"] == "succeeded", "\(ended) \(errors)")
+        }
+        for (id, log) in logs {
+            let lines = try String(contentsOfFile: log, encoding: .utf8).split(separator: "\n").map(String.init)
+            let (serving, working) = (server.processIdentifier, worker.processIdentifier)
+            #expect(lines == ["\(serving) prepare", "\(working) train", "\(serving) report"], "\(id)")
+        }
+        for process in [server, worker] {
+            kill(process.processIdentifier, SIGTERM)
+            process.waitUntilExit()
+        }
     }
 }
