@@ -107,17 +107,18 @@ public enum ContentDigest {
 
     /// Appends the lower-case hex SHA-256 of `bytes` to `output`, making no string.
     public static func appendSHA256Hex(of bytes: [UInt8], to output: inout [UInt8]) {
-        appendHex(SHA256.hash(data: bytes), to: &output)
+        // The digest's own bytes, not its Sequence conformance: verification does this per event.
+        SHA256.hash(data: bytes).withUnsafeBytes { appendHex($0, to: &output) }
     }
 
     /// Lower-case hex of 32 bytes.
-    static func hex(_ bytes: some Sequence<UInt8>) -> String {
+    static func hex(_ bytes: UnsafeRawBufferPointer) -> String {
         var text: [UInt8] = []
         appendHex(bytes, to: &text)
         return String(decoding: text, as: UTF8.self)
     }
 
-    private static func appendHex(_ bytes: some Sequence<UInt8>, to output: inout [UInt8]) {
+    private static func appendHex(_ bytes: UnsafeRawBufferPointer, to output: inout [UInt8]) {
         let digits: StaticString = "0123456789abcdef"
         digits.withUTF8Buffer { digits in
             for byte in bytes {
