@@ -120,11 +120,15 @@ public enum ContentDigest {
 
     private static func appendHex(_ bytes: UnsafeRawBufferPointer, to output: inout [UInt8]) {
         let digits: StaticString = "0123456789abcdef"
-        digits.withUTF8Buffer { digits in
-            for byte in bytes {
-                output.append(digits[Int(byte >> 4)])
-                output.append(digits[Int(byte & 0x0F)])
+        // Written into a buffer on the stack and appended at once: one capacity check, not 64.
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: bytes.count * 2) { text in
+            digits.withUTF8Buffer { digits in
+                for (offset, byte) in bytes.enumerated() {
+                    text[2 * offset] = digits[Int(byte >> 4)]
+                    text[2 * offset + 1] = digits[Int(byte & 0x0F)]
+                }
             }
+            output.append(contentsOf: text)
         }
     }
 }

@@ -45,27 +45,33 @@ public struct LedgerVerifier: Sendable {
     }
 
     /// Reads every event in pages and reports the first problem.
-    ///
-    /// Three pages are in hand at once, one per stage: SQLite reads the next page, the current
-    /// page's leaves and payload digests are hashed, and the previous page's leaves are added to
-    /// the tree in order (where the heads and checkpoints are met), so both cores stay busy.
     public func verify(pageSize: Int = 10_000, progress: ((Int) -> Void)? = nil) async throws -> Report {
         var state = State(
             heads: try await store.treeHeads(), checkpoints: try await store.checkpoints(), verifier: verifier)
         if let problem = state.checkReached() { return state.failed(problem) }
         var page = try await store.ledgerEntries(from: 0, limit: pageSize)
-        var hashed: [HashedEntry] = []
-        while !page.isEmpty || !hashed.isEmpty {
-            let nextStart = page.last.map { $0.seq + 1 }
-            let store = store
-            async let nextPage: [LedgerEntry] =
-                if let nextStart { try await store.ledgerEntries(from: nextStart, limit: pageSize) } else { [] }
-            async let nextHashed = page.map(HashedEntry.init)
-            for entry in hashed {
-                if let problem = state.add(entry) { return state.failed(problem) }
+        while let last = page.last {
+            // Read the next page while this one is hashed: SQLite on one core, SHA-256 on another.
+            async let nextPage = store.ledgerEntries(from: last.seq + 1, limit: pageSize)
+            for entry in page {
+                let index = state.frontier.size
+                guard entry.seq == Int64(index) else {
+                    return state.failed(
+                        Problem(
+                            index: index, kind: .eventMissing, detail: "expected seq \(index), found seq \(entry.seq)")
+                    )
+                }
+                let leaf = MerkleHash.leaf(entry.canonicalBytes)
+                guard entry.storedLeaf == leaf else {
+                    let detail = "its bytes no longer hash to the stored leaf \(entry.storedLeaf?.hex ?? "(none)")"
+                    return state.failed(Problem(index: index, kind: .eventChanged, detail: detail))
+                }
+                if let problem = state.checkPayloads(of: entry, index: index) { return state.failed(problem) }
+                state.frontier.append(leaf)
+                state.report.events += 1
+                if let problem = state.checkReached() { return state.failed(problem) }
             }
-            if !hashed.isEmpty { progress?(state.frontier.size) }
-            hashed = await nextHashed
+            progress?(state.frontier.size)
             page = try await nextPage
         }
         // Every commit writes a head for its last event, so events past the last head were not written by UAEF.
@@ -83,30 +89,6 @@ public struct LedgerVerifier: Sendable {
             return state.failed(Problem(index: state.frontier.size, kind: .eventMissing, detail: detail))
         }
         return state.report
-    }
-
-    /// What one event hashes to, worked out on its own (any page, any core) before the tree
-    /// takes it in order.
-    private struct HashedEntry: Sendable {
-        var seq: Int64
-        var leaf: MerkleHash
-        var storedLeaf: MerkleHash?
-        var payloads: Int
-        var payloadsRedacted: Bool
-        /// The first payload whose bytes the event does not commit to: its name and digest.
-        var changedPayload: (name: String, sha256: String)?
-
-        init(_ entry: LedgerEntry) {
-            seq = entry.seq
-            leaf = MerkleHash.leaf(entry.canonicalBytes)
-            storedLeaf = entry.storedLeaf
-            payloads = entry.payloads.count
-            payloadsRedacted = entry.payloadsRedacted
-            changedPayload = entry.payloads.first {
-                !EventPayloads.commits(entry.canonicalBytes, to: $0.name, body: $0.bytes)
-            }
-            .map { ($0.name, ContentDigest.sha256($0.bytes)) }
-        }
     }
 
     /// The tree rebuilt so far and the heads and checkpoints still to meet.
@@ -132,27 +114,18 @@ public struct LedgerVerifier: Sendable {
             return result
         }
 
-        /// Adds the next event's leaf to the tree after checking it is the next index, its leaf
-        /// and its payloads; then meets the heads and checkpoints of the new size.
-        mutating func add(_ entry: HashedEntry) -> Problem? {
-            let index = frontier.size
-            guard entry.seq == Int64(index) else {
-                return Problem(
-                    index: index, kind: .eventMissing, detail: "expected seq \(index), found seq \(entry.seq)")
-            }
-            guard entry.storedLeaf == entry.leaf else {
-                let detail = "its bytes no longer hash to the stored leaf \(entry.storedLeaf?.hex ?? "(none)")"
-                return Problem(index: index, kind: .eventChanged, detail: detail)
-            }
+        /// Checks that each payload still stored beside an event hashes to the digest the event carries.
+        mutating func checkPayloads(of entry: LedgerEntry, index: Int) -> Problem? {
             if entry.payloadsRedacted { report.redactedPayloads += 1 }
-            if let (name, digest) = entry.changedPayload {
-                let detail = "its \(name) payload hashes to \(digest), which the event does not carry"
-                return Problem(index: index, kind: .payloadChanged, detail: detail)
+            for payload in entry.payloads {
+                guard EventPayloads.commits(entry.canonicalBytes, to: payload.name, body: payload.bytes) else {
+                    let digest = ContentDigest.sha256(payload.bytes)
+                    let detail = "its \(payload.name) payload hashes to \(digest), which the event does not carry"
+                    return Problem(index: index, kind: .payloadChanged, detail: detail)
+                }
+                report.payloads += 1
             }
-            report.payloads += entry.payloads
-            frontier.append(entry.leaf)
-            report.events += 1
-            return checkReached()
+            return nil
         }
 
         /// Checks the heads and checkpoints recorded for exactly the current size.
