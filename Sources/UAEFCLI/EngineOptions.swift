@@ -29,6 +29,15 @@ struct EngineOptions: ParsableArguments {
 
     @Option(
         help: ArgumentHelp(
+            "How long a run's lease (and a queued attempt's) lasts without renewal: the longest another node waits to take over a dead node's work. Renewed every 250 ms (attempts: every second). At least 2s.",
+            valueName: "duration"))
+    var lease: String = "15s"
+
+    /// The lease duration given, once validated.
+    private var leaseDuration: Duration? { DurationText.parse(lease).flatMap { $0 >= .seconds(2) ? $0 : nil } }
+
+    @Option(
+        help: ArgumentHelp(
             "A file holding the 32-byte master key (base64) that seals secrets. Default: $UAEF_MASTER_KEY (the key itself), else none.",
             valueName: "path"))
     var masterKeyFile: String?
@@ -60,6 +69,9 @@ struct EngineOptions: ParsableArguments {
             throw ValidationError("log format \(resolvedLogFormat) is not one of text, json")
         }
         guard maxConcurrency >= 1 else { throw ValidationError("--max-concurrency must be at least 1") }
+        guard leaseDuration != nil else {
+            throw ValidationError("--lease \(lease): give a duration of at least 2s, such as 15s or 1m")
+        }
         guard resolvedLogLevel != nil else {
             let valid = Logger.Level.allCases.map(\.rawValue).joined(separator: ", ")
             throw ValidationError("log level \(logLevel ?? "") is not one of \(valid)")
@@ -78,6 +90,7 @@ struct EngineOptions: ParsableArguments {
     {
         var configuration = Runner.Configuration()
         configuration.capabilities = capabilities
+        configuration.leaseDuration = leaseDuration ?? configuration.leaseDuration
         configuration.maxConcurrency = maxConcurrency
         configuration.metrics = metrics
         configuration.secrets = try secretBox()

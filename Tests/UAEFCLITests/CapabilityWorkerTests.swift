@@ -148,3 +148,43 @@ struct CapabilityWorkerTests {
         }
     }
 }
+
+@Suite("Lease duration (--lease), with real processes")
+struct LeaseOptionTests {
+    @Test("a stalled worker's run is taken over once its --lease expires, long before the 15 s default")
+    func stalledWorkerIsTakenOver() async throws {
+        let directory = try TemporaryDirectory("lease")
+        defer { directory.remove() }
+        let (began, done) = (directory.path("began"), directory.path("done"))
+        let store = ["--store", "sqlite:" + directory.path("u.db"), "--lease", "2s"]
+        try """
+        name: stall
+        tasks:
+          - id: work
+            agent: command
+            retry: {max_attempts: 2, backoff: 10ms}
+            with: {command: [sh, -c, 'if [ -f \(began) ]; then echo taken-over > \(done); else touch \(began); sleep 60; fi']}
+        """.write(toFile: directory.path("stall.yaml"), atomically: true, encoding: .utf8)
+        let (first, _, _) = try UAEFProcess.start(["worker"] + store, in: directory.url)
+        defer { kill(first.processIdentifier, SIGKILL) }
+        let submitted = try UAEFProcess.run(["submit", "stall.yaml"] + store, in: directory.url)
+        #expect(submitted.status == 0, "\(submitted.stderr)")
+        let deadline = ContinuousClock.now + .seconds(30)
+        while !FileManager.default.fileExists(atPath: began), ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        // The first worker stalls (alive, so its lease is honoured until it expires).
+        kill(first.processIdentifier, SIGSTOP)
+        let stalled = ContinuousClock.now
+        let (second, _, _) = try UAEFProcess.start(["worker"] + store, in: directory.url)
+        defer { kill(second.processIdentifier, SIGKILL) }
+        let id = submitted.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        let waited = try UAEFProcess.run(
+            ["runs", "wait", id, "--timeout", "30s", "--json"] + store, in: directory.url)
+        #expect(try waited.json()["status"] == "succeeded", "\(waited.stdout) \(waited.stderr)")
+        #expect(FileManager.default.fileExists(atPath: done))
+        #expect(ContinuousClock.now - stalled < .seconds(12), "taken over at the 2 s lease, not the 15 s default")
+        kill(second.processIdentifier, SIGTERM)
+        second.waitUntilExit()
+    }
+}
