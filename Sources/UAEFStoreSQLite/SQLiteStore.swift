@@ -28,9 +28,26 @@ public final class SQLiteStore: WorkflowStore {
         pool = try DatabasePool(path: path, configuration: configuration)
         let migrator = SQLiteMigrations.migrator
         let before = try pool.read { db in try migrator.appliedIdentifiers(db) }
-        try migrator.migrate(pool)
+        try Self.migrate(pool, with: migrator)
         appliedMigrations = migrator.migrations.filter { !before.contains($0) }
         try pool.write { db in try Self.backfillLedger(in: db) }
+    }
+
+    /// Applies pending migrations. Processes opening a new file at the same moment (a worker and a
+    /// submit, say) race to apply the same migrations, and the loser's next step fails on tables the
+    /// winner just made; it tries again, skipping what is applied by then, until none is pending.
+    private static func migrate(_ pool: DatabasePool, with migrator: DatabaseMigrator) throws {
+        var tries = 0
+        while true {
+            do {
+                return try migrator.migrate(pool)
+            } catch {
+                tries += 1
+                if try pool.read(migrator.hasCompletedMigrations) { return }
+                guard tries < 50 else { throw error }
+                usleep(20_000)
+            }
+        }
     }
 
     // MARK: Writes

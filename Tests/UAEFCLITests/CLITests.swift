@@ -215,6 +215,23 @@ struct CLITests {
         #expect(again.status == 0 && again.stdout.contains("is up to date"))
     }
 
+    @Test("processes opening one new SQLite file at the same moment all get a migrated store", .timeLimit(.minutes(2)))
+    func concurrentSQLiteOpens() throws {
+        for round in 0..<5 {
+            let directory = try TemporaryDirectory("sqlite-open-race")
+            defer { directory.remove() }
+            let store = "sqlite:" + directory.path("race.db")
+            let processes = try (0..<4).map { _ in
+                try UAEFProcess.start(["migrate", "--store", store], in: directory.url)
+            }
+            for (process, _, stderr) in processes {
+                process.waitUntilExit()
+                let errors = (try? String(contentsOf: stderr, encoding: .utf8)) ?? ""
+                #expect(process.terminationStatus == 0, "round \(round): \(errors)")
+            }
+        }
+    }
+
     @Test("a wrong PostgreSQL URL, database or port is named with the server's own reason, and exits 2 or 3")
     func postgresConnectionErrors() throws {
         let location = try TestStore(.postgres, label: "pg-errors")
