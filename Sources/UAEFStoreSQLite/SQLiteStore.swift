@@ -25,25 +25,34 @@ public final class SQLiteStore: WorkflowStore {
             try db.execute(sql: "PRAGMA synchronous = FULL")
             try db.execute(sql: "PRAGMA foreign_keys = ON")
         }
-        pool = try DatabasePool(path: path, configuration: configuration)
         let migrator = SQLiteMigrations.migrator
-        let before = try pool.read { db in try migrator.appliedIdentifiers(db) }
-        try Self.migrate(pool, with: migrator)
-        appliedMigrations = migrator.migrations.filter { !before.contains($0) }
+        (pool, appliedMigrations) = try Self.retryingConcurrentOpens {
+            let pool = try DatabasePool(path: path, configuration: configuration)
+            let before = try pool.read { db in try migrator.appliedIdentifiers(db) }
+            do {
+                try migrator.migrate(pool)
+            } catch {
+                // Fine when another process applied them meanwhile.
+                guard try pool.read(migrator.hasCompletedMigrations) else { throw error }
+            }
+            return (pool, migrator.migrations.filter { !before.contains($0) })
+        }
         try pool.write { db in try Self.backfillLedger(in: db) }
     }
 
-    /// Applies pending migrations. Processes opening a new file at the same moment (a worker and a
-    /// submit, say) race to apply the same migrations, and the loser's next step fails on tables the
-    /// winner just made; it tries again, skipping what is applied by then, until none is pending.
-    private static func migrate(_ pool: DatabasePool, with migrator: DatabaseMigrator) throws {
+    /// Runs `open` again for about a second while it fails on a busy file or a schema error. Processes opening a new file at the
+    /// same moment (a worker and a submit, say) get in each other's way: switching the file to WAL
+    /// answers SQLITE_BUSY at once, and the loser of a migration race fails on tables the winner
+    /// just made; a second try skips what is done by then.
+    private static func retryingConcurrentOpens<T>(_ open: () throws -> T) throws -> T {
         var tries = 0
         while true {
             do {
-                return try migrator.migrate(pool)
-            } catch {
+                return try open()
+            } catch let error as DatabaseError
+                where error.resultCode == .SQLITE_BUSY || error.resultCode == .SQLITE_ERROR
+            {
                 tries += 1
-                if try pool.read(migrator.hasCompletedMigrations) { return }
                 guard tries < 50 else { throw error }
                 usleep(20_000)
             }

@@ -221,14 +221,22 @@ struct CLITests {
             let directory = try TemporaryDirectory("sqlite-open-race")
             defer { directory.remove() }
             let store = "sqlite:" + directory.path("race.db")
-            let processes = try (0..<4).map { _ in
-                try UAEFProcess.start(["migrate", "--store", store], in: directory.url)
+            // Migrations alone, and a worker's open, which also switches the new file to WAL.
+            let processes = try (0..<4).map { index in
+                try UAEFProcess.start(
+                    index == 0 ? ["worker", "--store", store] : ["migrate", "--store", store], in: directory.url)
             }
-            for (process, _, stderr) in processes {
+            for (process, _, stderr) in processes.dropFirst() {
                 process.waitUntilExit()
                 let errors = (try? String(contentsOf: stderr, encoding: .utf8)) ?? ""
                 #expect(process.terminationStatus == 0, "round \(round): \(errors)")
             }
+            let (worker, _, workerErrors) = processes[0]
+            usleep(300_000)
+            kill(worker.processIdentifier, SIGTERM)
+            worker.waitUntilExit()
+            let errors = (try? String(contentsOf: workerErrors, encoding: .utf8)) ?? ""
+            #expect(worker.terminationStatus == 0, "round \(round): the worker: \(errors)")
         }
     }
 

@@ -165,7 +165,7 @@ struct LeaseOptionTests {
             retry: {max_attempts: 2, backoff: 10ms}
             with: {command: [sh, -c, 'if [ -f \(began) ]; then echo taken-over > \(done); else touch \(began); sleep 60; fi']}
         """.write(toFile: directory.path("stall.yaml"), atomically: true, encoding: .utf8)
-        let (first, _, _) = try UAEFProcess.start(["worker"] + store, in: directory.url)
+        let (first, _, firstErr) = try UAEFProcess.start(["worker"] + store, in: directory.url)
         defer { kill(first.processIdentifier, SIGKILL) }
         let submitted = try UAEFProcess.run(["submit", "stall.yaml"] + store, in: directory.url)
         #expect(submitted.status == 0, "\(submitted.stderr)")
@@ -173,6 +173,9 @@ struct LeaseOptionTests {
         while !FileManager.default.fileExists(atPath: began), ContinuousClock.now < deadline {
             try await Task.sleep(for: .milliseconds(20))
         }
+        try #require(
+            FileManager.default.fileExists(atPath: began),
+            "the first worker never started the task: \((try? String(contentsOf: firstErr, encoding: .utf8)) ?? "")")
         // The first worker stalls (alive, so its lease is honoured until it expires).
         kill(first.processIdentifier, SIGSTOP)
         let stalled = ContinuousClock.now

@@ -15,13 +15,15 @@ struct ServeCLITests {
         let (process, stdout, stderr) = try UAEFProcess.start(
             ["serve", "--port", "0", "--json"] + arguments, in: directory.url)
         let deadline = ContinuousClock.now + .seconds(20)
-        while ContinuousClock.now < deadline {
+        // The file is read once more after every wait, so a test process too busy to wake this
+        // task in time still finds a port printed meanwhile.
+        while true {
             if let line = (try? String(contentsOf: stdout, encoding: .utf8))?.split(separator: "\n").first,
                 let port = (try? JSONValue(jsonText: String(line)))?.objectValue?["port"]?.numberValue?.intValue
             {
                 return (process, port, stderr)
             }
-            guard process.isRunning else { break }
+            guard process.isRunning, ContinuousClock.now < deadline else { break }
             try await Task.sleep(for: .milliseconds(50))
         }
         process.terminate()
