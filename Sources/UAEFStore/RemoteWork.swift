@@ -133,19 +133,14 @@ public protocol RemoteWorkStore: Sendable {
     /// The task, or nil.
     func remoteTask(_ id: String, tenant: String) async throws -> RemoteTaskRecord?
 
-    /// Claims the oldest agent-placed task of `agent` that is queued or whose lease expired before `now` (and,
-    /// when `capabilities` is not empty, asked for one of them), with a new generation and a lease
-    /// until `leaseUntil`; nil when there is none. Concurrent claims never get the same task.
-    func claimRemoteTask(
-        agent: AgentID, capabilities: [String], tenant: String, now: Date, leaseUntil: Date
+    /// Claims the oldest task of `placement` that is queued or whose lease expired before `now`
+    /// (of `agent` when given; asking for one of `capabilities` when given), with a new generation
+    /// and a lease until `leaseUntil`; nil when there is none. Concurrent claims, from any process,
+    /// never get the same task.
+    func claimQueuedTask(
+        placement: RemoteTaskRecord.Placement, agent: AgentID?, capabilities: [String]?, tenant: String, now: Date,
+        leaseUntil: Date
     ) async throws -> RemoteTaskRecord?
-
-    /// Claims the oldest worker-placed task that is queued or whose lease expired before `now` and
-    /// that asked for one of `capabilities` (nil: any capability), with
-    /// a new generation and a lease until `leaseUntil`; nil when there is none. Concurrent claims,
-    /// from any process, never get the same task.
-    func claimWorkerTask(capabilities: [String]?, tenant: String, now: Date, leaseUntil: Date) async throws
-        -> RemoteTaskRecord?
 
     /// Applies a change from the agent or worker holding `generation` of a claimed task.
     func updateRemoteTask(_ id: String, tenant: String, generation: Int64, change: RemoteTaskChange, now: Date)
@@ -158,6 +153,27 @@ public protocol RemoteWorkStore: Sendable {
 
     /// The key whose SHA-256 is `sha256`, or nil.
     func agentKey(sha256: String) async throws -> AgentKeyRecord?
+}
+
+extension RemoteWorkStore {
+    /// Claims the oldest agent-placed task of `agent` (asking for one of `capabilities`, when not
+    /// empty), as ``claimQueuedTask(placement:agent:capabilities:tenant:now:leaseUntil:)`` does.
+    public func claimRemoteTask(
+        agent: AgentID, capabilities: [String], tenant: String, now: Date, leaseUntil: Date
+    ) async throws -> RemoteTaskRecord? {
+        try await claimQueuedTask(
+            placement: .agent, agent: agent, capabilities: capabilities.isEmpty ? nil : capabilities, tenant: tenant,
+            now: now, leaseUntil: leaseUntil)
+    }
+
+    /// Claims the oldest worker-placed task asking for one of `capabilities` (nil: any).
+    public func claimWorkerTask(capabilities: [String]?, tenant: String, now: Date, leaseUntil: Date) async throws
+        -> RemoteTaskRecord?
+    {
+        try await claimQueuedTask(
+            placement: .worker, agent: nil, capabilities: capabilities, tenant: tenant, now: now, leaseUntil: leaseUntil
+        )
+    }
 }
 
 /// The column values a ``RemoteTaskChange`` writes, the same on every backend.

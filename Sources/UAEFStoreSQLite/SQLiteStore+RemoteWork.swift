@@ -34,25 +34,9 @@ extension SQLiteStore {
         }
     }
 
-    public func claimRemoteTask(
-        agent: AgentID, capabilities: [String], tenant: String, now: Date, leaseUntil: Date
-    ) async throws -> RemoteTaskRecord? {
-        try await claimQueuedTask(
-            placement: .agent, agent: agent, capabilities: capabilities.isEmpty ? nil : capabilities, tenant: tenant,
-            now: now, leaseUntil: leaseUntil)
-    }
-
-    public func claimWorkerTask(capabilities: [String]?, tenant: String, now: Date, leaseUntil: Date) async throws
-        -> RemoteTaskRecord?
-    {
-        try await claimQueuedTask(
-            placement: .worker, agent: nil, capabilities: capabilities, tenant: tenant, now: now, leaseUntil: leaseUntil
-        )
-    }
-
     /// Claims the oldest claimable task of `placement` (of `agent` when given, asking for one of
     /// `capabilities` when given).
-    private func claimQueuedTask(
+    public func claimQueuedTask(
         placement: RemoteTaskRecord.Placement, agent: AgentID?, capabilities: [String]?, tenant: String, now: Date,
         leaseUntil: Date
     ) async throws -> RemoteTaskRecord? {

@@ -46,6 +46,13 @@ struct QueuedAttemptTests {
         }
     }
 
+    /// A workflow of one `gpu` task that runs `command` in a shell, with `settings` (task lines
+    /// such as `timeout: 3s`).
+    func gpuWorkflow(_ command: String, _ settings: String...) -> String {
+        let lines = ["name: gpu", "tasks:", "  - id: train", "    capability: gpu"] + settings.map { "    " + $0 }
+        return (lines + ["    with: {command: [sh, -c, '\(command)']}"]).joined(separator: "\n")
+    }
+
     func start(_ engine: Engine, _ workflow: String) async throws -> RunID {
         let definition = try await engine.validate(workflow, file: "gpu.yaml")
         return try await engine.submit(definition, file: "gpu.yaml", inputs: [], actor: "test", leased: true)
@@ -61,15 +68,7 @@ struct QueuedAttemptTests {
         let engine = try await orchestrator(store)
         let id = try await start(
             engine,
-            """
-            name: gpu
-            tasks:
-              - id: train
-                capability: gpu
-                timeout: 3s
-                retry: {max_attempts: 2, backoff: 100ms, jitter: false}
-                with: {command: [sh, -c, 'echo trained']}
-            """)
+            gpuWorkflow("echo trained", "timeout: 3s", "retry: {max_attempts: 2, backoff: 100ms, jitter: false}"))
         let reports = Reports()
         let execution = Task { try await engine.execute([id]) }
         // Attempt 1 times out after 3 s with no gpu worker; the worker starts before attempt 2.
@@ -102,15 +101,7 @@ struct QueuedAttemptTests {
         let reports = Reports()
         let worker = gpuWorker(store, reports: reports)
         defer { worker.cancel() }
-        let id = try await start(
-            engine,
-            """
-            name: gpu
-            tasks:
-              - id: train
-                capability: gpu
-                with: {command: [sh, -c, 'echo $$ > \(pidFile); touch \(began); exec sleep 30']}
-            """)
+        let id = try await start(engine, gpuWorkflow("echo $$ > \(pidFile); touch \(began); exec sleep 30"))
         let execution = Task { try await engine.execute([id]) }
         try await waitForFile(began)
         _ = try await engine.cancel(id, actor: "test")
@@ -146,15 +137,7 @@ struct QueuedAttemptTests {
         let engine = try await orchestrator(store)
         let first = Reports()
         let stopping = gpuWorker(store, reports: first)
-        let id = try await start(
-            engine,
-            """
-            name: gpu
-            tasks:
-              - id: train
-                capability: gpu
-                with: {command: [sh, -c, 'test -f \(began) || { touch \(began); sleep 5; }; echo trained']}
-            """)
+        let id = try await start(engine, gpuWorkflow("test -f \(began) || { touch \(began); sleep 5; }; echo trained"))
         let execution = Task { try await engine.execute([id]) }
         try await waitForFile(began)
         stopping.cancel()
