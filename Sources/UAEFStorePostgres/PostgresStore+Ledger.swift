@@ -39,7 +39,7 @@ enum PostgresLedger {
             bindings.append(event.event.tenant)
             bindings.append(event.event.subject)
             // The data column holds the canonical bytes the leaf is built from, written once.
-            bindings.append(String(decoding: event.sealed.canonicalData, as: UTF8.self))
+            bindings.append(String(decoding: event.canonicalData, as: UTF8.self))
             bindings.append(bytea(event.leaf.bytes))
             bindings.append(event.payloadFrame.map(bytea))
         }

@@ -26,7 +26,7 @@ extension SQLiteStore {
             try insertEvent.executeFast([
                 .integer(prepared.seq), .text(event.id), .text(prepared.time), .text(event.type),
                 .text(event.actor), .text(event.tenant), .text(event.subject),
-                .utf8(prepared.sealed.canonicalData), .hash(prepared.leaf),
+                .utf8(prepared.canonicalData), .hash(prepared.leaf),
                 prepared.payloadFrame.map(BoundValue.blob) ?? .null,
             ])
             try frontier.append(prepared.leaf) { level, index, hash in
