@@ -16,7 +16,7 @@ struct SecretsCommand: AsyncParsableCommand {
             attempt that uses it: events, exports and logs keep the placeholder. Setting and deleting are \
             ledger events (secret.set, secret.deleted) that name the secret, never its value.
             """,
-        subcommands: [Set_.self, List.self, Delete.self])
+        subcommands: [Set_.self, List.self, Delete.self, Rotate.self])
 
     // Named with a trailing underscore to keep clear of Swift's Set.
     struct Set_: AsyncParsableCommand {
@@ -58,6 +58,49 @@ struct SecretsCommand: AsyncParsableCommand {
                 print(
                     "\(secret.name)  key \(secret.keyID)  set \(Timestamp.format(secret.updatedAt)) by \(secret.updatedBy)"
                 )
+            }
+        }
+    }
+
+    struct Rotate: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Re-seal every tenant's secrets under a new master key.",
+            discussion: """
+                Opens each secret with the current key (--master-key-file or UAEF_MASTER_KEY) and seals it \
+                under the key in --new-master-key-file, all in one transaction, recording a secrets.rotated \
+                event per tenant. Secrets the new key sealed already are left as they are, so an interrupted \
+                rotation can simply be run again. Afterwards give every node the new key: processes still on \
+                the old one cannot open the secrets. Exit 2 when a secret opens with neither key (nothing \
+                changes).
+                """)
+        @Option(help: ArgumentHelp("A file holding the new 32-byte master key (base64).", valueName: "path"))
+        var newMasterKeyFile: String
+        @Flag(help: "Print JSON.") var json = false
+        @OptionGroup var engineOptions: EngineOptions
+
+        func run() async throws {
+            let newBox: SecretBox
+            do {
+                newBox = try SecretBox(base64: try Console.readFile(newMasterKeyFile))
+            } catch let failure as SecretBox.Failure {
+                throw CLIError.usage("--new-master-key-file \(newMasterKeyFile): \(failure)")
+            }
+            let engine = try await engineOptions.engine()
+            do {
+                let rotation = try await engine.rotateSecrets(to: newBox, actor: CLIActor.current)
+                if json {
+                    return Console.printJSON([
+                        "resealed": .number(Number(rotation.resealed)),
+                        "already_new": .number(Number(rotation.alreadyNew)),
+                        "from_key": .string(rotation.fromKey), "to_key": .string(rotation.toKey),
+                    ])
+                }
+                print(
+                    "re-sealed \(rotation.resealed) secret(s) from key \(rotation.fromKey) to key \(rotation.toKey)"
+                        + (rotation.alreadyNew > 0 ? " (\(rotation.alreadyNew) already under it)" : "")
+                        + "; give every node the new master key")
+            } catch let failure as SecretBox.Failure {
+                throw CLIError.usage(failure.description)
             }
         }
     }

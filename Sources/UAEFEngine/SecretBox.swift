@@ -153,6 +153,62 @@ extension Engine {
             named: name, tenant: tenant, event: secretEvent("secret.deleted", name: name, actor: actor, now: now))
     }
 
+    /// What a master-key rotation did.
+    public struct SecretRotation: Sendable {
+        /// Secrets sealed again under the new key.
+        public var resealed: Int
+        /// Secrets the new key had sealed already (a rotation run a second time).
+        public var alreadyNew: Int
+        public var fromKey: String
+        public var toKey: String
+    }
+
+    /// Re-seals every tenant's secrets under `newBox`: each is opened with this engine's master key
+    /// (skipped when `newBox` sealed it already) and sealed again; all are replaced in one
+    /// transaction with a `secrets.rotated` event per tenant (key ids and a count, no names or
+    /// values). Throws, changing nothing, when a secret opens with neither key or changed meanwhile.
+    public func rotateSecrets(to newBox: SecretBox, actor: String) async throws -> SecretRotation {
+        guard let box = configuration.secrets else {
+            throw SecretBox.Failure(
+                description: "no current master key: give --master-key-file or UAEF_MASTER_KEY (the key in use now)")
+        }
+        guard box.keyID != newBox.keyID else {
+            throw SecretBox.Failure(description: "the new master key is the current one (key \(box.keyID))")
+        }
+        let now = Date()
+        var replacements: [(old: SecretRecord, new: SecretRecord)] = []
+        var alreadyNew = 0
+        for secret in try await store.allSecrets() {
+            if secret.keyID == newBox.keyID {
+                alreadyNew += 1
+                continue
+            }
+            let value = try box.open(secret.sealed, name: secret.name, tenant: secret.tenant)
+            var resealed = secret
+            resealed.sealed = try newBox.seal(value, name: secret.name, tenant: secret.tenant)
+            resealed.keyID = newBox.keyID
+            resealed.updatedAt = now
+            resealed.updatedBy = actor
+            replacements.append((secret, resealed))
+        }
+        var random = SeededRandom.system()
+        let counts = Dictionary(grouping: replacements, by: \.old.tenant).mapValues(\.count)
+        let events = counts.keys.sorted().map { tenant in
+            EventDraft(
+                id: "evt_" + SortableID.make(at: now, using: &random), time: now, type: "secrets.rotated", actor: actor,
+                tenant: tenant, subject: "secrets",
+                data: [
+                    "from_key": .string(box.keyID), "to_key": .string(newBox.keyID),
+                    "resealed": .number(Number(counts[tenant] ?? 0)),
+                ])
+        }
+        guard try await store.resealSecrets(replacements, events: events) else {
+            throw SecretBox.Failure(description: "a secret was set or deleted during the rotation; run it again")
+        }
+        return SecretRotation(
+            resealed: replacements.count, alreadyNew: alreadyNew, fromKey: box.keyID, toKey: newBox.keyID)
+    }
+
     private func secretEvent(_ type: String, name: String, actor: String, now: Date) -> EventDraft {
         var random = SeededRandom.system()
         return EventDraft(

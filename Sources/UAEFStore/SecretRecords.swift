@@ -21,6 +21,12 @@ public struct SecretRecord: Sendable, Hashable {
     }
 }
 
+/// Thrown inside a backend's transaction to roll a re-seal back when a secret changed since it
+/// was read; ``SecretStore/resealSecrets(_:events:)`` answers false for it.
+public struct SecretChangedMeanwhile: Error {
+    public init() {}
+}
+
 /// Sealed secrets, part of every ``WorkflowStore``. Setting and deleting record an event naming
 /// the secret, never its value or a digest of it.
 public protocol SecretStore: Sendable {
@@ -35,4 +41,13 @@ public protocol SecretStore: Sendable {
 
     /// Deletes a secret and appends `event`; false (and no event) when there was none.
     func deleteSecret(named name: String, tenant: String, event: EventDraft) async throws -> Bool
+
+    /// Every tenant's secrets, by tenant and name: what a master-key rotation re-seals.
+    func allSecrets() async throws -> [SecretRecord]
+
+    /// Replaces each secret of `replacements` (matched by tenant and name) with its new record and
+    /// appends `events`, in one transaction, as long as every old one is still stored as it was;
+    /// otherwise (a secret set or deleted meanwhile) writes nothing and returns false.
+    func resealSecrets(_ replacements: [(old: SecretRecord, new: SecretRecord)], events: [EventDraft]) async throws
+        -> Bool
 }

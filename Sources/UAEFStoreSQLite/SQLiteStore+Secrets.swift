@@ -42,6 +42,44 @@ extension SQLiteStore {
         }
     }
 
+    public func allSecrets() async throws -> [SecretRecord] {
+        try await pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM secrets ORDER BY tenant, name").map(Self.secret)
+        }
+    }
+
+    public func resealSecrets(_ replacements: [(old: SecretRecord, new: SecretRecord)], events: [EventDraft])
+        async throws -> Bool
+    {
+        do {
+            return try await reseal(replacements, events: events)
+        } catch is SecretChangedMeanwhile {
+            return false
+        }
+    }
+
+    private func reseal(_ replacements: [(old: SecretRecord, new: SecretRecord)], events: [EventDraft])
+        async throws -> Bool
+    {
+        try await pool.write { db in
+            for (old, new) in replacements {
+                try db.execute(
+                    sql: """
+                        UPDATE secrets SET sealed = ?, key_id = ?, updated_at = ?, updated_by = ?
+                        WHERE tenant = ? AND name = ? AND sealed = ?
+                        """,
+                    arguments: [
+                        new.sealed, new.keyID, Timestamp.milliseconds(new.updatedAt), new.updatedBy, old.tenant,
+                        old.name, old.sealed,
+                    ])
+                // Changed since it was read: roll everything back.
+                guard db.changesCount == 1 else { throw SecretChangedMeanwhile() }
+            }
+            try Self.appendEvents(events, in: db)
+            return true
+        }
+    }
+
     static func secret(_ row: Row) -> SecretRecord {
         SecretRecord(
             tenant: row["tenant"], name: row["name"], sealed: row["sealed"], keyID: row["key_id"],

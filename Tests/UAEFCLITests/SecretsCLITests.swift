@@ -64,5 +64,23 @@ struct SecretsCLITests {
         let unkeyedSet = try UAEFProcess.run(
             ["secrets", "set", "x", "--value-file", "value"] + store, in: directory.url)
         #expect(unkeyedSet.status == 2 && unkeyedSet.stderr.contains("no master key"))
+
+        // Rotation: afterwards the secret opens with the new key only.
+        let rotate = try UAEFProcess.run(
+            ["secrets", "rotate", "--master-key-file", "master.key", "--new-master-key-file", "other.key", "--json"]
+                + store, in: directory.url)
+        #expect(rotate.status == 0, "\(rotate.stderr)")
+        #expect(try rotate.json()["resealed"] == 1)
+        let rotated = try UAEFProcess.run(
+            ["run", "call.yaml", "--json", "--master-key-file", "other.key"] + store, in: directory.url)
+        #expect(rotated.status == 0, "\(rotated.stdout) \(rotated.stderr)")
+        let oldKey = try UAEFProcess.run(
+            ["run", "call.yaml", "--json", "--master-key-file", "master.key"] + store, in: directory.url)
+        #expect(try oldKey.json()["tasks"]?["use"]?["error"]?.stringValue?.contains("does not open") == true)
+        let badNewKey = try UAEFProcess.run(
+            ["secrets", "rotate", "--master-key-file", "other.key", "--new-master-key-file", "value"] + store,
+            in: directory.url)
+        #expect(
+            badNewKey.status == 2 && badNewKey.stderr.contains("--new-master-key-file value"), "\(badNewKey.stderr)")
     }
 }
