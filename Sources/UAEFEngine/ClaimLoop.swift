@@ -33,9 +33,12 @@ struct ClaimLoop: Sendable {
             // Claim at once at the start, after a tick and when work ends well; after an empty
             // or failed claim, wait for the next tick.
             var claimNow = true
+            // The wake-ups seen before the last claim: one arriving during it ends the next wait at once.
+            var seen: UInt64 = 0
             while !Task.isCancelled {
                 if running < capacity && claimNow {
                     claimNow = false
+                    seen = wakeups?.generation ?? 0
                     do {
                         let claimed = try await claim(capacity - running)
                         failures = 0
@@ -58,13 +61,12 @@ struct ClaimLoop: Sendable {
                     let delay = failures == 0 ? interval : backoff(failures)
                     // While failing, only the backoff ends the wait.
                     let wakeups = failures == 0 ? wakeups : nil
-                    group.addTask {
+                    group.addTask { [seen] in
                         // Whichever comes first: the interval, or word that there is work.
-                        await withTaskGroup(of: Void.self) { race in
-                            race.addTask { try? await Task.sleep(for: delay) }
-                            if let wakeups { race.addTask { await wakeups.wait() } }
-                            await race.next()
-                            race.cancelAll()
+                        if let wakeups {
+                            await wakeups.wait(after: seen, atMost: delay)
+                        } else {
+                            try? await Task.sleep(for: delay)
                         }
                         return .tick
                     }

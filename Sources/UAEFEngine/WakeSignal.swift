@@ -1,10 +1,12 @@
 import Synchronization
 
-/// Wakes a worker's waits when something happened elsewhere (a database notification that work
-/// became claimable). A signal while nobody waits is kept for the next wait.
+/// Wakes waiters when something happened elsewhere (a database notification that work became
+/// claimable): an event count. A waiter notes ``generation`` before it looks for work and then
+/// waits for a signal after that generation, so a signal that arrives while it looks is not lost,
+/// however many others wait at the same time.
 public final class WakeSignal: Sendable {
     private struct State {
-        var pending = false
+        var generation: UInt64 = 0
         var waiters: [Int: CheckedContinuation<Void, Never>] = [:]
         var nextWaiter = 0
     }
@@ -13,18 +15,31 @@ public final class WakeSignal: Sendable {
 
     public init() {}
 
-    /// Wakes every current waiter, or the next one when none waits.
+    /// How many signals there have been.
+    public var generation: UInt64 { state.withLock { $0.generation } }
+
+    /// Wakes every waiter.
     public func signal() {
         let waiters = state.withLock { state in
+            state.generation += 1
             defer { state.waiters = [:] }
-            if state.waiters.isEmpty { state.pending = true }
             return Array(state.waiters.values)
         }
         for waiter in waiters { waiter.resume() }
     }
 
-    /// Returns at the next signal (at once when one is pending) or when the task is cancelled.
-    public func wait() async {
+    /// Returns once there has been a signal after generation `seen` (at once when there was one
+    /// already), after `limit`, or when the task is cancelled.
+    public func wait(after seen: UInt64, atMost limit: Duration) async {
+        await withTaskGroup(of: Void.self) { race in
+            race.addTask { try? await Task.sleep(for: limit) }
+            race.addTask { await self.wait(after: seen) }
+            await race.next()
+            race.cancelAll()
+        }
+    }
+
+    private func wait(after seen: UInt64) async {
         let id = state.withLock { state in
             state.nextWaiter += 1
             return state.nextWaiter
@@ -32,11 +47,7 @@ public final class WakeSignal: Sendable {
         await withTaskCancellationHandler {
             await withCheckedContinuation { continuation in
                 let resumeNow = state.withLock { state in
-                    if state.pending {
-                        state.pending = false
-                        return true
-                    }
-                    if Task.isCancelled { return true }
+                    if state.generation > seen || Task.isCancelled { return true }
                     state.waiters[id] = continuation
                     return false
                 }

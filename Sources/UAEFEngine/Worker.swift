@@ -29,10 +29,15 @@ extension Engine {
         public mutating func wakingUp(on notifications: AsyncStream<Void>?) -> (@Sendable () async -> Void)? {
             guard let notifications else { return nil }
             let wakeups = WakeSignal()
+            waking(with: wakeups)
+            return { await wakeups.forward(notifications) }
+        }
+
+        /// Wakes on `wakeups` (fed by the store's work notifications) and then polls only once a second.
+        public mutating func waking(with wakeups: WakeSignal) {
             self.wakeups = wakeups
             claimInterval = .seconds(1)
             queueClaimInterval = .seconds(1)
-            return { await wakeups.forward(notifications) }
         }
     }
 

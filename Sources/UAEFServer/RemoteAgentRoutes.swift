@@ -45,6 +45,7 @@ struct RemoteAgentRoutes {
             let capabilities = request.uri.queryParameters.getAll("capability").map { String($0) }
             let deadline = ContinuousClock.now + wait
             while true {
+                let seen = runtime.wakeups?.generation ?? 0
                 let now = Date()
                 if let task = try await store.claimRemoteTask(
                     agent: agent.id, capabilities: capabilities, tenant: principal.tenant, now: now,
@@ -53,7 +54,12 @@ struct RemoteAgentRoutes {
                     return JSONMessage.response(Self.json(task))
                 }
                 guard ContinuousClock.now < deadline, !Task.isCancelled else { return Response(status: .noContent) }
-                try await Task.sleep(for: claimPollInterval)
+                if let wakeups = runtime.wakeups {
+                    // Woken when a task is queued; the second is a safety net for expired leases.
+                    await wakeups.wait(after: seen, atMost: min(deadline - ContinuousClock.now, .seconds(1)))
+                } else {
+                    try await Task.sleep(for: claimPollInterval)
+                }
             }
         }
         for verb in ["heartbeat", "complete", "fail"] {

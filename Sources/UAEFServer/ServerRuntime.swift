@@ -17,10 +17,16 @@ public struct ServerRuntime: Sendable {
     /// The JSON text of ended runs' reports by tenant and id: an ended run's report never changes,
     /// and clients poll for it.
     let finishedRuns = BoundedCache<String>(capacity: 10_000)
+    /// The store's work notifications (PostgreSQL), which ``wakeups`` relays to the workers and to
+    /// remote agents' long polls; nil when the store has none.
+    let notifications: AsyncStream<Void>?
+    let wakeups: WakeSignal?
 
     public init(engine: Engine, signer: NoteSigner) {
         self.engine = engine
         self.signer = signer
+        notifications = engine.store.workNotifications()
+        wakeups = notifications.map { _ in WakeSignal() }
     }
 
     /// Settles the tenant's new outcomes and signs a checkpoint of the tree as it now is.
@@ -151,8 +157,9 @@ struct TenantWorkers: Service {
                 // Woken by the store when work is submitted, released or queued (PostgreSQL), the
                 // workers poll only for expired leases; without notifications they poll often.
                 var pacing = Engine.WorkerConfiguration()
-                if let forward = pacing.wakingUp(on: runtime.engine.store.workNotifications()) {
-                    group.addTask(operation: forward)
+                if let wakeups = runtime.wakeups, let notifications = runtime.notifications {
+                    pacing.waking(with: wakeups)
+                    group.addTask { await wakeups.forward(notifications) }
                 }
                 var working: Set<String> = []
                 while !Task.isCancelled {

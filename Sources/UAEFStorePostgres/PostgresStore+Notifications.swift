@@ -4,8 +4,8 @@ import Synchronization
 import UAEFStore
 
 /// `LISTEN`/`NOTIFY`: a commit that makes work claimable (a run submitted without a lease, leases
-/// released, an attempt queued for workers) notifies one channel when it commits, so idle
-/// workers claim at once instead of at their next poll.
+/// released, an attempt queued for workers or a remote agent) notifies one channel when it
+/// commits, so idle workers and agents' long polls claim at once instead of at their next poll.
 extension PostgresStore {
     /// The channel work notifications travel on.
     static let workChannel = "uaef_work"

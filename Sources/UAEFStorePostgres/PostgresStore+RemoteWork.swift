@@ -19,7 +19,7 @@ extension PostgresStore {
                     \(created), \(updated))
                 ON CONFLICT (idempotency_key) DO NOTHING
                 """, logger: logger)
-            if task.placement == .worker { try await Self.notifyWork(on: connection, logger: logger) }
+            try await Self.notifyWork(on: connection, logger: logger)
         }
         return try await rows(
             "SELECT * FROM remote_tasks WHERE idempotency_key = \(task.idempotencyKey)", Self.remoteTask)[0]

@@ -165,24 +165,30 @@ struct QueuedAttemptTests {
 @Suite("WakeSignal")
 struct WakeSignalTests {
     @Test(
-        "a signal wakes the waiter; one sent while nobody waits is kept for the next wait; cancellation ends a wait",
+        "a wait ends at a signal after the generation it saw (at once for one already sent), at its limit, or when cancelled",
         .timeLimit(.minutes(1)))
     func wakes() async throws {
         let signal = WakeSignal()
+        let seen = signal.generation
         signal.signal()
-        await signal.wait()  // the kept signal: returns at once
+        let start = ContinuousClock.now
+        await signal.wait(after: seen, atMost: .seconds(30))  // sent while "looking for work": no wait
+        #expect(ContinuousClock.now - start < .seconds(5))
 
-        let waiting = Task { await signal.wait() }
+        let now = signal.generation
+        let waiting = Task { await signal.wait(after: now, atMost: .seconds(30)) }
         try await Task.sleep(for: .milliseconds(50))
         signal.signal()
         await waiting.value
+        #expect(ContinuousClock.now - start < .seconds(10))
 
-        let cancelled = Task { await signal.wait() }
+        let limited = ContinuousClock.now
+        await signal.wait(after: signal.generation, atMost: .milliseconds(100))
+        #expect(ContinuousClock.now - limited >= .milliseconds(100))
+
+        let cancelled = Task { await signal.wait(after: signal.generation, atMost: .seconds(30)) }
         cancelled.cancel()
         await cancelled.value
-        // Nothing was kept by the cancelled wait: the next signal is for the next waiter.
-        let next = Task { await signal.wait() }
-        signal.signal()
-        await next.value
+        #expect(ContinuousClock.now - start < .seconds(20))
     }
 }
