@@ -45,30 +45,24 @@ extension PostgresStore {
         async throws -> Bool
     {
         do {
-            return try await reseal(replacements, events: events)
+            return try await transaction { connection in
+                for (old, new) in replacements {
+                    let updated = try await connection.query(
+                        """
+                        UPDATE secrets SET sealed = \(new.sealed), key_id = \(new.keyID),
+                            updated_at = \(Timestamp.milliseconds(new.updatedAt)), updated_by = \(new.updatedBy)
+                        WHERE tenant = \(old.tenant) AND name = \(old.name) AND sealed = \(old.sealed)
+                        RETURNING 1
+                        """, logger: logger
+                    ).collect()
+                    // Changed since it was read: roll everything back.
+                    guard updated.count == 1 else { throw SecretChangedMeanwhile() }
+                }
+                try await PostgresLedger.append(events, on: connection, logger: logger)
+                return true
+            }
         } catch is SecretChangedMeanwhile {
             return false
-        }
-    }
-
-    private func reseal(_ replacements: [(old: SecretRecord, new: SecretRecord)], events: [EventDraft])
-        async throws -> Bool
-    {
-        try await transaction { connection in
-            for (old, new) in replacements {
-                let updated = try await connection.query(
-                    """
-                    UPDATE secrets SET sealed = \(new.sealed), key_id = \(new.keyID),
-                        updated_at = \(Timestamp.milliseconds(new.updatedAt)), updated_by = \(new.updatedBy)
-                    WHERE tenant = \(old.tenant) AND name = \(old.name) AND sealed = \(old.sealed)
-                    RETURNING 1
-                    """, logger: logger
-                ).collect()
-                // Changed since it was read: roll everything back.
-                guard updated.count == 1 else { throw SecretChangedMeanwhile() }
-            }
-            try await PostgresLedger.append(events, on: connection, logger: logger)
-            return true
         }
     }
 

@@ -52,31 +52,25 @@ extension SQLiteStore {
         async throws -> Bool
     {
         do {
-            return try await reseal(replacements, events: events)
+            return try await pool.write { db in
+                for (old, new) in replacements {
+                    try db.execute(
+                        sql: """
+                            UPDATE secrets SET sealed = ?, key_id = ?, updated_at = ?, updated_by = ?
+                            WHERE tenant = ? AND name = ? AND sealed = ?
+                            """,
+                        arguments: [
+                            new.sealed, new.keyID, Timestamp.milliseconds(new.updatedAt), new.updatedBy, old.tenant,
+                            old.name, old.sealed,
+                        ])
+                    // Changed since it was read: roll everything back.
+                    guard db.changesCount == 1 else { throw SecretChangedMeanwhile() }
+                }
+                try Self.appendEvents(events, in: db)
+                return true
+            }
         } catch is SecretChangedMeanwhile {
             return false
-        }
-    }
-
-    private func reseal(_ replacements: [(old: SecretRecord, new: SecretRecord)], events: [EventDraft])
-        async throws -> Bool
-    {
-        try await pool.write { db in
-            for (old, new) in replacements {
-                try db.execute(
-                    sql: """
-                        UPDATE secrets SET sealed = ?, key_id = ?, updated_at = ?, updated_by = ?
-                        WHERE tenant = ? AND name = ? AND sealed = ?
-                        """,
-                    arguments: [
-                        new.sealed, new.keyID, Timestamp.milliseconds(new.updatedAt), new.updatedBy, old.tenant,
-                        old.name, old.sealed,
-                    ])
-                // Changed since it was read: roll everything back.
-                guard db.changesCount == 1 else { throw SecretChangedMeanwhile() }
-            }
-            try Self.appendEvents(events, in: db)
-            return true
         }
     }
 
