@@ -37,9 +37,10 @@ let package = Package(
             name: "UAEFCore",
             dependencies: [.product(name: "Yams", package: "Yams")]
         ),
+        .target(name: "CUAEFSHA256"),
         .target(
             name: "UAEFLedger",
-            dependencies: ["UAEFCore", .product(name: "Crypto", package: "swift-crypto")]
+            dependencies: ["UAEFCore", "CUAEFSHA256", .product(name: "Crypto", package: "swift-crypto")]
         ),
         .target(
             name: "UAEFStore",
@@ -120,7 +121,11 @@ let package = Package(
         .testTarget(name: "UAEFCoreTests", dependencies: ["UAEFCore"]),
         .testTarget(name: "UAEFLedgerTests", dependencies: ["UAEFLedger", "UAEFCore"]),
         .testTarget(
-            name: "UAEFStoreTests", dependencies: ["UAEFStore", "UAEFStoreSQLite", "UAEFLedger", "UAEFTestSupport"]),
+            name: "UAEFStoreTests",
+            dependencies: [
+                "UAEFStore", "UAEFStoreSQLite", "UAEFLedger", "UAEFTestSupport",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ]),
         .testTarget(
             name: "UAEFEngineTests",
             dependencies: [

@@ -72,9 +72,18 @@ public enum CanonicalJSON {
         let backslash = UInt8(ascii: "\\")
         output.append(quote)
         var runStart = 0
-        for offset in 0..<text.count {
+        var offset = 0
+        while offset < text.count {
+            // Eight bytes at a time while none needs an escape, as in nearly all text.
+            if offset + 8 <= text.count, !mayNeedEscape(text.loadUnaligned(fromByteOffset: offset, as: UInt64.self)) {
+                offset += 8
+                continue
+            }
             let byte = text[offset]
-            guard byte < 0x20 || byte == quote || byte == backslash else { continue }
+            guard byte < 0x20 || byte == quote || byte == backslash else {
+                offset += 1
+                continue
+            }
             output.append(contentsOf: UnsafeRawBufferPointer(rebasing: text[runStart..<offset]))
             output.append(backslash)
             switch byte {
@@ -92,10 +101,22 @@ public enum CanonicalJSON {
                     hex[hex.index(hex.startIndex, offsetBy: Int(byte & 0x0F))],
                 ])
             }
-            runStart = offset + 1
+            offset += 1
+            runStart = offset
         }
         output.append(contentsOf: UnsafeRawBufferPointer(rebasing: text[runStart...]))
         output.append(quote)
+    }
+
+    /// Whether any of eight bytes is below 0x20, a quote or a backslash (exact, by the
+    /// word-at-a-time "has zero byte" and "has byte less than" tests).
+    @inline(__always)
+    static func mayNeedEscape(_ word: UInt64) -> Bool {
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        let highBits: UInt64 = 0x8080_8080_8080_8080
+        func hasZeroByte(_ value: UInt64) -> Bool { (value &- ones) & ~value & highBits != 0 }
+        let control = (word &- ones &* 0x20) & ~word & highBits != 0
+        return control || hasZeroByte(word ^ (ones &* 0x22)) || hasZeroByte(word ^ (ones &* 0x5C))
     }
 
     /// The ECMAScript `Number.prototype.toString` text of the double nearest `number`, or nil

@@ -53,12 +53,19 @@ public struct MerkleFrontier: Sendable, Equatable {
     public mutating func append(_ leaf: MerkleHash) { append(leaf) { _, _, _ in } }
 
     /// The root of the tree: the right-edge subtrees folded from the smallest up.
-    public var root: MerkleHash {
-        var result: MerkleHash?
+    public var root: MerkleHash { root(above: nil) ?? .empty }
+
+    /// The right-edge subtrees folded from the smallest up onto `lower`: the root of a larger
+    /// tree whose right edge continues below this frontier's smallest subtree, folded into
+    /// `lower` already. A verifier that hashes aligned blocks of 2^k leaves apart uses it with
+    /// the frontier of the complete blocks' roots, and the folded partial edge of the current block.
+    /// Nil only when both are empty.
+    public func root(above lower: MerkleHash?) -> MerkleHash? {
+        var result = lower
         for subtree in subtrees {
             guard let subtree else { continue }
             result = result.map { .node(subtree, $0) } ?? subtree
         }
-        return result ?? .empty
+        return result
     }
 }

@@ -24,8 +24,10 @@ public struct MerkleHash: Sendable, Hashable, CustomStringConvertible {
         withUnsafeMutableBytes(of: &storage) { raw in raw.copyBytes(from: bytes) }
     }
 
-    private init(digest: SHA256.Digest) {
-        storage = digest.withUnsafeBytes { $0.loadUnaligned(as: (UInt64, UInt64, UInt64, UInt64).self) }
+    /// Wraps 32 bytes read straight from a buffer; nil for any other length.
+    public init?(bytes raw: UnsafeRawBufferPointer) {
+        guard raw.count == 32 else { return nil }
+        storage = raw.loadUnaligned(as: (UInt64, UInt64, UInt64, UInt64).self)
     }
 
     public static func == (left: MerkleHash, right: MerkleHash) -> Bool {
@@ -41,23 +43,26 @@ public struct MerkleHash: Sendable, Hashable, CustomStringConvertible {
     }
 
     /// The root of the empty tree: SHA-256 of no bytes.
-    public static let empty = MerkleHash(digest: SHA256.hash(data: [UInt8]()))
+    public static let empty = MerkleHash(bytes: Array(SHA256.hash(data: [UInt8]())))!
 
     /// The hash of a leaf: SHA-256(0x00 ‖ data).
-    public static func leaf(_ data: [UInt8]) -> MerkleHash {
-        var hasher = SHA256()
-        Swift.withUnsafeBytes(of: UInt8(0x00)) { hasher.update(bufferPointer: $0) }
-        data.withUnsafeBytes { hasher.update(bufferPointer: $0) }
-        return MerkleHash(digest: hasher.finalize())
+    public static func leaf(_ data: [UInt8]) -> MerkleHash { data.withUnsafeBytes { leaf($0) } }
+
+    /// The hash of a leaf whose bytes are in a buffer: SHA-256(0x00 ‖ data).
+    public static func leaf(_ data: UnsafeRawBufferPointer) -> MerkleHash {
+        var hasher = LedgerHasher()
+        hasher.update(byte: 0x00)
+        hasher.update(data)
+        return hasher.finalize()
     }
 
     /// The hash of an interior node: SHA-256(0x01 ‖ left ‖ right).
     public static func node(_ left: MerkleHash, _ right: MerkleHash) -> MerkleHash {
-        var hasher = SHA256()
-        Swift.withUnsafeBytes(of: UInt8(0x01)) { hasher.update(bufferPointer: $0) }
-        Swift.withUnsafeBytes(of: left.storage) { hasher.update(bufferPointer: $0) }
-        Swift.withUnsafeBytes(of: right.storage) { hasher.update(bufferPointer: $0) }
-        return MerkleHash(digest: hasher.finalize())
+        var hasher = LedgerHasher()
+        hasher.update(byte: 0x01)
+        left.withUnsafeBytes { hasher.update($0) }
+        right.withUnsafeBytes { hasher.update($0) }
+        return hasher.finalize()
     }
 
     /// Lower-case hex.
@@ -107,8 +112,15 @@ public enum ContentDigest {
 
     /// Appends the lower-case hex SHA-256 of `bytes` to `output`, making no string.
     public static func appendSHA256Hex(of bytes: [UInt8], to output: inout [UInt8]) {
+        bytes.withUnsafeBytes { appendSHA256Hex(of: $0, to: &output) }
+    }
+
+    /// Appends the lower-case hex SHA-256 of the bytes in a buffer to `output`.
+    public static func appendSHA256Hex(of bytes: UnsafeRawBufferPointer, to output: inout [UInt8]) {
         // The digest's own bytes, not its Sequence conformance: verification does this per event.
-        SHA256.hash(data: bytes).withUnsafeBytes { appendHex($0, to: &output) }
+        var hasher = LedgerHasher()
+        hasher.update(bytes)
+        hasher.finalize().withUnsafeBytes { appendHex($0, to: &output) }
     }
 
     /// Lower-case hex of 32 bytes.

@@ -8,7 +8,9 @@ import UAEFLedger
 /// request) while every leaf, tree head and proof still verifies. The erasure is an event itself.
 public enum EventPayloads {
     /// The data member that carries the digest of payload `name`.
-    public static func digestMember(_ name: String) -> String { name + "_sha256" }
+    public static func digestMember(_ name: String) -> String { name + digestSuffix }
+
+    private static let digestSuffix = "_sha256"
 
     /// The payloads a sealed event stores beside it: name, canonical bytes and their digest.
     public struct Body: Sendable, Hashable {
@@ -69,21 +71,43 @@ public enum EventPayloads {
     /// The payloads in a stored frame: name and RFC 8785 bytes; nil when the frame is malformed.
     public static func unframe(_ frame: UnsafeRawBufferPointer) -> [(name: String, bytes: [UInt8])]? {
         var payloads: [(name: String, bytes: [UInt8])] = []
+        let wellFormed = forEachFramed(frame) { name, bytes in
+            payloads.append((String(decoding: name, as: UTF8.self), Array(bytes)))
+        }
+        return wellFormed ? payloads : nil
+    }
+
+    /// Calls `body` with each payload's name and bytes in a stored frame, as views into it, in
+    /// order; false when the frame is malformed (payloads before the fault were passed on).
+    public static func forEachFramed(
+        _ frame: UnsafeRawBufferPointer,
+        _ body: (_ name: UnsafeRawBufferPointer, _ bytes: UnsafeRawBufferPointer) throws -> Void
+    ) rethrows -> Bool {
         var cursor = 0
-        func line() -> UnsafeRawBufferPointer.SubSequence? {
+        func line() -> UnsafeRawBufferPointer? {
             guard let end = frame[cursor...].firstIndex(of: 0x0A) else { return nil }
             defer { cursor = end + 1 }
-            return frame[cursor..<end]
+            return UnsafeRawBufferPointer(rebasing: frame[cursor..<end])
         }
         while cursor < frame.count {
-            guard let name = line(), let countText = line(),
-                let count = Int(String(decoding: countText, as: UTF8.self)), count >= 0,
+            guard let name = line(), let countText = line(), let count = decimal(countText),
                 count <= frame.count - cursor
-            else { return nil }
-            payloads.append((String(decoding: name, as: UTF8.self), Array(frame[cursor..<(cursor + count)])))
+            else { return false }
+            try body(name, UnsafeRawBufferPointer(rebasing: frame[cursor..<(cursor + count)]))
             cursor += count
         }
-        return payloads
+        return true
+    }
+
+    /// A byte count written in decimal digits (at most 18); nil for anything else.
+    private static func decimal(_ text: UnsafeRawBufferPointer) -> Int? {
+        guard !text.isEmpty, text.count <= 18 else { return nil }
+        var value = 0
+        for digit in text {
+            guard (0x30...0x39).contains(digit) else { return nil }
+            value = value * 10 + Int(digit - 0x30)
+        }
+        return value
     }
 
     /// True when `canonicalData` (an event's stored RFC 8785 data, or the whole event) commits to
@@ -92,25 +116,40 @@ public enum EventPayloads {
     /// and the engine never nests objects with such members in event data.
     public static func commits(_ canonicalData: [UInt8], to name: String, body: [UInt8]) -> Bool {
         var member: [UInt8] = []
-        member.reserveCapacity(name.utf8.count + 80)
-        CanonicalJSON.writeString(digestMember(name), to: &member)
-        member.append(contentsOf: #":""#.utf8)
+        var name = name
+        return name.withUTF8 { name in
+            canonicalData.withUnsafeBytes { data in
+                body.withUnsafeBytes { body in
+                    commits(data, toPayloadNamed: UnsafeRawBufferPointer(name), body: body, scratch: &member)
+                }
+            }
+        }
+    }
+
+    /// ``commits(_:to:body:)`` over buffers, building the member in `scratch` (whose capacity a
+    /// caller checking millions of events keeps from one call to the next).
+    public static func commits(
+        _ canonicalData: UnsafeRawBufferPointer, toPayloadNamed name: UnsafeRawBufferPointer,
+        body: UnsafeRawBufferPointer, scratch member: inout [UInt8]
+    ) -> Bool {
+        member.removeAll(keepingCapacity: true)
+        CanonicalJSON.writeString(utf8: name, to: &member)
+        // The closing quote moves after the suffix, which needs no escape.
+        member.removeLast()
+        member.append(contentsOf: digestSuffix.utf8)
+        member.append(contentsOf: #"":""#.utf8)
         ContentDigest.appendSHA256Hex(of: body, to: &member)
         member.append(UInt8(ascii: "\""))
-        return contains(canonicalData, member)
+        return member.withUnsafeBytes { contains(canonicalData, $0) }
     }
 
     /// Whether `needle` occurs in `haystack`: a byte loop, as events are a few hundred bytes.
-    private static func contains(_ haystack: [UInt8], _ needle: [UInt8]) -> Bool {
-        guard let first = needle.first, haystack.count >= needle.count else { return false }
-        return haystack.withUnsafeBufferPointer { hay in
-            needle.withUnsafeBufferPointer { pin in
-                for start in 0...(hay.count - pin.count)
-                where hay[start] == first && memcmp(hay.baseAddress! + start, pin.baseAddress!, pin.count) == 0 {
-                    return true
-                }
-                return false
-            }
+    private static func contains(_ hay: UnsafeRawBufferPointer, _ pin: UnsafeRawBufferPointer) -> Bool {
+        guard let first = pin.first, hay.count >= pin.count else { return false }
+        for start in 0...(hay.count - pin.count)
+        where hay[start] == first && memcmp(hay.baseAddress! + start, pin.baseAddress!, pin.count) == 0 {
+            return true
         }
+        return false
     }
 }

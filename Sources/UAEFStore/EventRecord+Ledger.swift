@@ -16,6 +16,20 @@ extension EventRecord {
     /// The text members of the hashed event object other than `data` and `seq`.
     public enum TextField: Sendable {
         case actor, id, subject, tenant, time, type
+
+        /// The one of these values that is this field's.
+        public func select<Value>(
+            actor: Value, id: Value, subject: Value, tenant: Value, time: Value, type: Value
+        ) -> Value {
+            switch self {
+            case .actor: actor
+            case .id: id
+            case .subject: subject
+            case .tenant: tenant
+            case .time: time
+            case .type: type
+            }
+        }
     }
 
     /// The RFC 8785 bytes of an event object from its stored fields, as a verifier reads them.
@@ -28,15 +42,7 @@ extension EventRecord {
         writeLedgerBytes(
             seq: seq, to: &bytes, data: { $0.append(contentsOf: canonicalData) },
             text: { field, output in
-                let text =
-                    switch field {
-                    case .actor: actor
-                    case .id: id
-                    case .subject: subject
-                    case .tenant: tenant
-                    case .time: time
-                    case .type: type
-                    }
+                let text = field.select(actor: actor, id: id, subject: subject, tenant: tenant, time: time, type: type)
                 CanonicalJSON.writeString(text, to: &output)
             })
         return bytes

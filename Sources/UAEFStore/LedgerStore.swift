@@ -23,9 +23,11 @@ public protocol LedgerStore: Sendable {
     /// Events from `seq` on with the leaf hash stored for each, for verification and export.
     func ledgerEvents(from seq: Int64, limit: Int) async throws -> [(record: EventRecord, storedLeaf: MerkleHash?)]
 
-    /// Events from `seq` on as a verifier needs them: the canonical bytes rebuilt from the stored
-    /// columns as they are (no parsing), with the leaf hash stored for each.
-    func ledgerEntries(from seq: Int64, limit: Int) async throws -> [LedgerEntry]
+    /// Passes the events from `seq` on (at most `limit`, in `seq` order) to `scan` as they are
+    /// stored, and returns the scan when it is done or stopped. The scan runs where the store
+    /// reads the rows, so a verifier copies nothing per event out of the store's buffers, and
+    /// several scans of different ranges may run at once.
+    func scanLedger<Scan: LedgerScan>(from seq: Int64, limit: Int, into scan: Scan) async throws -> Scan
 
     /// A value the ledger keeps about itself (its id, for the default origin).
     func ledgerInfo(_ name: String) async throws -> String?
@@ -40,25 +42,53 @@ public protocol LedgerStore: Sendable {
     func checkpoints() async throws -> [(size: Int, note: String)]
 }
 
-/// One stored event as the ledger verifier reads it.
-public struct LedgerEntry: Sendable {
+/// A pass over stored events that a store runs as it reads them (``LedgerStore/scanLedger(from:limit:into:)``).
+public protocol LedgerScan: Sendable {
+    /// Takes one stored event, whose buffers are valid only during the call; false stops the scan.
+    mutating func visit(_ event: StoredLedgerEvent) throws -> Bool
+}
+
+/// One event's columns exactly as stored: views into the store's buffers, valid only while a
+/// ``LedgerScan`` visits them.
+public struct StoredLedgerEvent {
     public var seq: Int64
-    /// The RFC 8785 bytes rebuilt from the stored columns.
-    public var canonicalBytes: [UInt8]
-    public var storedLeaf: MerkleHash?
-    /// The payloads stored beside the event: name and RFC 8785 bytes.
-    public var payloads: [(name: String, bytes: [UInt8])]
+    /// UTF-8 text columns.
+    public var id, time, type, actor, tenant, subject: UnsafeRawBufferPointer
+    /// The RFC 8785 bytes of the event's data, as stored.
+    public var canonicalData: UnsafeRawBufferPointer
+    /// The stored leaf hash; nil when the column is empty (NULL).
+    public var leafHash: UnsafeRawBufferPointer?
+    /// The payloads stored beside the event (``EventPayloads/frame(_:)``); empty when none.
+    public var payloadFrame: UnsafeRawBufferPointer
     /// True when the event's payloads were erased by a redaction.
     public var payloadsRedacted: Bool
 
     public init(
-        seq: Int64, canonicalBytes: [UInt8], storedLeaf: MerkleHash?,
-        payloads: [(name: String, bytes: [UInt8])] = [], payloadsRedacted: Bool = false
+        seq: Int64, id: UnsafeRawBufferPointer, time: UnsafeRawBufferPointer, type: UnsafeRawBufferPointer,
+        actor: UnsafeRawBufferPointer, tenant: UnsafeRawBufferPointer, subject: UnsafeRawBufferPointer,
+        canonicalData: UnsafeRawBufferPointer, leafHash: UnsafeRawBufferPointer?, payloadFrame: UnsafeRawBufferPointer,
+        payloadsRedacted: Bool
     ) {
         self.seq = seq
-        self.canonicalBytes = canonicalBytes
-        self.storedLeaf = storedLeaf
-        self.payloads = payloads
+        self.id = id
+        self.time = time
+        self.type = type
+        self.actor = actor
+        self.tenant = tenant
+        self.subject = subject
+        self.canonicalData = canonicalData
+        self.leafHash = leafHash
+        self.payloadFrame = payloadFrame
         self.payloadsRedacted = payloadsRedacted
+    }
+
+    /// Appends the RFC 8785 bytes of the event object, rebuilt from the columns as they are.
+    public func writeLedgerBytes(to output: inout [UInt8]) {
+        EventRecord.writeLedgerBytes(
+            seq: seq, to: &output, data: { $0.append(contentsOf: canonicalData) },
+            text: { field, output in
+                let text = field.select(actor: actor, id: id, subject: subject, tenant: tenant, time: time, type: type)
+                CanonicalJSON.writeString(utf8: text, to: &output)
+            })
     }
 }

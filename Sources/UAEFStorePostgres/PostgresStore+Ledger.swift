@@ -180,27 +180,52 @@ extension PostgresStore {
         }
     }
 
-    public func ledgerEntries(from seq: Int64, limit: Int) async throws -> [LedgerEntry] {
-        try await rows(
-            """
-            SELECT seq, id, time, type, actor, tenant, subject, data, leaf_hash, payloads, payloads_redacted_by
-            FROM events WHERE seq >= \(seq) ORDER BY seq LIMIT \(limit)
-            """
-        ) { row in
-            let c = Columns(row, table: "events")
-            let seq: Int64 = try c("seq")
-            let data: String = try c("data")
-            let bytes = EventRecord.ledgerBytes(
-                seq: seq, id: try c("id"), time: try c("time"), type: try c("type"), actor: try c("actor"),
-                tenant: try c("tenant"), subject: try c("subject"), canonicalData: Array(data.utf8))
-            let frame = try c.bytes("payloads") ?? []
-            guard let payloads = frame.withUnsafeBytes(EventPayloads.unframe) else {
-                throw StoreCorruption(location: "events.payloads", reason: "event \(seq): not a payload frame")
+    public func scanLedger<Scan: LedgerScan>(from seq: Int64, limit: Int, into scan: Scan) async throws -> Scan {
+        var scan = scan
+        // Each row's columns are copied into one reused buffer and visited as views into it.
+        var arena: [UInt8] = []
+        var columns: [Range<Int>?] = []
+        do {
+            let query: PostgresQuery = """
+                SELECT seq, id, time, type, actor, tenant, subject, data, leaf_hash, payloads, payloads_redacted_by
+                FROM events WHERE seq >= \(seq) ORDER BY seq LIMIT \(limit)
+                """
+            for try await row in try await client.query(query, logger: logger) {
+                let cells = row.makeRandomAccess()
+                guard let eventSeq = try? cells[0].decode(Int64.self) else {
+                    throw StoreCorruption(location: "events.seq", reason: "not an integer")
+                }
+                arena.removeAll(keepingCapacity: true)
+                columns.removeAll(keepingCapacity: true)
+                for column in 1...9 {
+                    guard let bytes = cells[column].bytes else {
+                        columns.append(nil)
+                        continue
+                    }
+                    let start = arena.count
+                    arena.append(contentsOf: bytes.readableBytesView)
+                    columns.append(start..<arena.count)
+                }
+                let keepGoing = try arena.withUnsafeBytes { raw in
+                    func column(_ index: Int) -> UnsafeRawBufferPointer? {
+                        columns[index - 1].map { UnsafeRawBufferPointer(rebasing: raw[$0]) }
+                    }
+                    let empty = UnsafeRawBufferPointer(start: nil, count: 0)
+                    return try scan.visit(
+                        StoredLedgerEvent(
+                            seq: eventSeq, id: column(1) ?? empty, time: column(2) ?? empty, type: column(3) ?? empty,
+                            actor: column(4) ?? empty, tenant: column(5) ?? empty, subject: column(6) ?? empty,
+                            canonicalData: column(7) ?? empty, leafHash: column(8), payloadFrame: column(9) ?? empty,
+                            payloadsRedacted: cells[10].bytes != nil))
+                }
+                if !keepGoing { break }
             }
-            return LedgerEntry(
-                seq: seq, canonicalBytes: bytes, storedLeaf: try c.hash("leaf_hash"), payloads: payloads,
-                payloadsRedacted: try c("payloads_redacted_by", as: Int64?.self) != nil)
+        } catch let error as StoreCorruption {
+            throw error
+        } catch {
+            throw PostgresStoreError.wrap(error, location: location)
         }
+        return scan
     }
 
     public func ledgerInfo(_ name: String) async throws -> String? {

@@ -35,10 +35,10 @@ extension Statement {
         guard result == SQLITE_DONE else { throw stepError(result) }
     }
 
-    /// Binds `values` and calls `row` with the statement handle for each result row, for readers
-    /// that take columns straight from SQLite's buffers (`sqlite3_column_*`) on the ledger's
-    /// million-row paths. The handle is valid only during the call.
-    func forEachRowFast(_ values: [BoundValue], _ row: (OpaquePointer) throws -> Void) throws {
+    /// Binds `values` and calls `row` with the statement handle for each result row, until it
+    /// returns false, for readers that take columns straight from SQLite's buffers
+    /// (`sqlite3_column_*`) on the ledger's million-row paths. The handle is valid only during the call.
+    func forEachRowFast(_ values: [BoundValue], _ row: (OpaquePointer) throws -> Bool) throws {
         let handle = sqliteStatement
         defer {
             sqlite3_reset(handle)
@@ -49,7 +49,7 @@ extension Statement {
             let result = sqlite3_step(handle)
             if result == SQLITE_DONE { return }
             guard result == SQLITE_ROW else { throw stepError(result) }
-            try row(handle)
+            guard try row(handle) else { return }
         }
     }
 

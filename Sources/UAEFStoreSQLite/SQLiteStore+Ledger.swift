@@ -106,45 +106,26 @@ extension SQLiteStore {
         }
     }
 
-    public func ledgerEntries(from seq: Int64, limit: Int) async throws -> [LedgerEntry] {
+    public func scanLedger<Scan: LedgerScan>(from seq: Int64, limit: Int, into scan: Scan) async throws -> Scan {
         try await pool.read { db in
-            // Millions of rows: the bytes are assembled straight from SQLite's column buffers.
-            var entries: [LedgerEntry] = []
-            entries.reserveCapacity(limit)
+            // Millions of rows: the scan reads the columns in SQLite's own buffers.
+            var scan = scan
             let statement = try db.cachedStatement(
                 sql: """
-                    SELECT seq, actor, data, id, subject, tenant, time, type, leaf_hash, payloads, payloads_redacted_by
+                    SELECT seq, id, time, type, actor, tenant, subject, data, leaf_hash, payloads, payloads_redacted_by
                     FROM events
                     WHERE seq >= ? ORDER BY seq LIMIT ?
                     """)
             try statement.forEachRowFast([.integer(seq), .integer(Int64(limit))]) { row in
-                let seq = FastColumn.int64(row, 0)
-                var bytes: [UInt8] = []
-                bytes.reserveCapacity(FastColumn.bytes(row, 2).count + 192)
-                EventRecord.writeLedgerBytes(
-                    seq: seq, to: &bytes, data: { $0.append(contentsOf: FastColumn.bytes(row, 2)) },
-                    text: { field, output in
-                        let column: Int32 =
-                            switch field {
-                            case .actor: 1
-                            case .id: 3
-                            case .subject: 4
-                            case .tenant: 5
-                            case .time: 6
-                            case .type: 7
-                            }
-                        CanonicalJSON.writeString(utf8: FastColumn.bytes(row, column), to: &output)
-                    })
-                let leaf = FastColumn.isNull(row, 8) ? nil : MerkleHash(bytes: FastColumn.bytes(row, 8))
-                guard let payloads = EventPayloads.unframe(FastColumn.bytes(row, 9)) else {
-                    throw StoreCorruption(location: "events.payloads", reason: "event \(seq): not a payload frame")
-                }
-                entries.append(
-                    LedgerEntry(
-                        seq: seq, canonicalBytes: bytes, storedLeaf: leaf, payloads: payloads,
-                        payloadsRedacted: !FastColumn.isNull(row, 10)))
+                let event = StoredLedgerEvent(
+                    seq: FastColumn.int64(row, 0), id: FastColumn.bytes(row, 1), time: FastColumn.bytes(row, 2),
+                    type: FastColumn.bytes(row, 3), actor: FastColumn.bytes(row, 4), tenant: FastColumn.bytes(row, 5),
+                    subject: FastColumn.bytes(row, 6), canonicalData: FastColumn.bytes(row, 7),
+                    leafHash: FastColumn.isNull(row, 8) ? nil : FastColumn.bytes(row, 8),
+                    payloadFrame: FastColumn.bytes(row, 9), payloadsRedacted: !FastColumn.isNull(row, 10))
+                return try scan.visit(event)
             }
-            return entries
+            return scan
         }
     }
 

@@ -482,6 +482,7 @@ public final class SQLiteStore: WorkflowStore {
                         tenant: String(decoding: FastColumn.bytes(row, 1), as: UTF8.self),
                         type: String(decoding: FastColumn.bytes(row, 2), as: UTF8.self),
                         subject: String(decoding: FastColumn.bytes(row, 3), as: UTF8.self)))
+                return true
             }
             return headers
         }

@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 import UAEFCore
 import UAEFLedger
@@ -68,6 +69,43 @@ struct CanonicalJSONTests {
                 #expect(CanonicalJSON.text(.number(number)) == slow, "\(text)")
                 #expect(Number(integer).smallInteger == integer)
                 #expect(CanonicalJSON.text(.number(Number(integer))) == slow)
+            }
+        }
+    }
+
+    @Test("strings escape exactly as a byte-by-byte escaper does, wherever the escapes fall in eight-byte words")
+    func escapesAtEveryPosition() {
+        /// RFC 8785 §3.2.2.2: the two-character escapes, \u00xx for other controls, the rest as is.
+        func reference(_ text: [UInt8]) -> [UInt8] {
+            var output: [UInt8] = [0x22]
+            for byte in text {
+                switch byte {
+                case 0x22, 0x5C: output += [0x5C, byte]
+                case 0x08: output += Array(#"\b"#.utf8)
+                case 0x09: output += Array(#"\t"#.utf8)
+                case 0x0A: output += Array(#"\n"#.utf8)
+                case 0x0C: output += Array(#"\f"#.utf8)
+                case 0x0D: output += Array(#"\r"#.utf8)
+                case 0..<0x20: output += Array(String(format: "\\u%04x", byte).utf8)
+                default: output.append(byte)
+                }
+            }
+            return output + [0x22]
+        }
+        let alphabet: [UInt8] =
+            Array("aZ09 /'".utf8) + [
+                0x00, 0x01, 0x08, 0x0A, 0x1F, 0x20, 0x21, 0x22, 0x5C, 0x5B, 0x5D, 0x7F, 0xC3, 0xA9,
+            ]
+        var generator = SystemRandomNumberGenerator()
+        for length in 0...40 {
+            for _ in 0..<50 {
+                // Mostly plain letters, so that words without any escape occur too.
+                let text = (0..<length).map { _ in
+                    Int.random(in: 0..<4, using: &generator) == 0 ? alphabet.randomElement(using: &generator)! : 0x61
+                }
+                var output: [UInt8] = []
+                text.withUnsafeBytes { CanonicalJSON.writeString(utf8: $0, to: &output) }
+                #expect(output == reference(text), "\(text)")
             }
         }
     }
