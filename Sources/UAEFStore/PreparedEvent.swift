@@ -51,19 +51,27 @@ public struct PreparedEvent: Sendable {
         let pipeline = Pipeline(events, from: firstSeq)
         defer { pipeline.finish() }
         for chunk in 0..<pipeline.chunkCount {
-            for event in pipeline.wait(for: chunk) { try write(event) }
+            // Each event is passed on where it lies, not copied.
+            try pipeline.wait(for: chunk).withUnsafeBufferPointer { prepared in
+                for index in prepared.indices { try write(prepared[index]) }
+            }
+            pipeline.consumed(chunk)
         }
     }
 
     /// Chunks prepared on a background thread, in order; each is released to the writer by a
-    /// semaphore signal, which also publishes the chunk's memory to it.
+    /// semaphore signal, which also publishes the chunk's memory to it. Once the writer has
+    /// taken a chunk, the background thread frees it: the writer's transaction does no frees of
+    /// the preparer's memory (another thread's, so the slower kind).
     private final class Pipeline: @unchecked Sendable {
         static let chunkSize = 256
         let chunkCount: Int
         /// One slot per chunk: the preparer writes a slot before signalling it, the writer reads
-        /// it after; no slot is touched by both at once, and the buffer itself never moves.
+        /// it after and signals back; no slot is touched by both at once, and the buffer itself
+        /// never moves.
         private let chunks: UnsafeMutableBufferPointer<[PreparedEvent]>
         private let ready = DispatchSemaphore(value: 0)
+        private let taken = DispatchSemaphore(value: 0)
         private let done = DispatchSemaphore(value: 0)
         private let stop = ManagedAtomicFlag()
 
@@ -72,10 +80,16 @@ public struct PreparedEvent: Sendable {
             chunks = .allocate(capacity: chunkCount)
             chunks.initialize(repeating: [])
             DispatchQueue.global().async { [self] in
+                var prepared = 0
                 for chunk in 0..<chunkCount where !stop.isSet {
                     let range = (chunk * Self.chunkSize)..<min(events.count, (chunk + 1) * Self.chunkSize)
                     chunks[chunk] = range.map { PreparedEvent(events[$0], seq: firstSeq + Int64($0)) }
                     ready.signal()
+                    prepared += 1
+                }
+                for chunk in 0..<prepared where !stop.isSet {
+                    taken.wait()
+                    chunks[chunk] = []
                 }
                 done.signal()
             }
@@ -92,9 +106,14 @@ public struct PreparedEvent: Sendable {
             return chunks[chunk]
         }
 
-        /// Stops the preparer (when the writer failed early) and waits for it to leave.
+        /// Hands chunk `chunk` (the one last returned by ``wait(for:)``) back to be freed.
+        func consumed(_ chunk: Int) { taken.signal() }
+
+        /// Stops the preparer (when the writer failed early, or after the last chunk is taken)
+        /// and waits for it to leave.
         func finish() {
             stop.set()
+            taken.signal()
             done.wait()
         }
     }

@@ -21,11 +21,10 @@ extension SQLiteStore {
                 """)
         let insertNode = try db.cachedStatement(sql: "INSERT INTO ledger_nodes (level, idx, hash) VALUES (?, ?, ?)")
         try PreparedEvent.forEach(events, from: first) { prepared in
-            let event = prepared.event
             // The data column holds the canonical bytes the leaf is built from, written once.
             try insertEvent.executeFast([
-                .integer(prepared.seq), .text(event.id), .text(prepared.time), .text(event.type),
-                .text(event.actor), .text(event.tenant), .text(event.subject),
+                .integer(prepared.seq), .text(prepared.event.id), .text(prepared.time), .text(prepared.event.type),
+                .text(prepared.event.actor), .text(prepared.event.tenant), .text(prepared.event.subject),
                 .utf8(prepared.canonicalData), .hash(prepared.leaf),
                 prepared.payloadFrame.map(BoundValue.blob) ?? .null,
             ])
@@ -196,13 +195,14 @@ enum SQLiteSubtrees {
 
     private static func fetch(_ read: StoredSubtrees.Read, _ db: Database) throws -> [Int: MerkleHash] {
         let rows: [Row]
+        // Cached statements: a proof makes a read per level, and compiling each anew cost more than running it.
         if read.level == 0 {
             rows = try Row.fetchAll(
-                db, sql: "SELECT seq AS idx, leaf_hash AS hash FROM events WHERE seq BETWEEN ? AND ?",
+                db.cachedStatement(sql: "SELECT seq AS idx, leaf_hash AS hash FROM events WHERE seq BETWEEN ? AND ?"),
                 arguments: [read.first, read.last])
         } else {
             rows = try Row.fetchAll(
-                db, sql: "SELECT idx, hash FROM ledger_nodes WHERE level = ? AND idx BETWEEN ? AND ?",
+                db.cachedStatement(sql: "SELECT idx, hash FROM ledger_nodes WHERE level = ? AND idx BETWEEN ? AND ?"),
                 arguments: [read.level, read.first, read.last])
         }
         var result: [Int: MerkleHash] = [:]
