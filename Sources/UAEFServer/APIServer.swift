@@ -32,6 +32,10 @@ public struct ServerConfiguration: Sendable {
     public var remoteLease: Duration = .seconds(30)
     /// How often tenants whose runs ended are settled (and a checkpoint signed).
     public var settlementInterval: Duration = .milliseconds(500)
+    /// How often an idle event stream reads the log when no notification came: the store
+    /// notifies commits at once (PostgreSQL: every process's; SQLite: this process's), so this
+    /// bounds only the delay of events other processes commit to a SQLite file.
+    public var eventStreamPollInterval: Duration = .seconds(1)
 
     public init() {}
 
@@ -77,6 +81,7 @@ public enum APIServer {
             onServerRunning: { channel in await onListening(channel.localAddress?.port ?? configuration.port) },
             logger: logger)
         let services: [any Service] = [
+            EventCommitRelay(runtime: runtime),
             executor,
             SettlementService(
                 runtime: runtime, ledgerChanges: ledgerChanges, interval: configuration.settlementInterval),
@@ -139,7 +144,7 @@ public enum APIServer {
         SettlementRoutes(runtime: runtime, ledgerChanges: ledgerChanges, bodyLimit: configuration.bodyLimit).add(to: v1)
         LedgerRoutes(runtime: runtime).add(to: v1)
         SecretRoutes(runtime: runtime, bodyLimit: configuration.bodyLimit).add(to: v1)
-        EventStreamRoutes(runtime: runtime).add(to: v1)
+        EventStreamRoutes(runtime: runtime, pollInterval: configuration.eventStreamPollInterval).add(to: v1)
         return router
     }
 }

@@ -12,8 +12,9 @@ import UAEFStore
 /// `Last-Event-ID` misses nothing and sees nothing twice; `from=<seq>` starts elsewhere.
 struct EventStreamRoutes {
     let runtime: ServerRuntime
-    /// How often the log is read for new events while a stream is idle.
-    let pollInterval: Duration = .milliseconds(200)
+    /// How often an idle stream reads the log when no notification came
+    /// (``ServerConfiguration/eventStreamPollInterval``).
+    let pollInterval: Duration
     /// A comment line this often keeps proxies from closing an idle stream.
     let keepAliveInterval: Duration = .seconds(15)
 
@@ -46,6 +47,7 @@ struct EventStreamRoutes {
 
     private func stream(from start: Int64, principal: Principal, run: RunID?) -> Response {
         let store = runtime.engine.store
+        let commits = runtime.eventCommits
         let withPayloads = principal.may(.readLedger)
         let pollInterval = pollInterval
         let keepAliveInterval = keepAliveInterval
@@ -54,6 +56,8 @@ struct EventStreamRoutes {
             var idleSince = ContinuousClock.now
             let prefix = run.map { $0.rawValue + "/" }
             while !Task.isCancelled && !Task.isShuttingDownGracefully {
+                // Noted before reading, so that a commit during the read is not slept through.
+                let seen = commits.generation
                 let page = try await store.events(from: next, limit: 500)
                 var text = ""
                 var runEnded = false
@@ -79,7 +83,7 @@ struct EventStreamRoutes {
                         try await writer.write(ByteBuffer(string: ": keep-alive\n\n"))
                         idleSince = .now
                     }
-                    try await Task.sleep(for: pollInterval)
+                    await commits.wait(after: seen, atMost: pollInterval)
                 }
             }
             try await writer.finish(nil)

@@ -21,12 +21,17 @@ public struct ServerRuntime: Sendable {
     /// remote agents' long polls; nil when the store has none.
     let notifications: AsyncStream<Void>?
     let wakeups: WakeSignal?
+    /// Signalled when events are committed (``EventCommitRelay`` relays the store's
+    /// notifications), so live event streams read them at once.
+    let eventCommits = WakeSignal()
+    let eventNotifications: AsyncStream<Void>
 
     public init(engine: Engine, signer: NoteSigner) {
         self.engine = engine
         self.signer = signer
         notifications = engine.store.workNotifications()
         wakeups = notifications.map { _ in WakeSignal() }
+        eventNotifications = engine.store.eventNotifications()
     }
 
     /// Settles the tenant's new outcomes and signs a checkpoint of the tree as it now is.
@@ -191,5 +196,16 @@ struct TenantWorkers: Service {
                 }
             }
         }
+    }
+}
+
+/// Relays the store's notifications of committed events to ``ServerRuntime/eventCommits``.
+struct EventCommitRelay: Service {
+    let runtime: ServerRuntime
+
+    func run() async throws {
+        await cancelWhenGracefulShutdown { await runtime.eventCommits.forward(runtime.eventNotifications) }
+        // Streams waiting for events wake to see the shutdown.
+        runtime.eventCommits.signal()
     }
 }

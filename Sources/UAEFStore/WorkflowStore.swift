@@ -56,6 +56,11 @@ public protocol WorkflowStore: LedgerStore, SettlementStore, RemoteWorkStore, Se
     /// notifications, whose workers only poll.
     func workNotifications() -> AsyncStream<Void>?
 
+    /// Signals after events were committed, so that live event streams read them at once rather
+    /// than at their next poll; also once when listening starts. PostgreSQL notifies commits of
+    /// every process; SQLite only those of this process (streams still poll for the others').
+    func eventNotifications() -> AsyncStream<Void>
+
     /// Counts across every tenant, for monitoring.
     func statistics(now: Date) async throws -> StoreStatistics
 

@@ -51,9 +51,12 @@ enum PostgresLedger {
             bindings.append(bytea(node.hash.bytes))
         }
         let time = Timestamp.format(events.last?.time ?? Date())
+        // The head's insert also queues the notification of new events, sent when the transaction commits.
         try await connection.query(
             """
-            INSERT INTO tree_heads (size, root, time) VALUES (\(frontier.size), \(bytea(frontier.root.bytes)), \(time))
+            INSERT INTO tree_heads (size, root, time)
+            SELECT \(frontier.size), \(bytea(frontier.root.bytes)), \(time)
+            FROM (SELECT pg_notify(\(PostgresStore.eventChannel), '')) AS notified
             """, logger: logger)
         try await connection.query(
             """

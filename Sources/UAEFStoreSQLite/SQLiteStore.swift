@@ -15,6 +15,8 @@ public final class SQLiteStore: WorkflowStore {
     public let path: String
     /// The migrations this open applied (empty when the file was up to date).
     public let appliedMigrations: [String]
+    /// Told by the writer connection whenever a transaction that appended events commits.
+    private let eventCommits = NotificationBroadcast()
 
     /// Opens (creating if needed) the store at `path` and applies pending migrations.
     public init(path: String) throws {
@@ -38,6 +40,10 @@ public final class SQLiteStore: WorkflowStore {
             return (pool, migrator.migrations.filter { !before.contains($0) })
         }
         try pool.write { db in try Self.backfillLedger(in: db) }
+        try pool.writeWithoutTransaction { db in
+            let observer = EventCommitObserver(commits: eventCommits, end: try EventCommitObserver.end(db))
+            db.add(transactionObserver: observer, extent: .databaseLifetime)
+        }
     }
 
     /// Runs `open` again for about a second while it fails on a busy file or a schema error. Processes opening a new file at the
@@ -501,4 +507,42 @@ public final class SQLiteStore: WorkflowStore {
 extension SQLiteStore {
     /// SQLite has no cross-process notifications: workers on one machine poll.
     public func workNotifications() -> AsyncStream<Void>? { nil }
+
+    /// Commits of events by this process (every write goes through one writer connection).
+    public func eventNotifications() -> AsyncStream<Void> {
+        let stream = eventCommits.subscribe()
+        eventCommits.notify()
+        return stream
+    }
+}
+
+/// Watches the writer connection's commits and tells ``NotificationBroadcast`` subscribers of
+/// those that appended events: the log's end, one index lookup, is compared after each commit
+/// (events are inserted by direct statement steps that row-level observation does not see).
+private final class EventCommitObserver: TransactionObserver, @unchecked Sendable {
+    let commits: NotificationBroadcast
+    /// The log's end after the last commit: touched only on the writer connection.
+    private var end: Int64
+
+    init(commits: NotificationBroadcast, end: Int64) {
+        self.commits = commits
+        self.end = end
+    }
+
+    /// The greatest `seq` in the log, -1 when it is empty.
+    static func end(_ db: Database) throws -> Int64 {
+        try Int64.fetchOne(db.cachedStatement(sql: "SELECT COALESCE(MAX(seq), -1) FROM events")) ?? -1
+    }
+
+    func observes(eventsOfKind eventKind: DatabaseEventKind) -> Bool { false }
+
+    func databaseDidChange(with event: DatabaseEvent) {}
+
+    func databaseDidCommit(_ db: Database) {
+        guard let newEnd = try? Self.end(db), newEnd > end else { return }
+        end = newEnd
+        commits.notify()
+    }
+
+    func databaseDidRollback(_ db: Database) {}
 }

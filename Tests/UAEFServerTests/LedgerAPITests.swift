@@ -7,6 +7,7 @@ import UAEFCore
 import UAEFLedger
 import UAEFServer
 import UAEFStore
+import UAEFTestSupport
 
 @Suite("HTTP API: the ledger, reports and live events")
 struct LedgerAPITests {
@@ -156,5 +157,44 @@ struct LedgerAPITests {
         #expect(messages.contains { $0.type == "task.succeeded" })
         // globex's workflow.registered happened after the stream opened but is not acme's.
         #expect(!messages.contains { $0.type == "workflow.registered" })
+    }
+
+    @Test(
+        "with polling all but off (600 s), streams get commits at once: this process's, and on PostgreSQL another's",
+        arguments: StoreBackend.allCases)
+    func notifiedStreams(_ backend: StoreBackend) async throws {
+        // readStream gives up after 20 s, so only a notification can deliver these events in time.
+        let server = try await ServerHarness.start(backend: backend, eventStreamPollInterval: .seconds(600))
+        defer { Task { await server.stop() } }
+        let token = try await server.token("acme", [.operator])
+        _ = try await server.send(.POST, "/v1/workflows", token: token, body: ServerHarness.helloWorkflow)
+        let start = try await server.store.treeHead().size
+        let listener = Task {
+            try await readStream(server, "/v1/events?from=\(start)", token: token) { messages in
+                messages.contains { $0.type == "run.succeeded" }
+            }
+        }
+        // The stream opens, finds nothing and waits.
+        try await Task.sleep(for: .milliseconds(300))
+        _ = try await server.send(.POST, "/v1/runs", token: token, body: #"{"workflow":"hello"}"#)
+        #expect(try await listener.value.contains { $0.type == "run.succeeded" })
+
+        guard backend == .postgres else { return }
+        let later = try await server.store.treeHead().size
+        let second = Task {
+            try await readStream(server, "/v1/events?from=\(later)", token: token) { messages in
+                messages.contains { $0.type == "test.elsewhere" }
+            }
+        }
+        try await Task.sleep(for: .milliseconds(300))
+        // Another process's commit: a store of its own on the same database.
+        var changes = ChangeSet()
+        changes.events = [
+            EventDraft(
+                id: "evt_elsewhere", time: Date(), type: "test.elsewhere", actor: "test", tenant: "acme", subject: "s",
+                data: [:])
+        ]
+        try await server.location.open().commit(changes)
+        #expect(try await second.value.contains { $0.type == "test.elsewhere" })
     }
 }

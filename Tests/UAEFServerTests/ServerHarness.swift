@@ -36,7 +36,7 @@ struct ServerHarness {
     static func start(
         authenticated: Bool = true, bodyLimit: Int = 1 << 20, remoteLease: Duration = .seconds(30),
         jwks: String? = nil, rateLimit: Double? = nil, corsOrigin: String? = nil, secrets: SecretBox? = nil,
-        backend: StoreBackend = .sqlite
+        backend: StoreBackend = .sqlite, eventStreamPollInterval: Duration = .seconds(1)
     ) async throws -> ServerHarness {
         let location = try TestStore(backend, label: "server")
         let store = try await location.open()
@@ -54,6 +54,7 @@ struct ServerHarness {
         configuration.metrics = metrics
         configuration.rateLimit = rateLimit
         configuration.corsOrigin = corsOrigin
+        configuration.eventStreamPollInterval = eventStreamPollInterval
         configuration.authority =
             authenticated ? try await TokenAuthority(.init(secret: secret, jwks: jwks, audience: audience)) : nil
         let (ports, continuation) = AsyncStream<Int>.makeStream()
