@@ -136,19 +136,27 @@ struct LedgerAPITests {
                 .status == 404)
     }
 
+    /// Reads the tenant stream from the log's current end, whenever it gets to open, until an
+    /// event of type `type` arrives.
+    func streamFromEnd(_ server: ServerHarness, token: String, until type: String) async throws -> Task<
+        [(id: Int, type: String)], any Error
+    > {
+        let start = try await server.store.treeHead().size
+        return Task {
+            try await readStream(server, "/v1/events?from=\(start)", token: token) { messages in
+                messages.contains { $0.type == type }
+            }
+        }
+    }
+
     @Test("the tenant stream delivers events committed after it opened, and only the tenant's")
     func liveStream() async throws {
         let server = try await ServerHarness.start()
         defer { Task { await server.stop() } }
         let token = try await server.token("acme", [.operator])
         _ = try await server.send(.POST, "/v1/workflows", token: token, body: ServerHarness.helloWorkflow)
-        // From the current end, whenever the stream gets to open: later events, nothing before.
-        let start = try await server.store.treeHead().size
-        let listener = Task {
-            try await readStream(server, "/v1/events?from=\(start)", token: token) { messages in
-                messages.contains { $0.type == "run.succeeded" }
-            }
-        }
+        // Later events, nothing before.
+        let listener = try await streamFromEnd(server, token: token, until: "run.succeeded")
         let other = try await server.token("globex", [.operator])
         _ = try await server.send(.POST, "/v1/workflows", token: other, body: ServerHarness.helloWorkflow)
         _ = try await server.send(.POST, "/v1/runs", token: token, body: #"{"workflow":"hello"}"#)
@@ -168,24 +176,14 @@ struct LedgerAPITests {
         defer { Task { await server.stop() } }
         let token = try await server.token("acme", [.operator])
         _ = try await server.send(.POST, "/v1/workflows", token: token, body: ServerHarness.helloWorkflow)
-        let start = try await server.store.treeHead().size
-        let listener = Task {
-            try await readStream(server, "/v1/events?from=\(start)", token: token) { messages in
-                messages.contains { $0.type == "run.succeeded" }
-            }
-        }
+        let listener = try await streamFromEnd(server, token: token, until: "run.succeeded")
         // The stream opens, finds nothing and waits.
         try await Task.sleep(for: .milliseconds(300))
         _ = try await server.send(.POST, "/v1/runs", token: token, body: #"{"workflow":"hello"}"#)
         #expect(try await listener.value.contains { $0.type == "run.succeeded" })
 
         guard backend == .postgres else { return }
-        let later = try await server.store.treeHead().size
-        let second = Task {
-            try await readStream(server, "/v1/events?from=\(later)", token: token) { messages in
-                messages.contains { $0.type == "test.elsewhere" }
-            }
-        }
+        let second = try await streamFromEnd(server, token: token, until: "test.elsewhere")
         try await Task.sleep(for: .milliseconds(300))
         // Another process's commit: a store of its own on the same database.
         var changes = ChangeSet()
