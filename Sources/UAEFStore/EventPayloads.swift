@@ -143,7 +143,7 @@ public enum EventPayloads {
         return member.withUnsafeBytes { contains(canonicalData, $0) }
     }
 
-    /// Whether `needle` occurs in `haystack`: a byte loop, as events are a few hundred bytes.
+    /// Whether `needle` occurs in `haystack`: a byte loop, as event data is a few hundred bytes.
     private static func contains(_ hay: UnsafeRawBufferPointer, _ pin: UnsafeRawBufferPointer) -> Bool {
         guard let first = pin.first, hay.count >= pin.count else { return false }
         for start in 0...(hay.count - pin.count)

@@ -158,7 +158,7 @@ public struct LedgerVerifier: Sendable {
                 problem = Problem(index: index, kind: .eventChanged, detail: detail)
                 return false
             }
-            let checked = try Self.checkPayloads(of: event, committedBy: bytes, scratch: &member)
+            let checked = try Self.checkPayloads(of: event, scratch: &member)
             if let mismatch = checked.mismatch {
                 problem = Problem(index: index, kind: .payloadChanged, detail: mismatch)
                 return false
@@ -173,24 +173,24 @@ public struct LedgerVerifier: Sendable {
             return true
         }
 
-        /// Checks that each payload still stored beside an event hashes to the digest the event
-        /// carries: the number that do, and what is wrong with the first that does not.
+        /// Checks that each payload still stored beside an event hashes to the digest the event's
+        /// data carries (the data as stored, which its leaf was just checked to cover): the number
+        /// that do, and what is wrong with the first that does not.
         private static func checkPayloads(
-            of event: StoredLedgerEvent, committedBy canonicalBytes: [UInt8], scratch: inout [UInt8]
+            of event: StoredLedgerEvent, scratch: inout [UInt8]
         ) throws -> (count: Int, mismatch: String?) {
             var checked = 0
             var mismatch: String?
-            let wellFormed = canonicalBytes.withUnsafeBytes { canonical in
-                EventPayloads.forEachFramed(event.payloadFrame) { name, body in
-                    guard mismatch == nil else { return }
-                    guard EventPayloads.commits(canonical, toPayloadNamed: name, body: body, scratch: &scratch) else {
-                        let digest = ContentDigest.sha256(Array(body))
-                        let name = String(decoding: name, as: UTF8.self)
-                        mismatch = "its \(name) payload hashes to \(digest), which the event does not carry"
-                        return
-                    }
-                    checked += 1
+            let wellFormed = EventPayloads.forEachFramed(event.payloadFrame) { name, body in
+                guard mismatch == nil else { return }
+                let data = event.canonicalData
+                guard EventPayloads.commits(data, toPayloadNamed: name, body: body, scratch: &scratch) else {
+                    let digest = ContentDigest.sha256(Array(body))
+                    let name = String(decoding: name, as: UTF8.self)
+                    mismatch = "its \(name) payload hashes to \(digest), which the event does not carry"
+                    return
                 }
+                checked += 1
             }
             guard wellFormed else {
                 throw StoreCorruption(location: "events.payloads", reason: "event \(event.seq): not a payload frame")
