@@ -17,6 +17,8 @@ public final class SQLiteStore: WorkflowStore {
     public let appliedMigrations: [String]
     /// Told by the writer connection whenever a transaction that appended events commits.
     private let eventCommits = NotificationBroadcast()
+    /// Checkpoints the write-ahead log beside the writer rather than inside its commits.
+    private let checkpointer: WALCheckpointer
 
     /// Opens (creating if needed) the store at `path` and applies pending migrations.
     public init(path: String) throws {
@@ -25,6 +27,8 @@ public final class SQLiteStore: WorkflowStore {
         configuration.busyMode = .timeout(10)
         configuration.prepareDatabase { db in
             try db.execute(sql: "PRAGMA synchronous = FULL")
+            // ``WALCheckpointer`` checkpoints instead, outside the commits.
+            try db.execute(sql: "PRAGMA wal_autocheckpoint = 0")
             try db.execute(sql: "PRAGMA foreign_keys = ON")
         }
         let migrator = SQLiteMigrations.migrator
@@ -40,10 +44,14 @@ public final class SQLiteStore: WorkflowStore {
             return (pool, migrator.migrations.filter { !before.contains($0) })
         }
         try pool.write { db in try Self.backfillLedger(in: db) }
+        let checkpointer = try WALCheckpointer(path: path)
+        self.checkpointer = checkpointer
         try pool.writeWithoutTransaction { db in
             let observer = EventCommitObserver(commits: eventCommits, end: try EventCommitObserver.end(db))
             db.add(transactionObserver: observer, extent: .databaseLifetime)
+            db.add(transactionObserver: CheckpointAfterCommits(checkpointer), extent: .databaseLifetime)
         }
+        checkpointer.request()
     }
 
     /// Runs `open` again for about a second while it fails on a busy file or a schema error. Processes opening a new file at the

@@ -1,0 +1,57 @@
+import GRDB
+import Synchronization
+
+/// Copies committed pages from the write-ahead log back into the database file, on a connection
+/// of its own, after commits.
+///
+/// SQLite's automatic checkpoint runs inside the commit that crosses its threshold (the copying
+/// and an fsync of the database file included), so every few megabytes one caller's commit
+/// waited for it. With the automatic checkpoint off on the store's connections, this one runs
+/// passive checkpoints beside the writer: they never block it, requests that arrive while one
+/// runs are folded into the next, and the log is reused from its start once a checkpoint has
+/// caught up.
+final class WALCheckpointer: Sendable {
+    private let connection: DatabaseQueue
+    private let state = Mutex<(requested: Bool, running: Bool)>((false, false))
+
+    init(path: String) throws {
+        connection = try DatabaseQueue(path: path)
+    }
+
+    /// Asks for a checkpoint after a commit; returns at once.
+    func request() {
+        let start = state.withLock { state in
+            state.requested = true
+            defer { state.running = true }
+            return !state.running
+        }
+        guard start else { return }
+        connection.asyncWriteWithoutTransaction { db in self.checkpointWhileRequested(db) }
+    }
+
+    private func checkpointWhileRequested(_ db: Database) {
+        while state.withLock({ state in
+            state.running = state.requested
+            state.requested = false
+            return state.running
+        }) {
+            // Passive: copies what no reader still needs, waits for nobody; the next request retries the rest.
+            _ = try? db.checkpoint(.passive)
+        }
+    }
+}
+
+/// Requests a checkpoint after every commit of the connection it watches.
+final class CheckpointAfterCommits: TransactionObserver, Sendable {
+    let checkpointer: WALCheckpointer
+
+    init(_ checkpointer: WALCheckpointer) { self.checkpointer = checkpointer }
+
+    func observes(eventsOfKind eventKind: DatabaseEventKind) -> Bool { false }
+
+    func databaseDidChange(with event: DatabaseEvent) {}
+
+    func databaseDidCommit(_ db: Database) { checkpointer.request() }
+
+    func databaseDidRollback(_ db: Database) {}
+}
