@@ -94,10 +94,8 @@ struct EngineOptions: ParsableArguments {
         configuration.maxConcurrency = maxConcurrency
         configuration.metrics = metrics
         configuration.secrets = try secretBox()
-        let json = resolvedLogFormat == "json"
-        var logger = Logger(label: "uaef") { label -> any LogHandler in
-            json ? JSONLogHandler(label: label) : StreamLogHandler.standardError(label: label)
-        }
+        let format: LogLineHandler.Format = resolvedLogFormat == "json" ? .json : .text
+        var logger = Logger(label: "uaef") { label in LogLineHandler(label: label, format: format) }
         logger.logLevel = resolvedLogLevel ?? .warning
         return Engine(
             store: try await storeOptions.open(waiting: waiting), kinds: BuiltInAgents.registry,
