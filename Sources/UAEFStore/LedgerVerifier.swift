@@ -58,7 +58,7 @@ public struct LedgerVerifier: Sendable {
         if let problem = state.checkReached(size: 0, root: .empty) { return state.failed(problem) }
         let checkSizes = Array(Set(state.heads.map(\.size) + state.checkpoints.map(\.size))).sorted()
         let store = store
-        let inFlight = max(2, ProcessInfo.processInfo.activeProcessorCount)
+        let inFlight = ProcessInfo.processInfo.activeProcessorCount + 2
         let problem = try await withThrowingTaskGroup(of: BlockScan.self) { group -> Problem? in
             var launched = 0
             func launchNext() {
