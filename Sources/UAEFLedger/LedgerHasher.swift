@@ -47,3 +47,18 @@ struct LedgerHasher {
         return Swift.withUnsafeBytes(of: digest) { MerkleHash(bytes: $0)! }
     }
 }
+
+/// Hashes a Merkle leaf, SHA-256(0x00 ‖ bytes), from bytes written to it piece by piece: a
+/// verifier streams an event's canonical bytes straight from the stored columns into it.
+public struct LeafHasher: CanonicalOutput {
+    private var hasher = LedgerHasher()
+
+    public init() { hasher.update(byte: 0x00) }
+
+    public mutating func write(_ bytes: UnsafeRawBufferPointer) { hasher.update(bytes) }
+
+    public mutating func write(byte: UInt8) { hasher.update(byte: byte) }
+
+    /// The leaf hash; the hasher is spent.
+    public mutating func finalize() -> MerkleHash { hasher.finalize() }
+}

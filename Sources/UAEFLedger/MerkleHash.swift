@@ -50,9 +50,8 @@ public struct MerkleHash: Sendable, Hashable, CustomStringConvertible {
 
     /// The hash of a leaf whose bytes are in a buffer: SHA-256(0x00 ‖ data).
     public static func leaf(_ data: UnsafeRawBufferPointer) -> MerkleHash {
-        var hasher = LedgerHasher()
-        hasher.update(byte: 0x00)
-        hasher.update(data)
+        var hasher = LeafHasher()
+        hasher.write(data)
         return hasher.finalize()
     }
 

@@ -32,47 +32,47 @@ extension EventRecord {
         }
     }
 
-    /// The RFC 8785 bytes of an event object from its stored fields, as a verifier reads them.
-    public static func ledgerBytes(
+    /// Writes the RFC 8785 bytes of an event object from its fields to `output`.
+    public static func writeLedgerBytes(
         seq: Int64, id: String, time: String, type: String, actor: String, tenant: String, subject: String,
-        canonicalData: [UInt8]
-    ) -> [UInt8] {
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(canonicalData.count + 192)
+        canonicalData: [UInt8], to output: inout some CanonicalOutput
+    ) {
         writeLedgerBytes(
-            seq: seq, to: &bytes, data: { $0.append(contentsOf: canonicalData) },
+            seq: seq, to: &output, data: { output in canonicalData.withUnsafeBytes { output.write($0) } },
             text: { field, output in
                 let text = field.select(actor: actor, id: id, subject: subject, tenant: tenant, time: time, type: type)
                 CanonicalJSON.writeString(text, to: &output)
             })
-        return bytes
     }
 
-    /// Appends the RFC 8785 bytes of an event object to `output`: `data` appends the canonical
-    /// data, `text` a text member as a canonical string. Lets a store assemble them straight from
-    /// its column buffers.
-    public static func writeLedgerBytes(
-        seq: Int64, to output: inout [UInt8], data: (inout [UInt8]) -> Void,
-        text: (TextField, inout [UInt8]) -> Void
+    /// Writes the RFC 8785 bytes of an event object to `output`: `data` writes the canonical
+    /// data, `text` a text member as a canonical string. Lets a store hash them straight from its
+    /// column buffers.
+    public static func writeLedgerBytes<Output: CanonicalOutput>(
+        seq: Int64, to output: inout Output, data: (inout Output) -> Void, text: (TextField, inout Output) -> Void
     ) {
+        func literal(_ text: StaticString) {
+            output.write(UnsafeRawBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount))
+        }
         // Members in RFC 8785 order: actor, data, id, seq, subject, tenant, time, type.
-        output.append(contentsOf: #"{"actor":"#.utf8)
+        literal(#"{"actor":"#)
         text(.actor, &output)
-        output.append(contentsOf: #","data":"#.utf8)
+        literal(#","data":"#)
         data(&output)
-        output.append(contentsOf: #","id":"#.utf8)
+        literal(#","id":"#)
         text(.id, &output)
-        output.append(contentsOf: #","seq":"#.utf8)
-        output.append(contentsOf: String(seq).utf8)
-        output.append(contentsOf: #","subject":"#.utf8)
+        literal(#","seq":"#)
+        var seqText = String(seq)
+        seqText.withUTF8 { output.write(UnsafeRawBufferPointer($0)) }
+        literal(#","subject":"#)
         text(.subject, &output)
-        output.append(contentsOf: #","tenant":"#.utf8)
+        literal(#","tenant":"#)
         text(.tenant, &output)
-        output.append(contentsOf: #","time":"#.utf8)
+        literal(#","time":"#)
         text(.time, &output)
-        output.append(contentsOf: #","type":"#.utf8)
+        literal(#","type":"#)
         text(.type, &output)
-        output.append(UInt8(ascii: "}"))
+        output.write(byte: UInt8(ascii: "}"))
     }
 
     /// The leaf hash: SHA-256(0x00 ‖ RFC 8785 bytes of ``ledgerObject``).

@@ -82,10 +82,10 @@ public struct StoredLedgerEvent {
         self.payloadsRedacted = payloadsRedacted
     }
 
-    /// Appends the RFC 8785 bytes of the event object, rebuilt from the columns as they are.
-    public func writeLedgerBytes(to output: inout [UInt8]) {
+    /// Writes the RFC 8785 bytes of the event object, rebuilt from the columns as they are.
+    public func writeLedgerBytes(to output: inout some CanonicalOutput) {
         EventRecord.writeLedgerBytes(
-            seq: seq, to: &output, data: { $0.append(contentsOf: canonicalData) },
+            seq: seq, to: &output, data: { $0.write(canonicalData) },
             text: { field, output in
                 let text = field.select(actor: actor, id: id, subject: subject, tenant: tenant, time: time, type: type)
                 CanonicalJSON.writeString(utf8: text, to: &output)

@@ -123,8 +123,7 @@ public struct LedgerVerifier: Sendable {
         private(set) var tally = Tally()
         /// The first problem in the block; the scan stops there.
         private(set) var problem: Problem?
-        // Reused from one event to the next.
-        private var bytes: [UInt8] = []
+        /// Reused from one event to the next.
         private var member: [UInt8] = []
 
         init(start: Int, checkSizes: [Int]) {
@@ -149,9 +148,9 @@ public struct LedgerVerifier: Sendable {
                     index: index, kind: .eventMissing, detail: "expected seq \(index), found seq \(event.seq)")
                 return false
             }
-            bytes.removeAll(keepingCapacity: true)
-            event.writeLedgerBytes(to: &bytes)
-            let leaf = bytes.withUnsafeBytes { MerkleHash.leaf($0) }
+            var hasher = LeafHasher()
+            event.writeLedgerBytes(to: &hasher)
+            let leaf = hasher.finalize()
             let storedLeaf = event.leafHash.flatMap { MerkleHash(bytes: $0) }
             guard storedLeaf == leaf else {
                 let detail = "its bytes no longer hash to the stored leaf \(storedLeaf?.hex ?? "(none)")"

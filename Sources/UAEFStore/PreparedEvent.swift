@@ -25,10 +25,11 @@ public struct PreparedEvent: Sendable {
         let sealed = EventPayloads.seal(event)
         canonicalData = sealed.canonicalData
         payloadFrame = EventPayloads.frame(sealed.bodies)
-        leaf = MerkleHash.leaf(
-            EventRecord.ledgerBytes(
-                seq: seq, id: event.id, time: time, type: event.type, actor: event.actor, tenant: event.tenant,
-                subject: event.subject, canonicalData: canonicalData))
+        var hasher = LeafHasher()
+        EventRecord.writeLedgerBytes(
+            seq: seq, id: event.id, time: time, type: event.type, actor: event.actor, tenant: event.tenant,
+            subject: event.subject, canonicalData: canonicalData, to: &hasher)
+        leaf = hasher.finalize()
     }
 
     /// Batches at least this large are prepared on a second thread while the first is written.
