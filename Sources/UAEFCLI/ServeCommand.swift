@@ -63,8 +63,15 @@ struct ServeCommand: AsyncParsableCommand {
         let registry = PrometheusCollectorRegistry()
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
         configuration.metrics = registry
-        let engine = try await engineOptions.engine(
-            metrics: AttemptMetrics(), capabilities: capabilityOptions.served, waiting: true)
+        let engine: Engine
+        do {
+            // Until the server's own handlers take over, SIGINT and SIGTERM end the wait for the database.
+            engine = try await StopSignals.cancelling { [engineOptions, served = capabilityOptions.served] in
+                try await engineOptions.engine(metrics: AttemptMetrics(), capabilities: served, waiting: true)
+            }
+        } catch is CancellationError {
+            return
+        }
         let signer = try await LedgerKeys.signer(engineOptions.storeOptions, store: engine.store)
         let runtime = ServerRuntime(engine: engine, signer: signer)
         if configuration.authority == nil {

@@ -48,30 +48,23 @@ struct WorkerCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let work = Task { [engineOptions, served = capabilityOptions.served, concurrency, json] in
-            try await Self.work(engineOptions: engineOptions, served: served, concurrency: concurrency, json: json)
-        }
         // Stop on SIGINT or SIGTERM, also while still waiting for the database: the worker cancels
         // its attempts and leaves its runs to be claimed again (by a worker on this machine at
         // once, elsewhere when the lease expires).
-        let signals = [SIGINT, SIGTERM].map { (number: Int32) -> any DispatchSourceSignal in
-            signal(number, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: number)
-            source.setEventHandler {
-                work.cancel()
-                // Everything is durable at every step, so a stop that takes too long (an attempt
-                // that ignores cancellation, a store call that hangs) ends the process anyway.
-                DispatchQueue.global().asyncAfter(deadline: .now() + Self.stopGracePeriod) {
-                    Console.warn("uaef worker: did not stop within \(Int(Self.stopGracePeriod)) s; exiting")
-                    Foundation.exit(0)
-                }
-            }
-            source.resume()
-            return source
-        }
-        defer { for source in signals { source.cancel() } }
         do {
-            try await work.value
+            try await StopSignals.cancelling(
+                { [engineOptions, served = capabilityOptions.served, concurrency, json] in
+                    try await Self.work(
+                        engineOptions: engineOptions, served: served, concurrency: concurrency, json: json)
+                },
+                onSignal: {
+                    // Everything is durable at every step, so a stop that takes too long (an attempt
+                    // that ignores cancellation, a store call that hangs) ends the process anyway.
+                    DispatchQueue.global().asyncAfter(deadline: .now() + Self.stopGracePeriod) {
+                        Console.warn("uaef worker: did not stop within \(Int(Self.stopGracePeriod)) s; exiting")
+                        Foundation.exit(0)
+                    }
+                })
         } catch is CancellationError {
             // Stopped before the database answered: nothing was claimed.
         }

@@ -173,15 +173,17 @@ struct WaitingForDatabaseTests {
         #expect((try String(contentsOf: stdout, encoding: .utf8)).contains(id))
     }
 
-    @Test("a worker stopped (SIGTERM) while it still waits for the database exits 0 at once")
-    func workerStopsWhileWaiting() async throws {
+    @Test(
+        "a worker or server stopped (SIGTERM) while it still waits for the database exits 0 at once",
+        arguments: [["worker"], ["serve", "--port", "0"]])
+    func stopsWhileWaiting(command: [String]) async throws {
         let server = try PostgresTestServer()
         defer { try? server.remove() }
         let directory = try TemporaryDirectory("stopped-waiting-worker")
         defer { directory.remove() }
         let store = try server.makeDatabase()
         try server.stop()
-        let (worker, _, stderr) = try UAEFProcess.start(["worker", "--store", store], in: directory.url)
+        let (worker, _, stderr) = try UAEFProcess.start(command + ["--store", store], in: directory.url)
         defer {
             if worker.isRunning { kill(worker.processIdentifier, SIGKILL) }
         }
