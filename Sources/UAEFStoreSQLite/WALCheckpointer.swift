@@ -1,3 +1,4 @@
+import Foundation
 import GRDB
 import Synchronization
 
@@ -8,9 +9,13 @@ import Synchronization
 /// and an fsync of the database file included), so every few megabytes one caller's commit
 /// waited for it. With the automatic checkpoint off on the store's connections, this one runs
 /// passive checkpoints beside the writer: they never block it, requests that arrive while one
-/// runs are folded into the next, and the log is reused from its start once a checkpoint has
-/// caught up.
+/// runs or within ``interval`` of the last are folded into the next (a checkpoint's fsync per
+/// commit would compete with the commits' own), and the log is reused from its start once a
+/// checkpoint has caught up.
 final class WALCheckpointer: Sendable {
+    /// The least time between two checkpoints.
+    static let interval: Duration = .milliseconds(250)
+
     private let connection: DatabaseQueue
     private let state = Mutex<(requested: Bool, running: Bool)>((false, false))
 
@@ -29,14 +34,20 @@ final class WALCheckpointer: Sendable {
         connection.asyncWriteWithoutTransaction { db in self.checkpointWhileRequested(db) }
     }
 
+    /// Runs on the checkpointer's own connection queue, which nothing else waits for.
     private func checkpointWhileRequested(_ db: Database) {
         while state.withLock({ state in
             state.running = state.requested
             state.requested = false
             return state.running
         }) {
+            let started = ContinuousClock.now
             // Passive: copies what no reader still needs, waits for nobody; the next request retries the rest.
             _ = try? db.checkpoint(.passive)
+            let rest = Self.interval - (ContinuousClock.now - started)
+            if rest > .zero {
+                usleep(UInt32(rest.components.seconds * 1_000_000 + rest.components.attoseconds / 1_000_000_000_000))
+            }
         }
     }
 }
