@@ -14,7 +14,7 @@ import Synchronization
 /// checkpoint has caught up.
 final class WALCheckpointer: Sendable {
     /// The least time between two checkpoints.
-    static let interval: Duration = .milliseconds(250)
+    static let interval: DispatchTimeInterval = .milliseconds(250)
 
     private let connection: DatabaseQueue
     private let state = Mutex<(requested: Bool, running: Bool)>((false, false))
@@ -30,23 +30,22 @@ final class WALCheckpointer: Sendable {
             defer { state.running = true }
             return !state.running
         }
-        guard start else { return }
-        connection.asyncWriteWithoutTransaction { db in self.checkpointWhileRequested(db) }
+        if start { checkpoint() }
     }
 
-    /// Runs on the checkpointer's own connection queue, which nothing else waits for.
-    private func checkpointWhileRequested(_ db: Database) {
-        while state.withLock({ state in
-            state.running = state.requested
-            state.requested = false
-            return state.running
-        }) {
-            let started = ContinuousClock.now
+    /// Checkpoints on the checkpointer's own connection, then, one interval later, again if it was
+    /// asked meanwhile (else the next request starts one at once).
+    private func checkpoint() {
+        connection.asyncWriteWithoutTransaction { db in
+            self.state.withLock { $0.requested = false }
             // Passive: copies what no reader still needs, waits for nobody; the next request retries the rest.
             _ = try? db.checkpoint(.passive)
-            let rest = Self.interval - (ContinuousClock.now - started)
-            if rest > .zero {
-                usleep(UInt32(rest.components.seconds * 1_000_000 + rest.components.attoseconds / 1_000_000_000_000))
+            DispatchQueue.global().asyncAfter(deadline: .now() + Self.interval) {
+                let again = self.state.withLock { state in
+                    state.running = state.requested
+                    return state.running
+                }
+                if again { self.checkpoint() }
             }
         }
     }

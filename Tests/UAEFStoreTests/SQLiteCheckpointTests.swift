@@ -1,0 +1,52 @@
+import Foundation
+import Testing
+import UAEFCore
+import UAEFStore
+import UAEFStoreSQLite
+import UAEFTestSupport
+
+/// SQLite's automatic checkpoint is off on the store's connections (it ran inside commits); the
+/// store's own checkpointer must still copy committed pages into the database file.
+@Suite("SQLite checkpoints beside the writer")
+struct SQLiteCheckpointTests {
+    @Test("committed events reach the database file while the store stays open, and the log stops growing")
+    func checkpointsAfterCommits() async throws {
+        let location = try TestStore(.sqlite, label: "checkpoints")
+        defer { location.remove() }
+        let path = String(location.url.dropFirst("sqlite:".count))
+        let store = try await location.open()
+        func size(_ file: String) -> Int {
+            ((try? FileManager.default.attributesOfItem(atPath: file))?[.size] as? Int) ?? 0
+        }
+        let before = size(path)
+        for batch in 0..<20 {
+            var changes = ChangeSet()
+            changes.events = (0..<500).map { index in
+                EventDraft(
+                    id: "evt_\(batch)_\(index)", time: Date(), type: "test.event", actor: "test", tenant: "default",
+                    subject: "s", data: ["text": .string(String(repeating: "x", count: 200))])
+            }
+            try await store.commit(changes)
+        }
+        // 10,000 events of about 400 bytes: some 4 MB that only a checkpoint moves into the file.
+        let deadline = ContinuousClock.now + .seconds(10)
+        while size(path) < before + 3_000_000, ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        #expect(size(path) >= before + 3_000_000, "the database file holds the committed pages")
+        // The log is reused from its start once checkpointed, so more commits do not grow it without bound.
+        let logSize = size(path + "-wal")
+        for batch in 20..<40 {
+            var changes = ChangeSet()
+            changes.events = (0..<500).map { index in
+                EventDraft(
+                    id: "evt_\(batch)_\(index)", time: Date(), type: "test.event", actor: "test", tenant: "default",
+                    subject: "s", data: ["text": .string(String(repeating: "x", count: 200))])
+            }
+            try await store.commit(changes)
+            try await Task.sleep(for: .milliseconds(30))
+        }
+        #expect(size(path + "-wal") < logSize + 3_000_000, "the log was reused, not only appended to")
+        #expect(try await store.treeHead().size == 20_000)
+    }
+}
