@@ -14,7 +14,7 @@ import Synchronization
 /// checkpoint has caught up.
 final class WALCheckpointer: Sendable {
     /// The least time between two checkpoints.
-    static let interval: DispatchTimeInterval = .milliseconds(250)
+    static let interval: DispatchTimeInterval = .milliseconds(50)
 
     private let connection: DatabaseQueue
     private let state = Mutex<(requested: Bool, running: Bool)>((false, false))
