@@ -18,8 +18,8 @@ struct SQLiteCheckpointTests {
         func size(_ file: String) -> Int {
             ((try? FileManager.default.attributesOfItem(atPath: file))?[.size] as? Int) ?? 0
         }
-        let before = size(path)
-        for batch in 0..<20 {
+        /// Commits 500 events of about 400 bytes.
+        func commitBatch(_ batch: Int) async throws {
             var changes = ChangeSet()
             changes.events = (0..<500).map { index in
                 EventDraft(
@@ -28,6 +28,8 @@ struct SQLiteCheckpointTests {
             }
             try await store.commit(changes)
         }
+        let before = size(path)
+        for batch in 0..<20 { try await commitBatch(batch) }
         // 10,000 events of about 400 bytes: some 4 MB that only a checkpoint moves into the file.
         let deadline = ContinuousClock.now + .seconds(10)
         while size(path) < before + 3_000_000, ContinuousClock.now < deadline {
@@ -37,13 +39,7 @@ struct SQLiteCheckpointTests {
         // The log is reused from its start once checkpointed, so more commits do not grow it without bound.
         let logSize = size(path + "-wal")
         for batch in 20..<40 {
-            var changes = ChangeSet()
-            changes.events = (0..<500).map { index in
-                EventDraft(
-                    id: "evt_\(batch)_\(index)", time: Date(), type: "test.event", actor: "test", tenant: "default",
-                    subject: "s", data: ["text": .string(String(repeating: "x", count: 200))])
-            }
-            try await store.commit(changes)
+            try await commitBatch(batch)
             try await Task.sleep(for: .milliseconds(30))
         }
         #expect(size(path + "-wal") < logSize + 3_000_000, "the log was reused, not only appended to")
