@@ -46,12 +46,9 @@ public struct MerkleHash: Sendable, Hashable, CustomStringConvertible {
     public static let empty = MerkleHash(bytes: Array(SHA256.hash(data: [UInt8]())))!
 
     /// The hash of a leaf: SHA-256(0x00 ‖ data).
-    public static func leaf(_ data: [UInt8]) -> MerkleHash { data.withUnsafeBytes { leaf($0) } }
-
-    /// The hash of a leaf whose bytes are in a buffer: SHA-256(0x00 ‖ data).
-    public static func leaf(_ data: UnsafeRawBufferPointer) -> MerkleHash {
+    public static func leaf(_ data: [UInt8]) -> MerkleHash {
         var hasher = LeafHasher()
-        hasher.write(data)
+        data.withUnsafeBytes { hasher.write($0) }
         return hasher.finalize()
     }
 

@@ -47,7 +47,8 @@ public struct LedgerVerifier: Sendable {
 
     /// Reads every event in blocks of `blockSize` (a power of two) and reports the first problem.
     ///
-    /// Blocks are scanned concurrently, about one per core, each where the store reads it: its
+    /// Blocks are scanned concurrently, two more than there are cores (so no core waits for the
+    /// block before), each where the store reads it: its
     /// leaves are rebuilt, hashed and compared, its payloads checked and the subtree over it
     /// hashed. This task takes the blocks in order, folds their roots and checks every tree head
     /// and checkpoint against the root of its size.

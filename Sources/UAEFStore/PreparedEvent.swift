@@ -20,8 +20,7 @@ public struct PreparedEvent: Sendable {
         self.seq = seq
         self.event = event
         time = Timestamp.format(event.time)
-        // Only the framed payloads travel on: the writer frees what the preparer made, on
-        // another thread, and fewer allocations make that cheaper.
+        // Only the canonical data and the framed payloads are kept: fewer allocations per event.
         let sealed = EventPayloads.seal(event)
         canonicalData = sealed.canonicalData
         payloadFrame = EventPayloads.frame(sealed.bodies)
@@ -56,7 +55,7 @@ public struct PreparedEvent: Sendable {
             try pipeline.wait(for: chunk).withUnsafeBufferPointer { prepared in
                 for index in prepared.indices { try write(prepared[index]) }
             }
-            pipeline.consumed(chunk)
+            pipeline.consumed()
         }
     }
 
@@ -107,8 +106,8 @@ public struct PreparedEvent: Sendable {
             return chunks[chunk]
         }
 
-        /// Hands chunk `chunk` (the one last returned by ``wait(for:)``) back to be freed.
-        func consumed(_ chunk: Int) { taken.signal() }
+        /// Hands the chunk last returned by ``wait(for:)`` back to be freed.
+        func consumed() { taken.signal() }
 
         /// Stops the preparer (when the writer failed early, or after the last chunk is taken)
         /// and waits for it to leave.

@@ -47,9 +47,9 @@ public final class SQLiteStore: WorkflowStore {
         let checkpointer = try WALCheckpointer(path: path)
         self.checkpointer = checkpointer
         try pool.writeWithoutTransaction { db in
-            let observer = EventCommitObserver(commits: eventCommits, end: try EventCommitObserver.end(db))
+            let observer = WriterCommits(
+                checkpointer: checkpointer, eventCommits: eventCommits, end: try WriterCommits.end(db))
             db.add(transactionObserver: observer, extent: .databaseLifetime)
-            db.add(transactionObserver: CheckpointAfterCommits(checkpointer), extent: .databaseLifetime)
         }
         checkpointer.request()
     }
@@ -524,16 +524,19 @@ extension SQLiteStore {
     }
 }
 
-/// Watches the writer connection's commits and tells ``NotificationBroadcast`` subscribers of
-/// those that appended events: the log's end, one index lookup, is compared after each commit
-/// (events are inserted by direct statement steps that row-level observation does not see).
-private final class EventCommitObserver: TransactionObserver, @unchecked Sendable {
-    let commits: NotificationBroadcast
+/// Watches the writer connection's commits: asks for a checkpoint after each, and tells
+/// ``NotificationBroadcast`` subscribers of those that appended events (the log's end, one index
+/// lookup, is compared after each commit: events are inserted by direct statement steps that
+/// row-level observation does not see).
+private final class WriterCommits: TransactionObserver, @unchecked Sendable {
+    let checkpointer: WALCheckpointer
+    let eventCommits: NotificationBroadcast
     /// The log's end after the last commit: touched only on the writer connection.
     private var end: Int64
 
-    init(commits: NotificationBroadcast, end: Int64) {
-        self.commits = commits
+    init(checkpointer: WALCheckpointer, eventCommits: NotificationBroadcast, end: Int64) {
+        self.checkpointer = checkpointer
+        self.eventCommits = eventCommits
         self.end = end
     }
 
@@ -547,9 +550,10 @@ private final class EventCommitObserver: TransactionObserver, @unchecked Sendabl
     func databaseDidChange(with event: DatabaseEvent) {}
 
     func databaseDidCommit(_ db: Database) {
+        checkpointer.request()
         guard let newEnd = try? Self.end(db), newEnd > end else { return }
         end = newEnd
-        commits.notify()
+        eventCommits.notify()
     }
 
     func databaseDidRollback(_ db: Database) {}

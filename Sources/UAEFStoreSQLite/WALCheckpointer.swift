@@ -50,18 +50,3 @@ final class WALCheckpointer: Sendable {
         }
     }
 }
-
-/// Requests a checkpoint after every commit of the connection it watches.
-final class CheckpointAfterCommits: TransactionObserver, Sendable {
-    let checkpointer: WALCheckpointer
-
-    init(_ checkpointer: WALCheckpointer) { self.checkpointer = checkpointer }
-
-    func observes(eventsOfKind eventKind: DatabaseEventKind) -> Bool { false }
-
-    func databaseDidChange(with event: DatabaseEvent) {}
-
-    func databaseDidCommit(_ db: Database) { checkpointer.request() }
-
-    func databaseDidRollback(_ db: Database) {}
-}
