@@ -8,39 +8,82 @@ import UAEFEngine
 /// Runs a program: `command` (argv list), optional `env`, `cwd` and `stdin`.
 ///
 /// The output is stdout parsed as JSON when it is JSON, else `{"stdout": …}`. A non-zero exit
-/// fails the attempt with the exit code and the tail of stderr. The program also gets
-/// `UAEF_RUN_ID`, `UAEF_TASK`, `UAEF_ATTEMPT` and `UAEF_IDEMPOTENCY_KEY` in its environment.
-/// Cancellation (timeout, run cancelled) sends SIGTERM, then SIGKILL after two seconds. The
-/// program starts with default signal handling and nothing blocked, whatever this process's
-/// threads have blocked.
+/// fails the attempt with the exit code and the tail of stderr. The program gets the
+/// environment its ``EnvironmentPolicy`` allows, `env`, and `UAEF_RUN_ID`, `UAEF_TASK`,
+/// `UAEF_ATTEMPT` and `UAEF_IDEMPOTENCY_KEY`; never this process's secrets (`UAEF_MASTER_KEY`,
+/// `UAEF_TOKEN_SECRET`, `UAEF_STORE`).
+///
+/// The program leads a process group of its own. Cancellation (timeout, run cancelled) sends
+/// SIGTERM to the group, then SIGKILL after two seconds; if this process dies (even by SIGKILL),
+/// the program gets SIGKILL (a parent-death signal, through util-linux's `setpriv`), so a
+/// crashed runner's retry does not race a program still running. The program starts with
+/// default signal handling and nothing blocked, whatever this process's threads have blocked.
 public struct CommandAgent: AgentKind {
     /// The most stdout, and the most stderr, read back (more fails the attempt).
     public static let maximumOutputBytes = 16 << 20
+    /// Where `setpriv` is looked for; without it programs run without a parent-death signal.
+    static let setpriv = ["/usr/bin/setpriv", "/bin/setpriv"].first { FileManager.default.isExecutableFile(atPath: $0) }
 
-    public init() {}
+    /// What a program inherits from this process's environment.
+    public enum EnvironmentPolicy: Sendable {
+        /// Everything but UAEF's own secrets: for the single-user CLI.
+        case inherit
+        /// Only `PATH`, `HOME`, `LANG`, `LC_ALL`, `LC_CTYPE`, `TZ` and `TMPDIR`: for servers.
+        case minimal
+    }
+
+    /// Variables a program never inherits.
+    static let withheld: Set<String> = ["UAEF_MASTER_KEY", "UAEF_TOKEN_SECRET", "UAEF_STORE", "UAEF_LEDGER_KEY"]
+    /// Variables a program inherits under ``EnvironmentPolicy/minimal``.
+    static let minimal: Set<String> = ["PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR"]
+
+    private let environmentPolicy: EnvironmentPolicy
+    /// The environment programs inherit from (this process's, unless a test gives another).
+    private let parentEnvironment: [String: String]
+
+    public init(
+        environment: EnvironmentPolicy = .inherit,
+        parentEnvironment: [String: String] = ProcessInfo.processInfo.environment
+    ) {
+        environmentPolicy = environment
+        self.parentEnvironment = parentEnvironment
+    }
     public var name: String { "command" }
+    public var actsOnHost: Bool { true }
     public var parameters: WorkflowCatalog.ParameterSpec {
         .init(required: ["command"], optional: ["env", "cwd", "stdin"])
     }
 
     public func execute(_ request: AttemptRequest, logger: Logger) async throws -> JSONValue {
         let invocation = try Invocation(request)
-        var environment: [Environment.Key: String?] = [:]
+        var environment: [Environment.Key: String] = [:]
+        for (name, value) in parentEnvironment where !Self.withheld.contains(name) {
+            if environmentPolicy == .inherit || Self.minimal.contains(name) {
+                environment[Environment.Key(stringLiteral: name)] = value
+            }
+        }
         for (name, value) in invocation.environment { environment[Environment.Key(stringLiteral: name)] = value }
         environment["UAEF_RUN_ID"] = request.runID.rawValue
         environment["UAEF_TASK"] = request.key
         environment["UAEF_ATTEMPT"] = String(request.attempt)
         environment["UAEF_IDEMPOTENCY_KEY"] = request.idempotencyKey
         var options = PlatformOptions()
-        options.teardownSequence = [.gracefulShutDown(allowedDurationToNextStep: .seconds(2))]
+        options.processGroupID = 0
+        options.teardownSequence = [.gracefulShutDown(toProcessGroup: true, allowedDurationToNextStep: .seconds(2))]
+        var (executable, arguments) = (invocation.executable, invocation.arguments)
+        if let setpriv = Self.setpriv {
+            (executable, arguments) = (setpriv, ["--pdeathsig", "KILL", "--", executable] + arguments)
+        }
         let result: ExecutionResult<Void, BytesOutput, BytesOutput>
         do {
-            result = try await Subprocess.run(
-                invocation.executable, arguments: Arguments(invocation.arguments),
-                environment: .inherit.updating(environment),
-                workingDirectory: invocation.directory.map { FilePath($0) }, platformOptions: options,
-                input: .string(invocation.stdin), output: .bytes(limit: Self.maximumOutputBytes),
-                error: .bytes(limit: Self.maximumOutputBytes))
+            // Started from a thread that lives as long as this process (see SpawningThread).
+            result = try await withTaskExecutorPreference(SpawningThread.shared) {
+                try await Subprocess.run(
+                    .path(FilePath(executable)), arguments: Arguments(arguments), environment: .custom(environment),
+                    workingDirectory: invocation.directory.map { FilePath($0) }, platformOptions: options,
+                    input: .string(invocation.stdin), output: .bytes(limit: Self.maximumOutputBytes),
+                    error: .bytes(limit: Self.maximumOutputBytes))
+            }
         } catch is CancellationError {
             throw CancellationError()
         } catch {
@@ -64,7 +107,8 @@ public struct CommandAgent: AgentKind {
     /// The validated parameters of one invocation.
     struct Invocation {
         var program: String
-        var executable: Executable
+        /// The program's path.
+        var executable: String
         var arguments: [String]
         var environment: [String: String]
         var directory: String?
@@ -95,12 +139,12 @@ public struct CommandAgent: AgentKind {
         }
 
         /// Finds a program by path, or by name on `PATH`, so a missing one fails without retry.
-        static func resolve(_ program: String) throws -> Executable {
-            if program.contains("/") { return .path(FilePath(program)) }
+        static func resolve(_ program: String) throws -> String {
+            if program.contains("/") { return program }
             let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
             for directory in path.split(separator: ":") {
                 let candidate = "\(directory)/\(program)"
-                if FileManager.default.isExecutableFile(atPath: candidate) { return .path(FilePath(candidate)) }
+                if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
             }
             throw AgentFailure("command: program \"\(program)\" was not found on PATH", retryable: false)
         }

@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import NIOCore
 import NIOHTTP1
+import NIOPosix
 import UAEFCore
 import UAEFEngine
 
@@ -12,73 +13,240 @@ import UAEFEngine
 /// The output is `{"status", "headers", "body"}` with the body parsed as JSON when it is JSON.
 /// A non-2xx status fails the attempt; 4xx other than 408 and 429 fail it without retrying.
 /// Every request carries `Idempotency-Key` so the server can deduplicate retried attempts.
+///
+/// Where it may connect is the ``OutboundPolicy``'s decision: the host is resolved here, every
+/// address checked, and the connection pinned to a checked address (so a second lookup cannot
+/// answer differently); redirects (at most 5) are followed here and checked the same way, and
+/// credentials are not carried to another origin. Error messages show URLs without their query
+/// and user information.
 public struct HTTPAgent: AgentKind {
     /// The largest response body read.
     public static let maximumBodyBytes = 16 << 20
+    /// Redirects followed before the attempt fails.
+    public static let maximumRedirects = 5
 
-    private let client: HTTPClient
+    private let policy: OutboundPolicy
 
-    public init(client: HTTPClient = .shared) { self.client = client }
+    public init(policy: OutboundPolicy = .unrestricted) { self.policy = policy }
     public var name: String { "http" }
     public var parameters: WorkflowCatalog.ParameterSpec {
         .init(required: ["url"], optional: ["method", "headers", "body"])
     }
 
     public func execute(_ request: AttemptRequest, logger: Logger) async throws -> JSONValue {
-        guard let url = request.parameters["url"]?.stringValue, let parsed = URL(string: url),
-            ["http", "https"].contains(parsed.scheme?.lowercased() ?? "")
-        else {
-            throw AgentFailure("http: `url` must be an http:// or https:// URL", retryable: false)
-        }
-        let method = request.parameters["method"]?.stringValue?.uppercased() ?? "GET"
-        var outgoing = HTTPClientRequest(url: url)
-        outgoing.method = HTTPMethod(rawValue: method)
-        outgoing.headers.add(name: "Idempotency-Key", value: request.idempotencyKey)
-        if let headers = request.parameters["headers"] {
-            guard let members = headers.objectValue else {
-                throw AgentFailure("http: `headers` must be a mapping of names to values", retryable: false)
+        var hop = try Hop(request)
+        for _ in 0...Self.maximumRedirects {
+            let (response, body) = try await send(hop, logger: logger)
+            let status = Int(response.status.code)
+            if [301, 302, 303, 307, 308].contains(status), let location = response.headers.first(name: "location") {
+                hop = try hop.redirected(to: location, status: status)
+                continue
             }
-            for (name, value) in members.sorted(by: { $0.key < $1.key }) {
-                outgoing.headers.replaceOrAdd(name: name, value: Template.text(of: value))
+            let text = String(buffer: body)
+            guard (200..<300).contains(status) else {
+                let retryable = status >= 500 || status == 408 || status == 429
+                throw AgentFailure(
+                    "http: \(hop.method) \(Self.redacted(hop.url)) answered \(status): \(String(text.prefix(500)))",
+                    retryable: retryable)
             }
+            var headers: [String: JSONValue] = [:]
+            for header in response.headers { headers[header.name.lowercased()] = .string(header.value) }
+            let parsedBody = (try? JSONValue(jsonText: text)) ?? .string(text)
+            return ["status": .number(Number(status)), "headers": .object(headers), "body": parsedBody]
         }
-        switch request.parameters["body"] {
-        case nil, .null?: break
-        case .string(let text)?: outgoing.body = .bytes(ByteBuffer(string: text))
-        case let value?:
-            outgoing.body = .bytes(ByteBuffer(string: value.jsonText))
-            if !outgoing.headers.contains(name: "Content-Type") {
-                outgoing.headers.add(name: "Content-Type", value: "application/json")
+        throw AgentFailure("http: more than \(Self.maximumRedirects) redirects from \(Self.redacted(hop.url))")
+    }
+
+    /// Sends one request on a client whose only connection goes to an address the policy allows.
+    private func send(_ hop: Hop, logger: Logger) async throws -> (HTTPClientResponse, ByteBuffer) {
+        let host = hop.url.host ?? ""
+        var configuration = HTTPClient.Configuration()
+        configuration.redirectConfiguration = .disallow
+        if !policy.unrestricted {
+            let addresses = try await Self.resolve(host, port: hop.url.port ?? (hop.url.scheme == "https" ? 443 : 80))
+            do {
+                try policy.check(host: host, addresses: addresses)
+            } catch {
+                throw AgentFailure("http: \(hop.method) \(Self.redacted(hop.url)) refused: \(error)", retryable: false)
             }
+            if IPAddress(host) == nil, let first = addresses.first { configuration.dnsOverride = [host: "\(first)"] }
         }
-        let response: HTTPClientResponse
-        let body: ByteBuffer
+        let client = HTTPClient(eventLoopGroup: .singletonMultiThreadedEventLoopGroup, configuration: configuration)
         do {
-            response = try await client.execute(outgoing, timeout: .hours(24), logger: logger)
-            body = try await response.body.collect(upTo: Self.maximumBodyBytes)
-        } catch is CancellationError {
-            throw CancellationError()
+            let response = try await client.execute(hop.request, timeout: .hours(24), logger: logger)
+            let body = try await response.body.collect(upTo: Self.maximumBodyBytes)
+            try await client.shutdown()
+            return (response, body)
         } catch {
-            throw AgentFailure("http: \(method) \(url) failed: \(error)")
+            try? await client.shutdown()
+            if error is CancellationError { throw error }
+            throw AgentFailure("http: \(hop.method) \(Self.redacted(hop.url)) failed: \(error)")
         }
-        let text = String(buffer: body)
-        let status = Int(response.status.code)
-        guard (200..<300).contains(status) else {
-            let retryable = status >= 500 || status == 408 || status == 429
-            throw AgentFailure(
-                "http: \(method) \(url) answered \(status): \(String(text.prefix(500)))", retryable: retryable)
+    }
+
+    /// Every address `host` resolves to (an IP literal is its own).
+    static func resolve(_ host: String, port: Int) async throws -> [IPAddress] {
+        if let literal = IPAddress(host) { return [literal] }
+        return try await NIOThreadPool.singleton.runIfActive {
+            var hints = addrinfo()
+            hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
+            var list: UnsafeMutablePointer<addrinfo>?
+            guard getaddrinfo(host, String(port), &hints, &list) == 0, let first = list else {
+                throw AgentFailure("http: the host \(host) could not be resolved")
+            }
+            defer { freeaddrinfo(first) }
+            var addresses: [IPAddress] = []
+            for entry in sequence(first: first, next: { $0.pointee.ai_next }) {
+                guard let socket = entry.pointee.ai_addr else { continue }
+                switch Int32(socket.pointee.sa_family) {
+                case AF_INET:
+                    let v4 = socket.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { $0.pointee.sin_addr }
+                    addresses.append(IPAddress(ipv4: withUnsafeBytes(of: v4) { Array($0) }))
+                case AF_INET6:
+                    let v6 = socket.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { $0.pointee.sin6_addr }
+                    addresses.append(IPAddress(ipv6: withUnsafeBytes(of: v6) { Array($0) }))
+                default: continue
+                }
+            }
+            return addresses
         }
-        var headers: [String: JSONValue] = [:]
-        for header in response.headers { headers[header.name.lowercased()] = .string(header.value) }
-        let parsedBody = (try? JSONValue(jsonText: text)) ?? .string(text)
-        return ["status": .number(Number(status)), "headers": .object(headers), "body": parsedBody]
+    }
+
+    /// The URL without user information, query or fragment: what errors and events may show.
+    static func redacted(_ url: URL) -> String {
+        guard var parts = URLComponents(url: url, resolvingAgainstBaseURL: false) else { return "(url)" }
+        parts.user = nil
+        parts.password = nil
+        parts.query = nil
+        parts.fragment = nil
+        return parts.string ?? "(url)"
+    }
+
+    /// One request of an attempt: the first, or one a redirect asked for.
+    struct Hop {
+        var url: URL
+        var method: String
+        var headers: [(String, String)]
+        var body: ByteBuffer?
+
+        /// RFC 9110 `token` characters: what a method or a header name may hold.
+        private static let tokenCharacters = Set(
+            "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
+
+        init(_ request: AttemptRequest) throws {
+            guard let text = request.parameters["url"]?.stringValue, let url = URL(string: text),
+                ["http", "https"].contains(url.scheme?.lowercased() ?? ""), url.host?.isEmpty == false
+            else {
+                throw AgentFailure("http: `url` must be an http:// or https:// URL with a host", retryable: false)
+            }
+            self.url = url
+            method = request.parameters["method"]?.stringValue?.uppercased() ?? "GET"
+            guard (1...32).contains(method.count), method.allSatisfy(Self.tokenCharacters.contains) else {
+                throw AgentFailure(
+                    "http: `method` must be an HTTP method such as GET or POST (letters, at most 32)", retryable: false)
+            }
+            headers = [("Idempotency-Key", request.idempotencyKey)]
+            if let given = request.parameters["headers"] {
+                guard let members = given.objectValue else {
+                    throw AgentFailure("http: `headers` must be a mapping of names to values", retryable: false)
+                }
+                for (name, value) in members.sorted(by: { $0.key < $1.key }) {
+                    let text = Template.text(of: value)
+                    guard !name.isEmpty, name.allSatisfy(Self.tokenCharacters.contains) else {
+                        throw AgentFailure(
+                            "http: header name \(name.prefix(40).debugDescription) is not an HTTP token",
+                            retryable: false)
+                    }
+                    guard !text.unicodeScalars.contains(where: { $0 == "\r" || $0 == "\n" || $0 == "\0" }) else {
+                        throw AgentFailure(
+                            "http: header \(name) holds a line break or NUL, which HTTP does not allow",
+                            retryable: false)
+                    }
+                    headers.removeAll { $0.0.lowercased() == name.lowercased() }
+                    headers.append((name, text))
+                }
+            }
+            switch request.parameters["body"] {
+            case nil, .null?: body = nil
+            case .string(let text)?: body = ByteBuffer(string: text)
+            case let value?:
+                body = ByteBuffer(string: value.jsonText)
+                if !headers.contains(where: { $0.0.lowercased() == "content-type" }) {
+                    headers.append(("Content-Type", "application/json"))
+                }
+            }
+        }
+
+        var request: HTTPClientRequest {
+            var outgoing = HTTPClientRequest(url: url.absoluteString)
+            outgoing.method = HTTPMethod(rawValue: method)
+            for (name, value) in headers { outgoing.headers.add(name: name, value: value) }
+            if let body { outgoing.body = .bytes(body) }
+            return outgoing
+        }
+
+        /// The next hop after a redirect with `status` to `location`: 303 (and 301/302 after a
+        /// POST) become a GET without a body; credentials stay with the origin that got them.
+        func redirected(to location: String, status: Int) throws -> Hop {
+            guard let target = URL(string: location, relativeTo: url)?.absoluteURL,
+                ["http", "https"].contains(target.scheme?.lowercased() ?? "")
+            else {
+                throw AgentFailure(
+                    "http: \(Self.redacted(url)) redirected to a location that is not an http(s) URL", retryable: false)
+            }
+            var next = self
+            next.url = target
+            if status == 303 || ((status == 301 || status == 302) && method == "POST") {
+                next.method = "GET"
+                next.body = nil
+                next.headers.removeAll { ["content-type", "content-length"].contains($0.0.lowercased()) }
+            }
+            let sameOrigin =
+                target.scheme?.lowercased() == url.scheme?.lowercased()
+                && target.host?.lowercased() == url.host?.lowercased()
+                && target.port == url.port
+            if !sameOrigin {
+                next.headers.removeAll {
+                    ["authorization", "cookie", "proxy-authorization"].contains($0.0.lowercased())
+                }
+            }
+            return next
+        }
+
+        private static func redacted(_ url: URL) -> String { HTTPAgent.redacted(url) }
     }
 }
 
 /// The built-in agent kinds.
 public enum BuiltInAgents {
-    /// noop, echo, sleep, command and http.
+    /// noop, echo, sleep, command and http, with every privilege: the single-user CLI's set
+    /// (programs inherit the environment but for UAEF's secrets; any address is reachable).
     public static var registry: AgentKindRegistry {
         AgentKindRegistry([NoopAgent(), EchoAgent(), SleepAgent(), CommandAgent(), HTTPAgent()])
+    }
+
+    /// Who may have the `command` kind run programs in a server process.
+    public enum CommandAccess: Sendable {
+        /// Nobody: the kind is not offered (a server's default).
+        case none
+        /// Only agents an administrator registered (`uaef serve --allow-command`): tasks cannot
+        /// name the kind.
+        case administratorsAgents
+        /// Any task of the runs in the store (`uaef worker --allow-command`: whoever could put a
+        /// run in the store was already checked where it entered).
+        case anyTask
+    }
+
+    /// The kinds a server process offers: `http` confined by `policy`, `command` as `command`
+    /// says and with a minimal environment.
+    public static func server(command: CommandAccess, policy: OutboundPolicy) -> AgentKindRegistry {
+        let kinds = AgentKindRegistry([
+            NoopAgent(), EchoAgent(), SleepAgent(), CommandAgent(environment: .minimal), HTTPAgent(policy: policy),
+        ])
+        switch command {
+        case .none: return kinds.withoutHostKinds()
+        case .administratorsAgents: return kinds.restrictingHostKinds()
+        case .anyTask: return kinds
+        }
     }
 }

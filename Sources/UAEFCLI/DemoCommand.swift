@@ -32,18 +32,9 @@ struct DemoCommand: AsyncParsableCommand {
         let engine = try await options.engine()
         let registry = AgentRegistry(store: engine.store, kinds: engine.kinds, tenant: engine.tenant)
         if try await registry.find("classifier") == nil {
-            _ = try await registry.register(
-                [
-                    AgentSpec(
-                        name: "classifier", kind: "command", capabilities: ["classify"],
-                        configuration: [
-                            "command": [
-                                "sh", "-c",
-                                #"cat >/dev/null; echo '{"category": "office supplies", "gl_account": "6400"}'"#,
-                            ]
-                        ],
-                        maxConcurrency: 2, activate: true)
-                ], actor: "demo")
+            let specs = try AgentFileParser.parse(
+                DemoWorkflow.agents, file: "examples/agents.yaml", kinds: Set(engine.kinds.kinds.keys))
+            _ = try await registry.register(specs, actor: "demo")
         }
         if try await engine.store.activeRuleSet(tenant: engine.tenant) == nil {
             _ = try await engine.loadRules(DemoWorkflow.rules, file: "examples/invoice-settlement.yaml", actor: "demo")

@@ -1,11 +1,40 @@
-/// The demo's workflow and settlement rules, identical to examples/invoice-processing.yaml and
-/// examples/invoice-settlement.yaml (a test keeps them in step).
+/// The demo's workflow, agents and settlement rules, identical to examples/invoice-processing.yaml,
+/// examples/agents.yaml and examples/invoice-settlement.yaml (a test keeps them in step).
 enum DemoWorkflow {
+    /// The agents the workflow asks for by capability, identical to examples/agents.yaml.
+    static let agents = #"""
+        # The agents the invoice example asks for by capability: `uaef demo` registers these.
+        # Both run a program on the host (kind command): on `uaef serve` that needs --allow-command and
+        # an administrator's token to register them (docs/security.md).
+        agents:
+          - name: classifier
+            kind: command
+            capabilities: [classify]
+            max_concurrency: 2
+            activate: true
+            config:
+              command: [sh, -c, 'cat >/dev/null; echo ''{"category": "office supplies", "gl_account": "6400"}''']
+          - name: erp-gateway
+            kind: command
+            capabilities: [erp.post]
+            max_concurrency: 4
+            activate: true
+            config:
+              # A flaky ERP call: the first attempt times out, the retry posts the document.
+              command:
+                - sh
+                - -c
+                - |
+                  if [ "$UAEF_ATTEMPT" = 1 ]; then echo "ERP gateway timeout" >&2; exit 75; fi
+                  echo "{\"erp_document\": \"5100000042\", \"idempotency_key\": \"$UAEF_IDEMPOTENCY_KEY\"}"
+
+        """#
+
     static let text = #"""
         # Invoice processing: the workflow `uaef demo` runs.
-        # Parallel extraction, an agent found by capability, a branch on the amount, a fan-out over
-        # the line items, a flaky ERP call that succeeds on its second attempt, and a compensation
-        # task that runs only if posting fails.
+        # Parallel extraction, agents found by capability (examples/agents.yaml), a branch on the amount,
+        # a fan-out over the line items, a flaky ERP call that succeeds on its second attempt, and a
+        # compensation task that runs only if posting fails.
         name: invoice-processing
         version: 1
         description: Extract, classify, approve, price and post a supplier invoice.
@@ -63,17 +92,10 @@ enum DemoWorkflow {
               amount: ${{ item.qty * item.unit_price }}
 
           - id: post_to_erp
-            agent: command
+            capability: erp.post
             depends_on: [price_line, manager_review, auto_approve]
             retry: {max_attempts: 3, backoff: 200ms}
             timeout: 10s
-            with:
-              command:
-                - sh
-                - -c
-                - |
-                  if [ "$UAEF_ATTEMPT" = 1 ]; then echo "ERP gateway timeout" >&2; exit 75; fi
-                  echo "{\"erp_document\": \"5100000042\", \"idempotency_key\": \"$UAEF_IDEMPOTENCY_KEY\"}"
 
           - id: notify_failure
             agent: echo

@@ -85,9 +85,12 @@ struct EngineOptions: ParsableArguments {
 
     /// The engine on the store; `metrics` counts its attempts; with `waiting`, an unreachable
     /// PostgreSQL is waited for (see ``StoreOptions/open(waiting:)``).
-    func engine(metrics: AttemptMetrics? = nil, capabilities: Set<String>? = nil, waiting: Bool = false) async throws
-        -> Engine
-    {
+    /// `kinds` are the agent kinds it offers (default: every built-in kind, unrestricted, as the
+    /// single-user CLI offers them).
+    func engine(
+        metrics: AttemptMetrics? = nil, capabilities: Set<String>? = nil, waiting: Bool = false,
+        kinds: AgentKindRegistry = BuiltInAgents.registry
+    ) async throws -> Engine {
         var configuration = Runner.Configuration()
         configuration.capabilities = capabilities
         configuration.leaseDuration = leaseDuration ?? configuration.leaseDuration
@@ -98,7 +101,7 @@ struct EngineOptions: ParsableArguments {
         var logger = Logger(label: "uaef") { label in LogLineHandler(label: label, format: format) }
         logger.logLevel = resolvedLogLevel ?? .warning
         return Engine(
-            store: try await storeOptions.open(waiting: waiting), kinds: BuiltInAgents.registry,
+            store: try await storeOptions.open(waiting: waiting), kinds: kinds,
             tenant: storeOptions.tenant,
             configuration: configuration, logger: logger)
     }

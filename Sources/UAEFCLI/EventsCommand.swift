@@ -27,10 +27,10 @@ struct EventsCommand: AsyncParsableCommand {
         var printed = 0
         var next = from
         while printed < limit {
-            let page = try await store.events(from: next, limit: 1000)
-            guard let last = page.last else { break }
-            next = last.seq + 1
-            for record in page where record.event.tenant == storeOptions.tenant && matches(record.event) {
+            guard let page = try await store.tenantEvents(from: next, scanning: 1000, tenant: storeOptions.tenant)
+            else { break }
+            next = page.next
+            for record in page.records where matches(record.event) {
                 print(json ? Self.json(record).jsonText : Self.line(record))
                 printed += 1
                 if printed == limit { break }

@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import Metrics
 import Prometheus
+import UAEFAgents
 import UAEFCore
 import UAEFEngine
 import UAEFServer
@@ -38,12 +39,16 @@ struct ServeCommand: AsyncParsableCommand {
     @Flag(help: "Print the listening line as JSON.") var json = false
     @OptionGroup var tokenOptions: TokenOptions
     @OptionGroup var capabilityOptions: CapabilityOptions
+    @OptionGroup var hostAccess: HostAccessOptions
     @OptionGroup var engineOptions: EngineOptions
 
     func validate() throws {
         guard (0...65535).contains(port) else { throw ValidationError("--port \(port) is not a TCP port (0-65535)") }
         guard bodyLimit >= 1024 else { throw ValidationError("--body-limit must be at least 1024 bytes") }
-        guard rateLimit >= 0 else { throw ValidationError("--rate-limit must be 0 (no limit) or more") }
+        guard rateLimit == 0 || (0.01...1_000_000).contains(rateLimit) else {
+            throw ValidationError("--rate-limit must be 0 (no limit) or from 0.01 to 1000000 requests a second")
+        }
+        guard bodyLimit <= 1 << 30 else { throw ValidationError("--body-limit must be at most 1 GiB") }
     }
 
     func run() async throws {
@@ -66,8 +71,10 @@ struct ServeCommand: AsyncParsableCommand {
         let engine: Engine
         do {
             // Until the server's own handlers take over, SIGINT and SIGTERM end the wait for the database.
+            let kinds = try hostAccess.kinds(granting: .administratorsAgents)
             engine = try await StopSignals.cancelling { [engineOptions, served = capabilityOptions.served] in
-                try await engineOptions.engine(metrics: AttemptMetrics(), capabilities: served, waiting: true)
+                try await engineOptions.engine(
+                    metrics: AttemptMetrics(), capabilities: served, waiting: true, kinds: kinds)
             }
         } catch is CancellationError {
             return

@@ -147,7 +147,7 @@ struct AccountsCommand: AsyncParsableCommand {
         for account in accounts {
             let kind = account.definition.kind
             let cells = [account.balance.posted(kind), account.balance.pending(kind), account.balance.available(kind)]
-                .map { Money(minorUnits: $0, currency: account.definition.currency).decimalText }
+                .map { Money.decimalText(minorUnits: $0, currency: account.definition.currency) }
                 .map { String(repeating: " ", count: max(0, 13 - $0.count)) + $0 }
             lines.append(
                 account.definition.id.padding(toLength: width, withPad: " ", startingAt: 0) + "  "

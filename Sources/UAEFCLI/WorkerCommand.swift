@@ -1,6 +1,7 @@
 import ArgumentParser
 import Dispatch
 import Foundation
+import UAEFAgents
 import UAEFCore
 import UAEFEngine
 import UAEFStore
@@ -37,6 +38,7 @@ struct WorkerCommand: AsyncParsableCommand {
     @Option(help: "Runs executed at once by this worker.") var concurrency: Int = 16
 
     @OptionGroup var capabilityOptions: CapabilityOptions
+    @OptionGroup var hostAccess: HostAccessOptions
 
     /// How long a stop request waits for the worker to wind down before the process exits.
     static let stopGracePeriod: Double = 10
@@ -51,11 +53,13 @@ struct WorkerCommand: AsyncParsableCommand {
         // Stop on SIGINT or SIGTERM, also while still waiting for the database: the worker cancels
         // its attempts and leaves its runs to be claimed again (by a worker on this machine at
         // once, elsewhere when the lease expires).
+        let kinds = try hostAccess.kinds(granting: .anyTask)
         do {
             try await StopSignals.cancelling(
                 { [engineOptions, served = capabilityOptions.served, concurrency, json] in
                     try await Self.work(
-                        engineOptions: engineOptions, served: served, concurrency: concurrency, json: json)
+                        engineOptions: engineOptions, kinds: kinds, served: served, concurrency: concurrency,
+                        json: json)
                 },
                 onSignal: {
                     // Everything is durable at every step, so a stop that takes too long (an attempt
@@ -73,9 +77,9 @@ struct WorkerCommand: AsyncParsableCommand {
     /// Opens the store (waiting for a database that is down or restarting) and executes runs and
     /// queued attempts until cancelled.
     private static func work(
-        engineOptions: EngineOptions, served: Set<String>?, concurrency: Int, json: Bool
+        engineOptions: EngineOptions, kinds: AgentKindRegistry, served: Set<String>?, concurrency: Int, json: Bool
     ) async throws {
-        let engine = try await engineOptions.engine(capabilities: served, waiting: true)
+        let engine = try await engineOptions.engine(capabilities: served, waiting: true, kinds: kinds)
         var worker = Engine.WorkerConfiguration()
         worker.maxRuns = concurrency
         worker.maxQueuedAttempts = concurrency

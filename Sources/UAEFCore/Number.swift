@@ -37,12 +37,15 @@ public struct Number: Sendable, Hashable, Comparable, CustomStringConvertible {
 
     public func hash(into hasher: inout Hasher) { hasher.combine(decimal) }
 
-    /// Parses plain decimal text such as `12`, `-0.25` or `1e3`; returns nil for anything else.
+    /// Parses plain decimal text such as `12`, `-0.25` or `1e3`; returns nil for anything else,
+    /// including text with more than 38 significant digits (which would be rounded) or an exponent
+    /// beyond what an exact decimal holds.
     public init?(parsing text: some StringProtocol) {
         let text = String(text)
-        guard Number.isDecimalLiteral(text),
-            let value = Decimal(string: text, locale: Locale(identifier: "en_US_POSIX")),
-            !value.isNaN
+        guard Number.isDecimalLiteral(text) else { return nil }
+        let significant = Number.significantDigits(text)
+        guard significant <= 38, let value = Decimal(string: text, locale: Locale(identifier: "en_US_POSIX")),
+            !value.isNaN, value.isZero == (significant == 0)
         else { return nil }
         decimal = value
         // Plain integer text of up to 15 digits keeps its Int too.
@@ -50,6 +53,16 @@ public struct Number: Sendable, Hashable, Comparable, CustomStringConvertible {
         smallInteger =
             digits.count <= 15 && digits.allSatisfy { $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }
             ? Int(text) : nil
+    }
+
+    /// The digits of a decimal literal between its first and last non-zero digit (0 for zero).
+    static func significantDigits(_ text: String) -> Int {
+        let mantissa = text.utf8.prefix { $0 != UInt8(ascii: "e") && $0 != UInt8(ascii: "E") }
+        let digits = mantissa.filter { $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }
+        guard let first = digits.firstIndex(where: { $0 != UInt8(ascii: "0") }),
+            let last = digits.lastIndex(where: { $0 != UInt8(ascii: "0") })
+        else { return 0 }
+        return digits.distance(from: first, to: last) + 1
     }
 
     /// True for `[-+]digits[.digits][e[-+]digits]` with at most three exponent digits.

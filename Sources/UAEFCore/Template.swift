@@ -160,11 +160,19 @@ public indirect enum ValueTemplate: Sendable, Hashable {
         }
     }
 
-    /// Evaluates every template inside.
+    /// Evaluates every template inside. Data a template renders may not name a secret
+    /// (``SecretReference``): only the text around the templates may.
     public func render(in context: [String: JSONValue]) throws(ExpressionError) -> JSONValue {
         switch self {
         case .value(let value): return value
-        case .template(let template): return try template.render(in: context)
+        case .template(let template):
+            let value = try template.render(in: context)
+            guard !SecretReference.occurs(in: value) else {
+                throw ExpressionError(
+                    "the rendered data holds a {\"\(SecretReference.member)\": …} placeholder; only the workflow's own text or an agent's configuration may name a secret"
+                )
+            }
+            return value
         case .array(let elements):
             var values: [JSONValue] = []
             for element in elements { values.append(try element.render(in: context)) }

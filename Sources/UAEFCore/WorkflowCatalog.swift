@@ -4,6 +4,8 @@ public struct WorkflowCatalog: Sendable {
     public var agentKinds: [String: ParameterSpec]
     /// Capabilities that registered agents offer; nil skips the check (e.g. when re-reading a stored run).
     public var capabilities: Set<String>?
+    /// Kinds that exist but that tasks may not name, with the reason (e.g. `command` on a server).
+    public var refusedKinds: [String: String] = [:]
 
     public init(agentKinds: [String: ParameterSpec], capabilities: Set<String>?) {
         self.agentKinds = agentKinds

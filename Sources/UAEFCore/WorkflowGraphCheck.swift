@@ -16,12 +16,16 @@ struct WorkflowGraphCheck {
     let definition: WorkflowDefinition
     /// One position per task of `definition`, in the same order.
     let positions: [Position]
+    /// Every task id the file declares, with its position: also those of tasks that are invalid
+    /// otherwise (an unknown kind, say), so duplicates and dependencies are judged against the file.
+    let declared: [(id: String, position: Position)]
     private let byID: [String: TaskDefinition]
     var issues: [Finding] = []
 
-    init(definition: WorkflowDefinition, positions: [Position]) {
+    init(definition: WorkflowDefinition, positions: [Position], declared: [(id: String, position: Position)]) {
         self.definition = definition
         self.positions = positions
+        self.declared = declared
         byID = Dictionary(definition.tasks.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
     }
 
@@ -32,8 +36,10 @@ struct WorkflowGraphCheck {
 
     mutating func check() {
         var seen: Set<String> = []
-        for (offset, task) in definition.tasks.enumerated() where !seen.insert(task.id).inserted {
-            report(".id", offset, "duplicate task id \"\(task.id)\"")
+        for (id, position) in declared where !seen.insert(id).inserted {
+            issues.append(
+                Finding(
+                    field: "tasks[\(position.index)].id", line: position.line, message: "duplicate task id \"\(id)\""))
         }
         let ids = seen
         for (offset, task) in definition.tasks.enumerated() {

@@ -66,12 +66,17 @@ struct DocumentReader: DefinitionReading {
         let concurrency = integer(fields["concurrency"], field: "concurrency", range: 1...10_000)
         var tasks: [TaskDefinition] = []
         var positions: [WorkflowGraphCheck.Position] = []
+        var declared: [(id: String, position: WorkflowGraphCheck.Position)] = []
         if let taskSource = fields["tasks"] {
             if let elements = taskSource.elements, !elements.isEmpty {
                 for (index, element) in elements.enumerated() {
+                    let position = WorkflowGraphCheck.Position(index: index, line: element.line)
+                    if let id = element.entries?.first(where: { $0.key == "id" })?.value.string {
+                        declared.append((id, position))
+                    }
                     if let task = readTask(element, field: "tasks[\(index)]") {
                         tasks.append(task)
-                        positions.append(.init(index: index, line: element.line))
+                        positions.append(position)
                     }
                 }
             } else {
@@ -84,7 +89,7 @@ struct DocumentReader: DefinitionReading {
         let definition = WorkflowDefinition(
             name: name, version: version, description: description, inputs: inputs, timeout: timeout,
             concurrency: concurrency, tasks: tasks, source: source)
-        var graph = WorkflowGraphCheck(definition: definition, positions: positions)
+        var graph = WorkflowGraphCheck(definition: definition, positions: positions, declared: declared)
         graph.check()
         issues += graph.issues.map { ValidationIssue(file: file, line: $0.line, field: $0.field, message: $0.message) }
         return definition
@@ -186,6 +191,10 @@ struct DocumentReader: DefinitionReading {
         let capability = string(fields["capability"], field: "\(field).capability")
         switch (kind, capability) {
         case (let kind?, nil):
+            if let refusal = catalog.refusedKinds[kind] {
+                report("\(field).agent", fields["agent"]?.line, refusal)
+                return nil
+            }
             guard catalog.agentKinds[kind] != nil else {
                 let valid = catalog.agentKinds.keys.sorted().joined(separator: ", ")
                 report(

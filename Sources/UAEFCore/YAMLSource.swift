@@ -14,6 +14,11 @@ public struct YAMLSource {
             guard let node = try Yams.compose(yaml: text, .basic) else {
                 return .failure(ValidationIssue(file: file, line: nil, field: "", message: "the file is empty"))
             }
+            // Aliases share nodes, so composing was cheap; walking the expansion may not be.
+            var budget = max(ValueLimits.maximumYAMLNodes, text.utf8.count)
+            if let (problem, line) = limitViolation(node, depth: 0, budget: &budget) {
+                return .failure(ValidationIssue(file: file, line: line, field: "", message: problem))
+            }
             return .success(YAMLSource(node: node))
         } catch let error as YamlError {
             return .failure(issue(for: error, file: file))
@@ -21,6 +26,34 @@ public struct YAMLSource {
             return .failure(
                 ValidationIssue(file: file, line: nil, field: "", message: "not valid YAML or JSON: \(error)"))
         }
+    }
+
+    /// Why a composed document is refused: nesting deeper than ``ValueLimits/maximumDepth`` or more
+    /// than ``ValueLimits/maximumYAMLNodes`` nodes once aliases are expanded; nil when it is within both.
+    /// Stops as soon as a limit is passed, so a document built to expand forever costs little.
+    private static func limitViolation(_ node: Node, depth: Int, budget: inout Int) -> (String, line: Int?)? {
+        budget -= 1
+        guard budget >= 0 else {
+            return ("the document expands to more values through aliases than its size allows", nil)
+        }
+        switch node {
+        case .scalar, .alias: return nil
+        case .sequence(let sequence):
+            guard depth < ValueLimits.maximumDepth else { return tooDeep(sequence.mark) }
+            for element in sequence {
+                if let problem = limitViolation(element, depth: depth + 1, budget: &budget) { return problem }
+            }
+        case .mapping(let mapping):
+            guard depth < ValueLimits.maximumDepth else { return tooDeep(mapping.mark) }
+            for pair in mapping {
+                if let problem = limitViolation(pair.value, depth: depth + 1, budget: &budget) { return problem }
+            }
+        }
+        return nil
+    }
+
+    private static func tooDeep(_ mark: Mark?) -> (String, line: Int?) {
+        ("lists and mappings nest deeper than \(ValueLimits.maximumDepth) levels", mark?.line)
     }
 
     private static func issue(for error: YamlError, file: String) -> ValidationIssue {

@@ -14,6 +14,10 @@ public protocol AgentKind: Sendable {
     /// True for kinds whose attempts only wait on the store (approvals, remote agents): they run
     /// in the process orchestrating the run, whatever capabilities that process serves.
     var waitsOnStore: Bool { get }
+    /// True for kinds that act on the host the server runs on as the server's user (`command`
+    /// spawns processes). A server offers them only when its administrator enables them, and
+    /// then only through agents an administrator registered (``AgentKindRegistry/restrictingHostKinds()``).
+    var actsOnHost: Bool { get }
     /// Executes one attempt. Throw ``AgentFailure`` to fail it with a message; cancellation of the
     /// surrounding task (timeout or run cancelled) must stop the work promptly.
     func execute(_ request: AttemptRequest, logger: Logger) async throws -> JSONValue
@@ -22,6 +26,7 @@ public protocol AgentKind: Sendable {
 extension AgentKind {
     public var isPure: Bool { false }
     public var waitsOnStore: Bool { false }
+    public var actsOnHost: Bool { false }
 }
 
 /// An attempt failed for a reason the agent can state.
@@ -42,6 +47,8 @@ public struct AgentFailure: Error, Sendable, CustomStringConvertible {
 /// The agent kinds this process can execute, by name.
 public struct AgentKindRegistry: Sendable {
     public private(set) var kinds: [String: any AgentKind] = [:]
+    /// Kinds that only agents an administrator registered may use: tasks cannot name them.
+    public private(set) var agentOnly: Set<String> = []
 
     public init(_ kinds: [any AgentKind]) {
         for kind in kinds { self.kinds[kind.name] = kind }
@@ -52,8 +59,47 @@ public struct AgentKindRegistry: Sendable {
 
     public subscript(name: String) -> (any AgentKind)? { kinds[name] }
 
+    /// The same kinds without those that act on the host: what a server offers by default.
+    public func withoutHostKinds() -> AgentKindRegistry {
+        var registry = self
+        registry.kinds = kinds.filter { !$0.value.actsOnHost }
+        return registry
+    }
+
+    /// The same kinds, with those that act on the host usable only through agents an
+    /// administrator registered: what a server offers when its administrator enables them.
+    public func restrictingHostKinds() -> AgentKindRegistry {
+        var registry = self
+        registry.agentOnly = Set(kinds.filter { $0.value.actsOnHost }.keys)
+        return registry
+    }
+
+    /// Why a task may not name `kind` directly, or nil when it may.
+    public func refusal(toName kind: String) -> String? {
+        guard agentOnly.contains(kind) else { return nil }
+        return
+            "agent kind \(kind) acts on the server's host: on this server only an agent an administrator registered may use it (ask for its capability instead)"
+    }
+
     /// What workflow validation needs to know about the kinds.
     public func catalog(capabilities: Set<String>?) -> WorkflowCatalog {
-        WorkflowCatalog(agentKinds: kinds.mapValues(\.parameters), capabilities: capabilities)
+        var catalog = WorkflowCatalog(
+            agentKinds: kinds.filter { !agentOnly.contains($0.key) }.mapValues(\.parameters), capabilities: capabilities
+        )
+        for kind in agentOnly { catalog.refusedKinds[kind] = refusal(toName: kind) }
+        return catalog
+    }
+}
+
+/// Stands in for a kind this process refuses to execute for a request: fails its attempt
+/// without retrying, with the reason.
+struct RefusedKind: AgentKind {
+    let name: String
+    let reason: String
+
+    var parameters: WorkflowCatalog.ParameterSpec { .init(allowsAnyKey: true) }
+
+    func execute(_ request: AttemptRequest, logger: Logger) async throws -> JSONValue {
+        throw AgentFailure(reason, retryable: false)
     }
 }

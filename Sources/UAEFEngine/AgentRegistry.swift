@@ -20,12 +20,24 @@ public struct AgentRegistry: Sendable {
     public var kindNames: Set<String> { Set(kinds.kinds.keys) }
 
     /// Registers every spec in one transaction, or none when any is invalid or its name is taken.
-    public func register(_ specs: [AgentSpec], actor: String) async throws -> [AgentRecord] {
+    /// Agents of kinds that act on the host (``AgentKindRegistry/agentOnly``) need
+    /// `administrator` (an API principal with the admin role; the CLI's local user is one).
+    public func register(_ specs: [AgentSpec], actor: String, administrator: Bool = true) async throws
+        -> [AgentRecord]
+    {
         let existing = Set(try await store.agents(tenant: tenant).map(\.name))
         var problems: [ValidationIssue] = []
         for spec in specs {
             for problem in spec.problems(kinds: Set(kinds.kinds.keys)) {
                 problems.append(ValidationIssue(file: "agent \(spec.name)", line: nil, field: "", message: problem))
+            }
+            if kinds.agentOnly.contains(spec.kind) && !administrator {
+                problems.append(
+                    ValidationIssue(
+                        file: "agent \(spec.name)", line: nil, field: "kind",
+                        message:
+                            "agents of kind \(spec.kind) act on the server's host; only an administrator (role admin) may register one"
+                    ))
             }
             if existing.contains(spec.name) {
                 problems.append(

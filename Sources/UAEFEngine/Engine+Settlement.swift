@@ -88,7 +88,8 @@ extension Engine {
             }
             var triggers: [Trigger] = []
             if !candidates.isEmpty {
-                for record in try await store.events(from: start, limit: page.count)
+                // Only this tenant's rows are read: another tenant's events never stop its settlement.
+                for record in try await store.events(in: start..<(last.seq + 1), tenant: tenant)
                 where candidates.contains(record.seq) {
                     var trigger = try await facts.trigger(for: record)
                     trigger.rules = (global + trigger.rules).filter { $0.on == record.event.type }

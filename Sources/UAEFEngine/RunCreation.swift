@@ -19,31 +19,41 @@ public enum RunCreation {
             let text = String(assignment[assignment.index(after: equals)...])
             values[String(assignment[..<equals])] = (try? JSONValue(jsonText: text)) ?? .string(text)
         }
-        issues += unknownInputs(values, definition: definition, place: "--input")
+        issues += inputIssues(values, definition: definition, place: "--input")
         guard issues.isEmpty else { throw ValidationFailure(issues: issues) }
         return values
     }
 
-    /// Checks that every input given is one the workflow declares; `place` names where they came
-    /// from in the messages (e.g. `inputs` of a request body).
+    /// Checks that every input given is one the workflow declares and within ``ValueLimits``;
+    /// `place` names where they came from in the messages (e.g. `inputs` of a request body).
     public static func checkOverrides(_ values: [String: JSONValue], definition: WorkflowDefinition, place: String)
         throws(ValidationFailure)
     {
-        let issues = unknownInputs(values, definition: definition, place: place)
+        let issues = inputIssues(values, definition: definition, place: place)
         guard issues.isEmpty else { throw ValidationFailure(issues: issues) }
     }
 
-    private static func unknownInputs(_ values: [String: JSONValue], definition: WorkflowDefinition, place: String)
+    private static func inputIssues(_ values: [String: JSONValue], definition: WorkflowDefinition, place: String)
         -> [ValidationIssue]
     {
         let declared = definition.inputs.keys.sorted().joined(separator: ", ")
-        return values.keys.sorted().filter { definition.inputs[$0] == nil }.map { key in
-            ValidationIssue(
-                file: place, line: nil, field: key,
-                message:
-                    "unknown input '\(key)'; workflow \(definition.name) declares: \(declared.isEmpty ? "none" : declared)"
-            )
+        var issues: [ValidationIssue] = []
+        for key in values.keys.sorted() {
+            if definition.inputs[key] == nil {
+                issues.append(
+                    ValidationIssue(
+                        file: place, line: nil, field: key,
+                        message:
+                            "unknown input '\(key)'; workflow \(definition.name) declares: \(declared.isEmpty ? "none" : declared)"
+                    ))
+            } else if let violation = ValueLimits.check(values[key] ?? .null) {
+                issues.append(ValidationIssue(file: place, line: nil, field: key, message: violation.description))
+            }
         }
+        if issues.isEmpty, let violation = ValueLimits.check(.object(values)) {
+            issues.append(ValidationIssue(file: place, line: nil, field: "", message: violation.description))
+        }
+        return issues
     }
 
     /// The changes that create a run of `definition` owned by `owner` (nil leaves it for any runner).

@@ -310,6 +310,7 @@ public struct RunStateMachine: Sendable {
         let with: [String: JSONValue]
         do {
             with = try task.parameters.render(in: context).objectValue ?? [:]
+            if let violation = ValueLimits.check(.object(with)) { throw violation }
         } catch {
             if let agent { environment.agents.release(agent.id) }
             return fail(key, error: "with: \(error)", &actions, &environment)
@@ -353,6 +354,11 @@ public struct RunStateMachine: Sendable {
         _ environment: inout EngineEnvironment
     ) {
         guard let record = tasks[key], record.status == .running, record.attempts == number else { return }
+        var result = result
+        if case .succeeded(let output) = result, let violation = ValueLimits.check(output) {
+            // Whatever the agent (remote ones included), nothing past the limits is stored.
+            result = .failed(message: "the agent's output was refused: \(violation)", retryable: false)
+        }
         runningCount -= 1
         if let agent = record.agentID { environment.agents.release(agent) }
         if var attempt = liveAttempts.removeValue(forKey: key) {

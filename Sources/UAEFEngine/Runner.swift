@@ -261,6 +261,10 @@ public struct Runner: Sendable {
     /// capability when this process does not; nil when the kind is not available in this process.
     func executor(for request: AttemptRequest) -> (any AgentKind)? {
         guard let kind = kinds[request.kind] else { return nil }
+        if request.agent == nil, let refusal = kinds.refusal(toName: request.kind) {
+            // A run stored before the server restricted the kind: refused here too.
+            return RefusedKind(name: request.kind, reason: refusal)
+        }
         guard !kind.isPure, !kind.waitsOnStore, !configuration.serves(request.capability) else { return kind }
         return WorkerDispatch(queue: QueuedAttempt(store: store, pollInterval: configuration.queuePollInterval))
     }

@@ -66,7 +66,9 @@ public struct SecretBox: Sendable {
 /// Wraps an agent kind so that parameters of the form `{"$secret": "NAME"}` (in the agent's
 /// configuration or a task's `with`, at any depth) are replaced by the tenant's secret just before
 /// the attempt runs. The stored parameters, events and exports keep the placeholder; the value
-/// lives only in the attempt's memory.
+/// lives only in the attempt's memory: an error message or output that repeats a resolved value
+/// (a server echoing a header, a URL in an error) has it replaced by `[secret NAME]` before
+/// anything is stored or logged.
 struct SecretResolvingKind: AgentKind {
     /// The kinds whose parameters may name secrets.
     static let kinds = ["command", "http"]
@@ -78,16 +80,33 @@ struct SecretResolvingKind: AgentKind {
     var name: String { wrapped.name }
     var parameters: WorkflowCatalog.ParameterSpec { wrapped.parameters }
 
+    var actsOnHost: Bool { wrapped.actsOnHost }
+
     func execute(_ request: AttemptRequest, logger: Logger) async throws -> JSONValue {
         var request = request
-        request.parameters = try await resolve(.object(request.parameters), tenant: request.tenant).objectValue ?? [:]
-        return try await wrapped.execute(request, logger: logger)
+        var used: [(name: String, value: String)] = []
+        request.parameters =
+            try await resolve(.object(request.parameters), tenant: request.tenant, used: &used).objectValue ?? [:]
+        guard !used.isEmpty else { return try await wrapped.execute(request, logger: logger) }
+        let scrubber = SecretScrubber(used)
+        do {
+            return scrubber.scrub(try await wrapped.execute(request, logger: logger))
+        } catch var failure as AgentFailure {
+            failure.message = scrubber.scrub(failure.message)
+            throw failure
+        } catch is CancellationError {
+            throw CancellationError()
+        } catch {
+            throw AgentFailure(scrubber.scrub("\(error)"))
+        }
     }
 
-    private func resolve(_ value: JSONValue, tenant: String) async throws -> JSONValue {
+    private func resolve(_ value: JSONValue, tenant: String, used: inout [(name: String, value: String)]) async throws
+        -> JSONValue
+    {
         switch value {
         case .object(let members):
-            if members.count == 1, let name = members["$secret"]?.stringValue {
+            if let name = SecretReference.name(in: value) {
                 guard let box else {
                     throw AgentFailure(
                         "secret \(name): this process has no master key (--master-key-file or UAEF_MASTER_KEY)",
@@ -98,20 +117,51 @@ struct SecretResolvingKind: AgentKind {
                         "secret \(name) is not set in tenant \(tenant) (uaef secrets set)", retryable: false)
                 }
                 do {
-                    return .string(try box.open(sealed.sealed, name: name, tenant: tenant))
+                    let secret = try box.open(sealed.sealed, name: name, tenant: tenant)
+                    used.append((name, secret))
+                    return .string(secret)
                 } catch let failure as SecretBox.Failure {
                     throw AgentFailure(failure.description, retryable: false)
                 }
             }
             var resolved: [String: JSONValue] = [:]
-            for (key, member) in members { resolved[key] = try await resolve(member, tenant: tenant) }
+            for (key, member) in members { resolved[key] = try await resolve(member, tenant: tenant, used: &used) }
             return .object(resolved)
         case .array(let elements):
             var resolved: [JSONValue] = []
-            for element in elements { resolved.append(try await resolve(element, tenant: tenant)) }
+            for element in elements { resolved.append(try await resolve(element, tenant: tenant, used: &used)) }
             return .array(resolved)
         default:
             return value
+        }
+    }
+}
+
+/// Replaces the values of the secrets an attempt used, wherever they appear in its error or
+/// output (also inside longer text such as a URL), by `[secret NAME]`.
+struct SecretScrubber {
+    /// Longest values first, so a secret that contains another is replaced whole.
+    private let secrets: [(name: String, value: String)]
+
+    init(_ secrets: [(name: String, value: String)]) {
+        self.secrets = secrets.filter { !$0.value.isEmpty }.sorted { $0.value.count > $1.value.count }
+    }
+
+    func scrub(_ text: String) -> String {
+        var text = text
+        for secret in secrets where text.contains(secret.value) {
+            text = text.replacingOccurrences(of: secret.value, with: "[secret \(secret.name)]")
+        }
+        return text
+    }
+
+    func scrub(_ value: JSONValue) -> JSONValue {
+        switch value {
+        case .string(let text): .string(scrub(text))
+        case .array(let elements): .array(elements.map(scrub))
+        case .object(let members):
+            .object(Dictionary(uniqueKeysWithValues: members.map { (scrub($0.key), scrub($0.value)) }))
+        default: value
         }
     }
 }

@@ -22,11 +22,9 @@ public enum SettlementJSON {
     }
 
     /// All debits less all credits, posted and pending: zero when the journal is consistent.
-    public static func trialBalance(_ accounts: [AccountRecord]) -> Int64 {
-        accounts.reduce(Int64(0)) { sum, account in
-            sum + account.balance.debitsPosted - account.balance.creditsPosted + account.balance.debitsPending
-                - account.balance.creditsPending
-        }
+    /// Summed wider than a balance, so no total of stored balances can overflow.
+    public static func trialBalance(_ accounts: [AccountRecord]) -> Int128 {
+        accounts.reduce(Int128(0)) { $0 + $1.balance.net }
     }
 
     /// `{"id", "settlement", "debit", "credit", "amount", "currency", "phase", "time"}`.
@@ -68,9 +66,8 @@ public enum SettlementJSON {
             "accounts": .array(
                 accounts.map { account in
                     let kind = account.definition.kind
-                    let money = { (units: Int64) in
-                        JSONValue.string(
-                            Money(minorUnits: units, currency: account.definition.currency).decimalText)
+                    let money = { (units: Int128) in
+                        JSONValue.string(Money.decimalText(minorUnits: units, currency: account.definition.currency))
                     }
                     return [
                         "id": .string(account.definition.id), "type": .string(kind.rawValue),
@@ -81,7 +78,7 @@ public enum SettlementJSON {
                         "available": money(account.balance.available(kind)),
                     ]
                 }),
-            "trial_balance_minor_units": .number(Number(Int(trialBalance(accounts)))),
+            "trial_balance_minor_units": .number(Number(parsing: String(trialBalance(accounts))) ?? Number(0)),
         ]
     }
 }

@@ -21,7 +21,8 @@ struct AgentRoutes {
             let text = try await JSONMessage.text(of: request, limit: bodyLimit)
             let specs = try AgentFileParser.parse(
                 text, file: "request body", kinds: Set(runtime.engine.kinds.kinds.keys))
-            let agents = try await registry(principal.tenant).register(specs, actor: principal.actor)
+            let agents = try await registry(principal.tenant).register(
+                specs, actor: principal.actor, administrator: principal.roles.contains(.admin))
             return JSONMessage.response(
                 ["agents": .array(agents.map { AgentReport.json($0, metrics: nil) })], status: .created)
         }

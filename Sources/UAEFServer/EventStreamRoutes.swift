@@ -37,8 +37,10 @@ struct EventStreamRoutes {
     /// Where to start: after `Last-Event-ID`, else at `from`, else nil.
     private func startSeq(_ request: Request) throws -> Int64? {
         if let last = request.headers[.lastEventID] {
-            guard let seq = Int64(last), seq >= -1 else {
-                throw Problem.badRequest("Last-Event-ID: \(last) is not an event seq")
+            // The seq of an event received: -1 (none yet) up to the largest seq there can be.
+            guard let seq = Int64(last), seq >= -1, seq < Int64.max else {
+                throw Problem.badRequest(
+                    "Last-Event-ID: \(last.prefix(40)) is not an event seq (an integer from -1 to \(Int64.max - 1))")
             }
             return seq + 1
         }
@@ -58,12 +60,11 @@ struct EventStreamRoutes {
             while !Task.isCancelled && !Task.isShuttingDownGracefully {
                 // Noted before reading, so that a commit during the read is not slept through.
                 let seen = commits.generation
-                let page = try await store.events(from: next, limit: 500)
+                let page = try await store.tenantEvents(from: next, scanning: 500, tenant: principal.tenant)
+                if let page { next = page.next }
                 var text = ""
                 var runEnded = false
-                for record in page {
-                    next = record.seq + 1
-                    guard record.event.tenant == principal.tenant else { continue }
+                for record in page?.records ?? [] {
                     if let run, let prefix {
                         guard record.event.subject == run.rawValue || record.event.subject.hasPrefix(prefix) else {
                             continue
@@ -78,7 +79,7 @@ struct EventStreamRoutes {
                     idleSince = .now
                 }
                 if runEnded { break }
-                if page.isEmpty {
+                if page == nil {
                     if ContinuousClock.now - idleSince >= keepAliveInterval {
                         try await writer.write(ByteBuffer(string: ": keep-alive\n\n"))
                         idleSince = .now

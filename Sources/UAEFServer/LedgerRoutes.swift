@@ -36,14 +36,16 @@ struct LedgerRoutes {
             var next = Int64(from)
             var scanned = 0
             scan: while lines.count < limit && scanned < Self.scanLimit {
-                let page = try await store.ledgerEvents(from: next, limit: 1000)
-                guard !page.isEmpty else { break }
-                for (record, _) in page {
-                    next = record.seq + 1
-                    scanned += 1
-                    guard record.event.tenant == principal.tenant else { continue }
+                guard let page = try await store.tenantEvents(from: next, scanning: 1000, tenant: principal.tenant)
+                else { break }
+                scanned += Int(page.next - next)
+                next = page.next
+                for record in page.records {
                     lines.append(LedgerDocuments.exportLine(record))
-                    if lines.count == limit { break scan }
+                    if lines.count == limit {
+                        next = record.seq + 1
+                        break scan
+                    }
                 }
             }
             // Each line is the exact export text (its event the bytes that were hashed), embedded as is.
@@ -54,13 +56,14 @@ struct LedgerRoutes {
         }
         group.get("ledger/proofs/inclusion") { request, context in
             let principal = try context.require(.readLedger)
-            guard let index = try request.integerQuery("index", in: 0...Int(Int64.max)) else {
+            guard let index = try request.integerQuery("index", in: 0...Int(Int64.max - 1)) else {
                 throw Problem.badRequest("give index=<event seq> (and optionally size=<tree size>)")
             }
             let size = try request.integerQuery("size", in: 1...Int(Int64.max))
-            guard let event = try await store.events(from: Int64(index), limit: 1).first,
-                event.seq == Int64(index), event.event.tenant == principal.tenant
-            else { throw Problem.notFound("event \(index)") }
+            let seq = Int64(index)
+            guard try await store.events(in: seq..<(seq + 1), tenant: principal.tenant).first != nil else {
+                throw Problem.notFound("event \(index)")
+            }
             return JSONMessage.response(
                 try await Self.proof { try await LedgerDocuments.inclusion(index: index, size: size, store: store) })
         }

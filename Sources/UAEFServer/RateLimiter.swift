@@ -47,7 +47,7 @@ struct RateLimitMiddleware: RouterMiddleware {
         if let principal = context.principal,
             let wait = limiter.take(principal.tenant + "\u{0}" + principal.subject)
         {
-            let seconds = max(1, Int(wait.rounded(.up)))
+            let seconds = max(1, Int(min(wait, 86_400).rounded(.up)))
             throw Problem(
                 .tooManyRequests, "rate-limited",
                 "\(principal.subject) sent more than \(Int(limiter.rate)) requests a second (bursts of \(Int(limiter.burst))); retry in \(seconds) s",

@@ -15,19 +15,29 @@ public struct AccountBalance: Sendable, Hashable {
     }
 
     /// The posted balance in the account's normal direction (debits − credits for assets and expenses).
-    public func posted(_ kind: AccountDefinition.Kind) -> Int64 {
-        kind.isDebitNormal ? debitsPosted - creditsPosted : creditsPosted - debitsPosted
+    /// Balances are wider than the four counters, so no stored counters can overflow them.
+    public func posted(_ kind: AccountDefinition.Kind) -> Int128 {
+        let (debits, credits) = (Int128(debitsPosted), Int128(creditsPosted))
+        return kind.isDebitNormal ? debits - credits : credits - debits
     }
 
     /// The pending balance in the account's normal direction.
-    public func pending(_ kind: AccountDefinition.Kind) -> Int64 {
-        kind.isDebitNormal ? debitsPending - creditsPending : creditsPending - debitsPending
+    public func pending(_ kind: AccountDefinition.Kind) -> Int128 {
+        let (debits, credits) = (Int128(debitsPending), Int128(creditsPending))
+        return kind.isDebitNormal ? debits - credits : credits - debits
     }
 
     /// What can still be spent: posted, less what pending transfers have reserved against it.
-    public func available(_ kind: AccountDefinition.Kind) -> Int64 {
-        kind.isDebitNormal
-            ? debitsPosted - creditsPosted - creditsPending : creditsPosted - debitsPosted - debitsPending
+    /// Wider than a balance: it may lie below `Int64.min`.
+    public func available(_ kind: AccountDefinition.Kind) -> Int128 {
+        let (debits, credits) = (Int128(debitsPosted), Int128(creditsPosted))
+        return kind.isDebitNormal
+            ? debits - credits - Int128(creditsPending) : credits - debits - Int128(debitsPending)
+    }
+
+    /// All debits less all credits, posted and pending, without overflow.
+    public var net: Int128 {
+        Int128(debitsPosted) - Int128(creditsPosted) + Int128(debitsPending) - Int128(creditsPending)
     }
 }
 
@@ -102,11 +112,11 @@ public enum Journal {
     private static func check(_ balance: AccountBalance, _ account: AccountDefinition) throws(JournalError) {
         switch account.limit {
         case .debitsMustNotExceedCredits?:
-            guard balance.debitsPosted + balance.debitsPending <= balance.creditsPosted else {
+            guard Int128(balance.debitsPosted) + Int128(balance.debitsPending) <= Int128(balance.creditsPosted) else {
                 throw .exceedsCredits(account: account.id)
             }
         case .creditsMustNotExceedDebits?:
-            guard balance.creditsPosted + balance.creditsPending <= balance.debitsPosted else {
+            guard Int128(balance.creditsPosted) + Int128(balance.creditsPending) <= Int128(balance.debitsPosted) else {
                 throw .exceedsDebits(account: account.id)
             }
         case nil: break

@@ -13,7 +13,10 @@ public struct Money: Sendable, Hashable, CustomStringConvertible {
     }
 
     /// The amount in major units as exact decimal text with the currency's digits: `12.50`, `-0.05`, `1200` (JPY).
-    public var decimalText: String {
+    public var decimalText: String { Self.decimalText(minorUnits: minorUnits, currency: currency) }
+
+    /// Any number of `currency`'s minor units (sums wider than one amount too) as `decimalText`.
+    public static func decimalText(minorUnits: some BinaryInteger, currency: Currency) -> String {
         let digits = currency.minorUnitDigits
         let magnitude = String(minorUnits.magnitude)
         let sign = minorUnits < 0 ? "-" : ""

@@ -165,7 +165,9 @@ extension SettlementRule {
                 let exact = (try? Number(Int64(total), powerOfTen: 0) * rate * Self.hundredth) ?? Number(0)
                 return UInt64(exact.truncated.intValue ?? 0)
             }
-            var leftover = total - parts.reduce(0, +)
+            // Each part is floored, so they never exceed the whole; clamp all the same.
+            let assigned = parts.reduce(UInt64(0)) { $0 &+ $1 }
+            var leftover = total >= assigned ? total - assigned : 0
             if let remaining = shares.firstIndex(where: { $0.portion == .remaining }) {
                 parts[remaining] += leftover
             } else {

@@ -353,9 +353,16 @@ struct RuleReader: DefinitionReading {
             if let to, let portion { shares.append(.init(to: to, portion: portion)) }
         }
         let remaining = shares.filter { $0.portion == .remaining }.count
-        let percent = shares.reduce(Number(0)) { sum, share in
-            guard case .percent(let rate) = share.portion else { return sum }
-            return (try? sum + rate) ?? sum
+        var percent = Number(0)
+        for share in shares {
+            guard case .percent(let rate) = share.portion else { continue }
+            do {
+                percent = try percent + rate
+            } catch {
+                // Shares whose sum needs more than 38 digits cannot be checked to add up to 100%.
+                report(field, source.line, "the shares' percentages add up to more digits than 38; round them")
+                return .split(shares)
+            }
         }
         if remaining > 1 { report(field, source.line, "at most one share may be remaining") }
         if percent > Number(100) { report(field, source.line, "the shares add up to \(percent)%, more than 100%") }

@@ -80,7 +80,8 @@ public struct LedgerReport: Sendable {
     public static func subject(settlement id: String, tenant: String, store: any WorkflowStore) async throws -> Subject?
     {
         guard let (record, _, _) = try await store.settlement(id, tenant: tenant) else { return nil }
-        return .settlement(record, trigger: try await store.events(from: record.triggerSeq, limit: 1).first)
+        let trigger = try await store.events(in: record.triggerSeq..<(record.triggerSeq + 1), tenant: tenant).first
+        return .settlement(record, trigger: trigger)
     }
 
     public static func build(_ subject: Subject, store: any WorkflowStore, signer: NoteSigner) async throws

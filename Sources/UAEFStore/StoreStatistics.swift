@@ -21,9 +21,10 @@ public struct StoreStatistics: Sendable, Hashable {
         public var currency: String
         public var status: String
         public var count: Int
-        public var minorUnits: Int64
+        /// Summed as a double (a gauge's type): no tenant's amounts can overflow the sum.
+        public var minorUnits: Double
 
-        public init(currency: String, status: String, count: Int, minorUnits: Int64) {
+        public init(currency: String, status: String, count: Int, minorUnits: Double) {
             self.currency = currency
             self.status = status
             self.count = count
@@ -39,6 +40,6 @@ public struct StoreStatistics: Sendable, Hashable {
             "SELECT COUNT(*) FROM tasks WHERE status IN ('ready', 'waiting', 'retry_scheduled')"
         public static let remoteTasksQueued = "SELECT COUNT(*) FROM remote_tasks WHERE status = 'queued'"
         public static let settlements =
-            "SELECT currency, status, COUNT(*), CAST(SUM(amount) AS BIGINT) FROM settlements GROUP BY currency, status"
+            "SELECT currency, status, COUNT(*), SUM(CAST(amount AS DOUBLE PRECISION)) FROM settlements GROUP BY currency, status"
     }
 }

@@ -88,10 +88,37 @@ public protocol WorkflowStore: LedgerStore, SettlementStore, RemoteWorkStore, Se
     /// Metrics of one agent from its attempts.
     func metrics(of agent: AgentID) async throws -> AgentMetrics
 
-    /// Events from `seq` on, in order.
+    /// Events from `seq` on, in order, of every tenant: for the operator's own tools.
     func events(from seq: Int64, limit: Int) async throws -> [EventRecord]
+
+    /// `tenant`'s events with a seq in `range`, in order. Only that tenant's rows are read, so
+    /// another tenant's events (even an unreadable one) never reach or stop this tenant's readers.
+    /// Find the range with ``eventHeaders(from:limit:)``, which reads no event data.
+    func events(in range: Range<Int64>, tenant: String) async throws -> [EventRecord]
 
     /// What identifies events from `seq` on, in order, without their data: for readers (such as
     /// settlement) that look at most events only to skip them.
     func eventHeaders(from seq: Int64, limit: Int) async throws -> [EventHeader]
+}
+
+/// One page of a tenant's events: those among the next events of the log.
+public struct TenantEventPage: Sendable {
+    /// The tenant's events in the page, in order.
+    public var records: [EventRecord]
+    /// Where the next page starts: after the last event of the log looked at.
+    public var next: Int64
+}
+
+extension WorkflowStore {
+    /// `tenant`'s events among the `scanning` events of the log from `seq` on, or nil when the log
+    /// has none from there. Only that tenant's event rows are read (the others' headers only), so
+    /// another tenant's events never reach, slow or stop this reader.
+    public func tenantEvents(from seq: Int64, scanning limit: Int, tenant: String) async throws -> TenantEventPage? {
+        let headers = try await eventHeaders(from: seq, limit: limit)
+        guard let first = headers.first, let last = headers.last else { return nil }
+        let records =
+            headers.contains { $0.tenant == tenant }
+            ? try await events(in: first.seq..<(last.seq + 1), tenant: tenant) : []
+        return TenantEventPage(records: records, next: last.seq + 1)
+    }
 }

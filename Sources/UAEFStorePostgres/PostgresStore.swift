@@ -448,7 +448,7 @@ public final class PostgresStore: WorkflowStore {
                 """, count
             ).first ?? 0
         statistics.settlements = try await rows(PostgresQuery(unsafeSQL: Queries.settlements)) { row in
-            let (currency, status, count, total) = try row.decode((String, String, Int, Int64).self)
+            let (currency, status, count, total) = try row.decode((String, String, Int, Double).self)
             return StoreStatistics.SettlementTotal(currency: currency, status: status, count: count, minorUnits: total)
         }
         return statistics
@@ -526,6 +526,15 @@ public final class PostgresStore: WorkflowStore {
         try await rows(
             """
             SELECT \(unescaped: Self.eventColumns) FROM events WHERE seq >= \(seq) ORDER BY seq LIMIT \(limit)
+            """
+        ) { try Self.event($0).record }
+    }
+
+    public func events(in range: Range<Int64>, tenant: String) async throws -> [EventRecord] {
+        try await rows(
+            """
+            SELECT \(unescaped: Self.eventColumns) FROM events
+            WHERE seq >= \(range.lowerBound) AND seq < \(range.upperBound) AND tenant = \(tenant) ORDER BY seq
             """
         ) { try Self.event($0).record }
     }

@@ -510,6 +510,16 @@ public final class SQLiteStore: WorkflowStore {
             .map(Self.event)
         }
     }
+
+    public func events(in range: Range<Int64>, tenant: String) async throws -> [EventRecord] {
+        try await pool.read { db in
+            try Row.fetchAll(
+                db, sql: "SELECT * FROM events WHERE seq >= ? AND seq < ? AND tenant = ? ORDER BY seq",
+                arguments: [range.lowerBound, range.upperBound, tenant]
+            )
+            .map(Self.event)
+        }
+    }
 }
 
 extension SQLiteStore {

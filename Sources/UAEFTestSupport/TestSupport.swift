@@ -77,16 +77,18 @@ public struct CommandResult: Sendable {
 }
 
 public enum UAEFProcess {
-    /// Starts `uaef` with `arguments` in `directory`; the caller waits or kills it.
-    public static func start(_ arguments: [String], in directory: URL, outputTo folder: URL? = nil) throws -> (
-        Process, URL, URL
-    ) {
+    /// Starts `uaef` with `arguments` in `directory` (with `environment` added to this process's);
+    /// the caller waits or kills it.
+    public static func start(
+        _ arguments: [String], in directory: URL, outputTo folder: URL? = nil, environment extra: [String: String] = [:]
+    ) throws -> (Process, URL, URL) {
         let process = Process()
         process.executableURL = Fixtures.binary
         process.arguments = arguments
         process.currentDirectoryURL = directory
         var environment = ProcessInfo.processInfo.environment
         environment["UAEF_STORE"] = nil
+        environment.merge(extra) { _, new in new }
         process.environment = environment
         let outputFolder = folder ?? directory
         let stdoutURL = outputFolder.appendingPathComponent("stdout-\(UUID().uuidString)")
@@ -101,8 +103,10 @@ public enum UAEFProcess {
     }
 
     /// Runs `uaef` to completion.
-    public static func run(_ arguments: [String], in directory: URL) throws -> CommandResult {
-        let (process, stdoutURL, stderrURL) = try start(arguments, in: directory)
+    public static func run(_ arguments: [String], in directory: URL, environment: [String: String] = [:]) throws
+        -> CommandResult
+    {
+        let (process, stdoutURL, stderrURL) = try start(arguments, in: directory, environment: environment)
         process.waitUntilExit()
         return CommandResult(
             status: process.terminationStatus,

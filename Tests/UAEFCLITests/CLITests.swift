@@ -264,6 +264,9 @@ struct CLITests {
             contentsOf: Fixtures.packageRoot.appendingPathComponent("examples/invoice-processing.yaml"), encoding: .utf8
         )
         #expect(example == DemoWorkflow.text)
+        let agents = try String(
+            contentsOf: Fixtures.packageRoot.appendingPathComponent("examples/agents.yaml"), encoding: .utf8)
+        #expect(agents == DemoWorkflow.agents)
         let directory = try TemporaryDirectory("demo")
         defer { directory.remove() }
         let result = try UAEFProcess.run(

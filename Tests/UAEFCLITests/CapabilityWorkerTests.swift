@@ -50,9 +50,9 @@ struct CapabilityWorkerTests {
         #expect(registered.status == 0, "\(registered.stderr)")
 
         let (cpuWorker, cpuOut, cpuErr) = try UAEFProcess.start(
-            ["worker", "--capability", "cpu", "--json"] + common, in: directory.url)
+            ["worker", "--allow-command", "--capability", "cpu", "--json"] + common, in: directory.url)
         let (gpuWorker, gpuOut, gpuErr) = try UAEFProcess.start(
-            ["worker", "--capability", "gpu", "--json"] + common, in: directory.url)
+            ["worker", "--allow-command", "--capability", "gpu", "--json"] + common, in: directory.url)
         defer {
             for worker in [cpuWorker, gpuWorker] where worker.isRunning { kill(worker.processIdentifier, SIGKILL) }
         }
@@ -115,9 +115,10 @@ struct CapabilityWorkerTests {
             ["agents", "register", "--file", "agents.yaml"] + store, in: directory.url)
         #expect(registered.status == 0, "\(registered.stderr)")
         let serve = ServeCLITests()
-        let (server, port, _) = try await serve.startServer(["--capability", "cpu"] + store, in: directory)
+        let (server, port, _) = try await serve.startServer(
+            ["--allow-command", "--capability", "cpu"] + store, in: directory)
         let (worker, _, workerErr) = try UAEFProcess.start(
-            ["worker", "--capability", "gpu"] + store, in: directory.url)
+            ["worker", "--allow-command", "--capability", "gpu"] + store, in: directory.url)
         defer {
             for process in [server, worker] where process.isRunning { kill(process.processIdentifier, SIGKILL) }
         }
@@ -165,7 +166,7 @@ struct LeaseOptionTests {
             retry: {max_attempts: 2, backoff: 10ms}
             with: {command: [sh, -c, 'if [ -f \(began) ]; then echo taken-over > \(done); else touch \(began); sleep 60; fi']}
         """.write(toFile: directory.path("stall.yaml"), atomically: true, encoding: .utf8)
-        let (first, _, firstErr) = try UAEFProcess.start(["worker"] + store, in: directory.url)
+        let (first, _, firstErr) = try UAEFProcess.start(["worker", "--allow-command"] + store, in: directory.url)
         defer { kill(first.processIdentifier, SIGKILL) }
         let submitted = try UAEFProcess.run(["submit", "stall.yaml"] + store, in: directory.url)
         #expect(submitted.status == 0, "\(submitted.stderr)")
@@ -179,7 +180,7 @@ struct LeaseOptionTests {
         // The first worker stalls (alive, so its lease is honoured until it expires).
         kill(first.processIdentifier, SIGSTOP)
         let stalled = ContinuousClock.now
-        let (second, _, _) = try UAEFProcess.start(["worker"] + store, in: directory.url)
+        let (second, _, _) = try UAEFProcess.start(["worker", "--allow-command"] + store, in: directory.url)
         defer { kill(second.processIdentifier, SIGKILL) }
         let id = submitted.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
         let waited = try UAEFProcess.run(

@@ -32,6 +32,46 @@ struct CrashTests {
         """
 
     @Test(
+        "a command's program dies with its uaef run, even by kill -9: it never finishes its effect after its attempt was cut off"
+    )
+    func programDiesWithItsRunner() async throws {
+        let directory = try TemporaryDirectory("orphan")
+        defer { directory.remove() }
+        // The program records its pid, then writes its effect once the file `go` appears.
+        let workflow = """
+            name: slow
+            tasks:
+              - id: slow
+                agent: command
+                with: {command: [sh, -c, 'echo $$ > pid; until [ -f go ]; do sleep 0.05; done; touch effect']}
+            """
+        try workflow.write(toFile: directory.path("slow.yaml"), atomically: true, encoding: .utf8)
+        let (process, _, _) = try UAEFProcess.start(
+            ["run", "slow.yaml", "--store", "sqlite:" + directory.path("u.db")], in: directory.url)
+        let deadline = ContinuousClock.now + .seconds(30)
+        while (try? String(contentsOfFile: directory.path("pid"), encoding: .utf8))?.hasSuffix("\n") != true
+            && ContinuousClock.now < deadline
+        {
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        let pid = try #require(
+            Int32(
+                (try String(contentsOfFile: directory.path("pid"), encoding: .utf8)).trimmingCharacters(
+                    in: .whitespacesAndNewlines)))
+        // Given the runner killed while its program waits, when the program would go on:
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+        _ = FileManager.default.createFile(atPath: directory.path("go"), contents: nil)
+        try await Task.sleep(for: .seconds(1))
+        // Then it is gone and did nothing.
+        #expect(!FileManager.default.fileExists(atPath: directory.path("effect")))
+        // Gone, or a zombie nobody reaped yet (state Z in /proc).
+        let state = (try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8))?.split(separator: ")").last?
+            .split(separator: " ").first
+        #expect(state == nil || state == "Z", "the program \(pid) outlived its runner (state \(state ?? ""))")
+    }
+
+    @Test(
         "after kill -9 at random moments, resume finishes the run: every task succeeded exactly once, every side effect happened"
     )
     func killAndResume() async throws {

@@ -7,6 +7,48 @@ import UAEFTestSupport
 @Suite("Secrets: sealed at rest, opened only inside the attempt")
 struct SecretsCLITests {
     @Test(
+        "a program that prints its secret or fails saying it leaves [secret NAME] in the output and the error, never the value; it never inherits UAEF_MASTER_KEY"
+    )
+    func secretsNeverComeBack() throws {
+        let directory = try TemporaryDirectory("secret-echo")
+        defer { directory.remove() }
+        let value = "sk-live-echoed-back-9d1e"
+        let masterKey = Data((0..<32).map { UInt8($0 ^ 0x5a) }).base64EncodedString()
+        try Data(value.utf8).write(to: directory.url.appendingPathComponent("value"))
+        let store = ["--store", "sqlite:" + directory.path("u.db")]
+        let environment = ["UAEF_MASTER_KEY": masterKey]
+        let set = try UAEFProcess.run(
+            ["secrets", "set", "api-token", "--value-file", "value"] + store, in: directory.url,
+            environment: environment)
+        #expect(set.status == 0, "\(set.stderr)")
+        let workflow = """
+            name: leak
+            tasks:
+              - id: says
+                agent: command
+                with:
+                  command: ["sh", "-c", "echo \\"token=$TOKEN key=${UAEF_MASTER_KEY:-none}\\""]
+                  env: {TOKEN: {$secret: api-token}}
+              - id: fails
+                agent: command
+                with:
+                  command: ["sh", "-c", "echo \\"bad token $TOKEN\\" >&2; exit 3"]
+                  env: {TOKEN: {$secret: api-token}}
+            """
+        try Data(workflow.utf8).write(to: directory.url.appendingPathComponent("leak.yaml"))
+        let run = try UAEFProcess.run(
+            ["run", "leak.yaml", "--json"] + store, in: directory.url, environment: environment)
+        let tasks = try run.json()["tasks"]
+        #expect(
+            tasks?["says"]?["output"]?["stdout"]?.stringValue == "token=[secret api-token] key=none\n", "\(run.stdout)")
+        #expect(tasks?["fails"]?["error"]?.stringValue?.contains("bad token [secret api-token]") == true)
+        let export = try UAEFProcess.run(["ledger", "export"] + store, in: directory.url)
+        for text in [run.stdout, run.stderr, export.stdout] {
+            #expect(!text.contains(value) && !text.contains(masterKey))
+        }
+    }
+
+    @Test(
         "a command task gets the secret it names; the store file, the events and the export never hold the value; without the key or with another it fails clearly"
     )
     func secretsReachOnlyTheAttempt() throws {

@@ -59,7 +59,7 @@ struct WorkerFaultTests {
             var stderrFiles: [URL] = []
             func startWorker() throws -> Process {
                 let (process, _, stderr) = try UAEFProcess.start(
-                    ["worker", "--concurrency", "3"] + common, in: directory.url)
+                    ["worker", "--allow-command", "--concurrency", "3"] + common, in: directory.url)
                 stderrFiles.append(stderr)
                 return process
             }
@@ -150,7 +150,8 @@ struct WaitingForDatabaseTests {
         let common = ["--store", store, "--ledger-key", directory.path("ledger.key")]
         #expect(try UAEFProcess.run(["migrate"] + common, in: directory.url).status == 0)
         try server.stop()
-        let (worker, stdout, stderr) = try UAEFProcess.start(["worker", "--json"] + common, in: directory.url)
+        let (worker, stdout, stderr) = try UAEFProcess.start(
+            ["worker", "--allow-command", "--json"] + common, in: directory.url)
         defer {
             if worker.isRunning { kill(worker.processIdentifier, SIGKILL) }
         }

@@ -149,6 +149,17 @@ struct WorkflowParserTests {
         #expect(found.count == 3, "\(found)")
     }
 
+    @Test(
+        "a duplicate id is reported also when the first task with it is invalid otherwise; depending on it is no error")
+    func duplicateOfInvalidTask() {
+        let found = issues(
+            "name: x\ntasks:\n  - {id: a, agent: nope}\n  - {id: b, agent: noop, depends_on: [a]}\n  - {id: a, agent: noop}\n"
+        )
+        #expect(found.count == 2, "\(found)")
+        #expect(found.first?.contains("tasks[0].agent: unknown agent kind") == true)
+        #expect(found.last?.hasSuffix(":5: tasks[2].id: duplicate task id \"a\"") == true, "\(found)")
+    }
+
     @Test("retry delays grow exponentially up to the cap")
     func backoff() {
         let policy = RetryPolicy(

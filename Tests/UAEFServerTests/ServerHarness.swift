@@ -36,7 +36,8 @@ struct ServerHarness {
     static func start(
         authenticated: Bool = true, bodyLimit: Int = 1 << 20, remoteLease: Duration = .seconds(30),
         jwks: String? = nil, rateLimit: Double? = nil, corsOrigin: String? = nil, secrets: SecretBox? = nil,
-        backend: StoreBackend = .sqlite, eventStreamPollInterval: Duration = .seconds(1)
+        backend: StoreBackend = .sqlite, eventStreamPollInterval: Duration = .seconds(1),
+        kinds: AgentKindRegistry = BuiltInAgents.registry
     ) async throws -> ServerHarness {
         let location = try TestStore(backend, label: "server")
         let store = try await location.open()
@@ -45,7 +46,7 @@ struct ServerHarness {
         var runner = Runner.Configuration()
         runner.metrics = AttemptMetrics()
         runner.secrets = secrets
-        let engine = Engine(store: store, kinds: BuiltInAgents.registry, configuration: runner, logger: logger)
+        let engine = Engine(store: store, kinds: kinds, configuration: runner, logger: logger)
         let runtime = ServerRuntime(engine: engine, signer: try NoteSigner(generatingFor: "uaef.test/ledger"))
         var configuration = ServerConfiguration()
         configuration.port = 0

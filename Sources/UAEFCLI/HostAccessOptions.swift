@@ -1,0 +1,34 @@
+import ArgumentParser
+import UAEFAgents
+import UAEFEngine
+
+/// What tenants' work may do to the host and its network in a server process (`uaef serve`,
+/// `uaef worker`): nothing beyond public addresses unless the administrator starting it says so.
+struct HostAccessOptions: ParsableArguments {
+    @Flag(
+        help: ArgumentHelp(
+            "Offer the command kind, which runs programs on this host as this process's user: in uaef serve only through agents an administrator registers (tasks cannot name the kind); in uaef worker for the runs in the store. Off by default; read docs/security.md first."
+        ))
+    var allowCommand = false
+
+    @Option(
+        help: ArgumentHelp(
+            "A private address range (CIDR), address or host name the http kind may reach, besides public addresses (repeatable). Loopback, private, link-local and metadata addresses are refused otherwise.",
+            valueName: "range-or-host"))
+    var allowNetwork: [String] = []
+
+    func validate() throws {
+        do {
+            _ = try OutboundPolicy(allowing: allowNetwork)
+        } catch {
+            throw ValidationError(error.description)
+        }
+    }
+
+    /// The agent kinds a server process offers under these options; `command` goes to `granted`
+    /// when allowed.
+    func kinds(granting granted: BuiltInAgents.CommandAccess) throws -> AgentKindRegistry {
+        BuiltInAgents.server(
+            command: allowCommand ? granted : .none, policy: try OutboundPolicy(allowing: allowNetwork))
+    }
+}
