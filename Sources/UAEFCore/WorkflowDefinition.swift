@@ -65,7 +65,13 @@ public enum TriggerRule: String, Sendable, Hashable, CaseIterable {
 
 /// Retry policy: exponential backoff with optional jitter.
 public struct RetryPolicy: Sendable, Hashable {
-    /// Attempts in all, counting the first try (default 1: no retry).
+    /// How many attempts of one task cut off by a stopped process (a crash, `kill -9`, a lost
+    /// worker) are retried at once, not counted against ``maxAttempts``: 5. A task whose program
+    /// takes its process down every time still ends.
+    public static let maximumInterruptions = 5
+
+    /// Attempts in all, counting the first try (default 1: no retry). Attempts interrupted by a
+    /// stopped process do not count.
     public var maxAttempts: Int
     /// Delay before the first retry (default 1s).
     public var backoff: Duration

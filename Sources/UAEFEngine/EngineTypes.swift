@@ -12,6 +12,9 @@ public enum EngineInput: Sendable {
     case retryDue(key: String)
     /// Agents were activated or freed: waiting tasks may be assigned now.
     case agentsChanged
+    /// Execution slots of this process were freed (``EngineEnvironment/executionSlots``): ready
+    /// tasks that waited for one may start now.
+    case capacityFreed
     /// Stop the run: running attempts are cancelled, nothing new starts.
     case cancel(actor: String, reason: String)
     /// The run's timeout passed.
@@ -82,12 +85,22 @@ public struct EngineEnvironment: Sendable {
     public var agents: AgentPool
     /// Recorded as the actor of engine events.
     public var actor: String
+    /// Attempts this process may still start (its `--max-concurrency` less those executing): an
+    /// attempt is recorded as started only when it has one, so none waits in memory as "started".
+    public var executionSlots: Int
+    /// Kinds the runner executes inline (noop, echo): their attempts take no slot.
+    public var inlineKinds: Set<String>
 
-    public init(now: Date, random: SeededRandom, agents: AgentPool, actor: String = "engine") {
+    public init(
+        now: Date, random: SeededRandom, agents: AgentPool, actor: String = "engine", executionSlots: Int = .max,
+        inlineKinds: Set<String> = []
+    ) {
         self.now = now
         self.random = random
         self.agents = agents
         self.actor = actor
+        self.executionSlots = executionSlots
+        self.inlineKinds = inlineKinds
     }
 
     /// A fresh event id.

@@ -13,6 +13,14 @@ public struct RunStateMachine: Sendable {
     /// Every task and fan-out instance by key.
     public private(set) var tasks: [String: TaskRecord]
     private var liveAttempts: [String: AttemptRecord] = [:]
+    /// Per task key, attempts cut off by a stopped process: they do not count against the task's
+    /// `retry.max_attempts` (the platform's crash must not spend the user's retries), but at most
+    /// ``RetryPolicy/maximumInterruptions`` are retried.
+    private var interruptions: [String: Int] = [:]
+    /// Keys of running attempts that hold one of the environment's execution slots.
+    private var heldSlots: Set<String> = []
+    /// True when ready tasks wait for an execution slot.
+    public private(set) var isWaitingForSlot = false
     private let tasksByID: [String: TaskDefinition]
     private let dependents: [String: [String]]
     /// Task ids whose outputs each task's expressions read.
@@ -53,7 +61,10 @@ public struct RunStateMachine: Sendable {
             dirtyTasks.insert(task.id)
         }
         tasks = records
-        for attempt in attempts where attempt.status == .running { liveAttempts[attempt.key] = attempt }
+        for attempt in attempts {
+            if attempt.status == .running { liveAttempts[attempt.key] = attempt }
+            if attempt.status == .interrupted { interruptions[attempt.key, default: 0] += 1 }
+        }
         for task in definition.tasks {
             unfinishedDependencies[task.id] = task.dependsOn.filter { !(records[$0]?.status.isTerminal ?? false) }.count
         }
@@ -105,6 +116,8 @@ public struct RunStateMachine: Sendable {
                 $0.nextAttemptAt = nil
             }
             enqueue(key)
+        case .capacityFreed:
+            break
         case .agentsChanged:
             let stillWaiting = waiting
             waiting = []
@@ -146,7 +159,10 @@ public struct RunStateMachine: Sendable {
                     ended.error = message
                     changes.attempts.append(ended)
                 }
-                failAttempt(key: key, message: message, retryable: true, timedOut: false, &actions, &environment)
+                interruptions[key, default: 0] += 1
+                failAttempt(
+                    key: key, message: message, retryable: true, timedOut: false, interrupted: true, &actions,
+                    &environment)
             case .ready, .waiting: enqueue(key)
             case .retrying:
                 actions.append(.scheduleRetry(key: key, at: record.nextAttemptAt ?? environment.now))
@@ -257,11 +273,19 @@ public struct RunStateMachine: Sendable {
     /// Starts ready tasks while the run's concurrency limit allows.
     private mutating func dispatch(_ actions: inout [EngineAction], _ environment: inout EngineEnvironment) {
         let limit = definition.concurrency ?? Int.max
+        isWaitingForSlot = false
         while readyHead < readyQueue.count, runningCount < limit {
             let key = readyQueue[readyHead]
+            guard let status = tasks[key]?.status, status == .ready || status == .waiting else {
+                readyHead += 1
+                continue
+            }
+            guard beginAttempt(key, &actions, &environment) else {
+                // No execution slot: the task stays ready, first in line, until one is freed.
+                isWaitingForSlot = true
+                break
+            }
             readyHead += 1
-            guard let status = tasks[key]?.status, status == .ready || status == .waiting else { continue }
-            beginAttempt(key, &actions, &environment)
         }
         if readyHead > 1024, readyHead * 2 > readyQueue.count {
             readyQueue.removeFirst(readyHead)
@@ -269,16 +293,19 @@ public struct RunStateMachine: Sendable {
         }
     }
 
+    /// Starts an attempt of `key` (or finds it must wait for an agent, or fails it); false when
+    /// no execution slot is free, with nothing changed.
     private mutating func beginAttempt(
         _ key: String, _ actions: inout [EngineAction], _ environment: inout EngineEnvironment
-    ) {
-        guard let record = tasks[key], let task = tasksByID[record.taskID] else { return }
+    ) -> Bool {
+        guard let record = tasks[key], let task = tasksByID[record.taskID] else { return true }
         var agent: AgentRecord?
         var capability: String?
         let kind: String
         switch task.executor {
         case .agentKind(let name):
             kind = name
+            guard takeSlot(key, kind: kind, &environment) else { return false }
         case .capability(let asked):
             capability = asked
             let capability = asked
@@ -297,7 +324,11 @@ public struct RunStateMachine: Sendable {
                         data: ["capability": .string(capability), "reason": .string(reason)], &environment)
                 }
                 waiting.append(key)
-                return
+                return true
+            }
+            guard takeSlot(key, kind: reserved.kind, &environment) else {
+                environment.agents.release(reserved.id)
+                return false
             }
             agent = reserved
             kind = reserved.kind
@@ -313,7 +344,8 @@ public struct RunStateMachine: Sendable {
             if let violation = ValueLimits.check(.object(with)) { throw violation }
         } catch {
             if let agent { environment.agents.release(agent.id) }
-            return fail(key, error: "with: \(error)", &actions, &environment)
+            fail(key, error: "with: \(error)", &actions, &environment)
+            return true
         }
         let number = record.attempts + 1
         let idempotencyKey = "\(run.id.rawValue)/\(key)/\(number)"
@@ -347,6 +379,17 @@ public struct RunStateMachine: Sendable {
                     runID: run.id, tenant: run.tenant, workflow: definition.name, key: key, taskID: task.id,
                     attempt: number, idempotencyKey: idempotencyKey, kind: kind, agent: agent, capability: capability,
                     parameters: parameters, timeout: task.timeout)))
+        return true
+    }
+
+    /// Takes an execution slot for an attempt of `key` by `kind`, unless the kind runs inline;
+    /// false when none is free.
+    private mutating func takeSlot(_ key: String, kind: String, _ environment: inout EngineEnvironment) -> Bool {
+        guard !environment.inlineKinds.contains(kind) else { return true }
+        guard environment.executionSlots > 0 else { return false }
+        environment.executionSlots -= 1
+        heldSlots.insert(key)
+        return true
     }
 
     private mutating func finishAttempt(
@@ -386,10 +429,12 @@ public struct RunStateMachine: Sendable {
         }
     }
 
-    /// An attempt failed: schedule the next one, or fail the task when none remain.
+    /// An attempt failed: schedule the next one, or fail the task when none remain. Attempts
+    /// `interrupted` by a stopped process do not count against `retry.max_attempts`; the next
+    /// one starts at once, up to ``RetryPolicy/maximumInterruptions`` of them.
     private mutating func failAttempt(
-        key: String, message: String, retryable: Bool, timedOut: Bool, _ actions: inout [EngineAction],
-        _ environment: inout EngineEnvironment
+        key: String, message: String, retryable: Bool, timedOut: Bool, interrupted: Bool = false,
+        _ actions: inout [EngineAction], _ environment: inout EngineEnvironment
     ) {
         guard let record = tasks[key], let task = tasksByID[record.taskID] else { return }
         if timedOut {
@@ -397,10 +442,20 @@ public struct RunStateMachine: Sendable {
                 "task.timed_out", subject: subject(key),
                 data: ["attempt": .number(Number(record.attempts)), "error": .string(message)], &environment)
         }
-        guard retryable, record.attempts < task.retry.maxAttempts else {
+        let interrupted = interrupted ? interruptions[key, default: 0] : nil
+        if let interrupted, interrupted > RetryPolicy.maximumInterruptions {
+            return fail(
+                key,
+                error:
+                    "\(message); interrupted \(interrupted) times, more than the \(RetryPolicy.maximumInterruptions) retried",
+                &actions, &environment)
+        }
+        let counted = record.attempts - interruptions[key, default: 0]
+        guard retryable, interrupted != nil || counted < task.retry.maxAttempts else {
             return fail(key, error: message, &actions, &environment)
         }
-        let delay = task.retry.delay(afterAttempt: record.attempts, unit: environment.random.unit())
+        let delay =
+            interrupted != nil ? .zero : task.retry.delay(afterAttempt: counted, unit: environment.random.unit())
         let due = environment.now.addingTimeInterval(Double(delay.milliseconds) / 1000)
         update(key, &environment) {
             $0.status = .retrying
@@ -548,6 +603,7 @@ public struct RunStateMachine: Sendable {
         record.updatedAt = environment.now
         tasks[key] = record
         dirtyTasks.insert(key)
+        if record.status != .running, heldSlots.remove(key) != nil { environment.executionSlots += 1 }
     }
 
     private mutating func touchRun(_ environment: inout EngineEnvironment) {

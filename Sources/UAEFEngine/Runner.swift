@@ -85,7 +85,9 @@ public struct Runner: Sendable {
     ) async throws -> [RunID: RunStatus] {
         var machines = try await loadMachines(runIDs, tenant: tenant, definitions: definitions, created: created)
         var environment = EngineEnvironment(
-            now: clock(), random: .system(), agents: try await loadAgents(tenant: tenant), actor: "engine")
+            now: clock(), random: .system(), agents: try await loadAgents(tenant: tenant), actor: "engine",
+            executionSlots: configuration.maxConcurrency,
+            inlineKinds: Set(kinds.kinds.filter { $0.value.isPure }.keys))
         let mailbox = Mailbox<Message>()
         try await withThrowingTaskGroup(of: Void.self) { group in
             var execution = Execution(runner: self, mailbox: mailbox)
@@ -239,6 +241,12 @@ public struct Runner: Sendable {
                     }
                 }
                 if let taken = machines[id]?.takeChanges() { changes.append(taken) }
+            }
+            // Slots freed in this pass go to the runs whose ready tasks wait for one.
+            if environment.executionSlots > 0 {
+                for (id, machine) in machines where machine.isWaitingForSlot && !machine.isFinished {
+                    next.append((id, .capacityFreed))
+                }
             }
             inputs = next
         }

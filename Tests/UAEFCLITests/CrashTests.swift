@@ -7,26 +7,24 @@ import UAEFTestSupport
 
 @Suite("Crash recovery (SIGKILL a real uaef run, then uaef resume)")
 struct CrashTests {
-    /// 12 command tasks in a small DAG, each appending its key to a file; generous retries,
-    /// because an attempt cut off by a crash counts as an attempt.
+    /// 12 command tasks in a small DAG, each appending its key to a file, with the default retry
+    /// policy (one attempt): an attempt cut off by a crash is the platform's failure, not the
+    /// task's, and must not spend it.
     static let workflow = """
         name: crashy
         concurrency: 4
         tasks:
           - id: start
             agent: command
-            retry: {max_attempts: 50, backoff: 10ms, jitter: false}
             with: {command: [sh, -c, 'echo start >> "$LOG"; sleep 0.05'], env: {LOG: "${{ inputs.log }}"}}
           - id: fan
             agent: command
             depends_on: [start]
             for_each: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]
-            retry: {max_attempts: 50, backoff: 10ms, jitter: false}
             with: {command: [sh, -c, 'echo "fan[$I]" >> "$LOG"; sleep 0.05'], env: {LOG: "${{ inputs.log }}", I: "${{ index }}"}}
           - id: finish
             agent: command
             depends_on: [fan]
-            retry: {max_attempts: 50, backoff: 10ms, jitter: false}
             with: {command: [sh, -c, 'echo finish >> "$LOG"'], env: {LOG: "${{ inputs.log }}"}}
         inputs: {log: ""}
         """

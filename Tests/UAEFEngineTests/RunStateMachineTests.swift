@@ -322,6 +322,84 @@ struct FanOutRecoveryTests {
     }
 }
 
+@Suite("Run state machine: what a crash may and may not cost")
+struct InterruptionTests {
+    /// Restarts the harness's run as a new process would: from the rows it committed.
+    static func restart(_ harness: Harness) -> (RunStateMachine, EngineEnvironment) {
+        var run = harness.machine.run
+        run.status = .running
+        let attempts = Dictionary(
+            harness.committed.attempts.map { ("\($0.key)#\($0.number)", $0) }, uniquingKeysWith: { _, last in last }
+        ).values
+        return (
+            RunStateMachine(
+                definition: harness.machine.definition, run: run, tasks: Array(harness.machine.tasks.values),
+                attempts: Array(attempts)),
+            harness.environment
+        )
+    }
+
+    @Test(
+        "an attempt cut off by a crash does not spend the task's one attempt: it runs again at once and the run succeeds"
+    )
+    func interruptionIsNotAnAttempt() throws {
+        var harness = try Harness("name: i\ntasks:\n  - {id: work, agent: command, with: {command: [true]}}\n")
+        #expect(Harness.started(harness.handle(.start)).map(\.attempt) == [1])
+        var (restarted, environment) = Self.restart(harness)
+        let actions = restarted.handle(.start, in: &environment)
+        #expect(restarted.tasks["work"]?.status == .retrying)
+        let due = actions.compactMap { if case .scheduleRetry(_, let at) = $0 { at } else { nil } }
+        #expect(due == [environment.now])
+        let interrupted = restarted.takeChanges().attempts.first
+        #expect(interrupted?.status == .interrupted)
+        let again = Harness.started(restarted.handle(.retryDue(key: "work"), in: &environment))
+        #expect(again.map(\.attempt) == [2])
+        let end = restarted.handle(
+            .attemptFinished(key: "work", attempt: 2, result: .succeeded(.null)), in: &environment)
+        #expect(end.contains(.runFinished(.succeeded)))
+    }
+
+    @Test("a task whose attempt is cut off more than 5 times fails, saying so; ordinary failures still count")
+    func interruptionsAreBounded() throws {
+        var harness = try Harness("name: i\ntasks:\n  - {id: work, agent: command, with: {command: [true]}}\n")
+        harness.handle(.start)
+        for round in 1...(RetryPolicy.maximumInterruptions + 1) {
+            (harness.machine, harness.environment) = Self.restart(harness)
+            harness.handle(.start)
+            if round <= RetryPolicy.maximumInterruptions {
+                #expect(harness.status("work") == .retrying)
+                #expect(Harness.started(harness.handle(.retryDue(key: "work"))).map(\.attempt) == [round + 1])
+            }
+        }
+        #expect(harness.status("work") == .failed)
+        #expect(harness.machine.tasks["work"]?.error?.contains("interrupted 6 times") == true)
+    }
+
+    @Test("with 2 execution slots, 5 ready tasks record 2 starts; each freed slot starts one more")
+    func startsOnlyWithASlot() throws {
+        var harness = try Harness(
+            """
+            name: s
+            tasks:
+              - {id: work, agent: command, for_each: [1, 2, 3, 4, 5], with: {command: [true]}}
+              - {id: quick, agent: echo}
+            """)
+        harness.environment.executionSlots = 2
+        harness.environment.inlineKinds = ["echo", "noop"]
+        let first = Harness.started(harness.handle(.start))
+        #expect(first.filter { $0.kind == "command" }.count == 2)
+        #expect(first.contains { $0.key == "quick" })
+        #expect(harness.events.filter { $0.type == "task.started" && $0.subject.contains("work[") }.count == 2)
+        #expect(harness.machine.isWaitingForSlot)
+        let running = try #require(first.first { $0.kind == "command" })
+        let next = Harness.started(
+            harness.handle(.attemptFinished(key: running.key, attempt: 1, result: .succeeded(.null))))
+        #expect(next.count == 1)
+        #expect(harness.events.filter { $0.type == "task.started" && $0.subject.contains("work[") }.count == 3)
+        #expect(harness.environment.executionSlots == 0)
+    }
+}
+
 @Suite("Agent pool")
 struct AgentPoolTests {
     @Test("attempts other processes run count against max_concurrency; the least busy agent wins")
