@@ -118,7 +118,7 @@ struct SettlementsCommand: AsyncParsableCommand {
         }
         for transfer in transfers {
             print(
-                "  transfer \(transfer.id) \(transfer.phase.rawValue): \(transfer.debit) → \(transfer.credit) \(transfer.amount)"
+                "  transfer \(transfer.id) \(transfer.phase.rawValue)\(transfer.pendingID.map { " (of \($0))" } ?? ""): \(transfer.debit) → \(transfer.credit) \(transfer.amount)"
             )
         }
         for approval in approvals { print("  " + ApprovalsCommand.line(approval)) }

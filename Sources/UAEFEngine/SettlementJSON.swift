@@ -27,13 +27,16 @@ public enum SettlementJSON {
         accounts.reduce(Int128(0)) { $0 + $1.balance.net }
     }
 
-    /// `{"id", "settlement", "debit", "credit", "amount", "currency", "phase", "time"}`.
+    /// `{"id", "settlement", "debit", "credit", "amount", "currency", "phase", "pending_id", "time"}`;
+    /// `pending_id` names the pending transfer a post or void resolves (else null).
     public static func transfer(_ transfer: TransferRecord) -> JSONValue {
         [
             "id": .number(Number(Int(transfer.id))), "settlement": .string(transfer.settlementID),
             "debit": .string(transfer.debit), "credit": .string(transfer.credit),
             "amount": .string(transfer.amount.decimalText), "currency": .string(transfer.amount.currency.code),
-            "phase": .string(transfer.phase.rawValue), "time": .string(Timestamp.format(transfer.createdAt)),
+            "phase": .string(transfer.phase.rawValue),
+            "pending_id": transfer.pendingID.map { .number(Number(Int($0))) } ?? .null,
+            "time": .string(Timestamp.format(transfer.createdAt)),
         ]
     }
 

@@ -94,7 +94,7 @@ struct SettlementSteps {
                 accounts[id]?.balance = balance
                 changedAccounts.insert(id)
             }
-            for transfer in transfers { try transaction.saveTransfer(transfer) }
+            for transfer in transfers { try transaction.appendTransfer(transfer) }
             emit("settlement.calculated", settlement, Self.summary(settlement, triggerSeq: seq))
             emit(calculation.needsApproval ? "settlement.pending_approval" : "settlement.posted", settlement, [:])
         } catch let error where Self.isRuleFailure(error) {
@@ -147,17 +147,23 @@ struct SettlementSteps {
         return (balances, transfers)
     }
 
-    /// Posts or voids a settlement's pending transfers.
+    /// Posts or voids a settlement's pending transfers: each gets a new transfer in `phase` that
+    /// names it (the journal is append-only; a pending transfer already resolved is left alone).
     mutating func finish(_ settlement: SettlementRecord, as phase: TransferPhase) throws {
-        for var transfer in try transaction.transfers(settlement: settlement.id) where transfer.phase == .pending {
-            var debit = try account(transfer.debit).balance
-            var credit = try account(transfer.credit).balance
-            try Journal.finish(transfer.amount.minorUnits, as: phase, debit: &debit, credit: &credit)
-            accounts[transfer.debit]?.balance = debit
-            accounts[transfer.credit]?.balance = credit
-            changedAccounts.formUnion([transfer.debit, transfer.credit])
-            transfer.phase = phase
-            try transaction.saveTransfer(transfer)
+        let transfers = try transaction.transfers(settlement: settlement.id)
+        let resolved = Set(transfers.compactMap(\.pendingID))
+        for pending in transfers where pending.phase == .pending && !resolved.contains(pending.id) {
+            var debit = try account(pending.debit).balance
+            var credit = try account(pending.credit).balance
+            try Journal.finish(pending.amount.minorUnits, as: phase, debit: &debit, credit: &credit)
+            accounts[pending.debit]?.balance = debit
+            accounts[pending.credit]?.balance = credit
+            changedAccounts.formUnion([pending.debit, pending.credit])
+            try transaction.appendTransfer(
+                TransferRecord(
+                    tenant: pending.tenant, settlementID: pending.settlementID, debit: pending.debit,
+                    credit: pending.credit, amount: pending.amount, phase: phase, pendingID: pending.id, createdAt: now)
+            )
         }
     }
 
@@ -307,7 +313,7 @@ struct SettlementSteps {
             accounts[debit.definition.id]?.balance = debitBalance
             accounts[credit.definition.id]?.balance = creditBalance
             changedAccounts.formUnion([debit.definition.id, credit.definition.id])
-            try transaction.saveTransfer(
+            try transaction.appendTransfer(
                 TransferRecord(
                     tenant: transaction.tenant, settlementID: id, debit: transfer.credit, credit: transfer.debit,
                     amount: transfer.amount, phase: .posted, createdAt: now))

@@ -75,13 +75,17 @@ public struct TransferRecord: Sendable, Hashable {
     public var debit: String
     public var credit: String
     public var amount: Money
+    /// `pending`, `posted` or `voided`; never changes once stored.
     public var phase: TransferPhase
+    /// For the transfer that posts or voids a pending one: that pending transfer's id.
+    public var pendingID: Int64?
     public var createdAt: Date
 
     public init(
         id: Int64 = 0, tenant: String, settlementID: String, debit: String, credit: String, amount: Money,
-        phase: TransferPhase, createdAt: Date
+        phase: TransferPhase, pendingID: Int64? = nil, createdAt: Date
     ) {
+        self.pendingID = pendingID
         self.id = id
         self.tenant = tenant
         self.settlementID = settlementID
@@ -194,8 +198,9 @@ public protocol SettlementTransaction {
     /// Inserts or updates.
     func saveSettlement(_ settlement: SettlementRecord) throws
     func transfers(settlement: String) throws -> [TransferRecord]
-    /// Inserts a transfer (id 0) and returns it with its id, or updates an existing one's phase.
-    @discardableResult func saveTransfer(_ transfer: TransferRecord) throws -> TransferRecord
+    /// Appends a transfer and returns it with its id. Transfers are never changed or deleted (the
+    /// store refuses it): a pending one is posted or voided by appending one that names it.
+    @discardableResult func appendTransfer(_ transfer: TransferRecord) throws -> TransferRecord
     func approvals(settlement: String) throws -> [ApprovalRecord]
     func saveApproval(_ approval: ApprovalRecord) throws
     /// Settlements waiting for approval whose time ran out.

@@ -101,6 +101,25 @@ enum PostgresMigrations {
                 "CREATE INDEX remote_tasks_for_workers ON remote_tasks (tenant, placement, status, created_at)",
             ]
         ),
+        (
+            // The journal is append-only (TigerBeetle's two-phase transfers): posting or voiding a
+            // pending transfer is a new transfer naming it, at most one per pending transfer.
+            "v7_append_only_journal",
+            [
+                "ALTER TABLE transfers ADD COLUMN pending_id BIGINT REFERENCES transfers (id)",
+                "CREATE UNIQUE INDEX transfers_resolving ON transfers (pending_id) WHERE pending_id IS NOT NULL",
+                """
+                CREATE FUNCTION uaef_refuse_transfer_change() RETURNS trigger LANGUAGE plpgsql AS $$
+                BEGIN
+                    RAISE EXCEPTION 'transfers are append-only: % refused', TG_OP;
+                END $$
+                """,
+                """
+                CREATE TRIGGER transfers_append_only BEFORE UPDATE OR DELETE ON transfers
+                FOR EACH ROW EXECUTE FUNCTION uaef_refuse_transfer_change()
+                """,
+            ]
+        ),
     ]
 
     /// The advisory lock key that serializes migrations (any fixed 64-bit number).

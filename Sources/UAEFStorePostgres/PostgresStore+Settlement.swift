@@ -133,7 +133,7 @@ extension PostgresStore {
             id: try c("id"), tenant: try c("tenant"), settlementID: try c("settlement_id"),
             debit: try c("debit_account"), credit: try c("credit_account"),
             amount: Money(minorUnits: try c("amount"), currency: currency), phase: try c.enumValue("phase"),
-            createdAt: try c.date("created_at"))
+            pendingID: try c("pending_id"), createdAt: try c.date("created_at"))
     }
 
     static func approval(_ row: PostgresRow) throws -> ApprovalRecord {
@@ -262,22 +262,16 @@ struct PostgresSettlementTransaction: SettlementTransaction, Sendable {
             PostgresStore.transfer)
     }
 
-    @discardableResult func saveTransfer(_ transfer: TransferRecord) throws -> TransferRecord {
-        guard transfer.id == 0 else {
-            try execute(
-                "UPDATE transfers SET phase = \(transfer.phase.rawValue) WHERE id = \(transfer.id) AND tenant = \(tenant)"
-            )
-            return transfer
-        }
+    @discardableResult func appendTransfer(_ transfer: TransferRecord) throws -> TransferRecord {
         var stored = transfer
         stored.id =
             try rows(
                 """
                 INSERT INTO transfers (tenant, settlement_id, debit_account, credit_account, amount, currency, phase,
-                    created_at)
+                    pending_id, created_at)
                 VALUES (\(tenant), \(transfer.settlementID), \(transfer.debit), \(transfer.credit),
                     \(transfer.amount.minorUnits), \(transfer.amount.currency.code), \(transfer.phase.rawValue),
-                    \(Timestamp.milliseconds(transfer.createdAt)))
+                    \(transfer.pendingID), \(Timestamp.milliseconds(transfer.createdAt)))
                 RETURNING id
                 """
             ) { try $0.decode(Int64.self) }.first ?? 0

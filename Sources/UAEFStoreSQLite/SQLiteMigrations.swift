@@ -294,6 +294,19 @@ enum SQLiteMigrations {
                     CREATE INDEX remote_tasks_for_workers ON remote_tasks (tenant, placement, status, created_at);
                     """)
         }
+        migrator.registerMigration("v10_append_only_journal") { db in
+            // The journal is append-only (TigerBeetle's two-phase transfers): posting or voiding a
+            // pending transfer is a new transfer naming it, at most one per pending transfer.
+            try db.execute(
+                sql: """
+                    ALTER TABLE transfers ADD COLUMN pending_id INTEGER REFERENCES transfers (id);
+                    CREATE UNIQUE INDEX transfers_resolving ON transfers (pending_id) WHERE pending_id IS NOT NULL;
+                    CREATE TRIGGER transfers_no_update BEFORE UPDATE ON transfers
+                    BEGIN SELECT RAISE(ABORT, 'transfers are append-only: UPDATE refused'); END;
+                    CREATE TRIGGER transfers_no_delete BEFORE DELETE ON transfers
+                    BEGIN SELECT RAISE(ABORT, 'transfers are append-only: DELETE refused'); END;
+                    """)
+        }
         return migrator
     }
 }

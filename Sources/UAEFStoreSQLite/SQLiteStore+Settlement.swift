@@ -147,7 +147,7 @@ extension SQLiteStore {
         return TransferRecord(
             id: row["id"], tenant: row["tenant"], settlementID: row["settlement_id"], debit: row["debit_account"],
             credit: row["credit_account"], amount: Money(minorUnits: row["amount"], currency: currency),
-            phase: phase, createdAt: Timestamp.date(milliseconds: row["created_at"]))
+            phase: phase, pendingID: row["pending_id"], createdAt: Timestamp.date(milliseconds: row["created_at"]))
     }
 }
 
@@ -237,22 +237,17 @@ struct SQLiteSettlementTransaction: SettlementTransaction {
         ).map(SQLiteStore.transfer)
     }
 
-    @discardableResult func saveTransfer(_ transfer: TransferRecord) throws -> TransferRecord {
-        guard transfer.id == 0 else {
-            try db.cachedStatement(
-                sql: "UPDATE transfers SET phase = ? WHERE id = ? AND tenant = ?"
-            ).execute(arguments: [transfer.phase.rawValue, transfer.id, tenant])
-            return transfer
-        }
+    @discardableResult func appendTransfer(_ transfer: TransferRecord) throws -> TransferRecord {
         try db.cachedStatement(
             sql: """
                 INSERT INTO transfers (tenant, settlement_id, debit_account, credit_account, amount, currency, phase,
-                    created_at)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                    pending_id, created_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """
         ).execute(arguments: [
             tenant, transfer.settlementID, transfer.debit, transfer.credit, transfer.amount.minorUnits,
-            transfer.amount.currency.code, transfer.phase.rawValue, Timestamp.milliseconds(transfer.createdAt),
+            transfer.amount.currency.code, transfer.phase.rawValue, transfer.pendingID,
+            Timestamp.milliseconds(transfer.createdAt),
         ])
         var stored = transfer
         stored.id = db.lastInsertedRowID

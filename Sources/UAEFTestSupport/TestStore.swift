@@ -36,5 +36,31 @@ public struct TestStore: Sendable {
         }
     }
 
+    /// Runs one SQL statement on the store's database outside UAEF, as an operator with a SQL
+    /// shell would (`sqlite3` through Python, `psql`); throws with the database's message when it
+    /// refuses.
+    public func executeOutside(_ sql: String) throws {
+        switch backend {
+        case .sqlite:
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            process.arguments = [
+                "python3", "-c",
+                "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); c.execute(sys.argv[2]); c.commit()",
+                String(url.dropFirst("sqlite:".count)), sql,
+            ]
+            let errors = Pipe()
+            process.standardError = errors
+            try process.run()
+            process.waitUntilExit()
+            guard process.terminationStatus == 0 else {
+                throw TestServerError(
+                    String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self))
+            }
+        case .postgres:
+            _ = try PostgresTestServer.shared().query(sql, in: url)
+        }
+    }
+
     public func remove() { directory.remove() }
 }

@@ -114,14 +114,17 @@ struct SettlementEngineTests {
         #expect(posted.status == .posted)
         #expect(try await balances(engine)["vendor"] == AccountBalance(creditsPosted: 25_000))
         let (_, transfers, approvals) = try #require(try await engine.store.settlement(pending.id, tenant: "default"))
-        #expect(transfers.map(\.phase) == [.posted])
+        // The pending transfer stays as it was; its posting is a new transfer naming it.
+        #expect(transfers.map(\.phase) == [.pending, .posted])
+        #expect(transfers.last?.pendingID == transfers.first?.id && transfers.first?.pendingID == nil)
         #expect(approvals.map(\.principal) == ["alice", "bob"])
         // A mistake is corrected by reversing entries, never by an edit.
         let voided = try await engine.reverse(pending.id, reason: "paid twice", actor: "cli:controller")
         #expect(voided.status == .voided && voided.reason == "paid twice")
         #expect(try await balances(engine)["vendor"] == AccountBalance(debitsPosted: 25_000, creditsPosted: 25_000))
         let (_, booked, _) = try #require(try await engine.store.settlement(pending.id, tenant: "default"))
-        #expect(booked.map(\.debit) == ["ops", "vendor"] && booked.map(\.credit) == ["vendor", "ops"])
+        #expect(
+            booked.map(\.debit) == ["ops", "ops", "vendor"] && booked.map(\.credit) == ["vendor", "vendor", "ops"])
         await #expect(throws: SettlementRefusal.self) {
             try await engine.reverse(pending.id, reason: "again", actor: "cli:controller")
         }
@@ -200,23 +203,81 @@ struct SettlementEngineTests {
             }
             _ = try await engine.settle()
             let accounts = try await engine.store.accounts(tenant: "default")
+            // Balances follow from the transfers alone.
+            var derived: [String: AccountBalance] = [:]
+            var all: [TransferRecord] = []
+            while true {
+                let page = try await engine.store.transfers(
+                    tenant: "default", from: (all.last?.id ?? 0) + 1, limit: 100)
+                guard !page.isEmpty else { break }
+                all += page
+            }
+            let byID = Dictionary(uniqueKeysWithValues: all.map { ($0.id, $0) })
+            for transfer in all {
+                let amount = transfer.amount.minorUnits
+                switch (transfer.phase, transfer.pendingID.flatMap { byID[$0] }) {
+                case (.pending, _):
+                    derived[transfer.debit, default: AccountBalance()].debitsPending += amount
+                    derived[transfer.credit, default: AccountBalance()].creditsPending += amount
+                case (let phase, let pending?):
+                    derived[pending.debit, default: AccountBalance()].debitsPending -= amount
+                    derived[pending.credit, default: AccountBalance()].creditsPending -= amount
+                    if phase == .posted {
+                        derived[transfer.debit, default: AccountBalance()].debitsPosted += amount
+                        derived[transfer.credit, default: AccountBalance()].creditsPosted += amount
+                    }
+                case (.posted, nil):
+                    derived[transfer.debit, default: AccountBalance()].debitsPosted += amount
+                    derived[transfer.credit, default: AccountBalance()].creditsPosted += amount
+                case (.voided, nil): Issue.record("a void must name its pending transfer")
+                }
+            }
+            for account in accounts {
+                #expect(account.balance == derived[account.definition.id, default: AccountBalance()], "round \(round)")
+            }
             let debits = accounts.reduce(Int64(0)) { $0 + $1.balance.debitsPosted + $1.balance.debitsPending }
             let credits = accounts.reduce(Int64(0)) { $0 + $1.balance.creditsPosted + $1.balance.creditsPending }
             #expect(debits == credits, "round \(round)")
             for settlement in try await engine.store.settlements(tenant: "default", status: nil, limit: 1000) {
                 let (_, transfers, _) = try #require(
                     try await engine.store.settlement(settlement.id, tenant: "default"))
-                let moved = transfers.reduce(Int64(0)) { $0 + $1.amount.minorUnits }
+                // Every pending transfer is resolved at most once, by a transfer of the same amount.
+                let pending = transfers.filter { $0.phase == .pending }
+                let resolutions = transfers.filter { $0.pendingID != nil }
+                #expect(Set(resolutions.compactMap(\.pendingID)).isSubset(of: Set(pending.map(\.id))))
+                #expect(Set(resolutions.compactMap(\.pendingID)).count == resolutions.count)
+                let moved = transfers.filter { $0.phase == .posted }.reduce(Int64(0)) { $0 + $1.amount.minorUnits }
                 switch settlement.status {
                 case .posted:
-                    #expect(transfers.allSatisfy { $0.phase == .posted } && moved == abs(settlement.amount.minorUnits))
-                case .pendingApproval: #expect(transfers.allSatisfy { $0.phase == .pending })
-                case .rejected, .expired: #expect(transfers.allSatisfy { $0.phase == .voided })
+                    #expect(
+                        resolutions.allSatisfy { $0.phase == .posted } && moved == abs(settlement.amount.minorUnits))
+                    #expect(resolutions.count == pending.count)
+                case .pendingApproval: #expect(resolutions.isEmpty && !pending.isEmpty)
+                case .rejected, .expired: #expect(resolutions.allSatisfy { $0.phase == .voided } && moved == 0)
                 case .voided: Issue.record("nothing reverses settlements in this test")
                 case .calculated, .approved: Issue.record("settlement \(settlement.id) left \(settlement.status)")
                 }
             }
             #expect(try await LedgerVerifier(store: engine.store, verifier: nil).verify().problem == nil)
         }
+    }
+
+    @Test(
+        "the journal is append-only: the store refuses to change or delete a transfer, whoever asks",
+        arguments: StoreBackend.allCases)
+    func appendOnly(_ backend: StoreBackend) async throws {
+        let location = try TestStore(backend, label: "settle")
+        defer { location.remove() }
+        let engine = try await engine(location)
+        _ = try await engine.loadRules(Self.rules, file: "rules.yaml", actor: "cli:admin")
+        try await signal(engine, "invoice", ["total": 250])
+        _ = try await engine.settle()
+        for statement in [
+            "UPDATE transfers SET phase = 'posted'", "UPDATE transfers SET amount = 1", "DELETE FROM transfers",
+        ] {
+            #expect(throws: (any Error).self, "\(statement)") { try location.executeOutside(statement) }
+        }
+        let transfers = try await engine.store.transfers(tenant: "default", from: 1, limit: 10)
+        #expect(transfers.map(\.phase) == [.pending] && transfers.first?.amount.minorUnits == 25_000)
     }
 }

@@ -92,7 +92,10 @@ struct SettlementAPITests {
         #expect(accounts["trial_balance_minor_units"] == 0)
         let gpu = accounts["accounts"]?.arrayValue?.first { $0.objectValue?["id"] == "vendor:gpu" }?.objectValue
         #expect(gpu?["posted"] == "260.00")
-        #expect(try await server.send(.GET, "/v1/journal", token: alice)["transfers"]?.arrayValue?.count == 2)
+        // One single-phase transfer, and the approved one's pending transfer with the post that names it.
+        let journal = try #require(try await server.send(.GET, "/v1/journal", token: alice)["transfers"]?.arrayValue)
+        #expect(journal.map { $0.objectValue?["phase"]?.stringValue } == ["posted", "pending", "posted"])
+        #expect(journal.last?.objectValue?["pending_id"] == journal[1].objectValue?["id"])
 
         // Reversal needs a reason and books the transfers back.
         #expect(
