@@ -14,8 +14,14 @@ struct StoreOptions: ParsableArguments {
             valueName: "url"))
     var store: String?
 
-    @Option(name: .long, help: "The tenant whose runs and agents to use.")
+    @Option(name: .long, help: "The tenant whose runs and agents to use (\(TenantName.pattern)).")
     var tenant: String = "default"
+
+    func validate() throws {
+        guard TenantName.isValid(tenant) else {
+            throw ValidationError("--tenant \(tenant.prefix(80)): a tenant is \(TenantName.pattern)")
+        }
+    }
 
     @Option(
         name: .long,

@@ -20,6 +20,19 @@ struct TokenOptions: ParsableArguments {
 
     @Option(help: "Tokens must carry this issuer (iss); issued tokens carry it.") var tokenIssuer: String?
     @Option(help: "Tokens must list this audience (aud); issued tokens carry it.") var tokenAudience: String?
+    @Option(
+        help: ArgumentHelp(
+            "The longest a token may still be valid when presented; longer-lived tokens are refused (and not issued).",
+            valueName: "duration"))
+    var tokenMaxLifetime: String = "24h"
+
+    /// The maximum lifetime given, once validated.
+    func maximumLifetime() throws -> Duration {
+        guard let lifetime = DurationText.parse(tokenMaxLifetime), lifetime > .zero else {
+            throw CLIError.usage("--token-max-lifetime \(tokenMaxLifetime): expected \(DurationText.expectation)")
+        }
+        return lifetime
+    }
 
     /// The token authority, or nil when neither a secret nor a JWKS is configured.
     func authority() async throws -> TokenAuthority? {
@@ -33,7 +46,9 @@ struct TokenOptions: ParsableArguments {
         guard secret != nil || jwks != nil else { return nil }
         do {
             return try await TokenAuthority(
-                .init(secret: secret, jwks: jwks, issuer: tokenIssuer, audience: tokenAudience))
+                .init(
+                    secret: secret, jwks: jwks, issuer: tokenIssuer, audience: tokenAudience,
+                    maximumLifetime: try maximumLifetime()))
         } catch let weak as TokenAuthority.WeakSecret {
             throw CLIError.usage(
                 "\(tokenSecretFile.map { "--token-secret-file \($0)" } ?? "UAEF_TOKEN_SECRET"): \(weak)")
@@ -83,9 +98,19 @@ struct TokensCommand: AsyncParsableCommand {
                 parsedRoles.insert(role)
             }
             guard !parsedRoles.isEmpty else { throw CLIError.usage("--roles: name at least one role") }
-            guard !sub.isEmpty, !tenant.isEmpty else { throw CLIError.usage("--sub and --tenant must not be empty") }
+            guard Principal.isValidSubject(sub) else {
+                throw CLIError.usage("--sub must be 1 to 256 printable characters")
+            }
+            guard TenantName.isValid(tenant) else {
+                throw CLIError.usage("--tenant \(tenant.prefix(80)): a tenant is \(TenantName.pattern)")
+            }
             guard let lifetime = DurationText.parse(ttl), lifetime > .zero else {
                 throw CLIError.usage("--ttl \(ttl): expected \(DurationText.expectation)")
+            }
+            guard lifetime <= (try tokenOptions.maximumLifetime()) else {
+                throw CLIError.usage(
+                    "--ttl \(ttl) is longer than servers accept (--token-max-lifetime \(tokenOptions.tokenMaxLifetime))"
+                )
             }
             guard let authority = try await tokenOptions.authority() else {
                 throw CLIError.usage("no token secret: give --token-secret-file or set UAEF_TOKEN_SECRET")

@@ -51,7 +51,11 @@ struct DocumentReader: DefinitionReading {
         guard let fields = mapping(root, field: "", allowed: Self.workflowKeys) else { return nil }
         let name = string(fields["name"], field: "name")
         if fields["name"] == nil { report("name", root.line, "required: the workflow's name") }
-        if let name, name.isEmpty { report("name", fields["name"]?.line, "must not be empty") }
+        if let name, !Self.isValidWorkflowName(name) {
+            report(
+                "name", fields["name"]?.line,
+                "\"\(name.prefix(80))\" is not a workflow name; use \(Self.workflowNamePattern)")
+        }
         let version = integer(fields["version"], field: "version", range: 1...Int(Int32.max)) ?? 1
         let description = string(fields["description"], field: "description")
         var inputs: [String: JSONValue] = [:]
@@ -152,6 +156,17 @@ struct DocumentReader: DefinitionReading {
         return TaskDefinition(
             id: id, executor: executor, parameters: parameters, dependsOn: dependsOn, condition: condition,
             forEach: forEach, trigger: trigger, retry: retry, timeout: timeout)
+    }
+
+    /// What a workflow's name may be (it appears in URLs, CLI tables and log lines).
+    static let workflowNamePattern = "1 to 128 letters, digits, '_', '.' or '-'"
+
+    static func isValidWorkflowName(_ name: String) -> Bool {
+        (1...128).contains(name.utf8.count)
+            && name.utf8.allSatisfy {
+                ($0 >= 0x61 && $0 <= 0x7A) || ($0 >= 0x41 && $0 <= 0x5A) || ($0 >= 0x30 && $0 <= 0x39) || $0 == 0x5F
+                    || $0 == 0x2D || $0 == 0x2E
+            }
     }
 
     static func isValidTaskID(_ id: String) -> Bool {

@@ -6,6 +6,8 @@ import UAEFStore
 /// The request context of every API route: Hummingbird's core context plus the caller.
 public struct APIContext: RequestContext {
     public var coreContext: CoreRequestContextStorage
+    /// The client's IP address (its TCP peer), for limiting failed authentications per address.
+    public let clientAddress: String?
     /// Set by ``AuthenticationMiddleware`` before any `/v1` route runs.
     public var principal: Principal? {
         didSet { caller.withLock { $0 = principal } }
@@ -16,6 +18,7 @@ public struct APIContext: RequestContext {
 
     public init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)
+        clientAddress = source.channel.remoteAddress?.ipAddress
         principal = nil
     }
 
@@ -44,14 +47,35 @@ final class CallerBox: Sendable {
 /// Resolves the caller of every request it wraps: the agent of an agent API key
 /// (`uaef_ak_…`), the principal of a JWT bearer token, or, when the server runs without token
 /// authentication (loopback only), a local administrator of the `default` tenant.
+///
+/// Failed authentications are limited per client address (``failures``), before any token is
+/// looked at: a client that keeps guessing gets 429 with `Retry-After`.
 struct AuthenticationMiddleware: RouterMiddleware {
     typealias Context = APIContext
     let authority: TokenAuthority?
     let store: any WorkflowStore
+    /// Failed authentications per client address (``ServerConfiguration/failedAuthenticationRate``).
+    let failures: RateLimiter
 
     func handle(_ request: Request, context: APIContext, next: (Request, APIContext) async throws -> Response)
         async throws -> Response
     {
+        let client = context.clientAddress ?? "unknown"
+        if let wait = failures.waitIfEmpty(client) {
+            throw Problem.tooManyRequests(
+                "too many failed authentications from \(client)", retryAfter: wait)
+        }
+        do {
+            return try await authenticated(request, context: context, next: next)
+        } catch let problem as Problem where problem.status == .unauthorized {
+            _ = failures.take(client)
+            throw problem
+        }
+    }
+
+    private func authenticated(
+        _ request: Request, context: APIContext, next: (Request, APIContext) async throws -> Response
+    ) async throws -> Response {
         var context = context
         let bearer = request.headers[.authorization].flatMap { header in
             header.lowercased().hasPrefix("bearer ") ? String(header.dropFirst(7)) : nil

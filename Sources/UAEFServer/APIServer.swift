@@ -25,6 +25,10 @@ public struct ServerConfiguration: Sendable {
     public var metrics: PrometheusCollectorRegistry?
     /// Requests a second each principal may send on average (bursts of twice as many); nil for no limit.
     public var rateLimit: Double? = 1000
+    /// Failed authentications a second each client address may make (bursts of twice as many, at
+    /// least 2),
+    /// checked before any token is: default 10.
+    public var failedAuthenticationRate: Double = 10
     /// The origin allowed to call the API from a browser (CORS), or `*` for any; nil: no CORS
     /// headers at all.
     public var corsOrigin: String?
@@ -125,7 +129,11 @@ public enum APIServer {
                     allowMethods: [.get, .post, .put, .delete]))
         }
         var authenticated = router.group().add(
-            middleware: AuthenticationMiddleware(authority: configuration.authority, store: runtime.engine.store))
+            middleware: AuthenticationMiddleware(
+                authority: configuration.authority, store: runtime.engine.store,
+                failures: RateLimiter(
+                    rate: configuration.failedAuthenticationRate,
+                    burst: max(2, 2 * configuration.failedAuthenticationRate))))
         if let rate = configuration.rateLimit {
             authenticated = authenticated.add(
                 middleware: RateLimitMiddleware(limiter: RateLimiter(rate: rate, burst: 2 * rate)))

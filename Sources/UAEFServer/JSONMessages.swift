@@ -17,10 +17,14 @@ enum JSONMessage {
         return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(string: text)))
     }
 
-    /// The request body as text, refused with 413 past `limit` bytes.
+    /// The request body as text, refused with 413 past `limit` bytes and with 400 when it is not
+    /// UTF-8 (never silently repaired).
     static func text(of request: Request, limit: Int) async throws -> String {
-        var body = try await request.body.collect(upTo: limit)
-        return body.readString(length: body.readableBytes) ?? ""
+        let body = try await request.body.collect(upTo: limit)
+        guard let text = body.withUnsafeReadableBytes({ String(validating: $0, as: UTF8.self) }) else {
+            throw Problem.badRequest("the request body is not valid UTF-8 text")
+        }
+        return text
     }
 
     /// The request body as a JSON object, with a 400 problem naming what is wrong otherwise; with
@@ -28,8 +32,11 @@ enum JSONMessage {
     static func object(of request: Request, limit: Int, allowEmpty: Bool = false) async throws -> [String: JSONValue] {
         let text = try await text(of: request, limit: limit)
         if allowEmpty && text.allSatisfy(\.isWhitespace) { return [:] }
-        guard let value = try? JSONValue(jsonText: text) else {
-            throw Problem.badRequest("the request body is not JSON; send a JSON object")
+        let value: JSONValue
+        do {
+            value = try JSONValue(jsonText: text)
+        } catch {
+            throw Problem.badRequest("the request body is not JSON (\(error)); send a JSON object")
         }
         guard let object = value.objectValue else { throw Problem.badRequest("the request body must be a JSON object") }
         return object
@@ -53,7 +60,8 @@ extension Request {
         guard let text = uri.queryParameters[Substring(name)].map(String.init) else { return nil }
         guard let value = Int(text), range.contains(value) else {
             throw Problem.badRequest(
-                "query parameter \(name)=\(text) must be an integer from \(range.lowerBound) to \(range.upperBound)")
+                "query parameter \(name)=\(text.prefix(40)) must be an integer from \(range.lowerBound) to \(range.upperBound)"
+            )
         }
         return value
     }

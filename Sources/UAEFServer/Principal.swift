@@ -54,6 +54,13 @@ public struct Principal: Sendable, Hashable {
     /// True when some role grants `permission`.
     public func may(_ permission: Permission) -> Bool { roles.contains { $0.permissions.contains(permission) } }
 
+    /// True for a subject of 1 to 256 characters without control characters (no NUL, CR or LF to
+    /// forge log lines or event text with).
+    public static func isValidSubject(_ subject: String) -> Bool {
+        (1...256).contains(subject.count)
+            && !subject.unicodeScalars.contains { $0.properties.generalCategory == .control }
+    }
+
     /// The actor recorded on the events this principal causes, e.g. `api:alice`.
     public var actor: String { "api:" + subject }
 }

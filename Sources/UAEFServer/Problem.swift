@@ -46,6 +46,14 @@ public struct Problem: Error, HTTPResponseError, Sendable {
 
     static func badRequest(_ detail: String) -> Problem { Problem(.badRequest, "bad-request", detail) }
 
+    /// 429 with `Retry-After` in whole seconds (at least 1, at most a day).
+    static func tooManyRequests(_ detail: String, retryAfter wait: Double) -> Problem {
+        let seconds = max(1, Int(min(wait, 86_400).rounded(.up)))
+        return Problem(
+            .tooManyRequests, "rate-limited", "\(detail); retry in \(seconds) s",
+            headers: [.retryAfter: String(seconds)])
+    }
+
     /// A request whose content failed validation: every problem with its place.
     static func validation(_ failure: ValidationFailure) -> Problem {
         let errors = failure.issues.map { issue -> JSONValue in

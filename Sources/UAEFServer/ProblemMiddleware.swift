@@ -11,10 +11,19 @@ import UAEFStore
 struct ProblemMiddleware: RouterMiddleware {
     typealias Context = APIContext
 
+    /// The methods the API answers; any other (TRACE, CONNECT, …) is a 405 before routing.
+    static let methods: Set<HTTPRequest.Method> = [.get, .head, .post, .put, .delete, .options]
+
     func handle(_ request: Request, context: APIContext, next: (Request, APIContext) async throws -> Response)
         async throws -> Response
     {
         do {
+            guard Self.methods.contains(request.method) else {
+                throw Problem(
+                    .methodNotAllowed, "method-not-allowed",
+                    "this API answers GET, POST, PUT and DELETE, not \(request.method.rawValue.prefix(32))",
+                    headers: [.allow: "GET, HEAD, POST, PUT, DELETE, OPTIONS"])
+            }
             return try await next(request, context)
         } catch {
             let problem = Self.problem(for: error, context: context)

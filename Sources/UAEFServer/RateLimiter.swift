@@ -19,6 +19,17 @@ final class RateLimiter: Sendable {
         self.burst = burst
     }
 
+    /// The seconds until `key` has a token again, or nil when it has one now (nothing is taken).
+    func waitIfEmpty(_ key: String, now: ContinuousClock.Instant = .now) -> Double? {
+        buckets.withLock { buckets in
+            guard let bucket = buckets[key] else { return nil }
+            let elapsed = now - bucket.updated
+            let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+            let tokens = min(burst, bucket.tokens + seconds * rate)
+            return tokens >= 1 ? nil : (1 - tokens) / rate
+        }
+    }
+
     /// Takes one token for `key`; nil when allowed, else the seconds until one is available.
     func take(_ key: String, now: ContinuousClock.Instant = .now) -> Double? {
         buckets.withLock { buckets in
@@ -47,11 +58,9 @@ struct RateLimitMiddleware: RouterMiddleware {
         if let principal = context.principal,
             let wait = limiter.take(principal.tenant + "\u{0}" + principal.subject)
         {
-            let seconds = max(1, Int(min(wait, 86_400).rounded(.up)))
-            throw Problem(
-                .tooManyRequests, "rate-limited",
-                "\(principal.subject) sent more than \(Int(limiter.rate)) requests a second (bursts of \(Int(limiter.burst))); retry in \(seconds) s",
-                headers: [.retryAfter: String(seconds)])
+            throw Problem.tooManyRequests(
+                "\(principal.subject) sent more than \(Int(limiter.rate)) requests a second (bursts of \(Int(limiter.burst)))",
+                retryAfter: wait)
         }
         return try await next(request, context)
     }

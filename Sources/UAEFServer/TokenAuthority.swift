@@ -43,12 +43,19 @@ public struct TokenAuthority: Sendable {
         public var issuer: String?
         /// When set, tokens must list this in `aud`.
         public var audience: String?
+        /// The longest a token may still be valid when it is presented (`exp` less now): default
+        /// 24 hours. A token minted to last for years is refused, not trusted for years.
+        public var maximumLifetime: Duration
 
-        public init(secret: [UInt8]?, jwks: String? = nil, issuer: String? = nil, audience: String? = nil) {
+        public init(
+            secret: [UInt8]?, jwks: String? = nil, issuer: String? = nil, audience: String? = nil,
+            maximumLifetime: Duration = .seconds(24 * 3600)
+        ) {
             self.secret = secret
             self.jwks = jwks
             self.issuer = issuer
             self.audience = audience
+            self.maximumLifetime = maximumLifetime
         }
     }
 
@@ -187,19 +194,37 @@ public struct TokenAuthority: Sendable {
             }
             roles.insert(role)
         }
-        guard !claims.tenant.isEmpty else { throw Self.unauthorized("the token's tenant is empty") }
+        guard TenantName.isValid(claims.tenant) else {
+            throw Self.unauthorized("the token's tenant must be \(TenantName.pattern)")
+        }
+        guard Principal.isValidSubject(claims.sub.value) else {
+            throw Self.unauthorized("the token's sub must be 1 to 256 printable characters")
+        }
+        let lifetime = claims.exp.value.timeIntervalSinceNow
+        let limit = settings.maximumLifetime
+        guard lifetime <= Double(limit.components.seconds) else {
+            throw Self.unauthorized(
+                "the token is valid for longer than this server accepts (at most \(DurationText.format(limit)) from now)"
+            )
+        }
         let principal = Principal(
             subject: claims.sub.value, tenant: claims.tenant, roles: roles, approvalRoles: Set(claims.approvesAs ?? []))
         return (principal, claims.exp.value)
     }
 
-    /// The `alg` and `kid` of a compact JWS header, read without trusting anything else in the token.
+    /// The `alg` and `kid` of a compact JWS header, read without trusting anything else in the
+    /// token. A header with `crit` is refused: this server implements no JWS extension (RFC 7515
+    /// §4.1.11 requires refusing what it does not understand).
     static func header(of token: String) throws -> (algorithm: String, kid: String?) {
         let parts = token.split(separator: ".", omittingEmptySubsequences: false)
         guard parts.count == 3, let header = Base64URL.decode(String(parts[0])),
             let json = try? JSONValue(jsonText: String(decoding: header, as: UTF8.self)),
             let algorithm = json.objectValue?["alg"]?.stringValue
         else { throw unauthorized("the token is not a compact JWT (header.payload.signature)") }
+        guard json.objectValue?["crit"] == nil else {
+            throw unauthorized(
+                "the token's header lists critical extensions (crit) that this server does not implement")
+        }
         return (algorithm, json.objectValue?["kid"]?.stringValue)
     }
 
@@ -213,13 +238,14 @@ public struct TokenAuthority: Sendable {
         switch error.errorType {
         case .claimVerificationFailure:
             let claim = error.failedClaim.map { String(describing: type(of: $0)) } ?? ""
+            // The library's own wording (decoder details) stays out of the answer.
             return switch claim {
             case "ExpirationClaim": "the token has expired"
             case "NotBeforeClaim": "the token is not valid yet"
-            default: "the token's claims do not verify: \(error.reason ?? "")"
+            default: "the token's claims do not verify"
             }
         case .signatureVerificationFailed: return "the token's signature does not verify"
-        default: return "the token is not valid: \(error.reason ?? "malformed")"
+        default: return "the token is not a valid JWT"
         }
     }
 }

@@ -160,6 +160,14 @@ struct WorkflowParserTests {
         #expect(found.last?.hasSuffix(":5: tasks[2].id: duplicate task id \"a\"") == true, "\(found)")
     }
 
+    @Test(
+        "workflow names are 1 to 128 letters, digits, '_', '.' or '-': no spaces, NUL, CR or LF",
+        arguments: ["a b", "x\\0", "x\\r\\ny", "", "ü"])
+    func workflowNames(name: String) {
+        let found = issues("name: \"\(name)\"\ntasks:\n  - {id: a, agent: noop}\n")
+        #expect(found.contains { $0.contains("name:") }, "\(found)")
+    }
+
     @Test("retry delays grow exponentially up to the cap")
     func backoff() {
         let policy = RetryPolicy(

@@ -1,4 +1,7 @@
+import AsyncHTTPClient
+import Crypto
 import Foundation
+import NIOCore
 import NIOHTTP1
 import Testing
 import UAEFAgents
@@ -235,5 +238,72 @@ struct HardeningTests {
         let export = try await allowed.send(
             .GET, "/v1/ledger/events?limit=1000", token: try await allowed.token("acme", [.auditor]))
         #expect(!export.body.contains("k3y-in-query"))
+    }
+
+    /// An HS256 token over `header` and `claims` signed with the harness's secret.
+    static func signed(header: String, claims: String) -> String {
+        let signingInput = AuthorizationTests.base64URL(header) + "." + AuthorizationTests.base64URL(claims)
+        let mac = HMAC<SHA256>.authenticationCode(
+            for: Data(signingInput.utf8), using: SymmetricKey(data: ServerHarness.secret))
+        return signingInput + "."
+            + Data(mac).base64EncodedString().replacingOccurrences(of: "+", with: "-")
+            .replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
+    }
+
+    @Test(
+        "tokens with crit, a lifetime past the maximum, an empty or control-character sub, or a bad tenant are refused")
+    func tokenClaims() async throws {
+        let server = try await ServerHarness.start()
+        defer { Task { await server.stop() } }
+        let exp = Int(Date().timeIntervalSince1970) + 600
+        let header = #"{"alg":"HS256","typ":"JWT"}"#
+        func claims(sub: String = "mallory", tenant: String = "acme", exp: Int = exp) -> String {
+            JSONValue.object([
+                "sub": .string(sub), "tenant": .string(tenant), "roles": ["admin"], "exp": .number(Number(exp)),
+                "aud": .string(ServerHarness.audience),
+            ]).jsonText
+        }
+        #expect(
+            try await server.send(.GET, "/v1/workflows", token: Self.signed(header: header, claims: claims())).status
+                == 200)
+        let cases: [(String, String, String)] = [
+            ("crit", Self.signed(header: #"{"alg":"HS256","crit":["exp"],"exp":1}"#, claims: claims()), "crit"),
+            ("two years", Self.signed(header: header, claims: claims(exp: exp + 2 * 365 * 86_400)), "longer than"),
+            ("empty sub", Self.signed(header: header, claims: claims(sub: "")), "sub"),
+            ("CRLF sub", Self.signed(header: header, claims: claims(sub: "a\r\nb")), "sub"),
+            ("NUL tenant", Self.signed(header: header, claims: claims(tenant: "acme\u{0}")), "tenant"),
+        ]
+        for (name, token, detail) in cases {
+            let reply = try await server.send(.GET, "/v1/workflows", token: token)
+            #expect(reply.status == 401, "\(name)")
+            #expect(reply["detail"]?.stringValue?.contains(detail) == true, "\(name): \(reply.body)")
+        }
+    }
+
+    @Test(
+        "failed authentications are limited per client address before any token is checked; TRACE is a 405; bodies that are not UTF-8 a 400"
+    )
+    func protocolEdges() async throws {
+        // One failure every 100 s, bursts of 2: the third guess in a row is refused unread.
+        let server = try await ServerHarness.start(failedAuthenticationRate: 0.01)
+        defer { Task { await server.stop() } }
+        let admin = try await server.token("acme", [.admin])
+        var statuses: [Int] = []
+        for _ in 0..<4 { statuses.append(try await server.send(.GET, "/v1/runs", token: "guess").status) }
+        #expect(statuses == [401, 401, 429, 429])
+        let blocked = try await server.send(.GET, "/v1/runs", token: admin)
+        #expect(blocked.status == 429 && blocked.headers["Retry-After"].first != nil)
+
+        let fresh = try await ServerHarness.start()
+        defer { Task { await fresh.stop() } }
+        let token = try await fresh.token("acme", [.admin])
+        let trace = try await fresh.send(HTTPMethod(rawValue: "TRACE"), "/v1/runs", token: token)
+        #expect(trace.status == 405 && trace.headers["Allow"].first?.contains("GET") == true)
+        var request = HTTPClientRequest(url: fresh.base + "/v1/runs")
+        request.method = .POST
+        request.headers.add(name: "Authorization", value: "Bearer \(token)")
+        request.body = .bytes(ByteBuffer(bytes: Array(#"{"workflow": "x"#.utf8) + [0xC3, 0x28] + Array(#""}"#.utf8)))
+        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(10))
+        #expect(response.status.code == 400)
     }
 }

@@ -37,7 +37,7 @@ struct ServerHarness {
         authenticated: Bool = true, bodyLimit: Int = 1 << 20, remoteLease: Duration = .seconds(30),
         jwks: String? = nil, rateLimit: Double? = nil, corsOrigin: String? = nil, secrets: SecretBox? = nil,
         backend: StoreBackend = .sqlite, eventStreamPollInterval: Duration = .seconds(1),
-        kinds: AgentKindRegistry = BuiltInAgents.registry
+        kinds: AgentKindRegistry = BuiltInAgents.registry, failedAuthenticationRate: Double = 10
     ) async throws -> ServerHarness {
         let location = try TestStore(backend, label: "server")
         let store = try await location.open()
@@ -55,6 +55,7 @@ struct ServerHarness {
         configuration.metrics = metrics
         configuration.rateLimit = rateLimit
         configuration.corsOrigin = corsOrigin
+        configuration.failedAuthenticationRate = failedAuthenticationRate
         configuration.eventStreamPollInterval = eventStreamPollInterval
         configuration.authority =
             authenticated ? try await TokenAuthority(.init(secret: secret, jwks: jwks, audience: audience)) : nil
