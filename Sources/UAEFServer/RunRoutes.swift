@@ -37,13 +37,17 @@ struct RunRoutes {
             let principal = try context.require(.read)
             let id = try context.parameters.require("id")
             let key = principal.tenant + "\u{0}" + id
-            if let text = runtime.finishedRuns.value(for: key) { return JSONMessage.response(text: text) }
-            guard let report = try await runtime.engine(for: principal.tenant).report(RunID(id)) else {
+            if let cached = runtime.finishedRuns.value(for: key),
+                try await runtime.engine.store.updatedAt(of: RunID(id), tenant: principal.tenant) == cached.updatedAt
+            {
+                return JSONMessage.response(text: cached.text)
+            }
+            guard let snapshot = try await runtime.engine.store.snapshot(of: RunID(id), tenant: principal.tenant) else {
                 throw Problem.notFound("run \(id)")
             }
-            let text = report.jsonText
-            if let status = report["status"]?.stringValue, RunStatus(rawValue: status)?.isTerminal == true {
-                runtime.finishedRuns.keep(text, for: key)
+            let text = RunReport.json(snapshot).jsonText
+            if snapshot.run.status.isTerminal {
+                runtime.finishedRuns.keep((snapshot.run.updatedAt, text), for: key)
             }
             return JSONMessage.response(text: text)
         }

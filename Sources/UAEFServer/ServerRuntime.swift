@@ -14,9 +14,10 @@ public struct ServerRuntime: Sendable {
     public let engine: Engine
     /// Signs the ledger's checkpoints (the key `uaef ledger key` prints).
     public let signer: NoteSigner
-    /// The JSON text of ended runs' reports by tenant and id: an ended run's report never changes,
-    /// and clients poll for it.
-    let finishedRuns = BoundedCache<String>(capacity: 10_000)
+    /// The JSON text of ended runs' reports by tenant and id, with the run row's `updated_at` they
+    /// were rendered at: clients poll for them, and only a redaction changes an ended run (it
+    /// moves `updated_at`, on whichever node it ran).
+    let finishedRuns = BoundedCache<(updatedAt: Date, text: String)>(capacity: 10_000)
     /// The store's work notifications (PostgreSQL), which ``wakeups`` relays to the workers and to
     /// remote agents' long polls; nil when the store has none.
     let notifications: AsyncStream<Void>?

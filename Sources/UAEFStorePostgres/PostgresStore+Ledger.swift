@@ -272,41 +272,43 @@ extension PostgresStore {
             }
             guard let status else { return .runNotFound }
             guard status.isTerminal else { return .runActive(status) }
-            // A task's own subject, or its fan-out instances `task[i]`; the whole run when no task is named.
-            let scope = task.map { "\(runID.rawValue)/\($0)" } ?? runID.rawValue
+            let rule = RedactionRule(run: runID, task: task)
             var erased: [JSONValue] = []
             var seqs: [Int64] = []
-            for try await (seq, frame) in try await connection.query(
+            // Candidates: the tenant's events whose subject starts with the scope; the rule decides.
+            for try await (seq, subject, frame) in try await connection.query(
                 """
-                SELECT seq, payloads FROM events
-                WHERE payloads IS NOT NULL
-                    AND (subject = \(scope) OR left(subject, \(scope.unicodeScalars.count + 1)::integer) IN (\(scope + "/"), \(scope + "[")))
+                SELECT seq, subject, payloads FROM events
+                WHERE tenant = \(tenant) AND payloads IS NOT NULL
+                    AND left(subject, char_length(\(rule.scope))) = \(rule.scope)
                 ORDER BY seq
                 """, logger: logger
-            ).decode((Int64, ByteBuffer).self) {
-                guard let payloads = Array(frame.readableBytesView).withUnsafeBytes(EventPayloads.unframe) else {
-                    throw StoreCorruption(location: "events.payloads", reason: "event \(seq): not a payload frame")
-                }
+            ).decode((Int64, String, ByteBuffer).self) where rule.covers(subject) {
                 seqs.append(seq)
-                erased += payloads.map { payload in
-                    [
-                        "seq": .number(Number(Int(seq))), "name": .string(payload.name),
-                        "sha256": .string(ContentDigest.sha256(payload.bytes)),
-                    ]
+                erased += try Array(frame.readableBytesView).withUnsafeBytes {
+                    try RedactionRule.erased(seq: seq, frame: $0)
                 }
             }
-            var redaction = event
-            redaction.data["erased"] = .array(erased)
+            let redaction = RedactionRule.event(event, erased: erased)
             if let task {
                 try await connection.query(
                     """
-                    UPDATE tasks SET output = NULL WHERE run_id = \(runID.rawValue) AND (task_id = \(task) OR key = \(task))
+                    UPDATE tasks SET output = NULL
+                    WHERE run_id = \(runID.rawValue) AND tenant = \(tenant) AND (task_id = \(task) OR key = \(task))
                     """, logger: logger)
             } else {
                 try await connection.query(
-                    "UPDATE tasks SET output = NULL WHERE run_id = \(runID.rawValue)", logger: logger)
-                try await connection.query("UPDATE runs SET inputs = '{}' WHERE id = \(runID.rawValue)", logger: logger)
+                    "UPDATE tasks SET output = NULL WHERE run_id = \(runID.rawValue) AND tenant = \(tenant)",
+                    logger: logger)
+                try await connection.query(
+                    "UPDATE runs SET inputs = '{}' WHERE id = \(runID.rawValue) AND tenant = \(tenant)", logger: logger)
             }
+            // The run changed as readers see it: cached reports of it are stale now.
+            try await connection.query(
+                """
+                UPDATE runs SET updated_at = \(Timestamp.milliseconds(redaction.time))
+                WHERE id = \(runID.rawValue) AND tenant = \(tenant)
+                """, logger: logger)
             let seq = try await PostgresLedger.append([redaction], on: connection, logger: logger)
             try await connection.query(
                 "UPDATE events SET payloads = NULL, payloads_redacted_by = \(seq) WHERE seq = ANY(\(seqs))",

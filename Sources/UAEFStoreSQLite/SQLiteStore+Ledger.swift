@@ -228,32 +228,23 @@ extension SQLiteStore {
             else { return .runNotFound }
             let runStatus = try Self.enumValue(status, "runs.status") as RunStatus
             guard runStatus.isTerminal else { return .runActive(runStatus) }
-            // A task's own subject, or its fan-out instances `task[i]`; the whole run when no task is named.
-            let scope = task.map { "\(runID.rawValue)/\($0)" } ?? runID.rawValue
+            let rule = RedactionRule(run: runID, task: task)
+            // Candidates: the tenant's events whose subject starts with the scope; the rule decides.
             let rows = try Row.fetchAll(
                 db,
                 sql: """
-                    SELECT seq, payloads FROM events
-                    WHERE payloads IS NOT NULL AND (subject = ? OR substr(subject, 1, ?) IN (?, ?))
+                    SELECT seq, subject, payloads FROM events
+                    WHERE tenant = ? AND payloads IS NOT NULL AND substr(subject, 1, length(?)) = ?
                     ORDER BY seq
                     """,
-                arguments: [scope, scope.utf8.count + 1, scope + "/", scope + "["])
+                arguments: [tenant, rule.scope, rule.scope]
+            ).filter { rule.covers($0["subject"]) }
             var erased: [JSONValue] = []
             for row in rows {
-                let seq: Int64 = row["seq"]
                 let frame: Data = row["payloads"]
-                guard let payloads = frame.withUnsafeBytes(EventPayloads.unframe) else {
-                    throw StoreCorruption(location: "events.payloads", reason: "event \(seq): not a payload frame")
-                }
-                erased += payloads.map { payload in
-                    [
-                        "seq": .number(Number(Int(seq))), "name": .string(payload.name),
-                        "sha256": .string(ContentDigest.sha256(payload.bytes)),
-                    ]
-                }
+                erased += try frame.withUnsafeBytes { try RedactionRule.erased(seq: row["seq"], frame: $0) }
             }
-            var redaction = event
-            redaction.data["erased"] = .array(erased)
+            let redaction = RedactionRule.event(event, erased: erased)
             let seq = try Int64.fetchOne(db, sql: "SELECT COALESCE(MAX(seq) + 1, 0) FROM events") ?? 0
             try Self.appendEvents([redaction], in: db)
             for row in rows {
@@ -263,12 +254,20 @@ extension SQLiteStore {
             }
             if let task {
                 try db.execute(
-                    sql: "UPDATE tasks SET output = NULL WHERE run_id = ? AND (task_id = ? OR key = ?)",
-                    arguments: [runID.rawValue, task, task])
+                    sql: "UPDATE tasks SET output = NULL WHERE run_id = ? AND tenant = ? AND (task_id = ? OR key = ?)",
+                    arguments: [runID.rawValue, tenant, task, task])
             } else {
-                try db.execute(sql: "UPDATE tasks SET output = NULL WHERE run_id = ?", arguments: [runID.rawValue])
-                try db.execute(sql: "UPDATE runs SET inputs = '{}' WHERE id = ?", arguments: [runID.rawValue])
+                try db.execute(
+                    sql: "UPDATE tasks SET output = NULL WHERE run_id = ? AND tenant = ?",
+                    arguments: [runID.rawValue, tenant])
+                try db.execute(
+                    sql: "UPDATE runs SET inputs = '{}' WHERE id = ? AND tenant = ?",
+                    arguments: [runID.rawValue, tenant])
             }
+            // The run changed as readers see it: cached reports of it are stale now.
+            try db.execute(
+                sql: "UPDATE runs SET updated_at = ? WHERE id = ? AND tenant = ?",
+                arguments: [Timestamp.milliseconds(redaction.time), runID.rawValue, tenant])
             return .redacted(EventRecord(seq: seq, event: redaction))
         }
     }

@@ -306,4 +306,26 @@ struct HardeningTests {
         let response = try await HTTPClient.shared.execute(request, timeout: .seconds(10))
         #expect(response.status.code == 400)
     }
+
+    @Test("an ended run's cached report is not served after a redaction, wherever the redaction ran")
+    func reportCacheFollowsRedaction() async throws {
+        let server = try await ServerHarness.start()
+        defer { Task { await server.stop() } }
+        let token = try await server.token("acme", [.operator])
+        _ = try await server.send(.POST, "/v1/workflows", token: token, body: ServerHarness.helloWorkflow)
+        let run = try #require(
+            try await server.send(
+                .POST, "/v1/runs", token: token, body: #"{"workflow": "hello", "inputs": {"who": "Ada Lovelace"}}"#)[
+                    "run_id"]?.stringValue)
+        #expect(try await server.waitForRun(run, token: token).body.contains("Ada Lovelace"))
+        #expect(try await server.send(.GET, "/v1/runs/\(run)", token: token).body.contains("Ada Lovelace"))
+        // Redacted through the store, as `uaef ledger redact` on another node would.
+        let engine = server.runtime.engine.forTenant("acme")
+        guard case .redacted = try await engine.redact(RunID(run), task: nil, reason: "erasure", actor: "cli:dpo")
+        else {
+            Issue.record("not redacted")
+            return
+        }
+        #expect(!(try await server.send(.GET, "/v1/runs/\(run)", token: token).body.contains("Ada Lovelace")))
+    }
 }

@@ -249,6 +249,10 @@ struct StoreLedgerTests {
             EventDraft(
                 id: "evt_2", time: now, type: "task.succeeded", actor: "engine", tenant: "default",
                 subject: "run_ab/t", data: ["attempt": 1], payloads: ["output": "another run's"]),
+            // Another tenant's event under the very same subject: never the redaction's business.
+            EventDraft(
+                id: "evt_3", time: now, type: "signal.x", actor: "api:eve", tenant: "other",
+                subject: "run_a/t", data: [:], payloads: ["input": "another tenant's"]),
         ]
         try await store.commit(changes)
         let stored = try await store.events(from: 0, limit: 10)
@@ -276,7 +280,7 @@ struct StoreLedgerTests {
             Issue.record("another tenant's run was found")
             return
         }
-        #expect(try await store.events(from: 0, limit: 10).count == 2)
+        #expect(try await store.events(from: 0, limit: 10).count == 3)
 
         var ended = ChangeSet()
         ended.runs = [run("run_a", status: .succeeded)]
@@ -288,14 +292,16 @@ struct StoreLedgerTests {
             Issue.record("the ended run was not redacted")
             return
         }
-        #expect(record.seq == 2)
+        #expect(record.seq == 3)
+        #expect(try await store.updatedAt(of: RunID("run_a"), tenant: "default") == redaction.time)
         #expect(record.event.data["erased"] == [["seq": 0, "name": "output", "sha256": .string(digest)]])
         let after = try await store.events(from: 0, limit: 10)
         #expect(after[0].event.payloads.isEmpty && after[0].event.data == stored[0].event.data)
         #expect(after[1].event.payloads == ["output": "another run's"])  // a run id that merely shares a prefix
+        #expect(after[2].event.payloads == ["input": "another tenant's"])
         #expect(try await store.snapshot(of: RunID("run_a"), tenant: "default")?.run.inputs == [:])
         let report = try await LedgerVerifier(store: store, verifier: nil).verify()
-        #expect(report.problem == nil && report.payloads == 1 && report.redactedPayloads == 1)
+        #expect(report.problem == nil && report.payloads == 2 && report.redactedPayloads == 1)
     }
 
     @Test(
