@@ -110,8 +110,7 @@ public enum APIServer {
         router.add(middleware: RequestLogMiddleware())
         router.add(middleware: ProblemMiddleware())
         router.get("healthz") { _, _ in JSONMessage.response(["status": "ok"]) }
-        let openAPI = OpenAPIDocument.json
-        router.get("openapi.json") { _, _ in JSONMessage.response(openAPI) }
+        router.get("openapi.json") { _, _ in JSONMessage.response(text: OpenAPISpec.text) }
         router.get("readyz") { _, _ in
             do {
                 _ = try await runtime.engine.store.runs(tenant: "", matching: RunFilter(), limit: 1)

@@ -6,6 +6,7 @@ import NIOCore
 import NIOHTTP1
 import Testing
 import UAEFCore
+import UAEFTestSupport
 
 @testable import UAEFServer
 
@@ -17,6 +18,10 @@ struct OpenAPITests {
         defer { Task { await server.stop() } }
         let reply = try await server.send(.GET, "/openapi.json")
         #expect(reply["openapi"] == "3.1.0")
+        // The server serves docs/openapi.json as it is (scripts/embed-openapi after editing it).
+        let document = try String(
+            contentsOf: Fixtures.packageRoot.appendingPathComponent("docs/openapi.json"), encoding: .utf8)
+        #expect(reply.body + "\n" == document, "run scripts/embed-openapi")
         let paths = try #require(reply["paths"]?.objectValue)
         var documented: Set<String> = []
         for (path, operations) in paths {

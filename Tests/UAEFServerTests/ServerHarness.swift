@@ -5,6 +5,7 @@ import Metrics
 import NIOCore
 import NIOHTTP1
 import Prometheus
+import Synchronization
 import UAEFAgents
 import UAEFCore
 import UAEFEngine
@@ -104,9 +105,11 @@ struct ServerHarness {
         if let body { request.body = .bytes(ByteBuffer(string: body)) }
         let response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
         var buffer = try await response.body.collect(upTo: 16 << 20)
-        return Reply(
+        let reply = Reply(
             status: Int(response.status.code), headers: response.headers,
             body: buffer.readString(length: buffer.readableBytes) ?? "")
+        ResponseLog.shared?.record(method: method.rawValue, path: path, reply: reply)
+        return reply
     }
 
     /// Polls a run until it ends (or 20 s pass) and returns its last JSON.
@@ -130,4 +133,29 @@ struct ServerHarness {
             with:
               message: "hello ${{ inputs.who }}"
         """
+}
+
+/// Every reply the server tests see, as JSON lines in the file `UAEF_API_RESPONSE_LOG` names, for
+/// scripts/api_conformance.py to check against docs/openapi.json after the tests.
+final class ResponseLog: Sendable {
+    static let shared: ResponseLog? = ProcessInfo.processInfo.environment["UAEF_API_RESPONSE_LOG"].flatMap {
+        ResponseLog(path: $0)
+    }
+
+    private let handle: Mutex<FileHandle>
+
+    private init?(path: String) {
+        if !FileManager.default.fileExists(atPath: path) { FileManager.default.createFile(atPath: path, contents: nil) }
+        guard let handle = FileHandle(forWritingAtPath: path) else { return nil }
+        handle.seekToEndOfFile()
+        self.handle = Mutex(handle)
+    }
+
+    func record(method: String, path: String, reply: ServerHarness.Reply) {
+        let line: JSONValue = [
+            "method": .string(method), "path": .string(path), "status": .number(Number(reply.status)),
+            "content_type": .string(reply.headers["Content-Type"].first ?? ""), "body": .string(reply.body),
+        ]
+        handle.withLock { $0.write(Data((line.jsonText + "\n").utf8)) }
+    }
 }
