@@ -24,8 +24,14 @@ struct BenchCommand: AsyncParsableCommand {
             execute the runs (a run executes on one worker at a time; --runs R starts R runs at once). Time covers validating,
             creating and executing the run, with every state change committed and evented.
             Build with -c release for meaningful numbers.
+            Every benchmark also measures, in the same invocation, this machine's reference figures (a
+            fsync'd SQLite commit of one row, raw SQLite inserts a second, SHA-256 hashes of 256 bytes a
+            second) and prints its figures as ratios to them, which stay comparable when the machine's
+            speed wanders from day to day.
             JSON: {"workload", "tasks", "seconds", "tasks_per_second", "peak_rss_mb", "repetitions", "store",
-            "workers", "runs"}
+            "workers", "runs", "reference": {"sqlite_commit_ms", "sqlite_inserts_per_second",
+            "sha256_256_byte_hashes_per_second"}, "seconds_in_sqlite_commits"}; ledger and settlement
+            print their own figures with "reference" and ratios.
             """)
 
     enum Workload: String, ExpressibleByArgument, CaseIterable {
@@ -109,12 +115,16 @@ struct BenchCommand: AsyncParsableCommand {
         }
         let median = seconds.sorted()[seconds.count / 2]
         let backend = store.map { $0.hasPrefix("postgres") ? "postgres" : "sqlite" } ?? "sqlite"
+        let reference = try BenchReference.measure()
+        // The run's time in fsync'd commits of this machine: the figure that survives a slow day.
+        let commits = median / reference.commitSeconds
         let result: JSONValue = [
             "workload": .string(workload.rawValue), "tasks": .number(Number(total)),
             "seconds": .number(Number(parsing: String(format: "%.4f", median))!),
             "tasks_per_second": .number(Number(Int((Double(total) / median).rounded()))),
             "peak_rss_mb": .number(Number(PeakMemory.megabytes())), "repetitions": .number(Number(repetitions)),
             "store": .string(backend), "workers": .number(Number(workers)), "runs": .number(Number(runs)),
+            "reference": reference.json, "seconds_in_sqlite_commits": BenchReference.number(commits, digits: 1),
         ]
         if json {
             print(result.jsonText)
@@ -123,6 +133,8 @@ struct BenchCommand: AsyncParsableCommand {
             print(
                 "\(workload.rawValue) on \(backend), \(runs) run(s) by \(executor): \(total) tasks in \(String(format: "%.4f", median)) s (median of \(repetitions)) = \(Int((Double(total) / median).rounded())) tasks/s, peak RSS \(PeakMemory.megabytes()) MB"
             )
+            print(reference.text)
+            print("ratio: the run took \(String(format: "%.1f", commits)) SQLite commit times")
         }
     }
 }

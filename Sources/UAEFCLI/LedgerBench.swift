@@ -52,6 +52,8 @@ enum LedgerBench {
             _ = try await store.consistencyProof(from: old, to: count)
             consistency.append(seconds(ContinuousClock.now - second))
         }
+        let (appendRate, verifyRate) = (Double(count) / appendSeconds, Double(count) / verifySeconds)
+        let reference = try BenchReference.measure()
         let inclusionMs = inclusion.sorted()[50] * 1000
         let consistencyMs = consistency.sorted()[50] * 1000
         let result: JSONValue = [
@@ -61,12 +63,19 @@ enum LedgerBench {
             "inclusion_proof_ms": .number(Number(parsing: String(format: "%.3f", inclusionMs))!),
             "consistency_proof_ms": .number(Number(parsing: String(format: "%.3f", consistencyMs))!),
             "peak_rss_mb": .number(Number(PeakMemory.megabytes())),
+            "reference": reference.json,
+            "appends_per_raw_insert": BenchReference.number(appendRate / reference.insertsPerSecond, digits: 3),
+            "verified_per_sha256": BenchReference.number(verifyRate / reference.hashesPerSecond, digits: 3),
         ]
         if json {
             print(result.jsonText)
         } else {
             print(
-                "ledger: \(count) events appended at \(Int(Double(count) / appendSeconds))/s, verified at \(Int(Double(count) / verifySeconds))/s; proofs (median of 101) inclusion \(String(format: "%.3f", inclusionMs)) ms, consistency \(String(format: "%.3f", consistencyMs)) ms"
+                "ledger: \(count) events appended at \(Int(appendRate))/s, verified at \(Int(verifyRate))/s; proofs (median of 101) inclusion \(String(format: "%.3f", inclusionMs)) ms, consistency \(String(format: "%.3f", consistencyMs)) ms"
+            )
+            print(reference.text)
+            print(
+                "ratios: appends \(String(format: "%.3f", appendRate / reference.insertsPerSecond)) of raw inserts, verify \(String(format: "%.3f", verifyRate / reference.hashesPerSecond)) of SHA-256 hashes"
             )
         }
     }

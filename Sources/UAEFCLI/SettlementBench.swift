@@ -76,18 +76,27 @@ enum SettlementBench {
         guard report.settlements.count == count, report.settlements.allSatisfy({ $0.status == .posted }) else {
             throw CLIError.operational("benchmark settlement did not post every signal")
         }
+        let (evaluationRate, postingRate) = (Double(evaluations) / evaluationSeconds, Double(postings) / settleSeconds)
+        let reference = try BenchReference.measure()
         let result: JSONValue = [
             "workload": "settlement", "events": .number(Number(count)),
             "evaluations_per_second": .number(Number(Int(Double(evaluations) / evaluationSeconds))),
             "settlements_per_second": .number(Number(Int(Double(count) / settleSeconds))),
             "postings_per_second": .number(Number(Int(Double(postings) / settleSeconds))),
             "peak_rss_mb": .number(Number(PeakMemory.megabytes())),
+            "reference": reference.json,
+            "evaluations_per_sha256": BenchReference.number(evaluationRate / reference.hashesPerSecond, digits: 4),
+            "postings_per_raw_insert": BenchReference.number(postingRate / reference.insertsPerSecond, digits: 4),
         ]
         if json {
             print(result.jsonText)
         } else {
             print(
-                "settlement: \(Int(Double(evaluations) / evaluationSeconds)) rule evaluations/s; \(count) signals settled into \(postings) durable postings at \(Int(Double(postings) / settleSeconds)) postings/s (\(Int(Double(count) / settleSeconds)) settlements/s)"
+                "settlement: \(Int(evaluationRate)) rule evaluations/s; \(count) signals settled into \(postings) durable postings at \(Int(postingRate)) postings/s (\(Int(Double(count) / settleSeconds)) settlements/s)"
+            )
+            print(reference.text)
+            print(
+                "ratios: evaluations \(String(format: "%.4f", evaluationRate / reference.hashesPerSecond)) of SHA-256 hashes, postings \(String(format: "%.4f", postingRate / reference.insertsPerSecond)) of raw inserts"
             )
         }
     }
