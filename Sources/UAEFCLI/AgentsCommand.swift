@@ -121,16 +121,18 @@ struct AgentsCommand: AsyncParsableCommand {
         func run() async throws {
             let store = try await storeOptions.open()
             let agents = try await store.agents(tenant: storeOptions.tenant)
-            var rows: [(AgentRecord, AgentMetrics)] = []
-            for agent in agents { rows.append((agent, try await store.metrics(of: agent.id))) }
+            let metrics = try await store.metrics(of: agents.map(\.id))
+            let rows = agents.map { ($0, metrics[$0.id] ?? AgentMetrics(attempts: [])) }
             if json {
                 Console.printJSON(.array(rows.map { AgentReport.json($0.0, metrics: $0.1) }))
                 return
             }
             if rows.isEmpty { print("no agents; register one with `uaef agents register`") }
+            // Columns as wide as their longest value: names are never cut.
+            let nameWidth = max(16, agents.map(\.name.count).max() ?? 0)
             for (agent, metrics) in rows {
                 print(
-                    "\(agent.name.padding(toLength: 16, withPad: " ", startingAt: 0)) \(agent.status.rawValue.padding(toLength: 10, withPad: " ", startingAt: 0)) \(agent.kind.padding(toLength: 8, withPad: " ", startingAt: 0)) [\(agent.capabilities.joined(separator: ", "))]  attempts \(metrics.attempts) ok \(metrics.successes) failed \(metrics.failures) running \(metrics.runningNow)"
+                    "\(Console.padded(agent.name, nameWidth)) \(Console.padded(agent.status.rawValue, 10)) \(Console.padded(agent.kind, 8)) [\(agent.capabilities.joined(separator: ", "))]  attempts \(metrics.attempts) ok \(metrics.successes) failed \(metrics.failures) running \(metrics.runningNow)"
                 )
             }
         }

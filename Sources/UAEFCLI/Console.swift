@@ -1,3 +1,4 @@
+import ArgumentParser
 import Foundation
 import UAEFCore
 
@@ -5,8 +6,14 @@ import UAEFCore
 enum Console {
     static func printJSON(_ value: JSONValue) { print(value.prettyJSONText) }
 
-    /// Prints `{"valid": false, "errors": [{"file", "line", "field", "message"}]}` and exits 2.
-    static func printInvalid(_ failure: ValidationFailure) -> Never {
+    /// `text` followed by spaces up to `width` characters; longer text is kept whole, never cut.
+    static func padded(_ text: String, _ width: Int) -> String {
+        text.count >= width ? text : text + String(repeating: " ", count: width - text.count)
+    }
+
+    /// Prints `{"valid": false, "errors": [{"file", "line", "field", "message"}]}`; the command then
+    /// ends with exit code 2 (the error this returns, for the caller to throw).
+    static func printInvalid(_ failure: ValidationFailure) -> ExitCode {
         printJSON([
             "valid": false,
             "errors": .array(
@@ -17,7 +24,7 @@ enum Console {
                     ]
                 }),
         ])
-        exit(2)
+        return ExitCode(2)
     }
 
     /// An option's value as one of a type's raw values; a usage error listing the valid ones otherwise.

@@ -31,7 +31,7 @@ struct RulesCommand: AsyncParsableCommand {
                     print("\(file): valid: \(rules.accounts.count) accounts, \(rules.rules.count) rules")
                 }
             } catch let failure as ValidationFailure where json {
-                Console.printInvalid(failure)
+                throw Console.printInvalid(failure)
             }
         }
     }

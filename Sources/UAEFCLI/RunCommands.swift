@@ -29,7 +29,7 @@ struct ValidateCommand: AsyncParsableCommand {
                 )
             }
         } catch let failure as ValidationFailure where json {
-            Console.printInvalid(failure)
+            throw Console.printInvalid(failure)
         }
     }
 }

@@ -19,8 +19,8 @@ enum RunOutput {
         let width = snapshot.tasks.map(\.key.count).max() ?? 0
         for task in snapshot.tasks.sorted(by: { TaskOrder.precedes($0.key, $1.key) }) {
             var line =
-                "  " + task.key.padding(toLength: width, withPad: " ", startingAt: 0) + "  "
-                + task.status.rawValue.padding(toLength: 15, withPad: " ", startingAt: 0)
+                "  " + Console.padded(task.key, width) + "  "
+                + Console.padded(task.status.rawValue, 15)
             if task.attempts > 1 { line += " attempts \(task.attempts)" }
             if let agent = task.agentID { line += " agent \(agent)" }
             if let error = task.error, task.status != .succeeded { line += " error: \(error)" }

@@ -37,7 +37,7 @@ struct RunsCommand: AsyncParsableCommand {
             if runs.isEmpty { print("no runs") }
             for run in runs {
                 print(
-                    "\(run.id)  \(run.status.rawValue.padding(toLength: 10, withPad: " ", startingAt: 0))  \(Timestamp.format(run.createdAt))  \(run.workflowName)"
+                    "\(run.id)  \(Console.padded(run.status.rawValue, 10))  \(Timestamp.format(run.createdAt))  \(run.workflowName)"
                 )
             }
         }

@@ -127,7 +127,7 @@ struct SettlementsCommand: AsyncParsableCommand {
     static func line(_ settlement: SettlementRecord) -> String {
         let reason = settlement.reason.map { " (\($0))" } ?? ""
         return
-            "\(settlement.id)  \(settlement.status.rawValue.padding(toLength: 16, withPad: " ", startingAt: 0))  \(settlement.amount)  \(settlement.ruleID) @\(settlement.triggerSeq)\(reason)"
+            "\(settlement.id)  \(Console.padded(settlement.status.rawValue, 16))  \(settlement.amount)  \(settlement.ruleID) @\(settlement.triggerSeq)\(reason)"
     }
 }
 
@@ -141,7 +141,7 @@ struct AccountsCommand: AsyncParsableCommand {
         guard !accounts.isEmpty else { return "no accounts; uaef rules load FILE declares them" }
         let width = max(8, accounts.map(\.definition.id.count).max() ?? 0)
         var lines = [
-            "account".padding(toLength: width, withPad: " ", startingAt: 0)
+            Console.padded("account", width)
                 + "  type        currency        posted       pending     available"
         ]
         for account in accounts {
@@ -150,8 +150,8 @@ struct AccountsCommand: AsyncParsableCommand {
                 .map { Money.decimalText(minorUnits: $0, currency: account.definition.currency) }
                 .map { String(repeating: " ", count: max(0, 13 - $0.count)) + $0 }
             lines.append(
-                account.definition.id.padding(toLength: width, withPad: " ", startingAt: 0) + "  "
-                    + kind.rawValue.padding(toLength: 10, withPad: " ", startingAt: 0) + "  "
+                Console.padded(account.definition.id, width) + "  "
+                    + Console.padded(kind.rawValue, 10) + "  "
                     + account.definition.currency.code + "     " + cells.joined(separator: " "))
         }
         let trial = SettlementJSON.trialBalance(accounts)
@@ -202,7 +202,7 @@ struct JournalCommand: AsyncParsableCommand {
         if transfers.isEmpty { print("no transfers") }
         for transfer in transfers {
             print(
-                "\(transfer.id)  \(Timestamp.format(transfer.createdAt))  \(transfer.phase.rawValue.padding(toLength: 7, withPad: " ", startingAt: 0))  \(transfer.debit) → \(transfer.credit)  \(transfer.amount)  \(transfer.settlementID)"
+                "\(transfer.id)  \(Timestamp.format(transfer.createdAt))  \(Console.padded(transfer.phase.rawValue, 7))  \(transfer.debit) → \(transfer.credit)  \(transfer.amount)  \(transfer.settlementID)"
             )
         }
     }

@@ -22,7 +22,7 @@ extension Engine {
     {
         let rules = try RulesParser.parse(text, file: file)
         let tenant = tenant
-        let version = try await store.settle(tenant: tenant, now: Date()) { transaction in
+        let version = try await store.settle(tenant: tenant, now: configuration.clock()) { transaction in
             for account in rules.accounts {
                 if let existing = try transaction.account(account.id) {
                     guard existing.definition.kind == account.kind, existing.definition.currency == account.currency
@@ -67,7 +67,7 @@ extension Engine {
             } ?? []
         let globalTypes = Set(global.map(\.on))
         let tenant = tenant
-        report.expired = try await store.settle(tenant: tenant, now: Date()) { transaction in
+        report.expired = try await store.settle(tenant: tenant, now: configuration.clock()) { transaction in
             var steps = SettlementSteps(transaction, actor: actor)
             let expired = try steps.expireApprovals()
             try steps.commit()
@@ -75,7 +75,7 @@ extension Engine {
         }
         var facts = TriggerFacts(engine: self)
         while true {
-            let start = try await store.settle(tenant: tenant, now: Date()) { try $0.cursor() }
+            let start = try await store.settle(tenant: tenant, now: configuration.clock()) { try $0.cursor() }
             let page = try await store.eventHeaders(from: start, limit: 2_000)
             guard let last = page.last else { break }
             // Most events match no rule: their data is read only when some event of the page may.
@@ -98,7 +98,8 @@ extension Engine {
             }
             let pageTriggers = triggers
             let evaluations = await Self.evaluate(pageTriggers)
-            let created = try await store.settle(tenant: tenant, now: Date()) { transaction -> [SettlementRecord]? in
+            let created = try await store.settle(tenant: tenant, now: configuration.clock()) {
+                transaction -> [SettlementRecord]? in
                 // Another process settled this page first: read on from where it left off.
                 guard try transaction.cursor() == start else { return nil }
                 var steps = SettlementSteps(transaction, actor: actor)
@@ -150,7 +151,7 @@ extension Engine {
     ) async throws -> (seq: Int64, replayed: Bool, settlements: [SettlementRecord]) {
         let digest = ContentDigest.sha256(CanonicalJSON.bytes(["name": .string(name), "data": .object(data)]))
         let tenant = tenant
-        let (seq, replayed) = try await store.settle(tenant: tenant, now: Date()) { transaction in
+        let (seq, replayed) = try await store.settle(tenant: tenant, now: configuration.clock()) { transaction in
             if let first = try transaction.signal(idempotencyKey: idempotencyKey) {
                 guard first.name == name, first.sha256 == digest else {
                     throw SettlementRefusal(
@@ -185,7 +186,7 @@ extension Engine {
         if let approval = try await store.taskApproval(id, tenant: tenant), approval.status == .pending,
             try await !isWaiting(approval)
         {
-            try await store.settle(tenant: tenant, now: Date()) { transaction in
+            try await store.settle(tenant: tenant, now: configuration.clock()) { transaction in
                 guard var current = try transaction.taskApproval(id), current.status == .pending else { return }
                 var steps = SettlementSteps(transaction, actor: principal)
                 current.status = .expired
@@ -201,7 +202,7 @@ extension Engine {
             throw SettlementRefusal(
                 "approval \(id) expired: the task attempt it belonged to ended (timed out, cancelled or interrupted)")
         }
-        let outcome = try await store.settle(tenant: tenant, now: Date()) { transaction in
+        let outcome = try await store.settle(tenant: tenant, now: configuration.clock()) { transaction in
             var steps = SettlementSteps(transaction, actor: principal)
             let outcome = try steps.decide(task: id, decision, principal: principal, role: role, reason: reason)
             try steps.commit()
@@ -213,7 +214,7 @@ extension Engine {
     /// Corrects a posted settlement by reversing entries (its transfers booked back, nothing
     /// edited) and voids it, recording who and why.
     public func reverse(_ id: String, reason: String, actor: String) async throws -> SettlementRecord {
-        let outcome = try await store.settle(tenant: tenant, now: Date()) { transaction in
+        let outcome = try await store.settle(tenant: tenant, now: configuration.clock()) { transaction in
             var steps = SettlementSteps(transaction, actor: actor)
             let outcome = try steps.reverse(id, reason: reason)
             try steps.commit()
@@ -228,7 +229,7 @@ extension Engine {
     public func decide(
         _ id: String, _ decision: ApprovalRecord.Decision, principal: String, role: String, reason: String?
     ) async throws -> SettlementRecord {
-        let outcome = try await store.settle(tenant: tenant, now: Date()) { transaction in
+        let outcome = try await store.settle(tenant: tenant, now: configuration.clock()) { transaction in
             var steps = SettlementSteps(transaction, actor: principal)
             let outcome = try steps.decide(id, decision, principal: principal, role: role, reason: reason)
             try steps.commit()

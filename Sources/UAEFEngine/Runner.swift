@@ -21,6 +21,9 @@ public struct Runner: Sendable {
         public var owner: String = ProcessIdentity.current
         /// Where attempt outcomes and durations are counted; nil counts nothing.
         public var metrics: AttemptMetrics?
+        /// The time settlement passes and decisions are made at (approval expiry, record times):
+        /// the system clock unless a test sets another.
+        public var clock: @Sendable () -> Date = { Date() }
         /// Opens the tenant secrets that `command` and `http` parameters name as
         /// `{"$secret": "NAME"}`; nil when no master key is configured.
         public var secrets: SecretBox?

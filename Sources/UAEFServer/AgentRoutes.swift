@@ -28,11 +28,12 @@ struct AgentRoutes {
         }
         group.get("agents") { _, context in
             let principal = try context.require(.read)
-            var agents: [JSONValue] = []
-            for agent in try await store.agents(tenant: principal.tenant) {
-                agents.append(AgentReport.json(agent, metrics: try await store.metrics(of: agent.id)))
-            }
-            return JSONMessage.response(["agents": .array(agents)])
+            let agents = try await store.agents(tenant: principal.tenant)
+            let metrics = try await store.metrics(of: agents.map(\.id))
+            return JSONMessage.response([
+                "agents": .array(
+                    agents.map { AgentReport.json($0, metrics: metrics[$0.id] ?? AgentMetrics(attempts: [])) })
+            ])
         }
         group.get("agents/:id") { _, context in
             let principal = try context.require(.read)

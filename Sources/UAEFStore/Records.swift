@@ -379,6 +379,17 @@ extension AgentMetrics {
         lastActiveAt = lastActive.map { Timestamp.date(milliseconds: $0) }
     }
 
+    /// The metrics of each of `agents` from their attempts' rows (an agent without any gets empty ones).
+    public static func byAgent(
+        _ rows: [(agent: AgentID, attempt: (status: AttemptStatus, started: Int64, ended: Int64?))], agents: [AgentID]
+    ) -> [AgentID: AgentMetrics] {
+        let grouped = Dictionary(grouping: rows, by: \.agent)
+        return Dictionary(
+            uniqueKeysWithValues: agents.map { agent in
+                (agent, AgentMetrics(attempts: (grouped[agent] ?? []).map(\.attempt)))
+            })
+    }
+
     /// Nearest-rank percentile of sorted values.
     static func percentile(_ sorted: [Int], _ percent: Int) -> Int? {
         guard !sorted.isEmpty else { return nil }

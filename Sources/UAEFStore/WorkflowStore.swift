@@ -92,6 +92,9 @@ public protocol WorkflowStore: LedgerStore, SettlementStore, RemoteWorkStore, Se
     /// Metrics of one agent from its attempts.
     func metrics(of agent: AgentID) async throws -> AgentMetrics
 
+    /// Metrics of each of `agents` from their attempts, in one query (lists of agents).
+    func metrics(of agents: [AgentID]) async throws -> [AgentID: AgentMetrics]
+
     /// Events from `seq` on, in order, of every tenant: for the operator's own tools.
     func events(from seq: Int64, limit: Int) async throws -> [EventRecord]
 

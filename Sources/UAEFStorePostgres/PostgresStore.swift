@@ -509,6 +509,22 @@ public final class PostgresStore: WorkflowStore {
         return Dictionary(uniqueKeysWithValues: counts.map { (AgentID($0.0), $0.1) })
     }
 
+    public func metrics(of agents: [AgentID]) async throws -> [AgentID: AgentMetrics] {
+        let rows = try await rows(
+            """
+            SELECT agent_id, status, started_at, ended_at FROM attempts
+            WHERE agent_id = ANY(\(agents.map(\.rawValue)))
+            """
+        ) { row in
+            let (agent, status, started, ended) = try row.decode((String, String, Int64, Int64?).self)
+            return (
+                agent: AgentID(agent),
+                attempt: (status: AttemptStatus(rawValue: status) ?? .failed, started: started, ended: ended)
+            )
+        }
+        return AgentMetrics.byAgent(rows, agents: agents)
+    }
+
     public func metrics(of agent: AgentID) async throws -> AgentMetrics {
         let attempts = try await rows(
             "SELECT status, started_at, ended_at FROM attempts WHERE agent_id = \(agent.rawValue)"

@@ -1,8 +1,8 @@
 import PostgresNIO
-import _ConnectionPoolModule
 
 /// A PostgreSQL failure told in words a user can act on: the server's own message (with its
-/// SQLSTATE), or what went wrong with the connection, never the query's values.
+/// SQLSTATE and the constraint it names), or what went wrong with the connection; never the
+/// query's values, nor the server's DETAIL, which repeats row values.
 public struct PostgresStoreError: Error, CustomStringConvertible {
     public let description: String
     /// The SQLSTATE code when the server reported the error (e.g. `23505` for a unique violation).
@@ -17,7 +17,9 @@ public struct PostgresStoreError: Error, CustomStringConvertible {
 
     /// Wraps `error` when it is PostgresNIO's; returns anything else unchanged.
     static func wrap(_ error: any Error, location: String) -> any Error {
-        if error is ConnectionPoolError {
+        // PostgresNIO passes its pool's own errors on unwrapped (a connection that could not be
+        // made for a while); their type lives in an underscored module this store does not import.
+        if String(reflecting: type(of: error)).hasSuffix(".ConnectionPoolError") {
             return PostgresStoreError(
                 description: "PostgreSQL at \(location): no connection could be made for a while (is the server up?)",
                 sqlState: nil)
@@ -25,10 +27,10 @@ public struct PostgresStoreError: Error, CustomStringConvertible {
         guard let error = error as? PSQLError else { return error }
         if let server = error.serverInfo {
             let message = server[.message] ?? "an error"
-            let detail = server[.detail].map { " (\($0))" } ?? ""
+            let constraint = server[.constraintName].map { " (constraint \($0))" } ?? ""
             let state = server[.sqlState]
             return PostgresStoreError(
-                description: "PostgreSQL at \(location) reported: \(message)\(detail) [SQLSTATE \(state ?? "?")]",
+                description: "PostgreSQL at \(location) reported: \(message)\(constraint) [SQLSTATE \(state ?? "?")]",
                 sqlState: state)
         }
         let cause =

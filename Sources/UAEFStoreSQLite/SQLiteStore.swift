@@ -477,6 +477,29 @@ public final class SQLiteStore: WorkflowStore {
         }
     }
 
+    public func metrics(of agents: [AgentID]) async throws -> [AgentID: AgentMetrics] {
+        let ids = JSONValue.array(agents.map { .string($0.rawValue) }).jsonText
+        let rows = try await pool.read { db in
+            try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT agent_id, status, started_at, ended_at FROM attempts
+                    WHERE agent_id IN (SELECT value FROM json_each(?))
+                    """,
+                arguments: [ids])
+        }
+        return AgentMetrics.byAgent(
+            rows.map { row in
+                (
+                    agent: AgentID(row["agent_id"] as String),
+                    attempt: (
+                        status: AttemptStatus(rawValue: row["status"]) ?? .failed, started: row["started_at"] as Int64,
+                        ended: row["ended_at"] as Int64?
+                    )
+                )
+            }, agents: agents)
+    }
+
     public func metrics(of agent: AgentID) async throws -> AgentMetrics {
         try await pool.read { db in
             let rows = try Row.fetchAll(
