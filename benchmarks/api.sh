@@ -4,7 +4,8 @@
 #   2. POST /v1/runs of a one-task workflow (each a durable run start, executed by the server).
 # It builds uaef in release mode, starts `uaef serve` on a fresh SQLite file (or the store in
 # UAEF_BENCH_STORE, e.g. a postgres:// URL) with the rate limit off, and prints wrk's report and
-# one summary line per scenario. Environment: DURATION (10s), CONNECTIONS (32), THREADS (2).
+# one summary line per scenario. Environment: DURATION (10s), CONNECTIONS (32), THREADS (2),
+# UAEF_BINARY (a release uaef to use instead of building one).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,8 +17,13 @@ if ! command -v wrk >/dev/null 2>&1; then
     echo "benchmarks/api.sh: installing wrk" >&2
     apt-get update -qq && apt-get install -y -qq wrk
 fi
-swift build -c release --scratch-path .build-release --product uaef >&2
-uaef=$PWD/.build-release/release/uaef
+# UAEF_BINARY: a release uaef already built (skips the build in .build-release).
+if [ -n "${UAEF_BINARY:-}" ]; then
+    uaef=$UAEF_BINARY
+else
+    swift build -c release --scratch-path .build-release --product uaef >&2
+    uaef=$PWD/.build-release/release/uaef
+fi
 
 work=$(mktemp -d)
 server=""

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Dispatch
 import Foundation
 import UAEFAgents
 import UAEFCore
@@ -40,7 +41,7 @@ struct WorkerCommand: AsyncParsableCommand {
     @OptionGroup var hostAccess: HostAccessOptions
 
     /// How long a stop request waits for the worker to wind down before the process exits.
-    static let stopGracePeriod: Duration = .seconds(10)
+    static let stopGracePeriod: Double = 10
     @Flag(help: "Print JSON Lines.") var json = false
     @OptionGroup var engineOptions: EngineOptions
 
@@ -54,17 +55,22 @@ struct WorkerCommand: AsyncParsableCommand {
         // once, elsewhere when the lease expires).
         let kinds = try hostAccess.kinds(granting: .anyTask)
         do {
-            // Everything is durable at every step, so a stop that takes too long (an attempt that
-            // ignores cancellation, a store call that hangs) is abandoned and the process exits.
-            try await StopSignals.cancelling(gracePeriod: Self.stopGracePeriod) {
-                [engineOptions, served = capabilityOptions.served, concurrency, json] in
-                try await Self.work(
-                    engineOptions: engineOptions, kinds: kinds, served: served, concurrency: concurrency, json: json)
-            }
+            try await StopSignals.cancelling(
+                { [engineOptions, served = capabilityOptions.served, concurrency, json] in
+                    try await Self.work(
+                        engineOptions: engineOptions, kinds: kinds, served: served, concurrency: concurrency,
+                        json: json)
+                },
+                onSignal: {
+                    // Everything is durable at every step, so a stop that takes too long (an attempt
+                    // that ignores cancellation, a store call that hangs) ends the process anyway.
+                    DispatchQueue.global().asyncAfter(deadline: .now() + Self.stopGracePeriod) {
+                        Console.warn("uaef worker: did not stop within \(Int(Self.stopGracePeriod)) s; exiting")
+                        Foundation.exit(0)
+                    }
+                })
         } catch is CancellationError {
             // Stopped before the database answered: nothing was claimed.
-        } catch let overdue as StopSignals.Overdue {
-            Console.warn("uaef worker: \(overdue); exiting")
         }
     }
 

@@ -13,6 +13,9 @@ public final class BoundedCache<Value: Sendable>: Sendable {
     /// The value for `key`, or nil.
     public func value(for key: String) -> Value? { entries.withLock { $0[key] } }
 
+    /// Forgets the value for `key`.
+    public func remove(_ key: String) { _ = entries.withLock { $0.removeValue(forKey: key) } }
+
     /// Keeps `value` for `key`.
     public func keep(_ value: Value, for key: String) {
         entries.withLock { entries in

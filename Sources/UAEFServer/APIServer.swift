@@ -86,6 +86,7 @@ public enum APIServer {
             logger: logger)
         let services: [any Service] = [
             EventCommitRelay(runtime: runtime),
+            ReportCacheInvalidator(runtime: runtime, pollInterval: configuration.eventStreamPollInterval),
             executor,
             SettlementService(
                 runtime: runtime, ledgerChanges: ledgerChanges, interval: configuration.settlementInterval),

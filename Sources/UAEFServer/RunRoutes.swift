@@ -36,18 +36,16 @@ struct RunRoutes {
         group.get("runs/:id") { _, context in
             let principal = try context.require(.read)
             let id = try context.parameters.require("id")
-            let key = principal.tenant + "\u{0}" + id
-            if let cached = runtime.finishedRuns.value(for: key),
-                try await runtime.engine.store.updatedAt(of: RunID(id), tenant: principal.tenant) == cached.updatedAt
-            {
-                return JSONMessage.response(text: cached.text)
-            }
+            let key = ServerRuntime.reportKey(tenant: principal.tenant, run: id)
+            if let cached = runtime.finishedRuns.value(for: key) { return JSONMessage.response(text: cached) }
+            // A redaction seen while this report is rendered may already have passed its key by.
+            let redactions = runtime.redactionsSeen.generation
             guard let snapshot = try await runtime.engine.store.snapshot(of: RunID(id), tenant: principal.tenant) else {
                 throw Problem.notFound("run \(id)")
             }
             let text = RunReport.json(snapshot).jsonText
-            if snapshot.run.status.isTerminal {
-                runtime.finishedRuns.keep((snapshot.run.updatedAt, text), for: key)
+            if snapshot.run.status.isTerminal && runtime.redactionsSeen.generation == redactions {
+                runtime.finishedRuns.keep(text, for: key)
             }
             return JSONMessage.response(text: text)
         }

@@ -14,10 +14,16 @@ public struct ServerRuntime: Sendable {
     public let engine: Engine
     /// Signs the ledger's checkpoints (the key `uaef ledger key` prints).
     public let signer: NoteSigner
-    /// The JSON text of ended runs' reports by tenant and id, with the run row's `updated_at` they
-    /// were rendered at: clients poll for them, and only a redaction changes an ended run (it
-    /// moves `updated_at`, on whichever node it ran).
-    let finishedRuns = BoundedCache<(updatedAt: Date, text: String)>(capacity: 10_000)
+    /// The JSON text of ended runs' reports by tenant and id: clients poll for them, and only a
+    /// redaction changes an ended run, which ``ReportCacheInvalidator`` sees in the event log
+    /// (whichever node redacted) and drops the run's entry for.
+    let finishedRuns = BoundedCache<String>(capacity: 10_000)
+    /// Counts the redactions ``ReportCacheInvalidator`` has seen, so a report rendered meanwhile
+    /// is not cached.
+    let redactionsSeen = WakeSignal()
+
+    /// The key of a run's entry in ``finishedRuns``.
+    static func reportKey(tenant: String, run: String) -> String { tenant + "\u{0}" + run }
     /// The store's work notifications (PostgreSQL), which ``wakeups`` relays to the workers and to
     /// remote agents' long polls; nil when the store has none.
     let notifications: AsyncStream<Void>?
@@ -201,6 +207,39 @@ struct TenantWorkers: Service {
 }
 
 /// Relays the store's notifications of committed events to ``ServerRuntime/eventCommits``.
+/// Drops cached reports of runs a redaction changed: follows the event log's headers (no event
+/// data is read) from where it stood at start, woken by each commit of events (every node's on
+/// PostgreSQL; this process's on SQLite, and other processes' within `pollInterval`).
+struct ReportCacheInvalidator: Service {
+    let runtime: ServerRuntime
+    let pollInterval: Duration
+
+    func run() async throws {
+        let store = runtime.engine.store
+        let start = Int64(try await store.treeHead().size)
+        await cancelWhenGracefulShutdown {
+            var next = start
+            while !Task.isCancelled {
+                let seen = runtime.eventCommits.generation
+                do {
+                    let headers = try await store.eventHeaders(from: next, limit: 1000)
+                    for header in headers where header.type == "payload.redacted" {
+                        let run = String(header.subject.prefix { $0 != "/" })
+                        runtime.redactionsSeen.signal()
+                        runtime.finishedRuns.remove(ServerRuntime.reportKey(tenant: header.tenant, run: run))
+                    }
+                    if let last = headers.last { next = last.seq + 1 }
+                    if headers.count == 1000 { continue }
+                } catch {
+                    runtime.engine.logger.warning(
+                        "the report cache could not follow the event log", metadata: ["error": "\(error)"])
+                }
+                await runtime.eventCommits.wait(after: seen, atMost: pollInterval)
+            }
+        }
+    }
+}
+
 struct EventCommitRelay: Service {
     let runtime: ServerRuntime
 

@@ -27,10 +27,6 @@ public protocol WorkflowStore: LedgerStore, SettlementStore, RemoteWorkStore, Se
     /// The run with its tasks and attempts, or nil.
     func snapshot(of run: RunID, tenant: String) async throws -> RunSnapshot?
 
-    /// When the run's row last changed (also by a redaction), or nil when the tenant has no such
-    /// run: one indexed read, for caches of what a run's snapshot renders to.
-    func updatedAt(of run: RunID, tenant: String) async throws -> Date?
-
     /// Runs matching `filter`, newest first.
     func runs(tenant: String, matching filter: RunFilter, limit: Int) async throws -> [RunRecord]
 

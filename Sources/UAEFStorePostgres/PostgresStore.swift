@@ -402,12 +402,6 @@ public final class PostgresStore: WorkflowStore {
 
     // MARK: Reads
 
-    public func updatedAt(of run: RunID, tenant: String) async throws -> Date? {
-        try await rows("SELECT updated_at FROM runs WHERE id = \(run.rawValue) AND tenant = \(tenant)") {
-            Timestamp.date(milliseconds: try $0.decode(Int64.self))
-        }.first
-    }
-
     public func snapshot(of run: RunID, tenant: String) async throws -> RunSnapshot? {
         guard
             let record = try await rows(

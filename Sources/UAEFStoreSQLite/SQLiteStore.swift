@@ -343,15 +343,6 @@ public final class SQLiteStore: WorkflowStore {
 
     // MARK: Reads
 
-    public func updatedAt(of run: RunID, tenant: String) async throws -> Date? {
-        try await pool.read { db in
-            try Int64.fetchOne(
-                db.cachedStatement(sql: "SELECT updated_at FROM runs WHERE id = ? AND tenant = ?"),
-                arguments: [run.rawValue, tenant]
-            ).map(Timestamp.date(milliseconds:))
-        }
-    }
-
     public func snapshot(of run: RunID, tenant: String) async throws -> RunSnapshot? {
         try await pool.read { db in
             guard

@@ -293,7 +293,7 @@ struct StoreLedgerTests {
             return
         }
         #expect(record.seq == 3)
-        #expect(try await store.updatedAt(of: RunID("run_a"), tenant: "default") == redaction.time)
+        #expect(try await store.snapshot(of: RunID("run_a"), tenant: "default")?.run.updatedAt == redaction.time)
         #expect(record.event.data["erased"] == [["seq": 0, "name": "output", "sha256": .string(digest)]])
         let after = try await store.events(from: 0, limit: 10)
         #expect(after[0].event.payloads.isEmpty && after[0].event.data == stored[0].event.data)
