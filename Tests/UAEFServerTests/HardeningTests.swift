@@ -113,14 +113,7 @@ struct HardeningTests {
     func unreadableEventStaysWithItsTenant() async throws {
         let server = try await ServerHarness.start()
         defer { Task { await server.stop() } }
-        for tenant in ["acme", "globex"] {
-            let token = try await server.token(tenant, [.operator])
-            _ = try await server.send(.POST, "/v1/workflows", token: token, body: ServerHarness.helloWorkflow)
-            let run = try #require(
-                try await server.send(.POST, "/v1/runs", token: token, body: #"{"workflow": "hello"}"#)["run_id"]?
-                    .stringValue)
-            #expect(try await server.waitForRun(run, token: token)["status"] == "succeeded")
-        }
+        _ = try await LedgerAPITests().twoTenantsRun(server)
         // Given: every globex event unreadable, as a value past the store's depth limit would be.
         let path = String(server.location.url.dropFirst("sqlite:".count))
         let damage = try Process.run(
