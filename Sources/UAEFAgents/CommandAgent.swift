@@ -10,8 +10,7 @@ import UAEFEngine
 /// The output is stdout parsed as JSON when it is JSON, else `{"stdout": …}`. A non-zero exit
 /// fails the attempt with the exit code and the tail of stderr. The program gets the
 /// environment its ``EnvironmentPolicy`` allows, `env`, and `UAEF_RUN_ID`, `UAEF_TASK`,
-/// `UAEF_ATTEMPT` and `UAEF_IDEMPOTENCY_KEY`; never this process's secrets (`UAEF_MASTER_KEY`,
-/// `UAEF_TOKEN_SECRET`, `UAEF_STORE`).
+/// `UAEF_ATTEMPT` and `UAEF_IDEMPOTENCY_KEY`; never this process's secrets (``withheld``).
 ///
 /// The program leads a process group of its own. Cancellation (timeout, run cancelled) sends
 /// SIGTERM to the group, then SIGKILL after two seconds; if this process dies (even by SIGKILL),

@@ -192,7 +192,8 @@ public struct HTTPAgent: AgentKind {
                 ["http", "https"].contains(target.scheme?.lowercased() ?? "")
             else {
                 throw AgentFailure(
-                    "http: \(Self.redacted(url)) redirected to a location that is not an http(s) URL", retryable: false)
+                    "http: \(HTTPAgent.redacted(url)) redirected to a location that is not an http(s) URL",
+                    retryable: false)
             }
             var next = self
             next.url = target
@@ -212,8 +213,6 @@ public struct HTTPAgent: AgentKind {
             }
             return next
         }
-
-        private static func redacted(_ url: URL) -> String { HTTPAgent.redacted(url) }
     }
 }
 

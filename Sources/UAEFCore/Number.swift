@@ -57,12 +57,18 @@ public struct Number: Sendable, Hashable, Comparable, CustomStringConvertible {
 
     /// The digits of a decimal literal between its first and last non-zero digit (0 for zero).
     static func significantDigits(_ text: String) -> Int {
-        let mantissa = text.utf8.prefix { $0 != UInt8(ascii: "e") && $0 != UInt8(ascii: "E") }
-        let digits = mantissa.filter { $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }
-        guard let first = digits.firstIndex(where: { $0 != UInt8(ascii: "0") }),
-            let last = digits.lastIndex(where: { $0 != UInt8(ascii: "0") })
-        else { return 0 }
-        return digits.distance(from: first, to: last) + 1
+        // Counted in one pass without copying: every JSON number goes through here.
+        var (digits, first, last) = (0, -1, -1)
+        for byte in text.utf8 {
+            if byte == UInt8(ascii: "e") || byte == UInt8(ascii: "E") { break }
+            guard byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9") else { continue }
+            if byte != UInt8(ascii: "0") {
+                if first < 0 { first = digits }
+                last = digits
+            }
+            digits += 1
+        }
+        return first < 0 ? 0 : last - first + 1
     }
 
     /// True for `[-+]digits[.digits][e[-+]digits]` with at most three exponent digits.

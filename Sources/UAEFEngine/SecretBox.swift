@@ -160,7 +160,9 @@ struct SecretScrubber {
         case .string(let text): .string(scrub(text))
         case .array(let elements): .array(elements.map(scrub))
         case .object(let members):
-            .object(Dictionary(uniqueKeysWithValues: members.map { (scrub($0.key), scrub($0.value)) }))
+            // Two names may scrub to the same text (`S` and `[secret N]` where S is the secret).
+            .object(
+                Dictionary(members.map { (scrub($0.key), scrub($0.value)) }, uniquingKeysWith: { first, _ in first }))
         default: value
         }
     }

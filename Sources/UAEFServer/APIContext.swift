@@ -65,38 +65,36 @@ struct AuthenticationMiddleware: RouterMiddleware {
             throw Problem.tooManyRequests(
                 "too many failed authentications from \(client)", retryAfter: wait)
         }
+        var context = context
         do {
-            return try await authenticated(request, context: context, next: next)
+            // Only the authentication counts as a failure here, not what the route answers.
+            context.principal = try await principal(of: request)
         } catch let problem as Problem where problem.status == .unauthorized {
             _ = failures.take(client)
             throw problem
-        }
-    }
-
-    private func authenticated(
-        _ request: Request, context: APIContext, next: (Request, APIContext) async throws -> Response
-    ) async throws -> Response {
-        var context = context
-        let bearer = request.headers[.authorization].flatMap { header in
-            header.lowercased().hasPrefix("bearer ") ? String(header.dropFirst(7)) : nil
-        }
-        if let bearer, bearer.hasPrefix(AgentKeys.prefix) {
-            context.principal = try await AgentKeys.principal(for: bearer, store: store)
-        } else if let authority {
-            guard let header = request.headers[.authorization] else {
-                throw TokenAuthority.unauthorized("send a token in an Authorization: Bearer header")
-            }
-            guard header.lowercased().hasPrefix("bearer ") else {
-                throw TokenAuthority.unauthorized("the Authorization header must be 'Bearer <token>'")
-            }
-            context.principal = try await authority.principal(for: String(header.dropFirst(7)))
-        } else {
-            context.principal = Principal(subject: "local", tenant: "default", roles: [.admin])
         }
         if let principal = context.principal {
             context.logger[metadataKey: "tenant"] = .string(principal.tenant)
             context.logger[metadataKey: "subject"] = .string(principal.subject)
         }
         return try await next(request, context)
+    }
+
+    /// The caller the request's credentials name; a 401 problem when they name nobody.
+    private func principal(of request: Request) async throws -> Principal {
+        let bearer = request.headers[.authorization].flatMap { header in
+            header.lowercased().hasPrefix("bearer ") ? String(header.dropFirst(7)) : nil
+        }
+        if let bearer, bearer.hasPrefix(AgentKeys.prefix) {
+            return try await AgentKeys.principal(for: bearer, store: store)
+        }
+        guard let authority else { return Principal(subject: "local", tenant: "default", roles: [.admin]) }
+        guard let header = request.headers[.authorization] else {
+            throw TokenAuthority.unauthorized("send a token in an Authorization: Bearer header")
+        }
+        guard header.lowercased().hasPrefix("bearer ") else {
+            throw TokenAuthority.unauthorized("the Authorization header must be 'Bearer <token>'")
+        }
+        return try await authority.principal(for: String(header.dropFirst(7)))
     }
 }
