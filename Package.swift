@@ -44,7 +44,7 @@ let package = Package(
         ),
         .target(
             name: "UAEFStore",
-            dependencies: ["UAEFCore", "UAEFLedger", "UAEFSettlement"]
+            dependencies: ["UAEFCore", "UAEFLedger"]
         ),
         .target(
             name: "UAEFStoreSQLite",
@@ -56,22 +56,25 @@ let package = Package(
         .target(
             name: "UAEFStorePostgres",
             dependencies: [
-                "UAEFStore", "UAEFSettlement", .product(name: "PostgresNIO", package: "postgres-nio"),
+                "UAEFStore", .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"), .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"), .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ]
         ),
         .target(
-            name: "UAEFSettlement",
-            dependencies: ["UAEFCore"]
+            name: "UAEFSecrets",
+            dependencies: [.product(name: "Crypto", package: "swift-crypto")]
         ),
         .target(
             name: "UAEFEngine",
             dependencies: [
-                "UAEFCore", "UAEFLedger", "UAEFStore", "UAEFSettlement",
+                "UAEFCore", "UAEFLedger", "UAEFStore", "UAEFSecrets",
                 .product(name: "Logging", package: "swift-log"), .product(name: "Metrics", package: "swift-metrics"),
-                .product(name: "Crypto", package: "swift-crypto"),
             ]
+        ),
+        .target(
+            name: "UAEFSettlement",
+            dependencies: ["UAEFCore", "UAEFLedger", "UAEFStore", "UAEFEngine"]
         ),
         .target(
             name: "UAEFAgents",
@@ -88,7 +91,7 @@ let package = Package(
         .target(
             name: "UAEFServer",
             dependencies: [
-                "UAEFCore", "UAEFLedger", "UAEFStore", "UAEFEngine", "UAEFSettlement",
+                "UAEFCore", "UAEFLedger", "UAEFStore", "UAEFSecrets", "UAEFEngine", "UAEFSettlement",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
@@ -103,8 +106,8 @@ let package = Package(
         .target(
             name: "UAEFCLI",
             dependencies: [
-                "UAEFCore", "UAEFLedger", "UAEFStore", "UAEFStoreSQLite", "UAEFStorePostgres", "UAEFEngine",
-                "UAEFAgents", "UAEFSettlement", "UAEFServer",
+                "UAEFCore", "UAEFLedger", "UAEFStore", "UAEFStoreSQLite", "UAEFStorePostgres", "UAEFSecrets",
+                "UAEFEngine", "UAEFAgents", "UAEFSettlement", "UAEFServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -129,10 +132,16 @@ let package = Package(
         .testTarget(
             name: "UAEFEngineTests",
             dependencies: [
-                "UAEFEngine", "UAEFAgents", "UAEFTestSupport", "UAEFSettlement", "UAEFStoreSQLite",
+                "UAEFEngine", "UAEFAgents", "UAEFTestSupport", "UAEFSecrets", "UAEFStoreSQLite",
                 .product(name: "Logging", package: "swift-log"),
             ]),
-        .testTarget(name: "UAEFSettlementTests", dependencies: ["UAEFSettlement", "UAEFCore"]),
+        .testTarget(
+            name: "UAEFSettlementTests",
+            dependencies: [
+                "UAEFSettlement", "UAEFCore", "UAEFEngine", "UAEFAgents", "UAEFStore", "UAEFTestSupport",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]),
         .testTarget(
             name: "UAEFCLITests",
             dependencies: [
@@ -144,7 +153,7 @@ let package = Package(
             name: "UAEFServerTests",
             dependencies: [
                 "UAEFServer", "UAEFEngine", "UAEFAgents", "UAEFStore", "UAEFStoreSQLite", "UAEFTestSupport",
-                "UAEFLedger",
+                "UAEFLedger", "UAEFSecrets", "UAEFSettlement",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"), .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"), .product(name: "Metrics", package: "swift-metrics"),

@@ -15,7 +15,7 @@ struct AgentsCommand: AsyncParsableCommand {
     /// The tenant's agents, with every kind an engine knows (the built-in ones, approval, remote).
     static func registry(_ options: StoreOptions) async throws -> AgentRegistry {
         let engine = Engine(
-            store: try await options.open(), kinds: BuiltInAgents.registry, tenant: options.tenant,
+            store: try await options.open(), kinds: BuiltInAgents.registry, sections: [], tenant: options.tenant,
             logger: Logger(label: "uaef"))
         return AgentRegistry(store: engine.store, kinds: engine.kinds, tenant: engine.tenant)
     }

@@ -30,7 +30,7 @@ public enum CommandLineEntry {
         } catch let failure as ValidationFailure {
             FileHandle.standardError.write(Data(("error: " + failure.description + "\n").utf8))
             exit(2)
-        } catch let refusal as SettlementRefusal {
+        } catch let refusal as Refusal {
             Console.error(refusal.description)
             exit(2)
         } catch let failure as CLIError {

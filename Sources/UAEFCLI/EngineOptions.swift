@@ -4,6 +4,8 @@ import Logging
 import UAEFAgents
 import UAEFCore
 import UAEFEngine
+import UAEFSecrets
+import UAEFSettlement
 import UAEFStore
 
 /// Options that build an ``Engine``: the store and runner settings.
@@ -101,7 +103,7 @@ struct EngineOptions: ParsableArguments {
         var logger = Logger(label: "uaef") { label in LogLineHandler(label: label, format: format) }
         logger.logLevel = resolvedLogLevel ?? .warning
         return Engine(
-            store: try await storeOptions.open(waiting: waiting), kinds: kinds,
+            store: try await storeOptions.open(waiting: waiting), kinds: kinds, sections: [SettlementSection()],
             tenant: storeOptions.tenant,
             configuration: configuration, logger: logger)
     }

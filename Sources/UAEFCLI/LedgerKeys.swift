@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import UAEFEngine
 import UAEFLedger
+import UAEFSettlement
 import UAEFStore
 import UAEFStorePostgres
 

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import UAEFCore
 import UAEFEngine
+import UAEFSecrets
 import UAEFStore
 
 /// `uaef secrets`: credentials agents use, sealed under the master key.

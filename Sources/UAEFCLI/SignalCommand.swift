@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import UAEFCore
 import UAEFEngine
+import UAEFSettlement
 
 struct SignalCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

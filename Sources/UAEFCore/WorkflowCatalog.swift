@@ -6,6 +6,9 @@ public struct WorkflowCatalog: Sendable {
     public var capabilities: Set<String>?
     /// Kinds that exist but that tasks may not name, with the reason (e.g. `command` on a server).
     public var refusedKinds: [String: String] = [:]
+    /// Top-level sections that other modules own and check (settlement's `settlements:`); nil
+    /// accepts any (when re-reading a stored run, which was checked when it started).
+    public var sections: Set<String>? = []
 
     public init(agentKinds: [String: ParameterSpec], capabilities: Set<String>?) {
         self.agentKinds = agentKinds

@@ -13,7 +13,7 @@ public enum WorkflowParser {
     }
 
     /// Validates an already parsed document whose text is `text`, for callers that read other
-    /// sections of it too (the engine reads `settlements:`).
+    /// sections of it too (the catalog's `sections`, such as settlement's `settlements:`).
     public static func parse(_ root: YAMLSource, source text: String, file: String, catalog: WorkflowCatalog)
         throws(ValidationFailure) -> WorkflowDefinition
     {
@@ -30,8 +30,7 @@ public enum WorkflowParser {
 struct DocumentReader: DefinitionReading {
     static let taskIDPattern = "[a-z0-9_-]+"
     static let workflowKeys: Set<String> = [
-        // `settlements` holds settlement rules, which the engine reads (UAEFSettlement's RulesParser).
-        "name", "version", "description", "inputs", "timeout", "concurrency", "tasks", "settlements",
+        "name", "version", "description", "inputs", "timeout", "concurrency", "tasks",
     ]
     static let taskKeys: Set<String> = [
         "id", "agent", "capability", "with", "depends_on", "when", "for_each", "trigger", "retry", "timeout",
@@ -48,7 +47,8 @@ struct DocumentReader: DefinitionReading {
     }
 
     mutating func read(_ root: YAMLSource, source: String) -> WorkflowDefinition? {
-        guard let fields = mapping(root, field: "", allowed: Self.workflowKeys) else { return nil }
+        let sections = catalog.sections ?? Set(root.entries?.map(\.key) ?? [])
+        guard let fields = mapping(root, field: "", allowed: Self.workflowKeys.union(sections)) else { return nil }
         let name = string(fields["name"], field: "name")
         if fields["name"] == nil { report("name", root.line, "required: the workflow's name") }
         if let name, !Self.isValidWorkflowName(name) {

@@ -81,11 +81,13 @@ public struct AgentKindRegistry: Sendable {
             "agent kind \(kind) acts on the server's host: on this server only an agent an administrator registered may use it (ask for its capability instead)"
     }
 
-    /// What workflow validation needs to know about the kinds.
+    /// What workflow validation needs to know about the kinds. Nil `capabilities` re-reads a
+    /// stored run's workflow, checked when it started: any capability and any section pass.
     public func catalog(capabilities: Set<String>?) -> WorkflowCatalog {
         var catalog = WorkflowCatalog(
             agentKinds: kinds.filter { !agentOnly.contains($0.key) }.mapValues(\.parameters), capabilities: capabilities
         )
+        if capabilities == nil { catalog.sections = nil }
         for kind in agentOnly { catalog.refusedKinds[kind] = refusal(toName: kind) }
         return catalog
     }

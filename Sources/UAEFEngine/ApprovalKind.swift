@@ -45,13 +45,13 @@ public struct ApprovalKind: AgentKind {
         // One request per attempt, also when a resumed run executes the attempt again.
         let approval = try await store.settle(tenant: request.tenant, now: Date()) { transaction in
             if let existing = try transaction.taskApproval(attemptKey: request.idempotencyKey) { return existing }
-            var steps = SettlementSteps(transaction, actor: "engine")
+            var events = TransactionEvents(transaction, actor: "engine")
             let approval = TaskApprovalRecord(
-                id: steps.newID("apr_"), tenant: request.tenant, runID: request.runID, key: request.key,
+                id: events.newID("apr_"), tenant: request.tenant, runID: request.runID, key: request.key,
                 attemptKey: request.idempotencyKey, role: role, approvers: approvers, message: message, maker: maker,
                 status: .pending, createdAt: transaction.now, updatedAt: transaction.now)
             try transaction.saveTaskApproval(approval)
-            let event = steps.event(
+            let event = events.event(
                 "approval.requested", subject: "\(request.runID.rawValue)/\(request.key)",
                 [
                     "approval": .string(approval.id), "role": .string(role), "approvers": .number(Number(approvers)),

@@ -1,7 +1,6 @@
 import Foundation
 import Logging
 import UAEFCore
-import UAEFSettlement
 import UAEFStore
 
 /// The engine's front door, used by the CLI and the HTTP API: validate, start, resume, cancel
@@ -9,20 +8,22 @@ import UAEFStore
 public struct Engine: Sendable {
     public let store: any WorkflowStore
     public let kinds: AgentKindRegistry
+    /// Workflow sections other modules own, checked with every workflow this engine validates.
+    public let sections: [any WorkflowSection]
     public let configuration: Runner.Configuration
     public let logger: Logger
     public private(set) var tenant: String
     /// Registered workflow versions already parsed, shared by every tenant's copy of the engine.
     let definitions = BoundedCache<WorkflowDefinition>(capacity: 1_000)
-    /// What settlement reads from a workflow source (its tasks' capabilities and its
-    /// `settlements:` rules), parsed once per distinct source, shared likewise.
-    let workflowFacts = BoundedCache<(capabilities: [String: String], rules: RulesFile?)>(capacity: 1_000)
 
+    /// An engine on `store` executing `kinds`, checking `sections` (settlement's
+    /// `SettlementSection`, when workflows may carry `settlements:`) in every workflow it validates.
     public init(
-        store: any WorkflowStore, kinds: AgentKindRegistry, tenant: String = "default",
+        store: any WorkflowStore, kinds: AgentKindRegistry, sections: [any WorkflowSection], tenant: String = "default",
         configuration: Runner.Configuration = .init(), logger: Logger
     ) {
         self.store = store
+        self.sections = sections
         // Approval and remote tasks wait on this store.
         var kinds = kinds
         kinds.register(ApprovalKind(store: store))
@@ -51,11 +52,11 @@ public struct Engine: Sendable {
     }
 
     /// Validates a workflow file against the built-in kinds and the tenant's registered
-    /// capabilities, with its `settlements:` section; every problem of both is reported together.
+    /// capabilities, with its ``sections``; every problem of all is reported together.
     public func validate(_ text: String, file: String) async throws -> WorkflowDefinition {
         let capabilities = Set(
             try await store.agents(tenant: tenant).filter { $0.status != .retired }.flatMap(\.capabilities))
-        // One parse of the YAML serves the workflow and its settlements section.
+        // One parse of the YAML serves the workflow and its sections.
         let root: YAMLSource
         switch YAMLSource.parse(text, file: file) {
         case .success(let source): root = source
@@ -63,11 +64,12 @@ public struct Engine: Sendable {
         }
         var issues: [ValidationIssue] = []
         var definition: WorkflowDefinition?
+        var catalog = kinds.catalog(capabilities: capabilities)
+        catalog.sections = Set(sections.map(\.key))
         do {
-            definition = try WorkflowParser.parse(
-                root, source: text, file: file, catalog: kinds.catalog(capabilities: capabilities))
+            definition = try WorkflowParser.parse(root, source: text, file: file, catalog: catalog)
         } catch { issues += error.issues }
-        do { _ = try RulesParser.parseSection(of: root, file: file) } catch { issues += error.issues }
+        for section in sections { issues += section.problems(in: root, file: file) }
         guard issues.isEmpty, let definition else {
             throw ValidationFailure(issues: issues.sorted { ($0.line ?? 0) < ($1.line ?? 0) })
         }

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import UAEFCore
 import UAEFLedger
+import UAEFSecrets
 import UAEFStore
 
 /// Executes runs durably: feeds their state machines, commits each batch of changes with its

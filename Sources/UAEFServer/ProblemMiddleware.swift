@@ -44,7 +44,7 @@ struct ProblemMiddleware: RouterMiddleware {
             }
         case is NIOTooManyBytesError:
             return Problem(.contentTooLarge, "body-too-large", "the request body is larger than this server accepts")
-        case let refusal as SettlementRefusal:
+        case let refusal as Refusal:
             return Problem(.conflict, "refused", refusal.description)
         case let error as HTTPError:
             switch error.status {

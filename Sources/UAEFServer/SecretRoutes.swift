@@ -1,6 +1,7 @@
 import Hummingbird
 import UAEFCore
 import UAEFEngine
+import UAEFSecrets
 import UAEFStore
 
 /// `/v1/secrets`: credentials that `command` and `http` agents name as `{"$secret": "NAME"}`,

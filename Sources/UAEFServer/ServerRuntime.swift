@@ -5,6 +5,7 @@ import Synchronization
 import UAEFCore
 import UAEFEngine
 import UAEFLedger
+import UAEFSettlement
 import UAEFStore
 
 /// What the server executes with: one engine per tenant on one store, and what to do once a

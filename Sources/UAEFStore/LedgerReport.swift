@@ -1,7 +1,6 @@
 import Foundation
 import UAEFCore
 import UAEFLedger
-import UAEFSettlement
 
 /// The compliance report of one run or one settlement: every event concerned with who, what and
 /// when, the agent and attempt, digests of its data, input and output, and an inclusion proof

@@ -1,6 +1,5 @@
 import Foundation
 import UAEFCore
-import UAEFSettlement
 
 /// A journal account as stored: its declaration and its balances.
 public struct AccountRecord: Sendable, Hashable {
@@ -213,10 +212,11 @@ public protocol SettlementTransaction {
     /// Inserts or updates.
     func saveTaskApproval(_ approval: TaskApprovalRecord) throws
     /// The signal first sent with an idempotency key: its name, payload digest and event seq.
-    func signal(idempotencyKey: String) throws -> (name: String, sha256: String, seq: Int64)?
-    func saveSignal(idempotencyKey: String, name: String, sha256: String, seq: Int64) throws
-    /// Appends events to the ledger in this transaction; returns the seq of the first.
-    @discardableResult func append(_ events: [EventDraft]) throws -> Int64
+    func signal(idempotencyKey: String) throws -> SignalRecord?
+    /// Appends a signal's event to the ledger and records its idempotency key with the event's seq.
+    func appendSignal(_ event: EventDraft, idempotencyKey: String, name: String, sha256: String) throws
+    /// Appends events to the ledger in this transaction.
+    func append(_ events: [EventDraft]) throws
 }
 
 /// Settlement persistence: rule sets, accounts, settlements, the journal.

@@ -1,28 +1,29 @@
-import Dispatch
 import Foundation
 import Logging
-import NIOPosix
 import PostgresNIO
 import UAEFCore
-import UAEFSettlement
 import UAEFStore
 
 extension PostgresStore {
-    /// Runs `body` in one transaction. The settlement steps are synchronous (SQLite's transactions
-    /// are), so the body runs on a thread of NIO's blocking pool and each of its statements waits
-    /// there for the connection, never blocking a Swift concurrency thread.
+    /// Runs `body` in one transaction. The settlement steps are synchronous (SQLite's
+    /// transactions are) and this client is async, so the body is planned (``SettlementPlan``):
+    /// it runs against what it has read, the reads it missed are loaded on the connection, and
+    /// once it runs through, its writes are applied on the same connection. Nothing waits on a
+    /// thread for async work.
     public func settle<Result: Sendable>(
         tenant: String, now: Date, _ body: @escaping @Sendable (any SettlementTransaction) throws -> Result
     ) async throws -> Result {
         try await transaction { connection in
             // One settlement transaction per tenant at a time, as SQLite's single writer gives:
             // balances are read, checked against limits and written back, and the cursor is
-            // compared and set, so two nodes must not interleave.
+            // compared and set, so two nodes must not interleave. The lock also keeps the
+            // planning snapshot true until the plan is applied.
             try await connection.query(
                 "SELECT pg_advisory_xact_lock(\(Self.settlementLockClass), hashtext(\(tenant)))", logger: logger)
-            let transaction = PostgresSettlementTransaction(
-                connection: connection, tenant: tenant, now: now, logger: logger)
-            return try await NIOThreadPool.singleton.runIfActive { try body(transaction) }
+            let access = PostgresSettlementAccess(connection: connection, tenant: tenant, now: now, logger: logger)
+            let (result, writes) = try await SettlementPlan.plan(tenant: tenant, now: now, reader: access, body)
+            try await access.apply(writes)
+            return result
         }
     }
 
@@ -153,70 +154,138 @@ extension PostgresStore {
     }
 }
 
-/// Settlement reads and writes inside one PostgreSQL transaction, called from a blocking-pool
-/// thread: each statement runs on the connection and the thread waits for its rows.
-struct PostgresSettlementTransaction: SettlementTransaction, Sendable {
+/// Settlement reads and writes inside one PostgreSQL transaction: the reads a plan misses, and
+/// the plan's writes.
+struct PostgresSettlementAccess: SettlementReader {
     let connection: PostgresConnection
     let tenant: String
     let now: Date
     let logger: Logger
 
-    /// Runs `operation` to completion and returns its result, blocking this (non-async) thread.
-    private func wait<T: Sendable>(_ operation: @escaping @Sendable () async throws -> T) throws -> T {
-        let outcome = Outcome<T>()
-        let done = DispatchSemaphore(value: 0)
-        Task {
-            do {
-                outcome.result = .success(try await operation())
-            } catch {
-                outcome.result = .failure(error)
-            }
-            done.signal()
-        }
-        done.wait()
-        return try outcome.result!.get()
+    private func rows<T>(_ query: PostgresQuery, _ transform: (PostgresRow) throws -> T) async throws -> [T] {
+        var result: [T] = []
+        for try await row in try await connection.query(query, logger: logger) { result.append(try transform(row)) }
+        return result
     }
 
-    /// A result handed from the task to the waiting thread; the semaphore orders the two accesses.
-    private final class Outcome<T>: @unchecked Sendable {
-        var result: Result<T, any Error>?
+    private func execute(_ query: PostgresQuery) async throws {
+        _ = try await connection.query(query, logger: logger)
     }
 
-    private func rows<T: Sendable>(_ query: PostgresQuery, _ transform: @escaping @Sendable (PostgresRow) throws -> T)
-        throws -> [T]
-    {
-        try wait { [connection, logger] in
-            var result: [T] = []
-            for try await row in try await connection.query(query, logger: logger) { result.append(try transform(row)) }
-            return result
-        }
-    }
-
-    private func execute(_ query: PostgresQuery) throws {
-        try wait { [connection, logger] in _ = try await connection.query(query, logger: logger) }
-    }
-
-    func cursor() throws -> Int64 {
-        try rows("SELECT next_seq FROM settlement_cursors WHERE tenant = \(tenant)") { try $0.decode(Int64.self) }
+    func cursor() async throws -> Int64 {
+        try await rows("SELECT next_seq FROM settlement_cursors WHERE tenant = \(tenant)") { try $0.decode(Int64.self) }
             .first ?? 0
     }
 
-    func setCursor(_ seq: Int64) throws {
-        try execute(
+    func account(_ id: String) async throws -> AccountRecord? {
+        try await rows("SELECT * FROM accounts WHERE tenant = \(tenant) AND id = \(id)", PostgresStore.account).first
+    }
+
+    func settlement(_ id: String) async throws -> SettlementRecord? {
+        try await rows("SELECT * FROM settlements WHERE id = \(id) AND tenant = \(tenant)", PostgresStore.settlement)
+            .first
+    }
+
+    func settlementExists(rule: String, triggerSeq: Int64) async throws -> Bool {
+        try await !rows(
+            """
+            SELECT 1 FROM settlements WHERE tenant = \(tenant) AND rule_id = \(rule) AND trigger_seq = \(triggerSeq)
+            """
+        ) { _ in true }.isEmpty
+    }
+
+    func transfers(settlement: String) async throws -> [TransferRecord] {
+        try await rows(
+            "SELECT * FROM transfers WHERE settlement_id = \(settlement) AND tenant = \(tenant) ORDER BY id",
+            PostgresStore.transfer)
+    }
+
+    func approvals(settlement: String) async throws -> [ApprovalRecord] {
+        try await rows(
+            "SELECT * FROM approvals WHERE settlement_id = \(settlement) ORDER BY time, principal",
+            PostgresStore.approval)
+    }
+
+    func expiredApprovals() async throws -> [SettlementRecord] {
+        try await rows(
+            """
+            SELECT * FROM settlements WHERE tenant = \(tenant) AND status = 'pending_approval'
+                AND expires_at IS NOT NULL AND expires_at <= \(Timestamp.milliseconds(now))
+            ORDER BY id
+            """, PostgresStore.settlement)
+    }
+
+    func latestRuleSetVersion() async throws -> Int {
+        try await rows("SELECT COALESCE(MAX(version), 0) FROM rule_sets WHERE tenant = \(tenant)") {
+            try $0.decode(Int.self)
+        }.first ?? 0
+    }
+
+    func taskApproval(attemptKey: String) async throws -> TaskApprovalRecord? {
+        try await rows(
+            "SELECT * FROM task_approvals WHERE tenant = \(tenant) AND attempt_key = \(attemptKey)",
+            PostgresStore.taskApproval
+        ).first
+    }
+
+    func taskApproval(_ id: String) async throws -> TaskApprovalRecord? {
+        try await rows(
+            "SELECT * FROM task_approvals WHERE tenant = \(tenant) AND id = \(id)", PostgresStore.taskApproval
+        ).first
+    }
+
+    func signal(idempotencyKey: String) async throws -> SignalRecord? {
+        try await rows(
+            """
+            SELECT name, sha256, event_seq FROM signals WHERE tenant = \(tenant) AND idempotency_key = \(idempotencyKey)
+            """
+        ) { row in
+            let (name, sha256, seq) = try row.decode((String, String, Int64).self)
+            return SignalRecord(name: name, sha256: sha256, seq: seq)
+        }.first
+    }
+
+    /// Applies a plan's writes in order.
+    func apply(_ writes: [SettlementWrite]) async throws {
+        for write in writes {
+            switch write {
+            case .cursor(let seq): try await setCursor(seq)
+            case .account(let account): try await save(account)
+            case .settlement(let settlement): try await save(settlement)
+            case .transfer(let transfer): try await append(transfer)
+            case .approval(let approval): try await save(approval)
+            case .ruleSet(let version, let file, let source):
+                try await execute(
+                    """
+                    INSERT INTO rule_sets (tenant, version, file, source, loaded_at)
+                    VALUES (\(tenant), \(version), \(file), \(source), \(Timestamp.milliseconds(now)))
+                    """)
+            case .taskApproval(let approval): try await save(approval)
+            case .signal(let key, let name, let sha256, let event):
+                let seq = try await PostgresLedger.append([event], on: connection, logger: logger)
+                try await execute(
+                    """
+                    INSERT INTO signals (tenant, idempotency_key, name, sha256, event_seq)
+                    VALUES (\(tenant), \(key), \(name), \(sha256), \(seq))
+                    """)
+            case .events(let events):
+                _ = try await PostgresLedger.append(events, on: connection, logger: logger)
+            }
+        }
+    }
+
+    private func setCursor(_ seq: Int64) async throws {
+        try await execute(
             """
             INSERT INTO settlement_cursors (tenant, next_seq) VALUES (\(tenant), \(seq))
             ON CONFLICT (tenant) DO UPDATE SET next_seq = excluded.next_seq
             """)
     }
 
-    func account(_ id: String) throws -> AccountRecord? {
-        try rows("SELECT * FROM accounts WHERE tenant = \(tenant) AND id = \(id)", PostgresStore.account).first
-    }
-
-    func saveAccount(_ account: AccountRecord) throws {
+    private func save(_ account: AccountRecord) async throws {
         let definition = account.definition
         let balance = account.balance
-        try execute(
+        try await execute(
             """
             INSERT INTO accounts (tenant, id, kind, currency, limit_flag, debits_posted, credits_posted,
                 debits_pending, credits_pending)
@@ -229,20 +298,8 @@ struct PostgresSettlementTransaction: SettlementTransaction, Sendable {
             """)
     }
 
-    func settlement(_ id: String) throws -> SettlementRecord? {
-        try rows("SELECT * FROM settlements WHERE id = \(id) AND tenant = \(tenant)", PostgresStore.settlement).first
-    }
-
-    func settlementExists(rule: String, triggerSeq: Int64) throws -> Bool {
-        try !rows(
-            """
-            SELECT 1 FROM settlements WHERE tenant = \(tenant) AND rule_id = \(rule) AND trigger_seq = \(triggerSeq)
-            """
-        ) { _ in true }.isEmpty
-    }
-
-    func saveSettlement(_ settlement: SettlementRecord) throws {
-        try execute(
+    private func save(_ settlement: SettlementRecord) async throws {
+        try await execute(
             """
             INSERT INTO settlements (id, tenant, rule_id, trigger_seq, status, amount, currency, maker, detail,
                 reason, created_at, updated_at, expires_at)
@@ -256,36 +313,19 @@ struct PostgresSettlementTransaction: SettlementTransaction, Sendable {
             """)
     }
 
-    func transfers(settlement: String) throws -> [TransferRecord] {
-        try rows(
-            "SELECT * FROM transfers WHERE settlement_id = \(settlement) AND tenant = \(tenant) ORDER BY id",
-            PostgresStore.transfer)
+    private func append(_ transfer: TransferRecord) async throws {
+        try await execute(
+            """
+            INSERT INTO transfers (tenant, settlement_id, debit_account, credit_account, amount, currency, phase,
+                pending_id, created_at)
+            VALUES (\(tenant), \(transfer.settlementID), \(transfer.debit), \(transfer.credit),
+                \(transfer.amount.minorUnits), \(transfer.amount.currency.code), \(transfer.phase.rawValue),
+                \(transfer.pendingID), \(Timestamp.milliseconds(transfer.createdAt)))
+            """)
     }
 
-    @discardableResult func appendTransfer(_ transfer: TransferRecord) throws -> TransferRecord {
-        var stored = transfer
-        stored.id =
-            try rows(
-                """
-                INSERT INTO transfers (tenant, settlement_id, debit_account, credit_account, amount, currency, phase,
-                    pending_id, created_at)
-                VALUES (\(tenant), \(transfer.settlementID), \(transfer.debit), \(transfer.credit),
-                    \(transfer.amount.minorUnits), \(transfer.amount.currency.code), \(transfer.phase.rawValue),
-                    \(transfer.pendingID), \(Timestamp.milliseconds(transfer.createdAt)))
-                RETURNING id
-                """
-            ) { try $0.decode(Int64.self) }.first ?? 0
-        return stored
-    }
-
-    func approvals(settlement: String) throws -> [ApprovalRecord] {
-        try rows(
-            "SELECT * FROM approvals WHERE settlement_id = \(settlement) ORDER BY time, principal",
-            PostgresStore.approval)
-    }
-
-    func saveApproval(_ approval: ApprovalRecord) throws {
-        try execute(
+    private func save(_ approval: ApprovalRecord) async throws {
+        try await execute(
             """
             INSERT INTO approvals (settlement_id, principal, role, decision, reason, time)
             VALUES (\(approval.settlementID), \(approval.principal), \(approval.role), \(approval.decision.rawValue),
@@ -293,40 +333,8 @@ struct PostgresSettlementTransaction: SettlementTransaction, Sendable {
             """)
     }
 
-    func expiredApprovals() throws -> [SettlementRecord] {
-        try rows(
-            """
-            SELECT * FROM settlements WHERE tenant = \(tenant) AND status = 'pending_approval'
-                AND expires_at IS NOT NULL AND expires_at <= \(Timestamp.milliseconds(now))
-            ORDER BY id
-            """, PostgresStore.settlement)
-    }
-
-    func saveRuleSet(file: String, source: String) throws -> Int {
-        try rows(
-            """
-            INSERT INTO rule_sets (tenant, version, file, source, loaded_at)
-            SELECT \(tenant), COALESCE(MAX(version), 0) + 1, \(file), \(source), \(Timestamp.milliseconds(now))
-            FROM rule_sets WHERE tenant = \(tenant)
-            RETURNING version
-            """
-        ) { try $0.decode(Int.self) }.first ?? 0
-    }
-
-    func taskApproval(attemptKey: String) throws -> TaskApprovalRecord? {
-        try rows(
-            "SELECT * FROM task_approvals WHERE tenant = \(tenant) AND attempt_key = \(attemptKey)",
-            PostgresStore.taskApproval
-        ).first
-    }
-
-    func taskApproval(_ id: String) throws -> TaskApprovalRecord? {
-        try rows("SELECT * FROM task_approvals WHERE tenant = \(tenant) AND id = \(id)", PostgresStore.taskApproval)
-            .first
-    }
-
-    func saveTaskApproval(_ approval: TaskApprovalRecord) throws {
-        try execute(
+    private func save(_ approval: TaskApprovalRecord) async throws {
+        try await execute(
             """
             INSERT INTO task_approvals (id, tenant, run_id, key, attempt_key, role, approvers, message, maker,
                 status, reason, created_at, updated_at)
@@ -337,28 +345,5 @@ struct PostgresSettlementTransaction: SettlementTransaction, Sendable {
             ON CONFLICT (id) DO UPDATE SET status = excluded.status, reason = excluded.reason,
                 updated_at = excluded.updated_at
             """)
-    }
-
-    func signal(idempotencyKey: String) throws -> (name: String, sha256: String, seq: Int64)? {
-        try rows(
-            """
-            SELECT name, sha256, event_seq FROM signals WHERE tenant = \(tenant) AND idempotency_key = \(idempotencyKey)
-            """
-        ) { row in
-            let (name, sha256, seq) = try row.decode((String, String, Int64).self)
-            return (name: name, sha256: sha256, seq: seq)
-        }.first
-    }
-
-    func saveSignal(idempotencyKey: String, name: String, sha256: String, seq: Int64) throws {
-        try execute(
-            """
-            INSERT INTO signals (tenant, idempotency_key, name, sha256, event_seq)
-            VALUES (\(tenant), \(idempotencyKey), \(name), \(sha256), \(seq))
-            """)
-    }
-
-    @discardableResult func append(_ events: [EventDraft]) throws -> Int64 {
-        try wait { [connection, logger] in try await PostgresLedger.append(events, on: connection, logger: logger) }
     }
 }

@@ -1,7 +1,6 @@
 import Foundation
 import GRDB
 import UAEFCore
-import UAEFSettlement
 import UAEFStore
 
 extension SQLiteStore {
@@ -331,23 +330,23 @@ struct SQLiteSettlementTransaction: SettlementTransaction {
         ])
     }
 
-    func signal(idempotencyKey: String) throws -> (name: String, sha256: String, seq: Int64)? {
+    func signal(idempotencyKey: String) throws -> SignalRecord? {
         try Row.fetchOne(
             try db.cachedStatement(
                 sql: "SELECT name, sha256, event_seq FROM signals WHERE tenant = ? AND idempotency_key = ?"),
             arguments: [tenant, idempotencyKey]
-        ).map { ($0["name"], $0["sha256"], $0["event_seq"]) }
+        ).map { SignalRecord(name: $0["name"], sha256: $0["sha256"], seq: $0["event_seq"]) }
     }
 
-    func saveSignal(idempotencyKey: String, name: String, sha256: String, seq: Int64) throws {
+    func appendSignal(_ event: EventDraft, idempotencyKey: String, name: String, sha256: String) throws {
+        let seq = try Int64.fetchOne(db, sql: "SELECT COALESCE(MAX(seq) + 1, 0) FROM events") ?? 0
+        try SQLiteStore.appendEvents([event], in: db)
         try db.cachedStatement(
             sql: "INSERT INTO signals (tenant, idempotency_key, name, sha256, event_seq) VALUES (?, ?, ?, ?, ?)"
         ).execute(arguments: [tenant, idempotencyKey, name, sha256, seq])
     }
 
-    @discardableResult func append(_ events: [EventDraft]) throws -> Int64 {
-        let first = try Int64.fetchOne(db, sql: "SELECT COALESCE(MAX(seq) + 1, 0) FROM events") ?? 0
+    func append(_ events: [EventDraft]) throws {
         try SQLiteStore.appendEvents(events, in: db)
-        return first
     }
 }

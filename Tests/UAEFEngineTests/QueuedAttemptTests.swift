@@ -22,7 +22,8 @@ struct QueuedAttemptTests {
         var configuration = Runner.Configuration()
         configuration.capabilities = ["cpu"]
         let engine = Engine(
-            store: store, kinds: BuiltInAgents.registry, configuration: configuration, logger: Logger(label: "test"))
+            store: store, kinds: BuiltInAgents.registry, sections: [], configuration: configuration,
+            logger: Logger(label: "test"))
         _ = try await AgentRegistry(store: store, kinds: engine.kinds, tenant: "default").register(
             [AgentSpec(name: "gpu-box", kind: "command", capabilities: ["gpu"], maxConcurrency: 4, activate: true)],
             actor: "test")
@@ -31,7 +32,7 @@ struct QueuedAttemptTests {
 
     /// A gpu worker in this process, collecting what it reports, until the returned task is cancelled.
     func gpuWorker(_ store: any WorkflowStore, reports: Reports) -> Task<Void, Never> {
-        let worker = Engine(store: store, kinds: BuiltInAgents.registry, logger: Logger(label: "test"))
+        let worker = Engine(store: store, kinds: BuiltInAgents.registry, sections: [], logger: Logger(label: "test"))
         return Task {
             await worker.executeQueuedAttempts(capabilities: ["gpu"]) { event in reports.append(event) }
         }

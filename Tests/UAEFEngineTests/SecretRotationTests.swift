@@ -4,6 +4,7 @@ import Testing
 import UAEFAgents
 import UAEFCore
 import UAEFEngine
+import UAEFSecrets
 import UAEFStore
 import UAEFTestSupport
 
@@ -15,7 +16,7 @@ struct SecretRotationTests {
         var configuration = Runner.Configuration()
         configuration.secrets = key
         return Engine(
-            store: store, kinds: BuiltInAgents.registry, tenant: tenant, configuration: configuration,
+            store: store, kinds: BuiltInAgents.registry, sections: [], tenant: tenant, configuration: configuration,
             logger: Logger(label: "test"))
     }
 

@@ -7,6 +7,7 @@ import Testing
 import UAEFAgents
 import UAEFCore
 import UAEFEngine
+import UAEFSecrets
 import UAEFServer
 import UAEFStore
 import UAEFTestSupport

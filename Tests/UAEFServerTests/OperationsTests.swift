@@ -3,6 +3,7 @@ import NIOHTTP1
 import Testing
 import UAEFCore
 import UAEFEngine
+import UAEFSecrets
 import UAEFStore
 
 @testable import UAEFServer

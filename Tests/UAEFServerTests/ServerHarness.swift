@@ -10,7 +10,9 @@ import UAEFAgents
 import UAEFCore
 import UAEFEngine
 import UAEFLedger
+import UAEFSecrets
 import UAEFServer
+import UAEFSettlement
 import UAEFStore
 import UAEFTestSupport
 
@@ -47,7 +49,8 @@ struct ServerHarness {
         var runner = Runner.Configuration()
         runner.metrics = AttemptMetrics()
         runner.secrets = secrets
-        let engine = Engine(store: store, kinds: kinds, configuration: runner, logger: logger)
+        let engine = Engine(
+            store: store, kinds: kinds, sections: [SettlementSection()], configuration: runner, logger: logger)
         let runtime = ServerRuntime(engine: engine, signer: try NoteSigner(generatingFor: "uaef.test/ledger"))
         var configuration = ServerConfiguration()
         configuration.port = 0

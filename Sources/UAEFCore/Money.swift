@@ -1,5 +1,4 @@
 import Foundation
-import UAEFCore
 
 /// An amount of one currency, held as a whole number of its minor unit (cents for EUR, yen
 /// for JPY): never a binary floating-point number.

@@ -1,5 +1,7 @@
 import Foundation
+import Dispatch
 import Logging
+import NIOPosix
 import Synchronization
 import Testing
 import UAEFAgents
@@ -43,7 +45,8 @@ struct SettlementEngineTests {
         var configuration = Runner.Configuration()
         if let clock { configuration.clock = clock }
         return Engine(
-            store: try await location.open(), kinds: BuiltInAgents.registry, configuration: configuration,
+            store: try await location.open(), kinds: BuiltInAgents.registry, sections: [SettlementSection()],
+            configuration: configuration,
             logger: Logger(label: "test"))
     }
 
@@ -92,6 +95,31 @@ struct SettlementEngineTests {
     }
 
     @Test(
+        "settlement needs no blocking thread: it completes while every thread of NIO's blocking pool is busy",
+        arguments: StoreBackend.allCases)
+    func noBlockingThreads(_ backend: StoreBackend) async throws {
+        let location = try TestStore(backend, label: "settle")
+        defer { location.remove() }
+        let engine = try await engine(location)
+        _ = try await engine.loadRules(Self.rules, file: "rules.yaml", actor: "cli:admin")
+        try await signal(engine, "work", ["units": 4])
+        // Occupy every thread of the shared blocking pool until settlement is done (or 20 s pass).
+        let release = DispatchSemaphore(value: 0)
+        let busy = (0..<ProcessInfo.processInfo.activeProcessorCount * 2).map { _ in
+            Task { try await NIOThreadPool.singleton.runIfActive { _ = release.wait(timeout: .now() + 20) } }
+        }
+        try await Task.sleep(for: .milliseconds(200))
+        let clock = ContinuousClock()
+        let start = clock.now
+        let report = try await engine.settle()
+        let elapsed = clock.now - start
+        for _ in busy { release.signal() }
+        for task in busy { _ = try? await task.value }
+        #expect(report.settlements.map(\.status) == [.posted])
+        #expect(elapsed < .seconds(10), "settlement waited \(elapsed) for a blocking thread")
+    }
+
+    @Test(
         "approval: the maker cannot approve, the role must match, each principal counts once, then it posts",
         arguments: StoreBackend.allCases)
     func approvals(_ backend: StoreBackend) async throws {
@@ -103,16 +131,16 @@ struct SettlementEngineTests {
         let pending = try #require(try await engine.settle().settlements.first)
         #expect(pending.status == .pendingApproval && pending.maker == "cli:maker")
         #expect(try await balances(engine)["vendor"] == AccountBalance(creditsPending: 25_000))
-        await #expect(throws: SettlementRefusal.self) {
+        await #expect(throws: Refusal.self) {
             try await engine.decide(pending.id, .approve, principal: "cli:maker", role: "finance", reason: nil)
         }
-        await #expect(throws: SettlementRefusal.self) {
+        await #expect(throws: Refusal.self) {
             try await engine.decide(pending.id, .approve, principal: "alice", role: "sales", reason: nil)
         }
         #expect(
             try await engine.decide(pending.id, .approve, principal: "alice", role: "finance", reason: nil).status
                 == .pendingApproval)
-        await #expect(throws: SettlementRefusal.self) {
+        await #expect(throws: Refusal.self) {
             try await engine.decide(pending.id, .approve, principal: "alice", role: "finance", reason: nil)
         }
         let posted = try await engine.decide(pending.id, .approve, principal: "bob", role: "finance", reason: "PO 7781")
@@ -130,7 +158,7 @@ struct SettlementEngineTests {
         let (_, booked, _) = try #require(try await engine.store.settlement(pending.id, tenant: "default"))
         #expect(
             booked.map(\.debit) == ["ops", "ops", "vendor"] && booked.map(\.credit) == ["vendor", "vendor", "ops"])
-        await #expect(throws: SettlementRefusal.self) {
+        await #expect(throws: Refusal.self) {
             try await engine.reverse(pending.id, reason: "again", actor: "cli:controller")
         }
     }
@@ -151,7 +179,7 @@ struct SettlementEngineTests {
         time.withLock { $0 = $0.addingTimeInterval(3601) }
         #expect(try await engine.settle().expired == 1)
         #expect(try await engine.store.settlement(expiring.id, tenant: "default")?.0.status == .expired)
-        await #expect(throws: SettlementRefusal.self) {
+        await #expect(throws: Refusal.self) {
             try await engine.decide(expiring.id, .approve, principal: "alice", role: "finance", reason: nil)
         }
         try await signal(engine, "invoice", ["total": 300])
@@ -167,7 +195,7 @@ struct SettlementEngineTests {
         #expect(overdraw.reason?.contains("debits_must_not_exceed_credits") == true)
         #expect(try await balances(engine)["wallet"] == AccountBalance())
         // A rules file that changes an account's currency is refused whole.
-        await #expect(throws: SettlementRefusal.self) {
+        await #expect(throws: Refusal.self) {
             try await engine.loadRules(
                 Self.rules.replacingOccurrences(of: "currency: EUR", with: "currency: USD"), file: "usd.yaml",
                 actor: "cli:admin")

@@ -1,5 +1,4 @@
 import Foundation
-import UAEFCore
 
 /// How an exact amount becomes a whole number of minor units.
 public enum RoundingMode: String, Sendable, Hashable, CaseIterable {

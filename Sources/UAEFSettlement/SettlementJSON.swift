@@ -1,5 +1,5 @@
 import UAEFCore
-import UAEFSettlement
+import UAEFEngine
 import UAEFStore
 
 /// The JSON shapes of settlements, journal transfers, approvals and accounts, shared by the

@@ -1,7 +1,7 @@
 import Foundation
 import UAEFCore
+import UAEFEngine
 import UAEFLedger
-import UAEFSettlement
 import UAEFStore
 
 /// What one settlement pass did.
@@ -27,7 +27,7 @@ extension Engine {
                 if let existing = try transaction.account(account.id) {
                     guard existing.definition.kind == account.kind, existing.definition.currency == account.currency
                     else {
-                        throw SettlementRefusal(
+                        throw Refusal(
                             "\(file): account \(account.id) exists as \(existing.definition.kind.rawValue) in \(existing.definition.currency); an account's type and currency never change"
                         )
                     }
@@ -151,64 +151,35 @@ extension Engine {
     ) async throws -> (seq: Int64, replayed: Bool, settlements: [SettlementRecord]) {
         let digest = ContentDigest.sha256(CanonicalJSON.bytes(["name": .string(name), "data": .object(data)]))
         let tenant = tenant
-        let (seq, replayed) = try await store.settle(tenant: tenant, now: configuration.clock()) { transaction in
+        let first = try await store.settle(tenant: tenant, now: configuration.clock()) { transaction in
             if let first = try transaction.signal(idempotencyKey: idempotencyKey) {
                 guard first.name == name, first.sha256 == digest else {
-                    throw SettlementRefusal(
+                    throw Refusal(
                         "idempotency key \(idempotencyKey) was first used for another signal (event \(first.seq)); use a new key for new data"
                     )
                 }
-                return (first.seq, true)
+                return Optional(first.seq)
             }
             var steps = SettlementSteps(transaction, actor: actor)
             var event = steps.event(
                 "signal.\(name)", subject: "signal/\(name)", ["idempotency_key": .string(idempotencyKey)])
             event.payloads = ["data": .object(data)]
-            let seq = try transaction.append([event])
-            try transaction.saveSignal(idempotencyKey: idempotencyKey, name: name, sha256: digest, seq: seq)
-            return (seq, false)
+            try transaction.appendSignal(event, idempotencyKey: idempotencyKey, name: name, sha256: digest)
+            return nil
         }
+        let replayed = first != nil
         if !replayed { _ = try await settle() }
-        return (seq, replayed, try await store.settlements(tenant: tenant, triggerSeq: seq))
-    }
-
-    /// Whether a task approval still has a task waiting for it: its attempt is running.
-    public func isWaiting(_ approval: TaskApprovalRecord) async throws -> Bool {
-        guard let snapshot = try await store.snapshot(of: approval.runID, tenant: tenant) else { return false }
-        return snapshot.attempts.contains { $0.idempotencyKey == approval.attemptKey && $0.status == .running }
-    }
-
-    /// Records a principal's decision on a workflow task waiting for approval (kind `approval`).
-    /// An approval whose attempt already ended (timed out, cancelled, interrupted) expires instead.
-    public func decide(
-        task id: String, _ decision: ApprovalRecord.Decision, principal: String, role: String, reason: String?
-    ) async throws -> TaskApprovalRecord {
-        if let approval = try await store.taskApproval(id, tenant: tenant), approval.status == .pending,
-            try await !isWaiting(approval)
-        {
-            try await store.settle(tenant: tenant, now: configuration.clock()) { transaction in
-                guard var current = try transaction.taskApproval(id), current.status == .pending else { return }
-                var steps = SettlementSteps(transaction, actor: principal)
-                current.status = .expired
-                current.reason = "the attempt it belonged to ended before a decision"
-                current.updatedAt = transaction.now
-                try transaction.saveTaskApproval(current)
-                try transaction.append([
-                    steps.event(
-                        "approval.expired", subject: "\(current.runID.rawValue)/\(current.key)",
-                        ["approval": .string(id), "reason": .string(current.reason ?? "")])
-                ])
+        // The seq of a new signal's event is given as it commits: read it back.
+        var seq = first ?? 0
+        if first == nil {
+            seq = try await store.settle(tenant: tenant, now: configuration.clock()) { transaction in
+                guard let stored = try transaction.signal(idempotencyKey: idempotencyKey) else {
+                    throw StoreCorruption(location: "signals", reason: "signal \(idempotencyKey) was not recorded")
+                }
+                return stored.seq
             }
-            throw SettlementRefusal(
-                "approval \(id) expired: the task attempt it belonged to ended (timed out, cancelled or interrupted)")
         }
-        let outcome = try await store.settle(tenant: tenant, now: configuration.clock()) { transaction in
-            var steps = SettlementSteps(transaction, actor: principal)
-            let outcome = try steps.decide(task: id, decision, principal: principal, role: role, reason: reason)
-            try steps.commit()
-            return outcome
-        }
-        return try outcome.get()
+        return (seq, replayed, try await store.settlements(tenant: tenant, triggerSeq: seq))
     }
 
     /// Corrects a posted settlement by reversing entries (its transfers booked back, nothing
@@ -250,6 +221,10 @@ struct Trigger: Sendable {
     /// Accounts the workflow's `settlements:` section declares, created on first use.
     var accounts: [AccountDefinition]
 }
+
+/// What settlement reads from a workflow source (its tasks' capabilities and its `settlements:`
+/// rules), parsed once per distinct source and shared by every engine of the process.
+private let workflowFacts = BoundedCache<(capabilities: [String: String], rules: RulesFile?)>(capacity: 1_000)
 
 /// What rules see about each triggering event, read once per run.
 private struct TriggerFacts {
@@ -315,7 +290,7 @@ private struct TriggerFacts {
         if let known = runs[id] { return known }
         guard let snapshot = try await engine.store.snapshot(of: id, tenant: engine.tenant) else { return nil }
         let run = snapshot.run
-        let parsed = engine.workflowFacts.value(for: run.workflowName + "\u{0}" + run.workflowSource) {
+        let parsed = workflowFacts.value(for: run.workflowName + "\u{0}" + run.workflowSource) {
             var capabilities: [String: String] = [:]
             var rules: RulesFile?
             // One parse of the stored workflow gives its tasks' capabilities and its settlement rules.
@@ -343,5 +318,20 @@ private struct TriggerFacts {
         let facts = RunFacts(snapshot: snapshot, capabilities: capabilities, rules: rules)
         runs[id] = facts
         return facts
+    }
+}
+
+/// The `settlements:` section of workflow files: rules in the shape of a rules file that settle
+/// the workflow's own runs. Give it to every ``Engine`` whose workflows may carry one.
+public struct SettlementSection: WorkflowSection {
+    public init() {}
+
+    public var key: String { "settlements" }
+
+    public func problems(in root: YAMLSource, file: String) -> [ValidationIssue] {
+        do {
+            _ = try RulesParser.parseSection(of: root, file: file)
+            return []
+        } catch { return error.issues }
     }
 }

@@ -1,14 +1,14 @@
 import Foundation
 import UAEFCore
-import UAEFSettlement
+import UAEFEngine
 import UAEFStore
 
 /// The settlement state changes, each run inside one store transaction so that a settlement,
 /// its journal transfers, the account balances and its ledger events commit together.
 struct SettlementSteps {
     let transaction: any SettlementTransaction
-    let actor: String
-    var random = SeededRandom.system()
+    /// Makes this transaction's events and ids.
+    var factory: TransactionEvents
     private(set) var events: [EventDraft] = []
     /// Accounts read in this transaction, with the balances changed so far; saved by ``commit()``.
     private var accounts: [String: AccountRecord] = [:]
@@ -18,7 +18,7 @@ struct SettlementSteps {
 
     init(_ transaction: any SettlementTransaction, actor: String) {
         self.transaction = transaction
-        self.actor = actor
+        self.factory = TransactionEvents(transaction, actor: actor)
     }
 
     var now: Date { transaction.now }
@@ -37,7 +37,7 @@ struct SettlementSteps {
             return account
         }
         guard let definition = declared.first(where: { $0.id == id }) else {
-            throw SettlementRefusal("account \(id) does not exist; load a rules file that declares it")
+            throw Refusal("account \(id) does not exist; load a rules file that declares it")
         }
         let account = AccountRecord(tenant: transaction.tenant, definition: definition)
         accounts[id] = account
@@ -45,7 +45,14 @@ struct SettlementSteps {
         return account
     }
 
-    mutating func newID(_ prefix: String) -> String { prefix + SortableID.make(at: now, using: &random) }
+    mutating func newID(_ prefix: String) -> String { factory.newID(prefix) }
+
+    /// A ledger event of this transaction, by `actor` (this step's actor unless given).
+    mutating func event(_ type: String, subject: String, actor: String? = nil, _ data: [String: JSONValue])
+        -> EventDraft
+    {
+        factory.event(type, subject: subject, actor: actor, data)
+    }
 
     mutating func emit(
         _ type: String, _ settlement: SettlementRecord, actor: String? = nil, _ data: [String: JSONValue]
@@ -111,7 +118,7 @@ struct SettlementSteps {
     /// Whether `error` says the rule cannot be applied (a settlement to reject), as opposed to a
     /// store failure, which ends the transaction instead.
     static func isRuleFailure(_ error: any Error) -> Bool {
-        error is SettlementError || error is SettlementRefusal || error is JournalError || error is MoneyError
+        error is SettlementError || error is Refusal || error is JournalError || error is MoneyError
     }
 
     /// New transfers for `postings` and the balances they leave, checked against every
@@ -129,7 +136,7 @@ struct SettlementSteps {
             let debitAccount = try account(debit)
             let creditAccount = try account(credit)
             for account in [debitAccount, creditAccount] where account.definition.currency != amount.currency {
-                throw SettlementRefusal(
+                throw Refusal(
                     MoneyError.currencyMismatch(amount.currency, account.definition.currency).description)
             }
             var debitBalance = balances[debit] ?? debitAccount.balance
@@ -181,24 +188,24 @@ struct SettlementSteps {
     /// A principal's decision on a settlement waiting for approval (see ``Engine/decide(_:_:principal:role:reason:)``).
     mutating func decide(
         _ id: String, _ decision: ApprovalRecord.Decision, principal: String, role: String, reason: String?
-    ) throws -> Result<SettlementRecord, SettlementRefusal> {
+    ) throws -> Result<SettlementRecord, Refusal> {
         guard var settlement = try transaction.settlement(id) else {
-            return .failure(SettlementRefusal("no settlement \(id) in tenant \(transaction.tenant)"))
+            return .failure(Refusal("no settlement \(id) in tenant \(transaction.tenant)"))
         }
         if settlement.status == .pendingApproval, let expiry = settlement.expiresAt, expiry <= transaction.now {
             _ = try expireApprovals()
-            return .failure(SettlementRefusal("settlement \(id) expired at \(Timestamp.format(expiry))"))
+            return .failure(Refusal("settlement \(id) expired at \(Timestamp.format(expiry))"))
         }
         guard settlement.status == .pendingApproval else {
             return .failure(
-                SettlementRefusal(
+                Refusal(
                     "settlement \(id) is \(settlement.status.rawValue); only a settlement pending approval takes decisions"
                 ))
         }
         let policy = settlement.detail["approval"]
         let required = policy?["approvers"]?.numberValue?.intValue ?? 1
         let previous = try transaction.approvals(settlement: id)
-        if let refusal = Self.refusal(
+        if let refusal = MakerChecker.refusal(
             principal: principal, role: role, neededRole: policy?["role"]?.stringValue ?? role,
             maker: settlement.maker, previous: previous, what: "settlement \(id)")
         {
@@ -222,82 +229,15 @@ struct SettlementSteps {
         return .success(settlement)
     }
 
-    /// Why `principal` may not decide on `what`, or nil: approvers act in the required role, the
-    /// maker never approves their own work (maker-checker), and each principal decides once.
-    static func refusal(
-        principal: String, role: String, neededRole: String, maker: String, previous: [ApprovalRecord], what: String
-    ) -> SettlementRefusal? {
-        guard role == neededRole else {
-            return SettlementRefusal("\(what) needs approvers with role \(neededRole), not \(role)")
-        }
-        guard principal != maker else {
-            return SettlementRefusal(
-                "\(principal) started what led to \(what) and cannot also approve it (maker-checker)")
-        }
-        guard !previous.contains(where: { $0.principal == principal }) else {
-            return SettlementRefusal("\(principal) has already decided on \(what)")
-        }
-        return nil
-    }
-
-    /// A principal's decision on a workflow task waiting for approval: the same rules as for
-    /// settlements; once enough approve (or one rejects) the waiting task finishes.
-    mutating func decide(
-        task id: String, _ decision: ApprovalRecord.Decision, principal: String, role: String, reason: String?
-    ) throws -> Result<TaskApprovalRecord, SettlementRefusal> {
-        guard var approval = try transaction.taskApproval(id) else {
-            return .failure(SettlementRefusal("no approval \(id) in tenant \(transaction.tenant)"))
-        }
-        guard approval.status == .pending else {
-            return .failure(
-                SettlementRefusal("approval \(id) is \(approval.status.rawValue); it takes no more decisions"))
-        }
-        let previous = try transaction.approvals(settlement: id)
-        if let refusal = Self.refusal(
-            principal: principal, role: role, neededRole: approval.role, maker: approval.maker, previous: previous,
-            what: "approval \(id)")
-        {
-            return .failure(refusal)
-        }
-        try transaction.saveApproval(
-            ApprovalRecord(
-                settlementID: id, principal: principal, role: role, decision: decision, reason: reason,
-                time: transaction.now))
-        var data: [String: JSONValue] = [
-            "approval": .string(id), "decision": .string(decision.rawValue), "role": .string(role),
-        ]
-        if let reason { data["reason"] = .string(reason) }
-        let subject = "\(approval.runID.rawValue)/\(approval.key)"
-        events.append(event("approval.recorded", subject: subject, data))
-        let approvals = previous.filter { $0.decision == .approve }.count + (decision == .approve ? 1 : 0)
-        if decision == .reject || approvals >= approval.approvers {
-            approval.status = decision == .reject ? .rejected : .approved
-            approval.reason = reason
-            approval.updatedAt = now
-            try transaction.saveTaskApproval(approval)
-            events.append(event("approval.\(approval.status.rawValue)", subject: subject, ["approval": .string(id)]))
-        }
-        return .success(approval)
-    }
-
-    /// A ledger event of this transaction, by `actor` (this step's actor unless given).
-    mutating func event(_ type: String, subject: String, actor: String? = nil, _ data: [String: JSONValue])
-        -> EventDraft
-    {
-        EventDraft(
-            id: newID("evt_"), time: now, type: type, actor: actor ?? self.actor, tenant: transaction.tenant,
-            subject: subject, data: data)
-    }
-
     /// Reverses a posted settlement: a reversing transfer for each of its transfers (never an
     /// edit), then the settlement is voided with the reason.
-    mutating func reverse(_ id: String, reason: String) throws -> Result<SettlementRecord, SettlementRefusal> {
+    mutating func reverse(_ id: String, reason: String) throws -> Result<SettlementRecord, Refusal> {
         guard var settlement = try transaction.settlement(id) else {
-            return .failure(SettlementRefusal("no settlement \(id) in tenant \(transaction.tenant)"))
+            return .failure(Refusal("no settlement \(id) in tenant \(transaction.tenant)"))
         }
         guard settlement.status == .posted else {
             return .failure(
-                SettlementRefusal(
+                Refusal(
                     "settlement \(id) is \(settlement.status.rawValue); only a posted settlement is reversed (one pending approval is rejected)"
                 ))
         }
@@ -309,7 +249,7 @@ struct SettlementSteps {
                 try Journal.open(
                     transfer.amount.minorUnits, phase: .posted, debit: &debitBalance, debitAccount: debit.definition,
                     credit: &creditBalance, creditAccount: credit.definition)
-            } catch { return .failure(SettlementRefusal("settlement \(id) cannot be reversed: \(error)")) }
+            } catch { return .failure(Refusal("settlement \(id) cannot be reversed: \(error)")) }
             accounts[debit.definition.id]?.balance = debitBalance
             accounts[credit.definition.id]?.balance = creditBalance
             changedAccounts.formUnion([debit.definition.id, credit.definition.id])
@@ -340,13 +280,6 @@ struct SettlementSteps {
             "maker": .string(settlement.maker),
         ]
     }
-}
-
-/// A settlement request that cannot be honoured, with the reason (a usage error: exit 2).
-public struct SettlementRefusal: Error, Sendable, CustomStringConvertible {
-    public let description: String
-
-    public init(_ description: String) { self.description = description }
 }
 
 extension SettlementCalculation {
