@@ -93,6 +93,26 @@ struct EngineOptions: ParsableArguments {
         metrics: AttemptMetrics? = nil, capabilities: Set<String>? = nil, waiting: Bool = false,
         kinds: AgentKindRegistry = BuiltInAgents.registry
     ) async throws -> Engine {
+        try engine(
+            on: try await storeOptions.open(waiting: waiting), metrics: metrics, capabilities: capabilities,
+            kinds: kinds)
+    }
+
+    /// Runs `body` with the engine on the store, for long-running processes: the store's
+    /// resources (PostgreSQL's connection pool) live exactly as long as `body` (see
+    /// ``StoreOptions/withStore(waiting:_:)``).
+    func withEngine<Result>(
+        metrics: AttemptMetrics? = nil, capabilities: Set<String>? = nil, waiting: Bool = false,
+        kinds: AgentKindRegistry, _ body: (Engine) async throws -> Result
+    ) async throws -> Result {
+        try await storeOptions.withStore(waiting: waiting) { store in
+            try await body(try engine(on: store, metrics: metrics, capabilities: capabilities, kinds: kinds))
+        }
+    }
+
+    private func engine(
+        on store: any WorkflowStore, metrics: AttemptMetrics?, capabilities: Set<String>?, kinds: AgentKindRegistry
+    ) throws -> Engine {
         var configuration = Runner.Configuration()
         configuration.capabilities = capabilities
         configuration.leaseDuration = leaseDuration ?? configuration.leaseDuration
@@ -103,7 +123,7 @@ struct EngineOptions: ParsableArguments {
         var logger = Logger(label: "uaef") { label in LogLineHandler(label: label, format: format) }
         logger.logLevel = resolvedLogLevel ?? .warning
         return Engine(
-            store: try await storeOptions.open(waiting: waiting), kinds: kinds, sections: [SettlementSection()],
+            store: store, kinds: kinds, sections: [SettlementSection()],
             tenant: storeOptions.tenant,
             configuration: configuration, logger: logger)
     }

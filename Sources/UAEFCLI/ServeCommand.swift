@@ -68,36 +68,37 @@ struct ServeCommand: AsyncParsableCommand {
         let registry = PrometheusCollectorRegistry()
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
         configuration.metrics = registry
-        let engine: Engine
+        let kinds = try hostAccess.kinds(granting: .administratorsAgents)
         do {
             // Until the server's own handlers take over, SIGINT and SIGTERM end the wait for the database.
-            let kinds = try hostAccess.kinds(granting: .administratorsAgents)
-            engine = try await StopSignals.cancelling { [engineOptions, served = capabilityOptions.served] in
-                try await engineOptions.engine(
-                    metrics: AttemptMetrics(), capabilities: served, waiting: true, kinds: kinds)
+            try await StopSignals.cancelling { [storeOptions = engineOptions.storeOptions] in
+                try await storeOptions.waitUntilReachable()
             }
         } catch is CancellationError {
             return
         }
-        let signer = try await LedgerKeys.signer(engineOptions.storeOptions, store: engine.store)
-        let runtime = ServerRuntime(engine: engine, signer: signer)
-        if configuration.authority == nil {
-            Console.warn("uaef serve: no token secret; every request acts as admin of tenant 'default' (loopback only)")
-        }
-        let host = host
-        let json = json
-        do {
-            try await APIServer.run(configuration, runtime: runtime, logger: engine.logger) { port in
-                let url = "http://\(host.contains(":") ? "[\(host)]" : host):\(port)"
-                print(
-                    json
-                        ? JSONValue.object(["listening": .string(url), "port": .number(Number(port))]).jsonText
-                        : "uaef serve: listening on \(url)")
-                fflush(nil)
+        try await engineOptions.withEngine(
+            metrics: AttemptMetrics(), capabilities: capabilityOptions.served, kinds: kinds
+        ) { [configuration, host, port, json] engine in
+            let signer = try await LedgerKeys.signer(engineOptions.storeOptions, store: engine.store)
+            let runtime = ServerRuntime(engine: engine, signer: signer)
+            if configuration.authority == nil {
+                Console.warn(
+                    "uaef serve: no token secret; every request acts as admin of tenant 'default' (loopback only)")
             }
-        } catch {
-            // Binding is the usual failure here (port in use, address not on this machine).
-            throw CLIError.operational("uaef serve on \(host):\(port) stopped: \(error)")
+            do {
+                try await APIServer.run(configuration, runtime: runtime, logger: engine.logger) { port in
+                    let url = "http://\(host.contains(":") ? "[\(host)]" : host):\(port)"
+                    print(
+                        json
+                            ? JSONValue.object(["listening": .string(url), "port": .number(Number(port))]).jsonText
+                            : "uaef serve: listening on \(url)")
+                    fflush(nil)
+                }
+            } catch {
+                // Binding is the usual failure here (port in use, address not on this machine).
+                throw CLIError.operational("uaef serve on \(host):\(port) stopped: \(error)")
+            }
         }
     }
 }

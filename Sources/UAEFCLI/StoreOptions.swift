@@ -47,38 +47,89 @@ struct StoreOptions: ParsableArguments {
                 throw CLIError.operational("cannot open the SQLite store at \(path): \(error)")
             }
         }
-        if url.hasPrefix("postgres://") || url.hasPrefix("postgresql://") {
-            var delay = Duration.milliseconds(100)
-            while true {
-                do {
-                    return try await openPostgres(url, migrate: true)
-                } catch let failure as StoreUnreachable where waiting {
-                    Console.warn(
-                        "\(failure); retrying in \(delay.formatted(.units(allowed: [.seconds, .milliseconds])))")
-                    try await Task.sleep(for: delay)
-                    delay = min(delay * 2, .seconds(5))
-                }
-            }
+        let parsed = try postgresURL(url)
+        return try await retryingWhileUnreachable(waiting: waiting) {
+            try await PostgresStore.connect(parsed, migrate: true)
         }
-        throw CLIError.usage(
-            "--store \(url): unknown store; valid: sqlite:PATH (e.g. sqlite:uaef.db) or postgres://user:password@host:port/database"
-        )
     }
 
-    /// The PostgreSQL store at `url`.
-    func openPostgres(_ url: String, migrate: Bool) async throws -> PostgresStore {
-        let parsed: PostgresURL
+    /// Returns once the store can be opened: at once for SQLite; for PostgreSQL, when the server
+    /// answers (waited for as ``open(waiting:)`` does, until cancelled).
+    func waitUntilReachable() async throws {
+        guard !storeURL.hasPrefix("sqlite:") else { return }
+        let parsed = try postgresURL(storeURL)
+        try await retryingWhileUnreachable(waiting: true) { try await PostgresStore.probe(parsed) }
+    }
+
+    /// Runs `body` with the store the URL names, migrated; for long-running processes. On
+    /// PostgreSQL the connection pool runs as a child task of this call for exactly as long as
+    /// `body` (see ``PostgresStore/withStore(_:migrate:logger:_:)``); with `waiting`, an
+    /// unreachable server is waited for first, as ``open(waiting:)`` does.
+    func withStore<Result>(waiting: Bool, _ body: (any WorkflowStore) async throws -> Result) async throws
+        -> Result
+    {
+        guard !storeURL.hasPrefix("sqlite:") else { return try await body(try await open(waiting: waiting)) }
+        let parsed = try postgresURL(storeURL)
         do {
-            parsed = try PostgresURL(url)
+            return try await retryingWhileUnreachable(waiting: waiting) {
+                try await PostgresStore.withStore(parsed) { store in
+                    do {
+                        return try await body(store)
+                    } catch {
+                        // The body's failure ends the scope: never a reason to connect again.
+                        throw BodyFailure(error: error)
+                    }
+                }
+            }
+        } catch let failure as BodyFailure {
+            throw failure.error
+        }
+    }
+
+    private struct BodyFailure: Error {
+        let error: any Error
+    }
+
+    /// Runs `attempt`, again with backoff while the PostgreSQL server cannot be reached and
+    /// `waiting` is set; its other failures are reported as a store that cannot be opened.
+    private func retryingWhileUnreachable<Value>(waiting: Bool, _ attempt: () async throws -> Value) async throws
+        -> Value
+    {
+        var delay = Duration.milliseconds(100)
+        while true {
+            do {
+                return try await attempt()
+            } catch let error as PostgresStoreError where error.isUnreachable {
+                let failure = "cannot open the PostgreSQL store: \(error)"
+                guard waiting else { throw StoreUnreachable(description: failure) }
+                Console.warn("\(failure); retrying in \(delay.formatted(.units(allowed: [.seconds, .milliseconds])))")
+                try await Task.sleep(for: delay)
+                delay = min(delay * 2, .seconds(5))
+            } catch let error as PostgresStoreError {
+                throw CLIError.operational("cannot open the PostgreSQL store: \(error)")
+            }
+        }
+    }
+
+    /// The URL as a PostgreSQL URL, or a usage error naming what is valid.
+    private func postgresURL(_ url: String) throws -> PostgresURL {
+        guard url.hasPrefix("postgres://") || url.hasPrefix("postgresql://") else {
+            throw CLIError.usage(
+                "--store \(url): unknown store; valid: sqlite:PATH (e.g. sqlite:uaef.db) or postgres://user:password@host:port/database"
+            )
+        }
+        do {
+            return try PostgresURL(url)
         } catch {
             throw CLIError.usage(error.description)
         }
-        do {
-            return try await PostgresStore.connect(parsed, migrate: migrate)
-        } catch let error as PostgresStoreError where error.isUnreachable {
-            throw StoreUnreachable(description: "cannot open the PostgreSQL store: \(error)")
-        } catch {
-            throw CLIError.operational("cannot open the PostgreSQL store: \(error)")
+    }
+
+    /// The PostgreSQL store at `url`, for commands that manage migrations themselves.
+    func openPostgres(_ url: String, migrate: Bool) async throws -> PostgresStore {
+        let parsed = try postgresURL(url)
+        return try await retryingWhileUnreachable(waiting: false) {
+            try await PostgresStore.connect(parsed, migrate: migrate)
         }
     }
 

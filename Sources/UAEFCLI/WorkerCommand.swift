@@ -79,14 +79,22 @@ struct WorkerCommand: AsyncParsableCommand {
     private static func work(
         engineOptions: EngineOptions, kinds: AgentKindRegistry, served: Set<String>?, concurrency: Int, json: Bool
     ) async throws {
-        let engine = try await engineOptions.engine(capabilities: served, waiting: true, kinds: kinds)
+        try await engineOptions.withEngine(capabilities: served, waiting: true, kinds: kinds) { engine in
+            await work(
+                engine, storeOptions: engineOptions.storeOptions, served: served, concurrency: concurrency, json: json)
+        }
+    }
+
+    /// Executes runs and queued attempts until cancelled.
+    private static func work(
+        _ engine: Engine, storeOptions: StoreOptions, served: Set<String>?, concurrency: Int, json: Bool
+    ) async {
         var worker = Engine.WorkerConfiguration()
         worker.maxRuns = concurrency
         worker.maxQueuedAttempts = concurrency
         // Woken by the store when work is submitted, released or queued, a worker polls only for
         // what nobody announces: leases that expired.
         let forwardNotifications = worker.wakingUp(on: engine.store.workNotifications())
-        let storeOptions = engineOptions.storeOptions
         await withDiscardingTaskGroup { [worker] group in
             if let forwardNotifications { group.addTask(operation: forwardNotifications) }
             group.addTask {

@@ -81,9 +81,14 @@ public enum SettlementPlan {
 /// A read the snapshot may hold.
 enum SettlementRead: Hashable {
     case cursor, expiredApprovals, ruleSetVersion
-    case account(String), settlement(String), transfers(String), approvals(String), taskApproval(String)
+    case account(String)
+    case settlement(String)
+    case transfers(String)
+    case approvals(String)
+    case taskApproval(String)
     case settlementExists(rule: String, triggerSeq: Int64)
-    case taskApprovalByAttempt(String), signal(String)
+    case taskApprovalByAttempt(String)
+    case signal(String)
 }
 
 /// What the body has read, by read.

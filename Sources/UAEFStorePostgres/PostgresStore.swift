@@ -14,26 +14,22 @@ import UAEFStore
 public final class PostgresStore: WorkflowStore {
     let client: PostgresClient
     let logger: Logger
-    private let connections: Task<Void, Never>
+    /// The connection pool's run, when the store runs it itself (``connect(_:migrate:logger:)``);
+    /// nil when a caller's scope runs it (``withStore(_:migrate:logger:_:)``).
+    private let ownPool: Task<Void, Never>?
     /// Tasks listening for work notifications, stopped on close.
     let listeners = Mutex<[Task<Void, Never>]>([])
     /// Where the store lives, password hidden.
     public let location: String
 
-    /// Connects to the database `url` names and applies pending migrations (unless `migrate` is false).
+    /// Connects to the database `url` names and applies pending migrations (unless `migrate` is
+    /// false). The store runs its connection pool in a task of its own until ``close()``: for
+    /// one-shot commands. Long-running processes use ``withStore(_:migrate:logger:_:)``.
     public static func connect(
         _ url: PostgresURL, migrate: Bool = true, logger: Logger = Logger(label: "uaef.store.postgres")
     ) async throws -> PostgresStore {
-        // One direct connection first, so that a wrong URL, a missing database or a refused
-        // login is reported as the server or the network put it, at once.
-        do {
-            let probe = try await PostgresConnection.connect(
-                configuration: try url.connectionConfiguration(), id: 0, logger: logger)
-            try await probe.close()
-        } catch {
-            throw PostgresStoreError.wrap(error, location: url.redacted)
-        }
-        let store = try PostgresStore(url: url, logger: logger)
+        try await probe(url, logger: logger)
+        let store = try PostgresStore(url: url, logger: logger, runsOwnPool: true)
         if migrate {
             do {
                 try await store.migrate()
@@ -45,7 +41,40 @@ public final class PostgresStore: WorkflowStore {
         return store
     }
 
-    private init(url: PostgresURL, logger: Logger) throws {
+    /// Connects to the database `url` names, applies pending migrations (unless `migrate` is
+    /// false) and runs `body` with the store; the connection pool runs as a child task of this
+    /// call for exactly as long as `body`, so the pool's lifetime is structured and a failure of
+    /// the pool ends the scope.
+    public static func withStore<Result>(
+        _ url: PostgresURL, migrate: Bool = true, logger: Logger = Logger(label: "uaef.store.postgres"),
+        _ body: (PostgresStore) async throws -> Result
+    ) async throws -> Result {
+        try await probe(url, logger: logger)
+        let store = try PostgresStore(url: url, logger: logger, runsOwnPool: false)
+        return try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { await store.client.run() }
+            defer {
+                for listener in store.listeners.withLock({ $0 }) { listener.cancel() }
+                group.cancelAll()
+            }
+            if migrate { try await store.migrate() }
+            return try await body(store)
+        }
+    }
+
+    /// One direct connection, so that a wrong URL, a missing database or a refused login is
+    /// reported as the server or the network put it, at once.
+    public static func probe(_ url: PostgresURL, logger: Logger = Logger(label: "uaef.store.postgres")) async throws {
+        do {
+            let probe = try await PostgresConnection.connect(
+                configuration: try url.connectionConfiguration(), id: 0, logger: logger)
+            try await probe.close()
+        } catch {
+            throw PostgresStoreError.wrap(error, location: url.redacted)
+        }
+    }
+
+    private init(url: PostgresURL, logger: Logger, runsOwnPool: Bool) throws {
         var configuration = url.clientConfiguration()
         configuration.options.maximumConnections = 8
         configuration.options.connectionIdleTimeout = .seconds(60)
@@ -57,17 +86,18 @@ public final class PostgresStore: WorkflowStore {
         self.client = client
         self.logger = logger
         location = url.redacted
-        connections = Task { await client.run() }
+        ownPool = runsOwnPool ? Task { await client.run() } : nil
     }
 
-    /// Closes every connection.
+    /// Closes every connection of a store that runs its own pool; a scoped store's pool closes
+    /// as its scope ends.
     public func close() async {
         for listener in listeners.withLock({ $0 }) { listener.cancel() }
-        connections.cancel()
-        await connections.value
+        ownPool?.cancel()
+        await ownPool?.value
     }
 
-    deinit { connections.cancel() }
+    deinit { ownPool?.cancel() }
 
     /// Applies pending migrations; returns the names applied now (empty when up to date).
     @discardableResult
