@@ -45,38 +45,40 @@ struct JWKSTests {
                 ],
             ]
         ]
-        let server = try await ServerHarness.start(jwks: jwks.jsonText)
-        defer { Task { await server.stop() } }
-        let claims: JSONValue = [
-            "sub": "idp-user", "tenant": "acme", "roles": ["viewer"], "aud": .string(ServerHarness.audience),
-            "exp": .number(Number(Int(Date().timeIntervalSince1970) + 300)),
-        ]
-        let edToken = try Self.token(alg: "EdDSA", kid: "ed", claims: claims) { try ed.signature(for: $0) }
-        let ecToken = try Self.token(alg: "ES256", kid: "ec", claims: claims) {
-            try ec.signature(for: $0).rawRepresentation
-        }
-        let rsaToken = try Self.token(alg: "RS256", kid: "rsa", claims: claims) {
-            try rsa.signature(for: $0, padding: .insecurePKCS1v1_5).rawRepresentation
-        }
-        for token in [edToken, ecToken, rsaToken] {
-            let reply = try await server.send(.GET, "/v1/workflows", token: token)
-            #expect(reply.status == 200, "\(reply.body)")
-        }
-        let mislabelled = try Self.token(alg: "ES256", kid: "ed", claims: claims) { try ed.signature(for: $0) }
-        let unknownKid = try Self.token(alg: "EdDSA", kid: "other", claims: claims) { try ed.signature(for: $0) }
-        let otherKey = Curve25519.Signing.PrivateKey()
-        let forged = try Self.token(alg: "EdDSA", kid: "ed", claims: claims) { try otherKey.signature(for: $0) }
-        // HS256 "signed" with a public key as the secret (algorithm confusion) fails: HS256 uses the server's secret.
-        let confused = Self.token(alg: "HS256", kid: "rsa", claims: claims) { input in
-            Data(HMAC<SHA256>.authenticationCode(for: input, using: SymmetricKey(data: ed.publicKey.rawRepresentation)))
-        }
-        let cases = [
-            (mislabelled, "signs with EdDSA"), (unknownKid, "kid"), (forged, "signature"), (confused, "signature"),
-        ]
-        for (token, detail) in cases {
-            let reply = try await server.send(.GET, "/v1/workflows", token: token)
-            #expect(reply.status == 401)
-            #expect(reply["detail"]?.stringValue?.contains(detail) == true, "\(reply.body)")
+        try await ServerHarness.start(jwks: jwks.jsonText).serving { server in
+            let claims: JSONValue = [
+                "sub": "idp-user", "tenant": "acme", "roles": ["viewer"], "aud": .string(ServerHarness.audience),
+                "exp": .number(Number(Int(Date().timeIntervalSince1970) + 300)),
+            ]
+            let edToken = try Self.token(alg: "EdDSA", kid: "ed", claims: claims) { try ed.signature(for: $0) }
+            let ecToken = try Self.token(alg: "ES256", kid: "ec", claims: claims) {
+                try ec.signature(for: $0).rawRepresentation
+            }
+            let rsaToken = try Self.token(alg: "RS256", kid: "rsa", claims: claims) {
+                try rsa.signature(for: $0, padding: .insecurePKCS1v1_5).rawRepresentation
+            }
+            for token in [edToken, ecToken, rsaToken] {
+                let reply = try await server.send(.GET, "/v1/workflows", token: token)
+                #expect(reply.status == 200, "\(reply.body)")
+            }
+            let mislabelled = try Self.token(alg: "ES256", kid: "ed", claims: claims) { try ed.signature(for: $0) }
+            let unknownKid = try Self.token(alg: "EdDSA", kid: "other", claims: claims) { try ed.signature(for: $0) }
+            let otherKey = Curve25519.Signing.PrivateKey()
+            let forged = try Self.token(alg: "EdDSA", kid: "ed", claims: claims) { try otherKey.signature(for: $0) }
+            // HS256 "signed" with a public key as the secret (algorithm confusion) fails: HS256 uses the server's secret.
+            let confused = Self.token(alg: "HS256", kid: "rsa", claims: claims) { input in
+                Data(
+                    HMAC<SHA256>.authenticationCode(
+                        for: input, using: SymmetricKey(data: ed.publicKey.rawRepresentation)))
+            }
+            let cases = [
+                (mislabelled, "signs with EdDSA"), (unknownKid, "kid"), (forged, "signature"), (confused, "signature"),
+            ]
+            for (token, detail) in cases {
+                let reply = try await server.send(.GET, "/v1/workflows", token: token)
+                #expect(reply.status == 401)
+                #expect(reply["detail"]?.stringValue?.contains(detail) == true, "\(reply.body)")
+            }
         }
     }
 

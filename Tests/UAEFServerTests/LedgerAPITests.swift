@@ -30,62 +30,64 @@ struct LedgerAPITests {
         "an auditor gets its tenant's events as exported, proofs that verify against the signed checkpoint, and nothing of other tenants"
     )
     func ledgerRoutes() async throws {
-        let server = try await ServerHarness.start()
-        defer { Task { await server.stop() } }
-        let run = try await twoTenantsRun(server)
-        let auditor = try await server.token("acme", [.auditor])
+        try await ServerHarness.start().serving { server in
+            let run = try await twoTenantsRun(server)
+            let auditor = try await server.token("acme", [.auditor])
 
-        let keyReply = try await server.send(.GET, "/v1/ledger/key", token: auditor)
-        let verifier = try NoteVerifier(parsing: keyReply.body.trimmingCharacters(in: .newlines))
-        let note = try await server.send(.GET, "/v1/ledger/checkpoint", token: auditor)
-        #expect(note.headers["Content-Type"].first?.hasPrefix("text/plain") == true)
-        let checkpoint = try Checkpoint.open(note.body, verifier: verifier)
-        #expect(checkpoint.size > 0)
+            let keyReply = try await server.send(.GET, "/v1/ledger/key", token: auditor)
+            let verifier = try NoteVerifier(parsing: keyReply.body.trimmingCharacters(in: .newlines))
+            let note = try await server.send(.GET, "/v1/ledger/checkpoint", token: auditor)
+            #expect(note.headers["Content-Type"].first?.hasPrefix("text/plain") == true)
+            let checkpoint = try Checkpoint.open(note.body, verifier: verifier)
+            #expect(checkpoint.size > 0)
 
-        let events = try await server.send(.GET, "/v1/ledger/events?from=0&limit=1000", token: auditor)
-        let lines = try #require(events["events"]?.arrayValue)
-        #expect(!lines.isEmpty)
-        var indexes: [Int] = []
-        for line in lines {
-            let object = try #require(line.objectValue)
-            let event = try #require(object["event"])
-            #expect(event.objectValue?["tenant"] == "acme")
-            let leaf = MerkleHash.leaf(CanonicalJSON.bytes(event))
-            #expect(object["leaf_hash"]?.stringValue == leaf.base64)
-            let index = try #require(object["index"]?.numberValue?.intValue)
-            indexes.append(index)
-            guard index < checkpoint.size else { continue }
-            let proof = try await server.send(
-                .GET, "/v1/ledger/proofs/inclusion?index=\(index)&size=\(checkpoint.size)", token: auditor)
-            let hashes = try #require(proof["proof"]?.arrayValue).compactMap {
-                $0.stringValue.flatMap(MerkleHash.init(base64:))
+            let events = try await server.send(.GET, "/v1/ledger/events?from=0&limit=1000", token: auditor)
+            let lines = try #require(events["events"]?.arrayValue)
+            #expect(!lines.isEmpty)
+            var indexes: [Int] = []
+            for line in lines {
+                let object = try #require(line.objectValue)
+                let event = try #require(object["event"])
+                #expect(event.objectValue?["tenant"] == "acme")
+                let leaf = MerkleHash.leaf(CanonicalJSON.bytes(event))
+                #expect(object["leaf_hash"]?.stringValue == leaf.base64)
+                let index = try #require(object["index"]?.numberValue?.intValue)
+                indexes.append(index)
+                guard index < checkpoint.size else { continue }
+                let proof = try await server.send(
+                    .GET, "/v1/ledger/proofs/inclusion?index=\(index)&size=\(checkpoint.size)", token: auditor)
+                let hashes = try #require(proof["proof"]?.arrayValue).compactMap {
+                    $0.stringValue.flatMap(MerkleHash.init(base64:))
+                }
+                try ProofVerifier.verifyInclusion(
+                    leaf: leaf, index: index, size: checkpoint.size, proof: hashes, root: checkpoint.root)
             }
-            try ProofVerifier.verifyInclusion(
-                leaf: leaf, index: index, size: checkpoint.size, proof: hashes, root: checkpoint.root)
-        }
-        // globex's events are in the same log, but not for acme's auditor.
-        let hidden = try #require((0..<checkpoint.size).first { !indexes.contains($0) })
-        #expect(
-            try await server.send(.GET, "/v1/ledger/proofs/inclusion?index=\(hidden)", token: auditor).status == 404)
-        let consistency = try await server.send(
-            .GET, "/v1/ledger/proofs/consistency?from=1&to=\(checkpoint.size)", token: auditor)
-        try ProofVerifier.verifyConsistency(
-            oldSize: 1, newSize: checkpoint.size,
-            oldRoot: try #require(consistency["root1"]?.stringValue.flatMap(MerkleHash.init(base64:))),
-            newRoot: checkpoint.root,
-            proof: try #require(consistency["proof"]?.arrayValue).compactMap {
-                $0.stringValue.flatMap(MerkleHash.init(base64:))
-            })
-        #expect(try await server.send(.GET, "/v1/ledger/proofs/consistency?from=0&to=1", token: auditor).status == 400)
+            // globex's events are in the same log, but not for acme's auditor.
+            let hidden = try #require((0..<checkpoint.size).first { !indexes.contains($0) })
+            #expect(
+                try await server.send(.GET, "/v1/ledger/proofs/inclusion?index=\(hidden)", token: auditor).status == 404
+            )
+            let consistency = try await server.send(
+                .GET, "/v1/ledger/proofs/consistency?from=1&to=\(checkpoint.size)", token: auditor)
+            try ProofVerifier.verifyConsistency(
+                oldSize: 1, newSize: checkpoint.size,
+                oldRoot: try #require(consistency["root1"]?.stringValue.flatMap(MerkleHash.init(base64:))),
+                newRoot: checkpoint.root,
+                proof: try #require(consistency["proof"]?.arrayValue).compactMap {
+                    $0.stringValue.flatMap(MerkleHash.init(base64:))
+                })
+            #expect(
+                try await server.send(.GET, "/v1/ledger/proofs/consistency?from=0&to=1", token: auditor).status == 400)
 
-        let report = try await server.send(.GET, "/v1/runs/\(run)/report", token: auditor)
-        #expect(report.status == 200)
-        #expect(try await server.send(.GET, "/v1/runs/\(run)/report?format=md", token: auditor).body.contains(run))
-        let stranger = try await server.token("globex", [.auditor])
-        #expect(try await server.send(.GET, "/v1/runs/\(run)/report", token: stranger).status == 404)
-        // Viewers read runs but not the ledger.
-        let viewer = try await server.token("acme", [.viewer])
-        #expect(try await server.send(.GET, "/v1/ledger/events", token: viewer).status == 403)
+            let report = try await server.send(.GET, "/v1/runs/\(run)/report", token: auditor)
+            #expect(report.status == 200)
+            #expect(try await server.send(.GET, "/v1/runs/\(run)/report?format=md", token: auditor).body.contains(run))
+            let stranger = try await server.token("globex", [.auditor])
+            #expect(try await server.send(.GET, "/v1/runs/\(run)/report", token: stranger).status == 404)
+            // Viewers read runs but not the ledger.
+            let viewer = try await server.token("acme", [.viewer])
+            #expect(try await server.send(.GET, "/v1/ledger/events", token: viewer).status == 403)
+        }
     }
 
     /// Reads a server-sent event stream until it ends or `enough` holds, 20 s at most.
@@ -120,20 +122,20 @@ struct LedgerAPITests {
 
     @Test("a run's event stream replays it in order and ends with it; Last-Event-ID resumes after that event")
     func runStream() async throws {
-        let server = try await ServerHarness.start()
-        defer { Task { await server.stop() } }
-        let run = try await twoTenantsRun(server)
-        let token = try await server.token("acme", [.viewer])
-        let all = try await readStream(server, "/v1/runs/\(run)/events", token: token)
-        #expect(all.first?.type == "run.created")
-        #expect(all.last?.type == "run.succeeded")
-        #expect(all.map(\.id) == all.map(\.id).sorted())
-        let resumed = try await readStream(
-            server, "/v1/runs/\(run)/events", token: token, lastEventID: String(all[1].id))
-        #expect(resumed.map(\.id) == Array(all.dropFirst(2)).map(\.id))
-        #expect(
-            try await server.send(.GET, "/v1/runs/\(run)/events", token: try await server.token("globex", [.admin]))
-                .status == 404)
+        try await ServerHarness.start().serving { server in
+            let run = try await twoTenantsRun(server)
+            let token = try await server.token("acme", [.viewer])
+            let all = try await readStream(server, "/v1/runs/\(run)/events", token: token)
+            #expect(all.first?.type == "run.created")
+            #expect(all.last?.type == "run.succeeded")
+            #expect(all.map(\.id) == all.map(\.id).sorted())
+            let resumed = try await readStream(
+                server, "/v1/runs/\(run)/events", token: token, lastEventID: String(all[1].id))
+            #expect(resumed.map(\.id) == Array(all.dropFirst(2)).map(\.id))
+            #expect(
+                try await server.send(.GET, "/v1/runs/\(run)/events", token: try await server.token("globex", [.admin]))
+                    .status == 404)
+        }
     }
 
     /// Reads the tenant stream from the log's current end, whenever it gets to open, until an
@@ -151,20 +153,20 @@ struct LedgerAPITests {
 
     @Test("the tenant stream delivers events committed after it opened, and only the tenant's")
     func liveStream() async throws {
-        let server = try await ServerHarness.start()
-        defer { Task { await server.stop() } }
-        let token = try await server.token("acme", [.operator])
-        _ = try await server.send(.POST, "/v1/workflows", token: token, body: ServerHarness.helloWorkflow)
-        // Later events, nothing before.
-        let listener = try await streamFromEnd(server, token: token, until: "run.succeeded")
-        let other = try await server.token("globex", [.operator])
-        _ = try await server.send(.POST, "/v1/workflows", token: other, body: ServerHarness.helloWorkflow)
-        _ = try await server.send(.POST, "/v1/runs", token: token, body: #"{"workflow":"hello"}"#)
-        let messages = try await listener.value
-        #expect(messages.first?.type == "run.created")
-        #expect(messages.contains { $0.type == "task.succeeded" })
-        // globex's workflow.registered happened after the stream opened but is not acme's.
-        #expect(!messages.contains { $0.type == "workflow.registered" })
+        try await ServerHarness.start().serving { server in
+            let token = try await server.token("acme", [.operator])
+            _ = try await server.send(.POST, "/v1/workflows", token: token, body: ServerHarness.helloWorkflow)
+            // Later events, nothing before.
+            let listener = try await streamFromEnd(server, token: token, until: "run.succeeded")
+            let other = try await server.token("globex", [.operator])
+            _ = try await server.send(.POST, "/v1/workflows", token: other, body: ServerHarness.helloWorkflow)
+            _ = try await server.send(.POST, "/v1/runs", token: token, body: #"{"workflow":"hello"}"#)
+            let messages = try await listener.value
+            #expect(messages.first?.type == "run.created")
+            #expect(messages.contains { $0.type == "task.succeeded" })
+            // globex's workflow.registered happened after the stream opened but is not acme's.
+            #expect(!messages.contains { $0.type == "workflow.registered" })
+        }
     }
 
     @Test(
@@ -172,27 +174,28 @@ struct LedgerAPITests {
         arguments: StoreBackend.allCases)
     func notifiedStreams(_ backend: StoreBackend) async throws {
         // readStream gives up after 20 s, so only a notification can deliver these events in time.
-        let server = try await ServerHarness.start(backend: backend, eventStreamPollInterval: .seconds(600))
-        defer { Task { await server.stop() } }
-        let token = try await server.token("acme", [.operator])
-        _ = try await server.send(.POST, "/v1/workflows", token: token, body: ServerHarness.helloWorkflow)
-        let listener = try await streamFromEnd(server, token: token, until: "run.succeeded")
-        // The stream opens, finds nothing and waits.
-        try await Task.sleep(for: .milliseconds(300))
-        _ = try await server.send(.POST, "/v1/runs", token: token, body: #"{"workflow":"hello"}"#)
-        #expect(try await listener.value.contains { $0.type == "run.succeeded" })
+        try await ServerHarness.start(backend: backend, eventStreamPollInterval: .seconds(600)).serving { server in
+            let token = try await server.token("acme", [.operator])
+            _ = try await server.send(.POST, "/v1/workflows", token: token, body: ServerHarness.helloWorkflow)
+            let listener = try await streamFromEnd(server, token: token, until: "run.succeeded")
+            // The stream opens, finds nothing and waits.
+            try await Task.sleep(for: .milliseconds(300))
+            _ = try await server.send(.POST, "/v1/runs", token: token, body: #"{"workflow":"hello"}"#)
+            #expect(try await listener.value.contains { $0.type == "run.succeeded" })
 
-        guard backend == .postgres else { return }
-        let second = try await streamFromEnd(server, token: token, until: "test.elsewhere")
-        try await Task.sleep(for: .milliseconds(300))
-        // Another process's commit: a store of its own on the same database.
-        var changes = ChangeSet()
-        changes.events = [
-            EventDraft(
-                id: "evt_elsewhere", time: Date(), type: "test.elsewhere", actor: "test", tenant: "acme", subject: "s",
-                data: [:])
-        ]
-        try await server.location.open().commit(changes)
-        #expect(try await second.value.contains { $0.type == "test.elsewhere" })
+            guard backend == .postgres else { return }
+            let second = try await streamFromEnd(server, token: token, until: "test.elsewhere")
+            try await Task.sleep(for: .milliseconds(300))
+            // Another process's commit: a store of its own on the same database.
+            var changes = ChangeSet()
+            changes.events = [
+                EventDraft(
+                    id: "evt_elsewhere", time: Date(), type: "test.elsewhere", actor: "test", tenant: "acme",
+                    subject: "s",
+                    data: [:])
+            ]
+            try await server.location.open().commit(changes)
+            #expect(try await second.value.contains { $0.type == "test.elsewhere" })
+        }
     }
 }

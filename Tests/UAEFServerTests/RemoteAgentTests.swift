@@ -35,87 +35,91 @@ struct RemoteAgentTests {
 
     @Test("a claimed task completes the run's attempt with its output; stale generations and strangers are refused")
     func claimAndComplete() async throws {
-        let server = try await ServerHarness.start()
-        defer { Task { await server.stop() } }
-        let (token, key, otherKey) = try await prepare(server)
-        #expect(try await server.send(.POST, "/v1/agents/me/claim", token: key).status == 204)
+        try await ServerHarness.start().serving { server in
+            let (token, key, otherKey) = try await prepare(server)
+            #expect(try await server.send(.POST, "/v1/agents/me/claim", token: key).status == 204)
 
-        let run = try #require(
-            try await server.send(.POST, "/v1/runs", token: token, body: #"{"workflow":"scan"}"#)["run_id"]?.stringValue
-        )
-        #expect(
-            try await server.send(.POST, "/v1/agents/me/claim?wait=1s&capability=translate", token: key).status == 204)
-        let claimed = try await server.send(.POST, "/v1/agents/me/claim?wait=10s&capability=ocr", token: key)
-        #expect(claimed.status == 200)
-        #expect(claimed["capability"] == "ocr")
-        let task = try #require(claimed["task_id"]?.stringValue)
-        let generation = try #require(claimed["generation"]?.numberValue?.intValue)
-        #expect(claimed["input"] == ["page": 7])
-        #expect(claimed["run_id"]?.stringValue == run)
-        #expect(claimed["idempotency_key"]?.stringValue == "\(run)/read/1")
+            let run = try #require(
+                try await server.send(.POST, "/v1/runs", token: token, body: #"{"workflow":"scan"}"#)["run_id"]?
+                    .stringValue
+            )
+            #expect(
+                try await server.send(.POST, "/v1/agents/me/claim?wait=1s&capability=translate", token: key).status
+                    == 204)
+            let claimed = try await server.send(.POST, "/v1/agents/me/claim?wait=10s&capability=ocr", token: key)
+            #expect(claimed.status == 200)
+            #expect(claimed["capability"] == "ocr")
+            let task = try #require(claimed["task_id"]?.stringValue)
+            let generation = try #require(claimed["generation"]?.numberValue?.intValue)
+            #expect(claimed["input"] == ["page": 7])
+            #expect(claimed["run_id"]?.stringValue == run)
+            #expect(claimed["idempotency_key"]?.stringValue == "\(run)/read/1")
 
-        // Another agent's key cannot touch it, nor can a viewer.
-        #expect(try await server.send(.POST, "/v1/agents/ocr/claim", token: otherKey).status == 403)
-        #expect(
-            try await server.send(
-                .POST, "/v1/agents/other/tasks/\(task)/complete", token: otherKey, body: #"{"generation": 1}"#
-            ).status == 404)
-        #expect(
-            try await server.send(.POST, "/v1/agents/ocr/claim", token: try await server.token("acme", [.viewer]))
-                .status == 403)
+            // Another agent's key cannot touch it, nor can a viewer.
+            #expect(try await server.send(.POST, "/v1/agents/ocr/claim", token: otherKey).status == 403)
+            #expect(
+                try await server.send(
+                    .POST, "/v1/agents/other/tasks/\(task)/complete", token: otherKey, body: #"{"generation": 1}"#
+                ).status == 404)
+            #expect(
+                try await server.send(.POST, "/v1/agents/ocr/claim", token: try await server.token("acme", [.viewer]))
+                    .status == 403)
 
-        let beat = try await server.send(
-            .POST, "/v1/agents/me/tasks/\(task)/heartbeat", token: key, body: #"{"generation": \#(generation)}"#)
-        #expect(beat.status == 200)
-        let stale = try await server.send(
-            .POST, "/v1/agents/me/tasks/\(task)/complete", token: key,
-            body: #"{"generation": \#(generation - 1), "output": {"text": "stale"}}"#)
-        #expect(stale.status == 409)
-        #expect(stale["type"] == "https://uaef.dev/problems/lease-lost")
-        let done = try await server.send(
-            .POST, "/v1/agents/me/tasks/\(task)/complete", token: key,
-            body: #"{"generation": \#(generation), "output": {"text": "INVOICE 42"}}"#)
-        #expect(done.status == 200)
-        let ended = try await server.waitForRun(run, token: token)
-        #expect(ended["status"] == "succeeded")
-        #expect(ended["tasks"]?.objectValue?["read"]?.objectValue?["output"] == ["text": "INVOICE 42"])
-        // A second completion of a finished task is refused.
-        #expect(
-            try await server.send(
-                .POST, "/v1/agents/me/tasks/\(task)/complete", token: key, body: #"{"generation": \#(generation)}"#
-            ).status == 409)
+            let beat = try await server.send(
+                .POST, "/v1/agents/me/tasks/\(task)/heartbeat", token: key, body: #"{"generation": \#(generation)}"#)
+            #expect(beat.status == 200)
+            let stale = try await server.send(
+                .POST, "/v1/agents/me/tasks/\(task)/complete", token: key,
+                body: #"{"generation": \#(generation - 1), "output": {"text": "stale"}}"#)
+            #expect(stale.status == 409)
+            #expect(stale["type"] == "https://uaef.dev/problems/lease-lost")
+            let done = try await server.send(
+                .POST, "/v1/agents/me/tasks/\(task)/complete", token: key,
+                body: #"{"generation": \#(generation), "output": {"text": "INVOICE 42"}}"#)
+            #expect(done.status == 200)
+            let ended = try await server.waitForRun(run, token: token)
+            #expect(ended["status"] == "succeeded")
+            #expect(ended["tasks"]?.objectValue?["read"]?.objectValue?["output"] == ["text": "INVOICE 42"])
+            // A second completion of a finished task is refused.
+            #expect(
+                try await server.send(
+                    .POST, "/v1/agents/me/tasks/\(task)/complete", token: key, body: #"{"generation": \#(generation)}"#
+                ).status == 409)
+        }
     }
 
     @Test("a lease not extended in time hands the task to the next claim; the first holder's completion gets 409")
     func leaseExpiry() async throws {
-        let server = try await ServerHarness.start(remoteLease: .seconds(3))
-        defer { Task { await server.stop() } }
-        let (token, key, _) = try await prepare(server)
-        let run = try #require(
-            try await server.send(.POST, "/v1/runs", token: token, body: #"{"workflow":"scan"}"#)["run_id"]?.stringValue
-        )
-        let first = try await server.send(.POST, "/v1/agents/me/claim?wait=10s", token: key)
-        let firstGeneration = try #require(first["generation"]?.numberValue?.intValue)
-        // Nobody else gets it while the lease holds.
-        #expect(try await server.send(.POST, "/v1/agents/me/claim", token: key).status == 204)
-        try await Task.sleep(for: .milliseconds(3200))
-        let second = try await server.send(.POST, "/v1/agents/me/claim?wait=5s", token: key)
-        #expect(second["task_id"] == first["task_id"])
-        let secondGeneration = try #require(second["generation"]?.numberValue?.intValue)
-        #expect(secondGeneration == firstGeneration + 1)
-        let task = try #require(first["task_id"]?.stringValue)
-        let late = try await server.send(
-            .POST, "/v1/agents/me/tasks/\(task)/complete", token: key, body: #"{"generation": \#(firstGeneration)}"#)
-        #expect(late.status == 409)
-        let failed = try await server.send(
-            .POST, "/v1/agents/me/tasks/\(task)/fail", token: key,
-            body: #"{"generation": \#(secondGeneration), "error": "page unreadable", "retryable": false}"#)
-        #expect(failed.status == 200)
-        let ended = try await server.waitForRun(run, token: token)
-        #expect(ended["status"] == "failed")
-        #expect(
-            ended["tasks"]?.objectValue?["read"]?.objectValue?["error"]?.stringValue?.contains("page unreadable")
-                == true)
-        #expect(ended["tasks"]?.objectValue?["read"]?.objectValue?["attempts"] == 1)
+        try await ServerHarness.start(remoteLease: .seconds(3)).serving { server in
+            let (token, key, _) = try await prepare(server)
+            let run = try #require(
+                try await server.send(.POST, "/v1/runs", token: token, body: #"{"workflow":"scan"}"#)["run_id"]?
+                    .stringValue
+            )
+            let first = try await server.send(.POST, "/v1/agents/me/claim?wait=10s", token: key)
+            let firstGeneration = try #require(first["generation"]?.numberValue?.intValue)
+            // Nobody else gets it while the lease holds.
+            #expect(try await server.send(.POST, "/v1/agents/me/claim", token: key).status == 204)
+            try await Task.sleep(for: .milliseconds(3200))
+            let second = try await server.send(.POST, "/v1/agents/me/claim?wait=5s", token: key)
+            #expect(second["task_id"] == first["task_id"])
+            let secondGeneration = try #require(second["generation"]?.numberValue?.intValue)
+            #expect(secondGeneration == firstGeneration + 1)
+            let task = try #require(first["task_id"]?.stringValue)
+            let late = try await server.send(
+                .POST, "/v1/agents/me/tasks/\(task)/complete", token: key, body: #"{"generation": \#(firstGeneration)}"#
+            )
+            #expect(late.status == 409)
+            let failed = try await server.send(
+                .POST, "/v1/agents/me/tasks/\(task)/fail", token: key,
+                body: #"{"generation": \#(secondGeneration), "error": "page unreadable", "retryable": false}"#)
+            #expect(failed.status == 200)
+            let ended = try await server.waitForRun(run, token: token)
+            #expect(ended["status"] == "failed")
+            #expect(
+                ended["tasks"]?.objectValue?["read"]?.objectValue?["error"]?.stringValue?.contains("page unreadable")
+                    == true)
+            #expect(ended["tasks"]?.objectValue?["read"]?.objectValue?["attempts"] == 1)
+        }
     }
 }

@@ -75,10 +75,27 @@ struct ServerHarness {
             runtime: runtime, configuration: configuration, server: server)
     }
 
-    func stop() async {
+    /// Runs `body` with this server, then stops it, also when `body` throws; a server that
+    /// failed while serving fails the test after `body`'s own failure.
+    func serving(_ body: (ServerHarness) async throws -> Void) async throws {
+        let failure: (any Error)?
+        do {
+            try await body(self)
+            failure = nil
+        } catch {
+            failure = error
+        }
+        try await stop()
+        if let failure { throw failure }
+    }
+
+    /// Stops the server and removes its store; throws what ended the server, unless it was
+    /// stopping as asked.
+    func stop() async throws {
         server.cancel()
-        _ = await server.result
+        let result = await server.result
         location.remove()
+        if case .failure(let error) = result, !(error is CancellationError) { throw error }
     }
 
     /// A token for `subject` in `tenant` with `roles`.
