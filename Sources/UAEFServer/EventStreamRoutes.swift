@@ -56,6 +56,7 @@ struct EventStreamRoutes {
         let body = ResponseBody { writer in
             var next = start
             var idleSince = ContinuousClock.now
+            var caughtUp = false
             let prefix = run.map { $0.rawValue + "/" }
             while !Task.isCancelled && !Task.isShuttingDownGracefully {
                 // Noted before reading, so that a commit during the read is not slept through.
@@ -80,7 +81,12 @@ struct EventStreamRoutes {
                 }
                 if runEnded { break }
                 if page == nil {
-                    if ContinuousClock.now - idleSince >= keepAliveInterval {
+                    if !caughtUp {
+                        // Everything committed so far is delivered; from here on events arrive live.
+                        try await writer.write(ByteBuffer(string: ": live\n\n"))
+                        caughtUp = true
+                        idleSince = .now
+                    } else if ContinuousClock.now - idleSince >= keepAliveInterval {
                         try await writer.write(ByteBuffer(string: ": keep-alive\n\n"))
                         idleSince = .now
                     }

@@ -113,7 +113,22 @@ struct CLITests {
             "name: w\ntasks:\n  - {id: s, capability: summarize, with: {text: hello}}\n", to: "w.yaml", in: directory)
         let (process, stdoutURL, _) = try UAEFProcess.start(
             ["run", workflow, "--json", "--store", store], in: directory.url)
-        Thread.sleep(forTimeInterval: 1.0)
+        // The run records that its task waits for an agent; only then is one activated.
+        var waiting: JSONValue?
+        for _ in 0..<200 where waiting == nil {
+            Thread.sleep(forTimeInterval: 0.05)
+            guard
+                let id = try? UAEFProcess.run(["runs", "list", "--json", "--store", store], in: directory.url).json()
+                    .arrayValue?.first?["run_id"]?.stringValue,
+                let run = try? UAEFProcess.run(["runs", "show", id, "--json", "--store", store], in: directory.url)
+                    .json(),
+                run["tasks"]?["s"]?["status"] == "waiting"
+            else { continue }
+            waiting = run
+        }
+        let task = try #require(waiting?["tasks"]?["s"], "the task never reported waiting for an agent")
+        #expect(task["reason"] == "waiting for an active agent with capability summarize to be free")
+        #expect(task["attempts"] == 0 && task["agent"] == .null)
         #expect(process.isRunning, "the run waits while no agent is active")
         #expect(
             try UAEFProcess.run(["agents", "activate", "summarizer", "--store", store], in: directory.url).status == 0)

@@ -93,7 +93,8 @@ struct LedgerAPITests {
     /// Reads a server-sent event stream until it ends or `enough` holds, 20 s at most.
     func readStream(
         _ server: ServerHarness, _ path: String, token: String, lastEventID: String? = nil,
-        until enough: @escaping ([(id: Int, type: String)]) -> Bool = { _ in false }
+        until enough: @escaping ([(id: Int, type: String)]) -> Bool = { _ in false },
+        onLive: @escaping @Sendable () -> Void = {}
     ) async throws -> [(id: Int, type: String)] {
         var request = HTTPClientRequest(url: server.base + path)
         request.headers.add(name: "Authorization", value: "Bearer \(token)")
@@ -114,6 +115,7 @@ struct LedgerAPITests {
                     if line.hasPrefix("event: ") { type = String(line.dropFirst(7)) }
                 }
                 if let id { messages.append((id, type)) }
+                if block == ": live" { onLive() }
             }
             if enough(messages) { break }
         }
@@ -144,11 +146,16 @@ struct LedgerAPITests {
         [(id: Int, type: String)], any Error
     > {
         let start = try await server.store.treeHead().size
-        return Task {
-            try await readStream(server, "/v1/events?from=\(start)", token: token) { messages in
-                messages.contains { $0.type == type }
-            }
+        let (live, announce) = AsyncStream<Void>.makeStream()
+        let reader = Task {
+            defer { announce.finish() }
+            return try await readStream(
+                server, "/v1/events?from=\(start)", token: token,
+                until: { messages in messages.contains { $0.type == type } }, onLive: { announce.yield() })
         }
+        // Returned once the server has said the stream caught up and waits for new commits.
+        for await _ in live { break }
+        return reader
     }
 
     @Test("the tenant stream delivers events committed after it opened, and only the tenant's")
@@ -177,15 +184,13 @@ struct LedgerAPITests {
         try await ServerHarness.start(backend: backend, eventStreamPollInterval: .seconds(600)).serving { server in
             let token = try await server.token("acme", [.operator])
             _ = try await server.send(.POST, "/v1/workflows", token: token, body: ServerHarness.helloWorkflow)
+            // Returned once the stream has caught up and waits: only a notification can wake it now.
             let listener = try await streamFromEnd(server, token: token, until: "run.succeeded")
-            // The stream opens, finds nothing and waits.
-            try await Task.sleep(for: .milliseconds(300))
             _ = try await server.send(.POST, "/v1/runs", token: token, body: #"{"workflow":"hello"}"#)
             #expect(try await listener.value.contains { $0.type == "run.succeeded" })
 
             guard backend == .postgres else { return }
             let second = try await streamFromEnd(server, token: token, until: "test.elsewhere")
-            try await Task.sleep(for: .milliseconds(300))
             // Another process's commit: a store of its own on the same database.
             var changes = ChangeSet()
             changes.events = [
