@@ -94,13 +94,10 @@ public struct AgentRegistry: Sendable {
         default: allowed = false
         }
         guard allowed else {
-            throw ValidationFailure(issues: [
-                ValidationIssue(
-                    file: "agent", line: nil, field: agent.name,
-                    message:
-                        "cannot go from \(agent.status.rawValue) to \(status.rawValue); allowed: registered → active ⇄ suspended, any → retired (final)"
-                )
-            ])
+            // The request is well formed; the agent's current state refuses it (HTTP 409).
+            throw Refusal(
+                "agent \(agent.name) cannot go from \(agent.status.rawValue) to \(status.rawValue); allowed: registered → active ⇄ suspended, any → retired (final)"
+            )
         }
         var random = SeededRandom.system()
         let now = Date()

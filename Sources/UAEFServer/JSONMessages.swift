@@ -66,8 +66,13 @@ extension Request {
         return value
     }
 
-    /// A query parameter as text, or nil when absent or empty.
-    func textQuery(_ name: String) -> String? {
-        uri.queryParameters[Substring(name)].map(String.init).flatMap { $0.isEmpty ? nil : $0 }
+    /// A query parameter as text, or nil when absent; present but empty (`?status=`) is refused
+    /// rather than read as absent, so a client's missing value never widens a query silently.
+    func textQuery(_ name: String) throws -> String? {
+        guard let text = uri.queryParameters[Substring(name)].map(String.init) else { return nil }
+        guard !text.isEmpty else {
+            throw Problem.badRequest("query parameter \(name)= is empty; give it a value or leave it out")
+        }
+        return text
     }
 }

@@ -93,7 +93,7 @@ struct LedgerRoutes {
 
     /// The report in the format asked for (`format=json` by default, `md` or `csv`).
     private func report(_ subject: LedgerReport.Subject, request: Request) async throws -> Response {
-        let format = request.textQuery("format") ?? "json"
+        let format = try request.textQuery("format") ?? "json"
         guard ["json", "md", "csv"].contains(format) else {
             throw Problem.badRequest("format=\(format) is not one of json, md, csv")
         }

@@ -1200,8 +1200,20 @@ enum OpenAPISpec {
                   "404": {
                     "$ref": "#/components/responses/NotFound"
                   },
-                  "422": {
-                    "$ref": "#/components/responses/UnprocessableContent"
+                  "409": {
+                    "description": "`refused`: the agent's lifecycle does not allow this move (a retired agent stays retired).",
+                    "headers": {
+                      "X-Request-Id": {
+                        "$ref": "#/components/headers/X-Request-Id"
+                      }
+                    },
+                    "content": {
+                      "application/problem+json": {
+                        "schema": {
+                          "$ref": "#/components/schemas/Problem"
+                        }
+                      }
+                    }
                   },
                   "429": {
                     "$ref": "#/components/responses/TooManyRequests"
@@ -1261,8 +1273,20 @@ enum OpenAPISpec {
                   "404": {
                     "$ref": "#/components/responses/NotFound"
                   },
-                  "422": {
-                    "$ref": "#/components/responses/UnprocessableContent"
+                  "409": {
+                    "description": "`refused`: the agent's lifecycle does not allow this move (a retired agent stays retired).",
+                    "headers": {
+                      "X-Request-Id": {
+                        "$ref": "#/components/headers/X-Request-Id"
+                      }
+                    },
+                    "content": {
+                      "application/problem+json": {
+                        "schema": {
+                          "$ref": "#/components/schemas/Problem"
+                        }
+                      }
+                    }
                   },
                   "429": {
                     "$ref": "#/components/responses/TooManyRequests"
@@ -1322,8 +1346,20 @@ enum OpenAPISpec {
                   "404": {
                     "$ref": "#/components/responses/NotFound"
                   },
-                  "422": {
-                    "$ref": "#/components/responses/UnprocessableContent"
+                  "409": {
+                    "description": "`refused`: the agent's lifecycle does not allow this move (a retired agent stays retired).",
+                    "headers": {
+                      "X-Request-Id": {
+                        "$ref": "#/components/headers/X-Request-Id"
+                      }
+                    },
+                    "content": {
+                      "application/problem+json": {
+                        "schema": {
+                          "$ref": "#/components/schemas/Problem"
+                        }
+                      }
+                    }
                   },
                   "429": {
                     "$ref": "#/components/responses/TooManyRequests"

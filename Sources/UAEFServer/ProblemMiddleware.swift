@@ -24,7 +24,17 @@ struct ProblemMiddleware: RouterMiddleware {
                     "this API answers GET, POST, PUT and DELETE, not \(request.method.rawValue.prefix(32))",
                     headers: [.allow: "GET, HEAD, POST, PUT, DELETE, OPTIONS"])
             }
-            return try await next(request, context)
+            do {
+                return try await next(request, context)
+            } catch let error as HTTPError where error.status == .notFound {
+                // No route matched: a documented path asked with another method is a 405.
+                let allowed = DocumentedRoutes.api.methods(for: request.uri.path)
+                guard !allowed.isEmpty, !allowed.contains(request.method.rawValue) else { throw error }
+                throw Problem(
+                    .methodNotAllowed, "method-not-allowed",
+                    "\(request.uri.path.prefix(200)) answers \(allowed.joined(separator: ", ")), not \(request.method.rawValue)",
+                    headers: [.allow: allowed.joined(separator: ", ")])
+            }
         } catch {
             let problem = Self.problem(for: error, context: context)
             return try problem.response(from: request, context: context)

@@ -53,8 +53,8 @@ struct RunRoutes {
             let principal = try context.require(.read)
             let limit = try request.integerQuery("limit", in: 1...1000) ?? 50
             var filter = RunFilter(
-                workflow: request.textQuery("workflow"), before: request.textQuery("cursor").map(RunID.init))
-            if let status = request.textQuery("status") {
+                workflow: try request.textQuery("workflow"), before: try request.textQuery("cursor").map(RunID.init))
+            if let status = try request.textQuery("status") {
                 guard let parsed = RunStatus(rawValue: status) else {
                     let valid = RunStatus.allCases.map(\.rawValue).joined(separator: ", ")
                     throw Problem.badRequest("status=\(status) is not a run status; use one of \(valid)")

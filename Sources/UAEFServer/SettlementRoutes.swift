@@ -52,7 +52,7 @@ struct SettlementRoutes {
             let principal = try context.require(.read)
             let limit = try request.integerQuery("limit", in: 1...1000) ?? 100
             var status: SettlementStatus?
-            if let text = request.textQuery("status") {
+            if let text = try request.textQuery("status") {
                 guard let parsed = SettlementStatus(rawValue: text) else {
                     let valid = SettlementStatus.allCases.map(\.rawValue).joined(separator: ", ")
                     throw Problem.badRequest("status=\(text) is not a settlement status; use one of \(valid)")

@@ -316,6 +316,30 @@ struct HardeningTests {
         }
     }
 
+    @Test(
+        "a documented path asked with a method it lacks is a 405 naming the allowed methods; an undocumented path stays a 404; an empty query value is a 400"
+    )
+    func methodsAndQueryValues() async throws {
+        try await ServerHarness.start().serving { server in
+            let token = try await server.token("acme", [.admin])
+            let delete = try await server.send(.DELETE, "/v1/runs", token: token)
+            #expect(delete.status == 405 && delete.headers["Allow"].first == "GET, POST")
+            #expect(delete["type"] == "https://uaef.dev/problems/method-not-allowed")
+            let put = try await server.send(.PUT, "/v1/runs/run_x/cancel", token: token)
+            #expect(put.status == 405 && put.headers["Allow"].first == "POST")
+            // Unauthenticated, the answer is the same: the route table is public in /openapi.json.
+            #expect(try await server.send(.DELETE, "/v1/agents/a/keys").status == 405)
+            #expect(try await server.send(.DELETE, "/v1/nowhere", token: token).status == 404)
+            #expect(try await server.send(.GET, "/v1/runs/run_x/cancel/extra", token: token).status == 404)
+            for query in ["status=", "workflow=", "cursor="] {
+                let empty = try await server.send(.GET, "/v1/runs?\(query)", token: token)
+                #expect(empty.status == 400, "\(query)")
+                #expect(empty["detail"]?.stringValue?.contains("is empty") == true)
+            }
+            #expect(try await server.send(.GET, "/v1/settlements?status=", token: token).status == 400)
+        }
+    }
+
     @Test("an ended run's cached report is no longer served once a redaction, wherever it ran, reaches the event log")
     func reportCacheFollowsRedaction() async throws {
         try await ServerHarness.start().serving { server in
