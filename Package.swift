@@ -77,6 +77,10 @@ let package = Package(
             dependencies: ["UAEFCore", "UAEFLedger", "UAEFStore", "UAEFEngine"]
         ),
         .target(
+            name: "UAEFConnectors",
+            dependencies: ["UAEFCore", .product(name: "Crypto", package: "swift-crypto")]
+        ),
+        .target(
             name: "UAEFAgents",
             dependencies: [
                 "UAEFCore", "UAEFEngine",
@@ -122,6 +126,7 @@ let package = Package(
             dependencies: ["UAEFCore", "UAEFStore", "UAEFStoreSQLite", "UAEFStorePostgres", "UAEFEngine", "UAEFAgents"]
         ),
         .testTarget(name: "UAEFCoreTests", dependencies: ["UAEFCore"]),
+        .testTarget(name: "UAEFConnectorsTests", dependencies: ["UAEFConnectors", "UAEFTestSupport"]),
         .testTarget(name: "UAEFLedgerTests", dependencies: ["UAEFLedger", "UAEFCore"]),
         .testTarget(
             name: "UAEFStoreTests",
