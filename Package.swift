@@ -126,7 +126,7 @@ let package = Package(
             dependencies: ["UAEFCore", "UAEFStore", "UAEFStoreSQLite", "UAEFStorePostgres", "UAEFEngine", "UAEFAgents"]
         ),
         .testTarget(name: "UAEFCoreTests", dependencies: ["UAEFCore"]),
-        .testTarget(name: "UAEFConnectorsTests", dependencies: ["UAEFConnectors", "UAEFTestSupport"]),
+        .testTarget(name: "UAEFConnectorsTests", dependencies: ["UAEFConnectors", "UAEFCore", "UAEFTestSupport"]),
         .testTarget(name: "UAEFLedgerTests", dependencies: ["UAEFLedger", "UAEFCore"]),
         .testTarget(
             name: "UAEFStoreTests",

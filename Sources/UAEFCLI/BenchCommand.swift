@@ -62,10 +62,13 @@ struct BenchCommand: AsyncParsableCommand {
         if let tasks, tasks < 1 { throw ValidationError("--tasks must be at least 1") }
         guard runs >= 1 else { throw ValidationError("--runs must be at least 1") }
         guard workers >= 0 else { throw ValidationError("--workers must be 0 or more") }
-        if workers > 0 || runs > 1 || store != nil {
+        if workers > 0 || runs > 1 {
             guard workload.workflow != nil else {
-                throw ValidationError("--store, --workers and --runs apply to w1, w2 and fanout only")
+                throw ValidationError("--workers and --runs apply to w1, w2 and fanout only")
             }
+        }
+        if store != nil, workload.workflow == nil, workload != .settlement {
+            throw ValidationError("--store applies to w1, w2, fanout and settlement only")
         }
         if workers > 0, !(store ?? "").hasPrefix("postgres") {
             throw ValidationError("--workers needs --store postgres://…: workers share a PostgreSQL store")
@@ -74,7 +77,9 @@ struct BenchCommand: AsyncParsableCommand {
 
     func run() async throws {
         guard let workflow = workload.workflow else {
-            if workload == .settlement { return try await SettlementBench.run(events: tasks ?? 20_000, json: json) }
+            if workload == .settlement {
+                return try await SettlementBench.run(events: tasks ?? 20_000, store: store, json: json)
+            }
             return try await LedgerBench.run(events: tasks ?? 1_000_000, json: json)
         }
         let (text, inputs, size) = BenchWorkloads.make(workflow, size: tasks ?? workflow.defaultSize)

@@ -6,7 +6,8 @@ import UAEFSettlement
 import UAEFStore
 
 /// `uaef bench settlement`: rule evaluations per second in memory, and durable postings per
-/// second when a settlement pass books signals on a fresh SQLite store.
+/// second when a settlement pass books signals on a fresh SQLite store (or, with `--store`, in a
+/// new tenant of a PostgreSQL store).
 enum SettlementBench {
     static let rules = """
         accounts:
@@ -27,7 +28,7 @@ enum SettlementBench {
             split: [{to: "agent:llm", share: "85%"}, {to: "revenue:platform", share: remaining}]
         """
 
-    static func run(events count: Int, json: Bool) async throws {
+    static func run(events count: Int, store: String?, json: Bool) async throws {
         let file = try RulesParser.parse(rules, file: "bench-settlement.yaml")
         let rule = file.rules[0]
         // Evaluations: match and calculate on varied triggers, in memory.
@@ -49,8 +50,10 @@ enum SettlementBench {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("uaef-bench-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
+        // A tenant of its own on a shared store: its cursor starts at its first event.
         let engine = try await EngineOptions.parse([
-            "--store", "sqlite:" + directory.appendingPathComponent("s.db").path,
+            "--store", store ?? "sqlite:" + directory.appendingPathComponent("s.db").path,
+            "--tenant", "bench-\(UUID().uuidString.prefix(8).lowercased())",
         ])
         .engine()
         _ = try await engine.loadRules(rules, file: "bench-settlement.yaml", actor: "bench")

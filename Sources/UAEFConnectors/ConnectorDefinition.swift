@@ -1,0 +1,273 @@
+import Foundation
+import UAEFCore
+
+/// A connector: a named, tenant-scoped way for events to enter or leave UAEF (a webhook
+/// endpoint, an Amazon SQS queue, an Azure Service Bus entity). Its settings never hold a
+/// credential's value: credentials are `{"$secret": NAME}` references to the tenant's sealed
+/// secrets, resolved only when a message is sent or checked.
+public struct ConnectorDefinition: Sendable, Hashable {
+    /// What a connector talks to.
+    public enum Kind: String, Sendable, Hashable, CaseIterable {
+        case webhook, sqs, servicebus
+    }
+
+    /// Lower-case letters, digits, `-`, `_` and `.`, at most 64: it appears in URLs
+    /// (`/v1/hooks/{name}`) and task parameters.
+    public static let namePattern = "[a-z0-9_.-]{1,64}"
+
+    public var name: String
+    public var kind: Kind
+    /// The type's settings by key, as written (credentials as secret references).
+    public var settings: [String: JSONValue]
+
+    public init(name: String, kind: Kind, settings: [String: JSONValue]) {
+        self.name = name
+        self.kind = kind
+        self.settings = settings
+    }
+
+    /// Whether `text` is a valid connector name.
+    public static func isValidName(_ text: String) -> Bool {
+        (1...64).contains(text.utf8.count)
+            && text.utf8.allSatisfy { byte in
+                (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte)
+                    || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte)
+                    || byte == UInt8(ascii: "-") || byte == UInt8(ascii: "_") || byte == UInt8(ascii: ".")
+            }
+    }
+
+    /// The secret names the settings refer to, sorted.
+    public var secretNames: [String] {
+        func names(in value: JSONValue) -> [String] {
+            if let name = SecretReference.name(in: value) { return [name] }
+            switch value {
+            case .object(let members): return members.values.flatMap(names(in:))
+            case .array(let elements): return elements.flatMap(names(in:))
+            default: return []
+            }
+        }
+        return Set(settings.values.flatMap(names(in:))).sorted()
+    }
+}
+
+/// What each connector type's settings may hold; one table serves validation and the docs.
+struct ConnectorSchema {
+    /// How one setting is checked.
+    enum Setting {
+        /// An absolute `http` or `https` URL.
+        case url
+        case text
+        /// `{"$secret": NAME}`: a credential's value is never written into a definition.
+        case secret
+        /// A list of secret references (e.g. signing secrets during a rotation), one or more.
+        case secrets
+        case flag
+        case integer(ClosedRange<Int>)
+        /// A duration such as `20s`, at most the bound.
+        case duration(max: Duration)
+        /// One of the listed words.
+        case choice([String])
+        /// A mapping of header names to text or secret references.
+        case headers
+    }
+
+    let required: [String: Setting]
+    let optional: [String: Setting]
+
+    static func of(_ kind: ConnectorDefinition.Kind) -> ConnectorSchema {
+        switch kind {
+        case .webhook:
+            // Outbound needs `url`; inbound (`POST /v1/hooks/{name}`) needs the signing secrets.
+            ConnectorSchema(
+                required: ["secrets": .secrets],
+                optional: [
+                    "url": .url, "signature": .choice(["standard", "github", "hmac-sha256"]),
+                    "signature_header": .text, "headers": .headers, "max_concurrency": .integer(1...64),
+                    "timeout": .duration(max: .seconds(60)), "allow_private_network": .flag,
+                ])
+        case .sqs:
+            ConnectorSchema(
+                required: ["queue_url": .url, "region": .text],
+                optional: [
+                    "endpoint": .url, "access_key_id": .secret, "secret_access_key": .secret,
+                    "session_token": .secret, "wait_time": .duration(max: .seconds(20)),
+                    "visibility_timeout": .duration(max: .seconds(43_200)), "allow_private_network": .flag,
+                ])
+        case .servicebus:
+            ConnectorSchema(
+                required: ["namespace": .text, "entity": .text],
+                optional: [
+                    "endpoint": .url, "sas_key_name": .text, "sas_key": .secret, "token": .secret,
+                    "lock_renewal": .duration(max: .seconds(300)), "allow_private_network": .flag,
+                ])
+        }
+    }
+}
+
+/// Reads connector definitions: a file of `connectors:` (a list), or one connector as a JSON
+/// object (`POST /v1/connectors`). Every problem is reported as `file:line: field: message`.
+public enum ConnectorParser {
+    /// Parses a YAML or JSON document `text` read from `file`.
+    public static func parse(_ text: String, file: String) throws(ValidationFailure) -> [ConnectorDefinition] {
+        let root: YAMLSource
+        switch YAMLSource.parse(text, file: file) {
+        case .success(let source): root = source
+        case .failure(let issue): throw ValidationFailure(issues: [issue])
+        }
+        var reader = ConnectorReader(file: file)
+        var definitions: [ConnectorDefinition] = []
+        if let fields = reader.mapping(root, field: "", allowed: ["connectors"]) {
+            if let elements = fields["connectors"]?.elements {
+                for (index, element) in elements.enumerated() {
+                    if let definition = reader.connector(element, field: "connectors[\(index)]") {
+                        definitions.append(definition)
+                    }
+                }
+            } else {
+                reader.report("connectors", root.line, "required: a list of connectors")
+            }
+        }
+        var seen: Set<String> = []
+        for definition in definitions where !seen.insert(definition.name).inserted {
+            reader.report("connectors", nil, "duplicate connector name \"\(definition.name)\"")
+        }
+        guard reader.issues.isEmpty else { throw ValidationFailure(issues: reader.issues) }
+        return definitions
+    }
+}
+
+/// One validation pass over connector definitions.
+struct ConnectorReader: DefinitionReading {
+    let file: String
+    var issues: [ValidationIssue] = []
+
+    init(file: String) { self.file = file }
+
+    mutating func connector(_ source: YAMLSource, field: String) -> ConnectorDefinition? {
+        let before = issues.count
+        guard let entries = source.entries else {
+            report(field, source.line, "expected a mapping of keys to values, found \(Self.kind(of: source))")
+            return nil
+        }
+        let typeNames = ConnectorDefinition.Kind.allCases.map(\.rawValue)
+        let typeSource = entries.first { $0.key == "type" }?.value
+        guard let typeSource else {
+            report("\(field).type", source.line, "required: one of \(typeNames.joined(separator: ", "))")
+            return nil
+        }
+        guard let typeText = string(typeSource, field: "\(field).type") else { return nil }
+        guard let kind = ConnectorDefinition.Kind(rawValue: typeText) else {
+            report(
+                "\(field).type", typeSource.line,
+                "\"\(typeText.prefix(40))\" is not a connector type; valid: \(typeNames.joined(separator: ", "))")
+            return nil
+        }
+        let schema = ConnectorSchema.of(kind)
+        let allowed = Set(["name", "type"]).union(schema.required.keys).union(schema.optional.keys)
+        guard let fields = mapping(source, field: field, allowed: allowed) else { return nil }
+        let name = string(fields["name"], field: "\(field).name")
+        if fields["name"] == nil { report("\(field).name", source.line, "required") }
+        if let name, !ConnectorDefinition.isValidName(name) {
+            report(
+                "\(field).name", fields["name"]?.line,
+                "\"\(name.prefix(70))\" is not a connector name; use 1 to 64 of a-z, 0-9, '-', '_' and '.'")
+        }
+        var settings: [String: JSONValue] = [:]
+        for (key, setting) in schema.required.sorted(by: { $0.key < $1.key }) where fields[key] == nil {
+            report(
+                "\(field).\(key)", source.line,
+                "required for a \(kind.rawValue) connector (\(Self.expectation(setting)))")
+        }
+        for (key, value) in fields where key != "name" && key != "type" {
+            let setting = schema.required[key] ?? schema.optional[key]!
+            if let checked = check(value, as: setting, field: "\(field).\(key)") { settings[key] = checked }
+        }
+        if kind == .servicebus, fields["sas_key"] != nil, fields["token"] != nil {
+            report(field, source.line, "give sas_key (with sas_key_name) or token, not both")
+        }
+        if kind == .servicebus, (fields["sas_key"] == nil) != (fields["sas_key_name"] == nil) {
+            report(field, source.line, "sas_key and sas_key_name go together")
+        }
+        guard issues.count == before, let name else { return nil }
+        return ConnectorDefinition(name: name, kind: kind, settings: settings)
+    }
+
+    /// The setting's value if it is valid, else nil (reported).
+    private mutating func check(_ source: YAMLSource, as setting: ConnectorSchema.Setting, field: String)
+        -> JSONValue?
+    {
+        guard let value = json(source, field: field) else { return nil }
+        let valid: Bool
+        switch setting {
+        case .url:
+            if let text = value.stringValue, let url = URL(string: text), ["http", "https"].contains(url.scheme),
+                url.host?.isEmpty == false, url.user == nil, url.password == nil
+            {
+                valid = true
+            } else {
+                valid = false
+            }
+        case .text: valid = value.stringValue.map { !$0.isEmpty && $0.utf8.count <= 1_024 } ?? false
+        case .secret: valid = SecretReference.name(in: value) != nil
+        case .secrets:
+            valid = value.arrayValue.map { !$0.isEmpty && $0.count <= 4 && $0.allSatisfy(Self.isSecret) } ?? false
+        case .flag:
+            if case .bool = value { valid = true } else { valid = false }
+        case .integer(let range): valid = value.numberValue?.intValue.map(range.contains) ?? false
+        case .duration(let bound):
+            valid = value.stringValue.flatMap(DurationText.parse).map { $0 > .zero && $0 <= bound } ?? false
+        case .choice(let words): valid = value.stringValue.map(words.contains) ?? false
+        case .headers:
+            valid =
+                value.objectValue.map { headers in
+                    headers.count <= 32
+                        && headers.allSatisfy { name, value in
+                            !name.isEmpty && name.utf8.allSatisfy(Self.isTokenByte)
+                                && (Self.isSecret(value) || value.stringValue.map(Self.isHeaderValue) == true)
+                        }
+                } ?? false
+        }
+        guard valid else {
+            switch setting {
+            case .secret, .secrets:
+                // What was written may be the credential itself: it is not repeated.
+                report(field, source.line, "expected \(Self.expectation(setting))")
+            default:
+                report(
+                    field, source.line,
+                    "\(Self.describe(source)) is not valid here; expected \(Self.expectation(setting))"
+                )
+            }
+            return nil
+        }
+        return value
+    }
+
+    private static func isSecret(_ value: JSONValue) -> Bool { SecretReference.name(in: value) != nil }
+
+    /// RFC 9110 token characters, for header names.
+    private static func isTokenByte(_ byte: UInt8) -> Bool {
+        (0x21...0x7E).contains(byte) && !"\"(),/:;<=>?@[\\]{}".utf8.contains(byte)
+    }
+
+    /// Visible characters, spaces and tabs: no CR, LF or other controls.
+    private static func isHeaderValue(_ text: String) -> Bool {
+        text.utf8.count <= 4_096
+            && text.unicodeScalars.allSatisfy { $0 == "\t" || ($0.value >= 0x20 && $0.value != 0x7F) }
+    }
+
+    static func expectation(_ setting: ConnectorSchema.Setting) -> String {
+        switch setting {
+        case .url: "an http or https URL without credentials in it"
+        case .text: "a non-empty string of at most 1024 bytes"
+        case .secret: "a secret reference {\"$secret\": NAME}, never the value itself"
+        case .secrets: "a list of 1 to 4 secret references [{\"$secret\": NAME}] (several while rotating)"
+        case .flag: "true or false"
+        case .integer(let range): "a whole number from \(range.lowerBound) to \(range.upperBound)"
+        case .duration(let bound): "a duration such as 20s, at most \(DurationText.format(bound))"
+        case .choice(let words): "one of \(words.joined(separator: ", "))"
+        case .headers:
+            "a mapping of at most 32 header names to values (text without line breaks, or secret references)"
+        }
+    }
+}

@@ -1,0 +1,110 @@
+import Testing
+import UAEFConnectors
+import UAEFCore
+
+@Suite("Connector definitions")
+struct ConnectorDefinitionTests {
+    static let valid = """
+        connectors:
+          - name: erp-events
+            type: webhook
+            url: https://hooks.example.com/uaef
+            secrets: [{$secret: erp-hook}, {$secret: erp-hook-next}]
+            headers: {X-Api-Key: {$secret: erp-key}, X-Source: uaef}
+            max_concurrency: 4
+          - name: orders-in
+            type: sqs
+            queue_url: https://sqs.eu-west-1.amazonaws.com/123456789012/orders
+            region: eu-west-1
+            access_key_id: {$secret: aws-id}
+            secret_access_key: {$secret: aws-secret}
+            wait_time: 20s
+          - name: bus
+            type: servicebus
+            namespace: contoso
+            entity: orders
+            sas_key_name: RootManageSharedAccessKey
+            sas_key: {$secret: bus-key}
+        """
+
+    @Test("a file of webhook, SQS and Service Bus connectors parses, with its secret references named")
+    func parses() throws {
+        let definitions = try ConnectorParser.parse(Self.valid, file: "connectors.yaml")
+        #expect(definitions.map(\.name) == ["erp-events", "orders-in", "bus"])
+        #expect(definitions.map(\.kind) == [.webhook, .sqs, .servicebus])
+        #expect(definitions[0].secretNames == ["erp-hook", "erp-hook-next", "erp-key"])
+        #expect(definitions[1].settings["region"] == "eu-west-1")
+        #expect(definitions[2].secretNames == ["bus-key"])
+    }
+
+    @Test(
+        "every problem is reported with the file, the line, the field and what is valid",
+        arguments: [
+            ("    type: ftp\n", "connectors[0].type: \"ftp\" is not a connector type; valid: webhook, sqs, servicebus"),
+            ("    type: webhook\n    secrets: [hunter2]\n", "connectors[0].secrets:"),
+            ("    type: webhook\n", "connectors[0].secrets: required for a webhook connector"),
+            (
+                "    type: webhook\n    secrets: [{$secret: s}]\n    url: ftp://x\n",
+                "connectors[0].url: \"ftp://x\" is not valid here; expected an http or https URL"
+            ),
+            (
+                "    type: webhook\n    secrets: [{$secret: s}]\n    url: https://u:p@x.example\n",
+                "without credentials"
+            ),
+            ("    type: webhook\n    secrets: [{$secret: s}]\n    colour: blue\n", "unknown key 'colour'"),
+            (
+                "    type: webhook\n    secrets: [{$secret: s}]\n    headers: {\"X-A\": \"a\\r\\nInjected: 1\"}\n",
+                "connectors[0].headers:"
+            ),
+            (
+                "    type: sqs\n    queue_url: https://q.example/1/q\n    region: r\n    secret_access_key: plain\n",
+                "never the value itself"
+            ),
+            (
+                "    type: sqs\n    queue_url: https://q.example/1/q\n",
+                "connectors[0].region: required for a sqs connector"
+            ),
+            (
+                "    type: servicebus\n    namespace: n\n    entity: e\n    sas_key: {$secret: k}\n",
+                "sas_key and sas_key_name go together"
+            ),
+        ])
+    func problems(_ body: String, _ expected: String) {
+        let text = "connectors:\n  - name: c\n" + body
+        #expect {
+            try ConnectorParser.parse(text, file: "c.yaml")
+        } throws: { error in
+            let failure = error as? ValidationFailure
+            let messages = failure?.issues.map(\.description) ?? []
+            let found = messages.contains { $0.contains(expected) && $0.hasPrefix("c.yaml:") }
+            if !found { Issue.record("expected \(expected) in \(messages)") }
+            return found
+        }
+    }
+
+    @Test("a credential written in place of a secret reference is refused without being repeated")
+    func credentialNotEchoed() {
+        let text =
+            "connectors:\n  - {name: q, type: sqs, queue_url: https://q.example/1/q, region: r, secret_access_key: wJalrXUtnFEMI}\n"
+        #expect {
+            try ConnectorParser.parse(text, file: "c.yaml")
+        } throws: { error in
+            let description = (error as? ValidationFailure)?.description ?? ""
+            return description.contains("secret_access_key") && !description.contains("wJalrXUtnFEMI")
+        }
+    }
+
+    @Test("names are restricted to a documented character set, and two connectors may not share one")
+    func names() {
+        #expect(ConnectorDefinition.isValidName("erp-events.v2_1"))
+        for bad in ["", "Upper", "with space", "a/b", "nul\u{0}", String(repeating: "a", count: 65)] {
+            #expect(!ConnectorDefinition.isValidName(bad), "\(bad)")
+        }
+        let twice = """
+            connectors:
+              - {name: a, type: webhook, secrets: [{$secret: s}]}
+              - {name: a, type: webhook, secrets: [{$secret: s}]}
+            """
+        #expect(throws: ValidationFailure.self) { try ConnectorParser.parse(twice, file: "c.yaml") }
+    }
+}
