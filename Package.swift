@@ -78,7 +78,7 @@ let package = Package(
         ),
         .target(
             name: "UAEFConnectors",
-            dependencies: ["UAEFCore", .product(name: "Crypto", package: "swift-crypto")]
+            dependencies: ["UAEFCore", "UAEFStore", .product(name: "Crypto", package: "swift-crypto")]
         ),
         .target(
             name: "UAEFAgents",
@@ -111,7 +111,7 @@ let package = Package(
             name: "UAEFCLI",
             dependencies: [
                 "UAEFCore", "UAEFLedger", "UAEFStore", "UAEFStoreSQLite", "UAEFStorePostgres", "UAEFSecrets",
-                "UAEFEngine", "UAEFAgents", "UAEFSettlement", "UAEFServer",
+                "UAEFEngine", "UAEFAgents", "UAEFSettlement", "UAEFConnectors", "UAEFServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -126,7 +126,8 @@ let package = Package(
             dependencies: ["UAEFCore", "UAEFStore", "UAEFStoreSQLite", "UAEFStorePostgres", "UAEFEngine", "UAEFAgents"]
         ),
         .testTarget(name: "UAEFCoreTests", dependencies: ["UAEFCore"]),
-        .testTarget(name: "UAEFConnectorsTests", dependencies: ["UAEFConnectors", "UAEFCore", "UAEFTestSupport"]),
+        .testTarget(
+            name: "UAEFConnectorsTests", dependencies: ["UAEFConnectors", "UAEFCore", "UAEFStore", "UAEFTestSupport"]),
         .testTarget(name: "UAEFLedgerTests", dependencies: ["UAEFLedger", "UAEFCore"]),
         .testTarget(
             name: "UAEFStoreTests",

@@ -37,7 +37,10 @@ public struct ConnectorDefinition: Sendable, Hashable {
     }
 
     /// The secret names the settings refer to, sorted.
-    public var secretNames: [String] {
+    public var secretNames: [String] { Self.secretNames(in: settings) }
+
+    /// The secret names that `settings` refer to, at any depth, sorted.
+    public static func secretNames(in settings: [String: JSONValue]) -> [String] {
         func names(in value: JSONValue) -> [String] {
             if let name = SecretReference.name(in: value) { return [name] }
             switch value {

@@ -120,6 +120,23 @@ enum PostgresMigrations {
                 """,
             ]
         ),
+        (
+            "v8_connectors",
+            [
+                """
+                CREATE TABLE connectors (
+                    tenant TEXT NOT NULL,
+                    name TEXT NOT NULL,
+                    kind TEXT NOT NULL,
+                    settings TEXT NOT NULL,
+                    created_at BIGINT NOT NULL,
+                    updated_at BIGINT NOT NULL,
+                    updated_by TEXT NOT NULL,
+                    PRIMARY KEY (tenant, name)
+                )
+                """
+            ]
+        ),
     ]
 
     /// The advisory lock key that serializes migrations (any fixed 64-bit number).

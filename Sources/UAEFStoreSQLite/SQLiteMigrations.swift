@@ -307,6 +307,21 @@ enum SQLiteMigrations {
                     BEGIN SELECT RAISE(ABORT, 'transfers are append-only: DELETE refused'); END;
                     """)
         }
+        migrator.registerMigration("v11_connectors") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE connectors (
+                        tenant TEXT NOT NULL,
+                        name TEXT NOT NULL,
+                        kind TEXT NOT NULL,
+                        settings TEXT NOT NULL,
+                        created_at INTEGER NOT NULL,
+                        updated_at INTEGER NOT NULL,
+                        updated_by TEXT NOT NULL,
+                        PRIMARY KEY (tenant, name)
+                    ) WITHOUT ROWID;
+                    """)
+        }
         return migrator
     }
 }

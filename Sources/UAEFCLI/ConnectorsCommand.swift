@@ -1,0 +1,97 @@
+import ArgumentParser
+import Foundation
+import UAEFConnectors
+import UAEFCore
+import UAEFStore
+
+/// `uaef connectors`: the tenant's webhook, SQS and Service Bus connectors.
+struct ConnectorsCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "connectors",
+        abstract: "Apply, list, show and remove connectors (webhook, sqs, servicebus).",
+        discussion: """
+            A connectors file lists connectors by name and type with their settings; credentials are \
+            only ever secret references ({$secret: NAME}, set with uaef secrets set). Every problem of a \
+            file is reported as file:line: field: message (exit 2) and then nothing is saved. See \
+            docs/connectors.md.
+
+            connectors:
+              - name: erp-events
+                type: webhook
+                url: https://hooks.example.com/uaef
+                secrets: [{$secret: erp-hook}]
+            """,
+        subcommands: [Apply.self, List.self, Show.self, Remove.self])
+
+    struct Apply: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Validate a connectors file and save every connector in it (replacing same-named ones).")
+        @Argument(help: "The connectors file (YAML or JSON).") var file: String
+        @Flag(help: "Print JSON: {\"connectors\": [...], \"unset_secrets\": [...]}.") var json = false
+        @OptionGroup var storeOptions: StoreOptions
+
+        func run() async throws {
+            let text = try Console.readFile(file)
+            let registry = ConnectorRegistry(store: try await storeOptions.open(), tenant: storeOptions.tenant)
+            let (saved, unset) = try await registry.apply(text, file: file, actor: CLIActor.current)
+            if json {
+                return Console.printJSON([
+                    "connectors": .array(saved.map(ConnectorJSON.connector)),
+                    "unset_secrets": .array(unset.map(JSONValue.string)),
+                ])
+            }
+            for connector in saved { print("saved \(connector.name) (\(connector.kind))") }
+            if !unset.isEmpty {
+                Console.warn(
+                    "secrets not set yet in tenant \(storeOptions.tenant): \(unset.joined(separator: ", ")) (uaef secrets set NAME)"
+                )
+            }
+        }
+    }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "The tenant's connectors, by name.")
+        @Flag(help: "Print JSON: a list of connectors.") var json = false
+        @OptionGroup var storeOptions: StoreOptions
+
+        func run() async throws {
+            let connectors = try await storeOptions.open().connectors(tenant: storeOptions.tenant)
+            if json { return Console.printJSON(.array(connectors.map(ConnectorJSON.connector))) }
+            if connectors.isEmpty { print("no connectors") }
+            let width = connectors.map(\.name.count).max() ?? 0
+            for connector in connectors {
+                print(
+                    "\(Console.padded(connector.name, width))  \(Console.padded(connector.kind, 10))  updated \(Timestamp.format(connector.updatedAt)) by \(connector.updatedBy)"
+                )
+            }
+        }
+    }
+
+    struct Show: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "One connector with its settings (JSON).")
+        @Argument(help: "The connector's name.") var name: String
+        @OptionGroup var storeOptions: StoreOptions
+
+        func run() async throws {
+            guard let connector = try await storeOptions.open().connector(named: name, tenant: storeOptions.tenant)
+            else {
+                throw CLIError.usage("no connector \(name) in tenant \(storeOptions.tenant)")
+            }
+            Console.printJSON(ConnectorJSON.connector(connector))
+        }
+    }
+
+    struct Remove: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Remove a connector.")
+        @Argument(help: "The connector's name.") var name: String
+        @OptionGroup var storeOptions: StoreOptions
+
+        func run() async throws {
+            let registry = ConnectorRegistry(store: try await storeOptions.open(), tenant: storeOptions.tenant)
+            guard try await registry.remove(name, actor: CLIActor.current) else {
+                throw CLIError.usage("no connector \(name) in tenant \(storeOptions.tenant)")
+            }
+            print("removed \(name)")
+        }
+    }
+}
