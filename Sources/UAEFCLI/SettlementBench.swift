@@ -51,9 +51,9 @@ enum SettlementBench {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
         // A tenant of its own on a shared store: its cursor starts at its first event.
+        let tag = UUID().uuidString.prefix(8).lowercased()
         let engine = try await EngineOptions.parse([
-            "--store", store ?? "sqlite:" + directory.appendingPathComponent("s.db").path,
-            "--tenant", "bench-\(UUID().uuidString.prefix(8).lowercased())",
+            "--store", store ?? "sqlite:" + directory.appendingPathComponent("s.db").path, "--tenant", "bench-\(tag)",
         ])
         .engine()
         _ = try await engine.loadRules(rules, file: "bench-settlement.yaml", actor: "bench")
@@ -64,7 +64,7 @@ enum SettlementBench {
             for index in written..<min(written + 10_000, count) {
                 changes.events.append(
                     EventDraft(
-                        id: "evt_sig_\(index)", time: time, type: "signal.tokens", actor: "bench",
+                        id: "evt_sig_\(tag)_\(index)", time: time, type: "signal.tokens", actor: "bench",
                         tenant: engine.tenant,
                         subject: "signal/tokens", data: [:],
                         payloads: ["data": ["tokens": .number(Number(index % 5000 + 1))]]))

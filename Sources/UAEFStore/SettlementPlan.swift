@@ -6,9 +6,7 @@ import UAEFCore
 /// Every method reads committed state inside the backend's open transaction.
 public protocol SettlementReader {
     func cursor() async throws -> Int64
-    func account(_ id: String) async throws -> AccountRecord?
     func settlement(_ id: String) async throws -> SettlementRecord?
-    func settlementExists(rule: String, triggerSeq: Int64) async throws -> Bool
     func transfers(settlement: String) async throws -> [TransferRecord]
     func approvals(settlement: String) async throws -> [ApprovalRecord]
     func expiredApprovals() async throws -> [SettlementRecord]
@@ -17,6 +15,21 @@ public protocol SettlementReader {
     func taskApproval(attemptKey: String) async throws -> TaskApprovalRecord?
     func taskApproval(_ id: String) async throws -> TaskApprovalRecord?
     func signal(idempotencyKey: String) async throws -> SignalRecord?
+    /// Which of `keys` have a settlement: one query for a whole page's triggers.
+    func existingSettlements(_ keys: [SettlementKey]) async throws -> Set<SettlementKey>
+    /// The accounts among `ids` that exist, by id.
+    func accounts(_ ids: [String]) async throws -> [String: AccountRecord]
+}
+
+/// A settlement's identity: the rule and the seq of the event that triggered it.
+public struct SettlementKey: Sendable, Hashable {
+    public var rule: String
+    public var triggerSeq: Int64
+
+    public init(rule: String, triggerSeq: Int64) {
+        self.rule = rule
+        self.triggerSeq = triggerSeq
+    }
 }
 
 /// A signal's idempotency key as stored: the name and payload digest first sent with it, and
@@ -68,7 +81,7 @@ public enum SettlementPlan {
             let outcome = Swift.Result { try body(transaction) }
             // A body that missed a read saw defaults in its place; whatever it did is discarded.
             guard transaction.misses.isEmpty else {
-                for read in transaction.misses { try await snapshot.load(read, from: reader) }
+                try await snapshot.load(transaction.misses, from: reader)
                 continue
             }
             return (try outcome.get(), transaction.writes)
@@ -86,7 +99,7 @@ enum SettlementRead: Hashable {
     case transfers(String)
     case approvals(String)
     case taskApproval(String)
-    case settlementExists(rule: String, triggerSeq: Int64)
+    case settlementExists(SettlementKey)
     case taskApprovalByAttempt(String)
     case signal(String)
 }
@@ -105,20 +118,40 @@ struct Snapshot {
     var existing: [SettlementRead: Bool] = [:]
     var signals: [String: SignalRecord?] = [:]
 
-    mutating func load(_ read: SettlementRead, from reader: some SettlementReader) async throws {
+    /// Loads every read of `reads`: the many of a page (whether each trigger was settled, the
+    /// accounts) in one query each, the rest one by one.
+    mutating func load(_ reads: Set<SettlementRead>, from reader: some SettlementReader) async throws {
+        var keys: [SettlementKey] = []
+        var accountIDs: [String] = []
+        for read in reads {
+            switch read {
+            case .settlementExists(let key): keys.append(key)
+            case .account(let id): accountIDs.append(id)
+            default: try await load(read, from: reader)
+            }
+        }
+        if !keys.isEmpty {
+            let found = try await reader.existingSettlements(keys)
+            for key in keys { existing[.settlementExists(key)] = found.contains(key) }
+        }
+        if !accountIDs.isEmpty {
+            let found = try await reader.accounts(accountIDs)
+            for id in accountIDs { accounts[id] = .some(found[id]) }
+        }
+    }
+
+    private mutating func load(_ read: SettlementRead, from reader: some SettlementReader) async throws {
         switch read {
         case .cursor: cursor = try await reader.cursor()
         case .expiredApprovals: expiredApprovals = try await reader.expiredApprovals()
         case .ruleSetVersion: ruleSetVersion = try await reader.latestRuleSetVersion()
-        case .account(let id): accounts[id] = .some(try await reader.account(id))
+        case .account, .settlementExists: try await load([read], from: reader)
         case .settlement(let id): settlements[id] = .some(try await reader.settlement(id))
         case .transfers(let id): transfers[id] = try await reader.transfers(settlement: id)
         case .approvals(let id): approvals[id] = try await reader.approvals(settlement: id)
         case .taskApproval(let id): taskApprovals[id] = .some(try await reader.taskApproval(id))
         case .taskApprovalByAttempt(let key):
             taskApprovalsByAttempt[key] = .some(try await reader.taskApproval(attemptKey: key))
-        case .settlementExists(let rule, let seq):
-            existing[read] = try await reader.settlementExists(rule: rule, triggerSeq: seq)
         case .signal(let key): signals[key] = .some(try await reader.signal(idempotencyKey: key))
         }
     }
@@ -178,7 +211,7 @@ final class PlanningTransaction: SettlementTransaction {
 
     func settlementExists(rule: String, triggerSeq: Int64) throws -> Bool {
         if settlements.values.contains(where: { $0.ruleID == rule && $0.triggerSeq == triggerSeq }) { return true }
-        let read = SettlementRead.settlementExists(rule: rule, triggerSeq: triggerSeq)
+        let read = SettlementRead.settlementExists(SettlementKey(rule: rule, triggerSeq: triggerSeq))
         return known(snapshot.existing[read], read, else: false)
     }
 

@@ -177,8 +177,10 @@ struct PostgresSettlementAccess: SettlementReader {
             .first ?? 0
     }
 
-    func account(_ id: String) async throws -> AccountRecord? {
-        try await rows("SELECT * FROM accounts WHERE tenant = \(tenant) AND id = \(id)", PostgresStore.account).first
+    func accounts(_ ids: [String]) async throws -> [String: AccountRecord] {
+        let found = try await rows(
+            "SELECT * FROM accounts WHERE tenant = \(tenant) AND id = ANY(\(ids))", PostgresStore.account)
+        return Dictionary(found.map { ($0.definition.id, $0) }) { first, _ in first }
     }
 
     func settlement(_ id: String) async throws -> SettlementRecord? {
@@ -186,12 +188,18 @@ struct PostgresSettlementAccess: SettlementReader {
             .first
     }
 
-    func settlementExists(rule: String, triggerSeq: Int64) async throws -> Bool {
-        try await !rows(
-            """
-            SELECT 1 FROM settlements WHERE tenant = \(tenant) AND rule_id = \(rule) AND trigger_seq = \(triggerSeq)
-            """
-        ) { _ in true }.isEmpty
+    func existingSettlements(_ keys: [SettlementKey]) async throws -> Set<SettlementKey> {
+        let (rules, seqs) = (keys.map(\.rule), keys.map(\.triggerSeq))
+        return Set(
+            try await rows(
+                """
+                SELECT rule_id, trigger_seq FROM settlements
+                WHERE tenant = \(tenant) AND (rule_id, trigger_seq) IN (SELECT * FROM unnest(\(rules)::text[], \(seqs)::bigint[]))
+                """
+            ) { row in
+                let (rule, seq) = try row.decode((String, Int64).self)
+                return SettlementKey(rule: rule, triggerSeq: seq)
+            })
     }
 
     func transfers(settlement: String) async throws -> [TransferRecord] {
@@ -245,14 +253,23 @@ struct PostgresSettlementAccess: SettlementReader {
         }.first
     }
 
-    /// Applies a plan's writes in order.
+    /// Applies a plan's writes: rows of a kind together (a settlement or an account written
+    /// twice is written once, as it was last), settlements before the transfers naming them,
+    /// and the plan's events in their order in one append.
     func apply(_ writes: [SettlementWrite]) async throws {
+        var settlements: [SettlementRecord] = []
+        var accounts: [AccountRecord] = []
+        var transfers: [TransferRecord] = []
+        var events: [EventDraft] = []
+        /// Signals with the position of their event among `events`.
+        var signals: [(key: String, name: String, sha256: String, position: Int)] = []
+        var cursor: Int64?
         for write in writes {
             switch write {
-            case .cursor(let seq): try await setCursor(seq)
-            case .account(let account): try await save(account)
-            case .settlement(let settlement): try await save(settlement)
-            case .transfer(let transfer): try await append(transfer)
+            case .cursor(let seq): cursor = seq
+            case .account(let account): accounts.append(account)
+            case .settlement(let settlement): settlements.append(settlement)
+            case .transfer(let transfer): transfers.append(transfer)
             case .approval(let approval): try await save(approval)
             case .ruleSet(let version, let file, let source):
                 try await execute(
@@ -262,15 +279,23 @@ struct PostgresSettlementAccess: SettlementReader {
                     """)
             case .taskApproval(let approval): try await save(approval)
             case .signal(let key, let name, let sha256, let event):
-                let seq = try await PostgresLedger.append([event], on: connection, logger: logger)
-                try await execute(
-                    """
-                    INSERT INTO signals (tenant, idempotency_key, name, sha256, event_seq)
-                    VALUES (\(tenant), \(key), \(name), \(sha256), \(seq))
-                    """)
-            case .events(let events):
-                _ = try await PostgresLedger.append(events, on: connection, logger: logger)
+                signals.append((key, name, sha256, events.count))
+                events.append(event)
+            case .events(let drafts): events += drafts
             }
+        }
+        try await save(settlements.keepingLast(by: \.id))
+        try await save(accounts.keepingLast(by: \.definition.id))
+        try await append(transfers)
+        if let cursor { try await setCursor(cursor) }
+        guard !events.isEmpty else { return }
+        let first = try await PostgresLedger.append(events, on: connection, logger: logger)
+        for signal in signals {
+            try await execute(
+                """
+                INSERT INTO signals (tenant, idempotency_key, name, sha256, event_seq)
+                VALUES (\(tenant), \(signal.key), \(signal.name), \(signal.sha256), \(first + Int64(signal.position)))
+                """)
         }
     }
 
@@ -282,46 +307,78 @@ struct PostgresSettlementAccess: SettlementReader {
             """)
     }
 
-    private func save(_ account: AccountRecord) async throws {
-        let definition = account.definition
-        let balance = account.balance
-        try await execute(
+    private func save(_ accounts: [AccountRecord]) async throws {
+        try await BulkInsert.run(
+            accounts,
             """
             INSERT INTO accounts (tenant, id, kind, currency, limit_flag, debits_posted, credits_posted,
                 debits_pending, credits_pending)
-            VALUES (\(tenant), \(definition.id), \(definition.kind.rawValue), \(definition.currency.code),
-                \(definition.limit?.rawValue), \(balance.debitsPosted), \(balance.creditsPosted),
-                \(balance.debitsPending), \(balance.creditsPending))
-            ON CONFLICT (tenant, id) DO UPDATE SET kind = excluded.kind, limit_flag = excluded.limit_flag,
-                debits_posted = excluded.debits_posted, credits_posted = excluded.credits_posted,
-                debits_pending = excluded.debits_pending, credits_pending = excluded.credits_pending
-            """)
+            """, width: 9,
+            suffix: """
+                 ON CONFLICT (tenant, id) DO UPDATE SET kind = excluded.kind, limit_flag = excluded.limit_flag,
+                    debits_posted = excluded.debits_posted, credits_posted = excluded.credits_posted,
+                    debits_pending = excluded.debits_pending, credits_pending = excluded.credits_pending
+                """, on: connection, logger: logger
+        ) { [tenant] account, row in
+            row.append(tenant)
+            row.append(account.definition.id)
+            row.append(account.definition.kind.rawValue)
+            row.append(account.definition.currency.code)
+            row.append(account.definition.limit?.rawValue)
+            row.append(account.balance.debitsPosted)
+            row.append(account.balance.creditsPosted)
+            row.append(account.balance.debitsPending)
+            row.append(account.balance.creditsPending)
+        }
     }
 
-    private func save(_ settlement: SettlementRecord) async throws {
-        try await execute(
+    private func save(_ settlements: [SettlementRecord]) async throws {
+        try await BulkInsert.run(
+            settlements,
             """
             INSERT INTO settlements (id, tenant, rule_id, trigger_seq, status, amount, currency, maker, detail,
                 reason, created_at, updated_at, expires_at)
-            VALUES (\(settlement.id), \(tenant), \(settlement.ruleID), \(settlement.triggerSeq),
-                \(settlement.status.rawValue), \(settlement.amount.minorUnits), \(settlement.amount.currency.code),
-                \(settlement.maker), \(settlement.detail.jsonText), \(settlement.reason),
-                \(Timestamp.milliseconds(settlement.createdAt)), \(Timestamp.milliseconds(settlement.updatedAt)),
-                \(settlement.expiresAt.map(Timestamp.milliseconds)))
-            ON CONFLICT (id) DO UPDATE SET status = excluded.status, reason = excluded.reason,
-                updated_at = excluded.updated_at
-            """)
+            """, width: 13,
+            suffix: """
+                 ON CONFLICT (id) DO UPDATE SET status = excluded.status, reason = excluded.reason,
+                    updated_at = excluded.updated_at
+                """, on: connection, logger: logger
+        ) { [tenant] settlement, row in
+            row.append(settlement.id)
+            row.append(tenant)
+            row.append(settlement.ruleID)
+            row.append(settlement.triggerSeq)
+            row.append(settlement.status.rawValue)
+            row.append(settlement.amount.minorUnits)
+            row.append(settlement.amount.currency.code)
+            row.append(settlement.maker)
+            row.append(settlement.detail.jsonText)
+            row.append(settlement.reason)
+            row.append(Timestamp.milliseconds(settlement.createdAt))
+            row.append(Timestamp.milliseconds(settlement.updatedAt))
+            row.append(settlement.expiresAt.map(Timestamp.milliseconds))
+        }
     }
 
-    private func append(_ transfer: TransferRecord) async throws {
-        try await execute(
+    /// Appends transfers in order (their ids follow it).
+    private func append(_ transfers: [TransferRecord]) async throws {
+        try await BulkInsert.run(
+            transfers,
             """
             INSERT INTO transfers (tenant, settlement_id, debit_account, credit_account, amount, currency, phase,
                 pending_id, created_at)
-            VALUES (\(tenant), \(transfer.settlementID), \(transfer.debit), \(transfer.credit),
-                \(transfer.amount.minorUnits), \(transfer.amount.currency.code), \(transfer.phase.rawValue),
-                \(transfer.pendingID), \(Timestamp.milliseconds(transfer.createdAt)))
-            """)
+            """, width: 9, on: connection, logger: logger
+        ) { [tenant] transfer, row in
+            row.append(tenant)
+            row.append(transfer.settlementID)
+            row.append(transfer.debit)
+            row.append(transfer.credit)
+            row.append(transfer.amount.minorUnits)
+            row.append(transfer.amount.currency.code)
+            row.append(transfer.phase.rawValue)
+            row.append(transfer.pendingID)
+            row.append(Timestamp.milliseconds(transfer.createdAt))
+        }
     }
 
     private func save(_ approval: ApprovalRecord) async throws {
