@@ -152,6 +152,7 @@ public enum APIServer {
         SettlementRoutes(runtime: runtime, ledgerChanges: ledgerChanges, bodyLimit: configuration.bodyLimit).add(to: v1)
         LedgerRoutes(runtime: runtime).add(to: v1)
         SecretRoutes(runtime: runtime, bodyLimit: configuration.bodyLimit).add(to: v1)
+        ConnectorRoutes(runtime: runtime, bodyLimit: configuration.bodyLimit).add(to: v1)
         EventStreamRoutes(runtime: runtime, pollInterval: configuration.eventStreamPollInterval).add(to: v1)
         return router
     }

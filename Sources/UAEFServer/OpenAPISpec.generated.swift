@@ -10,7 +10,7 @@ enum OpenAPISpec {
           "info": {
             "title": "UAEF API",
             "version": "1",
-            "description": "Durable workflows run by AI agents and programs, a verifiable ledger of every step, and the money they settle. Errors are RFC 9457 problems (application/problem+json). Every response carries X-Request-Id.\n\nAuthentication: `Authorization: Bearer <token>` on /metrics and /v1/*, where the token is a JWT (claims sub, tenant, roles, exp; optionally approves_as) or a remote agent's key `uaef_ak_…`. A server started without a token secret or JWKS (loopback only) treats every caller without an agent key as an admin of tenant `default`.\n\nRoles and permissions: admin (all); operator (read, writeWorkflows, writeRuns, writeAgents); approver (read, approve); auditor (read, readLedger); viewer (read); agent (agentWork). manageSecrets is admin only. Another tenant's resources answer 404, never 403.\n\nA path that matches no route, or a documented path with another of GET, HEAD, POST, PUT, DELETE or OPTIONS, answers 404; any other method answers 405 with Allow. Failed authentications are limited per client address (429 with Retry-After)."
+            "description": "Durable workflows run by AI agents and programs, a verifiable ledger of every step, and the money they settle. Errors are RFC 9457 problems (application/problem+json). Every response carries X-Request-Id.\n\nAuthentication: `Authorization: Bearer <token>` on /metrics and /v1/*, where the token is a JWT (claims sub, tenant, roles, exp; optionally approves_as) or a remote agent's key `uaef_ak_…`. A server started without a token secret or JWKS (loopback only) treats every caller without an agent key as an admin of tenant `default`.\n\nRoles and permissions: admin (all); operator (read, writeWorkflows, writeRuns, writeAgents); approver (read, approve); auditor (read, readLedger); viewer (read); agent (agentWork). manageSecrets and manageConnectors are admin only. Another tenant's resources answer 404, never 403.\n\nA path that matches no route answers 404; a documented path asked with a method it lacks, and any method other than GET, HEAD, POST, PUT, DELETE or OPTIONS, answers 405 with Allow. A query parameter given without a value is a 400. Failed authentications are limited per client address (429 with Retry-After)."
           },
           "servers": [
             {
@@ -63,6 +63,10 @@ enum OpenAPISpec {
             {
               "name": "secrets",
               "description": "Sealed credentials for command and http agents."
+            },
+            {
+              "name": "connectors",
+              "description": "Webhook, SQS and Service Bus connectors."
             }
           ],
           "paths": {
@@ -3239,6 +3243,228 @@ enum OpenAPISpec {
                   "admin"
                 ]
               }
+            },
+            "/v1/connectors": {
+              "post": {
+                "operationId": "applyConnectors",
+                "summary": "Save every connector of a connectors document (replacing same-named ones).",
+                "description": "All connectors or none: every problem is a 422 with its line and field. Credentials must be secret references.\n\nRequires permission `manageConnectors`: role `admin`.",
+                "tags": [
+                  "connectors"
+                ],
+                "requestBody": {
+                  "required": true,
+                  "description": "A connectors document: `connectors:` and a list. The body is read as text whatever its Content-Type: YAML, or JSON (a subset of YAML).",
+                  "content": {
+                    "application/yaml": {
+                      "schema": {
+                        "type": "string"
+                      }
+                    },
+                    "application/json": {
+                      "schema": {
+                        "$ref": "#/components/schemas/ConnectorsDocument"
+                      }
+                    }
+                  }
+                },
+                "responses": {
+                  "201": {
+                    "description": "The connectors saved.",
+                    "headers": {
+                      "X-Request-Id": {
+                        "$ref": "#/components/headers/X-Request-Id"
+                      }
+                    },
+                    "content": {
+                      "application/json": {
+                        "schema": {
+                          "$ref": "#/components/schemas/ConnectorsSaved"
+                        }
+                      }
+                    }
+                  },
+                  "400": {
+                    "$ref": "#/components/responses/BadRequest"
+                  },
+                  "401": {
+                    "$ref": "#/components/responses/Unauthorized"
+                  },
+                  "403": {
+                    "$ref": "#/components/responses/Forbidden"
+                  },
+                  "413": {
+                    "$ref": "#/components/responses/ContentTooLarge"
+                  },
+                  "422": {
+                    "$ref": "#/components/responses/UnprocessableContent"
+                  },
+                  "429": {
+                    "$ref": "#/components/responses/TooManyRequests"
+                  },
+                  "500": {
+                    "$ref": "#/components/responses/InternalError"
+                  }
+                },
+                "x-uaef-permission": "manageConnectors",
+                "x-uaef-roles": [
+                  "admin"
+                ]
+              },
+              "get": {
+                "operationId": "listConnectors",
+                "summary": "The tenant's connectors, by name.",
+                "description": "Requires permission `read`: role `admin`, `operator`, `approver`, `auditor`, `viewer`.",
+                "tags": [
+                  "connectors"
+                ],
+                "responses": {
+                  "200": {
+                    "description": "The connectors.",
+                    "headers": {
+                      "X-Request-Id": {
+                        "$ref": "#/components/headers/X-Request-Id"
+                      }
+                    },
+                    "content": {
+                      "application/json": {
+                        "schema": {
+                          "$ref": "#/components/schemas/ConnectorList"
+                        }
+                      }
+                    }
+                  },
+                  "401": {
+                    "$ref": "#/components/responses/Unauthorized"
+                  },
+                  "403": {
+                    "$ref": "#/components/responses/Forbidden"
+                  },
+                  "429": {
+                    "$ref": "#/components/responses/TooManyRequests"
+                  },
+                  "500": {
+                    "$ref": "#/components/responses/InternalError"
+                  }
+                },
+                "x-uaef-permission": "read",
+                "x-uaef-roles": [
+                  "admin",
+                  "operator",
+                  "approver",
+                  "auditor",
+                  "viewer"
+                ]
+              }
+            },
+            "/v1/connectors/{name}": {
+              "get": {
+                "operationId": "getConnector",
+                "summary": "One connector.",
+                "description": "Requires permission `read`: role `admin`, `operator`, `approver`, `auditor`, `viewer`.",
+                "tags": [
+                  "connectors"
+                ],
+                "parameters": [
+                  {
+                    "name": "name",
+                    "in": "path",
+                    "required": true,
+                    "schema": {
+                      "type": "string"
+                    },
+                    "description": "The connector's name."
+                  }
+                ],
+                "responses": {
+                  "200": {
+                    "description": "The connector.",
+                    "headers": {
+                      "X-Request-Id": {
+                        "$ref": "#/components/headers/X-Request-Id"
+                      }
+                    },
+                    "content": {
+                      "application/json": {
+                        "schema": {
+                          "$ref": "#/components/schemas/Connector"
+                        }
+                      }
+                    }
+                  },
+                  "401": {
+                    "$ref": "#/components/responses/Unauthorized"
+                  },
+                  "403": {
+                    "$ref": "#/components/responses/Forbidden"
+                  },
+                  "404": {
+                    "$ref": "#/components/responses/NotFound"
+                  },
+                  "429": {
+                    "$ref": "#/components/responses/TooManyRequests"
+                  },
+                  "500": {
+                    "$ref": "#/components/responses/InternalError"
+                  }
+                },
+                "x-uaef-permission": "read",
+                "x-uaef-roles": [
+                  "admin",
+                  "operator",
+                  "approver",
+                  "auditor",
+                  "viewer"
+                ]
+              },
+              "delete": {
+                "operationId": "removeConnector",
+                "summary": "Remove a connector.",
+                "description": "Requires permission `manageConnectors`: role `admin`.",
+                "tags": [
+                  "connectors"
+                ],
+                "parameters": [
+                  {
+                    "name": "name",
+                    "in": "path",
+                    "required": true,
+                    "schema": {
+                      "type": "string"
+                    },
+                    "description": "The connector's name."
+                  }
+                ],
+                "responses": {
+                  "204": {
+                    "description": "Removed.",
+                    "headers": {
+                      "X-Request-Id": {
+                        "$ref": "#/components/headers/X-Request-Id"
+                      }
+                    }
+                  },
+                  "401": {
+                    "$ref": "#/components/responses/Unauthorized"
+                  },
+                  "403": {
+                    "$ref": "#/components/responses/Forbidden"
+                  },
+                  "404": {
+                    "$ref": "#/components/responses/NotFound"
+                  },
+                  "429": {
+                    "$ref": "#/components/responses/TooManyRequests"
+                  },
+                  "500": {
+                    "$ref": "#/components/responses/InternalError"
+                  }
+                },
+                "x-uaef-permission": "manageConnectors",
+                "x-uaef-roles": [
+                  "admin"
+                ]
+              }
             }
           },
           "components": {
@@ -5508,6 +5734,143 @@ enum OpenAPISpec {
                 },
                 "required": [
                   "value"
+                ],
+                "additionalProperties": false
+              },
+              "SecretReference": {
+                "type": "object",
+                "properties": {
+                  "$secret": {
+                    "type": "string"
+                  }
+                },
+                "required": [
+                  "$secret"
+                ],
+                "additionalProperties": false,
+                "description": "A reference to one of the tenant's secrets, never its value."
+              },
+              "Connector": {
+                "type": "object",
+                "description": "A connector as stored: its type, its settings (credentials as secret references) and the secrets it names.",
+                "properties": {
+                  "name": {
+                    "type": "string",
+                    "pattern": "^[a-z0-9_.-]{1,64}$"
+                  },
+                  "type": {
+                    "type": "string",
+                    "enum": [
+                      "webhook",
+                      "sqs",
+                      "servicebus"
+                    ]
+                  },
+                  "settings": {
+                    "type": "object",
+                    "description": "The type's settings (docs/connectors.md)."
+                  },
+                  "secrets": {
+                    "type": "array",
+                    "items": {
+                      "type": "string"
+                    }
+                  },
+                  "created_at": {
+                    "type": "string",
+                    "format": "date-time",
+                    "description": "RFC 3339 UTC with milliseconds, e.g. 2026-11-26T10:49:52.123Z."
+                  },
+                  "updated_at": {
+                    "type": "string",
+                    "format": "date-time",
+                    "description": "RFC 3339 UTC with milliseconds, e.g. 2026-11-26T10:49:52.123Z."
+                  },
+                  "updated_by": {
+                    "type": "string"
+                  }
+                },
+                "required": [
+                  "name",
+                  "type",
+                  "settings",
+                  "secrets",
+                  "created_at",
+                  "updated_at",
+                  "updated_by"
+                ],
+                "additionalProperties": false
+              },
+              "ConnectorList": {
+                "type": "object",
+                "properties": {
+                  "connectors": {
+                    "type": "array",
+                    "items": {
+                      "$ref": "#/components/schemas/Connector"
+                    }
+                  }
+                },
+                "required": [
+                  "connectors"
+                ],
+                "additionalProperties": false
+              },
+              "ConnectorsSaved": {
+                "type": "object",
+                "properties": {
+                  "connectors": {
+                    "type": "array",
+                    "items": {
+                      "$ref": "#/components/schemas/Connector"
+                    }
+                  },
+                  "unset_secrets": {
+                    "type": "array",
+                    "items": {
+                      "type": "string"
+                    },
+                    "description": "Secrets the connectors name that the tenant has not set yet."
+                  }
+                },
+                "required": [
+                  "connectors",
+                  "unset_secrets"
+                ],
+                "additionalProperties": false
+              },
+              "ConnectorsDocument": {
+                "type": "object",
+                "description": "A connectors document, as `uaef connectors apply` reads it (docs/connectors.md lists each type's settings).",
+                "properties": {
+                  "connectors": {
+                    "type": "array",
+                    "items": {
+                      "type": "object",
+                      "properties": {
+                        "name": {
+                          "type": "string",
+                          "pattern": "^[a-z0-9_.-]{1,64}$"
+                        },
+                        "type": {
+                          "type": "string",
+                          "enum": [
+                            "webhook",
+                            "sqs",
+                            "servicebus"
+                          ]
+                        }
+                      },
+                      "required": [
+                        "name",
+                        "type"
+                      ],
+                      "additionalProperties": true
+                    }
+                  }
+                },
+                "required": [
+                  "connectors"
                 ],
                 "additionalProperties": false
               }

@@ -16,6 +16,8 @@ public enum Permission: String, Sendable, CaseIterable {
     case agentWork
     /// Set, list and delete the tenant's secrets (never read them back).
     case manageSecrets
+    /// Save and remove connectors: they let workflows reach other systems.
+    case manageConnectors
 }
 
 /// The roles a token can carry (its `roles` claim).

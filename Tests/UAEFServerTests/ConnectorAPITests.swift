@@ -1,0 +1,54 @@
+import Foundation
+import NIOHTTP1
+import Testing
+import UAEFCore
+import UAEFServer
+import UAEFTestSupport
+
+@Suite("HTTP API: connectors")
+struct ConnectorAPITests {
+    static let document = """
+        connectors:
+          - name: erp-events
+            type: webhook
+            url: https://hooks.example.com/uaef
+            secrets: [{$secret: erp-hook}]
+        """
+
+    @Test(
+        "admins save and remove connectors, readers list them, other roles are refused, problems are 422 with lines, tenants never meet"
+    )
+    func connectors() async throws {
+        try await ServerHarness.start().serving { server in
+            let admin = try await server.token("acme", [.admin])
+            let saved = try await server.send(.POST, "/v1/connectors", token: admin, body: Self.document)
+            #expect(saved.status == 201, "\(saved.body)")
+            #expect(saved["connectors"]?.arrayValue?.first?["name"] == "erp-events")
+            #expect(saved["unset_secrets"] == ["erp-hook"])
+
+            let operatorToken = try await server.token("acme", [.operator])
+            #expect(
+                try await server.send(.POST, "/v1/connectors", token: operatorToken, body: Self.document).status == 403)
+            #expect(try await server.send(.DELETE, "/v1/connectors/erp-events", token: operatorToken).status == 403)
+            let viewer = try await server.token("acme", [.viewer])
+            let listed = try await server.send(.GET, "/v1/connectors", token: viewer)
+            #expect(listed["connectors"]?.arrayValue?.map { $0["name"] } == ["erp-events"])
+            let shown = try await server.send(.GET, "/v1/connectors/erp-events", token: viewer)
+            #expect(shown["settings"]?["url"] == "https://hooks.example.com/uaef" && shown["type"] == "webhook")
+
+            let invalid = try await server.send(
+                .POST, "/v1/connectors", token: admin,
+                body:
+                    "connectors:\n  - {name: q, type: sqs, queue_url: https://q.example/1/q, secret_access_key: raw}\n")
+            #expect(invalid.status == 422)
+            #expect(invalid.body.contains("request body:2: connectors[0].region: required"), "\(invalid.body)")
+            #expect(!invalid.body.contains("raw}"))
+
+            let globex = try await server.token("globex", [.admin])
+            #expect(try await server.send(.GET, "/v1/connectors/erp-events", token: globex).status == 404)
+            #expect(try await server.send(.DELETE, "/v1/connectors/erp-events", token: globex).status == 404)
+            #expect(try await server.send(.DELETE, "/v1/connectors/erp-events", token: admin).status == 204)
+            #expect(try await server.send(.GET, "/v1/connectors/erp-events", token: admin).status == 404)
+        }
+    }
+}
