@@ -78,7 +78,13 @@ let package = Package(
         ),
         .target(
             name: "UAEFConnectors",
-            dependencies: ["UAEFCore", "UAEFStore", .product(name: "Crypto", package: "swift-crypto")]
+            dependencies: [
+                "UAEFCore", "UAEFStore", "UAEFSecrets", "UAEFEngine", "UAEFAgents",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"), .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
         ),
         .target(
             name: "UAEFAgents",

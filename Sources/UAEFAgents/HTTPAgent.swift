@@ -3,7 +3,6 @@ import Foundation
 import Logging
 import NIOCore
 import NIOHTTP1
-import NIOPosix
 import UAEFCore
 import UAEFEngine
 
@@ -20,14 +19,12 @@ import UAEFEngine
 /// credentials are not carried to another origin. Error messages show URLs without their query
 /// and user information.
 public struct HTTPAgent: AgentKind {
-    /// The largest response body read.
-    public static let maximumBodyBytes = 16 << 20
     /// Redirects followed before the attempt fails.
     public static let maximumRedirects = 5
 
-    private let policy: OutboundPolicy
+    private let outbound: OutboundHTTP
 
-    public init(policy: OutboundPolicy = .unrestricted) { self.policy = policy }
+    public init(policy: OutboundPolicy = .unrestricted) { outbound = OutboundHTTP(policy: policy) }
     public var name: String { "http" }
     public var parameters: WorkflowCatalog.ParameterSpec {
         .init(required: ["url"], optional: ["method", "headers", "body"])
@@ -36,7 +33,8 @@ public struct HTTPAgent: AgentKind {
     public func execute(_ request: AttemptRequest, logger: Logger) async throws -> JSONValue {
         var hop = try Hop(request)
         for _ in 0...Self.maximumRedirects {
-            let (response, body) = try await send(hop, logger: logger)
+            let (response, body) = try await outbound.send(
+                hop.request, to: hop.url, method: hop.method, by: "http", logger: logger)
             let status = Int(response.status.code)
             if [301, 302, 303, 307, 308].contains(status), let location = response.headers.first(name: "location") {
                 hop = try hop.redirected(to: location, status: status)
@@ -46,7 +44,7 @@ public struct HTTPAgent: AgentKind {
             guard (200..<300).contains(status) else {
                 let retryable = status >= 500 || status == 408 || status == 429
                 throw AgentFailure(
-                    "http: \(hop.method) \(Self.redacted(hop.url)) answered \(status): \(String(text.prefix(500)))",
+                    "http: \(hop.method) \(OutboundHTTP.redacted(hop.url)) answered \(status): \(String(text.prefix(500)))",
                     retryable: retryable)
             }
             var headers: [String: JSONValue] = [:]
@@ -54,72 +52,7 @@ public struct HTTPAgent: AgentKind {
             let parsedBody = (try? JSONValue(jsonText: text)) ?? .string(text)
             return ["status": .number(Number(status)), "headers": .object(headers), "body": parsedBody]
         }
-        throw AgentFailure("http: more than \(Self.maximumRedirects) redirects from \(Self.redacted(hop.url))")
-    }
-
-    /// Sends one request on a client whose only connection goes to an address the policy allows.
-    private func send(_ hop: Hop, logger: Logger) async throws -> (HTTPClientResponse, ByteBuffer) {
-        let host = hop.url.host ?? ""
-        var configuration = HTTPClient.Configuration()
-        configuration.redirectConfiguration = .disallow
-        if !policy.unrestricted {
-            let addresses = try await Self.resolve(host, port: hop.url.port ?? (hop.url.scheme == "https" ? 443 : 80))
-            do {
-                try policy.check(host: host, addresses: addresses)
-            } catch {
-                throw AgentFailure("http: \(hop.method) \(Self.redacted(hop.url)) refused: \(error)", retryable: false)
-            }
-            if IPAddress(host) == nil, let first = addresses.first { configuration.dnsOverride = [host: "\(first)"] }
-        }
-        let client = HTTPClient(eventLoopGroup: .singletonMultiThreadedEventLoopGroup, configuration: configuration)
-        do {
-            let response = try await client.execute(hop.request, timeout: .hours(24), logger: logger)
-            let body = try await response.body.collect(upTo: Self.maximumBodyBytes)
-            try await client.shutdown()
-            return (response, body)
-        } catch {
-            try? await client.shutdown()
-            if error is CancellationError { throw error }
-            throw AgentFailure("http: \(hop.method) \(Self.redacted(hop.url)) failed: \(error)")
-        }
-    }
-
-    /// Every address `host` resolves to (an IP literal is its own).
-    static func resolve(_ host: String, port: Int) async throws -> [IPAddress] {
-        if let literal = IPAddress(host) { return [literal] }
-        return try await NIOThreadPool.singleton.runIfActive {
-            var hints = addrinfo()
-            hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
-            var list: UnsafeMutablePointer<addrinfo>?
-            guard getaddrinfo(host, String(port), &hints, &list) == 0, let first = list else {
-                throw AgentFailure("http: the host \(host) could not be resolved")
-            }
-            defer { freeaddrinfo(first) }
-            var addresses: [IPAddress] = []
-            for entry in sequence(first: first, next: { $0.pointee.ai_next }) {
-                guard let socket = entry.pointee.ai_addr else { continue }
-                switch Int32(socket.pointee.sa_family) {
-                case AF_INET:
-                    let v4 = socket.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { $0.pointee.sin_addr }
-                    addresses.append(IPAddress(ipv4: withUnsafeBytes(of: v4) { Array($0) }))
-                case AF_INET6:
-                    let v6 = socket.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { $0.pointee.sin6_addr }
-                    addresses.append(IPAddress(ipv6: withUnsafeBytes(of: v6) { Array($0) }))
-                default: continue
-                }
-            }
-            return addresses
-        }
-    }
-
-    /// The URL without user information, query or fragment: what errors and events may show.
-    static func redacted(_ url: URL) -> String {
-        guard var parts = URLComponents(url: url, resolvingAgainstBaseURL: false) else { return "(url)" }
-        parts.user = nil
-        parts.password = nil
-        parts.query = nil
-        parts.fragment = nil
-        return parts.string ?? "(url)"
+        throw AgentFailure("http: more than \(Self.maximumRedirects) redirects from \(OutboundHTTP.redacted(hop.url))")
     }
 
     /// One request of an attempt: the first, or one a redirect asked for.
@@ -192,7 +125,7 @@ public struct HTTPAgent: AgentKind {
                 ["http", "https"].contains(target.scheme?.lowercased() ?? "")
             else {
                 throw AgentFailure(
-                    "http: \(HTTPAgent.redacted(url)) redirected to a location that is not an http(s) URL",
+                    "http: \(OutboundHTTP.redacted(url)) redirected to a location that is not an http(s) URL",
                     retryable: false)
             }
             var next = self

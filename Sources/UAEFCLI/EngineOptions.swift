@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Logging
 import UAEFAgents
+import UAEFConnectors
 import UAEFCore
 import UAEFEngine
 import UAEFSecrets
@@ -95,7 +96,7 @@ struct EngineOptions: ParsableArguments {
     ) async throws -> Engine {
         try engine(
             on: try await storeOptions.open(waiting: waiting), metrics: metrics, capabilities: capabilities,
-            kinds: kinds)
+            kinds: kinds, outbound: .unrestricted)
     }
 
     /// Runs `body` with the engine on the store, for long-running processes: the store's
@@ -103,15 +104,20 @@ struct EngineOptions: ParsableArguments {
     /// ``StoreOptions/withStore(waiting:_:)``).
     func withEngine<Result>(
         metrics: AttemptMetrics? = nil, capabilities: Set<String>? = nil, waiting: Bool = false,
-        kinds: AgentKindRegistry, _ body: (Engine) async throws -> Result
+        kinds: AgentKindRegistry, outbound: OutboundPolicy, _ body: (Engine) async throws -> Result
     ) async throws -> Result {
         try await storeOptions.withStore(waiting: waiting) { store in
-            try await body(try engine(on: store, metrics: metrics, capabilities: capabilities, kinds: kinds))
+            try await body(
+                try engine(
+                    on: store, metrics: metrics, capabilities: capabilities, kinds: kinds, outbound: outbound))
         }
     }
 
+    /// The engine on `store`; the connector kinds (`webhook.send`) reach other systems under
+    /// `outbound`, as the `http` kind among `kinds` does.
     private func engine(
-        on store: any WorkflowStore, metrics: AttemptMetrics?, capabilities: Set<String>?, kinds: AgentKindRegistry
+        on store: any WorkflowStore, metrics: AttemptMetrics?, capabilities: Set<String>?, kinds: AgentKindRegistry,
+        outbound: OutboundPolicy
     ) throws -> Engine {
         var configuration = Runner.Configuration()
         configuration.capabilities = capabilities
@@ -122,9 +128,10 @@ struct EngineOptions: ParsableArguments {
         let format: LogLineHandler.Format = resolvedLogFormat == "json" ? .json : .text
         var logger = Logger(label: "uaef") { label in LogLineHandler(label: label, format: format) }
         logger.logLevel = resolvedLogLevel ?? .warning
+        var kinds = kinds
+        kinds.register(WebhookSendKind(store: store, secrets: configuration.secrets, policy: outbound))
         return Engine(
-            store: store, kinds: kinds, sections: [SettlementSection()],
-            tenant: storeOptions.tenant,
+            store: store, kinds: kinds, sections: [SettlementSection()], tenant: storeOptions.tenant,
             configuration: configuration, logger: logger)
     }
 }

@@ -28,7 +28,10 @@ struct HostAccessOptions: ParsableArguments {
     /// The agent kinds a server process offers under these options; `command` goes to `granted`
     /// when allowed.
     func kinds(granting granted: BuiltInAgents.CommandAccess) throws -> AgentKindRegistry {
-        BuiltInAgents.server(
-            command: allowCommand ? granted : .none, policy: try OutboundPolicy(allowing: allowNetwork))
+        BuiltInAgents.server(command: allowCommand ? granted : .none, policy: try outboundPolicy())
     }
+
+    /// Where kinds that reach other systems (`http`, connectors) may connect: public addresses
+    /// and what `--allow-network` adds.
+    func outboundPolicy() throws -> OutboundPolicy { try OutboundPolicy(allowing: allowNetwork) }
 }

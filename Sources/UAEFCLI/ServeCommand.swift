@@ -78,7 +78,8 @@ struct ServeCommand: AsyncParsableCommand {
             return
         }
         try await engineOptions.withEngine(
-            metrics: AttemptMetrics(), capabilities: capabilityOptions.served, kinds: kinds
+            metrics: AttemptMetrics(), capabilities: capabilityOptions.served, kinds: kinds,
+            outbound: try hostAccess.outboundPolicy()
         ) { [configuration, host, port, json] engine in
             let signer = try await LedgerKeys.signer(engineOptions.storeOptions, store: engine.store)
             let runtime = ServerRuntime(engine: engine, signer: signer)

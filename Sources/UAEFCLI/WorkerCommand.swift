@@ -54,12 +54,13 @@ struct WorkerCommand: AsyncParsableCommand {
         // its attempts and leaves its runs to be claimed again (by a worker on this machine at
         // once, elsewhere when the lease expires).
         let kinds = try hostAccess.kinds(granting: .anyTask)
+        let outbound = try hostAccess.outboundPolicy()
         do {
             try await StopSignals.cancelling(
                 { [engineOptions, served = capabilityOptions.served, concurrency, json] in
                     try await Self.work(
-                        engineOptions: engineOptions, kinds: kinds, served: served, concurrency: concurrency,
-                        json: json)
+                        engineOptions: engineOptions, kinds: kinds, outbound: outbound, served: served,
+                        concurrency: concurrency, json: json)
                 },
                 onSignal: {
                     // Everything is durable at every step, so a stop that takes too long (an attempt
@@ -77,9 +78,11 @@ struct WorkerCommand: AsyncParsableCommand {
     /// Opens the store (waiting for a database that is down or restarting) and executes runs and
     /// queued attempts until cancelled.
     private static func work(
-        engineOptions: EngineOptions, kinds: AgentKindRegistry, served: Set<String>?, concurrency: Int, json: Bool
+        engineOptions: EngineOptions, kinds: AgentKindRegistry, outbound: OutboundPolicy, served: Set<String>?,
+        concurrency: Int, json: Bool
     ) async throws {
-        try await engineOptions.withEngine(capabilities: served, waiting: true, kinds: kinds) { engine in
+        try await engineOptions.withEngine(capabilities: served, waiting: true, kinds: kinds, outbound: outbound) {
+            engine in
             await work(
                 engine, storeOptions: engineOptions.storeOptions, served: served, concurrency: concurrency, json: json)
         }

@@ -31,7 +31,9 @@ public struct Engine: Sendable {
         // Kinds that reach other systems may be given credentials from the tenant's secrets.
         for name in SecretResolvingKind.kinds {
             if let kind = kinds[name] {
-                kinds.register(SecretResolvingKind(wrapped: kind, store: store, box: configuration.secrets))
+                kinds.register(
+                    SecretResolvingKind(
+                        wrapped: kind, resolver: SecretResolver(store: store, box: configuration.secrets)))
             }
         }
         self.kinds = kinds

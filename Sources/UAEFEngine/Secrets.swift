@@ -16,8 +16,7 @@ struct SecretResolvingKind: AgentKind {
     static let kinds = ["command", "http"]
 
     let wrapped: any AgentKind
-    let store: any WorkflowStore
-    let box: SecretBox?
+    let resolver: SecretResolver
 
     var name: String { wrapped.name }
     var parameters: WorkflowCatalog.ParameterSpec { wrapped.parameters }
@@ -28,22 +27,28 @@ struct SecretResolvingKind: AgentKind {
         var request = request
         var used: [(name: String, value: String)] = []
         request.parameters =
-            try await resolve(.object(request.parameters), tenant: request.tenant, used: &used).objectValue ?? [:]
+            try await resolver.resolve(.object(request.parameters), tenant: request.tenant, used: &used).objectValue
+            ?? [:]
         guard !used.isEmpty else { return try await wrapped.execute(request, logger: logger) }
-        let scrubber = SecretScrubber(used)
-        do {
-            return scrubber.scrub(try await wrapped.execute(request, logger: logger))
-        } catch var failure as AgentFailure {
-            failure.message = scrubber.scrub(failure.message)
-            throw failure
-        } catch is CancellationError {
-            throw CancellationError()
-        } catch {
-            throw AgentFailure(scrubber.scrub("\(error)"))
-        }
+        return try await SecretScrubber(used).scrubbing { try await wrapped.execute(request, logger: logger) }
+    }
+}
+
+/// Opens the tenant's secrets that `{"$secret": NAME}` placeholders name, for kinds that send
+/// credentials somewhere (the `command` and `http` kinds' parameters, a connector's settings).
+public struct SecretResolver: Sendable {
+    let store: any WorkflowStore
+    let box: SecretBox?
+
+    /// A resolver on `store`'s sealed secrets, opened with `box` (nil: this process has no master key).
+    public init(store: any WorkflowStore, box: SecretBox?) {
+        self.store = store
+        self.box = box
     }
 
-    private func resolve(_ value: JSONValue, tenant: String, used: inout [(name: String, value: String)]) async throws
+    /// `value` with every placeholder replaced by its secret's value; `used` gets each secret
+    /// opened, for scrubbing. A missing secret or master key fails the attempt without retrying.
+    public func resolve(_ value: JSONValue, tenant: String, used: inout [(name: String, value: String)]) async throws
         -> JSONValue
     {
         switch value {
@@ -81,15 +86,29 @@ struct SecretResolvingKind: AgentKind {
 
 /// Replaces the values of the secrets an attempt used, wherever they appear in its error or
 /// output (also inside longer text such as a URL), by `[secret NAME]`.
-struct SecretScrubber {
+public struct SecretScrubber: Sendable {
     /// Longest values first, so a secret that contains another is replaced whole.
     private let secrets: [(name: String, value: String)]
 
-    init(_ secrets: [(name: String, value: String)]) {
+    public init(_ secrets: [(name: String, value: String)]) {
         self.secrets = secrets.filter { !$0.value.isEmpty }.sorted { $0.value.count > $1.value.count }
     }
 
-    func scrub(_ text: String) -> String {
+    /// The output of `operation` scrubbed, or its failure with a scrubbed message.
+    public func scrubbing(_ operation: () async throws -> JSONValue) async throws -> JSONValue {
+        do {
+            return scrub(try await operation())
+        } catch var failure as AgentFailure {
+            failure.message = scrub(failure.message)
+            throw failure
+        } catch is CancellationError {
+            throw CancellationError()
+        } catch {
+            throw AgentFailure(scrub("\(error)"))
+        }
+    }
+
+    public func scrub(_ text: String) -> String {
         var text = text
         for secret in secrets where text.contains(secret.value) {
             text = text.replacingOccurrences(of: secret.value, with: "[secret \(secret.name)]")
@@ -97,7 +116,7 @@ struct SecretScrubber {
         return text
     }
 
-    func scrub(_ value: JSONValue) -> JSONValue {
+    public func scrub(_ value: JSONValue) -> JSONValue {
         switch value {
         case .string(let text): .string(scrub(text))
         case .array(let elements): .array(elements.map(scrub))

@@ -3,18 +3,17 @@ import Testing
 import UAEFCore
 import UAEFTestSupport
 
-/// A real HTTP server on loopback (Python's http.server), started per test and stopped with ``stop()``.
-/// It also exits by itself when this test process is gone.
+/// A real HTTP server on loopback (a Python script of Tests/Support on http.server), started per
+/// test and stopped with ``stop()``. It also exits by itself when this test process is gone.
 final class LoopbackHTTPServer {
     private let process = Process()
     let port: Int
 
-    init() throws {
+    init(script: String = "http_test_server.py", arguments: [String] = []) throws {
         let output = Pipe()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = [
-            "python3", Fixtures.packageRoot.appendingPathComponent("Tests/Support/http_test_server.py").path,
-        ]
+        process.arguments =
+            ["python3", Fixtures.packageRoot.appendingPathComponent("Tests/Support/\(script)").path] + arguments
         process.standardInput = FileHandle.nullDevice
         process.standardOutput = output
         process.standardError = FileHandle.nullDevice

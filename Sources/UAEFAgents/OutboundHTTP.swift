@@ -1,0 +1,88 @@
+import AsyncHTTPClient
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+import UAEFCore
+import UAEFEngine
+
+/// HTTP requests confined by an ``OutboundPolicy``, for every kind that reaches other systems
+/// (`http`, the webhook connector): the host is resolved here, every address checked, and the
+/// connection pinned to a checked address, so a second lookup cannot answer differently.
+/// Redirects are the caller's to follow (each hop checked the same way) or to refuse.
+public struct OutboundHTTP: Sendable {
+    /// The largest response body read.
+    public static let maximumBodyBytes = 16 << 20
+
+    public let policy: OutboundPolicy
+
+    public init(policy: OutboundPolicy) { self.policy = policy }
+
+    /// Sends `request` (to `url`, with `method`) on a client whose only connection goes to an
+    /// address the policy allows, without following redirects; `caller` names the kind in errors.
+    public func send(
+        _ request: HTTPClientRequest, to url: URL, method: String, by caller: String, logger: Logger
+    ) async throws -> (HTTPClientResponse, ByteBuffer) {
+        let host = url.host ?? ""
+        var configuration = HTTPClient.Configuration()
+        configuration.redirectConfiguration = .disallow
+        if !policy.unrestricted {
+            let addresses = try await Self.resolve(host, port: url.port ?? (url.scheme == "https" ? 443 : 80))
+            do {
+                try policy.check(host: host, addresses: addresses)
+            } catch {
+                throw AgentFailure("\(caller): \(method) \(Self.redacted(url)) refused: \(error)", retryable: false)
+            }
+            if IPAddress(host) == nil, let first = addresses.first { configuration.dnsOverride = [host: "\(first)"] }
+        }
+        let client = HTTPClient(eventLoopGroup: .singletonMultiThreadedEventLoopGroup, configuration: configuration)
+        do {
+            let response = try await client.execute(request, timeout: .hours(24), logger: logger)
+            let body = try await response.body.collect(upTo: Self.maximumBodyBytes)
+            try await client.shutdown()
+            return (response, body)
+        } catch {
+            try? await client.shutdown()
+            if error is CancellationError { throw error }
+            throw AgentFailure("\(caller): \(method) \(Self.redacted(url)) failed: \(error)")
+        }
+    }
+
+    /// Every address `host` resolves to (an IP literal is its own).
+    public static func resolve(_ host: String, port: Int) async throws -> [IPAddress] {
+        if let literal = IPAddress(host) { return [literal] }
+        return try await NIOThreadPool.singleton.runIfActive {
+            var hints = addrinfo()
+            hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
+            var list: UnsafeMutablePointer<addrinfo>?
+            guard getaddrinfo(host, String(port), &hints, &list) == 0, let first = list else {
+                throw AgentFailure("the host \(host) could not be resolved")
+            }
+            defer { freeaddrinfo(first) }
+            var addresses: [IPAddress] = []
+            for entry in sequence(first: first, next: { $0.pointee.ai_next }) {
+                guard let socket = entry.pointee.ai_addr else { continue }
+                switch Int32(socket.pointee.sa_family) {
+                case AF_INET:
+                    let v4 = socket.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { $0.pointee.sin_addr }
+                    addresses.append(IPAddress(ipv4: withUnsafeBytes(of: v4) { Array($0) }))
+                case AF_INET6:
+                    let v6 = socket.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { $0.pointee.sin6_addr }
+                    addresses.append(IPAddress(ipv6: withUnsafeBytes(of: v6) { Array($0) }))
+                default: continue
+                }
+            }
+            return addresses
+        }
+    }
+
+    /// The URL without user information, query or fragment: what errors and events may show.
+    public static func redacted(_ url: URL) -> String {
+        guard var parts = URLComponents(url: url, resolvingAgainstBaseURL: false) else { return "(url)" }
+        parts.user = nil
+        parts.password = nil
+        parts.query = nil
+        parts.fragment = nil
+        return parts.string ?? "(url)"
+    }
+}

@@ -1,0 +1,135 @@
+import AsyncHTTPClient
+import Crypto
+import Foundation
+import Logging
+import NIOCore
+import NIOHTTP1
+import UAEFAgents
+import UAEFCore
+import UAEFEngine
+import UAEFSecrets
+import UAEFStore
+
+/// The task kind `webhook.send`: posts one Standard Webhooks 1.0 message to a webhook
+/// connector's `url`. Parameters: `connector` (its name), `type` (the event type, e.g.
+/// `invoice.approved`) and `data` (any JSON, default `{}`).
+///
+/// The body is `{"type", "timestamp", "data"}`; `webhook-id` is derived from the run and the task
+/// key, the same for every attempt, so a receiver can drop a retried delivery it already has;
+/// `webhook-signature` carries one `v1` signature per secret of the connector (two while
+/// rotating). A 2xx answer succeeds; a redirect is a failure and is not followed (the
+/// specification's rule); 410 Gone fails without retrying; 408, 429 and 5xx fail to be retried
+/// by the task's retry policy; other 4xx fail without retrying. The connector's URL is reached
+/// under the server's outbound policy unless an admin set `allow_private_network` on it.
+public struct WebhookSendKind: AgentKind {
+    let store: any WorkflowStore
+    let resolver: SecretResolver
+    let policy: OutboundPolicy
+
+    /// The kind on `store`'s connectors, opening their secrets with `secrets` and reaching
+    /// their URLs under `policy`.
+    public init(store: any WorkflowStore, secrets: SecretBox?, policy: OutboundPolicy) {
+        self.store = store
+        resolver = SecretResolver(store: store, box: secrets)
+        self.policy = policy
+    }
+
+    public var name: String { "webhook.send" }
+    public var parameters: WorkflowCatalog.ParameterSpec { .init(required: ["connector", "type"], optional: ["data"]) }
+
+    public func execute(_ request: AttemptRequest, logger: Logger) async throws -> JSONValue {
+        let message = try Message(request)
+        guard let connector = try await store.connector(named: message.connector, tenant: request.tenant) else {
+            throw AgentFailure(
+                "webhook.send: no connector \(message.connector) in tenant \(request.tenant) (uaef connectors apply)",
+                retryable: false)
+        }
+        guard connector.kind == ConnectorDefinition.Kind.webhook.rawValue,
+            let urlText = connector.settings["url"]?.stringValue, let url = URL(string: urlText)
+        else {
+            throw AgentFailure(
+                "webhook.send: connector \(connector.name) is not a webhook connector with a url", retryable: false)
+        }
+        var used: [(name: String, value: String)] = []
+        let settings = try await resolver.resolve(.object(connector.settings), tenant: request.tenant, used: &used)
+        return try await SecretScrubber(used).scrubbing {
+            try await deliver(message, to: url, settings: settings, id: Self.messageID(request), logger: logger)
+        }
+    }
+
+    /// `msg_` and 32 hex digits of SHA-256 over the tenant, run and task key: one id per task,
+    /// whatever the attempt.
+    static func messageID(_ request: AttemptRequest) -> String {
+        let digest = SHA256.hash(data: Data("\(request.tenant)\u{0}\(request.runID.rawValue)\u{0}\(request.key)".utf8))
+        return "msg_" + digest.prefix(16).map { String(format: "%02x", $0) }.joined()
+    }
+
+    private func deliver(_ message: Message, to url: URL, settings: JSONValue, id: String, logger: Logger)
+        async throws -> JSONValue
+    {
+        let secrets = try (settings["secrets"]?.arrayValue ?? []).map { value in
+            do {
+                return try WebhookSecret(value.stringValue ?? "")
+            } catch {
+                throw AgentFailure(
+                    "webhook.send: a signing secret of the connector is refused: \(error)", retryable: false)
+            }
+        }
+        let timestamp = Int64(Date().timeIntervalSince1970)
+        let body = Array(
+            JSONValue.object([
+                "type": .string(message.type), "data": message.data,
+                "timestamp": .string(Timestamp.format(Date(timeIntervalSince1970: TimeInterval(timestamp)))),
+            ]).jsonText.utf8)
+        var outgoing = HTTPClientRequest(url: url.absoluteString)
+        outgoing.method = .POST
+        for (name, value) in (settings["headers"]?.objectValue ?? [:]).sorted(by: { $0.key < $1.key }) {
+            outgoing.headers.add(name: name, value: value.stringValue ?? "")
+        }
+        outgoing.headers.replaceOrAdd(name: "Content-Type", value: "application/json")
+        outgoing.headers.replaceOrAdd(name: StandardWebhooks.idHeader, value: id)
+        outgoing.headers.replaceOrAdd(name: StandardWebhooks.timestampHeader, value: "\(timestamp)")
+        outgoing.headers.replaceOrAdd(
+            name: StandardWebhooks.signatureHeader,
+            value: StandardWebhooks.signatureHeader(id: id, timestamp: timestamp, body: body, secrets: secrets))
+        outgoing.body = .bytes(ByteBuffer(bytes: body))
+        let allowPrivate = settings["allow_private_network"] == .bool(true)
+        let (response, answer) = try await OutboundHTTP(policy: allowPrivate ? .unrestricted : policy).send(
+            outgoing, to: url, method: "POST", by: "webhook.send", logger: logger)
+        let status = Int(response.status.code)
+        guard (200..<300).contains(status) else {
+            let retryable = status >= 500 || status == 408 || status == 429
+            var reason = "answered \(status)"
+            if (300..<400).contains(status) { reason += " (a redirect, which webhook delivery does not follow)" }
+            if status == 410 { reason += " (Gone: the receiver asks for no more deliveries)" }
+            throw AgentFailure(
+                "webhook.send: POST \(OutboundHTTP.redacted(url)) \(reason): \(String(String(buffer: answer).prefix(300)))",
+                retryable: retryable)
+        }
+        return [
+            "status": .number(Number(status)), "webhook_id": .string(id), "timestamp": .number(Number(Int(timestamp))),
+        ]
+    }
+
+    /// A task's `with`, checked.
+    struct Message {
+        var connector: String
+        var type: String
+        var data: JSONValue
+
+        init(_ request: AttemptRequest) throws {
+            guard let connector = request.parameters["connector"]?.stringValue,
+                ConnectorDefinition.isValidName(connector)
+            else {
+                throw AgentFailure("webhook.send: `connector` must name a connector", retryable: false)
+            }
+            guard let type = request.parameters["type"]?.stringValue, (1...200).contains(type.utf8.count) else {
+                throw AgentFailure(
+                    "webhook.send: `type` must be an event type such as invoice.approved", retryable: false)
+            }
+            self.connector = connector
+            self.type = type
+            data = request.parameters["data"] ?? .object([:])
+        }
+    }
+}
