@@ -165,7 +165,7 @@ let package = Package(
             name: "UAEFServerTests",
             dependencies: [
                 "UAEFServer", "UAEFEngine", "UAEFAgents", "UAEFStore", "UAEFStoreSQLite", "UAEFTestSupport",
-                "UAEFLedger", "UAEFSecrets", "UAEFSettlement",
+                "UAEFLedger", "UAEFSecrets", "UAEFSettlement", "UAEFConnectors",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"), .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"), .product(name: "Metrics", package: "swift-metrics"),

@@ -2,6 +2,7 @@ import Foundation
 import NIOHTTP1
 import Testing
 import UAEFCore
+import UAEFSecrets
 import UAEFServer
 import UAEFTestSupport
 
@@ -49,6 +50,41 @@ struct ConnectorAPITests {
             #expect(try await server.send(.DELETE, "/v1/connectors/erp-events", token: globex).status == 404)
             #expect(try await server.send(.DELETE, "/v1/connectors/erp-events", token: admin).status == 204)
             #expect(try await server.send(.GET, "/v1/connectors/erp-events", token: admin).status == 404)
+        }
+    }
+
+    @Test(
+        "on a server, webhook.send reaches a private address only when an admin allowed it on the connector"
+    )
+    func privateAddressesNeedTheConnectorsConsent() async throws {
+        try await ServerHarness.start(secrets: try SecretBox(key: Array(repeating: 7, count: 32))).serving { server in
+            let admin = try await server.token("acme", [.admin])
+            let secret = #"{"value": "whsec_\#(String(repeating: "A", count: 44))"}"#
+            #expect(try await server.send(.PUT, "/v1/secrets/hook", token: admin, body: secret).status == 200)
+            let connectors = """
+                connectors:
+                  - {name: internal, type: webhook, url: "http://127.0.0.1:9/hook", secrets: [{$secret: hook}]}
+                  - {name: trusted, type: webhook, url: "http://127.0.0.1:9/hook", secrets: [{$secret: hook}], allow_private_network: true}
+                """
+            #expect(try await server.send(.POST, "/v1/connectors", token: admin, body: connectors).status == 201)
+            for connector in ["internal", "trusted"] {
+                let workflow = """
+                    name: tell-\(connector)
+                    tasks:
+                      - {id: tell, agent: webhook.send, with: {connector: \(connector), type: t.x}}
+                    """
+                #expect(try await server.send(.POST, "/v1/workflows", token: admin, body: workflow).status == 201)
+            }
+            let refusedRun = try await server.send(
+                .POST, "/v1/runs", token: admin, body: #"{"workflow": "tell-internal"}"#)["run_id"]?.stringValue
+            let refused = try await server.waitForRun(try #require(refusedRun), token: admin)
+            #expect(refused["tasks"]?["tell"]?["error"]?.stringValue?.contains("refused") == true, "\(refused.body)")
+            let allowedRun = try await server.send(
+                .POST, "/v1/runs", token: admin, body: #"{"workflow": "tell-trusted"}"#)["run_id"]?.stringValue
+            let allowed = try await server.waitForRun(try #require(allowedRun), token: admin)
+            // Allowed through the policy, it fails only because nothing listens on port 9.
+            let error = allowed["tasks"]?["tell"]?["error"]?.stringValue ?? ""
+            #expect(error.contains("failed") && !error.contains("refused:"), "\(allowed.body)")
         }
     }
 }

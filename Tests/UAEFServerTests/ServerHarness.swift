@@ -7,6 +7,7 @@ import NIOHTTP1
 import Prometheus
 import Synchronization
 import UAEFAgents
+import UAEFConnectors
 import UAEFCore
 import UAEFEngine
 import UAEFLedger
@@ -49,6 +50,9 @@ struct ServerHarness {
         var runner = Runner.Configuration()
         runner.metrics = AttemptMetrics()
         runner.secrets = secrets
+        // As `uaef serve` without --allow-network: connectors reach public addresses only.
+        var kinds = kinds
+        kinds.register(WebhookSendKind(store: store, secrets: secrets, policy: .publicOnly))
         let engine = Engine(
             store: store, kinds: kinds, sections: [SettlementSection()], configuration: runner, logger: logger)
         let runtime = ServerRuntime(engine: engine, signer: try NoteSigner(generatingFor: "uaef.test/ledger"))
