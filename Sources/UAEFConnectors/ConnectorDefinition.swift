@@ -118,21 +118,8 @@ public enum ConnectorParser {
         case .failure(let issue): throw ValidationFailure(issues: [issue])
         }
         var reader = ConnectorReader(file: file)
-        var definitions: [ConnectorDefinition] = []
-        if let fields = reader.mapping(root, field: "", allowed: ["connectors"]) {
-            if let elements = fields["connectors"]?.elements {
-                for (index, element) in elements.enumerated() {
-                    if let definition = reader.connector(element, field: "connectors[\(index)]") {
-                        definitions.append(definition)
-                    }
-                }
-            } else {
-                reader.report("connectors", root.line, "required: a list of connectors")
-            }
-        }
-        var seen: Set<String> = []
-        for definition in definitions where !seen.insert(definition.name).inserted {
-            reader.report("connectors", nil, "duplicate connector name \"\(definition.name)\"")
+        let definitions = reader.namedList(root, key: "connectors", noun: "connector", name: \.name) {
+            reader, source, field in reader.connector(source, field: field)
         }
         guard reader.issues.isEmpty else { throw ValidationFailure(issues: reader.issues) }
         return definitions

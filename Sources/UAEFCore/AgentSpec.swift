@@ -60,21 +60,8 @@ public enum AgentFileParser {
         case .failure(let issue): throw ValidationFailure(issues: [issue])
         }
         var reader = DocumentReader(file: file, catalog: WorkflowCatalog(agentKinds: [:], capabilities: nil))
-        var specs: [AgentSpec] = []
-        if let fields = reader.mapping(root, field: "", allowed: ["agents"]) {
-            if let elements = fields["agents"]?.elements {
-                for (index, element) in elements.enumerated() {
-                    if let spec = read(element, field: "agents[\(index)]", kinds: kinds, reader: &reader) {
-                        specs.append(spec)
-                    }
-                }
-            } else {
-                reader.report("agents", root.line, "required: a list of agents")
-            }
-        }
-        var seen: Set<String> = []
-        for spec in specs where !seen.insert(spec.name).inserted {
-            reader.report("agents", nil, "duplicate agent name \"\(spec.name)\"")
+        let specs = reader.namedList(root, key: "agents", noun: "agent", name: \.name) { reader, source, field in
+            read(source, field: field, kinds: kinds, reader: &reader)
         }
         guard reader.issues.isEmpty else { throw ValidationFailure(issues: reader.issues) }
         return specs

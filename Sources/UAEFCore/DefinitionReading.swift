@@ -37,6 +37,30 @@ extension DefinitionReading {
         return result
     }
 
+    /// Reads a document whose one key `key` holds a list (`agents:`, `connectors:`): each element
+    /// read by `read` with its field path (`key[i]`); a missing list and two elements with the same
+    /// `name` are reported.
+    public mutating func namedList<Element>(
+        _ root: YAMLSource, key: String, noun: String, name: (Element) -> String,
+        read: (inout Self, YAMLSource, String) -> Element?
+    ) -> [Element] {
+        var elements: [Element] = []
+        if let fields = mapping(root, field: "", allowed: [key]) {
+            if let list = fields[key]?.elements {
+                for (index, source) in list.enumerated() {
+                    if let element = read(&self, source, "\(key)[\(index)]") { elements.append(element) }
+                }
+            } else {
+                report(key, root.line, "required: a list of \(noun)s")
+            }
+        }
+        var seen: Set<String> = []
+        for element in elements where !seen.insert(name(element)).inserted {
+            report(key, nil, "duplicate \(noun) name \"\(name(element))\"")
+        }
+        return elements
+    }
+
     /// What a node is, for messages: "a mapping", "a list", "a string"…
     public static func kind(of source: YAMLSource) -> String {
         if source.entries != nil { return "a mapping" }
