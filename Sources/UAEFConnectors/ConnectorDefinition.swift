@@ -72,6 +72,8 @@ struct ConnectorSchema {
         case choice([String])
         /// A mapping of header names to text or secret references.
         case headers
+        /// What an incoming message starts: `{workflow: NAME, input: NAME}` or `{signal: NAME}`.
+        case trigger
     }
 
     let required: [String: Setting]
@@ -86,7 +88,7 @@ struct ConnectorSchema {
                 optional: [
                     "url": .url, "signature": .choice(["standard", "github", "hmac-sha256"]),
                     "signature_header": .text, "headers": .headers, "max_concurrency": .integer(1...64),
-                    "timeout": .duration(max: .seconds(60)), "allow_private_network": .flag,
+                    "timeout": .duration(max: .seconds(60)), "allow_private_network": .flag, "trigger": .trigger,
                 ])
         case .sqs:
             ConnectorSchema(
@@ -207,6 +209,7 @@ struct ConnectorReader: DefinitionReading {
         case .duration(let bound):
             valid = value.stringValue.flatMap(DurationText.parse).map { $0 > .zero && $0 <= bound } ?? false
         case .choice(let words): valid = value.stringValue.map(words.contains) ?? false
+        case .trigger: valid = Trigger(value) != nil
         case .headers:
             valid =
                 value.objectValue.map { headers in
@@ -258,6 +261,40 @@ struct ConnectorReader: DefinitionReading {
         case .choice(let words): "one of \(words.joined(separator: ", "))"
         case .headers:
             "a mapping of at most 32 header names to values (text without line breaks, or secret references)"
+        case .trigger:
+            "{workflow: NAME} (optionally with input: NAME, default message) or {signal: NAME}, names of 1 to 128 of a-z A-Z 0-9 _ . -"
+        }
+    }
+}
+
+/// What a message arriving at a webhook connector (`POST /v1/hooks/{tenant}/{connector}`)
+/// starts: a run of `workflow` with the message's data as its input `input`, or the signal
+/// `signal` with the message's data.
+public enum Trigger: Sendable, Hashable {
+    case run(workflow: String, input: String)
+    case signal(String)
+
+    /// The trigger a connector's `trigger` setting describes, or nil when it is not one.
+    public init?(_ value: JSONValue) {
+        guard let members = value.objectValue else { return nil }
+        func name(_ key: String) -> String? {
+            guard let text = members[key]?.stringValue, (1...128).contains(text.utf8.count),
+                text.utf8.allSatisfy({ byte in
+                    (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte)
+                        || (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(byte)
+                        || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte)
+                        || [UInt8(ascii: "_"), UInt8(ascii: "."), UInt8(ascii: "-")].contains(byte)
+                })
+            else { return nil }
+            return text
+        }
+        if let workflow = name("workflow"), Set(members.keys).isSubset(of: ["workflow", "input"]) {
+            guard members["input"] == nil || name("input") != nil else { return nil }
+            self = .run(workflow: workflow, input: name("input") ?? "message")
+        } else if let signal = name("signal"), members.count == 1 {
+            self = .signal(signal)
+        } else {
+            return nil
         }
     }
 }

@@ -128,12 +128,16 @@ public enum APIServer {
                     allowHeaders: [.authorization, .contentType, .idempotencyKey, .lastEventID],
                     allowMethods: [.get, .post, .put, .delete]))
         }
+        // Failed authentications per client address: tokens and webhook signatures alike.
+        let failures = RateLimiter(
+            rate: configuration.failedAuthenticationRate, burst: max(2, 2 * configuration.failedAuthenticationRate))
+        HookRoutes(
+            runtime: runtime, executor: executor, ledgerChanges: ledgerChanges, failures: failures,
+            bodyLimit: configuration.bodyLimit
+        ).add(to: router)
         var authenticated = router.group().add(
             middleware: AuthenticationMiddleware(
-                authority: configuration.authority, store: runtime.engine.store,
-                failures: RateLimiter(
-                    rate: configuration.failedAuthenticationRate,
-                    burst: max(2, 2 * configuration.failedAuthenticationRate))))
+                authority: configuration.authority, store: runtime.engine.store, failures: failures))
         if let rate = configuration.rateLimit {
             authenticated = authenticated.add(
                 middleware: RateLimitMiddleware(limiter: RateLimiter(rate: rate, burst: 2 * rate)))

@@ -3465,6 +3465,126 @@ enum OpenAPISpec {
                   "admin"
                 ]
               }
+            },
+            "/v1/hooks/{tenant}/{connector}": {
+              "post": {
+                "operationId": "receiveWebhook",
+                "summary": "A message from another system for a webhook connector with a trigger.",
+                "description": "No token: the connector's signature scheme authenticates the sender (Standard Webhooks `webhook-id`/`webhook-timestamp`/`webhook-signature` within 5 minutes, GitHub's `X-Hub-Signature-256` with `X-GitHub-Delivery`, or a plain hex HMAC-SHA256 header). The message id is the idempotency key: a redelivered message starts nothing new (200, `replayed`). A Standard Webhooks payload's `data` (else the whole body) becomes the run's input (named by the trigger's `input`, default `message`) or the signal's data. Refused signatures count against the sender's address like failed authentications.",
+                "tags": [
+                  "connectors"
+                ],
+                "parameters": [
+                  {
+                    "name": "tenant",
+                    "in": "path",
+                    "required": true,
+                    "schema": {
+                      "type": "string"
+                    },
+                    "description": "The connector's tenant."
+                  },
+                  {
+                    "name": "connector",
+                    "in": "path",
+                    "required": true,
+                    "schema": {
+                      "type": "string"
+                    },
+                    "description": "The webhook connector's name."
+                  }
+                ],
+                "requestBody": {
+                  "required": true,
+                  "description": "The message, JSON.",
+                  "content": {
+                    "application/json": {
+                      "schema": {}
+                    }
+                  }
+                },
+                "responses": {
+                  "200": {
+                    "description": "Already received: what its id started.",
+                    "headers": {
+                      "X-Request-Id": {
+                        "$ref": "#/components/headers/X-Request-Id"
+                      }
+                    },
+                    "content": {
+                      "application/json": {
+                        "schema": {
+                          "$ref": "#/components/schemas/HookResult"
+                        }
+                      }
+                    }
+                  },
+                  "202": {
+                    "description": "Accepted: a run started or a signal sent.",
+                    "headers": {
+                      "X-Request-Id": {
+                        "$ref": "#/components/headers/X-Request-Id"
+                      }
+                    },
+                    "content": {
+                      "application/json": {
+                        "schema": {
+                          "$ref": "#/components/schemas/HookResult"
+                        }
+                      }
+                    }
+                  },
+                  "400": {
+                    "$ref": "#/components/responses/BadRequest"
+                  },
+                  "401": {
+                    "description": "`invalid-signature`: missing, wrong or stale signature.",
+                    "headers": {
+                      "X-Request-Id": {
+                        "$ref": "#/components/headers/X-Request-Id"
+                      }
+                    },
+                    "content": {
+                      "application/problem+json": {
+                        "schema": {
+                          "$ref": "#/components/schemas/Problem"
+                        }
+                      }
+                    }
+                  },
+                  "404": {
+                    "$ref": "#/components/responses/NotFound"
+                  },
+                  "409": {
+                    "description": "`refused` or `idempotency-key-reused`: the message's id was first used for other data.",
+                    "headers": {
+                      "X-Request-Id": {
+                        "$ref": "#/components/headers/X-Request-Id"
+                      }
+                    },
+                    "content": {
+                      "application/problem+json": {
+                        "schema": {
+                          "$ref": "#/components/schemas/Problem"
+                        }
+                      }
+                    }
+                  },
+                  "413": {
+                    "$ref": "#/components/responses/ContentTooLarge"
+                  },
+                  "422": {
+                    "$ref": "#/components/responses/UnprocessableContent"
+                  },
+                  "429": {
+                    "$ref": "#/components/responses/TooManyRequests"
+                  },
+                  "500": {
+                    "$ref": "#/components/responses/InternalError"
+                  }
+                },
+                "security": []
+              }
             }
           },
           "components": {
@@ -5871,6 +5991,25 @@ enum OpenAPISpec {
                 },
                 "required": [
                   "connectors"
+                ],
+                "additionalProperties": false
+              },
+              "HookResult": {
+                "type": "object",
+                "description": "What the message started: a run (`run_id`) or a signal (`seq`, its event's ledger seq); `replayed` when its id had already started it.",
+                "properties": {
+                  "run_id": {
+                    "type": "string"
+                  },
+                  "seq": {
+                    "type": "integer"
+                  },
+                  "replayed": {
+                    "type": "boolean"
+                  }
+                },
+                "required": [
+                  "replayed"
                 ],
                 "additionalProperties": false
               }

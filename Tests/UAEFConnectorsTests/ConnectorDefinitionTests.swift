@@ -65,6 +65,14 @@ struct ConnectorDefinitionTests {
                 "connectors[0].region: required for a sqs connector"
             ),
             (
+                "    type: webhook\n    secrets: [{$secret: s}]\n    trigger: {workflow: a, signal: b}\n",
+                "connectors[0].trigger:"
+            ),
+            (
+                "    type: webhook\n    secrets: [{$secret: s}]\n    trigger: {workflow: \"a b\"}\n",
+                "connectors[0].trigger:"
+            ),
+            (
                 "    type: servicebus\n    namespace: n\n    entity: e\n    sas_key: {$secret: k}\n",
                 "sas_key and sas_key_name go together"
             ),
