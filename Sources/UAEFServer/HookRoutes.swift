@@ -1,6 +1,7 @@
 import Foundation
 import HTTPTypes
 import Hummingbird
+import Logging
 import NIOCore
 import UAEFConnectors
 import UAEFCore
@@ -33,15 +34,29 @@ struct HookRoutes {
                 connector.kind == ConnectorDefinition.Kind.webhook.rawValue,
                 let trigger = connector.settings["trigger"].flatMap(Trigger.init)
             else {
+                // Counted like a refused signature, so connector names cannot be guessed at speed.
+                _ = failures.take(client)
                 throw Problem.notFound(
                     "webhook connector \(name.prefix(64)) with a trigger in tenant \(tenant.prefix(64))")
             }
             let body = Array(buffer: try await request.body.collect(upTo: bodyLimit))
             var used: [(name: String, value: String)] = []
-            let settings =
-                try await SecretResolver(store: engine.store, box: engine.configuration.secrets).resolve(
-                    .object(connector.settings), tenant: tenant, used: &used
-                ).objectValue ?? [:]
+            let settings: [String: JSONValue]
+            do {
+                settings =
+                    try await SecretResolver(store: engine.store, box: engine.configuration.secrets).resolve(
+                        .object(connector.settings), tenant: tenant, used: &used
+                    ).objectValue ?? [:]
+            } catch let failure as AgentFailure {
+                // The cause (an unset secret, no master key) is the operator's to see, not the sender's.
+                context.logger.error(
+                    "webhook connector cannot verify messages",
+                    metadata: ["connector": "\(connector.name)", "tenant": "\(tenant)", "error": "\(failure.message)"])
+                throw Problem(
+                    .serviceUnavailable, "connector-unavailable",
+                    "\(connector.name) cannot verify messages on this server now; its operators can see why in the server log"
+                )
+            }
             let id: String
             do {
                 id = try InboundWebhook.verify(

@@ -3581,6 +3581,21 @@ enum OpenAPISpec {
                   },
                   "500": {
                     "$ref": "#/components/responses/InternalError"
+                  },
+                  "503": {
+                    "description": "`connector-unavailable`: the connector's secrets cannot be opened on this server (the server log says why).",
+                    "headers": {
+                      "X-Request-Id": {
+                        "$ref": "#/components/headers/X-Request-Id"
+                      }
+                    },
+                    "content": {
+                      "application/problem+json": {
+                        "schema": {
+                          "$ref": "#/components/schemas/Problem"
+                        }
+                      }
+                    }
                   }
                 },
                 "security": []

@@ -75,6 +75,12 @@ struct HookAPITests {
             #expect(stale.status == 401 && stale["detail"]?.stringValue?.contains("in the past") == true)
             #expect(try await server.send(.POST, "/v1/hooks/acme/nothing", body: body, headers: headers).status == 404)
             #expect(try await server.send(.POST, "/v1/hooks/globex/orders", body: body, headers: headers).status == 404)
+            // A connector whose secret is not set cannot verify: 503, and the sender learns no more.
+            let unset =
+                "connectors:\n  - {name: broken, type: webhook, secrets: [{$secret: never-set}], trigger: {workflow: intake}}\n"
+            #expect(try await server.send(.POST, "/v1/connectors", token: admin, body: unset).status == 201)
+            let unavailable = try await server.send(.POST, "/v1/hooks/acme/broken", body: body, headers: headers)
+            #expect(unavailable.status == 503 && unavailable.body.contains("never-set") == false)
             let runs = try await server.send(.GET, "/v1/runs", token: admin)["runs"]?.arrayValue ?? []
             #expect(runs.count == 1, "only the first delivery started a run")
         }
