@@ -133,7 +133,11 @@ let package = Package(
         ),
         .testTarget(name: "UAEFCoreTests", dependencies: ["UAEFCore"]),
         .testTarget(
-            name: "UAEFConnectorsTests", dependencies: ["UAEFConnectors", "UAEFCore", "UAEFStore", "UAEFTestSupport"]),
+            name: "UAEFConnectorsTests",
+            dependencies: [
+                "UAEFConnectors", "UAEFCore", "UAEFStore", "UAEFTestSupport",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]),
         .testTarget(name: "UAEFLedgerTests", dependencies: ["UAEFLedger", "UAEFCore"]),
         .testTarget(
             name: "UAEFStoreTests",
