@@ -19,9 +19,11 @@ public struct OutboundHTTP: Sendable {
     public init(policy: OutboundPolicy) { self.policy = policy }
 
     /// Sends `request` (to `url`, with `method`) on a client whose only connection goes to an
-    /// address the policy allows, without following redirects; `caller` names the kind in errors.
+    /// address the policy allows, without following redirects, giving up after `timeout`;
+    /// `caller` names the kind in errors.
     public func send(
-        _ request: HTTPClientRequest, to url: URL, method: String, by caller: String, logger: Logger
+        _ request: HTTPClientRequest, to url: URL, method: String, by caller: String, timeout: TimeAmount = .hours(24),
+        logger: Logger
     ) async throws -> (HTTPClientResponse, ByteBuffer) {
         let host = url.host ?? ""
         var configuration = HTTPClient.Configuration()
@@ -37,7 +39,7 @@ public struct OutboundHTTP: Sendable {
         }
         let client = HTTPClient(eventLoopGroup: .singletonMultiThreadedEventLoopGroup, configuration: configuration)
         do {
-            let response = try await client.execute(request, timeout: .hours(24), logger: logger)
+            let response = try await client.execute(request, timeout: timeout, logger: logger)
             let body = try await response.body.collect(upTo: Self.maximumBodyBytes)
             try await client.shutdown()
             return (response, body)

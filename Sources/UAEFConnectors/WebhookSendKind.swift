@@ -17,7 +17,8 @@ import UAEFStore
 /// The body is `{"type", "timestamp", "data"}`; `webhook-id` is derived from the run and the task
 /// key, the same for every attempt, so a receiver can drop a retried delivery it already has;
 /// `webhook-signature` carries one `v1` signature per secret of the connector (two while
-/// rotating). A 2xx answer succeeds; a redirect is a failure and is not followed (the
+/// rotating). A delivery gives up after the connector's `timeout` (30 s by default). A 2xx
+/// answer succeeds; a redirect is a failure and is not followed (the
 /// specification's rule); 410 Gone fails without retrying; 408, 429 and 5xx fail to be retried
 /// by the task's retry policy; other 4xx fail without retrying. The connector's URL is reached
 /// under the server's outbound policy unless an admin set `allow_private_network` on it.
@@ -33,6 +34,9 @@ public struct WebhookSendKind: AgentKind {
         resolver = SecretResolver(store: store, box: secrets)
         self.policy = policy
     }
+
+    /// How long a delivery may take when the connector sets no `timeout`.
+    public static let defaultTimeout = Duration.seconds(30)
 
     public var name: String { "webhook.send" }
     public var parameters: WorkflowCatalog.ParameterSpec { .init(required: ["connector", "type"], optional: ["data"]) }
@@ -94,8 +98,10 @@ public struct WebhookSendKind: AgentKind {
             value: StandardWebhooks.signatureHeader(id: id, timestamp: timestamp, body: body, secrets: secrets))
         outgoing.body = .bytes(ByteBuffer(bytes: body))
         let allowPrivate = settings["allow_private_network"] == .bool(true)
+        let timeout = settings["timeout"]?.stringValue.flatMap(DurationText.parse) ?? Self.defaultTimeout
         let (response, answer) = try await OutboundHTTP(policy: allowPrivate ? .unrestricted : policy).send(
-            outgoing, to: url, method: "POST", by: "webhook.send", logger: logger)
+            outgoing, to: url, method: "POST", by: "webhook.send",
+            timeout: TimeAmount(timeout), logger: logger)
         let status = Int(response.status.code)
         guard (200..<300).contains(status) else {
             let retryable = status >= 500 || status == 408 || status == 429

@@ -10,6 +10,7 @@ POST /ok         200 when the signature verifies, 401 otherwise
 POST /fail-once  503 the first time a webhook-id arrives, then as /ok
 POST /gone       410
 POST /moved      302 to /ok (a sender must not follow it)
+POST /slow       200 after 5 s
 """
 import json
 import os
@@ -48,7 +49,10 @@ class Handler(BaseHTTPRequestHandler):
             with open(log_path, "a", encoding="utf-8") as log:
                 log.write(json.dumps({"path": self.path, "id": msg_id, "verified": verified,
                                       "body": body.decode("utf-8", "replace")}) + "\n")
-        if self.path == "/gone":
+        if self.path == "/slow":
+            time.sleep(5)
+            self.reply(200)
+        elif self.path == "/gone":
             self.reply(410)
         elif self.path == "/moved":
             self.reply(302, [("Location", "/ok")])

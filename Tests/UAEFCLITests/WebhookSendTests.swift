@@ -25,12 +25,13 @@ struct WebhookSendTests {
                 ["secrets", "set", "hook-secret", "--value-file", "secret"] + store, in: directory.url,
                 environment: environment)
             #expect(set.status == 0, "\(set.stderr)")
-            let connectors = ["ok", "fail-once", "gone", "moved"].map { path in
+            let connectors = ["ok", "fail-once", "gone", "moved", "slow"].map { path in
                 """
                   - name: \(path)
                     type: webhook
                     url: http://127.0.0.1:\(receiver.port)/\(path)
                     secrets: [{$secret: hook-secret}]
+                    timeout: 1s
                 """
             }
             try ("connectors:\n" + connectors.joined(separator: "\n")).write(
@@ -89,6 +90,16 @@ struct WebhookSendTests {
         let deliveries = setup.deliveries
         #expect(deliveries.count == 2 && deliveries.allSatisfy { $0["verified"] == true })
         #expect(deliveries.map { $0["id"] }.count == 2 && deliveries[0]["id"] == deliveries[1]["id"])
+    }
+
+    @Test("a receiver slower than the connector's timeout fails the attempt")
+    func timeout() throws {
+        let setup = try Setup()
+        defer { setup.remove() }
+        let started = Date()
+        let slow = try setup.send(to: "slow")
+        #expect(slow["status"] == "failed", "\(slow)")
+        #expect(Date().timeIntervalSince(started) < 4.5, "gave up at the 1 s timeout, not after the receiver's 5 s")
     }
 
     @Test("410 Gone fails without retrying; a redirect fails and is not followed")
