@@ -62,10 +62,6 @@ public struct HTTPAgent: AgentKind {
         var headers: [(String, String)]
         var body: ByteBuffer?
 
-        /// RFC 9110 `token` characters: what a method or a header name may hold.
-        private static let tokenCharacters = Set(
-            "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
-
         init(_ request: AttemptRequest) throws {
             guard let text = request.parameters["url"]?.stringValue, let url = URL(string: text),
                 ["http", "https"].contains(url.scheme?.lowercased() ?? ""), url.host?.isEmpty == false
@@ -74,7 +70,7 @@ public struct HTTPAgent: AgentKind {
             }
             self.url = url
             method = request.parameters["method"]?.stringValue?.uppercased() ?? "GET"
-            guard (1...32).contains(method.count), method.allSatisfy(Self.tokenCharacters.contains) else {
+            guard (1...32).contains(method.count), method.allSatisfy(OutboundHTTP.tokenCharacters.contains) else {
                 throw AgentFailure(
                     "http: `method` must be an HTTP method such as GET or POST (letters, at most 32)", retryable: false)
             }
@@ -85,16 +81,7 @@ public struct HTTPAgent: AgentKind {
                 }
                 for (name, value) in members.sorted(by: { $0.key < $1.key }) {
                     let text = Template.text(of: value)
-                    guard !name.isEmpty, name.allSatisfy(Self.tokenCharacters.contains) else {
-                        throw AgentFailure(
-                            "http: header name \(name.prefix(40).debugDescription) is not an HTTP token",
-                            retryable: false)
-                    }
-                    guard !text.unicodeScalars.contains(where: { $0 == "\r" || $0 == "\n" || $0 == "\0" }) else {
-                        throw AgentFailure(
-                            "http: header \(name) holds a line break or NUL, which HTTP does not allow",
-                            retryable: false)
-                    }
+                    try OutboundHTTP.checkHeader(name, text, by: "http")
                     headers.removeAll { $0.0.lowercased() == name.lowercased() }
                     headers.append((name, text))
                 }

@@ -18,6 +18,23 @@ public struct OutboundHTTP: Sendable {
 
     public init(policy: OutboundPolicy) { self.policy = policy }
 
+    /// RFC 9110 `token` characters: what a method or a header name may hold.
+    public static let tokenCharacters = Set(
+        "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
+
+    /// Refuses a header whose name is not a token or whose value holds a line break or NUL (which
+    /// would end the header and start another on the wire); `caller` names the kind.
+    public static func checkHeader(_ name: String, _ value: String, by caller: String) throws {
+        guard !name.isEmpty, name.allSatisfy(tokenCharacters.contains) else {
+            throw AgentFailure(
+                "\(caller): header name \(name.prefix(40).debugDescription) is not an HTTP token", retryable: false)
+        }
+        guard !value.unicodeScalars.contains(where: { $0 == "\r" || $0 == "\n" || $0 == "\0" }) else {
+            throw AgentFailure(
+                "\(caller): header \(name) holds a line break or NUL, which HTTP does not allow", retryable: false)
+        }
+    }
+
     /// Sends `request` (to `url`, with `method`) on a client whose only connection goes to an
     /// address the policy allows, without following redirects, giving up after `timeout`;
     /// `caller` names the kind in errors.

@@ -19,6 +19,7 @@ struct BenchCommand: AsyncParsableCommand {
                       inclusion and consistency proofs at that size
               settlement  evaluate a graduated-tier rule with a split (at least 100000 times) in memory,
                       then settle N signals (default 20000) in one durable pass: two postings each
+                      (with --store PostgreSQL: in a new tenant of that database)
             Each repetition uses a new store file (or adds its runs to the --store PostgreSQL); the figures
             are medians. --workers N starts N uaef worker processes on the PostgreSQL store, which
             execute the runs (a run executes on one worker at a time; --runs R starts R runs at once). Time covers validating,
@@ -49,7 +50,7 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(name: .customLong("repeat"), help: "Repetitions; the median is reported.") var repetitions: Int = 5
     @Option(
         help: ArgumentHelp(
-            "For w1, w2 and fanout: postgres://… to measure on that database (runs are added to it); default a new SQLite file per repetition.",
+            "For w1, w2, fanout and settlement: postgres://… to measure on that database (runs, or a new tenant's signals, are added to it); default a new SQLite file per repetition.",
             valueName: "url"))
     var store: String?
     @Option(help: "Execute the runs in N uaef worker processes on the --store PostgreSQL, not in this process.")

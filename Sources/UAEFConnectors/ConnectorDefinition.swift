@@ -37,20 +37,7 @@ public struct ConnectorDefinition: Sendable, Hashable {
     }
 
     /// The secret names the settings refer to, sorted.
-    public var secretNames: [String] { Self.secretNames(in: settings) }
-
-    /// The secret names that `settings` refer to, at any depth, sorted.
-    public static func secretNames(in settings: [String: JSONValue]) -> [String] {
-        func names(in value: JSONValue) -> [String] {
-            if let name = SecretReference.name(in: value) { return [name] }
-            switch value {
-            case .object(let members): return members.values.flatMap(names(in:))
-            case .array(let elements): return elements.flatMap(names(in:))
-            default: return []
-            }
-        }
-        return Set(settings.values.flatMap(names(in:))).sorted()
-    }
+    public var secretNames: [String] { SecretReference.names(in: .object(settings)) }
 }
 
 /// What each connector type's settings may hold; one table serves validation and the docs.
@@ -60,11 +47,12 @@ struct ConnectorSchema {
         /// An absolute `http` or `https` URL.
         case url
         case text
+        /// An HTTP header name (RFC 9110 token characters).
+        case headerName
         /// `{"$secret": NAME}`: a credential's value is never written into a definition.
         case secret
         /// A list of secret references (e.g. signing secrets during a rotation), one or more.
         case secrets
-        case flag
         case integer(ClosedRange<Int>)
         /// A duration such as `20s`, at most the bound.
         case duration(max: Duration)
@@ -87,8 +75,8 @@ struct ConnectorSchema {
                 required: ["secrets": .secrets],
                 optional: [
                     "url": .url, "signature": .choice(["standard", "github", "hmac-sha256"]),
-                    "signature_header": .text, "headers": .headers, "max_concurrency": .integer(1...64),
-                    "timeout": .duration(max: .seconds(60)), "allow_private_network": .flag, "trigger": .trigger,
+                    "signature_header": .headerName, "headers": .headers, "max_concurrency": .integer(1...64),
+                    "timeout": .duration(max: .seconds(60)), "trigger": .trigger,
                 ])
         case .sqs:
             ConnectorSchema(
@@ -96,14 +84,14 @@ struct ConnectorSchema {
                 optional: [
                     "endpoint": .url, "access_key_id": .secret, "secret_access_key": .secret,
                     "session_token": .secret, "wait_time": .duration(max: .seconds(20)),
-                    "visibility_timeout": .duration(max: .seconds(43_200)), "allow_private_network": .flag,
+                    "visibility_timeout": .duration(max: .seconds(43_200)),
                 ])
         case .servicebus:
             ConnectorSchema(
                 required: ["namespace": .text, "entity": .text],
                 optional: [
                     "endpoint": .url, "sas_key_name": .text, "sas_key": .secret, "token": .secret,
-                    "lock_renewal": .duration(max: .seconds(300)), "allow_private_network": .flag,
+                    "lock_renewal": .duration(max: .seconds(300)),
                 ])
         }
     }
@@ -200,11 +188,10 @@ struct ConnectorReader: DefinitionReading {
                 valid = false
             }
         case .text: valid = value.stringValue.map { !$0.isEmpty && $0.utf8.count <= 1_024 } ?? false
+        case .headerName: valid = value.stringValue.map(Self.isHeaderName) ?? false
         case .secret: valid = SecretReference.name(in: value) != nil
         case .secrets:
             valid = value.arrayValue.map { !$0.isEmpty && $0.count <= 4 && $0.allSatisfy(Self.isSecret) } ?? false
-        case .flag:
-            if case .bool = value { valid = true } else { valid = false }
         case .integer(let range): valid = value.numberValue?.intValue.map(range.contains) ?? false
         case .duration(let bound):
             valid = value.stringValue.flatMap(DurationText.parse).map { $0 > .zero && $0 <= bound } ?? false
@@ -215,7 +202,7 @@ struct ConnectorReader: DefinitionReading {
                 value.objectValue.map { headers in
                     headers.count <= 32
                         && headers.allSatisfy { name, value in
-                            !name.isEmpty && name.utf8.allSatisfy(Self.isTokenByte)
+                            Self.isHeaderName(name)
                                 && (Self.isSecret(value) || value.stringValue.map(Self.isHeaderValue) == true)
                         }
                 } ?? false
@@ -238,9 +225,10 @@ struct ConnectorReader: DefinitionReading {
 
     private static func isSecret(_ value: JSONValue) -> Bool { SecretReference.name(in: value) != nil }
 
-    /// RFC 9110 token characters, for header names.
-    private static func isTokenByte(_ byte: UInt8) -> Bool {
-        (0x21...0x7E).contains(byte) && !"\"(),/:;<=>?@[\\]{}".utf8.contains(byte)
+    /// 1 to 128 RFC 9110 token characters.
+    private static func isHeaderName(_ name: String) -> Bool {
+        (1...128).contains(name.utf8.count)
+            && name.utf8.allSatisfy { (0x21...0x7E).contains($0) && !"\"(),/:;<=>?@[\\]{}".utf8.contains($0) }
     }
 
     /// Visible characters, spaces and tabs: no CR, LF or other controls.
@@ -253,9 +241,9 @@ struct ConnectorReader: DefinitionReading {
         switch setting {
         case .url: "an http or https URL without credentials in it"
         case .text: "a non-empty string of at most 1024 bytes"
+        case .headerName: "an HTTP header name (1 to 128 letters, digits and !#$%&'*+-.^_`|~)"
         case .secret: "a secret reference {\"$secret\": NAME}, never the value itself"
         case .secrets: "a list of 1 to 4 secret references [{\"$secret\": NAME}] (several while rotating)"
-        case .flag: "true or false"
         case .integer(let range): "a whole number from \(range.lowerBound) to \(range.upperBound)"
         case .duration(let bound): "a duration such as 20s, at most \(DurationText.format(bound))"
         case .choice(let words): "one of \(words.joined(separator: ", "))"

@@ -77,7 +77,7 @@ public struct ConnectorRegistry: Sendable {
 /// `{"name", "type", "settings", "secrets", "created_at", "updated_at", "updated_by"}`.
 public enum ConnectorJSON {
     public static func connector(_ record: ConnectorRecord) -> JSONValue {
-        let secrets = ConnectorDefinition.secretNames(in: record.settings)
+        let secrets = SecretReference.names(in: .object(record.settings))
         return [
             "name": .string(record.name), "type": .string(record.kind), "settings": .object(record.settings),
             "secrets": .array(secrets.map(JSONValue.string)),

@@ -10,11 +10,24 @@ public enum InboundWebhook {
         public let description: String
     }
 
+    /// The longest message id kept as an idempotency key, in bytes.
+    public static let maximumIDBytes = 256
+
     /// Verifies the message against `settings` (the connector's, secrets resolved) and returns
     /// its id, the idempotency key under which it starts something at most once:
     /// `webhook-id` (Standard Webhooks), `X-GitHub-Delivery` (GitHub), or `Idempotency-Key` or
-    /// else the body's SHA-256 (plain HMAC).
+    /// else the body's SHA-256 (plain HMAC); at most ``maximumIDBytes``.
     public static func verify(
+        settings: [String: JSONValue], header: (String) -> String?, body: [UInt8], now: Date
+    ) throws(Refusal) -> String {
+        let id = try verifiedID(settings: settings, header: header, body: body, now: now)
+        guard id.utf8.count <= maximumIDBytes else {
+            throw Refusal(description: "the message id is longer than \(maximumIDBytes) bytes")
+        }
+        return id
+    }
+
+    private static func verifiedID(
         settings: [String: JSONValue], header: (String) -> String?, body: [UInt8], now: Date
     ) throws(Refusal) -> String {
         let secrets = (settings["secrets"]?.arrayValue ?? []).compactMap(\.stringValue)

@@ -21,18 +21,19 @@ import UAEFStore
 /// answer succeeds; a redirect is a failure and is not followed (the
 /// specification's rule); 410 Gone fails without retrying; 408, 429 and 5xx fail to be retried
 /// by the task's retry policy; other 4xx fail without retrying. The connector's URL is reached
-/// under the server's outbound policy unless an admin set `allow_private_network` on it.
+/// under the process's outbound policy (on a server: public addresses and what the operator's
+/// `--allow-network` adds; a tenant cannot widen it).
 public struct WebhookSendKind: AgentKind {
     let store: any WorkflowStore
     let resolver: SecretResolver
-    let policy: OutboundPolicy
+    let outbound: OutboundHTTP
 
     /// The kind on `store`'s connectors, opening their secrets with `secrets` and reaching
     /// their URLs under `policy`.
     public init(store: any WorkflowStore, secrets: SecretBox?, policy: OutboundPolicy) {
         self.store = store
         resolver = SecretResolver(store: store, box: secrets)
-        self.policy = policy
+        outbound = OutboundHTTP(policy: policy)
     }
 
     /// How long a delivery may take when the connector sets no `timeout`.
@@ -88,7 +89,10 @@ public struct WebhookSendKind: AgentKind {
         var outgoing = HTTPClientRequest(url: url.absoluteString)
         outgoing.method = .POST
         for (name, value) in (settings["headers"]?.objectValue ?? [:]).sorted(by: { $0.key < $1.key }) {
-            outgoing.headers.add(name: name, value: value.stringValue ?? "")
+            // A secret's value is checked here, once resolved: the definition only saw its name.
+            let text = value.stringValue ?? ""
+            try OutboundHTTP.checkHeader(name, text, by: "webhook.send")
+            outgoing.headers.add(name: name, value: text)
         }
         outgoing.headers.replaceOrAdd(name: "Content-Type", value: "application/json")
         outgoing.headers.replaceOrAdd(name: StandardWebhooks.idHeader, value: id)
@@ -97,9 +101,8 @@ public struct WebhookSendKind: AgentKind {
             name: StandardWebhooks.signatureHeader,
             value: StandardWebhooks.signatureHeader(id: id, timestamp: timestamp, body: body, secrets: secrets))
         outgoing.body = .bytes(ByteBuffer(bytes: body))
-        let allowPrivate = settings["allow_private_network"] == .bool(true)
         let timeout = settings["timeout"]?.stringValue.flatMap(DurationText.parse) ?? Self.defaultTimeout
-        let (response, answer) = try await OutboundHTTP(policy: allowPrivate ? .unrestricted : policy).send(
+        let (response, answer) = try await outbound.send(
             outgoing, to: url, method: "POST", by: "webhook.send",
             timeout: TimeAmount(timeout), logger: logger)
         let status = Int(response.status.code)

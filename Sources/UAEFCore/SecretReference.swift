@@ -16,6 +16,24 @@ public enum SecretReference {
         return members[member]?.stringValue
     }
 
+    /// The names of the placeholders `value` is or holds at any depth, sorted, each once.
+    public static func names(in value: JSONValue) -> [String] {
+        func collect(_ value: JSONValue, into names: inout Set<String>) {
+            if let name = name(in: value) {
+                names.insert(name)
+                return
+            }
+            switch value {
+            case .object(let members): for member in members.values { collect(member, into: &names) }
+            case .array(let elements): for element in elements { collect(element, into: &names) }
+            default: break
+            }
+        }
+        var names: Set<String> = []
+        collect(value, into: &names)
+        return names.sorted()
+    }
+
     /// True when `value` is, or holds at any depth, a placeholder.
     public static func occurs(in value: JSONValue) -> Bool {
         switch value {

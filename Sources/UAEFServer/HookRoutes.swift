@@ -60,7 +60,8 @@ struct HookRoutes {
             let id: String
             do {
                 id = try InboundWebhook.verify(
-                    settings: settings, header: { request.headers[HTTPField.Name($0)!] }, body: body, now: Date())
+                    settings: settings, header: { HTTPField.Name($0).flatMap { request.headers[$0] } }, body: body,
+                    now: Date())
             } catch {
                 _ = failures.take(client)
                 throw Problem(.unauthorized, "invalid-signature", "\(connector.name): \(error)")

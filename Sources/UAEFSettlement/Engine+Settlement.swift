@@ -149,6 +149,12 @@ extension Engine {
     public func signal(
         _ name: String, data: [String: JSONValue], idempotencyKey: String, actor: String
     ) async throws -> (seq: Int64, replayed: Bool, settlements: [SettlementRecord]) {
+        // The data enters here from the API, the CLI and inbound webhooks alike.
+        if let violation = ValueLimits.check(.object(data)) {
+            throw ValidationFailure(issues: [
+                ValidationIssue(file: "signal", line: nil, field: "data", message: violation.description)
+            ])
+        }
         let digest = ContentDigest.sha256(CanonicalJSON.bytes(["name": .string(name), "data": .object(data)]))
         let tenant = tenant
         let first = try await store.settle(tenant: tenant, now: configuration.clock()) { transaction in

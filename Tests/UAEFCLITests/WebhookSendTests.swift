@@ -92,6 +92,32 @@ struct WebhookSendTests {
         #expect(deliveries.map { $0["id"] }.count == 2 && deliveries[0]["id"] == deliveries[1]["id"])
     }
 
+    @Test("a secret whose value holds a line break cannot add a header to a delivery")
+    func headerInjection() throws {
+        let setup = try Setup()
+        defer { setup.remove() }
+        try Data("k\r\nX-Injected: 1".utf8).write(to: setup.directory.url.appendingPathComponent("evil"))
+        let set = try UAEFProcess.run(
+            ["secrets", "set", "evil", "--value-file", "evil"] + setup.store, in: setup.directory.url,
+            environment: setup.environment)
+        #expect(set.status == 0, "\(set.stderr)")
+        try """
+        connectors:
+          - name: ok
+            type: webhook
+            url: http://127.0.0.1:\(setup.receiver.port)/ok
+            secrets: [{$secret: hook-secret}]
+            headers: {X-Api-Key: {$secret: evil}}
+        """.write(toFile: setup.directory.path("evil.yaml"), atomically: true, encoding: .utf8)
+        #expect(
+            try UAEFProcess.run(["connectors", "apply", "evil.yaml"] + setup.store, in: setup.directory.url).status == 0
+        )
+        let report = try setup.send(to: "ok")
+        #expect(report["status"] == "failed")
+        #expect(report["tasks"]?["tell"]?["error"]?.stringValue?.contains("line break") == true, "\(report)")
+        #expect(setup.deliveries.isEmpty, "nothing reached the receiver")
+    }
+
     @Test("a receiver slower than the connector's timeout fails the attempt")
     func timeout() throws {
         let setup = try Setup()

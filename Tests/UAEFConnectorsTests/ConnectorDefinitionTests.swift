@@ -73,6 +73,10 @@ struct ConnectorDefinitionTests {
                 "connectors[0].trigger:"
             ),
             (
+                "    type: webhook\n    secrets: [{$secret: s}]\n    signature: hmac-sha256\n    signature_header: \"X Sig\"\n",
+                "connectors[0].signature_header: \"X Sig\" is not valid here; expected an HTTP header name"
+            ),
+            (
                 "    type: servicebus\n    namespace: n\n    entity: e\n    sas_key: {$secret: k}\n",
                 "sas_key and sas_key_name go together"
             ),

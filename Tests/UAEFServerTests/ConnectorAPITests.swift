@@ -2,6 +2,7 @@ import Foundation
 import NIOHTTP1
 import Testing
 import UAEFCore
+import UAEFEngine
 import UAEFSecrets
 import UAEFServer
 import UAEFTestSupport
@@ -53,38 +54,50 @@ struct ConnectorAPITests {
         }
     }
 
-    @Test(
-        "on a server, webhook.send reaches a private address only when an admin allowed it on the connector"
-    )
-    func privateAddressesNeedTheConnectorsConsent() async throws {
-        try await ServerHarness.start(secrets: try SecretBox(key: Array(repeating: 7, count: 32))).serving { server in
-            let admin = try await server.token("acme", [.admin])
-            let secret = #"{"value": "whsec_\#(String(repeating: "A", count: 44))"}"#
-            #expect(try await server.send(.PUT, "/v1/secrets/hook", token: admin, body: secret).status == 200)
-            let connectors = """
-                connectors:
-                  - {name: internal, type: webhook, url: "http://127.0.0.1:9/hook", secrets: [{$secret: hook}]}
-                  - {name: trusted, type: webhook, url: "http://127.0.0.1:9/hook", secrets: [{$secret: hook}], allow_private_network: true}
-                """
-            #expect(try await server.send(.POST, "/v1/connectors", token: admin, body: connectors).status == 201)
-            for connector in ["internal", "trusted"] {
+    /// Sends `webhook.send` to a loopback URL from a server whose outbound policy is `outbound`;
+    /// the task's error.
+    func loopbackDeliveryError(outbound: OutboundPolicy) async throws -> String {
+        var error = ""
+        try await ServerHarness.start(secrets: try SecretBox(key: Array(repeating: 7, count: 32)), outbound: outbound)
+            .serving { server in
+                let admin = try await server.token("acme", [.admin])
+                let secret = #"{"value": "whsec_\#(String(repeating: "A", count: 44))"}"#
+                #expect(try await server.send(.PUT, "/v1/secrets/hook", token: admin, body: secret).status == 200)
+                let connectors = """
+                    connectors:
+                      - {name: internal, type: webhook, url: "http://127.0.0.1:9/hook", secrets: [{$secret: hook}]}
+                    """
+                #expect(try await server.send(.POST, "/v1/connectors", token: admin, body: connectors).status == 201)
                 let workflow = """
-                    name: tell-\(connector)
+                    name: tell
                     tasks:
-                      - {id: tell, agent: webhook.send, with: {connector: \(connector), type: t.x}}
+                      - {id: tell, agent: webhook.send, with: {connector: internal, type: t.x}}
                     """
                 #expect(try await server.send(.POST, "/v1/workflows", token: admin, body: workflow).status == 201)
+                let run = try await server.send(.POST, "/v1/runs", token: admin, body: #"{"workflow": "tell"}"#)[
+                    "run_id"]?.stringValue
+                let ended = try await server.waitForRun(try #require(run), token: admin)
+                error = ended["tasks"]?["tell"]?["error"]?.stringValue ?? ""
             }
-            let refusedRun = try await server.send(
-                .POST, "/v1/runs", token: admin, body: #"{"workflow": "tell-internal"}"#)["run_id"]?.stringValue
-            let refused = try await server.waitForRun(try #require(refusedRun), token: admin)
-            #expect(refused["tasks"]?["tell"]?["error"]?.stringValue?.contains("refused") == true, "\(refused.body)")
-            let allowedRun = try await server.send(
-                .POST, "/v1/runs", token: admin, body: #"{"workflow": "tell-trusted"}"#)["run_id"]?.stringValue
-            let allowed = try await server.waitForRun(try #require(allowedRun), token: admin)
-            // Allowed through the policy, it fails only because nothing listens on port 9.
-            let error = allowed["tasks"]?["tell"]?["error"]?.stringValue ?? ""
-            #expect(error.contains("failed") && !error.contains("refused:"), "\(allowed.body)")
+        return error
+    }
+
+    @Test(
+        "on a server, webhook.send reaches a private address only when the operator allowed it (--allow-network), never by a tenant's connector"
+    )
+    func privateAddressesNeedTheOperatorsConsent() async throws {
+        #expect(try await loopbackDeliveryError(outbound: .publicOnly).contains("refused"))
+        // A tenant cannot widen the policy: the connector setting that once did is refused.
+        try await ServerHarness.start().serving { server in
+            let admin = try await server.token("acme", [.admin])
+            let widening = """
+                connectors:
+                  - {name: t, type: webhook, url: "http://127.0.0.1:9/", secrets: [{$secret: h}], allow_private_network: true}
+                """
+            #expect(try await server.send(.POST, "/v1/connectors", token: admin, body: widening).status == 422)
         }
+        // Allowed by the operator, it fails only because nothing listens on port 9.
+        let allowed = try await loopbackDeliveryError(outbound: try OutboundPolicy(allowing: ["127.0.0.0/8"]))
+        #expect(allowed.contains("failed") && !allowed.contains("refused:"), "\(allowed)")
     }
 }

@@ -101,6 +101,21 @@ struct HookAPITests {
             let unsigned = try await server.send(
                 .POST, "/v1/hooks/acme/github", body: body, headers: [("X-GitHub-Delivery", "other")])
             #expect(unsigned.status == 401)
+            // A signed delivery cannot bring an endless idempotency key, nor data nested past the limits.
+            let longID = [
+                ("X-Hub-Signature-256", signature), ("X-GitHub-Delivery", String(repeating: "a", count: 300)),
+            ]
+            #expect(try await server.send(.POST, "/v1/hooks/acme/github", body: body, headers: longID).status == 401)
+            let deep = "{\"a\": " + String(repeating: "[", count: 70) + String(repeating: "]", count: 70) + "}"
+            let deepHeaders = [
+                (
+                    "X-Hub-Signature-256",
+                    HexBodySignature.signature(body: Array(deep.utf8), secret: Array(Self.github.utf8))
+                ),
+                ("X-GitHub-Delivery", "deep"),
+            ]
+            let refused = try await server.send(.POST, "/v1/hooks/acme/github", body: deep, headers: deepHeaders)
+            #expect(refused.status == 422, "\(refused.body)")
         }
     }
 }

@@ -41,7 +41,8 @@ struct ServerHarness {
         authenticated: Bool = true, bodyLimit: Int = 1 << 20, remoteLease: Duration = .seconds(30),
         jwks: String? = nil, rateLimit: Double? = nil, corsOrigin: String? = nil, secrets: SecretBox? = nil,
         backend: StoreBackend = .sqlite, eventStreamPollInterval: Duration = .seconds(1),
-        kinds: AgentKindRegistry = BuiltInAgents.registry, failedAuthenticationRate: Double = 10
+        kinds: AgentKindRegistry = BuiltInAgents.registry, failedAuthenticationRate: Double = 10,
+        outbound: OutboundPolicy = .publicOnly
     ) async throws -> ServerHarness {
         let location = try TestStore(backend, label: "server")
         let store = try await location.open()
@@ -50,9 +51,9 @@ struct ServerHarness {
         var runner = Runner.Configuration()
         runner.metrics = AttemptMetrics()
         runner.secrets = secrets
-        // As `uaef serve` without --allow-network: connectors reach public addresses only.
+        // As `uaef serve`: connectors reach public addresses and what `outbound` (--allow-network) adds.
         var kinds = kinds
-        kinds.register(WebhookSendKind(store: store, secrets: secrets, policy: .publicOnly))
+        kinds.register(WebhookSendKind(store: store, secrets: secrets, policy: outbound))
         let engine = Engine(
             store: store, kinds: kinds, sections: [SettlementSection()], configuration: runner, logger: logger)
         let runtime = ServerRuntime(engine: engine, signer: try NoteSigner(generatingFor: "uaef.test/ledger"))
