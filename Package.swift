@@ -79,11 +79,12 @@ let package = Package(
         .target(
             name: "UAEFConnectors",
             dependencies: [
-                "UAEFCore", "UAEFStore", "UAEFSecrets", "UAEFEngine", "UAEFAgents",
+                "UAEFCore", "UAEFStore", "UAEFSecrets", "UAEFEngine", "UAEFAgents", "UAEFSettlement",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"), .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Metrics", package: "swift-metrics"),
             ]
         ),
         .target(

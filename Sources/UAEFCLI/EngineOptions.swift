@@ -96,7 +96,7 @@ struct EngineOptions: ParsableArguments {
     ) async throws -> Engine {
         try engine(
             on: try await storeOptions.open(waiting: waiting), metrics: metrics, capabilities: capabilities,
-            kinds: kinds, outbound: .unrestricted)
+            kinds: kinds, connectors: .local)
     }
 
     /// Runs `body` with the engine on the store, for long-running processes: the store's
@@ -104,20 +104,20 @@ struct EngineOptions: ParsableArguments {
     /// ``StoreOptions/withStore(waiting:_:)``).
     func withEngine<Result>(
         metrics: AttemptMetrics? = nil, capabilities: Set<String>? = nil, waiting: Bool = false,
-        kinds: AgentKindRegistry, outbound: OutboundPolicy, _ body: (Engine) async throws -> Result
+        kinds: AgentKindRegistry, connectors: ConnectorAccess, _ body: (Engine) async throws -> Result
     ) async throws -> Result {
         try await storeOptions.withStore(waiting: waiting) { store in
             try await body(
                 try engine(
-                    on: store, metrics: metrics, capabilities: capabilities, kinds: kinds, outbound: outbound))
+                    on: store, metrics: metrics, capabilities: capabilities, kinds: kinds, connectors: connectors))
         }
     }
 
-    /// The engine on `store`; the connector kinds (`webhook.send`) reach other systems under
-    /// `outbound`, as the `http` kind among `kinds` does.
+    /// The engine on `store`; the connector kinds (`webhook.send`, `sqs.send`) reach other
+    /// systems under `connectors`, as the `http` kind among `kinds` does under its policy.
     private func engine(
         on store: any WorkflowStore, metrics: AttemptMetrics?, capabilities: Set<String>?, kinds: AgentKindRegistry,
-        outbound: OutboundPolicy
+        connectors: ConnectorAccess
     ) throws -> Engine {
         var configuration = Runner.Configuration()
         configuration.capabilities = capabilities
@@ -129,7 +129,7 @@ struct EngineOptions: ParsableArguments {
         var logger = Logger(label: "uaef") { label in LogLineHandler(label: label, format: format) }
         logger.logLevel = resolvedLogLevel ?? .warning
         var kinds = kinds
-        kinds.register(WebhookSendKind(store: store, secrets: configuration.secrets, policy: outbound))
+        kinds.registerConnectorKinds(store: store, secrets: configuration.secrets, access: connectors)
         return Engine(
             store: store, kinds: kinds, sections: [SettlementSection()], tenant: storeOptions.tenant,
             configuration: configuration, logger: logger)

@@ -1,5 +1,6 @@
 import ArgumentParser
 import UAEFAgents
+import UAEFConnectors
 import UAEFEngine
 
 /// What tenants' work may do to the host and its network in a server process (`uaef serve`,
@@ -16,6 +17,12 @@ struct HostAccessOptions: ParsableArguments {
             "A private address range (CIDR), address or host name the http kind may reach, besides public addresses (repeatable). Loopback, private, link-local and metadata addresses are refused otherwise.",
             valueName: "range-or-host"))
     var allowNetwork: [String] = []
+
+    @Flag(
+        help: ArgumentHelp(
+            "Lend this process's AWS credentials (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN) to SQS connectors that name no keys of their own. Off by default: any tenant's connector could then act as this process's AWS identity."
+        ))
+    var allowEnvironmentCredentials = false
 
     func validate() throws {
         do {
@@ -34,4 +41,11 @@ struct HostAccessOptions: ParsableArguments {
     /// Where kinds that reach other systems (`http`, connectors) may connect: public addresses
     /// and what `--allow-network` adds.
     func outboundPolicy() throws -> OutboundPolicy { try OutboundPolicy(allowing: allowNetwork) }
+
+    /// What connectors may use: the outbound policy, and the environment's AWS credentials when
+    /// `--allow-environment-credentials` lends them.
+    func connectorAccess() throws -> ConnectorAccess {
+        ConnectorAccess(
+            policy: try outboundPolicy(), ambientAWSCredentials: allowEnvironmentCredentials ? .environment() : nil)
+    }
 }

@@ -4,6 +4,7 @@ import Logging
 import Metrics
 import Prometheus
 import UAEFAgents
+import UAEFConnectors
 import UAEFCore
 import UAEFEngine
 import UAEFServer
@@ -59,6 +60,7 @@ struct ServeCommand: AsyncParsableCommand {
         configuration.rateLimit = rateLimit > 0 ? rateLimit : nil
         configuration.corsOrigin = corsOrigin
         configuration.authority = try await tokenOptions.authority()
+        configuration.connectorAccess = try hostAccess.connectorAccess()
         do {
             try configuration.check()
         } catch let refusal as ServerConfiguration.Refusal {
@@ -79,7 +81,7 @@ struct ServeCommand: AsyncParsableCommand {
         }
         try await engineOptions.withEngine(
             metrics: AttemptMetrics(), capabilities: capabilityOptions.served, kinds: kinds,
-            outbound: try hostAccess.outboundPolicy()
+            connectors: configuration.connectorAccess
         ) { [configuration, host, port, json] engine in
             let signer = try await LedgerKeys.signer(engineOptions.storeOptions, store: engine.store)
             let runtime = ServerRuntime(engine: engine, signer: signer)

@@ -2,6 +2,7 @@ import ArgumentParser
 import Dispatch
 import Foundation
 import UAEFAgents
+import UAEFConnectors
 import UAEFCore
 import UAEFEngine
 import UAEFStore
@@ -54,12 +55,12 @@ struct WorkerCommand: AsyncParsableCommand {
         // its attempts and leaves its runs to be claimed again (by a worker on this machine at
         // once, elsewhere when the lease expires).
         let kinds = try hostAccess.kinds(granting: .anyTask)
-        let outbound = try hostAccess.outboundPolicy()
+        let connectors = try hostAccess.connectorAccess()
         do {
             try await StopSignals.cancelling(
                 { [engineOptions, served = capabilityOptions.served, concurrency, json] in
                     try await Self.work(
-                        engineOptions: engineOptions, kinds: kinds, outbound: outbound, served: served,
+                        engineOptions: engineOptions, kinds: kinds, connectors: connectors, served: served,
                         concurrency: concurrency, json: json)
                 },
                 onSignal: {
@@ -78,10 +79,10 @@ struct WorkerCommand: AsyncParsableCommand {
     /// Opens the store (waiting for a database that is down or restarting) and executes runs and
     /// queued attempts until cancelled.
     private static func work(
-        engineOptions: EngineOptions, kinds: AgentKindRegistry, outbound: OutboundPolicy, served: Set<String>?,
+        engineOptions: EngineOptions, kinds: AgentKindRegistry, connectors: ConnectorAccess, served: Set<String>?,
         concurrency: Int, json: Bool
     ) async throws {
-        try await engineOptions.withEngine(capabilities: served, waiting: true, kinds: kinds, outbound: outbound) {
+        try await engineOptions.withEngine(capabilities: served, waiting: true, kinds: kinds, connectors: connectors) {
             engine in
             await work(
                 engine, storeOptions: engineOptions.storeOptions, served: served, concurrency: concurrency, json: json)

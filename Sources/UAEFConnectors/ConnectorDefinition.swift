@@ -84,14 +84,14 @@ struct ConnectorSchema {
                 optional: [
                     "endpoint": .url, "access_key_id": .secret, "secret_access_key": .secret,
                     "session_token": .secret, "wait_time": .duration(max: .seconds(20)),
-                    "visibility_timeout": .duration(max: .seconds(43_200)),
+                    "visibility_timeout": .duration(max: .seconds(43_200)), "trigger": .trigger,
                 ])
         case .servicebus:
             ConnectorSchema(
                 required: ["namespace": .text, "entity": .text],
                 optional: [
                     "endpoint": .url, "sas_key_name": .text, "sas_key": .secret, "token": .secret,
-                    "lock_renewal": .duration(max: .seconds(300)),
+                    "lock_renewal": .duration(max: .seconds(300)), "trigger": .trigger,
                 ])
         }
     }

@@ -1,5 +1,4 @@
 import AsyncHTTPClient
-import Crypto
 import Foundation
 import Logging
 import NIOCore
@@ -44,30 +43,21 @@ public struct WebhookSendKind: AgentKind {
 
     public func execute(_ request: AttemptRequest, logger: Logger) async throws -> JSONValue {
         let message = try Message(request)
-        guard let connector = try await store.connector(named: message.connector, tenant: request.tenant) else {
+        let connector = try await ResolvedConnector.load(
+            message.connector, kind: .webhook, tenant: request.tenant, store: store, resolver: resolver,
+            caller: name)
+        guard let urlText = connector.record.settings["url"]?.stringValue, let url = URL(string: urlText) else {
             throw AgentFailure(
-                "webhook.send: no connector \(message.connector) in tenant \(request.tenant) (uaef connectors apply)",
-                retryable: false)
+                "webhook.send: connector \(connector.record.name) has no url to deliver to", retryable: false)
         }
-        guard connector.kind == ConnectorDefinition.Kind.webhook.rawValue,
-            let urlText = connector.settings["url"]?.stringValue, let url = URL(string: urlText)
-        else {
-            throw AgentFailure(
-                "webhook.send: connector \(connector.name) is not a webhook connector with a url", retryable: false)
-        }
-        var used: [(name: String, value: String)] = []
-        let settings = try await resolver.resolve(.object(connector.settings), tenant: request.tenant, used: &used)
-        return try await SecretScrubber(used).scrubbing {
-            try await deliver(message, to: url, settings: settings, id: Self.messageID(request), logger: logger)
+        return try await connector.scrubber.scrubbing {
+            try await deliver(
+                message, to: url, settings: .object(connector.settings), id: Self.messageID(request), logger: logger)
         }
     }
 
-    /// `msg_` and 32 hex digits of SHA-256 over the tenant, run and task key: one id per task,
-    /// whatever the attempt.
-    static func messageID(_ request: AttemptRequest) -> String {
-        let digest = SHA256.hash(data: Data("\(request.tenant)\u{0}\(request.runID.rawValue)\u{0}\(request.key)".utf8))
-        return "msg_" + digest.prefix(16).map { String(format: "%02x", $0) }.joined()
-    }
+    /// `msg_` and the task's ``MessageIdentity``: one id per task, whatever the attempt.
+    static func messageID(_ request: AttemptRequest) -> String { "msg_" + MessageIdentity.id(of: request) }
 
     private func deliver(_ message: Message, to url: URL, settings: JSONValue, id: String, logger: Logger)
         async throws -> JSONValue
@@ -127,11 +117,7 @@ public struct WebhookSendKind: AgentKind {
         var data: JSONValue
 
         init(_ request: AttemptRequest) throws {
-            guard let connector = request.parameters["connector"]?.stringValue,
-                ConnectorDefinition.isValidName(connector)
-            else {
-                throw AgentFailure("webhook.send: `connector` must name a connector", retryable: false)
-            }
+            let connector = try ConnectorParameter.name(request.parameters, caller: "webhook.send")
             guard let type = request.parameters["type"]?.stringValue, (1...200).contains(type.utf8.count) else {
                 throw AgentFailure(
                     "webhook.send: `type` must be an event type such as invoice.approved", retryable: false)

@@ -4,6 +4,7 @@ import Logging
 import NIOCore
 import Prometheus
 import ServiceLifecycle
+import UAEFConnectors
 import UAEFCore
 import UAEFEngine
 import UAEFStore
@@ -40,6 +41,12 @@ public struct ServerConfiguration: Sendable {
     /// notifies commits at once (PostgreSQL: every process's; SQLite: this process's), so this
     /// bounds only the delay of events other processes commit to a SQLite file.
     public var eventStreamPollInterval: Duration = .seconds(1)
+    /// What connectors may reach and use: public addresses only, unless the operator allows more
+    /// (`--allow-network`, `--allow-environment-credentials`).
+    public var connectorAccess = ConnectorAccess(policy: .publicOnly)
+    /// How often the queue connectors with triggers are looked up (new ones start consuming,
+    /// removed ones stop).
+    public var consumerLookupInterval: Duration = .seconds(5)
 
     public init() {}
 
@@ -92,6 +99,12 @@ public enum APIServer {
                 runtime: runtime, ledgerChanges: ledgerChanges, interval: configuration.settlementInterval),
             TenantWorkers(
                 runtime: runtime, ledgerChanges: ledgerChanges, lookupInterval: configuration.tenantLookupInterval),
+            QueueConsumerService(
+                consumers: ConnectorConsumers(
+                    store: runtime.engine.store, engine: runtime.engine.forTenant,
+                    dispatch: .server(executor: executor, ledgerChanges: ledgerChanges),
+                    access: configuration.connectorAccess, secrets: runtime.engine.configuration.secrets,
+                    lookupInterval: configuration.consumerLookupInterval, logger: logger)),
             application,
         ]
         // Services stop in reverse order: the HTTP server first (in-flight requests finish),
@@ -159,5 +172,15 @@ public enum APIServer {
         ConnectorRoutes(runtime: runtime, bodyLimit: configuration.bodyLimit).add(to: v1)
         EventStreamRoutes(runtime: runtime, pollInterval: configuration.eventStreamPollInterval).add(to: v1)
         return router
+    }
+}
+
+/// The queue connectors' consumers as a service of the server: stopped (and their in-flight
+/// messages left to come back) on shutdown.
+struct QueueConsumerService: Service {
+    let consumers: ConnectorConsumers
+
+    func run() async throws {
+        try await cancelWhenGracefulShutdown { await consumers.run() }
     }
 }

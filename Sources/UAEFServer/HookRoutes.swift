@@ -40,13 +40,12 @@ struct HookRoutes {
                     "webhook connector \(name.prefix(64)) with a trigger in tenant \(tenant.prefix(64))")
             }
             let body = Array(buffer: try await request.body.collect(upTo: bodyLimit))
-            var used: [(name: String, value: String)] = []
             let settings: [String: JSONValue]
             do {
-                settings =
-                    try await SecretResolver(store: engine.store, box: engine.configuration.secrets).resolve(
-                        .object(connector.settings), tenant: tenant, used: &used
-                    ).objectValue ?? [:]
+                settings = try await ResolvedConnector.resolve(
+                    connector, kind: .webhook,
+                    resolver: SecretResolver(store: engine.store, box: engine.configuration.secrets), caller: "hook"
+                ).settings
             } catch let failure as AgentFailure {
                 // The cause (an unset secret, no master key) is the operator's to see, not the sender's.
                 context.logger.error(
@@ -70,31 +69,33 @@ struct HookRoutes {
             else {
                 throw Problem(.unprocessableContent, "validation-failed", "the message body is not JSON")
             }
-            let data = InboundWebhook.data(of: message)
-            let key = "hook:\(connector.name):\(id)"
-            let actor = "hook:\(connector.name)"
-            switch trigger {
-            case .run(let workflow, let input):
-                let start = try await engine.start(
-                    Engine.RunRequest(workflow: workflow, inputs: [input: data], idempotencyKey: key),
-                    actor: actor, leased: true)
+            let dispatch = TriggerDispatch.server(executor: executor, ledgerChanges: ledgerChanges)
+            switch try await dispatch.dispatch(
+                trigger, data: InboundWebhook.data(of: message), source: "hook", connector: connector.name, id: id,
+                engine: engine)
+            {
+            case .run(let run, let created):
+                return JSONMessage.response(
+                    ["run_id": .string(run.rawValue), "replayed": .bool(!created)], status: created ? .accepted : .ok)
+            case .signal(let seq, let replayed):
+                return JSONMessage.response(
+                    ["seq": .number(Number(Int(seq))), "replayed": .bool(replayed)],
+                    status: replayed ? .ok : .accepted)
+            }
+        }
+    }
+}
+
+extension TriggerDispatch {
+    /// Runs that messages start are executed by this server's executor; signals mark the tenant
+    /// for the next settlement pass and checkpoint.
+    static func server(executor: RunExecutor, ledgerChanges: LedgerChanges) -> TriggerDispatch {
+        TriggerDispatch(
+            execute: { start, engine in
                 if let created = start.createdRecord {
                     executor.execute(created, definition: start.definition, engine: engine)
                 }
-                return JSONMessage.response(
-                    ["run_id": .string(start.run.rawValue), "replayed": .bool(!start.created)],
-                    status: start.created ? .accepted : .ok)
-            case .signal(let signal):
-                guard let members = data.objectValue else {
-                    throw Problem(
-                        .unprocessableContent, "validation-failed", "a signal's data must be a JSON object")
-                }
-                let result = try await engine.signal(signal, data: members, idempotencyKey: key, actor: actor)
-                await ledgerChanges.mark(tenant)
-                return JSONMessage.response(
-                    ["seq": .number(Number(Int(result.seq))), "replayed": .bool(result.replayed)],
-                    status: result.replayed ? .ok : .accepted)
-            }
-        }
+            },
+            signalled: { engine in await ledgerChanges.mark(engine.tenant) })
     }
 }

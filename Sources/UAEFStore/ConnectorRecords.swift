@@ -41,6 +41,10 @@ public protocol ConnectorStore: Sendable {
     /// The tenant's connectors, by name.
     func connectors(tenant: String) async throws -> [ConnectorRecord]
 
+    /// Every tenant's connectors of the given types (`sqs`, `servicebus`), by tenant and name:
+    /// what a server's consumers look for.
+    func connectors(ofKinds kinds: [String]) async throws -> [ConnectorRecord]
+
     /// Removes a connector and appends `event`; false (and no event) when there was none.
     func deleteConnector(named name: String, tenant: String, event: EventDraft) async throws -> Bool
 }

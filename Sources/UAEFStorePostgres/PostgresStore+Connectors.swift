@@ -29,6 +29,10 @@ extension PostgresStore {
         try await rows("SELECT * FROM connectors WHERE tenant = \(tenant) ORDER BY name", Self.connector)
     }
 
+    public func connectors(ofKinds kinds: [String]) async throws -> [ConnectorRecord] {
+        try await rows("SELECT * FROM connectors WHERE kind = ANY(\(kinds)) ORDER BY tenant, name", Self.connector)
+    }
+
     public func deleteConnector(named name: String, tenant: String, event: EventDraft) async throws -> Bool {
         try await transaction { connection in
             let deleted = try await connection.query(

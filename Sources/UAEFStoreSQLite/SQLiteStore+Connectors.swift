@@ -39,6 +39,17 @@ extension SQLiteStore {
         }
     }
 
+    public func connectors(ofKinds kinds: [String]) async throws -> [ConnectorRecord] {
+        try await pool.read { db in
+            try Row.fetchAll(
+                db,
+                sql:
+                    "SELECT * FROM connectors WHERE kind IN (\(kinds.map { _ in "?" }.joined(separator: ", "))) ORDER BY tenant, name",
+                arguments: StatementArguments(kinds)
+            ).map(Self.connector)
+        }
+    }
+
     public func deleteConnector(named name: String, tenant: String, event: EventDraft) async throws -> Bool {
         try await pool.write { db in
             try db.execute(sql: "DELETE FROM connectors WHERE tenant = ? AND name = ?", arguments: [tenant, name])

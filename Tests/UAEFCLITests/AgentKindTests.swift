@@ -8,6 +8,9 @@ import UAEFTestSupport
 final class LoopbackHTTPServer {
     private let process = Process()
     let port: Int
+    /// The first line the script printed, as JSON: its port alone, or an object with `port`
+    /// and what else the test needs (credentials, queue URLs).
+    let announcement: JSONValue
 
     init(script: String = "http_test_server.py", arguments: [String] = []) throws {
         let output = Pipe()
@@ -22,11 +25,15 @@ final class LoopbackHTTPServer {
         while let byte = try output.fileHandleForReading.read(upToCount: 1), !byte.isEmpty, byte != Data("\n".utf8) {
             line.append(byte)
         }
-        guard let port = Int(String(decoding: line, as: UTF8.self)) else {
+        let text = String(decoding: line, as: UTF8.self)
+        guard let announcement = try? JSONValue(jsonText: text),
+            let port = announcement.numberValue?.intValue ?? announcement["port"]?.numberValue?.intValue
+        else {
             process.terminate()
             throw CocoaError(.fileReadCorruptFile)
         }
         self.port = port
+        self.announcement = announcement
     }
 
     /// SIGKILL: a child started by Foundation's `Process` from a Swift concurrency thread inherits

@@ -53,7 +53,8 @@ struct ServerHarness {
         runner.secrets = secrets
         // As `uaef serve`: connectors reach public addresses and what `outbound` (--allow-network) adds.
         var kinds = kinds
-        kinds.register(WebhookSendKind(store: store, secrets: secrets, policy: outbound))
+        let connectorAccess = ConnectorAccess(policy: outbound)
+        kinds.registerConnectorKinds(store: store, secrets: secrets, access: connectorAccess)
         let engine = Engine(
             store: store, kinds: kinds, sections: [SettlementSection()], configuration: runner, logger: logger)
         let runtime = ServerRuntime(engine: engine, signer: try NoteSigner(generatingFor: "uaef.test/ledger"))
@@ -66,6 +67,8 @@ struct ServerHarness {
         configuration.corsOrigin = corsOrigin
         configuration.failedAuthenticationRate = failedAuthenticationRate
         configuration.eventStreamPollInterval = eventStreamPollInterval
+        configuration.connectorAccess = connectorAccess
+        configuration.consumerLookupInterval = .milliseconds(200)
         configuration.authority =
             authenticated ? try await TokenAuthority(.init(secret: secret, jwks: jwks, audience: audience)) : nil
         let (ports, continuation) = AsyncStream<Int>.makeStream()

@@ -1,0 +1,49 @@
+import Foundation
+import UAEFEngine
+import UAEFSecrets
+import UAEFStore
+
+/// What connectors may use of this process: the network addresses they may reach and, for AWS
+/// connectors that name no keys of their own, the process's AWS credentials. On a server both
+/// are the operator's to grant (`--allow-network`, `--allow-environment-credentials`), never a
+/// tenant's: a connector that borrowed the server's AWS identity could reach every queue it can.
+public struct ConnectorAccess: Sendable {
+    public var policy: OutboundPolicy
+    /// Credentials lent to connectors without their own; nil lends none.
+    public var ambientAWSCredentials: AWSCredentials?
+
+    public init(policy: OutboundPolicy, ambientAWSCredentials: AWSCredentials? = nil) {
+        self.policy = policy
+        self.ambientAWSCredentials = ambientAWSCredentials
+    }
+
+    /// A one-user CLI command: any address, and the environment's AWS credentials.
+    public static var local: ConnectorAccess {
+        ConnectorAccess(policy: .unrestricted, ambientAWSCredentials: AWSCredentials.environment())
+    }
+}
+
+extension AWSCredentials {
+    /// `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY` and `AWS_SESSION_TOKEN` from `environment`,
+    /// or nil when the first two are not both set.
+    public static func environment(_ environment: [String: String] = ProcessInfo.processInfo.environment)
+        -> AWSCredentials?
+    {
+        guard let key = environment["AWS_ACCESS_KEY_ID"], !key.isEmpty,
+            let secret = environment["AWS_SECRET_ACCESS_KEY"], !secret.isEmpty
+        else { return nil }
+        return AWSCredentials(
+            accessKeyID: key, secretAccessKey: secret,
+            sessionToken: environment["AWS_SESSION_TOKEN"].flatMap { $0.isEmpty ? nil : $0 })
+    }
+}
+
+extension AgentKindRegistry {
+    /// Adds the connector task kinds (`webhook.send`, `sqs.send`), which use `store`'s
+    /// connectors, open their secrets with `secrets` and reach other systems under `access`.
+    public mutating func registerConnectorKinds(store: any WorkflowStore, secrets: SecretBox?, access: ConnectorAccess)
+    {
+        register(WebhookSendKind(store: store, secrets: secrets, policy: access.policy))
+        register(SQSSendKind(store: store, secrets: secrets, access: access))
+    }
+}

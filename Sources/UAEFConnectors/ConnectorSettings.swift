@@ -1,0 +1,52 @@
+import Foundation
+import UAEFCore
+import UAEFEngine
+import UAEFSecrets
+import UAEFStore
+
+/// A connector found by name and kind, with its secrets opened: what a connector task kind
+/// needs before it reaches the other system.
+public struct ResolvedConnector: Sendable {
+    public var record: ConnectorRecord
+    /// The settings with every `{"$secret": NAME}` replaced by the secret's value.
+    public var settings: [String: JSONValue]
+    /// The secrets opened, so errors and outputs can be scrubbed of their values.
+    public var scrubber: SecretScrubber
+
+    /// The tenant's connector `name` of `kind`, resolved with `resolver`; a missing connector,
+    /// another type or an unset secret fails without retrying, named by `caller`.
+    public static func load(
+        _ name: String, kind: ConnectorDefinition.Kind, tenant: String, store: any WorkflowStore,
+        resolver: SecretResolver, caller: String
+    ) async throws -> ResolvedConnector {
+        guard let record = try await store.connector(named: name, tenant: tenant) else {
+            throw AgentFailure(
+                "\(caller): no connector \(name) in tenant \(tenant) (uaef connectors apply)", retryable: false)
+        }
+        return try await resolve(record, kind: kind, resolver: resolver, caller: caller)
+    }
+
+    /// `record`'s settings with its secrets opened, when it is of `kind`.
+    public static func resolve(
+        _ record: ConnectorRecord, kind: ConnectorDefinition.Kind, resolver: SecretResolver, caller: String
+    ) async throws -> ResolvedConnector {
+        guard record.kind == kind.rawValue else {
+            throw AgentFailure(
+                "\(caller): connector \(record.name) is a \(record.kind) connector, not \(kind.rawValue)",
+                retryable: false)
+        }
+        var used: [(name: String, value: String)] = []
+        let settings = try await resolver.resolve(.object(record.settings), tenant: record.tenant, used: &used)
+        return ResolvedConnector(record: record, settings: settings.objectValue ?? [:], scrubber: SecretScrubber(used))
+    }
+}
+
+/// The checked `connector` parameter of a connector task kind.
+enum ConnectorParameter {
+    static func name(_ parameters: [String: JSONValue], caller: String) throws -> String {
+        guard let name = parameters["connector"]?.stringValue, ConnectorDefinition.isValidName(name) else {
+            throw AgentFailure("\(caller): `connector` must name a connector", retryable: false)
+        }
+        return name
+    }
+}

@@ -1,0 +1,187 @@
+import Foundation
+import Testing
+import UAEFCore
+import UAEFStore
+import UAEFStoreSQLite
+import UAEFTestSupport
+
+/// Against a real SQS implementation: moto's server with Signature Version 4 checking switched
+/// on (Tests/Support/moto_sqs.py), with boto3, the official AWS SDK for Python, as the
+/// independent client that reads what UAEF sent and sends what UAEF consumes.
+@Suite("SQS connector against moto's SQS server (signatures enforced) and boto3", .serialized)
+struct SQSConnectorTests {
+    struct Setup {
+        let directory: TemporaryDirectory
+        let moto: LoopbackHTTPServer
+        let endpoint: String
+        let accessKey: String
+        let secretKey: String
+        let queues: [String: String]
+        let store: [String]
+        let environment: [String: String]
+
+        /// moto running; the store has the master key, the key pair as secrets (plus a wrong
+        /// secret key) and the connectors `connectors` (YAML list items, indented by two).
+        init(connectors: (Setup) -> String) throws {
+            directory = try TemporaryDirectory("sqs")
+            moto = try LoopbackHTTPServer(script: "moto_sqs.py", arguments: ["serve"])
+            let announced = moto.announcement
+            endpoint = announced["endpoint"]?.stringValue ?? ""
+            accessKey = announced["access_key_id"]?.stringValue ?? ""
+            secretKey = announced["secret_access_key"]?.stringValue ?? ""
+            queues = (announced["queues"]?.objectValue ?? [:]).compactMapValues(\.stringValue)
+            store = ["--store", "sqlite:" + directory.path("u.db")]
+            // The process's own AWS variables must not stand in for a connector's keys.
+            environment = [
+                "UAEF_MASTER_KEY": Data((0..<32).map { UInt8($0) }).base64EncodedString(),
+                "AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": "",
+            ]
+            for (name, value) in [("aws-key", accessKey), ("aws-secret", secretKey), ("wrong-secret", "x" + secretKey)]
+            {
+                try Data(value.utf8).write(to: directory.url.appendingPathComponent(name))
+                let set = try UAEFProcess.run(
+                    ["secrets", "set", name, "--value-file", name] + store, in: directory.url,
+                    environment: environment)
+                #expect(set.status == 0, "\(set.stderr)")
+            }
+            try ("connectors:\n" + connectors(self)).write(
+                toFile: directory.path("connectors.yaml"), atomically: true, encoding: .utf8)
+            let applied = try UAEFProcess.run(["connectors", "apply", "connectors.yaml"] + store, in: directory.url)
+            #expect(applied.status == 0, "\(applied.stderr)")
+        }
+
+        /// A connector item for `queue` signed with the `secret` secret.
+        func connector(
+            _ name: String, queue: String, secret: String = "aws-secret", extra: String = "", endpoint: String? = nil
+        ) -> String {
+            """
+              - name: \(name)
+                type: sqs
+                queue_url: \(queues[queue] ?? "")
+                region: us-east-1
+                access_key_id: {$secret: aws-key}
+                secret_access_key: {$secret: \(secret)}
+            \(endpoint.map { "    endpoint: \($0)\n" } ?? "")\(extra)
+            """
+        }
+
+        /// Runs a one-task workflow of `task` (indented as a task's keys); the run report.
+        func run(_ task: String) throws -> JSONValue {
+            try """
+            name: publish
+            tasks:
+              - id: publish
+            \(task)
+            """.write(toFile: directory.path("publish.yaml"), atomically: true, encoding: .utf8)
+            return try UAEFProcess.run(
+                ["run", "publish.yaml", "--json"] + store, in: directory.url, environment: environment
+            ).json()
+        }
+
+        /// `moto_sqs.py COMMAND` on `queue` with boto3; its JSON output.
+        func boto(_ command: String, _ queue: String, _ extra: [String] = []) throws -> JSONValue {
+            let process = Process()
+            let output = Pipe()
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            process.arguments =
+                ["python3", Fixtures.packageRoot.appendingPathComponent("Tests/Support/moto_sqs.py").path, command]
+                + [endpoint, accessKey, secretKey, queues[queue] ?? ""] + extra
+            process.standardOutput = output
+            process.standardError = FileHandle.nullDevice
+            try process.run()
+            let data = output.fileHandleForReading.readDataToEndOfFile()
+            process.waitUntilExit()
+            return try JSONValue(jsonText: String(decoding: data, as: UTF8.self))
+        }
+
+        func remove() {
+            moto.stop()
+            directory.remove()
+        }
+    }
+
+    @Test(
+        "sqs.send puts the body, its attributes and a stable uaef-message-id on the queue, where boto3 reads them; the output names the message"
+    )
+    func sendToStandardQueue() throws {
+        let setup = try Setup { $0.connector("orders", queue: "orders") }
+        defer { setup.remove() }
+        let report = try setup.run(
+            """
+                agent: sqs.send
+                with: {connector: orders, body: {invoice: INV-7, total: "1250.00"}, attributes: {kind: invoice}}
+            """)
+        #expect(report["status"] == "succeeded", "\(report)")
+        let messages = try #require(try setup.boto("drain", "orders").arrayValue)
+        #expect(messages.count == 1)
+        let message = try #require(messages.first)
+        #expect(
+            try JSONValue(jsonText: message["body"]?.stringValue ?? "") == ["invoice": "INV-7", "total": "1250.00"])
+        #expect(message["attributes"]?["kind"] == "invoice")
+        #expect(message["attributes"]?["uaef-message-id"]?.stringValue?.count == 32)
+        #expect(report["tasks"]?["publish"]?["output"]?["message_id"] == message["id"])
+    }
+
+    @Test(
+        "on a FIFO queue 12 messages go in two batches, in order, grouped by the run and deduplicated by their stable ids"
+    )
+    func sendBatchToFIFOQueue() throws {
+        let setup = try Setup { $0.connector("events", queue: "events.fifo") }
+        defer { setup.remove() }
+        let messages = (0..<12).map { "{body: \"event \($0)\"}" }.joined(separator: ", ")
+        let report = try setup.run(
+            """
+                agent: sqs.send
+                with: {connector: events, messages: [\(messages)]}
+            """)
+        #expect(report["status"] == "succeeded", "\(report)")
+        #expect(report["tasks"]?["publish"]?["output"]?["message_ids"]?.arrayValue?.count == 12)
+        let received = try #require(try setup.boto("drain", "events.fifo").arrayValue)
+        #expect(received.compactMap { $0["body"]?.stringValue } == (0..<12).map { "event \($0)" })
+        let run = report["run_id"]?.stringValue
+        #expect(received.allSatisfy { $0["group"]?.stringValue == run })
+        #expect(received.allSatisfy { $0["dedup"] != nil && $0["dedup"] == $0["attributes"]?["uaef-message-id"] })
+        #expect(Set(received.compactMap { $0["dedup"]?.stringValue }).count == 12)
+    }
+
+    @Test(
+        "a wrong secret key is SQS's own 403 SignatureDoesNotMatch: the task fails without retrying and its error shows no key"
+    )
+    func wrongKeyIsRefused() throws {
+        let setup = try Setup { $0.connector("orders", queue: "orders", secret: "wrong-secret") }
+        defer { setup.remove() }
+        let report = try setup.run(
+            """
+                agent: sqs.send
+                retry: {max_attempts: 3, backoff: 10ms}
+                with: {connector: orders, body: hello}
+            """)
+        #expect(report["status"] == "failed")
+        let task = report["tasks"]?["publish"]
+        #expect(task?["attempts"] == 1)
+        let error = task?["error"]?.stringValue ?? ""
+        #expect(error.contains("403") && error.contains("SignatureDoesNotMatch"), "\(error)")
+        #expect(!error.contains(setup.secretKey) && !error.contains(setup.accessKey), "\(error)")
+        #expect(try setup.boto("count", "orders")["visible"] == 0)
+    }
+
+    @Test("a connector without keys of its own cannot borrow the environment's unless the process lends them")
+    func noBorrowedCredentials() throws {
+        let setup = try Setup { setup in
+            """
+              - name: orders
+                type: sqs
+                queue_url: \(setup.queues["orders"] ?? "")
+                region: us-east-1
+            """
+        }
+        defer { setup.remove() }
+        // The one-user CLI lends the environment's credentials; here they are empty.
+        let report = try setup.run(
+            """
+                agent: sqs.send
+                with: {connector: orders, body: hello}
+            """)
+        #expect(report["tasks"]?["publish"]?["error"]?.stringValue?.contains("--allow-environment-credentials") == true)
+    }
+}
