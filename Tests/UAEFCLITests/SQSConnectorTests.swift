@@ -1,4 +1,5 @@
 import Foundation
+import NIOHTTP1
 import Testing
 import UAEFCore
 import UAEFStore
@@ -183,5 +184,161 @@ struct SQSConnectorTests {
                 with: {connector: orders, body: hello}
             """)
         #expect(report["tasks"]?["publish"]?["error"]?.stringValue?.contains("--allow-environment-credentials") == true)
+    }
+}
+
+/// `uaef serve` as a process consuming SQS connectors with triggers.
+@Suite("SQS consumer in uaef serve, against moto's SQS server", .serialized)
+struct SQSConsumerTests {
+    typealias Setup = SQSConnectorTests.Setup
+    let serve = ServeCLITests()
+
+    /// The workflow a message starts: one task echoing the message.
+    static let workflow = """
+        name: intake
+        inputs: {order: {}}
+        tasks:
+          - id: take
+            agent: echo
+            with: {order: "${{ inputs.order }}"}
+        """
+
+    /// A setup whose connector `intake` (on `queue`, through `endpoint` when given) starts `intake`.
+    static func setup(queue: String = "intake", endpoint: String? = nil) throws -> Setup {
+        try Setup { setup in
+            setup.connector(
+                "intake", queue: queue, extra: "    trigger: {workflow: intake, input: order}\n    wait_time: 1s\n",
+                endpoint: endpoint)
+        }
+    }
+
+    /// Starts `uaef serve` on the setup's store, allowed to reach loopback; registers `intake`.
+    func start(_ setup: Setup) async throws -> (Process, String) {
+        let (process, port, _) = try await serve.startServer(
+            setup.store + ["--allow-network", "127.0.0.1"], in: setup.directory, environment: setup.environment)
+        let base = "http://127.0.0.1:\(port)"
+        _ = try await serve.send(.POST, base + "/v1/workflows", token: "-", body: Self.workflow)
+        return (process, base)
+    }
+
+    /// The store's runs of `intake`, once `until` holds for them (20 s at most).
+    func runs(_ setup: Setup, until done: ([RunRecord]) -> Bool) async throws -> [RunRecord] {
+        let store = try SQLiteStore(path: setup.directory.path("u.db"))
+        let deadline = ContinuousClock.now + .seconds(20)
+        var runs = try await store.runs(tenant: "default", matching: RunFilter(), limit: 100)
+        while !done(runs) && ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(100))
+            runs = try await store.runs(tenant: "default", matching: RunFilter(), limit: 100)
+        }
+        return runs
+    }
+
+    func stop(_ process: Process) {
+        process.terminate()
+        process.waitUntilExit()
+    }
+
+    @Test(
+        "each message starts one run with its body as input and is then deleted; a message sent twice under one uaef-message-id starts one run"
+    )
+    func messagesStartRuns() async throws {
+        let setup = try Self.setup()
+        defer { setup.remove() }
+        let (server, _) = try await start(setup)
+        defer { stop(server) }
+        _ = try setup.boto("send", "intake", [#"{"order": "A-1"}"#])
+        _ = try setup.boto("send", "intake", [#"{"order": "B-2"}"#, #"{"uaef-message-id": "order-b"}"#])
+        _ = try setup.boto("send", "intake", [#"{"order": "B-2"}"#, #"{"uaef-message-id": "order-b"}"#])
+        let runs = try await runs(setup) { runs in runs.count >= 2 && runs.allSatisfy { $0.status == .succeeded } }
+        #expect(runs.count == 2)
+        #expect(Set(runs.compactMap { $0.inputs["order"]?["order"]?.stringValue }) == ["A-1", "B-2"])
+        #expect(runs.allSatisfy { $0.status == .succeeded })
+        // Deleted once the runs were durable: nothing visible, nothing in flight.
+        var count = try setup.boto("count", "intake")
+        let deadline = ContinuousClock.now + .seconds(10)
+        while count != ["visible": 0, "in_flight": 0] && ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(200))
+            count = try setup.boto("count", "intake")
+        }
+        #expect(count == ["visible": 0, "in_flight": 0])
+        // Still exactly two runs after the duplicate was consumed.
+        #expect(try await self.runs(setup) { _ in true }.count == 2)
+    }
+
+    @Test(
+        "a consumer killed (SIGKILL) after its run was created but before the message was deleted starts no second run when the message comes back"
+    )
+    func crashBetweenRunAndDelete() async throws {
+        // The connector talks to moto through a proxy that, while told to, never answers DeleteMessage.
+        let control = try TemporaryDirectory("proxy")
+        defer { control.remove() }
+        let setup = try Setup { setup in
+            setup.connector(
+                "intake", queue: "intake", extra: "    trigger: {workflow: intake, input: order}\n    wait_time: 1s\n")
+        }
+        defer { setup.remove() }
+        let proxy = try LoopbackHTTPServer(
+            script: "holding_proxy.py", arguments: [String(setup.moto.port), control.url.path])
+        defer { proxy.stop() }
+        try """
+        connectors:
+        \(setup.connector("intake", queue: "intake", extra: "    trigger: {workflow: intake, input: order}\n    wait_time: 1s\n    visibility_timeout: 2s\n", endpoint: "http://127.0.0.1:\(proxy.port)/"))
+        """.write(toFile: setup.directory.path("connectors.yaml"), atomically: true, encoding: .utf8)
+        let applied = try UAEFProcess.run(
+            ["connectors", "apply", "connectors.yaml"] + setup.store, in: setup.directory.url)
+        #expect(applied.status == 0, "\(applied.stderr)")
+        FileManager.default.createFile(atPath: control.path("hold-deletes"), contents: Data())
+
+        let (first, _) = try await start(setup)
+        _ = try setup.boto("send", "intake", [#"{"order": "C-3"}"#])
+        // Given the run is durable and the delete is on its way, when the consumer dies:
+        let created = try await runs(setup) { $0.count == 1 }
+        #expect(created.count == 1)
+        let deadline = ContinuousClock.now + .seconds(20)
+        while !FileManager.default.fileExists(atPath: control.path("held")) && ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        #expect(FileManager.default.fileExists(atPath: control.path("held")))
+        kill(first.processIdentifier, SIGKILL)
+        first.waitUntilExit()
+        try FileManager.default.removeItem(atPath: control.path("hold-deletes"))
+
+        // Then the message comes back when its visibility ends, and the next server takes it:
+        let (second, _) = try await start(setup)
+        defer { stop(second) }
+        var count = try setup.boto("count", "intake")
+        let drained = ContinuousClock.now + .seconds(20)
+        while count != ["visible": 0, "in_flight": 0] && ContinuousClock.now < drained {
+            try await Task.sleep(for: .milliseconds(200))
+            count = try setup.boto("count", "intake")
+        }
+        #expect(count == ["visible": 0, "in_flight": 0])
+        let runs = try await runs(setup) { $0.first?.status == .succeeded }
+        #expect(runs.count == 1)
+        #expect(runs.first?.status == .succeeded)
+    }
+
+    @Test(
+        "a message whose trigger fails stays on the queue, comes back, and goes to the dead-letter queue after the redrive policy's 3 receives"
+    )
+    func failedMessagesAreRedriven() async throws {
+        // A signal's data must be an object: a text body cannot be dispatched.
+        let setup = try Setup { setup in
+            setup.connector(
+                "intake", queue: "intake",
+                extra: "    trigger: {signal: order-received}\n    wait_time: 1s\n    visibility_timeout: 1s\n")
+        }
+        defer { setup.remove() }
+        let (server, _) = try await start(setup)
+        defer { stop(server) }
+        _ = try setup.boto("send", "intake", ["not an object"])
+        var dead = try setup.boto("count", "intake-dlq")
+        let deadline = ContinuousClock.now + .seconds(30)
+        while dead["visible"] != 1 && ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(300))
+            dead = try setup.boto("count", "intake-dlq")
+        }
+        #expect(dead["visible"] == 1)
+        #expect(try setup.boto("count", "intake") == ["visible": 0, "in_flight": 0])
     }
 }

@@ -11,9 +11,11 @@ import UAEFTestSupport
 @Suite("uaef serve and uaef tokens as processes")
 struct ServeCLITests {
     /// Starts `uaef serve --port 0 --json` and returns it with the port it printed.
-    func startServer(_ arguments: [String], in directory: TemporaryDirectory) async throws -> (Process, Int, URL) {
+    func startServer(_ arguments: [String], in directory: TemporaryDirectory, environment: [String: String] = [:])
+        async throws -> (Process, Int, URL)
+    {
         let (process, stdout, stderr) = try UAEFProcess.start(
-            ["serve", "--port", "0", "--json"] + arguments, in: directory.url)
+            ["serve", "--port", "0", "--json"] + arguments, in: directory.url, environment: environment)
         let deadline = ContinuousClock.now + .seconds(20)
         // The file is read once more after every wait, so a test process too busy to wake this
         // task in time still finds a port printed meanwhile.
