@@ -137,7 +137,7 @@ let package = Package(
             name: "UAEFConnectorsTests",
             dependencies: [
                 "UAEFConnectors", "UAEFCore", "UAEFStore", "UAEFTestSupport",
-                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Crypto", package: "swift-crypto"), .product(name: "Logging", package: "swift-log"),
             ]),
         .testTarget(name: "UAEFLedgerTests", dependencies: ["UAEFLedger", "UAEFCore"]),
         .testTarget(

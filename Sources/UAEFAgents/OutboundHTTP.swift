@@ -42,6 +42,22 @@ public struct OutboundHTTP: Sendable {
         _ request: HTTPClientRequest, to url: URL, method: String, by caller: String, timeout: TimeAmount = .hours(24),
         logger: Logger
     ) async throws -> (HTTPClientResponse, ByteBuffer) {
+        let client = try await client(for: url, method: method, by: caller)
+        do {
+            let answer = try await Self.execute(
+                request, on: client, to: url, method: method, by: caller, timeout: timeout, logger: logger)
+            try await client.shutdown()
+            return answer
+        } catch {
+            try? await client.shutdown()
+            throw error
+        }
+    }
+
+    /// A client for requests to `url`'s host whose connections go only to an address the policy
+    /// allows (resolved now and pinned, so a second lookup cannot answer differently), without
+    /// following redirects. It keeps connections alive between requests; the caller shuts it down.
+    public func client(for url: URL, method: String, by caller: String) async throws -> HTTPClient {
         let host = url.host ?? ""
         var configuration = HTTPClient.Configuration()
         configuration.redirectConfiguration = .disallow
@@ -54,16 +70,22 @@ public struct OutboundHTTP: Sendable {
             }
             if IPAddress(host) == nil, let first = addresses.first { configuration.dnsOverride = [host: "\(first)"] }
         }
-        let client = HTTPClient(eventLoopGroup: .singletonMultiThreadedEventLoopGroup, configuration: configuration)
+        return HTTPClient(eventLoopGroup: .singletonMultiThreadedEventLoopGroup, configuration: configuration)
+    }
+
+    /// Executes `request` on a client from ``client(for:method:by:)``: the response and its body
+    /// (at most ``maximumBodyBytes``); a failure to get them is an ``AgentFailure``.
+    public static func execute(
+        _ request: HTTPClientRequest, on client: HTTPClient, to url: URL, method: String, by caller: String,
+        timeout: TimeAmount, logger: Logger
+    ) async throws -> (HTTPClientResponse, ByteBuffer) {
         do {
             let response = try await client.execute(request, timeout: timeout, logger: logger)
-            let body = try await response.body.collect(upTo: Self.maximumBodyBytes)
-            try await client.shutdown()
+            let body = try await response.body.collect(upTo: maximumBodyBytes)
             return (response, body)
         } catch {
-            try? await client.shutdown()
             if error is CancellationError { throw error }
-            throw AgentFailure("\(caller): \(method) \(Self.redacted(url)) failed: \(error)")
+            throw AgentFailure("\(caller): \(method) \(redacted(url)) failed: \(error)")
         }
     }
 

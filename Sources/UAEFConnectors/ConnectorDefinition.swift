@@ -62,7 +62,16 @@ struct ConnectorSchema {
         case headers
         /// What an incoming message starts: `{workflow: NAME, input: NAME}` or `{signal: NAME}`.
         case trigger
+        /// The ledger events forwarded: `{events: [TYPE or PATTERN, ...], filter: EXPRESSION}`.
+        case subscription
+        /// A list of 1 to 20 durations of at most a day: a retry schedule.
+        case schedule
     }
+
+    /// What every connector that can send may add: a subscription and its retry schedule.
+    static let sending: [String: Setting] = [
+        "subscription": .subscription, "retry_schedule": .schedule, "max_concurrency": .integer(1...64),
+    ]
 
     let required: [String: Setting]
     let optional: [String: Setting]
@@ -75,9 +84,9 @@ struct ConnectorSchema {
                 required: ["secrets": .secrets],
                 optional: [
                     "url": .url, "signature": .choice(["standard", "github", "hmac-sha256"]),
-                    "signature_header": .headerName, "headers": .headers, "max_concurrency": .integer(1...64),
+                    "signature_header": .headerName, "headers": .headers,
                     "timeout": .duration(max: .seconds(60)), "trigger": .trigger,
-                ])
+                ].merging(sending) { first, _ in first })
         case .sqs:
             ConnectorSchema(
                 required: ["queue_url": .url, "region": .text],
@@ -85,7 +94,7 @@ struct ConnectorSchema {
                     "endpoint": .url, "access_key_id": .secret, "secret_access_key": .secret,
                     "session_token": .secret, "wait_time": .duration(max: .seconds(20)),
                     "visibility_timeout": .duration(max: .seconds(43_200)), "trigger": .trigger,
-                ])
+                ].merging(sending) { first, _ in first })
         case .servicebus:
             ConnectorSchema(
                 required: ["namespace": .text, "entity": .text],
@@ -165,6 +174,9 @@ struct ConnectorReader: DefinitionReading {
         if kind == .servicebus, fields["sas_key"] != nil, fields["token"] != nil {
             report(field, source.line, "give sas_key (with sas_key_name) or token, not both")
         }
+        if kind == .webhook, fields["subscription"] != nil, fields["url"] == nil {
+            report(field, source.line, "a webhook connector with a subscription needs the url to deliver to")
+        }
         if kind == .servicebus, (fields["sas_key"] == nil) != (fields["sas_key_name"] == nil) {
             report(field, source.line, "sas_key and sas_key_name go together")
         }
@@ -197,6 +209,21 @@ struct ConnectorReader: DefinitionReading {
             valid = value.stringValue.flatMap(DurationText.parse).map { $0 > .zero && $0 <= bound } ?? false
         case .choice(let words): valid = value.stringValue.map(words.contains) ?? false
         case .trigger: valid = Trigger(value) != nil
+        case .subscription:
+            if case .failure(let problem) = Subscription.parse(value) {
+                report(field, source.line, problem.description)
+                return nil
+            }
+            valid = true
+        case .schedule:
+            valid =
+                value.arrayValue.map { list in
+                    (1...20).contains(list.count)
+                        && list.allSatisfy { element in
+                            element.stringValue.flatMap(DurationText.parse).map { $0 > .zero && $0 <= .seconds(86_400) }
+                                ?? false
+                        }
+                } ?? false
         case .headers:
             valid =
                 value.objectValue.map { headers in
@@ -251,6 +278,8 @@ struct ConnectorReader: DefinitionReading {
             "a mapping of at most 32 header names to values (text without line breaks, or secret references)"
         case .trigger:
             "{workflow: NAME} (optionally with input: NAME, default message) or {signal: NAME}, names of 1 to 128 of a-z A-Z 0-9 _ . -"
+        case .subscription: "{events: [TYPE, ...], filter: EXPRESSION}"
+        case .schedule: "a list of 1 to 20 durations of at most 24h, such as [5s, 5m, 30m]"
         }
     }
 }

@@ -35,9 +35,6 @@ public struct WebhookSendKind: AgentKind {
         outbound = OutboundHTTP(policy: policy)
     }
 
-    /// How long a delivery may take when the connector sets no `timeout`.
-    public static let defaultTimeout = Duration.seconds(30)
-
     public var name: String { "webhook.send" }
     public var parameters: WorkflowCatalog.ParameterSpec { .init(required: ["connector", "type"], optional: ["data"]) }
 
@@ -62,51 +59,21 @@ public struct WebhookSendKind: AgentKind {
     private func deliver(_ message: Message, to url: URL, settings: JSONValue, id: String, logger: Logger)
         async throws -> JSONValue
     {
-        let secrets = try (settings["secrets"]?.arrayValue ?? []).map { value in
-            do {
-                return try WebhookSecret(value.stringValue ?? "")
-            } catch {
-                throw AgentFailure(
-                    "webhook.send: a signing secret of the connector is refused: \(error)", retryable: false)
-            }
-        }
-        let timestamp = Int64(Date().timeIntervalSince1970)
-        let body = Array(
-            JSONValue.object([
-                "type": .string(message.type), "data": message.data,
-                "timestamp": .string(Timestamp.format(Date(timeIntervalSince1970: TimeInterval(timestamp)))),
-            ]).jsonText.utf8)
-        var outgoing = HTTPClientRequest(url: url.absoluteString)
-        outgoing.method = .POST
-        for (name, value) in (settings["headers"]?.objectValue ?? [:]).sorted(by: { $0.key < $1.key }) {
-            // A secret's value is checked here, once resolved: the definition only saw its name.
-            let text = value.stringValue ?? ""
-            try OutboundHTTP.checkHeader(name, text, by: "webhook.send")
-            outgoing.headers.add(name: name, value: text)
-        }
-        outgoing.headers.replaceOrAdd(name: "Content-Type", value: "application/json")
-        outgoing.headers.replaceOrAdd(name: StandardWebhooks.idHeader, value: id)
-        outgoing.headers.replaceOrAdd(name: StandardWebhooks.timestampHeader, value: "\(timestamp)")
-        outgoing.headers.replaceOrAdd(
-            name: StandardWebhooks.signatureHeader,
-            value: StandardWebhooks.signatureHeader(id: id, timestamp: timestamp, body: body, secrets: secrets))
-        outgoing.body = .bytes(ByteBuffer(bytes: body))
-        let timeout = settings["timeout"]?.stringValue.flatMap(DurationText.parse) ?? Self.defaultTimeout
-        let (response, answer) = try await outbound.send(
-            outgoing, to: url, method: "POST", by: "webhook.send",
-            timeout: TimeAmount(timeout), logger: logger)
-        let status = Int(response.status.code)
-        guard (200..<300).contains(status) else {
-            let retryable = status >= 500 || status == 408 || status == 429
-            var reason = "answered \(status)"
-            if (300..<400).contains(status) { reason += " (a redirect, which webhook delivery does not follow)" }
-            if status == 410 { reason += " (Gone: the receiver asks for no more deliveries)" }
+        let settings = settings.objectValue ?? [:]
+        let now = Date()
+        let post = WebhookPost(id: id, type: message.type, time: now, data: message.data)
+        let (response, body) = try await outbound.send(
+            try post.request(to: url, settings: settings, now: now, caller: name), to: url, method: "POST",
+            by: name, timeout: TimeAmount(WebhookPost.timeout(settings)), logger: logger)
+        let answer = WebhookAnswer(response, body: body)
+        guard answer.succeeded else {
+            let status = answer.status
             throw AgentFailure(
-                "webhook.send: POST \(OutboundHTTP.redacted(url)) \(reason): \(String(String(buffer: answer).prefix(300)))",
-                retryable: retryable)
+                "webhook.send: \(answer.reason(url: url))", retryable: status >= 500 || status == 408 || status == 429)
         }
         return [
-            "status": .number(Number(status)), "webhook_id": .string(id), "timestamp": .number(Number(Int(timestamp))),
+            "status": .number(Number(answer.status)), "webhook_id": .string(id),
+            "timestamp": .number(Number(Int(now.timeIntervalSince1970))),
         ]
     }
 

@@ -44,9 +44,9 @@ public struct ServerConfiguration: Sendable {
     /// What connectors may reach and use: public addresses only, unless the operator allows more
     /// (`--allow-network`, `--allow-environment-credentials`).
     public var connectorAccess = ConnectorAccess(policy: .publicOnly)
-    /// How often the queue connectors with triggers are looked up (new ones start consuming,
-    /// removed ones stop).
-    public var consumerLookupInterval: Duration = .seconds(5)
+    /// How often connectors with triggers or subscriptions are looked up (new ones start
+    /// consuming or delivering, removed ones stop).
+    public var connectorLookupInterval: Duration = .seconds(5)
 
     public init() {}
 
@@ -99,12 +99,13 @@ public enum APIServer {
                 runtime: runtime, ledgerChanges: ledgerChanges, interval: configuration.settlementInterval),
             TenantWorkers(
                 runtime: runtime, ledgerChanges: ledgerChanges, lookupInterval: configuration.tenantLookupInterval),
-            QueueConsumerService(
-                consumers: ConnectorConsumers(
+            ConnectorWorkerService(
+                workers: ConnectorWorkers(
                     store: runtime.engine.store, engine: runtime.engine.forTenant,
                     dispatch: .server(executor: executor, ledgerChanges: ledgerChanges),
                     access: configuration.connectorAccess, secrets: runtime.engine.configuration.secrets,
-                    lookupInterval: configuration.consumerLookupInterval, logger: logger)),
+                    lookupInterval: configuration.connectorLookupInterval, commits: runtime.eventCommits,
+                    logger: logger)),
             application,
         ]
         // Services stop in reverse order: the HTTP server first (in-flight requests finish),
@@ -175,12 +176,13 @@ public enum APIServer {
     }
 }
 
-/// The queue connectors' consumers as a service of the server: stopped (and their in-flight
-/// messages left to come back) on shutdown.
-struct QueueConsumerService: Service {
-    let consumers: ConnectorConsumers
+/// The connectors' consumers and subscribers as a service of the server: stopped on shutdown
+/// (messages in flight come back to the next consumer; claimed deliveries to the next sender
+/// once their claim ends).
+struct ConnectorWorkerService: Service {
+    let workers: ConnectorWorkers
 
     func run() async throws {
-        try await cancelWhenGracefulShutdown { await consumers.run() }
+        try await cancelWhenGracefulShutdown { await workers.run() }
     }
 }

@@ -5,7 +5,9 @@ import UAEFCore
 ///
 /// Writes go through ``commit(_:)``: one transaction holding state rows and their events, so a
 /// state change and its event are durable together or not at all.
-public protocol WorkflowStore: LedgerStore, SettlementStore, RemoteWorkStore, SecretStore, ConnectorStore {
+public protocol WorkflowStore: LedgerStore, SettlementStore, RemoteWorkStore, SecretStore, ConnectorStore,
+    DeliveryStore
+{
     /// Writes the changes and appends their events (numbered gap-free from 0) in one durable
     /// transaction; throws ``LeaseLost`` and writes nothing when the change set's fence fails.
     ///

@@ -137,6 +137,40 @@ enum PostgresMigrations {
                 """
             ]
         ),
+        (
+            "v9_deliveries",
+            [
+                """
+                CREATE TABLE subscription_cursors (
+                    tenant TEXT NOT NULL,
+                    connector TEXT NOT NULL,
+                    next_seq BIGINT NOT NULL,
+                    paused_reason TEXT,
+                    PRIMARY KEY (tenant, connector)
+                )
+                """,
+                """
+                CREATE TABLE deliveries (
+                    tenant TEXT NOT NULL,
+                    connector TEXT NOT NULL,
+                    id TEXT NOT NULL,
+                    event_seq BIGINT NOT NULL,
+                    event_type TEXT NOT NULL,
+                    status TEXT NOT NULL,
+                    attempts INTEGER NOT NULL,
+                    next_attempt_at BIGINT,
+                    lease_until BIGINT,
+                    last_status INTEGER,
+                    last_error TEXT,
+                    created_at BIGINT NOT NULL,
+                    updated_at BIGINT NOT NULL,
+                    PRIMARY KEY (tenant, connector, id)
+                )
+                """,
+                "CREATE INDEX deliveries_due ON deliveries (tenant, connector, status, next_attempt_at)",
+                "CREATE INDEX deliveries_by_event ON deliveries (tenant, event_seq)",
+            ]
+        ),
     ]
 
     /// The advisory lock key that serializes migrations (any fixed 64-bit number).

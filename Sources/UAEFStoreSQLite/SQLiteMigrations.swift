@@ -322,6 +322,36 @@ enum SQLiteMigrations {
                     ) WITHOUT ROWID;
                     """)
         }
+        migrator.registerMigration("v12_deliveries") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE subscription_cursors (
+                        tenant TEXT NOT NULL,
+                        connector TEXT NOT NULL,
+                        next_seq INTEGER NOT NULL,
+                        paused_reason TEXT,
+                        PRIMARY KEY (tenant, connector)
+                    ) WITHOUT ROWID;
+                    CREATE TABLE deliveries (
+                        tenant TEXT NOT NULL,
+                        connector TEXT NOT NULL,
+                        id TEXT NOT NULL,
+                        event_seq INTEGER NOT NULL,
+                        event_type TEXT NOT NULL,
+                        status TEXT NOT NULL,
+                        attempts INTEGER NOT NULL,
+                        next_attempt_at INTEGER,
+                        lease_until INTEGER,
+                        last_status INTEGER,
+                        last_error TEXT,
+                        created_at INTEGER NOT NULL,
+                        updated_at INTEGER NOT NULL,
+                        UNIQUE (tenant, connector, id)
+                    );
+                    CREATE INDEX deliveries_due ON deliveries (tenant, connector, status, next_attempt_at);
+                    CREATE INDEX deliveries_by_event ON deliveries (tenant, event_seq);
+                    """)
+        }
         return migrator
     }
 }

@@ -68,7 +68,7 @@ struct ServerHarness {
         configuration.failedAuthenticationRate = failedAuthenticationRate
         configuration.eventStreamPollInterval = eventStreamPollInterval
         configuration.connectorAccess = connectorAccess
-        configuration.consumerLookupInterval = .milliseconds(200)
+        configuration.connectorLookupInterval = .milliseconds(200)
         configuration.authority =
             authenticated ? try await TokenAuthority(.init(secret: secret, jwks: jwks, audience: audience)) : nil
         let (ports, continuation) = AsyncStream<Int>.makeStream()

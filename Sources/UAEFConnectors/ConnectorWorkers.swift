@@ -1,0 +1,195 @@
+import Foundation
+import Logging
+import UAEFAgents
+import UAEFCore
+import UAEFEngine
+import UAEFSecrets
+import UAEFStore
+
+/// Runs the long-lived work of every tenant's connectors: a ``MessageConsumer`` for each queue
+/// connector (`sqs`) with a `trigger`, and a ``Subscriber`` for each connector with a
+/// `subscription`. Looks the connectors up every `lookupInterval`, starts workers for new ones,
+/// restarts those whose definition changed and stops those removed. Each worker is on its own,
+/// so a slow or dead connector holds up only itself; one that cannot be opened (a secret unset,
+/// no credentials) logs why and tries again a lookup later.
+public struct ConnectorWorkers: Sendable {
+    let store: any WorkflowStore
+    let engine: @Sendable (String) -> Engine
+    let dispatch: TriggerDispatch
+    let access: ConnectorAccess
+    let secrets: SecretBox?
+    let lookupInterval: Duration
+    /// Signalled when events are committed, so subscribers forward them at once.
+    let commits: WakeSignal?
+    let logger: Logger
+
+    /// Workers on `store`'s connectors; `engine` gives a tenant's engine, whose runs and signals
+    /// `dispatch` starts.
+    public init(
+        store: any WorkflowStore, engine: @escaping @Sendable (String) -> Engine, dispatch: TriggerDispatch,
+        access: ConnectorAccess, secrets: SecretBox?, lookupInterval: Duration = .seconds(5), commits: WakeSignal?,
+        logger: Logger
+    ) {
+        self.store = store
+        self.engine = engine
+        self.dispatch = dispatch
+        self.access = access
+        self.secrets = secrets
+        self.lookupInterval = lookupInterval
+        self.commits = commits
+        self.logger = logger
+    }
+
+    /// How often a subscriber with nothing to do looks again (due retries, events committed by
+    /// other processes).
+    static let idlePoll = Duration.milliseconds(250)
+    /// How long a subscriber keeps one opened channel (resolved secrets, a pinned address).
+    static let channelLifetime: TimeInterval = 60
+
+    private enum Role: String {
+        case consumer, subscriber
+    }
+
+    private struct Running {
+        var updatedAt: Date
+        var task: Task<Void, Never>
+    }
+
+    /// Works until cancelled; then stops every worker and waits for them.
+    public func run() async {
+        var running: [String: Running] = [:]
+        while !Task.isCancelled {
+            do {
+                var wanted: [String: (ConnectorRecord, Role)] = [:]
+                for connector in try await store.connectors(ofKinds: ["webhook", "sqs"]) {
+                    let key = connector.tenant + "\u{0}" + connector.name + "\u{0}"
+                    if connector.kind != "webhook", connector.settings["trigger"].flatMap(Trigger.init) != nil {
+                        wanted[key + Role.consumer.rawValue] = (connector, .consumer)
+                    }
+                    if connector.settings["subscription"] != nil {
+                        wanted[key + Role.subscriber.rawValue] = (connector, .subscriber)
+                    }
+                }
+                for (key, worker) in running where wanted[key]?.0.updatedAt != worker.updatedAt {
+                    worker.task.cancel()
+                    await worker.task.value
+                    running[key] = nil
+                }
+                for (key, (connector, role)) in wanted where running[key] == nil {
+                    let task = Task {
+                        switch role {
+                        case .consumer: await consume(connector)
+                        case .subscriber: await subscribe(connector)
+                        }
+                    }
+                    running[key] = Running(updatedAt: connector.updatedAt, task: task)
+                }
+            } catch {
+                logger.warning("cannot look up connectors", metadata: ["error": "\(error)"])
+            }
+            try? await Task.sleep(for: lookupInterval)
+        }
+        for worker in running.values { worker.task.cancel() }
+        for worker in running.values { await worker.task.value }
+    }
+
+    private func logger(for record: ConnectorRecord) -> Logger {
+        var logger = logger
+        logger[metadataKey: "tenant"] = "\(record.tenant)"
+        logger[metadataKey: "connector"] = "\(record.name)"
+        return logger
+    }
+
+    /// One queue connector's consumer, until cancelled.
+    private func consume(_ record: ConnectorRecord) async {
+        let logger = logger(for: record)
+        guard let trigger = record.settings["trigger"].flatMap(Trigger.init) else { return }
+        let engine = engine(record.tenant)
+        while !Task.isCancelled {
+            do {
+                let settings = try await resolve(record)
+                let queue = SQSQueue(client: try SQSClient(settings: settings, access: access), settings: settings)
+                logger.info("consuming the connector's queue")
+                await MessageConsumer(
+                    tenant: record.tenant, connector: record.name, source: record.kind, queue: queue,
+                    trigger: trigger, dispatch: dispatch, engine: engine
+                ).run(logger: logger)
+                return
+            } catch {
+                logger.error(
+                    "the connector's queue cannot be consumed; trying again",
+                    metadata: ["error": "\(error)", "retry_in": "\(lookupInterval)"])
+                try? await Task.sleep(for: lookupInterval)
+            }
+        }
+    }
+
+    /// One connector's subscriber, until cancelled: forwards what is new, attempts what is due,
+    /// and waits for committed events (or a quarter second) when there was nothing to do.
+    private func subscribe(_ record: ConnectorRecord) async {
+        let logger = logger(for: record)
+        guard let subscriber = Subscriber(store: store, record: record) else { return }
+        while !Task.isCancelled {
+            var channel: (any DeliveryChannel)?
+            do {
+                let opened = try await open(record)
+                channel = opened
+                let reopen = Date().addingTimeInterval(Self.channelLifetime)
+                while !Task.isCancelled && Date() < reopen {
+                    let seen = commits?.generation ?? 0
+                    let (enqueued, paused) = try await subscriber.enqueue(now: Date())
+                    let attempted =
+                        paused ? 0 : try await subscriber.deliverDue(through: opened, now: Date(), logger: logger)
+                    if enqueued == 0 && attempted == 0 {
+                        if let commits {
+                            await commits.wait(after: seen, atMost: Self.idlePoll)
+                        } else {
+                            try? await Task.sleep(for: Self.idlePoll)
+                        }
+                    }
+                }
+            } catch {
+                if !Task.isCancelled {
+                    logger.error(
+                        "the connector's subscription cannot deliver; trying again",
+                        metadata: ["error": "\(error)", "retry_in": "\(lookupInterval)"])
+                    try? await Task.sleep(for: lookupInterval)
+                }
+            }
+            await channel?.close()
+        }
+    }
+
+    private func resolve(_ record: ConnectorRecord) async throws -> [String: JSONValue] {
+        guard let kind = ConnectorDefinition.Kind(rawValue: record.kind) else {
+            throw AgentFailure("connector \(record.name) has an unknown type \(record.kind)", retryable: false)
+        }
+        return try await ResolvedConnector.resolve(
+            record, kind: kind, resolver: SecretResolver(store: store, box: secrets), caller: record.kind
+        ).settings
+    }
+
+    /// Where the connector's subscription delivers, its secrets opened.
+    private func open(_ record: ConnectorRecord) async throws -> any DeliveryChannel {
+        guard let kind = ConnectorDefinition.Kind(rawValue: record.kind) else {
+            throw AgentFailure("connector \(record.name) has an unknown type \(record.kind)", retryable: false)
+        }
+        let resolved = try await ResolvedConnector.resolve(
+            record, kind: kind, resolver: SecretResolver(store: store, box: secrets), caller: record.kind)
+        switch kind {
+        case .webhook:
+            guard let url = record.settings["url"]?.stringValue.flatMap(URL.init(string:)) else {
+                throw AgentFailure("connector \(record.name) has no url", retryable: false)
+            }
+            return WebhookChannel(
+                client: try await OutboundHTTP(policy: access.policy).client(
+                    for: url, method: "POST", by: "subscription"),
+                url: url, settings: resolved.settings, scrubber: resolved.scrubber)
+        case .sqs:
+            return SQSChannel(
+                client: try SQSClient(settings: resolved.settings, access: access), scrubber: resolved.scrubber)
+        case .servicebus:
+            throw AgentFailure("servicebus subscriptions are not built yet", retryable: false)
+        }
+    }
+}

@@ -1,0 +1,145 @@
+import Foundation
+import GRDB
+import UAEFCore
+import UAEFStore
+
+extension SQLiteStore {
+    public func subscriptionCursor(tenant: String, connector: String) async throws -> SubscriptionCursor {
+        try await pool.write { db in
+            try db.execute(
+                sql: """
+                    INSERT INTO subscription_cursors (tenant, connector, next_seq)
+                    VALUES (?, ?, COALESCE(
+                        (SELECT seq + 1 FROM events WHERE tenant = ? AND subject = ? AND type = 'connector.saved'
+                         ORDER BY seq DESC LIMIT 1),
+                        (SELECT COALESCE(MAX(seq) + 1, 0) FROM events)))
+                    ON CONFLICT (tenant, connector) DO NOTHING
+                    """, arguments: [tenant, connector, tenant, "connector/\(connector)"])
+            let row = try Row.fetchOne(
+                db, sql: "SELECT * FROM subscription_cursors WHERE tenant = ? AND connector = ?",
+                arguments: [tenant, connector])!
+            return SubscriptionCursor(
+                tenant: tenant, connector: connector, next: row["next_seq"], pausedReason: row["paused_reason"])
+        }
+    }
+
+    public func enqueueDeliveries(
+        _ deliveries: [DeliveryRecord], tenant: String, connector: String, from: Int64, next: Int64
+    ) async throws -> Bool {
+        try await pool.write { db in
+            try db.execute(
+                sql: "UPDATE subscription_cursors SET next_seq = ? WHERE tenant = ? AND connector = ? AND next_seq = ?",
+                arguments: [next, tenant, connector, from])
+            guard db.changesCount == 1 else { return false }
+            for delivery in deliveries {
+                try db.execute(
+                    sql: """
+                        INSERT INTO deliveries (tenant, connector, id, event_seq, event_type, status, attempts,
+                            next_attempt_at, lease_until, last_status, last_error, created_at, updated_at)
+                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, NULL, ?, ?)
+                        ON CONFLICT (tenant, connector, id) DO NOTHING
+                        """,
+                    arguments: [
+                        delivery.tenant, delivery.connector, delivery.id, delivery.eventSeq, delivery.eventType,
+                        delivery.status.rawValue, delivery.attempts,
+                        delivery.nextAttemptAt.map(Timestamp.milliseconds), Timestamp.milliseconds(delivery.createdAt),
+                        Timestamp.milliseconds(delivery.updatedAt),
+                    ])
+            }
+            return true
+        }
+    }
+
+    public func claimDeliveries(tenant: String, connector: String, now: Date, leaseUntil: Date, limit: Int)
+        async throws -> [DeliveryRecord]
+    {
+        let now = Timestamp.milliseconds(now)
+        return try await pool.write { db in
+            try Row.fetchAll(
+                db,
+                sql: """
+                    UPDATE deliveries SET lease_until = ?
+                    WHERE rowid IN (
+                        SELECT rowid FROM deliveries
+                        WHERE tenant = ? AND connector = ? AND status = 'pending' AND next_attempt_at <= ?
+                            AND (lease_until IS NULL OR lease_until <= ?)
+                        ORDER BY event_seq LIMIT ?)
+                    RETURNING *
+                    """,
+                arguments: [Timestamp.milliseconds(leaseUntil), tenant, connector, now, now, limit]
+            ).map(Self.delivery).sorted { $0.eventSeq < $1.eventSeq }
+        }
+    }
+
+    public func recordDeliveries(_ deliveries: [DeliveryRecord]) async throws {
+        try await pool.write { db in
+            for delivery in deliveries {
+                try db.execute(
+                    sql: """
+                        UPDATE deliveries SET status = ?, attempts = ?, next_attempt_at = ?, lease_until = NULL,
+                            last_status = ?, last_error = ?, updated_at = ?
+                        WHERE tenant = ? AND connector = ? AND id = ?
+                        """,
+                    arguments: [
+                        delivery.status.rawValue, delivery.attempts, delivery.nextAttemptAt.map(Timestamp.milliseconds),
+                        delivery.lastStatus, delivery.lastError, Timestamp.milliseconds(delivery.updatedAt),
+                        delivery.tenant, delivery.connector, delivery.id,
+                    ])
+            }
+        }
+    }
+
+    public func deliveries(
+        tenant: String, connector: String?, status: DeliveryStatus?, before: Int64?, limit: Int
+    ) async throws -> [DeliveryRecord] {
+        try await pool.read { db in
+            try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT * FROM deliveries
+                    WHERE tenant = ? AND (? IS NULL OR connector = ?) AND (? IS NULL OR status = ?)
+                        AND (? IS NULL OR event_seq < ?)
+                    ORDER BY event_seq DESC, connector LIMIT ?
+                    """,
+                arguments: [
+                    tenant, connector, connector, status?.rawValue, status?.rawValue, before, before, limit,
+                ]
+            ).map(Self.delivery)
+        }
+    }
+
+    public func replayDeliveries(tenant: String, connector: String, ids: [String]?, now: Date) async throws -> Int {
+        try await pool.write { db in
+            let chosen = ids.map { ids in " AND id IN (\(ids.map { _ in "?" }.joined(separator: ", ")))" } ?? ""
+            try db.execute(
+                sql: """
+                    UPDATE deliveries SET status = 'pending', attempts = 0, next_attempt_at = ?, lease_until = NULL,
+                        updated_at = ?
+                    WHERE tenant = ? AND connector = ? AND status = 'dead'\(chosen)
+                    """,
+                arguments: StatementArguments(
+                    [Timestamp.milliseconds(now), Timestamp.milliseconds(now), tenant, connector]
+                        + (ids ?? []).map { $0 as any DatabaseValueConvertible }))
+            return db.changesCount
+        }
+    }
+
+    public func pauseSubscription(tenant: String, connector: String, reason: String?) async throws {
+        try await pool.write { db in
+            try db.execute(
+                sql: "UPDATE subscription_cursors SET paused_reason = ? WHERE tenant = ? AND connector = ?",
+                arguments: [reason, tenant, connector])
+        }
+    }
+
+    static func delivery(_ row: Row) -> DeliveryRecord {
+        DeliveryRecord(
+            tenant: row["tenant"], connector: row["connector"], id: row["id"], eventSeq: row["event_seq"],
+            eventType: row["event_type"], status: DeliveryStatus(rawValue: row["status"]) ?? .dead,
+            attempts: row["attempts"],
+            nextAttemptAt: (row["next_attempt_at"] as Int64?).map(Timestamp.date(milliseconds:)),
+            lastStatus: row["last_status"], lastError: row["last_error"],
+            createdAt: Timestamp.date(milliseconds: row["created_at"]),
+            updatedAt: Timestamp.date(milliseconds: row["updated_at"]))
+    }
+}
