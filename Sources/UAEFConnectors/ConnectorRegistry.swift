@@ -86,3 +86,20 @@ public enum ConnectorJSON {
         ]
     }
 }
+
+extension ConnectorJSON {
+    /// A delivery: `{"id", "connector", "event_seq", "event_type", "status", "attempts",
+    /// "next_attempt_at", "last_status", "last_error", "created_at", "updated_at"}`.
+    public static func delivery(_ record: DeliveryRecord) -> JSONValue {
+        [
+            "id": .string(record.id), "connector": .string(record.connector),
+            "event_seq": .number(Number(Int(record.eventSeq))), "event_type": .string(record.eventType),
+            "status": .string(record.status.rawValue), "attempts": .number(Number(record.attempts)),
+            "next_attempt_at": record.nextAttemptAt.map { .string(Timestamp.format($0)) } ?? .null,
+            "last_status": record.lastStatus.map { .number(Number($0)) } ?? .null,
+            "last_error": record.lastError.map(JSONValue.string) ?? .null,
+            "created_at": .string(Timestamp.format(record.createdAt)),
+            "updated_at": .string(Timestamp.format(record.updatedAt)),
+        ]
+    }
+}
