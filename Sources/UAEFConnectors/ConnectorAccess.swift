@@ -39,11 +39,12 @@ extension AWSCredentials {
 }
 
 extension AgentKindRegistry {
-    /// Adds the connector task kinds (`webhook.send`, `sqs.send`), which use `store`'s
+    /// Adds the connector task kinds (`webhook.send`, `sqs.send`, `servicebus.send`), which use `store`'s
     /// connectors, open their secrets with `secrets` and reach other systems under `access`.
     public mutating func registerConnectorKinds(store: any WorkflowStore, secrets: SecretBox?, access: ConnectorAccess)
     {
         register(WebhookSendKind(store: store, secrets: secrets, policy: access.policy))
         register(SQSSendKind(store: store, secrets: secrets, access: access))
+        register(ServiceBusSendKind(store: store, secrets: secrets, access: access))
     }
 }

@@ -66,6 +66,10 @@ struct ConnectorSchema {
         case subscription
         /// A list of 1 to 20 durations of at most a day: a retry schedule.
         case schedule
+        /// A DNS label: 1 to 63 letters, digits and hyphens (a Service Bus namespace).
+        case label
+        /// A Service Bus entity path: a queue, a topic, or `TOPIC/subscriptions/NAME`.
+        case entityPath
     }
 
     /// What every connector that can send may add: a subscription and its retry schedule.
@@ -97,11 +101,12 @@ struct ConnectorSchema {
                 ].merging(sending) { first, _ in first })
         case .servicebus:
             ConnectorSchema(
-                required: ["namespace": .text, "entity": .text],
+                required: ["namespace": .label, "entity": .entityPath],
                 optional: [
                     "endpoint": .url, "sas_key_name": .text, "sas_key": .secret, "token": .secret,
-                    "lock_renewal": .duration(max: .seconds(300)), "trigger": .trigger,
-                ])
+                    "wait_time": .duration(max: .seconds(60)), "lock_renewal": .duration(max: .seconds(300)),
+                    "trigger": .trigger,
+                ].merging(sending) { first, _ in first })
         }
     }
 }
@@ -209,6 +214,27 @@ struct ConnectorReader: DefinitionReading {
             valid = value.stringValue.flatMap(DurationText.parse).map { $0 > .zero && $0 <= bound } ?? false
         case .choice(let words): valid = value.stringValue.map(words.contains) ?? false
         case .trigger: valid = Trigger(value) != nil
+        case .label:
+            valid =
+                value.stringValue.map { text in
+                    (1...63).contains(text.utf8.count) && !text.hasPrefix("-")
+                        && text.unicodeScalars.allSatisfy {
+                            $0.isASCII && (CharacterSet.alphanumerics.contains($0) || $0 == "-")
+                        }
+                } ?? false
+        case .entityPath:
+            valid =
+                value.stringValue.map { text in
+                    (1...260).contains(text.utf8.count)
+                        && text.split(separator: "/", omittingEmptySubsequences: false).allSatisfy { segment in
+                            !segment.isEmpty && segment != "." && segment != ".."
+                                && segment.unicodeScalars.allSatisfy {
+                                    $0.isASCII
+                                        && (CharacterSet.alphanumerics.contains($0)
+                                            || "-_.~$".unicodeScalars.contains($0))
+                                }
+                        }
+                } ?? false
         case .subscription:
             if case .failure(let problem) = Subscription.parse(value) {
                 report(field, source.line, problem.description)
@@ -280,6 +306,9 @@ struct ConnectorReader: DefinitionReading {
             "{workflow: NAME} (optionally with input: NAME, default message) or {signal: NAME}, names of 1 to 128 of a-z A-Z 0-9 _ . -"
         case .subscription: "{events: [TYPE, ...], filter: EXPRESSION}"
         case .schedule: "a list of 1 to 20 durations of at most 24h, such as [5s, 5m, 30m]"
+        case .label: "a namespace name: 1 to 63 letters, digits and hyphens"
+        case .entityPath:
+            "a queue or topic name, or TOPIC/subscriptions/NAME: letters, digits and - _ . ~ $ in segments separated by /"
         }
     }
 }

@@ -7,7 +7,7 @@ import UAEFSecrets
 import UAEFStore
 
 /// Runs the long-lived work of every tenant's connectors: a ``MessageConsumer`` for each queue
-/// connector (`sqs`) with a `trigger`, and a ``Subscriber`` for each connector with a
+/// connector (`sqs`, `servicebus`) with a `trigger`, and a ``Subscriber`` for each connector with a
 /// `subscription`. Looks the connectors up every `lookupInterval`, starts workers for new ones,
 /// restarts those whose definition changed and stops those removed. Each worker is on its own,
 /// so a slow or dead connector holds up only itself; one that cannot be opened (a secret unset,
@@ -61,7 +61,8 @@ public struct ConnectorWorkers: Sendable {
         while !Task.isCancelled {
             do {
                 var wanted: [String: (ConnectorRecord, Role)] = [:]
-                for connector in try await store.connectors(ofKinds: ["webhook", "sqs"]) {
+                for connector in try await store.connectors(ofKinds: ConnectorDefinition.Kind.allCases.map(\.rawValue))
+                {
                     let key = connector.tenant + "\u{0}" + connector.name + "\u{0}"
                     if connector.kind != "webhook", connector.settings["trigger"].flatMap(Trigger.init) != nil {
                         wanted[key + Role.consumer.rawValue] = (connector, .consumer)
@@ -107,8 +108,7 @@ public struct ConnectorWorkers: Sendable {
         let engine = engine(record.tenant)
         while !Task.isCancelled {
             do {
-                let settings = try await resolve(record)
-                let queue = SQSQueue(client: try SQSClient(settings: settings, access: access), settings: settings)
+                let queue = try await queue(of: record)
                 logger.info("consuming the connector's queue")
                 await MessageConsumer(
                     tenant: record.tenant, connector: record.name, source: record.kind, queue: queue,
@@ -160,22 +160,34 @@ public struct ConnectorWorkers: Sendable {
         }
     }
 
-    private func resolve(_ record: ConnectorRecord) async throws -> [String: JSONValue] {
-        guard let kind = ConnectorDefinition.Kind(rawValue: record.kind) else {
-            throw AgentFailure("connector \(record.name) has an unknown type \(record.kind)", retryable: false)
-        }
-        return try await ResolvedConnector.resolve(
-            record, kind: kind, resolver: SecretResolver(store: store, box: secrets), caller: record.kind
-        ).settings
-    }
-
-    /// Where the connector's subscription delivers, its secrets opened.
-    private func open(_ record: ConnectorRecord) async throws -> any DeliveryChannel {
+    /// The connector's type and settings, its secrets opened.
+    private func resolve(_ record: ConnectorRecord) async throws -> (ConnectorDefinition.Kind, ResolvedConnector) {
         guard let kind = ConnectorDefinition.Kind(rawValue: record.kind) else {
             throw AgentFailure("connector \(record.name) has an unknown type \(record.kind)", retryable: false)
         }
         let resolved = try await ResolvedConnector.resolve(
             record, kind: kind, resolver: SecretResolver(store: store, box: secrets), caller: record.kind)
+        return (kind, resolved)
+    }
+
+    /// The queue the connector's consumer takes messages from.
+    private func queue(of record: ConnectorRecord) async throws -> any MessageQueue {
+        let (kind, resolved) = try await resolve(record)
+        switch kind {
+        case .sqs:
+            return SQSQueue(
+                client: try SQSClient(settings: resolved.settings, access: access), settings: resolved.settings)
+        case .servicebus:
+            return ServiceBusQueue(
+                client: try ServiceBusClient(settings: resolved.settings, access: access), settings: resolved.settings)
+        case .webhook:
+            throw AgentFailure("a webhook connector's messages arrive at /v1/hooks, not from a queue", retryable: false)
+        }
+    }
+
+    /// Where the connector's subscription delivers, its secrets opened.
+    private func open(_ record: ConnectorRecord) async throws -> any DeliveryChannel {
+        let (kind, resolved) = try await resolve(record)
         switch kind {
         case .webhook:
             guard let url = record.settings["url"]?.stringValue.flatMap(URL.init(string:)) else {
@@ -189,7 +201,8 @@ public struct ConnectorWorkers: Sendable {
             return SQSChannel(
                 client: try SQSClient(settings: resolved.settings, access: access), scrubber: resolved.scrubber)
         case .servicebus:
-            throw AgentFailure("servicebus subscriptions are not built yet", retryable: false)
+            return ServiceBusChannel(
+                client: try ServiceBusClient(settings: resolved.settings, access: access), scrubber: resolved.scrubber)
         }
     }
 }

@@ -21,8 +21,6 @@ public struct SQSSendKind: AgentKind {
     let resolver: SecretResolver
     let access: ConnectorAccess
 
-    /// The most messages one task sends.
-    public static let maximumMessages = 100
     /// The attribute holding the message's stable id.
     public static let messageIDAttribute = "uaef-message-id"
 
@@ -69,48 +67,18 @@ public struct SQSSendKind: AgentKind {
         }
     }
 
-    /// The task's messages, checked, each with its `uaef-message-id`.
+    /// The task's messages, checked, each with its `uaef-message-id` attribute.
     static func messages(_ request: AttemptRequest) throws -> [SQSClient.OutgoingMessage] {
-        let parameters = request.parameters
-        let entries: [(body: JSONValue?, attributes: JSONValue?)]
-        switch (parameters["body"], parameters["messages"]) {
-        case (.some(let body), nil):
-            entries = [(body, parameters["attributes"])]
-        case (nil, .some(let list)):
-            guard let elements = list.arrayValue, (1...maximumMessages).contains(elements.count) else {
-                throw AgentFailure(
-                    "sqs.send: `messages` must be a list of 1 to \(maximumMessages) {body, attributes}",
-                    retryable: false)
-            }
-            entries = elements.map { ($0["body"], $0["attributes"]) }
-        default:
-            throw AgentFailure("sqs.send: give `body` or `messages`, one of them", retryable: false)
-        }
-        return try entries.enumerated().map { index, entry in
-            guard let body = entry.body else {
-                throw AgentFailure("sqs.send: message \(index) has no `body`", retryable: false)
-            }
-            var attributes: [String: String] = [:]
-            if let given = entry.attributes {
-                guard let members = given.objectValue, members.count <= 9 else {
-                    throw AgentFailure(
-                        "sqs.send: `attributes` must map at most 9 names to text (SQS allows 10, UAEF uses one)",
-                        retryable: false)
-                }
-                for (name, value) in members {
-                    guard let text = value.stringValue ?? value.numberValue.map({ "\($0)" }),
-                        (1...256).contains(name.utf8.count), name != messageIDAttribute,
-                        !name.lowercased().hasPrefix("aws."), !name.lowercased().hasPrefix("amazon.")
-                    else {
-                        throw AgentFailure(
-                            "sqs.send: attribute \(name.prefix(40).debugDescription) must be a name of 1 to 256 bytes not starting with aws. or amazon. (nor \(messageIDAttribute)), with a text or number value",
-                            retryable: false)
-                    }
-                    attributes[name] = text
-                }
-            }
-            attributes[messageIDAttribute] = MessageIdentity.id(of: request, index: index)
-            return SQSClient.OutgoingMessage(body: body.stringValue ?? body.jsonText, attributes: attributes)
+        try TaskMessages.parse(
+            request, kind: "sqs.send", attributesKey: "attributes", maximumAttributes: 9,
+            nameRule: "a name of 1 to 256 bytes not starting with aws. or amazon."
+        ) { name in
+            (1...256).contains(name.utf8.count) && !name.lowercased().hasPrefix("aws.")
+                && !name.lowercased().hasPrefix("amazon.")
+        }.map { message in
+            var attributes = message.attributes
+            attributes[messageIDAttribute] = message.id
+            return SQSClient.OutgoingMessage(body: message.body, attributes: attributes)
         }
     }
 
@@ -134,6 +102,67 @@ public struct SQSSendKind: AgentKind {
             throw AgentFailure("sqs.send: `delay` must be a duration of at most 15m, such as 30s", retryable: false)
         }
         return Int(duration.components.seconds)
+    }
+}
+
+/// The messages a task of a queue kind sends: `body` (with its attributes or properties under
+/// `attributesKey`), or `messages`, a list of up to ``maximum`` `{body, <attributesKey>}`. A body
+/// that is not text is sent as its JSON text. Each message gets its stable id.
+enum TaskMessages {
+    struct Message {
+        var body: String
+        var attributes: [String: String]
+        /// The ``MessageIdentity`` of the task and the message's position.
+        var id: String
+    }
+
+    /// The most messages one task sends.
+    static let maximum = 100
+
+    static func parse(
+        _ request: AttemptRequest, kind: String, attributesKey: String, maximumAttributes: Int, nameRule: String,
+        isValidName: (String) -> Bool
+    ) throws -> [Message] {
+        let parameters = request.parameters
+        let entries: [(body: JSONValue?, attributes: JSONValue?)]
+        switch (parameters["body"], parameters["messages"]) {
+        case (.some(let body), nil):
+            entries = [(body, parameters[attributesKey])]
+        case (nil, .some(let list)):
+            guard let elements = list.arrayValue, (1...maximum).contains(elements.count) else {
+                throw AgentFailure(
+                    "\(kind): `messages` must be a list of 1 to \(maximum) {body, \(attributesKey)}", retryable: false)
+            }
+            entries = elements.map { ($0["body"], $0[attributesKey]) }
+        default:
+            throw AgentFailure("\(kind): give `body` or `messages`, one of them", retryable: false)
+        }
+        return try entries.enumerated().map { index, entry in
+            guard let body = entry.body else {
+                throw AgentFailure("\(kind): message \(index) has no `body`", retryable: false)
+            }
+            var attributes: [String: String] = [:]
+            if let given = entry.attributes {
+                guard let members = given.objectValue, members.count <= maximumAttributes else {
+                    throw AgentFailure(
+                        "\(kind): `\(attributesKey)` must map at most \(maximumAttributes) names to text or numbers",
+                        retryable: false)
+                }
+                for (name, value) in members {
+                    guard let text = value.stringValue ?? value.numberValue.map({ "\($0)" }), isValidName(name),
+                        name.lowercased() != SQSSendKind.messageIDAttribute
+                    else {
+                        throw AgentFailure(
+                            "\(kind): \(attributesKey) \(name.prefix(40).debugDescription) must be \(nameRule) (not \(SQSSendKind.messageIDAttribute)), with a text or number value",
+                            retryable: false)
+                    }
+                    attributes[name] = text
+                }
+            }
+            return Message(
+                body: body.stringValue ?? body.jsonText, attributes: attributes,
+                id: MessageIdentity.id(of: request, index: index))
+        }
     }
 }
 

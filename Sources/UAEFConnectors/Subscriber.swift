@@ -16,7 +16,7 @@ enum DeliveryOutcome: Sendable {
     case gone(status: Int, error: String)
 }
 
-/// Where a subscription's messages go: a webhook URL or an SQS queue.
+/// Where a subscription's messages go: a webhook URL, an SQS queue or a Service Bus entity.
 protocol DeliveryChannel: Sendable {
     func deliver(id: String, event: EventRecord, logger: Logger) async -> DeliveryOutcome
     func close() async
@@ -88,6 +88,28 @@ struct SQSChannel: DeliveryChannel {
         do {
             _ = try await client.send(message, logger: logger)
             return .delivered(status: nil)
+        } catch {
+            return .failed(status: nil, error: scrubber.scrub("\(error)"), retryAfter: nil)
+        }
+    }
+
+    func close() async {}
+}
+
+/// Service Bus deliveries: each event one message whose body is the JSON envelope, with the
+/// delivery id as its `MessageId` (for the entity's duplicate detection) and the properties
+/// `uaef-message-id` and `uaef-event-type`.
+struct ServiceBusChannel: DeliveryChannel {
+    let client: ServiceBusClient
+    let scrubber: SecretScrubber
+
+    func deliver(id: String, event: EventRecord, logger: Logger) async -> DeliveryOutcome {
+        let message = ServiceBusClient.OutgoingMessage(
+            body: SubscriptionMessage.envelope(event), messageID: id,
+            properties: [SQSSendKind.messageIDAttribute: id, "uaef-event-type": event.event.type])
+        do {
+            try await client.send(message, logger: logger)
+            return .delivered(status: 201)
         } catch {
             return .failed(status: nil, error: scrubber.scrub("\(error)"), retryAfter: nil)
         }
