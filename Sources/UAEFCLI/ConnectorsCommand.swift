@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Logging
 import UAEFConnectors
 import UAEFCore
 import UAEFStore
@@ -21,7 +22,7 @@ struct ConnectorsCommand: AsyncParsableCommand {
                 url: https://hooks.example.com/uaef
                 secrets: [{$secret: erp-hook}]
             """,
-        subcommands: [Apply.self, List.self, Show.self, Remove.self])
+        subcommands: [Apply.self, List.self, Show.self, Remove.self, Test.self])
 
     struct Apply: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
@@ -78,6 +79,40 @@ struct ConnectorsCommand: AsyncParsableCommand {
                 throw CLIError.usage("no connector \(name) in tenant \(storeOptions.tenant)")
             }
             Console.printJSON(ConnectorJSON.connector(connector))
+        }
+    }
+
+    struct Test: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Check that a connector's secrets open and the system it names accepts its credentials.",
+            discussion: """
+                webhook: posts a signed uaef.connector.test message to its url (inbound-only connectors: \
+                checks the signing secrets); sqs: GetQueueAttributes; servicebus: reads the entity's \
+                description. Exit 0 when it worked, 1 when not. Reaches any address, as the CLI's \
+                other commands do; a server's --allow-network does not apply here.
+                """)
+        @Argument(help: "The connector's name.") var name: String
+        @Flag(help: "Print JSON: {\"connector\", \"type\", \"ok\", \"detail\"}.") var json = false
+        @OptionGroup var engineOptions: EngineOptions
+
+        func run() async throws {
+            let storeOptions = engineOptions.storeOptions
+            let store = try await storeOptions.open()
+            guard let record = try await store.connector(named: name, tenant: storeOptions.tenant) else {
+                throw CLIError.usage("no connector \(name) in tenant \(storeOptions.tenant)")
+            }
+            let result = await ConnectorProbe.probe(
+                record, store: store, secrets: try engineOptions.secretBox(), access: .local,
+                logger: Logger(label: "uaef"))
+            if json {
+                Console.printJSON([
+                    "connector": .string(name), "type": .string(record.kind), "ok": .bool(result.ok),
+                    "detail": .string(result.detail),
+                ])
+            } else {
+                print("\(name) (\(record.kind)): \(result.ok ? "ok" : "failed"): \(result.detail)")
+            }
+            if !result.ok { throw ExitCode(1) }
         }
     }
 

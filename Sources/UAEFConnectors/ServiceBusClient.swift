@@ -162,6 +162,11 @@ public struct ServiceBusClient: Sendable {
         try await call(try request(.POST, lock), "renew the lock of", expecting: [200], logger: logger)
     }
 
+    /// Reads the entity's description: proves the credentials and that the entity exists.
+    public func describe(logger: Logger) async throws {
+        try await call(try request(.GET, entityURL), "describe", expecting: [200], logger: logger)
+    }
+
     private func request(_ method: HTTPMethod, _ url: URL) throws -> HTTPClientRequest {
         var request = HTTPClientRequest(url: url.absoluteString)
         request.method = method
@@ -199,7 +204,8 @@ public struct ServiceBusClient: Sendable {
             var meaning = ""
             switch status {
             case 401: meaning = " (the signature or token is refused)"
-            case 404 where action != "send" && action != "receive": meaning = " (the lock is lost or expired)"
+            case 404 where ["complete", "unlock", "renew the lock of"].contains(action):
+                meaning = " (the lock is lost or expired)"
             case 404, 410: meaning = " (the entity does not exist)"
             case 403: meaning = " (quota exceeded or message too large)"
             default: break

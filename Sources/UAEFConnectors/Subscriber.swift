@@ -182,10 +182,12 @@ public struct Subscriber: Sendable {
         guard !claimed.isEmpty else { return 0 }
         let events = try await events(of: claimed)
         var outcomes: [(DeliveryRecord, DeliveryOutcome)] = []
+        var unattempted: [DeliveryRecord] = []
         await withTaskGroup(of: (DeliveryRecord, DeliveryOutcome).self) { group in
             var next = claimed.makeIterator()
+            var stopped = false
             func start() -> Bool {
-                guard let delivery = next.next() else { return false }
+                guard !stopped, let delivery = next.next() else { return false }
                 group.addTask {
                     guard let event = events[delivery.eventSeq] else {
                         return (delivery, .failed(status: nil, error: "the event is not in the log", retryAfter: nil))
@@ -197,8 +199,11 @@ public struct Subscriber: Sendable {
             for _ in 0..<concurrency where start() {}
             while let result = await group.next() {
                 outcomes.append(result)
+                // After a 410 nothing more is sent; what was claimed goes back as it was.
+                if case .gone = result.1 { stopped = true }
                 _ = start()
             }
+            while let delivery = next.next() { unattempted.append(delivery) }
         }
         var random = SystemRandomNumberGenerator()
         let finished = Date()
@@ -232,7 +237,7 @@ public struct Subscriber: Sendable {
             if delivery.attempts > 1 { ConnectorMetrics.count(.retried, tenant: record.tenant, connector: record.name) }
             return delivery
         }
-        try await store.recordDeliveries(records)
+        try await store.recordDeliveries(records + unattempted)
         if let gone {
             logger.warning("the receiver answered 410 Gone: the subscription is paused", metadata: ["error": "\(gone)"])
             try await store.pauseSubscription(

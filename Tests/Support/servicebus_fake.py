@@ -22,6 +22,7 @@ delivery count of 3, after which a message moves to the entity's dead-letter que
 - DELETE / PUT / POST on the Location: complete / unlock / renew; 404 when the lock is unknown
   or expired. An unlocked or expired lock makes the message available again; DeliveryCount
   counts deliveries.
+- GET /{entity}: the entity's description (an Atom entry), as the management API answers.
 - GET /$fake/{entity}: the fake's own view for the tests' assertions (not part of Service Bus):
   {"active": [...], "deadletter": [...], "completed": [...]}.
 
@@ -196,6 +197,9 @@ def make_handler(bus):
             entity = bus.entities.get(parts[0])
             if not entity:
                 return self.error(410, f"The messaging entity '{parts[0]}' could not be found.")
+            if len(parts) == 1 and self.command == "GET":
+                description = f"<entry xmlns='http://www.w3.org/2005/Atom'><title>{entity.name}</title></entry>"
+                return self.reply(200, description.encode(), [("Content-Type", "application/atom+xml")])
             if len(parts) == 2 and parts[1] == "messages" and self.command == "POST":
                 return self.send_messages(entity)
             if len(parts) == 3 and parts[1:] == ["messages", "head"] and self.command == "POST":

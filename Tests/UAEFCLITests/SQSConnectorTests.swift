@@ -1,4 +1,6 @@
+import AsyncHTTPClient
 import Foundation
+import NIOCore
 import NIOHTTP1
 import Testing
 import UAEFCore
@@ -166,6 +168,28 @@ struct SQSConnectorTests {
         #expect(try setup.boto("count", "orders")["visible"] == 0)
     }
 
+    @Test(
+        "uaef connectors test reads the queue's attributes with the connector's keys: exit 0 when they work, 1 with SQS's reason when not"
+    )
+    func connectorTest() throws {
+        let setup = try Setup {
+            $0.connector("orders", queue: "orders") + $0.connector("bad", queue: "orders", secret: "wrong-secret")
+        }
+        defer { setup.remove() }
+        let good = try UAEFProcess.run(
+            ["connectors", "test", "orders", "--json"] + setup.store, in: setup.directory.url,
+            environment: setup.environment)
+        #expect(good.status == 0, "\(good.stderr)")
+        #expect(try good.json()["ok"] == true)
+        #expect(try good.json()["detail"]?.stringValue?.contains("queue orders: 0 messages visible") == true)
+        let bad = try UAEFProcess.run(
+            ["connectors", "test", "bad"] + setup.store, in: setup.directory.url, environment: setup.environment)
+        #expect(bad.status == 1)
+        #expect(
+            bad.stdout.contains("bad (sqs): failed") && bad.stdout.contains("SignatureDoesNotMatch"), "\(bad.stdout)")
+        #expect(!bad.stdout.contains(setup.secretKey))
+    }
+
     @Test("a connector without keys of its own cannot borrow the environment's unless the process lends them")
     func noBorrowedCredentials() throws {
         let setup = try Setup { setup in
@@ -244,7 +268,7 @@ struct SQSConsumerTests {
     func messagesStartRuns() async throws {
         let setup = try Self.setup()
         defer { setup.remove() }
-        let (server, _) = try await start(setup)
+        let (server, base) = try await start(setup)
         defer { stop(server) }
         _ = try setup.boto("send", "intake", [#"{"order": "A-1"}"#])
         _ = try setup.boto("send", "intake", [#"{"order": "B-2"}"#, #"{"uaef-message-id": "order-b"}"#])
@@ -263,6 +287,14 @@ struct SQSConsumerTests {
         #expect(count == ["visible": 0, "in_flight": 0])
         // Still exactly two runs after the duplicate was consumed.
         #expect(try await self.runs(setup) { _ in true }.count == 2)
+        // Counted per connector on /metrics.
+        let metrics = try await HTTPClient.shared.get(url: base + "/metrics").get()
+        let text = metrics.body.map { String(buffer: $0) } ?? ""
+        let processed = text.split(separator: "\n").first {
+            $0.hasPrefix("uaef_connector_messages_total") && $0.contains(#"connector="intake""#)
+                && $0.contains(#"event="processed""#)
+        }
+        #expect(processed?.hasSuffix(" 3") == true, "\(text.prefix(2000))")
     }
 
     @Test(

@@ -78,7 +78,7 @@ struct ServeCLITests {
             tasks:
               - id: doze
                 agent: sleep
-                with: {duration: 2s}
+                with: {duration: 6s}
                 retry: {max_attempts: 2, backoff: 10ms}
             """
         #expect(

@@ -121,6 +121,9 @@ struct ServiceBusConnectorTests {
         #expect(single["tasks"]?["publish"]?["output"]?["message_id"] == first["id"])
         #expect(active.dropFirst().compactMap { $0["body"]?.stringValue } == ["one", "two", "three"])
         #expect(active.last?["properties"]?["n"] == "3")
+        let tested = try UAEFProcess.run(
+            ["connectors", "test", "orders"] + setup.store, in: setup.directory.url, environment: setup.environment)
+        #expect(tested.status == 0 && tested.stdout.contains("orders (servicebus): ok"), "\(tested.stdout)")
     }
 
     @Test("a wrong key is a 401 that fails the task without retrying and shows no key; a missing entity is named")
@@ -147,6 +150,10 @@ struct ServiceBusConnectorTests {
             """)
         #expect(missing["tasks"]?["publish"]?["error"]?.stringValue?.contains("entity does not exist") == true)
         #expect(try await setup.view("orders")["active"]?.arrayValue?.isEmpty == true)
+        let tested = try UAEFProcess.run(
+            ["connectors", "test", "bad", "--json"] + setup.store, in: setup.directory.url,
+            environment: setup.environment)
+        #expect(try tested.status == 1 && tested.json()["detail"]?.stringValue?.contains("401") == true)
     }
 
     @Test(

@@ -29,6 +29,7 @@ struct SubscriptionTests {
             url: http://127.0.0.1:\(setup.receiver.port)/gone
             secrets: [{$secret: hook-secret}]
             subscription: {events: [run.*]}
+            max_concurrency: 1
         """.write(toFile: setup.directory.path("subscriptions.yaml"), atomically: true, encoding: .utf8)
         let applied = try UAEFProcess.run(
             ["connectors", "apply", "subscriptions.yaml"] + setup.store, in: setup.directory.url)
