@@ -31,8 +31,8 @@ public struct LockedMessage: Sendable {
 public protocol MessageQueue: Sendable {
     /// Waits (long polling) for up to a batch of messages, each locked to this consumer.
     func receive(logger: Logger) async throws -> [LockedMessage]
-    /// The message is done: remove it from the queue.
-    func complete(_ message: LockedMessage, logger: Logger) async throws
+    /// The messages are done: remove them from the queue (in as few calls as the broker allows).
+    func complete(_ messages: [LockedMessage], logger: Logger) async throws
     /// The message failed: hand it back for redelivery (and in time the queue's dead letters).
     func abandon(_ message: LockedMessage, logger: Logger) async throws
     /// Keeps the lock of a message still being processed.
@@ -78,9 +78,7 @@ public struct MessageConsumer: Sendable {
                 let messages = try await queue.receive(logger: logger)
                 backoff = .seconds(1)
                 ConnectorMetrics.count(.received, tenant: tenant, connector: connector, by: messages.count)
-                await withDiscardingTaskGroup { group in
-                    for message in messages { group.addTask { await process(message, logger: logger) } }
-                }
+                await process(messages, logger: logger)
             } catch {
                 if Task.isCancelled { return }
                 ConnectorMetrics.count(.receiveFailed, tenant: tenant, connector: connector)
@@ -93,9 +91,32 @@ public struct MessageConsumer: Sendable {
         }
     }
 
-    /// Dispatches one message, renewing its lock meanwhile; true when it was completed.
-    @discardableResult
-    public func process(_ message: LockedMessage, logger: Logger) async -> Bool {
+    /// Dispatches the messages of one receive at once, then completes those whose trigger
+    /// happened, together. Completing may fail (a lock lost meanwhile): such a message comes back
+    /// and its trigger's idempotency key finds what it started.
+    public func process(_ messages: [LockedMessage], logger: Logger) async {
+        let done = await withTaskGroup(of: LockedMessage?.self) { group in
+            for message in messages {
+                group.addTask { await dispatch(message, logger: logger) ? message : nil }
+            }
+            var done: [LockedMessage] = []
+            for await message in group { if let message { done.append(message) } }
+            return done
+        }
+        guard !done.isEmpty else { return }
+        do {
+            try await queue.complete(done, logger: logger)
+            ConnectorMetrics.count(.processed, tenant: tenant, connector: connector, by: done.count)
+        } catch {
+            logger.warning(
+                "dispatched messages could not be completed; they will come back and start nothing new",
+                metadata: ["error": "\(error)", "messages": "\(done.count)"])
+        }
+    }
+
+    /// Dispatches one message, renewing its lock meanwhile; true when its trigger happened, else
+    /// (the message abandoned) false.
+    private func dispatch(_ message: LockedMessage, logger: Logger) async -> Bool {
         var messageLogger = logger
         messageLogger[metadataKey: "message_id"] = "\(message.id)"
         let logger = messageLogger
@@ -118,8 +139,6 @@ public struct MessageConsumer: Sendable {
                 }
                 throw CancellationError()
             }
-            try await queue.complete(message, logger: logger)
-            ConnectorMetrics.count(.processed, tenant: tenant, connector: connector)
             logger.debug("message dispatched", metadata: ["outcome": "\(outcome)"])
             return true
         } catch {

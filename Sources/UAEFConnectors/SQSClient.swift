@@ -177,11 +177,20 @@ public struct SQSClient: Sendable {
         }
     }
 
-    /// `DeleteMessage`: the message is done.
-    public func delete(_ receiptHandle: String, logger: Logger) async throws {
-        _ = try await call(
-            "DeleteMessage",
-            ["QueueUrl": .string(queueURL.absoluteString), "ReceiptHandle": .string(receiptHandle)], logger: logger)
+    /// `DeleteMessageBatch` of at most ``maximumBatch`` receipt handles; fails naming the first
+    /// entry SQS could not delete.
+    public func deleteBatch(_ receiptHandles: [String], logger: Logger) async throws {
+        let entries = receiptHandles.enumerated().map { index, handle -> JSONValue in
+            ["Id": .string("d\(index)"), "ReceiptHandle": .string(handle)]
+        }
+        let answer = try await call(
+            "DeleteMessageBatch", ["QueueUrl": .string(queueURL.absoluteString), "Entries": .array(entries)],
+            logger: logger)
+        if let failed = answer["Failed"]?.arrayValue?.first {
+            throw AgentFailure(
+                "sqs: DeleteMessageBatch on \(queueName) failed for entry \(failed["Id"]?.stringValue ?? "?"): \(failed["Code"]?.stringValue ?? "") \(failed["Message"]?.stringValue ?? "")"
+            )
+        }
     }
 
     /// `ChangeMessageVisibility`: hides the message for `visibility` more from now (zero makes
@@ -293,8 +302,11 @@ public struct SQSQueue: MessageQueue {
             }
     }
 
-    public func complete(_ message: LockedMessage, logger: Logger) async throws {
-        try await client.delete(message.lock, logger: logger)
+    public func complete(_ messages: [LockedMessage], logger: Logger) async throws {
+        for start in stride(from: 0, to: messages.count, by: SQSClient.maximumBatch) {
+            let batch = messages[start..<min(start + SQSClient.maximumBatch, messages.count)]
+            try await client.deleteBatch(batch.map(\.lock), logger: logger)
+        }
     }
 
     public func abandon(_ message: LockedMessage, logger: Logger) async throws {}

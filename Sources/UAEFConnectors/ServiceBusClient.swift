@@ -282,8 +282,8 @@ public struct ServiceBusQueue: MessageQueue {
         ]
     }
 
-    public func complete(_ message: LockedMessage, logger: Logger) async throws {
-        try await client.complete(try lock(message), logger: logger)
+    public func complete(_ messages: [LockedMessage], logger: Logger) async throws {
+        for message in messages { try await client.complete(try lock(message), logger: logger) }
     }
 
     public func abandon(_ message: LockedMessage, logger: Logger) async throws {

@@ -2,7 +2,7 @@
 """A loopback HTTP proxy in front of an SQS server, for the consumer crash test: forwards every
 request unchanged (the Host header too, so a Signature Version 4 made for the proxy's address is
 the one the server checks), except that while the file CONTROL_DIR/hold-deletes exists it never
-answers DeleteMessage: it records the request in CONTROL_DIR/held and keeps the connection open.
+answers DeleteMessage or DeleteMessageBatch: it records the request in CONTROL_DIR/held and keeps the connection open.
 Prints its port, then serves until killed.
 
     holding_proxy.py TARGET_PORT CONTROL_DIR
@@ -23,7 +23,7 @@ class Handler(BaseHTTPRequestHandler):
     def do_POST(self):
         body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
         action = self.headers.get("X-Amz-Target", "")
-        if action.endswith(".DeleteMessage") and os.path.exists(os.path.join(control, "hold-deletes")):
+        if action.split(".")[-1] in ("DeleteMessage", "DeleteMessageBatch") and os.path.exists(os.path.join(control, "hold-deletes")):
             with open(os.path.join(control, "held"), "a") as held:
                 held.write(action + "\n")
             while True:

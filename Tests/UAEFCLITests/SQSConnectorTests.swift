@@ -301,7 +301,7 @@ struct SQSConsumerTests {
         "a consumer killed (SIGKILL) after its run was created but before the message was deleted starts no second run when the message comes back"
     )
     func crashBetweenRunAndDelete() async throws {
-        // The connector talks to moto through a proxy that, while told to, never answers DeleteMessage.
+        // The connector talks to moto through a proxy that, while told to, never answers DeleteMessageBatch.
         let control = try TemporaryDirectory("proxy")
         defer { control.remove() }
         let setup = try Setup { setup in
