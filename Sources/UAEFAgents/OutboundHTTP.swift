@@ -56,11 +56,15 @@ public struct OutboundHTTP: Sendable {
 
     /// A client for requests to `url`'s host whose connections go only to an address the policy
     /// allows (resolved now and pinned, so a second lookup cannot answer differently), without
-    /// following redirects. It keeps connections alive between requests; the caller shuts it down.
-    public func client(for url: URL, method: String, by caller: String) async throws -> HTTPClient {
+    /// following redirects. It keeps up to `connections` connections alive between requests; the
+    /// caller shuts it down.
+    public func client(for url: URL, method: String, by caller: String, connections: Int = 8) async throws
+        -> HTTPClient
+    {
         let host = url.host ?? ""
         var configuration = HTTPClient.Configuration()
         configuration.redirectConfiguration = .disallow
+        configuration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = connections
         if !policy.unrestricted {
             let addresses = try await Self.resolve(host, port: url.port ?? (url.scheme == "https" ? 443 : 80))
             do {

@@ -20,6 +20,15 @@ struct BenchCommand: AsyncParsableCommand {
               settlement  evaluate a graduated-tier rule with a split (at least 100000 times) in memory,
                       then settle N signals (default 20000) in one durable pass: two postings each
                       (with --store PostgreSQL: in a new tenant of that database)
+              webhooks  outbound: N events (default 20000) forwarded by a subscription through the
+                      outbox to an in-process receiver that verifies every signature, beside a plain
+                      client loop posting to it; inbound: signed messages to /v1/hooks of an in-process
+                      server for --seconds (default 10), each starting a run, beside POST /v1/runs
+                      driven the same way; --concurrency connections (default 32)
+              sqs     fill --queue-url with N messages (default 5000), then consume them with one
+                      consumer, each durably starting a run before it is deleted (AWS_ACCESS_KEY_ID
+                      and AWS_SECRET_ACCESS_KEY; benchmarks/sqs.sh runs it against moto beside a
+                      plain boto3 loop)
             Each repetition uses a new store file (or adds its runs to the --store PostgreSQL); the figures
             are medians. --workers N starts N uaef worker processes on the PostgreSQL store, which
             execute the runs (a run executes on one worker at a time; --runs R starts R runs at once). Time covers validating,
@@ -36,13 +45,13 @@ struct BenchCommand: AsyncParsableCommand {
             """)
 
     enum Workload: String, ExpressibleByArgument, CaseIterable {
-        case w1, w2, fanout, ledger, settlement
+        case w1, w2, fanout, ledger, settlement, webhooks, sqs
 
         /// The engine workload, or nil for the ledger benchmark, which runs no workflow.
         var workflow: BenchWorkloads.Workflow? { BenchWorkloads.Workflow(rawValue: rawValue) }
     }
 
-    @Argument(help: "w1, w2, fanout, ledger or settlement.") var workload: Workload
+    @Argument(help: "w1, w2, fanout, ledger, settlement, webhooks or sqs.") var workload: Workload
     @Option(
         help:
             "Tasks in the workload, or events for ledger (default: 1000 for w1, 200 for w2, 100000 for fanout, 1000000 for ledger)."
@@ -56,9 +65,16 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "Execute the runs in N uaef worker processes on the --store PostgreSQL, not in this process.")
     var workers: Int = 0
     @Option(help: "Runs of the workload started at once in each repetition.") var runs: Int = 1
+    @Option(help: "For webhooks: how long each inbound load lasts, in seconds.") var seconds: Int = 10
+    @Option(help: "For webhooks: connections (inbound) and deliveries in flight (outbound).") var concurrency: Int = 32
+    @Option(help: ArgumentHelp("For sqs: the queue to fill and consume.", valueName: "url")) var queueURL: String?
+    @Option(help: "For sqs: the queue's region.") var region = "us-east-1"
     @Flag(help: "Print JSON.") var json = false
 
     func validate() throws {
+        if workload == .sqs, queueURL == nil { throw ValidationError("sqs needs --queue-url") }
+        guard (1...600).contains(seconds) else { throw ValidationError("--seconds must be from 1 to 600") }
+        guard (1...64).contains(concurrency) else { throw ValidationError("--concurrency must be from 1 to 64") }
         guard repetitions >= 1 else { throw ValidationError("--repeat must be at least 1") }
         if let tasks, tasks < 1 { throw ValidationError("--tasks must be at least 1") }
         guard runs >= 1 else { throw ValidationError("--runs must be at least 1") }
@@ -80,6 +96,14 @@ struct BenchCommand: AsyncParsableCommand {
         guard let workflow = workload.workflow else {
             if workload == .settlement {
                 return try await SettlementBench.run(events: tasks ?? 20_000, store: store, json: json)
+            }
+            if workload == .sqs, let queueURL {
+                return try await SQSBench.run(
+                    messages: tasks ?? 5_000, queueURL: queueURL, region: region, json: json)
+            }
+            if workload == .webhooks {
+                return try await WebhookBench.run(
+                    deliveries: tasks ?? 20_000, seconds: seconds, concurrency: concurrency, json: json)
             }
             return try await LedgerBench.run(events: tasks ?? 1_000_000, json: json)
         }

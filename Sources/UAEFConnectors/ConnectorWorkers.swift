@@ -124,8 +124,9 @@ public struct ConnectorWorkers: Sendable {
         }
     }
 
-    /// One connector's subscriber, until cancelled: forwards what is new, attempts what is due,
-    /// and waits for committed events (or a quarter second) when there was nothing to do.
+    /// One connector's subscriber, until cancelled: forwards what is new and attempts what is
+    /// due in each of its lanes, which wait for committed events (or a quarter second) when they
+    /// had nothing to do.
     private func subscribe(_ record: ConnectorRecord) async {
         let logger = logger(for: record)
         guard let subscriber = Subscriber(store: store, record: record) else { return }
@@ -135,18 +136,22 @@ public struct ConnectorWorkers: Sendable {
                 let opened = try await open(record)
                 channel = opened
                 let reopen = Date().addingTimeInterval(Self.channelLifetime)
-                while !Task.isCancelled && Date() < reopen {
-                    let seen = commits?.generation ?? 0
-                    let (enqueued, paused) = try await subscriber.enqueue(now: Date())
-                    let attempted =
-                        paused ? 0 : try await subscriber.deliverDue(through: opened, now: Date(), logger: logger)
-                    if enqueued == 0 && attempted == 0 {
-                        if let commits {
-                            await commits.wait(after: seen, atMost: Self.idlePoll)
-                        } else {
-                            try? await Task.sleep(for: Self.idlePoll)
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    for concurrency in subscriber.lanes {
+                        group.addTask {
+                            while !Task.isCancelled && Date() < reopen {
+                                let seen = commits?.generation ?? 0
+                                let (enqueued, paused) = try await subscriber.enqueue(now: Date())
+                                let attempted =
+                                    paused
+                                    ? 0
+                                    : try await subscriber.deliverDue(
+                                        through: opened, now: Date(), concurrency: concurrency, logger: logger)
+                                if enqueued == 0 && attempted == 0 { await idle(after: seen) }
+                            }
                         }
                     }
+                    try await group.waitForAll()
                 }
             } catch {
                 if !Task.isCancelled {
@@ -157,6 +162,15 @@ public struct ConnectorWorkers: Sendable {
                 }
             }
             await channel?.close()
+        }
+    }
+
+    /// Waits for events committed after generation `seen`, or a quarter second.
+    private func idle(after seen: UInt64) async {
+        if let commits {
+            await commits.wait(after: seen, atMost: Self.idlePoll)
+        } else {
+            try? await Task.sleep(for: Self.idlePoll)
         }
     }
 
@@ -195,7 +209,9 @@ public struct ConnectorWorkers: Sendable {
             }
             return WebhookChannel(
                 client: try await OutboundHTTP(policy: access.policy).client(
-                    for: url, method: "POST", by: "subscription"),
+                    for: url, method: "POST", by: "subscription",
+                    connections: record.settings["max_concurrency"]?.numberValue?.intValue
+                        ?? Subscriber.defaultConcurrency),
                 url: url, settings: resolved.settings, scrubber: resolved.scrubber)
         case .sqs:
             return SQSChannel(

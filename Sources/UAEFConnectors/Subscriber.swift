@@ -130,6 +130,8 @@ public struct Subscriber: Sendable {
     let schedule: RetrySchedule
     let concurrency: Int
 
+    /// Deliveries in flight at once when the connector sets no `max_concurrency`.
+    public static let defaultConcurrency = 10
     /// Events looked at per page of the log.
     static let pageSize = 1_000
     /// How long a claimed delivery is this process's before another may attempt it.
@@ -146,7 +148,7 @@ public struct Subscriber: Sendable {
             $0.stringValue.flatMap(DurationText.parse)
         }
         schedule = delays.map(RetrySchedule.init) ?? .standardWebhooks
-        concurrency = record.settings["max_concurrency"]?.numberValue?.intValue ?? 10
+        concurrency = record.settings["max_concurrency"]?.numberValue?.intValue ?? Self.defaultConcurrency
     }
 
     /// Enqueues the matching events the cursor has not looked at yet, up to `pages` pages of
@@ -174,8 +176,22 @@ public struct Subscriber: Sendable {
         return (enqueued, cursor.pausedReason != nil)
     }
 
-    /// Attempts the due deliveries through `channel`; how many were attempted.
-    func deliverDue(through channel: any DeliveryChannel, now: Date, logger: Logger) async throws -> Int {
+    /// The deliveries in flight at once split over up to four lanes, each claiming, sending and
+    /// recording on its own, so one lane's database work overlaps the other's sending.
+    var lanes: [Int] {
+        let count = min(Self.maximumLanes, concurrency)
+        return (0..<count).map { lane in concurrency / count + (lane < concurrency % count ? 1 : 0) }
+    }
+
+    /// The most lanes one subscriber runs.
+    static let maximumLanes = 4
+
+    /// Attempts the due deliveries through `channel`, at most `concurrency` (default: the
+    /// connector's `max_concurrency`) at once; how many were attempted.
+    func deliverDue(through channel: any DeliveryChannel, now: Date, concurrency: Int? = nil, logger: Logger)
+        async throws -> Int
+    {
+        let concurrency = concurrency ?? self.concurrency
         let claimed = try await store.claimDeliveries(
             tenant: record.tenant, connector: record.name, now: now,
             leaseUntil: now.addingTimeInterval(Self.claimLease), limit: concurrency * 8)

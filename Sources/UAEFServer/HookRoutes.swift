@@ -19,6 +19,8 @@ struct HookRoutes {
     let ledgerChanges: LedgerChanges
     let failures: RateLimiter
     let bodyLimit: Int
+    /// Webhook connectors recently used, by tenant and name.
+    let receivers = BoundedCache<Receiver>(capacity: 10_000)
 
     func add(to router: Router<APIContext>) {
         router.post("v1/hooks/:tenant/:connector") { request, context in
@@ -30,32 +32,15 @@ struct HookRoutes {
             let name = try context.parameters.require("connector")
             let engine = runtime.engine(for: tenant)
             guard TenantName.isValid(tenant), ConnectorDefinition.isValidName(name),
-                let connector = try await engine.store.connector(named: name, tenant: tenant),
-                connector.kind == ConnectorDefinition.Kind.webhook.rawValue,
-                let trigger = connector.settings["trigger"].flatMap(Trigger.init)
+                let hook = try await receiver(name, tenant: tenant, engine: engine, logger: context.logger)
             else {
                 // Counted like a refused signature, so connector names cannot be guessed at speed.
                 _ = failures.take(client)
                 throw Problem.notFound(
                     "webhook connector \(name.prefix(64)) with a trigger in tenant \(tenant.prefix(64))")
             }
+            let (connector, trigger, settings) = (hook.connector, hook.trigger, hook.settings)
             let body = Array(buffer: try await request.body.collect(upTo: bodyLimit))
-            let settings: [String: JSONValue]
-            do {
-                settings = try await ResolvedConnector.resolve(
-                    connector, kind: .webhook,
-                    resolver: SecretResolver(store: engine.store, box: engine.configuration.secrets), caller: "hook"
-                ).settings
-            } catch let failure as AgentFailure {
-                // The cause (an unset secret, no master key) is the operator's to see, not the sender's.
-                context.logger.error(
-                    "webhook connector cannot verify messages",
-                    metadata: ["connector": "\(connector.name)", "tenant": "\(tenant)", "error": "\(failure.message)"])
-                throw Problem(
-                    .serviceUnavailable, "connector-unavailable",
-                    "\(connector.name) cannot verify messages on this server now; its operators can see why in the server log"
-                )
-            }
             let id: String
             do {
                 id = try InboundWebhook.verify(
@@ -69,11 +54,19 @@ struct HookRoutes {
             else {
                 throw Problem(.unprocessableContent, "validation-failed", "the message body is not JSON")
             }
+            ConnectorMetrics.count(.received, tenant: tenant, connector: connector.name)
             let dispatch = TriggerDispatch.server(executor: executor, ledgerChanges: ledgerChanges)
-            switch try await dispatch.dispatch(
-                trigger, data: InboundWebhook.data(of: message), source: "hook", connector: connector.name, id: id,
-                engine: engine)
-            {
+            let outcome: TriggerDispatch.Outcome
+            do {
+                outcome = try await dispatch.dispatch(
+                    trigger, data: InboundWebhook.data(of: message), source: "hook", connector: connector.name, id: id,
+                    engine: engine)
+                ConnectorMetrics.count(.processed, tenant: tenant, connector: connector.name)
+            } catch {
+                ConnectorMetrics.count(.failed, tenant: tenant, connector: connector.name)
+                throw error
+            }
+            switch outcome {
             case .run(let run, let created):
                 return JSONMessage.response(
                     ["run_id": .string(run.rawValue), "replayed": .bool(!created)], status: created ? .accepted : .ok)
@@ -82,6 +75,54 @@ struct HookRoutes {
                     ["seq": .number(Number(Int(seq))), "replayed": .bool(replayed)],
                     status: replayed ? .ok : .accepted)
             }
+        }
+    }
+}
+
+extension HookRoutes {
+    /// A webhook connector with a trigger, its secrets opened: what checking a message needs.
+    struct Receiver: Sendable {
+        var connector: ConnectorRecord
+        var trigger: Trigger
+        var settings: [String: JSONValue]
+        var loadedAt: ContinuousClock.Instant
+    }
+
+    /// How long a receiver is used before it is read again: a changed connector or secret takes
+    /// effect within this.
+    static let receiverLifetime = Duration.seconds(1)
+
+    /// The tenant's webhook connector `name` with a trigger, or nil; kept for a second, so a
+    /// burst of messages reads the connector and opens its secrets once.
+    func receiver(_ name: String, tenant: String, engine: Engine, logger: Logger) async throws -> Receiver? {
+        let key = tenant + "\u{0}" + name
+        if let known = receivers.value(for: key), ContinuousClock.now - known.loadedAt < Self.receiverLifetime {
+            return known
+        }
+        guard let connector = try await engine.store.connector(named: name, tenant: tenant),
+            connector.kind == ConnectorDefinition.Kind.webhook.rawValue,
+            let trigger = connector.settings["trigger"].flatMap(Trigger.init)
+        else {
+            receivers.forget(key)
+            return nil
+        }
+        do {
+            let settings = try await ResolvedConnector.resolve(
+                connector, kind: .webhook,
+                resolver: SecretResolver(store: engine.store, box: engine.configuration.secrets), caller: "hook"
+            ).settings
+            let receiver = Receiver(connector: connector, trigger: trigger, settings: settings, loadedAt: .now)
+            receivers.keep(receiver, for: key)
+            return receiver
+        } catch let failure as AgentFailure {
+            // The cause (an unset secret, no master key) is the operator's to see, not the sender's.
+            logger.error(
+                "webhook connector cannot verify messages",
+                metadata: ["connector": "\(connector.name)", "tenant": "\(tenant)", "error": "\(failure.message)"])
+            throw Problem(
+                .serviceUnavailable, "connector-unavailable",
+                "\(connector.name) cannot verify messages on this server now; its operators can see why in the server log"
+            )
         }
     }
 }

@@ -107,3 +107,32 @@ public protocol DeliveryStore: Sendable {
     /// Pauses the subscription with `reason`, or resumes it (nil).
     func pauseSubscription(tenant: String, connector: String, reason: String?) async throws
 }
+
+/// Deliveries grouped by everything a recorded outcome writes (status, attempts, next attempt,
+/// last status and error, time, connector): each group is one update of many ids.
+public enum DeliveryOutcomeGroup {
+    private struct Key: Hashable {
+        var tenant: String
+        var connector: String
+        var status: DeliveryStatus
+        var attempts: Int
+        var nextAttemptAt: Date?
+        var lastStatus: Int?
+        var lastError: String?
+        var updatedAt: Date
+    }
+
+    public static func groups(of deliveries: [DeliveryRecord]) -> [[DeliveryRecord]] {
+        var order: [Key] = []
+        var groups: [Key: [DeliveryRecord]] = [:]
+        for delivery in deliveries {
+            let key = Key(
+                tenant: delivery.tenant, connector: delivery.connector, status: delivery.status,
+                attempts: delivery.attempts, nextAttemptAt: delivery.nextAttemptAt, lastStatus: delivery.lastStatus,
+                lastError: delivery.lastError, updatedAt: delivery.updatedAt)
+            if groups[key] == nil { order.append(key) }
+            groups[key, default: []].append(delivery)
+        }
+        return order.map { groups[$0]! }
+    }
+}

@@ -167,7 +167,7 @@ enum PostgresMigrations {
                     PRIMARY KEY (tenant, connector, id)
                 )
                 """,
-                "CREATE INDEX deliveries_due ON deliveries (tenant, connector, status, next_attempt_at)",
+                "CREATE INDEX deliveries_due ON deliveries (tenant, connector, status, event_seq)",
                 "CREATE INDEX deliveries_by_event ON deliveries (tenant, event_seq)",
             ]
         ),

@@ -5,6 +5,15 @@ import UAEFStore
 
 extension PostgresStore {
     public func subscriptionCursor(tenant: String, connector: String) async throws -> SubscriptionCursor {
+        // Read first: the cursor exists but once, and subscribers look at it all the time.
+        let existing = try await rows(
+            "SELECT next_seq, paused_reason FROM subscription_cursors WHERE tenant = \(tenant) AND connector = \(connector)"
+        ) { row in
+            let c = Columns(row, table: "subscription_cursors")
+            return SubscriptionCursor(
+                tenant: tenant, connector: connector, next: try c("next_seq"), pausedReason: try c("paused_reason"))
+        }
+        if let cursor = existing.first { return cursor }
         let subject = "connector/\(connector)"
         return try await transaction { connection in
             try await connection.query(
@@ -76,14 +85,17 @@ extension PostgresStore {
 
     public func recordDeliveries(_ deliveries: [DeliveryRecord]) async throws {
         try await transaction { connection in
-            for delivery in deliveries {
+            // Deliveries with the same outcome (most of a batch) are one statement.
+            for group in DeliveryOutcomeGroup.groups(of: deliveries) {
+                let first = group.first!
+                let ids = group.map(\.id)
                 try await connection.query(
                     """
-                    UPDATE deliveries SET status = \(delivery.status.rawValue), attempts = \(delivery.attempts),
-                        next_attempt_at = \(delivery.nextAttemptAt.map(Timestamp.milliseconds)), lease_until = NULL,
-                        last_status = \(delivery.lastStatus), last_error = \(delivery.lastError),
-                        updated_at = \(Timestamp.milliseconds(delivery.updatedAt))
-                    WHERE tenant = \(delivery.tenant) AND connector = \(delivery.connector) AND id = \(delivery.id)
+                    UPDATE deliveries SET status = \(first.status.rawValue), attempts = \(first.attempts),
+                        next_attempt_at = \(first.nextAttemptAt.map(Timestamp.milliseconds)), lease_until = NULL,
+                        last_status = \(first.lastStatus), last_error = \(first.lastError),
+                        updated_at = \(Timestamp.milliseconds(first.updatedAt))
+                    WHERE tenant = \(first.tenant) AND connector = \(first.connector) AND id = ANY(\(ids))
                     """, logger: logger)
             }
         }

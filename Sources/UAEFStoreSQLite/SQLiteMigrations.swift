@@ -348,7 +348,7 @@ enum SQLiteMigrations {
                         updated_at INTEGER NOT NULL,
                         UNIQUE (tenant, connector, id)
                     );
-                    CREATE INDEX deliveries_due ON deliveries (tenant, connector, status, next_attempt_at);
+                    CREATE INDEX deliveries_due ON deliveries (tenant, connector, status, event_seq);
                     CREATE INDEX deliveries_by_event ON deliveries (tenant, event_seq);
                     """)
         }

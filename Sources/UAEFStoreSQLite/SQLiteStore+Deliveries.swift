@@ -5,7 +5,17 @@ import UAEFStore
 
 extension SQLiteStore {
     public func subscriptionCursor(tenant: String, connector: String) async throws -> SubscriptionCursor {
-        try await pool.write { db in
+        // Read first: the cursor exists but once, and subscribers look at it all the time.
+        let existing = try await pool.read { db in
+            try Row.fetchOne(
+                db, sql: "SELECT * FROM subscription_cursors WHERE tenant = ? AND connector = ?",
+                arguments: [tenant, connector])
+        }
+        if let row = existing {
+            return SubscriptionCursor(
+                tenant: tenant, connector: connector, next: row["next_seq"], pausedReason: row["paused_reason"])
+        }
+        return try await pool.write { db in
             try db.execute(
                 sql: """
                     INSERT INTO subscription_cursors (tenant, connector, next_seq)
@@ -73,18 +83,25 @@ extension SQLiteStore {
 
     public func recordDeliveries(_ deliveries: [DeliveryRecord]) async throws {
         try await pool.write { db in
-            for delivery in deliveries {
-                try db.execute(
-                    sql: """
-                        UPDATE deliveries SET status = ?, attempts = ?, next_attempt_at = ?, lease_until = NULL,
-                            last_status = ?, last_error = ?, updated_at = ?
-                        WHERE tenant = ? AND connector = ? AND id = ?
-                        """,
-                    arguments: [
-                        delivery.status.rawValue, delivery.attempts, delivery.nextAttemptAt.map(Timestamp.milliseconds),
-                        delivery.lastStatus, delivery.lastError, Timestamp.milliseconds(delivery.updatedAt),
-                        delivery.tenant, delivery.connector, delivery.id,
-                    ])
+            // Deliveries with the same outcome (most of a batch) are one statement.
+            for group in DeliveryOutcomeGroup.groups(of: deliveries) {
+                let first = group.first!
+                for part in stride(from: 0, to: group.count, by: 500) {
+                    let ids = group[part..<min(part + 500, group.count)].map(\.id)
+                    try db.execute(
+                        sql: """
+                            UPDATE deliveries SET status = ?, attempts = ?, next_attempt_at = ?, lease_until = NULL,
+                                last_status = ?, last_error = ?, updated_at = ?
+                            WHERE tenant = ? AND connector = ? AND id IN (\(ids.map { _ in "?" }.joined(separator: ", ")))
+                            """,
+                        arguments: StatementArguments(
+                            [
+                                first.status.rawValue, first.attempts, first.nextAttemptAt.map(Timestamp.milliseconds),
+                                first.lastStatus, first.lastError, Timestamp.milliseconds(first.updatedAt),
+                                first.tenant,
+                                first.connector,
+                            ] as [(any DatabaseValueConvertible)?]) + StatementArguments(ids))
+                }
             }
         }
     }

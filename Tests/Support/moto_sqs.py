@@ -7,7 +7,7 @@ independent client that puts messages in and reads them out.
         Starts moto on a free loopback port with INITIAL_NO_AUTH_ACTION_COUNT, so that after the
         setup below every request must carry a valid Signature Version 4 made with a key moto's
         IAM knows (a wrong secret is a real 403 SignatureDoesNotMatch). Creates an IAM user with
-        an sqs:* policy and an access key, and the queues `orders`, `events.fifo` and `intake`
+        an sqs:* policy and an access key, and the queues `orders`, `events.fifo`, `bench` and `intake`
         (whose redrive policy sends a message to `intake-dlq` after 3 receives). Prints one JSON
         line {"port", "endpoint", "access_key_id", "secret_access_key", "queues": {name: url}},
         then serves until killed.
@@ -45,7 +45,7 @@ def client(endpoint, key, secret):
 
 def serve():
     # Requests before the count is used up need no signature: the setup below uses them.
-    os.environ["INITIAL_NO_AUTH_ACTION_COUNT"] = "7"
+    os.environ["INITIAL_NO_AUTH_ACTION_COUNT"] = "8"
     from moto.server import ThreadedMotoServer
     import boto3
 
@@ -62,6 +62,7 @@ def serve():
     sqs = boto3.client("sqs", **setup)
     queues = {"orders": sqs.create_queue(QueueName="orders")["QueueUrl"]}
     queues["events.fifo"] = sqs.create_queue(QueueName="events.fifo", Attributes={"FifoQueue": "true"})["QueueUrl"]
+    queues["bench"] = sqs.create_queue(QueueName="bench")["QueueUrl"]
     queues["intake-dlq"] = sqs.create_queue(QueueName="intake-dlq")["QueueUrl"]
     dlq_arn = f"arn:aws:sqs:{REGION}:123456789012:intake-dlq"
     redrive = json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "3"})
