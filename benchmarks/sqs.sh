@@ -39,10 +39,11 @@ echo "boto3 loop (fill $MESSAGES messages, then time receive 10 / delete batch u
 boto=$(python3 Tests/Support/moto_sqs.py loop "$endpoint" "$key" "$secret" "$orders" "$MESSAGES")
 echo "  $boto"
 echo "uaef bench sqs:"
-uaef_json=$(AWS_ACCESS_KEY_ID=$key AWS_SECRET_ACCESS_KEY=$secret "$uaef" bench sqs --queue-url "$bench" --tasks "$MESSAGES" --json)
+uaef_json=$(AWS_ACCESS_KEY_ID=$key AWS_SECRET_ACCESS_KEY=$secret "$uaef" bench sqs --queue-url "$bench" --tasks "$MESSAGES" --json | tr -d "\n")
 echo "  $uaef_json"
 python3 -c '
 import json, sys
 boto, uaef = json.loads(sys.argv[1]), json.loads(sys.argv[2])
-print(f"uaef {uaef[\"messages_per_second\"]}/s beside boto3 {boto[\"per_second\"]:.0f}/s: ratio {uaef[\"messages_per_second\"] / boto[\"per_second\"]:.2f} (goal >= 0.9)")
+ours, theirs = uaef["messages_per_second"], boto["per_second"]
+print("uaef %d/s beside boto3 %.0f/s: ratio %.2f (goal >= 0.9)" % (ours, theirs, ours / theirs))
 ' "$boto" "$uaef_json"
