@@ -23,6 +23,13 @@ public struct LockedMessage: Sendable {
         self.deliveryCount = deliveryCount
     }
 
+    /// The id a trigger uses: the sender's stable id when it has one of at most
+    /// ``InboundWebhook/maximumIDBytes`` bytes, else the broker's own.
+    public static func id(sent: String?, broker: String) -> String {
+        guard let sent, !sent.isEmpty, sent.utf8.count <= InboundWebhook.maximumIDBytes else { return broker }
+        return sent
+    }
+
     /// The message's data for a trigger: its body as JSON, or as text when it is not JSON.
     public var data: JSONValue { (try? JSONValue(jsonText: body)) ?? .string(body) }
 }

@@ -297,7 +297,8 @@ public struct SQSQueue: MessageQueue {
         try await client.receive(maximum: SQSClient.maximumBatch, wait: wait, visibility: visibility, logger: logger)
             .map { message in
                 LockedMessage(
-                    id: message.attributes[SQSSendKind.messageIDAttribute] ?? message.id, body: message.body,
+                    id: LockedMessage.id(sent: message.attributes[SQSSendKind.messageIDAttribute], broker: message.id),
+                    body: message.body,
                     lock: message.receiptHandle, deliveryCount: message.receiveCount)
             }
     }

@@ -277,7 +277,9 @@ public struct ServiceBusQueue: MessageQueue {
         guard let message = try await client.peekLock(timeout: wait, logger: logger) else { return [] }
         return [
             LockedMessage(
-                id: message.properties[SQSSendKind.messageIDAttribute] ?? message.messageID, body: message.body,
+                id: LockedMessage.id(
+                    sent: message.properties[SQSSendKind.messageIDAttribute], broker: message.messageID),
+                body: message.body,
                 lock: message.lock.absoluteString, deliveryCount: message.deliveryCount)
         ]
     }

@@ -32,3 +32,15 @@ struct ServiceBusSASTests {
         )
     }
 }
+
+@Suite("Queue messages' trigger ids")
+struct LockedMessageIDTests {
+    @Test(
+        "a sender's stable id is used when it is at most 256 bytes; a longer or empty one gives way to the broker's id")
+    func boundedIDs() {
+        #expect(LockedMessage.id(sent: "order-7", broker: "b-1") == "order-7")
+        #expect(LockedMessage.id(sent: String(repeating: "x", count: 257), broker: "b-1") == "b-1")
+        #expect(LockedMessage.id(sent: "", broker: "b-1") == "b-1")
+        #expect(LockedMessage.id(sent: nil, broker: "b-1") == "b-1")
+    }
+}
