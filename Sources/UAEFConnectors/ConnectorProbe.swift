@@ -52,7 +52,8 @@ public enum ConnectorProbe {
         switch kind {
         case .webhook:
             guard let url = settings["url"]?.stringValue.flatMap(URL.init(string:)) else {
-                for secret in settings["secrets"]?.arrayValue ?? [] where settings["signature"] == nil {
+                let standard = (settings["signature"]?.stringValue ?? "standard") == "standard"
+                for secret in settings["secrets"]?.arrayValue ?? [] where standard {
                     _ = try WebhookSecret(secret.stringValue ?? "")
                 }
                 return "inbound only: the signing secrets open"

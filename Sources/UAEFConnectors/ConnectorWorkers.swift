@@ -133,7 +133,7 @@ public struct ConnectorWorkers: Sendable {
         while !Task.isCancelled {
             var channel: (any DeliveryChannel)?
             do {
-                let opened = try await open(record)
+                let opened = try await open(record, connections: subscriber.concurrency)
                 channel = opened
                 let reopen = Date().addingTimeInterval(Self.channelLifetime)
                 try await withThrowingTaskGroup(of: Void.self) { group in
@@ -199,8 +199,9 @@ public struct ConnectorWorkers: Sendable {
         }
     }
 
-    /// Where the connector's subscription delivers, its secrets opened.
-    private func open(_ record: ConnectorRecord) async throws -> any DeliveryChannel {
+    /// Where the connector's subscription delivers, its secrets opened; a webhook's client keeps
+    /// up to `connections` connections.
+    private func open(_ record: ConnectorRecord, connections: Int) async throws -> any DeliveryChannel {
         let (kind, resolved) = try await resolve(record)
         switch kind {
         case .webhook:
@@ -209,9 +210,7 @@ public struct ConnectorWorkers: Sendable {
             }
             return WebhookChannel(
                 client: try await OutboundHTTP(policy: access.policy).client(
-                    for: url, method: "POST", by: "subscription",
-                    connections: record.settings["max_concurrency"]?.numberValue?.intValue
-                        ?? Subscriber.defaultConcurrency),
+                    for: url, method: "POST", by: "subscription", connections: connections),
                 url: url, settings: resolved.settings, scrubber: resolved.scrubber)
         case .sqs:
             return SQSChannel(

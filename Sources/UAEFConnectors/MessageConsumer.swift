@@ -101,7 +101,7 @@ public struct MessageConsumer: Sendable {
     /// Dispatches the messages of one receive at once, then completes those whose trigger
     /// happened, together. Completing may fail (a lock lost meanwhile): such a message comes back
     /// and its trigger's idempotency key finds what it started.
-    public func process(_ messages: [LockedMessage], logger: Logger) async {
+    func process(_ messages: [LockedMessage], logger: Logger) async {
         let done = await withTaskGroup(of: LockedMessage?.self) { group in
             for message in messages {
                 group.addTask { await dispatch(message, logger: logger) ? message : nil }

@@ -181,7 +181,6 @@ public struct ServiceBusClient: Sendable {
         }
         try OutboundHTTP.checkHeader("Authorization", value, by: "servicebus")
         request.headers.add(name: "Authorization", value: value)
-        if method != .GET { request.headers.add(name: "Content-Length", value: "0") }
         return request
     }
 
@@ -191,7 +190,8 @@ public struct ServiceBusClient: Sendable {
         logger: Logger
     ) async throws -> (HTTPClientResponse, ByteBuffer) {
         var request = request
-        if request.body != nil { request.headers.remove(name: "Content-Length") }
+        // The REST API wants a length on bodiless POST, PUT and DELETE requests.
+        if request.body == nil && request.method != .GET { request.headers.add(name: "Content-Length", value: "0") }
         guard let url = URL(string: request.url) else {
             throw AgentFailure("servicebus: \(request.url) is not a URL", retryable: false)
         }

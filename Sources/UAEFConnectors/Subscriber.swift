@@ -131,7 +131,7 @@ public struct Subscriber: Sendable {
     let concurrency: Int
 
     /// Deliveries in flight at once when the connector sets no `max_concurrency`.
-    public static let defaultConcurrency = 10
+    static let defaultConcurrency = 10
     /// Events looked at per page of the log.
     static let pageSize = 1_000
     /// How long a claimed delivery is this process's before another may attempt it.
