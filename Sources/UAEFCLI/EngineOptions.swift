@@ -131,7 +131,7 @@ struct EngineOptions: ParsableArguments {
         var kinds = kinds
         kinds.registerConnectorKinds(store: store, secrets: configuration.secrets, access: connectors)
         return Engine(
-            store: store, kinds: kinds, sections: [SettlementSection()], tenant: storeOptions.tenant,
+            store: store, kinds: kinds, sections: [SettlementSection(), TriggersSection()], tenant: storeOptions.tenant,
             configuration: configuration, logger: logger)
     }
 }

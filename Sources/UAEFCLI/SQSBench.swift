@@ -41,7 +41,7 @@ enum SQSBench {
         let consumer = MessageConsumer(
             tenant: engine.tenant, connector: "bench-sqs", source: "sqs",
             queue: SQSQueue(client: client, settings: settings),
-            trigger: .run(workflow: "bench-intake", input: "message"),
+            routes: { TriggerRoutes(connector: .run(workflow: "bench-intake", input: "message"), workflows: []) },
             dispatch: TriggerDispatch(execute: { _, _ in }, signalled: { _ in }), engine: engine)
         let start = ContinuousClock.now
         let task = Task { await consumer.run(logger: logger) }

@@ -149,7 +149,8 @@ enum WebhookBench {
         logger.logLevel = .critical
         let workers = ConnectorWorkers(
             store: engine.store, engine: { engine.forTenant($0) },
-            dispatch: TriggerDispatch(execute: { _, _ in }, signalled: { _ in }), access: .local, secrets: secrets,
+            dispatch: TriggerDispatch(execute: { _, _ in }, signalled: { _ in }),
+            triggers: WorkflowTriggerIndex(store: engine.store), access: .local, secrets: secrets,
             lookupInterval: .milliseconds(10), commits: nil, logger: logger)
         let start = ContinuousClock.now
         let task = Task { await workers.run() }

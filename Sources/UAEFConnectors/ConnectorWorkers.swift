@@ -7,7 +7,7 @@ import UAEFSecrets
 import UAEFStore
 
 /// Runs the long-lived work of every tenant's connectors: a ``MessageConsumer`` for each queue
-/// connector (`sqs`, `servicebus`) with a `trigger`, and a ``Subscriber`` for each connector with a
+/// connector (`sqs`, `servicebus`) with a `trigger` or named by a workflow's `triggers:`, and a ``Subscriber`` for each connector with a
 /// `subscription`. Looks the connectors up every `lookupInterval`, starts workers for new ones,
 /// restarts those whose definition changed and stops those removed. Each worker is on its own,
 /// so a slow or dead connector holds up only itself; one that cannot be opened (a secret unset,
@@ -16,6 +16,8 @@ public struct ConnectorWorkers: Sendable {
     let store: any WorkflowStore
     let engine: @Sendable (String) -> Engine
     let dispatch: TriggerDispatch
+    /// The workflows' `triggers:`, shared with the server's inbound webhooks.
+    let triggers: WorkflowTriggerIndex
     let access: ConnectorAccess
     let secrets: SecretBox?
     let lookupInterval: Duration
@@ -24,15 +26,17 @@ public struct ConnectorWorkers: Sendable {
     let logger: Logger
 
     /// Workers on `store`'s connectors; `engine` gives a tenant's engine, whose runs and signals
-    /// `dispatch` starts.
+    /// `dispatch` starts along the connectors' routes (their triggers and `triggers`).
     public init(
         store: any WorkflowStore, engine: @escaping @Sendable (String) -> Engine, dispatch: TriggerDispatch,
+        triggers: WorkflowTriggerIndex,
         access: ConnectorAccess, secrets: SecretBox?, lookupInterval: Duration = .seconds(5), commits: WakeSignal?,
         logger: Logger
     ) {
         self.store = store
         self.engine = engine
         self.dispatch = dispatch
+        self.triggers = triggers
         self.access = access
         self.secrets = secrets
         self.lookupInterval = lookupInterval
@@ -61,10 +65,19 @@ public struct ConnectorWorkers: Sendable {
         while !Task.isCancelled {
             do {
                 var wanted: [String: (ConnectorRecord, Role)] = [:]
+                var triggered: [String: Set<String>] = [:]
                 for connector in try await store.connectors(ofKinds: ConnectorDefinition.Kind.allCases.map(\.rawValue))
                 {
                     let key = connector.tenant + "\u{0}" + connector.name + "\u{0}"
-                    if connector.kind != "webhook", connector.settings["trigger"].flatMap(Trigger.init) != nil {
+                    if connector.kind != "webhook", connector.settings["trigger"].flatMap(Trigger.init) == nil,
+                        triggered[connector.tenant] == nil
+                    {
+                        triggered[connector.tenant] = try await triggers.connectors(tenant: connector.tenant)
+                    }
+                    if connector.kind != "webhook",
+                        connector.settings["trigger"].flatMap(Trigger.init) != nil
+                            || triggered[connector.tenant]?.contains(connector.name) == true
+                    {
                         wanted[key + Role.consumer.rawValue] = (connector, .consumer)
                     }
                     if connector.settings["subscription"] != nil {
@@ -104,15 +117,14 @@ public struct ConnectorWorkers: Sendable {
     /// One queue connector's consumer, until cancelled.
     private func consume(_ record: ConnectorRecord) async {
         let logger = logger(for: record)
-        guard let trigger = record.settings["trigger"].flatMap(Trigger.init) else { return }
-        let engine = engine(record.tenant)
+        let (triggers, engine) = (triggers, engine(record.tenant))
         while !Task.isCancelled {
             do {
                 let queue = try await queue(of: record)
                 logger.info("consuming the connector's queue")
                 await MessageConsumer(
                     tenant: record.tenant, connector: record.name, source: record.kind, queue: queue,
-                    trigger: trigger, dispatch: dispatch, engine: engine
+                    routes: { try await TriggerRoutes.of(record, index: triggers) }, dispatch: dispatch, engine: engine
                 ).run(logger: logger)
                 return
             } catch {

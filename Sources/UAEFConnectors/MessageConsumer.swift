@@ -48,8 +48,8 @@ public protocol MessageQueue: Sendable {
     var renewalInterval: Duration { get }
 }
 
-/// Takes messages from one connector's queue and dispatches each to its trigger: received under a
-/// lock that is renewed while the trigger runs, completed only once the run or signal it caused
+/// Takes messages from one connector's queue and dispatches each to its routes (the connector's
+/// trigger, workflows triggering on it): received under a lock that is renewed while they run, completed only once the run or signal it caused
 /// is durable (so a consumer that dies in between leaves the message to come back, and the
 /// trigger's idempotency key makes the second delivery find what the first started), abandoned
 /// when dispatching fails. Receive errors back off from 1 s to a minute; a dead connector holds
@@ -60,19 +60,20 @@ public struct MessageConsumer: Sendable {
     /// `sqs` or `servicebus`: the first part of the trigger's idempotency key.
     public let source: String
     let queue: any MessageQueue
-    let trigger: Trigger
+    /// Where messages go, asked for each message (workflows' triggers change).
+    let routes: @Sendable () async throws -> TriggerRoutes
     let dispatch: TriggerDispatch
     let engine: Engine
 
     public init(
-        tenant: String, connector: String, source: String, queue: any MessageQueue, trigger: Trigger,
-        dispatch: TriggerDispatch, engine: Engine
+        tenant: String, connector: String, source: String, queue: any MessageQueue,
+        routes: @escaping @Sendable () async throws -> TriggerRoutes, dispatch: TriggerDispatch, engine: Engine
     ) {
         self.tenant = tenant
         self.connector = connector
         self.source = source
         self.queue = queue
-        self.trigger = trigger
+        self.routes = routes
         self.dispatch = dispatch
         self.engine = engine
     }
@@ -128,7 +129,7 @@ public struct MessageConsumer: Sendable {
         messageLogger[metadataKey: "message_id"] = "\(message.id)"
         let logger = messageLogger
         do {
-            let outcome = try await withThrowingTaskGroup(of: TriggerDispatch.Outcome?.self) { group in
+            let outcomes = try await withThrowingTaskGroup(of: [TriggerDispatch.Outcome]?.self) { group in
                 group.addTask {
                     while true {
                         try await Task.sleep(for: queue.renewalInterval)
@@ -137,16 +138,17 @@ public struct MessageConsumer: Sendable {
                 }
                 group.addTask {
                     try await dispatch.dispatch(
-                        trigger, data: message.data, source: source, connector: connector, id: message.id,
+                        try await routes(), data: message.data, source: source, connector: connector, id: message.id,
                         engine: engine)
                 }
                 defer { group.cancelAll() }
                 while let result = try await group.next() {
-                    if let outcome = result { return outcome }
+                    if let outcomes = result { return outcomes }
                 }
                 throw CancellationError()
             }
-            logger.debug("message dispatched", metadata: ["outcome": "\(outcome)"])
+            if outcomes.isEmpty { ConnectorMetrics.count(.ignored, tenant: tenant, connector: connector) }
+            logger.debug("message dispatched", metadata: ["outcomes": "\(outcomes)"])
             return true
         } catch {
             ConnectorMetrics.count(.failed, tenant: tenant, connector: connector)
@@ -167,6 +169,8 @@ public enum ConnectorMetrics {
         case received
         /// Its trigger ran and the message was completed.
         case processed
+        /// No route took it (every workflow's filter declined it); completed without effect.
+        case ignored
         /// Its trigger failed; left for redelivery.
         case failed
         /// A receive call failed.

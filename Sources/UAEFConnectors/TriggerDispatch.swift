@@ -2,16 +2,44 @@ import Foundation
 import UAEFCore
 import UAEFEngine
 import UAEFSettlement
+import UAEFStore
 
-/// Turns a message that arrived at a connector into what the connector's trigger asks for,
-/// exactly once per message id: a run of a workflow (started under the idempotency key
-/// `<source>:<connector>:<id>`, so the same message again finds the run it started) or a
-/// signal (recorded under that key). Shared by inbound webhooks, SQS and Service Bus.
+/// Where a message arriving at a connector goes: the connector's own `trigger` (a run or a
+/// signal) and every workflow whose `triggers:` name the connector and accept the message.
+public struct TriggerRoutes: Sendable {
+    /// The connector's `trigger` setting, if it has one.
+    public var connector: Trigger?
+    /// Workflows triggering on the connector (one that the connector's own trigger already
+    /// starts is not started twice).
+    public var workflows: [WorkflowTriggerIndex.Target]
+
+    public init(connector: Trigger?, workflows: [WorkflowTriggerIndex.Target]) {
+        self.connector = connector
+        self.workflows = workflows
+    }
+
+    /// The routes of `record`'s messages: its trigger and `index`'s workflows on it.
+    public static func of(_ record: ConnectorRecord, index: WorkflowTriggerIndex) async throws -> TriggerRoutes {
+        TriggerRoutes(
+            connector: record.settings["trigger"].flatMap(Trigger.init),
+            workflows: try await index.targets(on: record.name, tenant: record.tenant))
+    }
+
+    /// True when no message can go anywhere.
+    public var isEmpty: Bool { connector == nil && workflows.isEmpty }
+}
+
+/// Turns a message that arrived at a connector into what its routes ask for, exactly once per
+/// message id and route: runs of workflows and a signal. The connector's own trigger acts under
+/// the idempotency key `<source>:<connector>:<id>` and a workflow's trigger under
+/// `<source>:<connector>/<workflow>:<id>` (connector names hold no `/` or `:`, so the two never
+/// meet), so the same message again finds what it started. Shared by inbound webhooks, SQS and
+/// Service Bus.
 public struct TriggerDispatch: Sendable {
-    /// What a message did.
+    /// What a message did on one route.
     public enum Outcome: Sendable, Equatable {
-        /// A run: `created` is false when the message had already started it.
-        case run(RunID, created: Bool)
+        /// A run of `workflow`: `created` is false when the message had already started it.
+        case run(RunID, workflow: String, created: Bool)
         /// A signal's ledger sequence number: `replayed` when the message had already sent it.
         case signal(seq: Int64, replayed: Bool)
     }
@@ -29,31 +57,50 @@ public struct TriggerDispatch: Sendable {
         self.signalled = signalled
     }
 
-    /// Does what `trigger` says with the message's `data`, on `engine` (the connector's tenant).
-    /// `source` names the way in (`hook`, `sqs`, `servicebus`), and with the connector's name
-    /// and the message `id` makes the idempotency key and the actor of the events.
+    /// Does what `routes` say with the message's `data`, on `engine` (the connector's tenant),
+    /// one route after another; the outcomes in route order (none when every workflow's filter
+    /// declined the message). `source` names the way in (`hook`, `sqs`, `servicebus`), and with
+    /// the connector's name and the message `id` makes the idempotency keys and the actor of the
+    /// events. A failure leaves what earlier routes did in place: the message again finds it.
     public func dispatch(
-        _ trigger: Trigger, data: JSONValue, source: String, connector: String, id: String, engine: Engine
-    ) async throws -> Outcome {
-        let key = "\(source):\(connector):\(id)"
+        _ routes: TriggerRoutes, data: JSONValue, source: String, connector: String, id: String, engine: Engine
+    ) async throws -> [Outcome] {
         let actor = "\(source):\(connector)"
-        switch trigger {
-        case .run(let workflow, let input):
-            let start = try await engine.start(
-                Engine.RunRequest(workflow: workflow, inputs: [input: data], idempotencyKey: key),
-                actor: actor, leased: true)
-            if start.createdRecord != nil { execute(start, engine) }
-            return .run(start.run, created: start.created)
-        case .signal(let signal):
+        var outcomes: [Outcome] = []
+        var started: Set<String> = []
+        switch routes.connector {
+        case .run(let workflow, let input)?:
+            started.insert(workflow)
+            outcomes.append(
+                try await run(workflow, input: input, data: data, key: "\(actor):\(id)", actor: actor, engine: engine))
+        case .signal(let signal)?:
             guard let members = data.objectValue else {
                 throw ValidationFailure(issues: [
                     ValidationIssue(
                         file: connector, line: nil, field: "data", message: "a signal's data must be a JSON object")
                 ])
             }
-            let result = try await engine.signal(signal, data: members, idempotencyKey: key, actor: actor)
+            let result = try await engine.signal(signal, data: members, idempotencyKey: "\(actor):\(id)", actor: actor)
             await signalled(engine)
-            return .signal(seq: result.seq, replayed: result.replayed)
+            outcomes.append(.signal(seq: result.seq, replayed: result.replayed))
+        case nil: break
         }
+        for target in routes.workflows where target.trigger.accepts(data) && started.insert(target.workflow).inserted {
+            outcomes.append(
+                try await run(
+                    target.workflow, input: target.trigger.input, data: data,
+                    key: "\(source):\(connector)/\(target.workflow):\(id)", actor: actor, engine: engine))
+        }
+        return outcomes
+    }
+
+    private func run(
+        _ workflow: String, input: String, data: JSONValue, key: String, actor: String, engine: Engine
+    ) async throws -> Outcome {
+        let start = try await engine.start(
+            Engine.RunRequest(workflow: workflow, inputs: [input: data], idempotencyKey: key), actor: actor,
+            leased: true)
+        if start.createdRecord != nil { execute(start, engine) }
+        return .run(start.run, workflow: workflow, created: start.created)
     }
 }

@@ -103,7 +103,8 @@ public enum APIServer {
                 workers: ConnectorWorkers(
                     store: runtime.engine.store, engine: runtime.engine.forTenant,
                     dispatch: .server(executor: executor, ledgerChanges: ledgerChanges),
-                    access: configuration.connectorAccess, secrets: runtime.engine.configuration.secrets,
+                    triggers: runtime.workflowTriggers, access: configuration.connectorAccess,
+                    secrets: runtime.engine.configuration.secrets,
                     lookupInterval: configuration.connectorLookupInterval, commits: runtime.eventCommits,
                     logger: logger)),
             application,

@@ -39,7 +39,7 @@ struct HookRoutes {
                 throw Problem.notFound(
                     "webhook connector \(name.prefix(64)) with a trigger in tenant \(tenant.prefix(64))")
             }
-            let (connector, trigger, settings) = (hook.connector, hook.trigger, hook.settings)
+            let (connector, routes, settings) = (hook.connector, hook.routes, hook.settings)
             let body = Array(buffer: try await request.body.collect(upTo: bodyLimit))
             let id: String
             do {
@@ -56,34 +56,57 @@ struct HookRoutes {
             }
             ConnectorMetrics.count(.received, tenant: tenant, connector: connector.name)
             let dispatch = TriggerDispatch.server(executor: executor, ledgerChanges: ledgerChanges)
-            let outcome: TriggerDispatch.Outcome
+            let outcomes: [TriggerDispatch.Outcome]
             do {
-                outcome = try await dispatch.dispatch(
-                    trigger, data: InboundWebhook.data(of: message), source: "hook", connector: connector.name, id: id,
+                outcomes = try await dispatch.dispatch(
+                    routes, data: InboundWebhook.data(of: message), source: "hook", connector: connector.name, id: id,
                     engine: engine)
-                ConnectorMetrics.count(.processed, tenant: tenant, connector: connector.name)
+                ConnectorMetrics.count(
+                    outcomes.isEmpty ? .ignored : .processed, tenant: tenant, connector: connector.name)
             } catch {
                 ConnectorMetrics.count(.failed, tenant: tenant, connector: connector.name)
                 throw error
             }
-            switch outcome {
-            case .run(let run, let created):
-                return JSONMessage.response(
-                    ["run_id": .string(run.rawValue), "replayed": .bool(!created)], status: created ? .accepted : .ok)
-            case .signal(let seq, let replayed):
-                return JSONMessage.response(
-                    ["seq": .number(Number(Int(seq))), "replayed": .bool(replayed)],
-                    status: replayed ? .ok : .accepted)
-            }
+            return Self.response(outcomes)
         }
     }
 }
 
 extension HookRoutes {
-    /// A webhook connector with a trigger, its secrets opened: what checking a message needs.
+    /// What a message did, as the sender sees it: `runs` it started (each with its workflow)
+    /// and the `signal` it sent; with one outcome also its `run_id` or `seq` and `replayed` at the
+    /// top. 202 when anything happened for the first time, else 200 (a redelivery, or no
+    /// workflow's filter took the message).
+    static func response(_ outcomes: [TriggerDispatch.Outcome]) -> Response {
+        var runs: [JSONValue] = []
+        var body: [String: JSONValue] = [:]
+        var created = false
+        for outcome in outcomes {
+            switch outcome {
+            case .run(let run, let workflow, let new):
+                created = created || new
+                let entry: [String: JSONValue] = [
+                    "run_id": .string(run.rawValue), "workflow": .string(workflow), "replayed": .bool(!new),
+                ]
+                runs.append(.object(entry))
+                if outcomes.count == 1 { body.merge(entry) { $1 } }
+            case .signal(let seq, let replayed):
+                created = created || !replayed
+                let entry: [String: JSONValue] = ["seq": .number(Number(Int(seq))), "replayed": .bool(replayed)]
+                body["signal"] = .object(entry)
+                if outcomes.count == 1 { body.merge(entry) { $1 } }
+            }
+        }
+        body["runs"] = .array(runs)
+        return JSONMessage.response(.object(body), status: created ? .accepted : .ok)
+    }
+}
+
+extension HookRoutes {
+    /// A webhook connector with routes, its secrets opened: what checking a message needs.
     struct Receiver: Sendable {
         var connector: ConnectorRecord
-        var trigger: Trigger
+        var routes: TriggerRoutes
         var settings: [String: JSONValue]
         var loadedAt: ContinuousClock.Instant
     }
@@ -92,17 +115,22 @@ extension HookRoutes {
     /// effect within this.
     static let receiverLifetime = Duration.seconds(1)
 
-    /// The tenant's webhook connector `name` with a trigger, or nil; kept for a second, so a
-    /// burst of messages reads the connector and opens its secrets once.
+    /// The tenant's webhook connector `name` with a trigger or a workflow triggering on it, or
+    /// nil; kept for a second, so a burst of messages reads the connector, its routes and opens
+    /// its secrets once.
     func receiver(_ name: String, tenant: String, engine: Engine, logger: Logger) async throws -> Receiver? {
         let key = tenant + "\u{0}" + name
         if let known = receivers.value(for: key), ContinuousClock.now - known.loadedAt < Self.receiverLifetime {
             return known
         }
         guard let connector = try await engine.store.connector(named: name, tenant: tenant),
-            connector.kind == ConnectorDefinition.Kind.webhook.rawValue,
-            let trigger = connector.settings["trigger"].flatMap(Trigger.init)
+            connector.kind == ConnectorDefinition.Kind.webhook.rawValue
         else {
+            receivers.forget(key)
+            return nil
+        }
+        let routes = try await TriggerRoutes.of(connector, index: runtime.workflowTriggers)
+        guard !routes.isEmpty else {
             receivers.forget(key)
             return nil
         }
@@ -111,7 +139,7 @@ extension HookRoutes {
                 connector, kind: .webhook,
                 resolver: SecretResolver(store: engine.store, box: engine.configuration.secrets), caller: "hook"
             ).settings
-            let receiver = Receiver(connector: connector, trigger: trigger, settings: settings, loadedAt: .now)
+            let receiver = Receiver(connector: connector, routes: routes, settings: settings, loadedAt: .now)
             receivers.keep(receiver, for: key)
             return receiver
         } catch let failure as AgentFailure {

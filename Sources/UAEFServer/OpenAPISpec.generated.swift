@@ -3469,7 +3469,7 @@ enum OpenAPISpec {
             "/v1/hooks/{tenant}/{connector}": {
               "post": {
                 "operationId": "receiveWebhook",
-                "summary": "A message from another system for a webhook connector with a trigger.",
+                "summary": "A message from another system for a webhook connector with a trigger or named by workflows' triggers.",
                 "description": "No token: the connector's signature scheme authenticates the sender (Standard Webhooks `webhook-id`/`webhook-timestamp`/`webhook-signature` within 5 minutes, GitHub's `X-Hub-Signature-256` with `X-GitHub-Delivery`, or a plain hex HMAC-SHA256 header). The message id is the idempotency key: a redelivered message starts nothing new (200, `replayed`). A Standard Webhooks payload's `data` (else the whole body) becomes the run's input (named by the trigger's `input`, default `message`) or the signal's data. Refused signatures count against the sender's address like failed authentications.",
                 "tags": [
                   "connectors"
@@ -3505,7 +3505,7 @@ enum OpenAPISpec {
                 },
                 "responses": {
                   "200": {
-                    "description": "Already received: what its id started.",
+                    "description": "Already received (what its id started), or taken by no workflow's filter.",
                     "headers": {
                       "X-Request-Id": {
                         "$ref": "#/components/headers/X-Request-Id"
@@ -3520,7 +3520,7 @@ enum OpenAPISpec {
                     }
                   },
                   "202": {
-                    "description": "Accepted: a run started or a signal sent.",
+                    "description": "Accepted: runs started or a signal sent.",
                     "headers": {
                       "X-Request-Id": {
                         "$ref": "#/components/headers/X-Request-Id"
@@ -6011,9 +6011,51 @@ enum OpenAPISpec {
               },
               "HookResult": {
                 "type": "object",
-                "description": "What the message started: a run (`run_id`) or a signal (`seq`, its event's ledger seq); `replayed` when its id had already started it.",
+                "description": "What the message did: `runs` it started (one per route: the connector's `trigger` and each workflow whose `triggers:` took it), the `signal` it sent; when it did exactly one thing, that run's `run_id` and `workflow` (or the signal's `seq`) and `replayed` are also at the top. `replayed` when its id had already done it.",
                 "properties": {
+                  "runs": {
+                    "type": "array",
+                    "items": {
+                      "type": "object",
+                      "properties": {
+                        "run_id": {
+                          "type": "string"
+                        },
+                        "workflow": {
+                          "type": "string"
+                        },
+                        "replayed": {
+                          "type": "boolean"
+                        }
+                      },
+                      "required": [
+                        "run_id",
+                        "workflow",
+                        "replayed"
+                      ],
+                      "additionalProperties": false
+                    }
+                  },
+                  "signal": {
+                    "type": "object",
+                    "properties": {
+                      "seq": {
+                        "type": "integer"
+                      },
+                      "replayed": {
+                        "type": "boolean"
+                      }
+                    },
+                    "required": [
+                      "seq",
+                      "replayed"
+                    ],
+                    "additionalProperties": false
+                  },
                   "run_id": {
+                    "type": "string"
+                  },
+                  "workflow": {
                     "type": "string"
                   },
                   "seq": {
@@ -6024,7 +6066,7 @@ enum OpenAPISpec {
                   }
                 },
                 "required": [
-                  "replayed"
+                  "runs"
                 ],
                 "additionalProperties": false
               }

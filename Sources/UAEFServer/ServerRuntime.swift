@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import ServiceLifecycle
 import Synchronization
+import UAEFConnectors
 import UAEFCore
 import UAEFEngine
 import UAEFLedger
@@ -33,10 +34,13 @@ public struct ServerRuntime: Sendable {
     /// notifications), so live event streams read them at once.
     let eventCommits = WakeSignal()
     let eventNotifications: AsyncStream<Void>
+    /// The registered workflows' `triggers:`, read by inbound webhooks and queue consumers.
+    let workflowTriggers: WorkflowTriggerIndex
 
     public init(engine: Engine, signer: NoteSigner) {
         self.engine = engine
         self.signer = signer
+        workflowTriggers = WorkflowTriggerIndex(store: engine.store)
         notifications = engine.store.workNotifications()
         wakeups = notifications.map { _ in WakeSignal() }
         eventNotifications = engine.store.eventNotifications()

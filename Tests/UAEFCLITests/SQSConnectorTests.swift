@@ -263,6 +263,35 @@ struct SQSConsumerTests {
     }
 
     @Test(
+        "a queue connector with no trigger of its own is consumed for a workflow whose triggers: name it; a message its filter declines is deleted and starts nothing"
+    )
+    func workflowTriggersConsumeQueues() async throws {
+        let setup = try Setup { setup in setup.connector("intake", queue: "intake", extra: "    wait_time: 1s\n") }
+        defer { setup.remove() }
+        let (process, port, _) = try await serve.startServer(
+            setup.store + ["--allow-network", "127.0.0.1"], in: setup.directory, environment: setup.environment)
+        defer { stop(process) }
+        let workflow = Self.workflow.replacingOccurrences(
+            of: "tasks:",
+            with: "triggers:\n  - {connector: intake, input: order, filter: message.order != \"skip\"}\ntasks:")
+        let registered = try await serve.send(
+            .POST, "http://127.0.0.1:\(port)/v1/workflows", token: "-", body: workflow)
+        #expect(registered["version"] == 1, "\(registered)")
+        _ = try setup.boto("send", "intake", [#"{"order": "skip"}"#])
+        _ = try setup.boto("send", "intake", [#"{"order": "C-3"}"#])
+        let runs = try await runs(setup) { runs in runs.count >= 1 && runs.allSatisfy { $0.status == .succeeded } }
+        #expect(runs.map { $0.inputs["order"]?["order"]?.stringValue } == ["C-3"])
+        var count = try setup.boto("count", "intake")
+        let deadline = ContinuousClock.now + .seconds(10)
+        while count != ["visible": 0, "in_flight": 0] && ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(200))
+            count = try setup.boto("count", "intake")
+        }
+        #expect(count == ["visible": 0, "in_flight": 0], "the declined message is deleted too")
+        #expect(try await self.runs(setup) { _ in true }.count == 1)
+    }
+
+    @Test(
         "each message starts one run with its body as input and is then deleted; a message sent twice under one uaef-message-id starts one run"
     )
     func messagesStartRuns() async throws {

@@ -118,4 +118,93 @@ struct HookAPITests {
             #expect(refused.status == 422, "\(refused.body)")
         }
     }
+
+    @Test(
+        "workflows' triggers: a message at a connector starts a run of every workflow whose triggers accept it, once each; an invalid triggers: section is refused naming each field"
+    )
+    func workflowTriggers() async throws {
+        try await ServerHarness.start(secrets: try SecretBox(key: Array(repeating: 9, count: 32))).serving { server in
+            let admin = try await server.token("acme", [.admin])
+            let set = try await server.send(
+                .PUT, "/v1/secrets/orders-hook", token: admin,
+                body: JSONValue.object(["value": .string(Self.signing)]).jsonText)
+            #expect(set.status == 200)
+            let connectors = """
+                connectors:
+                  - {name: intake, type: webhook, secrets: [{$secret: orders-hook}]}
+                  - {name: quiet, type: webhook, secrets: [{$secret: orders-hook}]}
+                """
+            #expect(try await server.send(.POST, "/v1/connectors", token: admin, body: connectors).status == 201)
+            let orders = """
+                name: orders
+                inputs: {order: {}}
+                triggers:
+                  - {connector: intake, input: order, filter: message.kind == "order"}
+                tasks:
+                  - {id: note, agent: echo, with: {invoice: "${{ inputs.order.invoice }}"}}
+                """
+            let audit = """
+                name: audit
+                inputs: {message: {}}
+                triggers:
+                  - connector: intake
+                tasks:
+                  - {id: note, agent: echo, with: {kind: "${{ inputs.message.kind }}"}}
+                """
+            for workflow in [orders, audit] {
+                #expect(try await server.send(.POST, "/v1/workflows", token: admin, body: workflow).status == 201)
+            }
+            let order =
+                #"{"type": "x", "timestamp": "2026-12-03T10:00:00Z", "data": {"kind": "order", "invoice": "INV-1"}}"#
+            let first = try await server.send(
+                .POST, "/v1/hooks/acme/intake", body: order, headers: try standardHeaders(id: "m1", body: order))
+            #expect(first.status == 202, "\(first.body)")
+            let runs = first["runs"]?.arrayValue ?? []
+            #expect(Set(runs.compactMap { $0["workflow"]?.stringValue }) == ["orders", "audit"])
+            for run in runs {
+                let ended = try await server.waitForRun(try #require(run["run_id"]?.stringValue), token: admin)
+                #expect(ended["status"] == "succeeded")
+                if run["workflow"] == "orders" { #expect(ended["tasks"]?["note"]?["output"]?["invoice"] == "INV-1") }
+            }
+            let again = try await server.send(
+                .POST, "/v1/hooks/acme/intake", body: order, headers: try standardHeaders(id: "m1", body: order))
+            #expect(
+                again.status == 200
+                    && again["runs"]
+                        == first["runs"].map { value in
+                            .array(
+                                (value.arrayValue ?? []).map { run in
+                                    var members = run.objectValue ?? [:]
+                                    members["replayed"] = true
+                                    return .object(members)
+                                })
+                        }
+            )
+            let refund = #"{"type": "x", "timestamp": "2026-12-03T10:00:00Z", "data": {"kind": "refund"}}"#
+            let second = try await server.send(
+                .POST, "/v1/hooks/acme/intake", body: refund, headers: try standardHeaders(id: "m2", body: refund))
+            #expect(second.status == 202 && second["workflow"] == "audit" && second["runs"]?.arrayValue?.count == 1)
+            // A connector no trigger names takes no messages.
+            let quiet = try await server.send(
+                .POST, "/v1/hooks/acme/quiet", body: refund, headers: try standardHeaders(id: "m3", body: refund))
+            #expect(quiet.status == 404)
+            let listed = try await server.send(.GET, "/v1/runs", token: admin)["runs"]?.arrayValue ?? []
+            #expect(listed.count == 3)
+
+            let invalid = """
+                name: broken
+                inputs: {message: {}}
+                triggers:
+                  - {connector: intake, input: order, filter: inputs.secret == 1}
+                  - {connector: "Not A Name"}
+                tasks:
+                  - {id: note, agent: echo}
+                """
+            let refused = try await server.send(.POST, "/v1/workflows", token: admin, body: invalid)
+            #expect(refused.status == 422, "\(refused.body)")
+            for expected in ["triggers[0].input", "triggers[0].filter", "triggers[1].connector"] {
+                #expect(refused.body.contains(expected), "\(expected) in \(refused.body)")
+            }
+        }
+    }
 }

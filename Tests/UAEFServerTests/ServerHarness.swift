@@ -56,7 +56,8 @@ struct ServerHarness {
         let connectorAccess = ConnectorAccess(policy: outbound)
         kinds.registerConnectorKinds(store: store, secrets: secrets, access: connectorAccess)
         let engine = Engine(
-            store: store, kinds: kinds, sections: [SettlementSection()], configuration: runner, logger: logger)
+            store: store, kinds: kinds, sections: [SettlementSection(), TriggersSection()], configuration: runner,
+            logger: logger)
         let runtime = ServerRuntime(engine: engine, signer: try NoteSigner(generatingFor: "uaef.test/ledger"))
         var configuration = ServerConfiguration()
         configuration.port = 0
