@@ -69,10 +69,10 @@ struct DeliveriesCommand: AsyncParsableCommand {
         @OptionGroup var storeOptions: StoreOptions
 
         func run() async throws {
-            let store = try await storeOptions.open()
-            try await DeliveriesCommand.requireConnector(connector, store: store, tenant: storeOptions.tenant)
-            let count = try await store.replayDeliveries(
-                tenant: storeOptions.tenant, connector: connector, ids: ids.isEmpty ? nil : ids, now: Date())
+            let registry = ConnectorRegistry(store: try await storeOptions.open(), tenant: storeOptions.tenant)
+            let count = try await DeliveriesCommand.usage {
+                try await registry.replayDeliveries(connector, ids: ids.isEmpty ? nil : ids, actor: CLIActor.current)
+            }.count
             if json { return Console.printJSON(["replayed": .number(Number(count))]) }
             print("replayed \(count) dead deliver\(count == 1 ? "y" : "ies") of \(connector)")
         }
@@ -86,24 +86,17 @@ struct DeliveriesCommand: AsyncParsableCommand {
         @OptionGroup var storeOptions: StoreOptions
 
         func run() async throws {
-            let store = try await storeOptions.open()
-            try await DeliveriesCommand.requireConnector(connector, store: store, tenant: storeOptions.tenant)
-            let cursor = try await store.subscriptionCursor(tenant: storeOptions.tenant, connector: connector)
-            try await store.pauseSubscription(tenant: storeOptions.tenant, connector: connector, reason: nil)
-            if json { return Console.printJSON(["was_paused": cursor.pausedReason.map(JSONValue.string) ?? .null]) }
-            print(
-                cursor.pausedReason.map { "resumed \(connector) (paused: \($0))" }
-                    ?? "\(connector) was not paused")
+            let registry = ConnectorRegistry(store: try await storeOptions.open(), tenant: storeOptions.tenant)
+            let paused = try await DeliveriesCommand.usage {
+                try await registry.resumeSubscription(connector, actor: CLIActor.current)
+            }
+            if json { return Console.printJSON(["was_paused": paused.map(JSONValue.string) ?? .null]) }
+            print(paused.map { "resumed \(connector) (paused: \($0))" } ?? "\(connector) was not paused")
         }
     }
 
-    /// Throws a usage error unless the tenant has a connector `name` with a subscription.
-    static func requireConnector(_ name: String, store: any WorkflowStore, tenant: String) async throws {
-        guard let record = try await store.connector(named: name, tenant: tenant) else {
-            throw CLIError.usage("no connector \(name) in tenant \(tenant)")
-        }
-        guard record.settings["subscription"] != nil else {
-            throw CLIError.usage("connector \(name) has no subscription, so it has no deliveries")
-        }
+    /// `body`'s result; a connector that is missing or has no subscription is a usage error.
+    static func usage<T>(_ body: () async throws -> T) async throws -> T {
+        do { return try await body() } catch let error as DeliveriesError { throw CLIError.usage(error.description) }
     }
 }

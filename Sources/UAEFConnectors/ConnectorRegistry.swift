@@ -63,6 +63,62 @@ public struct ConnectorRegistry: Sendable {
             event: event("connector.removed", name, actor: actor, now: now, random: &random, data: [:]))
     }
 
+    /// The tenant's subscription deliveries, newest event first (see ``DeliveryStore``).
+    public func deliveries(connector: String?, status: DeliveryStatus?, before: Int64?, limit: Int) async throws
+        -> [DeliveryRecord]
+    {
+        try await store.deliveries(tenant: tenant, connector: connector, status: status, before: before, limit: limit)
+    }
+
+    /// The most delivery ids a `deliveries.replayed` event lists (it always has the count).
+    public static let maximumListedReplays = 1_000
+
+    /// Gives the connector's dead deliveries (those with `ids`, or all) a fresh set of attempts,
+    /// recorded as a `deliveries.replayed` event with their count and ids; their ids.
+    public func replayDeliveries(_ connector: String, ids: [String]?, actor: String) async throws -> [String] {
+        try await requireSubscription(connector)
+        let (tenant, now) = (tenant, Date())
+        return try await store.replayDeliveries(tenant: tenant, connector: connector, ids: ids, now: now) { replayed in
+            var random = SystemRandomNumberGenerator()
+            return EventDraft(
+                id: "evt_" + SortableID.make(at: now, using: &random), time: now, type: "deliveries.replayed",
+                actor: actor, tenant: tenant, subject: "connector/\(connector)",
+                data: [
+                    "count": .number(Number(replayed.count)),
+                    "ids": .array(replayed.prefix(Self.maximumListedReplays).map(JSONValue.string)),
+                ])
+        }
+    }
+
+    /// Resumes a subscription a receiver paused (410 Gone), recorded as a `subscription.resumed`
+    /// event; the reason it was paused for, or nil when it was not paused.
+    public func resumeSubscription(_ connector: String, actor: String) async throws -> String? {
+        try await requireSubscription(connector)
+        return try await Self.pause(connector, reason: nil, tenant: tenant, actor: actor, store: store)
+    }
+
+    /// Pauses (with `reason`) or resumes (nil) a subscription, recording `subscription.paused`
+    /// or `subscription.resumed` when that changes it; the reason it had before.
+    static func pause(_ connector: String, reason: String?, tenant: String, actor: String, store: any WorkflowStore)
+        async throws -> String?
+    {
+        var random = SystemRandomNumberGenerator()
+        let now = Date()
+        let event = EventDraft(
+            id: "evt_" + SortableID.make(at: now, using: &random), time: now,
+            type: reason == nil ? "subscription.resumed" : "subscription.paused", actor: actor, tenant: tenant,
+            subject: "connector/\(connector)", data: reason.map { ["reason": .string($0)] } ?? [:])
+        return try await store.pauseSubscription(tenant: tenant, connector: connector, reason: reason, event: event)
+    }
+
+    /// Throws ``DeliveriesError`` unless the tenant has a connector `name` with a subscription.
+    private func requireSubscription(_ name: String) async throws {
+        guard let record = try await store.connector(named: name, tenant: tenant) else {
+            throw DeliveriesError.noConnector(name, tenant: tenant)
+        }
+        guard record.settings["subscription"] != nil else { throw DeliveriesError.noSubscription(name) }
+    }
+
     private func event(
         _ type: String, _ name: String, actor: String, now: Date, random: inout SystemRandomNumberGenerator,
         data: [String: JSONValue]
@@ -70,6 +126,19 @@ public struct ConnectorRegistry: Sendable {
         EventDraft(
             id: "evt_" + SortableID.make(at: now, using: &random), time: now, type: type, actor: actor,
             tenant: tenant, subject: "connector/\(name)", data: data)
+    }
+}
+
+/// Why a connector's deliveries cannot be replayed or its subscription resumed.
+public enum DeliveriesError: Error, Sendable, Equatable, CustomStringConvertible {
+    case noConnector(String, tenant: String)
+    case noSubscription(String)
+
+    public var description: String {
+        switch self {
+        case .noConnector(let name, let tenant): "no connector \(name) in tenant \(tenant)"
+        case .noSubscription(let name): "connector \(name) has no subscription, so it has no deliveries"
+        }
     }
 }
 

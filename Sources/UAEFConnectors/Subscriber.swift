@@ -256,9 +256,9 @@ public struct Subscriber: Sendable {
         try await store.recordDeliveries(records + unattempted)
         if let gone {
             logger.warning("the receiver answered 410 Gone: the subscription is paused", metadata: ["error": "\(gone)"])
-            try await store.pauseSubscription(
-                tenant: record.tenant, connector: record.name,
-                reason: "410 Gone at \(Timestamp.format(finished)): \(gone)")
+            _ = try await ConnectorRegistry.pause(
+                record.name, reason: "410 Gone at \(Timestamp.format(finished)): \(gone)", tenant: record.tenant,
+                actor: "subscriber", store: store)
         }
         return records.count
     }

@@ -101,11 +101,16 @@ public protocol DeliveryStore: Sendable {
     ) async throws -> [DeliveryRecord]
 
     /// Makes dead deliveries of the connector (those with the given ids, or all) pending again
-    /// with a fresh set of attempts, due at `now`; how many.
-    func replayDeliveries(tenant: String, connector: String, ids: [String]?, now: Date) async throws -> Int
+    /// with a fresh set of attempts, due at `now`, and records the event `event` makes of their
+    /// ids in the same transaction (none when no delivery was dead); their ids.
+    func replayDeliveries(
+        tenant: String, connector: String, ids: [String]?, now: Date, event: @Sendable ([String]) -> EventDraft
+    ) async throws -> [String]
 
-    /// Pauses the subscription with `reason`, or resumes it (nil).
-    func pauseSubscription(tenant: String, connector: String, reason: String?) async throws
+    /// Pauses the subscription with `reason`, or resumes it (nil), and records `event` in the
+    /// same transaction when that changed it; the reason it was paused for before (nil: it ran).
+    func pauseSubscription(tenant: String, connector: String, reason: String?, event: EventDraft) async throws
+        -> String?
 }
 
 /// Deliveries grouped by everything a recorded outcome writes (status, attempts, next attempt,

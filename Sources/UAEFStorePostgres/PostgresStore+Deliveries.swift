@@ -115,25 +115,54 @@ extension PostgresStore {
             """, Self.delivery)
     }
 
-    public func replayDeliveries(tenant: String, connector: String, ids: [String]?, now: Date) async throws -> Int {
+    public func replayDeliveries(
+        tenant: String, connector: String, ids: [String]?, now: Date, event: @Sendable ([String]) -> EventDraft
+    ) async throws -> [String] {
         let now = Timestamp.milliseconds(now)
-        return try await rows(
-            """
-            UPDATE deliveries SET status = 'pending', attempts = 0, next_attempt_at = \(now), lease_until = NULL,
-                updated_at = \(now)
-            WHERE tenant = \(tenant) AND connector = \(connector) AND status = 'dead'
-                AND (\(ids == nil) OR id = ANY(\(ids ?? [])))
-            RETURNING 1
-            """, { _ in () }
-        ).count
+        return try await transaction { connection in
+            var replayed: [(seq: Int64, id: String)] = []
+            for try await row in try await connection.query(
+                """
+                UPDATE deliveries SET status = 'pending', attempts = 0, next_attempt_at = \(now), lease_until = NULL,
+                    updated_at = \(now)
+                WHERE tenant = \(tenant) AND connector = \(connector) AND status = 'dead'
+                    AND (\(ids == nil) OR id = ANY(\(ids ?? [])))
+                RETURNING event_seq, id
+                """, logger: logger)
+            {
+                let c = Columns(row, table: "deliveries")
+                replayed.append((try c("event_seq"), try c("id")))
+            }
+            guard !replayed.isEmpty else { return [] }
+            let ids = replayed.sorted { $0.seq < $1.seq }.map(\.id)
+            try await PostgresLedger.append([event(ids)], on: connection, logger: logger)
+            return ids
+        }
     }
 
-    public func pauseSubscription(tenant: String, connector: String, reason: String?) async throws {
-        _ = try await rows(
-            """
-            UPDATE subscription_cursors SET paused_reason = \(reason)
-            WHERE tenant = \(tenant) AND connector = \(connector) RETURNING 1
-            """, { _ in () })
+    public func pauseSubscription(tenant: String, connector: String, reason: String?, event: EventDraft) async throws
+        -> String?
+    {
+        try await transaction { connection in
+            var found: [String?] = []
+            for try await row in try await connection.query(
+                """
+                SELECT paused_reason FROM subscription_cursors WHERE tenant = \(tenant) AND connector = \(connector)
+                FOR UPDATE
+                """, logger: logger)
+            {
+                found.append(try Columns(row, table: "subscription_cursors")("paused_reason"))
+            }
+            guard let previous = found.first else { return nil }
+            guard previous != reason else { return previous }
+            _ = try await connection.query(
+                """
+                UPDATE subscription_cursors SET paused_reason = \(reason)
+                WHERE tenant = \(tenant) AND connector = \(connector)
+                """, logger: logger)
+            try await PostgresLedger.append([event], on: connection, logger: logger)
+            return previous
+        }
     }
 
     static func delivery(_ row: PostgresRow) throws -> DeliveryRecord {

@@ -125,27 +125,45 @@ extension SQLiteStore {
         }
     }
 
-    public func replayDeliveries(tenant: String, connector: String, ids: [String]?, now: Date) async throws -> Int {
+    public func replayDeliveries(
+        tenant: String, connector: String, ids: [String]?, now: Date, event: @Sendable ([String]) -> EventDraft
+    ) async throws -> [String] {
         try await pool.write { db in
             let chosen = ids.map { ids in " AND id IN (\(ids.map { _ in "?" }.joined(separator: ", ")))" } ?? ""
+            let condition = "WHERE tenant = ? AND connector = ? AND status = 'dead'\(chosen)"
+            let key: [(any DatabaseValueConvertible)?] = [tenant, connector]
+            let arguments = StatementArguments(key + (ids ?? []).map { $0 as (any DatabaseValueConvertible)? })
+            let replayed = try String.fetchAll(db, sql: "SELECT id FROM deliveries \(condition) ORDER BY event_seq", arguments: arguments)
+            guard !replayed.isEmpty else { return [] }
             try db.execute(
                 sql: """
                     UPDATE deliveries SET status = 'pending', attempts = 0, next_attempt_at = ?, lease_until = NULL,
                         updated_at = ?
-                    WHERE tenant = ? AND connector = ? AND status = 'dead'\(chosen)
+                    \(condition)
                     """,
-                arguments: StatementArguments(
-                    [Timestamp.milliseconds(now), Timestamp.milliseconds(now), tenant, connector]
-                        + (ids ?? []).map { $0 as any DatabaseValueConvertible }))
-            return db.changesCount
+                arguments: [Timestamp.milliseconds(now), Timestamp.milliseconds(now)] + arguments)
+            try Self.appendEvents([event(replayed)], in: db)
+            return replayed
         }
     }
 
-    public func pauseSubscription(tenant: String, connector: String, reason: String?) async throws {
+    public func pauseSubscription(tenant: String, connector: String, reason: String?, event: EventDraft) async throws
+        -> String?
+    {
         try await pool.write { db in
+            let key: StatementArguments = [tenant, connector]
+            guard
+                let row = try Row.fetchOne(
+                    db, sql: "SELECT paused_reason FROM subscription_cursors WHERE tenant = ? AND connector = ?",
+                    arguments: key)
+            else { return nil }
+            let previous: String? = row["paused_reason"]
+            guard previous != reason else { return previous }
             try db.execute(
                 sql: "UPDATE subscription_cursors SET paused_reason = ? WHERE tenant = ? AND connector = ?",
-                arguments: [reason, tenant, connector])
+                arguments: [reason] + key)
+            try Self.appendEvents([event], in: db)
+            return previous
         }
     }
 

@@ -98,7 +98,7 @@ struct SubscriberTests {
     }
 
     @Test(
-        "a failed delivery is tried again on the schedule with the same id, is dead after the last attempt, and a replay gives it fresh attempts; 410 pauses the subscription",
+        "a failed delivery is tried again on the schedule with the same id, is dead after the last attempt, and a replay gives it fresh attempts; 410 pauses the subscription; replaying, pausing and resuming are ledger events",
         arguments: StoreBackend.allCases)
     func attempts(_ backend: StoreBackend) async throws {
         let location = try TestStore(backend, label: "attempts")
@@ -131,8 +131,12 @@ struct SubscriberTests {
         #expect(dead.status == .dead && dead.attempts == 3 && dead.lastError == "unavailable")
         #expect(channel.sent.withLock { $0 }.filter { $0 == dead.id }.count == 3)
 
-        #expect(try await store.replayDeliveries(tenant: "acme", connector: "erp", ids: [dead.id], now: Date()) == 1)
-        #expect(try await store.replayDeliveries(tenant: "acme", connector: "erp", ids: nil, now: Date()) == 0)
+        let registry = ConnectorRegistry(store: store, tenant: "acme")
+        #expect(try await registry.replayDeliveries("erp", ids: [dead.id], actor: "ops") == [dead.id])
+        #expect(try await registry.replayDeliveries("erp", ids: nil, actor: "ops") == [])
+        await #expect(throws: DeliveriesError.noConnector("nope", tenant: "acme")) {
+            try await registry.replayDeliveries("nope", ids: nil, actor: "ops")
+        }
         let gone = ScriptedChannel { _, _ in .gone(status: 410, error: "Gone") }
         #expect(try await subscriber.deliverDue(through: gone, now: Date(), logger: logger) == 1)
         let paused = try await store.subscriptionCursor(tenant: "acme", connector: "erp")
@@ -141,8 +145,16 @@ struct SubscriberTests {
         let kept = try await store.deliveries(
             tenant: "acme", connector: "erp", status: .pending, before: nil, limit: 10)
         #expect(kept.map(\.id) == [dead.id])
-        try await store.pauseSubscription(tenant: "acme", connector: "erp", reason: nil)
+        #expect(try await registry.resumeSubscription("erp", actor: "ops")?.contains("410 Gone") == true)
+        #expect(try await registry.resumeSubscription("erp", actor: "ops") == nil, "not paused: no change, no event")
         #expect(try await subscriber.enqueue(now: Date()).paused == false)
+        let audit = try await store.events(from: 0, limit: 100).filter { $0.event.subject == "connector/erp" }
+        #expect(
+            audit.map { "\($0.event.type) \($0.event.actor)" } == [
+                "connector.saved test", "deliveries.replayed ops", "subscription.paused subscriber",
+                "subscription.resumed ops",
+            ])
+        #expect(audit[1].event.data == ["count": 1, "ids": [.string(dead.id)]])
     }
 
     @Test(
