@@ -30,6 +30,12 @@ struct WorkerCommand: AsyncParsableCommand {
             that name an agent kind instead of a capability, approvals and remote agents' tasks run \
             where their run is orchestrated.
 
+            With --connectors it also does what uaef serve does for every tenant's connectors: \
+            consumes SQS and Service Bus connectors with triggers (the runs they start are left for \
+            any runner of their tenant to claim) and delivers subscriptions. Any number of workers \
+            and servers may do so at once: queue messages are shared out by the broker, deliveries \
+            are claimed under a lease. See docs/connectors.md.
+
             On SIGINT or SIGTERM it stops claiming, cancels its attempts and exits within 10 s. \
             Prints one line per ended run (--json: one JSON object per line, {"run_id", "status"}) \
             and one per attempt executed for another worker's run ({"run_id", "key", "attempt", \
@@ -37,6 +43,8 @@ struct WorkerCommand: AsyncParsableCommand {
             """)
 
     @Option(help: "Runs executed at once by this worker.") var concurrency: Int = 16
+    @Flag(help: "Also consume queue connectors and deliver subscriptions, as uaef serve does.")
+    var connectors = false
 
     @OptionGroup var capabilityOptions: CapabilityOptions
     @OptionGroup var hostAccess: HostAccessOptions
@@ -55,13 +63,13 @@ struct WorkerCommand: AsyncParsableCommand {
         // its attempts and leaves its runs to be claimed again (by a worker on this machine at
         // once, elsewhere when the lease expires).
         let kinds = try hostAccess.kinds(granting: .anyTask)
-        let connectors = try hostAccess.connectorAccess()
+        let access = try hostAccess.connectorAccess()
         do {
             try await StopSignals.cancelling(
-                { [engineOptions, served = capabilityOptions.served, concurrency, json] in
+                { [engineOptions, served = capabilityOptions.served, concurrency, json, connectors] in
                     try await Self.work(
-                        engineOptions: engineOptions, kinds: kinds, connectors: connectors, served: served,
-                        concurrency: concurrency, json: json)
+                        engineOptions: engineOptions, kinds: kinds, connectors: access, served: served,
+                        concurrency: concurrency, runsConnectors: connectors, json: json)
                 },
                 onSignal: {
                     // Everything is durable at every step, so a stop that takes too long (an attempt
@@ -80,12 +88,24 @@ struct WorkerCommand: AsyncParsableCommand {
     /// queued attempts until cancelled.
     private static func work(
         engineOptions: EngineOptions, kinds: AgentKindRegistry, connectors: ConnectorAccess, served: Set<String>?,
-        concurrency: Int, json: Bool
+        concurrency: Int, runsConnectors: Bool, json: Bool
     ) async throws {
         try await engineOptions.withEngine(capabilities: served, waiting: true, kinds: kinds, connectors: connectors) {
             engine in
-            await work(
-                engine, storeOptions: engineOptions.storeOptions, served: served, concurrency: concurrency, json: json)
+            let connectorWorkers =
+                runsConnectors
+                ? ConnectorWorkers(
+                    store: engine.store, engine: { engine.forTenant($0) }, dispatch: .queueing,
+                    triggers: WorkflowTriggerIndex(store: engine.store), access: connectors,
+                    secrets: engine.configuration.secrets, commits: nil, logger: engine.logger) : nil
+            await withDiscardingTaskGroup { group in
+                if let connectorWorkers { group.addTask { await connectorWorkers.run() } }
+                group.addTask {
+                    await work(
+                        engine, storeOptions: engineOptions.storeOptions, served: served, concurrency: concurrency,
+                        json: json)
+                }
+            }
         }
     }
 

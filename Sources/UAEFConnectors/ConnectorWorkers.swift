@@ -143,28 +143,25 @@ public struct ConnectorWorkers: Sendable {
         let logger = logger(for: record)
         guard let subscriber = Subscriber(store: store, record: record) else { return }
         while !Task.isCancelled {
-            var channel: (any DeliveryChannel)?
+            // A channel that cannot be opened (an address the policy refuses, a secret unset)
+            // fails each due delivery with the reason, so the tenant sees it in the deliveries
+            // and the retry schedule runs its course; it is opened again a lookup later.
+            let channel: any DeliveryChannel
+            let lifetime: TimeInterval
             do {
-                let opened = try await open(record, connections: subscriber.concurrency)
-                channel = opened
-                let reopen = Date().addingTimeInterval(Self.channelLifetime)
-                try await withThrowingTaskGroup(of: Void.self) { group in
-                    for concurrency in subscriber.lanes {
-                        group.addTask {
-                            while !Task.isCancelled && Date() < reopen {
-                                let seen = commits?.generation ?? 0
-                                let (enqueued, paused) = try await subscriber.enqueue(now: Date())
-                                let attempted =
-                                    paused
-                                    ? 0
-                                    : try await subscriber.deliverDue(
-                                        through: opened, now: Date(), concurrency: concurrency, logger: logger)
-                                if enqueued == 0 && attempted == 0 { await idle(after: seen) }
-                            }
-                        }
-                    }
-                    try await group.waitForAll()
-                }
+                channel = try await open(record, connections: subscriber.concurrency)
+                lifetime = Self.channelLifetime
+            } catch {
+                logger.error(
+                    "the connector's subscription cannot deliver; its due deliveries fail until it can",
+                    metadata: ["error": "\(error)", "retry_in": "\(lookupInterval)"])
+                channel = UnreachableChannel(reason: "\(error)")
+                lifetime =
+                    Double(lookupInterval.components.seconds) + Double(lookupInterval.components.attoseconds) / 1e18
+            }
+            do {
+                try await deliver(
+                    subscriber, through: channel, until: Date().addingTimeInterval(lifetime), logger: logger)
             } catch {
                 if !Task.isCancelled {
                     logger.error(
@@ -173,7 +170,32 @@ public struct ConnectorWorkers: Sendable {
                     try? await Task.sleep(for: lookupInterval)
                 }
             }
-            await channel?.close()
+            await channel.close()
+        }
+    }
+
+    /// Forwards what is new and attempts what is due through `channel` in each of the
+    /// subscriber's lanes until `reopen`; a lane with nothing to do waits for committed events
+    /// (or a quarter second).
+    private func deliver(
+        _ subscriber: Subscriber, through channel: any DeliveryChannel, until reopen: Date, logger: Logger
+    ) async throws {
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for concurrency in subscriber.lanes {
+                group.addTask {
+                    while !Task.isCancelled && Date() < reopen {
+                        let seen = commits?.generation ?? 0
+                        let (enqueued, paused) = try await subscriber.enqueue(now: Date())
+                        let attempted =
+                            paused
+                            ? 0
+                            : try await subscriber.deliverDue(
+                                through: channel, now: Date(), concurrency: concurrency, logger: logger)
+                        if enqueued == 0 && attempted == 0 { await idle(after: seen) }
+                    }
+                }
+            }
+            try await group.waitForAll()
         }
     }
 

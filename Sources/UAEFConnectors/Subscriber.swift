@@ -22,6 +22,17 @@ protocol DeliveryChannel: Sendable {
     func close() async
 }
 
+/// A channel that could not be opened: every delivery fails with the reason.
+struct UnreachableChannel: DeliveryChannel {
+    let reason: String
+
+    func deliver(id: String, event: EventRecord, logger: Logger) async -> DeliveryOutcome {
+        .failed(status: nil, error: "cannot reach the connector: \(reason)", retryAfter: nil)
+    }
+
+    func close() async {}
+}
+
 /// What a subscription sends for an event: type and time from the event, and as `data` the
 /// event's id, place in the log, subject, actor and data.
 enum SubscriptionMessage {

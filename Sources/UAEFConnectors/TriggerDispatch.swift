@@ -44,18 +44,32 @@ public struct TriggerDispatch: Sendable {
         case signal(seq: Int64, replayed: Bool)
     }
 
+    /// Whether this process takes the lease of the runs it starts, to execute them itself.
+    let leased: Bool
     /// Called with a run this process created and holds the lease of, to execute it.
     let execute: @Sendable (Engine.RunStart, Engine) -> Void
     /// Called after a signal was recorded (its settlements may need a checkpoint).
     let signalled: @Sendable (Engine) async -> Void
 
+    /// Runs are started leased and handed to `execute`; `signalled` follows each signal.
     public init(
         execute: @escaping @Sendable (Engine.RunStart, Engine) -> Void,
         signalled: @escaping @Sendable (Engine) async -> Void
     ) {
+        self.leased = true
         self.execute = execute
         self.signalled = signalled
     }
+
+    private init(queueing: Void) {
+        leased = false
+        execute = { _, _ in }
+        signalled = { _ in }
+    }
+
+    /// Runs are started without a lease, for any runner of their tenant to claim (`uaef worker`
+    /// on PostgreSQL hears of them at once); signals need nothing more.
+    public static let queueing = TriggerDispatch(queueing: ())
 
     /// Does what `routes` say with the message's `data`, on `engine` (the connector's tenant),
     /// one route after another; the outcomes in route order (none when every workflow's filter
@@ -99,8 +113,8 @@ public struct TriggerDispatch: Sendable {
     ) async throws -> Outcome {
         let start = try await engine.start(
             Engine.RunRequest(workflow: workflow, inputs: [input: data], idempotencyKey: key), actor: actor,
-            leased: true)
-        if start.createdRecord != nil { execute(start, engine) }
+            leased: leased)
+        if leased, start.createdRecord != nil { execute(start, engine) }
         return .run(start.run, workflow: workflow, created: start.created)
     }
 }

@@ -172,6 +172,7 @@ public enum APIServer {
         LedgerRoutes(runtime: runtime).add(to: v1)
         SecretRoutes(runtime: runtime, bodyLimit: configuration.bodyLimit).add(to: v1)
         ConnectorRoutes(runtime: runtime, bodyLimit: configuration.bodyLimit).add(to: v1)
+        DeliveryRoutes(runtime: runtime, bodyLimit: configuration.bodyLimit).add(to: v1)
         EventStreamRoutes(runtime: runtime, pollInterval: configuration.eventStreamPollInterval).add(to: v1)
         return router
     }

@@ -3600,6 +3600,264 @@ enum OpenAPISpec {
                 },
                 "security": []
               }
+            },
+            "/v1/deliveries": {
+              "get": {
+                "operationId": "listDeliveries",
+                "summary": "The tenant's subscription deliveries, newest event first.",
+                "description": "Requires permission `read`: role `admin`, `operator`, `approver`, `auditor`, `viewer`.",
+                "tags": [
+                  "connectors"
+                ],
+                "parameters": [
+                  {
+                    "name": "connector",
+                    "in": "query",
+                    "required": false,
+                    "description": "Only this connector's.",
+                    "schema": {
+                      "type": "string"
+                    }
+                  },
+                  {
+                    "name": "status",
+                    "in": "query",
+                    "required": false,
+                    "description": "Only deliveries in this state (400 for another value).",
+                    "schema": {
+                      "$ref": "#/components/schemas/DeliveryStatus"
+                    }
+                  },
+                  {
+                    "name": "limit",
+                    "in": "query",
+                    "required": false,
+                    "description": "Deliveries per page. An integer from 1 to 1000 (400 otherwise).",
+                    "schema": {
+                      "type": "integer",
+                      "minimum": 1,
+                      "maximum": 1000,
+                      "default": 50
+                    }
+                  },
+                  {
+                    "name": "before",
+                    "in": "query",
+                    "required": false,
+                    "description": "The `next_before` of the page before: only deliveries of events before this seq.",
+                    "schema": {
+                      "type": "integer",
+                      "minimum": 0
+                    }
+                  }
+                ],
+                "responses": {
+                  "200": {
+                    "description": "A page of deliveries.",
+                    "headers": {
+                      "X-Request-Id": {
+                        "$ref": "#/components/headers/X-Request-Id"
+                      }
+                    },
+                    "content": {
+                      "application/json": {
+                        "schema": {
+                          "$ref": "#/components/schemas/DeliveryList"
+                        }
+                      }
+                    }
+                  },
+                  "400": {
+                    "$ref": "#/components/responses/BadRequest"
+                  },
+                  "401": {
+                    "$ref": "#/components/responses/Unauthorized"
+                  },
+                  "403": {
+                    "$ref": "#/components/responses/Forbidden"
+                  },
+                  "429": {
+                    "$ref": "#/components/responses/TooManyRequests"
+                  },
+                  "500": {
+                    "$ref": "#/components/responses/InternalError"
+                  }
+                },
+                "x-uaef-permission": "read",
+                "x-uaef-roles": [
+                  "admin",
+                  "operator",
+                  "approver",
+                  "auditor",
+                  "viewer"
+                ]
+              }
+            },
+            "/v1/connectors/{name}/deliveries/replay": {
+              "post": {
+                "operationId": "replayDeliveries",
+                "summary": "Give a connector's dead deliveries a fresh set of attempts.",
+                "description": "Requires permission `operateDeliveries`: role `admin`, `operator`. Recorded as a `deliveries.replayed` ledger event (subject `connector/NAME`) with the count and the ids.",
+                "tags": [
+                  "connectors"
+                ],
+                "parameters": [
+                  {
+                    "name": "name",
+                    "in": "path",
+                    "required": true,
+                    "schema": {
+                      "type": "string"
+                    },
+                    "description": "The connector's name."
+                  }
+                ],
+                "requestBody": {
+                  "required": false,
+                  "description": "Optional: the deliveries to replay.",
+                  "content": {
+                    "application/json": {
+                      "schema": {
+                        "$ref": "#/components/schemas/ReplayRequest"
+                      }
+                    }
+                  }
+                },
+                "responses": {
+                  "200": {
+                    "description": "The dead deliveries now pending again (none when none was dead).",
+                    "headers": {
+                      "X-Request-Id": {
+                        "$ref": "#/components/headers/X-Request-Id"
+                      }
+                    },
+                    "content": {
+                      "application/json": {
+                        "schema": {
+                          "$ref": "#/components/schemas/ReplayResult"
+                        }
+                      }
+                    }
+                  },
+                  "400": {
+                    "$ref": "#/components/responses/BadRequest"
+                  },
+                  "404": {
+                    "$ref": "#/components/responses/NotFound"
+                  },
+                  "409": {
+                    "description": "`no-subscription`: the connector has no subscription, so no deliveries.",
+                    "headers": {
+                      "X-Request-Id": {
+                        "$ref": "#/components/headers/X-Request-Id"
+                      }
+                    },
+                    "content": {
+                      "application/problem+json": {
+                        "schema": {
+                          "$ref": "#/components/schemas/Problem"
+                        }
+                      }
+                    }
+                  },
+                  "413": {
+                    "$ref": "#/components/responses/ContentTooLarge"
+                  },
+                  "422": {
+                    "$ref": "#/components/responses/UnprocessableContent"
+                  },
+                  "401": {
+                    "$ref": "#/components/responses/Unauthorized"
+                  },
+                  "403": {
+                    "$ref": "#/components/responses/Forbidden"
+                  },
+                  "429": {
+                    "$ref": "#/components/responses/TooManyRequests"
+                  },
+                  "500": {
+                    "$ref": "#/components/responses/InternalError"
+                  }
+                },
+                "x-uaef-permission": "operateDeliveries",
+                "x-uaef-roles": [
+                  "admin",
+                  "operator"
+                ]
+              }
+            },
+            "/v1/connectors/{name}/subscription/resume": {
+              "post": {
+                "operationId": "resumeSubscription",
+                "summary": "Resume a subscription a receiver paused by answering 410 Gone.",
+                "description": "Requires permission `operateDeliveries`: role `admin`, `operator`. Recorded as a `subscription.resumed` ledger event when it was paused.",
+                "tags": [
+                  "connectors"
+                ],
+                "parameters": [
+                  {
+                    "name": "name",
+                    "in": "path",
+                    "required": true,
+                    "schema": {
+                      "type": "string"
+                    },
+                    "description": "The connector's name."
+                  }
+                ],
+                "responses": {
+                  "200": {
+                    "description": "Running again; what paused it.",
+                    "headers": {
+                      "X-Request-Id": {
+                        "$ref": "#/components/headers/X-Request-Id"
+                      }
+                    },
+                    "content": {
+                      "application/json": {
+                        "schema": {
+                          "$ref": "#/components/schemas/ResumeResult"
+                        }
+                      }
+                    }
+                  },
+                  "404": {
+                    "$ref": "#/components/responses/NotFound"
+                  },
+                  "409": {
+                    "description": "`no-subscription`: the connector has no subscription, so no deliveries.",
+                    "headers": {
+                      "X-Request-Id": {
+                        "$ref": "#/components/headers/X-Request-Id"
+                      }
+                    },
+                    "content": {
+                      "application/problem+json": {
+                        "schema": {
+                          "$ref": "#/components/schemas/Problem"
+                        }
+                      }
+                    }
+                  },
+                  "401": {
+                    "$ref": "#/components/responses/Unauthorized"
+                  },
+                  "403": {
+                    "$ref": "#/components/responses/Forbidden"
+                  },
+                  "429": {
+                    "$ref": "#/components/responses/TooManyRequests"
+                  },
+                  "500": {
+                    "$ref": "#/components/responses/InternalError"
+                  }
+                },
+                "x-uaef-permission": "operateDeliveries",
+                "x-uaef-roles": [
+                  "admin",
+                  "operator"
+                ]
+              }
             }
           },
           "components": {
@@ -6067,6 +6325,156 @@ enum OpenAPISpec {
                 },
                 "required": [
                   "runs"
+                ],
+                "additionalProperties": false
+              },
+              "DeliveryStatus": {
+                "type": "string",
+                "enum": [
+                  "pending",
+                  "delivered",
+                  "dead"
+                ],
+                "description": "`pending`: being attempted on the retry schedule; `delivered`: a receiver answered 2xx; `dead`: every attempt failed (replay it)."
+              },
+              "Delivery": {
+                "type": "object",
+                "description": "One ledger event forwarded by a connector's subscription.",
+                "properties": {
+                  "id": {
+                    "type": "string",
+                    "description": "Stable across attempts: the webhook-id / message id the receiver dedupes on."
+                  },
+                  "connector": {
+                    "type": "string"
+                  },
+                  "event_seq": {
+                    "type": "integer"
+                  },
+                  "event_type": {
+                    "type": "string"
+                  },
+                  "status": {
+                    "$ref": "#/components/schemas/DeliveryStatus"
+                  },
+                  "attempts": {
+                    "type": "integer"
+                  },
+                  "next_attempt_at": {
+                    "type": [
+                      "string",
+                      "null"
+                    ],
+                    "format": "date-time"
+                  },
+                  "last_status": {
+                    "type": [
+                      "integer",
+                      "null"
+                    ]
+                  },
+                  "last_error": {
+                    "type": [
+                      "string",
+                      "null"
+                    ]
+                  },
+                  "created_at": {
+                    "type": "string",
+                    "format": "date-time"
+                  },
+                  "updated_at": {
+                    "type": "string",
+                    "format": "date-time"
+                  }
+                },
+                "required": [
+                  "id",
+                  "connector",
+                  "event_seq",
+                  "event_type",
+                  "status",
+                  "attempts",
+                  "next_attempt_at",
+                  "last_status",
+                  "last_error",
+                  "created_at",
+                  "updated_at"
+                ],
+                "additionalProperties": false
+              },
+              "DeliveryList": {
+                "type": "object",
+                "properties": {
+                  "deliveries": {
+                    "type": "array",
+                    "items": {
+                      "$ref": "#/components/schemas/Delivery"
+                    }
+                  },
+                  "next_before": {
+                    "type": [
+                      "integer",
+                      "null"
+                    ],
+                    "description": "Pass as `before` for the next page; null on the last."
+                  }
+                },
+                "required": [
+                  "deliveries",
+                  "next_before"
+                ],
+                "additionalProperties": false
+              },
+              "ReplayRequest": {
+                "type": "object",
+                "properties": {
+                  "ids": {
+                    "type": "array",
+                    "minItems": 1,
+                    "maxItems": 1000,
+                    "items": {
+                      "type": "string",
+                      "minLength": 1,
+                      "maxLength": 256
+                    },
+                    "description": "Only these dead deliveries; leave out to replay every dead delivery of the connector."
+                  }
+                },
+                "additionalProperties": false
+              },
+              "ReplayResult": {
+                "type": "object",
+                "properties": {
+                  "replayed": {
+                    "type": "integer"
+                  },
+                  "ids": {
+                    "type": "array",
+                    "items": {
+                      "type": "string"
+                    }
+                  }
+                },
+                "required": [
+                  "replayed",
+                  "ids"
+                ],
+                "additionalProperties": false
+              },
+              "ResumeResult": {
+                "type": "object",
+                "properties": {
+                  "was_paused": {
+                    "type": [
+                      "string",
+                      "null"
+                    ],
+                    "description": "Why the subscription was paused (the receiver's 410), or null when it was running."
+                  }
+                },
+                "required": [
+                  "was_paused"
                 ],
                 "additionalProperties": false
               }

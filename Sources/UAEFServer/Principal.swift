@@ -18,6 +18,8 @@ public enum Permission: String, Sendable, CaseIterable {
     case manageSecrets
     /// Save and remove connectors: they let workflows reach other systems.
     case manageConnectors
+    /// Replay dead subscription deliveries and resume subscriptions a receiver paused.
+    case operateDeliveries
 }
 
 /// The roles a token can carry (its `roles` claim).
@@ -28,7 +30,7 @@ public enum Role: String, Sendable, CaseIterable, Codable {
     public var permissions: Set<Permission> {
         switch self {
         case .admin: Set(Permission.allCases)
-        case .operator: [.read, .writeWorkflows, .writeRuns, .writeAgents]
+        case .operator: [.read, .writeWorkflows, .writeRuns, .writeAgents, .operateDeliveries]
         case .approver: [.read, .approve]
         case .auditor: [.read, .readLedger]
         case .agent: [.agentWork]

@@ -133,7 +133,8 @@ extension SQLiteStore {
             let condition = "WHERE tenant = ? AND connector = ? AND status = 'dead'\(chosen)"
             let key: [(any DatabaseValueConvertible)?] = [tenant, connector]
             let arguments = StatementArguments(key + (ids ?? []).map { $0 as (any DatabaseValueConvertible)? })
-            let replayed = try String.fetchAll(db, sql: "SELECT id FROM deliveries \(condition) ORDER BY event_seq", arguments: arguments)
+            let replayed = try String.fetchAll(
+                db, sql: "SELECT id FROM deliveries \(condition) ORDER BY event_seq", arguments: arguments)
             guard !replayed.isEmpty else { return [] }
             try db.execute(
                 sql: """

@@ -1,9 +1,13 @@
 import AsyncHTTPClient
 import Foundation
+import Logging
 import NIOCore
 import NIOHTTP1
 import Testing
+import UAEFAgents
+import UAEFConnectors
 import UAEFCore
+import UAEFEngine
 import UAEFStore
 import UAEFStoreSQLite
 import UAEFTestSupport
@@ -212,7 +216,7 @@ struct SQSConnectorTests {
 }
 
 /// `uaef serve` as a process consuming SQS connectors with triggers.
-@Suite("SQS consumer in uaef serve, against moto's SQS server", .serialized)
+@Suite("SQS consumer in uaef serve and uaef worker, against moto's SQS server", .serialized)
 struct SQSConsumerTests {
     typealias Setup = SQSConnectorTests.Setup
     let serve = ServeCLITests()
@@ -289,6 +293,32 @@ struct SQSConsumerTests {
         }
         #expect(count == ["visible": 0, "in_flight": 0], "the declined message is deleted too")
         #expect(try await self.runs(setup) { _ in true }.count == 1)
+    }
+
+    @Test(
+        "uaef worker --connectors consumes a queue connector for a workflow's triggers; the run it starts is claimed and executed by a worker"
+    )
+    func workerConsumes() async throws {
+        let setup = try Setup { setup in setup.connector("intake", queue: "intake", extra: "    wait_time: 1s\n") }
+        defer { setup.remove() }
+        let engine = Engine(
+            store: try SQLiteStore(path: setup.directory.path("u.db")), kinds: BuiltInAgents.registry,
+            sections: [TriggersSection()], logger: Logger(label: "test"))
+        let workflow = Self.workflow.replacingOccurrences(
+            of: "tasks:", with: "triggers:\n  - {connector: intake, input: order}\ntasks:")
+        _ = try await engine.register(workflow, origin: "intake.yaml", actor: "test")
+        let (worker, _, errors) = try UAEFProcess.start(
+            ["worker", "--connectors", "--allow-network", "127.0.0.1"] + setup.store, in: setup.directory.url,
+            environment: setup.environment)
+        defer {
+            kill(worker.processIdentifier, SIGKILL)
+            worker.waitUntilExit()
+        }
+        _ = try setup.boto("send", "intake", [#"{"order": "W-1"}"#])
+        let runs = try await runs(setup) { runs in runs.count == 1 && runs.allSatisfy { $0.status == .succeeded } }
+        #expect(
+            runs.map { "\($0.status) \($0.inputs["order"]?["order"]?.stringValue ?? "")" } == ["succeeded W-1"],
+            "\((try? String(contentsOf: errors, encoding: .utf8)) ?? "")")
     }
 
     @Test(

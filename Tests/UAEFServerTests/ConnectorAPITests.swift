@@ -5,6 +5,7 @@ import UAEFCore
 import UAEFEngine
 import UAEFSecrets
 import UAEFServer
+import UAEFStore
 import UAEFTestSupport
 
 @Suite("HTTP API: connectors")
@@ -51,6 +52,72 @@ struct ConnectorAPITests {
             #expect(try await server.send(.DELETE, "/v1/connectors/erp-events", token: globex).status == 404)
             #expect(try await server.send(.DELETE, "/v1/connectors/erp-events", token: admin).status == 204)
             #expect(try await server.send(.GET, "/v1/connectors/erp-events", token: admin).status == 404)
+        }
+    }
+
+    @Test(
+        "deliveries over the API: readers list them, operators replay dead ones and resume a subscription (ledger events), others are refused, a connector without a subscription is a 409"
+    )
+    func deliveries() async throws {
+        // The server's outbound policy refuses loopback, so every attempt fails at once, saying why.
+        try await ServerHarness.start(secrets: try SecretBox(key: Array(repeating: 3, count: 32))).serving { server in
+            let admin = try await server.token("acme", [.admin])
+            let secret = "whsec_" + Data(repeating: 7, count: 32).base64EncodedString()
+            _ = try await server.send(
+                .PUT, "/v1/secrets/notify-key", token: admin,
+                body: JSONValue.object(["value": .string(secret)]).jsonText)
+            let connectors = """
+                connectors:
+                  - name: notify
+                    type: webhook
+                    url: http://127.0.0.1:9/hook
+                    secrets: [{$secret: notify-key}]
+                    subscription: {events: [run.succeeded]}
+                    retry_schedule: [1s]
+                  - {name: plain, type: webhook, url: "https://hooks.example.com/x", secrets: [{$secret: notify-key}]}
+                """
+            #expect(try await server.send(.POST, "/v1/connectors", token: admin, body: connectors).status == 201)
+            let workflow = "name: ping\ntasks:\n  - {id: a, agent: noop}\n"
+            #expect(try await server.send(.POST, "/v1/workflows", token: admin, body: workflow).status == 201)
+            let run = try await server.send(
+                .POST, "/v1/runs", token: admin, body: #"{"workflow": "ping"}"#)
+            _ = try await server.waitForRun(try #require(run["run_id"]?.stringValue), token: admin)
+
+            let viewer = try await server.token("acme", [.viewer])
+            var dead: [JSONValue] = []
+            let deadline = ContinuousClock.now + .seconds(20)
+            while dead.isEmpty && ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(200))
+                dead =
+                    try await server.send(.GET, "/v1/deliveries?status=dead&connector=notify", token: viewer)[
+                        "deliveries"]?.arrayValue ?? []
+            }
+            let delivery = try #require(dead.first)
+            #expect(delivery["event_type"] == "run.succeeded" && delivery["attempts"] == 2)
+            #expect(delivery["last_error"]?.stringValue?.contains("refused") == true, "\(delivery)")
+            #expect(try await server.send(.GET, "/v1/deliveries?status=lost", token: viewer).status == 400)
+
+            let replay = "/v1/connectors/notify/deliveries/replay"
+            #expect(try await server.send(.POST, replay, token: viewer, body: "{}").status == 403)
+            let operatorToken = try await server.token("acme", [.operator])
+            let none = try await server.send(.POST, replay, token: operatorToken, body: #"{"ids": ["dlv_none"]}"#)
+            #expect(none.status == 200 && none["replayed"] == 0)
+            #expect(try await server.send(.POST, replay, token: operatorToken, body: #"{"ids": []}"#).status == 422)
+            let replayed = try await server.send(.POST, replay, token: operatorToken, body: "")
+            #expect(replayed["replayed"] == 1 && replayed["ids"] == [delivery["id"]!], "\(replayed.body)")
+            let resumed = try await server.send(
+                .POST, "/v1/connectors/notify/subscription/resume", token: operatorToken)
+            #expect(resumed.status == 200 && resumed["was_paused"] == .null)
+            let plain = try await server.send(.POST, "/v1/connectors/plain/deliveries/replay", token: operatorToken)
+            #expect(plain.status == 409 && plain["type"] == "https://uaef.dev/problems/no-subscription")
+            #expect(try await server.send(.POST, "/v1/connectors/nope/subscription/resume", token: admin).status == 404)
+            let globex = try await server.token("globex", [.admin])
+            #expect(try await server.send(.POST, replay, token: globex).status == 404)
+            #expect(try await server.send(.GET, "/v1/deliveries", token: globex)["deliveries"] == [])
+
+            let events = try await server.store.events(from: 0, limit: 1_000)
+            let audit = try #require(events.first { $0.event.type == "deliveries.replayed" })
+            #expect(audit.event.actor == "api:tester" && audit.event.data["count"] == 1)
         }
     }
 
