@@ -21,6 +21,17 @@ public struct ConnectorRegistry: Sendable {
         connectors: [ConnectorRecord], unsetSecrets: [String]
     ) {
         let definitions = try ConnectorParser.parse(text, file: file)
+        let saved = Set(try await store.connectors(tenant: tenant).map(\.name))
+        let total = saved.union(definitions.map(\.name)).count
+        guard total <= Self.maximumConnectors else {
+            throw ValidationFailure(issues: [
+                ValidationIssue(
+                    file: file, line: nil, field: "connectors",
+                    message:
+                        "a tenant has at most \(Self.maximumConnectors) connectors; with this file tenant \(tenant) would have \(total) (remove some with uaef connectors remove)"
+                )
+            ])
+        }
         let now = Date()
         var random = SystemRandomNumberGenerator()
         var records: [ConnectorRecord] = []
@@ -45,6 +56,10 @@ public struct ConnectorRegistry: Sendable {
         let named = Set(definitions.flatMap(\.secretNames))
         return (records, named.subtracting(set).sorted())
     }
+
+    /// The most connectors one tenant has: each with a trigger or a subscription is long-lived
+    /// work on every server.
+    public static let maximumConnectors = 100
 
     /// The tenant's connectors, by name.
     public func list() async throws -> [ConnectorRecord] { try await store.connectors(tenant: tenant) }

@@ -44,9 +44,10 @@ public struct ConnectorWorkers: Sendable {
         self.logger = logger
     }
 
-    /// How often a subscriber with nothing to do looks again (due retries, events committed by
-    /// other processes).
-    static let idlePoll = Duration.milliseconds(250)
+    /// How soon a subscriber's lane with nothing to do looks again (due retries, events committed
+    /// by other processes): a quarter second, doubling while it stays idle up to two seconds.
+    /// An event committed meanwhile wakes it at once where the process hears of commits.
+    static let idlePolls = (first: Duration.milliseconds(250), longest: Duration.seconds(2))
     /// How long a subscriber keeps one opened channel (resolved secrets, a pinned address).
     static let channelLifetime: TimeInterval = 60
 
@@ -174,24 +175,33 @@ public struct ConnectorWorkers: Sendable {
         }
     }
 
-    /// Forwards what is new and attempts what is due through `channel` in each of the
-    /// subscriber's lanes until `reopen`; a lane with nothing to do waits for committed events
-    /// (or a quarter second).
+    /// Attempts what is due through `channel` in each of the subscriber's lanes until `reopen`,
+    /// the first lane also forwarding what is new from the log; a lane with nothing to do waits
+    /// for committed events or its idle poll (``idlePolls``).
     private func deliver(
         _ subscriber: Subscriber, through channel: any DeliveryChannel, until reopen: Date, logger: Logger
     ) async throws {
         try await withThrowingTaskGroup(of: Void.self) { group in
-            for concurrency in subscriber.lanes {
+            for (lane, concurrency) in subscriber.lanes.enumerated() {
                 group.addTask {
+                    var poll = Self.idlePolls.first
                     while !Task.isCancelled && Date() < reopen {
                         let seen = commits?.generation ?? 0
-                        let (enqueued, paused) = try await subscriber.enqueue(now: Date())
+                        let (enqueued, paused) =
+                            lane == 0
+                            ? try await subscriber.enqueue(now: Date())
+                            : (0, try await subscriber.isPaused())
                         let attempted =
                             paused
                             ? 0
                             : try await subscriber.deliverDue(
                                 through: channel, now: Date(), concurrency: concurrency, logger: logger)
-                        if enqueued == 0 && attempted == 0 { await idle(after: seen) }
+                        if enqueued == 0 && attempted == 0 {
+                            await idle(after: seen, atMost: poll)
+                            poll = min(poll * 2, Self.idlePolls.longest)
+                        } else {
+                            poll = Self.idlePolls.first
+                        }
                     }
                 }
             }
@@ -199,12 +209,12 @@ public struct ConnectorWorkers: Sendable {
         }
     }
 
-    /// Waits for events committed after generation `seen`, or a quarter second.
-    private func idle(after seen: UInt64) async {
+    /// Waits for events committed after generation `seen`, or `limit`.
+    private func idle(after seen: UInt64, atMost limit: Duration) async {
         if let commits {
-            await commits.wait(after: seen, atMost: Self.idlePoll)
+            await commits.wait(after: seen, atMost: limit)
         } else {
-            try? await Task.sleep(for: Self.idlePoll)
+            try? await Task.sleep(for: limit)
         }
     }
 

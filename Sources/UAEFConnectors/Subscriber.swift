@@ -187,6 +187,11 @@ public struct Subscriber: Sendable {
         return (enqueued, cursor.pausedReason != nil)
     }
 
+    /// Whether a receiver's 410 Gone paused the subscription.
+    func isPaused() async throws -> Bool {
+        try await store.subscriptionCursor(tenant: record.tenant, connector: record.name).pausedReason != nil
+    }
+
     /// The deliveries in flight at once split over up to four lanes, each claiming, sending and
     /// recording on its own, so one lane's database work overlaps the other's sending.
     var lanes: [Int] {

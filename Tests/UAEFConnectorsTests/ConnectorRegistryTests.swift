@@ -68,4 +68,37 @@ struct ConnectorRegistryTests {
         #expect(try await registry.list().isEmpty)
         #expect(try await store.events(in: 0..<1_000, tenant: "acme").isEmpty)
     }
+
+    @Test(
+        "a tenant has at most 100 connectors: a file that would pass the limit saves nothing; replacing one still works"
+    )
+    func connectorLimit() async throws {
+        let location = try TestStore(.sqlite, label: "connector-limit")
+        defer { location.remove() }
+        let store = try await location.open()
+        let acme = ConnectorRegistry(store: store, tenant: "acme")
+        func file(_ names: Range<Int>) -> String {
+            "connectors:\n"
+                + names.map {
+                    "  - {name: c\($0), type: webhook, url: \"https://h.example/\($0)\", secrets: [{$secret: s}]}\n"
+                }
+                .joined()
+        }
+        _ = try await acme.apply(file(0..<99), file: "a.yaml", actor: "t")
+        await #expect(throws: ValidationFailure.self) {
+            try await acme.apply(file(99..<101), file: "b.yaml", actor: "t")
+        }
+        #expect(try await acme.list().count == 99, "nothing of the refused file was saved")
+        _ = try await acme.apply(file(98..<100), file: "c.yaml", actor: "t")
+        #expect(try await acme.list().count == 100)
+        do {
+            _ = try await acme.apply(file(100..<101), file: "d.yaml", actor: "t")
+            Issue.record("the 101st connector was saved")
+        } catch let failure as ValidationFailure {
+            #expect(failure.description.contains("at most 100 connectors"), "\(failure)")
+        }
+        #expect(
+            try await ConnectorRegistry(store: store, tenant: "globex").apply(file(0..<1), file: "e.yaml", actor: "t")
+                .connectors.count == 1)
+    }
 }
