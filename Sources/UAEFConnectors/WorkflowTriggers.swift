@@ -164,6 +164,10 @@ public final class WorkflowTriggerIndex: Sendable {
         Set(try await triggers(of: tenant).byConnector.keys)
     }
 
+    /// Forgets what is known of `tenant`'s triggers: the next message reads them again (after
+    /// this process registered a workflow).
+    public func forget(tenant: String) { tenants.forget(tenant) }
+
     private func triggers(of tenant: String) async throws -> TenantTriggers {
         if let known = tenants.value(for: tenant), ContinuousClock.now - known.loadedAt < Self.lifetime {
             return known

@@ -116,23 +116,30 @@ extension HookRoutes {
     static let receiverLifetime = Duration.seconds(1)
 
     /// The tenant's webhook connector `name` with a trigger or a workflow triggering on it, or
-    /// nil; kept for a second, so a burst of messages reads the connector, its routes and opens
-    /// its secrets once.
+    /// nil. The connector and its opened secrets are kept for a second, so a burst of messages
+    /// reads them once; its routes are asked for each message (the workflows' triggers are
+    /// indexed apart, and a workflow registered here takes effect at once).
     func receiver(_ name: String, tenant: String, engine: Engine, logger: Logger) async throws -> Receiver? {
         let key = tenant + "\u{0}" + name
-        if let known = receivers.value(for: key), ContinuousClock.now - known.loadedAt < Self.receiverLifetime {
-            return known
+        let known = receivers.value(for: key).flatMap {
+            ContinuousClock.now - $0.loadedAt < Self.receiverLifetime ? $0 : nil
         }
-        guard let connector = try await engine.store.connector(named: name, tenant: tenant),
-            connector.kind == ConnectorDefinition.Kind.webhook.rawValue
+        let found: ConnectorRecord?
+        if let known {
+            found = known.connector
+        } else {
+            found = try await engine.store.connector(named: name, tenant: tenant)
+        }
+        guard let connector = found, connector.kind == ConnectorDefinition.Kind.webhook.rawValue
         else {
             receivers.forget(key)
             return nil
         }
         let routes = try await TriggerRoutes.of(connector, index: runtime.workflowTriggers)
-        guard !routes.isEmpty else {
-            receivers.forget(key)
-            return nil
+        guard !routes.isEmpty else { return nil }
+        if var known {
+            known.routes = routes
+            return known
         }
         do {
             let settings = try await ResolvedConnector.resolve(

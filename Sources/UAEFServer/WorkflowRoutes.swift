@@ -1,4 +1,5 @@
 import Hummingbird
+import UAEFConnectors
 import UAEFCore
 import UAEFEngine
 import UAEFStore
@@ -15,6 +16,7 @@ struct WorkflowRoutes {
             let source = try await JSONMessage.text(of: request, limit: bodyLimit)
             let registration = try await runtime.engine(for: principal.tenant).register(
                 source, origin: "request body", actor: principal.actor)
+            if registration.created { runtime.workflowTriggers.forget(tenant: principal.tenant) }
             return JSONMessage.response(
                 Self.json(registration.workflow, source: false), status: registration.created ? .created : .ok,
                 headers: [.location: "/v1/workflows/\(registration.workflow.name)"])

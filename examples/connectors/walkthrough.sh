@@ -59,10 +59,9 @@ field moto.json secret_access_key | tr -d '\n' | "$uaef" secrets set aws-secret
 printf %s "$bus_key" | "$uaef" secrets set bus-key
 cat > connectors.yaml <<YAML
 connectors:
-  - name: orders-in            # POST /v1/hooks/default/orders-in starts a run of fulfil
+  - name: orders-in            # POST /v1/hooks/default/orders-in: fulfil's triggers: name it
     type: webhook
     secrets: [{\$secret: orders-hook}]
-    trigger: {workflow: fulfil, input: order}
   - name: orders-queue
     type: sqs
     queue_url: $(field moto.json queues.orders)
@@ -85,6 +84,8 @@ echo "== 3. the workflow the webhook starts"
 cat > fulfil.yaml <<'YAML'
 name: fulfil
 inputs: {order: {}}
+triggers:                      # each message at orders-in starts a run, its data as the input order
+  - {connector: orders-in, input: order, filter: 'message.order != ""'}
 tasks:
   - id: queue_it
     agent: sqs.send
