@@ -31,6 +31,8 @@ cleanup() {
         tail -20 "$work/serve.log" >&2
     fi
     # SIGKILL: a parent may have started this script with SIGTERM blocked, which children inherit.
+    # bash reports each killed job on stderr; nothing said after this point is news.
+    exec 2>/dev/null
     for pid in "${pids[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done
     wait 2>/dev/null || true
     rm -rf "$work"
@@ -45,7 +47,7 @@ wait_for() { for _ in $(seq 600); do [ -s "$1" ] && return 0; sleep 0.05; done; 
 echo "== 1. a local SQS (moto, signatures enforced) and a Service Bus fake"
 python3 "$root/Tests/Support/moto_sqs.py" serve > moto.json 2> moto.log & pids+=($!)
 bus_key=$(head -c 32 /dev/urandom | base64)
-python3 "$root/Tests/Support/servicebus_fake.py" serve RootManageSharedAccessKey "$bus_key" > bus.json & pids+=($!)
+python3 "$root/Tests/Support/servicebus_fake.py" serve RootManageSharedAccessKey "$bus_key" > bus.json 2> bus.log & pids+=($!)
 wait_for moto.json && wait_for bus.json
 echo "   SQS at $(field moto.json endpoint), Service Bus at $(field bus.json endpoint)"
 
