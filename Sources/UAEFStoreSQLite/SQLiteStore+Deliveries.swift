@@ -9,12 +9,13 @@ extension SQLiteStore {
         let existing = try await pool.read { db in
             try Row.fetchOne(
                 db, sql: "SELECT * FROM subscription_cursors WHERE tenant = ? AND connector = ?",
-                arguments: [tenant, connector])
+                arguments: [tenant, connector]
+            ).map { row in
+                SubscriptionCursor(
+                    tenant: tenant, connector: connector, next: row["next_seq"], pausedReason: row["paused_reason"])
+            }
         }
-        if let row = existing {
-            return SubscriptionCursor(
-                tenant: tenant, connector: connector, next: row["next_seq"], pausedReason: row["paused_reason"])
-        }
+        if let existing { return existing }
         return try await pool.write { db in
             try db.execute(
                 sql: """

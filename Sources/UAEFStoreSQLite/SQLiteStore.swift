@@ -10,7 +10,8 @@ import UAEFStore
 /// changes into one ``ChangeSet`` per transaction, which is the group commit that keeps
 /// throughput high while every commit survives power loss.
 public final class SQLiteStore: WorkflowStore {
-    let pool: DatabasePool
+    /// The database, reached only through async accessors (see ``AsyncDatabasePool``).
+    let pool: AsyncDatabasePool
     /// The file the store lives in.
     public let path: String
     /// The migrations this open applied (empty when the file was up to date).
@@ -32,7 +33,7 @@ public final class SQLiteStore: WorkflowStore {
             try db.execute(sql: "PRAGMA foreign_keys = ON")
         }
         let migrator = SQLiteMigrations.migrator
-        (pool, appliedMigrations) = try Self.retryingConcurrentOpens {
+        let (pool, appliedMigrations) = try Self.retryingConcurrentOpens {
             let pool = try DatabasePool(path: path, configuration: configuration)
             let before = try pool.read { db in try migrator.appliedIdentifiers(db) }
             do {
@@ -46,12 +47,15 @@ public final class SQLiteStore: WorkflowStore {
         try pool.write { db in try Self.backfillLedger(in: db) }
         let checkpointer = try WALCheckpointer(path: path)
         self.checkpointer = checkpointer
+        let eventCommits = eventCommits
         try pool.writeWithoutTransaction { db in
             let observer = WriterCommits(
                 checkpointer: checkpointer, eventCommits: eventCommits, end: try WriterCommits.end(db))
             db.add(transactionObserver: observer, extent: .databaseLifetime)
         }
         checkpointer.request()
+        self.pool = AsyncDatabasePool(pool: pool)
+        self.appliedMigrations = appliedMigrations
     }
 
     /// Runs `open` again for about a second while it fails on a busy file or a schema error. Processes opening a new file at the
@@ -470,17 +474,15 @@ public final class SQLiteStore: WorkflowStore {
 
     public func metrics(of agents: [AgentID]) async throws -> [AgentID: AgentMetrics] {
         let ids = JSONValue.array(agents.map { .string($0.rawValue) }).jsonText
-        let rows = try await pool.read { db in
+        let attempts = try await pool.read { db in
             try Row.fetchAll(
                 db,
                 sql: """
                     SELECT agent_id, status, started_at, ended_at FROM attempts
                     WHERE agent_id IN (SELECT value FROM json_each(?))
                     """,
-                arguments: [ids])
-        }
-        return AgentMetrics.byAgent(
-            rows.map { row in
+                arguments: [ids]
+            ).map { row in
                 (
                     agent: AgentID(row["agent_id"] as String),
                     attempt: (
@@ -488,7 +490,9 @@ public final class SQLiteStore: WorkflowStore {
                         ended: row["ended_at"] as Int64?
                     )
                 )
-            }, agents: agents)
+            }
+        }
+        return AgentMetrics.byAgent(attempts, agents: agents)
     }
 
     public func metrics(of agent: AgentID) async throws -> AgentMetrics {
