@@ -21,6 +21,8 @@ struct ConnectorWalkthroughTests {
         process.waitUntilExit()
         #expect(process.terminationStatus == 0, "\(text)")
         #expect(text.contains(#""replayed":true"#) && text.contains(": succeeded"), "\(text)")
-        #expect(text.contains("ORD-1001") && text.contains("task.succeeded") && text.hasSuffix("walkthrough done\n"), "\(text)")
+        #expect(
+            text.contains("ORD-1001") && text.contains("task.succeeded") && text.hasSuffix("walkthrough done\n"),
+            "\(text)")
     }
 }
