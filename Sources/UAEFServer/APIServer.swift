@@ -155,7 +155,7 @@ public enum APIServer {
                 authority: configuration.authority, store: runtime.engine.store, failures: failures))
         if let rate = configuration.rateLimit {
             authenticated = authenticated.add(
-                middleware: RateLimitMiddleware(limiter: RateLimiter(rate: rate, burst: 2 * rate)))
+                middleware: RateLimitMiddleware(limiter: RateLimiter(rate: rate, burst: max(1, 2 * rate))))
         }
         if let registry = configuration.metrics {
             MetricsRoute(runtime: runtime, registry: registry).add(to: authenticated)

