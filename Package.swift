@@ -100,6 +100,15 @@ let package = Package(
             ]
         ),
         .target(
+            name: "UAEFLLM",
+            dependencies: [
+                "UAEFCore", "UAEFEngine", "UAEFAgents",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"), .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
+        ),
+        .target(
             name: "UAEFServer",
             dependencies: [
                 "UAEFCore", "UAEFLedger", "UAEFStore", "UAEFSecrets", "UAEFEngine", "UAEFSettlement", "UAEFConnectors",
@@ -143,6 +152,14 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"), .product(name: "Logging", package: "swift-log"),
             ]),
         .testTarget(name: "UAEFLedgerTests", dependencies: ["UAEFLedger", "UAEFCore"]),
+        .testTarget(
+            name: "UAEFLLMTests",
+            dependencies: [
+                "UAEFLLM", "UAEFCore", "UAEFEngine", "UAEFTestSupport",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+            ]),
         .testTarget(
             name: "UAEFStoreTests",
             dependencies: [

@@ -86,7 +86,7 @@ final class RunExecutor: Service, Sendable {
     }
 
     func run() async throws {
-        try await cancelWhenGracefulShutdown {
+        await cancelWhenGracefulShutdown {
             await withDiscardingTaskGroup { group in
                 for await _ in self.wakeups {
                     try? await Task.sleep(for: self.gathering)
@@ -140,7 +140,7 @@ struct SettlementService: Service {
     let interval: Duration
 
     func run() async throws {
-        try await cancelWhenGracefulShutdown {
+        await cancelWhenGracefulShutdown {
             while !Task.isCancelled {
                 try? await Task.sleep(for: interval)
                 for tenant in await ledgerChanges.take().sorted() {
@@ -169,7 +169,7 @@ struct TenantWorkers: Service {
     let lookupInterval: Duration
 
     func run() async throws {
-        try await cancelWhenGracefulShutdown {
+        await cancelWhenGracefulShutdown {
             await withDiscardingTaskGroup { group in
                 // Woken by the store when work is submitted, released or queued (PostgreSQL), the
                 // workers poll only for expired leases; without notifications they poll often.
