@@ -109,6 +109,14 @@ let package = Package(
             ]
         ),
         .target(
+            name: "UAEFFakes",
+            dependencies: [
+                "UAEFCore", .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Logging", package: "swift-log"), .product(name: "NIOCore", package: "swift-nio"),
+            ]
+        ),
+        .target(
             name: "UAEFServer",
             dependencies: [
                 "UAEFCore", "UAEFLedger", "UAEFStore", "UAEFSecrets", "UAEFEngine", "UAEFSettlement", "UAEFConnectors",
@@ -127,7 +135,7 @@ let package = Package(
             name: "UAEFCLI",
             dependencies: [
                 "UAEFCore", "UAEFLedger", "UAEFStore", "UAEFStoreSQLite", "UAEFStorePostgres", "UAEFSecrets",
-                "UAEFEngine", "UAEFAgents", "UAEFSettlement", "UAEFConnectors", "UAEFServer",
+                "UAEFEngine", "UAEFAgents", "UAEFSettlement", "UAEFConnectors", "UAEFServer", "UAEFLLM", "UAEFFakes",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -155,7 +163,7 @@ let package = Package(
         .testTarget(
             name: "UAEFLLMTests",
             dependencies: [
-                "UAEFLLM", "UAEFCore", "UAEFEngine", "UAEFTestSupport",
+                "UAEFLLM", "UAEFFakes", "UAEFCore", "UAEFEngine", "UAEFTestSupport",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),

@@ -33,7 +33,7 @@ enum SQSBench {
         var logger = Logger(label: "uaef-bench")
         logger.logLevel = .critical
         for start in stride(from: 0, to: messages, by: SQSClient.maximumBatch) {
-            try await client.sendBatch(
+            _ = try await client.sendBatch(
                 (start..<min(start + SQSClient.maximumBatch, messages)).map {
                     SQSClient.OutgoingMessage(body: #"{"n": \#($0)}"#)
                 }, logger: logger)

@@ -12,7 +12,7 @@ public struct UAEFCommand: AsyncParsableCommand {
             EventsCommand.self, LedgerCommand.self, RulesCommand.self, SettleCommand.self, SettlementsCommand.self,
             AccountsCommand.self, JournalCommand.self, ApprovalsCommand.self, SignalCommand.self, DemoCommand.self,
             BenchCommand.self, MigrateCommand.self, WorkerCommand.self, ServeCommand.self, TokensCommand.self,
-            AgentCommand.self, SecretsCommand.self, ConnectorsCommand.self, DeliveriesCommand.self,
+            AgentCommand.self, SecretsCommand.self, ConnectorsCommand.self, DeliveriesCommand.self, DevCommand.self,
         ]
     )
 
