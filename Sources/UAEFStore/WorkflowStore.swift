@@ -6,6 +6,7 @@ import UAEFCore
 /// Writes go through ``commit(_:)``: one transaction holding state rows and their events, so a
 /// state change and its event are durable together or not at all.
 public protocol WorkflowStore: LedgerStore, SettlementStore, RemoteWorkStore, SecretStore, ConnectorStore,
+    ConversationStore,
     DeliveryStore
 {
     /// Writes the changes and appends their events (numbered gap-free from 0) in one durable

@@ -171,6 +171,32 @@ enum PostgresMigrations {
                 "CREATE INDEX deliveries_by_event ON deliveries (tenant, event_seq)",
             ]
         ),
+        (
+            "v10_conversations",
+            [
+                """
+                CREATE TABLE conversation_steps (
+                    tenant TEXT NOT NULL,
+                    run_id TEXT NOT NULL,
+                    task_key TEXT NOT NULL,
+                    idx INTEGER NOT NULL,
+                    attempt INTEGER NOT NULL,
+                    kind TEXT NOT NULL,
+                    agent TEXT NOT NULL,
+                    day TEXT NOT NULL,
+                    input_tokens BIGINT NOT NULL,
+                    output_tokens BIGINT NOT NULL,
+                    cache_creation_tokens BIGINT NOT NULL,
+                    cache_read_tokens BIGINT NOT NULL,
+                    cost_nanos BIGINT NOT NULL,
+                    currency TEXT,
+                    event_id TEXT NOT NULL,
+                    PRIMARY KEY (tenant, run_id, task_key, idx)
+                )
+                """,
+                "CREATE INDEX conversation_steps_by_agent ON conversation_steps (tenant, agent, day)",
+            ]
+        ),
     ]
 
     /// The advisory lock key that serializes migrations (any fixed 64-bit number).

@@ -352,6 +352,30 @@ enum SQLiteMigrations {
                     CREATE INDEX deliveries_by_event ON deliveries (tenant, event_seq);
                     """)
         }
+        migrator.registerMigration("v13_conversations") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE conversation_steps (
+                        tenant TEXT NOT NULL,
+                        run_id TEXT NOT NULL,
+                        task_key TEXT NOT NULL,
+                        idx INTEGER NOT NULL,
+                        attempt INTEGER NOT NULL,
+                        kind TEXT NOT NULL,
+                        agent TEXT NOT NULL,
+                        day TEXT NOT NULL,
+                        input_tokens INTEGER NOT NULL,
+                        output_tokens INTEGER NOT NULL,
+                        cache_creation_tokens INTEGER NOT NULL,
+                        cache_read_tokens INTEGER NOT NULL,
+                        cost_nanos INTEGER NOT NULL,
+                        currency TEXT,
+                        event_id TEXT NOT NULL,
+                        PRIMARY KEY (tenant, run_id, task_key, idx)
+                    ) WITHOUT ROWID;
+                    CREATE INDEX conversation_steps_by_agent ON conversation_steps (tenant, agent, day);
+                    """)
+        }
         return migrator
     }
 }
