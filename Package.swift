@@ -163,7 +163,7 @@ let package = Package(
         .testTarget(
             name: "UAEFLLMTests",
             dependencies: [
-                "UAEFLLM", "UAEFFakes", "UAEFCore", "UAEFEngine", "UAEFTestSupport",
+                "UAEFLLM", "UAEFFakes", "UAEFCore", "UAEFEngine", "UAEFAgents", "UAEFStore", "UAEFTestSupport",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),

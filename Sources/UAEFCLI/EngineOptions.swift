@@ -5,6 +5,7 @@ import UAEFAgents
 import UAEFConnectors
 import UAEFCore
 import UAEFEngine
+import UAEFLLM
 import UAEFSecrets
 import UAEFSettlement
 import UAEFStore
@@ -130,6 +131,7 @@ struct EngineOptions: ParsableArguments {
         logger.logLevel = resolvedLogLevel ?? .warning
         var kinds = kinds
         kinds.registerConnectorKinds(store: store, secrets: configuration.secrets, access: connectors)
+        kinds.register(LLMKind(store: store, policy: connectors.policy))
         return Engine(
             store: store, kinds: kinds, sections: [SettlementSection(), TriggersSection()], tenant: storeOptions.tenant,
             configuration: configuration, logger: logger)

@@ -13,7 +13,7 @@ import UAEFStore
 /// anything is stored or logged.
 struct SecretResolvingKind: AgentKind {
     /// The kinds whose parameters may name secrets.
-    static let kinds = ["command", "http"]
+    static let kinds = ["command", "http", "llm"]
 
     let wrapped: any AgentKind
     let resolver: SecretResolver

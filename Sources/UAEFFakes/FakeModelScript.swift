@@ -19,7 +19,8 @@ import UAEFCore
 /// A turn may also give `stop_reason`, `raw_tool_input` (sent as the first tool call's input
 /// text, valid JSON or not), `stream_delay` (between stream events) and `failures`: answers
 /// given instead, in order, the first times the turn is asked for (`status`, `type`, `message`,
-/// `headers`, `mid_stream: true` for an error event after the stream began). A model no
+/// `headers`, `mid_stream: true` for an error event after the stream began,
+/// `invalid_tool_input: true` for the turn's answer with its first tool input cut short). A model no
 /// scenario names echoes the last user text.
 public struct FakeModelScript: Sendable {
     public struct Failure: Sendable, Hashable {
@@ -28,6 +29,8 @@ public struct FakeModelScript: Sendable {
         public var message: String
         public var headers: [String: String]
         public var midStream: Bool
+        /// Answers as the turn does, but with the first tool call's input cut short (not JSON).
+        public var invalidToolInput: Bool
     }
 
     /// A tool call the model makes.
@@ -101,7 +104,10 @@ public struct FakeModelScript: Sendable {
         }
         let failures = try (value["failures"]?.arrayValue ?? []).enumerated().map {
             index, failure throws(ScriptError) -> Failure in
-            guard let status = failure["status"]?.numberValue?.intValue, (100..<600).contains(status) else {
+            let invalidToolInput = failure["invalid_tool_input"] == .bool(true)
+            guard let status = failure["status"]?.numberValue?.intValue ?? (invalidToolInput ? 200 : nil),
+                (100..<600).contains(status)
+            else {
                 throw ScriptError(message: "\(field).failures[\(index)].status: expected an HTTP status")
             }
             var headers: [String: String] = [:]
@@ -111,7 +117,8 @@ public struct FakeModelScript: Sendable {
             return Failure(
                 status: status, type: failure["type"]?.stringValue ?? "api_error",
                 message: failure["message"]?.stringValue ?? "scripted failure", headers: headers,
-                midStream: failure["mid_stream"] == .bool(true))
+                midStream: failure["mid_stream"] == .bool(true),
+                invalidToolInput: failure["invalid_tool_input"] == .bool(true))
         }
         var delay = Duration.zero
         if let text = value["stream_delay"] {

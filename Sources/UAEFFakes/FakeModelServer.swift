@@ -18,6 +18,9 @@ public struct FakeModelServer: Sendable {
     public let apiKey: String?
     let state = FakeModelState()
 
+    /// The calls answered so far, as `GET /$fake/calls` lists them.
+    public var calls: [JSONValue] { state.calls.withLock { $0 } }
+
     public init(script: FakeModelScript, apiKey: String? = nil) {
         self.script = script
         self.apiKey = apiKey
@@ -59,7 +62,7 @@ public struct FakeModelServer: Sendable {
         let turnNumber = messages.filter { $0["role"] == "assistant" }.count
         let stream = body["stream"] == .bool(true)
         try await Task.sleep(for: script.latency)
-        let turn: FakeModelScript.Turn
+        var turn: FakeModelScript.Turn
         if let turns = script.scenarios[model] {
             guard turnNumber < turns.count else {
                 return error(
@@ -75,9 +78,11 @@ public struct FakeModelServer: Sendable {
             return asked["\(model)\u{0}\(turnNumber)", default: 0]
         }
         let failure = asked < turn.failures.count ? turn.failures[asked] : nil
-        let status = failure.map { $0.midStream ? 200 : $0.status } ?? 200
+        let status = failure.map { $0.midStream || $0.invalidToolInput ? 200 : $0.status } ?? 200
         state.record(api: api, model: model, turn: turnNumber, status: status, stream: stream)
-        if let failure, !failure.midStream {
+        if let failure, failure.invalidToolInput {
+            turn.rawToolInput = String((turn.toolCalls.first?.input.jsonText ?? "{}").dropLast())
+        } else if let failure, !failure.midStream {
             var response = error(api, failure.status, type: failure.type, message: failure.message)
             for (name, value) in failure.headers { response.headers[HTTPField.Name(name)!] = value }
             return response
@@ -86,7 +91,7 @@ public struct FakeModelServer: Sendable {
             api: api, model: model, turn: turnNumber, script: turn, sequence: state.nextID(),
             promptCharacters: text.utf8.count)
         guard stream else { return Self.json(200, answer.whole()) }
-        let events = answer.streamEvents(failing: failure)
+        let events = answer.streamEvents(failing: failure?.midStream == true ? failure : nil)
         let delay = turn.streamDelay
         var response = Response(
             status: .ok,

@@ -10,7 +10,24 @@ import UAEFLLM
 /// Runs `body` with the fake provider serving `script` on loopback; its base URL for `provider`.
 func withFakeModel<Result: Sendable>(
     _ script: String, apiKey: String? = "test-key",
-    _ body: @Sendable (_ base: (ModelProvider) -> URL) async throws -> Result
+    _ body: @Sendable (_ base: FakeBase) async throws -> Result
+) async throws -> Result {
+    try await withFakeModelServer(script, apiKey: apiKey) { _, base in try await body(base) }
+}
+
+/// The fake's base URL for each provider: `base(.anthropic)`.
+struct FakeBase: Sendable {
+    let port: Int
+
+    func callAsFunction(_ provider: ModelProvider) -> URL {
+        URL(string: "http://127.0.0.1:\(port)" + (provider == .openai ? "/v1" : ""))!
+    }
+}
+
+/// As ``withFakeModel(_:apiKey:_:)``, also handing over the server (its calls).
+func withFakeModelServer<Result: Sendable>(
+    _ script: String, apiKey: String? = "test-key",
+    _ body: @Sendable (FakeModelServer, _ base: FakeBase) async throws -> Result
 ) async throws -> Result {
     let server = FakeModelServer(script: try FakeModelScript.parse(script, file: "script.yaml"), apiKey: apiKey)
     let (ports, continuation) = AsyncStream<Int>.makeStream()
@@ -20,9 +37,7 @@ func withFakeModel<Result: Sendable>(
             return nil
         }
         guard let port = await ports.first(where: { _ in true }) else { throw CancellationError() }
-        let result = try await body { provider in
-            URL(string: "http://127.0.0.1:\(port)" + (provider == .openai ? "/v1" : ""))!
-        }
+        let result = try await body(server, FakeBase(port: port))
         group.cancelAll()
         return result
     }

@@ -1,0 +1,203 @@
+import Foundation
+import Logging
+import Testing
+import UAEFAgents
+import UAEFCore
+import UAEFEngine
+import UAEFFakes
+import UAEFLLM
+import UAEFStore
+import UAEFTestSupport
+
+@Suite("The llm agent kind: conversations with tools, schemas, budgets and resumption, on SQLite and PostgreSQL")
+struct LLMKindTests {
+    struct Outcome {
+        var status: RunStatus?
+        var task: TaskRecord?
+        var events: [EventRecord]
+        var calls: [JSONValue]
+
+        var output: JSONValue? { task?.output }
+        func events(_ type: String) -> [EventRecord] { events.filter { $0.event.type == type } }
+        /// The fake's answered calls of one turn, by HTTP status.
+        func statuses(turn: Int) -> [Int] {
+            calls.filter { $0["turn"]?.numberValue?.intValue == turn }.compactMap {
+                $0["status"]?.numberValue?.intValue
+            }
+        }
+    }
+
+    /// Runs a one-task workflow whose task asks the `classify` capability of an `llm` agent
+    /// configured with `config` (the fake's base URL and key added), with the task's `with`.
+    func run(
+        _ backend: StoreBackend, script: String, provider: ModelProvider = .anthropic,
+        config: [String: JSONValue], with: String, retry: String = "{max_attempts: 1}"
+    ) async throws -> Outcome {
+        try await withFakeModelServer(script) { server, base in
+            let location = try TestStore(backend)
+            defer { location.remove() }
+            let store = try await location.open()
+            var kinds = BuiltInAgents.registry
+            kinds.register(LLMKind(store: store, policy: .unrestricted))
+            let engine = Engine(store: store, kinds: kinds, sections: [], logger: Logger(label: "test"))
+            var configuration = config
+            configuration["provider"] = .string(provider.rawValue)
+            configuration["base_url"] = .string(base(provider).absoluteString)
+            configuration["api_key"] = "test-key"
+            _ = try await AgentRegistry(store: store, kinds: engine.kinds, tenant: "default").register(
+                [
+                    AgentSpec(
+                        name: "clerk", kind: "llm", capabilities: ["classify"], configuration: configuration,
+                        maxConcurrency: 4, activate: true)
+                ], actor: "test")
+            let workflow = """
+                name: triage
+                inputs: {invoice: "INV-7 from ACME, total 1250.00"}
+                tasks:
+                  - id: classify
+                    capability: classify
+                    retry: \(retry)
+                    with: \(with)
+                """
+            let definition = try await engine.validate(workflow, file: "triage.yaml")
+            let id = try await engine.submit(definition, file: "triage.yaml", inputs: [], actor: "test", leased: true)
+            let status = try await engine.execute([id])[id]
+            let task = try await store.snapshot(of: id, tenant: "default")?.tasks.first { $0.key == "classify" }
+            let events = try await store.events(from: 0, limit: 10_000).filter {
+                $0.event.subject.hasPrefix(id.rawValue)
+            }
+            return Outcome(status: status, task: task, events: events, calls: server.calls)
+        }
+    }
+
+    static let schema =
+        #"{type: object, properties: {category: {type: string, enum: [invoice, receipt]}}, required: [category], additionalProperties: false}"#
+
+    @Test(
+        "a conversation with two tools (one failing) ends in an answer that matches the schema; every step is an event",
+        arguments: StoreBackend.allCases, ModelProvider.allCases)
+    func twoTools(_ backend: StoreBackend, provider: ModelProvider) async throws {
+        let script = """
+            scenarios:
+              clerk-model:
+                - text: Let me check.
+                  tool_calls:
+                    - {name: search_events, input: {type: run.created}}
+                    - {name: get_run, input: {run_id: run_missing}}
+                  usage: {input_tokens: 1000, output_tokens: 50}
+                - text: '{"category": "invoice"}'
+                  usage: {input_tokens: 1200, output_tokens: 10}
+            """
+        let outcome = try await run(
+            backend, script: script, provider: provider,
+            config: [
+                "model": "clerk-model", "tools": ["search_events", "get_run"],
+                "prices": ["clerk-model": ["currency": "USD", "input": "3.00", "output": "15.00"]],
+            ],
+            with: "{prompt: 'Classify ${{ inputs.invoice }}', output_schema: \(Self.schema)}")
+        #expect(outcome.status == .succeeded, "\(outcome.task?.error ?? "")")
+        #expect(outcome.output?["answer"] == ["category": "invoice"])
+        #expect(outcome.output?["usage"]?["input_tokens"] == 2200)
+        // 2200 input tokens at 3.00 and 60 output tokens at 15.00 per million: 0.0066 + 0.0009.
+        #expect(outcome.output?["cost"] == .number(Number(75, powerOfTen: -4)) && outcome.output?["currency"] == "USD")
+        let calls = outcome.events("llm.call")
+        #expect(calls.count == 2)
+        #expect(calls.first?.event.data["cost"] == .number(Number(375, powerOfTen: -5)))
+        #expect(calls.first?.event.payloads["request"]?["model"] == "clerk-model")
+        let tools = outcome.events("llm.tool")
+        #expect(tools.map { $0.event.data["tool"] } == ["search_events", "get_run"])
+        #expect(tools.map { $0.event.data["is_error"] } == [false, true])
+        #expect(tools.last?.event.payloads["result"] == "no run run_missing")
+        #expect(tools.first?.event.payloads["result"]?.stringValue?.contains("run.created") == true)
+        #expect(calls.allSatisfy { $0.event.data["step"] != nil && $0.event.actor == "agent:clerk" })
+    }
+
+    @Test(
+        "an answer off the schema is sent back with the violations; broken tool JSON is asked again; repairs are limited",
+        arguments: StoreBackend.allCases)
+    func repairs(_ backend: StoreBackend) async throws {
+        let script = """
+            scenarios:
+              repaired:
+                - tool_calls: [{name: get_run, input: {run_id: run_1}}]
+                  failures: [{invalid_tool_input: true}]
+                - text: the category is invoice
+                - text: '{"category": "bill"}'
+                - text: "```json\\n{\\"category\\": \\"receipt\\"}\\n```"
+              stubborn:
+                - text: '{"category": 5}'
+                - text: '{"category": 6}'
+            """
+        let repaired = try await run(
+            backend, script: script,
+            config: ["model": "repaired", "tools": ["get_run"], "repair_attempts": 3],
+            with: "{prompt: Classify, output_schema: \(Self.schema)}")
+        #expect(repaired.status == .succeeded, "\(repaired.task?.error ?? "")")
+        #expect(repaired.output?["answer"] == ["category": "receipt"])
+        #expect(repaired.statuses(turn: 0) == [200, 200], "the garbled answer, then the one asked for again")
+        #expect(repaired.events("llm.call").count == 4)
+        let stubborn = try await run(
+            backend, script: script, config: ["model": "stubborn", "repair_attempts": 1],
+            with: "{prompt: Classify, output_schema: \(Self.schema)}")
+        #expect(stubborn.status == .failed)
+        #expect(
+            stubborn.task?.error?.contains("does not match output_schema after 1 repair: $.category: expected string")
+                == true)
+    }
+
+    @Test(
+        "a call that could pass a budget is not made; the task fails at once with the reason",
+        arguments: StoreBackend.allCases)
+    func budgets(_ backend: StoreBackend) async throws {
+        let outcome = try await run(
+            backend, script: "scenarios: {}",
+            config: ["model": "echo-model", "max_tokens": 1000, "budget": ["task_tokens": 500]],
+            with: "{prompt: Classify}", retry: "{max_attempts: 3, backoff: 10ms}")
+        #expect(outcome.status == .failed)
+        #expect(outcome.task?.error?.contains("budget: the task's token budget (500) could be exceeded") == true)
+        #expect(outcome.task?.attempts == 1, "not retried")
+        #expect(outcome.calls.isEmpty)
+        let costly = try await run(
+            backend, script: "scenarios: {}",
+            config: [
+                "model": "echo-model", "max_tokens": 100,
+                "prices": ["echo-model": ["currency": "EUR", "input": "1000", "output": "1000"]],
+                "budget": ["run_cost": "0.01"],
+            ], with: "{prompt: Classify}")
+        #expect(costly.task?.error?.contains("the run's cost budget (0.01 EUR) could be exceeded") == true)
+    }
+
+    @Test(
+        "a failed attempt's recorded steps are replayed by the retry, which pays only for the steps not recorded",
+        arguments: StoreBackend.allCases)
+    func resume(_ backend: StoreBackend) async throws {
+        let script = """
+            scenarios:
+              flaky:
+                - tool_calls: [{name: get_run, input: {run_id: run_1}}]
+                - failures:
+                    - {status: 500, type: api_error}
+                    - {status: 500, type: api_error}
+                    - {status: 500, type: api_error}
+                  text: done
+            """
+        let outcome = try await run(
+            backend, script: script, config: ["model": "flaky", "tools": ["get_run"]], with: "{prompt: Go}",
+            retry: "{max_attempts: 2, backoff: 10ms, jitter: false}")
+        #expect(outcome.status == .succeeded, "\(outcome.task?.error ?? "")")
+        #expect(outcome.task?.attempts == 2)
+        #expect(outcome.statuses(turn: 0) == [200], "the first answer was paid for once")
+        #expect(outcome.statuses(turn: 1) == [500, 500, 500, 200])
+        #expect(outcome.events("llm.call").map { $0.event.data["attempt"] } == [1, 2])
+        #expect(outcome.events("llm.tool").count == 1, "the tool's recorded result was replayed too")
+    }
+
+    @Test("bad parameters fail the attempt without retrying, naming the parameter")
+    func badParameters() async throws {
+        let outcome = try await run(
+            .sqlite, script: "scenarios: {}", config: ["model": "m", "max_turns": 0], with: "{prompt: Go}",
+            retry: "{max_attempts: 3}")
+        #expect(outcome.task?.error == "llm: max_turns must be a whole number from 1 to 100")
+        #expect(outcome.task?.attempts == 1)
+    }
+}
