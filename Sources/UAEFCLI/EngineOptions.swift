@@ -131,7 +131,12 @@ struct EngineOptions: ParsableArguments {
         logger.logLevel = resolvedLogLevel ?? .warning
         var kinds = kinds
         kinds.registerConnectorKinds(store: store, secrets: configuration.secrets, access: connectors)
-        kinds.register(LLMKind(store: store, policy: connectors.policy))
+        // An llm agent's capability tools run the kinds an engine runs, llm agents excepted.
+        let toolKinds = Engine.prepare(kinds, store: store, secrets: configuration.secrets)
+        kinds.register(
+            LLMKind(
+                store: store, policy: connectors.policy,
+                capabilities: CapabilityInvoker(store: store, kinds: toolKinds)))
         return Engine(
             store: store, kinds: kinds, sections: [SettlementSection(), TriggersSection()], tenant: storeOptions.tenant,
             configuration: configuration, logger: logger)

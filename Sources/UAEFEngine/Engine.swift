@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import UAEFCore
+import UAEFSecrets
 import UAEFStore
 
 /// The engine's front door, used by the CLI and the HTTP API: validate, start, resume, cancel
@@ -24,22 +25,27 @@ public struct Engine: Sendable {
     ) {
         self.store = store
         self.sections = sections
-        // Approval and remote tasks wait on this store.
-        var kinds = kinds
-        kinds.register(ApprovalKind(store: store))
-        kinds.register(RemoteKind(store: store))
-        // Kinds that reach other systems may be given credentials from the tenant's secrets.
-        for name in SecretResolvingKind.kinds {
-            if let kind = kinds[name] {
-                kinds.register(
-                    SecretResolvingKind(
-                        wrapped: kind, resolver: SecretResolver(store: store, box: configuration.secrets)))
-            }
-        }
-        self.kinds = kinds
+        self.kinds = Self.prepare(kinds, store: store, secrets: configuration.secrets)
         self.tenant = tenant
         self.configuration = configuration
         self.logger = logger
+    }
+
+    /// `kinds` as an engine on `store` executes them: with the approval and remote kinds, which
+    /// wait on the store, and with the kinds that reach other systems given credentials from the
+    /// tenant's secrets (opened with `secrets`).
+    public static func prepare(_ kinds: AgentKindRegistry, store: any WorkflowStore, secrets: SecretBox?)
+        -> AgentKindRegistry
+    {
+        var kinds = kinds
+        kinds.register(ApprovalKind(store: store))
+        kinds.register(RemoteKind(store: store))
+        for name in SecretResolvingKind.kinds {
+            if let kind = kinds[name] {
+                kinds.register(SecretResolvingKind(wrapped: kind, resolver: SecretResolver(store: store, box: secrets)))
+            }
+        }
+        return kinds
     }
 
     /// The same engine acting for another tenant (one store, one process identity).

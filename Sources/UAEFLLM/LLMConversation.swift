@@ -160,7 +160,7 @@ struct LLMConversation {
     private mutating func call(_ messages: [ModelMessage]) async throws -> ModelResponse {
         let modelRequest = ModelRequest(
             model: settings.model, system: settings.system, messages: messages,
-            tools: settings.tools.compactMap { tools[$0]?.definition }, maxTokens: settings.maxTokens,
+            tools: settings.tools.compactMap { tools[$0.name]?.definition }, maxTokens: settings.maxTokens,
             temperature: settings.temperature)
         if let event = try replayed(.call) {
             guard let response = event.event.payloads["response"].flatMap(LLMEvents.response) else {
@@ -204,9 +204,14 @@ struct LLMConversation {
         }
         var isError = false
         var result: String
+        var data: [String: JSONValue] = [
+            "tool": .string(call.name), "tool_use_id": .string(call.id), "model": .string(settings.model),
+        ]
         if let tool = tools[call.name] {
             do {
-                result = try await tool.call(call.input, request: request).jsonText
+                let outcome = try await tool.call(call.input, request: request, step: index, logger: logger)
+                result = outcome.value.jsonText
+                data.merge(outcome.details) { _, new in new }
             } catch let error as ToolInputError {
                 (result, isError) = (error.description, true)
             } catch let failure as AgentFailure {
@@ -215,12 +220,10 @@ struct LLMConversation {
         } else {
             (result, isError) = ("no tool \(call.name); tools: \(tools.keys.sorted().joined(separator: ", "))", true)
         }
+        data["is_error"] = .bool(isError)
         try await record(
-            .tool, usage: TokenUsage(), nanos: 0,
-            data: [
-                "tool": .string(call.name), "tool_use_id": .string(call.id), "is_error": .bool(isError),
-                "model": .string(settings.model),
-            ], payloads: ["input": call.input, "result": .string(result)])
+            .tool, usage: TokenUsage(), nanos: 0, data: data,
+            payloads: ["input": call.input, "result": .string(result)])
         return .toolResult(id: call.id, content: result, isError: isError)
     }
 

@@ -20,14 +20,20 @@ import UAEFStore
 public struct LLMKind: AgentKind {
     let store: any WorkflowStore
     let policy: OutboundPolicy
+    let capabilities: CapabilityInvoker?
     let clients: ModelClients
     let now: @Sendable () -> Date
 
     /// The kind on `store`, reaching models under `policy` (a base URL on this machine or a
-    /// private network needs the operator's `--allow-network`).
-    public init(store: any WorkflowStore, policy: OutboundPolicy, now: @escaping @Sendable () -> Date = Date.init) {
+    /// private network needs the operator's `--allow-network`); `capabilities` executes the
+    /// agents that capability tools name (nil: no capability tools).
+    public init(
+        store: any WorkflowStore, policy: OutboundPolicy, capabilities: CapabilityInvoker?,
+        now: @escaping @Sendable () -> Date = Date.init
+    ) {
         self.store = store
         self.policy = policy
+        self.capabilities = capabilities
         clients = ModelClients(policy: policy)
         self.now = now
     }
@@ -40,14 +46,19 @@ public struct LLMKind: AgentKind {
     public func execute(_ request: AttemptRequest, logger: Logger) async throws -> JSONValue {
         let settings = try LLMSettings(request.parameters)
         var tools: [String: any LLMTool] = [:]
-        let available = BuiltInTools.all(store: store)
-        for name in settings.tools {
-            guard let tool = available[name] else {
-                throw AgentFailure(
-                    "llm: unknown tool \(name); tools: \(available.keys.sorted().joined(separator: ", "))",
-                    retryable: false)
+        for spec in settings.tools {
+            switch spec {
+            case .builtIn(let name):
+                tools[name] = BuiltInTools.tool(name, store: store)
+            case .capability(let capability, let name, let description, let schema):
+                guard let capabilities else {
+                    throw AgentFailure("llm: capability tools are not available in this process", retryable: false)
+                }
+                tools[name] = CapabilityTool(
+                    capability: capability,
+                    definition: ToolDefinition(name: name, description: description, inputSchema: schema),
+                    invoker: capabilities)
             }
-            tools[name] = tool
         }
         let client = try await clients.client(for: settings.endpoint)
         var conversation = try await LLMConversation(

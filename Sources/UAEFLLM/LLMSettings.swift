@@ -123,7 +123,7 @@ struct LLMSettings: Sendable {
     var system: String?
     var prompt: String
     var outputSchema: JSONSchema?
-    var tools: [String]
+    var tools: [LLMToolSpec]
     var maxTurns: Int
     var maxTokens: Int
     var temperature: Number?
@@ -184,10 +184,16 @@ struct LLMSettings: Sendable {
         }
         tools = []
         if let list = parameters["tools"] {
-            guard let names = list.arrayValue?.compactMap(\.stringValue), names.count == list.arrayValue?.count,
-                names.count <= 64
-            else { throw fail("tools must be a list of at most 64 tool names") }
-            tools = names
+            guard let entries = list.arrayValue, entries.count <= 64 else {
+                throw fail("tools must be a list of at most 64 tools")
+            }
+            tools = try entries.enumerated().map { index, entry throws(AgentFailure) in
+                try LLMToolSpec.parse(entry, field: "tools[\(index)]")
+            }
+            var seen: Set<String> = []
+            for tool in tools where !seen.insert(tool.name).inserted {
+                throw fail("tools: two tools are named \(tool.name)")
+            }
         }
         maxTurns = try integer("max_turns", default: 10, in: 1...100)
         maxTokens = try integer("max_tokens", default: 1024, in: 1...200_000)
@@ -208,5 +214,67 @@ struct LLMSettings: Sendable {
         if budget.hasCost && price == nil {
             throw fail("a cost budget needs a price for model \(model) in prices")
         }
+    }
+}
+
+/// A tool as an `llm` agent's `tools` names it: a built-in tool (`get_run`, `search_events`) by
+/// name, or a UAEF capability, by name or as `{capability, name, description, input_schema}`.
+enum LLMToolSpec: Sendable, Hashable {
+    case builtIn(String)
+    case capability(capability: String, name: String, description: String, inputSchema: JSONValue)
+
+    /// The name the model calls it by.
+    var name: String {
+        switch self {
+        case .builtIn(let name): name
+        case .capability(_, let name, _, _): name
+        }
+    }
+
+    /// What the providers accept as a tool name.
+    static func isValidName(_ name: String) -> Bool {
+        (1...64).contains(name.count)
+            && name.unicodeScalars.allSatisfy {
+                $0.isASCII && (CharacterSet.alphanumerics.contains($0) || $0 == "_" || $0 == "-")
+            }
+    }
+
+    static func parse(_ value: JSONValue, field: String) throws(AgentFailure) -> LLMToolSpec {
+        func fail(_ message: String) -> AgentFailure { AgentFailure("llm: \(field): \(message)", retryable: false) }
+        if let name = value.stringValue {
+            if BuiltInTools.names.contains(name) { return .builtIn(name) }
+            return try capability(name, name: nil, description: nil, schema: nil, fail: fail)
+        }
+        guard let members = value.objectValue, let capability = members["capability"]?.stringValue else {
+            throw fail("expected a tool name or {capability, name, description, input_schema}")
+        }
+        let allowed: Set<String> = ["capability", "name", "description", "input_schema"]
+        if let unknown = members.keys.first(where: { !allowed.contains($0) }) {
+            throw fail("\(unknown) is not a tool setting; settings: \(allowed.sorted().joined(separator: ", "))")
+        }
+        return try Self.capability(
+            capability, name: members["name"]?.stringValue, description: members["description"]?.stringValue,
+            schema: members["input_schema"], fail: fail)
+    }
+
+    private static func capability(
+        _ capability: String, name: String?, description: String?, schema: JSONValue?, fail: (String) -> AgentFailure
+    ) throws(AgentFailure) -> LLMToolSpec {
+        guard AgentSpec.isValidName(capability) else {
+            throw fail(
+                "\(capability.prefix(80).debugDescription) is neither a built-in tool (\(BuiltInTools.names.sorted().joined(separator: ", "))) nor a capability name"
+            )
+        }
+        let name = name ?? capability.replacingOccurrences(of: ".", with: "_")
+        guard isValidName(name) else {
+            throw fail("tool name \(name.prefix(80).debugDescription) must be 1 to 64 letters, digits, _ or -")
+        }
+        let schema = schema ?? ["type": "object"]
+        if let problem = JSONSchema.problem(in: schema) { throw fail("input_schema: \(problem)") }
+        return .capability(
+            capability: capability, name: name,
+            description: description
+                ?? "Ask UAEF's \(capability) capability (an agent) to do this; the input becomes its parameters.",
+            inputSchema: schema)
     }
 }

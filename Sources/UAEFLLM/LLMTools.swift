@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import UAEFCore
 import UAEFEngine
 import UAEFStore
@@ -6,15 +7,49 @@ import UAEFStore
 /// A tool an `llm` agent can give its model.
 protocol LLMTool: Sendable {
     var definition: ToolDefinition { get }
-    /// Runs the call for the attempt's tenant; what the model gets back, or a failure it reads
-    /// as an error result.
-    func call(_ input: JSONValue, request: AttemptRequest) async throws -> JSONValue
+    /// Runs the call for the attempt's tenant as conversation step `step`; what the model gets
+    /// back (and what the step's event records of it), or a failure it reads as an error result.
+    func call(_ input: JSONValue, request: AttemptRequest, step: Int, logger: Logger) async throws -> ToolResult
+}
+
+/// What a tool call gave: the result the model reads, and what the step's event records.
+struct ToolResult: Sendable {
+    var value: JSONValue
+    var details: [String: JSONValue] = [:]
 }
 
 /// The read-only tools over UAEF's own data, scoped to the attempt's tenant.
 enum BuiltInTools {
-    static func all(store: any WorkflowStore) -> [String: any LLMTool] {
-        ["get_run": GetRunTool(store: store), "search_events": SearchEventsTool(store: store)]
+    static let names: Set<String> = ["get_run", "search_events"]
+
+    static func tool(_ name: String, store: any WorkflowStore) -> (any LLMTool)? {
+        switch name {
+        case "get_run": GetRunTool(store: store)
+        case "search_events": SearchEventsTool(store: store)
+        default: nil
+        }
+    }
+}
+
+/// A UAEF capability as a tool: the call becomes an attempt of an agent offering it, with its
+/// own retries, its idempotency key derived from the conversation step.
+struct CapabilityTool: LLMTool {
+    let capability: String
+    let definition: ToolDefinition
+    let invoker: CapabilityInvoker
+
+    func call(_ input: JSONValue, request: AttemptRequest, step: Int, logger: Logger) async throws -> ToolResult {
+        guard let parameters = input.objectValue else {
+            throw ToolInputError(description: "the input must be an object of the capability's parameters")
+        }
+        let outcome = try await invoker.invoke(
+            capability, input: parameters, for: request, key: "tool/\(step)", logger: logger)
+        return ToolResult(
+            value: outcome.output,
+            details: [
+                "capability": .string(capability), "tool_agent": .string(outcome.agent),
+                "tries": .number(Number(outcome.tries)),
+            ])
     }
 }
 
@@ -38,7 +73,7 @@ struct GetRunTool: LLMTool {
             ])
     }
 
-    func call(_ input: JSONValue, request: AttemptRequest) async throws -> JSONValue {
+    func call(_ input: JSONValue, request: AttemptRequest, step: Int, logger: Logger) async throws -> ToolResult {
         guard let id = input["run_id"]?.stringValue, id.count <= 100 else {
             throw ToolInputError(description: "run_id must be a run id such as run_01J...")
         }
@@ -52,10 +87,10 @@ struct GetRunTool: LLMTool {
             if let error = task.error { entry["error"] = .string(error) }
             tasks[task.key] = .object(entry)
         }
-        return [
+        return ToolResult(value: [
             "run_id": .string(id), "workflow": .string(snapshot.run.workflowName),
             "status": .string(snapshot.run.status.rawValue), "tasks": .object(tasks),
-        ]
+        ])
     }
 }
 
@@ -80,7 +115,7 @@ struct SearchEventsTool: LLMTool {
             ])
     }
 
-    func call(_ input: JSONValue, request: AttemptRequest) async throws -> JSONValue {
+    func call(_ input: JSONValue, request: AttemptRequest, step: Int, logger: Logger) async throws -> ToolResult {
         let type = input["type"]?.stringValue
         let prefix = input["subject_prefix"]?.stringValue
         let limit = min(max(input["limit"]?.numberValue?.intValue ?? 10, 1), 50)
@@ -102,6 +137,6 @@ struct SearchEventsTool: LLMTool {
                 "subject": .string(record.event.subject), "data": .object(record.event.data),
             ])
         }
-        return ["events": .array(found)]
+        return ToolResult(value: ["events": .array(found)])
     }
 }

@@ -114,3 +114,37 @@ public enum UAEFProcess {
             stderr: (try? String(contentsOf: stderrURL, encoding: .utf8)) ?? "")
     }
 }
+
+/// Runs other programs (Python scripts, tools) from async tests without holding a thread of the
+/// cooperative pool while they run: a blocked pool thread (two on a two-core machine) stalls every
+/// test in the process.
+public enum ExternalProcess {
+    /// Runs `arguments` (looked up on PATH) to its end; its exit status and standard output,
+    /// with standard error too when `withErrors` (else it goes to the test's).
+    public static func run(_ arguments: [String], environment: [String: String]? = nil, withErrors: Bool = false)
+        async throws -> (status: Int32, output: String)
+    {
+        let outputURL = FileManager.default.temporaryDirectory.appendingPathComponent("out-\(UUID().uuidString)")
+        _ = FileManager.default.createFile(atPath: outputURL.path, contents: nil)
+        defer { try? FileManager.default.removeItem(at: outputURL) }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = arguments
+        if let environment { process.environment = environment }
+        let output = try FileHandle(forWritingTo: outputURL)
+        process.standardOutput = output
+        if withErrors { process.standardError = output }
+        process.standardInput = FileHandle.nullDevice
+        let status = try await withCheckedThrowingContinuation {
+            (continuation: CheckedContinuation<Int32, any Error>) in
+            process.terminationHandler = { continuation.resume(returning: $0.terminationStatus) }
+            do {
+                try process.run()
+            } catch {
+                process.terminationHandler = nil
+                continuation.resume(throwing: error)
+            }
+        }
+        return (status, (try? String(contentsOf: outputURL, encoding: .utf8)) ?? "")
+    }
+}

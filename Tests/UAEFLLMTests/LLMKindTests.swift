@@ -38,7 +38,11 @@ struct LLMKindTests {
             defer { location.remove() }
             let store = try await location.open()
             var kinds = BuiltInAgents.registry
-            kinds.register(LLMKind(store: store, policy: .unrestricted))
+            let toolKinds = Engine.prepare(kinds, store: store, secrets: nil)
+            kinds.register(
+                LLMKind(
+                    store: store, policy: .unrestricted, capabilities: CapabilityInvoker(store: store, kinds: toolKinds)
+                ))
             let engine = Engine(store: store, kinds: kinds, sections: [], logger: Logger(label: "test"))
             var configuration = config
             configuration["provider"] = .string(provider.rawValue)
@@ -48,7 +52,10 @@ struct LLMKindTests {
                 [
                     AgentSpec(
                         name: "clerk", kind: "llm", capabilities: ["classify"], configuration: configuration,
-                        maxConcurrency: 4, activate: true)
+                        maxConcurrency: 4, activate: true),
+                    AgentSpec(
+                        name: "vendor-db", kind: "echo", capabilities: ["lookup.vendor"],
+                        configuration: ["source": "erp"], activate: true),
                 ], actor: "test")
             let workflow = """
                 name: triage
@@ -190,6 +197,38 @@ struct LLMKindTests {
         #expect(outcome.statuses(turn: 1) == [500, 500, 500, 200])
         #expect(outcome.events("llm.call").map { $0.event.data["attempt"] } == [1, 2])
         #expect(outcome.events("llm.tool").count == 1, "the tool's recorded result was replayed too")
+    }
+
+    @Test(
+        "a capability tool becomes an attempt of the agent offering it, with the agent's configuration and the model's input",
+        arguments: StoreBackend.allCases)
+    func capabilityTool(_ backend: StoreBackend) async throws {
+        let script = """
+            scenarios:
+              with-vendor:
+                - tool_calls: [{name: find_vendor, input: {vendor: ACME}}]
+                - tool_calls: [{name: lookup_vendor, input: {vendor: Initech}}]
+                - text: ACME is known
+            """
+        let outcome = try await run(
+            backend, script: script,
+            config: [
+                "model": "with-vendor",
+                "tools": [
+                    "lookup.vendor",
+                    [
+                        "capability": "lookup.vendor", "name": "find_vendor", "description": "Find a vendor",
+                        "input_schema": ["type": "object", "properties": ["vendor": ["type": "string"]]],
+                    ],
+                ],
+            ], with: "{prompt: Who is ACME?}")
+        #expect(outcome.status == .succeeded, "\(outcome.task?.error ?? "")")
+        #expect(outcome.output?["answer"] == "ACME is known")
+        let tools = outcome.events("llm.tool")
+        #expect(tools.map { $0.event.data["tool"] } == ["find_vendor", "lookup_vendor"])
+        #expect(tools.allSatisfy { $0.event.data["tool_agent"] == "vendor-db" && $0.event.data["tries"] == 1 })
+        let result = try JSONValue(jsonText: try #require(tools.first?.event.payloads["result"]?.stringValue))
+        #expect(result == ["vendor": "ACME", "source": "erp"])
     }
 
     @Test("bad parameters fail the attempt without retrying, naming the parameter")

@@ -43,18 +43,11 @@ struct SDKAgreementTests {
     )
     func agreement() async throws {
         try await withFakeModel(Self.script) { base in
-            let process = Process()
-            let output = Pipe()
-            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            process.arguments = [
+            let (status, text) = try await ExternalProcess.run([
                 "python3", Fixtures.packageRoot.appendingPathComponent("Tests/Support/llm_sdk_check.py").path,
                 base(.anthropic).absoluteString, "test-key",
-            ]
-            process.standardOutput = output
-            try process.run()
-            let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            process.waitUntilExit()
-            try #require(process.terminationStatus == 0, "\(text)")
+            ])
+            try #require(status == 0, "\(text)")
             let sdk = try JSONValue(jsonText: text)
             for provider in ModelProvider.allCases {
                 for stream in [false, true] {
