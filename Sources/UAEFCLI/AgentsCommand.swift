@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Logging
 import UAEFAgents
+import UAEFConnectors
 import UAEFCore
 import UAEFEngine
 import UAEFStore
@@ -12,11 +13,14 @@ struct AgentsCommand: AsyncParsableCommand {
         abstract: "Register agents and manage their lifecycle (registered → active ⇄ suspended → retired).",
         subcommands: [Register.self, Activate.self, Suspend.self, Retire.self, List.self, Show.self])
 
-    /// The tenant's agents, with every kind an engine knows (the built-in ones, approval, remote).
+    /// The tenant's agents, with every kind an engine knows (the built-in ones, approval, remote,
+    /// the connector kinds and llm).
     static func registry(_ options: StoreOptions) async throws -> AgentRegistry {
+        let store = try await options.open()
         let engine = Engine(
-            store: try await options.open(), kinds: BuiltInAgents.registry, sections: [], tenant: options.tenant,
-            logger: Logger(label: "uaef"))
+            store: store,
+            kinds: EngineOptions.withStoreKinds(BuiltInAgents.registry, store: store, secrets: nil, connectors: .local),
+            sections: [], tenant: options.tenant, logger: Logger(label: "uaef"))
         return AgentRegistry(store: engine.store, kinds: engine.kinds, tenant: engine.tenant)
     }
 
@@ -37,7 +41,7 @@ struct AgentsCommand: AsyncParsableCommand {
         @Option(help: "The agent's name (unique in the tenant).") var name: String?
         @Option(
             help:
-                "The agent kind that executes its work: noop, echo, sleep, command, http, approval, remote (work claimed over the HTTP API)."
+                "The agent kind that executes its work: noop, echo, sleep, command, http, llm (a model; docs/llm.md), approval, remote (work claimed over the HTTP API)."
         ) var kind: String?
         @Option(name: .customLong("capability"), help: "A capability it offers (repeat for more).") var capabilities:
             [String] = []

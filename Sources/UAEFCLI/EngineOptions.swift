@@ -129,17 +129,29 @@ struct EngineOptions: ParsableArguments {
         let format: LogLineHandler.Format = resolvedLogFormat == "json" ? .json : .text
         var logger = Logger(label: "uaef") { label in LogLineHandler(label: label, format: format) }
         logger.logLevel = resolvedLogLevel ?? .warning
+        return Engine(
+            store: store,
+            kinds: Self.withStoreKinds(kinds, store: store, secrets: configuration.secrets, connectors: connectors),
+            sections: [SettlementSection(), TriggersSection()], tenant: storeOptions.tenant,
+            configuration: configuration, logger: logger)
+    }
+}
+
+extension EngineOptions {
+    /// `kinds` with the kinds that need the store: the connector kinds (`webhook.send`,
+    /// `sqs.send`, `servicebus.send`, reaching other systems under `connectors`) and `llm`
+    /// (whose capability tools run the other kinds, llm agents excepted).
+    static func withStoreKinds(
+        _ kinds: AgentKindRegistry, store: any WorkflowStore, secrets: SecretBox?, connectors: ConnectorAccess
+    ) -> AgentKindRegistry {
         var kinds = kinds
-        kinds.registerConnectorKinds(store: store, secrets: configuration.secrets, access: connectors)
-        // An llm agent's capability tools run the kinds an engine runs, llm agents excepted.
-        let toolKinds = Engine.prepare(kinds, store: store, secrets: configuration.secrets)
+        kinds.registerConnectorKinds(store: store, secrets: secrets, access: connectors)
+        let toolKinds = Engine.prepare(kinds, store: store, secrets: secrets)
         kinds.register(
             LLMKind(
-                store: store, policy: connectors.policy,
-                capabilities: CapabilityInvoker(store: store, kinds: toolKinds)))
-        return Engine(
-            store: store, kinds: kinds, sections: [SettlementSection(), TriggersSection()], tenant: storeOptions.tenant,
-            configuration: configuration, logger: logger)
+                store: store, policy: connectors.policy, capabilities: CapabilityInvoker(store: store, kinds: toolKinds)
+            ))
+        return kinds
     }
 }
 

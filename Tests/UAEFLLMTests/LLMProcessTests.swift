@@ -1,0 +1,103 @@
+import Foundation
+import Testing
+import UAEFCore
+import UAEFFakes
+import UAEFLLM
+import UAEFTestSupport
+
+@Suite("llm agents in the uaef binary (real processes, the fake provider)")
+struct LLMProcessTests {
+    @Test(
+        "uaef killed (SIGKILL) mid-conversation resumes from the recorded steps: the paid answer and the tool call are not made again"
+    )
+    func killAndResume() async throws {
+        let answer = String(repeating: "The vendor is known and the invoice is fine. ", count: 5)
+        let script = """
+            scenarios:
+              slow-clerk:
+                - tool_calls: [{name: lookup_vendor, input: {vendor: ACME}}]
+                  usage: {input_tokens: 500, output_tokens: 20}
+                - text: "\(answer)"
+                  stream_delay: 300ms
+            """
+        try await withFakeModelServer(script) { server, base in
+            let directory = try TemporaryDirectory("llm-kill")
+            defer { directory.remove() }
+            let marker = directory.path("lookups")
+            try """
+            agents:
+              - name: clerk
+                kind: llm
+                capabilities: [read]
+                activate: true
+                config:
+                  provider: anthropic
+                  model: slow-clerk
+                  base_url: \(base(.anthropic).absoluteString)
+                  api_key: test-key
+                  tools: [lookup.vendor]
+              - name: vendor-master
+                kind: command
+                capabilities: [lookup.vendor]
+                activate: true
+                config: {command: [sh, -c, 'cat >/dev/null; echo x >> \(marker); echo "{\\"vendor_id\\": \\"V-1\\"}"']}
+            """.write(toFile: directory.path("agents.yaml"), atomically: true, encoding: .utf8)
+            try """
+            name: read
+            tasks:
+              - id: read
+                capability: read
+                retry: {max_attempts: 3, backoff: 100ms}
+                with: {prompt: Is the invoice fine?}
+            """.write(toFile: directory.path("read.yaml"), atomically: true, encoding: .utf8)
+            let store = "sqlite:" + directory.path("uaef.db")
+            let uaef = Fixtures.binary.path
+            let registered = try await ExternalProcess.run([
+                uaef, "agents", "register", "--file", directory.path("agents.yaml"), "--store", store,
+            ])
+            try #require(registered.status == 0, "\(registered.output)")
+            let (process, _, _) = try UAEFProcess.start(
+                ["run", directory.path("read.yaml"), "--store", store], in: directory.url)
+            // Killed while the second answer streams: the first answer and the tool call are recorded.
+            let deadline = ContinuousClock.now + .seconds(60)
+            while !server.calls.contains(where: { $0["turn"] == 1 }) {
+                try #require(ContinuousClock.now < deadline, "the second model call never came")
+                try await Task.sleep(for: .milliseconds(20))
+            }
+            try await Task.sleep(for: .milliseconds(500))
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+            #expect(process.terminationReason == .uncaughtSignal)
+
+            let resumed = try await ExternalProcess.run([uaef, "resume", "--store", store, "--json"])
+            #expect(resumed.status == 0, "\(resumed.output)")
+            let turns = server.calls.map { $0["turn"]?.numberValue?.intValue ?? -1 }
+            #expect(turns == [0, 1, 1], "turn 0 answered once; turn 1 cut off by the kill, then answered")
+            #expect(try String(contentsOfFile: marker, encoding: .utf8) == "x\n", "the tool ran once")
+            let events = try await ExternalProcess.run([uaef, "events", "--store", store, "--json"])
+            let types = events.output.split(separator: "\n").compactMap {
+                try? JSONValue(jsonText: $0)["type"]?.stringValue
+            }
+            #expect(types.filter { $0 == "llm.call" }.count == 2)
+            #expect(types.filter { $0 == "llm.tool" }.count == 1)
+            #expect(types.last == "run.succeeded")
+        }
+    }
+
+    @Test(
+        "examples/llm/walkthrough.sh: an llm agent reads an invoice with a tool against the fake provider, and the ledger shows each call"
+    )
+    func walkthrough() async throws {
+        let (status, text) = try await ExternalProcess.run(
+            [Fixtures.packageRoot.appendingPathComponent("examples/llm/walkthrough.sh").path],
+            environment: ProcessInfo.processInfo.environment.merging(["UAEF_BINARY": Fixtures.binary.path]) { _, new in
+                new
+            },
+            withErrors: true)
+        #expect(status == 0, "\(text)")
+        #expect(text.contains(#"book:    {"account": "6400", "amount": "1250.00", "vendor": "V-1001"}"#), "\(text)")
+        #expect(
+            text.contains("llm.tool") && text.contains(#""cost":0.003135"#) && text.hasSuffix("walkthrough done\n"),
+            "\(text)")
+    }
+}
