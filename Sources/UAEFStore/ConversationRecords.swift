@@ -94,13 +94,10 @@ public struct ConversationStepTaken: Error, Sendable, Hashable, CustomStringConv
     }
 }
 
-/// The conversations of `llm` tasks: their steps, recorded with their events, read back to
-/// resume a task after a crash, and summed for budgets.
+/// The conversations of `llm` tasks: their steps, recorded with their events (through
+/// ``WorkflowStore/commit(_:)``, so concurrent steps share a transaction), read back to resume a
+/// task after a crash, and summed for budgets.
 public protocol ConversationStore: Sendable {
-    /// Records `step` and appends `event` (whose id is the step's `eventID`) in one transaction;
-    /// throws ``ConversationStepTaken``, writing nothing, when the step's index is taken.
-    func recordConversationStep(_ step: ConversationStep, event: EventDraft) async throws
-
     /// The task's steps in order, each with its event's seq.
     func conversationSteps(tenant: String, run: RunID, taskKey: String) async throws -> [ConversationStep]
 
@@ -109,4 +106,15 @@ public protocol ConversationStore: Sendable {
 
     /// What the agent's conversations used on `day` (UTC, `yyyy-MM-dd`).
     func conversationSpending(tenant: String, agent: String, day: String) async throws -> ConversationSpending
+}
+
+extension WorkflowStore {
+    /// Records `step` and appends `event` (whose id is the step's `eventID`) in one transaction;
+    /// throws ``ConversationStepTaken``, writing nothing, when the step's index is taken.
+    public func recordConversationStep(_ step: ConversationStep, event: EventDraft) async throws {
+        var changes = ChangeSet()
+        changes.conversationSteps = [step]
+        changes.events = [event]
+        try await commit(changes)
+    }
 }

@@ -262,6 +262,9 @@ public struct ChangeSet: Sendable {
     public var workflows: [WorkflowRecord] = []
     /// Idempotency keys of run requests; the commit fails with ``KeyTaken`` when a key is taken.
     public var runRequests: [RunRequestRecord] = []
+    /// Steps of `llm` tasks' conversations; the commit fails with ``ConversationStepTaken`` when
+    /// a step's place is taken.
+    public var conversationSteps: [ConversationStep] = []
     public var events: [EventDraft] = []
     /// The leases the writer must still hold for the commit to be accepted; nil to write unfenced.
     public var fence: LeaseFence?
@@ -271,7 +274,7 @@ public struct ChangeSet: Sendable {
     /// True when there is nothing to write.
     public var isEmpty: Bool {
         runs.isEmpty && tasks.isEmpty && attempts.isEmpty && agents.isEmpty && workflows.isEmpty
-            && runRequests.isEmpty && events.isEmpty
+            && runRequests.isEmpty && conversationSteps.isEmpty && events.isEmpty
     }
 
     /// Appends another change set's writes after this one's.
@@ -282,6 +285,7 @@ public struct ChangeSet: Sendable {
         agents += other.agents
         workflows += other.workflows
         runRequests += other.runRequests
+        conversationSteps += other.conversationSteps
         events += other.events
     }
 }

@@ -1,27 +1,26 @@
 import Foundation
+import Logging
 import PostgresNIO
 import UAEFCore
 import UAEFStore
 
 extension PostgresStore {
-    public func recordConversationStep(_ step: ConversationStep, event: EventDraft) async throws {
-        try await transaction { connection in
-            let inserted = try await connection.query(
-                """
-                INSERT INTO conversation_steps (tenant, run_id, task_key, idx, attempt, kind, agent, day,
-                    input_tokens, output_tokens, cache_creation_tokens, cache_read_tokens, cost_nanos, currency,
-                    event_id)
-                VALUES (\(step.tenant), \(step.run.rawValue), \(step.taskKey), \(step.index), \(step.attempt),
-                    \(step.kind.rawValue), \(step.agent), \(step.day), \(Int64(step.inputTokens)),
-                    \(Int64(step.outputTokens)), \(Int64(step.cacheCreationTokens)), \(Int64(step.cacheReadTokens)),
-                    \(step.costNanos), \(step.currency), \(step.eventID))
-                ON CONFLICT DO NOTHING RETURNING 1
-                """, logger: logger
-            ).collect()
-            guard inserted.count == 1 else {
-                throw ConversationStepTaken(run: step.run, taskKey: step.taskKey, index: step.index)
-            }
-            _ = try await PostgresLedger.append([event], on: connection, logger: logger)
+    /// Inserts `step`; throws ``ConversationStepTaken`` when its place is taken.
+    static func insert(_ step: ConversationStep, on connection: PostgresConnection, logger: Logger) async throws {
+        let inserted = try await connection.query(
+            """
+            INSERT INTO conversation_steps (tenant, run_id, task_key, idx, attempt, kind, agent, day,
+                input_tokens, output_tokens, cache_creation_tokens, cache_read_tokens, cost_nanos, currency,
+                event_id)
+            VALUES (\(step.tenant), \(step.run.rawValue), \(step.taskKey), \(step.index), \(step.attempt),
+                \(step.kind.rawValue), \(step.agent), \(step.day), \(Int64(step.inputTokens)),
+                \(Int64(step.outputTokens)), \(Int64(step.cacheCreationTokens)), \(Int64(step.cacheReadTokens)),
+                \(step.costNanos), \(step.currency), \(step.eventID))
+            ON CONFLICT DO NOTHING RETURNING 1
+            """, logger: logger
+        ).collect()
+        guard inserted.count == 1 else {
+            throw ConversationStepTaken(run: step.run, taskKey: step.taskKey, index: step.index)
         }
     }
 

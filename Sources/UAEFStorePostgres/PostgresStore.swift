@@ -197,6 +197,7 @@ public final class PostgresStore: WorkflowStore {
             ).collect()
             guard inserted.count == 1 else { throw KeyTaken(.runRequest, key: request.key) }
         }
+        for step in changes.conversationSteps { try await insert(step, on: connection, logger: logger) }
     }
 
     /// Throws ``LeaseLost`` unless the fence's runs are still held as it says; locks their rows

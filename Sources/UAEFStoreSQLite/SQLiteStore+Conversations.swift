@@ -4,24 +4,22 @@ import UAEFCore
 import UAEFStore
 
 extension SQLiteStore {
-    public func recordConversationStep(_ step: ConversationStep, event: EventDraft) async throws {
-        try await pool.write { db in
-            try db.execute(
-                sql: """
-                    INSERT INTO conversation_steps (tenant, run_id, task_key, idx, attempt, kind, agent, day,
-                        input_tokens, output_tokens, cache_creation_tokens, cache_read_tokens, cost_nanos, currency,
-                        event_id)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING
-                    """,
-                arguments: [
-                    step.tenant, step.run.rawValue, step.taskKey, step.index, step.attempt, step.kind.rawValue,
-                    step.agent, step.day, step.inputTokens, step.outputTokens, step.cacheCreationTokens,
-                    step.cacheReadTokens, step.costNanos, step.currency, step.eventID,
-                ])
-            guard db.changesCount == 1 else {
-                throw ConversationStepTaken(run: step.run, taskKey: step.taskKey, index: step.index)
-            }
-            try Self.appendEvents([event], in: db)
+    /// Inserts `step`; throws ``ConversationStepTaken`` when its place is taken.
+    static func insert(_ step: ConversationStep, in db: Database) throws {
+        try db.cachedStatement(
+            sql: """
+                INSERT INTO conversation_steps (tenant, run_id, task_key, idx, attempt, kind, agent, day,
+                    input_tokens, output_tokens, cache_creation_tokens, cache_read_tokens, cost_nanos, currency,
+                    event_id)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING
+                """
+        ).execute(arguments: [
+            step.tenant, step.run.rawValue, step.taskKey, step.index, step.attempt, step.kind.rawValue, step.agent,
+            step.day, step.inputTokens, step.outputTokens, step.cacheCreationTokens, step.cacheReadTokens,
+            step.costNanos, step.currency, step.eventID,
+        ])
+        guard db.changesCount == 1 else {
+            throw ConversationStepTaken(run: step.run, taskKey: step.taskKey, index: step.index)
         }
     }
 

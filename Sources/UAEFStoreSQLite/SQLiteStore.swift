@@ -238,6 +238,7 @@ public final class SQLiteStore: WorkflowStore {
                 ])
             guard db.changesCount == 1 else { throw KeyTaken(.runRequest, key: request.key) }
         }
+        for step in changes.conversationSteps { try insert(step, in: db) }
     }
 
     /// Throws ``LeaseLost`` unless the fence's runs are still held as it says.

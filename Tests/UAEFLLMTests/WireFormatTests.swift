@@ -55,7 +55,7 @@ struct ServerSentEventTests {
         #expect(try parser.feed(Array("data: unfinished\n".utf8)).isEmpty)
         var long = ServerSentEventParser()
         #expect(throws: ServerSentEventParser.LineTooLong.self) {
-            try long.feed(repeatElement(UInt8(ascii: "x"), count: ServerSentEventParser.maximumLineBytes + 1))
+            try long.feed([UInt8](repeating: UInt8(ascii: "x"), count: ServerSentEventParser.maximumLineBytes + 1))
         }
     }
 }
