@@ -154,7 +154,10 @@ struct AgentsCommand: AsyncParsableCommand {
                 throw CLIError.usage("no agent \(agent) in tenant \(storeOptions.tenant)")
             }
             let metrics = try await store.metrics(of: record.id)
-            let value = AgentReport.json(record, metrics: metrics)
+            let llm =
+                record.kind == "llm"
+                ? try await store.conversationTotals(tenant: record.tenant, agent: record.name) : nil
+            let value = AgentReport.json(record, metrics: metrics, llm: llm)
             if json { Console.printJSON(value) } else { print(value.prettyJSONText) }
         }
     }

@@ -29,6 +29,10 @@ struct BenchCommand: AsyncParsableCommand {
                       consumer, each durably starting a run before it is deleted (AWS_ACCESS_KEY_ID
                       and AWS_SECRET_ACCESS_KEY; benchmarks/sqs.sh runs it against moto beside a
                       plain boto3 loop)
+              llm     N single-turn tasks (default 1000) of an llm agent fanned out from one run,
+                      --concurrency in flight (default 256 here), against the fake provider in this
+                      process answering after 50 ms; UAEF's time per call beyond that, beside the
+                      model client alone calling the same fake
             Each repetition uses a new store file (or adds its runs to the --store PostgreSQL); the figures
             are medians. --workers N starts N uaef worker processes on the PostgreSQL store, which
             execute the runs (a run executes on one worker at a time; --runs R starts R runs at once). Time covers validating,
@@ -45,13 +49,13 @@ struct BenchCommand: AsyncParsableCommand {
             """)
 
     enum Workload: String, ExpressibleByArgument, CaseIterable {
-        case w1, w2, fanout, ledger, settlement, webhooks, sqs
+        case w1, w2, fanout, ledger, settlement, webhooks, sqs, llm
 
         /// The engine workload, or nil for the ledger benchmark, which runs no workflow.
         var workflow: BenchWorkloads.Workflow? { BenchWorkloads.Workflow(rawValue: rawValue) }
     }
 
-    @Argument(help: "w1, w2, fanout, ledger, settlement, webhooks or sqs.") var workload: Workload
+    @Argument(help: "w1, w2, fanout, ledger, settlement, webhooks, sqs or llm.") var workload: Workload
     @Option(
         help:
             "Tasks in the workload, or events for ledger (default: 1000 for w1, 200 for w2, 100000 for fanout, 1000000 for ledger)."
@@ -66,7 +70,10 @@ struct BenchCommand: AsyncParsableCommand {
     var workers: Int = 0
     @Option(help: "Runs of the workload started at once in each repetition.") var runs: Int = 1
     @Option(help: "For webhooks: how long each inbound load lasts, in seconds.") var seconds: Int = 10
-    @Option(help: "For webhooks: connections (inbound) and deliveries in flight (outbound).") var concurrency: Int = 32
+    @Option(
+        help:
+            "For webhooks: connections (inbound) and deliveries in flight (outbound), default 32; for llm: calls in flight, default 256."
+    ) var concurrency: Int?
     @Option(help: ArgumentHelp("For sqs: the queue to fill and consume.", valueName: "url")) var queueURL: String?
     @Option(help: "For sqs: the queue's region.") var region = "us-east-1"
     @Flag(help: "Print JSON.") var json = false
@@ -74,7 +81,9 @@ struct BenchCommand: AsyncParsableCommand {
     func validate() throws {
         if workload == .sqs, queueURL == nil { throw ValidationError("sqs needs --queue-url") }
         guard (1...600).contains(seconds) else { throw ValidationError("--seconds must be from 1 to 600") }
-        guard (1...64).contains(concurrency) else { throw ValidationError("--concurrency must be from 1 to 64") }
+        if let concurrency, !(1...(workload == .llm ? 1024 : 64)).contains(concurrency) {
+            throw ValidationError("--concurrency must be from 1 to \(workload == .llm ? 1024 : 64)")
+        }
         guard repetitions >= 1 else { throw ValidationError("--repeat must be at least 1") }
         if let tasks, tasks < 1 { throw ValidationError("--tasks must be at least 1") }
         guard runs >= 1 else { throw ValidationError("--runs must be at least 1") }
@@ -103,7 +112,10 @@ struct BenchCommand: AsyncParsableCommand {
             }
             if workload == .webhooks {
                 return try await WebhookBench.run(
-                    deliveries: tasks ?? 20_000, seconds: seconds, concurrency: concurrency, json: json)
+                    deliveries: tasks ?? 20_000, seconds: seconds, concurrency: concurrency ?? 32, json: json)
+            }
+            if workload == .llm {
+                return try await LLMBench.run(calls: tasks ?? 1_000, concurrency: concurrency ?? 256, json: json)
             }
             return try await LedgerBench.run(events: tasks ?? 1_000_000, json: json)
         }

@@ -188,7 +188,7 @@ struct LLMConversation {
                 return nanos
             } ?? 0
         try await record(
-            .call, usage: call.response.usage, nanos: nanos,
+            .call, usage: call.response.usage, nanos: nanos, latency: LLMEvents.milliseconds(call.latency),
             data: LLMEvents.callData(call, settings: settings, nanos: nanos),
             payloads: ["request": call.requestBody, "response": LLMEvents.response(call.response)])
         add(usage: call.response.usage, nanos: nanos)
@@ -236,7 +236,7 @@ struct LLMConversation {
     }
 
     private mutating func record(
-        _ kind: ConversationStep.Kind, usage: TokenUsage, nanos: Int64, data: [String: JSONValue],
+        _ kind: ConversationStep.Kind, usage: TokenUsage, nanos: Int64, latency: Int = 0, data: [String: JSONValue],
         payloads: [String: JSONValue]
     ) async throws {
         let time = now()
@@ -250,7 +250,7 @@ struct LLMConversation {
             tenant: request.tenant, run: request.runID, taskKey: request.key, index: index, attempt: request.attempt,
             kind: kind, agent: agentName, day: LLMEvents.day(time), inputTokens: usage.input,
             outputTokens: usage.output, cacheCreationTokens: usage.cacheCreation, cacheReadTokens: usage.cacheRead,
-            costNanos: nanos, currency: settings.price?.currency, eventID: id)
+            costNanos: nanos, currency: settings.price?.currency, latencyMilliseconds: latency, eventID: id)
         do {
             try await store.recordConversationStep(
                 step,
@@ -353,6 +353,10 @@ enum LLMEvents {
             data["currency"] = .string(price.currency)
         }
         return data
+    }
+
+    static func milliseconds(_ duration: Duration) -> Int {
+        Int(duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000)
     }
 
     /// The UTC day of `date`, `yyyy-MM-dd`.

@@ -75,6 +75,8 @@ final class ModelClients: Sendable {
     private let cache = Mutex<[ModelEndpoint: (client: ModelClient, used: UInt64)]>([:])
     private let clock = Atomic<UInt64>(0)
     static let limit = 32
+    /// Connections kept per endpoint, opened as calls need them: as many as calls in flight.
+    static let connections = 256
 
     init(policy: OutboundPolicy) { self.policy = policy }
 
@@ -92,7 +94,7 @@ final class ModelClients: Sendable {
         }) {
             return found
         }
-        let client = try await ModelClient(endpoint: endpoint, policy: policy, connections: 64)
+        let client = try await ModelClient(endpoint: endpoint, policy: policy, connections: Self.connections)
         let (kept, evicted) = cache.withLock { cache -> (ModelClient, ModelClient?) in
             if let raced = cache[endpoint] { return (raced.client, client) }
             cache[endpoint] = (client, tick)

@@ -38,7 +38,10 @@ struct AgentRoutes {
         group.get("agents/:id") { _, context in
             let principal = try context.require(.read)
             let agent = try await find(try context.parameters.require("id"), tenant: principal.tenant)
-            return JSONMessage.response(AgentReport.json(agent, metrics: try await store.metrics(of: agent.id)))
+            let llm =
+                agent.kind == "llm" ? try await store.conversationTotals(tenant: agent.tenant, agent: agent.name) : nil
+            return JSONMessage.response(
+                AgentReport.json(agent, metrics: try await store.metrics(of: agent.id), llm: llm))
         }
         for (verb, status) in [("activate", AgentStatus.active), ("suspend", .suspended), ("retire", .retired)] {
             group.post("agents/:id/\(verb)") { _, context in

@@ -4792,7 +4792,7 @@ enum OpenAPISpec {
                   },
                   "kind": {
                     "type": "string",
-                    "description": "e.g. noop, echo, sleep, http, command, remote."
+                    "description": "e.g. noop, echo, sleep, http, command, llm, remote."
                   },
                   "capabilities": {
                     "type": "array",
@@ -4840,7 +4840,7 @@ enum OpenAPISpec {
                   },
                   "kind": {
                     "type": "string",
-                    "description": "e.g. noop, echo, sleep, http, command, remote."
+                    "description": "e.g. noop, echo, sleep, http, command, llm, remote."
                   },
                   "capabilities": {
                     "type": "array",
@@ -4866,6 +4866,9 @@ enum OpenAPISpec {
                   },
                   "metrics": {
                     "$ref": "#/components/schemas/AgentMetrics"
+                  },
+                  "llm": {
+                    "$ref": "#/components/schemas/AgentLLMTotals"
                   }
                 },
                 "required": [
@@ -6477,6 +6480,61 @@ enum OpenAPISpec {
                   "was_paused"
                 ],
                 "additionalProperties": false
+              },
+              "AgentLLMTotals": {
+                "type": "object",
+                "description": "An llm agent's model calls over all its conversations (GET /v1/agents/{id} only).",
+                "properties": {
+                  "calls": {
+                    "type": "integer",
+                    "minimum": 0
+                  },
+                  "input_tokens": {
+                    "type": "integer",
+                    "minimum": 0
+                  },
+                  "output_tokens": {
+                    "type": "integer",
+                    "minimum": 0
+                  },
+                  "cache_creation_tokens": {
+                    "type": "integer",
+                    "minimum": 0
+                  },
+                  "cache_read_tokens": {
+                    "type": "integer",
+                    "minimum": 0
+                  },
+                  "cost": {
+                    "type": "object",
+                    "description": "Cost per ISO 4217 currency, as exact decimals.",
+                    "additionalProperties": {
+                      "type": "number"
+                    }
+                  },
+                  "p50_call_ms": {
+                    "type": [
+                      "integer",
+                      "null"
+                    ]
+                  },
+                  "p95_call_ms": {
+                    "type": [
+                      "integer",
+                      "null"
+                    ]
+                  }
+                },
+                "required": [
+                  "calls",
+                  "input_tokens",
+                  "output_tokens",
+                  "cache_creation_tokens",
+                  "cache_read_tokens",
+                  "cost",
+                  "p50_call_ms",
+                  "p95_call_ms"
+                ]
               }
             },
             "responses": {

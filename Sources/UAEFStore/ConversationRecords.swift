@@ -32,6 +32,8 @@ public struct ConversationStep: Sendable, Hashable {
     /// per million tokens); 0 without a price.
     public var costNanos: Int64
     public var currency: String?
+    /// How long a model call took (HTTP requests and retries included), milliseconds.
+    public var latencyMilliseconds: Int
     /// The id of the step's event (written in the same transaction).
     public var eventID: String
     /// The event's place in the log: set when read back.
@@ -40,7 +42,8 @@ public struct ConversationStep: Sendable, Hashable {
     public init(
         tenant: String, run: RunID, taskKey: String, index: Int, attempt: Int, kind: Kind, agent: String, day: String,
         inputTokens: Int = 0, outputTokens: Int = 0, cacheCreationTokens: Int = 0, cacheReadTokens: Int = 0,
-        costNanos: Int64 = 0, currency: String? = nil, eventID: String, eventSeq: Int64 = -1
+        costNanos: Int64 = 0, currency: String? = nil, latencyMilliseconds: Int = 0, eventID: String,
+        eventSeq: Int64 = -1
     ) {
         self.tenant = tenant
         self.run = run
@@ -56,6 +59,7 @@ public struct ConversationStep: Sendable, Hashable {
         self.cacheReadTokens = cacheReadTokens
         self.costNanos = costNanos
         self.currency = currency
+        self.latencyMilliseconds = latencyMilliseconds
         self.eventID = eventID
         self.eventSeq = eventSeq
     }
@@ -73,6 +77,34 @@ public struct ConversationSpending: Sendable, Hashable {
     public init(tokens: Int = 0, costNanos: Int64 = 0) {
         self.tokens = tokens
         self.costNanos = costNanos
+    }
+}
+
+/// What one agent's model calls came to, over all its conversations.
+public struct ConversationTotals: Sendable, Hashable {
+    public var calls: Int
+    public var inputTokens: Int
+    public var outputTokens: Int
+    public var cacheCreationTokens: Int
+    public var cacheReadTokens: Int
+    /// Cost per currency, in billionths of its unit.
+    public var costNanos: [String: Int64]
+    public var p50LatencyMilliseconds: Int?
+    public var p95LatencyMilliseconds: Int?
+
+    public init(
+        calls: Int = 0, inputTokens: Int = 0, outputTokens: Int = 0, cacheCreationTokens: Int = 0,
+        cacheReadTokens: Int = 0, costNanos: [String: Int64] = [:], p50LatencyMilliseconds: Int? = nil,
+        p95LatencyMilliseconds: Int? = nil
+    ) {
+        self.calls = calls
+        self.inputTokens = inputTokens
+        self.outputTokens = outputTokens
+        self.cacheCreationTokens = cacheCreationTokens
+        self.cacheReadTokens = cacheReadTokens
+        self.costNanos = costNanos
+        self.p50LatencyMilliseconds = p50LatencyMilliseconds
+        self.p95LatencyMilliseconds = p95LatencyMilliseconds
     }
 }
 
@@ -106,6 +138,9 @@ public protocol ConversationStore: Sendable {
 
     /// What the agent's conversations used on `day` (UTC, `yyyy-MM-dd`).
     func conversationSpending(tenant: String, agent: String, day: String) async throws -> ConversationSpending
+
+    /// The agent's model calls over all its conversations: tokens, cost per currency, latency.
+    func conversationTotals(tenant: String, agent: String) async throws -> ConversationTotals
 }
 
 extension WorkflowStore {

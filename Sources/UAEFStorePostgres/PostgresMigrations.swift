@@ -190,6 +190,7 @@ enum PostgresMigrations {
                     cache_read_tokens BIGINT NOT NULL,
                     cost_nanos BIGINT NOT NULL,
                     currency TEXT,
+                    latency_ms BIGINT NOT NULL,
                     event_id TEXT NOT NULL,
                     PRIMARY KEY (tenant, run_id, task_key, idx)
                 )

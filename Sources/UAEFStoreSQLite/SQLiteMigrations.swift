@@ -370,6 +370,7 @@ enum SQLiteMigrations {
                         cache_read_tokens INTEGER NOT NULL,
                         cost_nanos INTEGER NOT NULL,
                         currency TEXT,
+                        latency_ms INTEGER NOT NULL,
                         event_id TEXT NOT NULL,
                         PRIMARY KEY (tenant, run_id, task_key, idx)
                     ) WITHOUT ROWID;

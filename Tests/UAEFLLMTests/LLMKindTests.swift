@@ -16,6 +16,8 @@ struct LLMKindTests {
         var task: TaskRecord?
         var events: [EventRecord]
         var calls: [JSONValue]
+        /// The clerk's model calls as `uaef agents show` reports them.
+        var totals: ConversationTotals
 
         var output: JSONValue? { task?.output }
         func events(_ type: String) -> [EventRecord] { events.filter { $0.event.type == type } }
@@ -73,7 +75,9 @@ struct LLMKindTests {
             let events = try await store.events(from: 0, limit: 10_000).filter {
                 $0.event.subject.hasPrefix(id.rawValue)
             }
-            return Outcome(status: status, task: task, events: events, calls: server.calls)
+            return Outcome(
+                status: status, task: task, events: events, calls: server.calls,
+                totals: try await store.conversationTotals(tenant: "default", agent: "clerk"))
         }
     }
 
@@ -117,6 +121,9 @@ struct LLMKindTests {
         #expect(tools.last?.event.payloads["result"] == "no run run_missing")
         #expect(tools.first?.event.payloads["result"]?.stringValue?.contains("run.created") == true)
         #expect(calls.allSatisfy { $0.event.data["step"] != nil && $0.event.actor == "agent:clerk" })
+        #expect(outcome.totals.calls == 2 && outcome.totals.inputTokens == 2200 && outcome.totals.outputTokens == 60)
+        #expect(outcome.totals.costNanos == ["USD": 7_500_000])
+        #expect(outcome.totals.p50LatencyMilliseconds != nil && outcome.totals.p95LatencyMilliseconds != nil)
     }
 
     @Test(
