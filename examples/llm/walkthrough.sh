@@ -54,4 +54,9 @@ echo "   book:    $(python3 -c 'import json, sys; print(json.dumps(json.load(ope
 echo "== 4. the ledger: each model call (tokens, cost) and tool call is an event"
 "$uaef" events --run "$run" | grep -E "llm\.|task\.succeeded|run\."
 echo "   calls the provider answered: $(curl -sf "$fake/\$fake/calls" | python3 -c 'import json, sys; print(len(json.load(sys.stdin)))')"
+
+echo "== 5. the model's cost, settled into the journal by the workflow's settlements: rule"
+"$uaef" accounts
+echo "== 6. the agent's model calls, tokens and cost"
+"$uaef" agents show clerk --json | python3 -c 'import json, sys; print("   ", json.dumps(json.load(sys.stdin)["llm"]))'
 echo "walkthrough done"
