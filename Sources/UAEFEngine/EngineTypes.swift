@@ -12,6 +12,9 @@ public enum EngineInput: Sendable {
     case retryDue(key: String)
     /// Agents were activated or freed: waiting tasks may be assigned now.
     case agentsChanged
+    /// An attempt in this process gave its agent back: waiting tasks try again, oldest first,
+    /// until one finds no agent free.
+    case agentFreed
     /// Execution slots of this process were freed (``EngineEnvironment/executionSlots``): ready
     /// tasks that waited for one may start now.
     case capacityFreed

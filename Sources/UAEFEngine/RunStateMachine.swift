@@ -122,6 +122,8 @@ public struct RunStateMachine: Sendable {
             let stillWaiting = waiting
             waiting = []
             for key in stillWaiting where tasks[key]?.status == .waiting { enqueue(key) }
+        case .agentFreed:
+            wakeWaiting(&actions, &environment)
         case .cancel(let actor, let reason):
             stop(status: .cancelled, error: reason, actor: actor, &actions, &environment)
             return actions
@@ -266,6 +268,29 @@ public struct RunStateMachine: Sendable {
 
     private mutating func enqueue(_ key: String) {
         readyQueue.append(key)
+    }
+
+    /// Tasks waiting for an agent try again, oldest first, until one finds none free: it and
+    /// the tasks behind it keep their places, so a wake-up costs little however many wait.
+    private mutating func wakeWaiting(_ actions: inout [EngineAction], _ environment: inout EngineEnvironment) {
+        var woken = 0
+        while woken < waiting.count {
+            let key = waiting[woken]
+            woken += 1
+            guard tasks[key]?.status == .waiting else { continue }
+            let waitingBefore = waiting.count
+            enqueue(key)
+            dispatch(&actions, &environment)
+            if waiting.count > waitingBefore {
+                // No agent free: put back at its place rather than at the end.
+                waiting.removeLast()
+                woken -= 1
+                break
+            }
+            // No execution slot: it waits first in the ready queue instead.
+            if isWaitingForSlot { break }
+        }
+        waiting.removeFirst(woken)
     }
 
     // MARK: Attempts

@@ -233,6 +233,12 @@ public struct Runner: Sendable {
         var inputs = inputs
         while !inputs.isEmpty {
             var next: [(RunID, EngineInput)] = []
+            // An attempt that ended gave its agent back: tasks waiting for one try again now,
+            // not at the next poll of the store.
+            let agentsFreed = inputs.contains { _, input in
+                if case .attemptFinished = input { return true }
+                return false
+            }
             for (id, input) in inputs {
                 // Mutate in place: copying a machine out of the dictionary would copy its tasks.
                 guard let produced = machines[id]?.handle(input, in: &environment) else { continue }
@@ -250,6 +256,11 @@ public struct Runner: Sendable {
             if environment.executionSlots > 0 {
                 for (id, machine) in machines where machine.isWaitingForSlot && !machine.isFinished {
                     next.append((id, .capacityFreed))
+                }
+            }
+            if agentsFreed {
+                for (id, machine) in machines where machine.hasWaitingTasks && !machine.isFinished {
+                    next.append((id, .agentFreed))
                 }
             }
             inputs = next
