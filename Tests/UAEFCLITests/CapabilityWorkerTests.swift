@@ -164,7 +164,7 @@ struct LeaseOptionTests {
           - id: work
             agent: command
             retry: {max_attempts: 2, backoff: 10ms}
-            with: {command: [sh, -c, 'if [ -f \(began) ]; then echo taken-over > \(done); else touch \(began); sleep 60; fi']}
+            with: {command: [sh, -c, 'if [ -f \(began) ]; then echo taken-over > \(done); else touch \(began); sleep 600; fi']}
         """.write(toFile: directory.path("stall.yaml"), atomically: true, encoding: .utf8)
         let (first, _, firstErr) = try UAEFProcess.start(["worker", "--allow-command"] + store, in: directory.url)
         defer { kill(first.processIdentifier, SIGKILL) }
@@ -188,11 +188,12 @@ struct LeaseOptionTests {
         let waited = try await ExternalProcess.run(
             [Fixtures.binary.path, "runs", "wait", id, "--timeout", "90s", "--json"] + store)
         #expect(try JSONValue(jsonText: waited.output)["status"] == "succeeded", "\(waited.output)")
-        #expect(FileManager.default.fileExists(atPath: done))
-        // Timed by the ledger, not the test's clock: the second attempt started at the 2 s lease
-        // (plus a poll), not at the 15 s default.
+        // The first attempt sleeps ten minutes: only the second worker's attempt can end the run.
         let events = try await ExternalProcess.run(
             [Fixtures.binary.path, "events", "--json", "--limit", "100000"] + store.prefix(2))
+        #expect(FileManager.default.fileExists(atPath: done), "\(events.output)")
+        // Timed by the ledger, not the test's clock: the second attempt started at the 2 s lease
+        // (plus a poll), not at the 15 s default.
         let retried = events.output.split(separator: "\n").compactMap { try? JSONValue(jsonText: $0) }.first {
             $0["type"] == "task.started" && $0["data"]?["attempt"] == 2
         }
