@@ -5,8 +5,9 @@ import UAEFStore
 
 /// Calls a capability from inside another attempt, as kinds that use agents as tools do (an
 /// `llm` agent's capability tools): picks an active agent of the tenant that offers the
-/// capability, executes its kind in this process with the agent's configuration and the call's
-/// input on top, and tries a retryable failure again (three tries, one then two seconds apart).
+/// capability, executes its kind in this process with the call's input as parameters, except
+/// that what the agent's configuration sets stays as configured (a model, steered by the data
+/// it reads, must not replace a `command` agent's program or an `http` agent's URL), and tries a retryable failure again (three tries, one then two seconds apart).
 /// Each try has its own idempotency key, `<key>/<try>`, the same whenever the call is repeated.
 public struct CapabilityInvoker: Sendable {
     let store: any WorkflowStore
@@ -55,7 +56,8 @@ public struct CapabilityInvoker: Sendable {
                 runID: parent.runID, tenant: parent.tenant, workflow: parent.workflow, key: "\(parent.key)/\(key)",
                 taskID: parent.taskID, attempt: attempt,
                 idempotencyKey: "\(parent.runID.rawValue)/\(parent.key)/\(key)/\(attempt)", kind: agent.kind,
-                agent: agent, capability: capability, parameters: agent.configuration.merging(input) { _, new in new },
+                agent: agent, capability: capability,
+                parameters: agent.configuration.merging(input) { configured, _ in configured },
                 timeout: parent.timeout)
             do {
                 let output = try await kind.execute(request, logger: logger)

@@ -232,7 +232,8 @@ struct LLMConversation {
         usage.output += step.output
         usage.cacheCreation += step.cacheCreation
         usage.cacheRead += step.cacheRead
-        costNanos = costNanos.addingReportingOverflow(nanos).partialValue
+        let (sum, overflow) = costNanos.addingReportingOverflow(nanos)
+        costNanos = overflow ? .max : sum
     }
 
     private mutating func record(
@@ -266,14 +267,24 @@ struct LLMConversation {
 
     // MARK: Budgets
 
+    /// `used` plus `more` billionths as an amount, without wrapping when the sum passes Int64.
+    static func amount(_ used: Int64, plus more: Int64) -> Number {
+        let (sum, overflow) = used.addingReportingOverflow(more)
+        return overflow ? ModelPrice.amount(.max) : ModelPrice.amount(sum)
+    }
+
     /// Refuses a call that could pass a budget: what was used plus this call's most.
     private func checkBudgets(requestBytes: Int) async throws {
         let budget = settings.budget
         let most = requestBytes / 4 + settings.maxTokens
-        let mostNanos =
-            settings.price.flatMap { price in
-                price.nanos(TokenUsage(input: requestBytes / 4, output: settings.maxTokens))
-            } ?? 0
+        var mostNanos: Int64 = 0
+        if let price = settings.price {
+            guard let nanos = price.nanos(TokenUsage(input: requestBytes / 4, output: settings.maxTokens)) else {
+                throw AgentFailure(
+                    "llm: budget: this call's most cost overflows; the call was not made", retryable: false)
+            }
+            mostNanos = nanos
+        }
         func refuse(_ what: String, used: String, limit: String, call: String) -> AgentFailure {
             AgentFailure(
                 "llm: budget: the \(what) (\(limit)) could be exceeded: \(used) used, and this call may use up to \(call); the call was not made",
@@ -284,7 +295,7 @@ struct LLMConversation {
                 throw refuse("\(what) token budget", used: "\(spent.tokens) tokens", limit: "\(limit)", call: "\(most)")
             }
             if let costLimit, let price = settings.price,
-                ModelPrice.amount(spent.costNanos.addingReportingOverflow(mostNanos).partialValue) > costLimit
+                Self.amount(spent.costNanos, plus: mostNanos) > costLimit
             {
                 throw refuse(
                     "\(what) cost budget", used: "\(ModelPrice.amount(spent.costNanos)) \(price.currency)",
