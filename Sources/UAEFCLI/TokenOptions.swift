@@ -87,17 +87,7 @@ struct TokensCommand: AsyncParsableCommand {
         @OptionGroup var tokenOptions: TokenOptions
 
         func run() async throws {
-            var parsedRoles: Set<Role> = []
-            for name in roles.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) where !name.isEmpty
-            {
-                guard let role = Role(rawValue: name) else {
-                    throw CLIError.usage(
-                        "--roles: '\(name)' is not a role; roles are \(Role.allCases.map(\.rawValue).joined(separator: ", "))"
-                    )
-                }
-                parsedRoles.insert(role)
-            }
-            guard !parsedRoles.isEmpty else { throw CLIError.usage("--roles: name at least one role") }
+            let parsedRoles = try Role.parseList(roles, option: "--roles")
             guard Principal.isValidSubject(sub) else {
                 throw CLIError.usage("--sub must be 1 to 256 printable characters")
             }
@@ -128,5 +118,23 @@ struct TokensCommand: AsyncParsableCommand {
                 print(token)
             }
         }
+    }
+}
+
+extension Role {
+    /// The roles of a comma-separated list given to `option`; a usage error naming the valid
+    /// roles for an unknown one or an empty list.
+    static func parseList(_ text: String, option: String) throws -> Set<Role> {
+        var roles: Set<Role> = []
+        for name in text.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) where !name.isEmpty {
+            guard let role = Role(rawValue: name) else {
+                throw CLIError.usage(
+                    "\(option): '\(name)' is not a role; roles are \(Role.allCases.map(\.rawValue).joined(separator: ", "))"
+                )
+            }
+            roles.insert(role)
+        }
+        guard !roles.isEmpty else { throw CLIError.usage("\(option): name at least one role") }
+        return roles
     }
 }

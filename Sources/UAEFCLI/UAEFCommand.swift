@@ -7,12 +7,13 @@ public struct UAEFCommand: AsyncParsableCommand {
         abstract: "Universal Autonomous Enterprise Fabric: durable workflows run by AI agents and programs.",
         version: "0.1.0",
         subcommands: [
-            ValidateCommand.self, RunCommand.self, SubmitCommand.self, ResumeCommand.self, RunsCommand.self,
+            ValidateCommand.self, WorkflowsCommand.self, RunCommand.self, SubmitCommand.self, ResumeCommand.self, RunsCommand.self,
             AgentsCommand.self,
             EventsCommand.self, LedgerCommand.self, RulesCommand.self, SettleCommand.self, SettlementsCommand.self,
             AccountsCommand.self, JournalCommand.self, ApprovalsCommand.self, SignalCommand.self, DemoCommand.self,
             BenchCommand.self, MigrateCommand.self, WorkerCommand.self, ServeCommand.self, TokensCommand.self,
-            AgentCommand.self, SecretsCommand.self, ConnectorsCommand.self, DeliveriesCommand.self, DevCommand.self,
+            AgentCommand.self, SecretsCommand.self, ConnectorsCommand.self, DeliveriesCommand.self, MCPCommand.self,
+            DevCommand.self,
         ]
     )
 

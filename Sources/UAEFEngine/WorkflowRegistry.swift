@@ -15,7 +15,7 @@ public enum RegistryError: Error, Sendable, Equatable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .unknownWorkflow(let name):
-            "no workflow named '\(name)' is registered; register it with POST /v1/workflows first"
+            "no workflow named '\(name)' is registered; register it first (uaef workflows register FILE, or POST /v1/workflows)"
         case .unknownVersion(let name, let version, let latest):
             "workflow '\(name)' has no version \(version); versions 1 to \(latest) are registered"
         case .idempotencyKeyReused(let key):

@@ -161,15 +161,20 @@ public enum APIServer {
             MetricsRoute(runtime: runtime, registry: registry).add(to: authenticated)
         }
         let v1 = authenticated.group("v1")
-        WorkflowRoutes(runtime: runtime, bodyLimit: configuration.bodyLimit).add(to: v1)
-        RunRoutes(runtime: runtime, executor: executor, bodyLimit: configuration.bodyLimit).add(to: v1)
+        let operations = APIOperations(runtime: runtime, executor: executor, ledgerChanges: ledgerChanges)
+        WorkflowRoutes(operations: operations, bodyLimit: configuration.bodyLimit).add(to: v1)
+        RunRoutes(operations: operations, bodyLimit: configuration.bodyLimit).add(to: v1)
         AgentRoutes(runtime: runtime, bodyLimit: configuration.bodyLimit).add(to: v1)
         RemoteAgentRoutes(
             runtime: runtime, bodyLimit: configuration.bodyLimit, leaseDuration: configuration.remoteLease
         )
         .add(to: v1)
-        SettlementRoutes(runtime: runtime, ledgerChanges: ledgerChanges, bodyLimit: configuration.bodyLimit).add(to: v1)
-        LedgerRoutes(runtime: runtime).add(to: v1)
+        SettlementRoutes(operations: operations, bodyLimit: configuration.bodyLimit).add(to: v1)
+        LedgerRoutes(operations: operations).add(to: v1)
+        MCPRoute(
+            toolbox: MCPToolbox(operations: operations), bodyLimit: configuration.bodyLimit,
+            loopbackOnly: configuration.authority == nil
+        ).add(to: v1)
         SecretRoutes(runtime: runtime, bodyLimit: configuration.bodyLimit).add(to: v1)
         ConnectorRoutes(runtime: runtime, bodyLimit: configuration.bodyLimit).add(to: v1)
         DeliveryRoutes(runtime: runtime, bodyLimit: configuration.bodyLimit).add(to: v1)

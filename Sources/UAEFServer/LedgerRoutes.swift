@@ -11,7 +11,9 @@ import UAEFStore
 /// the caller's own events; roots, checkpoints and consistency proofs are hashes and open to any
 /// auditor.
 struct LedgerRoutes {
-    let runtime: ServerRuntime
+    let operations: APIOperations
+
+    var runtime: ServerRuntime { operations.runtime }
 
     /// Events scanned per request at most, so a sparse tenant's page ends (with `next_from`).
     static let scanLimit = 10_000
@@ -60,12 +62,8 @@ struct LedgerRoutes {
                 throw Problem.badRequest("give index=<event seq> (and optionally size=<tree size>)")
             }
             let size = try request.integerQuery("size", in: 1...Int(Int64.max))
-            let seq = Int64(index)
-            guard try await store.events(in: seq..<(seq + 1), tenant: principal.tenant).first != nil else {
-                throw Problem.notFound("event \(index)")
-            }
             return JSONMessage.response(
-                try await Self.proof { try await LedgerDocuments.inclusion(index: index, size: size, store: store) })
+                try await operations.inclusionProof(index: index, size: size, tenant: principal.tenant))
         }
         group.get("ledger/proofs/consistency") { request, context in
             _ = try context.require(.readLedger)

@@ -36,12 +36,14 @@ struct ProblemMiddleware: RouterMiddleware {
                     headers: [.allow: allowed.joined(separator: ", ")])
             }
         } catch {
-            let problem = Self.problem(for: error, context: context)
+            let problem = Self.problem(for: error, logger: context.logger, requestID: "\(context.id)")
             return try problem.response(from: request, context: context)
         }
     }
 
-    static func problem(for error: any Error, context: APIContext) -> Problem {
+    /// The problem `error` is for a caller; an unexpected error is logged and answered as a 500
+    /// naming `requestID`, never with its own text.
+    static func problem(for error: any Error, logger: Logger, requestID: String) -> Problem {
         switch error {
         case let problem as Problem:
             return problem
@@ -64,10 +66,10 @@ struct ProblemMiddleware: RouterMiddleware {
             default: return Problem(error.status, "http-error", error.body ?? error.status.reasonPhrase)
             }
         default:
-            context.logger.error("request failed", metadata: ["error": "\(error)"])
+            logger.error("request failed", metadata: ["error": "\(error)", "request": "\(requestID)"])
             return Problem(
                 .internalServerError, "internal-error",
-                "the server could not complete the request (request id \(context.id)); the server log has the cause")
+                "the server could not complete the request (request id \(requestID)); the server log has the cause")
         }
     }
 }

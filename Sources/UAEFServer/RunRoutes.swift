@@ -7,9 +7,10 @@ import UAEFStore
 /// `/v1/runs`: start runs of registered workflows (idempotent under an `Idempotency-Key`), read
 /// one, list them a page at a time, cancel one.
 struct RunRoutes {
-    let runtime: ServerRuntime
-    let executor: RunExecutor
+    let operations: APIOperations
     let bodyLimit: Int
+
+    var runtime: ServerRuntime { operations.runtime }
 
     func add(to group: RouterGroup<APIContext>) {
         group.post("runs") { request, context in
@@ -17,37 +18,14 @@ struct RunRoutes {
             let runRequest = try Self.runRequest(
                 try await JSONMessage.object(of: request, limit: bodyLimit),
                 idempotencyKey: request.headers[.idempotencyKey])
-            let engine = runtime.engine(for: principal.tenant)
-            let start = try await engine.start(runRequest, actor: principal.actor, leased: true)
-            // A new run is reported as created (no read); one found under its key as it is now.
-            let report: JSONValue
-            if let created = start.createdRecord {
-                report = RunReport.json(RunSnapshot(run: created, tasks: [], attempts: []))
-                executor.execute(created, definition: start.definition, engine: engine)
-            } else {
-                guard let current = try await engine.report(start.run) else {
-                    throw Problem.notFound("run \(start.run)")
-                }
-                report = current
-            }
+            let start = try await operations.startRun(runRequest, by: principal)
             return JSONMessage.response(
-                report, status: start.created ? .created : .ok, headers: [.location: "/v1/runs/\(start.run)"])
+                start.report, status: start.created ? .created : .ok, headers: [.location: "/v1/runs/\(start.run)"])
         }
         group.get("runs/:id") { _, context in
             let principal = try context.require(.read)
             let id = try context.parameters.require("id")
-            let key = ServerRuntime.reportKey(tenant: principal.tenant, run: id)
-            if let cached = runtime.finishedRuns.value(for: key) { return JSONMessage.response(text: cached) }
-            // A redaction seen while this report is rendered may already have passed its key by.
-            let redactions = runtime.redactionsSeen.generation
-            guard let snapshot = try await runtime.engine.store.snapshot(of: RunID(id), tenant: principal.tenant) else {
-                throw Problem.notFound("run \(id)")
-            }
-            let text = RunReport.json(snapshot).jsonText
-            if snapshot.run.status.isTerminal && runtime.redactionsSeen.generation == redactions {
-                runtime.finishedRuns.keep(text, for: key)
-            }
-            return JSONMessage.response(text: text)
+            return JSONMessage.response(text: try await operations.runReport(id, tenant: principal.tenant))
         }
         group.get("runs") { request, context in
             let principal = try context.require(.read)
@@ -61,12 +39,8 @@ struct RunRoutes {
                 }
                 filter.status = parsed
             }
-            let page = try await runtime.engine.store.runs(tenant: principal.tenant, matching: filter, limit: limit + 1)
-            let shown = page.prefix(limit)
-            return JSONMessage.response([
-                "runs": .array(shown.map(Self.summary)),
-                "next_cursor": page.count > limit ? .string(shown.last!.id.rawValue) : .null,
-            ])
+            return JSONMessage.response(
+                try await operations.runs(matching: filter, limit: limit, tenant: principal.tenant))
         }
         group.post("runs/:id/cancel") { _, context in
             let principal = try context.require(.writeRuns)

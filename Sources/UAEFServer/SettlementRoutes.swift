@@ -7,9 +7,11 @@ import UAEFStore
 /// Money: rules, signals, settlements, the journal, accounts and approvals (maker-checker, the
 /// principal and its approval role taken from the token).
 struct SettlementRoutes {
-    let runtime: ServerRuntime
-    let ledgerChanges: LedgerChanges
+    let operations: APIOperations
     let bodyLimit: Int
+
+    var runtime: ServerRuntime { operations.runtime }
+    var ledgerChanges: LedgerChanges { operations.ledgerChanges }
 
     var store: any WorkflowStore { runtime.engine.store }
 
@@ -59,8 +61,8 @@ struct SettlementRoutes {
                 }
                 status = parsed
             }
-            let settlements = try await store.settlements(tenant: principal.tenant, status: status, limit: limit)
-            return JSONMessage.response(["settlements": .array(settlements.map(SettlementJSON.settlement))])
+            return JSONMessage.response(
+                try await operations.settlements(status: status, limit: limit, tenant: principal.tenant))
         }
         group.get("settlements/:id") { _, context in
             let principal = try context.require(.read)
@@ -108,20 +110,8 @@ struct SettlementRoutes {
     private func addApprovals(to group: RouterGroup<APIContext>) {
         group.get("approvals") { _, context in
             let principal = try context.require(.read)
-            let engine = runtime.engine(for: principal.tenant)
-            var waiting: [JSONValue] = []
-            for approval in try await store.taskApprovals(tenant: principal.tenant, status: .pending)
-            where try await engine.isWaiting(approval) {
-                waiting.append(SettlementJSON.approval(approval))
-            }
-            for settlement in try await store.settlements(
-                tenant: principal.tenant, status: .pendingApproval, limit: 1000)
-            {
-                var value = SettlementJSON.settlement(settlement).objectValue ?? [:]
-                value["kind"] = "settlement"
-                waiting.append(.object(value))
-            }
-            return JSONMessage.response(["approvals": .array(waiting)])
+            return JSONMessage.response(
+                ["approvals": .array(try await operations.waitingApprovals(tenant: principal.tenant))])
         }
         group.get("approvals/:id") { _, context in
             let principal = try context.require(.read)
@@ -145,23 +135,10 @@ struct SettlementRoutes {
                 let id = try context.parameters.require("id")
                 let body = try await JSONMessage.object(of: request, limit: bodyLimit, allowEmpty: true)
                 try JSONMessage.checkMembers(body, allowed: ["role", "reason"], in: "the decision")
-                let reason = body["reason"]?.stringValue
-                let engine = runtime.engine(for: principal.tenant)
-                // Another tenant's approval does not exist for this caller: 404 before any role check.
-                let isTask = try await store.taskApproval(id, tenant: principal.tenant) != nil
-                if !isTask, try await store.settlement(id, tenant: principal.tenant) == nil {
-                    throw Problem.notFound("approval \(id)")
-                }
-                let role = try Self.approvalRole(body["role"]?.stringValue, of: principal)
-                let result =
-                    isTask
-                    ? SettlementJSON.approval(
-                        try await engine.decide(
-                            task: id, decision, principal: principal.actor, role: role, reason: reason))
-                    : SettlementJSON.settlement(
-                        try await engine.decide(id, decision, principal: principal.actor, role: role, reason: reason))
-                await ledgerChanges.mark(principal.tenant)
-                return JSONMessage.response(result)
+                return JSONMessage.response(
+                    try await operations.decide(
+                        id, decision, role: body["role"]?.stringValue, reason: body["reason"]?.stringValue,
+                        by: principal))
             }
         }
     }

@@ -7,8 +7,10 @@ import UAEFStore
 /// `/v1/workflows`: register definitions (YAML or JSON; each new source is the next version),
 /// list them, read one with its versions.
 struct WorkflowRoutes {
-    let runtime: ServerRuntime
+    let operations: APIOperations
     let bodyLimit: Int
+
+    var runtime: ServerRuntime { operations.runtime }
 
     func add(to group: RouterGroup<APIContext>) {
         group.post("workflows") { request, context in
@@ -23,26 +25,14 @@ struct WorkflowRoutes {
         }
         group.get("workflows") { _, context in
             let principal = try context.require(.read)
-            let workflows = try await runtime.engine.store.workflows(tenant: principal.tenant)
-            return JSONMessage.response(["workflows": .array(workflows.map { Self.json($0, source: false) })])
+            return JSONMessage.response(try await operations.workflows(tenant: principal.tenant))
         }
         group.get("workflows/:name") { request, context in
             let principal = try context.require(.read)
             let name = try context.parameters.require("name")
-            let versions = try await runtime.engine.store.workflowVersions(named: name, tenant: principal.tenant)
-            guard let latest = versions.last else { throw Problem.notFound("workflow '\(name)'") }
-            let shown: WorkflowRecord
-            if let version = try request.integerQuery("version", in: 1...Int(Int32.max)) {
-                guard let match = versions.first(where: { $0.version == version }) else {
-                    throw Problem.notFound("version \(version) of workflow '\(name)' (latest: \(latest.version))")
-                }
-                shown = match
-            } else {
-                shown = latest
-            }
-            var body = Self.json(shown, source: true).objectValue ?? [:]
-            body["versions"] = .array(versions.map { Self.json($0, source: false) })
-            return JSONMessage.response(.object(body))
+            let version = try request.integerQuery("version", in: 1...Int(Int32.max))
+            return JSONMessage.response(
+                try await operations.workflow(named: name, version: version, tenant: principal.tenant))
         }
     }
 

@@ -1,0 +1,150 @@
+import UAEFCore
+import UAEFEngine
+import UAEFLedger
+import UAEFSettlement
+import UAEFStore
+
+/// What the API does for a caller, in one place for both of its faces: the `/v1` HTTP routes and
+/// the MCP tools (``MCPToolbox``) call these, so a run started, an approval decided or a proof
+/// read is the same operation with the same checks whichever way it was asked for.
+///
+/// Each operation works inside the principal's tenant; the permission it needs is checked by the
+/// caller (the route or the tool), which knows how to answer a refusal.
+struct APIOperations: Sendable {
+    let runtime: ServerRuntime
+    let executor: RunExecutor
+    let ledgerChanges: LedgerChanges
+
+    var store: any WorkflowStore { runtime.engine.store }
+
+    /// What starting a run did: the run's report, and whether it was created now (false when
+    /// the idempotency key found an earlier run).
+    struct StartedRun {
+        var run: RunID
+        var report: JSONValue
+        var created: Bool
+    }
+
+    /// Starts a run (or finds the one its idempotency key started) and executes a new one in this
+    /// process at once.
+    func startRun(_ request: Engine.RunRequest, by principal: Principal) async throws -> StartedRun {
+        let engine = runtime.engine(for: principal.tenant)
+        let start = try await engine.start(request, actor: principal.actor, leased: true)
+        // A new run is reported as created (no read); one found under its key as it is now.
+        if let created = start.createdRecord {
+            executor.execute(created, definition: start.definition, engine: engine)
+            return StartedRun(
+                run: start.run, report: RunReport.json(RunSnapshot(run: created, tasks: [], attempts: [])),
+                created: true)
+        }
+        guard let current = try await engine.report(start.run) else { throw Problem.notFound("run \(start.run)") }
+        return StartedRun(run: start.run, report: current, created: false)
+    }
+
+    /// A run's report as JSON text; an ended run's is kept (only a redaction changes it).
+    func runReport(_ id: String, tenant: String) async throws -> String {
+        let key = ServerRuntime.reportKey(tenant: tenant, run: id)
+        if let cached = runtime.finishedRuns.value(for: key) { return cached }
+        // A redaction seen while this report is rendered may already have passed its key by.
+        let redactions = runtime.redactionsSeen.generation
+        guard let snapshot = try await store.snapshot(of: RunID(id), tenant: tenant) else {
+            throw Problem.notFound("run \(id)")
+        }
+        let text = RunReport.json(snapshot).jsonText
+        if snapshot.run.status.isTerminal && runtime.redactionsSeen.generation == redactions {
+            runtime.finishedRuns.keep(text, for: key)
+        }
+        return text
+    }
+
+    /// The latest version of each of the tenant's workflows.
+    func workflows(tenant: String) async throws -> JSONValue {
+        ["workflows": .array(try await store.workflows(tenant: tenant).map { WorkflowRoutes.json($0, source: false) })]
+    }
+
+    /// A page of the tenant's runs, newest first, with the cursor of the next page (null at the end).
+    func runs(matching filter: RunFilter, limit: Int, tenant: String) async throws -> JSONValue {
+        let page = try await store.runs(tenant: tenant, matching: filter, limit: limit + 1)
+        let shown = page.prefix(limit)
+        return [
+            "runs": .array(shown.map(RunRoutes.summary)),
+            "next_cursor": page.count > limit ? .string(shown.last!.id.rawValue) : .null,
+        ]
+    }
+
+    /// A workflow's latest version (or `version`) with its source and every version's summary.
+    func workflow(named name: String, version: Int?, tenant: String) async throws -> JSONValue {
+        let versions = try await store.workflowVersions(named: name, tenant: tenant)
+        guard let latest = versions.last else { throw Problem.notFound("workflow '\(name)'") }
+        var shown = latest
+        if let version {
+            guard let match = versions.first(where: { $0.version == version }) else {
+                throw Problem.notFound("version \(version) of workflow '\(name)' (latest: \(latest.version))")
+            }
+            shown = match
+        }
+        var body = WorkflowRoutes.json(shown, source: true).objectValue ?? [:]
+        body["versions"] = .array(versions.map { WorkflowRoutes.json($0, source: false) })
+        return .object(body)
+    }
+
+    /// What waits for a decision: approval tasks of runs still waiting, then settlements pending
+    /// approval.
+    func waitingApprovals(tenant: String) async throws -> [JSONValue] {
+        let engine = runtime.engine(for: tenant)
+        var waiting: [JSONValue] = []
+        for approval in try await store.taskApprovals(tenant: tenant, status: .pending)
+        where try await engine.isWaiting(approval) {
+            waiting.append(SettlementJSON.approval(approval))
+        }
+        for settlement in try await store.settlements(tenant: tenant, status: .pendingApproval, limit: 1000) {
+            var value = SettlementJSON.settlement(settlement).objectValue ?? [:]
+            value["kind"] = "settlement"
+            waiting.append(.object(value))
+        }
+        return waiting
+    }
+
+    /// Approves or rejects an approval task or a settlement as `principal`, in the approval role
+    /// `role` names (or the token's only one); the maker-checker rules are the engine's.
+    func decide(
+        _ id: String, _ decision: ApprovalRecord.Decision, role asked: String?, reason: String?,
+        by principal: Principal
+    ) async throws -> JSONValue {
+        let engine = runtime.engine(for: principal.tenant)
+        // Another tenant's approval does not exist for this caller: 404 before any role check.
+        let isTask = try await store.taskApproval(id, tenant: principal.tenant) != nil
+        if !isTask, try await store.settlement(id, tenant: principal.tenant) == nil {
+            throw Problem.notFound("approval \(id)")
+        }
+        let role = try SettlementRoutes.approvalRole(asked, of: principal)
+        let result =
+            isTask
+            ? SettlementJSON.approval(
+                try await engine.decide(task: id, decision, principal: principal.actor, role: role, reason: reason))
+            : SettlementJSON.settlement(
+                try await engine.decide(id, decision, principal: principal.actor, role: role, reason: reason))
+        await ledgerChanges.mark(principal.tenant)
+        return result
+    }
+
+    /// The inclusion proof of the tenant's event `index` in the tree of `size` events (the
+    /// current tree when nil); another tenant's event does not exist for this caller.
+    func inclusionProof(index: Int, size: Int?, tenant: String) async throws -> JSONValue {
+        let seq = Int64(index)
+        guard try await store.events(in: seq..<(seq + 1), tenant: tenant).first != nil else {
+            throw Problem.notFound("event \(index)")
+        }
+        do {
+            return try await LedgerDocuments.inclusion(index: index, size: size, store: store)
+        } catch let error as LedgerDocuments.OutOfRange {
+            throw Problem.badRequest(error.description)
+        }
+    }
+
+    /// The tenant's settlements, newest first, optionally only those in `status`.
+    func settlements(status: SettlementStatus?, limit: Int, tenant: String) async throws -> JSONValue {
+        let settlements = try await store.settlements(tenant: tenant, status: status, limit: limit)
+        return ["settlements": .array(settlements.map(SettlementJSON.settlement))]
+    }
+}

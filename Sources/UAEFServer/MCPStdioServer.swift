@@ -1,0 +1,56 @@
+import Logging
+import MCP
+import ServiceLifecycle
+import UAEFStore
+import UnixSignals
+
+/// `uaef mcp`: the MCP tools (``MCPToolbox``) on standard input and output, one JSON-RPC message
+/// per line, for an assistant that starts `uaef` as its tool server; the caller is the principal
+/// the operator configured on the command line.
+///
+/// Runs it starts execute in this process, as `uaef serve`'s do, with the same services around
+/// them (runs left unfinished are resumed, ended ones settled and checkpointed). It stops when the
+/// assistant closes standard input or on SIGTERM/SIGINT; runs still executing stay resumable.
+/// Nothing but protocol messages is written to standard output.
+public enum MCPStdioServer {
+    /// Serves `principal` until standard input ends or a termination signal.
+    public static func run(runtime: ServerRuntime, principal: Principal, logger: Logger) async throws {
+        let ledgerChanges = LedgerChanges()
+        let executor = RunExecutor(ledgerChanges: ledgerChanges)
+        let toolbox = MCPToolbox(
+            operations: APIOperations(runtime: runtime, executor: executor, ledgerChanges: ledgerChanges))
+        let services: [any Service] = [
+            EventCommitRelay(runtime: runtime),
+            ReportCacheInvalidator(runtime: runtime, pollInterval: .seconds(1)),
+            executor,
+            SettlementService(runtime: runtime, ledgerChanges: ledgerChanges, interval: .milliseconds(500)),
+            TenantWorkers(runtime: runtime, ledgerChanges: ledgerChanges, lookupInterval: .seconds(2)),
+            StdioSession(toolbox: toolbox, principal: principal, logger: logger),
+        ]
+        var configurations = services.map { ServiceGroupConfiguration.ServiceConfiguration(service: $0) }
+        // The session ending (standard input closed) stops the others gracefully.
+        configurations[configurations.count - 1].successTerminationBehavior = .gracefullyShutdownGroup
+        let group = ServiceGroup(
+            configuration: .init(
+                services: configurations, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        try await group.run()
+    }
+}
+
+/// One MCP session on standard input and output.
+private struct StdioSession: Service {
+    let toolbox: MCPToolbox
+    let principal: Principal
+    let logger: Logger
+
+    func run() async throws {
+        let server = await toolbox.server(for: principal, logger: logger)
+        try await server.start(transport: StdioTransport(logger: logger))
+        await withGracefulShutdownHandler {
+            await server.waitUntilCompleted()
+        } onGracefulShutdown: {
+            Task { await server.stop() }
+        }
+        await server.stop()
+    }
+}

@@ -1,0 +1,179 @@
+import MCP
+import UAEFCore
+import UAEFStore
+
+/// The tools of ``MCPToolbox``: each names the API operation it is and the permission it needs,
+/// and declares the arguments it takes as a JSON Schema, which every call is checked against
+/// before the operation runs.
+enum MCPTools {
+    static let entries: [MCPToolbox.Entry] = [
+        listWorkflows, describeWorkflow, startRun, getRun, listRuns, listApprovals, decideApproval, getLedgerProof,
+        listSettlements,
+    ]
+
+    static let reads = Tool.Annotations(readOnlyHint: true, destructiveHint: false, openWorldHint: false)
+
+    static let listWorkflows = MCPToolbox.Entry(
+        name: "list_workflows", title: "List workflows",
+        description: "The latest version of each workflow registered in this tenant.",
+        permission: .read, input: object([:]), operationID: "listWorkflows", annotations: reads
+    ) { operations, principal, _ in
+        try await operations.workflows(tenant: principal.tenant)
+    }
+
+    static let describeWorkflow = MCPToolbox.Entry(
+        name: "describe_workflow", title: "Describe a workflow",
+        description:
+            "One workflow's definition (its YAML source: inputs, tasks, agents' capabilities, approvals) and every version registered under its name.",
+        permission: .read,
+        input: object(
+            ["name": name("The workflow's name."), "version": positive("A version; the latest when left out.")],
+            required: ["name"]),
+        operationID: "getWorkflow", annotations: reads
+    ) { operations, principal, arguments in
+        try await operations.workflow(
+            named: arguments["name"]?.stringValue ?? "", version: arguments["version"]?.numberValue?.intValue,
+            tenant: principal.tenant)
+    }
+
+    static let startRun = MCPToolbox.Entry(
+        name: "start_run", title: "Start a run",
+        description:
+            "Starts a run of a registered workflow with the given inputs; it executes at once, and get_run follows it. With an idempotency_key, a call repeated with the same key returns the run the first one started instead of starting another.",
+        permission: .writeRuns,
+        input: object(
+            [
+                "workflow": name("The workflow to run."),
+                "version": positive("The workflow version to run; the latest when left out."),
+                "inputs": ["type": "object", "description": "The run's inputs, as the workflow declares them."],
+                "idempotency_key": [
+                    "type": "string", "minLength": 1, "maxLength": 255,
+                    "description": "A key of your choosing that makes retrying this call safe.",
+                ],
+            ], required: ["workflow"]),
+        operationID: "startRun",
+        annotations: .init(readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: true)
+    ) { operations, principal, arguments in
+        var body = arguments
+        let key = body.removeValue(forKey: "idempotency_key")?.stringValue
+        return try await operations.startRun(
+            RunRoutes.runRequest(body, idempotencyKey: key), by: principal
+        ).report
+    }
+
+    static let getRun = MCPToolbox.Entry(
+        name: "get_run", title: "Get a run",
+        description: "A run's status, each task's state and output, and its attempts.",
+        permission: .read,
+        input: object(["run_id": identifier("The run's id, as start_run or list_runs gave it.")], required: ["run_id"]),
+        operationID: "getRun", annotations: reads
+    ) { operations, principal, arguments in
+        try JSONValue(
+            jsonText: try await operations.runReport(arguments["run_id"]?.stringValue ?? "", tenant: principal.tenant))
+    }
+
+    static let listRuns = MCPToolbox.Entry(
+        name: "list_runs", title: "List runs",
+        description:
+            "The tenant's runs, newest first, a page at a time; give next_cursor back as cursor for the next page.",
+        permission: .read,
+        input: object([
+            "status": ["type": "string", "enum": .array(RunStatus.allCases.map { .string($0.rawValue) })],
+            "workflow": name("Only runs of this workflow."),
+            "limit": ["type": "integer", "minimum": 1, "maximum": 1000, "description": "At most this many (50)."],
+            "cursor": identifier("The next_cursor of the previous page."),
+        ]),
+        operationID: "listRuns", annotations: reads
+    ) { operations, principal, arguments in
+        let filter = RunFilter(
+            status: arguments["status"]?.stringValue.flatMap(RunStatus.init(rawValue:)),
+            workflow: arguments["workflow"]?.stringValue, before: arguments["cursor"]?.stringValue.map(RunID.init))
+        return try await operations.runs(
+            matching: filter, limit: arguments["limit"]?.numberValue?.intValue ?? 50, tenant: principal.tenant)
+    }
+
+    static let listApprovals = MCPToolbox.Entry(
+        name: "list_approvals", title: "List approvals",
+        description:
+            "What waits for a human decision: approval tasks of running workflows (kind task), then settlements pending approval (kind settlement), each with the approval role it needs.",
+        permission: .read, input: object([:]), operationID: "listApprovals", annotations: reads
+    ) { operations, principal, _ in
+        ["approvals": .array(try await operations.waitingApprovals(tenant: principal.tenant))]
+    }
+
+    static let decideApproval = MCPToolbox.Entry(
+        name: "decide_approval", title: "Approve or reject",
+        description:
+            "Approves or rejects an approval task or a settlement as the caller, in one of the approval roles the caller's token grants. Whoever started the work (the maker) cannot approve it. A settlement's approval books money into the journal.",
+        permission: .approve,
+        input: object(
+            [
+                "approval_id": identifier("The id list_approvals gave."),
+                "decision": ["type": "string", "enum": ["approve", "reject"]],
+                "role": name("The approval role to decide in; needed only when the token grants several."),
+                "reason": ["type": "string", "maxLength": 2000, "description": "Why, for the record."],
+            ], required: ["approval_id", "decision"]),
+        operationID: "approveApproval",
+        annotations: .init(readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: false)
+    ) { operations, principal, arguments in
+        let decision: ApprovalRecord.Decision = arguments["decision"] == "approve" ? .approve : .reject
+        return try await operations.decide(
+            arguments["approval_id"]?.stringValue ?? "", decision, role: arguments["role"]?.stringValue,
+            reason: arguments["reason"]?.stringValue, by: principal)
+    }
+
+    static let getLedgerProof = MCPToolbox.Entry(
+        name: "get_ledger_proof", title: "Get a ledger inclusion proof",
+        description:
+            "The RFC 6962 inclusion proof of one of the tenant's ledger events (by its sequence number) in the event log's Merkle tree, which anyone can check against a signed checkpoint's root.",
+        permission: .readLedger,
+        input: object(
+            [
+                "seq": ["type": "integer", "minimum": 0, "description": "The event's sequence number."],
+                "tree_size": positive("The tree to prove inclusion in; the current one when left out."),
+            ], required: ["seq"]),
+        operationID: "getInclusionProof", annotations: reads
+    ) { operations, principal, arguments in
+        try await operations.inclusionProof(
+            index: arguments["seq"]?.numberValue?.intValue ?? -1, size: arguments["tree_size"]?.numberValue?.intValue,
+            tenant: principal.tenant)
+    }
+
+    static let listSettlements = MCPToolbox.Entry(
+        name: "list_settlements", title: "List settlements",
+        description: "The tenant's settlements (what rules charged or paid for finished work), newest first.",
+        permission: .read,
+        input: object([
+            "status": ["type": "string", "enum": .array(SettlementStatus.allCases.map { .string($0.rawValue) })],
+            "limit": ["type": "integer", "minimum": 1, "maximum": 1000, "description": "At most this many (100)."],
+        ]),
+        operationID: "listSettlements", annotations: reads
+    ) { operations, principal, arguments in
+        try await operations.settlements(
+            status: arguments["status"]?.stringValue.flatMap(SettlementStatus.init(rawValue:)),
+            limit: arguments["limit"]?.numberValue?.intValue ?? 100, tenant: principal.tenant)
+    }
+
+    /// An object schema with these properties and no others.
+    private static func object(_ properties: [String: JSONValue], required: [String] = []) -> JSONValue {
+        [
+            "type": "object", "properties": .object(properties), "required": .array(required.map(JSONValue.string)),
+            "additionalProperties": false,
+        ]
+    }
+
+    private static func name(_ description: String) -> JSONValue {
+        ["type": "string", "minLength": 1, "maxLength": 200, "description": .string(description)]
+    }
+
+    private static func identifier(_ description: String) -> JSONValue {
+        ["type": "string", "minLength": 1, "maxLength": 128, "description": .string(description)]
+    }
+
+    private static func positive(_ description: String) -> JSONValue {
+        [
+            "type": "integer", "minimum": 1, "maximum": .number(Number(Int(Int32.max))),
+            "description": .string(description),
+        ]
+    }
+}
