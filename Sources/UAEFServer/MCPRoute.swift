@@ -9,7 +9,7 @@ import NIOCore
 /// request's bearer token names (so its tenant and roles decide what the tools see and do).
 ///
 /// Stateless, as the transport allows: every POST is answered on its own with JSON (no session,
-/// no server-sent events stream; `GET` and `DELETE` are 405), which suits a tool server with no
+/// no server-sent events stream; `GET` and `DELETE`, undocumented, are 405), which suits a tool server with no
 /// notifications to push and lets any node of a cluster answer any request.
 struct MCPRoute {
     let toolbox: MCPToolbox
@@ -35,19 +35,13 @@ struct MCPRoute {
             await server.stop()
             return Self.response(answer)
         }
-        for method in [HTTPRequest.Method.get, .delete] {
-            group.on("mcp", method: method) { _, _ -> Response in
-                throw Problem(
-                    .methodNotAllowed, "method-not-allowed",
-                    "/v1/mcp is stateless: POST each JSON-RPC message; there is no session stream to open or close",
-                    headers: [.allow: "POST"])
-            }
-        }
     }
 
-    /// The request as the SDK's framework-neutral type (repeated header fields joined by commas).
+    /// The request as the SDK's framework-neutral type (repeated header fields joined by commas;
+    /// `Host`, which HTTP types keep as the request's authority, among them).
     static func request(_ request: Request, body: ByteBuffer) -> MCP.HTTPRequest {
         var headers: [String: String] = [:]
+        if let authority = request.head.authority { headers["Host"] = authority }
         for field in request.headers {
             let name = field.name.canonicalName
             headers[name] = headers[name].map { $0 + ", " + field.value } ?? field.value

@@ -67,6 +67,10 @@ enum OpenAPISpec {
             {
               "name": "connectors",
               "description": "Webhook, SQS and Service Bus connectors."
+            },
+            {
+              "name": "mcp",
+              "description": "UAEF's tools for AI assistants over the Model Context Protocol (docs/mcp.md)."
             }
           ],
           "paths": {
@@ -3858,6 +3862,148 @@ enum OpenAPISpec {
                   "operator"
                 ]
               }
+            },
+            "/v1/mcp": {
+              "post": {
+                "operationId": "callMCP",
+                "summary": "Send one JSON-RPC message of the Model Context Protocol (Streamable HTTP, stateless).",
+                "description": "UAEF's MCP tools for the principal of the bearer token: `initialize`, `tools/list` (only the tools the token's roles allow) and `tools/call` of list_workflows, describe_workflow, start_run, get_run, list_runs, list_approvals, decide_approval, get_ledger_proof and list_settlements, each under the permission of the API operation it is (docs/mcp.md). Stateless: every request is answered on its own with JSON (no session id, no event stream; GET and DELETE are 405). Send `Accept: application/json, text/event-stream`, `Content-Type: application/json` and, after initialization, `MCP-Protocol-Version`. A tool's failure (bad arguments, a missing permission, a run that does not exist) is a result with `isError: true` whose text is the problem document; a message that is not JSON-RPC is a 400 with a JSON-RPC error. Without authentication (a loopback server with no token secret), Host and Origin must name a loopback address (DNS rebinding).\n\nRequires permission `read`: role `admin`, `operator`, `approver`, `auditor`, `viewer`; each tool then needs its own.",
+                "tags": [
+                  "mcp"
+                ],
+                "requestBody": {
+                  "required": true,
+                  "content": {
+                    "application/json": {
+                      "schema": {
+                        "$ref": "#/components/schemas/JSONRPCMessage"
+                      }
+                    }
+                  }
+                },
+                "responses": {
+                  "200": {
+                    "description": "The JSON-RPC response to the request (a result or a JSON-RPC error).",
+                    "headers": {
+                      "X-Request-Id": {
+                        "$ref": "#/components/headers/X-Request-Id"
+                      }
+                    },
+                    "content": {
+                      "application/json": {
+                        "schema": {
+                          "oneOf": [
+                            {
+                              "$ref": "#/components/schemas/JSONRPCResult"
+                            },
+                            {
+                              "$ref": "#/components/schemas/JSONRPCError"
+                            }
+                          ]
+                        }
+                      }
+                    }
+                  },
+                  "202": {
+                    "description": "A notification or a response was accepted; no body.",
+                    "headers": {
+                      "X-Request-Id": {
+                        "$ref": "#/components/headers/X-Request-Id"
+                      }
+                    }
+                  },
+                  "400": {
+                    "description": "The body is not a JSON-RPC message, or the protocol version header is not one the server speaks.",
+                    "headers": {
+                      "X-Request-Id": {
+                        "$ref": "#/components/headers/X-Request-Id"
+                      }
+                    },
+                    "content": {
+                      "application/json": {
+                        "schema": {
+                          "$ref": "#/components/schemas/JSONRPCError"
+                        }
+                      },
+                      "application/problem+json": {
+                        "schema": {
+                          "$ref": "#/components/schemas/Problem"
+                        }
+                      }
+                    }
+                  },
+                  "401": {
+                    "$ref": "#/components/responses/Unauthorized"
+                  },
+                  "403": {
+                    "description": "`forbidden`: the caller's roles allow no tool; or (JSON-RPC error) an Origin that is not allowed.",
+                    "headers": {
+                      "X-Request-Id": {
+                        "$ref": "#/components/headers/X-Request-Id"
+                      }
+                    },
+                    "content": {
+                      "application/problem+json": {
+                        "schema": {
+                          "$ref": "#/components/schemas/Problem"
+                        }
+                      },
+                      "application/json": {
+                        "schema": {
+                          "$ref": "#/components/schemas/JSONRPCError"
+                        }
+                      }
+                    }
+                  },
+                  "406": {
+                    "description": "The Accept header does not accept application/json.",
+                    "content": {
+                      "application/json": {
+                        "schema": {
+                          "$ref": "#/components/schemas/JSONRPCError"
+                        }
+                      }
+                    }
+                  },
+                  "413": {
+                    "$ref": "#/components/responses/ContentTooLarge"
+                  },
+                  "415": {
+                    "description": "The body is not sent as application/json.",
+                    "content": {
+                      "application/json": {
+                        "schema": {
+                          "$ref": "#/components/schemas/JSONRPCError"
+                        }
+                      }
+                    }
+                  },
+                  "421": {
+                    "description": "The Host header names no loopback address (a server without authentication).",
+                    "content": {
+                      "application/json": {
+                        "schema": {
+                          "$ref": "#/components/schemas/JSONRPCError"
+                        }
+                      }
+                    }
+                  },
+                  "429": {
+                    "$ref": "#/components/responses/TooManyRequests"
+                  },
+                  "500": {
+                    "$ref": "#/components/responses/InternalError"
+                  }
+                },
+                "x-uaef-permission": "read",
+                "x-uaef-roles": [
+                  "admin",
+                  "operator",
+                  "approver",
+                  "auditor",
+                  "viewer"
+                ]
+              }
             }
           },
           "components": {
@@ -6534,6 +6680,89 @@ enum OpenAPISpec {
                   "cost",
                   "p50_call_ms",
                   "p95_call_ms"
+                ]
+              },
+              "JSONRPCMessage": {
+                "type": "object",
+                "description": "A JSON-RPC 2.0 request, notification or response (MCP's messages).",
+                "properties": {
+                  "jsonrpc": {
+                    "const": "2.0"
+                  },
+                  "id": {
+                    "type": [
+                      "string",
+                      "integer"
+                    ]
+                  },
+                  "method": {
+                    "type": "string"
+                  },
+                  "params": {
+                    "type": "object"
+                  }
+                },
+                "required": [
+                  "jsonrpc"
+                ]
+              },
+              "JSONRPCResult": {
+                "type": "object",
+                "description": "A JSON-RPC 2.0 success response; for tools/call the result is MCP's CallToolResult (content, structuredContent, isError).",
+                "properties": {
+                  "jsonrpc": {
+                    "const": "2.0"
+                  },
+                  "id": {
+                    "type": [
+                      "string",
+                      "integer"
+                    ]
+                  },
+                  "result": {
+                    "type": "object"
+                  }
+                },
+                "required": [
+                  "jsonrpc",
+                  "id",
+                  "result"
+                ]
+              },
+              "JSONRPCError": {
+                "type": "object",
+                "description": "A JSON-RPC 2.0 error response (id null when the request's id could not be read).",
+                "properties": {
+                  "jsonrpc": {
+                    "const": "2.0"
+                  },
+                  "id": {
+                    "type": [
+                      "string",
+                      "integer",
+                      "null"
+                    ]
+                  },
+                  "error": {
+                    "type": "object",
+                    "properties": {
+                      "code": {
+                        "type": "integer"
+                      },
+                      "message": {
+                        "type": "string"
+                      },
+                      "data": {}
+                    },
+                    "required": [
+                      "code",
+                      "message"
+                    ]
+                  }
+                },
+                "required": [
+                  "jsonrpc",
+                  "error"
                 ]
               }
             },

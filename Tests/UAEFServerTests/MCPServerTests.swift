@@ -1,0 +1,172 @@
+import Foundation
+import MCP
+import NIOHTTP1
+import Testing
+import UAEFCore
+import UAEFServer
+import UAEFTestSupport
+
+#if canImport(FoundationNetworking)
+    import FoundationNetworking
+#endif
+
+@Suite("MCP server at POST /v1/mcp (Streamable HTTP, the bearer token's tenant and roles)")
+struct MCPServerTests {
+    /// A client of the official Swift MCP SDK connected to the server as `token`'s principal.
+    static func connect(_ server: ServerHarness, token: String) async throws -> Client {
+        let client = Client(name: "uaef-tests", version: "1")
+        let transport = HTTPClientTransport(
+            endpoint: URL(string: server.base + "/v1/mcp")!, streaming: false,
+            requestModifier: { request in
+                var request = request
+                request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization")
+                return request
+            })
+        _ = try await client.connect(transport: transport)
+        return client
+    }
+
+    /// The structured result of a successful call, or the text of an error result as `{"error": …}`.
+    static func call(_ client: Client, _ name: String, _ arguments: [String: Value] = [:]) async throws -> JSONValue {
+        let result = try await client.send(CallTool.request(.init(name: name, arguments: arguments))).value
+        if result.isError == true, case .text(let text, _, _)? = result.content.first {
+            return ["error": .string(text)]
+        }
+        let structured = try JSONValue(jsonData: try JSONEncoder().encode(result.structuredContent ?? .null))
+        // The text block carries the same value as JSON text, for clients that read only text.
+        if case .text(let text, _, _)? = result.content.first { #expect(try JSONValue(jsonText: text) == structured) }
+        return structured
+    }
+
+    static let readTools = [
+        "describe_workflow", "get_run", "list_approvals", "list_runs", "list_settlements", "list_workflows",
+    ]
+
+    @Test("tools/list shows each role only the tools its permissions allow, with schemas and annotations")
+    func toolsPerRole() async throws {
+        try await ServerHarness.start().serving { server in
+            let expected: [(Set<Role>, [String])] = [
+                ([.viewer], Self.readTools),
+                ([.auditor], (Self.readTools + ["get_ledger_proof"]).sorted()),
+                ([.operator], (Self.readTools + ["start_run"]).sorted()),
+                ([.approver], (Self.readTools + ["decide_approval"]).sorted()),
+                ([.admin], (Self.readTools + ["decide_approval", "get_ledger_proof", "start_run"]).sorted()),
+            ]
+            for (roles, names) in expected {
+                let client = try await Self.connect(server, token: try await server.token("acme", roles))
+                let tools = try await client.listTools().tools
+                #expect(tools.map(\.name).sorted() == names, "roles \(roles)")
+                await client.disconnect()
+            }
+            let client = try await Self.connect(server, token: try await server.token("acme", [.admin]))
+            let tools = Dictionary(uniqueKeysWithValues: try await client.listTools().tools.map { ($0.name, $0) })
+            for (name, tool) in tools {
+                #expect(tool.inputSchema.objectValue?["additionalProperties"] == .bool(false), "\(name)")
+                #expect(tool.outputSchema?.objectValue?["type"] == "object", "\(name)")
+                #expect(tool.annotations.readOnlyHint == Self.readTools.contains(name) || name == "get_ledger_proof")
+            }
+            #expect(tools["decide_approval"]?.annotations.destructiveHint == true)
+            #expect(tools["start_run"]?.annotations.destructiveHint == false)
+            // The run's schema is the API's: its task states come along as definitions.
+            #expect(tools["get_run"]?.outputSchema?.objectValue?["$defs"]?.objectValue?["TaskState"] != nil)
+            await client.disconnect()
+        }
+    }
+
+    @Test(
+        "the independent Python MCP SDK, as an operator and an approver: runs, idempotency, a verified proof, an approval, errors"
+    )
+    func pythonClient() async throws {
+        try await ServerHarness.start().serving { server in
+            let admin = try await server.token("acme", [.admin])
+            for source in [MCPClientCheck.helloWorkflow, MCPClientCheck.signOffWorkflow] {
+                #expect(try await server.send(.POST, "/v1/workflows", token: admin, body: source).status == 201)
+            }
+            let events = try await server.send(.GET, "/v1/ledger/events?limit=1", token: admin)
+            let seq = try #require(events["events"]?.arrayValue?.first?["event"]?["seq"]?.numberValue?.intValue)
+            let operatorToken = try await server.authority!.issue(
+                for: Principal(subject: "ops", tenant: "acme", roles: [.operator, .auditor]), lifetime: .seconds(600))
+            let approverToken = try await server.authority!.issue(
+                for: Principal(subject: "alice", tenant: "acme", roles: [.approver], approvalRoles: ["finance"]),
+                lifetime: .seconds(600))
+            let url = server.base + "/v1/mcp"
+            let summary = try await MCPClientCheck.run(
+                operator: .http(url, token: operatorToken), approver: .http(url, token: approverToken), proofSeq: seq)
+            #expect(MCPClientCheck.mismatches(in: summary) == [], "\(summary.jsonText)")
+        }
+    }
+
+    @Test("a tool reaches only its caller's tenant: another tenant's run and workflows do not exist for it")
+    func tenantIsolation() async throws {
+        try await ServerHarness.start().serving { server in
+            let acme = try await server.token("acme", [.admin])
+            #expect(
+                try await server.send(.POST, "/v1/workflows", token: acme, body: MCPClientCheck.helloWorkflow).status
+                    == 201)
+            let acmeClient = try await Self.connect(server, token: acme)
+            let started = try await Self.call(acmeClient, "start_run", ["workflow": "hello"])
+            let run = try #require(started["run_id"]?.stringValue)
+            let globex = try await Self.connect(server, token: try await server.token("globex", [.admin]))
+            #expect(
+                try await Self.call(globex, "get_run", ["run_id": .string(run)])["error"]?.stringValue?.contains(
+                    "does not exist") == true)
+            #expect(try await Self.call(globex, "list_runs")["runs"] == [])
+            #expect(try await Self.call(globex, "list_workflows")["workflows"] == [])
+            #expect(
+                try await Self.call(globex, "start_run", ["workflow": "hello"])["error"]?.stringValue?.contains(
+                    "no workflow named 'hello'") == true)
+            await acmeClient.disconnect()
+            await globex.disconnect()
+        }
+    }
+
+    @Test("an unknown tool is a protocol error; arguments are checked against the input schema before anything runs")
+    func argumentsAndUnknownTools() async throws {
+        try await ServerHarness.start().serving { server in
+            let client = try await Self.connect(server, token: try await server.token("acme", [.admin]))
+            await #expect(throws: MCPError.self) { try await client.callTool(name: "drop_tables") }
+            let wrongType = try await Self.call(client, "get_run", ["run_id": 42])
+            #expect(wrongType["error"]?.stringValue?.contains("$.run_id") == true, "\(wrongType)")
+            let tooLong = try await Self.call(
+                client, "start_run", ["workflow": "w", "idempotency_key": .string(String(repeating: "k", count: 256))])
+            #expect(tooLong["error"]?.stringValue?.contains("$.idempotency_key") == true, "\(tooLong)")
+            let badDecision = try await Self.call(
+                client, "decide_approval", ["approval_id": "apr_x", "decision": "maybe"])
+            #expect(badDecision["error"]?.stringValue?.contains("$.decision") == true, "\(badDecision)")
+            #expect(try await Self.call(client, "list_runs")["runs"] == [], "nothing was started by the refused calls")
+            await client.disconnect()
+        }
+    }
+
+    @Test("the transport: POST only, a token needed, and without tokens only loopback Host and Origin (DNS rebinding)")
+    func transportRules() async throws {
+        try await ServerHarness.start().serving { server in
+            let token = try await server.token("acme", [.viewer])
+            let get = try await server.send(.GET, "/v1/mcp", token: token)
+            #expect(get.status == 405 && get.headers["Allow"] == ["POST"])
+            let initialize =
+                #"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"curl","version":"1"}}}"#
+            let headers = [("Content-Type", "application/json"), ("Accept", "application/json, text/event-stream")]
+            #expect(try await server.send(.POST, "/v1/mcp", body: initialize, headers: headers).status == 401)
+            #expect(
+                try await server.send(
+                    .POST, "/v1/mcp", token: try await server.token("acme", [.agent]), body: initialize,
+                    headers: headers
+                ).status == 403)
+            let answered = try await server.send(.POST, "/v1/mcp", token: token, body: initialize, headers: headers)
+            #expect(answered.status == 200 && answered["result"]?["serverInfo"]?["name"] == "uaef", "\(answered.body)")
+        }
+        try await ServerHarness.start(authenticated: false).serving { server in
+            let initialize =
+                #"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"page","version":"1"}}}"#
+            var headers = [("Content-Type", "application/json"), ("Accept", "application/json, text/event-stream")]
+            #expect(try await server.send(.POST, "/v1/mcp", body: initialize, headers: headers).status == 200)
+            let foreignOrigin = try await server.send(
+                .POST, "/v1/mcp", body: initialize, headers: headers + [("Origin", "http://evil.example")])
+            #expect(foreignOrigin.status == 403, "\(foreignOrigin.body)")
+            headers.append(("Host", "evil.example:8080"))
+            let foreignHost = try await server.send(.POST, "/v1/mcp", body: initialize, headers: headers)
+            #expect(foreignHost.status == 421, "\(foreignHost.status) \(foreignHost.body)")
+        }
+    }
+}
