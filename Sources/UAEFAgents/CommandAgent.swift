@@ -20,23 +20,11 @@ import UAEFEngine
 public struct CommandAgent: AgentKind {
     /// The most stdout, and the most stderr, read back (more fails the attempt).
     public static let maximumOutputBytes = 16 << 20
-    /// Where `setpriv` is looked for; without it programs run without a parent-death signal.
-    static let setpriv = ["/usr/bin/setpriv", "/bin/setpriv"].first { FileManager.default.isExecutableFile(atPath: $0) }
 
-    /// What a program inherits from this process's environment.
-    public enum EnvironmentPolicy: Sendable {
-        /// Everything but UAEF's own secrets: for the single-user CLI.
-        case inherit
-        /// Only `PATH`, `HOME`, `LANG`, `LC_ALL`, `LC_CTYPE`, `TZ` and `TMPDIR`: for servers.
-        case minimal
-    }
+    public typealias EnvironmentPolicy = HostProgram.EnvironmentPolicy
 
-    /// Variables a program never inherits.
-    static let withheld: Set<String> = ["UAEF_MASTER_KEY", "UAEF_TOKEN_SECRET", "UAEF_STORE", "UAEF_LEDGER_KEY"]
-    /// Variables a program inherits under ``EnvironmentPolicy/minimal``.
-    static let minimal: Set<String> = ["PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR"]
-
-    private let environmentPolicy: EnvironmentPolicy
+    /// What the programs it starts inherit from this process's environment.
+    public let environmentPolicy: EnvironmentPolicy
     /// The environment programs inherit from (this process's, unless a test gives another).
     private let parentEnvironment: [String: String]
 
@@ -55,31 +43,21 @@ public struct CommandAgent: AgentKind {
 
     public func execute(_ request: AttemptRequest, logger: Logger) async throws -> JSONValue {
         let invocation = try Invocation(request)
-        var environment: [Environment.Key: String] = [:]
-        for (name, value) in parentEnvironment where !Self.withheld.contains(name) {
-            if environmentPolicy == .inherit || Self.minimal.contains(name) {
-                environment[Environment.Key(stringLiteral: name)] = value
-            }
-        }
-        for (name, value) in invocation.environment { environment[Environment.Key(stringLiteral: name)] = value }
-        environment["UAEF_RUN_ID"] = request.runID.rawValue
-        environment["UAEF_TASK"] = request.key
-        environment["UAEF_ATTEMPT"] = String(request.attempt)
-        environment["UAEF_IDEMPOTENCY_KEY"] = request.idempotencyKey
-        var options = PlatformOptions()
-        options.processGroupID = 0
-        options.teardownSequence = [.gracefulShutDown(toProcessGroup: true, allowedDurationToNextStep: .seconds(2))]
-        var (executable, arguments) = (invocation.executable, invocation.arguments)
-        if let setpriv = Self.setpriv {
-            (executable, arguments) = (setpriv, ["--pdeathsig", "KILL", "--", executable] + arguments)
-        }
+        var variables = invocation.environment
+        variables["UAEF_RUN_ID"] = request.runID.rawValue
+        variables["UAEF_TASK"] = request.key
+        variables["UAEF_ATTEMPT"] = String(request.attempt)
+        variables["UAEF_IDEMPOTENCY_KEY"] = request.idempotencyKey
+        let environment = HostProgram.environment(environmentPolicy, parent: parentEnvironment, adding: variables)
+        let (executable, arguments) = HostProgram.launch(invocation.executable, invocation.arguments)
         let result: ExecutionResult<Void, BytesOutput, BytesOutput>
         do {
             // Started from a thread that lives as long as this process (see SpawningThread).
             result = try await withTaskExecutorPreference(SpawningThread.shared) {
                 try await Subprocess.run(
-                    .path(FilePath(executable)), arguments: Arguments(arguments), environment: .custom(environment),
-                    workingDirectory: invocation.directory.map { FilePath($0) }, platformOptions: options,
+                    executable, arguments: arguments, environment: environment,
+                    workingDirectory: invocation.directory.map { FilePath($0) },
+                    platformOptions: HostProgram.platformOptions,
                     input: .string(invocation.stdin), output: .bytes(limit: Self.maximumOutputBytes),
                     error: .bytes(limit: Self.maximumOutputBytes))
             }
@@ -139,13 +117,10 @@ public struct CommandAgent: AgentKind {
 
         /// Finds a program by path, or by name on `PATH`, so a missing one fails without retry.
         static func resolve(_ program: String) throws -> String {
-            if program.contains("/") { return program }
-            let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
-            for directory in path.split(separator: ":") {
-                let candidate = "\(directory)/\(program)"
-                if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+            guard let path = HostProgram.resolve(program) else {
+                throw AgentFailure("command: program \"\(program)\" was not found on PATH", retryable: false)
             }
-            throw AgentFailure("command: program \"\(program)\" was not found on PATH", retryable: false)
+            return path
         }
     }
 }

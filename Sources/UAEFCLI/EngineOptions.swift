@@ -140,7 +140,8 @@ struct EngineOptions: ParsableArguments {
 extension EngineOptions {
     /// `kinds` with the kinds that need the store: the connector kinds (`webhook.send`,
     /// `sqs.send`, `servicebus.send`, reaching other systems under `connectors`) and `llm`
-    /// (whose capability tools run the other kinds, llm agents excepted).
+    /// (whose capability tools run the other kinds, llm agents excepted; whose MCP servers may be
+    /// programs only where `kinds` offers `command`, with its environment).
     static func withStoreKinds(
         _ kinds: AgentKindRegistry, store: any WorkflowStore, secrets: SecretBox?, connectors: ConnectorAccess
     ) -> AgentKindRegistry {
@@ -149,8 +150,9 @@ extension EngineOptions {
         let toolKinds = Engine.prepare(kinds, store: store, secrets: secrets)
         kinds.register(
             LLMKind(
-                store: store, policy: connectors.policy, capabilities: CapabilityInvoker(store: store, kinds: toolKinds)
-            ))
+                store: store, policy: connectors.policy,
+                capabilities: CapabilityInvoker(store: store, kinds: toolKinds),
+                programs: (kinds["command"] as? CommandAgent)?.environmentPolicy))
         return kinds
     }
 }

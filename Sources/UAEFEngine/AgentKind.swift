@@ -18,6 +18,9 @@ public protocol AgentKind: Sendable {
     /// spawns processes). A server offers them only when its administrator enables them, and
     /// then only through agents an administrator registered (``AgentKindRegistry/restrictingHostKinds()``).
     var actsOnHost: Bool { get }
+    /// True when an agent of this kind with `configuration` acts on the host (``actsOnHost`` for
+    /// every configuration by default; an `llm` agent whose MCP servers include a program).
+    func actsOnHost(configuration: [String: JSONValue]) -> Bool
     /// Executes one attempt. Throw ``AgentFailure`` to fail it with a message; cancellation of the
     /// surrounding task (timeout or run cancelled) must stop the work promptly.
     func execute(_ request: AttemptRequest, logger: Logger) async throws -> JSONValue
@@ -27,6 +30,7 @@ extension AgentKind {
     public var isPure: Bool { false }
     public var waitsOnStore: Bool { false }
     public var actsOnHost: Bool { false }
+    public func actsOnHost(configuration: [String: JSONValue]) -> Bool { actsOnHost }
 }
 
 /// An attempt failed for a reason the agent can state.

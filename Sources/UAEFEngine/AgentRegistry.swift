@@ -38,6 +38,13 @@ public struct AgentRegistry: Sendable {
                         message:
                             "agents of kind \(spec.kind) act on the server's host; only an administrator (role admin) may register one"
                     ))
+            } else if kinds[spec.kind]?.actsOnHost(configuration: spec.configuration) == true && !administrator {
+                problems.append(
+                    ValidationIssue(
+                        file: "agent \(spec.name)", line: nil, field: "config",
+                        message:
+                            "this agent would start programs on the server's host (an MCP server's command); only an administrator (role admin) may register one"
+                    ))
             }
             if existing.contains(spec.name) {
                 problems.append(

@@ -22,6 +22,7 @@ struct SecretResolvingKind: AgentKind {
     var parameters: WorkflowCatalog.ParameterSpec { wrapped.parameters }
 
     var actsOnHost: Bool { wrapped.actsOnHost }
+    func actsOnHost(configuration: [String: JSONValue]) -> Bool { wrapped.actsOnHost(configuration: configuration) }
 
     func execute(_ request: AttemptRequest, logger: Logger) async throws -> JSONValue {
         var request = request

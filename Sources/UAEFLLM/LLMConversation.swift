@@ -10,7 +10,9 @@ struct LLMConversation {
     let store: any WorkflowStore
     let request: AttemptRequest
     let settings: LLMSettings
+    /// The model's tools by name, and their definitions in the order the model is given them.
     let tools: [String: any LLMTool]
+    let definitions: [ToolDefinition]
     let client: ModelClient
     let now: @Sendable () -> Date
     let logger: Logger
@@ -23,13 +25,14 @@ struct LLMConversation {
     private var costNanos: Int64 = 0
 
     init(
-        store: any WorkflowStore, request: AttemptRequest, settings: LLMSettings, tools: [String: any LLMTool],
+        store: any WorkflowStore, request: AttemptRequest, settings: LLMSettings, tools: [any LLMTool],
         client: ModelClient, now: @escaping @Sendable () -> Date, logger: Logger
     ) async throws {
         self.store = store
         self.request = request
         self.settings = settings
-        self.tools = tools
+        self.tools = Dictionary(tools.map { ($0.definition.name, $0) }) { first, _ in first }
+        definitions = tools.map(\.definition)
         self.client = client
         self.now = now
         self.logger = logger
@@ -160,7 +163,7 @@ struct LLMConversation {
     private mutating func call(_ messages: [ModelMessage]) async throws -> ModelResponse {
         let modelRequest = ModelRequest(
             model: settings.model, system: settings.system, messages: messages,
-            tools: settings.tools.compactMap { tools[$0.name]?.definition }, maxTokens: settings.maxTokens,
+            tools: definitions, maxTokens: settings.maxTokens,
             temperature: settings.temperature)
         if let event = try replayed(.call) {
             guard let response = event.event.payloads["response"].flatMap(LLMEvents.response) else {
@@ -208,6 +211,7 @@ struct LLMConversation {
             "tool": .string(call.name), "tool_use_id": .string(call.id), "model": .string(settings.model),
         ]
         if let tool = tools[call.name] {
+            data.merge(tool.eventDetails) { _, new in new }
             do {
                 let outcome = try await tool.call(call.input, request: request, step: index, logger: logger)
                 result = outcome.value.jsonText

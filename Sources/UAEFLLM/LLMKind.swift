@@ -1,8 +1,10 @@
 import Foundation
 import Logging
 import Synchronization
+import UAEFAgents
 import UAEFCore
 import UAEFEngine
+import UAEFMCP
 import UAEFStore
 
 /// The agent kind `llm`: a conversation with a model (Anthropic Messages or an OpenAI-compatible
@@ -22,18 +24,23 @@ public struct LLMKind: AgentKind {
     let policy: OutboundPolicy
     let capabilities: CapabilityInvoker?
     let clients: ModelClients
+    /// What MCP server programs inherit from this process's environment; nil when this process
+    /// starts none.
+    let programs: HostProgram.EnvironmentPolicy?
     let now: @Sendable () -> Date
 
-    /// The kind on `store`, reaching models under `policy` (a base URL on this machine or a
-    /// private network needs the operator's `--allow-network`); `capabilities` executes the
-    /// agents that capability tools name (nil: no capability tools).
+    /// The kind on `store`, reaching models and MCP servers' URLs under `policy` (a base URL on
+    /// this machine or a private network needs the operator's `--allow-network`); `capabilities`
+    /// executes the agents that capability tools name (nil: no capability tools); `programs`
+    /// lets agents start MCP servers as programs on this host (nil: none may).
     public init(
         store: any WorkflowStore, policy: OutboundPolicy, capabilities: CapabilityInvoker?,
-        now: @escaping @Sendable () -> Date = Date.init
+        programs: HostProgram.EnvironmentPolicy? = nil, now: @escaping @Sendable () -> Date = Date.init
     ) {
         self.store = store
         self.policy = policy
         self.capabilities = capabilities
+        self.programs = programs
         clients = ModelClients(policy: policy)
         self.now = now
     }
@@ -43,28 +50,75 @@ public struct LLMKind: AgentKind {
         .init(required: LLMSettings.required, optional: LLMSettings.optional)
     }
 
+    /// An agent whose MCP servers include a program acts on the host: only an administrator may
+    /// register one.
+    public func actsOnHost(configuration: [String: JSONValue]) -> Bool {
+        MCPServerSpec.startsPrograms(configuration["mcp_servers"])
+    }
+
     public func execute(_ request: AttemptRequest, logger: Logger) async throws -> JSONValue {
         let settings = try LLMSettings(request.parameters)
-        var tools: [String: any LLMTool] = [:]
+        var tools: [any LLMTool] = []
         for spec in settings.tools {
             switch spec {
             case .builtIn(let name):
-                tools[name] = BuiltInTools.tool(name, store: store)
+                if let tool = BuiltInTools.tool(name, store: store) { tools.append(tool) }
             case .capability(let capability, let name, let description, let schema):
                 guard let capabilities else {
                     throw AgentFailure("llm: capability tools are not available in this process", retryable: false)
                 }
-                tools[name] = CapabilityTool(
-                    capability: capability,
-                    definition: ToolDefinition(name: name, description: description, inputSchema: schema),
-                    invoker: capabilities)
+                tools.append(
+                    CapabilityTool(
+                        capability: capability,
+                        definition: ToolDefinition(name: name, description: description, inputSchema: schema),
+                        invoker: capabilities))
             }
         }
+        let servers = try Self.mcpServers(of: request)
         let client = try await clients.client(for: settings.endpoint)
-        var conversation = try await LLMConversation(
-            store: store, request: request, settings: settings, tools: tools, client: client, now: now,
-            logger: logger)
-        return try await conversation.run()
+        return try await withSessions(servers[...], logger: logger) { sessions in
+            for session in sessions {
+                for tool in session.tools { tools.append(try MCPServerTool(session: session, tool: tool)) }
+            }
+            var conversation = try await LLMConversation(
+                store: store, request: request, settings: settings, tools: tools, client: client, now: now,
+                logger: logger)
+            return try await conversation.run()
+        }
+    }
+
+    /// The MCP servers of the attempt's agent. Only the agent's configuration may name them: a
+    /// task's `with` that changes which servers (their names, URLs or programs) fails the attempt.
+    static func mcpServers(of request: AttemptRequest) throws(AgentFailure) -> [MCPServerSpec] {
+        let servers: [MCPServerSpec]
+        do {
+            servers = try MCPServerSpec.parse(request.parameters["mcp_servers"])
+        } catch {
+            throw AgentFailure("llm: \(error)", retryable: false)
+        }
+        let configured = MCPServerSpec.identities(in: request.agent?.configuration["mcp_servers"])
+        guard servers.map(\.identity) == configured else {
+            throw AgentFailure(
+                "llm: mcp_servers is a setting of the agent (its configuration), which a task's with cannot change",
+                retryable: false)
+        }
+        return servers
+    }
+
+    /// Runs `body` with a session open to each of `servers`, closing them all after.
+    private func withSessions<Result: Sendable>(
+        _ servers: ArraySlice<MCPServerSpec>, opened: [MCPToolSession] = [], logger: Logger,
+        body: ([MCPToolSession]) async throws -> Result
+    ) async throws -> Result {
+        guard let server = servers.first else { return try await body(opened) }
+        do {
+            return try await MCPToolSession.with(server, policy: policy, programs: programs, logger: logger) {
+                session in
+                try await withSessions(servers.dropFirst(), opened: opened + [session], logger: logger, body: body)
+            }
+        } catch let failure as MCPToolSession.Failure {
+            throw AgentFailure("llm: \(failure)")
+        }
     }
 }
 

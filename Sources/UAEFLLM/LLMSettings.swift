@@ -134,7 +134,7 @@ struct LLMSettings: Sendable {
     static let required: Set<String> = ["prompt"]
     static let optional: Set<String> = [
         "provider", "model", "base_url", "api_key", "system", "output_schema", "tools", "max_turns", "max_tokens",
-        "temperature", "stream", "repair_attempts", "budget", "prices", "timeout",
+        "temperature", "stream", "repair_attempts", "budget", "prices", "timeout", "mcp_servers",
     ]
 
     init(_ parameters: [String: JSONValue]) throws(AgentFailure) {

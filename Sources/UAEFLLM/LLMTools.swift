@@ -7,9 +7,15 @@ import UAEFStore
 /// A tool an `llm` agent can give its model.
 protocol LLMTool: Sendable {
     var definition: ToolDefinition { get }
+    /// What every call's event records of the tool itself, whatever the call's outcome.
+    var eventDetails: [String: JSONValue] { get }
     /// Runs the call for the attempt's tenant as conversation step `step`; what the model gets
     /// back (and what the step's event records of it), or a failure it reads as an error result.
     func call(_ input: JSONValue, request: AttemptRequest, step: Int, logger: Logger) async throws -> ToolResult
+}
+
+extension LLMTool {
+    var eventDetails: [String: JSONValue] { [:] }
 }
 
 /// What a tool call gave: the result the model reads, and what the step's event records.

@@ -4,6 +4,7 @@ import Logging
 import MCP
 import UAEFCore
 import UAEFEngine
+import UAEFMCP
 import UAEFStore
 
 /// UAEF's tools for AI assistants, over the Model Context Protocol: list and describe workflows,
@@ -59,7 +60,7 @@ struct MCPToolbox: Sendable {
     /// Calls the tool `name` as `principal`. A problem the caller can act on (bad arguments, a
     /// missing permission, a run that does not exist) is an error result naming it, as the
     /// protocol asks, so the model sees it; only an unknown tool is a protocol error.
-    func call(_ name: String, arguments: [String: Value]?, by principal: Principal, logger: Logger) async throws
+    func call(_ name: String, arguments given: [String: Value]?, by principal: Principal, logger: Logger) async throws
         -> CallTool.Result
     {
         guard let entry = Self.catalog.first(where: { $0.entry.name == name })?.entry else {
@@ -73,7 +74,12 @@ struct MCPToolbox: Sendable {
                     "\(principal.subject) may not call \(name); it needs one of the roles \(roles.joined(separator: ", "))"
                 )
             }
-            let arguments = try MCPValues.arguments(arguments)
+            let arguments: [String: JSONValue]
+            do {
+                arguments = try MCPValues.object(given)
+            } catch {
+                throw Problem.badRequest("the arguments of \(name) cannot be read: \(error)")
+            }
             let violations = JSONSchema(entry.input).violations(of: .object(arguments))
             guard violations.isEmpty else {
                 throw Problem(
@@ -102,32 +108,6 @@ struct MCPToolbox: Sendable {
             try await self.call(params.name, arguments: params.arguments, by: principal, logger: logger)
         }
         return server
-    }
-}
-
-/// Conversions between the MCP SDK's `Value` and UAEF's ``JSONValue``, through JSON text so that
-/// what enters meets the same parser (and its depth limit) as an API request body.
-enum MCPValues {
-    /// A tool call's arguments as JSON values; a 400 problem when they cannot be read.
-    static func arguments(_ arguments: [String: Value]?) throws -> [String: JSONValue] {
-        guard let arguments else { return [:] }
-        do {
-            let value = try JSONValue(jsonData: try JSONEncoder().encode(arguments))
-            guard let object = value.objectValue, ValueLimits.check(value) == nil else {
-                throw Problem.badRequest(
-                    "the arguments must be a JSON object at most \(ValueLimits.maximumDepth) levels deep")
-            }
-            return object
-        } catch let problem as Problem {
-            throw problem
-        } catch {
-            throw Problem.badRequest("the arguments are not JSON: \(error)")
-        }
-    }
-
-    /// `value` as the SDK's `Value` (numbers become integers or doubles).
-    static func value(_ value: JSONValue) -> Value {
-        (try? JSONDecoder().decode(Value.self, from: Data(value.jsonText.utf8))) ?? .null
     }
 }
 

@@ -33,7 +33,8 @@ struct LLMKindTests {
     /// configured with `config` (the fake's base URL and key added), with the task's `with`.
     func run(
         _ backend: StoreBackend, script: String, provider: ModelProvider = .anthropic,
-        config: [String: JSONValue], with: String, retry: String = "{max_attempts: 1}"
+        config: [String: JSONValue], with: String, retry: String = "{max_attempts: 1}",
+        programs: HostProgram.EnvironmentPolicy? = .inherit
     ) async throws -> Outcome {
         try await withFakeModelServer(script) { server, base in
             let location = try TestStore(backend)
@@ -43,8 +44,9 @@ struct LLMKindTests {
             let toolKinds = Engine.prepare(kinds, store: store, secrets: nil)
             kinds.register(
                 LLMKind(
-                    store: store, policy: .unrestricted, capabilities: CapabilityInvoker(store: store, kinds: toolKinds)
-                ))
+                    store: store, policy: .unrestricted,
+                    capabilities: CapabilityInvoker(store: store, kinds: toolKinds),
+                    programs: programs))
             let engine = Engine(store: store, kinds: kinds, sections: [], logger: Logger(label: "test"))
             var configuration = config
             configuration["provider"] = .string(provider.rawValue)
@@ -236,6 +238,120 @@ struct LLMKindTests {
         #expect(tools.allSatisfy { $0.event.data["tool_agent"] == "vendor-db" && $0.event.data["tries"] == 1 })
         let result = try JSONValue(jsonText: try #require(tools.first?.event.payloads["result"]?.stringValue))
         #expect(result == ["vendor": "ACME", "source": "erp"])
+    }
+
+    static let toolServer = Fixtures.packageRoot.appendingPathComponent("Tests/Support/mcp_tool_server.py").path
+
+    /// A conversation using the vendor-master MCP server's tools: one that answers with
+    /// structured content, one that answers with an error result.
+    static let mcpScript = """
+        scenarios:
+          with-mcp:
+            - tool_calls: [{name: vendors__lookup_vendor, input: {vendor: ACME}}]
+            - tool_calls: [{name: vendors__reject_invoice, input: {reason: duplicate}}]
+            - text: ACME is V-278
+        """
+
+    func expectMCPConversation(_ outcome: Outcome) throws {
+        #expect(outcome.status == .succeeded, "\(outcome.task?.error ?? "")")
+        #expect(outcome.output?["answer"] == "ACME is V-278")
+        let tools = outcome.events("llm.tool")
+        #expect(tools.map { $0.event.data["tool"] } == ["vendors__lookup_vendor", "vendors__reject_invoice"])
+        #expect(tools.map { $0.event.data["mcp_tool"] } == ["lookup_vendor", "reject_invoice"])
+        #expect(tools.allSatisfy { $0.event.data["mcp_server"] == "vendors" })
+        #expect(tools.map { $0.event.data["is_error"] } == [false, true])
+        let found = try JSONValue(jsonText: try #require(tools.first?.event.payloads["result"]?.stringValue))
+        #expect(found == ["vendor_id": "V-278", "name": "ACME"])
+        #expect(
+            tools.last?.event.payloads["result"]?.stringValue?.contains("rejections need a human: duplicate") == true)
+        // The model was offered the server's tools with their schemas, named after the server.
+        let offered = outcome.events("llm.call").first?.event.payloads["request"]?["tools"]?.arrayValue ?? []
+        #expect(
+            offered.compactMap { $0["name"]?.stringValue }.sorted() == [
+                "vendors__count_calls", "vendors__lookup_vendor", "vendors__reject_invoice",
+            ])
+    }
+
+    @Test(
+        "an MCP server run as a program (the Python SDK's MCPServer on stdio) gives the model its tools; results and error results are events",
+        arguments: StoreBackend.allCases)
+    func mcpProgramServer(_ backend: StoreBackend) async throws {
+        let outcome = try await run(
+            backend, script: Self.mcpScript,
+            config: [
+                "model": "with-mcp",
+                "mcp_servers": [["name": "vendors", "command": ["python3", .string(Self.toolServer)]]],
+            ], with: "{prompt: Who is ACME?}")
+        try expectMCPConversation(outcome)
+    }
+
+    @Test("an MCP server over Streamable HTTP (answering as server-sent events) gives the model its tools")
+    func mcpHTTPServer() async throws {
+        let server = try LoopbackHTTPServer(script: "mcp_tool_server.py", arguments: ["--http"])
+        defer { server.stop() }
+        let outcome = try await run(
+            .sqlite, script: Self.mcpScript,
+            config: [
+                "model": "with-mcp",
+                "mcp_servers": [
+                    ["name": "vendors", "url": .string("http://127.0.0.1:\(server.port)/mcp"), "timeout": "20s"]
+                ],
+            ], with: "{prompt: Who is ACME?}")
+        try expectMCPConversation(outcome)
+    }
+
+    @Test(
+        "only the agent's configuration names MCP servers: a task's with cannot add a program, and a process that starts none refuses one"
+    )
+    func mcpServersArePrivileged() async throws {
+        let directory = try TemporaryDirectory("mcp-privilege")
+        defer { directory.remove() }
+        let marker = directory.path("started")
+        let smuggled = try await run(
+            .sqlite, script: "scenarios: {m: [{text: done}]}", config: ["model": "m"],
+            with: "{prompt: Go, mcp_servers: [{name: x, command: [sh, -c, 'touch \(marker)']}]}")
+        #expect(smuggled.status == .failed)
+        #expect(
+            smuggled.task?.error?.contains("mcp_servers is a setting of the agent") == true,
+            "\(smuggled.task?.error ?? "")")
+        #expect(!FileManager.default.fileExists(atPath: marker), "no program was started")
+        let refused = try await run(
+            .sqlite, script: "scenarios: {m: [{text: done}]}",
+            config: [
+                "model": "m", "mcp_servers": [["name": "x", "command": ["sh", "-c", .string("touch \(marker)")]]],
+            ],
+            with: "{prompt: Go}", programs: nil)
+        #expect(refused.task?.error?.contains("this process starts none") == true, "\(refused.task?.error ?? "")")
+        #expect(!FileManager.default.fileExists(atPath: marker), "no program was started")
+    }
+
+    @Test("an agent whose MCP servers include a program is registered only by an administrator")
+    func programServersNeedAnAdministrator() async throws {
+        let location = try TestStore(.sqlite)
+        defer { location.remove() }
+        let store = try await location.open()
+        var kinds = BuiltInAgents.registry
+        kinds.register(LLMKind(store: store, policy: .publicOnly, capabilities: nil, programs: .minimal))
+        let registry = AgentRegistry(store: store, kinds: kinds, tenant: "acme")
+        let spec = AgentSpec(
+            name: "clerk", kind: "llm", capabilities: ["classify"],
+            configuration: ["mcp_servers": [["name": "files", "command": ["python3", "server.py"]]]])
+        await #expect(throws: ValidationFailure.self) {
+            try await registry.register([spec], actor: "api:operator", administrator: false)
+        }
+        var remote = spec
+        remote.configuration = ["mcp_servers": [["name": "files", "url": "https://mcp.example.com/mcp"]]]
+        #expect(try await registry.register([remote], actor: "api:operator", administrator: false).count == 1)
+        #expect(
+            try await registry.register(
+                [
+                    {
+                        var s = spec
+                        s.name = "admin-clerk"
+                        return s
+                    }()
+                ], actor: "api:admin"
+            ).count == 1)
     }
 
     @Test("bad parameters fail the attempt without retrying, naming the parameter")

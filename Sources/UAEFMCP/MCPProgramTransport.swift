@@ -1,0 +1,63 @@
+import Foundation
+import Logging
+import MCP
+import Subprocess
+
+/// MCP's stdio transport over a program UAEF started (``HostProgram/interact``): one JSON-RPC
+/// message per line on the program's standard input and output. A line longer than
+/// ``maximumLineBytes`` ends the session rather than growing memory without bound.
+actor MCPProgramTransport: Transport {
+    static let maximumLineBytes = 16 << 20
+
+    nonisolated let logger: Logger
+    private let writer: StandardInputWriter
+    private let output: SubprocessOutputSequence
+    private let incoming: AsyncThrowingStream<Data, any Error>
+    private let continuation: AsyncThrowingStream<Data, any Error>.Continuation
+    private var reader: Task<Void, Never>?
+
+    init(writer: StandardInputWriter, output: SubprocessOutputSequence, logger: Logger) {
+        self.writer = writer
+        self.output = output
+        self.logger = logger
+        (incoming, continuation) = AsyncThrowingStream.makeStream()
+    }
+
+    struct LineTooLong: Error, CustomStringConvertible {
+        var description: String { "the MCP server wrote a line longer than \(maximumLineBytes) bytes" }
+    }
+
+    func connect() async throws {
+        guard reader == nil else { return }
+        let (output, continuation) = (self.output, self.continuation)
+        reader = Task {
+            var line = Data()
+            do {
+                for try await buffer in output {
+                    buffer.withUnsafeBytes { bytes in line.append(contentsOf: bytes) }
+                    while let end = line.firstIndex(of: 0x0A) {
+                        let message = line[line.startIndex..<end]
+                        if !message.isEmpty { continuation.yield(Data(message)) }
+                        line = Data(line[(end + 1)...])
+                    }
+                    guard line.count <= Self.maximumLineBytes else { throw LineTooLong() }
+                }
+                continuation.finish()
+            } catch {
+                continuation.finish(throwing: error)
+            }
+        }
+    }
+
+    func disconnect() async {
+        reader?.cancel()
+        continuation.finish()
+        try? await writer.finish()
+    }
+
+    func send(_ data: Data) async throws {
+        _ = try await writer.write(Array(data) + [0x0A])
+    }
+
+    nonisolated func receive() -> AsyncThrowingStream<Data, any Error> { incoming }
+}
