@@ -20,16 +20,7 @@ public enum MCPClientCheck {
     }
 
     /// A workflow the script runs to its end: one echo task.
-    public static let helloWorkflow = """
-        name: hello
-        inputs:
-          who: world
-        tasks:
-          - id: greet
-            agent: echo
-            with:
-              message: "hello ${{ inputs.who }}"
-        """
+    public static let helloWorkflow = Fixtures.helloWorkflow
 
     /// A workflow whose run waits for one approval in the role `finance`.
     public static let signOffWorkflow = """

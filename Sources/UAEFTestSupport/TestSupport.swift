@@ -22,6 +22,18 @@ public struct TemporaryDirectory: Sendable {
 
 /// Builders for engine tests.
 public enum Fixtures {
+    /// A workflow of one echo task greeting its input `who` (default `world`).
+    public static let helloWorkflow = """
+        name: hello
+        inputs:
+          who: world
+        tasks:
+          - id: greet
+            agent: echo
+            with:
+              message: "hello ${{ inputs.who }}"
+        """
+
     /// The built-in kinds' catalog, with the given capabilities registered.
     public static func catalog(capabilities: Set<String> = []) -> WorkflowCatalog {
         BuiltInAgents.registry.catalog(capabilities: capabilities)

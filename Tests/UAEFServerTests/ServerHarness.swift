@@ -152,16 +152,7 @@ struct ServerHarness {
         }
     }
 
-    static let helloWorkflow = """
-        name: hello
-        inputs:
-          who: world
-        tasks:
-          - id: greet
-            agent: echo
-            with:
-              message: "hello ${{ inputs.who }}"
-        """
+    static let helloWorkflow = Fixtures.helloWorkflow
 }
 
 /// Every reply the server tests see, as JSON lines in the file `UAEF_API_RESPONSE_LOG` names, for
