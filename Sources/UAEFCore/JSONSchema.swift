@@ -22,98 +22,159 @@ public struct JSONSchema: Sendable, Hashable {
 
     /// Every way `value` fails the schema, each as `path: what was expected`; empty when it passes.
     public func violations(of value: JSONValue, limit: Int = 20) -> [String] {
+        var pass = Pass(limit: limit, deadline: Date().addingTimeInterval(Self.patternTime))
+        check(value, against: schema, path: "$", depth: 0, into: &pass)
+        return pass.found
+    }
+
+    /// How long one check may spend matching `pattern`s, in all: a regular expression can take
+    /// exponential time on a crafted text (`(a+)+b`), and the schema and the text may both come
+    /// from a tenant or a model, so a match still running then is abandoned and reported.
+    static let patternTime: TimeInterval = 0.25
+    /// The longest `pattern` accepted.
+    static let maximumPatternLength = 1000
+
+    /// One check's findings and what it may still spend.
+    private struct Pass {
         var found: [String] = []
-        check(value, against: schema, path: "$", depth: 0, into: &found, limit: limit)
-        return found
+        let limit: Int
+        let deadline: Date
+        var expressions: [String: NSRegularExpression?] = [:]
+
+        init(limit: Int, deadline: Date) {
+            self.limit = limit
+            self.deadline = deadline
+        }
+
+        /// The compiled pattern, nil when it is not a regular expression this validator takes.
+        mutating func expression(_ pattern: String) -> NSRegularExpression? {
+            if let known = expressions[pattern] { return known }
+            let compiled =
+                pattern.count <= JSONSchema.maximumPatternLength ? try? NSRegularExpression(pattern: pattern) : nil
+            expressions[pattern] = compiled
+            return compiled
+        }
+
+        /// Whether `text` has a match of `expression`; nil when the time ran out first.
+        func matches(_ expression: NSRegularExpression, _ text: String) -> Bool? {
+            let deadline = self.deadline
+            guard Date() < deadline else { return nil }
+            var outcome: Bool? = false
+            expression.enumerateMatches(
+                in: text, options: [.reportProgress], range: NSRange(text.startIndex..., in: text)
+            ) { match, _, stop in
+                if match != nil {
+                    outcome = true
+                    stop.pointee = true
+                } else if Date() >= deadline {
+                    outcome = nil
+                    stop.pointee = true
+                }
+            }
+            return outcome
+        }
     }
 
     private func check(
-        _ value: JSONValue, against schema: JSONValue, path: String, depth: Int, into found: inout [String], limit: Int
+        _ value: JSONValue, against schema: JSONValue, path: String, depth: Int, into pass: inout Pass
     ) {
-        guard found.count < limit else { return }
+        guard pass.found.count < pass.limit else { return }
         guard depth < Self.maximumDepth else {
-            found.append("\(path): nested deeper than \(Self.maximumDepth) levels")
+            pass.found.append("\(path): nested deeper than \(Self.maximumDepth) levels")
             return
         }
-        if schema == .bool(false) { found.append("\(path): no value is allowed here") }
+        if schema == .bool(false) { pass.found.append("\(path): no value is allowed here") }
         guard let rules = schema.objectValue else { return }
         if let type = rules["type"] {
             let names = type.arrayValue?.compactMap(\.stringValue) ?? type.stringValue.map { [$0] } ?? []
             if !names.isEmpty, !names.contains(where: { Self.matches(value, type: $0) }) {
-                found.append("\(path): expected \(names.joined(separator: " or ")), got \(Self.typeName(value))")
+                pass.found.append("\(path): expected \(names.joined(separator: " or ")), got \(Self.typeName(value))")
                 return
             }
         }
         if let options = rules["enum"]?.arrayValue, !options.contains(value) {
-            found.append("\(path): expected one of \(options.map(\.jsonText).joined(separator: ", "))")
+            pass.found.append("\(path): expected one of \(options.map(\.jsonText).joined(separator: ", "))")
         }
-        if let constant = rules["const"], constant != value { found.append("\(path): expected \(constant.jsonText)") }
+        if let constant = rules["const"], constant != value {
+            pass.found.append("\(path): expected \(constant.jsonText)")
+        }
         switch value {
         case .object(let members):
             for name in rules["required"]?.arrayValue?.compactMap(\.stringValue) ?? [] where members[name] == nil {
-                found.append("\(path): \(name) is required")
+                pass.found.append("\(path): \(name) is required")
             }
             let properties = rules["properties"]?.objectValue ?? [:]
             for (name, member) in members.sorted(by: { $0.key < $1.key }) {
                 let memberPath = "\(path).\(name)"
                 if let property = properties[name] {
-                    check(member, against: property, path: memberPath, depth: depth + 1, into: &found, limit: limit)
+                    check(member, against: property, path: memberPath, depth: depth + 1, into: &pass)
                 } else if let additional = rules["additionalProperties"] {
                     if additional == .bool(false) {
-                        found.append("\(memberPath): not allowed (the schema lists the properties allowed)")
+                        pass.found.append("\(memberPath): not allowed (the schema lists the properties allowed)")
                     } else {
                         check(
-                            member, against: additional, path: memberPath, depth: depth + 1, into: &found, limit: limit)
+                            member, against: additional, path: memberPath, depth: depth + 1, into: &pass)
                     }
                 }
             }
         case .array(let elements):
             if let minimum = rules["minItems"]?.numberValue?.intValue, elements.count < minimum {
-                found.append("\(path): expected at least \(minimum) items, got \(elements.count)")
+                pass.found.append("\(path): expected at least \(minimum) items, got \(elements.count)")
             }
             if let maximum = rules["maxItems"]?.numberValue?.intValue, elements.count > maximum {
-                found.append("\(path): expected at most \(maximum) items, got \(elements.count)")
+                pass.found.append("\(path): expected at most \(maximum) items, got \(elements.count)")
             }
             if let items = rules["items"] {
                 for (index, element) in elements.enumerated() {
                     check(
-                        element, against: items, path: "\(path)[\(index)]", depth: depth + 1, into: &found, limit: limit
+                        element, against: items, path: "\(path)[\(index)]", depth: depth + 1, into: &pass
                     )
                 }
             }
         case .string(let text):
             let length = text.count
             if let minimum = rules["minLength"]?.numberValue?.intValue, length < minimum {
-                found.append("\(path): expected at least \(minimum) characters")
+                pass.found.append("\(path): expected at least \(minimum) characters")
             }
             if let maximum = rules["maxLength"]?.numberValue?.intValue, length > maximum {
-                found.append("\(path): expected at most \(maximum) characters")
+                pass.found.append("\(path): expected at most \(maximum) characters")
             }
-            if let pattern = rules["pattern"]?.stringValue,
-                let expression = try? NSRegularExpression(pattern: pattern),
-                expression.firstMatch(in: text, range: NSRange(text.startIndex..., in: text)) == nil
-            {
-                found.append("\(path): expected text matching \(pattern)")
+            if let pattern = rules["pattern"]?.stringValue {
+                if let expression = pass.expression(pattern) {
+                    switch pass.matches(expression, text) {
+                    case true?: break
+                    case false?: pass.found.append("\(path): expected text matching \(pattern)")
+                    case nil:
+                        pass.found.append(
+                            "\(path): could not be checked against \(pattern.prefix(100)) in time (\(Int(Self.patternTime * 1000)) ms for all patterns); simplify the pattern"
+                        )
+                    }
+                } else {
+                    pass.found.append(
+                        "\(path): the schema's pattern is not a regular expression of at most \(Self.maximumPatternLength) characters"
+                    )
+                }
             }
         case .number(let number):
             if let minimum = rules["minimum"]?.numberValue, number < minimum {
-                found.append("\(path): expected at least \(minimum)")
+                pass.found.append("\(path): expected at least \(minimum)")
             }
             if let maximum = rules["maximum"]?.numberValue, number > maximum {
-                found.append("\(path): expected at most \(maximum)")
+                pass.found.append("\(path): expected at most \(maximum)")
             }
         default: break
         }
         for part in rules["allOf"]?.arrayValue ?? [] {
-            check(value, against: part, path: path, depth: depth + 1, into: &found, limit: limit)
+            check(value, against: part, path: path, depth: depth + 1, into: &pass)
         }
         if let options = rules["anyOf"]?.arrayValue, !options.isEmpty {
             let passes = options.contains { option in
-                var trial: [String] = []
-                check(value, against: option, path: path, depth: depth + 1, into: &trial, limit: 1)
-                return trial.isEmpty
+                // A trial pass on the same clock: an anyOf cannot multiply the time patterns take.
+                var trial = Pass(limit: 1, deadline: pass.deadline)
+                check(value, against: option, path: path, depth: depth + 1, into: &trial)
+                return trial.found.isEmpty
             }
-            if !passes { found.append("\(path): matches none of the anyOf schemas") }
+            if !passes { pass.found.append("\(path): matches none of the anyOf schemas") }
         }
     }
 
