@@ -142,6 +142,8 @@ public struct MCPServerSpec: Sendable, Hashable {
 
     static func isValidName(_ name: String) -> Bool {
         (1...32).contains(name.utf8.count)
-            && name.utf8.allSatisfy { ($0 >= 0x61 && $0 <= 0x7A) || ($0 >= 0x30 && $0 <= 0x39) || $0 == 0x5F || $0 == 0x2D }
+            && name.utf8.allSatisfy {
+                ($0 >= 0x61 && $0 <= 0x7A) || ($0 >= 0x30 && $0 <= 0x39) || $0 == 0x5F || $0 == 0x2D
+            }
     }
 }

@@ -74,8 +74,9 @@ public struct MCPToolSession: Sendable {
     ) async throws -> Result {
         let client = Client(name: "uaef", version: "0.1.0")
         do {
-            let tools = try await within(setupTimeout, "mcp server \(server.name) did not initialize and list its tools")
-            {
+            let tools = try await within(
+                setupTimeout, "mcp server \(server.name) did not initialize and list its tools"
+            ) {
                 _ = try await client.connect(transport: transport)
                 return try await listTools(client, server: server)
             }
