@@ -80,7 +80,10 @@ public enum HostProgram {
                 program, arguments: arguments, environment: environment, platformOptions: platformOptions,
                 input: .inputWriter, output: .sequence, error: .discarded
             ) { execution in
-                let result = try await body(execution.standardInputWriter, execution.standardOutput)
+                // Only the start needs the spawning thread; the conversation runs on the pool.
+                let result = try await withTaskExecutorPreference(globalConcurrentExecutor) {
+                    try await body(execution.standardInputWriter, execution.standardOutput)
+                }
                 try? await execution.standardInputWriter.finish()
                 let group = -execution.processIdentifier.value
                 watchdog.withLock {

@@ -13,14 +13,16 @@ public struct ServerSentEvent: Sendable, Hashable {
 /// Parses a `text/event-stream` as it arrives, by the WHATWG HTML rules: lines end with CRLF,
 /// LF or CR; a blank line dispatches the event; `:` starts a comment; `data` lines accumulate;
 /// `id` and `retry` are read and ignored (a model stream is not resumed by id). A line longer
-/// than ``maximumLineBytes`` is an error rather than unbounded memory.
+/// than its limit (``maximumLineBytes`` unless given) is an error rather than unbounded memory.
 public struct ServerSentEventParser: Sendable {
     /// The longest line accepted: one `data` line carries one JSON event of a model's stream.
     public static let maximumLineBytes = 4 << 20
+    /// The longest line this parser accepts.
+    public let lineLimit: Int
 
     public struct LineTooLong: Error, CustomStringConvertible {
         public var description: String {
-            "an event-stream line is longer than \(ServerSentEventParser.maximumLineBytes) bytes"
+            "an event-stream line is longer than this reader accepts"
         }
     }
 
@@ -30,7 +32,7 @@ public struct ServerSentEventParser: Sendable {
     private var data: [String] = []
     private var hasData = false
 
-    public init() {}
+    public init(lineLimit: Int = maximumLineBytes) { self.lineLimit = lineLimit }
 
     /// Feeds the next bytes; the events they complete, in order.
     public mutating func feed(_ bytes: some Sequence<UInt8>) throws -> [ServerSentEvent] {
@@ -45,7 +47,7 @@ public struct ServerSentEventParser: Sendable {
                 afterCarriageReturn = byte == 0x0D
                 if let event = endLine() { events.append(event) }
             default:
-                guard line.count < Self.maximumLineBytes else { throw LineTooLong() }
+                guard line.count < lineLimit else { throw LineTooLong() }
                 line.append(byte)
             }
         }

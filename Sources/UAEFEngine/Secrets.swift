@@ -30,6 +30,13 @@ struct SecretResolvingKind: AgentKind {
         request.parameters =
             try await resolver.resolve(.object(request.parameters), tenant: request.tenant, used: &used).objectValue
             ?? [:]
+        // The agent's own configuration too, for kinds that must tell it from a task's `with`.
+        if var agent = request.agent, !agent.configuration.isEmpty {
+            agent.configuration =
+                try await resolver.resolve(.object(agent.configuration), tenant: request.tenant, used: &used)
+                .objectValue ?? [:]
+            request.agent = agent
+        }
         guard !used.isEmpty else { return try await wrapped.execute(request, logger: logger) }
         return try await SecretScrubber(used).scrubbing { try await wrapped.execute(request, logger: logger) }
     }

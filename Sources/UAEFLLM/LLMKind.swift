@@ -80,6 +80,12 @@ public struct LLMKind: AgentKind {
             for session in sessions {
                 for tool in session.tools { tools.append(try MCPServerTool(session: session, tool: tool)) }
             }
+            var names: Set<String> = []
+            for tool in tools where !names.insert(tool.definition.name).inserted {
+                throw AgentFailure(
+                    "llm: two tools are named \(tool.definition.name); rename one (a capability's name, or an MCP server's)",
+                    retryable: false)
+            }
             var conversation = try await LLMConversation(
                 store: store, request: request, settings: settings, tools: tools, client: client, now: now,
                 logger: logger)
@@ -88,21 +94,20 @@ public struct LLMKind: AgentKind {
     }
 
     /// The MCP servers of the attempt's agent. Only the agent's configuration may name them: a
-    /// task's `with` that changes which servers (their names, URLs or programs) fails the attempt.
+    /// task's `with` that sets `mcp_servers` to anything else (another program, URL, variable,
+    /// header, tool list or timeout) fails the attempt before anything starts.
     static func mcpServers(of request: AttemptRequest) throws(AgentFailure) -> [MCPServerSpec] {
-        let servers: [MCPServerSpec]
-        do {
-            servers = try MCPServerSpec.parse(request.parameters["mcp_servers"])
-        } catch {
-            throw AgentFailure("llm: \(error)", retryable: false)
-        }
-        let configured = MCPServerSpec.identities(in: request.agent?.configuration["mcp_servers"])
-        guard servers.map(\.identity) == configured else {
+        let configured = request.agent?.configuration["mcp_servers"]
+        guard request.parameters["mcp_servers"] == configured else {
             throw AgentFailure(
                 "llm: mcp_servers is a setting of the agent (its configuration), which a task's with cannot change",
                 retryable: false)
         }
-        return servers
+        do {
+            return try MCPServerSpec.parse(configured)
+        } catch {
+            throw AgentFailure("llm: \(error)", retryable: false)
+        }
     }
 
     /// Runs `body` with a session open to each of `servers`, closing them all after.

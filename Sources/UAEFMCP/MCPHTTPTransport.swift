@@ -72,7 +72,7 @@ actor MCPHTTPTransport: Transport {
         if response.status == .accepted { return }
         let type = response.headers.first(name: "Content-Type")?.lowercased() ?? ""
         if type.hasPrefix("text/event-stream") {
-            var parser = ServerSentEventParser()
+            var parser = ServerSentEventParser(lineLimit: Self.maximumAnswerBytes)
             var read = 0
             for try await chunk in response.body {
                 read += chunk.readableBytes

@@ -15,6 +15,7 @@ actor MCPProgramTransport: Transport {
     private let incoming: AsyncThrowingStream<Data, any Error>
     private let continuation: AsyncThrowingStream<Data, any Error>.Continuation
     private var reader: Task<Void, Never>?
+    private var closed: (@Sendable () async -> Void)?
 
     init(writer: StandardInputWriter, output: SubprocessOutputSequence, logger: Logger) {
         self.writer = writer
@@ -25,6 +26,20 @@ actor MCPProgramTransport: Transport {
 
     struct LineTooLong: Error, CustomStringConvertible {
         var description: String { "the MCP server wrote a line longer than \(maximumLineBytes) bytes" }
+    }
+
+    /// The program closed its output (it exited): nothing more will be answered.
+    struct Closed: Error, CustomStringConvertible {
+        var description: String { "the MCP server closed its output (it exited)" }
+    }
+
+    /// Runs `action` once the program's output ends, so what waits for answers fails at once.
+    func whenClosed(_ action: @escaping @Sendable () async -> Void) { closed = action }
+
+    private func outputEnded() async {
+        let action = closed
+        closed = nil
+        await action?()
     }
 
     func connect() async throws {
@@ -42,14 +57,18 @@ actor MCPProgramTransport: Transport {
                     }
                     guard line.count <= Self.maximumLineBytes else { throw LineTooLong() }
                 }
-                continuation.finish()
+                // A finished stream would have the SDK client's receive loop read it again and
+                // again; an error ends that loop.
+                continuation.finish(throwing: Closed())
             } catch {
                 continuation.finish(throwing: error)
             }
+            await self.outputEnded()
         }
     }
 
     func disconnect() async {
+        closed = nil
         reader?.cancel()
         continuation.finish()
         try? await writer.finish()

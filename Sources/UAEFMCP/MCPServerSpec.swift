@@ -36,26 +36,6 @@ public struct MCPServerSpec: Sendable, Hashable {
         return false
     }
 
-    /// What the server is, as only the agent's configuration may decide it: its name and URL or
-    /// command (never a header or variable, which may hold a secret).
-    public var identity: String {
-        switch endpoint {
-        case .http(let url, _): "\(name) \(url.absoluteString)"
-        case .program(let command, _): "\(name) \(command.joined(separator: " "))"
-        }
-    }
-
-    /// The identities (``identity``) of the servers an agent's configuration lists, read without
-    /// checking the rest (where secrets are still references).
-    public static func identities(in configuration: JSONValue?) -> [String] {
-        (configuration?.arrayValue ?? []).map { entry in
-            let name = entry["name"]?.stringValue ?? ""
-            if let url = entry["url"]?.stringValue { return "\(name) \(URL(string: url)?.absoluteString ?? url)" }
-            let command = entry["command"]?.arrayValue?.map { $0.stringValue ?? $0.jsonText } ?? []
-            return "\(name) \(command.joined(separator: " "))"
-        }
-    }
-
     /// True when an agent's configuration lists a server that is a program on this host.
     public static func startsPrograms(_ configuration: JSONValue?) -> Bool {
         (configuration?.arrayValue ?? []).contains { $0["command"] != nil }

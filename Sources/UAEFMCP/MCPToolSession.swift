@@ -73,12 +73,23 @@ public struct MCPToolSession: Sendable {
         _ server: MCPServerSpec, transport: some Transport, body: (MCPToolSession) async throws -> Result
     ) async throws -> Result {
         let client = Client(name: "uaef", version: "0.1.0")
+        // A program that exits fails what waits for its answers at once, not at their timeout.
+        if let program = transport as? MCPProgramTransport {
+            await program.whenClosed { await client.disconnect() }
+        }
         do {
-            let tools = try await within(
-                setupTimeout, "mcp server \(server.name) did not initialize and list its tools"
-            ) {
-                _ = try await client.connect(transport: transport)
-                return try await listTools(client, server: server)
+            let tools: [Tool]
+            do {
+                // Abandoning the setup disconnects, which fails the requests still waiting.
+                tools = try await within(
+                    setupTimeout, "mcp server \(server.name) did not initialize and list its tools",
+                    abandon: { await client.disconnect() }
+                ) {
+                    _ = try await client.connect(transport: transport)
+                    return try await listTools(client, server: server)
+                }
+            } catch let error where !(error is Failure || error is CancellationError) {
+                throw Failure(description: "mcp server \(server.name) did not initialize and list its tools: \(error)")
             }
             let result = try await body(MCPToolSession(server: server, tools: tools, client: client))
             await client.disconnect()
@@ -112,17 +123,27 @@ public struct MCPToolSession: Sendable {
         return tools
     }
 
-    /// Calls `tool` with `arguments`; the server's result, error results included.
+    /// Calls `tool` with `arguments`; the server's result, error results included. A call that
+    /// does not answer within the server's timeout (or whose attempt is cancelled) is cancelled
+    /// with the server, as the protocol's `notifications/cancelled`.
     public func call(_ tool: String, arguments: [String: JSONValue]) async throws -> CallTool.Result {
         let arguments = arguments.mapValues(MCPValues.value)
-        return try await Self.within(server.timeout, "mcp server \(server.name) did not answer \(tool) in time") {
-            try await client.send(CallTool.request(.init(name: tool, arguments: arguments))).value
+        let context = try await client.send(CallTool.request(.init(name: tool, arguments: arguments)))
+        let client = self.client
+        return try await Self.within(
+            server.timeout, "mcp server \(server.name) did not answer \(tool) in time",
+            abandon: { try? await client.cancelRequest(context.requestID, reason: "timed out or cancelled") }
+        ) {
+            try await context.value
         }
     }
 
-    /// `operation`'s result, or a failure saying `what` when `limit` passes first.
+    /// `operation`'s result, or a failure saying `what` when `limit` passes first. The SDK's
+    /// waits do not end on cancellation, so on a timeout or a cancellation `abandon` runs, which
+    /// must make `operation` end (by failing what it waits for).
     static func within<Value: Sendable>(
-        _ limit: Duration, _ what: String, _ operation: @escaping @Sendable () async throws -> Value
+        _ limit: Duration, _ what: String, abandon: @escaping @Sendable () async -> Void,
+        _ operation: @escaping @Sendable () async throws -> Value
     ) async throws -> Value {
         try await withThrowingTaskGroup(of: Value?.self) { group in
             group.addTask { try await operation() }
@@ -130,11 +151,21 @@ public struct MCPToolSession: Sendable {
                 try await Task.sleep(for: limit)
                 return nil
             }
-            defer { group.cancelAll() }
-            guard let first = try await group.next(), let value = first else {
-                throw Failure(description: "\(what) (\(limit.components.seconds) s)")
+            do {
+                guard let first = try await group.next(), let value = first else {
+                    await abandon()
+                    group.cancelAll()
+                    throw Failure(description: "\(what) (\(limit.components.seconds) s)")
+                }
+                group.cancelAll()
+                return value
+            } catch let failure as Failure {
+                throw failure
+            } catch {
+                await abandon()
+                group.cancelAll()
+                throw error
             }
-            return value
         }
     }
 }

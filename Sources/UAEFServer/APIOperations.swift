@@ -131,6 +131,7 @@ struct APIOperations: Sendable {
     /// The inclusion proof of the tenant's event `index` in the tree of `size` events (the
     /// current tree when nil); another tenant's event does not exist for this caller.
     func inclusionProof(index: Int, size: Int?, tenant: String) async throws -> JSONValue {
+        guard index >= 0, index < Int(Int64.max) else { throw Problem.notFound("event \(index)") }
         let seq = Int64(index)
         guard try await store.events(in: seq..<(seq + 1), tenant: tenant).first != nil else {
             throw Problem.notFound("event \(index)")

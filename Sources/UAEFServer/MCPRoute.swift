@@ -4,6 +4,7 @@ import Hummingbird
 import Logging
 import MCP
 import NIOCore
+import UAEFCore
 
 /// `POST /v1/mcp`: the MCP tools (``MCPToolbox``) over Streamable HTTP, for the principal the
 /// request's bearer token names (so its tenant and roles decide what the tools see and do).
@@ -24,6 +25,7 @@ struct MCPRoute {
             // Every role with a tool reads; each tool then checks its own permission.
             let principal = try context.require(.read)
             let body = try await request.body.collect(upTo: bodyLimit)
+            try Self.refuseAmbiguous(body)
             let transport = StatelessHTTPServerTransport(
                 validationPipeline: StandardValidationPipeline(validators: [
                     loopbackOnly ? OriginValidator.localhost() : OriginValidator.disabled,
@@ -31,9 +33,49 @@ struct MCPRoute {
                 ]))
             let server = await toolbox.server(for: principal, logger: context.logger)
             try await server.start(transport: transport)
-            let answer = await transport.handleRequest(Self.request(request, body: body))
+            let answer = await Self.answer(
+                Self.request(request, body: body), transport: transport, server: server, within: Self.deadline)
             await server.stop()
             return Self.response(answer)
+        }
+    }
+
+    /// The longest a message may take to be answered; then the server is stopped, which answers
+    /// it with an error, so no request can hold its handler and server for good.
+    static let deadline = Duration.seconds(60)
+
+    /// The transport's answer to `request`, or its error answer once `server` is stopped at
+    /// `deadline`.
+    static func answer(
+        _ request: MCP.HTTPRequest, transport: StatelessHTTPServerTransport, server: Server, within deadline: Duration
+    ) async -> MCP.HTTPResponse {
+        await withTaskGroup(of: MCP.HTTPResponse?.self) { group in
+            group.addTask { await transport.handleRequest(request) }
+            group.addTask {
+                try? await Task.sleep(for: deadline)
+                return nil
+            }
+            if let first = await group.next(), let answer = first {
+                group.cancelAll()
+                return answer
+            }
+            await server.stop()
+            let late = await group.next()
+            return (late ?? nil) ?? .error(statusCode: 500, .internalError("the request was not answered in time"))
+        }
+    }
+
+    /// Refuses a message that is both a request and a response (`method` with `result` or
+    /// `error`): the SDK's transport and server would read it as different things and never
+    /// answer it.
+    static func refuseAmbiguous(_ body: ByteBuffer) throws {
+        guard let message = try? JSONValue(jsonText: String(buffer: body)) else { return }
+        for member in message.arrayValue ?? [message] {
+            if member["method"] != nil && (member["result"] != nil || member["error"] != nil) {
+                throw Problem.badRequest(
+                    "a JSON-RPC message is a request or notification (method) or a response (result or error), not both"
+                )
+            }
         }
     }
 

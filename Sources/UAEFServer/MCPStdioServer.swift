@@ -1,6 +1,7 @@
 import Logging
 import MCP
 import ServiceLifecycle
+import Synchronization
 import UAEFStore
 import UnixSignals
 
@@ -44,13 +45,32 @@ private struct StdioSession: Service {
     let logger: Logger
 
     func run() async throws {
-        let server = await toolbox.server(for: principal, logger: logger)
+        let calls = InFlightCalls()
+        let server = await toolbox.server(for: principal, logger: logger, calls: calls)
         try await server.start(transport: StdioTransport(logger: logger))
         await withGracefulShutdownHandler {
             await server.waitUntilCompleted()
         } onGracefulShutdown: {
             Task { await server.stop() }
         }
+        // Input ended: calls still being answered write their answers before the transport closes.
+        await calls.waitUntilIdle(atMost: .seconds(30))
         await server.stop()
+    }
+}
+
+/// The tool calls being answered.
+final class InFlightCalls: Sendable {
+    private let count = Mutex(0)
+
+    func enter() { count.withLock { $0 += 1 } }
+    func leave() { count.withLock { $0 -= 1 } }
+
+    /// Returns when no call is in flight, or after `limit`.
+    func waitUntilIdle(atMost limit: Duration) async {
+        let deadline = ContinuousClock.now + limit
+        while count.withLock({ $0 }) > 0 && ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(10))
+        }
     }
 }

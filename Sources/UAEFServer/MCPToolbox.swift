@@ -98,14 +98,17 @@ struct MCPToolbox: Sendable {
         }
     }
 
-    /// A server that answers `initialize`, `tools/list` and `tools/call` for `principal`.
-    func server(for principal: Principal, logger: Logger) async -> Server {
+    /// A server that answers `initialize`, `tools/list` and `tools/call` for `principal`,
+    /// counting the calls in flight in `calls` when given.
+    func server(for principal: Principal, logger: Logger, calls: InFlightCalls? = nil) async -> Server {
         let server = Server(
             name: Self.serverName, version: Self.serverVersion, title: "UAEF", instructions: Self.instructions,
             capabilities: .init(tools: .init(listChanged: false)))
         await server.withMethodHandler(ListTools.self) { _ in .init(tools: Self.tools(for: principal)) }
         await server.withMethodHandler(CallTool.self) { params in
-            try await self.call(params.name, arguments: params.arguments, by: principal, logger: logger)
+            calls?.enter()
+            defer { calls?.leave() }
+            return try await self.call(params.name, arguments: params.arguments, by: principal, logger: logger)
         }
         return server
     }

@@ -129,7 +129,10 @@ enum MCPTools {
         permission: .readLedger,
         input: object(
             [
-                "seq": ["type": "integer", "minimum": 0, "description": "The event's sequence number."],
+                "seq": [
+                    "type": "integer", "minimum": 0, "maximum": .number(Number(Int(Int64.max - 1))),
+                    "description": "The event's sequence number.",
+                ],
                 "tree_size": positive("The tree to prove inclusion in; the current one when left out."),
             ], required: ["seq"]),
         operationID: "getInclusionProof", annotations: reads

@@ -323,6 +323,39 @@ struct LLMKindTests {
             with: "{prompt: Go}", programs: nil)
         #expect(refused.task?.error?.contains("this process starts none") == true, "\(refused.task?.error ?? "")")
         #expect(!FileManager.default.fileExists(atPath: marker), "no program was started")
+        // The same server with a wider tool list or another variable is another server too.
+        let configured: JSONValue = [
+            ["name": "vendors", "command": ["python3", .string(Self.toolServer)], "tools": ["lookup_vendor"]]
+        ]
+        let widened = try await run(
+            .sqlite, script: "scenarios: {m: [{text: done}]}", config: ["model": "m", "mcp_servers": configured],
+            with:
+                "{prompt: Go, mcp_servers: [{name: vendors, command: [python3, \(Self.toolServer)], env: {PYTHONPATH: /tmp}}]}"
+        )
+        #expect(
+            widened.task?.error?.contains("mcp_servers is a setting of the agent") == true,
+            "\(widened.task?.error ?? "")")
+    }
+
+    @Test("a program server that exits at once fails the attempt promptly; tool names that collide are refused")
+    func mcpServerFailures() async throws {
+        let start = ContinuousClock.now
+        let exited = try await run(
+            .sqlite, script: "scenarios: {m: [{text: done}]}",
+            config: ["model": "m", "mcp_servers": [["name": "gone", "command": ["sh", "-c", "exit 0"]]]],
+            with: "{prompt: Go}")
+        #expect(exited.status == .failed)
+        #expect(ContinuousClock.now - start < .seconds(20), "not held until the 30 s setup timeout")
+        #expect(exited.task?.error?.contains("gone") == true, "error: \(exited.task?.error ?? "none")")
+        let collided = try await run(
+            .sqlite, script: "scenarios: {m: [{text: done}]}",
+            config: [
+                "model": "m", "tools": [["capability": "lookup.vendor", "name": "vendors__lookup_vendor"]],
+                "mcp_servers": [["name": "vendors", "command": ["python3", .string(Self.toolServer)]]],
+            ], with: "{prompt: Go}")
+        #expect(
+            collided.task?.error?.contains("two tools are named vendors__lookup_vendor") == true,
+            "\(collided.task?.error ?? "")")
     }
 
     @Test("an agent whose MCP servers include a program is registered only by an administrator")

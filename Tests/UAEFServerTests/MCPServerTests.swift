@@ -134,6 +134,11 @@ struct MCPServerTests {
                 client, "decide_approval", ["approval_id": "apr_x", "decision": "maybe"])
             #expect(badDecision["error"]?.stringValue?.contains("$.decision") == true, "\(badDecision)")
             #expect(try await Self.call(client, "list_runs")["runs"] == [], "nothing was started by the refused calls")
+            // The largest sequence number is checked, not added to (it would overflow).
+            let beyond = try await Self.call(client, "get_ledger_proof", ["seq": .int(Int(Int64.max))])
+            #expect(beyond["error"]?.stringValue?.contains("$.seq") == true, "\(beyond)")
+            let last = try await Self.call(client, "get_ledger_proof", ["seq": .int(Int(Int64.max - 1))])
+            #expect(last["error"]?.stringValue?.contains("does not exist") == true, "\(last)")
             await client.disconnect()
         }
     }
@@ -155,6 +160,10 @@ struct MCPServerTests {
                 ).status == 403)
             let answered = try await server.send(.POST, "/v1/mcp", token: token, body: initialize, headers: headers)
             #expect(answered.status == 200 && answered["result"]?["serverInfo"]?["name"] == "uaef", "\(answered.body)")
+            // Both a request and a response: refused rather than left unanswered for good.
+            let ambiguous = #"{"jsonrpc":"2.0","id":1,"method":"ping","result":{}}"#
+            #expect(
+                try await server.send(.POST, "/v1/mcp", token: token, body: ambiguous, headers: headers).status == 400)
         }
         try await ServerHarness.start(authenticated: false).serving { server in
             let initialize =
