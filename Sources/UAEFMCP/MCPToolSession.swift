@@ -83,11 +83,11 @@ public struct MCPToolSession: Sendable {
                 // Abandoning the setup disconnects, which fails the requests still waiting.
                 tools = try await within(
                     setupTimeout, "mcp server \(server.name) did not initialize and list its tools",
-                    abandon: { await client.disconnect() }
-                ) {
-                    _ = try await client.connect(transport: transport)
-                    return try await listTools(client, server: server)
-                }
+                    abandon: { await client.disconnect() },
+                    operation: {
+                        _ = try await client.connect(transport: transport)
+                        return try await listTools(client, server: server)
+                    })
             } catch let error where !(error is Failure || error is CancellationError) {
                 throw Failure(description: "mcp server \(server.name) did not initialize and list its tools: \(error)")
             }
@@ -132,10 +132,8 @@ public struct MCPToolSession: Sendable {
         let client = self.client
         return try await Self.within(
             server.timeout, "mcp server \(server.name) did not answer \(tool) in time",
-            abandon: { try? await client.cancelRequest(context.requestID, reason: "timed out or cancelled") }
-        ) {
-            try await context.value
-        }
+            abandon: { try? await client.cancelRequest(context.requestID, reason: "timed out or cancelled") },
+            operation: { try await context.value })
     }
 
     /// `operation`'s result, or a failure saying `what` when `limit` passes first. The SDK's
@@ -143,7 +141,7 @@ public struct MCPToolSession: Sendable {
     /// must make `operation` end (by failing what it waits for).
     static func within<Value: Sendable>(
         _ limit: Duration, _ what: String, abandon: @escaping @Sendable () async -> Void,
-        _ operation: @escaping @Sendable () async throws -> Value
+        operation: @escaping @Sendable () async throws -> Value
     ) async throws -> Value {
         try await withThrowingTaskGroup(of: Value?.self) { group in
             group.addTask { try await operation() }
