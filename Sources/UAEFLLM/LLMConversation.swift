@@ -174,8 +174,10 @@ struct LLMConversation {
             index += 1
             return response
         }
-        let body = client.requestBody(modelRequest)
-        try await checkBudgets(requestBytes: body.jsonText.utf8.count)
+        // The request's size bounds its input tokens; it is only rendered when a budget needs it.
+        if settings.budget.hasLimits {
+            try await checkBudgets(requestBytes: client.requestBody(modelRequest).jsonText.utf8.count)
+        }
         let call: ModelCall
         do {
             call = try await client.call(modelRequest, logger: logger)

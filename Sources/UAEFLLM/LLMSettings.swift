@@ -78,6 +78,8 @@ public struct LLMBudget: Sendable, Hashable {
     static let keys: Set<String> = ["task_tokens", "task_cost", "run_tokens", "run_cost", "daily_tokens", "daily_cost"]
 
     var hasCost: Bool { taskCost != nil || runCost != nil || dailyCost != nil }
+    /// True when any limit is set, so calls must be checked against it.
+    var hasLimits: Bool { hasCost || taskTokens != nil || runTokens != nil || dailyTokens != nil }
 
     static func parse(_ value: JSONValue?) throws(AgentFailure) -> LLMBudget {
         var budget = LLMBudget()
