@@ -200,8 +200,16 @@ struct LLMConversation {
         return call.response
     }
 
-    /// A tool call's result block: replayed, or made and recorded.
+    /// A tool call's result block: replayed, or made and recorded. A call of a tool that
+    /// changes the world is recorded as started first; one an earlier attempt started and never
+    /// finished recording is not made again: the model is told its outcome is unknown.
     private mutating func tool(_ call: (id: String, name: String, input: JSONValue)) async throws -> ContentBlock {
+        var begun = false
+        if index < recorded.count, recorded[index].step.kind == .toolStarted {
+            _ = try replayed(.toolStarted)
+            index += 1
+            begun = true
+        }
         if let event = try replayed(.tool) {
             let result = event.event.payloads["result"]?.stringValue ?? ""
             index += 1
@@ -212,8 +220,18 @@ struct LLMConversation {
         var data: [String: JSONValue] = [
             "tool": .string(call.name), "tool_use_id": .string(call.id), "model": .string(settings.model),
         ]
-        if let tool = tools[call.name] {
-            data.merge(tool.eventDetails) { _, new in new }
+        if let tool = tools[call.name] { data.merge(tool.eventDetails) { _, new in new } }
+        if begun {
+            (result, isError) = (
+                "this call was made before UAEF stopped and its result was never recorded, so whether it took effect is unknown; check before calling it again",
+                true
+            )
+            data["outcome_unknown"] = true
+        } else if let tool = tools[call.name] {
+            if tool.changesWorld {
+                try await record(
+                    .toolStarted, usage: TokenUsage(), nanos: 0, data: data, payloads: ["input": call.input])
+            }
             do {
                 let outcome = try await tool.call(call.input, request: request, step: index, logger: logger)
                 result = outcome.value.jsonText
@@ -262,7 +280,7 @@ struct LLMConversation {
             try await store.recordConversationStep(
                 step,
                 event: EventDraft(
-                    id: id, time: time, type: kind == .call ? "llm.call" : "llm.tool",
+                    id: id, time: time, type: LLMEvents.type(of: kind),
                     actor: request.agent.map { "agent:\($0.name)" } ?? "engine", tenant: request.tenant,
                     subject: "\(request.runID.rawValue)/\(request.key)", data: data, payloads: payloads))
         } catch let taken as ConversationStepTaken {
@@ -325,6 +343,15 @@ struct LLMConversation {
 
 /// How `llm` steps appear in events and payloads.
 enum LLMEvents {
+    /// A step's event type: `llm.call`, `llm.tool` or `llm.tool_started`.
+    static func type(of kind: ConversationStep.Kind) -> String {
+        switch kind {
+        case .call: "llm.call"
+        case .tool: "llm.tool"
+        case .toolStarted: "llm.tool_started"
+        }
+    }
+
     static func usage(_ usage: TokenUsage) -> JSONValue {
         [
             "input_tokens": .number(Number(usage.input)), "output_tokens": .number(Number(usage.output)),

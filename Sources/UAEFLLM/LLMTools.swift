@@ -9,6 +9,9 @@ protocol LLMTool: Sendable {
     var definition: ToolDefinition { get }
     /// What every call's event records of the tool itself, whatever the call's outcome.
     var eventDetails: [String: JSONValue] { get }
+    /// True when a call may change the world and is not made idempotent by UAEF: it is recorded
+    /// as started before it is made, and never made again by a resumed attempt.
+    var changesWorld: Bool { get }
     /// Runs the call for the attempt's tenant as conversation step `step`; what the model gets
     /// back (and what the step's event records of it), or a failure it reads as an error result.
     func call(_ input: JSONValue, request: AttemptRequest, step: Int, logger: Logger) async throws -> ToolResult
@@ -16,6 +19,7 @@ protocol LLMTool: Sendable {
 
 extension LLMTool {
     var eventDetails: [String: JSONValue] { [:] }
+    var changesWorld: Bool { false }
 }
 
 /// What a tool call gave: the result the model reads, and what the step's event records.

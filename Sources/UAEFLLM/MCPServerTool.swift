@@ -34,6 +34,9 @@ struct MCPServerTool: LLMTool {
             inputSchema: schema.objectValue != nil ? schema : ["type": "object"])
     }
 
+    /// Unless the server says the tool only reads (`readOnlyHint`), as MCP's default assumes.
+    var changesWorld: Bool { tool.annotations.readOnlyHint != true }
+
     var eventDetails: [String: JSONValue] {
         ["mcp_server": .string(session.server.name), "mcp_tool": .string(tool.name)]
     }

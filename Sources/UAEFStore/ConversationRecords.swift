@@ -11,6 +11,9 @@ public struct ConversationStep: Sendable, Hashable {
         case call
         /// A tool call the model asked for: its event carries the input and the result.
         case tool
+        /// A call of a tool that may change the world, about to be made: recorded before it, so
+        /// an attempt resumed after a crash knows the call may have taken effect.
+        case toolStarted = "tool_started"
     }
 
     public var tenant: String

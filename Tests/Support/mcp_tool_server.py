@@ -6,8 +6,9 @@ llm agents that use MCP servers' tools.
     python3 mcp_tool_server.py --http     # Streamable HTTP on a free loopback port at /mcp
                                           # (answers as SSE); prints the port once it listens
 
-Tools: lookup_vendor(vendor) -> {"vendor_id", "name"} (structured output), reject_invoice(reason)
-(always an error result), count_calls() -> how many tool calls this server process answered.
+Tools: lookup_vendor(vendor) -> {"vendor_id", "name"} (structured output, read-only),
+reject_invoice(reason) (always an error result), post_invoice(invoice) (waits SLOW_POST seconds
+first), count_calls() -> how many tool calls this server process answered (read-only).
 With UAEF_MCP_MARKER set, every call appends a line to that file, so a test can count the calls
 across processes.
 """
@@ -20,6 +21,7 @@ import time
 
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
+from mcp.types import ToolAnnotations
 from pydantic import BaseModel
 
 server = MCPServer("vendor-master")
@@ -40,7 +42,10 @@ def note(call):
             file.write(call + "\n")
 
 
-@server.tool(description="Find a vendor in the vendor master by name.")
+READS = ToolAnnotations(read_only_hint=True)
+
+
+@server.tool(description="Find a vendor in the vendor master by name.", annotations=READS)
 def lookup_vendor(vendor: str) -> Vendor:
     note("lookup_vendor " + vendor)
     return Vendor(vendor_id="V-" + str(sum(map(ord, vendor)) % 10000), name=vendor)
@@ -52,7 +57,14 @@ def reject_invoice(reason: str) -> str:
     raise ToolError("rejections need a human: " + reason)
 
 
-@server.tool(description="How many tool calls this server process answered.")
+@server.tool(description="Post an invoice to the ledger; takes SLOW_POST seconds (default 0).")
+def post_invoice(invoice: str) -> str:
+    note("post_invoice " + invoice)
+    time.sleep(float(os.environ.get("SLOW_POST", "0")))
+    return "posted " + invoice
+
+
+@server.tool(description="How many tool calls this server process answered.", annotations=READS)
 def count_calls() -> int:
     return calls
 

@@ -268,8 +268,10 @@ struct LLMKindTests {
         let offered = outcome.events("llm.call").first?.event.payloads["request"]?["tools"]?.arrayValue ?? []
         #expect(
             offered.compactMap { $0["name"]?.stringValue }.sorted() == [
-                "vendors__count_calls", "vendors__lookup_vendor", "vendors__reject_invoice",
+                "vendors__count_calls", "vendors__lookup_vendor", "vendors__post_invoice", "vendors__reject_invoice",
             ])
+        // Only the tool the server does not mark read-only is recorded as started before the call.
+        #expect(outcome.events("llm.tool_started").map { $0.event.data["mcp_tool"] } == ["reject_invoice"])
     }
 
     @Test(

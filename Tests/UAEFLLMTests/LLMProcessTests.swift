@@ -85,6 +85,71 @@ struct LLMProcessTests {
     }
 
     @Test(
+        "uaef killed (SIGKILL) during an MCP tool call that changes the world: the resumed task does not make the call again, and the model is told its outcome is unknown"
+    )
+    func killDuringMCPCall() async throws {
+        let script = """
+            scenarios:
+              poster:
+                - tool_calls: [{name: erp__post_invoice, input: {invoice: INV-7}}]
+                - text: checked by hand
+            """
+        try await withFakeModelServer(script) { server, base in
+            let directory = try TemporaryDirectory("llm-mcp-kill")
+            defer { directory.remove() }
+            let marker = directory.path("calls")
+            let toolServer = Fixtures.packageRoot.appendingPathComponent("Tests/Support/mcp_tool_server.py").path
+            try """
+            agents:
+              - name: poster
+                kind: llm
+                capabilities: [post]
+                activate: true
+                config:
+                  provider: anthropic
+                  model: poster
+                  base_url: \(base(.anthropic).absoluteString)
+                  api_key: test-key
+                  mcp_servers:
+                    - {name: erp, command: [python3, \(toolServer)], env: {UAEF_MCP_MARKER: \(marker), SLOW_POST: "60"}}
+            """.write(toFile: directory.path("agents.yaml"), atomically: true, encoding: .utf8)
+            try """
+            name: post
+            tasks:
+              - id: post
+                capability: post
+                with: {prompt: Post INV-7}
+            """.write(toFile: directory.path("post.yaml"), atomically: true, encoding: .utf8)
+            let store = "sqlite:" + directory.path("uaef.db")
+            let uaef = Fixtures.binary.path
+            let registered = try await ExternalProcess.run([
+                uaef, "agents", "register", "--file", directory.path("agents.yaml"), "--store", store,
+            ])
+            try #require(registered.status == 0, "\(registered.output)")
+            let (process, _, _) = try UAEFProcess.start(
+                ["run", directory.path("post.yaml"), "--store", store], in: directory.url)
+            let deadline = ContinuousClock.now + .seconds(60)
+            while (try? String(contentsOfFile: marker, encoding: .utf8)) == nil {
+                try #require(ContinuousClock.now < deadline, "the MCP tool was never called")
+                try await Task.sleep(for: .milliseconds(20))
+            }
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+
+            let resumed = try await ExternalProcess.run([uaef, "resume", "--store", store, "--json"])
+            #expect(resumed.status == 0, "\(resumed.output)")
+            #expect(try String(contentsOfFile: marker, encoding: .utf8) == "post_invoice INV-7\n", "called once")
+            #expect(server.calls.map { $0["turn"]?.numberValue?.intValue ?? -1 } == [0, 1])
+            let events = try await ExternalProcess.run([uaef, "events", "--store", store, "--json"])
+            let records = events.output.split(separator: "\n").compactMap { try? JSONValue(jsonText: $0) }
+            #expect(records.filter { $0["type"] == "llm.tool_started" }.count == 1)
+            let tool = try #require(records.first { $0["type"] == "llm.tool" })
+            #expect(tool["data"]?["outcome_unknown"] == true && tool["data"]?["is_error"] == true, "\(tool.jsonText)")
+            #expect(records.last?["type"] == "run.succeeded")
+        }
+    }
+
+    @Test(
         "examples/llm/walkthrough.sh: an llm agent reads an invoice with a tool against the fake provider, and the ledger shows each call"
     )
     func walkthrough() async throws {
