@@ -31,8 +31,8 @@ struct BenchCommand: AsyncParsableCommand {
                       plain boto3 loop)
               llm     N single-turn tasks (default 1000) of an llm agent fanned out from one run,
                       --concurrency in flight (default 256 here), against the fake provider in this
-                      process answering after 50 ms; UAEF's time per call beyond that, beside the
-                      model client alone calling the same fake
+                      process answering after 50 ms (--latency); UAEF's time per call beyond that,
+                      beside the model client alone calling the same fake
             Each repetition uses a new store file (or adds its runs to the --store PostgreSQL); the figures
             are medians. --workers N starts N uaef worker processes on the PostgreSQL store, which
             execute the runs (a run executes on one worker at a time; --runs R starts R runs at once). Time covers validating,
@@ -75,10 +75,21 @@ struct BenchCommand: AsyncParsableCommand {
             "For webhooks: connections (inbound) and deliveries in flight (outbound), default 32; for llm: calls in flight, default 256."
     ) var concurrency: Int?
     @Option(help: ArgumentHelp("For sqs: the queue to fill and consume.", valueName: "url")) var queueURL: String?
+    @Option(help: "For llm: how long the fake provider takes to answer (e.g. 1s; default 50ms).") var latency: String?
     @Option(help: "For sqs: the queue's region.") var region = "us-east-1"
     @Flag(help: "Print JSON.") var json = false
 
+    /// `--latency` as a duration from 1 ms to 60 s.
+    static func latency(_ text: String) throws -> Duration {
+        guard let duration = DurationText.parse(text), duration >= .milliseconds(1), duration <= .seconds(60) else {
+            throw ValidationError(
+                "--latency \(text): expected a duration from 1ms to 60s (\(DurationText.expectation))")
+        }
+        return duration
+    }
+
     func validate() throws {
+        if let latency { _ = try Self.latency(latency) }
         if workload == .sqs, queueURL == nil { throw ValidationError("sqs needs --queue-url") }
         guard (1...600).contains(seconds) else { throw ValidationError("--seconds must be from 1 to 600") }
         if let concurrency, !(1...(workload == .llm ? 1024 : 64)).contains(concurrency) {
@@ -115,7 +126,9 @@ struct BenchCommand: AsyncParsableCommand {
                     deliveries: tasks ?? 20_000, seconds: seconds, concurrency: concurrency ?? 32, json: json)
             }
             if workload == .llm {
-                return try await LLMBench.run(calls: tasks ?? 1_000, concurrency: concurrency ?? 256, json: json)
+                return try await LLMBench.run(
+                    calls: tasks ?? 1_000, concurrency: concurrency ?? 256,
+                    latency: try latency.map(Self.latency) ?? LLMBench.defaultLatency, json: json)
             }
             return try await LedgerBench.run(events: tasks ?? 1_000_000, json: json)
         }

@@ -12,20 +12,22 @@ import UAEFStore
 /// latency. Beside it, the same calls from a plain client loop (the model client alone, no
 /// store) to the same fake, in the same invocation.
 enum LLMBench {
-    /// What the fake waits before each answer.
-    static let latency = Duration.milliseconds(50)
+    /// What the fake waits before each answer unless told otherwise.
+    static let defaultLatency = Duration.milliseconds(50)
 
-    static func run(calls: Int, concurrency: Int, json: Bool) async throws {
+    static func run(calls: Int, concurrency: Int, latency: Duration, json: Bool) async throws {
         let server = FakeModelServer(script: FakeModelScript(latency: latency))
         let (ports, continuation) = AsyncStream<Int>.makeStream()
         let serving = Task { try await server.run(port: 0) { continuation.yield($0) } }
         defer { serving.cancel() }
         guard let port = await ports.first(where: { _ in true }) else { throw CancellationError() }
         let base = URL(string: "http://127.0.0.1:\(port)")!
-        let tasks = try await measureTasks(calls: calls, concurrency: concurrency, base: base)
-        let plain = try await measurePlainClient(calls: calls, concurrency: concurrency, base: base)
+        let tasks = try await measureTasks(calls: calls, concurrency: concurrency, latency: latency, base: base)
+        let plain = try await measurePlainClient(calls: calls, concurrency: concurrency, latency: latency, base: base)
         let reference = try BenchReference.measure()
-        report(calls: calls, concurrency: concurrency, tasks: tasks, plain: plain, reference: reference, json: json)
+        report(
+            calls: calls, concurrency: concurrency, latency: latency, tasks: tasks, plain: plain, reference: reference,
+            json: json)
     }
 
     struct Figures {
@@ -40,7 +42,7 @@ enum LLMBench {
 
     /// `calls` tasks of one run fanned out over an `llm` agent, `concurrency` at once, on a new
     /// SQLite file.
-    static func measureTasks(calls: Int, concurrency: Int, base: URL) async throws -> Figures {
+    static func measureTasks(calls: Int, concurrency: Int, latency: Duration, base: URL) async throws -> Figures {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("uaef-bench-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
@@ -84,7 +86,7 @@ enum LLMBench {
     }
 
     /// The reference: the same calls from the model client alone, `concurrency` at once.
-    static func measurePlainClient(calls: Int, concurrency: Int, base: URL) async throws -> Figures {
+    static func measurePlainClient(calls: Int, concurrency: Int, latency: Duration, base: URL) async throws -> Figures {
         let client = try await ModelClient(
             endpoint: ModelEndpoint(provider: .anthropic, baseURL: base, apiKey: ""), policy: .unrestricted,
             connections: concurrency)
@@ -123,7 +125,8 @@ enum LLMBench {
     }
 
     static func report(
-        calls: Int, concurrency: Int, tasks: Figures, plain: Figures, reference: BenchReference, json: Bool
+        calls: Int, concurrency: Int, latency: Duration, tasks: Figures, plain: Figures, reference: BenchReference,
+        json: Bool
     ) {
         func milliseconds(_ value: Double) -> JSONValue { BenchReference.number(value * 1000, digits: 3) }
         let median = tasks.percentile(0.5)
