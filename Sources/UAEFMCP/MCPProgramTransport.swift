@@ -16,6 +16,8 @@ actor MCPProgramTransport: Transport {
     private let continuation: AsyncThrowingStream<Data, any Error>.Continuation
     private var reader: Task<Void, Never>?
     private var closed: (@Sendable () async -> Void)?
+    /// Set once the program's output ended: what is sent after that fails at once.
+    private var outputClosed = false
 
     init(writer: StandardInputWriter, output: SubprocessOutputSequence, logger: Logger) {
         self.writer = writer
@@ -37,6 +39,7 @@ actor MCPProgramTransport: Transport {
     func whenClosed(_ action: @escaping @Sendable () async -> Void) { closed = action }
 
     private func outputEnded() async {
+        outputClosed = true
         let action = closed
         closed = nil
         await action?()
@@ -75,6 +78,9 @@ actor MCPProgramTransport: Transport {
     }
 
     func send(_ data: Data) async throws {
+        // A request sent after the program exited would wait for an answer that cannot come
+        // (the callback may have run before the client had anything to fail).
+        guard !outputClosed else { throw Closed() }
         _ = try await writer.write(Array(data) + [0x0A])
     }
 

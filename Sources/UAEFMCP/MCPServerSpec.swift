@@ -30,12 +30,6 @@ public struct MCPServerSpec: Sendable, Hashable {
     /// The most servers one agent may name.
     public static let limit = 8
 
-    /// True when the server is a program this host starts.
-    public var startsProgram: Bool {
-        if case .program = endpoint { return true }
-        return false
-    }
-
     /// True when an agent's configuration lists a server that is a program on this host.
     public static func startsPrograms(_ configuration: JSONValue?) -> Bool {
         (configuration?.arrayValue ?? []).contains { $0["command"] != nil }

@@ -347,7 +347,8 @@ struct LLMKindTests {
             config: ["model": "m", "mcp_servers": [["name": "gone", "command": ["sh", "-c", "exit 0"]]]],
             with: "{prompt: Go}")
         #expect(exited.status == .failed)
-        #expect(ContinuousClock.now - start < .seconds(20), "not held until the 30 s setup timeout")
+        let took = ContinuousClock.now - start
+        #expect(took < .seconds(25), "not held until the 30 s setup timeout: \(took), \(exited.task?.error ?? "")")
         #expect(exited.task?.error?.contains("gone") == true, "error: \(exited.task?.error ?? "none")")
         let collided = try await run(
             .sqlite, script: "scenarios: {m: [{text: done}]}",
