@@ -341,14 +341,16 @@ struct LLMKindTests {
 
     @Test("a program server that exits at once fails the attempt promptly; tool names that collide are refused")
     func mcpServerFailures() async throws {
-        let start = ContinuousClock.now
         let exited = try await run(
             .sqlite, script: "scenarios: {m: [{text: done}]}",
             config: ["model": "m", "mcp_servers": [["name": "gone", "command": ["sh", "-c", "exit 0"]]]],
             with: "{prompt: Go}")
         #expect(exited.status == .failed)
-        let took = ContinuousClock.now - start
-        #expect(took < .seconds(25), "not held until the 30 s setup timeout: \(took), \(exited.task?.error ?? "")")
+        // Failed by the exit itself, not by the 30 s setup timeout (a time bound would be
+        // flaky on a loaded machine; the message says which path was taken).
+        #expect(
+            exited.task?.error?.contains("the MCP server closed its output (it exited)") == true,
+            "\(exited.task?.error ?? "")")
         #expect(exited.task?.error?.contains("gone") == true, "error: \(exited.task?.error ?? "none")")
         let collided = try await run(
             .sqlite, script: "scenarios: {m: [{text: done}]}",
