@@ -30,7 +30,8 @@ struct SecretResolvingKind: AgentKind {
         request.parameters =
             try await resolver.resolve(.object(request.parameters), tenant: request.tenant, used: &used).objectValue
             ?? [:]
-        // The agent's own configuration too, for kinds that must tell it from a task's `with`.
+        // The agent's own configuration too, for kinds that must tell it from a task's `with`
+        // (its secrets were opened just above: none is read twice).
         if var agent = request.agent, !agent.configuration.isEmpty {
             agent.configuration =
                 try await resolver.resolve(.object(agent.configuration), tenant: request.tenant, used: &used)
@@ -55,13 +56,15 @@ public struct SecretResolver: Sendable {
     }
 
     /// `value` with every placeholder replaced by its secret's value; `used` gets each secret
-    /// opened, for scrubbing. A missing secret or master key fails the attempt without retrying.
+    /// opened, for scrubbing, and a secret already in it is not read again. A missing secret or
+    /// master key fails the attempt without retrying.
     public func resolve(_ value: JSONValue, tenant: String, used: inout [(name: String, value: String)]) async throws
         -> JSONValue
     {
         switch value {
         case .object(let members):
             if let name = SecretReference.name(in: value) {
+                if let opened = used.first(where: { $0.name == name }) { return .string(opened.value) }
                 guard let box else {
                     throw AgentFailure(
                         "secret \(name): this process has no master key (--master-key-file or UAEF_MASTER_KEY)",

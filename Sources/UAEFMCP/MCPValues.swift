@@ -29,7 +29,10 @@ public enum MCPValues {
     }
 
     /// `value` as the SDK's `Value` (numbers become integers or doubles).
-    public static func value(_ value: JSONValue) -> Value {
-        (try? JSONDecoder().decode(Value.self, from: Data(value.jsonText.utf8))) ?? .null
+    public static func value(_ value: JSONValue) -> Value { self.value(jsonText: value.jsonText) }
+
+    /// A value's JSON text (``JSONValue/jsonText``) as the SDK's `Value`.
+    public static func value(jsonText: String) -> Value {
+        (try? JSONDecoder().decode(Value.self, from: Data(jsonText.utf8))) ?? .null
     }
 }

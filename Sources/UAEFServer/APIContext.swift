@@ -27,10 +27,9 @@ public struct APIContext: RequestContext {
     public func require(_ permission: Permission) throws -> Principal {
         guard let principal else { throw Problem(.unauthorized, "unauthorized", "this route needs a bearer token") }
         guard principal.may(permission) else {
-            let roles = Role.allCases.filter { $0.permissions.contains(permission) }.map(\.rawValue)
             throw Problem(
                 .forbidden, "forbidden",
-                "\(principal.subject) (roles: \(principal.roles.map(\.rawValue).sorted().joined(separator: ", "))) may not do this; it needs one of the roles \(roles.joined(separator: ", "))"
+                "\(principal.subject) (roles: \(principal.roles.map(\.rawValue).sorted().joined(separator: ", "))) may not do this; it needs one of the roles \(permission.grantingRoles)"
             )
         }
         return principal

@@ -91,24 +91,19 @@ public enum APIServer {
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "uaef"),
             onServerRunning: { channel in await onListening(channel.localAddress?.port ?? configuration.port) },
             logger: logger)
-        let services: [any Service] = [
-            EventCommitRelay(runtime: runtime),
-            ReportCacheInvalidator(runtime: runtime, pollInterval: configuration.eventStreamPollInterval),
-            executor,
-            SettlementService(
-                runtime: runtime, ledgerChanges: ledgerChanges, interval: configuration.settlementInterval),
-            TenantWorkers(
-                runtime: runtime, ledgerChanges: ledgerChanges, lookupInterval: configuration.tenantLookupInterval),
-            ConnectorWorkerService(
-                workers: ConnectorWorkers(
-                    store: runtime.engine.store, engine: runtime.engine.forTenant,
-                    dispatch: .server(executor: executor, ledgerChanges: ledgerChanges),
-                    triggers: runtime.workflowTriggers, access: configuration.connectorAccess,
-                    secrets: runtime.engine.configuration.secrets,
-                    lookupInterval: configuration.connectorLookupInterval, commits: runtime.eventCommits,
-                    logger: logger)),
-            application,
-        ]
+        let services: [any Service] =
+            executionServices(
+                configuration, runtime: runtime, executor: executor, ledgerChanges: ledgerChanges) + [
+                ConnectorWorkerService(
+                    workers: ConnectorWorkers(
+                        store: runtime.engine.store, engine: runtime.engine.forTenant,
+                        dispatch: .server(executor: executor, ledgerChanges: ledgerChanges),
+                        triggers: runtime.workflowTriggers, access: configuration.connectorAccess,
+                        secrets: runtime.engine.configuration.secrets,
+                        lookupInterval: configuration.connectorLookupInterval, commits: runtime.eventCommits,
+                        logger: logger)),
+                application,
+            ]
         // Services stop in reverse order: the HTTP server first (in-flight requests finish),
         // then the workers, settlement and the executor.
         let group = ServiceGroup(
@@ -116,6 +111,24 @@ public enum APIServer {
                 services: services.map { .init(service: $0) }, gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger))
         try await group.run()
+    }
+
+    /// What executes runs beside whatever answers requests (the HTTP API, `uaef mcp`): the relay
+    /// of committed events, the report cache's invalidator, the executor of the runs started
+    /// here, settlement and checkpoints after runs end, and the workers resuming unfinished runs.
+    static func executionServices(
+        _ configuration: ServerConfiguration, runtime: ServerRuntime, executor: RunExecutor,
+        ledgerChanges: LedgerChanges
+    ) -> [any Service] {
+        [
+            EventCommitRelay(runtime: runtime),
+            ReportCacheInvalidator(runtime: runtime, pollInterval: configuration.eventStreamPollInterval),
+            executor,
+            SettlementService(
+                runtime: runtime, ledgerChanges: ledgerChanges, interval: configuration.settlementInterval),
+            TenantWorkers(
+                runtime: runtime, ledgerChanges: ledgerChanges, lookupInterval: configuration.tenantLookupInterval),
+        ]
     }
 
     static func makeRouter(

@@ -20,14 +20,10 @@ public enum MCPStdioServer {
         let executor = RunExecutor(ledgerChanges: ledgerChanges)
         let toolbox = MCPToolbox(
             operations: APIOperations(runtime: runtime, executor: executor, ledgerChanges: ledgerChanges))
-        let services: [any Service] = [
-            EventCommitRelay(runtime: runtime),
-            ReportCacheInvalidator(runtime: runtime, pollInterval: .seconds(1)),
-            executor,
-            SettlementService(runtime: runtime, ledgerChanges: ledgerChanges, interval: .milliseconds(500)),
-            TenantWorkers(runtime: runtime, ledgerChanges: ledgerChanges, lookupInterval: .seconds(2)),
-            StdioSession(toolbox: toolbox, principal: principal, logger: logger),
-        ]
+        let services =
+            APIServer.executionServices(
+                ServerConfiguration(), runtime: runtime, executor: executor, ledgerChanges: ledgerChanges)
+            + [StdioSession(toolbox: toolbox, principal: principal, logger: logger)]
         var configurations = services.map { ServiceGroupConfiguration.ServiceConfiguration(service: $0) }
         // The session ending (standard input closed) stops the others gracefully.
         configurations[configurations.count - 1].successTerminationBehavior = .gracefullyShutdownGroup

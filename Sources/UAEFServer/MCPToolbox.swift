@@ -68,10 +68,9 @@ struct MCPToolbox: Sendable {
         }
         do {
             guard principal.may(entry.permission) else {
-                let roles = Role.allCases.filter { $0.permissions.contains(entry.permission) }.map(\.rawValue)
                 throw Problem(
                     .forbidden, "forbidden",
-                    "\(principal.subject) may not call \(name); it needs one of the roles \(roles.joined(separator: ", "))"
+                    "\(principal.subject) may not call \(name); it needs one of the roles \(entry.permission.grantingRoles)"
                 )
             }
             let arguments: [String: JSONValue]
@@ -86,10 +85,9 @@ struct MCPToolbox: Sendable {
                     .unprocessableContent, "validation-failed",
                     "the arguments of \(name) do not match its input schema: " + violations.joined(separator: "; "))
             }
-            let result = try await entry.call(operations, principal, arguments)
+            let text = try await entry.call(operations, principal, arguments).jsonText
             return CallTool.Result(
-                content: [.text(result.jsonText)], structuredContent: .some(MCPValues.value(result)),
-                isError: false)
+                content: [.text(text)], structuredContent: .some(MCPValues.value(jsonText: text)), isError: false)
         } catch is CancellationError {
             throw CancellationError()
         } catch {

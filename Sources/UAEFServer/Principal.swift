@@ -22,6 +22,13 @@ public enum Permission: String, Sendable, CaseIterable {
     case operateDeliveries
 }
 
+extension Permission {
+    /// The roles that grant it, by name, for refusals that say what would be needed.
+    var grantingRoles: String {
+        Role.allCases.filter { $0.permissions.contains(self) }.map(\.rawValue).joined(separator: ", ")
+    }
+}
+
 /// The roles a token can carry (its `roles` claim).
 public enum Role: String, Sendable, CaseIterable, Codable {
     case admin, `operator`, approver, auditor, agent, viewer

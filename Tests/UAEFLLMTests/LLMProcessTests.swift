@@ -7,6 +7,31 @@ import UAEFTestSupport
 
 @Suite("llm agents in the uaef binary (real processes, the fake provider)")
 struct LLMProcessTests {
+    /// Registers `directory`'s agents.yaml on a new store there, starts `uaef run` of `workflow`,
+    /// and SIGKILLs it `settle` after `reached` holds (failing with `never` after a minute); the
+    /// store and the killed process.
+    static func runThenKill(
+        _ workflow: String, in directory: TemporaryDirectory, settle: Duration = .zero, _ never: String,
+        reached: () -> Bool
+    ) async throws -> (store: String, process: Process) {
+        let store = "sqlite:" + directory.path("uaef.db")
+        let registered = try await ExternalProcess.run([
+            Fixtures.binary.path, "agents", "register", "--file", directory.path("agents.yaml"), "--store", store,
+        ])
+        try #require(registered.status == 0, "\(registered.output)")
+        let (process, _, _) = try UAEFProcess.start(
+            ["run", directory.path(workflow), "--store", store], in: directory.url)
+        let deadline = ContinuousClock.now + .seconds(60)
+        while !reached() {
+            try #require(ContinuousClock.now < deadline, "\(never)")
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        try await Task.sleep(for: settle)
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+        return (store, process)
+    }
+
     @Test(
         "uaef killed (SIGKILL) mid-conversation resumes from the recorded steps: the paid answer and the tool call are not made again"
     )
@@ -50,24 +75,12 @@ struct LLMProcessTests {
                 retry: {max_attempts: 3, backoff: 100ms}
                 with: {prompt: Is the invoice fine?}
             """.write(toFile: directory.path("read.yaml"), atomically: true, encoding: .utf8)
-            let store = "sqlite:" + directory.path("uaef.db")
-            let uaef = Fixtures.binary.path
-            let registered = try await ExternalProcess.run([
-                uaef, "agents", "register", "--file", directory.path("agents.yaml"), "--store", store,
-            ])
-            try #require(registered.status == 0, "\(registered.output)")
-            let (process, _, _) = try UAEFProcess.start(
-                ["run", directory.path("read.yaml"), "--store", store], in: directory.url)
             // Killed while the second answer streams: the first answer and the tool call are recorded.
-            let deadline = ContinuousClock.now + .seconds(60)
-            while !server.calls.contains(where: { $0["turn"] == 1 }) {
-                try #require(ContinuousClock.now < deadline, "the second model call never came")
-                try await Task.sleep(for: .milliseconds(20))
-            }
-            try await Task.sleep(for: .milliseconds(500))
-            kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
-            #expect(process.terminationReason == .uncaughtSignal)
+            let (store, killed) = try await Self.runThenKill(
+                "read.yaml", in: directory, settle: .milliseconds(500), "the second model call never came"
+            ) { server.calls.contains(where: { $0["turn"] == 1 }) }
+            #expect(killed.terminationReason == .uncaughtSignal)
+            let uaef = Fixtures.binary.path
 
             let resumed = try await ExternalProcess.run([uaef, "resume", "--store", store, "--json"])
             #expect(resumed.status == 0, "\(resumed.output)")
@@ -120,21 +133,10 @@ struct LLMProcessTests {
                 capability: post
                 with: {prompt: Post INV-7}
             """.write(toFile: directory.path("post.yaml"), atomically: true, encoding: .utf8)
-            let store = "sqlite:" + directory.path("uaef.db")
-            let uaef = Fixtures.binary.path
-            let registered = try await ExternalProcess.run([
-                uaef, "agents", "register", "--file", directory.path("agents.yaml"), "--store", store,
-            ])
-            try #require(registered.status == 0, "\(registered.output)")
-            let (process, _, _) = try UAEFProcess.start(
-                ["run", directory.path("post.yaml"), "--store", store], in: directory.url)
-            let deadline = ContinuousClock.now + .seconds(60)
-            while (try? String(contentsOfFile: marker, encoding: .utf8)) == nil {
-                try #require(ContinuousClock.now < deadline, "the MCP tool was never called")
-                try await Task.sleep(for: .milliseconds(20))
+            let (store, _) = try await Self.runThenKill("post.yaml", in: directory, "the MCP tool was never called") {
+                (try? String(contentsOfFile: marker, encoding: .utf8)) != nil
             }
-            kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
+            let uaef = Fixtures.binary.path
 
             let resumed = try await ExternalProcess.run([uaef, "resume", "--store", store, "--json"])
             #expect(resumed.status == 0, "\(resumed.output)")
