@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import NIOCore
 import NIOPosix
+import NIOSSL
 import UAEFCore
 import UAEFEngine
 
@@ -56,15 +57,17 @@ public struct OutboundHTTP: Sendable {
 
     /// A client for requests to `url`'s host whose connections go only to an address the policy
     /// allows (resolved now and pinned, so a second lookup cannot answer differently), without
-    /// following redirects. It keeps up to `connections` connections alive between requests; the
-    /// caller shuts it down.
-    public func client(for url: URL, method: String, by caller: String, connections: Int = 8) async throws
-        -> HTTPClient
-    {
+    /// following redirects. It keeps up to `connections` connections alive between requests and
+    /// uses `tlsConfiguration` (a client certificate, say) for `https`; the caller shuts it down.
+    public func client(
+        for url: URL, method: String, by caller: String, connections: Int = 8,
+        tlsConfiguration: TLSConfiguration? = nil
+    ) async throws -> HTTPClient {
         let host = url.host ?? ""
         var configuration = HTTPClient.Configuration()
         configuration.redirectConfiguration = .disallow
         configuration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = connections
+        if let tlsConfiguration { configuration.tlsConfiguration = tlsConfiguration }
         if !policy.unrestricted {
             let addresses = try await Self.resolve(host, port: url.port ?? (url.scheme == "https" ? 443 : 80))
             do {

@@ -5,16 +5,16 @@ import UAEFConnectors
 import UAEFCore
 import UAEFStore
 
-/// `uaef connectors`: the tenant's webhook, SQS and Service Bus connectors.
+/// `uaef connectors`: the tenant's webhook, SQS, Service Bus and SAP connectors.
 struct ConnectorsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "connectors",
-        abstract: "Apply, list, show and remove connectors (webhook, sqs, servicebus).",
+        abstract: "Apply, list, show, test and remove connectors (webhook, sqs, servicebus, sap).",
         discussion: """
             A connectors file lists connectors by name and type with their settings; credentials are \
             only ever secret references ({$secret: NAME}, set with uaef secrets set). Every problem of a \
             file is reported as file:line: field: message (exit 2) and then nothing is saved. See \
-            docs/connectors.md.
+            docs/connectors.md (and docs/erp.md for sap).
 
             connectors:
               - name: erp-events

@@ -7,8 +7,8 @@ import UAEFFakes
 struct DevCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "dev",
-        abstract: "Local stand-ins for outside services (a model provider), for development and tests.",
-        subcommands: [FakeLLMCommand.self])
+        abstract: "Local stand-ins for outside services (a model provider, an ERP), for development and tests.",
+        subcommands: [FakeLLMCommand.self, FakeERPCommand.self])
 }
 
 /// `uaef dev fake-llm`: a model provider on this machine.
@@ -50,18 +50,76 @@ struct FakeLLMCommand: AsyncParsableCommand {
                 throw CLIError.usage("uaef dev fake-llm: \(error)")
             }
         }
-        let (host, json) = (host, json)
-        do {
-            try await FakeModelServer(script: parsed, apiKey: apiKey).run(host: host, port: port) { port in
-                let url = "http://\(host):\(port)"
-                print(
-                    json
-                        ? JSONValue.object(["listening": .string(url), "port": .number(Number(port))]).jsonText
-                        : "uaef dev fake-llm: listening on \(url)")
-                fflush(nil)
-            }
-        } catch {
-            throw CLIError.operational("uaef dev fake-llm on \(host):\(port) stopped: \(error)")
+        let server = FakeModelServer(script: parsed, apiKey: apiKey)
+        try await serve(name: "fake-llm", host: host, port: port, path: "", json: json) { onListening in
+            try await server.run(host: host, port: port, onListening: onListening)
+        }
+    }
+}
+
+/// Runs a fake server, printing its URL (`path` appended) once it listens.
+func serve(
+    name: String, host: String, port: Int, path: String, json: Bool,
+    _ run: (@escaping @Sendable (Int) -> Void) async throws -> Void
+) async throws {
+    do {
+        try await run { port in
+            let url = "http://\(host):\(port)\(path)"
+            print(
+                json
+                    ? JSONValue.object(["listening": .string(url), "port": .number(Number(port))]).jsonText
+                    : "uaef dev \(name): listening on \(url)")
+            fflush(nil)
+        }
+    } catch {
+        throw CLIError.operational("uaef dev \(name) on \(host):\(port) stopped: \(error)")
+    }
+}
+
+/// `uaef dev fake-erp`: an ERP's API on this machine.
+struct FakeERPCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "fake-erp",
+        abstract: "Serve a fake of SAP S/4HANA's supplier invoice API (OData V2) for developing ERP workflows.",
+        discussion: """
+            --sap serves API_SUPPLIERINVOICE_PROCESS_SRV at /sap/opu/odata/sap/API_SUPPLIERINVOICE_PROCESS_SRV: \
+            Basic authentication of one communication user, CSRF tokens with session cookies, the deep \
+            insert of A_SupplierInvoice with its items (checked: mandatory properties, lengths, decimals, \
+            dates), reads with $filter and $select, and the Post, Release and Cancel function imports. \
+            Invoices live in memory until it stops. GET /$fake/invoices lists them; POST /$fake/faults \
+            makes the next creates fail (docs/erp.md). Prints "listening on URL" (the service root) when \
+            ready (--json: {"listening", "port"}); --port 0 picks a free port. Exit 0 when stopped, 2 for \
+            a bad option, 3 when the port is unavailable.
+            """)
+
+    @Flag(help: "Serve SAP S/4HANA's API_SUPPLIERINVOICE_PROCESS_SRV.") var sap = false
+    @Option(help: "The address to listen on.") var host: String = "127.0.0.1"
+    @Option(help: "The TCP port (0 picks a free one).") var port: Int = 8091
+    @Option(help: "The communication user callers authenticate as (Basic).") var user: String = "COMM_USER"
+    @Option(help: "The communication user's password.") var password: String = "secret"
+    @Option(help: "The SAP client (three digits), as in the session cookies.") var client: String = "100"
+    @Option(help: "How long a session and its CSRF token live, such as 30m.") var sessionLifetime: String = "30m"
+    @Flag(help: "Print the listening line as JSON.") var json = false
+
+    func validate() throws {
+        guard sap else { throw ValidationError("name the ERP to serve: --sap") }
+        guard (0...65535).contains(port) else { throw ValidationError("--port \(port) is not a TCP port (0-65535)") }
+        guard client.count == 3, client.allSatisfy(\.isNumber) else {
+            throw ValidationError("--client \(client) is not an SAP client (three digits, such as 100)")
+        }
+        guard DurationText.parse(sessionLifetime).map({ $0 > .zero }) == true else {
+            throw ValidationError("--session-lifetime \(sessionLifetime) is not a duration such as 30m")
+        }
+    }
+
+    func run() async throws {
+        let server = FakeSAPServer(
+            options: .init(
+                user: user, password: password, client: client,
+                sessionLifetime: DurationText.parse(sessionLifetime) ?? .seconds(1_800)))
+        try await serve(name: "fake-erp", host: host, port: port, path: FakeSAPServer.servicePath, json: json) {
+            onListening in
+            try await server.run(host: host, port: port, onListening: onListening)
         }
     }
 }

@@ -39,12 +39,19 @@ extension AWSCredentials {
 }
 
 extension AgentKindRegistry {
-    /// Adds the connector task kinds (`webhook.send`, `sqs.send`, `servicebus.send`), which use `store`'s
-    /// connectors, open their secrets with `secrets` and reach other systems under `access`.
+    /// Adds the connector task kinds (`webhook.send`, `sqs.send`, `servicebus.send`,
+    /// `sap.supplier_invoice.create|post|release|cancel`), which use `store`'s connectors, open
+    /// their secrets with `secrets` and reach other systems under `access`.
     public mutating func registerConnectorKinds(store: any WorkflowStore, secrets: SecretBox?, access: ConnectorAccess)
     {
         register(WebhookSendKind(store: store, secrets: secrets, policy: access.policy))
         register(SQSSendKind(store: store, secrets: secrets, access: access))
         register(ServiceBusSendKind(store: store, secrets: secrets, access: access))
+        let sessions = SAPSupplierInvoiceKind.sessions()
+        for operation in SAPSupplierInvoiceKind.Operation.allCases {
+            register(
+                SAPSupplierInvoiceKind(
+                    operation, store: store, secrets: secrets, policy: access.policy, services: sessions))
+        }
     }
 }

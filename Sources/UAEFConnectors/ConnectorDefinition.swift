@@ -2,13 +2,13 @@ import Foundation
 import UAEFCore
 
 /// A connector: a named, tenant-scoped way for events to enter or leave UAEF (a webhook
-/// endpoint, an Amazon SQS queue, an Azure Service Bus entity). Its settings never hold a
+/// endpoint, an Amazon SQS queue, an Azure Service Bus entity, an SAP S/4HANA OData service). Its settings never hold a
 /// credential's value: credentials are `{"$secret": NAME}` references to the tenant's sealed
 /// secrets, resolved only when a message is sent or checked.
 public struct ConnectorDefinition: Sendable, Hashable {
     /// What a connector talks to.
     public enum Kind: String, Sendable, Hashable, CaseIterable {
-        case webhook, sqs, servicebus
+        case webhook, sqs, servicebus, sap
     }
 
     /// Lower-case letters, digits, `-`, `_` and `.`, at most 64: it appears in URLs
@@ -70,6 +70,8 @@ struct ConnectorSchema {
         case label
         /// A Service Bus entity path: a queue, a topic, or `TOPIC/subscriptions/NAME`.
         case entityPath
+        /// Exactly this many decimal digits, as text (an SAP client such as `100`).
+        case digits(Int)
     }
 
     /// What every connector that can send may add: a subscription and its retry schedule.
@@ -107,6 +109,14 @@ struct ConnectorSchema {
                     "wait_time": .duration(max: .seconds(60)), "lock_renewal": .duration(max: .seconds(300)),
                     "trigger": .trigger,
                 ].merging(sending) { first, _ in first })
+        case .sap:
+            // The service root URL; a communication user (user, password) or a client certificate.
+            ConnectorSchema(
+                required: ["url": .url],
+                optional: [
+                    "client": .digits(3), "user": .text, "password": .secret, "client_certificate": .secret,
+                    "client_key": .secret, "ca_certificate": .secret, "timeout": .duration(max: .seconds(300)),
+                ])
         }
     }
 }
@@ -185,6 +195,22 @@ struct ConnectorReader: DefinitionReading {
         if kind == .servicebus, (fields["sas_key"] == nil) != (fields["sas_key_name"] == nil) {
             report(field, source.line, "sas_key and sas_key_name go together")
         }
+        if kind == .sap {
+            let basic = fields["user"] != nil || fields["password"] != nil
+            let certificate = fields["client_certificate"] != nil || fields["client_key"] != nil
+            if (fields["user"] == nil) != (fields["password"] == nil) {
+                report(field, source.line, "user and password go together (the communication user)")
+            }
+            if (fields["client_certificate"] == nil) != (fields["client_key"] == nil) {
+                report(field, source.line, "client_certificate and client_key go together")
+            }
+            if basic == certificate {
+                report(
+                    field, source.line,
+                    "give user and password (Basic authentication) or client_certificate and client_key (mTLS), one of them"
+                )
+            }
+        }
         guard issues.count == before, let name else { return nil }
         return ConnectorDefinition(name: name, kind: kind, settings: settings)
     }
@@ -213,6 +239,10 @@ struct ConnectorReader: DefinitionReading {
         case .duration(let bound):
             valid = value.stringValue.flatMap(DurationText.parse).map { $0 > .zero && $0 <= bound } ?? false
         case .choice(let words): valid = value.stringValue.map(words.contains) ?? false
+        case .digits(let count):
+            valid =
+                value.stringValue.map { $0.utf8.count == count && $0.utf8.allSatisfy { (48...57).contains($0) } }
+                ?? false
         case .trigger: valid = Trigger(value) != nil
         case .label:
             valid =
@@ -300,6 +330,7 @@ struct ConnectorReader: DefinitionReading {
         case .integer(let range): "a whole number from \(range.lowerBound) to \(range.upperBound)"
         case .duration(let bound): "a duration such as 20s, at most \(DurationText.format(bound))"
         case .choice(let words): "one of \(words.joined(separator: ", "))"
+        case .digits(let count): "\(count) digits as text, such as \"\(String(repeating: "1", count: count))\""
         case .headers:
             "a mapping of at most 32 header names to values (text without line breaks, or secret references)"
         case .trigger:

@@ -16,6 +16,8 @@ import UAEFStore
 ///   `uaef.connector.test` (data `{}`), which a receiver may ignore, and expects a 2xx;
 ///   without a `url` (inbound only): checks that its signing secrets open and are valid.
 /// - sqs: `GetQueueAttributes` (the queue exists, the keys may read it).
+/// - sap: fetches a CSRF token from the service root (the service answers and accepts the
+///   credentials).
 /// - servicebus: reads the entity's description (`GET` on the entity), which proves the
 ///   signature or token and the entity; a send-only key is refused there (401) though it may send.
 public enum ConnectorProbe {
@@ -76,6 +78,16 @@ public enum ConnectorProbe {
             let client = try ServiceBusClient(settings: settings, access: access)
             try await client.describe(logger: logger)
             return "entity \(OutboundHTTP.redacted(client.entityURL)) answered"
+        case .sap:
+            let service = try await SAPService.make(settings: settings, policy: access.policy)
+            do {
+                _ = try await service.fetchToken(logger: logger)
+                await service.shutdown()
+            } catch {
+                await service.shutdown()
+                throw error
+            }
+            return "service \(OutboundHTTP.redacted(service.root)) answered with a CSRF token"
         }
     }
 }

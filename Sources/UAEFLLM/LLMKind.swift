@@ -1,6 +1,5 @@
 import Foundation
 import Logging
-import Synchronization
 import UAEFAgents
 import UAEFCore
 import UAEFEngine
@@ -23,7 +22,8 @@ public struct LLMKind: AgentKind {
     let store: any WorkflowStore
     let policy: OutboundPolicy
     let capabilities: CapabilityInvoker?
-    let clients: ModelClients
+    /// One keep-alive client per endpoint.
+    let clients: KeptClients<ModelEndpoint, ModelClient>
     /// What MCP server programs inherit from this process's environment; nil when this process
     /// starts none.
     let programs: HostProgram.EnvironmentPolicy?
@@ -41,9 +41,12 @@ public struct LLMKind: AgentKind {
         self.policy = policy
         self.capabilities = capabilities
         self.programs = programs
-        clients = ModelClients(policy: policy)
+        clients = KeptClients { await $0.shutdown() }
         self.now = now
     }
+
+    /// Connections kept per endpoint, opened as calls need them: as many as calls in flight.
+    static let connections = 256
 
     public var name: String { "llm" }
     public var parameters: WorkflowCatalog.ParameterSpec {
@@ -75,7 +78,9 @@ public struct LLMKind: AgentKind {
             }
         }
         let servers = try Self.mcpServers(of: request)
-        let client = try await clients.client(for: settings.endpoint)
+        let client = try await clients.client(for: settings.endpoint) { [policy] in
+            try await ModelClient(endpoint: settings.endpoint, policy: policy, connections: Self.connections)
+        }
         return try await withSessions(servers[...], logger: logger) { sessions in
             for session in sessions {
                 for tool in session.tools { tools.append(try MCPServerTool(session: session, tool: tool)) }
@@ -124,46 +129,5 @@ public struct LLMKind: AgentKind {
         } catch let failure as MCPToolSession.Failure {
             throw AgentFailure("llm: \(failure)")
         }
-    }
-}
-
-/// One keep-alive client per endpoint, kept for the process's life (a few endpoints at most; the
-/// least recently used beyond ``limit`` is shut down).
-final class ModelClients: Sendable {
-    let policy: OutboundPolicy
-    private let cache = Mutex<[ModelEndpoint: (client: ModelClient, used: UInt64)]>([:])
-    private let clock = Atomic<UInt64>(0)
-    static let limit = 32
-    /// Connections kept per endpoint, opened as calls need them: as many as calls in flight.
-    static let connections = 256
-
-    init(policy: OutboundPolicy) { self.policy = policy }
-
-    deinit {
-        // A client must be shut down before it goes: the task keeps each alive until it is.
-        let clients = cache.withLock { $0.values.map(\.client) }
-        Task { for client in clients { await client.shutdown() } }
-    }
-
-    func client(for endpoint: ModelEndpoint) async throws -> ModelClient {
-        let tick = clock.add(1, ordering: .relaxed).newValue
-        if let found = cache.withLock({ cache -> ModelClient? in
-            cache[endpoint]?.used = tick
-            return cache[endpoint]?.client
-        }) {
-            return found
-        }
-        let client = try await ModelClient(endpoint: endpoint, policy: policy, connections: Self.connections)
-        let (kept, evicted) = cache.withLock { cache -> (ModelClient, ModelClient?) in
-            if let raced = cache[endpoint] { return (raced.client, client) }
-            cache[endpoint] = (client, tick)
-            guard cache.count > Self.limit, let oldest = cache.min(by: { $0.value.used < $1.value.used }) else {
-                return (client, nil)
-            }
-            cache[oldest.key] = nil
-            return (client, oldest.value.client)
-        }
-        if let evicted { await evicted.shutdown() }
-        return kept
     }
 }

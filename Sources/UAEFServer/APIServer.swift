@@ -203,6 +203,6 @@ struct ConnectorWorkerService: Service {
     let workers: ConnectorWorkers
 
     func run() async throws {
-        try await cancelWhenGracefulShutdown { await workers.run() }
+        await cancelWhenGracefulShutdown { await workers.run() }
     }
 }

@@ -6305,7 +6305,8 @@ enum OpenAPISpec {
                     "enum": [
                       "webhook",
                       "sqs",
-                      "servicebus"
+                      "servicebus",
+                      "sap"
                     ]
                   },
                   "settings": {
@@ -6399,7 +6400,8 @@ enum OpenAPISpec {
                           "enum": [
                             "webhook",
                             "sqs",
-                            "servicebus"
+                            "servicebus",
+                            "sap"
                           ]
                         }
                       },

@@ -25,13 +25,20 @@ struct ConnectorDefinitionTests {
             entity: orders
             sas_key_name: RootManageSharedAccessKey
             sas_key: {$secret: bus-key}
+          - name: s4
+            type: sap
+            url: https://s4.example.com/sap/opu/odata/sap/API_SUPPLIERINVOICE_PROCESS_SRV
+            client: "100"
+            user: COMM_USER
+            password: {$secret: sap-password}
         """
 
-    @Test("a file of webhook, SQS and Service Bus connectors parses, with its secret references named")
+    @Test("a file of webhook, SQS, Service Bus and SAP connectors parses, with its secret references named")
     func parses() throws {
         let definitions = try ConnectorParser.parse(Self.valid, file: "connectors.yaml")
-        #expect(definitions.map(\.name) == ["erp-events", "orders-in", "bus"])
-        #expect(definitions.map(\.kind) == [.webhook, .sqs, .servicebus])
+        #expect(definitions.map(\.name) == ["erp-events", "orders-in", "bus", "s4"])
+        #expect(definitions.map(\.kind) == [.webhook, .sqs, .servicebus, .sap])
+        #expect(definitions[3].secretNames == ["sap-password"])
         #expect(definitions[0].secretNames == ["erp-hook", "erp-hook-next", "erp-key"])
         #expect(definitions[1].settings["region"] == "eu-west-1")
         #expect(definitions[2].secretNames == ["bus-key"])
@@ -40,7 +47,10 @@ struct ConnectorDefinitionTests {
     @Test(
         "every problem is reported with the file, the line, the field and what is valid",
         arguments: [
-            ("    type: ftp\n", "connectors[0].type: \"ftp\" is not a connector type; valid: webhook, sqs, servicebus"),
+            (
+                "    type: ftp\n",
+                "connectors[0].type: \"ftp\" is not a connector type; valid: webhook, sqs, servicebus, sap"
+            ),
             ("    type: webhook\n    secrets: [hunter2]\n", "connectors[0].secrets:"),
             ("    type: webhook\n", "connectors[0].secrets: required for a webhook connector"),
             (
@@ -79,6 +89,27 @@ struct ConnectorDefinitionTests {
             (
                 "    type: servicebus\n    namespace: n\n    entity: e\n    sas_key: {$secret: k}\n",
                 "sas_key and sas_key_name go together"
+            ),
+            (
+                "    type: sap\n    url: https://s4.example/x\n",
+                "give user and password (Basic authentication) or client_certificate"
+            ),
+            (
+                "    type: sap\n    url: https://s4.example/x\n    user: U\n    password: {$secret: p}\n    client_certificate: {$secret: c}\n    client_key: {$secret: k}\n",
+                "one of them"
+            ),
+            ("    type: sap\n    url: https://s4.example/x\n    user: U\n", "user and password go together"),
+            (
+                "    type: sap\n    url: https://s4.example/x\n    user: U\n    password: {$secret: p}\n    client: 1000\n",
+                "connectors[0].client: 1000 is not valid here; expected 3 digits as text"
+            ),
+            (
+                "    type: sap\n    user: U\n    password: {$secret: p}\n",
+                "connectors[0].url: required for a sap connector"
+            ),
+            (
+                "    type: sap\n    url: https://s4.example/x\n    user: U\n    password: hunter2\n",
+                "never the value itself"
             ),
         ])
     func problems(_ body: String, _ expected: String) {
