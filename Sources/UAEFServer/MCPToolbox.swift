@@ -87,12 +87,14 @@ struct MCPToolbox: Sendable {
             }
             let text = try await entry.call(operations, principal, arguments).jsonText
             return CallTool.Result(
-                content: [.text(text: text, annotations: nil, _meta: nil)], structuredContent: .some(MCPValues.value(jsonText: text)), isError: false)
+                content: [.text(text: text, annotations: nil, _meta: nil)],
+                structuredContent: .some(MCPValues.value(jsonText: text)), isError: false)
         } catch is CancellationError {
             throw CancellationError()
         } catch {
             let problem = ProblemMiddleware.problem(for: error, logger: logger, requestID: "mcp \(name)")
-            return CallTool.Result(content: [.text(text: problem.json.jsonText, annotations: nil, _meta: nil)], isError: true)
+            return CallTool.Result(
+                content: [.text(text: problem.json.jsonText, annotations: nil, _meta: nil)], isError: true)
         }
     }
 

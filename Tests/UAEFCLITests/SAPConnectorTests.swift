@@ -1,0 +1,129 @@
+import Foundation
+import Testing
+import UAEFCore
+import UAEFTestSupport
+
+/// `uaef` processes against `uaef dev fake-erp --sap` (a process too): the connector's probe, and
+/// exactly one supplier invoice when `uaef run` is killed after SAP created it and before the
+/// answer was read.
+@Suite("SAP connector: uaef processes against the fake S/4HANA service")
+struct SAPConnectorTests {
+    /// The fake ERP serving, a store with the password sealed, and the connector `s4` applied.
+    struct Setup {
+        let directory: TemporaryDirectory
+        let fake: Process
+        let port: Int
+        let store: [String]
+        let environment = ["UAEF_MASTER_KEY": Data((0..<32).map { UInt8($0 &+ 11) }).base64EncodedString()]
+
+        init(password: String = "fake-Pa55") async throws {
+            directory = try TemporaryDirectory("sap")
+            let (fake, stdout, _) = try UAEFProcess.start(
+                ["dev", "fake-erp", "--sap", "--port", "0", "--json", "--password", "fake-Pa55"], in: directory.url)
+            self.fake = fake
+            var listening: JSONValue?
+            let deadline = ContinuousClock.now + .seconds(30)
+            while listening == nil, ContinuousClock.now < deadline, fake.isRunning {
+                try await Task.sleep(for: .milliseconds(20))
+                let text = (try? String(contentsOf: stdout, encoding: .utf8)) ?? ""
+                if text.hasSuffix("\n") { listening = try? JSONValue(jsonText: text) }
+            }
+            port = try #require(listening?["port"]?.numberValue?.intValue)
+            store = ["--store", "sqlite:" + directory.path("u.db")]
+            try Data(password.utf8).write(to: directory.url.appendingPathComponent("password"))
+            let set = try UAEFProcess.run(
+                ["secrets", "set", "sap-password", "--value-file", "password"] + store, in: directory.url,
+                environment: environment)
+            #expect(set.status == 0, "\(set.stderr)")
+            try """
+            connectors:
+              - name: s4
+                type: sap
+                url: http://127.0.0.1:\(port)/sap/opu/odata/sap/API_SUPPLIERINVOICE_PROCESS_SRV
+                user: COMM_USER
+                password: {$secret: sap-password}
+            """.write(toFile: directory.path("connectors.yaml"), atomically: true, encoding: .utf8)
+            let applied = try UAEFProcess.run(["connectors", "apply", "connectors.yaml"] + store, in: directory.url)
+            #expect(applied.status == 0, "\(applied.stderr)")
+        }
+
+        /// `curl` against the fake's `path`, with `body` posted when given; the answer as JSON.
+        func fake(_ path: String, post body: String? = nil) async throws -> JSONValue {
+            var arguments = ["curl", "-sS", "http://127.0.0.1:\(port)/\(path)"]
+            if let body { arguments += ["-H", "Content-Type: application/json", "-d", body] }
+            let (status, output) = try await ExternalProcess.run(arguments)
+            #expect(status == 0)
+            return try JSONValue(jsonText: output)
+        }
+
+        func remove() {
+            fake.terminate()
+            fake.waitUntilExit()
+            directory.remove()
+        }
+    }
+
+    @Test("uaef connectors test fetches a CSRF token with the connector's user; a wrong password fails with exit 1")
+    func probe() async throws {
+        let good = try await Setup()
+        defer { good.remove() }
+        let ok = try UAEFProcess.run(
+            ["connectors", "test", "s4", "--json"] + good.store, in: good.directory.url, environment: good.environment)
+        #expect(ok.status == 0, "\(ok.stderr)")
+        #expect(try ok.json()["detail"]?.stringValue?.contains("answered with a CSRF token") == true, "\(ok.stdout)")
+
+        let bad = try await Setup(password: "not-the-password")
+        defer { bad.remove() }
+        let refused = try UAEFProcess.run(
+            ["connectors", "test", "s4", "--json"] + bad.store, in: bad.directory.url, environment: bad.environment)
+        #expect(refused.status == 1)
+        let detail = try refused.json()["detail"]?.stringValue ?? ""
+        #expect(detail.contains("HTTP 401") && !detail.contains("not-the-password"), "\(refused.stdout)")
+    }
+
+    @Test(
+        "kill -9 after SAP created the invoice and before uaef read the answer: resume adopts it, one document in SAP")
+    func killedMidCreate() async throws {
+        let setup = try await Setup()
+        defer { setup.remove() }
+        try """
+        name: book-invoice
+        tasks:
+          - id: create
+            agent: sap.supplier_invoice.create
+            with:
+              connector: s4
+              invoice:
+                CompanyCode: "1010"
+                DocumentDate: "2026-11-30"
+                PostingDate: "2026-12-01"
+                InvoicingParty: "17300001"
+                DocumentCurrency: EUR
+                InvoiceGrossAmount: "1190.00"
+                to_SupplierInvoiceItemGLAcct:
+                  - {SupplierInvoiceItem: "0001", GLAccount: "0061008000", SupplierInvoiceItemAmount: "1000.00", DebitCreditCode: S, TaxCode: V1}
+        """.write(toFile: setup.directory.path("book.yaml"), atomically: true, encoding: .utf8)
+        // The fake creates the invoice, then holds its answer for a minute.
+        _ = try await setup.fake("$fake/faults", post: #"[{"kind": "hold", "seconds": 60}]"#)
+        let (runner, _, _) = try UAEFProcess.start(
+            ["run", "book.yaml"] + setup.store, in: setup.directory.url, environment: setup.environment)
+        let deadline = ContinuousClock.now + .seconds(30)
+        while try await setup.fake("$fake/invoices").arrayValue?.count != 1, ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        #expect(try await setup.fake("$fake/invoices").arrayValue?.count == 1, "SAP created the invoice")
+        kill(runner.processIdentifier, SIGKILL)
+        runner.waitUntilExit()
+
+        let resumed = try UAEFProcess.run(
+            ["resume", "--json"] + setup.store, in: setup.directory.url, environment: setup.environment)
+        #expect(resumed.status == 0, "\(resumed.stderr)")
+        let report = try #require(try resumed.json().arrayValue?.first)
+        #expect(report["status"] == "succeeded", "\(report)")
+        let task = try #require(report["tasks"]?["create"])
+        #expect(task["output"]?["adopted"] == true, "\(task)")
+        let invoices = try await setup.fake("$fake/invoices").arrayValue ?? []
+        #expect(invoices.count == 1, "exactly one supplier invoice in SAP")
+        #expect(invoices.first?["SupplierInvoice"] == task["output"]?["supplier_invoice"])
+    }
+}
