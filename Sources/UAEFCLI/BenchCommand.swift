@@ -33,6 +33,10 @@ struct BenchCommand: AsyncParsableCommand {
                       --concurrency in flight (default 256 here), against the fake provider in this
                       process answering after 50 ms (--latency); UAEF's time per call beyond that,
                       beside the model client alone calling the same fake
+              erp     create N SAP supplier invoices (default 1000) through the SAP client (lookup by
+                      reference, then the deep insert) against the fake S/4HANA service in this
+                      process, --concurrency in flight (default 32), beside a plain HTTP client
+                      sending the same requests to a fresh fake
             Each repetition uses a new store file (or adds its runs to the --store PostgreSQL); the figures
             are medians. --workers N starts N uaef worker processes on the PostgreSQL store, which
             execute the runs (a run executes on one worker at a time; --runs R starts R runs at once). Time covers validating,
@@ -49,13 +53,13 @@ struct BenchCommand: AsyncParsableCommand {
             """)
 
     enum Workload: String, ExpressibleByArgument, CaseIterable {
-        case w1, w2, fanout, ledger, settlement, webhooks, sqs, llm
+        case w1, w2, fanout, ledger, settlement, webhooks, sqs, llm, erp
 
         /// The engine workload, or nil for the ledger benchmark, which runs no workflow.
         var workflow: BenchWorkloads.Workflow? { BenchWorkloads.Workflow(rawValue: rawValue) }
     }
 
-    @Argument(help: "w1, w2, fanout, ledger, settlement, webhooks, sqs or llm.") var workload: Workload
+    @Argument(help: "w1, w2, fanout, ledger, settlement, webhooks, sqs, llm or erp.") var workload: Workload
     @Option(
         help:
             "Tasks in the workload, or events for ledger (default: 1000 for w1, 200 for w2, 100000 for fanout, 1000000 for ledger)."
@@ -72,7 +76,7 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "For webhooks: how long each inbound load lasts, in seconds.") var seconds: Int = 10
     @Option(
         help:
-            "For webhooks: connections (inbound) and deliveries in flight (outbound), default 32; for llm: calls in flight, default 256."
+            "For webhooks: connections (inbound) and deliveries in flight (outbound), default 32; for llm: calls in flight, default 256; for erp: invoices in flight, default 32."
     ) var concurrency: Int?
     @Option(help: ArgumentHelp("For sqs: the queue to fill and consume.", valueName: "url")) var queueURL: String?
     @Option(help: "For llm: how long the fake provider takes to answer (e.g. 1s; default 50ms).") var latency: String?
@@ -124,6 +128,9 @@ struct BenchCommand: AsyncParsableCommand {
             if workload == .webhooks {
                 return try await WebhookBench.run(
                     deliveries: tasks ?? 20_000, seconds: seconds, concurrency: concurrency ?? 32, json: json)
+            }
+            if workload == .erp {
+                return try await ERPBench.run(invoices: tasks ?? 1_000, concurrency: concurrency ?? 32, json: json)
             }
             if workload == .llm {
                 return try await LLMBench.run(

@@ -1,5 +1,4 @@
 import Foundation
-import UAEFCore
 
 /// Checks a value against a JSON Schema (draft 2020-12), the subset model answers and tool
 /// inputs use: `type` (one or a list), `enum`, `const`, `properties`, `required`,

@@ -51,7 +51,8 @@ struct MetricsRoute {
     }
 
     private func gauge(_ name: String, _ help: String, _ labels: [(String, String)]) -> Gauge {
-        registry.makeGauge(name: name, labels: labels, help: help)
+        registry.makeGauge(
+            descriptor: MetricNameDescriptor(metricName: name, unitName: "", helpText: help), labels: labels)
     }
 }
 

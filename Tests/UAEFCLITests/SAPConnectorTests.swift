@@ -126,4 +126,35 @@ struct SAPConnectorTests {
         #expect(invoices.count == 1, "exactly one supplier invoice in SAP")
         #expect(invoices.first?["SupplierInvoice"] == task["output"]?["supplier_invoice"])
     }
+
+    @Test("the README's ERP example parks and posts an invoice against the fake, as uaef run --json shows")
+    func example() async throws {
+        let setup = try await Setup()
+        defer { setup.remove() }
+        let examples = Fixtures.packageRoot.appendingPathComponent("examples/erp")
+        let connectors = try String(contentsOf: examples.appendingPathComponent("connectors.yaml"), encoding: .utf8)
+        try connectors.replacingOccurrences(of: "127.0.0.1:8091/", with: "127.0.0.1:\(setup.port)/").write(
+            toFile: setup.directory.path("example-connectors.yaml"), atomically: true, encoding: .utf8)
+        try Data("fake-Pa55".utf8).write(to: setup.directory.url.appendingPathComponent("pw"))
+        for command in [
+            ["secrets", "set", "s4-password", "--value-file", "pw"],
+            ["connectors", "apply", "example-connectors.yaml"],
+        ] {
+            let result = try UAEFProcess.run(
+                command + setup.store, in: setup.directory.url, environment: setup.environment)
+            #expect(result.status == 0, "\(result.stderr)")
+        }
+        let run = try UAEFProcess.run(
+            ["run", examples.appendingPathComponent("book-invoice.yaml").path, "--json"] + setup.store,
+            in: setup.directory.url, environment: setup.environment)
+        let report = try run.json()
+        #expect(report["status"] == "succeeded", "\(run.stderr)")
+        #expect(report["tasks"]?["park"]?["output"]?["status"] == "A")
+        #expect(report["tasks"]?["post"]?["output"]?["status"] == "5")
+        let invoice = try #require(try await setup.fake("$fake/invoices").arrayValue?.first)
+        #expect(invoice["SupplierInvoiceIDByInvcgParty"] == "INV-2026-0042" && invoice["SupplierInvoiceStatus"] == "5")
+        #expect(
+            invoice["to_SuplrInvcItemPurOrdRef"]?["results"]?.arrayValue?.first?["QuantityInPurchaseOrderUnit"]
+                == "8.000")
+    }
 }

@@ -188,3 +188,30 @@ public struct SAPSupplierInvoiceKind: AgentKind {
         }
     }
 }
+
+/// One SAP supplier invoice service as the `sap.supplier_invoice.*` kinds use it, for callers
+/// outside a workflow (`uaef bench erp`).
+public struct SAPInvoiceClient: Sendable {
+    let service: SAPService
+
+    /// A session with the service a `sap` connector's resolved `settings` describe, under `policy`.
+    public static func connect(settings: [String: JSONValue], policy: OutboundPolicy) async throws -> SAPInvoiceClient {
+        SAPInvoiceClient(service: try await SAPService.make(settings: settings, policy: policy))
+    }
+
+    /// What `sap.supplier_invoice.create` does: checks `invoice`, looks it up by its reference
+    /// (`reference` when it names none) and creates it unless found; the task's output.
+    public func createOnce(_ invoice: JSONValue, reference: String, logger: Logger) async throws -> JSONValue {
+        let checked: SAPSupplierInvoice
+        do {
+            checked = try SAPSupplierInvoice(invoice, reference: reference)
+        } catch {
+            throw AgentFailure("sap: \(error)", retryable: false)
+        }
+        return .object(
+            try await SAPSupplierInvoiceKind.Work.create(checked).perform(
+                on: SAPSupplierInvoices(service: service), logger: logger))
+    }
+
+    public func shutdown() async { await service.shutdown() }
+}
