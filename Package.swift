@@ -123,6 +123,8 @@ let package = Package(
             name: "UAEFFakes",
             dependencies: [
                 "UAEFCore", .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTLS", package: "hummingbird"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"), .product(name: "NIOCore", package: "swift-nio"),
             ]
@@ -171,7 +173,7 @@ let package = Package(
             dependencies: [
                 "UAEFConnectors", "UAEFCore", "UAEFStore", "UAEFTestSupport", "UAEFFakes", "UAEFEngine", "UAEFSecrets",
                 "UAEFAgents", .product(name: "Crypto", package: "swift-crypto"),
-                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Logging", package: "swift-log"), .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ]),
         .testTarget(name: "UAEFLedgerTests", dependencies: ["UAEFLedger", "UAEFCore"]),
         .testTarget(

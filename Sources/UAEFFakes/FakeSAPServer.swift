@@ -1,8 +1,10 @@
 import Foundation
 import HTTPTypes
 import Hummingbird
+import HummingbirdTLS
 import Logging
 import NIOCore
+import NIOSSL
 import Synchronization
 import UAEFCore
 
@@ -11,7 +13,9 @@ import UAEFCore
 /// (`uaef dev fake-erp --sap`). What it implements, and where each behaviour comes from:
 ///
 /// - **Basic authentication** of one communication user; a wrong one is answered 401 with
-///   `WWW-Authenticate: Basic`, as SAP's ICF does.
+///   `WWW-Authenticate: Basic`, as SAP's ICF does. Or, with ``Options/clientCertificateTLS``,
+///   HTTPS whose handshake requires a client certificate signed by the given CA (x509
+///   authentication of a communication user).
 /// - **CSRF** (SAP Help, SAP Gateway Foundation, "Cross-Site Request Forgery Protection"): a `GET`
 ///   with `x-csrf-token: Fetch` answers a token and opens a session (`SAP_SESSIONID_<SID>_<client>`
 ///   and `sap-usercontext=sap-client=<client>` cookies); a modifying request without the
@@ -48,15 +52,19 @@ public struct FakeSAPServer: Sendable {
         public var client: String
         /// How long a session (and its CSRF token) lives.
         public var sessionLifetime: Duration
+        /// TLS, when callers authenticate with client certificates instead of Basic: the
+        /// configuration must require and verify them.
+        public var clientCertificateTLS: TLSConfiguration?
 
         public init(
             user: String = "COMM_USER", password: String = "secret", client: String = "100",
-            sessionLifetime: Duration = .seconds(1_800)
+            sessionLifetime: Duration = .seconds(1_800), clientCertificateTLS: TLSConfiguration? = nil
         ) {
             self.user = user
             self.password = password
             self.client = client
             self.sessionLifetime = sessionLifetime
+            self.clientCertificateTLS = clientCertificateTLS
         }
     }
 
@@ -118,7 +126,9 @@ public struct FakeSAPServer: Sendable {
         var logger = Logger(label: "uaef-fake-sap")
         logger.logLevel = .critical
         let application = Application(
-            router: router, configuration: .init(address: .hostname(host, port: port)),
+            router: router,
+            server: try options.clientCertificateTLS.map { try .tls(.http1(), tlsConfiguration: $0) } ?? .http1(),
+            configuration: .init(address: .hostname(host, port: port)),
             onServerRunning: { channel in onListening(channel.localAddress?.port ?? 0) }, logger: logger)
         try await application.runService(gracefulShutdownSignals: [])
     }
@@ -154,7 +164,9 @@ public struct FakeSAPServer: Sendable {
         }
     }
 
+    /// Basic authentication, or a client certificate the TLS handshake verified.
     private func authenticated(_ request: Request) -> Bool {
+        if options.clientCertificateTLS != nil { return true }
         let expected = "Basic " + Data("\(options.user):\(options.password)".utf8).base64EncodedString()
         return request.headers[.authorization] == expected
     }

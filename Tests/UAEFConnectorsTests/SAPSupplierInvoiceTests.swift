@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import NIOSSL
 import Testing
 import UAEFAgents
 import UAEFConnectors
@@ -37,7 +38,9 @@ struct SAPSupplierInvoiceTests {
 
     func withSetup(
         options: FakeSAPServer.Options = .init(password: password), connectorPassword: String = password,
-        policy: OutboundPolicy = .unrestricted, _ body: @Sendable (Setup) async throws -> Void
+        policy: OutboundPolicy = .unrestricted, secrets: [String: String] = [:],
+        credentials: String = "user: COMM_USER\n    password: {$secret: sap-password}", scheme: String = "http",
+        _ body: @Sendable (Setup) async throws -> Void
     ) async throws {
         let server = FakeSAPServer(options: options)
         let (ports, continuation) = AsyncStream<Int>.makeStream()
@@ -55,14 +58,14 @@ struct SAPSupplierInvoiceTests {
             let engine = Engine(
                 store: store, kinds: kinds, sections: [], configuration: configuration, logger: Logger(label: "test"))
             _ = try await engine.setSecret("sap-password", value: connectorPassword, actor: "test")
+            for (name, value) in secrets { _ = try await engine.setSecret(name, value: value, actor: "test") }
             _ = try await ConnectorRegistry(store: store, tenant: "default").apply(
                 """
                 connectors:
                   - name: s4
                     type: sap
-                    url: http://127.0.0.1:\(port)\(FakeSAPServer.servicePath)
-                    user: COMM_USER
-                    password: {$secret: sap-password}
+                    url: \(scheme)://127.0.0.1:\(port)\(FakeSAPServer.servicePath)
+                    \(credentials)
                     timeout: 5s
                 """, file: "connectors.yaml", actor: "test")
             try await body(Setup(server: server, engine: engine, store: store))
@@ -277,6 +280,69 @@ struct SAPSupplierInvoiceTests {
             #expect(status == .failed)
             #expect(tasks["create"]?.error?.contains("refused") == true, "\(tasks["create"]?.error ?? "")")
             #expect(setup.server.sessionsOpened == 0)
+        }
+    }
+
+    /// A CA, a server certificate for 127.0.0.1 and a client certificate it signed, and a client
+    /// certificate signed by another CA, made by `openssl` in `directory`.
+    static func makeCertificates(in directory: TemporaryDirectory) async throws {
+        let key = "-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes"
+        let script = """
+            set -e
+            cd '\(directory.path(""))'
+            openssl req -x509 \(key) -keyout ca.key -out ca.pem -days 2 -subj '/CN=UAEF test CA'
+            openssl req -x509 \(key) -keyout other-ca.key -out other-ca.pem -days 2 -subj '/CN=Another CA'
+            openssl req \(key) -keyout server.key -out server.csr -subj '/CN=127.0.0.1'
+            printf 'subjectAltName=IP:127.0.0.1\\n' > san.ext
+            openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out server.pem -days 2 -extfile san.ext
+            openssl req \(key) -keyout client.key -out client.csr -subj '/CN=COMM_USER'
+            openssl x509 -req -in client.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out client.pem -days 2
+            openssl x509 -req -in client.csr -CA other-ca.pem -CAkey other-ca.key -CAcreateserial -out stranger.pem -days 2
+            """
+        let (status, output) = try await ExternalProcess.run(["sh", "-c", script], withErrors: true)
+        #expect(status == 0, "\(output)")
+    }
+
+    @Test(
+        "with a client certificate (mTLS) instead of a password, the invoice is created over HTTPS; a certificate another CA signed is refused in the handshake"
+    )
+    func clientCertificate() async throws {
+        let directory = try TemporaryDirectory("sap-mtls")
+        defer { directory.remove() }
+        try await Self.makeCertificates(in: directory)
+        func pem(_ name: String) throws -> String { try String(contentsOfFile: directory.path(name), encoding: .utf8) }
+        var tls = TLSConfiguration.makeServerConfiguration(
+            certificateChain: try NIOSSLCertificate.fromPEMFile(directory.path("server.pem")).map { .certificate($0) },
+            privateKey: .privateKey(try NIOSSLPrivateKey(file: directory.path("server.key"), format: .pem)))
+        tls.certificateVerification = .noHostnameVerification
+        tls.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(directory.path("ca.pem")))
+        let credentials = """
+            client_certificate: {$secret: cert}
+                client_key: {$secret: key}
+                ca_certificate: {$secret: ca}
+            """
+        for (certificate, succeeds) in [("client.pem", true), ("stranger.pem", false)] {
+            try await withSetup(
+                options: .init(clientCertificateTLS: tls),
+                secrets: ["cert": try pem(certificate), "key": try pem("client.key"), "ca": try pem("ca.pem")],
+                credentials: credentials, scheme: "https"
+            ) { setup in
+                let (status, tasks) = try await setup.run(
+                    """
+                      - id: create
+                        agent: sap.supplier_invoice.create
+                        with: {connector: s4, invoice: \(Self.invoice())}
+                    """)
+                if succeeds {
+                    #expect(status == .succeeded, "\(tasks["create"]?.error ?? "")")
+                    #expect(setup.server.invoices.count == 1)
+                } else {
+                    #expect(status == .failed)
+                    #expect(setup.server.invoices.isEmpty && setup.server.sessionsOpened == 0)
+                    let error = tasks["create"]?.error ?? ""
+                    #expect(error.contains("UNKNOWN_CA") && !error.contains("BEGIN"), "\(error)")
+                }
+            }
         }
     }
 }
