@@ -19,25 +19,8 @@ struct SAPSupplierInvoice: Sendable {
     var reference: String
     var invoicingParty: String
 
-    /// How one property is typed.
-    enum PropertyType: Sendable {
-        /// `Edm.String` of at most this many characters.
-        case string(Int)
-        /// `Edm.Decimal`; `amount` takes the document currency's decimals, otherwise at most `scale`.
-        case decimal(precision: Int, scale: Int, amount: Bool)
-        /// `Edm.DateTime` holding a day, given as `yyyy-MM-dd`.
-        case date
-        case boolean
-    }
-
-    /// An entity type's creatable properties, those mandatory on create, and its item collections.
-    struct EntityType: Sendable {
-        var name: String
-        var properties: [String: PropertyType]
-        var required: [String]
-        /// Navigation property → item type.
-        var items: [String: EntityType] = [:]
-    }
+    typealias PropertyType = ERPSchema.PropertyType
+    typealias EntityType = ERPSchema.EntityType
 
     static let amount = PropertyType.decimal(precision: 14, scale: 3, amount: true)
     static let quantity = PropertyType.decimal(precision: 13, scale: 3, amount: false)
@@ -137,170 +120,23 @@ struct SAPSupplierInvoice: Sendable {
             "to_SupplierInvoiceTax": taxItem,
         ])
 
-    /// The most items of one collection; SAP numbers them in 4 to 6 digits.
-    static let maximumItems = 999
+    /// How SAP's OData V2 service takes values: days as `/Date(ms)/`, items as `{"results": [...]}`.
+    static let wire = ERPSchema.Wire(
+        system: "SAP", currencyProperty: "DocumentCurrency", date: ODataV2.jsonDate,
+        collection: { ["results": .array($0)] }, decimal: { "Edm.Decimal(\($0),\($1))" },
+        numberHint: " (quote it: leading zeros matter to SAP)")
 
     /// The invoice `value` describes (SAP property names; days as `yyyy-MM-dd`; amounts as numbers
     /// or decimal text; items as lists), with `reference` as `SupplierInvoiceIDByInvcgParty` when
     /// it gives none. Every problem found is reported, each naming its property.
-    init(_ value: JSONValue, reference derived: String) throws(SAPInvoiceProblems) {
-        guard let members = value.objectValue else {
-            throw SAPInvoiceProblems(["invoice: expected an object of A_SupplierInvoice properties"])
-        }
-        var problems: [String] = []
-        let currency = members["DocumentCurrency"]?.stringValue.flatMap { Currency(code: $0) }
-        if let code = members["DocumentCurrency"]?.stringValue, currency == nil {
-            problems.append(
-                "invoice.DocumentCurrency: \(code.prefix(8).debugDescription) is not an ISO 4217 currency code")
-        }
-        var entity = Self.encode(members, as: Self.header, at: "invoice", currency: currency, problems: &problems)
+    init(_ value: JSONValue, reference derived: String) throws(ERPDocumentProblems) {
+        var (entity, problems) = ERPSchema.document(value, as: Self.header, noun: "invoice", wire: Self.wire)
+        let members = value.objectValue ?? [:]
         let reference = members["SupplierInvoiceIDByInvcgParty"]?.stringValue ?? derived
         entity["SupplierInvoiceIDByInvcgParty"] = .string(reference)
-        guard problems.isEmpty else { throw SAPInvoiceProblems(problems) }
+        guard problems.isEmpty else { throw ERPDocumentProblems(problems) }
         self.entity = entity
         self.reference = reference
         invoicingParty = members["InvoicingParty"]?.stringValue ?? ""
-    }
-
-    /// `members` as `type`'s OData JSON, with what is wrong added to `problems`.
-    private static func encode(
-        _ members: [String: JSONValue], as type: EntityType, at path: String, currency: Currency?,
-        problems: inout [String]
-    ) -> [String: JSONValue] {
-        var entity: [String: JSONValue] = [:]
-        for name in type.required where members[name] == nil || members[name] == .null {
-            problems.append("\(path).\(name): required for a \(type.name)")
-        }
-        for (name, value) in members.sorted(by: { $0.key < $1.key }) {
-            let field = "\(path).\(name)"
-            if let itemType = type.items[name] {
-                let list = value.arrayValue ?? value["results"]?.arrayValue
-                guard let list, list.count <= maximumItems else {
-                    problems.append("\(field): expected a list of at most \(maximumItems) \(itemType.name) items")
-                    continue
-                }
-                var items: [JSONValue] = []
-                for (index, item) in list.enumerated() {
-                    guard let itemMembers = item.objectValue else {
-                        problems.append("\(field)[\(index)]: expected an object of \(itemType.name) properties")
-                        continue
-                    }
-                    items.append(
-                        .object(
-                            encode(
-                                itemMembers, as: itemType, at: "\(field)[\(index)]", currency: currency,
-                                problems: &problems)))
-                }
-                entity[name] = ["results": .array(items)]
-                continue
-            }
-            guard let property = type.properties[name] else {
-                problems.append(
-                    "\(field): not a property UAEF creates on \(type.name)\(suggestion(for: name, in: type))")
-                continue
-            }
-            if value == .null { continue }
-            switch encode(value, as: property, currency: currency) {
-            case .success(let encoded): entity[name] = encoded
-            case .failure(let problem): problems.append("\(field): \(problem.text)")
-            }
-        }
-        return entity
-    }
-
-    private static func suggestion(for name: String, in type: EntityType) -> String {
-        let lower = name.lowercased()
-        if let match = (Array(type.properties.keys) + Array(type.items.keys)).first(where: { $0.lowercased() == lower })
-        {
-            return " (property names are case-sensitive: \(match))"
-        }
-        return "; see docs/erp.md for the properties"
-    }
-
-    struct Problem: Error {
-        var text: String
-    }
-
-    /// One value as OData V2 JSON for `property`.
-    static func encode(_ value: JSONValue, as property: PropertyType, currency: Currency?) -> Result<JSONValue, Problem>
-    {
-        switch property {
-        case .string(let length):
-            guard let text = value.stringValue else {
-                let hint = value.numberValue != nil ? " (quote it: leading zeros matter to SAP)" : ""
-                return .failure(Problem(text: "expected text of at most \(length) characters\(hint)"))
-            }
-            guard text.utf16.count <= length else {
-                return .failure(Problem(text: "\(text.utf16.count) characters; SAP allows at most \(length)"))
-            }
-            guard !text.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
-                return .failure(Problem(text: "holds a control character"))
-            }
-            return .success(.string(text))
-        case .date:
-            guard let day = value.stringValue, let encoded = ODataV2.jsonDate(day) else {
-                return .failure(Problem(text: "expected a day as yyyy-MM-dd, such as 2026-11-30"))
-            }
-            return .success(.string(encoded))
-        case .boolean:
-            guard case .bool = value else { return .failure(Problem(text: "expected true or false")) }
-            return .success(value)
-        case .decimal(let precision, let scale, let isAmount):
-            let number = value.numberValue ?? value.stringValue.flatMap { Number(parsing: $0) }
-            guard let number else {
-                return .failure(Problem(text: "expected a decimal number (as a number or as text such as \"1190.00\")"))
-            }
-            var decimals = scale
-            if isAmount {
-                guard let currency else {
-                    return .failure(Problem(text: "an amount needs the invoice's DocumentCurrency for its decimals"))
-                }
-                decimals = min(scale, currency.minorUnitDigits)
-                guard number.rounded(scale: decimals, mode: .plain) == number else {
-                    return .failure(
-                        Problem(text: "\(number) has more decimals than \(currency.code)'s \(currency.minorUnitDigits)")
-                    )
-                }
-            } else {
-                guard number.rounded(scale: decimals, mode: .plain) == number else {
-                    return .failure(Problem(text: "\(number) has more than \(decimals) decimals"))
-                }
-            }
-            guard let text = fixed(number, decimals: decimals), text.filter(\.isNumber).count <= precision else {
-                return .failure(
-                    Problem(
-                        text:
-                            "\(number) does not fit Edm.Decimal(\(precision),\(scale)): at most \(precision - scale) whole digits"
-                    ))
-            }
-            return .success(.string(text))
-        }
-    }
-
-    /// `number` with exactly `decimals` digits after the point, as SAP writes amounts.
-    static func fixed(_ number: Number, decimals: Int) -> String? {
-        var scaled = number.decimal
-        var power = Decimal(1)
-        for _ in 0..<decimals { power *= 10 }
-        scaled *= power
-        let units = NSDecimalNumber(decimal: scaled).int64Value
-        guard Decimal(units) == scaled else { return nil }
-        let magnitude = String(units.magnitude)
-        let padded = String(repeating: "0", count: max(0, decimals + 1 - magnitude.count)) + magnitude
-        let whole = padded.dropLast(decimals)
-        let fraction = padded.suffix(decimals)
-        return (units < 0 ? "-" : "") + whole + (decimals > 0 ? "." + fraction : "")
-    }
-}
-
-/// What is wrong with an invoice, every problem naming its property.
-struct SAPInvoiceProblems: Error, CustomStringConvertible {
-    var problems: [String]
-
-    init(_ problems: [String]) { self.problems = problems }
-
-    var description: String {
-        problems.prefix(20).joined(separator: "; ")
-            + (problems.count > 20 ? "; and \(problems.count - 20) more" : "")
     }
 }
