@@ -80,29 +80,34 @@ func serve(
 struct FakeERPCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "fake-erp",
-        abstract: "Serve a fake of SAP S/4HANA's supplier invoice API (OData V2) for developing ERP workflows.",
+        abstract: "Serve a fake of SAP S/4HANA's supplier invoices or Oracle Fusion's Payables invoices API.",
         discussion: """
             --sap serves API_SUPPLIERINVOICE_PROCESS_SRV at /sap/opu/odata/sap/API_SUPPLIERINVOICE_PROCESS_SRV: \
             Basic authentication of one communication user, CSRF tokens with session cookies, the deep \
             insert of A_SupplierInvoice with its items (checked: mandatory properties, lengths, decimals, \
             dates), reads with $filter and $select, and the Post, Release and Cancel function imports. \
+            --oracle serves the Payables invoices REST resource at \
+            /fscmRestApi/resources/11.13.18.05/invoices: Basic authentication, creation with mandatory \
+            attributes and invoice numbers unique per supplier (AP-810776), and queries by example (q=). \
             Invoices live in memory until it stops. GET /$fake/invoices lists them; POST /$fake/faults \
-            makes the next creates fail (docs/erp.md). Prints "listening on URL" (the service root) when \
-            ready (--json: {"listening", "port"}); --port 0 picks a free port. Exit 0 when stopped, 2 for \
-            a bad option, 3 when the port is unavailable.
+            makes the next creates fail (docs/erp.md). Prints "listening on URL" (the service root, or \
+            the pod's base URL for --oracle) when ready (--json: {"listening", "port"}); --port 0 picks \
+            a free port. Exit 0 when stopped, 2 for a bad option, 3 when the port is unavailable.
             """)
 
     @Flag(help: "Serve SAP S/4HANA's API_SUPPLIERINVOICE_PROCESS_SRV.") var sap = false
+    @Flag(help: "Serve Oracle Fusion's Payables invoices REST resource.") var oracle = false
     @Option(help: "The address to listen on.") var host: String = "127.0.0.1"
     @Option(help: "The TCP port (0 picks a free one).") var port: Int = 8091
-    @Option(help: "The communication user callers authenticate as (Basic).") var user: String = "COMM_USER"
+    @Option(help: "The user callers authenticate as (Basic); default COMM_USER (SAP), INTEGRATION_USER (Oracle).")
+    var user: String?
     @Option(help: "The communication user's password.") var password: String = "secret"
     @Option(help: "The SAP client (three digits), as in the session cookies.") var client: String = "100"
     @Option(help: "How long a session and its CSRF token live, such as 30m.") var sessionLifetime: String = "30m"
     @Flag(help: "Print the listening line as JSON.") var json = false
 
     func validate() throws {
-        guard sap else { throw ValidationError("name the ERP to serve: --sap") }
+        guard sap != oracle else { throw ValidationError("name the one ERP to serve: --sap or --oracle") }
         guard (0...65535).contains(port) else { throw ValidationError("--port \(port) is not a TCP port (0-65535)") }
         guard client.count == 3, client.allSatisfy(\.isNumber) else {
             throw ValidationError("--client \(client) is not an SAP client (three digits, such as 100)")
@@ -113,9 +118,15 @@ struct FakeERPCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        if oracle {
+            let server = FakeOracleServer(user: user ?? "INTEGRATION_USER", password: password)
+            return try await serve(name: "fake-erp", host: host, port: port, path: "", json: json) { onListening in
+                try await server.run(host: host, port: port, onListening: onListening)
+            }
+        }
         let server = FakeSAPServer(
             options: .init(
-                user: user, password: password, client: client,
+                user: user ?? "COMM_USER", password: password, client: client,
                 sessionLifetime: DurationText.parse(sessionLifetime) ?? .seconds(1_800)))
         try await serve(name: "fake-erp", host: host, port: port, path: FakeSAPServer.servicePath, json: json) {
             onListening in

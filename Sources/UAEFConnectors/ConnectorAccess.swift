@@ -40,7 +40,8 @@ extension AWSCredentials {
 
 extension AgentKindRegistry {
     /// Adds the connector task kinds (`webhook.send`, `sqs.send`, `servicebus.send`,
-    /// `sap.supplier_invoice.create|post|release|cancel`), which use `store`'s connectors, open
+    /// `sap.supplier_invoice.create|post|release|cancel`, `oracle.invoice.create`), which use
+    /// `store`'s connectors, open
     /// their secrets with `secrets` and reach other systems under `access`.
     public mutating func registerConnectorKinds(store: any WorkflowStore, secrets: SecretBox?, access: ConnectorAccess)
     {
@@ -53,5 +54,6 @@ extension AgentKindRegistry {
                 SAPSupplierInvoiceKind(
                     operation, store: store, secrets: secrets, policy: access.policy, services: sessions))
         }
+        register(OracleInvoiceKind(store: store, secrets: secrets, policy: access.policy))
     }
 }

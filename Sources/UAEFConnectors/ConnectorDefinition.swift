@@ -2,13 +2,13 @@ import Foundation
 import UAEFCore
 
 /// A connector: a named, tenant-scoped way for events to enter or leave UAEF (a webhook
-/// endpoint, an Amazon SQS queue, an Azure Service Bus entity, an SAP S/4HANA OData service). Its settings never hold a
+/// endpoint, an Amazon SQS queue, an Azure Service Bus entity, an SAP S/4HANA OData service, an Oracle Fusion Cloud ERP). Its settings never hold a
 /// credential's value: credentials are `{"$secret": NAME}` references to the tenant's sealed
 /// secrets, resolved only when a message is sent or checked.
 public struct ConnectorDefinition: Sendable, Hashable {
     /// What a connector talks to.
     public enum Kind: String, Sendable, Hashable, CaseIterable {
-        case webhook, sqs, servicebus, sap
+        case webhook, sqs, servicebus, sap, oracle
     }
 
     /// Lower-case letters, digits, `-`, `_` and `.`, at most 64: it appears in URLs
@@ -117,6 +117,11 @@ struct ConnectorSchema {
                     "client": .digits(3), "user": .text, "password": .secret, "client_certificate": .secret,
                     "client_key": .secret, "ca_certificate": .secret, "timeout": .duration(max: .seconds(300)),
                 ])
+        case .oracle:
+            // The pod's base URL (https://NAME.fa.ocs.oraclecloud.com) and an integration user.
+            ConnectorSchema(
+                required: ["url": .url, "user": .text, "password": .secret],
+                optional: ["timeout": .duration(max: .seconds(300)), "api_version": .text])
         }
     }
 }

@@ -18,6 +18,7 @@ import UAEFStore
 /// - sqs: `GetQueueAttributes` (the queue exists, the keys may read it).
 /// - sap: fetches a CSRF token from the service root (the service answers and accepts the
 ///   credentials).
+/// - oracle: reads one Payables invoice's id (the pod answers, the user may read invoices).
 /// - servicebus: reads the entity's description (`GET` on the entity), which proves the
 ///   signature or token and the entity; a send-only key is refused there (401) though it may send.
 public enum ConnectorProbe {
@@ -88,6 +89,18 @@ public enum ConnectorProbe {
                 throw error
             }
             return "service \(OutboundHTTP.redacted(service.root)) answered with a CSRF token"
+        case .oracle:
+            let fusion = try await OracleFusion.make(settings: settings, policy: access.policy)
+            do {
+                let value = try await fusion.get(
+                    "invoices", query: [("limit", "1"), ("onlyData", "true"), ("fields", "InvoiceId")], logger: logger)
+                await fusion.shutdown()
+                return
+                    "invoices of \(OutboundHTTP.redacted(fusion.resources)) answered (\(value["count"]?.numberValue?.description ?? "no count") on the first page)"
+            } catch {
+                await fusion.shutdown()
+                throw error
+            }
         }
     }
 }

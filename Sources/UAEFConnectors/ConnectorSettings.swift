@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import UAEFCore
 import UAEFEngine
@@ -12,6 +13,13 @@ public struct ResolvedConnector: Sendable {
     public var settings: [String: JSONValue]
     /// The secrets opened, so errors and outputs can be scrubbed of their values.
     public var scrubber: SecretScrubber
+
+    /// The tenant, the name and a digest of the resolved settings: what a client kept for the
+    /// connector is kept under, so a changed password or URL gets a new one.
+    var cacheKey: String {
+        let digest = SHA256.hash(data: Data(JSONValue.object(settings).jsonText.utf8))
+        return "\(record.tenant)\u{0}\(record.name)\u{0}" + digest.map { String(format: "%02x", $0) }.joined()
+    }
 
     /// The tenant's connector `name` of `kind`, resolved with `resolver`; a missing connector,
     /// another type or an unset secret fails without retrying, named by `caller`.

@@ -240,8 +240,8 @@ public struct ConnectorWorkers: Sendable {
                 client: try ServiceBusClient(settings: resolved.settings, access: access), settings: resolved.settings)
         case .webhook:
             throw AgentFailure("a webhook connector's messages arrive at /v1/hooks, not from a queue", retryable: false)
-        case .sap:
-            throw AgentFailure("an sap connector has no queue to take messages from", retryable: false)
+        case .sap, .oracle:
+            throw AgentFailure("an ERP connector has no queue to take messages from", retryable: false)
         }
     }
 
@@ -264,8 +264,8 @@ public struct ConnectorWorkers: Sendable {
         case .servicebus:
             return ServiceBusChannel(
                 client: try ServiceBusClient(settings: resolved.settings, access: access), scrubber: resolved.scrubber)
-        case .sap:
-            throw AgentFailure("an sap connector does not deliver subscriptions", retryable: false)
+        case .sap, .oracle:
+            throw AgentFailure("an ERP connector does not deliver subscriptions", retryable: false)
         }
     }
 }

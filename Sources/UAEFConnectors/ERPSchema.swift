@@ -10,8 +10,8 @@ enum ERPSchema {
     enum PropertyType: Sendable {
         /// Text of at most this many characters (UTF-16 code units, as ABAP and Oracle count).
         case string(Int)
-        /// A decimal of `precision` digits, `scale` after the point; an `amount` takes the
-        /// document currency's decimals. Sent as text with exactly that many decimals.
+        /// A decimal of `precision` digits, `scale` after the point, sent as text; an `amount`
+        /// takes the document currency's decimals and is written with exactly that many.
         case decimal(precision: Int, scale: Int, amount: Bool)
         /// A day, given as `yyyy-MM-dd`, sent in the ERP's form.
         case date
@@ -72,7 +72,7 @@ enum ERPSchema {
     ) -> [String: JSONValue] {
         var entity: [String: JSONValue] = [:]
         for name in type.required where members[name] == nil || members[name] == .null {
-            problems.append("\(path).\(name): required for a \(type.name)")
+            problems.append("\(path).\(name): required for \(type.name)")
         }
         for (name, value) in members.sorted(by: { $0.key < $1.key }) {
             let field = "\(path).\(name)"
@@ -172,14 +172,14 @@ enum ERPSchema {
                     return .failure(Problem(text: "\(number) has more than \(decimals) decimals"))
                 }
             }
-            guard let text = fixed(number, decimals: decimals), text.filter(\.isNumber).count <= precision else {
+            guard let digits = fixed(number, decimals: decimals), digits.filter(\.isNumber).count <= precision else {
                 return .failure(
                     Problem(
                         text:
                             "\(number) does not fit \(wire.decimal(precision, scale)): at most \(precision - scale) whole digits"
                     ))
             }
-            return .success(.string(text))
+            return .success(.string(isAmount ? digits : "\(number)"))
         }
     }
 

@@ -133,13 +133,7 @@ public struct FakeModelServer: Sendable {
         }
     }
 
-    static func json(_ status: Int, _ value: JSONValue) -> Response {
-        var response = Response(
-            status: HTTPResponse.Status(code: status),
-            body: ResponseBody(byteBuffer: ByteBuffer(string: value.jsonText)))
-        response.headers[.contentType] = "application/json"
-        return response
-    }
+    static func json(_ status: Int, _ value: JSONValue) -> Response { FakeHTTP.json(status, value) }
 
     /// The turn a model no scenario names gives: `echo: ` and the last user text.
     static func echo(_ messages: [JSONValue], api: API) -> FakeModelScript.Turn {

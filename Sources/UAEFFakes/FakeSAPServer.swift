@@ -68,18 +68,9 @@ public struct FakeSAPServer: Sendable {
         }
     }
 
-    /// What the next create does instead of answering normally.
-    public enum Fault: Sendable, Equatable {
-        /// Answer `status` without creating.
-        case refuse(status: Int)
-        /// Create, then answer `status`: the caller never learns the number.
-        case loseAnswer(status: Int)
-        /// Create, then wait this long before answering.
-        case hold(Duration)
-    }
-
     public let options: Options
     let state = FakeSAPState()
+    let faults = FakeERPFaults()
 
     public init(options: Options = Options()) { self.options = options }
 
@@ -90,7 +81,7 @@ public struct FakeSAPServer: Sendable {
     public var sessionsOpened: Int { state.data.withLock { $0.sessionsOpened } }
 
     /// Makes the next creates meet `faults`, in order.
-    public func inject(_ faults: [Fault]) { state.data.withLock { $0.faults += faults } }
+    public func inject(_ faults: [FakeERPFault]) { self.faults.add(faults) }
 
     /// Ends every session, as an expired security session would.
     public func expireSessions() { state.data.withLock { $0.sessions = [:] } }
@@ -103,26 +94,8 @@ public struct FakeSAPServer: Sendable {
         router.get("\(Self.servicePath)") { request, _ in try await handle(request) }
         router.get("\(Self.servicePath)/**") { request, _ in try await handle(request) }
         router.post("\(Self.servicePath)/**") { request, _ in try await handle(request) }
-        router.get("$fake/invoices") { _, _ in Self.json(200, .array(invoices)) }
-        router.post("$fake/faults") { request, _ in
-            let text = String(buffer: try await request.body.collect(upTo: 1 << 20))
-            guard let list = (try? JSONValue(jsonText: text))?.arrayValue else {
-                return Self.json(400, ["error": "expected a list of faults"])
-            }
-            var faults: [Fault] = []
-            for entry in list {
-                let status = entry["status"]?.numberValue?.intValue ?? 503
-                switch entry["kind"]?.stringValue {
-                case "refuse": faults.append(.refuse(status: status))
-                case "lose_answer": faults.append(.loseAnswer(status: status))
-                case "hold":
-                    faults.append(.hold(.milliseconds(Int64((entry["seconds"]?.numberValue?.intValue ?? 5) * 1000))))
-                default: return Self.json(400, ["error": "kind must be refuse, lose_answer or hold"])
-                }
-            }
-            inject(faults)
-            return Self.json(200, ["faults": .number(Number(faults.count))])
-        }
+        router.get("$fake/invoices") { _, _ in FakeHTTP.json(200, .array(invoices)) }
+        faults.route(on: router)
         var logger = Logger(label: "uaef-fake-sap")
         logger.logLevel = .critical
         let application = Application(
@@ -137,19 +110,19 @@ public struct FakeSAPServer: Sendable {
 
     private func handle(_ request: Request) async throws -> Response {
         guard authenticated(request) else {
-            var response = Self.text(401, "Logon failed")
+            var response = FakeHTTP.text(401, "Logon failed")
             response.headers[.wwwAuthenticate] =
                 "Basic realm=\"SAP NetWeaver Application Server [UAF/\(options.client)]\""
             return response
         }
         let path = String(request.uri.path.dropFirst(Self.servicePath.count).drop { $0 == "/" })
-        let query = Self.queryItems(request.uri.query ?? "")
+        let query = FakeHTTP.queryItems(request.uri.query ?? "")
         if request.method == .get {
             if request.headers[.csrfToken]?.lowercased() == "fetch" { return openSession() }
             return read(path: path, query: query)
         }
         guard validToken(request) else {
-            var response = Self.text(403, "CSRF token validation failed")
+            var response = FakeHTTP.text(403, "CSRF token validation failed")
             response.headers[.csrfToken] = "Required"
             return response
         }
@@ -166,9 +139,7 @@ public struct FakeSAPServer: Sendable {
 
     /// Basic authentication, or a client certificate the TLS handshake verified.
     private func authenticated(_ request: Request) -> Bool {
-        if options.clientCertificateTLS != nil { return true }
-        let expected = "Basic " + Data("\(options.user):\(options.password)".utf8).base64EncodedString()
-        return request.headers[.authorization] == expected
+        options.clientCertificateTLS != nil || FakeHTTP.isBasic(request, user: options.user, password: options.password)
     }
 
     private var sessionCookie: String { "SAP_SESSIONID_UAF_\(options.client)" }
@@ -181,7 +152,7 @@ public struct FakeSAPServer: Sendable {
             data.sessions[session] = (String(token), expiry)
             data.sessionsOpened += 1
         }
-        var response = Self.json(200, ["d": ["EntitySets": ["A_SupplierInvoice"]]])
+        var response = FakeHTTP.json(200, ["d": ["EntitySets": ["A_SupplierInvoice"]]])
         response.headers[.csrfToken] = String(token)
         response.headers.append(HTTPField(name: .setCookie, value: "\(sessionCookie)=\(session); path=/; HttpOnly"))
         response.headers.append(
@@ -207,7 +178,9 @@ public struct FakeSAPServer: Sendable {
     // MARK: Reads
 
     private func read(path: String, query: [String: String]) -> Response {
-        if path.isEmpty || path == "$metadata" { return Self.json(200, ["d": ["EntitySets": ["A_SupplierInvoice"]]]) }
+        if path.isEmpty || path == "$metadata" {
+            return FakeHTTP.json(200, ["d": ["EntitySets": ["A_SupplierInvoice"]]])
+        }
         let select = query["$select"].map { Set($0.split(separator: ",").map(String.init)) }
         if path == "A_SupplierInvoice" {
             guard let conditions = Self.conditions(query["$filter"] ?? "") else {
@@ -215,7 +188,7 @@ public struct FakeSAPServer: Sendable {
                     400, code: "/IWBEP/CM_MGW_RT/000", "Invalid filter expression: '\(query["$filter"] ?? "")'")
             }
             let found = invoices.filter { invoice in conditions.allSatisfy { invoice[$0.0]?.stringValue == $0.1 } }
-            return Self.json(200, ["d": ["results": .array(found.map { Self.selecting(select, from: $0) })]])
+            return FakeHTTP.json(200, ["d": ["results": .array(found.map { Self.selecting(select, from: $0) })]])
         }
         guard let key = Self.key(path) else {
             return Self.error(404, code: "/IWBEP/CM_MGW_RT/021", "Resource not found for segment '\(path.prefix(80))'")
@@ -224,7 +197,7 @@ public struct FakeSAPServer: Sendable {
             return Self.error(
                 404, code: "/IWBEP/CM_MGW_RT/020", "Resource not found for the segment 'A_SupplierInvoice'")
         }
-        return Self.json(200, ["d": Self.selecting(select, from: invoice)])
+        return FakeHTTP.json(200, ["d": Self.selecting(select, from: invoice)])
     }
 
     private static func selecting(_ select: Set<String>?, from invoice: JSONValue) -> JSONValue {
@@ -274,7 +247,7 @@ public struct FakeSAPServer: Sendable {
         if let first = problems.first {
             return Self.error(400, code: first.code, first.message, details: problems.map(\.message))
         }
-        let fault = state.data.withLock { $0.faults.isEmpty ? nil : $0.faults.removeFirst() }
+        let fault = faults.next()
         if case .refuse(let status) = fault {
             return Self.error(status, code: "/IWFND/CM_BEC/026", "Service unavailable (injected fault)")
         }
@@ -305,7 +278,7 @@ public struct FakeSAPServer: Sendable {
         default:
             break
         }
-        var response = Self.json(201, ["d": stored])
+        var response = FakeHTTP.json(201, ["d": stored])
         response.headers[.location] = Self.uri(key)
         return response
     }
@@ -389,7 +362,7 @@ public struct FakeSAPServer: Sendable {
     static func result(_ name: String, type: String, _ members: [String: JSONValue]) -> Response {
         var object = members
         object["__metadata"] = ["type": .string("API_SUPPLIERINVOICE_PROCESS_SRV.\(type)")]
-        return json(200, ["d": [name: .object(object)]])
+        return FakeHTTP.json(200, ["d": [name: .object(object)]])
     }
 
     /// An error in SAP Gateway's JSON shape.
@@ -398,7 +371,7 @@ public struct FakeSAPServer: Sendable {
         let errordetails = (details.isEmpty ? [message] : details).map { text -> JSONValue in
             ["code": .string(code), "message": .string(text), "propertyref": "", "severity": "error", "target": ""]
         }
-        return json(
+        return FakeHTTP.json(
             status,
             [
                 "error": [
@@ -413,43 +386,15 @@ public struct FakeSAPServer: Sendable {
                 ]
             ])
     }
-
-    static func json(_ status: Int, _ value: JSONValue) -> Response {
-        var response = Response(
-            status: HTTPResponse.Status(code: status),
-            body: ResponseBody(byteBuffer: ByteBuffer(string: value.jsonText)))
-        response.headers[.contentType] = "application/json; charset=utf-8"
-        return response
-    }
-
-    static func text(_ status: Int, _ text: String) -> Response {
-        var response = Response(
-            status: HTTPResponse.Status(code: status), body: ResponseBody(byteBuffer: ByteBuffer(string: text)))
-        response.headers[.contentType] = "text/plain; charset=utf-8"
-        return response
-    }
-
-    /// The query's parameters, percent-decoded.
-    static func queryItems(_ query: String) -> [String: String] {
-        var items: [String: String] = [:]
-        for pair in query.split(separator: "&") {
-            let parts = pair.split(separator: "=", maxSplits: 1)
-            guard let name = parts.first?.removingPercentEncoding else { continue }
-            items[name] =
-                parts.count > 1 ? parts[1].replacingOccurrences(of: "+", with: " ").removingPercentEncoding : ""
-        }
-        return items
-    }
 }
 
-/// The fake's invoices, sessions and pending faults.
+/// The fake's invoices and sessions.
 final class FakeSAPState: Sendable {
     struct Contents {
         var invoices: [String: JSONValue] = [:]
         var order: [String] = []
         var next = 0
         var sessions: [String: (token: String, expiry: ContinuousClock.Instant)] = [:]
-        var faults: [FakeSAPServer.Fault] = []
         var sessionsOpened = 0
     }
     let data = Mutex(Contents())

@@ -155,6 +155,6 @@ struct SAPConnectorTests {
         #expect(invoice["SupplierInvoiceIDByInvcgParty"] == "INV-2026-0042" && invoice["SupplierInvoiceStatus"] == "5")
         #expect(
             invoice["to_SuplrInvcItemPurOrdRef"]?["results"]?.arrayValue?.first?["QuantityInPurchaseOrderUnit"]
-                == "8.000")
+                == "8")
     }
 }

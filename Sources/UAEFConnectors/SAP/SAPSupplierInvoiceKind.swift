@@ -1,4 +1,3 @@
-import Crypto
 import Foundation
 import Logging
 import UAEFAgents
@@ -69,20 +68,11 @@ public struct SAPSupplierInvoiceKind: AgentKind {
         let connector = try await ResolvedConnector.load(
             connectorName, kind: .sap, tenant: request.tenant, store: store, resolver: resolver, caller: name)
         return try await connector.scrubber.scrubbing {
-            let key = Self.sessionKey(connector)
-            let service = try await services.client(for: key) {
+            let service = try await services.client(for: connector.cacheKey) {
                 try await SAPService.make(settings: connector.settings, policy: policy)
             }
             return .object(try await work.perform(on: SAPSupplierInvoices(service: service), logger: logger))
         }
-    }
-
-    /// The tenant, the connector and a digest of its resolved settings: a changed password or
-    /// URL gets a new session.
-    static func sessionKey(_ connector: ResolvedConnector) -> String {
-        let digest = SHA256.hash(data: Data(JSONValue.object(connector.settings).jsonText.utf8))
-        return "\(connector.record.tenant)\u{0}\(connector.record.name)\u{0}"
-            + digest.map { String(format: "%02x", $0) }.joined()
     }
 
     /// A task's `with`, checked before anything is sent.

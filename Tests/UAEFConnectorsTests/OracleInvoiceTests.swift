@@ -1,0 +1,187 @@
+import Foundation
+import Logging
+import Testing
+import UAEFAgents
+import UAEFConnectors
+import UAEFCore
+import UAEFEngine
+import UAEFFakes
+import UAEFSecrets
+import UAEFStore
+import UAEFTestSupport
+
+/// `oracle.invoice.create` through a real engine on SQLite, against the fake Payables invoices
+/// resource on loopback (`FakeOracleServer`, written from Oracle's REST reference and examples).
+@Suite("Oracle Payables invoices against the fake Fusion pod")
+struct OracleInvoiceTests {
+    struct Setup: Sendable {
+        let server: FakeOracleServer
+        let engine: Engine
+        let store: any WorkflowStore
+
+        func run(_ tasks: String) async throws -> (status: RunStatus?, tasks: [String: TaskRecord]) {
+            let definition = try await engine.validate("name: ap\ntasks:\n" + tasks, file: "ap.yaml")
+            let id = try await engine.submit(definition, file: "ap.yaml", inputs: [], actor: "test", leased: true)
+            let status = try await engine.execute([id])[id]
+            let snapshot = try await store.snapshot(of: id, tenant: "default")
+            return (status, Dictionary(uniqueKeysWithValues: (snapshot?.tasks ?? []).map { ($0.key, $0) }))
+        }
+
+        /// One create task of `invoice`, with `attempts` attempts.
+        func create(_ invoice: String, id: String = "create", attempts: Int = 1) async throws -> (
+            status: RunStatus?, task: TaskRecord?
+        ) {
+            let (status, tasks) = try await run(
+                """
+                  - id: \(id)
+                    agent: oracle.invoice.create
+                    retry: {max_attempts: \(attempts), backoff: 10ms}
+                    with: {connector: fusion, invoice: \(invoice)}
+                """)
+            return (status, tasks[id])
+        }
+    }
+
+    func withSetup(password: String = "Pa55-fusion", _ body: @Sendable (Setup) async throws -> Void) async throws {
+        let server = FakeOracleServer(password: "Pa55-fusion")
+        let (ports, continuation) = AsyncStream<Int>.makeStream()
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await server.run(port: 0) { continuation.yield($0) } }
+            guard let port = await ports.first(where: { _ in true }) else { throw CancellationError() }
+            let location = try TestStore(.sqlite)
+            defer { location.remove() }
+            let store = try await location.open()
+            let box = try SecretBox(key: Array(repeating: 6, count: 32))
+            var kinds = BuiltInAgents.registry
+            kinds.registerConnectorKinds(store: store, secrets: box, access: ConnectorAccess(policy: .unrestricted))
+            var configuration = Runner.Configuration()
+            configuration.secrets = box
+            let engine = Engine(
+                store: store, kinds: kinds, sections: [], configuration: configuration, logger: Logger(label: "test"))
+            _ = try await engine.setSecret("fusion-password", value: password, actor: "test")
+            _ = try await ConnectorRegistry(store: store, tenant: "default").apply(
+                """
+                connectors:
+                  - name: fusion
+                    type: oracle
+                    url: http://127.0.0.1:\(port)
+                    user: INTEGRATION_USER
+                    password: {$secret: fusion-password}
+                    timeout: 5s
+                """, file: "connectors.yaml", actor: "test")
+            try await body(Setup(server: server, engine: engine, store: store))
+            group.cancelAll()
+        }
+    }
+
+    static func invoice(number: String? = nil, extra: String = "") -> String {
+        var fields = [
+            "InvoiceCurrency: USD", "InvoiceAmount: 130.8", "InvoiceDate: \"2026-11-30\"",
+            "BusinessUnit: Vision Operations", "Supplier: Advanced Network Devices", "SupplierSite: FRESNO",
+            "Description: Supplies",
+            """
+            invoiceLines: [{LineNumber: 1, LineType: Item, Quantity: 1, UnitPrice: "100.25", LineAmount: "100.25", \
+            PurchaseOrderNumber: "1000183", PurchaseOrderLineNumber: 1, PurchaseOrderScheduleLineNumber: 1}, \
+            {LineNumber: 2, LineType: Freight, LineAmount: 30.55}]
+            """,
+        ]
+        if let number { fields.append("InvoiceNumber: \"\(number)\"") }
+        if !extra.isEmpty { fields.append(extra) }
+        return "{" + fields.joined(separator: ", ") + "}"
+    }
+
+    @Test(
+        "an invoice with a PO-matched line and a freight line is created as Oracle's example shows; the output names it"
+    )
+    func creates() async throws {
+        try await withSetup { setup in
+            let (status, task) = try await setup.create(Self.invoice(number: "1000183-3"))
+            #expect(status == .succeeded, "\(task?.error ?? "")")
+            let output = try #require(task?.output)
+            #expect(output["invoice_number"] == "1000183-3" && output["adopted"] == false)
+            #expect(output["validation_status"] == "Not Validated")
+            let stored = try #require(setup.server.allInvoices.first)
+            #expect(output["invoice_id"] == .string("\(stored["InvoiceId"]?.numberValue ?? Number(0))"))
+            #expect(stored["InvoiceAmount"] == .number(Number(parsing: "130.8")!))
+            let lines = stored["invoiceLines"]?.arrayValue ?? []
+            #expect(lines.count == 2 && lines[0]["UnitPrice"] == "100.25" && lines[0]["PurchaseOrderLineNumber"] == "1")
+        }
+    }
+
+    @Test("an answer lost after Oracle created the invoice: the retry finds it by number and supplier and adopts it")
+    func lostAnswerIsAdopted() async throws {
+        try await withSetup { setup in
+            setup.server.inject([.loseAnswer(status: 504)])
+            let (status, task) = try await setup.create(Self.invoice(), attempts: 3)
+            #expect(status == .succeeded, "\(task?.error ?? "")")
+            #expect(task?.attempts == 2 && task?.output?["adopted"] == true)
+            #expect(task?.output?["invoice_number"]?.stringValue?.hasPrefix("UAEF-") == true)
+            #expect(setup.server.allInvoices.count == 1, "exactly one invoice")
+        }
+    }
+
+    @Test(
+        "an invoice number already used for the supplier is adopted; Oracle's AP-810776 refusal is what a create without the lookup gets"
+    )
+    func duplicateNumber() async throws {
+        try await withSetup { setup in
+            let first = try await setup.create(Self.invoice(number: "INV-7"), id: "first")
+            let second = try await setup.create(Self.invoice(number: "INV-7"), id: "second")
+            #expect(first.status == .succeeded && second.status == .succeeded)
+            #expect(second.task?.output?["adopted"] == true)
+            #expect(second.task?.output?["invoice_id"] == first.task?.output?["invoice_id"])
+            #expect(setup.server.allInvoices.count == 1)
+            // The refusal itself, asked for directly.
+            let (code, answer) = try await ExternalProcess.run([
+                "curl", "-sS", "-u", "INTEGRATION_USER:Pa55-fusion", "-H",
+                "Content-Type: application/vnd.oracle.adf.resourceitem+json", "-H",
+                "Accept: application/vnd.oracle.adf.error+json", "-d",
+                #"{"InvoiceNumber": "INV-7", "InvoiceCurrency": "USD", "InvoiceAmount": 1, "InvoiceDate": "2026-11-30", "BusinessUnit": "Vision Operations", "Supplier": "Advanced Network Devices", "SupplierSite": "FRESNO"}"#,
+                "http://127.0.0.1:\(try await port(of: setup))/fscmRestApi/resources/11.13.18.05/invoices",
+            ])
+            #expect(code == 0)
+            #expect(answer.contains("AP-810776") && answer.contains("o:errorDetails"), "\(answer)")
+        }
+    }
+
+    /// The fake's port, from the connector's URL.
+    func port(of setup: Setup) async throws -> Int {
+        let record = try await setup.store.connector(named: "fusion", tenant: "default")
+        return URL(string: record?.settings["url"]?.stringValue ?? "")?.port ?? 0
+    }
+
+    @Test("a bad invoice fails before anything is sent, with every problem naming its attribute")
+    func invalidInvoice() async throws {
+        try await withSetup { setup in
+            let (status, task) = try await setup.create(
+                """
+                {InvoiceCurrency: USD, InvoiceAmount: "130.805", InvoiceDate: "30/11/2026", Supplier: "O'Brien; Ltd", \
+                SupplierSite: FRESNO-HEADQUARTERS, invoiceLine: [], invoiceLines: [{LineType: Item, LineAmount: 1}]}
+                """, attempts: 3)
+            #expect(status == .failed && task?.attempts == 1)
+            let error = task?.error ?? ""
+            for expected in [
+                "invoice.BusinessUnit: required for invoices",
+                "invoice.InvoiceAmount: 130.805 has more decimals than USD's 2",
+                "invoice.InvoiceDate: expected a day as yyyy-MM-dd",
+                "invoice.SupplierSite: 19 characters; Oracle allows at most 15",
+                "invoice.invoiceLine: not a property UAEF creates on invoices",
+                "invoice.invoiceLines[0].LineNumber: required for invoiceLines",
+                "invoice.Supplier: may not hold ' ; or \"",
+            ] {
+                #expect(error.contains(expected), "missing \(expected) in \(error)")
+            }
+            #expect(setup.server.allInvoices.isEmpty)
+        }
+    }
+
+    @Test("a wrong password is Oracle's 401, not retried, the password kept out of the error")
+    func wrongPassword() async throws {
+        try await withSetup(password: "not-it-Pa55") { setup in
+            let (status, task) = try await setup.create(Self.invoice(), attempts: 3)
+            #expect(status == .failed && task?.attempts == 1)
+            let error = task?.error ?? ""
+            #expect(error.contains("HTTP 401") && !error.contains("not-it-Pa55"), "\(error)")
+        }
+    }
+}
