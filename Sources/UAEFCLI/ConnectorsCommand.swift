@@ -5,11 +5,11 @@ import UAEFConnectors
 import UAEFCore
 import UAEFStore
 
-/// `uaef connectors`: the tenant's webhook, SQS, Service Bus and SAP connectors.
+/// `uaef connectors`: the tenant's webhook, SQS, Service Bus, SAP and Oracle connectors.
 struct ConnectorsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "connectors",
-        abstract: "Apply, list, show, test and remove connectors (webhook, sqs, servicebus, sap).",
+        abstract: "Apply, list, show, test and remove connectors (webhook, sqs, servicebus, sap, oracle).",
         discussion: """
             A connectors file lists connectors by name and type with their settings; credentials are \
             only ever secret references ({$secret: NAME}, set with uaef secrets set). Every problem of a \

@@ -6306,7 +6306,8 @@ enum OpenAPISpec {
                       "webhook",
                       "sqs",
                       "servicebus",
-                      "sap"
+                      "sap",
+                      "oracle"
                     ]
                   },
                   "settings": {
@@ -6401,7 +6402,8 @@ enum OpenAPISpec {
                             "webhook",
                             "sqs",
                             "servicebus",
-                            "sap"
+                            "sap",
+                            "oracle"
                           ]
                         }
                       },

@@ -31,13 +31,19 @@ struct ConnectorDefinitionTests {
             client: "100"
             user: COMM_USER
             password: {$secret: sap-password}
+          - name: fusion
+            type: oracle
+            url: https://example.fa.ocs.oraclecloud.com
+            user: INTEGRATION_USER
+            password: {$secret: fusion-password}
         """
 
-    @Test("a file of webhook, SQS, Service Bus and SAP connectors parses, with its secret references named")
+    @Test("a file of webhook, SQS, Service Bus, SAP and Oracle connectors parses, with its secret references named")
     func parses() throws {
         let definitions = try ConnectorParser.parse(Self.valid, file: "connectors.yaml")
-        #expect(definitions.map(\.name) == ["erp-events", "orders-in", "bus", "s4"])
-        #expect(definitions.map(\.kind) == [.webhook, .sqs, .servicebus, .sap])
+        #expect(definitions.map(\.name) == ["erp-events", "orders-in", "bus", "s4", "fusion"])
+        #expect(definitions.map(\.kind) == [.webhook, .sqs, .servicebus, .sap, .oracle])
+        #expect(definitions[4].secretNames == ["fusion-password"])
         #expect(definitions[3].secretNames == ["sap-password"])
         #expect(definitions[0].secretNames == ["erp-hook", "erp-hook-next", "erp-key"])
         #expect(definitions[1].settings["region"] == "eu-west-1")
@@ -49,7 +55,7 @@ struct ConnectorDefinitionTests {
         arguments: [
             (
                 "    type: ftp\n",
-                "connectors[0].type: \"ftp\" is not a connector type; valid: webhook, sqs, servicebus, sap"
+                "connectors[0].type: \"ftp\" is not a connector type; valid: webhook, sqs, servicebus, sap, oracle"
             ),
             ("    type: webhook\n    secrets: [hunter2]\n", "connectors[0].secrets:"),
             ("    type: webhook\n", "connectors[0].secrets: required for a webhook connector"),
@@ -110,6 +116,10 @@ struct ConnectorDefinitionTests {
             (
                 "    type: sap\n    url: https://s4.example/x\n    user: U\n    password: hunter2\n",
                 "never the value itself"
+            ),
+            (
+                "    type: oracle\n    url: https://x.example\n    user: U\n",
+                "connectors[0].password: required for a oracle connector"
             ),
         ])
     func problems(_ body: String, _ expected: String) {
