@@ -265,6 +265,8 @@ public struct ChangeSet: Sendable {
     /// Steps of `llm` tasks' conversations; the commit fails with ``ConversationStepTaken`` when
     /// a step's place is taken.
     public var conversationSteps: [ConversationStep] = []
+    /// Tasks' checkpoints, each replacing the task's last one.
+    public var taskCheckpoints: [TaskCheckpoint] = []
     public var events: [EventDraft] = []
     /// The leases the writer must still hold for the commit to be accepted; nil to write unfenced.
     public var fence: LeaseFence?
@@ -274,7 +276,7 @@ public struct ChangeSet: Sendable {
     /// True when there is nothing to write.
     public var isEmpty: Bool {
         runs.isEmpty && tasks.isEmpty && attempts.isEmpty && agents.isEmpty && workflows.isEmpty
-            && runRequests.isEmpty && conversationSteps.isEmpty && events.isEmpty
+            && runRequests.isEmpty && conversationSteps.isEmpty && taskCheckpoints.isEmpty && events.isEmpty
     }
 
     /// Appends another change set's writes after this one's.
@@ -286,6 +288,7 @@ public struct ChangeSet: Sendable {
         workflows += other.workflows
         runRequests += other.runRequests
         conversationSteps += other.conversationSteps
+        taskCheckpoints += other.taskCheckpoints
         events += other.events
     }
 }

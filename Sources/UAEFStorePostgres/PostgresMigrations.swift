@@ -198,6 +198,22 @@ enum PostgresMigrations {
                 "CREATE INDEX conversation_steps_by_agent ON conversation_steps (tenant, agent, day)",
             ]
         ),
+        (
+            "v11_task_checkpoints",
+            [
+                """
+                CREATE TABLE task_checkpoints (
+                    tenant TEXT NOT NULL,
+                    run_id TEXT NOT NULL,
+                    task_key TEXT NOT NULL,
+                    value TEXT NOT NULL,
+                    attempt INTEGER NOT NULL,
+                    updated_at BIGINT NOT NULL,
+                    PRIMARY KEY (tenant, run_id, task_key)
+                )
+                """
+            ]
+        ),
     ]
 
     /// The advisory lock key that serializes migrations (any fixed 64-bit number).

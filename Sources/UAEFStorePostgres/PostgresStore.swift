@@ -198,6 +198,31 @@ public final class PostgresStore: WorkflowStore {
             guard inserted.count == 1 else { throw KeyTaken(.runRequest, key: request.key) }
         }
         for step in changes.conversationSteps { try await insert(step, on: connection, logger: logger) }
+        for checkpoint in changes.taskCheckpoints {
+            try await connection.query(
+                """
+                INSERT INTO task_checkpoints (tenant, run_id, task_key, value, attempt, updated_at)
+                VALUES (\(checkpoint.tenant), \(checkpoint.run.rawValue), \(checkpoint.taskKey),
+                    \(checkpoint.value.jsonText), \(checkpoint.attempt), \(Timestamp.milliseconds(checkpoint.updatedAt)))
+                ON CONFLICT (tenant, run_id, task_key) DO UPDATE SET value = excluded.value,
+                    attempt = excluded.attempt, updated_at = excluded.updated_at
+                """, logger: logger)
+        }
+    }
+
+    public func taskCheckpoint(tenant: String, run: RunID, taskKey: String) async throws -> TaskCheckpoint? {
+        try await rows(
+            """
+            SELECT value, attempt, updated_at FROM task_checkpoints
+            WHERE tenant = \(tenant) AND run_id = \(run.rawValue) AND task_key = \(taskKey)
+            """
+        ) { row in
+            let c = Columns(row, table: "task_checkpoints")
+            return TaskCheckpoint(
+                tenant: tenant, run: run, taskKey: taskKey,
+                value: try JSONValue(jsonText: try c("value", as: String.self)),
+                attempt: try c("attempt"), updatedAt: Timestamp.date(milliseconds: try c("updated_at")))
+        }.first
     }
 
     /// Throws ``LeaseLost`` unless the fence's runs are still held as it says; locks their rows

@@ -377,6 +377,20 @@ enum SQLiteMigrations {
                     CREATE INDEX conversation_steps_by_agent ON conversation_steps (tenant, agent, day);
                     """)
         }
+        migrator.registerMigration("v14_task_checkpoints") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE task_checkpoints (
+                        tenant TEXT NOT NULL,
+                        run_id TEXT NOT NULL,
+                        task_key TEXT NOT NULL,
+                        value TEXT NOT NULL,
+                        attempt INTEGER NOT NULL,
+                        updated_at INTEGER NOT NULL,
+                        PRIMARY KEY (tenant, run_id, task_key)
+                    ) WITHOUT ROWID;
+                    """)
+        }
         return migrator
     }
 }

@@ -239,6 +239,34 @@ public final class SQLiteStore: WorkflowStore {
             guard db.changesCount == 1 else { throw KeyTaken(.runRequest, key: request.key) }
         }
         for step in changes.conversationSteps { try insert(step, in: db) }
+        for checkpoint in changes.taskCheckpoints {
+            try db.execute(
+                sql: """
+                    INSERT INTO task_checkpoints (tenant, run_id, task_key, value, attempt, updated_at)
+                    VALUES (?, ?, ?, ?, ?, ?)
+                    ON CONFLICT (tenant, run_id, task_key) DO UPDATE SET value = excluded.value,
+                        attempt = excluded.attempt, updated_at = excluded.updated_at
+                    """,
+                arguments: [
+                    checkpoint.tenant, checkpoint.run.rawValue, checkpoint.taskKey, checkpoint.value.jsonText,
+                    checkpoint.attempt, Timestamp.milliseconds(checkpoint.updatedAt),
+                ])
+        }
+    }
+
+    public func taskCheckpoint(tenant: String, run: RunID, taskKey: String) async throws -> TaskCheckpoint? {
+        try await pool.read { db -> TaskCheckpoint? in
+            guard
+                let row = try Row.fetchOne(
+                    db,
+                    sql:
+                        "SELECT value, attempt, updated_at FROM task_checkpoints WHERE tenant = ? AND run_id = ? AND task_key = ?",
+                    arguments: [tenant, run.rawValue, taskKey])
+            else { return nil }
+            return TaskCheckpoint(
+                tenant: tenant, run: run, taskKey: taskKey, value: try JSONValue(jsonText: row["value"] as String),
+                attempt: row["attempt"], updatedAt: Timestamp.date(milliseconds: row["updated_at"]))
+        }
     }
 
     /// Throws ``LeaseLost`` unless the fence's runs are still held as it says.

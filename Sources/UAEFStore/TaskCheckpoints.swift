@@ -1,0 +1,45 @@
+import Foundation
+import UAEFCore
+
+/// What an attempt of a long task records for the attempts after it: one small JSON value per
+/// task (an ERP job's request id while the task waits for the job, say), replaced as the task goes
+/// on and written with a ledger event in one transaction. A retried or resumed attempt reads it
+/// and goes on from there instead of starting the work again.
+public struct TaskCheckpoint: Sendable, Equatable {
+    public var tenant: String
+    public var run: RunID
+    public var taskKey: String
+    public var value: JSONValue
+    /// The attempt that wrote it.
+    public var attempt: Int
+    public var updatedAt: Date
+
+    public init(tenant: String, run: RunID, taskKey: String, value: JSONValue, attempt: Int, updatedAt: Date) {
+        self.tenant = tenant
+        self.run = run
+        self.taskKey = taskKey
+        self.value = value
+        self.attempt = attempt
+        self.updatedAt = updatedAt
+    }
+
+    /// The largest value kept, as JSON text.
+    public static let maximumBytes = 16 << 10
+}
+
+/// The tasks' checkpoints.
+public protocol TaskCheckpointStore: Sendable {
+    /// The task's checkpoint, or nil when none was written.
+    func taskCheckpoint(tenant: String, run: RunID, taskKey: String) async throws -> TaskCheckpoint?
+}
+
+extension WorkflowStore {
+    /// Writes `checkpoint` (replacing the task's last one) and appends `event` in one transaction.
+    public func saveTaskCheckpoint(_ checkpoint: TaskCheckpoint, event: EventDraft) async throws {
+        precondition(checkpoint.value.jsonText.utf8.count <= TaskCheckpoint.maximumBytes, "checkpoint too large")
+        var changes = ChangeSet()
+        changes.taskCheckpoints = [checkpoint]
+        changes.events = [event]
+        try await commit(changes)
+    }
+}
