@@ -88,7 +88,8 @@ struct FakeERPCommand: AsyncParsableCommand {
             dates), reads with $filter and $select, and the Post, Release and Cancel function imports. \
             --oracle serves the Payables invoices REST resource at \
             /fscmRestApi/resources/11.13.18.05/invoices: Basic authentication, creation with mandatory \
-            attributes and invoice numbers unique per supplier (AP-810776), and queries by example (q=). \
+            attributes and invoice numbers unique per supplier (AP-810776), queries by example (q=), and \
+            Journal Import through erpintegrations (importBulkData with GlInterface.csv, ESS status). \
             Invoices live in memory until it stops. GET /$fake/invoices lists them; POST /$fake/faults \
             makes the next creates fail (docs/erp.md). Prints "listening on URL" (the service root, or \
             the pod's base URL for --oracle) when ready (--json: {"listening", "port"}); --port 0 picks \
@@ -104,11 +105,15 @@ struct FakeERPCommand: AsyncParsableCommand {
     @Option(help: "The communication user's password.") var password: String = "secret"
     @Option(help: "The SAP client (three digits), as in the session cookies.") var client: String = "100"
     @Option(help: "How long a session and its CSRF token live, such as 30m.") var sessionLifetime: String = "30m"
+    @Option(help: "For --oracle: how many status reads an import request takes to end.") var pollsToFinish: Int = 2
     @Flag(help: "Print the listening line as JSON.") var json = false
 
     func validate() throws {
         guard sap != oracle else { throw ValidationError("name the one ERP to serve: --sap or --oracle") }
         guard (0...65535).contains(port) else { throw ValidationError("--port \(port) is not a TCP port (0-65535)") }
+        guard (1...1000).contains(pollsToFinish) else {
+            throw ValidationError("--polls-to-finish must be from 1 to 1000")
+        }
         guard client.count == 3, client.allSatisfy(\.isNumber) else {
             throw ValidationError("--client \(client) is not an SAP client (three digits, such as 100)")
         }
@@ -119,7 +124,8 @@ struct FakeERPCommand: AsyncParsableCommand {
 
     func run() async throws {
         if oracle {
-            let server = FakeOracleServer(user: user ?? "INTEGRATION_USER", password: password)
+            let server = FakeOracleServer(
+                user: user ?? "INTEGRATION_USER", password: password, pollsToFinish: pollsToFinish)
             return try await serve(name: "fake-erp", host: host, port: port, path: "", json: json) { onListening in
                 try await server.run(host: host, port: port, onListening: onListening)
             }

@@ -1,4 +1,5 @@
 import Foundation
+import UAEFAgents
 import UAEFEngine
 import UAEFSecrets
 import UAEFStore
@@ -40,7 +41,8 @@ extension AWSCredentials {
 
 extension AgentKindRegistry {
     /// Adds the connector task kinds (`webhook.send`, `sqs.send`, `servicebus.send`,
-    /// `sap.supplier_invoice.create|post|release|cancel`, `oracle.invoice.create`), which use
+    /// `sap.supplier_invoice.create|post|release|cancel`, `oracle.invoice.create`,
+    /// `oracle.journal.import`), which use
     /// `store`'s connectors, open
     /// their secrets with `secrets` and reach other systems under `access`.
     public mutating func registerConnectorKinds(store: any WorkflowStore, secrets: SecretBox?, access: ConnectorAccess)
@@ -54,6 +56,8 @@ extension AgentKindRegistry {
                 SAPSupplierInvoiceKind(
                     operation, store: store, secrets: secrets, policy: access.policy, services: sessions))
         }
-        register(OracleInvoiceKind(store: store, secrets: secrets, policy: access.policy))
+        let pods = KeptClients<String, OracleFusion> { await $0.shutdown() }
+        register(OracleInvoiceKind(store: store, secrets: secrets, policy: access.policy, pods: pods))
+        register(OracleJournalImportKind(store: store, secrets: secrets, policy: access.policy, pods: pods))
     }
 }

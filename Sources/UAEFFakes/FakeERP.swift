@@ -14,9 +14,12 @@ public enum FakeERPFault: Sendable, Equatable {
     case loseAnswer(status: Int)
     /// Create, then wait this long before answering.
     case hold(Duration)
+    /// Take an import, which then ends in `ERROR` (Oracle's Journal Import).
+    case jobError
 
     /// The faults of a `POST /$fake/faults` body: a list of `{"kind": "refuse" | "lose_answer" |
-    /// "hold", "status": N (default 503), "seconds": S (default 5)}`; nil when it is not one.
+    /// "hold" | "job_error", "status": N (default 503), "seconds": S (default 5)}`; nil when it is
+    /// not one.
     static func parse(_ text: String) -> [FakeERPFault]? {
         guard let list = (try? JSONValue(jsonText: text))?.arrayValue else { return nil }
         var faults: [FakeERPFault] = []
@@ -27,6 +30,7 @@ public enum FakeERPFault: Sendable, Equatable {
             case "lose_answer": faults.append(.loseAnswer(status: status))
             case "hold":
                 faults.append(.hold(.milliseconds(Int64((entry["seconds"]?.numberValue?.intValue ?? 5) * 1000))))
+            case "job_error": faults.append(.jobError)
             default: return nil
             }
         }
@@ -49,7 +53,8 @@ final class FakeERPFaults: Sendable {
             let text = String(buffer: try await request.body.collect(upTo: 1 << 20))
             guard let faults = FakeERPFault.parse(text) else {
                 return FakeHTTP.json(
-                    400, ["error": "expected a list of {kind: refuse | lose_answer | hold, status, seconds}"])
+                    400,
+                    ["error": "expected a list of {kind: refuse | lose_answer | hold | job_error, status, seconds}"])
             }
             self.add(faults)
             return FakeHTTP.json(200, ["faults": .number(Number(faults.count))])

@@ -27,20 +27,35 @@ import UAEFCore
 /// - **Errors** as plain text, or as `application/vnd.oracle.adf.error+json` (`title`, `status`,
 ///   `o:errorDetails` with `detail` and `o:errorCode`) when the request's `Accept` asks for it.
 ///
-/// Not Oracle's: `GET /$fake/invoices` lists every invoice, and `POST /$fake/faults` makes the
-/// next creates fail before creating, lose their answer, or hold it (as the SAP fake).
+/// - **`POST …/erpintegrations`** with `OperationName: importBulkData` (Oracle's "Create an
+///   inbound or outbound set of data" and the FBDI notes): the Journal Import launcher job, the
+///   General Ledger document account, a stored zip holding `GlInterface.csv`, whose rows are
+///   checked (149 columns, `NEW`, days as `YYYY/MM/DD`, the `ParameterList`'s source and group,
+///   actual flag `A`, one of debit and credit); an unknown job answers `ReqstId: "-1"` as pods
+///   do. The request runs `WAIT` → `RUNNING` → `SUCCEEDED` (or `ERROR` when a row was wrong)
+///   over ``pollsToFinish`` status reads of `GET …/erpintegrations?finder=ESSJobStatusRF;requestId=N`.
+///
+/// Not Oracle's: `GET /$fake/invoices` lists every invoice, `GET /$fake/imports` every import
+/// request (with the problems found in its file), and `POST /$fake/faults` makes the next
+/// creates fail before creating, lose their answer, or hold it (as the SAP fake).
 public struct FakeOracleServer: Sendable {
     public static let resourcePaths = ["/fscmRestApi/resources/11.13.18.05", "/fscmRestApi/resources/latest"]
 
     public let user: String
     public let password: String
+    /// How many status reads an import request takes to end.
+    public let pollsToFinish: Int
     let state = FakeOracleState()
     let faults = FakeERPFaults()
 
-    public init(user: String = "INTEGRATION_USER", password: String = "secret") {
+    public init(user: String = "INTEGRATION_USER", password: String = "secret", pollsToFinish: Int = 2) {
         self.user = user
         self.password = password
+        self.pollsToFinish = pollsToFinish
     }
+
+    /// Every import request, in submission order.
+    public var imports: [JSONValue] { state.imports.withLock { $0.map(\.json) } }
 
     /// Every invoice, in creation order.
     public var allInvoices: [JSONValue] { state.invoices.withLock { $0 } }
@@ -67,7 +82,12 @@ public struct FakeOracleServer: Sendable {
                 return FakeHTTP.json(200, invoice)
             }
         }
+        for root in Self.resourcePaths {
+            router.post("\(root)/erpintegrations") { request, _ in try await integrate(request) }
+            router.get("\(root)/erpintegrations") { request, _ in jobStatus(request, root: root) }
+        }
         router.get("$fake/invoices") { _, _ in FakeHTTP.json(200, .array(allInvoices)) }
+        router.get("$fake/imports") { _, _ in FakeHTTP.json(200, .array(imports)) }
         faults.route(on: router)
         var logger = Logger(label: "uaef-fake-oracle")
         logger.logLevel = .critical
@@ -194,6 +214,165 @@ public struct FakeOracleServer: Sendable {
             ])
     }
 
+    static let journalImportJob = "/oracle/apps/ess/financials/generalLedger/programs/common,JournalImportLauncher"
+
+    private func integrate(_ request: Request) async throws -> Response {
+        guard authenticated(request) else { return FakeHTTP.text(401, "Unauthorized") }
+        let text = String(buffer: try await request.body.collect(upTo: 64 << 20))
+        guard let body = try? JSONValue(jsonText: text), body["OperationName"] == "importBulkData" else {
+            return error(
+                request, 400, code: "", "OperationName must be importBulkData (the only operation of this fake)")
+        }
+        guard body["JobName"]?.stringValue == Self.journalImportJob else {
+            return FakeHTTP.json(201, ["OperationName": "importBulkData", "ReqstId": "-1"])
+        }
+        guard
+            ["fin$/generalLedger$/import$", "fin$/journal$/import"].contains(body["DocumentAccount"]?.stringValue ?? "")
+        else { return error(request, 400, code: "", "The document account is not valid for General Ledger imports.") }
+        let parameters = (body["ParameterList"]?.stringValue ?? "").split(
+            separator: ",", omittingEmptySubsequences: false
+        )
+        .map(String.init)
+        guard parameters.count == 7 else {
+            return error(request, 400, code: "", "The ParameterList of Journal Import has 7 entries.")
+        }
+        guard let content = body["DocumentContent"]?.stringValue.flatMap({ Data(base64Encoded: $0) }) else {
+            return error(request, 400, code: "", "DocumentContent must be a base64 zip file.")
+        }
+        let fault = faults.next()
+        if case .refuse(let status) = fault {
+            return error(request, status, code: "", "Service unavailable (injected fault)")
+        }
+        var problems: [String] = fault == .jobError ? ["the import failed (injected fault)"] : []
+        var rows: [[String]] = []
+        do {
+            let entries = try StoredZip.entries(of: Array(content))
+            if let file = entries.first(where: { $0.name == "GlInterface.csv" }) {
+                rows = Self.csvRows(String(decoding: file.data, as: UTF8.self))
+            } else {
+                problems.append("the zip holds no GlInterface.csv")
+            }
+        } catch {
+            problems.append("\(error)")
+        }
+        for (number, row) in rows.enumerated() {
+            problems += Self.problems(in: row, line: number + 1, source: parameters[1], group: parameters[3])
+        }
+        if rows.isEmpty, problems.isEmpty { problems.append("GlInterface.csv has no rows") }
+        let id = state.imports.withLock { imports -> String in
+            let id = String(14_557 + imports.count)
+            imports.append(
+                FakeOracleState.Import(
+                    requestID: id, group: parameters[3], rows: rows.count, problems: problems, reads: 0))
+            return id
+        }
+        if case .loseAnswer(let status) = fault {
+            return error(request, status, code: "", "Gateway timeout (injected fault)")
+        }
+        return FakeHTTP.json(
+            201,
+            [
+                "OperationName": "importBulkData", "ReqstId": .string(id), "FileName": body["FileName"] ?? .null,
+                "JobName": .string(Self.journalImportJob), "ParameterList": body["ParameterList"] ?? .null,
+            ])
+    }
+
+    /// A `GlInterface.csv` row's problems, as Journal Import would reject the group for them.
+    static func problems(in row: [String], line: Int, source: String, group: String) -> [String] {
+        guard row.count == 149 || (row.count == 150 && row[149] == "END") else {
+            return ["line \(line): \(row.count) columns; GL_INTERFACE has 149"]
+        }
+        var problems: [String] = []
+        func check(_ ok: Bool, _ message: String) { if !ok { problems.append("line \(line): \(message)") } }
+        check(row[0] == "NEW", "STATUS must be NEW")
+        check(isSlashDay(row[2]), "ACCOUNTING_DATE must be YYYY/MM/DD")
+        check(isSlashDay(row[6]), "DATE_CREATED must be YYYY/MM/DD")
+        check(row[3] == source, "USER_JE_SOURCE_NAME \(row[3]) is not the ParameterList's source \(source)")
+        check(!row[4].isEmpty, "USER_JE_CATEGORY_NAME is required")
+        check(!row[5].isEmpty, "CURRENCY_CODE is required")
+        check(row[7] == "A", "ACTUAL_FLAG must be A")
+        check(!row[8].isEmpty, "SEGMENT1 is required")
+        check(row[66] == group, "GROUP_ID \(row[66]) is not the ParameterList's group \(group)")
+        check(!row[1].isEmpty || !row[91].isEmpty, "LEDGER_ID or LEDGER_NAME is required")
+        let debit = Number(parsing: row[38])
+        let credit = Number(parsing: row[39])
+        check((debit == nil) != (credit == nil), "give ENTERED_DR or ENTERED_CR, one of them, as a number")
+        return problems
+    }
+
+    static func isSlashDay(_ text: String) -> Bool {
+        let parts = text.split(separator: "/")
+        return text.count == 10 && parts.count == 3 && parts.allSatisfy { $0.allSatisfy(\.isNumber) }
+    }
+
+    /// The rows of a CSV text: fields split on commas, `"…"` quoting with `""` for a quote.
+    static func csvRows(_ text: String) -> [[String]] {
+        var rows: [[String]] = []
+        var row: [String] = []
+        var field = ""
+        var quoted = false
+        var iterator = text.makeIterator()
+        while let character = iterator.next() {
+            if quoted {
+                if character == "\"" {
+                    var lookahead = iterator
+                    if lookahead.next() == "\"" {
+                        field.append("\"")
+                        iterator = lookahead
+                    } else {
+                        quoted = false
+                    }
+                } else {
+                    field.append(character)
+                }
+            } else if character == "\"" {
+                quoted = true
+            } else if character == "," {
+                row.append(field)
+                field = ""
+            } else if character == "\n" || character == "\r\n" {
+                row.append(field)
+                rows.append(row)
+                (row, field) = ([], "")
+            } else {
+                field.append(character)
+            }
+        }
+        if !field.isEmpty || !row.isEmpty {
+            row.append(field)
+            rows.append(row)
+        }
+        return rows
+    }
+
+    private func jobStatus(_ request: Request, root: String) -> Response {
+        guard authenticated(request) else { return FakeHTTP.text(401, "Unauthorized") }
+        let finder = FakeHTTP.queryItems(request.uri.query ?? "")["finder"] ?? ""
+        guard finder.hasPrefix("ESSJobStatusRF;requestId=") else {
+            return error(request, 400, code: "", "The finder \(finder) is not supported by this fake.")
+        }
+        let id = String(finder.dropFirst("ESSJobStatusRF;requestId=".count))
+        let status = state.imports.withLock { imports -> String in
+            guard let index = imports.firstIndex(where: { $0.requestID == id }) else { return "" }
+            imports[index].reads += 1
+            return imports[index].status(pollsToFinish: pollsToFinish)
+        }
+        return FakeHTTP.json(
+            200,
+            [
+                "items": [
+                    ["OperationName": "getESSJobStatus", "ReqstId": .string(id), "RequestStatus": .string(status)]
+                ],
+                "count": 1, "hasMore": false, "limit": 25, "offset": 0,
+                "links": [
+                    [
+                        "rel": "self", "href": .string("\(root)/erpintegrations"), "name": "erpintegrations",
+                        "kind": "collection",
+                    ]
+                ],
+            ])
+    }
+
     /// `Attribute='value'` (or unquoted) conditions joined by `;`; nil for anything else.
     static func conditions(_ q: String) -> [(String, String)]? {
         guard !q.isEmpty else { return [] }
@@ -237,7 +416,31 @@ public struct FakeOracleServer: Sendable {
     }
 }
 
-/// The fake's invoices, in creation order.
+/// The fake's invoices and import requests, in creation order.
 final class FakeOracleState: Sendable {
     let invoices = Mutex<[JSONValue]>([])
+    let imports = Mutex<[Import]>([])
+
+    /// An import request: what its file held and how often its status was read.
+    struct Import {
+        var requestID: String
+        var group: String
+        var rows: Int
+        var problems: [String]
+        var reads: Int
+
+        /// `WAIT` on the first read, `RUNNING` until `pollsToFinish`, then how it ended.
+        func status(pollsToFinish: Int) -> String {
+            if reads <= 1, pollsToFinish > 1 { return "WAIT" }
+            if reads < pollsToFinish { return "RUNNING" }
+            return problems.isEmpty ? "SUCCEEDED" : "ERROR"
+        }
+
+        var json: JSONValue {
+            [
+                "request_id": .string(requestID), "group_id": .string(group), "rows": .number(Number(rows)),
+                "problems": .array(problems.map(JSONValue.string)), "status_reads": .number(Number(reads)),
+            ]
+        }
+    }
 }

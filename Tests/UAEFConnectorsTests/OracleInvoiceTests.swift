@@ -42,8 +42,10 @@ struct OracleInvoiceTests {
         }
     }
 
-    func withSetup(password: String = "Pa55-fusion", _ body: @Sendable (Setup) async throws -> Void) async throws {
-        let server = FakeOracleServer(password: "Pa55-fusion")
+    func withSetup(
+        password: String = "Pa55-fusion", pollsToFinish: Int = 2, _ body: @Sendable (Setup) async throws -> Void
+    ) async throws {
+        let server = FakeOracleServer(password: "Pa55-fusion", pollsToFinish: pollsToFinish)
         let (ports, continuation) = AsyncStream<Int>.makeStream()
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await server.run(port: 0) { continuation.yield($0) } }
@@ -182,6 +184,107 @@ struct OracleInvoiceTests {
             #expect(status == .failed && task?.attempts == 1)
             let error = task?.error ?? ""
             #expect(error.contains("HTTP 401") && !error.contains("not-it-Pa55"), "\(error)")
+        }
+    }
+
+    // MARK: Journal import
+
+    static let journal = """
+        {ledger_id: "300000046975971", source: Spreadsheet, category: Adjustment, currency: EUR, \
+        accounting_date: "2026-12-01", description: "Settlement stl_1", \
+        lines: [{account: "01-200-4100-0000", debit: "1190.00", description: "Vendor payable"}, \
+        {account: "01-000-2210-0000", credit: 1190, description: "Accrued liabilities"}]}
+        """
+
+    func importJournal(_ setup: Setup, journal: String = journal, attempts: Int = 1) async throws -> (
+        status: RunStatus?, task: TaskRecord?
+    ) {
+        let (status, tasks) = try await setup.run(
+            """
+              - id: book
+                agent: oracle.journal.import
+                retry: {max_attempts: \(attempts), backoff: 10ms}
+                with: {connector: fusion, poll_interval: 50ms, journal: \(journal)}
+            """)
+        return (status, tasks["book"])
+    }
+
+    @Test(
+        "a journal goes as GlInterface.csv in an FBDI zip; the ESS request is polled to SUCCEEDED; its id is in the ledger"
+    )
+    func journalImport() async throws {
+        try await withSetup(pollsToFinish: 3) { setup in
+            let (status, task) = try await importJournal(setup)
+            #expect(status == .succeeded, "\(task?.error ?? "")")
+            let output = try #require(task?.output)
+            #expect(output["status"] == "SUCCEEDED" && output["lines"] == 2 && output["resumed"] == false)
+            let imported = try #require(setup.server.imports.first)
+            #expect(setup.server.imports.count == 1 && imported["problems"] == [] && imported["rows"] == 2)
+            #expect(imported["request_id"] == output["request_id"] && imported["group_id"] == output["group_id"])
+            #expect(imported["status_reads"] == 3)
+            let events = try await setup.store.events(from: 0, limit: 1_000)
+            let submitted = events.filter { $0.event.type == "oracle.journal_import.submitted" }
+            #expect(submitted.count == 1 && submitted.first?.event.data["request_id"] == output["request_id"])
+        }
+    }
+
+    @Test("an import whose answer was lost is not sent again: the next attempt fails, saying what to check")
+    func lostImportAnswer() async throws {
+        try await withSetup { setup in
+            setup.server.inject([.loseAnswer(status: 504)])
+            let (status, task) = try await importJournal(setup, attempts: 3)
+            #expect(status == .failed && task?.attempts == 2)
+            #expect(task?.error?.contains("whether the import started is unknown") == true, "\(task?.error ?? "")")
+            #expect(setup.server.imports.count == 1, "sent once")
+        }
+    }
+
+    @Test("a refused import (400) and an import that ends in ERROR fail the task without retrying, with the reason")
+    func refusedAndFailedImports() async throws {
+        try await withSetup { setup in
+            setup.server.inject([.refuse(status: 400)])
+            let refused = try await importJournal(setup, attempts: 2)
+            #expect(refused.status == .failed && refused.task?.attempts == 1)
+            #expect(refused.task?.error?.contains("HTTP 400") == true, "\(refused.task?.error ?? "")")
+            #expect(setup.server.imports.isEmpty)
+            setup.server.inject([.jobError])
+            let failed = try await importJournal(setup, attempts: 3)
+            #expect(failed.status == .failed && failed.task?.attempts == 1)
+            #expect(failed.task?.error?.contains("ended ERROR") == true, "\(failed.task?.error ?? "")")
+        }
+    }
+
+    @Test("an unbalanced or malformed journal fails before anything is sent, every problem named")
+    func invalidJournal() async throws {
+        try await withSetup { setup in
+            let (status, task) = try await importJournal(
+                setup,
+                journal: """
+                    {source: "Spread,sheet", category: Adjustment, currency: EUR, accounting_date: "2026-13-01", \
+                    lines: [{account: "01--4100", debit: "10.001"}, {account: "01-000-2210", debit: 5, credit: 5}, \
+                    {account: "01-000-2210", credit: 7}]}
+                    """)
+            #expect(status == .failed && task?.attempts == 1)
+            let error = task?.error ?? ""
+            for expected in [
+                "journal.ledger_id: required", "journal.source: may not hold a comma",
+                "journal.accounting_date: expected a day as yyyy-MM-dd",
+                "journal.lines[0].account: expected 1 to 30 segments",
+                "journal.lines[0].debit: 10.001 has more decimals than EUR's 2",
+                "journal.lines[1]: give debit or credit, one of them",
+            ] {
+                #expect(error.contains(expected), "missing \(expected) in \(error)")
+            }
+            #expect(setup.server.imports.isEmpty)
+        }
+        try await withSetup { setup in
+            let (_, task) = try await importJournal(
+                setup,
+                journal: """
+                    {ledger_id: 1, source: Spreadsheet, category: Adjustment, currency: EUR, accounting_date: "2026-12-01", \
+                    lines: [{account: "01-200-4100", debit: 10}, {account: "01-000-2210", credit: 9.99}]}
+                    """)
+            #expect(task?.error?.contains("debits (10) and credits (9.99) differ") == true, "\(task?.error ?? "")")
         }
     }
 }

@@ -19,11 +19,12 @@ public struct OracleInvoiceKind: AgentKind {
     let policy: OutboundPolicy
     let pods: KeptClients<String, OracleFusion>
 
-    init(store: any WorkflowStore, secrets: SecretBox?, policy: OutboundPolicy) {
+    init(store: any WorkflowStore, secrets: SecretBox?, policy: OutboundPolicy, pods: KeptClients<String, OracleFusion>)
+    {
         self.store = store
         resolver = SecretResolver(store: store, box: secrets)
         self.policy = policy
-        pods = KeptClients { await $0.shutdown() }
+        self.pods = pods
     }
 
     public var name: String { "oracle.invoice.create" }

@@ -3,11 +3,11 @@ import Testing
 import UAEFCore
 import UAEFTestSupport
 
-/// `uaef` processes against `uaef dev fake-erp --sap` (a process too): the connector's probe, and
+/// `uaef` processes against `uaef dev fake-erp` (a process too): the SAP connector's probe,
 /// exactly one supplier invoice when `uaef run` is killed after SAP created it and before the
-/// answer was read.
-@Suite("SAP connector: uaef processes against the fake S/4HANA service")
-struct SAPConnectorTests {
+/// answer was read, and one Oracle journal import when `uaef run` is killed while it waits.
+@Suite("ERP connectors: uaef processes against the fake S/4HANA service and Fusion pod")
+struct ERPConnectorTests {
     /// The fake ERP serving, a store with the password sealed, and the connector `s4` applied.
     struct Setup {
         let directory: TemporaryDirectory
@@ -16,10 +16,24 @@ struct SAPConnectorTests {
         let store: [String]
         let environment = ["UAEF_MASTER_KEY": Data((0..<32).map { UInt8($0 &+ 11) }).base64EncodedString()]
 
-        init(password: String = "fake-Pa55") async throws {
-            directory = try TemporaryDirectory("sap")
+        /// The SAP connector `s4` on the fake's `port`.
+        static func sapConnector(_ port: Int) -> String {
+            """
+            connectors:
+              - name: s4
+                type: sap
+                url: http://127.0.0.1:\(port)/sap/opu/odata/sap/API_SUPPLIERINVOICE_PROCESS_SRV
+                user: COMM_USER
+                password: {$secret: sap-password}
+            """
+        }
+
+        init(
+            erp: [String] = ["--sap"], password: String = "fake-Pa55", connector: (Int) -> String = sapConnector
+        ) async throws {
+            directory = try TemporaryDirectory("erp")
             let (fake, stdout, _) = try UAEFProcess.start(
-                ["dev", "fake-erp", "--sap", "--port", "0", "--json", "--password", "fake-Pa55"], in: directory.url)
+                ["dev", "fake-erp", "--port", "0", "--json", "--password", "fake-Pa55"] + erp, in: directory.url)
             self.fake = fake
             var listening: JSONValue?
             let deadline = ContinuousClock.now + .seconds(30)
@@ -35,14 +49,7 @@ struct SAPConnectorTests {
                 ["secrets", "set", "sap-password", "--value-file", "password"] + store, in: directory.url,
                 environment: environment)
             #expect(set.status == 0, "\(set.stderr)")
-            try """
-            connectors:
-              - name: s4
-                type: sap
-                url: http://127.0.0.1:\(port)/sap/opu/odata/sap/API_SUPPLIERINVOICE_PROCESS_SRV
-                user: COMM_USER
-                password: {$secret: sap-password}
-            """.write(toFile: directory.path("connectors.yaml"), atomically: true, encoding: .utf8)
+            try connector(port).write(toFile: directory.path("connectors.yaml"), atomically: true, encoding: .utf8)
             let applied = try UAEFProcess.run(["connectors", "apply", "connectors.yaml"] + store, in: directory.url)
             #expect(applied.status == 0, "\(applied.stderr)")
         }
@@ -156,5 +163,58 @@ struct SAPConnectorTests {
         #expect(
             invoice["to_SuplrInvcItemPurOrdRef"]?["results"]?.arrayValue?.first?["QuantityInPurchaseOrderUnit"]
                 == "8")
+    }
+
+    @Test("kill -9 while an Oracle journal import runs: resume polls the recorded request instead of importing again")
+    func killedWhileImporting() async throws {
+        let setup = try await Setup(erp: ["--oracle", "--polls-to-finish", "5"]) { port in
+            """
+            connectors:
+              - name: fusion
+                type: oracle
+                url: http://127.0.0.1:\(port)
+                user: INTEGRATION_USER
+                password: {$secret: sap-password}
+            """
+        }
+        defer { setup.remove() }
+        try """
+        name: book-journal
+        tasks:
+          - id: book
+            agent: oracle.journal.import
+            with:
+              connector: fusion
+              poll_interval: 400ms
+              journal:
+                ledger_id: "300000046975971"
+                source: Spreadsheet
+                category: Adjustment
+                currency: EUR
+                accounting_date: "2026-12-01"
+                lines:
+                  - {account: "01-200-4100-0000", debit: "1190.00"}
+                  - {account: "01-000-2210-0000", credit: "1190.00"}
+        """.write(toFile: setup.directory.path("journal.yaml"), atomically: true, encoding: .utf8)
+        let (runner, _, _) = try UAEFProcess.start(
+            ["run", "journal.yaml"] + setup.store, in: setup.directory.url, environment: setup.environment)
+        let deadline = ContinuousClock.now + .seconds(30)
+        while try await setup.fake("$fake/imports").arrayValue?.first?["status_reads"] != 1,
+            ContinuousClock.now < deadline
+        {
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        kill(runner.processIdentifier, SIGKILL)
+        runner.waitUntilExit()
+        let resumed = try UAEFProcess.run(
+            ["resume", "--json"] + setup.store, in: setup.directory.url, environment: setup.environment)
+        #expect(resumed.status == 0, "\(resumed.stderr)")
+        let report = try #require(try resumed.json().arrayValue?.first)
+        #expect(report["status"] == "succeeded", "\(report)")
+        let output = report["tasks"]?["book"]?["output"]
+        #expect(output?["resumed"] == true && output?["status"] == "SUCCEEDED", "\(report)")
+        let imports = try await setup.fake("$fake/imports").arrayValue ?? []
+        #expect(imports.count == 1, "imported once")
+        #expect(imports.first?["request_id"] == output?["request_id"])
     }
 }

@@ -1,0 +1,187 @@
+import Foundation
+import Logging
+import UAEFAgents
+import UAEFCore
+import UAEFEngine
+import UAEFSecrets
+import UAEFStore
+
+/// The task kind `oracle.journal.import`: imports a journal into Oracle General Ledger through
+/// FBDI and waits for the import, as one task that survives a restart while it waits.
+///
+/// The journal (`journal`: ledger, source, category, currency, accounting date, lines of account,
+/// debit or credit) is checked and written as `GlInterface.csv` in a zip, posted to
+/// `erpintegrations` (`importBulkData` with the Journal Import job and its `ParameterList`), and
+/// the ESS request it starts is polled (`finder=ESSJobStatusRF`) with backoff until it ends.
+/// The request id is a task checkpoint (with the ledger event `oracle.journal_import.submitted`)
+/// written before any waiting: a retried or resumed attempt polls that request instead of
+/// importing the journal twice. An attempt that stopped between sending the import and
+/// recording its request id cannot know whether Oracle took it: the next attempt fails without
+/// retrying and says what to check, rather than risk a second import.
+public struct OracleJournalImportKind: AgentKind {
+    let store: any WorkflowStore
+    let resolver: SecretResolver
+    let policy: OutboundPolicy
+    let pods: KeptClients<String, OracleFusion>
+
+    init(store: any WorkflowStore, secrets: SecretBox?, policy: OutboundPolicy, pods: KeptClients<String, OracleFusion>)
+    {
+        self.store = store
+        resolver = SecretResolver(store: store, box: secrets)
+        self.policy = policy
+        self.pods = pods
+    }
+
+    public var name: String { "oracle.journal.import" }
+    public var parameters: WorkflowCatalog.ParameterSpec {
+        .init(required: ["connector", "journal"], optional: ["poll_interval"])
+    }
+
+    /// ESS states that end a request, and whether it succeeded.
+    static let finished: [String: Bool] = [
+        "SUCCEEDED": true, "ERROR": false, "WARNING": false, "CANCELLED": false, "EXPIRED": false,
+        "VALIDATION_FAILED": false, "ERROR_MANUAL_RECOVERY": false, "FINISHED": true,
+    ]
+
+    public func execute(_ request: AttemptRequest, logger: Logger) async throws -> JSONValue {
+        let connectorName = try ConnectorParameter.name(request.parameters, caller: name)
+        let identity = MessageIdentity.id(of: request)
+        let journal: OracleJournal
+        do {
+            journal = try OracleJournal(
+                request.parameters["journal"] ?? .null,
+                groupID: Int64(identity.prefix(12), radix: 16).map { $0 % 1_000_000_000_000 + 1 } ?? 1,
+                name: "UAEF " + identity.prefix(12).uppercased())
+        } catch {
+            throw AgentFailure("\(name): \(error)", retryable: false)
+        }
+        var interval = Duration.seconds(5)
+        if let given = request.parameters["poll_interval"] {
+            guard let duration = given.stringValue.flatMap(DurationText.parse), duration >= .milliseconds(50),
+                duration <= .seconds(600)
+            else {
+                throw AgentFailure("\(name): `poll_interval` must be a duration from 50ms to 10m", retryable: false)
+            }
+            interval = duration
+        }
+        let connector = try await ResolvedConnector.load(
+            connectorName, kind: .oracle, tenant: request.tenant, store: store, resolver: resolver, caller: name)
+        return try await connector.scrubber.scrubbing {
+            let fusion = try await pods.client(for: connector.cacheKey) {
+                try await OracleFusion.make(settings: connector.settings, policy: policy)
+            }
+            let integrations = OracleIntegrations(fusion: fusion)
+            let checkpoint = try await store.taskCheckpoint(
+                tenant: request.tenant, run: request.runID, taskKey: request.key)
+            let fileName = "GlInterface_\(journal.groupID).zip"
+            var resumed = true
+            var requestID = checkpoint?.value["request_id"]?.stringValue
+            if requestID == nil {
+                guard checkpoint?.value["phase"] != "submitting" else {
+                    throw AgentFailure(
+                        "oracle: an earlier attempt sent \(fileName) (interface group \(journal.groupID)) and stopped before Oracle's answer was recorded, so whether the import started is unknown; check the Journal Import requests for group \(journal.groupID) in Oracle before running the task again",
+                        retryable: false)
+                }
+                resumed = false
+                try await save(
+                    [
+                        "phase": "submitting", "group_id": .string(String(journal.groupID)),
+                        "file_name": .string(fileName),
+                    ], request, type: "oracle.journal_import.submitting")
+                do {
+                    requestID = try await integrations.importJournal(journal, fileName: fileName, logger: logger)
+                } catch let failure as AgentFailure where !failure.retryable {
+                    // Refused (a 4xx, or ReqstId -1): nothing was started, so another attempt may send it.
+                    try await save(
+                        ["phase": "refused", "error": .string(failure.message)], request,
+                        type: "oracle.journal_import.refused")
+                    throw failure
+                }
+                try await save(
+                    [
+                        "phase": "submitted", "request_id": .string(requestID ?? ""),
+                        "group_id": .string(String(journal.groupID)), "file_name": .string(fileName),
+                    ],
+                    request, type: "oracle.journal_import.submitted")
+            }
+            let id = requestID ?? ""
+            var status = ""
+            while true {
+                status = try await integrations.status(of: id, logger: logger)
+                if let succeeded = Self.finished[status] {
+                    guard succeeded else {
+                        throw AgentFailure(
+                            "oracle: Journal Import request \(id) (interface group \(journal.groupID)) ended \(status); its log is in Oracle's scheduled processes",
+                            retryable: false)
+                    }
+                    break
+                }
+                try await Task.sleep(for: interval)
+                interval = min(interval * 2, .seconds(60))
+            }
+            return [
+                "request_id": .string(id), "status": .string(status), "group_id": .string(String(journal.groupID)),
+                "file_name": .string(fileName), "lines": .number(Number(journal.lines.count)),
+                "resumed": .bool(resumed),
+            ]
+        }
+    }
+
+    /// Replaces the task's checkpoint with `value`, recording `type` in the ledger.
+    private func save(_ value: [String: JSONValue], _ request: AttemptRequest, type: String) async throws {
+        let now = Date()
+        var random = SystemRandomNumberGenerator()
+        var data = value
+        data["attempt"] = .number(Number(request.attempt))
+        try await store.saveTaskCheckpoint(
+            TaskCheckpoint(
+                tenant: request.tenant, run: request.runID, taskKey: request.key, value: .object(value),
+                attempt: request.attempt, updatedAt: now),
+            event: EventDraft(
+                id: "evt_" + SortableID.make(at: now, using: &random), time: now, type: type,
+                actor: request.agent.map { "agent:\($0.name)" } ?? "engine", tenant: request.tenant,
+                subject: "\(request.runID.rawValue)/\(request.key)", data: data))
+    }
+}
+
+/// Oracle's ERP Integrations resource (`erpintegrations`): FBDI imports and their ESS requests.
+struct OracleIntegrations: Sendable {
+    let fusion: OracleFusion
+
+    /// The Journal Import launcher, as `package,job`.
+    static let journalImportJob = "/oracle/apps/ess/financials/generalLedger/programs/common,JournalImportLauncher"
+    /// Where General Ledger's import files go in Oracle's content server.
+    static let documentAccount = "fin$/generalLedger$/import$"
+
+    /// Sends `journal` as `GlInterface.csv` in `fileName` with the Journal Import job; the ESS
+    /// request id.
+    func importJournal(_ journal: OracleJournal, fileName: String, logger: Logger) async throws -> String {
+        let today = String(Timestamp.format(Date()).prefix(10))
+        let zip = StoredZip.archive([
+            StoredZip.Entry(name: "GlInterface.csv", data: Array(journal.csv(today: today).utf8))
+        ])
+        let (_, value) = try await fusion.post(
+            "erpintegrations",
+            body: [
+                "OperationName": "importBulkData", "DocumentContent": .string(Data(zip).base64EncodedString()),
+                "ContentType": "zip", "FileName": .string(fileName), "DocumentAccount": .string(Self.documentAccount),
+                "JobName": .string(Self.journalImportJob), "ParameterList": .string(journal.parameterList),
+                "CallbackURL": "#NULL", "NotificationCode": "10", "JobOptions": "ExtractFileType=ALL",
+            ], contentType: "application/json", logger: logger)
+        let id = value["ReqstId"]?.stringValue ?? value["ReqstId"]?.numberValue.map { "\($0)" }
+        guard let id, !id.isEmpty, id != "-1" else {
+            throw AgentFailure(
+                "oracle: importBulkData was refused (ReqstId \(id ?? "missing")): check the job name, the document account and the user's roles",
+                retryable: false)
+        }
+        return id
+    }
+
+    /// The ESS request's state (`RUNNING`, `SUCCEEDED`, `ERROR`, …).
+    func status(of requestID: String, logger: Logger) async throws -> String {
+        let value = try await fusion.get(
+            "erpintegrations",
+            query: [("finder", "ESSJobStatusRF;requestId=\(requestID)"), ("onlyData", "true")], logger: logger)
+        return value["items"]?.arrayValue?.first?["RequestStatus"]?.stringValue ?? ""
+    }
+}
