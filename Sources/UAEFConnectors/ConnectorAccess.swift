@@ -50,14 +50,12 @@ extension AgentKindRegistry {
         register(WebhookSendKind(store: store, secrets: secrets, policy: access.policy))
         register(SQSSendKind(store: store, secrets: secrets, access: access))
         register(ServiceBusSendKind(store: store, secrets: secrets, access: access))
-        let sessions = SAPSupplierInvoiceKind.sessions()
+        let services = SAPSupplierInvoiceKind.services(store: store, secrets: secrets, policy: access.policy)
         for operation in SAPSupplierInvoiceKind.Operation.allCases {
-            register(
-                SAPSupplierInvoiceKind(
-                    operation, store: store, secrets: secrets, policy: access.policy, services: sessions))
+            register(SAPSupplierInvoiceKind(operation, services: services))
         }
-        let pods = KeptClients<String, OracleFusion> { await $0.shutdown() }
-        register(OracleInvoiceKind(store: store, secrets: secrets, policy: access.policy, pods: pods))
-        register(OracleJournalImportKind(store: store, secrets: secrets, policy: access.policy, pods: pods))
+        let pods = OracleInvoiceKind.pods(store: store, secrets: secrets, policy: access.policy)
+        register(OracleInvoiceKind(pods: pods))
+        register(OracleJournalImportKind(pods: pods))
     }
 }

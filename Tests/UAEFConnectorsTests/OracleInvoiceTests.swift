@@ -14,17 +14,14 @@ import UAEFTestSupport
 /// resource on loopback (`FakeOracleServer`, written from Oracle's REST reference and examples).
 @Suite("Oracle Payables invoices against the fake Fusion pod")
 struct OracleInvoiceTests {
+    /// The fake, and an engine with the connector `fusion` pointing at it.
     struct Setup: Sendable {
         let server: FakeOracleServer
-        let engine: Engine
-        let store: any WorkflowStore
+        let connectors: ConnectorEngine
+        var store: any WorkflowStore { connectors.store }
 
         func run(_ tasks: String) async throws -> (status: RunStatus?, tasks: [String: TaskRecord]) {
-            let definition = try await engine.validate("name: ap\ntasks:\n" + tasks, file: "ap.yaml")
-            let id = try await engine.submit(definition, file: "ap.yaml", inputs: [], actor: "test", leased: true)
-            let status = try await engine.execute([id])[id]
-            let snapshot = try await store.snapshot(of: id, tenant: "default")
-            return (status, Dictionary(uniqueKeysWithValues: (snapshot?.tasks ?? []).map { ($0.key, $0) }))
+            try await connectors.run(tasks)
         }
 
         /// One create task of `invoice`, with `attempts` attempts.
@@ -46,33 +43,21 @@ struct OracleInvoiceTests {
         password: String = "Pa55-fusion", pollsToFinish: Int = 2, _ body: @Sendable (Setup) async throws -> Void
     ) async throws {
         let server = FakeOracleServer(password: "Pa55-fusion", pollsToFinish: pollsToFinish)
-        let (ports, continuation) = AsyncStream<Int>.makeStream()
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await server.run(port: 0) { continuation.yield($0) } }
-            guard let port = await ports.first(where: { _ in true }) else { throw CancellationError() }
-            let location = try TestStore(.sqlite)
-            defer { location.remove() }
-            let store = try await location.open()
-            let box = try SecretBox(key: Array(repeating: 6, count: 32))
-            var kinds = BuiltInAgents.registry
-            kinds.registerConnectorKinds(store: store, secrets: box, access: ConnectorAccess(policy: .unrestricted))
-            var configuration = Runner.Configuration()
-            configuration.secrets = box
-            let engine = Engine(
-                store: store, kinds: kinds, sections: [], configuration: configuration, logger: Logger(label: "test"))
-            _ = try await engine.setSecret("fusion-password", value: password, actor: "test")
-            _ = try await ConnectorRegistry(store: store, tenant: "default").apply(
-                """
-                connectors:
-                  - name: fusion
-                    type: oracle
-                    url: http://127.0.0.1:\(port)
-                    user: INTEGRATION_USER
-                    password: {$secret: fusion-password}
-                    timeout: 5s
-                """, file: "connectors.yaml", actor: "test")
-            try await body(Setup(server: server, engine: engine, store: store))
-            group.cancelAll()
+        try await withServer(server) { port in
+            try await ConnectorEngine.with(
+                secrets: ["fusion-password": password],
+                connectors: """
+                    connectors:
+                      - name: fusion
+                        type: oracle
+                        url: http://127.0.0.1:\(port)
+                        user: INTEGRATION_USER
+                        password: {$secret: fusion-password}
+                        timeout: 5s
+                    """
+            ) { connectors in
+                try await body(Setup(server: server, connectors: connectors))
+            }
         }
     }
 

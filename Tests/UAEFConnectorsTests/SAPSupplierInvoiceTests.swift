@@ -16,21 +16,14 @@ import UAEFTestSupport
 /// Accelerator Hub OpenAPI document and SAP Gateway's CSRF and error documentation).
 @Suite("SAP supplier invoices against the fake S/4HANA service")
 struct SAPSupplierInvoiceTests {
-    /// An engine with the connector kinds, the password sealed as a secret, and the connector
-    /// `s4` pointing at the fake.
+    /// The fake, and an engine with the connector `s4` pointing at it.
     struct Setup: Sendable {
         let server: FakeSAPServer
-        let engine: Engine
-        let store: any WorkflowStore
+        let connectors: ConnectorEngine
+        var store: any WorkflowStore { connectors.store }
 
-        /// Runs a workflow whose tasks are `tasks` (YAML list items); the status and the tasks.
         func run(_ tasks: String) async throws -> (status: RunStatus?, tasks: [String: TaskRecord]) {
-            let workflow = "name: erp\ntasks:\n" + tasks
-            let definition = try await engine.validate(workflow, file: "erp.yaml")
-            let id = try await engine.submit(definition, file: "erp.yaml", inputs: [], actor: "test", leased: true)
-            let status = try await engine.execute([id])[id]
-            let snapshot = try await store.snapshot(of: id, tenant: "default")
-            return (status, Dictionary(uniqueKeysWithValues: (snapshot?.tasks ?? []).map { ($0.key, $0) }))
+            try await connectors.run(tasks)
         }
     }
 
@@ -43,33 +36,20 @@ struct SAPSupplierInvoiceTests {
         _ body: @Sendable (Setup) async throws -> Void
     ) async throws {
         let server = FakeSAPServer(options: options)
-        let (ports, continuation) = AsyncStream<Int>.makeStream()
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await server.run(port: 0) { continuation.yield($0) } }
-            guard let port = await ports.first(where: { _ in true }) else { throw CancellationError() }
-            let location = try TestStore(.sqlite)
-            defer { location.remove() }
-            let store = try await location.open()
-            let box = try SecretBox(key: Array(repeating: 5, count: 32))
-            var kinds = BuiltInAgents.registry
-            kinds.registerConnectorKinds(store: store, secrets: box, access: ConnectorAccess(policy: policy))
-            var configuration = Runner.Configuration()
-            configuration.secrets = box
-            let engine = Engine(
-                store: store, kinds: kinds, sections: [], configuration: configuration, logger: Logger(label: "test"))
-            _ = try await engine.setSecret("sap-password", value: connectorPassword, actor: "test")
-            for (name, value) in secrets { _ = try await engine.setSecret(name, value: value, actor: "test") }
-            _ = try await ConnectorRegistry(store: store, tenant: "default").apply(
-                """
-                connectors:
-                  - name: s4
-                    type: sap
-                    url: \(scheme)://127.0.0.1:\(port)\(FakeSAPServer.servicePath)
-                    \(credentials)
-                    timeout: 5s
-                """, file: "connectors.yaml", actor: "test")
-            try await body(Setup(server: server, engine: engine, store: store))
-            group.cancelAll()
+        try await withServer(server) { port in
+            try await ConnectorEngine.with(
+                secrets: secrets.merging(["sap-password": connectorPassword]) { own, _ in own },
+                connectors: """
+                    connectors:
+                      - name: s4
+                        type: sap
+                        url: \(scheme)://127.0.0.1:\(port)\(FakeSAPServer.servicePath)
+                        \(credentials)
+                        timeout: 5s
+                    """, policy: policy
+            ) { connectors in
+                try await body(Setup(server: server, connectors: connectors))
+            }
         }
     }
 

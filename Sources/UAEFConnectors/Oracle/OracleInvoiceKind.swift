@@ -14,37 +14,31 @@ import UAEFStore
 /// answer would fail instead. The output names the invoice: `invoice_id`, `invoice_number`,
 /// `supplier`, `supplier_number`, `validation_status`, `adopted`.
 public struct OracleInvoiceKind: AgentKind {
-    let store: any WorkflowStore
-    let resolver: SecretResolver
-    let policy: OutboundPolicy
-    let pods: KeptClients<String, OracleFusion>
+    let pods: ConnectorClients<OracleFusion>
 
-    init(store: any WorkflowStore, secrets: SecretBox?, policy: OutboundPolicy, pods: KeptClients<String, OracleFusion>)
+    /// The `oracle` connectors of `store`, secrets opened with `secrets`, pods reached under `policy`.
+    static func pods(store: any WorkflowStore, secrets: SecretBox?, policy: OutboundPolicy)
+        -> ConnectorClients<OracleFusion>
     {
-        self.store = store
-        resolver = SecretResolver(store: store, box: secrets)
-        self.policy = policy
-        self.pods = pods
+        ConnectorClients(
+            .oracle, store: store, secrets: secrets,
+            make: { try await OracleFusion.make(settings: $0, policy: policy) },
+            shutdown: { await $0.shutdown() })
     }
 
     public var name: String { "oracle.invoice.create" }
     public var parameters: WorkflowCatalog.ParameterSpec { .init(required: ["connector", "invoice"], optional: []) }
 
     public func execute(_ request: AttemptRequest, logger: Logger) async throws -> JSONValue {
-        let connectorName = try ConnectorParameter.name(request.parameters, caller: name)
+        _ = try ConnectorParameter.name(request.parameters, caller: name)
         let invoice: OracleInvoice
         do {
             invoice = try OracleInvoice(request.parameters["invoice"] ?? .null, number: Self.number(of: request))
         } catch {
             throw AgentFailure("\(name): \(error)", retryable: false)
         }
-        let connector = try await ResolvedConnector.load(
-            connectorName, kind: .oracle, tenant: request.tenant, store: store, resolver: resolver, caller: name)
-        return try await connector.scrubber.scrubbing {
-            let fusion = try await pods.client(for: connector.cacheKey) {
-                try await OracleFusion.make(settings: connector.settings, policy: policy)
-            }
-            return .object(try await OracleInvoices(fusion: fusion).createOnce(invoice, logger: logger))
+        return try await pods.using(request, caller: name) { fusion in
+            .object(try await OracleInvoices(fusion: fusion).createOnce(invoice, logger: logger))
         }
     }
 

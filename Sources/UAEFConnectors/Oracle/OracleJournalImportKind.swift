@@ -19,18 +19,9 @@ import UAEFStore
 /// recording its request id cannot know whether Oracle took it: the next attempt fails without
 /// retrying and says what to check, rather than risk a second import.
 public struct OracleJournalImportKind: AgentKind {
-    let store: any WorkflowStore
-    let resolver: SecretResolver
-    let policy: OutboundPolicy
-    let pods: KeptClients<String, OracleFusion>
+    let pods: ConnectorClients<OracleFusion>
 
-    init(store: any WorkflowStore, secrets: SecretBox?, policy: OutboundPolicy, pods: KeptClients<String, OracleFusion>)
-    {
-        self.store = store
-        resolver = SecretResolver(store: store, box: secrets)
-        self.policy = policy
-        self.pods = pods
-    }
+    private var store: any WorkflowStore { pods.store }
 
     public var name: String { "oracle.journal.import" }
     public var parameters: WorkflowCatalog.ParameterSpec {
@@ -44,7 +35,7 @@ public struct OracleJournalImportKind: AgentKind {
     ]
 
     public func execute(_ request: AttemptRequest, logger: Logger) async throws -> JSONValue {
-        let connectorName = try ConnectorParameter.name(request.parameters, caller: name)
+        _ = try ConnectorParameter.name(request.parameters, caller: name)
         let identity = MessageIdentity.id(of: request)
         let journal: OracleJournal
         do {
@@ -64,12 +55,7 @@ public struct OracleJournalImportKind: AgentKind {
             }
             interval = duration
         }
-        let connector = try await ResolvedConnector.load(
-            connectorName, kind: .oracle, tenant: request.tenant, store: store, resolver: resolver, caller: name)
-        return try await connector.scrubber.scrubbing {
-            let fusion = try await pods.client(for: connector.cacheKey) {
-                try await OracleFusion.make(settings: connector.settings, policy: policy)
-            }
+        return try await pods.using(request, caller: name) { fusion in
             let integrations = OracleIntegrations(fusion: fusion)
             let checkpoint = try await store.taskCheckpoint(
                 tenant: request.tenant, run: request.runID, taskKey: request.key)

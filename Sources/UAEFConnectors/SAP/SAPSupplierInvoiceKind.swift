@@ -26,26 +26,22 @@ public struct SAPSupplierInvoiceKind: AgentKind {
     }
 
     let operation: Operation
-    let store: any WorkflowStore
-    let resolver: SecretResolver
-    let policy: OutboundPolicy
-    let services: KeptClients<String, SAPService>
+    let services: ConnectorClients<SAPService>
 
-    /// The kind for `operation` on `store`'s connectors, opening their secrets with `secrets`
-    /// and reaching services under `policy`; `services` keeps one session per connector.
-    init(
-        _ operation: Operation, store: any WorkflowStore, secrets: SecretBox?, policy: OutboundPolicy,
-        services: KeptClients<String, SAPService>
-    ) {
+    /// The kind for `operation`; `services` (shared by the four kinds) keeps a session per connector.
+    init(_ operation: Operation, services: ConnectorClients<SAPService>) {
         self.operation = operation
-        self.store = store
-        resolver = SecretResolver(store: store, box: secrets)
-        self.policy = policy
         self.services = services
     }
 
-    /// A session per connector (and version of its settings), shared by the four kinds.
-    static func sessions() -> KeptClients<String, SAPService> { KeptClients { await $0.shutdown() } }
+    /// The `sap` connectors of `store`, secrets opened with `secrets`, services reached under `policy`.
+    static func services(store: any WorkflowStore, secrets: SecretBox?, policy: OutboundPolicy)
+        -> ConnectorClients<SAPService>
+    {
+        ConnectorClients(
+            .sap, store: store, secrets: secrets, make: { try await SAPService.make(settings: $0, policy: policy) },
+            shutdown: { await $0.shutdown() })
+    }
 
     public var name: String { "sap.supplier_invoice.\(operation.rawValue)" }
 
@@ -63,15 +59,10 @@ public struct SAPSupplierInvoiceKind: AgentKind {
     }
 
     public func execute(_ request: AttemptRequest, logger: Logger) async throws -> JSONValue {
-        let connectorName = try ConnectorParameter.name(request.parameters, caller: name)
+        _ = try ConnectorParameter.name(request.parameters, caller: name)
         let work = try Work(operation, request, caller: name)
-        let connector = try await ResolvedConnector.load(
-            connectorName, kind: .sap, tenant: request.tenant, store: store, resolver: resolver, caller: name)
-        return try await connector.scrubber.scrubbing {
-            let service = try await services.client(for: connector.cacheKey) {
-                try await SAPService.make(settings: connector.settings, policy: policy)
-            }
-            return .object(try await work.perform(on: SAPSupplierInvoices(service: service), logger: logger))
+        return try await services.using(request, caller: name) { service in
+            .object(try await work.perform(on: SAPSupplierInvoices(service: service), logger: logger))
         }
     }
 
