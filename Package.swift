@@ -172,6 +172,7 @@ let package = Package(
             name: "UAEFConnectorsTests",
             dependencies: [
                 "UAEFConnectors", "UAEFCore", "UAEFStore", "UAEFTestSupport", "UAEFFakes", "UAEFEngine", "UAEFSecrets",
+                "UAEFSettlement",
                 "UAEFAgents", .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"), .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ]),

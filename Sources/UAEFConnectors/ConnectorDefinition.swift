@@ -72,6 +72,8 @@ struct ConnectorSchema {
         case entityPath
         /// Exactly this many decimal digits, as text (an SAP client such as `100`).
         case digits(Int)
+        /// How an ERP connector of this type turns posted settlements into invoices.
+        case export(ConnectorDefinition.Kind)
     }
 
     /// What every connector that can send may add: a subscription and its retry schedule.
@@ -116,12 +118,14 @@ struct ConnectorSchema {
                 optional: [
                     "client": .digits(3), "user": .text, "password": .secret, "client_certificate": .secret,
                     "client_key": .secret, "ca_certificate": .secret, "timeout": .duration(max: .seconds(300)),
-                ])
+                    "export": .export(.sap),
+                ].merging(sending) { first, _ in first })
         case .oracle:
             // The pod's base URL (https://NAME.fa.ocs.oraclecloud.com) and an integration user.
             ConnectorSchema(
                 required: ["url": .url, "user": .text, "password": .secret],
-                optional: ["timeout": .duration(max: .seconds(300)), "api_version": .text])
+                optional: ["timeout": .duration(max: .seconds(300)), "api_version": .text, "export": .export(.oracle)]
+                    .merging(sending) { first, _ in first })
         }
     }
 }
@@ -200,6 +204,12 @@ struct ConnectorReader: DefinitionReading {
         if kind == .servicebus, (fields["sas_key"] == nil) != (fields["sas_key_name"] == nil) {
             report(field, source.line, "sas_key and sas_key_name go together")
         }
+        if kind == .sap || kind == .oracle, (fields["subscription"] == nil) != (fields["export"] == nil) {
+            report(
+                field, source.line,
+                "an ERP connector's subscription and export go together: the export says how a posted settlement becomes an invoice"
+            )
+        }
         if kind == .sap {
             let basic = fields["user"] != nil || fields["password"] != nil
             let certificate = fields["client_certificate"] != nil || fields["client_key"] != nil
@@ -244,6 +254,12 @@ struct ConnectorReader: DefinitionReading {
         case .duration(let bound):
             valid = value.stringValue.flatMap(DurationText.parse).map { $0 > .zero && $0 <= bound } ?? false
         case .choice(let words): valid = value.stringValue.map(words.contains) ?? false
+        case .export(let kind):
+            if case .failure(let problem) = SettlementExport.parse(value, kind: kind) {
+                report(field, source.line, problem.description)
+                return nil
+            }
+            valid = true
         case .digits(let count):
             valid =
                 value.stringValue.map { $0.utf8.count == count && $0.utf8.allSatisfy { (48...57).contains($0) } }
@@ -336,6 +352,7 @@ struct ConnectorReader: DefinitionReading {
         case .duration(let bound): "a duration such as 20s, at most \(DurationText.format(bound))"
         case .choice(let words): "one of \(words.joined(separator: ", "))"
         case .digits(let count): "\(count) digits as text, such as \"\(String(repeating: "1", count: count))\""
+        case .export: "{accounts: {UAEF_ACCOUNT: {supplier} or {account, cost_center, tax_code}}, …}"
         case .headers:
             "a mapping of at most 32 header names to values (text without line breaks, or secret references)"
         case .trigger:

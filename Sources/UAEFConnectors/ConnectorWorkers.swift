@@ -265,7 +265,15 @@ public struct ConnectorWorkers: Sendable {
             return ServiceBusChannel(
                 client: try ServiceBusClient(settings: resolved.settings, access: access), scrubber: resolved.scrubber)
         case .sap, .oracle:
-            throw AgentFailure("an ERP connector does not deliver subscriptions", retryable: false)
+            guard let value = record.settings["export"],
+                case .success(let export) = SettlementExport.parse(value, kind: kind)
+            else {
+                throw AgentFailure(
+                    "connector \(record.name) has a subscription but no export to turn settlements into invoices",
+                    retryable: false)
+            }
+            return try await SettlementExportChannel.open(
+                record, resolved, export: export, store: store, policy: access.policy)
         }
     }
 }

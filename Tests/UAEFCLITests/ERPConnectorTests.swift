@@ -167,7 +167,7 @@ struct ERPConnectorTests {
 
     @Test("kill -9 while an Oracle journal import runs: resume polls the recorded request instead of importing again")
     func killedWhileImporting() async throws {
-        let setup = try await Setup(erp: ["--oracle", "--polls-to-finish", "5"]) { port in
+        let setup = try await Setup(erp: ["--oracle", "--polls-to-finish", "7"]) { port in
             """
             connectors:
               - name: fusion
@@ -199,11 +199,15 @@ struct ERPConnectorTests {
         let (runner, _, _) = try UAEFProcess.start(
             ["run", "journal.yaml"] + setup.store, in: setup.directory.url, environment: setup.environment)
         let deadline = ContinuousClock.now + .seconds(30)
-        while try await setup.fake("$fake/imports").arrayValue?.first?["status_reads"] != 1,
+        // Killed once it polls: after the request id was recorded, long before the import ends
+        // (7 reads at 0.4 s doubling: about 25 s).
+        while (try await setup.fake("$fake/imports").arrayValue?.first?["status_reads"]?.numberValue?.intValue ?? 0)
+            < 1,
             ContinuousClock.now < deadline
         {
             try await Task.sleep(for: .milliseconds(20))
         }
+        #expect(runner.isRunning, "killed while it waits")
         kill(runner.processIdentifier, SIGKILL)
         runner.waitUntilExit()
         let resumed = try UAEFProcess.run(
@@ -216,5 +220,59 @@ struct ERPConnectorTests {
         let imports = try await setup.fake("$fake/imports").arrayValue ?? []
         #expect(imports.count == 1, "imported once")
         #expect(imports.first?["request_id"] == output?["request_id"])
+    }
+
+    @Test(
+        "examples/invoice-to-erp.yaml: extract, a finance approval, the invoice in SAP (parked, posted) or in Oracle with its accrual journal imported, then the vendor payable settled",
+        arguments: ["sap", "oracle"])
+    func invoiceToERP(_ erp: String) async throws {
+        let setup = try await Setup(erp: ["--\(erp)"]) { port in
+            let examples = Fixtures.packageRoot.appendingPathComponent("examples/erp/connectors.yaml")
+            let text = (try? String(contentsOf: examples, encoding: .utf8)) ?? ""
+            return text.replacingOccurrences(of: "127.0.0.1:8091", with: "127.0.0.1:\(port)")
+                .replacingOccurrences(of: "127.0.0.1:8092", with: "127.0.0.1:\(port)")
+        }
+        defer { setup.remove() }
+        for secret in ["s4-password", "fusion-password"] {
+            let set = try UAEFProcess.run(
+                ["secrets", "set", secret, "--value-file", "password"] + setup.store, in: setup.directory.url,
+                environment: setup.environment)
+            #expect(set.status == 0, "\(set.stderr)")
+        }
+        let workflow = Fixtures.packageRoot.appendingPathComponent("examples/invoice-to-erp.yaml").path
+        let (runner, stdout, stderr) = try UAEFProcess.start(
+            ["run", workflow, "--input", "erp=\(erp)", "--json"] + setup.store, in: setup.directory.url,
+            environment: setup.environment)
+        var approval: String?
+        let deadline = ContinuousClock.now + .seconds(60)
+        while approval == nil, ContinuousClock.now < deadline, runner.isRunning {
+            let list = try UAEFProcess.run(["approvals", "list", "--json"] + setup.store, in: setup.directory.url)
+            approval = (try? list.json())?.arrayValue?.first { $0["status"] == "pending" }?["id"]?.stringValue
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        let id = try #require(approval, "\((try? String(contentsOf: stderr, encoding: .utf8)) ?? "")")
+        let approved = try UAEFProcess.run(
+            ["approvals", "approve", id, "--as", "alice", "--role", "finance"] + setup.store, in: setup.directory.url)
+        #expect(approved.status == 0, "\(approved.stderr)")
+        runner.waitUntilExit()
+        let report = try JSONValue(jsonText: (try? String(contentsOf: stdout, encoding: .utf8)) ?? "")
+        #expect(report["status"] == "succeeded", "\((try? String(contentsOf: stderr, encoding: .utf8)) ?? "")")
+        let tasks = report["tasks"]
+        if erp == "sap" {
+            #expect(tasks?["sap_post"]?["output"]?["status"] == "5")
+            #expect(tasks?["oracle_invoice"]?["status"] == "skipped")
+            let invoice = try await setup.fake("$fake/invoices").arrayValue?.first
+            #expect(
+                invoice?["SupplierInvoiceIDByInvcgParty"] == "INV-2026-0042"
+                    && invoice?["InvoiceGrossAmount"] == "1190.00")
+        } else {
+            #expect(tasks?["oracle_invoice"]?["output"]?["invoice_number"] == "INV-2026-0042")
+            #expect(tasks?["accrual_journal"]?["output"]?["status"] == "SUCCEEDED")
+            #expect(try await setup.fake("$fake/imports").arrayValue?.first?["problems"] == [])
+        }
+        let settlements = try UAEFProcess.run(["settlements", "list", "--json"] + setup.store, in: setup.directory.url)
+            .json()
+        let settled = settlements.arrayValue ?? settlements["settlements"]?.arrayValue ?? []
+        #expect(settled.count == 1 && settled.first?["status"] == "posted", "\(settlements)")
     }
 }
