@@ -16,10 +16,12 @@ public enum FakeERPFault: Sendable, Equatable {
     case hold(Duration)
     /// Take an import, which then ends in `ERROR` (Oracle's Journal Import).
     case jobError
+    /// Refuse an import the way a pod does: `ReqstId` `-1` in a successful answer.
+    case rejectJob
 
     /// The faults of a `POST /$fake/faults` body: a list of `{"kind": "refuse" | "lose_answer" |
-    /// "hold" | "job_error", "status": N (default 503), "seconds": S (default 5)}`; nil when it is
-    /// not one.
+    /// "hold" | "job_error" | "reject_job", "status": N (default 503), "seconds": S (default 5)}`;
+    /// nil when it is not one.
     static func parse(_ text: String) -> [FakeERPFault]? {
         guard let list = (try? JSONValue(jsonText: text))?.arrayValue else { return nil }
         var faults: [FakeERPFault] = []
@@ -31,6 +33,7 @@ public enum FakeERPFault: Sendable, Equatable {
             case "hold":
                 faults.append(.hold(.milliseconds(Int64((entry["seconds"]?.numberValue?.intValue ?? 5) * 1000))))
             case "job_error": faults.append(.jobError)
+            case "reject_job": faults.append(.rejectJob)
             default: return nil
             }
         }
@@ -54,7 +57,10 @@ final class FakeERPFaults: Sendable {
             guard let faults = FakeERPFault.parse(text) else {
                 return FakeHTTP.json(
                     400,
-                    ["error": "expected a list of {kind: refuse | lose_answer | hold | job_error, status, seconds}"])
+                    [
+                        "error":
+                            "expected a list of {kind: refuse | lose_answer | hold | job_error | reject_job, status, seconds}"
+                    ])
             }
             self.add(faults)
             return FakeHTTP.json(200, ["faults": .number(Number(faults.count))])

@@ -243,6 +243,7 @@ public struct FakeOracleServer: Sendable {
         if case .refuse(let status) = fault {
             return error(request, status, code: "", "Service unavailable (injected fault)")
         }
+        if fault == .rejectJob { return FakeHTTP.json(201, ["OperationName": "importBulkData", "ReqstId": "-1"]) }
         var problems: [String] = fault == .jobError ? ["the import failed (injected fault)"] : []
         var rows: [[String]] = []
         do {

@@ -224,7 +224,9 @@ struct OracleInvoiceTests {
         }
     }
 
-    @Test("a refused import (400) and an import that ends in ERROR fail the task without retrying, with the reason")
+    @Test(
+        "a refused import (400, or ReqstId -1) and an import that ends in ERROR fail the task without retrying, with the reason"
+    )
     func refusedAndFailedImports() async throws {
         try await withSetup { setup in
             setup.server.inject([.refuse(status: 400)])
@@ -232,6 +234,13 @@ struct OracleInvoiceTests {
             #expect(refused.status == .failed && refused.task?.attempts == 1)
             #expect(refused.task?.error?.contains("HTTP 400") == true, "\(refused.task?.error ?? "")")
             #expect(setup.server.imports.isEmpty)
+            setup.server.inject([.rejectJob])
+            let rejected = try await importJournal(setup, attempts: 3)
+            #expect(rejected.status == .failed && rejected.task?.attempts == 1)
+            #expect(rejected.task?.error?.contains("importBulkData was refused (ReqstId -1)") == true)
+            let task = try #require(rejected.task)
+            let checkpoint = try await setup.store.taskCheckpoint(tenant: "default", run: task.runID, taskKey: task.key)
+            #expect(checkpoint?.value["phase"] == "refused", "a refused import may be sent again")
             setup.server.inject([.jobError])
             let failed = try await importJournal(setup, attempts: 3)
             #expect(failed.status == .failed && failed.task?.attempts == 1)

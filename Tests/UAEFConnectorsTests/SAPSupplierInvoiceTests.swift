@@ -106,6 +106,25 @@ struct SAPSupplierInvoiceTests {
         }
     }
 
+    @Test("release clears an invoice's payment block and reports the invoice")
+    func release() async throws {
+        try await withSetup { setup in
+            let (status, tasks) = try await setup.run(
+                """
+                  - id: create
+                    agent: sap.supplier_invoice.create
+                    with: {connector: s4, invoice: \(Self.invoice(extra: "PaymentBlockingReason: R"))}
+                  - id: release
+                    agent: sap.supplier_invoice.release
+                    depends_on: [create]
+                    with: {connector: s4, supplier_invoice: "${{ tasks.create.output.supplier_invoice }}", fiscal_year: "2026", shift_discount_days: true}
+                """)
+            #expect(status == .succeeded, "\(tasks.mapValues { $0.error ?? "" })")
+            #expect(tasks["release"]?.output?["supplier_invoice"] == tasks["create"]?.output?["supplier_invoice"])
+            #expect(setup.server.invoices.first?["PaymentBlockingReason"] == "")
+        }
+    }
+
     @Test("an answer lost after SAP created the invoice: the retry finds it by its reference and adopts it")
     func lostAnswerIsAdopted() async throws {
         try await withSetup { setup in
