@@ -38,8 +38,11 @@ struct ConnectorClients<Client: Sendable>: Sendable {
         let connector = try await ResolvedConnector.load(
             name, kind: kind, tenant: request.tenant, store: store, resolver: resolver, caller: caller)
         return try await connector.scrubber.scrubbing {
-            let client = try await clients.client(for: connector.cacheKey) { try await make(connector.settings) }
-            return try await body(client)
+            try await clients.using(connector.cacheKey) {
+                try await make(connector.settings)
+            } _: { client in
+                try await body(client)
+            }
         }
     }
 }

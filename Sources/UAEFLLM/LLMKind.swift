@@ -78,9 +78,20 @@ public struct LLMKind: AgentKind {
             }
         }
         let servers = try Self.mcpServers(of: request)
-        let client = try await clients.client(for: settings.endpoint) { [policy] in
+        return try await clients.using(settings.endpoint) { [policy] in
             try await ModelClient(endpoint: settings.endpoint, policy: policy, connections: Self.connections)
+        } _: { client in
+            try await converse(
+                request, settings: settings, tools: tools, servers: servers, client: client, logger: logger)
         }
+    }
+
+    /// The conversation of `request` with `client`, with the sessions of `servers` open.
+    private func converse(
+        _ request: AttemptRequest, settings: LLMSettings, tools: [any LLMTool], servers: [MCPServerSpec],
+        client: ModelClient, logger: Logger
+    ) async throws -> JSONValue {
+        var tools = tools
         return try await withSessions(servers[...], logger: logger) { sessions in
             for session in sessions {
                 for tool in session.tools { tools.append(try MCPServerTool(session: session, tool: tool)) }

@@ -33,10 +33,21 @@ public protocol TaskCheckpointStore: Sendable {
     func taskCheckpoint(tenant: String, run: RunID, taskKey: String) async throws -> TaskCheckpoint?
 }
 
+/// A checkpoint larger than ``TaskCheckpoint/maximumBytes``: nothing was written.
+public struct TaskCheckpointTooLarge: Error, CustomStringConvertible {
+    public var bytes: Int
+
+    public var description: String {
+        "a task checkpoint of \(bytes) bytes is larger than the \(TaskCheckpoint.maximumBytes) kept"
+    }
+}
+
 extension WorkflowStore {
-    /// Writes `checkpoint` (replacing the task's last one) and appends `event` in one transaction.
+    /// Writes `checkpoint` (replacing the task's last one) and appends `event` in one transaction;
+    /// throws ``TaskCheckpointTooLarge``, writing nothing, for a value past the limit.
     public func saveTaskCheckpoint(_ checkpoint: TaskCheckpoint, event: EventDraft) async throws {
-        precondition(checkpoint.value.jsonText.utf8.count <= TaskCheckpoint.maximumBytes, "checkpoint too large")
+        let bytes = checkpoint.value.jsonText.utf8.count
+        guard bytes <= TaskCheckpoint.maximumBytes else { throw TaskCheckpointTooLarge(bytes: bytes) }
         var changes = ChangeSet()
         changes.taskCheckpoints = [checkpoint]
         changes.events = [event]

@@ -118,8 +118,8 @@ final class OracleFusion: Sendable {
                     ?? ""
                 message =
                     texts.isEmpty
-                    ? (value["detail"]?.stringValue ?? value["title"]?.stringValue ?? "")
-                    : texts.prefix(5).joined(separator: "; ")
+                    ? String((value["detail"]?.stringValue ?? value["title"]?.stringValue ?? "").prefix(500))
+                    : texts.prefix(5).map { String($0.prefix(500)) }.joined(separator: "; ")
             } else {
                 code = ""
                 let trimmed = body.trimmingCharacters(in: .whitespacesAndNewlines)

@@ -79,7 +79,7 @@ public struct OracleJournalImportKind: AgentKind {
                 } catch let failure as AgentFailure where !failure.retryable {
                     // Refused (a 4xx, or ReqstId -1): nothing was started, so another attempt may send it.
                     try await save(
-                        ["phase": "refused", "error": .string(failure.message)], request,
+                        ["phase": "refused", "error": .string(String(failure.message.prefix(1_000)))], request,
                         type: "oracle.journal_import.refused")
                     throw failure
                 }

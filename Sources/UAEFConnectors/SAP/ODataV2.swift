@@ -84,11 +84,11 @@ enum ODataV2 {
             let error = (try? JSONValue(jsonText: body))?["error"]
             code = error?["code"]?.stringValue ?? ""
             let main = error?["message"]?["value"]?.stringValue ?? error?["message"]?.stringValue
-            message = main ?? Self.statusText(status, body: body)
+            message = main.map { String($0.prefix(500)) } ?? Self.statusText(status, body: body)
             var details: [String] = []
             for detail in error?["innererror"]?["errordetails"]?.arrayValue ?? [] {
                 guard let text = detail["message"]?.stringValue, text != main, !details.contains(text) else { continue }
-                details.append(text)
+                details.append(String(text.prefix(500)))
             }
             self.details = Array(details.prefix(10))
         }

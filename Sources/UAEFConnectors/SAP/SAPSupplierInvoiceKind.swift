@@ -81,9 +81,13 @@ public struct SAPSupplierInvoiceKind: AgentKind {
                 }
                 return value
             }
+            func isAlphanumeric(_ text: String) -> Bool {
+                text.unicodeScalars.allSatisfy { $0.isASCII && CharacterSet.alphanumerics.contains($0) }
+            }
             func document() throws -> (String, String) {
-                let id = try text("supplier_invoice", "the invoice's number, 1 to 10 characters") {
-                    (1...10).contains($0.utf16.count) && !$0.contains("'")
+                // Letters and digits only: the number goes into the request's path.
+                let id = try text("supplier_invoice", "the invoice's number, 1 to 10 letters and digits") {
+                    (1...10).contains($0.utf8.count) && isAlphanumeric($0)
                 }
                 let year = try text("fiscal_year", "a year of 4 digits, as text") {
                     $0.utf8.count == 4 && $0.utf8.allSatisfy { (48...57).contains($0) }
@@ -110,9 +114,10 @@ public struct SAPSupplierInvoiceKind: AgentKind {
                 self = .release(id: id, year: year, shift: shift == true)
             case .cancel:
                 let (id, year) = try document()
-                let reason = try text("reversal_reason", "SAP's reversal reason code, 1 or 2 characters such as \"01\"")
-                {
-                    (1...2).contains($0.utf16.count) && !$0.contains("'")
+                let reason = try text(
+                    "reversal_reason", "SAP's reversal reason code, 1 or 2 letters or digits such as \"01\""
+                ) {
+                    (1...2).contains($0.utf8.count) && isAlphanumeric($0)
                 }
                 var day = String(Timestamp.format(Date()).prefix(10))
                 if parameters["posting_date"] != nil {
