@@ -352,7 +352,8 @@ struct ConnectorReader: DefinitionReading {
         case .duration(let bound): "a duration such as 20s, at most \(DurationText.format(bound))"
         case .choice(let words): "one of \(words.joined(separator: ", "))"
         case .digits(let count): "\(count) digits as text, such as \"\(String(repeating: "1", count: count))\""
-        case .export: "{accounts: {UAEF_ACCOUNT: {supplier} or {account, cost_center, tax_code}}, …}"
+        case .export:
+            "{accounts: {UAEF_ACCOUNT: {supplier} or {account, cost_center, tax_code}}, …}, or for Oracle journals {as: journal, ledger_id, source, category, accounts: {UAEF_ACCOUNT: {account}}}"
         case .headers:
             "a mapping of at most 32 header names to values (text without line breaks, or secret references)"
         case .trigger:

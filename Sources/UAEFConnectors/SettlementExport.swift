@@ -5,11 +5,14 @@ import UAEFCore
 import UAEFEngine
 import UAEFStore
 
-/// How an ERP connector turns a posted settlement into a supplier invoice in the ERP: its
-/// `export` setting maps UAEF's journal accounts to the ERP's. The account credited (the vendor
-/// payable) names the supplier; each account debited becomes an item of the invoice (a G/L
-/// account item in SAP, an invoice line with its distribution combination in Oracle), one per
-/// transfer.
+/// How an ERP connector turns a posted settlement into a document in the ERP: its `export`
+/// setting maps UAEF's journal accounts to the ERP's.
+///
+/// As an invoice (`as: invoice`, the default), the account credited (the vendor payable) names
+/// the supplier and each account debited becomes an item of the invoice (a G/L account item in
+/// SAP, an invoice line with its distribution combination in Oracle), one per transfer. As a
+/// journal (`as: journal`, Oracle only), each transfer becomes a debit and a credit line of one
+/// balanced General Ledger journal, imported with Journal Import.
 ///
 /// ```yaml
 /// export:
@@ -19,24 +22,34 @@ import UAEFStore
 ///     "expense:services": {account: "0061008000", cost_center: "0010101101", tax_code: V1}
 /// ```
 struct SettlementExport: Sendable, Equatable {
+    /// The document a settlement becomes.
+    enum Form: String, Sendable, CaseIterable {
+        case invoice, journal
+    }
+
     /// What one UAEF account is in the ERP.
     struct Mapping: Sendable, Equatable {
         /// The supplier (SAP invoicing party, Oracle supplier name) of a payable account.
         var supplier: String?
-        /// The G/L account (SAP) or distribution combination (Oracle) of an expense account.
+        /// The G/L account (SAP), distribution combination or journal line account (Oracle).
         var account: String?
         var costCenter: String?
         var taxCode: String?
     }
 
+    var form: Form
     var header: [String: String]
     var accounts: [String: Mapping]
+    /// How long a journal export waits before its first look at the import (then longer).
+    var pollInterval: Duration
 
-    /// The header settings each ERP needs.
-    static func headerKeys(_ kind: ConnectorDefinition.Kind) -> (required: [String], optional: [String]) {
-        kind == .sap
-            ? (["company_code"], ["document_type"])
-            : (["business_unit", "supplier_site"], ["invoice_type"])
+    /// The header settings a `form` of document needs in each ERP.
+    static func headerKeys(_ kind: ConnectorDefinition.Kind, form: Form) -> (required: [String], optional: [String]) {
+        switch (kind, form) {
+        case (.oracle, .journal): (["ledger_id", "source", "category"], ["ledger_name", "data_access_set_id"])
+        case (.oracle, _): (["business_unit", "supplier_site"], ["invoice_type"])
+        default: (["company_code"], ["document_type"])
+        }
     }
 
     /// The export `value` describes for a connector of `kind`, or what is wrong with it.
@@ -44,13 +57,26 @@ struct SettlementExport: Sendable, Equatable {
         guard let members = value.objectValue else {
             return .failure(Problem(description: "expected {accounts: {...}, …}"))
         }
-        let (required, optional) = headerKeys(kind)
-        let allowed = Set(required + optional + ["accounts"])
+        let formText = members["as"]?.stringValue ?? Form.invoice.rawValue
+        guard let form = Form(rawValue: formText), members["as"].map({ $0.stringValue != nil }) ?? true else {
+            return .failure(Problem(description: "as must be invoice or journal"))
+        }
+        if form == .journal, kind != .oracle {
+            return .failure(
+                Problem(
+                    description:
+                        "as: journal is Oracle's (Journal Import); an sap connector exports settlements as supplier invoices with G/L account items"
+                ))
+        }
+        let (required, optional) = headerKeys(kind, form: form)
+        let extra = form == .journal ? ["poll_interval"] : []
+        let allowed = Set(required + optional + extra + ["accounts", "as"])
         if let unknown = members.keys.sorted().first(where: { !allowed.contains($0) }) {
             return .failure(
                 Problem(
                     description:
-                        "\(unknown) is not an export setting; valid: \(allowed.sorted().joined(separator: ", "))"))
+                        "\(unknown) is not a setting of an export as \(form.rawValue); valid: \(allowed.sorted().joined(separator: ", "))"
+                ))
         }
         var header: [String: String] = [:]
         for key in required + optional {
@@ -63,36 +89,86 @@ struct SettlementExport: Sendable, Equatable {
             }
             header[key] = text
         }
+        var pollInterval = Duration.seconds(5)
+        if let given = members["poll_interval"] {
+            guard let duration = given.stringValue.flatMap(DurationText.parse), duration >= .milliseconds(50),
+                duration <= .seconds(600)
+            else { return .failure(Problem(description: "poll_interval must be a duration from 50ms to 10m")) }
+            pollInterval = duration
+        }
+        let shape =
+            form == .journal
+            ? "{account: COMBINATION} such as {account: 01-000-2210-0000}"
+            : "{supplier: ID} (a payable) or {account: ID, cost_center, tax_code} (an expense)"
         guard let list = members["accounts"]?.objectValue, (1...200).contains(list.count) else {
-            return .failure(
-                Problem(
-                    description:
-                        "accounts must map 1 to 200 UAEF account ids to {supplier} or {account, cost_center, tax_code}")
-            )
+            return .failure(Problem(description: "accounts must map 1 to 200 UAEF account ids, each to \(shape)"))
         }
         var accounts: [String: Mapping] = [:]
         for (id, entry) in list {
             guard let fields = entry.objectValue, !fields.isEmpty,
-                fields.keys.allSatisfy(["supplier", "account", "cost_center", "tax_code"].contains),
                 fields.values.allSatisfy({ $0.stringValue.map { (1...240).contains($0.utf16.count) } ?? false }),
-                (fields["supplier"] == nil) != (fields["account"] == nil)
-            else {
-                return .failure(
-                    Problem(
-                        description:
-                            "accounts.\(id) must be {supplier: ID} (a payable) or {account: ID, cost_center, tax_code} (an expense)"
-                    ))
-            }
+                form == .journal
+                    ? fields.keys.allSatisfy({ $0 == "account" })
+                        && fields["account"]?.stringValue.flatMap(OracleJournal.segments(of:)) != nil
+                    : fields.keys.allSatisfy(["supplier", "account", "cost_center", "tax_code"].contains)
+                        && (fields["supplier"] == nil) != (fields["account"] == nil)
+            else { return .failure(Problem(description: "accounts.\(id) must be \(shape)")) }
             accounts[id] = Mapping(
                 supplier: fields["supplier"]?.stringValue, account: fields["account"]?.stringValue,
                 costCenter: fields["cost_center"]?.stringValue, taxCode: fields["tax_code"]?.stringValue)
         }
-        return .success(SettlementExport(header: header, accounts: accounts))
+        return .success(
+            SettlementExport(form: form, header: header, accounts: accounts, pollInterval: pollInterval))
     }
 
     /// What went wrong turning a settlement into an invoice.
     struct Problem: Error, CustomStringConvertible {
         var description: String
+    }
+
+    /// The key that finds `settlement`'s document again: `UAEF` and 12 hex digits of a digest of
+    /// its tenant and id.
+    static func businessKey(of settlement: SettlementRecord) -> String {
+        let digest = SHA256.hash(data: Data("\(settlement.tenant)\u{0}\(settlement.id)".utf8))
+        return "UAEF" + digest.prefix(6).map { String(format: "%02X", $0) }.joined()
+    }
+
+    /// The Oracle journal for `settlement`'s posted `transfers`: a debit and a credit line for
+    /// each, on the accounts' mapped combinations, dated the settlement's day. Its batch and
+    /// journal are named by the business key and its interface group is derived from it, so
+    /// every delivery of the settlement sends the same file.
+    func journal(for settlement: SettlementRecord, transfers: [TransferRecord]) throws(Problem) -> OracleJournal {
+        let key = Self.businessKey(of: settlement)
+        var lines: [JSONValue] = []
+        for transfer in transfers where transfer.phase == .posted {
+            for (side, account) in [("debit", transfer.debit), ("credit", transfer.credit)] {
+                guard let combination = accounts[account]?.account else {
+                    throw Problem(
+                        description:
+                            "account \(account) of settlement \(settlement.id) has no mapping in export.accounts")
+                }
+                var line: [String: JSONValue] = [
+                    "account": .string(combination),
+                    "description": .string(String("\(transfer.debit) to \(transfer.credit)".prefix(240))),
+                ]
+                line[side] = .string(transfer.amount.decimalText)
+                lines.append(.object(line))
+            }
+        }
+        guard !lines.isEmpty else { throw Problem(description: "settlement \(settlement.id) has no posted transfer") }
+        var journal: [String: JSONValue] = [
+            "currency": .string(settlement.amount.currency.code),
+            "accounting_date": .string(String(Timestamp.format(settlement.updatedAt).prefix(10))),
+            "description": .string(String("Settlement \(settlement.id)".prefix(240))), "lines": .array(lines),
+        ]
+        for (setting, value) in header { journal[setting] = .string(value) }
+        do {
+            return try OracleJournal(
+                .object(journal), groupID: Int64(key.dropFirst(4), radix: 16).map { $0 % 1_000_000_000_000 + 1 } ?? 1,
+                name: key)
+        } catch {
+            throw Problem(description: "the journal of settlement \(settlement.id): \(error)")
+        }
     }
 
     /// The supplier invoice for `settlement`'s `transfers`, in the form the create kinds take, and
@@ -118,8 +194,7 @@ struct SettlementExport: Sendable, Equatable {
             }
             do { total = try total + line.amount } catch { throw Problem(description: "\(error)") }
         }
-        let digest = SHA256.hash(data: Data("\(settlement.tenant)\u{0}\(settlement.id)".utf8))
-        let key = "UAEF" + digest.prefix(6).map { String(format: "%02X", $0) }.joined()
+        let key = Self.businessKey(of: settlement)
         let day = String(Timestamp.format(settlement.updatedAt).prefix(10))
         let currency = settlement.amount.currency.code
         if kind == .sap {
@@ -179,27 +254,18 @@ struct SettlementExportChannel: DeliveryChannel {
     let create: @Sendable (JSONValue, String, Logger) async throws -> [String: JSONValue]
     let shutdown: @Sendable () async -> Void
 
-    func deliver(id: String, event: EventRecord, logger: Logger) async -> DeliveryOutcome {
+    func deliver(_ delivery: DeliveryRecord, event: EventRecord, logger: Logger) async -> DeliveryOutcome {
         guard event.event.type == "settlement.posted" else { return .delivered(status: nil) }
         do {
-            guard
-                let (settlement, transfers, _) = try await store.settlement(
-                    event.event.subject, tenant: connector.tenant)
-            else { return .failed(status: nil, error: "settlement \(event.event.subject) not found", retryAfter: nil) }
+            let (settlement, transfers) = try await Self.settlement(of: event, connector: connector, store: store)
             let kind = ConnectorDefinition.Kind(rawValue: connector.kind) ?? .sap
             let (invoice, key) = try export.invoice(for: settlement, transfers: transfers, kind: kind)
             let document = try await create(invoice, key, logger)
-            var data = document
-            data["connector"] = .string(connector.name)
-            data["system"] = .string(connector.kind)
-            data["delivery"] = .string(id)
-            let now = Date()
-            var random = SystemRandomNumberGenerator()
             var changes = ChangeSet()
             changes.events = [
-                EventDraft(
-                    id: "evt_" + SortableID.make(at: now, using: &random), time: now, type: "erp.document_created",
-                    actor: "connector:\(connector.name)", tenant: connector.tenant, subject: settlement.id, data: data)
+                Self.event(
+                    "erp.document_created", data: document, delivery: delivery, connector: connector,
+                    settlement: settlement)
             ]
             try await store.commit(changes)
             return .delivered(status: 201)
@@ -209,17 +275,49 @@ struct SettlementExportChannel: DeliveryChannel {
     }
 
     func close() async { await shutdown() }
+
+    /// The settlement `event` posted, with its transfers.
+    static func settlement(of event: EventRecord, connector: ConnectorRecord, store: any WorkflowStore) async throws
+        -> (SettlementRecord, [TransferRecord])
+    {
+        guard let (settlement, transfers, _) = try await store.settlement(event.event.subject, tenant: connector.tenant)
+        else { throw SettlementExport.Problem(description: "settlement \(event.event.subject) not found") }
+        return (settlement, transfers)
+    }
+
+    /// The ledger event `type` about `settlement`'s export by `connector`: `data` with the
+    /// connector, its system and the delivery.
+    static func event(
+        _ type: String, data: [String: JSONValue], delivery: DeliveryRecord, connector: ConnectorRecord,
+        settlement: SettlementRecord
+    ) -> EventDraft {
+        var data = data
+        data["connector"] = .string(connector.name)
+        data["system"] = .string(connector.kind)
+        data["delivery"] = .string(delivery.id)
+        let now = Date()
+        var random = SystemRandomNumberGenerator()
+        return EventDraft(
+            id: "evt_" + SortableID.make(at: now, using: &random), time: now, type: type,
+            actor: "connector:\(connector.name)", tenant: connector.tenant, subject: settlement.id, data: data)
+    }
 }
 
 extension SettlementExportChannel {
     /// The channel of an ERP connector `record` (its settings resolved in `resolved`) whose
-    /// `export` is `export`, reaching the ERP under `policy`.
+    /// `export` is `export`, reaching the ERP under `policy`: invoices in SAP or Oracle, or
+    /// Oracle journals.
     static func open(
         _ record: ConnectorRecord, _ resolved: ResolvedConnector, export: SettlementExport, store: any WorkflowStore,
         policy: OutboundPolicy
-    ) async throws -> SettlementExportChannel {
+    ) async throws -> any DeliveryChannel {
         if record.kind == ConnectorDefinition.Kind.oracle.rawValue {
             let fusion = try await OracleFusion.make(settings: resolved.settings, policy: policy)
+            if export.form == .journal {
+                return JournalExportChannel(
+                    store: store, connector: record, export: export, scrubber: resolved.scrubber,
+                    integrations: OracleIntegrations(fusion: fusion))
+            }
             return SettlementExportChannel(
                 store: store, connector: record, export: export, scrubber: resolved.scrubber,
                 create: { invoice, key, logger in

@@ -14,11 +14,18 @@ enum DeliveryOutcome: Sendable {
     case failed(status: Int?, error: String, retryAfter: Duration?)
     /// The receiver asked for no more deliveries (410 Gone): the subscription pauses.
     case gone(status: Int, error: String)
+    /// Trying again cannot help (the receiver refused the message, or whether it took it is
+    /// unknown): the delivery is dead at once, for an operator to look into and replay.
+    case abandoned(status: Int?, error: String)
+    /// Taken, and still being worked on at the receiver (an ERP's import job): looked at again
+    /// after `retryAfter`, without counting as an attempt.
+    case waiting(retryAfter: Duration)
 }
 
 /// Where a subscription's messages go: a webhook URL, an SQS queue or a Service Bus entity.
 protocol DeliveryChannel: Sendable {
-    func deliver(id: String, event: EventRecord, logger: Logger) async -> DeliveryOutcome
+    /// Attempts `delivery` of `event`.
+    func deliver(_ delivery: DeliveryRecord, event: EventRecord, logger: Logger) async -> DeliveryOutcome
     func close() async
 }
 
@@ -26,7 +33,7 @@ protocol DeliveryChannel: Sendable {
 struct UnreachableChannel: DeliveryChannel {
     let reason: String
 
-    func deliver(id: String, event: EventRecord, logger: Logger) async -> DeliveryOutcome {
+    func deliver(_ delivery: DeliveryRecord, event: EventRecord, logger: Logger) async -> DeliveryOutcome {
         .failed(status: nil, error: "cannot reach the connector: \(reason)", retryAfter: nil)
     }
 
@@ -60,7 +67,8 @@ struct WebhookChannel: DeliveryChannel {
     let settings: [String: JSONValue]
     let scrubber: SecretScrubber
 
-    func deliver(id: String, event: EventRecord, logger: Logger) async -> DeliveryOutcome {
+    func deliver(_ delivery: DeliveryRecord, event: EventRecord, logger: Logger) async -> DeliveryOutcome {
+        let id = delivery.id
         let post = WebhookPost(
             id: id, type: event.event.type, time: event.event.time, data: SubscriptionMessage.data(event))
         do {
@@ -88,7 +96,8 @@ struct SQSChannel: DeliveryChannel {
     let client: SQSClient
     let scrubber: SecretScrubber
 
-    func deliver(id: String, event: EventRecord, logger: Logger) async -> DeliveryOutcome {
+    func deliver(_ delivery: DeliveryRecord, event: EventRecord, logger: Logger) async -> DeliveryOutcome {
+        let id = delivery.id
         var message = SQSClient.OutgoingMessage(
             body: SubscriptionMessage.envelope(event),
             attributes: [SQSSendKind.messageIDAttribute: id, "uaef-event-type": event.event.type])
@@ -114,7 +123,8 @@ struct ServiceBusChannel: DeliveryChannel {
     let client: ServiceBusClient
     let scrubber: SecretScrubber
 
-    func deliver(id: String, event: EventRecord, logger: Logger) async -> DeliveryOutcome {
+    func deliver(_ delivery: DeliveryRecord, event: EventRecord, logger: Logger) async -> DeliveryOutcome {
+        let id = delivery.id
         let message = ServiceBusClient.OutgoingMessage(
             body: SubscriptionMessage.envelope(event), messageID: id,
             properties: [SQSSendKind.messageIDAttribute: id, "uaef-event-type": event.event.type])
@@ -224,7 +234,7 @@ public struct Subscriber: Sendable {
                     guard let event = events[delivery.eventSeq] else {
                         return (delivery, .failed(status: nil, error: "the event is not in the log", retryAfter: nil))
                     }
-                    return (delivery, await channel.deliver(id: delivery.id, event: event, logger: logger))
+                    return (delivery, await channel.deliver(delivery, event: event, logger: logger))
                 }
                 return true
             }
@@ -242,8 +252,14 @@ public struct Subscriber: Sendable {
         var gone: String?
         let records = outcomes.map { delivery, outcome -> DeliveryRecord in
             var delivery = delivery
-            delivery.attempts += 1
             delivery.updatedAt = finished
+            if case .waiting(let retryAfter) = outcome {
+                delivery.nextAttemptAt = finished.addingTimeInterval(TimeInterval(retryAfter.milliseconds) / 1000)
+                delivery.lastStatus = nil
+                delivery.lastError = nil
+                return delivery
+            }
+            delivery.attempts += 1
             switch outcome {
             case .delivered(let status):
                 delivery.status = .delivered
@@ -258,6 +274,13 @@ public struct Subscriber: Sendable {
                     after: delivery.attempts, at: finished, retryAfter: retryAfter, using: &random)
                 delivery.status = delivery.nextAttemptAt == nil ? .dead : .pending
                 ConnectorMetrics.count(.sendFailed, tenant: record.tenant, connector: record.name)
+            case .abandoned(let status, let error):
+                delivery.status = .dead
+                delivery.nextAttemptAt = nil
+                delivery.lastStatus = status
+                delivery.lastError = error
+                ConnectorMetrics.count(.sendFailed, tenant: record.tenant, connector: record.name)
+            case .waiting: break
             case .gone(let status, let error):
                 // Kept pending: a resumed subscription delivers it first.
                 delivery.lastStatus = status

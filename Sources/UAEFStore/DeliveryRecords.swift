@@ -50,6 +50,10 @@ public struct DeliveryRecord: Sendable, Hashable {
         self.createdAt = createdAt
         self.updatedAt = updatedAt
     }
+
+    /// Whether an operator replayed this delivery after it died and no attempt was recorded since:
+    /// a replay starts the attempts afresh but keeps the error that killed it.
+    public var isReplayed: Bool { attempts == 0 && lastError != nil }
 }
 
 /// A subscription's durable cursor over the event log: the next event it will look at, and why

@@ -54,3 +54,27 @@ extension WorkflowStore {
         try await commit(changes)
     }
 }
+
+extension TaskCheckpoint {
+    /// The checkpoint of a subscription's delivery, for deliveries that wait on a long job at
+    /// the receiver. It is kept beside the tasks' checkpoints under a run id no run has
+    /// (``deliveryScope(connector:)``), with the delivery's id as the task key.
+    public static func delivery(
+        tenant: String, connector: String, id: String, value: JSONValue, attempt: Int, updatedAt: Date
+    ) -> TaskCheckpoint {
+        TaskCheckpoint(
+            tenant: tenant, run: deliveryScope(connector: connector), taskKey: id, value: value, attempt: attempt,
+            updatedAt: updatedAt)
+    }
+
+    /// Where a connector's delivery checkpoints are kept: `delivery:` and the connector's name
+    /// (run ids are `run_…`, so it meets none).
+    public static func deliveryScope(connector: String) -> RunID { RunID("delivery:" + connector) }
+}
+
+extension TaskCheckpointStore {
+    /// The checkpoint of the connector's delivery `id`, or nil when none was written.
+    public func deliveryCheckpoint(tenant: String, connector: String, id: String) async throws -> TaskCheckpoint? {
+        try await taskCheckpoint(tenant: tenant, run: TaskCheckpoint.deliveryScope(connector: connector), taskKey: id)
+    }
+}

@@ -223,7 +223,7 @@ struct ERPConnectorTests {
     }
 
     @Test(
-        "examples/invoice-to-erp.yaml: extract, a finance approval, the invoice in SAP (parked, posted) or in Oracle with its accrual journal imported, then the vendor payable settled",
+        "examples/invoice-to-erp.yaml: extract, a finance approval, the invoice in SAP (parked, posted) or in Oracle, the vendor payable settled, and (Oracle) the settlement imported as a GL journal by a worker",
         arguments: ["sap", "oracle"])
     func invoiceToERP(_ erp: String) async throws {
         let setup = try await Setup(erp: ["--\(erp)"]) { port in
@@ -267,12 +267,47 @@ struct ERPConnectorTests {
                     && invoice?["InvoiceGrossAmount"] == "1190.00")
         } else {
             #expect(tasks?["oracle_invoice"]?["output"]?["invoice_number"] == "INV-2026-0042")
-            #expect(tasks?["accrual_journal"]?["output"]?["status"] == "SUCCEEDED")
-            #expect(try await setup.fake("$fake/imports").arrayValue?.first?["problems"] == [])
         }
         let settlements = try UAEFProcess.run(["settlements", "list", "--json"] + setup.store, in: setup.directory.url)
             .json()
         let settled = settlements.arrayValue ?? settlements["settlements"]?.arrayValue ?? []
         #expect(settled.count == 1 && settled.first?["status"] == "posted", "\(settlements)")
+        if erp == "oracle" {
+            try await importSettlement(try #require(settled.first?["id"]?.stringValue), setup)
+        }
+    }
+
+    /// Runs a worker delivering subscriptions until the connector fusion-ledger has imported
+    /// `settlement` into the fake General Ledger, then checks the import and the ledger.
+    func importSettlement(_ settlement: String, _ setup: Setup) async throws {
+        let (worker, _, errors) = try UAEFProcess.start(
+            ["worker", "--connectors", "--allow-network", "127.0.0.1"] + setup.store, in: setup.directory.url,
+            environment: setup.environment)
+        defer {
+            kill(worker.processIdentifier, SIGKILL)
+            worker.waitUntilExit()
+        }
+        var delivery: JSONValue?
+        let deadline = ContinuousClock.now + .seconds(60)
+        while delivery?["status"] != "delivered", ContinuousClock.now < deadline, worker.isRunning {
+            try await Task.sleep(for: .milliseconds(100))
+            let listed = try UAEFProcess.run(
+                ["deliveries", "list", "--connector", "fusion-ledger", "--json"] + setup.store,
+                in: setup.directory.url)
+            delivery = try? listed.json()["deliveries"]?.arrayValue?.first
+        }
+        #expect(
+            delivery?["status"] == "delivered",
+            "\(delivery ?? .null) \((try? String(contentsOf: errors, encoding: .utf8)) ?? "")")
+        let imports = try await setup.fake("$fake/imports").arrayValue ?? []
+        #expect(imports.count == 1 && imports.first?["rows"] == 2 && imports.first?["problems"] == [], "\(imports)")
+        let report = try UAEFProcess.run(
+            ["ledger", "report", "--settlement", settlement, "--format", "json"] + setup.store,
+            in: setup.directory.url)
+        #expect(report.status == 0, "\(report.stderr)")
+        let created = try report.json()["events"]?.arrayValue?.compactMap { $0["event"] }.first {
+            $0["type"] == "erp.document_created"
+        }
+        #expect(created?["data"]?["request_id"] == imports.first?["request_id"], "\(created ?? .null)")
     }
 }

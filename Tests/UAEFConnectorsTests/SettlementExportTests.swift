@@ -13,7 +13,7 @@ import UAEFTestSupport
 /// ERP connectors' subscriptions with an `export`: a posted settlement's vendor payable becomes a
 /// supplier invoice in the fake SAP service and the fake Fusion pod, exactly once, with the
 /// document's id in the ledger beside the settlement.
-@Suite("Settlements exported as ERP invoices")
+@Suite("Settlements exported as ERP invoices and journals")
 struct SettlementExportTests {
     static let rules = """
         accounts:
@@ -37,10 +37,10 @@ struct SettlementExportTests {
             to: "payable:acme"
         """
 
-    /// Settles one run under ``rules``, then delivers the connector's subscription twice (the
-    /// second time as a retry would, every event again); the settlements and the events.
-    func exportOnce(_ connectors: ConnectorEngine, connector: String) async throws -> (
-        settlements: [SettlementRecord], events: [EventRecord]
+    /// Settles one run under ``rules`` (two settlements) and opens the connector's subscription:
+    /// the settlements, the subscriber with their deliveries enqueued, and its channel.
+    func settleAndOpen(_ connectors: ConnectorEngine, connector: String) async throws -> (
+        settlements: [SettlementRecord], subscriber: Subscriber, channel: any DeliveryChannel
     ) {
         _ = try await connectors.engine.loadRules(Self.rules, file: "rules.yaml", actor: "test")
         let (status, _) = try await connectors.run("  - {id: work, agent: noop}\n")
@@ -49,26 +49,55 @@ struct SettlementExportTests {
         #expect(report.settlements.count == 2 && report.settlements.allSatisfy { $0.status == .posted })
         let record = try #require(try await connectors.store.connector(named: connector, tenant: "default"))
         let subscriber = try #require(Subscriber(store: connectors.store, record: record))
+        let kind = try #require(ConnectorDefinition.Kind(rawValue: record.kind))
         let resolved = try await ResolvedConnector.resolve(
-            record, kind: try #require(ConnectorDefinition.Kind(rawValue: record.kind)),
+            record, kind: kind,
             resolver: SecretResolver(store: connectors.store, box: connectors.engine.configuration.secrets),
             caller: "test")
-        let kind = try #require(ConnectorDefinition.Kind(rawValue: record.kind))
-        guard case .success(let export) = SettlementExport.parse(record.settings["export"] ?? .null, kind: kind) else {
-            Issue.record("the export does not parse")
-            return ([], [])
-        }
+        let export = try SettlementExport.parse(record.settings["export"] ?? .null, kind: kind).get()
         let channel = try await SettlementExportChannel.open(
             record, resolved, export: export, store: connectors.store, policy: .unrestricted)
-        let logger = Logger(label: "test")
         _ = try await subscriber.enqueue(now: Date())
+        return (report.settlements, subscriber, channel)
+    }
+
+    /// Settles, then delivers the connector's subscription twice (the second time as a retry
+    /// would, every event again); the settlements and the events.
+    func exportOnce(_ connectors: ConnectorEngine, connector: String) async throws -> (
+        settlements: [SettlementRecord], events: [EventRecord]
+    ) {
+        let (settlements, subscriber, channel) = try await settleAndOpen(connectors, connector: connector)
+        let logger = Logger(label: "test")
         _ = try await subscriber.deliverDue(through: channel, now: Date(), logger: logger)
         let events = try await connectors.store.events(from: 0, limit: 1_000)
         for event in events where event.event.type == "settlement.posted" {
-            #expect(await channel.deliver(id: "again", event: event, logger: logger).isDelivered)
+            #expect(await channel.deliver(Self.delivery("again", of: event), event: event, logger: logger).isDelivered)
         }
         await channel.close()
-        return (report.settlements, try await connectors.store.events(from: 0, limit: 1_000))
+        return (settlements, try await connectors.store.events(from: 0, limit: 1_000))
+    }
+
+    /// A delivery of `event` as a subscriber claims it, `attempts` made before.
+    static func delivery(_ id: String, of event: EventRecord, attempts: Int = 1) -> DeliveryRecord {
+        DeliveryRecord(
+            tenant: "default", connector: "fusion", id: id, eventSeq: event.seq, eventType: event.event.type,
+            attempts: attempts, nextAttemptAt: Date(), createdAt: Date(), updatedAt: Date())
+    }
+
+    /// Delivers what is due, again and again, until nothing is pending (10 s at most); the
+    /// connector's deliveries.
+    func deliverAll(_ subscriber: Subscriber, through channel: any DeliveryChannel, store: any WorkflowStore)
+        async throws -> [DeliveryRecord]
+    {
+        let deadline = Date().addingTimeInterval(10)
+        while Date() < deadline {
+            _ = try await subscriber.deliverDue(through: channel, now: Date(), logger: Logger(label: "test"))
+            let pending = try await store.deliveries(
+                tenant: "default", connector: nil, status: .pending, before: nil, limit: 100)
+            if pending.isEmpty { break }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        return try await store.deliveries(tenant: "default", connector: nil, status: nil, before: nil, limit: 100)
     }
 
     @Test("each posted settlement becomes one SAP supplier invoice with a G/L item; a repeated delivery adopts it")
@@ -112,6 +141,33 @@ struct SettlementExportTests {
     @Test("each posted settlement becomes one Oracle Payables invoice with a distribution combination per line")
     func oracle() async throws {
         let server = FakeOracleServer(password: "pw-Fusion1")
+        let export = """
+            business_unit: Vision Operations
+            supplier_site: FRESNO
+            accounts:
+              "payable:acme": {supplier: Advanced Network Devices}
+              "expense:services": {account: "01-200-4100-0000"}
+              "expense:freight": {account: "01-200-4200-0000"}
+            """
+        try await withFusion(server, export: export) { connectors in
+            let (settlements, events) = try await exportOnce(connectors, connector: "fusion")
+            let invoices = server.allInvoices
+            #expect(invoices.count == 2)
+            let combinations = invoices.compactMap {
+                $0["invoiceLines"]?.arrayValue?.first?["DistributionCombination"]?.stringValue
+            }
+            #expect(Set(combinations) == ["01-200-4100-0000", "01-200-4200-0000"])
+            let created = events.filter { $0.event.type == "erp.document_created" }
+            #expect(Set(created.map(\.event.subject)) == Set(settlements.map(\.id)))
+            #expect(created.allSatisfy { $0.event.data["invoice_id"] != nil })
+        }
+    }
+
+    /// Runs `body` with `server` serving and an engine whose connector `fusion` on it is
+    /// subscribed to posted settlements with `export` (the mapping's YAML lines).
+    func withFusion(
+        _ server: FakeOracleServer, export: String, _ body: (ConnectorEngine) async throws -> Void
+    ) async throws {
         try await withServer(server) { port in
             try await ConnectorEngine.with(
                 secrets: ["fusion-password": "pw-Fusion1"],
@@ -124,24 +180,145 @@ struct SettlementExportTests {
                         password: {$secret: fusion-password}
                         subscription: {events: [settlement.posted]}
                         export:
-                          business_unit: Vision Operations
-                          supplier_site: FRESNO
-                          accounts:
-                            "payable:acme": {supplier: Advanced Network Devices}
-                            "expense:services": {account: "01-200-4100-0000"}
-                            "expense:freight": {account: "01-200-4200-0000"}
-                    """
-            ) { connectors in
-                let (settlements, events) = try await exportOnce(connectors, connector: "fusion")
-                let invoices = server.allInvoices
-                #expect(invoices.count == 2)
-                let combinations = invoices.compactMap {
-                    $0["invoiceLines"]?.arrayValue?.first?["DistributionCombination"]?.stringValue
-                }
-                #expect(Set(combinations) == ["01-200-4100-0000", "01-200-4200-0000"])
-                let created = events.filter { $0.event.type == "erp.document_created" }
-                #expect(Set(created.map(\.event.subject)) == Set(settlements.map(\.id)))
-                #expect(created.allSatisfy { $0.event.data["invoice_id"] != nil })
+
+                    """ + export.split(separator: "\n").map { "      " + $0 }.joined(separator: "\n"),
+                body)
+        }
+    }
+
+    /// An export of settlements as Oracle journals.
+    static let journalExport = """
+        as: journal
+        ledger_id: "300000046975971"
+        source: UAEF
+        category: Accrual
+        poll_interval: 50ms
+        accounts:
+          "payable:acme": {account: "01-000-2210-0000"}
+          "expense:services": {account: "01-200-4100-0000"}
+          "expense:freight": {account: "01-200-4200-0000"}
+        """
+
+    @Test(
+        "as: journal, each posted settlement becomes one balanced Journal Import, polled to its end without spending retries; a repeated delivery sends nothing"
+    )
+    func journal() async throws {
+        let server = FakeOracleServer(password: "pw-Fusion1", pollsToFinish: 3)
+        try await withFusion(server, export: Self.journalExport) { connectors in
+            let (settlements, subscriber, channel) = try await settleAndOpen(connectors, connector: "fusion")
+            let deliveries = try await deliverAll(subscriber, through: channel, store: connectors.store)
+            #expect(deliveries.map(\.status) == [.delivered, .delivered])
+            #expect(deliveries.map(\.attempts) == [1, 1], "polls are not attempts")
+            let imports = server.imports
+            #expect(imports.count == 2)
+            #expect(imports.allSatisfy { $0["rows"] == 2 && $0["problems"]?.arrayValue == [] })
+            #expect(imports.allSatisfy { $0["status_reads"] == 3 })
+            let events = try await connectors.store.events(from: 0, limit: 1_000)
+            let created = events.filter { $0.event.type == "erp.document_created" }
+            #expect(Set(created.map(\.event.subject)) == Set(settlements.map(\.id)))
+            #expect(
+                Set(created.compactMap { $0.event.data["request_id"]?.stringValue })
+                    == Set(imports.compactMap { $0["request_id"]?.stringValue }))
+            #expect(created.allSatisfy { $0.event.data["document"] == "journal" && $0.event.data["lines"] == 2 })
+            #expect(events.filter { $0.event.type == "oracle.journal_import.submitted" }.count == 2)
+            for event in events where event.event.type == "settlement.posted" {
+                let delivery = try #require(deliveries.first { $0.eventSeq == event.seq })
+                let outcome = await channel.deliver(delivery, event: event, logger: Logger(label: "test"))
+                #expect(outcome.isDelivered)
+            }
+            #expect(server.imports.count == 2, "a repeated delivery imports nothing")
+            let after = try await connectors.store.events(from: 0, limit: 1_000)
+            #expect(after.filter { $0.event.type == "erp.document_created" }.count == 2)
+            await channel.close()
+        }
+    }
+
+    @Test(
+        "a journal import whose answer was lost kills the delivery at once, naming the interface group; only a replay sends it again"
+    )
+    func journalLostAnswer() async throws {
+        let server = FakeOracleServer(password: "pw-Fusion1", pollsToFinish: 1)
+        server.inject([.loseAnswer(status: 504)])
+        try await withFusion(server, export: Self.journalExport) { connectors in
+            let (_, subscriber, channel) = try await settleAndOpen(connectors, connector: "fusion")
+            let deliveries = try await deliverAll(subscriber, through: channel, store: connectors.store)
+            let dead = try #require(deliveries.first { $0.status == .dead })
+            #expect(deliveries.filter { $0.status == .delivered }.count == 1)
+            #expect(dead.attempts == 1)
+            #expect(dead.lastError?.contains("whether the import started is unknown") == true)
+            #expect(dead.lastError?.contains("interface group") == true)
+            #expect(server.imports.count == 2, "one import per settlement, the lost one included")
+
+            // A process that died before recording the outcome claims it again: still unknown.
+            let event = try #require(
+                try await connectors.store.events(in: dead.eventSeq..<(dead.eventSeq + 1), tenant: "default").first)
+            var reclaimed = dead
+            (reclaimed.status, reclaimed.attempts, reclaimed.lastError) = (.pending, 0, nil)
+            reclaimed.updatedAt = Date()
+            let outcome = await channel.deliver(reclaimed, event: event, logger: Logger(label: "test"))
+            #expect(outcome.isAbandoned, "a reclaimed delivery whose import is unknown is not sent again")
+            #expect(server.imports.count == 2)
+
+            let replayed = try await ConnectorRegistry(store: connectors.store, tenant: "default")
+                .replayDeliveries("fusion", ids: nil, actor: "operator")
+            #expect(replayed == [dead.id])
+            let after = try await deliverAll(subscriber, through: channel, store: connectors.store)
+            #expect(after.map(\.status) == [.delivered, .delivered])
+            #expect(server.imports.count == 3, "the replay is the operator's word that the journal is not there")
+            await channel.close()
+        }
+    }
+
+    @Test("a journal import that ends in ERROR kills the delivery with the request id; nothing is sent again")
+    func journalError() async throws {
+        let server = FakeOracleServer(password: "pw-Fusion1", pollsToFinish: 1)
+        server.inject([.jobError])
+        try await withFusion(server, export: Self.journalExport) { connectors in
+            let (_, subscriber, channel) = try await settleAndOpen(connectors, connector: "fusion")
+            let deliveries = try await deliverAll(subscriber, through: channel, store: connectors.store)
+            let dead = try #require(deliveries.first { $0.status == .dead })
+            #expect(dead.lastError?.contains("Journal Import request 14557") == true)
+            #expect(dead.lastError?.contains("ended ERROR") == true)
+            let events = try await connectors.store.events(from: 0, limit: 1_000)
+            #expect(events.filter { $0.event.type == "oracle.journal_import.failed" }.count == 1)
+            #expect(events.filter { $0.event.type == "erp.document_created" }.count == 1)
+            _ = try await deliverAll(subscriber, through: channel, store: connectors.store)
+            #expect(server.imports.count == 2)
+            await channel.close()
+        }
+    }
+
+    @Test("an Oracle journal export needs a ledger, source and category, and accounts mapped to combinations")
+    func journalValidation() {
+        for (export, expected) in [
+            ("{as: journal, source: S, category: C, accounts: {a: {account: 01-1}}}", "ledger_id is required"),
+            (
+                "{as: journal, ledger_id: \"1\", source: S, category: C, accounts: {a: {account: \"01--1\"}}}",
+                "accounts.a must be {account: COMBINATION}"
+            ),
+            (
+                "{as: journal, ledger_id: \"1\", source: S, category: C, accounts: {a: {supplier: X}}}",
+                "accounts.a must be {account: COMBINATION}"
+            ),
+            (
+                "{as: journal, ledger_id: \"1\", source: S, category: C, poll_interval: 1ms, accounts: {a: {account: 01-1}}}",
+                "poll_interval must be"
+            ),
+            ("{as: ledger, accounts: {a: {account: 01-1}}}", "as must be invoice or journal"),
+            (
+                "{as: journal, ledger_id: \"1\", source: S, category: C, business_unit: B, accounts: {a: {account: 01-1}}}",
+                "business_unit is not a setting of an export as journal"
+            ),
+        ] {
+            let text =
+                "connectors:\n  - name: f\n    type: oracle\n    url: https://f.example\n    user: U\n    password: {$secret: p}\n    subscription: {events: [settlement.posted]}\n    export: \(export)\n"
+            #expect {
+                try ConnectorParser.parse(text, file: "c.yaml")
+            } throws: { error in
+                let messages = (error as? ValidationFailure)?.issues.map(\.description) ?? []
+                let found = messages.contains { $0.contains(expected) }
+                if !found { Issue.record("expected \(expected) in \(messages)") }
+                return found
             }
         }
     }
@@ -160,6 +337,10 @@ struct SettlementExportTests {
                 "    subscription: {events: [settlement.posted]}\n    export: {company_code: \"1010\", accounts: {a: {supplier: S, account: X}}}\n",
                 "accounts.a must be {supplier: ID}"
             ),
+            (
+                "    subscription: {events: [settlement.posted]}\n    export: {as: journal, company_code: \"1010\", accounts: {a: {account: X}}}\n",
+                "as: journal is Oracle's"
+            ),
         ] {
             #expect {
                 try ConnectorParser.parse(base + extra, file: "c.yaml")
@@ -176,6 +357,11 @@ struct SettlementExportTests {
 extension DeliveryOutcome {
     var isDelivered: Bool {
         if case .delivered = self { return true }
+        return false
+    }
+
+    var isAbandoned: Bool {
+        if case .abandoned = self { return true }
         return false
     }
 }

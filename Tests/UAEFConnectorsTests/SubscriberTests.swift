@@ -17,7 +17,8 @@ final class ScriptedChannel: DeliveryChannel {
 
     init(answer: @escaping @Sendable (String, Int) -> DeliveryOutcome) { self.answer = answer }
 
-    func deliver(id: String, event: EventRecord, logger: Logger) async -> DeliveryOutcome {
+    func deliver(_ delivery: DeliveryRecord, event: EventRecord, logger: Logger) async -> DeliveryOutcome {
+        let id = delivery.id
         let attempt = sent.withLock { sent in
             sent.append(id)
             return sent.filter { $0 == id }.count

@@ -112,11 +112,8 @@ struct OracleJournal: Sendable, Equatable {
                 problems.append("\(path): expected {account, debit or credit, description}")
                 continue
             }
-            let account = line["account"]?.stringValue ?? ""
-            let segments = account.split(separator: "-", omittingEmptySubsequences: false).map(String.init)
-            if account.isEmpty || segments.count > 30
-                || segments.contains(where: { $0.isEmpty || $0.utf16.count > 25 || $0.contains(",") })
-            {
+            let segments = line["account"]?.stringValue.flatMap(Self.segments(of:))
+            if segments == nil {
                 problems.append(
                     "\(path).account: expected 1 to 30 segments of 1 to 25 characters joined by -, such as 01-200-4100-0000"
                 )
@@ -152,7 +149,7 @@ struct OracleJournal: Sendable, Equatable {
             }
             lines.append(
                 Line(
-                    segments: segments,
+                    segments: segments ?? [],
                     debit: amounts["debit"].flatMap { ERPSchema.fixed($0, decimals: self.currency.minorUnitDigits) },
                     credit: amounts["credit"].flatMap { ERPSchema.fixed($0, decimals: self.currency.minorUnitDigits) },
                     description: description))
@@ -161,6 +158,16 @@ struct OracleJournal: Sendable, Equatable {
             problems.append("journal.lines: debits (\(debits)) and credits (\(credits)) differ; a journal must balance")
         }
         guard problems.isEmpty else { throw ERPDocumentProblems(problems) }
+    }
+
+    /// The segments of an account combination such as `01-200-4100-0000` (1 to 30 segments of 1
+    /// to 25 characters, no commas), or nil when `account` is not one.
+    static func segments(of account: String) -> [String]? {
+        let segments = account.split(separator: "-", omittingEmptySubsequences: false).map(String.init)
+        guard !account.isEmpty, segments.count <= 30,
+            !segments.contains(where: { $0.isEmpty || $0.utf16.count > 25 || $0.contains(",") })
+        else { return nil }
+        return segments
     }
 
     /// Oracle's forms: amounts as text with the currency's decimals.
