@@ -35,4 +35,27 @@ struct TaskCheckpointStoreTests {
         #expect(try await store.taskCheckpoint(tenant: "other", run: RunID("run_1"), taskKey: "import") == nil)
         #expect(try await store.treeHead().size == 3, "each checkpoint is an event")
     }
+
+    @Test(
+        "a delivery's checkpoint is kept per connector and delivery, apart from any task's",
+        arguments: StoreBackend.allCases)
+    func deliveries(_ backend: StoreBackend) async throws {
+        let location = try TestStore(backend)
+        defer { location.remove() }
+        let store = try await location.open()
+        try await save(["phase": "submitting"], attempt: 1, task: "msg_1", in: store)
+        try await store.saveTaskCheckpoint(
+            .delivery(
+                tenant: "acme", connector: "fusion", id: "msg_1", value: ["phase": "submitted"], attempt: 1,
+                updatedAt: now),
+            event: EventDraft(
+                id: "evt_delivery", time: now, type: "oracle.journal_import.submitted", actor: "connector:fusion",
+                tenant: "acme", subject: "stl_1", data: [:]))
+        let checkpoint = try await store.deliveryCheckpoint(tenant: "acme", connector: "fusion", id: "msg_1")
+        #expect(checkpoint?.value == ["phase": "submitted"])
+        #expect(try await store.deliveryCheckpoint(tenant: "acme", connector: "other", id: "msg_1") == nil)
+        #expect(try await store.deliveryCheckpoint(tenant: "globex", connector: "fusion", id: "msg_1") == nil)
+        let task = try await store.taskCheckpoint(tenant: "acme", run: RunID("run_1"), taskKey: "msg_1")
+        #expect(task?.value == ["phase": "submitting"])
+    }
 }
