@@ -46,21 +46,21 @@ struct JournalExportChannel: DeliveryChannel {
                 tenant: connector.tenant, connector: connector.name, id: delivery.id)
             // A replay after the checkpoint was written starts over.
             let checkpoint = saved.flatMap { delivery.isReplayed && $0.updatedAt < delivery.updatedAt ? nil : $0 }
-            let import_ = Import(
+            let job = Import(
                 channel: self, delivery: delivery, settlement: settlement, journal: journal, logger: logger)
-            guard let checkpoint else { return try await import_.submit() }
+            guard let checkpoint else { return try await job.submit() }
             switch checkpoint.value["phase"]?.stringValue {
             case "submitted":
-                return try await import_.poll(
+                return try await job.poll(
                     request: checkpoint.value["request_id"]?.stringValue ?? "",
                     waited: .milliseconds(Int64(Date().timeIntervalSince(checkpoint.updatedAt) * 1000)))
             case "imported":
                 return .delivered(status: 200)
             case "submitting":
-                return .abandoned(status: nil, error: import_.unknownOutcome)
+                return .abandoned(status: nil, error: job.unknownOutcome)
             default:
                 let error = checkpoint.value["error"]?.stringValue ?? "the import did not succeed"
-                return .abandoned(status: nil, error: "\(error); \(import_.replayAdvice)")
+                return .abandoned(status: nil, error: "\(error); \(job.replayAdvice)")
             }
         } catch {
             return .failed(status: nil, error: scrubber.scrub("\(error)"), retryAfter: nil)
