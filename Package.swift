@@ -144,6 +144,16 @@ let package = Package(
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "MCP", package: "swift-sdk"),
                 .product(name: "SystemPackage", package: "swift-system"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+            ]
+        ),
+        .target(
+            name: "UAEFLambda",
+            dependencies: [
+                "UAEFCore", "UAEFStore", "UAEFEngine", "UAEFSettlement", "UAEFServer",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"), .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
         .target(
@@ -151,6 +161,7 @@ let package = Package(
             dependencies: [
                 "UAEFCore", "UAEFLedger", "UAEFStore", "UAEFStoreSQLite", "UAEFStorePostgres", "UAEFSecrets",
                 "UAEFEngine", "UAEFAgents", "UAEFSettlement", "UAEFConnectors", "UAEFServer", "UAEFLLM", "UAEFFakes",
+                "UAEFLambda",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -177,6 +188,14 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"), .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ]),
         .testTarget(name: "UAEFLedgerTests", dependencies: ["UAEFLedger", "UAEFCore"]),
+        .testTarget(
+            name: "UAEFLambdaTests",
+            dependencies: [
+                "UAEFLambda", "UAEFServer", "UAEFFakes", "UAEFCore", "UAEFEngine", "UAEFTestSupport",
+                .product(name: "Logging", package: "swift-log"), .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ]),
         .testTarget(
             name: "UAEFLLMTests",
             dependencies: [

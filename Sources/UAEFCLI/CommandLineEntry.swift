@@ -17,8 +17,16 @@ public enum CommandLineEntry {
         pthread_sigmask(SIG_UNBLOCK, &signals, nil)
     }
 
+    /// The arguments of this process: those given, after `lambda` when the binary is named
+    /// `bootstrap` (as a Lambda custom runtime's must be).
+    public static var processArguments: [String] {
+        let given = Array(CommandLine.arguments.dropFirst())
+        let name = CommandLine.arguments.first.map { ($0 as NSString).lastPathComponent }
+        return name == "bootstrap" ? ["lambda"] + given : given
+    }
+
     /// Parses the arguments, runs the chosen command and exits.
-    public static func main(arguments: [String] = Array(CommandLine.arguments.dropFirst())) async -> Never {
+    public static func main(arguments: [String] = processArguments) async -> Never {
         do {
             var command = try UAEFCommand.parseAsRoot(arguments)
             if var asyncCommand = command as? any AsyncParsableCommand {

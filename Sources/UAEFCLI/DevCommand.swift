@@ -8,7 +8,7 @@ struct DevCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "dev",
         abstract: "Local stand-ins for outside services (a model provider, an ERP), for development and tests.",
-        subcommands: [FakeLLMCommand.self, FakeERPCommand.self])
+        subcommands: [FakeLLMCommand.self, FakeERPCommand.self, FakeLambdaRuntimeCommand.self])
 }
 
 /// `uaef dev fake-llm`: a model provider on this machine.
@@ -137,6 +137,39 @@ struct FakeERPCommand: AsyncParsableCommand {
         try await serve(name: "fake-erp", host: host, port: port, path: FakeSAPServer.servicePath, json: json) {
             onListening in
             try await server.run(host: host, port: port, onListening: onListening)
+        }
+    }
+}
+
+/// `uaef dev lambda-runtime`: the AWS Lambda Runtime API on this machine.
+struct FakeLambdaRuntimeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "lambda-runtime",
+        abstract: "Serve a fake of the AWS Lambda Runtime API, to run uaef's bootstrap (uaef lambda) locally.",
+        discussion: """
+            Serves the Runtime API's endpoints (GET /2018-06-01/runtime/invocation/next, POST \
+            …/invocation/ID/response and …/ID/error, POST /2018-06-01/runtime/init/error) and POST /invoke, \
+            which queues its body as an event and answers with the function's answer (its error with \
+            X-Amz-Function-Error: Unhandled); ?timeout_ms=N sets the invocation's deadline (default \
+            30000). Start the function with AWS_LAMBDA_RUNTIME_API=127.0.0.1:PORT uaef lambda --handler \
+            api (docs/deploying.md). GET /$fake/init-error shows a reported init error; POST /$fake/faults \
+            with {"kind": "fail_next"} makes the next /next answer 500. Prints "listening on URL" when \
+            ready (--json: {"listening", "port"}); --port 0 picks a free port. Exit 0 when stopped, 2 for \
+            a bad option, 3 when the port is unavailable.
+            """)
+
+    @Option(help: "The address to listen on.") var host: String = "127.0.0.1"
+    @Option(help: "The TCP port (0 picks a free one).") var port: Int = 9001
+    @Flag(help: "Print the listening line as JSON.") var json = false
+
+    func validate() throws {
+        guard (0...65535).contains(port) else { throw ValidationError("--port \(port) is not a TCP port (0-65535)") }
+    }
+
+    func run() async throws {
+        let runtime = FakeLambdaRuntime()
+        try await serve(name: "lambda-runtime", host: host, port: port, path: "", json: json) { onListening in
+            try await runtime.run(host: host, port: port, onListening: onListening)
         }
     }
 }

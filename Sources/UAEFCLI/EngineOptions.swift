@@ -83,7 +83,7 @@ struct EngineOptions: ParsableArguments {
     }
 
     /// The log level after flag and environment.
-    private var resolvedLogLevel: Logger.Level? {
+    var resolvedLogLevel: Logger.Level? {
         Logger.Level(rawValue: logLevel ?? ProcessInfo.processInfo.environment["UAEF_LOG_LEVEL"] ?? "warning")
     }
 

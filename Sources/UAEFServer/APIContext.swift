@@ -7,7 +7,7 @@ import UAEFStore
 public struct APIContext: RequestContext {
     public var coreContext: CoreRequestContextStorage
     /// The client's IP address (its TCP peer), for limiting failed authentications per address.
-    public let clientAddress: String?
+    public internal(set) var clientAddress: String?
     /// Set by ``AuthenticationMiddleware`` before any `/v1` route runs.
     public var principal: Principal? {
         didSet { caller.withLock { $0 = principal } }

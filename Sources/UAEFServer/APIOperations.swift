@@ -12,7 +12,9 @@ import UAEFStore
 /// caller (the route or the tool), which knows how to answer a refusal.
 struct APIOperations: Sendable {
     let runtime: ServerRuntime
-    let executor: RunExecutor
+    /// Executes the runs started here at once; nil leaves them, unleased, for any worker of their
+    /// tenant to claim (a Lambda function answers and is frozen, so it executes nothing after).
+    let executor: RunExecutor?
     let ledgerChanges: LedgerChanges
 
     var store: any WorkflowStore { runtime.engine.store }
@@ -26,13 +28,13 @@ struct APIOperations: Sendable {
     }
 
     /// Starts a run (or finds the one its idempotency key started) and executes a new one in this
-    /// process at once.
+    /// process at once, or leaves it to the workers (``executor``).
     func startRun(_ request: Engine.RunRequest, by principal: Principal) async throws -> StartedRun {
         let engine = runtime.engine(for: principal.tenant)
-        let start = try await engine.start(request, actor: principal.actor, leased: true)
+        let start = try await engine.start(request, actor: principal.actor, leased: executor != nil)
         // A new run is reported as created (no read); one found under its key as it is now.
         if let created = start.createdRecord {
-            executor.execute(created, definition: start.definition, engine: engine)
+            executor?.execute(created, definition: start.definition, engine: engine)
             return StartedRun(
                 run: start.run, report: RunReport.json(RunSnapshot(run: created, tasks: [], attempts: [])),
                 created: true)

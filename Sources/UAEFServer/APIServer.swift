@@ -131,8 +131,10 @@ public enum APIServer {
         ]
     }
 
+    /// The routes of the API; the runs they start are executed by `executor`, or left to the
+    /// workers when it is nil.
     static func makeRouter(
-        _ configuration: ServerConfiguration, runtime: ServerRuntime, executor: RunExecutor,
+        _ configuration: ServerConfiguration, runtime: ServerRuntime, executor: RunExecutor?,
         ledgerChanges: LedgerChanges
     ) -> Router<APIContext> {
         let router = Router(context: APIContext.self)

@@ -15,7 +15,8 @@ import UAEFStore
 /// The message's id is the idempotency key, so a redelivered message starts nothing new.
 struct HookRoutes {
     let runtime: ServerRuntime
-    let executor: RunExecutor
+    /// Executes the runs messages start here, or nil to leave them to the workers.
+    let executor: RunExecutor?
     let ledgerChanges: LedgerChanges
     let failures: RateLimiter
     let bodyLimit: Int
@@ -55,7 +56,8 @@ struct HookRoutes {
                 throw Problem(.unprocessableContent, "validation-failed", "the message body is not JSON")
             }
             ConnectorMetrics.count(.received, tenant: tenant, connector: connector.name)
-            let dispatch = TriggerDispatch.server(executor: executor, ledgerChanges: ledgerChanges)
+            let dispatch =
+                executor.map { TriggerDispatch.server(executor: $0, ledgerChanges: ledgerChanges) } ?? .queueing
             let outcomes: [TriggerDispatch.Outcome]
             do {
                 outcomes = try await dispatch.dispatch(

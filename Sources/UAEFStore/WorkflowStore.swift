@@ -70,6 +70,9 @@ public protocol WorkflowStore: LedgerStore, SettlementStore, RemoteWorkStore, Se
     /// The tenants that have unfinished runs, so a multi-tenant runner knows whose runs to claim.
     func tenantsWithUnfinishedRuns() async throws -> [String]
 
+    /// Every tenant with a run or a settlement rule set: whose outcomes an upkeep pass settles.
+    func tenants() async throws -> [String]
+
     /// Takes the lease of one unfinished run when no live process holds it; false otherwise.
     func claim(
         _ run: RunID, owner: String, now: Date, expiresAt: Date, isOwnerAlive: @Sendable (String) -> Bool

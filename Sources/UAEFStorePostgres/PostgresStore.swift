@@ -516,6 +516,12 @@ public final class PostgresStore: WorkflowStore {
         }
     }
 
+    public func tenants() async throws -> [String] {
+        try await rows("SELECT tenant FROM runs UNION SELECT tenant FROM rule_sets ORDER BY tenant") {
+            try $0.decode(String.self)
+        }
+    }
+
     public func workflows(tenant: String) async throws -> [WorkflowRecord] {
         try await rows(
             """

@@ -438,6 +438,12 @@ public final class SQLiteStore: WorkflowStore {
         }
     }
 
+    public func tenants() async throws -> [String] {
+        try await pool.read { db in
+            try String.fetchAll(db, sql: "SELECT tenant FROM runs UNION SELECT tenant FROM rule_sets ORDER BY tenant")
+        }
+    }
+
     public func workflows(tenant: String) async throws -> [WorkflowRecord] {
         try await pool.read { db in
             try Row.fetchAll(

@@ -87,7 +87,10 @@ struct QueuedAttemptTests {
             guard case .finished(let task, .succeeded) = event else { return nil }
             return task.attempt
         }
-        #expect(finished == [statuses.count], "the cancelled attempt 1 was never handed to the worker")
+        // On a loaded machine the worker may also finish attempt 2 after it timed out; attempt 1,
+        // cancelled while queued, never reaches it.
+        #expect(!finished.contains(1), "the cancelled attempt 1 was never handed to the worker: \(finished)")
+        #expect(finished.last == statuses.count, "\(finished)")
     }
 
     @Test(

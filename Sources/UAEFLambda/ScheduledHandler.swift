@@ -1,0 +1,52 @@
+import Foundation
+import Logging
+import NIOCore
+import UAEFCore
+import UAEFEngine
+import UAEFServer
+import UAEFSettlement
+import UAEFStore
+
+/// The `scheduled` handler: an EventBridge schedule's event (`detail-type` "Scheduled Event",
+/// from the `aws-lambda-go` events library's fixtures) runs the upkeep that `uaef serve` does in
+/// the background, for every tenant: runs left unfinished whose lease is free or expired are
+/// taken over and executed (until the invocation's deadline, when they are left resumable), new
+/// outcomes are settled and expired settlement approvals closed, and a ledger checkpoint is
+/// signed. Every step is idempotent, so a slot delivered twice (EventBridge delivers at least
+/// once) does nothing twice.
+public struct ScheduledHandler: LambdaHandler {
+    let runtime: ServerRuntime
+
+    public init(runtime: ServerRuntime) { self.runtime = runtime }
+
+    public func handle(_ event: ByteBuffer, context: LambdaContext) async throws -> ByteBuffer {
+        guard let value = try? JSONValue(jsonText: String(buffer: event)), let slot = value["time"]?.stringValue,
+            value["detail-type"]?.stringValue != nil
+        else {
+            throw LambdaHandlerError(
+                type: "UAEF.InvalidEvent", "scheduled: the event is not an EventBridge event (detail-type, time)")
+        }
+        let store = runtime.engine.store
+        var resumed = 0
+        var settled = 0
+        var expired = 0
+        let tenants = try await store.tenants()
+        for tenant in tenants {
+            let engine = runtime.engine.forTenant(tenant)
+            resumed += try await engine.resume().count
+            let report = try await engine.settle()
+            settled += report.settlements.count
+            expired += report.expired
+        }
+        let checkpoint = try await Checkpointer(store: store, signer: runtime.signer).checkpoint()
+        context.logger.info(
+            "scheduled upkeep done",
+            metadata: ["slot": "\(slot)", "tenants": "\(tenants.count)", "resumed": "\(resumed)"])
+        let answer: JSONValue = [
+            "slot": .string(slot), "tenants": .number(Number(tenants.count)), "runs_resumed": .number(Number(resumed)),
+            "settlements": .number(Number(settled)), "approvals_expired": .number(Number(expired)),
+            "tree_size": .number(Number(Int(checkpoint.split(separator: "\n").dropFirst().first ?? "") ?? 0)),
+        ]
+        return ByteBuffer(string: answer.jsonText)
+    }
+}

@@ -1,0 +1,265 @@
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import NIOHTTP1
+import Testing
+import UAEFCore
+import UAEFTestSupport
+
+/// `uaef lambda` as a process (and as `bootstrap`) against `uaef dev lambda-runtime` and a real
+/// PostgreSQL: API Gateway events answered by the API, a scheduled event executing and settling
+/// what the API started, a deadline that expires mid-run, and an init error.
+@Suite("uaef lambda: the bootstrap against the fake Runtime API")
+struct LambdaCLITests {
+    /// A directory with a PostgreSQL store, a token secret and a ledger key.
+    struct Setup {
+        let directory: TemporaryDirectory
+        let store: String
+        let options: [String]
+        let token: String
+
+        init() throws {
+            directory = try TemporaryDirectory("lambda")
+            store = try PostgresTestServer.shared().makeDatabase()
+            try Data("a-shared-secret-for-this-test-of-48-bytes-long!!".utf8).write(
+                to: directory.url.appendingPathComponent("secret"))
+            options = [
+                "--store", store, "--token-secret-file", "secret", "--ledger-key", directory.path("ledger.key"),
+            ]
+            #expect(try UAEFProcess.run(["migrate", "--store", store], in: directory.url).status == 0)
+            let issued = try UAEFProcess.run(
+                [
+                    "tokens", "issue", "--sub", "ci", "--tenant", "acme", "--roles", "operator", "--ttl", "10m",
+                    "--json", "--token-secret-file", "secret",
+                ], in: directory.url)
+            token = try #require(try issued.json()["token"]?.stringValue, "\(issued.stderr)")
+        }
+    }
+
+    /// A fake Runtime API process and its port.
+    func startRuntime(_ setup: Setup) async throws -> (Process, Int) {
+        let (process, stdout, _) = try UAEFProcess.start(
+            ["dev", "lambda-runtime", "--port", "0", "--json"], in: setup.directory.url)
+        let deadline = ContinuousClock.now + .seconds(20)
+        while ContinuousClock.now < deadline {
+            let text = (try? String(contentsOf: stdout, encoding: .utf8)) ?? ""
+            if text.hasSuffix("\n"), let port = try? JSONValue(jsonText: text)["port"]?.numberValue?.intValue {
+                return (process, port)
+            }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        throw CLIFailure("uaef dev lambda-runtime did not start")
+    }
+
+    struct CLIFailure: Error, CustomStringConvertible {
+        var description: String
+        init(_ description: String) { self.description = description }
+    }
+
+    /// Invokes the function behind the fake at `port` with `event`; the answer and whether it is
+    /// a function error.
+    func invoke(_ event: JSONValue, port: Int, timeout: Int = 60_000) async throws -> (JSONValue, failed: Bool) {
+        var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)/invoke?timeout_ms=\(timeout)")
+        request.method = .POST
+        request.body = .bytes(ByteBuffer(string: event.jsonText))
+        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(120))
+        let body = try await response.body.collect(upTo: 8 << 20)
+        return (
+            (try? JSONValue(jsonText: String(buffer: body))) ?? .null,
+            response.headers.first(name: "X-Amz-Function-Error") != nil
+        )
+    }
+
+    /// An API Gateway HTTP API event (the no-authorizer fixture's shape) for `method` `path`.
+    static func apiEvent(_ method: String, _ path: String, token: String?, body: String? = nil) -> JSONValue {
+        var headers: [String: JSONValue] = ["accept": "*/*", "user-agent": "curl/7.58.0"]
+        if let token { headers["authorization"] = .string("Bearer \(token)") }
+        var event: [String: JSONValue] = [
+            "version": "2.0", "routeKey": "$default", "rawPath": .string(path), "rawQueryString": "",
+            "headers": .object(headers),
+            "requestContext": [
+                "accountId": "123456789012", "apiId": "aaaaaaaaaa", "requestId": "LV7fzho-PHcEJPw=",
+                "http": [
+                    "method": .string(method), "path": .string(path), "protocol": "HTTP/1.1", "sourceIp": "1.2.3.4",
+                    "userAgent": "curl/7.58.0",
+                ],
+            ],
+            "isBase64Encoded": false,
+        ]
+        if let body { event["body"] = .string(body) }
+        return .object(event)
+    }
+
+    static func scheduledEvent() throws -> JSONValue {
+        try JSONValue(
+            jsonText: String(
+                contentsOf: Fixtures.packageRoot.appendingPathComponent(
+                    "Tests/Support/lambda-events/eventbridge-scheduled.json"), encoding: .utf8))
+    }
+
+    /// The JSON body of an API answer.
+    static func body(_ answer: JSONValue) -> JSONValue {
+        (answer["body"]?.stringValue).flatMap { try? JSONValue(jsonText: $0) } ?? .null
+    }
+
+    @Test(
+        "api: health, a 401 without a token, a workflow and a run created through API Gateway events; scheduled (as bootstrap): the run executed and settled"
+    )
+    func apiThenScheduled() async throws {
+        let setup = try Setup()
+        defer { setup.directory.remove() }
+        let (apiRuntime, apiPort) = try await startRuntime(setup)
+        let (function, _, errors) = try UAEFProcess.start(
+            ["lambda", "--handler", "api"] + setup.options, in: setup.directory.url,
+            environment: ["AWS_LAMBDA_RUNTIME_API": "127.0.0.1:\(apiPort)"])
+        defer {
+            for process in [function, apiRuntime] where process.isRunning {
+                process.terminate()
+                process.waitUntilExit()
+            }
+        }
+        let health = try await invoke(Self.apiEvent("GET", "/healthz", token: nil), port: apiPort)
+        #expect(
+            health.0["statusCode"] == 200 && Self.body(health.0)["status"] == "ok",
+            "\(health) \((try? String(contentsOf: errors, encoding: .utf8)) ?? "")")
+        let anonymous = try await invoke(Self.apiEvent("GET", "/v1/runs", token: nil), port: apiPort)
+        #expect(anonymous.0["statusCode"] == 401)
+        #expect(anonymous.0["headers"]?["content-type"]?.stringValue?.hasPrefix("application/problem+json") == true)
+        let workflow = "name: hello\ntasks:\n  - id: greet\n    agent: echo\n    with: {message: hi}\n"
+        let registered = try await invoke(
+            Self.apiEvent("POST", "/v1/workflows", token: setup.token, body: workflow), port: apiPort)
+        #expect(Self.body(registered.0)["version"] == 1, "\(registered)")
+        let started = try await invoke(
+            Self.apiEvent("POST", "/v1/runs", token: setup.token, body: #"{"workflow": "hello"}"#), port: apiPort)
+        let run = try #require(Self.body(started.0)["run_id"]?.stringValue, "\(started)")
+        let pending = try await invoke(Self.apiEvent("GET", "/v1/runs/\(run)", token: setup.token), port: apiPort)
+        #expect(Self.body(pending.0)["status"] == "pending", "the api handler executes nothing: \(pending)")
+
+        // The scheduled function, started as a Lambda runtime starts it: a binary named bootstrap.
+        let bootstrap = setup.directory.path("bootstrap")
+        try FileManager.default.createSymbolicLink(atPath: bootstrap, withDestinationPath: Fixtures.binary.path)
+        let (scheduledRuntime, scheduledPort) = try await startRuntime(setup)
+        let scheduled = Process()
+        scheduled.executableURL = URL(fileURLWithPath: bootstrap)
+        scheduled.arguments = setup.options
+        scheduled.currentDirectoryURL = setup.directory.url
+        scheduled.environment = ProcessInfo.processInfo.environment.merging([
+            "AWS_LAMBDA_RUNTIME_API": "127.0.0.1:\(scheduledPort)", "_HANDLER": "scheduled",
+        ]) { $1 }
+        try scheduled.run()
+        defer {
+            for process in [scheduled, scheduledRuntime] where process.isRunning {
+                process.terminate()
+                process.waitUntilExit()
+            }
+        }
+        let (upkeep, failed) = try await invoke(try Self.scheduledEvent(), port: scheduledPort)
+        #expect(!failed, "\(upkeep)")
+        #expect(upkeep["slot"] == "2016-12-30T18:44:49Z" && upkeep["runs_resumed"] == 1, "\(upkeep)")
+        #expect((upkeep["tree_size"]?.numberValue?.intValue ?? 0) > 0)
+        let done = try await invoke(Self.apiEvent("GET", "/v1/runs/\(run)", token: setup.token), port: apiPort)
+        #expect(Self.body(done.0)["status"] == "succeeded", "\(done)")
+        // The same slot again (EventBridge delivers at least once) finds nothing more to do.
+        let again = try await invoke(try Self.scheduledEvent(), port: scheduledPort)
+        #expect(again.0["runs_resumed"] == 0 && again.0["tree_size"] == upkeep["tree_size"], "\(again)")
+    }
+
+    @Test("scheduled: a deadline mid-run stops the handler and leaves the run resumable; the next slot finishes it")
+    func deadlineMidRun() async throws {
+        let setup = try Setup()
+        defer { setup.directory.remove() }
+        try
+            "name: nap\ntasks:\n  - id: doze\n    agent: sleep\n    with: {duration: 3s}\n    retry: {max_attempts: 2, backoff: 10ms}\n"
+            .write(
+                toFile: setup.directory.path("nap.yaml"), atomically: true, encoding: .utf8)
+        let submitted = try UAEFProcess.run(
+            ["submit", "nap.yaml", "--tenant", "acme", "--store", setup.store], in: setup.directory.url)
+        #expect(submitted.status == 0, "\(submitted.stderr)")
+        let run = submitted.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        let (runtime, port) = try await startRuntime(setup)
+        let (function, _, errors) = try UAEFProcess.start(
+            ["lambda", "--handler", "scheduled", "--lease", "2s"] + setup.options, in: setup.directory.url,
+            environment: ["AWS_LAMBDA_RUNTIME_API": "127.0.0.1:\(port)"])
+        defer {
+            for process in [function, runtime] where process.isRunning {
+                process.terminate()
+                process.waitUntilExit()
+            }
+        }
+        let (stopped, failed) = try await invoke(try Self.scheduledEvent(), port: port, timeout: 1_500)
+        #expect(
+            failed && stopped["errorType"] == "Runtime.DeadlineReached",
+            "\(stopped) \((try? String(contentsOf: errors, encoding: .utf8)) ?? "")")
+        let status = try PostgresTestServer.shared().query(
+            "SELECT status FROM runs WHERE id = '\(run)'", in: setup.store)
+        #expect(status == "running", "left resumable, not failed")
+        // Once the stopped attempt's lease has expired, the next slot takes the run over.
+        try await Task.sleep(for: .seconds(2.5))
+        let (upkeep, _) = try await invoke(try Self.scheduledEvent(), port: port)
+        #expect(upkeep["runs_resumed"] == 1, "\(upkeep)")
+        #expect(
+            try PostgresTestServer.shared().query("SELECT status FROM runs WHERE id = '\(run)'", in: setup.store)
+                == "succeeded")
+    }
+
+    @Test(
+        "queue: an SQS batch with one poisoned message answers that message's id only; the good one's run succeeds, once even when delivered again"
+    )
+    func queueBatch() async throws {
+        let setup = try Setup()
+        defer { setup.directory.remove() }
+        try "name: hello\ntasks:\n  - id: greet\n    agent: echo\n    with: {message: hi}\n".write(
+            toFile: setup.directory.path("hello.yaml"), atomically: true, encoding: .utf8)
+        let registered = try UAEFProcess.run(
+            ["workflows", "register", "hello.yaml", "--tenant", "acme", "--store", setup.store],
+            in: setup.directory.url)
+        #expect(registered.status == 0, "\(registered.stderr)")
+        let (runtime, port) = try await startRuntime(setup)
+        let (function, _, errors) = try UAEFProcess.start(
+            ["lambda", "--handler", "queue"] + setup.options, in: setup.directory.url,
+            environment: ["AWS_LAMBDA_RUNTIME_API": "127.0.0.1:\(port)"])
+        defer {
+            for process in [function, runtime] where process.isRunning {
+                process.terminate()
+                process.waitUntilExit()
+            }
+        }
+        let batch = try JSONValue(
+            jsonText: String(
+                contentsOf: Fixtures.packageRoot.appendingPathComponent("Tests/Support/lambda-events/sqs-batch.json"),
+                encoding: .utf8))
+        for _ in 0..<2 {
+            let (answer, failed) = try await invoke(batch, port: port)
+            #expect(
+                !failed && answer == ["batchItemFailures": [["itemIdentifier": "MessageID_2"]]],
+                "\(answer) \((try? String(contentsOf: errors, encoding: .utf8)) ?? "")")
+        }
+        let runs = try PostgresTestServer.shared().query(
+            "SELECT string_agg(status, ',') FROM runs WHERE tenant = 'acme'", in: setup.store)
+        #expect(runs == "succeeded", "one run for the message, however often it comes")
+    }
+
+    @Test("a function that cannot start reports an init error to the Runtime API and exits 3")
+    func initError() async throws {
+        let setup = try Setup()
+        defer { setup.directory.remove() }
+        let (runtime, port) = try await startRuntime(setup)
+        defer {
+            runtime.terminate()
+            runtime.waitUntilExit()
+        }
+        // No token secret: the api handler refuses to answer the internet unauthenticated.
+        let result = try UAEFProcess.run(
+            ["lambda", "--handler", "api", "--store", setup.store, "--ledger-key", setup.directory.path("ledger.key")],
+            in: setup.directory.url, environment: ["AWS_LAMBDA_RUNTIME_API": "127.0.0.1:\(port)"])
+        #expect(result.status == 3, "\(result.stderr)")
+        #expect(result.stderr.contains("token secret"))
+        let response = try await HTTPClient.shared.execute(
+            HTTPClientRequest(url: "http://127.0.0.1:\(port)/$fake/init-error"), timeout: .seconds(5))
+        let report = try JSONValue(jsonText: String(buffer: try await response.body.collect(upTo: 1 << 16)))
+        #expect(report["errorType"] == "Runtime.InitError")
+        #expect(report["errorMessage"]?.stringValue?.contains("token secret") == true)
+        let outside = try UAEFProcess.run(["lambda", "--handler", "api"], in: setup.directory.url)
+        #expect(outside.status == 2 && outside.stderr.contains("AWS_LAMBDA_RUNTIME_API"))
+    }
+}

@@ -1,0 +1,44 @@
+import Testing
+import UAEFCore
+import UAEFEngine
+import UAEFLambda
+
+/// The work queue's messages: what each asks for, and a clear reason for one that is not one.
+@Suite("Work queue messages")
+struct WorkMessageTests {
+    @Test("run.start names the tenant, workflow, inputs and key; runs.resume the tenant")
+    func parses() throws {
+        let start = try WorkMessage(
+            #"{"type": "run.start", "tenant": "acme", "workflow": "invoice", "inputs": {"total": 5}, "idempotency_key": "inv-42"}"#
+        )
+        guard case .startRun(let tenant, let request) = start else {
+            Issue.record("expected a run start, got \(start)")
+            return
+        }
+        #expect(tenant == "acme" && request.workflow == "invoice" && request.idempotencyKey == "inv-42")
+        #expect(request.inputs == ["total": 5])
+        let resume = try WorkMessage(#"{"type": "runs.resume", "tenant": "globex"}"#)
+        guard case .resumeRuns(let resumed) = resume else {
+            Issue.record("expected a resume, got \(resume)")
+            return
+        }
+        #expect(resumed == "globex")
+    }
+
+    @Test("a message that is not one names what is wrong")
+    func refused() {
+        for (body, expected) in [
+            ("Message Body", "not a JSON object"),
+            (#"{"type": "run.start", "workflow": "w"}"#, "tenant"),
+            (#"{"type": "run.start", "tenant": "acme"}"#, "workflow"),
+            (#"{"type": "run.start", "tenant": "acme", "workflow": "w", "inputs": [1]}"#, "inputs"),
+            (#"{"type": "run.stop", "tenant": "acme"}"#, "run.start or runs.resume"),
+        ] {
+            #expect {
+                try WorkMessage(body)
+            } throws: { error in
+                "\(error)".contains(expected)
+            }
+        }
+    }
+}
