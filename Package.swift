@@ -150,7 +150,7 @@ let package = Package(
         .target(
             name: "UAEFLambda",
             dependencies: [
-                "UAEFCore", "UAEFStore", "UAEFEngine", "UAEFSettlement", "UAEFServer",
+                "UAEFCore", "UAEFStore", "UAEFEngine", "UAEFSettlement", "UAEFServer", "UAEFConnectors",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"), .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),

@@ -20,6 +20,9 @@ struct LambdaCommand: AsyncParsableCommand {
             queue (SQS batches of work messages: run.start, runs.resume; answered with the failed \
             messages' ids) or scheduled (an EventBridge schedule: unfinished runs resumed, outcomes \
             settled, approvals expired, a ledger checkpoint signed). The store must be PostgreSQL (--store or $UAEF_STORE). \
+            With UAEF_CONFIG_SECRET (a Secrets Manager secret's ARN) the store URL, token secret and \
+            ledger key are read from that secret's JSON value {"store", "token_secret", "ledger_key"} \
+            at start, with the function's role credentials. \
             A handler is stopped half a second before an invocation's deadline, leaving runs in flight \
             resumable. A failure to start (no store, no token secret for api) is reported to Lambda as \
             an init error. When the binary is named bootstrap it runs this command. See \
@@ -48,11 +51,25 @@ struct LambdaCommand: AsyncParsableCommand {
         var logger = Logger(label: "uaef-lambda") { label in LogLineHandler(label: label, format: .json) }
         logger.logLevel = engineOptions.resolvedLogLevel ?? .info
         let started = Mutex(false)
+        var engineOptions = engineOptions
+        var tokenOptions = tokenOptions
         do {
             let handler = try chosenHandler(environment)
+            if let secret = environment["UAEF_CONFIG_SECRET"], !secret.isEmpty {
+                try apply(
+                    try await FunctionSecrets.read(secret, logger: logger), to: &engineOptions, &tokenOptions)
+            }
             guard engineOptions.storeOptions.storeURL.hasPrefix("postgres") else {
                 throw CLIError.usage(
                     "a Lambda function needs the PostgreSQL store (--store or UAEF_STORE postgres://…): its file system does not outlive it"
+                )
+            }
+            // Every instance of every function signs checkpoints with one key: none is made here.
+            guard let key = engineOptions.storeOptions.ledgerKey ?? environment["UAEF_LEDGER_KEY"],
+                FileManager.default.fileExists(atPath: key)
+            else {
+                throw CLIError.usage(
+                    "a Lambda function needs the ledger signing key, the same in every instance: give ledger_key in the UAEF_CONFIG_SECRET secret, or a key file by --ledger-key or UAEF_LEDGER_KEY (uaef ledger key makes one)"
                 )
             }
             let authority = try await tokenOptions.authority()
@@ -87,6 +104,31 @@ struct LambdaCommand: AsyncParsableCommand {
             throw CLIError.operational("uaef lambda: \(error)")
         }
         await client.shutdown()
+    }
+
+    /// Points the options at `secrets`: the store URL as given, the token secret and the ledger
+    /// key in files only this user may read, in a directory of its own under the temporary
+    /// directory (Lambda's `/tmp` belongs to the execution environment alone).
+    private func apply(_ secrets: FunctionSecrets, to engine: inout EngineOptions, _ tokens: inout TokenOptions)
+        throws
+    {
+        if let store = secrets.store { engine.storeOptions.store = store }
+        guard secrets.tokenSecret != nil || secrets.ledgerKey != nil else { return }
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "uaef-secrets-\(getpid())")
+        try FileManager.default.createDirectory(
+            at: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        func write(_ text: String, _ name: String) throws -> String {
+            let path = directory.appendingPathComponent(name).path
+            guard
+                FileManager.default.createFile(
+                    atPath: path, contents: Data((text + "\n").utf8),
+                    attributes: [.posixPermissions: 0o600])
+            else { throw CLIError.operational("cannot write \(path)") }
+            return path
+        }
+        if let token = secrets.tokenSecret { tokens.tokenSecretFile = try write(token, "token-secret") }
+        if let key = secrets.ledgerKey { engine.storeOptions.ledgerKey = try write(key, "ledger.key") }
     }
 
     /// The handler named by `--handler`, else by `_HANDLER`.

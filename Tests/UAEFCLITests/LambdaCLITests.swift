@@ -27,6 +27,9 @@ struct LambdaCLITests {
                 "--store", store, "--token-secret-file", "secret", "--ledger-key", directory.path("ledger.key"),
             ]
             #expect(try UAEFProcess.run(["migrate", "--store", store], in: directory.url).status == 0)
+            let key = try UAEFProcess.run(
+                ["ledger", "key", "--store", store, "--ledger-key", directory.path("ledger.key")], in: directory.url)
+            #expect(key.status == 0, "\(key.stderr)")
             let issued = try UAEFProcess.run(
                 [
                     "tokens", "issue", "--sub", "ci", "--tenant", "acme", "--roles", "operator", "--ttl", "10m",
@@ -237,6 +240,58 @@ struct LambdaCLITests {
         let runs = try PostgresTestServer.shared().query(
             "SELECT string_agg(status, ',') FROM runs WHERE tenant = 'acme'", in: setup.store)
         #expect(runs == "succeeded", "one run for the message, however often it comes")
+    }
+
+    @Test(
+        "with UAEF_CONFIG_SECRET the store, token secret and ledger key come from Secrets Manager (moto, signatures and IAM enforced); a wrong secret key is an init error naming the refusal"
+    )
+    func configSecret() async throws {
+        let setup = try Setup()
+        defer { setup.directory.remove() }
+        let secret: JSONValue = [
+            "store": .string(setup.store),
+            "token_secret": "a-shared-secret-for-this-test-of-48-bytes-long!!",
+            "ledger_key": .string(
+                try String(contentsOfFile: setup.directory.path("ledger.key"), encoding: .utf8)
+                    .trimmingCharacters(in: .whitespacesAndNewlines)),
+        ]
+        try secret.jsonText.write(toFile: setup.directory.path("config.json"), atomically: true, encoding: .utf8)
+        let moto = try LoopbackHTTPServer(
+            script: "moto_secrets.py", arguments: ["serve", setup.directory.path("config.json")])
+        defer { moto.stop() }
+        let (runtime, port) = try await startRuntime(setup)
+        defer {
+            runtime.terminate()
+            runtime.waitUntilExit()
+        }
+        var environment = [
+            "AWS_LAMBDA_RUNTIME_API": "127.0.0.1:\(port)", "_HANDLER": "api", "AWS_REGION": "us-east-1",
+            "UAEF_CONFIG_SECRET": moto.announcement["arn"]?.stringValue ?? "",
+            "AWS_ENDPOINT_URL_SECRETS_MANAGER": moto.announcement["endpoint"]?.stringValue ?? "",
+            "AWS_ACCESS_KEY_ID": moto.announcement["access_key_id"]?.stringValue ?? "",
+            "AWS_SECRET_ACCESS_KEY": "not-the-secret",
+        ]
+        // A wrong secret key: moto refuses the signature, and the function says why it cannot start.
+        let (refused, _, refusal) = try UAEFProcess.start(["lambda"], in: setup.directory.url, environment: environment)
+        let deadline = ContinuousClock.now + .seconds(30)
+        while refused.isRunning, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(50)) }
+        if refused.isRunning { refused.terminate() }
+        refused.waitUntilExit()
+        let stderr = (try? String(contentsOf: refusal, encoding: .utf8)) ?? ""
+        #expect(refused.terminationStatus == 3, "\(stderr)")
+        #expect(
+            stderr.contains("UAEF_CONFIG_SECRET: GetSecretValue") && stderr.contains("SignatureDoesNotMatch"),
+            "\(stderr)")
+        environment["AWS_SECRET_ACCESS_KEY"] = moto.announcement["secret_access_key"]?.stringValue ?? ""
+        let (function, _, errors) = try UAEFProcess.start(["lambda"], in: setup.directory.url, environment: environment)
+        defer {
+            function.terminate()
+            function.waitUntilExit()
+        }
+        let listed = try await invoke(Self.apiEvent("GET", "/v1/runs", token: setup.token), port: port)
+        #expect(
+            listed.0["statusCode"] == 200 && Self.body(listed.0)["runs"] == [],
+            "\(listed) \((try? String(contentsOf: errors, encoding: .utf8)) ?? "")")
     }
 
     @Test("a function that cannot start reports an init error to the Runtime API and exits 3")
