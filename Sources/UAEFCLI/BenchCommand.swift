@@ -37,6 +37,10 @@ struct BenchCommand: AsyncParsableCommand {
                       reference, then the deep insert) against the fake S/4HANA service in this
                       process, --concurrency in flight (default 32), beside a plain HTTP client
                       sending the same requests to a fresh fake
+              lambda  N cold starts (default 20) of the Lambda bootstrap (--bootstrap PATH, default
+                      this binary as uaef lambda) with the api handler on the --store PostgreSQL
+                      (migrated): process start to its first GET /next at a fake Runtime API in this
+                      process, beside the same binary printing its help and /bin/true
             Each repetition uses a new store file (or adds its runs to the --store PostgreSQL); the figures
             are medians. --workers N starts N uaef worker processes on the PostgreSQL store, which
             execute the runs (a run executes on one worker at a time; --runs R starts R runs at once). Time covers validating,
@@ -53,16 +57,16 @@ struct BenchCommand: AsyncParsableCommand {
             """)
 
     enum Workload: String, ExpressibleByArgument, CaseIterable {
-        case w1, w2, fanout, ledger, settlement, webhooks, sqs, llm, erp
+        case w1, w2, fanout, ledger, settlement, webhooks, sqs, llm, erp, lambda
 
         /// The engine workload, or nil for the ledger benchmark, which runs no workflow.
         var workflow: BenchWorkloads.Workflow? { BenchWorkloads.Workflow(rawValue: rawValue) }
     }
 
-    @Argument(help: "w1, w2, fanout, ledger, settlement, webhooks, sqs, llm or erp.") var workload: Workload
+    @Argument(help: "w1, w2, fanout, ledger, settlement, webhooks, sqs, llm, erp or lambda.") var workload: Workload
     @Option(
         help:
-            "Tasks in the workload, or events for ledger (default: 1000 for w1, 200 for w2, 100000 for fanout, 1000000 for ledger)."
+            "Tasks in the workload, events for ledger, cold starts for lambda (default: 1000 for w1, 200 for w2, 100000 for fanout, 1000000 for ledger, 20 for lambda)."
     ) var tasks: Int?
     @Option(name: .customLong("repeat"), help: "Repetitions; the median is reported.") var repetitions: Int = 5
     @Option(
@@ -81,6 +85,8 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("For sqs: the queue to fill and consume.", valueName: "url")) var queueURL: String?
     @Option(help: "For llm: how long the fake provider takes to answer (e.g. 1s; default 50ms).") var latency: String?
     @Option(help: "For sqs: the queue's region.") var region = "us-east-1"
+    @Option(help: ArgumentHelp("For lambda: the bootstrap to start (default: this binary).", valueName: "path"))
+    var bootstrap: String?
     @Flag(help: "Print JSON.") var json = false
 
     /// `--latency` as a duration from 1 ms to 60 s.
@@ -108,8 +114,11 @@ struct BenchCommand: AsyncParsableCommand {
                 throw ValidationError("--workers and --runs apply to w1, w2 and fanout only")
             }
         }
-        if store != nil, workload.workflow == nil, workload != .settlement {
-            throw ValidationError("--store applies to w1, w2, fanout and settlement only")
+        if store != nil, workload.workflow == nil, workload != .settlement, workload != .lambda {
+            throw ValidationError("--store applies to w1, w2, fanout, settlement and lambda only")
+        }
+        if workload == .lambda, !(store ?? "").hasPrefix("postgres") {
+            throw ValidationError("lambda needs --store postgres://… (migrated): a Lambda function runs on PostgreSQL")
         }
         if workers > 0, !(store ?? "").hasPrefix("postgres") {
             throw ValidationError("--workers needs --store postgres://…: workers share a PostgreSQL store")
@@ -128,6 +137,10 @@ struct BenchCommand: AsyncParsableCommand {
             if workload == .webhooks {
                 return try await WebhookBench.run(
                     deliveries: tasks ?? 20_000, seconds: seconds, concurrency: concurrency ?? 32, json: json)
+            }
+            if workload == .lambda, let store {
+                return try await LambdaBench.run(
+                    bootstrap: bootstrap, store: store, starts: tasks ?? 20, json: json)
             }
             if workload == .erp {
                 return try await ERPBench.run(invoices: tasks ?? 1_000, concurrency: concurrency ?? 32, json: json)

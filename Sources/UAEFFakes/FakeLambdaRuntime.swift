@@ -23,8 +23,10 @@ import UAEFCore
 public struct FakeLambdaRuntime: Sendable {
     public static let functionARN = "arn:aws:lambda:us-east-1:123456789012:function:uaef"
     let state = FakeLambdaState()
+    /// Called as each `/next` request arrives (for timing a function's start).
+    let onNext: @Sendable () -> Void
 
-    public init() {}
+    public init(onNext: @escaping @Sendable () -> Void = {}) { self.onNext = onNext }
 
     /// Serves on `host`:`port` (0: any free port) until cancelled; `onListening` gets the port.
     public func run(host: String = "127.0.0.1", port: Int, onListening: @escaping @Sendable (Int) -> Void)
@@ -32,7 +34,9 @@ public struct FakeLambdaRuntime: Sendable {
     {
         let router = Router()
         let state = state
+        let onNext = onNext
         router.get("2018-06-01/runtime/invocation/next") { _, _ in
+            onNext()
             let (next, fault) = await state.next()
             guard let invocation = next else {
                 return FakeHTTP.json(
@@ -112,7 +116,12 @@ public struct FakeLambdaRuntime: Sendable {
         let application = Application(
             router: router, configuration: .init(address: .hostname(host, port: port)),
             onServerRunning: { channel in onListening(channel.localAddress?.port ?? 0) }, logger: logger)
-        try await application.runService(gracefulShutdownSignals: [])
+        // Calls of /next still waiting would keep the server from stopping: they get a 500.
+        try await withTaskCancellationHandler {
+            try await application.runService(gracefulShutdownSignals: [])
+        } onCancel: {
+            Task { await state.close() }
+        }
     }
 }
 
@@ -201,6 +210,14 @@ actor FakeLambdaState {
         guard let continuation = inFlight.removeValue(forKey: id) else { return false }
         continuation.resume(returning: answer)
         return true
+    }
+
+    /// Answers every waiting `/next` with a 500 and every waiting invoke with nothing.
+    func close() {
+        for waiter in waiting { waiter.resume(returning: nil) }
+        waiting = []
+        for (_, continuation) in inFlight { continuation.resume(returning: nil) }
+        inFlight = [:]
     }
 
     private func expire(_ id: String) {
