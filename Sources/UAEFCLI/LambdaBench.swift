@@ -85,7 +85,8 @@ enum LambdaBench {
             process.waitUntilExit()
             group.cancelAll()
             guard let first else {
-                throw CLIError.operational("\(executable) exited before asking for an invocation (status \(process.terminationStatus))")
+                throw CLIError.operational(
+                    "\(executable) exited before asking for an invocation (status \(process.terminationStatus))")
             }
             let elapsed = first - started
             return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
