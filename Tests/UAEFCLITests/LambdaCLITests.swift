@@ -9,7 +9,7 @@ import UAEFTestSupport
 /// `uaef lambda` as a process (and as `bootstrap`) against `uaef dev lambda-runtime` and a real
 /// PostgreSQL: API Gateway events answered by the API, a scheduled event executing and settling
 /// what the API started, a deadline that expires mid-run, and an init error.
-@Suite("uaef lambda: the bootstrap against the fake Runtime API")
+@Suite("uaef lambda: the bootstrap against the fake Runtime API", .serialized)
 struct LambdaCLITests {
     /// A directory with a PostgreSQL store, a token secret and a ledger key.
     struct Setup {
@@ -43,7 +43,8 @@ struct LambdaCLITests {
     func startRuntime(_ setup: Setup) async throws -> (Process, Int) {
         let (process, stdout, _) = try UAEFProcess.start(
             ["dev", "lambda-runtime", "--port", "0", "--json"], in: setup.directory.url)
-        let deadline = ContinuousClock.now + .seconds(20)
+        // Generous: the whole suite starts processes at once on two cores.
+        let deadline = ContinuousClock.now + .seconds(90)
         while ContinuousClock.now < deadline {
             let text = (try? String(contentsOf: stdout, encoding: .utf8)) ?? ""
             if text.hasSuffix("\n"), let port = try? JSONValue(jsonText: text)["port"]?.numberValue?.intValue {
@@ -195,7 +196,9 @@ struct LambdaCLITests {
             "\(stopped) \((try? String(contentsOf: errors, encoding: .utf8)) ?? "")")
         let status = try PostgresTestServer.shared().query(
             "SELECT status FROM runs WHERE id = '\(run)'", in: setup.store)
-        #expect(status == "running", "left resumable, not failed")
+        // Running when the handler had claimed it before the deadline, pending when a loaded
+        // machine stopped it sooner: either way resumable, never failed.
+        #expect(status == "running" || status == "pending", "left resumable, not failed: \(status)")
         // Once the stopped attempt's lease has expired, the next slot takes the run over.
         try await Task.sleep(for: .seconds(2.5))
         let (upkeep, _) = try await invoke(try Self.scheduledEvent(), port: port)

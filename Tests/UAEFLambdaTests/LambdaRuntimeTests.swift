@@ -110,7 +110,9 @@ struct LambdaRuntimeTests {
             let started = ContinuousClock.now
             let (_, failed, error) = try await invoke("{}", port: port, timeout: 1_500)
             #expect(failed == "Unhandled" && error["errorType"] == "Runtime.DeadlineReached", "\(error)")
-            #expect(ContinuousClock.now - started < .seconds(1.5), "answered before the deadline")
+            // Answered at the deadline, long before the handler's sleep would have ended (with room
+            // for a loaded machine).
+            #expect(ContinuousClock.now - started < .seconds(30))
             #expect(sleeper.cancelled.withLock { $0 })
         }
     }
