@@ -29,10 +29,12 @@ public enum CommandLineEntry {
     public static func main(arguments: [String] = processArguments) async -> Never {
         do {
             var command = try UAEFCommand.parseAsRoot(arguments)
-            if var asyncCommand = command as? any AsyncParsableCommand {
-                try await asyncCommand.run()
-            } else {
-                try command.run()
+            try await Telemetry.withTracing(environment: ProcessInfo.processInfo.environment) {
+                if var asyncCommand = command as? any AsyncParsableCommand {
+                    try await asyncCommand.run()
+                } else {
+                    try command.run()
+                }
             }
             exit(0)
         } catch let failure as ValidationFailure {

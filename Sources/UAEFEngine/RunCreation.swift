@@ -56,10 +56,12 @@ public enum RunCreation {
         return issues
     }
 
-    /// The changes that create a run of `definition` owned by `owner` (nil leaves it for any runner).
+    /// The changes that create a run of `definition` owned by `owner` (nil leaves it for any runner),
+    /// in the trace of `traceParent` (by default the span active here, if any).
     public static func changes(
         id: RunID, definition: WorkflowDefinition, file: String, overrides: [String: JSONValue], tenant: String,
-        actor: String, owner: String?, leaseDuration: Duration, now: Date, random: inout SeededRandom
+        actor: String, owner: String?, leaseDuration: Duration, now: Date, random: inout SeededRandom,
+        traceParent: String? = TraceContext.currentTraceParent()
     ) -> ChangeSet {
         let inputs = definition.inputs.merging(overrides) { _, override in override }
         let run = RunRecord(
@@ -67,7 +69,7 @@ public enum RunCreation {
             workflowSource: definition.source, workflowFile: file, inputs: inputs, status: .pending, createdAt: now,
             updatedAt: now, owner: owner,
             leaseExpiresAt: owner.map { _ in now.addingTimeInterval(Double(leaseDuration.milliseconds) / 1000) },
-            createdBy: actor)
+            createdBy: actor, traceParent: traceParent)
         var changes = ChangeSet()
         changes.runs.append(run)
         changes.events.append(

@@ -95,6 +95,7 @@ public struct Runner: Sendable {
         let mailbox = Mailbox<Message>()
         try await withThrowingTaskGroup(of: Void.self) { group in
             var execution = Execution(runner: self, mailbox: mailbox)
+            execution.spans.begin(machines.values.lazy.map(\.run))
             defer { execution.cancelAll() }
             group.addTask { [configuration] in
                 while !Task.isCancelled {
@@ -341,6 +342,8 @@ struct Execution {
     private var queued: [(RunID, AttemptRequest)] = []
     /// How to stop the attempt executing for each `run/key`, with its attempt number.
     private var cancellers: [String: (attempt: Int, cancel: AsyncStream<Void>.Continuation)] = [:]
+    /// The spans of the runs and their attempts, when tracing is on.
+    var spans = RunSpans()
 
     init(runner: Runner, mailbox: Mailbox<Runner.Message>) {
         self.runner = runner
@@ -366,8 +369,8 @@ struct Execution {
                 try await Task.sleep(for: .milliseconds(wait))
                 mailbox.post(.input(run, .retryDue(key: key)))
             }
-        case .runFinished:
-            break
+        case .runFinished(let status):
+            spans.finish(run, status: status)
         }
     }
 
@@ -381,6 +384,7 @@ struct Execution {
     mutating func cancelAll() {
         for canceller in cancellers.values { canceller.cancel.finish() }
         cancellers = [:]
+        spans.release()
     }
 
     private mutating func startQueued(in group: inout Group) {
@@ -403,9 +407,13 @@ struct Execution {
             let mailbox = mailbox
             let logger = runner.logger
             let metrics = runner.configuration.metrics
+            let parent = spans.context(of: run)
             group.addTask {
-                let outcome = await Execution.attempt(
-                    kind, request, logger: logger, metrics: metrics, cancelled: cancelled)
+                let attempt = {
+                    await Execution.attempt(kind, request, logger: logger, metrics: metrics, cancelled: cancelled)
+                }
+                let outcome =
+                    if let parent { await RunSpans.traced(request, parent: parent, attempt) } else { await attempt() }
                 if let outcome {
                     mailbox.post(
                         .input(run, .attemptFinished(key: request.key, attempt: request.attempt, result: outcome)))

@@ -1,5 +1,6 @@
 import Foundation
 import NIOCore
+import UAEFEngine
 import UAEFServer
 
 /// The `api` handler: API Gateway HTTP API requests (payload format 2.0) answered by the same
@@ -14,11 +15,18 @@ public struct APIHandler: LambdaHandler {
     public init(api: APIResponder) { self.api = api }
 
     public func handle(_ event: ByteBuffer, context: LambdaContext) async throws -> ByteBuffer {
-        let request: APIResponder.Request
+        var request: APIResponder.Request
         do {
             request = try APIGatewayV2.request(from: event)
         } catch {
             throw LambdaHandlerError(type: "UAEF.InvalidEvent", "api: \(error)")
+        }
+        // The request's span is a child of the caller's span when it sent a traceparent, of the
+        // invocation's otherwise (a tracer reading headers takes none sent for no parent at all).
+        if !request.headers.contains(where: { $0.name.lowercased() == "traceparent" }),
+            let invocation = TraceContext.currentTraceParent()
+        {
+            request.headers.append((name: "traceparent", value: invocation))
         }
         // Base64 grows an answer by a third; JSON escaping by less.
         let response = await api.respond(

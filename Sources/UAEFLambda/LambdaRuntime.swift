@@ -60,7 +60,13 @@ public enum LambdaRuntime {
             handler = try await makeHandler()
         } catch {
             logger.error("the function cannot start", metadata: ["error": "\(error)"])
-            try await client.failInitialization(with: report(error, defaultType: "Runtime.InitError"), logger: logger)
+            // The reason the function cannot start is what ends it, whether or not Lambda heard it.
+            do {
+                try await client.failInitialization(
+                    with: report(error, defaultType: "Runtime.InitError"), logger: logger)
+            } catch let unreported {
+                logger.error("the init error could not be reported", metadata: ["error": "\(unreported)"])
+            }
             throw error
         }
         while true {
@@ -95,7 +101,10 @@ public enum LambdaRuntime {
         let outcome = await withTaskGroup(of: Result<ByteBuffer, any Error>.self) { group in
             group.addTask {
                 do {
-                    return .success(try await handler.handle(invocation.event, context: context))
+                    return .success(
+                        try await InvocationSpan.traced(context) {
+                            try await handler.handle(invocation.event, context: context)
+                        })
                 } catch {
                     return .failure(error)
                 }

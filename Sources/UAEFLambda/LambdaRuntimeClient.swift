@@ -27,6 +27,9 @@ public final class LambdaRuntimeClient: Sendable {
         var configuration = HTTPClient.Configuration()
         configuration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = 1
         configuration.decompression = .disabled
+        // The Runtime API's calls (the long poll for the next invocation, posting answers) are
+        // plumbing, not work: no spans for them.
+        configuration.tracing.tracer = nil
         http = HTTPClient(eventLoopGroup: .singletonMultiThreadedEventLoopGroup, configuration: configuration)
     }
 

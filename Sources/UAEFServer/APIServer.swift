@@ -138,6 +138,8 @@ public enum APIServer {
         ledgerChanges: LedgerChanges
     ) -> Router<APIContext> {
         let router = Router(context: APIContext.self)
+        // A server span per request, in the trace of the request's `traceparent` (when tracing is on).
+        if TraceContext.isEnabled { router.add(middleware: TracingMiddleware()) }
         router.add(middleware: RequestLogMiddleware())
         router.add(middleware: ProblemMiddleware())
         router.get("healthz") { _, _ in JSONMessage.response(["status": "ok"]) }

@@ -28,12 +28,16 @@ public struct RunRecord: Sendable, Hashable {
     public var leaseGeneration: Int64
     /// Who started the run (`cli:<user>`, later an API principal): the maker its settlements name.
     public var createdBy: String?
+    /// The W3C `traceparent` of the span that created the run (an API request, say), so the
+    /// run's spans join that trace in any process that executes it; nil when none was active.
+    public var traceParent: String?
 
     public init(
         id: RunID, tenant: String, workflowName: String, workflowVersion: Int, workflowSource: String,
         workflowFile: String, inputs: [String: JSONValue], status: RunStatus, error: String? = nil, createdAt: Date,
         updatedAt: Date, endedAt: Date? = nil, cancelRequested: Bool = false, owner: String? = nil,
-        leaseExpiresAt: Date? = nil, leaseGeneration: Int64 = 0, createdBy: String? = nil
+        leaseExpiresAt: Date? = nil, leaseGeneration: Int64 = 0, createdBy: String? = nil,
+        traceParent: String? = nil
     ) {
         self.id = id
         self.tenant = tenant
@@ -52,6 +56,7 @@ public struct RunRecord: Sendable, Hashable {
         self.leaseExpiresAt = leaseExpiresAt
         self.leaseGeneration = leaseGeneration
         self.createdBy = createdBy
+        self.traceParent = traceParent
     }
 }
 

@@ -214,6 +214,7 @@ enum PostgresMigrations {
                 """
             ]
         ),
+        ("v12_run_trace_parent", ["ALTER TABLE runs ADD COLUMN trace_parent TEXT"]),
     ]
 
     /// The advisory lock key that serializes migrations (any fixed 64-bit number).

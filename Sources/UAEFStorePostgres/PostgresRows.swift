@@ -74,7 +74,7 @@ extension PostgresStore {
             updatedAt: try c.date("updated_at"), endedAt: try c.optionalDate("ended_at"),
             cancelRequested: try c("cancel_requested"), owner: try c("owner"),
             leaseExpiresAt: try c.optionalDate("lease_expires_at"), leaseGeneration: try c("lease_generation"),
-            createdBy: try c("created_by"))
+            createdBy: try c("created_by"), traceParent: try c("trace_parent"))
     }
 
     static func task(_ row: PostgresRow) throws -> TaskRecord {

@@ -247,8 +247,9 @@ public final class PostgresStore: WorkflowStore {
             changes.runs.keepingLast(by: \.id),
             """
             INSERT INTO runs (id, tenant, workflow_name, workflow_version, workflow_source, workflow_file, inputs,
-                status, error, created_at, updated_at, ended_at, cancel_requested, owner, lease_expires_at, created_by)
-            """, width: 16,
+                status, error, created_at, updated_at, ended_at, cancel_requested, owner, lease_expires_at, created_by,
+                trace_parent)
+            """, width: 17,
             suffix: """
                  ON CONFLICT (id) DO UPDATE SET status = excluded.status, error = excluded.error,
                     updated_at = excluded.updated_at, ended_at = excluded.ended_at
@@ -270,6 +271,7 @@ public final class PostgresStore: WorkflowStore {
             bindings.append(run.owner)
             bindings.append(run.leaseExpiresAt.map(Timestamp.milliseconds))
             bindings.append(run.createdBy)
+            bindings.append(run.traceParent)
         }
         try await BulkInsert.run(
             changes.tasks.keepingLast { [$0.runID.rawValue, $0.key] },

@@ -391,6 +391,9 @@ enum SQLiteMigrations {
                     ) WITHOUT ROWID;
                     """)
         }
+        migrator.registerMigration("v15_run_trace_parent") { db in
+            try db.execute(sql: "ALTER TABLE runs ADD COLUMN trace_parent TEXT")
+        }
         return migrator
     }
 }

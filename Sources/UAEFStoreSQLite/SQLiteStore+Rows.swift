@@ -34,7 +34,7 @@ extension SQLiteStore {
             updatedAt: Timestamp.date(milliseconds: row["updated_at"]), endedAt: date(row["ended_at"]),
             cancelRequested: row["cancel_requested"], owner: row["owner"],
             leaseExpiresAt: date(row["lease_expires_at"]), leaseGeneration: row["lease_generation"],
-            createdBy: row["created_by"])
+            createdBy: row["created_by"], traceParent: row["trace_parent"])
     }
 
     static func task(_ row: Row) throws -> TaskRecord {

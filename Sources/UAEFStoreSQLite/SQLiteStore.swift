@@ -155,8 +155,8 @@ public final class SQLiteStore: WorkflowStore {
                 sql: """
                     INSERT INTO runs (id, tenant, workflow_name, workflow_version, workflow_source, workflow_file,
                         inputs, status, error, created_at, updated_at, ended_at, cancel_requested, owner, lease_expires_at,
-                        created_by)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                        created_by, trace_parent)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     ON CONFLICT (id) DO UPDATE SET status = excluded.status, error = excluded.error,
                         updated_at = excluded.updated_at, ended_at = excluded.ended_at
                     """
@@ -165,7 +165,7 @@ public final class SQLiteStore: WorkflowStore {
                 run.workflowFile, JSONValue.object(run.inputs).jsonText, run.status.rawValue, run.error,
                 Timestamp.milliseconds(run.createdAt), Timestamp.milliseconds(run.updatedAt),
                 run.endedAt.map(Timestamp.milliseconds), run.cancelRequested, run.owner,
-                run.leaseExpiresAt.map(Timestamp.milliseconds), run.createdBy,
+                run.leaseExpiresAt.map(Timestamp.milliseconds), run.createdBy, run.traceParent,
             ])
         }
         for task in changes.tasks {

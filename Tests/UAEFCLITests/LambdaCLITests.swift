@@ -107,15 +107,19 @@ struct LambdaCLITests {
     }
 
     @Test(
-        "api: health, a 401 without a token, a workflow and a run created through API Gateway events; scheduled (as bootstrap): the run executed and settled"
+        "api: health, a 401 without a token, a workflow and a run created through API Gateway events; scheduled (as bootstrap): the run executed and settled, in the trace Lambda's X-Ray header started"
     )
     func apiThenScheduled() async throws {
         let setup = try Setup()
         defer { setup.directory.remove() }
+        let collector = try OTLPCollector()
+        defer { collector.stop() }
+        let tracing = ["OTEL_EXPORTER_OTLP_ENDPOINT": collector.url, "OTEL_BSP_SCHEDULE_DELAY": "100"]
         let (apiRuntime, apiPort) = try await startRuntime(setup)
         let (function, _, errors) = try UAEFProcess.start(
             ["lambda", "--handler", "api"] + setup.options, in: setup.directory.url,
-            environment: ["AWS_LAMBDA_RUNTIME_API": "127.0.0.1:\(apiPort)"])
+            environment: tracing.merging(
+                ["AWS_LAMBDA_RUNTIME_API": "127.0.0.1:\(apiPort)", "AWS_LAMBDA_FUNCTION_NAME": "uaef-api"]) { $1 })
         defer {
             for process in [function, apiRuntime] where process.isRunning {
                 process.terminate()
@@ -147,7 +151,7 @@ struct LambdaCLITests {
         scheduled.executableURL = URL(fileURLWithPath: bootstrap)
         scheduled.arguments = setup.options
         scheduled.currentDirectoryURL = setup.directory.url
-        scheduled.environment = ProcessInfo.processInfo.environment.merging([
+        scheduled.environment = ProcessInfo.processInfo.environment.merging(tracing) { $1 }.merging([
             "AWS_LAMBDA_RUNTIME_API": "127.0.0.1:\(scheduledPort)", "_HANDLER": "scheduled",
         ]) { $1 }
         try scheduled.run()
@@ -166,6 +170,24 @@ struct LambdaCLITests {
         // The same slot again (EventBridge delivers at least once) finds nothing more to do.
         let again = try await invoke(try Self.scheduledEvent(), port: scheduledPort)
         #expect(again.0["runs_resumed"] == 0 && again.0["tree_size"] == upkeep["tree_size"], "\(again)")
+
+        // Every invocation is a span under the X-Ray header's parent (the fake's header:
+        // Root=1-5bef4de7-ad49b0e87f6ef6c87fc2e700;Parent=9a9197af755a6419). The run, executed by
+        // the scheduled function, is a child of the API request that created it in the other one.
+        let spans = try await collector.spans(of: "5bef4de7ad49b0e87f6ef6c87fc2e700") { spans in
+            spans.contains { $0.name == "run hello" }
+        }
+        let invocations = spans.filter { $0.parent == "9a9197af755a6419" && $0.kind == "SPAN_KIND_SERVER" }
+        #expect(invocations.contains { $0.name == "uaef-api" && $0.attribute("faas.invocation_id") != nil }, "\(spans)")
+        let creation = try #require(
+            spans.first { span in
+                span.name == "/v1/runs" && span.attribute("http.request.method") == "POST"
+                    && invocations.contains { $0.id == span.parent }
+            },
+            "\(spans)")
+        let runSpan = try #require(spans.first("run hello", parent: creation.id), "\(spans)")
+        #expect(runSpan.attribute("uaef.run.id")?.stringValue == run)
+        #expect(runSpan.attribute("uaef.run.status") == "succeeded")
     }
 
     @Test("scheduled: a deadline mid-run stops the handler and leaves the run resumable; the next slot finishes it")

@@ -34,10 +34,13 @@ struct ServeCLITests {
         throw CancellationError()
     }
 
-    func send(_ method: HTTPMethod, _ url: String, token: String, body: String? = nil) async throws -> JSONValue {
+    func send(
+        _ method: HTTPMethod, _ url: String, token: String, body: String? = nil, headers: [String: String] = [:]
+    ) async throws -> JSONValue {
         var request = HTTPClientRequest(url: url)
         request.method = method
         request.headers.add(name: "Authorization", value: "Bearer \(token)")
+        for (name, value) in headers { request.headers.add(name: name, value: value) }
         if let body { request.body = .bytes(ByteBuffer(string: body)) }
         let response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
         var buffer = try await response.body.collect(upTo: 1 << 20)
@@ -109,6 +112,68 @@ struct ServeCLITests {
         }
         #expect(ended.objectValue?["status"] == "succeeded")
         #expect(ended.objectValue?["tasks"]?.objectValue?["doze"]?.objectValue?["attempts"] == 2)
+    }
+
+    @Test(
+        "with OTEL_EXPORTER_OTLP_ENDPOINT set, a run started over the API is one trace: the caller's span, the request, the run, its attempt and its HTTP call, whose traceparent reaches the receiver"
+    )
+    func tracing() async throws {
+        let collector = try OTLPCollector()
+        defer { collector.stop() }
+        let directory = try TemporaryDirectory("serve-tracing")
+        defer { directory.remove() }
+        try Data("a-shared-secret-for-this-test-of-48-bytes-long!!".utf8).write(
+            to: directory.url.appendingPathComponent("secret"))
+        let options = ["--store", "sqlite:" + directory.path("uaef.db"), "--token-secret-file", "secret"]
+        let issued = try UAEFProcess.run(
+            ["tokens", "issue", "--sub", "ci", "--tenant", "acme", "--roles", "operator", "--json"]
+                + options.suffix(2), in: directory.url)
+        let token = try #require(try issued.json().objectValue?["token"]?.stringValue, "\(issued.stderr)")
+        let (server, port, stderr) = try await startServer(
+            options + ["--allow-network", "127.0.0.1"], in: directory,
+            environment: [
+                "OTEL_EXPORTER_OTLP_ENDPOINT": collector.url, "OTEL_SERVICE_NAME": "uaef-under-test",
+                "OTEL_BSP_SCHEDULE_DELAY": "100",
+            ])
+        let base = "http://127.0.0.1:\(port)"
+        let workflow = """
+            name: traced
+            tasks:
+              - id: call
+                agent: http
+                with: {url: "\(collector.url)/echo"}
+            """
+        _ = try await send(.POST, base + "/v1/workflows", token: token, body: workflow)
+        // The caller's own span, as a W3C traceparent (the ids of the specification's example).
+        let (traceID, callerSpan) = ("4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7")
+        let run = try #require(
+            try await send(
+                .POST, base + "/v1/runs", token: token, body: #"{"workflow":"traced"}"#,
+                headers: ["traceparent": "00-\(traceID)-\(callerSpan)-01"]
+            ).objectValue?["run_id"]?.stringValue)
+        let report = try await waitForRun(base + "/v1/runs/\(run)", token: token) {
+            $0.objectValue?["status"] == "succeeded"
+        }
+        #expect(report.objectValue?["status"] == "succeeded", "\(report)")
+        // SIGTERM: the server stops, and exports the spans it still holds first.
+        server.terminate()
+        server.waitUntilExit()
+        let spans = try await collector.spans(of: traceID)
+        let log = (try? String(contentsOf: stderr, encoding: .utf8)) ?? ""
+        let request = try #require(spans.first("/v1/runs", parent: callerSpan), "spans: \(spans) log: \(log)")
+        #expect(request.kind == "SPAN_KIND_SERVER")
+        #expect(request.fields["service"] == "uaef-under-test")
+        let runSpan = try #require(spans.first("run traced", parent: request.id), "\(spans)")
+        #expect(runSpan.attribute("uaef.run.id")?.stringValue == run)
+        #expect(runSpan.attribute("uaef.run.status") == "succeeded")
+        let attempt = try #require(spans.first("attempt call", parent: runSpan.id), "\(spans)")
+        #expect(attempt.attribute("uaef.attempt.status") == "succeeded")
+        let call = try #require(spans.first("GET", parent: attempt.id), "\(spans)")
+        #expect(call.kind == "SPAN_KIND_CLIENT")
+        #expect(call.attribute("http.status_code")?.numberValue?.intValue == 200)
+        // The receiver was told the HTTP call's span is its parent.
+        let seen = report["tasks"]?["call"]?["output"]?["body"]?["traceparent"]?.stringValue
+        #expect(seen == "00-\(traceID)-\(call.id)-01", "\(report)")
     }
 
     @Test("with --log-format json each request is one JSON log line carrying its X-Request-Id and tenant")

@@ -145,7 +145,8 @@ struct LambdaRuntimeTests {
     func initError() async throws {
         let ended = try await withRuntime(try Self.broken()) { port in
             var report: JSONValue = .null
-            let deadline = ContinuousClock.now + .seconds(10)
+            // Generous: the whole suite runs at once on two cores.
+            let deadline = ContinuousClock.now + .seconds(30)
             while report == .null, ContinuousClock.now < deadline {
                 try await Task.sleep(for: .milliseconds(20))
                 let response = try await HTTPClient.shared.execute(

@@ -58,13 +58,17 @@ struct StoreContractTests {
         #expect(try await store.snapshot(of: RunID("run_a"), tenant: "default") == nil)
     }
 
-    @Test("updating a run never clears a cancellation request or a lease", arguments: StoreBackend.allCases)
+    @Test(
+        "updating a run never clears a cancellation request, a lease or the trace it was created in",
+        arguments: StoreBackend.allCases)
     func runUpdatesKeepCancellation(_ backend: StoreBackend) async throws {
         let location = try TestStore(backend)
         defer { location.remove() }
         let store = try await location.open()
         var create = ChangeSet()
+        let traceParent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
         create.runs = [run("run_a", owner: "h/1", lease: now.addingTimeInterval(60))]
+        create.runs[0].traceParent = traceParent
         try await store.commit(create)
         _ = try await store.requestCancel(
             of: RunID("run_a"), tenant: "default", event: event("run.cancel_requested", 0))
@@ -75,6 +79,7 @@ struct StoreContractTests {
         #expect(stored?.status == .running)
         #expect(stored?.cancelRequested == true)
         #expect(stored?.owner == "h/1")
+        #expect(stored?.traceParent == traceParent)
         #expect(try await store.snapshot(of: RunID("run_a"), tenant: "other") == nil)
     }
 
