@@ -8,11 +8,9 @@ GET  /missing  404 text
 GET  /broken   500 text
 """
 import json
-import os
-import sys
-import threading
-import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
+
+from loopback import serve_until_parent_exits
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -50,9 +48,4 @@ class Handler(BaseHTTPRequestHandler):
         pass
 
 
-server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-print(server.server_address[1], flush=True)
-threading.Thread(target=server.serve_forever, daemon=True).start()
-parent = os.getppid()
-while os.getppid() == parent:
-    time.sleep(0.2)
+serve_until_parent_exits(Handler)

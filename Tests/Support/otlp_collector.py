@@ -12,15 +12,15 @@ GET  /echo       200 {"traceparent": the request's traceparent header, or null}:
                  workflow's http task calls, to show what UAEF propagated.
 """
 import json
-import os
 import sys
 import threading
-import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 from google.protobuf import json_format
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
 from opentelemetry.proto.trace.v1 import trace_pb2
+
+from loopback import serve_until_parent_exits
 
 spans = []
 lock = threading.Lock()
@@ -91,9 +91,4 @@ class Handler(BaseHTTPRequestHandler):
         pass
 
 
-server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-print(server.server_address[1], flush=True)
-threading.Thread(target=server.serve_forever, daemon=True).start()
-parent = os.getppid()
-while os.getppid() == parent:
-    time.sleep(0.2)
+serve_until_parent_exits(Handler)

@@ -13,13 +13,14 @@ POST /moved      302 to /ok (a sender must not follow it)
 POST /slow       200 after 5 s
 """
 import json
-import os
 import sys
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
+
+from loopback import serve_until_parent_exits
 
 webhook = Webhook(sys.argv[1])
 log_path = sys.argv[2]
@@ -65,9 +66,4 @@ class Handler(BaseHTTPRequestHandler):
         pass
 
 
-server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-print(server.server_address[1], flush=True)
-threading.Thread(target=server.serve_forever, daemon=True).start()
-parent = os.getppid()
-while os.getppid() == parent:
-    time.sleep(0.2)
+serve_until_parent_exits(Handler)
