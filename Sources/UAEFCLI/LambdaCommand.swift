@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import Synchronization
 import UAEFAgents
+import UAEFConnectors
 import UAEFCore
 import UAEFEngine
 import UAEFLambda
@@ -90,7 +91,12 @@ struct LambdaCommand: AsyncParsableCommand {
                     started.withLock { $0 = true }
                     switch handler {
                     case .api: return APIHandler(api: APIResponder(configuration: configuration, runtime: runtime))
-                    case .queue: return QueueHandler(runtime: runtime)
+                    case .queue:
+                        let connectors = ConnectorWorkers(
+                            store: engine.store, engine: engine.forTenant, dispatch: .queueing,
+                            triggers: runtime.workflowTriggers, access: try hostAccess.connectorAccess(),
+                            secrets: engine.configuration.secrets, commits: nil, logger: logger)
+                        return QueueHandler(runtime: runtime, connectors: connectors)
                     case .scheduled: return ScheduledHandler(runtime: runtime)
                     }
                 }

@@ -209,6 +209,39 @@ public struct ConnectorWorkers: Sendable {
         }
     }
 
+    /// One pass over the tenant's subscriptions, for a process that does not stay (a Lambda
+    /// function): each subscribed connector forwards what is new in the log and attempts what is
+    /// due until nothing due now is left (a failed delivery waits for its retry, a paused
+    /// subscription for an operator). How many deliveries were attempted.
+    public func deliverDue(tenant: String) async throws -> Int {
+        var attempted = 0
+        for record in try await store.connectors(tenant: tenant) {
+            guard let subscriber = Subscriber(store: store, record: record) else { continue }
+            let logger = logger(for: record)
+            let channel: any DeliveryChannel
+            do {
+                channel = try await open(record, connections: subscriber.concurrency)
+            } catch {
+                logger.error("the connector's subscription cannot deliver", metadata: ["error": "\(error)"])
+                channel = UnreachableChannel(reason: "\(error)")
+            }
+            do {
+                while !Task.isCancelled {
+                    let (enqueued, paused) = try await subscriber.enqueue(now: Date())
+                    if paused { break }
+                    let done = try await subscriber.deliverDue(through: channel, now: Date(), logger: logger)
+                    attempted += done
+                    if enqueued == 0 && done == 0 { break }
+                }
+            } catch {
+                await channel.close()
+                throw error
+            }
+            await channel.close()
+        }
+        return attempted
+    }
+
     /// Waits for events committed after generation `seen`, or `limit`.
     private func idle(after seen: UInt64, atMost limit: Duration) async {
         if let commits {

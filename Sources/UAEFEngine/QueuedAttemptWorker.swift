@@ -31,17 +31,45 @@ extension Engine {
             capacity: worker.maxQueuedAttempts, interval: worker.queueClaimInterval, maxBackoff: worker.maxBackoff,
             wakeups: worker.wakeups)
         await loop.run(
-            claim: { _ in
-                let now = Date()
-                let claimed = try await store.claimWorkerTask(
-                    capabilities: capabilities, tenant: tenant, now: now,
-                    leaseUntil: now.addingTimeInterval(Double(configuration.leaseDuration.milliseconds) / 1000))
-                return claimed.map { ($0, 1) }
-            },
+            claim: { _ in try await claimQueued(capabilities: capabilities).map { ($0, 1) } },
             // Reported from the attempt's own task: a worker stopping still says what it handed back.
             execute: { task in await report(await self.executeClaimed(task)) },
             ended: { _ in (1, true) },
             claimFailed: { error, retryIn in await report(.claimFailed(error, retryIn: retryIn)) })
+    }
+
+    /// Executes the attempts queued for `capabilities` (nil: any) that can be claimed now, up to
+    /// `worker.maxQueuedAttempts` at once, and returns when none is left: for a process that does
+    /// not stay, such as a Lambda function. Cancelled, it hands those executing back as a
+    /// stopping worker does. What each attempt came to, in the order they ended.
+    public func executeQueuedAttemptsNow(capabilities: [String]?, _ worker: WorkerConfiguration = .init())
+        async throws -> [QueuedAttemptEvent]
+    {
+        try await withThrowingTaskGroup(of: QueuedAttemptEvent.self) { group in
+            var (running, exhausted) = (0, false)
+            var events: [QueuedAttemptEvent] = []
+            while true {
+                while !exhausted, running < worker.maxQueuedAttempts, !Task.isCancelled {
+                    guard let task = try await claimQueued(capabilities: capabilities) else {
+                        exhausted = true
+                        break
+                    }
+                    group.addTask { await self.executeClaimed(task) }
+                    running += 1
+                }
+                guard let event = try await group.next() else { return events }
+                events.append(event)
+                running -= 1
+            }
+        }
+    }
+
+    /// Claims the next attempt queued for `capabilities` (nil: any), leased for one lease duration.
+    private func claimQueued(capabilities: [String]?) async throws -> RemoteTaskRecord? {
+        let now = Date()
+        return try await store.claimWorkerTask(
+            capabilities: capabilities, tenant: tenant, now: now,
+            leaseUntil: now.addingTimeInterval(Double(configuration.leaseDuration.milliseconds) / 1000))
     }
 
     /// Executes one claimed attempt with its agent kind while heartbeating its lease, and records

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import NIOCore
+import UAEFConnectors
 import UAEFCore
 import UAEFEngine
 import UAEFServer
@@ -10,6 +11,8 @@ import UAEFServer
 /// ```json
 /// {"type": "run.start", "tenant": "acme", "workflow": "invoice", "inputs": {…}, "idempotency_key": "inv-42"}
 /// {"type": "runs.resume", "tenant": "acme"}
+/// {"type": "attempts.execute", "tenant": "acme", "capabilities": ["ocr"]}
+/// {"type": "deliveries.send", "tenant": "acme"}
 /// ```
 ///
 /// The queue is UAEF's own: whoever may send to it acts for any tenant, so sending is an IAM
@@ -19,6 +22,12 @@ public enum WorkMessage: Sendable {
     case startRun(tenant: String, Engine.RunRequest)
     /// Executes the tenant's unfinished runs whose lease is free or expired.
     case resumeRuns(tenant: String)
+    /// Executes the attempts queued for workers serving `capabilities` (nil: any) that can be
+    /// claimed now: the work of a `uaef worker --capabilities`, once.
+    case executeAttempts(tenant: String, capabilities: [String]?)
+    /// Sends what the tenant's subscriptions have due now: the work of `uaef worker --connectors`
+    /// for its outbox, once.
+    case sendDeliveries(tenant: String)
 
     /// What is wrong with a message.
     public struct Invalid: Error, CustomStringConvertible {
@@ -49,8 +58,19 @@ public enum WorkMessage: Sendable {
                 Engine.RunRequest(workflow: workflow, inputs: inputs, idempotencyKey: key?.stringValue))
         case "runs.resume":
             self = .resumeRuns(tenant: tenant)
+        case "attempts.execute":
+            let given = members["capabilities"]
+            let capabilities = given?.arrayValue?.compactMap(\.stringValue)
+            guard given == nil || (capabilities?.count == given?.arrayValue?.count && capabilities?.isEmpty == false)
+            else {
+                throw Invalid(
+                    description: "capabilities: expected a non-empty list of capability names, or none for any")
+            }
+            self = .executeAttempts(tenant: tenant, capabilities: capabilities)
+        case "deliveries.send":
+            self = .sendDeliveries(tenant: tenant)
         default:
-            throw Invalid(description: "type: expected run.start or runs.resume")
+            throw Invalid(description: "type: expected run.start, runs.resume, attempts.execute or deliveries.send")
         }
     }
 }
@@ -63,8 +83,13 @@ public enum WorkMessage: Sendable {
 /// delivered again, or a batch cut off by the deadline, does nothing twice.
 public struct QueueHandler: LambdaHandler {
     let runtime: ServerRuntime
+    /// The tenants' connectors, for `deliveries.send`.
+    let connectors: ConnectorWorkers
 
-    public init(runtime: ServerRuntime) { self.runtime = runtime }
+    public init(runtime: ServerRuntime, connectors: ConnectorWorkers) {
+        self.runtime = runtime
+        self.connectors = connectors
+    }
 
     public func handle(_ event: ByteBuffer, context: LambdaContext) async throws -> ByteBuffer {
         guard let value = try? JSONValue(jsonText: String(buffer: event)), let records = value["Records"]?.arrayValue
@@ -100,6 +125,13 @@ public struct QueueHandler: LambdaHandler {
             }
         case .resumeRuns(let tenant):
             _ = try await runtime.engine.forTenant(tenant).resume()
+        case .executeAttempts(let tenant, let capabilities):
+            let events = try await runtime.engine.forTenant(tenant).executeQueuedAttemptsNow(capabilities: capabilities)
+            context.logger.info(
+                "queued attempts executed", metadata: ["tenant": "\(tenant)", "count": "\(events.count)"])
+        case .sendDeliveries(let tenant):
+            let attempted = try await connectors.deliverDue(tenant: tenant)
+            context.logger.info("deliveries attempted", metadata: ["tenant": "\(tenant)", "count": "\(attempted)"])
         }
     }
 }

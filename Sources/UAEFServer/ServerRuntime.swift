@@ -35,7 +35,7 @@ public struct ServerRuntime: Sendable {
     let eventCommits = WakeSignal()
     let eventNotifications: AsyncStream<Void>
     /// The registered workflows' `triggers:`, read by inbound webhooks and queue consumers.
-    let workflowTriggers: WorkflowTriggerIndex
+    public let workflowTriggers: WorkflowTriggerIndex
 
     public init(engine: Engine, signer: NoteSigner) {
         self.engine = engine

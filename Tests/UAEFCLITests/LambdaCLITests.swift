@@ -267,6 +267,103 @@ struct LambdaCLITests {
         #expect(runs == "succeeded", "one run for the message, however often it comes")
     }
 
+    /// An SQS batch event of one message with `body`.
+    static func sqsEvent(_ body: JSONValue) -> JSONValue {
+        [
+            "Records": [
+                [
+                    "messageId": "m-1", "receiptHandle": "r-1", "body": .string(body.jsonText),
+                    "eventSource": "aws:sqs",
+                    "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:uaef-work", "awsRegion": "us-east-1",
+                ]
+            ]
+        ]
+    }
+
+    @Test(
+        "queue: attempts.execute runs the attempt a worker serving other capabilities queued, and its run finishes; deliveries.send forwards the subscribed run.succeeded, signed, once"
+    )
+    func queueWorkerMessages() async throws {
+        let setup = try Setup()
+        defer { setup.directory.remove() }
+        let secret = "whsec_" + Data((0..<32).map { UInt8($0 &* 7 &+ 3) }).base64EncodedString()
+        let log = setup.directory.path("deliveries.jsonl")
+        let receiver = try LoopbackHTTPServer(script: "webhook_receiver.py", arguments: [secret, log])
+        defer { receiver.stop() }
+        let environment = ["UAEF_MASTER_KEY": Data((0..<32).map { UInt8($0) }).base64EncodedString()]
+        let acme = ["--tenant", "acme", "--store", setup.store]
+        try Data(secret.utf8).write(to: setup.directory.url.appendingPathComponent("hook-secret"))
+        try """
+        connectors:
+          - name: notify
+            type: webhook
+            url: http://127.0.0.1:\(receiver.port)/ok
+            secrets: [{$secret: hook-secret}]
+            subscription: {events: [run.succeeded]}
+        """.write(toFile: setup.directory.path("connectors.yaml"), atomically: true, encoding: .utf8)
+        try "agents:\n  - {name: gpu-box, kind: sleep, capabilities: [gpu], max_concurrency: 2, activate: true}\n"
+            .write(toFile: setup.directory.path("agents.yaml"), atomically: true, encoding: .utf8)
+        try "name: ocr\ntasks:\n  - id: read\n    capability: gpu\n    with: {duration: 10ms}\n".write(
+            toFile: setup.directory.path("ocr.yaml"), atomically: true, encoding: .utf8)
+        for command in [
+            ["secrets", "set", "hook-secret", "--value-file", "hook-secret"],
+            ["connectors", "apply", "connectors.yaml"],
+            ["agents", "register", "--file", "agents.yaml"],
+        ] {
+            let done = try UAEFProcess.run(command + acme, in: setup.directory.url, environment: environment)
+            #expect(done.status == 0, "\(command): \(done.stderr)")
+        }
+        // The run's orchestrator serves cpu only: the gpu attempt is queued for a worker.
+        let (orchestrator, _, orchestratorErrors) = try UAEFProcess.start(
+            ["worker", "--capability", "cpu", "--ledger-key", setup.directory.path("ledger.key")] + acme,
+            in: setup.directory.url)
+        defer { kill(orchestrator.processIdentifier, SIGKILL) }
+        let submitted = try UAEFProcess.run(["submit", "ocr.yaml"] + acme, in: setup.directory.url)
+        let run = submitted.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(submitted.status == 0, "\(submitted.stderr)")
+        let deadline = ContinuousClock.now + .seconds(60)
+        while ContinuousClock.now < deadline,
+            try PostgresTestServer.shared().query(
+                "SELECT count(*) FROM remote_tasks WHERE status = 'queued'", in: setup.store) != "1"
+        {
+            try await Task.sleep(for: .milliseconds(50))
+        }
+
+        let (runtime, port) = try await startRuntime(setup)
+        let (function, _, errors) = try UAEFProcess.start(
+            ["lambda", "--handler", "queue", "--allow-network", "127.0.0.1"] + setup.options, in: setup.directory.url,
+            environment: environment.merging(["AWS_LAMBDA_RUNTIME_API": "127.0.0.1:\(port)"]) { $1 })
+        defer {
+            for process in [function, runtime] where process.isRunning {
+                process.terminate()
+                process.waitUntilExit()
+            }
+        }
+        let executed = try await invoke(
+            Self.sqsEvent(["type": "attempts.execute", "tenant": "acme", "capabilities": ["gpu"]]), port: port)
+        #expect(
+            !executed.failed && executed.0 == ["batchItemFailures": []],
+            "\(executed) \((try? String(contentsOf: errors, encoding: .utf8)) ?? "")")
+        let waited = try UAEFProcess.run(
+            ["runs", "wait", run, "--timeout", "60s", "--json"] + acme, in: setup.directory.url)
+        #expect(
+            try waited.json()["status"] == "succeeded",
+            "\(waited.stdout) \((try? String(contentsOf: orchestratorErrors, encoding: .utf8)) ?? "")")
+
+        // Nothing delivers the subscription until a message asks; then the event goes out once.
+        #expect(((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").isEmpty)
+        for _ in 0..<2 {
+            let sent = try await invoke(Self.sqsEvent(["type": "deliveries.send", "tenant": "acme"]), port: port)
+            #expect(!sent.failed && sent.0 == ["batchItemFailures": []], "\(sent)")
+        }
+        let received = ((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").split(separator: "\n")
+            .compactMap { try? JSONValue(jsonText: String($0)) }
+        #expect(received.count == 1 && received.first?["verified"] == true, "\(received)")
+        #expect(
+            (try? JSONValue(jsonText: received.first?["body"]?.stringValue ?? ""))?["type"] == "run.succeeded",
+            "\(received)")
+    }
+
     @Test(
         "with UAEF_CONFIG_SECRET the store, token secret and ledger key come from Secrets Manager (moto, signatures and IAM enforced); a wrong secret key is an init error naming the refusal"
     )

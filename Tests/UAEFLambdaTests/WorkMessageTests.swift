@@ -25,6 +25,25 @@ struct WorkMessageTests {
         #expect(resumed == "globex")
     }
 
+    @Test("attempts.execute names the tenant and the capabilities (none: any); deliveries.send the tenant")
+    func workerMessages() throws {
+        let gpu = try WorkMessage(#"{"type": "attempts.execute", "tenant": "acme", "capabilities": ["gpu", "ocr"]}"#)
+        guard case .executeAttempts("acme", ["gpu", "ocr"]) = gpu else {
+            Issue.record("expected the gpu and ocr attempts, got \(gpu)")
+            return
+        }
+        let any = try WorkMessage(#"{"type": "attempts.execute", "tenant": "acme"}"#)
+        guard case .executeAttempts("acme", nil) = any else {
+            Issue.record("expected any capability's attempts, got \(any)")
+            return
+        }
+        let send = try WorkMessage(#"{"type": "deliveries.send", "tenant": "globex"}"#)
+        guard case .sendDeliveries("globex") = send else {
+            Issue.record("expected the deliveries of globex, got \(send)")
+            return
+        }
+    }
+
     @Test("a message that is not one names what is wrong")
     func refused() {
         for (body, expected) in [
@@ -32,7 +51,10 @@ struct WorkMessageTests {
             (#"{"type": "run.start", "workflow": "w"}"#, "tenant"),
             (#"{"type": "run.start", "tenant": "acme"}"#, "workflow"),
             (#"{"type": "run.start", "tenant": "acme", "workflow": "w", "inputs": [1]}"#, "inputs"),
-            (#"{"type": "run.stop", "tenant": "acme"}"#, "run.start or runs.resume"),
+            (#"{"type": "run.stop", "tenant": "acme"}"#, "run.start, runs.resume, attempts.execute or deliveries.send"),
+            (#"{"type": "attempts.execute", "tenant": "acme", "capabilities": []}"#, "capabilities"),
+            (#"{"type": "attempts.execute", "tenant": "acme", "capabilities": ["gpu", 7]}"#, "capabilities"),
+            (#"{"type": "deliveries.send"}"#, "tenant"),
         ] {
             #expect {
                 try WorkMessage(body)
