@@ -90,7 +90,10 @@ struct LambdaCommand: AsyncParsableCommand {
                 try await LambdaRuntime.run(client: client, logger: logger) {
                     started.withLock { $0 = true }
                     switch handler {
-                    case .api: return APIHandler(api: APIResponder(configuration: configuration, runtime: runtime))
+                    case .api:
+                        let announcer = try WorkQueueAnnouncer.configured(by: environment, logger: logger)
+                        return APIHandler(
+                            api: APIResponder(configuration: configuration, runtime: runtime, announcer: announcer))
                     case .queue:
                         let connectors = ConnectorWorkers(
                             store: engine.store, engine: engine.forTenant, dispatch: .queueing,

@@ -134,6 +134,22 @@ public struct Engine: Sendable {
         return try await execute(claimed, progress: progress)
     }
 
+    /// Takes over one unfinished run of the tenant when no live process holds it and executes it
+    /// until it ends; nil when the tenant has no such unfinished run or another process holds it.
+    public func resume(_ id: RunID) async throws -> RunStatus? {
+        guard let run = try await store.snapshot(of: id, tenant: tenant)?.run, !run.status.isTerminal else {
+            return nil
+        }
+        let now = Date()
+        guard
+            try await store.claim(
+                id, owner: configuration.owner, now: now,
+                expiresAt: now.addingTimeInterval(Double(configuration.leaseDuration.milliseconds) / 1000),
+                isOwnerAlive: ProcessIdentity.isAlive)
+        else { return nil }
+        return try await execute([id])[id]
+    }
+
     /// Erases the stored payloads (inputs and outputs) of a finished run, or of one of its tasks,
     /// recording a `payload.redacted` event with who, why and the digests erased. The ledger
     /// keeps verifying: it holds the digests, never the payloads.

@@ -11,6 +11,7 @@ import UAEFServer
 /// ```json
 /// {"type": "run.start", "tenant": "acme", "workflow": "invoice", "inputs": {…}, "idempotency_key": "inv-42"}
 /// {"type": "runs.resume", "tenant": "acme"}
+/// {"type": "run.execute", "tenant": "acme", "run_id": "run_01…"}
 /// {"type": "attempts.execute", "tenant": "acme", "capabilities": ["ocr"]}
 /// {"type": "deliveries.send", "tenant": "acme"}
 /// ```
@@ -22,6 +23,9 @@ public enum WorkMessage: Sendable {
     case startRun(tenant: String, Engine.RunRequest)
     /// Executes the tenant's unfinished runs whose lease is free or expired.
     case resumeRuns(tenant: String)
+    /// Executes one unfinished run of the tenant when its lease is free or expired (what the
+    /// `api` function announces for each run it creates).
+    case executeRun(tenant: String, RunID)
     /// Executes the attempts queued for workers serving `capabilities` (nil: any) that can be
     /// claimed now: the work of a `uaef worker --capabilities`, once.
     case executeAttempts(tenant: String, capabilities: [String]?)
@@ -58,6 +62,11 @@ public enum WorkMessage: Sendable {
                 Engine.RunRequest(workflow: workflow, inputs: inputs, idempotencyKey: key?.stringValue))
         case "runs.resume":
             self = .resumeRuns(tenant: tenant)
+        case "run.execute":
+            guard let id = members["run_id"]?.stringValue, id.hasPrefix("run_"), (5...64).contains(id.utf8.count) else {
+                throw Invalid(description: "run_id: expected a run's id (run_…)")
+            }
+            self = .executeRun(tenant: tenant, RunID(id))
         case "attempts.execute":
             let given = members["capabilities"]
             let capabilities = given?.arrayValue?.compactMap(\.stringValue)
@@ -70,7 +79,8 @@ public enum WorkMessage: Sendable {
         case "deliveries.send":
             self = .sendDeliveries(tenant: tenant)
         default:
-            throw Invalid(description: "type: expected run.start, runs.resume, attempts.execute or deliveries.send")
+            throw Invalid(
+                description: "type: expected run.start, runs.resume, run.execute, attempts.execute or deliveries.send")
         }
     }
 }
@@ -125,6 +135,9 @@ public struct QueueHandler: LambdaHandler {
             }
         case .resumeRuns(let tenant):
             _ = try await runtime.engine.forTenant(tenant).resume()
+        case .executeRun(let tenant, let id):
+            // Nil: finished, or another invocation holds it (a message delivered twice).
+            _ = try await runtime.engine.forTenant(tenant).resume(id)
         case .executeAttempts(let tenant, let capabilities):
             let events = try await runtime.engine.forTenant(tenant).executeQueuedAttemptsNow(capabilities: capabilities)
             context.logger.info(

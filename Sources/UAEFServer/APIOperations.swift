@@ -16,6 +16,8 @@ struct APIOperations: Sendable {
     /// tenant to claim (a Lambda function answers and is frozen, so it executes nothing after).
     let executor: RunExecutor?
     let ledgerChanges: LedgerChanges
+    /// Told of each run left to others (no ``executor``), so that something executes it soon.
+    var announcer: (any RunAnnouncer)? = nil
 
     var store: any WorkflowStore { runtime.engine.store }
 
@@ -34,7 +36,11 @@ struct APIOperations: Sendable {
         let start = try await engine.start(request, actor: principal.actor, leased: executor != nil)
         // A new run is reported as created (no read); one found under its key as it is now.
         if let created = start.createdRecord {
-            executor?.execute(created, definition: start.definition, engine: engine)
+            if let executor {
+                executor.execute(created, definition: start.definition, engine: engine)
+            } else {
+                await announcer?.announce(created)
+            }
             return StartedRun(
                 run: start.run, report: RunReport.json(RunSnapshot(run: created, tasks: [], attempts: [])),
                 created: true)
@@ -150,4 +156,13 @@ struct APIOperations: Sendable {
         let settlements = try await store.settlements(tenant: tenant, status: status, limit: limit)
         return ["settlements": .array(settlements.map(SettlementJSON.settlement))]
     }
+}
+
+/// Told of each run the API creates and leaves, unleased, for another process to execute: the
+/// `api` Lambda function announces it on the work queue, so the `queue` function executes it
+/// at once instead of at the next scheduled slot.
+public protocol RunAnnouncer: Sendable {
+    /// Called once the run is committed. A failure is the announcer's to log: the run stays
+    /// unfinished and unleased, for the next claim of its tenant's runs.
+    func announce(_ run: RunRecord) async
 }

@@ -52,10 +52,11 @@ public struct APIResponder: Sendable {
 
     private let responder: RouterResponder<APIContext>
 
-    /// The API of `runtime` configured by `configuration` (its host and port are not used).
-    public init(configuration: ServerConfiguration, runtime: ServerRuntime) {
+    /// The API of `runtime` configured by `configuration` (its host and port are not used); the
+    /// runs it starts are left for others to execute, each told to `announcer` when there is one.
+    public init(configuration: ServerConfiguration, runtime: ServerRuntime, announcer: (any RunAnnouncer)? = nil) {
         responder = APIServer.makeRouter(
-            configuration, runtime: runtime, executor: nil, ledgerChanges: LedgerChanges()
+            configuration, runtime: runtime, executor: nil, ledgerChanges: LedgerChanges(), announcer: announcer
         ).buildResponder()
     }
 

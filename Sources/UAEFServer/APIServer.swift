@@ -135,7 +135,7 @@ public enum APIServer {
     /// workers when it is nil.
     static func makeRouter(
         _ configuration: ServerConfiguration, runtime: ServerRuntime, executor: RunExecutor?,
-        ledgerChanges: LedgerChanges
+        ledgerChanges: LedgerChanges, announcer: (any RunAnnouncer)? = nil
     ) -> Router<APIContext> {
         let router = Router(context: APIContext.self)
         // A server span per request, in the trace of the request's `traceparent` (when tracing is on).
@@ -178,7 +178,8 @@ public enum APIServer {
             MetricsRoute(runtime: runtime, registry: registry).add(to: authenticated)
         }
         let v1 = authenticated.group("v1")
-        let operations = APIOperations(runtime: runtime, executor: executor, ledgerChanges: ledgerChanges)
+        let operations = APIOperations(
+            runtime: runtime, executor: executor, ledgerChanges: ledgerChanges, announcer: announcer)
         WorkflowRoutes(operations: operations, bodyLimit: configuration.bodyLimit).add(to: v1)
         RunRoutes(operations: operations, bodyLimit: configuration.bodyLimit).add(to: v1)
         AgentRoutes(runtime: runtime, bodyLimit: configuration.bodyLimit).add(to: v1)

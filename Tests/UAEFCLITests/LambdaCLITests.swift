@@ -365,6 +365,62 @@ struct LambdaCLITests {
     }
 
     @Test(
+        "api with UAEF_WORK_QUEUE_URL: a new run is announced on the work queue (moto, signed), and the queue function executes it once however often the message comes"
+    )
+    func announcedRuns() async throws {
+        let setup = try Setup()
+        defer { setup.directory.remove() }
+        let moto = try LoopbackHTTPServer(script: "moto_sqs.py", arguments: ["serve"])
+        defer { moto.stop() }
+        let endpoint = moto.announcement["endpoint"]?.stringValue ?? ""
+        let (key, secret) = (
+            moto.announcement["access_key_id"]?.stringValue ?? "",
+            moto.announcement["secret_access_key"]?.stringValue ?? ""
+        )
+        let queue = moto.announcement["queues"]?["orders"]?.stringValue ?? ""
+        let (apiRuntime, apiPort) = try await startRuntime(setup)
+        let (api, _, errors) = try UAEFProcess.start(
+            ["lambda", "--handler", "api"] + setup.options, in: setup.directory.url,
+            environment: [
+                "AWS_LAMBDA_RUNTIME_API": "127.0.0.1:\(apiPort)", "UAEF_WORK_QUEUE_URL": queue,
+                "AWS_REGION": "us-east-1", "AWS_ENDPOINT_URL_SQS": endpoint, "AWS_ACCESS_KEY_ID": key,
+                "AWS_SECRET_ACCESS_KEY": secret,
+            ])
+        let (queueRuntime, queuePort) = try await startRuntime(setup)
+        let (worker, _, _) = try UAEFProcess.start(
+            ["lambda", "--handler", "queue"] + setup.options, in: setup.directory.url,
+            environment: ["AWS_LAMBDA_RUNTIME_API": "127.0.0.1:\(queuePort)"])
+        defer {
+            for process in [api, apiRuntime, worker, queueRuntime] where process.isRunning {
+                process.terminate()
+                process.waitUntilExit()
+            }
+        }
+        let workflow = "name: hello\ntasks:\n  - id: greet\n    agent: echo\n    with: {message: hi}\n"
+        _ = try await invoke(Self.apiEvent("POST", "/v1/workflows", token: setup.token, body: workflow), port: apiPort)
+        let started = try await invoke(
+            Self.apiEvent("POST", "/v1/runs", token: setup.token, body: #"{"workflow": "hello"}"#), port: apiPort)
+        let run = try #require(
+            Self.body(started.0)["run_id"]?.stringValue,
+            "\(started) \((try? String(contentsOf: errors, encoding: .utf8)) ?? "")")
+        let announced = try SQSConnectorTests.Setup.boto("drain", [endpoint, key, secret, queue]).arrayValue ?? []
+        let message = try JSONValue(jsonText: announced.first?["body"]?.stringValue ?? "")
+        #expect(
+            announced.count == 1 && message == ["type": "run.execute", "tenant": "acme", "run_id": .string(run)],
+            "\(announced) \((try? String(contentsOf: errors, encoding: .utf8)) ?? "")")
+        for _ in 0..<2 {
+            let (answer, failed) = try await invoke(Self.sqsEvent(message), port: queuePort)
+            #expect(!failed && answer == ["batchItemFailures": []], "\(answer)")
+        }
+        let done = try await invoke(Self.apiEvent("GET", "/v1/runs/\(run)", token: setup.token), port: apiPort)
+        #expect(Self.body(done.0)["status"] == "succeeded", "\(done)")
+        #expect(
+            try PostgresTestServer.shared().query(
+                "SELECT count(*) FROM events WHERE type = 'run.succeeded' AND subject = '\(run)'", in: setup.store)
+                == "1")
+    }
+
+    @Test(
         "with UAEF_CONFIG_SECRET the store, token secret and ledger key come from Secrets Manager (moto, signatures and IAM enforced); a wrong secret key is an init error naming the refusal"
     )
     func configSecret() async throws {

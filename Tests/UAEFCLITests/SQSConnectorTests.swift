@@ -87,12 +87,18 @@ struct SQSConnectorTests {
 
         /// `moto_sqs.py COMMAND` on `queue` with boto3; its JSON output.
         func boto(_ command: String, _ queue: String, _ extra: [String] = []) throws -> JSONValue {
+            try Self.boto(command, [endpoint, accessKey, secretKey, queues[queue] ?? ""] + extra)
+        }
+
+        /// `moto_sqs.py COMMAND ARGUMENTS` (the endpoint, key, secret and queue URL first) with
+        /// boto3; its JSON output.
+        static func boto(_ command: String, _ arguments: [String]) throws -> JSONValue {
             let process = Process()
             let output = Pipe()
             process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
             process.arguments =
                 ["python3", Fixtures.packageRoot.appendingPathComponent("Tests/Support/moto_sqs.py").path, command]
-                + [endpoint, accessKey, secretKey, queues[queue] ?? ""] + extra
+                + arguments
             process.standardOutput = output
             process.standardError = FileHandle.nullDevice
             try process.run()

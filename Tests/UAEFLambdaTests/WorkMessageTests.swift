@@ -37,6 +37,11 @@ struct WorkMessageTests {
             Issue.record("expected any capability's attempts, got \(any)")
             return
         }
+        let run = try WorkMessage(#"{"type": "run.execute", "tenant": "acme", "run_id": "run_01ABC"}"#)
+        guard case .executeRun("acme", RunID("run_01ABC")) = run else {
+            Issue.record("expected run_01ABC, got \(run)")
+            return
+        }
         let send = try WorkMessage(#"{"type": "deliveries.send", "tenant": "globex"}"#)
         guard case .sendDeliveries("globex") = send else {
             Issue.record("expected the deliveries of globex, got \(send)")
@@ -51,7 +56,11 @@ struct WorkMessageTests {
             (#"{"type": "run.start", "workflow": "w"}"#, "tenant"),
             (#"{"type": "run.start", "tenant": "acme"}"#, "workflow"),
             (#"{"type": "run.start", "tenant": "acme", "workflow": "w", "inputs": [1]}"#, "inputs"),
-            (#"{"type": "run.stop", "tenant": "acme"}"#, "run.start, runs.resume, attempts.execute or deliveries.send"),
+            (
+                #"{"type": "run.stop", "tenant": "acme"}"#,
+                "run.start, runs.resume, run.execute, attempts.execute or deliveries.send"
+            ),
+            (#"{"type": "run.execute", "tenant": "acme", "run_id": "evt_1"}"#, "run_id"),
             (#"{"type": "attempts.execute", "tenant": "acme", "capabilities": []}"#, "capabilities"),
             (#"{"type": "attempts.execute", "tenant": "acme", "capabilities": ["gpu", 7]}"#, "capabilities"),
             (#"{"type": "deliveries.send"}"#, "tenant"),
