@@ -42,6 +42,8 @@ let package = Package(
             dependencies: [.product(name: "Yams", package: "Yams")]
         ),
         .target(name: "CUAEFSHA256"),
+        // Link-time replacements for scripts/package-lambda, so the package runs on provided.al2023.
+        .target(name: "CUAEFGlibcCompat", linkerSettings: [.linkedLibrary("m")]),
         .target(
             name: "UAEFLedger",
             dependencies: ["UAEFCore", "CUAEFSHA256", .product(name: "Crypto", package: "swift-crypto")]
@@ -181,7 +183,7 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
-        .executableTarget(name: "uaef", dependencies: ["UAEFCLI"]),
+        .executableTarget(name: "uaef", dependencies: ["UAEFCLI", "CUAEFGlibcCompat"]),
         .target(
             name: "UAEFTestSupport",
             dependencies: ["UAEFCore", "UAEFStore", "UAEFStoreSQLite", "UAEFStorePostgres", "UAEFEngine", "UAEFAgents"]
