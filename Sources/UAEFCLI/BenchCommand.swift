@@ -181,7 +181,7 @@ struct BenchCommand: AsyncParsableCommand {
             guard ids.allSatisfy({ statuses[$0] == .succeeded }) else {
                 throw CLIError.operational("a benchmark run did not succeed: \(statuses)")
             }
-            let value = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+            let value = elapsed.timeInterval
             seconds.append(value)
             if !json, Console.stderrIsTerminal {
                 FileHandle.standardError.write(

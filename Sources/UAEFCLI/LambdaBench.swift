@@ -89,7 +89,7 @@ enum LambdaBench {
                     "\(executable) exited before asking for an invocation (status \(process.terminationStatus))")
             }
             let elapsed = first - started
-            return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+            return elapsed.timeInterval
         }
     }
 
@@ -104,7 +104,7 @@ enum LambdaBench {
         try process.run()
         process.waitUntilExit()
         let elapsed = ContinuousClock.now - started
-        return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        return elapsed.timeInterval
     }
 
     static func median(_ values: [Double]) -> Double { percentile(values, 0.5) }

@@ -158,7 +158,7 @@ public struct ConnectorWorkers: Sendable {
                     metadata: ["error": "\(error)", "retry_in": "\(lookupInterval)"])
                 channel = UnreachableChannel(reason: "\(error)")
                 lifetime =
-                    Double(lookupInterval.components.seconds) + Double(lookupInterval.components.attoseconds) / 1e18
+                    lookupInterval.timeInterval
             }
             do {
                 try await deliver(

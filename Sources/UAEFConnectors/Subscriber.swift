@@ -254,7 +254,7 @@ public struct Subscriber: Sendable {
             var delivery = delivery
             delivery.updatedAt = finished
             if case .waiting(let retryAfter) = outcome {
-                delivery.nextAttemptAt = finished.addingTimeInterval(TimeInterval(retryAfter.milliseconds) / 1000)
+                delivery.nextAttemptAt = finished.addingTimeInterval(retryAfter.timeInterval)
                 delivery.lastStatus = nil
                 delivery.lastError = nil
                 return delivery

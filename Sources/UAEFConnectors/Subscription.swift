@@ -120,6 +120,6 @@ public struct RetrySchedule: Sendable, Hashable {
         let base = delays[attempts - 1]
         let jittered = base * Double.random(in: 0.8...1.2, using: &random)
         let wait = max(jittered, min(retryAfter ?? .zero, Self.maximumRetryAfter))
-        return now.addingTimeInterval(Double(wait.components.seconds) + Double(wait.components.attoseconds) / 1e18)
+        return now.addingTimeInterval(wait.timeInterval)
     }
 }

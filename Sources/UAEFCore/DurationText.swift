@@ -32,4 +32,7 @@ extension Duration {
         let (seconds, attoseconds) = components
         return seconds * 1000 + attoseconds / 1_000_000_000_000_000
     }
+
+    /// The duration in seconds, as `Date` arithmetic takes it.
+    public var timeInterval: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
 }

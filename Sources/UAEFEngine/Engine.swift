@@ -129,7 +129,7 @@ public struct Engine: Sendable {
         let now = Date()
         let claimed = try await store.claimUnfinishedRuns(
             tenant: tenant, owner: configuration.owner, now: now,
-            expiresAt: now.addingTimeInterval(Double(configuration.leaseDuration.milliseconds) / 1000),
+            expiresAt: now.addingTimeInterval(configuration.leaseDuration.timeInterval),
             limit: .max, isOwnerAlive: ProcessIdentity.isAlive)
         return try await execute(claimed, progress: progress)
     }
@@ -144,7 +144,7 @@ public struct Engine: Sendable {
         guard
             try await store.claim(
                 id, owner: configuration.owner, now: now,
-                expiresAt: now.addingTimeInterval(Double(configuration.leaseDuration.milliseconds) / 1000),
+                expiresAt: now.addingTimeInterval(configuration.leaseDuration.timeInterval),
                 isOwnerAlive: ProcessIdentity.isAlive)
         else { return nil }
         return try await execute([id])[id]
@@ -180,7 +180,7 @@ public struct Engine: Sendable {
         guard !holderAlive else { return run }
         let claimed = try await store.claim(
             id, owner: configuration.owner, now: now,
-            expiresAt: now.addingTimeInterval(Double(configuration.leaseDuration.milliseconds) / 1000),
+            expiresAt: now.addingTimeInterval(configuration.leaseDuration.timeInterval),
             isOwnerAlive: ProcessIdentity.isAlive)
         guard claimed, let current = try await store.snapshot(of: id, tenant: tenant) else { return run }
         let definition = try WorkflowParser.parse(

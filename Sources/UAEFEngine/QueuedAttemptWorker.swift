@@ -69,7 +69,7 @@ extension Engine {
         let now = Date()
         return try await store.claimWorkerTask(
             capabilities: capabilities, tenant: tenant, now: now,
-            leaseUntil: now.addingTimeInterval(Double(configuration.leaseDuration.milliseconds) / 1000))
+            leaseUntil: now.addingTimeInterval(configuration.leaseDuration.timeInterval))
     }
 
     /// Executes one claimed attempt with its agent kind while heartbeating its lease, and records
@@ -100,7 +100,7 @@ extension Engine {
                         let now = Date()
                         let update = try await store.updateRemoteTask(
                             task.id, tenant: task.tenant, generation: task.generation,
-                            change: .heartbeat(until: now.addingTimeInterval(Double(lease.milliseconds) / 1000)),
+                            change: .heartbeat(until: now.addingTimeInterval(lease.timeInterval)),
                             now: now)
                         if case .updated = update { continue }
                         return nil

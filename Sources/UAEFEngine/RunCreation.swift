@@ -68,7 +68,7 @@ public enum RunCreation {
             id: id, tenant: tenant, workflowName: definition.name, workflowVersion: definition.version,
             workflowSource: definition.source, workflowFile: file, inputs: inputs, status: .pending, createdAt: now,
             updatedAt: now, owner: owner,
-            leaseExpiresAt: owner.map { _ in now.addingTimeInterval(Double(leaseDuration.milliseconds) / 1000) },
+            leaseExpiresAt: owner.map { _ in now.addingTimeInterval(leaseDuration.timeInterval) },
             createdBy: actor, traceParent: traceParent)
         var changes = ChangeSet()
         changes.runs.append(run)

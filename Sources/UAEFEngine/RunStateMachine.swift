@@ -481,7 +481,7 @@ public struct RunStateMachine: Sendable {
         }
         let delay =
             interrupted != nil ? .zero : task.retry.delay(afterAttempt: counted, unit: environment.random.unit())
-        let due = environment.now.addingTimeInterval(Double(delay.milliseconds) / 1000)
+        let due = environment.now.addingTimeInterval(delay.timeInterval)
         update(key, &environment) {
             $0.status = .retrying
             $0.error = message

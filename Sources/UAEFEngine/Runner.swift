@@ -105,7 +105,7 @@ public struct Runner: Sendable {
             }
             for (id, machine) in machines {
                 if let timeout = machine.definition.timeout {
-                    let deadline = machine.run.createdAt.addingTimeInterval(Double(timeout.milliseconds) / 1000)
+                    let deadline = machine.run.createdAt.addingTimeInterval(timeout.timeInterval)
                     group.addTask { [clock] in
                         try await Task.sleep(
                             for: .milliseconds(max(0, Int64(deadline.timeIntervalSince(clock()) * 1000))))
@@ -210,7 +210,7 @@ public struct Runner: Sendable {
     ) async throws -> [(RunID, EngineInput)] {
         var inputs: [(RunID, EngineInput)] = []
         let active = machines.filter { !$0.value.isFinished }.map(\.key)
-        let expiry = clock().addingTimeInterval(Double(configuration.leaseDuration.milliseconds) / 1000)
+        let expiry = clock().addingTimeInterval(configuration.leaseDuration.timeInterval)
         let cancelled = try await store.renewLeases(owner: configuration.owner, runs: active, expiresAt: expiry)
         for id in cancelled.sorted() {
             inputs.append((id, .cancel(actor: "engine", reason: "cancelled on request")))

@@ -77,7 +77,7 @@ extension Engine {
                 let now = Date()
                 let claimed = try await store.claimUnfinishedRuns(
                     tenant: tenant, owner: configuration.owner, now: now,
-                    expiresAt: now.addingTimeInterval(Double(configuration.leaseDuration.milliseconds) / 1000),
+                    expiresAt: now.addingTimeInterval(configuration.leaseDuration.timeInterval),
                     limit: room, isOwnerAlive: ProcessIdentity.isAlive)
                 return claimed.isEmpty ? nil : (claimed, claimed.count)
             },

@@ -1,5 +1,6 @@
 import Hummingbird
 import Synchronization
+import UAEFCore
 
 /// A token bucket per principal (tenant and subject): `rate` requests a second on average,
 /// bursts up to `burst`. Past it a request gets 429 with `Retry-After`. Buckets live in this
@@ -24,7 +25,7 @@ final class RateLimiter: Sendable {
         buckets.withLock { buckets in
             guard let bucket = buckets[key] else { return nil }
             let elapsed = now - bucket.updated
-            let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+            let seconds = elapsed.timeInterval
             let tokens = min(burst, bucket.tokens + seconds * rate)
             return tokens >= 1 ? nil : (1 - tokens) / rate
         }
@@ -36,7 +37,7 @@ final class RateLimiter: Sendable {
             if buckets.count > 100_000 { buckets = buckets.filter { now - $0.value.updated < .seconds(60) } }
             var bucket = buckets[key] ?? Bucket(tokens: burst, updated: now)
             let elapsed = now - bucket.updated
-            let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+            let seconds = elapsed.timeInterval
             bucket.tokens = min(burst, bucket.tokens + seconds * rate)
             bucket.updated = now
             defer { buckets[key] = bucket }

@@ -94,7 +94,7 @@ struct RemoteAgentRoutes {
         }
     }
 
-    private var leaseSeconds: Double { Double(leaseDuration.milliseconds) / 1000 }
+    private var leaseSeconds: Double { leaseDuration.timeInterval }
 
     /// The tenant's agent `idOrName` (404 when another tenant's or unknown).
     private func agent(_ idOrName: String, of principal: Principal) async throws -> AgentRecord {

@@ -94,7 +94,7 @@ struct SettlementSteps {
             let phase: TransferPhase = calculation.needsApproval ? .pending : .posted
             let (balances, transfers) = try journal(calculation.postings, phase: phase, settlement: settlement.id)
             settlement.status = calculation.needsApproval ? .pendingApproval : .posted
-            settlement.expiresAt = rule.approval?.expires.map { now.addingTimeInterval(Double($0.milliseconds) / 1000) }
+            settlement.expiresAt = rule.approval?.expires.map { now.addingTimeInterval($0.timeInterval) }
             if !calculation.needsApproval { settlement.expiresAt = nil }
             try transaction.saveSettlement(settlement)
             for (id, balance) in balances {

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import UAEFCore
 
 /// What this machine's SQLite can do at best, measured on a throwaway file beside a benchmark's
 /// store and in the same durability mode (WAL, `synchronous = FULL`): the reference a benchmark's
@@ -44,6 +45,6 @@ public enum SQLiteReference {
     }
 
     private static func seconds(_ duration: Duration) -> Double {
-        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+        duration.timeInterval
     }
 }
