@@ -52,8 +52,14 @@ public enum LambdaRuntime {
     /// Runs until the Runtime API fails (a 500, or it cannot be reached): that error is thrown, and
     /// the process should exit. A `makeHandler` that throws is reported as an initialization
     /// error, then thrown.
+    ///
+    /// `exportingTraceID` sets `_X_AMZN_TRACE_ID` to each invocation's trace header, as Lambda's
+    /// runtimes do. `setenv` is not safe while another thread reads the environment (starting a
+    /// process does), which a function's process never does between invocations; a process that
+    /// also does other work (a test) passes false.
     public static func run(
-        client: LambdaRuntimeClient, logger: Logger, makeHandler: () async throws -> any LambdaHandler
+        client: LambdaRuntimeClient, logger: Logger, exportingTraceID: Bool = true,
+        makeHandler: () async throws -> any LambdaHandler
     ) async throws {
         let handler: any LambdaHandler
         do {
@@ -80,19 +86,21 @@ public enum LambdaRuntime {
                     logger: logger)
                 continue
             }
-            try await handle(invocation, with: handler, client: client, logger: logger)
+            try await handle(
+                invocation, with: handler, client: client, logger: logger, exportingTraceID: exportingTraceID)
         }
     }
 
     /// Runs `handler` on `invocation` until its answer or ``LambdaContext/stopBy``, and posts
     /// the outcome.
     static func handle(
-        _ invocation: LambdaInvocation, with handler: any LambdaHandler, client: LambdaRuntimeClient, logger: Logger
+        _ invocation: LambdaInvocation, with handler: any LambdaHandler, client: LambdaRuntimeClient, logger: Logger,
+        exportingTraceID: Bool
     ) async throws {
         var logger = logger
         logger[metadataKey: "aws_request_id"] = .string(invocation.requestID)
         logger[metadataKey: "trace_id"] = .string(invocation.traceID)
-        setenv("_X_AMZN_TRACE_ID", invocation.traceID, 1)
+        if exportingTraceID { setenv("_X_AMZN_TRACE_ID", invocation.traceID, 1) }
         let context = LambdaContext(
             requestID: invocation.requestID, functionARN: invocation.functionARN, traceID: invocation.traceID,
             deadline: invocation.deadline, logger: logger)

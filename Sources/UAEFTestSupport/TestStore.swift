@@ -51,7 +51,7 @@ public struct TestStore: Sendable {
             ]
             let errors = Pipe()
             process.standardError = errors
-            try process.run()
+            try ProcessLaunch.run(process)
             process.waitUntilExit()
             guard process.terminationStatus == 0 else {
                 throw TestServerError(

@@ -154,7 +154,7 @@ struct LambdaCLITests {
         scheduled.environment = ProcessInfo.processInfo.environment.merging(tracing) { $1 }.merging([
             "AWS_LAMBDA_RUNTIME_API": "127.0.0.1:\(scheduledPort)", "_HANDLER": "scheduled",
         ]) { $1 }
-        try scheduled.run()
+        try ProcessLaunch.run(scheduled)
         defer {
             for process in [scheduled, scheduledRuntime] where process.isRunning {
                 process.terminate()

@@ -18,7 +18,7 @@ struct LedgerCLITests {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = ["sqlite3", directory.path("l.db"), statement]
-        try process.run()
+        try ProcessLaunch.run(process)
         process.waitUntilExit()
         #expect(process.terminationStatus == 0)
     }
@@ -144,7 +144,7 @@ struct LedgerCLITests {
         python.arguments =
             ["python3", Fixtures.packageRoot.appendingPathComponent("docs/verify_ledger.py").path] + arguments
         python.standardOutput = FileHandle.nullDevice
-        try python.run()
+        try ProcessLaunch.run(python)
         python.waitUntilExit()
         return python.terminationStatus
     }

@@ -51,7 +51,7 @@ struct RemoteAgentCLITests {
         python.environment = ProcessInfo.processInfo.environment.merging(["UAEF_SERVER": base, "UAEF_AGENT_KEY": key]) {
             $1
         }
-        try python.run()
+        try ProcessLaunch.run(python)
         python.waitUntilExit()
         #expect(python.terminationStatus == 0)
         let firstEnded = try await serve.waitForRun(base + "/v1/runs/\(first)", token: admin) {

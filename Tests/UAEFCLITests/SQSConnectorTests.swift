@@ -101,7 +101,7 @@ struct SQSConnectorTests {
                 + arguments
             process.standardOutput = output
             process.standardError = FileHandle.nullDevice
-            try process.run()
+            try ProcessLaunch.run(process)
             let data = output.fileHandleForReading.readDataToEndOfFile()
             process.waitUntilExit()
             return try JSONValue(jsonText: String(decoding: data, as: UTF8.self))

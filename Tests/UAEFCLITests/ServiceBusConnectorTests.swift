@@ -83,7 +83,7 @@ struct ServiceBusConnectorTests {
                 endpoint, entity, ServiceBusConnectorTests.keyName, ServiceBusConnectorTests.key, body, properties,
             ]
             process.standardOutput = FileHandle.nullDevice
-            try process.run()
+            try ProcessLaunch.run(process)
             process.waitUntilExit()
             #expect(process.terminationStatus == 0)
         }

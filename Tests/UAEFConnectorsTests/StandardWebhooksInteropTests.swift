@@ -17,7 +17,7 @@ struct StandardWebhooksInteropTests {
         let output = Pipe()
         process.standardOutput = output
         process.standardError = output
-        try process.run()
+        try ProcessLaunch.run(process)
         let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         process.waitUntilExit()
         return (process.terminationStatus, text.trimmingCharacters(in: .whitespacesAndNewlines))

@@ -17,7 +17,7 @@ struct LambdaRuntimeTests {
     struct Echo: LambdaHandler {
         func handle(_ event: ByteBuffer, context: LambdaContext) async throws -> ByteBuffer {
             if String(buffer: event) == #""fail""# { throw LambdaHandlerError(type: "Test.Failed", "asked to fail") }
-            #expect(ProcessInfo.processInfo.environment["_X_AMZN_TRACE_ID"] == context.traceID)
+            #expect(context.traceID.hasPrefix("Root=1-"))
             #expect(context.functionARN == FakeLambdaRuntime.functionARN)
             return event
         }
@@ -55,17 +55,26 @@ struct LambdaRuntimeTests {
             let client = LambdaRuntimeClient(endpoint: "127.0.0.1:\(port)")
             let loop = Task { () -> (any Error)? in
                 do {
-                    try await LambdaRuntime.run(client: client, logger: Logger(label: "test"), makeHandler: handler)
+                    // The environment stays as it is: other tests start processes meanwhile.
+                    try await LambdaRuntime.run(
+                        client: client, logger: Logger(label: "test"), exportingTraceID: false, makeHandler: handler)
                     return nil
                 } catch {
                     return error
                 }
             }
-            try await body(port)
+            // The loop and the client are stopped whether or not the body went well.
+            let outcome: Result<Void, any Error>
+            do {
+                outcome = .success(try await body(port))
+            } catch {
+                outcome = .failure(error)
+            }
             loop.cancel()
             let ended = await loop.value
             group.cancelAll()
             await client.shutdown()
+            try outcome.get()
             return ended is CancellationError ? nil : ended
         }
     }
