@@ -35,6 +35,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-distributed-tracing", from: "1.7.3"),
         // OTLP over HTTP only: the gRPC exporter's dependencies are not built.
         .package(url: "https://github.com/swift-otel/swift-otel", from: "1.6.0", traits: ["OTLPHTTP"]),
+        .package(url: "https://github.com/hummingbird-project/swift-mustache", from: "2.1.1"),
     ],
     targets: [
         .target(
@@ -135,11 +136,20 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"), .product(name: "NIOCore", package: "swift-nio"),
             ]
         ),
+        // The web console's pages: templates (embedded by scripts/embed-console), views, drawings.
+        .target(
+            name: "UAEFConsole",
+            dependencies: [
+                "UAEFCore", "UAEFStore", .product(name: "Mustache", package: "swift-mustache"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            exclude: ["Assets"]
+        ),
         .target(
             name: "UAEFServer",
             dependencies: [
                 "UAEFCore", "UAEFLedger", "UAEFStore", "UAEFSecrets", "UAEFEngine", "UAEFSettlement", "UAEFConnectors",
-                "UAEFMCP", .product(name: "Hummingbird", package: "hummingbird"),
+                "UAEFMCP", "UAEFConsole", .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "JWTKit", package: "jwt-kit"),
@@ -189,6 +199,7 @@ let package = Package(
             dependencies: ["UAEFCore", "UAEFStore", "UAEFStoreSQLite", "UAEFStorePostgres", "UAEFEngine", "UAEFAgents"]
         ),
         .testTarget(name: "UAEFCoreTests", dependencies: ["UAEFCore"]),
+        .testTarget(name: "UAEFConsoleTests", dependencies: ["UAEFConsole", "UAEFCore", "UAEFStore"]),
         .testTarget(
             name: "UAEFConnectorsTests",
             dependencies: [

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import UAEFAgents
 import UAEFCore
 import UAEFEngine
 import UAEFStore
@@ -226,7 +227,7 @@ struct BenchWorkers {
             process.executableURL = binary
             process.arguments = ["worker", "--store", store, "--concurrency", "64"]
             process.standardOutput = FileHandle.nullDevice
-            try process.run()
+            try ProcessStarts.run(process)
             return process
         }
     }

@@ -1,5 +1,6 @@
 import Foundation
 import Synchronization
+import UAEFAgents
 import UAEFCore
 import UAEFFakes
 import UAEFLedger
@@ -75,7 +76,7 @@ enum LambdaBench {
             // A bootstrap that exits without asking for an invocation ends the wait.
             process.terminationHandler = { _ in arrived.finish() }
             let started = ContinuousClock.now
-            try process.run()
+            try ProcessStarts.run(process)
             var first: ContinuousClock.Instant?
             for await instant in nexts {
                 first = instant
@@ -101,7 +102,7 @@ enum LambdaBench {
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
         let started = ContinuousClock.now
-        try process.run()
+        try ProcessStarts.run(process)
         process.waitUntilExit()
         let elapsed = ContinuousClock.now - started
         return elapsed.timeInterval

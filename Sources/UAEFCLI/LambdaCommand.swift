@@ -87,6 +87,8 @@ struct LambdaCommand: AsyncParsableCommand {
                 let runtime = ServerRuntime(engine: engine, signer: signer)
                 var configuration = ServerConfiguration()
                 configuration.authority = authority
+                // API Gateway serves browsers over HTTPS only.
+                configuration.secureCookies = true
                 try await LambdaRuntime.run(client: client, logger: logger) {
                     started.withLock { $0 = true }
                     switch handler {

@@ -27,7 +27,8 @@ struct ServeCommand: AsyncParsableCommand {
             them, as uaef worker --capability does; without, it executes every attempt of the runs it \
             orchestrates and also attempts other processes queued. On SIGTERM it stops accepting, \
             finishes requests in flight and leaves executing runs to be resumed. Exit 0 when stopped, \
-            2 for a bad option, 3 when the store or the port is unavailable.
+            2 for a bad option, 3 when the store or the port is unavailable. The web console is at / \
+            of the same address (sign in with a token; docs/console.md).
             """)
 
     @Option(help: "The address to listen on.") var host: String = "127.0.0.1"
@@ -37,6 +38,12 @@ struct ServeCommand: AsyncParsableCommand {
     var rateLimit: Double = 1000
     @Option(help: "The one origin browsers may call the API from (CORS), or * for any. Default: no CORS.")
     var corsOrigin: String?
+    @Option(
+        help: """
+            Whether the console's session cookie is Secure (HTTPS only): true behind a TLS proxy on \
+            loopback. Default: Secure unless the server listens on loopback.
+            """)
+    var secureCookies: Bool?
     @Flag(help: "Print the listening line as JSON.") var json = false
     @OptionGroup var tokenOptions: TokenOptions
     @OptionGroup var capabilityOptions: CapabilityOptions
@@ -59,6 +66,7 @@ struct ServeCommand: AsyncParsableCommand {
         configuration.bodyLimit = bodyLimit
         configuration.rateLimit = rateLimit > 0 ? rateLimit : nil
         configuration.corsOrigin = corsOrigin
+        configuration.secureCookies = secureCookies
         configuration.authority = try await tokenOptions.authority()
         configuration.connectorAccess = try hostAccess.connectorAccess()
         do {
@@ -94,8 +102,10 @@ struct ServeCommand: AsyncParsableCommand {
                     let url = "http://\(host.contains(":") ? "[\(host)]" : host):\(port)"
                     print(
                         json
-                            ? JSONValue.object(["listening": .string(url), "port": .number(Number(port))]).jsonText
-                            : "uaef serve: listening on \(url)")
+                            ? JSONValue.object([
+                                "listening": .string(url), "port": .number(Number(port)), "console": .string(url + "/"),
+                            ]).jsonText
+                            : "uaef serve: listening on \(url); the console is at \(url)/")
                     fflush(nil)
                 }
             } catch {

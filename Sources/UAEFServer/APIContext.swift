@@ -1,6 +1,7 @@
 import Hummingbird
 import Logging
 import Synchronization
+import UAEFConsole
 import UAEFStore
 
 /// The request context of every API route: Hummingbird's core context plus the caller.
@@ -12,6 +13,8 @@ public struct APIContext: RequestContext {
     public var principal: Principal? {
         didSet { caller.withLock { $0 = principal } }
     }
+    /// The console session the request came with (console pages only).
+    var consoleSession: ConsoleSession?
     /// The principal as the outermost middleware sees it after the request (middlewares further
     /// in work on copies of the context): for the request's log line.
     let caller = CallerBox()
@@ -45,7 +48,9 @@ final class CallerBox: Sendable {
 
 /// Resolves the caller of every request it wraps: the agent of an agent API key
 /// (`uaef_ak_…`), the principal of a JWT bearer token, or, when the server runs without token
-/// authentication (loopback only), a local administrator of the `default` tenant.
+/// authentication (loopback only), a local administrator of the `default` tenant. For the
+/// console's pages the token comes from the session cookie instead (``ConsoleSession``); a
+/// request without one is refused as `sign-in-required`, which is not a failed authentication.
 ///
 /// Failed authentications are limited per client address (``failures``), before any token is
 /// looked at: a client that keeps guessing gets 429 with `Retry-After`.
@@ -55,6 +60,16 @@ struct AuthenticationMiddleware: RouterMiddleware {
     let store: any WorkflowStore
     /// Failed authentications per client address (``ServerConfiguration/failedAuthenticationRate``).
     let failures: RateLimiter
+    /// Where the credentials are: the `Authorization` header (the API) or the console's cookie.
+    var credentials: Credentials = .authorizationHeader
+
+    /// Where a request's credentials are.
+    enum Credentials {
+        case authorizationHeader, consoleSession
+    }
+
+    /// The kind of the 401 problem for a console request without a session.
+    static let signInRequired = "sign-in-required"
 
     func handle(_ request: Request, context: APIContext, next: (Request, APIContext) async throws -> Response)
         async throws -> Response
@@ -65,9 +80,15 @@ struct AuthenticationMiddleware: RouterMiddleware {
                 "too many failed authentications from \(client)", retryAfter: wait)
         }
         var context = context
+        if credentials == .consoleSession {
+            context.consoleSession = ConsoleSession.from(cookieHeader: request.headers[.cookie])
+            guard context.consoleSession != nil else {
+                throw Problem(.unauthorized, Self.signInRequired, "sign in to use the console")
+            }
+        }
         do {
             // Only the authentication counts as a failure here, not what the route answers.
-            context.principal = try await principal(of: request)
+            context.principal = try await principal(of: request, session: context.consoleSession)
         } catch let problem as Problem where problem.status == .unauthorized {
             _ = failures.take(client)
             throw problem
@@ -80,7 +101,14 @@ struct AuthenticationMiddleware: RouterMiddleware {
     }
 
     /// The caller the request's credentials name; a 401 problem when they name nobody.
-    private func principal(of request: Request) async throws -> Principal {
+    private func principal(of request: Request, session: ConsoleSession?) async throws -> Principal {
+        if let session {
+            guard let authority else { return Principal(subject: "local", tenant: "default", roles: [.admin]) }
+            guard !session.isLocal else {
+                throw TokenAuthority.unauthorized("the server now checks tokens; sign in with one")
+            }
+            return try await authority.principal(for: session.value)
+        }
         let bearer = request.headers[.authorization].flatMap { header in
             header.lowercased().hasPrefix("bearer ") ? String(header.dropFirst(7)) : nil
         }

@@ -108,6 +108,9 @@ struct APIOperations: Sendable {
         for settlement in try await store.settlements(tenant: tenant, status: .pendingApproval, limit: 1000) {
             var value = SettlementJSON.settlement(settlement).objectValue ?? [:]
             value["kind"] = "settlement"
+            // What its rule asks for, as an approval task says it.
+            value["role"] = settlement.detail["approval"]?["role"] ?? .null
+            value["approvers"] = settlement.detail["approval"]?["approvers"] ?? .null
             waiting.append(.object(value))
         }
         return waiting

@@ -48,7 +48,14 @@ public struct ServerConfiguration: Sendable {
     /// consuming or delivering, removed ones stop).
     public var connectorLookupInterval: Duration = .seconds(5)
 
+    /// Whether the console's session cookie is `Secure` (sent over HTTPS only); nil: everywhere
+    /// but on a loopback address, where browsers are served over plain HTTP.
+    public var secureCookies: Bool?
+
     public init() {}
+
+    /// True when the server listens on a loopback address only.
+    public var isLoopback: Bool { ["127.0.0.1", "::1", "localhost"].contains(host) || host.hasPrefix("127.") }
 
     /// Why the server will not start with this configuration.
     public struct Refusal: Error, CustomStringConvertible {
@@ -57,8 +64,7 @@ public struct ServerConfiguration: Sendable {
 
     /// Throws unless it is safe to serve: without authentication only on a loopback address.
     public func check() throws {
-        let loopback = ["127.0.0.1", "::1", "localhost"].contains(host) || host.hasPrefix("127.")
-        if authority == nil && !loopback {
+        if authority == nil && !isLoopback {
             throw Refusal(
                 description:
                     "refusing to serve on \(host) without authentication; give --token-secret-file (or UAEF_TOKEN_SECRET) or listen on 127.0.0.1"
@@ -170,10 +176,9 @@ public enum APIServer {
         var authenticated = router.group().add(
             middleware: AuthenticationMiddleware(
                 authority: configuration.authority, store: runtime.engine.store, failures: failures))
-        if let rate = configuration.rateLimit {
-            authenticated = authenticated.add(
-                middleware: RateLimitMiddleware(limiter: RateLimiter(rate: rate, burst: max(1, 2 * rate))))
-        }
+        // Requests per principal, through the API and the console together.
+        let requests = configuration.rateLimit.map { RateLimiter(rate: $0, burst: max(1, 2 * $0)) }
+        if let requests { authenticated = authenticated.add(middleware: RateLimitMiddleware(limiter: requests)) }
         if let registry = configuration.metrics {
             MetricsRoute(runtime: runtime, registry: registry).add(to: authenticated)
         }
@@ -196,7 +201,14 @@ public enum APIServer {
         SecretRoutes(runtime: runtime, bodyLimit: configuration.bodyLimit).add(to: v1)
         ConnectorRoutes(runtime: runtime, bodyLimit: configuration.bodyLimit).add(to: v1)
         DeliveryRoutes(runtime: runtime, bodyLimit: configuration.bodyLimit).add(to: v1)
-        EventStreamRoutes(runtime: runtime, pollInterval: configuration.eventStreamPollInterval).add(to: v1)
+        let events = EventStreamRoutes(runtime: runtime, pollInterval: configuration.eventStreamPollInterval)
+        events.add(to: v1)
+        ConsoleRoutes(
+            operations: operations, authority: configuration.authority,
+            secureCookies: configuration.secureCookies ?? !configuration.isLoopback, failures: failures,
+            rateLimiter: requests,
+            bodyLimit: configuration.bodyLimit, events: events
+        ).add(to: router)
         return router
     }
 }

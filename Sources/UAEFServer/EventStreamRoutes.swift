@@ -47,7 +47,12 @@ struct EventStreamRoutes {
         return try request.integerQuery("from", in: 0...Int(Int64.max)).map(Int64.init)
     }
 
-    private func stream(from start: Int64, principal: Principal, run: RunID?) -> Response {
+    /// The stream of `principal`'s tenant's events from `start` (of one run's only, when `run` is
+    /// given, ending after the run ends), each as `message` formats it.
+    func stream(
+        from start: Int64, principal: Principal, run: RunID?,
+        message: @escaping @Sendable (EventRecord, _ withPayloads: Bool) -> String = Self.message
+    ) -> Response {
         let store = runtime.engine.store
         let commits = runtime.eventCommits
         let withPayloads = principal.may(.readLedger)
@@ -57,23 +62,27 @@ struct EventStreamRoutes {
             var next = start
             var idleSince = ContinuousClock.now
             var caughtUp = false
-            let prefix = run.map { $0.rawValue + "/" }
             while !Task.isCancelled && !Task.isShuttingDownGracefully {
                 // Noted before reading, so that a commit during the read is not slept through.
                 let seen = commits.generation
-                let page = try await store.tenantEvents(from: next, scanning: 500, tenant: principal.tenant)
+                // A run's events through the store's index of them; the tenant's by scanning the log.
+                let page: (records: [EventRecord], next: Int64)?
+                if let run {
+                    let records = try await store.runEvents(of: run, tenant: principal.tenant, from: next, limit: 500)
+                    page = records.last.map { (records, $0.seq + 1) }
+                } else {
+                    page = try await store.tenantEvents(from: next, scanning: 500, tenant: principal.tenant).map {
+                        ($0.records, $0.next)
+                    }
+                }
                 if let page { next = page.next }
                 var text = ""
                 var runEnded = false
                 for record in page?.records ?? [] {
-                    if let run, let prefix {
-                        guard record.event.subject == run.rawValue || record.event.subject.hasPrefix(prefix) else {
-                            continue
-                        }
-                        runEnded =
-                            runEnded || ["run.succeeded", "run.failed", "run.cancelled"].contains(record.event.type)
-                    }
-                    text += Self.message(record, withPayloads: withPayloads)
+                    runEnded =
+                        runEnded
+                        || (run != nil && ["run.succeeded", "run.failed", "run.cancelled"].contains(record.event.type))
+                    text += message(record, withPayloads)
                 }
                 if !text.isEmpty {
                     try await writer.write(ByteBuffer(string: text))
@@ -101,7 +110,7 @@ struct EventStreamRoutes {
 
     /// One SSE message: `id: <seq>`, `event: <type>`, `data: <the ledger object as JSON>` (with
     /// `payloads` for principals who may read ledger payloads).
-    static func message(_ record: EventRecord, withPayloads: Bool) -> String {
+    @Sendable static func message(_ record: EventRecord, withPayloads: Bool) -> String {
         var object = record.ledgerObject.objectValue ?? [:]
         if withPayloads && !record.event.payloads.isEmpty { object["payloads"] = .object(record.event.payloads) }
         return "id: \(record.seq)\nevent: \(record.event.type)\ndata: \(JSONValue.object(object).jsonText)\n\n"

@@ -5729,6 +5729,21 @@ enum OpenAPISpec {
                   "kind": {
                     "type": "string",
                     "const": "settlement"
+                  },
+                  "role": {
+                    "type": [
+                      "string",
+                      "null"
+                    ],
+                    "description": "The approval role its rule asks each approver to hold."
+                  },
+                  "approvers": {
+                    "type": [
+                      "integer",
+                      "null"
+                    ],
+                    "minimum": 1,
+                    "description": "How many distinct approvers its rule asks for."
                   }
                 },
                 "required": [
@@ -5744,7 +5759,9 @@ enum OpenAPISpec {
                   "reason",
                   "created_at",
                   "expires_at",
-                  "kind"
+                  "kind",
+                  "role",
+                  "approvers"
                 ]
               },
               "TaskApprovalDetail": {

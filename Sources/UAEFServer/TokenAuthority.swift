@@ -145,14 +145,20 @@ public struct TokenAuthority: Sendable {
     /// The principal a bearer token stands for; throws a 401 ``Problem`` saying why not. A token
     /// verified once is remembered until it expires (a client sends the same token many times).
     public func principal(for token: String) async throws -> Principal {
+        try await verified(token).principal
+    }
+
+    /// The principal a bearer token stands for and when the token expires; throws a 401
+    /// ``Problem`` saying why not.
+    public func verified(_ token: String) async throws -> (principal: Principal, expiry: Date) {
         let now = Date()
         if let known = verified.value(for: token) {
-            if known.expiry > now { return known.principal }
+            if known.expiry > now { return known }
             verified.forget(token)
         }
         let (principal, expiry) = try await verify(token)
         verified.keep((principal, expiry), for: token)
-        return principal
+        return (principal, expiry)
     }
 
     private func verify(_ token: String) async throws -> (Principal, Date) {
@@ -247,19 +253,5 @@ public struct TokenAuthority: Sendable {
         case .signatureVerificationFailed: return "the token's signature does not verify"
         default: return "the token is not a valid JWT"
         }
-    }
-}
-
-/// Base64url without padding (RFC 4648 §5), as JWTs use it.
-enum Base64URL {
-    static func encode(_ bytes: [UInt8]) -> String {
-        Data(bytes).base64EncodedString().replacingOccurrences(of: "+", with: "-")
-            .replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
-    }
-
-    static func decode(_ text: String) -> [UInt8]? {
-        var base64 = text.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
-        base64 += String(repeating: "=", count: (4 - base64.count % 4) % 4)
-        return Data(base64Encoded: base64).map(Array.init)
     }
 }

@@ -105,6 +105,11 @@ public protocol WorkflowStore: LedgerStore, SettlementStore, RemoteWorkStore, Se
     /// Find the range with ``eventHeaders(from:limit:)``, which reads no event data.
     func events(in range: Range<Int64>, tenant: String) async throws -> [EventRecord]
 
+    /// Up to `limit` events of one run of `tenant` (the run's own and its tasks', whose subjects
+    /// are `run` and `run/…`) with a seq from `seq` on, in order; read through an index, so
+    /// their cost does not grow with the log.
+    func runEvents(of run: RunID, tenant: String, from seq: Int64, limit: Int) async throws -> [EventRecord]
+
     /// What identifies events from `seq` on, in order, without their data: for readers (such as
     /// settlement) that look at most events only to skip them.
     func eventHeaders(from seq: Int64, limit: Int) async throws -> [EventHeader]

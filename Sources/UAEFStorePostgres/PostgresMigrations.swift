@@ -215,6 +215,8 @@ enum PostgresMigrations {
             ]
         ),
         ("v12_run_trace_parent", ["ALTER TABLE runs ADD COLUMN trace_parent TEXT"]),
+        // A run's events by the run id their subject starts with (see PostgresStore.runEvents).
+        ("v13_events_by_run", ["CREATE INDEX events_by_run ON events (tenant, (split_part(subject, '/', 1)), seq)"]),
     ]
 
     /// The advisory lock key that serializes migrations (any fixed 64-bit number).

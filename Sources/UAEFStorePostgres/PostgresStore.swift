@@ -610,6 +610,16 @@ public final class PostgresStore: WorkflowStore {
         ) { try Self.event($0).record }
     }
 
+    public func runEvents(of run: RunID, tenant: String, from seq: Int64, limit: Int) async throws -> [EventRecord] {
+        try await rows(
+            """
+            SELECT \(unescaped: Self.eventColumns) FROM events
+            WHERE tenant = \(tenant) AND split_part(subject, '/', 1) = \(run.rawValue) AND seq >= \(seq)
+            ORDER BY seq LIMIT \(limit)
+            """
+        ) { try Self.event($0).record }
+    }
+
     public func events(in range: Range<Int64>, tenant: String) async throws -> [EventRecord] {
         try await rows(
             """

@@ -394,6 +394,10 @@ enum SQLiteMigrations {
         migrator.registerMigration("v15_run_trace_parent") { db in
             try db.execute(sql: "ALTER TABLE runs ADD COLUMN trace_parent TEXT")
         }
+        migrator.registerMigration("v16_events_by_run") { db in
+            // A run's events by the run id their subject starts with (see SQLiteStore.runEvents).
+            try db.execute(sql: "CREATE INDEX events_by_run ON events (tenant, \(SQLiteStore.subjectRun), seq)")
+        }
         return migrator
     }
 }

@@ -573,6 +573,24 @@ public final class SQLiteStore: WorkflowStore {
         }
     }
 
+    /// The run id an event's subject starts with: the subject up to its first `/`. The query
+    /// repeats the index's expression exactly, which SQLite needs to use the index.
+    static let subjectRun = "substr(subject, 1, instr(subject || '/', '/') - 1)"
+
+    public func runEvents(of run: RunID, tenant: String, from seq: Int64, limit: Int) async throws -> [EventRecord] {
+        try await pool.read { db in
+            try Row.fetchAll(
+                db.cachedStatement(
+                    sql: """
+                        SELECT * FROM events WHERE tenant = ? AND \(Self.subjectRun) = ? AND seq >= ?
+                        ORDER BY seq LIMIT ?
+                        """),
+                arguments: [tenant, run.rawValue, seq, limit]
+            )
+            .map(Self.event)
+        }
+    }
+
     public func events(in range: Range<Int64>, tenant: String) async throws -> [EventRecord] {
         try await pool.read { db in
             try Row.fetchAll(

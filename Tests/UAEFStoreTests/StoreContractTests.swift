@@ -45,6 +45,31 @@ struct StoreContractTests {
         #expect(events[0].event.time == now)
     }
 
+    @Test(
+        "a run's events are its own and its tasks' (subject run or run/…), of its tenant only, in order from a seq",
+        arguments: StoreBackend.allCases)
+    func runEvents(_ backend: StoreBackend) async throws {
+        let location = try TestStore(backend)
+        defer { location.remove() }
+        let store = try await location.open()
+        var changes = ChangeSet()
+        for (n, (tenant, subject)) in [
+            ("acme", "run_A"), ("acme", "run_AB"), ("acme", "run_A/fetch"), ("globex", "run_A"),
+            ("acme", "run_A/each[2]"), ("acme", "stl_run_A"), ("acme", "run_A-x"),
+        ].enumerated() {
+            changes.events.append(
+                EventDraft(
+                    id: "evt_\(n)", time: now, type: "t", actor: "test", tenant: tenant, subject: subject, data: [:]))
+        }
+        try await store.commit(changes)
+        let all = try await store.runEvents(of: RunID("run_A"), tenant: "acme", from: 0, limit: 10)
+        #expect(all.map(\.seq) == [0, 2, 4])
+        #expect(all.map(\.event.subject) == ["run_A", "run_A/fetch", "run_A/each[2]"])
+        #expect(try await store.runEvents(of: RunID("run_A"), tenant: "acme", from: 1, limit: 1).map(\.seq) == [2])
+        #expect(try await store.runEvents(of: RunID("run_A"), tenant: "globex", from: 0, limit: 10).map(\.seq) == [3])
+        #expect(try await store.runEvents(of: RunID("run_Z"), tenant: "acme", from: 0, limit: 10).isEmpty)
+    }
+
     @Test("a failed transaction writes nothing: no rows and no events", arguments: StoreBackend.allCases)
     func atomicity(_ backend: StoreBackend) async throws {
         let location = try TestStore(backend)

@@ -1,0 +1,278 @@
+import Foundation
+import UAEFCore
+import UAEFStore
+
+/// What the runs page shows: the filters as given, a page of runs, and the links to the pages
+/// around it.
+public struct RunsView: Sendable {
+    /// One run in the list.
+    public struct Row: Sendable {
+        public var id: String
+        public var workflow: String
+        public var version: Int
+        public var status: String
+        public var createdAt: String
+        public var duration: String
+        public var error: String?
+    }
+
+    /// A choice of the status filter.
+    public struct StatusOption: Sendable {
+        public var value: String
+        public var selected: Bool
+    }
+
+    /// A workflow the start form offers.
+    public struct WorkflowOption: Sendable {
+        public var name: String
+        public var version: Int
+
+        public init(name: String, version: Int) {
+            self.name = name
+            self.version = version
+        }
+    }
+
+    public var statuses: [StatusOption]
+    public var workflow: String
+    public var since: String
+    public var filtered: Bool
+    public var canStart: Bool
+    public var csrf: String
+    public var workflows: [WorkflowOption]
+    public var caption: String
+    public var runs: [Row]
+    public var firstPage: String?
+    public var nextPage: String?
+    /// The rendered table and page links, which the page shows in its live region.
+    public var region = ""
+
+    /// The filters of the runs page, read from its query.
+    public struct Filters: Sendable, Hashable {
+        public var status: RunStatus?
+        public var workflow: String?
+        /// Only runs created at or after this time.
+        public var since: Date?
+        /// The id the page starts below (the `cursor` of the page before).
+        public var cursor: RunID?
+
+        public init(status: RunStatus? = nil, workflow: String? = nil, since: Date? = nil, cursor: RunID? = nil) {
+            self.status = status
+            self.workflow = workflow
+            self.since = since
+            self.cursor = cursor
+        }
+
+        /// The store's filter for these filters.
+        public var runFilter: RunFilter { RunFilter(status: status, workflow: workflow, before: cursor) }
+
+        /// The query string of these filters with another cursor (nil: the first page).
+        public func query(cursor: RunID?) -> String {
+            var items: [URLQueryItem] = []
+            if let status { items.append(URLQueryItem(name: "status", value: status.rawValue)) }
+            if let workflow { items.append(URLQueryItem(name: "workflow", value: workflow)) }
+            if let since { items.append(URLQueryItem(name: "since", value: Self.localTime(since))) }
+            if let cursor { items.append(URLQueryItem(name: "cursor", value: cursor.rawValue)) }
+            var components = URLComponents()
+            components.queryItems = items
+            return items.isEmpty ? "/runs" : "/runs?" + (components.percentEncodedQuery ?? "")
+        }
+
+        /// A time as an `<input type="datetime-local">` value (UTC, to the minute).
+        static func localTime(_ date: Date) -> String { String(Timestamp.format(date).prefix(16)) }
+
+        /// Reads a `datetime-local` value (`2026-12-03T10:15`, taken as UTC); nil when it is not one.
+        public static func time(_ text: String) -> Date? {
+            Timestamp.parse(text.count == 16 ? text + ":00.000Z" : text)
+        }
+    }
+
+    /// The view of `page` (up to `limit` runs plus one, newest first) under `filters`; runs older
+    /// than `filters.since` end the list.
+    public init(
+        filters: Filters, page: [RunRecord], limit: Int, now: Date, canStart: Bool, csrf: String,
+        workflows: [WorkflowOption]
+    ) {
+        let shown = page.prefix(limit).filter { filters.since == nil || $0.createdAt >= filters.since! }
+        let more = page.count > limit && shown.count == limit
+        statuses = RunStatus.allCases.map { StatusOption(value: $0.rawValue, selected: $0 == filters.status) }
+        workflow = filters.workflow ?? ""
+        since = filters.since.map(Filters.localTime) ?? ""
+        filtered = filters.status != nil || filters.workflow != nil || filters.since != nil
+        self.canStart = canStart && !workflows.isEmpty
+        self.csrf = csrf
+        self.workflows = workflows
+        runs = shown.map { run in
+            Row(
+                id: run.id.rawValue, workflow: run.workflowName, version: run.workflowVersion,
+                status: run.status.rawValue, createdAt: Timestamp.format(run.createdAt),
+                duration: ElapsedText.format((run.endedAt ?? now).timeIntervalSince(run.createdAt)), error: run.error)
+        }
+        caption =
+            shown.isEmpty
+            ? "No runs"
+            : "\(shown.count) run\(shown.count == 1 ? "" : "s")\(filters.cursor == nil ? ", newest first" : ", older")"
+        firstPage = filters.cursor == nil ? nil : filters.query(cursor: nil)
+        nextPage = more ? filters.query(cursor: shown.last?.id) : nil
+    }
+}
+
+/// What the run page shows: the run, its task graph and table, its attempts as a timeline and a
+/// table, and the actions the principal may take.
+public struct RunView: Sendable {
+    /// One task or fan-out instance in the table (instances follow their task).
+    public struct TaskRow: Sendable {
+        public var key: String
+        public var anchor: String
+        public var status: String
+        public var attempts: Int
+        public var agent: String?
+        public var error: String?
+        public var reason: String?
+        public var output: String?
+        public var instance: Bool
+    }
+
+    /// One attempt in the table.
+    public struct AttemptRow: Sendable {
+        public var key: String
+        public var number: Int
+        public var agent: String?
+        public var status: String
+        public var startedAt: String
+        public var duration: String
+        public var error: String?
+    }
+
+    /// One of the run's events.
+    public struct EventRow: Sendable {
+        public var seq: Int64
+        public var time: String
+        public var type: String
+        public var actor: String
+        /// The task key for a task's event; nil for the run's own.
+        public var task: String?
+    }
+
+    public var id: String
+    public var workflow: String
+    public var version: Int
+    public var status: String
+    public var terminal: Bool
+    public var createdAt: String
+    public var endedAt: String?
+    public var duration: String
+    public var createdBy: String
+    public var error: String?
+    public var canCancel: Bool
+    public var cancelRequested: Bool
+    public var csrf: String
+    public var graph: String
+    public var tasks: [TaskRow]
+    public var hasAttempts: Bool
+    public var timeline: String
+    public var attempts: [AttemptRow]
+    public var events: [EventRow]
+    /// Set when the run has more events than ``events`` shows.
+    public var moreEvents: String?
+
+    /// The longest output shown inline; longer ones are cut with a note.
+    static let outputLimit = 4000
+
+    /// The view of `snapshot`, its graph drawn from `definition` (nil when the workflow's source
+    /// no longer parses: the graph then shows the tasks the run has, without edges), with the
+    /// run's first `events` (``eventLimit`` of them and one more, to tell that there are more).
+    public init(
+        snapshot: RunSnapshot, definition: WorkflowDefinition?, events: [EventRecord] = [], now: Date,
+        mayCancel: Bool, csrf: String
+    ) {
+        let run = snapshot.run
+        id = run.id.rawValue
+        workflow = run.workflowName
+        version = run.workflowVersion
+        status = run.status.rawValue
+        terminal = run.status.isTerminal
+        createdAt = Timestamp.format(run.createdAt)
+        endedAt = run.endedAt.map(Timestamp.format)
+        duration = ElapsedText.format((run.endedAt ?? now).timeIntervalSince(run.createdAt))
+        createdBy = run.createdBy ?? "—"
+        error = run.error
+        canCancel = mayCancel && !run.status.isTerminal && !run.cancelRequested
+        cancelRequested = run.cancelRequested && !run.status.isTerminal
+        self.csrf = csrf
+
+        let records = Dictionary(snapshot.tasks.map { ($0.key, $0) }, uniquingKeysWith: { first, _ in first })
+        let instances = Dictionary(grouping: snapshot.tasks.filter { $0.index != nil }, by: \.taskID)
+        let taskIDs =
+            definition?.tasks.map { (id: $0.id, dependsOn: $0.dependsOn) }
+            ?? snapshot.tasks.filter { $0.index == nil }.map { (id: $0.key, dependsOn: []) }
+        graph = RunGraph(
+            nodes: taskIDs.map { task in
+                RunGraph.Node(
+                    id: task.id, dependsOn: task.dependsOn,
+                    status: records[task.id]?.status.rawValue ?? TaskStatus.pending.rawValue,
+                    detail: Self.instanceSummary(records[task.id], instances[task.id] ?? []))
+            }
+        ).svg()
+        var rows: [TaskRow] = []
+        for task in taskIDs {
+            rows.append(Self.row(records[task.id], key: task.id, instance: false))
+            for instance in (instances[task.id] ?? []).sorted(by: { ($0.index ?? 0) < ($1.index ?? 0) }) {
+                rows.append(Self.row(instance, key: instance.key, instance: true))
+            }
+        }
+        tasks = rows
+
+        let ordered = snapshot.attempts.sorted { ($0.startedAt, $0.key, $0.number) < ($1.startedAt, $1.key, $1.number) }
+        hasAttempts = !ordered.isEmpty
+        timeline = AttemptTimeline(
+            origin: run.createdAt, now: run.endedAt ?? now,
+            bars: ordered.map {
+                AttemptTimeline.Bar(
+                    label: "\($0.key) #\($0.number)", status: $0.status.rawValue, start: $0.startedAt, end: $0.endedAt)
+            }
+        ).svg()
+        attempts = ordered.map { attempt in
+            AttemptRow(
+                key: attempt.key, number: attempt.number, agent: attempt.agentID?.rawValue,
+                status: attempt.status.rawValue, startedAt: Timestamp.format(attempt.startedAt),
+                duration: ElapsedText.format((attempt.endedAt ?? now).timeIntervalSince(attempt.startedAt)),
+                error: attempt.error)
+        }
+        let prefix = run.id.rawValue + "/"
+        self.events = events.prefix(Self.eventLimit).map { record in
+            EventRow(
+                seq: record.seq, time: Timestamp.format(record.event.time), type: record.event.type,
+                actor: record.event.actor,
+                task: record.event.subject.hasPrefix(prefix)
+                    ? String(record.event.subject.dropFirst(prefix.count)) : nil)
+        }
+        moreEvents =
+            events.count > Self.eventLimit
+            ? "The first \(Self.eventLimit) events are shown; uaef ledger report --run \(run.id) has them all." : nil
+    }
+
+    /// The most events the page lists.
+    public static let eventLimit = 500
+
+    /// `3 of 5 instances succeeded, 1 failed` for a fanned-out task; nil for any other.
+    static func instanceSummary(_ record: TaskRecord?, _ instances: [TaskRecord]) -> String? {
+        guard let count = record?.instanceCount else { return nil }
+        let counts = Dictionary(grouping: instances, by: \.status).mapValues(\.count)
+        let parts = TaskStatus.allCases.compactMap { status in
+            counts[status].map { "\($0) \(status.rawValue)" }
+        }
+        return "\(count) instance\(count == 1 ? "" : "s")" + (parts.isEmpty ? "" : ": " + parts.joined(separator: ", "))
+    }
+
+    private static func row(_ record: TaskRecord?, key: String, instance: Bool) -> TaskRow {
+        var output = record?.output.map(\.prettyJSONText)
+        if let text = output, text.count > outputLimit {
+            output = String(text.prefix(outputLimit)) + "\n… (\(text.count - outputLimit) more characters)"
+        }
+        return TaskRow(
+            key: key, anchor: RunGraph.anchor(key), status: record?.status.rawValue ?? TaskStatus.pending.rawValue,
+            attempts: record?.attempts ?? 0, agent: record?.agentID?.rawValue, error: record?.error,
+            reason: record?.reason, output: output, instance: instance)
+    }
+}

@@ -1,0 +1,461 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import NIOCore
+import UAEFConsole
+import UAEFCore
+import UAEFEngine
+import UAEFStore
+
+/// The web console at `/`: server-rendered pages over the same operations, permissions and
+/// tenants as the `/v1` API, signed in with a session cookie (``ConsoleSession``) that holds the
+/// user's access token. Forms carry the session's CSRF token and must come from this origin;
+/// pages update live through the console's own event streams (`/console/live…`).
+struct ConsoleRoutes {
+    let operations: APIOperations
+    let authority: TokenAuthority?
+    /// Whether cookies get `Secure`: everywhere but on a loopback address.
+    let secureCookies: Bool
+    let failures: RateLimiter
+    let rateLimiter: RateLimiter?
+    let bodyLimit: Int
+    let events: EventStreamRoutes
+    let renderer = ConsoleRenderer()
+
+    var runtime: ServerRuntime { operations.runtime }
+    var store: any WorkflowStore { operations.store }
+
+    /// True for a route path of the console (pages, forms, its assets and live streams), as
+    /// registered (`runs/:id`) or asked for: everything but `/v1`, the probes, the metrics and the
+    /// OpenAPI document.
+    static func isPage(_ path: String) -> Bool {
+        let trimmed = path.hasPrefix("/") ? String(path.dropFirst()) : path
+        let first = trimmed.split(separator: "/").first.map(String.init) ?? ""
+        return !["v1", "healthz", "readyz", "openapi.json", "metrics"].contains(first)
+    }
+
+    /// Runs a page lists at a time.
+    static let pageSize = 50
+
+    func add(to router: Router<APIContext>) {
+        router.get("console/console.css") { _, _ in
+            Self.asset(ConsoleRenderer.stylesheet, type: "text/css; charset=utf-8")
+        }
+        router.get("console/console.js") { _, _ in
+            Self.asset(ConsoleRenderer.script, type: "text/javascript; charset=utf-8")
+        }
+        let open = router.group().add(
+            middleware: ConsoleErrorMiddleware(renderer: renderer, secureCookies: secureCookies))
+        open.get("/") { _, _ in Self.redirect("/runs") }
+        open.get("login") { request, _ in try await loginPage(request) }
+        open.post("login") { request, context in try await signIn(request, context: context) }
+
+        var pages = open.add(
+            middleware: AuthenticationMiddleware(
+                authority: authority, store: store, failures: failures, credentials: .consoleSession))
+        if let rateLimiter { pages = pages.add(middleware: RateLimitMiddleware(limiter: rateLimiter)) }
+        pages.post("logout") { request, context in
+            _ = try await form(request, context)
+            var response = Self.redirect("/login")
+            response.headers[.setCookie] = ConsoleSession.clearCookie(secure: secureCookies)
+            return response
+        }
+        pages.get("runs") { request, context in try await runsPage(request, context) }
+        pages.post("runs") { request, context in try await startRun(request, context) }
+        pages.get("runs/:id") { request, context in try await runPage(request, context) }
+        pages.post("runs/:id/cancel") { request, context in
+            let principal = try context.require(.writeRuns)
+            _ = try await form(request, context)
+            let id = try context.parameters.require("id")
+            guard try await runtime.engine(for: principal.tenant).cancel(RunID(id), actor: principal.actor) != nil
+            else {
+                throw Problem.notFound("run \(id)")
+            }
+            return Self.redirect("/runs/\(id)")
+        }
+        pages.get("approvals") { request, context in
+            let principal = try context.require(.read)
+            let done = ["approved", "rejected"].first { request.uri.queryParameters[Substring($0)] != nil }
+            let notice = done.flatMap { done in
+                Self.query(request, done).map { (text: "\($0) \(done).", isError: false) }
+            }
+            return try await approvalsPage(request, context, principal: principal, notice: notice)
+        }
+        pages.post("approvals/:id/decide") { request, context in try await decide(request, context) }
+        pages.get("console/live") { request, context in
+            let principal = try context.require(.read)
+            return events.stream(
+                from: try liveStart(request), principal: principal, run: nil, message: Self.liveMessage)
+        }
+        pages.get("console/live/runs/:id") { request, context in
+            let principal = try context.require(.read)
+            let id = RunID(try context.parameters.require("id"))
+            return events.stream(
+                from: try liveStart(request), principal: principal, run: id, message: Self.liveMessage)
+        }
+    }
+
+    // MARK: Sign-in
+
+    private func loginPage(_ request: Request) async throws -> Response {
+        let next = Self.localPath(request.uri.queryParameters["next"].map(String.init))
+        guard authority != nil else {
+            // Without token authentication (loopback only) everyone is the local administrator;
+            // the session exists for its CSRF token.
+            return signedIn(ConsoleSession.local(), maxAge: 12 * 3600, next: next)
+        }
+        let message =
+            request.uri.queryParameters["ended"] != nil
+            ? "Your session ended: the token expired or is no longer accepted. Sign in again." : nil
+        return html(
+            renderer.page(
+                .init(title: "Sign in", signedIn: false, path: "/login"),
+                body: renderer.render(
+                    "login", ["next": next].merging(message.map { ["message": $0] } ?? [:]) { a, _ in a })))
+    }
+
+    private func signIn(_ request: Request, context: APIContext) async throws -> Response {
+        try Self.checkOrigin(request)
+        guard let authority else { return try await loginPage(request) }
+        let client = context.clientAddress ?? "unknown"
+        if let wait = failures.waitIfEmpty(client) {
+            throw Problem.tooManyRequests("too many failed sign-ins from \(client)", retryAfter: wait)
+        }
+        let fields = try await Self.fields(of: request, limit: 16 * 1024)
+        let next = Self.localPath(fields["next"])
+        func refuse(_ message: String) -> Response {
+            html(
+                renderer.page(
+                    .init(title: "Sign in", signedIn: false, path: "/login"),
+                    body: renderer.render("login", ["next": next, "message": message])),
+                status: .unauthorized)
+        }
+        guard let token = fields["token"] else { return refuse("Paste an access token to sign in.") }
+        guard ConsoleSession.isCookieSafe(token) else {
+            _ = failures.take(client)
+            return refuse("That is not an access token: a token is a JWT (three base64url parts joined by dots).")
+        }
+        do {
+            let verified = try await authority.verified(token)
+            guard verified.principal.may(.read) else {
+                return refuse("This token's roles do not include reading the tenant's data, which the console needs.")
+            }
+            let maxAge = Int(verified.expiry.timeIntervalSinceNow.rounded(.down))
+            return signedIn(ConsoleSession(value: token), maxAge: maxAge, next: next)
+        } catch let problem as Problem where problem.status == .unauthorized {
+            _ = failures.take(client)
+            return refuse("The token was refused: \(problem.detail).")
+        }
+    }
+
+    private func signedIn(_ session: ConsoleSession, maxAge: Int, next: String) -> Response {
+        var response = Self.redirect(next)
+        response.headers[.setCookie] = session.setCookie(maxAge: maxAge, secure: secureCookies)
+        return response
+    }
+
+    // MARK: Runs
+
+    private func runsPage(_ request: Request, _ context: APIContext) async throws -> Response {
+        let principal = try context.require(.read)
+        var filters = RunsView.Filters()
+        if let status = try request.textQuery("status").flatMap({ $0.isEmpty ? nil : $0 }) {
+            guard let parsed = RunStatus(rawValue: status) else {
+                let valid = RunStatus.allCases.map(\.rawValue).joined(separator: ", ")
+                throw Problem.badRequest("status \(status.prefix(40)) is not a run status; use one of \(valid)")
+            }
+            filters.status = parsed
+        }
+        filters.workflow = Self.query(request, "workflow")
+        if let since = Self.query(request, "since") {
+            guard let time = RunsView.Filters.time(since) else {
+                throw Problem.badRequest("since \(since.prefix(40)) is not a time; use 2026-12-03T10:15 (UTC)")
+            }
+            filters.since = time
+        }
+        filters.cursor = Self.query(request, "cursor").map(RunID.init)
+        let head = try await store.treeHead().size
+        let page = try await store.runs(
+            tenant: principal.tenant, matching: filters.runFilter, limit: Self.pageSize + 1)
+        var workflows: [RunsView.WorkflowOption] = []
+        if principal.may(.writeRuns) && !Self.isFragment(request) {
+            workflows = try await store.workflows(tenant: principal.tenant).map {
+                .init(name: $0.name, version: $0.version)
+            }
+        }
+        let csrf = context.consoleSession?.csrfToken ?? ""
+        let view = RunsView(
+            filters: filters, page: page, limit: Self.pageSize, now: Date(), canStart: principal.may(.writeRuns),
+            csrf: csrf, workflows: workflows)
+        let region = renderer.render("runs-region", view)
+        if Self.isFragment(request) { return html(region) }
+        var pageView = view
+        pageView.region = region
+        return html(
+            renderer.page(
+                frame(principal, context, title: "Runs", path: "/runs", live: "/console/live?from=\(head)"),
+                body: renderer.render("runs", pageView)))
+    }
+
+    private func startRun(_ request: Request, _ context: APIContext) async throws -> Response {
+        let principal = try context.require(.writeRuns)
+        let fields = try await form(request, context)
+        var body: [String: JSONValue] = [:]
+        if let workflow = fields["workflow"] { body["workflow"] = .string(workflow) }
+        if let inputs = fields["inputs"] {
+            do {
+                body["inputs"] = try JSONValue(jsonText: inputs)
+            } catch {
+                throw Problem(
+                    .unprocessableContent, "validation-failed",
+                    "inputs: not JSON (\(error)); give a JSON object or nothing")
+            }
+        }
+        let start = try await operations.startRun(RunRoutes.runRequest(body, idempotencyKey: nil), by: principal)
+        return Self.redirect("/runs/\(start.run)")
+    }
+
+    private func runPage(_ request: Request, _ context: APIContext) async throws -> Response {
+        let principal = try context.require(.read)
+        let id = try context.parameters.require("id")
+        let head = try await store.treeHead().size
+        guard let snapshot = try await store.snapshot(of: RunID(id), tenant: principal.tenant) else {
+            throw Problem.notFound("run \(id)")
+        }
+        let definition = try? WorkflowParser.parse(
+            snapshot.run.workflowSource, file: snapshot.run.workflowFile,
+            catalog: runtime.engine.kinds.catalog(capabilities: nil))
+        let events = try await store.runEvents(
+            of: snapshot.run.id, tenant: principal.tenant, from: 0, limit: RunView.eventLimit + 1)
+        let view = RunView(
+            snapshot: snapshot, definition: definition, events: events, now: Date(),
+            mayCancel: principal.may(.writeRuns),
+            csrf: context.consoleSession?.csrfToken ?? "")
+        let region = renderer.render("run", view)
+        if Self.isFragment(request) { return html(region) }
+        let live = snapshot.run.status.isTerminal ? nil : "/console/live/runs/\(id)?from=\(head)"
+        return html(
+            renderer.page(
+                frame(principal, context, title: "Run \(id)", path: "/runs", live: live),
+                body: ConsoleRenderer.liveRegion(region)))
+    }
+
+    // MARK: Approvals
+
+    private func approvalsPage(
+        _ request: Request, _ context: APIContext, principal: Principal, notice: (text: String, isError: Bool)? = nil,
+        status: HTTPResponse.Status = .ok
+    ) async throws -> Response {
+        let head = try await store.treeHead().size
+        var view = ApprovalsView(
+            waiting: try await operations.waitingApprovals(tenant: principal.tenant),
+            approvalRoles: principal.approvalRoles, mayApprove: principal.may(.approve),
+            csrf: context.consoleSession?.csrfToken ?? "", notice: notice?.text, noticeIsError: notice?.isError ?? false
+        )
+        let region = renderer.render("approvals-region", view)
+        if Self.isFragment(request) { return html(region) }
+        view.region = region
+        return html(
+            renderer.page(
+                frame(principal, context, title: "Approvals", path: "/approvals", live: "/console/live?from=\(head)"),
+                body: renderer.render("approvals", view)),
+            status: status)
+    }
+
+    /// Approves or rejects as the form says; the page comes back with what happened, or with
+    /// the server's refusal (the maker approving their own work, a role not held, …).
+    private func decide(_ request: Request, _ context: APIContext) async throws -> Response {
+        let principal = try context.require(.approve)
+        let fields = try await form(request, context)
+        let id = try context.parameters.require("id")
+        guard let decision = fields["decision"].flatMap(ApprovalRecord.Decision.init(rawValue:)) else {
+            throw Problem.badRequest("decision: give approve or reject")
+        }
+        let done = decision == .approve ? "approved" : "rejected"
+        do {
+            _ = try await operations.decide(id, decision, role: fields["role"], reason: fields["reason"], by: principal)
+        } catch {
+            // Another tenant's or an unknown approval is a plain 404; a refusal is shown in the inbox.
+            let problem = ProblemMiddleware.problem(for: error, logger: context.logger, requestID: "\(context.id)")
+            guard problem.status != .notFound, problem.status != .internalServerError else { throw problem }
+            return try await approvalsPage(
+                request, context, principal: principal, notice: ("\(id) was not \(done): \(problem.detail)", true),
+                status: problem.status)
+        }
+        return Self.redirect(
+            "/approvals?\(done)=\(id.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "")")
+    }
+
+    // MARK: Helpers
+
+    private func frame(_ principal: Principal, _ context: APIContext, title: String, path: String, live: String?)
+        -> ConsoleRenderer.Frame
+    {
+        Self.frame(principal, session: context.consoleSession, title: title, path: path, live: live)
+    }
+
+    /// The frame of a page `principal` sees in `session`.
+    static func frame(_ principal: Principal, session: ConsoleSession?, title: String, path: String, live: String?)
+        -> ConsoleRenderer.Frame
+    {
+        ConsoleRenderer.Frame(
+            title: title, signedIn: true, subject: principal.subject, tenant: principal.tenant,
+            roles: principal.roles.map(\.rawValue).sorted().joined(separator: ", "),
+            csrf: session?.csrfToken ?? "", path: path, live: live)
+    }
+
+    /// A state-changing request's form, after checking that it comes from this origin and carries
+    /// the session's CSRF token (403 otherwise).
+    private func form(_ request: Request, _ context: APIContext) async throws -> ConsoleForm {
+        try Self.checkOrigin(request)
+        let fields = try await Self.fields(of: request, limit: bodyLimit)
+        guard let session = context.consoleSession, session.accepts(csrf: fields[ConsoleSession.csrfField]) else {
+            throw Problem(
+                .forbidden, "csrf-failed",
+                "the form's CSRF token does not match your session; reload the page and try again")
+        }
+        return fields
+    }
+
+    private static func fields(of request: Request, limit: Int) async throws -> ConsoleForm {
+        let text = try await JSONMessage.text(of: request, limit: limit)
+        do {
+            return try ConsoleForm(body: text)
+        } catch {
+            throw Problem.badRequest(error.description)
+        }
+    }
+
+    /// Refuses a request whose `Origin` is another site's (browsers send it with every POST).
+    private static func checkOrigin(_ request: Request) throws {
+        guard let origin = request.headers[.origin], let host = request.head.authority else {
+            return
+        }
+        let originHost = origin.split(separator: "://", maxSplits: 1).last.map(String.init) ?? origin
+        guard originHost == host else {
+            throw Problem(.forbidden, "cross-origin", "the console accepts forms from its own pages only")
+        }
+    }
+
+    /// Where `liveStart` streams begin: the `from` the page was rendered with.
+    private func liveStart(_ request: Request) throws -> Int64 {
+        if let last = request.headers[.lastEventID], let seq = Int64(last), seq >= -1, seq < Int64.max {
+            return seq + 1
+        }
+        return Int64(try request.integerQuery("from", in: 0...Int(Int64.max - 1)) ?? 0)
+    }
+
+    /// A console stream's message: an unnamed event (so one handler sees them all) with the
+    /// event's seq, type and subject, never its data.
+    @Sendable static func liveMessage(_ record: EventRecord, withPayloads: Bool) -> String {
+        let data: JSONValue = [
+            "seq": .number(Number(Int(record.seq))), "type": .string(record.event.type),
+            "subject": .string(record.event.subject),
+        ]
+        return "id: \(record.seq)\ndata: \(data.jsonText)\n\n"
+    }
+
+    private static func query(_ request: Request, _ name: String) -> String? {
+        guard let value = request.uri.queryParameters[Substring(name)], !value.isEmpty else { return nil }
+        return String(value)
+    }
+
+    private static func isFragment(_ request: Request) -> Bool { request.headers[.consoleFragment] != nil }
+
+    /// `next` when it is a path on this server, else `/runs` (no open redirect).
+    static func localPath(_ next: String?) -> String {
+        guard let next, next.hasPrefix("/"), !next.hasPrefix("//"), !next.contains("\\"),
+            !next.unicodeScalars.contains(where: { $0.value < 0x20 })
+        else { return "/runs" }
+        return next
+    }
+
+    static func redirect(_ location: String) -> Response {
+        Response(status: .seeOther, headers: [.location: location, .cacheControl: "no-store"])
+    }
+
+    private func html(_ text: String, status: HTTPResponse.Status = .ok) -> Response {
+        Self.html(text, status: status)
+    }
+
+    static func html(_ text: String, status: HTTPResponse.Status = .ok) -> Response {
+        var headers = securityHeaders
+        headers[.contentType] = "text/html; charset=utf-8"
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(string: text)))
+    }
+
+    private static func asset(_ text: String, type: String) -> Response {
+        Response(
+            status: .ok,
+            headers: [.contentType: type, .cacheControl: "no-cache", .xContentTypeOptions: "nosniff"],
+            body: .init(byteBuffer: ByteBuffer(string: text)))
+    }
+
+    /// Sent with every page: scripts and styles from this origin only, no framing, no sniffing.
+    static let securityHeaders: HTTPFields = [
+        .contentSecurityPolicy:
+            "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+        .xContentTypeOptions: "nosniff", .referrerPolicy: "same-origin", .cacheControl: "no-store",
+        .xFrameOptions: "DENY",
+    ]
+}
+
+/// Answers the console's failures as pages: a missing or ended session goes to the sign-in page
+/// (back to where it was afterwards); any other problem is a page that says what went wrong.
+struct ConsoleErrorMiddleware: RouterMiddleware {
+    typealias Context = APIContext
+    let renderer: ConsoleRenderer
+    let secureCookies: Bool
+
+    func handle(_ request: Request, context: APIContext, next: (Request, APIContext) async throws -> Response)
+        async throws -> Response
+    {
+        do {
+            return try await next(request, context)
+        } catch {
+            let problem = ProblemMiddleware.problem(for: error, logger: context.logger, requestID: "\(context.id)")
+            if problem.status == .unauthorized {
+                let back = request.method == .get ? request.uri.description : "/runs"
+                let ended = problem.kind == AuthenticationMiddleware.signInRequired ? "" : "&ended=1"
+                var response = ConsoleRoutes.redirect(
+                    "/login?next=\(back.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "/runs")\(ended)"
+                )
+                if !ended.isEmpty { response.headers[.setCookie] = ConsoleSession.clearCookie(secure: secureCookies) }
+                return response
+            }
+            var response = page(problem.status, problem.detail, request, context)
+            for field in problem.headers { response.headers.append(field) }
+            return response
+        }
+    }
+
+    /// The error page, with the navigation bar when someone is signed in.
+    private func page(_ status: HTTPResponse.Status, _ detail: String, _ request: Request, _ context: APIContext)
+        -> Response
+    {
+        let heading =
+            switch status {
+            case .notFound: "Not found"
+            case .forbidden: "Not allowed"
+            case .tooManyRequests: "Too many requests"
+            case .internalServerError: "Something went wrong"
+            default: "That did not work"
+            }
+        let body = renderer.render("error", ["heading": heading, "detail": detail])
+        var frame = ConsoleRenderer.Frame(title: heading, signedIn: false, path: "/")
+        if let principal = context.caller.withLock({ $0 }),
+            let session = ConsoleSession.from(cookieHeader: request.headers[.cookie])
+        {
+            frame = ConsoleRoutes.frame(principal, session: session, title: heading, path: "/", live: nil)
+        }
+        return ConsoleRoutes.html(renderer.page(frame, body: body), status: status)
+    }
+}
+
+extension HTTPField.Name {
+    /// Asks a console page for its live region alone (the page's script re-rendering it).
+    static let consoleFragment = HTTPField.Name("X-UAEF-Fragment")!
+    static let xFrameOptions = HTTPField.Name("X-Frame-Options")!
+    static let referrerPolicy = HTTPField.Name("Referrer-Policy")!
+}

@@ -1,0 +1,146 @@
+"""Drives the UAEF console in headless Chromium (Debian's chromium and chromium-driver, through
+Selenium 4.50.0) against a real `uaef serve`, the way people use it, and prints what it saw as
+JSON for the Swift test (Tests/UAEFCLITests/ConsoleBrowserTests.swift) to check. Every step
+that can fail raises with what it expected; screenshots of the pages go to the given folder.
+
+usage: console_browser.py BASE_URL TOKENS_JSON SCREENSHOT_DIR
+TOKENS_JSON: {"operator": ..., "approver": ..., "viewer": ..., "stranger": ..., "slow_run": RUN_ID}
+"""
+import json
+import os
+import sys
+import time
+
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions as conditions
+from selenium.webdriver.support.ui import Select, WebDriverWait
+
+base, tokens, shots = sys.argv[1], json.loads(sys.argv[2]), sys.argv[3]
+os.makedirs(shots, exist_ok=True)
+result = {"screenshots": []}
+
+options = webdriver.ChromeOptions()
+options.binary_location = "/usr/bin/chromium"
+for argument in ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1366,900",
+                 "--disable-gpu", "--lang=en-US"]:
+    options.add_argument(argument)
+browser = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
+wait = WebDriverWait(browser, 30)
+
+
+def shot(name):
+    path = os.path.join(shots, name + ".png")
+    browser.save_screenshot(path)
+    result["screenshots"].append(path)
+
+
+def sign_in(token):
+    browser.delete_all_cookies()
+    browser.get(base + "/runs")
+    wait.until(conditions.url_contains("/login"))
+    browser.find_element(By.ID, "token").send_keys(token)
+    browser.find_element(By.CSS_SELECTOR, "form[action='/login'] button[type=submit]").click()
+    wait.until(conditions.url_contains("/runs"))
+
+
+def start_run(workflow):
+    browser.get(base + "/runs")
+    browser.find_element(By.CSS_SELECTOR, "details.start summary").click()
+    Select(browser.find_element(By.ID, "start-workflow")).select_by_value(workflow)
+    browser.find_element(By.CSS_SELECTOR, "details.start button[type=submit]").click()
+    wait.until(conditions.url_matches(r"/runs/run_[0-9A-Z]+$"))
+    return browser.current_url.rsplit("/", 1)[1]
+
+
+def status_becomes(expected):
+    """Waits for the run page's status to read `expected` without the page being reloaded."""
+    browser.execute_script("window.uaefMarker = 'same page';")
+    wait.until(lambda _: browser.find_element(By.ID, "run-status").text == expected)
+    return browser.execute_script("return window.uaefMarker") == "same page"
+
+
+try:
+    # A visitor without a session is sent to sign in; the operator signs in with a token.
+    sign_in(tokens["operator"])
+    cookie = browser.get_cookie("uaef_session")
+    result["cookie"] = {"httpOnly": cookie["httpOnly"], "sameSite": cookie.get("sameSite")}
+    shot("01-runs-empty")
+
+    # Start a run from the page and watch it finish live, without reloading.
+    run = start_run("quick")
+    result["quick_seen_running"] = browser.find_element(By.ID, "run-status").text
+    result["quick_live"] = status_becomes("succeeded")
+    result["quick_graph_states"] = [t.text for t in browser.find_elements(By.CSS_SELECTOR, "figure.graph svg text")]
+    result["quick_events"] = [td.text for td in browser.find_elements(By.CSS_SELECTOR, "table.events tbody td:nth-child(3)")]
+    shot("02-run-succeeded")
+
+    # A run that fails: its task's error is one click away.
+    failed = start_run("broken")
+    result["broken_live"] = status_becomes("failed")
+    summary = browser.find_element(By.CSS_SELECTOR, "details.task-error summary")
+    summary.click()
+    result["task_error"] = browser.find_element(By.CSS_SELECTOR, "details.task-error pre").text
+    shot("03-run-failed")
+
+    # The list shows both runs, filtered by status on request.
+    browser.get(base + "/runs")
+    result["listed"] = [row.get_attribute("data-run") for row in browser.find_elements(By.CSS_SELECTOR, "tr[data-run]")]
+    shot("04-runs")
+    Select(browser.find_element(By.NAME, "status")).select_by_value("failed")
+    browser.find_element(By.CSS_SELECTOR, "form.filters button[type=submit]").click()
+    wait.until(conditions.url_contains("status=failed"))
+    result["listed_failed"] = [row.get_attribute("data-run") for row in browser.find_elements(By.CSS_SELECTOR, "tr[data-run]")]
+    result["runs"] = {"quick": run, "broken": failed}
+
+    # The quick run's success needs a settlement approved (the rule asks finance above 1,000.00):
+    # it appears in the operator's inbox live; the operator, its maker, is refused by the server.
+    browser.get(base + "/approvals")
+    wait.until(lambda _: browser.find_elements(By.CSS_SELECTOR, "article.approval form.decide"))
+    settlement = browser.find_element(By.CSS_SELECTOR, "article.approval").get_attribute("data-approval")
+    browser.find_element(By.CSS_SELECTOR, "article.approval button[value=approve]").click()
+    result["maker_notice"] = browser.find_element(By.CSS_SELECTOR, "p.notice").text
+    shot("05-approvals-maker-refused")
+
+    # A second principal with the finance role approves it, with a reason.
+    sign_in(tokens["approver"])
+    browser.get(base + "/approvals")
+    browser.find_element(By.CSS_SELECTOR, f"article[data-approval='{settlement}'] input[name=reason]").send_keys("checked")
+    browser.find_element(By.CSS_SELECTOR, f"article[data-approval='{settlement}'] button[value=approve]").click()
+    wait.until(conditions.url_contains("approved="))
+    result["approver_notice"] = browser.find_element(By.CSS_SELECTOR, "p.notice").text
+    result["still_waiting"] = len(browser.find_elements(By.CSS_SELECTOR, f"[data-approval='{settlement}']"))
+    result["settlement"] = settlement
+
+    # A viewer sees the running run but no action: no start form, no cancel button.
+    sign_in(tokens["viewer"])
+    result["viewer_start_forms"] = len(browser.find_elements(By.CSS_SELECTOR, "details.start"))
+    browser.get(base + "/runs/" + tokens["slow_run"])
+    result["viewer_cancel_buttons"] = len(browser.find_elements(By.CSS_SELECTOR, "form[action$='/cancel']"))
+    result["viewer_status"] = browser.find_element(By.ID, "run-status").text
+    shot("06-viewer-run")
+
+    # The operator cancels it from the page, and sees it end live.
+    sign_in(tokens["operator"])
+    browser.get(base + "/runs/" + tokens["slow_run"])
+    browser.find_element(By.CSS_SELECTOR, "form[action$='/cancel'] button").click()
+    wait.until(conditions.url_matches(r"/runs/run_[0-9A-Z]+$"))
+    result["cancel_live"] = status_becomes("cancelled")
+
+    # Another tenant's operator finds nothing at the same address.
+    sign_in(tokens["stranger"])
+    browser.get(base + "/runs/" + run)
+    result["stranger_heading"] = browser.find_element(By.TAG_NAME, "h1").text
+    result["stranger_sees_run"] = run in browser.find_element(By.TAG_NAME, "main").text and "does not exist" not in browser.page_source
+    shot("07-other-tenant")
+
+    # Signing out ends the session: the next page asks to sign in again.
+    browser.find_element(By.CSS_SELECTOR, "form[action='/logout'] button").click()
+    wait.until(conditions.url_contains("/login"))
+    browser.get(base + "/runs")
+    result["after_sign_out"] = browser.current_url.replace(base, "")
+finally:
+    browser.quit()
+
+print(json.dumps(result))

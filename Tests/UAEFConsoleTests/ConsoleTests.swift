@@ -1,0 +1,147 @@
+import Foundation
+import Testing
+import UAEFCore
+import UAEFStore
+
+@testable import UAEFConsole
+
+@Suite("Console: pages, drawings and sessions")
+struct ConsoleTests {
+    /// The repository's Sources/UAEFConsole/Assets.
+    static let assets = URL(filePath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().appending(path: "Sources/UAEFConsole/Assets")
+
+    @Test("the binary embeds the assets exactly as they are in Sources/UAEFConsole/Assets")
+    func embeddedAssets() throws {
+        let files = try FileManager.default.contentsOfDirectory(atPath: Self.assets.path).sorted()
+        let templates = files.filter { $0.hasSuffix(".mustache") }
+        #expect(Set(templates.map { String($0.dropLast(".mustache".count)) }) == Set(ConsoleAssets.templates.keys))
+        for file in templates {
+            let text = try String(contentsOf: Self.assets.appending(path: file), encoding: .utf8)
+            let name = String(file.dropLast(".mustache".count))
+            #expect(ConsoleAssets.templates[name].map { $0 + "\n" } == text, "run scripts/embed-console")
+        }
+        let css = try String(contentsOf: Self.assets.appending(path: "console.css"), encoding: .utf8)
+        let js = try String(contentsOf: Self.assets.appending(path: "console.js"), encoding: .utf8)
+        #expect(ConsoleAssets.stylesheet + "\n" == css, "run scripts/embed-console")
+        #expect(ConsoleAssets.script + "\n" == js, "run scripts/embed-console")
+    }
+
+    @Test("a task sits one column right of its deepest dependency, in the order the workflow lists it")
+    func graphLayout() {
+        let graph = RunGraph(nodes: [
+            .init(id: "fetch", dependsOn: [], status: "succeeded"),
+            .init(id: "check", dependsOn: ["fetch"], status: "succeeded"),
+            .init(id: "enrich", dependsOn: [], status: "running"),
+            .init(id: "post", dependsOn: ["check", "enrich", "missing"], status: "pending"),
+        ])
+        let layout = graph.layout()
+        #expect(layout["fetch"] == .init(column: 0, row: 0))
+        #expect(layout["enrich"] == .init(column: 0, row: 1))
+        #expect(layout["check"] == .init(column: 1, row: 0))
+        #expect(layout["post"] == .init(column: 2, row: 0))
+        let svg = graph.svg()
+        // Three arrows (the unknown dependency draws none); every state is written out, not only coloured.
+        #expect(svg.components(separatedBy: "class=\"edge\"").count - 1 == 3)
+        for state in ["succeeded", "running", "pending"] { #expect(svg.contains(">\(state)</text>")) }
+    }
+
+    @Test("task names and states are escaped in the drawings")
+    func drawingsEscape() {
+        let svg = RunGraph(nodes: [.init(id: "<script>", dependsOn: [], status: "pending")]).svg()
+        #expect(!svg.contains("<script>"))
+        #expect(svg.contains("&lt;script&gt;"))
+        let start = Date(timeIntervalSince1970: 1000)
+        let timeline = AttemptTimeline(
+            origin: start, now: start.addingTimeInterval(4),
+            bars: [
+                .init(label: "a&b #1", status: "failed", start: start, end: start.addingTimeInterval(2)),
+                .init(label: "a&b #2", status: "running", start: start.addingTimeInterval(2), end: nil),
+            ]
+        ).svg()
+        #expect(timeline.contains("a&amp;b #1"))
+        // The axis runs to the latest end (a running attempt's is now): each bar is half of its 640 pixels.
+        #expect(timeline.contains("x=\"200\" y=\"26\" width=\"320\""))
+        #expect(timeline.contains("x=\"520\" y=\"46\" width=\"320\""))
+    }
+
+    @Test("a fanned-out task shows its instances grouped under it and counted by state in its box")
+    func fanOut() {
+        let now = Date(timeIntervalSince1970: 2000)
+        let run = RunRecord(
+            id: RunID("run_1"), tenant: "t", workflowName: "w", workflowVersion: 1, workflowSource: "",
+            workflowFile: "w.yaml", inputs: [:], status: .running, createdAt: now, updatedAt: now)
+        func task(_ key: String, _ status: TaskStatus, index: Int? = nil, count: Int? = nil) -> TaskRecord {
+            TaskRecord(
+                tenant: "t", runID: run.id, key: key, taskID: "each", index: index, status: status,
+                instanceCount: count, updatedAt: now)
+        }
+        let snapshot = RunSnapshot(
+            run: run,
+            tasks: [
+                task("each", .running, count: 3), task("each[1]", .failed, index: 1),
+                task("each[0]", .succeeded, index: 0), task("each[2]", .running, index: 2),
+            ], attempts: [])
+        let view = RunView(snapshot: snapshot, definition: nil, now: now, mayCancel: false, csrf: "x")
+        #expect(view.tasks.map(\.key) == ["each", "each[0]", "each[1]", "each[2]"])
+        #expect(view.tasks.map(\.instance) == [false, true, true, true])
+        #expect(view.graph.contains("3 instances: 1 running, 1 succeeded, 1 failed"))
+        #expect(!view.canCancel)
+    }
+
+    @Test("the CSRF token belongs to its session and is compared whole")
+    func csrf() {
+        let session = ConsoleSession(value: "token-a")
+        #expect(session.accepts(csrf: session.csrfToken))
+        #expect(!session.accepts(csrf: ConsoleSession(value: "token-b").csrfToken))
+        #expect(!session.accepts(csrf: String(session.csrfToken.dropLast())))
+        #expect(!session.accepts(csrf: nil))
+        #expect(ConsoleSession.local().value != ConsoleSession.local().value)
+        #expect(ConsoleSession.local().isLocal)
+    }
+
+    @Test("the session cookie is HttpOnly and SameSite=Strict, Secure unless on loopback, and read back")
+    func cookies() {
+        let session = ConsoleSession(value: "abc.def")
+        #expect(
+            session.setCookie(maxAge: 60, secure: true)
+                == "uaef_session=abc.def; Path=/; Max-Age=60; HttpOnly; SameSite=Strict; Secure")
+        #expect(!session.setCookie(maxAge: 60, secure: false).contains("Secure"))
+        #expect(ConsoleSession.from(cookieHeader: "a=1; uaef_session=abc.def; b=2") == session)
+        #expect(ConsoleSession.from(cookieHeader: "a=1") == nil)
+        #expect(ConsoleSession.isCookieSafe("eyJ.eyJ.sig_-"))
+        #expect(!ConsoleSession.isCookieSafe("a;b"))
+        #expect(!ConsoleSession.isCookieSafe("a b"))
+    }
+
+    @Test("forms are read with their percent-encoding, and malformed ones are refused by name")
+    func forms() throws {
+        let form = try ConsoleForm(body: "workflow=invoice+flow&inputs=%7B%22a%22%3A1%7D&empty=")
+        #expect(form["workflow"] == "invoice flow")
+        #expect(form["inputs"] == "{\"a\":1}")
+        #expect(form["empty"] == nil)
+        #expect(throws: ConsoleForm.Malformed.self) { try ConsoleForm(body: "a=1&a=2") }
+        #expect(throws: ConsoleForm.Malformed.self) { try ConsoleForm(body: "a=%ZZ") }
+        let many = (0...ConsoleForm.fieldLimit).map { "f\($0)=1" }.joined(separator: "&")
+        #expect(throws: ConsoleForm.Malformed.self) { try ConsoleForm(body: many) }
+    }
+
+    @Test("every template renders, escaping what people typed")
+    func templates() {
+        let renderer = ConsoleRenderer()
+        let frame = ConsoleRenderer.Frame(
+            title: "Runs", signedIn: true, subject: "<alice>", tenant: "acme", roles: "viewer", csrf: "c",
+            path: "/runs")
+        let page = renderer.page(frame, body: "<p>body</p>")
+        #expect(page.contains("&lt;alice&gt;"))
+        #expect(page.contains("<p>body</p>"))
+        #expect(page.contains("aria-current=\"page\""))
+        let now = Date()
+        let runs = RunsView(
+            filters: .init(workflow: "<w>"), page: [], limit: 50, now: now, canStart: false, csrf: "c", workflows: [])
+        #expect(renderer.render("runs", runs).contains("value=\"&lt;w&gt;\""))
+        #expect(renderer.render("runs-region", runs).contains("No runs match."))
+        #expect(renderer.render("login", ["next": "/runs", "message": "bad"]).contains("bad"))
+        #expect(renderer.render("error", ["heading": "Not found", "detail": "run x"]).contains("run x"))
+    }
+}
