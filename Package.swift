@@ -194,9 +194,14 @@ let package = Package(
             ]
         ),
         .executableTarget(name: "uaef", dependencies: ["UAEFCLI", "CUAEFGlibcCompat"]),
+        // glibc's posix_spawn extensions for the tests' ChildProcess.
+        .target(name: "CUAEFSpawn"),
         .target(
             name: "UAEFTestSupport",
-            dependencies: ["UAEFCore", "UAEFStore", "UAEFStoreSQLite", "UAEFStorePostgres", "UAEFEngine", "UAEFAgents"]
+            dependencies: [
+                "UAEFCore", "UAEFStore", "UAEFStoreSQLite", "UAEFStorePostgres", "UAEFEngine", "UAEFAgents",
+                "CUAEFSpawn",
+            ]
         ),
         .testTarget(name: "UAEFCoreTests", dependencies: ["UAEFCore"]),
         .testTarget(name: "UAEFConsoleTests", dependencies: ["UAEFConsole", "UAEFCore", "UAEFStore"]),

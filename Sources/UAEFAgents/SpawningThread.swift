@@ -1,5 +1,4 @@
 import Foundation
-import Synchronization
 
 /// A task executor with one thread of its own that never ends, on which `command` starts its
 /// programs.
@@ -36,22 +35,7 @@ final class SpawningThread: TaskExecutor, @unchecked Sendable {
             let batch = jobs
             jobs.removeAll(keepingCapacity: true)
             condition.unlock()
-            // A job holds the start lock until it suspends: the program it starts is started
-            // while no Foundation `Process` is (see ProcessStarts).
-            for job in batch { ProcessStarts.lock.withLock { _ in job.runSynchronously(on: asUnownedTaskExecutor()) } }
+            for job in batch { job.runSynchronously(on: asUnownedTaskExecutor()) }
         }
-    }
-}
-
-/// Child processes are started one at a time in this process. Foundation's `Process.run()` on
-/// Linux has crashed the test process (signal 11 in a `memcpy` inside it) when other processes
-/// were being started at the same moment; programs started through ``SpawningThread`` and every
-/// `Process` started through ``run(_:)`` take this lock, which costs a few milliseconds per start.
-public enum ProcessStarts {
-    static let lock = Mutex(())
-
-    /// `process.run()`, while no other process is being started.
-    public static func run(_ process: Process) throws {
-        try lock.withLock { _ in try process.run() }
     }
 }

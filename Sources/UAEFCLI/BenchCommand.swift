@@ -1,6 +1,5 @@
 import ArgumentParser
 import Foundation
-import UAEFAgents
 import UAEFCore
 import UAEFEngine
 import UAEFStore
@@ -42,6 +41,10 @@ struct BenchCommand: AsyncParsableCommand {
                       this binary as uaef lambda) with the api handler on the --store PostgreSQL
                       (migrated): process start to its first GET /next at a fake Runtime API in this
                       process, beside the same binary printing its help and /bin/true
+              console the web console's pages on a fresh SQLite store of N runs (default 100000)
+                      over 30 days, ten events each, and a run of 1000 tasks: each page 31 times
+                      over loopback from uaef serve's server in this process (median, p95), beside
+                      GET /healthz; and a committed event's time to an open page's live stream
             Each repetition uses a new store file (or adds its runs to the --store PostgreSQL); the figures
             are medians. --workers N starts N uaef worker processes on the PostgreSQL store, which
             execute the runs (a run executes on one worker at a time; --runs R starts R runs at once). Time covers validating,
@@ -58,13 +61,14 @@ struct BenchCommand: AsyncParsableCommand {
             """)
 
     enum Workload: String, ExpressibleByArgument, CaseIterable {
-        case w1, w2, fanout, ledger, settlement, webhooks, sqs, llm, erp, lambda
+        case w1, w2, fanout, ledger, settlement, webhooks, sqs, llm, erp, lambda, console
 
         /// The engine workload, or nil for the ledger benchmark, which runs no workflow.
         var workflow: BenchWorkloads.Workflow? { BenchWorkloads.Workflow(rawValue: rawValue) }
     }
 
-    @Argument(help: "w1, w2, fanout, ledger, settlement, webhooks, sqs, llm, erp or lambda.") var workload: Workload
+    @Argument(help: "w1, w2, fanout, ledger, settlement, webhooks, sqs, llm, erp, lambda or console.")
+    var workload: Workload
     @Option(
         help:
             "Tasks in the workload, events for ledger, cold starts for lambda (default: 1000 for w1, 200 for w2, 100000 for fanout, 1000000 for ledger, 20 for lambda)."
@@ -142,6 +146,9 @@ struct BenchCommand: AsyncParsableCommand {
             if workload == .lambda, let store {
                 return try await LambdaBench.run(
                     bootstrap: bootstrap, store: store, starts: tasks ?? 20, json: json)
+            }
+            if workload == .console {
+                return try await ConsoleBench.run(runs: tasks ?? 100_000, json: json)
             }
             if workload == .erp {
                 return try await ERPBench.run(invoices: tasks ?? 1_000, concurrency: concurrency ?? 32, json: json)
@@ -227,7 +234,7 @@ struct BenchWorkers {
             process.executableURL = binary
             process.arguments = ["worker", "--store", store, "--concurrency", "64"]
             process.standardOutput = FileHandle.nullDevice
-            try ProcessStarts.run(process)
+            try process.run()
             return process
         }
     }

@@ -1,6 +1,5 @@
 import Foundation
 import Synchronization
-import UAEFAgents
 import UAEFCore
 import UAEFFakes
 import UAEFLedger
@@ -76,7 +75,7 @@ enum LambdaBench {
             // A bootstrap that exits without asking for an invocation ends the wait.
             process.terminationHandler = { _ in arrived.finish() }
             let started = ContinuousClock.now
-            try ProcessStarts.run(process)
+            try process.run()
             var first: ContinuousClock.Instant?
             for await instant in nexts {
                 first = instant
@@ -102,7 +101,7 @@ enum LambdaBench {
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
         let started = ContinuousClock.now
-        try ProcessStarts.run(process)
+        try process.run()
         process.waitUntilExit()
         let elapsed = ContinuousClock.now - started
         return elapsed.timeInterval

@@ -26,7 +26,6 @@ public struct ApprovalsView: Sendable {
     /// What the last decision did or why it was refused, or nil.
     public var notice: String?
     public var noticeIsError: Bool
-    public var region = ""
 
     /// The view of `waiting` (the API's `GET /v1/approvals` items) for a principal holding
     /// `approvalRoles`, who may approve when `mayApprove`.

@@ -5,6 +5,55 @@
 enum ConsoleAssets {
     /// The Mustache templates, by name (the file name without `.mustache`).
     static let templates: [String: String] = [
+        "accounts-region": ##"""
+        <p class="notice{{^balanced}} error{{/balanced}}" id="trial-balance">Trial balance (debits less credits, in minor units): {{trialBalance}}{{#balanced}}: the journal balances.{{/balanced}}{{^balanced}}: the journal does NOT balance.{{/balanced}}</p>
+        <table class="accounts">
+          <caption>Balances in each account's normal direction.</caption>
+          <thead><tr><th scope="col">Account</th><th scope="col">Type</th><th scope="col">Currency</th><th scope="col">Posted</th><th scope="col">Pending</th><th scope="col">Available</th><th scope="col">Limit</th></tr></thead>
+          <tbody>
+          {{#accounts}}<tr data-account="{{id}}"><td class="mono">{{id}}</td><td>{{type}}</td><td>{{currency}}</td><td class="num">{{posted}}</td><td class="num">{{pending}}</td><td class="num">{{available}}</td><td>{{limit}}</td></tr>{{/accounts}}
+          {{^accounts}}<tr><td colspan="7" class="muted">No accounts; rules files declare them.</td></tr>{{/accounts}}
+          </tbody>
+        </table>
+        """##,
+        "accounts": ##"""
+        <h1>Accounts</h1>
+        <nav class="subnav" aria-label="Money"><a href="/settlements">Settlements</a> <a href="/accounts" aria-current="page">Accounts</a> <a href="/journal">Journal</a></nav>
+        <div id="live-region">
+        {{>accounts-region}}
+        </div>
+        """##,
+        "agents-region": ##"""
+        <table class="agents">
+          <caption>Load is the attempts running now against the agent's max_concurrency; latency over its attempts.</caption>
+          <thead><tr><th scope="col">Agent</th><th scope="col">Kind</th><th scope="col">Capabilities</th><th scope="col">Status</th><th scope="col">Load</th><th scope="col">Attempts</th><th scope="col">Succeeded</th><th scope="col">Failed</th><th scope="col">p50</th><th scope="col">p95</th><th scope="col">Last active</th><th scope="col">Actions</th></tr></thead>
+          <tbody>
+          {{#agents}}
+          <tr data-agent="{{name}}">
+            <td><span class="mono">{{name}}</span><br><span class="muted mono small">{{id}}</span>{{#llm}}<br><span class="small">{{.}}</span>{{/llm}}</td>
+            <td>{{kind}}</td>
+            <td class="mono">{{capabilities}}</td>
+            <td><span class="status s-agent-{{status}}">{{status}}</span></td>
+            <td><meter min="0" max="{{maxConcurrency}}" value="{{running}}" aria-label="load of {{name}}">{{load}}</meter> {{load}}</td>
+            <td>{{attempts}}</td><td>{{successes}}</td><td>{{failures}}</td><td>{{p50}}</td><td>{{p95}}</td>
+            <td>{{#lastActive}}{{.}}{{/lastActive}}</td>
+            <td class="moves">
+              {{#moves}}
+              <form method="post" action="/agents/{{id}}/{{verb}}"><input type="hidden" name="csrf" value="{{csrf}}"><button type="submit"{{#danger}} class="danger"{{/danger}}>{{label}}</button></form>
+              {{/moves}}
+            </td>
+          </tr>
+          {{/agents}}
+          {{^agents}}<tr><td colspan="12" class="muted">No agents are registered; see uaef agents register.</td></tr>{{/agents}}
+          </tbody>
+        </table>
+        """##,
+        "agents": ##"""
+        <h1>Agents</h1>
+        <div id="live-region">
+        {{>agents-region}}
+        </div>
+        """##,
         "approvals-region": ##"""
         {{#notice}}<p class="notice{{#noticeIsError}} error{{/noticeIsError}}" role="status">{{.}}</p>{{/notice}}
         <h2>Waiting for you</h2>
@@ -44,7 +93,7 @@ enum ConsoleAssets {
         "approvals": ##"""
         <h1>Approvals</h1>
         <div id="live-region">
-        {{{region}}}
+        {{>approvals-region}}
         </div>
         """##,
         "error": ##"""
@@ -53,6 +102,22 @@ enum ConsoleAssets {
           <p class="notice error" role="alert">{{detail}}</p>
           <p><a href="/runs">Back to runs</a></p>
         </section>
+        """##,
+        "journal": ##"""
+        <h1>Journal</h1>
+        <nav class="subnav" aria-label="Money"><a href="/settlements">Settlements</a> <a href="/accounts">Accounts</a> <a href="/journal" aria-current="page">Journal</a></nav>
+        <table class="journal">
+          <caption>Transfers in the order they were booked; the journal is append-only.</caption>
+          <thead><tr><th scope="col">Id</th><th scope="col">Settlement</th><th scope="col">Phase</th><th scope="col">Debit</th><th scope="col">Credit</th><th scope="col">Amount</th><th scope="col">Currency</th><th scope="col">Time</th></tr></thead>
+          <tbody>
+          {{#transfers}}<tr>{{#cells}}<td class="mono">{{.}}</td>{{/cells}}</tr>{{/transfers}}
+          {{^transfers}}<tr><td colspan="8" class="muted">No transfers.</td></tr>{{/transfers}}
+          </tbody>
+        </table>
+        <nav class="pages" aria-label="Pages">
+          {{#firstPage}}<a href="{{.}}">First</a>{{/firstPage}}
+          {{#nextPage}}<a href="{{.}}" rel="next">Later transfers</a>{{/nextPage}}
+        </nav>
         """##,
         "layout": ##"""
         <!doctype html>
@@ -87,6 +152,45 @@ enum ConsoleAssets {
         </body>
         </html>
         """##,
+        "ledger": ##"""
+        <h1>Ledger</h1>
+        <section aria-labelledby="checkpoint-heading">
+          <h2 id="checkpoint-heading">Latest signed checkpoint</h2>
+          <dl class="facts">
+            <div><dt>Events in the tree</dt><dd id="tree-size">{{treeSize}}</dd></div>
+            <div><dt>Root (SHA-256, base64)</dt><dd class="mono" id="tree-root">{{root}}</dd></div>
+            <div><dt>Signature</dt><dd><span class="status {{#signatureValid}}s-succeeded{{/signatureValid}}{{^signatureValid}}s-failed{{/signatureValid}}">{{signature}}</span></dd></div>
+          </dl>
+          <details><summary>The checkpoint note (C2SP signed note)</summary><pre>{{note}}</pre></details>
+          <details><summary>The ledger's verifier key</summary><pre>{{verifierKey}}</pre></details>
+        </section>
+        <section aria-labelledby="event-heading">
+          <h2 id="event-heading">An event and its inclusion proof</h2>
+          <form method="get" action="/ledger" class="filters" role="search" aria-label="Find an event">
+            <label>Event index (seq) <input name="index" value="{{index}}" inputmode="numeric" size="10"></label>
+            <button type="submit">Show</button>
+          </form>
+          {{#event}}
+          <dl class="facts">
+            <div><dt>Index</dt><dd>{{index}}</dd></div>
+            <div><dt>Type</dt><dd class="mono">{{type}}</dd></div>
+            <div><dt>Subject</dt><dd class="mono">{{subject}}</dd></div>
+            <div><dt>Time</dt><dd><time datetime="{{time}}">{{time}}</time></dd></div>
+            <div><dt>Actor</dt><dd class="mono">{{actor}}</dd></div>
+          </dl>
+          <h3>The bytes that were hashed (RFC 8785)</h3>
+          <pre id="event-bytes">{{canonical}}</pre>
+          <p>Leaf hash, SHA-256(0x00 ‖ bytes): <span class="mono" id="leaf-hash">{{leafHash}}</span></p>
+          {{#inCheckpoint}}
+          <h3>Inclusion proof ({{proofCount}} hashes, RFC 9162)</h3>
+          <ol class="mono proof">{{#proof}}<li>{{.}}</li>{{/proof}}</ol>
+          <button type="button" id="verify-proof" data-index="{{index}}" data-leaf="{{leafHash}}" data-proof="{{proofJSON}}">Verify in your browser</button>
+          <p id="verify-result" role="status" aria-live="polite"></p>
+          {{/inCheckpoint}}
+          {{^inCheckpoint}}<p class="notice">This event came after the latest checkpoint; the next checkpoint will include it.</p>{{/inCheckpoint}}
+          {{/event}}
+        </section>
+        """##,
         "login": ##"""
         <section class="narrow">
           <h1>Sign in</h1>
@@ -102,7 +206,7 @@ enum ConsoleAssets {
           </form>
         </section>
         """##,
-        "run": ##"""
+        "run-region": ##"""
         <div class="run" data-status="{{status}}" data-terminal="{{terminal}}">
         <h1>Run <span class="mono">{{id}}</span></h1>
         <dl class="facts">
@@ -173,11 +277,16 @@ enum ConsoleAssets {
           <thead><tr><th scope="col">Seq</th><th scope="col">Time</th><th scope="col">Type</th><th scope="col">Task</th><th scope="col">Actor</th></tr></thead>
           <tbody>
           {{#events}}
-          <tr><td>{{seq}}</td><td><time datetime="{{time}}">{{time}}</time></td><td class="mono">{{type}}</td><td class="mono">{{task}}</td><td class="mono">{{actor}}</td></tr>
+          <tr><td>{{#ledgerLinks}}<a href="/ledger?index={{seq}}" aria-label="event {{seq}} in the ledger">{{seq}}</a>{{/ledgerLinks}}{{^ledgerLinks}}{{seq}}{{/ledgerLinks}}</td><td><time datetime="{{time}}">{{time}}</time></td><td class="mono">{{type}}</td><td class="mono">{{task}}</td><td class="mono">{{actor}}</td></tr>
           {{/events}}
           </tbody>
         </table>
         {{#moreEvents}}<p class="muted">{{.}}</p>{{/moreEvents}}
+        </div>
+        """##,
+        "run": ##"""
+        <div id="live-region">
+        {{>run-region}}
         </div>
         """##,
         "runs-region": ##"""
@@ -233,7 +342,66 @@ enum ConsoleAssets {
         </details>
         {{/canStart}}
         <div id="live-region">
-        {{{region}}}
+        {{>runs-region}}
+        </div>
+        """##,
+        "settlement-region": ##"""
+        {{#settlement}}
+        <h1>Settlement <span class="mono">{{id}}</span></h1>
+        <dl class="facts">
+          <div><dt>Rule</dt><dd>{{rule}}</dd></div>
+          <div><dt>Status</dt><dd><span class="status s-stl-{{status}}" id="settlement-status">{{status}}</span></dd></div>
+          <div><dt>Amount</dt><dd>{{amount}}</dd></div>
+          <div><dt>Maker</dt><dd class="mono">{{maker}}</dd></div>
+          <div><dt>Created</dt><dd><time datetime="{{createdAt}}">{{createdAt}}</time></dd></div>
+          {{#reason}}<div><dt>Reason</dt><dd>{{.}}</dd></div>{{/reason}}
+        </dl>
+        {{/settlement}}
+        {{#expiresAt}}<p class="muted">Expires unless approved by <time datetime="{{.}}">{{.}}</time>.</p>{{/expiresAt}}
+        <h2>What caused it</h2>
+        <p>Event {{#ledgerLinks}}<a href="/ledger?index={{triggerSeq}}">{{triggerSeq}}</a>{{/ledgerLinks}}{{^ledgerLinks}}{{triggerSeq}}{{/ledgerLinks}} (<span class="mono">{{triggerType}}</span>){{#run}} of run <a href="/runs/{{.}}" class="mono">{{.}}</a>{{/run}}.</p>
+        <h2>Postings</h2>
+        <table><thead><tr><th scope="col">Debit</th><th scope="col">Credit</th><th scope="col">Amount</th></tr></thead>
+        <tbody>{{#postings}}<tr>{{#cells}}<td class="mono">{{.}}</td>{{/cells}}</tr>{{/postings}}</tbody></table>
+        <details><summary>How the amount was computed</summary><pre>{{computation}}</pre></details>
+        <h2>Transfers in the journal</h2>
+        <table><thead><tr><th scope="col">Id</th><th scope="col">Phase</th><th scope="col">Debit</th><th scope="col">Credit</th><th scope="col">Amount</th><th scope="col">Currency</th><th scope="col">Time</th></tr></thead>
+        <tbody>{{#transfers}}<tr>{{#cells}}<td class="mono">{{.}}</td>{{/cells}}</tr>{{/transfers}}{{^transfers}}<tr><td colspan="7" class="muted">None yet.</td></tr>{{/transfers}}</tbody></table>
+        <h2>Decisions</h2>
+        <table><thead><tr><th scope="col">Principal</th><th scope="col">Role</th><th scope="col">Decision</th><th scope="col">Reason</th><th scope="col">Time</th></tr></thead>
+        <tbody>{{#decisions}}<tr>{{#cells}}<td>{{.}}</td>{{/cells}}</tr>{{/decisions}}{{^decisions}}<tr><td colspan="5" class="muted">None.</td></tr>{{/decisions}}</tbody></table>
+        """##,
+        "settlement": ##"""
+        <div id="live-region">
+        {{>settlement-region}}
+        </div>
+        """##,
+        "settlements-region": ##"""
+        <table class="settlements">
+          <caption>The newest {{limit}} at most.</caption>
+          <thead><tr><th scope="col">Settlement</th><th scope="col">Rule</th><th scope="col">Status</th><th scope="col">Amount</th><th scope="col">From → to</th><th scope="col">Maker</th><th scope="col">Created</th></tr></thead>
+          <tbody>
+          {{#settlements}}
+          <tr data-settlement="{{id}}"><td><a href="/settlements/{{id}}" class="mono">{{id}}</a></td><td>{{rule}}</td><td><span class="status s-stl-{{status}}">{{status}}</span></td><td class="num">{{amount}}</td><td class="mono">{{from}} → {{to}}</td><td class="mono">{{maker}}</td><td><time datetime="{{createdAt}}">{{createdAt}}</time></td></tr>
+          {{/settlements}}
+          {{^settlements}}<tr><td colspan="7" class="muted">No settlements.</td></tr>{{/settlements}}
+          </tbody>
+        </table>
+        """##,
+        "settlements": ##"""
+        <h1>Settlements</h1>
+        <nav class="subnav" aria-label="Money"><a href="/settlements" aria-current="page">Settlements</a> <a href="/accounts">Accounts</a> <a href="/journal">Journal</a></nav>
+        <form method="get" action="/settlements" class="filters" role="search" aria-label="Filter settlements">
+          <label>Status
+            <select name="status">
+              <option value="">any</option>
+              {{#statuses}}<option value="{{value}}"{{#selected}} selected{{/selected}}>{{value}}</option>{{/statuses}}
+            </select>
+          </label>
+          <button type="submit">Filter</button>
+        </form>
+        <div id="live-region">
+        {{>settlements-region}}
         </div>
         """##,
     ]
@@ -309,6 +477,21 @@ enum ConsoleAssets {
         article.approval { border: 1px solid var(--line); border-radius: 6px; padding: 8px 14px; margin: 8px 0; max-width: 900px; }
         article.approval h3 { font-size: 1rem; margin: 4px 0; }
         form.decide { display: flex; gap: 8px; align-items: center; flex-wrap: wrap; }
+        ol.proof { font-size: 0.85em; }
+        .notice.verified { background: #dafbe1; border-color: #1a7f37; color: #0f5323; }
+        .small { font-size: 0.8em; }
+        td.moves form { display: inline; margin-right: 4px; }
+        td.moves button { padding: 2px 8px; }
+        .s-agent-active { background: #dafbe1; border-color: #1a7f37; color: #0f5323; }
+        .s-agent-registered { background: #f6f8fa; border-color: #8c959f; color: #424a53; }
+        .s-agent-suspended { background: #fff8c5; border-color: #9a6700; color: #4d2d00; }
+        .s-agent-retired { background: #eaeef2; border-color: #6e7781; color: #32383f; }
+        .subnav { display: flex; gap: 16px; margin-bottom: 12px; }
+        .subnav a[aria-current="page"] { font-weight: 600; text-decoration: none; color: var(--ink); }
+        td.num { text-align: right; font-variant-numeric: tabular-nums; }
+        .s-stl-posted, .s-stl-approved { background: #dafbe1; border-color: #1a7f37; color: #0f5323; }
+        .s-stl-pending_approval, .s-stl-calculated { background: #fff8c5; border-color: #9a6700; color: #4d2d00; }
+        .s-stl-rejected, .s-stl-expired, .s-stl-voided { background: #eaeef2; border-color: #6e7781; color: #32383f; }
         """##
 
     /// console.js
@@ -325,14 +508,30 @@ enum ConsoleAssets {
           let source = new EventSource(main.dataset.live);
           let loading = false;
           let again = false;
+          let waiting = false;
 
           function finished() {
             const run = region.querySelector("[data-terminal]");
             return run !== null && run.dataset.terminal === "true";
           }
 
+          // True while someone works with a form in the region (a field focused or changed), whose input
+          // a re-render would throw away: the refresh waits until they are done.
+          function busy() {
+            const fields = region.querySelectorAll("input:not([type=hidden]), textarea, select");
+            for (const field of fields) {
+              if (field === document.activeElement) return true;
+              if (field.tagName === "SELECT" ? Array.from(field.options).some((o) => o.selected !== o.defaultSelected) : field.value !== field.defaultValue) return true;
+            }
+            return false;
+          }
+
           async function refresh() {
             if (loading) { again = true; return; }
+            if (busy()) {
+              if (!waiting) { waiting = true; setTimeout(function () { waiting = false; refresh(); }, 1000); }
+              return;
+            }
             loading = true;
             try {
               const response = await fetch(window.location.href, { headers: { "X-UAEF-Fragment": "main" }, credentials: "same-origin" });
@@ -355,6 +554,66 @@ enum ConsoleAssets {
 
           source.onmessage = function () { refresh(); };
           if (finished()) { source.close(); source = null; }
+
+          // A page left for another closes its stream (browsers allow few connections per server, and a
+          // page kept for the back button would hold one); coming back opens it again and catches up.
+          window.addEventListener("pagehide", function () {
+            if (source) { source.close(); source = null; }
+          });
+          window.addEventListener("pageshow", function (event) {
+            if (event.persisted && !source && !finished()) {
+              source = new EventSource(main.dataset.live);
+              source.onmessage = function () { refresh(); };
+              refresh();
+            }
+          });
+        })();
+
+        // The ledger page's "Verify in your browser": recomputes the event's leaf hash from the bytes in
+        // the page and the root from its inclusion proof (RFC 9162, section 2.1.3.2) with WebCrypto
+        // SHA-256, and compares them with the leaf hash and the signed checkpoint's root the page shows.
+        (function () {
+          const button = document.getElementById("verify-proof");
+          if (!button) return;
+          const result = document.getElementById("verify-result");
+          const decode = (text) => Uint8Array.from(atob(text), (c) => c.charCodeAt(0));
+          const encode = (bytes) => btoa(String.fromCharCode(...bytes));
+          async function sha256(...parts) {
+            const data = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+            let offset = 0;
+            for (const part of parts) { data.set(part, offset); offset += part.length; }
+            return new Uint8Array(await crypto.subtle.digest("SHA-256", data));
+          }
+          button.addEventListener("click", async function () {
+            try {
+              if (!window.crypto || !crypto.subtle) throw new Error("this page is not in a secure context (HTTPS or localhost), so WebCrypto is unavailable");
+              const bytes = new TextEncoder().encode(document.getElementById("event-bytes").textContent);
+              const leaf = await sha256(Uint8Array.of(0), bytes);
+              if (encode(leaf) !== button.dataset.leaf) throw new Error("the event's bytes do not hash to its leaf hash");
+              let index = Number(button.dataset.index);
+              let last = Number(document.getElementById("tree-size").textContent) - 1;
+              let hash = leaf;
+              for (const sibling of JSON.parse(button.dataset.proof).map(decode)) {
+                if (last === 0) throw new Error("the proof is longer than the tree is deep");
+                if (index % 2 === 1 || index === last) {
+                  hash = await sha256(Uint8Array.of(1), sibling, hash);
+                  if (index % 2 === 0) { while (index % 2 === 0 && index !== 0) { index = Math.floor(index / 2); last = Math.floor(last / 2); } }
+                } else {
+                  hash = await sha256(Uint8Array.of(1), hash, sibling);
+                }
+                index = Math.floor(index / 2);
+                last = Math.floor(last / 2);
+              }
+              if (last !== 0) throw new Error("the proof is shorter than the tree is deep");
+              const root = document.getElementById("tree-root").textContent.trim();
+              if (encode(hash) !== root) throw new Error("the proof leads to " + encode(hash) + ", not to the checkpoint's root");
+              result.textContent = "Verified in this browser: the event's bytes hash to its leaf, and the proof leads to the signed checkpoint's root " + root + ".";
+              result.className = "notice verified";
+            } catch (error) {
+              result.textContent = "Not verified: " + error.message;
+              result.className = "notice error";
+            }
+          });
         })();
         """##
 }

@@ -22,11 +22,14 @@ public struct ConsoleRenderer: Sendable {
         public var path: String
         /// The event stream whose events re-render the page's live region, or nil.
         public var live: String?
+        /// Sections left out of the navigation: those the principal may not open.
+        public var hiddenSections: Set<String>
 
         public init(
             title: String, signedIn: Bool, subject: String = "", tenant: String = "", roles: String = "",
-            csrf: String = "", path: String, live: String? = nil
+            csrf: String = "", path: String, live: String? = nil, hiddenSections: Set<String> = []
         ) {
+            self.hiddenSections = hiddenSections
             self.title = title
             self.signedIn = signedIn
             self.subject = subject
@@ -39,7 +42,10 @@ public struct ConsoleRenderer: Sendable {
     }
 
     /// The sections of the navigation bar, by path.
-    static let sections: [(path: String, label: String)] = [("/runs", "Runs"), ("/approvals", "Approvals")]
+    static let sections: [(path: String, label: String)] = [
+        ("/runs", "Runs"), ("/approvals", "Approvals"), ("/agents", "Agents"), ("/settlements", "Money"),
+        ("/ledger", "Ledger"),
+    ]
 
     private let library: MustacheLibrary
 
@@ -74,9 +80,6 @@ public struct ConsoleRenderer: Sendable {
         render("layout", Layout(frame: frame, body: body))
     }
 
-    /// The page around a live region: `region` wrapped in the element the script re-renders.
-    public static func liveRegion(_ region: String) -> String { "<div id=\"live-region\">\n\(region)\n</div>" }
-
     private struct Layout {
         var title: String
         var signedIn: Bool
@@ -96,7 +99,7 @@ public struct ConsoleRenderer: Sendable {
             roles = frame.roles
             csrf = frame.csrf
             live = frame.live
-            nav = ConsoleRenderer.sections.map {
+            nav = ConsoleRenderer.sections.filter { !frame.hiddenSections.contains($0.path) }.map {
                 Section(path: $0.path, label: $0.label, current: frame.path.hasPrefix($0.path))
             }
             self.body = body

@@ -44,8 +44,6 @@ public struct RunsView: Sendable {
     public var runs: [Row]
     public var firstPage: String?
     public var nextPage: String?
-    /// The rendered table and page links, which the page shows in its live region.
-    public var region = ""
 
     /// The filters of the runs page, read from its query.
     public struct Filters: Sendable, Hashable {
@@ -173,6 +171,8 @@ public struct RunView: Sendable {
     public var timeline: String
     public var attempts: [AttemptRow]
     public var events: [EventRow]
+    /// Whether event numbers link to the ledger page (principals who may read the ledger).
+    public var ledgerLinks: Bool
     /// Set when the run has more events than ``events`` shows.
     public var moreEvents: String?
 
@@ -184,8 +184,9 @@ public struct RunView: Sendable {
     /// run's first `events` (``eventLimit`` of them and one more, to tell that there are more).
     public init(
         snapshot: RunSnapshot, definition: WorkflowDefinition?, events: [EventRecord] = [], now: Date,
-        mayCancel: Bool, csrf: String
+        mayCancel: Bool, ledgerLinks: Bool = false, csrf: String
     ) {
+        self.ledgerLinks = ledgerLinks
         let run = snapshot.run
         id = run.id.rawValue
         workflow = run.workflowName

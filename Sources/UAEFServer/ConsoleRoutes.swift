@@ -6,6 +6,8 @@ import NIOCore
 import UAEFConsole
 import UAEFCore
 import UAEFEngine
+import UAEFLedger
+import UAEFSettlement
 import UAEFStore
 
 /// The web console at `/`: server-rendered pages over the same operations, permissions and
@@ -83,6 +85,38 @@ struct ConsoleRoutes {
             return try await approvalsPage(request, context, principal: principal, notice: notice)
         }
         pages.post("approvals/:id/decide") { request, context in try await decide(request, context) }
+        pages.get("ledger") { request, context in try await ledgerPage(request, context) }
+        pages.get("agents") { request, context in try await agentsPage(request, context) }
+        pages.get("settlements") { request, context in try await settlementsPage(request, context) }
+        pages.get("settlements/:id") { request, context in try await settlementPage(request, context) }
+        pages.get("accounts") { request, context in
+            let principal = try context.require(.read)
+            return try await page(request, context, principal, title: "Accounts", path: "/settlements", "accounts") {
+                AccountsView(SettlementJSON.accounts(try await store.accounts(tenant: principal.tenant)))
+            }
+        }
+        pages.get("journal") { request, context in
+            let principal = try context.require(.read)
+            let from = try request.integerQuery("from", in: 1...Int(Int64.max)) ?? 1
+            return try await page(
+                request, context, principal, title: "Journal", path: "/settlements", "journal", live: .none
+            ) {
+                let transfers = try await store.transfers(
+                    tenant: principal.tenant, from: Int64(from), limit: Self.pageSize + 1)
+                return JournalView(transfers: transfers.map(SettlementJSON.transfer), from: from, limit: Self.pageSize)
+            }
+        }
+        for (verb, status) in [("activate", AgentStatus.active), ("suspend", .suspended), ("retire", .retired)] {
+            pages.post("agents/:id/\(verb)") { request, context in
+                let principal = try context.require(.writeAgents)
+                _ = try await form(request, context)
+                let registry = AgentRegistry(store: store, kinds: runtime.engine.kinds, tenant: principal.tenant)
+                let id = try context.parameters.require("id")
+                guard try await registry.find(id) != nil else { throw Problem.notFound("agent \(id)") }
+                _ = try await registry.setStatus(id, to: status, actor: principal.actor)
+                return Self.redirect("/agents")
+            }
+        }
         pages.get("console/live") { request, context in
             let principal = try context.require(.read)
             return events.stream(
@@ -175,27 +209,19 @@ struct ConsoleRoutes {
             filters.since = time
         }
         filters.cursor = Self.query(request, "cursor").map(RunID.init)
-        let head = try await store.treeHead().size
-        let page = try await store.runs(
-            tenant: principal.tenant, matching: filters.runFilter, limit: Self.pageSize + 1)
-        var workflows: [RunsView.WorkflowOption] = []
-        if principal.may(.writeRuns) && !Self.isFragment(request) {
-            workflows = try await store.workflows(tenant: principal.tenant).map {
-                .init(name: $0.name, version: $0.version)
+        return try await page(request, context, principal, title: "Runs", path: "/runs", "runs") {
+            let page = try await store.runs(
+                tenant: principal.tenant, matching: filters.runFilter, limit: Self.pageSize + 1)
+            var workflows: [RunsView.WorkflowOption] = []
+            if principal.may(.writeRuns) && !Self.isFragment(request) {
+                workflows = try await store.workflows(tenant: principal.tenant).map {
+                    .init(name: $0.name, version: $0.version)
+                }
             }
+            return RunsView(
+                filters: filters, page: page, limit: Self.pageSize, now: Date(), canStart: principal.may(.writeRuns),
+                csrf: context.consoleSession?.csrfToken ?? "", workflows: workflows)
         }
-        let csrf = context.consoleSession?.csrfToken ?? ""
-        let view = RunsView(
-            filters: filters, page: page, limit: Self.pageSize, now: Date(), canStart: principal.may(.writeRuns),
-            csrf: csrf, workflows: workflows)
-        let region = renderer.render("runs-region", view)
-        if Self.isFragment(request) { return html(region) }
-        var pageView = view
-        pageView.region = region
-        return html(
-            renderer.page(
-                frame(principal, context, title: "Runs", path: "/runs", live: "/console/live?from=\(head)"),
-                body: renderer.render("runs", pageView)))
     }
 
     private func startRun(_ request: Request, _ context: APIContext) async throws -> Response {
@@ -219,26 +245,21 @@ struct ConsoleRoutes {
     private func runPage(_ request: Request, _ context: APIContext) async throws -> Response {
         let principal = try context.require(.read)
         let id = try context.parameters.require("id")
-        let head = try await store.treeHead().size
-        guard let snapshot = try await store.snapshot(of: RunID(id), tenant: principal.tenant) else {
-            throw Problem.notFound("run \(id)")
+        // The page stops listening once it shows the run ended.
+        return try await page(request, context, principal, title: "Run \(id)", path: "/runs", "run", live: .run(id)) {
+            guard let snapshot = try await store.snapshot(of: RunID(id), tenant: principal.tenant) else {
+                throw Problem.notFound("run \(id)")
+            }
+            let definition = try? WorkflowParser.parse(
+                snapshot.run.workflowSource, file: snapshot.run.workflowFile,
+                catalog: runtime.engine.kinds.catalog(capabilities: nil))
+            let events = try await store.runEvents(
+                of: snapshot.run.id, tenant: principal.tenant, from: 0, limit: RunView.eventLimit + 1)
+            return RunView(
+                snapshot: snapshot, definition: definition, events: events, now: Date(),
+                mayCancel: principal.may(.writeRuns), ledgerLinks: principal.may(.readLedger),
+                csrf: context.consoleSession?.csrfToken ?? "")
         }
-        let definition = try? WorkflowParser.parse(
-            snapshot.run.workflowSource, file: snapshot.run.workflowFile,
-            catalog: runtime.engine.kinds.catalog(capabilities: nil))
-        let events = try await store.runEvents(
-            of: snapshot.run.id, tenant: principal.tenant, from: 0, limit: RunView.eventLimit + 1)
-        let view = RunView(
-            snapshot: snapshot, definition: definition, events: events, now: Date(),
-            mayCancel: principal.may(.writeRuns),
-            csrf: context.consoleSession?.csrfToken ?? "")
-        let region = renderer.render("run", view)
-        if Self.isFragment(request) { return html(region) }
-        let live = snapshot.run.status.isTerminal ? nil : "/console/live/runs/\(id)?from=\(head)"
-        return html(
-            renderer.page(
-                frame(principal, context, title: "Run \(id)", path: "/runs", live: live),
-                body: ConsoleRenderer.liveRegion(region)))
     }
 
     // MARK: Approvals
@@ -247,20 +268,14 @@ struct ConsoleRoutes {
         _ request: Request, _ context: APIContext, principal: Principal, notice: (text: String, isError: Bool)? = nil,
         status: HTTPResponse.Status = .ok
     ) async throws -> Response {
-        let head = try await store.treeHead().size
-        var view = ApprovalsView(
-            waiting: try await operations.waitingApprovals(tenant: principal.tenant),
-            approvalRoles: principal.approvalRoles, mayApprove: principal.may(.approve),
-            csrf: context.consoleSession?.csrfToken ?? "", notice: notice?.text, noticeIsError: notice?.isError ?? false
-        )
-        let region = renderer.render("approvals-region", view)
-        if Self.isFragment(request) { return html(region) }
-        view.region = region
-        return html(
-            renderer.page(
-                frame(principal, context, title: "Approvals", path: "/approvals", live: "/console/live?from=\(head)"),
-                body: renderer.render("approvals", view)),
-            status: status)
+        try await page(request, context, principal, title: "Approvals", path: "/approvals", "approvals", status: status)
+        {
+            ApprovalsView(
+                waiting: try await operations.waitingApprovals(tenant: principal.tenant),
+                approvalRoles: principal.approvalRoles, mayApprove: principal.may(.approve),
+                csrf: context.consoleSession?.csrfToken ?? "", notice: notice?.text,
+                noticeIsError: notice?.isError ?? false)
+        }
     }
 
     /// Approves or rejects as the form says; the page comes back with what happened, or with
@@ -287,6 +302,139 @@ struct ConsoleRoutes {
             "/approvals?\(done)=\(id.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "")")
     }
 
+    // MARK: Agents
+
+    private func agentsPage(_ request: Request, _ context: APIContext) async throws -> Response {
+        let principal = try context.require(.read)
+        return try await page(request, context, principal, title: "Agents", path: "/agents", "agents") {
+            let agents = try await store.agents(tenant: principal.tenant)
+            var usage: [AgentID: ConversationTotals] = [:]
+            for agent in agents where agent.kind == "llm" {
+                usage[agent.id] = try await store.conversationTotals(tenant: principal.tenant, agent: agent.name)
+            }
+            return AgentsView(
+                agents: agents, metrics: try await store.metrics(of: agents.map(\.id)), usage: usage,
+                mayManage: principal.may(.writeAgents), csrf: context.consoleSession?.csrfToken ?? "")
+        }
+    }
+
+    // MARK: Money
+
+    private func settlementsPage(_ request: Request, _ context: APIContext) async throws -> Response {
+        let principal = try context.require(.read)
+        var status: SettlementStatus?
+        if let text = Self.query(request, "status") {
+            guard let parsed = SettlementStatus(rawValue: text) else {
+                let valid = SettlementStatus.allCases.map(\.rawValue).joined(separator: ", ")
+                throw Problem.badRequest("status \(text.prefix(40)) is not a settlement status; use one of \(valid)")
+            }
+            status = parsed
+        }
+        return try await page(request, context, principal, title: "Settlements", path: "/settlements", "settlements") {
+            let settlements = try await store.settlements(
+                tenant: principal.tenant, status: status, limit: Self.pageSize)
+            return SettlementsView(
+                settlements: settlements.map(SettlementJSON.settlement), status: status?.rawValue,
+                all: SettlementStatus.allCases.map(\.rawValue), limit: Self.pageSize)
+        }
+    }
+
+    private func settlementPage(_ request: Request, _ context: APIContext) async throws -> Response {
+        let principal = try context.require(.read)
+        let id = try context.parameters.require("id")
+        return try await page(
+            request, context, principal, title: "Settlement \(id)", path: "/settlements", "settlement"
+        ) {
+            guard let (settlement, transfers, approvals) = try await store.settlement(id, tenant: principal.tenant)
+            else { throw Problem.notFound("settlement \(id)") }
+            var value = SettlementJSON.settlement(settlement).objectValue ?? [:]
+            value["detail"] = settlement.detail
+            value["transfers"] = .array(transfers.map(SettlementJSON.transfer))
+            value["approvals"] = .array(approvals.map(SettlementJSON.approval))
+            let trigger = try await store.events(
+                in: settlement.triggerSeq..<(settlement.triggerSeq + 1), tenant: principal.tenant
+            ).first
+            return SettlementView(
+                .object(value), trigger: trigger.map { ($0.event.type, $0.event.subject) },
+                ledgerLinks: principal.may(.readLedger))
+        }
+    }
+
+    /// What a page listens to for its live region.
+    enum LiveStream: Equatable {
+        /// The tenant's events.
+        case tenant
+        /// One run's events.
+        case run(String)
+        /// Nothing: the page is not live.
+        case none
+    }
+
+    /// A page whose body is `template` rendered with the view `makeView` returns. A live page's
+    /// template holds its region as the partial `<template>-region`, which alone answers the
+    /// script's fragment requests; its stream starts at the log's size noted before the view's
+    /// data is read, so that nothing committed meanwhile is missed.
+    private func page<View: Sendable>(
+        _ request: Request, _ context: APIContext, _ principal: Principal, title: String, path: String,
+        _ template: String, live: LiveStream = .tenant, status: HTTPResponse.Status = .ok,
+        view makeView: () async throws -> View
+    ) async throws -> Response {
+        let fragment = live != .none && Self.isFragment(request)
+        let head = live == .none || fragment ? 0 : try await store.treeHead().size
+        let view = try await makeView()
+        if fragment { return html(renderer.render(template + "-region", view), status: status) }
+        let stream: String? =
+            switch live {
+            case .tenant: "/console/live?from=\(head)"
+            case .run(let id): "/console/live/runs/\(id)?from=\(head)"
+            case .none: nil
+            }
+        return html(
+            renderer.page(
+                frame(principal, context, title: title, path: path, live: stream), body: renderer.render(template, view)
+            ),
+            status: status)
+    }
+
+    // MARK: Ledger
+
+    private func ledgerPage(_ request: Request, _ context: APIContext) async throws -> Response {
+        let principal = try context.require(.readLedger)
+        let note = try await Checkpointer(store: store, signer: runtime.signer).checkpoint()
+        let verified = try? Checkpoint.open(note, verifier: runtime.signer.verifier)
+        // Shown even when the signature fails, read from the note's body (its first three lines).
+        let body = note.components(separatedBy: "\n\n").first.map { $0 + "\n" } ?? ""
+        let checkpoint = try verified ?? Checkpoint(body: body)
+        var event: LedgerView.Event?
+        let asked = Self.query(request, "index")
+        if let asked {
+            guard let index = Int(asked), index >= 0, index < Int(Int64.max) else {
+                throw Problem.badRequest("index \(asked.prefix(20)) is not an event index (an integer from 0)")
+            }
+            // Another tenant's event does not exist for this principal.
+            guard
+                let record = try await store.events(in: Int64(index)..<Int64(index) + 1, tenant: principal.tenant).first
+            else { throw Problem.notFound("event \(index)") }
+            let bytes = CanonicalJSON.bytes(record.ledgerObject)
+            let proof =
+                index < checkpoint.size
+                ? try await store.inclusionProof(index: index, size: checkpoint.size)?.map(\.base64) : nil
+            event = LedgerView.Event(
+                index: index, type: record.event.type, subject: record.event.subject,
+                time: Timestamp.format(record.event.time), actor: record.event.actor,
+                canonical: String(decoding: bytes, as: UTF8.self), leafHash: MerkleHash.leaf(bytes).base64, proof: proof
+            )
+        }
+        let view = LedgerView(
+            note: note, treeSize: checkpoint.size, root: checkpoint.root.base64,
+            verifierKey: runtime.signer.verifier.text, signatureValid: verified != nil, index: asked ?? "", event: event
+        )
+        return html(
+            renderer.page(
+                frame(principal, context, title: "Ledger", path: "/ledger", live: nil),
+                body: renderer.render("ledger", view)))
+    }
+
     // MARK: Helpers
 
     private func frame(_ principal: Principal, _ context: APIContext, title: String, path: String, live: String?)
@@ -302,7 +450,8 @@ struct ConsoleRoutes {
         ConsoleRenderer.Frame(
             title: title, signedIn: true, subject: principal.subject, tenant: principal.tenant,
             roles: principal.roles.map(\.rawValue).sorted().joined(separator: ", "),
-            csrf: session?.csrfToken ?? "", path: path, live: live)
+            csrf: session?.csrfToken ?? "", path: path, live: live,
+            hiddenSections: principal.may(.readLedger) ? [] : ["/ledger"])
     }
 
     /// A state-changing request's form, after checking that it comes from this origin and carries

@@ -58,7 +58,9 @@ public final class SQLiteStore: WorkflowStore {
         self.appliedMigrations = appliedMigrations
     }
 
-    /// Runs `open` again for about a second while it fails on a busy file or a schema error. Processes opening a new file at the
+    /// Runs `open` again for up to five seconds while it fails on a busy file or a schema error
+    /// (a loaded machine can keep another connection's checkpoint going for more than a second).
+    /// Processes opening a new file at the
     /// same moment (a worker and a submit, say) get in each other's way: switching the file to WAL
     /// answers SQLITE_BUSY at once, and the loser of a migration race fails on tables the winner
     /// just made; a second try skips what is done by then.
@@ -71,7 +73,7 @@ public final class SQLiteStore: WorkflowStore {
                 where error.resultCode == .SQLITE_BUSY || error.resultCode == .SQLITE_ERROR
             {
                 tries += 1
-                guard tries < 50 else { throw error }
+                guard tries < 250 else { throw error }
                 usleep(20_000)
             }
         }

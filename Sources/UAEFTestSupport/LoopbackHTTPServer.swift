@@ -4,7 +4,7 @@ import UAEFCore
 /// A real HTTP server on loopback (a Python script of Tests/Support on http.server), started per
 /// test and stopped with ``stop()``. It also exits by itself when this test process is gone.
 public final class LoopbackHTTPServer {
-    private let process = Process()
+    private let process = ChildProcess()
     public let port: Int
     /// The first line the script printed, as JSON: its port alone, or an object with `port`
     /// and what else the test needs (credentials, queue URLs).
@@ -18,7 +18,7 @@ public final class LoopbackHTTPServer {
         process.standardInput = FileHandle.nullDevice
         process.standardOutput = output
         process.standardError = FileHandle.nullDevice
-        try ProcessLaunch.run(process)
+        try process.run()
         var line = Data()
         while let byte = try output.fileHandleForReading.read(upToCount: 1), !byte.isEmpty, byte != Data("\n".utf8) {
             line.append(byte)
@@ -34,8 +34,7 @@ public final class LoopbackHTTPServer {
         self.announcement = announcement
     }
 
-    /// SIGKILL: a child started by Foundation's `Process` from a Swift concurrency thread inherits
-    /// that thread's blocked signals, SIGTERM included.
+    /// SIGKILL, so that the script stops whatever it is doing.
     public func stop() {
         kill(process.processIdentifier, SIGKILL)
         process.waitUntilExit()

@@ -121,36 +121,33 @@ public final class PostgresTestServer: Sendable {
     }
 
     /// Runs a PostgreSQL tool (as the postgres user when we are root); throws with its output when it fails.
-    ///
-    /// Spawned directly rather than with Foundation's `Process`, which learns of an exit when a
-    /// descriptor the child inherited closes, and so never hears of `pg_ctl start`'s end while the
-    /// server it left running holds that descriptor.
+    /// The end of `pg_ctl start` is seen although the server it leaves running goes on: a
+    /// ``ChildProcess`` is waited for with `waitpid`, not by its descriptors closing.
     @discardableResult
     private static func tool(_ path: String, _ arguments: [String]) throws -> String {
         let command =
             getuid() == 0 ? ["/usr/sbin/runuser", "-u", "postgres", "--", path] + arguments : [path] + arguments
-        let outputPath = FileManager.default.temporaryDirectory.appendingPathComponent(
-            "uaef-pg-tool-\(UUID().uuidString)"
-        )
-        .path
-        defer { try? FileManager.default.removeItem(atPath: outputPath) }
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, outputPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        posix_spawn_file_actions_adddup2(&actions, 1, 2)
-        var argv = command.map { strdup($0) } + [nil]
-        defer { for argument in argv { free(argument) } }
-        var pid: pid_t = 0
-        let spawned = posix_spawn(&pid, command[0], &actions, nil, &argv, environ)
-        guard spawned == 0 else { throw TestServerError("cannot start \(command[0]): errno \(spawned)") }
-        var status: Int32 = 0
-        while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
-        let exitedCleanly = status & 0x7f == 0 && (status >> 8) & 0xff == 0
-        let text = (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? ""
-        guard exitedCleanly else {
-            throw TestServerError("\(path) \(arguments.joined(separator: " ")) failed (status \(status)): \(text)")
+        let output = FileManager.default.temporaryDirectory.appendingPathComponent("uaef-pg-tool-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: output) }
+        _ = FileManager.default.createFile(atPath: output.path, contents: nil)
+        let handle = try FileHandle(forWritingTo: output)
+        defer { try? handle.close() }
+        let child = ChildProcess()
+        child.executableURL = URL(fileURLWithPath: command[0])
+        child.arguments = Array(command.dropFirst())
+        child.standardInput = FileHandle.nullDevice
+        child.standardOutput = handle
+        child.standardError = handle
+        do {
+            try child.run()
+        } catch {
+            throw TestServerError("cannot start \(command[0]): \(error)")
+        }
+        child.waitUntilExit()
+        let text = (try? String(contentsOf: output, encoding: .utf8)) ?? ""
+        guard child.terminationReason == .exit, child.terminationStatus == 0 else {
+            throw TestServerError(
+                "\(path) \(arguments.joined(separator: " ")) failed (status \(child.terminationStatus)): \(text)")
         }
         return text
     }

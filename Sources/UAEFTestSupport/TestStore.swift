@@ -42,7 +42,7 @@ public struct TestStore: Sendable {
     public func executeOutside(_ sql: String) throws {
         switch backend {
         case .sqlite:
-            let process = Process()
+            let process = ChildProcess()
             process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
             process.arguments = [
                 "python3", "-c",
@@ -51,7 +51,7 @@ public struct TestStore: Sendable {
             ]
             let errors = Pipe()
             process.standardError = errors
-            try ProcessLaunch.run(process)
+            try process.run()
             process.waitUntilExit()
             guard process.terminationStatus == 0 else {
                 throw TestServerError(

@@ -93,8 +93,8 @@ public enum UAEFProcess {
     /// the caller waits or kills it.
     public static func start(
         _ arguments: [String], in directory: URL, outputTo folder: URL? = nil, environment extra: [String: String] = [:]
-    ) throws -> (Process, URL, URL) {
-        let process = Process()
+    ) throws -> (ChildProcess, URL, URL) {
+        let process = ChildProcess()
         process.executableURL = Fixtures.binary
         process.arguments = arguments
         process.currentDirectoryURL = directory
@@ -110,7 +110,7 @@ public enum UAEFProcess {
         process.standardOutput = try FileHandle(forWritingTo: stdoutURL)
         process.standardError = try FileHandle(forWritingTo: stderrURL)
         process.standardInput = FileHandle.nullDevice
-        try ProcessLaunch.run(process)
+        try process.run()
         return (process, stdoutURL, stderrURL)
     }
 
@@ -139,7 +139,7 @@ public enum ExternalProcess {
         let outputURL = FileManager.default.temporaryDirectory.appendingPathComponent("out-\(UUID().uuidString)")
         _ = FileManager.default.createFile(atPath: outputURL.path, contents: nil)
         defer { try? FileManager.default.removeItem(at: outputURL) }
-        let process = Process()
+        let process = ChildProcess()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = arguments
         if let environment { process.environment = environment }
@@ -151,7 +151,7 @@ public enum ExternalProcess {
             (continuation: CheckedContinuation<Int32, any Error>) in
             process.terminationHandler = { continuation.resume(returning: $0.terminationStatus) }
             do {
-                try ProcessLaunch.run(process)
+                try process.run()
             } catch {
                 process.terminationHandler = nil
                 continuation.resume(throwing: error)

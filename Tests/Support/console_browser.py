@@ -13,6 +13,7 @@ import time
 
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as conditions
 from selenium.webdriver.support.ui import Select, WebDriverWait
@@ -27,10 +28,26 @@ for argument in ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "-
                  "--disable-gpu", "--lang=en-US"]:
     options.add_argument(argument)
 browser = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
-wait = WebDriverWait(browser, 30)
+# Live regions are replaced while the test looks at them: an element found just before its region
+# was re-rendered is looked up again.
+wait = WebDriverWait(browser, 30, ignored_exceptions=(StaleElementReferenceException,))
+
+
+def read(action):
+    """`action()`, again when the live region it reads was re-rendered meanwhile."""
+    for _ in range(10):
+        try:
+            return action()
+        except StaleElementReferenceException:
+            time.sleep(0.1)
+    return action()
+
+
+started = time.monotonic()
 
 
 def shot(name):
+    result.setdefault("timings", {})[name] = round(time.monotonic() - started, 1)
     path = os.path.join(shots, name + ".png")
     browser.save_screenshot(path)
     result["screenshots"].append(path)
@@ -70,24 +87,39 @@ try:
 
     # Start a run from the page and watch it finish live, without reloading.
     run = start_run("quick")
-    result["quick_seen_running"] = browser.find_element(By.ID, "run-status").text
+    result["quick_seen_running"] = read(lambda: browser.find_element(By.ID, "run-status").text)
     result["quick_live"] = status_becomes("succeeded")
-    result["quick_graph_states"] = [t.text for t in browser.find_elements(By.CSS_SELECTOR, "figure.graph svg text")]
-    result["quick_events"] = [td.text for td in browser.find_elements(By.CSS_SELECTOR, "table.events tbody td:nth-child(3)")]
+    result["quick_graph_states"] = read(lambda: [t.text for t in browser.find_elements(By.CSS_SELECTOR, "figure.graph svg text")])
+    result["quick_events"] = read(lambda: [td.text for td in browser.find_elements(By.CSS_SELECTOR, "table.events tbody td:nth-child(3)")])
     shot("02-run-succeeded")
+
+    # The run's last event, opened in the ledger page and its inclusion proof checked by the
+    # browser itself (WebCrypto); the same check fails once the page's copy of the event is altered.
+    read(lambda: browser.find_elements(By.CSS_SELECTOR, "table.events tbody td:first-child a")[-1].click())
+    wait.until(conditions.url_contains("/ledger?index="))
+    browser.find_element(By.ID, "verify-proof").click()
+    wait.until(lambda _: browser.find_element(By.ID, "verify-result").text != "")
+    result["proof_verified"] = browser.find_element(By.ID, "verify-result").text
+    result["proof_event"] = browser.find_element(By.ID, "event-bytes").text
+    browser.execute_script("document.getElementById('verify-result').scrollIntoView({block: 'center'});")
+    shot("03-ledger-proof")
+    browser.execute_script(
+        "const e = document.getElementById('event-bytes'); e.textContent = e.textContent.replace('succeeded', 'failed');")
+    browser.find_element(By.ID, "verify-proof").click()
+    wait.until(lambda _: browser.find_element(By.ID, "verify-result").text.startswith("Not verified"))
+    result["tampered"] = browser.find_element(By.ID, "verify-result").text
 
     # A run that fails: its task's error is one click away.
     failed = start_run("broken")
     result["broken_live"] = status_becomes("failed")
-    summary = browser.find_element(By.CSS_SELECTOR, "details.task-error summary")
-    summary.click()
-    result["task_error"] = browser.find_element(By.CSS_SELECTOR, "details.task-error pre").text
-    shot("03-run-failed")
+    read(lambda: browser.find_element(By.CSS_SELECTOR, "details.task-error summary").click())
+    result["task_error"] = read(lambda: browser.find_element(By.CSS_SELECTOR, "details.task-error pre").get_attribute("textContent"))
+    shot("04-run-failed")
 
     # The list shows both runs, filtered by status on request.
     browser.get(base + "/runs")
     result["listed"] = [row.get_attribute("data-run") for row in browser.find_elements(By.CSS_SELECTOR, "tr[data-run]")]
-    shot("04-runs")
+    shot("05-runs")
     Select(browser.find_element(By.NAME, "status")).select_by_value("failed")
     browser.find_element(By.CSS_SELECTOR, "form.filters button[type=submit]").click()
     wait.until(conditions.url_contains("status=failed"))
@@ -98,42 +130,60 @@ try:
     # it appears in the operator's inbox live; the operator, its maker, is refused by the server.
     browser.get(base + "/approvals")
     wait.until(lambda _: browser.find_elements(By.CSS_SELECTOR, "article.approval form.decide"))
-    settlement = browser.find_element(By.CSS_SELECTOR, "article.approval").get_attribute("data-approval")
-    browser.find_element(By.CSS_SELECTOR, "article.approval button[value=approve]").click()
-    result["maker_notice"] = browser.find_element(By.CSS_SELECTOR, "p.notice").text
-    shot("05-approvals-maker-refused")
+    settlement = read(lambda: browser.find_element(By.CSS_SELECTOR, "article.approval").get_attribute("data-approval"))
+    read(lambda: browser.find_element(By.CSS_SELECTOR, "article.approval button[value=approve]").click())
+    result["maker_notice"] = read(lambda: browser.find_element(By.CSS_SELECTOR, "p.notice").text)
+    shot("06-approvals-maker-refused")
 
     # A second principal with the finance role approves it, with a reason.
     sign_in(tokens["approver"])
     browser.get(base + "/approvals")
-    browser.find_element(By.CSS_SELECTOR, f"article[data-approval='{settlement}'] input[name=reason]").send_keys("checked")
-    browser.find_element(By.CSS_SELECTOR, f"article[data-approval='{settlement}'] button[value=approve]").click()
+    read(lambda: browser.find_element(By.CSS_SELECTOR, f"article[data-approval='{settlement}'] input[name=reason]").send_keys("checked"))
+    read(lambda: browser.find_element(By.CSS_SELECTOR, f"article[data-approval='{settlement}'] button[value=approve]").click())
     wait.until(conditions.url_contains("approved="))
-    result["approver_notice"] = browser.find_element(By.CSS_SELECTOR, "p.notice").text
+    result["approver_notice"] = read(lambda: browser.find_element(By.CSS_SELECTOR, "p.notice").text)
     result["still_waiting"] = len(browser.find_elements(By.CSS_SELECTOR, f"[data-approval='{settlement}']"))
     result["settlement"] = settlement
+
+    # The settlement's page shows it posted (live) with the run that caused it; the accounts balance.
+    browser.get(base + "/settlements/" + settlement)
+    wait.until(lambda _: browser.find_element(By.ID, "settlement-status").text == "posted")
+    result["settlement_run"] = read(lambda: browser.find_element(By.CSS_SELECTOR, "a[href^='/runs/run_']").text)
+    shot("07-settlement")
+    browser.get(base + "/accounts")
+    result["trial_balance"] = read(lambda: browser.find_element(By.ID, "trial-balance").text)
+    result["payable"] = read(lambda: browser.find_element(By.CSS_SELECTOR, "tr[data-account='payable:quick'] td:nth-child(4)").text)
 
     # A viewer sees the running run but no action: no start form, no cancel button.
     sign_in(tokens["viewer"])
     result["viewer_start_forms"] = len(browser.find_elements(By.CSS_SELECTOR, "details.start"))
     browser.get(base + "/runs/" + tokens["slow_run"])
     result["viewer_cancel_buttons"] = len(browser.find_elements(By.CSS_SELECTOR, "form[action$='/cancel']"))
-    result["viewer_status"] = browser.find_element(By.ID, "run-status").text
-    shot("06-viewer-run")
+    result["viewer_status"] = read(lambda: browser.find_element(By.ID, "run-status").text)
+    browser.get(base + "/agents")
+    result["viewer_agent_moves"] = len(browser.find_elements(By.CSS_SELECTOR, "td.moves button"))
+    shot("08-viewer-run")
 
     # The operator cancels it from the page, and sees it end live.
     sign_in(tokens["operator"])
     browser.get(base + "/runs/" + tokens["slow_run"])
-    browser.find_element(By.CSS_SELECTOR, "form[action$='/cancel'] button").click()
+    read(lambda: browser.find_element(By.CSS_SELECTOR, "form[action$='/cancel'] button").click())
     wait.until(conditions.url_matches(r"/runs/run_[0-9A-Z]+$"))
     result["cancel_live"] = status_becomes("cancelled")
+
+    # The operator suspends an agent from the agents page.
+    browser.get(base + "/agents")
+    read(lambda: browser.find_element(By.CSS_SELECTOR, "tr[data-agent=counter] form[action$='/suspend'] button").click())
+    wait.until(conditions.url_matches(r"/agents$"))
+    result["agent_status"] = read(lambda: browser.find_element(By.CSS_SELECTOR, "tr[data-agent=counter] .status").text)
+    shot("10-agents")
 
     # Another tenant's operator finds nothing at the same address.
     sign_in(tokens["stranger"])
     browser.get(base + "/runs/" + run)
     result["stranger_heading"] = browser.find_element(By.TAG_NAME, "h1").text
     result["stranger_sees_run"] = run in browser.find_element(By.TAG_NAME, "main").text and "does not exist" not in browser.page_source
-    shot("07-other-tenant")
+    shot("09-other-tenant")
 
     # Signing out ends the session: the next page asks to sign in again.
     browser.find_element(By.CSS_SELECTOR, "form[action='/logout'] button").click()

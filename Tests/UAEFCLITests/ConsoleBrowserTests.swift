@@ -28,7 +28,7 @@ struct ConsoleBrowserTests {
             to: directory.url.appendingPathComponent("secret"))
         var tokens: [String: String] = [:]
         for (name, subject, tenant, roles) in [
-            ("operator", "olga", "acme", "operator,approver"), ("approver", "carol", "acme", "approver"),
+            ("operator", "olga", "acme", "operator,approver,auditor"), ("approver", "carol", "acme", "approver"),
             ("viewer", "vic", "acme", "viewer"), ("stranger", "sam", "globex", "operator"),
         ] {
             let issued = try UAEFProcess.run(
@@ -97,6 +97,10 @@ struct ConsoleBrowserTests {
             let slow = try #require(
                 try await serve.send(.POST, base + "/v1/runs", token: operatorToken, body: #"{"workflow":"slow"}"#)[
                     "run_id"]?.stringValue)
+            let agents = try await serve.send(
+                .POST, base + "/v1/agents", token: operatorToken,
+                body: "agents:\n  - {name: counter, kind: remote, capabilities: [count], activate: true}")
+            #expect(agents["agents"]?.arrayValue?.first?["status"] == "active", "\(agents)")
             var arguments = tokens
             arguments["slow_run"] = slow
             let (status, output) = try await ExternalProcess.run(
@@ -106,12 +110,19 @@ struct ConsoleBrowserTests {
                 ], withErrors: true)
             try #require(status == 0, "\(output)")
             let seen = try JSONValue(jsonText: try #require(output.split(separator: "\n").last.map(String.init)))
+            // Seconds from the browser's start to each screenshot, for whoever wonders where time goes.
+            print(
+                "console browser test: screenshots in \(Self.screenshots), taken at \(seen["timings"]?.jsonText ?? "?") s"
+            )
             #expect(seen["cookie"] == ["httpOnly": true, "sameSite": "Strict"])
             #expect(seen["quick_live"] == true, "the run page updated without a reload")
             #expect(["pending", "running"].contains(seen["quick_seen_running"]?.stringValue ?? ""))
             #expect(seen["quick_graph_states"]?.arrayValue?.contains("succeeded") == true)
             let events = seen["quick_events"]?.arrayValue?.compactMap(\.stringValue) ?? []
             #expect(events.first == "run.created" && events.last == "run.succeeded", "\(events)")
+            #expect(seen["proof_verified"]?.stringValue?.hasPrefix("Verified in this browser") == true, "\(seen)")
+            #expect(seen["proof_event"]?.stringValue?.contains(#""type":"run.succeeded""#) == true)
+            #expect(seen["tampered"] == "Not verified: the event's bytes do not hash to its leaf hash")
             #expect(seen["broken_live"] == true)
             #expect(seen["task_error"]?.stringValue?.contains("sleep: duration must be") == true, "\(seen)")
             let quick = try #require(seen["runs"]?["quick"]?.stringValue)
@@ -126,14 +137,19 @@ struct ConsoleBrowserTests {
             let settlement = try #require(seen["settlement"]?.stringValue)
             let settled = try await serve.send(.GET, base + "/v1/settlements/\(settlement)", token: operatorToken)
             #expect(settled["status"] == "posted", "\(settled)")
+            #expect(seen["settlement_run"] == .string(quick))
+            #expect(seen["trial_balance"]?.stringValue?.hasSuffix("the journal balances.") == true, "\(seen)")
+            #expect(seen["payable"] == "1500.00")
             #expect(seen["viewer_start_forms"] == 0)
             #expect(seen["viewer_cancel_buttons"] == 0)
             #expect(seen["viewer_status"] == "running")
             #expect(seen["cancel_live"] == true)
+            #expect(seen["viewer_agent_moves"] == 0)
+            #expect(seen["agent_status"] == "suspended")
             #expect(seen["stranger_heading"] == "Not found")
             #expect(seen["stranger_sees_run"] == false)
             #expect(seen["after_sign_out"]?.stringValue?.hasPrefix("/login") == true)
-            #expect(seen["screenshots"]?.arrayValue?.count == 7)
+            #expect(seen["screenshots"]?.arrayValue?.count == 10)
         }
     }
 
@@ -152,6 +168,9 @@ struct ConsoleBrowserTests {
             #expect(refused.status == .unauthorized)
             #expect(refused.body.contains("The token was refused"))
             #expect(refused.headers["set-cookie"].isEmpty)
+            let agentKey = try await Self.request(
+                .POST, base + "/login", form: "token=uaef_ak_\(String(repeating: "A", count: 43))")
+            #expect(agentKey.status == .unauthorized && agentKey.headers["set-cookie"].isEmpty)
 
             let signedIn = try await Self.request(
                 .POST, base + "/login", form: "token=\(operatorToken)&next=%2F%2Fevil.example")

@@ -11,7 +11,7 @@ struct ERPConnectorTests {
     /// The fake ERP serving, a store with the password sealed, and the connector `s4` applied.
     struct Setup {
         let directory: TemporaryDirectory
-        let fake: Process
+        let fake: ChildProcess
         let port: Int
         let store: [String]
         let environment = ["UAEF_MASTER_KEY": Data((0..<32).map { UInt8($0 &+ 11) }).base64EncodedString()]

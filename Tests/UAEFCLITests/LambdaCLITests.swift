@@ -40,7 +40,7 @@ struct LambdaCLITests {
     }
 
     /// A fake Runtime API process and its port.
-    func startRuntime(_ setup: Setup) async throws -> (Process, Int) {
+    func startRuntime(_ setup: Setup) async throws -> (ChildProcess, Int) {
         let (process, stdout, _) = try UAEFProcess.start(
             ["dev", "lambda-runtime", "--port", "0", "--json"], in: setup.directory.url)
         // Generous: the whole suite starts processes at once on two cores.
@@ -147,14 +147,14 @@ struct LambdaCLITests {
         let bootstrap = setup.directory.path("bootstrap")
         try FileManager.default.createSymbolicLink(atPath: bootstrap, withDestinationPath: Fixtures.binary.path)
         let (scheduledRuntime, scheduledPort) = try await startRuntime(setup)
-        let scheduled = Process()
+        let scheduled = ChildProcess()
         scheduled.executableURL = URL(fileURLWithPath: bootstrap)
         scheduled.arguments = setup.options
         scheduled.currentDirectoryURL = setup.directory.url
         scheduled.environment = ProcessInfo.processInfo.environment.merging(tracing) { $1 }.merging([
             "AWS_LAMBDA_RUNTIME_API": "127.0.0.1:\(scheduledPort)", "_HANDLER": "scheduled",
         ]) { $1 }
-        try ProcessLaunch.run(scheduled)
+        try scheduled.run()
         defer {
             for process in [scheduled, scheduledRuntime] where process.isRunning {
                 process.terminate()

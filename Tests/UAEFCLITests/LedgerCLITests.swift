@@ -15,10 +15,10 @@ struct LedgerCLITests {
     }
 
     func sqlite(_ directory: TemporaryDirectory, _ statement: String) throws {
-        let process = Process()
+        let process = ChildProcess()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = ["sqlite3", directory.path("l.db"), statement]
-        try ProcessLaunch.run(process)
+        try process.run()
         process.waitUntilExit()
         #expect(process.terminationStatus == 0)
     }
@@ -139,12 +139,12 @@ struct LedgerCLITests {
 
     /// Runs docs/verify_ledger.py, the verifier that shares no code with UAEF; its exit status.
     func runPython(_ arguments: [String]) throws -> Int32 {
-        let python = Process()
+        let python = ChildProcess()
         python.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         python.arguments =
             ["python3", Fixtures.packageRoot.appendingPathComponent("docs/verify_ledger.py").path] + arguments
         python.standardOutput = FileHandle.nullDevice
-        try ProcessLaunch.run(python)
+        try python.run()
         python.waitUntilExit()
         return python.terminationStatus
     }

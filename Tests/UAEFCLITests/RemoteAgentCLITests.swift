@@ -43,7 +43,7 @@ struct RemoteAgentCLITests {
         let first = try #require(
             try await serve.send(.POST, base + "/v1/runs", token: admin, body: #"{"workflow": "count"}"#)
                 .objectValue?["run_id"]?.stringValue)
-        let python = Process()
+        let python = ChildProcess()
         python.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         python.arguments = [
             "python3", Fixtures.packageRoot.appendingPathComponent("examples/remote_agent.py").path, "--once",
@@ -51,7 +51,7 @@ struct RemoteAgentCLITests {
         python.environment = ProcessInfo.processInfo.environment.merging(["UAEF_SERVER": base, "UAEF_AGENT_KEY": key]) {
             $1
         }
-        try ProcessLaunch.run(python)
+        try python.run()
         python.waitUntilExit()
         #expect(python.terminationStatus == 0)
         let firstEnded = try await serve.waitForRun(base + "/v1/runs/\(first)", token: admin) {

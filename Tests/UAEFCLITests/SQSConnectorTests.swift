@@ -93,7 +93,7 @@ struct SQSConnectorTests {
         /// `moto_sqs.py COMMAND ARGUMENTS` (the endpoint, key, secret and queue URL first) with
         /// boto3; its JSON output.
         static func boto(_ command: String, _ arguments: [String]) throws -> JSONValue {
-            let process = Process()
+            let process = ChildProcess()
             let output = Pipe()
             process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
             process.arguments =
@@ -101,7 +101,7 @@ struct SQSConnectorTests {
                 + arguments
             process.standardOutput = output
             process.standardError = FileHandle.nullDevice
-            try ProcessLaunch.run(process)
+            try process.run()
             let data = output.fileHandleForReading.readDataToEndOfFile()
             process.waitUntilExit()
             return try JSONValue(jsonText: String(decoding: data, as: UTF8.self))
@@ -247,7 +247,7 @@ struct SQSConsumerTests {
     }
 
     /// Starts `uaef serve` on the setup's store, allowed to reach loopback; registers `intake`.
-    func start(_ setup: Setup) async throws -> (Process, String) {
+    func start(_ setup: Setup) async throws -> (ChildProcess, String) {
         let (process, port, _) = try await serve.startServer(
             setup.store + ["--allow-network", "127.0.0.1"], in: setup.directory, environment: setup.environment)
         let base = "http://127.0.0.1:\(port)"
@@ -267,7 +267,7 @@ struct SQSConsumerTests {
         return runs
     }
 
-    func stop(_ process: Process) {
+    func stop(_ process: ChildProcess) {
         process.terminate()
         process.waitUntilExit()
     }

@@ -12,7 +12,7 @@ import UAEFTestSupport
 struct ServeCLITests {
     /// Starts `uaef serve --port 0 --json` and returns it with the port it printed.
     func startServer(_ arguments: [String], in directory: TemporaryDirectory, environment: [String: String] = [:])
-        async throws -> (Process, Int, URL)
+        async throws -> (ChildProcess, Int, URL)
     {
         let (process, stdout, stderr) = try UAEFProcess.start(
             ["serve", "--port", "0", "--json"] + arguments, in: directory.url, environment: environment)

@@ -76,14 +76,14 @@ struct ServiceBusConnectorTests {
 
         /// Sends a message with a token made the Azure SDK for Python's way.
         func sendAsSDK(_ entity: String, _ body: String, properties: String = "{}") throws {
-            let process = Process()
+            let process = ChildProcess()
             process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
             process.arguments = [
                 "python3", Fixtures.packageRoot.appendingPathComponent("Tests/Support/servicebus_fake.py").path, "send",
                 endpoint, entity, ServiceBusConnectorTests.keyName, ServiceBusConnectorTests.key, body, properties,
             ]
             process.standardOutput = FileHandle.nullDevice
-            try ProcessLaunch.run(process)
+            try process.run()
             process.waitUntilExit()
             #expect(process.terminationStatus == 0)
         }

@@ -175,7 +175,7 @@ struct SettlementCLITests {
         """.write(toFile: workflow, atomically: true, encoding: .utf8)
 
         /// Starts the run and returns it with the id of the approval it waits for.
-        func startAndWait() throws -> (Process, String) {
+        func startAndWait() throws -> (ChildProcess, String) {
             let (process, stdout, stderr) = try UAEFProcess.start(
                 ["run", workflow, "--store", store], in: directory.url)
             // Generous: on a loaded 2-core machine starting the run and listing take a while.

@@ -57,7 +57,7 @@ struct WorkerFaultTests {
         // however busy the rest of the test process is.
         let (workers, stderrFiles, faultsWhileRunning) = try await onOwnThread {
             var stderrFiles: [URL] = []
-            func startWorker() throws -> Process {
+            func startWorker() throws -> ChildProcess {
                 let (process, _, stderr) = try UAEFProcess.start(
                     ["worker", "--allow-command", "--concurrency", "3"] + common, in: directory.url)
                 stderrFiles.append(stderr)

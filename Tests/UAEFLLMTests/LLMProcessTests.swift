@@ -13,7 +13,7 @@ struct LLMProcessTests {
     static func runThenKill(
         _ workflow: String, in directory: TemporaryDirectory, settle: Duration = .zero, _ never: String,
         reached: () -> Bool
-    ) async throws -> (store: String, process: Process) {
+    ) async throws -> (store: String, process: ChildProcess) {
         let store = "sqlite:" + directory.path("uaef.db")
         let registered = try await ExternalProcess.run([
             Fixtures.binary.path, "agents", "register", "--file", directory.path("agents.yaml"), "--store", store,

@@ -121,7 +121,7 @@ struct HardeningTests {
             _ = try await LedgerAPITests().twoTenantsRun(server)
             // Given: every globex event unreadable, as a value past the store's depth limit would be.
             let path = String(server.location.url.dropFirst("sqlite:".count))
-            let damage = try Process.run(
+            let damage = try ChildProcess.run(
                 URL(fileURLWithPath: "/usr/bin/env"),
                 arguments: [
                     "python3", "-c",

@@ -1,0 +1,246 @@
+import ArgumentParser
+import AsyncHTTPClient
+import Foundation
+import Logging
+import NIOCore
+import NIOHTTP1
+import UAEFCore
+import UAEFEngine
+import UAEFLedger
+import UAEFServer
+import UAEFStore
+
+/// `uaef bench console`: the console's pages on a large store. A fresh SQLite store is filled with
+/// `runs` runs over the last 30 days (ten events each, one run in ten failed) and one run of
+/// 1,000 tasks; then `uaef serve`'s server in this process answers each page 31 times over
+/// loopback (median and p95 of the time to the whole page), beside `GET /healthz` (the HTTP
+/// floor); and a committed event is timed until an open page's live stream delivers it.
+enum ConsoleBench {
+    static let bigTasks = 1_000
+
+    static func run(runs: Int, json: Bool) async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("uaef-bench-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let engine = try await EngineOptions.parse([
+            "--store", "sqlite:" + directory.appendingPathComponent("console.db").path,
+        ])
+        .engine()
+        let fillStart = ContinuousClock.now
+        let (sample, big) = try await fill(engine.store, runs: runs)
+        let fillSeconds = (ContinuousClock.now - fillStart).timeInterval
+        if !json, Console.stderrIsTerminal {
+            FileHandle.standardError.write(
+                Data(
+                    "filled: \(runs + 1) runs, \(try await engine.store.treeHead().size) events in \(Int(fillSeconds)) s\n"
+                        .utf8))
+        }
+
+        var configuration = ServerConfiguration()
+        configuration.port = 0
+        configuration.rateLimit = nil
+        var logger = Logger(label: "uaef-bench-console")
+        logger.logLevel = .critical
+        let runtime = ServerRuntime(engine: engine, signer: try NoteSigner(generatingFor: "uaef.bench/ledger"))
+        let (ports, continuation) = AsyncStream<Int>.makeStream()
+        let server = Task {
+            try await APIServer.run(configuration, runtime: runtime, logger: logger) { continuation.yield($0) }
+        }
+        defer { server.cancel() }
+        guard let port = await ports.first(where: { _ in true }) else { throw CancellationError() }
+        let base = "http://127.0.0.1:\(port)"
+        // Without token authentication (loopback) any session is the local administrator's.
+        let cookie = "uaef_session=local.bench"
+        let pages: [(name: String, path: String)] = [
+            ("runs list", "/runs"), ("runs list, failed only", "/runs?status=failed"),
+            ("runs list, a page deep", "/runs?cursor=\(sample.rawValue)"),
+            ("run of \(bigTasks) tasks", "/runs/\(big.rawValue)"), ("run of 1 task", "/runs/\(sample.rawValue)"),
+            ("approvals", "/approvals"), ("agents", "/agents"), ("settlements", "/settlements"),
+            ("accounts", "/accounts"), ("ledger with a proof", "/ledger?index=\(runs * 5)"),
+        ]
+        let floor = try await timings(base + "/healthz", cookie: cookie)
+        var measured: [(name: String, path: String, median: Double, p95: Double, bytes: Int)] = []
+        for page in pages {
+            let times = try await timings(base + page.path, cookie: cookie)
+            measured.append((page.name, page.path, times.median, times.p95, times.bytes))
+        }
+        let live = try await liveLatency(base: base, cookie: cookie, store: engine.store, run: sample)
+        let reference = try BenchReference.measure()
+        let slowest = measured.map(\.median).max() ?? 0
+        let result: JSONValue = [
+            "workload": "console", "runs": .number(Number(runs + 1)),
+            "events": .number(Number(try await engine.store.treeHead().size)),
+            "pages": .array(
+                measured.map {
+                    [
+                        "page": .string($0.name), "path": .string($0.path),
+                        "median_ms": BenchReference.number($0.median * 1000, digits: 2),
+                        "p95_ms": BenchReference.number($0.p95 * 1000, digits: 2), "bytes": .number(Number($0.bytes)),
+                    ]
+                }),
+            "healthz_median_ms": BenchReference.number(floor.median * 1000, digits: 3),
+            "slowest_page_median_ms": BenchReference.number(slowest * 1000, digits: 2),
+            "slowest_page_per_sqlite_commit": BenchReference.number(slowest / reference.commitSeconds, digits: 2),
+            "live_update_median_ms": BenchReference.number(live * 1000, digits: 2),
+            "fill_seconds": BenchReference.number(fillSeconds, digits: 1),
+            "peak_rss_mb": .number(Number(PeakMemory.megabytes())), "reference": reference.json,
+        ]
+        if json {
+            print(result.jsonText)
+            return
+        }
+        print(
+            "console: \(runs + 1) runs, \(try await engine.store.treeHead().size) events; each page 31 times over loopback"
+        )
+        for page in measured {
+            print(
+                "  \(page.name.padding(toLength: 26, withPad: " ", startingAt: 0)) median \(String(format: "%7.2f", page.median * 1000)) ms, p95 \(String(format: "%7.2f", page.p95 * 1000)) ms, \(page.bytes / 1024) KiB"
+            )
+        }
+        print("  GET /healthz (the HTTP floor) median \(String(format: "%.3f", floor.median * 1000)) ms")
+        print(
+            "  a committed event reaches an open page's live stream in \(String(format: "%.2f", live * 1000)) ms (median of 21)"
+        )
+        print(reference.text)
+        print(
+            "ratio: the slowest page's median is \(String(format: "%.1f", slowest / reference.commitSeconds)) SQLite commits"
+        )
+    }
+
+    /// Fills `store` with `runs` small runs and one big one; a run from the middle of the list
+    /// and the big run.
+    static func fill(_ store: any WorkflowStore, runs: Int) async throws -> (sample: RunID, big: RunID) {
+        var random = SystemRandomNumberGenerator()
+        let now = Date()
+        let start = now.addingTimeInterval(-30 * 86_400)
+        let small = "name: bench-small\ntasks:\n  - {id: t, agent: noop}\n"
+        var sample = RunID("run_")
+        var index = 0
+        while index < runs {
+            var changes = ChangeSet()
+            for number in index..<min(index + 1_000, runs) {
+                let created = start.addingTimeInterval(Double(number) / Double(runs) * 30 * 86_400)
+                let id = RunID.generate(at: created, using: &random)
+                if number == runs / 2 { sample = id }
+                let failed = number % 10 == 0
+                let ended = created.addingTimeInterval(2)
+                changes.runs.append(
+                    RunRecord(
+                        id: id, tenant: "default", workflowName: number % 3 == 0 ? "invoice" : "bench-small",
+                        workflowVersion: 1, workflowSource: small, workflowFile: "bench.yaml", inputs: [:],
+                        status: failed ? .failed : .succeeded, error: failed ? "task t failed" : nil,
+                        createdAt: created, updatedAt: ended, endedAt: ended, createdBy: "bench"))
+                changes.tasks.append(
+                    TaskRecord(
+                        tenant: "default", runID: id, key: "t", taskID: "t", status: failed ? .failed : .succeeded,
+                        attempts: 1, output: failed ? nil : ["n": .number(Number(number))],
+                        error: failed ? "exit 1" : nil, updatedAt: ended))
+                changes.attempts.append(
+                    AttemptRecord(
+                        tenant: "default", runID: id, key: "t", number: 1, idempotencyKey: "\(id)/t/1", agentID: nil,
+                        status: failed ? .failed : .succeeded, startedAt: created.addingTimeInterval(0.1),
+                        endedAt: created.addingTimeInterval(1.9), error: failed ? "exit 1" : nil))
+                let types = [
+                    "run.created", "run.started", "task.ready", "task.started", "attempt.started", "attempt.ended",
+                    failed ? "task.failed" : "task.succeeded", "run.progress", "run.checked",
+                    failed ? "run.failed" : "run.succeeded",
+                ]
+                for (position, type) in types.enumerated() {
+                    changes.events.append(
+                        EventDraft(
+                            id: "evt_" + SortableID.make(at: created, using: &random), time: created, type: type,
+                            actor: "engine", tenant: "default",
+                            subject: type.hasPrefix("run.") ? id.rawValue : "\(id)/t",
+                            data: ["position": .number(Number(position))]))
+                }
+            }
+            try await store.commit(changes)
+            index += 1_000
+        }
+        return (sample, try await fillBig(store, at: now))
+    }
+
+    /// One run of ``bigTasks`` tasks, each depending on the task at half its index (a tree ten
+    /// levels deep), all succeeded with an attempt and two events each.
+    static func fillBig(_ store: any WorkflowStore, at now: Date) async throws -> RunID {
+        var random = SystemRandomNumberGenerator()
+        let id = RunID.generate(at: now, using: &random)
+        var source = "name: bench-big\ntasks:\n"
+        for task in 0..<bigTasks {
+            source += "  - {id: t\(task), agent: noop\(task > 0 ? ", depends_on: [t\((task - 1) / 2)]" : "")}\n"
+        }
+        var changes = ChangeSet()
+        changes.runs.append(
+            RunRecord(
+                id: id, tenant: "default", workflowName: "bench-big", workflowVersion: 1, workflowSource: source,
+                workflowFile: "bench-big.yaml", inputs: [:], status: .succeeded, createdAt: now, updatedAt: now,
+                endedAt: now.addingTimeInterval(5), createdBy: "bench"))
+        for task in 0..<bigTasks {
+            let started = now.addingTimeInterval(Double(task) * 0.004)
+            changes.tasks.append(
+                TaskRecord(
+                    tenant: "default", runID: id, key: "t\(task)", taskID: "t\(task)", status: .succeeded, attempts: 1,
+                    output: ["task": .number(Number(task))], updatedAt: started))
+            changes.attempts.append(
+                AttemptRecord(
+                    tenant: "default", runID: id, key: "t\(task)", number: 1, idempotencyKey: "\(id)/t\(task)/1",
+                    agentID: nil, status: .succeeded, startedAt: started, endedAt: started.addingTimeInterval(0.003)))
+            for type in ["task.started", "task.succeeded"] {
+                changes.events.append(
+                    EventDraft(
+                        id: "evt_" + SortableID.make(at: started, using: &random), time: started, type: type,
+                        actor: "engine", tenant: "default", subject: "\(id)/t\(task)", data: [:]))
+            }
+        }
+        try await store.commit(changes)
+        return id
+    }
+
+    /// 31 GETs of `url`, one at a time: median and p95 seconds and the body's size.
+    static func timings(_ url: String, cookie: String) async throws -> (median: Double, p95: Double, bytes: Int) {
+        var seconds: [Double] = []
+        var bytes = 0
+        for _ in 0..<31 {
+            var request = HTTPClientRequest(url: url)
+            request.headers.add(name: "Cookie", value: cookie)
+            let start = ContinuousClock.now
+            let response = try await HTTPClient.shared.execute(request, timeout: .seconds(60))
+            let body = try await response.body.collect(upTo: 64 << 20)
+            seconds.append((ContinuousClock.now - start).timeInterval)
+            guard response.status == .ok else {
+                throw CLIError.operational("GET \(url): \(response.status.code) \(String(buffer: body).prefix(300))")
+            }
+            bytes = body.readableBytes
+        }
+        seconds.sort()
+        return (seconds[15], seconds[29], bytes)
+    }
+
+    /// The median time from committing an event of `run` to its arrival on an open page's live
+    /// stream (the tenant's), over 21 events.
+    static func liveLatency(base: String, cookie: String, store: any WorkflowStore, run: RunID) async throws -> Double {
+        var request = HTTPClientRequest(url: base + "/console/live?from=\(try await store.treeHead().size)")
+        request.headers.add(name: "Cookie", value: cookie)
+        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(120))
+        var chunks = response.body.makeAsyncIterator()
+        var random = SystemRandomNumberGenerator()
+        var seconds: [Double] = []
+        for number in 0..<21 {
+            var changes = ChangeSet()
+            changes.events = [
+                EventDraft(
+                    id: "evt_" + SortableID.make(at: Date(), using: &random), time: Date(), type: "run.checked",
+                    actor: "bench", tenant: "default", subject: run.rawValue, data: ["n": .number(Number(number))])
+            ]
+            let start = ContinuousClock.now
+            try await store.commit(changes)
+            var text = ""
+            while !text.contains("\"n\"") && !text.contains("data:") {
+                guard let chunk = try await chunks.next() else { throw CLIError.operational("the live stream ended") }
+                text += String(buffer: chunk)
+            }
+            seconds.append((ContinuousClock.now - start).timeInterval)
+        }
+        return seconds.sorted()[10]
+    }
+}
