@@ -239,11 +239,11 @@ enum ConsoleAssets {
             <td class="mono">{{key}}</td>
             <td><span class="status s-{{status}}">{{status}}</span></td>
             <td>{{attempts}}</td>
-            <td class="mono">{{agent}}</td>
+            <td class="mono">{{.agent}}</td>
             <td>
-              {{#error}}<details class="task-error"><summary>Error</summary><pre class="error-text">{{.}}</pre></details>{{/error}}
-              {{#reason}}<span class="muted">{{.}}</span>{{/reason}}
-              {{#output}}<details><summary>Output</summary><pre>{{.}}</pre></details>{{/output}}
+              {{#.error}}<details class="task-error"><summary>Error</summary><pre class="error-text">{{.}}</pre></details>{{/.error}}
+              {{#.reason}}<span class="muted">{{.}}</span>{{/.reason}}
+              {{#.output}}<details><summary>Output</summary><pre>{{.}}</pre></details>{{/.output}}
             </td>
           </tr>
           {{/tasks}}
@@ -261,10 +261,10 @@ enum ConsoleAssets {
           <tbody>
           {{#attempts}}
           <tr>
-            <td class="mono">{{key}}</td><td>{{number}}</td><td class="mono">{{agent}}</td>
+            <td class="mono">{{key}}</td><td>{{number}}</td><td class="mono">{{.agent}}</td>
             <td><span class="status s-{{status}}">{{status}}</span></td>
             <td><time datetime="{{startedAt}}">{{startedAt}}</time></td><td>{{duration}}</td>
-            <td class="error-text">{{error}}</td>
+            <td class="error-text">{{.error}}</td>
           </tr>
           {{/attempts}}
           </tbody>

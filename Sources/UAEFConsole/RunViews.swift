@@ -1,4 +1,5 @@
 import Foundation
+import Mustache
 import UAEFCore
 import UAEFStore
 
@@ -275,5 +276,68 @@ public struct RunView: Sendable {
             key: key, anchor: RunGraph.anchor(key), status: record?.status.rawValue ?? TaskStatus.pending.rawValue,
             attempts: record?.attempts ?? 0, agent: record?.agentID?.rawValue, error: record?.error,
             reason: record?.reason, output: output, instance: instance)
+    }
+}
+
+// Rows are looked up by name rather than through `Mirror`, which the templates would otherwise
+// use for every value of every row (a run of 1,000 tasks has thousands of them).
+
+extension RunView.TaskRow: MustacheParent {
+    public func child(named name: String) -> Any? {
+        switch name {
+        case "key": key
+        case "anchor": anchor
+        case "status": status
+        case "attempts": attempts
+        case "agent": agent
+        case "error": error
+        case "reason": reason
+        case "output": output
+        case "instance": instance
+        default: nil
+        }
+    }
+}
+
+extension RunView.AttemptRow: MustacheParent {
+    public func child(named name: String) -> Any? {
+        switch name {
+        case "key": key
+        case "number": number
+        case "agent": agent
+        case "status": status
+        case "startedAt": startedAt
+        case "duration": duration
+        case "error": error
+        default: nil
+        }
+    }
+}
+
+extension RunView.EventRow: MustacheParent {
+    public func child(named name: String) -> Any? {
+        switch name {
+        case "seq": seq
+        case "time": time
+        case "type": type
+        case "actor": actor
+        case "task": task
+        default: nil
+        }
+    }
+}
+
+extension RunsView.Row: MustacheParent {
+    public func child(named name: String) -> Any? {
+        switch name {
+        case "id": id
+        case "workflow": workflow
+        case "version": version
+        case "status": status
+        case "createdAt": createdAt
+        case "duration": duration
+        case "error": error
+        default: nil
+        }
     }
 }

@@ -24,6 +24,9 @@ struct ConsoleRoutes {
     let bodyLimit: Int
     let events: EventStreamRoutes
     let renderer = ConsoleRenderer()
+    /// Runs' workflow definitions by their source text, parsed once (a run page is re-rendered
+    /// on every event while someone watches it).
+    let definitions = BoundedCache<WorkflowDefinition>(capacity: 64)
 
     var runtime: ServerRuntime { operations.runtime }
     var store: any WorkflowStore { operations.store }
@@ -250,9 +253,11 @@ struct ConsoleRoutes {
             guard let snapshot = try await store.snapshot(of: RunID(id), tenant: principal.tenant) else {
                 throw Problem.notFound("run \(id)")
             }
-            let definition = try? WorkflowParser.parse(
-                snapshot.run.workflowSource, file: snapshot.run.workflowFile,
-                catalog: runtime.engine.kinds.catalog(capabilities: nil))
+            let definition = try? definitions.value(for: snapshot.run.workflowSource) {
+                try WorkflowParser.parse(
+                    snapshot.run.workflowSource, file: snapshot.run.workflowFile,
+                    catalog: runtime.engine.kinds.catalog(capabilities: nil))
+            }
             let events = try await store.runEvents(
                 of: snapshot.run.id, tenant: principal.tenant, from: 0, limit: RunView.eventLimit + 1)
             return RunView(

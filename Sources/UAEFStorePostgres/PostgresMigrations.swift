@@ -215,8 +215,15 @@ enum PostgresMigrations {
             ]
         ),
         ("v12_run_trace_parent", ["ALTER TABLE runs ADD COLUMN trace_parent TEXT"]),
-        // A run's events by the run id their subject starts with (see PostgresStore.runEvents).
-        ("v13_events_by_run", ["CREATE INDEX events_by_run ON events (tenant, (split_part(subject, '/', 1)), seq)"]),
+        // A run's events by the run id their subject starts with (see PostgresStore.runEvents),
+        // and a tenant's runs newest first without a filter.
+        (
+            "v13_console_indexes",
+            [
+                "CREATE INDEX events_by_run ON events (tenant, (split_part(subject, '/', 1)), seq)",
+                "CREATE INDEX runs_by_tenant ON runs (tenant, id)",
+            ]
+        ),
     ]
 
     /// The advisory lock key that serializes migrations (any fixed 64-bit number).

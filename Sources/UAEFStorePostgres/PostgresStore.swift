@@ -473,15 +473,31 @@ public final class PostgresStore: WorkflowStore {
     }
 
     public func runs(tenant: String, matching filter: RunFilter, limit: Int) async throws -> [RunRecord] {
-        let status = filter.status?.rawValue
-        let before = filter.before?.rawValue
-        return try await rows(
-            """
-            SELECT * FROM runs WHERE tenant = \(tenant) AND (\(status)::text IS NULL OR status = \(status))
-                AND (\(filter.workflow)::text IS NULL OR workflow_name = \(filter.workflow))
-                AND (\(before)::text IS NULL OR id < \(before))
-            ORDER BY id DESC LIMIT \(limit)
-            """, Self.run)
+        // One statement per filter shape, so that PostgreSQL walks the index that fits (tenant,
+        // status or workflow, id) newest first; a first page starts below every run id ("zzzz").
+        let before = filter.before?.rawValue ?? "zzzz"
+        let query: PostgresQuery =
+            switch (filter.status?.rawValue, filter.workflow) {
+            case (nil, nil):
+                "SELECT * FROM runs WHERE tenant = \(tenant) AND id < \(before) ORDER BY id DESC LIMIT \(limit)"
+            case (let status?, nil):
+                """
+                SELECT * FROM runs WHERE tenant = \(tenant) AND status = \(status) AND id < \(before)
+                ORDER BY id DESC LIMIT \(limit)
+                """
+            case (nil, let workflow?):
+                """
+                SELECT * FROM runs WHERE tenant = \(tenant) AND workflow_name = \(workflow) AND id < \(before)
+                ORDER BY id DESC LIMIT \(limit)
+                """
+            case (let status?, let workflow?):
+                """
+                SELECT * FROM runs WHERE tenant = \(tenant) AND status = \(status) AND workflow_name = \(workflow)
+                    AND id < \(before)
+                ORDER BY id DESC LIMIT \(limit)
+                """
+            }
+        return try await rows(query, Self.run)
     }
 
     public func statistics(now: Date) async throws -> StoreStatistics {

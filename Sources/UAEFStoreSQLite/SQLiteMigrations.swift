@@ -394,9 +394,11 @@ enum SQLiteMigrations {
         migrator.registerMigration("v15_run_trace_parent") { db in
             try db.execute(sql: "ALTER TABLE runs ADD COLUMN trace_parent TEXT")
         }
-        migrator.registerMigration("v16_events_by_run") { db in
-            // A run's events by the run id their subject starts with (see SQLiteStore.runEvents).
+        migrator.registerMigration("v16_console_indexes") { db in
+            // A run's events by the run id their subject starts with (see SQLiteStore.runEvents),
+            // and a tenant's runs newest first without a filter.
             try db.execute(sql: "CREATE INDEX events_by_run ON events (tenant, \(SQLiteStore.subjectRun), seq)")
+            try db.execute(sql: "CREATE INDEX runs_by_tenant ON runs (tenant, id)")
         }
         return migrator
     }

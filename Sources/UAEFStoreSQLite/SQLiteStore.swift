@@ -397,17 +397,26 @@ public final class SQLiteStore: WorkflowStore {
     }
 
     public func runs(tenant: String, matching filter: RunFilter, limit: Int) async throws -> [RunRecord] {
-        try await pool.read { db in
-            try Row.fetchAll(
-                db.cachedStatement(
-                    sql: """
-                        SELECT * FROM runs WHERE tenant = ?1 AND (?2 IS NULL OR status = ?2)
-                            AND (?3 IS NULL OR workflow_name = ?3) AND (?4 IS NULL OR id < ?4)
-                        ORDER BY id DESC LIMIT ?5
-                        """),
-                arguments: [tenant, filter.status?.rawValue, filter.workflow, filter.before?.rawValue, limit]
-            )
-            .map(Self.run)
+        // Only the filters given are in the statement, so that SQLite walks the index that fits
+        // (tenant, status or workflow, id) newest first and stops after `limit` rows.
+        var conditions = ["tenant = ?"]
+        var arguments: StatementArguments = [tenant]
+        if let status = filter.status {
+            conditions.append("status = ?")
+            arguments += [status.rawValue]
+        }
+        if let workflow = filter.workflow {
+            conditions.append("workflow_name = ?")
+            arguments += [workflow]
+        }
+        if let before = filter.before {
+            conditions.append("id < ?")
+            arguments += [before.rawValue]
+        }
+        arguments += [limit]
+        let sql = "SELECT * FROM runs WHERE \(conditions.joined(separator: " AND ")) ORDER BY id DESC LIMIT ?"
+        return try await pool.read { [arguments] db in
+            try Row.fetchAll(db.cachedStatement(sql: sql), arguments: arguments).map(Self.run)
         }
     }
 

@@ -89,6 +89,32 @@ struct ConsoleTests {
         #expect(!view.canCancel)
     }
 
+    @Test("a task or attempt without an error of its own never shows the run's error")
+    func rowsDoNotInheritTheRunsError() {
+        let now = Date(timeIntervalSince1970: 3000)
+        let run = RunRecord(
+            id: RunID("run_2"), tenant: "t", workflowName: "w", workflowVersion: 1, workflowSource: "",
+            workflowFile: "w.yaml", inputs: [:], status: .failed, error: "the run broke", createdAt: now,
+            updatedAt: now, endedAt: now)
+        let tasks = [
+            TaskRecord(
+                tenant: "t", runID: run.id, key: "a", taskID: "a", status: .failed, error: "boom", updatedAt: now),
+            TaskRecord(tenant: "t", runID: run.id, key: "b", taskID: "b", status: .skipped, updatedAt: now),
+        ]
+        let attempts = [
+            AttemptRecord(
+                tenant: "t", runID: run.id, key: "b", number: 1, idempotencyKey: "k", agentID: nil, status: .succeeded,
+                startedAt: now, endedAt: now)
+        ]
+        let view = RunView(
+            snapshot: RunSnapshot(run: run, tasks: tasks, attempts: attempts), definition: nil, now: now,
+            mayCancel: true, csrf: "x")
+        let html = ConsoleRenderer().render("run-region", view)
+        #expect(html.components(separatedBy: "the run broke").count - 1 == 1, "only the run's own notice")
+        #expect(html.components(separatedBy: "boom").count - 1 == 1)
+        #expect(!html.contains("Cancel run"), "an ended run cannot be cancelled")
+    }
+
     @Test("the CSRF token belongs to its session and is compared whole")
     func csrf() {
         let session = ConsoleSession(value: "token-a")
