@@ -269,6 +269,7 @@ enum ConsoleAssets {
           {{/attempts}}
           </tbody>
         </table>
+        {{#moreAttempts}}<p class="muted">{{.}}</p>{{/moreAttempts}}
         {{/hasAttempts}}
         {{^hasAttempts}}<p class="muted">No attempts yet.</p>{{/hasAttempts}}
 

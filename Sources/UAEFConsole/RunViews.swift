@@ -171,6 +171,8 @@ public struct RunView: Sendable {
     public var hasAttempts: Bool
     public var timeline: String
     public var attempts: [AttemptRow]
+    /// Set when the run has more attempts than ``attempts`` shows.
+    public var moreAttempts: String?
     public var events: [EventRow]
     /// Whether event numbers link to the ledger page (principals who may read the ledger).
     public var ledgerLinks: Bool
@@ -225,8 +227,14 @@ public struct RunView: Sendable {
         }
         tasks = rows
 
-        let ordered = snapshot.attempts.sorted { ($0.startedAt, $0.key, $0.number) < ($1.startedAt, $1.key, $1.number) }
+        let all = snapshot.attempts.sorted { ($0.startedAt, $0.key, $0.number) < ($1.startedAt, $1.key, $1.number) }
+        // The latest attempts: a timeline of thousands of bars shows nothing more than the tasks table.
+        let ordered = all.suffix(Self.attemptLimit)
         hasAttempts = !ordered.isEmpty
+        moreAttempts =
+            all.count > Self.attemptLimit
+            ? "The latest \(Self.attemptLimit) of \(all.count) attempts are shown; the tasks table counts every task's attempts."
+            : nil
         timeline = AttemptTimeline(
             origin: run.createdAt, now: run.endedAt ?? now,
             bars: ordered.map {
@@ -255,7 +263,9 @@ public struct RunView: Sendable {
     }
 
     /// The most events the page lists.
-    public static let eventLimit = 500
+    public static let eventLimit = 200
+    /// The most attempts the page draws and lists.
+    public static let attemptLimit = 200
 
     /// `3 of 5 instances succeeded, 1 failed` for a fanned-out task; nil for any other.
     static func instanceSummary(_ record: TaskRecord?, _ instances: [TaskRecord]) -> String? {

@@ -605,7 +605,9 @@ public final class SQLiteStore: WorkflowStore {
     public func events(in range: Range<Int64>, tenant: String) async throws -> [EventRecord] {
         try await pool.read { db in
             try Row.fetchAll(
-                db, sql: "SELECT * FROM events WHERE seq >= ? AND seq < ? AND tenant = ? ORDER BY seq",
+                // `+tenant`: the range of seqs (the primary key) is the way in, never the tenant's
+                // index of events by run, which would read all of the tenant's events.
+                db, sql: "SELECT * FROM events WHERE seq >= ? AND seq < ? AND +tenant = ? ORDER BY seq",
                 arguments: [range.lowerBound, range.upperBound, tenant]
             )
             .map(Self.event)
