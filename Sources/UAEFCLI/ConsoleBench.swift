@@ -1,13 +1,10 @@
 import ArgumentParser
 import AsyncHTTPClient
 import Foundation
-import Logging
 import NIOCore
 import NIOHTTP1
 import UAEFCore
 import UAEFEngine
-import UAEFLedger
-import UAEFServer
 import UAEFStore
 
 /// `uaef bench console`: the console's pages on a large store. A fresh SQLite store is filled with
@@ -36,19 +33,16 @@ enum ConsoleBench {
                         .utf8))
         }
 
-        var configuration = ServerConfiguration()
-        configuration.port = 0
-        configuration.rateLimit = nil
-        var logger = Logger(label: "uaef-bench-console")
-        logger.logLevel = .critical
-        let runtime = ServerRuntime(engine: engine, signer: try NoteSigner(generatingFor: "uaef.bench/ledger"))
-        let (ports, continuation) = AsyncStream<Int>.makeStream()
-        let server = Task {
-            try await APIServer.run(configuration, runtime: runtime, logger: logger) { continuation.yield($0) }
+        try await BenchServer.serving(engine) { base in
+            try await measure(
+                base: base, engine: engine, runs: runs, sample: sample, big: big, fillSeconds: fillSeconds, json: json)
         }
-        defer { server.cancel() }
-        guard let port = await ports.first(where: { _ in true }) else { throw CancellationError() }
-        let base = "http://127.0.0.1:\(port)"
+    }
+
+    /// Times the pages of the server at `base` and prints the figures.
+    static func measure(
+        base: String, engine: Engine, runs: Int, sample: RunID, big: RunID, fillSeconds: Double, json: Bool
+    ) async throws {
         // Without token authentication (loopback) any session is the local administrator's.
         let cookie = "uaef_session=local.bench"
         let pages: [(name: String, path: String)] = [

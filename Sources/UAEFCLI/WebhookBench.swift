@@ -11,9 +11,7 @@ import Synchronization
 import UAEFConnectors
 import UAEFCore
 import UAEFEngine
-import UAEFLedger
 import UAEFSecrets
-import UAEFServer
 import UAEFStore
 
 /// `uaef bench webhooks`: the webhook connector's two directions on a fresh SQLite store, each
@@ -234,45 +232,34 @@ enum WebhookBench {
                 secrets: [{$secret: bench-hook}]
                 trigger: {workflow: bench-intake}
             """, file: "bench-connectors.yaml", actor: "bench")
-        var configuration = ServerConfiguration()
-        configuration.port = 0
-        configuration.rateLimit = nil
-        var logger = Logger(label: "uaef-bench-server")
-        logger.logLevel = .critical
-        let runtime = ServerRuntime(engine: engine, signer: try NoteSigner(generatingFor: "uaef.bench/ledger"))
-        let (ports, continuation) = AsyncStream<Int>.makeStream()
-        let server = Task {
-            try await APIServer.run(configuration, runtime: runtime, logger: logger) { continuation.yield($0) }
+        return try await BenchServer.serving(engine) { base in
+            let runs = try await load(seconds: seconds, concurrency: concurrency) { index in
+                var request = HTTPClientRequest(url: base + "/v1/runs")
+                request.method = .POST
+                request.headers.add(name: "Content-Type", value: "application/json")
+                request.body = .bytes(
+                    ByteBuffer(string: #"{"workflow": "bench-intake", "inputs": {"message": {"n": \#(index)}}}"#))
+                return request
+            }
+            let hooks = try await load(seconds: seconds, concurrency: concurrency) { index in
+                let body = Array(
+                    #"{"type": "bench", "timestamp": "2026-12-02T00:00:00Z", "data": {"n": \#(index)}}"#.utf8)
+                let id = "msg_bench_\(index)_\(UInt64.random(in: 0...UInt64.max))"
+                let timestamp = Int64(Date().timeIntervalSince1970)
+                var request = HTTPClientRequest(url: base + "/v1/hooks/\(engine.tenant)/bench-in")
+                request.method = .POST
+                request.headers.add(name: "Content-Type", value: "application/json")
+                request.headers.add(name: StandardWebhooks.idHeader, value: id)
+                request.headers.add(name: StandardWebhooks.timestampHeader, value: "\(timestamp)")
+                request.headers.add(
+                    name: StandardWebhooks.signatureHeader,
+                    value: StandardWebhooks.signatureHeader(id: id, timestamp: timestamp, body: body, secrets: [secret])
+                )
+                request.body = .bytes(ByteBuffer(bytes: body))
+                return request
+            }
+            return (hooks, runs)
         }
-        defer { server.cancel() }
-        guard let port = await ports.first(where: { _ in true }) else { throw CancellationError() }
-        let base = "http://127.0.0.1:\(port)"
-        let runs = try await load(seconds: seconds, concurrency: concurrency) { index in
-            var request = HTTPClientRequest(url: base + "/v1/runs")
-            request.method = .POST
-            request.headers.add(name: "Content-Type", value: "application/json")
-            request.body = .bytes(
-                ByteBuffer(string: #"{"workflow": "bench-intake", "inputs": {"message": {"n": \#(index)}}}"#))
-            return request
-        }
-        let hooks = try await load(seconds: seconds, concurrency: concurrency) { index in
-            let body = Array(#"{"type": "bench", "timestamp": "2026-12-02T00:00:00Z", "data": {"n": \#(index)}}"#.utf8)
-            let id = "msg_bench_\(index)_\(UInt64.random(in: 0...UInt64.max))"
-            let timestamp = Int64(Date().timeIntervalSince1970)
-            var request = HTTPClientRequest(url: base + "/v1/hooks/\(engine.tenant)/bench-in")
-            request.method = .POST
-            request.headers.add(name: "Content-Type", value: "application/json")
-            request.headers.add(name: StandardWebhooks.idHeader, value: id)
-            request.headers.add(name: StandardWebhooks.timestampHeader, value: "\(timestamp)")
-            request.headers.add(
-                name: StandardWebhooks.signatureHeader,
-                value: StandardWebhooks.signatureHeader(id: id, timestamp: timestamp, body: body, secrets: [secret]))
-            request.body = .bytes(ByteBuffer(bytes: body))
-            return request
-        }
-        server.cancel()
-        _ = try? await server.value
-        return (hooks, runs)
     }
 
     /// `concurrency` connections sending what `make` builds for `seconds`; a 2xx counts.

@@ -95,7 +95,7 @@ struct MonitorCommand: AsyncParsableCommand {
             var snapshot = MonitorSnapshot()
             let (events, input) = AsyncStream<MonitorState.Key?>.makeStream()
             // nil is the ticker's "read again"; keys come from the terminal.
-            try await withThrowingTaskGroup(of: Void.self) { group in
+            await withTaskGroup(of: Void.self) { group in
                 group.addTask {
                     for await key in terminal.keys() { input.yield(key) }
                     input.finish()
@@ -103,7 +103,7 @@ struct MonitorCommand: AsyncParsableCommand {
                 group.addTask {
                     while !Task.isCancelled {
                         input.yield(nil)
-                        try await Task.sleep(for: period)
+                        try? await Task.sleep(for: period)
                     }
                 }
                 loop: for await event in events {
