@@ -154,6 +154,27 @@ struct APIOperations: Sendable {
         }
     }
 
+    /// Asks for the cancellation of the tenant's run `id` as `principal`; a 404 problem when
+    /// the tenant has no such run.
+    func cancelRun(_ id: String, by principal: Principal) async throws {
+        guard try await runtime.engine(for: principal.tenant).cancel(RunID(id), actor: principal.actor) != nil else {
+            throw Problem.notFound("run \(id)")
+        }
+    }
+
+    /// An agent's lifecycle moves: the verb of each and the status it moves the agent to.
+    static let agentMoves: [(verb: String, status: AgentStatus)] = [
+        ("activate", .active), ("suspend", .suspended), ("retire", .retired),
+    ]
+
+    /// Moves the tenant's agent `idOrName` to `status` as `principal`; a 404 problem when the
+    /// tenant has no such agent.
+    func moveAgent(_ idOrName: String, to status: AgentStatus, by principal: Principal) async throws -> AgentRecord {
+        let registry = AgentRegistry(store: store, kinds: runtime.engine.kinds, tenant: principal.tenant)
+        guard let agent = try await registry.find(idOrName) else { throw Problem.notFound("agent \(idOrName)") }
+        return try await registry.setStatus(agent.id.rawValue, to: status, actor: principal.actor)
+    }
+
     /// The tenant's settlements, newest first, optionally only those in `status`.
     func settlements(status: SettlementStatus?, limit: Int, tenant: String) async throws -> JSONValue {
         let settlements = try await store.settlements(tenant: tenant, status: status, limit: limit)

@@ -187,7 +187,7 @@ public enum APIServer {
             runtime: runtime, executor: executor, ledgerChanges: ledgerChanges, announcer: announcer)
         WorkflowRoutes(operations: operations, bodyLimit: configuration.bodyLimit).add(to: v1)
         RunRoutes(operations: operations, bodyLimit: configuration.bodyLimit).add(to: v1)
-        AgentRoutes(runtime: runtime, bodyLimit: configuration.bodyLimit).add(to: v1)
+        AgentRoutes(operations: operations, bodyLimit: configuration.bodyLimit).add(to: v1)
         RemoteAgentRoutes(
             runtime: runtime, bodyLimit: configuration.bodyLimit, leaseDuration: configuration.remoteLease
         )

@@ -6,8 +6,10 @@ import UAEFStore
 /// `/v1/agents`: register agents (an agents document, YAML or JSON, as `uaef agents register
 /// --file` reads), list them with metrics, read one, and move them through their lifecycle.
 struct AgentRoutes {
-    let runtime: ServerRuntime
+    let operations: APIOperations
     let bodyLimit: Int
+
+    var runtime: ServerRuntime { operations.runtime }
 
     var store: any WorkflowStore { runtime.engine.store }
 
@@ -43,12 +45,11 @@ struct AgentRoutes {
             return JSONMessage.response(
                 AgentReport.json(agent, metrics: try await store.metrics(of: agent.id), llm: llm))
         }
-        for (verb, status) in [("activate", AgentStatus.active), ("suspend", .suspended), ("retire", .retired)] {
+        for (verb, status) in APIOperations.agentMoves {
             group.post("agents/:id/\(verb)") { _, context in
                 let principal = try context.require(.writeAgents)
-                let agent = try await find(try context.parameters.require("id"), tenant: principal.tenant)
-                let moved = try await registry(principal.tenant).setStatus(
-                    agent.id.rawValue, to: status, actor: principal.actor)
+                let moved = try await operations.moveAgent(
+                    try context.parameters.require("id"), to: status, by: principal)
                 return JSONMessage.response(AgentReport.json(moved, metrics: nil))
             }
         }

@@ -73,10 +73,7 @@ struct ConsoleRoutes {
             let principal = try context.require(.writeRuns)
             _ = try await form(request, context)
             let id = try context.parameters.require("id")
-            guard try await runtime.engine(for: principal.tenant).cancel(RunID(id), actor: principal.actor) != nil
-            else {
-                throw Problem.notFound("run \(id)")
-            }
+            try await operations.cancelRun(id, by: principal)
             return Self.redirect("/runs/\(id)")
         }
         pages.get("approvals") { request, context in
@@ -109,27 +106,24 @@ struct ConsoleRoutes {
                 return JournalView(transfers: transfers.map(SettlementJSON.transfer), from: from, limit: Self.pageSize)
             }
         }
-        for (verb, status) in [("activate", AgentStatus.active), ("suspend", .suspended), ("retire", .retired)] {
+        for (verb, status) in APIOperations.agentMoves {
             pages.post("agents/:id/\(verb)") { request, context in
                 let principal = try context.require(.writeAgents)
                 _ = try await form(request, context)
-                let registry = AgentRegistry(store: store, kinds: runtime.engine.kinds, tenant: principal.tenant)
-                let id = try context.parameters.require("id")
-                guard try await registry.find(id) != nil else { throw Problem.notFound("agent \(id)") }
-                _ = try await registry.setStatus(id, to: status, actor: principal.actor)
+                _ = try await operations.moveAgent(try context.parameters.require("id"), to: status, by: principal)
                 return Self.redirect("/agents")
             }
         }
         pages.get("console/live") { request, context in
             let principal = try context.require(.read)
             return events.stream(
-                from: try liveStart(request), principal: principal, run: nil, message: Self.liveMessage)
+                from: try events.startSeq(request) ?? 0, principal: principal, run: nil, message: Self.liveMessage)
         }
         pages.get("console/live/runs/:id") { request, context in
             let principal = try context.require(.read)
-            let id = RunID(try context.parameters.require("id"))
+            let id = try await events.existingRun(try context.parameters.require("id"), tenant: principal.tenant)
             return events.stream(
-                from: try liveStart(request), principal: principal, run: id, message: Self.liveMessage)
+                from: try events.startSeq(request) ?? 0, principal: principal, run: id, message: Self.liveMessage)
         }
     }
 
@@ -142,14 +136,20 @@ struct ConsoleRoutes {
             // the session exists for its CSRF token.
             return signedIn(ConsoleSession.local(), maxAge: 12 * 3600, next: next)
         }
-        let message =
-            request.uri.queryParameters["ended"] != nil
-            ? "Your session ended: the token expired or is no longer accepted. Sign in again." : nil
+        let ended = request.uri.queryParameters["ended"] != nil
+        return login(
+            next: next,
+            message: ended ? "Your session ended: the token expired or is no longer accepted. Sign in again." : nil)
+    }
+
+    /// The sign-in page, with `message` above the form (and `status`) when there is one.
+    private func login(next: String, message: String?, status: HTTPResponse.Status = .ok) -> Response {
+        var view = ["next": next]
+        view["message"] = message
         return html(
             renderer.page(
-                .init(title: "Sign in", signedIn: false, path: "/login"),
-                body: renderer.render(
-                    "login", ["next": next].merging(message.map { ["message": $0] } ?? [:]) { a, _ in a })))
+                .init(title: "Sign in", signedIn: false, path: "/login"), body: renderer.render("login", view)),
+            status: status)
     }
 
     private func signIn(_ request: Request, context: APIContext) async throws -> Response {
@@ -161,13 +161,7 @@ struct ConsoleRoutes {
         }
         let fields = try await Self.fields(of: request, limit: 16 * 1024)
         let next = Self.localPath(fields["next"])
-        func refuse(_ message: String) -> Response {
-            html(
-                renderer.page(
-                    .init(title: "Sign in", signedIn: false, path: "/login"),
-                    body: renderer.render("login", ["next": next, "message": message])),
-                status: .unauthorized)
-        }
+        func refuse(_ message: String) -> Response { login(next: next, message: message, status: .unauthorized) }
         guard let token = fields["token"] else { return refuse("Paste an access token to sign in.") }
         guard ConsoleSession.isCookieSafe(token) else {
             _ = failures.take(client)
@@ -490,14 +484,6 @@ struct ConsoleRoutes {
         guard originHost == host else {
             throw Problem(.forbidden, "cross-origin", "the console accepts forms from its own pages only")
         }
-    }
-
-    /// Where `liveStart` streams begin: the `from` the page was rendered with.
-    private func liveStart(_ request: Request) throws -> Int64 {
-        if let last = request.headers[.lastEventID], let seq = Int64(last), seq >= -1, seq < Int64.max {
-            return seq + 1
-        }
-        return Int64(try request.integerQuery("from", in: 0...Int(Int64.max - 1)) ?? 0)
     }
 
     /// A console stream's message: an unnamed event (so one handler sees them all) with the

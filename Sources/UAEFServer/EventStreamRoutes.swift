@@ -26,16 +26,23 @@ struct EventStreamRoutes {
         }
         group.get("runs/:id/events") { request, context in
             let principal = try context.require(.read)
-            let id = RunID(try context.parameters.require("id"))
-            guard try await runtime.engine.store.snapshot(of: id, tenant: principal.tenant) != nil else {
-                throw Problem.notFound("run \(id)")
-            }
+            let id = try await existingRun(try context.parameters.require("id"), tenant: principal.tenant)
             return stream(from: try startSeq(request) ?? 0, principal: principal, run: id)
         }
     }
 
+    /// The tenant's run `id`, or a 404 problem: known by its first event (`run.created`), one
+    /// index lookup however many tasks the run has.
+    func existingRun(_ id: String, tenant: String) async throws -> RunID {
+        let run = RunID(id)
+        guard try await runtime.engine.store.runEvents(of: run, tenant: tenant, from: 0, limit: 1).first != nil else {
+            throw Problem.notFound("run \(id)")
+        }
+        return run
+    }
+
     /// Where to start: after `Last-Event-ID`, else at `from`, else nil.
-    private func startSeq(_ request: Request) throws -> Int64? {
+    func startSeq(_ request: Request) throws -> Int64? {
         if let last = request.headers[.lastEventID] {
             // The seq of an event received: -1 (none yet) up to the largest seq there can be.
             guard let seq = Int64(last), seq >= -1, seq < Int64.max else {

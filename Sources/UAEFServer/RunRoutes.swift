@@ -45,10 +45,10 @@ struct RunRoutes {
         group.post("runs/:id/cancel") { _, context in
             let principal = try context.require(.writeRuns)
             let id = try context.parameters.require("id")
-            let engine = runtime.engine(for: principal.tenant)
-            guard try await engine.cancel(RunID(id), actor: principal.actor) != nil,
-                let report = try await engine.report(RunID(id))
-            else { throw Problem.notFound("run \(id)") }
+            try await operations.cancelRun(id, by: principal)
+            guard let report = try await runtime.engine(for: principal.tenant).report(RunID(id)) else {
+                throw Problem.notFound("run \(id)")
+            }
             return JSONMessage.response(report, status: .accepted)
         }
     }
