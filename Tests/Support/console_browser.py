@@ -46,6 +46,16 @@ def read(action):
 started = time.monotonic()
 
 
+def submit(selector):
+    """Clicks the button at `selector` and waits for the page its form answers with: a mark left
+    on the old page's window is gone and the new document is loaded (a URL check alone passes
+    early when the answer has the same URL)."""
+    browser.execute_script("window.uaefOldPage = true;")
+    read(lambda: browser.find_element(By.CSS_SELECTOR, selector).click())
+    wait.until(lambda _: browser.execute_script(
+        "return window.uaefOldPage === undefined && document.readyState === 'complete';"))
+
+
 def shot(name):
     result.setdefault("timings", {})[name] = round(time.monotonic() - started, 1)
     path = os.path.join(shots, name + ".png")
@@ -58,7 +68,7 @@ def sign_in(token):
     browser.get(base + "/runs")
     wait.until(conditions.url_contains("/login"))
     browser.find_element(By.ID, "token").send_keys(token)
-    browser.find_element(By.CSS_SELECTOR, "form[action='/login'] button[type=submit]").click()
+    submit("form[action='/login'] button[type=submit]")
     wait.until(conditions.url_contains("/runs"))
 
 
@@ -66,7 +76,7 @@ def start_run(workflow):
     browser.get(base + "/runs")
     browser.find_element(By.CSS_SELECTOR, "details.start summary").click()
     Select(browser.find_element(By.ID, "start-workflow")).select_by_value(workflow)
-    browser.find_element(By.CSS_SELECTOR, "details.start button[type=submit]").click()
+    submit("details.start button[type=submit]")
     wait.until(conditions.url_matches(r"/runs/run_[0-9A-Z]+$"))
     return browser.current_url.rsplit("/", 1)[1]
 
@@ -121,7 +131,7 @@ try:
     result["listed"] = [row.get_attribute("data-run") for row in browser.find_elements(By.CSS_SELECTOR, "tr[data-run]")]
     shot("05-runs")
     Select(browser.find_element(By.NAME, "status")).select_by_value("failed")
-    browser.find_element(By.CSS_SELECTOR, "form.filters button[type=submit]").click()
+    submit("form.filters button[type=submit]")
     wait.until(conditions.url_contains("status=failed"))
     result["listed_failed"] = [row.get_attribute("data-run") for row in browser.find_elements(By.CSS_SELECTOR, "tr[data-run]")]
     result["runs"] = {"quick": run, "broken": failed}
@@ -131,7 +141,7 @@ try:
     browser.get(base + "/approvals")
     wait.until(lambda _: browser.find_elements(By.CSS_SELECTOR, "article.approval form.decide"))
     settlement = read(lambda: browser.find_element(By.CSS_SELECTOR, "article.approval").get_attribute("data-approval"))
-    read(lambda: browser.find_element(By.CSS_SELECTOR, "article.approval button[value=approve]").click())
+    submit("article.approval button[value=approve]")
     result["maker_notice"] = read(lambda: browser.find_element(By.CSS_SELECTOR, "p.notice").text)
     shot("06-approvals-maker-refused")
 
@@ -139,7 +149,7 @@ try:
     sign_in(tokens["approver"])
     browser.get(base + "/approvals")
     read(lambda: browser.find_element(By.CSS_SELECTOR, f"article[data-approval='{settlement}'] input[name=reason]").send_keys("checked"))
-    read(lambda: browser.find_element(By.CSS_SELECTOR, f"article[data-approval='{settlement}'] button[value=approve]").click())
+    submit(f"article[data-approval='{settlement}'] button[value=approve]")
     wait.until(conditions.url_contains("approved="))
     result["approver_notice"] = read(lambda: browser.find_element(By.CSS_SELECTOR, "p.notice").text)
     result["still_waiting"] = len(browser.find_elements(By.CSS_SELECTOR, f"[data-approval='{settlement}']"))
@@ -167,13 +177,13 @@ try:
     # The operator cancels it from the page, and sees it end live.
     sign_in(tokens["operator"])
     browser.get(base + "/runs/" + tokens["slow_run"])
-    read(lambda: browser.find_element(By.CSS_SELECTOR, "form[action$='/cancel'] button").click())
+    submit("form[action$='/cancel'] button")
     wait.until(conditions.url_matches(r"/runs/run_[0-9A-Z]+$"))
     result["cancel_live"] = status_becomes("cancelled")
 
     # The operator suspends an agent from the agents page.
     browser.get(base + "/agents")
-    read(lambda: browser.find_element(By.CSS_SELECTOR, "tr[data-agent=counter] form[action$='/suspend'] button").click())
+    submit("tr[data-agent=counter] form[action$='/suspend'] button")
     wait.until(conditions.url_matches(r"/agents$"))
     result["agent_status"] = read(lambda: browser.find_element(By.CSS_SELECTOR, "tr[data-agent=counter] .status").text)
     shot("10-agents")
@@ -186,7 +196,7 @@ try:
     shot("09-other-tenant")
 
     # Signing out ends the session: the next page asks to sign in again.
-    browser.find_element(By.CSS_SELECTOR, "form[action='/logout'] button").click()
+    submit("form[action='/logout'] button")
     wait.until(conditions.url_contains("/login"))
     browser.get(base + "/runs")
     result["after_sign_out"] = browser.current_url.replace(base, "")
