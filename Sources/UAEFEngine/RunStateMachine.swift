@@ -429,8 +429,10 @@ public struct RunStateMachine: Sendable {
         }
         runningCount -= 1
         if let agent = record.agentID { environment.agents.release(agent) }
+        var measured: [String: JSONValue] = [:]
         if var attempt = liveAttempts.removeValue(forKey: key) {
             attempt.endedAt = environment.now
+            measured = attemptFacts(attempt, task: record.taskID, ended: environment.now)
             switch result {
             case .succeeded: attempt.status = .succeeded
             case .failed(let message, _):
@@ -444,14 +446,32 @@ public struct RunStateMachine: Sendable {
         }
         switch result {
         case .succeeded(let output):
-            succeed(key, output: output, &actions, &environment)
+            succeed(key, output: output, attempt: measured, &actions, &environment)
         case .failed(let message, let retryable):
-            failAttempt(key: key, message: message, retryable: retryable, timedOut: false, &actions, &environment)
+            failAttempt(
+                key: key, message: message, retryable: retryable, timedOut: false, attempt: measured, &actions,
+                &environment)
         case .timedOut(let limit):
             failAttempt(
                 key: key, message: "timed out after \(DurationText.format(limit))", retryable: true, timedOut: true,
-                &actions, &environment)
+                attempt: measured, &actions, &environment)
         }
+    }
+
+    /// What the event that ends an attempt says about it, for analytics read from the log alone:
+    /// the workflow, the task, the agent and how long the attempt took.
+    private func attemptFacts(_ attempt: AttemptRecord, task: String, ended: Date) -> [String: JSONValue] {
+        var facts: [String: JSONValue] = [
+            "workflow": .string(definition.name), "task": .string(task),
+            "duration_ms": .number(Number(Self.milliseconds(from: attempt.startedAt, to: ended))),
+        ]
+        if let agent = attempt.agentID { facts["agent"] = .string(agent.rawValue) }
+        return facts
+    }
+
+    /// Whole milliseconds from `start` to `end`, 0 when the clock went back.
+    static func milliseconds(from start: Date, to end: Date) -> Int {
+        Int(max(0, (end.timeIntervalSince(start) * 1000).rounded()))
     }
 
     /// An attempt failed: schedule the next one, or fail the task when none remain. Attempts
@@ -459,7 +479,8 @@ public struct RunStateMachine: Sendable {
     /// one starts at once, up to ``RetryPolicy/maximumInterruptions`` of them.
     private mutating func failAttempt(
         key: String, message: String, retryable: Bool, timedOut: Bool, interrupted: Bool = false,
-        _ actions: inout [EngineAction], _ environment: inout EngineEnvironment
+        attempt measured: [String: JSONValue] = [:], _ actions: inout [EngineAction],
+        _ environment: inout EngineEnvironment
     ) {
         guard let record = tasks[key], let task = tasksByID[record.taskID] else { return }
         if timedOut {
@@ -473,11 +494,11 @@ public struct RunStateMachine: Sendable {
                 key,
                 error:
                     "\(message); interrupted \(interrupted) times, more than the \(RetryPolicy.maximumInterruptions) retried",
-                &actions, &environment)
+                attempt: measured, &actions, &environment)
         }
         let counted = record.attempts - interruptions[key, default: 0]
         guard retryable, interrupted != nil || counted < task.retry.maxAttempts else {
-            return fail(key, error: message, &actions, &environment)
+            return fail(key, error: message, attempt: measured, &actions, &environment)
         }
         let delay =
             interrupted != nil ? .zero : task.retry.delay(afterAttempt: counted, unit: environment.random.unit())
@@ -489,17 +510,20 @@ public struct RunStateMachine: Sendable {
         }
         emit(
             "task.retry_scheduled", subject: subject(key),
-            data: [
+            data: measured.merging([
                 "attempt": .number(Number(record.attempts)), "error": .string(message),
                 "next_attempt_at": .string(Timestamp.format(due)),
-            ], &environment)
+            ]) { _, own in own }, &environment)
         actions.append(.scheduleRetry(key: key, at: due))
     }
 
     // MARK: Endings
 
+    /// Ends task `key` with `output`; `measured` is what ``attemptFacts(_:task:ended:)`` says of
+    /// the attempt that produced it, when one did.
     private mutating func succeed(
-        _ key: String, output: JSONValue, _ actions: inout [EngineAction], _ environment: inout EngineEnvironment
+        _ key: String, output: JSONValue, attempt measured: [String: JSONValue] = [:], _ actions: inout [EngineAction],
+        _ environment: inout EngineEnvironment
     ) {
         update(key, &environment) {
             $0.status = .succeeded
@@ -508,12 +532,14 @@ public struct RunStateMachine: Sendable {
         }
         emit(
             "task.succeeded", subject: subject(key),
-            data: ["attempt": .number(Number(tasks[key]?.attempts ?? 0))], payloads: ["output": output], &environment)
+            data: measured.merging(["attempt": .number(Number(tasks[key]?.attempts ?? 0))]) { _, own in own },
+            payloads: ["output": output], &environment)
         settled(key, &actions, &environment)
     }
 
     private mutating func fail(
-        _ key: String, error: String, _ actions: inout [EngineAction], _ environment: inout EngineEnvironment
+        _ key: String, error: String, attempt measured: [String: JSONValue] = [:], _ actions: inout [EngineAction],
+        _ environment: inout EngineEnvironment
     ) {
         update(key, &environment) {
             $0.status = .failed
@@ -521,7 +547,9 @@ public struct RunStateMachine: Sendable {
         }
         emit(
             "task.failed", subject: subject(key),
-            data: ["attempt": .number(Number(tasks[key]?.attempts ?? 0)), "error": .string(error)], &environment)
+            data: measured.merging([
+                "attempt": .number(Number(tasks[key]?.attempts ?? 0)), "error": .string(error),
+            ]) { _, own in own }, &environment)
         settled(key, &actions, &environment)
     }
 
@@ -610,7 +638,10 @@ public struct RunStateMachine: Sendable {
         run.error = error
         run.endedAt = environment.now
         touchRun(&environment)
-        var data: [String: JSONValue] = ["workflow": .string(definition.name)]
+        var data: [String: JSONValue] = [
+            "workflow": .string(definition.name),
+            "duration_ms": .number(Number(Self.milliseconds(from: run.createdAt, to: environment.now))),
+        ]
         if let error { data["error"] = .string(error) }
         emit("run.\(status.rawValue)", subject: run.id.rawValue, data: data, actor: actor, &environment)
         actions.append(.runFinished(status))

@@ -120,7 +120,7 @@ public enum APIServer {
     }
 
     /// What executes runs beside whatever answers requests (the HTTP API, `uaef mcp`): the relay
-    /// of committed events, the report cache's invalidator, the executor of the runs started
+    /// of committed events, the report cache's invalidator, the analytics roll-up, the executor of the runs started
     /// here, settlement and checkpoints after runs end, and the workers resuming unfinished runs.
     static func executionServices(
         _ configuration: ServerConfiguration, runtime: ServerRuntime, executor: RunExecutor,
@@ -129,6 +129,7 @@ public enum APIServer {
         [
             EventCommitRelay(runtime: runtime),
             ReportCacheInvalidator(runtime: runtime, pollInterval: configuration.eventStreamPollInterval),
+            AnalyticsService(runtime: runtime, pollInterval: configuration.eventStreamPollInterval),
             executor,
             SettlementService(
                 runtime: runtime, ledgerChanges: ledgerChanges, interval: configuration.settlementInterval),
@@ -194,6 +195,7 @@ public enum APIServer {
         .add(to: v1)
         SettlementRoutes(operations: operations, bodyLimit: configuration.bodyLimit).add(to: v1)
         LedgerRoutes(operations: operations).add(to: v1)
+        AnalyticsRoutes(operations: operations).add(to: v1)
         MCPRoute(
             toolbox: MCPToolbox(operations: operations), bodyLimit: configuration.bodyLimit,
             loopbackOnly: configuration.authority == nil

@@ -247,6 +247,34 @@ struct ReportCacheInvalidator: Service {
     }
 }
 
+/// Keeps the analytics buckets current (``AnalyticsRollup``): counts new events as they are
+/// committed, at most every `pause` so a busy log costs one transaction per pause, and at least
+/// every `pollInterval` (other processes' commits on SQLite).
+struct AnalyticsService: Service {
+    let runtime: ServerRuntime
+    let pollInterval: Duration
+    var pause: Duration = .milliseconds(200)
+
+    func run() async throws {
+        let rollup = AnalyticsRollup(store: runtime.engine.store)
+        await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                let seen = runtime.eventCommits.generation
+                do {
+                    try await rollup.catchUp()
+                } catch where !Task.isCancelled {
+                    runtime.engine.logger.warning(
+                        "analytics could not count new events; retrying", metadata: ["error": "\(error)"])
+                } catch {
+                    return
+                }
+                try? await Task.sleep(for: pause)
+                await runtime.eventCommits.wait(after: seen, atMost: pollInterval)
+            }
+        }
+    }
+}
+
 struct EventCommitRelay: Service {
     let runtime: ServerRuntime
 

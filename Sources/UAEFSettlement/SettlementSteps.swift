@@ -54,13 +54,17 @@ struct SettlementSteps {
         factory.event(type, subject: subject, actor: actor, data)
     }
 
+    /// An event about `settlement`, naming its rule; `settlement.posted` also says the amount
+    /// booked, so what each rule settles can be summed from the log alone.
     mutating func emit(
         _ type: String, _ settlement: SettlementRecord, actor: String? = nil, _ data: [String: JSONValue]
     ) {
-        events.append(
-            event(
-                type, subject: settlement.id, actor: actor,
-                data.merging(["rule": .string(settlement.ruleID)]) { own, _ in own }))
+        var about: [String: JSONValue] = ["rule": .string(settlement.ruleID)]
+        if type == "settlement.posted" {
+            about["amount"] = .string(settlement.amount.decimalText)
+            about["currency"] = .string(settlement.amount.currency.code)
+        }
+        events.append(event(type, subject: settlement.id, actor: actor, data.merging(about) { own, _ in own }))
     }
 
     /// What a rule makes of an event, computed outside any transaction: nil when it does not

@@ -224,6 +224,22 @@ enum PostgresMigrations {
                 "CREATE INDEX runs_by_tenant ON runs (tenant, id)",
             ]
         ),
+        // Hourly counts kept from the event log (AnalyticsRollup), read by hour range.
+        (
+            "v14_analytics",
+            [
+                """
+                CREATE TABLE analytics_buckets (
+                    tenant TEXT NOT NULL, dimension TEXT NOT NULL, hour BIGINT NOT NULL, key TEXT NOT NULL,
+                    currency TEXT NOT NULL, total BIGINT NOT NULL, succeeded BIGINT NOT NULL, failed BIGINT NOT NULL,
+                    cancelled BIGINT NOT NULL, durations TEXT NOT NULL, amount BIGINT NOT NULL, tokens BIGINT NOT NULL,
+                    PRIMARY KEY (tenant, dimension, hour, key, currency)
+                )
+                """,
+                "CREATE TABLE analytics_cursor (id INT PRIMARY KEY CHECK (id = 1), next_seq BIGINT NOT NULL)",
+                "INSERT INTO analytics_cursor (id, next_seq) VALUES (1, 0)",
+            ]
+        ),
     ]
 
     /// The advisory lock key that serializes migrations (any fixed 64-bit number).

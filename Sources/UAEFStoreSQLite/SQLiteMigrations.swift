@@ -400,6 +400,22 @@ enum SQLiteMigrations {
             try db.execute(sql: "CREATE INDEX events_by_run ON events (tenant, \(SQLiteStore.subjectRun), seq)")
             try db.execute(sql: "CREATE INDEX runs_by_tenant ON runs (tenant, id)")
         }
+        migrator.registerMigration("v17_analytics") { db in
+            // Hourly counts kept from the event log (AnalyticsRollup), read by hour range.
+            try db.execute(
+                sql: """
+                    CREATE TABLE analytics_buckets (
+                        tenant TEXT NOT NULL, dimension TEXT NOT NULL, hour INTEGER NOT NULL, key TEXT NOT NULL,
+                        currency TEXT NOT NULL, total INTEGER NOT NULL, succeeded INTEGER NOT NULL,
+                        failed INTEGER NOT NULL, cancelled INTEGER NOT NULL, durations TEXT NOT NULL,
+                        amount INTEGER NOT NULL, tokens INTEGER NOT NULL,
+                        PRIMARY KEY (tenant, dimension, hour, key, currency)
+                    ) WITHOUT ROWID
+                    """)
+            try db.execute(
+                sql: "CREATE TABLE analytics_cursor (id INTEGER PRIMARY KEY CHECK (id = 1), next_seq INTEGER NOT NULL)")
+            try db.execute(sql: "INSERT INTO analytics_cursor (id, next_seq) VALUES (1, 0)")
+        }
         return migrator
     }
 }
