@@ -54,6 +54,36 @@ enum ConsoleAssets {
         {{>agents-region}}
         </div>
         """##,
+        "analytics-region": ##"""
+        <h2>{{heading}}</h2>
+        <p class="muted">{{rangeText}}. Counted from the event log up to event {{countedBefore}}; durations are within 4.5%.</p>
+        <figure class="chart">{{{outcomesChart}}}<figcaption>Outcomes per interval: <span class="key k-succeeded">succeeded</span> <span class="key k-failed">failed</span> <span class="key k-cancelled">cancelled</span></figcaption></figure>
+        {{#durationsChart}}<figure class="chart">{{{.}}}<figcaption>Durations per interval: <span class="key p50">p50</span> <span class="key p95">p95</span></figcaption></figure>{{/durationsChart}}
+        {{#amountCharts}}<figure class="chart">{{{.}}}<figcaption>Amount per interval</figcaption></figure>{{/amountCharts}}
+        <table class="analytics">
+          <caption>Each key over the whole range; the trend shows its count per interval.</caption>
+          <thead><tr><th scope="col">Key</th><th scope="col">Total</th><th scope="col">Succeeded</th><th scope="col">Failed</th><th scope="col">Cancelled</th><th scope="col">Success rate</th>{{#hasDurations}}<th scope="col">p50</th><th scope="col">p95</th><th scope="col">p99</th>{{/hasDurations}}{{#hasAmounts}}<th scope="col">Amount</th>{{/hasAmounts}}{{#hasTokens}}<th scope="col">Tokens</th>{{/hasTokens}}<th scope="col">Trend</th></tr></thead>
+          <tbody>
+          {{#rows}}
+          <tr data-key="{{key}}">
+            <td class="mono">{{label}}</td><td>{{total}}</td><td>{{succeeded}}</td><td>{{failed}}</td><td>{{cancelled}}</td><td>{{successRate}}</td>
+            {{#hasDurations}}<td>{{p50}}</td><td>{{p95}}</td><td>{{p99}}</td>{{/hasDurations}}{{#hasAmounts}}<td class="amount">{{amount}}</td>{{/hasAmounts}}{{#hasTokens}}<td>{{tokens}}</td>{{/hasTokens}}
+            <td>{{{trend}}}</td>
+          </tr>
+          {{/rows}}
+          {{^rows}}<tr><td colspan="11" class="muted">Nothing was counted in this range.</td></tr>{{/rows}}
+          </tbody>
+        </table>
+        {{#nextHref}}<p><a href="{{.}}">More keys →</a></p>{{/nextHref}}
+        """##,
+        "analytics": ##"""
+        <h1>Analytics</h1>
+        <nav class="subnav" aria-label="What to count">{{#dimensions}}<a href="{{href}}"{{#current}} aria-current="page"{{/current}}>{{label}}</a> {{/dimensions}}</nav>
+        <nav class="subnav" aria-label="Time range">{{#ranges}}<a href="{{href}}"{{#current}} aria-current="page"{{/current}}>{{label}}</a> {{/ranges}}</nav>
+        <div id="live-region">
+        {{>analytics-region}}
+        </div>
+        """##,
         "approvals-region": ##"""
         {{#notice}}<p class="notice{{#noticeIsError}} error{{/noticeIsError}}" role="status">{{.}}</p>{{/notice}}
         <h2>Waiting for you</h2>
@@ -493,6 +523,18 @@ enum ConsoleAssets {
         .s-stl-posted, .s-stl-approved { background: #dafbe1; border-color: #1a7f37; color: #0f5323; }
         .s-stl-pending_approval, .s-stl-calculated { background: #fff8c5; border-color: #9a6700; color: #4d2d00; }
         .s-stl-rejected, .s-stl-expired, .s-stl-voided { background: #eaeef2; border-color: #6e7781; color: #32383f; }
+        svg .bar.amount { fill: #8250df; }
+        svg .line { fill: none; stroke-width: 2; }
+        svg .line.p50, svg .dot.p50 { stroke: #0969da; fill: #0969da; }
+        svg .line.p95, svg .dot.p95 { stroke: #bc4c00; fill: #bc4c00; }
+        svg .line.p50, svg .line.p95 { fill: none; }
+        svg .spark { fill: #57606a; }
+        .key::before { content: ""; display: inline-block; width: 10px; height: 10px; margin: 0 4px 0 8px; border-radius: 2px; background: #8c959f; }
+        .key.k-succeeded::before { background: #1a7f37; }
+        .key.k-failed::before { background: #cf222e; }
+        .key.k-cancelled::before { background: #6e7781; }
+        .key.p50::before { background: #0969da; }
+        .key.p95::before { background: #bc4c00; }
         """##
 
     /// console.js

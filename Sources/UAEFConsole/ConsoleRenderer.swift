@@ -44,7 +44,7 @@ public struct ConsoleRenderer: Sendable {
     /// The sections of the navigation bar, by path.
     static let sections: [(path: String, label: String)] = [
         ("/runs", "Runs"), ("/approvals", "Approvals"), ("/agents", "Agents"), ("/settlements", "Money"),
-        ("/ledger", "Ledger"),
+        ("/analytics", "Analytics"), ("/ledger", "Ledger"),
     ]
 
     private let library: MustacheLibrary

@@ -100,17 +100,19 @@ struct AnalyticsRoutes {
             "dimension": .string(report.dimension.rawValue), "from": .string(Timestamp.format(report.from)),
             "to": .string(Timestamp.format(report.to)), "interval": .string(report.interval.rawValue),
             "counted_before_seq": .number(Number(Int(cursor))),
-            "series": .array(
-                report.series.map { series in
-                    var value: [String: JSONValue] = [
-                        "key": .string(series.key), "summary": point(series.summary),
-                        "points": .array(series.points.map(point)),
-                    ]
-                    if !series.currency.isEmpty { value["currency"] = .string(series.currency) }
-                    return .object(value)
-                }),
+            "series": .array(report.series.map { series(of: $0, keyed: true) }),
+            "overall": .array(report.overall.map { series(of: $0, keyed: false) }),
         ]
         if let next = report.next { value["next"] = .string(next) }
+        return .object(value)
+    }
+
+    static func series(of series: AnalyticsSeries, keyed: Bool) -> JSONValue {
+        var value: [String: JSONValue] = [
+            "summary": point(series.summary), "points": .array(series.points.map(point)),
+        ]
+        if keyed { value["key"] = .string(series.key) }
+        if !series.currency.isEmpty { value["currency"] = .string(series.currency) }
         return .object(value)
     }
 

@@ -87,6 +87,7 @@ struct ConsoleRoutes {
         pages.post("approvals/:id/decide") { request, context in try await decide(request, context) }
         pages.get("ledger") { request, context in try await ledgerPage(request, context) }
         pages.get("agents") { request, context in try await agentsPage(request, context) }
+        pages.get("analytics") { request, context in try await analyticsPage(request, context) }
         pages.get("settlements") { request, context in try await settlementsPage(request, context) }
         pages.get("settlements/:id") { request, context in try await settlementPage(request, context) }
         pages.get("accounts") { request, context in
@@ -314,6 +315,26 @@ struct ConsoleRoutes {
             return AgentsView(
                 agents: agents, metrics: try await store.metrics(of: agents.map(\.id)), usage: usage,
                 mayManage: principal.may(.writeAgents), csrf: context.consoleSession?.csrfToken ?? "")
+        }
+    }
+
+    // MARK: Analytics
+
+    private func analyticsPage(_ request: Request, _ context: APIContext) async throws -> Response {
+        let principal = try context.require(.read)
+        let name = Self.query(request, "dimension") ?? AnalyticsDimension.workflows.rawValue
+        guard let dimension = AnalyticsDimension(rawValue: name) else {
+            let valid = AnalyticsDimension.allCases.map(\.rawValue).joined(separator: ", ")
+            throw Problem.badRequest("dimension \(name.prefix(40)) is not one of \(valid)")
+        }
+        let query = try AnalyticsRequest(dimension: dimension, query: { Self.query(request, $0) }, now: Date())
+        return try await page(request, context, principal, title: "Analytics", path: "/analytics", "analytics") {
+            let (report, cursor) = try await operations.analytics(query, tenant: principal.tenant)
+            var names: [String: String] = [:]
+            if dimension == .agents {
+                for agent in try await store.agents(tenant: principal.tenant) { names[agent.id.rawValue] = agent.name }
+            }
+            return AnalyticsView(report: report, days: query.days, countedBefore: cursor, names: names)
         }
     }
 

@@ -61,6 +61,10 @@ enum OpenAPISpec {
               "description": "Maker-checker decisions on task approvals and settlements."
             },
             {
+              "name": "analytics",
+              "description": "Throughput, success rates, duration percentiles, model cost and settled amounts over time, counted from the event log into hourly buckets."
+            },
+            {
               "name": "secrets",
               "description": "Sealed credentials for command and http agents."
             },
@@ -3065,6 +3069,134 @@ enum OpenAPISpec {
                 "x-uaef-roles": [
                   "admin",
                   "approver"
+                ]
+              }
+            },
+            "/v1/analytics/{dimension}": {
+              "get": {
+                "operationId": "getAnalytics",
+                "summary": "One dimension's counts over time: by workflow, task, agent, llm agent (cost) or settlement rule.",
+                "description": "Requires permission `read`: role `admin`, `operator`, `approver`, `auditor`, `viewer`. Read from hourly buckets that the server keeps from the event log moments after events commit (`counted_before_seq` says how far); durations are reported within 4.5% (logarithmic histograms). Pages are of keys, in byte order; intervals without any count are left out of `points`.",
+                "tags": [
+                  "analytics"
+                ],
+                "parameters": [
+                  {
+                    "name": "dimension",
+                    "in": "path",
+                    "required": true,
+                    "description": "What to count (404 for another value).",
+                    "schema": {
+                      "type": "string",
+                      "enum": [
+                        "workflows",
+                        "tasks",
+                        "agents",
+                        "llm-costs",
+                        "rules"
+                      ]
+                    }
+                  },
+                  {
+                    "name": "days",
+                    "in": "query",
+                    "required": false,
+                    "description": "Whole days back from `to` (the hour `to` falls in is the last). An integer from 1 to 400 (400 otherwise).",
+                    "schema": {
+                      "type": "integer",
+                      "minimum": 1,
+                      "maximum": 400,
+                      "default": 7
+                    }
+                  },
+                  {
+                    "name": "to",
+                    "in": "query",
+                    "required": false,
+                    "description": "The end of the range, an RFC 3339 time; now when absent.",
+                    "schema": {
+                      "type": "string",
+                      "format": "date-time"
+                    }
+                  },
+                  {
+                    "name": "interval",
+                    "in": "query",
+                    "required": false,
+                    "description": "How points are grouped: `hour`, or `day`; hourly up to 2 days and daily beyond when absent.",
+                    "schema": {
+                      "type": "string",
+                      "enum": [
+                        "hour",
+                        "day"
+                      ]
+                    }
+                  },
+                  {
+                    "name": "after",
+                    "in": "query",
+                    "required": false,
+                    "description": "The `next` of the previous page: keys after it.",
+                    "schema": {
+                      "type": "string",
+                      "minLength": 1
+                    }
+                  },
+                  {
+                    "name": "limit",
+                    "in": "query",
+                    "required": false,
+                    "description": "Keys at most. An integer from 1 to 500 (400 otherwise).",
+                    "schema": {
+                      "type": "integer",
+                      "minimum": 1,
+                      "maximum": 500,
+                      "default": 50
+                    }
+                  }
+                ],
+                "responses": {
+                  "200": {
+                    "description": "The page of series.",
+                    "headers": {
+                      "X-Request-Id": {
+                        "$ref": "#/components/headers/X-Request-Id"
+                      }
+                    },
+                    "content": {
+                      "application/json": {
+                        "schema": {
+                          "$ref": "#/components/schemas/AnalyticsReport"
+                        }
+                      }
+                    }
+                  },
+                  "400": {
+                    "$ref": "#/components/responses/BadRequest"
+                  },
+                  "401": {
+                    "$ref": "#/components/responses/Unauthorized"
+                  },
+                  "403": {
+                    "$ref": "#/components/responses/Forbidden"
+                  },
+                  "404": {
+                    "$ref": "#/components/responses/NotFound"
+                  },
+                  "429": {
+                    "$ref": "#/components/responses/TooManyRequests"
+                  },
+                  "500": {
+                    "$ref": "#/components/responses/InternalError"
+                  }
+                },
+                "x-uaef-permission": "read",
+                "x-uaef-roles": [
+                  "admin",
+                  "operator",
+                  "approver",
+                  "auditor",
+                  "viewer"
                 ]
               }
             },
@@ -6785,6 +6917,164 @@ enum OpenAPISpec {
                   "jsonrpc",
                   "error"
                 ]
+              },
+              "AnalyticsPoint": {
+                "type": "object",
+                "description": "Counts over one interval (or, as `summary`, the whole range).",
+                "required": [
+                  "start",
+                  "total",
+                  "succeeded",
+                  "failed",
+                  "cancelled"
+                ],
+                "additionalProperties": false,
+                "properties": {
+                  "start": {
+                    "type": "string",
+                    "format": "date-time",
+                    "description": "The interval's first instant."
+                  },
+                  "total": {
+                    "type": "integer",
+                    "minimum": 0,
+                    "description": "Runs, attempts, model calls or settlements that ended."
+                  },
+                  "succeeded": {
+                    "type": "integer",
+                    "minimum": 0
+                  },
+                  "failed": {
+                    "type": "integer",
+                    "minimum": 0,
+                    "description": "Failed or timed out; for attempts, also those with a retry to follow."
+                  },
+                  "cancelled": {
+                    "type": "integer",
+                    "minimum": 0
+                  },
+                  "success_rate": {
+                    "type": "number",
+                    "minimum": 0,
+                    "maximum": 1,
+                    "description": "Succeeded out of succeeded and failed (cancelled left out); absent when none."
+                  },
+                  "p50_ms": {
+                    "type": "integer",
+                    "minimum": 0
+                  },
+                  "p95_ms": {
+                    "type": "integer",
+                    "minimum": 0
+                  },
+                  "p99_ms": {
+                    "type": "integer",
+                    "minimum": 0,
+                    "description": "Duration percentiles (run: creation to end; attempt: start to end; model call: latency), absent without durations."
+                  },
+                  "amount": {
+                    "type": "string",
+                    "pattern": "^-?[0-9]+(\\.[0-9]+)?$",
+                    "description": "llm-costs: the cost (9 decimals); rules: the amount settled (the currency's decimals)."
+                  },
+                  "tokens": {
+                    "type": "integer",
+                    "minimum": 1,
+                    "description": "llm-costs: input, output and cache tokens."
+                  }
+                }
+              },
+              "AnalyticsSeries": {
+                "type": "object",
+                "required": [
+                  "summary",
+                  "points"
+                ],
+                "additionalProperties": false,
+                "properties": {
+                  "key": {
+                    "type": "string",
+                    "description": "The workflow, `workflow/task`, agent id, llm agent name or rule id (absent in `overall`)."
+                  },
+                  "currency": {
+                    "type": "string",
+                    "description": "The ISO 4217 code of `amount`, for llm-costs and rules."
+                  },
+                  "summary": {
+                    "$ref": "#/components/schemas/AnalyticsPoint"
+                  },
+                  "points": {
+                    "type": "array",
+                    "items": {
+                      "$ref": "#/components/schemas/AnalyticsPoint"
+                    },
+                    "description": "The intervals that counted anything, oldest first."
+                  }
+                }
+              },
+              "AnalyticsReport": {
+                "type": "object",
+                "required": [
+                  "dimension",
+                  "from",
+                  "to",
+                  "interval",
+                  "counted_before_seq",
+                  "series",
+                  "overall"
+                ],
+                "additionalProperties": false,
+                "properties": {
+                  "dimension": {
+                    "type": "string",
+                    "enum": [
+                      "workflows",
+                      "tasks",
+                      "agents",
+                      "llm-costs",
+                      "rules"
+                    ]
+                  },
+                  "from": {
+                    "type": "string",
+                    "format": "date-time"
+                  },
+                  "to": {
+                    "type": "string",
+                    "format": "date-time",
+                    "description": "The end of the last hour counted."
+                  },
+                  "interval": {
+                    "type": "string",
+                    "enum": [
+                      "hour",
+                      "day"
+                    ]
+                  },
+                  "counted_before_seq": {
+                    "type": "integer",
+                    "minimum": 0,
+                    "description": "The first event not yet counted."
+                  },
+                  "series": {
+                    "type": "array",
+                    "items": {
+                      "$ref": "#/components/schemas/AnalyticsSeries"
+                    },
+                    "description": "By key, then currency."
+                  },
+                  "overall": {
+                    "type": "array",
+                    "items": {
+                      "$ref": "#/components/schemas/AnalyticsSeries"
+                    },
+                    "description": "All keys together, one series per currency (on later pages, the keys from the page's first on)."
+                  },
+                  "next": {
+                    "type": "string",
+                    "description": "Present when more keys follow: pass it as `after`."
+                  }
+                }
               }
             },
             "responses": {

@@ -86,6 +86,9 @@ public struct AnalyticsReport: Sendable {
     public var series: [AnalyticsSeries]
     /// The last key of this page when more keys follow (pass it as `after` for the next page).
     public var next: String?
+    /// All keys together, one series per currency, keyed `*`: what the whole dimension did over
+    /// time (on later pages, the keys from the page's first on).
+    public var overall: [AnalyticsSeries]
 
     /// The largest page.
     public static let maximumLimit = 500
@@ -121,6 +124,16 @@ public struct AnalyticsReport: Sendable {
             index = end
         }
         self.series = series
+        var byCurrency: [String: [Int64: AnalyticsBucket]] = [:]
+        for bucket in buckets {
+            var id = bucket.id
+            id.key = "*"
+            byCurrency[id.currency, default: [:]][id.hour, default: AnalyticsBucket(id: id)].merge(bucket)
+        }
+        overall = byCurrency.keys.sorted().map { currency in
+            let hourly = byCurrency[currency, default: [:]].sorted { $0.key < $1.key }.map(\.value)
+            return Self.series(hourly[...], dimension: dimension, hours: hours, interval: interval)
+        }
     }
 
     private static func series(

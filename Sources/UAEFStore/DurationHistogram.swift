@@ -74,8 +74,14 @@ public struct DurationHistogram: Sendable, Hashable {
         return value >= Double(Int64.max) ? .max : Int64(value)
     }
 
-    static func saturatingSum(_ a: Int64, _ b: Int64) -> Int64 {
-        let (sum, overflow) = a.addingReportingOverflow(b)
-        return overflow ? .max : sum
+    static func saturatingSum(_ a: Int64, _ b: Int64) -> Int64 { a.addingSaturated(b) }
+}
+
+extension Int64 {
+    /// `self + other`, or `Int64.max` (`min`) where the sum would not fit: counters and amounts
+    /// summed from events that stop at the limit rather than wrap.
+    public func addingSaturated(_ other: Int64) -> Int64 {
+        let (sum, overflow) = addingReportingOverflow(other)
+        return overflow ? (other > 0 ? .max : .min) : sum
     }
 }

@@ -188,6 +188,19 @@ try:
     result["agent_status"] = read(lambda: browser.find_element(By.CSS_SELECTOR, "tr[data-agent=counter] .status").text)
     shot("10-agents")
 
+    # Analytics: the runs so far by workflow (counted from the event log moments after they end:
+    # the page is reloaded until the cancelled run is in), the settled amount by rule.
+    def analytics_rows():
+        browser.get(base + "/analytics?dimension=workflows&days=1")
+        return {row.get_attribute("data-key"): [td.text for td in row.find_elements(By.TAG_NAME, "td")[1:5]]
+                for row in browser.find_elements(By.CSS_SELECTOR, "tr[data-key]")}
+    wait.until(lambda _: analytics_rows().get("slow", [""] * 4)[3] == "1")
+    result["analytics_workflows"] = analytics_rows()
+    result["analytics_charts"] = len(browser.find_elements(By.CSS_SELECTOR, "figure.chart svg[role=img]"))
+    shot("11-analytics")
+    browser.get(base + "/analytics?dimension=rules&days=1")
+    result["analytics_rule_amount"] = read(lambda: browser.find_element(By.CSS_SELECTOR, "tr[data-key='quick-fee'] td.amount").text)
+
     # Another tenant's operator finds nothing at the same address.
     sign_in(tokens["stranger"])
     browser.get(base + "/runs/" + run)

@@ -51,7 +51,7 @@ struct ConsoleBrowserTests {
     }
 
     @Test(
-        "in Chromium: sign in, start a run and watch it finish live, open a failed task's error, a viewer has no actions, an operator cancels, another tenant finds nothing, sign out"
+        "in Chromium: sign in, start a run and watch it finish live, open a failed task's error, a viewer has no actions, an operator cancels, analytics count the runs, another tenant finds nothing, sign out"
     )
     func browser() async throws {
         try await withServer { base, tokens, _ in
@@ -149,7 +149,14 @@ struct ConsoleBrowserTests {
             #expect(seen["stranger_heading"] == "Not found")
             #expect(seen["stranger_sees_run"] == false)
             #expect(seen["after_sign_out"]?.stringValue?.hasPrefix("/login") == true)
-            #expect(seen["screenshots"]?.arrayValue?.count == 10)
+            // Total, succeeded, failed, cancelled by workflow; a chart of outcomes and one of durations.
+            #expect(
+                seen["analytics_workflows"]
+                    == ["quick": ["1", "1", "0", "0"], "broken": ["1", "0", "1", "0"], "slow": ["1", "0", "0", "1"]],
+                "\(seen)")
+            #expect(seen["analytics_charts"] == 2)
+            #expect(seen["analytics_rule_amount"] == "1500.00 EUR")
+            #expect(seen["screenshots"]?.arrayValue?.count == 11)
         }
     }
 
