@@ -8,10 +8,11 @@ import UAEFEngine
 import UAEFStore
 
 /// `uaef bench console`: the console's pages on a large store. A fresh SQLite store is filled with
-/// `runs` runs over the last 30 days (ten events each, one run in ten failed) and one run of
-/// 1,000 tasks; then `uaef serve`'s server in this process answers each page 31 times over
-/// loopback (median and p95 of the time to the whole page), beside `GET /healthz` (the HTTP
-/// floor); and a committed event is timed until an open page's live stream delivers it.
+/// `runs` runs over the last 30 days (ten events each, one run in ten failed, their attempts by
+/// eight agents) and one run of 1,000 tasks; the analytics roll-up counts the whole log (timed);
+/// then `uaef serve`'s server in this process answers each page 31 times over loopback (median
+/// and p95 of the time to the whole page), beside `GET /healthz` (the HTTP floor); and a
+/// committed event is timed until an open page's live stream delivers it.
 enum ConsoleBench {
     static let bigTasks = 1_000
 
@@ -32,16 +33,21 @@ enum ConsoleBench {
                     "filled: \(runs + 1) runs, \(try await engine.store.treeHead().size) events in \(Int(fillSeconds)) s\n"
                         .utf8))
         }
+        let rollupStart = ContinuousClock.now
+        let counted = try await AnalyticsRollup(store: engine.store).catchUp()
+        let rollup = (events: counted, seconds: (ContinuousClock.now - rollupStart).timeInterval)
 
         try await BenchServer.serving(engine) { base in
             try await measure(
-                base: base, engine: engine, runs: runs, sample: sample, big: big, fillSeconds: fillSeconds, json: json)
+                base: base, engine: engine, runs: runs, sample: sample, big: big, fillSeconds: fillSeconds,
+                rollup: rollup, json: json)
         }
     }
 
     /// Times the pages of the server at `base` and prints the figures.
     static func measure(
-        base: String, engine: Engine, runs: Int, sample: RunID, big: RunID, fillSeconds: Double, json: Bool
+        base: String, engine: Engine, runs: Int, sample: RunID, big: RunID, fillSeconds: Double,
+        rollup: (events: Int, seconds: Double), json: Bool
     ) async throws {
         // Without token authentication (loopback) any session is the local administrator's.
         let cookie = "uaef_session=local.bench"
@@ -51,6 +57,10 @@ enum ConsoleBench {
             ("run of \(bigTasks) tasks", "/runs/\(big.rawValue)"), ("run of 1 task", "/runs/\(sample.rawValue)"),
             ("approvals", "/approvals"), ("agents", "/agents"), ("settlements", "/settlements"),
             ("accounts", "/accounts"), ("ledger with a proof", "/ledger?index=\(runs * 5)"),
+            ("analytics: workflows, 30 days", "/analytics?dimension=workflows&days=30"),
+            ("analytics: agents, 30 days", "/analytics?dimension=agents&days=30"),
+            ("analytics: tasks, 24 hours", "/analytics?dimension=tasks&days=1"),
+            ("GET /v1/analytics, 30 days", "/v1/analytics/agents?days=30"),
         ]
         let floor = try await timings(base + "/healthz", cookie: cookie)
         var measured: [(name: String, path: String, median: Double, p95: Double, bytes: Int)] = []
@@ -77,6 +87,9 @@ enum ConsoleBench {
             "slowest_page_per_sqlite_commit": BenchReference.number(slowest / reference.commitSeconds, digits: 2),
             "live_update_median_ms": BenchReference.number(live * 1000, digits: 2),
             "fill_seconds": BenchReference.number(fillSeconds, digits: 1),
+            "analytics_rollup_events": .number(Number(rollup.events)),
+            "analytics_rollup_events_per_second": BenchReference.number(
+                Double(rollup.events) / max(rollup.seconds, 1e-9), digits: 0),
             "peak_rss_mb": .number(Number(PeakMemory.megabytes())), "reference": reference.json,
         ]
         if json {
@@ -92,6 +105,9 @@ enum ConsoleBench {
             )
         }
         print("  GET /healthz (the HTTP floor) median \(String(format: "%.3f", floor.median * 1000)) ms")
+        print(
+            "  the analytics roll-up counted \(rollup.events) events in \(String(format: "%.1f", rollup.seconds)) s (\(Int(Double(rollup.events) / max(rollup.seconds, 1e-9))) events/s)"
+        )
         print(
             "  a committed event reaches an open page's live stream in \(String(format: "%.2f", live * 1000)) ms (median of 21)"
         )
@@ -117,10 +133,11 @@ enum ConsoleBench {
                 let id = RunID.generate(at: created, using: &random)
                 if number == runs / 2 { sample = id }
                 let failed = number % 10 == 0
+                let workflow: JSONValue = .string(number % 3 == 0 ? "invoice" : "bench-small")
                 let ended = created.addingTimeInterval(2)
                 changes.runs.append(
                     RunRecord(
-                        id: id, tenant: "default", workflowName: number % 3 == 0 ? "invoice" : "bench-small",
+                        id: id, tenant: "default", workflowName: workflow.stringValue ?? "",
                         workflowVersion: 1, workflowSource: small, workflowFile: "bench.yaml", inputs: [:],
                         status: failed ? .failed : .succeeded, error: failed ? "task t failed" : nil,
                         createdAt: created, updatedAt: ended, endedAt: ended, createdBy: "bench"))
@@ -140,12 +157,23 @@ enum ConsoleBench {
                     failed ? "run.failed" : "run.succeeded",
                 ]
                 for (position, type) in types.enumerated() {
+                    // What the engine's events say of the ends of runs and attempts (analytics count them).
+                    let data: [String: JSONValue] =
+                        switch type {
+                        case "task.failed", "task.succeeded":
+                            [
+                                "workflow": workflow, "task": "t", "agent": .string("agt_bench\(number % 8)"),
+                                "duration_ms": .number(Number(1_000 + number % 1_700)), "attempt": 1,
+                            ]
+                        case "run.failed", "run.succeeded":
+                            ["workflow": workflow, "duration_ms": .number(Number(1_200 + number % 1_900))]
+                        default: ["position": .number(Number(position))]
+                        }
                     changes.events.append(
                         EventDraft(
                             id: "evt_" + SortableID.make(at: created, using: &random), time: created, type: type,
                             actor: "engine", tenant: "default",
-                            subject: type.hasPrefix("run.") ? id.rawValue : "\(id)/t",
-                            data: ["position": .number(Number(position))]))
+                            subject: type.hasPrefix("run.") ? id.rawValue : "\(id)/t", data: data))
                 }
             }
             try await store.commit(changes)

@@ -17,11 +17,16 @@ struct AnalyticsRequest: Sendable {
     var limit: Int = 50
 
     static let dayRange = 1...400
+    /// The longest range counted per hour.
+    static let hourlyDays = 14
 
-    /// The hours the range covers: `days` × 24 ending with the hour `end` falls in.
+    /// The hours the range covers: hourly, `days` × 24 hours ending with the hour `end` falls in;
+    /// daily, `days` whole UTC days ending with the day `end` falls in.
     var hours: ClosedRange<Int64> {
         let last = AnalyticsBucketKey.hour(of: end)
-        return (last - Int64(days) * 24 + 1)...last
+        guard interval == .day else { return (last - Int64(days) * 24 + 1)...last }
+        let lastDay = AnalyticsBucketKey.day(of: last)
+        return (lastDay - Int64(days - 1) * 24)...(lastDay + 23)
     }
 
     /// Reads `days`, `to`, `interval`, `after` and `limit` from `query` (absent: 7 days to now,
@@ -44,8 +49,9 @@ struct AnalyticsRequest: Sendable {
         }
         interval = days <= 2 ? .hour : .day
         if let text = try query("interval") {
-            guard let interval = AnalyticsInterval(rawValue: text) else {
-                throw Problem.badRequest("interval=\(text.prefix(40)) must be hour or day")
+            guard let interval = AnalyticsInterval(rawValue: text), interval == .day || days <= Self.hourlyDays else {
+                throw Problem.badRequest(
+                    "interval=\(text.prefix(40)) must be day, or hour for up to \(Self.hourlyDays) days")
             }
             self.interval = interval
         }
@@ -68,7 +74,8 @@ extension APIOperations {
     ) {
         let cursor = try await store.analyticsCursor()
         let buckets = try await store.analyticsBuckets(
-            tenant: tenant, dimension: request.dimension, hours: request.hours, after: request.after)
+            tenant: tenant, dimension: request.dimension, span: request.interval, hours: request.hours,
+            after: request.after)
         let report = AnalyticsReport(
             dimension: request.dimension, hours: request.hours, interval: request.interval, buckets: buckets,
             limit: request.limit)

@@ -25,19 +25,26 @@ public enum AnalyticsDimension: String, Sendable, CaseIterable {
     }
 }
 
-/// Where a bucket belongs: one tenant's `dimension` for one `key` (and currency) in one UTC hour.
+/// Where a bucket belongs: one tenant's `dimension` for one `key` (and currency) in one UTC hour,
+/// or one UTC day (every event is counted in both, so long ranges read a day per row).
 public struct AnalyticsBucketKey: Sendable, Hashable {
     public var tenant: String
     public var dimension: AnalyticsDimension
-    /// Hours since 1970-01-01T00:00Z.
+    /// How long the bucket is: an hour or a day.
+    public var span: AnalyticsInterval
+    /// The bucket's first hour, in hours since 1970-01-01T00:00Z (a multiple of 24 for a day).
     public var hour: Int64
     public var key: String
     /// The ISO 4217 code of the amount counted, `""` for dimensions without one.
     public var currency: String
 
-    public init(tenant: String, dimension: AnalyticsDimension, hour: Int64, key: String, currency: String = "") {
+    public init(
+        tenant: String, dimension: AnalyticsDimension, span: AnalyticsInterval = .hour, hour: Int64, key: String,
+        currency: String = ""
+    ) {
         self.tenant = tenant
         self.dimension = dimension
+        self.span = span
         self.hour = hour
         self.key = key
         self.currency = currency
@@ -45,6 +52,9 @@ public struct AnalyticsBucketKey: Sendable, Hashable {
 
     /// The hour `time` falls in.
     public static func hour(of time: Date) -> Int64 { Int64((time.timeIntervalSince1970 / 3600).rounded(.down)) }
+
+    /// The first hour of the UTC day that `hour` falls in.
+    public static func day(of hour: Int64) -> Int64 { hour - ((hour % 24) + 24) % 24 }
 }
 
 /// What happened in one bucket's hour. Counters saturate at `Int64.max` rather than wrap.
@@ -67,13 +77,13 @@ public struct AnalyticsBucket: Sendable, Hashable {
 
     /// Adds `other`'s counts to these.
     public mutating func merge(_ other: AnalyticsBucket) {
-        total = DurationHistogram.saturatingSum(total, other.total)
-        succeeded = DurationHistogram.saturatingSum(succeeded, other.succeeded)
-        failed = DurationHistogram.saturatingSum(failed, other.failed)
-        cancelled = DurationHistogram.saturatingSum(cancelled, other.cancelled)
+        total = total.addingSaturated(other.total)
+        succeeded = succeeded.addingSaturated(other.succeeded)
+        failed = failed.addingSaturated(other.failed)
+        cancelled = cancelled.addingSaturated(other.cancelled)
         durations.merge(other.durations)
-        amount = DurationHistogram.saturatingSum(amount, other.amount)
-        tokens = DurationHistogram.saturatingSum(tokens, other.tokens)
+        amount = amount.addingSaturated(other.amount)
+        tokens = tokens.addingSaturated(other.tokens)
     }
 }
 
@@ -87,10 +97,11 @@ public protocol AnalyticsStore: Sendable {
     /// `from` to `to`, in one transaction; false, and nothing saved, when the cursor is no longer
     /// at `from` (another process counted those events first).
     func saveAnalytics(_ buckets: [AnalyticsBucket], cursor from: Int64, to: Int64) async throws -> Bool
-    /// A tenant's buckets of `dimension` in the hours `hours`, for keys after `key` when given,
-    /// ordered by key, currency and hour.
+    /// A tenant's `span` buckets of `dimension` that start in the hours `hours`, for keys after
+    /// `key` when given, ordered by key, currency and hour.
     func analyticsBuckets(
-        tenant: String, dimension: AnalyticsDimension, hours: ClosedRange<Int64>, after key: String?
+        tenant: String, dimension: AnalyticsDimension, span: AnalyticsInterval, hours: ClosedRange<Int64>,
+        after key: String?
     ) async throws -> [AnalyticsBucket]
 }
 
@@ -118,18 +129,20 @@ public struct AnalyticsFold: Sendable {
         func count(
             _ dimension: AnalyticsDimension, _ key: String, currency: String = "", _ change: (inout AnalyticsBucket) -> Void
         ) {
-            let id = AnalyticsBucketKey(
-                tenant: event.tenant, dimension: dimension, hour: hour, key: key, currency: currency)
-            change(&buckets[id, default: AnalyticsBucket(id: id)])
+            for (span, start) in [(AnalyticsInterval.hour, hour), (.day, AnalyticsBucketKey.day(of: hour))] {
+                let id = AnalyticsBucketKey(
+                    tenant: event.tenant, dimension: dimension, span: span, hour: start, key: key, currency: currency)
+                change(&buckets[id, default: AnalyticsBucket(id: id)])
+            }
         }
         func outcome(_ bucket: inout AnalyticsBucket, succeeded: Bool, cancelled: Bool = false) {
-            bucket.total = DurationHistogram.saturatingSum(bucket.total, 1)
+            bucket.total = bucket.total.addingSaturated(1)
             if succeeded {
-                bucket.succeeded = DurationHistogram.saturatingSum(bucket.succeeded, 1)
+                bucket.succeeded = bucket.succeeded.addingSaturated(1)
             } else if cancelled {
-                bucket.cancelled = DurationHistogram.saturatingSum(bucket.cancelled, 1)
+                bucket.cancelled = bucket.cancelled.addingSaturated(1)
             } else {
-                bucket.failed = DurationHistogram.saturatingSum(bucket.failed, 1)
+                bucket.failed = bucket.failed.addingSaturated(1)
             }
             if let duration = integer("duration_ms") ?? integer("latency_ms") {
                 bucket.durations.record(milliseconds: duration)
@@ -151,11 +164,11 @@ public struct AnalyticsFold: Sendable {
             let currency = text("currency") ?? ""
             let cost = data["cost"]?.numberValue.flatMap { Self.scaled($0, places: 9) } ?? 0
             let tokens = ["input_tokens", "output_tokens", "cache_creation_tokens", "cache_read_tokens"]
-                .compactMap(integer).reduce(0, DurationHistogram.saturatingSum)
+                .compactMap(integer).reduce(Int64(0)) { $0.addingSaturated($1) }
             count(.llmCosts, agent, currency: currency) {
                 outcome(&$0, succeeded: true)
-                $0.amount = DurationHistogram.saturatingSum($0.amount, cost)
-                $0.tokens = DurationHistogram.saturatingSum($0.tokens, tokens)
+                $0.amount = $0.amount.addingSaturated(cost)
+                $0.tokens = $0.tokens.addingSaturated(tokens)
             }
         case "settlement.posted":
             guard let rule = text("rule"), let code = text("currency"), let currency = Currency(code: code),
@@ -164,7 +177,7 @@ public struct AnalyticsFold: Sendable {
             else { return }
             count(.rules, rule, currency: code) {
                 outcome(&$0, succeeded: true)
-                $0.amount = DurationHistogram.saturatingSum($0.amount, minor)
+                $0.amount = $0.amount.addingSaturated(minor)
             }
         default: return
         }

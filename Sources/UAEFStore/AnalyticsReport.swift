@@ -43,7 +43,7 @@ public struct AnalyticsPoint: Sendable, Hashable {
     /// Succeeded out of those that ended succeeded or failed (cancelled ones left out), 0…1;
     /// nil when none did.
     public var successRate: Double? {
-        let decided = DurationHistogram.saturatingSum(succeeded, failed)
+        let decided = succeeded.addingSaturated(failed)
         return decided > 0 ? Double(succeeded) / Double(decided) : nil
     }
 
@@ -53,9 +53,8 @@ public struct AnalyticsPoint: Sendable, Hashable {
         succeeded = bucket.succeeded
         failed = bucket.failed
         cancelled = bucket.cancelled
-        p50 = bucket.durations.percentile(0.5)
-        p95 = bucket.durations.percentile(0.95)
-        p99 = bucket.durations.percentile(0.99)
+        let percentiles = bucket.durations.percentiles([0.5, 0.95, 0.99])
+        (p50, p95, p99) = (percentiles[0], percentiles[1], percentiles[2])
         tokens = bucket.tokens
         if dimension == .llmCosts || dimension == .rules {
             amountUnits = bucket.amount

@@ -230,10 +230,11 @@ enum PostgresMigrations {
             [
                 """
                 CREATE TABLE analytics_buckets (
-                    tenant TEXT NOT NULL, dimension TEXT NOT NULL, hour BIGINT NOT NULL, key TEXT NOT NULL,
+                    tenant TEXT NOT NULL, dimension TEXT NOT NULL, span TEXT NOT NULL, hour BIGINT NOT NULL,
+                    key TEXT NOT NULL,
                     currency TEXT NOT NULL, total BIGINT NOT NULL, succeeded BIGINT NOT NULL, failed BIGINT NOT NULL,
                     cancelled BIGINT NOT NULL, durations TEXT NOT NULL, amount BIGINT NOT NULL, tokens BIGINT NOT NULL,
-                    PRIMARY KEY (tenant, dimension, hour, key, currency)
+                    PRIMARY KEY (tenant, dimension, span, hour, key, currency)
                 )
                 """,
                 "CREATE TABLE analytics_cursor (id INT PRIMARY KEY CHECK (id = 1), next_seq BIGINT NOT NULL)",

@@ -14,15 +14,16 @@ extension PostgresStore {
         guard !keys.isEmpty else { return [] }
         let tenants = keys.map(\.tenant)
         let dimensions = keys.map(\.dimension.rawValue)
+        let spans = keys.map(\.span.rawValue)
         let hours = keys.map(\.hour)
         let names = keys.map(\.key)
         let currencies = keys.map(\.currency)
         return try await rows(
             """
             SELECT b.* FROM analytics_buckets b
-            JOIN unnest(\(tenants), \(dimensions), \(hours), \(names), \(currencies))
-                AS k (tenant, dimension, hour, key, currency)
-            USING (tenant, dimension, hour, key, currency)
+            JOIN unnest(\(tenants), \(dimensions), \(spans), \(hours), \(names), \(currencies))
+                AS k (tenant, dimension, span, hour, key, currency)
+            USING (tenant, dimension, span, hour, key, currency)
             """, Self.analyticsBucket)
     }
 
@@ -36,17 +37,18 @@ extension PostgresStore {
             try await BulkInsert.run(
                 buckets,
                 """
-                INSERT INTO analytics_buckets (tenant, dimension, hour, key, currency, total, succeeded, failed,
-                    cancelled, durations, amount, tokens)
-                """, width: 12,
+                INSERT INTO analytics_buckets (tenant, dimension, span, hour, key, currency, total, succeeded,
+                    failed, cancelled, durations, amount, tokens)
+                """, width: 13,
                 suffix: """
-                     ON CONFLICT (tenant, dimension, hour, key, currency) DO UPDATE SET total = EXCLUDED.total,
+                     ON CONFLICT (tenant, dimension, span, hour, key, currency) DO UPDATE SET total = EXCLUDED.total,
                         succeeded = EXCLUDED.succeeded, failed = EXCLUDED.failed, cancelled = EXCLUDED.cancelled,
                         durations = EXCLUDED.durations, amount = EXCLUDED.amount, tokens = EXCLUDED.tokens
                     """, on: connection, logger: logger
             ) { bucket, columns in
                 columns.append(bucket.id.tenant)
                 columns.append(bucket.id.dimension.rawValue)
+                columns.append(bucket.id.span.rawValue)
                 columns.append(bucket.id.hour)
                 columns.append(bucket.id.key)
                 columns.append(bucket.id.currency)
@@ -63,12 +65,13 @@ extension PostgresStore {
     }
 
     public func analyticsBuckets(
-        tenant: String, dimension: AnalyticsDimension, hours: ClosedRange<Int64>, after key: String?
+        tenant: String, dimension: AnalyticsDimension, span: AnalyticsInterval, hours: ClosedRange<Int64>,
+        after key: String?
     ) async throws -> [AnalyticsBucket] {
         try await rows(
             """
             SELECT * FROM analytics_buckets
-            WHERE tenant = \(tenant) AND dimension = \(dimension.rawValue) AND hour BETWEEN \(hours.lowerBound)
+            WHERE tenant = \(tenant) AND dimension = \(dimension.rawValue) AND span = \(span.rawValue) AND hour BETWEEN \(hours.lowerBound)
                 AND \(hours.upperBound) AND key COLLATE "C" > \(key ?? "")
             ORDER BY key COLLATE "C", currency COLLATE "C", hour
             """, Self.analyticsBucket)
@@ -82,7 +85,8 @@ extension PostgresStore {
         }
         var bucket = AnalyticsBucket(
             id: AnalyticsBucketKey(
-                tenant: try c("tenant"), dimension: try c.enumValue("dimension"), hour: try c("hour"),
+                tenant: try c("tenant"), dimension: try c.enumValue("dimension"), span: try c.enumValue("span"),
+                hour: try c("hour"),
                 key: try c("key"), currency: try c("currency")))
         bucket.total = try c("total")
         bucket.succeeded = try c("succeeded")

@@ -405,11 +405,12 @@ enum SQLiteMigrations {
             try db.execute(
                 sql: """
                     CREATE TABLE analytics_buckets (
-                        tenant TEXT NOT NULL, dimension TEXT NOT NULL, hour INTEGER NOT NULL, key TEXT NOT NULL,
+                        tenant TEXT NOT NULL, dimension TEXT NOT NULL, span TEXT NOT NULL, hour INTEGER NOT NULL,
+                        key TEXT NOT NULL,
                         currency TEXT NOT NULL, total INTEGER NOT NULL, succeeded INTEGER NOT NULL,
                         failed INTEGER NOT NULL, cancelled INTEGER NOT NULL, durations TEXT NOT NULL,
                         amount INTEGER NOT NULL, tokens INTEGER NOT NULL,
-                        PRIMARY KEY (tenant, dimension, hour, key, currency)
+                        PRIMARY KEY (tenant, dimension, span, hour, key, currency)
                     ) WITHOUT ROWID
                     """)
             try db.execute(

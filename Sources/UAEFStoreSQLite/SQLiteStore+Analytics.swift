@@ -18,8 +18,9 @@ extension SQLiteStore {
                     db,
                     sql: """
                         SELECT * FROM analytics_buckets
-                        WHERE tenant = ? AND dimension = ? AND hour = ? AND key = ? AND currency = ?
-                        """, arguments: [key.tenant, key.dimension.rawValue, key.hour, key.key, key.currency]
+                        WHERE tenant = ? AND dimension = ? AND span = ? AND hour = ? AND key = ? AND currency = ?
+                        """,
+                    arguments: [key.tenant, key.dimension.rawValue, key.span.rawValue, key.hour, key.key, key.currency]
                 ).map(Self.analyticsBucket)
             }
         }
@@ -33,12 +34,13 @@ extension SQLiteStore {
             for bucket in buckets {
                 try db.execute(
                     sql: """
-                        INSERT OR REPLACE INTO analytics_buckets (tenant, dimension, hour, key, currency, total,
-                            succeeded, failed, cancelled, durations, amount, tokens)
-                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                        INSERT OR REPLACE INTO analytics_buckets (tenant, dimension, span, hour, key, currency,
+                            total, succeeded, failed, cancelled, durations, amount, tokens)
+                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                         """,
                     arguments: [
-                        bucket.id.tenant, bucket.id.dimension.rawValue, bucket.id.hour, bucket.id.key,
+                        bucket.id.tenant, bucket.id.dimension.rawValue, bucket.id.span.rawValue, bucket.id.hour,
+                        bucket.id.key,
                         bucket.id.currency, bucket.total, bucket.succeeded, bucket.failed, bucket.cancelled,
                         bucket.durations.text, bucket.amount, bucket.tokens,
                     ])
@@ -48,16 +50,18 @@ extension SQLiteStore {
     }
 
     public func analyticsBuckets(
-        tenant: String, dimension: AnalyticsDimension, hours: ClosedRange<Int64>, after key: String?
+        tenant: String, dimension: AnalyticsDimension, span: AnalyticsInterval, hours: ClosedRange<Int64>,
+        after key: String?
     ) async throws -> [AnalyticsBucket] {
         try await pool.read { db in
             try Row.fetchAll(
                 db,
                 sql: """
                     SELECT * FROM analytics_buckets
-                    WHERE tenant = ? AND dimension = ? AND hour BETWEEN ? AND ? AND key > ?
+                    WHERE tenant = ? AND dimension = ? AND span = ? AND hour BETWEEN ? AND ? AND key > ?
                     ORDER BY key, currency, hour
-                    """, arguments: [tenant, dimension.rawValue, hours.lowerBound, hours.upperBound, key ?? ""]
+                    """,
+                arguments: [tenant, dimension.rawValue, span.rawValue, hours.lowerBound, hours.upperBound, key ?? ""]
             ).map(Self.analyticsBucket)
         }
     }
@@ -65,14 +69,14 @@ extension SQLiteStore {
     static func analyticsBucket(_ row: Row) throws -> AnalyticsBucket {
         let text: String = row["durations"]
         guard let dimension = AnalyticsDimension(rawValue: row["dimension"]),
-            let durations = DurationHistogram(text: text)
+            let span = AnalyticsInterval(rawValue: row["span"]), let durations = DurationHistogram(text: text)
         else {
             throw StoreCorruption(
                 location: "analytics_buckets", reason: "bucket \(row["key"] ?? "?"): unreadable dimension or durations")
         }
         var bucket = AnalyticsBucket(
             id: AnalyticsBucketKey(
-                tenant: row["tenant"], dimension: dimension, hour: row["hour"], key: row["key"],
+                tenant: row["tenant"], dimension: dimension, span: span, hour: row["hour"], key: row["key"],
                 currency: row["currency"]))
         bucket.total = row["total"]
         bucket.succeeded = row["succeeded"]

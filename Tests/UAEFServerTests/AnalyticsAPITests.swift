@@ -54,6 +54,7 @@ struct AnalyticsAPITests {
 
             for (query, parameter) in [
                 ("days=0", "days=0"), ("days=401", "days=401"), ("interval=week", "interval=week"),
+                ("days=15&interval=hour", "interval=hour"),
                 ("limit=0", "limit=0"), ("to=yesterday", "to=yesterday"), ("after=", "after="),
             ] {
                 let refused = try await server.send(.GET, "/v1/analytics/workflows?\(query)", token: viewer)

@@ -27,7 +27,9 @@ struct DurationHistogramTests {
         for milliseconds: Int64 in [3, 3, 250, 1_000_000, .max] { histogram.record(milliseconds: milliseconds) }
         #expect(DurationHistogram(text: histogram.text) == histogram)
         #expect(DurationHistogram(text: "") == DurationHistogram())
-        for bad in ["1", "a:2", "1:-1", "99999:1", "1:2,"] { #expect(DurationHistogram(text: bad) == nil, "\(bad)") }
+        for bad in ["1", "a:2", "1:-1", "99999:1", "1:2,", "3:1,2:1", "1:2:3", ":1", "1:", "1:99999999999999999999"] {
+            #expect(DurationHistogram(text: bad) == nil, "\(bad)")
+        }
         var full = try #require(DurationHistogram(text: "1:\(Int64.max)"))
         full.merge(try #require(DurationHistogram(text: "1:5")))
         #expect(full.count == .max)
@@ -87,10 +89,12 @@ struct AnalyticsStoreTests {
         after: String? = nil, limit: Int = 50, in store: any WorkflowStore
     ) async throws -> AnalyticsReport {
         let first = AnalyticsBucketKey.hour(of: hour)
-        let hours = (first - 1)...(first + 2)
+        let day = AnalyticsBucketKey.day(of: first)
+        let hours = interval == .hour ? (first - 1)...(first + 2) : day...(day + 23)
         return AnalyticsReport(
             dimension: dimension, hours: hours, interval: interval,
-            buckets: try await store.analyticsBuckets(tenant: tenant, dimension: dimension, hours: hours, after: after),
+            buckets: try await store.analyticsBuckets(
+                tenant: tenant, dimension: dimension, span: interval, hours: hours, after: after),
             limit: limit)
     }
 
@@ -132,6 +136,10 @@ struct AnalyticsStoreTests {
         #expect(rules.series.map { "\($0.key) \($0.currency)" } == ["fee EUR", "fee JPY"])
         #expect(rules.series.first?.summary.amountText == "1250.55" && rules.series.first?.summary.total == 2)
         #expect(rules.series.first?.points.count == 1, "one day")
+        let daily = try await report(.workflows, interval: .day, in: store)
+        let dailyCounts = daily.series.last.map { [$0.summary.total, $0.summary.succeeded, $0.summary.cancelled] }
+        #expect(dailyCounts == [4, 2, 1], "days count what their hours count")
+        #expect(daily.series.last?.points.count == 1 && daily.series.last?.points.first?.total == 4)
         #expect(rules.series.last?.summary.amountText == "300")
 
         let globex = try await report(.workflows, tenant: "globex", in: store)
