@@ -264,19 +264,7 @@ enum ConsoleAssets {
         <table class="tasks">
           <thead><tr><th scope="col">Task</th><th scope="col">Status</th><th scope="col">Attempts</th><th scope="col">Agent</th><th scope="col">Detail</th></tr></thead>
           <tbody>
-          {{#tasks}}
-          <tr id="task-{{anchor}}" data-task="{{key}}"{{#instance}} class="instance"{{/instance}}>
-            <td class="mono">{{key}}</td>
-            <td><span class="status s-{{status}}">{{status}}</span></td>
-            <td>{{attempts}}</td>
-            <td class="mono">{{.agent}}</td>
-            <td>
-              {{#.error}}<details class="task-error"><summary>Error</summary><pre class="error-text">{{.}}</pre></details>{{/.error}}
-              {{#.reason}}<span class="muted">{{.}}</span>{{/.reason}}
-              {{#.output}}<details><summary>Output</summary><pre>{{.}}</pre></details>{{/.output}}
-            </td>
-          </tr>
-          {{/tasks}}
+          {{{tasksHTML}}}
           </tbody>
         </table>
 
@@ -308,7 +296,7 @@ enum ConsoleAssets {
           <thead><tr><th scope="col">Seq</th><th scope="col">Time</th><th scope="col">Type</th><th scope="col">Task</th><th scope="col">Actor</th></tr></thead>
           <tbody>
           {{#events}}
-          <tr><td>{{#ledgerLinks}}<a href="/ledger?index={{seq}}" aria-label="event {{seq}} in the ledger">{{seq}}</a>{{/ledgerLinks}}{{^ledgerLinks}}{{seq}}{{/ledgerLinks}}</td><td><time datetime="{{time}}">{{time}}</time></td><td class="mono">{{type}}</td><td class="mono">{{task}}</td><td class="mono">{{actor}}</td></tr>
+          <tr><td>{{#.ledgerLink}}<a href="/ledger?index={{seq}}" aria-label="event {{seq}} in the ledger">{{seq}}</a>{{/.ledgerLink}}{{^.ledgerLink}}{{seq}}{{/.ledgerLink}}</td><td><time datetime="{{time}}">{{time}}</time></td><td class="mono">{{type}}</td><td class="mono">{{task}}</td><td class="mono">{{actor}}</td></tr>
           {{/events}}
           </tbody>
         </table>
@@ -435,6 +423,47 @@ enum ConsoleAssets {
         {{>settlements-region}}
         </div>
         """##,
+        "task-region": ##"""
+        <div class="task" data-status="{{status}}" data-terminal="{{terminal}}">
+        <p><a href="/runs/{{run}}">← Run <span class="mono">{{run}}</span></a> ({{workflow}})</p>
+        <h1>Task <span class="mono">{{key}}</span></h1>
+        <dl class="facts">
+          <div><dt>Status</dt><dd><span class="status s-{{status}}" id="task-status">{{status}}</span></dd></div>
+          <div><dt>Agent</dt><dd class="mono">{{#agent}}{{.}}{{/agent}}{{^agent}}—{{/agent}}</dd></div>
+        </dl>
+        {{#error}}<p class="notice error" role="alert">{{.}}</p>{{/error}}
+        {{#reason}}<p class="muted">{{.}}</p>{{/reason}}
+        {{#output}}<h2>Output</h2><pre id="task-output">{{.}}</pre>{{/output}}
+
+        <h2>Attempts</h2>
+        <p class="help">Agents report through their output and error; UAEF keeps no separate log of an attempt.</p>
+        {{#attempts}}
+        <section class="attempt" id="attempt-{{number}}" aria-labelledby="attempt-{{number}}-heading">
+          <h3 id="attempt-{{number}}-heading">Attempt {{number}} · <span class="status s-{{status}}">{{status}}</span></h3>
+          <p>Started <time datetime="{{startedAt}}">{{startedAt}}</time>, {{duration}}{{#.agent}}, by agent <span class="mono">{{.}}</span>{{/.agent}}.</p>
+          {{#.input}}<details open><summary>Input</summary><pre class="attempt-input">{{.}}</pre></details>{{/.input}}
+          {{#.error}}<p class="notice error">{{.}}</p>{{/.error}}
+        </section>
+        {{/attempts}}
+        {{^attempts}}<p class="muted">No attempts yet.</p>{{/attempts}}
+
+        <h2>Events</h2>
+        <table class="events">
+          <thead><tr><th scope="col">Seq</th><th scope="col">Time</th><th scope="col">Type</th><th scope="col">Actor</th><th scope="col">Data</th></tr></thead>
+          <tbody>
+          {{#events}}
+          <tr><td>{{#.ledgerLink}}<a href="/ledger?index={{seq}}" aria-label="event {{seq}} in the ledger">{{seq}}</a>{{/.ledgerLink}}{{^.ledgerLink}}{{seq}}{{/.ledgerLink}}</td><td><time datetime="{{time}}">{{time}}</time></td><td class="mono">{{type}}</td><td class="mono">{{actor}}</td><td class="mono small data">{{data}}</td></tr>
+          {{/events}}
+          </tbody>
+        </table>
+        {{#moreEvents}}<p class="muted">{{.}}</p>{{/moreEvents}}
+        </div>
+        """##,
+        "task": ##"""
+        <div id="live-region">
+        {{>task-region}}
+        </div>
+        """##,
     ]
 
     /// console.css
@@ -535,6 +564,7 @@ enum ConsoleAssets {
         .key.k-cancelled::before { background: #6e7781; }
         .key.p50::before { background: #0969da; }
         .key.p95::before { background: #bc4c00; }
+        td.data { word-break: break-all; min-width: 24em; }
         """##
 
     /// console.js

@@ -151,6 +151,8 @@ public struct RunView: Sendable {
         public var actor: String
         /// The task key for a task's event; nil for the run's own.
         public var task: String?
+        /// Whether `seq` links to the ledger page.
+        public var ledgerLink: Bool
     }
 
     public var id: String
@@ -168,14 +170,15 @@ public struct RunView: Sendable {
     public var csrf: String
     public var graph: String
     public var tasks: [TaskRow]
+    /// ``tasks`` as the table's rows, written here rather than by the template: a run of 1,000
+    /// tasks would otherwise cost thousands of template lookups.
+    public var tasksHTML: String
     public var hasAttempts: Bool
     public var timeline: String
     public var attempts: [AttemptRow]
     /// Set when the run has more attempts than ``attempts`` shows.
     public var moreAttempts: String?
     public var events: [EventRow]
-    /// Whether event numbers link to the ledger page (principals who may read the ledger).
-    public var ledgerLinks: Bool
     /// Set when the run has more events than ``events`` shows.
     public var moreEvents: String?
 
@@ -184,12 +187,12 @@ public struct RunView: Sendable {
 
     /// The view of `snapshot`, its graph drawn from `definition` (nil when the workflow's source
     /// no longer parses: the graph then shows the tasks the run has, without edges), with the
-    /// run's first `events` (``eventLimit`` of them and one more, to tell that there are more).
+    /// run's first `events` (``eventLimit`` of them and one more, to tell that there are more),
+    /// their numbers linking to the ledger page when `ledgerLinks` (principals who may read it).
     public init(
         snapshot: RunSnapshot, definition: WorkflowDefinition?, events: [EventRecord] = [], now: Date,
         mayCancel: Bool, ledgerLinks: Bool = false, csrf: String
     ) {
-        self.ledgerLinks = ledgerLinks
         let run = snapshot.run
         id = run.id.rawValue
         workflow = run.workflowName
@@ -226,6 +229,7 @@ public struct RunView: Sendable {
             }
         }
         tasks = rows
+        tasksHTML = Self.html(rows, run: run.id.rawValue)
 
         let all = snapshot.attempts.sorted { ($0.startedAt, $0.key, $0.number) < ($1.startedAt, $1.key, $1.number) }
         // The latest attempts: a timeline of thousands of bars shows nothing more than the tasks table.
@@ -255,7 +259,7 @@ public struct RunView: Sendable {
                 seq: record.seq, time: Timestamp.format(record.event.time), type: record.event.type,
                 actor: record.event.actor,
                 task: record.event.subject.hasPrefix(prefix)
-                    ? String(record.event.subject.dropFirst(prefix.count)) : nil)
+                    ? String(record.event.subject.dropFirst(prefix.count)) : nil, ledgerLink: ledgerLinks)
         }
         moreEvents =
             events.count > Self.eventLimit
@@ -277,6 +281,31 @@ public struct RunView: Sendable {
         return "\(count) instance\(count == 1 ? "" : "s")" + (parts.isEmpty ? "" : ": " + parts.joined(separator: ", "))
     }
 
+    /// The tasks table's rows: each task's key (linking to its page), state, attempts, agent,
+    /// and its error, reason and output.
+    static func html(_ rows: [TaskRow], run: String) -> String {
+        var html = ""
+        html.reserveCapacity(rows.count * 400)
+        for row in rows {
+            let key = HTML.escape(row.key)
+            let path = row.key.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed.subtracting(["/"])) ?? ""
+            html += "<tr id=\"task-\(HTML.escape(row.anchor))\" data-task=\"\(key)\"\(row.instance ? " class=\"instance\"" : "")>"
+            html += "<td class=\"mono\"><a href=\"/runs/\(HTML.escape(run))/tasks/\(HTML.escape(path))\">\(key)</a></td>"
+            html += "<td><span class=\"status s-\(HTML.escape(row.status))\">\(HTML.escape(row.status))</span></td>"
+            html += "<td>\(row.attempts)</td><td class=\"mono\">\(HTML.escape(row.agent ?? ""))</td><td>"
+            if let error = row.error {
+                html +=
+                    "<details class=\"task-error\"><summary>Error</summary><pre class=\"error-text\">\(HTML.escape(error))</pre></details>"
+            }
+            if let reason = row.reason { html += "<span class=\"muted\">\(HTML.escape(reason))</span>" }
+            if let output = row.output {
+                html += "<details><summary>Output</summary><pre>\(HTML.escape(output))</pre></details>"
+            }
+            html += "</td></tr>\n"
+        }
+        return html
+    }
+
     private static func row(_ record: TaskRecord?, key: String, instance: Bool) -> TaskRow {
         var output = record?.output.map(\.prettyJSONText)
         if let text = output, text.count > outputLimit {
@@ -291,23 +320,6 @@ public struct RunView: Sendable {
 
 // Rows are looked up by name rather than through `Mirror`, which the templates would otherwise
 // use for every value of every row (a run of 1,000 tasks has thousands of them).
-
-extension RunView.TaskRow: MustacheParent {
-    public func child(named name: String) -> Any? {
-        switch name {
-        case "key": key
-        case "anchor": anchor
-        case "status": status
-        case "attempts": attempts
-        case "agent": agent
-        case "error": error
-        case "reason": reason
-        case "output": output
-        case "instance": instance
-        default: nil
-        }
-    }
-}
 
 extension RunView.AttemptRow: MustacheParent {
     public func child(named name: String) -> Any? {
@@ -332,6 +344,7 @@ extension RunView.EventRow: MustacheParent {
         case "type": type
         case "actor": actor
         case "task": task
+        case "ledgerLink": ledgerLink
         default: nil
         }
     }

@@ -69,6 +69,7 @@ struct ConsoleRoutes {
         pages.get("runs") { request, context in try await runsPage(request, context) }
         pages.post("runs") { request, context in try await startRun(request, context) }
         pages.get("runs/:id") { request, context in try await runPage(request, context) }
+        pages.get("runs/:id/tasks/:key") { request, context in try await taskPage(request, context) }
         pages.post("runs/:id/cancel") { request, context in
             let principal = try context.require(.writeRuns)
             _ = try await form(request, context)
@@ -259,6 +260,29 @@ struct ConsoleRoutes {
                 snapshot: snapshot, definition: definition, events: events, now: Date(),
                 mayCancel: principal.may(.writeRuns), ledgerLinks: principal.may(.readLedger),
                 csrf: context.consoleSession?.csrfToken ?? "")
+        }
+    }
+
+    /// One task of a run: its attempts with their inputs, its output and its events.
+    private func taskPage(_ request: Request, _ context: APIContext) async throws -> Response {
+        let principal = try context.require(.read)
+        let id = try context.parameters.require("id")
+        let raw = try context.parameters.require("key")
+        let key = raw.removingPercentEncoding ?? raw
+        return try await page(
+            request, context, principal, title: "Task \(key) of run \(id)", path: "/runs", "task", live: .run(id)
+        ) {
+            guard let snapshot = try await store.snapshot(of: RunID(id), tenant: principal.tenant) else {
+                throw Problem.notFound("run \(id)")
+            }
+            guard let task = snapshot.tasks.first(where: { $0.key == key }) else {
+                throw Problem.notFound("task \(key.prefix(200)) of run \(id)")
+            }
+            let events = try await store.taskEvents(
+                of: snapshot.run.id, key: key, tenant: principal.tenant, limit: TaskView.eventLimit + 1)
+            return TaskView(
+                run: snapshot.run, task: task, attempts: snapshot.attempts.filter { $0.key == key }, events: events,
+                now: Date(), ledgerLinks: principal.may(.readLedger))
         }
     }
 

@@ -602,6 +602,20 @@ public final class SQLiteStore: WorkflowStore {
         }
     }
 
+    public func taskEvents(of run: RunID, key: String, tenant: String, limit: Int) async throws -> [EventRecord] {
+        try await pool.read { db in
+            try Row.fetchAll(
+                db.cachedStatement(
+                    sql: """
+                        SELECT * FROM events WHERE tenant = ? AND \(Self.subjectRun) = ? AND subject = ?
+                        ORDER BY seq LIMIT ?
+                        """),
+                arguments: [tenant, run.rawValue, run.rawValue + "/" + key, limit]
+            )
+            .map(Self.event)
+        }
+    }
+
     public func events(in range: Range<Int64>, tenant: String) async throws -> [EventRecord] {
         try await pool.read { db in
             try Row.fetchAll(

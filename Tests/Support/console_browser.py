@@ -119,6 +119,13 @@ try:
     wait.until(lambda _: browser.find_element(By.ID, "verify-result").text.startswith("Not verified"))
     result["tampered"] = browser.find_element(By.ID, "verify-result").text
 
+    # A task's page, from its row in the run's table: its attempt with the input it was given.
+    browser.get(base + "/runs/" + run)
+    read(lambda: browser.find_element(By.CSS_SELECTOR, "tr[data-task='post'] td a").click())
+    wait.until(conditions.url_contains("/tasks/post"))
+    result["task_input"] = read(lambda: browser.find_element(By.CSS_SELECTOR, "pre.attempt-input").text)
+    result["task_status"] = read(lambda: browser.find_element(By.ID, "task-status").text)
+
     # A run that fails: its task's error is one click away.
     failed = start_run("broken")
     result["broken_live"] = status_becomes("failed")
@@ -206,6 +213,8 @@ try:
     browser.get(base + "/runs/" + run)
     result["stranger_heading"] = browser.find_element(By.TAG_NAME, "h1").text
     result["stranger_sees_run"] = run in browser.find_element(By.TAG_NAME, "main").text and "does not exist" not in browser.page_source
+    browser.get(base + "/runs/" + run + "/tasks/post")
+    result["stranger_task_heading"] = browser.find_element(By.TAG_NAME, "h1").text
     shot("09-other-tenant")
 
     # Signing out ends the session: the next page asks to sign in again.

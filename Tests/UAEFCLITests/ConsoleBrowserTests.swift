@@ -123,6 +123,9 @@ struct ConsoleBrowserTests {
             #expect(seen["proof_verified"]?.stringValue?.hasPrefix("Verified in this browser") == true, "\(seen)")
             #expect(seen["proof_event"]?.stringValue?.contains(#""type":"run.succeeded""#) == true)
             #expect(seen["tampered"] == "Not verified: the event's bytes do not hash to its leaf hash")
+            let input = seen["task_input"]?.stringValue ?? ""
+            #expect(input.contains("\"posted\"") && input.contains("true"), "\(seen)")
+            #expect(seen["task_status"] == "succeeded")
             #expect(seen["broken_live"] == true)
             #expect(seen["task_error"]?.stringValue?.contains("sleep: duration must be") == true, "\(seen)")
             let quick = try #require(seen["runs"]?["quick"]?.stringValue)
@@ -148,6 +151,7 @@ struct ConsoleBrowserTests {
             #expect(seen["agent_status"] == "suspended")
             #expect(seen["stranger_heading"] == "Not found")
             #expect(seen["stranger_sees_run"] == false)
+            #expect(seen["stranger_task_heading"] == "Not found")
             #expect(seen["after_sign_out"]?.stringValue?.hasPrefix("/login") == true)
             // Total, succeeded, failed, cancelled by workflow; a chart of outcomes and one of durations.
             #expect(

@@ -1,0 +1,95 @@
+import Foundation
+import Mustache
+import UAEFCore
+import UAEFStore
+
+/// What a task's page shows: the task (or fan-out instance) of a run, every attempt at it with
+/// the input it was given, its outcome and error, the task's output, and the task's events.
+public struct TaskView: Sendable {
+    /// One attempt, oldest first.
+    public struct Attempt: Sendable {
+        public var number: Int
+        public var agent: String?
+        public var status: String
+        public var startedAt: String
+        public var duration: String
+        public var error: String?
+        /// The input as given to the agent (pretty JSON), or a note when it was redacted.
+        public var input: String?
+    }
+
+    /// One of the task's events.
+    public struct Event: Sendable {
+        public var seq: Int64
+        public var time: String
+        public var type: String
+        public var actor: String
+        /// The event's data as compact JSON.
+        public var data: String
+        public var ledgerLink: Bool
+    }
+
+    public var run: String
+    public var workflow: String
+    public var key: String
+    public var status: String
+    public var terminal: Bool
+    public var agent: String?
+    public var error: String?
+    public var reason: String?
+    public var output: String?
+    public var attempts: [Attempt]
+    public var events: [Event]
+    public var moreEvents: String?
+
+    /// The most events the page lists.
+    public static let eventLimit = 500
+    /// The longest input or output shown; longer ones are cut with a note.
+    static let valueLimit = 64_000
+
+    /// The view of `task` of `run` with its `attempts` and first `events` (``eventLimit`` and one
+    /// more, to tell there are more); inputs are read from its `task.started` events.
+    public init(
+        run: RunRecord, task: TaskRecord, attempts: [AttemptRecord], events: [EventRecord], now: Date,
+        ledgerLinks: Bool
+    ) {
+        self.run = run.id.rawValue
+        workflow = run.workflowName
+        key = task.key
+        status = task.status.rawValue
+        terminal = run.status.isTerminal
+        agent = task.agentID?.rawValue
+        error = task.error
+        reason = task.reason
+        output = task.output.map { Self.cut($0.prettyJSONText) }
+        var inputs: [Int: String] = [:]
+        for record in events where record.event.type == "task.started" {
+            guard let number = record.event.data["attempt"]?.numberValue?.intValue else { continue }
+            if let input = record.event.payloads["input"] {
+                inputs[number] = Self.cut(input.prettyJSONText)
+            } else if let digest = record.event.data["input_sha256"]?.stringValue {
+                inputs[number] = "redacted; its SHA-256 stays in the ledger: \(digest)"
+            }
+        }
+        self.attempts = attempts.sorted { $0.number < $1.number }.map { attempt in
+            Attempt(
+                number: attempt.number, agent: attempt.agentID?.rawValue, status: attempt.status.rawValue,
+                startedAt: Timestamp.format(attempt.startedAt),
+                duration: ElapsedText.format((attempt.endedAt ?? now).timeIntervalSince(attempt.startedAt)),
+                error: attempt.error, input: inputs[attempt.number])
+        }
+        self.events = events.prefix(Self.eventLimit).map { record in
+            Event(
+                seq: record.seq, time: Timestamp.format(record.event.time), type: record.event.type,
+                actor: record.event.actor, data: JSONValue.object(record.event.data).jsonText, ledgerLink: ledgerLinks)
+        }
+        moreEvents =
+            events.count > Self.eventLimit
+            ? "The first \(Self.eventLimit) events are shown; uaef ledger report --run \(run.id) has them all." : nil
+    }
+
+    static func cut(_ text: String) -> String {
+        text.count > valueLimit
+            ? String(text.prefix(valueLimit)) + "\n… (\(text.count - valueLimit) more characters)" : text
+    }
+}
