@@ -69,10 +69,30 @@ public struct ConsoleRenderer: Sendable {
 
     /// `template` rendered with `view`, HTML-escaped except where the template says otherwise.
     public func render(_ template: String, _ view: Any) -> String {
-        guard let text = library.render(view, withTemplate: template) else {
+        guard let text = library.render(Self.fields(of: view), withTemplate: template) else {
             preconditionFailure("no console template \(template)")
         }
         return text
+    }
+
+    /// A view struct's stored properties by name, read with one reflection: the template then
+    /// looks names up in a dictionary instead of reflecting the whole view for each of them (row
+    /// templates that reach a page-wide value would otherwise reflect the view once per row).
+    static func fields(of view: Any) -> Any {
+        let mirror = Mirror(reflecting: view)
+        guard mirror.displayStyle == .struct else { return view }
+        var fields: [String: Any] = [:]
+        for child in mirror.children {
+            guard let label = child.label else { continue }
+            // An optional is stored unwrapped, and a nil one left out, as the template expects.
+            let value = Mirror(reflecting: child.value)
+            if value.displayStyle == .optional {
+                if let wrapped = value.children.first { fields[label] = wrapped.value }
+            } else {
+                fields[label] = child.value
+            }
+        }
+        return fields
     }
 
     /// A whole page: `body` inside the layout.
