@@ -104,7 +104,13 @@ public struct RunGraph: Sendable {
     /// The fragment id of a task's row: its key with anything but letters, digits, `-` and `_`
     /// replaced, so that `fetch[3]` links to `#task-fetch-3-`.
     public static func anchor(_ key: String) -> String {
-        String(key.map { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" ? $0 : "-" })
+        // Most keys are plain ASCII already.
+        let plain = key.utf8.allSatisfy { byte in
+            (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte) || (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(byte)
+                || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) || byte == UInt8(ascii: "-")
+                || byte == UInt8(ascii: "_")
+        }
+        return plain ? key : String(key.map { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" ? $0 : "-" })
     }
 
     private static func x(_ position: Position) -> Int { margin + position.column * (boxWidth + columnGap) }
