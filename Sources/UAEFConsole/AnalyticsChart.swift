@@ -70,16 +70,21 @@ public struct AnalyticsChart: Sendable {
         let plot = Double(Self.height - Self.bottom - 8)
         let slotWidth = Double(Self.width - Self.left) / Double(max(1, slots.count))
         let total = points.reduce(Int64(0)) { $0 + $1.total }
-        var svg = frame("\(what) per \(interval.rawValue): \(total) in all, at most \(maximum) in one", maximum: "\(maximum)")
+        var svg = frame(
+            "\(what) per \(interval.rawValue): \(total) in all, at most \(maximum) in one", maximum: "\(maximum)")
         for (index, point) in slotted.sorted(by: { $0.key < $1.key }) {
             let x = Double(Self.left) + Double(index) * slotWidth + 1
             var y = Double(Self.height - Self.bottom)
-            svg += "<g><title>\(label(slots[index])): \(point.total) \(what), \(point.succeeded) succeeded, \(point.failed) failed, \(point.cancelled) cancelled</title>"
-            for (count, status) in [(point.succeeded, "succeeded"), (point.failed, "failed"), (point.cancelled, "cancelled")]
+            svg +=
+                "<g><title>\(label(slots[index])): \(point.total) \(what), \(point.succeeded) succeeded, \(point.failed) failed, \(point.cancelled) cancelled</title>"
+            for (count, status) in [
+                (point.succeeded, "succeeded"), (point.failed, "failed"), (point.cancelled, "cancelled"),
+            ]
             where count > 0 {
                 let height = Double(count) / Double(maximum) * plot
                 y -= height
-                svg += "<rect class=\"bar s-\(status)\" x=\"\(Self.format(x))\" y=\"\(Self.format(y))\" width=\"\(Self.format(max(1, slotWidth - 2)))\" height=\"\(Self.format(height))\"/>"
+                svg +=
+                    "<rect class=\"bar s-\(status)\" x=\"\(Self.format(x))\" y=\"\(Self.format(y))\" width=\"\(Self.format(max(1, slotWidth - 2)))\" height=\"\(Self.format(height))\"/>"
             }
             svg += "</g>"
         }
@@ -103,9 +108,11 @@ public struct AnalyticsChart: Sendable {
                 let y = Double(Self.height - Self.bottom) - Double(milliseconds) / Double(top) * plot
                 return (x, y, "\(label(slots[index])): \(name) \(ElapsedText.format(Double(milliseconds) / 1000))")
             }
-            svg += "<polyline class=\"line \(name)\" points=\"\(marks.map { "\(Self.format($0.0)),\(Self.format($0.1))" }.joined(separator: " "))\"/>"
+            svg +=
+                "<polyline class=\"line \(name)\" points=\"\(marks.map { "\(Self.format($0.0)),\(Self.format($0.1))" }.joined(separator: " "))\"/>"
             for mark in marks {
-                svg += "<circle class=\"dot \(name)\" cx=\"\(Self.format(mark.0))\" cy=\"\(Self.format(mark.1))\" r=\"3\"><title>\(HTML.escape(mark.2))</title></circle>"
+                svg +=
+                    "<circle class=\"dot \(name)\" cx=\"\(Self.format(mark.0))\" cy=\"\(Self.format(mark.1))\" r=\"3\"><title>\(HTML.escape(mark.2))</title></circle>"
             }
         }
         return svg + "</svg>"
@@ -126,7 +133,8 @@ public struct AnalyticsChart: Sendable {
             let height = max(1, value / top * plot)
             let x = Double(Self.left) + Double(index) * slotWidth + 1
             svg += "<g><title>\(label(slots[index])): \(point.amountText ?? "") \(HTML.escape(currency))</title>"
-            svg += "<rect class=\"bar amount\" x=\"\(Self.format(x))\" y=\"\(Self.format(Double(Self.height - Self.bottom) - height))\" width=\"\(Self.format(max(1, slotWidth - 2)))\" height=\"\(Self.format(height))\"/></g>"
+            svg +=
+                "<rect class=\"bar amount\" x=\"\(Self.format(x))\" y=\"\(Self.format(Double(Self.height - Self.bottom) - height))\" width=\"\(Self.format(max(1, slotWidth - 2)))\" height=\"\(Self.format(height))\"/></g>"
         }
         return svg + "</svg>"
     }
@@ -138,10 +146,12 @@ public struct AnalyticsChart: Sendable {
         let width = 120.0
         let height = 24.0
         let slotWidth = width / Double(max(1, slots.count))
-        var svg = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"120\" height=\"24\" viewBox=\"0 0 120 24\" role=\"img\" aria-label=\"\(HTML.escape(label))\">"
+        var svg =
+            "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"120\" height=\"24\" viewBox=\"0 0 120 24\" role=\"img\" aria-label=\"\(HTML.escape(label))\">"
         for (index, point) in slotted.sorted(by: { $0.key < $1.key }) where point.total > 0 {
             let barHeight = max(1, Double(point.total) / Double(maximum) * height)
-            svg += "<rect class=\"spark\" x=\"\(Self.format(Double(index) * slotWidth))\" y=\"\(Self.format(height - barHeight))\" width=\"\(Self.format(max(0.5, slotWidth - 0.5)))\" height=\"\(Self.format(barHeight))\"/>"
+            svg +=
+                "<rect class=\"spark\" x=\"\(Self.format(Double(index) * slotWidth))\" y=\"\(Self.format(height - barHeight))\" width=\"\(Self.format(max(0.5, slotWidth - 0.5)))\" height=\"\(Self.format(barHeight))\"/>"
         }
         return svg + "</svg>"
     }

@@ -102,7 +102,8 @@ public struct AnalyticsView: Sendable {
                 trend: chart.sparkline(series.points, label: "\(label): \(what) per \(report.interval.rawValue)"))
         }
         nextHref = report.next.map {
-            href(dimension, days: days) + "&after=" + ($0.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "")
+            href(dimension, days: days) + "&after="
+                + ($0.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "")
         }
         self.countedBefore = countedBefore
     }

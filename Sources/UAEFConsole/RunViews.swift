@@ -289,8 +289,10 @@ public struct RunView: Sendable {
         for row in rows {
             let key = HTML.escape(row.key)
             let path = row.key.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed.subtracting(["/"])) ?? ""
-            html += "<tr id=\"task-\(HTML.escape(row.anchor))\" data-task=\"\(key)\"\(row.instance ? " class=\"instance\"" : "")>"
-            html += "<td class=\"mono\"><a href=\"/runs/\(HTML.escape(run))/tasks/\(HTML.escape(path))\">\(key)</a></td>"
+            html +=
+                "<tr id=\"task-\(HTML.escape(row.anchor))\" data-task=\"\(key)\"\(row.instance ? " class=\"instance\"" : "")>"
+            html +=
+                "<td class=\"mono\"><a href=\"/runs/\(HTML.escape(run))/tasks/\(HTML.escape(path))\">\(key)</a></td>"
             html += "<td><span class=\"status s-\(HTML.escape(row.status))\">\(HTML.escape(row.status))</span></td>"
             html += "<td>\(row.attempts)</td><td class=\"mono\">\(HTML.escape(row.agent ?? ""))</td><td>"
             if let error = row.error {

@@ -262,7 +262,7 @@ struct AnalyticsService: Service {
                 let seen = runtime.eventCommits.generation
                 do {
                     try await rollup.catchUp()
-                } catch where !Task.isCancelled {
+                } catch  where !Task.isCancelled {
                     runtime.engine.logger.warning(
                         "analytics could not count new events; retrying", metadata: ["error": "\(error)"])
                 } catch {

@@ -127,7 +127,8 @@ public struct AnalyticsFold: Sendable {
         func text(_ name: String) -> String? { data[name]?.stringValue }
         func integer(_ name: String) -> Int64? { data[name]?.numberValue?.intValue.map(Int64.init) }
         func count(
-            _ dimension: AnalyticsDimension, _ key: String, currency: String = "", _ change: (inout AnalyticsBucket) -> Void
+            _ dimension: AnalyticsDimension, _ key: String, currency: String = "",
+            _ change: (inout AnalyticsBucket) -> Void
         ) {
             for (span, start) in [(AnalyticsInterval.hour, hour), (.day, AnalyticsBucketKey.day(of: hour))] {
                 let id = AnalyticsBucketKey(

@@ -154,7 +154,9 @@ public struct AnalyticsReport: Sendable {
         return AnalyticsSeries(
             key: first.key, currency: first.currency,
             summary: AnalyticsPoint(start: date(hour: hours.lowerBound), bucket: whole, dimension: dimension),
-            points: intervals.map { AnalyticsPoint(start: date(hour: $0.start), bucket: $0.bucket, dimension: dimension) })
+            points: intervals.map {
+                AnalyticsPoint(start: date(hour: $0.start), bucket: $0.bucket, dimension: dimension)
+            })
     }
 
     static func date(hour: Int64) -> Date { Date(timeIntervalSince1970: Double(hour) * 3600) }

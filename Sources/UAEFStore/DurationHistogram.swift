@@ -28,7 +28,10 @@ public struct DurationHistogram: Sendable, Hashable {
     /// Adds `other`'s counts to these, saturating at `Int64.max`.
     public mutating func merge(_ other: DurationHistogram) {
         guard !other.entries.isEmpty else { return }
-        guard !entries.isEmpty else { return entries = other.entries }
+        guard !entries.isEmpty else {
+            entries = other.entries
+            return
+        }
         var merged: [Entry] = []
         merged.reserveCapacity(entries.count + other.entries.count)
         var mine = entries.startIndex

@@ -156,7 +156,9 @@ struct ConsoleBrowserTests {
             // Total, succeeded, failed, cancelled by workflow; a chart of outcomes and one of durations.
             #expect(
                 seen["analytics_workflows"]
-                    == ["quick": ["1", "1", "0", "0"], "broken": ["1", "0", "1", "0"], "slow": ["1", "0", "0", "1"]],
+                    == [
+                        "quick": ["1", "1", "0", "0"], "broken": ["1", "0", "1", "0"], "slow": ["1", "0", "0", "1"],
+                    ],
                 "\(seen)")
             #expect(seen["analytics_charts"] == 2)
             #expect(seen["analytics_rule_amount"] == "1500.00 EUR")

@@ -158,7 +158,8 @@ struct ConsoleTests {
         var buckets: [AnalyticsBucket] = []
         for (offset, key) in [(0, "<b>ad</b>"), (5, "<b>ad</b>"), (2, "plain")] {
             var bucket = AnalyticsBucket(
-                id: AnalyticsBucketKey(tenant: "acme", dimension: .workflows, hour: hour - 23 + Int64(offset), key: key))
+                id: AnalyticsBucketKey(tenant: "acme", dimension: .workflows, hour: hour - 23 + Int64(offset), key: key)
+            )
             bucket.total = 3
             bucket.succeeded = 2
             bucket.failed = 1
@@ -170,11 +171,14 @@ struct ConsoleTests {
             dimension: .workflows, hours: (hour - 23)...hour, interval: .hour, buckets: buckets, limit: 1)
         #expect(AnalyticsChart(report: report).slots.count == 24)
         let view = AnalyticsView(report: report, days: 1, countedBefore: 42, names: [:])
-        #expect(view.rows.map(\.label) == ["<b>ad</b>"] && view.nextHref?.hasSuffix("after=%3Cb%3Ead%3C%2Fb%3E") == true)
+        #expect(
+            view.rows.map(\.label) == ["<b>ad</b>"] && view.nextHref?.hasSuffix("after=%3Cb%3Ead%3C%2Fb%3E") == true)
         #expect(view.rows.first?.successRate == "66.7%" && view.rows.first?.p50 == "1.5 s")
         let html = ConsoleRenderer().render("analytics", view)
         #expect(!html.contains("<b>ad</b>") && html.contains("&lt;b&gt;ad&lt;/b&gt;"))
-        #expect(view.outcomesChart.contains("runs per hour: 9 in all"), "overall counts every key: \(view.outcomesChart.prefix(300))")
+        #expect(
+            view.outcomesChart.contains("runs per hour: 9 in all"),
+            "overall counts every key: \(view.outcomesChart.prefix(300))")
         #expect(view.outcomesChart.components(separatedBy: "<title>").count - 1 == 3, "one titled bar per busy hour")
         #expect(view.durationsChart?.contains("p95") == true)
     }

@@ -40,9 +40,11 @@ struct AnalyticsAPITests {
             }
             #expect(workflows.status == 200)
             let summary = workflows["series"]?.arrayValue?.first?["summary"]
-            #expect(workflows["series"]?.arrayValue?.first?["key"] == "hello" && summary?["succeeded"] == 2, "\(workflows)")
+            #expect(
+                workflows["series"]?.arrayValue?.first?["key"] == "hello" && summary?["succeeded"] == 2, "\(workflows)")
             #expect(summary?["success_rate"] == 1 && summary?["p95_ms"]?.numberValue != nil, "\(workflows)")
-            #expect(workflows["interval"] == "hour" && workflows["overall"]?.arrayValue?.first?["summary"]?["total"] == 2)
+            #expect(
+                workflows["interval"] == "hour" && workflows["overall"]?.arrayValue?.first?["summary"]?["total"] == 2)
             let tasks = try await server.send(.GET, "/v1/analytics/tasks?days=30&interval=day", token: viewer)
             let keys = tasks["series"]?.arrayValue?.compactMap { $0["key"]?.stringValue } ?? []
             #expect(!keys.isEmpty && keys.allSatisfy { $0.hasPrefix("hello/") }, "\(tasks)")
