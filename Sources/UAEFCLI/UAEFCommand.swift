@@ -14,7 +14,7 @@ public struct UAEFCommand: AsyncParsableCommand {
             AccountsCommand.self, JournalCommand.self, ApprovalsCommand.self, SignalCommand.self, DemoCommand.self,
             BenchCommand.self, MigrateCommand.self, WorkerCommand.self, ServeCommand.self, TokensCommand.self,
             AgentCommand.self, SecretsCommand.self, ConnectorsCommand.self, DeliveriesCommand.self, MCPCommand.self,
-            DevCommand.self, LambdaCommand.self, MonitorCommand.self,
+            DevCommand.self, LambdaCommand.self, MonitorCommand.self, AnalyticsCommand.self,
         ]
     )
 

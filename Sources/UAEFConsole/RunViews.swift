@@ -141,6 +141,9 @@ public struct RunView: Sendable {
         public var startedAt: String
         public var duration: String
         public var error: String?
+        /// The input the agent was given (pretty JSON) or a note that it was redacted, on a
+        /// task's page; nil in the run's table.
+        public var input: String?
     }
 
     /// One of the run's events.
@@ -333,6 +336,7 @@ extension RunView.AttemptRow: MustacheParent {
         case "startedAt": startedAt
         case "duration": duration
         case "error": error
+        case "input": input
         default: nil
         }
     }

@@ -6,18 +6,6 @@ import UAEFStore
 /// What a task's page shows: the task (or fan-out instance) of a run, every attempt at it with
 /// the input it was given, its outcome and error, the task's output, and the task's events.
 public struct TaskView: Sendable {
-    /// One attempt, oldest first.
-    public struct Attempt: Sendable {
-        public var number: Int
-        public var agent: String?
-        public var status: String
-        public var startedAt: String
-        public var duration: String
-        public var error: String?
-        /// The input as given to the agent (pretty JSON), or a note when it was redacted.
-        public var input: String?
-    }
-
     /// One of the task's events.
     public struct Event: Sendable {
         public var seq: Int64
@@ -38,7 +26,8 @@ public struct TaskView: Sendable {
     public var error: String?
     public var reason: String?
     public var output: String?
-    public var attempts: [Attempt]
+    /// Every attempt, oldest first.
+    public var attempts: [RunView.AttemptRow]
     public var events: [Event]
     public var moreEvents: String?
 
@@ -72,8 +61,9 @@ public struct TaskView: Sendable {
             }
         }
         self.attempts = attempts.sorted { $0.number < $1.number }.map { attempt in
-            Attempt(
-                number: attempt.number, agent: attempt.agentID?.rawValue, status: attempt.status.rawValue,
+            RunView.AttemptRow(
+                key: attempt.key, number: attempt.number, agent: attempt.agentID?.rawValue,
+                status: attempt.status.rawValue,
                 startedAt: Timestamp.format(attempt.startedAt),
                 duration: ElapsedText.format((attempt.endedAt ?? now).timeIntervalSince(attempt.startedAt)),
                 error: attempt.error, input: inputs[attempt.number])

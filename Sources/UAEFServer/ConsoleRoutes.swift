@@ -351,9 +351,9 @@ struct ConsoleRoutes {
             let valid = AnalyticsDimension.allCases.map(\.rawValue).joined(separator: ", ")
             throw Problem.badRequest("dimension \(name.prefix(40)) is not one of \(valid)")
         }
-        let query = try AnalyticsRequest(dimension: dimension, query: { Self.query(request, $0) }, now: Date())
+        let query = try AnalyticsQuery(dimension: dimension, request: { Self.query(request, $0) })
         return try await page(request, context, principal, title: "Analytics", path: "/analytics", "analytics") {
-            let (report, cursor) = try await operations.analytics(query, tenant: principal.tenant)
+            let (report, cursor) = try await store.analytics(query, tenant: principal.tenant)
             var names: [String: String] = [:]
             if dimension == .agents {
                 for agent in try await store.agents(tenant: principal.tenant) { names[agent.id.rawValue] = agent.name }

@@ -45,6 +45,29 @@ struct CLITests {
         #expect(try json.json()["valid"] == false)
     }
 
+    @Test("uaef analytics counts the runs of a store no server has counted, as the API would; bad options exit 2")
+    func analytics() throws {
+        let directory = try TemporaryDirectory("cli")
+        defer { directory.remove() }
+        let store = "sqlite:" + directory.path("s.db")
+        let workflow = try write(Fixtures.helloWorkflow, to: "hello.yaml", in: directory)
+        for _ in 0..<3 {
+            #expect(try UAEFProcess.run(["run", workflow, "--store", store], in: directory.url).status == 0)
+        }
+        let counted = try UAEFProcess.run(["analytics", "workflows", "--json", "--store", store], in: directory.url)
+        #expect(counted.status == 0, "\(counted.stderr)")
+        let series = try counted.json()["series"]?.arrayValue?.first
+        #expect(series?["key"] == "hello" && series?["summary"]?["succeeded"] == 3, "\(counted.stdout)")
+        let text = try UAEFProcess.run(["analytics", "tasks", "--days", "1", "--store", store], in: directory.url)
+        #expect(text.status == 0 && text.stdout.contains("hello/greet: 3 (3 succeeded"), "\(text.stdout)")
+        for bad in [
+            ["analytics", "nope"], ["analytics", "workflows", "--days", "0"], ["analytics", "rules", "--limit", "501"],
+        ] {
+            let refused = try UAEFProcess.run(bad + ["--store", store], in: directory.url)
+            #expect(refused.status == 2, "\(bad): \(refused.stderr)")
+        }
+    }
+
     @Test("exit codes: 0 succeeded, 1 failed, 2 usage; --json prints the run with every task")
     func runExitCodes() throws {
         let directory = try TemporaryDirectory("cli")
