@@ -246,7 +246,9 @@ struct CLITests {
         }
         #expect(
             applied.sorted() == [
-                "v10_conversations", "v11_task_checkpoints", "v12_run_trace_parent", "v13_console_indexes", "v1_schema",
+                "v10_conversations", "v11_task_checkpoints", "v12_run_trace_parent", "v13_console_indexes",
+                "v14_analytics",
+                "v1_schema",
                 "v2_lease_generations", "v3_registry",
                 "v4_remote_work", "v5_secrets",
                 "v6_worker_tasks",
