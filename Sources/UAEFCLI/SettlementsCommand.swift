@@ -44,13 +44,14 @@ struct SettlementsCommand: AsyncParsableCommand {
         @Option(help: "Only this status (\(SettlementStatus.allCases.map(\.rawValue).joined(separator: ", "))).")
         var status: String?
         @Option(help: "The most to list.") var limit = 100
+        @Option(help: "Only settlements older than this one (the last listed before).") var before: String?
         @Flag(help: "Print JSON.") var json = false
         @OptionGroup var storeOptions: StoreOptions
 
         func run() async throws {
             let filter = try Console.choice(status, option: "--status", as: SettlementStatus.self)
             let settlements = try await storeOptions.open().settlements(
-                tenant: storeOptions.tenant, status: filter, limit: max(1, limit))
+                tenant: storeOptions.tenant, status: filter, before: before, limit: max(1, limit))
             if json {
                 Console.printJSON(.array(settlements.map(SettlementJSON.settlement)))
             } else {
@@ -229,7 +230,8 @@ struct ApprovalsCommand: AsyncParsableCommand {
         func run() async throws {
             let engine = try await engineOptions.engine()
             let store = engine.store
-            let pending = try await store.settlements(tenant: engine.tenant, status: .pendingApproval, limit: 1000)
+            let pending = try await store.settlements(
+                tenant: engine.tenant, status: .pendingApproval, before: nil, limit: 1000)
             // Requests whose task stopped waiting (timed out, cancelled, interrupted) are not listed.
             var tasks: [TaskApprovalRecord] = []
             for approval in try await store.taskApprovals(tenant: engine.tenant, status: .pending)

@@ -397,7 +397,7 @@ enum ConsoleAssets {
         """##,
         "settlements-region": ##"""
         <table class="settlements">
-          <caption>The newest {{limit}} at most.</caption>
+          <caption>{{caption}}</caption>
           <thead><tr><th scope="col">Settlement</th><th scope="col">Rule</th><th scope="col">Status</th><th scope="col">Amount</th><th scope="col">From → to</th><th scope="col">Maker</th><th scope="col">Created</th></tr></thead>
           <tbody>
           {{#settlements}}
@@ -406,6 +406,10 @@ enum ConsoleAssets {
           {{^settlements}}<tr><td colspan="7" class="muted">No settlements.</td></tr>{{/settlements}}
           </tbody>
         </table>
+        <nav class="pages" aria-label="Pages">
+          {{#firstPage}}<a href="{{.}}">Newest</a>{{/firstPage}}
+          {{#nextPage}}<a href="{{.}}" rel="next">Older settlements</a>{{/nextPage}}
+        </nav>
         """##,
         "settlements": ##"""
         <h1>Settlements</h1>

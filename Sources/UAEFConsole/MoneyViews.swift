@@ -1,3 +1,4 @@
+import Foundation
 import UAEFCore
 
 /// What the settlements page shows: the tenant's settlements, newest first, by status.
@@ -30,13 +31,25 @@ public struct SettlementsView: Sendable {
 
     public var statuses: [RunsView.StatusOption]
     public var settlements: [Row]
-    public var limit: Int
+    public var caption: String
+    /// The first page, when this is a later one.
+    public var firstPage: String?
+    /// The page of older settlements, when there are more.
+    public var nextPage: String?
 
-    /// `settlements` (the API's objects) listed under the status filter `status` of `all`.
-    public init(settlements: [JSONValue], status: String?, all: [String], limit: Int) {
+    /// A page of `settlements` (the API's objects, newest first) under the status filter
+    /// `status` of `all`: up to `limit`, `older` than the newest, `next` the last of them when
+    /// more follow.
+    public init(settlements: [JSONValue], status: String?, all: [String], limit: Int, older: Bool, next: String?) {
         statuses = all.map { RunsView.StatusOption(value: $0, selected: $0 == status) }
         self.settlements = settlements.map(Row.init)
-        self.limit = limit
+        let filter = status.map { "status=\($0)&" } ?? ""
+        caption =
+            "\(settlements.count) settlement\(settlements.count == 1 ? "" : "s"), \(older ? "older" : "newest first"), \(limit) a page"
+        firstPage = older ? "/settlements" + (status.map { "?status=\($0)" } ?? "") : nil
+        nextPage = next.map {
+            "/settlements?\(filter)before=\($0.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "")"
+        }
     }
 }
 

@@ -105,7 +105,9 @@ struct APIOperations: Sendable {
         where try await engine.isWaiting(approval) {
             waiting.append(SettlementJSON.approval(approval))
         }
-        for settlement in try await store.settlements(tenant: tenant, status: .pendingApproval, limit: 1000) {
+        for settlement in try await store.settlements(
+            tenant: tenant, status: .pendingApproval, before: nil, limit: 1000)
+        {
             var value = SettlementJSON.settlement(settlement).objectValue ?? [:]
             value["kind"] = "settlement"
             // What its rule asks for, as an approval task says it.
@@ -176,9 +178,17 @@ struct APIOperations: Sendable {
     }
 
     /// The tenant's settlements, newest first, optionally only those in `status`.
-    func settlements(status: SettlementStatus?, limit: Int, tenant: String) async throws -> JSONValue {
-        let settlements = try await store.settlements(tenant: tenant, status: status, limit: limit)
-        return ["settlements": .array(settlements.map(SettlementJSON.settlement))]
+    /// A page of settlements, newest first: `limit` of them older than `before` when given, and
+    /// `next` (the `before` of the next page) when more follow.
+    func settlements(status: SettlementStatus?, before: String? = nil, limit: Int, tenant: String) async throws
+        -> JSONValue
+    {
+        let settlements = try await store.settlements(tenant: tenant, status: status, before: before, limit: limit + 1)
+        var page: [String: JSONValue] = [
+            "settlements": .array(settlements.prefix(limit).map(SettlementJSON.settlement))
+        ]
+        if settlements.count > limit, let last = settlements.prefix(limit).last { page["next"] = .string(last.id) }
+        return .object(page)
     }
 }
 

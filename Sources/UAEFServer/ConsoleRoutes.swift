@@ -374,12 +374,14 @@ struct ConsoleRoutes {
             }
             status = parsed
         }
+        let before = Self.query(request, "before")
         return try await page(request, context, principal, title: "Settlements", path: "/settlements", "settlements") {
-            let settlements = try await store.settlements(
-                tenant: principal.tenant, status: status, limit: Self.pageSize)
+            let page = try await operations.settlements(
+                status: status, before: before, limit: Self.pageSize, tenant: principal.tenant)
             return SettlementsView(
-                settlements: settlements.map(SettlementJSON.settlement), status: status?.rawValue,
-                all: SettlementStatus.allCases.map(\.rawValue), limit: Self.pageSize)
+                settlements: page["settlements"]?.arrayValue ?? [], status: status?.rawValue,
+                all: SettlementStatus.allCases.map(\.rawValue), limit: Self.pageSize, older: before != nil,
+                next: page["next"]?.stringValue)
         }
     }
 

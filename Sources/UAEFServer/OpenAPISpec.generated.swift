@@ -2374,6 +2374,16 @@ enum OpenAPISpec {
                       "maximum": 1000,
                       "default": 100
                     }
+                  },
+                  {
+                    "name": "before",
+                    "in": "query",
+                    "required": false,
+                    "description": "Only settlements older than this one: the `next` of the previous page.",
+                    "schema": {
+                      "type": "string",
+                      "minLength": 1
+                    }
                   }
                 ],
                 "responses": {
@@ -5484,6 +5494,10 @@ enum OpenAPISpec {
                       "$ref": "#/components/schemas/Settlement"
                     },
                     "description": "Newest first."
+                  },
+                  "next": {
+                    "type": "string",
+                    "description": "Present when older settlements follow: pass it as `before`."
                   }
                 },
                 "required": [

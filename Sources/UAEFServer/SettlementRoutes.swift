@@ -62,7 +62,8 @@ struct SettlementRoutes {
                 status = parsed
             }
             return JSONMessage.response(
-                try await operations.settlements(status: status, limit: limit, tenant: principal.tenant))
+                try await operations.settlements(
+                    status: status, before: try request.textQuery("before"), limit: limit, tenant: principal.tenant))
         }
         group.get("settlements/:id") { _, context in
             let principal = try context.require(.read)

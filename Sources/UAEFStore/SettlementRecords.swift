@@ -231,8 +231,10 @@ public protocol SettlementStore: Sendable {
 
     func accounts(tenant: String) async throws -> [AccountRecord]
 
-    /// Settlements, newest first, optionally with one status.
-    func settlements(tenant: String, status: SettlementStatus?, limit: Int) async throws -> [SettlementRecord]
+    /// Settlements, newest first, optionally with one status, and only those older than the
+    /// settlement `before` when given (the last of the previous page; none when it does not exist).
+    func settlements(tenant: String, status: SettlementStatus?, before: String?, limit: Int) async throws
+        -> [SettlementRecord]
 
     func settlement(_ id: String, tenant: String) async throws -> (
         SettlementRecord, [TransferRecord], [ApprovalRecord]

@@ -45,11 +45,15 @@ extension PostgresStore {
         try await rows("SELECT * FROM accounts WHERE tenant = \(tenant) ORDER BY id", Self.account)
     }
 
-    public func settlements(tenant: String, status: SettlementStatus?, limit: Int) async throws -> [SettlementRecord] {
+    public func settlements(tenant: String, status: SettlementStatus?, before: String?, limit: Int) async throws
+        -> [SettlementRecord]
+    {
         try await rows(
             """
             SELECT * FROM settlements WHERE tenant = \(tenant)
                 AND (\(status?.rawValue)::text IS NULL OR status = \(status?.rawValue))
+                AND (\(before)::text IS NULL OR (created_at, id)
+                    < (SELECT created_at, id FROM settlements WHERE tenant = \(tenant) AND id = \(before)))
             ORDER BY created_at DESC, id DESC LIMIT \(limit)
             """, Self.settlement)
     }

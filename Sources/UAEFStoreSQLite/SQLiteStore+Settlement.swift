@@ -29,15 +29,19 @@ extension SQLiteStore {
         }
     }
 
-    public func settlements(tenant: String, status: SettlementStatus?, limit: Int) async throws -> [SettlementRecord] {
+    public func settlements(tenant: String, status: SettlementStatus?, before: String?, limit: Int) async throws
+        -> [SettlementRecord]
+    {
         try await pool.read { db in
             try Row.fetchAll(
                 db,
                 sql: """
                     SELECT * FROM settlements WHERE tenant = ? AND (? IS NULL OR status = ?)
+                        AND (? IS NULL OR (created_at, id)
+                            < (SELECT created_at, id FROM settlements WHERE tenant = ? AND id = ?))
                     ORDER BY created_at DESC, id DESC LIMIT ?
                     """,
-                arguments: [tenant, status?.rawValue, status?.rawValue, limit]
+                arguments: [tenant, status?.rawValue, status?.rawValue, before, tenant, before, limit]
             ).map(Self.settlement)
         }
     }

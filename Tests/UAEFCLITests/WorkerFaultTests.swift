@@ -127,7 +127,7 @@ struct WorkerFaultTests {
         }
         // Settle whatever the last worker stopped before settling; then exactly one per run.
         #expect(try UAEFProcess.run(["settle", "run"] + common, in: directory.url).status == 0)
-        let settlements = try await postgres.settlements(tenant: "default", status: nil, limit: 100)
+        let settlements = try await postgres.settlements(tenant: "default", status: nil, before: nil, limit: 100)
         #expect(settlements.count == runCount && Set(settlements.map(\.triggerSeq)).count == runCount)
         #expect(settlements.allSatisfy { $0.status == .posted })
         let events = try await postgres.events(from: 0, limit: 100_000)

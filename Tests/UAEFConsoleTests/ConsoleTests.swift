@@ -183,6 +183,16 @@ struct ConsoleTests {
         #expect(view.durationsChart?.contains("p95") == true)
     }
 
+    @Test("settlement pages link to the older page with the last settlement shown, keeping the status filter")
+    func settlementPages() {
+        let first = SettlementsView(
+            settlements: [["id": "stl_2"]], status: "posted", all: ["posted"], limit: 1, older: false, next: "stl_2")
+        #expect(first.nextPage == "/settlements?status=posted&before=stl%5F2" && first.firstPage == nil)
+        let last = SettlementsView(settlements: [], status: nil, all: [], limit: 1, older: true, next: nil)
+        #expect(last.nextPage == nil && last.firstPage == "/settlements")
+        #expect(ConsoleRenderer().render("settlements-region", first).contains("rel=\"next\""))
+    }
+
     @Test("every template renders, escaping what people typed")
     func templates() {
         let renderer = ConsoleRenderer()

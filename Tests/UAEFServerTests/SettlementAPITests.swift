@@ -52,6 +52,13 @@ struct SettlementAPITests {
             #expect(large["settlements"]?.arrayValue?.first?.objectValue?["status"] == "pending_approval")
             let waiting = try await server.send(.GET, "/v1/approvals", token: operatorToken)
             #expect(waiting["approvals"]?.arrayValue?.map { $0.objectValue?["id"]?.stringValue } == [settlement])
+            // Pages of one: the newest, then `next` leads to the older one, which ends the list.
+            let newest = try await server.send(.GET, "/v1/settlements?limit=1", token: operatorToken)
+            #expect(newest["settlements"]?.arrayValue?.first?["id"]?.stringValue == settlement)
+            let older = try await server.send(
+                .GET, "/v1/settlements?limit=1&before=\(newest["next"]?.stringValue ?? "")", token: operatorToken)
+            #expect(
+                older["settlements"]?.arrayValue?.first?["amount"] == "10.00" && older["next"] == nil, "\(older.body)")
 
             // The maker may not approve, even as an admin with the finance role; an operator may not approve at all.
             let makerApproves = try await server.send(

@@ -89,8 +89,17 @@ struct SettlementEngineTests {
         // A new engine on the same file (a restarted process) finds nothing left to do.
         #expect(try await self.engine(location).settle().settlements.isEmpty)
         #expect(try await balances(engine)["agent"]?.creditsPosted == 275)
-        let all = try await engine.store.settlements(tenant: "default", status: nil, limit: 10)
+        let all = try await engine.store.settlements(tenant: "default", status: nil, before: nil, limit: 10)
         #expect(Set(all.map(\.triggerSeq)).count == 3)
+        // Pages: older than the last of the page before, newest first, nothing after the oldest.
+        let first2 = try await engine.store.settlements(tenant: "default", status: nil, before: nil, limit: 2)
+        let rest = try await engine.store.settlements(
+            tenant: "default", status: nil, before: first2.last?.id, limit: 10)
+        #expect((first2 + rest).map(\.id) == all.map(\.id))
+        #expect(
+            try await engine.store.settlements(tenant: "default", status: nil, before: all.last?.id, limit: 10).isEmpty)
+        #expect(
+            try await engine.store.settlements(tenant: "globex", status: nil, before: all.first?.id, limit: 10).isEmpty)
         #expect(try await LedgerVerifier(store: engine.store, verifier: nil).verify().problem == nil)
     }
 
@@ -223,7 +232,7 @@ struct SettlementEngineTests {
                 }
                 if Bool.random(using: &random) { _ = try await engine.settle() }
                 for pending in try await engine.store.settlements(
-                    tenant: "default", status: .pendingApproval, limit: 50)
+                    tenant: "default", status: .pendingApproval, before: nil, limit: 50)
                 where Bool.random(using: &random) {
                     let decision: ApprovalRecord.Decision = Bool.random(using: &random) ? .approve : .reject
                     for principal in ["alice", "bob"] {
@@ -269,7 +278,9 @@ struct SettlementEngineTests {
             let debits = accounts.reduce(Int64(0)) { $0 + $1.balance.debitsPosted + $1.balance.debitsPending }
             let credits = accounts.reduce(Int64(0)) { $0 + $1.balance.creditsPosted + $1.balance.creditsPending }
             #expect(debits == credits, "round \(round)")
-            for settlement in try await engine.store.settlements(tenant: "default", status: nil, limit: 1000) {
+            for settlement in try await engine.store.settlements(
+                tenant: "default", status: nil, before: nil, limit: 1000)
+            {
                 let (_, transfers, _) = try #require(
                     try await engine.store.settlement(settlement.id, tenant: "default"))
                 // Every pending transfer is resolved at most once, by a transfer of the same amount.
