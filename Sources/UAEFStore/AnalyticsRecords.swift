@@ -121,9 +121,19 @@ public struct AnalyticsFold: Sendable {
 
     public init() {}
 
+    /// The event types counted; the others are passed over without reading their data.
+    public static let countedTypes: Set<String> = [
+        "run.succeeded", "run.failed", "run.cancelled", "task.succeeded", "task.failed", "task.retry_scheduled",
+        "llm.call", "settlement.posted",
+    ]
+
     public mutating func add(_ event: EventDraft) {
-        let data = event.data
-        let hour = AnalyticsBucketKey.hour(of: event.time)
+        add(type: event.type, tenant: event.tenant, time: event.time, data: event.data)
+    }
+
+    /// Counts an event of `type` of `tenant` at `time` with `data`.
+    public mutating func add(type: String, tenant: String, time: Date, data: [String: JSONValue]) {
+        let hour = AnalyticsBucketKey.hour(of: time)
         func text(_ name: String) -> String? { data[name]?.stringValue }
         func integer(_ name: String) -> Int64? { data[name]?.numberValue?.intValue.map(Int64.init) }
         func count(
@@ -132,7 +142,7 @@ public struct AnalyticsFold: Sendable {
         ) {
             for (span, start) in [(AnalyticsInterval.hour, hour), (.day, AnalyticsBucketKey.day(of: hour))] {
                 let id = AnalyticsBucketKey(
-                    tenant: event.tenant, dimension: dimension, span: span, hour: start, key: key, currency: currency)
+                    tenant: tenant, dimension: dimension, span: span, hour: start, key: key, currency: currency)
                 change(&buckets[id, default: AnalyticsBucket(id: id)])
             }
         }
@@ -149,15 +159,15 @@ public struct AnalyticsFold: Sendable {
                 bucket.durations.record(milliseconds: duration)
             }
         }
-        switch event.type {
+        switch type {
         case "run.succeeded", "run.failed", "run.cancelled":
             guard let workflow = text("workflow") else { return }
             count(.workflows, workflow) {
-                outcome(&$0, succeeded: event.type == "run.succeeded", cancelled: event.type == "run.cancelled")
+                outcome(&$0, succeeded: type == "run.succeeded", cancelled: type == "run.cancelled")
             }
         case "task.succeeded", "task.failed", "task.retry_scheduled":
             guard let workflow = text("workflow"), let task = text("task"), data["duration_ms"] != nil else { return }
-            let succeeded = event.type == "task.succeeded"
+            let succeeded = type == "task.succeeded"
             count(.tasks, workflow + "/" + task) { outcome(&$0, succeeded: succeeded) }
             if let agent = text("agent") { count(.agents, agent) { outcome(&$0, succeeded: succeeded) } }
         case "llm.call":

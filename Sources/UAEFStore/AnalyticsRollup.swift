@@ -22,17 +22,42 @@ public struct AnalyticsRollup: Sendable {
         var counted = 0
         while counted < limit {
             let from = try await store.analyticsCursor()
-            let events = try await store.events(from: from, limit: min(batchSize, limit - counted))
-            guard let last = events.last else { break }
-            var fold = AnalyticsFold()
-            for event in events { fold.add(event.event) }
-            var buckets = fold.buckets
+            let scan = try await store.scanLedger(
+                from: from, limit: min(batchSize, limit - counted), into: AnalyticsScan())
+            guard let last = scan.last else { break }
+            var buckets = scan.fold.buckets
             for stored in try await store.analyticsBuckets(Array(buckets.keys)) {
                 buckets[stored.id]?.merge(stored)
             }
-            guard try await store.saveAnalytics(Array(buckets.values), cursor: from, to: last.seq + 1) else { break }
-            counted += events.count
+            guard try await store.saveAnalytics(Array(buckets.values), cursor: from, to: last + 1) else { break }
+            counted += scan.visited
         }
         return counted
+    }
+}
+
+/// Counts stored events as the store reads them: an event's type is compared in place, and only
+/// the counted types have their time and data decoded (payloads never are).
+struct AnalyticsScan: LedgerScan {
+    var fold = AnalyticsFold()
+    var visited = 0
+    var last: Int64?
+
+    private static let counted = AnalyticsFold.countedTypes.map { Array($0.utf8) }
+
+    mutating func visit(_ event: StoredLedgerEvent) throws -> Bool {
+        visited += 1
+        last = event.seq
+        guard Self.counted.contains(where: { $0.elementsEqual(event.type) }) else { return true }
+        let time = String(decoding: event.time, as: UTF8.self)
+        guard let date = Timestamp.parse(time),
+            let data = try? JSONValue(jsonData: Data(event.canonicalData)).objectValue
+        else {
+            throw StoreCorruption(location: "events.data", reason: "event \(event.seq): unreadable time or data")
+        }
+        fold.add(
+            type: String(decoding: event.type, as: UTF8.self), tenant: String(decoding: event.tenant, as: UTF8.self),
+            time: date, data: data)
+        return true
     }
 }
