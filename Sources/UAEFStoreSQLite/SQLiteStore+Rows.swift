@@ -37,24 +37,31 @@ extension SQLiteStore {
             createdBy: row["created_by"], traceParent: row["trace_parent"])
     }
 
+    /// The columns ``task(_:)`` reads, in its order: a run of 1,000 tasks is read by position,
+    /// not by name (GRDB matches names case-insensitively, which costs more than the decoding).
+    static let taskColumns =
+        "tenant, run_id, key, task_id, idx, status, attempts, agent_id, output, error, reason, next_attempt_at, item, instance_count, updated_at"
+
+    /// A row of ``taskColumns``.
     static func task(_ row: Row) throws -> TaskRecord {
         TaskRecord(
-            tenant: row["tenant"], runID: RunID(row["run_id"]), key: row["key"], taskID: row["task_id"],
-            index: row["idx"],
-            status: try enumValue(row["status"], "tasks.status"), attempts: row["attempts"],
-            agentID: (row["agent_id"] as String?).map(AgentID.init), output: try json(row["output"], "tasks.output"),
-            error: row["error"], reason: row["reason"], nextAttemptAt: date(row["next_attempt_at"]),
-            item: try json(row["item"], "tasks.item"), instanceCount: row["instance_count"],
-            updatedAt: Timestamp.date(milliseconds: row["updated_at"]))
+            tenant: row[0], runID: RunID(row[1]), key: row[2], taskID: row[3], index: row[4],
+            status: try enumValue(row[5], "tasks.status"), attempts: row[6],
+            agentID: (row[7] as String?).map(AgentID.init), output: try json(row[8], "tasks.output"),
+            error: row[9], reason: row[10], nextAttemptAt: date(row[11]), item: try json(row[12], "tasks.item"),
+            instanceCount: row[13], updatedAt: Timestamp.date(milliseconds: row[14]))
     }
 
+    /// The columns ``attempt(_:)`` reads, in its order.
+    static let attemptColumns =
+        "tenant, run_id, key, number, idempotency_key, agent_id, status, started_at, ended_at, error"
+
+    /// A row of ``attemptColumns``.
     static func attempt(_ row: Row) -> AttemptRecord {
         AttemptRecord(
-            tenant: row["tenant"], runID: RunID(row["run_id"]), key: row["key"], number: row["number"],
-            idempotencyKey: row["idempotency_key"], agentID: (row["agent_id"] as String?).map(AgentID.init),
-            status: AttemptStatus(rawValue: row["status"]) ?? .failed,
-            startedAt: Timestamp.date(milliseconds: row["started_at"]), endedAt: date(row["ended_at"]),
-            error: row["error"])
+            tenant: row[0], runID: RunID(row[1]), key: row[2], number: row[3], idempotencyKey: row[4],
+            agentID: (row[5] as String?).map(AgentID.init), status: AttemptStatus(rawValue: row[6]) ?? .failed,
+            startedAt: Timestamp.date(milliseconds: row[7]), endedAt: date(row[8]), error: row[9])
     }
 
     static func agent(_ row: Row) throws -> AgentRecord {

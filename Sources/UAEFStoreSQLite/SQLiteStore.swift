@@ -386,13 +386,19 @@ public final class SQLiteStore: WorkflowStore {
                     arguments: [run.rawValue, tenant])
             else { return nil }
             // Cached statements: this is the API's most frequent read.
-            let tasks = try Row.fetchAll(
-                db.cachedStatement(sql: "SELECT * FROM tasks WHERE run_id = ?"), arguments: [run.rawValue])
-            let attempts = try Row.fetchAll(
-                db.cachedStatement(sql: "SELECT * FROM attempts WHERE run_id = ? ORDER BY key, number"),
-                arguments: [run.rawValue])
-            return RunSnapshot(
-                run: try Self.run(row), tasks: try tasks.map(Self.task), attempts: attempts.map(Self.attempt))
+            // Decoded as the cursor steps, without copying each row first.
+            let tasks = try Array(
+                Row.fetchCursor(
+                    db.cachedStatement(sql: "SELECT \(Self.taskColumns) FROM tasks WHERE run_id = ?"),
+                    arguments: [run.rawValue]
+                ).map(Self.task))
+            let attempts = try Array(
+                Row.fetchCursor(
+                    db.cachedStatement(
+                        sql: "SELECT \(Self.attemptColumns) FROM attempts WHERE run_id = ? ORDER BY key, number"),
+                    arguments: [run.rawValue]
+                ).map(Self.attempt))
+            return RunSnapshot(run: try Self.run(row), tasks: tasks, attempts: attempts)
         }
     }
 
