@@ -69,7 +69,7 @@ public struct AnalyticsChart: Sendable {
         let maximum = max(1, slotted.values.map(\.total).max() ?? 0)
         let plot = Double(Self.height - Self.bottom - 8)
         let slotWidth = Double(Self.width - Self.left) / Double(max(1, slots.count))
-        let total = points.reduce(Int64(0)) { $0 + $1.total }
+        let total = points.reduce(Int64(0)) { $0.addingSaturated($1.total) }
         var svg = frame(
             "\(what) per \(interval.rawValue): \(total) in all, at most \(maximum) in one", maximum: "\(maximum)")
         for (index, point) in slotted.sorted(by: { $0.key < $1.key }) {

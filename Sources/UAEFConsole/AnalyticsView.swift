@@ -57,8 +57,9 @@ public struct AnalyticsView: Sendable {
     /// The ranges offered, in days.
     public static let dayChoices = [1, 7, 30, 90]
 
-    /// The page for `report` covering `days`; `names` label keys (agent ids by name).
-    public init(report: AnalyticsReport, days: Int, countedBefore: Int64, names: [String: String]) {
+    /// The page for `report` covering `days` to `end` (the next page of keys keeps both, so it
+    /// covers the same range); `names` label keys (agent ids by name).
+    public init(report: AnalyticsReport, days: Int, end: Date, countedBefore: Int64, names: [String: String]) {
         let dimension = report.dimension
         func href(_ dimension: AnalyticsDimension, days: Int) -> String {
             "/analytics?dimension=\(dimension.rawValue)&days=\(days)"
@@ -74,10 +75,9 @@ public struct AnalyticsView: Sendable {
         let chart = AnalyticsChart(report: report)
         rangeText =
             "\(AnalyticsChart.minute(report.from)) to \(AnalyticsChart.minute(report.to)) UTC, per \(report.interval.rawValue)"
-        let overall = report.overall.first
-        outcomesChart = chart.outcomes(
-            report.overall.flatMap(\.points).sortedByStart(), what: what)
-        durationsChart = overall.flatMap { chart.durations($0.points, what: what) }
+        let combined = report.combined?.points ?? []
+        outcomesChart = chart.outcomes(combined, what: what)
+        durationsChart = chart.durations(combined, what: what)
         hasAmounts = dimension == .llmCosts || dimension == .rules
         amountCharts =
             hasAmounts
@@ -102,28 +102,10 @@ public struct AnalyticsView: Sendable {
                 trend: chart.sparkline(series.points, label: "\(label): \(what) per \(report.interval.rawValue)"))
         }
         nextHref = report.next.map {
-            href(dimension, days: days) + "&after="
-                + ($0.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "")
+            let encode = { (text: String) in text.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "" }
+            return href(dimension, days: days) + "&interval=\(report.interval.rawValue)&to="
+                + encode(Timestamp.format(end)) + "&after=" + encode($0)
         }
         self.countedBefore = countedBefore
-    }
-}
-
-extension [AnalyticsPoint] {
-    /// Points of several currencies' series merged into one per interval start (counts only).
-    fileprivate func sortedByStart() -> [AnalyticsPoint] {
-        var merged: [Date: AnalyticsPoint] = [:]
-        for point in self {
-            if var existing = merged[point.start] {
-                existing.total = existing.total.addingSaturated(point.total)
-                existing.succeeded = existing.succeeded.addingSaturated(point.succeeded)
-                existing.failed = existing.failed.addingSaturated(point.failed)
-                existing.cancelled = existing.cancelled.addingSaturated(point.cancelled)
-                merged[point.start] = existing
-            } else {
-                merged[point.start] = point
-            }
-        }
-        return merged.values.sorted { $0.start < $1.start }
     }
 }

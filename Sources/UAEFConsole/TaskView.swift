@@ -37,10 +37,12 @@ public struct TaskView: Sendable {
     static let valueLimit = 64_000
 
     /// The view of `task` of `run` with its `attempts` and first `events` (``eventLimit`` and one
-    /// more, to tell there are more); inputs are read from its `task.started` events.
+    /// more, to tell there are more); inputs are read from its `task.started` events, and shown
+    /// only with `payloads` (principals who may read the ledger's payloads, as the event streams
+    /// send them), else named by their digest.
     public init(
         run: RunRecord, task: TaskRecord, attempts: [AttemptRecord], events: [EventRecord], now: Date,
-        ledgerLinks: Bool
+        ledgerLinks: Bool, payloads: Bool
     ) {
         self.run = run.id.rawValue
         workflow = run.workflowName
@@ -54,9 +56,13 @@ public struct TaskView: Sendable {
         var inputs: [Int: String] = [:]
         for record in events where record.event.type == "task.started" {
             guard let number = record.event.data["attempt"]?.numberValue?.intValue else { continue }
+            let digest = record.event.data["input_sha256"]?.stringValue ?? "?"
             if let input = record.event.payloads["input"] {
-                inputs[number] = Self.cut(input.prettyJSONText)
-            } else if let digest = record.event.data["input_sha256"]?.stringValue {
+                inputs[number] =
+                    payloads
+                    ? Self.cut(input.prettyJSONText)
+                    : "shown to auditors and admins only; its SHA-256 in the ledger: \(digest)"
+            } else if record.event.data["input_sha256"] != nil {
                 inputs[number] = "redacted; its SHA-256 stays in the ledger: \(digest)"
             }
         }

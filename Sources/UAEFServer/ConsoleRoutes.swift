@@ -282,7 +282,7 @@ struct ConsoleRoutes {
                 of: snapshot.run.id, key: key, tenant: principal.tenant, limit: TaskView.eventLimit + 1)
             return TaskView(
                 run: snapshot.run, task: task, attempts: snapshot.attempts.filter { $0.key == key }, events: events,
-                now: Date(), ledgerLinks: principal.may(.readLedger))
+                now: Date(), ledgerLinks: principal.may(.readLedger), payloads: principal.may(.readLedger))
         }
     }
 
@@ -358,7 +358,7 @@ struct ConsoleRoutes {
             if dimension == .agents {
                 for agent in try await store.agents(tenant: principal.tenant) { names[agent.id.rawValue] = agent.name }
             }
-            return AnalyticsView(report: report, days: query.days, countedBefore: cursor, names: names)
+            return AnalyticsView(report: report, days: query.days, end: query.end, countedBefore: cursor, names: names)
         }
     }
 

@@ -7082,7 +7082,7 @@ enum OpenAPISpec {
                     "items": {
                       "$ref": "#/components/schemas/AnalyticsSeries"
                     },
-                    "description": "All keys together, one series per currency (on later pages, the keys from the page's first on)."
+                    "description": "Every key together, one series per currency, on every page."
                   },
                   "next": {
                     "type": "string",

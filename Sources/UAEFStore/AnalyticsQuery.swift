@@ -80,10 +80,13 @@ extension AnalyticsStore {
     ) {
         let cursor = try await analyticsCursor()
         let buckets = try await analyticsBuckets(
-            tenant: tenant, dimension: query.dimension, span: query.interval, hours: query.hours, after: query.after)
+            tenant: tenant, dimension: query.dimension, span: query.interval, hours: query.hours, after: query.after,
+            keys: query.limit + 1)
+        let totals = try await analyticsTotals(
+            tenant: tenant, dimension: query.dimension, span: query.interval, hours: query.hours)
         let report = AnalyticsReport(
             dimension: query.dimension, hours: query.hours, interval: query.interval, buckets: buckets,
-            limit: query.limit)
+            totals: totals, limit: query.limit)
         return (report, cursor)
     }
 }

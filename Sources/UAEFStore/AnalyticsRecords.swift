@@ -26,7 +26,9 @@ public enum AnalyticsDimension: String, Sendable, CaseIterable {
 }
 
 /// Where a bucket belongs: one tenant's `dimension` for one `key` (and currency) in one UTC hour,
-/// or one UTC day (every event is counted in both, so long ranges read a day per row).
+/// or one UTC day (every event is counted in both, so long ranges read a day per row). Every
+/// event is also counted under the key ``AnalyticsBucketKey/all`` (`""`, never a real key), so a
+/// dimension's totals are read without reading every key.
 public struct AnalyticsBucketKey: Sendable, Hashable {
     public var tenant: String
     public var dimension: AnalyticsDimension
@@ -49,6 +51,9 @@ public struct AnalyticsBucketKey: Sendable, Hashable {
         self.key = key
         self.currency = currency
     }
+
+    /// The key that counts every key of a dimension together.
+    public static let all = ""
 
     /// The hour `time` falls in.
     public static func hour(of time: Date) -> Int64 { Int64((time.timeIntervalSince1970 / 3600).rounded(.down)) }
@@ -97,11 +102,18 @@ public protocol AnalyticsStore: Sendable {
     /// `from` to `to`, in one transaction; false, and nothing saved, when the cursor is no longer
     /// at `from` (another process counted those events first).
     func saveAnalytics(_ buckets: [AnalyticsBucket], cursor from: Int64, to: Int64) async throws -> Bool
-    /// A tenant's `span` buckets of `dimension` that start in the hours `hours`, for keys after
-    /// `key` when given, ordered by key, currency and hour.
+    /// A tenant's `span` buckets of `dimension` that start in the hours `hours`, of the first
+    /// `keys` keys (of those with any) after `key` (all keys when nil; ``AnalyticsBucketKey/all``
+    /// is never among them), ordered by key, currency and hour.
     func analyticsBuckets(
         tenant: String, dimension: AnalyticsDimension, span: AnalyticsInterval, hours: ClosedRange<Int64>,
-        after key: String?
+        after key: String?, keys: Int
+    ) async throws -> [AnalyticsBucket]
+
+    /// A tenant's `span` buckets of `dimension` under ``AnalyticsBucketKey/all`` that start in
+    /// the hours `hours`, ordered by currency and hour.
+    func analyticsTotals(
+        tenant: String, dimension: AnalyticsDimension, span: AnalyticsInterval, hours: ClosedRange<Int64>
     ) async throws -> [AnalyticsBucket]
 }
 
@@ -114,8 +126,10 @@ public protocol AnalyticsStore: Sendable {
 /// - `llm.call` counts a model call of its `agent`: latency, tokens and `cost` in `currency`.
 /// - `settlement.posted` with `amount` and `currency` counts a settlement of its `rule`.
 ///
-/// Events written before they carried these facts count without durations or amounts, or not
-/// at all when their key is missing.
+/// Each is counted under its key and under ``AnalyticsBucketKey/all``. Events written before
+/// they carried these facts count without durations (runs), or not at all (attempts' events
+/// without `workflow`, `task` and `duration_ms`; `settlement.posted` without `amount`). An empty
+/// key counts nowhere.
 public struct AnalyticsFold: Sendable {
     public private(set) var buckets: [AnalyticsBucketKey: AnalyticsBucket] = [:]
 
@@ -140,10 +154,13 @@ public struct AnalyticsFold: Sendable {
             _ dimension: AnalyticsDimension, _ key: String, currency: String = "",
             _ change: (inout AnalyticsBucket) -> Void
         ) {
+            guard key != AnalyticsBucketKey.all else { return }
             for (span, start) in [(AnalyticsInterval.hour, hour), (.day, AnalyticsBucketKey.day(of: hour))] {
-                let id = AnalyticsBucketKey(
-                    tenant: tenant, dimension: dimension, span: span, hour: start, key: key, currency: currency)
-                change(&buckets[id, default: AnalyticsBucket(id: id)])
+                for counted in [key, AnalyticsBucketKey.all] {
+                    let id = AnalyticsBucketKey(
+                        tenant: tenant, dimension: dimension, span: span, hour: start, key: counted, currency: currency)
+                    change(&buckets[id, default: AnalyticsBucket(id: id)])
+                }
             }
         }
         func outcome(_ bucket: inout AnalyticsBucket, succeeded: Bool, cancelled: Bool = false) {

@@ -85,18 +85,23 @@ public struct AnalyticsReport: Sendable {
     public var series: [AnalyticsSeries]
     /// The last key of this page when more keys follow (pass it as `after` for the next page).
     public var next: String?
-    /// All keys together, one series per currency, keyed `*`: what the whole dimension did over
-    /// time (on later pages, the keys from the page's first on).
+    /// All keys together, one series per currency (keyed ``AnalyticsBucketKey/all``): what the
+    /// whole dimension did over time.
     public var overall: [AnalyticsSeries]
+    /// All keys and currencies together: counts and durations without an amount, for charts of
+    /// outcomes and durations; nil when nothing was counted.
+    public var combined: AnalyticsSeries?
 
     /// The largest page.
     public static let maximumLimit = 500
 
-    /// Groups `buckets` (ordered by key, currency and hour, as ``AnalyticsStore`` returns them)
-    /// into series of `interval`s, the first `limit` keys of them.
+    /// Groups `buckets` (of up to `limit` keys and one more, ordered by key, currency and hour,
+    /// as ``AnalyticsStore/analyticsBuckets(tenant:dimension:span:hours:after:keys:)`` returns
+    /// them) into series of `interval`s, the first `limit` keys of them; `totals` (ordered by
+    /// currency and hour) make ``overall`` and ``combined``.
     public init(
         dimension: AnalyticsDimension, hours: ClosedRange<Int64>, interval: AnalyticsInterval,
-        buckets: [AnalyticsBucket], limit: Int
+        buckets: [AnalyticsBucket], totals: [AnalyticsBucket], limit: Int
     ) {
         self.dimension = dimension
         self.interval = interval
@@ -123,21 +128,25 @@ public struct AnalyticsReport: Sendable {
             index = end
         }
         self.series = series
-        var byCurrency: [String: [Int64: AnalyticsBucket]] = [:]
-        for bucket in buckets {
+        overall = Dictionary(grouping: totals, by: \.id.currency).sorted { $0.key < $1.key }.map { _, hourly in
+            Self.series(hourly[...], dimension: dimension, hours: hours, interval: interval)
+        }
+        var byHour: [Int64: AnalyticsBucket] = [:]
+        for bucket in totals {
             var id = bucket.id
-            id.key = "*"
-            byCurrency[id.currency, default: [:]][id.hour, default: AnalyticsBucket(id: id)].merge(bucket)
+            id.currency = ""
+            byHour[id.hour, default: AnalyticsBucket(id: id)].merge(bucket)
         }
-        overall = byCurrency.keys.sorted().map { currency in
-            let hourly = byCurrency[currency, default: [:]].sorted { $0.key < $1.key }.map(\.value)
-            return Self.series(hourly[...], dimension: dimension, hours: hours, interval: interval)
-        }
+        // Amounts of several currencies do not add up: the combined series has none.
+        let hourly = byHour.sorted { $0.key < $1.key }.map(\.value)
+        combined =
+            hourly.isEmpty
+            ? nil : Self.series(hourly[...], dimension: dimension, hours: hours, interval: interval, amounts: false)
     }
 
     private static func series(
         _ buckets: ArraySlice<AnalyticsBucket>, dimension: AnalyticsDimension, hours: ClosedRange<Int64>,
-        interval: AnalyticsInterval
+        interval: AnalyticsInterval, amounts: Bool = true
     ) -> AnalyticsSeries {
         let first = buckets[buckets.startIndex].id
         var whole = AnalyticsBucket(id: first)
@@ -151,12 +160,17 @@ public struct AnalyticsReport: Sendable {
                 intervals.append((start, bucket))
             }
         }
-        return AnalyticsSeries(
+        var series = AnalyticsSeries(
             key: first.key, currency: first.currency,
             summary: AnalyticsPoint(start: date(hour: hours.lowerBound), bucket: whole, dimension: dimension),
             points: intervals.map {
                 AnalyticsPoint(start: date(hour: $0.start), bucket: $0.bucket, dimension: dimension)
             })
+        if !amounts {
+            series.summary.amountUnits = nil
+            for index in series.points.indices { series.points[index].amountUnits = nil }
+        }
+        return series
     }
 
     static func date(hour: Int64) -> Date { Date(timeIntervalSince1970: Double(hour) * 3600) }

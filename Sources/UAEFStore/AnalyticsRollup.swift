@@ -37,7 +37,8 @@ public struct AnalyticsRollup: Sendable {
 }
 
 /// Counts stored events as the store reads them: an event's type is compared in place, and only
-/// the counted types have their time and data decoded (payloads never are).
+/// the counted types have their time and data decoded (payloads never are). An event whose time
+/// or data cannot be read is passed over, so that one bad row never stops the counting.
 struct AnalyticsScan: LedgerScan {
     var fold = AnalyticsFold()
     var visited = 0
@@ -52,9 +53,7 @@ struct AnalyticsScan: LedgerScan {
         let time = String(decoding: event.time, as: UTF8.self)
         guard let date = Timestamp.parse(time),
             let data = try? JSONValue(jsonData: Data(event.canonicalData)).objectValue
-        else {
-            throw StoreCorruption(location: "events.data", reason: "event \(event.seq): unreadable time or data")
-        }
+        else { return true }
         fold.add(
             type: String(decoding: event.type, as: UTF8.self), tenant: String(decoding: event.tenant, as: UTF8.self),
             time: date, data: data)

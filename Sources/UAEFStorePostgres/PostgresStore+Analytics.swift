@@ -66,14 +66,32 @@ extension PostgresStore {
 
     public func analyticsBuckets(
         tenant: String, dimension: AnalyticsDimension, span: AnalyticsInterval, hours: ClosedRange<Int64>,
-        after key: String?
+        after key: String?, keys: Int
+    ) async throws -> [AnalyticsBucket] {
+        // The page's keys first, from the index alone; then only their rows are decoded.
+        try await rows(
+            """
+            SELECT * FROM analytics_buckets
+            WHERE tenant = \(tenant) AND dimension = \(dimension.rawValue) AND span = \(span.rawValue)
+                AND hour BETWEEN \(hours.lowerBound) AND \(hours.upperBound) AND key IN (
+                    SELECT DISTINCT key COLLATE "C" FROM analytics_buckets
+                    WHERE tenant = \(tenant) AND dimension = \(dimension.rawValue) AND span = \(span.rawValue)
+                        AND hour BETWEEN \(hours.lowerBound) AND \(hours.upperBound)
+                        AND key COLLATE "C" > \(key ?? AnalyticsBucketKey.all)
+                    ORDER BY key COLLATE "C" LIMIT \(keys))
+            ORDER BY key COLLATE "C", currency COLLATE "C", hour
+            """, Self.analyticsBucket)
+    }
+
+    public func analyticsTotals(
+        tenant: String, dimension: AnalyticsDimension, span: AnalyticsInterval, hours: ClosedRange<Int64>
     ) async throws -> [AnalyticsBucket] {
         try await rows(
             """
             SELECT * FROM analytics_buckets
-            WHERE tenant = \(tenant) AND dimension = \(dimension.rawValue) AND span = \(span.rawValue) AND hour BETWEEN \(hours.lowerBound)
-                AND \(hours.upperBound) AND key COLLATE "C" > \(key ?? "")
-            ORDER BY key COLLATE "C", currency COLLATE "C", hour
+            WHERE tenant = \(tenant) AND dimension = \(dimension.rawValue) AND span = \(span.rawValue)
+                AND hour BETWEEN \(hours.lowerBound) AND \(hours.upperBound) AND key = \(AnalyticsBucketKey.all)
+            ORDER BY currency COLLATE "C", hour
             """, Self.analyticsBucket)
     }
 

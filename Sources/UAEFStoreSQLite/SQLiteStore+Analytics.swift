@@ -51,17 +51,45 @@ extension SQLiteStore {
 
     public func analyticsBuckets(
         tenant: String, dimension: AnalyticsDimension, span: AnalyticsInterval, hours: ClosedRange<Int64>,
-        after key: String?
+        after key: String?, keys: Int
+    ) async throws -> [AnalyticsBucket] {
+        try await pool.read { db in
+            // The page's keys first, from the index alone; then only their rows are decoded.
+            try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT * FROM analytics_buckets
+                    WHERE tenant = ? AND dimension = ? AND span = ? AND hour BETWEEN ? AND ? AND key IN (
+                        SELECT DISTINCT key FROM analytics_buckets
+                        WHERE tenant = ? AND dimension = ? AND span = ? AND hour BETWEEN ? AND ? AND key > ?
+                        ORDER BY key LIMIT ?)
+                    ORDER BY key, currency, hour
+                    """,
+                arguments: [
+                    tenant, dimension.rawValue, span.rawValue, hours.lowerBound, hours.upperBound, tenant,
+                    dimension.rawValue, span.rawValue, hours.lowerBound, hours.upperBound,
+                    key ?? AnalyticsBucketKey.all,
+                    keys,
+                ]
+            ).map(Self.analyticsBucket)
+        }
+    }
+
+    public func analyticsTotals(
+        tenant: String, dimension: AnalyticsDimension, span: AnalyticsInterval, hours: ClosedRange<Int64>
     ) async throws -> [AnalyticsBucket] {
         try await pool.read { db in
             try Row.fetchAll(
                 db,
                 sql: """
                     SELECT * FROM analytics_buckets
-                    WHERE tenant = ? AND dimension = ? AND span = ? AND hour BETWEEN ? AND ? AND key > ?
-                    ORDER BY key, currency, hour
+                    WHERE tenant = ? AND dimension = ? AND span = ? AND hour BETWEEN ? AND ? AND key = ?
+                    ORDER BY currency, hour
                     """,
-                arguments: [tenant, dimension.rawValue, span.rawValue, hours.lowerBound, hours.upperBound, key ?? ""]
+                arguments: [
+                    tenant, dimension.rawValue, span.rawValue, hours.lowerBound, hours.upperBound,
+                    AnalyticsBucketKey.all,
+                ]
             ).map(Self.analyticsBucket)
         }
     }

@@ -167,10 +167,19 @@ struct ConsoleTests {
             buckets.append(bucket)
         }
         buckets.sort { ($0.id.key, $0.id.hour) < ($1.id.key, $1.id.hour) }
+        var totals: [Int64: AnalyticsBucket] = [:]
+        for bucket in buckets {
+            var id = bucket.id
+            id.key = AnalyticsBucketKey.all
+            totals[id.hour, default: AnalyticsBucket(id: id)].merge(bucket)
+        }
         let report = AnalyticsReport(
-            dimension: .workflows, hours: (hour - 23)...hour, interval: .hour, buckets: buckets, limit: 1)
+            dimension: .workflows, hours: (hour - 23)...hour, interval: .hour, buckets: buckets,
+            totals: totals.values.sorted { $0.id.hour < $1.id.hour }, limit: 1)
         #expect(AnalyticsChart(report: report).slots.count == 24)
-        let view = AnalyticsView(report: report, days: 1, countedBefore: 42, names: [:])
+        let end = Date(timeIntervalSince1970: Double(hour) * 3600)
+        let view = AnalyticsView(report: report, days: 1, end: end, countedBefore: 42, names: [:])
+        #expect(view.nextHref?.contains("&interval=hour&to=") == true, "the next page covers the same range")
         #expect(
             view.rows.map(\.label) == ["<b>ad</b>"] && view.nextHref?.hasSuffix("after=%3Cb%3Ead%3C%2Fb%3E") == true)
         #expect(view.rows.first?.successRate == "66.7%" && view.rows.first?.p50 == "1.5 s")
@@ -181,6 +190,31 @@ struct ConsoleTests {
             "overall counts every key: \(view.outcomesChart.prefix(300))")
         #expect(view.outcomesChart.components(separatedBy: "<title>").count - 1 == 3, "one titled bar per busy hour")
         #expect(view.durationsChart?.contains("p95") == true)
+    }
+
+    @Test("a task's page shows each attempt's input only to those who may read payloads, else its digest")
+    func taskInputs() {
+        let now = Date(timeIntervalSince1970: 1_800_000_000)
+        let run = RunRecord(
+            id: RunID("run_1"), tenant: "acme", workflowName: "w", workflowVersion: 1, workflowSource: "",
+            workflowFile: "w.yaml", inputs: [:], status: .running, createdAt: now, updatedAt: now)
+        let task = TaskRecord(tenant: "acme", runID: run.id, key: "t", taskID: "t", status: .running, updatedAt: now)
+        let attempt = AttemptRecord(
+            tenant: "acme", runID: run.id, key: "t", number: 1, idempotencyKey: "run_1/t/1", agentID: nil,
+            status: .running, startedAt: now)
+        let started = EventRecord(
+            seq: 3,
+            event: EventDraft(
+                id: "evt_1", time: now, type: "task.started", actor: "engine", tenant: "acme", subject: "run_1/t",
+                data: ["attempt": 1, "input_sha256": "abc"], payloads: ["input": ["secret": "s3cr3t"]]))
+        let auditor = TaskView(
+            run: run, task: task, attempts: [attempt], events: [started], now: now, ledgerLinks: true, payloads: true)
+        #expect(auditor.attempts.first?.input?.contains("s3cr3t") == true)
+        let viewer = TaskView(
+            run: run, task: task, attempts: [attempt], events: [started], now: now, ledgerLinks: false, payloads: false)
+        #expect(viewer.attempts.first?.input?.contains("s3cr3t") == false)
+        #expect(viewer.attempts.first?.input?.contains("abc") == true)
+        #expect(!ConsoleRenderer().render("task", viewer).contains("s3cr3t"))
     }
 
     @Test("settlement pages link to the older page with the last settlement shown, keeping the status filter")

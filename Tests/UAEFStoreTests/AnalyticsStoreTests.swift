@@ -94,7 +94,8 @@ struct AnalyticsStoreTests {
         return AnalyticsReport(
             dimension: dimension, hours: hours, interval: interval,
             buckets: try await store.analyticsBuckets(
-                tenant: tenant, dimension: dimension, span: interval, hours: hours, after: after),
+                tenant: tenant, dimension: dimension, span: interval, hours: hours, after: after, keys: limit + 1),
+            totals: try await store.analyticsTotals(tenant: tenant, dimension: dimension, span: interval, hours: hours),
             limit: limit)
     }
 
@@ -121,6 +122,8 @@ struct AnalyticsStoreTests {
         let p50 = try #require(invoice.points.first?.p50)
         #expect(abs(Double(p50) - 1_000) / 1_000 < 0.045)
         #expect(workflows.series.first?.summary.p50 == nil, "an event without duration_ms counts without one")
+        #expect(workflows.overall.map(\.summary.total) == [5] && workflows.combined?.summary.total == 5)
+        #expect(workflows.combined?.points.map(\.total) == [3, 2])
 
         let tasks = try await report(.tasks, in: store)
         #expect(tasks.series.map(\.key) == ["invoice/extract"])
@@ -141,6 +144,9 @@ struct AnalyticsStoreTests {
         #expect(dailyCounts == [4, 2, 1], "days count what their hours count")
         #expect(daily.series.last?.points.count == 1 && daily.series.last?.points.first?.total == 4)
         #expect(rules.series.last?.summary.amountText == "300")
+        #expect(
+            rules.overall.map(\.currency) == ["EUR", "JPY"] && rules.overall.first?.summary.amountText == "1250.55")
+        #expect(rules.combined?.summary.total == 3 && rules.combined?.summary.amountText == nil, "currencies apart")
 
         let globex = try await report(.workflows, tenant: "globex", in: store)
         #expect(globex.series.map(\.summary.total) == [1], "tenants are counted apart")
