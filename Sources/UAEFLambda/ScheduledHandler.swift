@@ -11,13 +11,18 @@ import UAEFStore
 /// from the `aws-lambda-go` events library's fixtures) runs the upkeep that `uaef serve` does in
 /// the background, for every tenant: runs left unfinished whose lease is free or expired are
 /// taken over and executed (until the invocation's deadline, when they are left resumable), new
-/// outcomes are settled and expired settlement approvals closed, and a ledger checkpoint is
-/// signed. Every step is idempotent, so a slot delivered twice (EventBridge delivers at least
-/// once) does nothing twice.
+/// outcomes are settled and expired settlement approvals closed, a ledger checkpoint is signed,
+/// and the analytics buckets count the new events (up to ``analyticsLimit`` a slot; the next
+/// slot goes on). Every step is idempotent, so a slot delivered twice (EventBridge delivers at
+/// least once) does nothing twice.
 public struct ScheduledHandler: LambdaHandler {
     let runtime: ServerRuntime
 
     public init(runtime: ServerRuntime) { self.runtime = runtime }
+
+    /// The most events one slot counts for analytics (about a second's work): a function started
+    /// on a large existing log catches up over several slots.
+    static let analyticsLimit = 200_000
 
     public func handle(_ event: ByteBuffer, context: LambdaContext) async throws -> ByteBuffer {
         guard let value = try? JSONValue(jsonText: String(buffer: event)), let slot = value["time"]?.stringValue,
@@ -39,6 +44,7 @@ public struct ScheduledHandler: LambdaHandler {
             expired += report.expired
         }
         let checkpoint = try await Checkpointer(store: store, signer: runtime.signer).checkpoint()
+        let counted = try await AnalyticsRollup(store: store).catchUp(limit: Self.analyticsLimit)
         context.logger.info(
             "scheduled upkeep done",
             metadata: ["slot": "\(slot)", "tenants": "\(tenants.count)", "resumed": "\(resumed)"])
@@ -46,6 +52,7 @@ public struct ScheduledHandler: LambdaHandler {
             "slot": .string(slot), "tenants": .number(Number(tenants.count)), "runs_resumed": .number(Number(resumed)),
             "settlements": .number(Number(settled)), "approvals_expired": .number(Number(expired)),
             "tree_size": .number(Number(Int(checkpoint.split(separator: "\n").dropFirst().first ?? "") ?? 0)),
+            "analytics_events_counted": .number(Number(counted)),
         ]
         return ByteBuffer(string: answer.jsonText)
     }

@@ -165,11 +165,13 @@ struct LambdaCLITests {
         #expect(!failed, "\(upkeep)")
         #expect(upkeep["slot"] == "2016-12-30T18:44:49Z" && upkeep["runs_resumed"] == 1, "\(upkeep)")
         #expect((upkeep["tree_size"]?.numberValue?.intValue ?? 0) > 0)
+        #expect((upkeep["analytics_events_counted"]?.numberValue?.intValue ?? 0) > 0, "the slot counts analytics")
         let done = try await invoke(Self.apiEvent("GET", "/v1/runs/\(run)", token: setup.token), port: apiPort)
         #expect(Self.body(done.0)["status"] == "succeeded", "\(done)")
         // The same slot again (EventBridge delivers at least once) finds nothing more to do.
         let again = try await invoke(try Self.scheduledEvent(), port: scheduledPort)
         #expect(again.0["runs_resumed"] == 0 && again.0["tree_size"] == upkeep["tree_size"], "\(again)")
+        #expect(again.0["analytics_events_counted"] == 0, "nothing is counted twice")
 
         // Every invocation is a span under the X-Ray header's parent (the fake's header:
         // Root=1-5bef4de7-ad49b0e87f6ef6c87fc2e700;Parent=9a9197af755a6419). The run, executed by
