@@ -141,10 +141,6 @@ public struct AnalyticsFold: Sendable {
         "llm.call", "settlement.posted",
     ]
 
-    public mutating func add(_ event: EventDraft) {
-        add(type: event.type, tenant: event.tenant, time: event.time, data: event.data)
-    }
-
     /// Counts an event of `type` of `tenant` at `time` with `data`.
     public mutating func add(type: String, tenant: String, time: Date, data: [String: JSONValue]) {
         let hour = AnalyticsBucketKey.hour(of: time)

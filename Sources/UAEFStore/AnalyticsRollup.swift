@@ -20,8 +20,8 @@ public struct AnalyticsRollup: Sendable {
     @discardableResult
     public func catchUp(limit: Int = .max) async throws -> Int {
         var counted = 0
+        var from = try await store.analyticsCursor()
         while counted < limit {
-            let from = try await store.analyticsCursor()
             let scan = try await store.scanLedger(
                 from: from, limit: min(batchSize, limit - counted), into: AnalyticsScan())
             guard let last = scan.last else { break }
@@ -31,6 +31,7 @@ public struct AnalyticsRollup: Sendable {
             }
             guard try await store.saveAnalytics(Array(buckets.values), cursor: from, to: last + 1) else { break }
             counted += scan.visited
+            from = last + 1
         }
         return counted
     }
