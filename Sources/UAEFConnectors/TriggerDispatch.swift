@@ -50,6 +50,8 @@ public struct TriggerDispatch: Sendable {
     let execute: @Sendable (Engine.RunStart, Engine) -> Void
     /// Called after a signal was recorded (its settlements may need a checkpoint).
     let signalled: @Sendable (Engine) async -> Void
+    /// Told of each run created without a lease, so that something executes it soon.
+    let announce: @Sendable (RunRecord) async -> Void
 
     /// Runs are started leased and handed to `execute`; `signalled` follows each signal.
     public init(
@@ -59,17 +61,21 @@ public struct TriggerDispatch: Sendable {
         self.leased = true
         self.execute = execute
         self.signalled = signalled
+        announce = { _ in }
     }
 
-    private init(queueing: Void) {
+    /// Runs are started without a lease, for any runner of their tenant to claim, and each new
+    /// one is handed to `announce` (the `api` Lambda function puts it on the work queue).
+    public init(announce: @escaping @Sendable (RunRecord) async -> Void) {
         leased = false
         execute = { _, _ in }
         signalled = { _ in }
+        self.announce = announce
     }
 
     /// Runs are started without a lease, for any runner of their tenant to claim (`uaef worker`
     /// on PostgreSQL hears of them at once); signals need nothing more.
-    public static let queueing = TriggerDispatch(queueing: ())
+    public static let queueing = TriggerDispatch(announce: { _ in })
 
     /// Does what `routes` say with the message's `data`, on `engine` (the connector's tenant),
     /// one route after another; the outcomes in route order (none when every workflow's filter
@@ -114,7 +120,9 @@ public struct TriggerDispatch: Sendable {
         let start = try await engine.start(
             Engine.RunRequest(workflow: workflow, inputs: [input: data], idempotencyKey: key), actor: actor,
             leased: leased)
-        if leased, start.createdRecord != nil { execute(start, engine) }
+        if let created = start.createdRecord {
+            if leased { execute(start, engine) } else { await announce(created) }
+        }
         return .run(start.run, workflow: workflow, created: start.created)
     }
 }

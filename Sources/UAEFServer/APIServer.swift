@@ -171,8 +171,8 @@ public enum APIServer {
         let failures = RateLimiter(
             rate: configuration.failedAuthenticationRate, burst: max(2, 2 * configuration.failedAuthenticationRate))
         HookRoutes(
-            runtime: runtime, executor: executor, ledgerChanges: ledgerChanges, failures: failures,
-            bodyLimit: configuration.bodyLimit
+            runtime: runtime, executor: executor, announcer: announcer, ledgerChanges: ledgerChanges,
+            failures: failures, bodyLimit: configuration.bodyLimit
         ).add(to: router)
         var authenticated = router.group().add(
             middleware: AuthenticationMiddleware(

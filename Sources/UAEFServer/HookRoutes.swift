@@ -17,6 +17,8 @@ struct HookRoutes {
     let runtime: ServerRuntime
     /// Executes the runs messages start here, or nil to leave them to the workers.
     let executor: RunExecutor?
+    /// Told of each run left to the workers (no ``executor``), so that something executes it soon.
+    let announcer: (any RunAnnouncer)?
     let ledgerChanges: LedgerChanges
     let failures: RateLimiter
     let bodyLimit: Int
@@ -57,7 +59,9 @@ struct HookRoutes {
             }
             ConnectorMetrics.count(.received, tenant: tenant, connector: connector.name)
             let dispatch =
-                executor.map { TriggerDispatch.server(executor: $0, ledgerChanges: ledgerChanges) } ?? .queueing
+                executor.map { TriggerDispatch.server(executor: $0, ledgerChanges: ledgerChanges) }
+                ?? announcer.map { announcer in TriggerDispatch(announce: { await announcer.announce($0) }) }
+                ?? .queueing
             let outcomes: [TriggerDispatch.Outcome]
             do {
                 outcomes = try await dispatch.dispatch(

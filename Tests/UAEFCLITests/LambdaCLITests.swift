@@ -75,9 +75,12 @@ struct LambdaCLITests {
     }
 
     /// An API Gateway HTTP API event (the no-authorizer fixture's shape) for `method` `path`.
-    static func apiEvent(_ method: String, _ path: String, token: String?, body: String? = nil) -> JSONValue {
+    static func apiEvent(
+        _ method: String, _ path: String, token: String?, body: String? = nil, headers more: [String: String] = [:]
+    ) -> JSONValue {
         var headers: [String: JSONValue] = ["accept": "*/*", "user-agent": "curl/7.58.0"]
         if let token { headers["authorization"] = .string("Bearer \(token)") }
+        for (name, value) in more { headers[name] = .string(value) }
         var event: [String: JSONValue] = [
             "version": "2.0", "routeKey": "$default", "rawPath": .string(path), "rawQueryString": "",
             "headers": .object(headers),
@@ -367,11 +370,25 @@ struct LambdaCLITests {
     }
 
     @Test(
-        "api with UAEF_WORK_QUEUE_URL: a new run is announced on the work queue (moto, signed), and the queue function executes it once however often the message comes"
+        "api with UAEF_WORK_QUEUE_URL: a new run, from POST /v1/runs or from a signed webhook, is announced on the work queue (moto, signed), and the queue function executes it once however often the message comes"
     )
     func announcedRuns() async throws {
         let setup = try Setup()
         defer { setup.directory.remove() }
+        // A webhook connector starting `hello`, its secret sealed under the function's master key.
+        let masterKey = Data((0..<32).map { UInt8($0 &+ 7) }).base64EncodedString()
+        let hookSecret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+        try hookSecret.write(toFile: setup.directory.path("hook-secret"), atomically: true, encoding: .utf8)
+        try "connectors:\n  - {name: orders, type: webhook, secrets: [{$secret: hook}], trigger: {workflow: hello}}\n"
+            .write(toFile: setup.directory.path("connectors.yaml"), atomically: true, encoding: .utf8)
+        for arguments in [
+            ["secrets", "set", "hook", "--value-file", "hook-secret"], ["connectors", "apply", "connectors.yaml"],
+        ] {
+            let done = try UAEFProcess.run(
+                arguments + ["--store", setup.store, "--tenant", "acme"], in: setup.directory.url,
+                environment: ["UAEF_MASTER_KEY": masterKey])
+            #expect(done.status == 0, "\(done.stderr)")
+        }
         let moto = try LoopbackHTTPServer(script: "moto_sqs.py", arguments: ["serve"])
         defer { moto.stop() }
         let endpoint = moto.announcement["endpoint"]?.stringValue ?? ""
@@ -386,7 +403,7 @@ struct LambdaCLITests {
             environment: [
                 "AWS_LAMBDA_RUNTIME_API": "127.0.0.1:\(apiPort)", "UAEF_WORK_QUEUE_URL": queue,
                 "AWS_REGION": "us-east-1", "AWS_ENDPOINT_URL_SQS": endpoint, "AWS_ACCESS_KEY_ID": key,
-                "AWS_SECRET_ACCESS_KEY": secret,
+                "AWS_SECRET_ACCESS_KEY": secret, "UAEF_MASTER_KEY": masterKey,
             ])
         let (queueRuntime, queuePort) = try await startRuntime(setup)
         let (worker, _, _) = try UAEFProcess.start(
@@ -398,28 +415,60 @@ struct LambdaCLITests {
                 process.waitUntilExit()
             }
         }
-        let workflow = "name: hello\ntasks:\n  - id: greet\n    agent: echo\n    with: {message: hi}\n"
+        let workflow =
+            "name: hello\ninputs: {message: {}}\ntasks:\n  - id: greet\n    agent: echo\n    with: {message: hi}\n"
         _ = try await invoke(Self.apiEvent("POST", "/v1/workflows", token: setup.token, body: workflow), port: apiPort)
         let started = try await invoke(
             Self.apiEvent("POST", "/v1/runs", token: setup.token, body: #"{"workflow": "hello"}"#), port: apiPort)
         let run = try #require(
             Self.body(started.0)["run_id"]?.stringValue,
             "\(started) \((try? String(contentsOf: errors, encoding: .utf8)) ?? "")")
+        let body = #"{"type": "order.created", "timestamp": "2026-12-04T00:00:00Z", "data": {"order": 7}}"#
+        try body.write(toFile: setup.directory.path("hook.json"), atomically: true, encoding: .utf8)
+        let timestamp = "\(Int64(Date().timeIntervalSince1970))"
+        // Signed by the reference Standard Webhooks library.
+        let signing = ChildProcess()
+        signing.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        signing.arguments = [
+            "python3", Fixtures.packageRoot.appendingPathComponent("Tests/Support/standard_webhooks_interop.py").path,
+            "sign", hookSecret, "msg_lambda_1", timestamp, setup.directory.path("hook.json"),
+        ]
+        let signed = Pipe()
+        signing.standardOutput = signed
+        try signing.run()
+        let signature = String(decoding: signed.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+        signing.waitUntilExit()
+        let hook = Self.apiEvent(
+            "POST", "/v1/hooks/acme/orders", token: nil, body: body,
+            headers: ["webhook-id": "msg_lambda_1", "webhook-timestamp": timestamp, "webhook-signature": signature])
+        let hooked = try await invoke(hook, port: apiPort)
+        let hookRun = try #require(
+            Self.body(hooked.0)["run_id"]?.stringValue,
+            "\(hooked) \((try? String(contentsOf: errors, encoding: .utf8)) ?? "")")
         let announced = try SQSConnectorTests.Setup.boto("drain", [endpoint, key, secret, queue]).arrayValue ?? []
-        let message = try JSONValue(jsonText: announced.first?["body"]?.stringValue ?? "")
+        let messages = try announced.map { try JSONValue(jsonText: $0["body"]?.stringValue ?? "") }
         #expect(
-            announced.count == 1 && message == ["type": "run.execute", "tenant": "acme", "run_id": .string(run)],
+            Set(messages.map(\.jsonText))
+                == Set(
+                    [run, hookRun].map {
+                        (["type": "run.execute", "tenant": "acme", "run_id": .string($0)] as JSONValue).jsonText
+                    }),
             "\(announced) \((try? String(contentsOf: errors, encoding: .utf8)) ?? "")")
-        for _ in 0..<2 {
-            let (answer, failed) = try await invoke(Self.sqsEvent(message), port: queuePort)
-            #expect(!failed && answer == ["batchItemFailures": []], "\(answer)")
+        for message in messages {
+            for _ in 0..<2 {
+                let (answer, failed) = try await invoke(Self.sqsEvent(message), port: queuePort)
+                #expect(!failed && answer == ["batchItemFailures": []], "\(answer)")
+            }
         }
-        let done = try await invoke(Self.apiEvent("GET", "/v1/runs/\(run)", token: setup.token), port: apiPort)
-        #expect(Self.body(done.0)["status"] == "succeeded", "\(done)")
-        #expect(
-            try PostgresTestServer.shared().query(
-                "SELECT count(*) FROM events WHERE type = 'run.succeeded' AND subject = '\(run)'", in: setup.store)
-                == "1")
+        for id in [run, hookRun] {
+            let done = try await invoke(Self.apiEvent("GET", "/v1/runs/\(id)", token: setup.token), port: apiPort)
+            #expect(Self.body(done.0)["status"] == "succeeded", "\(done)")
+            #expect(
+                try PostgresTestServer.shared().query(
+                    "SELECT count(*) FROM events WHERE type = 'run.succeeded' AND subject = '\(id)'", in: setup.store)
+                    == "1")
+        }
     }
 
     @Test(
