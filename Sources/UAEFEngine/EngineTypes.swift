@@ -60,11 +60,14 @@ public struct AttemptRequest: Sendable, Equatable {
     /// The agent's configuration with the task's evaluated `with` on top.
     public var parameters: [String: JSONValue]
     public var timeout: Duration?
+    /// True when no earlier attempt of the task ever started, so nothing an attempt records for
+    /// its task (an `llm` conversation's steps) can exist yet; false when that is not known.
+    public var isFirstOfTask: Bool
 
     public init(
         runID: RunID, tenant: String, workflow: String, key: String, taskID: String, attempt: Int,
         idempotencyKey: String, kind: String, agent: AgentRecord?, capability: String? = nil,
-        parameters: [String: JSONValue], timeout: Duration?
+        parameters: [String: JSONValue], timeout: Duration?, isFirstOfTask: Bool = false
     ) {
         self.runID = runID
         self.tenant = tenant
@@ -78,6 +81,7 @@ public struct AttemptRequest: Sendable, Equatable {
         self.capability = capability
         self.parameters = parameters
         self.timeout = timeout
+        self.isFirstOfTask = isFirstOfTask
     }
 }
 

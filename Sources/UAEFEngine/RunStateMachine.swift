@@ -403,7 +403,9 @@ public struct RunStateMachine: Sendable {
                 AttemptRequest(
                     runID: run.id, tenant: run.tenant, workflow: definition.name, key: key, taskID: task.id,
                     attempt: number, idempotencyKey: idempotencyKey, kind: kind, agent: agent, capability: capability,
-                    parameters: parameters, timeout: task.timeout)))
+                    // Attempts are numbered from the task's stored count, which every started
+                    // attempt (committed before it executes) raised, interrupted ones included.
+                    parameters: parameters, timeout: task.timeout, isFirstOfTask: number == 1)))
         return true
     }
 

@@ -37,8 +37,11 @@ struct LLMConversation {
         self.now = now
         self.logger = logger
         var recorded: [(ConversationStep, EventRecord?)] = []
-        for step in try await store.conversationSteps(tenant: request.tenant, run: request.runID, taskKey: request.key)
-        {
+        // A task's first attempt has nothing recorded to replay: no read.
+        let steps =
+            request.isFirstOfTask
+            ? [] : try await store.conversationSteps(tenant: request.tenant, run: request.runID, taskKey: request.key)
+        for step in steps {
             let event = try await store.events(in: step.eventSeq..<(step.eventSeq + 1), tenant: request.tenant).first
             recorded.append((step, event))
         }
