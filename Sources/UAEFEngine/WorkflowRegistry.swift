@@ -115,16 +115,15 @@ extension Engine {
         }
         let definition = try await definition(of: record)
         try RunCreation.checkOverrides(request.inputs, definition: definition, place: "inputs")
-        if let key = request.idempotencyKey, let earlier = try await earlierRun(key: key, request: request) {
-            return RunStart(run: earlier, definition: definition, created: false)
-        }
+        // A key is not looked up first: the run and its key commit together or not at all, so a
+        // first request (the usual case) costs no read, and a repeated one finds its run below.
         do {
             let created = try await submit(
                 definition, file: "\(record.name)@v\(record.version)", overrides: request.inputs, actor: actor,
                 leased: leased, request: request.idempotencyKey.map { ($0, request.sha256) })
             return RunStart(run: created.id, definition: definition, created: true, createdRecord: created)
         } catch is KeyTaken {
-            // A concurrent request with the key committed first.
+            // An earlier request with the key (or a concurrent one) committed first.
             guard let key = request.idempotencyKey, let earlier = try await earlierRun(key: key, request: request)
             else { throw RegistryError.idempotencyKeyReused(request.idempotencyKey ?? "") }
             return RunStart(run: earlier, definition: definition, created: false)

@@ -84,7 +84,23 @@ public final class SQLiteStore: WorkflowStore {
     /// Commits that wait for the writer, and whether a task is writing them.
     private let waitingCommits = Mutex<(queue: [PendingCommit], writing: Bool)>(([], false))
 
-    typealias PendingCommit = (changes: ChangeSet, done: CheckedContinuation<Void, any Error>)
+    /// A commit waiting for the writer: a change set, or leases given up (`releasing`).
+    struct PendingCommit {
+        var changes = ChangeSet()
+        var releasing: (owner: String, runs: [RunID])?
+        var done: CheckedContinuation<Void, any Error>
+
+        /// Writes its rows (not its events).
+        func applyRows(in db: Database) throws {
+            try SQLiteStore.applyRows(changes, in: db)
+            guard let (owner, runs) = releasing else { return }
+            for run in runs {
+                try db.cachedStatement(
+                    sql: "UPDATE runs SET owner = NULL, lease_expires_at = NULL WHERE id = ? AND owner = ?"
+                ).execute(arguments: [run.rawValue, owner])
+            }
+        }
+    }
 
     /// Commits from concurrent callers (API requests, runners of other runs) that arrive while a
     /// transaction is being written are written together in the next one, each in its own
@@ -92,9 +108,14 @@ public final class SQLiteStore: WorkflowStore {
     /// rolls back only its own changes.
     public func commit(_ changes: ChangeSet) async throws {
         guard !changes.isEmpty else { return }
+        try await waitForWriter { PendingCommit(changes: changes, done: $0) }
+    }
+
+    /// Queues what `make` builds for the writer and waits until it is written.
+    private func waitForWriter(_ make: (CheckedContinuation<Void, any Error>) -> PendingCommit) async throws {
         try await withCheckedThrowingContinuation { (done: CheckedContinuation<Void, any Error>) in
             let startWriting = waitingCommits.withLock { state in
-                state.queue.append((changes, done))
+                state.queue.append(make(done))
                 defer { state.writing = true }
                 return !state.writing
             }
@@ -116,7 +137,8 @@ public final class SQLiteStore: WorkflowStore {
                 results = try await pool.write { db in
                     // Alone, a failure rolls the whole transaction back (thrown, caught below).
                     if batch.count == 1 {
-                        try Self.apply(batch[0].changes, in: db)
+                        try batch[0].applyRows(in: db)
+                        try Self.appendEvents(batch[0].changes.events, in: db)
                         return [.success(())]
                     }
                     // Each change set's rows in a savepoint; then the events of those that held, in
@@ -124,7 +146,7 @@ public final class SQLiteStore: WorkflowStore {
                     let results = batch.map { pending in
                         Result {
                             try db.inSavepoint {
-                                try Self.applyRows(pending.changes, in: db)
+                                try pending.applyRows(in: db)
                                 return .commit
                             }
                         }
@@ -142,11 +164,6 @@ public final class SQLiteStore: WorkflowStore {
             }
             for (pending, result) in zip(batch, results) { pending.done.resume(with: result) }
         }
-    }
-
-    static func apply(_ changes: ChangeSet, in db: Database) throws {
-        try applyRows(changes, in: db)
-        try appendEvents(changes.events, in: db)
     }
 
     /// Writes the state rows of `changes` (after checking its fence), not its events.
@@ -229,11 +246,12 @@ public final class SQLiteStore: WorkflowStore {
             }
         }
         for request in changes.runRequests {
-            try db.execute(
+            try db.cachedStatement(
                 sql: """
                     INSERT INTO run_requests (tenant, idempotency_key, sha256, run_id, created_at)
                     VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING
-                    """,
+                    """
+            ).execute(
                 arguments: [
                     request.tenant, request.key, request.sha256, request.runID.rawValue,
                     Timestamp.milliseconds(request.createdAt),
@@ -367,13 +385,8 @@ public final class SQLiteStore: WorkflowStore {
 
     public func releaseLeases(owner: String, runs: [RunID]) async throws {
         guard !runs.isEmpty else { return }
-        try await pool.write { db in
-            for run in runs {
-                try db.execute(
-                    sql: "UPDATE runs SET owner = NULL, lease_expires_at = NULL WHERE id = ? AND owner = ?",
-                    arguments: [run.rawValue, owner])
-            }
-        }
+        // With the commits waiting for the writer: no transaction (and fsync) of its own.
+        try await waitForWriter { PendingCommit(releasing: (owner, runs), done: $0) }
     }
 
     // MARK: Reads
