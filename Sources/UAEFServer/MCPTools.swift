@@ -144,17 +144,20 @@ enum MCPTools {
 
     static let listSettlements = MCPToolbox.Entry(
         name: "list_settlements", title: "List settlements",
-        description: "The tenant's settlements (what rules charged or paid for finished work), newest first.",
+        description:
+            "The tenant's settlements (what rules charged or paid for finished work), newest first; `next`, when there are more, is the `before` of the next page.",
         permission: .read,
         input: object([
             "status": ["type": "string", "enum": .array(SettlementStatus.allCases.map { .string($0.rawValue) })],
             "limit": ["type": "integer", "minimum": 1, "maximum": 1000, "description": "At most this many (100)."],
+            "before": identifier("A settlement id (an earlier answer's `next`): only settlements older than it."),
         ]),
         operationID: "listSettlements", annotations: reads
     ) { operations, principal, arguments in
         try await operations.settlements(
             status: arguments["status"]?.stringValue.flatMap(SettlementStatus.init(rawValue:)),
-            limit: arguments["limit"]?.numberValue?.intValue ?? 100, tenant: principal.tenant)
+            before: arguments["before"]?.stringValue, limit: arguments["limit"]?.numberValue?.intValue ?? 100,
+            tenant: principal.tenant)
     }
 
     /// An object schema with these properties and no others.

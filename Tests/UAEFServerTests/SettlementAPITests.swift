@@ -59,6 +59,23 @@ struct SettlementAPITests {
                 .GET, "/v1/settlements?limit=1&before=\(newest["next"]?.stringValue ?? "")", token: operatorToken)
             #expect(
                 older["settlements"]?.arrayValue?.first?["amount"] == "10.00" && older["next"] == nil, "\(older.body)")
+            // The same pages through the MCP tool.
+            let mcpPage = { (arguments: String) in
+                let answer = try await server.send(
+                    .POST, "/v1/mcp", token: operatorToken,
+                    body:
+                        #"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"list_settlements","arguments":"#
+                        + arguments + "}}",
+                    headers: [("Content-Type", "application/json"), ("Accept", "application/json, text/event-stream")])
+                return try JSONValue(
+                    jsonText: answer["result"]?["content"]?.arrayValue?.first?["text"]?.stringValue ?? "")
+            }
+            let mcpNewest = try await mcpPage(#"{"limit": 1}"#)
+            #expect(mcpNewest["next"] == newest["next"], "\(mcpNewest)")
+            let mcpOlder = try await mcpPage(#"{"limit": 1, "before": "\#(newest["next"]?.stringValue ?? "")"}"#)
+            #expect(
+                mcpOlder["settlements"]?.arrayValue?.first?["amount"] == "10.00" && mcpOlder["next"] == nil,
+                "\(mcpOlder)")
 
             // The maker may not approve, even as an admin with the finance role; an operator may not approve at all.
             let makerApproves = try await server.send(
