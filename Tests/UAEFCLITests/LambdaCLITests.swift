@@ -546,4 +546,52 @@ struct LambdaCLITests {
         let outside = try UAEFProcess.run(["lambda", "--handler", "api"], in: setup.directory.url)
         #expect(outside.status == 2 && outside.stderr.contains("AWS_LAMBDA_RUNTIME_API"))
     }
+
+    /// The folder `scripts/package-lambda` wrote, which `scripts/test` names after the rest of
+    /// the suite has passed (the package is a release build of its own).
+    static let package = ProcessInfo.processInfo.environment["UAEF_LAMBDA_PACKAGE"].map(URL.init(fileURLWithPath:))
+
+    @Test(
+        "the package of scripts/package-lambda: bootstrap.zip holds the executable bootstrap, which, run as Lambda runs it, answers API Gateway events on PostgreSQL",
+        .enabled(if: package != nil, "scripts/test sets UAEF_LAMBDA_PACKAGE once it has built the package"))
+    func packagedBootstrap() async throws {
+        let package = try #require(Self.package)
+        let bootstrap = package.appendingPathComponent("bootstrap")
+        // The zip's one entry: `bootstrap`, executable, the size of the binary beside it.
+        let listing = try await ExternalProcess.run(
+            [
+                "python3", "-c",
+                "import sys, zipfile; [print(i.filename, oct(i.external_attr >> 16 & 0o777), i.file_size) for i in zipfile.ZipFile(sys.argv[1]).infolist()]",
+                package.appendingPathComponent("bootstrap.zip").path,
+            ], withErrors: true)
+        let size = try FileManager.default.attributesOfItem(atPath: bootstrap.path)[.size] as? Int
+        #expect(listing.status == 0 && listing.output == "bootstrap 0o755 \(size ?? -1)\n", "\(listing)")
+
+        let setup = try Setup()
+        defer { setup.directory.remove() }
+        let (runtime, port) = try await startRuntime(setup)
+        let function = ChildProcess()
+        function.executableURL = bootstrap
+        function.arguments = setup.options
+        function.currentDirectoryURL = setup.directory.url
+        function.environment = ProcessInfo.processInfo.environment.merging([
+            "AWS_LAMBDA_RUNTIME_API": "127.0.0.1:\(port)", "_HANDLER": "api",
+        ]) { $1 }
+        try function.run()
+        defer {
+            for process in [function, runtime] where process.isRunning {
+                process.terminate()
+                process.waitUntilExit()
+            }
+        }
+        let workflow = "name: hello\ntasks:\n  - id: greet\n    agent: echo\n    with: {message: hi}\n"
+        let registered = try await invoke(
+            Self.apiEvent("POST", "/v1/workflows", token: setup.token, body: workflow), port: port)
+        #expect(Self.body(registered.0)["version"] == 1, "\(registered)")
+        let started = try await invoke(
+            Self.apiEvent("POST", "/v1/runs", token: setup.token, body: #"{"workflow": "hello"}"#), port: port)
+        let run = try #require(Self.body(started.0)["run_id"]?.stringValue, "\(started)")
+        let shown = try await invoke(Self.apiEvent("GET", "/v1/runs/\(run)", token: setup.token), port: port)
+        #expect(shown.0["statusCode"] == 200 && Self.body(shown.0)["workflow"] == "hello", "\(shown)")
+    }
 }
