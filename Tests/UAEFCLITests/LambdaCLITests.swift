@@ -74,6 +74,18 @@ struct LambdaCLITests {
         )
     }
 
+    /// Registers the one-task workflow `hello` and starts a run of it through API Gateway events
+    /// to the api function whose runtime listens on `port`; the run's id.
+    func startHello(port: Int, token: String) async throws -> String {
+        let workflow = "name: hello\ntasks:\n  - id: greet\n    agent: echo\n    with: {message: hi}\n"
+        let registered = try await invoke(
+            Self.apiEvent("POST", "/v1/workflows", token: token, body: workflow), port: port)
+        #expect(Self.body(registered.0)["version"] == 1, "\(registered)")
+        let started = try await invoke(
+            Self.apiEvent("POST", "/v1/runs", token: token, body: #"{"workflow": "hello"}"#), port: port)
+        return try #require(Self.body(started.0)["run_id"]?.stringValue, "\(started)")
+    }
+
     /// An API Gateway HTTP API event (the no-authorizer fixture's shape) for `method` `path`.
     static func apiEvent(
         _ method: String, _ path: String, token: String?, body: String? = nil, headers more: [String: String] = [:]
@@ -136,13 +148,7 @@ struct LambdaCLITests {
         let anonymous = try await invoke(Self.apiEvent("GET", "/v1/runs", token: nil), port: apiPort)
         #expect(anonymous.0["statusCode"] == 401)
         #expect(anonymous.0["headers"]?["content-type"]?.stringValue?.hasPrefix("application/problem+json") == true)
-        let workflow = "name: hello\ntasks:\n  - id: greet\n    agent: echo\n    with: {message: hi}\n"
-        let registered = try await invoke(
-            Self.apiEvent("POST", "/v1/workflows", token: setup.token, body: workflow), port: apiPort)
-        #expect(Self.body(registered.0)["version"] == 1, "\(registered)")
-        let started = try await invoke(
-            Self.apiEvent("POST", "/v1/runs", token: setup.token, body: #"{"workflow": "hello"}"#), port: apiPort)
-        let run = try #require(Self.body(started.0)["run_id"]?.stringValue, "\(started)")
+        let run = try await startHello(port: apiPort, token: setup.token)
         let pending = try await invoke(Self.apiEvent("GET", "/v1/runs/\(run)", token: setup.token), port: apiPort)
         #expect(Self.body(pending.0)["status"] == "pending", "the api handler executes nothing: \(pending)")
 
@@ -584,13 +590,7 @@ struct LambdaCLITests {
                 process.waitUntilExit()
             }
         }
-        let workflow = "name: hello\ntasks:\n  - id: greet\n    agent: echo\n    with: {message: hi}\n"
-        let registered = try await invoke(
-            Self.apiEvent("POST", "/v1/workflows", token: setup.token, body: workflow), port: port)
-        #expect(Self.body(registered.0)["version"] == 1, "\(registered)")
-        let started = try await invoke(
-            Self.apiEvent("POST", "/v1/runs", token: setup.token, body: #"{"workflow": "hello"}"#), port: port)
-        let run = try #require(Self.body(started.0)["run_id"]?.stringValue, "\(started)")
+        let run = try await startHello(port: port, token: setup.token)
         let shown = try await invoke(Self.apiEvent("GET", "/v1/runs/\(run)", token: setup.token), port: port)
         #expect(shown.0["statusCode"] == 200 && Self.body(shown.0)["workflow"] == "hello", "\(shown)")
     }
