@@ -90,7 +90,16 @@ extension Engine {
             parameters: task.input, timeout: nil)
         let (logger, metrics, store) = (logger, configuration.metrics, store)
         let outcome = await withTaskGroup(of: AttemptResult?.self) { group in
-            group.addTask { await Runner.perform(kind, request, logger: logger, metrics: metrics) }
+            group.addTask {
+                let attempt = { await Runner.perform(kind, request, logger: logger, metrics: metrics) }
+                // Traced in the trace its run was created in: the run's own span is in the
+                // process that orchestrates it.
+                guard TraceContext.isEnabled,
+                    let run = try? await store.snapshot(of: request.runID, tenant: request.tenant)?.run
+                else { return await attempt() }
+                return await RunSpans.traced(
+                    request, parent: TraceContext.context(traceParent: run.traceParent), attempt)
+            }
             // Heartbeats extend the lease and find out when the attempt ended without this worker.
             group.addTask {
                 let interval = min(lease / 3, .seconds(1))

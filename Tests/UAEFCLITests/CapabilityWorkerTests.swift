@@ -105,10 +105,14 @@ struct CapabilityWorkerTests {
     }
 
     @Test(
-        "uaef serve --capability cpu runs the cpu attempts of the runs it starts and queues the gpu ones for a worker")
+        "uaef serve --capability cpu runs the cpu attempts of the runs it starts and queues the gpu ones for a worker, whose attempt spans join the trace of the request that started the run"
+    )
     func serverQueuesOtherCapabilities() async throws {
         let directory = try TemporaryDirectory("capability-serve")
         defer { directory.remove() }
+        let collector = try OTLPCollector()
+        defer { collector.stop() }
+        let tracing = ["OTEL_EXPORTER_OTLP_ENDPOINT": collector.url, "OTEL_BSP_SCHEDULE_DELAY": "100"]
         let store = ["--store", "sqlite:" + directory.path("u.db")]
         try Self.agents.write(toFile: directory.path("agents.yaml"), atomically: true, encoding: .utf8)
         let registered = try UAEFProcess.run(
@@ -116,9 +120,9 @@ struct CapabilityWorkerTests {
         #expect(registered.status == 0, "\(registered.stderr)")
         let serve = ServeCLITests()
         let (server, port, _) = try await serve.startServer(
-            ["--allow-command", "--capability", "cpu"] + store, in: directory)
+            ["--allow-command", "--capability", "cpu"] + store, in: directory, environment: tracing)
         let (worker, _, workerErr) = try UAEFProcess.start(
-            ["worker", "--allow-command", "--capability", "gpu"] + store, in: directory.url)
+            ["worker", "--allow-command", "--capability", "gpu"] + store, in: directory.url, environment: tracing)
         defer {
             for process in [server, worker] where process.isRunning { kill(process.processIdentifier, SIGKILL) }
         }
@@ -128,7 +132,10 @@ struct CapabilityWorkerTests {
         for index in 0..<3 {
             let log = directory.path("run\(index).log")
             let body = JSONValue.object(["workflow": "pipeline", "inputs": ["log": .string(log)]]).jsonText
-            let started = try await serve.send(.POST, base + "/v1/runs", token: "unused", body: body)
+            // Each run in a trace of its own, the caller's span its root (W3C traceparent).
+            let started = try await serve.send(
+                .POST, base + "/v1/runs", token: "unused", body: body,
+                headers: ["traceparent": "00-\(Self.trace(index))-00f067aa0ba902b7-01"])
             logs[try #require(started["run_id"]?.stringValue, "\(started)")] = log
         }
         for id in logs.keys {
@@ -147,7 +154,22 @@ struct CapabilityWorkerTests {
             kill(process.processIdentifier, SIGTERM)
             process.waitUntilExit()
         }
+        // The worker's attempt of `train` is in each run's trace, under the request that created
+        // the run, beside the server's run span with the other attempts.
+        for index in 0..<3 {
+            let spans = try await collector.spans(of: Self.trace(index)) { spans in
+                spans.contains { $0.name == "attempt train" }
+            }
+            let request = try #require(spans.first("/v1/runs", parent: "00f067aa0ba902b7"), "\(spans)")
+            let train = try #require(spans.first("attempt train", parent: request.id), "\(spans)")
+            #expect(train.attribute("uaef.attempt.status") == "succeeded")
+            let run = try #require(spans.first("run pipeline", parent: request.id), "\(spans)")
+            #expect(spans.first("attempt prepare", parent: run.id) != nil, "\(spans)")
+        }
     }
+
+    /// The trace id of the `index`th run.
+    static func trace(_ index: Int) -> String { "4bf92f3577b34da6a3ce929d0e0e473\(index)" }
 }
 
 @Suite("Lease duration (--lease), with real processes")
