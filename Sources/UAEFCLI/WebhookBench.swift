@@ -268,7 +268,11 @@ enum WebhookBench {
     static func settle() async throws {
         func cpuSeconds() -> Double {
             var usage = rusage()
-            getrusage(RUSAGE_SELF.rawValue, &usage)
+            #if canImport(Glibc)
+                getrusage(RUSAGE_SELF.rawValue, &usage)
+            #else
+                getrusage(RUSAGE_SELF, &usage)
+            #endif
             return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec)
                 + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1_000_000
         }

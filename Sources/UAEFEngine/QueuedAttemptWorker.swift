@@ -92,13 +92,8 @@ extension Engine {
         let outcome = await withTaskGroup(of: AttemptResult?.self) { group in
             group.addTask {
                 let attempt = { await Runner.perform(kind, request, logger: logger, metrics: metrics) }
-                // Traced in the trace its run was created in: the run's own span is in the
-                // process that orchestrates it.
-                guard TraceContext.isEnabled,
-                    let run = try? await store.snapshot(of: request.runID, tenant: request.tenant)?.run
-                else { return await attempt() }
-                return await RunSpans.traced(
-                    request, parent: TraceContext.context(traceParent: run.traceParent), attempt)
+                guard let traceParent = await traceParent(of: request) else { return await attempt() }
+                return await RunSpans.traced(request, parent: TraceContext.context(traceParent: traceParent), attempt)
             }
             // Heartbeats extend the lease and find out when the attempt ended without this worker.
             group.addTask {
@@ -141,6 +136,21 @@ extension Engine {
     }
 
     /// Finishes `task` with `result` under its claim's generation.
+    /// The traceparent of the span that created `request`'s run, when tracing is on and the run
+    /// was created in a trace: a queued attempt's span joins that trace (its run's own span is in
+    /// the process that orchestrates it). Read once per run: a run's traceparent never changes.
+    private func traceParent(of request: AttemptRequest) async -> String? {
+        guard TraceContext.isEnabled else { return nil }
+        let key = request.tenant + "/" + request.runID.rawValue
+        if let known = Self.traceParents.value(for: key) { return known }
+        guard let run = try? await store.snapshot(of: request.runID, tenant: request.tenant)?.run else { return nil }
+        Self.traceParents.keep(run.traceParent, for: key)
+        return run.traceParent
+    }
+
+    /// The traceparents of the runs whose queued attempts this process executed, by tenant and run.
+    private static let traceParents = BoundedCache<String?>(capacity: 10_000)
+
     private func record(_ result: AttemptResult, of task: RemoteTaskRecord) async -> QueuedAttemptEvent {
         let change: RemoteTaskChange =
             switch result {
