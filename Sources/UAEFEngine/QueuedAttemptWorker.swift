@@ -135,7 +135,6 @@ extension Engine {
         return await record(outcome, of: task)
     }
 
-    /// Finishes `task` with `result` under its claim's generation.
     /// The traceparent of the span that created `request`'s run, when tracing is on and the run
     /// was created in a trace: a queued attempt's span joins that trace (its run's own span is in
     /// the process that orchestrates it). Read once per run: a run's traceparent never changes.
@@ -151,6 +150,7 @@ extension Engine {
     /// The traceparents of the runs whose queued attempts this process executed, by tenant and run.
     private static let traceParents = BoundedCache<String?>(capacity: 10_000)
 
+    /// Finishes `task` with `result` under its claim's generation.
     private func record(_ result: AttemptResult, of task: RemoteTaskRecord) async -> QueuedAttemptEvent {
         let change: RemoteTaskChange =
             switch result {
