@@ -23,6 +23,7 @@ enum LLMBench {
         guard let port = await ports.first(where: { _ in true }) else { throw CancellationError() }
         let base = URL(string: "http://127.0.0.1:\(port)")!
         let tasks = try await measureTasks(calls: calls, concurrency: concurrency, latency: latency, base: base)
+        try await ProcessCPU.settle()
         let plain = try await measurePlainClient(calls: calls, concurrency: concurrency, latency: latency, base: base)
         let reference = try BenchReference.measure()
         report(
@@ -32,6 +33,8 @@ enum LLMBench {
 
     struct Figures {
         var seconds: Double
+        /// This process's CPU time per call (the fake's share included), in seconds.
+        var cpuPerCall: Double
         /// Per call, the time beyond the fake's latency, sorted, in seconds.
         var overheads: [Double]
 
@@ -71,10 +74,12 @@ enum LLMBench {
         let definition = try await engine.validate(workflow, file: "bench-llm.yaml")
         let items = JSONValue.array((0..<calls).map { .number(Number($0)) }).jsonText
         let start = ContinuousClock.now
+        let cpu = ProcessCPU.seconds()
         let id = try await engine.submit(
             definition, file: "bench-llm.yaml", inputs: ["items=\(items)"], actor: "bench", leased: true)
         let status = try await engine.execute([id])[id]
         let seconds = LedgerBench.seconds(ContinuousClock.now - start)
+        let cpuPerCall = (ProcessCPU.seconds() - cpu) / Double(calls)
         guard status == .succeeded, let snapshot = try await engine.store.snapshot(of: id, tenant: engine.tenant) else {
             throw CLIError.operational("the benchmark's run did not succeed (\(status?.rawValue ?? "unknown"))")
         }
@@ -82,7 +87,7 @@ enum LLMBench {
         let overheads = snapshot.attempts.compactMap { attempt in
             attempt.endedAt.map { $0.timeIntervalSince(attempt.startedAt) - fake }
         }
-        return Figures(seconds: seconds, overheads: overheads.sorted())
+        return Figures(seconds: seconds, cpuPerCall: cpuPerCall, overheads: overheads.sorted())
     }
 
     /// The reference: the same calls from the model client alone, `concurrency` at once.
@@ -98,6 +103,7 @@ enum LLMBench {
             return logger
         }()
         let start = ContinuousClock.now
+        let cpu = ProcessCPU.seconds()
         do {
             let overheads = try await withThrowingTaskGroup(of: [Double].self) { group in
                 for _ in 0..<concurrency {
@@ -116,8 +122,9 @@ enum LLMBench {
                 return try await group.reduce(into: []) { $0 += $1 }
             }
             let seconds = LedgerBench.seconds(ContinuousClock.now - start)
+            let cpuPerCall = (ProcessCPU.seconds() - cpu) / Double(calls)
             await client.shutdown()
-            return Figures(seconds: seconds, overheads: overheads.sorted())
+            return Figures(seconds: seconds, cpuPerCall: cpuPerCall, overheads: overheads.sorted())
         } catch {
             await client.shutdown()
             throw error
@@ -129,6 +136,7 @@ enum LLMBench {
         json: Bool
     ) {
         func milliseconds(_ value: Double) -> JSONValue { BenchReference.number(value * 1000, digits: 3) }
+        func microseconds(_ value: Double) -> JSONValue { .number(Number(Int((value * 1_000_000).rounded()))) }
         let median = tasks.percentile(0.5)
         let plainMedian = plain.percentile(0.5)
         if json {
@@ -139,12 +147,16 @@ enum LLMBench {
                     "seconds": BenchReference.number(tasks.seconds, digits: 3),
                     "calls_per_second": .number(Number(Int(Double(calls) / tasks.seconds))),
                     "overhead_ms_p50": milliseconds(median), "overhead_ms_p95": milliseconds(tasks.percentile(0.95)),
+                    "cpu_us_per_call": microseconds(tasks.cpuPerCall),
                 ],
                 "plain_client": [
                     "seconds": BenchReference.number(plain.seconds, digits: 3),
                     "overhead_ms_p50": milliseconds(plainMedian),
                     "overhead_ms_p95": milliseconds(plain.percentile(0.95)),
+                    "calls_per_second": .number(Number(Int(Double(calls) / plain.seconds))),
+                    "cpu_us_per_call": microseconds(plain.cpuPerCall),
                 ],
+                "uaef_cpu_us_per_call": microseconds(tasks.cpuPerCall - plain.cpuPerCall),
                 "goal_overhead_ms_p50": 1, "reference": reference.json,
             ])
             return
@@ -155,8 +167,12 @@ enum LLMBench {
             \(String(format: "%.3f", tasks.seconds)) s = \(Int(Double(calls) / tasks.seconds)) calls/s; \
             UAEF's time per call beyond the fake's: p50 \(String(format: "%.3f", median * 1000)) ms, \
             p95 \(String(format: "%.3f", tasks.percentile(0.95) * 1000)) ms (goal p50 < 1 ms)
-            the same calls from the model client alone: p50 \(String(format: "%.3f", plainMedian * 1000)) ms, \
+            the same calls from the model client alone: \(Int(Double(calls) / plain.seconds)) calls/s; \
+            p50 \(String(format: "%.3f", plainMedian * 1000)) ms, \
             p95 \(String(format: "%.3f", plain.percentile(0.95) * 1000)) ms beyond the fake's latency
+            CPU per call (this process, the fake's share included): \(Int(tasks.cpuPerCall * 1_000_000)) µs with UAEF, \
+            \(Int(plain.cpuPerCall * 1_000_000)) µs from the client alone, so UAEF's own \
+            \(Int((tasks.cpuPerCall - plain.cpuPerCall) * 1_000_000)) µs
             \(reference.text)
             """)
     }

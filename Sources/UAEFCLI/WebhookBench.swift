@@ -241,7 +241,7 @@ enum WebhookBench {
                     ByteBuffer(string: #"{"workflow": "bench-intake", "inputs": {"message": {"n": \#(index)}}}"#))
                 return request
             }
-            try await settle()
+            try await ProcessCPU.settle()
             let hooks = try await load(seconds: seconds, concurrency: concurrency) { index in
                 let body = Array(
                     #"{"type": "bench", "timestamp": "2026-12-02T00:00:00Z", "data": {"n": \#(index)}}"#.utf8)
@@ -260,29 +260,6 @@ enum WebhookBench {
                 return request
             }
             return (hooks, runs)
-        }
-    }
-
-    /// Waits (up to a minute) until this process is idle: the runs one load started are still
-    /// rolled up, settled and checkpointed after it, and would otherwise load the next one.
-    static func settle() async throws {
-        func cpuSeconds() -> Double {
-            var usage = rusage()
-            #if canImport(Glibc)
-                getrusage(RUSAGE_SELF.rawValue, &usage)
-            #else
-                getrusage(RUSAGE_SELF, &usage)
-            #endif
-            return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec)
-                + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1_000_000
-        }
-        let deadline = ContinuousClock.now + .seconds(60)
-        var last = cpuSeconds()
-        while ContinuousClock.now < deadline {
-            try await Task.sleep(for: .milliseconds(500))
-            let now = cpuSeconds()
-            if now - last < 0.05 { return }
-            last = now
         }
     }
 

@@ -36,19 +36,31 @@ public struct ServerSentEventParser: Sendable {
 
     /// Feeds the next bytes; the events they complete, in order.
     public mutating func feed(_ bytes: some Sequence<UInt8>) throws -> [ServerSentEvent] {
+        if let events = try bytes.withContiguousStorageIfAvailable({ try feed(contiguous: $0) }) { return events }
+        return try Array(bytes).withUnsafeBufferPointer { try feed(contiguous: $0) }
+    }
+
+    /// Takes each line's bytes up to its end in one piece rather than byte by byte.
+    private mutating func feed(contiguous bytes: UnsafeBufferPointer<UInt8>) throws -> [ServerSentEvent] {
         var events: [ServerSentEvent] = []
-        for byte in bytes {
-            if afterCarriageReturn {
-                afterCarriageReturn = false
-                if byte == 0x0A { continue }
-            }
-            switch byte {
-            case 0x0A, 0x0D:
-                afterCarriageReturn = byte == 0x0D
-                if let event = endLine() { events.append(event) }
-            default:
-                guard line.count < lineLimit else { throw LineTooLong() }
-                line.append(byte)
+        var position = bytes.startIndex
+        if afterCarriageReturn, position < bytes.endIndex {
+            afterCarriageReturn = false
+            if bytes[position] == 0x0A { position += 1 }
+        }
+        while position < bytes.endIndex {
+            var end = position
+            while end < bytes.endIndex, bytes[end] != 0x0A, bytes[end] != 0x0D { end += 1 }
+            guard end - position <= lineLimit - line.count else { throw LineTooLong() }
+            line.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[position..<end]))
+            guard end < bytes.endIndex else { break }
+            position = end + 1
+            if let event = endLine() { events.append(event) }
+            guard bytes[end] == 0x0D else { continue }
+            if position == bytes.endIndex {
+                afterCarriageReturn = true
+            } else if bytes[position] == 0x0A {
+                position += 1
             }
         }
         return events

@@ -96,8 +96,14 @@ public struct FakeModelServer: Sendable {
         var response = Response(
             status: .ok,
             body: ResponseBody { writer in
+                // Without a pause between events, the stream goes out in one write, as a provider's
+                // short answer does: the same bytes, without a flush per event.
+                guard delay > .zero else {
+                    try await writer.write(ByteBuffer(string: events.joined()))
+                    return try await writer.finish(nil)
+                }
                 for event in events {
-                    if delay > .zero { try await Task.sleep(for: delay) }
+                    try await Task.sleep(for: delay)
                     try await writer.write(ByteBuffer(string: event))
                 }
                 try await writer.finish(nil)

@@ -57,6 +57,11 @@ struct ServerSentEventTests {
         #expect(throws: ServerSentEventParser.LineTooLong.self) {
             try long.feed([UInt8](repeating: UInt8(ascii: "x"), count: ServerSentEventParser.maximumLineBytes + 1))
         }
+        // The limit counts a line across the chunks it arrives in.
+        var small = ServerSentEventParser(lineLimit: 8)
+        #expect(try small.feed(Array("data: 12\n\n".utf8)) == [ServerSentEvent(data: "12")])
+        #expect(try small.feed(Array("data: 1".utf8)).isEmpty)
+        #expect(throws: ServerSentEventParser.LineTooLong.self) { try small.feed(Array("23\n".utf8)) }
     }
 }
 
