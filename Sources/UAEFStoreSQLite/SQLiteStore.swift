@@ -35,6 +35,9 @@ public final class SQLiteStore: WorkflowStore {
         let migrator = SQLiteMigrations.migrator
         let (pool, appliedMigrations) = try Self.retryingConcurrentOpens {
             let pool = try DatabasePool(path: path, configuration: configuration)
+            // GRDB sets `synchronous = NORMAL` on the writer when it turns WAL on, after
+            // `prepareDatabase`: a commit would then reach the disk only at the next checkpoint.
+            try pool.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
             let before = try pool.read { db in try migrator.appliedIdentifiers(db) }
             do {
                 try migrator.migrate(pool)

@@ -1,9 +1,11 @@
 import Foundation
+import GRDB
 import Testing
 import UAEFCore
 import UAEFStore
-import UAEFStoreSQLite
 import UAEFTestSupport
+
+@testable import UAEFStoreSQLite
 
 /// SQLite's automatic checkpoint is off on the store's connections (it ran inside commits); the
 /// store's own checkpointer must still copy committed pages into the database file.
@@ -44,5 +46,16 @@ struct SQLiteCheckpointTests {
         }
         #expect(size(path + "-wal") < logSize + 3_000_000, "the log was reused, not only appended to")
         #expect(try await store.treeHead().size == 20_000)
+    }
+
+    @Test("the writer fsyncs every commit (synchronous = FULL), though GRDB sets NORMAL when it turns WAL on")
+    func writerSyncsEveryCommit() async throws {
+        let location = try TestStore(.sqlite, label: "synchronous")
+        defer { location.remove() }
+        let store = try SQLiteStore(path: String(location.url.dropFirst("sqlite:".count)))
+        let mode = try await store.pool.write { db in try Int.fetchOne(db, sql: "PRAGMA synchronous") }
+        #expect(mode == 2, "PRAGMA synchronous on the writer: 2 is FULL, 1 is NORMAL")
+        let journal = try await store.pool.write { db in try String.fetchOne(db, sql: "PRAGMA journal_mode") }
+        #expect(journal == "wal")
     }
 }
