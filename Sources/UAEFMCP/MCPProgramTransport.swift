@@ -35,6 +35,9 @@ actor MCPProgramTransport: Transport {
         var description: String { "the MCP server closed its output (it exited)" }
     }
 
+    /// True once the program's output ended.
+    var hasClosedOutput: Bool { outputClosed }
+
     /// Runs `action` once the program's output ends, so what waits for answers fails at once.
     func whenClosed(_ action: @escaping @Sendable () async -> Void) { closed = action }
 

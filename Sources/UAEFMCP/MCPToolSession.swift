@@ -89,7 +89,14 @@ public struct MCPToolSession: Sendable {
                         return try await listTools(client, server: server)
                     })
             } catch let error where !(error is Failure || error is CancellationError) {
-                throw Failure(description: "mcp server \(server.name) did not initialize and list its tools: \(error)")
+                // A program that exited fails the waiting request with the client's own "Client
+                // disconnected" or with ``MCPProgramTransport/Closed``, whichever comes first:
+                // the exit is the cause either way.
+                var cause: any Error = error
+                if let program = transport as? MCPProgramTransport, await program.hasClosedOutput {
+                    cause = MCPProgramTransport.Closed()
+                }
+                throw Failure(description: "mcp server \(server.name) did not initialize and list its tools: \(cause)")
             }
             let result = try await body(MCPToolSession(server: server, tools: tools, client: client))
             await client.disconnect()
