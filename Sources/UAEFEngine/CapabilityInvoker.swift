@@ -60,7 +60,10 @@ public struct CapabilityInvoker: Sendable {
                 parameters: agent.configuration.merging(input) { configured, _ in configured },
                 timeout: parent.timeout)
             do {
-                let output = try await kind.execute(request, logger: logger)
+                // The tool's attempt records itself: the calling attempt's completion is not its own.
+                let output = try await CompletionWrites.$current.withValue(nil) {
+                    try await kind.execute(request, logger: logger)
+                }
                 return Outcome(output: output, agent: agent.name, tries: attempt)
             } catch let error as AgentFailure {
                 failure = error

@@ -81,6 +81,13 @@ public struct RunStateMachine: Sendable {
     /// Whether the run has ended.
     public var isFinished: Bool { run.status.isTerminal }
 
+    /// True while attempt `number` of task `key` runs and is the task's latest: its end would be
+    /// accepted rather than ignored.
+    public func isCurrent(key: String, attempt number: Int) -> Bool {
+        guard let record = tasks[key] else { return false }
+        return record.status == .running && record.attempts == number
+    }
+
     /// The writes recorded since the last call, for one transaction.
     public mutating func takeChanges() -> ChangeSet {
         var result = changes
@@ -423,7 +430,7 @@ public struct RunStateMachine: Sendable {
         key: String, number: Int, result: AttemptResult, _ actions: inout [EngineAction],
         _ environment: inout EngineEnvironment
     ) {
-        guard let record = tasks[key], record.status == .running, record.attempts == number else { return }
+        guard isCurrent(key: key, attempt: number), let record = tasks[key] else { return }
         var result = result
         if case .succeeded(let output) = result, let violation = ValueLimits.check(output) {
             // Whatever the agent (remote ones included), nothing past the limits is stored.

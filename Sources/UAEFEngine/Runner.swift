@@ -74,6 +74,8 @@ public struct Runner: Sendable {
 
     enum Message: Sendable {
         case input(RunID, EngineInput)
+        /// An attempt ended with writes to commit with its end, if the end is accepted.
+        case finished(RunID, EngineInput, CompletionWrites)
         case attemptEnded(RunID, key: String, attempt: Int)
         case tick
     }
@@ -118,10 +120,16 @@ public struct Runner: Sendable {
             while machines.values.contains(where: { !$0.isFinished }), let batch = await mailbox.takeAll() {
                 environment.now = clock()
                 var inputs: [(RunID, EngineInput)] = []
+                var completionWrites: [String: CompletionWrites] = [:]
                 var tick = false
                 for message in batch {
                     switch message {
                     case .input(let id, let input): inputs.append((id, input))
+                    case .finished(let id, let input, let writes):
+                        inputs.append((id, input))
+                        if case .attemptFinished(let key, let attempt, _) = input {
+                            completionWrites["\(id.rawValue)/\(key)/\(attempt)"] = writes
+                        }
                     case .attemptEnded(let id, let key, let attempt):
                         execution.attemptEnded(run: id, key: key, attempt: attempt, in: &group)
                     case .tick: tick = true
@@ -131,9 +139,10 @@ public struct Runner: Sendable {
                     inputs += try await pollStore(machines, tenant: tenant, environment: &environment)
                 }
                 let touched = Set(inputs.map(\.0))
-                var (changes, actions) = await apply(inputs, to: &machines, environment: &environment)
+                var (changes, actions) = await apply(
+                    inputs, to: &machines, environment: &environment, completionWrites: completionWrites)
                 changes.fence = fence(for: touched, machines)
-                try await store.commit(changes)
+                try await Runner.commit(changes, to: store)
                 logger.trace(
                     "committed", metadata: ["events": "\(changes.events.count)", "tasks": "\(changes.tasks.count)"])
                 for (id, action) in actions {
@@ -148,6 +157,25 @@ public struct Runner: Sendable {
         }
         try await store.releaseLeases(owner: configuration.owner, runs: Array(machines.keys))
         return machines.mapValues(\.run.status)
+    }
+
+    /// Commits a batch. A conversation step an attempt handed over (``CompletionWrites``) whose
+    /// place another attempt took meanwhile (one that outlived its cancellation) is left out and
+    /// the batch committed again: its event still records the call, and the other runs' changes
+    /// are not lost with it.
+    static func commit(_ changes: ChangeSet, to store: any WorkflowStore) async throws {
+        var changes = changes
+        while true {
+            do {
+                return try await store.commit(changes)
+            } catch let taken as ConversationStepTaken {
+                let before = changes.conversationSteps.count
+                changes.conversationSteps.removeAll {
+                    $0.run == taken.run && $0.taskKey == taken.taskKey && $0.index == taken.index
+                }
+                guard changes.conversationSteps.count < before else { throw taken }
+            }
+        }
     }
 
     /// The leases a commit needs this process to still hold: those of the runs whose machines
@@ -227,7 +255,7 @@ public struct Runner: Sendable {
     /// committing them. Pure agents complete inline, so their start and end commit together.
     private func apply(
         _ inputs: [(RunID, EngineInput)], to machines: inout [RunID: RunStateMachine],
-        environment: inout EngineEnvironment
+        environment: inout EngineEnvironment, completionWrites: [String: CompletionWrites] = [:]
     ) async -> (ChangeSet, [(RunID, EngineAction)]) {
         var changes = ChangeSet()
         var actions: [(RunID, EngineAction)] = []
@@ -241,6 +269,13 @@ public struct Runner: Sendable {
                 return false
             }
             for (id, input) in inputs {
+                // An accepted end commits the writes its attempt handed over, before the end's own.
+                if case .attemptFinished(let key, let attempt, _) = input,
+                    let writes = completionWrites["\(id.rawValue)/\(key)/\(attempt)"],
+                    machines[id]?.isCurrent(key: key, attempt: attempt) == true
+                {
+                    changes.append(writes.take())
+                }
                 // Mutate in place: copying a machine out of the dictionary would copy its tasks.
                 guard let produced = machines[id]?.handle(input, in: &environment) else { continue }
                 for action in produced {
@@ -409,14 +444,23 @@ struct Execution {
             let metrics = runner.configuration.metrics
             let parent = spans.context(of: run)
             group.addTask {
+                let writes = CompletionWrites()
                 let attempt = {
-                    await Execution.attempt(kind, request, logger: logger, metrics: metrics, cancelled: cancelled)
+                    await CompletionWrites.$current.withValue(writes) {
+                        await Execution.attempt(kind, request, logger: logger, metrics: metrics, cancelled: cancelled)
+                    }
                 }
                 let outcome =
                     if let parent { await RunSpans.traced(request, parent: parent, attempt) } else { await attempt() }
                 if let outcome {
-                    mailbox.post(
-                        .input(run, .attemptFinished(key: request.key, attempt: request.attempt, result: outcome)))
+                    let finished = EngineInput.attemptFinished(
+                        key: request.key, attempt: request.attempt, result: outcome)
+                    // Only a success's writes are kept: see ``CompletionWrites``.
+                    if case .succeeded = outcome {
+                        mailbox.post(.finished(run, finished, writes))
+                    } else {
+                        mailbox.post(.input(run, finished))
+                    }
                 }
                 mailbox.post(.attemptEnded(run, key: request.key, attempt: request.attempt))
             }

@@ -23,6 +23,9 @@ struct LLMConversation {
     /// What the task's steps used so far, replayed ones included.
     private var usage = TokenUsage()
     private var costNanos: Int64 = 0
+    /// The last model call's step, not yet committed: it commits with the task's completion
+    /// (``CompletionWrites``) when the answer is final, else before whatever the task does next.
+    private var pending: ChangeSet?
 
     init(
         store: any WorkflowStore, request: AttemptRequest, settings: LLMSettings, tools: [any LLMTool],
@@ -52,6 +55,22 @@ struct LLMConversation {
 
     /// Talks with the model until its final answer; the task's output.
     mutating func run() async throws -> JSONValue {
+        do {
+            let output = try await converse()
+            if let pending, let writes = CompletionWrites.current {
+                writes.add(pending)
+                self.pending = nil
+            }
+            try await commitPending()
+            return output
+        } catch {
+            // The paid answer stays recorded for the retry to replay.
+            try? await commitPending()
+            throw error
+        }
+    }
+
+    private mutating func converse() async throws -> JSONValue {
         var messages = [ModelMessage.user(settings.prompt)]
         var turns = 0
         var repairs = 0
@@ -177,6 +196,7 @@ struct LLMConversation {
             index += 1
             return response
         }
+        try await commitPending()
         // The request's size bounds its input tokens; it is only rendered when a budget needs it.
         if settings.budget.hasLimits {
             try await checkBudgets(requestBytes: client.requestBody(modelRequest).jsonText.utf8.count)
@@ -207,6 +227,7 @@ struct LLMConversation {
     /// changes the world is recorded as started first; one an earlier attempt started and never
     /// finished recording is not made again: the model is told its outcome is unknown.
     private mutating func tool(_ call: (id: String, name: String, input: JSONValue)) async throws -> ContentBlock {
+        try await commitPending()
         var begun = false
         if index < recorded.count, recorded[index].step.kind == .toolStarted {
             _ = try replayed(.toolStarted)
@@ -279,17 +300,36 @@ struct LLMConversation {
             kind: kind, agent: agentName, day: LLMEvents.day(time), inputTokens: usage.input,
             outputTokens: usage.output, cacheCreationTokens: usage.cacheCreation, cacheReadTokens: usage.cacheRead,
             costNanos: nanos, currency: settings.price?.currency, latencyMilliseconds: latency, eventID: id)
+        var changes = ChangeSet()
+        changes.conversationSteps = [step]
+        changes.events = [
+            EventDraft(
+                id: id, time: time, type: LLMEvents.type(of: kind),
+                actor: request.agent.map { "agent:\($0.name)" } ?? "engine", tenant: request.tenant,
+                subject: "\(request.runID.rawValue)/\(request.key)", data: data, payloads: payloads)
+        ]
+        index += 1
+        // A model call's step waits: if its answer ends the task, it commits with the completion.
+        if kind == .call, CompletionWrites.current != nil {
+            pending = changes
+        } else {
+            try await commit(changes)
+        }
+    }
+
+    /// Commits the step that waits, if any.
+    private mutating func commitPending() async throws {
+        guard let changes = pending else { return }
+        pending = nil
+        try await commit(changes)
+    }
+
+    private func commit(_ changes: ChangeSet) async throws {
         do {
-            try await store.recordConversationStep(
-                step,
-                event: EventDraft(
-                    id: id, time: time, type: LLMEvents.type(of: kind),
-                    actor: request.agent.map { "agent:\($0.name)" } ?? "engine", tenant: request.tenant,
-                    subject: "\(request.runID.rawValue)/\(request.key)", data: data, payloads: payloads))
+            try await store.commit(changes)
         } catch let taken as ConversationStepTaken {
             throw AgentFailure("llm: \(taken); this attempt stops", retryable: false)
         }
-        index += 1
     }
 
     // MARK: Budgets
