@@ -20,7 +20,11 @@ final class WALCheckpointer: Sendable {
     private let state = Mutex<(requested: Bool, running: Bool)>((false, false))
 
     init(path: String) throws {
-        connection = try DatabaseQueue(path: path)
+        // Opening reads the schema, which waits while another connection holds the file: the last
+        // connection of a store closing just before checkpoints and removes the log.
+        var configuration = Configuration()
+        configuration.busyMode = .timeout(10)
+        connection = try DatabaseQueue(path: path, configuration: configuration)
     }
 
     /// Asks for a checkpoint after a commit; returns at once.
