@@ -128,7 +128,7 @@ public struct Runner: Sendable {
                     case .finished(let id, let input, let writes):
                         inputs.append((id, input))
                         if case .attemptFinished(let key, let attempt, _) = input {
-                            completionWrites["\(id.rawValue)/\(key)/\(attempt)"] = writes
+                            completionWrites[Runner.attemptID(id, key, attempt)] = writes
                         }
                     case .attemptEnded(let id, let key, let attempt):
                         execution.attemptEnded(run: id, key: key, attempt: attempt, in: &group)
@@ -176,6 +176,11 @@ public struct Runner: Sendable {
                 guard changes.conversationSteps.count < before else { throw taken }
             }
         }
+    }
+
+    /// An attempt's name within a batch, under which its handed-over writes wait.
+    private static func attemptID(_ run: RunID, _ key: String, _ attempt: Int) -> String {
+        "\(run.rawValue)/\(key)/\(attempt)"
     }
 
     /// The leases a commit needs this process to still hold: those of the runs whose machines
@@ -271,7 +276,7 @@ public struct Runner: Sendable {
             for (id, input) in inputs {
                 // An accepted end commits the writes its attempt handed over, before the end's own.
                 if case .attemptFinished(let key, let attempt, _) = input,
-                    let writes = completionWrites["\(id.rawValue)/\(key)/\(attempt)"],
+                    let writes = completionWrites[Runner.attemptID(id, key, attempt)],
                     machines[id]?.isCurrent(key: key, attempt: attempt) == true
                 {
                     changes.append(writes.take())
