@@ -33,7 +33,8 @@ struct BenchCommand: AsyncParsableCommand {
                       --concurrency in flight (default 256 here), against the fake provider in this
                       process answering after 50 ms (--latency); UAEF's time per call beyond that
                       (p50, p95, mean) and this process's CPU time per call, beside the model
-                      client alone calling the same fake
+                      client alone and a plain HTTP client loop calling the same fake
+                      (benchmarks/llm-fake.sh measures the fake with wrk)
               erp     create N SAP supplier invoices (default 1000) through the SAP client (lookup by
                       reference, then the deep insert) against the fake S/4HANA service in this
                       process, --concurrency in flight (default 32), beside a plain HTTP client

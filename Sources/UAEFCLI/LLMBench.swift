@@ -1,6 +1,9 @@
 import ArgumentParser
+import AsyncHTTPClient
 import Foundation
 import Logging
+import NIOCore
+import NIOHTTP1
 import UAEFCore
 import UAEFEngine
 import UAEFFakes
@@ -25,10 +28,12 @@ enum LLMBench {
         let tasks = try await measureTasks(calls: calls, concurrency: concurrency, latency: latency, base: base)
         try await ProcessCPU.settle()
         let plain = try await measurePlainClient(calls: calls, concurrency: concurrency, latency: latency, base: base)
+        try await ProcessCPU.settle()
+        let http = try await measurePlainHTTP(calls: calls, concurrency: concurrency, latency: latency, base: base)
         let reference = try BenchReference.measure()
         report(
-            calls: calls, concurrency: concurrency, latency: latency, tasks: tasks, plain: plain, reference: reference,
-            json: json)
+            calls: calls, concurrency: concurrency, latency: latency, figures: [tasks, plain, http],
+            reference: reference, json: json)
     }
 
     struct Figures {
@@ -94,92 +99,133 @@ enum LLMBench {
         return Figures(seconds: seconds, cpuPerCall: cpuPerCall, overheads: overheads.sorted())
     }
 
-    /// The reference: the same calls from the model client alone, `concurrency` at once.
+    /// A reference: the same calls from the model client alone (no store), `concurrency` at once.
     static func measurePlainClient(calls: Int, concurrency: Int, latency: Duration, base: URL) async throws -> Figures {
         let client = try await ModelClient(
             endpoint: ModelEndpoint(provider: .anthropic, baseURL: base, apiKey: ""), policy: .unrestricted,
             connections: concurrency)
-        let tickets = WebhookBench.Tickets()
-        let fake = LedgerBench.seconds(latency)
         let logger = {
             var logger = Logger(label: "uaef-bench")
             logger.logLevel = .critical
             return logger
         }()
-        let start = ContinuousClock.now
-        let cpu = ProcessCPU.seconds()
         do {
-            let overheads = try await withThrowingTaskGroup(of: [Double].self) { group in
-                for _ in 0..<concurrency {
-                    group.addTask {
-                        var overheads: [Double] = []
-                        while case let index = tickets.take(), index < calls {
-                            let sent = ContinuousClock.now
-                            _ = try await client.call(
-                                ModelRequest(model: "bench-echo", messages: [.user("Say \(index)")], maxTokens: 64),
-                                logger: logger)
-                            overheads.append(LedgerBench.seconds(ContinuousClock.now - sent) - fake)
-                        }
-                        return overheads
-                    }
-                }
-                return try await group.reduce(into: []) { $0 += $1 }
+            let figures = try await measureLoop(calls: calls, concurrency: concurrency, latency: latency) { index in
+                _ = try await client.call(
+                    ModelRequest(model: "bench-echo", messages: [.user("Say \(index)")], maxTokens: 64), logger: logger)
             }
-            let seconds = LedgerBench.seconds(ContinuousClock.now - start)
-            let cpuPerCall = (ProcessCPU.seconds() - cpu) / Double(calls)
             await client.shutdown()
-            return Figures(seconds: seconds, cpuPerCall: cpuPerCall, overheads: overheads.sorted())
+            return figures
         } catch {
             await client.shutdown()
             throw error
         }
     }
 
+    /// The floor: the same request bodies posted by a plain AsyncHTTPClient loop, each answer's
+    /// bytes read whole and not parsed. No model client, no store: what this machine's loopback
+    /// HTTP and the fake cost on their own.
+    static func measurePlainHTTP(calls: Int, concurrency: Int, latency: Duration, base: URL) async throws -> Figures {
+        var configuration = HTTPClient.Configuration()
+        configuration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = concurrency
+        let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+        let url = base.appendingPathComponent("v1/messages").absoluteString
+        let endpoint = ModelEndpoint(provider: .anthropic, baseURL: base, apiKey: "")
+        do {
+            let figures = try await measureLoop(calls: calls, concurrency: concurrency, latency: latency) { index in
+                var request = HTTPClientRequest(url: url)
+                request.method = .POST
+                request.headers.add(name: "content-type", value: "application/json")
+                request.headers.add(name: "anthropic-version", value: AnthropicMessages.version)
+                let body = AnthropicMessages.body(
+                    ModelRequest(model: "bench-echo", messages: [.user("Say \(index)")], maxTokens: 64),
+                    stream: endpoint.stream)
+                request.body = .bytes(ByteBuffer(string: body.jsonText))
+                let response = try await client.execute(request, timeout: .seconds(60))
+                _ = try await response.body.collect(upTo: 1 << 20)
+            }
+            try await client.shutdown()
+            return figures
+        } catch {
+            try? await client.shutdown()
+            throw error
+        }
+    }
+
+    /// `calls` calls of `call` (given each call's index) from `concurrency` loops at once, each
+    /// timed less the fake's latency.
+    private static func measureLoop(
+        calls: Int, concurrency: Int, latency: Duration, call: @escaping @Sendable (Int) async throws -> Void
+    ) async throws -> Figures {
+        let tickets = WebhookBench.Tickets()
+        let fake = LedgerBench.seconds(latency)
+        let start = ContinuousClock.now
+        let cpu = ProcessCPU.seconds()
+        let overheads = try await withThrowingTaskGroup(of: [Double].self) { group in
+            for _ in 0..<concurrency {
+                group.addTask {
+                    var overheads: [Double] = []
+                    while case let index = tickets.take(), index < calls {
+                        let sent = ContinuousClock.now
+                        try await call(index)
+                        overheads.append(LedgerBench.seconds(ContinuousClock.now - sent) - fake)
+                    }
+                    return overheads
+                }
+            }
+            return try await group.reduce(into: []) { $0 += $1 }
+        }
+        let seconds = LedgerBench.seconds(ContinuousClock.now - start)
+        let cpuPerCall = (ProcessCPU.seconds() - cpu) / Double(calls)
+        return Figures(seconds: seconds, cpuPerCall: cpuPerCall, overheads: overheads.sorted())
+    }
+
+    /// Prints the three loops' figures: `figures` holds the tasks, the model client alone and
+    /// the plain HTTP client, in that order.
     static func report(
-        calls: Int, concurrency: Int, latency: Duration, tasks: Figures, plain: Figures, reference: BenchReference,
-        json: Bool
+        calls: Int, concurrency: Int, latency: Duration, figures: [Figures], reference: BenchReference, json: Bool
     ) {
-        func milliseconds(_ value: Double) -> JSONValue { BenchReference.number(value * 1000, digits: 3) }
-        func microseconds(_ value: Double) -> JSONValue { .number(Number(Int((value * 1_000_000).rounded()))) }
-        let median = tasks.percentile(0.5)
-        let plainMedian = plain.percentile(0.5)
+        let (tasks, plain) = (figures[0], figures[1])
+        let names = ["tasks", "plain_client", "plain_http"]
+        let labels = ["UAEF (llm tasks)", "model client alone", "plain HTTP client"]
+        func milliseconds(_ value: Double) -> String { String(format: "%.3f", value * 1000) }
+        func microseconds(_ value: Double) -> Int { Int((value * 1_000_000).rounded()) }
         if json {
-            Console.printJSON([
+            var members: [String: JSONValue] = [
                 "workload": "llm", "calls": .number(Number(calls)), "concurrency": .number(Number(concurrency)),
-                "fake_latency_ms": milliseconds(LedgerBench.seconds(latency)),
-                "tasks": [
-                    "seconds": BenchReference.number(tasks.seconds, digits: 3),
-                    "calls_per_second": .number(Number(Int(Double(calls) / tasks.seconds))),
-                    "overhead_ms_p50": milliseconds(median), "overhead_ms_p95": milliseconds(tasks.percentile(0.95)),
-                    "overhead_ms_mean": milliseconds(tasks.mean), "cpu_us_per_call": microseconds(tasks.cpuPerCall),
-                ],
-                "plain_client": [
-                    "seconds": BenchReference.number(plain.seconds, digits: 3),
-                    "overhead_ms_p50": milliseconds(plainMedian),
-                    "overhead_ms_p95": milliseconds(plain.percentile(0.95)),
-                    "overhead_ms_mean": milliseconds(plain.mean),
-                    "calls_per_second": .number(Number(Int(Double(calls) / plain.seconds))),
-                    "cpu_us_per_call": microseconds(plain.cpuPerCall),
-                ],
-                "uaef_cpu_us_per_call": microseconds(tasks.cpuPerCall - plain.cpuPerCall),
+                "fake_latency_ms": BenchReference.number(LedgerBench.seconds(latency) * 1000, digits: 3),
+                "uaef_cpu_us_per_call": .number(Number(microseconds(tasks.cpuPerCall - plain.cpuPerCall))),
                 "goal_overhead_ms_p50": 1, "reference": reference.json,
-            ])
+            ]
+            for (name, loop) in zip(names, figures) {
+                members[name] = [
+                    "seconds": BenchReference.number(loop.seconds, digits: 3),
+                    "calls_per_second": .number(Number(Int(Double(calls) / loop.seconds))),
+                    "overhead_ms_p50": BenchReference.number(loop.percentile(0.5) * 1000, digits: 3),
+                    "overhead_ms_p95": BenchReference.number(loop.percentile(0.95) * 1000, digits: 3),
+                    "overhead_ms_mean": BenchReference.number(loop.mean * 1000, digits: 3),
+                    "cpu_us_per_call": .number(Number(microseconds(loop.cpuPerCall))),
+                ]
+            }
+            Console.printJSON(.object(members))
             return
         }
         print(
+            "llm: \(calls) single-turn calls, \(concurrency) in flight, against a fake answering after "
+                + "\(Int(LedgerBench.seconds(latency) * 1000)) ms; time per call beyond that latency, "
+                + "and this process's CPU time per call (the fake's share included):")
+        let width = labels.map(\.count).max() ?? 0
+        for (label, loop) in zip(labels, figures) {
+            print(
+                "  \(label.padding(toLength: width, withPad: " ", startingAt: 0))  "
+                    + "\(Int(Double(calls) / loop.seconds)) calls/s, p50 \(milliseconds(loop.percentile(0.5))) ms, "
+                    + "p95 \(milliseconds(loop.percentile(0.95))) ms, mean \(milliseconds(loop.mean)) ms, "
+                    + "CPU \(microseconds(loop.cpuPerCall)) µs")
+        }
+        print(
             """
-            llm: \(calls) single-turn tasks, \(concurrency) in flight, against a fake answering after \(Int(LedgerBench.seconds(latency) * 1000)) ms: \
-            \(String(format: "%.3f", tasks.seconds)) s = \(Int(Double(calls) / tasks.seconds)) calls/s; \
-            UAEF's time per call beyond the fake's: p50 \(String(format: "%.3f", median * 1000)) ms, \
-            p95 \(String(format: "%.3f", tasks.percentile(0.95) * 1000)) ms, \
-            mean \(String(format: "%.3f", tasks.mean * 1000)) ms (goal p50 < 1 ms)
-            the same calls from the model client alone: \(Int(Double(calls) / plain.seconds)) calls/s; \
-            p50 \(String(format: "%.3f", plainMedian * 1000)) ms, \
-            p95 \(String(format: "%.3f", plain.percentile(0.95) * 1000)) ms, \
-            mean \(String(format: "%.3f", plain.mean * 1000)) ms beyond the fake's latency
-            CPU per call (this process, the fake's share included): \(Int(tasks.cpuPerCall * 1_000_000)) µs with UAEF, \
-            \(Int(plain.cpuPerCall * 1_000_000)) µs from the client alone, so UAEF's own \
-            \(Int((tasks.cpuPerCall - plain.cpuPerCall) * 1_000_000)) µs
+            goal: UAEF's p50 < 1 ms; UAEF's own CPU per call (beyond the model client alone): \
+            \(microseconds(tasks.cpuPerCall - plain.cpuPerCall)) µs
             \(reference.text)
             """)
     }
