@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import GRDBSQLite
 import Synchronization
 import UAEFCore
 import UAEFStore
@@ -19,7 +20,7 @@ public final class SQLiteStore: WorkflowStore {
     /// Told by the writer connection whenever a transaction that appended events commits.
     private let eventCommits = NotificationBroadcast()
     /// Checkpoints the write-ahead log beside the writer rather than inside its commits.
-    private let checkpointer: WALCheckpointer
+    let checkpointer: WALCheckpointer
 
     /// Opens (creating if needed) the store at `path` and applies pending migrations.
     public init(path: String) throws {
@@ -55,8 +56,19 @@ public final class SQLiteStore: WorkflowStore {
             let observer = WriterCommits(
                 checkpointer: checkpointer, eventCommits: eventCommits, end: try WriterCommits.end(db))
             db.add(transactionObserver: observer, extent: .databaseLifetime)
+            // SQLite tells the log's length after each commit through this hook (the automatic
+            // checkpoint, its other user, is off). The observer lives as long as the connection.
+            sqlite3_wal_hook(
+                db.sqliteConnection,
+                { observer, _, _, pages in
+                    guard let observer else { return SQLITE_OK }
+                    Unmanaged<WriterCommits>.fromOpaque(observer).takeUnretainedValue().checkpointer.committed(
+                        logPages: Int(pages))
+                    return SQLITE_OK
+                }, Unmanaged.passUnretained(observer).toOpaque())
         }
-        checkpointer.request()
+        // What opening wrote (migrations, the ledger's backfill) is copied within the quiet delay.
+        checkpointer.committed(logPages: 0)
         self.pool = AsyncDatabasePool(pool: pool)
         self.appliedMigrations = appliedMigrations
     }
@@ -663,7 +675,8 @@ extension SQLiteStore {
     }
 }
 
-/// Watches the writer connection's commits: asks for a checkpoint after each, and tells
+/// Watches the writer connection's commits: holds the checkpointer the log's length goes to
+/// after each (through SQLite's WAL hook), and tells
 /// ``NotificationBroadcast`` subscribers of those that appended events (the log's end, one index
 /// lookup, is compared after each commit: events are inserted by direct statement steps that
 /// row-level observation does not see).
@@ -689,7 +702,6 @@ private final class WriterCommits: TransactionObserver, @unchecked Sendable {
     func databaseDidChange(with event: DatabaseEvent) {}
 
     func databaseDidCommit(_ db: Database) {
-        checkpointer.request()
         guard let newEnd = try? Self.end(db), newEnd > end else { return }
         end = newEnd
         eventCommits.notify()

@@ -8,16 +8,36 @@ import Synchronization
 /// SQLite's automatic checkpoint runs inside the commit that crosses its threshold (the copying
 /// and an fsync of the database file included), so every few megabytes one caller's commit
 /// waited for it. With the automatic checkpoint off on the store's connections, this one runs
-/// passive checkpoints beside the writer: they never block it, requests that arrive while one
-/// runs or within ``interval`` of the last are folded into the next (a checkpoint's fsync per
-/// commit would compete with the commits' own), and the log is reused from its start once a
-/// checkpoint has caught up.
+/// passive checkpoints beside the writer: they never block it, and the log is reused from its
+/// start once a checkpoint has caught up.
+///
+/// A checkpoint costs two fsyncs (the log's, then the database file's), so it is not run after
+/// every commit: once the log holds ``largeLog`` pages, or ``quietDelay`` after the first commit
+/// not yet copied, whichever comes first, and never sooner than ``pollInterval`` after the last.
+/// Light traffic (a commit every few tens of milliseconds) then pays one checkpoint a second
+/// instead of two more fsyncs per commit, and heavy traffic keeps the log short.
 final class WALCheckpointer: Sendable {
-    /// The least time between two checkpoints.
-    static let interval: DispatchTimeInterval = .milliseconds(50)
+    /// How often a waiting checkpoint looks at the log again.
+    static let pollInterval: DispatchTimeInterval = .milliseconds(50)
+    /// The longest a commit waits to be copied while the log stays short.
+    static let quietDelay: Duration = .seconds(1)
+    /// A log this long (in pages; SQLite's own automatic checkpoint threshold, 4 MiB of 4 KiB
+    /// pages) is copied without waiting for ``quietDelay``.
+    static let largeLog = 1000
+
+    private struct State {
+        /// When the first commit not yet copied was made; nil when none waits.
+        var waitingSince: ContinuousClock.Instant?
+        /// The log's length in pages after the last commit.
+        var logPages = 0
+        /// Whether a checkpoint runs or one is waited for.
+        var scheduled = false
+        /// Checkpoints run since the store opened.
+        var checkpoints = 0
+    }
 
     private let connection: DatabaseQueue
-    private let state = Mutex<(requested: Bool, running: Bool)>((false, false))
+    private let state = Mutex(State())
 
     init(path: String) throws {
         // Opening reads the schema, which waits while another connection holds the file: the last
@@ -27,30 +47,50 @@ final class WALCheckpointer: Sendable {
         connection = try DatabaseQueue(path: path, configuration: configuration)
     }
 
-    /// Asks for a checkpoint after a commit; returns at once.
-    func request() {
-        let start = state.withLock { state in
-            state.requested = true
-            defer { state.running = true }
-            return !state.running
+    /// Checkpoints run since the store opened.
+    var checkpoints: Int { state.withLock { $0.checkpoints } }
+
+    /// Called after a commit left the log `logPages` pages long; returns at once.
+    func committed(logPages: Int) {
+        let start = state.withLock { state -> Bool in
+            state.logPages = logPages
+            if state.waitingSince == nil { state.waitingSince = .now }
+            defer { state.scheduled = true }
+            return !state.scheduled
         }
-        if start { checkpoint() }
+        if start { logPages >= Self.largeLog ? checkpoint() : check(after: Self.pollInterval) }
     }
 
-    /// Checkpoints on the checkpointer's own connection, then, one interval later, again if it was
-    /// asked meanwhile (else the next request starts one at once).
+    /// Checkpoints if the log is long or its oldest waiting commit is old enough, looks again
+    /// later while commits wait, and stops when none does.
+    private func check(after delay: DispatchTimeInterval) {
+        DispatchQueue.global().asyncAfter(deadline: .now() + delay) {
+            let due = self.state.withLock { state -> Bool? in
+                guard let since = state.waitingSince else {
+                    state.scheduled = false
+                    return nil
+                }
+                return state.logPages >= Self.largeLog || .now - since >= Self.quietDelay
+            }
+            switch due {
+            case true?: self.checkpoint()
+            case false?: self.check(after: Self.pollInterval)
+            case nil: break
+            }
+        }
+    }
+
+    /// Checkpoints on the checkpointer's own connection, then looks again one interval later.
     private func checkpoint() {
         connection.asyncWriteWithoutTransaction { db in
-            self.state.withLock { $0.requested = false }
-            // Passive: copies what no reader still needs, waits for nobody; the next request retries the rest.
-            _ = try? db.checkpoint(.passive)
-            DispatchQueue.global().asyncAfter(deadline: .now() + Self.interval) {
-                let again = self.state.withLock { state in
-                    state.running = state.requested
-                    return state.running
-                }
-                if again { self.checkpoint() }
+            self.state.withLock { state in
+                state.waitingSince = nil
+                state.checkpoints += 1
             }
+            // Passive: copies what no reader still needs, waits for nobody. What it could not copy
+            // leaves the log long, so the next look copies again.
+            _ = try? db.checkpoint(.passive)
+            self.check(after: Self.pollInterval)
         }
     }
 }

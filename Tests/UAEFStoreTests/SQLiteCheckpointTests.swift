@@ -48,6 +48,43 @@ struct SQLiteCheckpointTests {
         #expect(try await store.treeHead().size == 20_000)
     }
 
+    @Test("light traffic is copied within the quiet delay by one checkpoint, not by one after each commit")
+    func lightTrafficWaits() async throws {
+        let location = try TestStore(.sqlite, label: "light-checkpoints")
+        defer { location.remove() }
+        let path = String(location.url.dropFirst("sqlite:".count))
+        let store = try SQLiteStore(path: path)
+        // What opening wrote is copied first (within the quiet delay).
+        let settled = ContinuousClock.now + .seconds(10)
+        while store.checkpointer.checkpoints == 0, ContinuousClock.now < settled {
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        let before = store.checkpointer.checkpoints
+        #expect(before >= 1, "opening's writes were checkpointed")
+        let started = ContinuousClock.now
+        for index in 0..<10 {
+            var changes = ChangeSet()
+            changes.events = [
+                EventDraft(
+                    id: "evt_light_\(index)", time: Date(), type: "test.event", actor: "test", tenant: "default",
+                    subject: "s", data: [:])
+            ]
+            try await store.commit(changes)
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        // Ten commits 20 ms apart, a few pages each: at most one checkpoint a second (none unless
+        // the commits took over a second), where one after each commit would make ten.
+        let burst = ContinuousClock.now - started
+        #expect(store.checkpointer.checkpoints - before <= Int(burst / .seconds(1)))
+        let deadline = ContinuousClock.now + .seconds(10)
+        while store.checkpointer.checkpoints == before, ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        #expect(store.checkpointer.checkpoints > before, "the waiting commits were checkpointed")
+        let copied = try await store.pool.pool.writeWithoutTransaction { db in try db.checkpoint(.passive) }
+        #expect(copied.walFrameCount == copied.checkpointedFrameCount, "nothing was left in the log")
+    }
+
     @Test("the writer fsyncs every commit (synchronous = FULL), though GRDB sets NORMAL when it turns WAL on")
     func writerSyncsEveryCommit() async throws {
         let location = try TestStore(.sqlite, label: "synchronous")
