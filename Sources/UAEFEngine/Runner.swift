@@ -236,15 +236,20 @@ public struct Runner: Sendable {
         return try parsedSources.value(for: key, orMake: parse)
     }
 
-    /// What changed in the store since the last poll: renews this process's leases, picks up
-    /// cancellation requests, and reloads agents while some task waits for one.
+    /// What changed in the store since the last poll: renews this process's leases once a third
+    /// of their duration has passed (a renewal at every poll was four fsync'd writes a second
+    /// for a runner with nothing to do), picks up cancellation requests, and reloads agents while
+    /// some task waits for one.
     private func pollStore(
         _ machines: [RunID: RunStateMachine], tenant: String, environment: inout EngineEnvironment
     ) async throws -> [(RunID, EngineInput)] {
         var inputs: [(RunID, EngineInput)] = []
         let active = machines.filter { !$0.value.isFinished }.map(\.key)
-        let expiry = clock().addingTimeInterval(configuration.leaseDuration.timeInterval)
-        let cancelled = try await store.renewLeases(owner: configuration.owner, runs: active, expiresAt: expiry)
+        let now = clock()
+        let lease = configuration.leaseDuration.timeInterval
+        let cancelled = try await store.renewLeases(
+            owner: configuration.owner, runs: active, expiresAt: now.addingTimeInterval(lease),
+            renewingBefore: now.addingTimeInterval(lease * 2 / 3))
         for id in cancelled.sorted() {
             inputs.append((id, .cancel(actor: "engine", reason: "cancelled on request")))
         }

@@ -78,8 +78,10 @@ public protocol WorkflowStore: LedgerStore, SettlementStore, RemoteWorkStore, Se
         _ run: RunID, owner: String, now: Date, expiresAt: Date, isOwnerAlive: @Sendable (String) -> Bool
     ) async throws -> Bool
 
-    /// Extends the leases `owner` holds; returns the runs whose cancellation was requested.
-    func renewLeases(owner: String, runs: [RunID], expiresAt: Date) async throws -> Set<RunID>
+    /// Extends to `expiresAt` the leases `owner` holds of `runs` that expire before
+    /// `renewingBefore` (one renewed lately is left as it is: no write, no fsync); returns the
+    /// runs whose cancellation was requested, renewed or not.
+    func renewLeases(owner: String, runs: [RunID], expiresAt: Date, renewingBefore: Date) async throws -> Set<RunID>
 
     /// Gives up the lease of finished or abandoned runs.
     func releaseLeases(owner: String, runs: [RunID]) async throws

@@ -427,17 +427,23 @@ public final class PostgresStore: WorkflowStore {
         }
     }
 
-    public func renewLeases(owner: String, runs: [RunID], expiresAt: Date) async throws -> Set<RunID> {
+    public func renewLeases(owner: String, runs: [RunID], expiresAt: Date, renewingBefore: Date) async throws
+        -> Set<RunID>
+    {
         guard !runs.isEmpty else { return [] }
         let ids = runs.map(\.rawValue)
+        // A statement that updates no row writes no WAL record to flush.
         let cancelled = try await rows(
             """
-            UPDATE runs SET lease_expires_at = \(Timestamp.milliseconds(expiresAt))
-            WHERE id = ANY(\(ids)) AND owner = \(owner)
-            RETURNING id, cancel_requested
+            WITH renewed AS (
+                UPDATE runs SET lease_expires_at = \(Timestamp.milliseconds(expiresAt))
+                WHERE id = ANY(\(ids)) AND owner = \(owner)
+                    AND lease_expires_at < \(Timestamp.milliseconds(renewingBefore))
+            )
+            SELECT id FROM runs WHERE id = ANY(\(ids)) AND cancel_requested
             """
-        ) { row in try row.decode((String, Bool).self) }
-        return Set(cancelled.filter(\.1).map { RunID($0.0) })
+        ) { row in try row.decode(String.self) }
+        return Set(cancelled.map { RunID($0) })
     }
 
     public func releaseLeases(owner: String, runs: [RunID]) async throws {

@@ -382,14 +382,19 @@ public final class SQLiteStore: WorkflowStore {
         return true
     }
 
-    public func renewLeases(owner: String, runs: [RunID], expiresAt: Date) async throws -> Set<RunID> {
+    public func renewLeases(owner: String, runs: [RunID], expiresAt: Date, renewingBefore: Date) async throws
+        -> Set<RunID>
+    {
         guard !runs.isEmpty else { return [] }
+        // A transaction that changed nothing commits without writing the log or syncing.
         return try await pool.write { db in
             var cancelled: Set<RunID> = []
             for run in runs {
                 try db.execute(
-                    sql: "UPDATE runs SET lease_expires_at = ? WHERE id = ? AND owner = ?",
-                    arguments: [Timestamp.milliseconds(expiresAt), run.rawValue, owner])
+                    sql: "UPDATE runs SET lease_expires_at = ? WHERE id = ? AND owner = ? AND lease_expires_at < ?",
+                    arguments: [
+                        Timestamp.milliseconds(expiresAt), run.rawValue, owner, Timestamp.milliseconds(renewingBefore),
+                    ])
                 let requested = try Bool.fetchOne(
                     db, sql: "SELECT cancel_requested FROM runs WHERE id = ?", arguments: [run.rawValue])
                 if requested == true { cancelled.insert(run) }

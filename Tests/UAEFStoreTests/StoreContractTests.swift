@@ -112,7 +112,7 @@ struct StoreContractTests {
     }
 
     @Test(
-        "a tenant's unfinished runs are claimed unless a live holder's lease is current",
+        "a tenant's unfinished runs are claimed unless a live holder's lease is current; renewals skip leases renewed lately",
         arguments: StoreBackend.allCases)
     func leases(_ backend: StoreBackend) async throws {
         let location = try TestStore(backend)
@@ -134,8 +134,27 @@ struct StoreContractTests {
             tenant: "default", owner: "h/9", now: now, expiresAt: now.addingTimeInterval(15), limit: 10,
             isOwnerAlive: { $0 == "h/1" })
         #expect(claimed.map(\.rawValue) == ["run_dead", "run_expired", "run_free"])
-        let cancelled = try await store.renewLeases(owner: "h/9", runs: claimed, expiresAt: now.addingTimeInterval(30))
-        #expect(cancelled.isEmpty)
+        func lease(_ id: String) async throws -> Date? {
+            try await store.snapshot(of: RunID(id), tenant: "default")?.run.leaseExpiresAt
+        }
+        // A lease still good past `renewingBefore` is left alone; cancellation is reported anyway.
+        _ = try await store.requestCancel(
+            of: RunID("run_free"), tenant: "default", event: event("run.cancel_requested", 0))
+        var cancelled = try await store.renewLeases(
+            owner: "h/9", runs: claimed, expiresAt: now.addingTimeInterval(30),
+            renewingBefore: now.addingTimeInterval(10))
+        #expect(cancelled == [RunID("run_free")])
+        #expect(try await lease("run_dead") == now.addingTimeInterval(15))
+        cancelled = try await store.renewLeases(
+            owner: "h/9", runs: claimed, expiresAt: now.addingTimeInterval(30),
+            renewingBefore: now.addingTimeInterval(20))
+        #expect(cancelled == [RunID("run_free")])
+        #expect(try await lease("run_dead") == now.addingTimeInterval(30))
+        // Only the holder's leases move.
+        _ = try await store.renewLeases(
+            owner: "h/9", runs: [RunID("run_live")], expiresAt: now.addingTimeInterval(90),
+            renewingBefore: now.addingTimeInterval(120))
+        #expect(try await lease("run_live") == now.addingTimeInterval(60))
         #expect(
             try await store.claim(
                 RunID("run_live"), owner: "h/9", now: now, expiresAt: now, isOwnerAlive: { _ in true }) == false)
