@@ -16,33 +16,42 @@ struct MonitorClient: Sendable {
     }
 
     /// The runs under `filter` (newest first, `limit` of them) with their task counts, the tasks
-    /// of `selected`, the agents and the latest failed runs.
-    func snapshot(filter: String?, selected: String?, limit: Int) async throws -> MonitorSnapshot {
+    /// of `selected`, the agents and the latest failed runs. Runs that had already ended in
+    /// `previous` keep the counts read then (an ended run's tasks change no more); the others'
+    /// reports are read at once, side by side.
+    func snapshot(filter: String?, selected: String?, limit: Int, previous: MonitorSnapshot = MonitorSnapshot())
+        async throws -> MonitorSnapshot
+    {
         var snapshot = MonitorSnapshot()
         let query = "limit=\(limit)" + (filter.map { "&status=\($0)" } ?? "")
         let listed = try await get("/v1/runs?\(query)")["runs"]?.arrayValue ?? []
-        for summary in listed {
-            guard let id = summary["run_id"]?.stringValue else { continue }
-            let report = try await get("/v1/runs/\(id)")
-            let tasks = report["tasks"]?.objectValue ?? [:]
-            let ended = ["succeeded", "failed", "skipped", "cancelled"]
-            snapshot.runs.append(
-                MonitorSnapshot.Run(
-                    id: id, workflow: summary["workflow"]?.stringValue ?? "",
-                    status: summary["status"]?.stringValue ?? "",
-                    createdAt: summary["created_at"]?.stringValue.flatMap(Timestamp.parse),
-                    endedAt: summary["ended_at"]?.stringValue.flatMap(Timestamp.parse),
-                    error: summary["error"]?.stringValue,
-                    finishedTasks: tasks.values.filter { ended.contains($0["status"]?.stringValue ?? "") }.count,
-                    tasks: tasks.count))
-            if id == (selected ?? listed.first?["run_id"]?.stringValue) {
-                snapshot.selectedTasks = tasks.sorted { $0.key < $1.key }.map { key, task in
-                    MonitorSnapshot.Task(
-                        key: key, status: task["status"]?.stringValue ?? "",
-                        attempts: task["attempts"]?.numberValue?.intValue ?? 0, agent: task["agent"]?.stringValue,
-                        error: task["error"]?.stringValue)
-                }
+        let runs = listed.compactMap(MonitorSnapshot.Run.init(summary:))
+        let shown = selected ?? runs.first?.id
+        let unread = MonitorSnapshot.reportsToRead(runs, previous: previous, selected: shown)
+        let reports = try await withThrowingTaskGroup(of: (String, [String: JSONValue]).self) { group in
+            for id in unread {
+                group.addTask { (id, try await get("/v1/runs/\(id)")["tasks"]?.objectValue ?? [:]) }
             }
+            return try await group.reduce(into: [:]) { $0[$1.0] = $1.1 }
+        }
+        let known = Dictionary(previous.runs.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
+        for var run in runs {
+            if let tasks = reports[run.id] {
+                let ended = ["succeeded", "failed", "skipped", "cancelled"]
+                run.finishedTasks = tasks.values.filter { ended.contains($0["status"]?.stringValue ?? "") }.count
+                run.tasks = tasks.count
+                if run.id == shown {
+                    snapshot.selectedTasks = tasks.sorted { $0.key < $1.key }.map { key, task in
+                        MonitorSnapshot.Task(
+                            key: key, status: task["status"]?.stringValue ?? "",
+                            attempts: task["attempts"]?.numberValue?.intValue ?? 0,
+                            agent: task["agent"]?.stringValue, error: task["error"]?.stringValue)
+                    }
+                }
+            } else if let earlier = known[run.id] {
+                (run.finishedTasks, run.tasks) = (earlier.finishedTasks, earlier.tasks)
+            }
+            snapshot.runs.append(run)
         }
         snapshot.agents = (try await get("/v1/agents")["agents"]?.arrayValue ?? []).map { agent in
             MonitorSnapshot.Agent(
@@ -52,11 +61,8 @@ struct MonitorClient: Sendable {
                 p95Milliseconds: agent["metrics"]?["p95_ms"]?.numberValue?.intValue,
                 failures: agent["metrics"]?["failures"]?.numberValue?.intValue ?? 0)
         }
-        snapshot.failures = (try await get("/v1/runs?status=failed&limit=3")["runs"]?.arrayValue ?? []).map { run in
-            MonitorSnapshot.Run(
-                id: run["run_id"]?.stringValue ?? "", workflow: run["workflow"]?.stringValue ?? "",
-                status: "failed", error: run["error"]?.stringValue, finishedTasks: 0, tasks: 0)
-        }
+        snapshot.failures = (try await get("/v1/runs?status=failed&limit=3")["runs"]?.arrayValue ?? []).compactMap(
+            MonitorSnapshot.Run.init(summary:))
         snapshot.time = Date()
         return snapshot
     }

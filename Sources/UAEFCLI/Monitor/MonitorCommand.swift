@@ -65,10 +65,10 @@ struct MonitorCommand: AsyncParsableCommand {
 
     /// Plain text (or one JSON snapshot) for pipes, logs and scripts.
     private func plain(_ client: MonitorClient, period: Duration, server: String) async throws {
+        var snapshot = MonitorSnapshot()
         repeat {
-            let snapshot: MonitorSnapshot
             do {
-                snapshot = try await client.snapshot(filter: status, selected: nil, limit: 20)
+                snapshot = try await client.snapshot(filter: status, selected: nil, limit: 20, previous: snapshot)
             } catch {
                 if once || json { throw CLIError.operational("uaef monitor: \(server): \(error)") }
                 print("\(Timestamp.format(Date())) \(server) ! \(error)")
@@ -123,8 +123,8 @@ struct MonitorCommand: AsyncParsableCommand {
                     if action != .none {
                         do {
                             snapshot = try await client.snapshot(
-                                filter: state.filter, selected: state.selected, limit: max(5, terminal.size.height - 12)
-                            )
+                                filter: state.filter, selected: state.selected,
+                                limit: max(5, terminal.size.height - 12), previous: snapshot)
                             state.follow(snapshot)
                         } catch {
                             snapshot.problem = "\(error)"
