@@ -41,7 +41,7 @@ public struct ApprovalKind: AgentKind {
             throw AgentFailure("approval: approvers must be a whole number from 1 to 10", retryable: false)
         }
         let message = request.parameters["message"].map(Template.text) ?? "Approve \(request.workflow) \(request.key)"
-        let maker = try await store.snapshot(of: request.runID, tenant: request.tenant)?.run.createdBy ?? "unknown"
+        let maker = try await store.run(request.runID, tenant: request.tenant)?.createdBy ?? "unknown"
         // One request per attempt, also when a resumed run executes the attempt again.
         let approval = try await store.settle(tenant: request.tenant, now: Date()) { transaction in
             if let existing = try transaction.taskApproval(attemptKey: request.idempotencyKey) { return existing }

@@ -137,7 +137,7 @@ public struct Engine: Sendable {
     /// Takes over one unfinished run of the tenant when no live process holds it and executes it
     /// until it ends; nil when the tenant has no such unfinished run or another process holds it.
     public func resume(_ id: RunID) async throws -> RunStatus? {
-        guard let run = try await store.snapshot(of: id, tenant: tenant)?.run, !run.status.isTerminal else {
+        guard let run = try await store.run(id, tenant: tenant), !run.status.isTerminal else {
             return nil
         }
         let now = Date()
@@ -172,8 +172,8 @@ public struct Engine: Sendable {
         let event = EventDraft(
             id: "evt_" + SortableID.make(at: now, using: &random), time: now, type: "run.cancel_requested",
             actor: actor, tenant: tenant, subject: id.rawValue, data: [:])
-        guard let snapshot = try await store.snapshot(of: id, tenant: tenant) else { return nil }
-        guard !snapshot.run.status.isTerminal else { return snapshot.run }
+        guard let stored = try await store.run(id, tenant: tenant) else { return nil }
+        guard !stored.status.isTerminal else { return stored }
         guard let run = try await store.requestCancel(of: id, tenant: tenant, event: event) else { return nil }
         let holderAlive =
             run.owner.map { ProcessIdentity.isAlive($0) && (run.leaseExpiresAt ?? .distantPast) > now } ?? false

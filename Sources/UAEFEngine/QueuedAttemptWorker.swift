@@ -142,7 +142,7 @@ extension Engine {
         guard TraceContext.isEnabled else { return nil }
         let key = request.tenant + "/" + request.runID.rawValue
         if let known = Self.traceParents.value(for: key) { return known }
-        guard let run = try? await store.snapshot(of: request.runID, tenant: request.tenant)?.run else { return nil }
+        guard let run = try? await store.run(request.runID, tenant: request.tenant) else { return nil }
         Self.traceParents.keep(run.traceParent, for: key)
         return run.traceParent
     }

@@ -72,7 +72,7 @@ public struct LedgerReport: Sendable {
     /// Collects the subject's events and proves each against the newest checkpoint.
     /// The subject of a run's report, or nil when the tenant has no such run.
     public static func subject(run id: RunID, tenant: String, store: any WorkflowStore) async throws -> Subject? {
-        try await store.snapshot(of: id, tenant: tenant).map { .run($0.run) }
+        try await store.run(id, tenant: tenant).map { .run($0) }
     }
 
     /// The subject of a settlement's report, or nil when the tenant has no such settlement.

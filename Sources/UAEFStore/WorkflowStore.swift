@@ -30,6 +30,10 @@ public protocol WorkflowStore: LedgerStore, SettlementStore, RemoteWorkStore, Se
     /// The run with its tasks and attempts, or nil.
     func snapshot(of run: RunID, tenant: String) async throws -> RunSnapshot?
 
+    /// The run's record alone, without its tasks and attempts (one row, however large the run),
+    /// or nil when `tenant` has no such run.
+    func run(_ id: RunID, tenant: String) async throws -> RunRecord?
+
     /// Runs matching `filter`, newest first.
     func runs(tenant: String, matching filter: RunFilter, limit: Int) async throws -> [RunRecord]
 

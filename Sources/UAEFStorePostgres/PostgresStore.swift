@@ -466,12 +466,12 @@ public final class PostgresStore: WorkflowStore {
 
     // MARK: Reads
 
+    public func run(_ id: RunID, tenant: String) async throws -> RunRecord? {
+        try await rows("SELECT * FROM runs WHERE id = \(id.rawValue) AND tenant = \(tenant)", Self.run).first
+    }
+
     public func snapshot(of run: RunID, tenant: String) async throws -> RunSnapshot? {
-        guard
-            let record = try await rows(
-                "SELECT * FROM runs WHERE id = \(run.rawValue) AND tenant = \(tenant)", Self.run
-            ).first
-        else { return nil }
+        guard let record = try await self.run(run, tenant: tenant) else { return nil }
         let tasks = try await rows("SELECT * FROM tasks WHERE run_id = \(run.rawValue) ORDER BY key", Self.task)
         let attempts = try await rows(
             "SELECT * FROM attempts WHERE run_id = \(run.rawValue) ORDER BY key, number", Self.attempt)

@@ -411,13 +411,19 @@ public final class SQLiteStore: WorkflowStore {
 
     // MARK: Reads
 
+    public func run(_ id: RunID, tenant: String) async throws -> RunRecord? {
+        try await pool.read { db in try Self.runRow(id, tenant: tenant, in: db).map(Self.run) }
+    }
+
+    /// The row of `id` in `tenant`, if there is one.
+    private static func runRow(_ id: RunID, tenant: String, in db: Database) throws -> Row? {
+        try Row.fetchOne(
+            db.cachedStatement(sql: "SELECT * FROM runs WHERE id = ? AND tenant = ?"), arguments: [id.rawValue, tenant])
+    }
+
     public func snapshot(of run: RunID, tenant: String) async throws -> RunSnapshot? {
         try await pool.read { db in
-            guard
-                let row = try Row.fetchOne(
-                    db.cachedStatement(sql: "SELECT * FROM runs WHERE id = ? AND tenant = ?"),
-                    arguments: [run.rawValue, tenant])
-            else { return nil }
+            guard let row = try Self.runRow(run, tenant: tenant, in: db) else { return nil }
             // Cached statements: this is the API's most frequent read.
             // Decoded as the cursor steps, without copying each row first.
             let tasks = try Array(

@@ -87,7 +87,7 @@ struct StoreContractTests {
     }
 
     @Test(
-        "updating a run never clears a cancellation request, a lease or the trace it was created in",
+        "updating a run never clears a cancellation request, a lease or the trace it was created in; the record reads alone",
         arguments: StoreBackend.allCases)
     func runUpdatesKeepCancellation(_ backend: StoreBackend) async throws {
         let location = try TestStore(backend)
@@ -109,6 +109,10 @@ struct StoreContractTests {
         #expect(stored?.owner == "h/1")
         #expect(stored?.traceParent == traceParent)
         #expect(try await store.snapshot(of: RunID("run_a"), tenant: "other") == nil)
+        // The record alone reads the same row.
+        #expect(try await store.run(RunID("run_a"), tenant: "default") == stored)
+        #expect(try await store.run(RunID("run_a"), tenant: "other") == nil)
+        #expect(try await store.run(RunID("run_none"), tenant: "default") == nil)
     }
 
     @Test(
