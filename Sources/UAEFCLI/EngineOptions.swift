@@ -33,7 +33,7 @@ struct EngineOptions: ParsableArguments {
 
     @Option(
         help: ArgumentHelp(
-            "How long a run's lease (and a queued attempt's) lasts without renewal: the longest another node waits to take over a dead node's work. Renewed every 250 ms (attempts: every second). At least 2s.",
+            "How long a run's lease (and a queued attempt's) lasts without renewal: the longest another node waits to take over a dead node's work. Renewed once a quarter of it has passed, looked at every 250 ms (attempts: every second). At least 2s.",
             valueName: "duration"))
     var lease: String = "15s"
 

@@ -32,7 +32,8 @@ enum LLMBench {
         let http = try await measurePlainHTTP(calls: calls, concurrency: concurrency, latency: latency, base: base)
         let reference = try BenchReference.measure()
         report(
-            calls: calls, concurrency: concurrency, latency: latency, figures: [tasks, plain, http],
+            calls: calls, concurrency: concurrency, latency: latency, tasks: tasks, plainClient: plain,
+            plainHTTP: http,
             reference: reference, json: json)
     }
 
@@ -142,6 +143,9 @@ enum LLMBench {
                     stream: endpoint.stream)
                 request.body = .bytes(ByteBuffer(string: body.jsonText))
                 let response = try await client.execute(request, timeout: .seconds(60))
+                guard response.status == .ok else {
+                    throw CLIError.operational("the fake answered the plain HTTP loop with \(response.status.code)")
+                }
                 _ = try await response.body.collect(upTo: 1 << 20)
             }
             try await client.shutdown()
@@ -180,14 +184,16 @@ enum LLMBench {
         return Figures(seconds: seconds, cpuPerCall: cpuPerCall, overheads: overheads.sorted())
     }
 
-    /// Prints the three loops' figures: `figures` holds the tasks, the model client alone and
-    /// the plain HTTP client, in that order.
+    /// Prints the three loops' figures.
     static func report(
-        calls: Int, concurrency: Int, latency: Duration, figures: [Figures], reference: BenchReference, json: Bool
+        calls: Int, concurrency: Int, latency: Duration, tasks: Figures, plainClient plain: Figures,
+        plainHTTP: Figures, reference: BenchReference, json: Bool
     ) {
-        let (tasks, plain) = (figures[0], figures[1])
-        let names = ["tasks", "plain_client", "plain_http"]
-        let labels = ["UAEF (llm tasks)", "model client alone", "plain HTTP client"]
+        // Each loop's `--json` member, label and figures.
+        let loops = [
+            ("tasks", "UAEF (llm tasks)", tasks), ("plain_client", "model client alone", plain),
+            ("plain_http", "plain HTTP client", plainHTTP),
+        ]
         func milliseconds(_ value: Double) -> String { String(format: "%.3f", value * 1000) }
         func microseconds(_ value: Double) -> Int { Int((value * 1_000_000).rounded()) }
         if json {
@@ -197,7 +203,7 @@ enum LLMBench {
                 "uaef_cpu_us_per_call": .number(Number(microseconds(tasks.cpuPerCall - plain.cpuPerCall))),
                 "goal_overhead_ms_p50": 1, "reference": reference.json,
             ]
-            for (name, loop) in zip(names, figures) {
+            for (name, _, loop) in loops {
                 members[name] = [
                     "seconds": BenchReference.number(loop.seconds, digits: 3),
                     "calls_per_second": .number(Number(Int(Double(calls) / loop.seconds))),
@@ -214,8 +220,8 @@ enum LLMBench {
             "llm: \(calls) single-turn calls, \(concurrency) in flight, against a fake answering after "
                 + "\(Int(LedgerBench.seconds(latency) * 1000)) ms; time per call beyond that latency, "
                 + "and this process's CPU time per call (the fake's share included):")
-        let width = labels.map(\.count).max() ?? 0
-        for (label, loop) in zip(labels, figures) {
+        let width = loops.map(\.1.count).max() ?? 0
+        for (_, label, loop) in loops {
             print(
                 "  \(label.padding(toLength: width, withPad: " ", startingAt: 0))  "
                     + "\(Int(Double(calls) / loop.seconds)) calls/s, p50 \(milliseconds(loop.percentile(0.5))) ms, "

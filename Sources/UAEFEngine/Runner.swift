@@ -236,10 +236,10 @@ public struct Runner: Sendable {
         return try parsedSources.value(for: key, orMake: parse)
     }
 
-    /// What changed in the store since the last poll: renews this process's leases once a third
+    /// What changed in the store since the last poll: renews this process's leases once a quarter
     /// of their duration has passed (a renewal at every poll was four fsync'd writes a second
-    /// for a runner with nothing to do), picks up cancellation requests, and reloads agents while
-    /// some task waits for one.
+    /// for a runner with nothing to do; three quarters stay as the margin for a stalled loop),
+    /// picks up cancellation requests, and reloads agents while some task waits for one.
     private func pollStore(
         _ machines: [RunID: RunStateMachine], tenant: String, environment: inout EngineEnvironment
     ) async throws -> [(RunID, EngineInput)] {
@@ -249,7 +249,7 @@ public struct Runner: Sendable {
         let lease = configuration.leaseDuration.timeInterval
         let cancelled = try await store.renewLeases(
             owner: configuration.owner, runs: active, expiresAt: now.addingTimeInterval(lease),
-            renewingBefore: now.addingTimeInterval(lease * 2 / 3))
+            renewingBefore: now.addingTimeInterval(lease * 3 / 4))
         for id in cancelled.sorted() {
             inputs.append((id, .cancel(actor: "engine", reason: "cancelled on request")))
         }

@@ -438,7 +438,7 @@ public final class PostgresStore: WorkflowStore {
             WITH renewed AS (
                 UPDATE runs SET lease_expires_at = \(Timestamp.milliseconds(expiresAt))
                 WHERE id = ANY(\(ids)) AND owner = \(owner)
-                    AND lease_expires_at < \(Timestamp.milliseconds(renewingBefore))
+                    AND (lease_expires_at IS NULL OR lease_expires_at < \(Timestamp.milliseconds(renewingBefore)))
             )
             SELECT id FROM runs WHERE id = ANY(\(ids)) AND cancel_requested
             """

@@ -58,6 +58,8 @@ public final class SQLiteStore: WorkflowStore {
             db.add(transactionObserver: observer, extent: .databaseLifetime)
             // SQLite tells the log's length after each commit through this hook (the automatic
             // checkpoint, its other user, is off). The observer lives as long as the connection.
+            // `PRAGMA wal_autocheckpoint` on this connection would replace the hook: it is set only
+            // in `prepareDatabase`, before.
             sqlite3_wal_hook(
                 db.sqliteConnection,
                 { observer, _, _, pages in
@@ -391,7 +393,8 @@ public final class SQLiteStore: WorkflowStore {
             var cancelled: Set<RunID> = []
             for run in runs {
                 try db.execute(
-                    sql: "UPDATE runs SET lease_expires_at = ? WHERE id = ? AND owner = ? AND lease_expires_at < ?",
+                    sql:
+                        "UPDATE runs SET lease_expires_at = ? WHERE id = ? AND owner = ? AND (lease_expires_at IS NULL OR lease_expires_at < ?)",
                     arguments: [
                         Timestamp.milliseconds(expiresAt), run.rawValue, owner, Timestamp.milliseconds(renewingBefore),
                     ])

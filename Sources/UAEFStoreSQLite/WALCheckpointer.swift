@@ -30,10 +30,20 @@ final class WALCheckpointer: Sendable {
         var waitingSince: ContinuousClock.Instant?
         /// The log's length in pages after the last commit.
         var logPages = 0
+        /// The pages the last checkpoint copied when it could not copy them all: until the log
+        /// starts over (a reader still needs it), they stay in its length. Zero when it copied
+        /// everything, after which the next commit starts the log over.
+        var copiedPages = 0
         /// Whether a checkpoint runs or one is waited for.
         var scheduled = false
-        /// Checkpoints run since the store opened.
+        /// Checkpoints that ran without an error since the store opened.
         var checkpoints = 0
+
+        /// Whether the pages not yet copied make a long log.
+        var isLogLong: Bool {
+            // A log shorter than what was copied has started over.
+            (logPages >= copiedPages ? logPages - copiedPages : logPages) >= WALCheckpointer.largeLog
+        }
     }
 
     private let connection: DatabaseQueue
@@ -47,18 +57,19 @@ final class WALCheckpointer: Sendable {
         connection = try DatabaseQueue(path: path, configuration: configuration)
     }
 
-    /// Checkpoints run since the store opened.
+    /// Checkpoints that ran without an error since the store opened.
     var checkpoints: Int { state.withLock { $0.checkpoints } }
 
     /// Called after a commit left the log `logPages` pages long; returns at once.
     func committed(logPages: Int) {
-        let start = state.withLock { state -> Bool in
+        let start = state.withLock { state -> (now: Bool, later: Bool) in
             state.logPages = logPages
             if state.waitingSince == nil { state.waitingSince = .now }
             defer { state.scheduled = true }
-            return !state.scheduled
+            return state.scheduled ? (false, false) : (state.isLogLong, !state.isLogLong)
         }
-        if start { logPages >= Self.largeLog ? checkpoint() : check(after: Self.pollInterval) }
+        if start.now { checkpoint() }
+        if start.later { check(after: Self.pollInterval) }
     }
 
     /// Checkpoints if the log is long or its oldest waiting commit is old enough, looks again
@@ -70,7 +81,7 @@ final class WALCheckpointer: Sendable {
                     state.scheduled = false
                     return nil
                 }
-                return state.logPages >= Self.largeLog || .now - since >= Self.quietDelay
+                return state.isLogLong || .now - since >= Self.quietDelay
             }
             switch due {
             case true?: self.checkpoint()
@@ -83,13 +94,19 @@ final class WALCheckpointer: Sendable {
     /// Checkpoints on the checkpointer's own connection, then looks again one interval later.
     private func checkpoint() {
         connection.asyncWriteWithoutTransaction { db in
+            self.state.withLock { $0.waitingSince = nil }
+            // Passive: copies what no reader still needs and waits for nobody. What it could not
+            // copy (a reader still needs it, or another connection was checkpointing) waits for
+            // another quiet delay, unless new commits make the log long first.
+            let result = try? db.checkpoint(.passive)
+            let complete = result.map { $0.checkpointedFrameCount >= $0.walFrameCount } ?? false
             self.state.withLock { state in
-                state.waitingSince = nil
-                state.checkpoints += 1
+                if let result {
+                    state.checkpoints += 1
+                    state.copiedPages = complete ? 0 : result.checkpointedFrameCount
+                }
+                if !complete, state.waitingSince == nil { state.waitingSince = .now }
             }
-            // Passive: copies what no reader still needs, waits for nobody. What it could not copy
-            // leaves the log long, so the next look copies again.
-            _ = try? db.checkpoint(.passive)
             self.check(after: Self.pollInterval)
         }
     }

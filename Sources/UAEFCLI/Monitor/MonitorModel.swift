@@ -43,8 +43,8 @@ struct MonitorSnapshot: Sendable {
     var problem: String?
 
     /// The runs whose reports must be read for the next snapshot: all of `runs` but those that
-    /// had already ended in `previous` with their counts read, unless `selected` (its tasks are
-    /// shown).
+    /// had already ended in `previous` (whose counts were read then, when they were not yet ended
+    /// or first listed), unless `selected` (its tasks are shown).
     static func reportsToRead(_ runs: [Run], previous: MonitorSnapshot, selected: String?) -> [String] {
         let ended = Set(
             previous.runs.filter { RunStatus(rawValue: $0.status)?.isTerminal == true }.map(\.id))
