@@ -12,44 +12,24 @@
 # use instead of building one).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source benchmarks/common.sh
 
 DURATION=${DURATION:-10s}
 CONNECTIONS=${CONNECTIONS:-32}
 THREADS=${THREADS:-2}
 HOOKS=${HOOKS:-60000}
 
-if ! command -v wrk >/dev/null 2>&1; then
-    echo "benchmarks/api.sh: installing wrk" >&2
-    apt-get update -qq && apt-get install -y -qq wrk
-fi
-# UAEF_BINARY: a release uaef already built (skips the build in .build-release).
-if [ -n "${UAEF_BINARY:-}" ]; then
-    uaef=$UAEF_BINARY
-else
-    swift build -c release --scratch-path .build-release --product uaef >&2
-    uaef=$PWD/.build-release/release/uaef
-fi
-
-work=$(mktemp -d)
-server=""
-cleanup() {
-    [ -n "$server" ] && kill "$server" 2>/dev/null && wait "$server" 2>/dev/null
-    rm -rf "$work"
-}
-trap cleanup EXIT
+need_wrk benchmarks/api.sh
+uaef_binary
+make_work_directory
 head -c 48 /dev/urandom | base64 > "$work/secret"
 head -c 32 /dev/urandom | base64 > "$work/master.key"
 store=${UAEF_BENCH_STORE:-sqlite:$work/bench.db}
 
 "$uaef" serve --port 0 --json --store "$store" --token-secret-file "$work/secret" --rate-limit 0 \
     --master-key-file "$work/master.key" > "$work/serve.out" 2> "$work/serve.err" &
-server=$!
-for _ in $(seq 100); do
-    port=$(python3 -c 'import json,sys; print(json.loads(sys.stdin.readline())["port"])' < "$work/serve.out" 2>/dev/null || true)
-    [ -n "$port" ] && break
-    sleep 0.1
-done
-[ -n "$port" ] || { cat "$work/serve.err" >&2; exit 3; }
+background=$!
+port=$(listening_port "$work/serve.out" "$work/serve.err")
 base=http://127.0.0.1:$port
 token=$("$uaef" tokens issue --sub bench --tenant bench --roles operator --ttl 1h --token-secret-file "$work/secret")
 admin=$("$uaef" tokens issue --sub bench-admin --tenant bench --roles admin --ttl 1h --token-secret-file "$work/secret")
@@ -126,7 +106,7 @@ PY
 # Waits (up to 60 s) until the server is idle: the work a scenario leaves behind (the analytics
 # roll-up, settlement and checkpoints of the runs it started) would otherwise load the next one.
 settle() {
-    python3 - "$server" <<'PY'
+    python3 - "$background" <<'PY'
 import os, sys, time
 ticks = os.sysconf("SC_CLK_TCK")
 def cpu(pid):

@@ -8,38 +8,19 @@
 # use instead of building one).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source benchmarks/common.sh
 
 LATENCY=${LATENCY:-50ms}
 CONNECTIONS=${CONNECTIONS:-256}
 DURATION=${DURATION:-10s}
 
-if ! command -v wrk >/dev/null 2>&1; then
-    echo "benchmarks/llm-fake.sh: installing wrk" >&2
-    apt-get update -qq && apt-get install -y -qq wrk
-fi
-if [ -n "${UAEF_BINARY:-}" ]; then
-    uaef=$UAEF_BINARY
-else
-    swift build -c release --scratch-path .build-release --product uaef >&2
-    uaef=$PWD/.build-release/release/uaef
-fi
-
-work=$(mktemp -d)
-fake=""
-cleanup() {
-    [ -n "$fake" ] && kill "$fake" 2>/dev/null && wait "$fake" 2>/dev/null
-    rm -rf "$work"
-}
-trap cleanup EXIT
+need_wrk benchmarks/llm-fake.sh
+uaef_binary
+make_work_directory
 printf 'latency: %s\n' "$LATENCY" > "$work/script.yaml"
 "$uaef" dev fake-llm --port 0 --json --script "$work/script.yaml" > "$work/fake.out" 2> "$work/fake.err" &
-fake=$!
-for _ in $(seq 100); do
-    port=$(python3 -c 'import json,sys; print(json.loads(sys.stdin.readline())["port"])' < "$work/fake.out" 2>/dev/null || true)
-    [ -n "$port" ] && break
-    sleep 0.1
-done
-[ -n "$port" ] || { cat "$work/fake.err" >&2; exit 3; }
+background=$!
+port=$(listening_port "$work/fake.out" "$work/fake.err")
 
 # The body `uaef bench llm` sends (AnthropicMessages.body of one user turn, streamed).
 cat > "$work/post.lua" <<'LUA'

@@ -6,28 +6,17 @@
 # Environment: MESSAGES (5000), UAEF_BINARY (a release uaef to use instead of building one).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source benchmarks/common.sh
 
 MESSAGES=${MESSAGES:-5000}
 if ! python3 -c "import moto.server, boto3, flask_cors" >/dev/null 2>&1; then
     echo "benchmarks/sqs.sh: installing moto[server] and boto3" >&2
     python3 -m pip install --quiet "moto[server]" boto3
 fi
-if [ -n "${UAEF_BINARY:-}" ]; then
-    uaef=$UAEF_BINARY
-else
-    swift build -c release --scratch-path .build-release --product uaef >&2
-    uaef=$PWD/.build-release/release/uaef
-fi
-
-work=$(mktemp -d)
-moto=""
-cleanup() {
-    [ -n "$moto" ] && kill "$moto" 2>/dev/null && wait "$moto" 2>/dev/null
-    rm -rf "$work"
-}
-trap cleanup EXIT
+uaef_binary
+make_work_directory
 python3 Tests/Support/moto_sqs.py serve > "$work/moto.json" 2> "$work/moto.err" &
-moto=$!
+background=$!
 for _ in $(seq 100); do [ -s "$work/moto.json" ] && break; sleep 0.1; done
 read -r endpoint key secret orders bench < <(python3 -c '
 import json, sys
