@@ -61,14 +61,22 @@ extension PostgresStore {
     public func settlement(_ id: String, tenant: String) async throws -> (
         SettlementRecord, [TransferRecord], [ApprovalRecord]
     )? {
-        guard
-            let settlement = try await rows(
-                "SELECT * FROM settlements WHERE id = \(id) AND tenant = \(tenant)", Self.settlement
-            ).first
-        else { return nil }
-        let transfers = try await rows(
-            "SELECT * FROM transfers WHERE settlement_id = \(id) AND tenant = \(tenant) ORDER BY id", Self.transfer)
-        return (settlement, transfers, try await decisions(on: id))
+        // One view: a decision committed between the reads would otherwise pair an approved
+        // settlement with the transfers of before.
+        try await consistentRead { connection in
+            guard
+                let settlement = try await rows(
+                    on: connection, "SELECT * FROM settlements WHERE id = \(id) AND tenant = \(tenant)",
+                    Self.settlement
+                ).first
+            else { return nil }
+            let transfers = try await rows(
+                on: connection,
+                "SELECT * FROM transfers WHERE settlement_id = \(id) AND tenant = \(tenant) ORDER BY id",
+                Self.transfer)
+            let decisions = try await rows(on: connection, Self.decisionsQuery(id), Self.approval)
+            return (settlement, transfers, decisions)
+        }
     }
 
     public func taskApproval(_ id: String, tenant: String) async throws -> TaskApprovalRecord? {
@@ -76,7 +84,11 @@ extension PostgresStore {
     }
 
     public func decisions(on id: String) async throws -> [ApprovalRecord] {
-        try await rows("SELECT * FROM approvals WHERE settlement_id = \(id) ORDER BY time, principal", Self.approval)
+        try await rows(Self.decisionsQuery(id), Self.approval)
+    }
+
+    private static func decisionsQuery(_ id: String) -> PostgresQuery {
+        "SELECT * FROM approvals WHERE settlement_id = \(id) ORDER BY time, principal"
     }
 
     public func taskApprovals(tenant: String, status: TaskApprovalRecord.Status?) async throws -> [TaskApprovalRecord] {

@@ -133,6 +133,24 @@ public final class PostgresStore: WorkflowStore {
         try await Self.transaction(client, location: location, logger: logger, body)
     }
 
+    /// Runs `body`'s reads in one read-only transaction at `REPEATABLE READ`: each of its statements
+    /// sees the database as of the first, whatever commits in between.
+    func consistentRead<Result: Sendable>(_ body: (PostgresConnection) async throws -> Result) async throws -> Result {
+        try await transaction { connection in
+            try await connection.query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY", logger: logger)
+            return try await body(connection)
+        }
+    }
+
+    /// Collects every row of `query` on `connection` mapped by `transform`.
+    func rows<T>(
+        on connection: PostgresConnection, _ query: PostgresQuery, _ transform: (PostgresRow) throws -> T
+    ) async throws -> [T] {
+        var result: [T] = []
+        for try await row in try await connection.query(query, logger: logger) { result.append(try transform(row)) }
+        return result
+    }
+
     /// Collects every row of `query` mapped by `transform`.
     func rows<T>(_ query: PostgresQuery, _ transform: (PostgresRow) throws -> T) async throws -> [T] {
         do {
@@ -471,11 +489,20 @@ public final class PostgresStore: WorkflowStore {
     }
 
     public func snapshot(of run: RunID, tenant: String) async throws -> RunSnapshot? {
-        guard let record = try await self.run(run, tenant: tenant) else { return nil }
-        let tasks = try await rows("SELECT * FROM tasks WHERE run_id = \(run.rawValue) ORDER BY key", Self.task)
-        let attempts = try await rows(
-            "SELECT * FROM attempts WHERE run_id = \(run.rawValue) ORDER BY key, number", Self.attempt)
-        return RunSnapshot(run: record, tasks: tasks, attempts: attempts)
+        // One view: without it, a commit between two of these reads would mix two states.
+        try await consistentRead { connection in
+            guard
+                let record = try await rows(
+                    on: connection, "SELECT * FROM runs WHERE id = \(run.rawValue) AND tenant = \(tenant)", Self.run
+                ).first
+            else { return nil }
+            let tasks = try await rows(
+                on: connection, "SELECT * FROM tasks WHERE run_id = \(run.rawValue) ORDER BY key", Self.task)
+            let attempts = try await rows(
+                on: connection, "SELECT * FROM attempts WHERE run_id = \(run.rawValue) ORDER BY key, number",
+                Self.attempt)
+            return RunSnapshot(run: record, tasks: tasks, attempts: attempts)
+        }
     }
 
     public func runs(tenant: String, matching filter: RunFilter, limit: Int) async throws -> [RunRecord] {

@@ -116,6 +116,49 @@ struct StoreContractTests {
     }
 
     @Test(
+        "a run's snapshot is one view: its record, tasks and attempts as of one commit, while commits land between its reads",
+        arguments: StoreBackend.allCases)
+    func snapshotIsOneView(_ backend: StoreBackend) async throws {
+        let location = try TestStore(backend)
+        defer { location.remove() }
+        let store = try await location.open()
+        // Commit n: the run updated at now + n, its one task at its nth attempt, n attempts in all.
+        func changes(_ n: Int) -> ChangeSet {
+            let time = now.addingTimeInterval(Double(n))
+            var changes = ChangeSet()
+            var record = run("run_a", status: .running)
+            record.updatedAt = time
+            changes.runs = [record]
+            changes.tasks = [
+                TaskRecord(
+                    tenant: "default", runID: RunID("run_a"), key: "t", taskID: "t", status: .running, attempts: n,
+                    updatedAt: time)
+            ]
+            changes.attempts = [
+                AttemptRecord(
+                    tenant: "default", runID: RunID("run_a"), key: "t", number: n, idempotencyKey: "run_a/t/\(n)",
+                    agentID: nil, status: .running, startedAt: time)
+            ]
+            return changes
+        }
+        let commits = 300
+        try await store.commit(changes(1))
+        let writing = Task { for n in 2...commits { try await store.commit(changes(n)) } }
+        var reads = 0
+        var mixed: [String] = []
+        var seen = 1
+        while seen < commits {
+            let snapshot = try #require(try await store.snapshot(of: RunID("run_a"), tenant: "default"))
+            seen = Int(snapshot.run.updatedAt.timeIntervalSince(now))
+            let view = "run at \(seen), task at \(snapshot.tasks.map(\.attempts)), \(snapshot.attempts.count) attempts"
+            if snapshot.tasks.map(\.attempts) != [seen] || snapshot.attempts.count != seen { mixed.append(view) }
+            reads += 1
+        }
+        try await writing.value
+        #expect(mixed.count == 0, "\(mixed.count) of \(reads) snapshots mixed two commits, first: \(mixed.first ?? "")")
+    }
+
+    @Test(
         "a tenant's unfinished runs are claimed unless a live holder's lease is current; renewals skip leases renewed lately",
         arguments: StoreBackend.allCases)
     func leases(_ backend: StoreBackend) async throws {
