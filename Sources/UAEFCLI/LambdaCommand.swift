@@ -85,6 +85,13 @@ struct LambdaCommand: AsyncParsableCommand {
             ) { engine in
                 let signer = try await LedgerKeys.signer(engineOptions.storeOptions, store: engine.store)
                 let runtime = ServerRuntime(engine: engine, signer: signer)
+                // The tenants' connectors, for the deliveries the queue and scheduled handlers send.
+                let connectors = {
+                    ConnectorWorkers(
+                        store: engine.store, engine: engine.forTenant, dispatch: .queueing,
+                        triggers: runtime.workflowTriggers, access: try hostAccess.connectorAccess(),
+                        secrets: engine.configuration.secrets, commits: nil, logger: logger)
+                }
                 var configuration = ServerConfiguration()
                 configuration.authority = authority
                 // API Gateway serves browsers over HTTPS only.
@@ -96,13 +103,8 @@ struct LambdaCommand: AsyncParsableCommand {
                         let announcer = try WorkQueueAnnouncer.configured(by: environment, logger: logger)
                         return APIHandler(
                             api: APIResponder(configuration: configuration, runtime: runtime, announcer: announcer))
-                    case .queue:
-                        let connectors = ConnectorWorkers(
-                            store: engine.store, engine: engine.forTenant, dispatch: .queueing,
-                            triggers: runtime.workflowTriggers, access: try hostAccess.connectorAccess(),
-                            secrets: engine.configuration.secrets, commits: nil, logger: logger)
-                        return QueueHandler(runtime: runtime, connectors: connectors)
-                    case .scheduled: return ScheduledHandler(runtime: runtime)
+                    case .queue: return QueueHandler(runtime: runtime, connectors: try connectors())
+                    case .scheduled: return ScheduledHandler(runtime: runtime, connectors: try connectors())
                     }
                 }
             }

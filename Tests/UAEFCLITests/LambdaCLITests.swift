@@ -297,33 +297,17 @@ struct LambdaCLITests {
     func queueWorkerMessages() async throws {
         let setup = try Setup()
         defer { setup.directory.remove() }
-        let secret = "whsec_" + Data((0..<32).map { UInt8($0 &* 7 &+ 3) }).base64EncodedString()
-        let log = setup.directory.path("deliveries.jsonl")
-        let receiver = try LoopbackHTTPServer(script: "webhook_receiver.py", arguments: [secret, log])
-        defer { receiver.stop() }
-        let environment = ["UAEF_MASTER_KEY": Data((0..<32).map { UInt8($0) }).base64EncodedString()]
+        let subscription = try Subscription(setup)
+        defer { subscription.receiver.stop() }
+        let environment = subscription.environment
         let acme = ["--tenant", "acme", "--store", setup.store]
-        try Data(secret.utf8).write(to: setup.directory.url.appendingPathComponent("hook-secret"))
-        try """
-        connectors:
-          - name: notify
-            type: webhook
-            url: http://127.0.0.1:\(receiver.port)/ok
-            secrets: [{$secret: hook-secret}]
-            subscription: {events: [run.succeeded]}
-        """.write(toFile: setup.directory.path("connectors.yaml"), atomically: true, encoding: .utf8)
         try "agents:\n  - {name: gpu-box, kind: sleep, capabilities: [gpu], max_concurrency: 2, activate: true}\n"
             .write(toFile: setup.directory.path("agents.yaml"), atomically: true, encoding: .utf8)
         try "name: ocr\ntasks:\n  - id: read\n    capability: gpu\n    with: {duration: 10ms}\n".write(
             toFile: setup.directory.path("ocr.yaml"), atomically: true, encoding: .utf8)
-        for command in [
-            ["secrets", "set", "hook-secret", "--value-file", "hook-secret"],
-            ["connectors", "apply", "connectors.yaml"],
-            ["agents", "register", "--file", "agents.yaml"],
-        ] {
-            let done = try UAEFProcess.run(command + acme, in: setup.directory.url, environment: environment)
-            #expect(done.status == 0, "\(command): \(done.stderr)")
-        }
+        let registered = try UAEFProcess.run(
+            ["agents", "register", "--file", "agents.yaml"] + acme, in: setup.directory.url)
+        #expect(registered.status == 0, "\(registered.stderr)")
         // The run's orchestrator serves cpu only: the gpu attempt is queued for a worker.
         let (orchestrator, _, orchestratorErrors) = try UAEFProcess.start(
             ["worker", "--capability", "cpu", "--ledger-key", setup.directory.path("ledger.key")] + acme,
@@ -362,17 +346,94 @@ struct LambdaCLITests {
             "\(waited.stdout) \((try? String(contentsOf: orchestratorErrors, encoding: .utf8)) ?? "")")
 
         // Nothing delivers the subscription until a message asks; then the event goes out once.
-        #expect(((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").isEmpty)
+        #expect(subscription.received().isEmpty)
         for _ in 0..<2 {
             let sent = try await invoke(Self.sqsEvent(["type": "deliveries.send", "tenant": "acme"]), port: port)
             #expect(!sent.failed && sent.0 == ["batchItemFailures": []], "\(sent)")
         }
-        let received = ((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").split(separator: "\n")
-            .compactMap { try? JSONValue(jsonText: String($0)) }
-        #expect(received.count == 1 && received.first?["verified"] == true, "\(received)")
+        subscription.expectOneRunSucceeded()
+    }
+
+    @Test(
+        "scheduled: a slot forwards what subscriptions have due, the run.succeeded of the run it executed among them, signed, once however often the slot comes"
+    )
+    func scheduledDeliveries() async throws {
+        let setup = try Setup()
+        defer { setup.directory.remove() }
+        let subscription = try Subscription(setup)
+        defer { subscription.receiver.stop() }
+        try "name: hello\ntasks:\n  - id: greet\n    agent: echo\n    with: {message: hi}\n".write(
+            toFile: setup.directory.path("hello.yaml"), atomically: true, encoding: .utf8)
+        let submitted = try UAEFProcess.run(
+            ["submit", "hello.yaml", "--tenant", "acme", "--store", setup.store], in: setup.directory.url)
+        #expect(submitted.status == 0, "\(submitted.stderr)")
+        let (runtime, port) = try await startRuntime(setup)
+        let (function, _, errors) = try UAEFProcess.start(
+            ["lambda", "--handler", "scheduled", "--allow-network", "127.0.0.1"] + setup.options,
+            in: setup.directory.url,
+            environment: subscription.environment.merging(["AWS_LAMBDA_RUNTIME_API": "127.0.0.1:\(port)"]) { $1 })
+        defer {
+            for process in [function, runtime] where process.isRunning {
+                process.terminate()
+                process.waitUntilExit()
+            }
+        }
+        let (upkeep, failed) = try await invoke(try Self.scheduledEvent(), port: port)
         #expect(
-            (try? JSONValue(jsonText: received.first?["body"]?.stringValue ?? ""))?["type"] == "run.succeeded",
-            "\(received)")
+            !failed && upkeep["runs_resumed"] == 1 && upkeep["deliveries_attempted"] == 1,
+            "\(upkeep) \((try? String(contentsOf: errors, encoding: .utf8)) ?? "")")
+        let again = try await invoke(try Self.scheduledEvent(), port: port)
+        #expect(again.0["deliveries_attempted"] == 0, "\(again)")
+        subscription.expectOneRunSucceeded()
+    }
+
+    /// Tenant acme's webhook connector `notify`, subscribed to `run.succeeded`, posting to a
+    /// receiver that checks each delivery's signature and records it.
+    struct Subscription {
+        let receiver: LoopbackHTTPServer
+        /// Where the receiver records what it got, a JSON object a line.
+        let log: String
+        /// What a process reading the connector's secret needs.
+        let environment = ["UAEF_MASTER_KEY": Data((0..<32).map { UInt8($0) }).base64EncodedString()]
+
+        init(_ setup: Setup) throws {
+            let secret = "whsec_" + Data((0..<32).map { UInt8($0 &* 7 &+ 3) }).base64EncodedString()
+            log = setup.directory.path("deliveries.jsonl")
+            receiver = try LoopbackHTTPServer(script: "webhook_receiver.py", arguments: [secret, log])
+            try Data(secret.utf8).write(to: setup.directory.url.appendingPathComponent("hook-secret"))
+            try """
+            connectors:
+              - name: notify
+                type: webhook
+                url: http://127.0.0.1:\(receiver.port)/ok
+                secrets: [{$secret: hook-secret}]
+                subscription: {events: [run.succeeded]}
+            """.write(toFile: setup.directory.path("connectors.yaml"), atomically: true, encoding: .utf8)
+            for command in [
+                ["secrets", "set", "hook-secret", "--value-file", "hook-secret"],
+                ["connectors", "apply", "connectors.yaml"],
+            ] {
+                let done = try UAEFProcess.run(
+                    command + ["--tenant", "acme", "--store", setup.store], in: setup.directory.url,
+                    environment: environment)
+                #expect(done.status == 0, "\(command): \(done.stderr)")
+            }
+        }
+
+        /// The deliveries received so far.
+        func received() -> [JSONValue] {
+            ((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").split(separator: "\n")
+                .compactMap { try? JSONValue(jsonText: String($0)) }
+        }
+
+        /// Expects one delivery, a signed `run.succeeded`.
+        func expectOneRunSucceeded() {
+            let received = received()
+            #expect(received.count == 1 && received.first?["verified"] == true, "\(received)")
+            #expect(
+                (try? JSONValue(jsonText: received.first?["body"]?.stringValue ?? ""))?["type"] == "run.succeeded",
+                "\(received)")
+        }
     }
 
     @Test(
