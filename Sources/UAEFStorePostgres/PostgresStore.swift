@@ -136,9 +136,21 @@ public final class PostgresStore: WorkflowStore {
     /// Runs `body`'s reads in one read-only transaction at `REPEATABLE READ`: each of its statements
     /// sees the database as of the first, whatever commits in between.
     func consistentRead<Result: Sendable>(_ body: (PostgresConnection) async throws -> Result) async throws -> Result {
-        try await transaction { connection in
-            try await connection.query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY", logger: logger)
-            return try await body(connection)
+        do {
+            return try await client.withConnection { connection in
+                // One round trip less than a transaction begun, then set.
+                try await connection.query("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY", logger: logger)
+                do {
+                    let result = try await body(connection)
+                    try await connection.query("COMMIT", logger: logger)
+                    return result
+                } catch {
+                    _ = try? await connection.query("ROLLBACK", logger: logger)
+                    throw error
+                }
+            }
+        } catch {
+            throw PostgresStoreError.wrap(error, location: location)
         }
     }
 
