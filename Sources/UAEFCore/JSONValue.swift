@@ -94,78 +94,97 @@ extension JSONValue {
 
     /// Compact JSON text with object keys sorted, so equal values always print the same.
     public var jsonText: String {
-        var output = ""
+        var output: [UInt8] = []
         write(to: &output, indent: nil, level: 0)
-        return output
+        return String(decoding: output, as: UTF8.self)
     }
 
     /// Indented JSON text with object keys sorted, for people.
     public var prettyJSONText: String {
-        var output = ""
-        write(to: &output, indent: "  ", level: 0)
-        return output
+        var output: [UInt8] = []
+        write(to: &output, indent: Array("  ".utf8), level: 0)
+        return String(decoding: output, as: UTF8.self)
     }
 
-    private func write(to output: inout String, indent: String?, level: Int) {
+    /// Appends the text as UTF-8 bytes: escaping looks at bytes, and a string with nothing to
+    /// escape is copied whole.
+    private func write(to output: inout [UInt8], indent: [UInt8]?, level: Int) {
         switch self {
-        case .null: output += "null"
-        case .bool(let value): output += value ? "true" : "false"
-        case .number(let value): output += value.description
+        case .null: output.append(contentsOf: "null".utf8)
+        case .bool(let value): output.append(contentsOf: (value ? "true" : "false").utf8)
+        case .number(let value): output.append(contentsOf: value.description.utf8)
         case .string(let value): JSONValue.writeString(value, to: &output)
         case .array(let elements):
             guard !elements.isEmpty else {
-                output += "[]"
+                output.append(contentsOf: "[]".utf8)
                 return
             }
-            output += "["
+            output.append(UInt8(ascii: "["))
             for (offset, element) in elements.enumerated() {
-                if offset > 0 { output += "," }
+                if offset > 0 { output.append(UInt8(ascii: ",")) }
                 JSONValue.newline(&output, indent: indent, level: level + 1)
                 element.write(to: &output, indent: indent, level: level + 1)
             }
             JSONValue.newline(&output, indent: indent, level: level)
-            output += "]"
+            output.append(UInt8(ascii: "]"))
         case .object(let members):
             guard !members.isEmpty else {
-                output += "{}"
+                output.append(contentsOf: "{}".utf8)
                 return
             }
-            output += "{"
-            for (offset, key) in members.keys.sorted().enumerated() {
-                if offset > 0 { output += "," }
+            output.append(UInt8(ascii: "{"))
+            for (offset, member) in members.sorted(by: { $0.key < $1.key }).enumerated() {
+                if offset > 0 { output.append(UInt8(ascii: ",")) }
                 JSONValue.newline(&output, indent: indent, level: level + 1)
-                JSONValue.writeString(key, to: &output)
-                output += indent == nil ? ":" : ": "
-                members[key]!.write(to: &output, indent: indent, level: level + 1)
+                JSONValue.writeString(member.key, to: &output)
+                output.append(UInt8(ascii: ":"))
+                if indent != nil { output.append(UInt8(ascii: " ")) }
+                member.value.write(to: &output, indent: indent, level: level + 1)
             }
             JSONValue.newline(&output, indent: indent, level: level)
-            output += "}"
+            output.append(UInt8(ascii: "}"))
         }
     }
 
-    private static func newline(_ output: inout String, indent: String?, level: Int) {
+    private static func newline(_ output: inout [UInt8], indent: [UInt8]?, level: Int) {
         guard let indent else { return }
-        output += "\n" + String(repeating: indent, count: level)
+        output.append(UInt8(ascii: "\n"))
+        for _ in 0..<level { output.append(contentsOf: indent) }
     }
 
-    private static func writeString(_ value: String, to output: inout String) {
-        output += "\""
-        for scalar in value.unicodeScalars {
-            switch scalar {
-            case "\"": output += "\\\""
-            case "\\": output += "\\\\"
-            case "\n": output += "\\n"
-            case "\r": output += "\\r"
-            case "\t": output += "\\t"
-            case "\u{08}": output += "\\b"
-            case "\u{0C}": output += "\\f"
-            case _ where scalar.value < 0x20:
-                output +=
-                    "\\u" + String(repeating: "0", count: 4 - String(scalar.value, radix: 16).count)
-                    + String(scalar.value, radix: 16)
-            default: output.unicodeScalars.append(scalar)
+    /// Whether `byte` must be escaped in a JSON string: the quote, the backslash and the control
+    /// characters. Bytes of a multi-byte UTF-8 sequence are all 0x80 or above, so never.
+    private static func needsEscape(_ byte: UInt8) -> Bool {
+        byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\")
+    }
+
+    private static let hexDigits = Array("0123456789abcdef".utf8)
+
+    private static func writeString(_ value: String, to output: inout [UInt8]) {
+        output.append(UInt8(ascii: "\""))
+        if !value.utf8.contains(where: needsEscape) {
+            output.append(contentsOf: value.utf8)
+        } else {
+            for byte in value.utf8 {
+                guard needsEscape(byte) else {
+                    output.append(byte)
+                    continue
+                }
+                output.append(UInt8(ascii: "\\"))
+                switch byte {
+                case UInt8(ascii: "\""), UInt8(ascii: "\\"): output.append(byte)
+                case UInt8(ascii: "\n"): output.append(UInt8(ascii: "n"))
+                case UInt8(ascii: "\r"): output.append(UInt8(ascii: "r"))
+                case UInt8(ascii: "\t"): output.append(UInt8(ascii: "t"))
+                case 0x08: output.append(UInt8(ascii: "b"))
+                case 0x0C: output.append(UInt8(ascii: "f"))
+                default:
+                    output.append(contentsOf: "u00".utf8)
+                    output.append(hexDigits[Int(byte >> 4)])
+                    output.append(hexDigits[Int(byte & 0x0F)])
+                }
             }
         }
-        output += "\""
+        output.append(UInt8(ascii: "\""))
     }
 }

@@ -158,6 +158,22 @@ struct JSONTextTests {
         #expect(try JSONValue(jsonText: value.jsonText) == value)
     }
 
+    @Test("escapes the quote, the backslash and control characters only; keys in String order; pretty text indents")
+    func escapesAndLayout() throws {
+        let controls = String(String.UnicodeScalarView((0..<0x20).map { Unicode.Scalar(UInt8($0)) }))
+        let value: JSONValue = ["s": .string(controls + "\"\\/\u{7F}é€😀"), "é": 1, "Z": [], "a": [:]]
+        let escaped =
+            #"\u0000\u0001\u0002\u0003\u0004\u0005\u0006\u0007\b\t\n\u000b\f\r\u000e\u000f"#
+            + #"\u0010\u0011\u0012\u0013\u0014\u0015\u0016\u0017\u0018\u0019\u001a\u001b\u001c\u001d\u001e\u001f"#
+            + #"\"\\/"# + "\u{7F}é€😀"
+        #expect(value.jsonText == #"{"Z":[],"a":{},"s":""# + escaped + #"","é":1}"#)
+        #expect(try JSONValue(jsonText: value.jsonText) == value)
+        let nested: JSONValue = ["b": [:], "a": [1, ["x": "y"]], "c": []]
+        #expect(
+            nested.prettyJSONText
+                == "{\n  \"a\": [\n    1,\n    {\n      \"x\": \"y\"\n    }\n  ],\n  \"b\": {},\n  \"c\": []\n}")
+    }
+
     @Test("rejects malformed text", arguments: ["{", "[1,]", "01", "\"\\x\"", "1 2", "{\"a\" 1}", "nul"])
     func rejects(text: String) {
         #expect(throws: JSONTextError.self) { try JSONValue(jsonText: text) }
