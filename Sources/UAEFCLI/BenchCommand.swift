@@ -22,7 +22,7 @@ struct BenchCommand: AsyncParsableCommand {
                       (with --store PostgreSQL: in a new tenant of that database)
               webhooks  outbound: N events (default 20000) forwarded by a subscription through the
                       outbox to an in-process receiver that verifies every signature, beside a plain
-                      client loop posting to it; inbound: signed messages to /v1/hooks of an in-process
+                      client loop posting to it unsigned, then signed; inbound: signed messages to /v1/hooks of an in-process
                       server for --seconds (default 10), each starting a run, beside POST /v1/runs
                       driven the same way; --concurrency connections (default 32)
               sqs     fill --queue-url with N messages (default 5000), then consume them with one

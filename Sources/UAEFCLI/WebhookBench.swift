@@ -19,8 +19,9 @@ import UAEFStore
 ///
 /// - Outbound: `deliveries` events forwarded by a subscription through the outbox (cursor,
 ///   claims, signed Standard Webhooks posts, recorded outcomes) to an in-process receiver that
-///   verifies every signature; reference: a plain HTTP client posting as many unsigned bodies of
-///   the same size to the same receiver with the same concurrency.
+///   verifies every signature; references: a plain HTTP client posting as many unsigned bodies
+///   of the same size to the same receiver with the same concurrency, and the same loop signing
+///   each body so that the receiver verifies it as it verifies a delivery.
 /// - Inbound: signed messages to `POST /v1/hooks/{tenant}/{connector}` of an in-process server
 ///   for `seconds`, each verified and durably starting a run; reference: `POST /v1/runs` with
 ///   the same load generator and connections.
@@ -52,12 +53,13 @@ enum WebhookBench {
         let engine = try await options.engine()
         _ = try await engine.setSecret("bench-hook", value: secretText, actor: "bench")
         let counter = Counter()
-        let (outbound, plain) = try await withReceiver(secret: secret, counter: counter) { port in
+        let (outbound, plain, signed) = try await withReceiver(secret: secret, counter: counter) { port in
             let outbound = try await deliver(
                 deliveries, to: port, concurrency: concurrency, engine: engine, secrets: try options.secretBox(),
                 counter: counter)
-            let plain = try await plainPosts(deliveries, to: port, concurrency: concurrency)
-            return (outbound, plain)
+            let plain = try await plainPosts(deliveries, to: port, concurrency: concurrency, signing: nil)
+            let signed = try await plainPosts(deliveries, to: port, concurrency: concurrency, signing: secret)
+            return (outbound, plain, signed)
         }
         guard counter.refused.load(ordering: .relaxed) == 0 else {
             throw CLIError.operational("the receiver refused \(counter.refused.load(ordering: .relaxed)) signatures")
@@ -66,8 +68,8 @@ enum WebhookBench {
             seconds: seconds, concurrency: concurrency, engine: engine, secret: secret)
         let reference = try BenchReference.measure()
         report(
-            deliveries: deliveries, concurrency: concurrency, outbound: outbound, plain: plain, hooks: hooks,
-            runs: runs,
+            deliveries: deliveries, concurrency: concurrency, outbound: outbound, plain: plain, signed: signed,
+            hooks: hooks, runs: runs,
             reference: reference, json: json)
     }
 
@@ -167,9 +169,12 @@ enum WebhookBench {
         return elapsed
     }
 
-    /// The reference: `count` unsigned posts of a delivery's size, `concurrency` at a time, on one
-    /// keep-alive client; seconds.
-    static func plainPosts(_ count: Int, to port: Int, concurrency: Int) async throws -> Double {
+    /// A reference: `count` posts of a delivery's size, `concurrency` at a time, on one keep-alive
+    /// client; seconds. Unsigned to `/plain` without `signing`; with it, each signed as a delivery
+    /// is and posted to `/hook`, which verifies it.
+    static func plainPosts(_ count: Int, to port: Int, concurrency: Int, signing: WebhookSecret?) async throws
+        -> Double
+    {
         var configuration = HTTPClient.Configuration()
         configuration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = concurrency
         let client = HTTPClient(eventLoopGroup: .singletonMultiThreadedEventLoopGroup, configuration: configuration)
@@ -180,10 +185,21 @@ enum WebhookBench {
             try await withThrowingTaskGroup(of: Void.self) { group in
                 for _ in 0..<concurrency {
                     group.addTask {
-                        while tickets.take() < count {
-                            var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)/plain")
+                        while case let index = tickets.take(), index < count {
+                            var request = HTTPClientRequest(
+                                url: "http://127.0.0.1:\(port)/\(signing == nil ? "plain" : "hook")")
                             request.method = .POST
                             request.headers.add(name: "Content-Type", value: "application/json")
+                            if let signing {
+                                let id = "msg_plain_\(index)"
+                                let timestamp = Int64(Date().timeIntervalSince1970)
+                                request.headers.add(name: StandardWebhooks.idHeader, value: id)
+                                request.headers.add(name: StandardWebhooks.timestampHeader, value: "\(timestamp)")
+                                request.headers.add(
+                                    name: StandardWebhooks.signatureHeader,
+                                    value: StandardWebhooks.signatureHeader(
+                                        id: id, timestamp: timestamp, body: Array(body.utf8), secrets: [signing]))
+                            }
                             request.body = .bytes(ByteBuffer(string: body))
                             let response = try await client.execute(request, timeout: .seconds(30))
                             _ = try await response.body.collect(upTo: 1 << 16)
@@ -303,11 +319,12 @@ enum WebhookBench {
     // MARK: Report
 
     static func report(
-        deliveries: Int, concurrency: Int, outbound: Double, plain: Double, hooks: Load, runs: Load,
+        deliveries: Int, concurrency: Int, outbound: Double, plain: Double, signed: Double, hooks: Load, runs: Load,
         reference: BenchReference, json: Bool
     ) {
         let outRate = Double(deliveries) / outbound
         let plainRate = Double(deliveries) / plain
+        let signedRate = Double(deliveries) / signed
         func milliseconds(_ value: Double) -> JSONValue { BenchReference.number(value * 1000, digits: 1) }
         if json {
             Console.printJSON([
@@ -317,6 +334,8 @@ enum WebhookBench {
                     "deliveries_per_second": .number(Number(Int(outRate))),
                     "plain_posts_per_second": .number(Number(Int(plainRate))),
                     "ratio_to_plain": BenchReference.number(outRate / plainRate, digits: 3),
+                    "signed_posts_per_second": .number(Number(Int(signedRate))),
+                    "ratio_to_signed": BenchReference.number(outRate / signedRate, digits: 3),
                 ],
                 "inbound": [
                     "requests": .number(Number(hooks.requests)), "errors": .number(Number(hooks.errors)),
@@ -332,7 +351,7 @@ enum WebhookBench {
             return
         }
         print(
-            "outbound: \(deliveries) signed deliveries from the outbox in \(String(format: "%.3f", outbound)) s = \(Int(outRate))/s (goal ≥ 5000/s); a plain client loop to the same receiver: \(Int(plainRate))/s; ratio \(String(format: "%.3f", outRate / plainRate))"
+            "outbound: \(deliveries) signed deliveries from the outbox in \(String(format: "%.3f", outbound)) s = \(Int(outRate))/s (goal ≥ 5000/s); a plain client loop to the same receiver: \(Int(plainRate))/s unsigned (ratio \(String(format: "%.3f", outRate / plainRate))), \(Int(signedRate))/s signed and verified (ratio \(String(format: "%.3f", outRate / signedRate)))"
         )
         print(
             "inbound: \(hooks.requests) verified webhooks in \(String(format: "%.1f", hooks.seconds)) s = \(Int(hooks.perSecond))/s, p50 \(String(format: "%.1f", hooks.percentile(0.5) * 1000)) ms, p99 \(String(format: "%.1f", hooks.percentile(0.99) * 1000)) ms, \(hooks.errors) errors (goal ≥ 2000/s, p99 < 50 ms); POST /v1/runs the same way: \(Int(runs.perSecond))/s, p99 \(String(format: "%.1f", runs.percentile(0.99) * 1000)) ms; ratio \(String(format: "%.3f", hooks.perSecond / runs.perSecond))"
