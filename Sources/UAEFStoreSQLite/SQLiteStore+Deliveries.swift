@@ -42,14 +42,16 @@ extension SQLiteStore {
                 sql: "UPDATE subscription_cursors SET next_seq = ? WHERE tenant = ? AND connector = ? AND next_seq = ?",
                 arguments: [next, tenant, connector, from])
             guard db.changesCount == 1 else { return false }
+            // Compiled once, not once per delivery.
+            let insert = try db.cachedStatement(
+                sql: """
+                    INSERT INTO deliveries (tenant, connector, id, event_seq, event_type, status, attempts,
+                        next_attempt_at, lease_until, last_status, last_error, created_at, updated_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, NULL, ?, ?)
+                    ON CONFLICT (tenant, connector, id) DO NOTHING
+                    """)
             for delivery in deliveries {
-                try db.execute(
-                    sql: """
-                        INSERT INTO deliveries (tenant, connector, id, event_seq, event_type, status, attempts,
-                            next_attempt_at, lease_until, last_status, last_error, created_at, updated_at)
-                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, NULL, ?, ?)
-                        ON CONFLICT (tenant, connector, id) DO NOTHING
-                        """,
+                try insert.execute(
                     arguments: [
                         delivery.tenant, delivery.connector, delivery.id, delivery.eventSeq, delivery.eventType,
                         delivery.status.rawValue, delivery.attempts,

@@ -55,7 +55,7 @@ extension SQLiteStore {
         else { return }
         var frontier = try loadFrontier(size: Int(firstMissing), in: db)
         let rows = try Row.fetchAll(
-            db, sql: "SELECT * FROM events WHERE seq >= ? ORDER BY seq", arguments: [firstMissing])
+            db, sql: "SELECT \(eventColumns) FROM events WHERE seq >= ? ORDER BY seq", arguments: [firstMissing])
         for row in rows {
             let record = try event(row)
             let leaf = record.leafHash
@@ -99,9 +99,11 @@ extension SQLiteStore {
     )] {
         try await pool.read { db in
             try Row.fetchAll(
-                db, sql: "SELECT * FROM events WHERE seq >= ? ORDER BY seq LIMIT ?", arguments: [seq, limit]
+                db.cachedStatement(
+                    sql: "SELECT \(Self.eventColumns), leaf_hash FROM events WHERE seq >= ? ORDER BY seq LIMIT ?"),
+                arguments: [seq, limit]
             )
-            .map { row in (try Self.event(row), (row["leaf_hash"] as Data?).flatMap { MerkleHash(bytes: $0) }) }
+            .map { row in (try Self.event(row), (row[9] as Data?).flatMap { MerkleHash(bytes: $0) }) }
         }
     }
 

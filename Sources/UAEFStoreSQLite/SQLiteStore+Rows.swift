@@ -96,21 +96,26 @@ extension SQLiteStore {
             updatedAt: Timestamp.date(milliseconds: row["updated_at"]))
     }
 
+    /// The columns ``event(_:)`` reads, in its order (read by position: GRDB's lookup by name
+    /// lowercases every column name of the row).
+    static let eventColumns = "seq, id, time, type, actor, tenant, subject, data, payloads"
+
+    /// A row of ``eventColumns``.
     static func event(_ row: Row) throws -> EventRecord {
         EventRecord(
-            seq: row["seq"],
+            seq: row[0],
             event: EventDraft(
-                id: row["id"], time: Timestamp.parse(row["time"]) ?? Date(timeIntervalSince1970: 0), type: row["type"],
-                actor: row["actor"], tenant: row["tenant"], subject: row["subject"],
-                data: try json(row["data"], "events.data")?.objectValue ?? [:], payloads: try payloads(row)))
+                id: row[1], time: Timestamp.parse(row[2]) ?? Date(timeIntervalSince1970: 0), type: row[3],
+                actor: row[4], tenant: row[5], subject: row[6],
+                data: try json(row[7], "events.data")?.objectValue ?? [:], payloads: try payloads(row)))
     }
 
     /// The payloads stored beside an event, parsed; empty when it has none or they were redacted.
     private static func payloads(_ row: Row) throws -> [String: JSONValue] {
-        guard let frame = row["payloads"] as Data? else { return [:] }
+        guard let frame = row[8] as Data? else { return [:] }
         guard let payloads = frame.withUnsafeBytes(EventPayloads.unframe) else {
             throw StoreCorruption(
-                location: "events.payloads", reason: "event \(row["seq"] as Int64): not a payload frame")
+                location: "events.payloads", reason: "event \(row[0] as Int64): not a payload frame")
         }
         var result: [String: JSONValue] = [:]
         for payload in payloads {

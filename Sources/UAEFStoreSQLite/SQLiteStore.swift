@@ -626,7 +626,8 @@ public final class SQLiteStore: WorkflowStore {
     public func events(from seq: Int64, limit: Int) async throws -> [EventRecord] {
         try await pool.read { db in
             try Row.fetchAll(
-                db, sql: "SELECT * FROM events WHERE seq >= ? ORDER BY seq LIMIT ?", arguments: [seq, limit]
+                db.cachedStatement(sql: "SELECT \(Self.eventColumns) FROM events WHERE seq >= ? ORDER BY seq LIMIT ?"),
+                arguments: [seq, limit]
             )
             .map(Self.event)
         }
@@ -641,7 +642,7 @@ public final class SQLiteStore: WorkflowStore {
             try Row.fetchAll(
                 db.cachedStatement(
                     sql: """
-                        SELECT * FROM events WHERE tenant = ? AND \(Self.subjectRun) = ? AND seq >= ?
+                        SELECT \(Self.eventColumns) FROM events WHERE tenant = ? AND \(Self.subjectRun) = ? AND seq >= ?
                         ORDER BY seq LIMIT ?
                         """),
                 arguments: [tenant, run.rawValue, seq, limit]
@@ -655,7 +656,7 @@ public final class SQLiteStore: WorkflowStore {
             try Row.fetchAll(
                 db.cachedStatement(
                     sql: """
-                        SELECT * FROM events WHERE tenant = ? AND \(Self.subjectRun) = ? AND subject = ?
+                        SELECT \(Self.eventColumns) FROM events WHERE tenant = ? AND \(Self.subjectRun) = ? AND subject = ?
                         ORDER BY seq LIMIT ?
                         """),
                 arguments: [tenant, run.rawValue, run.rawValue + "/" + key, limit]
@@ -669,7 +670,10 @@ public final class SQLiteStore: WorkflowStore {
             try Row.fetchAll(
                 // `+tenant`: the range of seqs (the primary key) is the way in, never the tenant's
                 // index of events by run, which would read all of the tenant's events.
-                db, sql: "SELECT * FROM events WHERE seq >= ? AND seq < ? AND +tenant = ? ORDER BY seq",
+                db.cachedStatement(
+                    sql:
+                        "SELECT \(Self.eventColumns) FROM events WHERE seq >= ? AND seq < ? AND +tenant = ? ORDER BY seq"
+                ),
                 arguments: [range.lowerBound, range.upperBound, tenant]
             )
             .map(Self.event)

@@ -77,4 +77,22 @@ struct BlockVerificationTests {
             #expect(report.payloads == reference.payloads, "block size \(blockSize)")
         }
     }
+
+    @Test(
+        "a SQLite store opened with events but no tree head (as before the ledger) gets their leaves and the same root"
+    )
+    func backfill() async throws {
+        let (location, store) = try await ledger(.sqlite)
+        defer { location.remove() }
+        let head = try await store.treeHead()
+        let path = String(location.url.dropFirst("sqlite:".count))
+        try await DatabaseQueue(path: path).write { db in
+            try db.execute(sql: "DELETE FROM tree_heads; DELETE FROM ledger_nodes; UPDATE events SET leaf_hash = NULL")
+        }
+        let reopened = try await location.open()
+        let filled = try await reopened.treeHead()
+        #expect(filled.size == 69 && filled.root == head.root)
+        let report = try await LedgerVerifier(store: reopened, verifier: nil).verify()
+        #expect(report.problem == nil && report.events == 69 && report.payloads == 23, "\(report)")
+    }
 }
