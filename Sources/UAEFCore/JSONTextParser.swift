@@ -124,6 +124,16 @@ struct JSONTextParser {
         } else {
             while isDigit(current) { position += 1 }
         }
+        // Most numbers are small integers: made from their digits, without the decimal parser
+        // (the same value and the same `smallInteger` as `Number(parsing:)` gives; not -0).
+        let integerEnd = position
+        let negative = text[start] == UInt8(ascii: "-")
+        let digits = integerEnd - start - (negative ? 1 : 0)
+        if digits <= 15, current != UInt8(ascii: "."), current != UInt8(ascii: "e"), current != UInt8(ascii: "E") {
+            var value = 0
+            for byte in text[(negative ? start + 1 : start)..<integerEnd] { value = value * 10 + Int(byte - 0x30) }
+            if !(negative && value == 0) { return .number(Number(negative ? -value : value)) }
+        }
         if current == UInt8(ascii: ".") {
             position += 1
             guard isDigit(current) else { throw error("expected a digit after the decimal point") }

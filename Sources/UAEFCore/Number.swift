@@ -44,7 +44,7 @@ public struct Number: Sendable, Hashable, Comparable, CustomStringConvertible {
         let text = String(text)
         guard Number.isDecimalLiteral(text) else { return nil }
         let significant = Number.significantDigits(text)
-        guard significant <= 38, let value = Decimal(string: text, locale: Locale(identifier: "en_US_POSIX")),
+        guard significant <= 38, let value = Decimal(string: text, locale: Number.posix),
             !value.isNaN, value.isZero == (significant == 0)
         else { return nil }
         decimal = value
@@ -54,6 +54,9 @@ public struct Number: Sendable, Hashable, Comparable, CustomStringConvertible {
             digits.count <= 15 && digits.allSatisfy { $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }
             ? Int(text) : nil
     }
+
+    /// The locale decimal text is read in, made once.
+    private static let posix = Locale(identifier: "en_US_POSIX")
 
     /// The digits of a decimal literal between its first and last non-zero digit (0 for zero).
     static func significantDigits(_ text: String) -> Int {

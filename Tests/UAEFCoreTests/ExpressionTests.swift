@@ -174,6 +174,21 @@ struct JSONTextTests {
                 == "{\n  \"a\": [\n    1,\n    {\n      \"x\": \"y\"\n    }\n  ],\n  \"b\": {},\n  \"c\": []\n}")
     }
 
+    @Test(
+        "numbers read from JSON text are what Number(parsing:) makes of them, to the small integer they keep",
+        arguments: [
+            "0", "-0", "7", "-12", "999999999999999", "-999999999999999", "1000000000000000", "12345678901234567890",
+            "1.50", "-0.25", "1e3", "2E-2", "0.0",
+        ])
+    func numbers(text: String) throws {
+        let parsed = try #require(try JSONValue(jsonText: "[\(text)]").arrayValue?.first?.numberValue)
+        let reference = try #require(Number(parsing: text))
+        #expect(parsed == reference)
+        #expect(parsed.smallInteger == reference.smallInteger)
+        #expect(parsed.description == reference.description)
+        #expect(parsed.hashValue == reference.hashValue)
+    }
+
     @Test("rejects malformed text", arguments: ["{", "[1,]", "01", "\"\\x\"", "1 2", "{\"a\" 1}", "nul"])
     func rejects(text: String) {
         #expect(throws: JSONTextError.self) { try JSONValue(jsonText: text) }
