@@ -108,6 +108,8 @@ public struct Number: Sendable, Hashable, Comparable, CustomStringConvertible {
 
     /// The canonical text: no exponent, no trailing zeros (`1.50` prints as `1.5`).
     public var description: String {
+        // A small integer prints as itself, without formatting the decimal.
+        if let smallInteger { return String(smallInteger) }
         var value = decimal
         NSDecimalCompact(&value)
         return value.description

@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 import UAEFCore
 
@@ -187,6 +188,14 @@ struct JSONTextTests {
         #expect(parsed.smallInteger == reference.smallInteger)
         #expect(parsed.description == reference.description)
         #expect(parsed.hashValue == reference.hashValue)
+    }
+
+    @Test("a number made from a small integer prints as the same number held as a decimal alone")
+    func smallIntegerText() {
+        for value in [0, 7, -7, 10, 100, -2500, 123_456_789_012_345, -999_999_999_999_999] {
+            #expect(Number(value).smallInteger == value)
+            #expect(Number(value).description == Number(Decimal(value)).description, "\(value)")
+        }
     }
 
     @Test("rejects malformed text", arguments: ["{", "[1,]", "01", "\"\\x\"", "1 2", "{\"a\" 1}", "nul"])
