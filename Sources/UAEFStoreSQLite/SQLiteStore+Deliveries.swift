@@ -69,16 +69,16 @@ extension SQLiteStore {
         let now = Timestamp.milliseconds(now)
         return try await pool.write { db in
             try Row.fetchAll(
-                db,
-                sql: """
-                    UPDATE deliveries SET lease_until = ?
-                    WHERE rowid IN (
-                        SELECT rowid FROM deliveries
-                        WHERE tenant = ? AND connector = ? AND status = 'pending' AND next_attempt_at <= ?
-                            AND (lease_until IS NULL OR lease_until <= ?)
-                        ORDER BY event_seq LIMIT ?)
-                    RETURNING *
-                    """,
+                db.cachedStatement(
+                    sql: """
+                        UPDATE deliveries SET lease_until = ?
+                        WHERE rowid IN (
+                            SELECT rowid FROM deliveries
+                            WHERE tenant = ? AND connector = ? AND status = 'pending' AND next_attempt_at <= ?
+                                AND (lease_until IS NULL OR lease_until <= ?)
+                            ORDER BY event_seq LIMIT ?)
+                        RETURNING \(Self.deliveryColumns)
+                        """),
                 arguments: [Timestamp.milliseconds(leaseUntil), tenant, connector, now, now, limit]
             ).map(Self.delivery).sorted { $0.eventSeq < $1.eventSeq }
         }
@@ -116,7 +116,7 @@ extension SQLiteStore {
             try Row.fetchAll(
                 db,
                 sql: """
-                    SELECT * FROM deliveries
+                    SELECT \(Self.deliveryColumns) FROM deliveries
                     WHERE tenant = ? AND (? IS NULL OR connector = ?) AND (? IS NULL OR status = ?)
                         AND (? IS NULL OR event_seq < ?)
                     ORDER BY event_seq DESC, connector LIMIT ?
@@ -171,14 +171,20 @@ extension SQLiteStore {
         }
     }
 
+    /// The columns ``delivery(_:)`` reads, in its order (by position: GRDB's lookup by name
+    /// lowercases every column name of the row).
+    static let deliveryColumns = """
+        tenant, connector, id, event_seq, event_type, status, attempts, next_attempt_at, last_status, last_error,
+        created_at, updated_at
+        """
+
+    /// A row of ``deliveryColumns``.
     static func delivery(_ row: Row) -> DeliveryRecord {
         DeliveryRecord(
-            tenant: row["tenant"], connector: row["connector"], id: row["id"], eventSeq: row["event_seq"],
-            eventType: row["event_type"], status: DeliveryStatus(rawValue: row["status"]) ?? .dead,
-            attempts: row["attempts"],
-            nextAttemptAt: (row["next_attempt_at"] as Int64?).map(Timestamp.date(milliseconds:)),
-            lastStatus: row["last_status"], lastError: row["last_error"],
-            createdAt: Timestamp.date(milliseconds: row["created_at"]),
-            updatedAt: Timestamp.date(milliseconds: row["updated_at"]))
+            tenant: row[0], connector: row[1], id: row[2], eventSeq: row[3], eventType: row[4],
+            status: DeliveryStatus(rawValue: row[5]) ?? .dead, attempts: row[6],
+            nextAttemptAt: (row[7] as Int64?).map(Timestamp.date(milliseconds:)), lastStatus: row[8],
+            lastError: row[9], createdAt: Timestamp.date(milliseconds: row[10]),
+            updatedAt: Timestamp.date(milliseconds: row[11]))
     }
 }
