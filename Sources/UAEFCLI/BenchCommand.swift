@@ -22,9 +22,10 @@ struct BenchCommand: AsyncParsableCommand {
                       (with --store PostgreSQL: in a new tenant of that database)
               webhooks  outbound: N events (default 20000) forwarded by a subscription through the
                       outbox to an in-process receiver that verifies every signature, beside a plain
-                      client loop posting to it unsigned, then signed; inbound: signed messages to /v1/hooks of an in-process
-                      server for --seconds (default 10), each starting a run, beside POST /v1/runs
-                      driven the same way; --concurrency connections (default 32)
+                      client loop posting to it unsigned, then signed; inbound: signed messages to
+                      /v1/hooks of an in-process server for --seconds (default 10), each starting a
+                      run, beside POST /v1/runs driven the same way; --concurrency connections
+                      (default 32)
               sqs     fill --queue-url with N messages (default 5000), then consume them with one
                       consumer, each durably starting a run before it is deleted (AWS_ACCESS_KEY_ID
                       and AWS_SECRET_ACCESS_KEY; benchmarks/sqs.sh runs it against moto beside a

@@ -106,14 +106,14 @@ extension JSONValue {
         return String(decoding: output, as: UTF8.self)
     }
 
-    /// Appends the text as UTF-8 bytes: escaping looks at bytes, and a string with nothing to
-    /// escape is copied whole.
+    /// Appends the text as UTF-8 bytes (strings through ``JSONString``, runs with nothing to
+    /// escape copied whole).
     private func write(to output: inout [UInt8], indent: [UInt8]?, level: Int) {
         switch self {
         case .null: output.append(contentsOf: "null".utf8)
         case .bool(let value): output.append(contentsOf: (value ? "true" : "false").utf8)
         case .number(let value): output.append(contentsOf: value.description.utf8)
-        case .string(let value): JSONValue.writeString(value, to: &output)
+        case .string(let value): JSONString.write(value, to: &output)
         case .array(let elements):
             guard !elements.isEmpty else {
                 output.append(contentsOf: "[]".utf8)
@@ -136,7 +136,7 @@ extension JSONValue {
             for (offset, member) in members.sorted(by: { $0.key < $1.key }).enumerated() {
                 if offset > 0 { output.append(UInt8(ascii: ",")) }
                 JSONValue.newline(&output, indent: indent, level: level + 1)
-                JSONValue.writeString(member.key, to: &output)
+                JSONString.write(member.key, to: &output)
                 output.append(UInt8(ascii: ":"))
                 if indent != nil { output.append(UInt8(ascii: " ")) }
                 member.value.write(to: &output, indent: indent, level: level + 1)
@@ -150,41 +150,5 @@ extension JSONValue {
         guard let indent else { return }
         output.append(UInt8(ascii: "\n"))
         for _ in 0..<level { output.append(contentsOf: indent) }
-    }
-
-    /// Whether `byte` must be escaped in a JSON string: the quote, the backslash and the control
-    /// characters. Bytes of a multi-byte UTF-8 sequence are all 0x80 or above, so never.
-    private static func needsEscape(_ byte: UInt8) -> Bool {
-        byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\")
-    }
-
-    private static let hexDigits = Array("0123456789abcdef".utf8)
-
-    private static func writeString(_ value: String, to output: inout [UInt8]) {
-        output.append(UInt8(ascii: "\""))
-        if !value.utf8.contains(where: needsEscape) {
-            output.append(contentsOf: value.utf8)
-        } else {
-            for byte in value.utf8 {
-                guard needsEscape(byte) else {
-                    output.append(byte)
-                    continue
-                }
-                output.append(UInt8(ascii: "\\"))
-                switch byte {
-                case UInt8(ascii: "\""), UInt8(ascii: "\\"): output.append(byte)
-                case UInt8(ascii: "\n"): output.append(UInt8(ascii: "n"))
-                case UInt8(ascii: "\r"): output.append(UInt8(ascii: "r"))
-                case UInt8(ascii: "\t"): output.append(UInt8(ascii: "t"))
-                case 0x08: output.append(UInt8(ascii: "b"))
-                case 0x0C: output.append(UInt8(ascii: "f"))
-                default:
-                    output.append(contentsOf: "u00".utf8)
-                    output.append(hexDigits[Int(byte >> 4)])
-                    output.append(hexDigits[Int(byte & 0x0F)])
-                }
-            }
-        }
-        output.append(UInt8(ascii: "\""))
     }
 }

@@ -497,16 +497,17 @@ public final class PostgresStore: WorkflowStore {
     // MARK: Reads
 
     public func run(_ id: RunID, tenant: String) async throws -> RunRecord? {
-        try await rows("SELECT * FROM runs WHERE id = \(id.rawValue) AND tenant = \(tenant)", Self.run).first
+        try await rows(Self.runQuery(id, tenant: tenant), Self.run).first
+    }
+
+    private static func runQuery(_ id: RunID, tenant: String) -> PostgresQuery {
+        "SELECT * FROM runs WHERE id = \(id.rawValue) AND tenant = \(tenant)"
     }
 
     public func snapshot(of run: RunID, tenant: String) async throws -> RunSnapshot? {
         // One view: without it, a commit between two of these reads would mix two states.
         try await consistentRead { connection in
-            guard
-                let record = try await rows(
-                    on: connection, "SELECT * FROM runs WHERE id = \(run.rawValue) AND tenant = \(tenant)", Self.run
-                ).first
+            guard let record = try await rows(on: connection, Self.runQuery(run, tenant: tenant), Self.run).first
             else { return nil }
             let tasks = try await rows(
                 on: connection, "SELECT * FROM tasks WHERE run_id = \(run.rawValue) ORDER BY key", Self.task)
