@@ -311,7 +311,7 @@ enum ConsoleAssets {
         "runs-region": ##"""
         <table class="runs" aria-describedby="runs-caption">
           <caption id="runs-caption">{{caption}}</caption>
-          <thead><tr><th scope="col">Run</th><th scope="col">Workflow</th><th scope="col">Status</th><th scope="col">Started</th><th scope="col">Duration</th><th scope="col">Error</th></tr></thead>
+          <thead><tr><th scope="col">Run</th><th scope="col">Workflow</th><th scope="col">Status</th><th scope="col">Started</th><th scope="col">Duration</th><th scope="col">Tasks ended</th><th scope="col">Error</th></tr></thead>
           <tbody>
           {{#runs}}
           <tr data-run="{{id}}">
@@ -320,10 +320,11 @@ enum ConsoleAssets {
             <td><span class="status s-{{status}}">{{status}}</span></td>
             <td><time datetime="{{createdAt}}">{{createdAt}}</time></td>
             <td>{{duration}}</td>
+            <td>{{tasks}}</td>
             <td class="error-text">{{error}}</td>
           </tr>
           {{/runs}}
-          {{^runs}}<tr><td colspan="6" class="muted">No runs match.</td></tr>{{/runs}}
+          {{^runs}}<tr><td colspan="7" class="muted">No runs match.</td></tr>{{/runs}}
           </tbody>
         </table>
         <nav class="pages" aria-label="Pages">

@@ -14,6 +14,8 @@ public struct RunsView: Sendable {
         public var status: String
         public var createdAt: String
         public var duration: String
+        /// How many of its tasks have ended, of how many: `3 of 5`.
+        public var tasks: String
         public var error: String?
     }
 
@@ -86,11 +88,11 @@ public struct RunsView: Sendable {
         }
     }
 
-    /// The view of `page` (up to `limit` runs plus one, newest first) under `filters`; runs older
-    /// than `filters.since` end the list.
+    /// The view of `page` (up to `limit` runs plus one, newest first) under `filters`, each run's
+    /// tasks counted by status in `taskCounts`; runs older than `filters.since` end the list.
     public init(
-        filters: Filters, page: [RunRecord], limit: Int, now: Date, canStart: Bool, csrf: String,
-        workflows: [WorkflowOption]
+        filters: Filters, page: [RunRecord], taskCounts: [RunID: [TaskStatus: Int]], limit: Int, now: Date,
+        canStart: Bool, csrf: String, workflows: [WorkflowOption]
     ) {
         let shown = page.prefix(limit).filter { filters.since == nil || $0.createdAt >= filters.since! }
         let more = page.count > limit && shown.count == limit
@@ -105,7 +107,8 @@ public struct RunsView: Sendable {
             Row(
                 id: run.id.rawValue, workflow: run.workflowName, version: run.workflowVersion,
                 status: run.status.rawValue, createdAt: Timestamp.format(run.createdAt),
-                duration: ElapsedText.format((run.endedAt ?? now).timeIntervalSince(run.createdAt)), error: run.error)
+                duration: ElapsedText.format((run.endedAt ?? now).timeIntervalSince(run.createdAt)),
+                tasks: Self.progress(taskCounts[run.id] ?? [:]), error: run.error)
         }
         caption =
             shown.isEmpty
@@ -113,6 +116,11 @@ public struct RunsView: Sendable {
             : "\(shown.count) run\(shown.count == 1 ? "" : "s")\(filters.cursor == nil ? ", newest first" : ", older")"
         firstPage = filters.cursor == nil ? nil : filters.query(cursor: nil)
         nextPage = more ? filters.query(cursor: shown.last?.id) : nil
+    }
+
+    /// `3 of 5`: how many of a run's tasks have ended, of all of them.
+    static func progress(_ counts: [TaskStatus: Int]) -> String {
+        "\(counts.filter(\.key.isTerminal).values.reduce(0, +)) of \(counts.values.reduce(0, +))"
     }
 }
 
@@ -365,6 +373,7 @@ extension RunsView.Row: MustacheParent {
         case "status": status
         case "createdAt": createdAt
         case "duration": duration
+        case "tasks": tasks
         case "error": error
         default: nil
         }

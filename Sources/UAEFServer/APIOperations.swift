@@ -70,12 +70,16 @@ struct APIOperations: Sendable {
         ["workflows": .array(try await store.workflows(tenant: tenant).map { WorkflowRoutes.json($0, source: false) })]
     }
 
-    /// A page of the tenant's runs, newest first, with the cursor of the next page (null at the end).
-    func runs(matching filter: RunFilter, limit: Int, tenant: String) async throws -> JSONValue {
+    /// A page of the tenant's runs, newest first, with the cursor of the next page (null at the end);
+    /// with `taskCounts`, each run's tasks counted by status.
+    func runs(matching filter: RunFilter, limit: Int, taskCounts: Bool = false, tenant: String) async throws
+        -> JSONValue
+    {
         let page = try await store.runs(tenant: tenant, matching: filter, limit: limit + 1)
         let shown = page.prefix(limit)
+        let counts = taskCounts ? try await store.taskCounts(of: shown.map(\.id), tenant: tenant) : nil
         return [
-            "runs": .array(shown.map(RunRoutes.summary)),
+            "runs": .array(shown.map { run in RunRoutes.summary(run, taskCounts: counts.map { $0[run.id] ?? [:] }) }),
             "next_cursor": page.count > limit ? .string(shown.last!.id.rawValue) : .null,
         ]
     }

@@ -217,9 +217,11 @@ struct ConsoleRoutes {
                     .init(name: $0.name, version: $0.version)
                 }
             }
+            let counts = try await store.taskCounts(of: page.prefix(Self.pageSize).map(\.id), tenant: principal.tenant)
             return RunsView(
-                filters: filters, page: page, limit: Self.pageSize, now: Date(), canStart: principal.may(.writeRuns),
-                csrf: context.consoleSession?.csrfToken ?? "", workflows: workflows)
+                filters: filters, page: page, taskCounts: counts, limit: Self.pageSize, now: Date(),
+                canStart: principal.may(.writeRuns), csrf: context.consoleSession?.csrfToken ?? "", workflows: workflows
+            )
         }
     }
 

@@ -82,6 +82,10 @@ enum MCPTools {
             "workflow": name("Only runs of this workflow."),
             "limit": ["type": "integer", "minimum": 1, "maximum": 1000, "description": "At most this many (50)."],
             "cursor": identifier("The next_cursor of the previous page."),
+            "task_counts": [
+                "type": "boolean",
+                "description": "Also count each run's tasks by status (task_counts); false by default.",
+            ],
         ]),
         operationID: "listRuns", annotations: reads
     ) { operations, principal, arguments in
@@ -89,7 +93,8 @@ enum MCPTools {
             status: arguments["status"]?.stringValue.flatMap(RunStatus.init(rawValue:)),
             workflow: arguments["workflow"]?.stringValue, before: arguments["cursor"]?.stringValue.map(RunID.init))
         return try await operations.runs(
-            matching: filter, limit: arguments["limit"]?.numberValue?.intValue ?? 50, tenant: principal.tenant)
+            matching: filter, limit: arguments["limit"]?.numberValue?.intValue ?? 50,
+            taskCounts: arguments["task_counts"] == true, tenant: principal.tenant)
     }
 
     static let listApprovals = MCPToolbox.Entry(

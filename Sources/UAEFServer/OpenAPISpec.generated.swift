@@ -569,6 +569,18 @@ enum OpenAPISpec {
                     "schema": {
                       "type": "string"
                     }
+                  },
+                  {
+                    "name": "include",
+                    "in": "query",
+                    "required": false,
+                    "description": "`task_counts` adds each run's `task_counts`: its tasks (fan-out instances and their parent included) by status, with their total. 400 for another value.",
+                    "schema": {
+                      "type": "string",
+                      "enum": [
+                        "task_counts"
+                      ]
+                    }
                   }
                 ],
                 "responses": {
@@ -4595,6 +4607,10 @@ enum OpenAPISpec {
                       "null"
                     ],
                     "format": "date-time"
+                  },
+                  "task_counts": {
+                    "$ref": "#/components/schemas/TaskCounts",
+                    "description": "With `include=task_counts` only."
                   }
                 },
                 "required": [
@@ -7089,6 +7105,70 @@ enum OpenAPISpec {
                     "description": "Present when more keys follow: pass it as `after`."
                   }
                 }
+              },
+              "TaskCounts": {
+                "type": "object",
+                "description": "How many of a run's tasks are in each status; `total` is their sum, `ended` the sum of succeeded, failed, skipped and cancelled.",
+                "properties": {
+                  "total": {
+                    "type": "integer",
+                    "minimum": 0
+                  },
+                  "ended": {
+                    "type": "integer",
+                    "minimum": 0
+                  },
+                  "pending": {
+                    "type": "integer",
+                    "minimum": 0
+                  },
+                  "ready": {
+                    "type": "integer",
+                    "minimum": 0
+                  },
+                  "waiting": {
+                    "type": "integer",
+                    "minimum": 0
+                  },
+                  "running": {
+                    "type": "integer",
+                    "minimum": 0
+                  },
+                  "retry_scheduled": {
+                    "type": "integer",
+                    "minimum": 0
+                  },
+                  "succeeded": {
+                    "type": "integer",
+                    "minimum": 0
+                  },
+                  "failed": {
+                    "type": "integer",
+                    "minimum": 0
+                  },
+                  "skipped": {
+                    "type": "integer",
+                    "minimum": 0
+                  },
+                  "cancelled": {
+                    "type": "integer",
+                    "minimum": 0
+                  }
+                },
+                "required": [
+                  "total",
+                  "ended",
+                  "pending",
+                  "ready",
+                  "waiting",
+                  "running",
+                  "retry_scheduled",
+                  "succeeded",
+                  "failed",
+                  "skipped",
+                  "cancelled"
+                ],
+                "additionalProperties": false
               }
             },
             "responses": {

@@ -37,6 +37,11 @@ public protocol WorkflowStore: LedgerStore, SettlementStore, RemoteWorkStore, Se
     /// Runs matching `filter`, newest first.
     func runs(tenant: String, matching filter: RunFilter, limit: Int) async throws -> [RunRecord]
 
+    /// How many of each run's tasks (fan-out instances and their parent included) are in each
+    /// status, for those of `runs` that are `tenant`'s; a run with no tasks, or another tenant's,
+    /// is absent.
+    func taskCounts(of runs: [RunID], tenant: String) async throws -> [RunID: [TaskStatus: Int]]
+
     /// The latest version of each workflow registered for the tenant, by name.
     func workflows(tenant: String) async throws -> [WorkflowRecord]
 

@@ -546,6 +546,20 @@ public final class PostgresStore: WorkflowStore {
         return try await rows(query, Self.run)
     }
 
+    public func taskCounts(of runs: [RunID], tenant: String) async throws -> [RunID: [TaskStatus: Int]] {
+        guard !runs.isEmpty else { return [:] }
+        let query: PostgresQuery = """
+            SELECT run_id, status, count(*) FROM tasks WHERE tenant = \(tenant) AND run_id = ANY(\(runs.map(\.rawValue)))
+            GROUP BY run_id, status
+            """
+        var counts: [RunID: [TaskStatus: Int]] = [:]
+        for (run, status, count) in try await rows(query, { try $0.decode((String, String, Int).self) }) {
+            guard let status = TaskStatus(rawValue: status) else { continue }
+            counts[RunID(run), default: [:]][status] = count
+        }
+        return counts
+    }
+
     public func statistics(now: Date) async throws -> StoreStatistics {
         typealias Queries = StoreStatistics.Queries
         var statistics = StoreStatistics()

@@ -468,6 +468,24 @@ public final class SQLiteStore: WorkflowStore {
         }
     }
 
+    public func taskCounts(of runs: [RunID], tenant: String) async throws -> [RunID: [TaskStatus: Int]] {
+        guard !runs.isEmpty else { return [:] }
+        let sql = """
+            SELECT run_id, status, count(*) FROM tasks
+            WHERE tenant = ? AND run_id IN (\(runs.map { _ in "?" }.joined(separator: ", ")))
+            GROUP BY run_id, status
+            """
+        let arguments = StatementArguments([tenant] + runs.map(\.rawValue))
+        return try await pool.read { db in
+            var counts: [RunID: [TaskStatus: Int]] = [:]
+            for row in try Row.fetchAll(db, sql: sql, arguments: arguments) {
+                guard let status = TaskStatus(rawValue: row[1]) else { continue }
+                counts[RunID(row[0] as String), default: [:]][status] = row[2]
+            }
+            return counts
+        }
+    }
+
     public func statistics(now: Date) async throws -> StoreStatistics {
         try await pool.read { db in
             var statistics = StoreStatistics()

@@ -136,6 +136,7 @@ try:
     # The list shows both runs, filtered by status on request.
     browser.get(base + "/runs")
     result["listed"] = [row.get_attribute("data-run") for row in browser.find_elements(By.CSS_SELECTOR, "tr[data-run]")]
+    result["listed_tasks"] = [cell.get_attribute("textContent") for cell in browser.find_elements(By.CSS_SELECTOR, "tr[data-run] td:nth-child(6)")]
     shot("05-runs")
     Select(browser.find_element(By.NAME, "status")).select_by_value("failed")
     submit("form.filters button[type=submit]")

@@ -132,6 +132,12 @@ struct ConsoleBrowserTests {
             let broken = try #require(seen["runs"]?["broken"]?.stringValue)
             #expect(seen["listed"]?.arrayValue?.compactMap(\.stringValue) == [broken, quick, slow])
             #expect(seen["listed_failed"]?.arrayValue?.compactMap(\.stringValue) == [broken])
+            // Each listed run's tasks: how many ended, of how many; every task of the failed run ended.
+            let progress = seen["listed_tasks"]?.arrayValue?.compactMap(\.stringValue) ?? []
+            let counts = progress.map { $0.split(separator: " ").compactMap { Int($0) } }
+            #expect(
+                counts.count == 3 && counts.allSatisfy { $0.count == 2 && $0[0] <= $0[1] && $0[1] > 0 }, "\(progress)")
+            #expect(counts.first.map { $0.count == 2 && $0[0] == $0[1] } == true, "\(progress)")
             #expect(
                 seen["maker_notice"]?.stringValue?.contains("was not approved") == true
                     && seen["maker_notice"]?.stringValue?.contains("api:olga") == true, "\(seen)")

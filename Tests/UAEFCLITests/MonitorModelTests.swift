@@ -1,36 +1,30 @@
 import Testing
+import UAEFCore
 
 @testable import UAEFCLI
 
-/// Which run reports `uaef monitor` reads again on a refresh: it asked for every listed run's
-/// report each second, though an ended run's task counts never change.
-@Suite("uaef monitor: which reports a refresh reads")
+/// How `uaef monitor` reads a run's progress from one `GET /v1/runs?include=task_counts` page (it
+/// used to ask for every unfinished run's report on each refresh).
+@Suite("uaef monitor: a listed run's progress")
 struct MonitorModelTests {
-    func run(_ id: String, _ status: String, finished: Int = 0, tasks: Int = 0) -> MonitorSnapshot.Run {
-        MonitorSnapshot.Run(id: id, workflow: "w", status: status, finishedTasks: finished, tasks: tasks)
+    @Test("a summary's task_counts give the run's ended and total tasks")
+    func countsFromSummary() throws {
+        let summary = try JSONValue(
+            jsonText: """
+                {"run_id": "run_a", "workflow": "w", "version": 1, "status": "running", "error": null,
+                 "created_at": "2026-12-04T10:00:00.000Z", "ended_at": null,
+                 "task_counts": {"total": 5, "ended": 3, "pending": 1, "ready": 0, "waiting": 0, "running": 1,
+                                 "retry_scheduled": 0, "succeeded": 2, "failed": 0, "skipped": 1, "cancelled": 0}}
+                """)
+        let run = try #require(MonitorSnapshot.Run(summary: summary))
+        #expect(run.id == "run_a" && run.status == "running")
+        #expect(run.finishedTasks == 3 && run.tasks == 5)
     }
 
-    @Test("the first refresh reads every listed run's report")
-    func firstRefreshReadsAll() {
-        let listed = [run("run_a", "succeeded"), run("run_b", "running")]
-        #expect(
-            MonitorSnapshot.reportsToRead(listed, previous: MonitorSnapshot(), selected: "run_a") == ["run_a", "run_b"])
-    }
-
-    @Test(
-        "a run already ended in the last snapshot is not read again unless selected; running and newly ended runs are")
-    func endedRunsAreKept() {
-        var previous = MonitorSnapshot()
-        previous.runs = [
-            run("run_done", "succeeded", finished: 3, tasks: 3), run("run_failed", "failed", finished: 1, tasks: 2),
-            run("run_busy", "running", finished: 1, tasks: 3), run("run_shown", "cancelled"),
-        ]
-        let listed = [
-            run("run_new", "pending"), run("run_done", "succeeded"), run("run_failed", "failed"),
-            run("run_busy", "succeeded"), run("run_shown", "cancelled"),
-        ]
-        #expect(
-            MonitorSnapshot.reportsToRead(listed, previous: previous, selected: "run_shown")
-                == ["run_new", "run_busy", "run_shown"])
+    @Test("a summary without task_counts reads as no tasks, and one without a run id is skipped")
+    func summaryWithoutCounts() throws {
+        let run = try #require(MonitorSnapshot.Run(summary: ["run_id": "run_b", "status": "pending"]))
+        #expect(run.finishedTasks == 0 && run.tasks == 0)
+        #expect(MonitorSnapshot.Run(summary: ["status": "pending"]) == nil)
     }
 }

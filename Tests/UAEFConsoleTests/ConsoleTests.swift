@@ -239,7 +239,8 @@ struct ConsoleTests {
         #expect(page.contains("aria-current=\"page\""))
         let now = Date()
         let runs = RunsView(
-            filters: .init(workflow: "<w>"), page: [], limit: 50, now: now, canStart: false, csrf: "c", workflows: [])
+            filters: .init(workflow: "<w>"), page: [], taskCounts: [:], limit: 50, now: now, canStart: false, csrf: "c",
+            workflows: [])
         #expect(renderer.render("runs", runs).contains("value=\"&lt;w&gt;\""))
         #expect(renderer.render("runs-region", runs).contains("No runs match."))
         #expect(renderer.render("login", ["next": "/runs", "message": "bad"]).contains("bad"))

@@ -106,6 +106,8 @@ struct MCPServerTests {
             let acmeClient = try await Self.connect(server, token: acme)
             let started = try await Self.call(acmeClient, "start_run", ["workflow": "hello"])
             let run = try #require(started["run_id"]?.stringValue)
+            let counted = try await Self.call(acmeClient, "list_runs", ["task_counts": true])
+            #expect(counted["runs"]?.arrayValue?.first?["task_counts"]?["total"]?.numberValue?.intValue ?? 0 > 0)
             let globex = try await Self.connect(server, token: try await server.token("globex", [.admin]))
             #expect(
                 try await Self.call(globex, "get_run", ["run_id": .string(run)])["error"]?.stringValue?.contains(
@@ -133,6 +135,8 @@ struct MCPServerTests {
             let badDecision = try await Self.call(
                 client, "decide_approval", ["approval_id": "apr_x", "decision": "maybe"])
             #expect(badDecision["error"]?.stringValue?.contains("$.decision") == true, "\(badDecision)")
+            let badCounts = try await Self.call(client, "list_runs", ["task_counts": "yes"])
+            #expect(badCounts["error"]?.stringValue?.contains("$.task_counts") == true, "\(badCounts)")
             #expect(try await Self.call(client, "list_runs")["runs"] == [], "nothing was started by the refused calls")
             // The largest sequence number is checked, not added to (it would overflow).
             let beyond = try await Self.call(client, "get_ledger_proof", ["seq": .int(Int(Int64.max))])

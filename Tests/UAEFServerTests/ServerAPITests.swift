@@ -151,6 +151,37 @@ struct ServerAPITests {
         }
     }
 
+    @Test(
+        "include=task_counts counts each listed run's tasks by status, as its report lists them; another include is a 400"
+    )
+    func runTaskCounts() async throws {
+        try await ServerHarness.start().serving { server in
+            let token = try await server.token("acme", [.operator])
+            _ = try await server.send(.POST, "/v1/workflows", token: token, body: ServerHarness.helloWorkflow)
+            for _ in 0..<2 {
+                let reply = try await server.send(.POST, "/v1/runs", token: token, body: #"{"workflow": "hello"}"#)
+                _ = try await server.waitForRun(try #require(reply["run_id"]?.stringValue), token: token)
+            }
+            let listed = try #require(
+                try await server.send(.GET, "/v1/runs?include=task_counts", token: token)["runs"]?.arrayValue)
+            #expect(listed.count == 2)
+            for summary in listed {
+                let id = try #require(summary["run_id"]?.stringValue)
+                let tasks = try #require(
+                    try await server.send(.GET, "/v1/runs/\(id)", token: token)["tasks"]?.objectValue)
+                let counts = try #require(summary["task_counts"]?.objectValue)
+                let total = JSONValue.number(Number(tasks.count))
+                #expect(!tasks.isEmpty && counts["total"] == total && counts["ended"] == total)
+                #expect(counts["succeeded"] == total && counts["pending"] == 0 && counts["retry_scheduled"] == 0)
+                #expect(counts.count == TaskStatus.allCases.count + 2, "every status, then total and ended")
+            }
+            let plain = try await server.send(.GET, "/v1/runs", token: token)["runs"]?.arrayValue ?? []
+            #expect(!plain.isEmpty && plain.allSatisfy { $0["task_counts"] == nil })
+            let bad = try await server.send(.GET, "/v1/runs?include=tasks", token: token)
+            #expect(bad.status == 400 && bad["detail"]?.stringValue?.contains("task_counts") == true)
+        }
+    }
+
     @Test("without authentication the server acts as admin of the default tenant, on loopback only")
     func unauthenticatedLoopback() async throws {
         try await ServerHarness.start(authenticated: false).serving { server async throws in

@@ -116,6 +116,42 @@ struct RegistryStoreTests {
     }
 
     @Test(
+        "task counts per run and status in one read: fan-out instances counted, other tenants' runs and runs without tasks absent",
+        arguments: StoreBackend.allCases)
+    func taskCounts(_ backend: StoreBackend) async throws {
+        let location = try TestStore(backend)
+        defer { location.remove() }
+        let store = try await location.open()
+        func task(_ run: String, _ key: String, _ status: TaskStatus, tenant: String = "acme") -> TaskRecord {
+            TaskRecord(
+                tenant: tenant, runID: RunID(run), key: key, taskID: String(key.prefix { $0 != "[" }),
+                status: status, attempts: 0, updatedAt: now)
+        }
+        var changes = ChangeSet()
+        changes.runs = [
+            run("run_1", workflow: "w", status: .running), run("run_2", workflow: "w", status: .succeeded),
+            run("run_3", workflow: "w", status: .pending),
+            run("run_9", workflow: "w", status: .running, tenant: "other"),
+        ]
+        changes.tasks = [
+            task("run_1", "fetch", .succeeded), task("run_1", "each", .running), task("run_1", "each[0]", .succeeded),
+            task("run_1", "each[1]", .running), task("run_1", "each[2]", .retrying), task("run_1", "post", .pending),
+            task("run_2", "only", .succeeded), task("run_9", "theirs", .failed, tenant: "other"),
+        ]
+        try await store.commit(changes)
+
+        let counts = try await store.taskCounts(
+            of: ["run_1", "run_2", "run_3", "run_9"].map(RunID.init), tenant: "acme")
+        #expect(
+            counts == [
+                RunID("run_1"): [.succeeded: 2, .running: 2, .retrying: 1, .pending: 1],
+                RunID("run_2"): [.succeeded: 1],
+            ])
+        #expect(try await store.taskCounts(of: [], tenant: "acme").isEmpty)
+        #expect(try await store.taskCounts(of: [RunID("run_9")], tenant: "other") == [RunID("run_9"): [.failed: 1]])
+    }
+
+    @Test(
         "concurrent commits are all written, gap-free, except the one whose key is taken, which writes nothing",
         arguments: StoreBackend.allCases)
     func concurrentCommits(_ backend: StoreBackend) async throws {

@@ -15,43 +15,22 @@ struct MonitorClient: Sendable {
         var description: String
     }
 
-    /// The runs under `filter` (newest first, `limit` of them) with their task counts, the tasks
-    /// of `selected`, the agents and the latest failed runs. Runs that had already ended in
-    /// `previous` keep the counts read then (an ended run's tasks change no more); the others'
-    /// reports are read at once, side by side.
-    func snapshot(filter: String?, selected: String?, limit: Int, previous: MonitorSnapshot = MonitorSnapshot())
-        async throws -> MonitorSnapshot
-    {
+    /// The runs under `filter` (newest first, `limit` of them) with their task counts (one list
+    /// request asks for them all), the tasks of `selected` (or of the newest run), the agents and
+    /// the latest failed runs.
+    func snapshot(filter: String?, selected: String?, limit: Int) async throws -> MonitorSnapshot {
         var snapshot = MonitorSnapshot()
-        let query = "limit=\(limit)" + (filter.map { "&status=\($0)" } ?? "")
-        let listed = try await get("/v1/runs?\(query)")["runs"]?.arrayValue ?? []
-        let runs = listed.compactMap(MonitorSnapshot.Run.init(summary:))
-        let shown = selected ?? runs.first?.id
-        let unread = MonitorSnapshot.reportsToRead(runs, previous: previous, selected: shown)
-        let reports = try await withThrowingTaskGroup(of: (String, [String: JSONValue]).self) { group in
-            for id in unread {
-                group.addTask { (id, try await get("/v1/runs/\(id)")["tasks"]?.objectValue ?? [:]) }
+        let query = "limit=\(limit)&include=task_counts" + (filter.map { "&status=\($0)" } ?? "")
+        snapshot.runs = (try await get("/v1/runs?\(query)")["runs"]?.arrayValue ?? []).compactMap(
+            MonitorSnapshot.Run.init(summary:))
+        if let shown = selected ?? snapshot.runs.first?.id {
+            let tasks = try await get("/v1/runs/\(shown)")["tasks"]?.objectValue ?? [:]
+            snapshot.selectedTasks = tasks.sorted { $0.key < $1.key }.map { key, task in
+                MonitorSnapshot.Task(
+                    key: key, status: task["status"]?.stringValue ?? "",
+                    attempts: task["attempts"]?.numberValue?.intValue ?? 0,
+                    agent: task["agent"]?.stringValue, error: task["error"]?.stringValue)
             }
-            return try await group.reduce(into: [:]) { $0[$1.0] = $1.1 }
-        }
-        let known = Dictionary(previous.runs.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
-        for var run in runs {
-            if let tasks = reports[run.id] {
-                let ended = ["succeeded", "failed", "skipped", "cancelled"]
-                run.finishedTasks = tasks.values.filter { ended.contains($0["status"]?.stringValue ?? "") }.count
-                run.tasks = tasks.count
-                if run.id == shown {
-                    snapshot.selectedTasks = tasks.sorted { $0.key < $1.key }.map { key, task in
-                        MonitorSnapshot.Task(
-                            key: key, status: task["status"]?.stringValue ?? "",
-                            attempts: task["attempts"]?.numberValue?.intValue ?? 0,
-                            agent: task["agent"]?.stringValue, error: task["error"]?.stringValue)
-                    }
-                }
-            } else if let earlier = known[run.id] {
-                (run.finishedTasks, run.tasks) = (earlier.finishedTasks, earlier.tasks)
-            }
-            snapshot.runs.append(run)
         }
         snapshot.agents = (try await get("/v1/agents")["agents"]?.arrayValue ?? []).map { agent in
             MonitorSnapshot.Agent(

@@ -68,7 +68,7 @@ struct MonitorCommand: AsyncParsableCommand {
         var snapshot = MonitorSnapshot()
         repeat {
             do {
-                snapshot = try await client.snapshot(filter: status, selected: nil, limit: 20, previous: snapshot)
+                snapshot = try await client.snapshot(filter: status, selected: nil, limit: 20)
             } catch {
                 if once || json { throw CLIError.operational("uaef monitor: \(server): \(error)") }
                 print("\(Timestamp.format(Date())) \(server) ! \(error)")
@@ -124,7 +124,7 @@ struct MonitorCommand: AsyncParsableCommand {
                         do {
                             snapshot = try await client.snapshot(
                                 filter: state.filter, selected: state.selected,
-                                limit: max(5, terminal.size.height - 12), previous: snapshot)
+                                limit: max(5, terminal.size.height - 12))
                             state.follow(snapshot)
                         } catch {
                             snapshot.problem = "\(error)"

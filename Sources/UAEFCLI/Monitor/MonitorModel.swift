@@ -41,29 +41,19 @@ struct MonitorSnapshot: Sendable {
     var time = Date()
     /// Why the last read failed, when it did (the screen keeps what it had).
     var problem: String?
-
-    /// The runs whose reports must be read for the next snapshot: all of `runs` but those that
-    /// had already ended in `previous` (whose counts were read then, when they were not yet ended
-    /// or first listed), unless `selected` (its tasks are shown).
-    static func reportsToRead(_ runs: [Run], previous: MonitorSnapshot, selected: String?) -> [String] {
-        let ended = Set(
-            previous.runs.filter { RunStatus(rawValue: $0.status)?.isTerminal == true }.map(\.id))
-        return runs.filter { run in
-            run.id == selected || !ended.contains(run.id)
-                || RunStatus(rawValue: run.status)?.isTerminal != true
-        }.map(\.id)
-    }
 }
 
 extension MonitorSnapshot.Run {
-    /// A run as `GET /v1/runs` lists it, its task counts not yet read; nil without an id.
+    /// A run as `GET /v1/runs?include=task_counts` lists it (zero tasks when its summary has no
+    /// counts); nil without an id.
     init?(summary: JSONValue) {
         guard let id = summary["run_id"]?.stringValue else { return nil }
         self.init(
             id: id, workflow: summary["workflow"]?.stringValue ?? "", status: summary["status"]?.stringValue ?? "",
             createdAt: summary["created_at"]?.stringValue.flatMap(Timestamp.parse),
             endedAt: summary["ended_at"]?.stringValue.flatMap(Timestamp.parse), error: summary["error"]?.stringValue,
-            finishedTasks: 0, tasks: 0)
+            finishedTasks: summary["task_counts"]?["ended"]?.numberValue?.intValue ?? 0,
+            tasks: summary["task_counts"]?["total"]?.numberValue?.intValue ?? 0)
     }
 }
 
