@@ -291,7 +291,7 @@ enum ConsoleAssets {
         {{/hasAttempts}}
         {{^hasAttempts}}<p class="muted">No attempts yet.</p>{{/hasAttempts}}
 
-        <h2>Events</h2>
+        <h2 id="events">Events</h2>
         <table class="events">
           <thead><tr><th scope="col">Seq</th><th scope="col">Time</th><th scope="col">Type</th><th scope="col">Task</th><th scope="col">Actor</th></tr></thead>
           <tbody>
@@ -300,7 +300,11 @@ enum ConsoleAssets {
           {{/events}}
           </tbody>
         </table>
-        {{#moreEvents}}<p class="muted">{{.}}</p>{{/moreEvents}}
+        {{#eventPages.caption}}<p class="muted">{{.}}</p>{{/eventPages.caption}}
+        <nav class="pages" aria-label="Pages of events">
+          {{#eventPages.first}}<a href="{{.}}">First events</a>{{/eventPages.first}}
+          {{#eventPages.next}}<a href="{{.}}" rel="next">Later events</a>{{/eventPages.next}}
+        </nav>
         </div>
         """##,
         "run": ##"""
@@ -452,7 +456,7 @@ enum ConsoleAssets {
         {{/attempts}}
         {{^attempts}}<p class="muted">No attempts yet.</p>{{/attempts}}
 
-        <h2>Events</h2>
+        <h2 id="events">Events</h2>
         <table class="events">
           <thead><tr><th scope="col">Seq</th><th scope="col">Time</th><th scope="col">Type</th><th scope="col">Actor</th><th scope="col">Data</th></tr></thead>
           <tbody>
@@ -461,7 +465,11 @@ enum ConsoleAssets {
           {{/events}}
           </tbody>
         </table>
-        {{#moreEvents}}<p class="muted">{{.}}</p>{{/moreEvents}}
+        {{#eventPages.caption}}<p class="muted">{{.}}</p>{{/eventPages.caption}}
+        <nav class="pages" aria-label="Pages of events">
+          {{#eventPages.first}}<a href="{{.}}">First events</a>{{/eventPages.first}}
+          {{#eventPages.next}}<a href="{{.}}" rel="next">Later events</a>{{/eventPages.next}}
+        </nav>
         </div>
         """##,
         "task": ##"""

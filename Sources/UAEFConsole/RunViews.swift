@@ -190,19 +190,20 @@ public struct RunView: Sendable {
     /// Set when the run has more attempts than ``attempts`` shows.
     public var moreAttempts: String?
     public var events: [EventRow]
-    /// Set when the run has more events than ``events`` shows.
-    public var moreEvents: String?
+    /// The links to the other pages of the run's events.
+    public var eventPages: EventPages
 
     /// The longest output shown inline; longer ones are cut with a note.
     static let outputLimit = 4000
 
     /// The view of `snapshot`, its graph drawn from `definition` (nil when the workflow's source
     /// no longer parses: the graph then shows the tasks the run has, without edges), with the
-    /// run's first `events` (``eventLimit`` of them and one more, to tell that there are more),
-    /// their numbers linking to the ledger page when `ledgerLinks` (principals who may read it).
+    /// run's `events` from seq `eventsFrom` (``eventLimit`` of them and one more, to tell that
+    /// there are more), their numbers linking to the ledger page when `ledgerLinks` (principals
+    /// who may read it).
     public init(
-        snapshot: RunSnapshot, definition: WorkflowDefinition?, events: [EventRecord] = [], now: Date,
-        mayCancel: Bool, ledgerLinks: Bool = false, csrf: String
+        snapshot: RunSnapshot, definition: WorkflowDefinition?, events: [EventRecord] = [], eventsFrom: Int64 = 0,
+        now: Date, mayCancel: Bool, ledgerLinks: Bool = false, csrf: String
     ) {
         let run = snapshot.run
         id = run.id.rawValue
@@ -272,9 +273,8 @@ public struct RunView: Sendable {
                 task: record.event.subject.hasPrefix(prefix)
                     ? String(record.event.subject.dropFirst(prefix.count)) : nil, ledgerLink: ledgerLinks)
         }
-        moreEvents =
-            events.count > Self.eventLimit
-            ? "The first \(Self.eventLimit) events are shown; uaef ledger report --run \(run.id) has them all." : nil
+        eventPages = EventPages(
+            path: "/runs/\(run.id.rawValue)", from: eventsFrom, events: events, limit: Self.eventLimit)
     }
 
     /// The most events the page lists.
@@ -299,11 +299,10 @@ public struct RunView: Sendable {
         html.reserveCapacity(rows.count * 400)
         for row in rows {
             let key = HTML.escape(row.key)
-            let path = row.key.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed.subtracting(["/"])) ?? ""
             html +=
                 "<tr id=\"task-\(HTML.escape(row.anchor))\" data-task=\"\(key)\"\(row.instance ? " class=\"instance\"" : "")>"
             html +=
-                "<td class=\"mono\"><a href=\"/runs/\(HTML.escape(run))/tasks/\(HTML.escape(path))\">\(key)</a></td>"
+                "<td class=\"mono\"><a href=\"\(HTML.escape(TaskView.path(run: run, key: row.key)))\">\(key)</a></td>"
             html += "<td><span class=\"status s-\(HTML.escape(row.status))\">\(HTML.escape(row.status))</span></td>"
             html += "<td>\(row.attempts)</td><td class=\"mono\">\(HTML.escape(row.agent ?? ""))</td><td>"
             if let error = row.error {

@@ -29,20 +29,22 @@ public struct TaskView: Sendable {
     /// Every attempt, oldest first.
     public var attempts: [RunView.AttemptRow]
     public var events: [Event]
-    public var moreEvents: String?
+    /// The links to the other pages of the task's events.
+    public var eventPages: EventPages
 
     /// The most events the page lists.
     public static let eventLimit = 500
     /// The longest input or output shown; longer ones are cut with a note.
     static let valueLimit = 64_000
 
-    /// The view of `task` of `run` with its `attempts` and first `events` (``eventLimit`` and one
-    /// more, to tell there are more); inputs are read from its `task.started` events, and shown
-    /// only with `payloads` (principals who may read the ledger's payloads, as the event streams
-    /// send them), else named by their digest.
+    /// The view of `task` of `run` with its `attempts` and its `events` from seq `eventsFrom`
+    /// (``eventLimit`` and one more, to tell there are more). Attempts' inputs are read from the
+    /// `task.started` events of the first page (`firstEvents`, when `events` is a later one), and
+    /// shown only with `payloads` (principals who may read the ledger's payloads, as the event
+    /// streams send them), else named by their digest.
     public init(
-        run: RunRecord, task: TaskRecord, attempts: [AttemptRecord], events: [EventRecord], now: Date,
-        ledgerLinks: Bool, payloads: Bool
+        run: RunRecord, task: TaskRecord, attempts: [AttemptRecord], events: [EventRecord], eventsFrom: Int64 = 0,
+        firstEvents: [EventRecord]? = nil, now: Date, ledgerLinks: Bool, payloads: Bool
     ) {
         self.run = run.id.rawValue
         workflow = run.workflowName
@@ -54,7 +56,7 @@ public struct TaskView: Sendable {
         reason = task.reason
         output = task.output.map { Self.cut($0.prettyJSONText) }
         var inputs: [Int: String] = [:]
-        for record in events where record.event.type == "task.started" {
+        for record in firstEvents ?? events where record.event.type == "task.started" {
             guard let number = record.event.data["attempt"]?.numberValue?.intValue else { continue }
             let digest = record.event.data["input_sha256"]?.stringValue ?? "?"
             if let input = record.event.payloads["input"] {
@@ -79,9 +81,15 @@ public struct TaskView: Sendable {
                 seq: record.seq, time: Timestamp.format(record.event.time), type: record.event.type,
                 actor: record.event.actor, data: JSONValue.object(record.event.data).jsonText, ledgerLink: ledgerLinks)
         }
-        moreEvents =
-            events.count > Self.eventLimit
-            ? "The first \(Self.eventLimit) events are shown; uaef ledger report --run \(run.id) has them all." : nil
+        eventPages = EventPages(
+            path: Self.path(run: run.id.rawValue, key: task.key), from: eventsFrom, events: events,
+            limit: Self.eventLimit)
+    }
+
+    /// The page of task `key` of `run`: `/runs/run_…/tasks/each%5B2%5D`.
+    static func path(run: String, key: String) -> String {
+        "/runs/\(run)/tasks/"
+            + (key.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed.subtracting(["/"])) ?? "")
     }
 
     static func cut(_ text: String) -> String {

@@ -246,6 +246,7 @@ struct ConsoleRoutes {
     private func runPage(_ request: Request, _ context: APIContext) async throws -> Response {
         let principal = try context.require(.read)
         let id = try context.parameters.require("id")
+        let eventsFrom = try Self.eventsFrom(request)
         // The page stops listening once it shows the run ended.
         return try await page(request, context, principal, title: "Run \(id)", path: "/runs", "run", live: .run(id)) {
             guard let snapshot = try await store.snapshot(of: RunID(id), tenant: principal.tenant) else {
@@ -257,9 +258,9 @@ struct ConsoleRoutes {
                     catalog: runtime.engine.kinds.catalog(capabilities: nil))
             }
             let events = try await store.runEvents(
-                of: snapshot.run.id, tenant: principal.tenant, from: 0, limit: RunView.eventLimit + 1)
+                of: snapshot.run.id, tenant: principal.tenant, from: eventsFrom, limit: RunView.eventLimit + 1)
             return RunView(
-                snapshot: snapshot, definition: definition, events: events, now: Date(),
+                snapshot: snapshot, definition: definition, events: events, eventsFrom: eventsFrom, now: Date(),
                 mayCancel: principal.may(.writeRuns), ledgerLinks: principal.may(.readLedger),
                 csrf: context.consoleSession?.csrfToken ?? "")
         }
@@ -271,6 +272,7 @@ struct ConsoleRoutes {
         let id = try context.parameters.require("id")
         let raw = try context.parameters.require("key")
         let key = raw.removingPercentEncoding ?? raw
+        let eventsFrom = try Self.eventsFrom(request)
         return try await page(
             request, context, principal, title: "Task \(key) of run \(id)", path: "/runs", "task", live: .run(id)
         ) {
@@ -280,12 +282,21 @@ struct ConsoleRoutes {
             guard let task = snapshot.tasks.first(where: { $0.key == key }) else {
                 throw Problem.notFound("task \(key.prefix(200)) of run \(id)")
             }
-            let events = try await store.taskEvents(
-                of: snapshot.run.id, key: key, tenant: principal.tenant, limit: TaskView.eventLimit + 1)
+            func events(from seq: Int64) async throws -> [EventRecord] {
+                try await store.taskEvents(
+                    of: snapshot.run.id, key: key, tenant: principal.tenant, from: seq, limit: TaskView.eventLimit + 1)
+            }
+            let shown = try await events(from: eventsFrom)
             return TaskView(
-                run: snapshot.run, task: task, attempts: snapshot.attempts.filter { $0.key == key }, events: events,
-                now: Date(), ledgerLinks: principal.may(.readLedger), payloads: principal.may(.readLedger))
+                run: snapshot.run, task: task, attempts: snapshot.attempts.filter { $0.key == key }, events: shown,
+                eventsFrom: eventsFrom, firstEvents: eventsFrom > 0 ? try await events(from: 0) : nil, now: Date(),
+                ledgerLinks: principal.may(.readLedger), payloads: principal.may(.readLedger))
         }
+    }
+
+    /// The seq a run's or a task's page lists events from (`?events_from=`, 0 without it).
+    private static func eventsFrom(_ request: Request) throws -> Int64 {
+        Int64(try request.integerQuery(EventPages.parameter, in: 0...Int(Int64.max)) ?? 0)
     }
 
     // MARK: Approvals

@@ -121,9 +121,11 @@ public protocol WorkflowStore: LedgerStore, SettlementStore, RemoteWorkStore, Se
     /// their cost does not grow with the log.
     func runEvents(of run: RunID, tenant: String, from seq: Int64, limit: Int) async throws -> [EventRecord]
 
-    /// The first `limit` events of one task (or fan-out instance) `key` of a run of `tenant` (the
-    /// subject `run/key`), in order, read through the same index as ``runEvents(of:tenant:from:limit:)``.
-    func taskEvents(of run: RunID, key: String, tenant: String, limit: Int) async throws -> [EventRecord]
+    /// Up to `limit` events of one task (or fan-out instance) `key` of a run of `tenant` (the
+    /// subject `run/key`) with a seq from `seq` on, in order, read through the same index as
+    /// ``runEvents(of:tenant:from:limit:)``.
+    func taskEvents(of run: RunID, key: String, tenant: String, from seq: Int64, limit: Int) async throws
+        -> [EventRecord]
 
     /// What identifies events from `seq` on, in order, without their data: for readers (such as
     /// settlement) that look at most events only to skip them.

@@ -696,12 +696,14 @@ public final class PostgresStore: WorkflowStore {
         ) { try Self.event($0).record }
     }
 
-    public func taskEvents(of run: RunID, key: String, tenant: String, limit: Int) async throws -> [EventRecord] {
+    public func taskEvents(of run: RunID, key: String, tenant: String, from seq: Int64, limit: Int) async throws
+        -> [EventRecord]
+    {
         try await rows(
             """
             SELECT \(unescaped: Self.eventColumns) FROM events
             WHERE tenant = \(tenant) AND split_part(subject, '/', 1) = \(run.rawValue)
-                AND subject = \(run.rawValue + "/" + key)
+                AND subject = \(run.rawValue + "/" + key) AND seq >= \(seq)
             ORDER BY seq LIMIT \(limit)
             """
         ) { try Self.event($0).record }

@@ -669,15 +669,18 @@ public final class SQLiteStore: WorkflowStore {
         }
     }
 
-    public func taskEvents(of run: RunID, key: String, tenant: String, limit: Int) async throws -> [EventRecord] {
+    public func taskEvents(of run: RunID, key: String, tenant: String, from seq: Int64, limit: Int) async throws
+        -> [EventRecord]
+    {
         try await pool.read { db in
             try Row.fetchAll(
                 db.cachedStatement(
                     sql: """
-                        SELECT \(Self.eventColumns) FROM events WHERE tenant = ? AND \(Self.subjectRun) = ? AND subject = ?
+                        SELECT \(Self.eventColumns) FROM events
+                        WHERE tenant = ? AND \(Self.subjectRun) = ? AND subject = ? AND seq >= ?
                         ORDER BY seq LIMIT ?
                         """),
-                arguments: [tenant, run.rawValue, run.rawValue + "/" + key, limit]
+                arguments: [tenant, run.rawValue, run.rawValue + "/" + key, seq, limit]
             )
             .map(Self.event)
         }

@@ -68,9 +68,15 @@ struct StoreContractTests {
         #expect(try await store.runEvents(of: RunID("run_A"), tenant: "acme", from: 1, limit: 1).map(\.seq) == [2])
         #expect(try await store.runEvents(of: RunID("run_A"), tenant: "globex", from: 0, limit: 10).map(\.seq) == [3])
         #expect(try await store.runEvents(of: RunID("run_Z"), tenant: "acme", from: 0, limit: 10).isEmpty)
-        let task = try await store.taskEvents(of: RunID("run_A"), key: "each[2]", tenant: "acme", limit: 10)
+        let task = try await store.taskEvents(of: RunID("run_A"), key: "each[2]", tenant: "acme", from: 0, limit: 10)
         #expect(task.map(\.seq) == [4])
-        #expect(try await store.taskEvents(of: RunID("run_A"), key: "fetch", tenant: "globex", limit: 10).isEmpty)
+        #expect(
+            try await store.taskEvents(of: RunID("run_A"), key: "each[2]", tenant: "acme", from: 5, limit: 10).isEmpty)
+        #expect(
+            try await store.taskEvents(of: RunID("run_A"), key: "each[2]", tenant: "acme", from: 4, limit: 1).count == 1
+        )
+        #expect(
+            try await store.taskEvents(of: RunID("run_A"), key: "fetch", tenant: "globex", from: 0, limit: 10).isEmpty)
     }
 
     @Test("a failed transaction writes nothing: no rows and no events", arguments: StoreBackend.allCases)
