@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import UAEFCore
 import UAEFEngine
+import UAEFStoreSQLite
 
 /// Runs `uaef` with the process's arguments and exits with a code that means something:
 /// 0 success, 1 a run that failed or was cancelled, 2 usage or validation errors.
@@ -36,33 +37,40 @@ public enum CommandLineEntry {
                     try command.run()
                 }
             }
-            exit(0)
+            finish(0)
         } catch let failure as ValidationFailure {
             FileHandle.standardError.write(Data(("error: " + failure.description + "\n").utf8))
-            exit(2)
+            finish(2)
         } catch let refusal as Refusal {
             Console.error(refusal.description)
-            exit(2)
+            finish(2)
         } catch let failure as CLIError {
             Console.error(failure.description)
-            exit(failure.exitCode)
+            finish(failure.exitCode)
         } catch let error as ExitCode {
-            exit(error.rawValue)
+            finish(error.rawValue)
         } catch {
             let code = UAEFCommand.exitCode(for: error)
             if code == .failure {
                 // Not an argument error: the store, the file system or the network failed.
                 Console.error("\(error)")
-                exit(3)
+                finish(3)
             }
             let message = UAEFCommand.fullMessage(for: error)
             if code == .success {
                 if !message.isEmpty { print(message) }
-                exit(0)
+                finish(0)
             }
             if !message.isEmpty { FileHandle.standardError.write(Data((message + "\n").utf8)) }
             // argument-parser reports usage errors as EX_USAGE (64); UAEF documents 2 for them.
-            exit(code == .validationFailure ? 2 : code.rawValue)
+            finish(code == .validationFailure ? 2 : code.rawValue)
         }
+    }
+
+    /// Exits with `code` once this process's SQLite stores hold their commits in their database
+    /// files, not only in their logs.
+    private static func finish(_ code: Int32) -> Never {
+        SQLiteStore.checkpointOpenStores()
+        exit(code)
     }
 }

@@ -22,6 +22,12 @@ public final class SQLiteStore: WorkflowStore {
     /// Checkpoints the write-ahead log beside the writer rather than inside its commits.
     let checkpointer: WALCheckpointer
 
+    /// For a process about to exit: copies each open SQLite store's write-ahead log into its
+    /// database file, waiting for no other process, and empties the log when nothing else uses it.
+    /// Commits are durable without it (they are in the log, which the next opening reads); with
+    /// it, the database file alone holds them, as someone copying it expects.
+    public static func checkpointOpenStores() { WALCheckpointer.checkpointAll() }
+
     /// Opens (creating if needed) the store at `path` and applies pending migrations.
     public init(path: String) throws {
         self.path = path

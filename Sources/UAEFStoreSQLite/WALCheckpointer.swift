@@ -19,12 +19,45 @@ final class WALCheckpointer: Sendable {
     private let connection: DatabaseQueue
     private let schedule = Mutex(CheckpointSchedule())
 
+    /// A checkpointer held without keeping it alive.
+    private struct Reference: Sendable {
+        weak var checkpointer: WALCheckpointer?
+    }
+
+    /// This process's checkpointers, for ``checkpointAll()``.
+    private static let all = Mutex<[ObjectIdentifier: Reference]>([:])
+
     init(path: String) throws {
         // Opening reads the schema, which waits while another connection holds the file: the last
         // connection of a store closing just before checkpoints and removes the log.
         var configuration = Configuration()
         configuration.busyMode = .timeout(10)
         connection = try DatabaseQueue(path: path, configuration: configuration)
+        Self.all.withLock { $0[ObjectIdentifier(self)] = Reference(checkpointer: self) }
+    }
+
+    deinit {
+        Self.all.withLock { _ = $0.removeValue(forKey: ObjectIdentifier(self)) }
+    }
+
+    /// Copies every open store's log into its database file at once, waiting for nobody, and
+    /// empties the log when no other connection uses it; for a process about to exit, whose
+    /// commits would otherwise stay in the log alone (safe, but a copy of the database file
+    /// without its `-wal` would miss them). With another process reading, what that reader still
+    /// needs stays in the log.
+    static func checkpointAll() {
+        for reference in all.withLock({ Array($0.values) }) {
+            reference.checkpointer?.checkpointWhole()
+        }
+    }
+
+    /// A truncating checkpoint that gives up instead of waiting: with a busy timeout of zero,
+    /// SQLite copies what it can as a passive checkpoint would when another connection is busy.
+    private func checkpointWhole() {
+        try? connection.writeWithoutTransaction { db in
+            try db.execute(sql: "PRAGMA busy_timeout = 0")
+            _ = try db.checkpoint(.truncate)
+        }
     }
 
     /// Checkpoints that ran without an error since the store opened.

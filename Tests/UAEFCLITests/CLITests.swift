@@ -45,6 +45,24 @@ struct CLITests {
         #expect(try json.json()["valid"] == false)
     }
 
+    @Test(
+        "a command that exits at once leaves its commits in the database file, not only in the log: a copy of the file alone has the run"
+    )
+    func exitCheckpoints() async throws {
+        let directory = try TemporaryDirectory("cli-exit")
+        defer { directory.remove() }
+        let workflow = try write("name: ok\ntasks:\n  - {id: a, agent: noop}\n", to: "ok.yaml", in: directory)
+        let run = try UAEFProcess.run(["run", workflow, "--json", "--store", "sqlite:s.db"], in: directory.url)
+        #expect(run.status == 0, "\(run.stderr)")
+        let id = try #require(try run.json()["run_id"]?.stringValue)
+        let log = (try? FileManager.default.attributesOfItem(atPath: directory.path("s.db-wal"))[.size] as? Int) ?? 0
+        #expect(log == 0, "the log is emptied when no other connection uses it")
+        try FileManager.default.createDirectory(atPath: directory.path("copy"), withIntermediateDirectories: false)
+        try FileManager.default.copyItem(atPath: directory.path("s.db"), toPath: directory.path("copy/s.db"))
+        let copy = try SQLiteStore(path: directory.path("copy/s.db"))
+        #expect(try await copy.run(RunID(id), tenant: "default")?.status == .succeeded)
+    }
+
     @Test("uaef analytics counts the runs of a store no server has counted, as the API would; bad options exit 2")
     func analytics() throws {
         let directory = try TemporaryDirectory("cli")
