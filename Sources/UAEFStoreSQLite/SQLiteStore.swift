@@ -476,17 +476,20 @@ public final class SQLiteStore: WorkflowStore {
 
     public func taskCounts(of runs: [RunID], tenant: String) async throws -> [RunID: [TaskStatus: Int]] {
         guard !runs.isEmpty else { return [:] }
-        let sql = """
-            SELECT run_id, status, count(*) FROM tasks
-            WHERE tenant = ? AND run_id IN (\(runs.map { _ in "?" }.joined(separator: ", ")))
-            GROUP BY run_id, status
-            """
-        let arguments = StatementArguments([tenant] + runs.map(\.rawValue))
+        // One statement for any number of runs (their ids as one JSON array), compiled once.
+        let ids = JSONValue.array(runs.map { .string($0.rawValue) }).jsonText
         return try await pool.read { db in
+            let statement = try db.cachedStatement(
+                sql: """
+                    SELECT run_id, status, count(*) FROM tasks
+                    WHERE tenant = ? AND run_id IN (SELECT value FROM json_each(?))
+                    GROUP BY run_id, status
+                    """)
             var counts: [RunID: [TaskStatus: Int]] = [:]
-            for row in try Row.fetchAll(db, sql: sql, arguments: arguments) {
+            let rows = try Row.fetchCursor(statement, arguments: [tenant, ids])
+            while let row = try rows.next() {
                 guard let status = TaskStatus(rawValue: row[1]) else { continue }
-                counts[RunID(row[0] as String), default: [:]][status] = row[2]
+                counts[RunID(row[0] as String), default: [:]][status] = row[2] as Int
             }
             return counts
         }
