@@ -40,9 +40,11 @@ let package = Package(
     targets: [
         .target(
             name: "UAEFCore",
-            dependencies: [.product(name: "Yams", package: "Yams")]
+            dependencies: ["CUAEFZlib", .product(name: "Yams", package: "Yams")]
         ),
         .target(name: "CUAEFSHA256"),
+        // The system zlib (already linked by Foundation), for reading an ERP's compressed ZIPs.
+        .target(name: "CUAEFZlib", linkerSettings: [.linkedLibrary("z")]),
         // Link-time replacements for scripts/package-lambda, so the package runs on provided.al2023.
         .target(name: "CUAEFGlibcCompat", linkerSettings: [.linkedLibrary("m")]),
         .target(

@@ -34,6 +34,11 @@ import UAEFCore
 ///   actual flag `A`, one of debit and credit); an unknown job answers `ReqstId: "-1"` as pods
 ///   do. The request runs `WAIT` → `RUNNING` → `SUCCEEDED` (or `ERROR` when a row was wrong)
 ///   over ``pollsToFinish`` status reads of `GET …/erpintegrations?finder=ESSJobStatusRF;requestId=N`.
+/// - **`POST …/erpintegrations`** with `OperationName: downloadESSJobExecutionDetails`, `ReqstId`
+///   and `FileType` (PascalCase; `requestId` is refused as pods refuse it): the item echoed with
+///   `DocumentContent`, a base64 zip deflated and streamed as Oracle's are (its example starts
+///   `UEsDBBQACAgIA`), holding the request's log `<id>.log`: the lines read and, for a failed
+///   import, the problems found. Only once the request ended; an unknown id is a 404.
 ///
 /// Not Oracle's: `GET /$fake/invoices` lists every invoice, `GET /$fake/imports` every import
 /// request (with the problems found in its file), and `POST /$fake/faults` makes the next
@@ -219,9 +224,14 @@ public struct FakeOracleServer: Sendable {
     private func integrate(_ request: Request) async throws -> Response {
         guard authenticated(request) else { return FakeHTTP.text(401, "Unauthorized") }
         let text = String(buffer: try await request.body.collect(upTo: 64 << 20))
-        guard let body = try? JSONValue(jsonText: text), body["OperationName"] == "importBulkData" else {
+        guard let body = try? JSONValue(jsonText: text) else {
+            return error(request, 400, code: "", "The request body is not JSON.")
+        }
+        if body["OperationName"] == "downloadESSJobExecutionDetails" { return executionDetails(request, body) }
+        guard body["OperationName"] == "importBulkData" else {
             return error(
-                request, 400, code: "", "OperationName must be importBulkData (the only operation of this fake)")
+                request, 400, code: "",
+                "OperationName must be importBulkData or downloadESSJobExecutionDetails (this fake's operations)")
         }
         guard body["JobName"]?.stringValue == Self.journalImportJob else {
             return FakeHTTP.json(201, ["OperationName": "importBulkData", "ReqstId": "-1"])
@@ -247,7 +257,7 @@ public struct FakeOracleServer: Sendable {
         var problems: [String] = fault == .jobError ? ["the import failed (injected fault)"] : []
         var rows: [[String]] = []
         do {
-            let entries = try StoredZip.entries(of: Array(content))
+            let entries = try ZipArchive.entries(of: Array(content))
             if let file = entries.first(where: { $0.name == "GlInterface.csv" }) {
                 rows = Self.csvRows(String(decoding: file.data, as: UTF8.self))
             } else {
@@ -275,6 +285,33 @@ public struct FakeOracleServer: Sendable {
             [
                 "OperationName": "importBulkData", "ReqstId": .string(id), "FileName": body["FileName"] ?? .null,
                 "JobName": .string(Self.journalImportJob), "ParameterList": body["ParameterList"] ?? .null,
+            ])
+    }
+
+    /// `downloadESSJobExecutionDetails`: the ended request's log in a deflated zip.
+    private func executionDetails(_ request: Request, _ body: JSONValue) -> Response {
+        if let wrong = body.objectValue?.keys.first(where: { ["requestId", "fileType"].contains($0) }) {
+            return error(request, 400, code: "", "Invalid attribute \"\(wrong)\" in the payload")
+        }
+        let id = body["ReqstId"]?.stringValue ?? ""
+        let found = state.imports.withLock { imports in imports.first { $0.requestID == id } }
+        guard let found else { return error(request, 404, code: "", "The ESS request \(id) was not found.") }
+        let status = found.status(pollsToFinish: pollsToFinish)
+        guard status == "SUCCEEDED" || status == "ERROR" else {
+            return error(request, 400, code: "", "The ESS request \(id) has not ended (\(status)).")
+        }
+        var log = "Journal Import Execution Report\nRequest ID: \(id)\nGroup ID: \(found.group)\n"
+        log += "Lines read from GL_INTERFACE: \(found.rows)\n"
+        log += found.problems.map { "Error: \($0)\n" }.joined()
+        log += "Status: \(status)\n"
+        let zip = ZipArchive.archive(
+            [ZipArchive.Entry(name: "\(id).log", data: Array(log.utf8))], compression: .deflatedStreamed)
+        return FakeHTTP.json(
+            201,
+            [
+                "OperationName": "downloadESSJobExecutionDetails", "ReqstId": .string(id),
+                "DocumentContent": .string(Data(zip).base64EncodedString()), "FileType": body["FileType"] ?? "ALL",
+                "DocumentId": .null, "FileName": .null, "ContentType": .null, "RequestStatus": .null,
             ])
     }
 

@@ -2,13 +2,14 @@ import Foundation
 import Logging
 import Testing
 import UAEFAgents
-import UAEFConnectors
 import UAEFCore
 import UAEFEngine
 import UAEFFakes
 import UAEFSecrets
 import UAEFStore
 import UAEFTestSupport
+
+@testable import UAEFConnectors
 
 /// `oracle.invoice.create` through a real engine on SQLite, against the fake Payables invoices
 /// resource on loopback (`FakeOracleServer`, written from Oracle's REST reference and examples).
@@ -195,7 +196,7 @@ struct OracleInvoiceTests {
     }
 
     @Test(
-        "a journal goes as GlInterface.csv in an FBDI zip; the ESS request is polled to SUCCEEDED; its id is in the ledger"
+        "a journal goes as GlInterface.csv in an FBDI zip; the ESS request is polled to SUCCEEDED; its id and its log are in the ledger"
     )
     func journalImport() async throws {
         try await withSetup(pollsToFinish: 3) { setup in
@@ -210,6 +211,12 @@ struct OracleInvoiceTests {
             let events = try await setup.store.events(from: 0, limit: 1_000)
             let submitted = events.filter { $0.event.type == "oracle.journal_import.submitted" }
             #expect(submitted.count == 1 && submitted.first?.event.data["request_id"] == output["request_id"])
+            // The log, read from the deflated zip downloadESSJobExecutionDetails answers.
+            let logs = events.filter { $0.event.type == "oracle.journal_import.log" }
+            let log = try #require(logs.first?.event.payloads["log"]?.stringValue)
+            #expect(logs.count == 1 && output["log_recorded"] == true)
+            #expect(log.contains("Lines read from GL_INTERFACE: 2") && log.contains("Status: SUCCEEDED"), "\(log)")
+            #expect(logs.first?.event.data["bytes"] == .number(Number(log.utf8.count)))
         }
     }
 
@@ -245,7 +252,20 @@ struct OracleInvoiceTests {
             let failed = try await importJournal(setup, attempts: 3)
             #expect(failed.status == .failed && failed.task?.attempts == 1)
             #expect(failed.task?.error?.contains("ended ERROR") == true, "\(failed.task?.error ?? "")")
+            // The error ends with the log's last lines: what Oracle found wrong.
+            #expect(
+                failed.task?.error?.contains("the end of its log:\n") == true
+                    && failed.task?.error?.contains("Error: the import failed (injected fault)\nStatus: ERROR") == true,
+                "\(failed.task?.error ?? "")")
         }
+    }
+
+    @Test("a log's tail is its last 20 lines and 2,000 characters at most")
+    func logTail() {
+        let log = (1...30).map { "line \($0)" }.joined(separator: "\n") + "\n"
+        #expect(OracleIntegrations.tail(of: log) == (11...30).map { "line \($0)" }.joined(separator: "\n") + "\n")
+        let long = String(repeating: "x", count: 5_000)
+        #expect(OracleIntegrations.tail(of: long) == "…" + String(repeating: "x", count: 2_000))
     }
 
     @Test("an unbalanced or malformed journal fails before anything is sent, every problem named")

@@ -284,6 +284,10 @@ struct SettlementExportTests {
                 requests.contains { dead.lastError?.contains("Journal Import request \($0) ") == true },
                 "\(dead.lastError ?? "") names none of \(requests)")
             #expect(dead.lastError?.contains("ended ERROR") == true)
+            #expect(
+                dead.lastError?.contains("the end of its log:\n") == true
+                    && dead.lastError?.contains("Error: the import failed (injected fault)") == true,
+                "\(dead.lastError ?? "")")
             let events = try await connectors.store.events(from: 0, limit: 1_000)
             #expect(events.filter { $0.event.type == "oracle.journal_import.failed" }.count == 1)
             #expect(events.filter { $0.event.type == "erp.document_created" }.count == 1)

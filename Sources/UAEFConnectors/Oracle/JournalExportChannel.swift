@@ -111,8 +111,10 @@ struct JournalExportChannel: DeliveryChannel {
             let status = try await channel.integrations.status(of: request, logger: logger)
             if let succeeded = OracleJournalImportKind.finished[status] {
                 guard succeeded else {
-                    let error =
-                        "oracle: Journal Import request \(request) (interface group \(journal.groupID)) ended \(status); its log is in Oracle's scheduled processes"
+                    let log = await channel.integrations.readLog(of: request, logger: logger)
+                    let error = channel.scrubber.scrub(
+                        "oracle: Journal Import request \(request) (interface group \(journal.groupID)) ended \(status)"
+                            + OracleIntegrations.ending(log))
                     try await save("failed", ["request_id": .string(request), "error": .string(error)])
                     return .abandoned(status: nil, error: "\(error); \(replayAdvice)")
                 }

@@ -13,6 +13,9 @@ import UAEFStore
 /// debit or credit) is checked and written as `GlInterface.csv` in a zip, posted to
 /// `erpintegrations` (`importBulkData` with the Journal Import job and its `ParameterList`), and
 /// the ESS request it starts is polled (`finder=ESSJobStatusRF`) with backoff until it ends.
+/// Once it ends, its log (`downloadESSJobExecutionDetails`) is read into the ledger event
+/// `oracle.journal_import.log` (the log a payload, erasable by redaction, its digest in the
+/// ledger), and a failed import's error ends with the log's last lines.
 /// The request id is a task checkpoint (with the ledger event `oracle.journal_import.submitted`)
 /// written before any waiting: a retried or resumed attempt polls that request instead of
 /// importing the journal twice. An attempt that stopped between sending the import and
@@ -92,25 +95,50 @@ public struct OracleJournalImportKind: AgentKind {
             }
             let id = requestID ?? ""
             var status = ""
+            var succeeded = false
             while true {
                 status = try await integrations.status(of: id, logger: logger)
-                if let succeeded = Self.finished[status] {
-                    guard succeeded else {
-                        throw AgentFailure(
-                            "oracle: Journal Import request \(id) (interface group \(journal.groupID)) ended \(status); its log is in Oracle's scheduled processes",
-                            retryable: false)
-                    }
+                if let ended = Self.finished[status] {
+                    succeeded = ended
                     break
                 }
                 try await Task.sleep(for: interval)
                 interval = min(interval * 2, .seconds(60))
             }
+            let log = await integrations.readLog(of: id, logger: logger)
+            if case .success(let text) = log {
+                try await record(log: text, of: id, status: status, request)
+            }
+            guard succeeded else {
+                throw AgentFailure(
+                    "oracle: Journal Import request \(id) (interface group \(journal.groupID)) ended \(status)"
+                        + OracleIntegrations.ending(log),
+                    retryable: false)
+            }
             return [
                 "request_id": .string(id), "status": .string(status), "group_id": .string(String(journal.groupID)),
                 "file_name": .string(fileName), "lines": .number(Number(journal.lines.count)),
-                "resumed": .bool(resumed),
+                "resumed": .bool(resumed), "log_recorded": .bool((try? log.get()) != nil),
             ]
         }
+    }
+
+    /// Appends `oracle.journal_import.log`: the ended request's log as a payload.
+    private func record(log: String, of requestID: String, status: String, _ request: AttemptRequest) async throws {
+        let now = Date()
+        var random = SystemRandomNumberGenerator()
+        var changes = ChangeSet()
+        changes.events = [
+            EventDraft(
+                id: "evt_" + SortableID.make(at: now, using: &random), time: now, type: "oracle.journal_import.log",
+                actor: request.agent.map { "agent:\($0.name)" } ?? "engine", tenant: request.tenant,
+                subject: "\(request.runID.rawValue)/\(request.key)",
+                data: [
+                    "request_id": .string(requestID), "status": .string(status),
+                    "bytes": .number(Number(log.utf8.count)), "attempt": .number(Number(request.attempt)),
+                ], payloads: ["log": .string(log)])
+        ]
+        try await store.commit(changes)
     }
 
     /// Replaces the task's checkpoint with `value`, recording `type` in the ledger.
@@ -143,8 +171,8 @@ struct OracleIntegrations: Sendable {
     /// request id.
     func importJournal(_ journal: OracleJournal, fileName: String, logger: Logger) async throws -> String {
         let today = String(Timestamp.format(Date()).prefix(10))
-        let zip = StoredZip.archive([
-            StoredZip.Entry(name: "GlInterface.csv", data: Array(journal.csv(today: today).utf8))
+        let zip = ZipArchive.archive([
+            ZipArchive.Entry(name: "GlInterface.csv", data: Array(journal.csv(today: today).utf8))
         ])
         let (_, value) = try await fusion.post(
             "erpintegrations",
@@ -161,6 +189,62 @@ struct OracleIntegrations: Sendable {
                 retryable: false)
         }
         return id
+    }
+
+    /// The most bytes of log kept from one request (all of its jobs' logs together).
+    static let logLimit = 1 << 20
+
+    /// The ended ESS request's log (`downloadESSJobExecutionDetails`, `FileType: log`): the text
+    /// of the files in the zip Oracle answers (a log per job of the request), each named when
+    /// there are several.
+    func log(of requestID: String, logger: Logger) async throws -> String {
+        let (_, value) = try await fusion.post(
+            "erpintegrations",
+            body: [
+                "OperationName": "downloadESSJobExecutionDetails", "ReqstId": .string(requestID), "FileType": "log",
+            ],
+            contentType: "application/json", logger: logger)
+        let item = value["items"]?.arrayValue?.first ?? value
+        guard let content = item["DocumentContent"]?.stringValue, let zip = Data(base64Encoded: content) else {
+            throw AgentFailure(
+                "oracle: the log of ESS request \(requestID) came without a base64 DocumentContent", retryable: false)
+        }
+        let files: [ZipArchive.Entry]
+        do {
+            files = try ZipArchive.entries(of: Array(zip), limit: Self.logLimit)
+        } catch {
+            throw AgentFailure("oracle: the log of ESS request \(requestID) is not a zip UAEF can read: \(error)")
+        }
+        return files.map { file in
+            let text = String(decoding: file.data, as: UTF8.self)
+            return files.count == 1 ? text : "== \(file.name) ==\n" + text
+        }.joined(separator: "\n")
+    }
+
+    /// The ended request's log, or why it could not be read (also logged as a warning): a failed
+    /// import is reported with or without its log.
+    func readLog(of requestID: String, logger: Logger) async -> Result<String, any Error> {
+        do {
+            return .success(try await log(of: requestID, logger: logger))
+        } catch {
+            logger.warning("oracle: the log of ESS request \(requestID) could not be read: \(error)")
+            return .failure(error)
+        }
+    }
+
+    /// How a failed request's error ends: the last lines of its log, or why they are missing.
+    static func ending(_ log: Result<String, any Error>) -> String {
+        switch log {
+        case .success(let text): "; the end of its log:\n" + tail(of: text)
+        case .failure(let error): "; its log could not be read (\(error)): see Oracle's scheduled processes"
+        }
+    }
+
+    /// The last lines of `log` an error shows: 20 at most, 2,000 characters at most.
+    static func tail(of log: String) -> String {
+        let lines = log.split(separator: "\n", omittingEmptySubsequences: false)
+        let text = lines.suffix(lines.last?.isEmpty == true ? 21 : 20).joined(separator: "\n")
+        return text.count > 2_000 ? "…" + text.suffix(2_000) : text
     }
 
     /// The ESS request's state (`RUNNING`, `SUCCEEDED`, `ERROR`, …).
