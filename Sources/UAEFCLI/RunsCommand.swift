@@ -19,26 +19,20 @@ struct RunsCommand: AsyncParsableCommand {
 
         func run() async throws {
             let filter = try Console.choice(status, option: "--status", as: RunStatus.self)
-            let runs = try await storeOptions.open().runs(
+            let store = try await storeOptions.open()
+            let runs = try await store.runs(
                 tenant: storeOptions.tenant, matching: RunFilter(status: filter), limit: max(1, limit))
+            let counts = try await store.taskCounts(of: runs.map(\.id), tenant: storeOptions.tenant)
             if json {
-                Console.printJSON(
-                    .array(
-                        runs.map { run in
-                            [
-                                "run_id": .string(run.id.rawValue), "workflow": .string(run.workflowName),
-                                "status": .string(run.status.rawValue),
-                                "created_at": .string(Timestamp.format(run.createdAt)),
-                                "error": run.error.map(JSONValue.string) ?? .null,
-                            ]
-                        }))
+                Console.printJSON(.array(runs.map { RunReport.summary($0, taskCounts: counts[$0.id] ?? [:]) }))
                 return
             }
             if runs.isEmpty { print("no runs") }
             for run in runs {
+                let tasks = counts[run.id] ?? [:]
                 print(
-                    "\(run.id)  \(Console.padded(run.status.rawValue, 10))  \(Timestamp.format(run.createdAt))  \(run.workflowName)"
-                )
+                    "\(run.id)  \(Console.padded(run.status.rawValue, 10))  \(Timestamp.format(run.createdAt))  "
+                        + "\(Console.padded("\(tasks.ended)/\(tasks.total) tasks", 13))  \(run.workflowName)")
             }
         }
     }

@@ -120,7 +120,7 @@ public struct RunsView: Sendable {
 
     /// `3 of 5`: how many of a run's tasks have ended, of all of them.
     static func progress(_ counts: [TaskStatus: Int]) -> String {
-        "\(counts.filter(\.key.isTerminal).values.reduce(0, +)) of \(counts.values.reduce(0, +))"
+        "\(counts.ended) of \(counts.total)"
     }
 }
 

@@ -24,6 +24,13 @@ public enum TaskStatus: String, Sendable, Hashable, CaseIterable {
     public var isTerminal: Bool { self == .succeeded || self == .failed || self == .skipped || self == .cancelled }
 }
 
+extension Dictionary where Key == TaskStatus, Value == Int {
+    /// How many tasks are counted, in every status.
+    public var total: Int { values.reduce(0, +) }
+    /// How many of the counted tasks have ended (succeeded, failed, skipped or cancelled).
+    public var ended: Int { filter(\.key.isTerminal).values.reduce(0, +) }
+}
+
 /// Where an agent is in its life.
 public enum AgentStatus: String, Sendable, Hashable, CaseIterable {
     case registered, active, suspended, retired

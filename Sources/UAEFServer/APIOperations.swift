@@ -79,7 +79,7 @@ struct APIOperations: Sendable {
         let shown = page.prefix(limit)
         let counts = taskCounts ? try await store.taskCounts(of: shown.map(\.id), tenant: tenant) : nil
         return [
-            "runs": .array(shown.map { run in RunRoutes.summary(run, taskCounts: counts.map { $0[run.id] ?? [:] }) }),
+            "runs": .array(shown.map { run in RunReport.summary(run, taskCounts: counts.map { $0[run.id] ?? [:] }) }),
             "next_cursor": page.count > limit ? .string(shown.last!.id.rawValue) : .null,
         ]
     }

@@ -85,28 +85,6 @@ struct RunRoutes {
         }
         return Engine.RunRequest(workflow: workflow, version: version, inputs: inputs, idempotencyKey: idempotencyKey)
     }
-
-    /// A run in a list: `{"run_id", "workflow", "version", "status", "error", "created_at", "ended_at"}`,
-    /// and `"task_counts"` when `taskCounts` are given.
-    static func summary(_ run: RunRecord, taskCounts: [TaskStatus: Int]? = nil) -> JSONValue {
-        var summary: [String: JSONValue] = [
-            "run_id": .string(run.id.rawValue), "workflow": .string(run.workflowName),
-            "version": .number(Number(run.workflowVersion)), "status": .string(run.status.rawValue),
-            "error": run.error.map(JSONValue.string) ?? .null, "created_at": .string(Timestamp.format(run.createdAt)),
-            "ended_at": run.endedAt.map { .string(Timestamp.format($0)) } ?? .null,
-        ]
-        if let taskCounts { summary["task_counts"] = Self.json(taskCounts) }
-        return .object(summary)
-    }
-
-    /// `{"total", "ended", and each task status}`: every status is there, zero when no task has it.
-    static func json(_ taskCounts: [TaskStatus: Int]) -> JSONValue {
-        var members: [String: JSONValue] = [:]
-        for status in TaskStatus.allCases { members[status.rawValue] = .number(Number(taskCounts[status] ?? 0)) }
-        members["total"] = .number(Number(taskCounts.values.reduce(0, +)))
-        members["ended"] = .number(Number(taskCounts.filter(\.key.isTerminal).values.reduce(0, +)))
-        return .object(members)
-    }
 }
 
 extension HTTPField.Name {

@@ -135,7 +135,14 @@ struct CLITests {
         #expect(usage.status == 2)
 
         let list = try UAEFProcess.run(["runs", "list", "--json", "--store", store], in: directory.url)
-        #expect(try list.json().arrayValue?.count == 2)
+        let listed = try #require(try list.json().arrayValue)
+        #expect(listed.count == 2)
+        // The API's run summary, with the tasks counted by status.
+        #expect(listed.first?["status"] == "failed" && listed.first?["version"] == 1)
+        #expect(listed.first?["task_counts"]?["total"] == 2 && listed.first?["task_counts"]?["ended"] == 2)
+        #expect(listed.first?["task_counts"]?["failed"] == 1 && listed.last?["task_counts"]?["succeeded"] == 2)
+        let text = try UAEFProcess.run(["runs", "list", "--store", store], in: directory.url).stdout
+        #expect(text.split(separator: "\n").allSatisfy { $0.contains("  2/2 tasks  ") }, "\(text)")
     }
 
     @Test("agents: a capability task waits until an agent is activated from another process")
