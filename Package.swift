@@ -40,11 +40,13 @@ let package = Package(
     targets: [
         .target(
             name: "UAEFCore",
-            dependencies: ["CUAEFZlib", .product(name: "Yams", package: "Yams")]
+            dependencies: [.product(name: "Yams", package: "Yams")]
         ),
         .target(name: "CUAEFSHA256"),
         // The system zlib (already linked by Foundation), for reading an ERP's compressed ZIPs.
         .target(name: "CUAEFZlib", linkerSettings: [.linkedLibrary("z")]),
+        // ZIP archives: an ERP's file-based imports and the logs its jobs leave.
+        .target(name: "UAEFZip", dependencies: ["CUAEFZlib"]),
         // Link-time replacements for scripts/package-lambda, so the package runs on provided.al2023.
         .target(name: "CUAEFGlibcCompat", linkerSettings: [.linkedLibrary("m")]),
         .target(
@@ -89,7 +91,7 @@ let package = Package(
         .target(
             name: "UAEFConnectors",
             dependencies: [
-                "UAEFCore", "UAEFStore", "UAEFSecrets", "UAEFEngine", "UAEFAgents", "UAEFSettlement",
+                "UAEFCore", "UAEFStore", "UAEFSecrets", "UAEFEngine", "UAEFAgents", "UAEFSettlement", "UAEFZip",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"), .product(name: "NIOCore", package: "swift-nio"),
@@ -131,7 +133,7 @@ let package = Package(
         .target(
             name: "UAEFFakes",
             dependencies: [
-                "UAEFCore", .product(name: "Hummingbird", package: "hummingbird"),
+                "UAEFCore", "UAEFZip", .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
@@ -216,6 +218,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"), .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ]),
         .testTarget(name: "UAEFLedgerTests", dependencies: ["UAEFLedger", "UAEFCore"]),
+        .testTarget(name: "UAEFZipTests", dependencies: ["UAEFZip", "UAEFTestSupport"]),
         .testTarget(
             name: "UAEFLambdaTests",
             dependencies: [

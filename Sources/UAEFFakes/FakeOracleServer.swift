@@ -5,6 +5,7 @@ import Logging
 import NIOCore
 import Synchronization
 import UAEFCore
+import UAEFZip
 
 /// Oracle Fusion Cloud ERP's Payables invoices REST resource on loopback, for tests and for
 /// users developing workflows without a pod (`uaef dev fake-erp --oracle`). What it implements,

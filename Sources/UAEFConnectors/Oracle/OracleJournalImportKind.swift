@@ -5,6 +5,7 @@ import UAEFCore
 import UAEFEngine
 import UAEFSecrets
 import UAEFStore
+import UAEFZip
 
 /// The task kind `oracle.journal.import`: imports a journal into Oracle General Ledger through
 /// FBDI and waits for the import, as one task that survives a restart while it waits.

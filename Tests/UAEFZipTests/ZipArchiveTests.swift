@@ -1,7 +1,7 @@
 import Foundation
 import Testing
-import UAEFCore
 import UAEFTestSupport
+import UAEFZip
 
 /// The FBDI zip writer, the ESS log reader and the fakes' both, each checked against Python's
 /// `zipfile` (an independent implementation of PKWARE's APPNOTE), the CRC-32 check value of ISO
