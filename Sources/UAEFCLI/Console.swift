@@ -39,6 +39,11 @@ enum Console {
         return choice
     }
 
+    /// Checks a list's `--limit`: a usage error naming the range unless it is from 1 to `maximum`.
+    static func checkLimit(_ limit: Int, upTo maximum: Int) throws {
+        guard (1...maximum).contains(limit) else { throw ValidationError("--limit must be from 1 to \(maximum)") }
+    }
+
     static func error(_ message: String) {
         FileHandle.standardError.write(Data(("error: " + message + "\n").utf8))
     }

@@ -27,7 +27,7 @@ struct DeliveriesCommand: AsyncParsableCommand {
         @OptionGroup var storeOptions: StoreOptions
 
         func validate() throws {
-            guard (1...1_000).contains(limit) else { throw ValidationError("--limit must be from 1 to 1000") }
+            try Console.checkLimit(limit, upTo: 1_000)
             if let status, DeliveryStatus(rawValue: status) == nil {
                 throw ValidationError(
                     "--status \(status) is not a delivery state; valid: \(DeliveryStatus.allCases.map(\.rawValue).joined(separator: ", "))"

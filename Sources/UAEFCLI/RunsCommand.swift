@@ -13,15 +13,19 @@ struct RunsCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List runs, newest first.")
         @Option(help: "Only runs with this status (\(RunStatus.allCases.map(\.rawValue).joined(separator: ", "))).")
         var status: String?
-        @Option(help: "The most runs to list.") var limit: Int = 50
+        @Option(help: "The most runs to list (1-1000).") var limit: Int = 50
+        @Option(help: "Only runs older than this one (the last listed before): the next page.") var before: String?
         @Flag(help: "Print JSON.") var json = false
         @OptionGroup var storeOptions: StoreOptions
+
+        func validate() throws { try Console.checkLimit(limit, upTo: 1_000) }
 
         func run() async throws {
             let filter = try Console.choice(status, option: "--status", as: RunStatus.self)
             let store = try await storeOptions.open()
             let runs = try await store.runs(
-                tenant: storeOptions.tenant, matching: RunFilter(status: filter), limit: max(1, limit))
+                tenant: storeOptions.tenant, matching: RunFilter(status: filter, before: before.map(RunID.init)),
+                limit: limit)
             let counts = try await store.taskCounts(of: runs.map(\.id), tenant: storeOptions.tenant)
             if json {
                 Console.printJSON(.array(runs.map { RunReport.summary($0, taskCounts: counts[$0.id] ?? [:]) }))

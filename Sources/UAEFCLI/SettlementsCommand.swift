@@ -43,15 +43,17 @@ struct SettlementsCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List settlements, newest first.")
         @Option(help: "Only this status (\(SettlementStatus.allCases.map(\.rawValue).joined(separator: ", "))).")
         var status: String?
-        @Option(help: "The most to list.") var limit = 100
+        @Option(help: "The most to list (1-1000).") var limit = 100
         @Option(help: "Only settlements older than this one (the last listed before).") var before: String?
         @Flag(help: "Print JSON.") var json = false
         @OptionGroup var storeOptions: StoreOptions
 
+        func validate() throws { try Console.checkLimit(limit, upTo: 1_000) }
+
         func run() async throws {
             let filter = try Console.choice(status, option: "--status", as: SettlementStatus.self)
             let settlements = try await storeOptions.open().settlements(
-                tenant: storeOptions.tenant, status: filter, before: before, limit: max(1, limit))
+                tenant: storeOptions.tenant, status: filter, before: before, limit: limit)
             if json {
                 Console.printJSON(.array(settlements.map(SettlementJSON.settlement)))
             } else {
@@ -189,13 +191,15 @@ struct JournalCommand: AsyncParsableCommand {
         commandName: "journal",
         abstract: "The double-entry journal: every transfer, in order, with its phase (pending, posted, voided).")
     @Option(help: "Start at this transfer id.") var from: Int64 = 1
-    @Option(help: "The most to print.") var limit = 1000
+    @Option(help: "The most to print (1-10000).") var limit = 1000
     @Flag(help: "Print JSON.") var json = false
     @OptionGroup var storeOptions: StoreOptions
 
+    func validate() throws { try Console.checkLimit(limit, upTo: 10_000) }
+
     func run() async throws {
         let transfers = try await storeOptions.open().transfers(
-            tenant: storeOptions.tenant, from: from, limit: max(1, limit))
+            tenant: storeOptions.tenant, from: from, limit: limit)
         if json {
             Console.printJSON(.array(transfers.map(SettlementJSON.transfer)))
             return

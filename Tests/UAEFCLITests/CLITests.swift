@@ -143,6 +143,18 @@ struct CLITests {
         #expect(listed.first?["task_counts"]?["failed"] == 1 && listed.last?["task_counts"]?["succeeded"] == 2)
         let text = try UAEFProcess.run(["runs", "list", "--store", store], in: directory.url).stdout
         #expect(text.split(separator: "\n").allSatisfy { $0.contains("  2/2 tasks  ") }, "\(text)")
+        // A page at a time: --before the last id listed gives the next page.
+        let first = try UAEFProcess.run(
+            ["runs", "list", "--limit", "1", "--json", "--store", store], in: directory.url)
+        let newest = try #require(try first.json().arrayValue?.first?["run_id"]?.stringValue)
+        let next = try UAEFProcess.run(
+            ["runs", "list", "--limit", "1", "--before", newest, "--json", "--store", store], in: directory.url)
+        #expect(try next.json().arrayValue?.map { $0["run_id"] } == [listed.last?["run_id"]])
+        for limit in ["0", "1001"] {
+            let refused = try UAEFProcess.run(["runs", "list", "--limit", limit, "--store", store], in: directory.url)
+            #expect(
+                refused.status == 2 && refused.stderr.contains("--limit must be from 1 to 1000"), "\(refused.stderr)")
+        }
     }
 
     @Test("agents: a capability task waits until an agent is activated from another process")
