@@ -27,20 +27,24 @@ struct EventsCommand: AsyncParsableCommand {
         var printed = 0
         var next = from
         while printed < limit {
-            guard let page = try await store.tenantEvents(from: next, scanning: 1000, tenant: storeOptions.tenant)
-            else { break }
-            next = page.next
-            for record in page.records where matches(record.event) {
-                print(json ? Self.json(record).jsonText : Self.line(record))
-                printed += 1
-                if printed == limit { break }
+            let records: [EventRecord]
+            if let run {
+                // One run's events through the store's index of events by run, not a scan of the log.
+                records = try await store.runEvents(
+                    of: RunID(run), tenant: storeOptions.tenant, from: next, limit: min(1000, limit - printed))
+                guard let last = records.last, last.seq < Int64.max else { break }
+                next = last.seq + 1
+            } else {
+                guard let page = try await store.tenantEvents(from: next, scanning: 1000, tenant: storeOptions.tenant)
+                else { break }
+                next = page.next
+                records = page.records
             }
+            for record in records.prefix(limit - printed) {
+                print(json ? Self.json(record).jsonText : Self.line(record))
+            }
+            printed += min(records.count, limit - printed)
         }
-    }
-
-    private func matches(_ event: EventDraft) -> Bool {
-        guard let run else { return true }
-        return event.subject == run || event.subject.hasPrefix(run + "/")
     }
 
     static func json(_ record: EventRecord) -> JSONValue {

@@ -125,6 +125,20 @@ struct CLITests {
             ["run", workflow, "--input", "should_fail=true", "--json", "--store", store], in: directory.url)
         #expect(failed.status == 1)
         #expect(try failed.json()["tasks"]?["maybe_fail"]?["error"] == "command exited with code 3: nope")
+        // One run's events only, in order, a limited number from a seq.
+        let failedID = try #require(try failed.json()["run_id"]?.stringValue)
+        let failedEvents = try UAEFProcess.run(
+            ["events", "--run", failedID, "--json", "--store", store], in: directory.url
+        ).stdout.split(separator: "\n").map { try JSONValue(jsonText: $0) }
+        #expect(failedEvents.first?["type"] == "run.created" && failedEvents.last?["type"] == "run.failed")
+        #expect(failedEvents.allSatisfy { $0["subject"]?.stringValue?.hasPrefix(failedID) == true })
+        let seqs = failedEvents.compactMap { $0["seq"]?.numberValue?.intValue }
+        #expect(seqs == seqs.sorted() && seqs.count > 3)
+        let window = try UAEFProcess.run(
+            ["events", "--run", failedID, "--from", "\(seqs[1])", "--limit", "2", "--json", "--store", store],
+            in: directory.url
+        ).stdout.split(separator: "\n").map { try JSONValue(jsonText: $0)["seq"]?.numberValue?.intValue }
+        #expect(window == [seqs[1], seqs[2]])
 
         let unknown = try UAEFProcess.run(
             ["run", workflow, "--input", "colour=red", "--store", store], in: directory.url)
