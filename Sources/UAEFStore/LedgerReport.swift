@@ -7,11 +7,16 @@ import UAEFLedger
 /// against a signed checkpoint, so someone who does not trust the operator can check it
 /// (docs/verify_ledger.py shows how).
 public struct LedgerReport: Sendable {
-    /// What a report is about: its heading, its JSON header fields and the events it covers.
+    /// What a report is about: its heading, its JSON header fields and the events it covers,
+    /// found through the store's index of events by run: those of `tenant` whose subjects start
+    /// with one of `subjects` (`id` or `id/…`), and the events at `seqs`.
     public struct Subject: Sendable {
         var title: String
         var summary: String
         var header: [String: JSONValue]
+        var tenant: String
+        var subjects: [String]
+        var seqs: [Int64] = []
         var covers: @Sendable (EventRecord) -> Bool
 
         /// A run: every event about the run or one of its tasks.
@@ -24,7 +29,7 @@ public struct LedgerReport: Sendable {
                 header: [
                     "run_id": .string(run.id.rawValue), "workflow": .string(run.workflowName),
                     "status": .string(run.status.rawValue),
-                ],
+                ], tenant: run.tenant, subjects: [run.id.rawValue],
                 covers: { record in
                     record.event.tenant == run.tenant
                         && (record.event.subject == run.id.rawValue || record.event.subject.hasPrefix(prefix))
@@ -46,7 +51,8 @@ public struct LedgerReport: Sendable {
                     "status": .string(settlement.status.rawValue), "amount": .string(settlement.amount.decimalText),
                     "currency": .string(settlement.amount.currency.code),
                     "trigger_seq": .number(Number(Int(triggerSeq))),
-                ],
+                ], tenant: settlement.tenant, subjects: [settlement.id] + (isRunWork ? run.map { [$0] } ?? [] : []),
+                seqs: [triggerSeq],
                 covers: { record in
                     guard record.event.tenant == settlement.tenant else { return false }
                     if record.seq == triggerSeq || record.event.subject == settlement.id { return true }
@@ -88,22 +94,30 @@ public struct LedgerReport: Sendable {
     {
         let note = try await Checkpointer(store: store, signer: signer).checkpoint()
         let checkpoint = try Checkpoint.open(note, verifier: signer.verifier)
-        var entries: [Entry] = []
-        var next: Int64 = 0
-        while next < Int64(checkpoint.size) {
-            let page = try await store.ledgerEvents(from: next, limit: 10_000)
-            guard let last = page.last else { break }
-            for (record, storedLeaf) in page where record.seq < Int64(checkpoint.size) {
-                guard subject.covers(record) else { continue }
-                guard let leaf = storedLeaf,
-                    let proof = try await store.inclusionProof(index: Int(record.seq), size: checkpoint.size)
-                else {
-                    throw StoreCorruption(
-                        location: "event \(record.seq)", reason: "it has no ledger leaf; run uaef ledger verify")
-                }
-                entries.append(Entry(record: record, leaf: leaf, proof: proof))
+        let size = Int64(checkpoint.size)
+        // The candidates come through the index (the report's cost grows with its subject, not
+        // with the log); `covers` decides, as it always did.
+        var seqs = Set(subject.seqs.filter { $0 < size })
+        for key in subject.subjects {
+            var next: Int64 = 0
+            while next < size {
+                let page = try await store.runEvents(of: RunID(key), tenant: subject.tenant, from: next, limit: 1_000)
+                guard let last = page.last else { break }
+                seqs.formUnion(page.map(\.seq).filter { $0 < size })
+                next = last.seq + 1
             }
-            next = last.record.seq + 1
+        }
+        var entries: [Entry] = []
+        for seq in seqs.sorted() {
+            guard let (record, storedLeaf) = try await store.ledgerEvents(from: seq, limit: 1).first,
+                record.seq == seq, subject.covers(record)
+            else { continue }
+            guard let leaf = storedLeaf,
+                let proof = try await store.inclusionProof(index: Int(seq), size: checkpoint.size)
+            else {
+                throw StoreCorruption(location: "event \(seq)", reason: "it has no ledger leaf; run uaef ledger verify")
+            }
+            entries.append(Entry(record: record, leaf: leaf, proof: proof))
         }
         return LedgerReport(
             subject: subject, checkpointNote: note, verifierKey: signer.verifier.text, treeSize: checkpoint.size,
