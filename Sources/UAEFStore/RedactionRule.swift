@@ -15,8 +15,8 @@ public struct RedactionRule: Sendable {
     }
 
     /// True for the scope's own subject and those under it: `scope/…` (a run's tasks) and
-    /// `scope[…]` (a task's fan-out instances). Backends select rows whose subject merely starts
-    /// with the scope and leave the exact decision here.
+    /// `scope[…]` (a task's fan-out instances). Backends select the run's events (through their
+    /// index of events by run) and leave the exact decision here.
     public func covers(_ subject: String) -> Bool {
         subject == scope || subject.hasPrefix(scope + "/") || subject.hasPrefix(scope + "[")
     }

@@ -275,12 +275,12 @@ extension PostgresStore {
             let rule = RedactionRule(run: runID, task: task)
             var erased: [JSONValue] = []
             var seqs: [Int64] = []
-            // Candidates: the tenant's events whose subject starts with the scope; the rule decides.
+            // Candidates: the run's events with payloads, through the index of events by run (not a
+            // scan of the tenant's log inside the transaction); the rule decides.
             for try await (seq, subject, frame) in try await connection.query(
                 """
                 SELECT seq, subject, payloads FROM events
-                WHERE tenant = \(tenant) AND payloads IS NOT NULL
-                    AND left(subject, char_length(\(rule.scope))) = \(rule.scope)
+                WHERE tenant = \(tenant) AND split_part(subject, '/', 1) = \(runID.rawValue) AND payloads IS NOT NULL
                 ORDER BY seq
                 """, logger: logger
             ).decode((Int64, String, ByteBuffer).self) where rule.covers(subject) {

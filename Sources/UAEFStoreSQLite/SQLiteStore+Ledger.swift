@@ -231,15 +231,16 @@ extension SQLiteStore {
             let runStatus = try Self.enumValue(status, "runs.status") as RunStatus
             guard runStatus.isTerminal else { return .runActive(runStatus) }
             let rule = RedactionRule(run: runID, task: task)
-            // Candidates: the tenant's events whose subject starts with the scope; the rule decides.
+            // Candidates: the run's events with payloads, through the index of events by run (not
+            // a scan of the tenant's log inside the write); the rule decides.
             let rows = try Row.fetchAll(
                 db,
                 sql: """
                     SELECT seq, subject, payloads FROM events
-                    WHERE tenant = ? AND payloads IS NOT NULL AND substr(subject, 1, length(?)) = ?
+                    WHERE tenant = ? AND \(Self.subjectRun) = ? AND payloads IS NOT NULL
                     ORDER BY seq
                     """,
-                arguments: [tenant, rule.scope, rule.scope]
+                arguments: [tenant, runID.rawValue]
             ).filter { rule.covers($0["subject"]) }
             var erased: [JSONValue] = []
             for row in rows {
