@@ -107,17 +107,26 @@ public struct LedgerReport: Sendable {
                 next = last.seq + 1
             }
         }
+        // Their leaves are read a stretch of consecutive seqs at a time (a run's events mostly
+        // lie together), not one event per read.
         var entries: [Entry] = []
-        for seq in seqs.sorted() {
-            guard let (record, storedLeaf) = try await store.ledgerEvents(from: seq, limit: 1).first,
-                record.seq == seq, subject.covers(record)
-            else { continue }
-            guard let leaf = storedLeaf,
-                let proof = try await store.inclusionProof(index: Int(seq), size: checkpoint.size)
-            else {
-                throw StoreCorruption(location: "event \(seq)", reason: "it has no ledger leaf; run uaef ledger verify")
+        var pending = seqs.sorted()[...]
+        while let start = pending.first {
+            var count = 1
+            while count < min(pending.count, 1_000), pending[pending.startIndex + count] == start + Int64(count) {
+                count += 1
             }
-            entries.append(Entry(record: record, leaf: leaf, proof: proof))
+            pending = pending.dropFirst(count)
+            for (record, storedLeaf) in try await store.ledgerEvents(from: start, limit: count)
+            where subject.covers(record) {
+                guard let leaf = storedLeaf,
+                    let proof = try await store.inclusionProof(index: Int(record.seq), size: checkpoint.size)
+                else {
+                    throw StoreCorruption(
+                        location: "event \(record.seq)", reason: "it has no ledger leaf; run uaef ledger verify")
+                }
+                entries.append(Entry(record: record, leaf: leaf, proof: proof))
+            }
         }
         return LedgerReport(
             subject: subject, checkpointNote: note, verifierKey: signer.verifier.text, treeSize: checkpoint.size,

@@ -126,18 +126,15 @@ public struct OracleJournalImportKind: AgentKind {
 
     /// Appends `oracle.journal_import.log`: the ended request's log as a payload.
     private func record(log: String, of requestID: String, status: String, _ request: AttemptRequest) async throws {
-        let now = Date()
-        var random = SystemRandomNumberGenerator()
         var changes = ChangeSet()
         changes.events = [
-            EventDraft(
-                id: "evt_" + SortableID.make(at: now, using: &random), time: now, type: "oracle.journal_import.log",
-                actor: request.agent.map { "agent:\($0.name)" } ?? "engine", tenant: request.tenant,
-                subject: "\(request.runID.rawValue)/\(request.key)",
+            Self.event(
+                "oracle.journal_import.log",
                 data: [
                     "request_id": .string(requestID), "status": .string(status),
-                    "bytes": .number(Number(log.utf8.count)), "attempt": .number(Number(request.attempt)),
-                ], payloads: ["log": .string(log)])
+                    "bytes": .number(Number(log.utf8.count)),
+                ],
+                payloads: ["log": .string(log)], request, at: Date())
         ]
         try await store.commit(changes)
     }
@@ -145,17 +142,25 @@ public struct OracleJournalImportKind: AgentKind {
     /// Replaces the task's checkpoint with `value`, recording `type` in the ledger.
     private func save(_ value: [String: JSONValue], _ request: AttemptRequest, type: String) async throws {
         let now = Date()
-        var random = SystemRandomNumberGenerator()
-        var data = value
-        data["attempt"] = .number(Number(request.attempt))
         try await store.saveTaskCheckpoint(
             TaskCheckpoint(
                 tenant: request.tenant, run: request.runID, taskKey: request.key, value: .object(value),
                 attempt: request.attempt, updatedAt: now),
-            event: EventDraft(
-                id: "evt_" + SortableID.make(at: now, using: &random), time: now, type: type,
-                actor: request.agent.map { "agent:\($0.name)" } ?? "engine", tenant: request.tenant,
-                subject: "\(request.runID.rawValue)/\(request.key)", data: data))
+            event: Self.event(type, data: value, request, at: now))
+    }
+
+    /// The ledger event `type` about the attempt's task, its `data` completed with the attempt.
+    private static func event(
+        _ type: String, data: [String: JSONValue], payloads: [String: JSONValue] = [:], _ request: AttemptRequest,
+        at now: Date
+    ) -> EventDraft {
+        var random = SystemRandomNumberGenerator()
+        var data = data
+        data["attempt"] = .number(Number(request.attempt))
+        return EventDraft(
+            id: "evt_" + SortableID.make(at: now, using: &random), time: now, type: type,
+            actor: request.agent.map { "agent:\($0.name)" } ?? "engine", tenant: request.tenant,
+            subject: "\(request.runID.rawValue)/\(request.key)", data: data, payloads: payloads)
     }
 }
 
