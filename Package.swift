@@ -89,6 +89,10 @@ let package = Package(
             dependencies: ["UAEFCore", "UAEFLedger", "UAEFStore", "UAEFEngine"]
         ),
         .target(
+            name: "UAEFSchedules",
+            dependencies: ["UAEFCore", "UAEFStore", "UAEFEngine", .product(name: "Logging", package: "swift-log")]
+        ),
+        .target(
             name: "UAEFConnectors",
             dependencies: [
                 "UAEFCore", "UAEFStore", "UAEFSecrets", "UAEFEngine", "UAEFAgents", "UAEFSettlement", "UAEFZip",
@@ -153,7 +157,7 @@ let package = Package(
             name: "UAEFServer",
             dependencies: [
                 "UAEFCore", "UAEFLedger", "UAEFStore", "UAEFSecrets", "UAEFEngine", "UAEFSettlement", "UAEFConnectors",
-                "UAEFMCP", "UAEFConsole", .product(name: "Hummingbird", package: "hummingbird"),
+                "UAEFSchedules", "UAEFMCP", "UAEFConsole", .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "JWTKit", package: "jwt-kit"),
@@ -181,8 +185,8 @@ let package = Package(
             name: "UAEFCLI",
             dependencies: [
                 "UAEFCore", "UAEFLedger", "UAEFStore", "UAEFStoreSQLite", "UAEFStorePostgres", "UAEFSecrets",
-                "UAEFEngine", "UAEFAgents", "UAEFSettlement", "UAEFConnectors", "UAEFServer", "UAEFLLM", "UAEFFakes",
-                "UAEFLambda",
+                "UAEFEngine", "UAEFAgents", "UAEFSettlement", "UAEFConnectors", "UAEFSchedules", "UAEFServer", "UAEFLLM",
+                "UAEFFakes", "UAEFLambda",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -245,6 +249,12 @@ let package = Package(
             name: "UAEFEngineTests",
             dependencies: [
                 "UAEFEngine", "UAEFAgents", "UAEFTestSupport", "UAEFSecrets", "UAEFStoreSQLite",
+                .product(name: "Logging", package: "swift-log"),
+            ]),
+        .testTarget(
+            name: "UAEFSchedulesTests",
+            dependencies: [
+                "UAEFSchedules", "UAEFEngine", "UAEFAgents", "UAEFStore", "UAEFTestSupport",
                 .product(name: "Logging", package: "swift-log"),
             ]),
         .testTarget(

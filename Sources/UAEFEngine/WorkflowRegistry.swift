@@ -106,15 +106,7 @@ extension Engine {
     /// Starts a run of a registered workflow (the latest version unless one is named). With
     /// `leased` this process holds the run's lease and is expected to execute it.
     public func start(_ request: RunRequest, actor: String, leased: Bool) async throws -> RunStart {
-        let versions = try await store.workflowVersions(named: request.workflow, tenant: tenant)
-        guard let latest = versions.last else { throw RegistryError.unknownWorkflow(request.workflow) }
-        guard let record = request.version.map({ version in versions.first { $0.version == version } }) ?? latest
-        else {
-            throw RegistryError.unknownVersion(
-                name: request.workflow, version: request.version!, latest: latest.version)
-        }
-        let definition = try await definition(of: record)
-        try RunCreation.checkOverrides(request.inputs, definition: definition, place: "inputs")
+        let (record, definition) = try await check(request)
         // A key is not looked up first: the run and its key commit together or not at all, so a
         // first request (the usual case) costs no read, and a repeated one finds its run below.
         do {
@@ -128,6 +120,22 @@ extension Engine {
             else { throw RegistryError.idempotencyKeyReused(request.idempotencyKey ?? "") }
             return RunStart(run: earlier, definition: definition, created: false)
         }
+    }
+
+    /// The registered version a request would start and its definition, after checking its
+    /// inputs against it (``RegistryError`` or ``ValidationFailure`` when it would be refused);
+    /// nothing is written.
+    public func check(_ request: RunRequest) async throws -> (WorkflowRecord, WorkflowDefinition) {
+        let versions = try await store.workflowVersions(named: request.workflow, tenant: tenant)
+        guard let latest = versions.last else { throw RegistryError.unknownWorkflow(request.workflow) }
+        guard let record = request.version.map({ version in versions.first { $0.version == version } }) ?? latest
+        else {
+            throw RegistryError.unknownVersion(
+                name: request.workflow, version: request.version!, latest: latest.version)
+        }
+        let definition = try await definition(of: record)
+        try RunCreation.checkOverrides(request.inputs, definition: definition, place: "inputs")
+        return (record, definition)
     }
 
     /// The definition of a registered version, parsed once: a stored version never changes, and

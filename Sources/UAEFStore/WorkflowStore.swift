@@ -7,7 +7,7 @@ import UAEFCore
 /// state change and its event are durable together or not at all.
 public protocol WorkflowStore: LedgerStore, SettlementStore, RemoteWorkStore, SecretStore, ConnectorStore,
     ConversationStore,
-    DeliveryStore, TaskCheckpointStore, AnalyticsStore
+    DeliveryStore, TaskCheckpointStore, AnalyticsStore, ScheduleStore
 {
     /// Writes the changes and appends their events (numbered gap-free from 0) in one durable
     /// transaction; throws ``LeaseLost`` and writes nothing when the change set's fence fails.

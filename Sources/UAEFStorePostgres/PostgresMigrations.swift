@@ -241,6 +241,33 @@ enum PostgresMigrations {
                 "INSERT INTO analytics_cursor (id, next_seq) VALUES (1, 0)",
             ]
         ),
+        // A tenant's schedules; the due ones are found by their next slot.
+        (
+            "v15_schedules",
+            [
+                """
+                CREATE TABLE schedules (
+                    tenant TEXT NOT NULL,
+                    name TEXT NOT NULL,
+                    definition TEXT NOT NULL,
+                    paused BOOLEAN NOT NULL,
+                    note TEXT,
+                    next_at BIGINT,
+                    last_slot BIGINT,
+                    last_run TEXT,
+                    last_error TEXT,
+                    revision BIGINT NOT NULL,
+                    claimed_by TEXT,
+                    claimed_until BIGINT,
+                    created_at BIGINT NOT NULL,
+                    updated_at BIGINT NOT NULL,
+                    updated_by TEXT NOT NULL,
+                    PRIMARY KEY (tenant, name)
+                )
+                """,
+                "CREATE INDEX schedules_due ON schedules (next_at) WHERE NOT paused",
+            ]
+        ),
     ]
 
     /// The advisory lock key that serializes migrations (any fixed 64-bit number).

@@ -417,6 +417,31 @@ enum SQLiteMigrations {
                 sql: "CREATE TABLE analytics_cursor (id INTEGER PRIMARY KEY CHECK (id = 1), next_seq INTEGER NOT NULL)")
             try db.execute(sql: "INSERT INTO analytics_cursor (id, next_seq) VALUES (1, 0)")
         }
+        migrator.registerMigration("v18_schedules") { db in
+            // A tenant's schedules; the due ones are found by their next slot.
+            try db.execute(
+                sql: """
+                    CREATE TABLE schedules (
+                        tenant TEXT NOT NULL,
+                        name TEXT NOT NULL,
+                        definition TEXT NOT NULL,
+                        paused INTEGER NOT NULL,
+                        note TEXT,
+                        next_at INTEGER,
+                        last_slot INTEGER,
+                        last_run TEXT,
+                        last_error TEXT,
+                        revision INTEGER NOT NULL,
+                        claimed_by TEXT,
+                        claimed_until INTEGER,
+                        created_at INTEGER NOT NULL,
+                        updated_at INTEGER NOT NULL,
+                        updated_by TEXT NOT NULL,
+                        PRIMARY KEY (tenant, name)
+                    ) WITHOUT ROWID
+                    """)
+            try db.execute(sql: "CREATE INDEX schedules_due ON schedules (next_at) WHERE paused = 0")
+        }
         return migrator
     }
 }

@@ -1,0 +1,176 @@
+import Foundation
+import UAEFCore
+import UAEFEngine
+import UAEFStore
+
+/// Which of a due schedule's slots start runs now, and which passed too long ago.
+struct SlotPlan: Equatable {
+    /// Slots older than the catch-up window: started nothing.
+    var missed: (count: Int, first: Date, last: Date)?
+    /// Slots to act on now, oldest first.
+    var due: [Date] = []
+    /// The slot to act on next time; nil when the times have no more.
+    var next: Date?
+
+    /// The most missed slots counted one by one; past it the plan jumps to the window's start.
+    static let countedMisses = 10_000
+
+    /// The plan at `now` for slots from `first` on: those before `now - window` missed, then at
+    /// most `limit` due.
+    init(times: ScheduleTimes, from first: Date, now: Date, window: Duration, limit: Int) {
+        let windowStart = now.addingTimeInterval(-window.timeInterval)
+        var slot: Date? = first
+        var counted = 0
+        while let current = slot, current < windowStart {
+            missed = (counted + 1, missed?.first ?? current, current)
+            counted += 1
+            slot =
+                counted < Self.countedMisses
+                ? times.next(after: current) : times.next(after: windowStart.addingTimeInterval(-0.001))
+        }
+        while let current = slot, current <= now, due.count < limit {
+            due.append(current)
+            slot = times.next(after: current)
+        }
+        next = slot
+    }
+
+    static func == (lhs: SlotPlan, rhs: SlotPlan) -> Bool {
+        lhs.missed?.count == rhs.missed?.count && lhs.missed?.first == rhs.missed?.first
+            && lhs.missed?.last == rhs.missed?.last && lhs.due == rhs.due && lhs.next == rhs.next
+    }
+}
+
+/// Acts on one claimed, due schedule: starts a run for each due slot (unless the last run is
+/// still going and the schedule skips overlaps), then records what it did and its next slot.
+///
+/// A slot's run is started under the idempotency key `schedule:NAME:SLOT`, so a slot acted on
+/// again (after a crash between the run and the record, or by a second process whose claim
+/// outlived the first's) finds its run instead of starting another: each slot starts one run.
+struct ScheduleFiring {
+    let engine: Engine
+    let owner: String
+    let leased: Bool
+    /// Told of each run started, to execute it or wake whoever will.
+    let started: @Sendable (Engine.RunStart, Engine) async -> Void
+    /// The most slots of one schedule acted on in one pass (catching up with `overlap: allow`).
+    static let slotsPerPass = 50
+
+    /// The request a slot makes.
+    static func request(_ definition: ScheduleDefinition, slot: Date, key: String?) -> Engine.RunRequest {
+        var inputs = definition.inputs
+        if let slotInput = definition.slotInput { inputs[slotInput] = .string(Timestamp.format(slot)) }
+        return Engine.RunRequest(
+            workflow: definition.workflow, version: definition.version, inputs: inputs, idempotencyKey: key)
+    }
+
+    /// The idempotency key of a slot's run.
+    static func key(_ name: String, slot: Date) -> String { "schedule:\(name):\(Timestamp.format(slot))" }
+
+    /// Fires `record` (claimed by ``owner``) at `now`; false when its claim was lost meanwhile
+    /// (another process acted, or the schedule changed), so nothing was recorded.
+    func fire(_ record: ScheduleRecord, now: Date) async throws -> Bool {
+        let actor = "schedule:\(record.name)"
+        var random = SystemRandomNumberGenerator()
+        var events: [EventDraft] = []
+        func event(_ type: String, _ data: [String: JSONValue]) {
+            events.append(
+                ScheduleEvents.draft(
+                    type, record.name, tenant: record.tenant, actor: actor, now: now, random: &random, data: data))
+        }
+        var updated = record
+        let definition: ScheduleDefinition
+        do {
+            definition = try ScheduleDefinition(stored: record.definition, name: record.name)
+        } catch {
+            // Only a store written by something else holds a definition this build cannot read.
+            updated.nextAt = nil
+            updated.lastError = "its stored definition cannot be read: \(error)"
+            event("schedule.failed", ["error": .string(updated.lastError!)])
+            return try await engine.store.recordFiring(updated, owner: owner, events: events)
+        }
+        guard let first = record.nextAt else { return false }
+        let plan = SlotPlan(
+            times: definition.times, from: first, now: now, window: definition.catchupWindow, limit: Self.slotsPerPass)
+        if let missed = plan.missed {
+            event(
+                "schedule.missed",
+                [
+                    "slots": .number(Number(missed.count)), "first": .string(Timestamp.format(missed.first)),
+                    "last": .string(Timestamp.format(missed.last)),
+                    "catchup_window": .string(DurationText.format(definition.catchupWindow)),
+                ])
+            updated.lastSlot = missed.last
+        }
+        // Consecutive slots skipped for one running run make one event.
+        var skipped: (count: Int, first: Date, last: Date, running: RunID)?
+        func recordSkipped() {
+            guard let run = skipped else { return }
+            event(
+                "schedule.skipped",
+                [
+                    "slots": .number(Number(run.count)), "first": .string(Timestamp.format(run.first)),
+                    "last": .string(Timestamp.format(run.last)), "running": .string(run.running.rawValue),
+                ])
+            skipped = nil
+        }
+        for slot in plan.due {
+            updated.lastSlot = slot
+            if definition.overlap == .skip, let running = try await unfinished(updated.lastRun, tenant: record.tenant) {
+                skipped = ((skipped?.count ?? 0) + 1, skipped?.first ?? slot, slot, running)
+                continue
+            }
+            recordSkipped()
+            switch try await start(definition, slot: slot, actor: actor) {
+            case .started(let run, let created):
+                updated.lastRun = run
+                updated.lastError = nil
+                event(
+                    "schedule.fired",
+                    [
+                        "slot": .string(Timestamp.format(slot)), "run": .string(run.rawValue),
+                        "created": .bool(created),
+                    ])
+            case .refused(let reason):
+                updated.lastError = reason
+                event("schedule.failed", ["slot": .string(Timestamp.format(slot)), "error": .string(reason)])
+            }
+        }
+        recordSkipped()
+        updated.nextAt = plan.next
+        return try await engine.store.recordFiring(updated, owner: owner, events: events)
+    }
+
+    private enum Outcome {
+        case started(RunID, created: Bool)
+        /// The slot can never start its run as the schedule stands (its workflow removed, its
+        /// inputs no longer declared): said, and the schedule goes on to its next slot.
+        case refused(String)
+    }
+
+    private func start(_ definition: ScheduleDefinition, slot: Date, actor: String) async throws -> Outcome {
+        let key = Self.key(definition.name, slot: slot)
+        do {
+            let start = try await engine.start(
+                Self.request(definition, slot: slot, key: key), actor: actor, leased: leased)
+            if start.created { await started(start, engine) }
+            return .started(start.run, created: start.created)
+        } catch RegistryError.idempotencyKeyReused {
+            // The slot started its run before the schedule changed: that is its run.
+            guard let earlier = try await engine.store.runRequest(key: key, tenant: engine.tenant) else {
+                return .refused("its slot's key is taken by no run")
+            }
+            return .started(earlier.runID, created: false)
+        } catch let error as RegistryError {
+            return .refused(error.description)
+        } catch let failure as ValidationFailure {
+            return .refused(failure.issues.map(\.description).joined(separator: "; "))
+        }
+    }
+
+    /// The run, when it has not ended.
+    private func unfinished(_ run: RunID?, tenant: String) async throws -> RunID? {
+        guard let run, let record = try await engine.store.run(run, tenant: tenant) else { return nil }
+        return record.status.isTerminal ? nil : run
+    }
+}

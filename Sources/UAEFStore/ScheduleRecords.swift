@@ -1,0 +1,86 @@
+import Foundation
+import UAEFCore
+
+/// A tenant's schedule as stored: its definition (as validated when it was saved) and where its
+/// firing stands.
+public struct ScheduleRecord: Sendable, Hashable {
+    public var tenant: String
+    public var name: String
+    /// The definition's JSON form, as validated when the schedule was saved.
+    public var definition: [String: JSONValue]
+    /// A paused schedule starts nothing until resumed.
+    public var paused: Bool
+    /// Why it was paused, as its pauser said.
+    public var note: String?
+    /// The next slot to act on; nil when its times have no more slots.
+    public var nextAt: Date?
+    /// The last slot acted on (fired, skipped or failed).
+    public var lastSlot: Date?
+    /// The run its last fired slot started.
+    public var lastRun: RunID?
+    /// Why its last slot started no run, when it did not; cleared by the next run started.
+    public var lastError: String?
+    /// Bumped by every save, pause and resume, so that a firing that began before one of them
+    /// does not overwrite it.
+    public var revision: Int64
+    public var createdAt: Date
+    public var updatedAt: Date
+    public var updatedBy: String
+
+    public init(
+        tenant: String, name: String, definition: [String: JSONValue], paused: Bool = false, note: String? = nil,
+        nextAt: Date?, lastSlot: Date? = nil, lastRun: RunID? = nil, lastError: String? = nil, revision: Int64 = 1,
+        createdAt: Date, updatedAt: Date, updatedBy: String
+    ) {
+        self.tenant = tenant
+        self.name = name
+        self.definition = definition
+        self.paused = paused
+        self.note = note
+        self.nextAt = nextAt
+        self.lastSlot = lastSlot
+        self.lastRun = lastRun
+        self.lastError = lastError
+        self.revision = revision
+        self.createdAt = createdAt
+        self.updatedAt = updatedAt
+        self.updatedBy = updatedBy
+    }
+}
+
+/// Schedules, part of every ``WorkflowStore``. Every change appends its events in the same
+/// transaction. A process fires a due schedule only while it holds the schedule's claim, so two
+/// servers on one database never act on the same slot at once.
+public protocol ScheduleStore: Sendable {
+    /// Inserts or replaces each schedule (by tenant and name; a replaced one keeps its
+    /// `createdAt`), releases any claim on it, and appends `events`, in one transaction.
+    func saveSchedules(_ schedules: [ScheduleRecord], events: [EventDraft]) async throws
+
+    /// Replaces a schedule only if its stored revision is still `expectedRevision` (a pause or a
+    /// resume read beforehand), releasing any claim and appending `events`; false (nothing
+    /// written) when it changed or is gone.
+    func replaceSchedule(_ schedule: ScheduleRecord, expectedRevision: Int64, events: [EventDraft]) async throws
+        -> Bool
+
+    /// The schedule, or nil.
+    func schedule(named name: String, tenant: String) async throws -> ScheduleRecord?
+
+    /// The tenant's schedules, by name.
+    func schedules(tenant: String) async throws -> [ScheduleRecord]
+
+    /// Removes a schedule and appends `event`; false (and no event) when there was none.
+    func deleteSchedule(named name: String, tenant: String, event: EventDraft) async throws -> Bool
+
+    /// Claims for `owner` until `until` the unpaused schedules of any tenant whose next slot is
+    /// at or before `now` and that no other process holds (or whose claim has ended), earliest
+    /// slot first, at most `limit`; returns them as claimed.
+    func claimDueSchedules(now: Date, owner: String, until: Date, limit: Int) async throws -> [ScheduleRecord]
+
+    /// Records what a firing did: the schedule's `nextAt`, `lastSlot`, `lastRun` and `lastError`
+    /// as given, its claim released, and `events` appended, only while `owner` still holds the
+    /// claim on the revision it fired; false (nothing written) otherwise.
+    func recordFiring(_ schedule: ScheduleRecord, owner: String, events: [EventDraft]) async throws -> Bool
+
+    /// The earliest next slot of any unpaused schedule of any tenant, or nil.
+    func earliestScheduleSlot() async throws -> Date?
+}
