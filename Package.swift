@@ -174,7 +174,7 @@ let package = Package(
         .target(
             name: "UAEFLambda",
             dependencies: [
-                "UAEFCore", "UAEFStore", "UAEFEngine", "UAEFSettlement", "UAEFServer", "UAEFConnectors",
+                "UAEFCore", "UAEFStore", "UAEFEngine", "UAEFSettlement", "UAEFServer", "UAEFConnectors", "UAEFSchedules",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Tracing", package: "swift-distributed-tracing"),
                 .product(name: "Logging", package: "swift-log"), .product(name: "NIOCore", package: "swift-nio"),

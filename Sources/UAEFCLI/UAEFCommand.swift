@@ -13,7 +13,8 @@ public struct UAEFCommand: AsyncParsableCommand {
             EventsCommand.self, LedgerCommand.self, RulesCommand.self, SettleCommand.self, SettlementsCommand.self,
             AccountsCommand.self, JournalCommand.self, ApprovalsCommand.self, SignalCommand.self, DemoCommand.self,
             BenchCommand.self, MigrateCommand.self, WorkerCommand.self, ServeCommand.self, TokensCommand.self,
-            AgentCommand.self, SecretsCommand.self, ConnectorsCommand.self, DeliveriesCommand.self, MCPCommand.self,
+            AgentCommand.self, SecretsCommand.self, ConnectorsCommand.self, SchedulesCommand.self,
+            DeliveriesCommand.self, MCPCommand.self,
             DevCommand.self, LambdaCommand.self, MonitorCommand.self, AnalyticsCommand.self,
         ]
     )

@@ -5,6 +5,7 @@ import UAEFAgents
 import UAEFConnectors
 import UAEFCore
 import UAEFEngine
+import UAEFSchedules
 import UAEFStore
 
 /// `uaef worker`: executes runs, and attempts other workers queued for its capabilities, from a
@@ -36,6 +37,11 @@ struct WorkerCommand: AsyncParsableCommand {
             and servers may do so at once: queue messages are shared out by the broker, deliveries \
             are claimed under a lease. See docs/connectors.md.
 
+            With --schedules it also fires every tenant's due schedules, as uaef serve does (the runs \
+            they start are left for any runner of their tenant to claim). Any number of workers and \
+            servers may do so at once: a schedule is fired by the one process holding its claim, and \
+            each slot starts one run. See docs/schedules.md.
+
             On SIGINT or SIGTERM it stops claiming, cancels its attempts and exits within 10 s. \
             Prints one line per ended run (--json: one JSON object per line, {"run_id", "status"}) \
             and one per attempt executed for another worker's run ({"run_id", "key", "attempt", \
@@ -45,6 +51,8 @@ struct WorkerCommand: AsyncParsableCommand {
     @Option(help: "Runs executed at once by this worker.") var concurrency: Int = 16
     @Flag(help: "Also consume queue connectors and deliver subscriptions, as uaef serve does.")
     var connectors = false
+    @Flag(help: "Also fire the tenants' due schedules, as uaef serve does.")
+    var schedules = false
 
     @OptionGroup var capabilityOptions: CapabilityOptions
     @OptionGroup var hostAccess: HostAccessOptions
@@ -66,10 +74,10 @@ struct WorkerCommand: AsyncParsableCommand {
         let access = try hostAccess.connectorAccess()
         do {
             try await StopSignals.cancelling(
-                { [engineOptions, served = capabilityOptions.served, concurrency, json, connectors] in
+                { [engineOptions, served = capabilityOptions.served, concurrency, json, connectors, schedules] in
                     try await Self.work(
                         engineOptions: engineOptions, kinds: kinds, connectors: access, served: served,
-                        concurrency: concurrency, runsConnectors: connectors, json: json)
+                        concurrency: concurrency, runsConnectors: connectors, firesSchedules: schedules, json: json)
                 },
                 onSignal: {
                     // Everything is durable at every step, so a stop that takes too long (an attempt
@@ -88,7 +96,7 @@ struct WorkerCommand: AsyncParsableCommand {
     /// queued attempts until cancelled.
     private static func work(
         engineOptions: EngineOptions, kinds: AgentKindRegistry, connectors: ConnectorAccess, served: Set<String>?,
-        concurrency: Int, runsConnectors: Bool, json: Bool
+        concurrency: Int, runsConnectors: Bool, firesSchedules: Bool, json: Bool
     ) async throws {
         try await engineOptions.withEngine(capabilities: served, waiting: true, kinds: kinds, connectors: connectors) {
             engine in
@@ -100,6 +108,7 @@ struct WorkerCommand: AsyncParsableCommand {
                     secrets: engine.configuration.secrets, commits: nil, logger: engine.logger) : nil
             await withDiscardingTaskGroup { group in
                 if let connectorWorkers { group.addTask { await connectorWorkers.run() } }
+                if firesSchedules { group.addTask { await Scheduler(engine: engine, leased: false).run() } }
                 group.addTask {
                     await work(
                         engine, storeOptions: engineOptions.storeOptions, served: served, concurrency: concurrency,

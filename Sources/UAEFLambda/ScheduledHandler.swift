@@ -4,13 +4,15 @@ import NIOCore
 import UAEFConnectors
 import UAEFCore
 import UAEFEngine
+import UAEFSchedules
 import UAEFServer
 import UAEFSettlement
 import UAEFStore
 
 /// The `scheduled` handler: an EventBridge schedule's event (`detail-type` "Scheduled Event",
 /// from the `aws-lambda-go` events library's fixtures) runs the upkeep that `uaef serve` does in
-/// the background, for every tenant: runs left unfinished whose lease is free or expired are
+/// the background, for every tenant: due schedules fire (their runs executed in the same slot),
+/// runs left unfinished whose lease is free or expired are
 /// taken over and executed (until the invocation's deadline, when they are left resumable), new
 /// outcomes are settled and expired settlement approvals closed, subscriptions forward what is
 /// new in the log and due now (as `deliveries.send` would), a ledger checkpoint is signed, and
@@ -43,6 +45,13 @@ public struct ScheduledHandler: LambdaHandler {
                 type: "UAEF.InvalidEvent", "scheduled: the event is not an EventBridge event (detail-type, time)")
         }
         let store = runtime.engine.store
+        let scheduler = Scheduler(engine: runtime.engine, leased: false)
+        var schedulesFired = 0
+        while true {
+            let claimed = try await scheduler.fireDue(now: Date())
+            schedulesFired += claimed
+            if claimed < scheduler.batch { break }
+        }
         var resumed = 0
         var settled = 0
         var expired = 0
@@ -65,7 +74,8 @@ public struct ScheduledHandler: LambdaHandler {
                 "deliveries": "\(delivered)",
             ])
         let answer: JSONValue = [
-            "slot": .string(slot), "tenants": .number(Number(tenants.count)), "runs_resumed": .number(Number(resumed)),
+            "slot": .string(slot), "tenants": .number(Number(tenants.count)),
+            "schedules_fired": .number(Number(schedulesFired)), "runs_resumed": .number(Number(resumed)),
             "settlements": .number(Number(settled)), "approvals_expired": .number(Number(expired)),
             "deliveries_attempted": .number(Number(delivered)),
             "tree_size": .number(Number(Int(checkpoint.split(separator: "\n").dropFirst().first ?? "") ?? 0)),

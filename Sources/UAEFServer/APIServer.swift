@@ -7,6 +7,7 @@ import ServiceLifecycle
 import UAEFConnectors
 import UAEFCore
 import UAEFEngine
+import UAEFSchedules
 import UAEFStore
 import UnixSignals
 
@@ -108,6 +109,12 @@ public enum APIServer {
                         secrets: runtime.engine.configuration.secrets,
                         lookupInterval: configuration.connectorLookupInterval, commits: runtime.eventCommits,
                         logger: logger)),
+                ScheduleService(
+                    scheduler: Scheduler(engine: runtime.engine, leased: true) { start, engine in
+                        if let created = start.createdRecord {
+                            executor.execute(created, definition: start.definition, engine: engine)
+                        }
+                    }),
                 application,
             ]
         // Services stop in reverse order: the HTTP server first (in-flight requests finish),
@@ -212,6 +219,15 @@ public enum APIServer {
             bodyLimit: configuration.bodyLimit, events: events
         ).add(to: router)
         return router
+    }
+}
+
+/// The tenants' schedules as a service of the server: the runs their slots start execute here.
+struct ScheduleService: Service {
+    let scheduler: Scheduler
+
+    func run() async throws {
+        await cancelWhenGracefulShutdown { await scheduler.run() }
     }
 }
 
