@@ -1,6 +1,7 @@
 import UAEFCore
 import UAEFEngine
 import UAEFLedger
+import UAEFSchedules
 import UAEFSettlement
 import UAEFStore
 
@@ -33,8 +34,21 @@ struct APIOperations: Sendable {
     /// process at once, or leaves it to the workers (``executor``).
     func startRun(_ request: Engine.RunRequest, by principal: Principal) async throws -> StartedRun {
         let engine = runtime.engine(for: principal.tenant)
-        let start = try await engine.start(request, actor: principal.actor, leased: executor != nil)
-        // A new run is reported as created (no read); one found under its key as it is now.
+        return try await started(
+            try await engine.start(request, actor: principal.actor, leased: executor != nil), engine)
+    }
+
+    /// Starts a schedule's workflow now, as its next slot would (``ScheduleRegistry/trigger``).
+    func triggerSchedule(_ name: String, by principal: Principal) async throws -> StartedRun {
+        let engine = runtime.engine(for: principal.tenant)
+        let start = try await ScheduleRegistry(engine: engine).trigger(
+            name, actor: principal.actor, leased: executor != nil)
+        return try await started(start, engine)
+    }
+
+    /// Executes a new run here at once or leaves it to the workers, and reports it: a new run as
+    /// created (no read), one found under its key as it is now.
+    private func started(_ start: Engine.RunStart, _ engine: Engine) async throws -> StartedRun {
         if let created = start.createdRecord {
             if let executor {
                 executor.execute(created, definition: start.definition, engine: engine)

@@ -210,6 +210,7 @@ public enum APIServer {
         SecretRoutes(runtime: runtime, bodyLimit: configuration.bodyLimit).add(to: v1)
         ConnectorRoutes(runtime: runtime, bodyLimit: configuration.bodyLimit).add(to: v1)
         DeliveryRoutes(runtime: runtime, bodyLimit: configuration.bodyLimit).add(to: v1)
+        ScheduleRoutes(operations: operations, bodyLimit: configuration.bodyLimit).add(to: v1)
         let events = EventStreamRoutes(runtime: runtime, pollInterval: configuration.eventStreamPollInterval)
         events.add(to: v1)
         ConsoleRoutes(

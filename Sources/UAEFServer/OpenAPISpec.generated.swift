@@ -73,6 +73,10 @@ enum OpenAPISpec {
               "description": "Webhook, SQS and Service Bus connectors."
             },
             {
+              "name": "schedules",
+              "description": "Workflows started at set times: cron on a time zone's wall clock, or intervals."
+            },
+            {
               "name": "mcp",
               "description": "UAEF's tools for AI assistants over the Model Context Protocol (docs/mcp.md)."
             }
@@ -4158,6 +4162,458 @@ enum OpenAPISpec {
                   "viewer"
                 ]
               }
+            },
+            "/v1/schedules": {
+              "post": {
+                "operationId": "applySchedules",
+                "summary": "Save the new and changed schedules of a schedules document.",
+                "description": "All schedules or none: every problem (the document's and each schedule's workflow, version and inputs against the tenant's registered workflows) is a 422 with its field. A changed schedule keeps its pause, and its next slot unless its times changed (docs/schedules.md).\n\nRequires permission `manageSchedules`: role `admin`, `operator`.",
+                "tags": [
+                  "schedules"
+                ],
+                "requestBody": {
+                  "required": true,
+                  "description": "A schedules document: `schedules:` and a list. The body is read as text whatever its Content-Type: YAML, or JSON (a subset of YAML).",
+                  "content": {
+                    "application/yaml": {
+                      "schema": {
+                        "type": "string"
+                      }
+                    },
+                    "application/json": {
+                      "schema": {
+                        "$ref": "#/components/schemas/SchedulesDocument"
+                      }
+                    }
+                  }
+                },
+                "responses": {
+                  "201": {
+                    "description": "The schedules saved, and those the document left as they were.",
+                    "headers": {
+                      "X-Request-Id": {
+                        "$ref": "#/components/headers/X-Request-Id"
+                      }
+                    },
+                    "content": {
+                      "application/json": {
+                        "schema": {
+                          "$ref": "#/components/schemas/SchedulesSaved"
+                        }
+                      }
+                    }
+                  },
+                  "400": {
+                    "$ref": "#/components/responses/BadRequest"
+                  },
+                  "401": {
+                    "$ref": "#/components/responses/Unauthorized"
+                  },
+                  "403": {
+                    "$ref": "#/components/responses/Forbidden"
+                  },
+                  "413": {
+                    "$ref": "#/components/responses/ContentTooLarge"
+                  },
+                  "422": {
+                    "$ref": "#/components/responses/UnprocessableContent"
+                  },
+                  "429": {
+                    "$ref": "#/components/responses/TooManyRequests"
+                  },
+                  "500": {
+                    "$ref": "#/components/responses/InternalError"
+                  }
+                },
+                "x-uaef-permission": "manageSchedules",
+                "x-uaef-roles": [
+                  "admin",
+                  "operator"
+                ]
+              },
+              "get": {
+                "operationId": "listSchedules",
+                "summary": "The tenant's schedules, by name.",
+                "description": "Requires permission `read`: role `admin`, `operator`, `approver`, `auditor`, `viewer`.",
+                "tags": [
+                  "schedules"
+                ],
+                "responses": {
+                  "200": {
+                    "description": "The schedules.",
+                    "headers": {
+                      "X-Request-Id": {
+                        "$ref": "#/components/headers/X-Request-Id"
+                      }
+                    },
+                    "content": {
+                      "application/json": {
+                        "schema": {
+                          "$ref": "#/components/schemas/ScheduleList"
+                        }
+                      }
+                    }
+                  },
+                  "401": {
+                    "$ref": "#/components/responses/Unauthorized"
+                  },
+                  "403": {
+                    "$ref": "#/components/responses/Forbidden"
+                  },
+                  "429": {
+                    "$ref": "#/components/responses/TooManyRequests"
+                  },
+                  "500": {
+                    "$ref": "#/components/responses/InternalError"
+                  }
+                },
+                "x-uaef-permission": "read",
+                "x-uaef-roles": [
+                  "admin",
+                  "operator",
+                  "approver",
+                  "auditor",
+                  "viewer"
+                ]
+              }
+            },
+            "/v1/schedules/{name}": {
+              "get": {
+                "operationId": "getSchedule",
+                "summary": "One schedule: its definition, where it stands and its next slots.",
+                "description": "Requires permission `read`: role `admin`, `operator`, `approver`, `auditor`, `viewer`.",
+                "tags": [
+                  "schedules"
+                ],
+                "parameters": [
+                  {
+                    "name": "name",
+                    "in": "path",
+                    "required": true,
+                    "schema": {
+                      "type": "string"
+                    },
+                    "description": "The schedule's name."
+                  },
+                  {
+                    "name": "upcoming",
+                    "in": "query",
+                    "required": false,
+                    "schema": {
+                      "type": "integer",
+                      "minimum": 0,
+                      "maximum": 100,
+                      "default": 5
+                    },
+                    "description": "How many upcoming slots to list (none while paused)."
+                  }
+                ],
+                "responses": {
+                  "200": {
+                    "description": "The schedule.",
+                    "headers": {
+                      "X-Request-Id": {
+                        "$ref": "#/components/headers/X-Request-Id"
+                      }
+                    },
+                    "content": {
+                      "application/json": {
+                        "schema": {
+                          "$ref": "#/components/schemas/Schedule"
+                        }
+                      }
+                    }
+                  },
+                  "400": {
+                    "$ref": "#/components/responses/BadRequest"
+                  },
+                  "401": {
+                    "$ref": "#/components/responses/Unauthorized"
+                  },
+                  "403": {
+                    "$ref": "#/components/responses/Forbidden"
+                  },
+                  "404": {
+                    "$ref": "#/components/responses/NotFound"
+                  },
+                  "429": {
+                    "$ref": "#/components/responses/TooManyRequests"
+                  },
+                  "500": {
+                    "$ref": "#/components/responses/InternalError"
+                  }
+                },
+                "x-uaef-permission": "read",
+                "x-uaef-roles": [
+                  "admin",
+                  "operator",
+                  "approver",
+                  "auditor",
+                  "viewer"
+                ]
+              },
+              "delete": {
+                "operationId": "removeSchedule",
+                "summary": "Remove a schedule; the runs it started go on.",
+                "description": "Requires permission `manageSchedules`: role `admin`, `operator`.",
+                "tags": [
+                  "schedules"
+                ],
+                "parameters": [
+                  {
+                    "name": "name",
+                    "in": "path",
+                    "required": true,
+                    "schema": {
+                      "type": "string"
+                    },
+                    "description": "The schedule's name."
+                  }
+                ],
+                "responses": {
+                  "204": {
+                    "description": "Removed.",
+                    "headers": {
+                      "X-Request-Id": {
+                        "$ref": "#/components/headers/X-Request-Id"
+                      }
+                    }
+                  },
+                  "401": {
+                    "$ref": "#/components/responses/Unauthorized"
+                  },
+                  "403": {
+                    "$ref": "#/components/responses/Forbidden"
+                  },
+                  "404": {
+                    "$ref": "#/components/responses/NotFound"
+                  },
+                  "429": {
+                    "$ref": "#/components/responses/TooManyRequests"
+                  },
+                  "500": {
+                    "$ref": "#/components/responses/InternalError"
+                  }
+                },
+                "x-uaef-permission": "manageSchedules",
+                "x-uaef-roles": [
+                  "admin",
+                  "operator"
+                ]
+              }
+            },
+            "/v1/schedules/{name}/pause": {
+              "post": {
+                "operationId": "pauseSchedule",
+                "summary": "Pause a schedule: its slots pass without starting runs until it is resumed.",
+                "description": "Records `schedule.paused` with the note.\n\nRequires permission `manageSchedules`: role `admin`, `operator`.",
+                "tags": [
+                  "schedules"
+                ],
+                "parameters": [
+                  {
+                    "name": "name",
+                    "in": "path",
+                    "required": true,
+                    "schema": {
+                      "type": "string"
+                    },
+                    "description": "The schedule's name."
+                  }
+                ],
+                "requestBody": {
+                  "required": false,
+                  "description": "Optional: why it is paused.",
+                  "content": {
+                    "application/json": {
+                      "schema": {
+                        "type": "object",
+                        "properties": {
+                          "note": {
+                            "type": "string",
+                            "maxLength": 500
+                          }
+                        },
+                        "additionalProperties": false
+                      }
+                    }
+                  }
+                },
+                "responses": {
+                  "200": {
+                    "description": "The schedule, paused.",
+                    "headers": {
+                      "X-Request-Id": {
+                        "$ref": "#/components/headers/X-Request-Id"
+                      }
+                    },
+                    "content": {
+                      "application/json": {
+                        "schema": {
+                          "$ref": "#/components/schemas/Schedule"
+                        }
+                      }
+                    }
+                  },
+                  "400": {
+                    "$ref": "#/components/responses/BadRequest"
+                  },
+                  "401": {
+                    "$ref": "#/components/responses/Unauthorized"
+                  },
+                  "403": {
+                    "$ref": "#/components/responses/Forbidden"
+                  },
+                  "404": {
+                    "$ref": "#/components/responses/NotFound"
+                  },
+                  "409": {
+                    "$ref": "#/components/responses/Conflict"
+                  },
+                  "413": {
+                    "$ref": "#/components/responses/ContentTooLarge"
+                  },
+                  "422": {
+                    "$ref": "#/components/responses/UnprocessableContent"
+                  },
+                  "429": {
+                    "$ref": "#/components/responses/TooManyRequests"
+                  },
+                  "500": {
+                    "$ref": "#/components/responses/InternalError"
+                  }
+                },
+                "x-uaef-permission": "manageSchedules",
+                "x-uaef-roles": [
+                  "admin",
+                  "operator"
+                ]
+              }
+            },
+            "/v1/schedules/{name}/resume": {
+              "post": {
+                "operationId": "resumeSchedule",
+                "summary": "Resume a paused schedule from its next slot after now.",
+                "description": "The slots it was paused for start nothing. Records `schedule.resumed`.\n\nRequires permission `manageSchedules`: role `admin`, `operator`.",
+                "tags": [
+                  "schedules"
+                ],
+                "parameters": [
+                  {
+                    "name": "name",
+                    "in": "path",
+                    "required": true,
+                    "schema": {
+                      "type": "string"
+                    },
+                    "description": "The schedule's name."
+                  }
+                ],
+                "responses": {
+                  "200": {
+                    "description": "The schedule, resumed, with its next slots.",
+                    "headers": {
+                      "X-Request-Id": {
+                        "$ref": "#/components/headers/X-Request-Id"
+                      }
+                    },
+                    "content": {
+                      "application/json": {
+                        "schema": {
+                          "$ref": "#/components/schemas/Schedule"
+                        }
+                      }
+                    }
+                  },
+                  "401": {
+                    "$ref": "#/components/responses/Unauthorized"
+                  },
+                  "403": {
+                    "$ref": "#/components/responses/Forbidden"
+                  },
+                  "404": {
+                    "$ref": "#/components/responses/NotFound"
+                  },
+                  "409": {
+                    "$ref": "#/components/responses/Conflict"
+                  },
+                  "429": {
+                    "$ref": "#/components/responses/TooManyRequests"
+                  },
+                  "500": {
+                    "$ref": "#/components/responses/InternalError"
+                  }
+                },
+                "x-uaef-permission": "manageSchedules",
+                "x-uaef-roles": [
+                  "admin",
+                  "operator"
+                ]
+              }
+            },
+            "/v1/schedules/{name}/trigger": {
+              "post": {
+                "operationId": "triggerSchedule",
+                "summary": "Start the schedule's workflow now, as a slot would (paused or not).",
+                "description": "Its inputs, the slot input set to now; the schedule's own slots are unchanged. Records `schedule.triggered` with the run.\n\nRequires permission `manageSchedules`: role `admin`, `operator`.",
+                "tags": [
+                  "schedules"
+                ],
+                "parameters": [
+                  {
+                    "name": "name",
+                    "in": "path",
+                    "required": true,
+                    "schema": {
+                      "type": "string"
+                    },
+                    "description": "The schedule's name."
+                  }
+                ],
+                "responses": {
+                  "201": {
+                    "description": "The run was created (pending, no tasks yet).",
+                    "headers": {
+                      "X-Request-Id": {
+                        "$ref": "#/components/headers/X-Request-Id"
+                      },
+                      "Location": {
+                        "$ref": "#/components/headers/Location"
+                      }
+                    },
+                    "content": {
+                      "application/json": {
+                        "schema": {
+                          "$ref": "#/components/schemas/Run"
+                        }
+                      }
+                    }
+                  },
+                  "401": {
+                    "$ref": "#/components/responses/Unauthorized"
+                  },
+                  "403": {
+                    "$ref": "#/components/responses/Forbidden"
+                  },
+                  "404": {
+                    "$ref": "#/components/responses/NotFound"
+                  },
+                  "422": {
+                    "$ref": "#/components/responses/UnprocessableContent"
+                  },
+                  "429": {
+                    "$ref": "#/components/responses/TooManyRequests"
+                  },
+                  "500": {
+                    "$ref": "#/components/responses/InternalError"
+                  }
+                },
+                "x-uaef-permission": "manageSchedules",
+                "x-uaef-roles": [
+                  "admin",
+                  "operator"
+                ]
+              }
             }
           },
           "components": {
@@ -7167,6 +7623,255 @@ enum OpenAPISpec {
                   "failed",
                   "skipped",
                   "cancelled"
+                ],
+                "additionalProperties": false
+              },
+              "SchedulesDocument": {
+                "type": "object",
+                "description": "A schedules document, as `uaef schedules apply` reads it (docs/schedules.md): each schedule gives cron or every.",
+                "properties": {
+                  "schedules": {
+                    "type": "array",
+                    "items": {
+                      "type": "object",
+                      "properties": {
+                        "name": {
+                          "type": "string",
+                          "pattern": "^[a-z0-9_.-]{1,64}$"
+                        },
+                        "workflow": {
+                          "type": "string",
+                          "description": "A registered workflow of the tenant."
+                        },
+                        "version": {
+                          "type": "integer",
+                          "minimum": 1,
+                          "description": "Its version; absent for the latest when each slot fires."
+                        },
+                        "cron": {
+                          "type": "string",
+                          "description": "Five fields (minute hour day-of-month month day-of-week) or a macro such as @daily; on the time zone's wall clock."
+                        },
+                        "time_zone": {
+                          "type": "string",
+                          "description": "An IANA time zone name (with cron; default UTC)."
+                        },
+                        "every": {
+                          "type": "string",
+                          "pattern": "^[0-9]{1,9}(ms|s|m|h)$",
+                          "description": "A fixed interval from the Unix epoch, 1m to 8784h (instead of cron)."
+                        },
+                        "offset": {
+                          "type": "string",
+                          "pattern": "^[0-9]{1,9}(ms|s|m|h)$",
+                          "description": "Shifts every's slots; shorter than every."
+                        },
+                        "inputs": {
+                          "type": "object",
+                          "description": "Inputs of each run (the workflow declares them)."
+                        },
+                        "slot_input": {
+                          "type": "string",
+                          "description": "The workflow input that receives each slot's time (RFC 3339, UTC)."
+                        },
+                        "overlap": {
+                          "type": "string",
+                          "enum": [
+                            "skip",
+                            "allow"
+                          ],
+                          "description": "What a slot does while the last run has not ended; default skip."
+                        },
+                        "catchup_window": {
+                          "type": "string",
+                          "pattern": "^[0-9]{1,9}(ms|s|m|h)$",
+                          "description": "How late a slot may still start its run; default 24h."
+                        }
+                      },
+                      "required": [
+                        "name",
+                        "workflow"
+                      ],
+                      "additionalProperties": false
+                    }
+                  }
+                },
+                "required": [
+                  "schedules"
+                ],
+                "additionalProperties": false
+              },
+              "Schedule": {
+                "type": "object",
+                "description": "A schedule as stored: its definition's keys and where its firing stands.",
+                "properties": {
+                  "name": {
+                    "type": "string",
+                    "pattern": "^[a-z0-9_.-]{1,64}$"
+                  },
+                  "workflow": {
+                    "type": "string",
+                    "description": "A registered workflow of the tenant."
+                  },
+                  "version": {
+                    "type": "integer",
+                    "minimum": 1,
+                    "description": "Its version; absent for the latest when each slot fires."
+                  },
+                  "cron": {
+                    "type": "string",
+                    "description": "Five fields (minute hour day-of-month month day-of-week) or a macro such as @daily; on the time zone's wall clock."
+                  },
+                  "time_zone": {
+                    "type": "string",
+                    "description": "An IANA time zone name (with cron; default UTC)."
+                  },
+                  "every": {
+                    "type": "string",
+                    "pattern": "^[0-9]{1,9}(ms|s|m|h)$",
+                    "description": "A fixed interval from the Unix epoch, 1m to 8784h (instead of cron)."
+                  },
+                  "offset": {
+                    "type": "string",
+                    "pattern": "^[0-9]{1,9}(ms|s|m|h)$",
+                    "description": "Shifts every's slots; shorter than every."
+                  },
+                  "inputs": {
+                    "type": "object",
+                    "description": "Inputs of each run (the workflow declares them)."
+                  },
+                  "slot_input": {
+                    "type": "string",
+                    "description": "The workflow input that receives each slot's time (RFC 3339, UTC)."
+                  },
+                  "overlap": {
+                    "type": "string",
+                    "enum": [
+                      "skip",
+                      "allow"
+                    ],
+                    "description": "What a slot does while the last run has not ended; default skip."
+                  },
+                  "catchup_window": {
+                    "type": "string",
+                    "pattern": "^[0-9]{1,9}(ms|s|m|h)$",
+                    "description": "How late a slot may still start its run; default 24h."
+                  },
+                  "paused": {
+                    "type": "boolean"
+                  },
+                  "note": {
+                    "type": [
+                      "string",
+                      "null"
+                    ],
+                    "description": "Why it was paused."
+                  },
+                  "next_at": {
+                    "type": [
+                      "string",
+                      "null"
+                    ],
+                    "format": "date-time",
+                    "description": "The next slot; null while paused or when its times have no more."
+                  },
+                  "last_slot": {
+                    "type": [
+                      "string",
+                      "null"
+                    ],
+                    "format": "date-time",
+                    "description": "The last slot acted on (fired, skipped, missed or failed)."
+                  },
+                  "last_run": {
+                    "type": [
+                      "string",
+                      "null"
+                    ],
+                    "description": "The run its last fired slot started."
+                  },
+                  "last_error": {
+                    "type": [
+                      "string",
+                      "null"
+                    ],
+                    "description": "Why its last slot started no run, when it did not."
+                  },
+                  "created_at": {
+                    "type": "string",
+                    "format": "date-time",
+                    "description": "RFC 3339 UTC with milliseconds, e.g. 2026-11-26T10:49:52.123Z."
+                  },
+                  "updated_at": {
+                    "type": "string",
+                    "format": "date-time",
+                    "description": "RFC 3339 UTC with milliseconds, e.g. 2026-11-26T10:49:52.123Z."
+                  },
+                  "updated_by": {
+                    "type": "string"
+                  },
+                  "upcoming": {
+                    "type": "array",
+                    "items": {
+                      "type": "string",
+                      "format": "date-time"
+                    },
+                    "description": "Its next slots (getSchedule, resumeSchedule)."
+                  }
+                },
+                "required": [
+                  "name",
+                  "workflow",
+                  "inputs",
+                  "overlap",
+                  "catchup_window",
+                  "paused",
+                  "note",
+                  "next_at",
+                  "last_slot",
+                  "last_run",
+                  "last_error",
+                  "created_at",
+                  "updated_at",
+                  "updated_by"
+                ],
+                "additionalProperties": false
+              },
+              "ScheduleList": {
+                "type": "object",
+                "properties": {
+                  "schedules": {
+                    "type": "array",
+                    "items": {
+                      "$ref": "#/components/schemas/Schedule"
+                    }
+                  }
+                },
+                "required": [
+                  "schedules"
+                ],
+                "additionalProperties": false
+              },
+              "SchedulesSaved": {
+                "type": "object",
+                "properties": {
+                  "saved": {
+                    "type": "array",
+                    "items": {
+                      "$ref": "#/components/schemas/Schedule"
+                    }
+                  },
+                  "unchanged": {
+                    "type": "array",
+                    "items": {
+                      "type": "string"
+                    },
+                    "description": "Names of the schedules the document left exactly as they were."
+                  }
+                },
+                "required": [
+                  "saved",
+                  "unchanged"
                 ],
                 "additionalProperties": false
               }

@@ -20,6 +20,8 @@ public enum Permission: String, Sendable, CaseIterable {
     case manageConnectors
     /// Replay dead subscription deliveries and resume subscriptions a receiver paused.
     case operateDeliveries
+    /// Save, pause, resume, trigger and remove schedules: they start runs.
+    case manageSchedules
 }
 
 extension Permission {
@@ -37,7 +39,7 @@ public enum Role: String, Sendable, CaseIterable, Codable {
     public var permissions: Set<Permission> {
         switch self {
         case .admin: Set(Permission.allCases)
-        case .operator: [.read, .writeWorkflows, .writeRuns, .writeAgents, .operateDeliveries]
+        case .operator: [.read, .writeWorkflows, .writeRuns, .writeAgents, .operateDeliveries, .manageSchedules]
         case .approver: [.read, .approve]
         case .auditor: [.read, .readLedger]
         case .agent: [.agentWork]

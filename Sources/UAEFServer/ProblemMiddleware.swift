@@ -3,6 +3,7 @@ import Logging
 import NIOCore
 import UAEFCore
 import UAEFEngine
+import UAEFSchedules
 import UAEFStore
 
 /// Turns every error a route throws into an RFC 9457 problem, so a caller never sees a bare
@@ -53,6 +54,11 @@ struct ProblemMiddleware: RouterMiddleware {
             switch error {
             case .unknownWorkflow, .unknownVersion: return Problem(.notFound, "not-found", error.description)
             case .idempotencyKeyReused: return Problem(.conflict, "idempotency-key-reused", error.description)
+            }
+        case let refusal as ScheduleRegistry.Refusal:
+            switch refusal {
+            case .unknownSchedule: return Problem(.notFound, "not-found", refusal.description)
+            case .changedMeanwhile: return Problem(.conflict, "changed-meanwhile", refusal.description)
             }
         case is NIOTooManyBytesError:
             return Problem(.contentTooLarge, "body-too-large", "the request body is larger than this server accepts")

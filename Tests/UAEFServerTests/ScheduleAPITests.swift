@@ -1,0 +1,128 @@
+import Foundation
+import NIOHTTP1
+import Testing
+import UAEFCore
+import UAEFServer
+import UAEFStore
+import UAEFTestSupport
+
+@Suite("HTTP API: schedules")
+struct ScheduleAPITests {
+    static let document = """
+        schedules:
+          - name: greet-hourly
+            workflow: hello
+            every: 1h
+            inputs: {who: schedules}
+          - name: greet-berlin
+            workflow: hello
+            cron: "0 9 * * MON-FRI"
+            time_zone: Europe/Berlin
+        """
+
+    @Test(
+        "operators save, pause, resume, trigger and remove schedules; readers read them; others are refused; problems are 422; tenants never meet"
+    )
+    func schedules() async throws {
+        try await ServerHarness.start().serving { server in
+            let operatorToken = try await server.token("acme", [.operator])
+            #expect(
+                try await server.send(.POST, "/v1/workflows", token: operatorToken, body: ServerHarness.helloWorkflow)
+                    .status == 201)
+            let saved = try await server.send(.POST, "/v1/schedules", token: operatorToken, body: Self.document)
+            #expect(saved.status == 201, "\(saved.body)")
+            #expect(
+                saved["saved"]?.arrayValue?.compactMap { $0["name"]?.stringValue } == ["greet-hourly", "greet-berlin"])
+            let again = try await server.send(.POST, "/v1/schedules", token: operatorToken, body: Self.document)
+            #expect(again["unchanged"] == ["greet-hourly", "greet-berlin"] && again["saved"] == [])
+
+            for role in [Role.viewer, .approver, .auditor] {
+                let token = try await server.token("acme", [role])
+                #expect(try await server.send(.POST, "/v1/schedules", token: token, body: Self.document).status == 403)
+                #expect(try await server.send(.POST, "/v1/schedules/greet-hourly/trigger", token: token).status == 403)
+            }
+            let viewer = try await server.token("acme", [.viewer])
+            let listed = try await server.send(.GET, "/v1/schedules", token: viewer)
+            #expect(
+                listed["schedules"]?.arrayValue?.compactMap { $0["name"]?.stringValue } == [
+                    "greet-berlin", "greet-hourly",
+                ])
+            let shown = try await server.send(.GET, "/v1/schedules/greet-berlin?upcoming=3", token: viewer)
+            #expect(shown["time_zone"] == "Europe/Berlin" && shown["overlap"] == "skip")
+            let upcoming = try #require(shown["upcoming"]?.arrayValue?.compactMap { $0.stringValue })
+            #expect(upcoming.count == 3)
+            // 09:00 in Berlin is 08:00Z in winter and 07:00Z in summer.
+            #expect(upcoming.allSatisfy { $0.hasSuffix("T08:00:00.000Z") || $0.hasSuffix("T07:00:00.000Z") })
+            #expect(try await server.send(.GET, "/v1/schedules/greet-berlin?upcoming=101", token: viewer).status == 400)
+
+            let paused = try await server.send(
+                .POST, "/v1/schedules/greet-hourly/pause", token: operatorToken, body: #"{"note": "month end"}"#)
+            #expect(paused.status == 200, "\(paused.body)")
+            #expect(paused["paused"] == true && paused["note"] == "month end" && paused["next_at"] == .null)
+            #expect(
+                try await server.send(
+                    .POST, "/v1/schedules/greet-hourly/pause", token: operatorToken, body: #"{"reason": "x"}"#
+                ).status == 422)
+            let resumed = try await server.send(.POST, "/v1/schedules/greet-hourly/resume", token: operatorToken)
+            #expect(resumed["paused"] == false && resumed["upcoming"]?.arrayValue?.count == 5)
+
+            let triggered = try await server.send(.POST, "/v1/schedules/greet-hourly/trigger", token: operatorToken)
+            #expect(triggered.status == 201, "\(triggered.body)")
+            let run = try #require(triggered["run_id"]?.stringValue)
+            #expect(triggered.headers["Location"] == ["/v1/runs/\(run)"])
+            let ended = try await server.waitForRun(run, token: operatorToken)
+            #expect(ended["status"] == "succeeded")
+            #expect(ended["tasks"]?["greet"]?["output"]?["message"] == "hello schedules")
+
+            let invalid = try await server.send(
+                .POST, "/v1/schedules", token: operatorToken,
+                body: "schedules:\n  - {name: bad, workflow: hello, cron: \"0 25 * * *\"}\n")
+            #expect(invalid.status == 422)
+            #expect(invalid.body.contains("hour field \\\"25\\\""), "\(invalid.body)")
+
+            let globex = try await server.token("globex", [.admin])
+            #expect(try await server.send(.GET, "/v1/schedules/greet-hourly", token: globex).status == 404)
+            #expect(try await server.send(.POST, "/v1/schedules/greet-hourly/trigger", token: globex).status == 404)
+            #expect(try await server.send(.POST, "/v1/schedules/greet-hourly/pause", token: globex).status == 404)
+            #expect(try await server.send(.DELETE, "/v1/schedules/greet-hourly", token: globex).status == 404)
+            #expect(try await server.send(.DELETE, "/v1/schedules/greet-hourly", token: operatorToken).status == 204)
+            #expect(try await server.send(.GET, "/v1/schedules/greet-hourly", token: operatorToken).status == 404)
+        }
+    }
+
+    @Test("the server fires a due slot within about a second and executes its run")
+    func serverFiresDueSlot() async throws {
+        try await ServerHarness.start().serving { server in
+            let admin = try await server.token("default", [.admin])
+            #expect(
+                try await server.send(.POST, "/v1/workflows", token: admin, body: ServerHarness.helloWorkflow).status
+                    == 201)
+            #expect(try await server.send(.POST, "/v1/schedules", token: admin, body: Self.document).status == 201)
+            // Its next slot moved to now, as if the hour had passed.
+            var record = try #require(try await server.store.schedule(named: "greet-hourly", tenant: "default"))
+            let slot = Timestamp.date(milliseconds: Timestamp.milliseconds(Date()))
+            record.nextAt = slot
+            try await server.store.saveSchedules([record], events: [])
+            let deadline = ContinuousClock.now + .seconds(20)
+            var fired: ScheduleRecord?
+            while ContinuousClock.now < deadline {
+                let current = try await server.store.schedule(named: "greet-hourly", tenant: "default")
+                if current?.lastRun != nil {
+                    fired = current
+                    break
+                }
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            let run = try #require(fired?.lastRun, "the slot did not fire within 20 s")
+            #expect(fired?.lastSlot == slot)
+            // Hourly slots fall on the hour: the next is the first full hour after this one.
+            let hourMilliseconds: Int64 = 3_600_000
+            let nextHour = (Timestamp.milliseconds(slot) / hourMilliseconds + 1) * hourMilliseconds
+            #expect(fired?.nextAt == Timestamp.date(milliseconds: nextHour))
+            let ended = try await server.waitForRun(run.rawValue, token: admin)
+            #expect(ended["status"] == "succeeded")
+            let runRecord = try #require(try await server.store.run(run, tenant: "default"))
+            #expect(runRecord.createdAt.timeIntervalSince(slot) < 5, "fired \(runRecord.createdAt) for \(slot)")
+        }
+    }
+}
