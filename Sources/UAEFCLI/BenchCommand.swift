@@ -48,6 +48,9 @@ struct BenchCommand: AsyncParsableCommand {
                       over 30 days, ten events each, and a run of 1000 tasks: each page 31 times
                       over loopback from uaef serve's server in this process (median, p95), beside
                       GET /healthz; and a committed event's time to an open page's live stream
+              schedules  N schedules (default 1000; 1000 a tenant) whose slots fall at one instant,
+                      fired by uaef serve's scheduler on a fresh SQLite file (or --store PostgreSQL):
+                      the slot to each run's creation committed (p50, p99, last), the runs not executed
             Each repetition uses a new store file (or adds its runs to the --store PostgreSQL); the figures
             are medians. --workers N starts N uaef worker processes on the PostgreSQL store, which
             execute the runs (a run executes on one worker at a time; --runs R starts R runs at once). Time covers validating,
@@ -64,17 +67,17 @@ struct BenchCommand: AsyncParsableCommand {
             """)
 
     enum Workload: String, ExpressibleByArgument, CaseIterable {
-        case w1, w2, fanout, ledger, settlement, webhooks, sqs, llm, erp, lambda, console
+        case w1, w2, fanout, ledger, settlement, webhooks, sqs, llm, erp, lambda, console, schedules
 
         /// The engine workload, or nil for the ledger benchmark, which runs no workflow.
         var workflow: BenchWorkloads.Workflow? { BenchWorkloads.Workflow(rawValue: rawValue) }
     }
 
-    @Argument(help: "w1, w2, fanout, ledger, settlement, webhooks, sqs, llm, erp, lambda or console.")
+    @Argument(help: "w1, w2, fanout, ledger, settlement, webhooks, sqs, llm, erp, lambda, console or schedules.")
     var workload: Workload
     @Option(
         help:
-            "Tasks in the workload, events for ledger, cold starts for lambda (default: 1000 for w1, 200 for w2, 100000 for fanout, 1000000 for ledger, 20 for lambda)."
+            "Tasks in the workload, events for ledger, cold starts for lambda, schedules for schedules (default: 1000 for w1, 200 for w2, 100000 for fanout, 1000000 for ledger, 20 for lambda, 1000 for schedules)."
     ) var tasks: Int?
     @Option(name: .customLong("repeat"), help: "Repetitions; the median is reported.") var repetitions: Int = 5
     @Option(
@@ -122,8 +125,8 @@ struct BenchCommand: AsyncParsableCommand {
                 throw ValidationError("--workers and --runs apply to w1, w2 and fanout only")
             }
         }
-        if store != nil, workload.workflow == nil, workload != .settlement, workload != .lambda {
-            throw ValidationError("--store applies to w1, w2, fanout, settlement and lambda only")
+        if store != nil, workload.workflow == nil, ![.settlement, .lambda, .schedules].contains(workload) {
+            throw ValidationError("--store applies to w1, w2, fanout, settlement, lambda and schedules only")
         }
         if workload == .lambda, !(store ?? "").hasPrefix("postgres") {
             throw ValidationError("lambda needs --store postgres://… (migrated): a Lambda function runs on PostgreSQL")
@@ -149,6 +152,10 @@ struct BenchCommand: AsyncParsableCommand {
             if workload == .lambda, let store {
                 return try await LambdaBench.run(
                     bootstrap: bootstrap, store: store, starts: tasks ?? 20, json: json)
+            }
+            if workload == .schedules {
+                return try await ScheduleBench.run(
+                    schedules: tasks ?? 1_000, repetitions: repetitions, store: store, json: json)
             }
             if workload == .console {
                 return try await ConsoleBench.run(runs: tasks ?? 100_000, json: json)

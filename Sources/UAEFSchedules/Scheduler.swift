@@ -17,8 +17,8 @@ public struct Scheduler: Sendable {
     /// How long a claim lasts: a process that stops mid-firing leaves its schedules to others then.
     public var claimDuration: Duration = .seconds(60)
     /// The most schedules claimed at once, and fired at once.
-    public var batch = 64
-    public var concurrency = 16
+    public var batch = 256
+    public var concurrency = 128
 
     /// A scheduler over `engine`'s store (its tenants' engines made from it). Runs it starts are
     /// leased to this process with `leased` (then `started` should execute them), otherwise left

@@ -272,6 +272,9 @@ public struct ChangeSet: Sendable {
     public var conversationSteps: [ConversationStep] = []
     /// Tasks' checkpoints, each replacing the task's last one.
     public var taskCheckpoints: [TaskCheckpoint] = []
+    /// Schedules' states after firings; the commit fails with ``ScheduleClaimLost`` when a
+    /// firing's claim was lost.
+    public var scheduleFirings: [ScheduleFiringRecord] = []
     public var events: [EventDraft] = []
     /// The leases the writer must still hold for the commit to be accepted; nil to write unfenced.
     public var fence: LeaseFence?
@@ -281,7 +284,8 @@ public struct ChangeSet: Sendable {
     /// True when there is nothing to write.
     public var isEmpty: Bool {
         runs.isEmpty && tasks.isEmpty && attempts.isEmpty && agents.isEmpty && workflows.isEmpty
-            && runRequests.isEmpty && conversationSteps.isEmpty && taskCheckpoints.isEmpty && events.isEmpty
+            && runRequests.isEmpty && conversationSteps.isEmpty && taskCheckpoints.isEmpty && scheduleFirings.isEmpty
+            && events.isEmpty
     }
 
     /// Appends another change set's writes after this one's.
@@ -294,6 +298,7 @@ public struct ChangeSet: Sendable {
         runRequests += other.runRequests
         conversationSteps += other.conversationSteps
         taskCheckpoints += other.taskCheckpoints
+        scheduleFirings += other.scheduleFirings
         events += other.events
     }
 }

@@ -76,11 +76,51 @@ public protocol ScheduleStore: Sendable {
     /// slot first, at most `limit`; returns them as claimed.
     func claimDueSchedules(now: Date, owner: String, until: Date, limit: Int) async throws -> [ScheduleRecord]
 
-    /// Records what a firing did: the schedule's `nextAt`, `lastSlot`, `lastRun` and `lastError`
-    /// as given, its claim released, and `events` appended, only while `owner` still holds the
-    /// claim on the revision it fired; false (nothing written) otherwise.
-    func recordFiring(_ schedule: ScheduleRecord, owner: String, events: [EventDraft]) async throws -> Bool
-
     /// The earliest next slot of any unpaused schedule of any tenant, or nil.
     func earliestScheduleSlot() async throws -> Date?
+}
+
+/// A schedule's state after a firing (its `nextAt`, `lastSlot`, `lastRun` and `lastError`), in a
+/// ``ChangeSet``: written, and its claim released, only while `owner` holds the claim on the
+/// schedule's revision; otherwise the commit of its change set fails with ``ScheduleClaimLost``.
+public struct ScheduleFiringRecord: Sendable, Hashable {
+    public var schedule: ScheduleRecord
+    public var owner: String
+
+    public init(schedule: ScheduleRecord, owner: String) {
+        self.schedule = schedule
+        self.owner = owner
+    }
+}
+
+/// A firing's claim was lost (another process took it over after it ended, or the schedule was
+/// saved, paused or resumed meanwhile): nothing of its change set was written.
+public struct ScheduleClaimLost: Error, Sendable, Equatable, CustomStringConvertible {
+    public var tenant: String
+    public var name: String
+
+    public init(tenant: String, name: String) {
+        self.tenant = tenant
+        self.name = name
+    }
+
+    public var description: String { "schedule \(name) of tenant \(tenant) changed or was claimed by another process" }
+}
+
+extension WorkflowStore {
+    /// Records what a firing did: the schedule's `nextAt`, `lastSlot`, `lastRun` and `lastError`
+    /// as given, its claim released, and `events` appended, only while `owner` still holds the
+    /// claim on the revision it fired; false (nothing written) otherwise. Written with other
+    /// commits (group commit on SQLite).
+    public func recordFiring(_ schedule: ScheduleRecord, owner: String, events: [EventDraft]) async throws -> Bool {
+        var changes = ChangeSet()
+        changes.scheduleFirings = [ScheduleFiringRecord(schedule: schedule, owner: owner)]
+        changes.events = events
+        do {
+            try await commit(changes)
+            return true
+        } catch is ScheduleClaimLost {
+            return false
+        }
+    }
 }

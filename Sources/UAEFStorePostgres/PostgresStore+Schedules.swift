@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import PostgresNIO
 import UAEFCore
 import UAEFStore
@@ -86,22 +87,20 @@ extension PostgresStore {
         }.sorted { ($0.nextAt ?? .distantFuture) < ($1.nextAt ?? .distantFuture) }
     }
 
-    public func recordFiring(_ schedule: ScheduleRecord, owner: String, events: [EventDraft]) async throws -> Bool {
-        try await transaction { connection in
-            let updated = try await connection.query(
-                """
-                UPDATE schedules SET next_at = \(schedule.nextAt.map(Timestamp.milliseconds)),
-                    last_slot = \(schedule.lastSlot.map(Timestamp.milliseconds)), last_run = \(schedule.lastRun?.rawValue),
-                    last_error = \(schedule.lastError), claimed_by = NULL, claimed_until = NULL
-                WHERE tenant = \(schedule.tenant) AND name = \(schedule.name) AND revision = \(schedule.revision)
-                    AND claimed_by = \(owner)
-                RETURNING 1
-                """, logger: logger
-            ).collect()
-            guard !updated.isEmpty else { return false }
-            try await PostgresLedger.append(events, on: connection, logger: logger)
-            return true
-        }
+    /// Writes a firing's state, or throws ``ScheduleClaimLost`` when its claim was lost.
+    static func apply(_ firing: ScheduleFiringRecord, on connection: PostgresConnection, logger: Logger) async throws {
+        let schedule = firing.schedule
+        let updated = try await connection.query(
+            """
+            UPDATE schedules SET next_at = \(schedule.nextAt.map(Timestamp.milliseconds)),
+                last_slot = \(schedule.lastSlot.map(Timestamp.milliseconds)), last_run = \(schedule.lastRun?.rawValue),
+                last_error = \(schedule.lastError), claimed_by = NULL, claimed_until = NULL
+            WHERE tenant = \(schedule.tenant) AND name = \(schedule.name) AND revision = \(schedule.revision)
+                AND claimed_by = \(firing.owner)
+            RETURNING 1
+            """, logger: logger
+        ).collect()
+        guard updated.count == 1 else { throw ScheduleClaimLost(tenant: schedule.tenant, name: schedule.name) }
     }
 
     public func earliestScheduleSlot() async throws -> Date? {

@@ -198,8 +198,9 @@ public final class PostgresStore: WorkflowStore {
         }
     }
 
-    /// Inserts the change set's workflow versions and run requests; throws ``KeyTaken`` (rolling
-    /// the transaction back) when one is already there.
+    /// Inserts the change set's workflow versions and run requests, throwing ``KeyTaken`` (rolling
+    /// the transaction back) when one is already there; writes its conversation steps, schedule
+    /// firings (``ScheduleClaimLost`` when a claim was lost) and task checkpoints.
     private static func insertKeys(of changes: ChangeSet, on connection: PostgresConnection, logger: Logger)
         async throws
     {
@@ -228,6 +229,7 @@ public final class PostgresStore: WorkflowStore {
             guard inserted.count == 1 else { throw KeyTaken(.runRequest, key: request.key) }
         }
         for step in changes.conversationSteps { try await insert(step, on: connection, logger: logger) }
+        for firing in changes.scheduleFirings { try await apply(firing, on: connection, logger: logger) }
         for checkpoint in changes.taskCheckpoints {
             try await connection.query(
                 """

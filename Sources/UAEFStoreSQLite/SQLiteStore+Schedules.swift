@@ -90,30 +90,28 @@ extension SQLiteStore {
         }
     }
 
-    public func recordFiring(_ schedule: ScheduleRecord, owner: String, events: [EventDraft]) async throws -> Bool {
-        try await pool.write { db in
-            try db.execute(
-                sql: """
-                    UPDATE schedules SET next_at = ?, last_slot = ?, last_run = ?, last_error = ?, claimed_by = NULL,
-                        claimed_until = NULL
-                    WHERE tenant = ? AND name = ? AND revision = ? AND claimed_by = ?
-                    """,
-                arguments: [
-                    schedule.nextAt.map(Timestamp.milliseconds), schedule.lastSlot.map(Timestamp.milliseconds),
-                    schedule.lastRun?.rawValue, schedule.lastError, schedule.tenant, schedule.name, schedule.revision,
-                    owner,
-                ])
-            guard db.changesCount > 0 else { return false }
-            try Self.appendEvents(events, in: db)
-            return true
-        }
-    }
-
     public func earliestScheduleSlot() async throws -> Date? {
         try await pool.read { db in
             try Int64.fetchOne(db, sql: "SELECT min(next_at) FROM schedules WHERE paused = 0")
                 .map(Timestamp.date(milliseconds:))
         }
+    }
+
+    /// Writes a firing's state, or throws ``ScheduleClaimLost`` when its claim was lost.
+    static func apply(_ firing: ScheduleFiringRecord, in db: Database) throws {
+        let schedule = firing.schedule
+        try db.cachedStatement(
+            sql: """
+                UPDATE schedules SET next_at = ?, last_slot = ?, last_run = ?, last_error = ?, claimed_by = NULL,
+                    claimed_until = NULL
+                WHERE tenant = ? AND name = ? AND revision = ? AND claimed_by = ?
+                """
+        ).execute(arguments: [
+            schedule.nextAt.map(Timestamp.milliseconds), schedule.lastSlot.map(Timestamp.milliseconds),
+            schedule.lastRun?.rawValue, schedule.lastError, schedule.tenant, schedule.name, schedule.revision,
+            firing.owner,
+        ])
+        guard db.changesCount == 1 else { throw ScheduleClaimLost(tenant: schedule.tenant, name: schedule.name) }
     }
 
     private static func arguments(_ schedule: ScheduleRecord) -> StatementArguments {

@@ -282,6 +282,7 @@ public final class SQLiteStore: WorkflowStore {
             guard db.changesCount == 1 else { throw KeyTaken(.runRequest, key: request.key) }
         }
         for step in changes.conversationSteps { try insert(step, in: db) }
+        for firing in changes.scheduleFirings { try apply(firing, in: db) }
         for checkpoint in changes.taskCheckpoints {
             try db.execute(
                 sql: """
