@@ -122,7 +122,7 @@ struct LambdaCLITests {
     }
 
     @Test(
-        "api: health, a 401 without a token, a workflow and a run created through API Gateway events; scheduled (as bootstrap): the run executed and settled, in the trace Lambda's X-Ray header started"
+        "api: health, a 401 without a token, a workflow and a run created through API Gateway events; scheduled (as bootstrap): a due schedule fired, its run and the API's executed and settled, in the trace Lambda's X-Ray header started"
     )
     func apiThenScheduled() async throws {
         let setup = try Setup()
@@ -151,6 +151,15 @@ struct LambdaCLITests {
         let run = try await startHello(port: apiPort, token: setup.token)
         let pending = try await invoke(Self.apiEvent("GET", "/v1/runs/\(run)", token: setup.token), port: apiPort)
         #expect(Self.body(pending.0)["status"] == "pending", "the api handler executes nothing: \(pending)")
+        // A schedule whose slot has come: the scheduled slot fires it and executes its run.
+        let schedule = try await invoke(
+            Self.apiEvent(
+                "POST", "/v1/schedules", token: setup.token,
+                body: "schedules:\n  - {name: hourly-hello, workflow: hello, every: 1h}\n"), port: apiPort)
+        #expect(schedule.0["statusCode"] == 201, "\(schedule)")
+        _ = try PostgresTestServer.shared().query(
+            "UPDATE schedules SET next_at = \(Timestamp.milliseconds(Date()) - 1_000) WHERE name = 'hourly-hello'",
+            in: setup.store)
 
         // The scheduled function, started as a Lambda runtime starts it: a binary named bootstrap.
         let bootstrap = setup.directory.path("bootstrap")
@@ -172,14 +181,21 @@ struct LambdaCLITests {
         }
         let (upkeep, failed) = try await invoke(try Self.scheduledEvent(), port: scheduledPort)
         #expect(!failed, "\(upkeep)")
-        #expect(upkeep["slot"] == "2016-12-30T18:44:49Z" && upkeep["runs_resumed"] == 1, "\(upkeep)")
+        #expect(upkeep["slot"] == "2016-12-30T18:44:49Z" && upkeep["runs_resumed"] == 2, "\(upkeep)")
+        #expect(upkeep["schedules_fired"] == 1, "\(upkeep)")
+        let fired = try PostgresTestServer.shared().query(
+            "SELECT r.status FROM schedules s JOIN runs r ON r.id = s.last_run WHERE s.name = 'hourly-hello'",
+            in: setup.store)
+        #expect(fired == "succeeded", "the schedule's run executed in the same slot: \(fired)")
         #expect((upkeep["tree_size"]?.numberValue?.intValue ?? 0) > 0)
         #expect((upkeep["analytics_events_counted"]?.numberValue?.intValue ?? 0) > 0, "the slot counts analytics")
         let done = try await invoke(Self.apiEvent("GET", "/v1/runs/\(run)", token: setup.token), port: apiPort)
         #expect(Self.body(done.0)["status"] == "succeeded", "\(done)")
         // The same slot again (EventBridge delivers at least once) finds nothing more to do.
         let again = try await invoke(try Self.scheduledEvent(), port: scheduledPort)
-        #expect(again.0["runs_resumed"] == 0 && again.0["tree_size"] == upkeep["tree_size"], "\(again)")
+        #expect(
+            again.0["runs_resumed"] == 0 && again.0["schedules_fired"] == 0
+                && again.0["tree_size"] == upkeep["tree_size"], "\(again)")
         #expect(again.0["analytics_events_counted"] == 0, "nothing is counted twice")
 
         // Every invocation is a span under the X-Ray header's parent (the fake's header:
