@@ -95,10 +95,10 @@ public struct Engine: Sendable {
 
     /// Creates a run with checked input overrides and returns it as created; `request` records the
     /// idempotency key it was started under, in the same transaction (``KeyTaken`` when the key is
-    /// already used).
+    /// already used), and so do the changes `alongside` makes for the new run's id.
     func submit(
         _ definition: WorkflowDefinition, file: String, overrides: [String: JSONValue], actor: String, leased: Bool,
-        request: (key: String, sha256: String)? = nil
+        request: (key: String, sha256: String)? = nil, alongside: ((RunID) -> ChangeSet)? = nil
     ) async throws -> RunRecord {
         var random = SeededRandom.system()
         let now = Date()
@@ -111,6 +111,7 @@ public struct Engine: Sendable {
             changes.runRequests.append(
                 RunRequestRecord(tenant: tenant, key: request.key, sha256: request.sha256, runID: id, createdAt: now))
         }
+        if let alongside { changes.append(alongside(id)) }
         try await store.commit(changes)
         return changes.runs[0]
     }

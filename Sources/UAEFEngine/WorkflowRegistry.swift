@@ -104,15 +104,20 @@ extension Engine {
     }
 
     /// Starts a run of a registered workflow (the latest version unless one is named). With
-    /// `leased` this process holds the run's lease and is expected to execute it.
-    public func start(_ request: RunRequest, actor: String, leased: Bool) async throws -> RunStart {
+    /// `leased` this process holds the run's lease and is expected to execute it. `alongside`
+    /// (given the new run's id) adds changes committed with the run, all or nothing; a run found
+    /// under its idempotency key commits none of them.
+    public func start(
+        _ request: RunRequest, actor: String, leased: Bool,
+        alongside: (@Sendable (RunID) -> ChangeSet)? = nil
+    ) async throws -> RunStart {
         let (record, definition) = try await check(request)
         // A key is not looked up first: the run and its key commit together or not at all, so a
         // first request (the usual case) costs no read, and a repeated one finds its run below.
         do {
             let created = try await submit(
                 definition, file: "\(record.name)@v\(record.version)", overrides: request.inputs, actor: actor,
-                leased: leased, request: request.idempotencyKey.map { ($0, request.sha256) })
+                leased: leased, request: request.idempotencyKey.map { ($0, request.sha256) }, alongside: alongside)
             return RunStart(run: created.id, definition: definition, created: true, createdRecord: created)
         } catch is KeyTaken {
             // An earlier request with the key (or a concurrent one) committed first.

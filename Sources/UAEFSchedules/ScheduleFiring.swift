@@ -114,23 +114,37 @@ struct ScheduleFiring {
                 ])
             skipped = nil
         }
-        for slot in plan.due {
+        for (index, slot) in plan.due.enumerated() {
             updated.lastSlot = slot
             if definition.overlap == .skip, let running = try await unfinished(updated.lastRun, tenant: record.tenant) {
                 skipped = ((skipped?.count ?? 0) + 1, skipped?.first ?? slot, slot, running)
                 continue
             }
             recordSkipped()
-            switch try await start(definition, slot: slot, actor: actor) {
+            // The last due slot's run commits with the schedule's new state and this pass's events:
+            // one transaction, and no moment when the run stands without its record.
+            var closing: (@Sendable (RunID) -> ChangeSet)?
+            if index == plan.due.count - 1 {
+                var recorded = updated
+                recorded.nextAt = plan.next
+                recorded.lastError = nil
+                let (earlier, owner, final) = (events, owner, recorded)
+                closing = { run in
+                    var state = final
+                    state.lastRun = run
+                    var changes = ChangeSet()
+                    changes.scheduleFirings = [ScheduleFiringRecord(schedule: state, owner: owner)]
+                    changes.events = earlier + [Self.fired(record, slot: slot, run: run, created: true, now: now)]
+                    return changes
+                }
+            }
+            switch try await start(definition, slot: slot, actor: actor, closing: closing) {
+            case .recorded: return true
+            case .claimLost: return false
             case .started(let run, let created):
                 updated.lastRun = run
                 updated.lastError = nil
-                event(
-                    "schedule.fired",
-                    [
-                        "slot": .string(Timestamp.format(slot)), "run": .string(run.rawValue),
-                        "created": .bool(created),
-                    ])
+                events.append(Self.fired(record, slot: slot, run: run, created: created, now: now))
             case .refused(let reason):
                 updated.lastError = reason
                 event("schedule.failed", ["slot": .string(Timestamp.format(slot)), "error": .string(reason)])
@@ -141,20 +155,38 @@ struct ScheduleFiring {
         return try await engine.store.recordFiring(updated, owner: owner, events: events)
     }
 
+    /// The `schedule.fired` event of a slot.
+    private static func fired(_ record: ScheduleRecord, slot: Date, run: RunID, created: Bool, now: Date) -> EventDraft
+    {
+        var random = SystemRandomNumberGenerator()
+        return ScheduleEvents.draft(
+            "schedule.fired", record.name, tenant: record.tenant, actor: "schedule:\(record.name)", now: now,
+            random: &random,
+            data: ["slot": .string(Timestamp.format(slot)), "run": .string(run.rawValue), "created": .bool(created)])
+    }
+
     private enum Outcome {
+        /// The slot's run was created with `closing`'s changes: the schedule's state is recorded.
+        case recorded
         case started(RunID, created: Bool)
         /// The slot can never start its run as the schedule stands (its workflow removed, its
         /// inputs no longer declared): said, and the schedule goes on to its next slot.
         case refused(String)
+        /// The claim ended before the run committed with `closing`'s changes: nothing was written.
+        case claimLost
     }
 
-    private func start(_ definition: ScheduleDefinition, slot: Date, actor: String) async throws -> Outcome {
+    private func start(
+        _ definition: ScheduleDefinition, slot: Date, actor: String, closing: (@Sendable (RunID) -> ChangeSet)?
+    ) async throws -> Outcome {
         let key = Self.key(definition.name, slot: slot)
         do {
             let start = try await engine.start(
-                Self.request(definition, slot: slot, key: key), actor: actor, leased: leased)
+                Self.request(definition, slot: slot, key: key), actor: actor, leased: leased, alongside: closing)
             if start.created { await started(start, engine) }
-            return .started(start.run, created: start.created)
+            return start.created && closing != nil ? .recorded : .started(start.run, created: start.created)
+        } catch is ScheduleClaimLost {
+            return .claimLost
         } catch RegistryError.idempotencyKeyReused {
             // The slot started its run before the schedule changed: that is its run.
             guard let earlier = try await engine.store.runRequest(key: key, tenant: engine.tenant) else {

@@ -252,6 +252,11 @@ struct SchedulerTests {
         #expect(try await store.claimDueSchedules(now: slot, owner: "b", until: slot, limit: 10).isEmpty)
         let later = slot.addingTimeInterval(61)
         #expect(try await store.claimDueSchedules(now: later, owner: "b", until: later, limit: 10).count == 1)
+        // a fires its stale claim: its slot's run commits with the schedule's record or not at all.
+        let stale = ScheduleFiring(engine: fixture.engine, owner: "a", leased: false) { _, _ in }
+        #expect(try await !stale.fire(claimed[0], now: later))
+        #expect(try await fixture.runs().isEmpty)
+        #expect(try await fixture.events("schedule.fired").isEmpty)
         var record = claimed[0]
         record.nextAt = slot.addingTimeInterval(hour)
         #expect(try await !store.recordFiring(record, owner: "a", events: []))
