@@ -174,7 +174,8 @@ let package = Package(
         .target(
             name: "UAEFLambda",
             dependencies: [
-                "UAEFCore", "UAEFStore", "UAEFEngine", "UAEFSettlement", "UAEFServer", "UAEFConnectors", "UAEFSchedules",
+                "UAEFCore", "UAEFStore", "UAEFEngine", "UAEFSettlement", "UAEFServer", "UAEFConnectors",
+                "UAEFSchedules",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Tracing", package: "swift-distributed-tracing"),
                 .product(name: "Logging", package: "swift-log"), .product(name: "NIOCore", package: "swift-nio"),
@@ -185,7 +186,8 @@ let package = Package(
             name: "UAEFCLI",
             dependencies: [
                 "UAEFCore", "UAEFLedger", "UAEFStore", "UAEFStoreSQLite", "UAEFStorePostgres", "UAEFSecrets",
-                "UAEFEngine", "UAEFAgents", "UAEFSettlement", "UAEFConnectors", "UAEFSchedules", "UAEFServer", "UAEFLLM",
+                "UAEFEngine", "UAEFAgents", "UAEFSettlement", "UAEFConnectors", "UAEFSchedules", "UAEFServer",
+                "UAEFLLM",
                 "UAEFFakes", "UAEFLambda",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),

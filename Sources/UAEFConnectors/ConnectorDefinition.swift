@@ -135,17 +135,10 @@ struct ConnectorSchema {
 public enum ConnectorParser {
     /// Parses a YAML or JSON document `text` read from `file`.
     public static func parse(_ text: String, file: String) throws(ValidationFailure) -> [ConnectorDefinition] {
-        let root: YAMLSource
-        switch YAMLSource.parse(text, file: file) {
-        case .success(let source): root = source
-        case .failure(let issue): throw ValidationFailure(issues: [issue])
-        }
         var reader = ConnectorReader(file: file)
-        let definitions = reader.namedList(root, key: "connectors", noun: "connector", name: \.name) {
+        return try reader.document(text, key: "connectors", noun: "connector", name: \.name) {
             reader, source, field in reader.connector(source, field: field)
         }
-        guard reader.issues.isEmpty else { throw ValidationFailure(issues: reader.issues) }
-        return definitions
     }
 }
 

@@ -54,17 +54,10 @@ public enum AgentFileParser {
     /// Parses `text`, read from `file`, checking kinds against `kinds`; every problem is reported.
     public static func parse(_ text: String, file: String, kinds: Set<String>) throws(ValidationFailure) -> [AgentSpec]
     {
-        let root: YAMLSource
-        switch YAMLSource.parse(text, file: file) {
-        case .success(let source): root = source
-        case .failure(let issue): throw ValidationFailure(issues: [issue])
-        }
         var reader = DocumentReader(file: file, catalog: WorkflowCatalog(agentKinds: [:], capabilities: nil))
-        let specs = reader.namedList(root, key: "agents", noun: "agent", name: \.name) { reader, source, field in
+        return try reader.document(text, key: "agents", noun: "agent", name: \.name) { reader, source, field in
             read(source, field: field, kinds: kinds, reader: &reader)
         }
-        guard reader.issues.isEmpty else { throw ValidationFailure(issues: reader.issues) }
-        return specs
     }
 
     private static func read(_ source: YAMLSource, field: String, kinds: Set<String>, reader: inout DocumentReader)

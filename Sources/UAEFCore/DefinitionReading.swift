@@ -61,6 +61,22 @@ extension DefinitionReading {
         return elements
     }
 
+    /// Reads `text` (YAML, or JSON) from ``file`` as a document whose one key `key` holds a list
+    /// (``namedList(_:key:noun:name:read:)``): the elements, or every problem found.
+    public mutating func document<Element>(
+        _ text: String, key: String, noun: String, name: (Element) -> String,
+        read: (inout Self, YAMLSource, String) -> Element?
+    ) throws(ValidationFailure) -> [Element] {
+        let root: YAMLSource
+        switch YAMLSource.parse(text, file: file) {
+        case .success(let source): root = source
+        case .failure(let issue): throw ValidationFailure(issues: [issue])
+        }
+        let elements = namedList(root, key: key, noun: noun, name: name, read: read)
+        guard issues.isEmpty else { throw ValidationFailure(issues: issues) }
+        return elements
+    }
+
     /// What a node is, for messages: "a mapping", "a list", "a string"…
     public static func kind(of source: YAMLSource) -> String {
         if source.entries != nil { return "a mapping" }

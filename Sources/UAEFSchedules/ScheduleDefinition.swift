@@ -95,17 +95,10 @@ public struct ScheduleDefinition: Sendable, Hashable {
 public enum ScheduleParser {
     /// Every schedule in a `schedules:` document, or every problem found in it.
     public static func parse(_ text: String, file: String) throws(ValidationFailure) -> [ScheduleDefinition] {
-        let root: YAMLSource
-        switch YAMLSource.parse(text, file: file) {
-        case .success(let source): root = source
-        case .failure(let issue): throw ValidationFailure(issues: [issue])
-        }
         var reader = ScheduleReader(file: file)
-        let definitions = reader.namedList(root, key: "schedules", noun: "schedule", name: \.name) {
+        return try reader.document(text, key: "schedules", noun: "schedule", name: \.name) {
             reader, source, field in reader.schedule(source, field: field)
         }
-        guard reader.issues.isEmpty else { throw ValidationFailure(issues: reader.issues) }
-        return definitions
     }
 }
 
