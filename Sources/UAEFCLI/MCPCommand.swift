@@ -13,9 +13,10 @@ struct MCPCommand: AsyncParsableCommand {
             "command": "uaef", "args": ["mcp", "--store", "..."]): reads JSON-RPC messages on standard \
             input, one per line, and writes only protocol messages on standard output (logs go to \
             standard error). Tools: list_workflows, describe_workflow, start_run, get_run, list_runs, \
-            list_approvals, decide_approval, get_ledger_proof, list_settlements; the assistant sees \
-            only those its roles allow, acting as api:<subject> in --tenant. The default roles \
-            (operator, auditor) read, start runs and read the ledger; deciding approvals needs \
+            list_approvals, decide_approval, get_ledger_proof, list_settlements, list_schedules, \
+            trigger_schedule; the assistant sees only those its roles allow, acting as api:<subject> in \
+            --tenant. The default roles (operator, auditor) read, start runs, trigger schedules and read \
+            the ledger; deciding approvals needs \
             --roles approver (or admin) and --approves-as. Runs it starts execute in this process, \
             and unfinished runs of the store are resumed as uaef serve does. The same tools are \
             served over HTTP at POST /v1/mcp by uaef serve, for the principal of the bearer token. \

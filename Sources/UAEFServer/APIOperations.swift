@@ -79,6 +79,11 @@ struct APIOperations: Sendable {
         return text
     }
 
+    /// The tenant's schedules, by name.
+    func schedules(tenant: String) async throws -> JSONValue {
+        ["schedules": .array(try await store.schedules(tenant: tenant).map { ScheduleReport.json($0) })]
+    }
+
     /// The latest version of each of the tenant's workflows.
     func workflows(tenant: String) async throws -> JSONValue {
         ["workflows": .array(try await store.workflows(tenant: tenant).map { WorkflowRoutes.json($0, source: false) })]

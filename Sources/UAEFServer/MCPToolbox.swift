@@ -8,7 +8,8 @@ import UAEFMCP
 import UAEFStore
 
 /// UAEF's tools for AI assistants, over the Model Context Protocol: list and describe workflows,
-/// start and read runs, list and decide approvals, read an inclusion proof, list settlements.
+/// start and read runs, list and decide approvals, read an inclusion proof, list settlements,
+/// list and trigger schedules.
 ///
 /// Each tool is one of the API's operations (``APIOperations``) under the same permission as its
 /// `/v1` route, so an assistant can do exactly what its principal's token lets it do through the

@@ -8,7 +8,7 @@ import UAEFStore
 enum MCPTools {
     static let entries: [MCPToolbox.Entry] = [
         listWorkflows, describeWorkflow, startRun, getRun, listRuns, listApprovals, decideApproval, getLedgerProof,
-        listSettlements,
+        listSettlements, listSchedules, triggerSchedule,
     ]
 
     static let reads = Tool.Annotations(readOnlyHint: true, destructiveHint: false, openWorldHint: false)
@@ -95,6 +95,27 @@ enum MCPTools {
         return try await operations.runs(
             matching: filter, limit: arguments["limit"]?.numberValue?.intValue ?? 50,
             taskCounts: arguments["task_counts"] == true, tenant: principal.tenant)
+    }
+
+    static let listSchedules = MCPToolbox.Entry(
+        name: "list_schedules", title: "List schedules",
+        description:
+            "The tenant's schedules: which workflow each starts and with which inputs, its times (cron on a time zone's wall clock, or every), whether it is paused, its next slot, its last run and why its last slot started none if it did not.",
+        permission: .read, input: object([:]), operationID: "listSchedules", annotations: reads
+    ) { operations, principal, _ in
+        try await operations.schedules(tenant: principal.tenant)
+    }
+
+    static let triggerSchedule = MCPToolbox.Entry(
+        name: "trigger_schedule", title: "Trigger a schedule now",
+        description:
+            "Starts a schedule's workflow now, as its next slot would (its inputs, the slot input set to now), paused or not; the schedule's own slots are unchanged. get_run follows the run.",
+        permission: .manageSchedules,
+        input: object(["name": name("The schedule's name, as list_schedules gives it.")], required: ["name"]),
+        operationID: "triggerSchedule",
+        annotations: .init(readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: true)
+    ) { operations, principal, arguments in
+        try await operations.triggerSchedule(arguments["name"]?.stringValue ?? "", by: principal).report
     }
 
     static let listApprovals = MCPToolbox.Entry(

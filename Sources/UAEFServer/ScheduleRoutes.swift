@@ -24,8 +24,7 @@ struct ScheduleRoutes {
         }
         group.get("schedules") { _, context in
             let principal = try context.require(.read)
-            let schedules = try await registry(principal.tenant).list()
-            return JSONMessage.response(["schedules": .array(schedules.map { ScheduleReport.json($0) })])
+            return JSONMessage.response(try await operations.schedules(tenant: principal.tenant))
         }
         group.get("schedules/:name") { request, context in
             let principal = try context.require(.read)

@@ -39,7 +39,8 @@ struct MCPServerTests {
     }
 
     static let readTools = [
-        "describe_workflow", "get_run", "list_approvals", "list_runs", "list_settlements", "list_workflows",
+        "describe_workflow", "get_run", "list_approvals", "list_runs", "list_schedules", "list_settlements",
+        "list_workflows",
     ]
 
     @Test("tools/list shows each role only the tools its permissions allow, with schemas and annotations")
@@ -48,9 +49,12 @@ struct MCPServerTests {
             let expected: [(Set<Role>, [String])] = [
                 ([.viewer], Self.readTools),
                 ([.auditor], (Self.readTools + ["get_ledger_proof"]).sorted()),
-                ([.operator], (Self.readTools + ["start_run"]).sorted()),
+                ([.operator], (Self.readTools + ["start_run", "trigger_schedule"]).sorted()),
                 ([.approver], (Self.readTools + ["decide_approval"]).sorted()),
-                ([.admin], (Self.readTools + ["decide_approval", "get_ledger_proof", "start_run"]).sorted()),
+                (
+                    [.admin],
+                    (Self.readTools + ["decide_approval", "get_ledger_proof", "start_run", "trigger_schedule"]).sorted()
+                ),
             ]
             for (roles, names) in expected {
                 let client = try await Self.connect(server, token: try await server.token("acme", roles))
@@ -119,6 +123,38 @@ struct MCPServerTests {
                     "no workflow named 'hello'") == true)
             await acmeClient.disconnect()
             await globex.disconnect()
+        }
+    }
+
+    @Test(
+        "list_schedules shows the tenant's schedules; trigger_schedule starts one's run for an operator, not a viewer"
+    )
+    func schedules() async throws {
+        try await ServerHarness.start().serving { server in
+            let operatorToken = try await server.token("acme", [.operator])
+            #expect(
+                try await server.send(.POST, "/v1/workflows", token: operatorToken, body: MCPClientCheck.helloWorkflow)
+                    .status == 201)
+            let document =
+                "schedules:\n  - {name: greet-daily, workflow: hello, cron: \"0 8 * * *\", time_zone: Asia/Tokyo}\n"
+            #expect(try await server.send(.POST, "/v1/schedules", token: operatorToken, body: document).status == 201)
+            let client = try await Self.connect(server, token: operatorToken)
+            let listed = try await Self.call(client, "list_schedules")
+            let schedule = try #require(listed["schedules"]?.arrayValue?.first)
+            #expect(schedule["name"] == "greet-daily" && schedule["time_zone"] == "Asia/Tokyo")
+            // 08:00 in Tokyo (no summer time) is 23:00Z the day before.
+            #expect(schedule["next_at"]?.stringValue?.hasSuffix("T23:00:00.000Z") == true, "\(schedule)")
+            let started = try await Self.call(client, "trigger_schedule", ["name": "greet-daily"])
+            let run = try #require(started["run_id"]?.stringValue, "\(started)")
+            #expect(try await server.waitForRun(run, token: operatorToken)["status"] == "succeeded")
+            let missing = try await Self.call(client, "trigger_schedule", ["name": "nope"])
+            #expect(missing["error"]?.stringValue?.contains("no schedule named 'nope'") == true, "\(missing)")
+            let viewer = try await Self.connect(server, token: try await server.token("acme", [.viewer]))
+            let refused = try await Self.call(viewer, "trigger_schedule", ["name": "greet-daily"])
+            #expect(refused["error"]?.stringValue?.contains("may not call trigger_schedule") == true, "\(refused)")
+            #expect(try await Self.call(viewer, "list_schedules")["schedules"]?.arrayValue?.count == 1)
+            await client.disconnect()
+            await viewer.disconnect()
         }
     }
 
