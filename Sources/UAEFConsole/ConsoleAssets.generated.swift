@@ -369,6 +369,33 @@ enum ConsoleAssets {
         {{>runs-region}}
         </div>
         """##,
+        "schedules": ##"""
+        <h1>Schedules</h1>
+        <table class="schedules">
+          <caption>Workflows started at set times (uaef schedules apply, or POST /v1/schedules); each slot starts one run.</caption>
+          <thead><tr><th scope="col">Schedule</th><th scope="col">Workflow</th><th scope="col">Times</th><th scope="col">State</th><th scope="col">Next slots (UTC)</th><th scope="col">Last slot</th><th scope="col">Actions</th></tr></thead>
+          <tbody>
+          {{#schedules}}
+          <tr data-schedule="{{name}}">
+            <td class="mono">{{name}}</td>
+            <td class="mono">{{workflow}}</td>
+            <td class="mono">{{times}}<br><span class="muted small">overlap {{overlap}}</span></td>
+            <td>{{#paused}}<span class="status s-agent-suspended">paused</span>{{#note}}<br><span class="small">{{.}}</span>{{/note}}{{/paused}}{{^paused}}<span class="status s-agent-active">active</span>{{/paused}}</td>
+            <td class="mono small">{{#upcoming}}{{.}}<br>{{/upcoming}}{{^upcoming}}<span class="muted">none</span>{{/upcoming}}</td>
+            <td class="small">{{#lastSlot}}<span class="mono">{{.}}</span>{{/lastSlot}}{{^lastSlot}}<span class="muted">none yet</span>{{/lastSlot}}{{#lastRun}}<br><a class="mono" href="/runs/{{.}}">{{.}}</a>{{/lastRun}}{{#lastError}}<br><span class="error">{{.}}</span>{{/lastError}}</td>
+            <td class="moves">
+              {{#mayManage}}
+              {{#paused}}<form method="post" action="/schedules/{{name}}/resume"><input type="hidden" name="csrf" value="{{csrf}}"><button type="submit">Resume</button></form>{{/paused}}
+              {{^paused}}<form method="post" action="/schedules/{{name}}/pause"><input type="hidden" name="csrf" value="{{csrf}}"><button type="submit">Pause</button></form>{{/paused}}
+              <form method="post" action="/schedules/{{name}}/trigger"><input type="hidden" name="csrf" value="{{csrf}}"><button type="submit">Run now</button></form>
+              {{/mayManage}}
+            </td>
+          </tr>
+          {{/schedules}}
+          {{^schedules}}<tr><td colspan="7" class="muted">No schedules; see uaef schedules apply.</td></tr>{{/schedules}}
+          </tbody>
+        </table>
+        """##,
         "settlement-region": ##"""
         {{#settlement}}
         <h1>Settlement <span class="mono">{{id}}</span></h1>

@@ -43,7 +43,8 @@ public struct ConsoleRenderer: Sendable {
 
     /// The sections of the navigation bar, by path.
     static let sections: [(path: String, label: String)] = [
-        ("/runs", "Runs"), ("/approvals", "Approvals"), ("/agents", "Agents"), ("/settlements", "Money"),
+        ("/runs", "Runs"), ("/approvals", "Approvals"), ("/agents", "Agents"), ("/schedules", "Schedules"),
+        ("/settlements", "Money"),
         ("/analytics", "Analytics"), ("/ledger", "Ledger"),
     ]
 

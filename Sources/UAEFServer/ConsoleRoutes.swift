@@ -7,6 +7,7 @@ import UAEFConsole
 import UAEFCore
 import UAEFEngine
 import UAEFLedger
+import UAEFSchedules
 import UAEFSettlement
 import UAEFStore
 
@@ -88,6 +89,27 @@ struct ConsoleRoutes {
         pages.post("approvals/:id/decide") { request, context in try await decide(request, context) }
         pages.get("ledger") { request, context in try await ledgerPage(request, context) }
         pages.get("agents") { request, context in try await agentsPage(request, context) }
+        pages.get("schedules") { request, context in try await schedulesPage(request, context) }
+        pages.post("schedules/:name/pause") { request, context in
+            let principal = try context.require(.manageSchedules)
+            _ = try await form(request, context)
+            _ = try await ScheduleRegistry(engine: runtime.engine(for: principal.tenant)).pause(
+                try context.parameters.require("name"), note: nil, actor: principal.actor)
+            return Self.redirect("/schedules")
+        }
+        pages.post("schedules/:name/resume") { request, context in
+            let principal = try context.require(.manageSchedules)
+            _ = try await form(request, context)
+            _ = try await ScheduleRegistry(engine: runtime.engine(for: principal.tenant)).resume(
+                try context.parameters.require("name"), actor: principal.actor)
+            return Self.redirect("/schedules")
+        }
+        pages.post("schedules/:name/trigger") { request, context in
+            let principal = try context.require(.manageSchedules)
+            _ = try await form(request, context)
+            let started = try await operations.triggerSchedule(try context.parameters.require("name"), by: principal)
+            return Self.redirect("/runs/\(started.run)")
+        }
         pages.get("analytics") { request, context in try await analyticsPage(request, context) }
         pages.get("settlements") { request, context in try await settlementsPage(request, context) }
         pages.get("settlements/:id") { request, context in try await settlementPage(request, context) }
@@ -352,6 +374,20 @@ struct ConsoleRoutes {
             return AgentsView(
                 agents: agents, metrics: try await store.metrics(of: agents.map(\.id)), usage: usage,
                 mayManage: principal.may(.writeAgents), csrf: context.consoleSession?.csrfToken ?? "")
+        }
+    }
+
+    // MARK: Schedules
+
+    private func schedulesPage(_ request: Request, _ context: APIContext) async throws -> Response {
+        let principal = try context.require(.read)
+        return try await page(
+            request, context, principal, title: "Schedules", path: "/schedules", "schedules", live: .none
+        ) {
+            let records = try await store.schedules(tenant: principal.tenant)
+            return SchedulesView(
+                schedules: records.map { ($0, ScheduleReport.times($0), ScheduleReport.slots($0, count: 3)) },
+                mayManage: principal.may(.manageSchedules), csrf: context.consoleSession?.csrfToken ?? "")
         }
     }
 

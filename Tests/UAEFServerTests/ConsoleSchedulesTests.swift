@@ -1,0 +1,61 @@
+import Foundation
+import NIOHTTP1
+import Testing
+import UAEFCore
+import UAEFStore
+
+/// The console's schedules page, over real HTTP on loopback.
+@Suite("Console: schedules")
+struct ConsoleSchedulesTests {
+    /// Without token authentication (loopback) any session is the local administrator's.
+    static let session = [("Cookie", "uaef_session=local.test")]
+
+    @Test("the page lists each schedule with its times, state and next slots; pause, resume and run now work from it")
+    func schedulesPage() async throws {
+        try await ServerHarness.start(authenticated: false).serving { server in
+            #expect(try await server.send(.POST, "/v1/workflows", body: ServerHarness.helloWorkflow).status == 201)
+            let document = """
+                schedules:
+                  - {name: greet-berlin, workflow: hello, cron: "0 9 * * MON-FRI", time_zone: Europe/Berlin}
+                """
+            #expect(try await server.send(.POST, "/v1/schedules", body: document).status == 201)
+            let page = try await server.send(.GET, "/schedules", headers: Self.session)
+            #expect(page.status == 200)
+            #expect(page.body.contains("<td class=\"mono\">greet-berlin</td>"), "\(page.body)")
+            #expect(page.body.contains("cron &quot;0 9 * * MON-FRI&quot; Europe/Berlin"), "\(page.body)")
+            #expect(page.body.contains("href=\"/schedules\""), "the navigation links the page")
+            #expect(page.body.contains(">active<"))
+            // 09:00 in Berlin: 08:00Z in winter, 07:00Z in summer.
+            #expect(page.body.contains("T08:00:00.000Z") || page.body.contains("T07:00:00.000Z"))
+            let csrf = try #require(
+                page.body.components(separatedBy: "name=\"csrf\" value=\"").dropFirst().first?.prefix { $0 != "\"" })
+
+            // The client follows the forms' 303s, as a browser does: each answer is the page it names.
+            let form = [("Content-Type", "application/x-www-form-urlencoded")] + Self.session
+            let paused = try await server.send(
+                .POST, "/schedules/greet-berlin/pause", body: "csrf=\(csrf)", headers: form)
+            #expect(paused.status == 200 && paused.body.contains(">paused<"), "\(paused.status) \(paused.body)")
+            #expect(paused.body.contains(">Resume</button>") && !paused.body.contains(">Pause</button>"))
+            #expect(try await server.store.schedule(named: "greet-berlin", tenant: "default")?.paused == true)
+            let forged = try await server.send(
+                .POST, "/schedules/greet-berlin/resume", body: "csrf=forged", headers: form)
+            #expect(forged.status == 403)
+            #expect(try await server.store.schedule(named: "greet-berlin", tenant: "default")?.paused == true)
+            let resumed = try await server.send(
+                .POST, "/schedules/greet-berlin/resume", body: "csrf=\(csrf)", headers: form)
+            #expect(resumed.status == 200 && resumed.body.contains(">active<"))
+            #expect(try await server.store.schedule(named: "greet-berlin", tenant: "default")?.paused == false)
+
+            let triggered = try await server.send(
+                .POST, "/schedules/greet-berlin/trigger", body: "csrf=\(csrf)", headers: form)
+            #expect(triggered.status == 200)
+            let run = try #require(
+                try await server.store.runs(tenant: "default", matching: RunFilter(), limit: 10).first?.id.rawValue)
+            #expect(triggered.body.contains(run), "run now lands on the run's page")
+            #expect(try await server.waitForRun(run, token: nil)["status"] == "succeeded")
+            #expect(
+                try await server.send(.POST, "/schedules/nope/pause", body: "csrf=\(csrf)", headers: form).status == 404
+            )
+        }
+    }
+}
