@@ -181,6 +181,8 @@ try:
     browser.get(base + "/agents")
     result["viewer_agent_moves"] = len(browser.find_elements(By.CSS_SELECTOR, "td.moves button"))
     shot("08-viewer-run")
+    browser.get(base + "/schedules")
+    result["viewer_schedule_moves"] = len(browser.find_elements(By.CSS_SELECTOR, "td.moves button"))
 
     # The operator cancels it from the page, and sees it end live.
     sign_in(tokens["operator"])
@@ -195,6 +197,14 @@ try:
     wait.until(conditions.url_matches(r"/agents$"))
     result["agent_status"] = read(lambda: browser.find_element(By.CSS_SELECTOR, "tr[data-agent=counter] .status").text)
     shot("10-agents")
+
+    # The operator pauses a schedule from the schedules page.
+    browser.get(base + "/schedules")
+    submit("tr[data-schedule=hourly-quick] form[action$='/pause'] button")
+    wait.until(conditions.url_matches(r"/schedules$"))
+    result["schedule_state"] = read(
+        lambda: browser.find_element(By.CSS_SELECTOR, "tr[data-schedule=hourly-quick] .status").text)
+    shot("12-schedules")
 
     # Analytics: the runs so far by workflow (counted from the event log moments after they end:
     # the page is reloaded until the cancelled run is in), the settled amount by rule.

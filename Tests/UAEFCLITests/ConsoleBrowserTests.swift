@@ -51,7 +51,7 @@ struct ConsoleBrowserTests {
     }
 
     @Test(
-        "in Chromium: sign in, start a run and watch it finish live, open a failed task's error, a viewer has no actions, an operator cancels, analytics count the runs, another tenant finds nothing, sign out"
+        "in Chromium: sign in, start a run and watch it finish live, open a failed task's error, a viewer has no actions, an operator cancels and pauses a schedule, analytics count the runs, another tenant finds nothing, sign out"
     )
     func browser() async throws {
         try await withServer { base, tokens, _ in
@@ -97,6 +97,10 @@ struct ConsoleBrowserTests {
             let slow = try #require(
                 try await serve.send(.POST, base + "/v1/runs", token: operatorToken, body: #"{"workflow":"slow"}"#)[
                     "run_id"]?.stringValue)
+            let schedules = try await serve.send(
+                .POST, base + "/v1/schedules", token: operatorToken,
+                body: "schedules:\n  - {name: hourly-quick, workflow: quick, every: 1h}\n")
+            #expect(schedules["saved"]?.arrayValue?.count == 1, "\(schedules)")
             let agents = try await serve.send(
                 .POST, base + "/v1/agents", token: operatorToken,
                 body: "agents:\n  - {name: counter, kind: remote, capabilities: [count], activate: true}")
@@ -127,6 +131,8 @@ struct ConsoleBrowserTests {
             #expect(input.contains("\"posted\"") && input.contains("true"), "\(seen)")
             #expect(seen["task_status"] == "succeeded")
             #expect(seen["broken_live"] == true)
+            #expect(seen["schedule_state"] == "paused", "the operator paused the schedule from its page")
+            #expect(seen["viewer_schedule_moves"] == 0, "a viewer gets no schedule actions")
             #expect(seen["task_error"]?.stringValue?.contains("sleep: duration must be") == true, "\(seen)")
             let quick = try #require(seen["runs"]?["quick"]?.stringValue)
             let broken = try #require(seen["runs"]?["broken"]?.stringValue)
@@ -168,7 +174,7 @@ struct ConsoleBrowserTests {
                 "\(seen)")
             #expect(seen["analytics_charts"] == 2)
             #expect(seen["analytics_rule_amount"] == "1500.00 EUR")
-            #expect(seen["screenshots"]?.arrayValue?.count == 11)
+            #expect(seen["screenshots"]?.arrayValue?.count == 12)
         }
     }
 
