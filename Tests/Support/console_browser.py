@@ -200,10 +200,10 @@ try:
 
     # The operator pauses a schedule from the schedules page.
     browser.get(base + "/schedules")
-    submit("tr[data-schedule=hourly-quick] form[action$='/pause'] button")
+    submit("tr[data-schedule=leap-tick] form[action$='/pause'] button")
     wait.until(conditions.url_matches(r"/schedules$"))
     result["schedule_state"] = read(
-        lambda: browser.find_element(By.CSS_SELECTOR, "tr[data-schedule=hourly-quick] .status").text)
+        lambda: browser.find_element(By.CSS_SELECTOR, "tr[data-schedule=leap-tick] .status").text)
     shot("12-schedules")
 
     # Analytics: the runs so far by workflow (counted from the event log moments after they end:

@@ -97,9 +97,18 @@ struct ConsoleBrowserTests {
             let slow = try #require(
                 try await serve.send(.POST, base + "/v1/runs", token: operatorToken, body: #"{"workflow":"slow"}"#)[
                     "run_id"]?.stringValue)
+            // A schedule the operator pauses from its page. Its one slot in four years (a leap
+            // day's midnight) cannot fall in the test: an hourly one did once (a second quick run
+            // and its settlement in the approvals inbox).
+            try await register(
+                """
+                name: tick
+                tasks:
+                  - {id: tick, agent: noop}
+                """, base: base, token: operatorToken)
             let schedules = try await serve.send(
                 .POST, base + "/v1/schedules", token: operatorToken,
-                body: "schedules:\n  - {name: hourly-quick, workflow: quick, every: 1h}\n")
+                body: "schedules:\n  - {name: leap-tick, workflow: tick, cron: \"0 0 29 2 *\"}\n")
             #expect(schedules["saved"]?.arrayValue?.count == 1, "\(schedules)")
             let agents = try await serve.send(
                 .POST, base + "/v1/agents", token: operatorToken,

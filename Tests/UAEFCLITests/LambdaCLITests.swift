@@ -151,14 +151,15 @@ struct LambdaCLITests {
         let run = try await startHello(port: apiPort, token: setup.token)
         let pending = try await invoke(Self.apiEvent("GET", "/v1/runs/\(run)", token: setup.token), port: apiPort)
         #expect(Self.body(pending.0)["status"] == "pending", "the api handler executes nothing: \(pending)")
-        // A schedule whose slot has come: the scheduled slot fires it and executes its run.
+        // A schedule whose slot has come: the scheduled slot fires it and executes its run. Its
+        // next slot is a leap day's midnight, so the slot below delivered again fires nothing.
         let schedule = try await invoke(
             Self.apiEvent(
                 "POST", "/v1/schedules", token: setup.token,
-                body: "schedules:\n  - {name: hourly-hello, workflow: hello, every: 1h}\n"), port: apiPort)
+                body: "schedules:\n  - {name: leap-hello, workflow: hello, cron: \"0 0 29 2 *\"}\n"), port: apiPort)
         #expect(schedule.0["statusCode"] == 201, "\(schedule)")
         _ = try PostgresTestServer.shared().query(
-            "UPDATE schedules SET next_at = \(Timestamp.milliseconds(Date()) - 1_000) WHERE name = 'hourly-hello'",
+            "UPDATE schedules SET next_at = \(Timestamp.milliseconds(Date()) - 1_000) WHERE name = 'leap-hello'",
             in: setup.store)
 
         // The scheduled function, started as a Lambda runtime starts it: a binary named bootstrap.
@@ -184,7 +185,7 @@ struct LambdaCLITests {
         #expect(upkeep["slot"] == "2016-12-30T18:44:49Z" && upkeep["runs_resumed"] == 2, "\(upkeep)")
         #expect(upkeep["schedules_fired"] == 1, "\(upkeep)")
         let fired = try PostgresTestServer.shared().query(
-            "SELECT r.status FROM schedules s JOIN runs r ON r.id = s.last_run WHERE s.name = 'hourly-hello'",
+            "SELECT r.status FROM schedules s JOIN runs r ON r.id = s.last_run WHERE s.name = 'leap-hello'",
             in: setup.store)
         #expect(fired == "succeeded", "the schedule's run executed in the same slot: \(fired)")
         #expect((upkeep["tree_size"]?.numberValue?.intValue ?? 0) > 0)
