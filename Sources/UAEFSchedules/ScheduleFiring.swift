@@ -47,6 +47,10 @@ struct SlotPlan: Equatable {
 /// A slot's run is started under the idempotency key `schedule:NAME:SLOT`, so a slot acted on
 /// again (after a crash between the run and the record, or by a second process whose claim
 /// outlived the first's) finds its run instead of starting another: each slot starts one run.
+///
+/// The run is started on behalf of whoever last saved the schedule (its `updatedBy`): that
+/// principal is the run's maker, so maker-checker refuses them the approvals its outcome needs,
+/// as if they had started it themselves. The schedule's own events name `schedule:NAME`.
 struct ScheduleFiring {
     let engine: Engine
     let owner: String
@@ -138,7 +142,7 @@ struct ScheduleFiring {
                     return changes
                 }
             }
-            switch try await start(definition, slot: slot, actor: actor, closing: closing) {
+            switch try await start(definition, slot: slot, actor: record.updatedBy, closing: closing) {
             case .recorded: return true
             case .claimLost: return false
             case .started(let run, let created):

@@ -90,6 +90,60 @@ struct ScheduleAPITests {
         }
     }
 
+    @Test(
+        "a slot's run is started on behalf of whoever saved the schedule: maker-checker refuses them its settlement's approval, another approver gives it"
+    )
+    func makerChecker() async throws {
+        try await ServerHarness.start().serving { server in
+            // ops may start runs, save schedules and approve for finance, as an admin may.
+            let ops = try await server.authority!.issue(
+                for: Principal(subject: "ops", tenant: "acme", roles: [.admin], approvalRoles: ["finance"]),
+                lifetime: .seconds(600))
+            #expect(
+                try await server.send(.POST, "/v1/workflows", token: ops, body: ServerHarness.helloWorkflow).status
+                    == 201)
+            let rules = """
+                accounts:
+                  - {id: "expense:hello", type: expense, currency: EUR}
+                  - {id: "payable:hello", type: liability, currency: EUR}
+                rules:
+                  - id: hello-fee
+                    on: run.succeeded
+                    match: {workflow: hello}
+                    amount: {fixed: "1500.00"}
+                    currency: EUR
+                    from: "expense:hello"
+                    to: "payable:hello"
+                    approval: {above: "1000.00", approvers: 1, role: finance}
+                """
+            #expect(try await server.send(.POST, "/v1/rules", token: ops, body: rules).status == 201)
+            let document = "schedules:\n  - {name: leap-hello, workflow: hello, cron: \"0 0 29 2 *\"}\n"
+            #expect(try await server.send(.POST, "/v1/schedules", token: ops, body: document).status == 201)
+            // Its slot made due now.
+            var record = try #require(try await server.store.schedule(named: "leap-hello", tenant: "acme"))
+            record.nextAt = Timestamp.date(milliseconds: Timestamp.milliseconds(Date()))
+            try await server.store.saveSchedules([record], events: [])
+            var settlement: String?
+            let deadline = ContinuousClock.now + .seconds(60)
+            while settlement == nil, ContinuousClock.now < deadline {
+                let waiting = try await server.send(.GET, "/v1/approvals", token: ops)
+                settlement = waiting["approvals"]?.arrayValue?.first?["id"]?.stringValue
+                if settlement == nil { try await Task.sleep(for: .milliseconds(100)) }
+            }
+            let id = try #require(settlement, "the scheduled run's settlement did not wait for approval within 60 s")
+            let run = try #require(try await server.store.schedule(named: "leap-hello", tenant: "acme")?.lastRun)
+            #expect(try await server.store.run(run, tenant: "acme")?.createdBy == "api:ops")
+            let refused = try await server.send(.POST, "/v1/approvals/\(id)/approve", token: ops)
+            #expect(refused.status == 409, "\(refused.body)")
+            #expect(refused["detail"]?.stringValue?.contains("maker") == true, "\(refused.body)")
+            let bob = try await server.authority!.issue(
+                for: Principal(subject: "bob", tenant: "acme", roles: [.approver], approvalRoles: ["finance"]),
+                lifetime: .seconds(600))
+            let approved = try await server.send(.POST, "/v1/approvals/\(id)/approve", token: bob)
+            #expect(approved.status == 200, "\(approved.body)")
+        }
+    }
+
     @Test("the server fires a due slot, not before it, and executes its run")
     func serverFiresDueSlot() async throws {
         try await ServerHarness.start().serving { server in
