@@ -151,16 +151,18 @@ struct ScheduleAPITests {
             #expect(
                 try await server.send(.POST, "/v1/workflows", token: admin, body: ServerHarness.helloWorkflow).status
                     == 201)
-            #expect(try await server.send(.POST, "/v1/schedules", token: admin, body: Self.document).status == 201)
-            // Its next slot moved to now, as if the hour had passed.
-            var record = try #require(try await server.store.schedule(named: "greet-hourly", tenant: "default"))
+            // One slot in four years (a leap day's midnight), so no other slot falls in the test.
+            let document = "schedules:\n  - {name: leap-greet, workflow: hello, cron: \"0 0 29 2 *\"}\n"
+            #expect(try await server.send(.POST, "/v1/schedules", token: admin, body: document).status == 201)
+            // Its next slot moved to now, as if the years had passed.
+            var record = try #require(try await server.store.schedule(named: "leap-greet", tenant: "default"))
             let slot = Timestamp.date(milliseconds: Timestamp.milliseconds(Date()))
             record.nextAt = slot
             try await server.store.saveSchedules([record], events: [])
             let deadline = ContinuousClock.now + .seconds(60)
             var fired: ScheduleRecord?
             while ContinuousClock.now < deadline {
-                let current = try await server.store.schedule(named: "greet-hourly", tenant: "default")
+                let current = try await server.store.schedule(named: "leap-greet", tenant: "default")
                 if current?.lastRun != nil {
                     fired = current
                     break
@@ -169,10 +171,9 @@ struct ScheduleAPITests {
             }
             let run = try #require(fired?.lastRun, "the slot did not fire within 60 s")
             #expect(fired?.lastSlot == slot)
-            // Hourly slots fall on the hour: the next is the first full hour after this one.
-            let hourMilliseconds: Int64 = 3_600_000
-            let nextHour = (Timestamp.milliseconds(slot) / hourMilliseconds + 1) * hourMilliseconds
-            #expect(fired?.nextAt == Timestamp.date(milliseconds: nextHour))
+            // The next is the next leap day's midnight.
+            let next = try #require(fired?.nextAt)
+            #expect(Timestamp.format(next).hasSuffix("-02-29T00:00:00.000Z") && next > slot, "\(next)")
             let ended = try await server.waitForRun(run.rawValue, token: admin)
             #expect(ended["status"] == "succeeded")
             let runRecord = try #require(try await server.store.run(run, tenant: "default"))
