@@ -1,7 +1,7 @@
 import Foundation
 
 /// A date on the proleptic Gregorian calendar, without a time zone.
-struct CivilDate: Sendable, Hashable, Comparable {
+struct CivilDate: Sendable, Hashable {
     var year: Int
     var month: Int
     var day: Int
@@ -46,14 +46,10 @@ struct CivilDate: Sendable, Hashable, Comparable {
     var firstOfNextMonth: CivilDate {
         month == 12 ? CivilDate(year: year + 1, month: 1, day: 1) : CivilDate(year: year, month: month + 1, day: 1)
     }
-
-    static func < (lhs: CivilDate, rhs: CivilDate) -> Bool {
-        (lhs.year, lhs.month, lhs.day) < (rhs.year, rhs.month, rhs.day)
-    }
 }
 
 /// A minute of a civil date: what a wall clock shows, in no particular time zone.
-struct CivilMinute: Sendable, Hashable, Comparable, CustomStringConvertible {
+struct CivilMinute: Sendable, Hashable {
     var date: CivilDate
     var hour: Int
     var minute: Int
@@ -75,12 +71,6 @@ struct CivilMinute: Sendable, Hashable, Comparable, CustomStringConvertible {
         self.hour = hour
         self.minute = minute
     }
-
-    var description: String {
-        String(format: "%04d-%02d-%02dT%02d:%02d", date.year, date.month, date.day, hour, minute)
-    }
-
-    static func < (lhs: CivilMinute, rhs: CivilMinute) -> Bool { lhs.seconds < rhs.seconds }
 }
 
 extension TimeZone {

@@ -4,7 +4,7 @@ import UAEFEngine
 import UAEFStore
 
 /// Which of a due schedule's slots start runs now, and which passed too long ago.
-struct SlotPlan: Equatable {
+struct SlotPlan {
     /// Slots older than the catch-up window: started nothing.
     var missed: (count: Int, first: Date, last: Date)?
     /// Slots to act on now, oldest first.
@@ -33,11 +33,6 @@ struct SlotPlan: Equatable {
             slot = times.next(after: current)
         }
         next = slot
-    }
-
-    static func == (lhs: SlotPlan, rhs: SlotPlan) -> Bool {
-        lhs.missed?.count == rhs.missed?.count && lhs.missed?.first == rhs.missed?.first
-            && lhs.missed?.last == rhs.missed?.last && lhs.due == rhs.due && lhs.next == rhs.next
     }
 }
 

@@ -181,16 +181,19 @@ public struct ScheduleRegistry: Sendable {
         }
         let definition = try ScheduleDefinition(stored: record.definition, name: name)
         let now = Date()
-        let start = try await engine.start(
-            ScheduleFiring.request(definition, slot: now, key: nil), actor: actor, leased: leased)
-        var random = SystemRandomNumberGenerator()
-        var changes = ChangeSet()
-        changes.events.append(
-            ScheduleEvents.draft(
-                "schedule.triggered", name, tenant: tenant, actor: actor, now: now, random: &random,
-                data: ["run": .string(start.run.rawValue)]))
-        try await store.commit(changes)
-        return start
+        let tenant = tenant
+        // The event commits with the run.
+        return try await engine.start(
+            ScheduleFiring.request(definition, slot: now, key: nil), actor: actor, leased: leased
+        ) { run in
+            var random = SystemRandomNumberGenerator()
+            var changes = ChangeSet()
+            changes.events.append(
+                ScheduleEvents.draft(
+                    "schedule.triggered", name, tenant: tenant, actor: actor, now: now, random: &random,
+                    data: ["run": .string(run.rawValue)]))
+            return changes
+        }
     }
 }
 

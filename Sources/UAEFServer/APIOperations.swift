@@ -38,12 +38,16 @@ struct APIOperations: Sendable {
             try await engine.start(request, actor: principal.actor, leased: executor != nil), engine)
     }
 
+    /// The tenant's schedules, to save, pause, resume and remove.
+    func scheduleRegistry(tenant: String) -> ScheduleRegistry {
+        ScheduleRegistry(engine: runtime.engine(for: tenant))
+    }
+
     /// Starts a schedule's workflow now, as its next slot would (``ScheduleRegistry/trigger``).
     func triggerSchedule(_ name: String, by principal: Principal) async throws -> StartedRun {
-        let engine = runtime.engine(for: principal.tenant)
-        let start = try await ScheduleRegistry(engine: engine).trigger(
+        let start = try await scheduleRegistry(tenant: principal.tenant).trigger(
             name, actor: principal.actor, leased: executor != nil)
-        return try await started(start, engine)
+        return try await started(start, runtime.engine(for: principal.tenant))
     }
 
     /// Executes a new run here at once or leaves it to the workers, and reports it: a new run as

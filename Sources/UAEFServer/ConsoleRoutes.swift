@@ -93,14 +93,14 @@ struct ConsoleRoutes {
         pages.post("schedules/:name/pause") { request, context in
             let principal = try context.require(.manageSchedules)
             _ = try await form(request, context)
-            _ = try await ScheduleRegistry(engine: runtime.engine(for: principal.tenant)).pause(
+            _ = try await operations.scheduleRegistry(tenant: principal.tenant).pause(
                 try context.parameters.require("name"), note: nil, actor: principal.actor)
             return Self.redirect("/schedules")
         }
         pages.post("schedules/:name/resume") { request, context in
             let principal = try context.require(.manageSchedules)
             _ = try await form(request, context)
-            _ = try await ScheduleRegistry(engine: runtime.engine(for: principal.tenant)).resume(
+            _ = try await operations.scheduleRegistry(tenant: principal.tenant).resume(
                 try context.parameters.require("name"), actor: principal.actor)
             return Self.redirect("/schedules")
         }

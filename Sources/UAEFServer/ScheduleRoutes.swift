@@ -78,7 +78,5 @@ struct ScheduleRoutes {
         return record
     }
 
-    private func registry(_ tenant: String) -> ScheduleRegistry {
-        ScheduleRegistry(engine: operations.runtime.engine(for: tenant))
-    }
+    private func registry(_ tenant: String) -> ScheduleRegistry { operations.scheduleRegistry(tenant: tenant) }
 }
