@@ -142,6 +142,7 @@ let package = Package(
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"), .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
         // The web console's pages: templates (embedded by scripts/embed-console), views, drawings.
@@ -277,7 +278,7 @@ let package = Package(
             name: "UAEFServerTests",
             dependencies: [
                 "UAEFServer", "UAEFEngine", "UAEFAgents", "UAEFStore", "UAEFStoreSQLite", "UAEFTestSupport",
-                "UAEFLedger", "UAEFSecrets", "UAEFSettlement", "UAEFConnectors",
+                "UAEFLedger", "UAEFSecrets", "UAEFSettlement", "UAEFConnectors", "UAEFFakes",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"), .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"), .product(name: "Metrics", package: "swift-metrics"),

@@ -50,6 +50,7 @@ extension AgentKindRegistry {
         register(WebhookSendKind(store: store, secrets: secrets, policy: access.policy))
         register(SQSSendKind(store: store, secrets: secrets, access: access))
         register(ServiceBusSendKind(store: store, secrets: secrets, access: access))
+        register(SlackPostKind(store: store, secrets: secrets, policy: access.policy))
         let services = SAPSupplierInvoiceKind.services(store: store, secrets: secrets, policy: access.policy)
         for operation in SAPSupplierInvoiceKind.Operation.allCases {
             register(SAPSupplierInvoiceKind(operation, services: services))

@@ -2,13 +2,14 @@ import Foundation
 import UAEFCore
 
 /// A connector: a named, tenant-scoped way for events to enter or leave UAEF (a webhook
-/// endpoint, an Amazon SQS queue, an Azure Service Bus entity, an SAP S/4HANA OData service, an Oracle Fusion Cloud ERP). Its settings never hold a
+/// endpoint, an Amazon SQS queue, an Azure Service Bus entity, an SAP S/4HANA OData service, an
+/// Oracle Fusion Cloud ERP, a Slack workspace). Its settings never hold a
 /// credential's value: credentials are `{"$secret": NAME}` references to the tenant's sealed
 /// secrets, resolved only when a message is sent or checked.
 public struct ConnectorDefinition: Sendable, Hashable {
     /// What a connector talks to.
     public enum Kind: String, Sendable, Hashable, CaseIterable {
-        case webhook, sqs, servicebus, sap, oracle
+        case webhook, sqs, servicebus, sap, oracle, slack
     }
 
     /// Lower-case letters, digits, `-`, `_` and `.`, at most 64: it appears in URLs
@@ -74,6 +75,8 @@ struct ConnectorSchema {
         case digits(Int)
         /// How an ERP connector of this type turns posted settlements into invoices.
         case export(ConnectorDefinition.Kind)
+        /// Slack user ids mapped to who they are in UAEF: `{U…: {subject, approves_as: [ROLE]}}`.
+        case approvers
     }
 
     /// What every connector that can send may add: a subscription and its retry schedule.
@@ -126,6 +129,14 @@ struct ConnectorSchema {
                 required: ["url": .url, "user": .text, "password": .secret],
                 optional: ["timeout": .duration(max: .seconds(300)), "api_version": .text, "export": .export(.oracle)]
                     .merging(sending) { first, _ in first })
+        case .slack:
+            // A bot token posts; the app's signing secret checks the buttons pressed.
+            ConnectorSchema(
+                required: ["token": .secret],
+                optional: [
+                    "channel": .text, "signing_secret": .secret, "approvers": .approvers, "team": .text,
+                    "api_url": .url, "timeout": .duration(max: .seconds(30)),
+                ].merging(sending) { first, _ in first })
         }
     }
 }
@@ -194,6 +205,14 @@ struct ConnectorReader: DefinitionReading {
         if kind == .webhook, fields["subscription"] != nil, fields["url"] == nil {
             report(field, source.line, "a webhook connector with a subscription needs the url to deliver to")
         }
+        if kind == .slack, fields["subscription"] != nil, fields["channel"] == nil {
+            report(field, source.line, "a slack connector with a subscription needs the channel to post in")
+        }
+        if kind == .slack, fields["approvers"] != nil, fields["signing_secret"] == nil {
+            report(
+                field, source.line,
+                "a slack connector with approvers needs the app's signing_secret to check who pressed a button")
+        }
         if kind == .servicebus, (fields["sas_key"] == nil) != (fields["sas_key_name"] == nil) {
             report(field, source.line, "sas_key and sas_key_name go together")
         }
@@ -258,6 +277,26 @@ struct ConnectorReader: DefinitionReading {
                 value.stringValue.map { $0.utf8.count == count && $0.utf8.allSatisfy { (48...57).contains($0) } }
                 ?? false
         case .trigger: valid = Trigger(value) != nil
+        case .approvers:
+            guard let entries = value.objectValue, (1...1_000).contains(entries.count) else {
+                valid = false
+                break
+            }
+            let before = issues.count
+            for (user, entry) in entries.sorted(by: { $0.key < $1.key }) {
+                if !SlackApprover.isUserID(user) {
+                    report(
+                        "\(field).\(user.prefix(40))", source.line,
+                        "not a Slack user id; expected U or W and 2 to 31 capitals and digits, such as U0123ABCD")
+                } else if !SlackApprover.isEntry(entry) {
+                    report(
+                        "\(field).\(user)", source.line,
+                        "expected {subject: TEXT, approves_as: [ROLE, ...]}: a subject of 1 to 256 characters, 1 to 16 roles of 1 to 64"
+                    )
+                }
+            }
+            guard issues.count == before else { return nil }
+            valid = true
         case .label:
             valid =
                 value.stringValue.map { text in
@@ -352,6 +391,8 @@ struct ConnectorReader: DefinitionReading {
         case .trigger:
             "{workflow: NAME} (optionally with input: NAME, default message) or {signal: NAME}, names of 1 to 128 of a-z A-Z 0-9 _ . -"
         case .subscription: "{events: [TYPE, ...], filter: EXPRESSION}"
+        case .approvers:
+            "a mapping of 1 to 1000 Slack user ids (U or W and capitals and digits) to {subject: TEXT, approves_as: [ROLE, ...]}"
         case .schedule: "a list of 1 to 20 durations of at most 24h, such as [5s, 5m, 30m]"
         case .label: "a namespace name: 1 to 63 letters, digits and hyphens"
         case .entityPath:

@@ -21,6 +21,7 @@ import UAEFStore
 /// - oracle: reads one Payables invoice's id (the pod answers, the user may read invoices).
 /// - servicebus: reads the entity's description (`GET` on the entity), which proves the
 ///   signature or token and the entity; a send-only key is refused there (401) though it may send.
+/// - slack: `auth.test` (the token is valid; the workspace and bot user it belongs to).
 public enum ConnectorProbe {
     /// The outcome: whether it worked, and what was seen.
     public struct Result: Sendable {
@@ -99,6 +100,17 @@ public enum ConnectorProbe {
                     "invoices of \(OutboundHTTP.redacted(fusion.resources)) answered (\(value["count"]?.numberValue?.description ?? "no count") on the first page)"
             } catch {
                 await fusion.shutdown()
+                throw error
+            }
+        case .slack:
+            let client = try await SlackClient(settings: settings, policy: access.policy)
+            do {
+                let answer = try await client.call("auth.test", [:], logger: logger)
+                await client.shutdown()
+                let field = { (key: String) in answer[key]?.stringValue ?? "?" }
+                return "the token is \(field("user")) (\(field("user_id"))) in \(field("team")) (\(field("team_id")))"
+            } catch {
+                await client.shutdown()
                 throw error
             }
         }

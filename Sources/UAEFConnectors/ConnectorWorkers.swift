@@ -51,6 +51,11 @@ public struct ConnectorWorkers: Sendable {
     /// How long a subscriber keeps one opened channel (resolved secrets, a pinned address).
     static let channelLifetime: TimeInterval = 60
 
+    /// The types whose messages a consumer takes from a queue.
+    static let queueKinds: Set<String> = [
+        ConnectorDefinition.Kind.sqs.rawValue, ConnectorDefinition.Kind.servicebus.rawValue,
+    ]
+
     private enum Role: String {
         case consumer, subscriber
     }
@@ -70,12 +75,13 @@ public struct ConnectorWorkers: Sendable {
                 for connector in try await store.connectors(ofKinds: ConnectorDefinition.Kind.allCases.map(\.rawValue))
                 {
                     let key = connector.tenant + "\u{0}" + connector.name + "\u{0}"
-                    if connector.kind != "webhook", connector.settings["trigger"].flatMap(Trigger.init) == nil,
+                    let queued = Self.queueKinds.contains(connector.kind)
+                    if queued, connector.settings["trigger"].flatMap(Trigger.init) == nil,
                         triggered[connector.tenant] == nil
                     {
                         triggered[connector.tenant] = try await triggers.connectors(tenant: connector.tenant)
                     }
-                    if connector.kind != "webhook",
+                    if queued,
                         connector.settings["trigger"].flatMap(Trigger.init) != nil
                             || triggered[connector.tenant]?.contains(connector.name) == true
                     {
@@ -273,8 +279,8 @@ public struct ConnectorWorkers: Sendable {
                 client: try ServiceBusClient(settings: resolved.settings, access: access), settings: resolved.settings)
         case .webhook:
             throw AgentFailure("a webhook connector's messages arrive at /v1/hooks, not from a queue", retryable: false)
-        case .sap, .oracle:
-            throw AgentFailure("an ERP connector has no queue to take messages from", retryable: false)
+        case .sap, .oracle, .slack:
+            throw AgentFailure("a \(kind.rawValue) connector has no queue to take messages from", retryable: false)
         }
     }
 
@@ -297,6 +303,13 @@ public struct ConnectorWorkers: Sendable {
         case .servicebus:
             return ServiceBusChannel(
                 client: try ServiceBusClient(settings: resolved.settings, access: access), scrubber: resolved.scrubber)
+        case .slack:
+            guard let channel = record.settings["channel"]?.stringValue else {
+                throw AgentFailure("connector \(record.name) has no channel to post in", retryable: false)
+            }
+            return SlackChannel(
+                client: try await SlackClient(settings: resolved.settings, policy: access.policy), channel: channel,
+                scrubber: resolved.scrubber)
         case .sap, .oracle:
             guard let value = record.settings["export"],
                 case .success(let export) = SettlementExport.parse(value, kind: kind)

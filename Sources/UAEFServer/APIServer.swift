@@ -181,6 +181,12 @@ public enum APIServer {
             runtime: runtime, executor: executor, announcer: announcer, ledgerChanges: ledgerChanges,
             failures: failures, bodyLimit: configuration.bodyLimit
         ).add(to: router)
+        let operations = APIOperations(
+            runtime: runtime, executor: executor, ledgerChanges: ledgerChanges, announcer: announcer)
+        SlackRoutes(
+            operations: operations, access: configuration.connectorAccess, failures: failures,
+            bodyLimit: configuration.bodyLimit
+        ).add(to: router)
         var authenticated = router.group().add(
             middleware: AuthenticationMiddleware(
                 authority: configuration.authority, store: runtime.engine.store, failures: failures))
@@ -191,8 +197,6 @@ public enum APIServer {
             MetricsRoute(runtime: runtime, registry: registry).add(to: authenticated)
         }
         let v1 = authenticated.group("v1")
-        let operations = APIOperations(
-            runtime: runtime, executor: executor, ledgerChanges: ledgerChanges, announcer: announcer)
         WorkflowRoutes(operations: operations, bodyLimit: configuration.bodyLimit).add(to: v1)
         RunRoutes(operations: operations, bodyLimit: configuration.bodyLimit).add(to: v1)
         AgentRoutes(operations: operations, bodyLimit: configuration.bodyLimit).add(to: v1)

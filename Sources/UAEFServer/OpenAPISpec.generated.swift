@@ -3763,6 +3763,112 @@ enum OpenAPISpec {
                 "security": []
               }
             },
+            "/v1/slack/{tenant}/{connector}": {
+              "post": {
+                "operationId": "receiveSlackInteraction",
+                "summary": "A Slack app's interactivity request for a slack connector: an Approve or Reject button pressed.",
+                "description": "No token: Slack's `v0` signature (`X-Slack-Signature`, the hex HMAC-SHA256 of `v0:{X-Slack-Request-Timestamp}:{body}` under the connector's `signing_secret`, the timestamp within 5 minutes) authenticates the request. The body is Slack's form with the `block_actions` payload. Each `uaef.approve` or `uaef.reject` button decides the approval its value names, as the UAEF person the connector's `approvers` maps the Slack user to (actor `api:SUBJECT`, maker-checker as over the API); the outcome is shown in Slack (the message updated, or an ephemeral note saying why nothing was recorded), and the answer is an empty 200 either way, as Slack expects. Refused signatures count against the sender's address like failed authentications.",
+                "tags": [
+                  "connectors"
+                ],
+                "parameters": [
+                  {
+                    "name": "tenant",
+                    "in": "path",
+                    "required": true,
+                    "schema": {
+                      "type": "string"
+                    },
+                    "description": "The connector's tenant."
+                  },
+                  {
+                    "name": "connector",
+                    "in": "path",
+                    "required": true,
+                    "schema": {
+                      "type": "string"
+                    },
+                    "description": "The slack connector's name (one with a `signing_secret`)."
+                  }
+                ],
+                "requestBody": {
+                  "required": true,
+                  "description": "Slack's interaction: the form field `payload` holding the JSON payload.",
+                  "content": {
+                    "application/x-www-form-urlencoded": {
+                      "schema": {
+                        "type": "object",
+                        "properties": {
+                          "payload": {
+                            "type": "string",
+                            "description": "The interaction payload, JSON."
+                          }
+                        }
+                      }
+                    }
+                  }
+                },
+                "responses": {
+                  "200": {
+                    "description": "Received: the decisions recorded or refused, as shown in Slack.",
+                    "headers": {
+                      "X-Request-Id": {
+                        "$ref": "#/components/headers/X-Request-Id"
+                      }
+                    }
+                  },
+                  "400": {
+                    "$ref": "#/components/responses/BadRequest"
+                  },
+                  "401": {
+                    "description": "`invalid-signature`: missing, wrong or stale `X-Slack-Signature`.",
+                    "headers": {
+                      "X-Request-Id": {
+                        "$ref": "#/components/headers/X-Request-Id"
+                      }
+                    },
+                    "content": {
+                      "application/problem+json": {
+                        "schema": {
+                          "$ref": "#/components/schemas/Problem"
+                        }
+                      }
+                    }
+                  },
+                  "404": {
+                    "$ref": "#/components/responses/NotFound"
+                  },
+                  "413": {
+                    "$ref": "#/components/responses/ContentTooLarge"
+                  },
+                  "422": {
+                    "$ref": "#/components/responses/UnprocessableContent"
+                  },
+                  "429": {
+                    "$ref": "#/components/responses/TooManyRequests"
+                  },
+                  "500": {
+                    "$ref": "#/components/responses/InternalError"
+                  },
+                  "503": {
+                    "description": "`connector-unavailable`: the connector's secrets cannot be opened on this server (the server log says why).",
+                    "headers": {
+                      "X-Request-Id": {
+                        "$ref": "#/components/headers/X-Request-Id"
+                      }
+                    },
+                    "content": {
+                      "application/problem+json": {
+                        "schema": {
+                          "$ref": "#/components/schemas/Problem"
+                        }
+                      }
+                    }
+                  }
+                },
+                "security": []
+              }
+            },
             "/v1/deliveries": {
               "get": {
                 "operationId": "listDeliveries",
@@ -6942,7 +7048,8 @@ enum OpenAPISpec {
                       "sqs",
                       "servicebus",
                       "sap",
-                      "oracle"
+                      "oracle",
+                      "slack"
                     ]
                   },
                   "settings": {
@@ -7038,7 +7145,8 @@ enum OpenAPISpec {
                             "sqs",
                             "servicebus",
                             "sap",
-                            "oracle"
+                            "oracle",
+                            "slack"
                           ]
                         }
                       },

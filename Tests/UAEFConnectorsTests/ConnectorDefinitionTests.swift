@@ -36,13 +36,26 @@ struct ConnectorDefinitionTests {
             url: https://example.fa.ocs.oraclecloud.com
             user: INTEGRATION_USER
             password: {$secret: fusion-password}
+          - name: finance-slack
+            type: slack
+            token: {$secret: slack-bot}
+            signing_secret: {$secret: slack-signing}
+            channel: C0FINANCE1
+            approvers: {U0ALICE01: {subject: alice@example.com, approves_as: [finance]}}
+            subscription: {events: [approval.requested, settlement.pending_approval]}
         """
 
-    @Test("a file of webhook, SQS, Service Bus, SAP and Oracle connectors parses, with its secret references named")
+    @Test(
+        "a file of webhook, SQS, Service Bus, SAP, Oracle and Slack connectors parses, with its secret references named"
+    )
     func parses() throws {
         let definitions = try ConnectorParser.parse(Self.valid, file: "connectors.yaml")
-        #expect(definitions.map(\.name) == ["erp-events", "orders-in", "bus", "s4", "fusion"])
-        #expect(definitions.map(\.kind) == [.webhook, .sqs, .servicebus, .sap, .oracle])
+        #expect(definitions.map(\.name) == ["erp-events", "orders-in", "bus", "s4", "fusion", "finance-slack"])
+        #expect(definitions.map(\.kind) == [.webhook, .sqs, .servicebus, .sap, .oracle, .slack])
+        #expect(definitions[5].secretNames == ["slack-bot", "slack-signing"])
+        #expect(
+            SlackApprover.named("U0ALICE01", in: definitions[5].settings)
+                == SlackApprover(subject: "alice@example.com", approvalRoles: ["finance"]))
         #expect(definitions[4].secretNames == ["fusion-password"])
         #expect(definitions[3].secretNames == ["sap-password"])
         #expect(definitions[0].secretNames == ["erp-hook", "erp-hook-next", "erp-key"])
@@ -120,6 +133,23 @@ struct ConnectorDefinitionTests {
             (
                 "    type: oracle\n    url: https://x.example\n    user: U\n",
                 "connectors[0].password: required for a oracle connector"
+            ),
+            ("    type: slack\n    channel: C1\n", "connectors[0].token: required for a slack connector"),
+            (
+                "    type: slack\n    token: {$secret: t}\n    subscription: {events: [run.failed]}\n",
+                "a slack connector with a subscription needs the channel to post in"
+            ),
+            (
+                "    type: slack\n    token: {$secret: t}\n    approvers: {U0ALICE01: {subject: alice, approves_as: [finance]}}\n",
+                "a slack connector with approvers needs the app's signing_secret"
+            ),
+            (
+                "    type: slack\n    token: {$secret: t}\n    signing_secret: {$secret: s}\n    approvers: {alice: {subject: alice, approves_as: [finance]}}\n",
+                "connectors[0].approvers.alice: not a Slack user id; expected U or W"
+            ),
+            (
+                "    type: slack\n    token: {$secret: t}\n    signing_secret: {$secret: s}\n    approvers: {U0ALICE01: {subject: alice}}\n",
+                "connectors[0].approvers.U0ALICE01: expected {subject: TEXT, approves_as: [ROLE, ...]}"
             ),
         ])
     func problems(_ body: String, _ expected: String) {

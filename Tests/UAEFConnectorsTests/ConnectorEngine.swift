@@ -45,22 +45,3 @@ struct ConnectorEngine: Sendable {
         return (status, Dictionary(uniqueKeysWithValues: (snapshot?.tasks ?? []).map { ($0.key, $0) }))
     }
 }
-
-/// A fake that serves on loopback until cancelled.
-protocol FakeServer: Sendable {
-    func run(host: String, port: Int, onListening: @escaping @Sendable (Int) -> Void) async throws
-}
-
-extension FakeSAPServer: FakeServer {}
-extension FakeOracleServer: FakeServer {}
-
-/// Runs `body` with `server` serving on a free loopback port; the port.
-func withServer(_ server: some FakeServer, _ body: (Int) async throws -> Void) async throws {
-    let (ports, continuation) = AsyncStream<Int>.makeStream()
-    try await withThrowingTaskGroup(of: Void.self) { group in
-        group.addTask { try await server.run(host: "127.0.0.1", port: 0) { continuation.yield($0) } }
-        guard let port = await ports.first(where: { _ in true }) else { throw CancellationError() }
-        try await body(port)
-        group.cancelAll()
-    }
-}

@@ -44,7 +44,7 @@ struct OracleInvoiceTests {
         password: String = "Pa55-fusion", pollsToFinish: Int = 2, _ body: @Sendable (Setup) async throws -> Void
     ) async throws {
         let server = FakeOracleServer(password: "Pa55-fusion", pollsToFinish: pollsToFinish)
-        try await withServer(server) { port in
+        try await server.serving { port in
             try await ConnectorEngine.with(
                 secrets: ["fusion-password": password],
                 connectors: """

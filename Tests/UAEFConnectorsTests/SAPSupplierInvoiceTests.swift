@@ -36,7 +36,7 @@ struct SAPSupplierInvoiceTests {
         _ body: @Sendable (Setup) async throws -> Void
     ) async throws {
         let server = FakeSAPServer(options: options)
-        try await withServer(server) { port in
+        try await server.serving { port in
             try await ConnectorEngine.with(
                 secrets: secrets.merging(["sap-password": connectorPassword]) { own, _ in own },
                 connectors: """

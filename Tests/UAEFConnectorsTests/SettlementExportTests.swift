@@ -103,7 +103,7 @@ struct SettlementExportTests {
     @Test("each posted settlement becomes one SAP supplier invoice with a G/L item; a repeated delivery adopts it")
     func sap() async throws {
         let server = FakeSAPServer(options: .init(password: "pw-Sap1"))
-        try await withServer(server) { port in
+        try await server.serving { port in
             try await ConnectorEngine.with(
                 secrets: ["sap-password": "pw-Sap1"],
                 connectors: """
@@ -168,7 +168,7 @@ struct SettlementExportTests {
     func withFusion(
         _ server: FakeOracleServer, export: String, _ body: (ConnectorEngine) async throws -> Void
     ) async throws {
-        try await withServer(server) { port in
+        try await server.serving { port in
             try await ConnectorEngine.with(
                 secrets: ["fusion-password": "pw-Fusion1"],
                 connectors: """

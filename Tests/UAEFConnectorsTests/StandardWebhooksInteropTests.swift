@@ -7,20 +7,9 @@ import UAEFTestSupport
 /// on PyPI, installed by scripts/test), driven through Tests/Support/standard_webhooks_interop.py.
 @Suite("Standard Webhooks interoperability with the reference Python library")
 struct StandardWebhooksInteropTests {
-    static let script = Fixtures.packageRoot.appendingPathComponent("Tests/Support/standard_webhooks_interop.py").path
-
     /// Runs the script; its exit status and what it printed.
-    func python(_ arguments: [String]) throws -> (status: Int32, output: String) {
-        let process = ChildProcess()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", Self.script] + arguments
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = output
-        try process.run()
-        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        return (process.terminationStatus, text.trimmingCharacters(in: .whitespacesAndNewlines))
+    func python(_ arguments: [String]) async throws -> (status: Int32, output: String) {
+        try await PythonScript.run("standard_webhooks_interop.py", arguments)
     }
 
     func message() throws -> (body: [UInt8], file: String, directory: TemporaryDirectory) {
@@ -32,26 +21,26 @@ struct StandardWebhooksInteropTests {
     }
 
     @Test("the library verifies what UAEF signs, and refuses it under another secret")
-    func libraryVerifiesUAEF() throws {
+    func libraryVerifiesUAEF() async throws {
         let (body, file, directory) = try message()
         defer { directory.remove() }
         let secret = WebhookSecret.generate()
         let now = Int64(Date().timeIntervalSince1970)
         let signature = StandardWebhooks.signatureHeader(
             id: "msg_interop", timestamp: now, body: body, secrets: [try WebhookSecret(secret)])
-        let accepted = try python(["verify", secret, "msg_interop", "\(now)", signature, file])
+        let accepted = try await python(["verify", secret, "msg_interop", "\(now)", signature, file])
         #expect(accepted.status == 0, "\(accepted.output)")
-        let refused = try python(["verify", WebhookSecret.generate(), "msg_interop", "\(now)", signature, file])
+        let refused = try await python(["verify", WebhookSecret.generate(), "msg_interop", "\(now)", signature, file])
         #expect(refused.status == 1)
     }
 
     @Test("UAEF verifies what the library signs, and refuses it when the body changed")
-    func uaefVerifiesLibrary() throws {
+    func uaefVerifiesLibrary() async throws {
         let (body, file, directory) = try message()
         defer { directory.remove() }
         let secret = WebhookSecret.generate()
         let now = Int64(Date().timeIntervalSince1970)
-        let signed = try python(["sign", secret, "msg_interop", "\(now)", file])
+        let signed = try await python(["sign", secret, "msg_interop", "\(now)", file])
         #expect(signed.status == 0 && signed.output.hasPrefix("v1,"), "\(signed.output)")
         try StandardWebhooks.verify(
             id: "msg_interop", timestamp: "\(now)", signatures: signed.output, body: body,

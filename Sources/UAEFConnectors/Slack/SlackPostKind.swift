@@ -1,0 +1,73 @@
+import Foundation
+import Logging
+import UAEFAgents
+import UAEFCore
+import UAEFEngine
+import UAEFSecrets
+import UAEFStore
+
+/// The task kind `slack.post`: posts a message through a Slack connector's bot, to `channel` or
+/// else the connector's `channel`: `text` (Slack `mrkdwn`, as the workflow writes it) and
+/// optionally Block Kit `blocks`. The output is `{"channel", "ts"}`, which names the message.
+///
+/// Slack's `chat.postMessage` takes no idempotency key: an attempt whose answer was lost after
+/// Slack posted may post again when retried (at least once).
+public struct SlackPostKind: AgentKind {
+    let store: any WorkflowStore
+    let resolver: SecretResolver
+    let policy: OutboundPolicy
+
+    public init(store: any WorkflowStore, secrets: SecretBox?, policy: OutboundPolicy) {
+        self.store = store
+        resolver = SecretResolver(store: store, box: secrets)
+        self.policy = policy
+    }
+
+    public var name: String { "slack.post" }
+    public var parameters: WorkflowCatalog.ParameterSpec {
+        .init(required: ["connector", "text"], optional: ["channel", "blocks"])
+    }
+
+    /// Slack's own limits: it cuts text past 40,000 characters and refuses more than 50 blocks.
+    static let maximumText = 40_000
+    static let maximumBlocks = 50
+
+    public func execute(_ request: AttemptRequest, logger: Logger) async throws -> JSONValue {
+        let name = try ConnectorParameter.name(request.parameters, caller: self.name)
+        guard let text = request.parameters["text"].map(Template.text), !text.isEmpty else {
+            throw AgentFailure("\(self.name): text must be a non-empty string", retryable: false)
+        }
+        guard text.count <= Self.maximumText else {
+            throw AgentFailure(
+                "\(self.name): text has \(text.count) characters; Slack takes at most \(Self.maximumText)",
+                retryable: false)
+        }
+        let blocks = request.parameters["blocks"]?.arrayValue ?? []
+        guard request.parameters["blocks"] == nil || request.parameters["blocks"]?.arrayValue != nil,
+            blocks.count <= Self.maximumBlocks, blocks.allSatisfy({ $0.objectValue != nil })
+        else {
+            throw AgentFailure(
+                "\(self.name): blocks must be a list of at most \(Self.maximumBlocks) Block Kit blocks (objects)",
+                retryable: false)
+        }
+        let connector = try await ResolvedConnector.load(
+            name, kind: .slack, tenant: request.tenant, store: store, resolver: resolver, caller: self.name)
+        guard let channel = request.parameters["channel"]?.stringValue ?? connector.settings["channel"]?.stringValue
+        else {
+            throw AgentFailure(
+                "\(self.name): name the channel, or give connector \(name) a channel", retryable: false)
+        }
+        return try await connector.scrubber.scrubbing {
+            let client = try await SlackClient(settings: connector.settings, policy: policy)
+            do throws(SlackAPIError) {
+                let posted = try await client.post(
+                    SlackMessage(text: text, blocks: blocks), to: channel, logger: logger)
+                await client.shutdown()
+                return ["channel": .string(posted.channel), "ts": .string(posted.ts)]
+            } catch {
+                await client.shutdown()
+                throw AgentFailure(error.description, retryable: error.isTransient)
+            }
+        }
+    }
+}

@@ -1,0 +1,162 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import UAEFAgents
+import UAEFConnectors
+import UAEFCore
+import UAEFEngine
+import UAEFSettlement
+import UAEFStore
+
+/// `POST /v1/slack/{tenant}/{connector}`: the interactivity Request URL of the Slack app behind
+/// a `slack` connector. No token: Slack's `v0` signature under the connector's `signing_secret`
+/// authenticates the request (a bad or stale one is a 401 and counts against the sender's address
+/// like a failed token). An Approve or Reject button decides the approval as the person the
+/// connector's `approvers` maps the Slack user to, under the same maker-checker rules as the API;
+/// Slack then shows the outcome: the message updated (without its buttons once decided), or a
+/// note only the presser sees when the decision was refused.
+struct SlackRoutes {
+    let operations: APIOperations
+    let access: ConnectorAccess
+    let failures: RateLimiter
+    let bodyLimit: Int
+
+    func add(to router: Router<APIContext>) {
+        router.post("v1/slack/:tenant/:connector") { request, context in
+            let client = context.clientAddress ?? "unknown"
+            if let wait = failures.waitIfEmpty(client) {
+                throw Problem.tooManyRequests("too many refused Slack requests from \(client)", retryAfter: wait)
+            }
+            let tenant = try context.parameters.require("tenant")
+            let name = try context.parameters.require("connector")
+            guard TenantName.isValid(tenant), ConnectorDefinition.isValidName(name),
+                let record = try await operations.store.connector(named: name, tenant: tenant),
+                record.kind == ConnectorDefinition.Kind.slack.rawValue, record.settings["signing_secret"] != nil
+            else {
+                // Counted like a refused signature, so connector names cannot be guessed at speed.
+                _ = failures.take(client)
+                throw Problem.notFound(
+                    "slack connector \(name.prefix(64)) with a signing_secret in tenant \(tenant.prefix(64))")
+            }
+            let settings = try await resolve(record, logger: context.logger)
+            let body = Array(buffer: try await request.body.collect(upTo: bodyLimit))
+            do {
+                try SlackSignature.verify(
+                    signature: request.headers[HTTPField.Name(SlackSignature.signatureHeader)!],
+                    timestamp: request.headers[HTTPField.Name(SlackSignature.timestampHeader)!], body: body,
+                    secrets: [settings["signing_secret"]?.stringValue ?? ""], now: Date())
+            } catch {
+                _ = failures.take(client)
+                throw Problem(.unauthorized, "invalid-signature", "\(record.name): \(error)")
+            }
+            let interaction: SlackInteraction
+            do {
+                interaction = try SlackInteraction.parse(form: body)
+            } catch {
+                throw Problem(.unprocessableContent, "validation-failed", "not a Slack interaction: \(error)")
+            }
+            ConnectorMetrics.count(.received, tenant: tenant, connector: record.name)
+            let slack = try? await SlackClient(settings: settings, policy: access.policy)
+            for (approval, approve) in interaction.decisions {
+                let answer = await decide(
+                    approval, approve: approve, interaction: interaction, settings: settings, tenant: tenant,
+                    connector: record.name)
+                await show(answer, interaction: interaction, on: slack, logger: context.logger)
+            }
+            await slack?.shutdown()
+            return Response(status: .ok)
+        }
+    }
+
+    /// The connector's settings with its secrets opened; a 503 that tells Slack no more when
+    /// they cannot be (the cause is the operators', in the server log).
+    private func resolve(_ record: ConnectorRecord, logger: Logger) async throws -> [String: JSONValue] {
+        let engine = operations.runtime.engine(for: record.tenant)
+        do {
+            return try await ResolvedConnector.resolve(
+                record, kind: .slack, resolver: SecretResolver(store: engine.store, box: engine.configuration.secrets),
+                caller: "slack"
+            ).settings
+        } catch let failure as AgentFailure {
+            logger.error(
+                "slack connector cannot verify requests",
+                metadata: ["connector": "\(record.name)", "tenant": "\(record.tenant)", "error": "\(failure.message)"])
+            throw Problem(
+                .serviceUnavailable, "connector-unavailable",
+                "\(record.name) cannot verify requests on this server now; its operators can see why in the server log")
+        }
+    }
+
+    /// What Slack is to show after a button: the message's new last line, and whether the
+    /// approval is decided (its buttons go), or a refusal for the presser alone.
+    enum Answer {
+        case recorded(line: String, finished: Bool)
+        case refused(String)
+    }
+
+    private func decide(
+        _ approval: String, approve: Bool, interaction: SlackInteraction, settings: [String: JSONValue],
+        tenant: String, connector: String
+    ) async -> Answer {
+        let user = interaction.user
+        if let team = settings["team"]?.stringValue, interaction.team != team {
+            return .refused("This Slack workspace is not the one connector \(connector) serves; nothing was recorded.")
+        }
+        guard let approver = SlackApprover.named(user, in: settings) else {
+            return .refused(
+                "You (\(user)) are not an approver in UAEF: an admin maps Slack users to people in connector \(connector)'s approvers. Nothing was recorded."
+            )
+        }
+        let principal = Principal(
+            subject: approver.subject, tenant: tenant, roles: [.approver], approvalRoles: approver.approvalRoles)
+        do {
+            let role = try await neededRole(approval, tenant: tenant).flatMap {
+                approver.approvalRoles.contains($0) ? $0 : nil
+            }
+            let decided = try await operations.decide(
+                approval, approve ? .approve : .reject, role: role, reason: "in Slack by \(user)", by: principal)
+            let status = decided["status"]?.stringValue ?? ""
+            let finished = !["pending", "pending_approval"].contains(status)
+            let verb = approve ? "Approved" : "Rejected"
+            let who = "<@\(user)> (\(SlackMessage.escaped(principal.actor)))"
+            return .recorded(
+                line: finished
+                    ? "\(verb) by \(who) at \(Timestamp.format(Date())): \(approval) is \(status.replacingOccurrences(of: "_", with: " "))"
+                    : "\(verb) by \(who) at \(Timestamp.format(Date())); \(approval) waits for more approvers",
+                finished: finished)
+        } catch let problem as Problem {
+            return .refused("Not recorded: \(problem.detail)")
+        } catch let refusal as Refusal {
+            return .refused("Not recorded: \(refusal.description)")
+        } catch {
+            return .refused("Not recorded: the server could not record the decision (\(type(of: error))); try again.")
+        }
+    }
+
+    /// The approval role approval `id` asks for: a task's role, or a settlement rule's.
+    private func neededRole(_ id: String, tenant: String) async throws -> String? {
+        if let task = try await operations.store.taskApproval(id, tenant: tenant) { return task.role }
+        return try await operations.store.settlement(id, tenant: tenant)?.0.detail["approval"]?["role"]?.stringValue
+    }
+
+    /// Shows `answer` in Slack: the pressed message updated, or a note to the presser alone.
+    /// A Slack call that fails is logged; the decision stands.
+    private func show(_ answer: Answer, interaction: SlackInteraction, on slack: SlackClient?, logger: Logger) async {
+        guard let slack, let channel = interaction.channel else { return }
+        do throws(SlackAPIError) {
+            switch answer {
+            case .recorded(let line, let finished):
+                guard let ts = interaction.messageTS else { return }
+                try await slack.update(
+                    SlackMessage.decided(interaction.blocks, line: line, finished: finished), channel: channel, ts: ts,
+                    logger: logger)
+            case .refused(let reason):
+                try await slack.whisper(
+                    SlackMessage(text: SlackMessage.escaped(reason)), to: interaction.user, in: channel, logger: logger)
+            }
+        } catch {
+            logger.warning("cannot show a decision in Slack", metadata: ["error": "\(error)"])
+        }
+    }
+}
