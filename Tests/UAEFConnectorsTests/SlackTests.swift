@@ -5,6 +5,7 @@ import UAEFConnectors
 import UAEFCore
 import UAEFEngine
 import UAEFFakes
+import UAEFSecrets
 import UAEFStore
 import UAEFTestSupport
 
@@ -217,7 +218,7 @@ struct SlackTests {
     }
 
     @Test(
-        "slack.post posts a workflow's message to the connector's channel or the one named; an unknown channel fails the task at once and a text past Slack's limit is refused before any call"
+        "slack.post posts a workflow's message to the connector's channel or the one named; an unknown channel fails the task at once and a text past Slack's limit is refused before any call; the connector's probe names the bot's workspace"
     )
     func postKind() async throws {
         let slack = FakeSlackServer(token: "xoxb-3-test", channels: ["C0FAKE0001", "C0OTHER001"])
@@ -255,6 +256,13 @@ struct SlackTests {
                 #expect(refused.tasks["lost"]?.error?.contains("channel_not_found") == true)
                 #expect(refused.tasks["long"]?.error?.contains("at most 40000") == true)
                 #expect(slack.messages.count == 2)
+
+                // `uaef connectors test`: auth.test names the bot and the workspace.
+                let record = try #require(try await connectors.store.connector(named: "team", tenant: "default"))
+                let probe = await ConnectorProbe.probe(
+                    record, store: connectors.store, secrets: try SecretBox(key: Array(repeating: 5, count: 32)),
+                    access: ConnectorAccess(policy: .unrestricted), logger: Logger(label: "test"))
+                #expect(probe.ok && probe.detail.contains(FakeSlackServer.teamID), "\(probe.detail)")
             }
         }
     }

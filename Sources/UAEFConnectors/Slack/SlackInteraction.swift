@@ -62,10 +62,11 @@ public struct SlackInteraction: Sendable, Equatable {
             blocks: members["message"]?["blocks"]?.arrayValue ?? [], actions: actions)
     }
 
-    /// The approval decisions pressed: each approval id with approve (true) or reject.
+    /// The approval decision pressed, if any: the approval id with approve (true) or reject. Slack
+    /// sends one action per press; a payload with more is read for its first only.
     public var decisions: [(approval: String, approve: Bool)] {
         guard type == "block_actions" else { return [] }
-        return actions.compactMap { action in
+        return actions.prefix(1).compactMap { action in
             switch action.id {
             case SlackMessage.approveAction: (action.value, true)
             case SlackMessage.rejectAction: (action.value, false)
