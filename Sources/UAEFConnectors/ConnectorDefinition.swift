@@ -3,13 +3,13 @@ import UAEFCore
 
 /// A connector: a named, tenant-scoped way for events to enter or leave UAEF (a webhook
 /// endpoint, an Amazon SQS queue, an Azure Service Bus entity, an SAP S/4HANA OData service, an
-/// Oracle Fusion Cloud ERP, a Slack workspace). Its settings never hold a
+/// Oracle Fusion Cloud ERP, a Slack workspace, a Microsoft Teams channel). Its settings never hold a
 /// credential's value: credentials are `{"$secret": NAME}` references to the tenant's sealed
 /// secrets, resolved only when a message is sent or checked.
 public struct ConnectorDefinition: Sendable, Hashable {
     /// What a connector talks to.
     public enum Kind: String, Sendable, Hashable, CaseIterable {
-        case webhook, sqs, servicebus, sap, oracle, slack
+        case webhook, sqs, servicebus, sap, oracle, slack, teams
     }
 
     /// Lower-case letters, digits, `-`, `_` and `.`, at most 64: it appears in URLs
@@ -137,6 +137,12 @@ struct ConnectorSchema {
                     "channel": .text, "signing_secret": .secret, "approvers": .approvers, "team": .text,
                     "api_url": .url, "timeout": .duration(max: .seconds(30)),
                 ].merging(sending) { first, _ in first })
+        case .teams:
+            // A Workflows webhook URL carries its signature in its query: it is a secret.
+            ConnectorSchema(
+                required: ["webhook_url": .secret],
+                optional: ["console_url": .url, "timeout": .duration(max: .seconds(60))]
+                    .merging(sending) { first, _ in first })
         }
     }
 }

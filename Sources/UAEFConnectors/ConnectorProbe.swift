@@ -22,6 +22,8 @@ import UAEFStore
 /// - servicebus: reads the entity's description (`GET` on the entity), which proves the
 ///   signature or token and the entity; a send-only key is refused there (401) though it may send.
 /// - slack: `auth.test` (the token is valid; the workspace and bot user it belongs to).
+/// - teams: posts a card saying the connector reaches the channel (Workflows webhooks have
+///   nothing to read).
 public enum ConnectorProbe {
     /// The outcome: whether it worked, and what was seen.
     public struct Result: Sendable {
@@ -113,6 +115,13 @@ public enum ConnectorProbe {
                 await client.shutdown()
                 throw error
             }
+        case .teams:
+            let webhook = try await TeamsWebhook(settings: settings, policy: access.policy)
+            let outcome = await webhook.post(
+                TeamsCard.card([TeamsCard.title("UAEF connector test: this channel is reached")]), logger: logger)
+            await webhook.shutdown()
+            guard case .delivered(let status) = outcome else { throw AgentFailure("\(outcome)") }
+            return "the workflow webhook answered \(status ?? 200)"
         }
     }
 }

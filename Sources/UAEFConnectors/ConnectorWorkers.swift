@@ -279,7 +279,7 @@ public struct ConnectorWorkers: Sendable {
                 client: try ServiceBusClient(settings: resolved.settings, access: access), settings: resolved.settings)
         case .webhook:
             throw AgentFailure("a webhook connector's messages arrive at /v1/hooks, not from a queue", retryable: false)
-        case .sap, .oracle, .slack:
+        case .sap, .oracle, .slack, .teams:
             throw AgentFailure("a \(kind.rawValue) connector has no queue to take messages from", retryable: false)
         }
     }
@@ -309,6 +309,11 @@ public struct ConnectorWorkers: Sendable {
             }
             return SlackChannel(
                 client: try await SlackClient(settings: resolved.settings, policy: access.policy), channel: channel,
+                scrubber: resolved.scrubber)
+        case .teams:
+            return TeamsChannel(
+                webhook: try await TeamsWebhook(settings: resolved.settings, policy: access.policy),
+                console: record.settings["console_url"]?.stringValue.flatMap(URL.init(string:)),
                 scrubber: resolved.scrubber)
         case .sap, .oracle:
             guard let value = record.settings["export"],

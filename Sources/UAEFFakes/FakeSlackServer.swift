@@ -4,7 +4,6 @@ import HTTPTypes
 import Hummingbird
 import Logging
 import NIOCore
-import Synchronization
 import UAEFCore
 
 /// The Slack Web API methods UAEF calls, on loopback, for tests. What it implements, from Slack's
@@ -34,7 +33,7 @@ public struct FakeSlackServer: Sendable {
 
     public let token: String
     public let channels: Set<String>
-    let state = FakeSlackState()
+    let state = FakeState(State())
 
     struct State {
         var messages: [JSONValue] = []
@@ -227,14 +226,5 @@ public struct FakeSlackServer: Sendable {
                 ("X-Slack-Signature", signature),
             ]
         )
-    }
-}
-
-/// The fake workspace's messages and rate limits, shared by copies of the server value.
-final class FakeSlackState: Sendable {
-    private let state = Mutex(FakeSlackServer.State())
-
-    func withLock<Result>(_ body: (inout FakeSlackServer.State) -> Result) -> Result {
-        state.withLock { body(&$0) }
     }
 }

@@ -1,3 +1,5 @@
+import Synchronization
+
 /// A fake service that serves on a loopback port until cancelled.
 public protocol LoopbackFake: Sendable {
     /// Serves on `host`:`port` (0: any free port) until cancelled; `onListening` gets the port.
@@ -20,3 +22,13 @@ extension LoopbackFake {
 extension FakeSAPServer: LoopbackFake {}
 extension FakeOracleServer: LoopbackFake {}
 extension FakeSlackServer: LoopbackFake {}
+extension FakeTeamsWorkflow: LoopbackFake {}
+
+/// A fake's mutable state, shared by the copies of its value that its routes hold.
+final class FakeState<Value: Sendable>: Sendable {
+    private let state: Mutex<Value>
+
+    init(_ value: Value) { state = Mutex(value) }
+
+    func withLock<Result>(_ body: (inout Value) -> Result) -> Result { state.withLock { body(&$0) } }
+}

@@ -7049,7 +7049,8 @@ enum OpenAPISpec {
                       "servicebus",
                       "sap",
                       "oracle",
-                      "slack"
+                      "slack",
+                      "teams"
                     ]
                   },
                   "settings": {
@@ -7146,7 +7147,8 @@ enum OpenAPISpec {
                             "servicebus",
                             "sap",
                             "oracle",
-                            "slack"
+                            "slack",
+                            "teams"
                           ]
                         }
                       },

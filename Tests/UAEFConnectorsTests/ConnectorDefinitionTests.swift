@@ -43,15 +43,22 @@ struct ConnectorDefinitionTests {
             channel: C0FINANCE1
             approvers: {U0ALICE01: {subject: alice@example.com, approves_as: [finance]}}
             subscription: {events: [approval.requested, settlement.pending_approval]}
+          - name: ops-teams
+            type: teams
+            webhook_url: {$secret: teams-flow}
+            console_url: https://uaef.example.com
+            subscription: {events: [run.failed]}
         """
 
     @Test(
-        "a file of webhook, SQS, Service Bus, SAP, Oracle and Slack connectors parses, with its secret references named"
+        "a file of webhook, SQS, Service Bus, SAP, Oracle, Slack and Teams connectors parses, with its secret references named"
     )
     func parses() throws {
         let definitions = try ConnectorParser.parse(Self.valid, file: "connectors.yaml")
-        #expect(definitions.map(\.name) == ["erp-events", "orders-in", "bus", "s4", "fusion", "finance-slack"])
-        #expect(definitions.map(\.kind) == [.webhook, .sqs, .servicebus, .sap, .oracle, .slack])
+        #expect(
+            definitions.map(\.name) == ["erp-events", "orders-in", "bus", "s4", "fusion", "finance-slack", "ops-teams"])
+        #expect(definitions.map(\.kind) == [.webhook, .sqs, .servicebus, .sap, .oracle, .slack, .teams])
+        #expect(definitions[6].secretNames == ["teams-flow"])
         #expect(definitions[5].secretNames == ["slack-bot", "slack-signing"])
         #expect(
             SlackApprover.named("U0ALICE01", in: definitions[5].settings)
@@ -174,6 +181,15 @@ struct ConnectorDefinitionTests {
         } throws: { error in
             let description = (error as? ValidationFailure)?.description ?? ""
             return description.contains("secret_access_key") && !description.contains("wJalrXUtnFEMI")
+        }
+        // A Teams Workflows URL carries its signature: written in place, it is refused unrepeated.
+        let teams =
+            "connectors:\n  - {name: t, type: teams, webhook_url: \"https://prod.logic.azure.com/workflows/1?sig=S3CRETsig\"}\n"
+        #expect {
+            try ConnectorParser.parse(teams, file: "c.yaml")
+        } throws: { error in
+            let description = (error as? ValidationFailure)?.description ?? ""
+            return description.contains("webhook_url") && !description.contains("S3CRETsig")
         }
     }
 
