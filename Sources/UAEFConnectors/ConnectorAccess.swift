@@ -52,6 +52,7 @@ extension AgentKindRegistry {
         register(ServiceBusSendKind(store: store, secrets: secrets, access: access))
         register(SlackPostKind(store: store, secrets: secrets, policy: access.policy))
         register(TeamsPostKind(store: store, secrets: secrets, policy: access.policy))
+        register(JiraIssueKind(store: store, secrets: secrets, policy: access.policy))
         let services = SAPSupplierInvoiceKind.services(store: store, secrets: secrets, policy: access.policy)
         for operation in SAPSupplierInvoiceKind.Operation.allCases {
             register(SAPSupplierInvoiceKind(operation, services: services))

@@ -3,13 +3,14 @@ import UAEFCore
 
 /// A connector: a named, tenant-scoped way for events to enter or leave UAEF (a webhook
 /// endpoint, an Amazon SQS queue, an Azure Service Bus entity, an SAP S/4HANA OData service, an
-/// Oracle Fusion Cloud ERP, a Slack workspace, a Microsoft Teams channel). Its settings never hold a
+/// Oracle Fusion Cloud ERP, a Slack workspace, a Microsoft Teams channel, a Jira Cloud site). Its
+/// settings never hold a
 /// credential's value: credentials are `{"$secret": NAME}` references to the tenant's sealed
 /// secrets, resolved only when a message is sent or checked.
 public struct ConnectorDefinition: Sendable, Hashable {
     /// What a connector talks to.
     public enum Kind: String, Sendable, Hashable, CaseIterable {
-        case webhook, sqs, servicebus, sap, oracle, slack, teams
+        case webhook, sqs, servicebus, sap, oracle, slack, teams, jira
     }
 
     /// Lower-case letters, digits, `-`, `_` and `.`, at most 64: it appears in URLs
@@ -77,6 +78,8 @@ struct ConnectorSchema {
         case export(ConnectorDefinition.Kind)
         /// Slack user ids mapped to who they are in UAEF: `{U…: {subject, approves_as: [ROLE]}}`.
         case approvers
+        /// A Jira project key: a capital letter, then 1 to 9 capitals, digits or `_`.
+        case projectKey
     }
 
     /// What every connector that can send may add: a subscription and its retry schedule.
@@ -142,6 +145,12 @@ struct ConnectorSchema {
             ConnectorSchema(
                 required: ["webhook_url": .secret],
                 optional: ["console_url": .url, "timeout": .duration(max: .seconds(60))]
+                    .merging(sending) { first, _ in first })
+        case .jira:
+            // The site (https://NAME.atlassian.net), an account's email and API token, a project.
+            ConnectorSchema(
+                required: ["url": .url, "email": .text, "api_token": .secret, "project": .projectKey],
+                optional: ["issue_type": .text, "timeout": .duration(max: .seconds(60))]
                     .merging(sending) { first, _ in first })
         }
     }
@@ -283,6 +292,7 @@ struct ConnectorReader: DefinitionReading {
                 value.stringValue.map { $0.utf8.count == count && $0.utf8.allSatisfy { (48...57).contains($0) } }
                 ?? false
         case .trigger: valid = Trigger(value) != nil
+        case .projectKey: valid = value.stringValue.map(JiraIssue.isProjectKey) ?? false
         case .approvers:
             guard let entries = value.objectValue, (1...1_000).contains(entries.count) else {
                 valid = false
@@ -397,6 +407,7 @@ struct ConnectorReader: DefinitionReading {
         case .trigger:
             "{workflow: NAME} (optionally with input: NAME, default message) or {signal: NAME}, names of 1 to 128 of a-z A-Z 0-9 _ . -"
         case .subscription: "{events: [TYPE, ...], filter: EXPRESSION}"
+        case .projectKey: "a Jira project key: a capital letter, then 1 to 9 capitals, digits or _ (such as OPS)"
         case .approvers:
             "a mapping of 1 to 1000 Slack user ids (U or W and capitals and digits) to {subject: TEXT, approves_as: [ROLE, ...]}"
         case .schedule: "a list of 1 to 20 durations of at most 24h, such as [5s, 5m, 30m]"

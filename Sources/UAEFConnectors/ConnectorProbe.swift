@@ -24,6 +24,7 @@ import UAEFStore
 /// - slack: `auth.test` (the token is valid; the workspace and bot user it belongs to).
 /// - teams: posts a card saying the connector reaches the channel (Workflows webhooks have
 ///   nothing to read).
+/// - jira: reads the account (`myself`) and the project.
 public enum ConnectorProbe {
     /// The outcome: whether it worked, and what was seen.
     public struct Result: Sendable {
@@ -122,6 +123,19 @@ public enum ConnectorProbe {
             await webhook.shutdown()
             guard case .delivered(let status) = outcome else { throw AgentFailure("\(outcome)") }
             return "the workflow webhook answered \(status ?? 200)"
+        case .jira:
+            let jira = try await JiraClient(settings: settings, policy: access.policy)
+            do throws(JiraError) {
+                let account = try await jira.call(.GET, "myself", logger: logger)
+                let key = settings["project"]?.stringValue ?? ""
+                let project = try await jira.call(.GET, "project/\(key)", logger: logger)
+                await jira.shutdown()
+                return
+                    "signed in as \(account["displayName"]?.stringValue ?? "?"); project \(key): \(project["name"]?.stringValue ?? "?")"
+            } catch {
+                await jira.shutdown()
+                throw error
+            }
         }
     }
 }

@@ -279,7 +279,7 @@ public struct ConnectorWorkers: Sendable {
                 client: try ServiceBusClient(settings: resolved.settings, access: access), settings: resolved.settings)
         case .webhook:
             throw AgentFailure("a webhook connector's messages arrive at /v1/hooks, not from a queue", retryable: false)
-        case .sap, .oracle, .slack, .teams:
+        case .sap, .oracle, .slack, .teams, .jira:
             throw AgentFailure("a \(kind.rawValue) connector has no queue to take messages from", retryable: false)
         }
     }
@@ -315,6 +315,11 @@ public struct ConnectorWorkers: Sendable {
                 webhook: try await TeamsWebhook(settings: resolved.settings, policy: access.policy),
                 console: record.settings["console_url"]?.stringValue.flatMap(URL.init(string:)),
                 scrubber: resolved.scrubber)
+        case .jira:
+            return JiraChannel(
+                jira: try await JiraClient(settings: resolved.settings, policy: access.policy),
+                project: record.settings["project"]?.stringValue ?? "",
+                issueType: record.settings["issue_type"]?.stringValue ?? "Task", scrubber: resolved.scrubber)
         case .sap, .oracle:
             guard let value = record.settings["export"],
                 case .success(let export) = SettlementExport.parse(value, kind: kind)

@@ -32,3 +32,4 @@ final class FakeState<Value: Sendable>: Sendable {
 
     func withLock<Result>(_ body: (inout Value) -> Result) -> Result { state.withLock { body(&$0) } }
 }
+extension FakeJiraServer: LoopbackFake {}

@@ -7050,7 +7050,8 @@ enum OpenAPISpec {
                       "sap",
                       "oracle",
                       "slack",
-                      "teams"
+                      "teams",
+                      "jira"
                     ]
                   },
                   "settings": {
@@ -7148,7 +7149,8 @@ enum OpenAPISpec {
                             "sap",
                             "oracle",
                             "slack",
-                            "teams"
+                            "teams",
+                            "jira"
                           ]
                         }
                       },

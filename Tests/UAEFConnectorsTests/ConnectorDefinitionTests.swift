@@ -48,16 +48,26 @@ struct ConnectorDefinitionTests {
             webhook_url: {$secret: teams-flow}
             console_url: https://uaef.example.com
             subscription: {events: [run.failed]}
+          - name: ops-jira
+            type: jira
+            url: https://acme.atlassian.net
+            email: automation@example.com
+            api_token: {$secret: jira-token}
+            project: OPS
+            subscription: {events: [run.failed]}
         """
 
     @Test(
-        "a file of webhook, SQS, Service Bus, SAP, Oracle, Slack and Teams connectors parses, with its secret references named"
+        "a file of webhook, SQS, Service Bus, SAP, Oracle, Slack, Teams and Jira connectors parses, with its secret references named"
     )
     func parses() throws {
         let definitions = try ConnectorParser.parse(Self.valid, file: "connectors.yaml")
         #expect(
-            definitions.map(\.name) == ["erp-events", "orders-in", "bus", "s4", "fusion", "finance-slack", "ops-teams"])
-        #expect(definitions.map(\.kind) == [.webhook, .sqs, .servicebus, .sap, .oracle, .slack, .teams])
+            definitions.map(\.name) == [
+                "erp-events", "orders-in", "bus", "s4", "fusion", "finance-slack", "ops-teams", "ops-jira",
+            ])
+        #expect(definitions.map(\.kind) == [.webhook, .sqs, .servicebus, .sap, .oracle, .slack, .teams, .jira])
+        #expect(definitions[7].secretNames == ["jira-token"])
         #expect(definitions[6].secretNames == ["teams-flow"])
         #expect(definitions[5].secretNames == ["slack-bot", "slack-signing"])
         #expect(
@@ -153,6 +163,10 @@ struct ConnectorDefinitionTests {
             (
                 "    type: slack\n    token: {$secret: t}\n    signing_secret: {$secret: s}\n    approvers: {alice: {subject: alice, approves_as: [finance]}}\n",
                 "connectors[0].approvers.alice: not a Slack user id; expected U or W"
+            ),
+            (
+                "    type: jira\n    url: https://x.atlassian.net\n    email: a@b.c\n    api_token: {$secret: t}\n    project: ops\n",
+                "connectors[0].project: \"ops\" is not valid here; expected a Jira project key"
             ),
             (
                 "    type: slack\n    token: {$secret: t}\n    signing_secret: {$secret: s}\n    approvers: {U0ALICE01: {subject: alice}}\n",
