@@ -9,7 +9,8 @@ import UAEFStore
 struct ConnectorsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "connectors",
-        abstract: "Apply, list, show, test and remove connectors (webhook, sqs, servicebus, sap, oracle).",
+        abstract:
+            "Apply, list, show, test and remove connectors (webhook, sqs, servicebus, sap, oracle, slack, teams, jira).",
         discussion: """
             A connectors file lists connectors by name and type with their settings; credentials are \
             only ever secret references ({$secret: NAME}, set with uaef secrets set). Every problem of a \
@@ -88,7 +89,9 @@ struct ConnectorsCommand: AsyncParsableCommand {
             discussion: """
                 webhook: posts a signed uaef.connector.test message to its url (inbound-only connectors: \
                 checks the signing secrets); sqs: GetQueueAttributes; servicebus: reads the entity's \
-                description. Exit 0 when it worked, 1 when not. Reaches any address, as the CLI's \
+                description; sap: fetches a CSRF token; oracle: reads one invoice id; slack: auth.test; \
+                teams: posts a test card; jira: reads the account and the project. Exit 0 when it worked, \
+                1 when not. Reaches any address, as the CLI's \
                 other commands do; a server's --allow-network does not apply here.
                 """)
         @Argument(help: "The connector's name.") var name: String

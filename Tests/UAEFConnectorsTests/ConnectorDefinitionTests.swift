@@ -85,7 +85,7 @@ struct ConnectorDefinitionTests {
         arguments: [
             (
                 "    type: ftp\n",
-                "connectors[0].type: \"ftp\" is not a connector type; valid: webhook, sqs, servicebus, sap, oracle"
+                "connectors[0].type: \"ftp\" is not a connector type; valid: webhook, sqs, servicebus, sap, oracle, slack, teams, jira"
             ),
             ("    type: webhook\n    secrets: [hunter2]\n", "connectors[0].secrets:"),
             ("    type: webhook\n", "connectors[0].secrets: required for a webhook connector"),
