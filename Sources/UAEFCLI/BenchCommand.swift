@@ -51,6 +51,10 @@ struct BenchCommand: AsyncParsableCommand {
               schedules  N schedules (default 1000; 1000 a tenant) whose slots fall at one instant,
                       fired by uaef serve's scheduler on a fresh SQLite file (or --store PostgreSQL):
                       the slot to each run's creation committed (p50, p99, last), the runs not executed
+              slack   2N runs (N default 100) waiting at an approval task posted to a fake Slack by a
+                      slack connector: N approved by pressing Approve as Slack posts it to uaef serve's
+                      POST /v1/slack, --concurrency at a time (default 16), timed to the answer (the
+                      decision recorded, the message updated), beside N decided by the engine directly
             Each repetition uses a new store file (or adds its runs to the --store PostgreSQL); the figures
             are medians. --workers N starts N uaef worker processes on the PostgreSQL store, which
             execute the runs (a run executes on one worker at a time; --runs R starts R runs at once). Time covers validating,
@@ -67,17 +71,17 @@ struct BenchCommand: AsyncParsableCommand {
             """)
 
     enum Workload: String, ExpressibleByArgument, CaseIterable {
-        case w1, w2, fanout, ledger, settlement, webhooks, sqs, llm, erp, lambda, console, schedules
+        case w1, w2, fanout, ledger, settlement, webhooks, sqs, llm, erp, lambda, console, schedules, slack
 
         /// The engine workload, or nil for the ledger benchmark, which runs no workflow.
         var workflow: BenchWorkloads.Workflow? { BenchWorkloads.Workflow(rawValue: rawValue) }
     }
 
-    @Argument(help: "w1, w2, fanout, ledger, settlement, webhooks, sqs, llm, erp, lambda, console or schedules.")
+    @Argument(help: "w1, w2, fanout, ledger, settlement, webhooks, sqs, llm, erp, lambda, console, schedules or slack.")
     var workload: Workload
     @Option(
         help:
-            "Tasks in the workload, events for ledger, cold starts for lambda, schedules for schedules (default: 1000 for w1, 200 for w2, 100000 for fanout, 1000000 for ledger, 20 for lambda, 1000 for schedules)."
+            "Tasks in the workload, events for ledger, cold starts for lambda, schedules for schedules, approvals pressed for slack (default: 1000 for w1, 200 for w2, 100000 for fanout, 1000000 for ledger, 20 for lambda, 1000 for schedules, 100 for slack)."
     ) var tasks: Int?
     @Option(name: .customLong("repeat"), help: "Repetitions; the median is reported.") var repetitions: Int = 5
     @Option(
@@ -91,7 +95,7 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "For webhooks: how long each inbound load lasts, in seconds.") var seconds: Int = 10
     @Option(
         help:
-            "For webhooks: connections (inbound) and deliveries in flight (outbound), default 32; for llm: calls in flight, default 256; for erp: invoices in flight, default 32."
+            "For webhooks: connections (inbound) and deliveries in flight (outbound), default 32; for llm: calls in flight, default 256; for erp: invoices in flight, default 32; for slack: presses at once, default 16."
     ) var concurrency: Int?
     @Option(help: ArgumentHelp("For sqs: the queue to fill and consume.", valueName: "url")) var queueURL: String?
     @Option(help: "For llm: how long the fake provider takes to answer (e.g. 1s; default 50ms).") var latency: String?
@@ -159,6 +163,9 @@ struct BenchCommand: AsyncParsableCommand {
             }
             if workload == .console {
                 return try await ConsoleBench.run(runs: tasks ?? 100_000, json: json)
+            }
+            if workload == .slack {
+                return try await SlackBench.run(approvals: tasks ?? 100, concurrency: concurrency ?? 16, json: json)
             }
             if workload == .erp {
                 return try await ERPBench.run(invoices: tasks ?? 1_000, concurrency: concurrency ?? 32, json: json)

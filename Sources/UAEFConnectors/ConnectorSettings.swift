@@ -58,3 +58,27 @@ enum ConnectorParameter {
         return name
     }
 }
+
+/// What a connector task kind needs to reach its connector: the store the tenants' connectors are
+/// in, their secrets' resolver and the server's outbound policy.
+struct ConnectorLookup: Sendable {
+    let store: any WorkflowStore
+    let resolver: SecretResolver
+    let policy: OutboundPolicy
+
+    init(store: any WorkflowStore, secrets: SecretBox?, policy: OutboundPolicy) {
+        self.store = store
+        resolver = SecretResolver(store: store, box: secrets)
+        self.policy = policy
+    }
+
+    /// The connector of `kind` that `request`'s `connector` parameter names, its secrets opened;
+    /// `caller` names the kind in errors.
+    func connector(of request: AttemptRequest, kind: ConnectorDefinition.Kind, caller: String) async throws
+        -> ResolvedConnector
+    {
+        try await ResolvedConnector.load(
+            try ConnectorParameter.name(request.parameters, caller: caller), kind: kind, tenant: request.tenant,
+            store: store, resolver: resolver, caller: caller)
+    }
+}

@@ -15,14 +15,10 @@ import UAEFStore
 /// attempt), and each attempt first looks for an issue with it, so an attempt retried after Jira
 /// created the issue but its answer was lost finds that issue (`created: false`).
 public struct JiraIssueKind: AgentKind {
-    let store: any WorkflowStore
-    let resolver: SecretResolver
-    let policy: OutboundPolicy
+    let lookup: ConnectorLookup
 
     public init(store: any WorkflowStore, secrets: SecretBox?, policy: OutboundPolicy) {
-        self.store = store
-        resolver = SecretResolver(store: store, box: secrets)
-        self.policy = policy
+        lookup = ConnectorLookup(store: store, secrets: secrets, policy: policy)
     }
 
     public var name: String { "jira.issue.create" }
@@ -35,8 +31,7 @@ public struct JiraIssueKind: AgentKind {
     static let ownFields: Set<String> = ["project", "summary", "issuetype", "description", "labels"]
 
     public func execute(_ request: AttemptRequest, logger: Logger) async throws -> JSONValue {
-        let name = try ConnectorParameter.name(request.parameters, caller: self.name)
-        let refuse = { (message: String) in AgentFailure("\(self.name): \(message)", retryable: false) }
+        let refuse = { (message: String) in AgentFailure("\(name): \(message)", retryable: false) }
         guard let summary = request.parameters["summary"].map(Template.text), !summary.isEmpty else {
             throw refuse("summary must be a non-empty string")
         }
@@ -49,10 +44,9 @@ public struct JiraIssueKind: AgentKind {
                 "fields must be a mapping of at most 50 of Jira's field ids, without \(Self.ownFields.sorted().joined(separator: ", ")) (they have parameters of their own)"
             )
         }
-        let connector = try await ResolvedConnector.load(
-            name, kind: .jira, tenant: request.tenant, store: store, resolver: resolver, caller: self.name)
+        let connector = try await lookup.connector(of: request, kind: .jira, caller: name)
         guard let project = request.parameters["project"]?.stringValue ?? connector.settings["project"]?.stringValue
-        else { throw refuse("name the project, or give connector \(name) a project") }
+        else { throw refuse("name the project, or give connector \(connector.record.name) a project") }
         guard JiraIssue.isProjectKey(project) else {
             throw refuse("project \(project.prefix(40).debugDescription) is not a Jira project key (such as OPS)")
         }
@@ -67,7 +61,7 @@ public struct JiraIssueKind: AgentKind {
         }
         fields["labels"] = .array(labels.map(JSONValue.string))
         return try await connector.scrubber.scrubbing {
-            let jira = try await JiraClient(settings: connector.settings, policy: policy)
+            let jira = try await JiraClient(settings: connector.settings, policy: lookup.policy)
             do throws(JiraError) {
                 let issue = try await jira.createOnce(
                     fields, label: JiraIssue.label(MessageIdentity.id(of: request)), logger: logger)

@@ -13,14 +13,10 @@ import UAEFStore
 /// Slack's `chat.postMessage` takes no idempotency key: an attempt whose answer was lost after
 /// Slack posted may post again when retried (at least once).
 public struct SlackPostKind: AgentKind {
-    let store: any WorkflowStore
-    let resolver: SecretResolver
-    let policy: OutboundPolicy
+    let lookup: ConnectorLookup
 
     public init(store: any WorkflowStore, secrets: SecretBox?, policy: OutboundPolicy) {
-        self.store = store
-        resolver = SecretResolver(store: store, box: secrets)
-        self.policy = policy
+        lookup = ConnectorLookup(store: store, secrets: secrets, policy: policy)
     }
 
     public var name: String { "slack.post" }
@@ -33,13 +29,12 @@ public struct SlackPostKind: AgentKind {
     static let maximumBlocks = 50
 
     public func execute(_ request: AttemptRequest, logger: Logger) async throws -> JSONValue {
-        let name = try ConnectorParameter.name(request.parameters, caller: self.name)
         guard let text = request.parameters["text"].map(Template.text), !text.isEmpty else {
-            throw AgentFailure("\(self.name): text must be a non-empty string", retryable: false)
+            throw AgentFailure("\(name): text must be a non-empty string", retryable: false)
         }
         guard text.count <= Self.maximumText else {
             throw AgentFailure(
-                "\(self.name): text has \(text.count) characters; Slack takes at most \(Self.maximumText)",
+                "\(name): text has \(text.count) characters; Slack takes at most \(Self.maximumText)",
                 retryable: false)
         }
         let blocks = request.parameters["blocks"]?.arrayValue ?? []
@@ -47,18 +42,17 @@ public struct SlackPostKind: AgentKind {
             blocks.count <= Self.maximumBlocks, blocks.allSatisfy({ $0.objectValue != nil })
         else {
             throw AgentFailure(
-                "\(self.name): blocks must be a list of at most \(Self.maximumBlocks) Block Kit blocks (objects)",
+                "\(name): blocks must be a list of at most \(Self.maximumBlocks) Block Kit blocks (objects)",
                 retryable: false)
         }
-        let connector = try await ResolvedConnector.load(
-            name, kind: .slack, tenant: request.tenant, store: store, resolver: resolver, caller: self.name)
+        let connector = try await lookup.connector(of: request, kind: .slack, caller: name)
         guard let channel = request.parameters["channel"]?.stringValue ?? connector.settings["channel"]?.stringValue
         else {
             throw AgentFailure(
-                "\(self.name): name the channel, or give connector \(name) a channel", retryable: false)
+                "\(name): name the channel, or give connector \(connector.record.name) a channel", retryable: false)
         }
         return try await connector.scrubber.scrubbing {
-            let client = try await SlackClient(settings: connector.settings, policy: policy)
+            let client = try await SlackClient(settings: connector.settings, policy: lookup.policy)
             do throws(SlackAPIError) {
                 let posted = try await client.post(
                     SlackMessage(text: text, blocks: blocks), to: channel, logger: logger)

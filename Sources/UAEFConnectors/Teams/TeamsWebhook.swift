@@ -83,14 +83,10 @@ struct TeamsChannel: DeliveryChannel {
 /// `{"status"}`, the webhook's answer. At least once: an attempt retried after a lost answer
 /// posts again.
 public struct TeamsPostKind: AgentKind {
-    let store: any WorkflowStore
-    let resolver: SecretResolver
-    let policy: OutboundPolicy
+    let lookup: ConnectorLookup
 
     public init(store: any WorkflowStore, secrets: SecretBox?, policy: OutboundPolicy) {
-        self.store = store
-        resolver = SecretResolver(store: store, box: secrets)
-        self.policy = policy
+        lookup = ConnectorLookup(store: store, secrets: secrets, policy: policy)
     }
 
     public var name: String { "teams.post" }
@@ -102,20 +98,18 @@ public struct TeamsPostKind: AgentKind {
     static let maximumText = 20_000
 
     public func execute(_ request: AttemptRequest, logger: Logger) async throws -> JSONValue {
-        let name = try ConnectorParameter.name(request.parameters, caller: self.name)
         guard let text = request.parameters["text"].map(Template.text), !text.isEmpty else {
-            throw AgentFailure("\(self.name): text must be a non-empty string", retryable: false)
+            throw AgentFailure("\(name): text must be a non-empty string", retryable: false)
         }
         let title = request.parameters["title"].map(Template.text)
         guard text.utf8.count + (title?.utf8.count ?? 0) <= Self.maximumText else {
             throw AgentFailure(
-                "\(self.name): title and text take more than \(Self.maximumText) bytes; Teams takes messages up to 28 KB",
+                "\(name): title and text take more than \(Self.maximumText) bytes; Teams takes messages up to 28 KB",
                 retryable: false)
         }
-        let connector = try await ResolvedConnector.load(
-            name, kind: .teams, tenant: request.tenant, store: store, resolver: resolver, caller: self.name)
+        let connector = try await lookup.connector(of: request, kind: .teams, caller: name)
         return try await connector.scrubber.scrubbing {
-            let webhook = try await TeamsWebhook(settings: connector.settings, policy: policy)
+            let webhook = try await TeamsWebhook(settings: connector.settings, policy: lookup.policy)
             let body: [JSONValue] =
                 (title.map { [TeamsCard.title($0)] } ?? [])
                 + [["type": "TextBlock", "text": .string(text), "wrap": true]]
