@@ -16,7 +16,7 @@ public struct ResolvedConnector: Sendable {
 
     /// The tenant, the name and a digest of the resolved settings: what a client kept for the
     /// connector is kept under, so a changed password or URL gets a new one.
-    var cacheKey: String {
+    public var cacheKey: String {
         let digest = SHA256.hash(data: Data(JSONValue.object(settings).jsonText.utf8))
         return "\(record.tenant)\u{0}\(record.name)\u{0}" + digest.map { String(format: "%02x", $0) }.joined()
     }

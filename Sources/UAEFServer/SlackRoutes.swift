@@ -21,6 +21,11 @@ struct SlackRoutes {
     let access: ConnectorAccess
     let failures: RateLimiter
     let bodyLimit: Int
+    /// Slack connectors recently used, by tenant and name.
+    let receivers = BoundedCache<Receiver>(capacity: 10_000)
+    /// One Web API client per connector (and version of its settings), kept for the process's
+    /// life, so its connection serves every press.
+    let clients = KeptClients<String, SlackClient>(shutdown: { await $0.shutdown() })
 
     func add(to router: Router<APIContext>) {
         router.post("v1/slack/:tenant/:connector") { request, context in
@@ -31,15 +36,14 @@ struct SlackRoutes {
             let tenant = try context.parameters.require("tenant")
             let name = try context.parameters.require("connector")
             guard TenantName.isValid(tenant), ConnectorDefinition.isValidName(name),
-                let record = try await operations.store.connector(named: name, tenant: tenant),
-                record.kind == ConnectorDefinition.Kind.slack.rawValue, record.settings["signing_secret"] != nil
+                let connector = try await receiver(name, tenant: tenant, logger: context.logger)
             else {
                 // Counted like a refused signature, so connector names cannot be guessed at speed.
                 _ = failures.take(client)
                 throw Problem.notFound(
                     "slack connector \(name.prefix(64)) with a signing_secret in tenant \(tenant.prefix(64))")
             }
-            let settings = try await resolve(record, logger: context.logger)
+            let (record, settings) = (connector.record, connector.settings)
             let body = Array(buffer: try await request.body.collect(upTo: bodyLimit))
             do {
                 try SlackSignature.verify(
@@ -57,35 +61,63 @@ struct SlackRoutes {
                 throw Problem(.unprocessableContent, "validation-failed", "not a Slack interaction: \(error)")
             }
             ConnectorMetrics.count(.received, tenant: tenant, connector: record.name)
-            let slack = try? await SlackClient(settings: settings, policy: access.policy)
             for (approval, approve) in interaction.decisions {
                 let answer = await decide(
                     approval, approve: approve, interaction: interaction, settings: settings, tenant: tenant,
                     connector: record.name)
-                await show(answer, interaction: interaction, on: slack, logger: context.logger)
+                do {
+                    try await clients.using(connector.cacheKey) {
+                        try await SlackClient(settings: settings, policy: access.policy)
+                    } _: { slack in
+                        await show(answer, interaction: interaction, on: slack, logger: context.logger)
+                    }
+                } catch {
+                    context.logger.warning("cannot reach Slack to show a decision", metadata: ["error": "\(error)"])
+                }
             }
-            await slack?.shutdown()
             return Response(status: .ok)
         }
     }
 
-    /// The connector's settings with its secrets opened; a 503 that tells Slack no more when
-    /// they cannot be (the cause is the operators', in the server log).
-    private func resolve(_ record: ConnectorRecord, logger: Logger) async throws -> [String: JSONValue] {
-        let engine = operations.runtime.engine(for: record.tenant)
+    /// How long a connector and its opened secrets are used before they are read again: a
+    /// changed connector or secret takes effect within this.
+    static let receiverLifetime = Duration.seconds(1)
+
+    /// The tenant's slack connector `name` with a signing secret, its secrets opened, or nil. It
+    /// is kept for a second, so a burst of presses reads and opens it once; a 503 that tells
+    /// Slack no more when its secrets cannot be opened (the cause is the operators', in the log).
+    private func receiver(_ name: String, tenant: String, logger: Logger) async throws -> ResolvedConnector? {
+        let key = tenant + "\u{0}" + name
+        if let known = receivers.value(for: key), ContinuousClock.now - known.loadedAt < Self.receiverLifetime {
+            return known.connector
+        }
+        guard let record = try await operations.store.connector(named: name, tenant: tenant),
+            record.kind == ConnectorDefinition.Kind.slack.rawValue, record.settings["signing_secret"] != nil
+        else {
+            receivers.forget(key)
+            return nil
+        }
+        let engine = operations.runtime.engine(for: tenant)
         do {
-            return try await ResolvedConnector.resolve(
+            let connector = try await ResolvedConnector.resolve(
                 record, kind: .slack, resolver: SecretResolver(store: engine.store, box: engine.configuration.secrets),
-                caller: "slack"
-            ).settings
+                caller: "slack")
+            receivers.keep(Receiver(connector: connector, loadedAt: .now), for: key)
+            return connector
         } catch let failure as AgentFailure {
             logger.error(
                 "slack connector cannot verify requests",
-                metadata: ["connector": "\(record.name)", "tenant": "\(record.tenant)", "error": "\(failure.message)"])
+                metadata: ["connector": "\(record.name)", "tenant": "\(tenant)", "error": "\(failure.message)"])
             throw Problem(
                 .serviceUnavailable, "connector-unavailable",
                 "\(record.name) cannot verify requests on this server now; its operators can see why in the server log")
         }
+    }
+
+    /// A slack connector recently used, its secrets opened.
+    struct Receiver: Sendable {
+        var connector: ResolvedConnector
+        var loadedAt: ContinuousClock.Instant
     }
 
     /// What Slack is to show after a button: the message's new last line, and whether the
@@ -142,8 +174,8 @@ struct SlackRoutes {
 
     /// Shows `answer` in Slack: the pressed message updated, or a note to the presser alone.
     /// A Slack call that fails is logged; the decision stands.
-    private func show(_ answer: Answer, interaction: SlackInteraction, on slack: SlackClient?, logger: Logger) async {
-        guard let slack, let channel = interaction.channel else { return }
+    private func show(_ answer: Answer, interaction: SlackInteraction, on slack: SlackClient, logger: Logger) async {
+        guard let channel = interaction.channel else { return }
         do throws(SlackAPIError) {
             switch answer {
             case .recorded(let line, let finished):
