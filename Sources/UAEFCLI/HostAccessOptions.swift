@@ -24,6 +24,12 @@ struct HostAccessOptions: ParsableArguments {
         ))
     var allowEnvironmentCredentials = false
 
+    @Flag(
+        help: ArgumentHelp(
+            "Let Slack buttons decide approvals as the people a slack connector's approvers maps Slack users to. Off by default: a tenant's admins then vouch for who a Slack user is in UAEF and in which approval roles, as issuing tokens does (docs/connectors.md#slack)."
+        ))
+    var allowSlackApprovals = false
+
     func validate() throws {
         do {
             _ = try OutboundPolicy(allowing: allowNetwork)
@@ -42,10 +48,11 @@ struct HostAccessOptions: ParsableArguments {
     /// and what `--allow-network` adds.
     func outboundPolicy() throws -> OutboundPolicy { try OutboundPolicy(allowing: allowNetwork) }
 
-    /// What connectors may use: the outbound policy, and the environment's AWS credentials when
-    /// `--allow-environment-credentials` lends them.
+    /// What connectors may use: the outbound policy, the environment's AWS credentials when
+    /// `--allow-environment-credentials` lends them, and Slack approvals when allowed.
     func connectorAccess() throws -> ConnectorAccess {
         ConnectorAccess(
-            policy: try outboundPolicy(), ambientAWSCredentials: allowEnvironmentCredentials ? .environment() : nil)
+            policy: try outboundPolicy(), ambientAWSCredentials: allowEnvironmentCredentials ? .environment() : nil,
+            slackApprovals: allowSlackApprovals)
     }
 }

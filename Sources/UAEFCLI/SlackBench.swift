@@ -54,7 +54,9 @@ enum SlackBench {
                     approvers: {U0BENCH001: {subject: bench-approver, approves_as: [finance]}}
                     subscription: {events: [approval.requested]}
                 """, file: "bench", actor: "bench")
-            try await BenchServer.serving(engine, connectorAccess: ConnectorAccess(policy: .unrestricted)) { base in
+            try await BenchServer.serving(
+                engine, connectorAccess: ConnectorAccess(policy: .unrestricted, slackApprovals: true)
+            ) { base in
                 try await start(runs: 2 * approvals, at: base, concurrency: concurrency)
                 let deadline = ContinuousClock.now + .seconds(300)
                 while slack.messages.count < 2 * approvals {

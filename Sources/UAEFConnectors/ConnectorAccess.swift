@@ -4,18 +4,23 @@ import UAEFEngine
 import UAEFSecrets
 import UAEFStore
 
-/// What connectors may use of this process: the network addresses they may reach and, for AWS
-/// connectors that name no keys of their own, the process's AWS credentials. On a server both
-/// are the operator's to grant (`--allow-network`, `--allow-environment-credentials`), never a
-/// tenant's: a connector that borrowed the server's AWS identity could reach every queue it can.
+/// What connectors may use of this process: the network addresses they may reach, for AWS
+/// connectors that name no keys of their own the process's AWS credentials, and whether a Slack
+/// connector's `approvers` may decide approvals. On a server all three are the operator's to
+/// grant (`--allow-network`, `--allow-environment-credentials`, `--allow-slack-approvals`), never
+/// a tenant's: a connector that borrowed the server's AWS identity could reach every queue it
+/// can, and a tenant admin who maps Slack users vouches for who approves, as issuing tokens does.
 public struct ConnectorAccess: Sendable {
     public var policy: OutboundPolicy
     /// Credentials lent to connectors without their own; nil lends none.
     public var ambientAWSCredentials: AWSCredentials?
+    /// Whether Slack buttons decide approvals as the people a connector's `approvers` names.
+    public var slackApprovals: Bool
 
-    public init(policy: OutboundPolicy, ambientAWSCredentials: AWSCredentials? = nil) {
+    public init(policy: OutboundPolicy, ambientAWSCredentials: AWSCredentials? = nil, slackApprovals: Bool = false) {
         self.policy = policy
         self.ambientAWSCredentials = ambientAWSCredentials
+        self.slackApprovals = slackApprovals
     }
 
     /// A one-user CLI command: any address, and the environment's AWS credentials.

@@ -46,15 +46,24 @@ public struct ConnectorRegistry: Sendable {
             events.append(
                 event(
                     "connector.saved", definition.name, actor: actor, now: now, random: &random,
-                    data: [
-                        "type": .string(definition.kind.rawValue),
-                        "secrets": .array(definition.secretNames.map(JSONValue.string)),
-                    ]))
+                    data: Self.savedEventData(definition)))
         }
         try await store.saveConnectors(records, events: events)
         let set = Set(try await store.secrets(tenant: tenant).map(\.name))
         let named = Set(definitions.flatMap(\.secretNames))
         return (records, named.subtracting(set).sorted())
+    }
+
+    /// What `connector.saved` records: the type and the secrets named, and for a Slack connector
+    /// its `approvers` (who may approve from Slack, as whom, in which roles: a grant the ledger
+    /// keeps). Other settings stay out, since a URL may carry a token in its query.
+    static func savedEventData(_ definition: ConnectorDefinition) -> [String: JSONValue] {
+        var data: [String: JSONValue] = [
+            "type": .string(definition.kind.rawValue),
+            "secrets": .array(definition.secretNames.map(JSONValue.string)),
+        ]
+        if definition.kind == .slack, let approvers = definition.settings["approvers"] { data["approvers"] = approvers }
+        return data
     }
 
     /// The most connectors one tenant has: each with a trigger or a subscription is long-lived

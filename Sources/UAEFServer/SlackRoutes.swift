@@ -12,10 +12,12 @@ import UAEFStore
 /// `POST /v1/slack/{tenant}/{connector}`: the interactivity Request URL of the Slack app behind
 /// a `slack` connector. No token: Slack's `v0` signature under the connector's `signing_secret`
 /// authenticates the request (a bad or stale one is a 401 and counts against the sender's address
-/// like a failed token). An Approve or Reject button decides the approval as the person the
-/// connector's `approvers` maps the Slack user to, under the same maker-checker rules as the API;
-/// Slack then shows the outcome: the message updated (without its buttons once decided), or a
-/// note only the presser sees when the decision was refused.
+/// like a failed token). Where the server allows Slack approvals (`--allow-slack-approvals`), an
+/// Approve or Reject button decides the approval as the person the connector's `approvers` maps
+/// the Slack user to, under the same maker-checker rules as the API. Slack then shows the
+/// outcome: the message updated once the approval is decided (without its buttons), otherwise a
+/// note only the presser sees. The Slack calls give up after two seconds, so the answer comes
+/// within the three seconds Slack waits.
 struct SlackRoutes {
     let operations: APIOperations
     let access: ConnectorAccess
@@ -23,9 +25,8 @@ struct SlackRoutes {
     let bodyLimit: Int
     /// Slack connectors recently used, by tenant and name.
     let receivers = BoundedCache<Receiver>(capacity: 10_000)
-    /// One Web API client per connector (and version of its settings), kept for the process's
-    /// life, so its connection serves every press.
-    let clients = KeptClients<String, SlackClient>(shutdown: { await $0.shutdown() })
+    /// How long showing an outcome in Slack may take.
+    static let slackTimeout = Duration.seconds(2)
 
     func add(to router: Router<APIContext>) {
         router.post("v1/slack/:tenant/:connector") { request, context in
@@ -66,11 +67,10 @@ struct SlackRoutes {
                     approval, approve: approve, interaction: interaction, settings: settings, tenant: tenant,
                     connector: record.name)
                 do {
-                    try await clients.using(connector.cacheKey) {
-                        try await SlackClient(settings: settings, policy: access.policy)
-                    } _: { slack in
-                        await show(answer, interaction: interaction, on: slack, logger: context.logger)
-                    }
+                    let slack = try await SlackClient(
+                        settings: settings, policy: access.policy, timeout: Self.slackTimeout)
+                    await show(answer, interaction: interaction, on: slack, logger: context.logger)
+                    await slack.shutdown()
                 } catch {
                     context.logger.warning("cannot reach Slack to show a decision", metadata: ["error": "\(error)"])
                 }
@@ -120,11 +120,13 @@ struct SlackRoutes {
         var loadedAt: ContinuousClock.Instant
     }
 
-    /// What Slack is to show after a button: the message's new last line, and whether the
-    /// approval is decided (its buttons go), or a refusal for the presser alone.
+    /// What Slack is to show after a button, as `mrkdwn` (anything from outside escaped): the
+    /// message's new last line once the approval is decided (its buttons go), or a note for the
+    /// presser alone (a decision recorded that waits for more approvers, or a refusal). Only the press that decides updates the message, so two
+    /// presses at once cannot bring the buttons back.
     enum Answer {
-        case recorded(line: String, finished: Bool)
-        case refused(String)
+        case decided(line: String)
+        case note(String)
     }
 
     private func decide(
@@ -132,37 +134,43 @@ struct SlackRoutes {
         tenant: String, connector: String
     ) async -> Answer {
         let user = interaction.user
+        guard access.slackApprovals else {
+            return .note(
+                "Approvals are not decided from Slack on this server (its operator can allow it with uaef serve --allow-slack-approvals); decide in UAEF's console. Nothing was recorded."
+            )
+        }
+        guard (1...128).contains(approval.utf8.count) else {
+            return .note("The button does not name an approval of UAEF's; nothing was recorded.")
+        }
         if let team = settings["team"]?.stringValue, interaction.team != team {
-            return .refused("This Slack workspace is not the one connector \(connector) serves; nothing was recorded.")
+            return .note("This Slack workspace is not the one connector \(connector) serves; nothing was recorded.")
         }
         guard let approver = SlackApprover.named(user, in: settings) else {
-            return .refused(
+            return .note(
                 "You (\(user)) are not an approver in UAEF: an admin maps Slack users to people in connector \(connector)'s approvers. Nothing was recorded."
             )
         }
         let principal = Principal(
             subject: approver.subject, tenant: tenant, roles: [.approver], approvalRoles: approver.approvalRoles)
         do {
-            let role = try await neededRole(approval, tenant: tenant).flatMap {
-                approver.approvalRoles.contains($0) ? $0 : nil
-            }
+            let role = try await neededRole(approval, tenant: tenant)
             let decided = try await operations.decide(
                 approval, approve ? .approve : .reject, role: role, reason: "in Slack by \(user)", by: principal)
             let status = decided["status"]?.stringValue ?? ""
             let finished = !["pending", "pending_approval"].contains(status)
             let verb = approve ? "Approved" : "Rejected"
             let who = "<@\(user)> (\(SlackMessage.escaped(principal.actor)))"
-            return .recorded(
-                line: finished
-                    ? "\(verb) by \(who) at \(Timestamp.format(Date())): \(approval) is \(status.replacingOccurrences(of: "_", with: " "))"
-                    : "\(verb) by \(who) at \(Timestamp.format(Date())); \(approval) waits for more approvers",
-                finished: finished)
+            let line = "\(verb) by \(who) at \(Timestamp.format(Date()))"
+            let id = SlackMessage.escaped(approval)
+            return finished
+                ? .decided(line: "\(line): \(id) is \(status.replacingOccurrences(of: "_", with: " "))")
+                : .note("\(line) is recorded; \(id) waits for more approvers.")
         } catch let problem as Problem {
-            return .refused("Not recorded: \(problem.detail)")
+            return .note("Not recorded: " + SlackMessage.escaped(problem.detail))
         } catch let refusal as Refusal {
-            return .refused("Not recorded: \(refusal.description)")
+            return .note("Not recorded: " + SlackMessage.escaped(refusal.description))
         } catch {
-            return .refused("Not recorded: the server could not record the decision (\(type(of: error))); try again.")
+            return .note("Not recorded: the server could not record the decision (\(type(of: error))); try again.")
         }
     }
 
@@ -178,14 +186,12 @@ struct SlackRoutes {
         guard let channel = interaction.channel else { return }
         do throws(SlackAPIError) {
             switch answer {
-            case .recorded(let line, let finished):
+            case .decided(let line):
                 guard let ts = interaction.messageTS else { return }
                 try await slack.update(
-                    SlackMessage.decided(interaction.blocks, line: line, finished: finished), channel: channel, ts: ts,
-                    logger: logger)
-            case .refused(let reason):
-                try await slack.whisper(
-                    SlackMessage(text: SlackMessage.escaped(reason)), to: interaction.user, in: channel, logger: logger)
+                    SlackMessage.decided(interaction.blocks, line: line), channel: channel, ts: ts, logger: logger)
+            case .note(let reason):
+                try await slack.whisper(SlackMessage(text: reason), to: interaction.user, in: channel, logger: logger)
             }
         } catch {
             logger.warning("cannot show a decision in Slack", metadata: ["error": "\(error)"])

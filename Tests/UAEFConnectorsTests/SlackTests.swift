@@ -101,6 +101,7 @@ struct SlackTests {
                 ]))
         #expect(
             message.text == "Approval requested: Pay &lt;!channel&gt; &amp; &lt;https://evil.example|your bank&gt;?")
+        try #require(message.blocks.count == 3)
         let section = try #require(message.blocks.first?["text"]?["text"]?.stringValue)
         #expect(!section.contains("<!channel>") && !section.contains("<https://"))
         let context = message.blocks[1]["elements"]?.arrayValue?.first?["text"]?.stringValue ?? ""
@@ -119,9 +120,9 @@ struct SlackTests {
         #expect(other.text == "run.failed: run_2")
         #expect(other.blocks.count == 3 && other.blocks.allSatisfy { $0["type"] != "actions" })
 
-        let decided = SlackMessage.decided(message.blocks, line: "Approved by <@U0ALICE01>", finished: true)
+        let decided = SlackMessage.decided(message.blocks, line: "Approved by <@U0ALICE01>")
         #expect(decided.blocks.count == 3 && decided.blocks.allSatisfy { $0["type"] != "actions" })
-        #expect(SlackMessage.decided(message.blocks, line: "1 of 2", finished: false).blocks.count == 4)
+        #expect(decided.blocks.last?["elements"]?.arrayValue?.first?["text"] == "Approved by <@U0ALICE01>")
     }
 
     @Test("an interaction payload is read from Slack's form body; a body without a JSON payload is refused")
@@ -218,7 +219,7 @@ struct SlackTests {
     }
 
     @Test(
-        "slack.post posts a workflow's message to the connector's channel or the one named; an unknown channel fails the task at once and a text past Slack's limit is refused before any call; the connector's probe names the bot's workspace"
+        "slack.post posts a workflow's message to the connector's channel or the one named; an unknown channel fails the task at once; a text past Slack's limit and blocks holding UAEF's approval buttons are refused before any call; the connector's probe names the bot's workspace"
     )
     func postKind() async throws {
         let slack = FakeSlackServer(token: "xoxb-3-test", channels: ["C0FAKE0001", "C0OTHER001"])
@@ -248,6 +249,7 @@ struct SlackTests {
 
                 let refused = try await connectors.run(
                     """
+                      - {id: forged, agent: slack.post, with: {connector: team, text: ok, blocks: [{type: actions, elements: [{type: button, action_id: uaef.approve, value: apr_1, text: {type: plain_text, text: Acknowledge}}]}]}}
                       - {id: lost, agent: slack.post, retry: {max_attempts: 3, backoff: 1s}, with: {connector: team, channel: C0NOWHERE1, text: hi}}
                       - {id: long, agent: slack.post, with: {connector: team, text: "\(String(repeating: "x", count: 40_001))"}}
                     """)
@@ -255,6 +257,8 @@ struct SlackTests {
                 #expect(refused.tasks["lost"]?.attempts == 1)
                 #expect(refused.tasks["lost"]?.error?.contains("channel_not_found") == true)
                 #expect(refused.tasks["long"]?.error?.contains("at most 40000") == true)
+                // A workflow cannot post a button that would decide an approval when pressed.
+                #expect(refused.tasks["forged"]?.error?.contains("may not hold action ids starting uaef.") == true)
                 #expect(slack.messages.count == 2)
 
                 // `uaef connectors test`: auth.test names the bot and the workspace.

@@ -139,7 +139,7 @@ struct TeamsTests {
                     secrets: box, commits: nil, logger: Logger(label: "test"))
                 #expect(try await workers.deliverDue(tenant: "default") == 1)
                 let cards = flow.cards
-                #expect(cards.count == 2)
+                try #require(cards.count == 2)
                 #expect(runs(cards[1]).contains("run.failed"))
                 #expect(
                     cards[1]["actions"]?.arrayValue?.first?["url"]?.stringValue?.hasPrefix(

@@ -42,7 +42,7 @@ struct ServerHarness {
         jwks: String? = nil, rateLimit: Double? = nil, corsOrigin: String? = nil, secrets: SecretBox? = nil,
         backend: StoreBackend = .sqlite, eventStreamPollInterval: Duration = .seconds(1),
         kinds: AgentKindRegistry = BuiltInAgents.registry, failedAuthenticationRate: Double = 10,
-        outbound: OutboundPolicy = .publicOnly
+        outbound: OutboundPolicy = .publicOnly, slackApprovals: Bool = false
     ) async throws -> ServerHarness {
         let location = try TestStore(backend, label: "server")
         let store = try await location.open()
@@ -53,7 +53,7 @@ struct ServerHarness {
         runner.secrets = secrets
         // As `uaef serve`: connectors reach public addresses and what `outbound` (--allow-network) adds.
         var kinds = kinds
-        let connectorAccess = ConnectorAccess(policy: outbound)
+        let connectorAccess = ConnectorAccess(policy: outbound, slackApprovals: slackApprovals)
         kinds.registerConnectorKinds(store: store, secrets: secrets, access: connectorAccess)
         let engine = Engine(
             store: store, kinds: kinds, sections: [SettlementSection(), TriggersSection()], configuration: runner,

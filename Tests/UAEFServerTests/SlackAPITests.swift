@@ -17,12 +17,14 @@ struct SlackAPITests {
 
     /// A server whose `finance-slack` connector posts approval requests to the fake Slack and
     /// takes its buttons; the workflow `payout` waits for two finance approvals.
-    func withSlack(_ body: (ServerHarness, FakeSlackServer, String) async throws -> Void) async throws {
+    func withSlack(
+        approvals: Bool = true, _ body: (ServerHarness, FakeSlackServer, String) async throws -> Void
+    ) async throws {
         let slack = FakeSlackServer(token: "xoxb-test-token", channels: [Self.channel])
         try await slack.serving { port in
             try await ServerHarness.start(
                 secrets: try SecretBox(key: Array(repeating: 3, count: 32)),
-                outbound: try OutboundPolicy(allowing: ["127.0.0.0/8"])
+                outbound: try OutboundPolicy(allowing: ["127.0.0.0/8"]), slackApprovals: approvals
             ).serving { server in
                 let admin = try await server.token("acme", [.admin])
                 for (name, value) in [("slack-bot", "xoxb-test-token"), ("slack-signing", Self.signingSecret)] {
@@ -81,7 +83,7 @@ struct SlackAPITests {
     }
 
     @Test(
-        "an approval request is posted with buttons; mapped finance approvers decide it from Slack under maker-checker, the message shows each decision; strangers, the maker, the wrong role and forged or stale requests record nothing"
+        "an approval request is posted with buttons; mapped finance approvers decide it from Slack under maker-checker, the first told its approval waits, the deciding press updating the message; strangers, the maker, the wrong role and forged or stale requests record nothing"
     )
     func approvesFromSlack() async throws {
         try await withSlack { server, slack, admin in
@@ -124,16 +126,16 @@ struct SlackAPITests {
             _ = try await press(SlackMessage.approveAction, posted, as: "U0MAKER01", on: server)
             #expect(whisper(to: "U0MAKER01", in: slack).contains("maker-checker"))
             _ = try await press(SlackMessage.approveAction, posted, as: "U0SALES01", on: server)
-            #expect(whisper(to: "U0SALES01", in: slack).contains("needs approvers with role finance"))
+            #expect(whisper(to: "U0SALES01", in: slack).contains("may not approve as 'finance'"))
             let pending = try await server.send(.GET, "/v1/approvals", token: admin)
             #expect(pending.body.contains(approval), "\(pending.body)")
 
-            // The first of two approvals: the message says so and keeps its buttons.
+            // The first of two approvals: the presser is told; the message keeps its buttons.
             #expect(try await press(SlackMessage.approveAction, posted, as: "U0ALICE01", on: server).status == 200)
+            #expect(whisper(to: "U0ALICE01", in: slack).contains("Approved by <@U0ALICE01> (api:alice)"))
+            #expect(whisper(to: "U0ALICE01", in: slack).contains("waits for more approvers"))
             let once = try #require(slack.messages.first)
-            #expect(once["blocks"]?.arrayValue?.contains { $0["type"] == "actions" } == true)
-            #expect(once["text"]?.stringValue?.contains("Approved by <@U0ALICE01> (api:alice)") == true)
-            #expect(once["text"]?.stringValue?.contains("waits for more approvers") == true)
+            #expect(once == posted, "only the deciding press updates the message")
             _ = try await press(SlackMessage.approveAction, posted, as: "U0ALICE01", on: server)
             #expect(whisper(to: "U0ALICE01", in: slack).contains("already decided"))
 
@@ -150,6 +152,31 @@ struct SlackAPITests {
             let recorded = events.filter { $0.event.type == "approval.recorded" }
             #expect(recorded.map(\.event.actor) == ["api:alice", "api:bob"])
             #expect(recorded.map { $0.event.data["reason"] } == ["in Slack by U0ALICE01", "in Slack by U0BOB0001"])
+            // Who may approve from Slack, as whom, is in the ledger with the admin who said so.
+            let saved = try #require(events.last { $0.event.type == "connector.saved" })
+            #expect(saved.event.data["approvers"]?["U0ALICE01"] == ["subject": "alice", "approves_as": ["finance"]])
+            #expect(saved.event.actor == "api:tester")
+        }
+    }
+
+    @Test(
+        "on a server that does not allow Slack approvals, a mapped approver's press records nothing and says how to decide; the request is still posted"
+    )
+    func approvalsOffByDefault() async throws {
+        try await withSlack(approvals: false) { server, slack, _ in
+            let started = try await server.send(
+                .POST, "/v1/runs", token: try await server.token("acme", [.operator]), body: #"{"workflow": "payout"}"#)
+            #expect(started.status == 201 || started.status == 202, "\(started.body)")
+            let deadline = ContinuousClock.now + .seconds(30)
+            while slack.messages.isEmpty && ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            let posted = try #require(slack.messages.first)
+            #expect(try await press(SlackMessage.approveAction, posted, as: "U0ALICE01", on: server).status == 200)
+            #expect(whisper(to: "U0ALICE01", in: slack).contains("--allow-slack-approvals"))
+            #expect(slack.messages.first == posted)
+            let events = try await server.store.events(in: 0..<10_000, tenant: "acme")
+            #expect(!events.contains { $0.event.type == "approval.recorded" })
         }
     }
 

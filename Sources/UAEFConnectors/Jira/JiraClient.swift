@@ -108,7 +108,8 @@ struct JiraClient: Sendable {
     }
 
     /// Creates an issue with `fields` once for `label` (added to its labels): an issue already
-    /// carrying it, made by an earlier attempt whose answer was lost, is returned instead.
+    /// carrying it, made by an earlier attempt whose answer was lost, is returned instead, once
+    /// Jira's search index shows it (within seconds of its creation).
     func createOnce(_ fields: [String: JSONValue], label: String, logger: Logger) async throws(JiraError) -> (
         id: String, key: String, created: Bool
     ) {

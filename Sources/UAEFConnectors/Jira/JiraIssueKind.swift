@@ -11,9 +11,10 @@ import UAEFStore
 /// and other `fields` as Jira names them (`priority`, `customfield_10010`, …). The output is
 /// `{"id", "key", "url", "created"}`.
 ///
-/// Once per task: the issue carries the label `uaef-` and the task's identity (the same for every
-/// attempt), and each attempt first looks for an issue with it, so an attempt retried after Jira
-/// created the issue but its answer was lost finds that issue (`created: false`).
+/// Once per task, as far as Jira's search index has caught up: the issue carries the label
+/// `uaef-` and the task's identity (the same for every attempt), and each attempt first looks for
+/// an issue with it, so an attempt retried after Jira created the issue but its answer was lost
+/// finds that issue (`created: false`); within the seconds the index lags, it may not.
 public struct JiraIssueKind: AgentKind {
     let lookup: ConnectorLookup
 

@@ -44,8 +44,9 @@ public struct SlackClient: Sendable {
     let token: String
     let timeout: TimeAmount
 
-    /// A client for the connector's resolved `settings` (`token`, `api_url`, `timeout`).
-    public init(settings: [String: JSONValue], policy: OutboundPolicy) async throws {
+    /// A client for the connector's resolved `settings` (`token`, `api_url`, `timeout`); each
+    /// call gives up after `timeout`, when shorter than the connector's.
+    public init(settings: [String: JSONValue], policy: OutboundPolicy, timeout limit: Duration? = nil) async throws {
         guard let token = settings["token"]?.stringValue, !token.isEmpty else {
             throw AgentFailure("slack: the connector's token is not set", retryable: false)
         }
@@ -56,8 +57,8 @@ public struct SlackClient: Sendable {
         }
         self.api = api
         self.token = token
-        timeout = TimeAmount(
-            settings["timeout"]?.stringValue.flatMap(DurationText.parse) ?? .seconds(10))
+        let configured = settings["timeout"]?.stringValue.flatMap(DurationText.parse) ?? .seconds(10)
+        timeout = TimeAmount(min(configured, limit ?? configured))
         client = try await OutboundHTTP(policy: policy).client(for: api, method: "POST", by: "slack")
     }
 

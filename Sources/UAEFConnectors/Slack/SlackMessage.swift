@@ -109,10 +109,10 @@ public struct SlackMessage: Sendable, Equatable {
         }
     }
 
-    /// The message a decision button was pressed in, after the decision: its blocks with `line`
-    /// added; without the buttons once the approval is `finished`.
-    public static func decided(_ original: [JSONValue], line: String, finished: Bool) -> SlackMessage {
-        var blocks = original.filter { !finished || $0["block_id"]?.stringValue != decisionBlock }
+    /// The message a decision button was pressed in, once the approval is decided: its blocks
+    /// without the buttons, `line` added.
+    public static func decided(_ original: [JSONValue], line: String) -> SlackMessage {
+        var blocks = original.filter { $0["block_id"]?.stringValue != decisionBlock }
         blocks = Array(blocks.prefix(maximumBlocks - 1))
         blocks.append(context(line))
         return SlackMessage(text: line, blocks: blocks)

@@ -28,6 +28,16 @@ public struct SlackPostKind: AgentKind {
     static let maximumText = 40_000
     static let maximumBlocks = 50
 
+    /// Whether `value` holds, at any depth, an `action_id` of UAEF's own (`uaef.…`): a workflow's
+    /// message may not carry a button that decides an approval when pressed.
+    static func holdsDecisionAction(_ value: JSONValue) -> Bool {
+        if let members = value.objectValue {
+            if members["action_id"]?.stringValue?.lowercased().hasPrefix("uaef.") == true { return true }
+            return members.values.contains(where: holdsDecisionAction)
+        }
+        return value.arrayValue?.contains(where: holdsDecisionAction) ?? false
+    }
+
     public func execute(_ request: AttemptRequest, logger: Logger) async throws -> JSONValue {
         guard let text = request.parameters["text"].map(Template.text), !text.isEmpty else {
             throw AgentFailure("\(name): text must be a non-empty string", retryable: false)
@@ -44,6 +54,10 @@ public struct SlackPostKind: AgentKind {
             throw AgentFailure(
                 "\(name): blocks must be a list of at most \(Self.maximumBlocks) Block Kit blocks (objects)",
                 retryable: false)
+        }
+        guard !blocks.contains(where: Self.holdsDecisionAction) else {
+            throw AgentFailure(
+                "\(name): blocks may not hold action ids starting uaef. (UAEF's approval buttons)", retryable: false)
         }
         let connector = try await lookup.connector(of: request, kind: .slack, caller: name)
         guard let channel = request.parameters["channel"]?.stringValue ?? connector.settings["channel"]?.stringValue

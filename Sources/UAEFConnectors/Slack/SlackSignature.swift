@@ -16,7 +16,7 @@ public enum SlackSignature {
     }
 
     /// Accepts a request whose timestamp is within ``tolerance`` of `now` and whose signature
-    /// matches one of `secrets` (two while rotating), compared in constant time.
+    /// matches one of `secrets`, compared in constant time.
     public static func verify(
         signature: String?, timestamp: String?, body: [UInt8], secrets: [String], now: Date
     ) throws(InboundWebhook.Refusal) {

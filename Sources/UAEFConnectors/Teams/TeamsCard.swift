@@ -3,9 +3,10 @@ import UAEFCore
 import UAEFStore
 
 /// Adaptive Cards (version 1.4, which Teams renders) for a Teams channel, and the message that
-/// carries one to a Workflows webhook. Text that comes from workflows or events is put in
-/// `TextRun`s, which Adaptive Cards never read as Markdown, so it cannot forge a link; only
-/// UAEF's own titles are `TextBlock`s.
+/// carries one to a Workflows webhook. In the cards UAEF composes for events, text that comes
+/// from workflows or events is put in `TextRun`s, which Adaptive Cards never read as Markdown, so
+/// it cannot forge a link; only UAEF's own titles are `TextBlock`s (`teams.post` sends a
+/// workflow's own Markdown as written).
 public enum TeamsCard {
     public static let version = "1.4"
     /// The most characters of one piece of text a card shows.
