@@ -23,15 +23,9 @@ enum SlackBench {
     static let signingSecret = "bench-signing-secret"
 
     static func run(approvals: Int, concurrency: Int, json: Bool) async throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("uaef-bench-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let keyFile = directory.appendingPathComponent("master.key").path
-        try Data((0..<32).map { _ in UInt8.random(in: 0...255) }).base64EncodedString().write(
-            toFile: keyFile, atomically: true, encoding: .utf8)
-        let engine = try await EngineOptions.parse([
-            "--store", "sqlite:" + directory.appendingPathComponent("bench.db").path, "--master-key-file", keyFile,
-        ]).engine()
+        let store = try BenchSecretStore()
+        defer { store.remove() }
+        let engine = try await store.options.engine()
         _ = try await engine.setSecret("slack-bot", value: "xoxb-bench", actor: "bench")
         _ = try await engine.setSecret("slack-signing", value: signingSecret, actor: "bench")
         _ = try await engine.register(

@@ -41,15 +41,9 @@ enum WebhookBench {
     static func run(deliveries: Int, seconds: Int, concurrency: Int, json: Bool) async throws {
         let secretText = WebhookSecret.generate()
         let secret = try WebhookSecret(secretText)
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("uaef-bench-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let keyFile = directory.appendingPathComponent("master.key").path
-        try Data((0..<32).map { _ in UInt8.random(in: 0...255) }).base64EncodedString().write(
-            toFile: keyFile, atomically: true, encoding: .utf8)
-        let options = try EngineOptions.parse([
-            "--store", "sqlite:" + directory.appendingPathComponent("bench.db").path, "--master-key-file", keyFile,
-        ])
+        let store = try BenchSecretStore()
+        defer { store.remove() }
+        let options = store.options
         let engine = try await options.engine()
         _ = try await engine.setSecret("bench-hook", value: secretText, actor: "bench")
         let counter = Counter()
