@@ -74,7 +74,12 @@ struct WebhookAnswer {
     init(_ response: HTTPClientResponse, body: ByteBuffer) {
         status = Int(response.status.code)
         self.body = String(String(buffer: body).prefix(300))
-        retryAfter = response.headers.first(name: "Retry-After").flatMap { Int($0) }.map { .seconds(max($0, 0)) }
+        retryAfter = Self.retryAfter(response.headers)
+    }
+
+    /// A response's `Retry-After` in whole seconds (never negative), when it has one.
+    static func retryAfter(_ headers: HTTPHeaders) -> Duration? {
+        headers.first(name: "Retry-After").flatMap { Int($0) }.map { .seconds(max($0, 0)) }
     }
 
     var succeeded: Bool { (200..<300).contains(status) }

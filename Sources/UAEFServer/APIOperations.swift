@@ -146,18 +146,20 @@ struct APIOperations: Sendable {
     }
 
     /// Approves or rejects an approval task or a settlement as `principal`, in the approval role
-    /// `role` names (or the token's only one); the maker-checker rules are the engine's.
+    /// `role` names (or, with `asNeeded`, the one the approval asks for; else the principal's only
+    /// one); the maker-checker rules are the engine's.
     func decide(
-        _ id: String, _ decision: ApprovalRecord.Decision, role asked: String?, reason: String?,
-        by principal: Principal
+        _ id: String, _ decision: ApprovalRecord.Decision, role asked: String?, asNeeded: Bool = false,
+        reason: String?, by principal: Principal
     ) async throws -> JSONValue {
         let engine = runtime.engine(for: principal.tenant)
         // Another tenant's approval does not exist for this caller: 404 before any role check.
-        let isTask = try await store.taskApproval(id, tenant: principal.tenant) != nil
-        if !isTask, try await store.settlement(id, tenant: principal.tenant) == nil {
-            throw Problem.notFound("approval \(id)")
-        }
-        let role = try SettlementRoutes.approvalRole(asked, of: principal)
+        let task = try await store.taskApproval(id, tenant: principal.tenant)
+        let settlement = task == nil ? try await store.settlement(id, tenant: principal.tenant)?.0 : nil
+        if task == nil, settlement == nil { throw Problem.notFound("approval \(id)") }
+        let isTask = task != nil
+        let needed = task?.role ?? settlement?.detail["approval"]?["role"]?.stringValue
+        let role = try SettlementRoutes.approvalRole(asked ?? (asNeeded ? needed : nil), of: principal)
         let result =
             isTask
             ? SettlementJSON.approval(

@@ -22,8 +22,8 @@ struct HookRoutes {
     let ledgerChanges: LedgerChanges
     let failures: RateLimiter
     let bodyLimit: Int
-    /// Webhook connectors recently used, by tenant and name.
-    let receivers = BoundedCache<Receiver>(capacity: 10_000)
+    /// Webhook connectors recently used.
+    let receivers = InboundConnectors()
 
     func add(to router: Router<APIContext>) {
         router.post("v1/hooks/:tenant/:connector") { request, context in
@@ -35,14 +35,14 @@ struct HookRoutes {
             let name = try context.parameters.require("connector")
             let engine = runtime.engine(for: tenant)
             guard TenantName.isValid(tenant), ConnectorDefinition.isValidName(name),
-                let hook = try await receiver(name, tenant: tenant, engine: engine, logger: context.logger)
+                let hook = try await receiver(name, engine: engine, logger: context.logger)
             else {
                 // Counted like a refused signature, so connector names cannot be guessed at speed.
                 _ = failures.take(client)
                 throw Problem.notFound(
                     "webhook connector \(name.prefix(64)) with a trigger in tenant \(tenant.prefix(64))")
             }
-            let (connector, routes, settings) = (hook.connector, hook.routes, hook.settings)
+            let (connector, routes, settings) = (hook.connector.record, hook.routes, hook.connector.settings)
             let body = Array(buffer: try await request.body.collect(upTo: bodyLimit))
             let id: String
             do {
@@ -109,62 +109,17 @@ extension HookRoutes {
 }
 
 extension HookRoutes {
-    /// A webhook connector with routes, its secrets opened: what checking a message needs.
-    struct Receiver: Sendable {
-        var connector: ConnectorRecord
-        var routes: TriggerRoutes
-        var settings: [String: JSONValue]
-        var loadedAt: ContinuousClock.Instant
-    }
-
-    /// How long a receiver is used before it is read again: a changed connector or secret takes
-    /// effect within this.
-    static let receiverLifetime = Duration.seconds(1)
-
-    /// The tenant's webhook connector `name` with a trigger or a workflow triggering on it, or
-    /// nil. The connector and its opened secrets are kept for a second, so a burst of messages
-    /// reads them once; its routes are asked for each message (the workflows' triggers are
-    /// indexed apart, and a workflow registered here takes effect at once).
-    func receiver(_ name: String, tenant: String, engine: Engine, logger: Logger) async throws -> Receiver? {
-        let key = tenant + "\u{0}" + name
-        let known = receivers.value(for: key).flatMap {
-            ContinuousClock.now - $0.loadedAt < Self.receiverLifetime ? $0 : nil
-        }
-        let found: ConnectorRecord?
-        if let known {
-            found = known.connector
-        } else {
-            found = try await engine.store.connector(named: name, tenant: tenant)
-        }
-        guard let connector = found, connector.kind == ConnectorDefinition.Kind.webhook.rawValue
-        else {
-            receivers.forget(key)
-            return nil
-        }
-        let routes = try await TriggerRoutes.of(connector, index: runtime.workflowTriggers)
-        guard !routes.isEmpty else { return nil }
-        if var known {
-            known.routes = routes
-            return known
-        }
-        do {
-            let settings = try await ResolvedConnector.resolve(
-                connector, kind: .webhook,
-                resolver: SecretResolver(store: engine.store, box: engine.configuration.secrets), caller: "hook"
-            ).settings
-            let receiver = Receiver(connector: connector, routes: routes, settings: settings, loadedAt: .now)
-            receivers.keep(receiver, for: key)
-            return receiver
-        } catch let failure as AgentFailure {
-            // The cause (an unset secret, no master key) is the operator's to see, not the sender's.
-            logger.error(
-                "webhook connector cannot verify messages",
-                metadata: ["connector": "\(connector.name)", "tenant": "\(tenant)", "error": "\(failure.message)"])
-            throw Problem(
-                .serviceUnavailable, "connector-unavailable",
-                "\(connector.name) cannot verify messages on this server now; its operators can see why in the server log"
-            )
-        }
+    /// The tenant's webhook connector `name` with a trigger or a workflow triggering on it, its
+    /// secrets opened (kept for a second by ``InboundConnectors``), with its routes, or nil. The
+    /// routes are asked for each message (the workflows' triggers are indexed apart, and a
+    /// workflow registered here takes effect at once).
+    func receiver(_ name: String, engine: Engine, logger: Logger) async throws -> (
+        connector: ResolvedConnector, routes: TriggerRoutes
+    )? {
+        try await receivers.connector(name, kind: .webhook, engine: engine, what: "messages", logger: logger) {
+            let routes = try await TriggerRoutes.of($0, index: runtime.workflowTriggers)
+            return routes.isEmpty ? nil : routes
+        }.map { ($0.connector, $0.extra) }
     }
 }
 

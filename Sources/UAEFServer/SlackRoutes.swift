@@ -23,8 +23,8 @@ struct SlackRoutes {
     let access: ConnectorAccess
     let failures: RateLimiter
     let bodyLimit: Int
-    /// Slack connectors recently used, by tenant and name.
-    let receivers = BoundedCache<Receiver>(capacity: 10_000)
+    /// Slack connectors recently used.
+    let receivers = InboundConnectors()
     /// How long showing an outcome in Slack may take.
     static let slackTimeout = Duration.seconds(2)
 
@@ -79,51 +79,19 @@ struct SlackRoutes {
         }
     }
 
-    /// How long a connector and its opened secrets are used before they are read again: a
-    /// changed connector or secret takes effect within this.
-    static let receiverLifetime = Duration.seconds(1)
-
-    /// The tenant's slack connector `name` with a signing secret, its secrets opened, or nil. It
-    /// is kept for a second, so a burst of presses reads and opens it once; a 503 that tells
-    /// Slack no more when its secrets cannot be opened (the cause is the operators', in the log).
+    /// The tenant's slack connector `name` with a signing secret, its secrets opened (kept for a
+    /// second by ``InboundConnectors``), or nil.
     private func receiver(_ name: String, tenant: String, logger: Logger) async throws -> ResolvedConnector? {
-        let key = tenant + "\u{0}" + name
-        if let known = receivers.value(for: key), ContinuousClock.now - known.loadedAt < Self.receiverLifetime {
-            return known.connector
-        }
-        guard let record = try await operations.store.connector(named: name, tenant: tenant),
-            record.kind == ConnectorDefinition.Kind.slack.rawValue, record.settings["signing_secret"] != nil
-        else {
-            receivers.forget(key)
-            return nil
-        }
-        let engine = operations.runtime.engine(for: tenant)
-        do {
-            let connector = try await ResolvedConnector.resolve(
-                record, kind: .slack, resolver: SecretResolver(store: engine.store, box: engine.configuration.secrets),
-                caller: "slack")
-            receivers.keep(Receiver(connector: connector, loadedAt: .now), for: key)
-            return connector
-        } catch let failure as AgentFailure {
-            logger.error(
-                "slack connector cannot verify requests",
-                metadata: ["connector": "\(record.name)", "tenant": "\(tenant)", "error": "\(failure.message)"])
-            throw Problem(
-                .serviceUnavailable, "connector-unavailable",
-                "\(record.name) cannot verify requests on this server now; its operators can see why in the server log")
-        }
-    }
-
-    /// A slack connector recently used, its secrets opened.
-    struct Receiver: Sendable {
-        var connector: ResolvedConnector
-        var loadedAt: ContinuousClock.Instant
+        try await receivers.connector(
+            name, kind: .slack, engine: operations.runtime.engine(for: tenant), what: "requests", logger: logger
+        ) { $0.settings["signing_secret"] != nil ? () : nil }?.connector
     }
 
     /// What Slack is to show after a button, as `mrkdwn` (anything from outside escaped): the
     /// message's new last line once the approval is decided (its buttons go), or a note for the
-    /// presser alone (a decision recorded that waits for more approvers, or a refusal). Only the press that decides updates the message, so two
-    /// presses at once cannot bring the buttons back.
+    /// presser alone (a decision recorded that waits for more approvers, or a refusal). Only the
+    /// press that decides updates the message, so two presses at once cannot bring the buttons
+    /// back.
     enum Answer {
         case decided(line: String)
         case note(String)
@@ -153,9 +121,9 @@ struct SlackRoutes {
         let principal = Principal(
             subject: approver.subject, tenant: tenant, roles: [.approver], approvalRoles: approver.approvalRoles)
         do {
-            let role = try await neededRole(approval, tenant: tenant)
             let decided = try await operations.decide(
-                approval, approve ? .approve : .reject, role: role, reason: "in Slack by \(user)", by: principal)
+                approval, approve ? .approve : .reject, role: nil, asNeeded: true, reason: "in Slack by \(user)",
+                by: principal)
             let status = decided["status"]?.stringValue ?? ""
             let finished = !["pending", "pending_approval"].contains(status)
             let verb = approve ? "Approved" : "Rejected"
@@ -172,12 +140,6 @@ struct SlackRoutes {
         } catch {
             return .note("Not recorded: the server could not record the decision (\(type(of: error))); try again.")
         }
-    }
-
-    /// The approval role approval `id` asks for: a task's role, or a settlement rule's.
-    private func neededRole(_ id: String, tenant: String) async throws -> String? {
-        if let task = try await operations.store.taskApproval(id, tenant: tenant) { return task.role }
-        return try await operations.store.settlement(id, tenant: tenant)?.0.detail["approval"]?["role"]?.stringValue
     }
 
     /// Shows `answer` in Slack: the pressed message updated, or a note to the presser alone.

@@ -75,7 +75,7 @@ struct JiraClient: Sendable {
         if (200..<300).contains(status), let answer { return answer }
         throw JiraError(
             status: status,
-            retryAfter: response.headers.first(name: "Retry-After").flatMap(Int.init).map { .seconds(max($0, 0)) },
+            retryAfter: WebhookAnswer.retryAfter(response.headers),
             description:
                 "jira: \(method.rawValue) \(OutboundHTTP.redacted(url)) answered \(status): \(Self.problems(answer, text: text))"
         )

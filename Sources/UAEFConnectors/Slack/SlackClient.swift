@@ -83,7 +83,7 @@ public struct SlackClient: Sendable {
         }
         let status = Int(response.status.code)
         let answer = (try? JSONValue(jsonText: String(buffer: body)))?.objectValue
-        let retryAfter = response.headers.first(name: "Retry-After").flatMap(Int.init).map { Duration.seconds($0) }
+        let retryAfter = WebhookAnswer.retryAfter(response.headers)
         if let answer, answer["ok"] == true, (200..<300).contains(status) { return answer }
         let code = answer?["error"]?.stringValue.map { String($0.prefix(100)) }
         throw SlackAPIError(
