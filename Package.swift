@@ -88,6 +88,11 @@ let package = Package(
             name: "UAEFSettlement",
             dependencies: ["UAEFCore", "UAEFLedger", "UAEFStore", "UAEFEngine"]
         ),
+        // Workflow templates: parameters, instances, the built-in catalogue (scripts/embed-templates).
+        .target(
+            name: "UAEFTemplates",
+            dependencies: ["UAEFCore", "UAEFLedger", .product(name: "Yams", package: "Yams")]
+        ),
         .target(
             name: "UAEFSchedules",
             dependencies: ["UAEFCore", "UAEFStore", "UAEFEngine", .product(name: "Logging", package: "swift-log")]
@@ -225,6 +230,9 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"), .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ]),
         .testTarget(name: "UAEFLedgerTests", dependencies: ["UAEFLedger", "UAEFCore"]),
+        .testTarget(
+            name: "UAEFTemplatesTests",
+            dependencies: ["UAEFTemplates", "UAEFCore", "UAEFEngine", "UAEFAgents", "UAEFStore", "UAEFTestSupport"]),
         .testTarget(name: "UAEFZipTests", dependencies: ["UAEFZip", "UAEFTestSupport"]),
         .testTarget(
             name: "UAEFLambdaTests",

@@ -52,7 +52,7 @@ public struct Template: Sendable, Hashable {
     }
 
     /// Finds the `}}` that ends a template, skipping quoted strings.
-    private static func closingBraces(in body: Substring) -> Substring.Index? {
+    static func closingBraces(in body: Substring) -> Substring.Index? {
         var quote: Character?
         var index = body.startIndex
         while index < body.endIndex {

@@ -24,6 +24,12 @@ public enum WorkflowParser {
         }
         return definition
     }
+
+    /// Whether `name` may name a workflow (``namePattern`` says how, in words).
+    public static func isValidName(_ name: String) -> Bool { DocumentReader.isValidWorkflowName(name) }
+
+    /// What a workflow name may be, for messages.
+    public static let namePattern = DocumentReader.workflowNamePattern
 }
 
 /// The state of one validation pass over a workflow document: the file and the issues found so far.

@@ -2,7 +2,11 @@ import Yams
 
 /// A YAML (or JSON) node with the line it came from, read without losing number precision.
 public struct YAMLSource {
-    let node: Node
+    /// The composed node, for readers that rebuild a document (a workflow template's instance).
+    public let node: Node
+
+    /// Wraps a composed node.
+    public init(node: Node) { self.node = node }
 
     /// The 1-based line of the node.
     public var line: Int? { node.mark?.line }

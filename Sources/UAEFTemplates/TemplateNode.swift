@@ -1,0 +1,106 @@
+import UAEFCore
+import Yams
+
+/// A template's `workflow:` section as a value: the YAML nodes with their styles and lines, kept
+/// between uses and written out as a workflow's YAML once parameters are in place.
+indirect enum TemplateNode: Sendable, Hashable {
+    /// How a scalar was written, which decides how it reads (a plain `10` is a number, `"10"` text).
+    enum Style: Sendable, Hashable {
+        case plain, singleQuoted, doubleQuoted, literal, folded
+    }
+
+    case scalar(String, Style, line: Int?)
+    case sequence([TemplateNode], flow: Bool, line: Int?)
+    case mapping([Entry], flow: Bool, line: Int?)
+
+    /// A mapping's key (always text in a workflow) and value.
+    struct Entry: Sendable, Hashable {
+        var key: String
+        var keyLine: Int?
+        var value: TemplateNode
+    }
+
+    /// The node's 1-based line in the template file.
+    var line: Int? {
+        switch self {
+        case .scalar(_, _, let line), .sequence(_, _, let line), .mapping(_, _, let line): line
+        }
+    }
+
+    /// Converts a composed node; nil for an alias or a key that is not text, which workflows never hold.
+    init?(_ node: Node) {
+        switch node {
+        case .scalar(let scalar):
+            self = .scalar(scalar.string, Style(scalar.style), line: scalar.mark?.line)
+        case .sequence(let sequence):
+            var elements: [TemplateNode] = []
+            for element in sequence {
+                guard let converted = TemplateNode(element) else { return nil }
+                elements.append(converted)
+            }
+            self = .sequence(elements, flow: sequence.style == .flow, line: sequence.mark?.line)
+        case .mapping(let mapping):
+            var entries: [Entry] = []
+            for pair in mapping {
+                guard let key = pair.key.scalar?.string, let value = TemplateNode(pair.value) else { return nil }
+                entries.append(Entry(key: key, keyLine: pair.key.mark?.line, value: value))
+            }
+            self = .mapping(entries, flow: mapping.style == .flow, line: mapping.mark?.line)
+        case .alias:
+            return nil
+        }
+    }
+
+    /// A value as YAML nodes: text double-quoted (so `"true"` stays text), object keys sorted.
+    init(_ value: JSONValue, line: Int?) {
+        switch value {
+        case .null: self = .scalar("null", .plain, line: line)
+        case .bool(let bool): self = .scalar(bool ? "true" : "false", .plain, line: line)
+        case .number(let number): self = .scalar(number.description, .plain, line: line)
+        case .string(let string): self = .scalar(string, .doubleQuoted, line: line)
+        case .array(let elements):
+            self = .sequence(elements.map { TemplateNode($0, line: line) }, flow: false, line: line)
+        case .object(let members):
+            self = .mapping(
+                members.keys.sorted().map {
+                    Entry(key: $0, keyLine: line, value: TemplateNode(members[$0]!, line: line))
+                },
+                flow: false, line: line)
+        }
+    }
+
+    /// The node for Yams to write.
+    var yamsNode: Node {
+        switch self {
+        case .scalar(let text, let style, _):
+            return .scalar(Node.Scalar(text, Tag(.implicit), style.yams))
+        case .sequence(let elements, let flow, _):
+            return .sequence(Node.Sequence(elements.map(\.yamsNode), Tag(.implicit), flow ? .flow : .block))
+        case .mapping(let entries, let flow, _):
+            let pairs = entries.map { (Node.scalar(Node.Scalar($0.key, Tag(.implicit), .plain)), $0.value.yamsNode) }
+            return .mapping(Node.Mapping(pairs, Tag(.implicit), flow ? .flow : .block))
+        }
+    }
+}
+
+extension TemplateNode.Style {
+    init(_ style: Node.Scalar.Style) {
+        switch style {
+        case .singleQuoted: self = .singleQuoted
+        case .doubleQuoted: self = .doubleQuoted
+        case .literal: self = .literal
+        case .folded: self = .folded
+        default: self = .plain
+        }
+    }
+
+    var yams: Node.Scalar.Style {
+        switch self {
+        case .plain: .plain
+        case .singleQuoted: .singleQuoted
+        case .doubleQuoted: .doubleQuoted
+        case .literal: .literal
+        case .folded: .folded
+        }
+    }
+}
