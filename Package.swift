@@ -193,7 +193,7 @@ let package = Package(
             dependencies: [
                 "UAEFCore", "UAEFLedger", "UAEFStore", "UAEFStoreSQLite", "UAEFStorePostgres", "UAEFSecrets",
                 "UAEFEngine", "UAEFAgents", "UAEFSettlement", "UAEFConnectors", "UAEFSchedules", "UAEFServer",
-                "UAEFLLM",
+                "UAEFLLM", "UAEFTemplates",
                 "UAEFFakes", "UAEFLambda",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),

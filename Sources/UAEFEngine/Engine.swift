@@ -60,10 +60,12 @@ public struct Engine: Sendable {
     }
 
     /// Validates a workflow file against the built-in kinds and the tenant's registered
-    /// capabilities, with its ``sections``; every problem of all is reported together.
-    public func validate(_ text: String, file: String) async throws -> WorkflowDefinition {
-        let capabilities = Set(
-            try await store.agents(tenant: tenant).filter { $0.status != .retired }.flatMap(\.capabilities))
+    /// capabilities (any capability with `anyCapability`, as for a template not yet used), with
+    /// its ``sections``; every problem of all is reported together.
+    public func validate(_ text: String, file: String, anyCapability: Bool = false) async throws -> WorkflowDefinition {
+        let capabilities: Set<String>? =
+            anyCapability
+            ? nil : Set(try await store.agents(tenant: tenant).filter { $0.status != .retired }.flatMap(\.capabilities))
         // One parse of the YAML serves the workflow and its sections.
         let root: YAMLSource
         switch YAMLSource.parse(text, file: file) {

@@ -33,9 +33,12 @@ extension Engine {
     }
 
     /// Validates a definition and registers it as the next version of its name, recording a
-    /// `workflow.registered` event; registering the latest version's exact source again returns
-    /// that version unchanged.
-    public func register(_ source: String, origin: String, actor: String) async throws -> Registration {
+    /// `workflow.registered` event (with `template`, the workflow template it was made from:
+    /// its name, version, digest and values); registering the latest version's exact source again
+    /// returns that version unchanged.
+    public func register(_ source: String, origin: String, actor: String, template: JSONValue? = nil) async throws
+        -> Registration
+    {
         let definition = try await validate(source, file: origin)
         let digest = ContentDigest.sha256(Array(source.utf8))
         // Two registrations of one name at once: the loser's version is taken, so it reads again.
@@ -47,16 +50,16 @@ extension Engine {
             let record = WorkflowRecord(
                 tenant: tenant, name: definition.name, version: (latest?.version ?? 0) + 1, source: source,
                 sha256: digest, createdAt: now, createdBy: actor)
+            var data: [String: JSONValue] = [
+                "name": .string(record.name), "version": .number(Number(record.version)), "sha256": .string(digest),
+            ]
+            data["template"] = template
             var changes = ChangeSet()
             changes.workflows.append(record)
             changes.events.append(
                 EventDraft(
                     id: "evt_" + SortableID.make(at: now, using: &random), time: now, type: "workflow.registered",
-                    actor: actor, tenant: tenant, subject: "workflow/\(record.name)",
-                    data: [
-                        "name": .string(record.name), "version": .number(Number(record.version)),
-                        "sha256": .string(digest),
-                    ]))
+                    actor: actor, tenant: tenant, subject: "workflow/\(record.name)", data: data))
             do {
                 try await store.commit(changes)
                 return Registration(workflow: record, created: true)

@@ -27,28 +27,41 @@ indirect enum TemplateNode: Sendable, Hashable {
         }
     }
 
-    /// Converts a composed node; nil for an alias or a key that is not text, which workflows never hold.
-    init?(_ node: Node) {
+    /// Converts a composed node of the document whose lines are `lines`; nil for an alias or a
+    /// key that is not text, which workflows never hold.
+    init?(_ node: Node, lines: [Substring]) {
         switch node {
         case .scalar(let scalar):
             self = .scalar(scalar.string, Style(scalar.style), line: scalar.mark?.line)
         case .sequence(let sequence):
             var elements: [TemplateNode] = []
             for element in sequence {
-                guard let converted = TemplateNode(element) else { return nil }
+                guard let converted = TemplateNode(element, lines: lines) else { return nil }
                 elements.append(converted)
             }
-            self = .sequence(elements, flow: sequence.style == .flow, line: sequence.mark?.line)
+            self = .sequence(elements, flow: Self.opens(sequence.mark, with: "[", in: lines), line: sequence.mark?.line)
         case .mapping(let mapping):
             var entries: [Entry] = []
             for pair in mapping {
-                guard let key = pair.key.scalar?.string, let value = TemplateNode(pair.value) else { return nil }
+                guard let key = pair.key.scalar?.string, let value = TemplateNode(pair.value, lines: lines) else {
+                    return nil
+                }
                 entries.append(Entry(key: key, keyLine: pair.key.mark?.line, value: value))
             }
-            self = .mapping(entries, flow: mapping.style == .flow, line: mapping.mark?.line)
+            self = .mapping(entries, flow: Self.opens(mapping.mark, with: "{", in: lines), line: mapping.mark?.line)
         case .alias:
             return nil
         }
+    }
+
+    /// Whether the collection starting at `mark` is written in flow style (`[a, b]`, `{a: 1}`).
+    /// Read from the text: Yams (6.2) composes every collection with the style of its end event,
+    /// which has none.
+    private static func opens(_ mark: Mark?, with bracket: Character, in lines: [Substring]) -> Bool {
+        guard let mark, mark.line >= 1, mark.line <= lines.count, mark.column >= 1 else { return false }
+        let line = lines[mark.line - 1].unicodeScalars
+        guard mark.column <= line.count else { return false }
+        return Character(line[line.index(line.startIndex, offsetBy: mark.column - 1)]) == bracket
     }
 
     /// A value as YAML nodes: text double-quoted (so `"true"` stays text), object keys sorted.

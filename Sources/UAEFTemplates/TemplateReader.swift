@@ -86,7 +86,8 @@ public struct TemplateReader: DefinitionReading {
         }
         var declared: [(name: String, line: Int?)] = []
         let parameters = fields["parameters"].map { readParameters($0, declared: &declared) } ?? []
-        let workflow = fields["workflow"].flatMap { readWorkflow($0, declared: declared) }
+        let lines = source.split(separator: "\n", omittingEmptySubsequences: false)
+        let workflow = fields["workflow"].flatMap { readWorkflow($0, lines: lines, declared: declared) }
         if fields["workflow"] == nil {
             report("workflow", root.line, "required: the workflow definition, without its name")
         }
@@ -179,13 +180,15 @@ public struct TemplateReader: DefinitionReading {
             name: name, description: description, schema: .object(schema), defaultValue: defaultValue)
     }
 
-    private mutating func readWorkflow(_ source: YAMLSource, declared: [(name: String, line: Int?)]) -> TemplateNode? {
+    private mutating func readWorkflow(
+        _ source: YAMLSource, lines: [Substring], declared: [(name: String, line: Int?)]
+    ) -> TemplateNode? {
         guard source.entries != nil else {
             report(
                 "workflow", source.line, "expected a workflow definition (a mapping), found \(Self.kind(of: source))")
             return nil
         }
-        guard let node = TemplateNode(source.node) else {
+        guard let node = TemplateNode(source.node, lines: lines) else {
             report("workflow", source.line, "a workflow holds no YAML aliases and only text keys")
             return nil
         }
