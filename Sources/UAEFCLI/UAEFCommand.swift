@@ -7,7 +7,8 @@ public struct UAEFCommand: AsyncParsableCommand {
         abstract: "Universal Autonomous Enterprise Fabric: durable workflows run by AI agents and programs.",
         version: "0.1.0",
         subcommands: [
-            ValidateCommand.self, WorkflowsCommand.self, TemplatesCommand.self, RunCommand.self, SubmitCommand.self, ResumeCommand.self,
+            ValidateCommand.self, WorkflowsCommand.self, TemplatesCommand.self, RunCommand.self, SubmitCommand.self,
+            ResumeCommand.self,
             RunsCommand.self,
             AgentsCommand.self,
             EventsCommand.self, LedgerCommand.self, RulesCommand.self, SettleCommand.self, SettlementsCommand.self,
