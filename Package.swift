@@ -163,7 +163,8 @@ let package = Package(
             name: "UAEFServer",
             dependencies: [
                 "UAEFCore", "UAEFLedger", "UAEFStore", "UAEFSecrets", "UAEFEngine", "UAEFSettlement", "UAEFConnectors",
-                "UAEFSchedules", "UAEFMCP", "UAEFConsole", .product(name: "Hummingbird", package: "hummingbird"),
+                "UAEFSchedules", "UAEFMCP", "UAEFConsole", "UAEFTemplates",
+                .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "JWTKit", package: "jwt-kit"),

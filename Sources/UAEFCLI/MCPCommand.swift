@@ -14,9 +14,9 @@ struct MCPCommand: AsyncParsableCommand {
             input, one per line, and writes only protocol messages on standard output (logs go to \
             standard error). Tools: list_workflows, describe_workflow, start_run, get_run, list_runs, \
             list_approvals, decide_approval, get_ledger_proof, list_settlements, list_schedules, \
-            trigger_schedule; the assistant sees only those its roles allow, acting as api:<subject> in \
-            --tenant. The default roles (operator, auditor) read, start runs, trigger schedules and read \
-            the ledger; deciding approvals needs \
+            trigger_schedule, list_templates, use_template; the assistant sees only those its roles allow, acting as api:<subject> in \
+            --tenant. The default roles (operator, auditor) read, start runs, trigger schedules, make \
+            workflows from templates and read the ledger; deciding approvals needs \
             --roles approver (or admin) and --approves-as. Runs it starts execute in this process, \
             and unfinished runs of the store are resumed as uaef serve does. The same tools are \
             served over HTTP at POST /v1/mcp by uaef serve, for the principal of the bearer token. \
@@ -32,6 +32,7 @@ struct MCPCommand: AsyncParsableCommand {
         help: "A business role the assistant may approve in (with --roles approver); repeat for more.")
     var approvalRoles: [String] = []
     @OptionGroup var hostAccess: HostAccessOptions
+    @OptionGroup var templateOptions: TemplateOptions
     @OptionGroup var engineOptions: EngineOptions
 
     func run() async throws {
@@ -40,13 +41,15 @@ struct MCPCommand: AsyncParsableCommand {
             throw CLIError.usage("--subject must be 1 to 256 printable characters")
         }
         let access = try hostAccess.connectorAccess()
+        let templates = try templateOptions.catalog()
         let kinds = try hostAccess.kinds(granting: .administratorsAgents)
         try await engineOptions.withEngine(kinds: kinds, connectors: access) { engine in
             let signer = try await LedgerKeys.signer(engineOptions.storeOptions, store: engine.store)
             let principal = Principal(
                 subject: subject, tenant: engine.tenant, roles: roles, approvalRoles: Set(approvalRoles))
             try await MCPStdioServer.run(
-                runtime: ServerRuntime(engine: engine, signer: signer), principal: principal, logger: engine.logger)
+                runtime: ServerRuntime(engine: engine, signer: signer), principal: principal, templates: templates,
+                logger: engine.logger)
         }
     }
 }

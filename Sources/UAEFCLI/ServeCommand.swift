@@ -48,6 +48,7 @@ struct ServeCommand: AsyncParsableCommand {
     @OptionGroup var tokenOptions: TokenOptions
     @OptionGroup var capabilityOptions: CapabilityOptions
     @OptionGroup var hostAccess: HostAccessOptions
+    @OptionGroup var templateOptions: TemplateOptions
     @OptionGroup var engineOptions: EngineOptions
 
     func validate() throws {
@@ -69,6 +70,7 @@ struct ServeCommand: AsyncParsableCommand {
         configuration.secureCookies = secureCookies
         configuration.authority = try await tokenOptions.authority()
         configuration.connectorAccess = try hostAccess.connectorAccess()
+        configuration.templates = try templateOptions.catalog()
         do {
             try configuration.check()
         } catch let refusal as ServerConfiguration.Refusal {

@@ -1,9 +1,11 @@
+import UAEFConnectors
 import UAEFCore
 import UAEFEngine
 import UAEFLedger
 import UAEFSchedules
 import UAEFSettlement
 import UAEFStore
+import UAEFTemplates
 
 /// What the API does for a caller, in one place for both of its faces: the `/v1` HTTP routes and
 /// the MCP tools (``MCPToolbox``) call these, so a run started, an approval decided or a proof
@@ -19,6 +21,8 @@ struct APIOperations: Sendable {
     let ledgerChanges: LedgerChanges
     /// Told of each run left to others (no ``executor``), so that something executes it soon.
     var announcer: (any RunAnnouncer)? = nil
+    /// The workflow templates offered.
+    var templates: TemplateCatalog = .builtIn
 
     var store: any WorkflowStore { runtime.engine.store }
 
@@ -86,6 +90,56 @@ struct APIOperations: Sendable {
     /// The tenant's schedules, by name.
     func schedules(tenant: String) async throws -> JSONValue {
         ["schedules": .array(try await store.schedules(tenant: tenant).map { ScheduleReport.json($0) })]
+    }
+
+    /// Every template offered, without their files.
+    func templateList() -> JSONValue {
+        ["templates": .array(templates.templates.map { $0.json(source: false) })]
+    }
+
+    /// The template named `name` (404 when there is none).
+    func template(named name: String) throws -> WorkflowTemplate {
+        guard let template = templates.template(named: name) else { throw Problem.notFound("template '\(name)'") }
+        return template
+    }
+
+    /// What making a workflow from a template did: the report, and the registration unless it was a dry run.
+    struct MadeWorkflow {
+        var report: JSONValue
+        var registered: Engine.Registration?
+    }
+
+    /// Makes a workflow from a template and validates it against the tenant's agents; registers it
+    /// (recording the template and values in `workflow.registered`) unless it is a dry run.
+    func useTemplate(_ name: String, _ use: TemplateUse, by principal: Principal) async throws -> MadeWorkflow {
+        let template = try template(named: name)
+        let instance = try template.instantiate(named: use.workflowName, values: use.parameters, place: "parameters")
+        let engine = runtime.engine(for: principal.tenant)
+        var report: [String: JSONValue] = [
+            "workflow": .string(instance.workflowName), "template": instance.provenance,
+            "source": .string(instance.source),
+        ]
+        guard !use.dryRun else {
+            _ = try await engine.validate(instance.source, file: "template \(name)")
+            return MadeWorkflow(report: .object(report), registered: nil)
+        }
+        let registration = try await registerWorkflow(
+            instance.source, origin: "template \(name)", by: principal, template: instance.provenance)
+        var registered = WorkflowRoutes.json(registration.workflow, source: false).objectValue ?? [:]
+        registered["created"] = .bool(registration.created)
+        report["registered"] = .object(registered)
+        return MadeWorkflow(report: .object(report), registered: registration)
+    }
+
+    /// Registers a workflow's source as its name's next version; a new version takes effect for
+    /// connector triggers at once.
+    func registerWorkflow(_ source: String, origin: String, by principal: Principal, template: JSONValue? = nil)
+        async throws -> Engine.Registration
+    {
+        let registration = try await runtime.engine(for: principal.tenant).register(
+            source, origin: origin, actor: principal.actor, template: template)
+        if registration.created { runtime.workflowTriggers.forget(tenant: principal.tenant) }
+        return registration
     }
 
     /// The latest version of each of the tenant's workflows.

@@ -9,6 +9,7 @@ import UAEFCore
 import UAEFEngine
 import UAEFSchedules
 import UAEFStore
+import UAEFTemplates
 import UnixSignals
 
 /// How `uaef serve` listens and whom it lets in.
@@ -48,6 +49,10 @@ public struct ServerConfiguration: Sendable {
     /// How often connectors with triggers or subscriptions are looked up (new ones start
     /// consuming or delivering, removed ones stop).
     public var connectorLookupInterval: Duration = .seconds(5)
+
+    /// The workflow templates offered (`/v1/templates`, the MCP tools, the console): the
+    /// built-in ones and those of the operator's `--templates` directory.
+    public var templates: TemplateCatalog = .builtIn
 
     /// Whether the console's session cookie is `Secure` (sent over HTTPS only); nil: everywhere
     /// but on a loopback address, where browsers are served over plain HTTP.
@@ -182,7 +187,8 @@ public enum APIServer {
             failures: failures, bodyLimit: configuration.bodyLimit
         ).add(to: router)
         let operations = APIOperations(
-            runtime: runtime, executor: executor, ledgerChanges: ledgerChanges, announcer: announcer)
+            runtime: runtime, executor: executor, ledgerChanges: ledgerChanges, announcer: announcer,
+            templates: configuration.templates)
         SlackRoutes(
             operations: operations, access: configuration.connectorAccess, failures: failures,
             bodyLimit: configuration.bodyLimit
@@ -198,6 +204,7 @@ public enum APIServer {
         }
         let v1 = authenticated.group("v1")
         WorkflowRoutes(operations: operations, bodyLimit: configuration.bodyLimit).add(to: v1)
+        TemplateRoutes(operations: operations, bodyLimit: configuration.bodyLimit).add(to: v1)
         RunRoutes(operations: operations, bodyLimit: configuration.bodyLimit).add(to: v1)
         AgentRoutes(operations: operations, bodyLimit: configuration.bodyLimit).add(to: v1)
         RemoteAgentRoutes(

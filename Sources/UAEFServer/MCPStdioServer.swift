@@ -3,6 +3,7 @@ import MCP
 import ServiceLifecycle
 import Synchronization
 import UAEFStore
+import UAEFTemplates
 import UnixSignals
 
 /// `uaef mcp`: the MCP tools (``MCPToolbox``) on standard input and output, one JSON-RPC message
@@ -14,12 +15,15 @@ import UnixSignals
 /// assistant closes standard input or on SIGTERM/SIGINT; runs still executing stay resumable.
 /// Nothing but protocol messages is written to standard output.
 public enum MCPStdioServer {
-    /// Serves `principal` until standard input ends or a termination signal.
-    public static func run(runtime: ServerRuntime, principal: Principal, logger: Logger) async throws {
+    /// Serves `principal` until standard input ends or a termination signal, offering `templates`.
+    public static func run(
+        runtime: ServerRuntime, principal: Principal, templates: TemplateCatalog = .builtIn, logger: Logger
+    ) async throws {
         let ledgerChanges = LedgerChanges()
         let executor = RunExecutor(ledgerChanges: ledgerChanges)
         let toolbox = MCPToolbox(
-            operations: APIOperations(runtime: runtime, executor: executor, ledgerChanges: ledgerChanges))
+            operations: APIOperations(
+                runtime: runtime, executor: executor, ledgerChanges: ledgerChanges, templates: templates))
         let services =
             APIServer.executionServices(
                 ServerConfiguration(), runtime: runtime, executor: executor, ledgerChanges: ledgerChanges)

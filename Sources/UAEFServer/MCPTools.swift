@@ -8,7 +8,7 @@ import UAEFStore
 enum MCPTools {
     static let entries: [MCPToolbox.Entry] = [
         listWorkflows, describeWorkflow, startRun, getRun, listRuns, listApprovals, decideApproval, getLedgerProof,
-        listSettlements, listSchedules, triggerSchedule,
+        listSettlements, listSchedules, triggerSchedule, listTemplates, useTemplate,
     ]
 
     static let reads = Tool.Annotations(readOnlyHint: true, destructiveHint: false, openWorldHint: false)
@@ -116,6 +116,39 @@ enum MCPTools {
         annotations: .init(readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: true)
     ) { operations, principal, arguments in
         try await operations.triggerSchedule(arguments["name"]?.stringValue ?? "", by: principal).report
+    }
+
+    static let listTemplates = MCPToolbox.Entry(
+        name: "list_templates", title: "List workflow templates",
+        description:
+            "Ready-made business processes (invoice approval, supplier onboarding, account reconciliation, document triage, and the operator's own), each with the parameters use_template fills in: their JSON Schemas, descriptions and defaults.",
+        permission: .read, input: object([:]), operationID: "listTemplates", annotations: reads
+    ) { operations, _, _ in
+        operations.templateList()
+    }
+
+    static let useTemplate = MCPToolbox.Entry(
+        name: "use_template", title: "Make a workflow from a template",
+        description:
+            "Fills in a template's parameters, validates the workflow against this tenant's agents and registers it (the template and values recorded in the ledger), so start_run can run it; with dry_run it returns the workflow without registering it. The same template and values again return the version already registered.",
+        permission: .writeWorkflows,
+        input: object(
+            [
+                "template": name("The template's name, as list_templates gives it."),
+                "name": name("The workflow's name; the template's when left out."),
+                "parameters": [
+                    "type": "object", "description": "Values by parameter name; the others take their defaults.",
+                ],
+                "dry_run": [
+                    "type": "boolean", "description": "True to validate and show the workflow without registering it.",
+                ],
+            ], required: ["template"]),
+        operationID: "useTemplate",
+        annotations: .init(readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: false)
+    ) { operations, principal, arguments in
+        var body = arguments
+        let template = body.removeValue(forKey: "template")?.stringValue ?? ""
+        return try await operations.useTemplate(template, try TemplateUse(body), by: principal).report
     }
 
     static let listApprovals = MCPToolbox.Entry(

@@ -33,6 +33,10 @@ enum OpenAPISpec {
               "description": "Workflow definitions and their versions."
             },
             {
+              "name": "templates",
+              "description": "Workflow templates: ready-made business processes with parameters, made into workflows."
+            },
+            {
               "name": "runs",
               "description": "Starting, reading and cancelling runs."
             },
@@ -418,6 +422,210 @@ enum OpenAPISpec {
                   "approver",
                   "auditor",
                   "viewer"
+                ]
+              }
+            },
+            "/v1/templates": {
+              "get": {
+                "operationId": "listTemplates",
+                "summary": "The workflow templates this server offers.",
+                "description": "The built-in business processes and those of the operator's `uaef serve --templates` directory; the same for every tenant.\n\nRequires permission `read`: role `admin`, `operator`, `approver`, `auditor`, `viewer`.",
+                "tags": [
+                  "templates"
+                ],
+                "responses": {
+                  "200": {
+                    "description": "The templates.",
+                    "headers": {
+                      "X-Request-Id": {
+                        "$ref": "#/components/headers/X-Request-Id"
+                      }
+                    },
+                    "content": {
+                      "application/json": {
+                        "schema": {
+                          "$ref": "#/components/schemas/TemplateList"
+                        }
+                      }
+                    }
+                  },
+                  "401": {
+                    "$ref": "#/components/responses/Unauthorized"
+                  },
+                  "403": {
+                    "$ref": "#/components/responses/Forbidden"
+                  },
+                  "429": {
+                    "$ref": "#/components/responses/TooManyRequests"
+                  },
+                  "500": {
+                    "$ref": "#/components/responses/InternalError"
+                  }
+                },
+                "x-uaef-permission": "read",
+                "x-uaef-roles": [
+                  "admin",
+                  "operator",
+                  "approver",
+                  "auditor",
+                  "viewer"
+                ]
+              }
+            },
+            "/v1/templates/{name}": {
+              "get": {
+                "operationId": "getTemplate",
+                "summary": "A template with its parameters and file.",
+                "description": "Requires permission `read`: role `admin`, `operator`, `approver`, `auditor`, `viewer`.",
+                "tags": [
+                  "templates"
+                ],
+                "parameters": [
+                  {
+                    "name": "name",
+                    "in": "path",
+                    "required": true,
+                    "description": "The template's name.",
+                    "schema": {
+                      "type": "string"
+                    }
+                  }
+                ],
+                "responses": {
+                  "200": {
+                    "description": "The template.",
+                    "headers": {
+                      "X-Request-Id": {
+                        "$ref": "#/components/headers/X-Request-Id"
+                      }
+                    },
+                    "content": {
+                      "application/json": {
+                        "schema": {
+                          "$ref": "#/components/schemas/Template"
+                        }
+                      }
+                    }
+                  },
+                  "401": {
+                    "$ref": "#/components/responses/Unauthorized"
+                  },
+                  "403": {
+                    "$ref": "#/components/responses/Forbidden"
+                  },
+                  "404": {
+                    "$ref": "#/components/responses/NotFound"
+                  },
+                  "429": {
+                    "$ref": "#/components/responses/TooManyRequests"
+                  },
+                  "500": {
+                    "$ref": "#/components/responses/InternalError"
+                  }
+                },
+                "x-uaef-permission": "read",
+                "x-uaef-roles": [
+                  "admin",
+                  "operator",
+                  "approver",
+                  "auditor",
+                  "viewer"
+                ]
+              }
+            },
+            "/v1/templates/{name}/workflows": {
+              "post": {
+                "operationId": "useTemplate",
+                "summary": "Make a workflow from a template and register it.",
+                "description": "Fills in the template's parameters (every bad value is reported, naming the parameter), validates the workflow against the tenant's agents as `POST /v1/workflows` does, and registers it as its name's next version, recording the template and the values in the `workflow.registered` event. The same template and values again return the registered version (200). With `dry_run` the workflow is validated and returned, not registered (200).\n\nRequires permission `writeWorkflows`: role `admin`, `operator`.",
+                "tags": [
+                  "templates"
+                ],
+                "parameters": [
+                  {
+                    "name": "name",
+                    "in": "path",
+                    "required": true,
+                    "description": "The template's name.",
+                    "schema": {
+                      "type": "string"
+                    }
+                  }
+                ],
+                "requestBody": {
+                  "required": false,
+                  "description": "The workflow's name and the parameters' values; an empty body takes every default.",
+                  "content": {
+                    "application/json": {
+                      "schema": {
+                        "$ref": "#/components/schemas/TemplateUse"
+                      }
+                    }
+                  }
+                },
+                "responses": {
+                  "201": {
+                    "description": "A new workflow version was registered.",
+                    "headers": {
+                      "X-Request-Id": {
+                        "$ref": "#/components/headers/X-Request-Id"
+                      },
+                      "Location": {
+                        "$ref": "#/components/headers/Location"
+                      }
+                    },
+                    "content": {
+                      "application/json": {
+                        "schema": {
+                          "$ref": "#/components/schemas/TemplateWorkflow"
+                        }
+                      }
+                    }
+                  },
+                  "200": {
+                    "description": "A dry run's workflow, or the latest version already had exactly this source.",
+                    "headers": {
+                      "X-Request-Id": {
+                        "$ref": "#/components/headers/X-Request-Id"
+                      }
+                    },
+                    "content": {
+                      "application/json": {
+                        "schema": {
+                          "$ref": "#/components/schemas/TemplateWorkflow"
+                        }
+                      }
+                    }
+                  },
+                  "400": {
+                    "$ref": "#/components/responses/BadRequest"
+                  },
+                  "401": {
+                    "$ref": "#/components/responses/Unauthorized"
+                  },
+                  "403": {
+                    "$ref": "#/components/responses/Forbidden"
+                  },
+                  "404": {
+                    "$ref": "#/components/responses/NotFound"
+                  },
+                  "413": {
+                    "$ref": "#/components/responses/ContentTooLarge"
+                  },
+                  "422": {
+                    "$ref": "#/components/responses/UnprocessableContent"
+                  },
+                  "429": {
+                    "$ref": "#/components/responses/TooManyRequests"
+                  },
+                  "500": {
+                    "$ref": "#/components/responses/InternalError"
+                  }
+                },
+                "x-uaef-permission": "writeWorkflows",
+                "x-uaef-roles": [
+                  "admin",
+                  "operator"
                 ]
               }
             },
@@ -4131,7 +4339,7 @@ enum OpenAPISpec {
               "post": {
                 "operationId": "callMCP",
                 "summary": "Send one JSON-RPC message of the Model Context Protocol (Streamable HTTP, stateless).",
-                "description": "UAEF's MCP tools for the principal of the bearer token: `initialize`, `tools/list` (only the tools the token's roles allow) and `tools/call` of list_workflows, describe_workflow, start_run, get_run, list_runs, list_approvals, decide_approval, get_ledger_proof, list_settlements, list_schedules and trigger_schedule, each under the permission of the API operation it is (docs/mcp.md). Stateless: every request is answered on its own with JSON (no session id, no event stream; GET and DELETE are 405). Send `Accept: application/json, text/event-stream`, `Content-Type: application/json` and, after initialization, `MCP-Protocol-Version`. A tool's failure (bad arguments, a missing permission, a run that does not exist) is a result with `isError: true` whose text is the problem document; a message that is not JSON-RPC is a 400 with a JSON-RPC error. Without authentication (a loopback server with no token secret), Host and Origin must name a loopback address (DNS rebinding).\n\nRequires permission `read`: role `admin`, `operator`, `approver`, `auditor`, `viewer`; each tool then needs its own.",
+                "description": "UAEF's MCP tools for the principal of the bearer token: `initialize`, `tools/list` (only the tools the token's roles allow) and `tools/call` of list_workflows, describe_workflow, start_run, get_run, list_runs, list_approvals, decide_approval, get_ledger_proof, list_settlements, list_schedules, trigger_schedule, list_templates and use_template, each under the permission of the API operation it is (docs/mcp.md). Stateless: every request is answered on its own with JSON (no session id, no event stream; GET and DELETE are 405). Send `Accept: application/json, text/event-stream`, `Content-Type: application/json` and, after initialization, `MCP-Protocol-Version`. A tool's failure (bad arguments, a missing permission, a run that does not exist) is a result with `isError: true` whose text is the problem document; a message that is not JSON-RPC is a 400 with a JSON-RPC error. Without authentication (a loopback server with no token secret), Host and Origin must name a loopback address (DNS rebinding).\n\nRequires permission `read`: role `admin`, `operator`, `approver`, `auditor`, `viewer`; each tool then needs its own.",
                 "tags": [
                   "mcp"
                 ],
@@ -7986,6 +8194,262 @@ enum OpenAPISpec {
                   "unchanged"
                 ],
                 "additionalProperties": false
+              },
+              "TemplateParameter": {
+                "type": "object",
+                "description": "A parameter a template declares: its value must pass `schema`.",
+                "properties": {
+                  "name": {
+                    "type": "string",
+                    "pattern": "^[a-z_][a-z0-9_]*$",
+                    "description": "Read in the template's workflow as params.NAME."
+                  },
+                  "description": {
+                    "type": "string"
+                  },
+                  "schema": {
+                    "type": "object",
+                    "description": "The JSON Schema (draft 2020-12 subset: type, enum, const, minimum, maximum, minLength, maxLength, pattern, items, minItems, maxItems, properties, required, additionalProperties) the value must pass."
+                  },
+                  "required": {
+                    "type": "boolean",
+                    "description": "True when the parameter has no default: a value must be given."
+                  },
+                  "default": {
+                    "description": "The value used when none is given (absent when required)."
+                  }
+                },
+                "required": [
+                  "name",
+                  "description",
+                  "schema",
+                  "required"
+                ]
+              },
+              "TemplateSummary": {
+                "type": "object",
+                "description": "A workflow template: a workflow with declared parameters (docs/templates.md).",
+                "properties": {
+                  "name": {
+                    "type": "string",
+                    "pattern": "^[a-z0-9][a-z0-9-]*$"
+                  },
+                  "version": {
+                    "type": "integer",
+                    "minimum": 1
+                  },
+                  "title": {
+                    "type": "string"
+                  },
+                  "description": {
+                    "type": "string",
+                    "description": "What the process does and which agents (by capability) and roles it needs."
+                  },
+                  "category": {
+                    "type": [
+                      "string",
+                      "null"
+                    ]
+                  },
+                  "sha256": {
+                    "type": "string",
+                    "pattern": "^[0-9a-f]{64}$",
+                    "description": "Hex SHA-256 of the template file."
+                  },
+                  "parameters": {
+                    "type": "array",
+                    "items": {
+                      "$ref": "#/components/schemas/TemplateParameter"
+                    }
+                  }
+                },
+                "required": [
+                  "name",
+                  "version",
+                  "title",
+                  "description",
+                  "category",
+                  "sha256",
+                  "parameters"
+                ]
+              },
+              "Template": {
+                "type": "object",
+                "description": "A workflow template with its file.",
+                "properties": {
+                  "name": {
+                    "type": "string",
+                    "pattern": "^[a-z0-9][a-z0-9-]*$"
+                  },
+                  "version": {
+                    "type": "integer",
+                    "minimum": 1
+                  },
+                  "title": {
+                    "type": "string"
+                  },
+                  "description": {
+                    "type": "string",
+                    "description": "What the process does and which agents (by capability) and roles it needs."
+                  },
+                  "category": {
+                    "type": [
+                      "string",
+                      "null"
+                    ]
+                  },
+                  "sha256": {
+                    "type": "string",
+                    "pattern": "^[0-9a-f]{64}$",
+                    "description": "Hex SHA-256 of the template file."
+                  },
+                  "parameters": {
+                    "type": "array",
+                    "items": {
+                      "$ref": "#/components/schemas/TemplateParameter"
+                    }
+                  },
+                  "source": {
+                    "type": "string",
+                    "description": "The template file (YAML)."
+                  }
+                },
+                "required": [
+                  "name",
+                  "version",
+                  "title",
+                  "description",
+                  "category",
+                  "sha256",
+                  "parameters",
+                  "source"
+                ]
+              },
+              "TemplateList": {
+                "type": "object",
+                "properties": {
+                  "templates": {
+                    "type": "array",
+                    "items": {
+                      "$ref": "#/components/schemas/TemplateSummary"
+                    }
+                  }
+                },
+                "required": [
+                  "templates"
+                ]
+              },
+              "TemplateUse": {
+                "type": "object",
+                "additionalProperties": false,
+                "description": "How to make a workflow from a template.",
+                "properties": {
+                  "name": {
+                    "type": [
+                      "string",
+                      "null"
+                    ],
+                    "description": "The workflow's name (1 to 128 letters, digits, '_', '.' or '-'); default the template's."
+                  },
+                  "parameters": {
+                    "type": [
+                      "object",
+                      "null"
+                    ],
+                    "description": "Values by parameter name; parameters not given take their defaults. Each value at most 64 KiB of JSON in all, and no text holding ${{."
+                  },
+                  "dry_run": {
+                    "type": [
+                      "boolean",
+                      "null"
+                    ],
+                    "description": "True: validate and return the workflow without registering it."
+                  }
+                }
+              },
+              "TemplateWorkflow": {
+                "type": "object",
+                "description": "The workflow made from a template.",
+                "properties": {
+                  "workflow": {
+                    "type": "string",
+                    "description": "The workflow's name."
+                  },
+                  "template": {
+                    "type": "object",
+                    "description": "Which template made it and with which values, as recorded in the workflow.registered event.",
+                    "properties": {
+                      "name": {
+                        "type": "string"
+                      },
+                      "version": {
+                        "type": "integer",
+                        "minimum": 1
+                      },
+                      "sha256": {
+                        "type": "string",
+                        "pattern": "^[0-9a-f]{64}$"
+                      },
+                      "parameters": {
+                        "type": "object"
+                      }
+                    },
+                    "required": [
+                      "name",
+                      "version",
+                      "sha256",
+                      "parameters"
+                    ]
+                  },
+                  "source": {
+                    "type": "string",
+                    "description": "The workflow definition (YAML), opening with a comment naming the template and the values."
+                  },
+                  "registered": {
+                    "type": "object",
+                    "description": "The workflow version registered (or found unchanged).",
+                    "properties": {
+                      "name": {
+                        "type": "string"
+                      },
+                      "version": {
+                        "type": "integer",
+                        "minimum": 1
+                      },
+                      "sha256": {
+                        "type": "string",
+                        "pattern": "^[0-9a-f]{64}$",
+                        "description": "Hex SHA-256."
+                      },
+                      "created_at": {
+                        "type": "string",
+                        "format": "date-time",
+                        "description": "RFC 3339 UTC with milliseconds, e.g. 2026-11-26T10:49:52.123Z."
+                      },
+                      "created_by": {
+                        "type": "string",
+                        "description": "The actor who registered it, e.g. api:alice."
+                      },
+                      "created": {
+                        "type": "boolean",
+                        "description": "False when the latest version already had exactly this source."
+                      }
+                    },
+                    "required": [
+                      "name",
+                      "version",
+                      "sha256",
+                      "created_at",
+                      "created_by",
+                      "created"
+                    ]
+                  }
+                },
+                "required": [
+                  "workflow",
+                  "template",
+                  "source"
+                ]
               }
             },
             "responses": {

@@ -1,5 +1,4 @@
 import Hummingbird
-import UAEFConnectors
 import UAEFCore
 import UAEFEngine
 import UAEFStore
@@ -10,15 +9,11 @@ struct WorkflowRoutes {
     let operations: APIOperations
     let bodyLimit: Int
 
-    var runtime: ServerRuntime { operations.runtime }
-
     func add(to group: RouterGroup<APIContext>) {
         group.post("workflows") { request, context in
             let principal = try context.require(.writeWorkflows)
             let source = try await JSONMessage.text(of: request, limit: bodyLimit)
-            let registration = try await runtime.engine(for: principal.tenant).register(
-                source, origin: "request body", actor: principal.actor)
-            if registration.created { runtime.workflowTriggers.forget(tenant: principal.tenant) }
+            let registration = try await operations.registerWorkflow(source, origin: "request body", by: principal)
             return JSONMessage.response(
                 Self.json(registration.workflow, source: false), status: registration.created ? .created : .ok,
                 headers: [.location: "/v1/workflows/\(registration.workflow.name)"])

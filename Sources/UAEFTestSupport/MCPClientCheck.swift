@@ -64,14 +64,15 @@ public enum MCPClientCheck {
                 "operator_tools",
                 [
                     "describe_workflow", "get_ledger_proof", "get_run", "list_approvals", "list_runs",
-                    "list_schedules", "list_settlements", "list_workflows", "start_run", "trigger_schedule",
+                    "list_schedules", "list_settlements", "list_templates", "list_workflows", "start_run",
+                    "trigger_schedule", "use_template",
                 ]
             ),
             (
                 "approver_tools",
                 [
                     "decide_approval", "describe_workflow", "get_run", "list_approvals", "list_runs",
-                    "list_schedules", "list_settlements", "list_workflows",
+                    "list_schedules", "list_settlements", "list_templates", "list_workflows",
                 ]
             ),
             ("all_have_output_schemas", true), ("workflows", ["hello", "sign-off"]),

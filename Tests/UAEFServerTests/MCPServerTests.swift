@@ -40,7 +40,7 @@ struct MCPServerTests {
 
     static let readTools = [
         "describe_workflow", "get_run", "list_approvals", "list_runs", "list_schedules", "list_settlements",
-        "list_workflows",
+        "list_templates", "list_workflows",
     ]
 
     @Test("tools/list shows each role only the tools its permissions allow, with schemas and annotations")
@@ -49,11 +49,13 @@ struct MCPServerTests {
             let expected: [(Set<Role>, [String])] = [
                 ([.viewer], Self.readTools),
                 ([.auditor], (Self.readTools + ["get_ledger_proof"]).sorted()),
-                ([.operator], (Self.readTools + ["start_run", "trigger_schedule"]).sorted()),
+                ([.operator], (Self.readTools + ["start_run", "trigger_schedule", "use_template"]).sorted()),
                 ([.approver], (Self.readTools + ["decide_approval"]).sorted()),
                 (
                     [.admin],
-                    (Self.readTools + ["decide_approval", "get_ledger_proof", "start_run", "trigger_schedule"]).sorted()
+                    (Self.readTools + [
+                        "decide_approval", "get_ledger_proof", "start_run", "trigger_schedule", "use_template",
+                    ]).sorted()
                 ),
             ]
             for (roles, names) in expected {
@@ -123,6 +125,39 @@ struct MCPServerTests {
                     "no workflow named 'hello'") == true)
             await acmeClient.disconnect()
             await globex.disconnect()
+        }
+    }
+
+    @Test(
+        "list_templates shows the templates; use_template makes a workflow for an operator that start_run runs, not for a viewer"
+    )
+    func templates() async throws {
+        try await ServerHarness.start().serving { server in
+            let operatorToken = try await server.token("acme", [.operator])
+            let agents = "agents:\n  - {name: gl, kind: echo, capabilities: [ledger.balance], activate: true}\n"
+            #expect(try await server.send(.POST, "/v1/agents", token: operatorToken, body: agents).status == 201)
+            let client = try await Self.connect(server, token: operatorToken)
+            let listed = try await Self.call(client, "list_templates")
+            #expect(
+                listed["templates"]?.arrayValue?.compactMap { $0["name"]?.stringValue }.contains(
+                    "account-reconciliation") == true)
+            let capabilities: Value = [
+                "statement_capability": "ledger.balance", "ledger_capability": "ledger.balance",
+                "match_capability": "ledger.balance", "adjust_capability": "ledger.balance",
+            ]
+            let made = try await Self.call(
+                client, "use_template",
+                ["template": "account-reconciliation", "name": "close-month", "parameters": capabilities])
+            #expect(made["registered"]?["version"] == 1, "\(made)")
+            let wrong = try await Self.call(
+                client, "use_template", ["template": "account-reconciliation", "parameters": ["tolerance": -1]])
+            #expect(wrong["error"]?.stringValue?.contains("tolerance") == true, "\(wrong)")
+            let viewer = try await Self.connect(server, token: try await server.token("acme", [.viewer]))
+            let refused = try await Self.call(viewer, "use_template", ["template": "account-reconciliation"])
+            #expect(refused["error"]?.stringValue?.contains("may not call use_template") == true, "\(refused)")
+            #expect(try await Self.call(viewer, "describe_workflow", ["name": "close-month"])["version"] == 1)
+            await client.disconnect()
+            await viewer.disconnect()
         }
     }
 
