@@ -63,26 +63,9 @@ struct TemplatesCommand: AsyncParsableCommand {
             print("\nparameters (--set NAME=VALUE):")
             for parameter in template.parameters {
                 let value = parameter.defaultValue.map { "default \($0.jsonText)" } ?? "required"
-                print("  \(Console.padded(parameter.name, 22))  \(Self.schemaSummary(parameter.schema)); \(value)")
+                print("  \(Console.padded(parameter.name, 22))  \(JSONSchema(parameter.schema).summary); \(value)")
                 print("  \(String(repeating: " ", count: 22))  \(parameter.description)")
             }
-        }
-
-        /// `integer 1 to 5`, `string matching ^[a-z]+$`, `one of "a", "b"`.
-        static func schemaSummary(_ schema: JSONValue) -> String {
-            let rules = schema.objectValue ?? [:]
-            var parts = [rules["type"].map { $0.stringValue ?? $0.jsonText } ?? "any"]
-            switch (rules["minimum"], rules["maximum"]) {
-            case (let low?, let high?): parts.append("\(low.jsonText) to \(high.jsonText)")
-            case (let low?, nil): parts.append("at least \(low.jsonText)")
-            case (nil, let high?): parts.append("at most \(high.jsonText)")
-            default: break
-            }
-            if let pattern = rules["pattern"]?.stringValue { parts.append("matching \(pattern)") }
-            if let options = rules["enum"]?.arrayValue {
-                parts.append("one of \(options.map(\.jsonText).joined(separator: ", "))")
-            }
-            return parts.joined(separator: " ")
         }
     }
 

@@ -504,6 +504,38 @@ enum ConsoleAssets {
         {{>task-region}}
         </div>
         """##,
+        "templates": ##"""
+        <h1>Templates</h1>
+        <p class="muted">Ready-made business processes. Making a workflow from one fills in its parameters and registers it (uaef templates use, or POST /v1/templates/NAME/workflows); start it from Runs.</p>
+        {{#notice}}<p class="notice{{#noticeIsError}} error{{/noticeIsError}}" role="status">{{.}}</p>{{/notice}}
+        {{#templates}}
+        <section class="template" data-template="{{name}}">
+          <h2>{{title}} <span class="muted small mono">{{name}} v{{version}}{{#category}} · {{.}}{{/category}}</span></h2>
+          <p>{{description}}</p>
+          <table class="parameters">
+            <thead><tr><th scope="col">Parameter</th><th scope="col">Value</th><th scope="col">Default</th></tr></thead>
+            <tbody>
+            {{#fields}}<tr><td class="mono">{{name}}</td><td>{{description}}<br><span class="muted small">{{rule}}</span></td><td class="mono small">{{#required}}<span class="muted">required</span>{{/required}}{{^required}}{{value}}{{/required}}</td></tr>{{/fields}}
+            </tbody>
+          </table>
+          {{#mayRegister}}
+          <details class="start"{{#open}} open{{/open}}>
+            <summary>Make a workflow</summary>
+            <form method="post" action="/templates/{{name}}" class="stack">
+              <input type="hidden" name="csrf" value="{{csrf}}">
+              <label for="{{name}}-workflow">Workflow name</label>
+              <input id="{{name}}-workflow" name="workflow" value="{{name}}" required>
+              {{#fields}}
+              <label for="{{inputID}}">{{name}} <span class="muted small">({{rule}})</span></label>
+              <input id="{{inputID}}" name="param.{{name}}" value="{{value}}"{{#required}} required{{/required}} spellcheck="false">
+              {{/fields}}
+              <button type="submit">Register workflow</button>
+            </form>
+          </details>
+          {{/mayRegister}}
+        </section>
+        {{/templates}}
+        """##,
     ]
 
     /// console.css

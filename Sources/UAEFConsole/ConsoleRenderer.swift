@@ -44,7 +44,7 @@ public struct ConsoleRenderer: Sendable {
     /// The sections of the navigation bar, by path.
     static let sections: [(path: String, label: String)] = [
         ("/runs", "Runs"), ("/approvals", "Approvals"), ("/agents", "Agents"), ("/schedules", "Schedules"),
-        ("/settlements", "Money"),
+        ("/templates", "Templates"), ("/settlements", "Money"),
         ("/analytics", "Analytics"), ("/ledger", "Ledger"),
     ]
 

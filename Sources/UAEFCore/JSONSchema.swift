@@ -13,6 +13,24 @@ public struct JSONSchema: Sendable, Hashable {
 
     public init(_ schema: JSONValue) { self.schema = schema }
 
+    /// The schema in a few words for people filling in a value: `integer 1 to 5`,
+    /// `string matching ^[a-z]+$`, `array of string`, `string one of "a", "b"`.
+    public var summary: String {
+        var parts = [schema["type"].map { $0.stringValue ?? $0.jsonText } ?? "any value"]
+        if let items = schema["items"]?["type"]?.stringValue { parts.append("of \(items)") }
+        switch (schema["minimum"], schema["maximum"]) {
+        case (let low?, let high?): parts.append("\(low.jsonText) to \(high.jsonText)")
+        case (let low?, nil): parts.append("at least \(low.jsonText)")
+        case (nil, let high?): parts.append("at most \(high.jsonText)")
+        default: break
+        }
+        if let pattern = schema["pattern"]?.stringValue { parts.append("matching \(pattern)") }
+        if let options = schema["enum"]?.arrayValue {
+            parts.append("one of \(options.map(\.jsonText).joined(separator: ", "))")
+        }
+        return parts.joined(separator: " ")
+    }
+
     /// Why `schema` cannot be used, or nil.
     public static func problem(in schema: JSONValue) -> String? {
         guard schema.objectValue != nil else { return "a JSON Schema must be an object" }

@@ -10,6 +10,7 @@ import UAEFLedger
 import UAEFSchedules
 import UAEFSettlement
 import UAEFStore
+import UAEFTemplates
 
 /// The web console at `/`: server-rendered pages over the same operations, permissions and
 /// tenants as the `/v1` API, signed in with a session cookie (``ConsoleSession``) that holds the
@@ -110,6 +111,14 @@ struct ConsoleRoutes {
             let started = try await operations.triggerSchedule(try context.parameters.require("name"), by: principal)
             return Self.redirect("/runs/\(started.run)")
         }
+        pages.get("templates") { request, context in
+            let principal = try context.require(.read)
+            let notice = Self.query(request, "registered").map {
+                (text: "Workflow \($0) registered; start it from Runs.", isError: false)
+            }
+            return try await templatesPage(request, context, principal: principal, notice: notice)
+        }
+        pages.post("templates/:name") { request, context in try await useTemplate(request, context) }
         pages.get("analytics") { request, context in try await analyticsPage(request, context) }
         pages.get("settlements") { request, context in try await settlementsPage(request, context) }
         pages.get("settlements/:id") { request, context in try await settlementPage(request, context) }
@@ -388,6 +397,63 @@ struct ConsoleRoutes {
             return SchedulesView(
                 schedules: records.map { ($0, ScheduleReport.times($0), ScheduleReport.slots($0, count: 3)) },
                 mayManage: principal.may(.manageSchedules), csrf: context.consoleSession?.csrfToken ?? "")
+        }
+    }
+
+    // MARK: Templates
+
+    private func templatesPage(
+        _ request: Request, _ context: APIContext, principal: Principal,
+        notice: (text: String, isError: Bool)? = nil, subject: String? = nil, status: HTTPResponse.Status = .ok
+    ) async throws -> Response {
+        try await page(
+            request, context, principal, title: "Templates", path: "/templates", "templates", live: .none,
+            status: status
+        ) {
+            TemplatesView(
+                templates: operations.templateList()["templates"]?.arrayValue ?? [],
+                mayRegister: principal.may(.writeWorkflows), csrf: context.consoleSession?.csrfToken ?? "",
+                notice: notice?.text, noticeIsError: notice?.isError ?? false, subject: subject)
+        }
+    }
+
+    /// Makes and registers a workflow from the form: each `param.NAME` field is the parameter's
+    /// value, text for a text parameter and JSON for any other; an empty field takes the default.
+    /// A refusal comes back on the page, the template's form open.
+    private func useTemplate(_ request: Request, _ context: APIContext) async throws -> Response {
+        let principal = try context.require(.writeWorkflows)
+        let fields = try await form(request, context)
+        let name = try context.parameters.require("name")
+        let template = try operations.template(named: name)
+        do {
+            var values: [String: JSONValue] = [:]
+            for parameter in template.parameters {
+                guard let text = fields["param.\(parameter.name)"], !text.isEmpty else { continue }
+                if parameter.schema["type"] == "string" {
+                    values[parameter.name] = .string(text)
+                } else {
+                    do {
+                        values[parameter.name] = try JSONValue(jsonText: text)
+                    } catch {
+                        throw Problem(
+                            .unprocessableContent, "validation-failed",
+                            "\(parameter.name): not JSON (\(error)); give a \(JSONSchema(parameter.schema).summary)")
+                    }
+                }
+            }
+            let workflow = fields["workflow"].flatMap { $0.isEmpty ? nil : $0 }
+            let made = try await operations.useTemplate(
+                name, TemplateUse(workflowName: workflow, parameters: values), by: principal)
+            let registered = made.registered?.workflow.name ?? workflow ?? name
+            return Self.redirect(
+                "/templates?registered=\(registered.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "")"
+            )
+        } catch {
+            let problem = ProblemMiddleware.problem(for: error, logger: context.logger, requestID: "\(context.id)")
+            guard problem.status == .unprocessableContent else { throw problem }
+            return try await templatesPage(
+                request, context, principal: principal, notice: ("\(name): \(problem.detail)", true), subject: name,
+                status: problem.status)
         }
     }
 
