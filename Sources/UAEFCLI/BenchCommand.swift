@@ -55,6 +55,9 @@ struct BenchCommand: AsyncParsableCommand {
                       slack connector: N approved by pressing Approve as Slack posts it to uaef serve's
                       POST /v1/slack, --concurrency at a time (default 16), timed to the answer (the
                       decision recorded, the message updated), beside N decided by the engine directly
+              templates  each built-in template filled in N times (default 1000: the workflow's YAML
+                      written), beside validating what it makes; then N workflows made and registered
+                      on a fresh SQLite file (p50, p99), beside the SQLite commit
             Each repetition uses a new store file (or adds its runs to the --store PostgreSQL); the figures
             are medians. --workers N starts N uaef worker processes on the PostgreSQL store, which
             execute the runs (a run executes on one worker at a time; --runs R starts R runs at once). Time covers validating,
@@ -71,17 +74,20 @@ struct BenchCommand: AsyncParsableCommand {
             """)
 
     enum Workload: String, ExpressibleByArgument, CaseIterable {
-        case w1, w2, fanout, ledger, settlement, webhooks, sqs, llm, erp, lambda, console, schedules, slack
+        case w1, w2, fanout, ledger, settlement, webhooks, sqs, llm, erp, lambda, console, schedules, slack, templates
 
         /// The engine workload, or nil for the ledger benchmark, which runs no workflow.
         var workflow: BenchWorkloads.Workflow? { BenchWorkloads.Workflow(rawValue: rawValue) }
     }
 
-    @Argument(help: "w1, w2, fanout, ledger, settlement, webhooks, sqs, llm, erp, lambda, console, schedules or slack.")
+    @Argument(
+        help:
+            "w1, w2, fanout, ledger, settlement, webhooks, sqs, llm, erp, lambda, console, schedules, slack or templates."
+    )
     var workload: Workload
     @Option(
         help:
-            "Tasks in the workload, events for ledger, cold starts for lambda, schedules for schedules, approvals pressed for slack (default: 1000 for w1, 200 for w2, 100000 for fanout, 1000000 for ledger, 20 for lambda, 1000 for schedules, 100 for slack)."
+            "Tasks in the workload, events for ledger, cold starts for lambda, schedules for schedules, approvals pressed for slack, uses for templates (default: 1000 for w1, 200 for w2, 100000 for fanout, 1000000 for ledger, 20 for lambda, 1000 for schedules, 100 for slack, 1000 for templates)."
     ) var tasks: Int?
     @Option(name: .customLong("repeat"), help: "Repetitions; the median is reported.") var repetitions: Int = 5
     @Option(
@@ -164,6 +170,7 @@ struct BenchCommand: AsyncParsableCommand {
             if workload == .console {
                 return try await ConsoleBench.run(runs: tasks ?? 100_000, json: json)
             }
+            if workload == .templates { return try await TemplateBench.run(uses: tasks ?? 1_000, json: json) }
             if workload == .slack {
                 return try await SlackBench.run(approvals: tasks ?? 100, concurrency: concurrency ?? 16, json: json)
             }

@@ -26,50 +26,134 @@ public enum ParameterSubstitution {
     /// declared parameters; throws when a template in it does not parse or reads `params` other
     /// than by a name (`params[x]`, `params` alone).
     public static func names(in text: String) throws(ExpressionError) -> Set<String> {
-        var names: Set<String> = []
-        for span in try spans(in: text) {
-            for reference in try references(in: span.source) { names.insert(reference.name) }
-        }
-        return names
+        try Plan(text)?.names ?? []
     }
 
     /// Replaces the parameters in `text`; `parameters` holds every parameter's value.
     public static func substitute(in text: String, parameters: [String: JSONValue]) throws(ExpressionError)
         -> Outcome
     {
-        let spans = try spans(in: text)
-        guard !spans.isEmpty else { return .unchanged }
-        let context: [String: JSONValue] = [root: .object(parameters)]
-        let characters = Array(text)
-        var result = ""
-        var position = 0
-        var changed = false
-        for span in spans {
-            result += String(characters[position..<span.start])
-            position = span.end
-            let references = try references(in: span.source)
-            guard !references.isEmpty else {
-                result += String(characters[span.start..<span.end])
-                continue
-            }
-            changed = true
-            let expression = try Expression(parsing: span.source)
-            let readsOnlyParameters = expression.referencedPaths.allSatisfy { $0.first == root }
-            guard readsOnlyParameters else {
-                result += "${{ " + (try literalSource(of: span.source, references, context: context)) + " }}"
-                continue
-            }
-            let value = try expression.evaluate(in: context)
-            let around = String(characters[0..<span.start]) + String(characters[span.end...])
-            if spans.count == 1, around.allSatisfy(\.isWhitespace) { return .value(value) }
-            let rendered = Template.text(of: value)
-            guard !rendered.contains("${{") else {
-                throw ExpressionError("a parameter's text may not hold ${{, which the run would read as a template")
-            }
-            result += rendered
+        try Plan(text)?.apply(parameters) ?? .unchanged
+    }
+
+    /// A string that reads parameters, parsed once (a template's strings are, when it is read)
+    /// so that each use only evaluates.
+    public struct Plan: Sendable, Hashable {
+        /// The pieces of the string in order.
+        enum Piece: Sendable, Hashable {
+            /// Text, or a `${{ }}` that reads no parameter, kept as written.
+            case kept(String)
+            /// A `${{ }}` that reads only parameters: evaluated when the template is used.
+            case evaluated(Expression)
+            /// A `${{ }}` that reads parameters and run data: its text with each parameter path
+            /// (`params.limits.max`) written in as a literal.
+            case literals([LiteralPiece])
         }
-        result += String(characters[position...])
-        return changed ? .text(result) : .unchanged
+
+        enum LiteralPiece: Sendable, Hashable {
+            case source(String)
+            case path(Expression, text: String, offset: Int)
+        }
+
+        let pieces: [Piece]
+        /// True when the string is one `${{ }}` reading only parameters (spaces aside): its value keeps its type.
+        let isLone: Bool
+        /// The parameters the string reads.
+        public let names: Set<String>
+
+        /// The plan of `text`, or nil when it reads no parameter.
+        public init?(_ text: String) throws(ExpressionError) {
+            let spans = try ParameterSubstitution.spans(in: text)
+            let characters = Array(text)
+            var pieces: [Piece] = []
+            var names: Set<String> = []
+            var position = 0
+            var evaluatedCount = 0
+            for span in spans {
+                pieces.append(.kept(String(characters[position..<span.start])))
+                position = span.end
+                let references = try ParameterSubstitution.references(in: span.source)
+                guard !references.isEmpty else {
+                    pieces.append(.kept(String(characters[span.start..<span.end])))
+                    continue
+                }
+                for reference in references { names.insert(reference.name) }
+                let expression = try Expression(parsing: span.source)
+                if expression.referencedPaths.allSatisfy({ $0.first == root }) {
+                    pieces.append(.evaluated(expression))
+                    evaluatedCount += 1
+                } else {
+                    pieces.append(.literals(try Self.literalPieces(of: span.source, references)))
+                }
+            }
+            guard !names.isEmpty else { return nil }
+            pieces.append(.kept(String(characters[position...])))
+            self.pieces = pieces.filter { $0 != .kept("") }
+            self.names = names
+            self.isLone =
+                spans.count == 1 && evaluatedCount == 1
+                && self.pieces.allSatisfy {
+                    if case .kept(let text) = $0 { text.allSatisfy(\.isWhitespace) } else { true }
+                }
+        }
+
+        private static func literalPieces(of source: String, _ references: [Reference]) throws(ExpressionError)
+            -> [LiteralPiece]
+        {
+            let characters = Array(source)
+            var pieces: [LiteralPiece] = []
+            var text = "${{ "
+            var position = 0
+            for reference in references {
+                text += String(characters[position..<reference.start])
+                if pieces.isEmpty { text = "${{ " + text.dropFirst(4).drop(while: \.isWhitespace) }
+                pieces.append(.source(text))
+                let path = String(characters[reference.start..<reference.end])
+                pieces.append(.path(try Expression(parsing: path), text: path, offset: reference.start))
+                position = reference.end
+                text = ""
+            }
+            let rest = String(characters[position...])
+            pieces.append(.source(String(rest.reversed().drop(while: \.isWhitespace).reversed()) + " }}"))
+            return pieces
+        }
+
+        /// The string with `parameters` (every parameter's value) in place.
+        public func apply(_ parameters: [String: JSONValue]) throws(ExpressionError) -> Outcome {
+            let context: [String: JSONValue] = [root: .object(parameters)]
+            var result = ""
+            for piece in pieces {
+                switch piece {
+                case .kept(let text):
+                    result += text
+                case .evaluated(let expression):
+                    let value = try expression.evaluate(in: context)
+                    if isLone { return .value(value) }
+                    let rendered = Template.text(of: value)
+                    guard !rendered.contains("${{") else {
+                        throw ExpressionError(
+                            "a parameter's text may not hold ${{, which the run would read as a template")
+                    }
+                    result += rendered
+                case .literals(let literalPieces):
+                    for literalPiece in literalPieces {
+                        switch literalPiece {
+                        case .source(let text): result += text
+                        case .path(let expression, let text, let offset):
+                            let value = try expression.evaluate(in: context)
+                            guard let literal = ParameterSubstitution.literal(of: value) else {
+                                throw ExpressionError(
+                                    offset: offset,
+                                    "\(text) is an object; an expression that also reads run data can take only text, numbers, booleans, null and lists of them from a parameter"
+                                )
+                            }
+                            result += literal
+                        }
+                    }
+                }
+            }
+            return .text(result)
+        }
     }
 
     /// A `${{ … }}` in a string: where it starts and ends (character offsets) and its expression text.
@@ -81,15 +165,15 @@ public enum ParameterSubstitution {
 
     private static func spans(in text: String) throws(ExpressionError) -> [Span] {
         guard text.contains("${{") else { return [] }
-        // Template parsing reports unclosed and malformed templates with their offsets.
-        _ = try Template(parsing: text)
         var spans: [Span] = []
         var rest = Substring(text)
         var offset = 0
         while let open = rest.range(of: "${{") {
             let body = rest[open.upperBound...]
-            guard let close = Template.closingBraces(in: body) else { break }
             let start = offset + rest.distance(from: rest.startIndex, to: open.lowerBound)
+            guard let close = Template.closingBraces(in: body) else {
+                throw ExpressionError(offset: start, "template ${{ is not closed with }}")
+            }
             let after = body.index(close, offsetBy: 2)
             let end = offset + rest.distance(from: rest.startIndex, to: after)
             spans.append(Span(start: start, end: end, source: String(body[..<close])))
@@ -148,30 +232,6 @@ public enum ParameterSubstitution {
         case .number, .string: true
         default: false
         }
-    }
-
-    /// The expression with each parameter path replaced by its value as a literal.
-    private static func literalSource(
-        of source: String, _ references: [Reference], context: [String: JSONValue]
-    ) throws(ExpressionError) -> String {
-        let characters = Array(source)
-        var result = ""
-        var position = 0
-        for reference in references {
-            result += String(characters[position..<reference.start])
-            let path = String(characters[reference.start..<reference.end])
-            let value = try Expression(parsing: path).evaluate(in: context)
-            guard let literal = literal(of: value) else {
-                throw ExpressionError(
-                    offset: reference.start,
-                    "\(path) is an object; an expression that also reads run data can take only text, numbers, booleans, null and lists of them from a parameter"
-                )
-            }
-            result += literal
-            position = reference.end
-        }
-        result += String(characters[position...])
-        return result.trimmingCharacters(in: .whitespaces)
     }
 
     /// The expression text that reads as `value`, or nil for an object (the language has no object literals).

@@ -130,9 +130,10 @@ private struct Substitution {
 
     mutating func apply(to node: TemplateNode, field: String) -> TemplateNode {
         switch node {
-        case .scalar(let text, let style, let line):
+        case .scalar(_, let style, let line, let plan):
+            guard let plan else { return node }
             do {
-                switch try ParameterSubstitution.substitute(in: text, parameters: parameters) {
+                switch try plan.apply(parameters) {
                 case .unchanged: return node
                 case .value(let value): return TemplateNode(value, line: line)
                 case .text(let replaced):

@@ -9,7 +9,8 @@ indirect enum TemplateNode: Sendable, Hashable {
         case plain, singleQuoted, doubleQuoted, literal, folded
     }
 
-    case scalar(String, Style, line: Int?)
+    /// A scalar's text, with its plan when it reads parameters.
+    case scalar(String, Style, line: Int?, plan: ParameterSubstitution.Plan? = nil)
     case sequence([TemplateNode], flow: Bool, line: Int?)
     case mapping([Entry], flow: Bool, line: Int?)
 
@@ -23,7 +24,7 @@ indirect enum TemplateNode: Sendable, Hashable {
     /// The node's 1-based line in the template file.
     var line: Int? {
         switch self {
-        case .scalar(_, _, let line), .sequence(_, _, let line), .mapping(_, _, let line): line
+        case .scalar(_, _, let line, _), .sequence(_, _, let line), .mapping(_, _, let line): line
         }
     }
 
@@ -32,7 +33,9 @@ indirect enum TemplateNode: Sendable, Hashable {
     init?(_ node: Node, lines: [Substring]) {
         switch node {
         case .scalar(let scalar):
-            self = .scalar(scalar.string, Style(scalar.style), line: scalar.mark?.line)
+            // A text that does not parse has no plan; reading the template reports it.
+            let plan = scalar.string.contains("${{") ? (try? ParameterSubstitution.Plan(scalar.string)) ?? nil : nil
+            self = .scalar(scalar.string, Style(scalar.style), line: scalar.mark?.line, plan: plan)
         case .sequence(let sequence):
             var elements: [TemplateNode] = []
             for element in sequence {
@@ -85,13 +88,16 @@ indirect enum TemplateNode: Sendable, Hashable {
     /// The node for Yams to write.
     var yamsNode: Node {
         switch self {
-        case .scalar(let text, let style, _):
-            return .scalar(Node.Scalar(text, Tag(.implicit), style.yams))
+        // Tags given, not left implicit: Yams resolves an implicit tag with regular expressions,
+        // which took most of the time writing a workflow. Scalars are written without their tag
+        // whatever it is, and a `!!map` or `!!seq` tag counts as implicit.
+        case .scalar(let text, let style, _, _):
+            return .scalar(Node.Scalar(text, Tag(.str), style.yams))
         case .sequence(let elements, let flow, _):
-            return .sequence(Node.Sequence(elements.map(\.yamsNode), Tag(.implicit), flow ? .flow : .block))
+            return .sequence(Node.Sequence(elements.map(\.yamsNode), Tag(.seq), flow ? .flow : .block))
         case .mapping(let entries, let flow, _):
-            let pairs = entries.map { (Node.scalar(Node.Scalar($0.key, Tag(.implicit), .plain)), $0.value.yamsNode) }
-            return .mapping(Node.Mapping(pairs, Tag(.implicit), flow ? .flow : .block))
+            let pairs = entries.map { (Node.scalar(Node.Scalar($0.key, Tag(.str), .plain)), $0.value.yamsNode) }
+            return .mapping(Node.Mapping(pairs, Tag(.map), flow ? .flow : .block))
         }
     }
 }

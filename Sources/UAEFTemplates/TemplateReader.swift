@@ -212,7 +212,7 @@ public struct TemplateReader: DefinitionReading {
         _ node: TemplateNode, field: String, declared: Set<String>, used: inout Set<String>
     ) {
         switch node {
-        case .scalar(let text, _, let line):
+        case .scalar(let text, _, let line, _):
             do {
                 for name in try ParameterSubstitution.names(in: text) {
                     used.insert(name)
