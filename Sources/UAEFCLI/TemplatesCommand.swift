@@ -93,6 +93,8 @@ struct TemplatesCommand: AsyncParsableCommand {
         @Option(name: [.short, .long], help: ArgumentHelp("Write the workflow to this file.", valueName: "file"))
         var output: String?
         @Flag(help: "Register the workflow in the store (as `uaef workflows register` would).") var register = false
+        @Flag(help: "With --register: register it even over a workflow of that name the template did not make.")
+        var replace = false
         @Flag(help: "Print JSON.") var json = false
         @OptionGroup var templateOptions: TemplateOptions
         @OptionGroup var engineOptions: EngineOptions
@@ -100,7 +102,7 @@ struct TemplatesCommand: AsyncParsableCommand {
         func run() async throws {
             let template = try templateOptions.template(self.template)
             var given = try values.map { try TemplateOptions.readValues($0) } ?? [:]
-            for (key, value) in try TemplateOptions.parseAssignments(assignments) { given[key] = value }
+            for (key, value) in try TemplateOptions.parseAssignments(assignments, for: template) { given[key] = value }
             let instance = try template.instantiate(named: name, values: given, place: "--set")
             if let output {
                 do {
@@ -112,6 +114,16 @@ struct TemplatesCommand: AsyncParsableCommand {
             var registered: JSONValue?
             if register {
                 let engine = try await engineOptions.engine()
+                if !replace,
+                    let latest = try await engine.store.workflowVersions(
+                        named: instance.workflowName, tenant: engine.tenant
+                    ).last,
+                    !template.made(latest.source)
+                {
+                    throw CLIError.usage(
+                        "workflow '\(latest.name)' exists (version \(latest.version)) and was not made from template \(template.name); give another --name, or --replace to register this as its next version"
+                    )
+                }
                 let registration = try await engine.register(
                     instance.source, origin: "template \(template.name)", actor: CLIActor.current,
                     template: instance.provenance)
@@ -157,13 +169,14 @@ struct TemplatesCommand: AsyncParsableCommand {
         func run() async throws {
             guard !files.isEmpty else { throw CLIError.usage("name at least one template file") }
             let engine = try await engineOptions.engine()
-            let given = try TemplateOptions.parseAssignments(assignments)
+            let assignments = self.assignments
             var reports: [JSONValue] = []
             var invalid = false
             for file in files {
                 do {
                     let template = try TemplateReader.read(try Console.readFile(file), file: file)
-                    let values = given.filter { key, _ in template.parameter(named: key) != nil }
+                    let values = try TemplateOptions.parseAssignments(assignments, for: template)
+                        .filter { key, _ in template.parameter(named: key) != nil }
                     let instance = try template.instantiate(values: values, place: "\(file) with its defaults")
                     _ = try await engine.validate(
                         instance.source, file: "\(file) made with its defaults", anyCapability: true)
@@ -211,15 +224,20 @@ struct TemplateOptions: ParsableArguments {
         return template
     }
 
-    /// `NAME=VALUE` assignments: the value is JSON when it parses as JSON, else text.
-    static func parseAssignments(_ assignments: [String]) throws -> [String: JSONValue] {
+    /// `NAME=VALUE` assignments, each value read as its parameter takes it
+    /// (``TemplateParameter/value(typed:)``; for a name the template does not declare, JSON when
+    /// it is JSON, else text).
+    static func parseAssignments(_ assignments: [String], for template: WorkflowTemplate) throws -> [String: JSONValue]
+    {
         var values: [String: JSONValue] = [:]
         for assignment in assignments {
             guard let equals = assignment.firstIndex(of: "="), equals != assignment.startIndex else {
                 throw CLIError.usage("--set \(assignment): expected NAME=VALUE")
             }
+            let name = String(assignment[..<equals])
             let text = String(assignment[assignment.index(after: equals)...])
-            values[String(assignment[..<equals])] = (try? JSONValue(jsonText: text)) ?? .string(text)
+            values[name] =
+                template.parameter(named: name)?.value(typed: text) ?? (try? JSONValue(jsonText: text)) ?? .string(text)
         }
         return values
     }

@@ -51,6 +51,31 @@ public struct JSONSchema: Sendable, Hashable {
     /// The longest `pattern` accepted.
     static let maximumPatternLength = 1000
 
+    /// The pattern with each `$` outside a character class written `\z`: in a JSON Schema
+    /// (ECMA-262) `$` matches only at the end of the text, where ICU's also matches before a final
+    /// line break, so `^[a-z]+$` would take `"finance\n"`.
+    static func endAnchored(_ pattern: String) -> String {
+        var result = ""
+        var inClass = false
+        var escaped = false
+        for character in pattern {
+            if escaped {
+                escaped = false
+            } else if character == "\\" {
+                escaped = true
+            } else if inClass {
+                inClass = character != "]"
+            } else if character == "[" {
+                inClass = true
+            } else if character == "$" {
+                result += "\\z"
+                continue
+            }
+            result.append(character)
+        }
+        return result
+    }
+
     /// One check's findings and what it may still spend.
     private struct Pass {
         var found: [String] = []
@@ -67,7 +92,8 @@ public struct JSONSchema: Sendable, Hashable {
         mutating func expression(_ pattern: String) -> NSRegularExpression? {
             if let known = expressions[pattern] { return known }
             let compiled =
-                pattern.count <= JSONSchema.maximumPatternLength ? try? NSRegularExpression(pattern: pattern) : nil
+                pattern.count <= JSONSchema.maximumPatternLength
+                ? try? NSRegularExpression(pattern: JSONSchema.endAnchored(pattern)) : nil
             expressions[pattern] = compiled
             return compiled
         }

@@ -45,19 +45,21 @@ public enum ParameterSubstitution {
             case kept(String)
             /// A `${{ }}` that reads only parameters: evaluated when the template is used.
             case evaluated(Expression)
-            /// A `${{ }}` that reads parameters and run data: its text with each parameter path
-            /// (`params.limits.max`) written in as a literal.
-            case literals([LiteralPiece])
+            /// A `${{ }}` that reads parameters and run data (`expression`): its text with each
+            /// parameter path (`params.limits.max`) written in as a literal.
+            case literals([LiteralPiece], expression: Expression)
         }
 
         enum LiteralPiece: Sendable, Hashable {
             case source(String)
-            case path(Expression, text: String, offset: Int)
+            case path(Expression, text: String)
         }
 
         let pieces: [Piece]
         /// True when the string is one `${{ }}` reading only parameters (spaces aside): its value keeps its type.
         let isLone: Bool
+        /// How many `${{ }}` the string keeps for the run: the result must have exactly these.
+        let runTemplates: Int
         /// The parameters the string reads.
         public let names: Set<String>
 
@@ -83,13 +85,15 @@ public enum ParameterSubstitution {
                     pieces.append(.evaluated(expression))
                     evaluatedCount += 1
                 } else {
-                    pieces.append(.literals(try Self.literalPieces(of: span.source, references)))
+                    pieces.append(
+                        .literals(try Self.literalPieces(of: span.source, references), expression: expression))
                 }
             }
             guard !names.isEmpty else { return nil }
             pieces.append(.kept(String(characters[position...])))
             self.pieces = pieces.filter { $0 != .kept("") }
             self.names = names
+            self.runTemplates = spans.count - evaluatedCount
             self.isLone =
                 spans.count == 1 && evaluatedCount == 1
                 && self.pieces.allSatisfy {
@@ -97,24 +101,22 @@ public enum ParameterSubstitution {
                 }
         }
 
+        /// The expression's text in pieces, spaces around it trimmed: source and parameter paths.
         private static func literalPieces(of source: String, _ references: [Reference]) throws(ExpressionError)
             -> [LiteralPiece]
         {
             let characters = Array(source)
             var pieces: [LiteralPiece] = []
-            var text = "${{ "
             var position = 0
             for reference in references {
-                text += String(characters[position..<reference.start])
-                if pieces.isEmpty { text = "${{ " + text.dropFirst(4).drop(while: \.isWhitespace) }
-                pieces.append(.source(text))
+                let before = String(characters[position..<reference.start])
+                pieces.append(.source(pieces.isEmpty ? String(before.drop(while: \.isWhitespace)) : before))
                 let path = String(characters[reference.start..<reference.end])
-                pieces.append(.path(try Expression(parsing: path), text: path, offset: reference.start))
+                pieces.append(.path(try Expression(parsing: path), text: path))
                 position = reference.end
-                text = ""
             }
             let rest = String(characters[position...])
-            pieces.append(.source(String(rest.reversed().drop(while: \.isWhitespace).reversed()) + " }}"))
+            pieces.append(.source(String(rest.reversed().drop(while: \.isWhitespace).reversed())))
             return pieces
         }
 
@@ -128,31 +130,69 @@ public enum ParameterSubstitution {
                     result += text
                 case .evaluated(let expression):
                     let value = try expression.evaluate(in: context)
-                    if isLone { return .value(value) }
-                    let rendered = Template.text(of: value)
-                    guard !rendered.contains("${{") else {
-                        throw ExpressionError(
-                            "a parameter's text may not hold ${{, which the run would read as a template")
+                    if isLone {
+                        guard !ParameterSubstitution.holdsTemplate(value) else { throw Self.madeTemplate }
+                        return .value(value)
                     }
-                    result += rendered
-                case .literals(let literalPieces):
-                    for literalPiece in literalPieces {
-                        switch literalPiece {
-                        case .source(let text): result += text
-                        case .path(let expression, let text, let offset):
-                            let value = try expression.evaluate(in: context)
-                            guard let literal = ParameterSubstitution.literal(of: value) else {
-                                throw ExpressionError(
-                                    offset: offset,
-                                    "\(text) is an object; an expression that also reads run data can take only text, numbers, booleans, null and lists of them from a parameter"
-                                )
-                            }
-                            result += literal
-                        }
-                    }
+                    result += Template.text(of: value)
+                case .literals(let literalPieces, let expression):
+                    result += "${{ " + (try Self.literalText(literalPieces, expression, context)) + " }}"
                 }
             }
+            // Values may not hold `${{`, but pieces side by side could make one (`$` and `{{ … }}`).
+            guard (try? ParameterSubstitution.spans(in: result))?.count == runTemplates else { throw Self.madeTemplate }
             return .text(result)
+        }
+
+        private static let madeTemplate = ExpressionError(
+            "the parameters' values make a ${{ of their own here, which the run would read as a template")
+
+        /// An expression's text with each parameter path written as a literal, checked by parsing
+        /// it back: it must read as the expression with those literals in place, so no value can
+        /// change what the expression does (text whose characters join the quotes around it would).
+        private static func literalText(
+            _ pieces: [LiteralPiece], _ expression: Expression, _ context: [String: JSONValue]
+        ) throws(ExpressionError) -> String {
+            var text = ""
+            var literals: [Expression] = []
+            var paths: [String] = []
+            for piece in pieces {
+                switch piece {
+                case .source(let source): text += source
+                case .path(let path, let pathText):
+                    let value = try path.evaluate(in: context)
+                    guard let literal = ParameterSubstitution.literal(of: value) else {
+                        throw ExpressionError(
+                            "\(pathText) is an object; an expression that also reads run data can take only text, numbers, booleans, null and lists of them from a parameter"
+                        )
+                    }
+                    guard let parsed = try? Expression(parsing: literal) else {
+                        throw ExpressionError("\(pathText) cannot be written into an expression: \(literal.prefix(80))")
+                    }
+                    text += literal
+                    literals.append(parsed)
+                    paths.append(pathText)
+                }
+            }
+            var remaining = literals[...]
+            let expected = expression.replacingParameterPaths { remaining.popFirst() ?? $0 }
+            guard (try? Expression(parsing: text)) == expected else {
+                throw ExpressionError(
+                    "the value of \(paths.joined(separator: " or ")) does not read back as itself inside ${{ \(text.prefix(200)) }}: its text joins what surrounds it; give text that starts and ends with a letter, digit or punctuation"
+                )
+            }
+            return text
+        }
+    }
+
+    /// True when `value` holds text with `${{` anywhere: put in a workflow, the run would read it
+    /// as a template.
+    public static func holdsTemplate(_ value: JSONValue) -> Bool {
+        switch value {
+        case .string(let text): text.contains("${{")
+        case .array(let elements): elements.contains(where: holdsTemplate)
+        case .object(let members): members.values.contains(where: holdsTemplate)
+        default: false
         }
     }
 
@@ -260,6 +300,37 @@ public enum ParameterSubstitution {
             }
             return "[" + items.joined(separator: ", ") + "]"
         case .object: return nil
+        }
+    }
+}
+
+extension Expression {
+    /// True for `params.NAME…`: a static path from the parameters (fields and literal indexes).
+    fileprivate var isParameterPath: Bool {
+        switch self {
+        case .member(let base, _): base.isParameterPath || base == .name(ParameterSubstitution.root)
+        case .index(let base, .literal(.string)), .index(let base, .literal(.number)):
+            base.isParameterPath || base == .name(ParameterSubstitution.root)
+        default: false
+        }
+    }
+
+    /// The expression with each parameter path, left to right, replaced by what `replace` gives for it.
+    fileprivate func replacingParameterPaths(_ replace: (Expression) -> Expression) -> Expression {
+        if isParameterPath { return replace(self) }
+        switch self {
+        case .literal, .name: return self
+        case .list(let elements): return .list(elements.map { $0.replacingParameterPaths(replace) })
+        case .member(let base, let name): return .member(base.replacingParameterPaths(replace), name)
+        case .index(let base, let index):
+            let replacedBase = base.replacingParameterPaths(replace)
+            return .index(replacedBase, index.replacingParameterPaths(replace))
+        case .unary(let op, let operand): return .unary(op, operand.replacingParameterPaths(replace))
+        case .binary(let op, let left, let right):
+            let replacedLeft = left.replacingParameterPaths(replace)
+            return .binary(op, replacedLeft, right.replacingParameterPaths(replace))
+        case .call(let function, let arguments):
+            return .call(function, arguments.map { $0.replacingParameterPaths(replace) })
         }
     }
 }

@@ -1,3 +1,4 @@
+import HTTPTypes
 import UAEFConnectors
 import UAEFCore
 import UAEFEngine
@@ -115,6 +116,15 @@ struct APIOperations: Sendable {
         let template = try template(named: name)
         let instance = try template.instantiate(named: use.workflowName, values: use.parameters, place: "parameters")
         let engine = runtime.engine(for: principal.tenant)
+        if !use.replace,
+            let latest = try await store.workflowVersions(named: instance.workflowName, tenant: principal.tenant).last,
+            !template.made(latest.source)
+        {
+            throw Problem(
+                .conflict, "workflow-exists",
+                "workflow '\(latest.name)' exists (version \(latest.version)) and was not made from template \(template.name); give another name, or replace: true to register this as its next version"
+            )
+        }
         var report: [String: JSONValue] = [
             "workflow": .string(instance.workflowName), "template": instance.provenance,
             "source": .string(instance.source),

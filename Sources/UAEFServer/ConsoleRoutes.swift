@@ -418,8 +418,8 @@ struct ConsoleRoutes {
     }
 
     /// Makes and registers a workflow from the form: each `param.NAME` field is the parameter's
-    /// value, text for a text parameter and JSON for any other; an empty field takes the default.
-    /// A refusal comes back on the page, the template's form open.
+    /// value as typed (``TemplateParameter/value(typed:)``); an empty field takes the default.
+    /// A refusal (a bad value, a name another workflow has) comes back on the page, the form open.
     private func useTemplate(_ request: Request, _ context: APIContext) async throws -> Response {
         let principal = try context.require(.writeWorkflows)
         let fields = try await form(request, context)
@@ -429,17 +429,7 @@ struct ConsoleRoutes {
             var values: [String: JSONValue] = [:]
             for parameter in template.parameters {
                 guard let text = fields["param.\(parameter.name)"], !text.isEmpty else { continue }
-                if parameter.schema["type"] == "string" {
-                    values[parameter.name] = .string(text)
-                } else {
-                    do {
-                        values[parameter.name] = try JSONValue(jsonText: text)
-                    } catch {
-                        throw Problem(
-                            .unprocessableContent, "validation-failed",
-                            "\(parameter.name): not JSON (\(error)); give a \(JSONSchema(parameter.schema).summary)")
-                    }
-                }
+                values[parameter.name] = parameter.value(typed: text)
             }
             let workflow = fields["workflow"].flatMap { $0.isEmpty ? nil : $0 }
             let made = try await operations.useTemplate(
@@ -450,7 +440,7 @@ struct ConsoleRoutes {
             )
         } catch {
             let problem = ProblemMiddleware.problem(for: error, logger: context.logger, requestID: "\(context.id)")
-            guard problem.status == .unprocessableContent else { throw problem }
+            guard problem.status == .unprocessableContent || problem.status == .conflict else { throw problem }
             return try await templatesPage(
                 request, context, principal: principal, notice: ("\(name): \(problem.detail)", true), subject: name,
                 status: problem.status)

@@ -130,7 +130,7 @@ enum MCPTools {
     static let useTemplate = MCPToolbox.Entry(
         name: "use_template", title: "Make a workflow from a template",
         description:
-            "Fills in a template's parameters, validates the workflow against this tenant's agents and registers it (the template and values recorded in the ledger), so start_run can run it; with dry_run it returns the workflow without registering it. The same template and values again return the version already registered.",
+            "Fills in a template's parameters, validates the workflow against this tenant's agents and registers it (the template and values recorded in the ledger), so start_run can run it; with dry_run it returns the workflow without registering it. The same template and values again return the version already registered. A name taken by a workflow the template did not make is refused unless replace is true (runs, schedules and triggers then start the new version).",
         permission: .writeWorkflows,
         input: object(
             [
@@ -142,9 +142,14 @@ enum MCPTools {
                 "dry_run": [
                     "type": "boolean", "description": "True to validate and show the workflow without registering it.",
                 ],
+                "replace": [
+                    "type": "boolean",
+                    "description":
+                        "True to register it as the next version of a workflow of that name that this template did not make; without it that is refused.",
+                ],
             ], required: ["template"]),
         operationID: "useTemplate",
-        annotations: .init(readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: false)
+        annotations: .init(readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: false)
     ) { operations, principal, arguments in
         var body = arguments
         let template = body.removeValue(forKey: "template")?.stringValue ?? ""

@@ -537,7 +537,7 @@ enum OpenAPISpec {
               "post": {
                 "operationId": "useTemplate",
                 "summary": "Make a workflow from a template and register it.",
-                "description": "Fills in the template's parameters (every bad value is reported, naming the parameter), validates the workflow against the tenant's agents as `POST /v1/workflows` does, and registers it as its name's next version, recording the template and the values in the `workflow.registered` event. The same template and values again return the registered version (200). With `dry_run` the workflow is validated and returned, not registered (200).\n\nRequires permission `writeWorkflows`: role `admin`, `operator`.",
+                "description": "Fills in the template's parameters (every bad value is reported, naming the parameter), validates the workflow against the tenant's agents as `POST /v1/workflows` does, and registers it as its name's next version, recording the template and the values in the `workflow.registered` event. The same template and values again return the registered version (200). With `dry_run` the workflow is validated and returned, not registered (200). A name taken by a workflow this template did not make is a 409 unless `replace` is true.\n\nRequires permission `writeWorkflows`: role `admin`, `operator`.",
                 "tags": [
                   "templates"
                 ],
@@ -564,14 +564,11 @@ enum OpenAPISpec {
                   }
                 },
                 "responses": {
-                  "201": {
-                    "description": "A new workflow version was registered.",
+                  "200": {
+                    "description": "A dry run's workflow, or the latest version already had exactly this source.",
                     "headers": {
                       "X-Request-Id": {
                         "$ref": "#/components/headers/X-Request-Id"
-                      },
-                      "Location": {
-                        "$ref": "#/components/headers/Location"
                       }
                     },
                     "content": {
@@ -582,11 +579,14 @@ enum OpenAPISpec {
                       }
                     }
                   },
-                  "200": {
-                    "description": "A dry run's workflow, or the latest version already had exactly this source.",
+                  "201": {
+                    "description": "A new workflow version was registered.",
                     "headers": {
                       "X-Request-Id": {
                         "$ref": "#/components/headers/X-Request-Id"
+                      },
+                      "Location": {
+                        "$ref": "#/components/headers/Location"
                       }
                     },
                     "content": {
@@ -608,6 +608,9 @@ enum OpenAPISpec {
                   },
                   "404": {
                     "$ref": "#/components/responses/NotFound"
+                  },
+                  "409": {
+                    "$ref": "#/components/responses/Conflict"
                   },
                   "413": {
                     "$ref": "#/components/responses/ContentTooLarge"
@@ -8364,6 +8367,13 @@ enum OpenAPISpec {
                       "null"
                     ],
                     "description": "True: validate and return the workflow without registering it."
+                  },
+                  "replace": {
+                    "type": [
+                      "boolean",
+                      "null"
+                    ],
+                    "description": "True: register the workflow even when a workflow of that name exists that this template did not make (it becomes that workflow's next version). Without it that is a 409."
                   }
                 }
               },

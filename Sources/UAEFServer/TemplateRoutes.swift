@@ -24,6 +24,7 @@ struct TemplateRoutes {
         group.post("templates/:name/workflows") { request, context in
             let principal = try context.require(.writeWorkflows)
             let name = try context.parameters.require("name")
+            _ = try operations.template(named: name)
             let body = try await JSONMessage.object(of: request, limit: bodyLimit, allowEmpty: true)
             let use = try TemplateUse(body)
             let made = try await operations.useTemplate(name, use, by: principal)
@@ -35,23 +36,28 @@ struct TemplateRoutes {
     }
 }
 
-/// A request to make a workflow from a template: `{"name"?, "parameters"?, "dry_run"?}`.
+/// A request to make a workflow from a template: `{"name"?, "parameters"?, "dry_run"?, "replace"?}`.
 struct TemplateUse: Sendable {
     /// The workflow's name; nil for the template's.
     var workflowName: String?
     var parameters: [String: JSONValue]
     /// True to validate and show the workflow without registering it.
     var dryRun: Bool
+    /// True to register it even over a workflow of that name that the template did not make.
+    var replace: Bool
 
-    init(workflowName: String? = nil, parameters: [String: JSONValue] = [:], dryRun: Bool = false) {
+    init(
+        workflowName: String? = nil, parameters: [String: JSONValue] = [:], dryRun: Bool = false, replace: Bool = false
+    ) {
         self.workflowName = workflowName
         self.parameters = parameters
         self.dryRun = dryRun
+        self.replace = replace
     }
 
     /// Reads the request body (or an MCP tool's arguments), refusing unknown members and wrong types.
     init(_ body: [String: JSONValue]) throws {
-        try JSONMessage.checkMembers(body, allowed: ["name", "parameters", "dry_run"], in: "the request")
+        try JSONMessage.checkMembers(body, allowed: ["name", "parameters", "dry_run", "replace"], in: "the request")
         func refuse(_ message: String) -> Problem { Problem(.unprocessableContent, "validation-failed", message) }
         switch body["name"] {
         case nil, .null?: workflowName = nil
@@ -63,10 +69,14 @@ struct TemplateUse: Sendable {
         case .object(let values)?: parameters = values
         default: throw refuse("parameters: expected an object of parameter names to values")
         }
-        switch body["dry_run"] {
-        case nil, .null?: dryRun = false
-        case .bool(let flag)?: dryRun = flag
-        default: throw refuse("dry_run: expected true or false")
+        func flag(_ key: String) throws -> Bool {
+            switch body[key] {
+            case nil, .null?: return false
+            case .bool(let flag)?: return flag
+            default: throw refuse("\(key): expected true or false")
+            }
         }
+        dryRun = try flag("dry_run")
+        replace = try flag("replace")
     }
 }

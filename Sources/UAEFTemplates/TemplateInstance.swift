@@ -17,6 +17,14 @@ public struct TemplateInstance: Sendable {
 extension WorkflowTemplate {
     /// The most bytes a template's parameter values take together, as JSON.
     public static let maximumParameterBytes = 64 << 10
+    /// The longest workflow a template makes, as the API's default body limit takes.
+    public static let maximumWorkflowBytes = 1 << 20
+
+    /// True when `source` is a workflow this template made (any version of it, any values): it
+    /// opens with the comment ``instantiate(named:values:place:)`` writes.
+    public func made(_ source: String) -> Bool {
+        source.hasPrefix("# Made from workflow template \(name) version ")
+    }
 
     /// Makes the workflow named `workflowName` (the template's name by default) from the template
     /// with `values` for its parameters (the others take their defaults). Every problem is reported
@@ -34,10 +42,15 @@ extension WorkflowTemplate {
             report(
                 "workflow", "\"\(workflowName.prefix(80))\" is not a workflow name; use \(WorkflowParser.namePattern)")
         }
-        let declared = parameters.map(\.name).joined(separator: ", ")
-        for key in values.keys.sorted() where parameter(named: key) == nil {
+        let unknown = values.keys.sorted().filter { parameter(named: $0) == nil }
+        if !unknown.isEmpty {
+            let declared = parameters.map(\.name).joined(separator: ", ")
+            let named = unknown.prefix(10).map { "'\($0.prefix(80))'" }.joined(separator: ", ")
+            let more = unknown.count > 10 ? " and \(unknown.count - 10) more" : ""
             report(
-                key, "unknown parameter '\(key)'; template \(name) declares: \(declared.isEmpty ? "none" : declared)")
+                unknown.count == 1 ? String(unknown[0].prefix(80)) : "",
+                "unknown parameter\(unknown.count == 1 ? "" : "s") \(named)\(more); template \(name) declares: \(declared.isEmpty ? "none" : declared)"
+            )
         }
         var resolved: [String: JSONValue] = [:]
         for parameter in parameters {
@@ -49,7 +62,7 @@ extension WorkflowTemplate {
                 report(parameter.name, violation.description)
                 continue
             }
-            if Self.holdsTemplate(value) {
+            if ParameterSubstitution.holdsTemplate(value) {
                 report(parameter.name, "text in a parameter may not hold ${{, which the run would read as a template")
                 continue
             }
@@ -81,12 +94,22 @@ extension WorkflowTemplate {
                     message: "could not write the workflow as YAML: \(error)")
             ])
         }
+        let source = header(resolved) + yaml
+        guard source.utf8.count <= Self.maximumWorkflowBytes else {
+            throw ValidationFailure(issues: [
+                ValidationIssue(
+                    file: place, line: nil, field: "",
+                    message:
+                        "the workflow made from these values takes \(source.utf8.count) bytes; at most \(Self.maximumWorkflowBytes) (long values read in many places multiply)"
+                )
+            ])
+        }
         let provenance: JSONValue = [
             "name": .string(name), "version": .number(Number(version)), "sha256": .string(sha256),
             "parameters": .object(resolved),
         ]
         return TemplateInstance(
-            workflowName: workflowName, parameters: resolved, source: header(resolved) + yaml, provenance: provenance)
+            workflowName: workflowName, parameters: resolved, source: source, provenance: provenance)
     }
 
     /// The comment the instance opens with: the template and each parameter's value, in ASCII so
@@ -97,15 +120,6 @@ extension WorkflowTemplate {
             lines.append("#   \(parameter.name): \(Self.ascii(values[parameter.name]?.jsonText ?? "null"))")
         }
         return lines.joined(separator: "\n") + "\n"
-    }
-
-    private static func holdsTemplate(_ value: JSONValue) -> Bool {
-        switch value {
-        case .string(let text): text.contains("${{")
-        case .array(let elements): elements.contains(where: holdsTemplate)
-        case .object(let members): members.values.contains(where: holdsTemplate)
-        default: false
-        }
     }
 
     private static func ascii(_ text: String) -> String {

@@ -57,9 +57,10 @@ indirect enum TemplateNode: Sendable, Hashable {
         }
     }
 
-    /// Whether the collection starting at `mark` is written in flow style (`[a, b]`, `{a: 1}`).
-    /// Read from the text: Yams (6.2) composes every collection with the style of its end event,
-    /// which has none.
+    /// Whether the collection starting at `mark` is written in flow style (`[a, b]`, `{a: 1}`),
+    /// read from the text at the mark (line, then column in Unicode scalars, as libyaml counts):
+    /// Yams (6.2) composes every collection with the style of its end event, which has none. Only
+    /// the look of the workflow written depends on it.
     private static func opens(_ mark: Mark?, with bracket: Character, in lines: [Substring]) -> Bool {
         guard let mark, mark.line >= 1, mark.line <= lines.count, mark.column >= 1 else { return false }
         let line = lines[mark.line - 1].unicodeScalars

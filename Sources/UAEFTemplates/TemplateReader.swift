@@ -86,7 +86,8 @@ public struct TemplateReader: DefinitionReading {
         }
         var declared: [(name: String, line: Int?)] = []
         let parameters = fields["parameters"].map { readParameters($0, declared: &declared) } ?? []
-        let lines = source.split(separator: "\n", omittingEmptySubsequences: false)
+        // Lines as libyaml counts them (its marks are what the nodes carry).
+        let lines = source.split(omittingEmptySubsequences: false) { "\n\r\r\n\u{85}\u{2028}\u{2029}".contains($0) }
         let workflow = fields["workflow"].flatMap { readWorkflow($0, lines: lines, declared: declared) }
         if fields["workflow"] == nil {
             report("workflow", root.line, "required: the workflow definition, without its name")
@@ -118,8 +119,9 @@ public struct TemplateReader: DefinitionReading {
                 "expected a mapping of parameter names to their schemas, found \(Self.kind(of: source))")
             return []
         }
-        if entries.count > Self.maximumParameters {
+        guard entries.count <= Self.maximumParameters else {
             report("parameters", source.line, "\(entries.count) parameters; at most \(Self.maximumParameters)")
+            return []
         }
         var parameters: [TemplateParameter] = []
         for entry in entries {

@@ -1,7 +1,7 @@
 import UAEFCore
 
 /// A workflow template: a workflow definition with declared parameters (`${{ params.NAME }}`),
-/// made into a workflow of its own name by ``instantiate(named:values:)`` (the business processes
+/// made into a workflow of its own name by ``instantiate(named:values:place:)`` (the business processes
 /// UAEF ships, or an operator's own, read by ``TemplateReader``).
 public struct WorkflowTemplate: Sendable {
     /// The template's name, `[a-z0-9][a-z0-9-]*`: also the default name of workflows made from it.
@@ -18,7 +18,7 @@ public struct WorkflowTemplate: Sendable {
     public var parameters: [TemplateParameter]
     /// The `workflow:` section, with the template's lines.
     let workflow: TemplateNode
-    /// Where the template came from (a file path, or `built-in`), for messages.
+    /// Where the template came from (a file path, or `built-in NAME.yaml`), for messages.
     public var origin: String
     /// The template file's exact text.
     public var source: String
@@ -44,6 +44,15 @@ public struct TemplateParameter: Sendable, Hashable {
 
     /// True when a value must be given.
     public var isRequired: Bool { defaultValue == nil }
+
+    /// A value as typed in a form or on a command line: as text when the schema takes only text,
+    /// else as JSON when it is JSON, else as text (a `[string, null]` parameter reads `null` as
+    /// null and anything else as text).
+    public func value(typed text: String) -> JSONValue {
+        let types = schema["type"].map { $0.arrayValue?.compactMap(\.stringValue) ?? [$0.stringValue ?? ""] } ?? []
+        if types == ["string"] { return .string(text) }
+        return (try? JSONValue(jsonText: text)) ?? .string(text)
+    }
 
     /// `{"name", "description", "schema", "required", "default"?}`, as the API and `--json` show it.
     public var json: JSONValue {

@@ -68,6 +68,17 @@ struct TemplatesCLITests {
             try uaef(["templates", "use", "document-triage", "--set", "min_confidence=0.5", "--register"]).stdout
                 == "unchanged document-triage version 1 from template document-triage version 1\n")
         #expect(try uaef(["workflows", "show", "document-triage"]).stdout.contains("#   min_confidence: 0.5"))
+        // --set reads a value as its parameter takes it: a text parameter keeps "true" as text.
+        let typed = try uaef(["templates", "use", "document-triage", "--set", "reviewer_role=true", "--json"])
+        #expect(try typed.json()["parameters"]?["reviewer_role"] == "true", "\(typed.stderr)")
+        // A name another workflow has is refused unless --replace.
+        try "name: triage\ntasks:\n  - {id: a, agent: noop}\n".write(
+            toFile: directory.path("mine.yaml"), atomically: true, encoding: .utf8)
+        #expect(try uaef(["workflows", "register", "mine.yaml"]).status == 0)
+        let taken = try uaef(["templates", "use", "document-triage", "--name", "triage", "--register"])
+        #expect(taken.status == 2 && taken.stderr.contains("was not made from template document-triage"))
+        let replaced = try uaef(["templates", "use", "document-triage", "--name", "triage", "--register", "--replace"])
+        #expect(replaced.status == 0, "\(replaced.stderr)")
         let events = try uaef(["events", "--json"]).stdout.split(separator: "\n").map { try JSONValue(jsonText: $0) }
         let registration = try #require(events.first { $0["type"] == "workflow.registered" })
         #expect(registration["data"]?["template"]?["name"] == "document-triage")

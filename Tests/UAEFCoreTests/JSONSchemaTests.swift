@@ -45,4 +45,15 @@ struct JSONSchemaTests {
         let long = JSONSchema(["type": "string", "pattern": .string(String(repeating: "a", count: 1001))])
         #expect(long.violations(of: "a").first?.contains("at most 1000 characters") == true)
     }
+
+    @Test("a pattern's $ matches only at the end of the text, as in ECMA-262, not before a final line break")
+    func dollarEndsTheText() {
+        let role = JSONSchema(["type": "string", "pattern": "^[a-z]+$"])
+        #expect(role.violations(of: "finance").isEmpty)
+        for text in ["finance\n", "finance\r\n", "finance\u{2028}"] {
+            #expect(!role.violations(of: .string(text)).isEmpty, "\(text.debugDescription)")
+        }
+        #expect(JSONSchema(["pattern": "^[$]\\$$"]).violations(of: "$$").isEmpty, "$ in a class or escaped is a dollar")
+        #expect(!JSONSchema(["pattern": "^[$]\\$$"]).violations(of: "$$\n").isEmpty)
+    }
 }

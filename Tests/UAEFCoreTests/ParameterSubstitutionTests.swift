@@ -82,6 +82,47 @@ struct ParameterSubstitutionTests {
         }
     }
 
+    @Test("a value whose characters would join the quotes around it is refused, not left to change the expression")
+    func joiningCharactersRefused() throws {
+        // U+0600 (a Prepend character) joins the closing quote into one Character, so the lexer
+        // would read on into the next value: `inputs.a == "z…" || true || …`, always true.
+        let text = "${{ inputs.a == params.x && inputs.b == params.y }}"
+        let values: [String: JSONValue] = ["x": "z\u{600}", "y": " || true || tasks.t.output.z\u{D4E}"]
+        #expect(throws: ExpressionError.self) { try ParameterSubstitution.substitute(in: text, parameters: values) }
+        // A combining mark at the start joins the opening quote.
+        #expect(throws: ExpressionError.self) {
+            try ParameterSubstitution.substitute(in: "${{ inputs.a == params.x }}", parameters: ["x": "\u{301}a"])
+        }
+        // Carriage returns, NUL and line separators read back as themselves.
+        let odd: JSONValue = "a\r\nb\u{0}c\u{2028}d\u{85}"
+        guard
+            case .text(let replaced) = try ParameterSubstitution.substitute(
+                in: "${{ inputs.s == params.x }}", parameters: ["x": odd])
+        else {
+            Issue.record("expected text")
+            return
+        }
+        let expression = try Expression(parsing: String(replaced.dropFirst(3).dropLast(2)))
+        #expect(try expression.evaluate(in: ["inputs": ["s": odd]]) == .bool(true))
+    }
+
+    @Test("values that together make a ${{ are refused, side by side or computed")
+    func madeTemplatesRefused() throws {
+        let pieces: [String: JSONValue] = ["a": "$", "b": "{{ inputs.secret }}"]
+        #expect(throws: ExpressionError.self) {
+            try ParameterSubstitution.substitute(in: "${{ params.a }}${{ params.b }}", parameters: pieces)
+        }
+        #expect(throws: ExpressionError.self) {
+            try ParameterSubstitution.substitute(in: "${{ params.a + params.b }}", parameters: pieces)
+        }
+        #expect(throws: ExpressionError.self) {
+            try ParameterSubstitution.substitute(in: "$${{ params.b }}", parameters: pieces)
+        }
+        #expect(
+            try ParameterSubstitution.substitute(in: "${{ params.a }} and ${{ inputs.x }}", parameters: pieces)
+                == .text("$ and ${{ inputs.x }}"))
+    }
+
     @Test("names lists the parameters a string reads, not fields named params")
     func names() throws {
         #expect(

@@ -84,6 +84,23 @@ struct TemplateAPITests {
             }
             #expect(try await server.send(.GET, "/v1/workflows", token: viewer)["workflows"]?.arrayValue?.count == 1)
 
+            // A name another workflow has is refused unless replace is set.
+            #expect(
+                try await server.send(.POST, "/v1/workflows", token: operatorToken, body: ServerHarness.helloWorkflow)
+                    .status == 201)
+            let taken = try await server.send(
+                .POST, "/v1/templates/document-triage/workflows", token: operatorToken,
+                body: #"{"name": "hello", "parameters": {"classify_capability": "docs.classify"}}"#)
+            #expect(taken.status == 409)
+            #expect(taken["detail"]?.stringValue?.contains("was not made from template document-triage") == true)
+            let replaced = try await server.send(
+                .POST, "/v1/templates/document-triage/workflows", token: operatorToken,
+                body: #"{"name": "hello", "parameters": {"classify_capability": "docs.classify"}, "replace": true}"#)
+            #expect(replaced.status == 201 && replaced["registered"]?["version"] == 2, "\(replaced.body)")
+            #expect(
+                try await server.send(.POST, "/v1/templates/nope/workflows", token: operatorToken, body: "[").status
+                    == 404)
+
             let stranger = try await server.token("globex", [.admin])
             #expect(try await server.send(.GET, "/v1/workflows/contracts", token: stranger).status == 404)
             #expect(try await server.send(.GET, "/v1/templates", token: stranger)["templates"]?.arrayValue?.count == 4)

@@ -103,6 +103,55 @@ struct TemplateTests {
         #expect(failure.issues.count == 5)
     }
 
+    @Test("unknown parameters make one problem naming the first ten; a workflow over 1 MiB is refused")
+    func boundedProblemsAndSize() throws {
+        let template = try TemplateReader.read(Self.template, file: "expense.yaml")
+        var values: [String: JSONValue] = ["role": "x"]
+        for index in 0..<1_000 { values["extra\(index)"] = true }
+        let failure = try #require(throws: ValidationFailure.self) {
+            try template.instantiate(values: values, place: "parameters")
+        }
+        #expect(failure.issues.count == 1)
+        #expect(failure.issues.first?.message.contains("and 990 more; template expense-check declares") == true)
+
+        let tasks = (0..<20).map { "    - {id: t\($0), agent: echo, with: {x: \"${{ params.text }}\"}}" }
+        let wide = try TemplateReader.read(
+            ([
+                "template: wide", "title: W", "description: D", "parameters:",
+                "  text: {type: string, description: T.}", "workflow:", "  tasks:",
+            ] + tasks).joined(separator: "\n"),
+            file: "wide.yaml")
+        let big = String(repeating: "x", count: 60_000)
+        let tooBig = try #require(throws: ValidationFailure.self) {
+            try wide.instantiate(values: ["text": .string(big)], place: "parameters")
+        }
+        #expect(tooBig.issues.first?.message.contains("at most 1048576") == true)
+        #expect(try wide.instantiate(values: ["text": "small"], place: "parameters").source.contains("x: \"small\""))
+    }
+
+    @Test("a template written with CRLF line ends keeps its flow collections")
+    func crlfTemplate() throws {
+        let lines = [
+            "template: t", "title: T", "description: D", "parameters:",
+            "  p: {type: string, default: x, description: P.}", "workflow:", "  description: ${{ params.p }}",
+            "  tasks:", "    - {id: a, agent: echo, depends_on: []}",
+        ]
+        let template = try TemplateReader.read(lines.joined(separator: "\r\n") + "\r\n", file: "t.yaml")
+        let instance = try template.instantiate(values: [:], place: "parameters")
+        #expect(instance.source.contains("- {id: a, agent: echo, depends_on: []}"), "\(instance.source)")
+    }
+
+    @Test("a value typed in a form or on a command line is read as its parameter takes it")
+    func typedValues() throws {
+        let template = try TemplateReader.read(Self.template, file: "expense.yaml")
+        #expect(template.parameter(named: "role")?.value(typed: "true") == "true")
+        #expect(template.parameter(named: "limit")?.value(typed: "250") == 250)
+        #expect(template.parameter(named: "limit")?.value(typed: "lots") == "lots", "left for the schema to refuse")
+        #expect(template.parameter(named: "tags")?.value(typed: "[\"a\"]") == ["a"])
+        #expect(template.made(try template.instantiate(values: ["role": "x"], place: "p").source))
+        #expect(!template.made("name: other\n"))
+    }
+
     @Test("a value holding ${{ is refused: the run would read it as a template")
     func refusesTemplateInValue() throws {
         let template = try TemplateReader.read(Self.template, file: "expense.yaml")
