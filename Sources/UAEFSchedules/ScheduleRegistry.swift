@@ -19,12 +19,15 @@ public struct ScheduleRegistry: Sendable {
         case unknownSchedule(String)
         /// It changed between reading and writing (another pause, resume or apply).
         case changedMeanwhile(String)
+        /// A backfill's range cannot be backfilled: why, and what would do.
+        case badRange(String)
 
         public var description: String {
             switch self {
             case .unknownSchedule(let name):
                 "no schedule named '\(name)'; uaef schedules list shows the tenant's schedules"
             case .changedMeanwhile(let name): "schedule '\(name)' changed meanwhile; read it again and retry"
+            case .badRange(let reason): reason
             }
         }
     }
@@ -194,6 +197,108 @@ public struct ScheduleRegistry: Sendable {
                     data: ["run": .string(run.rawValue)]))
             return changes
         }
+    }
+}
+
+extension ScheduleRegistry {
+    /// The most slots one backfill starts.
+    public static let maximumBackfillSlots = 1_000
+
+    /// What a backfill did: each slot of its range, oldest first, with its run and whether this
+    /// backfill started it (false: the slot had its run already, fired or backfilled before).
+    public struct Backfill: Sendable {
+        public var from: Date
+        public var to: Date
+        public var slots: [(slot: Date, run: RunID, created: Bool)]
+
+        /// `{"from", "to", "slots": [{"slot", "run_id", "created"}], "created"}`, as the API and `--json` show it.
+        public var json: JSONValue {
+            [
+                "from": .string(Timestamp.format(from)), "to": .string(Timestamp.format(to)),
+                "slots": .array(
+                    slots.map {
+                        [
+                            "slot": .string(Timestamp.format($0.slot)), "run_id": .string($0.run.rawValue),
+                            "created": .bool($0.created),
+                        ]
+                    }),
+                "created": .number(Number(slots.filter(\.created).count)),
+            ]
+        }
+    }
+
+    /// Starts a run for each slot of the schedule in `from...to` (both in the past), as the slot
+    /// would have: its inputs, the slot input set to the slot, under the slot's own idempotency
+    /// key, so a slot that already has its run (fired on time, or an earlier backfill) keeps it
+    /// and starts no other. Paused or not; the schedule's own slots are unchanged. The runs all
+    /// start (the overlap policy is for slots as they come); `started` is told of each new one.
+    /// A `schedule.backfilled` event names the range and every slot's run.
+    public func backfill(
+        _ name: String, from: Date, to: Date, actor: String, leased: Bool,
+        started: @Sendable (Engine.RunStart) async -> Void
+    ) async throws -> Backfill {
+        guard let record = try await store.schedule(named: name, tenant: tenant) else {
+            throw Refusal.unknownSchedule(name)
+        }
+        let definition = try ScheduleDefinition(stored: record.definition, name: name)
+        let now = Date()
+        guard from < to else {
+            throw Refusal.badRange("from (\(Timestamp.format(from))) must be before to (\(Timestamp.format(to)))")
+        }
+        guard to <= now else {
+            throw Refusal.badRange(
+                "to (\(Timestamp.format(to))) is in the future; slots to come start on their own (trigger starts one now)"
+            )
+        }
+        var slots: [Date] = []
+        var slot = definition.times.next(after: from.addingTimeInterval(-0.001))
+        while let current = slot, current <= to {
+            guard slots.count < Self.maximumBackfillSlots else {
+                throw Refusal.badRange(
+                    "\(Timestamp.format(from)) to \(Timestamp.format(to)) holds more than \(Self.maximumBackfillSlots) slots of \(name); backfill it in parts"
+                )
+            }
+            slots.append(current)
+            slot = definition.times.next(after: current)
+        }
+        guard !slots.isEmpty else {
+            throw Refusal.badRange(
+                "no slot of \(name) falls from \(Timestamp.format(from)) to \(Timestamp.format(to)); uaef schedules show \(name) gives its times"
+            )
+        }
+        var backfill = Backfill(from: from, to: to, slots: [])
+        for slot in slots {
+            let key = ScheduleFiring.key(name, slot: slot)
+            do {
+                let start = try await engine.start(
+                    ScheduleFiring.request(definition, slot: slot, key: key), actor: actor, leased: leased)
+                if start.created { await started(start) }
+                backfill.slots.append((slot, start.run, start.created))
+            } catch RegistryError.idempotencyKeyReused {
+                // The slot started its run with other inputs before the schedule changed: that is its run.
+                guard let earlier = try await store.runRequest(key: key, tenant: tenant) else {
+                    throw Refusal.changedMeanwhile(name)
+                }
+                backfill.slots.append((slot, earlier.runID, false))
+            }
+        }
+        var random = SystemRandomNumberGenerator()
+        var changes = ChangeSet()
+        changes.events.append(
+            ScheduleEvents.draft(
+                "schedule.backfilled", name, tenant: tenant, actor: actor, now: Date(), random: &random,
+                data: [
+                    "from": .string(Timestamp.format(from)), "to": .string(Timestamp.format(to)),
+                    "slots": .array(
+                        backfill.slots.map {
+                            [
+                                "slot": .string(Timestamp.format($0.slot)), "run": .string($0.run.rawValue),
+                                "created": .bool($0.created),
+                            ]
+                        }),
+                ]))
+        try await store.commit(changes)
+        return backfill
     }
 }
 

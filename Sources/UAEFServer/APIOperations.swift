@@ -1,3 +1,4 @@
+import Foundation
 import HTTPTypes
 import UAEFConnectors
 import UAEFCore
@@ -53,6 +54,19 @@ struct APIOperations: Sendable {
         let start = try await scheduleRegistry(tenant: principal.tenant).trigger(
             name, actor: principal.actor, leased: executor != nil)
         return try await started(start, runtime.engine(for: principal.tenant))
+    }
+
+    /// Starts the runs of a schedule's slots from `from` to `to` that have none yet
+    /// (``ScheduleRegistry/backfill``), each executed here at once or left to the workers.
+    func backfillSchedule(_ name: String, from: Date, to: Date, by principal: Principal) async throws
+        -> ScheduleRegistry.Backfill
+    {
+        let engine = runtime.engine(for: principal.tenant)
+        return try await scheduleRegistry(tenant: principal.tenant).backfill(
+            name, from: from, to: to, actor: principal.actor, leased: executor != nil
+        ) { start in
+            _ = try? await started(start, engine)
+        }
     }
 
     /// Executes a new run here at once or leaves it to the workers, and reports it: a new run as

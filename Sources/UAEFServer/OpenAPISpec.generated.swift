@@ -4931,6 +4931,101 @@ enum OpenAPISpec {
                   "operator"
                 ]
               }
+            },
+            "/v1/schedules/{name}/backfill": {
+              "post": {
+                "operationId": "backfillSchedule",
+                "summary": "Start the runs of a schedule's past slots that have none yet.",
+                "description": "Each slot from `from` to `to` (both in the past, at most 1000 slots) starts its run as it would have: the schedule's inputs, the slot input set to the slot, under the slot's own idempotency key, so a slot that already has its run (fired on time, or backfilled before) keeps it and starts no other. Paused or not; the schedule's own slots are unchanged, and the runs all start whatever its overlap policy. A `schedule.backfilled` event names the range and every slot's run. 201 when runs were started, 200 when every slot had its run; 422 for a range in the future, reversed, empty of slots or holding more than 1000.\n\nRequires permission `manageSchedules`: role `admin`, `operator`.",
+                "tags": [
+                  "schedules"
+                ],
+                "parameters": [
+                  {
+                    "name": "name",
+                    "in": "path",
+                    "required": true,
+                    "schema": {
+                      "type": "string"
+                    },
+                    "description": "The schedule's name."
+                  }
+                ],
+                "requestBody": {
+                  "required": true,
+                  "content": {
+                    "application/json": {
+                      "schema": {
+                        "$ref": "#/components/schemas/BackfillRequest"
+                      }
+                    }
+                  }
+                },
+                "responses": {
+                  "201": {
+                    "description": "Runs were started.",
+                    "headers": {
+                      "X-Request-Id": {
+                        "$ref": "#/components/headers/X-Request-Id"
+                      }
+                    },
+                    "content": {
+                      "application/json": {
+                        "schema": {
+                          "$ref": "#/components/schemas/Backfill"
+                        }
+                      }
+                    }
+                  },
+                  "200": {
+                    "description": "Every slot had its run already.",
+                    "headers": {
+                      "X-Request-Id": {
+                        "$ref": "#/components/headers/X-Request-Id"
+                      }
+                    },
+                    "content": {
+                      "application/json": {
+                        "schema": {
+                          "$ref": "#/components/schemas/Backfill"
+                        }
+                      }
+                    }
+                  },
+                  "400": {
+                    "$ref": "#/components/responses/BadRequest"
+                  },
+                  "401": {
+                    "$ref": "#/components/responses/Unauthorized"
+                  },
+                  "403": {
+                    "$ref": "#/components/responses/Forbidden"
+                  },
+                  "404": {
+                    "$ref": "#/components/responses/NotFound"
+                  },
+                  "409": {
+                    "$ref": "#/components/responses/Conflict"
+                  },
+                  "413": {
+                    "$ref": "#/components/responses/ContentTooLarge"
+                  },
+                  "422": {
+                    "$ref": "#/components/responses/UnprocessableContent"
+                  },
+                  "429": {
+                    "$ref": "#/components/responses/TooManyRequests"
+                  },
+                  "500": {
+                    "$ref": "#/components/responses/InternalError"
+                  }
+                },
+                "x-uaef-permission": "manageSchedules",
+                "x-uaef-roles": [
+                  "admin",
+                  "operator"
+                ]
+              }
             }
           },
           "components": {
@@ -8459,6 +8554,76 @@ enum OpenAPISpec {
                   "workflow",
                   "template",
                   "source"
+                ]
+              },
+              "BackfillRequest": {
+                "type": "object",
+                "additionalProperties": false,
+                "description": "The range of past slots to backfill, both ends included.",
+                "properties": {
+                  "from": {
+                    "type": "string",
+                    "format": "date-time",
+                    "description": "RFC 3339, e.g. 2026-12-01T00:00:00Z."
+                  },
+                  "to": {
+                    "type": "string",
+                    "format": "date-time",
+                    "description": "RFC 3339; not after now."
+                  }
+                },
+                "required": [
+                  "from",
+                  "to"
+                ]
+              },
+              "Backfill": {
+                "type": "object",
+                "description": "Each slot of the range with its run.",
+                "properties": {
+                  "from": {
+                    "type": "string",
+                    "format": "date-time"
+                  },
+                  "to": {
+                    "type": "string",
+                    "format": "date-time"
+                  },
+                  "slots": {
+                    "type": "array",
+                    "items": {
+                      "type": "object",
+                      "properties": {
+                        "slot": {
+                          "type": "string",
+                          "format": "date-time"
+                        },
+                        "run_id": {
+                          "type": "string"
+                        },
+                        "created": {
+                          "type": "boolean",
+                          "description": "True when this backfill started the run; false when the slot had its run already."
+                        }
+                      },
+                      "required": [
+                        "slot",
+                        "run_id",
+                        "created"
+                      ]
+                    }
+                  },
+                  "created": {
+                    "type": "integer",
+                    "minimum": 0,
+                    "description": "How many runs this backfill started."
+                  }
+                },
+                "required": [
+                  "from",
+                  "to",
+                  "slots",
+                  "created"
                 ]
               }
             },

@@ -59,6 +59,7 @@ struct ProblemMiddleware: RouterMiddleware {
             switch refusal {
             case .unknownSchedule: return Problem(.notFound, "not-found", refusal.description)
             case .changedMeanwhile: return Problem(.conflict, "changed-meanwhile", refusal.description)
+            case .badRange: return Problem(.unprocessableContent, "validation-failed", refusal.description)
             }
         case is NIOTooManyBytesError:
             return Problem(.contentTooLarge, "body-too-large", "the request body is larger than this server accepts")

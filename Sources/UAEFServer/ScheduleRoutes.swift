@@ -1,3 +1,4 @@
+import Foundation
 import Hummingbird
 import UAEFCore
 import UAEFEngine
@@ -59,6 +60,24 @@ struct ScheduleRoutes {
             let started = try await operations.triggerSchedule(name, by: principal)
             return JSONMessage.response(
                 started.report, status: .created, headers: [.location: "/v1/runs/\(started.run)"])
+        }
+        group.post("schedules/:name/backfill") { request, context in
+            let principal = try context.require(.manageSchedules)
+            let name = try context.parameters.require("name")
+            let body = try await JSONMessage.object(of: request, limit: bodyLimit)
+            try JSONMessage.checkMembers(body, allowed: ["from", "to"], in: "the backfill request")
+            func instant(_ key: String) throws -> Date {
+                guard let text = body[key]?.stringValue, let date = Timestamp.parse(text) else {
+                    throw Problem(
+                        .unprocessableContent, "validation-failed",
+                        "\(key): required, an RFC 3339 time such as 2026-12-01T00:00:00Z")
+                }
+                return date
+            }
+            let backfill = try await operations.backfillSchedule(
+                name, from: try instant("from"), to: try instant("to"), by: principal)
+            let created = backfill.slots.contains { $0.created }
+            return JSONMessage.response(backfill.json, status: created ? .created : .ok)
         }
         group.delete("schedules/:name") { _, context in
             let principal = try context.require(.manageSchedules)

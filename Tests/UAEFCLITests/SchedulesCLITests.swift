@@ -53,6 +53,16 @@ struct SchedulesCLITests {
             ])
         #expect(try uaef("schedules", "apply", file).stdout == "unchanged nightly-eu\nunchanged quarter-hour\n")
 
+        let now = Date()
+        let backfilled = try uaef(
+            "schedules", "backfill", "quarter-hour", "--from", Timestamp.format(now.addingTimeInterval(-3_600 + 1)),
+            "--to", Timestamp.format(now), "--json")
+        #expect(backfilled.status == 0, "\(backfilled.stderr)")
+        #expect(try backfilled.json()["created"] == 4 && backfilled.json()["slots"]?.arrayValue?.count == 4)
+        let tooMany = try uaef(
+            "schedules", "backfill", "quarter-hour", "--from", "2020-01-01T00:00:00Z", "--to", "2020-03-01T00:00:00Z")
+        #expect(tooMany.status == 2 && tooMany.stderr.contains("more than 1000 slots"))
+
         let list = try uaef("schedules", "list")
         #expect(list.stdout.contains("nightly-eu    nightly  cron \"30 2 * * MON-FRI\" Europe/Berlin  next "))
         #expect(list.stdout.contains("quarter-hour  nightly  every 15m  next "))

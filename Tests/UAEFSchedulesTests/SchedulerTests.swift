@@ -106,6 +106,75 @@ struct SchedulerTests {
     }
 
     @Test(
+        "a backfill starts each past slot's run once, with the slot as input; a slot that fired keeps its run; again starts nothing",
+        arguments: StoreBackend.allCases)
+    func backfill(_ backend: StoreBackend) async throws {
+        let fixture = try await ScheduleFixture(backend)
+        defer { fixture.remove() }
+        _ = try await fixture.apply("  - {name: hourly, workflow: nightly, every: 1h, slot_input: as_of}\n")
+        let next = try #require(try await fixture.schedule("hourly").nextAt)
+        // Six past slots: from 06:00 to 11:00 on a day long gone, the 08:00 one fired on time.
+        let day = Timestamp.date(milliseconds: Timestamp.milliseconds(next) / 86_400_000 * 86_400_000 - 86_400_000 * 3)
+        let slots = (6...11).map { day.addingTimeInterval(Double($0) * hour) }
+        try await fixture.setNext("hourly", slots[2])
+        try await Scheduler(engine: fixture.engine, leased: false).fireDue(now: slots[2].addingTimeInterval(1))
+        let onTime = try #require(try await fixture.runs().first?.id)
+
+        let backfill = try await fixture.registry.backfill(
+            "hourly", from: slots[0].addingTimeInterval(-60), to: slots[5], actor: "ops", leased: false
+        ) { _ in }
+        #expect(backfill.slots.map(\.slot) == slots)
+        #expect(backfill.slots.map(\.created) == [true, true, false, true, true, true])
+        #expect(backfill.slots[2].run == onTime)
+        let runs = try await fixture.runs()
+        #expect(runs.count == 6)
+        #expect(Set(runs.compactMap { $0.inputs["as_of"]?.stringValue }) == Set(slots.map(Timestamp.format)))
+        #expect(runs.filter { $0.id != onTime }.allSatisfy { $0.createdBy == "ops" })
+        let event = try #require(try await fixture.events("schedule.backfilled").first)
+        #expect(event.subject == "schedule/hourly" && event.actor == "ops")
+        #expect(event.data["slots"]?.arrayValue?.count == 6)
+
+        let again = try await fixture.registry.backfill(
+            "hourly", from: slots[0], to: slots[5], actor: "ops", leased: false
+        ) { _ in }
+        #expect(again.slots.allSatisfy { !$0.created })
+        #expect(try await fixture.runs().count == 6)
+        // The schedule's own slots are unchanged.
+        #expect(try await fixture.schedule("hourly").nextAt == slots[2].addingTimeInterval(hour))
+    }
+
+    @Test(
+        "a backfill of a range in the future, reversed, without slots or over 1000 slots is refused, starting nothing")
+    func backfillRefusals() async throws {
+        let fixture = try await ScheduleFixture(.sqlite)
+        defer { fixture.remove() }
+        _ = try await fixture.apply("  - {name: minutely, workflow: nightly, every: 1m}\n")
+        let now = Date()
+        let cases: [(Date, Date, String)] = [
+            (now.addingTimeInterval(-60), now.addingTimeInterval(3_600), "is in the future"),
+            (now.addingTimeInterval(-60), now.addingTimeInterval(-120), "must be before"),
+            (now.addingTimeInterval(-30.5), now.addingTimeInterval(-30.4), "no slot of minutely falls"),
+            (now.addingTimeInterval(-2_000 * 60), now.addingTimeInterval(-60), "more than 1000 slots"),
+        ]
+        for (from, to, reason) in cases {
+            do {
+                _ = try await fixture.registry.backfill("minutely", from: from, to: to, actor: "ops", leased: false) {
+                    _ in
+                }
+                Issue.record("\(reason): not refused")
+            } catch let refusal as ScheduleRegistry.Refusal {
+                #expect(refusal.description.contains(reason), "\(refusal)")
+            }
+        }
+        await #expect(throws: ScheduleRegistry.Refusal.unknownSchedule("nope")) {
+            try await fixture.registry.backfill(
+                "nope", from: now.addingTimeInterval(-600), to: now, actor: "ops", leased: false
+            ) { _ in }
+        }
+        #expect(try await fixture.runs().isEmpty)
+    }
+
+    @Test(
         "a slot fired again (its record lost in a crash) finds its run instead of starting another",
         arguments: StoreBackend.allCases)
     func slotStartsOneRun(_ backend: StoreBackend) async throws {

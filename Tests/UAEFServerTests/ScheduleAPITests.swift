@@ -74,6 +74,29 @@ struct ScheduleAPITests {
             #expect(ended["status"] == "succeeded")
             #expect(ended["tasks"]?["greet"]?["output"]?["message"] == "hello schedules")
 
+            // A backfill of the last three hours' slots: three runs, then none again.
+            let end = Date()
+            let range =
+                #"{"from": "\#(Timestamp.format(end.addingTimeInterval(-3 * 3_600 + 1)))", "to": "\#(Timestamp.format(end))"}"#
+            let backfilled = try await server.send(
+                .POST, "/v1/schedules/greet-hourly/backfill", token: operatorToken, body: range)
+            #expect(backfilled.status == 201, "\(backfilled.body)")
+            #expect(backfilled["slots"]?.arrayValue?.count == 3 && backfilled["created"] == 3)
+            let repeated = try await server.send(
+                .POST, "/v1/schedules/greet-hourly/backfill", token: operatorToken, body: range)
+            #expect(repeated.status == 200 && repeated["created"] == 0)
+            let viewerBackfill = try await server.send(
+                .POST, "/v1/schedules/greet-hourly/backfill", token: viewer, body: range)
+            #expect(viewerBackfill.status == 403)
+            let future = try await server.send(
+                .POST, "/v1/schedules/greet-hourly/backfill", token: operatorToken,
+                body: #"{"from": "2020-01-01T00:00:00Z", "to": "2999-01-01T00:00:00Z"}"#)
+            #expect(future.status == 422 && future["detail"]?.stringValue?.contains("in the future") == true)
+            #expect(
+                try await server.send(
+                    .POST, "/v1/schedules/greet-hourly/backfill", token: operatorToken, body: #"{"from": "yesterday"}"#
+                ).status == 422)
+
             let invalid = try await server.send(
                 .POST, "/v1/schedules", token: operatorToken,
                 body: "schedules:\n  - {name: bad, workflow: hello, cron: \"0 25 * * *\"}\n")
