@@ -13,7 +13,7 @@ import UAEFCore
 ///     time_zone: Europe/Berlin      # cron only; default UTC
 ///     inputs: {ledger: main}
 ///     slot_input: as_of             # optional: the input that receives the slot's time
-///     overlap: skip                 # skip (default) or allow
+///     overlap: skip                 # skip (default), allow or cancel_other
 ///     catchup_window: 24h           # default; slots missed longer ago are not started
 /// ```
 public struct ScheduleDefinition: Sendable, Hashable {
@@ -23,6 +23,8 @@ public struct ScheduleDefinition: Sendable, Hashable {
         case skip
         /// Start its run beside the running one.
         case allow
+        /// Cancel the running one and start its run: the latest slot wins.
+        case cancelOther = "cancel_other"
     }
 
     public var name: String
@@ -151,7 +153,7 @@ struct ScheduleReader: DefinitionReading {
             } else {
                 report(
                     path("overlap"), fields["overlap"]?.line,
-                    "\"\(text.prefix(40))\" is not an overlap policy; valid: skip, allow")
+                    "\"\(text.prefix(40))\" is not an overlap policy; valid: skip, allow, cancel_other")
             }
         }
         var catchupWindow = ScheduleDefinition.defaultCatchupWindow

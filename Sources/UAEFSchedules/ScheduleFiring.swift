@@ -37,7 +37,8 @@ struct SlotPlan {
 }
 
 /// Acts on one claimed, due schedule: starts a run for each due slot (unless the last run is
-/// still going and the schedule skips overlaps), then records what it did and its next slot.
+/// still going and the schedule skips overlaps; with `cancel_other` that run is cancelled
+/// first), then records what it did and its next slot.
 ///
 /// A slot's run is started under the idempotency key `schedule:NAME:SLOT`, so a slot acted on
 /// again (after a crash between the run and the record, or by a second process whose claim
@@ -120,6 +121,15 @@ struct ScheduleFiring {
                 continue
             }
             recordSkipped()
+            if definition.overlap == .cancelOther,
+                let running = try await unfinished(updated.lastRun, tenant: record.tenant)
+            {
+                // Durable before the slot's run starts: a crash between the two cancels nothing twice.
+                _ = try await engine.cancel(running, actor: actor)
+                event(
+                    "schedule.overlap_cancelled",
+                    ["slot": .string(Timestamp.format(slot)), "cancelled": .string(running.rawValue)])
+            }
             // The last due slot's run commits with the schedule's new state and this pass's events:
             // one transaction, and no moment when the run stands without its record.
             var closing: (@Sendable (RunID) -> ChangeSet)?

@@ -8096,9 +8096,10 @@ enum OpenAPISpec {
                           "type": "string",
                           "enum": [
                             "skip",
-                            "allow"
+                            "allow",
+                            "cancel_other"
                           ],
-                          "description": "What a slot does while the last run has not ended; default skip."
+                          "description": "What a slot does while the last run has not ended: start nothing (skip, the default), start beside it (allow), or cancel it and start (cancel_other)."
                         },
                         "catchup_window": {
                           "type": "string",
@@ -8166,9 +8167,10 @@ enum OpenAPISpec {
                     "type": "string",
                     "enum": [
                       "skip",
-                      "allow"
+                      "allow",
+                      "cancel_other"
                     ],
-                    "description": "What a slot does while the last run has not ended; default skip."
+                    "description": "What a slot does while the last run has not ended: start nothing (skip, the default), start beside it (allow), or cancel it and start (cancel_other)."
                   },
                   "catchup_window": {
                     "type": "string",

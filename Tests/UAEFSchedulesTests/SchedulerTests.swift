@@ -237,6 +237,31 @@ struct SchedulerTests {
     }
 
     @Test(
+        "overlap cancel_other: a slot that comes while the last run is unfinished cancels it and starts its own",
+        arguments: StoreBackend.allCases)
+    func overlapCancelOther(_ backend: StoreBackend) async throws {
+        let fixture = try await ScheduleFixture(backend)
+        defer { fixture.remove() }
+        _ = try await fixture.apply("  - {name: hourly, workflow: nightly, every: 1h, overlap: cancel_other}\n")
+        let slot = try #require(try await fixture.schedule("hourly").nextAt)
+        let scheduler = Scheduler(engine: fixture.engine, leased: false)
+        try await scheduler.fireDue(now: slot)
+        let first = try #require(try await fixture.runs().first)
+        try await scheduler.fireDue(now: slot.addingTimeInterval(hour))
+        let runs = try await fixture.runs()
+        #expect(runs.count == 2)
+        #expect(try await fixture.store.run(first.id, tenant: "default")?.status == .cancelled)
+        let second = try #require(runs.first { $0.id != first.id })
+        #expect(second.status == .pending)
+        let cancelled = try await fixture.events("schedule.overlap_cancelled")
+        #expect(cancelled.map { $0.data["cancelled"] } == [.string(first.id.rawValue)])
+        #expect(cancelled.first?.data["slot"] == .string(Timestamp.format(slot.addingTimeInterval(hour))))
+        let requested = try await fixture.events("run.cancel_requested")
+        #expect(requested.map(\.actor) == ["schedule:hourly"])
+        #expect(try await fixture.schedule("hourly").lastRun == second.id)
+    }
+
+    @Test(
         "after an outage, slots older than the catch-up window are missed and the rest start (overlap allow)",
         arguments: StoreBackend.allCases)
     func catchUp(_ backend: StoreBackend) async throws {
@@ -358,7 +383,7 @@ struct SchedulerTests {
             for expected in [
                 "schedules[2].cron", "minute field \"61\"", "give cron or every, not both", "must be from 1m to",
                 "\"EST\" is not an IANA time zone name", "matches no date in the next nine years",
-                "\"queue\" is not an overlap policy; valid: skip, allow", "leave it out of inputs",
+                "\"queue\" is not an overlap policy; valid: skip, allow, cancel_other", "leave it out of inputs",
             ] {
                 #expect(messages.contains(expected), "\(expected) not in:\n\(messages)")
             }
