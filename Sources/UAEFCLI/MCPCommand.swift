@@ -14,7 +14,7 @@ struct MCPCommand: AsyncParsableCommand {
             input, one per line, and writes only protocol messages on standard output (logs go to \
             standard error). Tools: list_workflows, describe_workflow, start_run, get_run, list_runs, \
             list_approvals, decide_approval, get_ledger_proof, list_settlements, list_schedules, \
-            trigger_schedule, list_templates, use_template; the assistant sees only those its roles allow, acting as api:<subject> in \
+            trigger_schedule, backfill_schedule, list_templates, use_template; the assistant sees only those its roles allow, acting as api:<subject> in \
             --tenant. The default roles (operator, auditor) read, start runs, trigger schedules, make \
             workflows from templates and read the ledger; deciding approvals needs \
             --roles approver (or admin) and --approves-as. Runs it starts execute in this process, \

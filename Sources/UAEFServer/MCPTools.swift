@@ -1,5 +1,6 @@
 import MCP
 import UAEFCore
+import UAEFSchedules
 import UAEFStore
 
 /// The tools of ``MCPToolbox``: each names the API operation it is and the permission it needs,
@@ -8,7 +9,7 @@ import UAEFStore
 enum MCPTools {
     static let entries: [MCPToolbox.Entry] = [
         listWorkflows, describeWorkflow, startRun, getRun, listRuns, listApprovals, decideApproval, getLedgerProof,
-        listSettlements, listSchedules, triggerSchedule, listTemplates, useTemplate,
+        listSettlements, listSchedules, triggerSchedule, backfillSchedule, listTemplates, useTemplate,
     ]
 
     static let reads = Tool.Annotations(readOnlyHint: true, destructiveHint: false, openWorldHint: false)
@@ -116,6 +117,31 @@ enum MCPTools {
         annotations: .init(readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: true)
     ) { operations, principal, arguments in
         try await operations.triggerSchedule(arguments["name"]?.stringValue ?? "", by: principal).report
+    }
+
+    static let backfillSchedule = MCPToolbox.Entry(
+        name: "backfill_schedule", title: "Backfill a schedule's past slots",
+        description:
+            "Starts the runs of a schedule's past slots from `from` to `to` (RFC 3339, both ends included, at most 1000 slots) that have none yet, each as its slot would have (the slot input set to the slot); a slot that already has its run keeps it, so calling again starts nothing twice. get_run follows the runs.",
+        permission: .manageSchedules,
+        input: object(
+            [
+                "name": name("The schedule's name, as list_schedules gives it."),
+                "from": [
+                    "type": "string", "format": "date-time",
+                    "description": "The range's first instant, e.g. 2026-12-01T00:00:00Z.",
+                ],
+                "to": [
+                    "type": "string", "format": "date-time", "description": "The range's last instant, not after now.",
+                ],
+            ], required: ["name", "from", "to"]),
+        operationID: "backfillSchedule",
+        annotations: .init(readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: true)
+    ) { operations, principal, arguments in
+        try await operations.backfillSchedule(
+            arguments["name"]?.stringValue ?? "", from: try ScheduleRoutes.instant(arguments, "from"),
+            to: try ScheduleRoutes.instant(arguments, "to"), by: principal
+        ).json
     }
 
     static let listTemplates = MCPToolbox.Entry(

@@ -66,16 +66,8 @@ struct ScheduleRoutes {
             let name = try context.parameters.require("name")
             let body = try await JSONMessage.object(of: request, limit: bodyLimit)
             try JSONMessage.checkMembers(body, allowed: ["from", "to"], in: "the backfill request")
-            func instant(_ key: String) throws -> Date {
-                guard let text = body[key]?.stringValue, let date = Timestamp.parse(text) else {
-                    throw Problem(
-                        .unprocessableContent, "validation-failed",
-                        "\(key): required, an RFC 3339 time such as 2026-12-01T00:00:00Z")
-                }
-                return date
-            }
             let backfill = try await operations.backfillSchedule(
-                name, from: try instant("from"), to: try instant("to"), by: principal)
+                name, from: try Self.instant(body, "from"), to: try Self.instant(body, "to"), by: principal)
             let created = backfill.slots.contains { $0.created }
             return JSONMessage.response(backfill.json, status: created ? .created : .ok)
         }
@@ -87,6 +79,16 @@ struct ScheduleRoutes {
             }
             return Response(status: .noContent)
         }
+    }
+
+    /// The RFC 3339 time `body[key]` holds (a backfill's `from` and `to`), or a 422 saying what is needed.
+    static func instant(_ body: [String: JSONValue], _ key: String) throws -> Date {
+        guard let text = body[key]?.stringValue, let date = Timestamp.parse(text) else {
+            throw Problem(
+                .unprocessableContent, "validation-failed",
+                "\(key): required, an RFC 3339 time such as 2026-12-01T00:00:00Z")
+        }
+        return date
     }
 
     private func schedule(_ context: APIContext, _ principal: Principal) async throws -> ScheduleRecord {

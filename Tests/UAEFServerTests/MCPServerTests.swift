@@ -49,12 +49,16 @@ struct MCPServerTests {
             let expected: [(Set<Role>, [String])] = [
                 ([.viewer], Self.readTools),
                 ([.auditor], (Self.readTools + ["get_ledger_proof"]).sorted()),
-                ([.operator], (Self.readTools + ["start_run", "trigger_schedule", "use_template"]).sorted()),
+                (
+                    [.operator],
+                    (Self.readTools + ["backfill_schedule", "start_run", "trigger_schedule", "use_template"]).sorted()
+                ),
                 ([.approver], (Self.readTools + ["decide_approval"]).sorted()),
                 (
                     [.admin],
                     (Self.readTools + [
-                        "decide_approval", "get_ledger_proof", "start_run", "trigger_schedule", "use_template",
+                        "backfill_schedule", "decide_approval", "get_ledger_proof", "start_run", "trigger_schedule",
+                        "use_template",
                     ]).sorted()
                 ),
             ]
@@ -179,6 +183,14 @@ struct MCPServerTests {
             #expect(schedule["name"] == "greet-daily" && schedule["time_zone"] == "Asia/Tokyo")
             // 08:00 in Tokyo (no summer time) is 23:00Z the day before.
             #expect(schedule["next_at"]?.stringValue?.hasSuffix("T23:00:00.000Z") == true, "\(schedule)")
+            let now = Date()
+            let backfilled = try await Self.call(
+                client, "backfill_schedule",
+                [
+                    "name": "greet-daily", "from": .string(Timestamp.format(now.addingTimeInterval(-2 * 86_400))),
+                    "to": .string(Timestamp.format(now)),
+                ])
+            #expect(backfilled["created"] == 2, "\(backfilled)")
             let started = try await Self.call(client, "trigger_schedule", ["name": "greet-daily"])
             let run = try #require(started["run_id"]?.stringValue, "\(started)")
             #expect(try await server.waitForRun(run, token: operatorToken)["status"] == "succeeded")
