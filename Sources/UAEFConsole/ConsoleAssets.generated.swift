@@ -371,6 +371,7 @@ enum ConsoleAssets {
         """##,
         "schedules": ##"""
         <h1>Schedules</h1>
+        {{#notice}}<p class="notice{{#noticeIsError}} error{{/noticeIsError}}" role="status">{{.}}</p>{{/notice}}
         <table class="schedules">
           <caption>Workflows started at set times (uaef schedules apply, or POST /v1/schedules); each slot starts one run.</caption>
           <thead><tr><th scope="col">Schedule</th><th scope="col">Workflow</th><th scope="col">Times</th><th scope="col">State</th><th scope="col">Next slots (UTC)</th><th scope="col">Last slot</th><th scope="col">Actions</th></tr></thead>
@@ -388,6 +389,14 @@ enum ConsoleAssets {
               {{#paused}}<form method="post" action="/schedules/{{name}}/resume"><input type="hidden" name="csrf" value="{{csrf}}"><button type="submit">Resume</button></form>{{/paused}}
               {{^paused}}<form method="post" action="/schedules/{{name}}/pause"><input type="hidden" name="csrf" value="{{csrf}}"><button type="submit">Pause</button></form>{{/paused}}
               <form method="post" action="/schedules/{{name}}/trigger"><input type="hidden" name="csrf" value="{{csrf}}"><button type="submit">Run now</button></form>
+              <details class="start"><summary>Backfill</summary>
+                <form method="post" action="/schedules/{{name}}/backfill" class="stack">
+                  <input type="hidden" name="csrf" value="{{csrf}}">
+                  <label for="{{name}}-from">From (UTC)</label><input type="datetime-local" id="{{name}}-from" name="from" required>
+                  <label for="{{name}}-to">To (UTC)</label><input type="datetime-local" id="{{name}}-to" name="to" required>
+                  <button type="submit">Start the slots' runs</button>
+                </form>
+              </details>
               {{/mayManage}}
             </td>
           </tr>

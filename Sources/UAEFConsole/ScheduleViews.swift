@@ -24,12 +24,18 @@ public struct SchedulesView: Sendable {
     }
 
     public var schedules: [Row]
+    /// What the last form did (a backfill's outcome, or why it was refused).
+    public var notice: String?
+    public var noticeIsError: Bool
 
     /// The view of `schedules`, each with its times in a line (`times`) and its next slots
-    /// (`upcoming`), by name; `mayManage` offers pause, resume and trigger.
+    /// (`upcoming`), by name; `mayManage` offers pause, resume, trigger and backfill.
     public init(
-        schedules: [(record: ScheduleRecord, times: String, upcoming: [Date])], mayManage: Bool, csrf: String
+        schedules: [(record: ScheduleRecord, times: String, upcoming: [Date])], mayManage: Bool, csrf: String,
+        notice: String? = nil, noticeIsError: Bool = false
     ) {
+        self.notice = notice
+        self.noticeIsError = noticeIsError
         self.schedules = schedules.map { schedule in
             let record = schedule.record
             return Row(

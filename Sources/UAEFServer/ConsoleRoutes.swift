@@ -90,7 +90,11 @@ struct ConsoleRoutes {
         pages.post("approvals/:id/decide") { request, context in try await decide(request, context) }
         pages.get("ledger") { request, context in try await ledgerPage(request, context) }
         pages.get("agents") { request, context in try await agentsPage(request, context) }
-        pages.get("schedules") { request, context in try await schedulesPage(request, context) }
+        pages.get("schedules") { request, context in
+            let notice = Self.query(request, "backfilled").map { (text: $0, isError: false) }
+            return try await schedulesPage(request, context, notice: notice)
+        }
+        pages.post("schedules/:name/backfill") { request, context in try await backfill(request, context) }
         pages.post("schedules/:name/pause") { request, context in
             let principal = try context.require(.manageSchedules)
             _ = try await form(request, context)
@@ -388,15 +392,52 @@ struct ConsoleRoutes {
 
     // MARK: Schedules
 
-    private func schedulesPage(_ request: Request, _ context: APIContext) async throws -> Response {
+    private func schedulesPage(
+        _ request: Request, _ context: APIContext, notice: (text: String, isError: Bool)? = nil,
+        status: HTTPResponse.Status = .ok
+    ) async throws -> Response {
         let principal = try context.require(.read)
         return try await page(
-            request, context, principal, title: "Schedules", path: "/schedules", "schedules", live: .none
+            request, context, principal, title: "Schedules", path: "/schedules", "schedules", live: .none,
+            status: status
         ) {
             let records = try await store.schedules(tenant: principal.tenant)
             return SchedulesView(
                 schedules: records.map { ($0, ScheduleReport.times($0), ScheduleReport.slots($0, count: 3)) },
-                mayManage: principal.may(.manageSchedules), csrf: context.consoleSession?.csrfToken ?? "")
+                mayManage: principal.may(.manageSchedules), csrf: context.consoleSession?.csrfToken ?? "",
+                notice: notice?.text, noticeIsError: notice?.isError ?? false)
+        }
+    }
+
+    /// Starts the runs of a schedule's past slots from the form's `from` to `to` (UTC, as the
+    /// browser's datetime-local fields give them); the page comes back saying how many started,
+    /// or why none could.
+    private func backfill(_ request: Request, _ context: APIContext) async throws -> Response {
+        let principal = try context.require(.manageSchedules)
+        let fields = try await form(request, context)
+        let name = try context.parameters.require("name")
+        do {
+            guard let from = fields["from"].flatMap(RunsView.Filters.time),
+                let to = fields["to"].flatMap(RunsView.Filters.time)
+            else {
+                throw Problem(
+                    .unprocessableContent, "validation-failed", "give both times, e.g. 2026-12-01T00:00 (UTC)")
+            }
+            let backfill = try await operations.backfillSchedule(name, from: from, to: to, by: principal)
+            let created = backfill.slots.filter(\.created).count
+            let total = backfill.slots.count
+            let text =
+                created == total
+                ? "\(name): \(total) slots started a run."
+                : "\(name): \(created) of \(total) slots started a run; the others had theirs."
+            return Self.redirect(
+                "/schedules?backfilled=\(text.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "")")
+        } catch {
+            let problem = ProblemMiddleware.problem(for: error, logger: context.logger, requestID: "\(context.id)")
+            guard problem.status == .unprocessableContent else { throw problem }
+            return try await schedulesPage(
+                request, context, notice: ("\(name) was not backfilled: \(problem.detail)", true),
+                status: problem.status)
         }
     }
 

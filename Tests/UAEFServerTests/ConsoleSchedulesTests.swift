@@ -59,6 +59,23 @@ struct ConsoleSchedulesTests {
             #expect(
                 try await server.send(.POST, "/schedules/nope/pause", body: "csrf=\(csrf)", headers: form).status == 404
             )
+
+            // Backfill: the form's UTC times, each slot's run once; a range in the future comes back refused.
+            #expect(page.body.contains("action=\"/schedules/greet-berlin/backfill\""))
+            let backfilled = try await server.send(
+                .POST, "/schedules/greet-berlin/backfill",
+                body: "csrf=\(csrf)&from=2026-11-30T00%3A00&to=2026-12-04T23%3A59",
+                headers: form)
+            #expect(backfilled.status == 200, "\(backfilled.body)")
+            // Monday 30 November to Friday 4 December 2026: five weekday slots at 09:00 Berlin.
+            #expect(backfilled.body.contains("greet-berlin: 5 slots started a run."), "\(backfilled.body)")
+            let future = try await server.send(
+                .POST, "/schedules/greet-berlin/backfill",
+                body: "csrf=\(csrf)&from=2026-11-30T00%3A00&to=2999-01-01T00%3A00",
+                headers: form)
+            #expect(
+                future.status == 422 && future.body.contains("was not backfilled")
+                    && future.body.contains("in the future"))
         }
     }
 }
