@@ -114,7 +114,19 @@ struct ScheduleFiring {
                 ])
             skipped = nil
         }
-        for (index, slot) in plan.due.enumerated() {
+        var due = plan.due
+        if definition.overlap == .cancelOther, due.count > 1, let last = due.last {
+            // The latest slot wins: starting the earlier ones only to cancel them would let each
+            // do work for the moment its cancellation takes.
+            event(
+                "schedule.superseded",
+                [
+                    "slots": .number(Number(due.count - 1)), "first": .string(Timestamp.format(due[0])),
+                    "last": .string(Timestamp.format(due[due.count - 2])), "by": .string(Timestamp.format(last)),
+                ])
+            due = [last]
+        }
+        for (index, slot) in due.enumerated() {
             updated.lastSlot = slot
             if definition.overlap == .skip, let running = try await unfinished(updated.lastRun, tenant: record.tenant) {
                 skipped = ((skipped?.count ?? 0) + 1, skipped?.first ?? slot, slot, running)
@@ -122,10 +134,14 @@ struct ScheduleFiring {
             }
             recordSkipped()
             if definition.overlap == .cancelOther,
-                let running = try await unfinished(updated.lastRun, tenant: record.tenant)
+                let running = try await unfinished(updated.lastRun, tenant: record.tenant),
+                (try? await engine.check(Self.request(definition, slot: slot, key: nil))) != nil
             {
-                // Durable before the slot's run starts: a crash between the two cancels nothing twice.
-                _ = try await engine.cancel(running, actor: actor)
+                // Only when the slot's run can start (else the running one is left alone and the
+                // refusal recorded below); a cancellation already asked for is not asked again.
+                if try await engine.store.run(running, tenant: record.tenant)?.cancelRequested == false {
+                    _ = try await engine.cancel(running, actor: actor)
+                }
                 event(
                     "schedule.overlap_cancelled",
                     ["slot": .string(Timestamp.format(slot)), "cancelled": .string(running.rawValue)])
@@ -133,7 +149,7 @@ struct ScheduleFiring {
             // The last due slot's run commits with the schedule's new state and this pass's events:
             // one transaction, and no moment when the run stands without its record.
             var closing: (@Sendable (RunID) -> ChangeSet)?
-            if index == plan.due.count - 1 {
+            if index == due.count - 1 {
                 var recorded = updated
                 recorded.nextAt = plan.next
                 recorded.lastError = nil

@@ -232,7 +232,8 @@ extension ScheduleRegistry {
     /// key, so a slot that already has its run (fired on time, or an earlier backfill) keeps it
     /// and starts no other. Paused or not; the schedule's own slots are unchanged. The runs all
     /// start (the overlap policy is for slots as they come); `started` is told of each new one.
-    /// A `schedule.backfilled` event names the range and every slot's run.
+    /// Each new run commits with a `schedule.backfilled` event naming its slot, so a backfill cut
+    /// short by a crash leaves every run it made accounted for, and doing it again finishes it.
     public func backfill(
         _ name: String, from: Date, to: Date, actor: String, leased: Bool,
         started: @Sendable (Engine.RunStart) async -> Void
@@ -241,11 +242,10 @@ extension ScheduleRegistry {
             throw Refusal.unknownSchedule(name)
         }
         let definition = try ScheduleDefinition(stored: record.definition, name: name)
-        let now = Date()
-        guard from < to else {
-            throw Refusal.badRange("from (\(Timestamp.format(from))) must be before to (\(Timestamp.format(to)))")
+        guard from <= to else {
+            throw Refusal.badRange("from (\(Timestamp.format(from))) is after to (\(Timestamp.format(to)))")
         }
-        guard to <= now else {
+        guard to <= Date() else {
             throw Refusal.badRange(
                 "to (\(Timestamp.format(to))) is in the future; slots to come start on their own (trigger starts one now)"
             )
@@ -253,12 +253,14 @@ extension ScheduleRegistry {
         var slots: [Date] = []
         var slot = definition.times.next(after: from.addingTimeInterval(-0.001))
         while let current = slot, current <= to {
-            guard slots.count < Self.maximumBackfillSlots else {
-                throw Refusal.badRange(
-                    "\(Timestamp.format(from)) to \(Timestamp.format(to)) holds more than \(Self.maximumBackfillSlots) slots of \(name); backfill it in parts"
-                )
+            if current >= from {
+                guard slots.count < Self.maximumBackfillSlots else {
+                    throw Refusal.badRange(
+                        "\(Timestamp.format(from)) to \(Timestamp.format(to)) holds more than \(Self.maximumBackfillSlots) slots of \(name); backfill it in parts"
+                    )
+                }
+                slots.append(current)
             }
-            slots.append(current)
             slot = definition.times.next(after: current)
         }
         guard !slots.isEmpty else {
@@ -267,37 +269,31 @@ extension ScheduleRegistry {
             )
         }
         var backfill = Backfill(from: from, to: to, slots: [])
+        let tenant = tenant
         for slot in slots {
             let key = ScheduleFiring.key(name, slot: slot)
             do {
                 let start = try await engine.start(
-                    ScheduleFiring.request(definition, slot: slot, key: key), actor: actor, leased: leased)
+                    ScheduleFiring.request(definition, slot: slot, key: key), actor: actor, leased: leased
+                ) { run in
+                    var random = SystemRandomNumberGenerator()
+                    var changes = ChangeSet()
+                    changes.events.append(
+                        ScheduleEvents.draft(
+                            "schedule.backfilled", name, tenant: tenant, actor: actor, now: Date(), random: &random,
+                            data: ["slot": .string(Timestamp.format(slot)), "run": .string(run.rawValue)]))
+                    return changes
+                }
                 if start.created { await started(start) }
                 backfill.slots.append((slot, start.run, start.created))
             } catch RegistryError.idempotencyKeyReused {
                 // The slot started its run with other inputs before the schedule changed: that is its run.
                 guard let earlier = try await store.runRequest(key: key, tenant: tenant) else {
-                    throw Refusal.changedMeanwhile(name)
+                    throw Refusal.badRange("the key of slot \(Timestamp.format(slot)) names no run; try again")
                 }
                 backfill.slots.append((slot, earlier.runID, false))
             }
         }
-        var random = SystemRandomNumberGenerator()
-        var changes = ChangeSet()
-        changes.events.append(
-            ScheduleEvents.draft(
-                "schedule.backfilled", name, tenant: tenant, actor: actor, now: Date(), random: &random,
-                data: [
-                    "from": .string(Timestamp.format(from)), "to": .string(Timestamp.format(to)),
-                    "slots": .array(
-                        backfill.slots.map {
-                            [
-                                "slot": .string(Timestamp.format($0.slot)), "run": .string($0.run.rawValue),
-                                "created": .bool($0.created),
-                            ]
-                        }),
-                ]))
-        try await store.commit(changes)
         return backfill
     }
 }

@@ -57,15 +57,17 @@ struct APIOperations: Sendable {
     }
 
     /// Starts the runs of a schedule's slots from `from` to `to` that have none yet
-    /// (``ScheduleRegistry/backfill``), each executed here at once or left to the workers.
+    /// (``ScheduleRegistry/backfill``). Up to a thousand runs: they are left unleased for the
+    /// server's runners to claim as their concurrency allows, not all executed here at once (a
+    /// Lambda deployment announces each, as it does every run it leaves to others).
     func backfillSchedule(_ name: String, from: Date, to: Date, by principal: Principal) async throws
         -> ScheduleRegistry.Backfill
     {
-        let engine = runtime.engine(for: principal.tenant)
+        let announcer = executor == nil ? announcer : nil
         return try await scheduleRegistry(tenant: principal.tenant).backfill(
-            name, from: from, to: to, actor: principal.actor, leased: executor != nil
+            name, from: from, to: to, actor: principal.actor, leased: false
         ) { start in
-            _ = try? await started(start, engine)
+            if let created = start.createdRecord { await announcer?.announce(created) }
         }
     }
 

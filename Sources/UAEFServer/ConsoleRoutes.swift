@@ -91,7 +91,16 @@ struct ConsoleRoutes {
         pages.get("ledger") { request, context in try await ledgerPage(request, context) }
         pages.get("agents") { request, context in try await agentsPage(request, context) }
         pages.get("schedules") { request, context in
-            let notice = Self.query(request, "backfilled").map { (text: $0, isError: false) }
+            // The notice is built here from numbers, never shown as the link gives it.
+            let counts = ["created", "slots"].compactMap { Self.query(request, $0).flatMap { Int($0) } }
+            let notice = Self.query(request, "backfilled").flatMap { name -> (text: String, isError: Bool)? in
+                guard counts.count == 2, WorkflowParser.isValidName(name) else { return nil }
+                let text =
+                    counts[0] == counts[1]
+                    ? "\(name): \(counts[1]) slots started a run."
+                    : "\(name): \(counts[0]) of \(counts[1]) slots started a run; the others had theirs."
+                return (text, false)
+            }
             return try await schedulesPage(request, context, notice: notice)
         }
         pages.post("schedules/:name/backfill") { request, context in try await backfill(request, context) }
@@ -425,13 +434,8 @@ struct ConsoleRoutes {
             }
             let backfill = try await operations.backfillSchedule(name, from: from, to: to, by: principal)
             let created = backfill.slots.filter(\.created).count
-            let total = backfill.slots.count
-            let text =
-                created == total
-                ? "\(name): \(total) slots started a run."
-                : "\(name): \(created) of \(total) slots started a run; the others had theirs."
-            return Self.redirect(
-                "/schedules?backfilled=\(text.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "")")
+            let query = "backfilled=\(name.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "")"
+            return Self.redirect("/schedules?\(query)&created=\(created)&slots=\(backfill.slots.count)")
         } catch {
             let problem = ProblemMiddleware.problem(for: error, logger: context.logger, requestID: "\(context.id)")
             guard problem.status == .unprocessableContent else { throw problem }

@@ -130,14 +130,23 @@ struct SchedulerTests {
         #expect(runs.count == 6)
         #expect(Set(runs.compactMap { $0.inputs["as_of"]?.stringValue }) == Set(slots.map(Timestamp.format)))
         #expect(runs.filter { $0.id != onTime }.allSatisfy { $0.createdBy == "ops" })
-        let event = try #require(try await fixture.events("schedule.backfilled").first)
-        #expect(event.subject == "schedule/hourly" && event.actor == "ops")
-        #expect(event.data["slots"]?.arrayValue?.count == 6)
+        // Each run it made committed with an event naming its slot.
+        let events = try await fixture.events("schedule.backfilled")
+        #expect(events.count == 5 && events.allSatisfy { $0.subject == "schedule/hourly" && $0.actor == "ops" })
+        #expect(
+            Set(events.compactMap { $0.data["run"]?.stringValue })
+                == Set(runs.filter { $0.id != onTime }.map(\.id.rawValue)))
 
         let again = try await fixture.registry.backfill(
             "hourly", from: slots[0], to: slots[5], actor: "ops", leased: false
         ) { _ in }
+        #expect(again.slots.map(\.slot) == slots, "both ends are in the range")
         #expect(again.slots.allSatisfy { !$0.created })
+        #expect(try await fixture.events("schedule.backfilled").count == 5)
+        let one = try await fixture.registry.backfill(
+            "hourly", from: slots[3], to: slots[3], actor: "ops", leased: false
+        ) { _ in }
+        #expect(one.slots.map(\.slot) == [slots[3]])
         #expect(try await fixture.runs().count == 6)
         // The schedule's own slots are unchanged.
         #expect(try await fixture.schedule("hourly").nextAt == slots[2].addingTimeInterval(hour))
@@ -150,10 +159,12 @@ struct SchedulerTests {
         defer { fixture.remove() }
         _ = try await fixture.apply("  - {name: minutely, workflow: nightly, every: 1m}\n")
         let now = Date()
+        // Between two minutes, an hour ago: no slot of an every-minute schedule.
+        let minute = Timestamp.date(milliseconds: Timestamp.milliseconds(now) / 60_000 * 60_000 - 3_600_000)
         let cases: [(Date, Date, String)] = [
             (now.addingTimeInterval(-60), now.addingTimeInterval(3_600), "is in the future"),
-            (now.addingTimeInterval(-60), now.addingTimeInterval(-120), "must be before"),
-            (now.addingTimeInterval(-30.5), now.addingTimeInterval(-30.4), "no slot of minutely falls"),
+            (now.addingTimeInterval(-60), now.addingTimeInterval(-120), "is after to"),
+            (minute.addingTimeInterval(10), minute.addingTimeInterval(20), "no slot of minutely falls"),
             (now.addingTimeInterval(-2_000 * 60), now.addingTimeInterval(-60), "more than 1000 slots"),
         ]
         for (from, to, reason) in cases {
@@ -259,6 +270,36 @@ struct SchedulerTests {
         let requested = try await fixture.events("run.cancel_requested")
         #expect(requested.map(\.actor) == ["schedule:hourly"])
         #expect(try await fixture.schedule("hourly").lastRun == second.id)
+    }
+
+    @Test(
+        "overlap cancel_other: after an outage only the latest due slot starts; a slot that cannot start cancels nothing",
+        arguments: StoreBackend.allCases)
+    func cancelOtherCatchUpAndRefusal(_ backend: StoreBackend) async throws {
+        let fixture = try await ScheduleFixture(backend)
+        defer { fixture.remove() }
+        _ = try await fixture.apply(
+            "  - {name: hourly, workflow: nightly, every: 1h, overlap: cancel_other, slot_input: as_of}\n")
+        let slot = try #require(try await fixture.schedule("hourly").nextAt)
+        let scheduler = Scheduler(engine: fixture.engine, leased: false)
+        // Four slots due at once: one run, for the latest.
+        try await scheduler.fireDue(now: slot.addingTimeInterval(3 * hour + 1))
+        let runs = try await fixture.runs()
+        #expect(runs.count == 1)
+        #expect(runs.first?.inputs["as_of"] == .string(Timestamp.format(slot.addingTimeInterval(3 * hour))))
+        let superseded = try #require(try await fixture.events("schedule.superseded").first)
+        #expect(superseded.data["slots"] == 3)
+        #expect(superseded.data["by"] == .string(Timestamp.format(slot.addingTimeInterval(3 * hour))))
+        #expect(try await fixture.events("schedule.overlap_cancelled").isEmpty)
+
+        // The workflow no longer takes the slot input: the next slot is refused, and the running
+        // run is left alone.
+        _ = try await fixture.engine.register(
+            "name: nightly\ninputs: {region: eu}\ntasks:\n  - {id: work, agent: noop}\n", origin: "v2", actor: "test")
+        try await scheduler.fireDue(now: slot.addingTimeInterval(4 * hour + 1))
+        #expect(try await fixture.store.run(try #require(runs.first).id, tenant: "default")?.status == .pending)
+        #expect(try await fixture.events("run.cancel_requested").isEmpty)
+        #expect(try await fixture.schedule("hourly").lastError != nil)
     }
 
     @Test(

@@ -76,6 +76,9 @@ struct ConsoleSchedulesTests {
             #expect(
                 future.status == 422 && future.body.contains("was not backfilled")
                     && future.body.contains("in the future"))
+            let spoofed = try await server.send(
+                .GET, "/schedules?backfilled=Your%20password%20expired", headers: Self.session)
+            #expect(!spoofed.body.contains("password"), "the notice is built from numbers, not from the link's text")
         }
     }
 }

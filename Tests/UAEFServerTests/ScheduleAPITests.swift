@@ -29,6 +29,7 @@ struct ScheduleAPITests {
             #expect(
                 try await server.send(.POST, "/v1/workflows", token: operatorToken, body: ServerHarness.helloWorkflow)
                     .status == 201)
+            let savedAt = Date()
             let saved = try await server.send(.POST, "/v1/schedules", token: operatorToken, body: Self.document)
             #expect(saved.status == 201, "\(saved.body)")
             #expect(
@@ -74,8 +75,9 @@ struct ScheduleAPITests {
             #expect(ended["status"] == "succeeded")
             #expect(ended["tasks"]?["greet"]?["output"]?["message"] == "hello schedules")
 
-            // A backfill of the last three hours' slots: three runs, then none again.
-            let end = Date()
+            // A backfill of the three hours' slots before the schedules were saved (none of them
+            // fired, whatever the clock does during the test): three runs, then none again.
+            let end = savedAt
             let range =
                 #"{"from": "\#(Timestamp.format(end.addingTimeInterval(-3 * 3_600 + 1)))", "to": "\#(Timestamp.format(end))"}"#
             let backfilled = try await server.send(
