@@ -84,6 +84,9 @@ struct ScheduleAPITests {
                 .POST, "/v1/schedules/greet-hourly/backfill", token: operatorToken, body: range)
             #expect(backfilled.status == 201, "\(backfilled.body)")
             #expect(backfilled["slots"]?.arrayValue?.count == 3 && backfilled["created"] == 3)
+            // Left unleased, they are claimed and executed by the server's runners.
+            let backfilledRun = try #require(backfilled["slots"]?.arrayValue?.first?["run_id"]?.stringValue)
+            #expect(try await server.waitForRun(backfilledRun, token: operatorToken)["status"] == "succeeded")
             let repeated = try await server.send(
                 .POST, "/v1/schedules/greet-hourly/backfill", token: operatorToken, body: range)
             #expect(repeated.status == 200 && repeated["created"] == 0)
