@@ -131,4 +131,39 @@ struct TemplatesCLITests {
         #expect(builtInCheck.status == 0, "\(builtInCheck.stderr)")
         #expect(try builtInCheck.json().arrayValue?.first?["valid"] == true)
     }
+
+    @Test(
+        "the example operator template (examples/templates) is offered with --templates, checks, and books a claim it runs"
+    )
+    func operatorTemplateWithSettlements() throws {
+        let directory = try TemporaryDirectory("templates-cli-operator")
+        defer { directory.remove() }
+        let examples = Fixtures.packageRoot.appendingPathComponent("examples/templates").path
+        let store = ["--store", "sqlite:" + directory.path("t.db")]
+        func uaef(_ arguments: [String]) throws -> CommandResult {
+            try UAEFProcess.run(arguments + store, in: directory.url)
+        }
+
+        let listed = try UAEFProcess.run(["templates", "list", "--templates", examples, "--json"], in: directory.url)
+        #expect(
+            try listed.json().arrayValue?.compactMap { $0["name"]?.stringValue }.contains("expense-reimbursement")
+                == true)
+        let checked = try uaef(["templates", "check", examples + "/expense-reimbursement.yaml"])
+        #expect(checked.status == 0, "\(checked.stderr)")
+
+        try
+            "agents:\n  - {name: policy, kind: echo, capabilities: [expense.policy], activate: true, config: {compliant: true}}\n"
+            .write(toFile: directory.path("agents.yaml"), atomically: true, encoding: .utf8)
+        #expect(try uaef(["agents", "register", "--file", "agents.yaml"]).status == 0)
+        let made = try uaef([
+            "templates", "use", "expense-reimbursement", "--templates", examples, "--set", "currency=USD", "-o",
+            "flow.yaml",
+        ])
+        #expect(made.status == 0, "\(made.stderr)")
+        let run = try uaef(["run", "flow.yaml", "--input", "amount=120", "--input", "employee=ana", "--json"])
+        #expect(try run.json()["status"] == "succeeded", "\(run.stderr)")
+        let accounts = try uaef(["accounts", "--json"]).json()["accounts"]?.arrayValue ?? []
+        let payable = accounts.first { $0["id"] == "payable:employees" }
+        #expect(payable?["posted"] == "120.00" && payable?["currency"] == "USD", "\(accounts)")
+    }
 }
