@@ -126,8 +126,12 @@ struct ConsoleRoutes {
         }
         pages.get("templates") { request, context in
             let principal = try context.require(.read)
-            let notice = Self.query(request, "registered").map {
-                (text: "Workflow \($0) registered; start it from Runs.", isError: false)
+            // Said only of a workflow the tenant has, so a link cannot make the page say anything else.
+            var notice: (text: String, isError: Bool)?
+            if let name = Self.query(request, "registered"), WorkflowParser.isValidName(name),
+                let latest = try await store.workflowVersions(named: name, tenant: principal.tenant).last
+            {
+                notice = ("Workflow \(name) version \(latest.version) registered; start it from Runs.", false)
             }
             return try await templatesPage(request, context, principal: principal, notice: notice)
         }

@@ -40,7 +40,11 @@ struct ConsoleTemplatesTests {
                 body:
                     "csrf=\(csrf)&workflow=eu-invoices&param.approval_threshold=5000&param.approver_role=controller&param.timeout=",
                 headers: form)
-            #expect(made.status == 200 && made.body.contains("Workflow eu-invoices registered"), "\(made.body)")
+            #expect(
+                made.status == 200 && made.body.contains("Workflow eu-invoices version 1 registered"), "\(made.body)")
+            let spoofed = try await server.send(
+                .GET, "/templates?registered=your-password-expired", headers: Self.session)
+            #expect(!spoofed.body.contains("password"), "a notice only of a workflow the tenant has")
             let source = try #require(
                 try await server.store.workflowVersions(named: "eu-invoices", tenant: "default").last?.source)
             #expect(
