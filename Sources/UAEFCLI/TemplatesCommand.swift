@@ -118,11 +118,10 @@ struct TemplatesCommand: AsyncParsableCommand {
                     let latest = try await engine.store.workflowVersions(
                         named: instance.workflowName, tenant: engine.tenant
                     ).last,
-                    !template.made(latest.source)
+                    let takeover = template.takeover(of: latest.name, version: latest.version, source: latest.source)
                 {
                     throw CLIError.usage(
-                        "workflow '\(latest.name)' exists (version \(latest.version)) and was not made from template \(template.name); give another --name, or --replace to register this as its next version"
-                    )
+                        "\(takeover); give another --name, or --replace to register this as its next version")
                 }
                 let registration = try await engine.register(
                     instance.source, origin: "template \(template.name)", actor: CLIActor.current,

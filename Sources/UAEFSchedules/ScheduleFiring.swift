@@ -213,16 +213,21 @@ struct ScheduleFiring {
         } catch is ScheduleClaimLost {
             return .claimLost
         } catch RegistryError.idempotencyKeyReused {
-            // The slot started its run before the schedule changed: that is its run.
-            guard let earlier = try await engine.store.runRequest(key: key, tenant: engine.tenant) else {
+            guard let earlier = try await Self.runOfChangedSlot(key: key, engine: engine) else {
                 return .refused("its slot's key is taken by no run")
             }
-            return .started(earlier.runID, created: false)
+            return .started(earlier, created: false)
         } catch let error as RegistryError {
             return .refused(error.description)
         } catch let failure as ValidationFailure {
             return .refused(failure.issues.map(\.description).joined(separator: "; "))
         }
+    }
+
+    /// The run a slot started before the schedule changed (its key then asked for other inputs):
+    /// that is the slot's run. Nil when the key names none.
+    static func runOfChangedSlot(key: String, engine: Engine) async throws -> RunID? {
+        try await engine.store.runRequest(key: key, tenant: engine.tenant)?.runID
     }
 
     /// The run, when it has not ended.

@@ -184,19 +184,9 @@ public struct ScheduleRegistry: Sendable {
         }
         let definition = try ScheduleDefinition(stored: record.definition, name: name)
         let now = Date()
-        let tenant = tenant
-        // The event commits with the run.
         return try await engine.start(
-            ScheduleFiring.request(definition, slot: now, key: nil), actor: actor, leased: leased
-        ) { run in
-            var random = SystemRandomNumberGenerator()
-            var changes = ChangeSet()
-            changes.events.append(
-                ScheduleEvents.draft(
-                    "schedule.triggered", name, tenant: tenant, actor: actor, now: now, random: &random,
-                    data: ["run": .string(run.rawValue)]))
-            return changes
-        }
+            ScheduleFiring.request(definition, slot: now, key: nil), actor: actor, leased: leased,
+            alongside: ScheduleEvents.withRun("schedule.triggered", name, tenant: tenant, actor: actor) { _ in [:] })
     }
 }
 
@@ -269,29 +259,21 @@ extension ScheduleRegistry {
             )
         }
         var backfill = Backfill(from: from, to: to, slots: [])
-        let tenant = tenant
         for slot in slots {
             let key = ScheduleFiring.key(name, slot: slot)
             do {
                 let start = try await engine.start(
-                    ScheduleFiring.request(definition, slot: slot, key: key), actor: actor, leased: leased
-                ) { run in
-                    var random = SystemRandomNumberGenerator()
-                    var changes = ChangeSet()
-                    changes.events.append(
-                        ScheduleEvents.draft(
-                            "schedule.backfilled", name, tenant: tenant, actor: actor, now: Date(), random: &random,
-                            data: ["slot": .string(Timestamp.format(slot)), "run": .string(run.rawValue)]))
-                    return changes
-                }
+                    ScheduleFiring.request(definition, slot: slot, key: key), actor: actor, leased: leased,
+                    alongside: ScheduleEvents.withRun("schedule.backfilled", name, tenant: tenant, actor: actor) { _ in
+                        ["slot": .string(Timestamp.format(slot))]
+                    })
                 if start.created { await started(start) }
                 backfill.slots.append((slot, start.run, start.created))
             } catch RegistryError.idempotencyKeyReused {
-                // The slot started its run with other inputs before the schedule changed: that is its run.
-                guard let earlier = try await store.runRequest(key: key, tenant: tenant) else {
+                guard let earlier = try await ScheduleFiring.runOfChangedSlot(key: key, engine: engine) else {
                     throw Refusal.badRange("the key of slot \(Timestamp.format(slot)) names no run; try again")
                 }
-                backfill.slots.append((slot, earlier.runID, false))
+                backfill.slots.append((slot, earlier, false))
             }
         }
         return backfill
@@ -307,6 +289,23 @@ enum ScheduleEvents {
         EventDraft(
             id: "evt_" + SortableID.make(at: now, using: &random), time: now, type: type, actor: actor,
             tenant: tenant, subject: "schedule/\(name)", data: data)
+    }
+
+    /// The changes that commit with a run the schedule starts: one event of `type` whose data is
+    /// `data` with the run's id as `run`.
+    static func withRun(
+        _ type: String, _ name: String, tenant: String, actor: String,
+        data: @escaping @Sendable (RunID) -> [String: JSONValue]
+    ) -> @Sendable (RunID) -> ChangeSet {
+        { run in
+            var random = SystemRandomNumberGenerator()
+            var changes = ChangeSet()
+            changes.events.append(
+                draft(
+                    type, name, tenant: tenant, actor: actor, now: Date(), random: &random,
+                    data: data(run).merging(["run": .string(run.rawValue)]) { _, run in run }))
+            return changes
+        }
     }
 
     /// What a saved event says of a definition: its workflow and times, never its inputs.

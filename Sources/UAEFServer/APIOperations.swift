@@ -134,12 +134,11 @@ struct APIOperations: Sendable {
         let engine = runtime.engine(for: principal.tenant)
         if !use.replace,
             let latest = try await store.workflowVersions(named: instance.workflowName, tenant: principal.tenant).last,
-            !template.made(latest.source)
+            let takeover = template.takeover(of: latest.name, version: latest.version, source: latest.source)
         {
             throw Problem(
                 .conflict, "workflow-exists",
-                "workflow '\(latest.name)' exists (version \(latest.version)) and was not made from template \(template.name); give another name, or replace: true to register this as its next version"
-            )
+                "\(takeover); give another name, or replace: true to register this as its next version")
         }
         var report: [String: JSONValue] = [
             "workflow": .string(instance.workflowName), "template": instance.provenance,

@@ -26,6 +26,14 @@ extension WorkflowTemplate {
         source.hasPrefix("# Made from workflow template \(name) version ")
     }
 
+    /// Why registering what this template makes as workflow `name` would take over another
+    /// workflow (its latest `version` has `source`, which this template did not make); nil when
+    /// it would not. Callers say how to go ahead anyway.
+    public func takeover(of name: String, version: Int, source: String) -> String? {
+        made(source)
+            ? nil : "workflow '\(name)' exists (version \(version)) and was not made from template \(self.name)"
+    }
+
     /// Makes the workflow named `workflowName` (the template's name by default) from the template
     /// with `values` for its parameters (the others take their defaults). Every problem is reported
     /// together, each naming the parameter, with `place` (`--set`, `parameters`) as the file.

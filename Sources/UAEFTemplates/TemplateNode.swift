@@ -21,13 +21,6 @@ indirect enum TemplateNode: Sendable, Hashable {
         var value: TemplateNode
     }
 
-    /// The node's 1-based line in the template file.
-    var line: Int? {
-        switch self {
-        case .scalar(_, _, let line, _), .sequence(_, _, let line), .mapping(_, _, let line): line
-        }
-    }
-
     /// Converts a composed node of the document whose lines are `lines`; nil for an alias or a
     /// key that is not text, which workflows never hold.
     init?(_ node: Node, lines: [Substring]) {
