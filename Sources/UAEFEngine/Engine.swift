@@ -197,6 +197,40 @@ public struct Engine: Sendable {
         return machine.run
     }
 
+    /// Retries the tenant's failed or cancelled run `id` from where it stopped (``RunRetry``): the
+    /// tasks that did not succeed, and those downstream of them, run again; a `run.retried` event
+    /// by `actor` names them. The run is left unheld for any runner of the tenant to take up
+    /// (``resume(_:)`` here, `uaef worker`, `uaef serve`). Nil when the tenant has no such run;
+    /// throws ``RunRetry/Refusal`` when it cannot be retried, with nothing changed.
+    public func retry(_ id: RunID, actor: String) async throws -> RunRetry.Outcome? {
+        guard let snapshot = try await store.snapshot(of: id, tenant: tenant) else { return nil }
+        let now = Date()
+        let plan = try RunRetry.plan(snapshot, definition: try runner.parse(snapshot.run), now: now)
+        var random = SeededRandom.system()
+        var changes = ChangeSet()
+        changes.tasks = plan.tasks
+        changes.events = [
+            EventDraft(
+                id: "evt_" + SortableID.make(at: now, using: &random), time: now, type: "run.retried", actor: actor,
+                tenant: tenant, subject: id.rawValue,
+                data: [
+                    "workflow": .string(snapshot.run.workflowName),
+                    "retry": .number(Number(snapshot.run.retryCount + 1)),
+                    "previous_status": .string(snapshot.run.status.rawValue),
+                    "tasks": .array(plan.reopened.map(JSONValue.string)),
+                ])
+        ]
+        guard
+            let run = try await store.reopen(
+                id, tenant: tenant, from: snapshot.run.status, generation: snapshot.run.leaseGeneration, at: now,
+                changes: changes)
+        else {
+            throw RunRetry.Refusal(
+                "run \(id) changed while it was being retried (another retry came first); look at it again")
+        }
+        return RunRetry.Outcome(run: run, reopened: plan.reopened)
+    }
+
     /// The run as `uaef run --json` prints it, or nil.
     public func report(_ id: RunID) async throws -> JSONValue? {
         try await store.snapshot(of: id, tenant: tenant).map(RunReport.json)

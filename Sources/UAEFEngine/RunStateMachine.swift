@@ -63,7 +63,10 @@ public struct RunStateMachine: Sendable {
         tasks = records
         for attempt in attempts {
             if attempt.status == .running { liveAttempts[attempt.key] = attempt }
-            if attempt.status == .interrupted { interruptions[attempt.key, default: 0] += 1 }
+            // Interruptions before a retry of the run reopened the task no longer count.
+            if attempt.status == .interrupted, attempt.number > records[attempt.key]?.attemptsBeforeRetry ?? 0 {
+                interruptions[attempt.key, default: 0] += 1
+            }
         }
         for task in definition.tasks {
             unfinishedDependencies[task.id] = task.dependsOn.filter { !(records[$0]?.status.isTerminal ?? false) }.count
@@ -228,9 +231,11 @@ public struct RunStateMachine: Sendable {
         openInstances[id] = items.count
         for (index, item) in items.enumerated() {
             let key = "\(id)[\(index)]"
+            // An instance a retry set aside keeps counting its attempts, so their numbers stay unique.
+            let earlier = tasks[key]?.attempts ?? 0
             tasks[key] = TaskRecord(
-                tenant: run.tenant, runID: run.id, key: key, taskID: id, index: index, status: .ready, item: item,
-                updatedAt: environment.now)
+                tenant: run.tenant, runID: run.id, key: key, taskID: id, index: index, status: .ready,
+                attempts: earlier, item: item, attemptsBeforeRetry: earlier, updatedAt: environment.now)
             dirtyTasks.insert(key)
             openCount += 1
             emit("task.ready", subject: subject(key), data: [:], &environment)
@@ -505,7 +510,7 @@ public struct RunStateMachine: Sendable {
                     "\(message); interrupted \(interrupted) times, more than the \(RetryPolicy.maximumInterruptions) retried",
                 attempt: measured, &actions, &environment)
         }
-        let counted = record.attempts - interruptions[key, default: 0]
+        let counted = record.attempts - record.attemptsBeforeRetry - interruptions[key, default: 0]
         guard retryable, interrupted != nil || counted < task.retry.maxAttempts else {
             return fail(key, error: message, attempt: measured, &actions, &environment)
         }

@@ -107,7 +107,7 @@ public struct Runner: Sendable {
             }
             for (id, machine) in machines {
                 if let timeout = machine.definition.timeout {
-                    let deadline = machine.run.createdAt.addingTimeInterval(timeout.timeInterval)
+                    let deadline = machine.run.timeoutStart.addingTimeInterval(timeout.timeInterval)
                     group.addTask { [clock] in
                         try await Task.sleep(
                             for: .milliseconds(max(0, Int64(deadline.timeIntervalSince(clock()) * 1000))))
@@ -225,7 +225,7 @@ public struct Runner: Sendable {
 
     /// The workflow a run was created from, parsed from its stored source (once per distinct
     /// source and file when a cache is given).
-    private func parse(_ run: RunRecord) throws -> WorkflowDefinition {
+    func parse(_ run: RunRecord) throws -> WorkflowDefinition {
         let parse = {
             try WorkflowParser.parse(
                 run.workflowSource, file: run.workflowFile, catalog: kinds.catalog(capabilities: nil))

@@ -26,6 +26,11 @@ public struct RunRecord: Sendable, Hashable {
     /// Counts the claims of the run's lease: every claim takes the next generation, and a commit
     /// fenced with an older one is refused (``LeaseFence``).
     public var leaseGeneration: Int64
+    /// How many times the run was retried after it failed or was cancelled
+    /// (``WorkflowStore/reopen(_:tenant:from:generation:at:changes:)``).
+    public var retryCount: Int
+    /// When the run was last retried: its timeout counts from then. Nil when it never was.
+    public var retriedAt: Date?
     /// Who started the run (`cli:<user>`, later an API principal): the maker its settlements name.
     public var createdBy: String?
     /// The W3C `traceparent` of the span that created the run (an API request, say), so the
@@ -37,7 +42,7 @@ public struct RunRecord: Sendable, Hashable {
         workflowFile: String, inputs: [String: JSONValue], status: RunStatus, error: String? = nil, createdAt: Date,
         updatedAt: Date, endedAt: Date? = nil, cancelRequested: Bool = false, owner: String? = nil,
         leaseExpiresAt: Date? = nil, leaseGeneration: Int64 = 0, createdBy: String? = nil,
-        traceParent: String? = nil
+        traceParent: String? = nil, retryCount: Int = 0, retriedAt: Date? = nil
     ) {
         self.id = id
         self.tenant = tenant
@@ -57,7 +62,12 @@ public struct RunRecord: Sendable, Hashable {
         self.leaseGeneration = leaseGeneration
         self.createdBy = createdBy
         self.traceParent = traceParent
+        self.retryCount = retryCount
+        self.retriedAt = retriedAt
     }
+
+    /// When the run's timeout started counting: its creation, or its latest retry.
+    public var timeoutStart: Date { retriedAt ?? createdAt }
 }
 
 /// A task, or one instance `id[index]` of a fanned-out task, as stored.
@@ -84,13 +94,17 @@ public struct TaskRecord: Sendable, Hashable {
     public var item: JSONValue?
     /// For a fanned-out task, how many instances it has.
     public var instanceCount: Int?
+    /// The attempts started before the run's latest retry reopened the task: they do not count
+    /// against its `retry.max_attempts`, so a retried task gets its retries afresh.
+    public var attemptsBeforeRetry: Int
     public var updatedAt: Date
 
     public init(
         tenant: String, runID: RunID, key: String, taskID: String, index: Int? = nil, status: TaskStatus,
         attempts: Int = 0,
         agentID: AgentID? = nil, output: JSONValue? = nil, error: String? = nil, reason: String? = nil,
-        nextAttemptAt: Date? = nil, item: JSONValue? = nil, instanceCount: Int? = nil, updatedAt: Date
+        nextAttemptAt: Date? = nil, item: JSONValue? = nil, instanceCount: Int? = nil, attemptsBeforeRetry: Int = 0,
+        updatedAt: Date
     ) {
         self.tenant = tenant
         self.runID = runID
@@ -106,6 +120,7 @@ public struct TaskRecord: Sendable, Hashable {
         self.nextAttemptAt = nextAttemptAt
         self.item = item
         self.instanceCount = instanceCount
+        self.attemptsBeforeRetry = attemptsBeforeRetry
         self.updatedAt = updatedAt
     }
 }

@@ -20,6 +20,15 @@ public protocol WorkflowStore: LedgerStore, SettlementStore, RemoteWorkStore, Se
     /// the tenant has no such run.
     func requestCancel(of run: RunID, tenant: String, event: EventDraft) async throws -> RunRecord?
 
+    /// Reopens a run that ended `status` (failed or cancelled) so that runners take it up again:
+    /// in one transaction, unless the tenant's run is still `status` at lease generation
+    /// `generation`, nothing is written and nil is returned (another retry, or a claim, came
+    /// first). Otherwise the run becomes `running` with no error, end, cancellation request or
+    /// holder, takes the next lease generation, counts one more retry with `retriedAt` set to
+    /// `at`; the tasks and events of `changes` are written with it, and the run is returned.
+    func reopen(_ run: RunID, tenant: String, from status: RunStatus, generation: Int64, at: Date, changes: ChangeSet)
+        async throws -> RunRecord?
+
     /// Erases the payloads stored beside a finished run's events (all of them, or those of one
     /// task key and its fan-out instances), with the run inputs and task outputs kept in its
     /// state, and appends `event` in the same transaction, its data completed with an `erased`

@@ -268,6 +268,15 @@ enum PostgresMigrations {
                 "CREATE INDEX schedules_due ON schedules (next_at) WHERE NOT paused",
             ]
         ),
+        // Runs retried after they failed or were cancelled, and each reopened task's earlier attempts.
+        (
+            "v16_run_retries",
+            [
+                "ALTER TABLE runs ADD COLUMN retry_count BIGINT NOT NULL DEFAULT 0",
+                "ALTER TABLE runs ADD COLUMN retried_at BIGINT",
+                "ALTER TABLE tasks ADD COLUMN attempts_before_retry BIGINT NOT NULL DEFAULT 0",
+            ]
+        ),
     ]
 
     /// The advisory lock key that serializes migrations (any fixed 64-bit number).

@@ -74,7 +74,8 @@ extension PostgresStore {
             updatedAt: try c.date("updated_at"), endedAt: try c.optionalDate("ended_at"),
             cancelRequested: try c("cancel_requested"), owner: try c("owner"),
             leaseExpiresAt: try c.optionalDate("lease_expires_at"), leaseGeneration: try c("lease_generation"),
-            createdBy: try c("created_by"), traceParent: try c("trace_parent"))
+            createdBy: try c("created_by"), traceParent: try c("trace_parent"), retryCount: try c("retry_count"),
+            retriedAt: try c.optionalDate("retried_at"))
     }
 
     static func task(_ row: PostgresRow) throws -> TaskRecord {
@@ -84,7 +85,8 @@ extension PostgresStore {
             index: try c("idx"), status: try c.enumValue("status"), attempts: try c("attempts"),
             agentID: try c("agent_id", as: String?.self).map(AgentID.init), output: try c.json("output"),
             error: try c("error"), reason: try c("reason"), nextAttemptAt: try c.optionalDate("next_attempt_at"),
-            item: try c.json("item"), instanceCount: try c("instance_count"), updatedAt: try c.date("updated_at"))
+            item: try c.json("item"), instanceCount: try c("instance_count"),
+            attemptsBeforeRetry: try c("attempts_before_retry"), updatedAt: try c.date("updated_at"))
     }
 
     static func attempt(_ row: PostgresRow) throws -> AttemptRecord {

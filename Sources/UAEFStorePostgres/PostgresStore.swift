@@ -309,14 +309,15 @@ public final class PostgresStore: WorkflowStore {
             changes.tasks.keepingLast { [$0.runID.rawValue, $0.key] },
             """
             INSERT INTO tasks (tenant, run_id, key, task_id, idx, status, attempts, agent_id, output, error, reason,
-                next_attempt_at, item, instance_count, updated_at)
-            """, width: 15,
+                next_attempt_at, item, instance_count, attempts_before_retry, updated_at)
+            """, width: 16,
             suffix: """
                  ON CONFLICT (run_id, key) DO UPDATE SET task_id = excluded.task_id, idx = excluded.idx,
                     status = excluded.status, attempts = excluded.attempts, agent_id = excluded.agent_id,
                     output = excluded.output, error = excluded.error, reason = excluded.reason,
                     next_attempt_at = excluded.next_attempt_at, item = excluded.item,
-                    instance_count = excluded.instance_count, updated_at = excluded.updated_at
+                    instance_count = excluded.instance_count, attempts_before_retry = excluded.attempts_before_retry,
+                    updated_at = excluded.updated_at
                 """, on: connection, logger: logger
         ) { task, bindings in
             bindings.append(task.tenant)
@@ -333,6 +334,7 @@ public final class PostgresStore: WorkflowStore {
             bindings.append(task.nextAttemptAt.map(Timestamp.milliseconds))
             bindings.append(task.item?.jsonText)
             bindings.append(task.instanceCount)
+            bindings.append(task.attemptsBeforeRetry)
             bindings.append(Timestamp.milliseconds(task.updatedAt))
         }
         try await BulkInsert.run(
@@ -397,6 +399,32 @@ public final class PostgresStore: WorkflowStore {
             }
             guard let record = updated.first else { return nil }
             try await PostgresLedger.append([event], on: connection, logger: logger)
+            return record
+        }
+    }
+
+    public func reopen(
+        _ run: RunID, tenant: String, from status: RunStatus, generation: Int64, at: Date, changes: ChangeSet
+    ) async throws -> RunRecord? {
+        try await transaction { connection in
+            let when = Timestamp.milliseconds(at)
+            var reopened: [RunRecord] = []
+            for try await row in try await connection.query(
+                """
+                UPDATE runs SET status = 'running', error = NULL, ended_at = NULL, cancel_requested = false,
+                    owner = NULL, lease_expires_at = NULL, lease_generation = lease_generation + 1,
+                    retry_count = retry_count + 1, retried_at = \(when), updated_at = \(when)
+                WHERE id = \(run.rawValue) AND tenant = \(tenant) AND status = \(status.rawValue)
+                    AND lease_generation = \(generation)
+                RETURNING *
+                """, logger: logger)
+            {
+                reopened.append(try Self.run(row))
+            }
+            guard let record = reopened.first else { return nil }
+            try await Self.write(changes, on: connection, logger: logger)
+            try await PostgresLedger.append(changes.events, on: connection, logger: logger)
+            try await Self.notifyWork(on: connection, logger: logger)
             return record
         }
     }

@@ -442,6 +442,12 @@ enum SQLiteMigrations {
                     """)
             try db.execute(sql: "CREATE INDEX schedules_due ON schedules (next_at) WHERE paused = 0")
         }
+        migrator.registerMigration("v19_run_retries") { db in
+            // Runs retried after they failed or were cancelled, and each reopened task's earlier attempts.
+            try db.execute(sql: "ALTER TABLE runs ADD COLUMN retry_count INTEGER NOT NULL DEFAULT 0")
+            try db.execute(sql: "ALTER TABLE runs ADD COLUMN retried_at INTEGER")
+            try db.execute(sql: "ALTER TABLE tasks ADD COLUMN attempts_before_retry INTEGER NOT NULL DEFAULT 0")
+        }
         return migrator
     }
 }

@@ -34,13 +34,14 @@ extension SQLiteStore {
             updatedAt: Timestamp.date(milliseconds: row["updated_at"]), endedAt: date(row["ended_at"]),
             cancelRequested: row["cancel_requested"], owner: row["owner"],
             leaseExpiresAt: date(row["lease_expires_at"]), leaseGeneration: row["lease_generation"],
-            createdBy: row["created_by"], traceParent: row["trace_parent"])
+            createdBy: row["created_by"], traceParent: row["trace_parent"], retryCount: row["retry_count"],
+            retriedAt: date(row["retried_at"]))
     }
 
     /// The columns ``task(_:)`` reads, in its order: a run of 1,000 tasks is read by position,
     /// not by name (GRDB matches names case-insensitively, which costs more than the decoding).
     static let taskColumns =
-        "tenant, run_id, key, task_id, idx, status, attempts, agent_id, output, error, reason, next_attempt_at, item, instance_count, updated_at"
+        "tenant, run_id, key, task_id, idx, status, attempts, agent_id, output, error, reason, next_attempt_at, item, instance_count, attempts_before_retry, updated_at"
 
     /// A row of ``taskColumns``.
     static func task(_ row: Row) throws -> TaskRecord {
@@ -49,7 +50,7 @@ extension SQLiteStore {
             status: try enumValue(row[5], "tasks.status"), attempts: row[6],
             agentID: (row[7] as String?).map(AgentID.init), output: try json(row[8], "tasks.output"),
             error: row[9], reason: row[10], nextAttemptAt: date(row[11]), item: try json(row[12], "tasks.item"),
-            instanceCount: row[13], updatedAt: Timestamp.date(milliseconds: row[14]))
+            instanceCount: row[13], attemptsBeforeRetry: row[14], updatedAt: Timestamp.date(milliseconds: row[15]))
     }
 
     /// The columns ``attempt(_:)`` reads, in its order.

@@ -214,8 +214,8 @@ public final class SQLiteStore: WorkflowStore {
             try db.cachedStatement(
                 sql: """
                     INSERT OR REPLACE INTO tasks (tenant, run_id, key, task_id, idx, status, attempts, agent_id, output,
-                        error, reason, next_attempt_at, item, instance_count, updated_at)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                        error, reason, next_attempt_at, item, instance_count, attempts_before_retry, updated_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """
             ).executeFast([
                 .text(task.tenant), .text(task.runID.rawValue), .text(task.key), .text(task.taskID),
@@ -223,7 +223,7 @@ public final class SQLiteStore: WorkflowStore {
                 BoundValue(task.agentID?.rawValue), BoundValue(task.output?.jsonText), BoundValue(task.error),
                 BoundValue(task.reason), BoundValue(task.nextAttemptAt.map(Timestamp.milliseconds)),
                 BoundValue(task.item?.jsonText), BoundValue(task.instanceCount),
-                .integer(Timestamp.milliseconds(task.updatedAt)),
+                .integer(Int64(task.attemptsBeforeRetry)), .integer(Timestamp.milliseconds(task.updatedAt)),
             ])
         }
         for attempt in changes.attempts {
@@ -334,6 +334,28 @@ public final class SQLiteStore: WorkflowStore {
                 arguments: [run.rawValue, tenant])
             guard db.changesCount > 0 else { return nil }
             try Self.appendEvents([event], in: db)
+            return try Row.fetchOne(db, sql: "SELECT * FROM runs WHERE id = ?", arguments: [run.rawValue]).map(Self.run)
+        }
+    }
+
+    public func reopen(
+        _ run: RunID, tenant: String, from status: RunStatus, generation: Int64, at: Date, changes: ChangeSet
+    ) async throws -> RunRecord? {
+        try await pool.write { db in
+            try db.execute(
+                sql: """
+                    UPDATE runs SET status = 'running', error = NULL, ended_at = NULL, cancel_requested = 0,
+                        owner = NULL, lease_expires_at = NULL, lease_generation = lease_generation + 1,
+                        retry_count = retry_count + 1, retried_at = ?, updated_at = ?
+                    WHERE id = ? AND tenant = ? AND status = ? AND lease_generation = ?
+                    """,
+                arguments: [
+                    Timestamp.milliseconds(at), Timestamp.milliseconds(at), run.rawValue, tenant, status.rawValue,
+                    generation,
+                ])
+            guard db.changesCount > 0 else { return nil }
+            try Self.applyRows(changes, in: db)
+            try Self.appendEvents(changes.events, in: db)
             return try Row.fetchOne(db, sql: "SELECT * FROM runs WHERE id = ?", arguments: [run.rawValue]).map(Self.run)
         }
     }

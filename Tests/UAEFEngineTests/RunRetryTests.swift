@@ -1,0 +1,276 @@
+import Foundation
+import Logging
+import Testing
+import UAEFAgents
+import UAEFCore
+import UAEFEngine
+import UAEFStore
+import UAEFTestSupport
+
+@Suite("Retrying a failed or cancelled run from where it stopped, on SQLite and PostgreSQL")
+struct RunRetryTests {
+    /// A store of `backend` and an engine on it with the CLI's kinds (`command` runs programs).
+    struct Rig {
+        let location: TestStore
+        let store: any WorkflowStore
+        let engine: Engine
+
+        init(_ backend: StoreBackend) async throws {
+            location = try TestStore(backend)
+            store = try await location.open()
+            var configuration = Runner.Configuration()
+            configuration.pollInterval = .milliseconds(50)
+            engine = Engine(
+                store: store, kinds: BuiltInAgents.registry, sections: [], configuration: configuration,
+                logger: Logger(label: "test"))
+        }
+
+        /// A path in the test's folder.
+        func path(_ name: String) -> String { location.directory.path(name) }
+
+        /// Starts a run of `workflow` and executes it until it ends.
+        func run(_ workflow: String) async throws -> RunID {
+            let definition = try await engine.validate(workflow, file: "w.yaml")
+            let id = try await engine.submit(definition, file: "w.yaml", inputs: [], actor: "test", leased: true)
+            _ = try await engine.execute([id])
+            return id
+        }
+
+        /// Retries run `id` and executes it again until it ends.
+        func retry(_ id: RunID) async throws -> (RunRetry.Outcome, RunStatus?) {
+            let outcome = try #require(try await engine.retry(id, actor: "test:retrier"))
+            return (outcome, try await engine.resume(id))
+        }
+
+        func tasks(_ id: RunID) async throws -> [String: TaskRecord] {
+            let snapshot = try #require(try await store.snapshot(of: id, tenant: "default"))
+            return Dictionary(uniqueKeysWithValues: snapshot.tasks.map { ($0.key, $0) })
+        }
+
+        func events(_ id: RunID) async throws -> [EventDraft] {
+            try await store.runEvents(of: id, tenant: "default", from: 0, limit: 1_000).map(\.event)
+        }
+
+        func touch(_ name: String) {
+            FileManager.default.createFile(atPath: path(name), contents: Data())
+        }
+    }
+
+    @Test(
+        "a retry runs the failed task and everything downstream of it again, keeps what succeeded, and gives the failed task its retries afresh",
+        arguments: StoreBackend.allCases)
+    func failedTaskAndDownstream(_ backend: StoreBackend) async throws {
+        let rig = try await Rig(backend)
+        defer { rig.location.remove() }
+        let flag = rig.path("posted")
+        let id = try await rig.run(
+            """
+            name: invoice
+            tasks:
+              - {id: fetch, agent: echo, with: {total: 120}}
+              - {id: side, agent: echo, with: {n: 1}}
+              - id: post
+                agent: command
+                depends_on: [fetch]
+                retry: {max_attempts: 2, backoff: 10ms}
+                with: {command: [test, -f, "\(flag)"]}
+              - {id: report, agent: echo, depends_on: [post], with: {total: "${{ tasks.fetch.output.total }}"}}
+              - {id: alert, agent: echo, depends_on: [post], trigger: one_failed, with: {alert: true}}
+            """)
+        var tasks = try await rig.tasks(id)
+        #expect(tasks["post"]?.status == .failed && tasks["post"]?.attempts == 2)
+        #expect(tasks["report"]?.status == .skipped)
+        #expect(tasks["alert"]?.status == .succeeded)
+
+        // Still failing: the task gets its two attempts again, not one.
+        let (first, stillFailed) = try await rig.retry(id)
+        #expect(first.reopened == ["alert", "post", "report"])
+        #expect(first.run.retryCount == 1)
+        #expect(stillFailed == .failed)
+        tasks = try await rig.tasks(id)
+        #expect(tasks["post"]?.attempts == 4)
+        #expect(tasks["alert"]?.status == .succeeded)
+
+        rig.touch("posted")
+        let (second, status) = try await rig.retry(id)
+        #expect(second.run.retryCount == 2)
+        #expect(status == .succeeded)
+        tasks = try await rig.tasks(id)
+        #expect(tasks["post"]?.status == .succeeded && tasks["post"]?.attempts == 5)
+        #expect(tasks["report"]?.status == .succeeded && tasks["report"]?.output == ["total": 120])
+        #expect(tasks["alert"]?.status == .skipped)
+        // What had succeeded before did not run again.
+        #expect(tasks["fetch"]?.attempts == 1 && tasks["side"]?.attempts == 1)
+        let snapshot = try #require(try await rig.store.snapshot(of: id, tenant: "default"))
+        #expect(snapshot.run.status == .succeeded && snapshot.run.error == nil && snapshot.run.endedAt != nil)
+        let postAttempts = snapshot.attempts.filter { $0.key == "post" }.map(\.idempotencyKey)
+        #expect(postAttempts == (1...5).map { "\(id.rawValue)/post/\($0)" })
+
+        let events = try await rig.events(id)
+        let retried = events.filter { $0.type == "run.retried" }
+        #expect(retried.count == 2)
+        #expect(retried.last?.actor == "test:retrier")
+        #expect(retried.last?.data["retry"] == 2 && retried.last?.data["previous_status"] == "failed")
+        #expect(retried.last?.data["tasks"] == ["alert", "post", "report"])
+        #expect(events.map(\.type).filter { $0.hasPrefix("run.") }.suffix(2) == ["run.retried", "run.succeeded"])
+        #expect(events.filter { $0.type == "run.started" }.count == 1)
+    }
+
+    @Test(
+        "a fanned-out task whose list is kept runs only its instances that did not succeed; one downstream of a reopened task is expanded again",
+        arguments: StoreBackend.allCases)
+    func fanOut(_ backend: StoreBackend) async throws {
+        let rig = try await Rig(backend)
+        defer { rig.location.remove() }
+        rig.touch("a")
+        rig.touch("c")
+        let id = try await rig.run(
+            """
+            name: fan
+            inputs: {names: [a, b, c]}
+            tasks:
+              - id: check
+                agent: command
+                for_each: ${{ inputs.names }}
+                with: {command: [test, -f, "${{ item }}"], cwd: "\(rig.location.directory.url.path)"}
+              - {id: gate, agent: command, with: {command: [test, -f, "\(rig.path("gate"))"]}}
+              - id: each
+                agent: echo
+                depends_on: [gate]
+                for_each: ${{ inputs.names }}
+                with: {name: "${{ item }}"}
+            """)
+        var tasks = try await rig.tasks(id)
+        #expect(tasks["check"]?.status == .failed && tasks["check[1]"]?.status == .failed)
+        #expect(tasks["each"]?.status == .skipped)
+
+        rig.touch("b")
+        rig.touch("gate")
+        let (outcome, status) = try await rig.retry(id)
+        #expect(outcome.reopened == ["check[1]", "each", "gate"])
+        #expect(status == .succeeded)
+        tasks = try await rig.tasks(id)
+        #expect(tasks["check[0]"]?.attempts == 1 && tasks["check[2]"]?.attempts == 1)
+        #expect(tasks["check[1]"]?.attempts == 2 && tasks["check[1]"]?.status == .succeeded)
+        #expect(tasks["check"]?.status == .succeeded && tasks["check"]?.output?.arrayValue?.count == 3)
+        #expect(tasks["each"]?.output == [["name": "a"], ["name": "b"], ["name": "c"]])
+    }
+
+    @Test(
+        "a fan-out downstream of a reopened task is expanded again: its instances' attempt numbers stay unique and instances the new list no longer reaches are set aside",
+        arguments: StoreBackend.allCases)
+    func fanOutExpandedAgain(_ backend: StoreBackend) async throws {
+        let rig = try await Rig(backend)
+        defer { rig.location.remove() }
+        // `each` runs whatever `gate` did (all_done) over three names while `gate` has failed,
+        // over one once it has succeeded.
+        let id = try await rig.run(
+            """
+            name: refan
+            tasks:
+              - {id: gate, agent: command, with: {command: [test, -f, "\(rig.path("go"))"]}}
+              - id: each
+                agent: echo
+                depends_on: [gate]
+                trigger: all_done
+                for_each: ${{ [["x", "y", "z"], ["a"]][min(1, len(tasks.gate.status) - 6)] }}
+                with: {name: "${{ item }}"}
+            """)
+        var tasks = try await rig.tasks(id)
+        #expect(tasks["gate"]?.status == .failed)
+        #expect(tasks["each"]?.output == [["name": "x"], ["name": "y"], ["name": "z"]])
+
+        rig.touch("go")
+        let (outcome, status) = try await rig.retry(id)
+        #expect(outcome.reopened == ["each", "gate"])
+        #expect(status == .succeeded)
+        tasks = try await rig.tasks(id)
+        #expect(tasks["each"]?.output == [["name": "a"]])
+        #expect(tasks["each[0]"]?.status == .succeeded && tasks["each[0]"]?.attempts == 2)
+        #expect(tasks["each[1]"]?.status == .skipped && tasks["each[2]"]?.status == .skipped)
+        #expect(tasks["each[2]"]?.reason?.contains("set aside by a retry") == true)
+        let snapshot = try #require(try await rig.store.snapshot(of: id, tenant: "default"))
+        #expect(
+            snapshot.attempts.filter { $0.key == "each[0]" }.map(\.idempotencyKey) == [
+                "\(id.rawValue)/each[0]/1", "\(id.rawValue)/each[0]/2",
+            ])
+    }
+
+    @Test(
+        "a cancelled run retried runs to its end: the cancellation request is cleared with the run's end",
+        arguments: StoreBackend.allCases)
+    func cancelledRun(_ backend: StoreBackend) async throws {
+        let rig = try await Rig(backend)
+        defer { rig.location.remove() }
+        let workflow = """
+            name: slow
+            tasks:
+              - {id: first, agent: echo, with: {n: 1}}
+              - {id: wait, agent: sleep, depends_on: [first], with: {duration: 600ms}}
+            """
+        let definition = try await rig.engine.validate(workflow, file: "w.yaml")
+        let id = try await rig.engine.submit(definition, file: "w.yaml", inputs: [], actor: "test", leased: false)
+        // Nobody executes it: the cancellation ends it here and now.
+        #expect(try await rig.engine.cancel(id, actor: "test")?.status == .cancelled)
+
+        let (outcome, status) = try await rig.retry(id)
+        #expect(outcome.reopened == ["first", "wait"])
+        #expect(outcome.run.status == .running && outcome.run.cancelRequested == false && outcome.run.owner == nil)
+        #expect(status == .succeeded, "a cancellation request left standing would cancel the retried run again")
+        let events = try await rig.events(id)
+        #expect(events.first { $0.type == "run.retried" }?.data["previous_status"] == "cancelled")
+    }
+
+    @Test(
+        "a run's timeout counts from its latest retry, not from its creation", arguments: StoreBackend.allCases)
+    func timeoutFromRetry(_ backend: StoreBackend) async throws {
+        let rig = try await Rig(backend)
+        defer { rig.location.remove() }
+        let flag = rig.path("quick")
+        let id = try await rig.run(
+            """
+            name: timed
+            timeout: 1500ms
+            tasks:
+              - {id: work, agent: command, with: {command: [sh, -c, 'test -f "\(flag)" || sleep 30']}}
+            """)
+        let failed = try #require(try await rig.store.run(id, tenant: "default"))
+        #expect(failed.status == .failed && failed.error?.contains("timed out") == true)
+        rig.touch("quick")
+        // Well past the creation's deadline: a timeout counted from then would fire at once.
+        let (outcome, status) = try await rig.retry(id)
+        #expect(outcome.run.retriedAt != nil)
+        #expect(status == .succeeded)
+    }
+
+    @Test(
+        "what cannot be retried is refused with a reason and changes nothing: a succeeded or unfinished run, an unknown one, a stale reopen",
+        arguments: StoreBackend.allCases)
+    func refusals(_ backend: StoreBackend) async throws {
+        let rig = try await Rig(backend)
+        defer { rig.location.remove() }
+        let succeeded = try await rig.run("name: ok\ntasks:\n  - {id: a, agent: echo, with: {n: 1}}\n")
+        await #expect(throws: RunRetry.Refusal.self) { try await rig.engine.retry(succeeded, actor: "test") }
+        do {
+            _ = try await rig.engine.retry(succeeded, actor: "test")
+        } catch let refusal as RunRetry.Refusal {
+            #expect(refusal.description.contains("succeeded: only a failed or cancelled run can be retried"))
+        }
+        #expect(try await rig.engine.retry(RunID("run_unknown"), actor: "test") == nil)
+        #expect(try await rig.engine.forTenant("other").retry(succeeded, actor: "test") == nil)
+
+        let failed = try await rig.run(
+            "name: no\ntasks:\n  - {id: a, agent: command, with: {command: [\"false\"]}}\n")
+        let before = try #require(try await rig.store.snapshot(of: failed, tenant: "default"))
+        _ = try #require(try await rig.engine.retry(failed, actor: "test"))
+        // Reopened and not yet taken up: a second retry finds it unfinished.
+        await #expect(throws: RunRetry.Refusal.self) { try await rig.engine.retry(failed, actor: "test") }
+        // A retry that read the run before the first one committed finds it changed.
+        let stale = try await rig.store.reopen(
+            failed, tenant: "default", from: .failed, generation: before.run.leaseGeneration, at: Date(),
+            changes: ChangeSet())
+        #expect(stale == nil)
+        let events = try await rig.events(failed)
+        #expect(events.filter { $0.type == "run.retried" }.count == 1)
+    }
+}
