@@ -6,8 +6,8 @@ import UAEFStore
 
 struct RunsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "runs", abstract: "List, inspect and cancel runs.",
-        subcommands: [List.self, Show.self, Wait.self, Cancel.self])
+        commandName: "runs", abstract: "List, inspect, cancel and retry runs.",
+        subcommands: [List.self, Show.self, Wait.self, Cancel.self, Retry.self])
 
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List runs, newest first.")
@@ -112,6 +112,75 @@ struct RunsCommand: AsyncParsableCommand {
             } else {
                 print("\(id): \(state)")
             }
+        }
+    }
+
+    struct Retry: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Retry a failed or cancelled run from where it stopped, and execute it here until it ends.",
+            discussion: """
+                Tasks that succeeded keep their outputs and do not run again. Tasks that failed or were cancelled \
+                run again with their retries afresh, and so does every task downstream of them; a fanned-out task \
+                whose list is unchanged runs only its instances that did not succeed. The run keeps its id, inputs \
+                and workflow version, and its timeout counts from the retry. A run.retried event records who \
+                retried it and which tasks run again.
+                With --detach the run is left for a process that executes runs (uaef serve, uaef worker, uaef resume).
+                --json prints the finished run as uaef run --json does; with --detach \
+                {"run_id", "status", "retry_count", "tasks"} (the tasks that run again).
+                Exit codes: 0 the run succeeded (with --detach: it was reopened), 1 it failed or was cancelled \
+                again, 2 no such run, or it cannot be retried (it succeeded or has not ended), 3 store or system \
+                error, or another process took the run up first.
+                """)
+        @Argument(help: "The run id.") var id: String
+        @Flag(help: "Reopen the run and leave it for another process to execute.") var detach = false
+        @Flag(help: "Print JSON.") var json = false
+        @OptionGroup var engineOptions: EngineOptions
+
+        func run() async throws {
+            let engine = try await engineOptions.engine()
+            let runID = RunID(id)
+            let outcome: RunRetry.Outcome
+            do {
+                guard let found = try await engine.retry(runID, actor: CLIActor.current) else {
+                    throw CLIError.usage("no run \(id) in tenant \(engine.tenant)")
+                }
+                outcome = found
+            } catch let refusal as RunRetry.Refusal {
+                throw CLIError.usage(refusal.description)
+            }
+            let listed = outcome.reopened.prefix(10).joined(separator: ", ")
+            let again =
+                outcome.reopened.isEmpty
+                ? "nothing" : listed + (outcome.reopened.count > 10 ? " and \(outcome.reopened.count - 10) more" : "")
+            if detach {
+                if json {
+                    Console.printJSON([
+                        "run_id": .string(id), "status": .string(outcome.run.status.rawValue),
+                        "retry_count": .number(Number(outcome.run.retryCount)),
+                        "tasks": .array(outcome.reopened.map(JSONValue.string)),
+                    ])
+                } else {
+                    print(
+                        "\(id): retry \(outcome.run.retryCount) waits for a process that executes runs; runs again: \(again)"
+                    )
+                }
+                return
+            }
+            if !json, Console.stderrIsTerminal {
+                FileHandle.standardError.write(
+                    Data("run \(id) retried (retry \(outcome.run.retryCount)); runs again: \(again)\n".utf8))
+            }
+            let display = !json && Console.stderrIsTerminal ? ProgressDisplay() : nil
+            let status = try await engine.resume(runID, progress: display?.callback)
+            display?.finish()
+            guard let status else {
+                throw CLIError.operational(
+                    "run \(id) was retried, and another process took it up first; uaef runs wait \(id) waits for it to end"
+                )
+            }
+            try await LedgerKeys.settleAndCheckpoint(engine, engineOptions.storeOptions)
+            try await RunOutput.print(runID, engine: engine, json: json)
+            guard status == .succeeded else { throw ExitCode(1) }
         }
     }
 }

@@ -246,6 +246,7 @@ enum ConsoleAssets {
           <div><dt>Ended</dt><dd>{{#endedAt}}<time datetime="{{.}}">{{.}}</time>{{/endedAt}}{{^endedAt}}—{{/endedAt}}</dd></div>
           <div><dt>Duration</dt><dd>{{duration}}</dd></div>
           <div><dt>Started by</dt><dd>{{createdBy}}</dd></div>
+          {{#retriedAt}}<div><dt>Retried</dt><dd>{{retryCount}}×, last <time datetime="{{.}}">{{.}}</time></dd></div>{{/retriedAt}}
         </dl>
         {{#error}}<p class="notice error" role="alert">{{.}}</p>{{/error}}
         {{#canCancel}}
@@ -254,6 +255,13 @@ enum ConsoleAssets {
           <button type="submit" class="danger">Cancel run</button>
         </form>
         {{/canCancel}}
+        {{#canRetry}}
+        <form method="post" action="/runs/{{id}}/retry" class="actions">
+          <input type="hidden" name="csrf" value="{{csrf}}">
+          <button type="submit">Retry from where it stopped</button>
+          <span class="hint">Tasks that succeeded keep their outputs; those that failed or were cancelled, and the tasks after them, run again.</span>
+        </form>
+        {{/canRetry}}
         {{#cancelRequested}}<p class="notice">Cancellation requested; the run stops at its next step.</p>{{/cancelRequested}}
 
         <h2>Tasks</h2>

@@ -178,6 +178,11 @@ public struct RunView: Sendable {
     public var error: String?
     public var canCancel: Bool
     public var cancelRequested: Bool
+    /// True when the run failed or was cancelled and the principal may retry it.
+    public var canRetry: Bool
+    /// How many times the run was retried, and when last (nil when never).
+    public var retryCount: Int
+    public var retriedAt: String?
     public var csrf: String
     public var graph: String
     public var tasks: [TaskRow]
@@ -203,7 +208,7 @@ public struct RunView: Sendable {
     /// who may read it).
     public init(
         snapshot: RunSnapshot, definition: WorkflowDefinition?, events: [EventRecord] = [], eventsFrom: Int64 = 0,
-        now: Date, mayCancel: Bool, ledgerLinks: Bool = false, csrf: String
+        now: Date, mayWriteRuns: Bool, ledgerLinks: Bool = false, csrf: String
     ) {
         let run = snapshot.run
         id = run.id.rawValue
@@ -216,8 +221,11 @@ public struct RunView: Sendable {
         duration = ElapsedText.format((run.endedAt ?? now).timeIntervalSince(run.createdAt))
         createdBy = run.createdBy ?? "—"
         error = run.error
-        canCancel = mayCancel && !run.status.isTerminal && !run.cancelRequested
+        canCancel = mayWriteRuns && !run.status.isTerminal && !run.cancelRequested
         cancelRequested = run.cancelRequested && !run.status.isTerminal
+        canRetry = mayWriteRuns && run.isRetryable
+        retryCount = run.retryCount
+        retriedAt = run.retriedAt.map(Timestamp.format)
         self.csrf = csrf
 
         let records = Dictionary(snapshot.tasks.map { ($0.key, $0) }, uniquingKeysWith: { first, _ in first })

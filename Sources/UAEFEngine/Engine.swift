@@ -139,7 +139,9 @@ public struct Engine: Sendable {
 
     /// Takes over one unfinished run of the tenant when no live process holds it and executes it
     /// until it ends; nil when the tenant has no such unfinished run or another process holds it.
-    public func resume(_ id: RunID) async throws -> RunStatus? {
+    public func resume(_ id: RunID, progress: (@Sendable (Runner.Progress) -> Void)? = nil) async throws
+        -> RunStatus?
+    {
         guard let run = try await store.run(id, tenant: tenant), !run.status.isTerminal else {
             return nil
         }
@@ -150,7 +152,7 @@ public struct Engine: Sendable {
                 expiresAt: now.addingTimeInterval(configuration.leaseDuration.timeInterval),
                 isOwnerAlive: ProcessIdentity.isAlive)
         else { return nil }
-        return try await execute([id])[id]
+        return try await execute([id], progress: progress)[id]
     }
 
     /// Erases the stored payloads (inputs and outputs) of a finished run, or of one of its tasks,
@@ -217,7 +219,9 @@ public struct Engine: Sendable {
                     "workflow": .string(snapshot.run.workflowName),
                     "retry": .number(Number(snapshot.run.retryCount + 1)),
                     "previous_status": .string(snapshot.run.status.rawValue),
-                    "tasks": .array(plan.reopened.map(JSONValue.string)),
+                    // A fan-out of thousands reopened is counted, not listed whole.
+                    "tasks": .array(plan.reopened.prefix(RunRetry.listedTasks).map(JSONValue.string)),
+                    "reopened": .number(Number(plan.reopened.count)),
                 ])
         ]
         guard
@@ -239,7 +243,8 @@ public struct Engine: Sendable {
 
 /// The JSON shape of a run shared by `uaef run --json`, `uaef runs show --json` and the API.
 public enum RunReport {
-    /// `{"run_id", "workflow", "status", "error", "created_at", "ended_at", "tasks": {key: {...}}}`.
+    /// `{"run_id", "workflow", "status", "error", "created_at", "ended_at", "retry_count",
+    /// "tasks": {key: {...}}}`.
     public static func json(_ snapshot: RunSnapshot) -> JSONValue {
         var tasks: [String: JSONValue] = [:]
         for task in snapshot.tasks {
@@ -256,11 +261,12 @@ public enum RunReport {
             "status": .string(snapshot.run.status.rawValue), "error": snapshot.run.error.map(JSONValue.string) ?? .null,
             "created_at": .string(Timestamp.format(snapshot.run.createdAt)),
             "ended_at": snapshot.run.endedAt.map { .string(Timestamp.format($0)) } ?? .null, "tasks": .object(tasks),
+            "retry_count": .number(Number(snapshot.run.retryCount)),
         ]
     }
 
     /// A run in a list (`GET /v1/runs`, `uaef runs list --json`): `{"run_id", "workflow",
-    /// "version", "status", "error", "created_at", "ended_at"}`, and `"task_counts"` when
+    /// "version", "status", "error", "created_at", "ended_at", "retry_count"}`, and `"task_counts"` when
     /// `taskCounts` are given.
     public static func summary(_ run: RunRecord, taskCounts: [TaskStatus: Int]? = nil) -> JSONValue {
         var summary: [String: JSONValue] = [
@@ -268,6 +274,7 @@ public enum RunReport {
             "version": .number(Number(run.workflowVersion)), "status": .string(run.status.rawValue),
             "error": run.error.map(JSONValue.string) ?? .null, "created_at": .string(Timestamp.format(run.createdAt)),
             "ended_at": run.endedAt.map { .string(Timestamp.format($0)) } ?? .null,
+            "retry_count": .number(Number(run.retryCount)),
         ]
         if let taskCounts { summary["task_counts"] = Self.json(taskCounts) }
         return .object(summary)

@@ -13,8 +13,8 @@ import UAEFStore
 /// reopened task gets its `retry.max_attempts` afresh; its attempts keep their numbers (and so
 /// their idempotency keys) from where they stopped.
 public enum RunRetry {
-    /// The most retries of one run (as Step Functions allows 1,000 redrives of an execution).
-    public static let maximumRetries = 1_000
+    /// The most task keys a `run.retried` event lists (its `reopened` counts them all).
+    public static let listedTasks = 100
 
     /// Why a run cannot be retried; changes nothing.
     public struct Refusal: Error, CustomStringConvertible, Sendable {
@@ -39,7 +39,7 @@ public enum RunRetry {
 
     /// The retry of `snapshot`'s run of `definition` at `now`; a ``Refusal`` naming the run and
     /// what would be valid when the run is not failed or cancelled, or has been retried
-    /// ``maximumRetries`` times.
+    /// ``RunRecord/maximumRetries`` times.
     public static func plan(_ snapshot: RunSnapshot, definition: WorkflowDefinition, now: Date) throws -> Plan {
         let run = snapshot.run
         switch run.status {
@@ -49,7 +49,7 @@ public enum RunRetry {
         case .pending, .running:
             throw Refusal("run \(run.id) has not ended: only a failed or cancelled run can be retried")
         }
-        guard run.retryCount < maximumRetries else {
+        guard run.retryCount < RunRecord.maximumRetries else {
             throw Refusal("run \(run.id) was retried \(run.retryCount) times, the most allowed; start a new run")
         }
         let records = Dictionary(snapshot.tasks.map { ($0.key, $0) }) { _, last in last }

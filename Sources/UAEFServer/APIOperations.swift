@@ -92,13 +92,13 @@ struct APIOperations: Sendable {
     func runReport(_ id: String, tenant: String) async throws -> String {
         let key = ServerRuntime.reportKey(tenant: tenant, run: id)
         if let cached = runtime.finishedRuns.value(for: key) { return cached }
-        // A redaction seen while this report is rendered may already have passed its key by.
-        let redactions = runtime.redactionsSeen.generation
+        // A redaction or retry seen while this report is rendered may already have passed its key by.
+        let changes = runtime.endedRunsChanged.generation
         guard let snapshot = try await store.snapshot(of: RunID(id), tenant: tenant) else {
             throw Problem.notFound("run \(id)")
         }
         let text = RunReport.json(snapshot).jsonText
-        if snapshot.run.status.isTerminal && runtime.redactionsSeen.generation == redactions {
+        if snapshot.run.status.isTerminal && runtime.endedRunsChanged.generation == changes {
             runtime.finishedRuns.keep(text, for: key)
         }
         return text
@@ -270,6 +270,29 @@ struct APIOperations: Sendable {
         guard try await runtime.engine(for: principal.tenant).cancel(RunID(id), actor: principal.actor) != nil else {
             throw Problem.notFound("run \(id)")
         }
+    }
+
+    /// Retries the tenant's failed or cancelled run `id` from where it stopped as `principal`
+    /// (``Engine/retry(_:actor:)``) and reports it as it is now. The run is left for the runners
+    /// of its tenant (a Lambda deployment announces it); a 404 problem when the tenant has no such
+    /// run, 409 `run-not-retryable` when the run succeeded or has not ended.
+    func retryRun(_ id: String, by principal: Principal) async throws -> JSONValue {
+        let engine = runtime.engine(for: principal.tenant)
+        let outcome: RunRetry.Outcome
+        do {
+            guard let found = try await engine.retry(RunID(id), actor: principal.actor) else {
+                throw Problem.notFound("run \(id)")
+            }
+            outcome = found
+        } catch let refusal as RunRetry.Refusal {
+            throw Problem(.conflict, "run-not-retryable", refusal.description)
+        }
+        // This node's cached report of the ended run goes at once; other nodes' when they see the event.
+        runtime.endedRunsChanged.signal()
+        runtime.finishedRuns.remove(ServerRuntime.reportKey(tenant: principal.tenant, run: id))
+        if executor == nil { await announcer?.announce(outcome.run) }
+        guard let report = try await engine.report(RunID(id)) else { throw Problem.notFound("run \(id)") }
+        return report
     }
 
     /// An agent's lifecycle moves: the verb of each and the status it moves the agent to.

@@ -79,6 +79,13 @@ struct ConsoleRoutes {
             try await operations.cancelRun(id, by: principal)
             return Self.redirect("/runs/\(id)")
         }
+        pages.post("runs/:id/retry") { request, context in
+            let principal = try context.require(.writeRuns)
+            _ = try await form(request, context)
+            let id = try context.parameters.require("id")
+            _ = try await operations.retryRun(id, by: principal)
+            return Self.redirect("/runs/\(id)")
+        }
         pages.get("approvals") { request, context in
             let principal = try context.require(.read)
             let done = ["approved", "rejected"].first { request.uri.queryParameters[Substring($0)] != nil }
@@ -309,7 +316,7 @@ struct ConsoleRoutes {
                 of: snapshot.run.id, tenant: principal.tenant, from: eventsFrom, limit: RunView.eventLimit + 1)
             return RunView(
                 snapshot: snapshot, definition: definition, events: events, eventsFrom: eventsFrom, now: Date(),
-                mayCancel: principal.may(.writeRuns), ledgerLinks: principal.may(.readLedger),
+                mayWriteRuns: principal.may(.writeRuns), ledgerLinks: principal.may(.readLedger),
                 csrf: context.consoleSession?.csrfToken ?? "")
         }
     }

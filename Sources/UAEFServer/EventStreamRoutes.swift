@@ -86,16 +86,18 @@ struct EventStreamRoutes {
                 var text = ""
                 var runEnded = false
                 for record in page?.records ?? [] {
-                    runEnded =
-                        runEnded
-                        || (run != nil && ["run.succeeded", "run.failed", "run.cancelled"].contains(record.event.type))
+                    if run != nil, Self.runEndings.contains(record.event.type) { runEnded = true }
+                    if record.event.type == "run.retried" { runEnded = false }
                     text += message(record, withPayloads)
                 }
                 if !text.isEmpty {
                     try await writer.write(ByteBuffer(string: text))
                     idleSince = .now
                 }
-                if runEnded { break }
+                if let run, runEnded, try await Self.hasEnded(run, after: next, tenant: principal.tenant, store: store)
+                {
+                    break
+                }
                 if page == nil {
                     if !caughtUp {
                         // Everything committed so far is delivered; from here on events arrive live.
@@ -113,6 +115,19 @@ struct EventStreamRoutes {
         }
         return Response(
             status: .ok, headers: [.contentType: "text/event-stream", .cacheControl: "no-cache"], body: body)
+    }
+
+    /// The event types that end a run (until a retry reopens it).
+    static let runEndings: Set<String> = ["run.succeeded", "run.failed", "run.cancelled"]
+
+    /// Whether a run whose events up to `next` end with its ending is still ended with nothing
+    /// after: a retry reopens the run and records `run.retried` in the same transaction, so its
+    /// stream goes on to the run's next ending.
+    static func hasEnded(_ run: RunID, after next: Int64, tenant: String, store: any WorkflowStore) async throws
+        -> Bool
+    {
+        guard try await store.run(run, tenant: tenant)?.status.isTerminal ?? true else { return false }
+        return try await store.runEvents(of: run, tenant: tenant, from: next, limit: 1).isEmpty
     }
 
     /// One SSE message: `id: <seq>`, `event: <type>`, `data: <the ledger object as JSON>` (with

@@ -8,7 +8,8 @@ import UAEFStore
 /// before the operation runs.
 enum MCPTools {
     static let entries: [MCPToolbox.Entry] = [
-        listWorkflows, describeWorkflow, startRun, getRun, listRuns, listApprovals, decideApproval, getLedgerProof,
+        listWorkflows, describeWorkflow, startRun, getRun, listRuns, retryRun, listApprovals, decideApproval,
+        getLedgerProof,
         listSettlements, listSchedules, triggerSchedule, backfillSchedule, listTemplates, useTemplate,
     ]
 
@@ -71,6 +72,18 @@ enum MCPTools {
     ) { operations, principal, arguments in
         try JSONValue(
             jsonText: try await operations.runReport(arguments["run_id"]?.stringValue ?? "", tenant: principal.tenant))
+    }
+
+    static let retryRun = MCPToolbox.Entry(
+        name: "retry_run", title: "Retry a failed or cancelled run",
+        description:
+            "Runs a failed or cancelled run again from where it stopped: tasks that succeeded keep their outputs and do not run again; tasks that failed or were cancelled, and every task downstream of them, run again with their retries afresh. The run keeps its id and inputs; get_run follows it. A run that succeeded or has not ended is refused.",
+        permission: .writeRuns,
+        input: object(["run_id": identifier("The run's id, as start_run or list_runs gave it.")], required: ["run_id"]),
+        operationID: "retryRun",
+        annotations: .init(readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: true)
+    ) { operations, principal, arguments in
+        try await operations.retryRun(arguments["run_id"]?.stringValue ?? "", by: principal)
     }
 
     static let listRuns = MCPToolbox.Entry(

@@ -959,6 +959,67 @@ enum OpenAPISpec {
                 ]
               }
             },
+            "/v1/runs/{id}/retry": {
+              "post": {
+                "operationId": "retryRun",
+                "summary": "Retry a failed or cancelled run from where it stopped.",
+                "description": "Tasks that succeeded keep their outputs and do not run again; tasks that failed or were cancelled run again with their retries afresh, and so does every task downstream of them (a fanned-out task whose list is kept runs only its instances that did not succeed). The run keeps its id, inputs and workflow version, its timeout counts from the retry, and a `run.retried` event records who retried it and which tasks run again. The run is left for the server's runners; `GET /v1/runs/{id}` follows it.\n\nA run that succeeded or has not ended is refused with 409 `run-not-retryable`, and so is a second retry racing this one.\n\nRequires permission `writeRuns`: role `admin`, `operator`.",
+                "tags": [
+                  "runs"
+                ],
+                "parameters": [
+                  {
+                    "name": "id",
+                    "in": "path",
+                    "required": true,
+                    "description": "The run id.",
+                    "schema": {
+                      "type": "string"
+                    }
+                  }
+                ],
+                "responses": {
+                  "202": {
+                    "description": "Reopened; the run as it is now (running, with its reopened tasks pending or ready).",
+                    "headers": {
+                      "X-Request-Id": {
+                        "$ref": "#/components/headers/X-Request-Id"
+                      }
+                    },
+                    "content": {
+                      "application/json": {
+                        "schema": {
+                          "$ref": "#/components/schemas/Run"
+                        }
+                      }
+                    }
+                  },
+                  "401": {
+                    "$ref": "#/components/responses/Unauthorized"
+                  },
+                  "403": {
+                    "$ref": "#/components/responses/Forbidden"
+                  },
+                  "404": {
+                    "$ref": "#/components/responses/NotFound"
+                  },
+                  "409": {
+                    "$ref": "#/components/responses/Conflict"
+                  },
+                  "429": {
+                    "$ref": "#/components/responses/TooManyRequests"
+                  },
+                  "500": {
+                    "$ref": "#/components/responses/InternalError"
+                  }
+                },
+                "x-uaef-permission": "writeRuns",
+                "x-uaef-roles": [
+                  "admin",
+                  "operator"
+                ]
+              }
+            },
             "/v1/runs/{id}/events": {
               "get": {
                 "operationId": "streamRunEvents",
@@ -5424,6 +5485,11 @@ enum OpenAPISpec {
                     ],
                     "format": "date-time"
                   },
+                  "retry_count": {
+                    "type": "integer",
+                    "minimum": 0,
+                    "description": "How many times the run was retried after it failed or was cancelled (`POST /v1/runs/{id}/retry`)."
+                  },
                   "tasks": {
                     "type": "object",
                     "additionalProperties": {
@@ -5439,6 +5505,7 @@ enum OpenAPISpec {
                   "error",
                   "created_at",
                   "ended_at",
+                  "retry_count",
                   "tasks"
                 ]
               },
@@ -5476,6 +5543,11 @@ enum OpenAPISpec {
                     ],
                     "format": "date-time"
                   },
+                  "retry_count": {
+                    "type": "integer",
+                    "minimum": 0,
+                    "description": "How many times the run was retried after it failed or was cancelled (`POST /v1/runs/{id}/retry`)."
+                  },
                   "task_counts": {
                     "$ref": "#/components/schemas/TaskCounts",
                     "description": "With `include=task_counts` only."
@@ -5488,7 +5560,8 @@ enum OpenAPISpec {
                   "status",
                   "error",
                   "created_at",
-                  "ended_at"
+                  "ended_at",
+                  "retry_count"
                 ]
               },
               "RunList": {

@@ -5,7 +5,7 @@ import UAEFEngine
 import UAEFStore
 
 /// `/v1/runs`: start runs of registered workflows (idempotent under an `Idempotency-Key`), read
-/// one, list them a page at a time, cancel one.
+/// one, list them a page at a time, cancel one, retry one that failed or was cancelled.
 struct RunRoutes {
     let operations: APIOperations
     let bodyLimit: Int
@@ -55,6 +55,11 @@ struct RunRoutes {
                 throw Problem.notFound("run \(id)")
             }
             return JSONMessage.response(report, status: .accepted)
+        }
+        group.post("runs/:id/retry") { _, context in
+            let principal = try context.require(.writeRuns)
+            let id = try context.parameters.require("id")
+            return JSONMessage.response(try await operations.retryRun(id, by: principal), status: .accepted)
         }
     }
 

@@ -17,12 +17,12 @@ public struct ServerRuntime: Sendable {
     /// Signs the ledger's checkpoints (the key `uaef ledger key` prints).
     public let signer: NoteSigner
     /// The JSON text of ended runs' reports by tenant and id: clients poll for them, and only a
-    /// redaction changes an ended run, which ``ReportCacheInvalidator`` sees in the event log
-    /// (whichever node redacted) and drops the run's entry for.
+    /// redaction or a retry changes an ended run, which ``ReportCacheInvalidator`` sees in the
+    /// event log (whichever node made it) and drops the run's entry for.
     let finishedRuns = BoundedCache<String>(capacity: 10_000)
-    /// Counts the redactions ``ReportCacheInvalidator`` has seen, so a report rendered meanwhile
-    /// is not cached.
-    let redactionsSeen = WakeSignal()
+    /// Counts the redactions and retries of ended runs seen, so a report rendered meanwhile is
+    /// not cached.
+    let endedRunsChanged = WakeSignal()
 
     /// The key of a run's entry in ``finishedRuns``.
     static func reportKey(tenant: String, run: String) -> String { tenant + "\u{0}" + run }
@@ -212,7 +212,7 @@ struct TenantWorkers: Service {
 }
 
 /// Relays the store's notifications of committed events to ``ServerRuntime/eventCommits``.
-/// Drops cached reports of runs a redaction changed: follows the event log's headers (no event
+/// Drops cached reports of ended runs a redaction or a retry changed: follows the event log's headers (no event
 /// data is read) from where it stood at start, woken by each commit of events (every node's on
 /// PostgreSQL; this process's on SQLite, and other processes' within `pollInterval`).
 struct ReportCacheInvalidator: Service {
@@ -228,9 +228,9 @@ struct ReportCacheInvalidator: Service {
                 let seen = runtime.eventCommits.generation
                 do {
                     let headers = try await store.eventHeaders(from: next, limit: 1000)
-                    for header in headers where header.type == "payload.redacted" {
+                    for header in headers where header.type == "payload.redacted" || header.type == "run.retried" {
                         let run = String(header.subject.prefix { $0 != "/" })
-                        runtime.redactionsSeen.signal()
+                        runtime.endedRunsChanged.signal()
                         runtime.finishedRuns.remove(ServerRuntime.reportKey(tenant: header.tenant, run: run))
                     }
                     if let last = headers.last { next = last.seq + 1 }

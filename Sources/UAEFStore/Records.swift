@@ -68,6 +68,14 @@ public struct RunRecord: Sendable, Hashable {
 
     /// When the run's timeout started counting: its creation, or its latest retry.
     public var timeoutStart: Date { retriedAt ?? createdAt }
+
+    /// The most retries of one run (as Step Functions allows 1,000 redrives of an execution).
+    public static let maximumRetries = 1_000
+
+    /// Whether the run may be retried: it failed or was cancelled, and has retries left.
+    public var isRetryable: Bool {
+        (status == .failed || status == .cancelled) && retryCount < Self.maximumRetries
+    }
 }
 
 /// A task, or one instance `id[index]` of a fanned-out task, as stored.

@@ -64,8 +64,8 @@ public enum MCPClientCheck {
                 "operator_tools",
                 [
                     "backfill_schedule", "describe_workflow", "get_ledger_proof", "get_run", "list_approvals",
-                    "list_runs", "list_schedules", "list_settlements", "list_templates", "list_workflows", "start_run",
-                    "trigger_schedule", "use_template",
+                    "list_runs", "list_schedules", "list_settlements", "list_templates", "list_workflows", "retry_run",
+                    "start_run", "trigger_schedule", "use_template",
                 ]
             ),
             (

@@ -82,7 +82,7 @@ struct ConsoleTests {
                 task("each", .running, count: 3), task("each[1]", .failed, index: 1),
                 task("each[0]", .succeeded, index: 0), task("each[2]", .running, index: 2),
             ], attempts: [])
-        let view = RunView(snapshot: snapshot, definition: nil, now: now, mayCancel: false, csrf: "x")
+        let view = RunView(snapshot: snapshot, definition: nil, now: now, mayWriteRuns: false, csrf: "x")
         #expect(view.tasks.map(\.key) == ["each", "each[0]", "each[1]", "each[2]"])
         #expect(view.tasks.map(\.instance) == [false, true, true, true])
         #expect(view.graph.contains("3 instances: 1 running, 1 succeeded, 1 failed"))
@@ -108,11 +108,16 @@ struct ConsoleTests {
         ]
         let view = RunView(
             snapshot: RunSnapshot(run: run, tasks: tasks, attempts: attempts), definition: nil, now: now,
-            mayCancel: true, csrf: "x")
+            mayWriteRuns: true, csrf: "x")
         let html = ConsoleRenderer().render("run-region", view)
         #expect(html.components(separatedBy: "the run broke").count - 1 == 1, "only the run's own notice")
         #expect(html.components(separatedBy: "boom").count - 1 == 1)
         #expect(!html.contains("Cancel run"), "an ended run cannot be cancelled")
+        #expect(html.contains("action=\"/runs/run_2/retry\""), "a failed run can be retried")
+        let viewOnly = RunView(
+            snapshot: RunSnapshot(run: run, tasks: tasks, attempts: attempts), definition: nil, now: now,
+            mayWriteRuns: false, csrf: "x")
+        #expect(!ConsoleRenderer().render("run-region", viewOnly).contains("/retry"), "not without writeRuns")
     }
 
     @Test("the CSRF token belongs to its session and is compared whole")

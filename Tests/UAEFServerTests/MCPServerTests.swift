@@ -51,14 +51,16 @@ struct MCPServerTests {
                 ([.auditor], (Self.readTools + ["get_ledger_proof"]).sorted()),
                 (
                     [.operator],
-                    (Self.readTools + ["backfill_schedule", "start_run", "trigger_schedule", "use_template"]).sorted()
+                    (Self.readTools + [
+                        "backfill_schedule", "retry_run", "start_run", "trigger_schedule", "use_template",
+                    ]).sorted()
                 ),
                 ([.approver], (Self.readTools + ["decide_approval"]).sorted()),
                 (
                     [.admin],
                     (Self.readTools + [
-                        "backfill_schedule", "decide_approval", "get_ledger_proof", "start_run", "trigger_schedule",
-                        "use_template",
+                        "backfill_schedule", "decide_approval", "get_ledger_proof", "retry_run", "start_run",
+                        "trigger_schedule", "use_template",
                     ]).sorted()
                 ),
             ]
