@@ -58,6 +58,9 @@ struct BenchCommand: AsyncParsableCommand {
               templates  each built-in template filled in N times (default 1000: the workflow's YAML
                       written), beside validating what it makes; then N workflows made and registered
                       on a fresh SQLite file (p50, p99), beside the SQLite commit
+              retry   a run of one task fanned out over N instances (default 1000), a tenth failing,
+                      executed to its failure on a fresh SQLite file, then retried from where it
+                      stopped: the reopen alone and the retry executed to its end, beside the first go
             Each repetition uses a new store file (or adds its runs to the --store PostgreSQL); the figures
             are medians. --workers N starts N uaef worker processes on the PostgreSQL store, which
             execute the runs (a run executes on one worker at a time; --runs R starts R runs at once). Time covers validating,
@@ -74,7 +77,8 @@ struct BenchCommand: AsyncParsableCommand {
             """)
 
     enum Workload: String, ExpressibleByArgument, CaseIterable {
-        case w1, w2, fanout, ledger, settlement, webhooks, sqs, llm, erp, lambda, console, schedules, slack, templates
+        case w1, w2, fanout, ledger, settlement, webhooks, sqs, llm, erp, lambda, console, schedules, slack, templates,
+            retry
 
         /// The engine workload, or nil for the ledger benchmark, which runs no workflow.
         var workflow: BenchWorkloads.Workflow? { BenchWorkloads.Workflow(rawValue: rawValue) }
@@ -82,12 +86,12 @@ struct BenchCommand: AsyncParsableCommand {
 
     @Argument(
         help:
-            "w1, w2, fanout, ledger, settlement, webhooks, sqs, llm, erp, lambda, console, schedules, slack or templates."
+            "w1, w2, fanout, ledger, settlement, webhooks, sqs, llm, erp, lambda, console, schedules, slack, templates or retry."
     )
     var workload: Workload
     @Option(
         help:
-            "Tasks in the workload, events for ledger, cold starts for lambda, schedules for schedules, approvals pressed for slack, uses for templates (default: 1000 for w1, 200 for w2, 100000 for fanout, 1000000 for ledger, 20 for lambda, 1000 for schedules, 100 for slack, 1000 for templates)."
+            "Tasks in the workload, events for ledger, cold starts for lambda, schedules for schedules, approvals pressed for slack, uses for templates, instances for retry (default: 1000 for w1, 200 for w2, 100000 for fanout, 1000000 for ledger, 20 for lambda, 1000 for schedules, 100 for slack, 1000 for templates and retry)."
     ) var tasks: Int?
     @Option(name: .customLong("repeat"), help: "Repetitions; the median is reported.") var repetitions: Int = 5
     @Option(
@@ -171,6 +175,9 @@ struct BenchCommand: AsyncParsableCommand {
                 return try await ConsoleBench.run(runs: tasks ?? 100_000, json: json)
             }
             if workload == .templates { return try await TemplateBench.run(uses: tasks ?? 1_000, json: json) }
+            if workload == .retry {
+                return try await RetryBench.run(instances: tasks ?? 1_000, repetitions: repetitions, json: json)
+            }
             if workload == .slack {
                 return try await SlackBench.run(approvals: tasks ?? 100, concurrency: concurrency ?? 16, json: json)
             }

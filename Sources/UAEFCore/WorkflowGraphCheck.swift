@@ -138,8 +138,8 @@ struct WorkflowGraphCheck {
                 return "unknown input '\(path[1])'; declared inputs: \(declared.isEmpty ? "none" : declared)"
             }
         case "run":
-            if path.count > 1, !["id", "name"].contains(path[1]) {
-                return "run has only id and name, not '\(path[1])'"
+            if path.count > 1, !["id", "name", "retry_count"].contains(path[1]) {
+                return "run has only id, name and retry_count, not '\(path[1])'"
             }
         case "tasks":
             guard path.count > 1 else { return nil }

@@ -274,7 +274,10 @@ public struct RunStateMachine: Sendable {
         }
         return [
             "inputs": .object(run.inputs), "tasks": .object(outputs),
-            "run": ["id": .string(run.id.rawValue), "name": .string(definition.name)],
+            "run": [
+                "id": .string(run.id.rawValue), "name": .string(definition.name),
+                "retry_count": .number(Number(run.retryCount)),
+            ],
         ]
     }
 

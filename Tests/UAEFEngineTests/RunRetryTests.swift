@@ -197,6 +197,26 @@ struct RunRetryTests {
     }
 
     @Test(
+        "expressions read run.retry_count: 0 in the run's first go, one more with each retry",
+        arguments: [StoreBackend.sqlite])
+    func retryCountInExpressions(_ backend: StoreBackend) async throws {
+        let rig = try await Rig(backend)
+        defer { rig.location.remove() }
+        let id = try await rig.run(
+            """
+            name: counted
+            tasks:
+              - {id: share, agent: echo, with: {share: "${{ 10 / run.retry_count }}"}}
+            """)
+        var tasks = try await rig.tasks(id)
+        #expect(tasks["share"]?.status == .failed && tasks["share"]?.error?.contains("division by zero") == true)
+        let (_, status) = try await rig.retry(id)
+        #expect(status == .succeeded)
+        tasks = try await rig.tasks(id)
+        #expect(tasks["share"]?.output == ["share": 10])
+    }
+
+    @Test(
         "a cancelled run retried runs to its end: the cancellation request is cleared with the run's end",
         arguments: StoreBackend.allCases)
     func cancelledRun(_ backend: StoreBackend) async throws {
