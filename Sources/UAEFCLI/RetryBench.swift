@@ -51,11 +51,11 @@ enum RetryBench {
                 throw CLIError.operational("the benchmark's run ended \(first?.rawValue ?? "unknown"), not failed")
             }
             let reopenStarted = ContinuousClock.now
-            guard let outcome = try await engine.retry(id, actor: "bench") else {
+            guard let outcome = try await engine.retry(id, actor: "bench", leased: true) else {
                 throw CLIError.operational("the benchmark's run \(id) disappeared")
             }
             let reopenEnded = ContinuousClock.now
-            let status = try await engine.resume(id)
+            let status = try await engine.execute([id])[id]
             retries.append((ContinuousClock.now - reopenEnded).timeInterval)
             reopens.append((reopenEnded - reopenStarted).timeInterval)
             reopened = outcome.reopened.count

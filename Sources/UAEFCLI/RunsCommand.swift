@@ -129,7 +129,7 @@ struct RunsCommand: AsyncParsableCommand {
                 {"run_id", "status", "retry_count", "tasks"} (the tasks that run again).
                 Exit codes: 0 the run succeeded (with --detach: it was reopened), 1 it failed or was cancelled \
                 again, 2 no such run, or it cannot be retried (it succeeded or has not ended), 3 store or system \
-                error, or another process took the run up first.
+                error. If this process stops, uaef resume continues the run.
                 """)
         @Argument(help: "The run id.") var id: String
         @Flag(help: "Reopen the run and leave it for another process to execute.") var detach = false
@@ -141,7 +141,7 @@ struct RunsCommand: AsyncParsableCommand {
             let runID = RunID(id)
             let outcome: RunRetry.Outcome
             do {
-                guard let found = try await engine.retry(runID, actor: CLIActor.current) else {
+                guard let found = try await engine.retry(runID, actor: CLIActor.current, leased: !detach) else {
                     throw CLIError.usage("no run \(id) in tenant \(engine.tenant)")
                 }
                 outcome = found
@@ -171,13 +171,9 @@ struct RunsCommand: AsyncParsableCommand {
                     Data("run \(id) retried (retry \(outcome.run.retryCount)); runs again: \(again)\n".utf8))
             }
             let display = !json && Console.stderrIsTerminal ? ProgressDisplay() : nil
-            let status = try await engine.resume(runID, progress: display?.callback)
+            // This process holds the reopened run's lease: nobody else takes it up meanwhile.
+            let status = try await engine.execute([runID], progress: display?.callback)[runID]
             display?.finish()
-            guard let status else {
-                throw CLIError.operational(
-                    "run \(id) was retried, and another process took it up first; uaef runs wait \(id) waits for it to end"
-                )
-            }
             try await LedgerKeys.settleAndCheckpoint(engine, engineOptions.storeOptions)
             try await RunOutput.print(runID, engine: engine, json: json)
             guard status == .succeeded else { throw ExitCode(1) }

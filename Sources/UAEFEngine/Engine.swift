@@ -195,17 +195,21 @@ public struct Engine: Sendable {
         var environment = EngineEnvironment(now: now, random: random, agents: AgentPool(agents: []), actor: actor)
         _ = machine.handle(.cancel(actor: actor, reason: "cancelled on request"), in: &environment)
         try await store.commit(machine.takeChanges())
-        try await store.releaseLeases(owner: configuration.owner, runs: [id])
+        try await store.releaseLeases(
+            LeaseFence(owner: configuration.owner, generations: [id: current.run.leaseGeneration]))
         return machine.run
     }
 
     /// Retries the tenant's failed or cancelled run `id` from where it stopped (``RunRetry``): the
     /// tasks that did not succeed, and those downstream of them, run again; a `run.retried` event
-    /// by `actor` names them. The run is left unheld for any runner of the tenant to take up
-    /// (``resume(_:)`` here, `uaef worker`, `uaef serve`). Nil when the tenant has no such run;
-    /// throws ``RunRetry/Refusal`` when it cannot be retried, with nothing changed.
-    public func retry(_ id: RunID, actor: String) async throws -> RunRetry.Outcome? {
+    /// by `actor` names them. With `leased` this process holds the run's lease and is expected to
+    /// execute it (``execute(_:definitions:created:progress:)``); otherwise it is left for any
+    /// runner of the tenant (`uaef resume`, `uaef worker`, `uaef serve`). Nil when the tenant has no
+    /// such run; throws ``RunRetry/Refusal`` when it cannot be retried, with nothing changed.
+    public func retry(_ id: RunID, actor: String, leased: Bool = false) async throws -> RunRetry.Outcome? {
         guard let snapshot = try await store.snapshot(of: id, tenant: tenant) else { return nil }
+        // Refused before its workflow is parsed: a run that cannot be retried says so, whatever its source.
+        if let refusal = RunRetry.refusal(snapshot.run) { throw refusal }
         let now = Date()
         let plan = try RunRetry.plan(snapshot, definition: try runner.parse(snapshot.run), now: now)
         var random = SeededRandom.system()
@@ -226,11 +230,14 @@ public struct Engine: Sendable {
         ]
         guard
             let run = try await store.reopen(
-                id, tenant: tenant, from: snapshot.run.status, generation: snapshot.run.leaseGeneration, at: now,
+                snapshot.run, at: now,
+                holder: leased
+                    ? (configuration.owner, now.addingTimeInterval(configuration.leaseDuration.timeInterval)) : nil,
                 changes: changes)
         else {
             throw RunRetry.Refusal(
-                "run \(id) changed while it was being retried (another retry came first); look at it again")
+                "run \(id) changed while it was being retried (another retry or a redaction came first); look at it again"
+            )
         }
         return RunRetry.Outcome(run: run, reopened: plan.reopened)
     }

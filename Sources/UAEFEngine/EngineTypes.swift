@@ -63,11 +63,14 @@ public struct AttemptRequest: Sendable, Equatable {
     /// True when no earlier attempt of the task ever started, so nothing an attempt records for
     /// its task (an `llm` conversation's steps) can exist yet; false when that is not known.
     public var isFirstOfTask: Bool
+    /// The task's attempts before a retry of the run reopened it: what they recorded for the task
+    /// (an `llm` conversation's steps) belongs to the run's earlier go, not to be replayed.
+    public var attemptsBeforeRetry: Int
 
     public init(
         runID: RunID, tenant: String, workflow: String, key: String, taskID: String, attempt: Int,
         idempotencyKey: String, kind: String, agent: AgentRecord?, capability: String? = nil,
-        parameters: [String: JSONValue], timeout: Duration?, isFirstOfTask: Bool = false
+        parameters: [String: JSONValue], timeout: Duration?, isFirstOfTask: Bool = false, attemptsBeforeRetry: Int = 0
     ) {
         self.runID = runID
         self.tenant = tenant
@@ -82,6 +85,7 @@ public struct AttemptRequest: Sendable, Equatable {
         self.parameters = parameters
         self.timeout = timeout
         self.isFirstOfTask = isFirstOfTask
+        self.attemptsBeforeRetry = attemptsBeforeRetry
     }
 }
 

@@ -42,15 +42,22 @@ public enum RunRetry {
     /// ``RunRecord/maximumRetries`` times.
     public static func plan(_ snapshot: RunSnapshot, definition: WorkflowDefinition, now: Date) throws -> Plan {
         let run = snapshot.run
-        switch run.status {
-        case .failed, .cancelled: break
-        case .succeeded:
-            throw Refusal("run \(run.id) succeeded: only a failed or cancelled run can be retried; start a new run")
-        case .pending, .running:
-            throw Refusal("run \(run.id) has not ended: only a failed or cancelled run can be retried")
+        if let refusal = refusal(run) { throw refusal }
+        // A redaction erased the inputs (declared ones always have a value) or a kept output.
+        if (!definition.inputs.isEmpty && run.inputs.isEmpty)
+            || snapshot.tasks.contains(where: { $0.status == .succeeded && $0.output == nil })
+        {
+            throw Refusal(
+                "run \(run.id) was redacted: its inputs or outputs are erased, and a retry would run without them; start a new run"
+            )
         }
-        guard run.retryCount < RunRecord.maximumRetries else {
-            throw Refusal("run \(run.id) was retried \(run.retryCount) times, the most allowed; start a new run")
+        // An approver's rejection stands: retrying would ask again and let another approver overrule it.
+        if let rejected = snapshot.tasks.first(where: {
+            $0.status == .failed && $0.error?.hasPrefix("rejected:") == true
+        }) {
+            throw Refusal(
+                "run \(run.id): task \(rejected.key) was rejected by an approver (\(rejected.error ?? "")); a retry would ask again, so it is refused: start a new run"
+            )
         }
         let records = Dictionary(snapshot.tasks.map { ($0.key, $0) }) { _, last in last }
         let reopened = reopenedTaskIDs(definition, records)
@@ -58,7 +65,10 @@ public enum RunRetry {
         var keys: [String] = []
         for task in definition.tasks where reopened.contains(task.id) {
             guard var parent = records[task.id] else { continue }
-            let instances = snapshot.tasks.filter { $0.index != nil && $0.taskID == task.id }
+            // The instances of its current list: those an earlier expansion set aside stay aside.
+            let instances = snapshot.tasks.filter {
+                $0.taskID == task.id && ($0.index ?? .max) < (parent.instanceCount ?? 0)
+            }
             let failedInstances = instances.filter { $0.status != .succeeded }
             let dependenciesKept = task.dependsOn.allSatisfy { !reopened.contains($0) }
             if parent.instanceCount != nil, dependenciesKept, !failedInstances.isEmpty {
@@ -76,16 +86,34 @@ public enum RunRetry {
             parent.instanceCount = nil
             changed.append(parent)
             keys.append(parent.key)
-            for var instance in instances {
+            for var instance in snapshot.tasks where instance.taskID == task.id && instance.index != nil {
                 instance.status = .skipped
                 instance.reason = setAside
                 instance.output = nil
                 instance.error = nil
+                // Its attempts so far stop counting (its interruptions too) when it is expanded again.
+                instance.attemptsBeforeRetry = instance.attempts
                 instance.updatedAt = now
                 changed.append(instance)
             }
         }
         return Plan(tasks: changed, reopened: keys.sorted())
+    }
+
+    /// Why `run` cannot be retried, whatever its tasks: it has not ended, it succeeded, or it was
+    /// retried ``RunRecord/maximumRetries`` times; nil when it may be.
+    public static func refusal(_ run: RunRecord) -> Refusal? {
+        switch run.status {
+        case .failed, .cancelled: break
+        case .succeeded:
+            return Refusal("run \(run.id) succeeded: only a failed or cancelled run can be retried; start a new run")
+        case .pending, .running:
+            return Refusal("run \(run.id) has not ended: only a failed or cancelled run can be retried")
+        }
+        guard run.retryCount < RunRecord.maximumRetries else {
+            return Refusal("run \(run.id) was retried \(run.retryCount) times, the most allowed; start a new run")
+        }
+        return nil
     }
 
     /// Why an old fan-out instance stands skipped after its task is expanded again.

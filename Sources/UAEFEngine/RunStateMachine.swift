@@ -420,7 +420,8 @@ public struct RunStateMachine: Sendable {
                     attempt: number, idempotencyKey: idempotencyKey, kind: kind, agent: agent, capability: capability,
                     // Attempts are numbered from the task's stored count, which every started
                     // attempt (committed before it executes) raised, interrupted ones included.
-                    parameters: parameters, timeout: task.timeout, isFirstOfTask: number == 1)))
+                    parameters: parameters, timeout: task.timeout, isFirstOfTask: number == 1,
+                    attemptsBeforeRetry: record.attemptsBeforeRetry)))
         return true
     }
 

@@ -95,6 +95,26 @@ public struct Runner: Sendable {
             executionSlots: configuration.maxConcurrency,
             inlineKinds: Set(kinds.kinds.filter { $0.value.isPure }.keys))
         let mailbox = Mailbox<Message>()
+        // Each lease as claimed: a run that ended, was retried and was claimed again (by this
+        // process too) while the others here went on keeps its new lease when these are released.
+        let held = LeaseFence(owner: configuration.owner, generations: machines.mapValues(\.run.leaseGeneration))
+        do {
+            try await executeLoop(
+                &machines, tenant: tenant, environment: &environment, mailbox: mailbox, progress: progress)
+        } catch {
+            // Given up: any process may take these runs at once (one lost to another keeps its lease).
+            try? await store.releaseLeases(held)
+            throw error
+        }
+        try await store.releaseLeases(held)
+        return machines.mapValues(\.run.status)
+    }
+
+    /// The runner's loop: one iteration per batch of messages, until every machine has ended.
+    private func executeLoop(
+        _ machines: inout [RunID: RunStateMachine], tenant: String, environment: inout EngineEnvironment,
+        mailbox: Mailbox<Message>, progress: (@Sendable (Progress) -> Void)?
+    ) async throws {
         try await withThrowingTaskGroup(of: Void.self) { group in
             var execution = Execution(runner: self, mailbox: mailbox)
             execution.spans.begin(machines.values.lazy.map(\.run))
@@ -138,7 +158,9 @@ public struct Runner: Sendable {
                 if tick {
                     inputs += try await pollStore(machines, tenant: tenant, environment: &environment)
                 }
-                let touched = Set(inputs.map(\.0))
+                // A run that had already ended writes nothing more: it needs no lease, and one retry
+                // reopened (and another process took up) must not fail the others' commit.
+                let touched = Set(inputs.map(\.0).filter { machines[$0]?.isFinished == false })
                 var (changes, actions) = await apply(
                     inputs, to: &machines, environment: &environment, completionWrites: completionWrites)
                 changes.fence = fence(for: touched, machines)
@@ -155,8 +177,6 @@ public struct Runner: Sendable {
             }
             group.cancelAll()
         }
-        try await store.releaseLeases(owner: configuration.owner, runs: Array(machines.keys))
-        return machines.mapValues(\.run.status)
     }
 
     /// Commits a batch. A conversation step an attempt handed over (``CompletionWrites``) whose
@@ -184,7 +204,7 @@ public struct Runner: Sendable {
     }
 
     /// The leases a commit needs this process to still hold: those of the runs whose machines
-    /// handled the batch's inputs (only they write).
+    /// handled the batch's inputs while unfinished (only they write).
     private func fence(for runs: Set<RunID>, _ machines: [RunID: RunStateMachine]) -> LeaseFence? {
         var generations: [RunID: Int64] = [:]
         for id in runs { generations[id] = machines[id]?.run.leaseGeneration }

@@ -62,18 +62,13 @@ extension Engine {
     public func work(
         _ worker: WorkerConfiguration = .init(), report: @escaping @Sendable (WorkerEvent) async -> Void
     ) async {
-        // Runs of abandoned batches, whose leases this worker still holds: released (so that any
-        // worker may claim them) before the next claim.
-        var abandoned: [RunID] = []
+        // The runner releases an abandoned batch's leases itself, each at the generation it was
+        // claimed at (so that any worker may claim them at once).
         let loop = ClaimLoop(
             capacity: worker.maxRuns, interval: worker.claimInterval, maxBackoff: worker.maxBackoff,
             wakeups: worker.wakeups)
         await loop.run(
             claim: { room in
-                if !abandoned.isEmpty {
-                    try await store.releaseLeases(owner: configuration.owner, runs: abandoned)
-                    abandoned = []
-                }
                 let now = Date()
                 let claimed = try await store.claimUnfinishedRuns(
                     tenant: tenant, owner: configuration.owner, now: now,
@@ -95,7 +90,6 @@ extension Engine {
                     await report(.runsEnded(statuses))
                     return (runs.count, true)
                 case .failure(let error):
-                    abandoned += runs
                     await report(.batchAbandoned(runs, error))
                     return (runs.count, false)
                 }

@@ -16,8 +16,10 @@ struct LLMConversation {
     let client: ModelClient
     let now: @Sendable () -> Date
     let logger: Logger
-    /// The steps earlier attempts recorded, with their events.
+    /// The steps earlier attempts recorded since the run's last retry, with their events.
     private let recorded: [(step: ConversationStep, event: EventRecord?)]
+    /// The index of the first of ``recorded``: steps before it belong to the run's earlier go.
+    private let firstIndex: Int
     /// The next step's index.
     private var index = 0
     /// What the task's steps used so far, replayed ones included.
@@ -44,11 +46,16 @@ struct LLMConversation {
         let steps =
             request.isFirstOfTask
             ? [] : try await store.conversationSteps(tenant: request.tenant, run: request.runID, taskKey: request.key)
-        for step in steps {
+        // Steps of attempts before a retry of the run are its earlier go's: this conversation
+        // starts afresh after them (their indexes stay taken).
+        let earlier = steps.filter { $0.attempt <= request.attemptsBeforeRetry }
+        for step in steps where step.attempt > request.attemptsBeforeRetry {
             let event = try await store.events(in: step.eventSeq..<(step.eventSeq + 1), tenant: request.tenant).first
             recorded.append((step, event))
         }
         self.recorded = recorded
+        firstIndex = (earlier.map(\.index).max() ?? -1) + 1
+        index = firstIndex
     }
 
     private var agentName: String { request.agent?.name ?? "llm" }
@@ -152,7 +159,7 @@ struct LLMConversation {
     private func output(answer: JSONValue, _ response: ModelResponse) -> JSONValue {
         var output: [String: JSONValue] = [
             "answer": answer, "text": .string(response.message.text), "model": .string(response.model),
-            "stop_reason": .string(response.stopReason.name), "steps": .number(Number(index)),
+            "stop_reason": .string(response.stopReason.name), "steps": .number(Number(index - firstIndex)),
             "usage": LLMEvents.usage(usage),
         ]
         if let price = settings.price {
@@ -164,10 +171,15 @@ struct LLMConversation {
 
     // MARK: Steps
 
+    /// The recorded step at ``index``, when there is one.
+    private var recordedStep: (step: ConversationStep, event: EventRecord?)? {
+        let offset = index - firstIndex
+        return recorded.indices.contains(offset) ? recorded[offset] : nil
+    }
+
     /// The recorded step at `index` when there is one, checked to be of `kind`.
     private func replayed(_ kind: ConversationStep.Kind) throws -> EventRecord? {
-        guard index < recorded.count else { return nil }
-        let (step, event) = recorded[index]
+        guard let (step, event) = recordedStep else { return nil }
         guard step.kind == kind else {
             throw AgentFailure(
                 "llm: step \(index) of the recorded conversation is a \(step.kind.rawValue) step, not a \(kind.rawValue) step: the task's parameters changed since it was recorded",
@@ -192,7 +204,7 @@ struct LLMConversation {
                 throw AgentFailure(
                     "llm: step \(index) of the recorded conversation has no readable answer", retryable: false)
             }
-            add(usage: response.usage, nanos: recorded[index].step.costNanos)
+            add(usage: response.usage, nanos: recordedStep?.step.costNanos ?? 0)
             index += 1
             return response
         }
@@ -229,7 +241,7 @@ struct LLMConversation {
     private mutating func tool(_ call: (id: String, name: String, input: JSONValue)) async throws -> ContentBlock {
         try await commitPending()
         var begun = false
-        if index < recorded.count, recorded[index].step.kind == .toolStarted {
+        if recordedStep?.step.kind == .toolStarted {
             _ = try replayed(.toolStarted)
             index += 1
             begun = true

@@ -20,14 +20,16 @@ public protocol WorkflowStore: LedgerStore, SettlementStore, RemoteWorkStore, Se
     /// the tenant has no such run.
     func requestCancel(of run: RunID, tenant: String, event: EventDraft) async throws -> RunRecord?
 
-    /// Reopens a run that ended `status` (failed or cancelled) so that runners take it up again:
-    /// in one transaction, unless the tenant's run is still `status` at lease generation
-    /// `generation`, nothing is written and nil is returned (another retry, or a claim, came
-    /// first). Otherwise the run becomes `running` with no error, end, cancellation request or
-    /// holder, takes the next lease generation, counts one more retry with `retriedAt` set to
-    /// `at`; the tasks and events of `changes` are written with it, and the run is returned.
-    func reopen(_ run: RunID, tenant: String, from status: RunStatus, generation: Int64, at: Date, changes: ChangeSet)
-        async throws -> RunRecord?
+    /// Reopens `stored`, a run that failed or was cancelled, so that runners take it up again:
+    /// in one transaction, unless the run is still as read (its status, lease generation and
+    /// update time), nothing is written and nil is returned (another retry, a claim or a
+    /// redaction came first). Otherwise the run becomes `running` with no error, end or
+    /// cancellation request, held by `holder` (until its `expiresAt`) or by nobody, takes the next
+    /// lease generation and counts one more retry with `retriedAt` set to `at`; the tasks and
+    /// events of `changes` are written with it, and the run is returned.
+    func reopen(
+        _ stored: RunRecord, at: Date, holder: (owner: String, expiresAt: Date)?, changes: ChangeSet
+    ) async throws -> RunRecord?
 
     /// Erases the payloads stored beside a finished run's events (all of them, or those of one
     /// task key and its fan-out instances), with the run inputs and task outputs kept in its
@@ -101,8 +103,10 @@ public protocol WorkflowStore: LedgerStore, SettlementStore, RemoteWorkStore, Se
     /// runs whose cancellation was requested, renewed or not.
     func renewLeases(owner: String, runs: [RunID], expiresAt: Date, renewingBefore: Date) async throws -> Set<RunID>
 
-    /// Gives up the lease of finished or abandoned runs.
-    func releaseLeases(owner: String, runs: [RunID]) async throws
+    /// Gives up the leases `held.owner` holds of finished or abandoned runs, each only at the
+    /// generation it was claimed at: a run claimed again since (after a retry reopened it, say,
+    /// by this very process) keeps its new lease.
+    func releaseLeases(_ held: LeaseFence) async throws
 
     /// Agents of a tenant, in registration order.
     func agents(tenant: String) async throws -> [AgentRecord]

@@ -404,18 +404,20 @@ public final class PostgresStore: WorkflowStore {
     }
 
     public func reopen(
-        _ run: RunID, tenant: String, from status: RunStatus, generation: Int64, at: Date, changes: ChangeSet
+        _ stored: RunRecord, at: Date, holder: (owner: String, expiresAt: Date)?, changes: ChangeSet
     ) async throws -> RunRecord? {
         try await transaction { connection in
             let when = Timestamp.milliseconds(at)
+            let expires = holder.map { Timestamp.milliseconds($0.expiresAt) }
             var reopened: [RunRecord] = []
             for try await row in try await connection.query(
                 """
                 UPDATE runs SET status = 'running', error = NULL, ended_at = NULL, cancel_requested = false,
-                    owner = NULL, lease_expires_at = NULL, lease_generation = lease_generation + 1,
+                    owner = \(holder?.owner), lease_expires_at = \(expires), lease_generation = lease_generation + 1,
                     retry_count = retry_count + 1, retried_at = \(when), updated_at = \(when)
-                WHERE id = \(run.rawValue) AND tenant = \(tenant) AND status = \(status.rawValue)
-                    AND lease_generation = \(generation)
+                WHERE id = \(stored.id.rawValue) AND tenant = \(stored.tenant) AND status = \(stored.status.rawValue)
+                    AND lease_generation = \(stored.leaseGeneration)
+                    AND updated_at = \(Timestamp.milliseconds(stored.updatedAt))
                 RETURNING *
                 """, logger: logger)
             {
@@ -424,7 +426,8 @@ public final class PostgresStore: WorkflowStore {
             guard let record = reopened.first else { return nil }
             try await Self.write(changes, on: connection, logger: logger)
             try await PostgresLedger.append(changes.events, on: connection, logger: logger)
-            try await Self.notifyWork(on: connection, logger: logger)
+            // An unheld run is work for any worker; a held one, its holder's.
+            if holder == nil { try await Self.notifyWork(on: connection, logger: logger) }
             return record
         }
     }
@@ -506,15 +509,18 @@ public final class PostgresStore: WorkflowStore {
         return Set(cancelled.map { RunID($0) })
     }
 
-    public func releaseLeases(owner: String, runs: [RunID]) async throws {
-        guard !runs.isEmpty else { return }
+    public func releaseLeases(_ held: LeaseFence) async throws {
+        guard !held.generations.isEmpty else { return }
+        let runs = held.generations.keys.sorted()
+        let generations = runs.map { held.generations[$0] ?? 0 }
         try await transaction { connection in
             var unfinished = false
             for try await status in try await connection.query(
                 """
                 UPDATE runs SET owner = NULL, lease_expires_at = NULL
-                WHERE id = ANY(\(runs.map(\.rawValue))) AND owner = \(owner)
-                RETURNING status
+                FROM unnest(\(runs.map(\.rawValue))::text[], \(generations)::bigint[]) AS held (id, generation)
+                WHERE runs.id = held.id AND runs.lease_generation = held.generation AND runs.owner = \(held.owner)
+                RETURNING runs.status
                 """, logger: logger
             ).decode(String.self) {
                 unfinished = unfinished || !(RunStatus(rawValue: status)?.isTerminal ?? true)

@@ -110,17 +110,20 @@ public final class SQLiteStore: WorkflowStore {
     /// A commit waiting for the writer: a change set, or leases given up (`releasing`).
     struct PendingCommit {
         var changes = ChangeSet()
-        var releasing: (owner: String, runs: [RunID])?
+        var releasing: LeaseFence?
         var done: CheckedContinuation<Void, any Error>
 
         /// Writes its rows (not its events).
         func applyRows(in db: Database) throws {
             try SQLiteStore.applyRows(changes, in: db)
-            guard let (owner, runs) = releasing else { return }
-            for run in runs {
+            guard let releasing else { return }
+            for (run, generation) in releasing.generations {
                 try db.cachedStatement(
-                    sql: "UPDATE runs SET owner = NULL, lease_expires_at = NULL WHERE id = ? AND owner = ?"
-                ).execute(arguments: [run.rawValue, owner])
+                    sql: """
+                        UPDATE runs SET owner = NULL, lease_expires_at = NULL
+                        WHERE id = ? AND owner = ? AND lease_generation = ?
+                        """
+                ).execute(arguments: [run.rawValue, releasing.owner, generation])
             }
         }
     }
@@ -339,24 +342,26 @@ public final class SQLiteStore: WorkflowStore {
     }
 
     public func reopen(
-        _ run: RunID, tenant: String, from status: RunStatus, generation: Int64, at: Date, changes: ChangeSet
+        _ stored: RunRecord, at: Date, holder: (owner: String, expiresAt: Date)?, changes: ChangeSet
     ) async throws -> RunRecord? {
         try await pool.write { db in
             try db.execute(
                 sql: """
                     UPDATE runs SET status = 'running', error = NULL, ended_at = NULL, cancel_requested = 0,
-                        owner = NULL, lease_expires_at = NULL, lease_generation = lease_generation + 1,
+                        owner = ?, lease_expires_at = ?, lease_generation = lease_generation + 1,
                         retry_count = retry_count + 1, retried_at = ?, updated_at = ?
-                    WHERE id = ? AND tenant = ? AND status = ? AND lease_generation = ?
+                    WHERE id = ? AND tenant = ? AND status = ? AND lease_generation = ? AND updated_at = ?
                     """,
                 arguments: [
-                    Timestamp.milliseconds(at), Timestamp.milliseconds(at), run.rawValue, tenant, status.rawValue,
-                    generation,
+                    holder?.owner, holder.map { Timestamp.milliseconds($0.expiresAt) }, Timestamp.milliseconds(at),
+                    Timestamp.milliseconds(at), stored.id.rawValue, stored.tenant, stored.status.rawValue,
+                    stored.leaseGeneration, Timestamp.milliseconds(stored.updatedAt),
                 ])
             guard db.changesCount > 0 else { return nil }
             try Self.applyRows(changes, in: db)
             try Self.appendEvents(changes.events, in: db)
-            return try Row.fetchOne(db, sql: "SELECT * FROM runs WHERE id = ?", arguments: [run.rawValue]).map(Self.run)
+            return try Row.fetchOne(db, sql: "SELECT * FROM runs WHERE id = ?", arguments: [stored.id.rawValue]).map(
+                Self.run)
         }
     }
 
@@ -435,10 +440,10 @@ public final class SQLiteStore: WorkflowStore {
         }
     }
 
-    public func releaseLeases(owner: String, runs: [RunID]) async throws {
-        guard !runs.isEmpty else { return }
+    public func releaseLeases(_ held: LeaseFence) async throws {
+        guard !held.generations.isEmpty else { return }
         // With the commits waiting for the writer: no transaction (and fsync) of its own.
-        try await waitForWriter { PendingCommit(releasing: (owner, runs), done: $0) }
+        try await waitForWriter { PendingCommit(releasing: held, done: $0) }
     }
 
     // MARK: Reads

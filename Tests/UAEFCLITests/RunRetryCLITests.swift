@@ -30,7 +30,7 @@ struct RunRetryCLITests {
         #expect(try again.json()["tasks"]?["post"]?["attempts"] == 2)
         #expect(try again.json()["retry_count"] == 1)
 
-        FileManager.default.createFile(atPath: flag, contents: Data())
+        _ = FileManager.default.createFile(atPath: flag, contents: Data())
         let detached = try UAEFProcess.run(["runs", "retry", id, "--detach", "--json"] + store, in: directory.url)
         #expect(detached.status == 0, "\(detached.stderr)")
         #expect(

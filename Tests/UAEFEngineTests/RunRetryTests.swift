@@ -52,7 +52,7 @@ struct RunRetryTests {
         }
 
         func touch(_ name: String) {
-            FileManager.default.createFile(atPath: path(name), contents: Data())
+            _ = FileManager.default.createFile(atPath: path(name), contents: Data())
         }
     }
 
@@ -246,22 +246,91 @@ struct RunRetryTests {
     func timeoutFromRetry(_ backend: StoreBackend) async throws {
         let rig = try await Rig(backend)
         defer { rig.location.remove() }
-        let flag = rig.path("quick")
+        let flag = rig.path("ready")
         let id = try await rig.run(
             """
             name: timed
-            timeout: 4s
+            timeout: 60s
             tasks:
-              - {id: work, agent: command, with: {command: [sh, -c, 'test -f "\(flag)" || sleep 30']}}
+              - {id: work, agent: command, with: {command: [test, -f, "\(flag)"]}}
             """)
-        let failed = try #require(try await rig.store.run(id, tenant: "default"))
-        #expect(failed.status == .failed && failed.error?.contains("timed out") == true)
-        rig.touch("quick")
-        // Well past the creation's deadline: a timeout counted from then would fire at once.
+        #expect(try await rig.store.run(id, tenant: "default")?.status == .failed)
+        // Created an hour ago, as an operator's SQL shell would make it: a timeout counted from the
+        // creation would have passed long since, and would fail the retry at once.
+        try rig.location.executeOutside("UPDATE runs SET created_at = created_at - 3600000")
+        rig.touch("ready")
         let (outcome, status) = try await rig.retry(id)
-        #expect(outcome.run.timeoutStart == outcome.run.retriedAt && outcome.run.timeoutStart > failed.createdAt)
+        #expect(outcome.run.timeoutStart == outcome.run.retriedAt)
         let ended = try await rig.store.run(id, tenant: "default")
         #expect(status == .succeeded, "\(ended?.error ?? "")")
+        #expect(ended.map { $0.timeoutStart.timeIntervalSince($0.createdAt) > 3_000 } == true)
+    }
+
+    @Test(
+        "a run whose approval was rejected is not retried (another approver would overrule the rejection); one that was redacted is not either",
+        arguments: [StoreBackend.sqlite])
+    func rejectedAndRedacted(_ backend: StoreBackend) async throws {
+        let rig = try await Rig(backend)
+        defer { rig.location.remove() }
+        let workflow = """
+            name: signed
+            tasks:
+              - {id: sign, agent: approval, with: {role: finance}}
+            """
+        let definition = try await rig.engine.validate(workflow, file: "w.yaml")
+        let id = try await rig.engine.submit(definition, file: "w.yaml", inputs: [], actor: "maker", leased: true)
+        let status = try await withThrowingTaskGroup(of: RunStatus?.self) { group in
+            group.addTask { try await rig.engine.execute([id])[id] }
+            var approval: TaskApprovalRecord?
+            for _ in 0..<1_500 where approval == nil {
+                approval = try await rig.store.taskApprovals(tenant: "default", status: .pending).first
+                if approval == nil { try await Task.sleep(for: .milliseconds(20)) }
+            }
+            let pending = try #require(approval)
+            _ = try await rig.engine.decide(
+                task: pending.id, .reject, principal: "checker", role: "finance", reason: "wrong supplier")
+            return try await group.next() ?? nil
+        }
+        #expect(status == .failed)
+        do {
+            _ = try await rig.engine.retry(id, actor: "someone")
+            Issue.record("a rejected approval was retried")
+        } catch let refusal as RunRetry.Refusal {
+            #expect(refusal.description.contains("task sign was rejected by an approver"), "\(refusal)")
+        }
+
+        let fetched = try await rig.run(
+            """
+            name: erased
+            tasks:
+              - {id: fetch, agent: echo, with: {secret: 42}}
+              - {id: post, agent: command, depends_on: [fetch], with: {command: ["false"]}}
+            """)
+        _ = try await rig.engine.redact(fetched, task: "fetch", reason: "erasure request", actor: "dpo")
+        do {
+            _ = try await rig.engine.retry(fetched, actor: "someone")
+            Issue.record("a redacted run was retried")
+        } catch let refusal as RunRetry.Refusal {
+            #expect(refusal.description.contains("was redacted"), "\(refusal)")
+        }
+        #expect(try await rig.store.run(fetched, tenant: "default")?.retryCount == 0)
+    }
+
+    @Test(
+        "leases are given up at the generation they were claimed at: a run retried and held again by the same process keeps its new lease when the go that ended it lets go",
+        arguments: StoreBackend.allCases)
+    func releaseByGeneration(_ backend: StoreBackend) async throws {
+        let rig = try await Rig(backend)
+        defer { rig.location.remove() }
+        let id = try await rig.run("name: no\ntasks:\n  - {id: a, agent: command, with: {command: [\"false\"]}}\n")
+        let ended = try #require(try await rig.store.run(id, tenant: "default"))
+        let owner = rig.engine.configuration.owner
+        let outcome = try #require(try await rig.engine.retry(id, actor: "test", leased: true))
+        #expect(outcome.run.owner == owner && outcome.run.leaseGeneration == ended.leaseGeneration + 1)
+        try await rig.store.releaseLeases(LeaseFence(owner: owner, generations: [id: ended.leaseGeneration]))
+        #expect(try await rig.store.run(id, tenant: "default")?.owner == owner, "the new lease stays")
+        try await rig.store.releaseLeases(LeaseFence(owner: owner, generations: [id: outcome.run.leaseGeneration]))
+        #expect(try await rig.store.run(id, tenant: "default")?.owner == nil)
     }
 
     @Test(
@@ -287,9 +356,7 @@ struct RunRetryTests {
         // Reopened and not yet taken up: a second retry finds it unfinished.
         await #expect(throws: RunRetry.Refusal.self) { try await rig.engine.retry(failed, actor: "test") }
         // A retry that read the run before the first one committed finds it changed.
-        let stale = try await rig.store.reopen(
-            failed, tenant: "default", from: .failed, generation: before.run.leaseGeneration, at: Date(),
-            changes: ChangeSet())
+        let stale = try await rig.store.reopen(before.run, at: Date(), holder: nil, changes: ChangeSet())
         #expect(stale == nil)
         let events = try await rig.events(failed)
         #expect(events.filter { $0.type == "run.retried" }.count == 1)

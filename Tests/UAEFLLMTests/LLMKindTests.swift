@@ -34,7 +34,7 @@ struct LLMKindTests {
     func run(
         _ backend: StoreBackend, script: String, provider: ModelProvider = .anthropic,
         config: [String: JSONValue], with: String, retry: String = "{max_attempts: 1}",
-        programs: HostProgram.EnvironmentPolicy? = .inherit
+        programs: HostProgram.EnvironmentPolicy? = .inherit, retryingTheRun: Bool = false
     ) async throws -> Outcome {
         try await withFakeModelServer(script) { server, base in
             let location = try TestStore(backend)
@@ -72,7 +72,10 @@ struct LLMKindTests {
                 """
             let definition = try await engine.validate(workflow, file: "triage.yaml")
             let id = try await engine.submit(definition, file: "triage.yaml", inputs: [], actor: "test", leased: true)
-            let status = try await engine.execute([id])[id]
+            var status = try await engine.execute([id])[id]
+            if retryingTheRun, try await engine.retry(id, actor: "test", leased: true) != nil {
+                status = try await engine.execute([id])[id]
+            }
             let task = try await store.snapshot(of: id, tenant: "default")?.tasks.first { $0.key == "classify" }
             let events = try await store.events(from: 0, limit: 10_000).filter {
                 $0.event.subject.hasPrefix(id.rawValue)
@@ -159,6 +162,30 @@ struct LLMKindTests {
         #expect(
             stubborn.task?.error?.contains("does not match output_schema after 1 repair: $.category: expected string")
                 == true)
+    }
+
+    @Test(
+        "a run retried after its llm task failed asks the model afresh: the failed go's conversation is not replayed",
+        arguments: StoreBackend.allCases)
+    func retriedRunAsksAfresh(_ backend: StoreBackend) async throws {
+        // The second turn is refused once (400, not retried): the task fails after its first turn and
+        // a tool call. The retry asks the first turn again instead of replaying it.
+        let script = """
+            scenarios:
+              looked-up:
+                - tool_calls: [{name: get_run, input: {run_id: run_1}}]
+                - text: '{"category": "invoice"}'
+                  failures: [{status: 400, type: invalid_request_error}]
+            """
+        let outcome = try await run(
+            backend, script: script, config: ["model": "looked-up", "tools": ["get_run"]],
+            with: "{prompt: Classify, output_schema: \(Self.schema)}", retryingTheRun: true)
+        #expect(outcome.status == .succeeded, "\(outcome.task?.error ?? "")")
+        #expect(outcome.output?["answer"] == ["category": "invoice"])
+        #expect(outcome.statuses(turn: 0) == [200, 200], "the first turn asked in each go, not replayed")
+        #expect(outcome.statuses(turn: 1) == [400, 200])
+        let steps = outcome.events("llm.call").compactMap { $0.event.data["step"]?.numberValue?.intValue }
+        #expect(steps == [0, 2, 4], "the retry's steps follow the first go's: \(steps)")
     }
 
     @Test(

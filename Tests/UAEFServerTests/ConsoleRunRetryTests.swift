@@ -34,7 +34,7 @@ struct ConsoleRunRetryTests {
             #expect(forged.status == 403)
             #expect(try await server.store.run(RunID(run), tenant: "default")?.retryCount == 0)
 
-            FileManager.default.createFile(atPath: flag, contents: Data())
+            _ = FileManager.default.createFile(atPath: flag, contents: Data())
             let retried = try await server.send(.POST, "/runs/\(run)/retry", body: "csrf=\(csrf)", headers: form)
             #expect(retried.status == 200, "\(retried.body)")
             #expect(try await server.waitForRun(run, token: nil)["status"] == "succeeded")

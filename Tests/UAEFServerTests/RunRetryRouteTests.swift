@@ -37,7 +37,7 @@ struct RunRetryRouteTests {
             #expect(try await server.send(.POST, "/v1/runs/\(run)/retry", token: stranger).status == 404)
             #expect(try await server.send(.GET, "/v1/runs/\(run)", token: admin)["status"] == "failed")
 
-            FileManager.default.createFile(atPath: flag, contents: Data())
+            _ = FileManager.default.createFile(atPath: flag, contents: Data())
             let operatorToken = try await server.token("acme", [.operator], subject: "olga")
             let reopened = try await server.send(.POST, "/v1/runs/\(run)/retry", token: operatorToken)
             #expect(reopened.status == 202, "\(reopened.body)")

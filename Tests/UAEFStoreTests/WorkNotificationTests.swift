@@ -68,7 +68,7 @@ struct WorkNotificationTests {
         #expect(await counter.grows(past: 1, within: .seconds(5)))
 
         let beforeRelease = counter.value
-        try await other.releaseLeases(owner: "host/1", runs: [RunID("run_leased")])
+        try await other.releaseLeases(LeaseFence(owner: "host/1", generations: [RunID("run_leased"): 0]))
         #expect(await counter.grows(past: beforeRelease, within: .seconds(5)))
 
         let beforeQueue = counter.value
