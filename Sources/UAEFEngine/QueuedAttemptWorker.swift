@@ -83,11 +83,22 @@ extension Engine {
                 retryable: true)
             return await record(result, of: task)
         }
+        // A later attempt may follow a retry of the run, whose earlier go's records it must not
+        // replay: how many attempts came before is on the task's row (a first attempt has none).
+        let attemptsBeforeRetry: Int
+        do {
+            attemptsBeforeRetry =
+                task.attempt > 1
+                ? try await store.task(task.key, of: task.runID, tenant: task.tenant)?.attemptsBeforeRetry ?? 0 : 0
+        } catch {
+            return await record(
+                .failed(message: "the task's state could not be read: \(error)", retryable: true), of: task)
+        }
         let request = AttemptRequest(
             runID: task.runID, tenant: task.tenant, workflow: task.workflow, key: task.key,
             taskID: String(task.key.prefix { $0 != "[" }), attempt: task.attempt,
             idempotencyKey: task.idempotencyKey, kind: kindName, agent: nil, capability: task.capability,
-            parameters: task.input, timeout: nil)
+            parameters: task.input, timeout: nil, attemptsBeforeRetry: attemptsBeforeRetry)
         let (logger, metrics, store) = (logger, configuration.metrics, store)
         let outcome = await withTaskGroup(of: AttemptResult?.self) { group in
             group.addTask {

@@ -113,9 +113,11 @@ struct ConsoleRoutes {
         pages.post("schedules/:name/backfill") { request, context in try await backfill(request, context) }
         pages.post("schedules/:name/pause") { request, context in
             let principal = try context.require(.manageSchedules)
-            _ = try await form(request, context)
+            let fields = try await form(request, context)
+            let note = try ScheduleRoutes.pauseNote(
+                (fields["note"] ?? "").trimmingCharacters(in: .whitespacesAndNewlines))
             _ = try await operations.scheduleRegistry(tenant: principal.tenant).pause(
-                try context.parameters.require("name"), note: nil, actor: principal.actor)
+                try context.parameters.require("name"), note: note, actor: principal.actor)
             return Self.redirect("/schedules")
         }
         pages.post("schedules/:name/resume") { request, context in

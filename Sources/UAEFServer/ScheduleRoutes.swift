@@ -38,11 +38,8 @@ struct ScheduleRoutes {
             try JSONMessage.checkMembers(body, allowed: ["note"], in: "the pause request")
             var note: String?
             if let given = body["note"] {
-                guard let text = given.stringValue, text.utf8.count <= 500 else {
-                    throw Problem(
-                        .unprocessableContent, "validation-failed", "note: expected text of at most 500 bytes")
-                }
-                note = text
+                guard let text = given.stringValue else { throw Self.badNote }
+                note = try Self.pauseNote(text)
             }
             let name = try context.parameters.require("name")
             let record = try await registry(principal.tenant).pause(name, note: note, actor: principal.actor)
@@ -79,6 +76,18 @@ struct ScheduleRoutes {
             }
             return Response(status: .noContent)
         }
+    }
+
+    /// The refusal of a pause note that is not text of at most ``maximumNoteBytes``.
+    static let badNote = Problem(
+        .unprocessableContent, "validation-failed", "note: expected text of at most \(maximumNoteBytes) bytes")
+    static let maximumNoteBytes = 500
+
+    /// A pause's note as given through the API or the console: nil when empty, else the text, or
+    /// ``badNote`` when it is longer than ``maximumNoteBytes``.
+    static func pauseNote(_ text: String) throws -> String? {
+        guard text.utf8.count <= maximumNoteBytes else { throw badNote }
+        return text.isEmpty ? nil : text
     }
 
     /// The RFC 3339 time `body[key]` holds (a backfill's `from` and `to`), or a 422 saying what is needed.

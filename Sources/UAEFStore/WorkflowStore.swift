@@ -45,6 +45,9 @@ public protocol WorkflowStore: LedgerStore, SettlementStore, RemoteWorkStore, Se
     /// or nil when `tenant` has no such run.
     func run(_ id: RunID, tenant: String) async throws -> RunRecord?
 
+    /// One task (or fan-out instance) of the tenant's run by its key, alone; nil when there is none.
+    func task(_ key: String, of run: RunID, tenant: String) async throws -> TaskRecord?
+
     /// Runs matching `filter`, newest first.
     func runs(tenant: String, matching filter: RunFilter, limit: Int) async throws -> [RunRecord]
 

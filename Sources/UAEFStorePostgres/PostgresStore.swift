@@ -536,6 +536,12 @@ public final class PostgresStore: WorkflowStore {
         try await rows(Self.runQuery(id, tenant: tenant), Self.run).first
     }
 
+    public func task(_ key: String, of run: RunID, tenant: String) async throws -> TaskRecord? {
+        try await rows(
+            "SELECT * FROM tasks WHERE run_id = \(run.rawValue) AND key = \(key) AND tenant = \(tenant)", Self.task
+        ).first
+    }
+
     private static func runQuery(_ id: RunID, tenant: String) -> PostgresQuery {
         "SELECT * FROM runs WHERE id = \(id.rawValue) AND tenant = \(tenant)"
     }

@@ -452,6 +452,15 @@ public final class SQLiteStore: WorkflowStore {
         try await pool.read { db in try Self.runRow(id, tenant: tenant, in: db).map(Self.run) }
     }
 
+    public func task(_ key: String, of run: RunID, tenant: String) async throws -> TaskRecord? {
+        try await pool.read { db in
+            try Row.fetchOne(
+                db, sql: "SELECT \(Self.taskColumns) FROM tasks WHERE run_id = ? AND key = ? AND tenant = ?",
+                arguments: [run.rawValue, key, tenant]
+            ).map(Self.task)
+        }
+    }
+
     /// The row of `id` in `tenant`, if there is one.
     private static func runRow(_ id: RunID, tenant: String, in db: Database) throws -> Row? {
         try Row.fetchOne(

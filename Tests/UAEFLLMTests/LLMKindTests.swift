@@ -34,7 +34,7 @@ struct LLMKindTests {
     func run(
         _ backend: StoreBackend, script: String, provider: ModelProvider = .anthropic,
         config: [String: JSONValue], with: String, retry: String = "{max_attempts: 1}",
-        programs: HostProgram.EnvironmentPolicy? = .inherit, retryingTheRun: Bool = false
+        programs: HostProgram.EnvironmentPolicy? = .inherit, retryingTheRun: Bool = false, queued: Bool = false
     ) async throws -> Outcome {
         try await withFakeModelServer(script) { server, base in
             let location = try TestStore(backend)
@@ -47,7 +47,17 @@ struct LLMKindTests {
                     store: store, policy: .unrestricted,
                     capabilities: CapabilityInvoker(store: store, kinds: toolKinds),
                     programs: programs))
-            let engine = Engine(store: store, kinds: kinds, sections: [], logger: Logger(label: "test"))
+            // Queued: this engine serves no capability, and a worker in this process executes the
+            // `classify` attempts it queues, as `uaef worker --capabilities classify` would.
+            var orchestration = Runner.Configuration()
+            if queued { orchestration.capabilities = ["none"] }
+            let engine = Engine(
+                store: store, kinds: kinds, sections: [], configuration: orchestration, logger: Logger(label: "test"))
+            let worker = Engine(store: store, kinds: kinds, sections: [], logger: Logger(label: "test"))
+            let working = Task {
+                if queued { await worker.executeQueuedAttempts(capabilities: ["classify"]) { _ in } }
+            }
+            defer { working.cancel() }
             var configuration = config
             configuration["provider"] = .string(provider.rawValue)
             configuration["base_url"] = .string(base(provider).absoluteString)
@@ -177,15 +187,18 @@ struct LLMKindTests {
                 - text: '{"category": "invoice"}'
                   failures: [{status: 400, type: invalid_request_error}]
             """
-        let outcome = try await run(
-            backend, script: script, config: ["model": "looked-up", "tools": ["get_run"]],
-            with: "{prompt: Classify, output_schema: \(Self.schema)}", retryingTheRun: true)
-        #expect(outcome.status == .succeeded, "\(outcome.task?.error ?? "")")
-        #expect(outcome.output?["answer"] == ["category": "invoice"])
-        #expect(outcome.statuses(turn: 0) == [200, 200], "the first turn asked in each go, not replayed")
-        #expect(outcome.statuses(turn: 1) == [400, 200])
-        let steps = outcome.events("llm.call").compactMap { $0.event.data["step"]?.numberValue?.intValue }
-        #expect(steps == [0, 2, 4], "the retry's steps follow the first go's: \(steps)")
+        // In the process that orchestrates the run, and in a worker that serves the capability.
+        for queued in [false, true] {
+            let outcome = try await run(
+                backend, script: script, config: ["model": "looked-up", "tools": ["get_run"]],
+                with: "{prompt: Classify, output_schema: \(Self.schema)}", retryingTheRun: true, queued: queued)
+            #expect(outcome.status == .succeeded, "queued \(queued): \(outcome.task?.error ?? "")")
+            #expect(outcome.output?["answer"] == ["category": "invoice"])
+            #expect(outcome.statuses(turn: 0) == [200, 200], "the first turn asked in each go, not replayed")
+            #expect(outcome.statuses(turn: 1) == [400, 200])
+            let steps = outcome.events("llm.call").compactMap { $0.event.data["step"]?.numberValue?.intValue }
+            #expect(steps == [0, 2, 4], "the retry's steps follow the first go's: \(steps)")
+        }
     }
 
     @Test(

@@ -33,8 +33,10 @@ struct ConsoleSchedulesTests {
             // The client follows the forms' 303s, as a browser does: each answer is the page it names.
             let form = [("Content-Type", "application/x-www-form-urlencoded")] + Self.session
             let paused = try await server.send(
-                .POST, "/schedules/greet-berlin/pause", body: "csrf=\(csrf)", headers: form)
+                .POST, "/schedules/greet-berlin/pause", body: "csrf=\(csrf)&note=holiday+freeze", headers: form)
             #expect(paused.status == 200 && paused.body.contains(">paused<"), "\(paused.status) \(paused.body)")
+            #expect(paused.body.contains(">holiday freeze<"), "the pause's note is shown")
+            #expect(try await server.store.schedule(named: "greet-berlin", tenant: "default")?.note == "holiday freeze")
             #expect(paused.body.contains(">Resume</button>") && !paused.body.contains(">Pause</button>"))
             #expect(try await server.store.schedule(named: "greet-berlin", tenant: "default")?.paused == true)
             let forged = try await server.send(
