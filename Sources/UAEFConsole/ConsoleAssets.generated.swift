@@ -395,7 +395,7 @@ enum ConsoleAssets {
             <td class="moves">
               {{#mayManage}}
               {{#paused}}<form method="post" action="/schedules/{{name}}/resume"><input type="hidden" name="csrf" value="{{csrf}}"><button type="submit">Resume</button></form>{{/paused}}
-              {{^paused}}<form method="post" action="/schedules/{{name}}/pause"><input type="hidden" name="csrf" value="{{csrf}}"><input type="text" name="note" maxlength="500" placeholder="Why (optional)" aria-label="Why pause {{name}} (optional)"><button type="submit">Pause</button></form>{{/paused}}
+              {{^paused}}<form method="post" action="/schedules/{{name}}/pause"><input type="hidden" name="csrf" value="{{csrf}}"><input type="text" name="note" placeholder="Why (optional, up to 500 bytes)" aria-label="Why pause {{name}} (optional)"><button type="submit">Pause</button></form>{{/paused}}
               <form method="post" action="/schedules/{{name}}/trigger"><input type="hidden" name="csrf" value="{{csrf}}"><button type="submit">Run now</button></form>
               <details class="start"><summary>Backfill</summary>
                 <form method="post" action="/schedules/{{name}}/backfill" class="stack">

@@ -83,13 +83,20 @@ extension Engine {
                 retryable: true)
             return await record(result, of: task)
         }
-        // A later attempt may follow a retry of the run, whose earlier go's records it must not
-        // replay: how many attempts came before is on the task's row (a first attempt has none).
+        // The task's row says whether this attempt is still the task's latest (one queued before a
+        // retry reopened the task is not: it is not executed), and how many attempts came before
+        // the retry, whose records an `llm` conversation must not replay.
         let attemptsBeforeRetry: Int
         do {
-            attemptsBeforeRetry =
-                task.attempt > 1
-                ? try await store.task(task.key, of: task.runID, tenant: task.tenant)?.attemptsBeforeRetry ?? 0 : 0
+            let row = try await store.task(task.key, of: task.runID, tenant: task.tenant)
+            guard let row, row.attempts == task.attempt, task.attempt > row.attemptsBeforeRetry else {
+                return await record(
+                    .failed(
+                        message:
+                            "attempt \(task.attempt) is no longer the task's latest (the run was retried or moved on); not executed",
+                        retryable: false), of: task)
+            }
+            attemptsBeforeRetry = row.attemptsBeforeRetry
         } catch {
             return await record(
                 .failed(message: "the task's state could not be read: \(error)", retryable: true), of: task)

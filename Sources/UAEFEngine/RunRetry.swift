@@ -53,7 +53,7 @@ public enum RunRetry {
         }
         // An approver's rejection stands: retrying would ask again and let another approver overrule it.
         if let rejected = snapshot.tasks.first(where: {
-            $0.status == .failed && $0.error?.hasPrefix("rejected:") == true
+            $0.status == .failed && isRejection($0.error)
         }) {
             throw Refusal(
                 "run \(run.id): task \(rejected.key) was rejected by an approver (\(rejected.error ?? "")); a retry would ask again, so it is refused: start a new run"
@@ -114,6 +114,13 @@ public enum RunRetry {
             return Refusal("run \(run.id) was retried \(run.retryCount) times, the most allowed; start a new run")
         }
         return nil
+    }
+
+    /// Whether a task's error is an approval task's rejection (`ApprovalKind`'s own words:
+    /// `rejected: REASON (approval apr_…)`).
+    static func isRejection(_ error: String?) -> Bool {
+        guard let error, error.hasPrefix("rejected: "), error.hasSuffix(")") else { return false }
+        return error.contains(" (approval apr_")
     }
 
     /// Why an old fan-out instance stands skipped after its task is expanded again.

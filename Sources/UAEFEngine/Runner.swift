@@ -89,25 +89,53 @@ public struct Runner: Sendable {
         _ runIDs: [RunID], tenant: String, definitions: [RunID: WorkflowDefinition] = [:],
         created: [RunID: RunRecord] = [:], progress: (@Sendable (Progress) -> Void)? = nil
     ) async throws -> [RunID: RunStatus] {
-        var machines = try await loadMachines(runIDs, tenant: tenant, definitions: definitions, created: created)
-        var environment = EngineEnvironment(
-            now: clock(), random: .system(), agents: try await loadAgents(tenant: tenant), actor: "engine",
-            executionSlots: configuration.maxConcurrency,
-            inlineKinds: Set(kinds.kinds.filter { $0.value.isPure }.keys))
-        let mailbox = Mailbox<Message>()
+        var machines: [RunID: RunStateMachine]
+        var environment: EngineEnvironment
+        do {
+            machines = try await loadMachines(runIDs, tenant: tenant, definitions: definitions, created: created)
+            environment = EngineEnvironment(
+                now: clock(), random: .system(), agents: try await loadAgents(tenant: tenant), actor: "engine",
+                executionSlots: configuration.maxConcurrency,
+                inlineKinds: Set(kinds.kinds.filter { $0.value.isPure }.keys))
+        } catch {
+            await releaseUnloaded(runIDs, tenant: tenant)
+            throw error
+        }
         // Each lease as claimed: a run that ended, was retried and was claimed again (by this
         // process too) while the others here went on keeps its new lease when these are released.
         let held = LeaseFence(owner: configuration.owner, generations: machines.mapValues(\.run.leaseGeneration))
         do {
             try await executeLoop(
-                &machines, tenant: tenant, environment: &environment, mailbox: mailbox, progress: progress)
+                &machines, tenant: tenant, environment: &environment, mailbox: Mailbox<Message>(), progress: progress)
         } catch {
             // Given up: any process may take these runs at once (one lost to another keeps its lease).
-            try? await store.releaseLeases(held)
+            try? await release(held)
             throw error
         }
-        try await store.releaseLeases(held)
+        try await release(held)
         return machines.mapValues(\.run.status)
+    }
+
+    /// Gives up `held` outside this task, which may be the one cancelled (a stopping process),
+    /// where a store refuses to be called.
+    private func release(_ held: LeaseFence) async throws {
+        let store = store
+        try await Task { try await store.releaseLeases(held) }.value
+    }
+
+    /// Gives up, best effort, the leases this process holds of runs it could not load (a store
+    /// error, a workflow that no longer parses), at the generation each stands at now.
+    private func releaseUnloaded(_ runIDs: [RunID], tenant: String) async {
+        let (store, owner) = (store, configuration.owner)
+        // Outside this task, as ``release(_:)`` does.
+        await Task {
+            var generations: [RunID: Int64] = [:]
+            for id in runIDs {
+                guard let run = try? await store.run(id, tenant: tenant), run.owner == owner else { continue }
+                generations[id] = run.leaseGeneration
+            }
+            try? await store.releaseLeases(LeaseFence(owner: owner, generations: generations))
+        }.value
     }
 
     /// The runner's loop: one iteration per batch of messages, until every machine has ended.
@@ -158,12 +186,8 @@ public struct Runner: Sendable {
                 if tick {
                     inputs += try await pollStore(machines, tenant: tenant, environment: &environment)
                 }
-                // A run that had already ended writes nothing more: it needs no lease, and one retry
-                // reopened (and another process took up) must not fail the others' commit.
-                let touched = Set(inputs.map(\.0).filter { machines[$0]?.isFinished == false })
-                var (changes, actions) = await apply(
+                let (changes, actions) = await apply(
                     inputs, to: &machines, environment: &environment, completionWrites: completionWrites)
-                changes.fence = fence(for: touched, machines)
                 try await Runner.commit(changes, to: store)
                 logger.trace(
                     "committed", metadata: ["events": "\(changes.events.count)", "tasks": "\(changes.tasks.count)"])
@@ -203,8 +227,8 @@ public struct Runner: Sendable {
         "\(run.rawValue)/\(key)/\(attempt)"
     }
 
-    /// The leases a commit needs this process to still hold: those of the runs whose machines
-    /// handled the batch's inputs while unfinished (only they write).
+    /// The leases a commit needs this process to still hold: those of `runs`, the runs whose
+    /// machines handled the batch's inputs while unfinished (only they write).
     private func fence(for runs: Set<RunID>, _ machines: [RunID: RunStateMachine]) -> LeaseFence? {
         var generations: [RunID: Int64] = [:]
         for id in runs { generations[id] = machines[id]?.run.leaseGeneration }
@@ -288,6 +312,10 @@ public struct Runner: Sendable {
         environment: inout EngineEnvironment, completionWrites: [String: CompletionWrites] = [:]
     ) async -> (ChangeSet, [(RunID, EngineAction)]) {
         var changes = ChangeSet()
+        // The runs whose machines handled an input while unfinished: only they write, so only their
+        // leases fence the commit (a run that had ended, and that a retry reopened and another
+        // process took up, must not fail the others' commit).
+        var handled: Set<RunID> = []
         var actions: [(RunID, EngineAction)] = []
         var inputs = inputs
         while !inputs.isEmpty {
@@ -306,6 +334,7 @@ public struct Runner: Sendable {
                 {
                     changes.append(writes.take())
                 }
+                if machines[id]?.isFinished == false { handled.insert(id) }
                 // Mutate in place: copying a machine out of the dictionary would copy its tasks.
                 guard let produced = machines[id]?.handle(input, in: &environment) else { continue }
                 for action in produced {
@@ -331,6 +360,7 @@ public struct Runner: Sendable {
             }
             inputs = next
         }
+        changes.fence = fence(for: handled, machines)
         return (changes, actions)
     }
 

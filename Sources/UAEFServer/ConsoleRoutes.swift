@@ -114,10 +114,18 @@ struct ConsoleRoutes {
         pages.post("schedules/:name/pause") { request, context in
             let principal = try context.require(.manageSchedules)
             let fields = try await form(request, context)
-            let note = try ScheduleRoutes.pauseNote(
-                (fields["note"] ?? "").trimmingCharacters(in: .whitespacesAndNewlines))
+            let name = try context.parameters.require("name")
+            let note: String?
+            do {
+                note = try ScheduleRoutes.pauseNote(
+                    (fields["note"] ?? "").trimmingCharacters(in: .whitespacesAndNewlines))
+            } catch let problem as Problem {
+                return try await schedulesPage(
+                    request, context, notice: ("\(name) was not paused: \(problem.detail)", true),
+                    status: problem.status)
+            }
             _ = try await operations.scheduleRegistry(tenant: principal.tenant).pause(
-                try context.parameters.require("name"), note: note, actor: principal.actor)
+                name, note: note, actor: principal.actor)
             return Self.redirect("/schedules")
         }
         pages.post("schedules/:name/resume") { request, context in

@@ -351,8 +351,8 @@ public struct LeaseFence: Sendable, Hashable {
 /// When a run's lease may be claimed.
 public enum LeaseRule {
     /// A lease is claimable when nobody holds it, it expired, or its holder is a process known to
-    /// be dead. A live lease of `owner` itself is not: it is executing that run now (a worker
-    /// that gave up a batch releases its leases before claiming them again).
+    /// be dead. A live lease of `owner` itself is not: it is executing that run now (a runner
+    /// that gives up a batch releases its leases itself).
     public static func isClaimable(
         holder: String?, expiresAt: Int64?, now: Date, isOwnerAlive: (String) -> Bool
     ) -> Bool {

@@ -95,6 +95,49 @@ struct QueuedAttemptTests {
     }
 
     @Test(
+        "an attempt left queued by a killed orchestrator is not executed once a retry reopened its task; the retry's own attempt is",
+        arguments: StoreBackend.allCases)
+    func staleAttemptAfterRetry(_ backend: StoreBackend) async throws {
+        let location = try TestStore(backend)
+        defer { location.remove() }
+        let store = try await location.open()
+        let engine = try await orchestrator(store)
+        let ran = location.directory.path("ran")
+        let definition = try await engine.validate(gpuWorkflow("echo once >> \(ran)"), file: "gpu.yaml")
+        let id = try await engine.submit(definition, file: "gpu.yaml", inputs: [], actor: "test", leased: false)
+        // A `uaef worker` serving only cpu orchestrates the run and queues attempt 1 for a gpu
+        // worker (none yet), then is killed: the attempt stays queued, its lease held by a dead process.
+        let (orchestrating, _, log) = try UAEFProcess.start(
+            ["worker", "--allow-command", "--capability", "cpu", "--log-level", "info", "--store", location.url],
+            in: location.directory.url)
+        defer { if orchestrating.isRunning { kill(orchestrating.processIdentifier, SIGKILL) } }
+        // Its log says when the attempt is in the queue (the attempt's start commits before).
+        let deadline = ContinuousClock.now + .seconds(60)
+        while !((try? String(contentsOf: log, encoding: .utf8)) ?? "").contains("remote_task=") {
+            guard ContinuousClock.now < deadline, orchestrating.isRunning else {
+                Issue.record("the worker queued nothing: \((try? String(contentsOf: log, encoding: .utf8)) ?? "")")
+                return
+            }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        kill(orchestrating.processIdentifier, SIGKILL)
+        orchestrating.waitUntilExit()
+        // Cancelled with nobody alive holding it, then retried.
+        #expect(try await engine.cancel(id, actor: "test")?.status == .cancelled)
+        _ = try #require(try await engine.retry(id, actor: "test"))
+        let reports = Reports()
+        let worker = gpuWorker(store, reports: reports)
+        defer { worker.cancel() }
+        #expect(try await engine.resume(id) == .succeeded)
+        let refused = reports.all.compactMap { event -> String? in
+            guard case .finished(let task, .failed(let message, _)) = event, task.attempt == 1 else { return nil }
+            return message
+        }
+        #expect(refused.first?.contains("no longer the task's latest") == true, "\(reports.all)")
+        #expect(try String(contentsOfFile: ran, encoding: .utf8) == "once\n", "only the retry's attempt ran")
+    }
+
+    @Test(
         "a worker whose attempt ended at its run (run cancelled) stops the agent and records nothing",
         arguments: StoreBackend.allCases)
     func lostLeaseStopsAgent(_ backend: StoreBackend) async throws {

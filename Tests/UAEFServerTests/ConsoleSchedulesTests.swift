@@ -36,6 +36,14 @@ struct ConsoleSchedulesTests {
                 .POST, "/schedules/greet-berlin/pause", body: "csrf=\(csrf)&note=holiday+freeze", headers: form)
             #expect(paused.status == 200 && paused.body.contains(">paused<"), "\(paused.status) \(paused.body)")
             #expect(paused.body.contains(">holiday freeze<"), "the pause's note is shown")
+            let long = String(repeating: "é", count: 300)
+            let tooLong = try await server.send(
+                .POST, "/schedules/greet-berlin/pause",
+                body: "csrf=\(csrf)&note=" + long.addingPercentEncoding(withAllowedCharacters: .alphanumerics)!,
+                headers: form)
+            #expect(
+                tooLong.status == 422
+                    && tooLong.body.contains("greet-berlin was not paused: note: expected text of at most 500 bytes"))
             #expect(try await server.store.schedule(named: "greet-berlin", tenant: "default")?.note == "holiday freeze")
             #expect(paused.body.contains(">Resume</button>") && !paused.body.contains(">Pause</button>"))
             #expect(try await server.store.schedule(named: "greet-berlin", tenant: "default")?.paused == true)
