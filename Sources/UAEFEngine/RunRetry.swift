@@ -60,15 +60,14 @@ public enum RunRetry {
             )
         }
         let records = Dictionary(snapshot.tasks.map { ($0.key, $0) }) { _, last in last }
+        let instancesByTask = Dictionary(grouping: snapshot.tasks.filter { $0.index != nil }, by: \.taskID)
         let reopened = reopenedTaskIDs(definition, records)
         var changed: [TaskRecord] = []
         var keys: [String] = []
         for task in definition.tasks where reopened.contains(task.id) {
             guard var parent = records[task.id] else { continue }
             // The instances of its current list: those an earlier expansion set aside stay aside.
-            let instances = snapshot.tasks.filter {
-                $0.taskID == task.id && ($0.index ?? .max) < (parent.instanceCount ?? 0)
-            }
+            let instances = (instancesByTask[task.id] ?? []).filter { ($0.index ?? .max) < (parent.instanceCount ?? 0) }
             let failedInstances = instances.filter { $0.status != .succeeded }
             let dependenciesKept = task.dependsOn.allSatisfy { !reopened.contains($0) }
             if parent.instanceCount != nil, dependenciesKept, !failedInstances.isEmpty {
@@ -86,7 +85,7 @@ public enum RunRetry {
             parent.instanceCount = nil
             changed.append(parent)
             keys.append(parent.key)
-            for var instance in snapshot.tasks where instance.taskID == task.id && instance.index != nil {
+            for var instance in instancesByTask[task.id] ?? [] {
                 instance.status = .skipped
                 instance.reason = setAside
                 instance.output = nil
@@ -103,17 +102,15 @@ public enum RunRetry {
     /// Why `run` cannot be retried, whatever its tasks: it has not ended, it succeeded, or it was
     /// retried ``RunRecord/maximumRetries`` times; nil when it may be.
     public static func refusal(_ run: RunRecord) -> Refusal? {
+        guard !run.isRetryable else { return nil }
         switch run.status {
-        case .failed, .cancelled: break
+        case .failed, .cancelled:
+            return Refusal("run \(run.id) was retried \(run.retryCount) times, the most allowed; start a new run")
         case .succeeded:
             return Refusal("run \(run.id) succeeded: only a failed or cancelled run can be retried; start a new run")
         case .pending, .running:
             return Refusal("run \(run.id) has not ended: only a failed or cancelled run can be retried")
         }
-        guard run.retryCount < RunRecord.maximumRetries else {
-            return Refusal("run \(run.id) was retried \(run.retryCount) times, the most allowed; start a new run")
-        }
-        return nil
     }
 
     /// Whether a task's error is an approval task's rejection (`ApprovalKind`'s own words:

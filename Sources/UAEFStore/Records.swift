@@ -27,7 +27,7 @@ public struct RunRecord: Sendable, Hashable {
     /// fenced with an older one is refused (``LeaseFence``).
     public var leaseGeneration: Int64
     /// How many times the run was retried after it failed or was cancelled
-    /// (``WorkflowStore/reopen(_:tenant:from:generation:at:changes:)``).
+    /// (``WorkflowStore/reopen(_:at:holder:changes:)``).
     public var retryCount: Int
     /// When the run was last retried: its timeout counts from then. Nil when it never was.
     public var retriedAt: Date?
