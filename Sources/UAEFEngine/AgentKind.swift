@@ -14,6 +14,11 @@ public protocol AgentKind: Sendable {
     /// True for kinds whose attempts only wait on the store (approvals, remote agents): they run
     /// in the process orchestrating the run, whatever capabilities that process serves.
     var waitsOnStore: Bool { get }
+    /// False for kinds whose attempts take none of the process's execution slots
+    /// (`--max-concurrency`): pure kinds, which the runner executes inline, and `workflow`, whose
+    /// attempt only waits while its child run's attempts take slots of their own. A waiting parent
+    /// holding a slot could otherwise keep its child from ever starting.
+    var takesExecutionSlot: Bool { get }
     /// True for kinds that act on the host the server runs on as the server's user (`command`
     /// spawns processes). A server offers them only when its administrator enables them, and
     /// then only through agents an administrator registered (``AgentKindRegistry/restrictingHostKinds()``).
@@ -29,6 +34,7 @@ public protocol AgentKind: Sendable {
 extension AgentKind {
     public var isPure: Bool { false }
     public var waitsOnStore: Bool { false }
+    public var takesExecutionSlot: Bool { !isPure }
     public var actsOnHost: Bool { false }
     public func actsOnHost(configuration: [String: JSONValue]) -> Bool { actsOnHost }
 }

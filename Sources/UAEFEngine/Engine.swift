@@ -40,6 +40,7 @@ public struct Engine: Sendable {
         var kinds = kinds
         kinds.register(ApprovalKind(store: store))
         kinds.register(RemoteKind(store: store))
+        kinds.register(WorkflowKind(store: store))
         for name in SecretResolvingKind.kinds {
             if let kind = kinds[name] {
                 kinds.register(SecretResolvingKind(wrapped: kind, resolver: SecretResolver(store: store, box: secrets)))
@@ -56,7 +57,10 @@ public struct Engine: Sendable {
     }
 
     var runner: Runner {
-        Runner(store: store, kinds: kinds, configuration: configuration, logger: logger, parsedSources: definitions)
+        var runner = Runner(
+            store: store, kinds: kinds, configuration: configuration, logger: logger, parsedSources: definitions)
+        runner.engine = self
+        return runner
     }
 
     /// Validates a workflow file against the built-in kinds and the tenant's registered
@@ -100,7 +104,8 @@ public struct Engine: Sendable {
     /// already used), and so do the changes `alongside` makes for the new run's id.
     func submit(
         _ definition: WorkflowDefinition, file: String, overrides: [String: JSONValue], actor: String, leased: Bool,
-        request: (key: String, sha256: String)? = nil, alongside: ((RunID) -> ChangeSet)? = nil
+        request: (key: String, sha256: String)? = nil, parent: ChildOrigin? = nil,
+        alongside: ((RunID) -> ChangeSet)? = nil
     ) async throws -> RunRecord {
         var random = SeededRandom.system()
         let now = Date()
@@ -108,7 +113,7 @@ public struct Engine: Sendable {
         var changes = RunCreation.changes(
             id: id, definition: definition, file: file, overrides: overrides, tenant: tenant, actor: actor,
             owner: leased ? configuration.owner : nil, leaseDuration: configuration.leaseDuration, now: now,
-            random: &random)
+            random: &random, parent: parent)
         if let request {
             changes.runRequests.append(
                 RunRequestRecord(tenant: tenant, key: request.key, sha256: request.sha256, runID: id, createdAt: now))
@@ -197,7 +202,22 @@ public struct Engine: Sendable {
         try await store.commit(machine.takeChanges())
         try await store.releaseLeases(
             LeaseFence(owner: configuration.owner, generations: [id: current.run.leaseGeneration]))
+        try await cancelChildren(of: id, actor: actor)
         return machine.run
+    }
+
+    /// Cancels the unfinished child runs that run `id`'s `workflow` tasks started (``WorkflowKind``),
+    /// and so theirs: a run that ended failed or cancelled no longer waits for them.
+    func cancelChildren(of id: RunID, actor: String) async throws {
+        var filter = RunFilter(parent: id)
+        while true {
+            let children = try await store.runs(tenant: tenant, matching: filter, limit: 500)
+            for child in children where !child.status.isTerminal {
+                _ = try await cancel(child.id, actor: actor)
+            }
+            guard children.count == 500, let last = children.last else { return }
+            filter.before = last.id
+        }
     }
 
     /// Retries the tenant's failed or cancelled run `id` from where it stopped (``RunRetry``): the

@@ -99,19 +99,20 @@ public struct EngineEnvironment: Sendable {
     /// Attempts this process may still start (its `--max-concurrency` less those executing): an
     /// attempt is recorded as started only when it has one, so none waits in memory as "started".
     public var executionSlots: Int
-    /// Kinds the runner executes inline (noop, echo): their attempts take no slot.
-    public var inlineKinds: Set<String>
+    /// Kinds whose attempts take no slot (``AgentKind/takesExecutionSlot``): those the runner
+    /// executes inline (noop, echo), and `workflow`, whose child run's attempts take their own.
+    public var slotFreeKinds: Set<String>
 
     public init(
         now: Date, random: SeededRandom, agents: AgentPool, actor: String = "engine", executionSlots: Int = .max,
-        inlineKinds: Set<String> = []
+        slotFreeKinds: Set<String> = []
     ) {
         self.now = now
         self.random = random
         self.agents = agents
         self.actor = actor
         self.executionSlots = executionSlots
-        self.inlineKinds = inlineKinds
+        self.slotFreeKinds = slotFreeKinds
     }
 
     /// A fresh event id.

@@ -57,11 +57,12 @@ public enum RunCreation {
     }
 
     /// The changes that create a run of `definition` owned by `owner` (nil leaves it for any runner),
-    /// in the trace of `traceParent` (by default the span active here, if any).
+    /// in the trace of `traceParent` (by default the span active here, if any); `parent` names the
+    /// run and task that start it as a child, at `depth` under the runs started otherwise.
     public static func changes(
         id: RunID, definition: WorkflowDefinition, file: String, overrides: [String: JSONValue], tenant: String,
         actor: String, owner: String?, leaseDuration: Duration, now: Date, random: inout SeededRandom,
-        traceParent: String? = TraceContext.currentTraceParent()
+        traceParent: String? = TraceContext.currentTraceParent(), parent: ChildOrigin? = nil
     ) -> ChangeSet {
         let inputs = definition.inputs.merging(overrides) { _, override in override }
         let run = RunRecord(
@@ -69,15 +70,32 @@ public enum RunCreation {
             workflowSource: definition.source, workflowFile: file, inputs: inputs, status: .pending, createdAt: now,
             updatedAt: now, owner: owner,
             leaseExpiresAt: owner.map { _ in now.addingTimeInterval(leaseDuration.timeInterval) },
-            createdBy: actor, traceParent: traceParent)
+            createdBy: actor, traceParent: traceParent, parent: parent?.link, depth: parent?.depth ?? 0)
+        var data: [String: JSONValue] = [
+            "workflow": .string(definition.name), "version": .number(Number(definition.version)),
+        ]
+        if let parent {
+            data["parent_run"] = .string(parent.link.run.rawValue)
+            data["parent_task"] = .string(parent.link.task)
+        }
         var changes = ChangeSet()
         changes.runs.append(run)
         changes.events.append(
             EventDraft(
                 id: "evt_" + SortableID.make(at: now, using: &random), time: now, type: "run.created", actor: actor,
-                tenant: tenant, subject: id.rawValue,
-                data: ["workflow": .string(definition.name), "version": .number(Number(definition.version))],
-                payloads: ["inputs": .object(inputs)]))
+                tenant: tenant, subject: id.rawValue, data: data, payloads: ["inputs": .object(inputs)]))
         return changes
+    }
+}
+
+/// The run a child run is started from (``RunParent``) and how deep the child nests.
+public struct ChildOrigin: Sendable, Hashable {
+    public var link: RunParent
+    /// The child's depth: its parent's depth + 1.
+    public var depth: Int
+
+    public init(link: RunParent, depth: Int) {
+        self.link = link
+        self.depth = depth
     }
 }

@@ -425,10 +425,10 @@ public struct RunStateMachine: Sendable {
         return true
     }
 
-    /// Takes an execution slot for an attempt of `key` by `kind`, unless the kind runs inline;
+    /// Takes an execution slot for an attempt of `key` by `kind`, unless the kind takes none;
     /// false when none is free.
     private mutating func takeSlot(_ key: String, kind: String, _ environment: inout EngineEnvironment) -> Bool {
-        guard !environment.inlineKinds.contains(kind) else { return true }
+        guard !environment.slotFreeKinds.contains(kind) else { return true }
         guard environment.executionSlots > 0 else { return false }
         environment.executionSlots -= 1
         heldSlots.insert(key)

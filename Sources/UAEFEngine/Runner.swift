@@ -59,6 +59,10 @@ public struct Runner: Sendable {
     /// Workflow sources of runs already parsed, by digest: workers execute many runs of the same
     /// few workflows. Nil parses every run's source.
     let parsedSources: BoundedCache<WorkflowDefinition>?
+    /// The engine this runner executes for, which `workflow` tasks start and execute child runs
+    /// with, and which cancels the children a failed or cancelled run leaves; nil (a runner made
+    /// on its own) executes no `workflow` task.
+    var engine: Engine?
 
     public init(
         store: any WorkflowStore, kinds: AgentKindRegistry, configuration: Configuration = .init(), logger: Logger,
@@ -96,7 +100,7 @@ public struct Runner: Sendable {
             environment = EngineEnvironment(
                 now: clock(), random: .system(), agents: try await loadAgents(tenant: tenant), actor: "engine",
                 executionSlots: configuration.maxConcurrency,
-                inlineKinds: Set(kinds.kinds.filter { $0.value.isPure }.keys))
+                slotFreeKinds: Set(kinds.kinds.filter { !$0.value.takesExecutionSlot }.keys))
         } catch {
             await releaseUnloaded(runIDs, tenant: tenant)
             throw error
@@ -114,6 +118,18 @@ public struct Runner: Sendable {
         }
         try await release(held)
         return machines.mapValues(\.run.status)
+    }
+
+    /// Cancels what child runs the ended run `id` left unfinished (a `workflow` task's attempt that
+    /// no process was executing when the run timed out, say); a failure is logged, not thrown:
+    /// the run's own end is committed.
+    private func cancelChildren(of id: RunID, tenant: String) async {
+        guard let engine else { return }
+        do {
+            try await engine.forTenant(tenant).cancelChildren(of: id, actor: "engine")
+        } catch {
+            logger.warning("could not cancel child runs", metadata: ["run.id": "\(id)", "error": "\(error)"])
+        }
     }
 
     /// Gives up `held` outside this task, which may be the one cancelled (a stopping process),
@@ -194,6 +210,7 @@ public struct Runner: Sendable {
                 for (id, action) in actions {
                     if case .runFinished(let status) = action {
                         logger.info("run finished", metadata: ["run.id": "\(id)", "status": "\(status.rawValue)"])
+                        if status != .succeeded { await cancelChildren(of: id, tenant: tenant) }
                     }
                     execution.perform(action, run: id, in: &group)
                 }
@@ -223,7 +240,7 @@ public struct Runner: Sendable {
     }
 
     /// An attempt's name within a batch, under which its handed-over writes wait.
-    private static func attemptID(_ run: RunID, _ key: String, _ attempt: Int) -> String {
+    static func attemptID(_ run: RunID, _ key: String, _ attempt: Int) -> String {
         "\(run.rawValue)/\(key)/\(attempt)"
     }
 
@@ -433,10 +450,14 @@ public struct Runner: Sendable {
 struct Execution {
     let runner: Runner
     let mailbox: Mailbox<Runner.Message>
+    /// Attempts executing that take a slot, at most the process's `maxConcurrency`.
     private var executing = 0
+    /// Attempts executing that take none (``AgentKind/takesExecutionSlot``), by attempt id.
+    private var slotFree: Set<String> = []
     private var queued: [(RunID, AttemptRequest)] = []
-    /// How to stop the attempt executing for each `run/key`, with its attempt number.
-    private var cancellers: [String: (attempt: Int, cancel: AsyncStream<Void>.Continuation)] = [:]
+    /// How to stop the attempt executing for each `run/key`, with its attempt number and the
+    /// signal that tells it why.
+    private var cancellers: [String: (attempt: Int, cancel: AsyncStream<Void>.Continuation, stop: AttemptStop)] = [:]
     /// The spans of the runs and their attempts, when tracing is on.
     var spans = RunSpans()
 
@@ -450,12 +471,20 @@ struct Execution {
     mutating func perform(_ action: EngineAction, run: RunID, in group: inout Group) {
         switch action {
         case .startAttempt(let request):
-            queued.append((run, request))
-            startQueued(in: &group)
+            if let kind = runner.executor(for: request), !kind.takesExecutionSlot {
+                slotFree.insert(Runner.attemptID(run, request.key, request.attempt))
+                start(kind, request, run: run, in: &group)
+            } else {
+                queued.append((run, request))
+                startQueued(in: &group)
+            }
         case .cancelAttempt(let key):
             let id = "\(run.rawValue)/\(key)"
             queued.removeAll { $0.0 == run && $0.1.key == key }
-            cancellers.removeValue(forKey: id)?.cancel.finish()
+            if let canceller = cancellers.removeValue(forKey: id) {
+                canceller.stop.give(.cancelled)
+                canceller.cancel.finish()
+            }
         case .scheduleRetry(let key, let due):
             let mailbox = mailbox
             let clock = runner.clock
@@ -470,7 +499,7 @@ struct Execution {
     }
 
     mutating func attemptEnded(run: RunID, key: String, attempt: Int, in group: inout Group) {
-        executing -= 1
+        if slotFree.remove(Runner.attemptID(run, key, attempt)) == nil { executing -= 1 }
         let id = "\(run.rawValue)/\(key)"
         if cancellers[id]?.attempt == attempt { cancellers[id] = nil }
         startQueued(in: &group)
@@ -497,40 +526,53 @@ struct Execution {
                 continue
             }
             executing += 1
-            let (cancelled, canceller) = AsyncStream.makeStream(of: Void.self)
-            cancellers["\(run.rawValue)/\(request.key)"] = (request.attempt, canceller)
-            let mailbox = mailbox
-            let logger = runner.logger
-            let metrics = runner.configuration.metrics
-            let parent = spans.context(of: run)
-            group.addTask {
-                let writes = CompletionWrites()
-                let attempt = {
-                    await CompletionWrites.$current.withValue(writes) {
-                        await Execution.attempt(kind, request, logger: logger, metrics: metrics, cancelled: cancelled)
-                    }
-                }
-                let outcome =
-                    if let parent { await RunSpans.traced(request, parent: parent, attempt) } else { await attempt() }
-                if let outcome {
-                    let finished = EngineInput.attemptFinished(
-                        key: request.key, attempt: request.attempt, result: outcome)
-                    // Only a success's writes are kept: see ``CompletionWrites``.
-                    if case .succeeded = outcome {
-                        mailbox.post(.finished(run, finished, writes))
-                    } else {
-                        mailbox.post(.input(run, finished))
-                    }
-                }
-                mailbox.post(.attemptEnded(run, key: request.key, attempt: request.attempt))
-            }
+            start(kind, request, run: run, in: &group)
         }
     }
 
-    /// Runs the agent against its timeout and a cancellation signal; nil when cancelled.
+    /// Executes an attempt of `run` by `kind` in the group, stoppable through its canceller.
+    private mutating func start(_ kind: any AgentKind, _ request: AttemptRequest, run: RunID, in group: inout Group) {
+        let (cancelled, canceller) = AsyncStream.makeStream(of: Void.self)
+        let stop = AttemptStop()
+        cancellers["\(run.rawValue)/\(request.key)"] = (request.attempt, canceller, stop)
+        let mailbox = mailbox
+        let logger = runner.logger
+        let metrics = runner.configuration.metrics
+        let parent = spans.context(of: run)
+        let engine = runner.engine
+        group.addTask {
+            let writes = CompletionWrites()
+            let attempt = {
+                await CompletionWrites.$current.withValue(writes) {
+                    await AttemptStop.$current.withValue(stop) {
+                        await WorkflowKind.$engine.withValue(engine) {
+                            await Execution.attempt(
+                                kind, request, logger: logger, metrics: metrics, cancelled: cancelled, stop: stop)
+                        }
+                    }
+                }
+            }
+            let outcome =
+                if let parent { await RunSpans.traced(request, parent: parent, attempt) } else { await attempt() }
+            if let outcome {
+                let finished = EngineInput.attemptFinished(
+                    key: request.key, attempt: request.attempt, result: outcome)
+                // Only a success's writes are kept: see ``CompletionWrites``.
+                if case .succeeded = outcome {
+                    mailbox.post(.finished(run, finished, writes))
+                } else {
+                    mailbox.post(.input(run, finished))
+                }
+            }
+            mailbox.post(.attemptEnded(run, key: request.key, attempt: request.attempt))
+        }
+    }
+
+    /// Runs the agent against its timeout and a cancellation signal; nil when cancelled. `stop`
+    /// learns of the timeout before the agent's task is cancelled.
     static func attempt(
         _ kind: any AgentKind, _ request: AttemptRequest, logger: Logger, metrics: AttemptMetrics?,
-        cancelled: AsyncStream<Void>
+        cancelled: AsyncStream<Void>, stop: AttemptStop
     ) async -> AttemptResult? {
         await withTaskGroup(of: AttemptResult?.self) { group in
             group.addTask { await Runner.perform(kind, request, logger: logger, metrics: metrics) }
@@ -538,6 +580,7 @@ struct Execution {
                 group.addTask {
                     do {
                         try await Task.sleep(for: timeout)
+                        stop.give(.timedOut)
                         return .timedOut(after: timeout)
                     } catch {
                         return nil

@@ -78,6 +78,8 @@ extension Engine {
         public var inputs: [String: JSONValue]
         /// With a key, the same request again returns the run the first one started.
         public var idempotencyKey: String?
+        /// The run and task starting it as a child: only a `workflow` task (``WorkflowKind``) sets it.
+        var parent: ChildOrigin?
 
         public init(workflow: String, version: Int? = nil, inputs: [String: JSONValue] = [:], idempotencyKey: String?) {
             self.workflow = workflow
@@ -120,7 +122,8 @@ extension Engine {
         do {
             let created = try await submit(
                 definition, file: "\(record.name)@v\(record.version)", overrides: request.inputs, actor: actor,
-                leased: leased, request: request.idempotencyKey.map { ($0, request.sha256) }, alongside: alongside)
+                leased: leased, request: request.idempotencyKey.map { ($0, request.sha256) }, parent: request.parent,
+                alongside: alongside)
             return RunStart(run: created.id, definition: definition, created: true, createdRecord: created)
         } catch is KeyTaken {
             // An earlier request with the key (or a concurrent one) committed first.

@@ -36,13 +36,19 @@ public struct RunRecord: Sendable, Hashable {
     /// The W3C `traceparent` of the span that created the run (an API request, say), so the
     /// run's spans join that trace in any process that executes it; nil when none was active.
     public var traceParent: String?
+    /// The run and task that started this run as a child (a `workflow` task); nil for a run
+    /// started otherwise.
+    public var parent: RunParent?
+    /// How deep the run nests under other runs: 0 when it has no parent, its parent's depth + 1.
+    public var depth: Int
 
     public init(
         id: RunID, tenant: String, workflowName: String, workflowVersion: Int, workflowSource: String,
         workflowFile: String, inputs: [String: JSONValue], status: RunStatus, error: String? = nil, createdAt: Date,
         updatedAt: Date, endedAt: Date? = nil, cancelRequested: Bool = false, owner: String? = nil,
         leaseExpiresAt: Date? = nil, leaseGeneration: Int64 = 0, createdBy: String? = nil,
-        traceParent: String? = nil, retryCount: Int = 0, retriedAt: Date? = nil
+        traceParent: String? = nil, retryCount: Int = 0, retriedAt: Date? = nil, parent: RunParent? = nil,
+        depth: Int = 0
     ) {
         self.id = id
         self.tenant = tenant
@@ -64,6 +70,8 @@ public struct RunRecord: Sendable, Hashable {
         self.traceParent = traceParent
         self.retryCount = retryCount
         self.retriedAt = retriedAt
+        self.parent = parent
+        self.depth = depth
     }
 
     /// When the run's timeout started counting: its creation, or its latest retry.
@@ -75,6 +83,18 @@ public struct RunRecord: Sendable, Hashable {
     /// Whether the run may be retried: it failed or was cancelled, and has retries left.
     public var isRetryable: Bool {
         (status == .failed || status == .cancelled) && retryCount < Self.maximumRetries
+    }
+}
+
+/// Where a child run comes from: the run whose `workflow` task started it, and that task's key.
+public struct RunParent: Sendable, Hashable {
+    public var run: RunID
+    /// The task's key (`id` or `id[index]`).
+    public var task: String
+
+    public init(run: RunID, task: String) {
+        self.run = run
+        self.task = task
     }
 }
 

@@ -277,6 +277,16 @@ enum PostgresMigrations {
                 "ALTER TABLE tasks ADD COLUMN attempts_before_retry BIGINT NOT NULL DEFAULT 0",
             ]
         ),
+        // Runs started by another run's `workflow` task, listed by their parent.
+        (
+            "v17_child_runs",
+            [
+                "ALTER TABLE runs ADD COLUMN parent_run_id TEXT",
+                "ALTER TABLE runs ADD COLUMN parent_task TEXT",
+                "ALTER TABLE runs ADD COLUMN depth BIGINT NOT NULL DEFAULT 0",
+                "CREATE INDEX runs_parent ON runs (tenant, parent_run_id, id) WHERE parent_run_id IS NOT NULL",
+            ]
+        ),
     ]
 
     /// The advisory lock key that serializes migrations (any fixed 64-bit number).

@@ -75,7 +75,11 @@ extension PostgresStore {
             cancelRequested: try c("cancel_requested"), owner: try c("owner"),
             leaseExpiresAt: try c.optionalDate("lease_expires_at"), leaseGeneration: try c("lease_generation"),
             createdBy: try c("created_by"), traceParent: try c("trace_parent"), retryCount: try c("retry_count"),
-            retriedAt: try c.optionalDate("retried_at"))
+            retriedAt: try c.optionalDate("retried_at"),
+            parent: try c("parent_run_id", as: String?.self).map {
+                RunParent(run: RunID($0), task: try c("parent_task", as: String?.self) ?? "")
+            },
+            depth: try c("depth"))
     }
 
     static func task(_ row: PostgresRow) throws -> TaskRecord {

@@ -280,8 +280,8 @@ public final class PostgresStore: WorkflowStore {
             """
             INSERT INTO runs (id, tenant, workflow_name, workflow_version, workflow_source, workflow_file, inputs,
                 status, error, created_at, updated_at, ended_at, cancel_requested, owner, lease_expires_at, created_by,
-                trace_parent)
-            """, width: 17,
+                trace_parent, parent_run_id, parent_task, depth)
+            """, width: 20,
             suffix: """
                  ON CONFLICT (id) DO UPDATE SET status = excluded.status, error = excluded.error,
                     updated_at = excluded.updated_at, ended_at = excluded.ended_at
@@ -304,6 +304,9 @@ public final class PostgresStore: WorkflowStore {
             bindings.append(run.leaseExpiresAt.map(Timestamp.milliseconds))
             bindings.append(run.createdBy)
             bindings.append(run.traceParent)
+            bindings.append(run.parent?.run.rawValue)
+            bindings.append(run.parent?.task)
+            bindings.append(run.depth)
         }
         try await BulkInsert.run(
             changes.tasks.keepingLast { [$0.runID.rawValue, $0.key] },
@@ -564,6 +567,17 @@ public final class PostgresStore: WorkflowStore {
         // One statement per filter shape, so that PostgreSQL walks the index that fits (tenant,
         // status or workflow, id) newest first; a first page starts below every run id ("zzzz").
         let before = filter.before?.rawValue ?? "zzzz"
+        if let parent = filter.parent {
+            // A parent's children are few beside a tenant's runs: its index alone narrows them.
+            return try await rows(
+                """
+                SELECT * FROM runs WHERE tenant = \(tenant) AND parent_run_id = \(parent.rawValue) AND id < \(before)
+                    AND (\(filter.status?.rawValue)::text IS NULL OR status = \(filter.status?.rawValue))
+                    AND (\(filter.workflow)::text IS NULL OR workflow_name = \(filter.workflow))
+                    AND (\(filter.parentTask)::text IS NULL OR parent_task = \(filter.parentTask))
+                ORDER BY id DESC LIMIT \(limit)
+                """, Self.run)
+        }
         let query: PostgresQuery =
             switch (filter.status?.rawValue, filter.workflow) {
             case (nil, nil):

@@ -448,6 +448,14 @@ enum SQLiteMigrations {
             try db.execute(sql: "ALTER TABLE runs ADD COLUMN retried_at INTEGER")
             try db.execute(sql: "ALTER TABLE tasks ADD COLUMN attempts_before_retry INTEGER NOT NULL DEFAULT 0")
         }
+        migrator.registerMigration("v20_child_runs") { db in
+            // Runs started by another run's `workflow` task, listed by their parent.
+            try db.execute(sql: "ALTER TABLE runs ADD COLUMN parent_run_id TEXT")
+            try db.execute(sql: "ALTER TABLE runs ADD COLUMN parent_task TEXT")
+            try db.execute(sql: "ALTER TABLE runs ADD COLUMN depth INTEGER NOT NULL DEFAULT 0")
+            try db.execute(
+                sql: "CREATE INDEX runs_parent ON runs (tenant, parent_run_id, id) WHERE parent_run_id IS NOT NULL")
+        }
         return migrator
     }
 }

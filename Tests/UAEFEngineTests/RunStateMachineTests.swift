@@ -385,7 +385,7 @@ struct InterruptionTests {
               - {id: quick, agent: echo}
             """)
         harness.environment.executionSlots = 2
-        harness.environment.inlineKinds = ["echo", "noop"]
+        harness.environment.slotFreeKinds = ["echo", "noop"]
         let first = Harness.started(harness.handle(.start))
         #expect(first.filter { $0.kind == "command" }.count == 2)
         #expect(first.contains { $0.key == "quick" })

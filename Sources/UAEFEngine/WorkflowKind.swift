@@ -1,0 +1,217 @@
+import Foundation
+import Logging
+import UAEFCore
+import UAEFStore
+
+/// The `workflow` agent kind: a task that starts a run of a workflow registered in its tenant (a
+/// child run) and waits for it to end, as Step Functions' nested executions and Temporal's child
+/// workflows do.
+///
+/// ```yaml
+/// - id: onboard
+///   agent: workflow
+///   with: {workflow: supplier-onboarding, version: 2, inputs: {supplier: "${{ inputs.supplier }}"}}
+/// ```
+///
+/// - Each attempt starts one child, under the idempotency key `child:<attempt's key>`, so an
+///   attempt executed again after a crash finds its child instead of starting another.
+/// - The process executing the attempt executes the child (it creates it holding its lease), so
+///   `uaef run` executes children too; a child another process holds is waited for, and one no
+///   live process holds is taken over.
+/// - The child is started by whoever started its parent (the maker its approvals and
+///   settlements name), one level deeper, at most ``maximumDepth`` levels under a run started
+///   otherwise.
+/// - A child that fails fails the attempt (the task's `retry` starts a new child); one that was
+///   cancelled fails the task. The attempt timing out, or its run being cancelled or timing out,
+///   cancels the child; a process that stops leaves it to be resumed with its parent.
+/// - The output is `{"run_id", "workflow", "version", "tasks": {id: output}}`: the outputs of the
+///   child's tasks that succeeded (a fan-out's as the list of its instances' outputs).
+public struct WorkflowKind: AgentKind {
+    /// The engine of the runner executing the attempt (``Runner/engine``).
+    @TaskLocal static var engine: Engine?
+
+    let store: any WorkflowStore
+    /// How often a child that another process executes is looked at.
+    let pollInterval: Duration
+
+    /// How deep children nest: a workflow that starts itself stops here.
+    public static let maximumDepth = 5
+
+    public init(store: any WorkflowStore, pollInterval: Duration = .milliseconds(250)) {
+        self.store = store
+        self.pollInterval = pollInterval
+    }
+
+    public var name: String { "workflow" }
+
+    /// It waits on its child, so it runs where its run is orchestrated.
+    public var waitsOnStore: Bool { true }
+
+    /// Its child's attempts take slots; a parent waiting in one could keep them all.
+    public var takesExecutionSlot: Bool { false }
+
+    public var parameters: WorkflowCatalog.ParameterSpec {
+        .init(required: ["workflow"], optional: ["version", "inputs"])
+    }
+
+    public func execute(_ request: AttemptRequest, logger: Logger) async throws -> JSONValue {
+        guard let engine = Self.engine?.forTenant(request.tenant) else {
+            throw AgentFailure(
+                "workflow: a workflow task runs only in a process that orchestrates runs (uaef run, resume, worker, serve)",
+                retryable: false)
+        }
+        var child = try Self.runRequest(request.parameters, key: request.idempotencyKey)
+        guard let parent = try await store.run(request.runID, tenant: request.tenant) else {
+            throw AgentFailure("workflow: run \(request.runID) is no longer in the store", retryable: false)
+        }
+        guard parent.depth < Self.maximumDepth else {
+            throw AgentFailure(
+                "workflow: run \(parent.id) is a child \(parent.depth) levels deep, and children nest at most \(Self.maximumDepth) levels (does workflow \(child.workflow) start itself?)",
+                retryable: false)
+        }
+        child.parent = ChildOrigin(link: RunParent(run: parent.id, task: request.key), depth: parent.depth + 1)
+        let id: RunID
+        let status: RunStatus
+        if !request.isFirstOfTask, let earlier = try await unfinishedChild(of: request) {
+            // An attempt cut off by a stopping process left its child unfinished: it is waited for again.
+            id = earlier
+            logger.info("child run found unfinished", metadata: ["child": "\(id)"])
+            status = try await follow(id, created: nil, engine: engine)
+        } else {
+            let start: Engine.RunStart
+            do {
+                start = try await engine.start(child, actor: parent.createdBy ?? "engine", leased: true)
+            } catch let error as RegistryError {
+                throw AgentFailure("workflow: \(error)", retryable: false)
+            } catch let error as ValidationFailure {
+                throw AgentFailure("workflow \(child.workflow): \(error)", retryable: false)
+            }
+            id = start.run
+            logger.info(
+                "child run \(start.created ? "started" : "found")",
+                metadata: ["child": "\(id)", "workflow": "\(child.workflow)"])
+            status = try await follow(id, created: start.created ? start : nil, engine: engine)
+        }
+        guard let snapshot = try await store.snapshot(of: id, tenant: request.tenant) else {
+            throw AgentFailure("workflow: child run \(id) is no longer in the store", retryable: false)
+        }
+        switch status {
+        case .succeeded:
+            return try Self.output(of: snapshot)
+        case .cancelled:
+            throw AgentFailure(
+                "child run \(id) of workflow \(snapshot.run.workflowName) was cancelled", retryable: false)
+        default:
+            throw AgentFailure(
+                "child run \(id) of workflow \(snapshot.run.workflowName) failed: \(snapshot.run.error ?? "no error recorded")"
+            )
+        }
+    }
+
+    /// The child an earlier attempt of the task started and left unfinished, if any.
+    private func unfinishedChild(of request: AttemptRequest) async throws -> RunID? {
+        try await store.runs(
+            tenant: request.tenant, matching: RunFilter(parent: request.runID, parentTask: request.key), limit: 100
+        ).first { !$0.status.isTerminal }?.id
+    }
+
+    /// The request a task's parameters make: `workflow` a name, `version` a whole number from 1,
+    /// `inputs` an object.
+    static func runRequest(_ parameters: [String: JSONValue], key: String) throws -> Engine.RunRequest {
+        guard let workflow = parameters["workflow"]?.stringValue, !workflow.isEmpty else {
+            throw AgentFailure("workflow: `workflow` must name a registered workflow", retryable: false)
+        }
+        var version: Int?
+        if let given = parameters["version"], given != .null {
+            guard let number = given.numberValue?.intValue, number >= 1 else {
+                throw AgentFailure(
+                    "workflow: `version` must be a whole number from 1 (or left out for the latest)", retryable: false)
+            }
+            version = number
+        }
+        var inputs: [String: JSONValue] = [:]
+        if let given = parameters["inputs"], given != .null {
+            guard case .object(let members) = given else {
+                throw AgentFailure("workflow: `inputs` must be an object of the child's inputs", retryable: false)
+            }
+            inputs = members
+        }
+        return Engine.RunRequest(workflow: workflow, version: version, inputs: inputs, idempotencyKey: "child:\(key)")
+    }
+
+    /// The child's status once it has ended: executed here when this process holds it or can take
+    /// it, else watched until the process that holds it ends it.
+    private func follow(_ id: RunID, created start: Engine.RunStart?, engine: Engine) async throws -> RunStatus {
+        let stop = AttemptStop.current
+        if let start {
+            let created = start.createdRecord.map { [id: $0] } ?? [:]
+            if let status = try await executeHere(
+                id, engine: engine, stop: stop,
+                { try await engine.execute([id], definitions: [id: start.definition], created: created)[id] })
+            {
+                return status
+            }
+        }
+        while true {
+            guard let run = try await store.run(id, tenant: engine.tenant) else {
+                throw AgentFailure("workflow: child run \(id) is no longer in the store", retryable: false)
+            }
+            if run.status.isTerminal { return run.status }
+            if let status = try await executeHere(id, engine: engine, stop: stop, { try await engine.resume(id) }) {
+                return status
+            }
+            do {
+                try await Task.sleep(for: pollInterval)
+            } catch {
+                // Another process executes the child: it acts on the cancellation request.
+                if stop?.reason != nil { await Self.cancel(id, engine: engine) }
+                throw error
+            }
+        }
+    }
+
+    /// Runs `execution` (which executes the child here) apart from this attempt's cancellation:
+    /// when the attempt is stopped with a reason, the child is cancelled and its runner here ends
+    /// it; when it is stopped with none (the process stopping), its execution is stopped, leaving
+    /// it to be resumed.
+    private func executeHere(
+        _ id: RunID, engine: Engine, stop: AttemptStop?,
+        _ execution: @escaping @Sendable () async throws -> RunStatus?
+    ) async throws -> RunStatus? {
+        let task = Task { try await execution() }
+        let status = try await withTaskCancellationHandler {
+            try await task.value
+        } onCancel: {
+            if stop?.reason != nil {
+                Task { await Self.cancel(id, engine: engine) }
+            } else {
+                task.cancel()
+            }
+        }
+        try Task.checkCancellation()
+        return status
+    }
+
+    /// Cancels the child, outside the (cancelled) attempt's task, where a store refuses calls.
+    private static func cancel(_ id: RunID, engine: Engine) async {
+        await Task { _ = try? await engine.cancel(id, actor: "engine") }.value
+    }
+
+    /// A succeeded child's output, within ``ValueLimits``.
+    static func output(of snapshot: RunSnapshot) throws -> JSONValue {
+        var tasks: [String: JSONValue] = [:]
+        for task in snapshot.tasks where task.key == task.taskID && task.status == .succeeded {
+            tasks[task.key] = task.output ?? .null
+        }
+        let output: JSONValue = [
+            "run_id": .string(snapshot.run.id.rawValue), "workflow": .string(snapshot.run.workflowName),
+            "version": .number(Number(snapshot.run.workflowVersion)), "tasks": .object(tasks),
+        ]
+        if let violation = ValueLimits.check(output) {
+            throw AgentFailure(
+                "child run \(snapshot.run.id) succeeded, but its tasks' outputs together are too large for a task's output (\(violation)); have its tasks return less",
+                retryable: false)
+        }
+        return output
+    }
+}

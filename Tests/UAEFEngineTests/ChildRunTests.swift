@@ -1,0 +1,335 @@
+import Foundation
+import Logging
+import Testing
+import UAEFAgents
+import UAEFCore
+import UAEFEngine
+import UAEFStore
+import UAEFTestSupport
+
+@Suite("Child runs: a workflow task starts a registered workflow and waits for it, on SQLite and PostgreSQL")
+struct ChildRunTests {
+    /// A store of `backend` and an engine on it with the CLI's kinds (`command` runs programs).
+    struct Rig {
+        let location: TestStore
+        let store: any WorkflowStore
+        let engine: Engine
+
+        init(_ backend: StoreBackend) async throws {
+            location = try TestStore(backend)
+            store = try await location.open()
+            var configuration = Runner.Configuration()
+            configuration.pollInterval = .milliseconds(50)
+            engine = Engine(
+                store: store, kinds: BuiltInAgents.registry, sections: [], configuration: configuration,
+                logger: Logger(label: "test"))
+        }
+
+        func path(_ name: String) -> String { location.directory.path(name) }
+
+        func register(_ workflow: String) async throws {
+            _ = try await engine.register(workflow, origin: "test.yaml", actor: "test")
+        }
+
+        /// Starts a run of `workflow` as `test:maker`, leased to this process.
+        func submit(_ workflow: String) async throws -> RunID {
+            let definition = try await engine.validate(workflow, file: "parent.yaml")
+            return try await engine.submit(
+                definition, file: "parent.yaml", inputs: [], actor: "test:maker", leased: true)
+        }
+
+        func tasks(_ id: RunID) async throws -> [String: TaskRecord] {
+            let snapshot = try #require(try await store.snapshot(of: id, tenant: "default"))
+            return Dictionary(uniqueKeysWithValues: snapshot.tasks.map { ($0.key, $0) })
+        }
+
+        func run(_ id: RunID) async throws -> RunRecord { try #require(try await store.run(id, tenant: "default")) }
+
+        func children(of id: RunID) async throws -> [RunRecord] {
+            try await store.runs(tenant: "default", matching: RunFilter(parent: id), limit: 100)
+        }
+
+        /// Waits until `condition` holds, failing after ten seconds.
+        func waitUntil(_ what: String, _ condition: () async throws -> Bool) async throws {
+            let deadline = ContinuousClock.now + .seconds(10)
+            while try await !condition() {
+                guard ContinuousClock.now < deadline else {
+                    Issue.record("timed out waiting until \(what)")
+                    return
+                }
+                try await Task.sleep(for: .milliseconds(20))
+            }
+        }
+    }
+
+    static let child = """
+        name: onboard
+        inputs: {supplier: "", lines: []}
+        tasks:
+          - {id: check, agent: echo, with: {supplier: "${{ inputs.supplier }}"}}
+          - {id: per_line, agent: echo, depends_on: [check], for_each: "${{ inputs.lines }}", with: {n: "${{ item }}"}}
+          - {id: never, agent: echo, depends_on: [check], when: "${{ false }}", with: {}}
+        """
+
+    @Test(
+        "the parent's task starts the child with its inputs, as the parent's maker, one level deeper, and gets its tasks' outputs",
+        arguments: StoreBackend.allCases)
+    func childOutputs(_ backend: StoreBackend) async throws {
+        let rig = try await Rig(backend)
+        defer { rig.location.remove() }
+        try await rig.register(Self.child)
+        let id = try await rig.submit(
+            """
+            name: invoice
+            tasks:
+              - id: onboard
+                agent: workflow
+                with: {workflow: onboard, inputs: {supplier: ACME, lines: [1, 2]}}
+              - {id: after, agent: echo, depends_on: [onboard], with: {got: "${{ tasks.onboard.output.tasks.check.supplier }}"}}
+            """)
+        #expect(try await rig.engine.execute([id])[id] == .succeeded)
+
+        let children = try await rig.children(of: id)
+        #expect(children.count == 1)
+        let child = try #require(children.first)
+        #expect(child.status == .succeeded)
+        #expect(child.parent == RunParent(run: id, task: "onboard"))
+        #expect(child.depth == 1)
+        #expect(child.createdBy == "test:maker")
+        #expect(child.owner == nil)
+
+        let tasks = try await rig.tasks(id)
+        let expected: JSONValue = [
+            "run_id": .string(child.id.rawValue), "workflow": "onboard", "version": 1,
+            "tasks": ["check": ["supplier": "ACME"], "per_line": [["n": 1], ["n": 2]]],
+        ]
+        #expect(tasks["onboard"]?.output == expected)
+        #expect(tasks["after"]?.output == ["got": "ACME"])
+
+        let created = try await rig.store.runEvents(of: child.id, tenant: "default", from: 0, limit: 10).map(\.event)
+            .first { $0.type == "run.created" }
+        #expect(created?.actor == "test:maker")
+        #expect(created?.data["parent_run"] == .string(id.rawValue))
+        #expect(created?.data["parent_task"] == "onboard")
+        #expect(try await rig.run(id).parent == nil)
+    }
+
+    @Test("a child that fails fails the attempt, and the task's retry starts a new child; the error names the child")
+    func failedChildRetried() async throws {
+        let rig = try await Rig(.sqlite)
+        defer { rig.location.remove() }
+        try await rig.register(
+            """
+            name: post
+            tasks:
+              - {id: post, agent: command, with: {command: ["false"]}}
+            """)
+        let id = try await rig.submit(
+            """
+            name: invoice
+            tasks:
+              - {id: post, agent: workflow, retry: {max_attempts: 2, backoff: 10ms}, with: {workflow: post}}
+            """)
+        #expect(try await rig.engine.execute([id])[id] == .failed)
+        let children = try await rig.children(of: id)
+        #expect(children.count == 2)
+        #expect(children.allSatisfy { $0.status == .failed && $0.parent?.task == "post" })
+        let task = try #require(try await rig.tasks(id)["post"])
+        #expect(task.attempts == 2)
+        #expect(task.error?.contains("child run \(children[0].id) of workflow post failed: ") == true)
+    }
+
+    @Test(
+        "an unknown workflow, bad parameters or inputs the child does not declare fail the task at once, naming the fault"
+    )
+    func refusedRequests() async throws {
+        let rig = try await Rig(.sqlite)
+        defer { rig.location.remove() }
+        try await rig.register(Self.child)
+        let id = try await rig.submit(
+            """
+            name: invoice
+            tasks:
+              - {id: unknown, agent: workflow, retry: {max_attempts: 3}, with: {workflow: nowhere}}
+              - {id: version, agent: workflow, with: {workflow: onboard, version: 7}}
+              - {id: input, agent: workflow, with: {workflow: onboard, inputs: {vendor: x}}}
+              - {id: shape, agent: workflow, with: {workflow: onboard, inputs: [1]}}
+            """)
+        #expect(try await rig.engine.execute([id])[id] == .failed)
+        let tasks = try await rig.tasks(id)
+        #expect(tasks["unknown"]?.attempts == 1)
+        #expect(tasks["unknown"]?.error?.contains("no workflow named 'nowhere' is registered") == true)
+        #expect(tasks["version"]?.error?.contains("workflow 'onboard' has no version 7") == true)
+        #expect(
+            tasks["input"]?.error?.contains("unknown input 'vendor'; workflow onboard declares: lines, supplier")
+                == true)
+        #expect(tasks["shape"]?.error == "workflow: `inputs` must be an object of the child's inputs")
+        #expect(try await rig.children(of: id).isEmpty)
+    }
+
+    @Test("a workflow that starts itself stops at the depth limit, with a message that says why")
+    func depthLimit() async throws {
+        let rig = try await Rig(.sqlite)
+        defer { rig.location.remove() }
+        let loop = """
+            name: loop
+            tasks:
+              - {id: again, agent: workflow, with: {workflow: loop}}
+            """
+        try await rig.register(loop)
+        let id = try await rig.submit(loop)
+        #expect(try await rig.engine.execute([id])[id] == .failed)
+        var depth = 0
+        var current = id
+        while let child = try await rig.children(of: current).first {
+            depth += 1
+            #expect(child.depth == depth)
+            current = child.id
+        }
+        #expect(depth == WorkflowKind.maximumDepth)
+        let deepest = try #require(try await rig.tasks(current)["again"])
+        #expect(deepest.error?.contains("children nest at most 5 levels (does workflow loop start itself?)") == true)
+    }
+
+    static let slowChild = """
+        name: slow
+        tasks:
+          - {id: wait, agent: sleep, with: {duration: 30s}}
+        """
+
+    @Test("cancelling the parent cancels the child it waits for", arguments: StoreBackend.allCases)
+    func cancelParent(_ backend: StoreBackend) async throws {
+        let rig = try await Rig(backend)
+        defer { rig.location.remove() }
+        try await rig.register(Self.slowChild)
+        let id = try await rig.submit(
+            """
+            name: parent
+            tasks:
+              - {id: child, agent: workflow, with: {workflow: slow}}
+            """)
+        let execution = Task { try await rig.engine.execute([id])[id] }
+        try await rig.waitUntil("the child runs") {
+            guard let child = try await rig.children(of: id).first else { return false }
+            return try await rig.tasks(child.id)["wait"]?.status == .running
+        }
+        let started = ContinuousClock.now
+        _ = try await rig.engine.cancel(id, actor: "test:canceller")
+        #expect(try await execution.value == .cancelled)
+        let child = try #require(try await rig.children(of: id).first)
+        #expect(child.status == .cancelled)
+        #expect(ContinuousClock.now - started < .seconds(5))
+    }
+
+    @Test("the task's timeout cancels its child")
+    func timeoutCancelsChild() async throws {
+        let rig = try await Rig(.sqlite)
+        defer { rig.location.remove() }
+        try await rig.register(Self.slowChild)
+        let id = try await rig.submit(
+            """
+            name: parent
+            tasks:
+              - {id: child, agent: workflow, timeout: 500ms, with: {workflow: slow}}
+            """)
+        #expect(try await rig.engine.execute([id])[id] == .failed)
+        #expect(try await rig.tasks(id)["child"]?.error?.contains("timed out") == true)
+        try await rig.waitUntil("the child is cancelled") {
+            try await rig.children(of: id).first?.status == .cancelled
+        }
+    }
+
+    @Test(
+        "a stopping process leaves parent and child unfinished; resumed, the attempt finds its child again, and cancelling a parent nobody holds cancels its child"
+    )
+    func stopAndResume() async throws {
+        let rig = try await Rig(.sqlite)
+        defer { rig.location.remove() }
+        let flag = rig.path("go")
+        try await rig.register(
+            """
+            name: gated
+            tasks:
+              - {id: gate, agent: command, retry: {max_attempts: 100, backoff: 20ms, jitter: false}, with: {command: [test, -f, "\(flag)"]}}
+            """)
+        let parent = """
+            name: parent
+            tasks:
+              - {id: child, agent: workflow, with: {workflow: gated}}
+            """
+        // The process stops (its runner's task is cancelled) while the child waits.
+        let first = try await rig.submit(parent)
+        let execution = Task { try await rig.engine.execute([first]) }
+        try await rig.waitUntil("the child runs") { try await rig.children(of: first).first?.status == .running }
+        execution.cancel()
+        _ = try? await execution.value
+        var child = try #require(try await rig.children(of: first).first)
+        #expect(child.status == .running)
+        #expect(try await rig.run(first).status == .running)
+
+        // Resumed: the same child, executed to its end.
+        _ = FileManager.default.createFile(atPath: flag, contents: Data())
+        #expect(try await rig.engine.resume()[first] == .succeeded)
+        let children = try await rig.children(of: first)
+        #expect(children.map(\.id) == [child.id])
+        #expect(children.first?.status == .succeeded)
+
+        // Stopped again, then cancelled while nobody holds either run: the child is cancelled too.
+        try FileManager.default.removeItem(atPath: flag)
+        let second = try await rig.submit(parent)
+        let again = Task { try await rig.engine.execute([second]) }
+        try await rig.waitUntil("the child runs") { try await rig.children(of: second).first?.status == .running }
+        again.cancel()
+        _ = try? await again.value
+        _ = try await rig.engine.cancel(second, actor: "test:canceller")
+        #expect(try await rig.run(second).status == .cancelled)
+        child = try #require(try await rig.children(of: second).first)
+        #expect(child.status == .cancelled)
+    }
+
+    @Test(
+        "resumed in one batch with their children, parents waiting on them take no execution slot, so the children start even when the parents outnumber the slots"
+    )
+    func waitingParentsTakeNoSlot() async throws {
+        let rig = try await Rig(.sqlite)
+        defer { rig.location.remove() }
+        let flag = rig.path("go")
+        try await rig.register(
+            """
+            name: gated
+            tasks:
+              - {id: gate, agent: command, retry: {max_attempts: 100, backoff: 20ms, jitter: false}, with: {command: [test, -f, "\(flag)"]}}
+            """)
+        let id = try await rig.submit(
+            """
+            name: parent
+            tasks:
+              - {id: child, agent: workflow, for_each: [1, 2, 3], with: {workflow: gated}}
+            """)
+        let execution = Task { try await rig.engine.execute([id]) }
+        try await rig.waitUntil("three children run") {
+            try await rig.children(of: id).filter { $0.status == .running }.count == 3
+        }
+        execution.cancel()
+        _ = try? await execution.value
+
+        // A process with two slots takes over the parent and its three children at once.
+        var configuration = rig.engine.configuration
+        configuration.maxConcurrency = 2
+        let narrow = Engine(
+            store: rig.store, kinds: BuiltInAgents.registry, sections: [], configuration: configuration,
+            logger: Logger(label: "test"))
+        _ = FileManager.default.createFile(atPath: flag, contents: Data())
+        let resumed = Task { try await narrow.resume() }
+        // Stuck children would hang the test: it is cut off and fails instead.
+        let watchdog = Task {
+            try await Task.sleep(for: .seconds(20))
+            resumed.cancel()
+        }
+        defer { watchdog.cancel() }
+        let statuses = try await resumed.value
+        #expect(statuses.count == 4)
+        #expect(statuses[id] == .succeeded)
+        #expect(try await rig.children(of: id).map(\.status) == [.succeeded, .succeeded, .succeeded])
+    }
+}
