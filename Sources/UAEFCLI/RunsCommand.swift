@@ -13,6 +13,7 @@ struct RunsCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List runs, newest first.")
         @Option(help: "Only runs with this status (\(RunStatus.allCases.map(\.rawValue).joined(separator: ", "))).")
         var status: String?
+        @Option(help: "Only the child runs that this run's workflow tasks started.") var parent: String?
         @Option(help: "The most runs to list (1-1000).") var limit: Int = 50
         @Option(help: "Only runs older than this one (the last listed before): the next page.") var before: String?
         @Flag(help: "Print JSON.") var json = false
@@ -24,7 +25,8 @@ struct RunsCommand: AsyncParsableCommand {
             let filter = try Console.choice(status, option: "--status", as: RunStatus.self)
             let store = try await storeOptions.open()
             let runs = try await store.runs(
-                tenant: storeOptions.tenant, matching: RunFilter(status: filter, before: before.map(RunID.init)),
+                tenant: storeOptions.tenant,
+                matching: RunFilter(status: filter, parent: parent.map(RunID.init), before: before.map(RunID.init)),
                 limit: limit)
             let counts = try await store.taskCounts(of: runs.map(\.id), tenant: storeOptions.tenant)
             if json {

@@ -246,6 +246,7 @@ enum ConsoleAssets {
           <div><dt>Ended</dt><dd>{{#endedAt}}<time datetime="{{.}}">{{.}}</time>{{/endedAt}}{{^endedAt}}—{{/endedAt}}</dd></div>
           <div><dt>Duration</dt><dd>{{duration}}</dd></div>
           <div><dt>Started by</dt><dd>{{createdBy}}</dd></div>
+          {{#parentRun}}<div><dt>Child of</dt><dd><a href="/runs/{{.}}">{{.}}</a>, task {{parentTask}}</dd></div>{{/parentRun}}
           {{#retriedAt}}<div><dt>Retried</dt><dd>{{retryCount}}×, last <time datetime="{{.}}">{{.}}</time></dd></div>{{/retriedAt}}
         </dl>
         {{#error}}<p class="notice error" role="alert">{{.}}</p>{{/error}}

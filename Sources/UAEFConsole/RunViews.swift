@@ -183,6 +183,10 @@ public struct RunView: Sendable {
     /// How many times the run was retried, and when last (nil when never).
     public var retryCount: Int
     public var retriedAt: String?
+    /// The run whose `workflow` task started this one, and that task's key (nil for a run
+    /// started otherwise).
+    public var parentRun: String?
+    public var parentTask: String?
     public var csrf: String
     public var graph: String
     public var tasks: [TaskRow]
@@ -226,6 +230,8 @@ public struct RunView: Sendable {
         canRetry = mayWriteRuns && run.isRetryable
         retryCount = run.retryCount
         retriedAt = run.retriedAt.map(Timestamp.format)
+        parentRun = run.parent?.run.rawValue
+        parentTask = run.parent?.task
         self.csrf = csrf
 
         let records = Dictionary(snapshot.tasks.map { ($0.key, $0) }, uniquingKeysWith: { first, _ in first })

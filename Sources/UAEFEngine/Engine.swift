@@ -270,7 +270,7 @@ public struct Engine: Sendable {
 
 /// The JSON shape of a run shared by `uaef run --json`, `uaef runs show --json` and the API.
 public enum RunReport {
-    /// `{"run_id", "workflow", "status", "error", "created_at", "ended_at", "retry_count",
+    /// `{"run_id", "workflow", "status", "error", "created_at", "ended_at", "retry_count", "parent",
     /// "tasks": {key: {...}}}`.
     public static func json(_ snapshot: RunSnapshot) -> JSONValue {
         var tasks: [String: JSONValue] = [:]
@@ -288,12 +288,18 @@ public enum RunReport {
             "status": .string(snapshot.run.status.rawValue), "error": snapshot.run.error.map(JSONValue.string) ?? .null,
             "created_at": .string(Timestamp.format(snapshot.run.createdAt)),
             "ended_at": snapshot.run.endedAt.map { .string(Timestamp.format($0)) } ?? .null, "tasks": .object(tasks),
-            "retry_count": .number(Number(snapshot.run.retryCount)),
+            "retry_count": .number(Number(snapshot.run.retryCount)), "parent": parent(of: snapshot.run),
         ]
     }
 
+    /// `{"run_id", "task"}` of the run whose `workflow` task started `run`, or null.
+    static func parent(of run: RunRecord) -> JSONValue {
+        guard let parent = run.parent else { return .null }
+        return ["run_id": .string(parent.run.rawValue), "task": .string(parent.task)]
+    }
+
     /// A run in a list (`GET /v1/runs`, `uaef runs list --json`): `{"run_id", "workflow",
-    /// "version", "status", "error", "created_at", "ended_at", "retry_count"}`, and `"task_counts"` when
+    /// "version", "status", "error", "created_at", "ended_at", "retry_count", "parent"}`, and `"task_counts"` when
     /// `taskCounts` are given.
     public static func summary(_ run: RunRecord, taskCounts: [TaskStatus: Int]? = nil) -> JSONValue {
         var summary: [String: JSONValue] = [
@@ -301,7 +307,7 @@ public enum RunReport {
             "version": .number(Number(run.workflowVersion)), "status": .string(run.status.rawValue),
             "error": run.error.map(JSONValue.string) ?? .null, "created_at": .string(Timestamp.format(run.createdAt)),
             "ended_at": run.endedAt.map { .string(Timestamp.format($0)) } ?? .null,
-            "retry_count": .number(Number(run.retryCount)),
+            "retry_count": .number(Number(run.retryCount)), "parent": parent(of: run),
         ]
         if let taskCounts { summary["task_counts"] = Self.json(taskCounts) }
         return .object(summary)

@@ -94,6 +94,7 @@ enum MCPTools {
         input: object([
             "status": ["type": "string", "enum": .array(RunStatus.allCases.map { .string($0.rawValue) })],
             "workflow": name("Only runs of this workflow."),
+            "parent": identifier("Only the child runs that this run's workflow tasks started."),
             "limit": ["type": "integer", "minimum": 1, "maximum": 1000, "description": "At most this many (50)."],
             "cursor": identifier("The next_cursor of the previous page."),
             "task_counts": [
@@ -105,7 +106,8 @@ enum MCPTools {
     ) { operations, principal, arguments in
         let filter = RunFilter(
             status: arguments["status"]?.stringValue.flatMap(RunStatus.init(rawValue:)),
-            workflow: arguments["workflow"]?.stringValue, before: arguments["cursor"]?.stringValue.map(RunID.init))
+            workflow: arguments["workflow"]?.stringValue, parent: arguments["parent"]?.stringValue.map(RunID.init),
+            before: arguments["cursor"]?.stringValue.map(RunID.init))
         return try await operations.runs(
             matching: filter, limit: arguments["limit"]?.numberValue?.intValue ?? 50,
             taskCounts: arguments["task_counts"] == true, tenant: principal.tenant)

@@ -765,6 +765,15 @@ enum OpenAPISpec {
                     }
                   },
                   {
+                    "name": "parent",
+                    "in": "query",
+                    "required": false,
+                    "description": "Only the child runs that this run's `workflow` tasks started.",
+                    "schema": {
+                      "type": "string"
+                    }
+                  },
+                  {
                     "name": "limit",
                     "in": "query",
                     "required": false,
@@ -5490,6 +5499,9 @@ enum OpenAPISpec {
                     "minimum": 0,
                     "description": "How many times the run was retried after it failed or was cancelled (`POST /v1/runs/{id}/retry`)."
                   },
+                  "parent": {
+                    "$ref": "#/components/schemas/RunParent"
+                  },
                   "tasks": {
                     "type": "object",
                     "additionalProperties": {
@@ -5506,6 +5518,7 @@ enum OpenAPISpec {
                   "created_at",
                   "ended_at",
                   "retry_count",
+                  "parent",
                   "tasks"
                 ]
               },
@@ -5548,6 +5561,9 @@ enum OpenAPISpec {
                     "minimum": 0,
                     "description": "How many times the run was retried after it failed or was cancelled (`POST /v1/runs/{id}/retry`)."
                   },
+                  "parent": {
+                    "$ref": "#/components/schemas/RunParent"
+                  },
                   "task_counts": {
                     "$ref": "#/components/schemas/TaskCounts",
                     "description": "With `include=task_counts` only."
@@ -5561,7 +5577,8 @@ enum OpenAPISpec {
                   "error",
                   "created_at",
                   "ended_at",
-                  "retry_count"
+                  "retry_count",
+                  "parent"
                 ]
               },
               "RunList": {
@@ -8699,6 +8716,26 @@ enum OpenAPISpec {
                   "to",
                   "slots",
                   "created"
+                ]
+              },
+              "RunParent": {
+                "type": [
+                  "object",
+                  "null"
+                ],
+                "description": "The run whose `workflow` task started this run as a child, and that task's key; null for a run started otherwise.",
+                "properties": {
+                  "run_id": {
+                    "type": "string"
+                  },
+                  "task": {
+                    "type": "string",
+                    "description": "The task's key (`id`, or `id[index]` in a fan-out)."
+                  }
+                },
+                "required": [
+                  "run_id",
+                  "task"
                 ]
               }
             },

@@ -31,7 +31,8 @@ struct RunRoutes {
             let principal = try context.require(.read)
             let limit = try request.integerQuery("limit", in: 1...1000) ?? 50
             var filter = RunFilter(
-                workflow: try request.textQuery("workflow"), before: try request.textQuery("cursor").map(RunID.init))
+                workflow: try request.textQuery("workflow"), parent: try request.textQuery("parent").map(RunID.init),
+                before: try request.textQuery("cursor").map(RunID.init))
             if let status = try request.textQuery("status") {
                 guard let parsed = RunStatus(rawValue: status) else {
                     let valid = RunStatus.allCases.map(\.rawValue).joined(separator: ", ")
