@@ -16,6 +16,8 @@ public struct Engine: Sendable {
     public private(set) var tenant: String
     /// Registered workflow versions already parsed, shared by every tenant's copy of the engine.
     let definitions = BoundedCache<WorkflowDefinition>(capacity: 1_000)
+    /// The child runs this process executes at once, shared by every tenant's copy of the engine.
+    let childRuns: ChildRunPermits
 
     /// An engine on `store` executing `kinds`, checking `sections` (settlement's
     /// `SettlementSection`, when workflows may carry `settlements:`) in every workflow it validates.
@@ -29,6 +31,7 @@ public struct Engine: Sendable {
         self.tenant = tenant
         self.configuration = configuration
         self.logger = logger
+        childRuns = ChildRunPermits(capacity: configuration.maxConcurrency)
     }
 
     /// `kinds` as an engine on `store` executes them: with the approval and remote kinds, which

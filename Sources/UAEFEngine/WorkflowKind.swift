@@ -70,27 +70,9 @@ public struct WorkflowKind: AgentKind {
                 retryable: false)
         }
         child.parent = ChildOrigin(link: RunParent(run: parent.id, task: request.key), depth: parent.depth + 1)
-        let id: RunID
-        let status: RunStatus
-        if !request.isFirstOfTask, let earlier = try await unfinishedChild(of: request) {
-            // An attempt cut off by a stopping process left its child unfinished: it is waited for again.
-            id = earlier
-            logger.info("child run found unfinished", metadata: ["child": "\(id)"])
-            status = try await follow(id, created: nil, engine: engine)
-        } else {
-            let start: Engine.RunStart
-            do {
-                start = try await engine.start(child, actor: parent.createdBy ?? "engine", leased: true)
-            } catch let error as RegistryError {
-                throw AgentFailure("workflow: \(error)", retryable: false)
-            } catch let error as ValidationFailure {
-                throw AgentFailure("workflow \(child.workflow): \(error)", retryable: false)
-            }
-            id = start.run
-            logger.info(
-                "child run \(start.created ? "started" : "found")",
-                metadata: ["child": "\(id)", "workflow": "\(child.workflow)"])
-            status = try await follow(id, created: start.created ? start : nil, engine: engine)
+        let (id, status) = try await engine.childRuns.withPermit(depth: parent.depth + 1) {
+            try await startOrFind(
+                child, for: request, maker: parent.createdBy ?? "engine", engine: engine, logger: logger)
         }
         guard let snapshot = try await store.snapshot(of: id, tenant: request.tenant) else {
             throw AgentFailure("workflow: child run \(id) is no longer in the store", retryable: false)
@@ -106,6 +88,30 @@ public struct WorkflowKind: AgentKind {
                 "child run \(id) of workflow \(snapshot.run.workflowName) failed: \(snapshot.run.error ?? "no error recorded")"
             )
         }
+    }
+
+    /// Starts the child and follows it to its end, or follows the one an earlier attempt of the
+    /// task left unfinished.
+    private func startOrFind(
+        _ child: Engine.RunRequest, for request: AttemptRequest, maker: String, engine: Engine, logger: Logger
+    ) async throws -> (RunID, RunStatus) {
+        if !request.isFirstOfTask, let earlier = try await unfinishedChild(of: request) {
+            // An attempt cut off by a stopping process left its child unfinished: it is waited for again.
+            logger.info("child run found unfinished", metadata: ["child": "\(earlier)"])
+            return (earlier, try await follow(earlier, created: nil, engine: engine))
+        }
+        let start: Engine.RunStart
+        do {
+            start = try await engine.start(child, actor: maker, leased: true)
+        } catch let error as RegistryError {
+            throw AgentFailure("workflow: \(error)", retryable: false)
+        } catch let error as ValidationFailure {
+            throw AgentFailure("workflow \(child.workflow): \(error)", retryable: false)
+        }
+        logger.info(
+            "child run \(start.created ? "started" : "found")",
+            metadata: ["child": "\(start.run)", "workflow": "\(child.workflow)"])
+        return (start.run, try await follow(start.run, created: start.created ? start : nil, engine: engine))
     }
 
     /// The child an earlier attempt of the task started and left unfinished, if any.

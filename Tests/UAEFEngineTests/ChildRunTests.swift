@@ -332,4 +332,37 @@ struct ChildRunTests {
         #expect(statuses[id] == .succeeded)
         #expect(try await rig.children(of: id).map(\.status) == [.succeeded, .succeeded, .succeeded])
     }
+
+    @Test("a process executes at most --max-concurrency children of one depth at once; the others wait to be started")
+    func childrenBounded() async throws {
+        let rig = try await Rig(.sqlite)
+        defer { rig.location.remove() }
+        try await rig.register(
+            """
+            name: nap
+            tasks:
+              - {id: nap, agent: sleep, with: {duration: 150ms}}
+            """)
+        var configuration = rig.engine.configuration
+        configuration.maxConcurrency = 2
+        let narrow = Engine(
+            store: rig.store, kinds: BuiltInAgents.registry, sections: [], configuration: configuration,
+            logger: Logger(label: "test"))
+        let definition = try await narrow.validate(
+            """
+            name: parent
+            tasks:
+              - {id: child, agent: workflow, for_each: [1, 2, 3, 4, 5, 6], with: {workflow: nap}}
+            """, file: "parent.yaml")
+        let id = try await narrow.submit(definition, file: "parent.yaml", inputs: [], actor: "test", leased: true)
+        let execution = Task { try await narrow.execute([id])[id] }
+        var most = 0
+        while !execution.isCancelled, try await rig.run(id).status != .succeeded {
+            most = max(most, try await rig.children(of: id).filter { !$0.status.isTerminal }.count)
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        #expect(try await execution.value == .succeeded)
+        #expect(most >= 1 && most <= 2)
+        #expect(try await rig.children(of: id).count == 6)
+    }
 }
