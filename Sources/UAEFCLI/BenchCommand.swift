@@ -61,6 +61,9 @@ struct BenchCommand: AsyncParsableCommand {
               retry   a run of one task fanned out over N instances (default 1000), a tenth failing,
                       executed to its failure on a fresh SQLite file, then retried from where it
                       stopped: the reopen alone and the retry executed to its end, beside the first go
+              children  a parent run whose workflow task fans out over N child runs (default 200) of a
+                      one-task workflow, executed to its end on a fresh SQLite file, beside the same N
+                      runs started on their own, as many at once
             Each repetition uses a new store file (or adds its runs to the --store PostgreSQL); the figures
             are medians. --workers N starts N uaef worker processes on the PostgreSQL store, which
             execute the runs (a run executes on one worker at a time; --runs R starts R runs at once). Time covers validating,
@@ -78,7 +81,7 @@ struct BenchCommand: AsyncParsableCommand {
 
     enum Workload: String, ExpressibleByArgument, CaseIterable {
         case w1, w2, fanout, ledger, settlement, webhooks, sqs, llm, erp, lambda, console, schedules, slack, templates,
-            retry
+            retry, children
 
         /// The engine workload, or nil for the ledger benchmark, which runs no workflow.
         var workflow: BenchWorkloads.Workflow? { BenchWorkloads.Workflow(rawValue: rawValue) }
@@ -86,12 +89,12 @@ struct BenchCommand: AsyncParsableCommand {
 
     @Argument(
         help:
-            "w1, w2, fanout, ledger, settlement, webhooks, sqs, llm, erp, lambda, console, schedules, slack, templates or retry."
+            "w1, w2, fanout, ledger, settlement, webhooks, sqs, llm, erp, lambda, console, schedules, slack, templates, retry or children."
     )
     var workload: Workload
     @Option(
         help:
-            "Tasks in the workload, events for ledger, cold starts for lambda, schedules for schedules, approvals pressed for slack, uses for templates, instances for retry (default: 1000 for w1, 200 for w2, 100000 for fanout, 1000000 for ledger, 20 for lambda, 1000 for schedules, 100 for slack, 1000 for templates and retry)."
+            "Tasks in the workload, events for ledger, cold starts for lambda, schedules for schedules, approvals pressed for slack, uses for templates, instances for retry, child runs for children (default: 1000 for w1, 200 for w2, 100000 for fanout, 1000000 for ledger, 20 for lambda, 1000 for schedules, 100 for slack, 1000 for templates and retry, 200 for children)."
     ) var tasks: Int?
     @Option(name: .customLong("repeat"), help: "Repetitions; the median is reported.") var repetitions: Int = 5
     @Option(
@@ -177,6 +180,9 @@ struct BenchCommand: AsyncParsableCommand {
             if workload == .templates { return try await TemplateBench.run(uses: tasks ?? 1_000, json: json) }
             if workload == .retry {
                 return try await RetryBench.run(instances: tasks ?? 1_000, repetitions: repetitions, json: json)
+            }
+            if workload == .children {
+                return try await ChildRunBench.run(children: tasks ?? 200, repetitions: repetitions, json: json)
             }
             if workload == .slack {
                 return try await SlackBench.run(approvals: tasks ?? 100, concurrency: concurrency ?? 16, json: json)

@@ -66,11 +66,16 @@ public struct AttemptRequest: Sendable, Equatable {
     /// The task's attempts before a retry of the run reopened it: what they recorded for the task
     /// (an `llm` conversation's steps) belongs to the run's earlier go, not to be replayed.
     public var attemptsBeforeRetry: Int
+    /// The task's attempts since the run's last retry that a stopping process cut off
+    /// (`interrupted`): `attempt` less these is the same for an attempt and the one replacing it
+    /// after it was cut off, so work it started can be found again (a `workflow` task's child).
+    public var interruptions: Int
 
     public init(
         runID: RunID, tenant: String, workflow: String, key: String, taskID: String, attempt: Int,
         idempotencyKey: String, kind: String, agent: AgentRecord?, capability: String? = nil,
-        parameters: [String: JSONValue], timeout: Duration?, isFirstOfTask: Bool = false, attemptsBeforeRetry: Int = 0
+        parameters: [String: JSONValue], timeout: Duration?, isFirstOfTask: Bool = false, attemptsBeforeRetry: Int = 0,
+        interruptions: Int = 0
     ) {
         self.runID = runID
         self.tenant = tenant
@@ -86,6 +91,7 @@ public struct AttemptRequest: Sendable, Equatable {
         self.timeout = timeout
         self.isFirstOfTask = isFirstOfTask
         self.attemptsBeforeRetry = attemptsBeforeRetry
+        self.interruptions = interruptions
     }
 }
 

@@ -421,7 +421,7 @@ public struct RunStateMachine: Sendable {
                     // Attempts are numbered from the task's stored count, which every started
                     // attempt (committed before it executes) raised, interrupted ones included.
                     parameters: parameters, timeout: task.timeout, isFirstOfTask: number == 1,
-                    attemptsBeforeRetry: record.attemptsBeforeRetry)))
+                    attemptsBeforeRetry: record.attemptsBeforeRetry, interruptions: interruptions[key, default: 0])))
         return true
     }
 

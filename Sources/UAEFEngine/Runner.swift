@@ -108,9 +108,17 @@ public struct Runner: Sendable {
         // Each lease as claimed: a run that ended, was retried and was claimed again (by this
         // process too) while the others here went on keeps its new lease when these are released.
         let held = LeaseFence(owner: configuration.owner, generations: machines.mapValues(\.run.leaseGeneration))
+        var cascades: [Task<Void, Never>] = []
+        defer {
+            // Cancelling children goes on outside the loop; the runs' own ends are committed.
+            for cascade in cascades { Task { await cascade.value } }
+        }
         do {
             try await executeLoop(
-                &machines, tenant: tenant, environment: &environment, mailbox: Mailbox<Message>(), progress: progress)
+                &machines, tenant: tenant, environment: &environment, mailbox: Mailbox<Message>(),
+                cascades: &cascades, progress: progress)
+            for cascade in cascades { await cascade.value }
+            cascades = []
         } catch {
             // Given up: any process may take these runs at once (one lost to another keeps its lease).
             try? await release(held)
@@ -120,15 +128,23 @@ public struct Runner: Sendable {
         return machines.mapValues(\.run.status)
     }
 
-    /// Cancels what child runs the ended run `id` left unfinished (a `workflow` task's attempt that
-    /// no process was executing when the run timed out, say); a failure is logged, not thrown:
-    /// the run's own end is committed.
-    private func cancelChildren(of id: RunID, tenant: String) async {
-        guard let engine else { return }
-        do {
-            try await engine.forTenant(tenant).cancelChildren(of: id, actor: "engine")
-        } catch {
-            logger.warning("could not cancel child runs", metadata: ["run.id": "\(id)", "error": "\(error)"])
+    /// Cancels, in a task of its own, what child runs the run `id` left unfinished when it ended
+    /// failed or cancelled (a `workflow` task's attempt that no process was executing when the run
+    /// timed out, say); nil when its workflow cannot have started any. A failure is logged, not
+    /// thrown: the run's own end is committed.
+    private func cancelChildren(of machine: RunStateMachine, tenant: String) -> Task<Void, Never>? {
+        // A capability's agent may be of kind workflow; a task that names another kind is not.
+        let mayStartChildren = machine.definition.tasks.contains { task in
+            if case .agentKind(let kind) = task.executor { kind == "workflow" } else { true }
+        }
+        guard let engine, mayStartChildren else { return nil }
+        let (id, logger) = (machine.run.id, logger)
+        return Task {
+            do {
+                try await engine.forTenant(tenant).cancelChildren(of: id, actor: "engine")
+            } catch {
+                logger.warning("could not cancel child runs", metadata: ["run.id": "\(id)", "error": "\(error)"])
+            }
         }
     }
 
@@ -157,7 +173,7 @@ public struct Runner: Sendable {
     /// The runner's loop: one iteration per batch of messages, until every machine has ended.
     private func executeLoop(
         _ machines: inout [RunID: RunStateMachine], tenant: String, environment: inout EngineEnvironment,
-        mailbox: Mailbox<Message>, progress: (@Sendable (Progress) -> Void)?
+        mailbox: Mailbox<Message>, cascades: inout [Task<Void, Never>], progress: (@Sendable (Progress) -> Void)?
     ) async throws {
         try await withThrowingTaskGroup(of: Void.self) { group in
             var execution = Execution(runner: self, mailbox: mailbox)
@@ -210,7 +226,11 @@ public struct Runner: Sendable {
                 for (id, action) in actions {
                     if case .runFinished(let status) = action {
                         logger.info("run finished", metadata: ["run.id": "\(id)", "status": "\(status.rawValue)"])
-                        if status != .succeeded { await cancelChildren(of: id, tenant: tenant) }
+                        if status != .succeeded, let machine = machines[id],
+                            let cascade = cancelChildren(of: machine, tenant: tenant)
+                        {
+                            cascades.append(cascade)
+                        }
                     }
                     execution.perform(action, run: id, in: &group)
                 }

@@ -13,8 +13,10 @@ import UAEFStore
 ///   with: {workflow: supplier-onboarding, version: 2, inputs: {supplier: "${{ inputs.supplier }}"}}
 /// ```
 ///
-/// - Each attempt starts one child, under the idempotency key `child:<attempt's key>`, so an
-///   attempt executed again after a crash finds its child instead of starting another.
+/// - Each attempt starts one child, under the idempotency key `child:<run>/<task key>/<n>`, where
+///   *n* is the attempt's number less the task's attempts a stopping process cut off: the attempt
+///   that replaces one cut off has the same key and finds its child, whatever state it is in,
+///   instead of starting another. A retry (the task's or the run's) has a new key.
 /// - The process executing the attempt executes the child (it creates it holding its lease), so
 ///   `uaef run` executes children too; a child another process holds is waited for, and one no
 ///   live process holds is taken over.
@@ -60,7 +62,7 @@ public struct WorkflowKind: AgentKind {
                 "workflow: a workflow task runs only in a process that orchestrates runs (uaef run, resume, worker, serve)",
                 retryable: false)
         }
-        var child = try Self.runRequest(request.parameters, key: request.idempotencyKey)
+        var child = try Self.runRequest(request.parameters, key: Self.childKey(request))
         guard let parent = try await store.run(request.runID, tenant: request.tenant) else {
             throw AgentFailure("workflow: run \(request.runID) is no longer in the store", retryable: false)
         }
@@ -70,9 +72,8 @@ public struct WorkflowKind: AgentKind {
                 retryable: false)
         }
         child.parent = ChildOrigin(link: RunParent(run: parent.id, task: request.key), depth: parent.depth + 1)
-        let (id, status) = try await engine.childRuns.withPermit(depth: parent.depth + 1) {
-            try await startOrFind(
-                child, for: request, maker: parent.createdBy ?? "engine", engine: engine, logger: logger)
+        let (id, status) = try await engine.childRuns.withPermit(tenant: request.tenant, depth: parent.depth + 1) {
+            try await start(child, maker: parent.createdBy ?? "engine", engine: engine, logger: logger)
         }
         guard let snapshot = try await store.snapshot(of: id, tenant: request.tenant) else {
             throw AgentFailure("workflow: child run \(id) is no longer in the store", retryable: false)
@@ -90,16 +91,16 @@ public struct WorkflowKind: AgentKind {
         }
     }
 
-    /// Starts the child and follows it to its end, or follows the one an earlier attempt of the
-    /// task left unfinished.
-    private func startOrFind(
-        _ child: Engine.RunRequest, for request: AttemptRequest, maker: String, engine: Engine, logger: Logger
-    ) async throws -> (RunID, RunStatus) {
-        if !request.isFirstOfTask, let earlier = try await unfinishedChild(of: request) {
-            // An attempt cut off by a stopping process left its child unfinished: it is waited for again.
-            logger.info("child run found unfinished", metadata: ["child": "\(earlier)"])
-            return (earlier, try await follow(earlier, created: nil, engine: engine))
-        }
+    /// The child's idempotency key: the same for an attempt and the one replacing it after a
+    /// stopping process cut it off, another for each retry.
+    static func childKey(_ request: AttemptRequest) -> String {
+        "\(Engine.RunRequest.childKeyPrefix)\(request.runID.rawValue)/\(request.key)/\(request.attempt - request.interruptions)"
+    }
+
+    /// Starts the child (or finds the one its key started) and follows it to its end.
+    private func start(_ child: Engine.RunRequest, maker: String, engine: Engine, logger: Logger) async throws
+        -> (RunID, RunStatus)
+    {
         let start: Engine.RunStart
         do {
             start = try await engine.start(child, actor: maker, leased: true)
@@ -112,13 +113,6 @@ public struct WorkflowKind: AgentKind {
             "child run \(start.created ? "started" : "found")",
             metadata: ["child": "\(start.run)", "workflow": "\(child.workflow)"])
         return (start.run, try await follow(start.run, created: start.created ? start : nil, engine: engine))
-    }
-
-    /// The child an earlier attempt of the task started and left unfinished, if any.
-    private func unfinishedChild(of request: AttemptRequest) async throws -> RunID? {
-        try await store.runs(
-            tenant: request.tenant, matching: RunFilter(parent: request.runID, parentTask: request.key), limit: 100
-        ).first { !$0.status.isTerminal }?.id
     }
 
     /// The request a task's parameters make: `workflow` a name, `version` a whole number from 1,
@@ -142,7 +136,7 @@ public struct WorkflowKind: AgentKind {
             }
             inputs = members
         }
-        return Engine.RunRequest(workflow: workflow, version: version, inputs: inputs, idempotencyKey: "child:\(key)")
+        return Engine.RunRequest(workflow: workflow, version: version, inputs: inputs, idempotencyKey: key)
     }
 
     /// The child's status once it has ended: executed here when this process holds it or can take
@@ -158,21 +152,21 @@ public struct WorkflowKind: AgentKind {
                 return status
             }
         }
-        while true {
-            guard let run = try await store.run(id, tenant: engine.tenant) else {
-                throw AgentFailure("workflow: child run \(id) is no longer in the store", retryable: false)
-            }
-            if run.status.isTerminal { return run.status }
-            if let status = try await executeHere(id, engine: engine, stop: stop, { try await engine.resume(id) }) {
-                return status
-            }
-            do {
+        do {
+            while true {
+                guard let run = try await store.run(id, tenant: engine.tenant) else {
+                    throw AgentFailure("workflow: child run \(id) is no longer in the store", retryable: false)
+                }
+                if run.status.isTerminal { return run.status }
+                if let status = try await executeHere(id, engine: engine, stop: stop, { try await engine.resume(id) }) {
+                    return status
+                }
                 try await Task.sleep(for: pollInterval)
-            } catch {
-                // Another process executes the child: it acts on the cancellation request.
-                if stop?.reason != nil { await Self.cancel(id, engine: engine) }
-                throw error
             }
+        } catch {
+            // Another process executes the child: it acts on the cancellation request.
+            if Task.isCancelled, stop?.reason != nil { _ = await Self.cancel(id, engine: engine) }
+            throw error
         }
     }
 
@@ -188,19 +182,21 @@ public struct WorkflowKind: AgentKind {
         let status = try await withTaskCancellationHandler {
             try await task.value
         } onCancel: {
-            if stop?.reason != nil {
-                Task { await Self.cancel(id, engine: engine) }
-            } else {
-                task.cancel()
+            guard stop?.reason != nil else { return task.cancel() }
+            Task {
+                // Should the request fail, the child is left to be resumed rather than waited for.
+                if await !Self.cancel(id, engine: engine) { task.cancel() }
             }
         }
         try Task.checkCancellation()
         return status
     }
 
-    /// Cancels the child, outside the (cancelled) attempt's task, where a store refuses calls.
-    private static func cancel(_ id: RunID, engine: Engine) async {
-        await Task { _ = try? await engine.cancel(id, actor: "engine") }.value
+    /// Cancels the child, outside the (cancelled) attempt's task, where a store refuses calls;
+    /// false when the store refused the request.
+    @discardableResult
+    private static func cancel(_ id: RunID, engine: Engine) async -> Bool {
+        await Task { (try? await engine.cancel(id, actor: "engine")) != nil }.value
     }
 
     /// A succeeded child's output, within ``ValueLimits``.

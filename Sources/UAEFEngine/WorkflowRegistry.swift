@@ -81,6 +81,14 @@ extension Engine {
         /// The run and task starting it as a child: only a `workflow` task (``WorkflowKind``) sets it.
         var parent: ChildOrigin?
 
+        /// The prefix of the keys `workflow` tasks start their children under.
+        static let childKeyPrefix = "child:"
+
+        /// The namespaces of the idempotency keys UAEF derives itself: child runs (`child:`),
+        /// schedule slots (`schedule:`) and connector triggers (`hook:`, `sqs:`, `servicebus:`). A
+        /// caller's key must not begin with one, or it could take the run one of them would start.
+        public static let platformKeyPrefixes = [childKeyPrefix, "schedule:", "hook:", "sqs:", "servicebus:"]
+
         public init(workflow: String, version: Int? = nil, inputs: [String: JSONValue] = [:], idempotencyKey: String?) {
             self.workflow = workflow
             self.version = version

@@ -75,19 +75,13 @@ public struct RunFilter: Sendable, Hashable {
     public var workflow: String?
     /// Only the runs this run's `workflow` tasks started.
     public var parent: RunID?
-    /// With ``parent``, only those its task of this key started.
-    public var parentTask: String?
     /// Only runs older than this one (the cursor of the page before).
     public var before: RunID?
 
-    public init(
-        status: RunStatus? = nil, workflow: String? = nil, parent: RunID? = nil, parentTask: String? = nil,
-        before: RunID? = nil
-    ) {
+    public init(status: RunStatus? = nil, workflow: String? = nil, parent: RunID? = nil, before: RunID? = nil) {
         self.status = status
         self.workflow = workflow
         self.parent = parent
-        self.parentTask = parentTask
         self.before = before
     }
 }

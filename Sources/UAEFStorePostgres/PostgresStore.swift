@@ -574,7 +574,6 @@ public final class PostgresStore: WorkflowStore {
                 SELECT * FROM runs WHERE tenant = \(tenant) AND parent_run_id = \(parent.rawValue) AND id < \(before)
                     AND (\(filter.status?.rawValue)::text IS NULL OR status = \(filter.status?.rawValue))
                     AND (\(filter.workflow)::text IS NULL OR workflow_name = \(filter.workflow))
-                    AND (\(filter.parentTask)::text IS NULL OR parent_task = \(filter.parentTask))
                 ORDER BY id DESC LIMIT \(limit)
                 """, Self.run)
         }

@@ -504,10 +504,6 @@ public final class SQLiteStore: WorkflowStore {
         if let parent = filter.parent {
             conditions.append("parent_run_id = ?")
             arguments += [parent.rawValue]
-            if let task = filter.parentTask {
-                conditions.append("parent_task = ?")
-                arguments += [task]
-            }
         }
         if let before = filter.before {
             conditions.append("id < ?")

@@ -239,6 +239,28 @@ struct ChildRunTests {
         }
     }
 
+    @Test("an attempt that times out cancels its child while its run goes on, and the retry starts a new child")
+    func timedOutAttemptCancelsChildAtOnce() async throws {
+        let rig = try await Rig(.sqlite)
+        defer { rig.location.remove() }
+        try await rig.register(Self.slowChild)
+        let id = try await rig.submit(
+            """
+            name: parent
+            tasks:
+              - {id: child, agent: workflow, timeout: 1s, retry: {max_attempts: 2, backoff: 10ms}, with: {workflow: slow}}
+            """)
+        let execution = Task { try await rig.engine.execute([id])[id] }
+        try await rig.waitUntil("the first child is cancelled") {
+            try await rig.children(of: id).last?.status == .cancelled
+        }
+        // The second attempt's child runs on: the parent has not ended, so its end cancelled nothing.
+        #expect(try await rig.run(id).status == .running)
+        #expect(try await execution.value == .failed)
+        let children = try await rig.children(of: id)
+        #expect(children.count == 2 && children.allSatisfy { $0.status == .cancelled })
+    }
+
     @Test(
         "a stopping process leaves parent and child unfinished; resumed, the attempt finds its child again, and cancelling a parent nobody holds cancels its child"
     )
@@ -357,7 +379,8 @@ struct ChildRunTests {
         let id = try await narrow.submit(definition, file: "parent.yaml", inputs: [], actor: "test", leased: true)
         let execution = Task { try await narrow.execute([id])[id] }
         var most = 0
-        while !execution.isCancelled, try await rig.run(id).status != .succeeded {
+        let deadline = ContinuousClock.now + .seconds(20)
+        while try await !rig.run(id).status.isTerminal, ContinuousClock.now < deadline {
             most = max(most, try await rig.children(of: id).filter { !$0.status.isTerminal }.count)
             try await Task.sleep(for: .milliseconds(10))
         }

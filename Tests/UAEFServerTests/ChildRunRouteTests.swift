@@ -1,0 +1,60 @@
+import Foundation
+import NIOHTTP1
+import Testing
+import UAEFCore
+import UAEFServer
+import UAEFTestSupport
+
+@Suite("Child runs over HTTP")
+struct ChildRunRouteTests {
+    @Test(
+        "uaef serve executes a workflow task's child; GET /v1/runs?parent= lists it with its parent, for its tenant only; a caller's Idempotency-Key may not take UAEF's own namespaces"
+    )
+    func childRunsOverHTTP() async throws {
+        try await ServerHarness.start().serving { server in
+            let admin = try await server.token("acme", [.admin])
+            let child = """
+                name: onboard
+                inputs: {supplier: ""}
+                tasks:
+                  - {id: check, agent: echo, with: {supplier: "${{ inputs.supplier }}"}}
+                """
+            let parent = """
+                name: invoice
+                tasks:
+                  - {id: onboard, agent: workflow, with: {workflow: onboard, inputs: {supplier: ACME}}}
+                """
+            #expect(try await server.send(.POST, "/v1/workflows", token: admin, body: child).status == 201)
+            #expect(try await server.send(.POST, "/v1/workflows", token: admin, body: parent).status == 201)
+            let run = try #require(
+                try await server.send(.POST, "/v1/runs", token: admin, body: #"{"workflow":"invoice"}"#)["run_id"]?
+                    .stringValue)
+            let finished = try await server.waitForRun(run, token: admin)
+            #expect(finished["status"] == "succeeded", "\(finished.body)")
+            #expect(finished["parent"] == .null)
+            let output = try #require(finished["tasks"]?["onboard"]?["output"])
+            #expect(output["tasks"]?["check"] == ["supplier": "ACME"])
+
+            let listed = try await server.send(.GET, "/v1/runs?parent=\(run)", token: admin)
+            #expect(listed.status == 200)
+            let children = listed["runs"]?.arrayValue ?? []
+            #expect(children.count == 1)
+            #expect(children.first?["run_id"] == output["run_id"])
+            #expect(children.first?["parent"] == ["run_id": .string(run), "task": "onboard"])
+            let childID = try #require(output["run_id"]?.stringValue)
+            #expect(
+                try await server.send(.GET, "/v1/runs/\(childID)", token: admin)["parent"]?["run_id"] == .string(run))
+
+            let stranger = try await server.token("globex", [.admin])
+            #expect(try await server.send(.GET, "/v1/runs?parent=\(run)", token: stranger)["runs"] == [])
+
+            for key in ["child:\(run)/onboard/1", "schedule:nightly:2026-12-05T00:00:00.000Z", "hook:orders:1"] {
+                let refused = try await server.send(
+                    .POST, "/v1/runs", token: admin, body: #"{"workflow":"onboard"}"#,
+                    headers: [("Idempotency-Key", key)])
+                #expect(refused.status == 400)
+                #expect(refused["detail"]?.stringValue?.contains("are UAEF's own") == true, "\(refused.body)")
+            }
+        }
+    }
+}
