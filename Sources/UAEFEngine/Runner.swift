@@ -93,6 +93,16 @@ public struct Runner: Sendable {
         _ runIDs: [RunID], tenant: String, definitions: [RunID: WorkflowDefinition] = [:],
         created: [RunID: RunRecord] = [:], progress: (@Sendable (Progress) -> Void)? = nil
     ) async throws -> [RunID: RunStatus] {
+        try await executeToEnd(runIDs, tenant: tenant, definitions: definitions, created: created, progress: progress)
+            .mapValues(\.run.status)
+    }
+
+    /// ``execute(_:tenant:definitions:created:progress:)``, returning the runs' machines as they
+    /// ended: their records and tasks as committed.
+    func executeToEnd(
+        _ runIDs: [RunID], tenant: String, definitions: [RunID: WorkflowDefinition] = [:],
+        created: [RunID: RunRecord] = [:], progress: (@Sendable (Progress) -> Void)? = nil
+    ) async throws -> [RunID: RunStateMachine] {
         var machines: [RunID: RunStateMachine]
         var environment: EngineEnvironment
         do {
@@ -125,7 +135,7 @@ public struct Runner: Sendable {
             throw error
         }
         try await release(held)
-        return machines.mapValues(\.run.status)
+        return machines
     }
 
     /// Cancels, in a task of its own, what child runs the run `id` left unfinished when it ended
@@ -232,7 +242,7 @@ public struct Runner: Sendable {
                             cascades.append(cascade)
                         }
                     }
-                    execution.perform(action, run: id, in: &group)
+                    execution.perform(action, run: id, record: machines[id]?.run, in: &group)
                 }
                 if let progress { progress(Runner.progress(of: machines)) }
             }
@@ -488,12 +498,13 @@ struct Execution {
 
     typealias Group = ThrowingTaskGroup<Void, any Error>
 
-    mutating func perform(_ action: EngineAction, run: RunID, in group: inout Group) {
+    /// Performs `action` of `run`, whose record as the runner holds it is `record`.
+    mutating func perform(_ action: EngineAction, run: RunID, record: RunRecord?, in group: inout Group) {
         switch action {
         case .startAttempt(let request):
             if let kind = runner.executor(for: request), !kind.takesExecutionSlot {
                 slotFree.insert(Runner.attemptID(run, request.key, request.attempt))
-                start(kind, request, run: run, in: &group)
+                start(kind, request, run: run, record: record, in: &group)
             } else {
                 queued.append((run, request))
                 startQueued(in: &group)
@@ -550,8 +561,11 @@ struct Execution {
         }
     }
 
-    /// Executes an attempt of `run` by `kind` in the group, stoppable through its canceller.
-    private mutating func start(_ kind: any AgentKind, _ request: AttemptRequest, run: RunID, in group: inout Group) {
+    /// Executes an attempt of `run` (whose record is `record`, when at hand) by `kind` in the
+    /// group, stoppable through its canceller.
+    private mutating func start(
+        _ kind: any AgentKind, _ request: AttemptRequest, run: RunID, record: RunRecord? = nil, in group: inout Group
+    ) {
         let (cancelled, canceller) = AsyncStream.makeStream(of: Void.self)
         let stop = AttemptStop()
         cancellers["\(run.rawValue)/\(request.key)"] = (request.attempt, canceller, stop)
@@ -559,13 +573,13 @@ struct Execution {
         let logger = runner.logger
         let metrics = runner.configuration.metrics
         let parent = spans.context(of: run)
-        let engine = runner.engine
+        let context = runner.engine.map { WorkflowKind.Context(engine: $0, run: record) }
         group.addTask {
             let writes = CompletionWrites()
             let attempt = {
                 await CompletionWrites.$current.withValue(writes) {
                     await AttemptStop.$current.withValue(stop) {
-                        await WorkflowKind.$engine.withValue(engine) {
+                        await WorkflowKind.$context.withValue(context) {
                             await Execution.attempt(
                                 kind, request, logger: logger, metrics: metrics, cancelled: cancelled, stop: stop)
                         }

@@ -29,8 +29,14 @@ import UAEFStore
 /// - The output is `{"run_id", "workflow", "version", "tasks": {id: output}}`: the outputs of the
 ///   child's tasks that succeeded (a fan-out's as the list of its instances' outputs).
 public struct WorkflowKind: AgentKind {
-    /// The engine of the runner executing the attempt (``Runner/engine``).
-    @TaskLocal static var engine: Engine?
+    /// What the runner executing an attempt gives it: its engine (``Runner/engine``), and the
+    /// attempt's run as the runner holds it, when at hand.
+    struct Context: Sendable {
+        var engine: Engine
+        var run: RunRecord?
+    }
+
+    @TaskLocal static var context: Context?
 
     let store: any WorkflowStore
     /// How often a child that another process executes is looked at.
@@ -57,13 +63,17 @@ public struct WorkflowKind: AgentKind {
     }
 
     public func execute(_ request: AttemptRequest, logger: Logger) async throws -> JSONValue {
-        guard let engine = Self.engine?.forTenant(request.tenant) else {
+        guard let context = Self.context else {
             throw AgentFailure(
                 "workflow: a workflow task runs only in a process that orchestrates runs (uaef run, resume, worker, serve)",
                 retryable: false)
         }
+        let engine = context.engine.forTenant(request.tenant)
         var child = try Self.runRequest(request.parameters, key: Self.childKey(request))
-        guard let parent = try await store.run(request.runID, tenant: request.tenant) else {
+        // Its maker and depth never change: the runner's record of it serves.
+        var parent = context.run.flatMap { $0.id == request.runID ? $0 : nil }
+        if parent == nil { parent = try await store.run(request.runID, tenant: request.tenant) }
+        guard let parent else {
             throw AgentFailure("workflow: run \(request.runID) is no longer in the store", retryable: false)
         }
         guard parent.depth < Self.maximumDepth else {
@@ -72,13 +82,11 @@ public struct WorkflowKind: AgentKind {
                 retryable: false)
         }
         child.parent = ChildOrigin(link: RunParent(run: parent.id, task: request.key), depth: parent.depth + 1)
-        let (id, status) = try await engine.childRuns.withPermit(tenant: request.tenant, depth: parent.depth + 1) {
+        let snapshot = try await engine.childRuns.withPermit(tenant: request.tenant, depth: parent.depth + 1) {
             try await start(child, maker: parent.createdBy ?? "engine", engine: engine, logger: logger)
         }
-        guard let snapshot = try await store.snapshot(of: id, tenant: request.tenant) else {
-            throw AgentFailure("workflow: child run \(id) is no longer in the store", retryable: false)
-        }
-        switch status {
+        let id = snapshot.run.id
+        switch snapshot.run.status {
         case .succeeded:
             return try Self.output(of: snapshot)
         case .cancelled:
@@ -99,7 +107,7 @@ public struct WorkflowKind: AgentKind {
 
     /// Starts the child (or finds the one its key started) and follows it to its end.
     private func start(_ child: Engine.RunRequest, maker: String, engine: Engine, logger: Logger) async throws
-        -> (RunID, RunStatus)
+        -> RunSnapshot
     {
         let start: Engine.RunStart
         do {
@@ -112,7 +120,7 @@ public struct WorkflowKind: AgentKind {
         logger.info(
             "child run \(start.created ? "started" : "found")",
             metadata: ["child": "\(start.run)", "workflow": "\(child.workflow)"])
-        return (start.run, try await follow(start.run, created: start.created ? start : nil, engine: engine))
+        return try await follow(start.run, created: start.created ? start : nil, engine: engine)
     }
 
     /// The request a task's parameters make: `workflow` a name, `version` a whole number from 1,
@@ -139,27 +147,30 @@ public struct WorkflowKind: AgentKind {
         return Engine.RunRequest(workflow: workflow, version: version, inputs: inputs, idempotencyKey: key)
     }
 
-    /// The child's status once it has ended: executed here when this process holds it or can take
-    /// it, else watched until the process that holds it ends it.
-    private func follow(_ id: RunID, created start: Engine.RunStart?, engine: Engine) async throws -> RunStatus {
+    /// The child once it has ended (its run and tasks): executed here when this process created
+    /// it or can take it, else watched until the process that holds it ends it.
+    private func follow(_ id: RunID, created start: Engine.RunStart?, engine: Engine) async throws -> RunSnapshot {
         let stop = AttemptStop.current
         if let start {
             let created = start.createdRecord.map { [id: $0] } ?? [:]
-            if let status = try await executeHere(
-                id, engine: engine, stop: stop,
-                { try await engine.execute([id], definitions: [id: start.definition], created: created)[id] })
-            {
-                return status
+            let ended = try await executeHere(id, engine: engine, stop: stop) {
+                try await engine.runner.executeToEnd(
+                    [id], tenant: engine.tenant, definitions: [id: start.definition], created: created)[id]
             }
+            // As it ended here: its tasks need no reading back.
+            if let ended { return RunSnapshot(run: ended.run, tasks: Array(ended.tasks.values), attempts: []) }
         }
         do {
             while true {
                 guard let run = try await store.run(id, tenant: engine.tenant) else {
                     throw AgentFailure("workflow: child run \(id) is no longer in the store", retryable: false)
                 }
-                if run.status.isTerminal { return run.status }
-                if let status = try await executeHere(id, engine: engine, stop: stop, { try await engine.resume(id) }) {
-                    return status
+                var ended = run.status.isTerminal
+                if !ended {
+                    ended = try await executeHere(id, engine: engine, stop: stop) { try await engine.resume(id) } != nil
+                }
+                if ended, let snapshot = try await store.snapshot(of: id, tenant: engine.tenant) {
+                    return snapshot
                 }
                 try await Task.sleep(for: pollInterval)
             }
@@ -174,10 +185,10 @@ public struct WorkflowKind: AgentKind {
     /// when the attempt is stopped with a reason, the child is cancelled and its runner here ends
     /// it; when it is stopped with none (the process stopping), its execution is stopped, leaving
     /// it to be resumed.
-    private func executeHere(
+    private func executeHere<Ended: Sendable>(
         _ id: RunID, engine: Engine, stop: AttemptStop?,
-        _ execution: @escaping @Sendable () async throws -> RunStatus?
-    ) async throws -> RunStatus? {
+        _ execution: @escaping @Sendable () async throws -> Ended?
+    ) async throws -> Ended? {
         let task = Task { try await execution() }
         let status = try await withTaskCancellationHandler {
             try await task.value

@@ -8902,7 +8902,7 @@ enum OpenAPISpec {
                 "name": "Idempotency-Key",
                 "in": "header",
                 "required": false,
-                "description": "With a key, the same key and body return the run the first request started (200); the same key with another body is 409. 1 to 255 bytes (400 otherwise).",
+                "description": "With a key, the same key and body return the run the first request started (200); the same key with another body is 409. 1 to 255 bytes (400 otherwise). Keys beginning with `child:`, `schedule:`, `hook:`, `sqs:` or `servicebus:` are UAEF's own (child runs, schedule slots, connector triggers) and refused (400).",
                 "schema": {
                   "type": "string",
                   "minLength": 1,
