@@ -187,10 +187,8 @@ public struct Engine: Sendable {
             actor: actor, tenant: tenant, subject: id.rawValue, data: [:])
         guard let stored = try await store.run(id, tenant: tenant) else { return nil }
         guard !stored.status.isTerminal else { return stored }
-        // Asked once: a second request records no second event.
-        let requested =
-            stored.cancelRequested ? stored : try await store.requestCancel(of: id, tenant: tenant, event: event)
-        guard let run = requested else { return nil }
+        // Asked once: a second request records no second event (the store checks, in its write).
+        guard let run = try await store.requestCancel(of: id, tenant: tenant, event: event) else { return nil }
         let holderAlive =
             run.owner.map { ProcessIdentity.isAlive($0) && (run.leaseExpiresAt ?? .distantPast) > now } ?? false
         guard !holderAlive else { return run }

@@ -98,7 +98,8 @@ public struct Runner: Sendable {
     }
 
     /// ``execute(_:tenant:definitions:created:progress:)``, returning the runs' machines as they
-    /// ended: their records and tasks as committed.
+    /// stand at the end: their records and tasks as committed, unfinished when the task was
+    /// cancelled.
     func executeToEnd(
         _ runIDs: [RunID], tenant: String, definitions: [RunID: WorkflowDefinition] = [:],
         created: [RunID: RunRecord] = [:], progress: (@Sendable (Progress) -> Void)? = nil
@@ -118,17 +119,13 @@ public struct Runner: Sendable {
         // Each lease as claimed: a run that ended, was retried and was claimed again (by this
         // process too) while the others here went on keeps its new lease when these are released.
         let held = LeaseFence(owner: configuration.owner, generations: machines.mapValues(\.run.leaseGeneration))
+        // Cancelling ended runs' children goes on beside the loop (and on, should the loop fail).
         var cascades: [Task<Void, Never>] = []
-        defer {
-            // Cancelling children goes on outside the loop; the runs' own ends are committed.
-            for cascade in cascades { Task { await cascade.value } }
-        }
         do {
             try await executeLoop(
                 &machines, tenant: tenant, environment: &environment, mailbox: Mailbox<Message>(),
                 cascades: &cascades, progress: progress)
             for cascade in cascades { await cascade.value }
-            cascades = []
         } catch {
             // Given up: any process may take these runs at once (one lost to another keeps its lease).
             try? await release(held)
@@ -138,16 +135,19 @@ public struct Runner: Sendable {
         return machines
     }
 
-    /// Cancels, in a task of its own, what child runs the run `id` left unfinished when it ended
-    /// failed or cancelled (a `workflow` task's attempt that no process was executing when the run
-    /// timed out, say); nil when its workflow cannot have started any. A failure is logged, not
-    /// thrown: the run's own end is committed.
+    /// Cancels, in a task of its own, what child runs the ended run left unfinished (a `workflow`
+    /// task's attempt that no process was executing when the run timed out, one given up on a
+    /// store error); nil when its workflow cannot have started any. A run that succeeded is looked
+    /// at only when it names the `workflow` kind; one that failed or was cancelled also when it
+    /// asks for capabilities, whose agents may be of that kind. A failure is logged, not thrown:
+    /// the run's own end is committed.
     private func cancelChildren(of machine: RunStateMachine, tenant: String) -> Task<Void, Never>? {
-        // A capability's agent may be of kind workflow; a task that names another kind is not.
-        let mayStartChildren = machine.definition.tasks.contains { task in
-            if case .agentKind(let kind) = task.executor { kind == "workflow" } else { true }
+        let namesWorkflow = machine.definition.tasks.contains { $0.executor == .agentKind("workflow") }
+        let asksCapability = machine.definition.tasks.contains {
+            if case .capability = $0.executor { true } else { false }
         }
-        guard let engine, mayStartChildren else { return nil }
+        let look = machine.run.status == .succeeded ? namesWorkflow : namesWorkflow || asksCapability
+        guard let engine, look else { return nil }
         let (id, logger) = (machine.run.id, logger)
         return Task {
             do {
@@ -236,9 +236,7 @@ public struct Runner: Sendable {
                 for (id, action) in actions {
                     if case .runFinished(let status) = action {
                         logger.info("run finished", metadata: ["run.id": "\(id)", "status": "\(status.rawValue)"])
-                        if status != .succeeded, let machine = machines[id],
-                            let cascade = cancelChildren(of: machine, tenant: tenant)
-                        {
+                        if let machine = machines[id], let cascade = cancelChildren(of: machine, tenant: tenant) {
                             cascades.append(cascade)
                         }
                     }

@@ -153,12 +153,17 @@ public struct WorkflowKind: AgentKind {
         let stop = AttemptStop.current
         if let start {
             let created = start.createdRecord.map { [id: $0] } ?? [:]
-            let ended = try await executeHere(id, engine: engine, stop: stop) {
-                try await engine.runner.executeToEnd(
-                    [id], tenant: engine.tenant, definitions: [id: start.definition], created: created)[id]
+            do {
+                let ended = try await executeHere(id, engine: engine, stop: stop) {
+                    try await engine.runner.executeToEnd(
+                        [id], tenant: engine.tenant, definitions: [id: start.definition], created: created)[id]
+                }
+                // As it ended here: its tasks need no reading back.
+                if let ended { return RunSnapshot(run: ended.run, tasks: Array(ended.tasks.values), attempts: []) }
+            } catch  where !Task.isCancelled {
+                // Its runner gave it up (a store error, a lost lease): it is followed below and taken
+                // over when it can be, rather than left for the task's retry to start another.
             }
-            // As it ended here: its tasks need no reading back.
-            if let ended { return RunSnapshot(run: ended.run, tasks: Array(ended.tasks.values), attempts: []) }
         }
         do {
             while true {
@@ -175,8 +180,9 @@ public struct WorkflowKind: AgentKind {
                 try await Task.sleep(for: pollInterval)
             }
         } catch {
-            // Another process executes the child: it acts on the cancellation request.
-            if Task.isCancelled, stop?.reason != nil { _ = await Self.cancel(id, engine: engine) }
+            // Given up, the child is cancelled (by the process executing it, if another does),
+            // unless this process is stopping: then it resumes with its parent.
+            if !Task.isCancelled || stop?.reason != nil { _ = await Self.cancel(id, engine: engine) }
             throw error
         }
     }

@@ -89,6 +89,14 @@ extension Engine {
         /// caller's key must not begin with one, or it could take the run one of them would start.
         public static let platformKeyPrefixes = [childKeyPrefix, "schedule:", "hook:", "sqs:", "servicebus:"]
 
+        /// Why a caller may not give `key`: it begins with one of ``platformKeyPrefixes``; nil when
+        /// it may.
+        public static func reservedKeyProblem(_ key: String) -> String? {
+            guard let prefix = platformKeyPrefixes.first(where: key.hasPrefix) else { return nil }
+            return
+                "keys beginning with \(prefix) are UAEF's own (child runs, schedule slots, connector triggers); choose a key that does not begin with \(platformKeyPrefixes.joined(separator: ", "))"
+        }
+
         public init(workflow: String, version: Int? = nil, inputs: [String: JSONValue] = [:], idempotencyKey: String?) {
             self.workflow = workflow
             self.version = version

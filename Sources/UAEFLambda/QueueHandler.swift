@@ -57,6 +57,9 @@ public enum WorkMessage: Sendable {
             guard key == nil || key?.stringValue.map({ (1...255).contains($0.utf8.count) }) == true else {
                 throw Invalid(description: "idempotency_key: expected text of 1 to 255 bytes")
             }
+            if let problem = key?.stringValue.flatMap(Engine.RunRequest.reservedKeyProblem) {
+                throw Invalid(description: "idempotency_key: \(problem)")
+            }
             self = .startRun(
                 tenant: tenant,
                 Engine.RunRequest(workflow: workflow, inputs: inputs, idempotencyKey: key?.stringValue))

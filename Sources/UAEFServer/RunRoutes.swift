@@ -89,11 +89,8 @@ struct RunRoutes {
         if let idempotencyKey, idempotencyKey.isEmpty || idempotencyKey.utf8.count > 255 {
             throw Problem.badRequest("the Idempotency-Key header must be 1 to 255 bytes")
         }
-        if let idempotencyKey, let prefix = Engine.RunRequest.platformKeyPrefixes.first(where: idempotencyKey.hasPrefix)
-        {
-            throw Problem.badRequest(
-                "Idempotency-Key values beginning with \(prefix) are UAEF's own (child runs, schedule slots, connector triggers); choose a key that does not begin with \(Engine.RunRequest.platformKeyPrefixes.joined(separator: ", "))"
-            )
+        if let idempotencyKey, let problem = Engine.RunRequest.reservedKeyProblem(idempotencyKey) {
+            throw Problem.badRequest("Idempotency-Key: \(problem)")
         }
         return Engine.RunRequest(workflow: workflow, version: version, inputs: inputs, idempotencyKey: idempotencyKey)
     }

@@ -16,8 +16,8 @@ public protocol WorkflowStore: LedgerStore, SettlementStore, RemoteWorkStore, Se
     /// times only, so a concurrent cancellation request or lease renewal is never overwritten.
     func commit(_ changes: ChangeSet) async throws
 
-    /// Marks a run for cancellation and appends `event`, touching nothing else of the run; nil when
-    /// the tenant has no such run.
+    /// Marks a run for cancellation and appends `event`, touching nothing else of the run; a run
+    /// already marked is returned as it is, with no second event. Nil when the tenant has no such run.
     func requestCancel(of run: RunID, tenant: String, event: EventDraft) async throws -> RunRecord?
 
     /// Reopens `stored`, a run that failed or was cancelled, so that runners take it up again:

@@ -394,13 +394,19 @@ public final class PostgresStore: WorkflowStore {
             var updated: [RunRecord] = []
             for try await row in try await connection.query(
                 """
-                UPDATE runs SET cancel_requested = true WHERE id = \(run.rawValue) AND tenant = \(tenant)
+                UPDATE runs SET cancel_requested = true
+                WHERE id = \(run.rawValue) AND tenant = \(tenant) AND NOT cancel_requested
                 RETURNING *
                 """, logger: logger)
             {
                 updated.append(try Self.run(row))
             }
-            guard let record = updated.first else { return nil }
+            guard let record = updated.first else {
+                // Asked before (the request stands, with the event it recorded then), or no such run.
+                return try await self.rows(
+                    on: connection, "SELECT * FROM runs WHERE id = \(run.rawValue) AND tenant = \(tenant)", Self.run
+                ).first
+            }
             try await PostgresLedger.append([event], on: connection, logger: logger)
             return record
         }

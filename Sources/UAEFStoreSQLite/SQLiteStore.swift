@@ -334,11 +334,13 @@ public final class SQLiteStore: WorkflowStore {
     public func requestCancel(of run: RunID, tenant: String, event: EventDraft) async throws -> RunRecord? {
         try await pool.write { db in
             try db.execute(
-                sql: "UPDATE runs SET cancel_requested = 1 WHERE id = ? AND tenant = ?",
+                sql: "UPDATE runs SET cancel_requested = 1 WHERE id = ? AND tenant = ? AND cancel_requested = 0",
                 arguments: [run.rawValue, tenant])
-            guard db.changesCount > 0 else { return nil }
-            try Self.appendEvents([event], in: db)
-            return try Row.fetchOne(db, sql: "SELECT * FROM runs WHERE id = ?", arguments: [run.rawValue]).map(Self.run)
+            // Asked before: the request stands, with the event it recorded then.
+            if db.changesCount > 0 { try Self.appendEvents([event], in: db) }
+            return try Row.fetchOne(
+                db, sql: "SELECT * FROM runs WHERE id = ? AND tenant = ?", arguments: [run.rawValue, tenant]
+            ).map(Self.run)
         }
     }
 

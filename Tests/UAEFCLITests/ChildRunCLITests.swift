@@ -45,7 +45,7 @@ struct ChildRunCLITests {
         try FileManager.default.removeItem(atPath: directory.path("go"))
         try? FileManager.default.removeItem(atPath: directory.path("pid"))
         let (process, _, _) = try UAEFProcess.start(["run", "parent.yaml"] + store, in: directory.url)
-        let deadline = ContinuousClock.now + .seconds(30)
+        let deadline = ContinuousClock.now + .seconds(90)
         while (try? String(contentsOfFile: directory.path("pid"), encoding: .utf8))?.hasSuffix("\n") != true,
             ContinuousClock.now < deadline
         {

@@ -57,6 +57,10 @@ struct WorkMessageTests {
             (#"{"type": "run.start", "tenant": "acme"}"#, "workflow"),
             (#"{"type": "run.start", "tenant": "acme", "workflow": "w", "inputs": [1]}"#, "inputs"),
             (
+                #"{"type": "run.start", "tenant": "acme", "workflow": "w", "idempotency_key": "child:run_1/t/1"}"#,
+                "idempotency_key: keys beginning with child: are UAEF's own"
+            ),
+            (
                 #"{"type": "run.stop", "tenant": "acme"}"#,
                 "run.start, runs.resume, run.execute, attempts.execute or deliveries.send"
             ),

@@ -53,7 +53,9 @@ struct ChildRunRouteTests {
                     .POST, "/v1/runs", token: admin, body: #"{"workflow":"onboard"}"#,
                     headers: [("Idempotency-Key", key)])
                 #expect(refused.status == 400)
-                #expect(refused["detail"]?.stringValue?.contains("are UAEF's own") == true, "\(refused.body)")
+                #expect(
+                    refused["detail"]?.stringValue?.contains(
+                        "are UAEF's own (child runs, schedule slots, connector triggers)") == true, "\(refused.body)")
             }
         }
     }

@@ -106,6 +106,14 @@ struct StoreContractTests {
         try await store.commit(create)
         _ = try await store.requestCancel(
             of: RunID("run_a"), tenant: "default", event: event("run.cancel_requested", 0))
+        // Asked again: the run as it is, and no second event; another tenant's: nothing.
+        let again = try await store.requestCancel(
+            of: RunID("run_a"), tenant: "default", event: event("run.cancel_requested", 1))
+        #expect(again?.cancelRequested == true)
+        #expect(try await store.events(from: 0, limit: 10).map(\.event.id) == ["evt_run.cancel_requested_0"])
+        #expect(
+            try await store.requestCancel(
+                of: RunID("run_a"), tenant: "other", event: event("run.cancel_requested", 1)) == nil)
         var update = ChangeSet()
         update.runs = [run("run_a", status: .running)]
         try await store.commit(update)
