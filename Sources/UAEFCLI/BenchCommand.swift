@@ -203,11 +203,9 @@ struct BenchCommand: AsyncParsableCommand {
         defer { pool?.stop() }
         var seconds: [Double] = []
         for repetition in 1...repetitions {
-            let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
-                "uaef-bench-\(UUID().uuidString)")
-            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-            defer { try? FileManager.default.removeItem(at: directory) }
-            let storeURL = store ?? "sqlite:" + directory.appendingPathComponent("bench.db").path
+            let folder = try BenchFolder()
+            defer { folder.remove() }
+            let storeURL = store ?? folder.sqlite()
             let engine = try await EngineOptions.parse(["--store", storeURL]).engine()
             let start = ContinuousClock.now
             let definition = try await engine.validate(text, file: "bench-\(workload.rawValue).yaml")

@@ -20,12 +20,10 @@ enum ChildRunBench {
         var parents: [Double] = []
         var references: [Double] = []
         for _ in 0..<max(1, repetitions) {
-            let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
-                "uaef-bench-\(UUID().uuidString)")
-            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-            defer { try? FileManager.default.removeItem(at: directory) }
+            let folder = try BenchFolder()
+            defer { folder.remove() }
             let engine = try await EngineOptions.parse([
-                "--store", "sqlite:" + directory.appendingPathComponent("bench.db").path,
+                "--store", folder.sqlite(),
             ]).engine()
             _ = try await engine.register(
                 """

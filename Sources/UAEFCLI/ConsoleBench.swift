@@ -17,11 +17,10 @@ enum ConsoleBench {
     static let bigTasks = 1_000
 
     static func run(runs: Int, json: Bool) async throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("uaef-bench-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: directory) }
+        let folder = try BenchFolder()
+        defer { folder.remove() }
         let engine = try await EngineOptions.parse([
-            "--store", "sqlite:" + directory.appendingPathComponent("console.db").path,
+            "--store", folder.sqlite("console.db"),
         ])
         .engine()
         let fillStart = ContinuousClock.now

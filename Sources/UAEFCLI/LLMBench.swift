@@ -56,11 +56,10 @@ enum LLMBench {
     /// `calls` tasks of one run fanned out over an `llm` agent, `concurrency` at once, on a new
     /// SQLite file.
     static func measureTasks(calls: Int, concurrency: Int, latency: Duration, base: URL) async throws -> Figures {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("uaef-bench-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: directory) }
+        let folder = try BenchFolder()
+        defer { folder.remove() }
         let engine = try await EngineOptions.parse([
-            "--store", "sqlite:" + directory.appendingPathComponent("bench.db").path, "--max-concurrency",
+            "--store", folder.sqlite(), "--max-concurrency",
             "\(concurrency)",
         ]).engine()
         _ = try await AgentRegistry(store: engine.store, kinds: engine.kinds, tenant: engine.tenant).register(

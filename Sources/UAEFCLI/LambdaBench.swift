@@ -15,10 +15,9 @@ enum LambdaBench {
     static func run(bootstrap: String?, store: String, starts: Int, json: Bool) async throws {
         let executable = bootstrap ?? CommandLine.arguments[0]
         let arguments = (executable as NSString).lastPathComponent == "bootstrap" ? [] : ["lambda"]
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("uaef-bench-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let key = directory.appendingPathComponent("ledger.key")
+        let folder = try BenchFolder()
+        defer { folder.remove() }
+        let key = folder.url.appendingPathComponent("ledger.key")
         try Data((try NoteSigner(generatingFor: "uaef.bench/lambda").text + "\n").utf8).write(to: key)
         let environment = [
             "_HANDLER": "api", "UAEF_STORE": store, "UAEF_LEDGER_KEY": key.path,

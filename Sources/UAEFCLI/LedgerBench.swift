@@ -7,10 +7,9 @@ import UAEFStoreSQLite
 /// `uaef bench ledger`: appends, full verification and proofs on a fresh SQLite store.
 enum LedgerBench {
     static func run(events count: Int, json: Bool) async throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("uaef-bench-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let store = try SQLiteStore(path: directory.appendingPathComponent("ledger.db").path)
+        let folder = try BenchFolder()
+        defer { folder.remove() }
+        let store = try SQLiteStore(path: folder.path("ledger.db"))
         let batch = 10_000
         let time = Date()
         // Only the commits are timed: building the drafts is the caller's work, not the ledger's.

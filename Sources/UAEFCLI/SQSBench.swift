@@ -16,11 +16,10 @@ enum SQSBench {
         guard let credentials = AWSCredentials.environment() else {
             throw CLIError.usage("uaef bench sqs needs AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY")
         }
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("uaef-bench-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: directory) }
+        let folder = try BenchFolder()
+        defer { folder.remove() }
         let engine = try await EngineOptions.parse([
-            "--store", "sqlite:" + directory.appendingPathComponent("bench.db").path,
+            "--store", folder.sqlite(),
         ]).engine()
         _ = try await engine.register(
             "name: bench-intake\ninputs: {message: {}}\ntasks:\n  - id: take\n    agent: noop\n", origin: "bench",

@@ -1,7 +1,5 @@
 import Foundation
-import Logging
 import Testing
-import UAEFAgents
 import UAEFCore
 import UAEFEngine
 import UAEFStore
@@ -9,52 +7,7 @@ import UAEFTestSupport
 
 @Suite("Retrying a failed or cancelled run from where it stopped, on SQLite and PostgreSQL")
 struct RunRetryTests {
-    /// A store of `backend` and an engine on it with the CLI's kinds (`command` runs programs).
-    struct Rig {
-        let location: TestStore
-        let store: any WorkflowStore
-        let engine: Engine
-
-        init(_ backend: StoreBackend) async throws {
-            location = try TestStore(backend)
-            store = try await location.open()
-            var configuration = Runner.Configuration()
-            configuration.pollInterval = .milliseconds(50)
-            engine = Engine(
-                store: store, kinds: BuiltInAgents.registry, sections: [], configuration: configuration,
-                logger: Logger(label: "test"))
-        }
-
-        /// A path in the test's folder.
-        func path(_ name: String) -> String { location.directory.path(name) }
-
-        /// Starts a run of `workflow` and executes it until it ends.
-        func run(_ workflow: String) async throws -> RunID {
-            let definition = try await engine.validate(workflow, file: "w.yaml")
-            let id = try await engine.submit(definition, file: "w.yaml", inputs: [], actor: "test", leased: true)
-            _ = try await engine.execute([id])
-            return id
-        }
-
-        /// Retries run `id` and executes it again until it ends.
-        func retry(_ id: RunID) async throws -> (RunRetry.Outcome, RunStatus?) {
-            let outcome = try #require(try await engine.retry(id, actor: "test:retrier"))
-            return (outcome, try await engine.resume(id))
-        }
-
-        func tasks(_ id: RunID) async throws -> [String: TaskRecord] {
-            let snapshot = try #require(try await store.snapshot(of: id, tenant: "default"))
-            return Dictionary(uniqueKeysWithValues: snapshot.tasks.map { ($0.key, $0) })
-        }
-
-        func events(_ id: RunID) async throws -> [EventDraft] {
-            try await store.runEvents(of: id, tenant: "default", from: 0, limit: 1_000).map(\.event)
-        }
-
-        func touch(_ name: String) {
-            _ = FileManager.default.createFile(atPath: path(name), contents: Data())
-        }
-    }
+    typealias Rig = EngineRig
 
     @Test(
         "a retry runs the failed task and everything downstream of it again, keeps what succeeded, and gives the failed task its retries afresh",
@@ -360,5 +313,25 @@ struct RunRetryTests {
         #expect(stale == nil)
         let events = try await rig.events(failed)
         #expect(events.filter { $0.type == "run.retried" }.count == 1)
+    }
+}
+
+extension EngineRig {
+    /// Starts a run of `workflow` and executes it until it ends.
+    func run(_ workflow: String) async throws -> RunID {
+        let definition = try await engine.validate(workflow, file: "w.yaml")
+        let id = try await engine.submit(definition, file: "w.yaml", inputs: [], actor: "test", leased: true)
+        _ = try await engine.execute([id])
+        return id
+    }
+
+    /// Retries run `id` and executes it again until it ends.
+    func retry(_ id: RunID) async throws -> (RunRetry.Outcome, RunStatus?) {
+        let outcome = try #require(try await engine.retry(id, actor: "test:retrier"))
+        return (outcome, try await engine.resume(id))
+    }
+
+    func touch(_ name: String) {
+        _ = FileManager.default.createFile(atPath: path(name), contents: Data())
     }
 }

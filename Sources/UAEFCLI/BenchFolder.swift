@@ -1,0 +1,21 @@
+import Foundation
+
+/// A new temporary folder for one benchmark repetition's files (its store, keys), removed by
+/// ``remove()``.
+struct BenchFolder {
+    let url: URL
+
+    init() throws {
+        url = FileManager.default.temporaryDirectory.appendingPathComponent("uaef-bench-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+    }
+
+    /// The path of `name` in the folder.
+    func path(_ name: String) -> String { url.appendingPathComponent(name).path }
+
+    /// The store URL of a SQLite file `name` in the folder.
+    func sqlite(_ name: String = "bench.db") -> String { "sqlite:" + path(name) }
+
+    /// Removes the folder and everything in it.
+    func remove() { try? FileManager.default.removeItem(at: url) }
+}
