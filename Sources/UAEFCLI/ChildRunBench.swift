@@ -22,9 +22,7 @@ enum ChildRunBench {
         for _ in 0..<max(1, repetitions) {
             let folder = try BenchFolder()
             defer { folder.remove() }
-            let engine = try await EngineOptions.parse([
-                "--store", folder.sqlite(),
-            ]).engine()
+            let engine = try await folder.engine()
             _ = try await engine.register(
                 """
                 name: bench-child

@@ -19,10 +19,7 @@ enum ConsoleBench {
     static func run(runs: Int, json: Bool) async throws {
         let folder = try BenchFolder()
         defer { folder.remove() }
-        let engine = try await EngineOptions.parse([
-            "--store", folder.sqlite("console.db"),
-        ])
-        .engine()
+        let engine = try await folder.engine("console.db")
         let fillStart = ContinuousClock.now
         let (sample, big) = try await fill(engine.store, runs: runs)
         let fillSeconds = (ContinuousClock.now - fillStart).timeInterval

@@ -58,10 +58,7 @@ enum LLMBench {
     static func measureTasks(calls: Int, concurrency: Int, latency: Duration, base: URL) async throws -> Figures {
         let folder = try BenchFolder()
         defer { folder.remove() }
-        let engine = try await EngineOptions.parse([
-            "--store", folder.sqlite(), "--max-concurrency",
-            "\(concurrency)",
-        ]).engine()
+        let engine = try await folder.engine(options: ["--max-concurrency", "\(concurrency)"])
         _ = try await AgentRegistry(store: engine.store, kinds: engine.kinds, tenant: engine.tenant).register(
             [
                 AgentSpec(

@@ -26,9 +26,7 @@ enum RetryBench {
         for _ in 0..<max(1, repetitions) {
             let folder = try BenchFolder()
             defer { folder.remove() }
-            let engine = try await EngineOptions.parse([
-                "--store", folder.sqlite(),
-            ]).engine()
+            let engine = try await folder.engine()
             let items = (0..<instances).map(String.init).joined(separator: ", ")
             let source = """
                 name: bench-retry

@@ -18,9 +18,7 @@ enum SQSBench {
         }
         let folder = try BenchFolder()
         defer { folder.remove() }
-        let engine = try await EngineOptions.parse([
-            "--store", folder.sqlite(),
-        ]).engine()
+        let engine = try await folder.engine()
         _ = try await engine.register(
             "name: bench-intake\ninputs: {message: {}}\ntasks:\n  - id: take\n    agent: noop\n", origin: "bench",
             actor: "bench")
