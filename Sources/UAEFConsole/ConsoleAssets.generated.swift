@@ -276,6 +276,17 @@ enum ConsoleAssets {
           {{{tasksHTML}}}
           </tbody>
         </table>
+        {{#hasChildren}}
+        <h2>Child runs</h2>
+        <table class="children">
+          <thead><tr><th scope="col">Run</th><th scope="col">Started by task</th><th scope="col">Workflow</th><th scope="col">Status</th></tr></thead>
+          <tbody>
+          {{#children}}<tr><td><a class="mono" href="/runs/{{id}}">{{id}}</a></td><td>{{task}}</td><td>{{workflow}} v{{version}}</td><td><span class="status s-{{status}}">{{status}}</span></td></tr>
+          {{/children}}
+          </tbody>
+        </table>
+        {{#moreChildren}}<p class="hint">The newest 50 of its child runs; <code>uaef runs list --parent {{id}}</code> lists them all.</p>{{/moreChildren}}
+        {{/hasChildren}}
 
         <h2>Attempts</h2>
         {{#hasAttempts}}

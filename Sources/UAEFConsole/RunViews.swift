@@ -154,6 +154,15 @@ public struct RunView: Sendable {
         public var input: String?
     }
 
+    /// A run that one of this run's `workflow` tasks started.
+    public struct ChildRow: Sendable {
+        public var id: String
+        public var task: String
+        public var workflow: String
+        public var version: Int
+        public var status: String
+    }
+
     /// One of the run's events.
     public struct EventRow: Sendable {
         public var seq: Int64
@@ -187,6 +196,11 @@ public struct RunView: Sendable {
     /// started otherwise).
     public var parentRun: String?
     public var parentTask: String?
+    /// The newest of the runs this run's `workflow` tasks started (``childLimit`` at most), and
+    /// whether it started more.
+    public var children: [ChildRow]
+    public var hasChildren: Bool
+    public var moreChildren: Bool
     public var csrf: String
     public var graph: String
     public var tasks: [TaskRow]
@@ -209,10 +223,10 @@ public struct RunView: Sendable {
     /// no longer parses: the graph then shows the tasks the run has, without edges), with the
     /// run's `events` from seq `eventsFrom` (``eventLimit`` of them and one more, to tell that
     /// there are more), their numbers linking to the ledger page when `ledgerLinks` (principals
-    /// who may read it).
+    /// who may read it), and its child runs `children` (``childLimit`` of them and one more).
     public init(
         snapshot: RunSnapshot, definition: WorkflowDefinition?, events: [EventRecord] = [], eventsFrom: Int64 = 0,
-        now: Date, mayWriteRuns: Bool, ledgerLinks: Bool = false, csrf: String
+        children: [RunRecord] = [], now: Date, mayWriteRuns: Bool, ledgerLinks: Bool = false, csrf: String
     ) {
         let run = snapshot.run
         id = run.id.rawValue
@@ -232,6 +246,13 @@ public struct RunView: Sendable {
         retriedAt = run.retriedAt.map(Timestamp.format)
         parentRun = run.parent?.run.rawValue
         parentTask = run.parent?.task
+        self.children = children.prefix(Self.childLimit).map { child in
+            ChildRow(
+                id: child.id.rawValue, task: child.parent?.task ?? "", workflow: child.workflowName,
+                version: child.workflowVersion, status: child.status.rawValue)
+        }
+        hasChildren = !children.isEmpty
+        moreChildren = children.count > Self.childLimit
         self.csrf = csrf
 
         let records = Dictionary(snapshot.tasks.map { ($0.key, $0) }, uniquingKeysWith: { first, _ in first })
@@ -293,6 +314,8 @@ public struct RunView: Sendable {
 
     /// The most events the page lists.
     public static let eventLimit = 200
+    /// The most child runs the page lists.
+    public static let childLimit = 50
     /// The most attempts the page draws and lists.
     public static let attemptLimit = 200
 

@@ -324,8 +324,11 @@ struct ConsoleRoutes {
             }
             let events = try await store.runEvents(
                 of: snapshot.run.id, tenant: principal.tenant, from: eventsFrom, limit: RunView.eventLimit + 1)
+            let children = try await store.runs(
+                tenant: principal.tenant, matching: RunFilter(parent: snapshot.run.id), limit: RunView.childLimit + 1)
             return RunView(
-                snapshot: snapshot, definition: definition, events: events, eventsFrom: eventsFrom, now: Date(),
+                snapshot: snapshot, definition: definition, events: events, eventsFrom: eventsFrom,
+                children: children, now: Date(),
                 mayWriteRuns: principal.may(.writeRuns), ledgerLinks: principal.may(.readLedger),
                 csrf: context.consoleSession?.csrfToken ?? "")
         }
