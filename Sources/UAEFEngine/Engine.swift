@@ -43,7 +43,7 @@ public struct Engine: Sendable {
         var kinds = kinds
         kinds.register(ApprovalKind(store: store))
         kinds.register(RemoteKind(store: store))
-        kinds.register(WorkflowKind(store: store))
+        kinds.register(WorkflowKind())
         for name in SecretResolvingKind.kinds {
             if let kind = kinds[name] {
                 kinds.register(SecretResolvingKind(wrapped: kind, resolver: SecretResolver(store: store, box: secrets)))

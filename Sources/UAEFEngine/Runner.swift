@@ -482,7 +482,8 @@ struct Execution {
     private var executing = 0
     /// Attempts executing that take none (``AgentKind/takesExecutionSlot``), by attempt id.
     private var slotFree: Set<String> = []
-    private var queued: [(RunID, AttemptRequest)] = []
+    /// Attempts waiting for a slot, with the kind that executes each (nil: none in this process).
+    private var queued: [(RunID, AttemptRequest, (any AgentKind)?)] = []
     /// How to stop the attempt executing for each `run/key`, with its attempt number and the
     /// signal that tells it why.
     private var cancellers: [String: (attempt: Int, cancel: AsyncStream<Void>.Continuation, stop: AttemptStop)] = [:]
@@ -496,15 +497,19 @@ struct Execution {
 
     typealias Group = ThrowingTaskGroup<Void, any Error>
 
-    /// Performs `action` of `run`, whose record as the runner holds it is `record`.
-    mutating func perform(_ action: EngineAction, run: RunID, record: RunRecord?, in group: inout Group) {
+    /// Performs `action` of `run`, whose record as the runner holds it is `record` (read only for
+    /// an attempt that takes no slot, which is given it).
+    mutating func perform(
+        _ action: EngineAction, run: RunID, record: @autoclosure () -> RunRecord?, in group: inout Group
+    ) {
         switch action {
         case .startAttempt(let request):
-            if let kind = runner.executor(for: request), !kind.takesExecutionSlot {
+            let kind = runner.executor(for: request)
+            if let kind, !kind.takesExecutionSlot {
                 slotFree.insert(Runner.attemptID(run, request.key, request.attempt))
-                start(kind, request, run: run, record: record, in: &group)
+                start(kind, request, run: run, record: record(), in: &group)
             } else {
-                queued.append((run, request))
+                queued.append((run, request, kind))
                 startQueued(in: &group)
             }
         case .cancelAttempt(let key):
@@ -542,8 +547,8 @@ struct Execution {
 
     private mutating func startQueued(in group: inout Group) {
         while executing < runner.configuration.maxConcurrency, !queued.isEmpty {
-            let (run, request) = queued.removeFirst()
-            guard let kind = runner.executor(for: request) else {
+            let (run, request, kind) = queued.removeFirst()
+            guard let kind else {
                 mailbox.post(
                     .input(
                         run,

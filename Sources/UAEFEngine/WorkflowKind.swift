@@ -38,15 +38,14 @@ public struct WorkflowKind: AgentKind {
 
     @TaskLocal static var context: Context?
 
-    let store: any WorkflowStore
     /// How often a child that another process executes is looked at.
     let pollInterval: Duration
 
     /// How deep children nest: a workflow that starts itself stops here.
     public static let maximumDepth = 5
 
-    public init(store: any WorkflowStore, pollInterval: Duration = .milliseconds(250)) {
-        self.store = store
+    /// The kind; the store it starts and reads children in is its runner's engine's.
+    public init(pollInterval: Duration = .milliseconds(250)) {
         self.pollInterval = pollInterval
     }
 
@@ -72,7 +71,7 @@ public struct WorkflowKind: AgentKind {
         var child = try Self.runRequest(request.parameters, key: Self.childKey(request))
         // Its maker and depth never change: the runner's record of it serves.
         var parent = context.run.flatMap { $0.id == request.runID ? $0 : nil }
-        if parent == nil { parent = try await store.run(request.runID, tenant: request.tenant) }
+        if parent == nil { parent = try await engine.store.run(request.runID, tenant: request.tenant) }
         guard let parent else {
             throw AgentFailure("workflow: run \(request.runID) is no longer in the store", retryable: false)
         }
@@ -167,14 +166,14 @@ public struct WorkflowKind: AgentKind {
         }
         do {
             while true {
-                guard let run = try await store.run(id, tenant: engine.tenant) else {
+                guard let run = try await engine.store.run(id, tenant: engine.tenant) else {
                     throw AgentFailure("workflow: child run \(id) is no longer in the store", retryable: false)
                 }
                 var ended = run.status.isTerminal
                 if !ended {
                     ended = try await executeHere(id, engine: engine, stop: stop) { try await engine.resume(id) } != nil
                 }
-                if ended, let snapshot = try await store.snapshot(of: id, tenant: engine.tenant) {
+                if ended, let snapshot = try await engine.store.snapshot(of: id, tenant: engine.tenant) {
                     return snapshot
                 }
                 try await Task.sleep(for: pollInterval)
@@ -182,7 +181,7 @@ public struct WorkflowKind: AgentKind {
         } catch {
             // Given up, the child is cancelled (by the process executing it, if another does),
             // unless this process is stopping: then it resumes with its parent.
-            if !Task.isCancelled || stop?.reason != nil { _ = await Self.cancel(id, engine: engine) }
+            if !Task.isCancelled || stop?.reason != nil { await Self.cancel(id, engine: engine) }
             throw error
         }
     }

@@ -7,24 +7,26 @@ import UAEFTestSupport
 
 @Suite("Child runs over HTTP")
 struct ChildRunRouteTests {
+    /// The child workflow both server suites register: one echo task of its one input.
+    static let child = """
+        name: onboard
+        inputs: {supplier: ""}
+        tasks:
+          - {id: check, agent: echo, with: {supplier: "${{ inputs.supplier }}"}}
+        """
+
     @Test(
         "uaef serve executes a workflow task's child; GET /v1/runs?parent= lists it with its parent, for its tenant only; a caller's Idempotency-Key may not take UAEF's own namespaces"
     )
     func childRunsOverHTTP() async throws {
         try await ServerHarness.start().serving { server in
             let admin = try await server.token("acme", [.admin])
-            let child = """
-                name: onboard
-                inputs: {supplier: ""}
-                tasks:
-                  - {id: check, agent: echo, with: {supplier: "${{ inputs.supplier }}"}}
-                """
             let parent = """
                 name: invoice
                 tasks:
                   - {id: onboard, agent: workflow, with: {workflow: onboard, inputs: {supplier: ACME}}}
                 """
-            #expect(try await server.send(.POST, "/v1/workflows", token: admin, body: child).status == 201)
+            #expect(try await server.send(.POST, "/v1/workflows", token: admin, body: Self.child).status == 201)
             #expect(try await server.send(.POST, "/v1/workflows", token: admin, body: parent).status == 201)
             let run = try #require(
                 try await server.send(.POST, "/v1/runs", token: admin, body: #"{"workflow":"invoice"}"#)["run_id"]?

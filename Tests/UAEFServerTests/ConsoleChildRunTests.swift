@@ -10,18 +10,12 @@ struct ConsoleChildRunTests {
     @Test("a parent's page lists the child runs its workflow tasks started, linked; a child's page names its parent")
     func childrenAndParent() async throws {
         try await ServerHarness.start(authenticated: false).serving { server in
-            let child = """
-                name: onboard
-                inputs: {supplier: ""}
-                tasks:
-                  - {id: check, agent: echo, with: {supplier: "${{ inputs.supplier }}"}}
-                """
             let parent = """
                 name: invoice
                 tasks:
                   - {id: onboard, agent: workflow, for_each: [ACME, Globex], with: {workflow: onboard, inputs: {supplier: "${{ item }}"}}}
                 """
-            #expect(try await server.send(.POST, "/v1/workflows", body: child).status == 201)
+            #expect(try await server.send(.POST, "/v1/workflows", body: ChildRunRouteTests.child).status == 201)
             #expect(try await server.send(.POST, "/v1/workflows", body: parent).status == 201)
             let run = try #require(
                 try await server.send(.POST, "/v1/runs", body: #"{"workflow":"invoice"}"#)["run_id"]?.stringValue)
