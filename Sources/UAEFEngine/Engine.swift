@@ -203,6 +203,10 @@ public struct Engine: Sendable {
             definition: definition, run: current.run, tasks: current.tasks, attempts: current.attempts)
         var environment = EngineEnvironment(now: now, random: random, agents: AgentPool(agents: []), actor: actor)
         _ = machine.handle(.cancel(actor: actor, reason: "cancelled on request"), in: &environment)
+        // Withdrawn before the cancellation commits: no remote agent or worker takes up an attempt
+        // of a run no process waits for (should this process stop in between, the run's cancel
+        // request stands, and its next holder ends it).
+        try await store.cancelRemoteTasks(ofRun: id, tenant: tenant, now: now)
         try await store.commit(machine.takeChanges())
         try await store.releaseLeases(
             LeaseFence(owner: configuration.owner, generations: [id: current.run.leaseGeneration]))
@@ -236,6 +240,9 @@ public struct Engine: Sendable {
         if let refusal = RunRetry.refusal(snapshot.run) { throw refusal }
         let now = Date()
         let plan = try RunRetry.plan(snapshot, definition: try runner.parse(snapshot.run), now: now)
+        // What the run's earlier go may have left queued (a process stopped between the run's end
+        // and its attempts' withdrawal) is never executed beside the retry's own attempts.
+        try await store.cancelRemoteTasks(ofRun: id, tenant: tenant, now: now)
         var random = SeededRandom.system()
         var changes = ChangeSet()
         changes.tasks = plan.tasks

@@ -50,7 +50,7 @@ struct QueuedAttempt: Sendable {
             // This task is cancelled, so a store call made from it would be refused: the
             // cancellation is written from a task of its own.
             let (store, key) = (store, request.idempotencyKey)
-            await Task { try? await store.cancelRemoteTask(idempotencyKey: key, now: Date()) }.value
+            await Task { try? await store.cancelRemoteTasks(idempotencyKeys: [key], now: Date()) }.value
             throw CancellationError()
         }
     }

@@ -293,6 +293,7 @@ public struct Runner: Sendable {
         _ runIDs: [RunID], tenant: String, definitions: [RunID: WorkflowDefinition], created: [RunID: RunRecord]
     ) async throws -> [RunID: RunStateMachine] {
         var machines: [RunID: RunStateMachine] = [:]
+        var interrupted: [String] = []
         for id in runIDs {
             // A run just created has no tasks or attempts yet: nothing to read.
             let snapshot: RunSnapshot
@@ -308,7 +309,12 @@ public struct Runner: Sendable {
                 ?? parse(snapshot.run)
             machines[id] = RunStateMachine(
                 definition: definition, run: snapshot.run, tasks: snapshot.tasks, attempts: snapshot.attempts)
+            interrupted += snapshot.attempts.lazy.filter { $0.status == .running }.map(\.idempotencyKey)
         }
+        // Attempts still running in the store were cut off with the process that executed them, and
+        // are replaced at start: what they queued for remote agents and workers is withdrawn first,
+        // so no claimant executes an attempt its run no longer waits for.
+        try await store.cancelRemoteTasks(idempotencyKeys: interrupted, now: clock())
         return machines
     }
 

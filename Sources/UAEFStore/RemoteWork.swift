@@ -146,8 +146,17 @@ public protocol RemoteWorkStore: Sendable {
     func updateRemoteTask(_ id: String, tenant: String, generation: Int64, change: RemoteTaskChange, now: Date)
         async throws -> RemoteTaskUpdate
 
-    /// Marks the attempt's task cancelled unless it already finished.
-    func cancelRemoteTask(idempotencyKey: String, now: Date) async throws
+    /// Marks the attempts' tasks (by their idempotency keys) cancelled unless they already
+    /// finished, so they are claimed no more and their claimants' next heartbeat or outcome is
+    /// refused; how many were.
+    @discardableResult
+    func cancelRemoteTasks(idempotencyKeys: [String], now: Date) async throws -> Int
+
+    /// Marks every unfinished task of the tenant's run `run` cancelled (its queued attempts and
+    /// those of calls its attempts made), as ``cancelRemoteTasks(idempotencyKeys:now:)`` does; how
+    /// many were.
+    @discardableResult
+    func cancelRemoteTasks(ofRun run: RunID, tenant: String, now: Date) async throws -> Int
 
     func saveAgentKey(_ key: AgentKeyRecord) async throws
 

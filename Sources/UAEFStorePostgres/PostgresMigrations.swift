@@ -287,6 +287,11 @@ enum PostgresMigrations {
                 "CREATE INDEX runs_parent ON runs (tenant, parent_run_id, id) WHERE parent_run_id IS NOT NULL",
             ]
         ),
+        // A run's unfinished queued attempts, withdrawn when it is cancelled or retried.
+        (
+            "v18_remote_tasks_by_run",
+            ["CREATE INDEX remote_tasks_unfinished ON remote_tasks (run_id) WHERE status IN ('queued', 'claimed')"]
+        ),
     ]
 
     /// The advisory lock key that serializes migrations (any fixed 64-bit number).

@@ -75,12 +75,25 @@ extension PostgresStore {
         return .leaseLost(current)
     }
 
-    public func cancelRemoteTask(idempotencyKey: String, now: Date) async throws {
-        try await execute(
+    public func cancelRemoteTasks(idempotencyKeys: [String], now: Date) async throws -> Int {
+        guard !idempotencyKeys.isEmpty else { return 0 }
+        return try await rows(
             """
             UPDATE remote_tasks SET status = 'cancelled', updated_at = \(Timestamp.milliseconds(now))
-            WHERE idempotency_key = \(idempotencyKey) AND status IN ('queued', 'claimed')
-            """)
+            WHERE idempotency_key = ANY(\(idempotencyKeys)) AND status IN ('queued', 'claimed')
+            RETURNING id
+            """
+        ) { try $0.decode(String.self) }.count
+    }
+
+    public func cancelRemoteTasks(ofRun run: RunID, tenant: String, now: Date) async throws -> Int {
+        try await rows(
+            """
+            UPDATE remote_tasks SET status = 'cancelled', updated_at = \(Timestamp.milliseconds(now))
+            WHERE run_id = \(run.rawValue) AND tenant = \(tenant) AND status IN ('queued', 'claimed')
+            RETURNING id
+            """
+        ) { try $0.decode(String.self) }.count
     }
 
     public func saveAgentKey(_ key: AgentKeyRecord) async throws {

@@ -456,6 +456,13 @@ enum SQLiteMigrations {
             try db.execute(
                 sql: "CREATE INDEX runs_parent ON runs (tenant, parent_run_id, id) WHERE parent_run_id IS NOT NULL")
         }
+        migrator.registerMigration("v21_remote_tasks_by_run") { db in
+            // A run's unfinished queued attempts, withdrawn when it is cancelled or retried.
+            try db.execute(
+                sql:
+                    "CREATE INDEX remote_tasks_unfinished ON remote_tasks (run_id) WHERE status IN ('queued', 'claimed')"
+            )
+        }
         return migrator
     }
 }

@@ -102,13 +102,29 @@ extension SQLiteStore {
         }
     }
 
-    public func cancelRemoteTask(idempotencyKey: String, now: Date) async throws {
+    public func cancelRemoteTasks(idempotencyKeys: [String], now: Date) async throws -> Int {
+        guard !idempotencyKeys.isEmpty else { return 0 }
+        // The keys travel as one JSON array bound as a parameter.
+        let keys = JSONValue.array(idempotencyKeys.map(JSONValue.string)).jsonText
+        return try await cancelRemoteTasks(
+            where: "idempotency_key IN (SELECT value FROM json_each(?))", [keys], now: now)
+    }
+
+    public func cancelRemoteTasks(ofRun run: RunID, tenant: String, now: Date) async throws -> Int {
+        try await cancelRemoteTasks(where: "run_id = ? AND tenant = ?", [run.rawValue, tenant], now: now)
+    }
+
+    /// Marks the unfinished tasks that `condition` (with `arguments`) selects cancelled.
+    private func cancelRemoteTasks(where condition: String, _ arguments: StatementArguments, now: Date)
+        async throws -> Int
+    {
         try await pool.write { db in
             try db.execute(
                 sql: """
                     UPDATE remote_tasks SET status = 'cancelled', updated_at = ?
-                    WHERE idempotency_key = ? AND status IN ('queued', 'claimed')
-                    """, arguments: [Timestamp.milliseconds(now), idempotencyKey])
+                    WHERE \(condition) AND status IN ('queued', 'claimed')
+                    """, arguments: [Timestamp.milliseconds(now)] + arguments)
+            return db.changesCount
         }
     }
 

@@ -94,19 +94,9 @@ struct QueuedAttemptTests {
         #expect(finished.last == statuses.count, "\(finished)")
     }
 
-    @Test(
-        "an attempt left queued by a killed orchestrator is not executed once a retry reopened its task; the retry's own attempt is",
-        arguments: StoreBackend.allCases)
-    func staleAttemptAfterRetry(_ backend: StoreBackend) async throws {
-        let location = try TestStore(backend)
-        defer { location.remove() }
-        let store = try await location.open()
-        let engine = try await orchestrator(store)
-        let ran = location.directory.path("ran")
-        let definition = try await engine.validate(gpuWorkflow("echo once >> \(ran)"), file: "gpu.yaml")
-        let id = try await engine.submit(definition, file: "gpu.yaml", inputs: [], actor: "test", leased: false)
-        // A `uaef worker` serving only cpu orchestrates the run and queues attempt 1 for a gpu
-        // worker (none yet), then is killed: the attempt stays queued, its lease held by a dead process.
+    /// Run `id` orchestrated by a `uaef worker` process serving only cpu, killed (SIGKILL) once it
+    /// has queued its first attempt: the attempt stays queued, its run's lease held by a dead process.
+    func orchestrateThenKill(_ id: RunID, _ location: TestStore) async throws {
         let (orchestrating, _, log) = try UAEFProcess.start(
             ["worker", "--allow-command", "--capability", "cpu", "--log-level", "info", "--store", location.url],
             in: location.directory.url)
@@ -116,25 +106,105 @@ struct QueuedAttemptTests {
         while !((try? String(contentsOf: log, encoding: .utf8)) ?? "").contains("remote_task=") {
             guard ContinuousClock.now < deadline, orchestrating.isRunning else {
                 Issue.record("the worker queued nothing: \((try? String(contentsOf: log, encoding: .utf8)) ?? "")")
-                return
+                throw CancellationError()
             }
             try await Task.sleep(for: .milliseconds(20))
         }
         kill(orchestrating.processIdentifier, SIGKILL)
         orchestrating.waitUntilExit()
-        // Cancelled with nobody alive holding it, then retried.
+    }
+
+    /// A remote agent's claim, as `POST /v1/agents/me/claim` makes it.
+    func claimAsRemoteAgent(_ store: any WorkflowStore, _ agent: AgentID) async throws -> RemoteTaskRecord? {
+        let now = Date()
+        return try await store.claimRemoteTask(
+            agent: agent, capabilities: [], tenant: "default", now: now, leaseUntil: now.addingTimeInterval(30))
+    }
+
+    @Test(
+        "an attempt queued by a killed orchestrator is withdrawn when its run is cancelled: neither a worker nor a remote agent takes it up, before or after a retry",
+        arguments: StoreBackend.allCases)
+    func withdrawnWhenCancelled(_ backend: StoreBackend) async throws {
+        let location = try TestStore(backend)
+        defer { location.remove() }
+        let store = try await location.open()
+        let engine = try await orchestrator(store)
+        let ran = location.directory.path("ran")
+        let definition = try await engine.validate(gpuWorkflow("echo once >> \(ran)"), file: "gpu.yaml")
+        let id = try await engine.submit(definition, file: "gpu.yaml", inputs: [], actor: "test", leased: false)
+        try await orchestrateThenKill(id, location)
+        // Cancelled with nobody alive holding it: attempt 1's queued task goes with it.
         #expect(try await engine.cancel(id, actor: "test")?.status == .cancelled)
+        #expect(
+            try await store.claimWorkerTask(capabilities: nil, tenant: "default", now: Date(), leaseUntil: Date() + 30)
+                == nil)
         _ = try #require(try await engine.retry(id, actor: "test"))
         let reports = Reports()
         let worker = gpuWorker(store, reports: reports)
         defer { worker.cancel() }
         #expect(try await engine.resume(id) == .succeeded)
-        let refused = reports.all.compactMap { event -> String? in
-            guard case .finished(let task, .failed(let message, _)) = event, task.attempt == 1 else { return nil }
-            return message
+        let executed = reports.all.compactMap { event -> Int? in
+            guard case .finished(let task, _) = event else { return nil }
+            return task.attempt
         }
-        #expect(refused.first?.contains("no longer the task's latest") == true, "\(reports.all)")
+        #expect(executed == [2], "only the retry's attempt reached the worker: \(reports.all)")
         #expect(try String(contentsOfFile: ran, encoding: .utf8) == "once\n", "only the retry's attempt ran")
+
+        // The same for a remote agent, which no worker-side check protects.
+        let agent = try await registerRemoteAgent(store, engine)
+        let remote = try await engine.submit(
+            try await engine.validate(ocrWorkflow, file: "ocr.yaml"), file: "ocr.yaml", inputs: [], actor: "test",
+            leased: false)
+        try await orchestrateThenKill(remote, location)
+        #expect(try await engine.cancel(remote, actor: "test")?.status == .cancelled)
+        #expect(try await claimAsRemoteAgent(store, agent) == nil, "the cancelled run's attempt is not handed out")
+    }
+
+    @Test(
+        "an attempt queued by a killed orchestrator is withdrawn when another process resumes the run: the remote agent is handed only its replacement",
+        arguments: StoreBackend.allCases)
+    func withdrawnWhenResumed(_ backend: StoreBackend) async throws {
+        let location = try TestStore(backend)
+        defer { location.remove() }
+        let store = try await location.open()
+        let engine = try await orchestrator(store)
+        let agent = try await registerRemoteAgent(store, engine)
+        let id = try await engine.submit(
+            try await engine.validate(ocrWorkflow, file: "ocr.yaml"), file: "ocr.yaml", inputs: [], actor: "test",
+            leased: false)
+        try await orchestrateThenKill(id, location)
+        let resumed = Task { try await engine.resume(id) }
+        // Once the replacement has started, the oldest claimable task would be attempt 1's, were
+        // it not withdrawn.
+        let deadline = ContinuousClock.now + .seconds(60)
+        while try await store.snapshot(of: id, tenant: "default")?.attempts.count ?? 0 < 2 {
+            guard ContinuousClock.now < deadline else { throw CancellationError() }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        var claimed: RemoteTaskRecord?
+        while claimed == nil, ContinuousClock.now < deadline {
+            claimed = try await claimAsRemoteAgent(store, agent)
+            if claimed == nil { try await Task.sleep(for: .milliseconds(20)) }
+        }
+        let task = try #require(claimed)
+        #expect(task.attempt == 2 && task.idempotencyKey == "\(id.rawValue)/scan/2")
+        _ = try await store.updateRemoteTask(
+            task.id, tenant: "default", generation: task.generation, change: .succeed(["text": "ok"]), now: Date())
+        #expect(try await resumed.value == .succeeded)
+        let snapshot = try #require(try await store.snapshot(of: id, tenant: "default"))
+        #expect(snapshot.attempts.map(\.status) == [.interrupted, .succeeded])
+        #expect(try await claimAsRemoteAgent(store, agent) == nil, "attempt 1's task was withdrawn, not left queued")
+    }
+
+    /// A workflow of one `ocr` task, which the remote agent registered by ``registerRemoteAgent`` serves.
+    let ocrWorkflow = "name: ocr\ntasks:\n  - id: scan\n    capability: ocr\n"
+
+    /// Registers `ocr-farm`, a remote agent serving `ocr`.
+    func registerRemoteAgent(_ store: any WorkflowStore, _ engine: Engine) async throws -> AgentID {
+        let registered = try await AgentRegistry(store: store, kinds: engine.kinds, tenant: "default").register(
+            [AgentSpec(name: "ocr-farm", kind: "remote", capabilities: ["ocr"], maxConcurrency: 4, activate: true)],
+            actor: "test")
+        return try #require(registered.first).id
     }
 
     @Test(

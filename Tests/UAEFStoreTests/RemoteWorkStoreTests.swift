@@ -76,8 +76,10 @@ struct RemoteWorkStoreTests {
                 == .notFound)
 
         // Cancelling refuses later completions; a finished task stays finished.
-        try await store.cancelRemoteTask(idempotencyKey: "run_2/t/1", now: later)
-        try await store.cancelRemoteTask(idempotencyKey: "run_1/t/1", now: later)
+        #expect(
+            try await store.cancelRemoteTasks(idempotencyKeys: ["run_2/t/1", "run_1/t/1", "run_x/t/1"], now: later) == 1
+        )
+        #expect(try await store.cancelRemoteTasks(idempotencyKeys: [], now: later) == 0)
         #expect(try await store.remoteTask("rtk_2", tenant: "acme")?.status == .cancelled)
         #expect(try await store.remoteTask("rtk_1", tenant: "acme")?.status == .succeeded)
         guard
@@ -87,6 +89,49 @@ struct RemoteWorkStoreTests {
             Issue.record("a cancelled task took a heartbeat")
             return
         }
+    }
+
+    @Test(
+        "a run's unfinished tasks are withdrawn together, whatever their key, for its tenant only; other runs' and finished ones stay",
+        arguments: StoreBackend.allCases)
+    func withdrawRun(_ backend: StoreBackend) async throws {
+        let location = try TestStore(backend)
+        defer { location.remove() }
+        let store = try await location.open()
+        // Run 1's attempt, a call its attempt made (a key of its own), and one that finished; run 2's.
+        var call = task(1)
+        (call.id, call.key, call.idempotencyKey) = ("rtk_call", "t/tool", "run_1/t/tool/1")
+        var finished = task(1)
+        (finished.id, finished.attempt, finished.idempotencyKey) = ("rtk_done", 2, "run_1/t/2")
+        finished.createdAt = now  // claimed first
+        for queued in [task(1), call, finished, task(2)] { _ = try await store.enqueueRemoteTask(queued) }
+        let lease = now.addingTimeInterval(30)
+        let claim = {
+            try await store.claimRemoteTask(
+                agent: AgentID("agt_1"), capabilities: [], tenant: "acme", now: now, leaseUntil: lease)
+        }
+        #expect(try await claim()?.id == "rtk_done")
+        _ = try await store.updateRemoteTask("rtk_done", tenant: "acme", generation: 1, change: .succeed(1), now: now)
+        #expect(try await claim()?.id == "rtk_1")
+
+        #expect(try await store.cancelRemoteTasks(ofRun: RunID("run_1"), tenant: "other", now: now) == 0)
+        #expect(try await store.cancelRemoteTasks(ofRun: RunID("run_1"), tenant: "acme", now: now) == 2)
+        var statuses: [String: RemoteTaskRecord.Status] = [:]
+        for id in ["rtk_1", "rtk_call", "rtk_done", "rtk_2"] {
+            statuses[id] = try await store.remoteTask(id, tenant: "acme")?.status
+        }
+        #expect(statuses == ["rtk_1": .cancelled, "rtk_call": .cancelled, "rtk_done": .succeeded, "rtk_2": .queued])
+        // The claimant of the withdrawn one learns at its next heartbeat; nothing of run 1 is claimed again.
+        guard
+            case .leaseLost = try await store.updateRemoteTask(
+                "rtk_1", tenant: "acme", generation: 1, change: .heartbeat(until: lease), now: now)
+        else {
+            Issue.record("a withdrawn task took a heartbeat")
+            return
+        }
+        let next = try await store.claimRemoteTask(
+            agent: AgentID("agt_1"), capabilities: [], tenant: "acme", now: lease + 1, leaseUntil: lease + 30)
+        #expect(next?.id == "rtk_2")
     }
 
     @Test("a claim naming capabilities gets only tasks that asked for one of them", arguments: StoreBackend.allCases)
