@@ -76,9 +76,10 @@ struct SchedulesCommand: AsyncParsableCommand {
                     record.paused
                     ? "paused" + (record.note.map { ": \($0)" } ?? "")
                     : record.nextAt.map { "next \(Timestamp.format($0))" } ?? "no more slots"
+                let held = record.buffered ? record.lastRun.map { " (held until \($0) ends)" } ?? "" : ""
                 let failed = record.lastError.map { "  last slot failed: \($0)" } ?? ""
                 print(
-                    "\(Console.padded(record.name, width))  \(Console.padded(record.definition["workflow"]?.stringValue ?? "", workflowWidth))  \(ScheduleReport.times(record))  \(state)\(failed)"
+                    "\(Console.padded(record.name, width))  \(Console.padded(record.definition["workflow"]?.stringValue ?? "", workflowWidth))  \(ScheduleReport.times(record))  \(state)\(held)\(failed)"
                 )
             }
         }

@@ -401,7 +401,7 @@ enum ConsoleAssets {
             <td class="mono">{{name}}</td>
             <td class="mono">{{workflow}}</td>
             <td class="mono">{{times}}<br><span class="muted small">overlap {{overlap}}</span></td>
-            <td>{{#paused}}<span class="status s-agent-suspended">paused</span>{{#note}}<br><span class="small">{{.}}</span>{{/note}}{{/paused}}{{^paused}}<span class="status s-agent-active">active</span>{{/paused}}</td>
+            <td>{{#paused}}<span class="status s-agent-suspended">paused</span>{{#note}}<br><span class="small">{{.}}</span>{{/note}}{{/paused}}{{^paused}}<span class="status s-agent-active">active</span>{{#held}}<br><span class="small">next slot held until its last run ends</span>{{/held}}{{/paused}}</td>
             <td class="mono small">{{#upcoming}}{{.}}<br>{{/upcoming}}{{^upcoming}}<span class="muted">none</span>{{/upcoming}}</td>
             <td class="small">{{#lastSlot}}<span class="mono">{{.}}</span>{{/lastSlot}}{{^lastSlot}}<span class="muted">none yet</span>{{/lastSlot}}{{#lastRun}}<br><a class="mono" href="/runs/{{.}}">{{.}}</a>{{/lastRun}}{{#lastError}}<br><span class="error">{{.}}</span>{{/lastError}}</td>
             <td class="moves">

@@ -14,6 +14,8 @@ public struct SchedulesView: Sendable {
         public var overlap: String
         public var paused: Bool
         public var note: String?
+        /// The next slot is held until the last run ends (overlap `buffer_one`, `buffer_all`).
+        public var held: Bool
         /// The next slots, soonest first; empty while paused.
         public var upcoming: [String]
         public var lastSlot: String?
@@ -41,7 +43,8 @@ public struct SchedulesView: Sendable {
             return Row(
                 name: record.name, workflow: record.definition["workflow"]?.stringValue ?? "",
                 times: schedule.times, overlap: record.definition["overlap"]?.stringValue ?? "skip",
-                paused: record.paused, note: record.note, upcoming: schedule.upcoming.map(Timestamp.format),
+                paused: record.paused, note: record.note, held: record.buffered,
+                upcoming: schedule.upcoming.map(Timestamp.format),
                 lastSlot: record.lastSlot.map(Timestamp.format), lastRun: record.lastRun?.rawValue,
                 lastError: record.lastError, mayManage: mayManage, csrf: csrf)
         }

@@ -13,7 +13,7 @@ import UAEFCore
 ///     time_zone: Europe/Berlin      # cron only; default UTC
 ///     inputs: {ledger: main}
 ///     slot_input: as_of             # optional: the input that receives the slot's time
-///     overlap: skip                 # skip (default), allow or cancel_other
+///     overlap: skip                 # skip (default), allow, cancel_other, buffer_one or buffer_all
 ///     catchup_window: 24h           # default; slots missed longer ago are not started
 /// ```
 public struct ScheduleDefinition: Sendable, Hashable {
@@ -25,6 +25,15 @@ public struct ScheduleDefinition: Sendable, Hashable {
         case allow
         /// Cancel the running one and start its run: the latest slot wins.
         case cancelOther = "cancel_other"
+        /// Hold it until the running one ends, then start its run; slots that come while one is
+        /// held start nothing (recorded as skipped).
+        case bufferOne = "buffer_one"
+        /// Hold it and every later one, and start their runs one after another, each when the one
+        /// before has ended (slots older than the catch-up window are missed).
+        case bufferAll = "buffer_all"
+
+        /// Whether a slot that comes while the last run is unfinished waits for its end.
+        public var buffers: Bool { self == .bufferOne || self == .bufferAll }
     }
 
     public var name: String
@@ -151,9 +160,10 @@ struct ScheduleReader: DefinitionReading {
             if let value = ScheduleDefinition.Overlap(rawValue: text) {
                 overlap = value
             } else {
+                let valid = ScheduleDefinition.Overlap.allCases.map(\.rawValue).joined(separator: ", ")
                 report(
                     path("overlap"), fields["overlap"]?.line,
-                    "\"\(text.prefix(40))\" is not an overlap policy; valid: skip, allow, cancel_other")
+                    "\"\(text.prefix(40))\" is not an overlap policy; valid: \(valid)")
             }
         }
         var catchupWindow = ScheduleDefinition.defaultCatchupWindow

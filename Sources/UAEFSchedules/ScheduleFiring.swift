@@ -34,11 +34,27 @@ struct SlotPlan {
         }
         next = slot
     }
+
+    /// The slots after `slot` up to `now` (counted up to ``countedMisses``, past which the count
+    /// stops and `next` jumps past `now`), and the first one after `now`.
+    static func passed(after slot: Date, through now: Date, times: ScheduleTimes)
+        -> (count: Int, first: Date?, last: Date?, next: Date?)
+    {
+        var (count, first, last) = (0, Date?.none, Date?.none)
+        var current = times.next(after: slot)
+        while let passing = current, passing <= now {
+            guard count < countedMisses else { return (count, first, last, times.next(after: now)) }
+            (count, first, last) = (count + 1, first ?? passing, passing)
+            current = times.next(after: passing)
+        }
+        return (count, first, last, current)
+    }
 }
 
 /// Acts on one claimed, due schedule: starts a run for each due slot (unless the last run is
 /// still going and the schedule skips overlaps; with `cancel_other` that run is cancelled
-/// first), then records what it did and its next slot.
+/// first; with `buffer_one` and `buffer_all` the slot is held, as the schedule's next, until
+/// that run ends), then records what it did and its next slot.
 ///
 /// A slot's run is started under the idempotency key `schedule:NAME:SLOT`, so a slot acted on
 /// again (after a crash between the run and the record, or by a second process whose claim
@@ -114,7 +130,17 @@ struct ScheduleFiring {
                 ])
             skipped = nil
         }
-        var due = plan.due
+        var (due, next) = (plan.due, plan.next)
+        if definition.overlap == .bufferOne, record.buffered, let held = due.first {
+            // The held slot's run starts now that the last run has ended; the slots that came while
+            // it was held start nothing, however many came.
+            let passed = SlotPlan.passed(after: held, through: now, times: definition.times)
+            if let first = passed.first, let last = passed.last, let running = record.lastRun {
+                skipped = (passed.count, first, last, running)
+                recordSkipped()
+            }
+            (due, next) = ([held], passed.next)
+        }
         if definition.overlap == .cancelOther, due.count > 1, let last = due.last {
             // The latest slot wins: starting the earlier ones only to cancel them would let each
             // do work for the moment its cancellation takes.
@@ -126,7 +152,20 @@ struct ScheduleFiring {
                 ])
             due = [last]
         }
+        // The slot held until the last run ends (`buffer_one`, `buffer_all`), if one is.
+        var held: Date?
         for (index, slot) in due.enumerated() {
+            if definition.overlap.buffers, let running = try await unfinished(updated.lastRun, tenant: record.tenant) {
+                // Said once for a slot: a schedule already holding it (its last run retried
+                // meanwhile, say) holds it on.
+                if !(record.buffered && record.nextAt == slot) {
+                    event(
+                        "schedule.buffered",
+                        ["slot": .string(Timestamp.format(slot)), "running": .string(running.rawValue)])
+                }
+                held = slot
+                break
+            }
             updated.lastSlot = slot
             if definition.overlap == .skip, let running = try await unfinished(updated.lastRun, tenant: record.tenant) {
                 skipped = ((skipped?.count ?? 0) + 1, skipped?.first ?? slot, slot, running)
@@ -151,7 +190,8 @@ struct ScheduleFiring {
             var closing: (@Sendable (RunID) -> ChangeSet)?
             if index == due.count - 1 {
                 var recorded = updated
-                recorded.nextAt = plan.next
+                recorded.nextAt = next
+                recorded.buffered = false
                 recorded.lastError = nil
                 let (earlier, owner, final) = (events, owner, recorded)
                 closing = { run in
@@ -176,7 +216,8 @@ struct ScheduleFiring {
             }
         }
         recordSkipped()
-        updated.nextAt = plan.next
+        updated.nextAt = held ?? next
+        updated.buffered = held != nil
         return try await engine.store.recordFiring(updated, owner: owner, events: events)
     }
 

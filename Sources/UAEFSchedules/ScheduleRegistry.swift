@@ -84,7 +84,11 @@ public struct ScheduleRegistry: Sendable {
                 record.lastSlot = before.lastSlot
                 record.lastRun = before.lastRun
                 record.revision = before.revision + 1
-                if sameTimes, let next = before.nextAt { record.nextAt = next }
+                if sameTimes, let next = before.nextAt {
+                    record.nextAt = next
+                    // A slot held for the last run stays held while the schedule still buffers.
+                    record.buffered = before.buffered && definition.overlap.buffers
+                }
             }
             applied.saved.append(record)
             events.append(
@@ -128,6 +132,8 @@ public struct ScheduleRegistry: Sendable {
             record, _ in
             record.paused = true
             record.note = note
+            // Resumed, it starts from its next slot after then: nothing stays held.
+            record.buffered = false
         }
     }
 
@@ -140,6 +146,7 @@ public struct ScheduleRegistry: Sendable {
             record.note = nil
             let definition = try ScheduleDefinition(stored: record.definition, name: record.name)
             record.nextAt = definition.times.next(after: now)
+            record.buffered = false
         }
     }
 

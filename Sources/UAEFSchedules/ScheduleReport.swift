@@ -5,9 +5,10 @@ import UAEFStore
 /// The JSON shape of a schedule shared by `uaef schedules … --json`, the API and its OpenAPI
 /// document: the definition's keys (as in a `schedules:` file) and where its firing stands.
 public enum ScheduleReport {
-    /// `{…definition, "paused", "note", "next_at", "last_slot", "last_run", "last_error",
-    /// "created_at", "updated_at", "updated_by", "upcoming"}`; `upcoming` holds the next
-    /// `upcoming` slots (none while paused).
+    /// `{…definition, "paused", "note", "next_at", "buffered", "last_slot", "last_run",
+    /// "last_error", "created_at", "updated_at", "updated_by", "upcoming"}`; `buffered` says that
+    /// `next_at` is a slot held until `last_run` ends; `upcoming` holds the next `upcoming` slots
+    /// (none while paused).
     public static func json(_ record: ScheduleRecord, upcoming: Int = 0) -> JSONValue {
         var members = record.definition
         func time(_ date: Date?) -> JSONValue { date.map { .string(Timestamp.format($0)) } ?? .null }
@@ -15,6 +16,7 @@ public enum ScheduleReport {
         members["paused"] = .bool(record.paused)
         members["note"] = record.note.map(JSONValue.string) ?? .null
         members["next_at"] = record.paused ? .null : time(record.nextAt)
+        members["buffered"] = .bool(record.buffered)
         members["last_slot"] = time(record.lastSlot)
         members["last_run"] = record.lastRun.map { .string($0.rawValue) } ?? .null
         members["last_error"] = record.lastError.map(JSONValue.string) ?? .null

@@ -8187,9 +8187,11 @@ enum OpenAPISpec {
                           "enum": [
                             "skip",
                             "allow",
-                            "cancel_other"
+                            "cancel_other",
+                            "buffer_one",
+                            "buffer_all"
                           ],
-                          "description": "What a slot does while the last run has not ended: start nothing (skip, the default), start beside it (allow), or cancel it and start (cancel_other)."
+                          "description": "What a slot does while the last run has not ended: start nothing (skip, the default), start beside it (allow), cancel it and start (cancel_other), or wait for its end and then start, holding one slot (buffer_one: slots that come while one is held start nothing) or every slot (buffer_all: each starts when the one before has ended)."
                         },
                         "catchup_window": {
                           "type": "string",
@@ -8258,9 +8260,11 @@ enum OpenAPISpec {
                     "enum": [
                       "skip",
                       "allow",
-                      "cancel_other"
+                      "cancel_other",
+                      "buffer_one",
+                      "buffer_all"
                     ],
-                    "description": "What a slot does while the last run has not ended: start nothing (skip, the default), start beside it (allow), or cancel it and start (cancel_other)."
+                    "description": "What a slot does while the last run has not ended: start nothing (skip, the default), start beside it (allow), cancel it and start (cancel_other), or wait for its end and then start, holding one slot (buffer_one: slots that come while one is held start nothing) or every slot (buffer_all: each starts when the one before has ended)."
                   },
                   "catchup_window": {
                     "type": "string",
@@ -8327,6 +8331,10 @@ enum OpenAPISpec {
                       "format": "date-time"
                     },
                     "description": "Its next slots (getSchedule, resumeSchedule)."
+                  },
+                  "buffered": {
+                    "type": "boolean",
+                    "description": "True when next_at is a slot held until last_run ends (overlap buffer_one or buffer_all)."
                   }
                 },
                 "required": [
@@ -8338,6 +8346,7 @@ enum OpenAPISpec {
                   "paused",
                   "note",
                   "next_at",
+                  "buffered",
                   "last_slot",
                   "last_run",
                   "last_error",

@@ -20,6 +20,9 @@ public struct ScheduleRecord: Sendable, Hashable {
     public var lastRun: RunID?
     /// Why its last slot started no run, when it did not; cleared by the next run started.
     public var lastError: String?
+    /// True when `nextAt` is a slot held until `lastRun` ends (overlap `buffer_one` or
+    /// `buffer_all`): the schedule is not due before that, however long ago the slot was.
+    public var buffered: Bool
     /// Bumped by every save, pause and resume, so that a firing that began before one of them
     /// does not overwrite it.
     public var revision: Int64
@@ -29,8 +32,8 @@ public struct ScheduleRecord: Sendable, Hashable {
 
     public init(
         tenant: String, name: String, definition: [String: JSONValue], paused: Bool = false, note: String? = nil,
-        nextAt: Date?, lastSlot: Date? = nil, lastRun: RunID? = nil, lastError: String? = nil, revision: Int64 = 1,
-        createdAt: Date, updatedAt: Date, updatedBy: String
+        nextAt: Date?, lastSlot: Date? = nil, lastRun: RunID? = nil, lastError: String? = nil, buffered: Bool = false,
+        revision: Int64 = 1, createdAt: Date, updatedAt: Date, updatedBy: String
     ) {
         self.tenant = tenant
         self.name = name
@@ -41,6 +44,7 @@ public struct ScheduleRecord: Sendable, Hashable {
         self.lastSlot = lastSlot
         self.lastRun = lastRun
         self.lastError = lastError
+        self.buffered = buffered
         self.revision = revision
         self.createdAt = createdAt
         self.updatedAt = updatedAt
@@ -71,18 +75,21 @@ public protocol ScheduleStore: Sendable {
     /// Removes a schedule and appends `event`; false (and no event) when there was none.
     func deleteSchedule(named name: String, tenant: String, event: EventDraft) async throws -> Bool
 
-    /// Claims for `owner` until `until` the unpaused schedules of any tenant whose next slot is
-    /// at or before `now` and that no other process holds (or whose claim has ended), earliest
-    /// slot first, at most `limit`; returns them as claimed.
+    /// Claims for `owner` until `until` the due schedules of any tenant (unpaused, whose next
+    /// slot is at or before `now` and, when that slot is ``ScheduleRecord/buffered``, whose last
+    /// run has ended) that no other process holds (or whose claim has ended), earliest slot
+    /// first, at most `limit`; returns them as claimed.
     func claimDueSchedules(now: Date, owner: String, until: Date, limit: Int) async throws -> [ScheduleRecord]
 
-    /// The earliest next slot of any unpaused schedule of any tenant, or nil.
+    /// The earliest next slot of any unpaused schedule of any tenant, leaving out buffered slots
+    /// whose last run has not ended, or nil.
     func earliestScheduleSlot() async throws -> Date?
 }
 
-/// A schedule's state after a firing (its `nextAt`, `lastSlot`, `lastRun` and `lastError`), in a
-/// ``ChangeSet``: written, and its claim released, only while `owner` holds the claim on the
-/// schedule's revision; otherwise the commit of its change set fails with ``ScheduleClaimLost``.
+/// A schedule's state after a firing (its `nextAt`, `lastSlot`, `lastRun`, `lastError` and
+/// `buffered`), in a ``ChangeSet``: written, and its claim released, only while `owner` holds the
+/// claim on the schedule's revision; otherwise the commit of its change set fails with
+/// ``ScheduleClaimLost``.
 public struct ScheduleFiringRecord: Sendable, Hashable {
     public var schedule: ScheduleRecord
     public var owner: String
@@ -108,10 +115,10 @@ public struct ScheduleClaimLost: Error, Sendable, Equatable, CustomStringConvert
 }
 
 extension WorkflowStore {
-    /// Records what a firing did: the schedule's `nextAt`, `lastSlot`, `lastRun` and `lastError`
-    /// as given, its claim released, and `events` appended, only while `owner` still holds the
-    /// claim on the revision it fired; false (nothing written) otherwise. Written with other
-    /// commits (group commit on SQLite).
+    /// Records what a firing did: the schedule's `nextAt`, `lastSlot`, `lastRun`, `lastError` and
+    /// `buffered` as given, its claim released, and `events` appended, only while `owner` still
+    /// holds the claim on the revision it fired; false (nothing written) otherwise. Written with
+    /// other commits (group commit on SQLite).
     public func recordFiring(_ schedule: ScheduleRecord, owner: String, events: [EventDraft]) async throws -> Bool {
         var changes = ChangeSet()
         changes.scheduleFirings = [ScheduleFiringRecord(schedule: schedule, owner: owner)]

@@ -292,6 +292,8 @@ enum PostgresMigrations {
             "v18_remote_tasks_by_run",
             ["CREATE INDEX remote_tasks_unfinished ON remote_tasks (run_id) WHERE status IN ('queued', 'claimed')"]
         ),
+        // A schedule's next slot held until its last run ends (overlap buffer_one, buffer_all).
+        ("v19_buffered_schedules", ["ALTER TABLE schedules ADD COLUMN buffered BOOLEAN NOT NULL DEFAULT false"]),
     ]
 
     /// The advisory lock key that serializes migrations (any fixed 64-bit number).

@@ -11,17 +11,17 @@ extension PostgresStore {
                 try await connection.query(
                     """
                     INSERT INTO schedules (tenant, name, definition, paused, note, next_at, last_slot, last_run,
-                        last_error, revision, claimed_by, claimed_until, created_at, updated_at, updated_by)
+                        last_error, buffered, revision, claimed_by, claimed_until, created_at, updated_at, updated_by)
                     VALUES (\(schedule.tenant), \(schedule.name), \(JSONValue.object(schedule.definition).jsonText),
                         \(schedule.paused), \(schedule.note), \(schedule.nextAt.map(Timestamp.milliseconds)),
                         \(schedule.lastSlot.map(Timestamp.milliseconds)), \(schedule.lastRun?.rawValue),
-                        \(schedule.lastError), \(schedule.revision), NULL, NULL,
+                        \(schedule.lastError), \(schedule.buffered), \(schedule.revision), NULL, NULL,
                         \(Timestamp.milliseconds(schedule.createdAt)), \(Timestamp.milliseconds(schedule.updatedAt)),
                         \(schedule.updatedBy))
                     ON CONFLICT (tenant, name) DO UPDATE SET definition = excluded.definition,
                         paused = excluded.paused, note = excluded.note, next_at = excluded.next_at,
                         last_slot = excluded.last_slot, last_run = excluded.last_run, last_error = excluded.last_error,
-                        revision = excluded.revision, claimed_by = NULL, claimed_until = NULL,
+                        buffered = excluded.buffered, revision = excluded.revision, claimed_by = NULL, claimed_until = NULL,
                         updated_at = excluded.updated_at, updated_by = excluded.updated_by
                     """, logger: logger)
             }
@@ -39,8 +39,8 @@ extension PostgresStore {
                     paused = \(schedule.paused), note = \(schedule.note),
                     next_at = \(schedule.nextAt.map(Timestamp.milliseconds)),
                     last_slot = \(schedule.lastSlot.map(Timestamp.milliseconds)), last_run = \(schedule.lastRun?.rawValue),
-                    last_error = \(schedule.lastError), revision = \(schedule.revision), claimed_by = NULL,
-                    claimed_until = NULL, updated_at = \(Timestamp.milliseconds(schedule.updatedAt)),
+                    last_error = \(schedule.lastError), buffered = \(schedule.buffered),
+                    revision = \(schedule.revision), claimed_by = NULL, claimed_until = NULL, updated_at = \(Timestamp.milliseconds(schedule.updatedAt)),
                     updated_by = \(schedule.updatedBy)
                 WHERE tenant = \(schedule.tenant) AND name = \(schedule.name) AND revision = \(expectedRevision)
                 RETURNING 1
@@ -81,6 +81,7 @@ extension PostgresStore {
                 WHERE (tenant, name) IN (
                     SELECT tenant, name FROM schedules
                     WHERE NOT paused AND next_at <= \(now) AND (claimed_until IS NULL OR claimed_until < \(now))
+                        AND \(unescaped: Self.notWaitingForLastRun)
                     ORDER BY next_at LIMIT \(limit) FOR UPDATE SKIP LOCKED)
                 RETURNING *
                 """, Self.schedule)
@@ -94,7 +95,8 @@ extension PostgresStore {
             """
             UPDATE schedules SET next_at = \(schedule.nextAt.map(Timestamp.milliseconds)),
                 last_slot = \(schedule.lastSlot.map(Timestamp.milliseconds)), last_run = \(schedule.lastRun?.rawValue),
-                last_error = \(schedule.lastError), claimed_by = NULL, claimed_until = NULL
+                last_error = \(schedule.lastError), buffered = \(schedule.buffered), claimed_by = NULL,
+                claimed_until = NULL
             WHERE tenant = \(schedule.tenant) AND name = \(schedule.name) AND revision = \(schedule.revision)
                 AND claimed_by = \(firing.owner)
             RETURNING 1
@@ -104,10 +106,18 @@ extension PostgresStore {
     }
 
     public func earliestScheduleSlot() async throws -> Date? {
-        try await rows("SELECT min(next_at) FROM schedules WHERE NOT paused") {
+        try await rows(
+            "SELECT min(next_at) FROM schedules WHERE NOT paused AND \(unescaped: Self.notWaitingForLastRun)"
+        ) {
             try $0.decode(Int64?.self).map(Timestamp.date(milliseconds:))
         }.first ?? nil
     }
+
+    /// A schedule's condition: its next slot is not one held for a last run that has not ended.
+    private static let notWaitingForLastRun = """
+        (NOT buffered OR NOT EXISTS (
+            SELECT 1 FROM runs WHERE runs.id = schedules.last_run AND runs.status IN ('pending', 'running')))
+        """
 
     static func schedule(_ row: PostgresRow) throws -> ScheduleRecord {
         let c = Columns(row, table: "schedules")
@@ -119,7 +129,8 @@ extension PostgresStore {
             tenant: try c("tenant"), name: name, definition: definition, paused: try c("paused"), note: try c("note"),
             nextAt: try c.optionalDate("next_at"), lastSlot: try c.optionalDate("last_slot"),
             lastRun: try c("last_run", as: String?.self).map(RunID.init), lastError: try c("last_error"),
-            revision: try c("revision"), createdAt: try c.date("created_at"), updatedAt: try c.date("updated_at"),
+            buffered: try c("buffered"), revision: try c("revision"), createdAt: try c.date("created_at"),
+            updatedAt: try c.date("updated_at"),
             updatedBy: try c("updated_by"))
     }
 }

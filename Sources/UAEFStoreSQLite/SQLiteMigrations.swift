@@ -463,6 +463,10 @@ enum SQLiteMigrations {
                     "CREATE INDEX remote_tasks_unfinished ON remote_tasks (run_id) WHERE status IN ('queued', 'claimed')"
             )
         }
+        migrator.registerMigration("v22_buffered_schedules") { db in
+            // A schedule's next slot held until its last run ends (overlap buffer_one, buffer_all).
+            try db.execute(sql: "ALTER TABLE schedules ADD COLUMN buffered INTEGER NOT NULL DEFAULT 0")
+        }
         return migrator
     }
 }

@@ -10,12 +10,14 @@ extension SQLiteStore {
                 try db.execute(
                     sql: """
                         INSERT INTO schedules (tenant, name, definition, paused, note, next_at, last_slot, last_run,
-                            last_error, revision, claimed_by, claimed_until, created_at, updated_at, updated_by)
-                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, ?, ?, ?)
+                            last_error, buffered, revision, claimed_by, claimed_until, created_at, updated_at,
+                            updated_by)
+                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, ?, ?, ?)
                         ON CONFLICT (tenant, name) DO UPDATE SET definition = excluded.definition,
                             paused = excluded.paused, note = excluded.note, next_at = excluded.next_at,
                             last_slot = excluded.last_slot, last_run = excluded.last_run,
-                            last_error = excluded.last_error, revision = excluded.revision, claimed_by = NULL,
+                            last_error = excluded.last_error, buffered = excluded.buffered,
+                            revision = excluded.revision, claimed_by = NULL,
                             claimed_until = NULL, updated_at = excluded.updated_at, updated_by = excluded.updated_by
                         """,
                     arguments: Self.arguments(schedule))
@@ -31,14 +33,14 @@ extension SQLiteStore {
             try db.execute(
                 sql: """
                     UPDATE schedules SET definition = ?, paused = ?, note = ?, next_at = ?, last_slot = ?,
-                        last_run = ?, last_error = ?, revision = ?, claimed_by = NULL, claimed_until = NULL,
-                        updated_at = ?, updated_by = ?
+                        last_run = ?, last_error = ?, buffered = ?, revision = ?, claimed_by = NULL,
+                        claimed_until = NULL, updated_at = ?, updated_by = ?
                     WHERE tenant = ? AND name = ? AND revision = ?
                     """,
                 arguments: [
                     JSONValue.object(schedule.definition).jsonText, schedule.paused, schedule.note,
                     schedule.nextAt.map(Timestamp.milliseconds), schedule.lastSlot.map(Timestamp.milliseconds),
-                    schedule.lastRun?.rawValue, schedule.lastError, schedule.revision,
+                    schedule.lastRun?.rawValue, schedule.lastError, schedule.buffered, schedule.revision,
                     Timestamp.milliseconds(schedule.updatedAt), schedule.updatedBy, schedule.tenant, schedule.name,
                     expectedRevision,
                 ])
@@ -82,6 +84,7 @@ extension SQLiteStore {
                     WHERE (tenant, name) IN (
                         SELECT tenant, name FROM schedules
                         WHERE paused = 0 AND next_at <= ? AND (claimed_until IS NULL OR claimed_until < ?)
+                            AND \(Self.notWaitingForLastRun)
                         ORDER BY next_at LIMIT ?)
                     RETURNING *
                     """,
@@ -92,23 +95,31 @@ extension SQLiteStore {
 
     public func earliestScheduleSlot() async throws -> Date? {
         try await pool.read { db in
-            try Int64.fetchOne(db, sql: "SELECT min(next_at) FROM schedules WHERE paused = 0")
-                .map(Timestamp.date(milliseconds:))
+            try Int64.fetchOne(
+                db, sql: "SELECT min(next_at) FROM schedules WHERE paused = 0 AND \(Self.notWaitingForLastRun)"
+            ).map(Timestamp.date(milliseconds:))
         }
     }
+
+    /// A schedule's condition: its next slot is not one held for a last run that has not ended.
+    private static let notWaitingForLastRun = """
+        (buffered = 0 OR NOT EXISTS (
+            SELECT 1 FROM runs WHERE runs.id = schedules.last_run AND runs.status IN ('pending', 'running')))
+        """
 
     /// Writes a firing's state, or throws ``ScheduleClaimLost`` when its claim was lost.
     static func apply(_ firing: ScheduleFiringRecord, in db: Database) throws {
         let schedule = firing.schedule
         try db.cachedStatement(
             sql: """
-                UPDATE schedules SET next_at = ?, last_slot = ?, last_run = ?, last_error = ?, claimed_by = NULL,
-                    claimed_until = NULL
+                UPDATE schedules SET next_at = ?, last_slot = ?, last_run = ?, last_error = ?, buffered = ?,
+                    claimed_by = NULL, claimed_until = NULL
                 WHERE tenant = ? AND name = ? AND revision = ? AND claimed_by = ?
                 """
         ).execute(arguments: [
             schedule.nextAt.map(Timestamp.milliseconds), schedule.lastSlot.map(Timestamp.milliseconds),
-            schedule.lastRun?.rawValue, schedule.lastError, schedule.tenant, schedule.name, schedule.revision,
+            schedule.lastRun?.rawValue, schedule.lastError, schedule.buffered, schedule.tenant, schedule.name,
+            schedule.revision,
             firing.owner,
         ])
         guard db.changesCount == 1 else { throw ScheduleClaimLost(tenant: schedule.tenant, name: schedule.name) }
@@ -118,7 +129,7 @@ extension SQLiteStore {
         [
             schedule.tenant, schedule.name, JSONValue.object(schedule.definition).jsonText, schedule.paused,
             schedule.note, schedule.nextAt.map(Timestamp.milliseconds), schedule.lastSlot.map(Timestamp.milliseconds),
-            schedule.lastRun?.rawValue, schedule.lastError, schedule.revision,
+            schedule.lastRun?.rawValue, schedule.lastError, schedule.buffered, schedule.revision,
             Timestamp.milliseconds(schedule.createdAt),
             Timestamp.milliseconds(schedule.updatedAt), schedule.updatedBy,
         ]
@@ -136,7 +147,8 @@ extension SQLiteStore {
         return ScheduleRecord(
             tenant: row["tenant"], name: name, definition: definition, paused: row["paused"], note: row["note"],
             nextAt: nextAt.map(Timestamp.date(milliseconds:)), lastSlot: lastSlot.map(Timestamp.date(milliseconds:)),
-            lastRun: lastRun.map(RunID.init), lastError: row["last_error"], revision: row["revision"],
+            lastRun: lastRun.map(RunID.init), lastError: row["last_error"], buffered: row["buffered"],
+            revision: row["revision"],
             createdAt: Timestamp.date(milliseconds: row["created_at"]),
             updatedAt: Timestamp.date(milliseconds: row["updated_at"]), updatedBy: row["updated_by"])
     }

@@ -273,6 +273,94 @@ struct SchedulerTests {
     }
 
     @Test(
+        "overlap buffer_one: a slot that comes while the last run is unfinished waits for its end, then starts; slots that came while it waited start nothing",
+        arguments: StoreBackend.allCases)
+    func overlapBufferOne(_ backend: StoreBackend) async throws {
+        let fixture = try await ScheduleFixture(backend)
+        defer { fixture.remove() }
+        _ = try await fixture.apply(
+            "  - {name: hourly, workflow: nightly, every: 1h, overlap: buffer_one, slot_input: as_of}\n")
+        let slot = try #require(try await fixture.schedule("hourly").nextAt)
+        let scheduler = Scheduler(engine: fixture.engine, leased: false)
+        try await scheduler.fireDue(now: slot)
+        let first = try #require(try await fixture.runs().first)
+        // The next slot comes while the first run is unfinished: held, no run.
+        #expect(try await scheduler.fireDue(now: slot.addingTimeInterval(hour)) == 1)
+        #expect(try await fixture.runs().count == 1)
+        var held = try await fixture.schedule("hourly")
+        #expect(held.buffered && held.nextAt == slot.addingTimeInterval(hour) && held.lastSlot == slot)
+        #expect(ScheduleReport.json(held)["buffered"] == true)
+        let buffered = try await fixture.events("schedule.buffered")
+        #expect(buffered.map { $0.data["slot"] } == [.string(Timestamp.format(slot.addingTimeInterval(hour)))])
+        #expect(buffered.first?.data["running"] == .string(first.id.rawValue))
+        // Not due while the run goes on, however late: no claim, and not the scheduler's next wake.
+        #expect(try await scheduler.fireDue(now: slot.addingTimeInterval(3 * hour + 1)) == 0)
+        #expect(try await fixture.store.earliestScheduleSlot() == nil)
+
+        // The run ends: the held slot starts its run, and the two slots that came meanwhile start nothing.
+        _ = try await fixture.engine.cancel(first.id, actor: "test")
+        #expect(try await fixture.store.earliestScheduleSlot() == slot.addingTimeInterval(hour))
+        #expect(try await scheduler.fireDue(now: slot.addingTimeInterval(3 * hour + 1)) == 1)
+        let runs = try await fixture.runs()
+        #expect(runs.count == 2)
+        let second = try #require(runs.first { $0.id != first.id })
+        #expect(second.inputs["as_of"] == .string(Timestamp.format(slot.addingTimeInterval(hour))))
+        held = try await fixture.schedule("hourly")
+        #expect(!held.buffered && held.nextAt == slot.addingTimeInterval(4 * hour) && held.lastRun == second.id)
+        let skipped = try #require(try await fixture.events("schedule.skipped").first)
+        #expect(skipped.data["slots"] == 2 && skipped.data["running"] == .string(first.id.rawValue))
+        #expect(skipped.data["first"] == .string(Timestamp.format(slot.addingTimeInterval(2 * hour))))
+        #expect(skipped.data["last"] == .string(Timestamp.format(slot.addingTimeInterval(3 * hour))))
+        #expect(try await fixture.events("schedule.buffered").count == 1, "said once")
+    }
+
+    @Test(
+        "overlap buffer_all: every slot that comes while a run is unfinished waits, and they start one after another, each when the one before has ended",
+        arguments: StoreBackend.allCases)
+    func overlapBufferAll(_ backend: StoreBackend) async throws {
+        let fixture = try await ScheduleFixture(backend)
+        defer { fixture.remove() }
+        _ = try await fixture.apply(
+            "  - {name: hourly, workflow: nightly, every: 1h, overlap: buffer_all, slot_input: as_of}\n")
+        let slot = try #require(try await fixture.schedule("hourly").nextAt)
+        let scheduler = Scheduler(engine: fixture.engine, leased: false)
+        try await scheduler.fireDue(now: slot)
+        // Two slots pass while the first run goes on: the first of them is held, the other owed behind it.
+        let later = slot.addingTimeInterval(2 * hour + 1)
+        try await scheduler.fireDue(now: later)
+        #expect(try await fixture.runs().count == 1)
+        #expect(try await fixture.schedule("hourly").nextAt == slot.addingTimeInterval(hour))
+        // A changed definition that keeps the times keeps the held slot; pausing and resuming lets it go.
+        _ = try await fixture.apply(
+            "  - {name: hourly, workflow: nightly, every: 1h, overlap: buffer_all, slot_input: as_of, inputs: {region: us}}\n"
+        )
+        #expect(try await fixture.schedule("hourly").buffered)
+        var started: [String] = []
+        for _ in 0..<2 {
+            let last = try #require(try await fixture.schedule("hourly").lastRun)
+            #expect(try await scheduler.fireDue(now: later) == 0, "held while \(last) is unfinished")
+            _ = try await fixture.engine.cancel(last, actor: "test")
+            #expect(try await scheduler.fireDue(now: later) == 1)
+            let newest = try #require(try await fixture.schedule("hourly").lastRun)
+            let run = try await fixture.store.run(newest, tenant: "default")
+            started.append(run?.inputs["as_of"]?.stringValue ?? "")
+        }
+        #expect(started == [1, 2].map { Timestamp.format(slot.addingTimeInterval(Double($0) * hour)) })
+        let buffered = try await fixture.events("schedule.buffered").map { $0.data["slot"]?.stringValue ?? "" }
+        #expect(buffered == [1, 2].map { Timestamp.format(slot.addingTimeInterval(Double($0) * hour)) })
+        #expect(try await fixture.events("schedule.skipped").isEmpty)
+        let caughtUp = try await fixture.schedule("hourly")
+        #expect(!caughtUp.buffered && caughtUp.nextAt == slot.addingTimeInterval(3 * hour))
+
+        // Paused and resumed while a slot is held: resumed, it starts from its next slot after now.
+        _ = try await scheduler.fireDue(now: slot.addingTimeInterval(3 * hour))
+        #expect(try await fixture.schedule("hourly").buffered)
+        _ = try await fixture.registry.pause("hourly", note: nil, actor: "test")
+        let resumed = try await fixture.registry.resume("hourly", actor: "test")
+        #expect(!resumed.buffered && resumed.nextAt ?? .distantPast > Date())
+    }
+
+    @Test(
         "overlap cancel_other: after an outage only the latest due slot starts; a slot that cannot start cancels nothing",
         arguments: StoreBackend.allCases)
     func cancelOtherCatchUpAndRefusal(_ backend: StoreBackend) async throws {
@@ -424,7 +512,8 @@ struct SchedulerTests {
             for expected in [
                 "schedules[2].cron", "minute field \"61\"", "give cron or every, not both", "must be from 1m to",
                 "\"EST\" is not an IANA time zone name", "matches no date in the next nine years",
-                "\"queue\" is not an overlap policy; valid: skip, allow, cancel_other", "leave it out of inputs",
+                "\"queue\" is not an overlap policy; valid: skip, allow, cancel_other, buffer_one, buffer_all",
+                "leave it out of inputs",
             ] {
                 #expect(messages.contains(expected), "\(expected) not in:\n\(messages)")
             }

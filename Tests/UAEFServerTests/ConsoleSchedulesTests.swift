@@ -10,6 +10,22 @@ struct ConsoleSchedulesTests {
     /// Without token authentication (loopback) any session is the local administrator's.
     static let session = [("Cookie", "uaef_session=local.test")]
 
+    @Test("a schedule whose next slot is held for its last run (overlap buffer_one, buffer_all) says so")
+    func heldSlot() async throws {
+        try await ServerHarness.start(authenticated: false).serving { server in
+            #expect(try await server.send(.POST, "/v1/workflows", body: ServerHarness.helloWorkflow).status == 201)
+            let document = "schedules:\n  - {name: nightly, workflow: hello, every: 24h, overlap: buffer_one}\n"
+            #expect(try await server.send(.POST, "/v1/schedules", body: document).status == 201)
+            let note = "next slot held until its last run ends"
+            #expect(try await !server.send(.GET, "/schedules", headers: Self.session).body.contains(note))
+            var record = try #require(try await server.store.schedule(named: "nightly", tenant: "default"))
+            record.buffered = true
+            try await server.store.saveSchedules([record], events: [])
+            let page = try await server.send(.GET, "/schedules", headers: Self.session)
+            #expect(page.body.contains(note) && page.body.contains("overlap buffer_one"), "\(page.body)")
+        }
+    }
+
     @Test("the page lists each schedule with its times, state and next slots; pause, resume and run now work from it")
     func schedulesPage() async throws {
         try await ServerHarness.start(authenticated: false).serving { server in
