@@ -145,32 +145,38 @@ struct RemoteAgentClient: Sendable {
             idempotencyKey: task["idempotency_key"]?.stringValue ?? id, kind: "command", agent: nil,
             parameters: ["command": .array(command.map(JSONValue.string)), "stdin": .string(task.jsonText)],
             timeout: nil)
-        let heartbeat = Task {
-            while !Task.isCancelled {
-                try await Task.sleep(for: .seconds(5))
-                let reply = try await send("tasks/\(id)/heartbeat", body: ["generation": .number(Number(generation))])
-                if reply.status == 409 { return }
+        // The command runs while heartbeats extend the lease; a heartbeat refused (the attempt
+        // ended: timed out, its run cancelled, retried or resumed elsewhere) stops the command,
+        // whose outcome nobody would take.
+        let ended = try await withThrowingTaskGroup(of: Ended?.self) { group in
+            group.addTask {
+                while true {
+                    try await Task.sleep(for: .seconds(5))
+                    // A heartbeat that cannot be sent leaves the completion's fence to decide.
+                    guard
+                        let reply = try? await send(
+                            "tasks/\(id)/heartbeat", body: ["generation": .number(Number(generation))])
+                    else { continue }
+                    if reply.status == 409 { return .leaseLost(Self.detail(reply)) }
+                }
             }
+            group.addTask { .finished(try await Self.outcome(of: request, generation: generation)) }
+            defer { group.cancelAll() }
+            while let next = try await group.next() {
+                if let next { return next }
+            }
+            throw CancellationError()
         }
-        defer { heartbeat.cancel() }
-        let outcome: (verb: String, body: JSONValue)
-        do {
-            let output = try await CommandAgent().execute(request, logger: Logger(label: "uaef-agent"))
-            outcome = ("complete", ["generation": .number(Number(generation)), "output": output])
-        } catch let failure as AgentFailure {
-            outcome = (
-                "fail",
-                [
-                    "generation": .number(Number(generation)), "error": .string(failure.message),
-                    "retryable": .bool(failure.retryable),
-                ]
-            )
+        let status: String
+        switch ended {
+        case .leaseLost(let detail):
+            status = "stopped (\(detail))"
+        case .finished(let outcome):
+            let reply = try await send("tasks/\(id)/\(outcome.verb)", body: outcome.body)
+            status =
+                reply.status == 200
+                ? (outcome.verb == "complete" ? "succeeded" : "failed") : "refused (\(Self.detail(reply)))"
         }
-        heartbeat.cancel()
-        let reply = try await send("tasks/\(id)/\(outcome.verb)", body: outcome.body)
-        let status =
-            reply.status == 200
-            ? (outcome.verb == "complete" ? "succeeded" : "failed") : "refused (\(Self.detail(reply)))"
         let line: JSONValue = [
             "task_id": .string(id), "run_id": task["run_id"] ?? .null, "key": task["key"] ?? .null,
             "status": .string(status),
@@ -180,6 +186,32 @@ struct RemoteAgentClient: Sendable {
                 ? line.jsonText
                 : "\(id)  \(task["run_id"]?.stringValue ?? "")/\(task["key"]?.stringValue ?? "")  \(status)")
         fflush(nil)
+    }
+
+    /// How a claimed task ended here.
+    private enum Ended: Sendable {
+        /// The command ended: the call that reports it (`complete` or `fail`) and its body.
+        case finished((verb: String, body: JSONValue))
+        /// A heartbeat was refused (`detail` says why): the command was stopped, nothing reported.
+        case leaseLost(String)
+    }
+
+    /// Runs the command of `request` and says what to report under `generation`.
+    private static func outcome(of request: AttemptRequest, generation: Int) async throws -> (
+        verb: String, body: JSONValue
+    ) {
+        do {
+            let output = try await CommandAgent().execute(request, logger: Logger(label: "uaef-agent"))
+            return ("complete", ["generation": .number(Number(generation)), "output": output])
+        } catch let failure as AgentFailure {
+            return (
+                "fail",
+                [
+                    "generation": .number(Number(generation)), "error": .string(failure.message),
+                    "retryable": .bool(failure.retryable),
+                ]
+            )
+        }
     }
 
     private func send(_ path: String, body: JSONValue?) async throws -> Reply {

@@ -240,9 +240,11 @@ public struct Engine: Sendable {
         if let refusal = RunRetry.refusal(snapshot.run) { throw refusal }
         let now = Date()
         let plan = try RunRetry.plan(snapshot, definition: try runner.parse(snapshot.run), now: now)
-        // What the run's earlier go may have left queued (a process stopped between the run's end
-        // and its attempts' withdrawal) is never executed beside the retry's own attempts.
-        try await store.cancelRemoteTasks(ofRun: id, tenant: tenant, now: now)
+        // What the run's earlier go may have left queued (a process stopped between an attempt's
+        // end and its task's withdrawal) is never executed beside the retry's own attempts. Only
+        // the attempts read here: a retry racing this one keeps the attempts it starts.
+        try await store.cancelRemoteTasks(
+            idempotencyKeys: snapshot.attempts.map(\.idempotencyKey), tenant: tenant, now: now)
         var random = SeededRandom.system()
         var changes = ChangeSet()
         changes.tasks = plan.tasks

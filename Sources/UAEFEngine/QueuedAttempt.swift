@@ -49,8 +49,8 @@ struct QueuedAttempt: Sendable {
         } catch  where Task.isCancelled {
             // This task is cancelled, so a store call made from it would be refused: the
             // cancellation is written from a task of its own.
-            let (store, key) = (store, request.idempotencyKey)
-            await Task { try? await store.cancelRemoteTasks(idempotencyKeys: [key], now: Date()) }.value
+            let (store, key, tenant) = (store, request.idempotencyKey, request.tenant)
+            await Task { try? await store.cancelRemoteTasks(idempotencyKeys: [key], tenant: tenant, now: Date()) }.value
             throw CancellationError()
         }
     }

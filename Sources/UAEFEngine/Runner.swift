@@ -293,7 +293,7 @@ public struct Runner: Sendable {
         _ runIDs: [RunID], tenant: String, definitions: [RunID: WorkflowDefinition], created: [RunID: RunRecord]
     ) async throws -> [RunID: RunStateMachine] {
         var machines: [RunID: RunStateMachine] = [:]
-        var interrupted: [String] = []
+        var earlier: [String] = []
         for id in runIDs {
             // A run just created has no tasks or attempts yet: nothing to read.
             let snapshot: RunSnapshot
@@ -309,12 +309,14 @@ public struct Runner: Sendable {
                 ?? parse(snapshot.run)
             machines[id] = RunStateMachine(
                 definition: definition, run: snapshot.run, tasks: snapshot.tasks, attempts: snapshot.attempts)
-            interrupted += snapshot.attempts.lazy.filter { $0.status == .running }.map(\.idempotencyKey)
+            earlier += snapshot.attempts.map(\.idempotencyKey)
         }
-        // Attempts still running in the store were cut off with the process that executed them, and
-        // are replaced at start: what they queued for remote agents and workers is withdrawn first,
-        // so no claimant executes an attempt its run no longer waits for.
-        try await store.cancelRemoteTasks(idempotencyKeys: interrupted, now: clock())
+        // Every attempt in the store is an earlier process's: ended (its queued task withdrawn
+        // by its own cancellation, unless that process stopped first) or cut off with it (replaced
+        // at start). What they queued for remote agents and workers is withdrawn first, so no
+        // claimant executes an attempt its run no longer waits for. Calls their attempts made (an
+        // `llm` agent's tools, keyed by the call) stay, for the replacing attempt to take up.
+        try await store.cancelRemoteTasks(idempotencyKeys: earlier, tenant: tenant, now: clock())
         return machines
     }
 

@@ -131,15 +131,18 @@ struct ScheduleFiring {
             skipped = nil
         }
         var (due, next) = (plan.due, plan.next)
-        if definition.overlap == .bufferOne, record.buffered, let held = due.first {
-            // The held slot's run starts now that the last run has ended; the slots that came while
-            // it was held start nothing, however many came.
-            let passed = SlotPlan.passed(after: held, through: now, times: definition.times)
-            if let first = passed.first, let last = passed.last, let running = record.lastRun {
-                skipped = (passed.count, first, last, running)
-                recordSkipped()
+        if definition.overlap == .bufferOne, record.buffered, let oldest = due.first {
+            // The held slot's run starts now that the last run has ended, unless the held slot is
+            // itself missed (older than the catch-up window); the slots that came while it was held
+            // start nothing, however many came. Recorded as skipped when the held slot starts: its
+            // last run may have been retried since the claim, and the slot held on.
+            let startsHeld = oldest == record.nextAt
+            let passed = SlotPlan.passed(after: oldest, through: now, times: definition.times)
+            if let firstSkipped = startsHeld ? passed.first : oldest, let waitedFor = record.lastRun {
+                skipped = (passed.count + (startsHeld ? 0 : 1), firstSkipped, passed.last ?? oldest, waitedFor)
             }
-            (due, next) = ([held], passed.next)
+            if !startsHeld { updated.lastSlot = passed.last ?? oldest }
+            (due, next) = (startsHeld ? [oldest] : [], passed.next)
         }
         if definition.overlap == .cancelOther, due.count > 1, let last = due.last {
             // The latest slot wins: starting the earlier ones only to cancel them would let each
@@ -157,13 +160,13 @@ struct ScheduleFiring {
         for (index, slot) in due.enumerated() {
             if definition.overlap.buffers, let running = try await unfinished(updated.lastRun, tenant: record.tenant) {
                 // Said once for a slot: a schedule already holding it (its last run retried
-                // meanwhile, say) holds it on.
+                // meanwhile, say) holds it on, and what came meanwhile is counted when it starts.
                 if !(record.buffered && record.nextAt == slot) {
                     event(
                         "schedule.buffered",
                         ["slot": .string(Timestamp.format(slot)), "running": .string(running.rawValue)])
                 }
-                held = slot
+                (held, skipped) = (slot, nil)
                 break
             }
             updated.lastSlot = slot

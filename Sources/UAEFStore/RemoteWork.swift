@@ -146,14 +146,14 @@ public protocol RemoteWorkStore: Sendable {
     func updateRemoteTask(_ id: String, tenant: String, generation: Int64, change: RemoteTaskChange, now: Date)
         async throws -> RemoteTaskUpdate
 
-    /// Marks the attempts' tasks (by their idempotency keys) cancelled unless they already
-    /// finished, so they are claimed no more and their claimants' next heartbeat or outcome is
-    /// refused; how many were.
+    /// Marks the tenant's tasks of these attempts (by their idempotency keys) cancelled unless
+    /// they already finished, so they are claimed no more and their claimants' next heartbeat or
+    /// outcome is refused; how many were.
     @discardableResult
-    func cancelRemoteTasks(idempotencyKeys: [String], now: Date) async throws -> Int
+    func cancelRemoteTasks(idempotencyKeys: [String], tenant: String, now: Date) async throws -> Int
 
     /// Marks every unfinished task of the tenant's run `run` cancelled (its queued attempts and
-    /// those of calls its attempts made), as ``cancelRemoteTasks(idempotencyKeys:now:)`` does; how
+    /// those of calls its attempts made), as ``cancelRemoteTasks(idempotencyKeys:tenant:now:)`` does; how
     /// many were.
     @discardableResult
     func cancelRemoteTasks(ofRun run: RunID, tenant: String, now: Date) async throws -> Int

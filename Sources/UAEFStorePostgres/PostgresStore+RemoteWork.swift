@@ -75,12 +75,12 @@ extension PostgresStore {
         return .leaseLost(current)
     }
 
-    public func cancelRemoteTasks(idempotencyKeys: [String], now: Date) async throws -> Int {
+    public func cancelRemoteTasks(idempotencyKeys: [String], tenant: String, now: Date) async throws -> Int {
         guard !idempotencyKeys.isEmpty else { return 0 }
         return try await rows(
             """
             UPDATE remote_tasks SET status = 'cancelled', updated_at = \(Timestamp.milliseconds(now))
-            WHERE idempotency_key = ANY(\(idempotencyKeys)) AND status IN ('queued', 'claimed')
+            WHERE idempotency_key = ANY(\(idempotencyKeys)) AND tenant = \(tenant) AND status IN ('queued', 'claimed')
             RETURNING id
             """
         ) { try $0.decode(String.self) }.count

@@ -102,12 +102,12 @@ extension SQLiteStore {
         }
     }
 
-    public func cancelRemoteTasks(idempotencyKeys: [String], now: Date) async throws -> Int {
+    public func cancelRemoteTasks(idempotencyKeys: [String], tenant: String, now: Date) async throws -> Int {
         guard !idempotencyKeys.isEmpty else { return 0 }
         // The keys travel as one JSON array bound as a parameter.
         let keys = JSONValue.array(idempotencyKeys.map(JSONValue.string)).jsonText
         return try await cancelRemoteTasks(
-            where: "idempotency_key IN (SELECT value FROM json_each(?))", [keys], now: now)
+            where: "idempotency_key IN (SELECT value FROM json_each(?)) AND tenant = ?", [keys, tenant], now: now)
     }
 
     public func cancelRemoteTasks(ofRun run: RunID, tenant: String, now: Date) async throws -> Int {
@@ -118,7 +118,16 @@ extension SQLiteStore {
     private func cancelRemoteTasks(where condition: String, _ arguments: StatementArguments, now: Date)
         async throws -> Int
     {
-        try await pool.write { db in
+        // Usually there is none (every resumed run asks): a reader says so without the single writer.
+        let anyUnfinished = try await pool.read { db in
+            try Bool.fetchOne(
+                db,
+                sql:
+                    "SELECT EXISTS (SELECT 1 FROM remote_tasks WHERE \(condition) AND status IN ('queued', 'claimed'))",
+                arguments: arguments) ?? false
+        }
+        guard anyUnfinished else { return 0 }
+        return try await pool.write { db in
             try db.execute(
                 sql: """
                     UPDATE remote_tasks SET status = 'cancelled', updated_at = ?

@@ -87,6 +87,41 @@ struct RemoteAgentCLITests {
         let line = try String(contentsOf: agentOut, encoding: .utf8).split(separator: "\n").first.map(String.init) ?? ""
         #expect(try JSONValue(jsonText: line).objectValue?["status"] == "succeeded")
 
+        // A task whose run is cancelled while its command works: the next heartbeat is refused, and
+        // uaef agent run stops the command and reports nothing.
+        let pidFile = directory.path("slow.pid")
+        let (slowAgent, slowOut, slowErr) = try UAEFProcess.start(
+            [
+                "agent", "run", "--server", base, "--token", key, "--capability", "count", "--wait", "2s", "--json",
+                "--", "sh", "-c", "echo $$ > \(pidFile); exec sleep 120",
+            ], in: directory.url)
+        defer { if slowAgent.isRunning { slowAgent.terminate() } }
+        let third = try #require(
+            try await serve.send(.POST, base + "/v1/runs", token: admin, body: #"{"workflow": "count"}"#)
+                .objectValue?["run_id"]?.stringValue)
+        let deadline = ContinuousClock.now + .seconds(60)
+        while !FileManager.default.fileExists(atPath: pidFile) {
+            guard ContinuousClock.now < deadline else {
+                Issue.record("the command never started: \((try? String(contentsOf: slowErr, encoding: .utf8)) ?? "")")
+                return
+            }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        _ = try await serve.send(.POST, base + "/v1/runs/\(third)/cancel", token: admin)
+        var stopped: JSONValue?
+        while stopped == nil, ContinuousClock.now < deadline {
+            let text = (try? String(contentsOf: slowOut, encoding: .utf8)) ?? ""
+            stopped = text.split(separator: "\n").first.flatMap { try? JSONValue(jsonText: String($0)) }
+            if stopped == nil { try await Task.sleep(for: .milliseconds(100)) }
+        }
+        let status = stopped?.objectValue?["status"]?.stringValue ?? ""
+        #expect(status.hasPrefix("stopped"), "\(status)")
+        let pid = try #require(
+            pid_t(String(contentsOfFile: pidFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)))
+        #expect(kill(pid, 0) != 0, "the command was stopped")
+        slowAgent.terminate()
+        slowAgent.waitUntilExit()
+
         // A wrong key is refused with exit 2 and a message, not retried forever.
         let refused = try UAEFProcess.run(
             ["agent", "run", "--server", base, "--token", "uaef_ak_wrong", "--", "true"], in: directory.url)

@@ -173,6 +173,13 @@ struct QueuedAttemptTests {
             try await engine.validate(ocrWorkflow, file: "ocr.yaml"), file: "ocr.yaml", inputs: [], actor: "test",
             leased: false)
         try await orchestrateThenKill(id, location)
+        // A call attempt 1 made (as an `llm` agent's capability tool, keyed by the call): it stays
+        // queued, for the replacing attempt's conversation to take up again.
+        let call = try await store.enqueueRemoteTask(
+            RemoteTaskRecord(
+                id: "rtk_call", tenant: "default", agentID: AgentID("agt_tools"), runID: id, workflow: "ocr",
+                key: "scan/tool", attempt: 1, idempotencyKey: "\(id.rawValue)/scan/tool/1/1", input: [:],
+                createdAt: Date(), updatedAt: Date()))
         let resumed = Task { try await engine.resume(id) }
         // Once the replacement has started, the oldest claimable task would be attempt 1's, were
         // it not withdrawn.
@@ -181,6 +188,7 @@ struct QueuedAttemptTests {
             guard ContinuousClock.now < deadline else { throw CancellationError() }
             try await Task.sleep(for: .milliseconds(20))
         }
+        #expect(try await store.remoteTask(call.id, tenant: "default")?.status == .queued)
         var claimed: RemoteTaskRecord?
         while claimed == nil, ContinuousClock.now < deadline {
             claimed = try await claimAsRemoteAgent(store, agent)
@@ -194,6 +202,31 @@ struct QueuedAttemptTests {
         let snapshot = try #require(try await store.snapshot(of: id, tenant: "default"))
         #expect(snapshot.attempts.map(\.status) == [.interrupted, .succeeded])
         #expect(try await claimAsRemoteAgent(store, agent) == nil, "attempt 1's task was withdrawn, not left queued")
+    }
+
+    @Test(
+        "a retry withdraws what the run's earlier attempts left queued (a process stopped between an attempt's end and its task's withdrawal)",
+        arguments: StoreBackend.allCases)
+    func withdrawnWhenRetried(_ backend: StoreBackend) async throws {
+        let location = try TestStore(backend)
+        defer { location.remove() }
+        let store = try await location.open()
+        let engine = try await orchestrator(store)
+        let agent = try await registerRemoteAgent(store, engine)
+        let definition = try await engine.validate(
+            "name: once\ntasks:\n  - {id: fail, agent: command, with: {command: [sh, -c, 'exit 3']}}\n",
+            file: "once.yaml")
+        let id = try await engine.submit(definition, file: "once.yaml", inputs: [], actor: "test", leased: true)
+        #expect(try await engine.execute([id])[id] == .failed)
+        let attempt = try #require(try await store.snapshot(of: id, tenant: "default")?.attempts.first)
+        let left = try await store.enqueueRemoteTask(
+            RemoteTaskRecord(
+                id: "rtk_left", tenant: "default", agentID: agent, runID: id, workflow: "once", key: attempt.key,
+                attempt: attempt.number, idempotencyKey: attempt.idempotencyKey, input: [:], createdAt: Date(),
+                updatedAt: Date()))
+        _ = try #require(try await engine.retry(id, actor: "test"))
+        #expect(try await store.remoteTask(left.id, tenant: "default")?.status == .cancelled)
+        #expect(try await claimAsRemoteAgent(store, agent) == nil)
     }
 
     /// A workflow of one `ocr` task, which the remote agent registered by ``registerRemoteAgent`` serves.

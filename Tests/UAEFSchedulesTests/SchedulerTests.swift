@@ -66,6 +66,19 @@ struct ScheduleFixture {
         try await store.runs(tenant: "default", matching: RunFilter(), limit: 1_000)
     }
 
+    /// Applies `hourly` (every hour, with `settings` such as `overlap: buffer_one`), fires its
+    /// first slot, whose run nothing executes (it stays unfinished), and its second slot an hour
+    /// later: the first slot, its run, and the scheduler that fired them.
+    func fireTwoSlots(_ settings: String) async throws -> (slot: Date, first: RunRecord, scheduler: Scheduler) {
+        _ = try await apply("  - {name: hourly, workflow: nightly, every: 1h, \(settings)}\n")
+        let slot = try #require(try await schedule("hourly").nextAt)
+        let scheduler = Scheduler(engine: engine, leased: false)
+        try await scheduler.fireDue(now: slot)
+        let first = try #require(try await runs().first)
+        try await scheduler.fireDue(now: slot.addingTimeInterval(3_600))
+        return (slot, first, scheduler)
+    }
+
     func remove() { location.remove() }
 }
 
@@ -278,14 +291,8 @@ struct SchedulerTests {
     func overlapBufferOne(_ backend: StoreBackend) async throws {
         let fixture = try await ScheduleFixture(backend)
         defer { fixture.remove() }
-        _ = try await fixture.apply(
-            "  - {name: hourly, workflow: nightly, every: 1h, overlap: buffer_one, slot_input: as_of}\n")
-        let slot = try #require(try await fixture.schedule("hourly").nextAt)
-        let scheduler = Scheduler(engine: fixture.engine, leased: false)
-        try await scheduler.fireDue(now: slot)
-        let first = try #require(try await fixture.runs().first)
-        // The next slot comes while the first run is unfinished: held, no run.
-        #expect(try await scheduler.fireDue(now: slot.addingTimeInterval(hour)) == 1)
+        // The second slot comes while the first run is unfinished: held, no run.
+        let (slot, first, scheduler) = try await fixture.fireTwoSlots("overlap: buffer_one, slot_input: as_of")
         #expect(try await fixture.runs().count == 1)
         var held = try await fixture.schedule("hourly")
         #expect(held.buffered && held.nextAt == slot.addingTimeInterval(hour) && held.lastSlot == slot)
@@ -312,6 +319,60 @@ struct SchedulerTests {
         #expect(skipped.data["first"] == .string(Timestamp.format(slot.addingTimeInterval(2 * hour))))
         #expect(skipped.data["last"] == .string(Timestamp.format(slot.addingTimeInterval(3 * hour))))
         #expect(try await fixture.events("schedule.buffered").count == 1, "said once")
+    }
+
+    @Test(
+        "overlap buffer_one: a last run retried between the claim and the firing keeps the slot held, and what came meanwhile is counted once, when it starts",
+        arguments: StoreBackend.allCases)
+    func bufferOneRetriedLastRun(_ backend: StoreBackend) async throws {
+        let fixture = try await ScheduleFixture(backend)
+        defer { fixture.remove() }
+        let (slot, first, scheduler) = try await fixture.fireTwoSlots("overlap: buffer_one, slot_input: as_of")
+        _ = try await fixture.engine.cancel(first.id, actor: "test")
+        // Claimed once the run ended; the run is retried before the claim is fired.
+        let now = slot.addingTimeInterval(2 * hour + 1)
+        let claimed = try await fixture.store.claimDueSchedules(
+            now: now, owner: "scheduler-a", until: now.addingTimeInterval(60), limit: 10)
+        try #require(claimed.count == 1)
+        _ = try #require(try await fixture.engine.retry(first.id, actor: "test"))
+        let firing = ScheduleFiring(engine: fixture.engine, owner: "scheduler-a", leased: false, started: { _, _ in })
+        #expect(try await firing.fire(claimed[0], now: now))
+        let held = try await fixture.schedule("hourly")
+        #expect(held.buffered && held.nextAt == slot.addingTimeInterval(hour))
+        #expect(try await fixture.events("schedule.skipped").isEmpty)
+        #expect(try await fixture.events("schedule.buffered").count == 1)
+        // The retried run ends: the held slot starts, and the slot that came meanwhile is skipped once.
+        _ = try await fixture.engine.cancel(first.id, actor: "test")
+        try await scheduler.fireDue(now: now)
+        let runs = try await fixture.runs()
+        #expect(runs.count == 2)
+        let skipped = try await fixture.events("schedule.skipped")
+        #expect(skipped.count == 1 && skipped.first?.data["slots"] == 1)
+        #expect(skipped.first?.data["first"] == .string(Timestamp.format(slot.addingTimeInterval(2 * hour))))
+    }
+
+    @Test(
+        "overlap buffer_one: a held slot older than the catch-up window when the run ends is missed, and the slots that came while it was held start nothing",
+        arguments: StoreBackend.allCases)
+    func bufferOneHeldSlotMissed(_ backend: StoreBackend) async throws {
+        let fixture = try await ScheduleFixture(backend)
+        defer { fixture.remove() }
+        let (slot, first, scheduler) = try await fixture.fireTwoSlots("overlap: buffer_one, catchup_window: 90m")
+        _ = try await fixture.engine.cancel(first.id, actor: "test")
+        // The run ended 4 h after its slot: the held slot (+1 h) and +2 h are older than the 90-minute
+        // window; +3 h and +4 h came while the slot was held.
+        try await scheduler.fireDue(now: slot.addingTimeInterval(4 * hour + 1))
+        #expect(try await fixture.runs().count == 1)
+        let missed = try #require(try await fixture.events("schedule.missed").first)
+        #expect(
+            missed.data["slots"] == 2
+                && missed.data["first"] == .string(Timestamp.format(slot.addingTimeInterval(hour))))
+        let skipped = try #require(try await fixture.events("schedule.skipped").first)
+        #expect(skipped.data["slots"] == 2 && skipped.data["running"] == .string(first.id.rawValue))
+        #expect(skipped.data["first"] == .string(Timestamp.format(slot.addingTimeInterval(3 * hour))))
+        let after = try await fixture.schedule("hourly")
+        #expect(!after.buffered && after.nextAt == slot.addingTimeInterval(5 * hour))
+        #expect(after.lastSlot == slot.addingTimeInterval(4 * hour))
     }
 
     @Test(

@@ -76,10 +76,11 @@ struct RemoteWorkStoreTests {
                 == .notFound)
 
         // Cancelling refuses later completions; a finished task stays finished.
+        #expect(try await store.cancelRemoteTasks(idempotencyKeys: ["run_2/t/1"], tenant: "other", now: later) == 0)
         #expect(
-            try await store.cancelRemoteTasks(idempotencyKeys: ["run_2/t/1", "run_1/t/1", "run_x/t/1"], now: later) == 1
-        )
-        #expect(try await store.cancelRemoteTasks(idempotencyKeys: [], now: later) == 0)
+            try await store.cancelRemoteTasks(
+                idempotencyKeys: ["run_2/t/1", "run_1/t/1", "run_x/t/1"], tenant: "acme", now: later) == 1)
+        #expect(try await store.cancelRemoteTasks(idempotencyKeys: [], tenant: "acme", now: later) == 0)
         #expect(try await store.remoteTask("rtk_2", tenant: "acme")?.status == .cancelled)
         #expect(try await store.remoteTask("rtk_1", tenant: "acme")?.status == .succeeded)
         guard
