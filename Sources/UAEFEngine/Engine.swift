@@ -214,13 +214,14 @@ public struct Engine: Sendable {
         return machine.run
     }
 
-    /// Cancels the unfinished child runs that run `id`'s `workflow` tasks started (``WorkflowKind``),
-    /// and so theirs: a run that ended failed or cancelled no longer waits for them.
+    /// Cancels the unfinished child runs that run `id`'s `workflow` tasks started and wait for
+    /// (``WorkflowKind``), and so theirs: a run that ended failed or cancelled no longer waits for
+    /// them. Children started without waiting (`wait: false`) go on.
     func cancelChildren(of id: RunID, actor: String) async throws {
         var filter = RunFilter(parent: id)
         while true {
             let children = try await store.runs(tenant: tenant, matching: filter, limit: 500)
-            for child in children where !child.status.isTerminal {
+            for child in children where !child.status.isTerminal && child.parent?.detached != true {
                 _ = try await cancel(child.id, actor: actor)
             }
             guard children.count == 500, let last = children.last else { return }
@@ -308,7 +309,9 @@ public enum RunReport {
     /// `{"run_id", "task"}` of the run whose `workflow` task started `run`, or null.
     static func parent(of run: RunRecord) -> JSONValue {
         guard let parent = run.parent else { return .null }
-        return ["run_id": .string(parent.run.rawValue), "task": .string(parent.task)]
+        return [
+            "run_id": .string(parent.run.rawValue), "task": .string(parent.task), "detached": .bool(parent.detached),
+        ]
     }
 
     /// A run in a list (`GET /v1/runs`, `uaef runs list --json`): `{"run_id", "workflow",

@@ -77,6 +77,7 @@ public enum RunCreation {
         if let parent {
             data["parent_run"] = .string(parent.link.run.rawValue)
             data["parent_task"] = .string(parent.link.task)
+            if parent.link.detached { data["parent_detached"] = true }
         }
         var changes = ChangeSet()
         changes.runs.append(run)

@@ -28,6 +28,11 @@ import UAEFStore
 ///   cancels the child; a process that stops leaves it to be resumed with its parent.
 /// - The output is `{"run_id", "workflow", "version", "tasks": {id: output}}`: the outputs of the
 ///   child's tasks that succeeded (a fan-out's as the list of its instances' outputs).
+/// - With `wait: false` the attempt only starts the child (Step Functions' `startExecution`
+///   without `.sync`, Temporal's `ABANDON` parent close policy) and succeeds with `{"run_id",
+///   "workflow", "version", "detached": true}`. The child is left, unleased, to any runner of the
+///   tenant (`uaef serve`, `uaef worker`, `uaef resume`), and goes on whatever its parent comes to:
+///   it is not cancelled with it.
 public struct WorkflowKind: AgentKind {
     /// What the runner executing an attempt gives it: its engine (``Runner/engine``), and the
     /// attempt's run as the runner holds it, when at hand.
@@ -58,7 +63,7 @@ public struct WorkflowKind: AgentKind {
     public var takesExecutionSlot: Bool { false }
 
     public var parameters: WorkflowCatalog.ParameterSpec {
-        .init(required: ["workflow"], optional: ["version", "inputs"])
+        .init(required: ["workflow"], optional: ["version", "inputs", "wait"])
     }
 
     public func execute(_ request: AttemptRequest, logger: Logger) async throws -> JSONValue {
@@ -80,7 +85,19 @@ public struct WorkflowKind: AgentKind {
                 "workflow: run \(parent.id) is a child \(parent.depth) levels deep, and children nest at most \(Self.maximumDepth) levels (does workflow \(child.workflow) start itself?)",
                 retryable: false)
         }
-        child.parent = ChildOrigin(link: RunParent(run: parent.id, task: request.key), depth: parent.depth + 1)
+        let waits = try Self.waits(request.parameters)
+        child.parent = ChildOrigin(
+            link: RunParent(run: parent.id, task: request.key, detached: !waits), depth: parent.depth + 1)
+        guard waits else {
+            let start = try await Self.start(child, maker: parent.createdBy ?? "engine", engine: engine, leased: false)
+            logger.info(
+                "detached child run \(start.created ? "started" : "found")",
+                metadata: ["child": "\(start.run)", "workflow": "\(child.workflow)"])
+            return [
+                "run_id": .string(start.run.rawValue), "workflow": .string(start.definition.name),
+                "version": .number(Number(start.definition.version)), "detached": true,
+            ]
+        }
         let snapshot = try await engine.childRuns.withPermit(tenant: request.tenant, depth: parent.depth + 1) {
             try await start(child, maker: parent.createdBy ?? "engine", engine: engine, logger: logger)
         }
@@ -108,18 +125,36 @@ public struct WorkflowKind: AgentKind {
     private func start(_ child: Engine.RunRequest, maker: String, engine: Engine, logger: Logger) async throws
         -> RunSnapshot
     {
-        let start: Engine.RunStart
+        let start = try await Self.start(child, maker: maker, engine: engine, leased: true)
+        logger.info(
+            "child run \(start.created ? "started" : "found")",
+            metadata: ["child": "\(start.run)", "workflow": "\(child.workflow)"])
+        return try await follow(start.run, created: start.created ? start : nil, engine: engine)
+    }
+
+    /// Starts the child, or finds the one its key started; a request the registry refuses fails
+    /// the task.
+    private static func start(_ child: Engine.RunRequest, maker: String, engine: Engine, leased: Bool) async throws
+        -> Engine.RunStart
+    {
         do {
-            start = try await engine.start(child, actor: maker, leased: true)
+            return try await engine.start(child, actor: maker, leased: leased)
         } catch let error as RegistryError {
             throw AgentFailure("workflow: \(error)", retryable: false)
         } catch let error as ValidationFailure {
             throw AgentFailure("workflow \(child.workflow): \(error)", retryable: false)
         }
-        logger.info(
-            "child run \(start.created ? "started" : "found")",
-            metadata: ["child": "\(start.run)", "workflow": "\(child.workflow)"])
-        return try await follow(start.run, created: start.created ? start : nil, engine: engine)
+    }
+
+    /// Whether the task waits for its child: `wait`, a boolean, true unless given.
+    static func waits(_ parameters: [String: JSONValue]) throws -> Bool {
+        guard let given = parameters["wait"], given != .null else { return true }
+        guard case .bool(let waits) = given else {
+            throw AgentFailure(
+                "workflow: `wait` must be true (wait for the child to end, the default) or false (only start it)",
+                retryable: false)
+        }
+        return waits
     }
 
     /// The request a task's parameters make: `workflow` a name, `version` a whole number from 1,

@@ -8740,11 +8740,16 @@ enum OpenAPISpec {
                   "task": {
                     "type": "string",
                     "description": "The task's key (`id`, or `id[index]` in a fan-out)."
+                  },
+                  "detached": {
+                    "type": "boolean",
+                    "description": "Started without waiting (`wait: false`): the child goes on whatever its parent comes to, and is not cancelled with it."
                   }
                 },
                 "required": [
                   "run_id",
-                  "task"
+                  "task",
+                  "detached"
                 ]
               }
             },

@@ -91,10 +91,14 @@ public struct RunParent: Sendable, Hashable {
     public var run: RunID
     /// The task's key (`id` or `id[index]`).
     public var task: String
+    /// Started without waiting (`wait: false`): the child goes on whatever its parent comes to, and
+    /// is not cancelled with it.
+    public var detached: Bool
 
-    public init(run: RunID, task: String) {
+    public init(run: RunID, task: String, detached: Bool = false) {
         self.run = run
         self.task = task
+        self.detached = detached
     }
 }
 

@@ -294,6 +294,8 @@ enum PostgresMigrations {
         ),
         // A schedule's next slot held until its last run ends (overlap buffer_one, buffer_all).
         ("v19_buffered_schedules", ["ALTER TABLE schedules ADD COLUMN buffered BOOLEAN NOT NULL DEFAULT false"]),
+        // Child runs started without waiting, which their parent's end leaves alone.
+        ("v20_detached_children", ["ALTER TABLE runs ADD COLUMN parent_detached BOOLEAN NOT NULL DEFAULT false"]),
     ]
 
     /// The advisory lock key that serializes migrations (any fixed 64-bit number).

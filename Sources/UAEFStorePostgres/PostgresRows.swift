@@ -77,7 +77,9 @@ extension PostgresStore {
             createdBy: try c("created_by"), traceParent: try c("trace_parent"), retryCount: try c("retry_count"),
             retriedAt: try c.optionalDate("retried_at"),
             parent: try c("parent_run_id", as: String?.self).map {
-                RunParent(run: RunID($0), task: try c("parent_task", as: String?.self) ?? "")
+                RunParent(
+                    run: RunID($0), task: try c("parent_task", as: String?.self) ?? "",
+                    detached: try c("parent_detached"))
             },
             depth: try c("depth"))
     }

@@ -280,8 +280,8 @@ public final class PostgresStore: WorkflowStore {
             """
             INSERT INTO runs (id, tenant, workflow_name, workflow_version, workflow_source, workflow_file, inputs,
                 status, error, created_at, updated_at, ended_at, cancel_requested, owner, lease_expires_at, created_by,
-                trace_parent, parent_run_id, parent_task, depth)
-            """, width: 20,
+                trace_parent, parent_run_id, parent_task, parent_detached, depth)
+            """, width: 21,
             suffix: """
                  ON CONFLICT (id) DO UPDATE SET status = excluded.status, error = excluded.error,
                     updated_at = excluded.updated_at, ended_at = excluded.ended_at
@@ -306,6 +306,7 @@ public final class PostgresStore: WorkflowStore {
             bindings.append(run.traceParent)
             bindings.append(run.parent?.run.rawValue)
             bindings.append(run.parent?.task)
+            bindings.append(run.parent?.detached ?? false)
             bindings.append(run.depth)
         }
         try await BulkInsert.run(

@@ -467,6 +467,10 @@ enum SQLiteMigrations {
             // A schedule's next slot held until its last run ends (overlap buffer_one, buffer_all).
             try db.execute(sql: "ALTER TABLE schedules ADD COLUMN buffered INTEGER NOT NULL DEFAULT 0")
         }
+        migrator.registerMigration("v23_detached_children") { db in
+            // Child runs started without waiting, which their parent's end leaves alone.
+            try db.execute(sql: "ALTER TABLE runs ADD COLUMN parent_detached INTEGER NOT NULL DEFAULT 0")
+        }
         return migrator
     }
 }

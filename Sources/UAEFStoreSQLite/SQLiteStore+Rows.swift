@@ -36,7 +36,9 @@ extension SQLiteStore {
             leaseExpiresAt: date(row["lease_expires_at"]), leaseGeneration: row["lease_generation"],
             createdBy: row["created_by"], traceParent: row["trace_parent"], retryCount: row["retry_count"],
             retriedAt: date(row["retried_at"]),
-            parent: (row["parent_run_id"] as String?).map { RunParent(run: RunID($0), task: row["parent_task"] ?? "") },
+            parent: (row["parent_run_id"] as String?).map {
+                RunParent(run: RunID($0), task: row["parent_task"] ?? "", detached: row["parent_detached"])
+            },
             depth: row["depth"])
     }
 

@@ -38,7 +38,7 @@ struct ChildRunCLITests {
         let listed = try UAEFProcess.run(["runs", "list", "--parent", first, "--json"] + store, in: directory.url)
         let children = try listed.json().arrayValue ?? []
         #expect(children.count == 1)
-        #expect(children.first?["parent"] == ["run_id": .string(first), "task": "onboard"])
+        #expect(children.first?["parent"] == ["run_id": .string(first), "task": "onboard", "detached": false])
         #expect(children.first?["workflow"] == "gated" && children.first?["status"] == "succeeded")
 
         // Killed while the child's program waits; resumed, the same child finishes.

@@ -87,6 +87,45 @@ struct ChildRunTests {
     }
 
     @Test(
+        "wait: false only starts the child: the task succeeds at once with its id, the child is left unleased to any runner, and the parent's cancellation leaves it",
+        arguments: StoreBackend.allCases)
+    func detachedChild(_ backend: StoreBackend) async throws {
+        let rig = try await Rig(backend)
+        defer { rig.location.remove() }
+        try await rig.register(Self.child)
+        try await rig.register(Self.slowChild)
+        let id = try await rig.submit(
+            """
+            name: parent
+            tasks:
+              - {id: start, agent: workflow, with: {workflow: onboard, wait: false, inputs: {supplier: acme}}}
+              - {id: slow, agent: workflow, depends_on: [start], with: {workflow: slow, wait: false}}
+              - {id: hold, agent: sleep, depends_on: [slow], with: {duration: 10m}}
+            """)
+        let execution = Task { try await rig.engine.execute([id])[id] }
+        try await rig.waitUntil("the parent holds") { try await rig.tasks(id)["hold"]?.status == .running }
+        let started = try #require(try await rig.tasks(id)["start"]?.output)
+        let children = try await rig.children(of: id)
+        let onboard = try #require(children.first { $0.workflowName == "onboard" })
+        #expect(
+            started == ["run_id": .string(onboard.id.rawValue), "workflow": "onboard", "version": 1, "detached": true])
+        // Left for any runner: nobody holds it, nothing executed it.
+        #expect(onboard.status == .pending && onboard.owner == nil)
+        #expect(onboard.parent == RunParent(run: id, task: "start", detached: true))
+        #expect(onboard.createdBy == "test:maker" && onboard.depth == 1)
+        let created = try #require(try await rig.events(onboard.id).first { $0.type == "run.created" })
+        #expect(created.data["parent_detached"] == true)
+        #expect(try await rig.engine.report(onboard.id)?["parent"]?["detached"] == true)
+
+        // The parent cancelled: its detached children go on.
+        _ = try await rig.engine.cancel(id, actor: "test")
+        #expect(try await execution.value == .cancelled)
+        #expect(try await rig.children(of: id).allSatisfy { $0.status == .pending })
+        #expect(try await rig.engine.resume(onboard.id) == .succeeded)
+        #expect(try await rig.tasks(onboard.id)["check"]?.output?["supplier"] == "acme")
+    }
+
+    @Test(
         "an unknown workflow, bad parameters or inputs the child does not declare fail the task at once, naming the fault"
     )
     func refusedRequests() async throws {
@@ -101,6 +140,7 @@ struct ChildRunTests {
               - {id: version, agent: workflow, with: {workflow: onboard, version: 7}}
               - {id: input, agent: workflow, with: {workflow: onboard, inputs: {vendor: x}}}
               - {id: shape, agent: workflow, with: {workflow: onboard, inputs: [1]}}
+              - {id: wait, agent: workflow, with: {workflow: onboard, wait: "no"}}
             """)
         #expect(try await rig.engine.execute([id])[id] == .failed)
         let tasks = try await rig.tasks(id)
@@ -111,6 +151,9 @@ struct ChildRunTests {
             tasks["input"]?.error?.contains("unknown input 'vendor'; workflow onboard declares: lines, supplier")
                 == true)
         #expect(tasks["shape"]?.error == "workflow: `inputs` must be an object of the child's inputs")
+        #expect(
+            tasks["wait"]?.error
+                == "workflow: `wait` must be true (wait for the child to end, the default) or false (only start it)")
         #expect(try await rig.children(of: id).isEmpty)
     }
 

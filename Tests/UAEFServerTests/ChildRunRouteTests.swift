@@ -42,7 +42,7 @@ struct ChildRunRouteTests {
             let children = listed["runs"]?.arrayValue ?? []
             #expect(children.count == 1)
             #expect(children.first?["run_id"] == output["run_id"])
-            #expect(children.first?["parent"] == ["run_id": .string(run), "task": "onboard"])
+            #expect(children.first?["parent"] == ["run_id": .string(run), "task": "onboard", "detached": false])
             let childID = try #require(output["run_id"]?.stringValue)
             #expect(
                 try await server.send(.GET, "/v1/runs/\(childID)", token: admin)["parent"]?["run_id"] == .string(run))
