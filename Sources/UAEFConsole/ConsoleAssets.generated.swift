@@ -246,7 +246,7 @@ enum ConsoleAssets {
           <div><dt>Ended</dt><dd>{{#endedAt}}<time datetime="{{.}}">{{.}}</time>{{/endedAt}}{{^endedAt}}—{{/endedAt}}</dd></div>
           <div><dt>Duration</dt><dd>{{duration}}</dd></div>
           <div><dt>Started by</dt><dd>{{createdBy}}</dd></div>
-          {{#parentRun}}<div><dt>Child of</dt><dd><a href="/runs/{{.}}">{{.}}</a>, task {{parentTask}}</dd></div>{{/parentRun}}
+          {{#parentRun}}<div><dt>Child of</dt><dd><a href="/runs/{{.}}">{{.}}</a>, task {{parentTask}}{{#detached}} (started without waiting: not cancelled with it){{/detached}}</dd></div>{{/parentRun}}
           {{#retriedAt}}<div><dt>Retried</dt><dd>{{retryCount}}×, last <time datetime="{{.}}">{{.}}</time></dd></div>{{/retriedAt}}
         </dl>
         {{#error}}<p class="notice error" role="alert">{{.}}</p>{{/error}}
@@ -281,7 +281,7 @@ enum ConsoleAssets {
         <table class="children">
           <thead><tr><th scope="col">Run</th><th scope="col">Started by task</th><th scope="col">Workflow</th><th scope="col">Status</th></tr></thead>
           <tbody>
-          {{#children}}<tr><td><a class="mono" href="/runs/{{id}}">{{id}}</a></td><td>{{task}}</td><td>{{workflow}} v{{version}}</td><td><span class="status s-{{status}}">{{status}}</span></td></tr>
+          {{#children}}<tr><td><a class="mono" href="/runs/{{id}}">{{id}}</a></td><td>{{task}}{{#detached}} <span class="muted small">without waiting</span>{{/detached}}</td><td>{{workflow}} v{{version}}</td><td><span class="status s-{{status}}">{{status}}</span></td></tr>
           {{/children}}
           </tbody>
         </table>

@@ -161,6 +161,8 @@ public struct RunView: Sendable {
         public var workflow: String
         public var version: Int
         public var status: String
+        /// Started without waiting: its parent's end does not cancel it.
+        public var detached: Bool
     }
 
     /// One of the run's events.
@@ -196,6 +198,8 @@ public struct RunView: Sendable {
     /// started otherwise).
     public var parentRun: String?
     public var parentTask: String?
+    /// Started by its parent without waiting: the parent's end does not cancel it.
+    public var detached: Bool
     /// The newest of the runs this run's `workflow` tasks started (``childLimit`` at most), and
     /// whether it started more.
     public var children: [ChildRow]
@@ -246,10 +250,12 @@ public struct RunView: Sendable {
         retriedAt = run.retriedAt.map(Timestamp.format)
         parentRun = run.parent?.run.rawValue
         parentTask = run.parent?.task
+        detached = run.parent?.detached ?? false
         self.children = children.prefix(Self.childLimit).map { child in
             ChildRow(
                 id: child.id.rawValue, task: child.parent?.task ?? "", workflow: child.workflowName,
-                version: child.workflowVersion, status: child.status.rawValue)
+                version: child.workflowVersion, status: child.status.rawValue,
+                detached: child.parent?.detached ?? false)
         }
         hasChildren = !children.isEmpty
         moreChildren = children.count > Self.childLimit

@@ -34,16 +34,17 @@ public struct Engine: Sendable {
         childRuns = ChildRunPermits(capacity: configuration.maxConcurrency)
     }
 
-    /// `kinds` as an engine on `store` executes them: with the approval and remote kinds, which
-    /// wait on the store, and with the kinds that reach other systems given credentials from the
-    /// tenant's secrets (opened with `secrets`).
+    /// `kinds` as an engine on `store` executes them: with the approval, remote and workflow kinds,
+    /// which wait on the store (a `workflow` kind given is kept, with its settings), and with the
+    /// kinds that reach other systems given credentials from the tenant's secrets (opened with
+    /// `secrets`).
     public static func prepare(_ kinds: AgentKindRegistry, store: any WorkflowStore, secrets: SecretBox?)
         -> AgentKindRegistry
     {
         var kinds = kinds
         kinds.register(ApprovalKind(store: store))
         kinds.register(RemoteKind(store: store))
-        kinds.register(WorkflowKind())
+        if kinds["workflow"] == nil { kinds.register(WorkflowKind()) }
         for name in SecretResolvingKind.kinds {
             if let kind = kinds[name] {
                 kinds.register(SecretResolvingKind(wrapped: kind, resolver: SecretResolver(store: store, box: secrets)))

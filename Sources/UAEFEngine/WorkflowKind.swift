@@ -5,7 +5,7 @@ import UAEFStore
 
 /// The `workflow` agent kind: a task that starts a run of a workflow registered in its tenant (a
 /// child run) and waits for it to end, as Step Functions' nested executions and Temporal's child
-/// workflows do.
+/// workflows do (or, with `wait: false`, only starts it).
 ///
 /// ```yaml
 /// - id: onboard
@@ -32,7 +32,8 @@ import UAEFStore
 ///   without `.sync`, Temporal's `ABANDON` parent close policy) and succeeds with `{"run_id",
 ///   "workflow", "version", "detached": true}`. The child is left, unleased, to any runner of the
 ///   tenant (`uaef serve`, `uaef worker`, `uaef resume`), and goes on whatever its parent comes to:
-///   it is not cancelled with it.
+///   it is not cancelled with it. A tenant has at most ``maximumDetachedRuns`` of them unfinished
+///   (10,000 unless set): past that, the task fails (retryably) rather than start another.
 public struct WorkflowKind: AgentKind {
     /// What the runner executing an attempt gives it: its engine (``Runner/engine``), and the
     /// attempt's run as the runner holds it, when at hand.
@@ -49,9 +50,15 @@ public struct WorkflowKind: AgentKind {
     /// How deep children nest: a workflow that starts itself stops here.
     public static let maximumDepth = 5
 
+    /// How many children started without waiting one tenant may have unfinished: they are
+    /// paced by nothing else (no parent waits, no permit), so a fan-out starting itself would
+    /// otherwise create runs as fast as the store commits, up to ``maximumDepth`` levels deep.
+    public let maximumDetachedRuns: Int
+
     /// The kind; the store it starts and reads children in is its runner's engine's.
-    public init(pollInterval: Duration = .milliseconds(250)) {
+    public init(pollInterval: Duration = .milliseconds(250), maximumDetachedRuns: Int = 10_000) {
         self.pollInterval = pollInterval
+        self.maximumDetachedRuns = maximumDetachedRuns
     }
 
     public var name: String { "workflow" }
@@ -89,14 +96,7 @@ public struct WorkflowKind: AgentKind {
         child.parent = ChildOrigin(
             link: RunParent(run: parent.id, task: request.key, detached: !waits), depth: parent.depth + 1)
         guard waits else {
-            let start = try await Self.start(child, maker: parent.createdBy ?? "engine", engine: engine, leased: false)
-            logger.info(
-                "detached child run \(start.created ? "started" : "found")",
-                metadata: ["child": "\(start.run)", "workflow": "\(child.workflow)"])
-            return [
-                "run_id": .string(start.run.rawValue), "workflow": .string(start.definition.name),
-                "version": .number(Number(start.definition.version)), "detached": true,
-            ]
+            return try await startDetached(child, maker: parent.createdBy, engine: engine, logger: logger)
         }
         let snapshot = try await engine.childRuns.withPermit(tenant: request.tenant, depth: parent.depth + 1) {
             try await start(child, maker: parent.createdBy ?? "engine", engine: engine, logger: logger)
@@ -132,18 +132,52 @@ public struct WorkflowKind: AgentKind {
         return try await follow(start.run, created: start.created ? start : nil, engine: engine)
     }
 
-    /// Starts the child, or finds the one its key started; a request the registry refuses fails
-    /// the task.
+    /// Starts a child without waiting for it (``maximumDetachedRuns`` unfinished at most), or
+    /// finds the one its key started: `{"run_id", "workflow", "version", "detached": true}`.
+    private func startDetached(_ child: Engine.RunRequest, maker: String?, engine: Engine, logger: Logger)
+        async throws -> JSONValue
+    {
+        let limit = maximumDetachedRuns
+        if let key = child.idempotencyKey, try await engine.store.runRequest(key: key, tenant: engine.tenant) == nil,
+            try await engine.store.unfinishedDetachedRuns(tenant: engine.tenant, limit: limit) >= limit
+        {
+            throw AgentFailure(
+                "workflow: tenant \(engine.tenant) has \(limit) unfinished child runs started without waiting, the most it may have; retried once some have ended"
+            )
+        }
+        let start = try await Self.start(child, maker: maker ?? "engine", engine: engine, leased: false)
+        logger.info(
+            "detached child run \(start.created ? "started" : "found")",
+            metadata: ["child": "\(start.run)", "workflow": "\(child.workflow)"])
+        let found = start.created ? nil : try await engine.store.run(start.run, tenant: engine.tenant)
+        return [
+            "run_id": .string(start.run.rawValue), "workflow": .string(found?.workflowName ?? start.definition.name),
+            "version": .number(Number(found?.workflowVersion ?? start.definition.version)), "detached": true,
+        ]
+    }
+
+    /// Starts the child, or finds the one its key started; a request the registry refuses, or a
+    /// child found that an earlier attempt started with the other `wait`, fails the task.
     private static func start(_ child: Engine.RunRequest, maker: String, engine: Engine, leased: Bool) async throws
         -> Engine.RunStart
     {
+        let start: Engine.RunStart
         do {
-            return try await engine.start(child, actor: maker, leased: leased)
+            start = try await engine.start(child, actor: maker, leased: leased)
         } catch let error as RegistryError {
             throw AgentFailure("workflow: \(error)", retryable: false)
         } catch let error as ValidationFailure {
             throw AgentFailure("workflow \(child.workflow): \(error)", retryable: false)
         }
+        let detached = child.parent?.link.detached ?? false
+        if !start.created, let found = try await engine.store.run(start.run, tenant: engine.tenant),
+            (found.parent?.detached ?? false) != detached
+        {
+            throw AgentFailure(
+                "workflow: child run \(start.run) was started by an earlier attempt \(detached ? "waiting for it" : "without waiting (wait: false)"), and this attempt's wait is \(!detached); the task's wait must not change between attempts",
+                retryable: false)
+        }
+        return start
     }
 
     /// Whether the task waits for its child: `wait`, a boolean, true unless given.

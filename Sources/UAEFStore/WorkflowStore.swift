@@ -62,6 +62,10 @@ public protocol WorkflowStore: LedgerStore, SettlementStore, RemoteWorkStore, Se
     /// Every registered version of one workflow, oldest first (empty when there is none).
     func workflowVersions(named name: String, tenant: String) async throws -> [WorkflowRecord]
 
+    /// How many of the tenant's runs started without waiting (``RunParent/detached``) have not
+    /// ended, counted up to `limit`.
+    func unfinishedDetachedRuns(tenant: String, limit: Int) async throws -> Int
+
     /// The run request that holds an idempotency key, or nil.
     func runRequest(key: String, tenant: String) async throws -> RunRequestRecord?
 

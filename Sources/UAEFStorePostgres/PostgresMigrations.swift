@@ -295,7 +295,16 @@ enum PostgresMigrations {
         // A schedule's next slot held until its last run ends (overlap buffer_one, buffer_all).
         ("v19_buffered_schedules", ["ALTER TABLE schedules ADD COLUMN buffered BOOLEAN NOT NULL DEFAULT false"]),
         // Child runs started without waiting, which their parent's end leaves alone.
-        ("v20_detached_children", ["ALTER TABLE runs ADD COLUMN parent_detached BOOLEAN NOT NULL DEFAULT false"]),
+        (
+            "v20_detached_children",
+            [
+                "ALTER TABLE runs ADD COLUMN parent_detached BOOLEAN NOT NULL DEFAULT false",
+                """
+                CREATE INDEX runs_detached_unfinished ON runs (tenant)
+                WHERE parent_detached AND status IN ('pending', 'running')
+                """,
+            ]
+        ),
     ]
 
     /// The advisory lock key that serializes migrations (any fixed 64-bit number).

@@ -570,6 +570,15 @@ public final class PostgresStore: WorkflowStore {
         }
     }
 
+    public func unfinishedDetachedRuns(tenant: String, limit: Int) async throws -> Int {
+        try await rows(
+            """
+            SELECT count(*) FROM (SELECT 1 FROM runs
+                WHERE tenant = \(tenant) AND parent_detached AND status IN ('pending', 'running') LIMIT \(limit)) AS d
+            """
+        ) { try $0.decode(Int64.self) }.first.map(Int.init) ?? 0
+    }
+
     public func runs(tenant: String, matching filter: RunFilter, limit: Int) async throws -> [RunRecord] {
         // One statement per filter shape, so that PostgreSQL walks the index that fits (tenant,
         // status or workflow, id) newest first; a first page starts below every run id ("zzzz").

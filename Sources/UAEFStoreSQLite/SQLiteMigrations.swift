@@ -470,6 +470,11 @@ enum SQLiteMigrations {
         migrator.registerMigration("v23_detached_children") { db in
             // Child runs started without waiting, which their parent's end leaves alone.
             try db.execute(sql: "ALTER TABLE runs ADD COLUMN parent_detached INTEGER NOT NULL DEFAULT 0")
+            try db.execute(
+                sql: """
+                    CREATE INDEX runs_detached_unfinished ON runs (tenant)
+                    WHERE parent_detached = 1 AND status IN ('pending', 'running')
+                    """)
         }
         return migrator
     }

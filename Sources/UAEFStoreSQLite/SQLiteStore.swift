@@ -518,6 +518,17 @@ public final class SQLiteStore: WorkflowStore {
         }
     }
 
+    public func unfinishedDetachedRuns(tenant: String, limit: Int) async throws -> Int {
+        try await pool.read { db in
+            try Int.fetchOne(
+                db,
+                sql: """
+                    SELECT count(*) FROM (SELECT 1 FROM runs
+                        WHERE tenant = ? AND parent_detached = 1 AND status IN ('pending', 'running') LIMIT ?)
+                    """, arguments: [tenant, limit]) ?? 0
+        }
+    }
+
     public func taskCounts(of runs: [RunID], tenant: String) async throws -> [RunID: [TaskStatus: Int]] {
         guard !runs.isEmpty else { return [:] }
         // One statement for any number of runs (their ids as one JSON array), compiled once.

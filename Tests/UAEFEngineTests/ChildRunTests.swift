@@ -1,5 +1,7 @@
 import Foundation
+import Logging
 import Testing
+import UAEFAgents
 import UAEFCore
 import UAEFEngine
 import UAEFStore
@@ -123,6 +125,33 @@ struct ChildRunTests {
         #expect(try await rig.children(of: id).allSatisfy { $0.status == .pending })
         #expect(try await rig.engine.resume(onboard.id) == .succeeded)
         #expect(try await rig.tasks(onboard.id)["check"]?.output?["supplier"] == "acme")
+    }
+
+    @Test(
+        "a tenant's unfinished children started without waiting are bounded: past the bound the task fails, saying why")
+    func detachedChildrenBounded() async throws {
+        let rig = try await Rig(.sqlite)
+        defer { rig.location.remove() }
+        var kinds = BuiltInAgents.registry
+        kinds.register(WorkflowKind(maximumDetachedRuns: 2))
+        let engine = Engine(store: rig.store, kinds: kinds, sections: [], logger: Logger(label: "test"))
+        try await rig.register(Self.slowChild)
+        let definition = try await engine.validate(
+            """
+            name: flood
+            concurrency: 1
+            inputs: {items: [1, 2, 3]}
+            tasks:
+              - {id: start, agent: workflow, for_each: "${{ inputs.items }}", with: {workflow: slow, wait: false}}
+            """, file: "flood.yaml")
+        let id = try await engine.submit(definition, file: "flood.yaml", inputs: [], actor: "test", leased: true)
+        #expect(try await engine.execute([id])[id] == .failed)
+        #expect(try await rig.children(of: id).count == 2)
+        let failed = try await rig.tasks(id).values.filter { $0.status == .failed && $0.index != nil }
+        #expect(failed.count == 1)
+        #expect(
+            failed.first?.error?.contains(
+                "tenant default has 2 unfinished child runs started without waiting, the most it may have") == true)
     }
 
     @Test(

@@ -38,7 +38,28 @@ struct ConsoleChildRunTests {
                         "<dt>Child of</dt><dd><a href=\"/runs/\(run)\">\(run)</a>, task \(task)</dd>"),
                     "\(childPage.body)")
                 #expect(!childPage.body.contains("<h2>Child runs</h2>"))
+                #expect(!childPage.body.contains("started without waiting"))
             }
+
+            // A child started without waiting says so on both pages.
+            let starter = """
+                name: starter
+                tasks:
+                  - {id: kick, agent: workflow, with: {workflow: onboard, wait: false, inputs: {supplier: Initech}}}
+                """
+            #expect(try await server.send(.POST, "/v1/workflows", body: starter).status == 201)
+            let started = try #require(
+                try await server.send(.POST, "/v1/runs", body: #"{"workflow":"starter"}"#)["run_id"]?.stringValue)
+            #expect(try await server.waitForRun(started, token: nil)["status"] == "succeeded")
+            let detached = try #require(
+                try await server.send(.GET, "/v1/runs?parent=\(started)")["runs"]?.arrayValue?.first?["run_id"]?
+                    .stringValue)
+            let starterPage = try await server.send(.GET, "/runs/\(started)", headers: session)
+            #expect(starterPage.body.contains("<td>kick <span class=\"muted small\">without waiting</span></td>"))
+            let detachedPage = try await server.send(.GET, "/runs/\(detached)", headers: session)
+            #expect(
+                detachedPage.body.contains("task kick (started without waiting: not cancelled with it)"),
+                "\(detachedPage.body)")
         }
     }
 }
