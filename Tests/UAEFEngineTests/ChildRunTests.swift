@@ -3,9 +3,10 @@ import Logging
 import Testing
 import UAEFAgents
 import UAEFCore
-import UAEFEngine
 import UAEFStore
 import UAEFTestSupport
+
+@testable import UAEFEngine
 
 @Suite("Child runs: a workflow task starts a registered workflow and waits for it, on SQLite and PostgreSQL")
 struct ChildRunTests {
@@ -152,6 +153,33 @@ struct ChildRunTests {
         #expect(
             failed.first?.error?.contains(
                 "tenant default has 2 unfinished child runs started without waiting, the most it may have") == true)
+    }
+
+    @Test(
+        "an attempt that finds the child of an earlier one started with the other wait fails without retry, naming it")
+    func waitChangedBetweenAttempts() async throws {
+        let rig = try await Rig(.sqlite)
+        defer { rig.location.remove() }
+        try await rig.register(Self.slowChild)
+        let id = try await rig.submit(
+            """
+            name: parent
+            tasks:
+              - {id: kick, agent: workflow, retry: {max_attempts: 3}, with: {workflow: slow, wait: false}}
+            """)
+        // As if an earlier attempt (its agent then configured to wait) had started the child under
+        // the key this attempt derives.
+        var earlier = Engine.RunRequest(workflow: "slow", inputs: [:], idempotencyKey: "child:\(id.rawValue)/kick/1")
+        earlier.parent = ChildOrigin(link: RunParent(run: id, task: "kick"), depth: 1)
+        let child = try await rig.engine.start(earlier, actor: "test:maker", leased: false).run
+        #expect(try await rig.engine.execute([id])[id] == .failed)
+        let task = try #require(try await rig.tasks(id)["kick"])
+        #expect(task.attempts == 1)
+        #expect(
+            task.error
+                == "workflow: child run \(child) was started by an earlier attempt waiting for it, and this attempt's wait is false; the task's wait must not change between attempts"
+        )
+        #expect(try await rig.children(of: id).map(\.id) == [child])
     }
 
     @Test(
