@@ -125,7 +125,7 @@ public struct WorkflowKind: AgentKind {
     private func start(_ child: Engine.RunRequest, maker: String, engine: Engine, logger: Logger) async throws
         -> RunSnapshot
     {
-        let start = try await Self.start(child, maker: maker, engine: engine, leased: true)
+        let start = try await Self.start(child, maker: maker, engine: engine, leased: true).start
         logger.info(
             "child run \(start.created ? "started" : "found")",
             metadata: ["child": "\(start.run)", "workflow": "\(child.workflow)"])
@@ -138,28 +138,29 @@ public struct WorkflowKind: AgentKind {
         async throws -> JSONValue
     {
         let limit = maximumDetachedRuns
-        if let key = child.idempotencyKey, try await engine.store.runRequest(key: key, tenant: engine.tenant) == nil,
-            try await engine.store.unfinishedDetachedRuns(tenant: engine.tenant, limit: limit) >= limit
+        // At the bound, only a child this attempt's key already started (a replaced attempt's) is found.
+        if try await engine.store.unfinishedDetachedRuns(tenant: engine.tenant, limit: limit) >= limit,
+            let key = child.idempotencyKey, try await engine.store.runRequest(key: key, tenant: engine.tenant) == nil
         {
             throw AgentFailure(
                 "workflow: tenant \(engine.tenant) has \(limit) unfinished child runs started without waiting, the most it may have; retried once some have ended"
             )
         }
-        let start = try await Self.start(child, maker: maker ?? "engine", engine: engine, leased: false)
+        let (start, found) = try await Self.start(child, maker: maker ?? "engine", engine: engine, leased: false)
         logger.info(
             "detached child run \(start.created ? "started" : "found")",
             metadata: ["child": "\(start.run)", "workflow": "\(child.workflow)"])
-        let found = start.created ? nil : try await engine.store.run(start.run, tenant: engine.tenant)
         return [
             "run_id": .string(start.run.rawValue), "workflow": .string(found?.workflowName ?? start.definition.name),
             "version": .number(Number(found?.workflowVersion ?? start.definition.version)), "detached": true,
         ]
     }
 
-    /// Starts the child, or finds the one its key started; a request the registry refuses, or a
-    /// child found that an earlier attempt started with the other `wait`, fails the task.
+    /// Starts the child, or finds the one its key started (then also its record); a request the
+    /// registry refuses, or a child found that an earlier attempt started with the other `wait`,
+    /// fails the task.
     private static func start(_ child: Engine.RunRequest, maker: String, engine: Engine, leased: Bool) async throws
-        -> Engine.RunStart
+        -> (start: Engine.RunStart, found: RunRecord?)
     {
         let start: Engine.RunStart
         do {
@@ -169,15 +170,15 @@ public struct WorkflowKind: AgentKind {
         } catch let error as ValidationFailure {
             throw AgentFailure("workflow \(child.workflow): \(error)", retryable: false)
         }
+        guard !start.created else { return (start, nil) }
+        let found = try await engine.store.run(start.run, tenant: engine.tenant)
         let detached = child.parent?.link.detached ?? false
-        if !start.created, let found = try await engine.store.run(start.run, tenant: engine.tenant),
-            (found.parent?.detached ?? false) != detached
-        {
+        if let found, (found.parent?.detached ?? false) != detached {
             throw AgentFailure(
                 "workflow: child run \(start.run) was started by an earlier attempt \(detached ? "waiting for it" : "without waiting (wait: false)"), and this attempt's wait is \(!detached); the task's wait must not change between attempts",
                 retryable: false)
         }
-        return start
+        return (start, found)
     }
 
     /// Whether the task waits for its child: `wait`, a boolean, true unless given.

@@ -19,15 +19,11 @@ struct SlotPlan {
     /// most `limit` due.
     init(times: ScheduleTimes, from first: Date, now: Date, window: Duration, limit: Int) {
         let windowStart = now.addingTimeInterval(-window.timeInterval)
-        var slot: Date? = first
-        var counted = 0
-        while let current = slot, current < windowStart {
-            missed = (counted + 1, missed?.first ?? current, current)
-            counted += 1
-            slot =
-                counted < Self.countedMisses
-                ? times.next(after: current) : times.next(after: windowStart.addingTimeInterval(-0.001))
-        }
+        let late = Self.stretch(
+            from: first, while: { $0 < windowStart }, resumingAfter: windowStart.addingTimeInterval(-0.001),
+            times: times)
+        if let firstMissed = late.first, let lastMissed = late.last { missed = (late.count, firstMissed, lastMissed) }
+        var slot = late.next
         while let current = slot, current <= now, due.count < limit {
             due.append(current)
             slot = times.next(after: current)
@@ -35,17 +31,17 @@ struct SlotPlan {
         next = slot
     }
 
-    /// The slots after `slot` up to `now` (counted up to ``countedMisses``, past which the count
-    /// stops and `next` jumps past `now`), and the first one after `now`.
-    static func passed(after slot: Date, through now: Date, times: ScheduleTimes)
-        -> (count: Int, first: Date?, last: Date?, next: Date?)
-    {
-        var (count, first, last) = (0, Date?.none, Date?.none)
-        var current = times.next(after: slot)
-        while let passing = current, passing <= now {
-            guard count < countedMisses else { return (count, first, last, times.next(after: now)) }
-            (count, first, last) = (count + 1, first ?? passing, passing)
-            current = times.next(after: passing)
+    /// The stretch of slots from `start` on while `inside` holds: how many (counted up to
+    /// ``countedMisses``, past which counting stops and the stretch ends at the first slot after
+    /// `resume`), the first and last counted, and the first slot after the stretch.
+    static func stretch(
+        from start: Date?, while inside: (Date) -> Bool, resumingAfter resume: Date, times: ScheduleTimes
+    ) -> (count: Int, first: Date?, last: Date?, next: Date?) {
+        var (count, first, last, current) = (0, Date?.none, Date?.none, start)
+        while let slot = current, inside(slot) {
+            guard count < countedMisses else { return (count, first, last, times.next(after: resume)) }
+            (count, first, last) = (count + 1, first ?? slot, slot)
+            current = times.next(after: slot)
         }
         return (count, first, last, current)
     }
@@ -137,7 +133,9 @@ struct ScheduleFiring {
             // start nothing, however many came. Recorded as skipped when the held slot starts: its
             // last run may have been retried since the claim, and the slot held on.
             let startsHeld = oldest == record.nextAt
-            let passed = SlotPlan.passed(after: oldest, through: now, times: definition.times)
+            let passed = SlotPlan.stretch(
+                from: definition.times.next(after: oldest), while: { $0 <= now }, resumingAfter: now,
+                times: definition.times)
             if let firstSkipped = startsHeld ? passed.first : oldest, let waitedFor = record.lastRun {
                 skipped = (passed.count + (startsHeld ? 0 : 1), firstSkipped, passed.last ?? oldest, waitedFor)
             }

@@ -116,7 +116,8 @@ extension PostgresStore {
     /// A schedule's condition: its next slot is not one held for a last run that has not ended.
     private static let notWaitingForLastRun = """
         (NOT buffered OR NOT EXISTS (
-            SELECT 1 FROM runs WHERE runs.id = schedules.last_run AND runs.status IN ('pending', 'running')))
+            SELECT 1 FROM runs WHERE runs.id = schedules.last_run AND runs.tenant = schedules.tenant
+                AND runs.status IN ('pending', 'running')))
         """
 
     static func schedule(_ row: PostgresRow) throws -> ScheduleRecord {

@@ -104,7 +104,8 @@ extension SQLiteStore {
     /// A schedule's condition: its next slot is not one held for a last run that has not ended.
     private static let notWaitingForLastRun = """
         (buffered = 0 OR NOT EXISTS (
-            SELECT 1 FROM runs WHERE runs.id = schedules.last_run AND runs.status IN ('pending', 'running')))
+            SELECT 1 FROM runs WHERE runs.id = schedules.last_run AND runs.tenant = schedules.tenant
+                AND runs.status IN ('pending', 'running')))
         """
 
     /// Writes a firing's state, or throws ``ScheduleClaimLost`` when its claim was lost.
