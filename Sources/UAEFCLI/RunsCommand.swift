@@ -119,21 +119,32 @@ struct RunsCommand: AsyncParsableCommand {
 
     struct Retry: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Retry a failed or cancelled run from where it stopped, and execute it here until it ends.",
+            abstract:
+                "Retry a failed or cancelled run from where it stopped, or any ended run from tasks you name, and execute it here until it ends.",
             discussion: """
                 Tasks that succeeded keep their outputs and do not run again. Tasks that failed or were cancelled \
                 run again with their retries afresh, and so does every task downstream of them; a fanned-out task \
                 whose list is unchanged runs only its instances that did not succeed. The run keeps its id, inputs \
                 and workflow version, and its timeout counts from the retry. A run.retried event records who \
                 retried it and which tasks run again.
+                --from TASK (repeatable) also runs TASK again whatever it did, all its fan-out instances, and every \
+                task downstream of it. With --from a run that succeeded may be run again too, unless it is a child \
+                its parent waited for. Tasks that reach outside keep their idempotency: an ERP posting or an \
+                outbound message finds the first one rather than making another (start a new run to do it again).
                 With --detach the run is left for a process that executes runs (uaef serve, uaef worker, uaef resume).
                 --json prints the finished run as uaef run --json does; with --detach \
                 {"run_id", "status", "retry_count", "tasks"} (the tasks that run again).
                 Exit codes: 0 the run succeeded (with --detach: it was reopened), 1 it failed or was cancelled \
-                again, 2 no such run, or it cannot be retried (it succeeded or has not ended), 3 store or system \
-                error. If this process stops, uaef resume continues the run.
+                again, 2 no such run or task, or it cannot be retried (it has not ended, or it succeeded and no \
+                task is named), 3 store or system error. If this process stops, uaef resume continues the run.
                 """)
         @Argument(help: "The run id.") var id: String
+        @Option(
+            name: .customLong("from"),
+            help: ArgumentHelp(
+                "Also run this task again, and every task downstream of it, whatever it did (repeatable).",
+                valueName: "task"))
+        var from: [String] = []
         @Flag(help: "Reopen the run and leave it for another process to execute.") var detach = false
         @Flag(help: "Print JSON.") var json = false
         @OptionGroup var engineOptions: EngineOptions
@@ -143,7 +154,9 @@ struct RunsCommand: AsyncParsableCommand {
             let runID = RunID(id)
             let outcome: RunRetry.Outcome
             do {
-                guard let found = try await engine.retry(runID, actor: CLIActor.current, leased: !detach) else {
+                guard
+                    let found = try await engine.retry(runID, from: from, actor: CLIActor.current, leased: !detach)
+                else {
                     throw CLIError.usage("no run \(id) in tenant \(engine.tenant)")
                 }
                 outcome = found

@@ -263,6 +263,14 @@ enum ConsoleAssets {
           <span class="hint">Tasks that succeeded keep their outputs; those that failed or were cancelled, and the tasks after them, run again.</span>
         </form>
         {{/canRetry}}
+        {{#canRerun}}
+        <form method="post" action="/runs/{{id}}/retry" class="actions">
+          <input type="hidden" name="csrf" value="{{csrf}}">
+          <label>Run again from <select name="from">{{#rerunTasks}}<option>{{.}}</option>{{/rerunTasks}}</select></label>
+          <button type="submit">Run again</button>
+          <span class="hint">The task chosen and every task after it run again, whatever they did; what failed runs again too.</span>
+        </form>
+        {{/canRerun}}
         {{#cancelRequested}}<p class="notice">Cancellation requested; the run stops at its next step.</p>{{/cancelRequested}}
 
         <h2>Tasks</h2>

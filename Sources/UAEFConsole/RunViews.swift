@@ -191,6 +191,10 @@ public struct RunView: Sendable {
     public var cancelRequested: Bool
     /// True when the run failed or was cancelled and the principal may retry it.
     public var canRetry: Bool
+    /// True when the run has ended, may be run again from tasks one names, and the principal may;
+    /// `rerunTasks` are the tasks to choose from.
+    public var canRerun: Bool
+    public var rerunTasks: [String]
     /// How many times the run was retried, and when last (nil when never).
     public var retryCount: Int
     public var retriedAt: String?
@@ -246,6 +250,8 @@ public struct RunView: Sendable {
         canCancel = mayWriteRuns && !run.status.isTerminal && !run.cancelRequested
         cancelRequested = run.cancelRequested && !run.status.isTerminal
         canRetry = mayWriteRuns && run.isRetryable
+        rerunTasks = definition?.tasks.map(\.id) ?? []
+        canRerun = mayWriteRuns && run.isRerunnable && !rerunTasks.isEmpty
         retryCount = run.retryCount
         retriedAt = run.retriedAt.map(Timestamp.format)
         parentRun = run.parent?.run.rawValue

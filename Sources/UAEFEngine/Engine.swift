@@ -231,17 +231,21 @@ public struct Engine: Sendable {
     }
 
     /// Retries the tenant's failed or cancelled run `id` from where it stopped (``RunRetry``): the
-    /// tasks that did not succeed, and those downstream of them, run again; a `run.retried` event
-    /// by `actor` names them. With `leased` this process holds the run's lease and is expected to
-    /// execute it (``execute(_:definitions:created:progress:)``); otherwise it is left for any
-    /// runner of the tenant (`uaef resume`, `uaef worker`, `uaef serve`). Nil when the tenant has no
-    /// such run; throws ``RunRetry/Refusal`` when it cannot be retried, with nothing changed.
-    public func retry(_ id: RunID, actor: String, leased: Bool = false) async throws -> RunRetry.Outcome? {
+    /// tasks that did not succeed, and those downstream of them, run again; so do the tasks named
+    /// in `from` (which may also reopen a succeeded run) and those downstream of them. A
+    /// `run.retried` event by `actor` names them. With `leased` this process holds the run's lease
+    /// and is expected to execute it (``execute(_:definitions:created:progress:)``); otherwise it
+    /// is left for any runner of the tenant (`uaef resume`, `uaef worker`, `uaef serve`). Nil when
+    /// the tenant has no such run; throws ``RunRetry/Refusal`` when it cannot be retried so, with
+    /// nothing changed.
+    public func retry(_ id: RunID, from named: [String] = [], actor: String, leased: Bool = false) async throws
+        -> RunRetry.Outcome?
+    {
         guard let snapshot = try await store.snapshot(of: id, tenant: tenant) else { return nil }
         // Refused before its workflow is parsed: a run that cannot be retried says so, whatever its source.
-        if let refusal = RunRetry.refusal(snapshot.run) { throw refusal }
+        if let refusal = RunRetry.refusal(snapshot.run, from: named) { throw refusal }
         let now = Date()
-        let plan = try RunRetry.plan(snapshot, definition: try runner.parse(snapshot.run), now: now)
+        let plan = try RunRetry.plan(snapshot, definition: try runner.parse(snapshot.run), from: named, now: now)
         // What the run's earlier go may have left queued (a process stopped between an attempt's
         // end and its task's withdrawal) is never executed beside the retry's own attempts. Only
         // the attempts read here: a retry racing this one keeps the attempts it starts.
@@ -261,6 +265,7 @@ public struct Engine: Sendable {
                     // A fan-out of thousands reopened is counted, not listed whole.
                     "tasks": .array(plan.reopened.prefix(RunRetry.listedTasks).map(JSONValue.string)),
                     "reopened": .number(Number(plan.reopened.count)),
+                    "from": .array(plan.from.map(JSONValue.string)),
                 ])
         ]
         guard

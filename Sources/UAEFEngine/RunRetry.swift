@@ -7,20 +7,34 @@ import UAEFStore
 /// not run again; what failed or was cancelled runs again, and so does every task downstream of
 /// it, whatever it did before (its inputs may change).
 ///
-/// A fanned-out task whose own dependencies are kept runs only its instances that did not
-/// succeed. One that depends on a reopened task is expanded again from its `for_each`: its old
-/// instances are set aside as skipped, and those the new list reaches again are replaced. A
-/// reopened task gets its `retry.max_attempts` afresh; its attempts keep their numbers (and so
-/// their idempotency keys) from where they stopped.
+/// A retry may also run a run again **from tasks one names**, as Airflow's clearing of a task and
+/// its downstream does: those tasks run again whatever they did, and so does everything
+/// downstream of them. Such a rerun may also reopen a run that succeeded, unless it is a child its
+/// parent waited for (the parent has taken its outputs).
+///
+/// A fanned-out task whose own dependencies are kept, and that is not named, runs only its
+/// instances that did not succeed. One that depends on a reopened task, or is named, is expanded
+/// again from its `for_each`: its old instances are set aside as skipped, and those the new list
+/// reaches again are replaced. A reopened task gets its `retry.max_attempts` afresh; its attempts
+/// keep their numbers (and so their idempotency keys) from where they stopped.
 public enum RunRetry {
     /// The most task keys a `run.retried` event lists (its `reopened` counts them all).
     public static let listedTasks = 100
 
+    /// The most tasks a rerun may name.
+    public static let maximumNamedTasks = 100
+
     /// Why a run cannot be retried; changes nothing.
     public struct Refusal: Error, CustomStringConvertible, Sendable {
         public var description: String
+        /// The request named what the run does not have (a task to run again from), rather than
+        /// finding the run in a state that cannot be retried.
+        public var isInvalidRequest: Bool
 
-        init(_ description: String) { self.description = description }
+        init(_ description: String, isInvalidRequest: Bool = false) {
+            self.description = description
+            self.isInvalidRequest = isInvalidRequest
+        }
     }
 
     /// The tasks a retry reopens, as they are to be stored.
@@ -29,6 +43,8 @@ public enum RunRetry {
         public var tasks: [TaskRecord]
         /// The keys of the tasks and fan-out instances that will run again, sorted.
         public var reopened: [String]
+        /// The tasks named to run again from, sorted.
+        public var from: [String]
     }
 
     /// What a retry did: the run as reopened and what will run again.
@@ -37,12 +53,16 @@ public enum RunRetry {
         public var reopened: [String]
     }
 
-    /// The retry of `snapshot`'s run of `definition` at `now`; a ``Refusal`` naming the run and
-    /// what would be valid when the run is not failed or cancelled, or has been retried
-    /// ``RunRecord/maximumRetries`` times.
-    public static func plan(_ snapshot: RunSnapshot, definition: WorkflowDefinition, now: Date) throws -> Plan {
+    /// The retry of `snapshot`'s run of `definition` at `now`, also running again the tasks named
+    /// in `from` and everything downstream of them; a ``Refusal`` naming the run and what would be
+    /// valid when it may not be retried so (``refusal(_:from:)``), was redacted, had an approval
+    /// rejected, or has no task by one of the names.
+    public static func plan(
+        _ snapshot: RunSnapshot, definition: WorkflowDefinition, from named: [String] = [], now: Date
+    ) throws -> Plan {
         let run = snapshot.run
-        if let refusal = refusal(run) { throw refusal }
+        if let refusal = refusal(run, from: named) { throw refusal }
+        let from = try namedTasks(named, of: run, in: definition)
         // A redaction erased the inputs (declared ones always have a value) or a kept output.
         if (!definition.inputs.isEmpty && run.inputs.isEmpty)
             || snapshot.tasks.contains(where: { $0.status == .succeeded && $0.output == nil })
@@ -61,7 +81,7 @@ public enum RunRetry {
         }
         let records = Dictionary(snapshot.tasks.map { ($0.key, $0) }) { _, last in last }
         let instancesByTask = Dictionary(grouping: snapshot.tasks.filter { $0.index != nil }, by: \.taskID)
-        let reopened = reopenedTaskIDs(definition, records)
+        let reopened = reopenedTaskIDs(definition, records, from: from)
         var changed: [TaskRecord] = []
         var keys: [String] = []
         for task in definition.tasks where reopened.contains(task.id) {
@@ -69,8 +89,8 @@ public enum RunRetry {
             // The instances of its current list: those an earlier expansion set aside stay aside.
             let instances = (instancesByTask[task.id] ?? []).filter { ($0.index ?? .max) < (parent.instanceCount ?? 0) }
             let failedInstances = instances.filter { $0.status != .succeeded }
-            let dependenciesKept = task.dependsOn.allSatisfy { !reopened.contains($0) }
-            if parent.instanceCount != nil, dependenciesKept, !failedInstances.isEmpty {
+            let listKept = !from.contains(task.id) && task.dependsOn.allSatisfy { !reopened.contains($0) }
+            if parent.instanceCount != nil, listKept, !failedInstances.isEmpty {
                 // Only the instances that did not succeed run again; the parent waits for them.
                 parent.reopen(as: .running, at: now)
                 changed.append(parent)
@@ -96,21 +116,56 @@ public enum RunRetry {
                 changed.append(instance)
             }
         }
-        return Plan(tasks: changed, reopened: keys.sorted())
+        return Plan(tasks: changed, reopened: keys.sorted(), from: from.sorted())
     }
 
-    /// Why `run` cannot be retried, whatever its tasks: it has not ended, it succeeded, or it was
-    /// retried ``RunRecord/maximumRetries`` times; nil when it may be.
-    public static func refusal(_ run: RunRecord) -> Refusal? {
-        guard !run.isRetryable else { return nil }
+    /// Why `run` cannot be retried (with no tasks named in `from`) or run again from the tasks
+    /// named, whatever its tasks: it has not ended, it succeeded and nothing is named, it is a
+    /// succeeded child its parent waited for, or it was retried ``RunRecord/maximumRetries`` times;
+    /// nil when it may be.
+    public static func refusal(_ run: RunRecord, from named: [String] = []) -> Refusal? {
+        if named.isEmpty ? run.isRetryable : run.isRerunnable { return nil }
         switch run.status {
-        case .failed, .cancelled:
-            return Refusal("run \(run.id) was retried \(run.retryCount) times, the most allowed; start a new run")
-        case .succeeded:
-            return Refusal("run \(run.id) succeeded: only a failed or cancelled run can be retried; start a new run")
         case .pending, .running:
-            return Refusal("run \(run.id) has not ended: only a failed or cancelled run can be retried")
+            return Refusal("run \(run.id) has not ended: only a run that has ended can be retried")
+        case .succeeded where run.parent?.detached == false:
+            let parent = run.parent.map { "run \($0.run)'s task \($0.task)" } ?? "its parent"
+            return Refusal(
+                "run \(run.id) succeeded as a child that \(parent) waited for, which has taken its outputs: run the parent again from that task instead (it starts a new child)"
+            )
+        case .succeeded where named.isEmpty:
+            return Refusal(
+                "run \(run.id) succeeded: it can only be run again from tasks you name (uaef runs retry --from TASK, \"from\" in the API)"
+            )
+        case .succeeded, .failed, .cancelled:
+            return Refusal("run \(run.id) was retried \(run.retryCount) times, the most allowed; start a new run")
         }
+    }
+
+    /// The task ids `named` for a rerun of `run`, checked against `definition`: each must be one of
+    /// its tasks (not a fan-out instance's key), at most ``maximumNamedTasks`` of them.
+    private static func namedTasks(_ named: [String], of run: RunRecord, in definition: WorkflowDefinition) throws
+        -> Set<String>
+    {
+        guard named.count <= maximumNamedTasks else {
+            throw Refusal(
+                "run \(run.id): \(named.count) tasks named to run again from; name at most \(maximumNamedTasks)",
+                isInvalidRequest: true)
+        }
+        let ids = Set(definition.tasks.map(\.id))
+        for name in named where !ids.contains(name) {
+            let shown = String(name.prefix(100))
+            if let bracket = name.firstIndex(of: "["), ids.contains(String(name[..<bracket])) {
+                throw Refusal(
+                    "run \(run.id): \(shown) is an instance of a fanned-out task; name the task, \(name[..<bracket]), whose instances all run again",
+                    isInvalidRequest: true)
+            }
+            let known = definition.tasks.prefix(20).map(\.id).joined(separator: ", ")
+            throw Refusal(
+                "run \(run.id) has no task \(shown) to run again from; its workflow's tasks are \(known)\(ids.count > 20 ? ", …" : "")",
+                isInvalidRequest: true)
+        }
+        return Set(named)
     }
 
     /// Whether a task's error is an approval task's rejection (`ApprovalKind`'s own words:
@@ -123,11 +178,11 @@ public enum RunRetry {
     /// Why an old fan-out instance stands skipped after its task is expanded again.
     static let setAside = "set aside by a retry of the run: its task is expanded again"
 
-    /// The ids of the tasks that run again: those that did not succeed or skip, and every task
-    /// downstream of one of them.
-    private static func reopenedTaskIDs(_ definition: WorkflowDefinition, _ records: [String: TaskRecord]) -> Set<
-        String
-    > {
+    /// The ids of the tasks that run again: those that did not succeed or skip, those named in
+    /// `from`, and every task downstream of one of them.
+    private static func reopenedTaskIDs(
+        _ definition: WorkflowDefinition, _ records: [String: TaskRecord], from: Set<String>
+    ) -> Set<String> {
         var dependents: [String: [String]] = [:]
         for task in definition.tasks {
             for dependency in task.dependsOn { dependents[dependency, default: []].append(task.id) }
@@ -135,7 +190,7 @@ public enum RunRetry {
         var reopened: Set<String> = []
         var pending = definition.tasks.map(\.id).filter {
             let status = records[$0]?.status
-            return status != .succeeded && status != .skipped
+            return (status != .succeeded && status != .skipped) || from.contains($0)
         }
         while let id = pending.popLast() {
             guard reopened.insert(id).inserted else { continue }

@@ -272,19 +272,24 @@ struct APIOperations: Sendable {
         }
     }
 
-    /// Retries the tenant's failed or cancelled run `id` from where it stopped as `principal`
-    /// (``Engine/retry(_:actor:)``) and reports it as it is now. The run is left for the runners
-    /// of its tenant (a Lambda deployment announces it); a 404 problem when the tenant has no such
-    /// run, 409 `run-not-retryable` when the run succeeded or has not ended.
-    func retryRun(_ id: String, by principal: Principal) async throws -> JSONValue {
+    /// Retries the tenant's failed or cancelled run `id` from where it stopped as `principal`,
+    /// also running again the tasks named in `from` (``Engine/retry(_:from:actor:leased:)``), and
+    /// reports it as it is now. The run is left for the runners of its tenant (a Lambda deployment
+    /// announces it); a 404 problem when the tenant has no such run, 422 when it has no task by a
+    /// name in `from`, 409 `run-not-retryable` when it has not ended, or succeeded and nothing is
+    /// named.
+    func retryRun(_ id: String, from named: [String] = [], by principal: Principal) async throws -> JSONValue {
         let engine = runtime.engine(for: principal.tenant)
         let outcome: RunRetry.Outcome
         do {
-            guard let found = try await engine.retry(RunID(id), actor: principal.actor) else {
+            guard let found = try await engine.retry(RunID(id), from: named, actor: principal.actor) else {
                 throw Problem.notFound("run \(id)")
             }
             outcome = found
         } catch let refusal as RunRetry.Refusal {
+            if refusal.isInvalidRequest {
+                throw Problem(.unprocessableContent, "validation-failed", refusal.description)
+            }
             throw Problem(.conflict, "run-not-retryable", refusal.description)
         }
         // This node's cached report of the ended run goes at once; other nodes' when they see the event.

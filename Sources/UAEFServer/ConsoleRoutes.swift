@@ -81,9 +81,9 @@ struct ConsoleRoutes {
         }
         pages.post("runs/:id/retry") { request, context in
             let principal = try context.require(.writeRuns)
-            _ = try await form(request, context)
+            let fields = try await form(request, context)
             let id = try context.parameters.require("id")
-            _ = try await operations.retryRun(id, by: principal)
+            _ = try await operations.retryRun(id, from: fields["from"].map { [$0] } ?? [], by: principal)
             return Self.redirect("/runs/\(id)")
         }
         pages.get("approvals") { request, context in

@@ -1,5 +1,6 @@
 import MCP
 import UAEFCore
+import UAEFEngine
 import UAEFSchedules
 import UAEFStore
 
@@ -75,15 +76,26 @@ enum MCPTools {
     }
 
     static let retryRun = MCPToolbox.Entry(
-        name: "retry_run", title: "Retry a failed or cancelled run",
+        name: "retry_run", title: "Retry a run",
         description:
-            "Runs a failed or cancelled run again from where it stopped: tasks that succeeded keep their outputs and do not run again; tasks that failed or were cancelled, and every task downstream of them, run again with their retries afresh. The run keeps its id and inputs; get_run follows it. A run that succeeded or has not ended is refused.",
+            "Runs a failed or cancelled run again from where it stopped: tasks that succeeded keep their outputs and do not run again; tasks that failed or were cancelled, and every task downstream of them, run again with their retries afresh. With from, the tasks named and every task downstream of them run again too, whatever they did, and a run that succeeded may be run again (not a child its parent waited for). The run keeps its id and inputs; get_run follows it. A run that has not ended, or that succeeded with no task named, is refused.",
         permission: .writeRuns,
-        input: object(["run_id": identifier("The run's id, as start_run or list_runs gave it.")], required: ["run_id"]),
+        input: object(
+            [
+                "run_id": identifier("The run's id, as start_run or list_runs gave it."),
+                "from": [
+                    "type": "array", "maxItems": .number(Number(RunRetry.maximumNamedTasks)),
+                    "items": ["type": "string", "minLength": 1, "maxLength": 255],
+                    "description": "Tasks (ids from the workflow, not fan-out instances) to run again from.",
+                ],
+            ], required: ["run_id"]),
         operationID: "retryRun",
         annotations: .init(readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: true)
     ) { operations, principal, arguments in
-        try await operations.retryRun(arguments["run_id"]?.stringValue ?? "", by: principal)
+        try await operations.retryRun(
+            arguments["run_id"]?.stringValue ?? "",
+            from: arguments["from"]?.arrayValue?.compactMap(\.stringValue) ?? [],
+            by: principal)
     }
 
     static let listRuns = MCPToolbox.Entry(

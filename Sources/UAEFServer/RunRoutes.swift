@@ -57,11 +57,26 @@ struct RunRoutes {
             }
             return JSONMessage.response(report, status: .accepted)
         }
-        group.post("runs/:id/retry") { _, context in
+        group.post("runs/:id/retry") { request, context in
             let principal = try context.require(.writeRuns)
             let id = try context.parameters.require("id")
-            return JSONMessage.response(try await operations.retryRun(id, by: principal), status: .accepted)
+            let from = try Self.retryFrom(try await JSONMessage.object(of: request, limit: bodyLimit, allowEmpty: true))
+            return JSONMessage.response(try await operations.retryRun(id, from: from, by: principal), status: .accepted)
         }
+    }
+
+    /// Reads the optional retry request `{"from"?: [task id]}`: the tasks to run again whatever
+    /// they did, naming what is wrong.
+    static func retryFrom(_ body: [String: JSONValue]) throws -> [String] {
+        try JSONMessage.checkMembers(body, allowed: ["from"], in: "the retry request")
+        guard let value = body["from"], value != .null else { return [] }
+        let names = value.arrayValue?.compactMap { $0.stringValue.flatMap { $0.isEmpty ? nil : $0 } }
+        guard let names, names.count == value.arrayValue?.count, names.count <= RunRetry.maximumNamedTasks else {
+            throw Problem(
+                .unprocessableContent, "validation-failed",
+                "from: must be a list of at most \(RunRetry.maximumNamedTasks) task ids, each a non-empty string")
+        }
+        return names
     }
 
     /// Reads `{"workflow", "version"?, "inputs"?}`, naming any member that is wrong.

@@ -80,9 +80,18 @@ public struct RunRecord: Sendable, Hashable {
     /// The most retries of one run (as Step Functions allows 1,000 redrives of an execution).
     public static let maximumRetries = 1_000
 
-    /// Whether the run may be retried: it failed or was cancelled, and has retries left.
+    /// Whether the run may be retried from where it stopped: it failed or was cancelled, and has
+    /// retries left.
     public var isRetryable: Bool {
         (status == .failed || status == .cancelled) && retryCount < Self.maximumRetries
+    }
+
+    /// Whether the run may be run again from tasks one names: it has ended, whatever its end, and
+    /// has retries left; a succeeded one unless it is a child its parent waited for (the parent has
+    /// taken its outputs).
+    public var isRerunnable: Bool {
+        status.isTerminal && retryCount < Self.maximumRetries
+            && !(status == .succeeded && parent?.detached == false)
     }
 }
 

@@ -6,7 +6,7 @@ import UAEFTestSupport
 @Suite("uaef runs retry (real processes, a real SQLite file)")
 struct RunRetryCLITests {
     @Test(
-        "a failed run retried from the command line finishes with what succeeded kept; exit 1 when it fails again, 2 for a run that cannot be retried or does not exist, and --detach leaves it to uaef resume"
+        "a failed run retried from the command line finishes with what succeeded kept; exit 1 when it fails again, 2 for a run that cannot be retried or does not exist, --detach leaves it to uaef resume, and --from runs a succeeded run again from a task"
     )
     func retryFromTheCommandLine() throws {
         let directory = try TemporaryDirectory("cli-retry")
@@ -44,8 +44,18 @@ struct RunRetryCLITests {
         let refused = try UAEFProcess.run(["runs", "retry", id] + store, in: directory.url)
         #expect(refused.status == 2)
         #expect(
-            refused.stderr.contains("succeeded: only a failed or cancelled run can be retried"), "\(refused.stderr)")
+            refused.stderr.contains("succeeded: it can only be run again from tasks you name (uaef runs retry --from"),
+            "\(refused.stderr)")
         #expect(!refused.stderr.contains("Fatal error"))
+
+        // A succeeded run run again from a task: it and what follows it run again, exit 0.
+        let rerun = try UAEFProcess.run(["runs", "retry", id, "--from", "fetch", "--json"] + store, in: directory.url)
+        #expect(rerun.status == 0, "\(rerun.stderr)")
+        #expect(
+            try rerun.json()["tasks"]?["fetch"]?["attempts"] == 2 && rerun.json()["tasks"]?["post"]?["attempts"] == 4)
+        let misnamed = try UAEFProcess.run(["runs", "retry", id, "--from", "fecth"] + store, in: directory.url)
+        #expect(misnamed.status == 2)
+        #expect(misnamed.stderr.contains("has no task fecth to run again from; its workflow's tasks are fetch, post"))
         let unknown = try UAEFProcess.run(["runs", "retry", "run_nope"] + store, in: directory.url)
         #expect(unknown.status == 2 && unknown.stderr.contains("no run run_nope in tenant default"))
     }

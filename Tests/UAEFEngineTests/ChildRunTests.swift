@@ -64,6 +64,40 @@ struct ChildRunTests {
         #expect(try await rig.record(id).parent == nil)
     }
 
+    @Test(
+        "a succeeded child its parent waited for is not run again from a task (the parent has its outputs); the parent run again from its workflow task starts a new child"
+    )
+    func rerunWaitedChild() async throws {
+        let rig = try await Rig(.sqlite)
+        defer { rig.location.remove() }
+        try await rig.register(Self.child)
+        let id = try await rig.submit(
+            """
+            name: invoice
+            tasks:
+              - {id: onboard, agent: workflow, with: {workflow: onboard, inputs: {supplier: ACME}}}
+            """)
+        #expect(try await rig.engine.execute([id])[id] == .succeeded)
+        let first = try #require(try await rig.children(of: id).first)
+        do {
+            _ = try await rig.engine.retry(first.id, from: ["check"], actor: "test")
+            Issue.record("a child its parent waited for was run again")
+        } catch let refusal as RunRetry.Refusal {
+            #expect(
+                refusal.description.contains(
+                    "succeeded as a child that run \(id)'s task onboard waited for, which has taken its outputs"),
+                "\(refusal)")
+        }
+        #expect(try await rig.record(first.id).retryCount == 0)
+
+        _ = try #require(try await rig.engine.retry(id, from: ["onboard"], actor: "test", leased: true))
+        #expect(try await rig.engine.execute([id])[id] == .succeeded)
+        let children = try await rig.children(of: id)
+        #expect(children.count == 2 && children.allSatisfy { $0.status == .succeeded })
+        let second = try #require(children.first { $0.id != first.id })
+        #expect(try await rig.tasks(id)["onboard"]?.output?["run_id"] == .string(second.id.rawValue))
+    }
+
     @Test("a child that fails fails the attempt, and the task's retry starts a new child; the error names the child")
     func failedChildRetried() async throws {
         let rig = try await Rig(.sqlite)

@@ -5,7 +5,9 @@ import UAEFEngine
 import UAEFStore
 import UAEFTestSupport
 
-@Suite("Retrying a failed or cancelled run from where it stopped, on SQLite and PostgreSQL")
+@Suite(
+    "Retrying a failed or cancelled run from where it stopped, or any ended run from tasks one names, on SQLite and PostgreSQL"
+)
 struct RunRetryTests {
     typealias Rig = EngineRig
 
@@ -297,7 +299,7 @@ struct RunRetryTests {
         do {
             _ = try await rig.engine.retry(succeeded, actor: "test")
         } catch let refusal as RunRetry.Refusal {
-            #expect(refusal.description.contains("succeeded: only a failed or cancelled run can be retried"))
+            #expect(refusal.description.contains("succeeded: it can only be run again from tasks you name"))
         }
         #expect(try await rig.engine.retry(RunID("run_unknown"), actor: "test") == nil)
         #expect(try await rig.engine.forTenant("other").retry(succeeded, actor: "test") == nil)
@@ -314,6 +316,113 @@ struct RunRetryTests {
         let events = try await rig.events(failed)
         #expect(events.filter { $0.type == "run.retried" }.count == 1)
     }
+    static let rerunWorkflow = """
+        name: classify-invoice
+        tasks:
+          - {id: fetch, agent: echo, with: {total: 120}}
+          - {id: side, agent: echo, with: {n: 1}}
+          - {id: classify, agent: echo, depends_on: [fetch], with: {label: "v${{ run.retry_count }}"}}
+          - {id: lines, agent: echo, depends_on: [fetch], for_each: "${{ [1, 2] }}", with: {line: "${{ item }}"}}
+          - id: post
+            agent: echo
+            depends_on: [classify, lines]
+            with: {label: "${{ tasks.classify.output.label }}", total: "${{ tasks.fetch.output.total }}"}
+        """
+
+    @Test(
+        "a succeeded run run again from a named task: that task and everything downstream of it run again, the rest keeps its outputs, and run.retried names what was asked",
+        arguments: StoreBackend.allCases)
+    func rerunFromTask(_ backend: StoreBackend) async throws {
+        let rig = try await Rig(backend)
+        defer { rig.location.remove() }
+        let id = try await rig.run(Self.rerunWorkflow)
+        var tasks = try await rig.tasks(id)
+        #expect(tasks["post"]?.output == ["label": "v0", "total": 120])
+
+        let outcome = try #require(try await rig.engine.retry(id, from: ["classify"], actor: "test:retrier"))
+        #expect(outcome.reopened == ["classify", "post"])
+        #expect(outcome.run.status == .running && outcome.run.endedAt == nil && outcome.run.retryCount == 1)
+        #expect(try await rig.engine.resume(id) == .succeeded)
+        tasks = try await rig.tasks(id)
+        #expect(tasks["classify"]?.output == ["label": "v1"] && tasks["classify"]?.attempts == 2)
+        #expect(tasks["post"]?.output == ["label": "v1", "total": 120])
+        #expect(tasks["fetch"]?.attempts == 1 && tasks["side"]?.attempts == 1)
+        #expect(tasks["lines[0]"]?.attempts == 1 && tasks["lines[1]"]?.attempts == 1)
+        let retried = try #require(try await rig.events(id).last { $0.type == "run.retried" })
+        #expect(retried.data["previous_status"] == "succeeded" && retried.data["from"] == ["classify"])
+        #expect(retried.data["tasks"] == ["classify", "post"] && retried.data["reopened"] == 2)
+
+        // A fanned-out task named runs all its instances again, not only those that did not succeed.
+        let again = try #require(try await rig.engine.retry(id, from: ["lines"], actor: "test"))
+        #expect(again.reopened == ["lines", "post"])
+        #expect(try await rig.engine.resume(id) == .succeeded)
+        tasks = try await rig.tasks(id)
+        #expect(tasks["lines[0]"]?.attempts == 2 && tasks["lines[1]"]?.attempts == 2)
+        #expect(tasks["lines"]?.output == [["line": 1], ["line": 2]])
+        #expect(tasks["classify"]?.attempts == 2)
+    }
+
+    @Test(
+        "a failed run retried with a named task: what failed runs again as in any retry, and the named task and its downstream run again beside it",
+        arguments: [StoreBackend.sqlite])
+    func retryWithNamedTask(_ backend: StoreBackend) async throws {
+        let rig = try await Rig(backend)
+        defer { rig.location.remove() }
+        let id = try await rig.run(
+            """
+            name: two-branches
+            tasks:
+              - {id: a, agent: echo, with: {n: 1}}
+              - {id: b, agent: echo, depends_on: [a], with: {n: 2}}
+              - {id: c, agent: command, with: {command: [test, -f, "\(rig.path("go"))"]}}
+              - {id: d, agent: echo, with: {n: 4}}
+            """)
+        #expect(try await rig.tasks(id)["c"]?.status == .failed)
+        rig.touch("go")
+        let outcome = try #require(try await rig.engine.retry(id, from: ["a"], actor: "test"))
+        #expect(outcome.reopened == ["a", "b", "c"])
+        #expect(try await rig.engine.resume(id) == .succeeded)
+        let tasks = try await rig.tasks(id)
+        #expect(tasks["a"]?.attempts == 2 && tasks["b"]?.attempts == 2 && tasks["d"]?.attempts == 1)
+    }
+
+    @Test(
+        "naming what the run does not have is refused as an invalid request and changes nothing: an unknown task, a fan-out instance, too many names; a run that has not ended is refused with or without names",
+        arguments: StoreBackend.allCases)
+    func rerunRefusals(_ backend: StoreBackend) async throws {
+        let rig = try await Rig(backend)
+        defer { rig.location.remove() }
+        let id = try await rig.run(Self.rerunWorkflow)
+        let cases: [([String], String)] = [
+            (
+                ["classfy"],
+                "has no task classfy to run again from; its workflow's tasks are fetch, side, classify, lines, post"
+            ),
+            (["lines[1]"], "lines[1] is an instance of a fanned-out task; name the task, lines,"),
+            (Array(repeating: "post", count: 101), "101 tasks named to run again from; name at most 100"),
+        ]
+        for (named, message) in cases {
+            do {
+                _ = try await rig.engine.retry(id, from: named, actor: "test")
+                Issue.record("\(named.prefix(2)) was accepted")
+            } catch let refusal as RunRetry.Refusal {
+                #expect(refusal.isInvalidRequest && refusal.description.contains(message), "\(refusal)")
+            }
+        }
+        let unchanged = try #require(try await rig.store.run(id, tenant: "default"))
+        #expect(unchanged.status == .succeeded && unchanged.retryCount == 0)
+        #expect(try await rig.events(id).contains { $0.type == "run.retried" } == false)
+
+        let definition = try await rig.engine.validate(Self.rerunWorkflow, file: "w.yaml")
+        let pending = try await rig.engine.submit(definition, file: "w.yaml", inputs: [], actor: "test", leased: false)
+        do {
+            _ = try await rig.engine.retry(pending, from: ["post"], actor: "test")
+            Issue.record("a run that has not ended was run again")
+        } catch let refusal as RunRetry.Refusal {
+            #expect(!refusal.isInvalidRequest && refusal.description.contains("has not ended"), "\(refusal)")
+        }
+    }
+
 }
 
 extension EngineRig {

@@ -5,11 +5,11 @@ import UAEFCore
 import UAEFStore
 import UAEFTestSupport
 
-/// The run page's retry button, over real HTTP on loopback.
+/// The run page's retry button and its rerun from a chosen task, over real HTTP on loopback.
 @Suite("Console: retrying a run")
 struct ConsoleRunRetryTests {
     @Test(
-        "a failed run's page offers the retry; the form (with its CSRF token) reopens the run, which the server finishes, and the page then shows it retried"
+        "a failed run's page offers the retry; the form (with its CSRF token) reopens the run, which the server finishes, and the page then shows it retried and offers a rerun from a chosen task"
     )
     func retryButton() async throws {
         try await ServerHarness.start(authenticated: false).serving { server in
@@ -40,7 +40,19 @@ struct ConsoleRunRetryTests {
             #expect(try await server.waitForRun(run, token: nil)["status"] == "succeeded")
             let after = try await server.send(.GET, "/runs/\(run)", headers: session)
             #expect(after.body.contains("<dt>Retried</dt><dd>1×"), "\(after.body)")
-            #expect(!after.body.contains("/retry\""), "a succeeded run offers no retry")
+            #expect(!after.body.contains("Retry from where it stopped"), "a succeeded run offers no retry")
+
+            // A succeeded run is offered a rerun from a task chosen among its workflow's.
+            #expect(after.body.contains("<select name=\"from\"><option>post</option></select>"), "\(after.body)")
+            let rerun = try await server.send(
+                .POST, "/runs/\(run)/retry", body: "csrf=\(csrf)&from=post", headers: form)
+            #expect(rerun.status == 200, "\(rerun.body)")
+            #expect(try await server.waitForRun(run, token: nil)["status"] == "succeeded")
+            let record = try await server.store.run(RunID(run), tenant: "default")
+            #expect(record?.retryCount == 2)
+            let unknown = try await server.send(
+                .POST, "/runs/\(run)/retry", body: "csrf=\(csrf)&from=nowhere", headers: form)
+            #expect(unknown.status == 422 && unknown.body.contains("has no task nowhere"), "\(unknown.body)")
         }
     }
 }

@@ -108,7 +108,9 @@ struct MCPServerTests {
         }
     }
 
-    @Test("a tool reaches only its caller's tenant: another tenant's run and workflows do not exist for it")
+    @Test(
+        "a tool reaches only its caller's tenant: another tenant's run and workflows do not exist for it, nor can it run that run again"
+    )
     func tenantIsolation() async throws {
         try await ServerHarness.start().serving { server in
             let acme = try await server.token("acme", [.admin])
@@ -125,6 +127,12 @@ struct MCPServerTests {
                 try await Self.call(globex, "get_run", ["run_id": .string(run)])["error"]?.stringValue?.contains(
                     "does not exist") == true)
             #expect(try await Self.call(globex, "list_runs")["runs"] == [])
+            #expect(try await server.waitForRun(run, token: acme)["status"] == "succeeded")
+            let rerun: [String: Value] = ["run_id": .string(run), "from": ["greet"]]
+            #expect(
+                try await Self.call(globex, "retry_run", rerun)["error"]?.stringValue?.contains("does not exist")
+                    == true)
+            #expect(try await Self.call(acmeClient, "retry_run", rerun)["retry_count"] == 1)
             #expect(try await Self.call(globex, "list_workflows")["workflows"] == [])
             #expect(
                 try await Self.call(globex, "start_run", ["workflow": "hello"])["error"]?.stringValue?.contains(
@@ -220,6 +228,8 @@ struct MCPServerTests {
             let badDecision = try await Self.call(
                 client, "decide_approval", ["approval_id": "apr_x", "decision": "maybe"])
             #expect(badDecision["error"]?.stringValue?.contains("$.decision") == true, "\(badDecision)")
+            let badFrom = try await Self.call(client, "retry_run", ["run_id": "run_x", "from": "greet"])
+            #expect(badFrom["error"]?.stringValue?.contains("$.from") == true, "\(badFrom)")
             let badCounts = try await Self.call(client, "list_runs", ["task_counts": "yes"])
             #expect(badCounts["error"]?.stringValue?.contains("$.task_counts") == true, "\(badCounts)")
             #expect(try await Self.call(client, "list_runs")["runs"] == [], "nothing was started by the refused calls")
