@@ -96,21 +96,45 @@ struct RunsCommand: AsyncParsableCommand {
     struct Cancel: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Cancel a run: running attempts are stopped and nothing new starts.",
-            discussion: "A run that a live process executes is cancelled by that process within a second.")
+            discussion: """
+                A run that a live process executes is cancelled by that process within a second. The child runs it \
+                waits for are cancelled with it; children started without waiting (wait: false) go on, unless \
+                --tree is given: then every run below it that has not ended is cancelled too, whatever the run \
+                itself came to.
+                --json prints {"run_id", "status", "cancel_requested"}, and "descendants" (how many runs below it \
+                were asked to stop) with --tree.
+                Exit codes: 0 asked (or the run had already ended), 2 no such run, 3 store or system error.
+                """)
         @Argument(help: "The run id.") var id: String
+        @Flag(help: "Also cancel every run below it that has not ended, children started without waiting included.")
+        var tree = false
         @Flag(help: "Print JSON.") var json = false
         @OptionGroup var engineOptions: EngineOptions
 
         func run() async throws {
             let engine = try await engineOptions.engine()
-            guard let run = try await engine.cancel(RunID(id), actor: CLIActor.current) else {
-                throw CLIError.usage("no run \(id) in tenant \(engine.tenant)")
+            let run: RunRecord
+            var descendants: Int?
+            if tree {
+                guard let found = try await engine.cancelTree(RunID(id), actor: CLIActor.current) else {
+                    throw CLIError.usage("no run \(id) in tenant \(engine.tenant)")
+                }
+                (run, descendants) = (found.run, found.descendants)
+            } else {
+                guard let found = try await engine.cancel(RunID(id), actor: CLIActor.current) else {
+                    throw CLIError.usage("no run \(id) in tenant \(engine.tenant)")
+                }
+                run = found
             }
             let state = run.status.isTerminal ? run.status.rawValue : "cancellation requested"
             if json {
-                Console.printJSON([
+                var object: [String: JSONValue] = [
                     "run_id": .string(id), "status": .string(run.status.rawValue), "cancel_requested": true,
-                ])
+                ]
+                if let descendants { object["descendants"] = .number(Number(descendants)) }
+                Console.printJSON(.object(object))
+            } else if let descendants {
+                print("\(id): \(state); \(descendants) run\(descendants == 1 ? "" : "s") below it asked to stop")
             } else {
                 print("\(id): \(state)")
             }

@@ -256,6 +256,14 @@ enum ConsoleAssets {
           <button type="submit" class="danger">Cancel run</button>
         </form>
         {{/canCancel}}
+        {{#canCancelTree}}
+        <form method="post" action="/runs/{{id}}/cancel" class="actions">
+          <input type="hidden" name="csrf" value="{{csrf}}">
+          <input type="hidden" name="tree" value="1">
+          <button type="submit" class="danger">Cancel with every run below it</button>
+          <span class="hint">Also stops the child runs started without waiting, and theirs.</span>
+        </form>
+        {{/canCancelTree}}
         {{#canRetry}}
         <form method="post" action="/runs/{{id}}/retry" class="actions">
           <input type="hidden" name="csrf" value="{{csrf}}">

@@ -189,6 +189,9 @@ public struct RunView: Sendable {
     public var error: String?
     public var canCancel: Bool
     public var cancelRequested: Bool
+    /// True when the run started child runs, it or one of them has not ended, and the principal
+    /// may cancel it with every run below it.
+    public var canCancelTree: Bool
     /// True when the run failed or was cancelled and the principal may retry it.
     public var canRetry: Bool
     /// True when the run has ended, may be run again from tasks one names, and the principal may;
@@ -264,6 +267,9 @@ public struct RunView: Sendable {
                 detached: child.parent?.detached ?? false)
         }
         hasChildren = !children.isEmpty
+        canCancelTree =
+            mayWriteRuns && hasChildren
+            && (!run.status.isTerminal || children.contains { !$0.status.isTerminal })
         moreChildren = children.count > Self.childLimit
         self.csrf = csrf
 

@@ -2,7 +2,7 @@
 public enum RunStatus: String, Sendable, Hashable, CaseIterable {
     case pending, running, succeeded, failed, cancelled
 
-    /// True once the run can change no more.
+    /// True once the run has ended; only a retry (`uaef runs retry`) reopens it.
     public var isTerminal: Bool { self == .succeeded || self == .failed || self == .cancelled }
 }
 

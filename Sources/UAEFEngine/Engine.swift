@@ -219,15 +219,42 @@ public struct Engine: Sendable {
     /// (``WorkflowKind``), and so theirs: a run that ended failed or cancelled no longer waits for
     /// them. Children started without waiting (`wait: false`) go on.
     func cancelChildren(of id: RunID, actor: String) async throws {
-        var filter = RunFilter(parent: id)
+        var filter = RunFilter(parent: id, unfinished: true, detached: false)
         while true {
             let children = try await store.runs(tenant: tenant, matching: filter, limit: 500)
-            for child in children where !child.status.isTerminal && child.parent?.detached != true {
-                _ = try await cancel(child.id, actor: actor)
-            }
+            for child in children { _ = try await cancel(child.id, actor: actor) }
             guard children.count == 500, let last = children.last else { return }
             filter.before = last.id
         }
+    }
+
+    /// Cancels run `id` (``cancel(_:actor:)``) and every run below it that has not ended: the
+    /// children its `workflow` tasks started, waited for or not (`wait: false`), and theirs in
+    /// turn, whatever `id` itself came to. An operator's stop for a tree of runs, which a plain
+    /// cancellation leaves going where children were started without waiting. Nil when the tenant
+    /// has no such run; otherwise the run and how many runs below it were asked to stop. A child
+    /// started while the walk goes on, by an attempt already under way, is not reached.
+    public func cancelTree(_ id: RunID, actor: String) async throws -> (run: RunRecord, descendants: Int)? {
+        guard let run = try await cancel(id, actor: actor) else { return nil }
+        var descendants = 0
+        // Children nest at most WorkflowKind.maximumDepth levels, so the walk ends. Ended children
+        // are walked too: one started without waiting may have children still going.
+        var parents = [id]
+        while let parent = parents.popLast() {
+            var filter = RunFilter(parent: parent)
+            while true {
+                let children = try await store.runs(tenant: tenant, matching: filter, limit: 500)
+                for child in children {
+                    parents.append(child.id)
+                    guard !child.status.isTerminal else { continue }
+                    _ = try await cancel(child.id, actor: actor)
+                    descendants += 1
+                }
+                guard children.count == 500, let last = children.last else { break }
+                filter.before = last.id
+            }
+        }
+        return (run, descendants)
     }
 
     /// Retries the tenant's failed or cancelled run `id` from where it stopped (``RunRetry``): the
@@ -254,6 +281,10 @@ public struct Engine: Sendable {
         var random = SeededRandom.system()
         var changes = ChangeSet()
         changes.tasks = plan.tasks
+        // A task named starts afresh: an ERP job it submitted before is not resumed but sent again.
+        changes.taskCheckpoints = plan.afresh.map {
+            TaskCheckpoint(tenant: tenant, run: id, taskKey: $0, value: .null, attempt: 0, updatedAt: now)
+        }
         changes.events = [
             EventDraft(
                 id: "evt_" + SortableID.make(at: now, using: &random), time: now, type: "run.retried", actor: actor,
@@ -270,7 +301,7 @@ public struct Engine: Sendable {
         ]
         guard
             let run = try await store.reopen(
-                snapshot.run, at: now,
+                snapshot.run, at: now, by: actor,
                 holder: leased
                     ? (configuration.owner, now.addingTimeInterval(configuration.leaseDuration.timeInterval)) : nil,
                 changes: changes)

@@ -45,6 +45,9 @@ public enum RunRetry {
         public var reopened: [String]
         /// The tasks named to run again from, sorted.
         public var from: [String]
+        /// The keys of the named tasks and their fan-out instances: each starts afresh, without
+        /// what its attempts recorded to resume from (``TaskCheckpoint``).
+        public var afresh: [String]
     }
 
     /// What a retry did: the run as reopened and what will run again.
@@ -116,7 +119,10 @@ public enum RunRetry {
                 changed.append(instance)
             }
         }
-        return Plan(tasks: changed, reopened: keys.sorted(), from: from.sorted())
+        let afresh = from.sorted().flatMap { id in
+            [id] + (instancesByTask[id] ?? []).map(\.key)
+        }
+        return Plan(tasks: changed, reopened: keys.sorted(), from: from.sorted(), afresh: afresh)
     }
 
     /// Why `run` cannot be retried (with no tasks named in `from`) or run again from the tasks

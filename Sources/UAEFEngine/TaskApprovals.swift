@@ -11,17 +11,24 @@ public struct Refusal: Error, Sendable, CustomStringConvertible {
 }
 
 /// The rule every approval obeys, for settlements and workflow tasks alike: approvers act in
-/// the required role, the maker never approves their own work, and each principal decides once.
+/// the required role, the maker never approves their own work (nor does whoever retried the run
+/// it comes from), and each principal decides once.
 public enum MakerChecker {
     /// Why `principal` may not decide on `what` (named in the message), or nil when they may.
+    /// `retrier` is who retried the run that led to it last, when that is not the maker.
     public static func refusal(
-        principal: String, role: String, neededRole: String, maker: String, previous: [ApprovalRecord], what: String
+        principal: String, role: String, neededRole: String, maker: String, retrier: String? = nil,
+        previous: [ApprovalRecord], what: String
     ) -> Refusal? {
         guard role == neededRole else {
             return Refusal("\(what) needs approvers with role \(neededRole), not \(role)")
         }
         guard principal != maker else {
             return Refusal("\(principal) started what led to \(what) and cannot also approve it (maker-checker)")
+        }
+        guard principal != retrier else {
+            return Refusal(
+                "\(principal) retried the run that led to \(what) and cannot also approve it (maker-checker)")
         }
         guard !previous.contains(where: { $0.principal == principal }) else {
             return Refusal("\(principal) has already decided on \(what)")
@@ -71,9 +78,8 @@ extension Engine {
     public func decide(
         task id: String, _ decision: ApprovalRecord.Decision, principal: String, role: String, reason: String?
     ) async throws -> TaskApprovalRecord {
-        if let approval = try await store.taskApproval(id, tenant: tenant), approval.status == .pending,
-            try await !isWaiting(approval)
-        {
+        let approval = try await store.taskApproval(id, tenant: tenant)
+        if let approval, approval.status == .pending, try await !isWaiting(approval) {
             try await store.settle(tenant: tenant, now: configuration.clock()) { transaction in
                 guard var current = try transaction.taskApproval(id), current.status == .pending else { return }
                 var events = TransactionEvents(transaction, actor: principal)
@@ -90,15 +96,26 @@ extension Engine {
             throw Refusal(
                 "approval \(id) expired: the task attempt it belonged to ended (timed out, cancelled or interrupted)")
         }
+        // Whoever retried the run last brought the approval about as much as its maker did. A run is
+        // retried only once it has ended, by when its pending approvals have expired: the retrier
+        // read here is the one whose go asked.
+        let retrier: String?
+        if let approval {
+            retrier = try await store.run(approval.runID, tenant: tenant)?.retriedBy
+        } else {
+            retrier = nil
+        }
         let outcome = try await store.settle(tenant: tenant, now: configuration.clock()) { transaction in
-            try Self.record(task: id, decision, principal: principal, role: role, reason: reason, in: transaction)
+            try Self.record(
+                task: id, decision, principal: principal, role: role, reason: reason, retrier: retrier,
+                in: transaction)
         }
         return try outcome.get()
     }
 
     private static func record(
         task id: String, _ decision: ApprovalRecord.Decision, principal: String, role: String, reason: String?,
-        in transaction: any SettlementTransaction
+        retrier: String?, in transaction: any SettlementTransaction
     ) throws -> Result<TaskApprovalRecord, Refusal> {
         guard var approval = try transaction.taskApproval(id) else {
             return .failure(Refusal("no approval \(id) in tenant \(transaction.tenant)"))
@@ -108,8 +125,8 @@ extension Engine {
         }
         let previous = try transaction.approvals(settlement: id)
         if let refusal = MakerChecker.refusal(
-            principal: principal, role: role, neededRole: approval.role, maker: approval.maker, previous: previous,
-            what: "approval \(id)")
+            principal: principal, role: role, neededRole: approval.role, maker: approval.maker, retrier: retrier,
+            previous: previous, what: "approval \(id)")
         {
             return .failure(refusal)
         }

@@ -264,12 +264,16 @@ struct APIOperations: Sendable {
         }
     }
 
-    /// Asks for the cancellation of the tenant's run `id` as `principal`; a 404 problem when
-    /// the tenant has no such run.
-    func cancelRun(_ id: String, by principal: Principal) async throws {
-        guard try await runtime.engine(for: principal.tenant).cancel(RunID(id), actor: principal.actor) != nil else {
-            throw Problem.notFound("run \(id)")
-        }
+    /// Asks for the cancellation of the tenant's run `id` as `principal`, with `tree` of every run
+    /// below it that has not ended (``Engine/cancelTree(_:actor:)``); a 404 problem when the tenant
+    /// has no such run.
+    func cancelRun(_ id: String, tree: Bool = false, by principal: Principal) async throws {
+        let engine = runtime.engine(for: principal.tenant)
+        let found =
+            tree
+            ? try await engine.cancelTree(RunID(id), actor: principal.actor) != nil
+            : try await engine.cancel(RunID(id), actor: principal.actor) != nil
+        guard found else { throw Problem.notFound("run \(id)") }
     }
 
     /// Retries the tenant's failed or cancelled run `id` from where it stopped as `principal`,

@@ -74,9 +74,9 @@ struct ConsoleRoutes {
         pages.get("runs/:id/tasks/:key") { request, context in try await taskPage(request, context) }
         pages.post("runs/:id/cancel") { request, context in
             let principal = try context.require(.writeRuns)
-            _ = try await form(request, context)
+            let fields = try await form(request, context)
             let id = try context.parameters.require("id")
-            try await operations.cancelRun(id, by: principal)
+            try await operations.cancelRun(id, tree: fields["tree"] == "1", by: principal)
             return Self.redirect("/runs/\(id)")
         }
         pages.post("runs/:id/retry") { request, context in

@@ -914,7 +914,7 @@ enum OpenAPISpec {
               "post": {
                 "operationId": "cancelRun",
                 "summary": "Request a run's cancellation.",
-                "description": "A run that has already ended is returned unchanged, also with 202.\n\nRequires permission `writeRuns`: role `admin`, `operator`.",
+                "description": "A run that has already ended is returned unchanged, also with 202.\n\nWith `{\"tree\": true}` every run below it that has not ended is cancelled too: the children its `workflow` tasks started, waited for or not (`wait: false`), and theirs, whatever the run itself came to.\n\nRequires permission `writeRuns`: role `admin`, `operator`.",
                 "tags": [
                   "runs"
                 ],
@@ -929,6 +929,24 @@ enum OpenAPISpec {
                     }
                   }
                 ],
+                "requestBody": {
+                  "required": false,
+                  "description": "Optional: cancel the whole tree below the run.",
+                  "content": {
+                    "application/json": {
+                      "schema": {
+                        "type": "object",
+                        "properties": {
+                          "tree": {
+                            "type": "boolean",
+                            "description": "Also cancel every run below it that has not ended, children started without waiting included."
+                          }
+                        },
+                        "additionalProperties": false
+                      }
+                    }
+                  }
+                },
                 "responses": {
                   "202": {
                     "description": "Cancellation requested; the run as it is now.",
@@ -953,6 +971,9 @@ enum OpenAPISpec {
                   },
                   "404": {
                     "$ref": "#/components/responses/NotFound"
+                  },
+                  "422": {
+                    "$ref": "#/components/responses/UnprocessableContent"
                   },
                   "429": {
                     "$ref": "#/components/responses/TooManyRequests"

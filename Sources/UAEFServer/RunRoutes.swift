@@ -48,10 +48,18 @@ struct RunRoutes {
                 try await operations.runs(
                     matching: filter, limit: limit, taskCounts: include != nil, tenant: principal.tenant))
         }
-        group.post("runs/:id/cancel") { _, context in
+        group.post("runs/:id/cancel") { request, context in
             let principal = try context.require(.writeRuns)
             let id = try context.parameters.require("id")
-            try await operations.cancelRun(id, by: principal)
+            let body = try await JSONMessage.object(of: request, limit: bodyLimit, allowEmpty: true)
+            try JSONMessage.checkMembers(body, allowed: ["tree"], in: "the cancel request")
+            let tree: Bool
+            switch body["tree"] {
+            case nil, .null?, .bool(false)?: tree = false
+            case .bool(true)?: tree = true
+            default: throw Problem(.unprocessableContent, "validation-failed", "tree: must be true or false")
+            }
+            try await operations.cancelRun(id, tree: tree, by: principal)
             guard let report = try await runtime.engine(for: principal.tenant).report(RunID(id)) else {
                 throw Problem.notFound("run \(id)")
             }

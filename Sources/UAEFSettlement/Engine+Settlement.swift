@@ -107,7 +107,9 @@ extension Engine {
                 for (item, results) in zip(pageTriggers, evaluations) {
                     steps.declared = item.accounts
                     for (rule, evaluation) in zip(item.rules, results) {
-                        if let settlement = try steps.apply(rule, evaluation, seq: item.seq, maker: item.maker) {
+                        if let settlement = try steps.apply(
+                            rule, evaluation, seq: item.seq, maker: item.maker, retrier: item.retrier)
+                        {
                             created.append(settlement)
                         }
                     }
@@ -222,6 +224,8 @@ struct Trigger: Sendable {
     var context: RuleTrigger
     /// The principal behind it, whom approvals exclude.
     var maker: String
+    /// Who retried its run last, when not the maker: excluded from approving it too.
+    var retrier: String? = nil
     /// The rules that may apply: the workflow's own, then (added by the caller) the rules file's.
     var rules: [SettlementRule]
     /// Accounts the workflow's `settlements:` section declares, created on first use.
@@ -287,6 +291,7 @@ private struct TriggerFacts {
         }
         trigger.context = RuleTrigger(context: context)
         trigger.maker = run.createdBy ?? event.actor
+        trigger.retrier = run.retriedBy.flatMap { $0 == trigger.maker ? nil : $0 }
         trigger.rules = facts.rules?.rules ?? []
         trigger.accounts = facts.rules?.accounts ?? []
         return trigger

@@ -81,9 +81,11 @@ struct SettlementSteps {
     /// Books an evaluated rule for the event at `seq`, at most once per (rule, event). A rule
     /// that cannot be applied (an expression error, a missing account, a balance limit) leaves a
     /// rejected settlement saying why, so the event is never tried again silently.
+    /// `retrier` (who retried the event's run last, when not `maker`) is kept in the detail as
+    /// `retried_by`, and may not approve it either.
     mutating func apply(
         _ rule: SettlementRule, _ evaluation: Result<SettlementCalculation?, SettlementError>, seq: Int64,
-        maker: String
+        maker: String, retrier: String? = nil
     ) throws -> SettlementRecord? {
         if case .success(nil) = evaluation { return nil }
         guard try !transaction.settlementExists(rule: rule.id, triggerSeq: seq) else { return nil }
@@ -95,6 +97,10 @@ struct SettlementSteps {
             guard let calculation = try evaluation.get() else { return nil }
             settlement.amount = calculation.money
             settlement.detail = calculation.detail(rule: rule)
+            if let retrier, case .object(var detail) = settlement.detail {
+                detail["retried_by"] = .string(retrier)
+                settlement.detail = .object(detail)
+            }
             let phase: TransferPhase = calculation.needsApproval ? .pending : .posted
             let (balances, transfers) = try journal(calculation.postings, phase: phase, settlement: settlement.id)
             settlement.status = calculation.needsApproval ? .pendingApproval : .posted
@@ -211,7 +217,8 @@ struct SettlementSteps {
         let previous = try transaction.approvals(settlement: id)
         if let refusal = MakerChecker.refusal(
             principal: principal, role: role, neededRole: policy?["role"]?.stringValue ?? role,
-            maker: settlement.maker, previous: previous, what: "settlement \(id)")
+            maker: settlement.maker, retrier: settlement.detail["retried_by"]?.stringValue, previous: previous,
+            what: "settlement \(id)")
         {
             return .failure(refusal)
         }

@@ -31,6 +31,8 @@ public struct RunRecord: Sendable, Hashable {
     public var retryCount: Int
     /// When the run was last retried: its timeout counts from then. Nil when it never was.
     public var retriedAt: Date?
+    /// Who retried the run last (nil when never): a maker of what its latest go leads to.
+    public var retriedBy: String?
     /// Who started the run (`cli:<user>`, later an API principal): the maker its settlements name.
     public var createdBy: String?
     /// The W3C `traceparent` of the span that created the run (an API request, say), so the
@@ -47,7 +49,8 @@ public struct RunRecord: Sendable, Hashable {
         workflowFile: String, inputs: [String: JSONValue], status: RunStatus, error: String? = nil, createdAt: Date,
         updatedAt: Date, endedAt: Date? = nil, cancelRequested: Bool = false, owner: String? = nil,
         leaseExpiresAt: Date? = nil, leaseGeneration: Int64 = 0, createdBy: String? = nil,
-        traceParent: String? = nil, retryCount: Int = 0, retriedAt: Date? = nil, parent: RunParent? = nil,
+        traceParent: String? = nil, retryCount: Int = 0, retriedAt: Date? = nil, retriedBy: String? = nil,
+        parent: RunParent? = nil,
         depth: Int = 0
     ) {
         self.id = id
@@ -70,6 +73,7 @@ public struct RunRecord: Sendable, Hashable {
         self.traceParent = traceParent
         self.retryCount = retryCount
         self.retriedAt = retriedAt
+        self.retriedBy = retriedBy
         self.parent = parent
         self.depth = depth
     }

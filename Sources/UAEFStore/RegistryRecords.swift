@@ -77,11 +77,20 @@ public struct RunFilter: Sendable, Hashable {
     public var parent: RunID?
     /// Only runs older than this one (the cursor of the page before).
     public var before: RunID?
+    /// Only runs that have not ended (pending or running).
+    public var unfinished: Bool
+    /// Only child runs started without waiting (true) or only the others (false).
+    public var detached: Bool?
 
-    public init(status: RunStatus? = nil, workflow: String? = nil, parent: RunID? = nil, before: RunID? = nil) {
+    public init(
+        status: RunStatus? = nil, workflow: String? = nil, parent: RunID? = nil, before: RunID? = nil,
+        unfinished: Bool = false, detached: Bool? = nil
+    ) {
         self.status = status
         self.workflow = workflow
         self.parent = parent
         self.before = before
+        self.unfinished = unfinished
+        self.detached = detached
     }
 }

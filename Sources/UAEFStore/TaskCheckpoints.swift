@@ -29,7 +29,8 @@ public struct TaskCheckpoint: Sendable, Equatable {
 
 /// The tasks' checkpoints.
 public protocol TaskCheckpointStore: Sendable {
-    /// The task's checkpoint, or nil when none was written.
+    /// The task's checkpoint, or nil when none was written. A retry that runs the task again from
+    /// scratch (named in `uaef runs retry --from`) drops it by writing `null`.
     func taskCheckpoint(tenant: String, run: RunID, taskKey: String) async throws -> TaskCheckpoint?
 }
 

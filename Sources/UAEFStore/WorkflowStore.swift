@@ -20,15 +20,16 @@ public protocol WorkflowStore: LedgerStore, SettlementStore, RemoteWorkStore, Se
     /// already marked is returned as it is, with no second event. Nil when the tenant has no such run.
     func requestCancel(of run: RunID, tenant: String, event: EventDraft) async throws -> RunRecord?
 
-    /// Reopens `stored`, a run that failed or was cancelled, so that runners take it up again:
-    /// in one transaction, unless the run is still as read (its status, lease generation and
-    /// update time), nothing is written and nil is returned (another retry, a claim or a
-    /// redaction came first). Otherwise the run becomes `running` with no error, end or
-    /// cancellation request, held by `holder` (until its `expiresAt`) or by nobody, takes the next
-    /// lease generation and counts one more retry with `retriedAt` set to `at`; the tasks and
-    /// events of `changes` are written with it, and the run is returned.
+    /// Reopens `stored`, a run that has ended, so that runners take it up again: in one
+    /// transaction, unless the run is still as read (its status, lease generation and update
+    /// time), nothing is written and nil is returned (another retry, a claim or a redaction came
+    /// first). Otherwise the run becomes `running` with no error, end or cancellation request,
+    /// held by `holder` (until its `expiresAt`) or by nobody, takes the next lease generation and
+    /// counts one more retry with `retriedAt` set to `at` and `retriedBy` to `retrier`; the tasks
+    /// and events of `changes` are written with it, and the run is returned.
     func reopen(
-        _ stored: RunRecord, at: Date, holder: (owner: String, expiresAt: Date)?, changes: ChangeSet
+        _ stored: RunRecord, at: Date, by retrier: String, holder: (owner: String, expiresAt: Date)?,
+        changes: ChangeSet
     ) async throws -> RunRecord?
 
     /// Erases the payloads stored beside a finished run's events (all of them, or those of one

@@ -305,6 +305,8 @@ enum PostgresMigrations {
                 """,
             ]
         ),
+        // Who retried a run last: a maker of what its latest go leads to (maker-checker).
+        ("v21_retried_by", ["ALTER TABLE runs ADD COLUMN retried_by TEXT"]),
     ]
 
     /// The advisory lock key that serializes migrations (any fixed 64-bit number).

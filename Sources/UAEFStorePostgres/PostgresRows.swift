@@ -75,7 +75,7 @@ extension PostgresStore {
             cancelRequested: try c("cancel_requested"), owner: try c("owner"),
             leaseExpiresAt: try c.optionalDate("lease_expires_at"), leaseGeneration: try c("lease_generation"),
             createdBy: try c("created_by"), traceParent: try c("trace_parent"), retryCount: try c("retry_count"),
-            retriedAt: try c.optionalDate("retried_at"),
+            retriedAt: try c.optionalDate("retried_at"), retriedBy: try c("retried_by"),
             parent: try c("parent_run_id", as: String?.self).map {
                 RunParent(
                     run: RunID($0), task: try c("parent_task", as: String?.self) ?? "",

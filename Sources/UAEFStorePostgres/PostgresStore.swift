@@ -414,7 +414,8 @@ public final class PostgresStore: WorkflowStore {
     }
 
     public func reopen(
-        _ stored: RunRecord, at: Date, holder: (owner: String, expiresAt: Date)?, changes: ChangeSet
+        _ stored: RunRecord, at: Date, by retrier: String, holder: (owner: String, expiresAt: Date)?,
+        changes: ChangeSet
     ) async throws -> RunRecord? {
         try await transaction { connection in
             let when = Timestamp.milliseconds(at)
@@ -424,7 +425,7 @@ public final class PostgresStore: WorkflowStore {
                 """
                 UPDATE runs SET status = 'running', error = NULL, ended_at = NULL, cancel_requested = false,
                     owner = \(holder?.owner), lease_expires_at = \(expires), lease_generation = lease_generation + 1,
-                    retry_count = retry_count + 1, retried_at = \(when), updated_at = \(when)
+                    retry_count = retry_count + 1, retried_at = \(when), retried_by = \(retrier), updated_at = \(when)
                 WHERE id = \(stored.id.rawValue) AND tenant = \(stored.tenant) AND status = \(stored.status.rawValue)
                     AND lease_generation = \(stored.leaseGeneration)
                     AND updated_at = \(Timestamp.milliseconds(stored.updatedAt))
@@ -583,6 +584,8 @@ public final class PostgresStore: WorkflowStore {
         // One statement per filter shape, so that PostgreSQL walks the index that fits (tenant,
         // status or workflow, id) newest first; a first page starts below every run id ("zzzz").
         let before = filter.before?.rawValue ?? "zzzz"
+        let unfinished = filter.unfinished
+        let detached = filter.detached
         if let parent = filter.parent {
             // A parent's children are few beside a tenant's runs: its index alone narrows them.
             return try await rows(
@@ -590,27 +593,39 @@ public final class PostgresStore: WorkflowStore {
                 SELECT * FROM runs WHERE tenant = \(tenant) AND parent_run_id = \(parent.rawValue) AND id < \(before)
                     AND (\(filter.status?.rawValue)::text IS NULL OR status = \(filter.status?.rawValue))
                     AND (\(filter.workflow)::text IS NULL OR workflow_name = \(filter.workflow))
+                    AND (NOT \(unfinished) OR status IN ('pending', 'running'))
+                    AND (\(detached)::boolean IS NULL OR parent_detached = \(detached))
                 ORDER BY id DESC LIMIT \(limit)
                 """, Self.run)
         }
         let query: PostgresQuery =
             switch (filter.status?.rawValue, filter.workflow) {
             case (nil, nil):
-                "SELECT * FROM runs WHERE tenant = \(tenant) AND id < \(before) ORDER BY id DESC LIMIT \(limit)"
+                """
+                SELECT * FROM runs WHERE tenant = \(tenant) AND id < \(before)
+                    AND (NOT \(unfinished) OR status IN ('pending', 'running'))
+                    AND (\(detached)::boolean IS NULL OR parent_detached = \(detached))
+                ORDER BY id DESC LIMIT \(limit)
+                """
             case (let status?, nil):
                 """
                 SELECT * FROM runs WHERE tenant = \(tenant) AND status = \(status) AND id < \(before)
+                    AND (NOT \(unfinished) OR status IN ('pending', 'running'))
+                    AND (\(detached)::boolean IS NULL OR parent_detached = \(detached))
                 ORDER BY id DESC LIMIT \(limit)
                 """
             case (nil, let workflow?):
                 """
                 SELECT * FROM runs WHERE tenant = \(tenant) AND workflow_name = \(workflow) AND id < \(before)
+                    AND (NOT \(unfinished) OR status IN ('pending', 'running'))
+                    AND (\(detached)::boolean IS NULL OR parent_detached = \(detached))
                 ORDER BY id DESC LIMIT \(limit)
                 """
             case (let status?, let workflow?):
                 """
                 SELECT * FROM runs WHERE tenant = \(tenant) AND status = \(status) AND workflow_name = \(workflow)
-                    AND id < \(before)
+                    AND id < \(before) AND (NOT \(unfinished) OR status IN ('pending', 'running'))
+                    AND (\(detached)::boolean IS NULL OR parent_detached = \(detached))
                 ORDER BY id DESC LIMIT \(limit)
                 """
             }

@@ -476,6 +476,10 @@ enum SQLiteMigrations {
                     WHERE parent_detached = 1 AND status IN ('pending', 'running')
                     """)
         }
+        migrator.registerMigration("v24_retried_by") { db in
+            // Who retried a run last: a maker of what its latest go leads to (maker-checker).
+            try db.execute(sql: "ALTER TABLE runs ADD COLUMN retried_by TEXT")
+        }
         return migrator
     }
 }

@@ -35,7 +35,7 @@ extension SQLiteStore {
             cancelRequested: row["cancel_requested"], owner: row["owner"],
             leaseExpiresAt: date(row["lease_expires_at"]), leaseGeneration: row["lease_generation"],
             createdBy: row["created_by"], traceParent: row["trace_parent"], retryCount: row["retry_count"],
-            retriedAt: date(row["retried_at"]),
+            retriedAt: date(row["retried_at"]), retriedBy: row["retried_by"],
             parent: (row["parent_run_id"] as String?).map {
                 RunParent(run: RunID($0), task: row["parent_task"] ?? "", detached: row["parent_detached"])
             },

@@ -345,19 +345,20 @@ public final class SQLiteStore: WorkflowStore {
     }
 
     public func reopen(
-        _ stored: RunRecord, at: Date, holder: (owner: String, expiresAt: Date)?, changes: ChangeSet
+        _ stored: RunRecord, at: Date, by retrier: String, holder: (owner: String, expiresAt: Date)?,
+        changes: ChangeSet
     ) async throws -> RunRecord? {
         try await pool.write { db in
             try db.execute(
                 sql: """
                     UPDATE runs SET status = 'running', error = NULL, ended_at = NULL, cancel_requested = 0,
                         owner = ?, lease_expires_at = ?, lease_generation = lease_generation + 1,
-                        retry_count = retry_count + 1, retried_at = ?, updated_at = ?
+                        retry_count = retry_count + 1, retried_at = ?, retried_by = ?, updated_at = ?
                     WHERE id = ? AND tenant = ? AND status = ? AND lease_generation = ? AND updated_at = ?
                     """,
                 arguments: [
                     holder?.owner, holder.map { Timestamp.milliseconds($0.expiresAt) }, Timestamp.milliseconds(at),
-                    Timestamp.milliseconds(at), stored.id.rawValue, stored.tenant, stored.status.rawValue,
+                    retrier, Timestamp.milliseconds(at), stored.id.rawValue, stored.tenant, stored.status.rawValue,
                     stored.leaseGeneration, Timestamp.milliseconds(stored.updatedAt),
                 ])
             guard db.changesCount > 0 else { return nil }
@@ -510,6 +511,11 @@ public final class SQLiteStore: WorkflowStore {
         if let before = filter.before {
             conditions.append("id < ?")
             arguments += [before.rawValue]
+        }
+        if filter.unfinished { conditions.append("status IN ('pending', 'running')") }
+        if let detached = filter.detached {
+            conditions.append("parent_detached = ?")
+            arguments += [detached]
         }
         arguments += [limit]
         let sql = "SELECT * FROM runs WHERE \(conditions.joined(separator: " AND ")) ORDER BY id DESC LIMIT ?"

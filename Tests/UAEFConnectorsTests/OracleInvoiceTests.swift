@@ -220,7 +220,9 @@ struct OracleInvoiceTests {
         }
     }
 
-    @Test("an import whose answer was lost is not sent again: the next attempt fails, saying what to check")
+    @Test(
+        "an import whose answer was lost is not sent again: the next attempt fails, saying what to check, and so does a plain retry; a retry naming the task sends it again"
+    )
     func lostImportAnswer() async throws {
         try await withSetup { setup in
             setup.server.inject([.loseAnswer(status: 504)])
@@ -228,6 +230,19 @@ struct OracleInvoiceTests {
             #expect(status == .failed && task?.attempts == 2)
             #expect(task?.error?.contains("whether the import started is unknown") == true, "\(task?.error ?? "")")
             #expect(setup.server.imports.count == 1, "sent once")
+
+            // A plain retry resumes from the checkpoint and fails the same way; naming the task (after
+            // checking Oracle, as the error says) drops it, and the journal is sent again.
+            let run = try #require(task?.runID)
+            let engine = setup.connectors.engine
+            _ = try #require(try await engine.retry(run, actor: "test", leased: true))
+            #expect(try await engine.execute([run])[run] == .failed)
+            #expect(setup.server.imports.count == 1, "still sent once")
+            _ = try #require(try await engine.retry(run, from: ["book"], actor: "test", leased: true))
+            #expect(try await engine.execute([run])[run] == .succeeded)
+            #expect(setup.server.imports.count == 2)
+            let book = try #require(try await setup.store.snapshot(of: run, tenant: "default")?.tasks.first)
+            #expect(book.output?["resumed"] == false && book.output?["status"] == "SUCCEEDED")
         }
     }
 

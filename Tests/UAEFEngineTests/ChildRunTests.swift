@@ -163,6 +163,54 @@ struct ChildRunTests {
     }
 
     @Test(
+        "cancelling a tree cancels every run below the run that has not ended, children started without waiting and those of an ended child included",
+        arguments: StoreBackend.allCases)
+    func cancelTree(_ backend: StoreBackend) async throws {
+        let rig = try await Rig(backend)
+        defer { rig.location.remove() }
+        try await rig.register(Self.slowChild)
+        try await rig.register(
+            """
+            name: spawner
+            tasks:
+              - {id: kick, agent: workflow, with: {workflow: slow, wait: false}}
+            """)
+        let id = try await rig.submit(
+            """
+            name: parent
+            tasks:
+              - {id: kick, agent: workflow, with: {workflow: spawner, wait: false}}
+              - {id: sub, agent: workflow, with: {workflow: spawner}}
+              - {id: hold, agent: sleep, depends_on: [kick, sub], with: {duration: 10m}}
+            """)
+        let execution = Task { try await rig.engine.execute([id])[id] }
+        try await rig.waitUntil("the parent holds") { try await rig.tasks(id)["hold"]?.status == .running }
+        let children = try await rig.children(of: id)
+        let detached = try #require(children.first { $0.parent?.task == "kick" })
+        let waited = try #require(children.first { $0.parent?.task == "sub" })
+        #expect(detached.status == .pending && waited.status == .succeeded)
+        let grandchild = try #require(try await rig.children(of: waited.id).first)
+        #expect(grandchild.status == .pending && grandchild.parent?.detached == true)
+        let unfinishedDetached = try await rig.store.runs(
+            tenant: "default", matching: RunFilter(parent: id, unfinished: true, detached: true), limit: 10)
+        #expect(unfinishedDetached.map(\.id) == [detached.id])
+        #expect(
+            try await rig.store.runs(
+                tenant: "default", matching: RunFilter(parent: id, unfinished: true, detached: false), limit: 10
+            ).isEmpty)
+
+        let outcome = try #require(try await rig.engine.cancelTree(id, actor: "test:operator"))
+        #expect(outcome.descendants == 2)
+        #expect(try await execution.value == .cancelled)
+        #expect(try await rig.record(detached.id).status == .cancelled)
+        #expect(try await rig.record(grandchild.id).status == .cancelled)
+        #expect(try await rig.record(waited.id).status == .succeeded)
+        let requested = try await rig.events(grandchild.id).first { $0.type == "run.cancel_requested" }
+        #expect(requested?.actor == "test:operator")
+        #expect(try await rig.engine.cancelTree(RunID("run_unknown"), actor: "test") == nil)
+    }
+
+    @Test(
         "a tenant's unfinished children started without waiting are bounded: past the bound the task fails, saying why")
     func detachedChildrenBounded() async throws {
         let rig = try await Rig(.sqlite)

@@ -311,7 +311,8 @@ struct RunRetryTests {
         // Reopened and not yet taken up: a second retry finds it unfinished.
         await #expect(throws: RunRetry.Refusal.self) { try await rig.engine.retry(failed, actor: "test") }
         // A retry that read the run before the first one committed finds it changed.
-        let stale = try await rig.store.reopen(before.run, at: Date(), holder: nil, changes: ChangeSet())
+        let stale = try await rig.store.reopen(
+            before.run, at: Date(), by: "test", holder: nil, changes: ChangeSet())
         #expect(stale == nil)
         let events = try await rig.events(failed)
         #expect(events.filter { $0.type == "run.retried" }.count == 1)

@@ -61,4 +61,46 @@ struct ChildRunRouteTests {
             }
         }
     }
+
+    /// A parent that only starts a child running ten minutes, without waiting, and ends.
+    static let starter = """
+        name: starter
+        tasks:
+          - {id: kick, agent: workflow, with: {workflow: slow, wait: false}}
+        """
+    static let slow = """
+        name: slow
+        tasks:
+          - {id: wait, agent: sleep, with: {duration: 10m}}
+        """
+
+    @Test(
+        "POST /v1/runs/{id}/cancel with {\"tree\": true} cancels the children an ended parent started without waiting; a tree that is not a boolean is 422"
+    )
+    func cancelTreeOverHTTP() async throws {
+        try await ServerHarness.start().serving { server in
+            let admin = try await server.token("acme", [.admin])
+            for workflow in [Self.slow, Self.starter] {
+                #expect(try await server.send(.POST, "/v1/workflows", token: admin, body: workflow).status == 201)
+            }
+            let run = try #require(
+                try await server.send(.POST, "/v1/runs", token: admin, body: #"{"workflow":"starter"}"#)["run_id"]?
+                    .stringValue)
+            #expect(try await server.waitForRun(run, token: admin)["status"] == "succeeded")
+            let child = try #require(
+                try await server.send(.GET, "/v1/runs?parent=\(run)", token: admin)["runs"]?.arrayValue?.first?[
+                    "run_id"]?.stringValue)
+
+            let invalid = try await server.send(.POST, "/v1/runs/\(run)/cancel", token: admin, body: #"{"tree":"yes"}"#)
+            #expect(invalid.status == 422 && invalid["detail"] == "tree: must be true or false", "\(invalid.body)")
+            let unknown = try await server.send(.POST, "/v1/runs/\(run)/cancel", token: admin, body: #"{"all":true}"#)
+            #expect(unknown.status == 422, "\(unknown.body)")
+            #expect(try await server.send(.GET, "/v1/runs/\(child)", token: admin)["cancel_requested"] != true)
+
+            let cancelled = try await server.send(
+                .POST, "/v1/runs/\(run)/cancel", token: admin, body: #"{"tree":true}"#)
+            #expect(cancelled.status == 202 && cancelled["status"] == "succeeded", "\(cancelled.body)")
+            #expect(try await server.waitForRun(child, token: admin)["status"] == "cancelled")
+        }
+    }
 }

@@ -62,4 +62,34 @@ struct ConsoleChildRunTests {
                 "\(detachedPage.body)")
         }
     }
+
+    @Test(
+        "a run whose children have not all ended offers a cancellation of the whole tree; the form stops a child started without waiting"
+    )
+    func cancelTreeButton() async throws {
+        try await ServerHarness.start(authenticated: false).serving { server in
+            for workflow in [ChildRunRouteTests.slow, ChildRunRouteTests.starter] {
+                #expect(try await server.send(.POST, "/v1/workflows", body: workflow).status == 201)
+            }
+            let run = try #require(
+                try await server.send(.POST, "/v1/runs", body: #"{"workflow":"starter"}"#)["run_id"]?.stringValue)
+            #expect(try await server.waitForRun(run, token: nil)["status"] == "succeeded")
+            let child = try #require(
+                try await server.send(.GET, "/v1/runs?parent=\(run)")["runs"]?.arrayValue?.first?["run_id"]?.stringValue
+            )
+
+            let session = ConsoleSchedulesTests.session
+            let page = try await server.send(.GET, "/runs/\(run)", headers: session)
+            #expect(page.body.contains("Cancel with every run below it"), "\(page.body)")
+            #expect(!page.body.contains(">Cancel run<"), "the run itself has ended")
+            let csrf = try #require(
+                page.body.components(separatedBy: "name=\"csrf\" value=\"").dropFirst().first?.prefix { $0 != "\"" })
+            let form = [("Content-Type", "application/x-www-form-urlencoded")] + session
+            let posted = try await server.send(.POST, "/runs/\(run)/cancel", body: "csrf=\(csrf)&tree=1", headers: form)
+            #expect(posted.status == 200 || posted.status == 303, "\(posted.body)")
+            #expect(try await server.waitForRun(child, token: nil)["status"] == "cancelled")
+            let after = try await server.send(.GET, "/runs/\(run)", headers: session)
+            #expect(!after.body.contains("Cancel with every run below it"), "nothing below it is left going")
+        }
+    }
 }
