@@ -66,4 +66,41 @@ struct ChildRunCLITests {
         #expect(try shown.json()["tasks"]?["onboard"]?["attempts"] == 2)
         #expect(try shown.json()["tasks"]?["after"]?["output"] == ["ok": "ACME"])
     }
+
+    @Test(
+        "uaef runs cancel --tree cancels the child an ended parent started without waiting, which a plain cancel leaves; --json counts the runs below it"
+    )
+    func cancelTree() throws {
+        let directory = try TemporaryDirectory("cli-child-tree")
+        defer { directory.remove() }
+        try """
+        name: slow
+        tasks:
+          - {id: wait, agent: sleep, with: {duration: 10m}}
+        """.write(toFile: directory.path("slow.yaml"), atomically: true, encoding: .utf8)
+        try """
+        name: starter
+        tasks:
+          - {id: kick, agent: workflow, with: {workflow: slow, wait: false}}
+        """.write(toFile: directory.path("starter.yaml"), atomically: true, encoding: .utf8)
+        let store = ["--store", "sqlite:" + directory.path("u.db")]
+        #expect(try UAEFProcess.run(["workflows", "register", "slow.yaml"] + store, in: directory.url).status == 0)
+        let started = try UAEFProcess.run(["run", "starter.yaml", "--json"] + store, in: directory.url)
+        #expect(started.status == 0, "\(started.stderr)")
+        let parent = try #require(try started.json()["run_id"]?.stringValue)
+        let child = try #require(try started.json()["tasks"]?["kick"]?["output"]?["run_id"]?.stringValue)
+
+        let plain = try UAEFProcess.run(["runs", "cancel", parent] + store, in: directory.url)
+        #expect(plain.status == 0 && plain.stdout == "\(parent): succeeded\n", "\(plain.stdout)\(plain.stderr)")
+        let tree = try UAEFProcess.run(["runs", "cancel", parent, "--tree", "--json"] + store, in: directory.url)
+        #expect(tree.status == 0, "\(tree.stderr)")
+        #expect(
+            try tree.json() == [
+                "run_id": .string(parent), "status": "succeeded", "cancel_requested": true, "descendants": 1,
+            ])
+        let shown = try UAEFProcess.run(["runs", "show", child, "--json"] + store, in: directory.url)
+        #expect(try shown.json()["status"] == "cancelled")
+        let again = try UAEFProcess.run(["runs", "cancel", parent, "--tree"] + store, in: directory.url)
+        #expect(again.stdout == "\(parent): succeeded; 0 runs below it asked to stop\n", "\(again.stdout)")
+    }
 }
