@@ -169,11 +169,13 @@ enum TaskMessages {
 /// Ids derived from an attempt's run and task, the same for every attempt of the task: what lets
 /// a receiver drop a message a retried attempt sent again.
 enum MessageIdentity {
-    /// 32 hex digits of SHA-256 over the tenant, run, task key and, for a task that sends
-    /// several messages, the message's position.
-    static func id(of request: AttemptRequest, index: Int? = nil) -> String {
+    /// 32 hex digits of SHA-256 over the tenant, run, task key, for a task that sends several
+    /// messages the message's position and, for a task a retry ran again from scratch, that
+    /// retry (``TaskCheckpoint/afreshRetry``).
+    static func id(of request: AttemptRequest, index: Int? = nil, afresh: Int? = nil) -> String {
         var text = "\(request.tenant)\u{0}\(request.runID.rawValue)\u{0}\(request.key)"
         if let index { text += "\u{0}\(index)" }
+        if let afresh { text += "\u{0}afresh\u{0}\(afresh)" }
         return SHA256.hash(data: Data(text.utf8)).prefix(16).map { String(format: "%02x", $0) }.joined()
     }
 }

@@ -247,7 +247,7 @@ enum ConsoleAssets {
           <div><dt>Duration</dt><dd>{{duration}}</dd></div>
           <div><dt>Started by</dt><dd>{{createdBy}}</dd></div>
           {{#parentRun}}<div><dt>Child of</dt><dd><a href="/runs/{{.}}">{{.}}</a>, task {{parentTask}}{{#detached}} (started without waiting: not cancelled with it){{/detached}}</dd></div>{{/parentRun}}
-          {{#retriedAt}}<div><dt>Retried</dt><dd>{{retryCount}}×, last <time datetime="{{.}}">{{.}}</time></dd></div>{{/retriedAt}}
+          {{#retriedAt}}<div><dt>Retried</dt><dd>{{retryCount}}×, last <time datetime="{{.}}">{{.}}</time>{{#retriedBy}} by {{.}}{{/retriedBy}}</dd></div>{{/retriedAt}}
         </dl>
         {{#error}}<p class="notice error" role="alert">{{.}}</p>{{/error}}
         {{#canCancel}}

@@ -189,8 +189,8 @@ public struct RunView: Sendable {
     public var error: String?
     public var canCancel: Bool
     public var cancelRequested: Bool
-    /// True when the run started child runs, it or one of them has not ended, and the principal
-    /// may cancel it with every run below it.
+    /// True when the run started child runs and the principal may cancel it with every run
+    /// below it.
     public var canCancelTree: Bool
     /// True when the run failed or was cancelled and the principal may retry it.
     public var canRetry: Bool
@@ -201,6 +201,7 @@ public struct RunView: Sendable {
     /// How many times the run was retried, and when last (nil when never).
     public var retryCount: Int
     public var retriedAt: String?
+    public var retriedBy: String?
     /// The run whose `workflow` task started this one, and that task's key (nil for a run
     /// started otherwise).
     public var parentRun: String?
@@ -257,6 +258,7 @@ public struct RunView: Sendable {
         canRerun = mayWriteRuns && run.isRerunnable && !rerunTasks.isEmpty
         retryCount = run.retryCount
         retriedAt = run.retriedAt.map(Timestamp.format)
+        retriedBy = run.retriedBy
         parentRun = run.parent?.run.rawValue
         parentTask = run.parent?.task
         detached = run.parent?.detached ?? false
@@ -267,9 +269,8 @@ public struct RunView: Sendable {
                 detached: child.parent?.detached ?? false)
         }
         hasChildren = !children.isEmpty
-        canCancelTree =
-            mayWriteRuns && hasChildren
-            && (!run.status.isTerminal || children.contains { !$0.status.isTerminal })
+        // Shown whenever it has children: one below those listed may still be going.
+        canCancelTree = mayWriteRuns && hasChildren
         moreChildren = children.count > Self.childLimit
         self.csrf = csrf
 

@@ -232,29 +232,38 @@ public struct Engine: Sendable {
     /// children its `workflow` tasks started, waited for or not (`wait: false`), and theirs in
     /// turn, whatever `id` itself came to. An operator's stop for a tree of runs, which a plain
     /// cancellation leaves going where children were started without waiting. Nil when the tenant
-    /// has no such run; otherwise the run and how many runs below it were asked to stop. A child
+    /// has no such run; otherwise the run and how many runs below it had not ended. A child
     /// started while the walk goes on, by an attempt already under way, is not reached.
     public func cancelTree(_ id: RunID, actor: String) async throws -> (run: RunRecord, descendants: Int)? {
+        guard try await store.run(id, tenant: tenant) != nil else { return nil }
+        // Found before any is cancelled (a run's own cancellation cancels the children it waits for).
+        let unfinished = try await unfinishedDescendants(of: id)
         guard let run = try await cancel(id, actor: actor) else { return nil }
-        var descendants = 0
-        // Children nest at most WorkflowKind.maximumDepth levels, so the walk ends. Ended children
-        // are walked too: one started without waiting may have children still going.
+        for descendant in unfinished { _ = try await cancel(descendant, actor: actor) }
+        return (run, unfinished.count)
+    }
+
+    /// The runs below run `id` that have not ended, parents before their children. Ended children
+    /// are walked too: one started without waiting may have children still going. Children nest
+    /// at most ``WorkflowKind/maximumDepth`` levels, so the walk ends.
+    private func unfinishedDescendants(of id: RunID) async throws -> [RunID] {
+        var unfinished: [RunID] = []
         var parents = [id]
-        while let parent = parents.popLast() {
-            var filter = RunFilter(parent: parent)
+        var next = 0
+        while next < parents.count {
+            var filter = RunFilter(parent: parents[next])
+            next += 1
             while true {
                 let children = try await store.runs(tenant: tenant, matching: filter, limit: 500)
                 for child in children {
                     parents.append(child.id)
-                    guard !child.status.isTerminal else { continue }
-                    _ = try await cancel(child.id, actor: actor)
-                    descendants += 1
+                    if !child.status.isTerminal { unfinished.append(child.id) }
                 }
                 guard children.count == 500, let last = children.last else { break }
                 filter.before = last.id
             }
         }
-        return (run, descendants)
+        return unfinished
     }
 
     /// Retries the tenant's failed or cancelled run `id` from where it stopped (``RunRetry``): the
@@ -283,7 +292,9 @@ public struct Engine: Sendable {
         changes.tasks = plan.tasks
         // A task named starts afresh: an ERP job it submitted before is not resumed but sent again.
         changes.taskCheckpoints = plan.afresh.map {
-            TaskCheckpoint(tenant: tenant, run: id, taskKey: $0, value: .null, attempt: 0, updatedAt: now)
+            TaskCheckpoint(
+                tenant: tenant, run: id, taskKey: $0, value: TaskCheckpoint.afresh(retry: snapshot.run.retryCount + 1),
+                attempt: 0, updatedAt: now)
         }
         changes.events = [
             EventDraft(
@@ -321,8 +332,8 @@ public struct Engine: Sendable {
 
 /// The JSON shape of a run shared by `uaef run --json`, `uaef runs show --json` and the API.
 public enum RunReport {
-    /// `{"run_id", "workflow", "status", "error", "created_at", "ended_at", "retry_count", "parent",
-    /// "tasks": {key: {...}}}`.
+    /// `{"run_id", "workflow", "status", "error", "created_at", "ended_at", "retry_count",
+    /// "retried_by", "parent", "tasks": {key: {...}}}`.
     public static func json(_ snapshot: RunSnapshot) -> JSONValue {
         var tasks: [String: JSONValue] = [:]
         for task in snapshot.tasks {
@@ -339,7 +350,8 @@ public enum RunReport {
             "status": .string(snapshot.run.status.rawValue), "error": snapshot.run.error.map(JSONValue.string) ?? .null,
             "created_at": .string(Timestamp.format(snapshot.run.createdAt)),
             "ended_at": snapshot.run.endedAt.map { .string(Timestamp.format($0)) } ?? .null, "tasks": .object(tasks),
-            "retry_count": .number(Number(snapshot.run.retryCount)), "parent": parent(of: snapshot.run),
+            "retry_count": .number(Number(snapshot.run.retryCount)),
+            "retried_by": snapshot.run.retriedBy.map(JSONValue.string) ?? .null, "parent": parent(of: snapshot.run),
         ]
     }
 
@@ -352,7 +364,8 @@ public enum RunReport {
     }
 
     /// A run in a list (`GET /v1/runs`, `uaef runs list --json`): `{"run_id", "workflow",
-    /// "version", "status", "error", "created_at", "ended_at", "retry_count", "parent"}`, and `"task_counts"` when
+    /// "version", "status", "error", "created_at", "ended_at", "retry_count", "retried_by", "parent"}`, and
+    /// `"task_counts"` when
     /// `taskCounts` are given.
     public static func summary(_ run: RunRecord, taskCounts: [TaskStatus: Int]? = nil) -> JSONValue {
         var summary: [String: JSONValue] = [
@@ -360,7 +373,8 @@ public enum RunReport {
             "version": .number(Number(run.workflowVersion)), "status": .string(run.status.rawValue),
             "error": run.error.map(JSONValue.string) ?? .null, "created_at": .string(Timestamp.format(run.createdAt)),
             "ended_at": run.endedAt.map { .string(Timestamp.format($0)) } ?? .null,
-            "retry_count": .number(Number(run.retryCount)), "parent": parent(of: run),
+            "retry_count": .number(Number(run.retryCount)),
+            "retried_by": run.retriedBy.map(JSONValue.string) ?? .null, "parent": parent(of: run),
         ]
         if let taskCounts { summary["task_counts"] = Self.json(taskCounts) }
         return .object(summary)

@@ -70,7 +70,8 @@ public enum RunCreation {
             workflowSource: definition.source, workflowFile: file, inputs: inputs, status: .pending, createdAt: now,
             updatedAt: now, owner: owner,
             leaseExpiresAt: owner.map { _ in now.addingTimeInterval(leaseDuration.timeInterval) },
-            createdBy: actor, traceParent: traceParent, parent: parent?.link, depth: parent?.depth ?? 0)
+            createdBy: actor, traceParent: traceParent, retriedBy: parent?.retriedBy, parent: parent?.link,
+            depth: parent?.depth ?? 0)
         var data: [String: JSONValue] = [
             "workflow": .string(definition.name), "version": .number(Number(definition.version)),
         ]
@@ -94,9 +95,13 @@ public struct ChildOrigin: Sendable, Hashable {
     public var link: RunParent
     /// The child's depth: its parent's depth + 1.
     public var depth: Int
+    /// Who retried the parent last (``RunRecord/retriedBy``): the child's approvals and
+    /// settlements bar them as they bar its maker.
+    public var retriedBy: String?
 
-    public init(link: RunParent, depth: Int) {
+    public init(link: RunParent, depth: Int, retriedBy: String? = nil) {
         self.link = link
         self.depth = depth
+        self.retriedBy = retriedBy
     }
 }

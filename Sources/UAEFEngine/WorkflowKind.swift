@@ -94,7 +94,8 @@ public struct WorkflowKind: AgentKind {
         }
         let waits = try Self.waits(request.parameters)
         child.parent = ChildOrigin(
-            link: RunParent(run: parent.id, task: request.key, detached: !waits), depth: parent.depth + 1)
+            link: RunParent(run: parent.id, task: request.key, detached: !waits), depth: parent.depth + 1,
+            retriedBy: parent.retriedBy)
         guard waits else {
             return try await startDetached(child, maker: parent.createdBy, engine: engine, logger: logger)
         }

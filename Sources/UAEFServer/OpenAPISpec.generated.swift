@@ -5544,7 +5544,14 @@ enum OpenAPISpec {
                   "retry_count": {
                     "type": "integer",
                     "minimum": 0,
-                    "description": "How many times the run was retried after it failed or was cancelled (`POST /v1/runs/{id}/retry`)."
+                    "description": "How many times the run was retried (`POST /v1/runs/{id}/retry`)."
+                  },
+                  "retried_by": {
+                    "type": [
+                      "string",
+                      "null"
+                    ],
+                    "description": "Who retried the run last (for a child never retried, who had retried the run above it when it was started); with its creator, a maker that may not approve what its latest go asks for. Null when none."
                   },
                   "parent": {
                     "$ref": "#/components/schemas/RunParent"
@@ -5565,6 +5572,7 @@ enum OpenAPISpec {
                   "created_at",
                   "ended_at",
                   "retry_count",
+                  "retried_by",
                   "parent",
                   "tasks"
                 ]
@@ -5608,6 +5616,13 @@ enum OpenAPISpec {
                     "minimum": 0,
                     "description": "How many times the run was retried after it failed or was cancelled (`POST /v1/runs/{id}/retry`)."
                   },
+                  "retried_by": {
+                    "type": [
+                      "string",
+                      "null"
+                    ],
+                    "description": "Who retried the run last (for a child never retried, who had retried the run above it when it was started); with its creator, a maker that may not approve what its latest go asks for. Null when none."
+                  },
                   "parent": {
                     "$ref": "#/components/schemas/RunParent"
                   },
@@ -5625,6 +5640,7 @@ enum OpenAPISpec {
                   "created_at",
                   "ended_at",
                   "retry_count",
+                  "retried_by",
                   "parent"
                 ]
               },

@@ -291,10 +291,29 @@ private struct TriggerFacts {
         }
         trigger.context = RuleTrigger(context: context)
         trigger.maker = run.createdBy ?? event.actor
-        trigger.retrier = run.retriedBy.flatMap { $0 == trigger.maker ? nil : $0 }
+        trigger.retrier = try await retrier(of: run, before: record).flatMap { $0 == trigger.maker ? nil : $0 }
         trigger.rules = facts.rules?.rules ?? []
         trigger.accounts = facts.rules?.accounts ?? []
         return trigger
+    }
+
+    /// Who had retried `run` (or, for a child never retried, the run above it) when `record` was
+    /// appended: the run's latest retrier for an event of its latest go; for an event of an
+    /// earlier go (settlement running behind a retry, which is rare) the actor of the last
+    /// `run.retried` before it, read from the run's events.
+    private func retrier(of run: RunRecord, before record: EventRecord) async throws -> String? {
+        guard let retriedAt = run.retriedAt, record.event.time < retriedAt else { return run.retriedBy }
+        var last: String?
+        var from: Int64 = 0
+        while true {
+            let page = try await engine.store.runEvents(of: run.id, tenant: engine.tenant, from: from, limit: 1_000)
+            for earlier in page {
+                guard earlier.seq < record.seq else { return last }
+                if earlier.event.type == "run.retried" { last = earlier.event.actor }
+            }
+            guard page.count == 1_000, let end = page.last else { return last }
+            from = end.seq + 1
+        }
     }
 
     private mutating func run(_ id: RunID) async throws -> RunFacts? {

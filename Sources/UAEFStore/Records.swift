@@ -31,7 +31,8 @@ public struct RunRecord: Sendable, Hashable {
     public var retryCount: Int
     /// When the run was last retried: its timeout counts from then. Nil when it never was.
     public var retriedAt: Date?
-    /// Who retried the run last (nil when never): a maker of what its latest go leads to.
+    /// Who retried the run last, or for a child never retried, the run above it when it was
+    /// started (nil when none was): a maker of what its latest go leads to (maker-checker).
     public var retriedBy: String?
     /// Who started the run (`cli:<user>`, later an API principal): the maker its settlements name.
     public var createdBy: String?

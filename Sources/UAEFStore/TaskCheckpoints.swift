@@ -25,12 +25,20 @@ public struct TaskCheckpoint: Sendable, Equatable {
 
     /// The largest value kept, as JSON text.
     public static let maximumBytes = 16 << 10
+
+    /// The value a retry writes for a task it runs again from scratch: `{"afresh": retry}`, where
+    /// `retry` is the run's retry count after it. Nothing to resume from; a kind whose work is
+    /// keyed outside may tell the new go's work from the first's by it.
+    public static func afresh(retry: Int) -> JSONValue { ["afresh": .number(Number(retry))] }
+
+    /// The retry whose ``afresh(retry:)`` value this is, or nil.
+    public var afreshRetry: Int? { value["afresh"]?.numberValue?.intValue }
 }
 
 /// The tasks' checkpoints.
 public protocol TaskCheckpointStore: Sendable {
     /// The task's checkpoint, or nil when none was written. A retry that runs the task again from
-    /// scratch (named in `uaef runs retry --from`) drops it by writing `null`.
+    /// scratch (named in `uaef runs retry --from`) replaces it with ``afresh(retry:)``.
     func taskCheckpoint(tenant: String, run: RunID, taskKey: String) async throws -> TaskCheckpoint?
 }
 

@@ -280,8 +280,8 @@ public final class PostgresStore: WorkflowStore {
             """
             INSERT INTO runs (id, tenant, workflow_name, workflow_version, workflow_source, workflow_file, inputs,
                 status, error, created_at, updated_at, ended_at, cancel_requested, owner, lease_expires_at, created_by,
-                trace_parent, parent_run_id, parent_task, parent_detached, depth)
-            """, width: 21,
+                trace_parent, parent_run_id, parent_task, parent_detached, depth, retried_by)
+            """, width: 22,
             suffix: """
                  ON CONFLICT (id) DO UPDATE SET status = excluded.status, error = excluded.error,
                     updated_at = excluded.updated_at, ended_at = excluded.ended_at
@@ -308,6 +308,7 @@ public final class PostgresStore: WorkflowStore {
             bindings.append(run.parent?.task)
             bindings.append(run.parent?.detached ?? false)
             bindings.append(run.depth)
+            bindings.append(run.retriedBy)
         }
         try await BulkInsert.run(
             changes.tasks.keepingLast { [$0.runID.rawValue, $0.key] },
@@ -435,6 +436,7 @@ public final class PostgresStore: WorkflowStore {
                 reopened.append(try Self.run(row))
             }
             guard let record = reopened.first else { return nil }
+            try await Self.insertKeys(of: changes, on: connection, logger: logger)
             try await Self.write(changes, on: connection, logger: logger)
             try await PostgresLedger.append(changes.events, on: connection, logger: logger)
             // An unheld run is work for any worker; a held one, its holder's.

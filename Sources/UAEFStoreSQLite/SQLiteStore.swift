@@ -200,8 +200,8 @@ public final class SQLiteStore: WorkflowStore {
                 sql: """
                     INSERT INTO runs (id, tenant, workflow_name, workflow_version, workflow_source, workflow_file,
                         inputs, status, error, created_at, updated_at, ended_at, cancel_requested, owner, lease_expires_at,
-                        created_by, trace_parent, parent_run_id, parent_task, parent_detached, depth)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                        created_by, trace_parent, parent_run_id, parent_task, parent_detached, depth, retried_by)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     ON CONFLICT (id) DO UPDATE SET status = excluded.status, error = excluded.error,
                         updated_at = excluded.updated_at, ended_at = excluded.ended_at
                     """
@@ -211,7 +211,7 @@ public final class SQLiteStore: WorkflowStore {
                 Timestamp.milliseconds(run.createdAt), Timestamp.milliseconds(run.updatedAt),
                 run.endedAt.map(Timestamp.milliseconds), run.cancelRequested, run.owner,
                 run.leaseExpiresAt.map(Timestamp.milliseconds), run.createdBy, run.traceParent,
-                run.parent?.run.rawValue, run.parent?.task, run.parent?.detached ?? false, run.depth,
+                run.parent?.run.rawValue, run.parent?.task, run.parent?.detached ?? false, run.depth, run.retriedBy,
             ])
         }
         for task in changes.tasks {

@@ -340,8 +340,25 @@ struct RunRetryTests {
         var tasks = try await rig.tasks(id)
         #expect(tasks["post"]?.output == ["label": "v0", "total": 120])
 
+        // What a task recorded to resume from: dropped for the task named, kept for those after it.
+        for key in ["classify", "post"] {
+            try await rig.store.saveTaskCheckpoint(
+                TaskCheckpoint(
+                    tenant: "default", run: id, taskKey: key, value: ["request_id": "r1"], attempt: 1, updatedAt: Date()
+                ),
+                event: EventDraft(
+                    id: "evt_\(UUID().uuidString)", time: Date(), type: "test.checkpoint", actor: "test",
+                    tenant: "default", subject: "\(id.rawValue)/\(key)", data: [:]))
+        }
         let outcome = try #require(try await rig.engine.retry(id, from: ["classify"], actor: "test:retrier"))
         #expect(outcome.reopened == ["classify", "post"])
+        #expect(outcome.run.retriedBy == "test:retrier")
+        let named = try await rig.store.taskCheckpoint(tenant: "default", run: id, taskKey: "classify")
+        #expect(named?.value == TaskCheckpoint.afresh(retry: 1) && named?.afreshRetry == 1)
+        #expect(
+            try await rig.store.taskCheckpoint(tenant: "default", run: id, taskKey: "post")?.value == [
+                "request_id": "r1"
+            ])
         #expect(outcome.run.status == .running && outcome.run.endedAt == nil && outcome.run.retryCount == 1)
         #expect(try await rig.engine.resume(id) == .succeeded)
         tasks = try await rig.tasks(id)

@@ -64,7 +64,7 @@ struct ConsoleChildRunTests {
     }
 
     @Test(
-        "a run whose children have not all ended offers a cancellation of the whole tree; the form stops a child started without waiting"
+        "a run with children offers a cancellation of the whole tree, also once it has ended; the form stops a child started without waiting"
     )
     func cancelTreeButton() async throws {
         try await ServerHarness.start(authenticated: false).serving { server in
@@ -88,8 +88,6 @@ struct ConsoleChildRunTests {
             let posted = try await server.send(.POST, "/runs/\(run)/cancel", body: "csrf=\(csrf)&tree=1", headers: form)
             #expect(posted.status == 200 || posted.status == 303, "\(posted.body)")
             #expect(try await server.waitForRun(child, token: nil)["status"] == "cancelled")
-            let after = try await server.send(.GET, "/runs/\(run)", headers: session)
-            #expect(!after.body.contains("Cancel with every run below it"), "nothing below it is left going")
         }
     }
 }

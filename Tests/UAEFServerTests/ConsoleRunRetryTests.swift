@@ -40,6 +40,7 @@ struct ConsoleRunRetryTests {
             #expect(try await server.waitForRun(run, token: nil)["status"] == "succeeded")
             let after = try await server.send(.GET, "/runs/\(run)", headers: session)
             #expect(after.body.contains("<dt>Retried</dt><dd>1×"), "\(after.body)")
+            #expect(after.body.contains("</time> by api:"), "who retried it: \(after.body)")
             #expect(!after.body.contains("Retry from where it stopped"), "a succeeded run offers no retry")
 
             // A succeeded run is offered a rerun from a task chosen among its workflow's.

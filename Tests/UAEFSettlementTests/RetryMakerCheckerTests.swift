@@ -77,6 +77,66 @@ struct RetryMakerCheckerTests {
                 == .posted)
     }
 
+    @Test(
+        "settlement running behind a retry names each go's own retrier: the first go's settlement none, the rerun's its retrier",
+        arguments: [StoreBackend.sqlite])
+    func settlementBehindARetry(_ backend: StoreBackend) async throws {
+        let location = try TestStore(backend, label: "retry-maker-late")
+        defer { location.remove() }
+        let engine = try await SettlementEngineTests().engine(location)
+        let definition = try await engine.validate(Self.workflow, file: "pay.yaml")
+        let id = try await engine.submit(definition, file: "pay.yaml", inputs: [], actor: "cli:maker", leased: true)
+        #expect(try await execute(id, engine, approver: "cli:checker") == .succeeded)
+        _ = try #require(try await engine.retry(id, from: ["pay"], actor: "cli:admin", leased: true))
+        #expect(try await engine.execute([id])[id] == .succeeded)
+
+        let settlements = try await engine.settle().settlements.sorted { $0.triggerSeq < $1.triggerSeq }
+        #expect(settlements.count == 2)
+        #expect(settlements.map { $0.detail["retried_by"] } == [nil, "cli:admin"])
+        #expect(
+            try await engine.decide(settlements[0].id, .approve, principal: "cli:admin", role: "finance", reason: nil)
+                .status == .posted, "the first go's settlement is not the retrier's")
+    }
+
+    @Test(
+        "a child started by a rerun's go bars the parent's retrier too: its approval task refuses them",
+        arguments: [StoreBackend.sqlite])
+    func childOfARerun(_ backend: StoreBackend) async throws {
+        let location = try TestStore(backend, label: "retry-maker-child")
+        defer { location.remove() }
+        let engine = try await SettlementEngineTests().engine(location)
+        _ = try await engine.register(
+            """
+            name: sign-off
+            tasks:
+              - {id: sign, agent: approval, with: {role: finance}}
+            """, origin: "sign-off.yaml", actor: "cli:admin")
+        let definition = try await engine.validate(
+            """
+            name: onboard
+            tasks:
+              - {id: check, agent: echo, with: {ok: true}}
+              - {id: approve, agent: workflow, depends_on: [check], with: {workflow: sign-off}}
+            """, file: "onboard.yaml")
+        let id = try await engine.submit(definition, file: "onboard.yaml", inputs: [], actor: "cli:maker", leased: true)
+        #expect(try await execute(id, engine, approver: "cli:checker") == .succeeded)
+
+        _ = try #require(try await engine.retry(id, from: ["approve"], actor: "cli:admin", leased: true))
+        let status = try await withThrowingTaskGroup(of: RunStatus?.self) { group in
+            group.addTask { try await engine.execute([id])[id] }
+            let approval = try await pendingApproval(engine)
+            #expect(try await engine.store.run(approval.runID, tenant: "default")?.retriedBy == "cli:admin")
+            await #expect(throws: Refusal.self) {
+                try await engine.decide(
+                    task: approval.id, .approve, principal: "cli:admin", role: "finance", reason: nil)
+            }
+            _ = try await engine.decide(
+                task: approval.id, .approve, principal: "cli:other", role: "finance", reason: nil)
+            return try await group.next() ?? nil
+        }
+        #expect(status == .succeeded)
+    }
+
     /// Executes run `id` until it ends, `approver` approving its one approval.
     private func execute(_ id: RunID, _ engine: Engine, approver: String) async throws -> RunStatus? {
         try await withThrowingTaskGroup(of: RunStatus?.self) { group in

@@ -40,7 +40,12 @@ public struct OracleJournalImportKind: AgentKind {
 
     public func execute(_ request: AttemptRequest, logger: Logger) async throws -> JSONValue {
         _ = try ConnectorParameter.name(request.parameters, caller: name)
-        let identity = MessageIdentity.id(of: request)
+        let checkpoint = try await store.taskCheckpoint(
+            tenant: request.tenant, run: request.runID, taskKey: request.key)
+        // A task run again from scratch sends under a new interface group: rows an errored import
+        // left in GL_INTERFACE under the first one are not imported with the new journal.
+        let afresh = checkpoint?.afreshRetry
+        let identity = MessageIdentity.id(of: request, afresh: afresh)
         let journal: OracleJournal
         do {
             journal = try OracleJournal(
@@ -61,8 +66,6 @@ public struct OracleJournalImportKind: AgentKind {
         }
         return try await pods.using(request, caller: name) { fusion in
             let integrations = OracleIntegrations(fusion: fusion)
-            let checkpoint = try await store.taskCheckpoint(
-                tenant: request.tenant, run: request.runID, taskKey: request.key)
             let fileName = "GlInterface_\(journal.groupID).zip"
             var resumed = true
             var requestID = checkpoint?.value["request_id"]?.stringValue
@@ -77,14 +80,14 @@ public struct OracleJournalImportKind: AgentKind {
                     [
                         "phase": "submitting", "group_id": .string(String(journal.groupID)),
                         "file_name": .string(fileName),
-                    ], request, type: "oracle.journal_import.submitting")
+                    ], request, afresh: afresh, type: "oracle.journal_import.submitting")
                 do {
                     requestID = try await integrations.importJournal(journal, fileName: fileName, logger: logger)
                 } catch let failure as AgentFailure where !failure.retryable {
                     // Refused (a 4xx, or ReqstId -1): nothing was started, so another attempt may send it.
                     try await save(
                         ["phase": "refused", "error": .string(String(failure.message.prefix(1_000)))], request,
-                        type: "oracle.journal_import.refused")
+                        afresh: afresh, type: "oracle.journal_import.refused")
                     throw failure
                 }
                 try await save(
@@ -92,7 +95,7 @@ public struct OracleJournalImportKind: AgentKind {
                         "phase": "submitted", "request_id": .string(requestID ?? ""),
                         "group_id": .string(String(journal.groupID)), "file_name": .string(fileName),
                     ],
-                    request, type: "oracle.journal_import.submitted")
+                    request, afresh: afresh, type: "oracle.journal_import.submitted")
             }
             let id = requestID ?? ""
             var status = ""
@@ -139,8 +142,13 @@ public struct OracleJournalImportKind: AgentKind {
         try await store.commit(changes)
     }
 
-    /// Replaces the task's checkpoint with `value`, recording `type` in the ledger.
-    private func save(_ value: [String: JSONValue], _ request: AttemptRequest, type: String) async throws {
+    /// Replaces the task's checkpoint with `value` (keeping the retry it started afresh at, so
+    /// that the attempts after it send under the same group), recording `type` in the ledger.
+    private func save(_ value: [String: JSONValue], _ request: AttemptRequest, afresh: Int?, type: String)
+        async throws
+    {
+        var value = value
+        if let afresh { value["afresh"] = .number(Number(afresh)) }
         let now = Date()
         try await store.saveTaskCheckpoint(
             TaskCheckpoint(
