@@ -299,7 +299,7 @@ struct CLITests {
             applied.sorted() == [
                 "v10_conversations", "v11_task_checkpoints", "v12_run_trace_parent", "v13_console_indexes",
                 "v14_analytics", "v15_schedules", "v16_run_retries", "v17_child_runs", "v18_remote_tasks_by_run",
-                "v19_buffered_schedules", "v1_schema", "v20_detached_children",
+                "v19_buffered_schedules", "v1_schema", "v20_detached_children", "v21_retried_by",
                 "v2_lease_generations", "v3_registry",
                 "v4_remote_work", "v5_secrets",
                 "v6_worker_tasks",
