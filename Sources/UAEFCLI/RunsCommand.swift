@@ -152,7 +152,7 @@ struct RunsCommand: AsyncParsableCommand {
                 and workflow version, and its timeout counts from the retry. A run.retried event records who \
                 retried it and which tasks run again.
                 --from TASK (repeatable) also runs TASK again whatever it did, all its fan-out instances, and every \
-                task downstream of it. With --from a run that succeeded may be run again too, unless it is a child \
+                task downstream of it; --from 'TASK[i]' runs that one instance again, its siblings kept. With --from a run that succeeded may be run again too, unless it is a child \
                 its parent waited for. Tasks that reach outside keep their idempotency: an ERP posting or an \
                 outbound message finds the first one rather than making another (start a new run to do it again).
                 With --detach the run is left for a process that executes runs (uaef serve, uaef worker, uaef resume).
@@ -166,7 +166,7 @@ struct RunsCommand: AsyncParsableCommand {
         @Option(
             name: .customLong("from"),
             help: ArgumentHelp(
-                "Also run this task again, and every task downstream of it, whatever it did (repeatable).",
+                "Also run this task (or fan-out instance, task[i]) again, and every task downstream of it, whatever it did (repeatable).",
                 valueName: "task"))
         var from: [String] = []
         @Flag(help: "Reopen the run and leave it for another process to execute.") var detach = false

@@ -13,7 +13,7 @@ import UAEFStore
 /// parent waited for (the parent has taken its outputs).
 ///
 /// A fanned-out task whose own dependencies are kept, and that is not named, runs only its
-/// instances that did not succeed. One that depends on a reopened task, or is named, is expanded
+/// instances that did not succeed, and those named (`lines[2]`). One that depends on a reopened task, or is named, is expanded
 /// again from its `for_each`: its old instances are set aside as skipped, and those the new list
 /// reaches again are replaced. A reopened task gets its `retry.max_attempts` afresh; its attempts
 /// keep their numbers (and so their idempotency keys) from where they stopped.
@@ -65,7 +65,8 @@ public enum RunRetry {
     ) throws -> Plan {
         let run = snapshot.run
         if let refusal = refusal(run, from: named) { throw refusal }
-        let from = try namedTasks(named, of: run, in: definition)
+        let records = Dictionary(snapshot.tasks.map { ($0.key, $0) }) { _, last in last }
+        let from = try Named(named, of: run, in: definition, records: records)
         // A redaction erased the inputs (declared ones always have a value) or a kept output.
         if (!definition.inputs.isEmpty && run.inputs.isEmpty)
             || snapshot.tasks.contains(where: { $0.status == .succeeded && $0.output == nil })
@@ -82,22 +83,22 @@ public enum RunRetry {
                 "run \(run.id): task \(rejected.key) was rejected by an approver (\(rejected.error ?? "")); a retry would ask again, so it is refused: start a new run"
             )
         }
-        let records = Dictionary(snapshot.tasks.map { ($0.key, $0) }) { _, last in last }
         let instancesByTask = Dictionary(grouping: snapshot.tasks.filter { $0.index != nil }, by: \.taskID)
-        let reopened = reopenedTaskIDs(definition, records, from: from)
+        let reopened = reopenedTaskIDs(definition, records, from: from.tasks.union(from.instances.keys))
         var changed: [TaskRecord] = []
         var keys: [String] = []
         for task in definition.tasks where reopened.contains(task.id) {
             guard var parent = records[task.id] else { continue }
             // The instances of its current list: those an earlier expansion set aside stay aside.
             let instances = (instancesByTask[task.id] ?? []).filter { ($0.index ?? .max) < (parent.instanceCount ?? 0) }
-            let failedInstances = instances.filter { $0.status != .succeeded }
-            let listKept = !from.contains(task.id) && task.dependsOn.allSatisfy { !reopened.contains($0) }
-            if parent.instanceCount != nil, listKept, !failedInstances.isEmpty {
-                // Only the instances that did not succeed run again; the parent waits for them.
+            let named = from.instances[task.id] ?? []
+            let rerun = instances.filter { $0.status != .succeeded || named.contains($0.key) }
+            let listKept = !from.tasks.contains(task.id) && task.dependsOn.allSatisfy { !reopened.contains($0) }
+            if parent.instanceCount != nil, listKept, !rerun.isEmpty {
+                // Only the instances named or that did not succeed run again; the parent waits for them.
                 parent.reopen(as: .running, at: now)
                 changed.append(parent)
-                for var instance in failedInstances {
+                for var instance in rerun {
                     instance.reopen(as: .ready, at: now)
                     changed.append(instance)
                     keys.append(instance.key)
@@ -119,10 +120,10 @@ public enum RunRetry {
                 changed.append(instance)
             }
         }
-        let afresh = from.sorted().flatMap { id in
-            [id] + (instancesByTask[id] ?? []).map(\.key)
-        }
-        return Plan(tasks: changed, reopened: keys.sorted(), from: from.sorted(), afresh: afresh)
+        let afresh =
+            from.tasks.sorted().flatMap { id in [id] + (instancesByTask[id] ?? []).map(\.key) }
+            + from.instances.values.flatMap { $0 }.sorted()
+        return Plan(tasks: changed, reopened: keys.sorted(), from: from.names, afresh: afresh)
     }
 
     /// Why `run` cannot be retried (with no tasks named in `from`) or run again from the tasks
@@ -148,30 +149,52 @@ public enum RunRetry {
         }
     }
 
-    /// The task ids `named` for a rerun of `run`, checked against `definition`: each must be one of
-    /// its tasks (not a fan-out instance's key), at most ``maximumNamedTasks`` of them.
-    private static func namedTasks(_ named: [String], of run: RunRecord, in definition: WorkflowDefinition) throws
-        -> Set<String>
-    {
-        guard named.count <= maximumNamedTasks else {
-            throw Refusal(
-                "run \(run.id): \(named.count) tasks named to run again from; name at most \(maximumNamedTasks)",
-                isInvalidRequest: true)
-        }
-        let ids = Set(definition.tasks.map(\.id))
-        for name in named where !ids.contains(name) {
-            let shown = String(name.prefix(100))
-            if let bracket = name.firstIndex(of: "["), ids.contains(String(name[..<bracket])) {
+    /// What a rerun names, checked against the run: tasks of its workflow, and instances of the
+    /// current list of a fanned-out task (`lines[2]`), at most ``maximumNamedTasks`` of them.
+    struct Named {
+        /// The tasks named: each runs again whole, a fan-out expanded afresh.
+        var tasks: Set<String> = []
+        /// The instances named, by their task: each runs again, its siblings kept.
+        var instances: [String: Set<String>] = [:]
+        /// Every name, sorted, as `run.retried` lists them.
+        var names: [String] = []
+
+        init(
+            _ named: [String], of run: RunRecord, in definition: WorkflowDefinition, records: [String: TaskRecord]
+        ) throws {
+            guard named.count <= maximumNamedTasks else {
                 throw Refusal(
-                    "run \(run.id): \(shown) is an instance of a fanned-out task; name the task, \(name[..<bracket]), whose instances all run again",
+                    "run \(run.id): \(named.count) tasks named to run again from; name at most \(maximumNamedTasks)",
                     isInvalidRequest: true)
             }
-            let known = definition.tasks.prefix(20).map(\.id).joined(separator: ", ")
-            throw Refusal(
-                "run \(run.id) has no task \(shown) to run again from; its workflow's tasks are \(known)\(ids.count > 20 ? ", …" : "")",
-                isInvalidRequest: true)
+            let ids = Set(definition.tasks.map(\.id))
+            for name in named {
+                if ids.contains(name) {
+                    tasks.insert(name)
+                    continue
+                }
+                let shown = String(name.prefix(100))
+                if let bracket = name.firstIndex(of: "["), ids.contains(String(name[..<bracket])) {
+                    let task = String(name[..<bracket])
+                    let count = records[task]?.instanceCount
+                    guard let count, let index = records[name]?.index, index < count else {
+                        throw Refusal(
+                            count.map {
+                                "run \(run.id) has no instance \(shown) in the current list of \(task) (\($0) instance\($0 == 1 ? "" : "s"), from \(task)[0]); name one of them, or the task"
+                            }
+                                ?? "run \(run.id): \(task) was not expanded in the run's last go, so it has no instance \(shown); name the task",
+                            isInvalidRequest: true)
+                    }
+                    instances[task, default: []].insert(name)
+                    continue
+                }
+                let known = definition.tasks.prefix(20).map(\.id).joined(separator: ", ")
+                throw Refusal(
+                    "run \(run.id) has no task \(shown) to run again from; its workflow's tasks are \(known)\(ids.count > 20 ? ", …" : "")",
+                    isInvalidRequest: true)
+            }
+            names = Array(Set(named)).sorted()
         }
-        return Set(named)
     }
 
     /// Whether a task's error is an approval task's rejection (`ApprovalKind`'s own words:

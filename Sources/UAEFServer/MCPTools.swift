@@ -86,7 +86,7 @@ enum MCPTools {
                 "from": [
                     "type": "array", "maxItems": .number(Number(RunRetry.maximumNamedTasks)),
                     "items": ["type": "string", "minLength": 1, "maxLength": 255],
-                    "description": "Tasks (ids from the workflow, not fan-out instances) to run again from.",
+                    "description": "Tasks (ids from the workflow) or fan-out instances (task[i]) to run again from.",
                 ],
             ], required: ["run_id"]),
         operationID: "retryRun",

@@ -963,6 +963,9 @@ enum OpenAPISpec {
                       }
                     }
                   },
+                  "400": {
+                    "$ref": "#/components/responses/BadRequest"
+                  },
                   "401": {
                     "$ref": "#/components/responses/Unauthorized"
                   },
@@ -993,7 +996,7 @@ enum OpenAPISpec {
               "post": {
                 "operationId": "retryRun",
                 "summary": "Retry a failed or cancelled run from where it stopped, or any ended run from tasks you name.",
-                "description": "Tasks that succeeded keep their outputs and do not run again; tasks that failed or were cancelled run again with their retries afresh, and so does every task downstream of them (a fanned-out task whose list is kept runs only its instances that did not succeed). With `from`, the tasks named run again too, whatever they did (a fanned-out one with all its instances), and so does every task downstream of them; a run that succeeded may then be run again, unless it is a child its parent waited for. The run keeps its id, inputs and workflow version, its timeout counts from the retry, and a `run.retried` event records who retried it, the tasks named and which tasks run again. The run is left for the server's runners; `GET /v1/runs/{id}` follows it.\n\nA run that has not ended, one that succeeded with no task named, and a succeeded child its parent waited for are refused with 409 `run-not-retryable`, and so is a second retry racing this one. A `from` that is not a list of the workflow's task ids is refused with 422.\n\nRequires permission `writeRuns`: role `admin`, `operator`.",
+                "description": "Tasks that succeeded keep their outputs and do not run again; tasks that failed or were cancelled run again with their retries afresh, and so does every task downstream of them (a fanned-out task whose list is kept runs only its instances that did not succeed). With `from`, the tasks named run again too, whatever they did (a fanned-out one with all its instances; a named instance `task[i]` alone), and so does every task downstream of them; a run that succeeded may then be run again, unless it is a child its parent waited for. The run keeps its id, inputs and workflow version, its timeout counts from the retry, and a `run.retried` event records who retried it, the tasks named and which tasks run again. The run is left for the server's runners; `GET /v1/runs/{id}` follows it.\n\nA run that has not ended, one that succeeded with no task named, and a succeeded child its parent waited for are refused with 409 `run-not-retryable`, and so is a second retry racing this one. A `from` that is not a list of the workflow's task ids is refused with 422.\n\nRequires permission `writeRuns`: role `admin`, `operator`.",
                 "tags": [
                   "runs"
                 ],
@@ -1019,10 +1022,11 @@ enum OpenAPISpec {
                           "from": {
                             "type": "array",
                             "maxItems": 100,
-                            "description": "Task ids of the run's workflow (not fan-out instances' keys) to run again, with every task downstream of them.",
+                            "description": "Task ids of the run's workflow, or instances of a fanned-out task's current list (`task[i]`), to run again, with every task downstream of them.",
                             "items": {
                               "type": "string",
-                              "minLength": 1
+                              "minLength": 1,
+                              "maxLength": 255
                             }
                           }
                         },
@@ -1046,6 +1050,9 @@ enum OpenAPISpec {
                         }
                       }
                     }
+                  },
+                  "400": {
+                    "$ref": "#/components/responses/BadRequest"
                   },
                   "401": {
                     "$ref": "#/components/responses/Unauthorized"

@@ -78,11 +78,12 @@ struct RunRoutes {
     static func retryFrom(_ body: [String: JSONValue]) throws -> [String] {
         try JSONMessage.checkMembers(body, allowed: ["from"], in: "the retry request")
         guard let value = body["from"], value != .null else { return [] }
-        let names = value.arrayValue?.compactMap { $0.stringValue.flatMap { $0.isEmpty ? nil : $0 } }
+        let names = value.arrayValue?.compactMap { $0.stringValue.flatMap { (1...255).contains($0.count) ? $0 : nil } }
         guard let names, names.count == value.arrayValue?.count, names.count <= RunRetry.maximumNamedTasks else {
             throw Problem(
                 .unprocessableContent, "validation-failed",
-                "from: must be a list of at most \(RunRetry.maximumNamedTasks) task ids, each a non-empty string")
+                "from: must be a list of at most \(RunRetry.maximumNamedTasks) task ids, each a string of 1 to 255 characters"
+            )
         }
         return names
     }

@@ -378,6 +378,16 @@ struct RunRetryTests {
         #expect(tasks["lines[0]"]?.attempts == 2 && tasks["lines[1]"]?.attempts == 2)
         #expect(tasks["lines"]?.output == [["line": 1], ["line": 2]])
         #expect(tasks["classify"]?.attempts == 2)
+
+        // One instance named runs again alone; its siblings keep their outputs.
+        let one = try #require(try await rig.engine.retry(id, from: ["lines[1]"], actor: "test"))
+        #expect(one.reopened == ["lines[1]", "post"])
+        #expect(try await rig.engine.resume(id) == .succeeded)
+        tasks = try await rig.tasks(id)
+        #expect(tasks["lines[0]"]?.attempts == 2 && tasks["lines[1]"]?.attempts == 3)
+        #expect(tasks["lines"]?.output == [["line": 1], ["line": 2]] && tasks["post"]?.attempts == 4)
+        let retriedOne = try #require(try await rig.events(id).last { $0.type == "run.retried" })
+        #expect(retriedOne.data["from"] == ["lines[1]"])
     }
 
     @Test(
@@ -405,7 +415,7 @@ struct RunRetryTests {
     }
 
     @Test(
-        "naming what the run does not have is refused as an invalid request and changes nothing: an unknown task, a fan-out instance, too many names; a run that has not ended is refused with or without names",
+        "naming what the run does not have is refused as an invalid request and changes nothing: an unknown task, an instance outside the list, too many names; a run that has not ended is refused with or without names",
         arguments: StoreBackend.allCases)
     func rerunRefusals(_ backend: StoreBackend) async throws {
         let rig = try await Rig(backend)
@@ -416,7 +426,7 @@ struct RunRetryTests {
                 ["classfy"],
                 "has no task classfy to run again from; its workflow's tasks are fetch, side, classify, lines, post"
             ),
-            (["lines[1]"], "lines[1] is an instance of a fanned-out task; name the task, lines,"),
+            (["lines[7]"], "has no instance lines[7] in the current list of lines (2 instances, from lines[0])"),
             (Array(repeating: "post", count: 101), "101 tasks named to run again from; name at most 100"),
         ]
         for (named, message) in cases {
