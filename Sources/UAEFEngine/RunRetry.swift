@@ -21,7 +21,7 @@ public enum RunRetry {
     /// The most task keys a `run.retried` event lists (its `reopened` counts them all).
     public static let listedTasks = 100
 
-    /// The most tasks a rerun may name.
+    /// The most tasks and fan-out instances a rerun may name.
     public static let maximumNamedTasks = 100
 
     /// Why a run cannot be retried; changes nothing.
@@ -43,9 +43,9 @@ public enum RunRetry {
         public var tasks: [TaskRecord]
         /// The keys of the tasks and fan-out instances that will run again, sorted.
         public var reopened: [String]
-        /// The tasks named to run again from, sorted.
+        /// The tasks and fan-out instances named to run again from, sorted.
         public var from: [String]
-        /// The keys of the named tasks and their fan-out instances: each starts afresh, without
+        /// The keys of the named tasks, their fan-out instances and the instances named: each starts afresh, without
         /// what its attempts recorded to resume from (``TaskCheckpoint``).
         public var afresh: [String]
     }
@@ -120,9 +120,10 @@ public enum RunRetry {
                 changed.append(instance)
             }
         }
+        // A named task's instances start afresh with it; an instance named besides needs no second write.
         let afresh =
             from.tasks.sorted().flatMap { id in [id] + (instancesByTask[id] ?? []).map(\.key) }
-            + from.instances.values.flatMap { $0 }.sorted()
+            + from.instances.filter { !from.tasks.contains($0.key) }.values.flatMap { $0 }.sorted()
         return Plan(tasks: changed, reopened: keys.sorted(), from: from.names, afresh: afresh)
     }
 
@@ -164,7 +165,7 @@ public enum RunRetry {
         ) throws {
             guard named.count <= maximumNamedTasks else {
                 throw Refusal(
-                    "run \(run.id): \(named.count) tasks named to run again from; name at most \(maximumNamedTasks)",
+                    "run \(run.id): \(named.count) names of tasks to run again from; give at most \(maximumNamedTasks)",
                     isInvalidRequest: true)
             }
             let ids = Set(definition.tasks.map(\.id))
@@ -180,9 +181,9 @@ public enum RunRetry {
                     guard let count, let index = records[name]?.index, index < count else {
                         throw Refusal(
                             count.map {
-                                "run \(run.id) has no instance \(shown) in the current list of \(task) (\($0) instance\($0 == 1 ? "" : "s"), from \(task)[0]); name one of them, or the task"
+                                "run \(run.id) has no instance \(shown) in the current list of \(task) (\(task)[0] to \(task)[\($0 - 1)]); name one of them, or the task"
                             }
-                                ?? "run \(run.id): \(task) was not expanded in the run's last go, so it has no instance \(shown); name the task",
+                                ?? "run \(run.id): \(task) has no instances in the run's last go, so none is \(shown); name the task",
                             isInvalidRequest: true)
                     }
                     instances[task, default: []].insert(name)

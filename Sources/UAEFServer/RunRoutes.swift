@@ -78,11 +78,13 @@ struct RunRoutes {
     static func retryFrom(_ body: [String: JSONValue]) throws -> [String] {
         try JSONMessage.checkMembers(body, allowed: ["from"], in: "the retry request")
         guard let value = body["from"], value != .null else { return [] }
-        let names = value.arrayValue?.compactMap { $0.stringValue.flatMap { (1...255).contains($0.count) ? $0 : nil } }
+        let names = value.arrayValue?.compactMap {
+            $0.stringValue.flatMap { (1...255).contains($0.unicodeScalars.count) ? $0 : nil }
+        }
         guard let names, names.count == value.arrayValue?.count, names.count <= RunRetry.maximumNamedTasks else {
             throw Problem(
                 .unprocessableContent, "validation-failed",
-                "from: must be a list of at most \(RunRetry.maximumNamedTasks) task ids, each a string of 1 to 255 characters"
+                "from: must be a list of at most \(RunRetry.maximumNamedTasks) task ids or fan-out instances (task[i]), each a string of 1 to 255 characters"
             )
         }
         return names

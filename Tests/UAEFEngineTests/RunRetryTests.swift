@@ -144,6 +144,16 @@ struct RunRetryTests {
         #expect(tasks["each[0]"]?.status == .succeeded && tasks["each[0]"]?.attempts == 2)
         #expect(tasks["each[1]"]?.status == .skipped && tasks["each[2]"]?.status == .skipped)
         #expect(tasks["each[2]"]?.reason?.contains("set aside by a retry") == true)
+        // An instance set aside is not in the current list: it cannot be named.
+        await #expect(throws: RunRetry.Refusal.self) {
+            try await rig.engine.retry(id, from: ["each[2]"], actor: "test")
+        }
+        do {
+            _ = try await rig.engine.retry(id, from: ["each[2]"], actor: "test")
+        } catch let refusal as RunRetry.Refusal {
+            #expect(
+                refusal.description.contains("no instance each[2] in the current list of each (each[0] to each[0])"))
+        }
         let snapshot = try #require(try await rig.store.snapshot(of: id, tenant: "default"))
         #expect(
             snapshot.attempts.filter { $0.key == "each[0]" }.map(\.idempotencyKey) == [
@@ -388,6 +398,14 @@ struct RunRetryTests {
         #expect(tasks["lines"]?.output == [["line": 1], ["line": 2]] && tasks["post"]?.attempts == 4)
         let retriedOne = try #require(try await rig.events(id).last { $0.type == "run.retried" })
         #expect(retriedOne.data["from"] == ["lines[1]"])
+
+        // An instance named beside its task (or twice): the task is expanded again whole.
+        let both = try #require(
+            try await rig.engine.retry(id, from: ["lines[0]", "lines", "lines[0]"], actor: "test"))
+        #expect(both.reopened == ["lines", "post"])
+        #expect(try await rig.engine.resume(id) == .succeeded)
+        tasks = try await rig.tasks(id)
+        #expect(tasks["lines[0]"]?.attempts == 3 && tasks["lines[1]"]?.attempts == 4)
     }
 
     @Test(
@@ -426,8 +444,8 @@ struct RunRetryTests {
                 ["classfy"],
                 "has no task classfy to run again from; its workflow's tasks are fetch, side, classify, lines, post"
             ),
-            (["lines[7]"], "has no instance lines[7] in the current list of lines (2 instances, from lines[0])"),
-            (Array(repeating: "post", count: 101), "101 tasks named to run again from; name at most 100"),
+            (["lines[7]"], "has no instance lines[7] in the current list of lines (lines[0] to lines[1])"),
+            (Array(repeating: "post", count: 101), "101 names of tasks to run again from; give at most 100"),
         ]
         for (named, message) in cases {
             do {
