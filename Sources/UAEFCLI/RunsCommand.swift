@@ -152,9 +152,10 @@ struct RunsCommand: AsyncParsableCommand {
                 and workflow version, and its timeout counts from the retry. A run.retried event records who \
                 retried it and which tasks run again.
                 --from TASK (repeatable) also runs TASK again whatever it did, all its fan-out instances, and every \
-                task downstream of it; --from 'TASK[i]' runs that one instance again, its siblings kept. With --from a run that succeeded may be run again too, unless it is a child \
-                its parent waited for. Tasks that reach outside keep their idempotency: an ERP posting or an \
-                outbound message finds the first one rather than making another (start a new run to do it again).
+                task downstream of it; --from 'TASK[i]' runs that one instance again, its siblings kept. With \
+                --from a run that succeeded may be run again too, unless it is a child its parent waited for. \
+                What reaches outside is keyed per run and task: an SAP or Oracle invoice task adopts the invoice it \
+                made, and messages go under the same ids (see docs/workflows.md, Running again from chosen tasks).
                 With --detach the run is left for a process that executes runs (uaef serve, uaef worker, uaef resume).
                 --json prints the finished run as uaef run --json does; with --detach \
                 {"run_id", "status", "retry_count", "tasks"} (the tasks that run again).

@@ -219,11 +219,19 @@ public struct Engine: Sendable {
     /// (``WorkflowKind``), and so theirs: a run that ended failed or cancelled no longer waits for
     /// them. Children started without waiting (`wait: false`) go on.
     func cancelChildren(of id: RunID, actor: String) async throws {
-        var filter = RunFilter(parent: id, unfinished: true, detached: false)
+        for child in try await allRuns(matching: RunFilter(parent: id, unfinished: true, detached: false)) {
+            _ = try await cancel(child.id, actor: actor)
+        }
+    }
+
+    /// Every run of the tenant that `filter` matches, newest first, read 500 at a time.
+    private func allRuns(matching filter: RunFilter) async throws -> [RunRecord] {
+        var filter = filter
+        var runs: [RunRecord] = []
         while true {
-            let children = try await store.runs(tenant: tenant, matching: filter, limit: 500)
-            for child in children { _ = try await cancel(child.id, actor: actor) }
-            guard children.count == 500, let last = children.last else { return }
+            let page = try await store.runs(tenant: tenant, matching: filter, limit: 500)
+            runs += page
+            guard page.count == 500, let last = page.last else { return runs }
             filter.before = last.id
         }
     }
@@ -235,8 +243,8 @@ public struct Engine: Sendable {
     /// has no such run; otherwise the run and how many runs below it had not ended. A child
     /// started while the walk goes on, by an attempt already under way, is not reached.
     public func cancelTree(_ id: RunID, actor: String) async throws -> (run: RunRecord, descendants: Int)? {
-        guard try await store.run(id, tenant: tenant) != nil else { return nil }
-        // Found before any is cancelled (a run's own cancellation cancels the children it waits for).
+        // Found before any is cancelled (a run's own cancellation cancels the children it waits
+        // for); an id the tenant has no run by has none.
         let unfinished = try await unfinishedDescendants(of: id)
         guard let run = try await cancel(id, actor: actor) else { return nil }
         for descendant in unfinished { _ = try await cancel(descendant, actor: actor) }
@@ -251,17 +259,10 @@ public struct Engine: Sendable {
         var parents = [id]
         var next = 0
         while next < parents.count {
-            var filter = RunFilter(parent: parents[next])
+            let children = try await allRuns(matching: RunFilter(parent: parents[next]))
             next += 1
-            while true {
-                let children = try await store.runs(tenant: tenant, matching: filter, limit: 500)
-                for child in children {
-                    parents.append(child.id)
-                    if !child.status.isTerminal { unfinished.append(child.id) }
-                }
-                guard children.count == 500, let last = children.last else { break }
-                filter.before = last.id
-            }
+            parents += children.map(\.id)
+            unfinished += children.filter { !$0.status.isTerminal }.map(\.id)
         }
         return unfinished
     }

@@ -73,11 +73,13 @@ extension Engine {
             try steps.commit()
             return expired
         }
-        var facts = TriggerFacts(engine: self)
         while true {
             let start = try await store.settle(tenant: tenant, now: configuration.clock()) { try $0.cursor() }
             let page = try await store.eventHeaders(from: start, limit: 2_000)
             guard let last = page.last else { break }
+            // Read afresh for each page, after its events: what it knows of a run (a retry above
+            // all) is never older than the events it settles.
+            var facts = TriggerFacts(engine: self)
             // Most events match no rule: their data is read only when some event of the page may.
             var candidates: Set<Int64> = []
             for header in page where header.tenant == tenant && TriggerFacts.canTrigger(header.type) {
@@ -247,6 +249,9 @@ private struct TriggerFacts {
 
     let engine: Engine
     var runs: [RunID: RunFacts] = [:]
+    /// Per run: its `run.retried` events (seq, actor), read when an event from before its latest
+    /// retry is settled.
+    var retriesByRun: [RunID: [(seq: Int64, actor: String)]] = [:]
 
     init(engine: Engine) { self.engine = engine }
 
@@ -300,20 +305,27 @@ private struct TriggerFacts {
     /// Who had retried `run` (or, for a child never retried, the run above it) when `record` was
     /// appended: the run's latest retrier for an event of its latest go; for an event of an
     /// earlier go (settlement running behind a retry, which is rare) the actor of the last
-    /// `run.retried` before it, read from the run's events.
-    private func retrier(of run: RunRecord, before record: EventRecord) async throws -> String? {
+    /// `run.retried` before it.
+    private mutating func retrier(of run: RunRecord, before record: EventRecord) async throws -> String? {
         guard let retriedAt = run.retriedAt, record.event.time < retriedAt else { return run.retriedBy }
-        var last: String?
+        return try await retries(of: run.id).last { $0.seq < record.seq }?.actor
+    }
+
+    /// The `run.retried` events of run `id` in order, read once per page: a page may settle
+    /// thousands of one run's events. One appended after the read comes after every event the
+    /// page settles, which were in the store before it.
+    private mutating func retries(of id: RunID) async throws -> [(seq: Int64, actor: String)] {
+        if let known = retriesByRun[id] { return known }
+        var retries: [(seq: Int64, actor: String)] = []
         var from: Int64 = 0
         while true {
-            let page = try await engine.store.runEvents(of: run.id, tenant: engine.tenant, from: from, limit: 1_000)
-            for earlier in page {
-                guard earlier.seq < record.seq else { return last }
-                if earlier.event.type == "run.retried" { last = earlier.event.actor }
-            }
-            guard page.count == 1_000, let end = page.last else { return last }
+            let page = try await engine.store.runEvents(of: id, tenant: engine.tenant, from: from, limit: 1_000)
+            retries += page.filter { $0.event.type == "run.retried" }.map { ($0.seq, $0.event.actor) }
+            guard page.count == 1_000, let end = page.last else { break }
             from = end.seq + 1
         }
+        retriesByRun[id] = retries
+        return retries
     }
 
     private mutating func run(_ id: RunID) async throws -> RunFacts? {
